@@ -1,0 +1,158 @@
+/**
+ * Every error busline throws on purpose is a `BusError` with a stable `code`
+ * and a message that says what to do about it.
+ */
+
+/** The stable codes of busline's errors. */
+export type BusErrorCode =
+  | 'INVALID_EVENT'
+  | 'INVALID_OPTION'
+  | 'EVENT_TOO_LARGE'
+  | 'BRIDGE_LOCKED'
+  | 'BRIDGE_CLOSED'
+  | 'BUS_RETIRED'
+  | 'BUS_BUSY'
+  | 'UNSUPPORTED'
+  | 'FRAME_CORRUPT'
+  | 'FRAME_TOO_LARGE'
+  | 'RUNTIME_STOPPED'
+  | 'TRANSPORT_FAILED'
+  | 'WORKER_CRASHED';
+
+/**
+ * Base class of every error busline raises on purpose.
+ *
+ * @example
+ * try { bus.post('', {}) } catch (error) {
+ *   if (isBusError(error) && error.code === 'INVALID_EVENT') console.error(error.message)
+ * }
+ */
+export class BusError extends Error {
+  readonly code: BusErrorCode;
+
+  constructor(code: BusErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** True when `error` is a `BusError` (optionally with the given code). */
+export function isBusError(error: unknown, code?: BusErrorCode): error is BusError {
+  return error instanceof BusError && (code === undefined || error.code === code);
+}
+
+/** An event that cannot be posted: bad type, payload that can't be encoded, bad options. */
+export class InvalidEventError extends BusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_EVENT', message, options);
+  }
+}
+
+/** An option that is unknown or has a value outside what is allowed. */
+export class InvalidOptionError extends BusError {
+  /** The option's path, e.g. `sync.everyMs`. */
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super('INVALID_OPTION', `Invalid option "${option}": ${message}`);
+    this.option = option;
+  }
+}
+
+/** An event larger than the size limit of its type. */
+export class EventTooLargeError extends BusError {
+  constructor(message: string) {
+    super('EVENT_TOO_LARGE', message);
+  }
+}
+
+/** A bridge command refused because the bridge is locked. */
+export class BridgeLockedError extends BusError {
+  constructor(command: string) {
+    super(
+      'BRIDGE_LOCKED',
+      `bridge.${command}() was refused: the bridge is locked. Call bridge.unlock() first; ` +
+        'a locked bridge stays closed so that one side can be tested on its own.',
+    );
+  }
+}
+
+/** A read across the bridge that its direction does not allow. */
+export class BridgeClosedError extends BusError {
+  constructor(from: string, to: string, direction: string) {
+    super(
+      'BRIDGE_CLOSED',
+      `The ${from} side cannot reach the ${to} side while the bridge is ${direction}. ` +
+        `Open it (bridge.open()) or make it one-way towards ${to} first.`,
+    );
+  }
+}
+
+/** A call on a bus that has handed over to its successor with `toStation()`. */
+export class BusRetiredError extends BusError {
+  constructor(what: string) {
+    super(
+      'BUS_RETIRED',
+      `${what}: this bus has retired after toStation(). Use the bus that toStation() returned, ` +
+        'or runtime.bus(side) for the thread\'s current bus.',
+    );
+  }
+}
+
+/** A sync call while another sync call on the same bus or station is still running. */
+export class BusBusyError extends BusError {
+  constructor(call: string, running: string, where = 'this bus') {
+    super('BUS_BUSY', `${call}() was refused: ${running}() on ${where} has not finished. Await it first.`);
+  }
+}
+
+/** A call that this kind of object does not support. */
+export class UnsupportedError extends BusError {
+  constructor(message: string) {
+    super('UNSUPPORTED', message);
+  }
+}
+
+/** Why a frame was refused. */
+export type FrameErrorReason =
+  | 'TRUNCATED'
+  | 'BAD_MAGIC'
+  | 'BAD_VERSION'
+  | 'BAD_FLAGS'
+  | 'LENGTH_MISMATCH'
+  | 'TOO_LARGE'
+  | 'CHECKSUM'
+  | 'DECOMPRESS'
+  | 'MALFORMED';
+
+/** A frame that failed verification. Nothing from it was decoded. */
+export class FrameError extends BusError {
+  readonly reason: FrameErrorReason;
+
+  constructor(reason: FrameErrorReason, message: string, options?: { cause?: unknown }) {
+    super(reason === 'TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'FRAME_CORRUPT', `Frame refused (${reason}): ${message}`, options);
+    this.reason = reason;
+  }
+}
+
+/** A call on a runtime that has been stopped. */
+export class RuntimeStoppedError extends BusError {
+  constructor(call: string) {
+    super('RUNTIME_STOPPED', `${call}() was refused: the runtime has stopped. Create a new one with createRuntime().`);
+  }
+}
+
+/** A transport failed to carry a batch; the batch was not accepted and nothing was lost. */
+export class TransportError extends BusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TRANSPORT_FAILED', message, options);
+  }
+}
+
+/** A worker or processor died while a call to it was pending. */
+export class WorkerCrashedError extends BusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('WORKER_CRASHED', message, options);
+  }
+}

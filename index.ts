@@ -1,0 +1,63 @@
+/**
+ * busline: an actor-model event bus runtime. Buses per thread, stations per
+ * process, a bridge between the internal and external sides; every bus,
+ * station and the bridge is an XState v5 actor.
+ *
+ * @example
+ * import { createRuntime } from 'busline'
+ * const runtime = createRuntime()
+ * runtime.bus('external').post('user.login', { id: 7 })
+ */
+
+// Types first.
+export type {
+  BridgeDirection,
+  BridgeLock,
+  BusEvent,
+  Endpoint,
+  JsonValue,
+  Origin,
+  Payload,
+  Priority,
+  Side,
+} from './types.js';
+export type { BusErrorCode, FrameErrorReason } from './errors.js';
+export type { ActorInfo, ProcessorHandle, RuntimeOptions, ThreadHandle } from './runtime/runtime.js';
+export type { FromStationOptions, FromStationResult, PostOptions } from './runtime/bus.js';
+export type { FromMainOptions } from './runtime/station.js';
+export type { CloseOptions } from './runtime/bridge.js';
+export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/subscriptions.js';
+export type { HistoryQuery } from './runtime/history.js';
+export type { Clock } from './runtime/clock.js';
+export type { Transport, TransportStats } from './runtime/transport.js';
+export type { WireMessage, EventBatch, SyncRequest, ClearSide, BridgeState, Ack } from './runtime/protocol.js';
+
+// Values.
+export { createRuntime, Runtime } from './runtime/runtime.js';
+export { Bus } from './runtime/bus.js';
+export { Station } from './runtime/station.js';
+export { Bridge } from './runtime/bridge.js';
+export { ManualClock, systemClock, HybridClock } from './runtime/clock.js';
+export { InMemoryTransport, FrameTransport } from './runtime/transport.js';
+export { compareEvents, typeMatches } from './runtime/history.js';
+export { SIDES, PRIORITIES, otherSide } from './types.js';
+export { bridgeMachine, canReach, clearingsFor } from './machines/bridge.machine.js';
+export { busMachine } from './machines/bus.machine.js';
+export { stationMachine } from './machines/station.machine.js';
+export { encodeFrame, decodeFrame } from './schemas/codec.js';
+export {
+  BusError,
+  isBusError,
+  InvalidEventError,
+  InvalidOptionError,
+  EventTooLargeError,
+  BridgeLockedError,
+  BridgeClosedError,
+  BusRetiredError,
+  BusBusyError,
+  UnsupportedError,
+  FrameError,
+  RuntimeStoppedError,
+  TransportError,
+  WorkerCrashedError,
+} from './errors.js';

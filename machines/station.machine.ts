@@ -1,0 +1,128 @@
+/**
+ * One bus station: a local station (per processor and side) or a main station
+ * (per side, in the root). Two regions: `writes` serializes batch merges
+ * (`idle` ⇄ `merging`), `upstream` tracks a local station's sync with its main
+ * station (`idle`, `pushing`, `pulling`; main stations have `none`).
+ */
+import { assign, setup } from 'xstate';
+import type { Side } from '../types.js';
+import type { StationMachineEvent } from './events.js';
+
+export type StationKind = 'local' | 'main';
+
+export interface StationContext {
+  readonly kind: StationKind;
+  readonly side: Side;
+  readonly processor: number;
+  readonly merges: number;
+  readonly size: number;
+  readonly queued: number;
+  readonly served: number;
+  readonly handedBack: number;
+  readonly pushes: number;
+  readonly pulls: number;
+  readonly cleared: number;
+  readonly refusals: number;
+  readonly failure: string | null;
+}
+
+export interface StationInput {
+  readonly kind: StationKind;
+  readonly side: Side;
+  readonly processor: number;
+}
+
+/**
+ * The station statechart.
+ *
+ * @example
+ * const actor = createActor(stationMachine, { input: { kind: 'local', side: 'external', processor: 0 } }).start()
+ * actor.send({ type: 'MERGE', events: 256 })  // → writes.merging
+ */
+export const stationMachine = setup({
+  types: {
+    context: {} as StationContext,
+    events: {} as StationMachineEvent,
+    input: {} as StationInput,
+  },
+  actions: {
+    recordMerged: assign(({ context, event }) =>
+      event.type === 'MERGED' ? { merges: context.merges + 1, size: event.size, queued: event.queued } : {},
+    ),
+    recordServed: assign(({ context, event }) =>
+      event.type === 'SERVED'
+        ? {
+            served: context.served + 1,
+            handedBack: context.handedBack + event.handedBack,
+            queued: Math.max(0, context.queued - event.handedBack),
+          }
+        : {},
+    ),
+    recordPushed: assign(({ context }) => ({ pushes: context.pushes + 1 })),
+    recordPulled: assign(({ context }) => ({ pulls: context.pulls + 1 })),
+    recordCleared: assign(({ context, event }) =>
+      event.type === 'CLEARED' ? { cleared: context.cleared + event.removed } : {},
+    ),
+    recordFailure: assign(({ event }) => (event.type === 'UPSTREAM_FAILED' ? { failure: event.reason } : {})),
+    refuse: assign(({ context }) => ({ refusals: context.refusals + 1 })),
+  },
+  guards: {
+    isMain: ({ context }) => context.kind === 'main',
+  },
+}).createMachine({
+  id: 'station',
+  type: 'parallel',
+  context: ({ input }) => ({
+    kind: input.kind,
+    side: input.side,
+    processor: input.processor,
+    merges: 0,
+    size: 0,
+    queued: 0,
+    served: 0,
+    handedBack: 0,
+    pushes: 0,
+    pulls: 0,
+    cleared: 0,
+    refusals: 0,
+    failure: null,
+  }),
+  on: {
+    SERVED: { actions: 'recordServed' },
+    CLEARED: { actions: 'recordCleared' },
+  },
+  states: {
+    writes: {
+      initial: 'idle',
+      states: {
+        idle: { on: { MERGE: 'merging' } },
+        merging: { on: { MERGED: { target: 'idle', actions: 'recordMerged' } } },
+      },
+    },
+    upstream: {
+      initial: 'checking',
+      states: {
+        checking: { always: [{ guard: 'isMain', target: 'none' }, { target: 'idle' }] },
+        /** A main station has no upstream. */
+        none: {},
+        idle: { on: { TO_MAIN: 'pushing', FROM_MAIN: 'pulling' } },
+        pushing: {
+          on: {
+            PUSHED: { target: 'idle', actions: 'recordPushed' },
+            UPSTREAM_FAILED: { target: 'idle', actions: 'recordFailure' },
+            TO_MAIN: { actions: 'refuse' },
+            FROM_MAIN: { actions: 'refuse' },
+          },
+        },
+        pulling: {
+          on: {
+            PULLED: { target: 'idle', actions: 'recordPulled' },
+            UPSTREAM_FAILED: { target: 'idle', actions: 'recordFailure' },
+            TO_MAIN: { actions: 'refuse' },
+            FROM_MAIN: { actions: 'refuse' },
+          },
+        },
+      },
+    },
+  },
+});

@@ -1,0 +1,427 @@
+/**
+ * A bus: the event bus of one thread and side, with its own history and queue.
+ * Posting and delivery take a direct path through the stores; the bus actor
+ * (`machines/bus.machine.ts`) owns the lifecycle and the sync protocol and
+ * hears about posts once per flushed batch.
+ */
+import type { Actor } from 'xstate';
+import { BridgeClosedError, BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBusError } from '../errors.js';
+import { canReach } from '../machines/bridge.machine.js';
+import type { busMachine } from '../machines/bus.machine.js';
+import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../types.js';
+import { EventHistory, compareEvents, type HistoryQuery } from './history.js';
+import type { EventBatch, SyncRequest } from './protocol.js';
+import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
+import type { Thread } from './thread.js';
+import {
+  assertEventType,
+  assertKnownKeys,
+  assertPayload,
+  assertPriority,
+  assertSide,
+  assertTypeList,
+} from './validate.js';
+
+/** Options of `bus.post()`. */
+export interface PostOptions {
+  /** When subscribers get it; `normal` by default. */
+  readonly priority?: Priority;
+  /** A topic for topic subscriptions. */
+  readonly topic?: string;
+  /** Free-form string metadata carried with the event. */
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+const POST_OPTIONS = ['priority', 'topic', 'meta'] as const;
+
+/** Options of `bus.fromStation()` and `bus.roundTrip()`. */
+export interface FromStationOptions {
+  /** Only these event types (with subtype matching). */
+  readonly types?: readonly string[];
+  /** Read the station of this side; the other side only if the bridge allows it. */
+  readonly side?: Side;
+}
+
+const FROM_STATION_OPTIONS = ['types', 'side'] as const;
+
+/** What a `fromStation()` brought. */
+export interface FromStationResult {
+  /** Events new to this bus, oldest first (already delivered to its subscribers). */
+  readonly added: readonly BusEvent[];
+  /** This thread's parked queue entries handed back by the station. */
+  readonly handedBack: number;
+}
+
+/** Merges `incoming` (sorted) into the sorted `queue`, skipping ids already there. */
+function mergeQueue(queue: BusEvent[], incoming: readonly BusEvent[]): BusEvent[] {
+  if (incoming.length === 0) return queue;
+  const ids = new Set(queue.map((event) => event.id));
+  const fresh = incoming.filter((event) => !ids.has(event.id));
+  return [...queue, ...fresh].sort(compareEvents);
+}
+
+/**
+ * The event bus of one thread and side.
+ *
+ * @example
+ * const bus = runtime.bus('external')
+ * bus.subscribe('user', (event) => console.log(event.type, event.payload))
+ * bus.post('user.login', { id: 7 })
+ * const next = await bus.toStation()   // this bus retires; `next` is the thread's bus now
+ * await next.fromStation({ types: ['user'] })
+ */
+export class Bus {
+  readonly side: Side;
+  readonly endpoint: Endpoint;
+  readonly #origin: Origin;
+  readonly #thread: Thread;
+  readonly #actor: Actor<typeof busMachine>;
+  readonly #history = new EventHistory();
+  /** Accepted `deferred` events not yet delivered, in order. */
+  #queue: BusEvent[] = [];
+  /**
+   * Ids of events in the history that the station has not seen although this
+   * bus did not post them (drained hand-backs, a failed predecessor's events).
+   * What this bus posted is recognised by its shared origin object instead, so
+   * `post()` keeps no second list.
+   */
+  #adopted = new Set<string>();
+  /** `normal` events waiting for the microtask flush. */
+  #pending: BusEvent[] = [];
+  #flushScheduled = false;
+  #idleScheduled = false;
+  #retired = false;
+  #postedSinceReport = 0;
+  #deliveredSinceReport = 0;
+  #lastId: string | null = null;
+
+  /** @internal Created by the runtime; use `runtime.bus(side)`. */
+  constructor(thread: Thread, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
+    this.#thread = thread;
+    this.side = side;
+    this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
+    this.#origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
+    this.#actor = actor(this.endpoint);
+  }
+
+  /** The bus generation in its thread: 0 first, +1 after each `toStation()`. */
+  get generation(): number {
+    return this.endpoint.generation;
+  }
+
+  /** The bus actor, for inspection. */
+  get actor(): Actor<typeof busMachine> {
+    return this.#actor;
+  }
+
+  /** The bus's state: `active`, `receiving`, `handingOver` or `retired`. */
+  get state(): string {
+    return String(this.#actor.getSnapshot().value);
+  }
+
+  /** True once `toStation()` has handed this bus over. */
+  get retired(): boolean {
+    return this.#retired;
+  }
+
+  /**
+   * Posts an event: stamps it, records it in the history and delivers it by
+   * its priority. Returns the stamped event.
+   *
+   * @example
+   * bus.post('order.created', { orderId: 'o-1' }, { priority: 'immediate' })
+   */
+  post<P extends Payload>(type: string, payload: P, options?: PostOptions): BusEvent<P> {
+    if (this.#retired) throw new BusRetiredError('post()');
+    this.#thread.assertRunning('post');
+    assertEventType(type);
+    assertPayload(payload);
+    let priority: Priority = 'normal';
+    let topic: string | undefined;
+    let meta: Readonly<Record<string, string>> | undefined;
+    if (options !== undefined) {
+      assertKnownKeys(options, POST_OPTIONS, 'post options');
+      if (options.priority !== undefined) {
+        assertPriority(options.priority, 'post options.priority');
+        priority = options.priority;
+      }
+      if (options.topic !== undefined) {
+        if (typeof options.topic !== 'string') throw new InvalidOptionError('post options.topic', 'expected a string.');
+        topic = options.topic;
+      }
+      if (options.meta !== undefined) {
+        meta = validMeta(options.meta);
+      }
+    }
+    const thread = this.#thread;
+    // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
+    const event: BusEvent<P> =
+      topic === undefined && meta === undefined
+        ? { id: thread.nextId(), type, side: this.side, timestamp: thread.clock.next(), origin: this.#origin, priority, payload }
+        : {
+            id: thread.nextId(),
+            type,
+            side: this.side,
+            timestamp: thread.clock.next(),
+            origin: this.#origin,
+            priority,
+            ...(topic === undefined ? {} : { topic }),
+            payload,
+            ...(meta === undefined ? {} : { meta }),
+          };
+    this.#postedSinceReport++;
+    this.#lastId = event.id;
+    if (priority === 'deferred') {
+      this.#queue.push(event);
+      this.#scheduleIdle();
+      this.#scheduleReport();
+      return event;
+    }
+    this.#history.insert(event);
+    if (priority === 'immediate') {
+      this.#deliveredSinceReport += this.#thread.subscriptions(this.side).deliver(event);
+      this.#scheduleReport();
+    } else {
+      this.#pending.push(event);
+      this.#scheduleReport();
+    }
+    return event;
+  }
+
+  /**
+   * Subscribes to events of `types` (subtype matching: `user` gets `user.login`).
+   * Subscriptions belong to the thread and carry over to the next bus generation.
+   */
+  subscribe<P extends Payload = Payload>(
+    types: string | readonly string[],
+    handler: Handler<P>,
+    options?: SubscribeOptions,
+  ): Subscription {
+    if (this.#retired) throw new BusRetiredError('subscribe()');
+    return this.#thread.subscriptions(this.side).add(types, handler as Handler, options);
+  }
+
+  /** Delivers every queued (`deferred`) event now, in order. Returns how many. */
+  drain(): number {
+    if (this.#retired) throw new BusRetiredError('drain()');
+    this.#flush();
+    const queue = this.#queue;
+    if (queue.length === 0) return 0;
+    this.#queue = [];
+    const subscriptions = this.#thread.subscriptions(this.side);
+    for (const event of queue) {
+      if (!this.#history.insert(event)) continue;
+      if (event.origin !== this.#origin) this.#adopted.add(event.id);
+      this.#deliveredSinceReport += subscriptions.deliver(event);
+    }
+    this.#scheduleReport();
+    return queue.length;
+  }
+
+  /** The bus history, oldest first, optionally filtered (answered from indices). */
+  history(query?: HistoryQuery): BusEvent[] {
+    return this.#history.query(query);
+  }
+
+  /** The event with this id in the history, if any. */
+  get(id: string): BusEvent | undefined {
+    return this.#history.get(id);
+  }
+
+  /** The queue: accepted `deferred` events not yet delivered, oldest first. */
+  queue(): readonly BusEvent[] {
+    return [...this.#queue];
+  }
+
+  /**
+   * Sends the queue and the history the station has not seen to the local
+   * station of this side in one batch, retires this bus, and returns the
+   * thread's new bus (generation + 1, empty history and queue, same subscriptions).
+   * If the hop fails, nothing is lost: the events move to the new bus and the
+   * call rejects with a `TransportError`.
+   */
+  async toStation(): Promise<Bus> {
+    this.#thread.assertRunning('toStation');
+    this.#enter('TO_STATION', 'toStation', 'handingOver');
+    this.#flush();
+    const batch: EventBatch = {
+      kind: 'batch',
+      seq: 0,
+      from: this.endpoint,
+      history: this.#unsent(),
+      queue: this.#queue,
+    };
+    const history = this.#history;
+    const queue = this.#queue;
+    this.#retired = true;
+    this.#queue = [];
+    const successor = this.#thread.succeed(this);
+    try {
+      await this.#thread.runtime.accept(this.#thread.station(this.side), batch);
+    } catch (error) {
+      successor.#adopt(history, queue, batch.history);
+      this.#actor.send({ type: 'HANDOVER_FAILED', reason: String(error) });
+      throw isBusError(error) && error.code !== 'FRAME_CORRUPT'
+        ? error
+        : new TransportError(
+            'toStation() failed; nothing was lost: the events stayed in this thread on its new bus (runtime.bus(side)).',
+            { cause: error },
+          );
+    } finally {
+      this.#report();
+    }
+    this.#actor.send({ type: 'HANDED_OVER', events: batch.history.length + batch.queue.length });
+    return successor;
+  }
+
+  /** The history the station has not seen: what this bus posted, and what it adopted. */
+  #unsent(): BusEvent[] {
+    const origin = this.#origin;
+    const adopted = this.#adopted;
+    return this.#history.snapshot().filter((event) => event.origin === origin || adopted.has(event.id));
+  }
+
+  /** Takes back what a failed `toStation()` of the previous generation carried. */
+  #adopt(history: EventHistory, queue: readonly BusEvent[], unsent: readonly BusEvent[]): void {
+    this.#history.merge(history.snapshot());
+    this.#queue = mergeQueue(this.#queue, queue);
+    for (const event of unsent) this.#adopted.add(event.id);
+  }
+
+  /**
+   * Merges the station's history (only `types`, if given) into this bus and
+   * takes back this thread's parked queue entries. Events new to this thread
+   * are delivered to its subscribers once each. With `side` set to the other
+   * side, reads that side's station if the bridge allows it (history only).
+   */
+  async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
+    this.#thread.assertRunning('fromStation');
+    assertKnownKeys(options, FROM_STATION_OPTIONS, 'fromStation options');
+    if (options?.types !== undefined) assertTypeList(options.types, 'fromStation options.types');
+    const side = options?.side ?? this.side;
+    assertSide(side, 'fromStation options.side');
+    if (side !== this.side) {
+      const direction = this.#thread.runtime.bridgeDirection();
+      if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
+    }
+    this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
+    const request: SyncRequest = {
+      kind: 'syncRequest',
+      seq: 0,
+      from: this.endpoint,
+      side,
+      ...(options?.types === undefined ? {} : { types: [...options.types] }),
+    };
+    let reply: EventBatch;
+    try {
+      reply = await this.#thread.runtime.serve(this.#thread.station(side), request, side === this.side ? 'thread' : 'none');
+    } catch (error) {
+      this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
+      throw isBusError(error) ? error : new TransportError('fromStation() failed; nothing changed.', { cause: error });
+    }
+    const added = this.#history.merge(reply.history);
+    if (reply.history.length > 0) this.#thread.clock.observe(reply.history[reply.history.length - 1]!.timestamp);
+    this.#queue = mergeQueue(this.#queue, reply.queue);
+    if (reply.queue.length > 0) this.#scheduleIdle();
+    const subscriptions = this.#thread.subscriptions(this.side);
+    const delivered = this.#thread.delivered(this.side);
+    for (const event of added) {
+      if (event.origin.processor === this.endpoint.processor && event.origin.thread === this.endpoint.thread) continue;
+      if (delivered.has(event.id)) continue;
+      delivered.add(event.id);
+      this.#deliveredSinceReport += subscriptions.deliver(event);
+    }
+    this.#actor.send({ type: 'RECEIVED', added: added.length, queued: this.#queue.length });
+    this.#report();
+    return { added, handedBack: reply.queue.length };
+  }
+
+  /**
+   * `toStation()` then `fromStation()` on the new bus: the thread ends with its
+   * original queue and the entire station history, its own events included.
+   * Returns the new bus.
+   */
+  async roundTrip(options?: FromStationOptions): Promise<Bus> {
+    assertKnownKeys(options, FROM_STATION_OPTIONS, 'roundTrip options');
+    const next = await this.toStation();
+    await next.fromStation(options);
+    return next;
+  }
+
+  /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
+  clearSide(side: Side): number {
+    const removed = this.#history.removeWhere((event) => event.side === side);
+    if (removed.length > 0) {
+      const gone = new Set(removed.map((event) => event.id));
+      this.#pending = this.#pending.filter((event) => !gone.has(event.id));
+      this.#actor.send({ type: 'CLEARED', removed: removed.length });
+    }
+    return removed.length;
+  }
+
+  /** Sends a sync event to the actor and checks that the chart accepted it. */
+  #enter(type: 'TO_STATION' | 'FROM_STATION', call: string, expected: string, side?: Side): void {
+    const before = this.#actor.getSnapshot();
+    if (type === 'TO_STATION') this.#actor.send({ type });
+    else this.#actor.send({ type, side: side ?? this.side });
+    const after = this.#actor.getSnapshot();
+    if (after.value === expected && before.value !== expected) return;
+    if (after.value === 'receiving') throw new BusBusyError(call, 'fromStation');
+    throw new BusRetiredError(`${call}()`);
+  }
+
+  /** Delivers pending `normal` events now. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pending.length === 0) return;
+    const pending = this.#pending;
+    this.#pending = [];
+    const subscriptions = this.#thread.subscriptions(this.side);
+    for (const event of pending) this.#deliveredSinceReport += subscriptions.deliver(event);
+  }
+
+  #scheduleReport(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flush();
+      this.#report();
+    });
+  }
+
+  /** Tells the actor what happened since the last report: once per batch, never per event. */
+  #report(): void {
+    if (this.#postedSinceReport === 0 && this.#deliveredSinceReport === 0) return;
+    if (this.#actor.getSnapshot().status !== 'active') return;
+    this.#actor.send({
+      type: 'ACTIVITY',
+      posted: this.#postedSinceReport,
+      delivered: this.#deliveredSinceReport,
+      queued: this.#queue.length,
+      lastId: this.#lastId,
+    });
+    this.#postedSinceReport = 0;
+    this.#deliveredSinceReport = 0;
+  }
+
+  #scheduleIdle(): void {
+    if (this.#idleScheduled || this.#thread.runtime.deferred !== 'idle') return;
+    this.#idleScheduled = true;
+    setImmediate(() => {
+      this.#idleScheduled = false;
+      if (!this.#retired && this.#thread.runtime.running) this.drain();
+    });
+  }
+}
+
+function validMeta(meta: unknown): Readonly<Record<string, string>> {
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
+    throw new InvalidOptionError('post options.meta', 'expected an object of string values.');
+  }
+  for (const [key, value] of Object.entries(meta)) {
+    if (typeof value !== 'string') {
+      throw new InvalidOptionError(`post options.meta.${key}`, `expected a string value, got ${typeof value}.`);
+    }
+  }
+  return { ...(meta as Record<string, string>) };
+}

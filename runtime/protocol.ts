@@ -1,0 +1,61 @@
+/**
+ * The messages that travel between buses, stations and the bridge. Every hop
+ * that crosses a thread or a process carries them as frames of
+ * `schemas/codec.ts`; in one thread the in-memory transport passes them as is.
+ */
+import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
+
+/**
+ * A batch of events for one hop: a bus's `toStation()`, a station's reply to
+ * `fromStation()`, a local station's `toMain()`, a main station's reply to `fromMain()`.
+ * `history` is sorted by `(timestamp, id)`; `queue` holds accepted, undelivered events.
+ */
+export interface EventBatch {
+  readonly kind: 'batch';
+  /** Correlates a reply with its request; 0 when unused. */
+  readonly seq: number;
+  readonly from: Endpoint;
+  readonly history: readonly BusEvent[];
+  readonly queue: readonly BusEvent[];
+}
+
+/** A request for a station's history (`fromStation`, `fromMain`). */
+export interface SyncRequest {
+  readonly kind: 'syncRequest';
+  readonly seq: number;
+  readonly from: Endpoint;
+  /** Only these types (with subtype matching); all when absent. */
+  readonly types?: readonly string[];
+  /** The side whose station is read. */
+  readonly side: Side;
+}
+
+/** Remove every event of side `remove` from the stores of side `scope`. */
+export interface ClearSide {
+  readonly kind: 'clearSide';
+  readonly seq: number;
+  readonly remove: Side;
+  readonly scope: Side;
+}
+
+/** The bridge's state, as broadcast to processors and threads. */
+export interface BridgeState {
+  readonly kind: 'bridgeState';
+  readonly seq: number;
+  readonly direction: BridgeDirection;
+  readonly locked: boolean;
+}
+
+/** Acknowledges a message; carries the error when it was refused, and flow-control credits. */
+export interface Ack {
+  readonly kind: 'ack';
+  readonly seq: number;
+  readonly ok: boolean;
+  readonly errorCode?: string;
+  readonly errorMessage?: string;
+  /** How many more batches the receiver accepts before the sender must wait. */
+  readonly credits: number;
+}
+
+/** Every message of the data and control planes. */
+export type WireMessage = EventBatch | SyncRequest | ClearSide | BridgeState | Ack;

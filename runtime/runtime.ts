@@ -1,0 +1,332 @@
+/**
+ * `createRuntime()`: the topology of seed 000 as real actors. The embedded
+ * runtime runs in one process and one thread: the main internal and external
+ * stations and the bridge (the root), a local station per side for each
+ * processor, and a bus per side for each thread. Every hop goes through the
+ * `Transport`.
+ */
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { InvalidOptionError, RuntimeStoppedError } from '../errors.js';
+import { bridgeMachine } from '../machines/bridge.machine.js';
+import { busMachine } from '../machines/bus.machine.js';
+import type { ClearRequest } from '../machines/events.js';
+import { stationMachine, type StationKind } from '../machines/station.machine.js';
+import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
+import { Bridge } from './bridge.js';
+import type { Bus } from './bus.js';
+import { systemClock, type Clock } from './clock.js';
+import type { EventBatch, SyncRequest } from './protocol.js';
+import { Station, type HandBack } from './station.js';
+import type { ErrorHandler } from './subscriptions.js';
+import { Thread } from './thread.js';
+import { FrameTransport, InMemoryTransport, type Transport } from './transport.js';
+import { assertFunction, assertKnownKeys, describe } from './validate.js';
+
+/** Options of `createRuntime()`. */
+export interface RuntimeOptions {
+  /**
+   * How sync hops travel: `'memory'` passes batches by reference; `'frames'`
+   * (the default) encodes each to a FlatBuffers frame and decodes it, as
+   * between threads; or a `Transport` of your own.
+   */
+  readonly transport?: 'memory' | 'frames' | Transport;
+  /** Wall clock for event stamps; inject a `ManualClock` in tests. */
+  readonly clock?: Clock;
+  /**
+   * When `deferred` events are delivered: `'idle'` (default) when the thread
+   * is idle, or `'manual'`: only on `bus.drain()`.
+   */
+  readonly deferred?: 'idle' | 'manual';
+  /** Receives subscriber errors that have no `onError` of their own. Logs them by default. */
+  readonly onError?: ErrorHandler;
+  /** XState's inspection hook, for every actor of the runtime. */
+  readonly inspect?: (event: InspectionEvent) => void;
+}
+
+const RUNTIME_OPTIONS = ['transport', 'clock', 'deferred', 'onError', 'inspect'] as const;
+
+/** One actor of the runtime, where it runs and what state it is in. */
+export interface ActorInfo {
+  readonly id: string;
+  readonly kind: 'bus' | 'station' | 'bridge';
+  readonly processor: number | null;
+  readonly thread: number | null;
+  readonly side: Side | null;
+  readonly state: unknown;
+}
+
+/** A thread's handle: its current buses. */
+export interface ThreadHandle {
+  readonly processor: number;
+  readonly thread: number;
+  /** The thread's current bus of `side` (`external` by default). */
+  bus(side?: Side): Bus;
+}
+
+/** A processor's handle: its local stations. */
+export interface ProcessorHandle {
+  readonly processor: number;
+  station(side: Side): Station;
+}
+
+function defaultErrorHandler(error: unknown, event: BusEvent): void {
+  console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) failed:`, error);
+}
+
+/**
+ * A running busline: stations, the bridge, and the buses of every thread.
+ *
+ * @example
+ * const runtime = createRuntime()
+ * const bus = runtime.bus('external')
+ * bus.subscribe('greeting', (event) => console.log(event.payload))
+ * bus.post('greeting', { text: 'hello' })
+ * const next = await bus.roundTrip()
+ * await runtime.stop()
+ */
+export class Runtime {
+  readonly clock: Clock;
+  readonly transport: Transport;
+  readonly deferred: 'idle' | 'manual';
+  readonly bridge: Bridge;
+  /** @internal */
+  readonly subscriberErrorHandler: ErrorHandler;
+  readonly #inspect: ((event: InspectionEvent) => void) | undefined;
+  readonly #mainStations: Record<Side, Station>;
+  readonly #localStations: Array<Record<Side, Station>> = [];
+  readonly #threads: Thread[][] = [];
+  #pendingClearings: ClearRequest[] = [];
+  #running = true;
+
+  /** @internal Use `createRuntime()`. */
+  constructor(options: RuntimeOptions = {}) {
+    assertKnownKeys(options, RUNTIME_OPTIONS, 'createRuntime options');
+    this.clock = options.clock ?? systemClock;
+    if (typeof this.clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
+    this.transport = resolveTransport(options.transport);
+    const deferred = options.deferred ?? 'idle';
+    if (deferred !== 'idle' && deferred !== 'manual') {
+      throw new InvalidOptionError('deferred', `expected 'idle' or 'manual', got ${describe(deferred)}.`);
+    }
+    this.deferred = deferred;
+    if (options.onError !== undefined) assertFunction(options.onError, 'onError');
+    if (options.inspect !== undefined) assertFunction(options.inspect, 'inspect');
+    this.subscriberErrorHandler = options.onError ?? defaultErrorHandler;
+    this.#inspect = options.inspect;
+
+    const bridgeActor = createActor(
+      bridgeMachine.provide({
+        actions: { clearSide: (_args, params: ClearRequest) => void this.#pendingClearings.push(params) },
+      }),
+      { id: 'bridge', ...this.#inspectOption() },
+    );
+    this.bridge = new Bridge(bridgeActor, this, () => {
+      const taken = this.#pendingClearings;
+      this.#pendingClearings = [];
+      return taken;
+    });
+    bridgeActor.start();
+    this.#mainStations = {
+      internal: this.#createStation('main', 'internal', 0),
+      external: this.#createStation('main', 'external', 0),
+    };
+    this.addProcessor();
+  }
+
+  /** False once `stop()` was called. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** The current bus of `side` of a thread (the root's main thread by default). */
+  bus(side: Side = 'external', where: { processor?: number; thread?: number } = {}): Bus {
+    return this.#thread(where.processor ?? 0, where.thread ?? 0).bus(side);
+  }
+
+  /** The local station of `side` in a processor (the root process, 0, by default). */
+  station(side: Side, processor = 0): Station {
+    const stations = this.#localStations[processor];
+    if (stations === undefined) {
+      throw new InvalidOptionError('processor', `no processor ${processor}; there are ${this.#localStations.length}.`);
+    }
+    return stations[side];
+  }
+
+  /** The main station of `side`, in the root. */
+  mainStation(side: Side): Station {
+    return this.#mainStations[side];
+  }
+
+  /** A thread's handle. */
+  thread(processor = 0, thread = 0): ThreadHandle {
+    return this.#handle(this.#thread(processor, thread));
+  }
+
+  /**
+   * Adds a processor with its own local internal and external stations and a
+   * main thread. Embedded: it runs in this process, with the same actors and
+   * the same transport as a child process would have.
+   */
+  addProcessor(): ProcessorHandle {
+    this.assertRunning('addProcessor');
+    const processor = this.#localStations.length;
+    this.#localStations.push({
+      internal: this.#createStation('local', 'internal', processor),
+      external: this.#createStation('local', 'external', processor),
+    });
+    this.#threads.push([new Thread(this, processor, 0)]);
+    return { processor, station: (side) => this.station(side, processor) };
+  }
+
+  /** Adds a thread (an internal and an external bus) to a processor. Embedded: it runs in this thread. */
+  addThread(options: { processor?: number } = {}): ThreadHandle {
+    this.assertRunning('addThread');
+    assertKnownKeys(options, ['processor'], 'addThread options');
+    const processor = options.processor ?? 0;
+    const threads = this.#threads[processor];
+    if (threads === undefined) {
+      throw new InvalidOptionError('addThread options.processor', `no processor ${processor}; add it with addProcessor().`);
+    }
+    const thread = new Thread(this, processor, threads.length);
+    threads.push(thread);
+    return this.#handle(thread);
+  }
+
+  /** Every live actor: buses, stations and the bridge, with where it runs and its state. */
+  actors(): ActorInfo[] {
+    const list: ActorInfo[] = [
+      { id: 'bridge', kind: 'bridge', processor: null, thread: null, side: null, state: this.bridge.actor.getSnapshot().value },
+    ];
+    for (const side of ['internal', 'external'] as const) {
+      list.push({ id: `station:main:${side}`, kind: 'station', processor: null, thread: null, side, state: this.#mainStations[side].state });
+    }
+    this.#localStations.forEach((stations, processor) => {
+      for (const side of ['internal', 'external'] as const) {
+        list.push({ id: stationId('local', side, processor), kind: 'station', processor, thread: null, side, state: stations[side].state });
+      }
+    });
+    for (const threads of this.#threads) {
+      for (const thread of threads) {
+        for (const side of ['internal', 'external'] as const) {
+          const bus = thread.bus(side);
+          list.push({ id: busId(bus.endpoint), kind: 'bus', processor: thread.processor, thread: thread.index, side, state: bus.state });
+        }
+      }
+    }
+    return list;
+  }
+
+  /** Stops every actor. Calls afterwards are refused with `RuntimeStoppedError`. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    for (const threads of this.#threads) {
+      for (const thread of threads) for (const side of ['internal', 'external'] as const) thread.bus(side).actor.stop();
+    }
+    for (const stations of this.#localStations) {
+      stations.internal.actor.stop();
+      stations.external.actor.stop();
+    }
+    this.#mainStations.internal.actor.stop();
+    this.#mainStations.external.actor.stop();
+    this.bridge.actor.stop();
+  }
+
+  /** @internal */
+  assertRunning(call: string): void {
+    if (!this.#running) throw new RuntimeStoppedError(call);
+  }
+
+  /** @internal The bridge's current direction. */
+  bridgeDirection(): BridgeDirection {
+    return this.bridge.direction;
+  }
+
+  /** @internal Carries a batch to a station, which merges it. */
+  async accept(station: Station, batch: EventBatch): Promise<void> {
+    const carried = await this.transport.carry(batch);
+    if (carried.kind !== 'batch') throw new TypeError(`transport returned a ${carried.kind} for a batch`);
+    station.accept(carried);
+  }
+
+  /** @internal Carries a read to a station and its reply back. Parked entries survive a failed reply. */
+  async serve(station: Station, request: SyncRequest, handBack: HandBack): Promise<EventBatch> {
+    const carried = await this.transport.carry(request);
+    if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
+    const reply = station.serve(carried, handBack);
+    try {
+      const back = await this.transport.carry(reply);
+      if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
+      return back;
+    } catch (error) {
+      station.restoreParked(reply.queue);
+      throw error;
+    }
+  }
+
+  /** @internal Carries out bridge clearings in every bus and station before resolving. */
+  async clear(requests: readonly ClearRequest[]): Promise<void> {
+    for (const { remove, scope } of requests) {
+      this.#mainStations[scope].clearSide(remove);
+      for (const stations of this.#localStations) stations[scope].clearSide(remove);
+      for (const threads of this.#threads) for (const thread of threads) thread.clearSide(scope, remove);
+    }
+  }
+
+  /** @internal */
+  createBusActor(endpoint: Endpoint): Actor<typeof busMachine> {
+    return createActor(busMachine, { id: busId(endpoint), input: { endpoint }, ...this.#inspectOption() }).start();
+  }
+
+  #createStation(kind: StationKind, side: Side, processor: number): Station {
+    const actor = createActor(stationMachine, {
+      id: stationId(kind, side, processor),
+      input: { kind, side, processor },
+      ...this.#inspectOption(),
+    }).start();
+    return new Station(this, kind, side, processor, actor);
+  }
+
+  #inspectOption(): { inspect?: (event: InspectionEvent) => void } {
+    return this.#inspect === undefined ? {} : { inspect: this.#inspect };
+  }
+
+  #thread(processor: number, index: number): Thread {
+    const thread = this.#threads[processor]?.[index];
+    if (thread === undefined) {
+      throw new InvalidOptionError('thread', `no thread ${processor}.${index}; add one with addThread({ processor }).`);
+    }
+    return thread;
+  }
+
+  #handle(thread: Thread): ThreadHandle {
+    return { processor: thread.processor, thread: thread.index, bus: (side = 'external') => thread.bus(side) };
+  }
+}
+
+function busId(endpoint: Endpoint): string {
+  return `bus:${endpoint.processor}.${endpoint.thread}:${endpoint.side}#${endpoint.generation}`;
+}
+
+function stationId(kind: StationKind, side: Side, processor: number): string {
+  return kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}`;
+}
+
+function resolveTransport(transport: RuntimeOptions['transport']): Transport {
+  if (transport === undefined || transport === 'frames') return new FrameTransport();
+  if (transport === 'memory') return new InMemoryTransport();
+  if (typeof transport === 'object' && transport !== null && typeof transport.carry === 'function') return transport;
+  throw new InvalidOptionError('transport', `expected 'memory', 'frames' or a Transport, got ${describe(transport)}.`);
+}
+
+/**
+ * Creates a runtime. With no options everything runs in this process and
+ * thread: main stations, the bridge, processor 0's local stations and the
+ * main thread's buses, all real actors, every hop framed.
+ *
+ * @example
+ * const runtime = createRuntime({ deferred: 'manual' })
+ */
+export function createRuntime(options?: RuntimeOptions): Runtime {
+  return new Runtime(options);
+}

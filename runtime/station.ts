@@ -1,0 +1,282 @@
+/**
+ * A bus station: a local one per processor and side, or a main one per side in
+ * the root. Its history is the union of what was sent to it; its queue holds
+ * the parked queues of the threads that sent them, filed by origin thread.
+ * Writes go through the station actor (`machines/station.machine.ts`), one
+ * batch at a time; readers get their own arrays, never a half-merged batch.
+ */
+import type { Actor } from 'xstate';
+import { BridgeClosedError, BusBusyError, TransportError, UnsupportedError, isBusError } from '../errors.js';
+import { canReach } from '../machines/bridge.machine.js';
+import type { StationKind, stationMachine } from '../machines/station.machine.js';
+import type { BusEvent, Endpoint, Side } from '../types.js';
+import { EventHistory, compareEvents, originKey, type HistoryQuery } from './history.js';
+import type { EventBatch, SyncRequest } from './protocol.js';
+import type { Runtime } from './runtime.js';
+import { assertKnownKeys, assertSide, assertTypeList } from './validate.js';
+
+/** Which parked queue entries a read hands back to the reader. */
+export type HandBack = 'thread' | 'processor' | 'none';
+
+/** Options of `station.fromMain()` and `station.roundTrip()`. */
+export interface FromMainOptions {
+  /** Only these event types (with subtype matching). */
+  readonly types?: readonly string[];
+  /** Read the main station of this side; the other side only if the bridge allows it. */
+  readonly side?: Side;
+}
+
+const FROM_MAIN_OPTIONS = ['types', 'side'] as const;
+
+/** The `thread` of a station's endpoint: stations are per processor, not per thread. */
+export const STATION_THREAD = 0xffffffff;
+
+/**
+ * A bus station.
+ *
+ * @example
+ * const station = runtime.station('external')      // the local station of processor 0
+ * await station.roundTrip()                        // toMain() then fromMain()
+ * station.history({ types: ['order'] })
+ */
+export class Station {
+  readonly kind: StationKind;
+  readonly side: Side;
+  readonly processor: number;
+  readonly #runtime: Runtime;
+  readonly #actor: Actor<typeof stationMachine>;
+  readonly #history = new EventHistory();
+  /** Parked queue entries by origin thread (`<processor>.<thread>`), each sorted. */
+  #parked = new Map<string, BusEvent[]>();
+  /** Batches of events accepted from buses that the main station has not seen (local stations). */
+  #unsent: BusEvent[][] = [];
+
+  /** @internal Created by the runtime; use `runtime.station()` or `runtime.mainStation()`. */
+  constructor(runtime: Runtime, kind: StationKind, side: Side, processor: number, actor: Actor<typeof stationMachine>) {
+    this.#runtime = runtime;
+    this.kind = kind;
+    this.side = side;
+    this.processor = processor;
+    this.#actor = actor;
+  }
+
+  /** The station actor, for inspection. */
+  get actor(): Actor<typeof stationMachine> {
+    return this.#actor;
+  }
+
+  /** The actor's state, e.g. `{ writes: 'idle', upstream: 'idle' }`. */
+  get state(): unknown {
+    return this.#actor.getSnapshot().value;
+  }
+
+  /** Number of events in the history. */
+  get size(): number {
+    return this.#history.size;
+  }
+
+  /** The history, oldest first, optionally filtered (answered from indices). */
+  history(query?: HistoryQuery): BusEvent[] {
+    return this.#history.query(query);
+  }
+
+  /** The event with this id, if held. */
+  get(id: string): BusEvent | undefined {
+    return this.#history.get(id);
+  }
+
+  /** Parked queue entries, oldest first: all, or those of one origin thread. */
+  queued(origin?: { readonly processor: number; readonly thread: number }): BusEvent[] {
+    if (origin !== undefined) return [...(this.#parked.get(originKey(origin)) ?? [])];
+    return [...this.#parked.values()].flat().sort(compareEvents);
+  }
+
+  /** @internal Merges one batch: history sorted and deduplicated, queue filed by origin thread. */
+  accept(batch: EventBatch): number {
+    this.#actor.send({ type: 'MERGE', events: batch.history.length + batch.queue.length });
+    const added = this.#history.merge(batch.history);
+    if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
+    this.#park(batch.queue);
+    this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
+    return added.length;
+  }
+
+  /**
+   * @internal Answers a read: the history (only `types`, if asked) and the
+   * parked entries of the reader, which leave this station.
+   */
+  serve(request: SyncRequest, handBack: HandBack): EventBatch {
+    const history = request.types === undefined ? this.#history.snapshot() : this.#history.query({ types: request.types });
+    const queue = this.#takeParked(request.from, handBack);
+    this.#actor.send({ type: 'SERVED', events: history.length, handedBack: queue.length });
+    return {
+      kind: 'batch',
+      seq: request.seq,
+      from: { processor: this.processor, thread: STATION_THREAD, generation: 0, side: this.side },
+      history,
+      queue,
+    };
+  }
+
+  /** @internal Puts back parked entries whose reply never arrived. */
+  restoreParked(events: readonly BusEvent[]): void {
+    this.#park(events);
+  }
+
+  /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
+  clearSide(side: Side): number {
+    const removed = this.#history.removeWhere((event) => event.side === side);
+    let count = removed.length;
+    for (const [key, events] of this.#parked) {
+      const kept = events.filter((event) => event.side !== side);
+      count += events.length - kept.length;
+      if (kept.length === 0) this.#parked.delete(key);
+      else this.#parked.set(key, kept);
+    }
+    if (count > 0) {
+      this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== side));
+      this.#actor.send({ type: 'CLEARED', removed: count });
+    }
+    return count;
+  }
+
+  /**
+   * Sends the history the main station has not seen and the parked queues to
+   * the main station of this side, in one batch. On failure nothing is lost:
+   * the events stay here and the call rejects.
+   */
+  async toMain(): Promise<void> {
+    this.#runtime.assertRunning('toMain');
+    this.#assertLocal('toMain');
+    this.#enterUpstream('TO_MAIN', 'toMain', 'pushing');
+    const unsent = this.#unsent;
+    const parked = this.#parked;
+    const batch: EventBatch = {
+      kind: 'batch',
+      seq: 0,
+      from: this.#endpoint(),
+      history: unsent.flat().sort(compareEvents),
+      queue: [...parked.values()].flat().sort(compareEvents),
+    };
+    this.#unsent = [];
+    this.#parked = new Map();
+    try {
+      await this.#runtime.accept(this.#runtime.mainStation(this.side), batch);
+    } catch (error) {
+      this.#unsent = [...unsent, ...this.#unsent];
+      this.#park(batch.queue);
+      this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
+      throw isBusError(error) && error.code !== 'FRAME_CORRUPT'
+        ? error
+        : new TransportError('toMain() failed; nothing was lost: the events stayed in the local station.', { cause: error });
+    }
+    this.#actor.send({ type: 'PUSHED', events: batch.history.length + batch.queue.length });
+  }
+
+  /**
+   * Merges the main station's history (only `types`, if given) into this
+   * station and takes back the parked entries of this processor's threads.
+   * With `side` set to the other side, reads that main station if the bridge
+   * allows it (history only).
+   */
+  async fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
+    this.#runtime.assertRunning('fromMain');
+    this.#assertLocal('fromMain');
+    assertKnownKeys(options, FROM_MAIN_OPTIONS, 'fromMain options');
+    if (options?.types !== undefined) assertTypeList(options.types, 'fromMain options.types');
+    const side = options?.side ?? this.side;
+    assertSide(side, 'fromMain options.side');
+    if (side !== this.side) {
+      const direction = this.#runtime.bridgeDirection();
+      if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
+    }
+    this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
+    const request: SyncRequest = {
+      kind: 'syncRequest',
+      seq: 0,
+      from: this.#endpoint(),
+      side,
+      ...(options?.types === undefined ? {} : { types: [...options.types] }),
+    };
+    let reply: EventBatch;
+    try {
+      reply = await this.#runtime.serve(this.#runtime.mainStation(side), request, side === this.side ? 'processor' : 'none');
+    } catch (error) {
+      this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
+      throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
+    }
+    this.#actor.send({ type: 'MERGE', events: reply.history.length + reply.queue.length });
+    const added = this.#history.merge(reply.history);
+    this.#park(reply.queue);
+    this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
+    this.#actor.send({ type: 'PULLED', added: added.length });
+    return { added: added.length, handedBack: reply.queue.length };
+  }
+
+  /** `toMain()` then `fromMain()`: this station ends with the entire main history. */
+  async roundTrip(options?: FromMainOptions): Promise<void> {
+    assertKnownKeys(options, FROM_MAIN_OPTIONS, 'roundTrip options');
+    await this.toMain();
+    await this.fromMain(options);
+  }
+
+  #endpoint(): Endpoint {
+    return { processor: this.processor, thread: STATION_THREAD, generation: 0, side: this.side };
+  }
+
+  #assertLocal(call: string): void {
+    if (this.kind !== 'local') {
+      throw new UnsupportedError(`${call}() is for local stations; a main station has no upstream.`);
+    }
+  }
+
+  #enterUpstream(type: 'TO_MAIN' | 'FROM_MAIN', call: string, expected: string): void {
+    this.#actor.send({ type });
+    const upstream = (this.#actor.getSnapshot().value as { upstream: string }).upstream;
+    if (upstream !== expected) throw new BusBusyError(call, upstream === 'pushing' ? 'toMain' : 'fromMain', 'this station');
+  }
+
+  /** Files events under their origin thread, each list sorted and free of duplicate ids. */
+  #park(events: readonly BusEvent[]): void {
+    const touched = new Set<BusEvent[]>();
+    for (const event of events) {
+      const key = originKey(event.origin);
+      let list = this.#parked.get(key);
+      if (list === undefined) this.#parked.set(key, (list = []));
+      list.push(event);
+      touched.add(list);
+    }
+    for (const list of touched) {
+      list.sort(compareEvents);
+      let write = 0;
+      for (let read = 0; read < list.length; read++) {
+        if (write === 0 || list[write - 1]!.id !== list[read]!.id) list[write++] = list[read]!;
+      }
+      list.length = write;
+    }
+  }
+
+  #takeParked(from: Endpoint, handBack: HandBack): BusEvent[] {
+    if (handBack === 'none') return [];
+    if (handBack === 'thread') {
+      const key = originKey(from);
+      const events = this.#parked.get(key) ?? [];
+      this.#parked.delete(key);
+      return events;
+    }
+    const taken: BusEvent[] = [];
+    for (const [key, events] of this.#parked) {
+      if (events[0]?.origin.processor === from.processor) {
+        taken.push(...events);
+        this.#parked.delete(key);
+      }
+    }
+    return taken.sort(compareEvents);
+  }
+
+  #queuedCount(): number {
+    let count = 0;
+    for (const events of this.#parked.values()) count += events.length;
+    return count;
+  }
+}

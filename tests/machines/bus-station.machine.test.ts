@@ -1,0 +1,115 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createActor } from 'xstate';
+import { getShortestPaths } from '@xstate/graph';
+import { busMachine } from '../../machines/bus.machine.js';
+import { stationMachine } from '../../machines/station.machine.js';
+import type { BusMachineEvent, StationMachineEvent } from '../../machines/events.js';
+
+const endpoint = { processor: 0, thread: 0, generation: 0, side: 'external' as const };
+
+const bus = suite('busMachine');
+
+bus('lifecycle - active ⇄ receiving, active → handingOver → retired (final)', () => {
+  const actor = createActor(busMachine, { input: { endpoint } }).start();
+  assert.is(actor.getSnapshot().value, 'active');
+  actor.send({ type: 'ACTIVITY', posted: 3, delivered: 2, queued: 1, lastId: '0.0.2' });
+  assert.equal(
+    [actor.getSnapshot().context.posted, actor.getSnapshot().context.delivered, actor.getSnapshot().context.lastId],
+    [3, 2, '0.0.2'],
+  );
+  actor.send({ type: 'FROM_STATION', side: 'external' });
+  assert.is(actor.getSnapshot().value, 'receiving');
+  actor.send({ type: 'TO_STATION' });
+  assert.is(actor.getSnapshot().value, 'receiving', 'refused while receiving');
+  assert.is(actor.getSnapshot().context.refusals, 1);
+  actor.send({ type: 'RECEIVED', added: 5, queued: 1 });
+  assert.is(actor.getSnapshot().value, 'active');
+  actor.send({ type: 'TO_STATION' });
+  assert.is(actor.getSnapshot().value, 'handingOver');
+  actor.send({ type: 'FROM_STATION', side: 'external' });
+  assert.is(actor.getSnapshot().value, 'handingOver');
+  actor.send({ type: 'HANDED_OVER', events: 6 });
+  assert.is(actor.getSnapshot().value, 'retired');
+  assert.is(actor.getSnapshot().status, 'done');
+});
+
+bus('handover failure - retires too (the successor holds the events)', () => {
+  const actor = createActor(busMachine, { input: { endpoint } }).start();
+  actor.send({ type: 'TO_STATION' });
+  actor.send({ type: 'HANDOVER_FAILED', reason: 'link down' });
+  assert.is(actor.getSnapshot().value, 'retired');
+  assert.is(actor.getSnapshot().context.failure, 'link down');
+});
+
+bus('paths - every state is reachable and retired is only reached through handingOver', () => {
+  const events: BusMachineEvent[] = [
+    { type: 'TO_STATION' },
+    { type: 'FROM_STATION', side: 'external' },
+    { type: 'RECEIVED', added: 0, queued: 0 },
+    { type: 'RECEIVE_FAILED', reason: 'x' },
+    { type: 'HANDED_OVER', events: 0 },
+    { type: 'HANDOVER_FAILED', reason: 'x' },
+  ];
+  const paths = getShortestPaths(busMachine, { events, input: { endpoint }, serializeState: (snapshot) => JSON.stringify(snapshot.value) });
+  const byState = new Map(paths.map((path) => [String(path.state.value), path]));
+  assert.equal([...byState.keys()].sort(), ['active', 'handingOver', 'receiving', 'retired']);
+  const retired = byState.get('retired')!;
+  assert.equal(
+    retired.steps.map((s) => s.event.type).filter((t) => (t as string) !== 'xstate.init'),
+    ['TO_STATION', 'HANDED_OVER'],
+  );
+});
+
+bus.run();
+
+const station = suite('stationMachine');
+
+station('local - writes and upstream are independent regions', () => {
+  const actor = createActor(stationMachine, { input: { kind: 'local', side: 'internal', processor: 1 } }).start();
+  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'idle' });
+  actor.send({ type: 'TO_MAIN' });
+  actor.send({ type: 'MERGE', events: 3 });
+  assert.equal(actor.getSnapshot().value, { writes: 'merging', upstream: 'pushing' });
+  actor.send({ type: 'FROM_MAIN' });
+  assert.is(actor.getSnapshot().context.refusals, 1);
+  actor.send({ type: 'MERGED', added: 3, size: 3, queued: 0 });
+  actor.send({ type: 'PUSHED', events: 3 });
+  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'idle' });
+  assert.equal([actor.getSnapshot().context.merges, actor.getSnapshot().context.pushes, actor.getSnapshot().context.size], [1, 1, 3]);
+  actor.send({ type: 'FROM_MAIN' });
+  actor.send({ type: 'UPSTREAM_FAILED', reason: 'gone' });
+  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'idle' });
+  assert.is(actor.getSnapshot().context.failure, 'gone');
+});
+
+station('main - has no upstream', () => {
+  const actor = createActor(stationMachine, { input: { kind: 'main', side: 'external', processor: 0 } }).start();
+  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'none' });
+  actor.send({ type: 'TO_MAIN' });
+  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'none' });
+});
+
+station('paths - every region state of a local station is reachable', () => {
+  const events: StationMachineEvent[] = [
+    { type: 'MERGE', events: 1 },
+    { type: 'MERGED', added: 1, size: 1, queued: 0 },
+    { type: 'TO_MAIN' },
+    { type: 'PUSHED', events: 1 },
+    { type: 'FROM_MAIN' },
+    { type: 'PULLED', added: 0 },
+  ];
+  const paths = getShortestPaths(stationMachine, {
+    events,
+    input: { kind: 'local', side: 'external', processor: 0 },
+    serializeState: (snapshot) => JSON.stringify(snapshot.value),
+  });
+  const reached = new Set(paths.map((p) => JSON.stringify(p.state.value)));
+  for (const writes of ['idle', 'merging']) {
+    for (const upstream of ['idle', 'pushing', 'pulling']) {
+      assert.ok(reached.has(JSON.stringify({ writes, upstream })), `${writes}/${upstream}`);
+    }
+  }
+});
+
+station.run();

@@ -1,0 +1,86 @@
+/**
+ * The data types every part of busline shares: events, sides, priorities and
+ * where an event came from. Runtime objects (buses, stations, the bridge) are
+ * described next to their implementations in `runtime/`.
+ */
+
+/** Which side of the bridge an event belongs to: the runtime's own events or the user's. */
+export type Side = 'internal' | 'external';
+
+/** Both sides, in a fixed order. */
+export const SIDES: readonly Side[] = Object.freeze(['internal', 'external'] as const);
+
+/** The other side of the bridge. */
+export function otherSide(side: Side): Side {
+  return side === 'internal' ? 'external' : 'internal';
+}
+
+/**
+ * When a posted event reaches subscribers:
+ * - `immediate`: before `post()` returns;
+ * - `normal`: in the next microtask batch;
+ * - `deferred`: parked in the bus queue until `drain()` (or the thread is idle).
+ */
+export type Priority = 'immediate' | 'normal' | 'deferred';
+
+/** The three priorities, most urgent first. */
+export const PRIORITIES: readonly Priority[] = Object.freeze(['immediate', 'normal', 'deferred'] as const);
+
+/** JSON-compatible data: what a payload may hold besides raw bytes. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
+/** An event payload: JSON-compatible data, or raw bytes. */
+export type Payload = JsonValue | Uint8Array;
+
+/** Where an event was stamped: processor, thread, and the generation of that thread's bus. */
+export interface Origin {
+  /** Processor index; 0 is the root process. */
+  readonly processor: number;
+  /** Thread index inside the processor; 0 is the processor's main thread. */
+  readonly thread: number;
+  /** Bus generation: 0 for a thread's first bus, +1 after each `toStation()`. */
+  readonly generation: number;
+}
+
+/**
+ * One event. Immutable once posted.
+ *
+ * - `id` is unique across the runtime (`<processor>.<thread>.<sequence>`) and is
+ *   the deduplication key everywhere.
+ * - `timestamp` is a hybrid logical clock reading in milliseconds: the integer
+ *   part is wall-clock milliseconds, the fraction a counter in 1/2048 steps, so
+ *   one origin never stamps two events alike and `new Date(timestamp)` still works.
+ * - Order everywhere is `(timestamp, id)`.
+ */
+export interface BusEvent<P extends Payload = Payload> {
+  readonly id: string;
+  /** Dot-separated; a subscription to `user` also matches `user.login`. */
+  readonly type: string;
+  readonly side: Side;
+  readonly timestamp: number;
+  readonly origin: Origin;
+  readonly priority: Priority;
+  readonly topic?: string;
+  readonly payload: P;
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+/** Identifies one bus or station end of a hop: where it runs and which side it serves. */
+export interface Endpoint {
+  readonly processor: number;
+  readonly thread: number;
+  readonly generation: number;
+  readonly side: Side;
+}
+
+/** The direction region of the bridge. */
+export type BridgeDirection = 'closed' | 'open' | 'oneWayExternal' | 'oneWayInternal';
+
+/** The lock region of the bridge. */
+export type BridgeLock = 'unlocked' | 'locked';
