@@ -16,6 +16,7 @@ import type { Thread } from './thread.js';
 import {
   assertEventType,
   assertKnownKeys,
+  assertLabel,
   assertPayload,
   assertPriority,
   assertSide,
@@ -146,7 +147,7 @@ export class Bus {
         priority = options.priority;
       }
       if (options.topic !== undefined) {
-        if (typeof options.topic !== 'string') throw new InvalidOptionError('post options.topic', 'expected a string.');
+        assertLabel(options.topic, 'post options.topic');
         topic = options.topic;
       }
       if (options.meta !== undefined) {
@@ -414,14 +415,20 @@ export class Bus {
   }
 }
 
+/** The most entries an event's `meta` may have. */
+export const MAX_META_ENTRIES = 256;
+
 function validMeta(meta: unknown): Readonly<Record<string, string>> {
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
     throw new InvalidOptionError('post options.meta', 'expected an object of string values.');
   }
-  for (const [key, value] of Object.entries(meta)) {
-    if (typeof value !== 'string') {
-      throw new InvalidOptionError(`post options.meta.${key}`, `expected a string value, got ${typeof value}.`);
-    }
+  const entries = Object.entries(meta);
+  if (entries.length > MAX_META_ENTRIES) {
+    throw new InvalidOptionError('post options.meta', `has ${entries.length} entries; at most ${MAX_META_ENTRIES} are allowed.`);
+  }
+  for (const [key, value] of entries) {
+    assertLabel(key, 'post options.meta key');
+    assertLabel(value, `post options.meta.${key}`);
   }
   return { ...(meta as Record<string, string>) };
 }

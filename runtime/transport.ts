@@ -4,9 +4,11 @@
  * they are; the frame transport encodes each one to a checksummed FlatBuffers
  * frame and decodes it again, exactly as a hop between threads or processes does.
  */
-import { TransportError, isBusError } from '../errors.js';
-import { decodeFrame, encodeFrame } from '../schemas/codec.js';
-import type { WireMessage } from './protocol.js';
+import { InvalidOptionError, TransportError, isBusError } from '../errors.js';
+import { decodeFrame, encodeFrame, resolveFrameLimits, type FrameLimits } from '../schemas/codec.js';
+import type { BusEvent } from '../types.js';
+import type { EventBatch, WireMessage } from './protocol.js';
+import { assertKnownKeys } from './validate.js';
 
 /** Carries messages across one hop. */
 export interface Transport {
@@ -49,21 +51,82 @@ export class FrameTransport implements Transport {
   readonly name = 'frames';
   readonly stats: TransportStats = { messages: 0, bytes: 0 };
   readonly #compress: boolean | 'auto';
+  readonly #maxBatchEvents: number;
+  readonly #limits: Partial<FrameLimits>;
 
-  constructor(options: { compress?: boolean | 'auto' } = {}) {
+  /**
+   * @param options.compress snappy: `'auto'` (default) when it pays off, `true`, `false`.
+   * @param options.maxBatchEvents events per frame; larger batches travel as several frames.
+   * @param options.limits the receiver's frame limits (see `DEFAULT_FRAME_LIMITS`).
+   */
+  constructor(options: { compress?: boolean | 'auto'; maxBatchEvents?: number; limits?: Partial<FrameLimits> } = {}) {
+    assertKnownKeys(options, ['compress', 'maxBatchEvents', 'limits'], 'FrameTransport options');
     this.#compress = options.compress ?? 'auto';
+    this.#limits = options.limits ?? {};
+    const limits = resolveFrameLimits(this.#limits);
+    this.#maxBatchEvents = options.maxBatchEvents ?? Math.min(4096, limits.maxEvents);
+    if (!Number.isInteger(this.#maxBatchEvents) || this.#maxBatchEvents < 1 || this.#maxBatchEvents > limits.maxEvents) {
+      throw new InvalidOptionError('FrameTransport options.maxBatchEvents', `expected an integer from 1 to ${limits.maxEvents}.`);
+    }
   }
 
   carry(message: WireMessage): Promise<WireMessage> {
     try {
-      const frame = encodeFrame(message, { compress: this.#compress });
-      this.stats.messages++;
-      this.stats.bytes += frame.byteLength;
-      return Promise.resolve(decodeFrame(frame));
+      if (message.kind !== 'batch') return Promise.resolve(this.#roundTrip(message));
+      return Promise.resolve(this.#carryBatch(message));
     } catch (error) {
       // Encoding refusals (InvalidEventError) and frame errors keep their type.
       if (isBusError(error)) return Promise.reject(error);
       return Promise.reject(new TransportError(`The frame transport failed: ${String(error)}`, { cause: error }));
+    }
+  }
+
+  #roundTrip(message: WireMessage): WireMessage {
+    const frame = encodeFrame(message, { compress: this.#compress, limits: this.#limits });
+    this.stats.messages++;
+    this.stats.bytes += frame.byteLength;
+    return decodeFrame(frame, this.#limits);
+  }
+
+  /**
+   * A batch travels as as many frames as it needs: at most `maxBatchEvents`
+   * events each, halved again while a frame would exceed the byte limit.
+   * Chunks keep their order, so the reassembled history stays sorted.
+   */
+  #carryBatch(batch: EventBatch): EventBatch {
+    const total = batch.history.length + batch.queue.length;
+    if (total <= this.#maxBatchEvents) {
+      const carried = this.#tryRoundTrip(batch);
+      if (carried !== undefined) return carried;
+      if (total <= 1) throw new TransportError(`An event of batch ${batch.seq} is larger than a frame may be.`);
+    }
+    const history: BusEvent[] = [];
+    const queue: BusEvent[] = [];
+    const size = Math.max(1, Math.min(this.#maxBatchEvents, Math.ceil(total / 2)));
+    const all = [...batch.history.map((event) => [event, true] as const), ...batch.queue.map((event) => [event, false] as const)];
+    for (let start = 0; start < all.length; start += size) {
+      const part = all.slice(start, start + size);
+      const chunk: EventBatch = {
+        ...batch,
+        history: part.filter(([, inHistory]) => inHistory).map(([event]) => event),
+        queue: part.filter(([, inHistory]) => !inHistory).map(([event]) => event),
+      };
+      const carried = this.#carryBatch(chunk);
+      history.push(...carried.history);
+      queue.push(...carried.queue);
+    }
+    return { ...batch, history, queue };
+  }
+
+  /** One frame for the whole batch, or undefined when it is too large for one. */
+  #tryRoundTrip(batch: EventBatch): EventBatch | undefined {
+    try {
+      const carried = this.#roundTrip(batch);
+      if (carried.kind !== 'batch') throw new TransportError(`A batch came back as a ${carried.kind}.`);
+      return carried;
+    } catch (error) {
+      if (isBusError(error, 'FRAME_TOO_LARGE')) return undefined;
+      throw error;
     }
   }
 }

@@ -3,7 +3,7 @@
  * `BusError` that names the bad value and what is allowed; nothing already
  * accepted is touched by a refused call.
  */
-import { InvalidEventError, InvalidOptionError } from '../errors.js';
+import { EventTooLargeError, InvalidEventError, InvalidOptionError } from '../errors.js';
 import type { Payload, Priority, Side } from '../types.js';
 
 /** The longest event type accepted, in UTF-16 code units. */
@@ -28,19 +28,54 @@ export function assertEventType(type: unknown, what = 'Event type'): asserts typ
   if (knownTypes.size < 100_000) knownTypes.add(type);
 }
 
-/** Throws `InvalidEventError` unless `payload` is JSON-compatible data or a `Uint8Array`. */
+/**
+ * The largest payload accepted, in bytes (JSON text, or raw bytes). Frames
+ * carry at most 64 MiB; a payload is kept well inside that so that a batch
+ * can always be cut into frames that fit.
+ */
+export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+
+/** The longest topic, meta key or meta value, in UTF-16 code units. */
+export const MAX_LABEL_LENGTH = 64 * 1024;
+
+/**
+ * Throws `InvalidEventError` unless `payload` is JSON-compatible data or a
+ * `Uint8Array`, and `EventTooLargeError` when it is over `MAX_PAYLOAD_BYTES`:
+ * what the wire cannot carry is refused here, never later at a sync.
+ */
 export function assertPayload(payload: unknown): asserts payload is Payload {
+  let bound: number;
   if (typeof payload !== 'object' || payload === null) {
-    if (typeof payload === 'string' || typeof payload === 'boolean' || payload === null) return;
-    if (typeof payload === 'number' && Number.isFinite(payload)) return;
-  } else if (payload instanceof Uint8Array || plainDataProblem(payload, 0) === null) {
-    return;
+    bound = valueBound(payload, 0);
+  } else if (payload instanceof Uint8Array) {
+    bound = payload.byteLength;
+  } else {
+    bound = objectBound(payload, 0);
   }
-  const problem = payloadProblem(payload, '$', new Set()) ?? 'it is not plain data';
-  {
+  if (bound >= 0 && bound <= MAX_PAYLOAD_BYTES) return;
+  if (bound < 0) {
+    const problem = payloadProblem(payload, '$', new Set()) ?? 'it is not plain data';
     throw new InvalidEventError(
       `Payload cannot be encoded: ${problem}. Payloads are JSON-compatible data (objects, arrays, strings, ` +
         'finite numbers, booleans, null) or a Uint8Array.',
+    );
+  }
+  // The bound is generous (every character counted as an escape); measure exactly before refusing.
+  const bytes = payload instanceof Uint8Array ? payload.byteLength : Buffer.byteLength(JSON.stringify(payload));
+  if (bytes > MAX_PAYLOAD_BYTES) {
+    throw new EventTooLargeError(
+      `The payload is ${bytes} bytes, more than the ${MAX_PAYLOAD_BYTES} bytes an event may carry. ` +
+        'Store large data elsewhere and post a reference to it.',
+    );
+  }
+}
+
+/** Throws unless `label` (a topic, a meta key or value) is a well-formed string of at most MAX_LABEL_LENGTH. */
+export function assertLabel(label: unknown, option: string): asserts label is string {
+  if (typeof label !== 'string' || label.length > MAX_LABEL_LENGTH || !isWellFormed(label)) {
+    throw new InvalidOptionError(
+      option,
+      `expected a well-formed string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(label)}.`,
     );
   }
 }
@@ -48,34 +83,49 @@ export function assertPayload(payload: unknown): asserts payload is Payload {
 /** The most nesting a payload may have; deeper is refused (it would also be a cycle). */
 export const MAX_PAYLOAD_DEPTH = 256;
 
+const isWellFormed: (text: string) => boolean = (text) =>
+  (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 /**
- * The fast check, without allocation: null when `value` is plain JSON data no
- * deeper than MAX_PAYLOAD_DEPTH (a cycle exceeds it). Only on failure does
+ * The fast check, without allocation: an upper bound of the JSON size of
+ * `value`, or -1 when it is not plain data, has a lone surrogate, or nests
+ * deeper than MAX_PAYLOAD_DEPTH (a cycle does). Only on failure does
  * `payloadProblem` walk again to say where and why.
  */
-function plainDataProblem(value: object, depth: number): true | null {
-  if (depth > MAX_PAYLOAD_DEPTH) return true;
+function objectBound(value: object, depth: number): number {
+  if (depth > MAX_PAYLOAD_DEPTH) return -1;
+  let bound = 2;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!plainValue(value[i], depth)) return true;
-    return null;
+    for (let i = 0; i < value.length; i++) {
+      const item = valueBound(value[i], depth);
+      if (item < 0) return -1;
+      bound += item + 1;
+    }
+    return bound;
   }
   const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) return true;
-  for (const key in value) if (!plainValue((value as Record<string, unknown>)[key], depth)) return true;
-  return null;
+  if (proto !== Object.prototype && proto !== null) return -1;
+  for (const key in value) {
+    const item = valueBound((value as Record<string, unknown>)[key], depth);
+    if (item < 0 || !isWellFormed(key)) return -1;
+    bound += item + 6 * key.length + 4;
+  }
+  return bound;
 }
 
-function plainValue(value: unknown, depth: number): boolean {
+function valueBound(value: unknown, depth: number): number {
   switch (typeof value) {
     case 'string':
+      return isWellFormed(value) ? 6 * value.length + 2 : -1;
     case 'boolean':
-      return true;
+      return 5;
     case 'number':
-      return Number.isFinite(value);
+      return Number.isFinite(value) ? 24 : -1;
     case 'object':
-      return value === null || (!(value instanceof Uint8Array) && plainDataProblem(value, depth + 1) === null);
+      if (value === null) return 4;
+      return value instanceof Uint8Array ? -1 : objectBound(value, depth + 1);
     default:
-      return false;
+      return -1;
   }
 }
 
@@ -83,6 +133,7 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
   if (depth > MAX_PAYLOAD_DEPTH) return `${path} is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
   switch (typeof value) {
     case 'string':
+      return isWellFormed(value) ? null : `${path} is a string with a lone surrogate, which UTF-8 cannot carry`;
     case 'boolean':
       return null;
     case 'number':
@@ -103,6 +154,7 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
           return `${path} is a ${(value as object).constructor?.name ?? 'class instance'}, not a plain object`;
         }
         for (const key in value) {
+          if (!isWellFormed(key)) return `${path} has a key with a lone surrogate`;
           const problem = payloadProblem((value as Record<string, unknown>)[key], `${path}.${key}`, seen, depth + 1);
           if (problem !== null) return problem;
         }

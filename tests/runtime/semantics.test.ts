@@ -489,9 +489,21 @@ for (const transport of transports) {
     throws(() => createRuntime({ transprt: 'memory' } as never), 'INVALID_OPTION');
     throws(() => createRuntime({ transport: 'carrier-pigeon' as never }), 'INVALID_OPTION');
     throws(() => rt.station('external', 9), 'INVALID_OPTION');
-    assert.equal(ids(bus.history()), [kept.id]);
+    throws(() => bus.post('s', { text: 'a\ud800b' }), 'INVALID_EVENT');
+    throws(() => bus.post('s', { ['k\udc00']: 1 }), 'INVALID_EVENT');
+    throws(() => bus.post('s', 1, { topic: 'x\ud800' }), 'INVALID_OPTION');
+    throws(() => bus.post('s', 1, { meta: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, 'v'])) }), 'INVALID_OPTION');
+    throws(() => bus.post('big', { blob: 'z'.repeat(17 * 1024 * 1024) }), 'EVENT_TOO_LARGE');
+    throws(() => bus.post('big', new Uint8Array(17 * 1024 * 1024)), 'EVENT_TOO_LARGE');
+    let deep: unknown = 1;
+    for (let i = 0; i < 300; i++) deep = [deep];
+    throws(() => bus.post('deep', deep as never), 'INVALID_EVENT');
+    // Escapes count: a payload whose bound is large but whose JSON is small is accepted.
+    bus.post('fine', { text: '\u0001'.repeat(10) });
+    const fine = bus.history().find((e) => e.type === 'fine')!;
+    assert.equal(ids(bus.history()), [kept.id, fine.id]);
     const next = await bus.toStation();
-    assert.equal(ids(rt.station('external').history()), [kept.id]);
+    assert.equal(ids(rt.station('external').history()), [kept.id, fine.id]);
     assert.is(next.generation, 1);
   });
 
