@@ -95,7 +95,8 @@ export const stationMachine = setup({
     writes: {
       initial: 'idle',
       states: {
-        idle: { on: { MERGE: 'merging' } },
+        // A merge done synchronously reports only MERGED; one that waits (decoding, I/O) shows as `merging`.
+        idle: { on: { MERGE: 'merging', MERGED: { actions: 'recordMerged' } } },
         merging: { on: { MERGED: { target: 'idle', actions: 'recordMerged' } } },
       },
     },

@@ -93,10 +93,10 @@ export class Station {
 
   /** @internal Merges one batch: history sorted and deduplicated, queue filed by origin thread. */
   accept(batch: EventBatch): number {
-    this.#actor.send({ type: 'MERGE', events: batch.history.length + batch.queue.length });
+    // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
-    this.#park(batch.queue);
+    if (batch.queue.length > 0) this.#park(batch.queue);
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
     return added.length;
   }
@@ -205,7 +205,6 @@ export class Station {
       this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
     }
-    this.#actor.send({ type: 'MERGE', events: reply.history.length + reply.queue.length });
     const added = this.#history.merge(reply.history);
     this.#park(reply.queue);
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
