@@ -139,12 +139,17 @@ class HistoryIndices {
   }
 }
 
+/** Default number of events per history segment. */
+export const HISTORY_SEGMENT_SIZE = 2048;
+
 /**
  * A history of events, sorted by `(timestamp, id)` and deduplicated by id.
  *
- * Writers are serialized by the owning actor. `snapshot()` is copy-on-write:
- * the array it returns never changes, so a reader holding it never sees a
- * half-merged batch, and the next write copies instead of mutating it.
+ * Stored as a list of sorted segments of at most `segmentSize` events (more
+ * only after mid-history inserts, split at twice that): appends never copy a
+ * large array, and a merge rewrites only the tail after its first event.
+ * Writers are serialized by the owning actor; readers get arrays of their own
+ * (`snapshot()`, `query()`), so they never see a half-merged batch.
  *
  * @example
  * const history = new EventHistory()
@@ -152,25 +157,29 @@ class HistoryIndices {
  * history.query({ types: ['user'] })      // uses the type index
  */
 export class EventHistory {
-  #events: BusEvent[] = [];
-  /** True while a snapshot shares `#events`; the next write copies it first. */
-  #shared = false;
+  readonly #segmentSize: number;
+  #segments: BusEvent[][] = [];
+  #size = 0;
   #indices: HistoryIndices | undefined;
+
+  constructor(options: { segmentSize?: number } = {}) {
+    this.#segmentSize = options.segmentSize ?? HISTORY_SEGMENT_SIZE;
+  }
 
   /** Number of events held. */
   get size(): number {
-    return this.#events.length;
+    return this.#size;
   }
 
   /** The newest event, if any. */
   get last(): BusEvent | undefined {
-    return this.#events[this.#events.length - 1];
+    const segment = this.#segments[this.#segments.length - 1];
+    return segment?.[segment.length - 1];
   }
 
-  /** An immutable view of the whole history, oldest first. */
-  snapshot(): readonly BusEvent[] {
-    this.#shared = true;
-    return this.#events;
+  /** The whole history, oldest first, as an array of the caller's own. */
+  snapshot(): BusEvent[] {
+    return this.#segments.length === 1 ? this.#segments[0]!.slice() : this.#segments.flat();
   }
 
   /** The event with this id, if held (uses the id index). */
@@ -183,16 +192,28 @@ export class EventHistory {
     return this.get(id) !== undefined;
   }
 
-  #writable(): BusEvent[] {
-    if (this.#shared) {
-      this.#events = this.#events.slice();
-      this.#shared = false;
-    }
-    return this.#events;
+  #index(): HistoryIndices {
+    return (this.#indices ??= new HistoryIndices(this.snapshot()));
   }
 
-  #index(): HistoryIndices {
-    return (this.#indices ??= new HistoryIndices(this.#events));
+  /** Appends an event known to be after every event held. */
+  #append(event: BusEvent): void {
+    let segment = this.#segments[this.#segments.length - 1];
+    if (segment === undefined || segment.length >= this.#segmentSize) this.#segments.push((segment = []));
+    segment.push(event);
+    this.#size++;
+  }
+
+  /** The segment where `event` belongs: the last one whose first event is not after it (0 if none). */
+  #segmentFor(event: BusEvent): number {
+    let low = 0;
+    let high = this.#segments.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (compareEvents(this.#segments[mid]![0]!, event) <= 0) low = mid;
+      else high = mid - 1;
+    }
+    return low;
   }
 
   /**
@@ -200,15 +221,21 @@ export class EventHistory {
    * nothing) when an event with the same id and timestamp is already held.
    */
   insert(event: BusEvent): boolean {
-    const events = this.#writable();
-    const n = events.length;
-    if (n === 0 || compareEvents(events[n - 1]!, event) < 0) {
-      events.push(event);
+    const last = this.last;
+    if (last === undefined || compareEvents(last, event) < 0) {
+      this.#append(event);
     } else {
-      const at = lowerBound(events, event);
-      const found = events[at];
+      const at = this.#segmentFor(event);
+      const segment = this.#segments[at]!;
+      const position = lowerBound(segment, event);
+      const found = segment[position];
       if (found !== undefined && compareEvents(found, event) === 0) return false;
-      events.splice(at, 0, event);
+      segment.splice(position, 0, event);
+      this.#size++;
+      if (segment.length > 2 * this.#segmentSize) {
+        const half = segment.length >> 1;
+        this.#segments.splice(at, 1, segment.slice(0, half), segment.slice(half));
+      }
     }
     this.#indices?.add(event);
     return true;
@@ -216,34 +243,42 @@ export class EventHistory {
 
   /**
    * Merges a batch (any order) into the history with one sorted merge of the
-   * affected tail. Duplicates, in the batch or already held, are skipped.
-   * Returns the events that were new, in order.
+   * tail after its first event. Duplicates, in the batch or already held, are
+   * skipped. Returns the events that were new, in order.
    */
   merge(batch: readonly BusEvent[]): BusEvent[] {
     if (batch.length === 0) return [];
     const incoming = sortedBatch(batch);
-    const events = this.#writable();
-    const added: BusEvent[] = [];
     const first = incoming[0]!;
-    const n = events.length;
-    const start = n === 0 || compareEvents(events[n - 1]!, first) < 0 ? n : lowerBound(events, first);
-    const tail = start === n ? [] : events.splice(start);
+    const last = this.last;
+    let tail: BusEvent[] = [];
+    if (last !== undefined && compareEvents(last, first) >= 0) {
+      // Cut the history at the first incoming event; everything after it is re-merged.
+      const at = this.#segmentFor(first);
+      const segment = this.#segments[at]!;
+      tail = segment.splice(lowerBound(segment, first));
+      const later = this.#segments.splice(at + 1);
+      if (later.length > 0) tail = tail.concat(...later);
+      if (segment.length === 0) this.#segments.pop();
+      this.#size -= tail.length;
+    }
+    const added: BusEvent[] = [];
     let t = 0;
-    let previous: BusEvent | undefined = events[events.length - 1];
+    let previous: BusEvent | undefined = this.last;
     for (const event of incoming) {
       while (t < tail.length && compareEvents(tail[t]!, event) < 0) {
         previous = tail[t++]!;
-        events.push(previous);
+        this.#append(previous);
       }
       // Equal order means equal id and stamp: the same event again.
       if (previous !== undefined && compareEvents(previous, event) === 0) continue;
       const next = tail[t];
       if (next !== undefined && compareEvents(next, event) === 0) continue;
-      events.push(event);
+      this.#append(event);
       added.push(event);
       previous = event;
     }
-    while (t < tail.length) events.push(tail[t++]!);
+    while (t < tail.length) this.#append(tail[t++]!);
     if (this.#indices !== undefined) for (const event of added) this.#indices.add(event);
     return added;
   }
@@ -258,15 +293,16 @@ export class EventHistory {
 
   /** The events that match `query` by a full scan: the reference `query()` must agree with. */
   scan(query: HistoryQuery = {}): BusEvent[] {
-    return this.#events.filter((event) => matchesQuery(query, event));
+    return this.snapshot().filter((event) => matchesQuery(query, event));
   }
 
   /** The smallest sorted candidate list the indices offer for `query`. */
   #candidates(query: HistoryQuery): readonly BusEvent[] {
     if (query.types === undefined && query.side === undefined && query.origin === undefined) {
-      const from = query.since === undefined ? 0 : lowerBoundStamp(this.#events, query.since);
-      const to = query.until === undefined ? this.#events.length : lowerBoundStamp(this.#events, query.until);
-      return this.#events.slice(from, Math.max(from, to));
+      const events = this.snapshot();
+      const from = query.since === undefined ? 0 : lowerBoundStamp(events, query.since);
+      const to = query.until === undefined ? events.length : lowerBoundStamp(events, query.until);
+      return events.slice(from, Math.max(from, to));
     }
     const index = this.#index();
     let best: readonly BusEvent[] | undefined;
@@ -288,26 +324,25 @@ export class EventHistory {
         best = lists.length === 1 ? lists[0]! : lists.flat().sort(compareEvents);
       }
     }
-    return best ?? this.#events;
+    return best ?? this.snapshot();
   }
 
   /** Removes every event for which `predicate` holds; returns them, oldest first. */
   removeWhere(predicate: (event: BusEvent) => boolean): BusEvent[] {
     const removed: BusEvent[] = [];
     const kept: BusEvent[] = [];
-    for (const event of this.#events) (predicate(event) ? removed : kept).push(event);
+    for (const segment of this.#segments) for (const event of segment) (predicate(event) ? removed : kept).push(event);
     if (removed.length > 0) {
-      this.#events = kept;
-      this.#shared = false;
-      this.#indices = undefined;
+      this.clear();
+      for (const event of kept) this.#append(event);
     }
     return removed;
   }
 
   /** Removes everything. */
   clear(): void {
-    this.#events = [];
-    this.#shared = false;
+    this.#segments = [];
+    this.#size = 0;
     this.#indices = undefined;
   }
 }

@@ -93,10 +93,11 @@ test('get - the id index follows inserts, merges and removals', () => {
   assert.ok(history.has('a'));
 });
 
-test('merge - equals sort-and-deduplicate of everything, in any batching (property)', () => {
+for (const segmentSize of [2, 5, undefined]) {
+test(`merge - equals sort-and-deduplicate of everything, in any batching, segments of ${segmentSize ?? 'default'} (property)`, () => {
   fc.assert(
     fc.property(fc.array(fc.array(arbEvent, { maxLength: 20 }), { maxLength: 8 }), (batches) => {
-      const history = new EventHistory();
+      const history = new EventHistory({ segmentSize });
       const all: BusEvent[] = [];
       for (const batch of batches) {
         const before = new Set(history.snapshot().map((e) => e.id));
@@ -112,7 +113,7 @@ test('merge - equals sort-and-deduplicate of everything, in any batching (proper
   );
 });
 
-test('query - index answers equal a linear scan, whatever was done before (property)', () => {
+test(`query - index answers equal a linear scan, whatever was done before, segments of ${segmentSize ?? 'default'} (property)`, () => {
   fc.assert(
     fc.property(
       fc.array(
@@ -126,7 +127,7 @@ test('query - index answers equal a linear scan, whatever was done before (prope
       ),
       arbQuery,
       (ops, finalQuery) => {
-        const history = new EventHistory();
+        const history = new EventHistory({ segmentSize });
         for (const op of ops) {
           if (op.op === 'merge') history.merge(op.batch);
           else if (op.op === 'insert') history.insert(op.event);
@@ -136,10 +137,21 @@ test('query - index answers equal a linear scan, whatever was done before (prope
         const expected = history.snapshot().filter((e) => matchesQuery(finalQuery, e));
         assert.equal(history.query(finalQuery), expected);
         for (const e of history.snapshot()) assert.is(history.get(e.id), e);
+        assert.is(history.size, history.snapshot().length);
       },
     ),
     { numRuns: 500 },
   );
+});
+}
+
+test('insert - many out-of-order inserts split segments and stay sorted', () => {
+  const history = new EventHistory({ segmentSize: 4 });
+  const stamps = Array.from({ length: 200 }, (_, i) => (i * 37) % 200);
+  for (const stamp of stamps) assert.ok(history.insert(event(`e${stamp}`, stamp)));
+  for (const stamp of stamps) assert.not.ok(history.insert(event(`e${stamp}`, stamp)));
+  assert.equal(history.snapshot().map((e) => e.timestamp), Array.from({ length: 200 }, (_, i) => i));
+  assert.is(history.size, 200);
 });
 
 test.run();
