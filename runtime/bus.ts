@@ -259,7 +259,7 @@ export class Bus {
     this.#queue = [];
     const successor = this.#thread.succeed(this);
     try {
-      await this.#thread.runtime.accept(this.#thread.station(this.side), batch);
+      await this.#thread.host.stationLink(this.side).accept(batch);
     } catch (error) {
       successor.#adopt(history, queue, batch.history);
       this.#actor.send({ type: 'HANDOVER_FAILED', reason: String(error) });
@@ -303,7 +303,7 @@ export class Bus {
     const side = options?.side ?? this.side;
     assertSide(side, 'fromStation options.side');
     if (side !== this.side) {
-      const direction = this.#thread.runtime.bridgeDirection();
+      const direction = this.#thread.host.bridgeDirection();
       if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
     }
     this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
@@ -316,7 +316,7 @@ export class Bus {
     };
     let reply: EventBatch;
     try {
-      reply = await this.#thread.runtime.serve(this.#thread.station(side), request, side === this.side ? 'thread' : 'none');
+      reply = await this.#thread.host.stationLink(side).serve(request);
     } catch (error) {
       this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromStation() failed; nothing changed.', { cause: error });
@@ -407,11 +407,11 @@ export class Bus {
   }
 
   #scheduleIdle(): void {
-    if (this.#idleScheduled || this.#thread.runtime.deferred !== 'idle') return;
+    if (this.#idleScheduled || this.#thread.host.deferred !== 'idle') return;
     this.#idleScheduled = true;
     setImmediate(() => {
       this.#idleScheduled = false;
-      if (!this.#retired && this.#thread.runtime.running) this.drain();
+      if (!this.#retired && this.#thread.host.running) this.drain();
     });
   }
 }

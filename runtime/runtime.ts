@@ -6,7 +6,7 @@
  * `Transport`.
  */
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { InvalidOptionError, RuntimeStoppedError } from '../errors.js';
+import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
 import { bridgeMachine } from '../machines/bridge.machine.js';
 import { busMachine } from '../machines/bus.machine.js';
 import type { ClearRequest } from '../machines/events.js';
@@ -15,8 +15,8 @@ import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
 import { Bridge } from './bridge.js';
 import type { Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
-import type { EventBatch, SyncRequest } from './protocol.js';
-import { Station, type HandBack } from './station.js';
+import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
+import { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import { Thread } from './thread.js';
 import { FrameTransport, InMemoryTransport, type Transport } from './transport.js';
@@ -93,6 +93,8 @@ export class Runtime {
   readonly subscriberErrorHandler: ErrorHandler;
   readonly #inspect: ((event: InspectionEvent) => void) | undefined;
   readonly #mainStations: Record<Side, Station>;
+  readonly #mainLinks: Record<Side, StationLink>;
+  readonly #processors: EmbeddedProcessor[] = [];
   readonly #localStations: Array<Record<Side, Station>> = [];
   readonly #threads: Thread[][] = [];
   #pendingClearings: ClearRequest[] = [];
@@ -126,9 +128,20 @@ export class Runtime {
       return taken;
     });
     bridgeActor.start();
+    const mainHost: StationHost = {
+      assertRunning: (call) => this.assertRunning(call),
+      bridgeDirection: () => this.bridgeDirection(),
+      mainLink: () => {
+        throw new UnsupportedError('A main station has no upstream.');
+      },
+    };
     this.#mainStations = {
-      internal: this.#createStation('main', 'internal', 0),
-      external: this.#createStation('main', 'external', 0),
+      internal: this.#createStation(mainHost, 'main', 'internal', 0),
+      external: this.#createStation(mainHost, 'main', 'external', 0),
+    };
+    this.#mainLinks = {
+      internal: new DirectStationLink(this.#mainStations.internal, this.transport),
+      external: new DirectStationLink(this.#mainStations.external, this.transport),
     };
     this.addProcessor();
   }
@@ -170,11 +183,18 @@ export class Runtime {
   addProcessor(): ProcessorHandle {
     this.assertRunning('addProcessor');
     const processor = this.#localStations.length;
-    this.#localStations.push({
-      internal: this.#createStation('local', 'internal', processor),
-      external: this.#createStation('local', 'external', processor),
-    });
-    this.#threads.push([new Thread(this, processor, 0)]);
+    const host = new EmbeddedProcessor(this, processor);
+    const stations = {
+      internal: this.#createStation(host, 'local', 'internal', processor),
+      external: this.#createStation(host, 'local', 'external', processor),
+    };
+    host.links = {
+      internal: new DirectStationLink(stations.internal, this.transport),
+      external: new DirectStationLink(stations.external, this.transport),
+    };
+    this.#processors.push(host);
+    this.#localStations.push(stations);
+    this.#threads.push([new Thread(host, processor, 0)]);
     return { processor, station: (side) => this.station(side, processor) };
   }
 
@@ -187,7 +207,7 @@ export class Runtime {
     if (threads === undefined) {
       throw new InvalidOptionError('addThread options.processor', `no processor ${processor}; add it with addProcessor().`);
     }
-    const thread = new Thread(this, processor, threads.length);
+    const thread = new Thread(this.#processors[processor]!, processor, threads.length);
     threads.push(thread);
     return this.#handle(thread);
   }
@@ -242,28 +262,6 @@ export class Runtime {
     return this.bridge.direction;
   }
 
-  /** @internal Carries a batch to a station, which merges it. */
-  async accept(station: Station, batch: EventBatch): Promise<void> {
-    const carried = await this.transport.carry(batch);
-    if (carried.kind !== 'batch') throw new TypeError(`transport returned a ${carried.kind} for a batch`);
-    station.accept(carried);
-  }
-
-  /** @internal Carries a read to a station and its reply back. Parked entries survive a failed reply. */
-  async serve(station: Station, request: SyncRequest, handBack: HandBack): Promise<EventBatch> {
-    const carried = await this.transport.carry(request);
-    if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
-    const reply = station.serve(carried, handBack);
-    try {
-      const back = await this.transport.carry(reply);
-      if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
-      return back;
-    } catch (error) {
-      station.restoreParked(reply.queue);
-      throw error;
-    }
-  }
-
   /** @internal Carries out bridge clearings in every bus and station before resolving. */
   async clear(requests: readonly ClearRequest[]): Promise<void> {
     for (const { remove, scope } of requests) {
@@ -278,13 +276,18 @@ export class Runtime {
     return createActor(busMachine, { id: busId(endpoint), input: { endpoint }, ...this.#inspectOption() }).start();
   }
 
-  #createStation(kind: StationKind, side: Side, processor: number): Station {
+  /** @internal The link to the main station of `side`. */
+  mainLink(side: Side): StationLink {
+    return this.#mainLinks[side];
+  }
+
+  #createStation(host: StationHost, kind: StationKind, side: Side, processor: number): Station {
     const actor = createActor(stationMachine, {
       id: stationId(kind, side, processor),
       input: { kind, side, processor },
       ...this.#inspectOption(),
     }).start();
-    return new Station(this, kind, side, processor, actor);
+    return new Station(host, kind, side, processor, actor);
   }
 
   #inspectOption(): { inspect?: (event: InspectionEvent) => void } {
@@ -301,6 +304,54 @@ export class Runtime {
 
   #handle(thread: Thread): ThreadHandle {
     return { processor: thread.processor, thread: thread.index, bus: (side = 'external') => thread.bus(side) };
+  }
+}
+
+/** A processor of the embedded runtime: hosts its threads' buses and its local stations in this thread. */
+class EmbeddedProcessor implements ThreadHost, StationHost {
+  readonly #runtime: Runtime;
+  readonly processor: number;
+  links: Record<Side, StationLink> | undefined;
+
+  constructor(runtime: Runtime, processor: number) {
+    this.#runtime = runtime;
+    this.processor = processor;
+  }
+
+  get clock(): Clock {
+    return this.#runtime.clock;
+  }
+
+  get deferred(): 'idle' | 'manual' {
+    return this.#runtime.deferred;
+  }
+
+  get running(): boolean {
+    return this.#runtime.running;
+  }
+
+  get subscriberErrorHandler(): ErrorHandler {
+    return this.#runtime.subscriberErrorHandler;
+  }
+
+  assertRunning(call: string): void {
+    this.#runtime.assertRunning(call);
+  }
+
+  bridgeDirection(): BridgeDirection {
+    return this.#runtime.bridgeDirection();
+  }
+
+  stationLink(side: Side): StationLink {
+    return this.links![side];
+  }
+
+  mainLink(side: Side): StationLink {
+    return this.#runtime.mainLink(side);
+  }
+
+  createBusActor(endpoint: Endpoint): Actor<typeof busMachine> {
+    return this.#runtime.createBusActor(endpoint);
   }
 }
 

@@ -12,7 +12,7 @@ import type { StationKind, stationMachine } from '../machines/station.machine.js
 import type { BusEvent, Endpoint, Side } from '../types.js';
 import { EventHistory, compareEvents, originKey, type HistoryQuery } from './history.js';
 import type { EventBatch, SyncRequest } from './protocol.js';
-import type { Runtime } from './runtime.js';
+import type { StationHost } from './links.js';
 import { assertKnownKeys, assertSide, assertTypeList } from './validate.js';
 
 /** Which parked queue entries a read hands back to the reader. */
@@ -43,7 +43,7 @@ export class Station {
   readonly kind: StationKind;
   readonly side: Side;
   readonly processor: number;
-  readonly #runtime: Runtime;
+  readonly #host: StationHost;
   readonly #actor: Actor<typeof stationMachine>;
   readonly #history = new EventHistory();
   /** Parked queue entries by origin thread (`<processor>.<thread>`), each sorted. */
@@ -52,8 +52,8 @@ export class Station {
   #unsent: BusEvent[][] = [];
 
   /** @internal Created by the runtime; use `runtime.station()` or `runtime.mainStation()`. */
-  constructor(runtime: Runtime, kind: StationKind, side: Side, processor: number, actor: Actor<typeof stationMachine>) {
-    this.#runtime = runtime;
+  constructor(host: StationHost, kind: StationKind, side: Side, processor: number, actor: Actor<typeof stationMachine>) {
+    this.#host = host;
     this.kind = kind;
     this.side = side;
     this.processor = processor;
@@ -105,7 +105,11 @@ export class Station {
    * @internal Answers a read: the history (only `types`, if asked) and the
    * parked entries of the reader, which leave this station.
    */
-  serve(request: SyncRequest, handBack: HandBack): EventBatch {
+  serve(request: SyncRequest): EventBatch {
+    // A reader of the other side gets history only; a bus gets its thread's
+    // parked entries, a local station those of its processor's threads.
+    const handBack: HandBack =
+      request.from.side !== this.side ? 'none' : request.from.thread === STATION_THREAD ? 'processor' : 'thread';
     const history = request.types === undefined ? this.#history.snapshot() : this.#history.query({ types: request.types });
     const queue = this.#takeParked(request.from, handBack);
     this.#actor.send({ type: 'SERVED', events: history.length, handedBack: queue.length });
@@ -146,7 +150,7 @@ export class Station {
    * the events stay here and the call rejects.
    */
   async toMain(): Promise<void> {
-    this.#runtime.assertRunning('toMain');
+    this.#host.assertRunning('toMain');
     this.#assertLocal('toMain');
     this.#enterUpstream('TO_MAIN', 'toMain', 'pushing');
     const unsent = this.#unsent;
@@ -161,7 +165,7 @@ export class Station {
     this.#unsent = [];
     this.#parked = new Map();
     try {
-      await this.#runtime.accept(this.#runtime.mainStation(this.side), batch);
+      await this.#host.mainLink(this.side).accept(batch);
     } catch (error) {
       this.#unsent = [...unsent, ...this.#unsent];
       this.#park(batch.queue);
@@ -180,14 +184,14 @@ export class Station {
    * allows it (history only).
    */
   async fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
-    this.#runtime.assertRunning('fromMain');
+    this.#host.assertRunning('fromMain');
     this.#assertLocal('fromMain');
     assertKnownKeys(options, FROM_MAIN_OPTIONS, 'fromMain options');
     if (options?.types !== undefined) assertTypeList(options.types, 'fromMain options.types');
     const side = options?.side ?? this.side;
     assertSide(side, 'fromMain options.side');
     if (side !== this.side) {
-      const direction = this.#runtime.bridgeDirection();
+      const direction = this.#host.bridgeDirection();
       if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
     }
     this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
@@ -200,7 +204,7 @@ export class Station {
     };
     let reply: EventBatch;
     try {
-      reply = await this.#runtime.serve(this.#runtime.mainStation(side), request, side === this.side ? 'processor' : 'none');
+      reply = await this.#host.mainLink(side).serve(request);
     } catch (error) {
       this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });

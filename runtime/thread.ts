@@ -5,15 +5,14 @@
 import type { Side } from '../types.js';
 import { Bus } from './bus.js';
 import { HybridClock } from './clock.js';
-import type { Runtime } from './runtime.js';
-import type { Station } from './station.js';
+import type { ThreadHost } from './links.js';
 import { Subscriptions } from './subscriptions.js';
 
 /** @internal One thread (a worker, or a processor's main thread). */
 export class Thread {
   readonly processor: number;
   readonly index: number;
-  readonly runtime: Runtime;
+  readonly host: ThreadHost;
   readonly clock: HybridClock;
   readonly #idPrefix: string;
   #sequence = 0;
@@ -22,19 +21,19 @@ export class Thread {
   /** Ids of events from other threads already delivered here, so a later generation never redelivers them. */
   readonly #delivered: Record<Side, Set<string>> = { internal: new Set(), external: new Set() };
 
-  constructor(runtime: Runtime, processor: number, index: number) {
-    this.runtime = runtime;
+  constructor(host: ThreadHost, processor: number, index: number) {
+    this.host = host;
     this.processor = processor;
     this.index = index;
-    this.clock = new HybridClock(runtime.clock);
+    this.clock = new HybridClock(host.clock);
     this.#idPrefix = `${processor}.${index}.`;
-    const onError = runtime.subscriberErrorHandler;
+    const onError = host.subscriberErrorHandler;
     this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
     this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };
   }
 
   #createBus(side: Side, generation: number): Bus {
-    return new Bus(this, side, generation, (endpoint) => this.runtime.createBusActor(endpoint));
+    return new Bus(this, side, generation, (endpoint) => this.host.createBusActor(endpoint));
   }
 
   /** The thread's current bus of `side`. */
@@ -62,17 +61,12 @@ export class Thread {
     return this.#delivered[side];
   }
 
-  /** The local station of `side` in this thread's processor. */
-  station(side: Side): Station {
-    return this.runtime.station(side, this.processor);
-  }
-
   /** Removes every event of `remove` from this thread's `scope` bus. */
   clearSide(scope: Side, remove: Side): number {
     return this.#buses[scope].clearSide(remove);
   }
 
   assertRunning(call: string): void {
-    this.runtime.assertRunning(call);
+    this.host.assertRunning(call);
   }
 }
