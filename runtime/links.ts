@@ -6,10 +6,13 @@
  * to links, so the same classes run in the root, a processor and a worker.
  */
 import type { Actor } from 'xstate';
+import { BridgeClosedError, TransportError } from '../errors.js';
+import { canReach } from '../machines/bridge.machine.js';
 import type { busMachine } from '../machines/bus.machine.js';
-import type { BridgeDirection, Endpoint, Side } from '../types.js';
+import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
 import type { Clock } from './clock.js';
-import type { EventBatch, SyncRequest } from './protocol.js';
+import type { FrameChannel, RequestHandler } from './frame-channel.js';
+import type { EventBatch, SyncRequest, WireMessage } from './protocol.js';
 import type { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import type { Transport } from './transport.js';
@@ -77,4 +80,80 @@ export class DirectStationLink implements StationLink {
       throw error;
     }
   }
+}
+
+/** Splits events into chunks of at most `size`. */
+function chunks(events: readonly BusEvent[], size: number): BusEvent[][] {
+  const parts: BusEvent[][] = [];
+  for (let start = 0; start < events.length; start += size) parts.push(events.slice(start, start + size));
+  return parts;
+}
+
+/**
+ * Cuts a batch into batches of at most `size` events (history first, then
+ * queue), each sorted as the original. Merging them one by one gives what
+ * merging the whole gives: histories and parked queues deduplicate by id.
+ */
+export function splitBatch(batch: EventBatch, size: number): EventBatch[] {
+  if (batch.history.length + batch.queue.length <= size) return [batch];
+  const parts: EventBatch[] = chunks(batch.history, size).map((history) => ({ ...batch, history, queue: [] }));
+  for (const queue of chunks(batch.queue, size)) parts.push({ ...batch, history: [], queue });
+  return parts;
+}
+
+/** A link to a station at the other end of a frame channel. */
+export class ChannelStationLink implements StationLink {
+  readonly #channel: FrameChannel;
+  readonly #maxBatchEvents: number;
+
+  constructor(channel: FrameChannel, maxBatchEvents = 4096) {
+    this.#channel = channel;
+    this.#maxBatchEvents = maxBatchEvents;
+  }
+
+  /** Sends the batch in chunks, all outstanding at once up to the channel's window. */
+  async accept(batch: EventBatch): Promise<void> {
+    await Promise.all(splitBatch(batch, this.#maxBatchEvents).map((part) => this.#channel.request(part)));
+  }
+
+  async serve(request: SyncRequest): Promise<EventBatch> {
+    const replies = await this.#channel.request(request);
+    const history: BusEvent[] = [];
+    const queue: BusEvent[] = [];
+    let from: EventBatch['from'] | undefined;
+    for (const reply of replies) {
+      if (reply.kind !== 'batch') continue;
+      from ??= reply.from;
+      for (const event of reply.history) history.push(event);
+      for (const event of reply.queue) queue.push(event);
+    }
+    return { kind: 'batch', seq: request.seq, from: from ?? request.from, history, queue };
+  }
+}
+
+/**
+ * The station end of `ChannelStationLink`s: merges the batches that arrive and
+ * answers reads, in chunks, checking the bridge for reads of the other side.
+ */
+export function stationServer(
+  station: (side: Side) => Station,
+  bridgeDirection: () => BridgeDirection,
+  maxBatchEvents = 4096,
+): RequestHandler {
+  return (message: WireMessage) => {
+    switch (message.kind) {
+      case 'batch':
+        station(message.from.side).accept(message);
+        return [];
+      case 'syncRequest': {
+        const direction = bridgeDirection();
+        if (!canReach(direction, message.from.side, message.side)) {
+          throw new BridgeClosedError(message.from.side, message.side, direction);
+        }
+        return splitBatch(station(message.side).serve(message), maxBatchEvents);
+      }
+      default:
+        throw new TransportError(`A station does not answer ${message.kind} messages.`);
+    }
+  };
 }

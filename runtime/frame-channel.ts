@@ -1,0 +1,202 @@
+/**
+ * Request/response over frames: the data plane between a worker's buses and
+ * its processor's stations (a `MessagePort`, frames transferred), and between
+ * a processor and the root (an IPC channel). Every message crosses as one
+ * checksummed frame of `schemas/codec.ts`; nothing else travels here.
+ *
+ * Each request gets a sequence number; the other end answers with zero or more
+ * event batches and one closing `Ack` of the same number. Credit-based flow
+ * control: at most `window` requests are outstanding; the others wait, so a
+ * slow receiver slows its senders instead of growing memory.
+ */
+import { BusError, TransportError, WorkerCrashedError, isBusError, type BusErrorCode } from '../errors.js';
+import { decodeFrame, encodeFrame } from '../schemas/codec.js';
+import type { Ack, WireMessage } from './protocol.js';
+
+/** The two ends a channel needs: send a frame, hear frames. */
+export interface FramePort {
+  /** Sends one frame; the port may transfer its buffer. */
+  send(frame: Uint8Array): void;
+  /** Listens for frames; returns a function that stops listening. */
+  listen(listener: (data: unknown) => void): () => void;
+}
+
+/** Something with `postMessage` and `on('message')`: a `MessagePort` or a `worker_threads` parent port. */
+export interface MessagePortLike {
+  postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void;
+  on(event: 'message', listener: (value: unknown) => void): unknown;
+  off(event: 'message', listener: (value: unknown) => void): unknown;
+}
+
+/** A `FramePort` over a message port: frames are transferred, not copied. */
+export function messagePortFrames(port: MessagePortLike): FramePort {
+  return {
+    send: (frame) => port.postMessage(frame, [frame.buffer as ArrayBuffer]),
+    listen: (listener) => {
+      port.on('message', listener);
+      return () => void port.off('message', listener);
+    },
+  };
+}
+
+/** Answers one request: the replies to send before the closing `Ack`. */
+export type RequestHandler = (message: WireMessage) => readonly WireMessage[] | Promise<readonly WireMessage[]>;
+
+export interface FrameChannelOptions {
+  /** Answers the other end's requests; a channel without one only sends. */
+  readonly serve?: RequestHandler;
+  /** Requests outstanding at once before `request()` waits (credits). Default 8. */
+  readonly window?: number;
+  /** Compress frames: `'auto'` (default) when it pays off. */
+  readonly compress?: boolean | 'auto';
+  /** Name for error messages, e.g. `worker 0.1`. */
+  readonly name?: string;
+  /**
+   * Which end this is. Both ends may send requests; the two number them apart
+   * (`'a'` odd, `'b'` even), so a reply is never taken for a request.
+   */
+  readonly end?: 'a' | 'b';
+}
+
+interface Pending {
+  readonly replies: WireMessage[];
+  resolve(replies: WireMessage[]): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One end of a frame channel.
+ *
+ * @example
+ * const channel = new FrameChannel(messagePortFrames(port), { serve: (message) => [] })
+ * const replies = await channel.request({ kind: 'clearSide', seq: 0, remove: 'external', scope: 'internal' })
+ */
+export class FrameChannel {
+  readonly #port: FramePort;
+  readonly #serve: RequestHandler | undefined;
+  readonly #window: number;
+  readonly #compress: boolean | 'auto';
+  readonly #name: string;
+  readonly #pending = new Map<number, Pending>();
+  readonly #waiting: Array<() => void> = [];
+  readonly #stopListening: () => void;
+  #nextSeq: number;
+  readonly #parity: number;
+  #closed: Error | undefined;
+  /** Frames sent and received, and their bytes. */
+  readonly stats = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0 };
+
+  constructor(port: FramePort, options: FrameChannelOptions = {}) {
+    this.#port = port;
+    this.#serve = options.serve;
+    this.#window = options.window ?? 8;
+    this.#compress = options.compress ?? 'auto';
+    this.#name = options.name ?? 'channel';
+    this.#parity = options.end === 'b' ? 0 : 1;
+    this.#nextSeq = this.#parity === 1 ? 1 : 2;
+    this.#stopListening = port.listen((data) => this.#receive(data));
+  }
+
+  /** Requests waiting for their closing `Ack`. */
+  get outstanding(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends a request and resolves with its replies (the closing `Ack` last).
+   * Rejects with the remote error when the `Ack` says it failed, and with
+   * `WorkerCrashedError` when the channel closes first.
+   */
+  async request(message: WireMessage): Promise<WireMessage[]> {
+    while (this.#closed === undefined && this.#pending.size >= this.#window) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    if (this.#closed !== undefined) throw this.#closed;
+    const seq = this.#nextSeq;
+    this.#nextSeq += 2;
+    const promise = new Promise<WireMessage[]>((resolve, reject) => {
+      this.#pending.set(seq, { replies: [], resolve, reject });
+    });
+    try {
+      this.#send({ ...message, seq } as WireMessage);
+    } catch (error) {
+      this.#settle(seq);
+      throw error;
+    }
+    return promise;
+  }
+
+  /** Rejects every outstanding and later request with `error`; stops listening. */
+  close(error: Error = new WorkerCrashedError(`${this.#name}: the channel closed.`)): void {
+    if (this.#closed !== undefined) return;
+    this.#closed = error;
+    this.#stopListening();
+    for (const [seq, pending] of [...this.#pending]) {
+      this.#settle(seq);
+      pending.reject(error);
+    }
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
+
+  #send(message: WireMessage): void {
+    const frame = encodeFrame(message, { compress: this.#compress });
+    this.stats.sent++;
+    this.stats.bytesSent += frame.byteLength;
+    this.#port.send(frame);
+  }
+
+  #settle(seq: number): void {
+    this.#pending.delete(seq);
+    this.#waiting.shift()?.();
+  }
+
+  #receive(data: unknown): void {
+    if (this.#closed !== undefined) return;
+    const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : undefined;
+    let message: WireMessage;
+    try {
+      if (bytes === undefined) throw new TransportError(`${this.#name}: received a ${typeof data}, not a frame.`);
+      this.stats.received++;
+      this.stats.bytesReceived += bytes.byteLength;
+      message = decodeFrame(bytes);
+    } catch (error) {
+      // Without a readable sequence number no single request can be blamed:
+      // the channel is broken, and every waiting request hears so.
+      this.close(isBusError(error) ? error : new TransportError(`${this.#name}: ${String(error)}`, { cause: error }));
+      return;
+    }
+    if (message.seq % 2 === this.#parity) {
+      // A reply to one of our requests (or to one already given up on).
+      const pending = this.#pending.get(message.seq);
+      if (pending === undefined) return;
+      if (message.kind !== 'ack' && message.kind !== 'batch') return;
+      if (message.kind === 'batch') {
+        pending.replies.push(message);
+        return;
+      }
+      this.#settle(message.seq);
+      if (message.ok) pending.resolve([...pending.replies, message]);
+      else pending.reject(remoteError(message));
+      return;
+    }
+    void this.#answer(message);
+  }
+
+  async #answer(message: WireMessage): Promise<void> {
+    let ack: Ack;
+    try {
+      if (this.#serve === undefined) throw new TransportError(`${this.#name} does not serve requests (got ${message.kind}).`);
+      const replies = await this.#serve(message);
+      for (const reply of replies) this.#send({ ...reply, seq: message.seq } as WireMessage);
+      ack = { kind: 'ack', seq: message.seq, ok: true, credits: this.#window };
+    } catch (error) {
+      const code = isBusError(error) ? error.code : 'TRANSPORT_FAILED';
+      ack = { kind: 'ack', seq: message.seq, ok: false, errorCode: code, errorMessage: String((error as Error)?.message ?? error), credits: this.#window };
+    }
+    if (this.#closed === undefined) this.#send(ack);
+  }
+}
+
+function remoteError(ack: Ack): BusError {
+  return new BusError((ack.errorCode ?? 'TRANSPORT_FAILED') as BusErrorCode, ack.errorMessage ?? 'The other end refused the request.');
+}

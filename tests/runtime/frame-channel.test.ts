@@ -1,0 +1,179 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MessageChannel } from 'node:worker_threads';
+import { createRuntime, isBusError, type BusEvent } from '../../index.js';
+import { FrameChannel, messagePortFrames, type FramePort } from '../../runtime/frame-channel.js';
+import { ChannelStationLink, splitBatch, stationServer } from '../../runtime/links.js';
+import type { EventBatch, WireMessage } from '../../runtime/protocol.js';
+
+function events(count: number, thread = 1, start = 0): BusEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `0.${thread}.${start + i}`,
+    type: i % 2 === 0 ? 'a.x' : 'b',
+    side: 'external' as const,
+    timestamp: 1_000 + start + i,
+    origin: { processor: 0, thread, generation: 0 },
+    priority: 'normal' as const,
+    payload: { i },
+  }));
+}
+
+const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
+
+function pair(serveB?: (message: WireMessage) => readonly WireMessage[] | Promise<readonly WireMessage[]>, window = 8) {
+  const { port1, port2 } = new MessageChannel();
+  const a = new FrameChannel(messagePortFrames(port1), { end: 'a', window, name: 'a' });
+  const b = new FrameChannel(messagePortFrames(port2), { end: 'b', serve: serveB, name: 'b' });
+  return {
+    a,
+    b,
+    close: () => {
+      a.close();
+      b.close();
+      port1.close();
+      port2.close();
+    },
+  };
+}
+
+const test = suite('FrameChannel');
+
+test('request - replies come back in order, closed by an ack', async () => {
+  const { a, close } = pair((message) =>
+    message.kind === 'syncRequest'
+      ? [
+          { kind: 'batch', seq: 0, from, history: events(2), queue: [] },
+          { kind: 'batch', seq: 0, from, history: events(1, 1, 2), queue: [] },
+        ]
+      : [],
+  );
+  const replies = await a.request({ kind: 'syncRequest', seq: 0, from, side: 'external' });
+  assert.equal(replies.map((r) => r.kind), ['batch', 'batch', 'ack']);
+  assert.equal((replies[0] as EventBatch).history, events(2));
+  assert.is(a.stats.sent, 1);
+  assert.is(a.stats.received, 3);
+  close();
+});
+
+test('request - a refusal on the other end rejects with its code', async () => {
+  const { a, close } = pair(() => {
+    throw Object.assign(new Error('no'), {});
+  });
+  try {
+    await a.request({ kind: 'clearSide', seq: 0, remove: 'external', scope: 'internal' });
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isBusError(error, 'TRANSPORT_FAILED'), String(error));
+  }
+  close();
+});
+
+test('request - both ends may request at once; replies are never taken for requests', async () => {
+  const { port1, port2 } = new MessageChannel();
+  const seen: string[] = [];
+  const a = new FrameChannel(messagePortFrames(port1), { end: 'a', serve: (m) => (seen.push(`a:${m.kind}`), []) });
+  const b = new FrameChannel(messagePortFrames(port2), { end: 'b', serve: (m) => (seen.push(`b:${m.kind}`), []) });
+  const batch: EventBatch = { kind: 'batch', seq: 0, from, history: events(1), queue: [] };
+  await Promise.all([a.request(batch), b.request(batch), a.request(batch), b.request(batch)]);
+  assert.equal(seen.sort(), ['a:batch', 'a:batch', 'b:batch', 'b:batch']);
+  a.close();
+  b.close();
+  port1.close();
+  port2.close();
+});
+
+test('request - never more than `window` outstanding (credits)', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const gates: Array<() => void> = [];
+  const { a, close } = pair(async () => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    await new Promise<void>((resolve) => gates.push(resolve));
+    inFlight--;
+    return [];
+  }, 3);
+  const requests = Array.from({ length: 10 }, () => a.request({ kind: 'clearSide', seq: 0, remove: 'internal', scope: 'external' }));
+  // Release the gates as requests arrive, until all ten are answered.
+  let released = 0;
+  while (released < 10) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (gates.length > 0) {
+      gates.shift()!();
+      released++;
+    }
+    assert.ok(a.outstanding <= 3, `outstanding ${a.outstanding}`);
+  }
+  await Promise.all(requests);
+  assert.is(most, 3);
+  close();
+});
+
+test('close - rejects what is outstanding and what comes later', async () => {
+  const { a, close } = pair(() => new Promise(() => {}));
+  const waiting = a.request({ kind: 'clearSide', seq: 0, remove: 'internal', scope: 'external' });
+  a.close();
+  for (const promise of [waiting, a.request({ kind: 'clearSide', seq: 0, remove: 'internal', scope: 'external' })]) {
+    try {
+      await promise;
+      assert.unreachable();
+    } catch (error) {
+      assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+    }
+  }
+  close();
+});
+
+test('receive - a corrupt frame breaks the channel with FRAME_CORRUPT for everyone waiting', async () => {
+  let deliver: (data: unknown) => void = () => {};
+  const port: FramePort = { send: () => {}, listen: (listener) => ((deliver = listener), () => {}) };
+  const channel = new FrameChannel(port);
+  const waiting = channel.request({ kind: 'clearSide', seq: 0, remove: 'internal', scope: 'external' });
+  deliver(new Uint8Array([1, 2, 3, 4, 5]));
+  try {
+    await waiting;
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isBusError(error, 'FRAME_CORRUPT'), String(error));
+  }
+});
+
+test.run();
+
+const links = suite('ChannelStationLink + stationServer');
+
+links('accept and serve - a station across a channel behaves as a local one', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const { a, close } = pair(stationServer((side) => runtime.station(side), () => runtime.bridge.direction, 3));
+  const link = new ChannelStationLink(a, 3);
+  const history = events(8);
+  const queue = events(2, 1, 100).map((e) => ({ ...e, priority: 'deferred' as const }));
+  await link.accept({ kind: 'batch', seq: 0, from, history, queue });
+  assert.equal(runtime.station('external').history(), history);
+  assert.equal(runtime.station('external').queued(), queue);
+  await link.accept({ kind: 'batch', seq: 0, from, history, queue: [] });
+  assert.is(runtime.station('external').size, 8, 'resending adds nothing');
+  const reply = await link.serve({ kind: 'syncRequest', seq: 0, from, side: 'external', types: ['a'] });
+  assert.equal(reply.history, history.filter((e) => e.type === 'a.x'));
+  assert.equal(reply.queue, queue, 'the parked queue comes back to its thread');
+  assert.equal(runtime.station('external').queued(), []);
+  try {
+    await link.serve({ kind: 'syncRequest', seq: 0, from: { ...from, side: 'internal' }, side: 'external' });
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isBusError(error, 'BRIDGE_CLOSED'), String(error));
+  }
+  close();
+  await runtime.stop();
+});
+
+links('splitBatch - chunks keep order and cover everything once', () => {
+  const batch: EventBatch = { kind: 'batch', seq: 0, from, history: events(7), queue: events(3, 2) };
+  const parts = splitBatch(batch, 3);
+  assert.equal(parts.flatMap((p) => p.history), batch.history);
+  assert.equal(parts.flatMap((p) => p.queue), batch.queue);
+  assert.ok(parts.every((p) => p.history.length + p.queue.length <= 3));
+  assert.equal(splitBatch({ ...batch, history: [], queue: [] }, 3).length, 1);
+});
+
+links.run();
