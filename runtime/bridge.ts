@@ -18,6 +18,8 @@ const CLOSE_OPTIONS = ['clearOtherSide'] as const;
 /** What the bridge needs from the runtime: carrying out a clearing everywhere. */
 export interface BridgeHost {
   clear(requests: readonly ClearRequest[]): Promise<void>;
+  /** Tells every thread and processor the bridge's new state; resolves when all know it. */
+  changed(direction: BridgeDirection, locked: boolean): Promise<void>;
   assertRunning(call: string): void;
 }
 
@@ -89,10 +91,12 @@ export class Bridge {
 
   async #command(name: string, event: BridgeMachineEvent): Promise<void> {
     this.#host.assertRunning(`bridge.${name}`);
-    const refusals = this.#actor.getSnapshot().context.refusals;
+    const before = this.#actor.getSnapshot();
     this.#actor.send(event);
     const clearings = this.#takeClearings();
-    if (this.#actor.getSnapshot().context.refusals !== refusals) throw new BridgeLockedError(name);
+    const after = this.#actor.getSnapshot();
+    if (after.context.refusals !== before.context.refusals) throw new BridgeLockedError(name);
+    if (JSON.stringify(after.value) !== JSON.stringify(before.value)) await this.#host.changed(this.direction, this.locked);
     if (clearings.length > 0) await this.#host.clear(clearings);
   }
 }

@@ -26,6 +26,7 @@ export interface MessagePortLike {
   postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void;
   on(event: 'message', listener: (value: unknown) => void): unknown;
   off(event: 'message', listener: (value: unknown) => void): unknown;
+  close?(): void;
 }
 
 /** A `FramePort` over a message port: frames are transferred, not copied. */

@@ -15,7 +15,9 @@ import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
 import { Bridge } from './bridge.js';
 import type { Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
-import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
+import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
+import { DirectStationLink, stationServer, type StationHost, type StationLink, type ThreadHost } from './links.js';
+import { RemoteBus, type ThreadCaller } from './remote-bus.js';
 import { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import { Thread } from './thread.js';
@@ -56,11 +58,18 @@ export interface ActorInfo {
 }
 
 /** A thread's handle: its current buses. */
-export interface ThreadHandle {
+export interface ThreadHandle<B extends Bus | RemoteBus = Bus> {
   readonly processor: number;
   readonly thread: number;
-  /** The thread's current bus of `side` (`external` by default). */
-  bus(side?: Side): Bus;
+  /** The thread's current bus of `side` (`external` by default): a `RemoteBus` when the thread is a worker. */
+  bus(side?: Side): B;
+}
+
+/** A thread attached from elsewhere: its control API and its data channel. */
+interface RemoteThread {
+  readonly caller: ThreadCaller;
+  readonly channel: FrameChannel;
+  readonly generations: Record<Side, number>;
 }
 
 /** A processor's handle: its local stations. */
@@ -97,6 +106,7 @@ export class Runtime {
   readonly #processors: EmbeddedProcessor[] = [];
   readonly #localStations: Array<Record<Side, Station>> = [];
   readonly #threads: Thread[][] = [];
+  readonly #remoteThreads = new Map<string, RemoteThread>();
   #pendingClearings: ClearRequest[] = [];
   #running = true;
 
@@ -171,7 +181,9 @@ export class Runtime {
   }
 
   /** A thread's handle. */
-  thread(processor = 0, thread = 0): ThreadHandle {
+  thread(processor = 0, thread = 0): ThreadHandle<Bus | RemoteBus> {
+    const remote = this.#remoteThreads.get(`${processor}.${thread}`);
+    if (remote !== undefined) return this.#remoteHandle(remote);
     return this.#handle(this.#thread(processor, thread));
   }
 
@@ -269,6 +281,59 @@ export class Runtime {
       for (const stations of this.#localStations) stations[scope].clearSide(remove);
       for (const threads of this.#threads) for (const thread of threads) thread.clearSide(scope, remove);
     }
+    await Promise.all(
+      [...this.#remoteThreads.values()].map((remote) =>
+        Promise.all(requests.map(({ remove, scope }) => remote.channel.request({ kind: 'clearSide', seq: 0, remove, scope }))),
+      ),
+    );
+  }
+
+  /** @internal Tells every remote thread the bridge's new state before the bridge call resolves. */
+  async changed(direction: BridgeDirection, locked: boolean): Promise<void> {
+    await Promise.all(
+      [...this.#remoteThreads.values()].map((remote) =>
+        remote.channel.request({ kind: 'bridgeState', seq: 0, direction, locked }),
+      ),
+    );
+  }
+
+  /**
+   * @internal Attaches a thread that runs elsewhere (a worker): `port` is its
+   * data plane to this processor's stations, `call` its control API.
+   */
+  attachThread(processor: number, thread: number, port: MessagePortLike, call: ThreadCaller['call']): ThreadHandle<RemoteBus> {
+    this.assertRunning('attachThread');
+    const host = this.#processors[processor];
+    if (host === undefined) throw new InvalidOptionError('processor', `no processor ${processor}.`);
+    const key = `${processor}.${thread}`;
+    if (this.#remoteThreads.has(key) || this.#threads[processor]?.[thread] !== undefined) {
+      throw new InvalidOptionError('thread', `thread ${key} already exists.`);
+    }
+    const channel = new FrameChannel(messagePortFrames(port), {
+      end: 'b',
+      name: `processor ${processor} ↔ thread ${key}`,
+      serve: stationServer((side) => this.station(side, processor), () => this.bridgeDirection()),
+    });
+    const generations: Record<Side, number> = { internal: 0, external: 0 };
+    const caller: ThreadCaller = {
+      processor,
+      thread,
+      call,
+      advanced: (side, generation) => {
+        generations[side] = Math.max(generations[side], generation);
+      },
+    };
+    const remote: RemoteThread = { caller, channel, generations };
+    this.#remoteThreads.set(key, remote);
+    return this.#remoteHandle(remote);
+  }
+
+  #remoteHandle(remote: RemoteThread): ThreadHandle<RemoteBus> {
+    return {
+      processor: remote.caller.processor,
+      thread: remote.caller.thread,
+      bus: (side = 'external') => new RemoteBus(remote.caller, side, remote.generations[side]),
+    };
   }
 
   /** @internal */

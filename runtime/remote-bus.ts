@@ -1,0 +1,101 @@
+/**
+ * A bus in another thread, seen from here: the same calls as `Bus`, each one
+ * a control call to the thread that owns it. Events come back as frames.
+ * Input is checked here, before it crosses, so errors are the same as a local
+ * bus's and nothing the wire can't carry leaves this thread.
+ */
+import type { BusEvent, Payload, Side } from '../types.js';
+import type { FromStationOptions, FromStationResult, PostOptions } from './bus.js';
+import type { ThreadApi } from './thread-service.js';
+import { eventsFromFrame, unwrap, type PortableQuery } from './thread-service.js';
+import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from './validate.js';
+import { InvalidOptionError } from '../errors.js';
+
+/** Calls a thread's control API, wherever it runs. */
+export interface ThreadCaller {
+  readonly processor: number;
+  readonly thread: number;
+  call<K extends keyof ThreadApi>(method: K, ...args: Parameters<ThreadApi[K]>): ReturnType<ThreadApi[K]>;
+  /** Records the generation a sync call moved the thread's bus to. */
+  advanced(side: Side, generation: number): void;
+}
+
+/**
+ * A bus of a worker thread.
+ *
+ * @example
+ * const bus = runtime.thread(0, 1).bus('external')   // a RemoteBus when thread 1 is a worker
+ * await bus.post('job.done', { id: 3 })
+ * const next = await bus.toStation()
+ */
+export class RemoteBus {
+  readonly side: Side;
+  readonly generation: number;
+  readonly #caller: ThreadCaller;
+
+  constructor(caller: ThreadCaller, side: Side, generation: number) {
+    this.#caller = caller;
+    this.side = side;
+    this.generation = generation;
+  }
+
+  /** Where the bus runs. */
+  get endpoint(): { processor: number; thread: number; generation: number; side: Side } {
+    return { processor: this.#caller.processor, thread: this.#caller.thread, generation: this.generation, side: this.side };
+  }
+
+  async post<P extends Payload>(type: string, payload: P, options?: PostOptions): Promise<BusEvent<P>> {
+    assertEventType(type);
+    assertPayload(payload);
+    if (options !== undefined) assertKnownKeys(options, ['priority', 'topic', 'meta'], 'post options');
+    const frame = unwrap(await this.#caller.call('post', this.side, this.generation, type, payload, options));
+    return eventsFromFrame(frame)[0] as BusEvent<P>;
+  }
+
+  async toStation(): Promise<RemoteBus> {
+    const generation = unwrap(await this.#caller.call('toStation', this.side, this.generation));
+    this.#caller.advanced(this.side, generation);
+    return new RemoteBus(this.#caller, this.side, generation);
+  }
+
+  async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
+    checkFromStation(options, 'fromStation');
+    const result = unwrap(await this.#caller.call('fromStation', this.side, this.generation, options));
+    return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
+  }
+
+  async roundTrip(options?: FromStationOptions): Promise<RemoteBus> {
+    checkFromStation(options, 'roundTrip');
+    const generation = unwrap(await this.#caller.call('roundTrip', this.side, this.generation, options));
+    this.#caller.advanced(this.side, generation);
+    return new RemoteBus(this.#caller, this.side, generation);
+  }
+
+  async drain(): Promise<number> {
+    return unwrap(await this.#caller.call('drain', this.side, this.generation));
+  }
+
+  /** The thread's current bus history (a query's `filter` cannot cross threads). */
+  async history(query?: PortableQuery): Promise<BusEvent[]> {
+    if (query !== undefined && 'filter' in query) {
+      throw new InvalidOptionError('history query.filter', 'a function cannot cross to another thread; filter the result here.');
+    }
+    return eventsFromFrame(unwrap(await this.#caller.call('history', this.side, query)));
+  }
+
+  async queue(): Promise<BusEvent[]> {
+    return eventsFromFrame(unwrap(await this.#caller.call('queue', this.side)));
+  }
+
+  /** The bus actor's state and the thread's current generation. */
+  async state(): Promise<{ generation: number; state: string }> {
+    return unwrap(await this.#caller.call('state', this.side));
+  }
+}
+
+/** The checks of `Bus.fromStation()`, made before the options cross to the thread. */
+function checkFromStation(options: FromStationOptions | undefined, call: string): void {
+  assertKnownKeys(options, ['types', 'side'], `${call} options`);
+  if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
+  if (options?.side !== undefined) assertSide(options.side, `${call} options.side`);
+}

@@ -1,0 +1,157 @@
+/**
+ * What runs inside a worker thread: the thread's two buses, their links to the
+ * processor's stations over a frame channel, and the control API the host
+ * calls. Kept apart from `workers/thread.worker.ts` so that it can also run
+ * over a `MessageChannel` in one thread (tests, embedded use).
+ *
+ * Control calls carry their results back as frames (events) or plain numbers
+ * and strings; errors come back as `{ code, message }` so that a `BusError`
+ * keeps its code across the thread boundary.
+ */
+import { createActor } from 'xstate';
+import { BusError, BusRetiredError, RuntimeStoppedError, isBusError, type BusErrorCode } from '../errors.js';
+import { busMachine } from '../machines/bus.machine.js';
+import { decodeFrame, encodeFrame } from '../schemas/codec.js';
+import type { BridgeDirection, BusEvent, Endpoint, Payload, Side } from '../types.js';
+import type { Bus, FromStationOptions, PostOptions } from './bus.js';
+import { systemClock } from './clock.js';
+import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
+import type { HistoryQuery } from './history.js';
+import { ChannelStationLink, type ThreadHost } from './links.js';
+import type { WireMessage } from './protocol.js';
+import { Thread } from './thread.js';
+
+/** What a worker thread is started with. */
+export interface ThreadServiceOptions {
+  readonly processor: number;
+  readonly thread: number;
+  readonly deferred: 'idle' | 'manual';
+  readonly bridge: BridgeDirection;
+}
+
+/** A control call's answer: its value, or the error with its code. */
+export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** Events as one frame: how a control call returns events. */
+export type EventsFrame = Uint8Array;
+
+/** History queries that can cross a thread: everything but `filter`. */
+export type PortableQuery = Omit<HistoryQuery, 'filter'>;
+
+/** The control API a worker thread exposes. Every method answers an `Outcome`. */
+export interface ThreadApi {
+  post(side: Side, generation: number, type: string, payload: Payload, options?: PostOptions): Promise<Outcome<EventsFrame>>;
+  toStation(side: Side, generation: number): Promise<Outcome<number>>;
+  fromStation(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
+  roundTrip(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<number>>;
+  drain(side: Side, generation: number): Promise<Outcome<number>>;
+  history(side: Side, query?: PortableQuery): Promise<Outcome<EventsFrame>>;
+  queue(side: Side): Promise<Outcome<EventsFrame>>;
+  state(side: Side): Promise<Outcome<{ generation: number; state: string }>>;
+  stop(): Promise<Outcome<null>>;
+}
+
+const endpointOf = (processor: number, thread: number, side: Side): Endpoint => ({ processor, thread, generation: 0, side });
+
+/** Packs events into one frame (a batch with only a history). */
+export function eventsToFrame(events: readonly BusEvent[], from: Endpoint): EventsFrame {
+  return encodeFrame({ kind: 'batch', seq: 0, from, history: events, queue: [] }, { compress: 'auto' });
+}
+
+/** Unpacks `eventsToFrame`. */
+export function eventsFromFrame(frame: EventsFrame): BusEvent[] {
+  const message = decodeFrame(frame);
+  if (message.kind !== 'batch') throw new BusError('FRAME_CORRUPT', `Expected a batch frame, got ${message.kind}.`);
+  return [...message.history];
+}
+
+async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return {
+      ok: false,
+      code: isBusError(error) ? error.code : 'TRANSPORT_FAILED',
+      message: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
+/** Turns an `Outcome` back into its value or its `BusError`. */
+export function unwrap<T>(result: Outcome<T>): T {
+  if (result.ok) return result.value;
+  throw new BusError(result.code as BusErrorCode, result.message);
+}
+
+/**
+ * Starts a thread's buses over `port` (the data plane to the processor) and
+ * returns the control API.
+ */
+export function createThreadService(port: MessagePortLike, options: ThreadServiceOptions): ThreadApi {
+  let direction = options.bridge;
+  let running = true;
+  let thread: Thread | undefined;
+  const channel = new FrameChannel(messagePortFrames(port), {
+    end: 'a',
+    name: `thread ${options.processor}.${options.thread}`,
+    // The processor tells this thread about the bridge and asks it to clear.
+    serve: (message: WireMessage) => {
+      if (message.kind === 'bridgeState') direction = message.direction;
+      else if (message.kind === 'clearSide') thread?.clearSide(message.scope, message.remove);
+      else throw new BusError('UNSUPPORTED', `A thread does not answer ${message.kind} messages.`);
+      return [];
+    },
+  });
+  const link = new ChannelStationLink(channel);
+  const host: ThreadHost = {
+    clock: systemClock,
+    deferred: options.deferred,
+    get running() {
+      return running;
+    },
+    subscriberErrorHandler: (error, event) => {
+      console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) failed:`, error);
+    },
+    assertRunning(call) {
+      if (!running) throw new RuntimeStoppedError(call);
+    },
+    bridgeDirection: () => direction,
+    stationLink: () => link,
+    createBusActor: (endpoint) => createActor(busMachine, { input: { endpoint } }).start(),
+  };
+  thread = new Thread(host, options.processor, options.thread);
+  const current = thread;
+
+  const bus = (side: Side, generation: number, call: string): Bus => {
+    const found = current.bus(side);
+    if (found.generation !== generation) throw new BusRetiredError(`${call}()`);
+    return found;
+  };
+  const from = (side: Side) => endpointOf(options.processor, options.thread, side);
+
+  return {
+    post: (side, generation, type, payload, postOptions) =>
+      outcome(() => eventsToFrame([bus(side, generation, 'post').post(type, payload, postOptions)], from(side))),
+    toStation: (side, generation) => outcome(async () => (await bus(side, generation, 'toStation').toStation()).generation),
+    fromStation: (side, generation, fromOptions) =>
+      outcome(async () => {
+        const result = await bus(side, generation, 'fromStation').fromStation(fromOptions);
+        return { added: eventsToFrame(result.added, from(side)), handedBack: result.handedBack };
+      }),
+    roundTrip: (side, generation, fromOptions) =>
+      outcome(async () => (await bus(side, generation, 'roundTrip').roundTrip(fromOptions)).generation),
+    drain: (side, generation) => outcome(() => bus(side, generation, 'drain').drain()),
+    history: (side, query) => outcome(() => eventsToFrame(current.bus(side).history(query), from(side))),
+    queue: (side) => outcome(() => eventsToFrame(current.bus(side).queue(), from(side))),
+    state: (side) => outcome(() => ({ generation: current.bus(side).generation, state: current.bus(side).state })),
+    stop: () =>
+      outcome(() => {
+        running = false;
+        for (const side of ['internal', 'external'] as const) current.bus(side).actor.stop();
+        channel.close();
+        port.close?.();
+        return null;
+      }),
+  };
+}
+

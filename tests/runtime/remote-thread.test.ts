@@ -1,0 +1,103 @@
+/**
+ * A thread reached only through its control API and a frame channel, as a
+ * worker is — here over a MessageChannel in this thread, so the semantics are
+ * tested apart from worker hosting.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MessageChannel } from 'node:worker_threads';
+import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import { createThreadService, type ThreadApi } from '../../runtime/thread-service.js';
+import type { RemoteBus } from '../../runtime/remote-bus.js';
+
+const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+
+function attach(runtime: Runtime, processor: number, thread: number) {
+  const { port1, port2 } = new MessageChannel();
+  const api = createThreadService(port1, { processor, thread, deferred: 'manual', bridge: runtime.bridge.direction });
+  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
+    (api[method] as (...a: unknown[]) => unknown)(...args)) as Parameters<Runtime['attachThread']>[3];
+  const handle = runtime.attachThread(processor, thread, port2, call);
+  return { handle, stop: async () => { await api.stop(); port2.close(); } };
+}
+
+async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(isBusError(error, code as never), `expected ${code}, got ${String(error)}`);
+    return;
+  }
+  assert.unreachable(`expected ${code}`);
+}
+
+const test = suite('remote thread over a frame channel');
+
+test('toStation/fromStation - a remote thread\'s events reach a local thread only through the station', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  const bus = remote.handle.bus('external');
+  const event = await bus.post('work.done', { n: 1 });
+  assert.equal(event.origin, { processor: 0, thread: 1, generation: 0 });
+  const local = runtime.bus('external');
+  await local.fromStation();
+  assert.equal(local.history(), []);
+  const next = await bus.toStation();
+  assert.is(next.generation, 1);
+  assert.is(remote.handle.bus('external').generation, 1, 'the handle follows the thread\'s current bus');
+  const { added } = await local.fromStation();
+  assert.equal(ids(added), [event.id]);
+  assert.equal(added[0], event);
+  await remote.stop();
+  await runtime.stop();
+});
+
+test('fromStation - a remote thread gets the station history and its own parked queue back', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  const localEvent = runtime.bus('external').post('local', 1);
+  await runtime.bus('external').toStation();
+  let bus: RemoteBus = remote.handle.bus('external');
+  const parked = await bus.post('job', 2, { priority: 'deferred' });
+  bus = await bus.roundTrip();
+  assert.equal(ids(await bus.history()), [localEvent.id]);
+  assert.equal(ids(await bus.queue()), [parked.id]);
+  assert.is(await bus.drain(), 1);
+  assert.equal(new Set(ids(await bus.history())), new Set([localEvent.id, parked.id]));
+  await remote.stop();
+  await runtime.stop();
+});
+
+test('errors - codes survive the thread boundary; a retired remote bus is refused', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  const bus = remote.handle.bus('internal');
+  await rejects(bus.fromStation({ side: 'external' }), 'BRIDGE_CLOSED');
+  await rejects(bus.post('', 1), 'INVALID_EVENT');
+  await rejects(bus.post('f', (() => 1) as never), 'INVALID_EVENT');
+  await bus.toStation();
+  await rejects(bus.post('late', 1), 'BUS_RETIRED');
+  await rejects(bus.fromStation({ types: [] }), 'INVALID_OPTION');
+  await remote.stop();
+  await runtime.stop();
+});
+
+test('bridge - its state and clearing reach the remote thread before the call resolves', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  runtime.bus('external').post('app.click', 1);
+  await runtime.bus('external').toStation();
+  await runtime.bridge.open();
+  const internal = remote.handle.bus('internal');
+  const { added } = await internal.fromStation({ side: 'external' });
+  assert.is(added.length, 1);
+  await runtime.bridge.close({ clearOtherSide: true });
+  assert.equal(await internal.history(), [], 'external events left the remote internal bus');
+  await rejects(internal.fromStation({ side: 'external' }), 'BRIDGE_CLOSED');
+  await runtime.bridge.onlyToExternal();
+  assert.is((await internal.fromStation({ side: 'external' })).added.length, 1);
+  await remote.stop();
+  await runtime.stop();
+});
+
+test.run();
