@@ -59,3 +59,47 @@ export interface Ack {
 
 /** Every message of the data and control planes. */
 export type WireMessage = EventBatch | SyncRequest | ClearSide | BridgeState | Ack;
+
+/** What a processor (a child process) is started with. */
+export interface ProcessorInit {
+  readonly processor: number;
+  readonly threads: number;
+  readonly deferred: 'idle' | 'manual';
+  readonly bridge: BridgeDirection;
+  readonly callDeadlineMs?: number;
+}
+
+/** A control call's answer across a thread or process: its value, or the error with its code. */
+export type Outcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/**
+ * Control messages from the root to a processor over the IPC channel. Frames
+ * (`Uint8Array`) share the channel; they are the data plane.
+ */
+export type ProcessorControl =
+  | { readonly type: 'init'; readonly init: ProcessorInit }
+  | {
+      readonly type: 'call';
+      readonly id: number;
+      readonly target: 'thread';
+      readonly thread: number;
+      readonly method: string;
+      readonly args: readonly unknown[];
+    }
+  | {
+      readonly type: 'call';
+      readonly id: number;
+      readonly target: 'station';
+      readonly side: Side;
+      readonly method: string;
+      readonly args: readonly unknown[];
+    }
+  | { readonly type: 'stop'; readonly id: number };
+
+/** Control messages from a processor to the root. */
+export type ProcessorReport =
+  | { readonly type: 'ready' }
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'result'; readonly id: number; readonly outcome: Outcome<unknown> };

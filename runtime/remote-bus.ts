@@ -4,7 +4,10 @@
  * Input is checked here, before it crosses, so errors are the same as a local
  * bus's and nothing the wire can't carry leaves this thread.
  */
-import type { BusEvent, Payload, Side } from '../types.js';
+import type { BridgeDirection, BusEvent, Payload, Side } from '../types.js';
+import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
+import { stationServer } from './links.js';
+import type { Station } from './station.js';
 import type { FromStationOptions, FromStationResult, PostOptions } from './bus.js';
 import type { ThreadApi } from './thread-service.js';
 import { eventsFromFrame, unwrap, type PortableQuery } from './thread-service.js';
@@ -98,4 +101,40 @@ function checkFromStation(options: FromStationOptions | undefined, call: string)
   assertKnownKeys(options, ['types', 'side'], `${call} options`);
   if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
   if (options?.side !== undefined) assertSide(options.side, `${call} options.side`);
+}
+
+/** A thread attached from elsewhere: its control API, its data channel, its buses' generations. */
+export interface RemoteThread {
+  readonly caller: ThreadCaller;
+  readonly channel: FrameChannel;
+  readonly generations: Record<Side, number>;
+}
+
+/**
+ * Connects a thread that runs elsewhere to this processor's stations: `port`
+ * becomes the frame channel its buses sync over, `call` its control API.
+ */
+export function connectThread(
+  processor: number,
+  thread: number,
+  port: MessagePortLike,
+  call: ThreadCaller['call'],
+  station: (side: Side) => Station,
+  bridgeDirection: () => BridgeDirection,
+): RemoteThread {
+  const channel = new FrameChannel(messagePortFrames(port), {
+    end: 'b',
+    name: `processor ${processor} ↔ thread ${processor}.${thread}`,
+    serve: stationServer(station, bridgeDirection),
+  });
+  const generations: Record<Side, number> = { internal: 0, external: 0 };
+  const caller: ThreadCaller = {
+    processor,
+    thread,
+    call,
+    advanced: (side, generation) => {
+      generations[side] = Math.max(generations[side], generation);
+    },
+  };
+  return { caller, channel, generations };
 }

@@ -6,7 +6,7 @@
  * `Transport`.
  */
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
+import { InvalidOptionError, RuntimeStoppedError, UnsupportedError, WorkerCrashedError } from '../errors.js';
 import { bridgeMachine } from '../machines/bridge.machine.js';
 import { busMachine } from '../machines/bus.machine.js';
 import type { ClearRequest } from '../machines/events.js';
@@ -15,9 +15,14 @@ import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
 import { Bridge } from './bridge.js';
 import type { Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
-import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
-import { DirectStationLink, stationServer, type StationHost, type StationLink, type ThreadHost } from './links.js';
-import { RemoteBus, type ThreadCaller } from './remote-bus.js';
+import type { MessagePortLike } from './frame-channel.js';
+import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
+import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
+import { startWorkerThreads } from './processor-threads.js';
+import { RemoteProcessor, RemoteStation } from './processor-host.js';
+import type { FrameChannel } from './frame-channel.js';
+import type { WorkerHandle } from './worker-host.js';
+import type { ThreadWorkerApi } from './workers/thread.worker.js';
 import { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import { Thread } from './thread.js';
@@ -43,9 +48,32 @@ export interface RuntimeOptions {
   readonly onError?: ErrorHandler;
   /** XState's inspection hook, for every actor of the runtime. */
   readonly inspect?: (event: InspectionEvent) => void;
+  /**
+   * Worker threads per processor (threads.js workers), each with its own
+   * internal and external bus; they are threads 1..n, thread 0 being the
+   * processor's own. Default 0. Await `runtime.ready` before using them.
+   */
+  readonly threadsPerProcessor?: number;
+  /**
+   * Processors in child processes (`child_process.fork`), each with its own
+   * local stations, its thread 0 and `threadsPerProcessor` workers. They are
+   * processors 1..n; processor 0 is this process. Default 0: everything here.
+   */
+  readonly processors?: number;
+  /** How long a call to a worker may go unanswered before it is taken as hung. Default 30 000 ms. */
+  readonly callDeadlineMs?: number;
 }
 
-const RUNTIME_OPTIONS = ['transport', 'clock', 'deferred', 'onError', 'inspect'] as const;
+const RUNTIME_OPTIONS = [
+  'transport',
+  'clock',
+  'deferred',
+  'onError',
+  'inspect',
+  'threadsPerProcessor',
+  'processors',
+  'callDeadlineMs',
+] as const;
 
 /** One actor of the runtime, where it runs and what state it is in. */
 export interface ActorInfo {
@@ -65,11 +93,12 @@ export interface ThreadHandle<B extends Bus | RemoteBus = Bus> {
   bus(side?: Side): B;
 }
 
-/** A thread attached from elsewhere: its control API and its data channel. */
-interface RemoteThread {
-  readonly caller: ThreadCaller;
-  readonly channel: FrameChannel;
-  readonly generations: Record<Side, number>;
+/** A processor: where it runs and its local stations (`RemoteStation`s in a child process). */
+export interface ProcessorInfo {
+  readonly processor: number;
+  /** The process it runs in. */
+  readonly pid: number | null;
+  station(side: Side): Station | RemoteStation;
 }
 
 /** A processor's handle: its local stations. */
@@ -107,12 +136,26 @@ export class Runtime {
   readonly #localStations: Array<Record<Side, Station>> = [];
   readonly #threads: Thread[][] = [];
   readonly #remoteThreads = new Map<string, RemoteThread>();
+  readonly #workers: Array<WorkerHandle<ThreadWorkerApi>> = [];
+  readonly #remoteProcessors = new Map<number, RemoteProcessor>();
   #pendingClearings: ClearRequest[] = [];
   #running = true;
 
   /** @internal Use `createRuntime()`. */
   constructor(options: RuntimeOptions = {}) {
     assertKnownKeys(options, RUNTIME_OPTIONS, 'createRuntime options');
+    const threads = options.threadsPerProcessor ?? 0;
+    if (!Number.isInteger(threads) || threads < 0 || threads > 64) {
+      throw new InvalidOptionError('threadsPerProcessor', `expected an integer from 0 to 64, got ${describe(threads)}.`);
+    }
+    const processors = options.processors ?? 0;
+    if (!Number.isInteger(processors) || processors < 0 || processors > 64) {
+      throw new InvalidOptionError('processors', `expected an integer from 0 to 64, got ${describe(processors)}.`);
+    }
+    const deadline = options.callDeadlineMs;
+    if (deadline !== undefined && (!Number.isInteger(deadline) || deadline < 1)) {
+      throw new InvalidOptionError('callDeadlineMs', `expected a positive integer of milliseconds, got ${describe(deadline)}.`);
+    }
     this.clock = options.clock ?? systemClock;
     if (typeof this.clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
     this.transport = resolveTransport(options.transport);
@@ -154,6 +197,52 @@ export class Runtime {
       external: new DirectStationLink(this.#mainStations.external, this.transport),
     };
     this.addProcessor();
+    const workers =
+      threads === 0
+        ? Promise.resolve()
+        : startWorkerThreads(this, {
+            processor: 0,
+            count: threads,
+            deferred: this.deferred,
+            bridge: this.bridge.direction,
+            ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
+          }).then((handles) => {
+            for (const handle of handles) {
+              this.#workers.push(handle);
+              void handle.exited.then((exit) => this.#workerGone(handle.name, exit.reason));
+            }
+          });
+    const children = Promise.all(
+      Array.from({ length: processors }, (_, i) =>
+        RemoteProcessor.start(
+          {
+            processor: i + 1,
+            threads,
+            deferred: this.deferred,
+            bridge: this.bridge.direction,
+            ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
+          },
+          (side) => this.mainStation(side),
+          () => this.bridgeDirection(),
+        ).then((remote) => {
+          this.#remoteProcessors.set(i + 1, remote);
+        }),
+      ),
+    );
+    this.ready = Promise.all([workers, children]).then(() => undefined);
+    // A failed start is reported through `ready`; it must not also be an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /**
+   * Resolves once every worker thread has started (at once when there are
+   * none); rejects with the reason when one could not start.
+   */
+  readonly ready: Promise<void>;
+
+  #workerGone(name: string, reason: string): void {
+    const remote = [...this.#remoteThreads.values()].find((r) => `processor ${r.caller.processor} thread ${r.caller.thread}` === name);
+    remote?.channel.close(new WorkerCrashedError(`${name} is gone (${reason}); its pending sync calls were rejected.`));
   }
 
   /** False once `stop()` was called. */
@@ -169,10 +258,23 @@ export class Runtime {
   /** The local station of `side` in a processor (the root process, 0, by default). */
   station(side: Side, processor = 0): Station {
     const stations = this.#localStations[processor];
+    if (stations === undefined && this.#remoteProcessors.has(processor)) {
+      throw new UnsupportedError(`processor ${processor} runs in a child process: use runtime.processor(${processor}).station(side).`);
+    }
     if (stations === undefined) {
       throw new InvalidOptionError('processor', `no processor ${processor}; there are ${this.#localStations.length}.`);
     }
     return stations[side];
+  }
+
+  /** A processor's local stations: `RemoteStation`s when it runs in a child process. */
+  processor(processor: number): ProcessorInfo {
+    const child = this.#remoteProcessors.get(processor);
+    if (child !== undefined) {
+      return { processor, pid: child.pid ?? null, station: (side) => new RemoteStation(child, side) };
+    }
+    this.station('internal', processor);
+    return { processor, pid: process.pid, station: (side) => this.station(side, processor) };
   }
 
   /** The main station of `side`, in the root. */
@@ -184,6 +286,11 @@ export class Runtime {
   thread(processor = 0, thread = 0): ThreadHandle<Bus | RemoteBus> {
     const remote = this.#remoteThreads.get(`${processor}.${thread}`);
     if (remote !== undefined) return this.#remoteHandle(remote);
+    const child = this.#remoteProcessors.get(processor);
+    if (child !== undefined) {
+      const caller = child.threadCaller(thread);
+      return { processor, thread, bus: (side = 'external') => new RemoteBus(caller, side, child.generation(thread, side)) };
+    }
     return this.#handle(this.#thread(processor, thread));
   }
 
@@ -251,7 +358,14 @@ export class Runtime {
   /** Stops every actor. Calls afterwards are refused with `RuntimeStoppedError`. */
   async stop(): Promise<void> {
     if (!this.#running) return;
+    await this.ready.catch(() => {});
     this.#running = false;
+    await Promise.all(
+      [...this.#remoteThreads.values()].map((remote) => remote.caller.call('stop').catch(() => undefined)),
+    );
+    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+    await Promise.all([...this.#remoteProcessors.values()].map((remote) => remote.stop()));
+    for (const remote of this.#remoteThreads.values()) remote.channel.close(new RuntimeStoppedError('a sync call'));
     for (const threads of this.#threads) {
       for (const thread of threads) for (const side of ['internal', 'external'] as const) thread.bus(side).actor.stop();
     }
@@ -282,18 +396,24 @@ export class Runtime {
       for (const threads of this.#threads) for (const thread of threads) thread.clearSide(scope, remove);
     }
     await Promise.all(
-      [...this.#remoteThreads.values()].map((remote) =>
-        Promise.all(requests.map(({ remove, scope }) => remote.channel.request({ kind: 'clearSide', seq: 0, remove, scope }))),
+      this.#remoteChannels().map((channel) =>
+        Promise.all(requests.map(({ remove, scope }) => channel.request({ kind: 'clearSide', seq: 0, remove, scope }))),
       ),
     );
+  }
+
+  /** The channels to every thread attached here and every child processor. */
+  #remoteChannels(): FrameChannel[] {
+    return [
+      ...[...this.#remoteThreads.values()].map((remote) => remote.channel),
+      ...[...this.#remoteProcessors.values()].map((remote) => remote.channel),
+    ];
   }
 
   /** @internal Tells every remote thread the bridge's new state before the bridge call resolves. */
   async changed(direction: BridgeDirection, locked: boolean): Promise<void> {
     await Promise.all(
-      [...this.#remoteThreads.values()].map((remote) =>
-        remote.channel.request({ kind: 'bridgeState', seq: 0, direction, locked }),
-      ),
+      this.#remoteChannels().map((channel) => channel.request({ kind: 'bridgeState', seq: 0, direction, locked })),
     );
   }
 
@@ -309,21 +429,9 @@ export class Runtime {
     if (this.#remoteThreads.has(key) || this.#threads[processor]?.[thread] !== undefined) {
       throw new InvalidOptionError('thread', `thread ${key} already exists.`);
     }
-    const channel = new FrameChannel(messagePortFrames(port), {
-      end: 'b',
-      name: `processor ${processor} ↔ thread ${key}`,
-      serve: stationServer((side) => this.station(side, processor), () => this.bridgeDirection()),
-    });
-    const generations: Record<Side, number> = { internal: 0, external: 0 };
-    const caller: ThreadCaller = {
-      processor,
-      thread,
-      call,
-      advanced: (side, generation) => {
-        generations[side] = Math.max(generations[side], generation);
-      },
-    };
-    const remote: RemoteThread = { caller, channel, generations };
+    const remote = connectThread(processor, thread, port, call, (side) => this.station(side, processor), () =>
+      this.bridgeDirection(),
+    );
     this.#remoteThreads.set(key, remote);
     return this.#remoteHandle(remote);
   }

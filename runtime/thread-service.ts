@@ -18,7 +18,9 @@ import { systemClock } from './clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
 import type { HistoryQuery } from './history.js';
 import { ChannelStationLink, type ThreadHost } from './links.js';
-import type { WireMessage } from './protocol.js';
+import type { Outcome, WireMessage } from './protocol.js';
+
+export type { Outcome };
 import { Thread } from './thread.js';
 
 /** What a worker thread is started with. */
@@ -29,8 +31,6 @@ export interface ThreadServiceOptions {
   readonly bridge: BridgeDirection;
 }
 
-/** A control call's answer: its value, or the error with its code. */
-export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly code: string; readonly message: string };
 
 /** Events as one frame: how a control call returns events. */
 export type EventsFrame = Uint8Array;
@@ -65,7 +65,8 @@ export function eventsFromFrame(frame: EventsFrame): BusEvent[] {
   return [...message.history];
 }
 
-async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
+/** Runs `fn` and reports its value or its error as an `Outcome`. */
+export async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await fn() };
   } catch (error) {

@@ -1,0 +1,219 @@
+/**
+ * The root's side of a processor that runs as a child process: forks it,
+ * serves its local stations' syncs with the main stations (frames over IPC),
+ * and carries control calls to its stations and threads. A processor that
+ * dies rejects what is pending with `WorkerCrashedError`.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { BusError, RuntimeStoppedError, WorkerCrashedError, type BusErrorCode } from '../errors.js';
+import type { BridgeDirection, BusEvent, Side } from '../types.js';
+import type { FromMainOptions } from './station.js';
+import { FrameChannel, type FramePort } from './frame-channel.js';
+import { stationServer } from './links.js';
+import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport } from './protocol.js';
+import type { ThreadCaller } from './remote-bus.js';
+import type { Station } from './station.js';
+import { eventsFromFrame, type PortableQuery, type ThreadApi } from './thread-service.js';
+
+const PROCESSOR_ENTRY = new URL('./workers/processor.worker.ts', import.meta.url);
+
+/** How a processor process ended. */
+export interface ProcessorExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** True when the runtime stopped it. */
+  readonly stopped: boolean;
+}
+
+/** Frames over a child's IPC channel. */
+function childFrames(child: ChildProcess): FramePort {
+  return {
+    send: (frame) => void child.send(frame),
+    listen: (listener) => {
+      const onMessage = (message: unknown) => {
+        if (message instanceof Uint8Array) listener(message);
+      };
+      child.on('message', onMessage);
+      return () => void child.off('message', onMessage);
+    },
+  };
+}
+
+/** A processor in a child process, seen from the root. */
+export class RemoteProcessor {
+  readonly processor: number;
+  readonly channel: FrameChannel;
+  readonly exited: Promise<ProcessorExit>;
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve(outcome: Outcome<unknown>): void }>();
+  readonly #generations = new Map<string, number>();
+  #nextId = 1;
+  #gone: Error | undefined;
+  #stopping = false;
+
+  private constructor(child: ChildProcess, processor: number, mainStation: (side: Side) => Station, bridge: () => BridgeDirection) {
+    this.#child = child;
+    this.processor = processor;
+    this.channel = new FrameChannel(childFrames(child), {
+      end: 'b',
+      name: `root ↔ processor ${processor}`,
+      serve: stationServer(mainStation, bridge),
+    });
+    child.on('message', (message: unknown) => {
+      if (message instanceof Uint8Array) return;
+      const report = message as ProcessorReport;
+      if (report.type === 'result') {
+        this.#pending.get(report.id)?.resolve(report.outcome);
+        this.#pending.delete(report.id);
+      }
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        const error = this.#stopping
+          ? new RuntimeStoppedError('a processor call')
+          : new WorkerCrashedError(`processor ${processor} died (${signal ?? `exit code ${code}`}); its pending calls were rejected.`);
+        this.#gone = error;
+        this.channel.close(error);
+        for (const pending of this.#pending.values()) {
+          pending.resolve({ ok: false, code: error instanceof BusError ? error.code : 'WORKER_CRASHED', message: error.message });
+        }
+        this.#pending.clear();
+        resolve({ code, signal, stopped: this.#stopping });
+      });
+    });
+  }
+
+  /** Forks the processor and resolves once its stations and threads are up. */
+  static async start(
+    init: ProcessorInit,
+    mainStation: (side: Side) => Station,
+    bridge: () => BridgeDirection,
+  ): Promise<RemoteProcessor> {
+    const child = fork(PROCESSOR_ENTRY, [], {
+      execArgv: ['--import', import.meta.resolve('tsx')],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const processor = new RemoteProcessor(child, init.processor, mainStation, bridge);
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (message: unknown) => {
+        const report = message as ProcessorReport;
+        if (report?.type === 'ready') resolve();
+        else if (report?.type === 'failed') reject(new WorkerCrashedError(`processor ${init.processor} failed to start: ${report.message}`));
+      };
+      child.on('message', onMessage);
+      void processor.exited.then(() => reject(new WorkerCrashedError(`processor ${init.processor} exited while starting.`)));
+      child.send({ type: 'init', init } satisfies ProcessorControl);
+    });
+    return processor;
+  }
+
+  /** The process id, e.g. to check that it is gone. */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  #send(message: Exclude<ProcessorControl, { type: 'init' }>): Promise<Outcome<unknown>> {
+    if (this.#gone !== undefined) {
+      const code = this.#gone instanceof BusError ? this.#gone.code : 'WORKER_CRASHED';
+      return Promise.resolve({ ok: false, code, message: this.#gone.message });
+    }
+    return new Promise((resolve) => {
+      this.#pending.set(message.id, { resolve });
+      this.#child.send(message);
+    });
+  }
+
+  /** Calls a thread's control API in this processor. */
+  callThread(thread: number, method: string, args: readonly unknown[]): Promise<Outcome<unknown>> {
+    return this.#send({ type: 'call', id: this.#nextId++, target: 'thread', thread, method, args });
+  }
+
+  /** Calls a local station of this processor. */
+  callStation(side: Side, method: string, args: readonly unknown[]): Promise<Outcome<unknown>> {
+    return this.#send({ type: 'call', id: this.#nextId++, target: 'station', side, method, args });
+  }
+
+  /** A caller for one of this processor's threads. */
+  threadCaller(thread: number): ThreadCaller {
+    return {
+      processor: this.processor,
+      thread,
+      call: ((method: keyof ThreadApi, ...args: unknown[]) => this.callThread(thread, method, args)) as ThreadCaller['call'],
+      advanced: (side, generation) => {
+        const key = `${thread}:${side}`;
+        this.#generations.set(key, Math.max(this.#generations.get(key) ?? 0, generation));
+      },
+    };
+  }
+
+  /** The generation of a thread's bus as last seen from here. */
+  generation(thread: number, side: Side): number {
+    return this.#generations.get(`${thread}:${side}`) ?? 0;
+  }
+
+  /** Asks the processor to stop, and kills it if it has not exited within `graceMs`. */
+  async stop(graceMs = 5_000): Promise<ProcessorExit> {
+    if (this.#gone === undefined && !this.#stopping) {
+      this.#stopping = true;
+      void this.#send({ type: 'stop', id: this.#nextId++ });
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+      const exit = await this.exited;
+      clearTimeout(timer);
+      return exit;
+    }
+    return this.exited;
+  }
+}
+
+/**
+ * A local station in a child processor, seen from the root.
+ *
+ * @example
+ * const station = runtime.processor(1).station('external')
+ * await station.roundTrip()
+ */
+export class RemoteStation {
+  readonly side: Side;
+  readonly processor: number;
+  readonly kind = 'local' as const;
+  readonly #host: RemoteProcessor;
+
+  constructor(host: RemoteProcessor, side: Side) {
+    this.#host = host;
+    this.side = side;
+    this.processor = host.processor;
+  }
+
+  async #call<T>(method: string, ...args: unknown[]): Promise<T> {
+    const result = (await this.#host.callStation(this.side, method, args)) as Outcome<T>;
+    if (result.ok) return result.value;
+    throw new BusError(result.code as BusErrorCode, result.message);
+  }
+
+  toMain(): Promise<void> {
+    return this.#call('toMain');
+  }
+
+  fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
+    return this.#call('fromMain', options);
+  }
+
+  roundTrip(options?: FromMainOptions): Promise<void> {
+    return this.#call('roundTrip', options);
+  }
+
+  async history(query?: PortableQuery): Promise<BusEvent[]> {
+    return eventsFromFrame(await this.#call<Uint8Array>('history', query));
+  }
+
+  async queued(): Promise<BusEvent[]> {
+    return eventsFromFrame(await this.#call<Uint8Array>('queued'));
+  }
+
+  /** The station's size and actor state. */
+  state(): Promise<{ size: number; state: unknown }> {
+    return this.#call('state');
+  }
+}
+

@@ -1,0 +1,179 @@
+/**
+ * What runs in a processor (a child process): its local internal and external
+ * stations, linked to the root's main stations by frames over the IPC
+ * channel; its own thread 0; and its worker threads. The root drives it with
+ * control messages (`ProcessorControl`) on the same channel.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import { createActor } from 'xstate';
+import { BusError, UnsupportedError } from '../errors.js';
+import { stationMachine } from '../machines/station.machine.js';
+import type { BridgeDirection, Side } from '../types.js';
+import { FrameChannel, type FramePort, type MessagePortLike } from './frame-channel.js';
+import { ChannelStationLink, type StationHost } from './links.js';
+import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from './protocol.js';
+import { connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
+import { startWorkerThreads } from './processor-threads.js';
+import { STATION_THREAD, Station } from './station.js';
+import { createThreadService, eventsToFrame, outcome, type ThreadApi } from './thread-service.js';
+import type { WorkerHandle } from './worker-host.js';
+import type { ThreadWorkerApi } from './workers/thread.worker.js';
+
+/** The IPC channel to the root, as a child process has it. */
+export interface ParentChannel {
+  send(message: ProcessorReport | Uint8Array): void;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  off(event: 'message', listener: (message: unknown) => void): unknown;
+}
+
+/** Frames over the IPC channel (they are copied; IPC cannot transfer). */
+export function parentFrames(parent: ParentChannel): FramePort {
+  return {
+    send: (frame) => parent.send(frame),
+    listen: (listener) => {
+      const onMessage = (message: unknown) => {
+        if (message instanceof Uint8Array) listener(message);
+      };
+      parent.on('message', onMessage);
+      return () => void parent.off('message', onMessage);
+    },
+  };
+}
+
+/** One processor's stations and threads. */
+export class ProcessorNode implements StationHost {
+  readonly processor: number;
+  readonly #stations: Record<Side, Station>;
+  readonly #upstream: FrameChannel;
+  readonly #threads = new Map<number, RemoteThread>();
+  readonly #workers: Array<WorkerHandle<ThreadWorkerApi>> = [];
+  readonly #init: ProcessorInit;
+  #direction: BridgeDirection;
+  #running = true;
+
+  constructor(parent: FramePort, init: ProcessorInit) {
+    this.processor = init.processor;
+    this.#init = init;
+    this.#direction = init.bridge;
+    this.#upstream = new FrameChannel(parent, {
+      end: 'a',
+      name: `processor ${init.processor} ↔ root`,
+      serve: (message) => this.#fromRoot(message),
+    });
+    const station = (side: Side) =>
+      new Station(
+        this,
+        'local',
+        side,
+        init.processor,
+        createActor(stationMachine, { input: { kind: 'local', side, processor: init.processor } }).start(),
+      );
+    this.#stations = { internal: station('internal'), external: station('external') };
+  }
+
+  /** Starts thread 0 here and the worker threads; resolves once all answer. */
+  async start(): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const api = createThreadService(port1, {
+      processor: this.processor,
+      thread: 0,
+      deferred: this.#init.deferred,
+      bridge: this.#direction,
+    });
+    const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
+      (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
+    this.attachThread(this.processor, 0, port2, call);
+    const workers = await startWorkerThreads(this, {
+      processor: this.processor,
+      count: this.#init.threads,
+      deferred: this.#init.deferred,
+      bridge: this.#direction,
+      ...(this.#init.callDeadlineMs === undefined ? {} : { callDeadlineMs: this.#init.callDeadlineMs }),
+    });
+    this.#workers.push(...workers);
+  }
+
+  attachThread(processor: number, thread: number, port: MessagePortLike, call: ThreadCaller['call']): void {
+    this.#threads.set(
+      thread,
+      connectThread(processor, thread, port, call, (side) => this.#stations[side], () => this.#direction),
+    );
+  }
+
+  assertRunning(call: string): void {
+    if (!this.#running) throw new BusError('RUNTIME_STOPPED', `${call}() was refused: processor ${this.processor} is stopping.`);
+  }
+
+  bridgeDirection(): BridgeDirection {
+    return this.#direction;
+  }
+
+  mainLink(): ChannelStationLink {
+    return new ChannelStationLink(this.#upstream);
+  }
+
+  /** The root tells this processor about the bridge and asks it to clear; threads hear it before the answer. */
+  async #fromRoot(message: WireMessage): Promise<readonly WireMessage[]> {
+    if (message.kind === 'bridgeState') {
+      this.#direction = message.direction;
+    } else if (message.kind === 'clearSide') {
+      this.#stations[message.scope].clearSide(message.remove);
+    } else {
+      throw new UnsupportedError(`A processor does not answer ${message.kind} messages from the root.`);
+    }
+    await Promise.all([...this.#threads.values()].map((thread) => thread.channel.request(message)));
+    return [];
+  }
+
+  /** Answers one control message from the root. */
+  async control(message: ProcessorControl): Promise<Outcome<unknown>> {
+    if (message.type === 'call' && message.target === 'thread') {
+      const thread = this.#threads.get(message.thread);
+      if (thread === undefined) {
+        return { ok: false, code: 'INVALID_OPTION', message: `processor ${this.processor} has no thread ${message.thread}.` };
+      }
+      return (thread.caller.call as (m: string, ...a: unknown[]) => Promise<Outcome<unknown>>)(message.method, ...message.args);
+    }
+    if (message.type === 'call' && message.target === 'station') {
+      const station = this.#stations[message.side];
+      const [options] = message.args as [never];
+      return outcome(async () => {
+        switch (message.method) {
+          case 'toMain':
+            return station.toMain();
+          case 'fromMain':
+            return station.fromMain(options);
+          case 'roundTrip':
+            return station.roundTrip(options);
+          case 'history':
+            return eventsToFrame(station.history(options), this.#endpoint(message.side));
+          case 'queued':
+            return eventsToFrame(station.queued(), this.#endpoint(message.side));
+          case 'state':
+            return { size: station.size, state: station.state };
+          default:
+            throw new UnsupportedError(`A station has no remote method ${message.method}.`);
+        }
+      });
+    }
+    if (message.type === 'stop') return outcome(() => this.stop());
+    return { ok: false, code: 'UNSUPPORTED', message: `unexpected control message ${message.type}` };
+  }
+
+  /** Stops the threads and workers and the station actors. */
+  async stop(): Promise<null> {
+    if (!this.#running) return null;
+    this.#running = false;
+    await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stop').catch(() => undefined)));
+    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+    for (const thread of this.#threads.values()) thread.channel.close();
+    this.#upstream.close();
+    this.#stations.internal.actor.stop();
+    this.#stations.external.actor.stop();
+    return null;
+  }
+
+  #endpoint(side: Side) {
+    return { processor: this.processor, thread: STATION_THREAD, generation: 0, side };
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The entry of a processor: a child process forked by
+ * `runtime/processor-host.ts`. It waits for `init`, starts the processor's
+ * stations and threads, says `ready`, and answers control messages until
+ * `stop`. It exits when the root goes away (the IPC channel disconnects), so
+ * no processor outlives its runtime.
+ */
+import { ProcessorNode, parentFrames, type ParentChannel } from '../processor-node.js';
+import type { ProcessorControl, ProcessorReport } from '../protocol.js';
+
+if (process.send === undefined) {
+  console.error('busline: processor.worker.ts runs only as a child process forked by the runtime.');
+  process.exit(2);
+}
+
+const parent: ParentChannel = {
+  send: (message) => void process.send!(message),
+  on: (event, listener) => process.on(event, listener),
+  off: (event, listener) => process.off(event, listener),
+};
+const report = (message: ProcessorReport) => parent.send(message);
+let node: ProcessorNode | undefined;
+
+process.on('disconnect', () => process.exit(0));
+
+process.on('message', (message: unknown) => {
+  if (message instanceof Uint8Array) return; // frames belong to the node's channel
+  const control = message as ProcessorControl;
+  if (control.type === 'init') {
+    node = new ProcessorNode(parentFrames(parent), control.init);
+    node.start().then(
+      () => report({ type: 'ready' }),
+      (error: unknown) => report({ type: 'failed', message: String(error) }),
+    );
+    return;
+  }
+  if (node === undefined) return;
+  void node.control(control).then((outcome) => {
+    report({ type: 'result', id: control.id, outcome });
+    if (control.type === 'stop') process.disconnect();
+  });
+});

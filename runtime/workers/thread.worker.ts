@@ -1,0 +1,18 @@
+/**
+ * A worker thread of a processor: its internal and external buses, linked to
+ * the processor's stations by frames on the data port. Started by
+ * `runtime/processor-threads.ts` through `runtime/worker-host.ts`.
+ */
+import { createThreadService, type ThreadServiceOptions } from '../thread-service.js';
+import { serveWorker, type WorkerContext } from '../worker-host.js';
+
+function createApi({ port, workerData }: WorkerContext) {
+  const service = createThreadService(port, workerData as ThreadServiceOptions);
+  // A plain object of methods, as threads.js exposes it.
+  return { ...service };
+}
+
+/** The control API of a thread worker. */
+export type ThreadWorkerApi = ReturnType<typeof createApi>;
+
+await serveWorker(createApi);

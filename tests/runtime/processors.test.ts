@@ -1,0 +1,117 @@
+/**
+ * Processors in child processes, each with worker threads:
+ * `createRuntime({ processors: 2, threadsPerProcessor: 2 })`. One runtime for
+ * the suite (starting two processes and four TypeScript workers takes seconds).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import type { RemoteBus } from '../../runtime/remote-bus.js';
+import type { RemoteStation } from '../../runtime/processor-host.js';
+
+const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+const test = suite('child processors');
+let runtime: Runtime;
+const bus = (processor: number, thread: number, side: 'internal' | 'external' = 'external') =>
+  runtime.thread(processor, thread).bus(side) as RemoteBus;
+const station = (processor: number, side: 'internal' | 'external' = 'external') =>
+  runtime.processor(processor).station(side) as RemoteStation;
+
+test.before(async () => {
+  runtime = createRuntime({ processors: 2, threadsPerProcessor: 2, deferred: 'manual', callDeadlineMs: 20_000 });
+  await runtime.ready;
+});
+
+test.after(async () => {
+  await runtime.stop();
+});
+
+test('toMain/fromMain - two processors share events through the main station', async () => {
+  const event = await bus(1, 1).post('order.created', { id: 'o-1' });
+  await bus(1, 1).toStation();
+  assert.equal((await bus(2, 2).fromStation()).added, [], 'processor 2 cannot see it yet');
+  await station(1).toMain();
+  assert.ok(ids(runtime.mainStation('external').history()).includes(event.id));
+  await station(2).fromMain();
+  const { added } = await bus(2, 2).fromStation();
+  assert.equal(added, [event]);
+  // The root's own thread reads it from its local station once that syncs too.
+  await runtime.station('external').fromMain();
+  await runtime.bus('external').fromStation();
+  assert.ok(ids(runtime.bus('external').history()).includes(event.id));
+});
+
+test('queue - a parked queue goes up with toMain and comes back only to its processor', async () => {
+  const parked = await bus(1, 2).post('job.later', 1, { priority: 'deferred' });
+  await bus(1, 2).toStation();
+  await station(1).toMain();
+  assert.ok(ids(runtime.mainStation('external').queued()).includes(parked.id));
+  await station(2).fromMain();
+  assert.not.ok(ids(await station(2).queued()).includes(parked.id));
+  await station(1).fromMain();
+  assert.ok(ids(await station(1).queued()).includes(parked.id));
+  await bus(1, 2).fromStation();
+  assert.equal(ids(await bus(1, 2).queue()), [parked.id]);
+});
+
+test('bridge - close({ clearOtherSide }) leaves no other-side event in any thread or processor', async () => {
+  const external = await bus(1, 1).post('app.click', 1);
+  await bus(1, 1).toStation();
+  await station(1).toMain();
+  await runtime.bridge.open();
+  await station(2, 'internal').fromMain({ side: 'external' });
+  await bus(2, 1, 'internal').fromStation();
+  await bus(1, 2, 'internal').fromStation({ side: 'external' });
+  assert.ok(ids(await bus(2, 1, 'internal').history()).includes(external.id));
+  assert.ok(ids(await bus(1, 2, 'internal').history()).includes(external.id));
+  await runtime.bridge.close({ clearOtherSide: true });
+  for (const [p, t] of [[1, 1], [1, 2], [2, 1], [2, 2], [1, 0], [2, 0]] as const) {
+    assert.equal((await bus(p, t, 'internal').history()).filter((e) => e.side === 'external'), [], `thread ${p}.${t}`);
+  }
+  for (const p of [1, 2]) {
+    assert.equal((await station(p, 'internal').history()).filter((e) => e.side === 'external'), [], `station ${p}`);
+  }
+  try {
+    await station(2, 'internal').fromMain({ side: 'external' });
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isBusError(error, 'BRIDGE_CLOSED'), String(error));
+  }
+});
+
+test.run();
+
+const lifecycle = suite('child processors lifecycle');
+
+lifecycle('stop - no processor process remains', async () => {
+  const rt = createRuntime({ processors: 1, deferred: 'manual' });
+  await rt.ready;
+  const pid = rt.processor(1).pid!;
+  assert.ok(pid > 0 && pid !== process.pid);
+  assert.is(process.kill(pid, 0), true, 'running before stop');
+  await rt.stop();
+  let gone = false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    gone = (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  assert.ok(gone, `process ${pid} is still there`);
+});
+
+lifecycle('crash - a processor killed with SIGKILL rejects pending and later calls with WORKER_CRASHED', async () => {
+  const rt = createRuntime({ processors: 1, deferred: 'manual' });
+  await rt.ready;
+  const remote = rt.thread(1, 0).bus('external') as RemoteBus;
+  await remote.post('before', 1);
+  process.kill(rt.processor(1).pid!, 'SIGKILL');
+  try {
+    await remote.post('after', 1);
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+  }
+  await rt.stop();
+});
+
+lifecycle.run();
