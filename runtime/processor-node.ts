@@ -6,18 +6,17 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import { createActor } from 'xstate';
-import { BusError, UnsupportedError } from '../errors.js';
+import { BusError, UnsupportedError, WorkerCrashedError } from '../errors.js';
 import { stationMachine } from '../machines/station.machine.js';
 import type { BridgeDirection, Side } from '../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from './frame-channel.js';
 import { ChannelStationLink, type StationHost } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from './protocol.js';
 import { connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
-import { startWorkerThreads } from './processor-threads.js';
+import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
 import { STATION_THREAD, Station } from './station.js';
 import { createThreadService, eventsToFrame, outcome, type ThreadApi } from './thread-service.js';
-import type { WorkerHandle } from './worker-host.js';
-import type { ThreadWorkerApi } from './workers/thread.worker.js';
+import type { WorkerExit } from './worker-host.js';
 
 /** The IPC channel to the root, as a child process has it. */
 export interface ParentChannel {
@@ -46,7 +45,7 @@ export class ProcessorNode implements StationHost {
   readonly #stations: Record<Side, Station>;
   readonly #upstream: FrameChannel;
   readonly #threads = new Map<number, RemoteThread>();
-  readonly #workers: Array<WorkerHandle<ThreadWorkerApi>> = [];
+  #workers: WorkerThreads | undefined;
   readonly #init: ProcessorInit;
   #direction: BridgeDirection;
   #running = true;
@@ -79,24 +78,56 @@ export class ProcessorNode implements StationHost {
       thread: 0,
       deferred: this.#init.deferred,
       bridge: this.#direction,
+      incarnation: incarnationName(this.#incarnation(), 0),
     });
     const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
       (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
     this.attachThread(this.processor, 0, port2, call);
-    const workers = await startWorkerThreads(this, {
+    this.#workers = await startWorkerThreads(this, {
       processor: this.processor,
       count: this.#init.threads,
       deferred: this.#init.deferred,
-      bridge: this.#direction,
+      bridge: () => this.#direction,
       ...(this.#init.callDeadlineMs === undefined ? {} : { callDeadlineMs: this.#init.callDeadlineMs }),
+      ...(this.#init.restart === undefined ? {} : { restart: this.#init.restart }),
+      onCrash: (thread, exit, restarted) => void this.#reportCrash(thread, exit.reason, restarted),
+      processorIncarnation: this.#incarnation(),
+      ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
     });
-    this.#workers.push(...workers);
   }
 
-  attachThread(processor: number, thread: number, port: MessagePortLike, call: ThreadCaller['call']): void {
-    this.#threads.set(
+  /** `''` for a first processor, else the number of times it was restarted. */
+  #incarnation(): string {
+    const incarnation = this.#init.incarnation ?? 0;
+    return incarnation === 0 ? '' : String(incarnation);
+  }
+
+  /** Posts `busline.thread.crashed` on thread 0's internal bus. */
+  async #reportCrash(thread: number, reason: string, restarted: boolean): Promise<void> {
+    const local = this.#threads.get(0);
+    if (local === undefined || !this.#running) return;
+    const state = await local.caller.call('state', 'internal');
+    if (!state.ok) return;
+    await local.caller.call('post', 'internal', state.value.generation, 'busline.thread.crashed', {
+      processor: this.processor,
       thread,
-      connectThread(processor, thread, port, call, (side) => this.#stations[side], () => this.#direction),
+      reason,
+      restarted,
+    }, { priority: 'immediate' });
+  }
+
+  attachThread(
+    processor: number,
+    thread: number,
+    port: MessagePortLike,
+    call: ThreadCaller['call'],
+    exited?: Promise<WorkerExit>,
+  ): void {
+    this.#threads.get(thread)?.channel.close();
+    const remote = connectThread(processor, thread, port, call, (side) => this.#stations[side], () => this.#direction);
+    this.#threads.set(thread, remote);
+    void exited?.then((exit) =>
+      remote.channel.close(new WorkerCrashedError(`thread ${processor}.${thread} is gone (${exit.reason}).`)),
     );
   }
 
@@ -165,7 +196,7 @@ export class ProcessorNode implements StationHost {
     if (!this.#running) return null;
     this.#running = false;
     await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stop').catch(() => undefined)));
-    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+    await this.#workers?.stop();
     for (const thread of this.#threads.values()) thread.channel.close();
     this.#upstream.close();
     this.#stations.internal.actor.stop();

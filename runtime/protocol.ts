@@ -67,6 +67,11 @@ export interface ProcessorInit {
   readonly deferred: 'idle' | 'manual';
   readonly bridge: BridgeDirection;
   readonly callDeadlineMs?: number;
+  readonly restart?: { readonly maxRestarts: number; readonly withinMs: number };
+  /** Heap limits of each worker thread (Node's `resourceLimits`). */
+  readonly workerLimits?: { readonly maxOldGenerationSizeMb?: number; readonly maxYoungGenerationSizeMb?: number };
+  /** How many times this processor was restarted. */
+  readonly incarnation?: number;
 }
 
 /** A control call's answer across a thread or process: its value, or the error with its code. */

@@ -5,6 +5,7 @@
  * processor, and a bus per side for each thread. Every hop goes through the
  * `Transport`.
  */
+import type { ResourceLimits } from 'node:worker_threads';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { InvalidOptionError, RuntimeStoppedError, UnsupportedError, WorkerCrashedError } from '../errors.js';
 import { bridgeMachine } from '../machines/bridge.machine.js';
@@ -18,11 +19,11 @@ import { systemClock, type Clock } from './clock.js';
 import type { MessagePortLike } from './frame-channel.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
-import { startWorkerThreads } from './processor-threads.js';
+import { DEFAULT_RESTART_POLICY, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
+import type { ProcessorInit } from './protocol.js';
 import { RemoteProcessor, RemoteStation } from './processor-host.js';
 import type { FrameChannel } from './frame-channel.js';
-import type { WorkerHandle } from './worker-host.js';
-import type { ThreadWorkerApi } from './workers/thread.worker.js';
+import { RestartBudget, type WorkerExit } from './worker-host.js';
 import { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import { Thread } from './thread.js';
@@ -62,6 +63,13 @@ export interface RuntimeOptions {
   readonly processors?: number;
   /** How long a call to a worker may go unanswered before it is taken as hung. Default 30 000 ms. */
   readonly callDeadlineMs?: number;
+  /** How often a crashed worker thread or processor is restarted: default 5 times within 10 s each. */
+  readonly restart?: RestartPolicy;
+  /**
+   * Heap limits of each worker thread (Node's `resourceLimits`): a worker over
+   * them is stopped alone and restarted, instead of taking the process down.
+   */
+  readonly workerLimits?: ResourceLimits;
 }
 
 const RUNTIME_OPTIONS = [
@@ -73,6 +81,8 @@ const RUNTIME_OPTIONS = [
   'threadsPerProcessor',
   'processors',
   'callDeadlineMs',
+  'restart',
+  'workerLimits',
 ] as const;
 
 /** One actor of the runtime, where it runs and what state it is in. */
@@ -136,8 +146,13 @@ export class Runtime {
   readonly #localStations: Array<Record<Side, Station>> = [];
   readonly #threads: Thread[][] = [];
   readonly #remoteThreads = new Map<string, RemoteThread>();
-  readonly #workers: Array<WorkerHandle<ThreadWorkerApi>> = [];
+  readonly #workerThreads: WorkerThreads[] = [];
   readonly #remoteProcessors = new Map<number, RemoteProcessor>();
+  readonly #processorBudgets = new Map<number, RestartBudget>();
+  readonly #starting = new Set<Promise<RemoteProcessor>>();
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #processorInit!: Pick<ProcessorInit, 'threads' | 'callDeadlineMs' | 'restart' | 'workerLimits'>;
   #pendingClearings: ClearRequest[] = [];
   #running = true;
 
@@ -204,31 +219,21 @@ export class Runtime {
             processor: 0,
             count: threads,
             deferred: this.deferred,
-            bridge: this.bridge.direction,
+            bridge: () => this.bridgeDirection(),
             ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
-          }).then((handles) => {
-            for (const handle of handles) {
-              this.#workers.push(handle);
-              void handle.exited.then((exit) => this.#workerGone(handle.name, exit.reason));
-            }
+            ...(options.restart === undefined ? {} : { restart: options.restart }),
+            ...(options.workerLimits === undefined ? {} : { resourceLimits: options.workerLimits }),
+            onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
+          }).then((started) => {
+            this.#workerThreads.push(started);
           });
-    const children = Promise.all(
-      Array.from({ length: processors }, (_, i) =>
-        RemoteProcessor.start(
-          {
-            processor: i + 1,
-            threads,
-            deferred: this.deferred,
-            bridge: this.bridge.direction,
-            ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
-          },
-          (side) => this.mainStation(side),
-          () => this.bridgeDirection(),
-        ).then((remote) => {
-          this.#remoteProcessors.set(i + 1, remote);
-        }),
-      ),
-    );
+    this.#processorInit = {
+      threads,
+      ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
+      ...(options.restart === undefined ? {} : { restart: options.restart }),
+      ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
+    };
+    const children = Promise.all(Array.from({ length: processors }, (_, i) => this.#startProcessor(i + 1, 0)));
     this.ready = Promise.all([workers, children]).then(() => undefined);
     // A failed start is reported through `ready`; it must not also be an unhandled rejection.
     this.ready.catch(() => {});
@@ -240,9 +245,59 @@ export class Runtime {
    */
   readonly ready: Promise<void>;
 
-  #workerGone(name: string, reason: string): void {
-    const remote = [...this.#remoteThreads.values()].find((r) => `processor ${r.caller.processor} thread ${r.caller.thread}` === name);
-    remote?.channel.close(new WorkerCrashedError(`${name} is gone (${reason}); its pending sync calls were rejected.`));
+  /**
+   * Forks processor `index` and watches it: when it dies by itself it is
+   * restarted within its restart budget, and the crash is reported. What had
+   * reached the main stations is kept; what only its local stations held is
+   * lost with it.
+   */
+  async #startProcessor(index: number, incarnation: number): Promise<void> {
+    const starting = RemoteProcessor.start(
+      { processor: index, deferred: this.deferred, bridge: this.bridgeDirection(), incarnation, ...this.#processorInit },
+      (side) => this.mainStation(side),
+      () => this.bridgeDirection(),
+    );
+    // stop() waits for starts in flight, so a processor restarted during stop() is stopped too.
+    this.#starting.add(starting);
+    let remote: RemoteProcessor;
+    try {
+      remote = await starting;
+    } finally {
+      this.#starting.delete(starting);
+    }
+    if (!this.#stopping && this.#running) this.#remoteProcessors.set(index, remote);
+    else {
+      await remote.stop();
+      return;
+    }
+    void remote.exited.then(async (exit) => {
+      if (exit.stopped || !this.#running || this.#stopping) return;
+      const reason = exit.signal ?? `exit code ${exit.code}`;
+      let budget = this.#processorBudgets.get(index);
+      if (budget === undefined) {
+        budget = new RestartBudget({ ...(this.#processorInit.restart ?? DEFAULT_RESTART_POLICY), clock: this.clock });
+        this.#processorBudgets.set(index, budget);
+      }
+      while (this.#running && !this.#stopping && budget.tryRestart()) {
+        try {
+          await this.#startProcessor(index, incarnation + 1);
+          this.#reportCrash('processor', index, null, reason, true);
+          return;
+        } catch {
+          incarnation++;
+        }
+      }
+      this.#reportCrash('processor', index, null, reason, false);
+    });
+  }
+
+  /**
+   * Reports a crashed thread or processor as an internal event on the root's
+   * internal bus (`busline.thread.crashed`, `busline.processor.crashed`).
+   */
+  #reportCrash(kind: 'thread' | 'processor', processor: number, thread: number | null, reason: string, restarted: boolean): void {
+    if (!this.#running) return;
+    this.bus('internal').post(`busline.${kind}.crashed`, { processor, thread, reason, restarted }, { priority: 'immediate' });
   }
 
   /** False once `stop()` was called. */
@@ -356,14 +411,20 @@ export class Runtime {
   }
 
   /** Stops every actor. Calls afterwards are refused with `RuntimeStoppedError`. */
-  async stop(): Promise<void> {
-    if (!this.#running) return;
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping = true;
     await this.ready.catch(() => {});
+    await Promise.allSettled([...this.#starting]);
     this.#running = false;
     await Promise.all(
       [...this.#remoteThreads.values()].map((remote) => remote.caller.call('stop').catch(() => undefined)),
     );
-    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+    await Promise.all(this.#workerThreads.map((workers) => workers.stop()));
     await Promise.all([...this.#remoteProcessors.values()].map((remote) => remote.stop()));
     for (const remote of this.#remoteThreads.values()) remote.channel.close(new RuntimeStoppedError('a sync call'));
     for (const threads of this.#threads) {
@@ -421,18 +482,31 @@ export class Runtime {
    * @internal Attaches a thread that runs elsewhere (a worker): `port` is its
    * data plane to this processor's stations, `call` its control API.
    */
-  attachThread(processor: number, thread: number, port: MessagePortLike, call: ThreadCaller['call']): ThreadHandle<RemoteBus> {
+  attachThread(
+    processor: number,
+    thread: number,
+    port: MessagePortLike,
+    call: ThreadCaller['call'],
+    exited?: Promise<WorkerExit>,
+  ): ThreadHandle<RemoteBus> {
     this.assertRunning('attachThread');
     const host = this.#processors[processor];
     if (host === undefined) throw new InvalidOptionError('processor', `no processor ${processor}.`);
     const key = `${processor}.${thread}`;
-    if (this.#remoteThreads.has(key) || this.#threads[processor]?.[thread] !== undefined) {
-      throw new InvalidOptionError('thread', `thread ${key} already exists.`);
+    if (this.#threads[processor]?.[thread] !== undefined) {
+      throw new InvalidOptionError('thread', `thread ${key} already exists in this thread.`);
     }
+    // A restarted thread replaces its predecessor, whose channel is closed by now.
+    this.#remoteThreads.get(key)?.channel.close();
     const remote = connectThread(processor, thread, port, call, (side) => this.station(side, processor), () =>
       this.bridgeDirection(),
     );
     this.#remoteThreads.set(key, remote);
+    void exited?.then((exit) =>
+      remote.channel.close(
+        new WorkerCrashedError(`thread ${key} is gone (${exit.reason}); its pending sync calls were rejected.`),
+      ),
+    );
     return this.#remoteHandle(remote);
   }
 

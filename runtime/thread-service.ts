@@ -29,6 +29,8 @@ export interface ThreadServiceOptions {
   readonly thread: number;
   readonly deferred: 'idle' | 'manual';
   readonly bridge: BridgeDirection;
+  /** Names a restarted thread, e.g. `"2"` or `"1.0"`; its event ids include it (see `Thread`). */
+  readonly incarnation?: string;
 }
 
 
@@ -120,7 +122,7 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
     stationLink: () => link,
     createBusActor: (endpoint) => createActor(busMachine, { input: { endpoint } }).start(),
   };
-  thread = new Thread(host, options.processor, options.thread);
+  thread = new Thread(host, options.processor, options.thread, options.incarnation ?? '');
   const current = thread;
 
   const bus = (side: Side, generation: number, call: string): Bus => {

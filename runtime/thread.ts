@@ -21,12 +21,17 @@ export class Thread {
   /** Ids of events from other threads already delivered here, so a later generation never redelivers them. */
   readonly #delivered: Record<Side, Set<string>> = { internal: new Set(), external: new Set() };
 
-  constructor(host: ThreadHost, processor: number, index: number) {
+  /**
+   * @param incarnation names a restarted thread (or a thread of a restarted
+   * processor), e.g. `"2"`: its ids read `<processor>.<thread>.<incarnation>-<n>`,
+   * so they never repeat a predecessor's. Empty for a first incarnation.
+   */
+  constructor(host: ThreadHost, processor: number, index: number, incarnation = '') {
     this.host = host;
     this.processor = processor;
     this.index = index;
     this.clock = new HybridClock(host.clock);
-    this.#idPrefix = `${processor}.${index}.`;
+    this.#idPrefix = incarnation === '' ? `${processor}.${index}.` : `${processor}.${index}.${incarnation}-`;
     const onError = host.subscriberErrorHandler;
     this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
     this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };

@@ -1,0 +1,108 @@
+/**
+ * Faults of real workers and processes: a worker that runs out of memory and
+ * a processor killed with SIGKILL are detected, their pending calls rejected,
+ * they are restarted, and nothing that reached a station (or, for a processor,
+ * the main station) is lost. Tests wait for the runtime's own crash report, an
+ * internal-side event, never for time.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import type { RemoteBus } from '../../runtime/remote-bus.js';
+import type { RemoteStation } from '../../runtime/processor-host.js';
+
+const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+
+/** Resolves with the next `busline.<kind>.crashed` event on the root's internal bus. */
+function nextCrash(runtime: Runtime, kind: 'thread' | 'processor'): Promise<BusEvent> {
+  return new Promise((resolve) => {
+    const subscription = runtime.bus('internal').subscribe(`busline.${kind}.crashed`, (event) => {
+      subscription.unsubscribe();
+      resolve(event);
+    });
+  });
+}
+
+const test = suite('faults');
+
+test('worker out of memory - pending call rejected, worker restarted, station events and parked queue kept', async () => {
+  const runtime = createRuntime({
+    threadsPerProcessor: 1,
+    deferred: 'manual',
+    workerLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 },
+  });
+  await runtime.ready;
+  try {
+    const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
+    const kept = await bus.post('order.created', { id: 1 });
+    const parked = await bus.post('order.later', { id: 2 }, { priority: 'deferred' });
+    await bus.toStation();
+    const crashed = nextCrash(runtime, 'thread');
+    // Keep 4 MiB payloads in the worker's history until its heap limit stops it.
+    let failure: unknown;
+    const next = runtime.thread(0, 1).bus('external') as RemoteBus;
+    for (let i = 0; i < 64 && failure === undefined; i++) {
+      try {
+        await next.post('blob', { data: 'x'.repeat(4 * 1024 * 1024), i });
+      } catch (error) {
+        failure = error;
+      }
+    }
+    assert.ok(isBusError(failure, 'WORKER_CRASHED'), `expected WORKER_CRASHED, got ${String(failure)}`);
+    const report = await crashed;
+    assert.equal(report.payload, { processor: 0, thread: 1, reason: 'out-of-memory', restarted: true });
+    assert.is(report.side, 'internal');
+    // The station kept what reached it; the successor gets its parked queue back.
+    assert.ok(ids(runtime.station('external').history()).includes(kept.id));
+    const successor = runtime.thread(0, 1).bus('external') as RemoteBus;
+    const { handedBack, added } = await successor.fromStation();
+    assert.is(handedBack, 1);
+    assert.equal(ids(await successor.queue()), [parked.id]);
+    assert.ok(ids(added).includes(kept.id));
+    const fresh = await successor.post('order.created', { id: 3 });
+    assert.ok(!ids(added).includes(fresh.id) && fresh.id !== kept.id, 'ids of the new incarnation are new');
+    assert.match(fresh.id, /^0\.1\.1-/);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('processor SIGKILL - pending calls rejected, processor restarted, main station keeps what reached it', async () => {
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual' });
+  await runtime.ready;
+  try {
+    const bus = runtime.thread(1, 1).bus('external') as RemoteBus;
+    const reachedMain = await bus.post('order.created', { id: 1 });
+    await bus.toStation();
+    await (runtime.processor(1).station('external') as RemoteStation).toMain();
+    const onlyLocal = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('order.local', { id: 2 });
+    await (runtime.thread(1, 1).bus('external') as RemoteBus).toStation();
+    const pid = runtime.processor(1).pid!;
+    const crashed = nextCrash(runtime, 'processor');
+    process.kill(pid, 'SIGKILL');
+    try {
+      await (runtime.thread(1, 1).bus('external') as RemoteBus).post('lost', 1);
+      // The call may reach the successor if it is already up: then it must work.
+    } catch (error) {
+      assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+    }
+    const report = await crashed;
+    assert.equal(report.payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: true });
+    const newPid = runtime.processor(1).pid!;
+    assert.ok(newPid !== pid);
+    assert.ok(ids(runtime.mainStation('external').history()).includes(reachedMain.id));
+    assert.not.ok(ids(runtime.mainStation('external').history()).includes(onlyLocal.id));
+    // The restarted processor works and gets the main history back.
+    const station = runtime.processor(1).station('external') as RemoteStation;
+    await station.fromMain();
+    const reborn = runtime.thread(1, 1).bus('external') as RemoteBus;
+    const { added } = await reborn.fromStation();
+    assert.ok(ids(added).includes(reachedMain.id));
+    const fresh = await reborn.post('order.created', { id: 3 });
+    assert.match(fresh.id, /^1\.1\.1\.0-/);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test.run();
