@@ -87,12 +87,16 @@ export class Bus {
    * `post()` keeps no second list.
    */
   #adopted = new Set<string>();
+  /** The newest event of this bus that `sync()` has sent; later ones are unsent. */
+  #sentUpTo: BusEvent | undefined;
   /** `normal` events waiting for the microtask flush. */
   #pending: BusEvent[] = [];
   #flushScheduled = false;
   #idleScheduled = false;
   #retired = false;
   #postedSinceReport = 0;
+  /** Posts since the last sync, for the automatic policy's `maxBatch`. */
+  #sinceSync = 0;
   #deliveredSinceReport = 0;
   #lastId: string | null = null;
 
@@ -179,6 +183,12 @@ export class Bus {
       this.#scheduleReport();
       return event;
     }
+    const maxBatch = thread.host.maxBatch;
+    if (maxBatch !== undefined && ++this.#sinceSync >= maxBatch) {
+      this.#sinceSync = 0;
+      // After this post is in the history, so the sync it asks for carries it.
+      queueMicrotask(() => thread.host.requestSync?.());
+    }
     this.#history.insert(event);
     if (priority === 'immediate') {
       this.#deliveredSinceReport += this.#thread.subscriptions(this.side).deliver(event);
@@ -213,7 +223,8 @@ export class Bus {
     const subscriptions = this.#thread.subscriptions(this.side);
     for (const event of queue) {
       if (!this.#history.insert(event)) continue;
-      if (event.origin !== this.#origin) this.#adopted.add(event.id);
+      // Stamped at post time, delivered now: it may sort before what sync() already sent.
+      this.#adopted.add(event.id);
       this.#deliveredSinceReport += subscriptions.deliver(event);
     }
     this.#scheduleReport();
@@ -280,7 +291,13 @@ export class Bus {
   #unsent(): BusEvent[] {
     const origin = this.#origin;
     const adopted = this.#adopted;
-    return this.#history.snapshot().filter((event) => event.origin === origin || adopted.has(event.id));
+    const sent = this.#sentUpTo;
+    return this.#history
+      .snapshot()
+      .filter(
+        (event) =>
+          adopted.has(event.id) || (event.origin === origin && (sent === undefined || compareEvents(event, sent) > 0)),
+      );
   }
 
   /** Takes back what a failed `toStation()` of the previous generation carried. */
@@ -321,6 +338,11 @@ export class Bus {
       this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromStation() failed; nothing changed.', { cause: error });
     }
+    return this.#receive(reply);
+  }
+
+  /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
+  #receive(reply: EventBatch): FromStationResult {
     const added = this.#history.merge(reply.history);
     if (reply.history.length > 0) this.#thread.clock.observe(reply.history[reply.history.length - 1]!.timestamp);
     this.#queue = mergeQueue(this.#queue, reply.queue);
@@ -336,6 +358,44 @@ export class Bus {
     this.#actor.send({ type: 'RECEIVED', added: added.length, queued: this.#queue.length });
     this.#report();
     return { added, handedBack: reply.queue.length };
+  }
+
+  /**
+   * Shares what this bus has that its station has not seen, then merges the
+   * station's history back (only `types`, if given) — without retiring the
+   * bus or moving its queue. This is what the automatic sync policy
+   * (`createRuntime({ sync: { everyMs } })`) runs; a bus you hold stays valid.
+   */
+  async sync(options?: { readonly types?: readonly string[] }): Promise<FromStationResult> {
+    this.#thread.assertRunning('sync');
+    assertKnownKeys(options, ['types'], 'sync options');
+    if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+    this.#enter('FROM_STATION', 'sync', 'receiving', this.side);
+    this.#flush();
+    this.#sinceSync = 0;
+    const link = this.#thread.host.stationLink(this.side);
+    let reply: EventBatch;
+    try {
+      const unsent = this.#unsent();
+      if (unsent.length > 0) {
+        await link.accept({ kind: 'batch', seq: 0, from: this.endpoint, history: unsent, queue: [] });
+        for (const event of unsent) {
+          this.#adopted.delete(event.id);
+          if (event.origin === this.#origin) this.#sentUpTo = event;
+        }
+      }
+      reply = await link.serve({
+        kind: 'syncRequest',
+        seq: 0,
+        from: this.endpoint,
+        side: this.side,
+        ...(options?.types === undefined ? {} : { types: [...options.types] }),
+      });
+    } catch (error) {
+      this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
+      throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
+    }
+    return this.#receive(reply);
   }
 
   /**

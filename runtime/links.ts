@@ -37,6 +37,10 @@ export interface ThreadHost {
   /** The link to this processor's local station of `side`. */
   stationLink(side: Side): StationLink;
   createBusActor(endpoint: Endpoint): Actor<typeof busMachine>;
+  /** With an automatic sync policy: posts on one bus that ask for a sync at once. */
+  readonly maxBatch?: number;
+  /** Asks the automatic sync policy for a sync now. */
+  requestSync?(): void;
 }
 
 /** What a local station needs from where it runs. */

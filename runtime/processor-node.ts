@@ -14,6 +14,7 @@ import { ChannelStationLink, type StationHost } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from './protocol.js';
 import { connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
 import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
+import { SyncTimer, settleAll } from './sync-policy.js';
 import { STATION_THREAD, Station } from './station.js';
 import { createThreadService, eventsToFrame, outcome, type ThreadApi } from './thread-service.js';
 import type { WorkerExit } from './worker-host.js';
@@ -46,6 +47,7 @@ export class ProcessorNode implements StationHost {
   readonly #upstream: FrameChannel;
   readonly #threads = new Map<number, RemoteThread>();
   #workers: WorkerThreads | undefined;
+  #syncTimer: SyncTimer | undefined;
   readonly #init: ProcessorInit;
   #direction: BridgeDirection;
   #running = true;
@@ -79,10 +81,17 @@ export class ProcessorNode implements StationHost {
       deferred: this.#init.deferred,
       bridge: this.#direction,
       incarnation: incarnationName(this.#incarnation(), 0),
+      ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
     });
     const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
       (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
     this.attachThread(this.processor, 0, port2, call);
+    if (this.#init.sync !== undefined) {
+      this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
+        settleAll((['internal', 'external'] as const).map((side) => () => this.#stations[side].roundTrip())),
+      );
+      this.#syncTimer.start();
+    }
     this.#workers = await startWorkerThreads(this, {
       processor: this.processor,
       count: this.#init.threads,
@@ -93,6 +102,7 @@ export class ProcessorNode implements StationHost {
       onCrash: (thread, exit, restarted) => void this.#reportCrash(thread, exit.reason, restarted),
       processorIncarnation: this.#incarnation(),
       ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
+      ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
     });
   }
 
@@ -194,6 +204,7 @@ export class ProcessorNode implements StationHost {
   /** Stops the threads and workers and the station actors. */
   async stop(): Promise<null> {
     if (!this.#running) return null;
+    await this.#syncTimer?.stop();
     this.#running = false;
     await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stop').catch(() => undefined)));
     await this.#workers?.stop();

@@ -17,6 +17,7 @@ import type { ThreadApi, ThreadServiceOptions } from './thread-service.js';
 import { RestartBudget, startWorker, supervise, type Supervision, type WorkerExit, type WorkerHandle } from './worker-host.js';
 import type { ThreadWorkerApi } from './workers/thread.worker.js';
 import type { Clock } from './clock.js';
+import type { SyncPolicy } from './sync-policy.js';
 
 const THREAD_WORKER = new URL('./workers/thread.worker.ts', import.meta.url);
 
@@ -50,6 +51,8 @@ export interface WorkerThreadOptions {
   readonly bridge: () => BridgeDirection;
   readonly callDeadlineMs?: number;
   readonly restart?: RestartPolicy;
+  /** The automatic sync policy, if any: each worker syncs its own buses. */
+  readonly sync?: SyncPolicy;
   /** Heap limits of each worker. */
   readonly resourceLimits?: ResourceLimits;
   /** The processor's own incarnation (`''` for the first): part of its threads' incarnation names. */
@@ -98,6 +101,7 @@ async function superviseThread(
       deferred: options.deferred,
       bridge: options.bridge(),
       incarnation: incarnationName(options.processorIncarnation ?? '', incarnation++),
+      ...(options.sync === undefined ? {} : { sync: options.sync }),
     };
     return startWorker<ThreadWorkerApi>(THREAD_WORKER, {
       name: `processor ${options.processor} thread ${thread}`,

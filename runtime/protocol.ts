@@ -72,6 +72,8 @@ export interface ProcessorInit {
   readonly workerLimits?: { readonly maxOldGenerationSizeMb?: number; readonly maxYoungGenerationSizeMb?: number };
   /** How many times this processor was restarted. */
   readonly incarnation?: number;
+  /** The automatic sync policy, if any. */
+  readonly sync?: { readonly everyMs: number; readonly maxBatch?: number };
 }
 
 /** A control call's answer across a thread or process: its value, or the error with its code. */

@@ -19,6 +19,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { MessagePortLike } from './frame-channel.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
+import { DEFAULT_MAX_BATCH, SyncTimer, settleAll, syncPolicyOf, type SyncPolicy } from './sync-policy.js';
 import { DEFAULT_RESTART_POLICY, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
 import type { ProcessorInit } from './protocol.js';
 import { RemoteProcessor, RemoteStation } from './processor-host.js';
@@ -66,6 +67,14 @@ export interface RuntimeOptions {
   /** How often a crashed worker thread or processor is restarted: default 5 times within 10 s each. */
   readonly restart?: RestartPolicy;
   /**
+   * Sync without manual calls: every `everyMs` each bus shares its new events
+   * with its station and merges the station's history back (`bus.sync()`: no
+   * bus retires, no queue moves) and each local station round-trips with its
+   * main station; a bus with `maxBatch` posts since its last sync asks for one
+   * at once. `'manual'` (default): only explicit calls sync.
+   */
+  readonly sync?: 'manual' | SyncPolicy;
+  /**
    * Heap limits of each worker thread (Node's `resourceLimits`): a worker over
    * them is stopped alone and restarted, instead of taking the process down.
    */
@@ -83,6 +92,7 @@ const RUNTIME_OPTIONS = [
   'callDeadlineMs',
   'restart',
   'workerLimits',
+  'sync',
 ] as const;
 
 /** One actor of the runtime, where it runs and what state it is in. */
@@ -152,6 +162,9 @@ export class Runtime {
   readonly #starting = new Set<Promise<RemoteProcessor>>();
   #stopping = false;
   #stopped: Promise<void> | undefined;
+  #syncTimer: SyncTimer | undefined;
+  /** The automatic sync policy, when there is one. */
+  readonly syncPolicy: SyncPolicy | undefined;
   #processorInit!: Pick<ProcessorInit, 'threads' | 'callDeadlineMs' | 'restart' | 'workerLimits'>;
   #pendingClearings: ClearRequest[] = [];
   #running = true;
@@ -163,6 +176,7 @@ export class Runtime {
     if (!Number.isInteger(threads) || threads < 0 || threads > 64) {
       throw new InvalidOptionError('threadsPerProcessor', `expected an integer from 0 to 64, got ${describe(threads)}.`);
     }
+    const syncPolicy = syncPolicyOf(options.sync);
     const processors = options.processors ?? 0;
     if (!Number.isInteger(processors) || processors < 0 || processors > 64) {
       throw new InvalidOptionError('processors', `expected an integer from 0 to 64, got ${describe(processors)}.`);
@@ -223,6 +237,7 @@ export class Runtime {
             ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
             ...(options.restart === undefined ? {} : { restart: options.restart }),
             ...(options.workerLimits === undefined ? {} : { resourceLimits: options.workerLimits }),
+            ...(syncPolicy === undefined ? {} : { sync: syncPolicy }),
             onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
           }).then((started) => {
             this.#workerThreads.push(started);
@@ -232,9 +247,15 @@ export class Runtime {
       ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
       ...(options.restart === undefined ? {} : { restart: options.restart }),
       ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
+      ...(syncPolicy === undefined ? {} : { sync: syncPolicy }),
     };
     const children = Promise.all(Array.from({ length: processors }, (_, i) => this.#startProcessor(i + 1, 0)));
     this.ready = Promise.all([workers, children]).then(() => undefined);
+    if (syncPolicy !== undefined) {
+      this.syncPolicy = syncPolicy;
+      this.#syncTimer = new SyncTimer(syncPolicy.everyMs, () => this.#syncTick());
+      this.#syncTimer.start();
+    }
     // A failed start is reported through `ready`; it must not also be an unhandled rejection.
     this.ready.catch(() => {});
   }
@@ -244,6 +265,23 @@ export class Runtime {
    * none); rejects with the reason when one could not start.
    */
   readonly ready: Promise<void>;
+
+  /**
+   * One automatic sync: this process's buses share and merge, its local
+   * stations round-trip with the main stations, and the buses merge again —
+   * so an event posted before the tick reaches every thread here within it.
+   */
+  async #syncTick(): Promise<void> {
+    const buses = () => this.#threads.flat().flatMap((thread) => [thread.bus('internal'), thread.bus('external')]);
+    await settleAll(buses().map((bus) => () => bus.sync()));
+    await settleAll(this.#localStations.flatMap((stations) => [() => stations.internal.roundTrip(), () => stations.external.roundTrip()]));
+    await settleAll(buses().map((bus) => () => bus.sync()));
+  }
+
+  /** @internal Asks the automatic sync policy for a sync now. */
+  requestSync(): void {
+    this.#syncTimer?.trigger();
+  }
 
   /**
    * Forks processor `index` and watches it: when it dies by itself it is
@@ -418,6 +456,7 @@ export class Runtime {
 
   async #stop(): Promise<void> {
     this.#stopping = true;
+    await this.#syncTimer?.stop();
     await this.ready.catch(() => {});
     await Promise.allSettled([...this.#starting]);
     this.#running = false;
@@ -579,6 +618,15 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
   get subscriberErrorHandler(): ErrorHandler {
     return this.#runtime.subscriberErrorHandler;
+  }
+
+  get maxBatch(): number | undefined {
+    const policy = this.#runtime.syncPolicy;
+    return policy === undefined ? undefined : (policy.maxBatch ?? DEFAULT_MAX_BATCH);
+  }
+
+  requestSync(): void {
+    this.#runtime.requestSync();
   }
 
   assertRunning(call: string): void {

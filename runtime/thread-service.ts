@@ -22,6 +22,7 @@ import type { Outcome, WireMessage } from './protocol.js';
 
 export type { Outcome };
 import { Thread } from './thread.js';
+import { DEFAULT_MAX_BATCH, SyncTimer, settleAll, type SyncPolicy } from './sync-policy.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -31,6 +32,8 @@ export interface ThreadServiceOptions {
   readonly bridge: BridgeDirection;
   /** Names a restarted thread, e.g. `"2"` or `"1.0"`; its event ids include it (see `Thread`). */
   readonly incarnation?: string;
+  /** The automatic sync policy, if any: this thread syncs its own buses. */
+  readonly sync?: SyncPolicy;
 }
 
 
@@ -106,7 +109,15 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
     },
   });
   const link = new ChannelStationLink(channel);
+  const policy = options.sync;
+  const timer =
+    policy === undefined
+      ? undefined
+      : new SyncTimer(policy.everyMs, () =>
+          settleAll((['internal', 'external'] as const).map((side) => () => current.bus(side).sync())),
+        );
   const host: ThreadHost = {
+    ...(policy === undefined ? {} : { maxBatch: policy.maxBatch ?? DEFAULT_MAX_BATCH, requestSync: () => timer?.trigger() }),
     clock: systemClock,
     deferred: options.deferred,
     get running() {
@@ -124,6 +135,7 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
   };
   thread = new Thread(host, options.processor, options.thread, options.incarnation ?? '');
   const current = thread;
+  timer?.start();
 
   const bus = (side: Side, generation: number, call: string): Bus => {
     const found = current.bus(side);
@@ -148,7 +160,8 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
     queue: (side) => outcome(() => eventsToFrame(current.bus(side).queue(), from(side))),
     state: (side) => outcome(() => ({ generation: current.bus(side).generation, state: current.bus(side).state })),
     stop: () =>
-      outcome(() => {
+      outcome(async () => {
+        await timer?.stop();
         running = false;
         for (const side of ['internal', 'external'] as const) current.bus(side).actor.stop();
         channel.close();

@@ -171,6 +171,19 @@ class RoundTrip implements Command {
   toString = () => `roundTrip(${this.t})`;
 }
 
+class Sync implements Command {
+  constructor(readonly t: number) {}
+  check = () => true;
+  async run(model: Model, real: Real) {
+    await bus(real, this.t).sync();
+    const processor = THREADS[this.t]![0];
+    union(model.stations[processor]!.history, model.threads[this.t]!.history);
+    modelFromStation(model, this.t, undefined);
+    check(model, real);
+  }
+  toString = () => `sync(${this.t})`;
+}
+
 class ToMain implements Command {
   constructor(readonly p: number) {}
   check = () => true;
@@ -217,6 +230,7 @@ const commandArbitraries: Array<fc.Arbitrary<Command>> = [
     thread.map((t) => new ToStation(t)),
     fc.tuple(thread, filter).map(([t, f]) => new FromStation(t, f)),
     thread.map((t) => new RoundTrip(t)),
+    thread.map((t) => new Sync(t)),
     processor.map((p) => new ToMain(p)),
     fc.tuple(processor, filter).map(([p, f]) => new FromMain(p, f)),
 ];

@@ -1,0 +1,114 @@
+/**
+ * The automatic sync policy: `createRuntime({ sync: { everyMs, maxBatch } })`.
+ * Every `everyMs` each bus shares its new events with its station and merges
+ * the station's history back (`bus.sync()`: no bus retires, no queue moves),
+ * and each local station round-trips with its main station — so threads see
+ * each other's events without manual calls. A bus that has posted `maxBatch`
+ * events since its last sync asks for one at once.
+ */
+import { InvalidOptionError, isBusError } from '../errors.js';
+import { describe } from './validate.js';
+
+/** `maxBatch` when a policy does not set it. */
+export const DEFAULT_MAX_BATCH = 4096;
+
+/** The automatic sync policy's settings. */
+export interface SyncPolicy {
+  /** Milliseconds between syncs. */
+  readonly everyMs: number;
+  /** Posts on one bus that trigger a sync before the period is over. Default 4096. */
+  readonly maxBatch?: number;
+}
+
+/** Checks `createRuntime`'s `sync` option; `undefined` means manual. */
+export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
+  if (value === undefined || value === 'manual') return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch? }, got ${describe(value)}.`);
+  }
+  const { everyMs, maxBatch, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw new InvalidOptionError(`sync.${unknown[0]}`, 'unknown option. Allowed: everyMs, maxBatch.');
+  if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1) {
+    throw new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`);
+  }
+  if (maxBatch !== undefined && (typeof maxBatch !== 'number' || !Number.isInteger(maxBatch) || maxBatch < 1)) {
+    throw new InvalidOptionError('sync.maxBatch', `expected a positive integer, got ${describe(maxBatch)}.`);
+  }
+  return maxBatch === undefined ? { everyMs } : { everyMs, maxBatch };
+}
+
+/** Errors a sync tick expects and skips: a user's own sync call was running, or the runtime stopped. */
+function expected(error: unknown): boolean {
+  return isBusError(error) && (error.code === 'BUS_BUSY' || error.code === 'BUS_RETIRED' || error.code === 'RUNTIME_STOPPED');
+}
+
+/**
+ * Runs `tick` every `everyMs`, never two at once, and at once on `trigger()`.
+ */
+export class SyncTimer {
+  readonly #everyMs: number;
+  readonly #tick: () => Promise<unknown>;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  /** Ticks completed; for tests and the inspector. */
+  ticks = 0;
+
+  constructor(everyMs: number, tick: () => Promise<unknown>) {
+    this.#everyMs = everyMs;
+    this.#tick = tick;
+  }
+
+  start(): void {
+    this.#schedule();
+  }
+
+  /** Syncs as soon as the running tick (if any) is done. */
+  trigger(): void {
+    if (this.#stopped) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#run();
+  }
+
+  /** Stops the timer and waits for a running tick. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    // Referenced on purpose: a runtime that syncs keeps the process alive until stop(), like a server.
+    this.#timer = setTimeout(() => this.#run(), this.#everyMs);
+  }
+
+  #run(): void {
+    this.#running = this.#tick()
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        if (!expected(error)) console.error('[busline] an automatic sync failed; it will be retried:', error);
+      })
+      .finally(() => {
+        this.ticks++;
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#run();
+        } else this.#schedule();
+      });
+  }
+}
+
+/** Runs every step, even when some fail; rethrows the first unexpected failure afterwards. */
+export async function settleAll(steps: ReadonlyArray<() => Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(steps.map((step) => step()));
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected' && !expected(result.reason));
+  if (failure !== undefined) throw failure.reason;
+}

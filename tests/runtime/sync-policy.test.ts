@@ -1,0 +1,75 @@
+/**
+ * The automatic sync policy: threads see each other's events without manual
+ * calls. Tests wait for a subscriber to receive the event, never for time.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import type { RemoteBus } from '../../runtime/remote-bus.js';
+
+/** Resolves with the first event of `type` delivered on the root's main-thread bus of `side`. */
+function received(runtime: Runtime, type: string, side: 'internal' | 'external' = 'external'): Promise<BusEvent> {
+  return new Promise((resolve) => {
+    const subscription = runtime.bus(side).subscribe(type, (event) => {
+      subscription.unsubscribe();
+      resolve(event);
+    });
+  });
+}
+
+const test = suite('sync policy');
+
+test('everyMs - a virtual thread\'s events reach another thread; held buses stay valid', async () => {
+  const runtime = createRuntime({ sync: { everyMs: 2 } });
+  try {
+    const other = runtime.addThread().bus('external');
+    const arrival = received(runtime, 'auto.hello');
+    const sent = other.post('auto.hello', { n: 1 });
+    const got = await arrival;
+    assert.equal(got, sent);
+    assert.is(other.generation, 0, 'the automatic sync does not retire buses');
+    assert.not.ok(other.retired);
+    other.post('auto.again', 2); // the held bus still works
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('maxBatch - enough posts ask for a sync before the period is over', async () => {
+  const runtime = createRuntime({ sync: { everyMs: 3_600_000, maxBatch: 3 } });
+  try {
+    const other = runtime.addThread().bus('external');
+    const arrival = received(runtime, 'batch.third');
+    other.post('batch.first', 1);
+    other.post('batch.second', 2);
+    const third = other.post('batch.third', 3);
+    assert.equal(await arrival, third);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('processors - a worker in a child processor reaches the root without manual calls', async () => {
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, sync: { everyMs: 5 } });
+  try {
+    await runtime.ready;
+    const arrival = received(runtime, 'far.away');
+    const sent = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('far.away', { from: '1.1' });
+    assert.equal(await arrival, sent);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('options - sync is checked', () => {
+  for (const sync of [{ everyMs: 0 }, { every: 5 }, 'auto', { everyMs: 5, maxBatch: -1 }]) {
+    try {
+      createRuntime({ sync: sync as never });
+      assert.unreachable(JSON.stringify(sync));
+    } catch (error) {
+      assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
+    }
+  }
+});
+
+test.run();
