@@ -22,7 +22,17 @@ export type {
   Side,
 } from './types.js';
 export type { BusErrorCode, FrameErrorReason } from './errors.js';
-export type { ActorInfo, ProcessorHandle, RuntimeOptions, ThreadHandle } from './runtime/runtime.js';
+export type {
+  ActorInfo,
+  ProcessorHandle,
+  ProcessorInfo,
+  RuntimeOptions,
+  SpawnedActor,
+  ThreadHandle,
+} from './runtime/runtime.js';
+export type { SpawnOptions } from './runtime/user-actors.js';
+export type { SyncPolicy } from './runtime/sync-policy.js';
+export type { RestartPolicy } from './runtime/processor-threads.js';
 export type { FromStationOptions, FromStationResult, PostOptions } from './runtime/bus.js';
 export type { FromMainOptions } from './runtime/station.js';
 export type { CloseOptions } from './runtime/bridge.js';
@@ -35,6 +45,8 @@ export type { WireMessage, EventBatch, SyncRequest, ClearSide, BridgeState, Ack 
 // Values.
 export { createRuntime, Runtime } from './runtime/runtime.js';
 export { Bus } from './runtime/bus.js';
+export { RemoteBus } from './runtime/remote-bus.js';
+export { RemoteStation } from './runtime/processor-host.js';
 export { Station } from './runtime/station.js';
 export { Bridge } from './runtime/bridge.js';
 export { ManualClock, systemClock, HybridClock } from './runtime/clock.js';

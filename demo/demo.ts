@@ -1,101 +1,199 @@
 /**
- * `npm start`: a short tour of busline in one process. Two processors with two
- * threads each post events; buses sync through their local stations, the
- * local stations through the main stations; the bridge opens, goes one-way,
- * locks and closes with clearing. Every sync hop is a checksummed frame.
+ * `npm start`: a short tour of busline across real boundaries. Two processors
+ * run as child processes, each with two threads.js worker threads (threads
+ * 1.1, 1.2, 2.1, 2.2); the root holds the main stations and the bridge.
+ * Workers post, buses sync to their local stations, local stations to the
+ * main stations, another processor's thread reads what came across, a
+ * deferred queue is parked and handed back, and the bridge opens, goes
+ * one-way, locks and closes with clearing. Each line says what moved where.
  */
-import { createRuntime, isBusError, type BusEvent, type Runtime } from '../index.js';
-import type { FrameTransport } from '../runtime/transport.js';
+import { FrameTransport, createRuntime, encodeFrame, isBusError, type BusEvent, type Side } from '../index.js';
+import type { RemoteStation } from '../runtime/processor-host.js';
+import type { RemoteBus } from '../runtime/remote-bus.js';
 
 const line = (text = '') => console.log(text);
-const ids = (events: readonly BusEvent[]) => events.map((event) => `${event.type}@${event.id}`).join(', ') || '(none)';
+const list = (events: readonly BusEvent[]) => events.map((event) => `${event.type}@${event.id}`).join(', ') || '(none)';
+const ms = (since: number) => `${(performance.now() - since).toFixed(1)} ms`;
+const count = (n: number, noun: string) => `${n} ${n === 1 ? noun : noun.endsWith('y') ? `${noun.slice(0, -1)}ies` : `${noun}s`}`;
 
-function describeActors(runtime: Runtime): void {
-  const states = runtime.actors().map((actor) => `${actor.id}=${JSON.stringify(actor.state)}`);
-  line(`  actors: ${states.length}`);
-  for (const state of states) line(`    ${state}`);
+/** The size of `events` as one batch frame: what a sync hop carries for them. */
+function frameBytes(events: readonly BusEvent[], queue: readonly BusEvent[] = []): number {
+  const from = { processor: 0, thread: 0, generation: 0, side: 'external' as const };
+  return encodeFrame({ kind: 'batch', seq: 0, from, history: events, queue }, { compress: 'auto' }).byteLength;
 }
 
-const runtime = createRuntime({ deferred: 'manual' });
-runtime.addThread({ processor: 0 });
-runtime.addProcessor();
-runtime.addThread({ processor: 1 });
-
-line('busline demo — embedded runtime: 2 processors × 2 threads, main stations and the bridge, all XState actors');
-line();
-
-// Each thread subscribes on its external bus; subscriptions outlive bus generations.
-for (const [processor, thread] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
-  runtime.bus('external', { processor, thread }).subscribe('order', (event) => {
-    line(`  thread ${processor}.${thread} received ${event.type} ${JSON.stringify(event.payload)} (from ${event.id})`);
-  });
+/** Refusals are part of the tour: print their code. */
+async function refused(what: string, call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+    line(`  ${what}: allowed (unexpected)`);
+  } catch (error) {
+    if (!isBusError(error)) throw error;
+    line(`  ${what}: refused with ${error.code}`);
+  }
 }
 
-line('1. thread 0.0 posts two orders and parks a deferred one; thread 1.1 posts one');
-const bus00 = runtime.bus('external', { processor: 0, thread: 0 });
-bus00.post('order.created', { id: 'o-1' }, { priority: 'immediate' });
-bus00.post('order.paid', { id: 'o-1' }, { priority: 'immediate' });
-bus00.post('order.shipped', { id: 'o-1' }, { priority: 'deferred' });
-runtime.bus('external', { processor: 1, thread: 1 }).post('order.created', { id: 'o-2' }, { priority: 'immediate' });
-line(`  bus 0.0 queue: ${ids(bus00.queue())}`);
+const began = performance.now();
+const runtime = createRuntime({ processors: 2, threadsPerProcessor: 2, deferred: 'manual' });
+const bus = (processor: number, thread: number, side: Side = 'external') => runtime.thread(processor, thread).bus(side) as RemoteBus;
+const station = (processor: number, side: Side = 'external') => runtime.processor(processor).station(side) as RemoteStation;
+let pids: Array<number | null> = [];
 
-line();
-line('2. bus 0.0 toStation(): history and queue go to processor 0\'s local station; a new bus takes over');
-const next00 = await bus00.toStation();
-line(`  old bus: ${bus00.state}; new bus generation ${next00.generation}, history ${next00.history().length}`);
-line(`  local station 0 history: ${ids(runtime.station('external', 0).history())}`);
-line(`  local station 0 parked:  ${ids(runtime.station('external', 0).queued())}`);
-
-line();
-line('3. thread 0.1 fromStation({ types: [\'order.created\'] }): only that type, with subtype matching');
-await runtime.bus('external', { processor: 0, thread: 1 }).fromStation({ types: ['order.created'] });
-
-line();
-line('4. processor 1 syncs with the main station; processor 0 round-trips; thread 0.1 reads again');
-await runtime.bus('external', { processor: 1, thread: 1 }).toStation();
-await runtime.station('external', 1).toMain();
-await runtime.station('external', 0).roundTrip();
-await runtime.bus('external', { processor: 0, thread: 1 }).fromStation();
-
-line();
-line('5. bus 0.0 roundTrip(): its queue comes back with the whole station history');
-const again00 = await runtime.bus('external').roundTrip();
-line(`  bus 0.0 history: ${ids(again00.history())}`);
-line(`  bus 0.0 queue:   ${ids(again00.queue())}`);
-again00.drain();
-
-line();
-line('6. the bridge: internal events are the runtime\'s own, external ones the user\'s');
-runtime.bus('internal').post('runtime.health', { ok: true });
-await runtime.bus('internal').toStation();
-const external = runtime.bus('external');
 try {
-  await external.fromStation({ side: 'internal' });
-} catch (error) {
-  if (isBusError(error)) line(`  closed bridge: ${error.code}`);
-}
-await runtime.bridge.onlyToInternal();
-line(`  bridge ${runtime.bridge.direction}: external reads internal`);
-const crossed = await runtime.bus('external').fromStation({ side: 'internal' });
-line(`  external bus got: ${ids(crossed.added)}`);
-await runtime.bridge.lock();
-line(`  bridge locked → ${runtime.bridge.direction}`);
-try {
+  await runtime.ready;
+  pids = [1, 2].map((processor) => runtime.processor(processor).pid);
+  line('busline demo: 2 processors (child processes) × 2 worker threads; main stations + bridge in the root');
+  line(`  ready in ${ms(began)}: processor 1 pid ${pids[0]}, processor 2 pid ${pids[1]}, root pid ${process.pid}`);
+  line(`  threads 1.1 1.2 2.1 2.2 are workers; 1.0 and 2.0 are their processors' own threads`);
+
+  let step = performance.now();
+  line();
+  line('1. workers in different processors post');
+  const created = await bus(1, 1).post('order.created', { order: 'o-1' });
+  const paid = await bus(1, 1).post('order.paid', { order: 'o-1', amount: 42 });
+  const shipped = await bus(1, 1).post('order.shipped', { order: 'o-1' }, { priority: 'deferred' });
+  const remote = await bus(2, 1).post('order.created', { order: 'o-2' });
+  line(`  thread 1.1 posted ${list([created, paid])}, and parked ${list([shipped])} in its queue (deferred)`);
+  line(`  thread 2.1 posted ${list([remote])}`);
+  line(`  bus 1.1 is ${(await bus(1, 1).state()).state}: history ${(await bus(1, 1).history()).length}, queue ${(await bus(1, 1).queue()).length}  (${ms(step)})`);
+
+  step = performance.now();
+  line();
+  line('2. buses sync to their local stations: toStation()');
+  const sent11 = await bus(1, 1).history();
+  const queued11 = await bus(1, 1).queue();
+  const next11 = await bus(1, 1).toStation();
+  line(`  bus 1.1 → station 1: ${sent11.length} history + ${queued11.length} queued in one batch (${frameBytes(sent11, queued11)} bytes framed)`);
+  line(`  bus 1.1 retired; thread 1.1 now runs generation ${next11.generation} (history ${(await next11.history()).length})`);
+  await bus(2, 1).toStation();
+  line(`  bus 2.1 → station 2: 1 event`);
+  line(`  station 1 history: ${list(await station(1).history())}`);
+  line(`  station 1 parked:  ${list(await station(1).queued())}`);
+  const sameProcessor = await bus(1, 2).fromStation({ types: ['order.created'] });
+  line(`  thread 1.2 fromStation({ types: ['order.created'] }) ← ${list(sameProcessor.added)}  (${ms(step)})`);
+
+  step = performance.now();
+  line();
+  line('3. local stations sync with the main stations: toMain(), fromMain()');
+  await station(1).toMain();
+  await station(2).toMain();
+  const main = runtime.mainStation('external');
+  line(`  stations 1, 2 → main external: history ${list(main.history())}`);
+  line(`  main external parked: ${list(main.queued())} (filed under thread 1.1)`);
+  const pulled2 = await station(2).fromMain();
+  line(`  station 2 fromMain() ← ${count(pulled2.added, 'new event')}, ${count(pulled2.handedBack, 'parked entry')} (none is its processor's)  (${ms(step)})`);
+
+  step = performance.now();
+  line();
+  line('4. another processor\'s thread reads them');
+  const far = await bus(2, 2).fromStation();
+  line(`  thread 2.2 fromStation() ← ${list(far.added)} (${frameBytes(far.added)} bytes framed)`);
+  const again = await bus(2, 2).fromStation();
+  line(`  again ← ${count(again.added.length, 'event')}: resends are deduplicated by id`);
+  await runtime.station('external').fromMain();
+  const root = await runtime.bus('external').fromStation();
+  line(`  the root's own thread 0.0, after station 0 fromMain() ← ${list(root.added)}  (${ms(step)})`);
+
+  step = performance.now();
+  line();
+  line('5. the deferred queue is handed back to its origin thread only');
+  const pulled1 = await station(1).fromMain();
+  line(`  station 1 fromMain() ← ${count(pulled1.added, 'new event')}, and ${count(pulled1.handedBack, 'parked entry')} back from main`);
+  line(`  thread 1.2 fromStation(): ${(await bus(1, 2).fromStation()).handedBack} handed back (not its entry)`);
+  const back = await bus(1, 1).roundTrip();
+  line(`  thread 1.1 roundTrip() → generation ${back.generation}: queue ${list(await back.queue())}`);
+  line(`    with the whole station history: ${list(await back.history())}`);
+  line(`  drain() delivered ${await back.drain()}; station 1 parked now: ${list(await station(1).queued())}  (${ms(step)})`);
+
+  step = performance.now();
+  line();
+  line('6. the bridge between internal (runtime) and external (user) events');
+  const health = await bus(2, 1, 'internal').post('runtime.health', { ok: true });
+  await bus(2, 1, 'internal').toStation();
+  await station(2, 'internal').toMain();
+  await station(1, 'internal').fromMain();
+  line(`  thread 2.1 posted internal ${list([health])}; it reached main internal and station 1 internal`);
+  line(`  bridge: ${JSON.stringify((await runtime.actors()).find((actor) => actor.kind === 'bridge')?.state)}`);
+  await refused('bus 1.2 (external) reading the internal station', () => bus(1, 2).fromStation({ side: 'internal' }));
+
+  await runtime.bridge.onlyToInternal();
+  line(`  onlyToInternal() → ${runtime.bridge.direction}: the external side may reach the internal side`);
+  const crossedBus = await bus(1, 2).fromStation({ side: 'internal' });
+  line(`  bus 1.2 (external) ← ${list(crossedBus.added)} from station 1 internal`);
+  const crossedStation = await station(2).fromMain({ side: 'internal' });
+  line(`  station 2 (external) ← ${count(crossedStation.added, 'event')} from main internal`);
+  await refused('bus 2.2 (internal) reading the external station', () => bus(2, 2, 'internal').fromStation({ side: 'external' }));
+
   await runtime.bridge.open();
-} catch (error) {
-  if (isBusError(error)) line(`  open() while locked: ${error.code}`);
-}
-await runtime.bridge.unlock();
-line(`  unlocked → back to ${runtime.bridge.direction}`);
-await runtime.bridge.close({ clearOtherSide: true });
-const left = runtime.bus('external').history().filter((event) => event.side === 'internal');
-line(`  close({ clearOtherSide: true }) → ${runtime.bridge.direction}; internal events left on the external side: ${left.length}`);
+  line(`  open() → ${runtime.bridge.direction}`);
+  const crossedInternal = await bus(2, 2, 'internal').fromStation({ side: 'external' });
+  line(`  bus 2.2 (internal) ← ${list(crossedInternal.added)} from station 2 external`);
+  line(`    (runtime.health came back too: station 2 external holds it since it crossed)`);
 
-line();
-line('7. where everything is now');
-describeActors(runtime);
-const stats = (runtime.transport as FrameTransport).stats;
-line(`  ${stats.messages} frames, ${stats.bytes} bytes crossed the ${runtime.transport.name} transport`);
-await runtime.stop();
-line();
-line('done.');
+  const externalHolds = async () => {
+    const places = [
+      await bus(1, 2).history(),
+      await bus(2, 2).history(),
+      await station(1).history(),
+      await station(2).history(),
+    ];
+    return places.map((events) => events.filter((event) => event.side === 'internal').length);
+  };
+  line(`  internal events held by bus 1.2, bus 2.2, station 1, station 2 (external side): ${(await externalHolds()).join(', ')}`);
+  await runtime.bridge.onlyToExternal({ clearOtherSide: true });
+  line(`  onlyToExternal({ clearOtherSide: true }) → ${runtime.bridge.direction}: internal events cleared from the external side`);
+  line(`  internal events held now by the same four: ${(await externalHolds()).join(', ')}`);
+
+  await runtime.bridge.lock();
+  line(`  lock() → ${runtime.bridge.direction}, locked: ${runtime.bridge.locked}`);
+  await refused('bridge.open() while locked', () => runtime.bridge.open());
+  await refused('bus 2.2 (internal) reading external while locked', () => bus(2, 2, 'internal').fromStation({ side: 'external' }));
+  await runtime.bridge.unlock();
+  line(`  unlock() → back to ${runtime.bridge.direction}`);
+
+  const internalHolds = async () => {
+    let count = 0;
+    for (const [processor, thread] of [[1, 0], [1, 1], [1, 2], [2, 0], [2, 1], [2, 2]] as const) {
+      count += (await bus(processor, thread, 'internal').history()).filter((event) => event.side === 'external').length;
+    }
+    for (const processor of [1, 2]) {
+      count += (await station(processor, 'internal').history()).filter((event) => event.side === 'external').length;
+    }
+    return count;
+  };
+  line(`  external events on the internal side (6 buses, 2 stations): ${await internalHolds()}`);
+  await runtime.bridge.close({ clearOtherSide: true });
+  line(`  close({ clearOtherSide: true }) → ${runtime.bridge.direction}; external events left on the internal side: ${await internalHolds()}  (${ms(step)})`);
+
+  line();
+  line('7. where things are');
+  for (const actor of (await runtime.actors()).filter((actor) => actor.kind !== 'bus')) {
+    line(`  ${`root ${actor.id}`.padEnd(40)} ${JSON.stringify(actor.state)}`);
+  }
+  for (const processor of [1, 2]) {
+    for (const side of ['internal', 'external'] as const) {
+      const { size, state } = await station(processor, side).state();
+      line(`  ${`pid ${pids[processor - 1]} station:local:${processor}:${side}`.padEnd(40)} ${JSON.stringify(state)}, ${count(size, 'event')}`);
+    }
+  }
+  for (const [processor, thread] of [[1, 1], [1, 2], [2, 1], [2, 2]] as const) {
+    const { generation, state } = await bus(processor, thread).state();
+    line(`  ${`worker bus:${processor}.${thread}:external#${generation}`.padEnd(40)} ${state}, ${count((await bus(processor, thread).history()).length, 'event')}`);
+  }
+  const stats = runtime.transport instanceof FrameTransport ? runtime.transport.stats : undefined;
+  if (stats !== undefined) line(`  frames of the root's own hops (station 0 ⇄ main, thread 0.0 ⇄ station 0): ${stats.messages}, ${stats.bytes} bytes`);
+} finally {
+  const stopping = performance.now();
+  await runtime.stop();
+  const left = pids.filter((pid) => {
+    if (pid === null) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  line();
+  line(`stopped in ${ms(stopping)}; processor processes left: ${left.length}; total ${ms(began)}`);
+}

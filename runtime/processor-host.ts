@@ -13,7 +13,7 @@ import { stationServer } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport } from './protocol.js';
 import type { ThreadCaller } from './remote-bus.js';
 import type { Station } from './station.js';
-import { eventsFromFrame, type PortableQuery, type ThreadApi } from './thread-service.js';
+import { eventsFromFrame, type ActorInfo, type PortableQuery, type ThreadApi } from './thread-service.js';
 
 const PROCESSOR_ENTRY = new URL('./workers/processor.worker.ts', import.meta.url);
 
@@ -132,6 +132,13 @@ export class RemoteProcessor {
   /** Calls a local station of this processor. */
   callStation(side: Side, method: string, args: readonly unknown[]): Promise<Outcome<unknown>> {
     return this.#send({ type: 'call', id: this.#nextId++, target: 'station', side, method, args });
+  }
+
+  /** The processor's stations and every actor of its threads. */
+  async actors(): Promise<ActorInfo[]> {
+    const result = (await this.#send({ type: 'actors', id: this.#nextId++ })) as Outcome<ActorInfo[]>;
+    if (result.ok) return result.value;
+    throw new BusError(result.code as BusErrorCode, result.message);
   }
 
   /** A caller for one of this processor's threads. */

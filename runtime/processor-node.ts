@@ -16,7 +16,7 @@ import { connectThread, type RemoteThread, type ThreadCaller } from './remote-bu
 import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
 import { SyncTimer, settleAll } from './sync-policy.js';
 import { STATION_THREAD, Station } from './station.js';
-import { createThreadService, eventsToFrame, outcome, type ThreadApi } from './thread-service.js';
+import { createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from './thread-service.js';
 import type { WorkerExit } from './worker-host.js';
 
 /** The IPC channel to the root, as a child process has it. */
@@ -198,7 +198,23 @@ export class ProcessorNode implements StationHost {
       });
     }
     if (message.type === 'stop') return outcome(() => this.stop());
+    if (message.type === 'actors') return outcome(() => this.actors());
     return { ok: false, code: 'UNSUPPORTED', message: `unexpected control message ${message.type}` };
+  }
+
+  /** This processor's stations and every actor of its threads. */
+  async actors(): Promise<ActorInfo[]> {
+    const list: ActorInfo[] = (['internal', 'external'] as const).map((side) => ({
+      id: `station:local:${this.processor}:${side}`,
+      kind: 'station',
+      processor: this.processor,
+      thread: null,
+      side,
+      state: this.#stations[side].state,
+    }));
+    const threads = await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('actors')));
+    for (const result of threads) if (result.ok) list.push(...result.value);
+    return list;
   }
 
   /** Stops the threads and workers and the station actors. */

@@ -106,6 +106,8 @@ async function superviseThread(
     return startWorker<ThreadWorkerApi>(THREAD_WORKER, {
       name: `processor ${options.processor} thread ${thread}`,
       workerData,
+      // Loading TypeScript on a busy 2-core machine can take seconds; a start is not a hang.
+      startDeadlineMs: 60_000,
       ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
     }).then((handle) => {

@@ -103,6 +103,7 @@ export type ProcessorControl =
       readonly method: string;
       readonly args: readonly unknown[];
     }
+  | { readonly type: 'actors'; readonly id: number }
   | { readonly type: 'stop'; readonly id: number };
 
 /** Control messages from a processor to the root. */

@@ -19,6 +19,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { MessagePortLike } from './frame-channel.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
+import { busId, outcome, threadActors, unwrap, type ActorInfo } from './thread-service.js';
+import { checkSpawnOptions, moduleHref, type SpawnOptions } from './user-actors.js';
 import { DEFAULT_MAX_BATCH, SyncTimer, settleAll, syncPolicyOf, type SyncPolicy } from './sync-policy.js';
 import { DEFAULT_RESTART_POLICY, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
 import type { ProcessorInit } from './protocol.js';
@@ -95,14 +97,19 @@ const RUNTIME_OPTIONS = [
   'sync',
 ] as const;
 
-/** One actor of the runtime, where it runs and what state it is in. */
-export interface ActorInfo {
+export type { ActorInfo };
+
+/** A user actor started by `runtime.spawn()`. */
+export interface SpawnedActor {
   readonly id: string;
-  readonly kind: 'bus' | 'station' | 'bridge';
-  readonly processor: number | null;
-  readonly thread: number | null;
-  readonly side: Side | null;
-  readonly state: unknown;
+  readonly processor: number;
+  readonly thread: number;
+  /** Sends it an XState event. */
+  send(event: { type: string; [key: string]: unknown }): Promise<void>;
+  /** Where it runs and its current state. */
+  info(): Promise<ActorInfo>;
+  /** Stops it (and its bus subscription). */
+  stop(): Promise<void>;
 }
 
 /** A thread's handle: its current buses. */
@@ -161,6 +168,7 @@ export class Runtime {
   readonly #processorBudgets = new Map<number, RestartBudget>();
   readonly #starting = new Set<Promise<RemoteProcessor>>();
   #stopping = false;
+  #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
   #syncTimer: SyncTimer | undefined;
   /** The automatic sync policy, when there is one. */
@@ -250,7 +258,12 @@ export class Runtime {
       ...(syncPolicy === undefined ? {} : { sync: syncPolicy }),
     };
     const children = Promise.all(Array.from({ length: processors }, (_, i) => this.#startProcessor(i + 1, 0)));
-    this.ready = Promise.all([workers, children]).then(() => undefined);
+    this.#started = Promise.all([workers, children]).then(() => undefined);
+    // A runtime that cannot start stops what did start: no worker or process is left behind.
+    this.ready = this.#started.catch(async (error: unknown) => {
+      await this.stop();
+      throw error;
+    });
     if (syncPolicy !== undefined) {
       this.syncPolicy = syncPolicy;
       this.#syncTimer = new SyncTimer(syncPolicy.everyMs, () => this.#syncTick());
@@ -424,8 +437,12 @@ export class Runtime {
     return this.#handle(thread);
   }
 
-  /** Every live actor: buses, stations and the bridge, with where it runs and its state. */
-  actors(): ActorInfo[] {
+  /**
+   * Every actor of the runtime — the bridge, the stations, every thread's
+   * buses and the users' own actors, in every thread and processor — with
+   * where it runs and its current state.
+   */
+  async actors(): Promise<ActorInfo[]> {
     const list: ActorInfo[] = [
       { id: 'bridge', kind: 'bridge', processor: null, thread: null, side: null, state: this.bridge.actor.getSnapshot().value },
     ];
@@ -437,15 +454,64 @@ export class Runtime {
         list.push({ id: stationId('local', side, processor), kind: 'station', processor, thread: null, side, state: stations[side].state });
       }
     });
-    for (const threads of this.#threads) {
-      for (const thread of threads) {
-        for (const side of ['internal', 'external'] as const) {
-          const bus = thread.bus(side);
-          list.push({ id: busId(bus.endpoint), kind: 'bus', processor: thread.processor, thread: thread.index, side, state: bus.state });
-        }
-      }
-    }
+    for (const thread of this.#threads.flat()) list.push(...threadActors(thread));
+    const remote = await Promise.all([
+      ...[...this.#remoteThreads.values()].map(async (r) => unwrap(await r.caller.call('actors'))),
+      ...[...this.#remoteProcessors.values()].map((p) => p.actors()),
+    ]);
+    for (const actors of remote) list.push(...actors);
     return list;
+  }
+
+  /**
+   * Starts a user's XState machine in a thread. The module exports the
+   * machine (default export or `machine`) and may export `subscribes`, the
+   * bus event types it receives as XState events `{ type, payload, event }`;
+   * what it emits is posted on that thread's bus.
+   *
+   * @example
+   * const counter = await runtime.spawn(new URL('./counter.machine.ts', import.meta.url), { processor: 1, thread: 1 })
+   * await counter.send({ type: 'reset' })
+   * console.log((await counter.info()).state)
+   */
+  async spawn(module: string | URL, options: SpawnOptions = {}): Promise<SpawnedActor> {
+    this.assertRunning('spawn');
+    const href = moduleHref(module);
+    checkSpawnOptions(options);
+    const { processor = 0, thread = 0, ...rest } = options;
+    const api = this.#threadApi(processor, thread);
+    const info = unwrap(await api.call('spawn', href, rest));
+    return {
+      id: info.id,
+      processor,
+      thread,
+      send: async (event) => void unwrap(await api.call('sendActor', info.id, event)),
+      info: async () => {
+        const found = unwrap(await api.call('actors')).find((actor) => actor.kind === 'user' && actor.id === info.id);
+        if (found === undefined) throw new UnsupportedError(`actor "${info.id}" has stopped.`);
+        return found;
+      },
+      stop: async () => void unwrap(await api.call('stopActor', info.id)),
+    };
+  }
+
+  /** The control API of a thread wherever it runs (here, a worker, a child processor). */
+  #threadApi(processor: number, thread: number): { call: ThreadCaller['call'] } {
+    const remote = this.#remoteThreads.get(`${processor}.${thread}`);
+    if (remote !== undefined) return remote.caller;
+    const child = this.#remoteProcessors.get(processor);
+    if (child !== undefined) return child.threadCaller(thread);
+    const local = this.#thread(processor, thread);
+    const api = {
+      spawn: (module: string, rest: Omit<SpawnOptions, 'processor' | 'thread'>) => outcome(() => local.actors.spawn(module, rest)),
+      actors: () => outcome(() => threadActors(local)),
+      sendActor: (id: string, event: { type: string }) => outcome(() => local.actors.send(id, event)),
+      stopActor: (id: string) => outcome(() => (local.actors.stop(id), null)),
+    };
+    return {
+      call: ((method: keyof typeof api, ...args: unknown[]) =>
+        (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'],
+    };
   }
 
   /** Stops every actor. Calls afterwards are refused with `RuntimeStoppedError`. */
@@ -457,7 +523,7 @@ export class Runtime {
   async #stop(): Promise<void> {
     this.#stopping = true;
     await this.#syncTimer?.stop();
-    await this.ready.catch(() => {});
+    await this.#started?.catch(() => {});
     await Promise.allSettled([...this.#starting]);
     this.#running = false;
     await Promise.all(
@@ -537,7 +603,12 @@ export class Runtime {
     }
     // A restarted thread replaces its predecessor, whose channel is closed by now.
     this.#remoteThreads.get(key)?.channel.close();
-    const remote = connectThread(processor, thread, port, call, (side) => this.station(side, processor), () =>
+    // Once the runtime stops, its threads' handles refuse calls as stopped, not as crashed.
+    const guarded = ((method: string, ...args: unknown[]) =>
+      this.#running || method === 'stop'
+        ? (call as (m: string, ...a: unknown[]) => unknown)(method, ...args)
+        : Promise.resolve({ ok: false, code: 'RUNTIME_STOPPED', message: new RuntimeStoppedError(method).message })) as ThreadCaller['call'];
+    const remote = connectThread(processor, thread, port, guarded, (side) => this.station(side, processor), () =>
       this.bridgeDirection(),
     );
     this.#remoteThreads.set(key, remote);
@@ -650,9 +721,6 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
   }
 }
 
-function busId(endpoint: Endpoint): string {
-  return `bus:${endpoint.processor}.${endpoint.thread}:${endpoint.side}#${endpoint.generation}`;
-}
 
 function stationId(kind: StationKind, side: Side, processor: number): string {
   return kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}`;

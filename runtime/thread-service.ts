@@ -22,6 +22,7 @@ import type { Outcome, WireMessage } from './protocol.js';
 
 export type { Outcome };
 import { Thread } from './thread.js';
+import type { SpawnOptions, UserActorInfo } from './user-actors.js';
 import { DEFAULT_MAX_BATCH, SyncTimer, settleAll, type SyncPolicy } from './sync-policy.js';
 
 /** What a worker thread is started with. */
@@ -53,6 +54,12 @@ export interface ThreadApi {
   history(side: Side, query?: PortableQuery): Promise<Outcome<EventsFrame>>;
   queue(side: Side): Promise<Outcome<EventsFrame>>;
   state(side: Side): Promise<Outcome<{ generation: number; state: string }>>;
+  /** Starts a user machine module in this thread. */
+  spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'>): Promise<Outcome<UserActorInfo>>;
+  /** This thread's buses and user actors, with their states. */
+  actors(): Promise<Outcome<ActorInfo[]>>;
+  sendActor(id: string, event: { type: string; [key: string]: unknown }): Promise<Outcome<UserActorInfo>>;
+  stopActor(id: string): Promise<Outcome<null>>;
   stop(): Promise<Outcome<null>>;
 }
 
@@ -159,9 +166,14 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
     history: (side, query) => outcome(() => eventsToFrame(current.bus(side).history(query), from(side))),
     queue: (side) => outcome(() => eventsToFrame(current.bus(side).queue(), from(side))),
     state: (side) => outcome(() => ({ generation: current.bus(side).generation, state: current.bus(side).state })),
+    spawn: (module, spawnOptions) => outcome(() => current.actors.spawn(module, spawnOptions)),
+    actors: () => outcome(() => threadActors(current)),
+    sendActor: (id, event) => outcome(() => current.actors.send(id, event)),
+    stopActor: (id) => outcome(() => (current.actors.stop(id), null)),
     stop: () =>
       outcome(async () => {
         await timer?.stop();
+        current.actors.stopAll();
         running = false;
         for (const side of ['internal', 'external'] as const) current.bus(side).actor.stop();
         channel.close();
@@ -171,3 +183,33 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
   };
 }
 
+
+/** Where an actor runs and its state, as `runtime.actors()` lists it. */
+export interface ActorInfo {
+  readonly id: string;
+  readonly kind: 'bus' | 'station' | 'bridge' | 'user';
+  readonly processor: number | null;
+  readonly thread: number | null;
+  readonly side: Side | null;
+  readonly state: unknown;
+  /** For user actors: the module it runs. */
+  readonly module?: string;
+}
+
+/** The id of a bus actor. */
+export function busId(endpoint: Endpoint): string {
+  return `bus:${endpoint.processor}.${endpoint.thread}:${endpoint.side}#${endpoint.generation}`;
+}
+
+/** A thread's buses and user actors. */
+export function threadActors(thread: Thread): ActorInfo[] {
+  const list: ActorInfo[] = [];
+  for (const side of ['internal', 'external'] as const) {
+    const bus = thread.bus(side);
+    list.push({ id: busId(bus.endpoint), kind: 'bus', processor: thread.processor, thread: thread.index, side, state: bus.state });
+  }
+  for (const actor of thread.actors.list()) {
+    list.push({ id: actor.id, kind: 'user', processor: actor.processor, thread: actor.thread, side: actor.side, state: actor.state, module: actor.module });
+  }
+  return list;
+}

@@ -7,6 +7,7 @@ import { Bus } from './bus.js';
 import { HybridClock } from './clock.js';
 import type { ThreadHost } from './links.js';
 import { Subscriptions } from './subscriptions.js';
+import { UserActors } from './user-actors.js';
 
 /** @internal One thread (a worker, or a processor's main thread). */
 export class Thread {
@@ -14,6 +15,8 @@ export class Thread {
   readonly index: number;
   readonly host: ThreadHost;
   readonly clock: HybridClock;
+  /** The users' own actors hosted in this thread. */
+  readonly actors: UserActors;
   readonly #idPrefix: string;
   #sequence = 0;
   readonly #buses: Record<Side, Bus>;
@@ -35,6 +38,7 @@ export class Thread {
     const onError = host.subscriberErrorHandler;
     this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
     this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };
+    this.actors = new UserActors(this);
   }
 
   #createBus(side: Side, generation: number): Bus {

@@ -533,13 +533,13 @@ for (const transport of transports) {
   test('actors - lists the bridge, main and local stations and every bus with its state', async () => {
     const rt = make();
     rt.addThread();
-    const list = rt.actors();
+    const list = await rt.actors();
     assert.is(list.filter((a) => a.kind === 'bridge').length, 1);
     assert.is(list.filter((a) => a.kind === 'station').length, 4);
     assert.is(list.filter((a) => a.kind === 'bus').length, 4);
     assert.equal(list.find((a) => a.kind === 'bridge')!.state, { direction: 'closed', lock: 'unlocked' });
     await rt.bus('external').toStation();
-    assert.ok(rt.actors().some((a) => a.id === 'bus:0.0:external#1' && a.state === 'active'));
+    assert.ok((await rt.actors()).some((a) => a.id === 'bus:0.0:external#1' && a.state === 'active'));
   });
 
   test.run();
