@@ -6,7 +6,7 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import { createActor } from 'xstate';
-import { BusError, UnsupportedError, WorkerCrashedError } from '../errors.js';
+import { BusError, UnsupportedError } from '../errors.js';
 import { stationMachine } from '../machines/station.machine.js';
 import type { BridgeDirection, Side } from '../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from './frame-channel.js';
@@ -134,11 +134,8 @@ export class ProcessorNode implements StationHost {
     exited?: Promise<WorkerExit>,
   ): void {
     this.#threads.get(thread)?.channel.close();
-    const remote = connectThread(processor, thread, port, call, (side) => this.#stations[side], () => this.#direction);
+    const remote = connectThread(processor, thread, port, call, (side) => this.#stations[side], () => this.#direction, exited);
     this.#threads.set(thread, remote);
-    void exited?.then((exit) =>
-      remote.channel.close(new WorkerCrashedError(`thread ${processor}.${thread} is gone (${exit.reason}).`)),
-    );
   }
 
   assertRunning(call: string): void {

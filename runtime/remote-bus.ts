@@ -12,7 +12,7 @@ import type { FromStationOptions, FromStationResult, PostOptions } from './bus.j
 import type { ThreadApi } from './thread-service.js';
 import { eventsFromFrame, unwrap, type PortableQuery } from './thread-service.js';
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from './validate.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, WorkerCrashedError } from '../errors.js';
 
 /** Calls a thread's control API, wherever it runs. */
 export interface ThreadCaller {
@@ -112,7 +112,9 @@ export interface RemoteThread {
 
 /**
  * Connects a thread that runs elsewhere to this processor's stations: `port`
- * becomes the frame channel its buses sync over, `call` its control API.
+ * becomes the frame channel its buses sync over, `call` its control API. When
+ * `exited` resolves (the worker is gone), the channel closes and what waits on
+ * it is rejected with `WorkerCrashedError`.
  */
 export function connectThread(
   processor: number,
@@ -121,6 +123,7 @@ export function connectThread(
   call: ThreadCaller['call'],
   station: (side: Side) => Station,
   bridgeDirection: () => BridgeDirection,
+  exited?: Promise<{ readonly reason: string }>,
 ): RemoteThread {
   const channel = new FrameChannel(messagePortFrames(port), {
     end: 'b',
@@ -136,5 +139,10 @@ export function connectThread(
       generations[side] = Math.max(generations[side], generation);
     },
   };
+  void exited?.then((exit) =>
+    channel.close(
+      new WorkerCrashedError(`thread ${processor}.${thread} is gone (${exit.reason}); its pending sync calls were rejected.`),
+    ),
+  );
   return { caller, channel, generations };
 }

@@ -7,7 +7,7 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { InvalidOptionError, RuntimeStoppedError, UnsupportedError, WorkerCrashedError } from '../errors.js';
+import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
 import { bridgeMachine } from '../machines/bridge.machine.js';
 import { busMachine } from '../machines/bus.machine.js';
 import type { ClearRequest } from '../machines/events.js';
@@ -608,15 +608,16 @@ export class Runtime {
       this.#running || method === 'stop'
         ? (call as (m: string, ...a: unknown[]) => unknown)(method, ...args)
         : Promise.resolve({ ok: false, code: 'RUNTIME_STOPPED', message: new RuntimeStoppedError(method).message })) as ThreadCaller['call'];
-    const remote = connectThread(processor, thread, port, guarded, (side) => this.station(side, processor), () =>
-      this.bridgeDirection(),
+    const remote = connectThread(
+      processor,
+      thread,
+      port,
+      guarded,
+      (side) => this.station(side, processor),
+      () => this.bridgeDirection(),
+      exited,
     );
     this.#remoteThreads.set(key, remote);
-    void exited?.then((exit) =>
-      remote.channel.close(
-        new WorkerCrashedError(`thread ${key} is gone (${exit.reason}); its pending sync calls were rejected.`),
-      ),
-    );
     return this.#remoteHandle(remote);
   }
 
