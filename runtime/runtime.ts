@@ -173,7 +173,7 @@ export class Runtime {
   #syncTimer: SyncTimer | undefined;
   /** The automatic sync policy, when there is one. */
   readonly syncPolicy: SyncPolicy | undefined;
-  #processorInit!: Pick<ProcessorInit, 'threads' | 'callDeadlineMs' | 'restart' | 'workerLimits'>;
+  #processorInit!: Pick<ProcessorInit, 'threads' | 'callDeadlineMs' | 'restart' | 'workerLimits' | 'sync'>;
   #pendingClearings: ClearRequest[] = [];
   #running = true;
 
