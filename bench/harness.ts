@@ -49,3 +49,36 @@ export function report(rows: readonly Comparison[]): void {
     );
   }
 }
+
+/** The `p`-th percentile (0..1) of `values`, nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+/** Formats a duration in nanoseconds as `412 µs` or `1.23 ms`. */
+export function formatDuration(ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(0)} µs`;
+  return `${ns.toFixed(0)} ns`;
+}
+
+/** Round-trip latencies (p50 and p99, in ns) of a call and of its peer. */
+export interface LatencyComparison {
+  readonly name: string;
+  readonly subject: { readonly p50: number; readonly p99: number };
+  readonly peerName: string;
+  readonly peer: { readonly p50: number; readonly p99: number };
+}
+
+/** Like `report`, for latencies: the ratio is subject / peer at p50 (higher is slower). */
+export function reportLatency(rows: readonly LatencyComparison[]): void {
+  for (const row of rows) {
+    const subject = `p50 ${formatDuration(row.subject.p50)} p99 ${formatDuration(row.subject.p99)}`;
+    const peer = `p50 ${formatDuration(row.peer.p50)} p99 ${formatDuration(row.peer.p99)}`;
+    console.log(
+      `${row.name.padEnd(46)} ${subject.padStart(22)}   ${row.peerName.padEnd(30)} ${peer.padStart(22)}   ` +
+        `ratio ${(row.subject.p50 / row.peer.p50).toFixed(1)}x at p50, ${(row.subject.p99 / row.peer.p99).toFixed(1)}x at p99`,
+    );
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * Cross-thread benchmarks (issue 4, item 6), each against raw `postMessage`
+ * to a plain `worker_threads` worker measured in the same run:
+ *
+ * - sync throughput: events a worker thread's bus delivers into the
+ *   processor's local station with `toStation()` (batch encode → transferred
+ *   frame on the data port → decode → station merge → Ack frame back),
+ *   against raw transferred ArrayBuffers of the same sizes and count;
+ * - round-trip latency of `fromStation()` with nothing new (a control call
+ *   plus request and reply frames), against a raw ping-pong.
+ */
+import { Worker } from 'node:worker_threads';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import type { RemoteBus, ThreadCaller } from '../runtime/remote-bus.js';
+import type { EventBatch } from '../runtime/protocol.js';
+import { startWorker, type WorkerHandle } from '../runtime/worker-host.js';
+import { encodeFrame } from '../schemas/codec.js';
+import type { BusEvent } from '../types.js';
+import { median, percentile, type Comparison, type LatencyComparison } from './harness.js';
+import type { SyncWorkerApi } from './sync.worker.js';
+
+const ROUNDS = 5;
+const BATCH_EVENTS = 256;
+/** 256-event batches per round of the toStation() benchmark. */
+const BATCHES = 64;
+/** Events of one large toStation() through createRuntime({ threadsPerProcessor: 1 }): 4 frames of 4096 events. */
+const LARGE_EVENTS = 16_384;
+/** Round trips per round of the latency benchmark. */
+const ROUND_TRIPS = 300;
+
+/**
+ * The raw peer: a plain worker (no busline, no tsx) that sends fresh
+ * transferred ArrayBuffers of given sizes as fast as postMessage takes them,
+ * sends them one by one waiting for an ack after each, or answers pings.
+ */
+const RAW_WORKER = `
+const { parentPort } = require('node:worker_threads');
+let pending = [];
+function sendNext() {
+  const bytes = pending.shift();
+  if (bytes === undefined) return;
+  const buffer = new ArrayBuffer(bytes);
+  new Uint8Array(buffer)[0] = 1;
+  parentPort.postMessage(buffer, [buffer]);
+}
+parentPort.on('message', (message) => {
+  if (message === 'ping') return parentPort.postMessage('pong');
+  if (message === 'ack') return sendNext();
+  if (message.kind === 'stream') {
+    for (const bytes of message.sizes) {
+      const buffer = new ArrayBuffer(bytes);
+      new Uint8Array(buffer)[0] = 1;
+      parentPort.postMessage(buffer, [buffer]);
+    }
+  } else if (message.kind === 'acked') {
+    pending = [...message.sizes];
+    sendNext();
+  }
+});
+`;
+
+function startRawWorker(): Worker {
+  const worker = new Worker(RAW_WORKER, { eval: true });
+  worker.unref();
+  return worker;
+}
+
+/** Seconds until the raw worker has delivered buffers of `sizes`, all sent at once. */
+function rawStreamOnce(worker: Worker, sizes: readonly number[]): Promise<number> {
+  return new Promise((resolve) => {
+    let left = sizes.length;
+    const start = process.hrtime.bigint();
+    const onMessage = () => {
+      if (--left > 0) return;
+      worker.off('message', onMessage);
+      resolve(Number(process.hrtime.bigint() - start) / 1e9);
+    };
+    worker.on('message', onMessage);
+    worker.postMessage({ kind: 'stream', sizes });
+  });
+}
+
+/** The raw peers take a millisecond or two: each is the median of five runs, so one hiccup does not decide. */
+const RAW_REPEATS = 5;
+
+/** `rawStreamOnce`, median of RAW_REPEATS runs. */
+async function rawStream(worker: Worker, sizes: readonly number[]): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < RAW_REPEATS; i++) runs.push(await rawStreamOnce(worker, sizes));
+  return median(runs);
+}
+
+/** Seconds until the raw worker has delivered buffers of `sizes`, each after the ack of the one before. */
+function rawAckedOnce(worker: Worker, sizes: readonly number[]): Promise<number> {
+  return new Promise((resolve) => {
+    let left = sizes.length;
+    const start = process.hrtime.bigint();
+    const onMessage = () => {
+      if (--left > 0) return void worker.postMessage('ack');
+      worker.off('message', onMessage);
+      resolve(Number(process.hrtime.bigint() - start) / 1e9);
+    };
+    worker.on('message', onMessage);
+    worker.postMessage({ kind: 'acked', sizes });
+  });
+}
+
+/** `rawAckedOnce`, median of RAW_REPEATS runs. */
+async function rawAcked(worker: Worker, sizes: readonly number[]): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < RAW_REPEATS; i++) runs.push(await rawAckedOnce(worker, sizes));
+  return median(runs);
+}
+
+/** Round-trip times (ns) of `count` raw pings. */
+async function rawPings(worker: Worker, count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      worker.once('message', () => resolve());
+      worker.postMessage('ping');
+    });
+    times.push(Number(process.hrtime.bigint() - start));
+  }
+  return times;
+}
+
+/** Frame sizes of `events` sent in batches of `size`, as a FrameChannel sends them (compress: 'auto'). */
+function frameSizes(events: readonly BusEvent[], size: number): number[] {
+  const sizes: number[] = [];
+  for (let start = 0; start < events.length; start += size) {
+    const batch: EventBatch = {
+      kind: 'batch',
+      seq: 1,
+      from: { processor: 0, thread: 1, generation: 0, side: 'external' },
+      history: events.slice(start, start + size),
+      queue: [],
+    };
+    sizes.push(encodeFrame(batch, { compress: 'auto' }).length);
+  }
+  return sizes;
+}
+
+/** Attaches the bench worker's buses to processor 0's stations, as the runtime attaches its own workers. */
+async function startSyncWorker(runtime: Runtime): Promise<WorkerHandle<SyncWorkerApi>> {
+  const worker = await startWorker<SyncWorkerApi>(new URL('./sync.worker.ts', import.meta.url), {
+    name: 'bench thread 0.1',
+    workerData: { processor: 0, thread: 1, deferred: 'manual', bridge: runtime.bridge.direction },
+  });
+  const call = ((method: string, ...args: unknown[]) =>
+    (worker.call as (m: string, ...a: unknown[]) => Promise<unknown>)(method, ...args)) as ThreadCaller['call'];
+  runtime.attachThread(0, 1, worker.port, call, worker.exited);
+  return worker;
+}
+
+/**
+ * 256-event toStation()s, one after another, timed inside the worker, against
+ * the raw worker streaming the same buffers, and sending them one ack at a time.
+ */
+async function smallBatches(raw: Worker): Promise<Comparison[]> {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const worker = await startSyncWorker(runtime);
+  const syncRates: number[] = [];
+  const streamRates: number[] = [];
+  const ackedRates: number[] = [];
+  let generation = 0;
+  let posted = 0;
+  try {
+    for (let round = 0; round <= ROUNDS; round++) {
+      let ns = 0;
+      for (let batch = 0; batch < BATCHES; batch++) {
+        await worker.call('benchPost', generation, BATCH_EVENTS, posted);
+        posted += BATCH_EVENTS;
+        const result = await worker.call('benchToStation', generation);
+        generation = result.generation;
+        ns += result.ns;
+      }
+      const events = BATCHES * BATCH_EVENTS;
+      const station = runtime.station('external');
+      if (station.size !== posted) throw new Error(`the station holds ${station.size} events, ${posted} were sent`);
+      const sizes = frameSizes(station.history().slice(-events), BATCH_EVENTS);
+      const stream = await rawStream(raw, sizes);
+      const acked = await rawAcked(raw, sizes);
+      // Round 0 warms up (JIT, worker start) and is not counted.
+      if (round === 0) continue;
+      syncRates.push(events / (ns / 1e9));
+      streamRates.push(events / stream);
+      ackedRates.push(events / acked);
+    }
+  } finally {
+    await runtime.stop();
+    await worker.terminate();
+  }
+  const subject = median(syncRates);
+  return [
+    {
+      name: 'toStation() in a worker, 256-event batches',
+      subject,
+      peerName: 'raw postMessage stream, same',
+      peer: median(streamRates),
+      target: '≥ 0.8x and ≥ 3 M/s',
+    },
+    { name: 'toStation() in a worker, 256-event batches', subject, peerName: 'raw postMessage, ack after each', peer: median(ackedRates) },
+  ];
+}
+
+/** Posts `count` events on a worker's bus through control calls (threads.js), 32 in flight. */
+async function postRemote(bus: RemoteBus, count: number, first: number): Promise<void> {
+  for (let i = 0; i < count; i += 32) {
+    const posts: Promise<unknown>[] = [];
+    for (let k = i; k < Math.min(count, i + 32); k++) {
+      const n = first + k;
+      posts.push(bus.post(n % 3 === 0 ? 'order.created' : 'user.login', { user: 'u1', n }));
+    }
+    await Promise.all(posts);
+  }
+}
+
+/**
+ * The whole path through createRuntime({ threadsPerProcessor: 1 }), timed from
+ * the root around `await bus.toStation()` (so with its control call): batches
+ * of 256 events one after another, and one toStation() of LARGE_EVENTS, which
+ * the worker's link sends as frames of 4096 events, several in flight.
+ */
+async function runtimeWorker(raw: Worker, notes: string[]): Promise<Comparison[]> {
+  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual' });
+  const smallRates: number[] = [];
+  const largeRates: number[] = [];
+  const smallStreamRates: number[] = [];
+  const largeStreamRates: number[] = [];
+  const postRates: number[] = [];
+  const smallBatches = BATCHES / 2;
+  try {
+    await runtime.ready;
+    let bus = runtime.thread(0, 1).bus('external') as RemoteBus;
+    let posted = 0;
+    const station = runtime.station('external');
+    for (let round = 0; round <= ROUNDS; round++) {
+      let smallSeconds = 0;
+      for (let batch = 0; batch < smallBatches; batch++) {
+        await postRemote(bus, BATCH_EVENTS, posted);
+        posted += BATCH_EVENTS;
+        const start = process.hrtime.bigint();
+        bus = await bus.toStation();
+        smallSeconds += Number(process.hrtime.bigint() - start) / 1e9;
+      }
+      if (station.size !== posted) throw new Error(`the station holds ${station.size} events, ${posted} were sent`);
+      const smallStream = await rawStream(raw, frameSizes(station.history().slice(-smallBatches * BATCH_EVENTS), BATCH_EVENTS));
+
+      const postStart = process.hrtime.bigint();
+      await postRemote(bus, LARGE_EVENTS, posted);
+      postRates.push(LARGE_EVENTS / (Number(process.hrtime.bigint() - postStart) / 1e9));
+      posted += LARGE_EVENTS;
+      const start = process.hrtime.bigint();
+      bus = await bus.toStation();
+      const largeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+      if (station.size !== posted) throw new Error(`the station holds ${station.size} events, ${posted} were sent`);
+      const largeStream = await rawStream(raw, frameSizes(station.history().slice(-LARGE_EVENTS), 4096));
+      if (round === 0) continue;
+      smallRates.push((smallBatches * BATCH_EVENTS) / smallSeconds);
+      largeRates.push(LARGE_EVENTS / largeSeconds);
+      smallStreamRates.push((smallBatches * BATCH_EVENTS) / smallStream);
+      largeStreamRates.push(LARGE_EVENTS / largeStream);
+    }
+  } finally {
+    await runtime.stop();
+  }
+  notes.push(
+    `RemoteBus rows: the events were posted by RemoteBus.post control calls (32 in flight) at ${(median(postRates) / 1e3).toFixed(1)} k/s, not timed`,
+  );
+  return [
+    {
+      name: 'RemoteBus.toStation(), 256-event batches',
+      subject: median(smallRates),
+      peerName: 'raw postMessage stream, same',
+      peer: median(smallStreamRates),
+      target: '≥ 0.8x and ≥ 3 M/s',
+    },
+    {
+      name: `RemoteBus.toStation(), ${LARGE_EVENTS / 1024}k events (4096/frame)`,
+      subject: median(largeRates),
+      peerName: 'raw postMessage stream, same',
+      peer: median(largeStreamRates),
+      target: '≥ 0.8x and ≥ 3 M/s',
+    },
+  ];
+}
+
+/** fromStation() with nothing new on a worker's bus, against a raw ping-pong with a plain worker. */
+async function roundTrips(raw: Worker): Promise<LatencyComparison[]> {
+  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual' });
+  const p50s: number[] = [];
+  const p99s: number[] = [];
+  const rawP50s: number[] = [];
+  const rawP99s: number[] = [];
+  try {
+    await runtime.ready;
+    const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
+    for (let round = 0; round <= ROUNDS; round++) {
+      const times: number[] = [];
+      for (let i = 0; i < ROUND_TRIPS; i++) {
+        const start = process.hrtime.bigint();
+        const { added } = await bus.fromStation();
+        times.push(Number(process.hrtime.bigint() - start));
+        if (added.length !== 0) throw new Error('fromStation() brought events; the station should be empty');
+      }
+      const rawTimes = await rawPings(raw, ROUND_TRIPS);
+      if (round === 0) continue;
+      p50s.push(percentile(times, 0.5));
+      p99s.push(percentile(times, 0.99));
+      rawP50s.push(percentile(rawTimes, 0.5));
+      rawP99s.push(percentile(rawTimes, 0.99));
+    }
+  } finally {
+    await runtime.stop();
+  }
+  return [
+    {
+      name: 'fromStation() round trip, nothing new',
+      subject: { p50: median(p50s), p99: median(p99s) },
+      peerName: 'raw postMessage ping-pong',
+      peer: { p50: median(rawP50s), p99: median(rawP99s) },
+    },
+  ];
+}
+
+/** Every cross-thread benchmark, with one raw worker as the peer of all; `notes` say what the rows cannot. */
+export async function crossThread(): Promise<{ rates: Comparison[]; latencies: LatencyComparison[]; notes: string[] }> {
+  const raw = startRawWorker();
+  const notes: string[] = [];
+  try {
+    const rates = [...(await smallBatches(raw)), ...(await runtimeWorker(raw, notes))];
+    const latencies = await roundTrips(raw);
+    return { rates, latencies, notes };
+  } finally {
+    await raw.terminate();
+  }
+}
