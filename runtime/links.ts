@@ -144,11 +144,15 @@ export function stationServer(
   bridgeDirection: () => BridgeDirection,
   maxBatchEvents = 4096,
 ): RequestHandler {
-  return (message: WireMessage) => {
+  return async (message: WireMessage) => {
     switch (message.kind) {
-      case 'batch':
-        station(message.from.side).accept(message);
+      case 'batch': {
+        // Acknowledged only once durable, where the station keeps a journal.
+        const target = station(message.from.side);
+        target.accept(message);
+        await target.committed();
         return [];
+      }
       case 'syncRequest': {
         const direction = bridgeDirection();
         if (!canReach(direction, message.from.side, message.side)) {

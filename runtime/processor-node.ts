@@ -15,6 +15,7 @@ import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMes
 import { connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
 import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
 import { SyncTimer, settleAll } from './sync-policy.js';
+import { StationJournal } from './journal.js';
 import { STATION_THREAD, Station } from './station.js';
 import { createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from './thread-service.js';
 import type { WorkerExit } from './worker-host.js';
@@ -48,6 +49,7 @@ export class ProcessorNode implements StationHost {
   readonly #threads = new Map<number, RemoteThread>();
   #workers: WorkerThreads | undefined;
   #syncTimer: SyncTimer | undefined;
+  #journal: StationJournal | undefined;
   readonly #init: ProcessorInit;
   #direction: BridgeDirection;
   #running = true;
@@ -72,8 +74,22 @@ export class ProcessorNode implements StationHost {
     this.#stations = { internal: station('internal'), external: station('external') };
   }
 
-  /** Starts thread 0 here and the worker threads; resolves once all answer. */
+  /**
+   * Opens the journal and replays it into the stations (a restarted processor
+   * gets back what its stations had accepted), starts thread 0 here and the
+   * worker threads, and sends restored history on to the main stations.
+   * Resolves once all of that is done.
+   */
   async start(): Promise<void> {
+    let restored = 0;
+    if (this.#init.journal !== undefined) {
+      this.#journal = StationJournal.open(this.#init.journal);
+      const entries = this.#journal.entries();
+      for (const side of ['internal', 'external'] as const) {
+        restored += this.#stations[side].replay(entries);
+        this.#stations[side].journal = this.#journal;
+      }
+    }
     const { port1, port2 } = new MessageChannel();
     const api = createThreadService(port1, {
       processor: this.processor,
@@ -104,6 +120,8 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
     });
+    // What a predecessor's stations had accepted reaches the main stations again; they deduplicate.
+    if (restored > 0) await Promise.all((['internal', 'external'] as const).map((side) => this.#stations[side].toMain()));
   }
 
   /** `''` for a first processor, else the number of times it was restarted. */
@@ -223,6 +241,7 @@ export class ProcessorNode implements StationHost {
     await this.#workers?.stop();
     for (const thread of this.#threads.values()) thread.channel.close();
     this.#upstream.close();
+    await this.#journal?.close();
     this.#stations.internal.actor.stop();
     this.#stations.external.actor.stop();
     return null;

@@ -74,6 +74,8 @@ export interface ProcessorInit {
   readonly incarnation?: number;
   /** The automatic sync policy, if any. */
   readonly sync?: { readonly everyMs: number; readonly maxBatch?: number };
+  /** Where this processor's stations keep their journal (an lmdb directory); none when absent. */
+  readonly journal?: string;
 }
 
 /** A control call's answer across a thread or process: its value, or the error with its code. */

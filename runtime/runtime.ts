@@ -5,6 +5,9 @@
  * processor, and a bus per side for each thread. Every hop goes through the
  * `Transport`.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
@@ -77,6 +80,14 @@ export interface RuntimeOptions {
    */
   readonly sync?: 'manual' | SyncPolicy;
   /**
+   * Where child processors keep their stations' journals (lmdb): a batch a
+   * processor's station accepts is durable before it is acknowledged, and a
+   * restarted processor replays it. Default: a temporary directory removed by
+   * `stop()`; `false`: no journal (a killed processor loses what only its
+   * local stations held).
+   */
+  readonly journal?: string | false;
+  /**
    * Heap limits of each worker thread (Node's `resourceLimits`): a worker over
    * them is stopped alone and restarted, instead of taking the process down.
    */
@@ -95,6 +106,7 @@ const RUNTIME_OPTIONS = [
   'restart',
   'workerLimits',
   'sync',
+  'journal',
 ] as const;
 
 export type { ActorInfo };
@@ -168,6 +180,8 @@ export class Runtime {
   readonly #processorBudgets = new Map<number, RestartBudget>();
   readonly #starting = new Set<Promise<RemoteProcessor>>();
   #stopping = false;
+  #journalDir: string | undefined;
+  #ownsJournalDir = false;
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
   #syncTimer: SyncTimer | undefined;
@@ -257,6 +271,14 @@ export class Runtime {
       ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
       ...(syncPolicy === undefined ? {} : { sync: syncPolicy }),
     };
+    const journal = options.journal;
+    if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
+      throw new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`);
+    }
+    if (processors > 0 && journal !== false) {
+      this.#journalDir = journal ?? mkdtempSync(join(tmpdir(), 'busline-journal-'));
+      this.#ownsJournalDir = journal === undefined;
+    }
     const children = Promise.all(Array.from({ length: processors }, (_, i) => this.#startProcessor(i + 1, 0)));
     this.#started = Promise.all([workers, children]).then(() => undefined);
     // A runtime that cannot start stops what did start: no worker or process is left behind.
@@ -304,7 +326,14 @@ export class Runtime {
    */
   async #startProcessor(index: number, incarnation: number): Promise<void> {
     const starting = RemoteProcessor.start(
-      { processor: index, deferred: this.deferred, bridge: this.bridgeDirection(), incarnation, ...this.#processorInit },
+      {
+        processor: index,
+        deferred: this.deferred,
+        bridge: this.bridgeDirection(),
+        incarnation,
+        ...this.#processorInit,
+        ...(this.#journalDir === undefined ? {} : { journal: join(this.#journalDir, `processor-${index}`) }),
+      },
       (side) => this.mainStation(side),
       () => this.bridgeDirection(),
     );
@@ -531,6 +560,7 @@ export class Runtime {
     );
     await Promise.all(this.#workerThreads.map((workers) => workers.stop()));
     await Promise.all([...this.#remoteProcessors.values()].map((remote) => remote.stop()));
+    if (this.#ownsJournalDir && this.#journalDir !== undefined) rmSync(this.#journalDir, { recursive: true, force: true });
     for (const remote of this.#remoteThreads.values()) remote.channel.close(new RuntimeStoppedError('a sync call'));
     for (const threads of this.#threads) {
       for (const thread of threads) for (const side of ['internal', 'external'] as const) thread.bus(side).actor.stop();

@@ -13,6 +13,7 @@ import type { BusEvent, Endpoint, Side } from '../types.js';
 import { EventHistory, compareEvents, originKey, type HistoryQuery } from './history.js';
 import type { EventBatch, SyncRequest } from './protocol.js';
 import type { StationHost } from './links.js';
+import type { JournalEntry, StationJournal } from './journal.js';
 import { assertKnownKeys, assertSide, assertTypeList } from './validate.js';
 
 /** Which parked queue entries a read hands back to the reader. */
@@ -50,6 +51,8 @@ export class Station {
   #parked = new Map<string, BusEvent[]>();
   /** Batches of events accepted from buses that the main station has not seen (local stations). */
   #unsent: BusEvent[][] = [];
+  /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
+  journal: StationJournal | undefined;
 
   /** @internal Created by the runtime; use `runtime.station()` or `runtime.mainStation()`. */
   constructor(host: StationHost, kind: StationKind, side: Side, processor: number, actor: Actor<typeof stationMachine>) {
@@ -97,6 +100,9 @@ export class Station {
     const added = this.#history.merge(batch.history);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
     if (batch.queue.length > 0) this.#park(batch.queue);
+    if (added.length > 0 || batch.queue.length > 0) {
+      this.journal?.record({ op: 'accept', side: this.side, history: added, queue: batch.queue });
+    }
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
     return added.length;
   }
@@ -112,6 +118,7 @@ export class Station {
       request.from.side !== this.side ? 'none' : request.from.thread === STATION_THREAD ? 'processor' : 'thread';
     const history = request.types === undefined ? this.#history.snapshot() : this.#history.query({ types: request.types });
     const queue = this.#takeParked(request.from, handBack);
+    if (queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: queue.map((event) => event.id) });
     this.#actor.send({ type: 'SERVED', events: history.length, handedBack: queue.length });
     return {
       kind: 'batch',
@@ -125,6 +132,49 @@ export class Station {
   /** @internal Puts back parked entries whose reply never arrived. */
   restoreParked(events: readonly BusEvent[]): void {
     this.#park(events);
+    if (events.length > 0) this.journal?.record({ op: 'park', side: this.side, queue: events });
+  }
+
+  /** Resolves once every change so far is durable (at once without a journal). */
+  async committed(): Promise<void> {
+    await this.journal?.committed();
+  }
+
+  /**
+   * @internal Rebuilds this station from journal entries of its side, without
+   * recording them again. What it restores counts as not yet sent to the main
+   * station. Returns how many events it restored.
+   */
+  replay(entries: readonly JournalEntry[]): number {
+    let restored = 0;
+    for (const entry of entries) {
+      if (entry.side !== this.side) continue;
+      if (entry.op === 'accept') {
+        const added = this.#history.merge(entry.history);
+        if (added.length > 0) this.#unsent.push(added);
+        if (entry.queue.length > 0) this.#park(entry.queue);
+        restored += added.length;
+      } else if (entry.op === 'park') {
+        this.#park(entry.queue);
+      } else if (entry.op === 'unpark') {
+        this.#unpark(new Set(entry.ids));
+      } else {
+        this.#history.removeWhere((event) => event.side === entry.remove);
+        this.#unpark(undefined, entry.remove);
+        this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== entry.remove));
+      }
+    }
+    this.#actor.send({ type: 'MERGED', added: restored, size: this.#history.size, queued: this.#queuedCount() });
+    return restored;
+  }
+
+  /** Removes parked entries by id, or all of one side. */
+  #unpark(ids: Set<string> | undefined, side?: Side): void {
+    for (const [key, events] of this.#parked) {
+      const kept = events.filter((event) => !(ids?.has(event.id) ?? event.side === side));
+      if (kept.length === 0) this.#parked.delete(key);
+      else this.#parked.set(key, kept);
+    }
   }
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
@@ -139,6 +189,7 @@ export class Station {
     }
     if (count > 0) {
       this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== side));
+      this.journal?.record({ op: 'clear', side: this.side, remove: side });
       this.#actor.send({ type: 'CLEARED', removed: count });
     }
     return count;
@@ -174,6 +225,7 @@ export class Station {
         ? error
         : new TransportError('toMain() failed; nothing was lost: the events stayed in the local station.', { cause: error });
     }
+    if (batch.queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: batch.queue.map((event) => event.id) });
     this.#actor.send({ type: 'PUSHED', events: batch.history.length + batch.queue.length });
   }
 
@@ -211,6 +263,7 @@ export class Station {
     }
     const added = this.#history.merge(reply.history);
     this.#park(reply.queue);
+    if (reply.queue.length > 0) this.journal?.record({ op: 'park', side: this.side, queue: reply.queue });
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
     this.#actor.send({ type: 'PULLED', added: added.length });
     return { added: added.length, handedBack: reply.queue.length };
