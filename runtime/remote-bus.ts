@@ -127,6 +127,8 @@ export function connectThread(
 ): RemoteThread {
   const channel = new FrameChannel(messagePortFrames(port), {
     end: 'b',
+    // A port transfers frames without copying them: compressing would only cost CPU on both ends.
+    compress: false,
     name: `processor ${processor} ↔ thread ${processor}.${thread}`,
     serve: stationServer(station, bridgeDirection),
   });

@@ -106,6 +106,8 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
   let thread: Thread | undefined;
   const channel = new FrameChannel(messagePortFrames(port), {
     end: 'a',
+    // A port transfers frames without copying them: compressing would only cost CPU on both ends.
+    compress: false,
     name: `thread ${options.processor}.${options.thread}`,
     // The processor tells this thread about the bridge and asks it to clear.
     serve: (message: WireMessage) => {
