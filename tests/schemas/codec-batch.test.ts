@@ -14,26 +14,9 @@ import type { EventBatch } from '../../runtime/protocol.js';
 import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame } from '../../schemas/codec.js';
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';
-import type { BusEvent, Endpoint, JsonValue } from '../../types.js';
+import type { BusEvent, JsonValue } from '../../types.js';
+import { batch, event } from './fixtures.js';
 
-const from: Endpoint = { processor: 2, thread: 3, generation: 4, side: 'external' };
-
-function event(overrides: Partial<BusEvent> = {}): BusEvent {
-  return {
-    id: '2.3.17',
-    type: 'user.login',
-    side: 'external',
-    timestamp: 1_700_000_000_000 + 5 / 2048,
-    origin: { processor: 2, thread: 3, generation: 4 },
-    priority: 'normal',
-    payload: { n: 123, user: 'u1' },
-    ...overrides,
-  };
-}
-
-function batch(history: BusEvent[], queue: BusEvent[] = [], seq = 9): EventBatch {
-  return { kind: 'batch', seq, from, history, queue };
-}
 
 function bodyOf(frame: Uint8Array): Uint8Array {
   return frame.slice(FRAME_HEADER_BYTES);

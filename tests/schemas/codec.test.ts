@@ -19,29 +19,12 @@ import {
   readFrameHeader,
 } from '../../schemas/codec.js';
 import type { BusEvent, Endpoint, JsonValue } from '../../types.js';
+import { batch, event, from } from './fixtures.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures and helpers
 // ---------------------------------------------------------------------------
 
-const from: Endpoint = { processor: 2, thread: 3, generation: 4, side: 'external' };
-
-function event(overrides: Partial<BusEvent> = {}): BusEvent {
-  return {
-    id: '2.3.17',
-    type: 'user.login',
-    side: 'external',
-    timestamp: 1_700_000_000_000 + 5 / 2048,
-    origin: { processor: 2, thread: 3, generation: 4 },
-    priority: 'normal',
-    payload: { n: 123, user: 'u1' },
-    ...overrides,
-  };
-}
-
-function batch(history: BusEvent[], queue: BusEvent[] = [], seq = 9): EventBatch {
-  return { kind: 'batch', seq, from, history, queue };
-}
 
 function roundTrip(message: WireMessage, compress: boolean | 'auto' = false): WireMessage {
   return decodeFrame(encodeFrame(message, { compress }));
