@@ -31,28 +31,68 @@ export type JournalEntry =
  * journal.record({ op: 'accept', side: 'external', history, queue })
  * await journal.committed()
  */
+/** Entries a journal takes before it compacts itself into a snapshot of the stations. */
+export const DEFAULT_COMPACT_AFTER = 10_000;
+
+/** Events per entry of a snapshot. */
+const SNAPSHOT_CHUNK = 4096;
+
 export class StationJournal {
   readonly #root: RootDatabase;
   readonly #entries: Database<JournalEntry, number>;
+  readonly #compactAfter: number;
   #next: number;
+  #sinceCompaction = 0;
+  #compacting = false;
   #last: Promise<unknown> = Promise.resolve();
+  /** What the stations hold now, as entries: set by the owner to let the journal compact. */
+  snapshot: (() => JournalEntry[]) | undefined;
+  /** Compactions done, for tests and the inspector. */
+  compactions = 0;
 
-  private constructor(root: RootDatabase) {
+  private constructor(root: RootDatabase, compactAfter: number) {
     this.#root = root;
+    this.#compactAfter = compactAfter;
     this.#entries = root.openDB<JournalEntry, number>({ name: 'entries', keyEncoding: 'uint32' });
     const [lastKey] = [...this.#entries.getKeys({ reverse: true, limit: 1 })];
     this.#next = lastKey === undefined ? 0 : lastKey + 1;
   }
 
-  /** Opens (or creates) the journal at `path`. */
-  static open(path: string): StationJournal {
+  /** Opens (or creates) the journal at `path`; it compacts itself every `compactAfter` entries. */
+  static open(path: string, options: { compactAfter?: number } = {}): StationJournal {
     // noSync: survives SIGKILL of this process (the OS keeps the mapped pages), not a power cut.
-    return new StationJournal(open({ path, noSync: true, maxDbs: 4 }));
+    return new StationJournal(open({ path, noSync: true, maxDbs: 4 }), options.compactAfter ?? DEFAULT_COMPACT_AFTER);
   }
 
   /** Appends an entry; `committed()` resolves once it and everything before it are written. */
   record(entry: JournalEntry): void {
     this.#last = this.#entries.put(this.#next++, entry);
+    if (++this.#sinceCompaction >= this.#compactAfter && this.snapshot !== undefined && !this.#compacting) {
+      this.#compacting = true;
+      queueMicrotask(() => this.#compact());
+    }
+  }
+
+  /**
+   * Replaces every entry so far by a snapshot of what the stations hold now,
+   * in one transaction, so the journal stays as large as the stations' state
+   * instead of growing with every batch. The snapshot takes the keys of the
+   * entries it replaces, so it still replays before anything recorded later.
+   */
+  #compact(): void {
+    const entries = this.snapshot?.() ?? [];
+    const chunks = entries.flatMap(chunked);
+    const cutoff = this.#next;
+    this.#compacting = false;
+    if (chunks.length > cutoff) return; // cannot happen with sane settings; keep the log as it is
+    this.#last = this.#last.then(() =>
+      this.#entries.transactionSync(() => {
+        for (const key of [...this.#entries.getKeys({ end: cutoff })]) this.#entries.removeSync(key);
+        chunks.forEach((entry, key) => this.#entries.putSync(key, entry));
+      }),
+    );
+    this.#sinceCompaction = 0;
+    this.compactions++;
   }
 
   /** Resolves once every recorded entry is written. */
@@ -74,4 +114,17 @@ export class StationJournal {
     await this.#last;
     await this.#root.close();
   }
+}
+
+/** Splits a snapshot entry into entries of at most SNAPSHOT_CHUNK events each. */
+function chunked(entry: JournalEntry): JournalEntry[] {
+  if (entry.op !== 'accept' || entry.history.length + entry.queue.length <= SNAPSHOT_CHUNK) return [entry];
+  const parts: JournalEntry[] = [];
+  for (let start = 0; start < entry.history.length; start += SNAPSHOT_CHUNK) {
+    parts.push({ op: 'accept', side: entry.side, history: entry.history.slice(start, start + SNAPSHOT_CHUNK), queue: [] });
+  }
+  for (let start = 0; start < entry.queue.length; start += SNAPSHOT_CHUNK) {
+    parts.push({ op: 'accept', side: entry.side, history: [], queue: entry.queue.slice(start, start + SNAPSHOT_CHUNK) });
+  }
+  return parts;
 }

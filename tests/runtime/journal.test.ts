@@ -56,4 +56,42 @@ test('replay - a new station rebuilt from the journal holds what the old one hel
   }
 });
 
+test('compaction - the journal shrinks to a snapshot and still replays to the same station', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  const first = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const second = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const journal = StationJournal.open(dir, { compactAfter: 20 });
+    const station = first.station('external');
+    station.journal = journal;
+    journal.snapshot = () => [{ op: 'accept', side: 'external', history: station.history(), queue: station.queued() }];
+    const from = (thread: number) => ({ processor: 0, thread, generation: 0, side: 'external' as const });
+    for (let round = 0; round < 50; round++) {
+      const thread = 1 + (round % 3);
+      const history = events(4, thread).map((e) => ({ ...e, id: `${e.id}.${round}`, timestamp: e.timestamp + round * 100 }));
+      const queue = events(1, thread, 'external', 'deferred').map((e) => ({ ...e, id: `${e.id}.${round}` }));
+      station.accept({ kind: 'batch', seq: 0, from: from(thread), history, queue });
+      if (round % 5 === 4) station.serve({ kind: 'syncRequest', seq: 0, from: from(thread), side: 'external' });
+      await Promise.resolve(); // lets a due compaction run between batches, as between requests
+    }
+    await station.committed();
+    assert.ok(journal.compactions >= 2, `${journal.compactions} compactions`);
+    const kept = journal.entries().length;
+    assert.ok(kept < 30, `${kept} entries after compaction, from ~60 recorded`);
+    await journal.close();
+
+    const reopened = StationJournal.open(dir);
+    const rebuilt = second.station('external');
+    rebuilt.replay(reopened.entries());
+    assert.equal(ids(rebuilt.history()), ids(station.history()));
+    assert.equal(ids(rebuilt.queued()), ids(station.queued()));
+    assert.is(rebuilt.size, 200);
+    await reopened.close();
+  } finally {
+    await first.stop();
+    await second.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
