@@ -13,7 +13,7 @@ import { stationServer } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport } from './protocol.js';
 import type { ThreadCaller } from './remote-bus.js';
 import type { Station } from './station.js';
-import { eventsFromFrame, type ActorInfo, type PortableQuery, type ThreadApi } from './thread-service.js';
+import { eventsFromFrame, type ActorInfo, type EventsFrame, type PortableQuery, type ThreadApi } from './thread-service.js';
 
 const PROCESSOR_ENTRY = new URL('./workers/processor.worker.ts', import.meta.url);
 
@@ -211,11 +211,11 @@ export class RemoteStation {
   }
 
   async history(query?: PortableQuery): Promise<BusEvent[]> {
-    return eventsFromFrame(await this.#call<Uint8Array>('history', query));
+    return eventsFromFrame(await this.#call<EventsFrame>('history', query));
   }
 
   async queued(): Promise<BusEvent[]> {
-    return eventsFromFrame(await this.#call<Uint8Array>('queued'));
+    return eventsFromFrame(await this.#call<EventsFrame>('queued'));
   }
 
   /** The station's size and actor state. */

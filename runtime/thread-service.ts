@@ -38,8 +38,11 @@ export interface ThreadServiceOptions {
 }
 
 
-/** Events as one frame: how a control call returns events. */
-export type EventsFrame = Uint8Array;
+/** Events as frames of at most `EVENTS_PER_FRAME` events: how a control call returns events. */
+export type EventsFrame = readonly Uint8Array[];
+
+/** Events per frame of a control call's result, so any number of events fits the frame limits. */
+export const EVENTS_PER_FRAME = 4096;
 
 /** History queries that can cross a thread: everything but `filter`. */
 export type PortableQuery = Omit<HistoryQuery, 'filter'>;
@@ -65,16 +68,25 @@ export interface ThreadApi {
 
 const endpointOf = (processor: number, thread: number, side: Side): Endpoint => ({ processor, thread, generation: 0, side });
 
-/** Packs events into one frame (a batch with only a history). */
+/** Packs events into frames (batches with only a history), in order. */
 export function eventsToFrame(events: readonly BusEvent[], from: Endpoint): EventsFrame {
-  return encodeFrame({ kind: 'batch', seq: 0, from, history: events, queue: [] }, { compress: 'auto' });
+  const frames: Uint8Array[] = [];
+  for (let start = 0; start === 0 || start < events.length; start += EVENTS_PER_FRAME) {
+    const history = events.length <= EVENTS_PER_FRAME ? events : events.slice(start, start + EVENTS_PER_FRAME);
+    frames.push(encodeFrame({ kind: 'batch', seq: 0, from, history, queue: [] }, { compress: 'auto' }));
+  }
+  return frames;
 }
 
 /** Unpacks `eventsToFrame`. */
-export function eventsFromFrame(frame: EventsFrame): BusEvent[] {
-  const message = decodeFrame(frame);
-  if (message.kind !== 'batch') throw new BusError('FRAME_CORRUPT', `Expected a batch frame, got ${message.kind}.`);
-  return [...message.history];
+export function eventsFromFrame(frames: EventsFrame): BusEvent[] {
+  const events: BusEvent[] = [];
+  for (const frame of frames) {
+    const message = decodeFrame(frame);
+    if (message.kind !== 'batch') throw new BusError('FRAME_CORRUPT', `Expected a batch frame, got ${message.kind}.`);
+    for (const event of message.history) events.push(event);
+  }
+  return events;
 }
 
 /** Runs `fn` and reports its value or its error as an `Outcome`. */

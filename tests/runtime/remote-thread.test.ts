@@ -100,4 +100,19 @@ test('bridge - its state and clearing reach the remote thread before the call re
   await runtime.stop();
 });
 
+test('fromStation - results larger than one frame come back whole and in order', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  const local = runtime.bus('external');
+  for (let i = 0; i < 10_000; i++) local.post('bulk.item', { i });
+  await local.toStation();
+  const bus = remote.handle.bus('external');
+  const { added } = await bus.fromStation();
+  assert.is(added.length, 10_000);
+  assert.equal(added.map((e) => (e.payload as { i: number }).i), Array.from({ length: 10_000 }, (_, i) => i));
+  assert.is((await bus.history()).length, 10_000);
+  await remote.stop();
+  await runtime.stop();
+});
+
 test.run();
