@@ -144,6 +144,8 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
     get running() {
       return running;
     },
+    // A function cannot cross threads, so the root's onError cannot run here. The subscribers of a
+    // worker are user actors (runtime.spawn), whose failures are reported as busline.actor.failed.
     subscriberErrorHandler: (error, event) => {
       console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) failed:`, error);
     },
@@ -208,6 +210,8 @@ export interface ActorInfo {
   readonly state: unknown;
   /** For user actors: the module it runs. */
   readonly module?: string;
+  /** For user actors: XState's status, `active`, `done`, `error` or `stopped`. */
+  readonly status?: string;
 }
 
 /** The id of a bus actor. */
@@ -223,7 +227,16 @@ export function threadActors(thread: Thread): ActorInfo[] {
     list.push({ id: busId(bus.endpoint), kind: 'bus', processor: thread.processor, thread: thread.index, side, state: bus.state });
   }
   for (const actor of thread.actors.list()) {
-    list.push({ id: actor.id, kind: 'user', processor: actor.processor, thread: actor.thread, side: actor.side, state: actor.state, module: actor.module });
+    list.push({
+      id: actor.id,
+      kind: 'user',
+      processor: actor.processor,
+      thread: actor.thread,
+      side: actor.side,
+      state: actor.state,
+      module: actor.module,
+      status: actor.status,
+    });
   }
   return list;
 }

@@ -29,6 +29,9 @@ export interface SpawnOptions {
   readonly types?: readonly string[];
 }
 
+/** The internal event posted when a user actor fails. */
+export const ACTOR_FAILED = 'busline.actor.failed';
+
 export const SPAWN_OPTIONS = ['processor', 'thread', 'side', 'input', 'id', 'types'] as const;
 
 /** A user actor, where it runs and its state. */
@@ -105,6 +108,23 @@ export class UserActors {
       } catch (error) {
         this.#thread.host.subscriberErrorHandler(error, { id: `${id}:emit`, type } as BusEvent);
       }
+    });
+    // An actor that fails (an action throws) stops with an error. Listening here keeps XState from
+    // rethrowing it as an uncaught exception, which would take the whole thread down; the failure is
+    // posted as an internal event instead.
+    actor.subscribe({
+      error: (error: unknown) => {
+        console.error(`[busline] actor "${id}" (${module}) failed:`, error);
+        try {
+          this.#thread.bus('internal').post(ACTOR_FAILED, {
+            id,
+            module,
+            message: error instanceof Error ? error.message : String(error),
+          });
+        } catch {
+          // The thread is stopping: the log line above is all there is.
+        }
+      },
     });
     actor.start();
     const subscription =

@@ -61,6 +61,21 @@ test('bridge - clearing reaches every worker before close() resolves', async () 
   }
 });
 
+test('actor failure - a user actor that throws in a worker is contained and reported', async () => {
+  const spawned = await runtime.spawn(new URL('./fixtures/throwing.machine.ts', import.meta.url), {
+    thread: 2,
+    id: 'thrower',
+  });
+  await worker(2).post('explode.now', { n: 1 }, { priority: 'immediate' });
+  // The worker is still alive and answers; the failure is an internal event on its bus.
+  const failures = (await worker(2, 'internal').history()).filter((e) => e.type === 'busline.actor.failed');
+  assert.is(failures.length, 1);
+  assert.equal((failures[0]!.payload as { id: string; message: string }).message, 'boom in a worker');
+  assert.is((await spawned.info()).status, 'error');
+  assert.ok((await runtime.actors()).some((a) => a.id === 'thrower'));
+  await spawned.stop();
+});
+
 test('errors - a worker bus refuses bad input with the same codes as a local one', async () => {
   for (const [call, code] of [
     [() => worker(1).post('', 1), 'INVALID_EVENT'],
