@@ -10,7 +10,7 @@ import { canReach } from '../machines/bridge.machine.js';
 import type { busMachine } from '../machines/bus.machine.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../types.js';
 import { EventHistory, compareEvents, type HistoryQuery } from './history.js';
-import type { EventBatch, SyncRequest } from './protocol.js';
+import type { EventBatch } from './protocol.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import type { Thread } from './thread.js';
 import {
@@ -87,6 +87,8 @@ export class Bus {
    * `post()` keeps no second list.
    */
   #adopted = new Set<string>();
+  /** Per station read: the arrival number this bus has merged everything through. */
+  #through: Record<Side, number> = { internal: 0, external: 0 };
   /** The newest event of this bus that `sync()` has sent; later ones are unsent. */
   #sentUpTo: BusEvent | undefined;
   /** `normal` events waiting for the microtask flush. */
@@ -324,21 +326,32 @@ export class Bus {
       if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
     }
     this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
-    const request: SyncRequest = {
-      kind: 'syncRequest',
-      seq: 0,
-      from: this.endpoint,
-      side,
-      ...(options?.types === undefined ? {} : { types: [...options.types] }),
-    };
     let reply: EventBatch;
     try {
-      reply = await this.#thread.host.stationLink(side).serve(request);
+      reply = await this.#read(side, options?.types);
     } catch (error) {
       this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromStation() failed; nothing changed.', { cause: error });
     }
     return this.#receive(reply);
+  }
+
+  /**
+   * Reads a station: an unfiltered read asks only for what arrived after the
+   * last one (`since`), since everything before it is merged here already.
+   */
+  async #read(side: Side, types: readonly string[] | undefined): Promise<EventBatch> {
+    const since = types === undefined ? this.#through[side] : 0;
+    const { batch, through } = await this.#thread.host.stationLink(side).serve({
+      kind: 'syncRequest',
+      seq: 0,
+      from: this.endpoint,
+      side,
+      ...(types === undefined ? {} : { types: [...types] }),
+      ...(since > 0 ? { since } : {}),
+    });
+    if (types === undefined) this.#through[side] = through;
+    return batch;
   }
 
   /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
@@ -384,13 +397,7 @@ export class Bus {
           if (event.origin === this.#origin) this.#sentUpTo = event;
         }
       }
-      reply = await link.serve({
-        kind: 'syncRequest',
-        seq: 0,
-        from: this.endpoint,
-        side: this.side,
-        ...(options?.types === undefined ? {} : { types: [...options.types] }),
-      });
+      reply = await this.#read(this.side, options?.types);
     } catch (error) {
       this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
@@ -413,6 +420,8 @@ export class Bus {
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
   clearSide(side: Side): number {
     const removed = this.#history.removeWhere((event) => event.side === side);
+    // What was removed may be wanted again (the bridge reopens): read stations whole next time.
+    if (removed.length > 0) this.#through = { internal: 0, external: 0 };
     if (removed.length > 0) {
       const gone = new Set(removed.map((event) => event.id));
       this.#pending = this.#pending.filter((event) => !gone.has(event.id));

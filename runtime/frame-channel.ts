@@ -40,7 +40,7 @@ export function messagePortFrames(port: MessagePortLike): FramePort {
   };
 }
 
-/** Answers one request: the replies to send before the closing `Ack`. */
+/** Answers one request: the replies to send before the closing `Ack` (which may be the last of them). */
 export type RequestHandler = (message: WireMessage) => readonly WireMessage[] | Promise<readonly WireMessage[]>;
 
 export interface FrameChannelOptions {
@@ -188,8 +188,13 @@ export class FrameChannel {
     try {
       if (this.#serve === undefined) throw new TransportError(`${this.#name} does not serve requests (got ${message.kind}).`);
       const replies = await this.#serve(message);
-      for (const reply of replies) this.#send({ ...reply, seq: message.seq } as WireMessage);
-      ack = { kind: 'ack', seq: message.seq, ok: true, credits: this.#window };
+      // A handler may close its answer with an Ack of its own, to say more than "done" (e.g. `through`).
+      const last = replies[replies.length - 1];
+      const closing = last?.kind === 'ack' ? last : undefined;
+      for (const reply of closing === undefined ? replies : replies.slice(0, -1)) {
+        this.#send({ ...reply, seq: message.seq } as WireMessage);
+      }
+      ack = { ...closing, kind: 'ack', seq: message.seq, ok: true, credits: this.#window };
     } catch (error) {
       const code = isBusError(error) ? error.code : 'TRANSPORT_FAILED';
       ack = { kind: 'ack', seq: message.seq, ok: false, errorCode: code, errorMessage: String((error as Error)?.message ?? error), credits: this.#window };

@@ -17,12 +17,19 @@ import type { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import type { Transport } from './transport.js';
 
+/** A station's answer to a read: the batch, and the arrival number it is complete through. */
+export interface SyncReply {
+  readonly batch: EventBatch;
+  /** Pass it as `since` in the next unfiltered read to get only what arrived after this one. */
+  readonly through: number;
+}
+
 /** The way to one station. */
 export interface StationLink {
   /** Carries a batch to the station, which merges it; resolves once it is accepted. */
   accept(batch: EventBatch): Promise<void>;
   /** Carries a read to the station and its reply back. */
-  serve(request: SyncRequest): Promise<EventBatch>;
+  serve(request: SyncRequest): Promise<SyncReply>;
 }
 
 /** What a thread and its buses need from where they run. */
@@ -71,16 +78,16 @@ export class DirectStationLink implements StationLink {
   }
 
   /** Parked queue entries taken for a reply that never arrives go back to the station. */
-  async serve(request: SyncRequest): Promise<EventBatch> {
+  async serve(request: SyncRequest): Promise<SyncReply> {
     const carried = await this.#transport.carry(request);
     if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
-    const reply = this.#station.serve(carried);
+    const { batch, through } = this.#station.serve(carried);
     try {
-      const back = await this.#transport.carry(reply);
+      const back = await this.#transport.carry(batch);
       if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
-      return back;
+      return { batch: back, through };
     } catch (error) {
-      this.#station.restoreParked(reply.queue);
+      this.#station.restoreParked(batch.queue);
       throw error;
     }
   }
@@ -120,18 +127,20 @@ export class ChannelStationLink implements StationLink {
     await Promise.all(splitBatch(batch, this.#maxBatchEvents).map((part) => this.#channel.request(part)));
   }
 
-  async serve(request: SyncRequest): Promise<EventBatch> {
+  async serve(request: SyncRequest): Promise<SyncReply> {
     const replies = await this.#channel.request(request);
     const history: BusEvent[] = [];
     const queue: BusEvent[] = [];
     let from: EventBatch['from'] | undefined;
+    let through = 0;
     for (const reply of replies) {
+      if (reply.kind === 'ack') through = reply.through ?? 0;
       if (reply.kind !== 'batch') continue;
       from ??= reply.from;
       for (const event of reply.history) history.push(event);
       for (const event of reply.queue) queue.push(event);
     }
-    return { kind: 'batch', seq: request.seq, from: from ?? request.from, history, queue };
+    return { batch: { kind: 'batch', seq: request.seq, from: from ?? request.from, history, queue }, through };
   }
 }
 
@@ -158,7 +167,8 @@ export function stationServer(
         if (!canReach(direction, message.from.side, message.side)) {
           throw new BridgeClosedError(message.from.side, message.side, direction);
         }
-        return splitBatch(station(message.side).serve(message), maxBatchEvents);
+        const { batch, through } = station(message.side).serve(message);
+        return [...splitBatch(batch, maxBatchEvents), { kind: 'ack', seq: 0, ok: true, credits: 0, through }];
       }
       default:
         throw new TransportError(`A station does not answer ${message.kind} messages.`);

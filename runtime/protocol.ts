@@ -28,6 +28,12 @@ export interface SyncRequest {
   readonly types?: readonly string[];
   /** The side whose station is read. */
   readonly side: Side;
+  /**
+   * Only history that arrived at the station after this arrival number: what
+   * the reader has not merged yet (the `through` of its last unfiltered read).
+   * Absent or 0: the whole history.
+   */
+  readonly since?: number;
 }
 
 /** Remove every event of side `remove` from the stores of side `scope`. */
@@ -55,6 +61,8 @@ export interface Ack {
   readonly errorMessage?: string;
   /** How many more batches the receiver accepts before the sender must wait. */
   readonly credits: number;
+  /** Closing the reply to a sync request: the station's arrival number the reply is complete through. */
+  readonly through?: number;
 }
 
 /** Every message of the data and control planes. */

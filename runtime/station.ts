@@ -10,7 +10,7 @@ import { BridgeClosedError, BusBusyError, TransportError, UnsupportedError, isBu
 import { canReach } from '../machines/bridge.machine.js';
 import type { StationKind, stationMachine } from '../machines/station.machine.js';
 import type { BusEvent, Endpoint, Side } from '../types.js';
-import { EventHistory, compareEvents, originKey, type HistoryQuery } from './history.js';
+import { EventHistory, compareEvents, originKey, typeMatchesAny, type HistoryQuery } from './history.js';
 import type { EventBatch, SyncRequest } from './protocol.js';
 import type { StationHost } from './links.js';
 import type { JournalEntry, StationJournal } from './journal.js';
@@ -51,6 +51,16 @@ export class Station {
   #parked = new Map<string, BusEvent[]>();
   /** Batches of events accepted from buses that the main station has not seen (local stations). */
   #unsent: BusEvent[][] = [];
+  /**
+   * Arrival numbers: every event added to the history gets the next one, so a
+   * reader that says what it has merged (`since`) gets only what came after.
+   * The two arrays run in step, in arrival order.
+   */
+  #arrivals = 0;
+  #arrivedEvents: BusEvent[] = [];
+  #arrivedNumbers: number[] = [];
+  /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
+  #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
   /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
   journal: StationJournal | undefined;
 
@@ -98,6 +108,7 @@ export class Station {
   accept(batch: EventBatch): number {
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
+    this.#arrived(added);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
     if (batch.queue.length > 0) this.#park(batch.queue);
     if (added.length > 0 || batch.queue.length > 0) {
@@ -111,21 +122,30 @@ export class Station {
    * @internal Answers a read: the history (only `types`, if asked) and the
    * parked entries of the reader, which leave this station.
    */
-  serve(request: SyncRequest): EventBatch {
+  serve(request: SyncRequest): { readonly batch: EventBatch; readonly through: number } {
     // A reader of the other side gets history only; a bus gets its thread's
     // parked entries, a local station those of its processor's threads.
     const handBack: HandBack =
       request.from.side !== this.side ? 'none' : request.from.thread === STATION_THREAD ? 'processor' : 'thread';
-    const history = request.types === undefined ? this.#history.snapshot() : this.#history.query({ types: request.types });
+    const since = request.since ?? 0;
+    const history =
+      since > 0
+        ? this.#historySince(since, request.types)
+        : request.types === undefined
+          ? this.#history.snapshot()
+          : this.#history.query({ types: request.types });
     const queue = this.#takeParked(request.from, handBack);
     if (queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: queue.map((event) => event.id) });
     this.#actor.send({ type: 'SERVED', events: history.length, handedBack: queue.length });
     return {
-      kind: 'batch',
-      seq: request.seq,
-      from: { processor: this.processor, thread: STATION_THREAD, generation: 0, side: this.side },
-      history,
-      queue,
+      batch: {
+        kind: 'batch',
+        seq: request.seq,
+        from: { processor: this.processor, thread: STATION_THREAD, generation: 0, side: this.side },
+        history,
+        queue,
+      },
+      through: this.#arrivals,
     };
   }
 
@@ -151,6 +171,7 @@ export class Station {
       if (entry.side !== this.side) continue;
       if (entry.op === 'accept') {
         const added = this.#history.merge(entry.history);
+        this.#arrived(added);
         if (added.length > 0) this.#unsent.push(added);
         if (entry.queue.length > 0) this.#park(entry.queue);
         restored += added.length;
@@ -159,13 +180,49 @@ export class Station {
       } else if (entry.op === 'unpark') {
         this.#unpark(new Set(entry.ids));
       } else {
-        this.#history.removeWhere((event) => event.side === entry.remove);
+        this.#departed(this.#history.removeWhere((event) => event.side === entry.remove));
         this.#unpark(undefined, entry.remove);
         this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== entry.remove));
       }
     }
     this.#actor.send({ type: 'MERGED', added: restored, size: this.#history.size, queued: this.#queuedCount() });
     return restored;
+  }
+
+  /** Numbers events that have just joined the history. */
+  #arrived(events: readonly BusEvent[]): void {
+    for (const event of events) {
+      this.#arrivedEvents.push(event);
+      this.#arrivedNumbers.push(++this.#arrivals);
+    }
+  }
+
+  /** Forgets the arrival of removed events. */
+  #departed(removed: readonly BusEvent[]): void {
+    if (removed.length === 0) return;
+    const gone = new Set(removed);
+    const events: BusEvent[] = [];
+    const numbers: number[] = [];
+    this.#arrivedEvents.forEach((event, i) => {
+      if (gone.has(event)) return;
+      events.push(event);
+      numbers.push(this.#arrivedNumbers[i]!);
+    });
+    this.#arrivedEvents = events;
+    this.#arrivedNumbers = numbers;
+  }
+
+  /** The history that arrived after arrival number `since`, sorted; only `types` if given. */
+  #historySince(since: number, types: readonly string[] | undefined): BusEvent[] {
+    let low = 0;
+    let high = this.#arrivedNumbers.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.#arrivedNumbers[mid]! <= since) low = mid + 1;
+      else high = mid;
+    }
+    const fresh = this.#arrivedEvents.slice(low);
+    return (types === undefined ? fresh : fresh.filter((event) => typeMatchesAny(types, event.type))).sort(compareEvents);
   }
 
   /** Removes parked entries by id, or all of one side. */
@@ -180,6 +237,9 @@ export class Station {
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
   clearSide(side: Side): number {
     const removed = this.#history.removeWhere((event) => event.side === side);
+    this.#departed(removed);
+    // Removed events may be wanted again later (the bridge reopens): read the main stations whole next time.
+    if (removed.length > 0) this.#mainThrough = { internal: 0, external: 0 };
     let count = removed.length;
     for (const [key, events] of this.#parked) {
       const kept = events.filter((event) => event.side !== side);
@@ -247,21 +307,27 @@ export class Station {
       if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
     }
     this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
+    const unfiltered = options?.types === undefined;
+    const since = unfiltered ? this.#mainThrough[side] : 0;
     const request: SyncRequest = {
       kind: 'syncRequest',
       seq: 0,
       from: this.#endpoint(),
       side,
       ...(options?.types === undefined ? {} : { types: [...options.types] }),
+      ...(since > 0 ? { since } : {}),
     };
     let reply: EventBatch;
     try {
-      reply = await this.#host.mainLink(side).serve(request);
+      const answer = await this.#host.mainLink(side).serve(request);
+      reply = answer.batch;
+      if (unfiltered) this.#mainThrough[side] = answer.through;
     } catch (error) {
       this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
     }
     const added = this.#history.merge(reply.history);
+    this.#arrived(added);
     this.#park(reply.queue);
     if (reply.queue.length > 0) this.journal?.record({ op: 'park', side: this.side, queue: reply.queue });
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });

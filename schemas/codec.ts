@@ -849,11 +849,14 @@ function writeSyncRequest(builder: flatbuffers.Builder, request: SyncRequest, li
     typesOffset = writeOffsetVector(builder, offsets);
   }
   const from = writeEndpoint(builder, request.from, 'syncRequest.from');
+  const since = request.since === undefined ? undefined : seqToWire(request.since, 'syncRequest.since');
   wire.SyncRequest.startSyncRequest(builder);
   wire.SyncRequest.addSeq(builder, seq);
   wire.SyncRequest.addFrom(builder, from);
   if (typesOffset !== 0) wire.SyncRequest.addTypes(builder, typesOffset);
   wire.SyncRequest.addSide(builder, side);
+  // Written even when 0 (FlatBuffers would drop a default), so that absent and 0 stay apart.
+  if (since !== undefined) builder.addFieldInt64(4, since, BigInt(-1));
   return wire.SyncRequest.endSyncRequest(builder);
 }
 
@@ -877,6 +880,8 @@ function writeAck(builder: flatbuffers.Builder, ack: Ack, limits: FrameLimits): 
   if (errorCode !== 0) wire.Ack.addErrorCode(builder, errorCode);
   if (errorMessage !== 0) wire.Ack.addErrorMessage(builder, errorMessage);
   wire.Ack.addCredits(builder, ack.credits);
+  // Written even when 0 (FlatBuffers would drop a default), so that absent and 0 stay apart.
+  if (ack.through !== undefined) builder.addFieldInt64(5, seqToWire(ack.through, 'ack.through'), BigInt(-1));
   return wire.Ack.endAck(builder);
 }
 
@@ -1236,6 +1241,7 @@ const SYNC_SEQ = 4;
 const SYNC_FROM = 6;
 const SYNC_TYPES = 8;
 const SYNC_SIDE = 10;
+const SYNC_SINCE = 12;
 const CLEAR_SEQ = 4;
 const CLEAR_REMOVE = 6;
 const CLEAR_SCOPE = 8;
@@ -1247,6 +1253,7 @@ const ACK_OK = 6;
 const ACK_ERROR_CODE = 8;
 const ACK_ERROR_MESSAGE = 10;
 const ACK_CREDITS = 12;
+const ACK_THROUGH = 14;
 const ENDPOINT_PROCESSOR = 4;
 const ENDPOINT_THREAD = 6;
 const ENDPOINT_GENERATION = 8;
@@ -1882,11 +1889,13 @@ function readSyncRequest(r: BodyReader, position: number): SyncRequest {
   const fromAt = r.field(SYNC_FROM, 4);
   const typesAt = r.field(SYNC_TYPES, 4);
   const sideAt = r.field(SYNC_SIDE, 1);
+  const sinceAt = r.field(SYNC_SINCE, 8);
   if (fromAt === 0) r.fail('from is required');
   const seq = r.seq(seqAt);
   const side = SIDE_FROM_WIRE[r.uint8Enum(sideAt, wire.Side.Internal, SIDE_FROM_WIRE.length, 'side')] as Side;
   const from = readEndpoint(r, r.follow(fromAt, 'from endpoint'));
-  if (typesAt === 0) return { kind: 'syncRequest', seq, from, side };
+  const since = sinceAt === 0 ? {} : { since: r.seq(sinceAt) };
+  if (typesAt === 0) return { kind: 'syncRequest', seq, from, side, ...since };
   const vector = r.follow(typesAt, 'types vector');
   const length = r.vectorLength(vector, 4, r.limits.maxTypes, 'types', 'maxTypes');
   const types: string[] = [];
@@ -1896,7 +1905,7 @@ function readSyncRequest(r: BodyReader, position: number): SyncRequest {
     types.push(r.string(vector + 4 + 4 * i, r.limits.maxStringBytes, 'type', 'maxStringBytes'));
   }
   r.index = -1;
-  return { kind: 'syncRequest', seq, from, types, side };
+  return { kind: 'syncRequest', seq, from, types, side, ...since };
 }
 
 function readClearSide(r: BodyReader, position: number): ClearSide {
@@ -1927,7 +1936,9 @@ function readAck(r: BodyReader, position: number): Ack {
   const errorCodeAt = r.field(ACK_ERROR_CODE, 4);
   const errorMessageAt = r.field(ACK_ERROR_MESSAGE, 4);
   const credits = r.uint32(r.field(ACK_CREDITS, 4));
+  const throughAt = r.field(ACK_THROUGH, 8);
   const ack: Mutable<Ack> = { kind: 'ack', seq, ok, credits };
+  if (throughAt !== 0) ack.through = r.seq(throughAt);
   const max = r.limits.maxStringBytes;
   if (errorCodeAt !== 0) ack.errorCode = r.string(errorCodeAt, max, 'errorCode', 'maxStringBytes');
   if (errorMessageAt !== 0) ack.errorMessage = r.string(errorMessageAt, max, 'errorMessage', 'maxStringBytes');

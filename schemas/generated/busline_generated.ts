@@ -610,8 +610,16 @@ side():Side {
   return offset ? this.bb!.readUint8(this.bb_pos + offset) : Side.Internal;
 }
 
+/**
+ * Only history that arrived at the station after this arrival number (0: all).
+ */
+since():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startSyncRequest(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -640,6 +648,10 @@ static startTypesVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addSide(builder:flatbuffers.Builder, side:Side) {
   builder.addFieldInt8(3, side, Side.Internal);
+}
+
+static addSince(builder:flatbuffers.Builder, since:bigint) {
+  builder.addFieldInt64(4, since, BigInt('0'));
 }
 
 static endSyncRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -835,8 +847,16 @@ credits():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Answering a sync request: the station's arrival number the reply is complete through.
+ */
+through():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startAck(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -859,18 +879,23 @@ static addCredits(builder:flatbuffers.Builder, credits:number) {
   builder.addFieldInt32(4, credits, 0);
 }
 
+static addThrough(builder:flatbuffers.Builder, through:bigint) {
+  builder.addFieldInt64(5, through, BigInt('0'));
+}
+
 static endAck(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, credits:number):flatbuffers.Offset {
+static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, credits:number, through:bigint):flatbuffers.Offset {
   Ack.startAck(builder);
   Ack.addSeq(builder, seq);
   Ack.addOk(builder, ok);
   Ack.addErrorCode(builder, errorCodeOffset);
   Ack.addErrorMessage(builder, errorMessageOffset);
   Ack.addCredits(builder, credits);
+  Ack.addThrough(builder, through);
   return Ack.endAck(builder);
 }
 }

@@ -154,8 +154,11 @@ links('accept and serve - a station across a channel behaves as a local one', as
   await link.accept({ kind: 'batch', seq: 0, from, history, queue: [] });
   assert.is(runtime.station('external').size, 8, 'resending adds nothing');
   const reply = await link.serve({ kind: 'syncRequest', seq: 0, from, side: 'external', types: ['a'] });
-  assert.equal(reply.history, history.filter((e) => e.type === 'a.x'));
-  assert.equal(reply.queue, queue, 'the parked queue comes back to its thread');
+  assert.equal(reply.batch.history, history.filter((e) => e.type === 'a.x'));
+  assert.equal(reply.batch.queue, queue, 'the parked queue comes back to its thread');
+  assert.is(reply.through, 8, 'eight events arrived');
+  const later = await link.serve({ kind: 'syncRequest', seq: 0, from, side: 'external', since: 6 });
+  assert.equal(later.batch.history, history.slice(6), 'since: only what arrived after');
   assert.equal(runtime.station('external').queued(), []);
   try {
     await link.serve({ kind: 'syncRequest', seq: 0, from: { ...from, side: 'internal' }, side: 'external' });

@@ -571,6 +571,33 @@ failing('toStation - sends only the history the station has not seen', async () 
   await runtime.stop();
 });
 
+failing('fromStation - a repeated read ships only what arrived since the last one', async () => {
+  const shipped: number[] = [];
+  const runtime = createRuntime({
+    deferred: 'manual',
+    transport: {
+      name: 'recording',
+      carry: (message) => {
+        if (message.kind === 'batch' && message.from.thread === 0xffffffff) shipped.push(message.history.length);
+        return Promise.resolve(message);
+      },
+    },
+  });
+  const writer = runtime.addThread().bus('external');
+  for (let i = 0; i < 5; i++) writer.post('w', i);
+  const writer2 = await writer.toStation();
+  const reader = runtime.bus('external');
+  await reader.fromStation();
+  await reader.fromStation();
+  writer2.post('w', 5);
+  await writer2.toStation();
+  await reader.fromStation();
+  await reader.fromStation({ types: ['w'] }); // a filtered read is not cut short
+  assert.equal(shipped, [5, 0, 1, 6]);
+  assert.is(reader.history().length, 6);
+  await runtime.stop();
+});
+
 failing('toStation - a failed hop loses nothing: the events move to the next bus', async () => {
   let fail = false;
   const runtime = createRuntime({

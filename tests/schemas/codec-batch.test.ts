@@ -398,3 +398,20 @@ Joined('decodeFrame - a refused payload is named by its event', () => {
 });
 
 Joined.run();
+
+const watermarks = suite('codec: since / through');
+
+watermarks('since and through - round-trip exactly, 0 and absent stay apart', () => {
+  const endpoint = { processor: 1, thread: 2, generation: 3, side: 'internal' as const };
+  const messages = [
+    { kind: 'syncRequest', seq: 1, from: endpoint, side: 'external' },
+    { kind: 'syncRequest', seq: 2, from: endpoint, side: 'external', since: 0 },
+    { kind: 'syncRequest', seq: 3, from: endpoint, side: 'internal', types: ['a'], since: 2 ** 40 + 7 },
+    { kind: 'ack', seq: 4, ok: true, credits: 8 },
+    { kind: 'ack', seq: 5, ok: true, credits: 8, through: 0 },
+    { kind: 'ack', seq: 6, ok: false, credits: 0, errorCode: 'X', through: 123_456 },
+  ] as const;
+  for (const message of messages) assert.equal(decodeFrame(encodeFrame(message)), message);
+});
+
+watermarks.run();
