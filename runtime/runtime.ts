@@ -22,7 +22,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { MessagePortLike } from './frame-channel.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
-import { busId, outcome, threadActors, unwrap, type ActorInfo } from './thread-service.js';
+import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread-service.js';
 import { checkSpawnOptions, moduleHref, type SpawnOptions } from './user-actors.js';
 import { DEFAULT_MAX_BATCH, SyncTimer, settleAll, syncPolicyOf, type SyncPolicy } from './sync-policy.js';
 import { DEFAULT_RESTART_POLICY, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
@@ -530,13 +530,7 @@ export class Runtime {
     if (remote !== undefined) return remote.caller;
     const child = this.#remoteProcessors.get(processor);
     if (child !== undefined) return child.threadCaller(thread);
-    const local = this.#thread(processor, thread);
-    const api = {
-      spawn: (module: string, rest: Omit<SpawnOptions, 'processor' | 'thread'>) => outcome(() => local.actors.spawn(module, rest)),
-      actors: () => outcome(() => threadActors(local)),
-      sendActor: (id: string, event: { type: string }) => outcome(() => local.actors.send(id, event)),
-      stopActor: (id: string) => outcome(() => (local.actors.stop(id), null)),
-    };
+    const api = userActorApi(this.#thread(processor, thread));
     return {
       call: ((method: keyof typeof api, ...args: unknown[]) =>
         (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'],

@@ -182,10 +182,7 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
     history: (side, query) => outcome(() => eventsToFrame(current.bus(side).history(query), from(side))),
     queue: (side) => outcome(() => eventsToFrame(current.bus(side).queue(), from(side))),
     state: (side) => outcome(() => ({ generation: current.bus(side).generation, state: current.bus(side).state })),
-    spawn: (module, spawnOptions) => outcome(() => current.actors.spawn(module, spawnOptions)),
-    actors: () => outcome(() => threadActors(current)),
-    sendActor: (id, event) => outcome(() => current.actors.send(id, event)),
-    stopActor: (id) => outcome(() => (current.actors.stop(id), null)),
+    ...userActorApi(current),
     stop: () =>
       outcome(async () => {
         await timer?.stop();
@@ -217,6 +214,16 @@ export interface ActorInfo {
 /** The id of a bus actor. */
 export function busId(endpoint: Endpoint): string {
   return `bus:${endpoint.processor}.${endpoint.thread}:${endpoint.side}#${endpoint.generation}`;
+}
+
+/** The user-actor part of `ThreadApi` for a thread in this thread: the same calls wherever it runs. */
+export function userActorApi(thread: Thread): Pick<ThreadApi, 'spawn' | 'actors' | 'sendActor' | 'stopActor'> {
+  return {
+    spawn: (module, spawnOptions) => outcome(() => thread.actors.spawn(module, spawnOptions)),
+    actors: () => outcome(() => threadActors(thread)),
+    sendActor: (id, event) => outcome(() => thread.actors.send(id, event)),
+    stopActor: (id) => outcome(() => (thread.actors.stop(id), null)),
+  };
 }
 
 /** A thread's buses and user actors. */
