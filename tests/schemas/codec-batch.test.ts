@@ -15,7 +15,7 @@ import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame } from '../
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, JsonValue } from '../../types.js';
-import { batch, event } from './fixtures.js';
+import { batch, event, finishBatchEnvelope } from './fixtures.js';
 
 
 function bodyOf(frame: Uint8Array): Uint8Array {
@@ -264,20 +264,7 @@ function bodyWithSharedString(count: number, shared: 'type' | 'id' | 'json' | 'm
   }
   b.startVector(4, events.length, 4);
   for (let i = events.length - 1; i >= 0; i--) b.addOffset(events[i] as number);
-  const history = b.endVector();
-  b.startVector(4, 0, 4);
-  const queue = b.endVector();
-  b.startObject(4);
-  const endpoint = b.endObject();
-  b.startObject(4);
-  b.addFieldOffset(1, endpoint, 0);
-  b.addFieldOffset(2, history, 0);
-  b.addFieldOffset(3, queue, 0);
-  const eventBatch = b.endObject();
-  b.startObject(2);
-  b.addFieldInt8(0, wire.Message.EventBatch, 0);
-  b.addFieldOffset(1, eventBatch, 0);
-  b.finish(b.endObject(), 'BLW1');
+  finishBatchEnvelope(b, b.endVector());
   return b.asUint8Array().slice();
 }
 

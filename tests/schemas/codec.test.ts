@@ -19,7 +19,7 @@ import {
   readFrameHeader,
 } from '../../schemas/codec.js';
 import type { BusEvent, Endpoint, JsonValue } from '../../types.js';
-import { batch, event, from } from './fixtures.js';
+import { batch, event, finishBatchEnvelope, from } from './fixtures.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures and helpers
@@ -902,20 +902,7 @@ function sharedEventBody(copies: number, payloadChars: number): Uint8Array {
   const shared = b.endObject();
   b.startVector(4, copies, 4);
   for (let i = 0; i < copies; i++) b.addOffset(shared);
-  const history = b.endVector();
-  b.startVector(4, 0, 4);
-  const queue = b.endVector();
-  b.startObject(4);
-  const endpoint = b.endObject();
-  b.startObject(4);
-  b.addFieldOffset(1, endpoint, 0);
-  b.addFieldOffset(2, history, 0);
-  b.addFieldOffset(3, queue, 0);
-  const eventBatch = b.endObject();
-  b.startObject(2);
-  b.addFieldInt8(0, 1, 0);
-  b.addFieldOffset(1, eventBatch, 0);
-  b.finish(b.endObject(), 'BLW1');
+  finishBatchEnvelope(b, b.endVector());
   return b.asUint8Array().slice();
 }
 
