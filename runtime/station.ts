@@ -180,9 +180,7 @@ export class Station {
       } else if (entry.op === 'unpark') {
         this.#unpark(new Set(entry.ids));
       } else {
-        this.#departed(this.#history.removeWhere((event) => event.side === entry.remove));
-        this.#unpark(undefined, entry.remove);
-        this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== entry.remove));
+        this.#removeSide(entry.remove);
       }
     }
     this.#actor.send({ type: 'MERGED', added: restored, size: this.#history.size, queued: this.#queuedCount() });
@@ -236,24 +234,27 @@ export class Station {
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
   clearSide(side: Side): number {
-    const removed = this.#history.removeWhere((event) => event.side === side);
-    this.#departed(removed);
-    // Removed events may be wanted again later (the bridge reopens): read the main stations whole next time.
-    if (removed.length > 0) this.#mainThrough = { internal: 0, external: 0 };
-    let count = removed.length;
-    for (const [key, events] of this.#parked) {
-      const kept = events.filter((event) => event.side !== side);
-      count += events.length - kept.length;
-      if (kept.length === 0) this.#parked.delete(key);
-      else this.#parked.set(key, kept);
-    }
+    const count = this.#removeSide(side);
     if (count > 0) {
-      this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== side));
       this.journal?.record({ op: 'clear', side: this.side, remove: side });
       this.#actor.send({ type: 'CLEARED', removed: count });
     }
     return count;
   }
+
+  /** Removes every event of `side` from the history, the parked queues and what is unsent. Returns how many. */
+  #removeSide(side: Side): number {
+    const removed = this.#history.removeWhere((event) => event.side === side);
+    this.#departed(removed);
+    // Removed events may be wanted again later (the bridge reopens): read the main stations whole next time.
+    if (removed.length > 0) this.#mainThrough = { internal: 0, external: 0 };
+    const parked = this.#queuedCount();
+    this.#unpark(undefined, side);
+    const count = removed.length + parked - this.#queuedCount();
+    if (count > 0) this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== side));
+    return count;
+  }
+
 
   /**
    * Sends the history the main station has not seen and the parked queues to
