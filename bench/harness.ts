@@ -69,6 +69,7 @@ export interface LatencyComparison {
   readonly subject: { readonly p50: number; readonly p99: number };
   readonly peerName: string;
   readonly peer: { readonly p50: number; readonly p99: number };
+  readonly target?: string;
 }
 
 /** Like `report`, for latencies: the ratio is subject / peer at p50 (higher is slower). */
@@ -78,7 +79,8 @@ export function reportLatency(rows: readonly LatencyComparison[]): void {
     const peer = `p50 ${formatDuration(row.peer.p50)} p99 ${formatDuration(row.peer.p99)}`;
     console.log(
       `${row.name.padEnd(46)} ${subject.padStart(22)}   ${row.peerName.padEnd(30)} ${peer.padStart(22)}   ` +
-        `ratio ${(row.subject.p50 / row.peer.p50).toFixed(1)}x at p50, ${(row.subject.p99 / row.peer.p99).toFixed(1)}x at p99`,
+        `ratio ${(row.subject.p50 / row.peer.p50).toFixed(1)}x at p50, ${(row.subject.p99 / row.peer.p99).toFixed(1)}x at p99` +
+        (row.target === undefined ? '' : `   (target ${row.target})`),
     );
   }
 }

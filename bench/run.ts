@@ -1,16 +1,32 @@
-/** `npm run bench`: every benchmark, each as a ratio against a peer measured in the same run. */
+/**
+ * `npm run bench`: every benchmark, each as a ratio against a peer measured in
+ * the same run. `npm run bench -- threads` (or `codec`, `core`) runs one group.
+ */
 import { codecRates } from './codec.bench.js';
 import { postVersusEmit, stationMerge } from './core.bench.js';
 import { report, reportLatency } from './harness.js';
 import { crossThread } from './threads.bench.js';
 
+const GROUPS = ['codec', 'core', 'threads'] as const;
+const asked = process.argv.slice(2);
+const unknown = asked.filter((name) => !(GROUPS as readonly string[]).includes(name));
+if (unknown.length > 0) {
+  console.error(`Unknown benchmark group ${unknown.join(', ')}; the groups are ${GROUPS.join(', ')}.`);
+  process.exit(2);
+}
+const runs = (group: (typeof GROUPS)[number]) => asked.length === 0 || asked.includes(group);
+
 console.log(`busline benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 console.log('medians of several rounds; peers run interleaved in the same process\n');
 // The codec first: a pure CPU benchmark, measured before the others grow the heap.
-report(codecRates());
-report(await postVersusEmit());
-report(await stationMerge());
-const threads = await crossThread();
-report(threads.rates);
-reportLatency(threads.latencies);
-for (const note of threads.notes) console.log(`  (${note})`);
+if (runs('codec')) report(codecRates());
+if (runs('core')) {
+  report(await postVersusEmit());
+  report(await stationMerge());
+}
+if (runs('threads')) {
+  const threads = await crossThread();
+  report(threads.rates);
+  reportLatency(threads.latencies);
+  for (const note of threads.notes) console.log(`  (${note})`);
+}

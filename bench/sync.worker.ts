@@ -5,16 +5,19 @@
  * → FrameChannel → encodeFrame → transferred frame → the processor's
  * stationServer → decodeFrame → Station.accept → Ack frame back).
  *
- * Two bench-only calls: `benchPost` posts events in the worker itself, because
+ * Bench-only calls: `benchPost` posts events in the worker itself, because
  * posting through control calls would take longer than the sync it prepares;
- * `benchToStation` times `toStation()` where it runs, without the control call
- * that asked for it.
+ * `benchToStation` and `benchFromStation` time the calls where they run,
+ * without the control call that asked for them.
  */
 import { createThreadService, unwrap, type ThreadServiceOptions } from '../runtime/thread-service.js';
+import type { Thread } from '../runtime/thread.js';
 import { serveWorker, type WorkerContext } from '../runtime/worker-host.js';
 
 function createApi({ port, workerData }: WorkerContext) {
-  const service = createThreadService(port, workerData as ThreadServiceOptions);
+  let thread: Thread | undefined;
+  const service = createThreadService(port, workerData as ThreadServiceOptions, (started) => (thread = started));
+  const externalBus = () => thread!.bus('external');
   return {
     ...service,
     /** Posts `count` small events on the external bus of `generation`, numbered from `first`. */
@@ -23,6 +26,16 @@ function createApi({ port, workerData }: WorkerContext) {
         unwrap(await service.post('external', generation, i % 3 === 0 ? 'order.created' : 'user.login', { user: 'u1', n: i }));
       }
       return count;
+    },
+    /** `count` fromStation()s on the external bus, one after another: each one's time here, in ns. */
+    async benchFromStation(count: number): Promise<number[]> {
+      const times: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const start = process.hrtime.bigint();
+        await externalBus().fromStation();
+        times.push(Number(process.hrtime.bigint() - start));
+      }
+      return times;
     },
     /** `toStation()` on the external bus of `generation`: the new generation and how long it took here, in ns. */
     async benchToStation(generation: number): Promise<{ generation: number; ns: number }> {

@@ -168,7 +168,10 @@ export function stationServer(
           throw new BridgeClosedError(message.from.side, message.side, direction);
         }
         const { batch, through } = station(message.side).serve(message);
-        return [...splitBatch(batch, maxBatchEvents), { kind: 'ack', seq: 0, ok: true, credits: 0, through }];
+        const ack: WireMessage = { kind: 'ack', seq: 0, ok: true, credits: 0, through };
+        // Nothing new: the Ack alone answers (one frame each way, as a ping-pong).
+        if (batch.history.length === 0 && batch.queue.length === 0) return [ack];
+        return [...splitBatch(batch, maxBatchEvents), ack];
       }
       default:
         throw new TransportError(`A station does not answer ${message.kind} messages.`);

@@ -110,9 +110,14 @@ export function unwrap<T>(result: Outcome<T>): T {
 
 /**
  * Starts a thread's buses over `port` (the data plane to the processor) and
- * returns the control API.
+ * returns the control API. `withThread` gets the thread itself (benchmarks
+ * call its buses directly, without a control call in between).
  */
-export function createThreadService(port: MessagePortLike, options: ThreadServiceOptions): ThreadApi {
+export function createThreadService(
+  port: MessagePortLike,
+  options: ThreadServiceOptions,
+  withThread?: (thread: Thread) => void,
+): ThreadApi {
   let direction = options.bridge;
   let running = true;
   let thread: Thread | undefined;
@@ -158,6 +163,7 @@ export function createThreadService(port: MessagePortLike, options: ThreadServic
   };
   thread = new Thread(host, options.processor, options.thread, options.incarnation ?? '');
   const current = thread;
+  withThread?.(current);
   timer?.start();
 
   const bus = (side: Side, generation: number, call: string): Bus => {

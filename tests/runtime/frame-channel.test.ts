@@ -160,6 +160,10 @@ links('accept and serve - a station across a channel behaves as a local one', as
   const later = await link.serve({ kind: 'syncRequest', seq: 0, from, side: 'external', since: 6 });
   assert.equal(later.batch.history, history.slice(6), 'since: only what arrived after');
   assert.equal(runtime.station('external').queued(), []);
+  const framesBefore = a.stats.received;
+  const nothing = await link.serve({ kind: 'syncRequest', seq: 0, from, side: 'external', since: 8 });
+  assert.equal([nothing.batch.history, nothing.batch.queue, nothing.through], [[], [], 8]);
+  assert.is(a.stats.received - framesBefore, 1, 'nothing new: the Ack alone answers');
   try {
     await link.serve({ kind: 'syncRequest', seq: 0, from: { ...from, side: 'internal' }, side: 'external' });
     assert.unreachable();
