@@ -180,7 +180,7 @@ async function smallBatches(raw: Worker): Promise<Comparison[]> {
     for (let round = 0; round <= ROUNDS; round++) {
       let ns = 0;
       for (let batch = 0; batch < BATCHES; batch++) {
-        await worker.call('benchPost', generation, BATCH_EVENTS, posted);
+        await worker.call('benchPost', BATCH_EVENTS, posted);
         posted += BATCH_EVENTS;
         const result = await worker.call('benchToStation', generation);
         generation = result.generation;
@@ -215,7 +215,7 @@ async function smallBatches(raw: Worker): Promise<Comparison[]> {
   ];
 }
 
-/** Posts `count` events on a worker's bus through control calls (threads.js), 32 in flight. */
+/** Posts `count` events on a worker's bus, 32 per tick (RemoteBus sends each tick's posts in one control call). */
 async function postRemote(bus: RemoteBus, count: number, first: number): Promise<void> {
   for (let i = 0; i < count; i += 32) {
     const posts: Promise<unknown>[] = [];
@@ -277,7 +277,7 @@ async function runtimeWorker(raw: Worker, notes: string[]): Promise<Comparison[]
     await runtime.stop();
   }
   notes.push(
-    `RemoteBus rows: the events were posted by RemoteBus.post control calls (32 in flight) at ${(median(postRates) / 1e3).toFixed(1)} k/s, not timed`,
+    `RemoteBus rows: the events were posted by RemoteBus.post, 32 per tick (one control call each), at ${(median(postRates) / 1e3).toFixed(1)} k/s, not timed`,
   );
   return [
     {

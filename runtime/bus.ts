@@ -35,6 +35,29 @@ export interface PostOptions {
 
 const POST_OPTIONS = ['priority', 'topic', 'meta'] as const;
 
+/** Post options checked and filled in: what an event carries. */
+export interface CheckedPostOptions {
+  readonly priority: Priority;
+  readonly topic: string | undefined;
+  readonly meta: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Checks `bus.post()` options (known keys, a priority, a well-formed topic,
+ * string meta) and fills in the default priority. Throws `InvalidOptionError`.
+ */
+export function checkPostOptions(options: PostOptions): CheckedPostOptions {
+  // A for-in over the few keys is cheaper than Object.keys on the hot path of post().
+  for (const key in options) if (!POST_OPTIONS.includes(key as never)) assertKnownKeys(options, POST_OPTIONS, 'post options');
+  let priority: Priority = 'normal';
+  if (options.priority !== undefined) {
+    assertPriority(options.priority, 'post options.priority');
+    priority = options.priority;
+  }
+  if (options.topic !== undefined) assertLabel(options.topic, 'post options.topic');
+  return { priority, topic: options.topic, meta: options.meta === undefined ? undefined : validMeta(options.meta) };
+}
+
 /** Options of `bus.fromStation()` and `bus.roundTrip()`. */
 export interface FromStationOptions {
   /** Only these event types (with subtype matching). */
@@ -146,21 +169,7 @@ export class Bus {
     let priority: Priority = 'normal';
     let topic: string | undefined;
     let meta: Readonly<Record<string, string>> | undefined;
-    if (options !== undefined) {
-      // A for-in over the few keys is cheaper than Object.keys on this hot path.
-      for (const key in options) if (!POST_OPTIONS.includes(key as never)) assertKnownKeys(options, POST_OPTIONS, 'post options');
-      if (options.priority !== undefined) {
-        assertPriority(options.priority, 'post options.priority');
-        priority = options.priority;
-      }
-      if (options.topic !== undefined) {
-        assertLabel(options.topic, 'post options.topic');
-        topic = options.topic;
-      }
-      if (options.meta !== undefined) {
-        meta = validMeta(options.meta);
-      }
-    }
+    if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
     const thread = this.#thread;
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
     const event: BusEvent<P> =

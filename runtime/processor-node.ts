@@ -12,7 +12,7 @@ import type { BridgeDirection, Side } from '../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from './frame-channel.js';
 import { ChannelStationLink, type StationHost } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from './protocol.js';
-import { connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
+import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
 import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
 import { SyncTimer, settleAll } from './sync-policy.js';
 import { StationJournal } from './journal.js';
@@ -143,12 +143,11 @@ export class ProcessorNode implements StationHost {
     if (local === undefined || !this.#running) return;
     const state = await local.caller.call('state', 'internal');
     if (!state.ok) return;
-    await local.caller.call('post', 'internal', state.value.generation, 'busline.thread.crashed', {
-      processor: this.processor,
-      thread,
-      reason,
-      restarted,
-    }, { priority: 'immediate' });
+    await new RemoteBus(local.caller, 'internal', state.value.generation).post(
+      'busline.thread.crashed',
+      { processor: this.processor, thread, reason, restarted },
+      { priority: 'immediate' },
+    );
   }
 
   attachThread(

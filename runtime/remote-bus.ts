@@ -1,6 +1,7 @@
 /**
  * A bus in another thread, seen from here: the same calls as `Bus`, each one
- * a control call to the thread that owns it. Events come back as frames.
+ * a control call to the thread that owns it. Events cross as frames both ways
+ * (posts as frames of drafts); the control call carries only the frames.
  * Input is checked here, before it crosses, so errors are the same as a local
  * bus's and nothing the wire can't carry leaves this thread.
  */
@@ -8,11 +9,11 @@ import type { BridgeDirection, BusEvent, Payload, Side } from '../types.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
 import { stationServer } from './links.js';
 import type { Station } from './station.js';
-import type { FromStationOptions, FromStationResult, PostOptions } from './bus.js';
+import { checkPostOptions, type CheckedPostOptions, type FromStationOptions, type FromStationResult, type PostOptions } from './bus.js';
 import type { ThreadApi } from './thread-service.js';
-import { eventsFromFrame, unwrap, type PortableQuery } from './thread-service.js';
+import { eventsFromFrame, eventsToFrame, unwrap, type PortableQuery, type PostedDrafts } from './thread-service.js';
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from './validate.js';
-import { InvalidOptionError, WorkerCrashedError } from '../errors.js';
+import { BusError, InvalidOptionError, WorkerCrashedError, type BusErrorCode } from '../errors.js';
 
 /** Calls a thread's control API, wherever it runs. */
 export interface ThreadCaller {
@@ -22,6 +23,8 @@ export interface ThreadCaller {
   /** Records the generation a sync call moved the thread's bus to. */
   advanced(side: Side, generation: number): void;
 }
+
+const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined, meta: undefined };
 
 /**
  * A bus of a worker thread.
@@ -35,6 +38,8 @@ export class RemoteBus {
   readonly side: Side;
   readonly generation: number;
   readonly #caller: ThreadCaller;
+  /** Posts of this tick, waiting to travel together. */
+  #drafts: Array<{ readonly draft: BusEvent; resolve(event: BusEvent): void; reject(error: unknown): void }> = [];
 
   constructor(caller: ThreadCaller, side: Side, generation: number) {
     this.#caller = caller;
@@ -47,12 +52,60 @@ export class RemoteBus {
     return { processor: this.#caller.processor, thread: this.#caller.thread, generation: this.generation, side: this.side };
   }
 
-  async post<P extends Payload>(type: string, payload: P, options?: PostOptions): Promise<BusEvent<P>> {
-    assertEventType(type);
-    assertPayload(payload);
-    if (options !== undefined) assertKnownKeys(options, ['priority', 'topic', 'meta'], 'post options');
-    const frame = unwrap(await this.#caller.call('post', this.side, this.generation, type, payload, options));
-    return eventsFromFrame(frame)[0] as BusEvent<P>;
+  /**
+   * Posts on the thread's bus, checked here as `Bus.post` checks. Posts made
+   * in the same tick travel together: one control call carrying them as a
+   * frame of drafts (no id or timestamp yet; the thread gives them), in order.
+   */
+  post<P extends Payload>(type: string, payload: P, options?: PostOptions): Promise<BusEvent<P>> {
+    try {
+      assertEventType(type);
+      assertPayload(payload);
+      const { priority, topic, meta } = options === undefined ? DEFAULT_POST : checkPostOptions(options);
+      const origin = { processor: this.#caller.processor, thread: this.#caller.thread, generation: this.generation };
+      const draft: BusEvent = {
+        id: 'draft',
+        type,
+        side: this.side,
+        timestamp: 0,
+        origin,
+        priority,
+        ...(topic === undefined ? {} : { topic }),
+        payload,
+        ...(meta === undefined ? {} : { meta }),
+      };
+      return new Promise<BusEvent<P>>((resolve, reject) => {
+        this.#drafts.push({ draft, resolve: resolve as (event: BusEvent) => void, reject });
+        if (this.#drafts.length === 1) queueMicrotask(() => void this.#sendDrafts());
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sends the drafts of this tick in one control call and settles each post. */
+  async #sendDrafts(): Promise<void> {
+    const posts = this.#drafts;
+    this.#drafts = [];
+    let result: PostedDrafts;
+    try {
+      const frames = eventsToFrame(
+        posts.map((post) => post.draft),
+        this.endpoint,
+      );
+      result = unwrap(await this.#caller.call('post', this.side, this.generation, frames));
+    } catch (error) {
+      for (const post of posts) post.reject(error);
+      return;
+    }
+    const events = eventsFromFrame(result.events);
+    const refused = new Map(result.refused.map((refusal) => [refusal.index, refusal]));
+    let next = 0;
+    posts.forEach((post, index) => {
+      const refusal = refused.get(index);
+      if (refusal === undefined) post.resolve(events[next++]!);
+      else post.reject(new BusError(refusal.code as BusErrorCode, refusal.message));
+    });
   }
 
   async toStation(): Promise<RemoteBus> {

@@ -12,7 +12,7 @@ import { createActor } from 'xstate';
 import { BusError, BusRetiredError, RuntimeStoppedError, isBusError, type BusErrorCode } from '../errors.js';
 import { busMachine } from '../machines/bus.machine.js';
 import { decodeFrame, encodeFrame } from '../schemas/codec.js';
-import type { BridgeDirection, BusEvent, Endpoint, Payload, Side } from '../types.js';
+import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
 import type { Bus, FromStationOptions, PostOptions } from './bus.js';
 import { systemClock } from './clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
@@ -44,12 +44,23 @@ export type EventsFrame = readonly Uint8Array[];
 /** Events per frame of a control call's result, so any number of events fits the frame limits. */
 export const EVENTS_PER_FRAME = 4096;
 
+/** What `ThreadApi.post` answers: the posted events, in order, and the drafts it refused. */
+export interface PostedDrafts {
+  readonly events: EventsFrame;
+  readonly refused: ReadonlyArray<{ readonly index: number; readonly code: string; readonly message: string }>;
+}
+
 /** History queries that can cross a thread: everything but `filter`. */
 export type PortableQuery = Omit<HistoryQuery, 'filter'>;
 
 /** The control API a worker thread exposes. Every method answers an `Outcome`. */
 export interface ThreadApi {
-  post(side: Side, generation: number, type: string, payload: Payload, options?: PostOptions): Promise<Outcome<EventsFrame>>;
+  /**
+   * Posts drafts (events whose id, timestamp and origin this thread fills in;
+   * see `RemoteBus.post`) in order, each as `bus.post` would: the events
+   * posted, and the drafts that were refused, by index.
+   */
+  post(side: Side, generation: number, drafts: EventsFrame): Promise<Outcome<PostedDrafts>>;
   toStation(side: Side, generation: number): Promise<Outcome<number>>;
   fromStation(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
   roundTrip(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<number>>;
@@ -76,6 +87,15 @@ export function eventsToFrame(events: readonly BusEvent[], from: Endpoint): Even
     frames.push(encodeFrame({ kind: 'batch', seq: 0, from, history, queue: [] }, { compress: 'auto' }));
   }
   return frames;
+}
+
+/** The post options a draft event carries. */
+function draftOptions(draft: BusEvent): PostOptions {
+  return {
+    priority: draft.priority,
+    ...(draft.topic === undefined ? {} : { topic: draft.topic }),
+    ...(draft.meta === undefined ? {} : { meta: draft.meta }),
+  };
 }
 
 /** Unpacks `eventsToFrame`. */
@@ -174,8 +194,20 @@ export function createThreadService(
   const from = (side: Side) => endpointOf(options.processor, options.thread, side);
 
   return {
-    post: (side, generation, type, payload, postOptions) =>
-      outcome(() => eventsToFrame([bus(side, generation, 'post').post(type, payload, postOptions)], from(side))),
+    post: (side, generation, drafts) =>
+      outcome(() => {
+        const target = bus(side, generation, 'post');
+        const posted: BusEvent[] = [];
+        const refused: { index: number; code: string; message: string }[] = [];
+        eventsFromFrame(drafts).forEach((draft, index) => {
+          try {
+            posted.push(target.post(draft.type, draft.payload, draftOptions(draft)));
+          } catch (error) {
+            refused.push({ index, code: isBusError(error) ? error.code : 'TRANSPORT_FAILED', message: String((error as Error)?.message ?? error) });
+          }
+        });
+        return { events: eventsToFrame(posted, from(side)), refused };
+      }),
     toStation: (side, generation) => outcome(async () => (await bus(side, generation, 'toStation').toStation()).generation),
     fromStation: (side, generation, fromOptions) =>
       outcome(async () => {

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MessageChannel } from 'node:worker_threads';
 import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
-import { createThreadService, type ThreadApi } from '../../runtime/thread-service.js';
+import { createThreadService, eventsFromFrame, eventsToFrame, type ThreadApi } from '../../runtime/thread-service.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
 const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
@@ -15,10 +15,14 @@ const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 function attach(runtime: Runtime, processor: number, thread: number) {
   const { port1, port2 } = new MessageChannel();
   const api = createThreadService(port1, { processor, thread, deferred: 'manual', bridge: runtime.bridge.direction });
-  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
-    (api[method] as (...a: unknown[]) => unknown)(...args)) as Parameters<Runtime['attachThread']>[3];
+  /** Every control call made, with its arguments. */
+  const calls: Array<{ method: string; args: unknown[] }> = [];
+  const call = ((method: keyof ThreadApi, ...args: unknown[]) => {
+    calls.push({ method, args });
+    return (api[method] as (...a: unknown[]) => unknown)(...args);
+  }) as Parameters<Runtime['attachThread']>[3];
   const handle = runtime.attachThread(processor, thread, port2, call);
-  return { handle, stop: async () => { await api.stop(); port2.close(); } };
+  return { api, calls, handle, stop: async () => { await api.stop(); port2.close(); } };
 }
 
 async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
@@ -78,6 +82,45 @@ test('errors - codes survive the thread boundary; a retired remote bus is refuse
   await bus.toStation();
   await rejects(bus.post('late', 1), 'BUS_RETIRED');
   await rejects(bus.fromStation({ types: [] }), 'INVALID_OPTION');
+  await remote.stop();
+  await runtime.stop();
+});
+
+test('post - posts of one tick cross together as one frame of drafts, in order, each settled on its own', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  const bus = remote.handle.bus('external');
+  const posts = Array.from({ length: 5 }, (_, i) => bus.post('order.placed', { i, note: 'ünïcode' }, { topic: `t${i}` }));
+  const refused = bus.post('order.placed', 1, { priority: 'urgent' as never });
+  const events = await Promise.all(posts);
+  await rejects(refused, 'INVALID_OPTION');
+  const postCalls = remote.calls.filter((c) => c.method === 'post');
+  assert.is(postCalls.length, 1, 'one control call for the tick');
+  const frames = postCalls[0]!.args[2] as unknown[];
+  assert.ok(frames.length > 0 && frames.every((frame) => frame instanceof Uint8Array), 'the payloads crossed as frames');
+  assert.equal(events.map((e) => (e.payload as { i: number }).i), [0, 1, 2, 3, 4]);
+  assert.equal(events.map((e) => e.topic), ['t0', 't1', 't2', 't3', 't4']);
+  assert.equal(ids(await bus.history()), ids(events), 'the thread gave them ids, in post order');
+  assert.ok(events.every((e, i) => i === 0 || e.timestamp > events[i - 1]!.timestamp));
+  await remote.stop();
+  await runtime.stop();
+});
+
+test('post - a draft the thread refuses fails alone; the others are posted', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  const draft = (type: string): BusEvent => ({
+    id: 'draft', type, side: 'external', timestamp: 0, origin: { processor: 0, thread: 1, generation: 0 }, priority: 'normal', payload: 1,
+  });
+  // Drafts made elsewhere than RemoteBus.post (which checks first): the thread checks each again.
+  const frames = eventsToFrame([draft('ok.one'), draft('not a type'), draft('ok.two')], { processor: 0, thread: 1, generation: 0, side: 'external' });
+  const result = await remote.api.post('external', 0, frames);
+  assert.ok(result.ok);
+  if (!result.ok) return;
+  assert.equal(eventsFromFrame(result.value.events).map((e) => e.type), ['ok.one', 'ok.two']);
+  assert.equal(result.value.refused.map((r) => [r.index, r.code]), [[1, 'INVALID_EVENT']]);
+  const retired = await remote.api.post('external', 7, frames);
+  assert.equal(retired.ok ? 'ok' : retired.code, 'BUS_RETIRED', 'a stale generation refuses the whole call');
   await remote.stop();
   await runtime.stop();
 });
