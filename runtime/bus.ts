@@ -104,16 +104,16 @@ export class Bus {
   /** Accepted `deferred` events not yet delivered, in order. */
   #queue: BusEvent[] = [];
   /**
-   * Ids of events in the history that the station has not seen although this
-   * bus did not post them (drained hand-backs, a failed predecessor's events).
-   * What this bus posted is recognised by its shared origin object instead, so
-   * `post()` keeps no second list.
+   * The history its station has not seen, in the order it joined: what this
+   * bus posted, drained from its queue, or took over from a predecessor whose
+   * `toStation()` failed. A sync sends it and keeps what joined meanwhile, so
+   * a sync costs what is new, not what the history holds.
    */
-  #adopted = new Set<string>();
+  #outbox: BusEvent[] = [];
+  /** False once an event joined the outbox out of order (a drained one is stamped at post time). */
+  #outboxSorted = true;
   /** Per station read: the arrival number this bus has merged everything through. */
   #through: Record<Side, number> = { internal: 0, external: 0 };
-  /** The newest event of this bus that `sync()` has sent; later ones are unsent. */
-  #sentUpTo: BusEvent | undefined;
   /** `normal` events waiting for the microtask flush. */
   #pending: BusEvent[] = [];
   #flushScheduled = false;
@@ -201,6 +201,8 @@ export class Bus {
       queueMicrotask(() => thread.host.requestSync?.());
     }
     this.#history.insert(event);
+    // Its stamp is after everything this thread has seen: the outbox stays sorted.
+    this.#outbox.push(event);
     if (priority === 'immediate') {
       this.#deliveredSinceReport += this.#thread.subscriptions(this.side).deliver(event);
       this.#scheduleReport();
@@ -235,7 +237,7 @@ export class Bus {
     for (const event of queue) {
       if (!this.#history.insert(event)) continue;
       // Stamped at post time, delivered now: it may sort before what sync() already sent.
-      this.#adopted.add(event.id);
+      this.#toOutbox(event);
       this.#deliveredSinceReport += subscriptions.deliver(event);
     }
     this.#scheduleReport();
@@ -298,24 +300,32 @@ export class Bus {
     return successor;
   }
 
-  /** The history the station has not seen: what this bus posted, and what it adopted. */
+  /** The history the station has not seen, sorted (a copy of the outbox). */
   #unsent(): BusEvent[] {
-    const origin = this.#origin;
-    const adopted = this.#adopted;
-    const sent = this.#sentUpTo;
-    return this.#history
-      .snapshot()
-      .filter(
-        (event) =>
-          adopted.has(event.id) || (event.origin === origin && (sent === undefined || compareEvents(event, sent) > 0)),
-      );
+    const unsent = this.#outbox.slice();
+    return this.#outboxSorted ? unsent : unsent.sort(compareEvents);
+  }
+
+  /** Adds an event that joined the history to what the station has not seen. */
+  #toOutbox(event: BusEvent): void {
+    const last = this.#outbox[this.#outbox.length - 1];
+    if (last !== undefined && compareEvents(last, event) > 0) this.#outboxSorted = false;
+    this.#outbox.push(event);
+  }
+
+  /** Forgets outbox events a sync delivered to the station; what joined meanwhile stays. */
+  #sent(events: readonly BusEvent[]): void {
+    const sent = new Set(events);
+    this.#outbox = this.#outbox.filter((event) => !sent.has(event));
+    if (this.#outbox.length === 0) this.#outboxSorted = true;
   }
 
   /** Takes back what a failed `toStation()` of the previous generation carried. */
   #adopt(history: EventHistory, queue: readonly BusEvent[], unsent: readonly BusEvent[]): void {
     this.#history.merge(history.snapshot());
     this.#queue = mergeQueue(this.#queue, queue);
-    for (const event of unsent) this.#adopted.add(event.id);
+    // Older than anything this bus posted yet: they go first.
+    this.#outbox = [...unsent, ...this.#outbox];
   }
 
   /**
@@ -401,10 +411,7 @@ export class Bus {
       const unsent = this.#unsent();
       if (unsent.length > 0) {
         await link.accept({ kind: 'batch', seq: 0, from: this.endpoint, history: unsent, queue: [] });
-        for (const event of unsent) {
-          this.#adopted.delete(event.id);
-          if (event.origin === this.#origin) this.#sentUpTo = event;
-        }
+        this.#sent(unsent);
       }
       reply = await this.#read(this.side, options?.types);
     } catch (error) {

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import type { WireMessage } from '../../runtime/protocol.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
 /** Resolves with the first event of `type` delivered on the root's main-thread bus of `side`. */
@@ -56,6 +57,35 @@ test('processors - a worker in a child processor reaches the root without manual
     const arrival = received(runtime, 'far.away');
     const sent = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('far.away', { from: '1.1' });
     assert.equal(await arrival, sent);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('bus.sync - sends only what joined the history since the last sync, drained events included', async () => {
+  /** Sizes of the batches buses send to stations (a transport that records, then hands over). */
+  const sent: number[] = [];
+  const transport = {
+    name: 'recording',
+    carry: (message: WireMessage) => {
+      if (message.kind === 'batch' && message.from.thread === 0) sent.push(message.history.length);
+      return Promise.resolve(message);
+    },
+  };
+  const runtime = createRuntime({ transport, deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    for (let i = 0; i < 3; i++) bus.post('first.round', i);
+    await bus.sync();
+    for (let i = 0; i < 2; i++) bus.post('second.round', i);
+    const parked = bus.post('later', 1, { priority: 'deferred' });
+    await bus.sync();
+    await bus.sync();
+    bus.drain();
+    await bus.sync();
+    assert.equal(sent, [3, 2, 1], 'each sync sent what was new; the queue joined when drained');
+    assert.ok(runtime.station('external').get(parked.id), 'the drained event reached the station');
+    assert.is(runtime.station('external').size, 6);
   } finally {
     await runtime.stop();
   }
