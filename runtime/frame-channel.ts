@@ -10,7 +10,8 @@
  * slow receiver slows its senders instead of growing memory.
  */
 import { BusError, TransportError, WorkerCrashedError, isBusError, type BusErrorCode } from '../errors.js';
-import { decodeFrame, encodeFrame } from '../schemas/codec.js';
+import { decodeFrame, encodeForwardFrame, encodeFrame, scanFrame } from '../schemas/codec.js';
+import { eventBatchOf } from './encoded-events.js';
 import type { Ack, WireMessage } from './protocol.js';
 
 /** The two ends a channel needs: send a frame, hear frames. */
@@ -57,6 +58,11 @@ export interface FrameChannelOptions {
    * (`'a'` odd, `'b'` even), so a reply is never taken for a request.
    */
   readonly end?: 'a' | 'b';
+  /**
+   * Event batches arrive as `EncodedEvent`s (verified, still bytes): for the
+   * ends whose batches go to stations. Default false: plain events, for buses.
+   */
+  readonly encodedEvents?: boolean;
 }
 
 interface Pending {
@@ -78,6 +84,7 @@ export class FrameChannel {
   readonly #window: number;
   readonly #compress: boolean | 'auto';
   readonly #name: string;
+  readonly #encodedEvents: boolean;
   readonly #pending = new Map<number, Pending>();
   readonly #waiting: Array<() => void> = [];
   readonly #stopListening: () => void;
@@ -93,6 +100,7 @@ export class FrameChannel {
     this.#window = options.window ?? 8;
     this.#compress = options.compress ?? 'auto';
     this.#name = options.name ?? 'channel';
+    this.#encodedEvents = options.encodedEvents ?? false;
     this.#parity = options.end === 'b' ? 0 : 1;
     this.#nextSeq = this.#parity === 1 ? 1 : 2;
     this.#stopListening = port.listen((data) => this.#receive(data));
@@ -140,7 +148,11 @@ export class FrameChannel {
   }
 
   #send(message: WireMessage): void {
-    const frame = encodeFrame(message, { compress: this.#compress });
+    // Batches may hold events a station kept encoded: their bytes are copied on.
+    const frame =
+      message.kind === 'batch'
+        ? encodeForwardFrame(message, { compress: this.#compress })
+        : encodeFrame(message, { compress: this.#compress });
     this.stats.sent++;
     this.stats.bytesSent += frame.byteLength;
     this.#port.send(frame);
@@ -159,7 +171,12 @@ export class FrameChannel {
       if (bytes === undefined) throw new TransportError(`${this.#name}: received a ${typeof data}, not a frame.`);
       this.stats.received++;
       this.stats.bytesReceived += bytes.byteLength;
-      message = decodeFrame(bytes);
+      if (this.#encodedEvents) {
+        const scanned = scanFrame(bytes);
+        message = scanned.kind === 'encodedBatch' ? eventBatchOf(scanned) : scanned;
+      } else {
+        message = decodeFrame(bytes);
+      }
     } catch (error) {
       // Without a readable sequence number no single request can be blamed:
       // the channel is broken, and every waiting request hears so.

@@ -15,7 +15,8 @@ import type { FrameChannel, RequestHandler } from './frame-channel.js';
 import type { EventBatch, SyncRequest, WireMessage } from './protocol.js';
 import type { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
-import type { Transport } from './transport.js';
+import type { Receiver, Transport } from './transport.js';
+import { plainBatch } from './encoded-events.js';
 
 /** A station's answer to a read: the batch, and the arrival number it is complete through. */
 export interface SyncReply {
@@ -65,27 +66,31 @@ export interface StationHost {
 export class DirectStationLink implements StationLink {
   readonly #station: Station;
   readonly #transport: Transport;
+  readonly #reader: Receiver;
 
-  constructor(station: Station, transport: Transport) {
+  /** @param reader who reads through this link: a bus (plain events) or a local station (events may stay encoded). */
+  constructor(station: Station, transport: Transport, reader: Receiver = 'bus') {
     this.#station = station;
     this.#transport = transport;
+    this.#reader = reader;
   }
 
   async accept(batch: EventBatch): Promise<void> {
-    const carried = await this.#transport.carry(batch);
+    const carried = await this.#transport.carry(batch, 'station');
     if (carried.kind !== 'batch') throw new TypeError(`transport returned a ${carried.kind} for a batch`);
     this.#station.accept(carried);
   }
 
   /** Parked queue entries taken for a reply that never arrives go back to the station. */
   async serve(request: SyncRequest): Promise<SyncReply> {
-    const carried = await this.#transport.carry(request);
+    const carried = await this.#transport.carry(request, 'station');
     if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
     const { batch, through } = this.#station.serve(carried);
     try {
-      const back = await this.#transport.carry(batch);
+      const back = await this.#transport.carry(batch, this.#reader);
       if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
-      return { batch: back, through };
+      // A transport that hands objects over passes a station's encoded events as they are: a bus gets them plain.
+      return { batch: this.#reader === 'bus' ? plainBatch(back) : back, through };
     } catch (error) {
       this.#station.restoreParked(batch.queue);
       throw error;

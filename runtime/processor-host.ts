@@ -57,6 +57,8 @@ export class RemoteProcessor {
     this.channel = new FrameChannel(childFrames(child), {
       end: 'b',
       name: `root ↔ processor ${processor}`,
+      // What arrives goes to the main stations: events stay encoded.
+      encodedEvents: true,
       serve: stationServer(mainStation, bridge),
     });
     child.on('message', (message: unknown) => {

@@ -61,6 +61,8 @@ export class ProcessorNode implements StationHost {
     this.#upstream = new FrameChannel(parent, {
       end: 'a',
       name: `processor ${init.processor} ↔ root`,
+      // What arrives (the main stations' replies) goes to this processor's local stations: events stay encoded.
+      encodedEvents: true,
       serve: (message) => this.#fromRoot(message),
     });
     const station = (side: Side) =>

@@ -183,6 +183,8 @@ export function connectThread(
     // A port transfers frames without copying them: compressing would only cost CPU on both ends.
     compress: false,
     name: `processor ${processor} ↔ thread ${processor}.${thread}`,
+    // What arrives goes to this processor's stations: events stay encoded.
+    encodedEvents: true,
     serve: stationServer(station, bridgeDirection),
   });
   const generations: Record<Side, number> = { internal: 0, external: 0 };

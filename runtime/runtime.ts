@@ -244,8 +244,8 @@ export class Runtime {
       external: this.#createStation(mainHost, 'main', 'external', 0),
     };
     this.#mainLinks = {
-      internal: new DirectStationLink(this.#mainStations.internal, this.transport),
-      external: new DirectStationLink(this.#mainStations.external, this.transport),
+      internal: new DirectStationLink(this.#mainStations.internal, this.transport, 'station'),
+      external: new DirectStationLink(this.#mainStations.external, this.transport, 'station'),
     };
     this.addProcessor();
     const workers =

@@ -10,6 +10,7 @@ import { BridgeClosedError, BusBusyError, TransportError, UnsupportedError, isBu
 import { canReach } from '../machines/bridge.machine.js';
 import type { StationKind, stationMachine } from '../machines/station.machine.js';
 import type { BusEvent, Endpoint, Side } from '../types.js';
+import { plainEvent, plainEvents } from './encoded-events.js';
 import { EventHistory, compareEvents, originKey, typeMatchesAny, type HistoryQuery } from './history.js';
 import type { EventBatch, SyncRequest } from './protocol.js';
 import type { StationHost } from './links.js';
@@ -90,12 +91,16 @@ export class Station {
 
   /** The history, oldest first, optionally filtered (answered from indices). */
   history(query?: HistoryQuery): BusEvent[] {
-    return this.#history.query(query);
+    if (query?.filter === undefined) return plainEvents(this.#history.query(query));
+    // The filter is the user's: it sees plain events only.
+    const { filter, ...indexed } = query;
+    return plainEvents(this.#history.query(indexed)).filter(filter);
   }
 
   /** The event with this id, if held. */
   get(id: string): BusEvent | undefined {
-    return this.#history.get(id);
+    const event = this.#history.get(id);
+    return event === undefined ? undefined : plainEvent(event);
   }
 
   /** Parked queue entries, oldest first: all, or those of one origin thread. */
@@ -111,8 +116,8 @@ export class Station {
     this.#arrived(added);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
     if (batch.queue.length > 0) this.#park(batch.queue);
-    if (added.length > 0 || batch.queue.length > 0) {
-      this.journal?.record({ op: 'accept', side: this.side, history: added, queue: batch.queue });
+    if (this.journal !== undefined && (added.length > 0 || batch.queue.length > 0)) {
+      this.journal.record({ op: 'accept', side: this.side, history: plainEvents(added, { remember: false }), queue: batch.queue });
     }
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
     return added.length;
@@ -120,7 +125,9 @@ export class Station {
 
   /**
    * @internal Answers a read: the history (only `types`, if asked) and the
-   * parked entries of the reader, which leave this station.
+   * parked entries of the reader, which leave this station. History events
+   * may still be encoded (`EncodedEvent`): links copy their bytes on, and
+   * hand plain events to buses.
    */
   serve(request: SyncRequest): { readonly batch: EventBatch; readonly through: number } {
     // A reader of the other side gets history only; a bus gets its thread's

@@ -5,17 +5,25 @@
  * frame and decodes it again, exactly as a hop between threads or processes does.
  */
 import { InvalidOptionError, TransportError, isBusError } from '../errors.js';
-import { decodeFrame, encodeFrame, resolveFrameLimits, type FrameLimits } from '../schemas/codec.js';
+import { decodeFrame, encodeForwardFrame, encodeFrame, resolveFrameLimits, scanFrame, type FrameLimits } from '../schemas/codec.js';
+import { eventBatchOf } from './encoded-events.js';
 import type { BusEvent } from '../types.js';
 import type { EventBatch, WireMessage } from './protocol.js';
 import { assertKnownKeys } from './validate.js';
+
+/** Who receives a message: a station keeps events as it received them; a bus needs them as objects. */
+export type Receiver = 'station' | 'bus';
 
 /** Carries messages across one hop. */
 export interface Transport {
   /** A short name for logs and the inspector. */
   readonly name: string;
-  /** Carries `message` across the hop; resolves with the message as the receiver sees it. */
-  carry(message: WireMessage): Promise<WireMessage>;
+  /**
+   * Carries `message` across the hop; resolves with the message as the
+   * receiver sees it. For a station, batch events may arrive as
+   * `EncodedEvent`s (still bytes); for a bus (the default) they are plain.
+   */
+  carry(message: WireMessage, receiver?: Receiver): Promise<WireMessage>;
 }
 
 /** Counters every transport keeps. */
@@ -70,10 +78,10 @@ export class FrameTransport implements Transport {
     }
   }
 
-  carry(message: WireMessage): Promise<WireMessage> {
+  carry(message: WireMessage, receiver: Receiver = 'bus'): Promise<WireMessage> {
     try {
-      if (message.kind !== 'batch') return Promise.resolve(this.#roundTrip(message));
-      return Promise.resolve(this.#carryBatch(message));
+      if (message.kind !== 'batch') return Promise.resolve(this.#roundTrip(message, receiver));
+      return Promise.resolve(this.#carryBatch(message, receiver));
     } catch (error) {
       // Encoding refusals (InvalidEventError) and frame errors keep their type.
       if (isBusError(error)) return Promise.reject(error);
@@ -81,11 +89,15 @@ export class FrameTransport implements Transport {
     }
   }
 
-  #roundTrip(message: WireMessage): WireMessage {
-    const frame = encodeFrame(message, { compress: this.#compress, limits: this.#limits });
+  #roundTrip(message: WireMessage, receiver: Receiver): WireMessage {
+    const options = { compress: this.#compress, limits: this.#limits };
+    // Batches may hold events a station kept encoded: their bytes are copied on.
+    const frame = message.kind === 'batch' ? encodeForwardFrame(message, options) : encodeFrame(message, options);
     this.stats.messages++;
     this.stats.bytes += frame.byteLength;
-    return decodeFrame(frame, this.#limits);
+    if (receiver === 'bus') return decodeFrame(frame, this.#limits);
+    const scanned = scanFrame(frame, this.#limits);
+    return scanned.kind === 'encodedBatch' ? eventBatchOf(scanned) : scanned;
   }
 
   /**
@@ -93,10 +105,10 @@ export class FrameTransport implements Transport {
    * events each, halved again while a frame would exceed the byte limit.
    * Chunks keep their order, so the reassembled history stays sorted.
    */
-  #carryBatch(batch: EventBatch): EventBatch {
+  #carryBatch(batch: EventBatch, receiver: Receiver): EventBatch {
     const total = batch.history.length + batch.queue.length;
     if (total <= this.#maxBatchEvents) {
-      const carried = this.#tryRoundTrip(batch);
+      const carried = this.#tryRoundTrip(batch, receiver);
       if (carried !== undefined) return carried;
       if (total <= 1) throw new TransportError(`An event of batch ${batch.seq} is larger than a frame may be.`);
     }
@@ -111,7 +123,7 @@ export class FrameTransport implements Transport {
         history: part.filter(([, inHistory]) => inHistory).map(([event]) => event),
         queue: part.filter(([, inHistory]) => !inHistory).map(([event]) => event),
       };
-      const carried = this.#carryBatch(chunk);
+      const carried = this.#carryBatch(chunk, receiver);
       history.push(...carried.history);
       queue.push(...carried.queue);
     }
@@ -119,9 +131,9 @@ export class FrameTransport implements Transport {
   }
 
   /** One frame for the whole batch, or undefined when it is too large for one. */
-  #tryRoundTrip(batch: EventBatch): EventBatch | undefined {
+  #tryRoundTrip(batch: EventBatch, receiver: Receiver): EventBatch | undefined {
     try {
-      const carried = this.#roundTrip(batch);
+      const carried = this.#roundTrip(batch, receiver);
       if (carried.kind !== 'batch') throw new TransportError(`A batch came back as a ${carried.kind}.`);
       return carried;
     } catch (error) {

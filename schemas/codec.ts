@@ -30,9 +30,16 @@
  * per frame (the frame must own its ArrayBuffer to be transferred); decoding is
  * mostly one `JSON.parse` for all the batch's small payloads. Types, topics and
  * meta keys are written once per body and decoded once per body.
+ *
+ * A reader that keeps what it receives, and looks at little of it, reads
+ * batches with `scanFrame` instead: the same verification, but the history
+ * stays bytes (`EncodedBatch`), indexed, and no object is made per event.
+ * `decodeEvents` and the `event*At` accessors decode what is asked for, and
+ * `encodeForwardFrame` sends events on by copying their bytes.
  */
 import { crc32c } from '@node-rs/crc32';
 import * as flatbuffers from 'flatbuffers';
+import { isUtf8 } from 'node:buffer';
 import { compressSync, uncompressSync } from 'snappy';
 import { FrameError, InvalidEventError, InvalidOptionError, isBusError } from '../errors.js';
 import type { Ack, BridgeState, ClearSide, EventBatch, SyncRequest, WireMessage } from '../runtime/protocol.js';
@@ -122,6 +129,49 @@ export interface FrameHeader {
   readonly frameBytes: number;
 }
 
+/**
+ * A batch frame verified and indexed by `scanFrame`, its history events still
+ * bytes: read them with `decodeEvents`, `eventIdAt`, `eventTypeAt` and
+ * `eventOriginAt`, forward them with `encodeForwardFrame`. Everything
+ * `decodeFrame` checks has been checked, except that JSON payloads are known
+ * to be UTF-8 but have not been parsed.
+ */
+export interface EncodedBatch {
+  readonly kind: 'encodedBatch';
+  readonly seq: number;
+  readonly from: Endpoint;
+  /**
+   * The verified, decompressed body (a view; never written to). When the frame
+   * was neither compressed nor in shared memory, this is a view of the frame
+   * itself: leave the frame unchanged while the batch is in use.
+   */
+  readonly body: Uint8Array;
+  /** Number of history events. */
+  readonly count: number;
+  /** Per history event, in frame order: its table position in `body`, its timestamp, its side (0 internal, 1 external). */
+  readonly positions: Int32Array;
+  readonly timestamps: Float64Array;
+  readonly sides: Uint8Array;
+  /** The queue, decoded as decodeFrame would (queues are small). */
+  readonly queue: BusEvent[];
+}
+
+/** An event still in an encoded batch: `encodeForwardFrame` copies its bytes instead of encoding an object. */
+export interface EncodedEventRef {
+  readonly batch: EncodedBatch;
+  /** The event's index in `batch`'s history. */
+  readonly index: number;
+}
+
+/** A batch to encode whose history mixes decoded events and events still in encoded batches. */
+export interface ForwardBatch {
+  readonly kind: 'batch';
+  readonly seq: number;
+  readonly from: Endpoint;
+  readonly history: ReadonlyArray<BusEvent | EncodedEventRef>;
+  readonly queue: readonly BusEvent[];
+}
+
 // ---------------------------------------------------------------------------
 // Limits
 // ---------------------------------------------------------------------------
@@ -160,6 +210,8 @@ export const MAX_PAYLOAD_DEPTH = 512;
 
 /** Strings up to this many characters take the ASCII fast path of `writeString` and `BodyWriter.string`. */
 const SHORT_ASCII_CHARS = 256;
+/** `BodyWriter.byteVector` copies up to this many bytes by hand. */
+const SHORT_COPY_BYTES = 64;
 
 /** Builders and writers above this capacity are dropped after use instead of being kept for the next frame. */
 const KEEP_BUILDER_BYTES = 1024 * 1024;
@@ -187,22 +239,9 @@ let spareWriter: BodyWriter | null = null;
  * worker.postMessage(frame, [frame.buffer])
  */
 export function encodeFrame(message: WireMessage, options?: EncodeOptions): Uint8Array {
-  const compress = options?.compress ?? false;
-  if (compress !== true && compress !== false && compress !== 'auto') {
-    throw new InvalidOptionError('compress', `expected true, false or 'auto', got ${describe(compress)}.`);
-  }
+  const compress = compressOption(options);
   const limits = resolveFrameLimits(options?.limits);
-  if (typeof message === 'object' && message !== null && message.kind === 'batch') {
-    const writer = spareWriter ?? new BodyWriter(64 * 1024);
-    spareWriter = null;
-    try {
-      return finishFrame(writeBatchBody(writer, message, limits), message, compress, limits);
-    } catch (error) {
-      throw asEncodingError(error, message);
-    } finally {
-      if (writer.bytes.length <= KEEP_BUILDER_BYTES) spareWriter = writer;
-    }
-  }
+  if (typeof message === 'object' && message !== null && message.kind === 'batch') return encodeBatch(message, compress, limits, false);
   const builder = spareBuilder ?? new flatbuffers.Builder(4096);
   spareBuilder = null;
   try {
@@ -217,14 +256,88 @@ export function encodeFrame(message: WireMessage, options?: EncodeOptions): Uint
   }
 }
 
+/**
+ * Encodes a batch as one frame, as `encodeFrame` does, except that its history
+ * may also hold events still in encoded batches (`EncodedEventRef`s, as a
+ * station keeps what it received from `scanFrame`). A ref is copied field by
+ * field from its batch's body (id, type, side, timestamp, origin, priority,
+ * topic, the payload's JSON text or bytes as they are, meta), never decoded
+ * into objects; types, topics and meta keys stay shared within the new body.
+ *
+ * When the refs' batches were written by `encodeFrame`, the frame is byte for
+ * byte the one `encodeFrame` writes for the same events decoded. Bodies
+ * written otherwise may give other bytes: the copy keeps their JSON text
+ * (whitespace, say) and the order of their meta entries, where `encodeFrame`
+ * of the decoded events writes `JSON.stringify`'s text and JavaScript's key
+ * order (keys like "0" and "17" first). Either way the frames decode to equal
+ * events. A JSON payload is copied unparsed: one that does not parse (which
+ * `scanFrame` leaves to `decodeEvents`) makes the receiver refuse the frame.
+ *
+ * Throws what `encodeFrame` throws, for refs as for events (`FrameError`
+ * `TOO_LARGE` beyond `options.limits.maxEvents` or `maxFrameBytes`,
+ * `InvalidEventError` for a ref whose string or payload is longer than the
+ * limits allow), and `InvalidOptionError` for a ref whose index is not an
+ * event of its batch.
+ *
+ * @example
+ * const received = scanFrame(frame)
+ * if (received.kind === 'encodedBatch') {
+ *   const history = Array.from({ length: received.count }, (_, index) => ({ batch: received, index }))
+ *   reader.postMessage(encodeForwardFrame({ kind: 'batch', seq: 0, from: station, history, queue: [] }))
+ * }
+ */
+export function encodeForwardFrame(batch: ForwardBatch, options?: EncodeOptions): Uint8Array {
+  const compress = compressOption(options);
+  const limits = resolveFrameLimits(options?.limits);
+  if (typeof batch !== 'object' || batch === null || batch.kind !== 'batch') {
+    throw new InvalidEventError(`Cannot encode ${describe(batch)} as a forward batch: expected { kind: 'batch', ... }.`);
+  }
+  return encodeBatch(batch, compress, limits, true);
+}
+
+/**
+ * True when `entry` of a `ForwardBatch` history is an `EncodedEventRef`, not an event.
+ *
+ * @example
+ * const ids = history.map((entry) => (isEncodedEventRef(entry) ? eventIdAt(entry.batch, entry.index) : entry.id))
+ */
+export function isEncodedEventRef(entry: unknown): entry is EncodedEventRef {
+  return (
+    typeof entry === 'object' &&
+    entry !== null &&
+    (entry as { batch?: { kind?: unknown } | null }).batch?.kind === 'encodedBatch'
+  );
+}
+
+function compressOption(options: EncodeOptions | undefined): boolean | 'auto' {
+  const compress = options?.compress ?? false;
+  if (compress !== true && compress !== false && compress !== 'auto') {
+    throw new InvalidOptionError('compress', `expected true, false or 'auto', got ${describe(compress)}.`);
+  }
+  return compress;
+}
+
+/** Writes a batch with the spare `BodyWriter`; `forward`: its history may hold `EncodedEventRef`s. */
+function encodeBatch(batch: EventBatch | ForwardBatch, compress: boolean | 'auto', limits: FrameLimits, forward: boolean): Uint8Array {
+  const writer = spareWriter ?? new BodyWriter(64 * 1024);
+  spareWriter = null;
+  try {
+    return finishFrame(writeBatchBody(writer, batch, limits, forward), batch, compress, limits);
+  } catch (error) {
+    throw asEncodingError(error, batch);
+  } finally {
+    if (writer.bytes.length <= KEEP_BUILDER_BYTES) spareWriter = writer;
+  }
+}
+
 /** A payload getter that throws, or an allocation that fails, as an `InvalidEventError`; our own errors as they are. */
-function asEncodingError(error: unknown, message: WireMessage): unknown {
+function asEncodingError(error: unknown, message: { readonly kind: string }): unknown {
   if (isBusError(error)) return error;
   return new InvalidEventError(`Cannot encode the ${describe(message?.kind)} message: ${String(error)}`, { cause: error });
 }
 
 /** Checks the body's size, compresses it if asked, and puts the header in front of it. */
-function finishFrame(body: Uint8Array, message: WireMessage, compress: boolean | 'auto', limits: FrameLimits): Uint8Array {
+function finishFrame(body: Uint8Array, message: { readonly kind: string }, compress: boolean | 'auto', limits: FrameLimits): Uint8Array {
   if (body.length > limits.maxFrameBytes) {
     throw new FrameError(
       'TOO_LARGE',
@@ -453,15 +566,44 @@ class BodyWriter {
     return at;
   }
 
-  /** Writes `bytes` as a `[ubyte]` vector; returns its position. */
-  byteVector(payload: Uint8Array): number {
-    this.reserve(payload.length + 8);
+  /** Writes bytes `start..end` of `source` as a `[ubyte]` vector; returns its position. */
+  byteVector(source: Uint8Array, start = 0, end = source.length): number {
+    const length = end - start;
+    // Room for the padding, the length, the bytes and the NUL that `copyString` adds.
+    this.reserve(length + 8);
     this.pad(4);
     const at = this.pos;
-    this.view.setUint32(at, payload.length, true);
-    this.bytes.set(payload, at + 4);
-    this.pos = at + 4 + payload.length;
+    this.view.setUint32(at, length, true);
+    if (length <= SHORT_COPY_BYTES) {
+      // A subarray view for `set` costs more than copying a few bytes by hand.
+      const bytes = this.bytes;
+      for (let i = start, to = at + 4; i < end; i++, to++) bytes[to] = source[i] as number;
+    } else {
+      this.bytes.set(start === 0 && end === source.length ? source : source.subarray(start, end), at + 4);
+    }
+    this.pos = at + 4 + length;
     return at;
+  }
+
+  /** Writes bytes `start..end` of `source`, valid UTF-8, as a FlatBuffers string; returns its position. */
+  copyString(source: Uint8Array, start: number, end: number): number {
+    const at = this.byteVector(source, start, end);
+    this.bytes[this.pos++] = 0;
+    return at;
+  }
+
+  /** A vector for `length` meta entries, and the meta vtable if this body has none yet; returns the vector's position. */
+  metaVector(length: number): number {
+    const vector = this.offsetVector(length);
+    if (this.metaVtable === 0) this.metaVtable = this.vtable(META_TABLE_BYTES, META_VTABLE);
+    return vector;
+  }
+
+  /** Starts meta entry `i` of the vector at `vector`; returns its table's position. The caller writes its key and value. */
+  metaEntry(vector: number, i: number): number {
+    const entry = this.table(this.metaVtable, META_TABLE_BYTES, 4);
+    this.link(vector + 4 + 4 * i, entry);
+    return entry;
   }
 
   /** Writes the shared strings and links every field that points at one. */
@@ -472,8 +614,11 @@ class BodyWriter {
   }
 }
 
-/** Writes a batch's body; returns it (a view of the writer's memory, valid until the writer's next use). */
-function writeBatchBody(w: BodyWriter, batch: EventBatch, limits: FrameLimits): Uint8Array {
+/**
+ * Writes a batch's body; returns it (a view of the writer's memory, valid until
+ * the writer's next use). `forward`: history entries may be `EncodedEventRef`s.
+ */
+function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits, forward: boolean): Uint8Array {
   const seq = checkSeq(batch.seq, 'batch');
   const { history, queue } = batch;
   if (!Array.isArray(history) || !Array.isArray(queue)) {
@@ -510,7 +655,11 @@ function writeBatchBody(w: BodyWriter, batch: EventBatch, limits: FrameLimits): 
   w.link(table + 16, historyVector);
   const queueVector = w.offsetVector(queueLength);
   w.link(table + 20, queueVector);
-  for (let i = 0; i < historyLength; i++) w.link(historyVector + 4 + 4 * i, writeEvent(w, history[i] as BusEvent, limits));
+  for (let i = 0; i < historyLength; i++) {
+    const entry = history[i];
+    const table = forward && isEncodedEventRef(entry) ? copyEvent(w, entry, limits) : writeEvent(w, entry as BusEvent, limits);
+    w.link(historyVector + 4 + 4 * i, table);
+  }
   for (let i = 0; i < queueLength; i++) w.link(queueVector + 4 + 4 * i, writeEvent(w, queue[i] as BusEvent, limits));
   w.writeShared();
   return w.bytes.subarray(0, w.pos);
@@ -540,6 +689,37 @@ function writeEvent(w: BodyWriter, event: BusEvent, limits: FrameLimits): number
   }
   const bytesPayload = payload instanceof Uint8Array;
   const shape = (topic === undefined ? 0 : SHAPE_TOPIC) | (meta === undefined ? 0 : SHAPE_META) | (bytesPayload ? SHAPE_BYTES : 0);
+  const table = writeEventTable(w, shape, timestamp, processor, thread, generation, side, priority);
+  w.link(table + 4, writeEventString(w, id, id, 'id', limits.maxStringBytes));
+  shareEventString(w, table + 16, id, type, 'type', limits.maxStringBytes);
+  if (topic !== undefined) shareEventString(w, table + 40, id, topic, 'topic', limits.maxStringBytes);
+  if (bytesPayload) {
+    if (payload.length > limits.maxPayloadBytes) {
+      throw eventError(id, `its payload is ${payload.length} bytes, more than limits.maxPayloadBytes (${limits.maxPayloadBytes})`);
+    }
+    w.link(table + 20, w.byteVector(payload));
+  } else {
+    w.link(table + 20, writeJsonPayload(w, id, payload, limits));
+  }
+  if (meta !== undefined) w.link(table + eventMetaField(shape), writeMeta(w, id, meta, limits));
+  return table;
+}
+
+/**
+ * Starts the table of an event of `shape` (after its vtable, the first time
+ * this body has the shape) and writes its scalars; returns the table's
+ * position. The caller links its id, type, payload, topic and meta.
+ */
+function writeEventTable(
+  w: BodyWriter,
+  shape: number,
+  timestamp: number,
+  processor: number,
+  thread: number,
+  generation: number,
+  side: number,
+  priority: number,
+): number {
   let vtable = w.eventVtables[shape] as number;
   if (vtable === 0) {
     vtable = w.vtable(eventTableBytes(shape), EVENT_VTABLES[shape] as number[]);
@@ -552,22 +732,76 @@ function writeEvent(w: BodyWriter, event: BusEvent, limits: FrameLimits): number
   view.setUint32(table + 28, thread, true);
   view.setUint32(table + 32, generation, true);
   // side, priority, payload_kind and the padding byte, as one little-endian word.
-  const kind = bytesPayload ? wire.PayloadKind.Bytes : wire.PayloadKind.Json;
+  const kind = (shape & SHAPE_BYTES) !== 0 ? wire.PayloadKind.Bytes : wire.PayloadKind.Json;
   view.setUint32(table + 36, side | (priority << 8) | (kind << 16), true);
-
-  w.link(table + 4, writeEventString(w, id, id, 'id', limits.maxStringBytes));
-  shareEventString(w, table + 16, id, type, 'type', limits.maxStringBytes);
-  if (topic !== undefined) shareEventString(w, table + 40, id, topic, 'topic', limits.maxStringBytes);
-  if (bytesPayload) {
-    if (payload.length > limits.maxPayloadBytes) {
-      throw eventError(id, `its payload is ${payload.length} bytes, more than limits.maxPayloadBytes (${limits.maxPayloadBytes})`);
-    }
-    w.link(table + 20, w.byteVector(payload));
-  } else {
-    w.link(table + 20, writeJsonPayload(w, id, payload, limits));
-  }
-  if (meta !== undefined) w.link(table + (topic === undefined ? 40 : 44), writeMeta(w, id, meta, limits));
   return table;
+}
+
+/** Where the meta field is in an event table of `shape` (which has meta). */
+function eventMetaField(shape: number): number {
+  return (shape & SHAPE_TOPIC) !== 0 ? 44 : 40;
+}
+
+/**
+ * Writes history event `ref.index` of `ref.batch` by copying its fields from
+ * the batch's body, in the layout and order `writeEvent` writes the same event
+ * decoded, so that the bytes come out the same. Nothing is decoded but the
+ * source body's shared strings (types, topics, meta keys: once per source
+ * body), which this body shares again by their text. The encoder's limits
+ * apply to the copy as to an event.
+ */
+function copyEvent(w: BodyWriter, ref: EncodedEventRef, limits: FrameLimits): number {
+  const r = openEventAt(ref.batch, ref.index);
+  const topicAt = r.eventAt(EVENT_FIELD_TOPIC);
+  const metaAt = r.eventAt(EVENT_FIELD_META);
+  const originAt = r.eventAt(EVENT_FIELD_ORIGIN);
+  const bytesPayload = r.eventKind === wire.PayloadKind.Bytes;
+  const shape = (topicAt === 0 ? 0 : SHAPE_TOPIC) | (metaAt === 0 ? 0 : SHAPE_META) | (bytesPayload ? SHAPE_BYTES : 0);
+  const view = r.view;
+  const processor = view.getUint32(originAt, true);
+  const thread = view.getUint32(originAt + 4, true);
+  const generation = view.getUint32(originAt + 8, true);
+  const table = writeEventTable(w, shape, r.eventTimestamp, processor, thread, generation, r.eventSide, r.eventPriority);
+  const sourceMax = r.limits.maxStringBytes;
+  w.link(table + 4, copyEventString(w, r, ref, r.eventAt(EVENT_FIELD_ID), 'id', limits.maxStringBytes));
+  const type = r.sharedString(r.eventAt(EVENT_FIELD_TYPE), sourceMax, 'type', 'maxStringBytes');
+  shareEventString(w, table + 16, ref, type, 'type', limits.maxStringBytes);
+  if (topicAt !== 0) {
+    const topic = r.sharedString(topicAt, sourceMax, 'topic', 'maxStringBytes');
+    shareEventString(w, table + 40, ref, topic, 'topic', limits.maxStringBytes);
+  }
+  const end = locatePayload(r);
+  const start = r.start;
+  if (end - start > limits.maxPayloadBytes) {
+    throw eventError(ref, `its payload is ${end - start} bytes, more than limits.maxPayloadBytes (${limits.maxPayloadBytes})`);
+  }
+  w.link(table + 20, bytesPayload ? w.byteVector(r.bytes, start, end) : w.copyString(r.bytes, start, end));
+  if (metaAt !== 0) w.link(table + eventMetaField(shape), copyMeta(w, r, ref, metaAt, limits));
+  return table;
+}
+
+/** Copies the meta entries of the source event open in `r`, as `writeMeta` writes them; returns the vector's position. */
+function copyMeta(w: BodyWriter, r: BodyReader, ref: EncodedEventRef, metaAt: number, limits: FrameLimits): number {
+  const source = metaVector(r, metaAt);
+  const length = r.uint32(source);
+  if (length > limits.maxMetaEntries) {
+    throw eventError(ref, `its meta has ${length} entries, more than limits.maxMetaEntries (${limits.maxMetaEntries})`);
+  }
+  const vector = w.metaVector(length);
+  for (let i = 0; i < length; i++) {
+    const key = openMetaEntry(r, source, i);
+    const entry = w.metaEntry(vector, i);
+    shareEventString(w, entry + 4, ref, key, 'meta key', limits.maxStringBytes);
+    w.link(entry + 8, copyEventString(w, r, ref, r.metaValueAt, 'meta value', limits.maxStringBytes));
+  }
+  return vector;
+}
+
+/** Copies the string the source field at `at` (in `r`) points at; returns its position in `w`. */
+function copyEventString(w: BodyWriter, r: BodyReader, ref: EncodedEventRef, at: number, what: string, maxBytes: number): number {
+  const end = r.stringAt(r.follow(at, what), r.limits.maxStringBytes, what, 'maxStringBytes');
+  if (end - r.start > maxBytes) throw eventError(ref, `its ${what} is more than limits.maxStringBytes (${maxBytes}) bytes of UTF-8`);
+  return w.copyString(r.bytes, r.start, end);
 }
 
 function writeMeta(w: BodyWriter, id: string, meta: unknown, limits: FrameLimits): number {
@@ -583,16 +817,14 @@ function writeMeta(w: BodyWriter, id: string, meta: unknown, limits: FrameLimits
   if (keys.length > limits.maxMetaEntries) {
     throw eventError(id, `its meta has ${keys.length} entries, more than limits.maxMetaEntries (${limits.maxMetaEntries})`);
   }
-  const vector = w.offsetVector(keys.length);
-  if (w.metaVtable === 0) w.metaVtable = w.vtable(META_TABLE_BYTES, META_VTABLE);
+  const vector = w.metaVector(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     const value = record[key];
     if (typeof value !== 'string') {
       throw eventError(id, `its meta[${JSON.stringify(key)}] is ${describe(value)}; meta values must be strings`);
     }
-    const entry = w.table(w.metaVtable, META_TABLE_BYTES, 4);
-    w.link(vector + 4 + 4 * i, entry);
+    const entry = w.metaEntry(vector, i);
     shareEventString(w, entry + 4, id, key, 'meta key', limits.maxStringBytes);
     w.link(entry + 8, writeEventString(w, id, value, `meta[${JSON.stringify(key)}]`, limits.maxStringBytes));
   }
@@ -617,7 +849,14 @@ function writeEventString(w: BodyWriter, id: string, value: unknown, field: stri
  * `BodyReader.shared`). Values and ids are unique, and payloads are parsed
  * per event, so they are never shared.
  */
-function shareEventString(w: BodyWriter, field: number, id: string, value: unknown, what: string, maxBytes: number): void {
+function shareEventString(
+  w: BodyWriter,
+  field: number,
+  id: string | EncodedEventRef,
+  value: unknown,
+  what: string,
+  maxBytes: number,
+): void {
   if (typeof value !== 'string') throw eventError(id, `its ${what} is ${describe(value)}; it must be a string`);
   let index = w.sharedIndex.get(value);
   if (index === undefined) {
@@ -1015,7 +1254,9 @@ function writeControlString(builder: flatbuffers.Builder, value: unknown, maxByt
   return offset;
 }
 
-function eventError(id: string, reason: string): InvalidEventError {
+/** The error for an event that cannot be encoded; a ref's id is read only here, to say which event. */
+function eventError(event: string | EncodedEventRef, reason: string): InvalidEventError {
+  const id = typeof event === 'string' ? event : eventIdAt(event.batch, event.index);
   return new InvalidEventError(`Event ${JSON.stringify(id.slice(0, 120))} cannot be encoded: ${reason}.`);
 }
 
@@ -1166,30 +1407,74 @@ const SNAPPY_MAX_EXPANSION = 22;
 export function decodeFrame(bytes: Uint8Array, limits?: Partial<FrameLimits>): WireMessage {
   const resolved = resolveFrameLimits(limits);
   try {
-    if (!(bytes instanceof Uint8Array)) throw new FrameError('MALFORMED', `expected a Uint8Array, got ${describe(bytes)}.`);
-    const header = checkHeader(bytes, resolved);
-    if (bytes.length < header.frameBytes) {
-      throw new FrameError('TRUNCATED', `the frame has ${bytes.length} bytes; its header announces ${header.frameBytes}.`);
-    }
-    if (bytes.length > header.frameBytes) {
-      throw new FrameError(
-        'LENGTH_MISMATCH',
-        `the frame has ${bytes.length} bytes; its header announces ${header.frameBytes}. Pass exactly one frame.`,
-      );
-    }
-    // A plain view of exactly the body. Bodies in shared memory are copied
-    // first, so that the bytes checksummed are the bytes verified and read.
-    let body = new Uint8Array(bytes.buffer, bytes.byteOffset + FRAME_HEADER_BYTES, header.bodyBytes);
-    if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer) body = body.slice();
-    if (crc32c(body) >>> 0 !== header.checksum) {
-      throw new FrameError('CHECKSUM', 'the body does not match its CRC32C; it was damaged in transit.');
-    }
-    if (header.compressed) body = decompress(body, header);
-    return readEnvelope(new BodyReader(body, resolved));
+    return readEnvelope(new BodyReader(frameBody(bytes, resolved), resolved), readBatch);
   } catch (error) {
-    if (error instanceof FrameError) throw error;
-    throw new FrameError('MALFORMED', `decoding failed unexpectedly: ${String(error)}`, { cause: error });
+    throw asFrameError(error);
   }
+}
+
+/**
+ * Verifies one frame as `decodeFrame` does, every check included, but returns
+ * a batch as an `EncodedBatch`: its history events stay bytes in the verified
+ * body, indexed by position, timestamp and side, and no JS object or string is
+ * made for any of them (types, topics and meta keys, shared by the body, are
+ * decoded once per body). The one check left for later is that each JSON
+ * payload parses: its text is checked to be UTF-8 here, and parsed by
+ * `decodeEvents`. The queue, and every other message, come back exactly as
+ * `decodeFrame` returns them.
+ *
+ * Throws `FrameError` as `decodeFrame` does, with the same reasons (a frame
+ * with several faults may be refused for another one of them: a JSON payload
+ * that is not UTF-8 is refused where it is, not after the other events), and
+ * `InvalidOptionError` only for invalid `limits`. The batch's `body` is a view
+ * of `bytes` when the frame is not compressed: leave the frame unchanged.
+ *
+ * @example
+ * const message = scanFrame(frame)
+ * if (message.kind === 'encodedBatch') {
+ *   store.add(message) // bytes, indexed; decoded only when someone asks
+ *   const firstType = message.count > 0 ? eventTypeAt(message, 0) : undefined
+ * }
+ */
+export function scanFrame(bytes: Uint8Array, limits?: Partial<FrameLimits>): WireMessage | EncodedBatch {
+  const resolved = resolveFrameLimits(limits);
+  try {
+    return readEnvelope(new BodyReader(frameBody(bytes, resolved), resolved), scanBatch);
+  } catch (error) {
+    throw asFrameError(error);
+  }
+}
+
+/** Our own errors as they are; anything else thrown while reading (a bug) as a `FrameError`, so that callers need catch no other. */
+function asFrameError(error: unknown): unknown {
+  if (isBusError(error)) return error;
+  return new FrameError('MALFORMED', `decoding failed unexpectedly: ${String(error)}`, { cause: error });
+}
+
+/**
+ * Checks a whole frame (type, header, length, CRC32C) and returns its body,
+ * decompressed: a view of `bytes` unless it was compressed or in shared memory.
+ */
+function frameBody(bytes: Uint8Array, limits: FrameLimits): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw new FrameError('MALFORMED', `expected a Uint8Array, got ${describe(bytes)}.`);
+  const header = checkHeader(bytes, limits);
+  if (bytes.length < header.frameBytes) {
+    throw new FrameError('TRUNCATED', `the frame has ${bytes.length} bytes; its header announces ${header.frameBytes}.`);
+  }
+  if (bytes.length > header.frameBytes) {
+    throw new FrameError(
+      'LENGTH_MISMATCH',
+      `the frame has ${bytes.length} bytes; its header announces ${header.frameBytes}. Pass exactly one frame.`,
+    );
+  }
+  // A plain view of exactly the body. Bodies in shared memory are copied
+  // first, so that the bytes checksummed are the bytes verified and read.
+  let body = new Uint8Array(bytes.buffer, bytes.byteOffset + FRAME_HEADER_BYTES, header.bodyBytes);
+  if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer) body = body.slice();
+  if (crc32c(body) >>> 0 !== header.checksum) {
+    throw new FrameError('CHECKSUM', 'the body does not match its CRC32C; it was damaged in transit.');
+  }
+  return header.compressed ? decompress(body, header) : body;
 }
 
 function decompress(body: Uint8Array, header: FrameHeader): Uint8Array {
@@ -1307,6 +1592,49 @@ const JSON_BATCH_MAX_BYTES = 1024;
 const JSON_PLAIN = new Uint8Array(256);
 for (let c = 0x20; c < 0x7f; c++) JSON_PLAIN[c] = '"\\[]{},eE'.includes(String.fromCharCode(c)) ? 0 : 1;
 
+/** Strings longer than this are checked by Node's native UTF-8 validator (one view object each); shorter ones by `isUtf8Range`. */
+const NATIVE_UTF8_MIN_BYTES = 256;
+
+/**
+ * Whether bytes `start..end` are well-formed UTF-8 as the fatal `TextDecoder`
+ * judges it (no overlong forms, no surrogates, nothing above U+10FFFF),
+ * without making a string, or for short strings any object at all.
+ */
+function isUtf8Range(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start > NATIVE_UTF8_MIN_BYTES) return isUtf8(bytes.subarray(start, end));
+  let i = start;
+  while (i < end) {
+    const lead = bytes[i] as number;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    // The second byte's range depends on the first (Unicode, table 3-7); the others are 80..BF.
+    let length: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead === 0xe0) low = 0xa0;
+      else if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead === 0xf0) low = 0x90;
+      else if (lead === 0xf4) high = 0x8f;
+    } else {
+      return false;
+    }
+    if (i + length > end) return false;
+    const second = bytes[i + 1] as number;
+    if (second < low || second > high) return false;
+    for (let k = 2; k < length; k++) if (((bytes[i + k] as number) & 0xc0) !== 0x80) return false;
+    i += length;
+  }
+  return true;
+}
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
@@ -1354,6 +1682,15 @@ class BodyReader {
   origin: Origin | undefined = undefined;
   /** Small JSON payloads waiting to be parsed together (batches only). */
   json: JsonBatch | undefined = undefined;
+  /** Set by `openEvent`: the open event's side, priority and payload kind (wire values), and its timestamp. */
+  eventSide = 0;
+  eventPriority = 0;
+  eventKind = 0;
+  eventTimestamp = 0;
+  /** Set by `openMetaEntry`: the position of the open meta entry's value field. */
+  metaValueAt = 0;
+  /** The keys `scanMeta` has checked so far in a small meta; made on first use. */
+  metaKeys: string[] | undefined = undefined;
 
   constructor(bytes: Uint8Array, limits: FrameLimits) {
     this.bytes = bytes;
@@ -1424,6 +1761,27 @@ class BodyReader {
   string(at: number, maxBytes: number, what: string, limit: keyof FrameLimits): string {
     const end = this.stringAt(this.follow(at, what), maxBytes, what, limit);
     return this.decode(this.start, end, what);
+  }
+
+  /** Checks the string the field at `at` refers to as `string` does, without decoding it. */
+  checkString(at: number, maxBytes: number, what: string, limit: keyof FrameLimits): void {
+    const end = this.stringAt(this.follow(at, what), maxBytes, what, limit);
+    this.checkUtf8(this.start, end, what);
+  }
+
+  /** Refuses bytes `start..end` unless they are valid UTF-8, as `decode` would, without decoding them. */
+  checkUtf8(start: number, end: number, what: string): void {
+    // ASCII, four bytes at a time, is most of what a scan checks.
+    const view = this.view;
+    let i = start;
+    while (i + 4 <= end && (view.getUint32(i, true) & 0x8080_8080) === 0) i += 4;
+    if (i < end && !isUtf8Range(this.bytes, i, end)) this.fail(`the ${what} is not valid UTF-8`);
+  }
+
+  /** The position of field `k` (in `EVENT_FIELDS` order) of the event `openEvent` opened, or 0 when it is absent. */
+  eventAt(k: number): number {
+    const offset = this.eventFields[k] as number;
+    return offset === 0 ? 0 : this.table + offset;
   }
 
   /** The string the field at `at` refers to, decoded (and paid for) once however many fields share it. */
@@ -1653,7 +2011,8 @@ class JsonBatch {
   }
 }
 
-function readEnvelope(r: BodyReader): WireMessage {
+/** Reads the envelope and the message in it; a batch is read by `readBatchAt` (`readBatch` or `scanBatch`). */
+function readEnvelope<B>(r: BodyReader, readBatchAt: (r: BodyReader, position: number) => B): B | Exclude<WireMessage, EventBatch> {
   const bytes = r.bytes;
   if (r.size < 8) r.fail('the body is shorter than a FlatBuffers root');
   if (
@@ -1672,7 +2031,7 @@ function readEnvelope(r: BodyReader): WireMessage {
   const position = r.follow(messageAt, 'message');
   switch (type) {
     case wire.Message.EventBatch:
-      return readBatch(r, position);
+      return readBatchAt(r, position);
     case wire.Message.SyncRequest:
       return readSyncRequest(r, position);
     case wire.Message.ClearSide:
@@ -1686,7 +2045,60 @@ function readEnvelope(r: BodyReader): WireMessage {
   }
 }
 
+/** A batch table, checked up to its event vectors: what `readBatch` and `scanBatch` share. */
+interface BatchHead {
+  readonly seq: number;
+  readonly from: Endpoint;
+  /** Positions of the history and queue vectors, and their lengths. */
+  readonly history: number;
+  readonly historyLength: number;
+  readonly queue: number;
+  readonly queueLength: number;
+}
+
 function readBatch(r: BodyReader, position: number): EventBatch {
+  const head = readBatchHead(r, position);
+  const batch: EventBatch = {
+    kind: 'batch',
+    seq: head.seq,
+    from: head.from,
+    history: readEvents(r, head.history, head.historyLength, 'batch.history'),
+    queue: readEvents(r, head.queue, head.queueLength, 'batch.queue'),
+  };
+  r.json?.finish(r);
+  return batch;
+}
+
+/**
+ * Checks a batch as `readBatch` does, but leaves its history events in the
+ * body (`scanEvent`), indexed; see `scanFrame`. The reader is kept for the
+ * batch's later reads (`readerOf`).
+ */
+function scanBatch(r: BodyReader, position: number): EncodedBatch {
+  const head = readBatchHead(r, position);
+  const count = head.historyLength;
+  const positions = new Int32Array(count);
+  const timestamps = new Float64Array(count);
+  const sides = new Uint8Array(count);
+  r.where = 'batch.history';
+  for (let i = 0; i < count; i++) {
+    r.index = i;
+    const event = r.follow(head.history + 4 + 4 * i, 'event');
+    scanEvent(r, event);
+    positions[i] = event;
+    timestamps[i] = r.eventTimestamp;
+    sides[i] = r.eventSide;
+  }
+  r.index = -1;
+  const queue = readEvents(r, head.queue, head.queueLength, 'batch.queue');
+  r.json?.finish(r);
+  const { seq, from } = head;
+  const batch: EncodedBatch = { kind: 'encodedBatch', seq, from, body: r.bytes, count, positions, timestamps, sides, queue };
+  keepReader(batch, r);
+  return batch;
+}
+
+function readBatchHead(r: BodyReader, position: number): BatchHead {
   r.where = 'batch';
   r.openTable(position, 'batch');
   const seqAt = r.field(BATCH_SEQ, 8);
@@ -1704,15 +2116,7 @@ function readBatch(r: BodyReader, position: number): EventBatch {
     r.tooLarge(`the batch holds ${historyLength + queueLength} events, more than limits.maxEvents (${max})`);
   }
   const from = readEndpoint(r, r.follow(fromAt, 'from endpoint'));
-  const batch: EventBatch = {
-    kind: 'batch',
-    seq,
-    from,
-    history: readEvents(r, history, historyLength, 'batch.history'),
-    queue: readEvents(r, queue, queueLength, 'batch.queue'),
-  };
-  r.json?.finish(r);
-  return batch;
+  return { seq, from, history, historyLength, queue, queueLength };
 }
 
 function readEvents(r: BodyReader, vector: number, length: number, where: string): BusEvent[] {
@@ -1741,6 +2145,18 @@ const EVENT_FIELDS: ReadonlyArray<readonly [slot: number, size: number]> = [
   [EVENT_PAYLOAD_BYTES, 4],
   [EVENT_META, 4],
 ];
+// Indices into `EVENT_FIELDS` (and `BodyReader.eventFields`).
+const EVENT_FIELD_ID = 0;
+const EVENT_FIELD_TYPE = 1;
+const EVENT_FIELD_SIDE = 2;
+const EVENT_FIELD_TIMESTAMP = 3;
+const EVENT_FIELD_ORIGIN = 4;
+const EVENT_FIELD_PRIORITY = 5;
+const EVENT_FIELD_TOPIC = 6;
+const EVENT_FIELD_KIND = 7;
+const EVENT_FIELD_JSON = 8;
+const EVENT_FIELD_BYTES = 9;
+const EVENT_FIELD_META = 10;
 
 /** Checks the fields of the open event table's vtable and keeps their offsets for the next events that share it. */
 function learnEventFields(r: BodyReader): void {
@@ -1753,65 +2169,116 @@ function learnEventFields(r: BodyReader): void {
 }
 
 function readEvent(r: BodyReader, position: number): BusEvent {
+  openEvent(r, position);
+  // Positions taken before readMeta opens other tables. (No helper closure
+  // here: tsx, like any build with esbuild's keepNames, names each closure
+  // with a defineProperty call at creation, which cost more than the rest of
+  // this function.)
+  const topicAt = r.eventAt(EVENT_FIELD_TOPIC);
+  const metaAt = r.eventAt(EVENT_FIELD_META);
+  const origin = readOrigin(r, r.eventAt(EVENT_FIELD_ORIGIN));
+  const maxString = r.limits.maxStringBytes;
+  const id = r.string(r.eventAt(EVENT_FIELD_ID), maxString, 'id', 'maxStringBytes');
+  const type = r.sharedString(r.eventAt(EVENT_FIELD_TYPE), maxString, 'type', 'maxStringBytes');
+  const topic = topicAt === 0 ? undefined : r.sharedString(topicAt, maxString, 'topic', 'maxStringBytes');
+
+  const event: Mutable<BusEvent> = {
+    id,
+    type,
+    side: SIDE_FROM_WIRE[r.eventSide] as Side,
+    timestamp: r.eventTimestamp,
+    origin,
+    priority: PRIORITY_FROM_WIRE[r.eventPriority] as Priority,
+    payload: null,
+  };
+  const end = locatePayload(r);
+  const start = r.start;
+  if (r.eventKind === wire.PayloadKind.Json) {
+    // Parsed later with the batch's other small payloads, or now.
+    r.json ??= new JsonBatch();
+    if (!r.json.add(r, start, end, event)) event.payload = parseJsonPayload(r, r.decode(start, end, 'JSON payload'));
+  } else {
+    event.payload = r.bytes.slice(start, end);
+  }
+  if (topic !== undefined) event.topic = topic;
+  if (metaAt !== 0) event.meta = readMeta(r, metaAt);
+  return event;
+}
+
+/**
+ * Checks the event at `position` as `readEvent` does, but builds nothing
+ * except the body's shared strings (`sharedString`), and checks its JSON
+ * payload to be UTF-8 without parsing it. The checks come in `readEvent`'s
+ * order, so that a damaged event is refused for the same reason.
+ */
+function scanEvent(r: BodyReader, position: number): void {
+  openEvent(r, position);
+  const topicAt = r.eventAt(EVENT_FIELD_TOPIC);
+  const metaAt = r.eventAt(EVENT_FIELD_META);
+  const maxString = r.limits.maxStringBytes;
+  r.checkString(r.eventAt(EVENT_FIELD_ID), maxString, 'id', 'maxStringBytes');
+  r.sharedString(r.eventAt(EVENT_FIELD_TYPE), maxString, 'type', 'maxStringBytes');
+  if (topicAt !== 0) r.sharedString(topicAt, maxString, 'topic', 'maxStringBytes');
+  const end = locatePayload(r);
+  if (r.eventKind === wire.PayloadKind.Json) r.checkUtf8(r.start, end, 'JSON payload');
+  if (metaAt !== 0) scanMeta(r, metaAt);
+}
+
+/**
+ * Opens the event table at `position` and checks what every reader of an
+ * event needs before its strings: the fields of its vtable (once per vtable),
+ * that id, type and origin are present, and its scalars, left in
+ * `r.eventSide`, `eventPriority`, `eventTimestamp` (finite) and `eventKind`.
+ * Field positions are then `r.eventAt(EVENT_FIELD_...)`.
+ */
+function openEvent(r: BodyReader, position: number): void {
   r.openTable(position, 'event');
   if (r.vtable !== r.eventVtable) learnEventFields(r);
-  // Field positions, 0 when absent. (No helper closure here: tsx, like any
-  // build with esbuild's keepNames, names each closure with a defineProperty
-  // call at creation, which cost more than the rest of this function.)
-  const table = r.table;
   const fields = r.eventFields;
-  const idAt = table + (fields[0] as number);
-  const typeAt = table + (fields[1] as number);
-  const sideAt = fields[2] === 0 ? 0 : table + (fields[2] as number);
-  const timestampAt = fields[3] === 0 ? 0 : table + (fields[3] as number);
-  const originAt = table + (fields[4] as number);
-  const priorityAt = fields[5] === 0 ? 0 : table + (fields[5] as number);
-  const topicAt = fields[6] === 0 ? 0 : table + (fields[6] as number);
-  const kindAt = fields[7] === 0 ? 0 : table + (fields[7] as number);
-  const jsonAt = fields[8] === 0 ? 0 : table + (fields[8] as number);
-  const payloadBytesAt = fields[9] === 0 ? 0 : table + (fields[9] as number);
-  const metaAt = fields[10] === 0 ? 0 : table + (fields[10] as number);
-  if (fields[0] === 0 || fields[1] === 0 || fields[4] === 0) r.fail('id, type and origin are required');
-
-  const view = r.view;
-  const side = SIDE_FROM_WIRE[r.uint8Enum(sideAt, wire.Side.Internal, SIDE_FROM_WIRE.length, 'side')] as Side;
-  const priority = PRIORITY_FROM_WIRE[
-    r.uint8Enum(priorityAt, wire.Priority.Immediate, PRIORITY_FROM_WIRE.length, 'priority')
-  ] as Priority;
-  const timestamp = timestampAt === 0 ? 0 : view.getFloat64(timestampAt, true);
+  if (fields[EVENT_FIELD_ID] === 0 || fields[EVENT_FIELD_TYPE] === 0 || fields[EVENT_FIELD_ORIGIN] === 0) {
+    r.fail('id, type and origin are required');
+  }
+  r.eventSide = r.uint8Enum(r.eventAt(EVENT_FIELD_SIDE), wire.Side.Internal, SIDE_FROM_WIRE.length, 'side');
+  r.eventPriority = r.uint8Enum(r.eventAt(EVENT_FIELD_PRIORITY), wire.Priority.Immediate, PRIORITY_FROM_WIRE.length, 'priority');
+  const timestampAt = r.eventAt(EVENT_FIELD_TIMESTAMP);
+  const timestamp = timestampAt === 0 ? 0 : r.view.getFloat64(timestampAt, true);
   if (!Number.isFinite(timestamp)) r.fail(`timestamp ${timestamp} is not finite`);
-  const processor = view.getUint32(originAt, true);
-  const thread = view.getUint32(originAt + 4, true);
-  const generation = view.getUint32(originAt + 8, true);
+  r.eventTimestamp = timestamp;
+  r.eventKind = r.uint8Enum(r.eventAt(EVENT_FIELD_KIND), wire.PayloadKind.Json, 2, 'payload kind');
+}
+
+/** The origin at `at`: consecutive events of one origin share one frozen object, as a bus's own events do. */
+function readOrigin(r: BodyReader, at: number): Origin {
+  const view = r.view;
+  const processor = view.getUint32(at, true);
+  const thread = view.getUint32(at + 4, true);
+  const generation = view.getUint32(at + 8, true);
   let origin = r.origin;
   if (origin === undefined || origin.processor !== processor || origin.thread !== thread || origin.generation !== generation) {
     origin = Object.freeze({ processor, thread, generation });
     r.origin = origin;
   }
-  const kind = r.uint8Enum(kindAt, wire.PayloadKind.Json, 2, 'payload kind');
+  return origin;
+}
 
-  const maxString = r.limits.maxStringBytes;
-  const id = r.string(idAt, maxString, 'id', 'maxStringBytes');
-  const type = r.sharedString(typeAt, maxString, 'type', 'maxStringBytes');
-  const topic = topicAt === 0 ? undefined : r.sharedString(topicAt, maxString, 'topic', 'maxStringBytes');
-
-  const event: Mutable<BusEvent> = { id, type, side, timestamp, origin, priority, payload: null };
-  if (kind === wire.PayloadKind.Json) {
-    if (jsonAt === 0 || payloadBytesAt !== 0) r.fail('a JSON payload must be in payload_json alone');
-    const end = r.stringAt(r.follow(jsonAt, 'JSON payload'), r.limits.maxPayloadBytes, 'JSON payload', 'maxPayloadBytes');
-    const start = r.start;
-    // Parsed later with the batch's other small payloads, or now.
-    r.json ??= new JsonBatch();
-    if (!r.json.add(r, start, end, event)) event.payload = parseJsonPayload(r, r.decode(start, end, 'JSON payload'));
-  } else {
-    if (payloadBytesAt === 0 || jsonAt !== 0) r.fail('a bytes payload must be in payload_bytes alone');
-    const vector = r.follow(payloadBytesAt, 'bytes payload');
-    const length = r.vectorLength(vector, 1, r.limits.maxPayloadBytes, 'bytes payload', 'maxPayloadBytes');
-    event.payload = r.bytes.slice(vector + 4, vector + 4 + length);
+/**
+ * Checks the payload field of the event `openEvent` opened (JSON text or
+ * bytes, as its kind says, and the other field absent) and its length;
+ * returns where its bytes end, and sets `r.start` to where they start.
+ */
+function locatePayload(r: BodyReader): number {
+  const jsonAt = r.eventAt(EVENT_FIELD_JSON);
+  const bytesAt = r.eventAt(EVENT_FIELD_BYTES);
+  const max = r.limits.maxPayloadBytes;
+  if (r.eventKind === wire.PayloadKind.Json) {
+    if (jsonAt === 0 || bytesAt !== 0) r.fail('a JSON payload must be in payload_json alone');
+    return r.stringAt(r.follow(jsonAt, 'JSON payload'), max, 'JSON payload', 'maxPayloadBytes');
   }
-  if (topic !== undefined) event.topic = topic;
-  if (metaAt !== 0) event.meta = readMeta(r, metaAt);
-  return event;
+  if (bytesAt === 0 || jsonAt !== 0) r.fail('a bytes payload must be in payload_bytes alone');
+  const vector = r.follow(bytesAt, 'bytes payload');
+  const length = r.vectorLength(vector, 1, max, 'bytes payload', 'maxPayloadBytes');
+  r.start = vector + 4;
+  return vector + 4 + length;
 }
 
 function parseJsonPayload(r: BodyReader, text: string): Payload {
@@ -1854,23 +2321,62 @@ function parsedPayloadProblem(root: unknown): string | undefined {
 }
 
 function readMeta(r: BodyReader, metaAt: number): Record<string, string> {
-  const vector = r.follow(metaAt, 'meta vector');
-  const max = r.limits.maxStringBytes;
-  const length = r.vectorLength(vector, 4, r.limits.maxMetaEntries, 'meta', 'maxMetaEntries');
+  const vector = metaVector(r, metaAt);
+  const length = r.uint32(vector);
   const meta: Record<string, string> = {};
   for (let i = 0; i < length; i++) {
-    r.openTable(r.follow(vector + 4 + 4 * i, 'meta entry'), 'meta entry');
-    const keyAt = r.field(META_KEY, 4);
-    const valueAt = r.field(META_VALUE, 4);
-    if (keyAt === 0 || valueAt === 0) r.fail('a meta entry needs a key and a value');
-    const key = r.sharedString(keyAt, max, 'meta key', 'maxStringBytes');
-    const value = r.string(valueAt, max, 'meta value', 'maxStringBytes');
-    if (Object.hasOwn(meta, key)) r.fail(`meta key ${JSON.stringify(key.slice(0, 80))} appears twice`);
+    const key = openMetaEntry(r, vector, i);
+    const value = r.string(r.metaValueAt, r.limits.maxStringBytes, 'meta value', 'maxStringBytes');
+    if (Object.hasOwn(meta, key)) duplicateMetaKey(r, key);
     // A plain assignment to "__proto__" would set the prototype instead of a key.
     if (key === '__proto__') Object.defineProperty(meta, key, { value, enumerable: true, writable: true, configurable: true });
     else meta[key] = value;
   }
   return meta;
+}
+
+/** Metas up to this many entries are checked for duplicate keys by comparing each key with the ones before it. */
+const SCAN_META_KEYS = 16;
+
+/** Checks the meta at `metaAt` as `readMeta` does (every entry, distinct keys), building nothing but shared key strings. */
+function scanMeta(r: BodyReader, metaAt: number): void {
+  const vector = metaVector(r, metaAt);
+  const length = r.uint32(vector);
+  const keys = (r.metaKeys ??= new Array<string>(SCAN_META_KEYS).fill(''));
+  // Large metas are rare: a Set for them, so that a hostile one costs linear time.
+  const seen = length > SCAN_META_KEYS ? new Set<string>() : undefined;
+  for (let i = 0; i < length; i++) {
+    const key = openMetaEntry(r, vector, i);
+    r.checkString(r.metaValueAt, r.limits.maxStringBytes, 'meta value', 'maxStringBytes');
+    if (seen === undefined) {
+      for (let k = 0; k < i; k++) if (keys[k] === key) duplicateMetaKey(r, key);
+      keys[i] = key;
+    } else {
+      if (seen.has(key)) duplicateMetaKey(r, key);
+      seen.add(key);
+    }
+  }
+}
+
+/** Follows the meta field at `metaAt` and checks its vector; returns the vector's position (its first word is its length). */
+function metaVector(r: BodyReader, metaAt: number): number {
+  const vector = r.follow(metaAt, 'meta vector');
+  r.vectorLength(vector, 4, r.limits.maxMetaEntries, 'meta', 'maxMetaEntries');
+  return vector;
+}
+
+/** Opens entry `i` of the meta vector at `vector`; returns its key (a shared string) and leaves its value field in `r.metaValueAt`. */
+function openMetaEntry(r: BodyReader, vector: number, i: number): string {
+  r.openTable(r.follow(vector + 4 + 4 * i, 'meta entry'), 'meta entry');
+  const keyAt = r.field(META_KEY, 4);
+  const valueAt = r.field(META_VALUE, 4);
+  if (keyAt === 0 || valueAt === 0) r.fail('a meta entry needs a key and a value');
+  r.metaValueAt = valueAt;
+  return r.sharedString(keyAt, r.limits.maxStringBytes, 'meta key', 'maxStringBytes');
+}
+
+function duplicateMetaKey(r: BodyReader, key: string): never {
+  return r.fail(`meta key ${JSON.stringify(key.slice(0, 80))} appears twice`);
 }
 
 function readEndpoint(r: BodyReader, position: number): Endpoint {
@@ -1943,4 +2449,139 @@ function readAck(r: BodyReader, position: number): Ack {
   if (errorCodeAt !== 0) ack.errorCode = r.string(errorCodeAt, max, 'errorCode', 'maxStringBytes');
   if (errorMessageAt !== 0) ack.errorMessage = r.string(errorMessageAt, max, 'errorMessage', 'maxStringBytes');
   return ack;
+}
+
+// ---------------------------------------------------------------------------
+// Encoded batches: read lazily
+// ---------------------------------------------------------------------------
+
+/**
+ * The reader of each batch `scanFrame` returned, kept for the batch's later
+ * reads: it knows the limits of the scan, the vtables of the body and its
+ * shared strings already decoded, so that reading a type again allocates
+ * nothing.
+ */
+const batchReaders = new WeakMap<EncodedBatch, BodyReader>();
+
+function keepReader(batch: EncodedBatch, r: BodyReader): void {
+  r.json = undefined;
+  batchReaders.set(batch, r);
+}
+
+/**
+ * The reader of `batch`; for a batch `scanFrame` did not return (a copy, say),
+ * a new one with the default limits, every read still checked.
+ */
+function readerOf(batch: EncodedBatch): BodyReader {
+  let r = batchReaders.get(batch);
+  if (r === undefined) {
+    if (typeof batch !== 'object' || batch === null || batch.kind !== 'encodedBatch' || !(batch.body instanceof Uint8Array)) {
+      throw new InvalidOptionError('batch', `expected an EncodedBatch from scanFrame, got ${describe(batch)}.`);
+    }
+    r = new BodyReader(batch.body, DEFAULT_FRAME_LIMITS);
+    keepReader(batch, r);
+  }
+  return r;
+}
+
+/** Where history event `index` of `batch` is; refuses an index that is not one of its events. */
+function eventPosition(batch: EncodedBatch, r: BodyReader, index: number): number {
+  const position = Number.isInteger(index) && index >= 0 && index < batch.count ? batch.positions[index] : undefined;
+  if (position === undefined || position < 0 || position >= r.size) {
+    throw new InvalidOptionError('index', `expected an event index from 0 to ${batch.count - 1}, got ${describe(index)}.`);
+  }
+  r.where = 'batch.history';
+  r.index = index;
+  // Each later read of an event has the whole body as its budget: the scan
+  // paid for the body once, and how often an event is read is up to the
+  // caller. (A small integer, too: Infinity would box every spend.)
+  r.budget = r.size;
+  return position;
+}
+
+/** Opens history event `index` of `batch` (`openEvent`) with the batch's reader, and returns the reader. */
+function openEventAt(batch: EncodedBatch, index: number): BodyReader {
+  const r = readerOf(batch);
+  openEvent(r, eventPosition(batch, r, index));
+  return r;
+}
+
+/**
+ * Decodes history events `indices` of an encoded batch (default: all, in
+ * order) into the plain objects `decodeFrame` gives: equal events, small JSON
+ * payloads parsed together, consecutive events of one origin sharing one
+ * frozen origin object. Decoding many events of one batch in one call is
+ * much faster than one call each.
+ *
+ * Throws `FrameError` (`MALFORMED`) when a JSON payload does not parse (or
+ * holds what `encodeFrame` would refuse: numbers beyond a double, nesting
+ * deeper than `MAX_PAYLOAD_DEPTH`), the one check `scanFrame` leaves for
+ * later; `InvalidOptionError` for an index that is not one of the batch's events.
+ *
+ * @example
+ * const batch = scanFrame(frame)
+ * if (batch.kind === 'encodedBatch') {
+ *   const externals = [...batch.sides.keys()].filter((i) => batch.sides[i] === 1)
+ *   deliver(decodeEvents(batch, externals))
+ * }
+ */
+export function decodeEvents(batch: EncodedBatch, indices?: ArrayLike<number>): BusEvent[] {
+  const r = readerOf(batch);
+  const count = indices === undefined ? batch.count : indices.length;
+  const events: BusEvent[] = [];
+  try {
+    for (let k = 0; k < count; k++) {
+      const index = indices === undefined ? k : (indices[k] as number);
+      events.push(readEvent(r, eventPosition(batch, r, index)));
+    }
+    r.json?.finish(r);
+    return events;
+  } catch (error) {
+    throw asFrameError(error);
+  } finally {
+    r.json = undefined;
+  }
+}
+
+/**
+ * The id of history event `index` of an encoded batch, read from its bytes
+ * (a new string each call). Throws `InvalidOptionError` for an index that is
+ * not one of the batch's events.
+ *
+ * @example
+ * const seen = new Set<string>()
+ * for (let i = 0; i < batch.count; i++) seen.add(eventIdAt(batch, i))
+ */
+export function eventIdAt(batch: EncodedBatch, index: number): string {
+  const r = openEventAt(batch, index);
+  return r.string(r.eventAt(EVENT_FIELD_ID), r.limits.maxStringBytes, 'id', 'maxStringBytes');
+}
+
+/**
+ * The type of history event `index` of an encoded batch. Types are shared
+ * within a body and decoded once per batch: events of one type give the same
+ * string, and repeated calls allocate nothing. Throws `InvalidOptionError`
+ * for an index that is not one of the batch's events.
+ *
+ * @example
+ * const logins = []
+ * for (let i = 0; i < batch.count; i++) if (eventTypeAt(batch, i).startsWith('user.')) logins.push(i)
+ * const events = decodeEvents(batch, logins)
+ */
+export function eventTypeAt(batch: EncodedBatch, index: number): string {
+  const r = openEventAt(batch, index);
+  return r.sharedString(r.eventAt(EVENT_FIELD_TYPE), r.limits.maxStringBytes, 'type', 'maxStringBytes');
+}
+
+/**
+ * The origin of history event `index` of an encoded batch, as a frozen
+ * object; consecutive calls for events of one origin return the same object.
+ * Throws `InvalidOptionError` for an index that is not one of the batch's events.
+ *
+ * @example
+ * const fromThread3 = eventOriginAt(batch, 0).thread === 3
+ */
+export function eventOriginAt(batch: EncodedBatch, index: number): Origin {
+  const r = openEventAt(batch, index);
+  return readOrigin(r, r.eventAt(EVENT_FIELD_ORIGIN));
 }
