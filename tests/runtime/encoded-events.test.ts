@@ -1,0 +1,120 @@
+/**
+ * Stations keep what they receive as bytes (`EncodedEvent`); nothing outside
+ * the runtime ever sees one: readers get plain events.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MessageChannel } from 'node:worker_threads';
+import { createRuntime, type BusEvent, type Runtime } from '../../index.js';
+import { EncodedEvent, eventBatchOf, plainEvents } from '../../runtime/encoded-events.js';
+import { createThreadService, type ThreadApi } from '../../runtime/thread-service.js';
+import { encodeFrame, scanFrame, type EncodedBatch } from '../../schemas/codec.js';
+
+const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
+
+function sample(count: number): BusEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `0.1.${i}`,
+    type: i % 2 === 0 ? 'order.created' : 'user.login',
+    side: 'external' as const,
+    timestamp: 1_000 + i,
+    origin: { processor: 0, thread: 1, generation: 0 },
+    priority: 'normal' as const,
+    ...(i % 3 === 0 ? { topic: 'eu' } : {}),
+    payload: { i, text: 'ünï' },
+    ...(i % 4 === 0 ? { meta: { trace: `t${i}` } } : {}),
+  }));
+}
+
+function scanned(events: readonly BusEvent[]): EncodedBatch {
+  const message = scanFrame(encodeFrame({ kind: 'batch', seq: 3, from, history: events, queue: [] }));
+  if (message.kind !== 'encodedBatch') throw new Error(`expected an encoded batch, got ${message.kind}`);
+  return message;
+}
+
+const isPlain = (event: BusEvent) => Object.getPrototypeOf(event) === Object.prototype;
+
+const unit = suite('EncodedEvent');
+
+unit('reads as the event it encodes; decodes once, on demand', () => {
+  const events = sample(6);
+  const batch = eventBatchOf(scanned(events));
+  assert.is(batch.seq, 3);
+  const encoded = batch.history as EncodedEvent[];
+  assert.ok(encoded.every((event) => event instanceof EncodedEvent));
+  assert.ok(encoded.every((event) => event.plain === undefined), 'nothing decoded yet');
+  assert.equal(
+    encoded.map((e) => [e.id, e.type, e.side, e.timestamp, e.origin]),
+    events.map((e) => [e.id, e.type, e.side, e.timestamp, e.origin]),
+  );
+  assert.ok(encoded.every((event) => event.plain === undefined), 'the index fields need no decoding');
+  assert.equal(encoded[3]!.payload, events[3]!.payload);
+  assert.equal(encoded[3]!.decoded(), events[3]);
+  assert.is(encoded[3]!.decoded(), encoded[3]!.decoded(), 'decoded once');
+});
+
+unit('plainEvents - decodes runs of one batch together, mixes in plain events, remembers unless asked not to', () => {
+  const first = sample(4);
+  const second = sample(8).slice(4);
+  const a = eventBatchOf(scanned(first)).history as EncodedEvent[];
+  const b = eventBatchOf(scanned(second)).history as EncodedEvent[];
+  const loose: BusEvent = { ...first[0]!, id: 'loose', timestamp: 5 };
+  const mixed = [a[0]!, a[1]!, loose, b[0]!, a[2]!, b[1]!];
+  const once = plainEvents(mixed, { remember: false });
+  assert.equal(once, [first[0], first[1], loose, second[0], first[2], second[1]]);
+  assert.ok(once.every(isPlain));
+  assert.ok(mixed.every((event) => !(event instanceof EncodedEvent) || event.plain === undefined), 'not remembered');
+  const kept = plainEvents(mixed);
+  assert.is(a[0]!.plain, kept[0], 'remembered');
+  assert.is(plainEvents(mixed)[0], kept[0], 'the next reader gets the same object');
+});
+
+unit.run();
+
+const runtime = suite('stations hand out plain events');
+
+/** A thread served over a MessageChannel, as a worker is: its batches reach the station as frames. */
+function attach(rt: Runtime) {
+  const { port1, port2 } = new MessageChannel();
+  const api = createThreadService(port1, { processor: 0, thread: 1, deferred: 'manual', bridge: rt.bridge.direction });
+  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
+    (api[method] as (...a: unknown[]) => unknown)(...args)) as Parameters<Runtime['attachThread']>[3];
+  const handle = rt.attachThread(0, 1, port2, call);
+  return { handle, stop: async () => { await api.stop(); port2.close(); } };
+}
+
+for (const transport of ['memory', 'frames'] as const) {
+  runtime(`${transport} transport - history, get, filters and the buses of this thread see plain events`, async () => {
+    const rt = createRuntime({ transport, deferred: 'manual' });
+    const remote = attach(rt);
+    try {
+      const bus = remote.handle.bus('external');
+      const posted = await Promise.all([
+        bus.post('order.created', { n: 1 }, { topic: 'eu', meta: { trace: 'a' } }),
+        bus.post('user.login', { n: 2 }),
+      ]);
+      await bus.toStation();
+      const station = rt.station('external');
+      const history = station.history();
+      assert.equal(history, posted);
+      assert.ok(history.every(isPlain));
+      const seen: BusEvent[] = [];
+      assert.equal(station.history({ filter: (event) => (seen.push(event), event.type === 'user.login') }), [posted[1]]);
+      assert.ok(seen.length === 2 && seen.every(isPlain), 'a filter sees plain events');
+      assert.ok(isPlain(station.get(posted[0]!.id)!));
+      const delivered: BusEvent[] = [];
+      rt.bus('external').subscribe('order', (event) => void delivered.push(event));
+      const { added } = await rt.bus('external').fromStation();
+      assert.equal(added, posted);
+      assert.ok(added.every(isPlain) && delivered.every(isPlain), 'a bus in this thread gets plain events');
+      assert.equal(delivered, [posted[0]]);
+      await station.toMain();
+      assert.equal(rt.mainStation('external').history(), posted, 'the main station got them through the local one');
+    } finally {
+      await remote.stop();
+      await rt.stop();
+    }
+  });
+}
+
+runtime.run();
