@@ -8,9 +8,16 @@
  *
  * lmdb is memory-mapped and written without fsync by default: it survives a
  * killed process, not a power cut.
+ *
+ * An accepted batch is stored as a frame of `schemas/codec.ts`, its events
+ * copied as the station keeps them (still encoded): recording costs a copy,
+ * not a decode, and replay scans the frame back into `EncodedEvent`s.
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { scanFrame } from '../schemas/codec.js';
 import type { BusEvent, Side } from '../types.js';
+import { eventBatchOf } from './encoded-events.js';
+import { batchFrames } from './transport.js';
 
 /** One recorded change of a station. */
 export type JournalEntry =
@@ -22,6 +29,11 @@ export type JournalEntry =
   | { readonly op: 'park'; readonly side: Side; readonly queue: readonly BusEvent[] }
   /** A bridge clearing removed every event of `remove`. */
   | { readonly op: 'clear'; readonly side: Side; readonly remove: Side };
+
+/** How an entry is stored: an accepted batch as a frame, the others as they are. */
+type StoredEntry =
+  | Exclude<JournalEntry, { readonly op: 'accept' }>
+  | { readonly op: 'accept'; readonly side: Side; readonly frame: Uint8Array };
 
 /**
  * A processor's journal: one lmdb environment per processor, entries in order.
@@ -39,7 +51,7 @@ const SNAPSHOT_CHUNK = 4096;
 
 export class StationJournal {
   readonly #root: RootDatabase;
-  readonly #entries: Database<JournalEntry, number>;
+  readonly #entries: Database<StoredEntry, number>;
   readonly #compactAfter: number;
   #next: number;
   #sinceCompaction = 0;
@@ -53,7 +65,7 @@ export class StationJournal {
   private constructor(root: RootDatabase, compactAfter: number) {
     this.#root = root;
     this.#compactAfter = compactAfter;
-    this.#entries = root.openDB<JournalEntry, number>({ name: 'entries', keyEncoding: 'uint32' });
+    this.#entries = root.openDB<StoredEntry, number>({ name: 'entries', keyEncoding: 'uint32' });
     const [lastKey] = [...this.#entries.getKeys({ reverse: true, limit: 1 })];
     this.#next = lastKey === undefined ? 0 : lastKey + 1;
   }
@@ -66,7 +78,7 @@ export class StationJournal {
 
   /** Appends an entry; `committed()` resolves once it and everything before it are written. */
   record(entry: JournalEntry): void {
-    this.#last = this.#entries.put(this.#next++, entry);
+    for (const stored of storedEntries(entry)) this.#last = this.#entries.put(this.#next++, stored);
     if (++this.#sinceCompaction >= this.#compactAfter && this.snapshot !== undefined && !this.#compacting) {
       this.#compacting = true;
       queueMicrotask(() => this.#compact());
@@ -81,7 +93,7 @@ export class StationJournal {
    */
   #compact(): void {
     const entries = this.snapshot?.() ?? [];
-    const chunks = entries.flatMap(chunked);
+    const chunks = entries.flatMap(storedEntries);
     const cutoff = this.#next;
     this.#compacting = false;
     if (chunks.length > cutoff) return; // cannot happen with sane settings; keep the log as it is
@@ -102,7 +114,7 @@ export class StationJournal {
 
   /** Every entry, oldest first. */
   entries(): JournalEntry[] {
-    return [...this.#entries.getRange()].map(({ value }) => value);
+    return [...this.#entries.getRange()].map(({ value }) => restoredEntry(value));
   }
 
   /** Number of entries. */
@@ -116,15 +128,22 @@ export class StationJournal {
   }
 }
 
-/** Splits a snapshot entry into entries of at most SNAPSHOT_CHUNK events each. */
-function chunked(entry: JournalEntry): JournalEntry[] {
-  if (entry.op !== 'accept' || entry.history.length + entry.queue.length <= SNAPSHOT_CHUNK) return [entry];
-  const parts: JournalEntry[] = [];
-  for (let start = 0; start < entry.history.length; start += SNAPSHOT_CHUNK) {
-    parts.push({ op: 'accept', side: entry.side, history: entry.history.slice(start, start + SNAPSHOT_CHUNK), queue: [] });
-  }
-  for (let start = 0; start < entry.queue.length; start += SNAPSHOT_CHUNK) {
-    parts.push({ op: 'accept', side: entry.side, history: [], queue: entry.queue.slice(start, start + SNAPSHOT_CHUNK) });
-  }
-  return parts;
+/** An entry as stored: an accepted batch as frames of at most SNAPSHOT_CHUNK events each. */
+function storedEntries(entry: JournalEntry): StoredEntry[] {
+  if (entry.op !== 'accept') return [entry];
+  const batch = { kind: 'batch', seq: 0, from: JOURNAL_ENDPOINT, history: entry.history, queue: entry.queue } as const;
+  return batchFrames(batch, SNAPSHOT_CHUNK, { compress: false }).map((frame) => ({ op: 'accept', side: entry.side, frame }));
 }
+
+/** An entry as read back: an accepted batch's events as `EncodedEvent`s. */
+function restoredEntry(stored: StoredEntry): JournalEntry {
+  if (stored.op !== 'accept') return stored;
+  // lmdb may hand out views of a buffer it reuses for the next read: the events keep a copy.
+  const scanned = scanFrame(stored.frame.slice());
+  if (scanned.kind !== 'encodedBatch') throw new TypeError(`a journal entry holds a ${scanned.kind} frame, not a batch`);
+  const { history, queue } = eventBatchOf(scanned);
+  return { op: 'accept', side: stored.side, history, queue };
+}
+
+/** The `from` of journal frames; never read back. */
+const JOURNAL_ENDPOINT = { processor: 0, thread: 0, generation: 0, side: 'internal' } as const;

@@ -15,7 +15,7 @@ import type { FrameChannel, RequestHandler } from './frame-channel.js';
 import type { EventBatch, SyncRequest, WireMessage } from './protocol.js';
 import type { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
-import type { Receiver, Transport } from './transport.js';
+import { splitBatch, type Receiver, type Transport } from './transport.js';
 import { plainBatch } from './encoded-events.js';
 
 /** A station's answer to a read: the batch, and the arrival number it is complete through. */
@@ -96,25 +96,6 @@ export class DirectStationLink implements StationLink {
       throw error;
     }
   }
-}
-
-/** Splits events into chunks of at most `size`. */
-function chunks(events: readonly BusEvent[], size: number): BusEvent[][] {
-  const parts: BusEvent[][] = [];
-  for (let start = 0; start < events.length; start += size) parts.push(events.slice(start, start + size));
-  return parts;
-}
-
-/**
- * Cuts a batch into batches of at most `size` events (history first, then
- * queue), each sorted as the original. Merging them one by one gives what
- * merging the whole gives: histories and parked queues deduplicate by id.
- */
-export function splitBatch(batch: EventBatch, size: number): EventBatch[] {
-  if (batch.history.length + batch.queue.length <= size) return [batch];
-  const parts: EventBatch[] = chunks(batch.history, size).map((history) => ({ ...batch, history, queue: [] }));
-  for (const queue of chunks(batch.queue, size)) parts.push({ ...batch, history: [], queue });
-  return parts;
 }
 
 /** A link to a station at the other end of a frame channel. */

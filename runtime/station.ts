@@ -103,6 +103,11 @@ export class Station {
     return event === undefined ? undefined : plainEvent(event);
   }
 
+  /** @internal What this station holds, as one journal entry (events as kept: a compaction copies them, never decodes them). */
+  journalSnapshot(): JournalEntry {
+    return { op: 'accept', side: this.side, history: this.#history.snapshot(), queue: this.queued() };
+  }
+
   /** Parked queue entries, oldest first: all, or those of one origin thread. */
   queued(origin?: { readonly processor: number; readonly thread: number }): BusEvent[] {
     if (origin !== undefined) return [...(this.#parked.get(originKey(origin)) ?? [])];
@@ -116,8 +121,8 @@ export class Station {
     this.#arrived(added);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
     if (batch.queue.length > 0) this.#park(batch.queue);
-    if (this.journal !== undefined && (added.length > 0 || batch.queue.length > 0)) {
-      this.journal.record({ op: 'accept', side: this.side, history: plainEvents(added, { remember: false }), queue: batch.queue });
+    if (added.length > 0 || batch.queue.length > 0) {
+      this.journal?.record({ op: 'accept', side: this.side, history: added, queue: batch.queue });
     }
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
     return added.length;

@@ -5,7 +5,15 @@
  * frame and decodes it again, exactly as a hop between threads or processes does.
  */
 import { InvalidOptionError, TransportError, isBusError } from '../errors.js';
-import { decodeFrame, encodeForwardFrame, encodeFrame, resolveFrameLimits, scanFrame, type FrameLimits } from '../schemas/codec.js';
+import {
+  decodeFrame,
+  encodeForwardFrame,
+  encodeFrame,
+  resolveFrameLimits,
+  scanFrame,
+  type EncodeOptions,
+  type FrameLimits,
+} from '../schemas/codec.js';
 import { eventBatchOf } from './encoded-events.js';
 import type { BusEvent } from '../types.js';
 import type { EventBatch, WireMessage } from './protocol.js';
@@ -90,55 +98,75 @@ export class FrameTransport implements Transport {
   }
 
   #roundTrip(message: WireMessage, receiver: Receiver): WireMessage {
-    const options = { compress: this.#compress, limits: this.#limits };
-    // Batches may hold events a station kept encoded: their bytes are copied on.
-    const frame = message.kind === 'batch' ? encodeForwardFrame(message, options) : encodeFrame(message, options);
+    const frame = encodeFrame(message, { compress: this.#compress, limits: this.#limits });
     this.stats.messages++;
     this.stats.bytes += frame.byteLength;
+    return this.#read(frame, receiver);
+  }
+
+  /** Reads a frame as `receiver` sees it: a station keeps batch events encoded. */
+  #read(frame: Uint8Array, receiver: Receiver): WireMessage {
     if (receiver === 'bus') return decodeFrame(frame, this.#limits);
     const scanned = scanFrame(frame, this.#limits);
     return scanned.kind === 'encodedBatch' ? eventBatchOf(scanned) : scanned;
   }
 
-  /**
-   * A batch travels as as many frames as it needs: at most `maxBatchEvents`
-   * events each, halved again while a frame would exceed the byte limit.
-   * Chunks keep their order, so the reassembled history stays sorted.
-   */
+  /** A batch travels as as many frames as it needs (`batchFrames`), read back in order. */
   #carryBatch(batch: EventBatch, receiver: Receiver): EventBatch {
-    const total = batch.history.length + batch.queue.length;
-    if (total <= this.#maxBatchEvents) {
-      const carried = this.#tryRoundTrip(batch, receiver);
-      if (carried !== undefined) return carried;
-      if (total <= 1) throw new TransportError(`An event of batch ${batch.seq} is larger than a frame may be.`);
-    }
     const history: BusEvent[] = [];
     const queue: BusEvent[] = [];
-    const size = Math.max(1, Math.min(this.#maxBatchEvents, Math.ceil(total / 2)));
-    const all = [...batch.history.map((event) => [event, true] as const), ...batch.queue.map((event) => [event, false] as const)];
-    for (let start = 0; start < all.length; start += size) {
-      const part = all.slice(start, start + size);
-      const chunk: EventBatch = {
-        ...batch,
-        history: part.filter(([, inHistory]) => inHistory).map(([event]) => event),
-        queue: part.filter(([, inHistory]) => !inHistory).map(([event]) => event),
-      };
-      const carried = this.#carryBatch(chunk, receiver);
-      history.push(...carried.history);
-      queue.push(...carried.queue);
+    for (const frame of batchFrames(batch, this.#maxBatchEvents, { compress: this.#compress, limits: this.#limits })) {
+      this.stats.messages++;
+      this.stats.bytes += frame.byteLength;
+      const carried = this.#read(frame, receiver);
+      if (carried.kind !== 'batch') throw new TransportError(`A batch came back as a ${carried.kind}.`);
+      for (const event of carried.history) history.push(event);
+      for (const event of carried.queue) queue.push(event);
     }
     return { ...batch, history, queue };
   }
+}
 
-  /** One frame for the whole batch, or undefined when it is too large for one. */
-  #tryRoundTrip(batch: EventBatch, receiver: Receiver): EventBatch | undefined {
+/**
+ * Encodes a batch as as many frames as it needs: at most `maxEvents` events
+ * each (history first, then queue), halved again while a frame would exceed
+ * the byte limit. Frames keep the batch's order. Events a station kept
+ * encoded are copied, not decoded (`encodeForwardFrame`).
+ */
+export function batchFrames(batch: EventBatch, maxEvents: number, options: EncodeOptions): Uint8Array[] {
+  const total = batch.history.length + batch.queue.length;
+  if (total <= maxEvents) {
     try {
-      const carried = this.#roundTrip(batch, receiver);
-      if (carried.kind !== 'batch') throw new TransportError(`A batch came back as a ${carried.kind}.`);
-      return carried;
+      return [encodeForwardFrame(batch, options)];
     } catch (error) {
-      if (isBusError(error, 'FRAME_TOO_LARGE')) return undefined;
-      throw error;
+      if (!isBusError(error, 'FRAME_TOO_LARGE')) throw error;
+      if (total <= 1) throw new TransportError(`An event of batch ${batch.seq} is larger than a frame may be.`);
     }
   }
+  const size = Math.max(1, Math.min(maxEvents, Math.ceil(total / 2)));
+  const frames: Uint8Array[] = [];
+  for (const part of splitBatch(batch, size)) for (const frame of batchFrames(part, maxEvents, options)) frames.push(frame);
+  return frames;
+}
+
+/**
+ * Cuts a batch into batches of at most `size` events (history first, then
+ * queue; a part may hold the end of one and the start of the other), each
+ * sorted as the original. Merging them one by one gives what merging the
+ * whole gives: histories and parked queues deduplicate by id.
+ */
+export function splitBatch(batch: EventBatch, size: number): EventBatch[] {
+  const inHistory = batch.history.length;
+  const total = inHistory + batch.queue.length;
+  if (total <= size) return [batch];
+  const parts: EventBatch[] = [];
+  for (let start = 0; start < total; start += size) {
+    const end = Math.min(total, start + size);
+    parts.push({
+      ...batch,
+      history: batch.history.slice(Math.min(start, inHistory), Math.min(end, inHistory)),
+      queue: batch.queue.slice(Math.max(0, start - inHistory), Math.max(0, end - inHistory)),
+    });
+  }
+  return parts;
 }

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { MessageChannel } from 'node:worker_threads';
 import { createRuntime, isBusError, type BusEvent } from '../../index.js';
 import { FrameChannel, messagePortFrames, type FramePort } from '../../runtime/frame-channel.js';
-import { ChannelStationLink, splitBatch, stationServer } from '../../runtime/links.js';
+import { ChannelStationLink, stationServer } from '../../runtime/links.js';
+import { splitBatch } from '../../runtime/transport.js';
 import type { EventBatch, WireMessage } from '../../runtime/protocol.js';
 
 function events(count: number, thread = 1, start = 0): BusEvent[] {

@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type BusEvent } from '../../index.js';
+import { EncodedEvent, eventBatchOf, plainEvents } from '../../runtime/encoded-events.js';
 import { StationJournal } from '../../runtime/journal.js';
+import { encodeFrame, scanFrame } from '../../schemas/codec.js';
 
 const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 
@@ -64,7 +66,7 @@ test('compaction - the journal shrinks to a snapshot and still replays to the sa
     const journal = StationJournal.open(dir, { compactAfter: 20 });
     const station = first.station('external');
     station.journal = journal;
-    journal.snapshot = () => [{ op: 'accept', side: 'external', history: station.history(), queue: station.queued() }];
+    journal.snapshot = () => [station.journalSnapshot()];
     const from = (thread: number) => ({ processor: 0, thread, generation: 0, side: 'external' as const });
     for (let round = 0; round < 50; round++) {
       const thread = 1 + (round % 3);
@@ -90,6 +92,36 @@ test('compaction - the journal shrinks to a snapshot and still replays to the sa
   } finally {
     await first.stop();
     await second.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('encoded events - recorded by copying their bytes, replayed still encoded, equal to what was accepted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const journal = StationJournal.open(dir);
+    const station = runtime.station('external');
+    station.journal = journal;
+    const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
+    const sent = events(5, 1);
+    const scanned = scanFrame(encodeFrame({ kind: 'batch', seq: 0, from, history: sent, queue: [] }));
+    if (scanned.kind !== 'encodedBatch') throw new Error('expected an encoded batch');
+    const batch = eventBatchOf(scanned);
+    station.accept(batch);
+    await station.committed();
+    assert.ok(
+      (batch.history as EncodedEvent[]).every((event) => event.plain === undefined),
+      'the journal copied the events without decoding them',
+    );
+    const [entry] = journal.entries();
+    assert.is(entry?.op, 'accept');
+    if (entry?.op !== 'accept') return;
+    assert.ok(entry.history.every((event) => event instanceof EncodedEvent), 'replayed still encoded');
+    assert.equal(plainEvents(entry.history), sent);
+    await journal.close();
+  } finally {
+    await runtime.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
