@@ -26,6 +26,19 @@ function createApi({ port, workerData }: WorkerContext) {
       for (let i = first; i < first + count; i++) bus.post(i % 3 === 0 ? 'order.created' : 'user.login', { user: 'u1', n: i });
       return count;
     },
+    /**
+     * A producer under the automatic sync policy: posts `count` events in
+     * chunks of `chunk`, letting the event loop turn between chunks (where the
+     * policy's syncs run, one at a time, each taking what was posted since).
+     */
+    async benchStream(count: number, chunk: number, first: number): Promise<number> {
+      for (let done = 0; done < count; done += chunk) {
+        const bus = externalBus();
+        for (let i = first + done; i < first + Math.min(count, done + chunk); i++) bus.post('stream.item', { user: 'u1', n: i });
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return count;
+    },
     /** `count` fromStation()s on the external bus, one after another: each one's time here, in ns. */
     async benchFromStation(count: number): Promise<number[]> {
       const times: number[] = [];

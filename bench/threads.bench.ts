@@ -14,6 +14,8 @@ import { Worker } from 'node:worker_threads';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import type { RemoteBus, ThreadCaller } from '../runtime/remote-bus.js';
 import type { EventBatch } from '../runtime/protocol.js';
+import type { Station } from '../runtime/station.js';
+import type { SyncPolicy } from '../runtime/sync-policy.js';
 import { startWorker, type WorkerHandle } from '../runtime/worker-host.js';
 import { encodeFrame } from '../schemas/codec.js';
 import type { BusEvent } from '../types.js';
@@ -153,10 +155,10 @@ function frameSizes(events: readonly BusEvent[], size: number): number[] {
 }
 
 /** Attaches the bench worker's buses to processor 0's stations, as the runtime attaches its own workers. */
-async function startSyncWorker(runtime: Runtime): Promise<WorkerHandle<SyncWorkerApi>> {
+async function startSyncWorker(runtime: Runtime, sync?: SyncPolicy): Promise<WorkerHandle<SyncWorkerApi>> {
   const worker = await startWorker<SyncWorkerApi>(new URL('./sync.worker.ts', import.meta.url), {
     name: 'bench thread 0.1',
-    workerData: { processor: 0, thread: 1, deferred: 'manual', bridge: runtime.bridge.direction },
+    workerData: { processor: 0, thread: 1, deferred: 'manual', bridge: runtime.bridge.direction, ...(sync === undefined ? {} : { sync }) },
   });
   const call = ((method: string, ...args: unknown[]) =>
     (worker.call as (m: string, ...a: unknown[]) => Promise<unknown>)(method, ...args)) as ThreadCaller['call'];
@@ -212,6 +214,63 @@ async function smallBatches(raw: Worker): Promise<Comparison[]> {
       target: '≥ 0.8x and ≥ 3 M/s',
     },
     { name: 'toStation() in a worker, 256-event batches', subject, peerName: 'raw postMessage, ack after each', peer: median(ackedRates) },
+  ];
+}
+
+/** Events of one round of the streaming benchmark. */
+const STREAM_EVENTS = 32_768;
+
+/** Resolves once `station` holds `size` events. */
+function stationHolds(station: Station, size: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (station.size >= size) return resolve();
+    const subscription = station.actor.subscribe(() => {
+      if (station.size < size) return;
+      subscription.unsubscribe();
+      resolve();
+    });
+  });
+}
+
+/**
+ * End to end under the automatic sync policy: a producer in the worker posts
+ * in chunks of 256 and yields; the policy (`maxBatch: 256`) syncs what was
+ * posted, one sync at a time, while the producer goes on. Timed from the
+ * root, from the start of the posts until the station holds every event:
+ * posting, encoding, the hop, the merge, and the policy's read-back of each sync.
+ */
+async function streamed(raw: Worker): Promise<Comparison[]> {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const worker = await startSyncWorker(runtime, { everyMs: 60_000, maxBatch: BATCH_EVENTS });
+  const rates: number[] = [];
+  const rawRates: number[] = [];
+  let posted = 0;
+  try {
+    const station = runtime.station('external');
+    for (let round = 0; round <= ROUNDS; round++) {
+      const start = process.hrtime.bigint();
+      const arrived = stationHolds(station, posted + STREAM_EVENTS);
+      await worker.call('benchStream', STREAM_EVENTS, BATCH_EVENTS, posted);
+      await arrived;
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      posted += STREAM_EVENTS;
+      const stream = await rawStream(raw, frameSizes(station.history().slice(-STREAM_EVENTS), BATCH_EVENTS));
+      if (round === 0) continue;
+      rates.push(STREAM_EVENTS / seconds);
+      rawRates.push(STREAM_EVENTS / stream);
+    }
+  } finally {
+    await runtime.stop();
+    await worker.terminate();
+  }
+  return [
+    {
+      name: 'post → sync policy → station, from a worker',
+      subject: median(rates),
+      peerName: 'raw postMessage stream, 256/frame',
+      peer: median(rawRates),
+      target: '≥ 3 M/s delivered',
+    },
   ];
 }
 
@@ -380,7 +439,7 @@ export async function crossThread(): Promise<{ rates: Comparison[]; latencies: L
   const raw = startRawWorker();
   const notes: string[] = [];
   try {
-    const rates = [...(await smallBatches(raw)), ...(await runtimeWorker(raw, notes))];
+    const rates = [...(await smallBatches(raw)), ...(await streamed(raw)), ...(await runtimeWorker(raw, notes))];
     const latencies = [...(await dataPlaneRoundTrips(raw)), ...(await roundTrips(raw))];
     return { rates, latencies, notes };
   } finally {
