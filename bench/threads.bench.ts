@@ -357,6 +357,34 @@ async function runtimeWorker(raw: Worker, notes: string[]): Promise<Comparison[]
 }
 
 /**
+ * Round-trip times of `measure` (ns, ROUND_TRIPS of them per call) against raw
+ * pings, interleaved round by round: medians of the rounds' p50 and p99.
+ */
+async function latencyRounds(
+  raw: Worker,
+  measure: () => Promise<number[]>,
+): Promise<Pick<LatencyComparison, 'subject' | 'peer'>> {
+  const p50s: number[] = [];
+  const p99s: number[] = [];
+  const rawP50s: number[] = [];
+  const rawP99s: number[] = [];
+  for (let round = 0; round <= ROUNDS; round++) {
+    const times = await measure();
+    const rawTimes = await rawPings(raw, ROUND_TRIPS);
+    // Round 0 warms up and is not counted.
+    if (round === 0) continue;
+    p50s.push(percentile(times, 0.5));
+    p99s.push(percentile(times, 0.99));
+    rawP50s.push(percentile(rawTimes, 0.5));
+    rawP99s.push(percentile(rawTimes, 0.99));
+  }
+  return {
+    subject: { p50: median(p50s), p99: median(p99s) },
+    peer: { p50: median(rawP50s), p99: median(rawP99s) },
+  };
+}
+
+/**
  * fromStation() with nothing new, called in the worker on its own bus and
  * timed there: one SyncRequest frame to the station and its Ack back — the
  * data plane's round trip — against a raw ping-pong of transferred buffers.
@@ -364,33 +392,13 @@ async function runtimeWorker(raw: Worker, notes: string[]): Promise<Comparison[]
 async function dataPlaneRoundTrips(raw: Worker): Promise<LatencyComparison[]> {
   const runtime = createRuntime({ deferred: 'manual' });
   const worker = await startSyncWorker(runtime);
-  const p50s: number[] = [];
-  const p99s: number[] = [];
-  const rawP50s: number[] = [];
-  const rawP99s: number[] = [];
   try {
-    for (let round = 0; round <= ROUNDS; round++) {
-      const times = await worker.call('benchFromStation', ROUND_TRIPS);
-      const rawTimes = await rawPings(raw, ROUND_TRIPS);
-      if (round === 0) continue;
-      p50s.push(percentile(times, 0.5));
-      p99s.push(percentile(times, 0.99));
-      rawP50s.push(percentile(rawTimes, 0.5));
-      rawP99s.push(percentile(rawTimes, 0.99));
-    }
+    const measured = await latencyRounds(raw, () => worker.call('benchFromStation', ROUND_TRIPS));
+    return [{ name: 'fromStation() in a worker, nothing new', peerName: 'raw postMessage ping-pong', target: 'p99 ≤ 2x', ...measured }];
   } finally {
     await runtime.stop();
     await worker.terminate();
   }
-  return [
-    {
-      name: 'fromStation() in a worker, nothing new',
-      subject: { p50: median(p50s), p99: median(p99s) },
-      peerName: 'raw postMessage ping-pong',
-      peer: { p50: median(rawP50s), p99: median(rawP99s) },
-      target: 'p99 ≤ 2x',
-    },
-  ];
 }
 
 /**
@@ -399,14 +407,10 @@ async function dataPlaneRoundTrips(raw: Worker): Promise<LatencyComparison[]> {
  */
 async function roundTrips(raw: Worker): Promise<LatencyComparison[]> {
   const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual' });
-  const p50s: number[] = [];
-  const p99s: number[] = [];
-  const rawP50s: number[] = [];
-  const rawP99s: number[] = [];
   try {
     await runtime.ready;
     const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
-    for (let round = 0; round <= ROUNDS; round++) {
+    const measured = await latencyRounds(raw, async () => {
       const times: number[] = [];
       for (let i = 0; i < ROUND_TRIPS; i++) {
         const start = process.hrtime.bigint();
@@ -414,24 +418,12 @@ async function roundTrips(raw: Worker): Promise<LatencyComparison[]> {
         times.push(Number(process.hrtime.bigint() - start));
         if (added.length !== 0) throw new Error('fromStation() brought events; the station should be empty');
       }
-      const rawTimes = await rawPings(raw, ROUND_TRIPS);
-      if (round === 0) continue;
-      p50s.push(percentile(times, 0.5));
-      p99s.push(percentile(times, 0.99));
-      rawP50s.push(percentile(rawTimes, 0.5));
-      rawP99s.push(percentile(rawTimes, 0.99));
-    }
+      return times;
+    });
+    return [{ name: 'RemoteBus.fromStation() from the root', peerName: 'raw postMessage ping-pong', ...measured }];
   } finally {
     await runtime.stop();
   }
-  return [
-    {
-      name: 'RemoteBus.fromStation() from the root',
-      subject: { p50: median(p50s), p99: median(p99s) },
-      peerName: 'raw postMessage ping-pong',
-      peer: { p50: median(rawP50s), p99: median(rawP99s) },
-    },
-  ];
 }
 
 /** Every cross-thread benchmark, with one raw worker as the peer of all; `notes` say what the rows cannot. */

@@ -505,20 +505,6 @@ Hostile('scanFrame - every header field is checked, for the same reasons', () =>
   frames.forEach((damaged, i) => refused(assertScanAgrees(damaged), `header patch ${i}`));
 });
 
-Hostile('scanFrame - every truncation of a valid frame is TRUNCATED', () => {
-  const frames = [
-    encodeFrame(sample),
-    encodeFrame(sample, { compress: true }),
-    encodeFrame({ kind: 'ack', seq: 3, ok: false, errorCode: 'X', credits: 1 }),
-    encodeFrame({ kind: 'syncRequest', seq: 3, from, side: 'internal', types: ['a'] }),
-  ];
-  for (const frame of frames) {
-    for (let length = 0; length < frame.length; length++) {
-      assert.is(refusal(() => scanFrame(frame.subarray(0, length))).reason, 'TRUNCATED');
-    }
-  }
-});
-
 Hostile('scanFrame - random bytes, and random bodies behind a valid header, are refused as decodeFrame refuses them (property)', () => {
   const agreements = new Agreements();
   fc.assert(

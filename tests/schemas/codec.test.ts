@@ -15,6 +15,7 @@ import {
   FRAME_VERSION,
   type FrameLimits,
   decodeFrame,
+  scanFrame,
   encodeFrame,
   readFrameHeader,
 } from '../../schemas/codec.js';
@@ -685,7 +686,7 @@ Hostile('decodeFrame - every header field is checked', () => {
   expectFrameError(() => decodeFrame(trailing), 'LENGTH_MISMATCH');
 });
 
-Hostile('decodeFrame - every truncation of a valid frame is TRUNCATED', () => {
+Hostile('decodeFrame and scanFrame - every truncation of a valid frame is TRUNCATED', () => {
   const frames = [
     encodeFrame(sample),
     encodeFrame(sample, { compress: true }),
@@ -695,6 +696,7 @@ Hostile('decodeFrame - every truncation of a valid frame is TRUNCATED', () => {
   for (const frame of frames) {
     for (let length = 0; length < frame.length; length++) {
       expectFrameError(() => decodeFrame(frame.subarray(0, length)), 'TRUNCATED');
+      expectFrameError(() => scanFrame(frame.subarray(0, length)), 'TRUNCATED');
     }
   }
 });
