@@ -30,6 +30,12 @@ export interface FromMainOptions {
 
 const FROM_MAIN_OPTIONS = ['types', 'side'] as const;
 
+/** Events that arrived one after another, numbered from `first`. */
+interface ArrivalRun {
+  readonly first: number;
+  readonly events: readonly BusEvent[];
+}
+
 /** The `thread` of a station's endpoint: stations are per processor, not per thread. */
 export const STATION_THREAD = 0xffffffff;
 
@@ -58,8 +64,8 @@ export class Station {
    * The two arrays run in step, in arrival order.
    */
   #arrivals = 0;
-  #arrivedEvents: BusEvent[] = [];
-  #arrivedNumbers: number[] = [];
+  /** Runs of consecutively numbered arrivals, in order: a merge adds one run, not one entry per event. */
+  #arrivedRuns: ArrivalRun[] = [];
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
   /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
@@ -201,38 +207,52 @@ export class Station {
 
   /** Numbers events that have just joined the history. */
   #arrived(events: readonly BusEvent[]): void {
-    for (const event of events) {
-      this.#arrivedEvents.push(event);
-      this.#arrivedNumbers.push(++this.#arrivals);
-    }
+    if (events.length === 0) return;
+    this.#arrivedRuns.push({ first: this.#arrivals + 1, events });
+    this.#arrivals += events.length;
   }
 
-  /** Forgets the arrival of removed events. */
+  /** Forgets the arrival of removed events; the others keep their numbers. */
   #departed(removed: readonly BusEvent[]): void {
     if (removed.length === 0) return;
     const gone = new Set(removed);
-    const events: BusEvent[] = [];
-    const numbers: number[] = [];
-    this.#arrivedEvents.forEach((event, i) => {
-      if (gone.has(event)) return;
-      events.push(event);
-      numbers.push(this.#arrivedNumbers[i]!);
-    });
-    this.#arrivedEvents = events;
-    this.#arrivedNumbers = numbers;
+    const runs: ArrivalRun[] = [];
+    for (const run of this.#arrivedRuns) {
+      let start = -1;
+      run.events.forEach((event, i) => {
+        if (!gone.has(event)) {
+          if (start < 0) start = i;
+          return;
+        }
+        if (start >= 0) runs.push({ first: run.first + start, events: run.events.slice(start, i) });
+        start = -1;
+      });
+      if (start >= 0) runs.push({ first: run.first + start, events: run.events.slice(start) });
+    }
+    this.#arrivedRuns = runs;
   }
 
   /** The history that arrived after arrival number `since`, sorted; only `types` if given. */
   #historySince(since: number, types: readonly string[] | undefined): BusEvent[] {
+    const runs = this.#arrivedRuns;
+    // The first run that ends after `since`.
     let low = 0;
-    let high = this.#arrivedNumbers.length;
+    let high = runs.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.#arrivedNumbers[mid]! <= since) low = mid + 1;
+      const run = runs[mid]!;
+      if (run.first + run.events.length - 1 <= since) low = mid + 1;
       else high = mid;
     }
-    const fresh = this.#arrivedEvents.slice(low);
-    return (types === undefined ? fresh : fresh.filter((event) => typeMatchesAny(types, event.type))).sort(compareEvents);
+    const fresh: BusEvent[] = [];
+    for (let r = low; r < runs.length; r++) {
+      const { first, events } = runs[r]!;
+      for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
+        const event = events[i]!;
+        if (types === undefined || typeMatchesAny(types, event.type)) fresh.push(event);
+      }
+    }
+    return fresh.sort(compareEvents);
   }
 
   /** Removes parked entries by id, or all of one side. */
