@@ -34,6 +34,13 @@ const FROM_MAIN_OPTIONS = ['types', 'side'] as const;
 interface ArrivalRun {
   readonly first: number;
   readonly events: readonly BusEvent[];
+  /** Who sent them (`sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
+  readonly source: string | undefined;
+}
+
+/** The sender of a batch, or the reader of a request: a bus generation, or a station. */
+function sourceKey(endpoint: Endpoint): string {
+  return `${endpoint.processor}.${endpoint.thread}.${endpoint.generation}.${endpoint.side}`;
 }
 
 /** The `thread` of a station's endpoint: stations are per processor, not per thread. */
@@ -124,7 +131,7 @@ export class Station {
   accept(batch: EventBatch): number {
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
-    this.#arrived(added);
+    this.#arrived(added, sourceKey(batch.from));
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
     if (batch.queue.length > 0) this.#park(batch.queue);
     if (added.length > 0 || batch.queue.length > 0) {
@@ -148,7 +155,7 @@ export class Station {
     const since = request.since ?? 0;
     const history =
       since > 0
-        ? this.#historySince(since, request.types)
+        ? this.#historySince(since, request.types, sourceKey(request.from))
         : request.types === undefined
           ? this.#history.snapshot()
           : this.#history.query({ types: request.types });
@@ -206,9 +213,9 @@ export class Station {
   }
 
   /** Numbers events that have just joined the history. */
-  #arrived(events: readonly BusEvent[]): void {
+  #arrived(events: readonly BusEvent[], source?: string): void {
     if (events.length === 0) return;
-    this.#arrivedRuns.push({ first: this.#arrivals + 1, events });
+    this.#arrivedRuns.push({ first: this.#arrivals + 1, events, source });
     this.#arrivals += events.length;
   }
 
@@ -224,16 +231,21 @@ export class Station {
           if (start < 0) start = i;
           return;
         }
-        if (start >= 0) runs.push({ first: run.first + start, events: run.events.slice(start, i) });
+        if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start, i) });
         start = -1;
       });
-      if (start >= 0) runs.push({ first: run.first + start, events: run.events.slice(start) });
+      if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start) });
     }
     this.#arrivedRuns = runs;
   }
 
-  /** The history that arrived after arrival number `since`, sorted; only `types` if given. */
-  #historySince(since: number, types: readonly string[] | undefined): BusEvent[] {
+  /**
+   * The history that arrived after arrival number `since`, sorted; only
+   * `types` if given. What `reader` itself sent since then is left out: it
+   * has it (a bus under the sync policy would otherwise get back every event
+   * it shares, and a local station everything it pushed).
+   */
+  #historySince(since: number, types: readonly string[] | undefined, reader: string): BusEvent[] {
     const runs = this.#arrivedRuns;
     // The first run that ends after `since`.
     let low = 0;
@@ -246,7 +258,8 @@ export class Station {
     }
     const fresh: BusEvent[] = [];
     for (let r = low; r < runs.length; r++) {
-      const { first, events } = runs[r]!;
+      const { first, events, source } = runs[r]!;
+      if (source === reader) continue;
       for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
         const event = events[i]!;
         if (types === undefined || typeMatchesAny(types, event.type)) fresh.push(event);

@@ -158,8 +158,11 @@ links('accept and serve - a station across a channel behaves as a local one', as
   assert.equal(reply.batch.history, history.filter((e) => e.type === 'a.x'));
   assert.equal(reply.batch.queue, queue, 'the parked queue comes back to its thread');
   assert.is(reply.through, 8, 'eight events arrived');
-  const later = await link.serve({ kind: 'syncRequest', seq: 0, from, side: 'external', since: 6 });
+  const reader = { ...from, thread: 2 };
+  const later = await link.serve({ kind: 'syncRequest', seq: 0, from: reader, side: 'external', since: 6 });
   assert.equal(later.batch.history, history.slice(6), 'since: only what arrived after');
+  const own = await link.serve({ kind: 'syncRequest', seq: 0, from, side: 'external', since: 6 });
+  assert.equal(own.batch.history, [], 'since: not what the reader sent itself');
   assert.equal(runtime.station('external').queued(), []);
   const framesBefore = a.stats.received;
   const nothing = await link.serve({ kind: 'syncRequest', seq: 0, from, side: 'external', since: 8 });

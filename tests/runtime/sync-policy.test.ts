@@ -62,13 +62,15 @@ test('processors - a worker in a child processor reaches the root without manual
   }
 });
 
-test('bus.sync - sends only what joined the history since the last sync, drained events included', async () => {
-  /** Sizes of the batches buses send to stations (a transport that records, then hands over). */
+test('bus.sync - sends only what joined the history since the last sync, drained events included; reads back only what others sent', async () => {
+  /** Sizes of the batches buses send to stations, and of the stations' replies (a transport that records, then hands over). */
   const sent: number[] = [];
+  const replies: number[] = [];
   const transport = {
     name: 'recording',
     carry: (message: WireMessage) => {
       if (message.kind === 'batch' && message.from.thread === 0) sent.push(message.history.length);
+      if (message.kind === 'batch' && message.from.thread === 0xffffffff) replies.push(message.history.length);
       return Promise.resolve(message);
     },
   };
@@ -86,6 +88,13 @@ test('bus.sync - sends only what joined the history since the last sync, drained
     assert.equal(sent, [3, 2, 1], 'each sync sent what was new; the queue joined when drained');
     assert.ok(runtime.station('external').get(parked.id), 'the drained event reached the station');
     assert.is(runtime.station('external').size, 6);
+    assert.equal(replies, [3, 0, 0, 0], 'after the first read, a bus does not get back what it sent itself');
+    const other = runtime.addThread().bus('external');
+    const theirs = other.post('from.another.thread', 1);
+    await other.sync();
+    const { added } = await bus.sync();
+    assert.equal(added, [theirs], 'what another thread sent does come back');
+    assert.is(replies[replies.length - 1], 1);
   } finally {
     await runtime.stop();
   }
