@@ -324,7 +324,8 @@ export class Bus {
   #adopt(history: EventHistory, queue: readonly BusEvent[], unsent: readonly BusEvent[]): void {
     this.#history.merge(history.snapshot());
     this.#queue = mergeQueue(this.#queue, queue);
-    // Older than anything this bus posted yet: they go first.
+    // Older than what this bus posted: they go first (a drained event may be older still).
+    if (unsent.length > 0 && this.#outbox.length > 0) this.#outboxSorted = false;
     this.#outbox = [...unsent, ...this.#outbox];
   }
 

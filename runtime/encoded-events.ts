@@ -82,11 +82,12 @@ export function eventBatchOf(encoded: EncodedBatch): EventBatch {
 
 /**
  * `events` as plain objects, in a new array, in order: encoded ones decoded
- * (runs from one batch together) and, unless `remember` is false, kept for
- * the next reader; the others as they are.
+ * (runs from one batch together), the others as they are. With `remember`,
+ * the decoded objects are also kept on the encoded events for the next
+ * reader — which keeps each event twice; by default nothing is kept.
  */
 export function plainEvents(events: readonly BusEvent[], options?: { readonly remember?: boolean }): BusEvent[] {
-  const remember = options?.remember ?? true;
+  const remember = options?.remember ?? false;
   let first = 0;
   while (first < events.length && !needsDecoding(events[first]!)) first++;
   if (first === events.length) return events.map(plainEvent);

@@ -241,6 +241,26 @@ export class EventHistory {
     return true;
   }
 
+  /** The events of `batch` this history does not hold, sorted, each once (a lookup per event; nothing changes). */
+  missing(batch: readonly BusEvent[]): BusEvent[] {
+    const fresh: BusEvent[] = [];
+    let previous: BusEvent | undefined;
+    for (const event of sortedBatch(batch)) {
+      if (previous !== undefined && compareEvents(previous, event) === 0) continue;
+      previous = event;
+      if (!this.#holds(event)) fresh.push(event);
+    }
+    return fresh;
+  }
+
+  /** True when an event equal to `event` in the order (the same event) is held. */
+  #holds(event: BusEvent): boolean {
+    if (this.#segments.length === 0) return false;
+    const segment = this.#segments[this.#segmentFor(event)]!;
+    const found = segment[lowerBound(segment, event)];
+    return found !== undefined && compareEvents(found, event) === 0;
+  }
+
   /**
    * Merges a batch (any order) into the history with one sorted merge of the
    * tail after its first event. Duplicates, in the batch or already held, are

@@ -138,8 +138,9 @@ function storedEntries(entry: JournalEntry): StoredEntry[] {
 /** An entry as read back: an accepted batch's events as `EncodedEvent`s. */
 function restoredEntry(stored: StoredEntry): JournalEntry {
   if (stored.op !== 'accept') return stored;
-  // lmdb may hand out views of a buffer it reuses for the next read: the events keep a copy.
-  const scanned = scanFrame(stored.frame.slice());
+  // The events keep a copy of their own, whatever buffer lmdb read the value into
+  // (Buffer#slice would make a view: Uint8Array#slice copies).
+  const scanned = scanFrame(Uint8Array.prototype.slice.call(stored.frame));
   if (scanned.kind !== 'encodedBatch') throw new TypeError(`a journal entry holds a ${scanned.kind} frame, not a batch`);
   const { history, queue } = eventBatchOf(scanned);
   return { op: 'accept', side: stored.side, history, queue };

@@ -75,8 +75,13 @@ export class DirectStationLink implements StationLink {
     this.#reader = reader;
   }
 
+  /** What this link's transport may be handed: a station's encoded events only if it says it carries them. */
+  #outgoing(batch: EventBatch): EventBatch {
+    return this.#transport.carriesEncoded === true ? batch : plainBatch(batch);
+  }
+
   async accept(batch: EventBatch): Promise<void> {
-    const carried = await this.#transport.carry(batch, 'station');
+    const carried = await this.#transport.carry(this.#outgoing(batch), 'station');
     if (carried.kind !== 'batch') throw new TypeError(`transport returned a ${carried.kind} for a batch`);
     this.#station.accept(carried);
   }
@@ -87,7 +92,7 @@ export class DirectStationLink implements StationLink {
     if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
     const { batch, through } = this.#station.serve(carried);
     try {
-      const back = await this.#transport.carry(batch, this.#reader);
+      const back = await this.#transport.carry(this.#outgoing(batch), this.#reader);
       if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
       // A transport that hands objects over passes a station's encoded events as they are: a bus gets them plain.
       return { batch: this.#reader === 'bus' ? plainBatch(back) : back, through };

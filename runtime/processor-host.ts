@@ -47,6 +47,7 @@ export class RemoteProcessor {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, { resolve(outcome: Outcome<unknown>): void }>();
   readonly #generations = new Map<string, number>();
+  readonly #callers = new Map<number, ThreadCaller>();
   #nextId = 1;
   #gone: Error | undefined;
   #stopping = false;
@@ -143,8 +144,14 @@ export class RemoteProcessor {
     throw new BusError(result.code as BusErrorCode, result.message);
   }
 
-  /** A caller for one of this processor's threads. */
+  /** The caller of one of this processor's threads (one per thread: posts and calls through it keep their order). */
   threadCaller(thread: number): ThreadCaller {
+    let caller = this.#callers.get(thread);
+    if (caller === undefined) this.#callers.set(thread, (caller = this.#newCaller(thread)));
+    return caller;
+  }
+
+  #newCaller(thread: number): ThreadCaller {
     return {
       processor: this.processor,
       thread,

@@ -11,9 +11,11 @@ import { stationServer } from './links.js';
 import type { Station } from './station.js';
 import { checkPostOptions, type CheckedPostOptions, type FromStationOptions, type FromStationResult, type PostOptions } from './bus.js';
 import type { ThreadApi } from './thread-service.js';
-import { eventsFromFrame, eventsToFrame, unwrap, type PortableQuery, type PostedDrafts } from './thread-service.js';
+import { encodeFrame } from '../schemas/codec.js';
+import type { Outcome } from './protocol.js';
+import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from './thread-service.js';
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from './validate.js';
-import { BusError, InvalidOptionError, WorkerCrashedError, type BusErrorCode } from '../errors.js';
+import { BusError, InvalidOptionError, TransportError, WorkerCrashedError, type BusErrorCode } from '../errors.js';
 
 /** Calls a thread's control API, wherever it runs. */
 export interface ThreadCaller {
@@ -38,8 +40,6 @@ export class RemoteBus {
   readonly side: Side;
   readonly generation: number;
   readonly #caller: ThreadCaller;
-  /** Posts of this tick, waiting to travel together. */
-  #drafts: Array<{ readonly draft: BusEvent; resolve(event: BusEvent): void; reject(error: unknown): void }> = [];
 
   constructor(caller: ThreadCaller, side: Side, generation: number) {
     this.#caller = caller;
@@ -53,82 +53,67 @@ export class RemoteBus {
   }
 
   /**
-   * Posts on the thread's bus, checked here as `Bus.post` checks. Posts made
-   * in the same tick travel together: one control call carrying them as a
-   * frame of drafts (no id or timestamp yet; the thread gives them), in order.
+   * Posts on the thread's bus, checked here as `Bus.post` checks, and
+   * encoded at once as a draft frame (no id or timestamp yet; the thread gives
+   * them): what is posted is the payload as it is now, and a payload the wire
+   * cannot carry fails this post alone. The posts of one tick to one thread
+   * travel together in one control call, in order, and before any other call
+   * to that thread (a `toStation()` right after a `post()` carries it).
    */
   post<P extends Payload>(type: string, payload: P, options?: PostOptions): Promise<BusEvent<P>> {
+    let frame: Uint8Array;
     try {
       assertEventType(type);
       assertPayload(payload);
       const { priority, topic, meta } = options === undefined ? DEFAULT_POST : checkPostOptions(options);
-      const origin = { processor: this.#caller.processor, thread: this.#caller.thread, generation: this.generation };
+      const endpoint = this.endpoint;
       const draft: BusEvent = {
         id: 'draft',
         type,
         side: this.side,
         timestamp: 0,
-        origin,
+        origin: { processor: endpoint.processor, thread: endpoint.thread, generation: endpoint.generation },
         priority,
         ...(topic === undefined ? {} : { topic }),
         payload,
         ...(meta === undefined ? {} : { meta }),
       };
-      return new Promise<BusEvent<P>>((resolve, reject) => {
-        this.#drafts.push({ draft, resolve: resolve as (event: BusEvent) => void, reject });
-        if (this.#drafts.length === 1) queueMicrotask(() => void this.#sendDrafts());
-      });
+      frame = encodeFrame({ kind: 'batch', seq: 0, from: endpoint, history: [draft], queue: [] }, { compress: 'auto' });
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  /** Sends the drafts of this tick in one control call and settles each post. */
-  async #sendDrafts(): Promise<void> {
-    const posts = this.#drafts;
-    this.#drafts = [];
-    let result: PostedDrafts;
-    try {
-      const frames = eventsToFrame(
-        posts.map((post) => post.draft),
-        this.endpoint,
-      );
-      result = unwrap(await this.#caller.call('post', this.side, this.generation, frames));
-    } catch (error) {
-      for (const post of posts) post.reject(error);
-      return;
-    }
-    const events = eventsFromFrame(result.events);
-    const refused = new Map(result.refused.map((refusal) => [refusal.index, refusal]));
-    let next = 0;
-    posts.forEach((post, index) => {
-      const refusal = refused.get(index);
-      if (refusal === undefined) post.resolve(events[next++]!);
-      else post.reject(new BusError(refusal.code as BusErrorCode, refusal.message));
+    return new Promise<BusEvent<P>>((resolve, reject) => {
+      pendingPosts(this.#caller).add(this.side, this.generation, frame, { resolve: resolve as (event: BusEvent) => void, reject });
     });
   }
 
+  /** A control call to the thread, after the posts made before it. */
+  #call<K extends keyof ThreadApi>(method: K, ...args: Parameters<ThreadApi[K]>): ReturnType<ThreadApi[K]> {
+    pendingPosts(this.#caller).send();
+    return this.#caller.call(method, ...args);
+  }
+
   async toStation(): Promise<RemoteBus> {
-    const generation = unwrap(await this.#caller.call('toStation', this.side, this.generation));
+    const generation = unwrap(await this.#call('toStation', this.side, this.generation));
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation);
   }
 
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
     checkFromStation(options, 'fromStation');
-    const result = unwrap(await this.#caller.call('fromStation', this.side, this.generation, options));
+    const result = unwrap(await this.#call('fromStation', this.side, this.generation, options));
     return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
   }
 
   async roundTrip(options?: FromStationOptions): Promise<RemoteBus> {
     checkFromStation(options, 'roundTrip');
-    const generation = unwrap(await this.#caller.call('roundTrip', this.side, this.generation, options));
+    const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, options));
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation);
   }
 
   async drain(): Promise<number> {
-    return unwrap(await this.#caller.call('drain', this.side, this.generation));
+    return unwrap(await this.#call('drain', this.side, this.generation));
   }
 
   /** The thread's current bus history (a query's `filter` cannot cross threads). */
@@ -136,17 +121,90 @@ export class RemoteBus {
     if (query !== undefined && 'filter' in query) {
       throw new InvalidOptionError('history query.filter', 'a function cannot cross to another thread; filter the result here.');
     }
-    return eventsFromFrame(unwrap(await this.#caller.call('history', this.side, query)));
+    return eventsFromFrame(unwrap(await this.#call('history', this.side, query)));
   }
 
   async queue(): Promise<BusEvent[]> {
-    return eventsFromFrame(unwrap(await this.#caller.call('queue', this.side)));
+    return eventsFromFrame(unwrap(await this.#call('queue', this.side)));
   }
 
   /** The bus actor's state and the thread's current generation. */
   async state(): Promise<{ generation: number; state: string }> {
-    return unwrap(await this.#caller.call('state', this.side));
+    return unwrap(await this.#call('state', this.side));
   }
+}
+
+/** A post waiting for its thread's answer. */
+interface PendingPost {
+  resolve(event: BusEvent): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The posts to one thread not yet sent, in order, grouped by bus (side and
+ * generation). Sent at the end of the tick, or before any other call to the
+ * thread, so that calls reach the thread in the order they were made.
+ */
+class PendingPosts {
+  readonly #caller: ThreadCaller;
+  #groups: Array<{ side: Side; generation: number; frames: Uint8Array[]; posts: PendingPost[] }> = [];
+
+  constructor(caller: ThreadCaller) {
+    this.#caller = caller;
+  }
+
+  add(side: Side, generation: number, frame: Uint8Array, post: PendingPost): void {
+    if (this.#groups.length === 0) queueMicrotask(() => this.send());
+    const last = this.#groups[this.#groups.length - 1];
+    if (last !== undefined && last.side === side && last.generation === generation) {
+      last.frames.push(frame);
+      last.posts.push(post);
+    } else {
+      this.#groups.push({ side, generation, frames: [frame], posts: [post] });
+    }
+  }
+
+  /** Sends what is pending, one control call per bus, in order; each post settles on its own. */
+  send(): void {
+    const groups = this.#groups;
+    this.#groups = [];
+    for (const { side, generation, frames, posts } of groups) {
+      void this.#caller.call('post', side, generation, frames).then(
+        (result) => settlePosts(posts, result),
+        (error: unknown) => posts.forEach((post) => post.reject(error)),
+      );
+    }
+  }
+}
+
+/** Resolves each post with its event, or rejects it with its refusal (or the call's). */
+function settlePosts(posts: readonly PendingPost[], result: Outcome<PostedDrafts>): void {
+  let events: BusEvent[];
+  let refused: Map<number, PostedDrafts['refused'][number]>;
+  try {
+    const value = unwrap(result);
+    events = eventsFromFrame(value.events);
+    refused = new Map(value.refused.map((refusal) => [refusal.index, refusal]));
+  } catch (error) {
+    for (const post of posts) post.reject(error);
+    return;
+  }
+  let next = 0;
+  posts.forEach((post, index) => {
+    const refusal = refused.get(index);
+    if (refusal !== undefined) post.reject(new BusError(refusal.code as BusErrorCode, refusal.message));
+    else if (next < events.length) post.resolve(events[next++]!);
+    else post.reject(new TransportError('The thread answered fewer events than were posted.'));
+  });
+}
+
+const pendingByCaller = new WeakMap<ThreadCaller, PendingPosts>();
+
+/** The pending posts to the thread behind `caller` (one list per thread, whichever RemoteBus posted). */
+function pendingPosts(caller: ThreadCaller): PendingPosts {
+  let pending = pendingByCaller.get(caller);
+  if (pending === undefined) pendingByCaller.set(caller, (pending = new PendingPosts(caller)));
+  return pending;
 }
 
 /** The checks of `Bus.fromStation()`, made before the options cross to the thread. */

@@ -10,7 +10,9 @@ import { BridgeClosedError, BusBusyError, TransportError, UnsupportedError, isBu
 import { canReach } from '../machines/bridge.machine.js';
 import type { StationKind, stationMachine } from '../machines/station.machine.js';
 import type { BusEvent, Endpoint, Side } from '../types.js';
-import { plainEvent, plainEvents } from './encoded-events.js';
+import { scanFrame } from '../schemas/codec.js';
+import { EncodedEvent, eventBatchOf, plainEvent, plainEvents } from './encoded-events.js';
+import { batchFrames } from './transport.js';
 import { EventHistory, compareEvents, originKey, typeMatchesAny, type HistoryQuery } from './history.js';
 import type { EventBatch, SyncRequest } from './protocol.js';
 import type { StationHost } from './links.js';
@@ -37,6 +39,34 @@ interface ArrivalRun {
   /** Who sent them (`sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
   readonly source: string | undefined;
 }
+
+/** Replies of at least this many events are checked for what is new before they are kept. */
+const REPACK_CHECK_EVENTS = 64;
+
+/**
+ * What to merge of a read's reply. An encoded event keeps its whole frame
+ * alive, so when only a few events of a large reply are new (a filtered
+ * `fromMain()` brings the whole filtered history every time), those few are
+ * copied into frames of their own, and the reply's frames can go.
+ * @internal Exported for tests.
+ */
+export function keepable(events: readonly BusEvent[], history: EventHistory): readonly BusEvent[] {
+  if (events.length < REPACK_CHECK_EVENTS) return events;
+  const fresh = history.missing(events);
+  if (fresh.length * 4 >= events.length || !fresh.some((event) => event instanceof EncodedEvent)) return fresh;
+  const batch: EventBatch = { kind: 'batch', seq: 0, from: REPACK_ENDPOINT, history: fresh, queue: [] };
+  const repacked: BusEvent[] = [];
+  for (const frame of batchFrames(batch, REPACK_FRAME_EVENTS, { compress: false })) {
+    const scanned = scanFrame(frame);
+    if (scanned.kind !== 'encodedBatch') throw new TypeError(`a repacked batch scanned as a ${scanned.kind}`);
+    for (const event of eventBatchOf(scanned).history) repacked.push(event);
+  }
+  return repacked;
+}
+
+const REPACK_FRAME_EVENTS = 4096;
+/** The `from` of repacked frames; never read. */
+const REPACK_ENDPOINT: Endpoint = { processor: 0, thread: 0, generation: 0, side: 'internal' };
 
 /** The sender of a batch, or the reader of a request: a bus generation, or a station. */
 function sourceKey(endpoint: Endpoint): string {
@@ -372,7 +402,7 @@ export class Station {
       this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
     }
-    const added = this.#history.merge(reply.history);
+    const added = this.#history.merge(keepable(reply.history, this.#history));
     this.#arrived(added);
     this.#park(reply.queue);
     if (reply.queue.length > 0) this.journal?.record({ op: 'park', side: this.side, queue: reply.queue });

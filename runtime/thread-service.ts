@@ -11,7 +11,7 @@
 import { createActor } from 'xstate';
 import { BusError, BusRetiredError, RuntimeStoppedError, isBusError, type BusErrorCode } from '../errors.js';
 import { busMachine } from '../machines/bus.machine.js';
-import { decodeFrame, encodeFrame } from '../schemas/codec.js';
+import { decodeFrame } from '../schemas/codec.js';
 import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
 import type { Bus, FromStationOptions, PostOptions } from './bus.js';
 import { systemClock } from './clock.js';
@@ -19,6 +19,7 @@ import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-c
 import type { HistoryQuery } from './history.js';
 import { ChannelStationLink, type ThreadHost } from './links.js';
 import type { Outcome, WireMessage } from './protocol.js';
+import { batchFrames } from './transport.js';
 
 export type { Outcome };
 import { Thread } from './thread.js';
@@ -79,14 +80,9 @@ export interface ThreadApi {
 
 const endpointOf = (processor: number, thread: number, side: Side): Endpoint => ({ processor, thread, generation: 0, side });
 
-/** Packs events into frames (batches with only a history), in order. */
+/** Packs events into frames (batches with only a history), in order: at most EVENTS_PER_FRAME each, fewer when they are large. */
 export function eventsToFrame(events: readonly BusEvent[], from: Endpoint): EventsFrame {
-  const frames: Uint8Array[] = [];
-  for (let start = 0; start === 0 || start < events.length; start += EVENTS_PER_FRAME) {
-    const history = events.length <= EVENTS_PER_FRAME ? events : events.slice(start, start + EVENTS_PER_FRAME);
-    frames.push(encodeFrame({ kind: 'batch', seq: 0, from, history, queue: [] }, { compress: 'auto' }));
-  }
-  return frames;
+  return batchFrames({ kind: 'batch', seq: 0, from, history: events, queue: [] }, EVENTS_PER_FRAME, { compress: 'auto' });
 }
 
 /** The post options a draft event carries. */

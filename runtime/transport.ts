@@ -32,6 +32,12 @@ export interface Transport {
    * `EncodedEvent`s (still bytes); for a bus (the default) they are plain.
    */
   carry(message: WireMessage, receiver?: Receiver): Promise<WireMessage>;
+  /**
+   * True for transports that carry a station's `EncodedEvent`s as they are
+   * (the built-in ones: by reference, or by copying their bytes into frames).
+   * Any other transport is handed plain events only.
+   */
+  readonly carriesEncoded?: boolean;
 }
 
 /** Counters every transport keeps. */
@@ -48,6 +54,7 @@ export interface TransportStats {
  */
 export class InMemoryTransport implements Transport {
   readonly name = 'memory';
+  readonly carriesEncoded = true;
   readonly stats: TransportStats = { messages: 0, bytes: 0 };
 
   carry(message: WireMessage): Promise<WireMessage> {
@@ -65,6 +72,7 @@ export class InMemoryTransport implements Transport {
  */
 export class FrameTransport implements Transport {
   readonly name = 'frames';
+  readonly carriesEncoded = true;
   readonly stats: TransportStats = { messages: 0, bytes: 0 };
   readonly #compress: boolean | 'auto';
   readonly #maxBatchEvents: number;

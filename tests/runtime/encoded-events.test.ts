@@ -7,6 +7,9 @@ import * as assert from 'uvu/assert';
 import { MessageChannel } from 'node:worker_threads';
 import { createRuntime, type BusEvent, type Runtime } from '../../index.js';
 import { EncodedEvent, eventBatchOf, plainEvents } from '../../runtime/encoded-events.js';
+import { EventHistory } from '../../runtime/history.js';
+import { keepable } from '../../runtime/station.js';
+import type { WireMessage } from '../../runtime/protocol.js';
 import { createThreadService, type ThreadApi } from '../../runtime/thread-service.js';
 import { encodeFrame, scanFrame, type EncodedBatch } from '../../schemas/codec.js';
 
@@ -53,20 +56,35 @@ unit('reads as the event it encodes; decodes once, on demand', () => {
   assert.is(encoded[3]!.decoded(), encoded[3]!.decoded(), 'decoded once');
 });
 
-unit('plainEvents - decodes runs of one batch together, mixes in plain events, remembers unless asked not to', () => {
+unit('plainEvents - decodes runs of one batch together, mixes in plain events, remembers only when asked', () => {
   const first = sample(4);
   const second = sample(8).slice(4);
   const a = eventBatchOf(scanned(first)).history as EncodedEvent[];
   const b = eventBatchOf(scanned(second)).history as EncodedEvent[];
   const loose: BusEvent = { ...first[0]!, id: 'loose', timestamp: 5 };
   const mixed = [a[0]!, a[1]!, loose, b[0]!, a[2]!, b[1]!];
-  const once = plainEvents(mixed, { remember: false });
+  const once = plainEvents(mixed);
   assert.equal(once, [first[0], first[1], loose, second[0], first[2], second[1]]);
   assert.ok(once.every(isPlain));
   assert.ok(mixed.every((event) => !(event instanceof EncodedEvent) || event.plain === undefined), 'not remembered');
-  const kept = plainEvents(mixed);
+  const kept = plainEvents(mixed, { remember: true });
   assert.is(a[0]!.plain, kept[0], 'remembered');
   assert.is(plainEvents(mixed)[0], kept[0], 'the next reader gets the same object');
+  assert.ok(plainEvents(mixed).every(isPlain));
+});
+
+unit('keepable - a reply with few new events keeps them in a frame of their own; mostly new, as they came', () => {
+  const held = eventBatchOf(scanned(sample(100))).history;
+  const history = new EventHistory();
+  history.merge(held);
+  const reply = eventBatchOf(scanned(sample(101))).history;
+  const kept = keepable(reply, history) as EncodedEvent[];
+  assert.equal(plainEvents(kept), sample(101).slice(100), 'only the new event');
+  assert.ok(kept[0] instanceof EncodedEvent && kept[0].batch.count === 1, 'repacked: the 101-event reply is not kept alive');
+  const fresh = eventBatchOf(scanned(sample(101))).history;
+  const mostlyNew = keepable(fresh, new EventHistory()) as EncodedEvent[];
+  assert.is(mostlyNew.length, 101);
+  assert.is(mostlyNew[0]!.batch, (fresh[0] as EncodedEvent).batch, 'kept as it came');
 });
 
 unit.run();
@@ -116,5 +134,32 @@ for (const transport of ['memory', 'frames'] as const) {
     }
   });
 }
+
+runtime('a transport of your own is handed plain events only', async () => {
+  const seen: BusEvent[] = [];
+  const transport = {
+    name: 'cloning',
+    // A transport that clones what it carries, as one across a real boundary would.
+    carry: (message: WireMessage) => {
+      if (message.kind === 'batch') seen.push(...message.history);
+      return Promise.resolve(structuredClone(message));
+    },
+  };
+  const rt = createRuntime({ transport, deferred: 'manual' });
+  const remote = attach(rt);
+  try {
+    const posted = await remote.handle.bus('external').post('custom.transport', { n: 1 });
+    await remote.handle.bus('external').toStation();
+    const station = rt.station('external');
+    await station.toMain();
+    const { added } = await rt.bus('external').fromStation();
+    assert.equal(added, [posted]);
+    assert.equal(rt.mainStation('external').history(), [posted]);
+    assert.ok(seen.length >= 2 && seen.every(isPlain), 'the transport saw plain events');
+  } finally {
+    await remote.stop();
+    await rt.stop();
+  }
+});
 
 runtime.run();

@@ -52,6 +52,19 @@ test('insert - keeps (timestamp, id) order; ties by id; duplicates refused', () 
   assert.equal(history.snapshot().map((e) => e.id), ['0.2.0', '0.0.0', '0.1.0']);
 });
 
+test('missing - exactly what a merge would add, and nothing changes (property)', () => {
+  fc.assert(
+    fc.property(fc.array(arbEvent, { maxLength: 60 }), fc.array(arbEvent, { maxLength: 60 }), fc.integer({ min: 1, max: 8 }), (held, batch, segmentSize) => {
+      const history = new EventHistory({ segmentSize });
+      history.merge(held);
+      const before = history.snapshot();
+      const missing = history.missing(batch);
+      assert.equal(history.snapshot(), before, 'missing() changes nothing');
+      assert.equal(missing, history.merge(batch));
+    }),
+  );
+});
+
 test('merge - returns only new events; resending a batch adds nothing', () => {
   const history = new EventHistory();
   const batch = [event('a', 1), event('b', 2), event('c', 3)];

@@ -106,6 +106,36 @@ test('post - posts of one tick cross together as one frame of drafts, in order, 
   await runtime.stop();
 });
 
+test('post - a call made after a post reaches the thread after it, whichever handle makes it', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  const posted = remote.handle.bus('external').post('before.handover', 1);
+  const next = await runtime.thread(0, 1).bus('external').toStation();
+  assert.equal((await posted).type, 'before.handover');
+  assert.equal(ids(runtime.station('external').history()), [(await posted).id], 'the handover carried the post');
+  const later = next.post('before.history', 2);
+  assert.equal(ids(await next.history()), [(await later).id]);
+  await remote.stop();
+  await runtime.stop();
+});
+
+test('post - the payload is taken when post() is called; frames are cut by size, so big posts of one tick all pass', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = attach(runtime, 0, 1);
+  const bus = remote.handle.bus('external');
+  const payload = { n: 1 };
+  const first = bus.post('mutable', payload);
+  payload.n = 2;
+  const second = bus.post('mutable', payload);
+  assert.equal([(await first).payload, (await second).payload], [{ n: 1 }, { n: 2 }]);
+  // Five posts of 14 MB in one tick: 70 MB, more than one frame may hold (64 MiB).
+  const big = await Promise.all(Array.from({ length: 5 }, (_, i) => bus.post('big', new Uint8Array(14 * 1024 * 1024).fill(i))));
+  assert.equal(big.map((event) => (event.payload as Uint8Array)[100]), [0, 1, 2, 3, 4]);
+  assert.is((await bus.history({ types: ['big'] })).length, 5);
+  await remote.stop();
+  await runtime.stop();
+});
+
 test('post - a draft the thread refuses fails alone; the others are posted', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = attach(runtime, 0, 1);
