@@ -354,11 +354,16 @@ function finishFrame(body: Uint8Array, message: { readonly kind: string }, compr
 }
 
 function assembleFrame(transmitted: Uint8Array, uncompressedBytes: number, compressed: boolean): Uint8Array {
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + transmitted.length);
+  // A frame owns its ArrayBuffer (it may be transferred). Left uninitialised:
+  // every byte is written below, and zero-filling a large frame first cost
+  // as much as writing it.
+  const frame = new Uint8Array(Buffer.allocUnsafeSlow(FRAME_HEADER_BYTES + transmitted.length).buffer);
   const view = new DataView(frame.buffer);
   frame.set(MAGIC_BYTES, 0);
   frame[4] = FRAME_VERSION;
   frame[5] = compressed ? FLAG_SNAPPY : 0;
+  frame[6] = 0; // reserved
+  frame[7] = 0;
   view.setUint32(8, transmitted.length, true);
   view.setUint32(12, uncompressedBytes, true);
   frame.set(transmitted, FRAME_HEADER_BYTES);
