@@ -315,8 +315,15 @@ export class Bus {
 
   /** Forgets outbox events a sync delivered to the station; what joined meanwhile stays. */
   #sent(events: readonly BusEvent[]): void {
-    const sent = new Set(events);
-    this.#outbox = this.#outbox.filter((event) => !sent.has(event));
+    const count = events.length;
+    const outbox = this.#outbox;
+    if (count > 0 && outbox[0] === events[0] && outbox[count - 1] === events[count - 1] && this.#outboxSorted) {
+      // Sent in outbox order, and only appended to since: the sent ones are its first `count`.
+      this.#outbox = outbox.slice(count);
+    } else {
+      const sent = new Set(events);
+      this.#outbox = outbox.filter((event) => !sent.has(event));
+    }
     if (this.#outbox.length === 0) this.#outboxSorted = true;
   }
 
