@@ -98,7 +98,6 @@ export class Station {
   /**
    * Arrival numbers: every event added to the history gets the next one, so a
    * reader that says what it has merged (`since`) gets only what came after.
-   * The two arrays run in step, in arrival order.
    */
   #arrivals = 0;
   /** Runs of consecutively numbered arrivals, in order: a merge adds one run, not one entry per event. */
