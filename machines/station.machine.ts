@@ -17,6 +17,7 @@ export interface StationContext {
   readonly merges: number;
   readonly size: number;
   readonly queued: number;
+  /** Reads that handed out events or parked entries (a read that finds nothing is not reported). */
   readonly served: number;
   readonly handedBack: number;
   readonly pushes: number;

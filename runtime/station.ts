@@ -190,7 +190,9 @@ export class Station {
           : this.#history.query({ types: request.types });
     const queue = this.#takeParked(request.from, handBack);
     if (queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: queue.map((event) => event.id) });
-    this.#actor.send({ type: 'SERVED', events: history.length, handedBack: queue.length });
+    // A read that finds nothing new changes nothing here: the actor hears only of reads that hand something out
+    // (the sync policy polls idle stations; each transition allocates, and garbage collection sets the tail latency).
+    if (history.length > 0 || queue.length > 0) this.#actor.send({ type: 'SERVED', events: history.length, handedBack: queue.length });
     return {
       batch: {
         kind: 'batch',

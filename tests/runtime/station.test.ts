@@ -72,4 +72,25 @@ test('serve({ since }) - exactly the events that arrived after `since` and are s
   );
 });
 
+test('served - counts reads that hand something out; a read that finds nothing leaves the actor as it was', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const station = runtime.station('external');
+    const reader = { processor: 0, thread: 2, generation: 0, side: 'external' as const };
+    const served = () => station.actor.getSnapshot().context.served;
+    const read = (since: number) => station.serve({ kind: 'syncRequest', seq: 0, from: reader, side: 'external', since });
+    const bus = runtime.bus('external');
+    bus.post('a.b', 1);
+    await bus.toStation();
+    const { through } = read(0);
+    assert.is(served(), 1);
+    const before = station.actor.getSnapshot();
+    assert.equal(read(through).batch.history, []);
+    assert.is(station.actor.getSnapshot(), before, 'no transition for an empty read');
+    assert.is(served(), 1);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test.run();
