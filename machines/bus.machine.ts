@@ -6,7 +6,7 @@
  */
 import { assign, setup } from 'xstate';
 import type { Endpoint } from '../types.js';
-import type { BusMachineEvent } from './events.js';
+import type { ActivityReport, BusMachineEvent } from './events.js';
 
 export interface BusContext {
   readonly endpoint: Endpoint;
@@ -26,6 +26,16 @@ export interface BusContext {
 
 export interface BusInput {
   readonly endpoint: Endpoint;
+}
+
+/** The context counters after an activity report carried by another step. */
+function withActivity(context: BusContext, activity: ActivityReport | undefined): Partial<BusContext> {
+  if (activity === undefined) return {};
+  return {
+    posted: context.posted + activity.posted,
+    delivered: context.delivered + activity.delivered,
+    lastId: activity.lastId ?? context.lastId,
+  };
 }
 
 /**
@@ -52,9 +62,13 @@ export const busMachine = setup({
           }
         : {},
     ),
-    recordHandover: assign(({ event }) => (event.type === 'HANDED_OVER' ? { handedOver: event.events, queued: 0 } : {})),
+    recordHandover: assign(({ context, event }) =>
+      event.type === 'HANDED_OVER' ? { handedOver: event.events, queued: 0, ...withActivity(context, event.activity) } : {},
+    ),
     recordReceived: assign(({ context, event }) =>
-      event.type === 'RECEIVED' ? { received: context.received + event.added, queued: event.queued } : {},
+      event.type === 'RECEIVED'
+        ? { received: context.received + event.added, queued: event.queued, ...withActivity(context, event.activity) }
+        : {},
     ),
     recordCleared: assign(({ context, event }) =>
       event.type === 'CLEARED' ? { cleared: context.cleared + event.removed } : {},

@@ -4,6 +4,13 @@
  */
 import type { BridgeDirection, Side } from '../types.js';
 
+/** Posts and deliveries not yet reported, carried by the step that ends a sync call (saves an ACTIVITY step). */
+export interface ActivityReport {
+  readonly posted: number;
+  readonly delivered: number;
+  readonly lastId: string | null;
+}
+
 /** Events of a bus actor. */
 export type BusMachineEvent =
   /** A flushed batch of posts and deliveries (sent once per batch, not per event). */
@@ -11,13 +18,13 @@ export type BusMachineEvent =
   /** `toStation()` begins: the bus hands its history and queue over. */
   | { type: 'TO_STATION' }
   /** The station accepted the batch. */
-  | { type: 'HANDED_OVER'; events: number }
+  | { type: 'HANDED_OVER'; events: number; activity?: ActivityReport }
   /** The hop failed; the events went to the successor bus instead. */
   | { type: 'HANDOVER_FAILED'; reason: string }
   /** `fromStation()` begins. */
   | { type: 'FROM_STATION'; side: Side }
   /** The station's reply was merged. */
-  | { type: 'RECEIVED'; added: number; queued: number }
+  | { type: 'RECEIVED'; added: number; queued: number; activity?: ActivityReport }
   /** The read failed; nothing changed. */
   | { type: 'RECEIVE_FAILED'; reason: string }
   /** Events of the other side were removed by a bridge clearing. */

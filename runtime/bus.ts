@@ -8,6 +8,7 @@ import type { Actor } from 'xstate';
 import { BridgeClosedError, BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBusError } from '../errors.js';
 import { canReach } from '../machines/bridge.machine.js';
 import type { busMachine } from '../machines/bus.machine.js';
+import type { ActivityReport } from '../machines/events.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../types.js';
 import { EventHistory, compareEvents, type HistoryQuery } from './history.js';
 import type { EventBatch } from './protocol.js';
@@ -117,6 +118,8 @@ export class Bus {
   /** `normal` events waiting for the microtask flush. */
   #pending: BusEvent[] = [];
   #flushScheduled = false;
+  /** While a read is under way its RECEIVED step will carry the activity: reports wait for it. */
+  #reportsHeld = false;
   #idleScheduled = false;
   #retired = false;
   #postedSinceReport = 0;
@@ -270,6 +273,8 @@ export class Bus {
     this.#thread.assertRunning('toStation');
     this.#enter('TO_STATION', 'toStation', 'handingOver');
     this.#flush();
+    // Taken now (a pending report would otherwise send it during the hop): the step that ends this call carries it.
+    const activity = this.#activity();
     const batch: EventBatch = {
       kind: 'batch',
       seq: 0,
@@ -286,6 +291,7 @@ export class Bus {
       await this.#thread.host.stationLink(this.side).accept(batch);
     } catch (error) {
       successor.#adopt(history, queue, batch.history);
+      if (activity.activity !== undefined) this.#actor.send({ type: 'ACTIVITY', ...activity.activity, queued: 0 });
       this.#actor.send({ type: 'HANDOVER_FAILED', reason: String(error) });
       throw isBusError(error) && error.code !== 'FRAME_CORRUPT'
         ? error
@@ -293,10 +299,8 @@ export class Bus {
             'toStation() failed; nothing was lost: the events stayed in this thread on its new bus (runtime.bus(side)).',
             { cause: error },
           );
-    } finally {
-      this.#report();
     }
-    this.#actor.send({ type: 'HANDED_OVER', events: batch.history.length + batch.queue.length });
+    this.#actor.send({ type: 'HANDED_OVER', events: batch.history.length + batch.queue.length, ...activity });
     return successor;
   }
 
@@ -357,7 +361,7 @@ export class Bus {
     try {
       reply = await this.#read(side, options?.types);
     } catch (error) {
-      this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
+      this.#failReceive(error);
       throw isBusError(error) ? error : new TransportError('fromStation() failed; nothing changed.', { cause: error });
     }
     return this.#receive(reply);
@@ -383,6 +387,8 @@ export class Bus {
 
   /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
   #receive(reply: EventBatch): FromStationResult {
+    // Synchronous from here to RECEIVED, which carries what was held.
+    this.#reportsHeld = false;
     const added = this.#history.merge(reply.history);
     if (reply.history.length > 0) this.#thread.clock.observe(reply.history[reply.history.length - 1]!.timestamp);
     this.#queue = mergeQueue(this.#queue, reply.queue);
@@ -395,9 +401,15 @@ export class Bus {
       delivered.add(event.id);
       this.#deliveredSinceReport += subscriptions.deliver(event);
     }
-    this.#actor.send({ type: 'RECEIVED', added: added.length, queued: this.#queue.length });
-    this.#report();
+    this.#actor.send({ type: 'RECEIVED', added: added.length, queued: this.#queue.length, ...this.#activity() });
     return { added, handedBack: reply.queue.length };
+  }
+
+  /** Ends a read that failed: what was held is reported on its own. */
+  #failReceive(error: unknown): void {
+    this.#reportsHeld = false;
+    this.#report();
+    this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
   }
 
   /**
@@ -423,7 +435,7 @@ export class Bus {
       }
       reply = await this.#read(this.side, options?.types);
     } catch (error) {
-      this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
+      this.#failReceive(error);
       throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
     }
     return this.#receive(reply);
@@ -460,7 +472,10 @@ export class Bus {
     if (type === 'TO_STATION') this.#actor.send({ type });
     else this.#actor.send({ type, side: side ?? this.side });
     const after = this.#actor.getSnapshot();
-    if (after.value === expected && before.value !== expected) return;
+    if (after.value === expected && before.value !== expected) {
+      if (type === 'FROM_STATION') this.#reportsHeld = true;
+      return;
+    }
     if (after.value === 'receiving') throw new BusBusyError(call, 'fromStation');
     throw new BusRetiredError(`${call}()`);
   }
@@ -486,17 +501,23 @@ export class Bus {
 
   /** Tells the actor what happened since the last report: once per batch, never per event. */
   #report(): void {
-    if (this.#postedSinceReport === 0 && this.#deliveredSinceReport === 0) return;
+    if (this.#reportsHeld || (this.#postedSinceReport === 0 && this.#deliveredSinceReport === 0)) return;
     if (this.#actor.getSnapshot().status !== 'active') return;
-    this.#actor.send({
-      type: 'ACTIVITY',
-      posted: this.#postedSinceReport,
-      delivered: this.#deliveredSinceReport,
-      queued: this.#queue.length,
-      lastId: this.#lastId,
-    });
+    const queued = this.#queue.length;
+    const { activity } = this.#activity();
+    this.#actor.send({ type: 'ACTIVITY', ...activity!, queued });
+  }
+
+  /**
+   * What happened since the last report, taken for a step that ends a sync
+   * call to carry (one statechart step fewer than an ACTIVITY of its own).
+   */
+  #activity(): { activity?: ActivityReport } {
+    if (this.#postedSinceReport === 0 && this.#deliveredSinceReport === 0) return {};
+    const activity = { posted: this.#postedSinceReport, delivered: this.#deliveredSinceReport, lastId: this.#lastId };
     this.#postedSinceReport = 0;
     this.#deliveredSinceReport = 0;
+    return { activity };
   }
 
   #scheduleIdle(): void {

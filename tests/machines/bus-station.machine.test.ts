@@ -34,6 +34,16 @@ bus('lifecycle - active ⇄ receiving, active → handingOver → retired (final
   assert.is(actor.getSnapshot().status, 'done');
 });
 
+bus('activity - the step that ends a sync call may carry the posts and deliveries not yet reported', () => {
+  const actor = createActor(busMachine, { input: { endpoint } }).start();
+  actor.send({ type: 'FROM_STATION', side: 'external' });
+  actor.send({ type: 'RECEIVED', added: 2, queued: 0, activity: { posted: 4, delivered: 2, lastId: '0.0.3' } });
+  actor.send({ type: 'TO_STATION' });
+  actor.send({ type: 'HANDED_OVER', events: 4, activity: { posted: 1, delivered: 0, lastId: '0.0.4' } });
+  const { posted, delivered, lastId, received, handedOver } = actor.getSnapshot().context;
+  assert.equal({ posted, delivered, lastId, received, handedOver }, { posted: 5, delivered: 2, lastId: '0.0.4', received: 2, handedOver: 4 });
+});
+
 bus('handover failure - retires too (the successor holds the events)', () => {
   const actor = createActor(busMachine, { input: { endpoint } }).start();
   actor.send({ type: 'TO_STATION' });

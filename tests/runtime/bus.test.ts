@@ -1,0 +1,42 @@
+/**
+ * A bus reports to its actor once per call or batch: the step that ends a
+ * sync call carries what was posted and delivered since the last report.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime } from '../../index.js';
+
+const test = suite('Bus reports');
+
+test('toStation - posts of the same tick reach the actor with the handover: two steps, no ACTIVITY', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    const steps: string[] = [];
+    const subscription = bus.actor.subscribe((snapshot) => steps.push(String(snapshot.value)));
+    for (let i = 0; i < 3; i++) bus.post('counted', i);
+    const next = await bus.toStation();
+    subscription.unsubscribe();
+    assert.equal(steps, ['handingOver', 'retired']);
+    const { posted, handedOver, lastId } = bus.actor.getSnapshot().context;
+    assert.equal({ posted, handedOver, lastId }, { posted: 3, handedOver: 3, lastId: runtime.station('external').history()[2]!.id });
+    // Another thread reads them: deliveries and a post of the same tick ride on RECEIVED.
+    const reader = runtime.addThread().bus('external');
+    const delivered: unknown[] = [];
+    reader.subscribe('counted', (event) => void delivered.push(event.payload));
+    const readerSteps: string[] = [];
+    const watching = reader.actor.subscribe((snapshot) => readerSteps.push(String(snapshot.value)));
+    reader.post('other', 1);
+    await reader.fromStation();
+    watching.unsubscribe();
+    assert.equal(delivered, [0, 1, 2]);
+    assert.equal(readerSteps, ['receiving', 'active'], 'no ACTIVITY step of its own');
+    const { posted: readerPosted, delivered: readerDelivered, received } = reader.actor.getSnapshot().context;
+    assert.equal([readerPosted, readerDelivered, received], [1, 3, 3]);
+    void next;
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test.run();
