@@ -12,6 +12,7 @@ export type BusErrorCode =
   | 'BRIDGE_CLOSED'
   | 'BUS_RETIRED'
   | 'BUS_BUSY'
+  | 'BUS_FULL'
   | 'UNSUPPORTED'
   | 'FRAME_CORRUPT'
   | 'FRAME_TOO_LARGE'
@@ -104,6 +105,21 @@ export class BusRetiredError extends BusError {
 export class BusBusyError extends BusError {
   constructor(call: string, running: string, where = 'this bus') {
     super('BUS_BUSY', `${call}() was refused: ${running}() on ${where} has not finished. Await it first.`);
+  }
+}
+
+/**
+ * A post refused because the bus holds `maxUnsent` events its station has not
+ * taken yet (the automatic sync policy's bound): the station is not keeping
+ * up. Nothing already accepted is lost; `await bus.room()` before posting more.
+ */
+export class BusFullError extends BusError {
+  constructor(unsent: number, maxUnsent: number) {
+    super(
+      'BUS_FULL',
+      `post() was refused: ${unsent} events of this bus wait for its station (sync.maxUnsent is ${maxUnsent}). ` +
+        'The station is not keeping up; await bus.room() before posting more.',
+    );
   }
 }
 

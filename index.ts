@@ -67,6 +67,7 @@ export {
   BridgeClosedError,
   BusRetiredError,
   BusBusyError,
+  BusFullError,
   UnsupportedError,
   FrameError,
   RuntimeStoppedError,

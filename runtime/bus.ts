@@ -5,7 +5,15 @@
  * hears about posts once per flushed batch.
  */
 import type { Actor } from 'xstate';
-import { BridgeClosedError, BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBusError } from '../errors.js';
+import {
+  BridgeClosedError,
+  BusBusyError,
+  BusFullError,
+  BusRetiredError,
+  InvalidOptionError,
+  TransportError,
+  isBusError,
+} from '../errors.js';
 import { canReach } from '../machines/bridge.machine.js';
 import type { busMachine } from '../machines/bus.machine.js';
 import type { ActivityReport } from '../machines/events.js';
@@ -115,6 +123,8 @@ export class Bus {
   #outboxSorted = true;
   /** Per station read: the arrival number this bus has merged everything through. */
   #through: Record<Side, number> = { internal: 0, external: 0 };
+  /** Producers waiting in `room()`. */
+  #roomWaiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
   /** `normal` events waiting for the microtask flush. */
   #pending: BusEvent[] = [];
   #flushScheduled = false;
@@ -157,6 +167,47 @@ export class Bus {
     return this.#retired;
   }
 
+  /** Events in this bus's history that its station has not taken yet. */
+  get unsent(): number {
+    return this.#outbox.length;
+  }
+
+  /**
+   * Resolves once this bus may post again without being refused for being
+   * full: under the automatic sync policy, when at most half of
+   * `sync.maxUnsent` events wait for the station (it asks for a sync at
+   * once); at once otherwise. Rejects with the error of a sync that fails
+   * meanwhile. A producer that outruns its station awaits it, so memory stays
+   * bounded and the station sets the pace.
+   *
+   * @example
+   * for (const item of items) {
+   *   if (bus.unsent >= limit) await bus.room()
+   *   bus.post('item.added', item)
+   * }
+   */
+  room(): Promise<void> {
+    const max = this.#thread.host.maxUnsent;
+    if (max === undefined || this.#retired || this.#outbox.length <= max >> 1) return Promise.resolve();
+    const waiting = new Promise<void>((resolve, reject) => this.#roomWaiters.push({ resolve, reject }));
+    this.#thread.host.requestSync?.();
+    return waiting;
+  }
+
+  /** Settles `room()` waiters: resolves them when the outbox is low enough (or the bus retired), rejects them with a sync's failure. */
+  #settleRoom(failure?: unknown): void {
+    if (this.#roomWaiters.length === 0) return;
+    const max = this.#thread.host.maxUnsent;
+    const enough = max === undefined || this.#retired || this.#outbox.length <= max >> 1;
+    if (!enough && failure === undefined) return;
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const waiter of waiters) {
+      if (enough) waiter.resolve();
+      else waiter.reject(failure);
+    }
+  }
+
   /**
    * Posts an event: stamps it, records it in the history and delivers it by
    * its priority. Returns the stamped event.
@@ -174,6 +225,11 @@ export class Bus {
     let meta: Readonly<Record<string, string>> | undefined;
     if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
     const thread = this.#thread;
+    const maxUnsent = thread.host.maxUnsent;
+    if (maxUnsent !== undefined && priority !== 'deferred' && this.#outbox.length >= maxUnsent) {
+      thread.host.requestSync?.();
+      throw new BusFullError(this.#outbox.length, maxUnsent);
+    }
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
     const event: BusEvent<P> =
       topic === undefined && meta === undefined
@@ -286,6 +342,8 @@ export class Bus {
     const queue = this.#queue;
     this.#retired = true;
     this.#queue = [];
+    // A retired bus takes no posts: its producers continue on the successor.
+    this.#settleRoom();
     const successor = this.#thread.succeed(this);
     try {
       await this.#thread.host.stationLink(this.side).accept(batch);
@@ -329,6 +387,7 @@ export class Bus {
       this.#outbox = outbox.filter((event) => !sent.has(event));
     }
     if (this.#outbox.length === 0) this.#outboxSorted = true;
+    this.#settleRoom();
   }
 
   /** Takes back what a failed `toStation()` of the previous generation carried. */
@@ -408,6 +467,7 @@ export class Bus {
   /** Ends a read that failed: what was held is reported on its own. */
   #failReceive(error: unknown): void {
     this.#reportsHeld = false;
+    this.#settleRoom(error);
     this.#report();
     this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
   }

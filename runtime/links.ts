@@ -47,6 +47,8 @@ export interface ThreadHost {
   createBusActor(endpoint: Endpoint): Actor<typeof busMachine>;
   /** With an automatic sync policy: posts on one bus that ask for a sync at once. */
   readonly maxBatch?: number;
+  /** With an automatic sync policy: the events a bus may hold unsent before posts are refused. */
+  readonly maxUnsent?: number;
   /** Asks the automatic sync policy for a sync now. */
   requestSync?(): void;
 }

@@ -12,30 +12,53 @@ import { describe } from './validate.js';
 /** `maxBatch` when a policy does not set it. */
 export const DEFAULT_MAX_BATCH = 4096;
 
+/** `maxUnsent` when a policy does not set it: this many times `maxBatch`. */
+export const DEFAULT_UNSENT_BATCHES = 16;
+
 /** The automatic sync policy's settings. */
 export interface SyncPolicy {
   /** Milliseconds between syncs. */
   readonly everyMs: number;
   /** Posts on one bus that trigger a sync before the period is over. Default 4096. */
   readonly maxBatch?: number;
+  /**
+   * Events one bus may hold that its station has not taken yet; a post beyond
+   * it is refused with `BusFullError` (`BUS_FULL`), so a producer that outruns
+   * its station is told so instead of growing memory. At least `maxBatch`.
+   * Default 16 × `maxBatch`.
+   */
+  readonly maxUnsent?: number;
+}
+
+/** The bound on a bus's unsent events under `policy`. */
+export function maxUnsentOf(policy: SyncPolicy): number {
+  return policy.maxUnsent ?? DEFAULT_UNSENT_BATCHES * (policy.maxBatch ?? DEFAULT_MAX_BATCH);
 }
 
 /** Checks `createRuntime`'s `sync` option; `undefined` means manual. */
 export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
   if (value === undefined || value === 'manual') return undefined;
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch? }, got ${describe(value)}.`);
+    throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent? }, got ${describe(value)}.`);
   }
-  const { everyMs, maxBatch, ...rest } = value as Record<string, unknown>;
+  const { everyMs, maxBatch, maxUnsent, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new InvalidOptionError(`sync.${unknown[0]}`, 'unknown option. Allowed: everyMs, maxBatch.');
+  if (unknown.length > 0) throw new InvalidOptionError(`sync.${unknown[0]}`, 'unknown option. Allowed: everyMs, maxBatch, maxUnsent.');
   if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1) {
     throw new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`);
   }
   if (maxBatch !== undefined && (typeof maxBatch !== 'number' || !Number.isInteger(maxBatch) || maxBatch < 1)) {
     throw new InvalidOptionError('sync.maxBatch', `expected a positive integer, got ${describe(maxBatch)}.`);
   }
-  return maxBatch === undefined ? { everyMs } : { everyMs, maxBatch };
+  const batch = (maxBatch as number | undefined) ?? DEFAULT_MAX_BATCH;
+  if (maxUnsent !== undefined && (typeof maxUnsent !== 'number' || !Number.isInteger(maxUnsent) || maxUnsent < batch)) {
+    throw new InvalidOptionError('sync.maxUnsent', `expected an integer of at least maxBatch (${batch}), got ${describe(maxUnsent)}.`);
+  }
+  return {
+    everyMs,
+    ...(maxBatch === undefined ? {} : { maxBatch: maxBatch as number }),
+    ...(maxUnsent === undefined ? {} : { maxUnsent: maxUnsent as number }),
+  };
 }
 
 /** Errors a sync tick expects and skips: a user's own sync call was running, or the runtime stopped. */

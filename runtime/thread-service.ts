@@ -24,7 +24,7 @@ import { batchFrames } from './transport.js';
 export type { Outcome };
 import { Thread } from './thread.js';
 import type { SpawnOptions, UserActorInfo } from './user-actors.js';
-import { DEFAULT_MAX_BATCH, SyncTimer, settleAll, type SyncPolicy } from './sync-policy.js';
+import { DEFAULT_MAX_BATCH, SyncTimer, maxUnsentOf, settleAll, type SyncPolicy } from './sync-policy.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -159,7 +159,9 @@ export function createThreadService(
           settleAll((['internal', 'external'] as const).map((side) => () => current.bus(side).sync())),
         );
   const host: ThreadHost = {
-    ...(policy === undefined ? {} : { maxBatch: policy.maxBatch ?? DEFAULT_MAX_BATCH, requestSync: () => timer?.trigger() }),
+    ...(policy === undefined
+      ? {}
+      : { maxBatch: policy.maxBatch ?? DEFAULT_MAX_BATCH, maxUnsent: maxUnsentOf(policy), requestSync: () => timer?.trigger() }),
     clock: systemClock,
     deferred: options.deferred,
     get running() {

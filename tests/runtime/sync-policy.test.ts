@@ -100,8 +100,92 @@ test('bus.sync - sends only what joined the history since the last sync, drained
   }
 });
 
+/** A transport that holds the batches buses send to stations until `release()`, or fails them after `fail()`. */
+function gatedTransport() {
+  let open: () => void = () => {};
+  let gate = new Promise<void>((resolve) => (open = resolve));
+  let failing = false;
+  return {
+    transport: {
+      name: 'gated',
+      carry: async (message: WireMessage) => {
+        if (message.kind === 'batch' && message.from.thread === 0) {
+          await gate;
+          if (failing) throw new Error('the station is unreachable');
+        }
+        return message;
+      },
+    },
+    release: () => open(),
+    fail: () => {
+      failing = true;
+      open();
+    },
+    close: () => (gate = new Promise<void>((resolve) => (open = resolve))),
+  };
+}
+
+test('maxUnsent - a producer that outruns its station is refused with BUS_FULL, loses nothing, and room() lets it go on', async () => {
+  const gated = gatedTransport();
+  const runtime = createRuntime({ transport: gated.transport, deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 4 } });
+  try {
+    const bus = runtime.bus('external');
+    const posted = [0, 1, 2, 3].map((i) => bus.post('produced', i));
+    assert.is(bus.unsent, 4);
+    try {
+      bus.post('produced', 4);
+      assert.unreachable('the fifth post should be refused');
+    } catch (error) {
+      assert.ok(isBusError(error, 'BUS_FULL'), String(error));
+      assert.match(String((error as Error).message), 'sync.maxUnsent is 4');
+    }
+    assert.is(bus.unsent, 4, 'the refused post was not accepted; nothing else changed');
+    assert.ok(bus.post('later', 5, { priority: 'deferred' }), 'deferred posts go to the queue, not the outbox');
+    let roomy = false;
+    const room = bus.room().then(() => (roomy = true));
+    await Promise.resolve();
+    assert.not.ok(roomy, 'room() waits while the station holds the batch');
+    gated.release();
+    await room;
+    assert.is(bus.unsent, 0);
+    assert.equal(runtime.station('external').history().map((event) => event.id), posted.map((event) => event.id));
+    bus.post('produced', 6);
+    await bus.room(); // below the mark: at once
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('maxUnsent - room() rejects with the failure of the sync it waits for', async () => {
+  const gated = gatedTransport();
+  const runtime = createRuntime({ transport: gated.transport, deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 } });
+  try {
+    const bus = runtime.bus('external');
+    bus.post('produced', 0);
+    bus.post('produced', 1);
+    const room = bus.room();
+    gated.fail();
+    try {
+      await room;
+      assert.unreachable('room() should reject');
+    } catch (error) {
+      assert.match(String(error), 'the station is unreachable');
+    }
+    assert.is(bus.unsent, 2, 'nothing lost: the events wait for the next sync');
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('options - sync is checked', () => {
-  for (const sync of [{ everyMs: 0 }, { every: 5 }, 'auto', { everyMs: 5, maxBatch: -1 }]) {
+  for (const sync of [
+    { everyMs: 0 },
+    { every: 5 },
+    'auto',
+    { everyMs: 5, maxBatch: -1 },
+    { everyMs: 5, maxBatch: 8, maxUnsent: 4 },
+    { everyMs: 5, maxUnsent: 1.5 },
+  ]) {
     try {
       createRuntime({ sync: sync as never });
       assert.unreachable(JSON.stringify(sync));
