@@ -34,6 +34,8 @@ function createApi({ port, workerData }: WorkerContext) {
     async benchStream(count: number, chunk: number, first: number): Promise<number> {
       for (let done = 0; done < count; done += chunk) {
         const bus = externalBus();
+        // A well-behaved producer: it waits for room when its station lags (sync.maxUnsent).
+        await bus.room();
         for (let i = first + done; i < first + Math.min(count, done + chunk); i++) bus.post('stream.item', { user: 'u1', n: i });
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
