@@ -28,6 +28,9 @@ export interface ThreadCaller {
 
 const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined, meta: undefined };
 
+/** The longest one `room()` control call waits in the thread; well inside any sane call deadline. */
+const ROOM_WAIT_MS = 250;
+
 /**
  * A bus of a worker thread.
  *
@@ -110,6 +113,20 @@ export class RemoteBus {
     const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, options));
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation);
+  }
+
+  /**
+   * Resolves once the thread's bus has room again (see `Bus.room()`): waits
+   * in steps of at most ROOM_WAIT_MS, each a control call, so a long wait for
+   * a slow station never looks like a hung thread. A bus that retired has
+   * nothing left to wait for.
+   */
+  async room(): Promise<void> {
+    for (;;) {
+      const answer = await this.#call('room', this.side, this.generation, ROOM_WAIT_MS);
+      if (!answer.ok && answer.code === 'BUS_RETIRED') return;
+      if (unwrap(answer)) return;
+    }
   }
 
   async drain(): Promise<number> {

@@ -121,7 +121,8 @@ export class SyncTimer {
       .finally(() => {
         this.ticks++;
         this.#running = undefined;
-        if (this.#again) {
+        // After stop() no tick runs again, even one asked for while this one ran.
+        if (this.#again && !this.#stopped) {
           this.#again = false;
           this.#run();
         } else this.#schedule();

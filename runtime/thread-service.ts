@@ -66,6 +66,8 @@ export interface ThreadApi {
   fromStation(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
   roundTrip(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<number>>;
   drain(side: Side, generation: number): Promise<Outcome<number>>;
+  /** Waits up to `waitMs` for `bus.room()`: true once there is room, false if the wait ran out first. */
+  room(side: Side, generation: number, waitMs: number): Promise<Outcome<boolean>>;
   history(side: Side, query?: PortableQuery): Promise<Outcome<EventsFrame>>;
   queue(side: Side): Promise<Outcome<EventsFrame>>;
   state(side: Side): Promise<Outcome<{ generation: number; state: string }>>;
@@ -215,6 +217,17 @@ export function createThreadService(
     roundTrip: (side, generation, fromOptions) =>
       outcome(async () => (await bus(side, generation, 'roundTrip').roundTrip(fromOptions)).generation),
     drain: (side, generation) => outcome(() => bus(side, generation, 'drain').drain()),
+    room: (side, generation, waitMs) =>
+      outcome(async () => {
+        let timer: NodeJS.Timeout | undefined;
+        // A bounded wait: a control call that waited longer would look like a hung thread (callDeadlineMs).
+        const ranOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
+        try {
+          return await Promise.race([bus(side, generation, 'room').room().then(() => true), ranOut]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
     history: (side, query) => outcome(() => eventsToFrame(current.bus(side).history(query), from(side))),
     queue: (side) => outcome(() => eventsToFrame(current.bus(side).queue(), from(side))),
     state: (side) => outcome(() => ({ generation: current.bus(side).generation, state: current.bus(side).state })),

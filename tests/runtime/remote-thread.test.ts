@@ -136,6 +136,35 @@ test('post - the payload is taken when post() is called; frames are cut by size,
   await runtime.stop();
 });
 
+test('room - a remote producer refused with BUS_FULL waits for room, then goes on; nothing accepted is lost', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const { port1, port2 } = new MessageChannel();
+  const api = createThreadService(port1, {
+    processor: 0,
+    thread: 1,
+    deferred: 'manual',
+    bridge: runtime.bridge.direction,
+    sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 },
+  });
+  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
+    (api[method] as (...a: unknown[]) => unknown)(...args)) as Parameters<Runtime['attachThread']>[3];
+  const bus = runtime.attachThread(0, 1, port2, call).bus('external');
+  try {
+    const results = await Promise.allSettled([1, 2, 3].map((n) => bus.post('produced', n)));
+    assert.equal(results.map((result) => result.status), ['fulfilled', 'fulfilled', 'rejected']);
+    const refusal = (results[2] as PromiseRejectedResult).reason;
+    assert.ok(isBusError(refusal, 'BUS_FULL'), String(refusal));
+    await bus.room();
+    const accepted = results.slice(0, 2).map((result) => (result as PromiseFulfilledResult<BusEvent>).value.id);
+    assert.equal(ids(runtime.station('external').history()), accepted, 'the thread synced what it had accepted');
+    assert.equal((await bus.post('produced', 3)).payload, 3, 'room again');
+  } finally {
+    await api.stop();
+    port2.close();
+    await runtime.stop();
+  }
+});
+
 test('post - a draft the thread refuses fails alone; the others are posted', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = attach(runtime, 0, 1);

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import type { WireMessage } from '../../runtime/protocol.js';
+import { SyncTimer } from '../../runtime/sync-policy.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
 /** Resolves with the first event of `type` delivered on the root's main-thread bus of `side`. */
@@ -175,6 +176,24 @@ test('maxUnsent - room() rejects with the failure of the sync it waits for', asy
   } finally {
     await runtime.stop();
   }
+});
+
+test('SyncTimer - after stop() no tick runs, not even one asked for while the last one ran', async () => {
+  let calls = 0;
+  let finish: () => void = () => {};
+  const timer = new SyncTimer(3_600_000, () => {
+    calls++;
+    return new Promise<void>((resolve) => (finish = resolve));
+  });
+  timer.start();
+  timer.trigger(); // runs
+  timer.trigger(); // asked for while it runs
+  const stopped = timer.stop();
+  finish();
+  await stopped;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.is(calls, 1);
+  assert.is(timer.ticks, 1);
 });
 
 test('options - sync is checked', () => {
