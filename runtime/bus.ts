@@ -11,6 +11,7 @@ import {
   BusFullError,
   BusRetiredError,
   InvalidOptionError,
+  RuntimeStoppedError,
   TransportError,
   isBusError,
 } from '../errors.js';
@@ -187,25 +188,45 @@ export class Bus {
    * }
    */
   room(): Promise<void> {
-    const max = this.#thread.host.maxUnsent;
-    if (max === undefined || this.#retired || this.#outbox.length <= max >> 1) return Promise.resolve();
+    if (!this.#thread.host.running) return Promise.reject(new RuntimeStoppedError('room'));
+    if (this.#hasRoom()) return Promise.resolve();
     const waiting = new Promise<void>((resolve, reject) => this.#roomWaiters.push({ resolve, reject }));
     this.#thread.host.requestSync?.();
     return waiting;
   }
 
-  /** Settles `room()` waiters: resolves them when the outbox is low enough (or the bus retired), rejects them with a sync's failure. */
+  /** True when a post would not be refused for fullness: no bound, a retired bus, or at most half the bound waiting. */
+  #hasRoom(): boolean {
+    const max = this.#thread.host.maxUnsent;
+    return max === undefined || this.#retired || this.#outbox.length <= Math.floor(max / 2);
+  }
+
+  /**
+   * Settles `room()` waiters: resolves them when there is room, rejects them
+   * with a sync's failure (or the runtime's stop); otherwise asks for another
+   * sync, since the one they waited for may have been skipped (a read of the
+   * user's was under way).
+   */
   #settleRoom(failure?: unknown): void {
     if (this.#roomWaiters.length === 0) return;
-    const max = this.#thread.host.maxUnsent;
-    const enough = max === undefined || this.#retired || this.#outbox.length <= max >> 1;
-    if (!enough && failure === undefined) return;
+    const enough = this.#hasRoom();
+    if (!enough && failure === undefined) {
+      this.#thread.host.requestSync?.();
+      return;
+    }
     const waiters = this.#roomWaiters;
     this.#roomWaiters = [];
     for (const waiter of waiters) {
       if (enough) waiter.resolve();
       else waiter.reject(failure);
     }
+  }
+
+  /** @internal The runtime or thread stops: producers waiting for room hear so. */
+  halt(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const waiter of waiters) waiter.reject(new RuntimeStoppedError('room'));
   }
 
   /**
@@ -448,6 +469,8 @@ export class Bus {
   #receive(reply: EventBatch): FromStationResult {
     // Synchronous from here to RECEIVED, which carries what was held.
     this.#reportsHeld = false;
+    // A sync that was skipped while this read ran (BUS_BUSY) is asked for again.
+    queueMicrotask(() => this.#settleRoom());
     const added = this.#history.merge(reply.history);
     if (reply.history.length > 0) this.#thread.clock.observe(reply.history[reply.history.length - 1]!.timestamp);
     this.#queue = mergeQueue(this.#queue, reply.queue);

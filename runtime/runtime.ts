@@ -557,7 +557,10 @@ export class Runtime {
     if (this.#ownsJournalDir && this.#journalDir !== undefined) rmSync(this.#journalDir, { recursive: true, force: true });
     for (const remote of this.#remoteThreads.values()) remote.channel.close(new RuntimeStoppedError('a sync call'));
     for (const threads of this.#threads) {
-      for (const thread of threads) for (const side of ['internal', 'external'] as const) thread.bus(side).actor.stop();
+      for (const thread of threads) {
+        thread.halt();
+        for (const side of ['internal', 'external'] as const) thread.bus(side).actor.stop();
+      }
     }
     for (const stations of this.#localStations) {
       stations.internal.actor.stop();

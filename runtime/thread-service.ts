@@ -237,6 +237,7 @@ export function createThreadService(
         await timer?.stop();
         current.actors.stopAll();
         running = false;
+        current.halt();
         for (const side of ['internal', 'external'] as const) current.bus(side).actor.stop();
         channel.close();
         port.close?.();

@@ -70,6 +70,11 @@ export class Thread {
     return this.#delivered[side];
   }
 
+  /** The thread stops: its buses tell producers waiting for room. */
+  halt(): void {
+    for (const side of ['internal', 'external'] as const) this.#buses[side].halt();
+  }
+
   /** Removes every event of `remove` from this thread's `scope` bus. */
   clearSide(scope: Side, remove: Side): number {
     return this.#buses[scope].clearSide(remove);

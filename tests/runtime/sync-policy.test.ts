@@ -102,15 +102,20 @@ test('bus.sync - sends only what joined the history since the last sync, drained
 });
 
 /** A transport that holds the batches buses send to stations until `release()`, or fails them after `fail()`. */
-function gatedTransport() {
+function gatedTransport(holds: (message: WireMessage) => boolean = (message) => message.kind === 'batch' && message.from.thread === 0) {
   let open: () => void = () => {};
-  let gate = new Promise<void>((resolve) => (open = resolve));
+  const gate = new Promise<void>((resolve) => (open = resolve));
   let failing = false;
+  let held: (events: number) => void = () => {};
+  /** Resolves with the size of the first batch the gate holds. */
+  const arrived = new Promise<number>((resolve) => (held = resolve));
   return {
+    arrived,
     transport: {
       name: 'gated',
       carry: async (message: WireMessage) => {
-        if (message.kind === 'batch' && message.from.thread === 0) {
+        if (holds(message)) {
+          held(message.kind === 'batch' ? message.history.length : 0);
           await gate;
           if (failing) throw new Error('the station is unreachable');
         }
@@ -122,7 +127,6 @@ function gatedTransport() {
       failing = true;
       open();
     },
-    close: () => (gate = new Promise<void>((resolve) => (open = resolve))),
   };
 }
 
@@ -173,6 +177,58 @@ test('maxUnsent - room() rejects with the failure of the sync it waits for', asy
       assert.match(String(error), 'the station is unreachable');
     }
     assert.is(bus.unsent, 2, 'nothing lost: the events wait for the next sync');
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('room - resolves only once half the bound is free, asking for syncs until it is', async () => {
+  const gated = gatedTransport();
+  const runtime = createRuntime({ transport: gated.transport, deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 6 } });
+  try {
+    const bus = runtime.bus('external');
+    bus.post('produced', 0);
+    bus.post('produced', 1); // asks for a sync: it takes these two and waits at the gate
+    assert.is(await gated.arrived, 2);
+    for (let i = 2; i < 6; i++) bus.post('produced', i);
+    assert.is(bus.unsent, 6);
+    let unsentWhenRoomy = -1;
+    const room = bus.room().then(() => (unsentWhenRoomy = bus.unsent));
+    gated.release();
+    await room;
+    assert.ok(unsentWhenRoomy >= 0 && unsentWhenRoomy <= 3, `room at ${unsentWhenRoomy} unsent; half of 6 is 3`);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('room - stop() rejects producers still waiting, and later calls', async () => {
+  // The gate holds the user's own read, so the policy's sync is skipped (BUS_BUSY) and the producer waits on.
+  const gated = gatedTransport((message) => message.kind === 'syncRequest' && message.from.thread === 0 && message.from.side === 'external');
+  const runtime = createRuntime({ transport: gated.transport, deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 } });
+  const bus = runtime.bus('external');
+  bus.post('produced', 0);
+  bus.post('produced', 1);
+  const read = bus.fromStation().catch((error: unknown) => error);
+  await gated.arrived;
+  const waiting = bus.room().catch((error: unknown) => error);
+  await runtime.stop();
+  assert.ok(isBusError(await waiting, 'RUNTIME_STOPPED'), 'a waiting producer hears of the stop');
+  try {
+    await bus.room();
+    assert.unreachable('room() should reject after stop()');
+  } catch (error) {
+    assert.ok(isBusError(error, 'RUNTIME_STOPPED'), String(error));
+  }
+  gated.release();
+  await read;
+});
+
+test('room - a bound too large to halve in 32 bits still works', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxUnsent: Number.MAX_SAFE_INTEGER } });
+  try {
+    runtime.bus('external').post('produced', 1);
+    await runtime.bus('external').room();
   } finally {
     await runtime.stop();
   }
