@@ -39,4 +39,31 @@ test('toStation - posts of the same tick reach the actor with the handover: two 
   }
 });
 
+test('failures - what was held for the closing step is reported on its own when the call fails', async () => {
+  let failing = true;
+  const runtime = createRuntime({
+    deferred: 'manual',
+    transport: { name: 'flaky', carry: (message) => (failing ? Promise.reject(new Error('link down')) : Promise.resolve(message)) },
+  });
+  try {
+    const bus = runtime.bus('external');
+    bus.post('before.read', 1);
+    await bus.fromStation().catch(() => undefined);
+    assert.equal([bus.state, bus.actor.getSnapshot().context.posted], ['active', 1], 'a failed read reports the held post');
+    bus.post('after.read', 2);
+    await Promise.resolve();
+    assert.is(bus.actor.getSnapshot().context.posted, 2, 'and reports flow again afterwards');
+    bus.post('before.handover', 3);
+    await bus.toStation().catch(() => undefined);
+    const { posted, failure } = bus.actor.getSnapshot().context;
+    assert.equal([posted, failure !== null], [3, true], 'a failed handover reports what it had taken');
+    failing = false;
+    const next = runtime.bus('external');
+    await next.toStation();
+    assert.is(runtime.station('external').size, 3, 'nothing was lost');
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test.run();
