@@ -5,16 +5,24 @@
  * objects: a batch frame is verified and indexed (`scanFrame`), and each of its
  * events becomes one small `EncodedEvent` — its timestamp and where its bytes
  * are. Passing events on copies their bytes into the next frame
- * (`encodeForwardFrame`); local code that asks for an event gets a plain one
+ * (`encodeFrame` does so); local code that asks for an event gets a plain one
  * (`plainEvents`), decoded once.
  *
  * Why: decoding and then keeping every event as JS objects cost a station
  * ~2 µs per event here, most of it garbage collection of the kept objects,
  * and capped cross-thread sync near 0.3-0.5 M events/s.
  */
-import { decodeEvents, eventIdAt, eventOriginAt, eventTypeAt, type EncodedBatch } from '../schemas/codec.js';
-import type { BusEvent, Origin, Payload, Priority, Side } from '../types.js';
-import type { EventBatch } from './protocol.js';
+import {
+  decodeEvents,
+  eventIdAt,
+  eventOriginAt,
+  eventTypeAt,
+  scanFrame,
+  type EncodedBatch,
+  type FrameLimits,
+} from '../schemas/codec.js';
+import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../types.js';
+import type { EventBatch, WireMessage } from './protocol.js';
 
 /**
  * One event still in its batch's bytes. It reads as a `BusEvent` (the fields
@@ -71,6 +79,22 @@ export class EncodedEvent implements BusEvent {
   decoded(): BusEvent {
     return (this.plain ??= decodeEvents(this.batch, [this.index])[0]!);
   }
+}
+
+/** The `from` of frames the runtime writes only to read back itself (journal entries, repacked events). */
+export const UNREAD_ENDPOINT: Endpoint = { processor: 0, thread: 0, generation: 0, side: 'internal' };
+
+/** A frame read as a station keeps it: every check of `decodeFrame`, a batch's history as `EncodedEvent`s. */
+export function scanMessage(frame: Uint8Array, limits?: Partial<FrameLimits>): WireMessage {
+  const scanned = scanFrame(frame, limits);
+  return scanned.kind === 'encodedBatch' ? eventBatchOf(scanned) : scanned;
+}
+
+/** `scanMessage` of a frame the runtime wrote itself as a batch. */
+export function scanBatch(frame: Uint8Array): EventBatch {
+  const message = scanMessage(frame);
+  if (message.kind !== 'batch') throw new TypeError(`a frame written as a batch reads as a ${message.kind}`);
+  return message;
 }
 
 /** The events of an encoded batch as an `EventBatch`: the history as `EncodedEvent`s, the queue as it was decoded. */

@@ -10,8 +10,8 @@
  * slow receiver slows its senders instead of growing memory.
  */
 import { BusError, TransportError, WorkerCrashedError, isBusError, type BusErrorCode } from '../errors.js';
-import { decodeFrame, encodeForwardFrame, encodeFrame, scanFrame } from '../schemas/codec.js';
-import { eventBatchOf } from './encoded-events.js';
+import { decodeFrame, encodeFrame } from '../schemas/codec.js';
+import { scanMessage } from './encoded-events.js';
 import type { Ack, WireMessage } from './protocol.js';
 
 /** The two ends a channel needs: send a frame, hear frames. */
@@ -148,11 +148,7 @@ export class FrameChannel {
   }
 
   #send(message: WireMessage): void {
-    // Batches may hold events a station kept encoded: their bytes are copied on.
-    const frame =
-      message.kind === 'batch'
-        ? encodeForwardFrame(message, { compress: this.#compress })
-        : encodeFrame(message, { compress: this.#compress });
+    const frame = encodeFrame(message, { compress: this.#compress });
     this.stats.sent++;
     this.stats.bytesSent += frame.byteLength;
     this.#port.send(frame);
@@ -171,12 +167,7 @@ export class FrameChannel {
       if (bytes === undefined) throw new TransportError(`${this.#name}: received a ${typeof data}, not a frame.`);
       this.stats.received++;
       this.stats.bytesReceived += bytes.byteLength;
-      if (this.#encodedEvents) {
-        const scanned = scanFrame(bytes);
-        message = scanned.kind === 'encodedBatch' ? eventBatchOf(scanned) : scanned;
-      } else {
-        message = decodeFrame(bytes);
-      }
+      message = this.#encodedEvents ? scanMessage(bytes) : decodeFrame(bytes);
     } catch (error) {
       // Without a readable sequence number no single request can be blamed:
       // the channel is broken, and every waiting request hears so.

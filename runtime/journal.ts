@@ -14,9 +14,8 @@
  * not a decode, and replay scans the frame back into `EncodedEvent`s.
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { scanFrame } from '../schemas/codec.js';
 import type { BusEvent, Side } from '../types.js';
-import { eventBatchOf } from './encoded-events.js';
+import { UNREAD_ENDPOINT, scanBatch } from './encoded-events.js';
 import { batchFrames } from './transport.js';
 
 /** One recorded change of a station. */
@@ -131,7 +130,7 @@ export class StationJournal {
 /** An entry as stored: an accepted batch as frames of at most SNAPSHOT_CHUNK events each. */
 function storedEntries(entry: JournalEntry): StoredEntry[] {
   if (entry.op !== 'accept') return [entry];
-  const batch = { kind: 'batch', seq: 0, from: JOURNAL_ENDPOINT, history: entry.history, queue: entry.queue } as const;
+  const batch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: entry.history, queue: entry.queue } as const;
   return batchFrames(batch, SNAPSHOT_CHUNK, { compress: false }).map((frame) => ({ op: 'accept', side: entry.side, frame }));
 }
 
@@ -140,11 +139,6 @@ function restoredEntry(stored: StoredEntry): JournalEntry {
   if (stored.op !== 'accept') return stored;
   // The events keep a copy of their own, whatever buffer lmdb read the value into
   // (Buffer#slice would make a view: Uint8Array#slice copies).
-  const scanned = scanFrame(Uint8Array.prototype.slice.call(stored.frame));
-  if (scanned.kind !== 'encodedBatch') throw new TypeError(`a journal entry holds a ${scanned.kind} frame, not a batch`);
-  const { history, queue } = eventBatchOf(scanned);
+  const { history, queue } = scanBatch(Uint8Array.prototype.slice.call(stored.frame));
   return { op: 'accept', side: stored.side, history, queue };
 }
-
-/** The `from` of journal frames; never read back. */
-const JOURNAL_ENDPOINT = { processor: 0, thread: 0, generation: 0, side: 'internal' } as const;

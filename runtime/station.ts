@@ -10,8 +10,7 @@ import { BridgeClosedError, BusBusyError, TransportError, UnsupportedError, isBu
 import { canReach } from '../machines/bridge.machine.js';
 import type { StationKind, stationMachine } from '../machines/station.machine.js';
 import type { BusEvent, Endpoint, Side } from '../types.js';
-import { scanFrame } from '../schemas/codec.js';
-import { EncodedEvent, eventBatchOf, plainEvent, plainEvents } from './encoded-events.js';
+import { EncodedEvent, UNREAD_ENDPOINT, plainEvent, plainEvents, scanBatch } from './encoded-events.js';
 import { batchFrames } from './transport.js';
 import { EventHistory, compareEvents, originKey, typeMatchesAny, type HistoryQuery } from './history.js';
 import type { EventBatch, SyncRequest } from './protocol.js';
@@ -54,19 +53,15 @@ export function keepable(events: readonly BusEvent[], history: EventHistory): re
   if (events.length < REPACK_CHECK_EVENTS) return events;
   const fresh = history.missing(events);
   if (fresh.length * 4 >= events.length || !fresh.some((event) => event instanceof EncodedEvent)) return fresh;
-  const batch: EventBatch = { kind: 'batch', seq: 0, from: REPACK_ENDPOINT, history: fresh, queue: [] };
+  const batch: EventBatch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: fresh, queue: [] };
   const repacked: BusEvent[] = [];
   for (const frame of batchFrames(batch, REPACK_FRAME_EVENTS, { compress: false })) {
-    const scanned = scanFrame(frame);
-    if (scanned.kind !== 'encodedBatch') throw new TypeError(`a repacked batch scanned as a ${scanned.kind}`);
-    for (const event of eventBatchOf(scanned).history) repacked.push(event);
+    for (const event of scanBatch(frame).history) repacked.push(event);
   }
   return repacked;
 }
 
 const REPACK_FRAME_EVENTS = 4096;
-/** The `from` of repacked frames; never read. */
-const REPACK_ENDPOINT: Endpoint = { processor: 0, thread: 0, generation: 0, side: 'internal' };
 
 /** The sender of a batch, or the reader of a request: a bus generation, or a station. */
 function sourceKey(endpoint: Endpoint): string {

@@ -5,16 +5,8 @@
  * frame and decodes it again, exactly as a hop between threads or processes does.
  */
 import { InvalidOptionError, TransportError, isBusError } from '../errors.js';
-import {
-  decodeFrame,
-  encodeForwardFrame,
-  encodeFrame,
-  resolveFrameLimits,
-  scanFrame,
-  type EncodeOptions,
-  type FrameLimits,
-} from '../schemas/codec.js';
-import { eventBatchOf } from './encoded-events.js';
+import { decodeFrame, encodeFrame, resolveFrameLimits, type EncodeOptions, type FrameLimits } from '../schemas/codec.js';
+import { scanMessage } from './encoded-events.js';
 import type { BusEvent } from '../types.js';
 import type { EventBatch, WireMessage } from './protocol.js';
 import { assertKnownKeys } from './validate.js';
@@ -114,9 +106,7 @@ export class FrameTransport implements Transport {
 
   /** Reads a frame as `receiver` sees it: a station keeps batch events encoded. */
   #read(frame: Uint8Array, receiver: Receiver): WireMessage {
-    if (receiver === 'bus') return decodeFrame(frame, this.#limits);
-    const scanned = scanFrame(frame, this.#limits);
-    return scanned.kind === 'encodedBatch' ? eventBatchOf(scanned) : scanned;
+    return receiver === 'bus' ? decodeFrame(frame, this.#limits) : scanMessage(frame, this.#limits);
   }
 
   /** A batch travels as as many frames as it needs (`batchFrames`), read back in order. */
@@ -139,13 +129,13 @@ export class FrameTransport implements Transport {
  * Encodes a batch as as many frames as it needs: at most `maxEvents` events
  * each (history first, then queue), halved again while a frame would exceed
  * the byte limit. Frames keep the batch's order. Events a station kept
- * encoded are copied, not decoded (`encodeForwardFrame`).
+ * encoded are copied, not decoded (as `encodeFrame` does).
  */
 export function batchFrames(batch: EventBatch, maxEvents: number, options: EncodeOptions): Uint8Array[] {
   const total = batch.history.length + batch.queue.length;
   if (total <= maxEvents) {
     try {
-      return [encodeForwardFrame(batch, options)];
+      return [encodeFrame(batch, options)];
     } catch (error) {
       if (!isBusError(error, 'FRAME_TOO_LARGE')) throw error;
       if (total <= 1) throw new TransportError(`An event of batch ${batch.seq} is larger than a frame may be.`);

@@ -222,7 +222,9 @@ let spareWriter: BodyWriter | null = null;
 
 /**
  * Encodes a message as one frame. The frame owns its `ArrayBuffer` exactly
- * (offset 0, full length), so it can be transferred to a worker as is.
+ * (offset 0, full length), so it can be transferred to a worker as is. A
+ * batch's events that are still encoded (`EncodedEventRef`s: what a station
+ * keeps) are copied as `encodeForwardFrame` copies them, never decoded.
  *
  * Throws `InvalidEventError` for what the wire cannot carry exactly (a payload
  * that is not JSON-compatible data or a `Uint8Array`, NaN or Infinity, a cycle,
@@ -241,7 +243,8 @@ let spareWriter: BodyWriter | null = null;
 export function encodeFrame(message: WireMessage, options?: EncodeOptions): Uint8Array {
   const compress = compressOption(options);
   const limits = resolveFrameLimits(options?.limits);
-  if (typeof message === 'object' && message !== null && message.kind === 'batch') return encodeBatch(message, compress, limits, false);
+  // A batch's events may still be encoded (a station keeps what it received so): their bytes are copied.
+  if (typeof message === 'object' && message !== null && message.kind === 'batch') return encodeBatch(message, compress, limits);
   const builder = spareBuilder ?? new flatbuffers.Builder(4096);
   spareBuilder = null;
   try {
@@ -292,7 +295,7 @@ export function encodeForwardFrame(batch: ForwardBatch, options?: EncodeOptions)
   if (typeof batch !== 'object' || batch === null || batch.kind !== 'batch') {
     throw new InvalidEventError(`Cannot encode ${describe(batch)} as a forward batch: expected { kind: 'batch', ... }.`);
   }
-  return encodeBatch(batch, compress, limits, true);
+  return encodeBatch(batch, compress, limits);
 }
 
 /**
@@ -317,12 +320,12 @@ function compressOption(options: EncodeOptions | undefined): boolean | 'auto' {
   return compress;
 }
 
-/** Writes a batch with the spare `BodyWriter`; `forward`: its history may hold `EncodedEventRef`s. */
-function encodeBatch(batch: EventBatch | ForwardBatch, compress: boolean | 'auto', limits: FrameLimits, forward: boolean): Uint8Array {
+/** Writes a batch with the spare `BodyWriter`; its history may hold `EncodedEventRef`s. */
+function encodeBatch(batch: EventBatch | ForwardBatch, compress: boolean | 'auto', limits: FrameLimits): Uint8Array {
   const writer = spareWriter ?? new BodyWriter(64 * 1024);
   spareWriter = null;
   try {
-    return finishFrame(writeBatchBody(writer, batch, limits, forward), batch, compress, limits);
+    return finishFrame(writeBatchBody(writer, batch, limits), batch, compress, limits);
   } catch (error) {
     throw asEncodingError(error, batch);
   } finally {
@@ -621,9 +624,9 @@ class BodyWriter {
 
 /**
  * Writes a batch's body; returns it (a view of the writer's memory, valid until
- * the writer's next use). `forward`: history entries may be `EncodedEventRef`s.
+ * the writer's next use). History entries may be `EncodedEventRef`s.
  */
-function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits, forward: boolean): Uint8Array {
+function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits): Uint8Array {
   const seq = checkSeq(batch.seq, 'batch');
   const { history, queue } = batch;
   if (!Array.isArray(history) || !Array.isArray(queue)) {
@@ -662,7 +665,7 @@ function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits:
   w.link(table + 20, queueVector);
   for (let i = 0; i < historyLength; i++) {
     const entry = history[i];
-    const table = forward && isEncodedEventRef(entry) ? copyEvent(w, entry, limits) : writeEvent(w, entry as BusEvent, limits);
+    const table = isEncodedEventRef(entry) ? copyEvent(w, entry, limits) : writeEvent(w, entry as BusEvent, limits);
     w.link(historyVector + 4 + 4 * i, table);
   }
   for (let i = 0; i < queueLength; i++) w.link(queueVector + 4 + 4 * i, writeEvent(w, queue[i] as BusEvent, limits));
