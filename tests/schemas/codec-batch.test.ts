@@ -15,7 +15,7 @@ import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame } from '../
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, JsonValue } from '../../types.js';
-import { batch, event, finishBatchEnvelope } from './fixtures.js';
+import { batch, event, finishBatchEnvelope, handBuiltEvent } from './fixtures.js';
 
 
 function bodyOf(frame: Uint8Array): Uint8Array {
@@ -250,17 +250,7 @@ function bodyWithSharedString(count: number, shared: 'type' | 'id' | 'json' | 'm
       b.addOffset(entry);
       meta = b.endVector();
     }
-    b.startObject(11);
-    b.addFieldOffset(0, id, 0);
-    b.addFieldOffset(1, type, 0);
-    b.prep(4, 12);
-    b.writeInt32(0);
-    b.writeInt32(0);
-    b.writeInt32(0);
-    b.addFieldStruct(4, b.offset(), 0);
-    b.addFieldOffset(8, json, 0);
-    if (meta !== 0) b.addFieldOffset(10, meta, 0);
-    events.push(b.endObject());
+    events.push(handBuiltEvent(b, { id, type, json, meta }));
   }
   b.startVector(4, events.length, 4);
   for (let i = events.length - 1; i >= 0; i--) b.addOffset(events[i] as number);

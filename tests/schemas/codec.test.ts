@@ -20,7 +20,7 @@ import {
   readFrameHeader,
 } from '../../schemas/codec.js';
 import type { BusEvent, Endpoint, JsonValue } from '../../types.js';
-import { batch, event, finishBatchEnvelope, from } from './fixtures.js';
+import { batch, event, finishBatchEnvelope, from, handBuiltEvent } from './fixtures.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures and helpers
@@ -902,16 +902,7 @@ function sharedEventBody(copies: number, payloadChars: number): Uint8Array {
   const id = b.createString('0.0.1');
   const type = b.createString('big');
   const json = b.createString(JSON.stringify('x'.repeat(payloadChars)));
-  b.startObject(11);
-  b.addFieldOffset(0, id, 0);
-  b.addFieldOffset(1, type, 0);
-  b.prep(4, 12);
-  b.writeInt32(0);
-  b.writeInt32(0);
-  b.writeInt32(0);
-  b.addFieldStruct(4, b.offset(), 0);
-  b.addFieldOffset(8, json, 0);
-  const shared = b.endObject();
+  const shared = handBuiltEvent(b, { id, type, json });
   b.startVector(4, copies, 4);
   for (let i = 0; i < copies; i++) b.addOffset(shared);
   finishBatchEnvelope(b, b.endVector());

@@ -25,6 +25,28 @@ export function batch(history: BusEvent[], queue: BusEvent[] = [], seq = 9): Eve
 }
 
 /**
+ * Writes a hand-built event table: id, type, a zero origin and a JSON payload
+ * (and `meta`, a vector offset, when not 0), every other field at its default.
+ * For tests that write bodies the encoder never would.
+ */
+export function handBuiltEvent(
+  b: flatbuffers.Builder,
+  fields: { readonly id: flatbuffers.Offset; readonly type: flatbuffers.Offset; readonly json: flatbuffers.Offset; readonly meta?: flatbuffers.Offset },
+): flatbuffers.Offset {
+  b.startObject(11);
+  b.addFieldOffset(0, fields.id, 0);
+  b.addFieldOffset(1, fields.type, 0);
+  b.prep(4, 12);
+  b.writeInt32(0);
+  b.writeInt32(0);
+  b.writeInt32(0);
+  b.addFieldStruct(4, b.offset(), 0);
+  b.addFieldOffset(8, fields.json, 0);
+  if (fields.meta !== undefined && fields.meta !== 0) b.addFieldOffset(10, fields.meta, 0);
+  return b.endObject();
+}
+
+/**
  * Finishes a hand-built frame body: an Envelope holding an EventBatch with
  * `history` (an offset vector already in `b`), an empty queue and a default
  * endpoint. For tests that write bodies the encoder never would.
