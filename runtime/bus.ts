@@ -191,7 +191,7 @@ export class Bus {
     if (!this.#thread.host.running) return Promise.reject(new RuntimeStoppedError('room'));
     if (this.#hasRoom()) return Promise.resolve();
     const waiting = new Promise<void>((resolve, reject) => this.#roomWaiters.push({ resolve, reject }));
-    this.#thread.host.requestSync?.();
+    this.#thread.host.requestSync?.(this.side);
     return waiting;
   }
 
@@ -211,7 +211,7 @@ export class Bus {
     if (this.#roomWaiters.length === 0) return;
     const enough = this.#hasRoom();
     if (!enough && failure === undefined) {
-      this.#thread.host.requestSync?.();
+      this.#thread.host.requestSync?.(this.side);
       return;
     }
     const waiters = this.#roomWaiters;
@@ -248,7 +248,7 @@ export class Bus {
     const thread = this.#thread;
     const maxUnsent = thread.host.maxUnsent;
     if (maxUnsent !== undefined && priority !== 'deferred' && this.#outbox.length >= maxUnsent) {
-      thread.host.requestSync?.();
+      thread.host.requestSync?.(this.side);
       throw new BusFullError(this.#outbox.length, maxUnsent);
     }
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
@@ -278,7 +278,7 @@ export class Bus {
     if (maxBatch !== undefined && ++this.#sinceSync >= maxBatch) {
       this.#sinceSync = 0;
       // After this post is in the history, so the sync it asks for carries it.
-      queueMicrotask(() => thread.host.requestSync?.());
+      queueMicrotask(() => thread.host.requestSync?.(this.side));
     }
     this.#history.insert(event);
     // Its stamp is after everything this thread has seen: the outbox stays sorted.

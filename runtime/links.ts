@@ -49,8 +49,8 @@ export interface ThreadHost {
   readonly maxBatch?: number;
   /** With an automatic sync policy: the events a bus may hold unsent before posts are refused. */
   readonly maxUnsent?: number;
-  /** Asks the automatic sync policy for a sync now. */
-  requestSync?(): void;
+  /** Asks the automatic sync policy for a sync of the bus of `side` now. */
+  requestSync?(side: Side): void;
 }
 
 /** What a local station needs from where it runs. */

@@ -61,6 +61,9 @@ export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
   };
 }
 
+/** What started a sync tick: its period, or a bus that asked (`maxBatch` posts, a producer waiting for room). */
+export type TickCause = 'period' | 'request';
+
 /** Errors a sync tick expects and skips: a user's own sync call was running, or the runtime stopped. */
 function expected(error: unknown): boolean {
   return isBusError(error) && (error.code === 'BUS_BUSY' || error.code === 'BUS_RETIRED' || error.code === 'RUNTIME_STOPPED');
@@ -68,10 +71,12 @@ function expected(error: unknown): boolean {
 
 /**
  * Runs `tick` every `everyMs`, never two at once, and at once on `trigger()`.
+ * The tick hears which: `'period'` (sync everything) or `'request'` (sync what
+ * asked for it; a request made while a tick runs starts one more afterwards).
  */
 export class SyncTimer {
   readonly #everyMs: number;
-  readonly #tick: () => Promise<unknown>;
+  readonly #tick: (cause: TickCause) => Promise<unknown>;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
@@ -79,7 +84,7 @@ export class SyncTimer {
   /** Ticks completed; for tests and the inspector. */
   ticks = 0;
 
-  constructor(everyMs: number, tick: () => Promise<unknown>) {
+  constructor(everyMs: number, tick: (cause: TickCause) => Promise<unknown>) {
     this.#everyMs = everyMs;
     this.#tick = tick;
   }
@@ -96,7 +101,7 @@ export class SyncTimer {
       return;
     }
     clearTimeout(this.#timer);
-    this.#run();
+    this.#run('request');
   }
 
   /** Stops the timer and waits for a running tick. */
@@ -109,11 +114,11 @@ export class SyncTimer {
   #schedule(): void {
     if (this.#stopped) return;
     // Referenced on purpose: a runtime that syncs keeps the process alive until stop(), like a server.
-    this.#timer = setTimeout(() => this.#run(), this.#everyMs);
+    this.#timer = setTimeout(() => this.#run('period'), this.#everyMs);
   }
 
-  #run(): void {
-    this.#running = this.#tick()
+  #run(cause: TickCause): void {
+    this.#running = this.#tick(cause)
       .then(() => undefined)
       .catch((error: unknown) => {
         if (!expected(error)) console.error('[busline] an automatic sync failed; it will be retried:', error);
@@ -124,7 +129,7 @@ export class SyncTimer {
         // After stop() no tick runs again, even one asked for while this one ran.
         if (this.#again && !this.#stopped) {
           this.#again = false;
-          this.#run();
+          this.#run('request');
         } else this.#schedule();
       });
   }

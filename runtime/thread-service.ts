@@ -12,7 +12,7 @@ import { createActor } from 'xstate';
 import { BusError, BusRetiredError, RuntimeStoppedError, isBusError, type BusErrorCode } from '../errors.js';
 import { busMachine } from '../machines/bus.machine.js';
 import { decodeFrame } from '../schemas/codec.js';
-import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
+import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../types.js';
 import type { Bus, FromStationOptions, PostOptions } from './bus.js';
 import { systemClock } from './clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
@@ -154,16 +154,27 @@ export function createThreadService(
   });
   const link = new ChannelStationLink(channel);
   const policy = options.sync;
+  // A period syncs both buses; a bus that asks (maxBatch posts, a producer waiting for room) syncs alone.
+  const asked = new Set<Side>();
   const timer =
     policy === undefined
       ? undefined
-      : new SyncTimer(policy.everyMs, () =>
-          settleAll((['internal', 'external'] as const).map((side) => () => current.bus(side).sync())),
-        );
+      : new SyncTimer(policy.everyMs, (cause) => {
+          const sides = cause === 'period' || asked.size === 0 ? SIDES : [...asked];
+          asked.clear();
+          return settleAll(sides.map((side) => () => current.bus(side).sync()));
+        });
   const host: ThreadHost = {
     ...(policy === undefined
       ? {}
-      : { maxBatch: policy.maxBatch ?? DEFAULT_MAX_BATCH, maxUnsent: maxUnsentOf(policy), requestSync: () => timer?.trigger() }),
+      : {
+          maxBatch: policy.maxBatch ?? DEFAULT_MAX_BATCH,
+          maxUnsent: maxUnsentOf(policy),
+          requestSync: (side) => {
+            asked.add(side);
+            timer?.trigger();
+          },
+        }),
     clock: systemClock,
     deferred: options.deferred,
     get running() {

@@ -6,7 +6,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import type { WireMessage } from '../../runtime/protocol.js';
-import { SyncTimer } from '../../runtime/sync-policy.js';
+import { SyncTimer, type TickCause } from '../../runtime/sync-policy.js';
+import { createThreadService, type ThreadApi } from '../../runtime/thread-service.js';
+import type { Thread } from '../../runtime/thread.js';
+import { MessageChannel } from 'node:worker_threads';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
 /** Resolves with the first event of `type` delivered on the root's main-thread bus of `side`. */
@@ -250,6 +253,62 @@ test('SyncTimer - after stop() no tick runs, not even one asked for while the la
   await new Promise<void>((resolve) => setImmediate(resolve));
   assert.is(calls, 1);
   assert.is(timer.ticks, 1);
+});
+
+test('SyncTimer - tells its tick whether the period or a request started it', async () => {
+  const causes: TickCause[] = [];
+  let tick: (cause: TickCause) => void = () => {};
+  const timer = new SyncTimer(1, async (cause) => {
+    causes.push(cause);
+    tick(cause);
+  });
+  try {
+    const period = new Promise<TickCause>((resolve) => (tick = resolve));
+    timer.start();
+    assert.is(await period, 'period');
+    const requested = new Promise<TickCause>((resolve) => (tick = resolve));
+    timer.trigger();
+    assert.is(await requested, 'request');
+  } finally {
+    await timer.stop();
+  }
+});
+
+test('maxBatch - in a thread, the bus that asked syncs alone; the other side waits for the period', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const { port1, port2 } = new MessageChannel();
+  let thread: Thread | undefined;
+  const api = createThreadService(
+    port1,
+    { processor: 0, thread: 1, deferred: 'manual', bridge: runtime.bridge.direction, sync: { everyMs: 3_600_000, maxBatch: 2 } },
+    (started) => (thread = started),
+  );
+  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
+    (api[method] as (...a: unknown[]) => unknown)(...args)) as Parameters<Runtime['attachThread']>[3];
+  const bus = runtime.attachThread(0, 1, port2, call).bus('external');
+  try {
+    const states: Record<'internal' | 'external', string[]> = { internal: [], external: [] };
+    for (const side of ['internal', 'external'] as const) {
+      thread!.bus(side).actor.subscribe((snapshot) => states[side].push(String(snapshot.value)));
+    }
+    const station = runtime.station('external');
+    const arrived = new Promise<void>((resolve) => {
+      const subscription = station.actor.subscribe(() => {
+        if (station.size < 2) return;
+        subscription.unsubscribe();
+        resolve();
+      });
+    });
+    await bus.post('batch.first', 1);
+    await bus.post('batch.second', 2);
+    await arrived;
+    assert.ok(states.external.includes('receiving'), 'the external bus synced');
+    assert.equal(states.internal, [], 'the internal bus was not asked to');
+  } finally {
+    await api.stop();
+    port2.close();
+    await runtime.stop();
+  }
 });
 
 test('options - sync is checked', () => {
