@@ -109,17 +109,26 @@ export class BusBusyError extends BusError {
 }
 
 /**
- * A post refused because the bus holds `maxUnsent` events its station has not
- * taken yet (the automatic sync policy's bound): the station is not keeping
- * up. Nothing already accepted is lost; `await bus.room()` before posting more.
+ * A post refused because the bus is full. `'unsent'`: it holds `maxUnsent`
+ * events its station has not taken yet (the automatic sync policy's bound),
+ * so the station is not keeping up; `await bus.room()` before posting more.
+ * `'queue'`: its queue holds `maxQueued` deferred events nobody has drained.
+ * Nothing already accepted is lost either way.
  */
 export class BusFullError extends BusError {
-  constructor(unsent: number, maxUnsent: number) {
+  /** Which bound refused the post. */
+  readonly bound: 'unsent' | 'queue';
+
+  constructor(held: number, max: number, bound: 'unsent' | 'queue' = 'unsent') {
     super(
       'BUS_FULL',
-      `post() was refused: ${unsent} events of this bus wait for its station (sync.maxUnsent is ${maxUnsent}). ` +
-        'The station is not keeping up; await bus.room() before posting more.',
+      bound === 'unsent'
+        ? `post() was refused: ${held} events of this bus wait for its station (sync.maxUnsent is ${max}). ` +
+            'The station is not keeping up; await bus.room() before posting more.'
+        : `post() of a deferred event was refused: the bus queue holds ${held} deferred events (maxQueued is ${max}). ` +
+            "Deliver them first: bus.drain(), or let the thread go idle (deferred: 'idle'), or toStation() to park them.",
     );
+    this.bound = bound;
   }
 }
 

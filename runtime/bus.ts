@@ -173,6 +173,11 @@ export class Bus {
     return this.#outbox.length;
   }
 
+  /** Deferred events waiting in this bus's queue (at most `maxQueued` from posts). */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
   /**
    * Resolves once this bus may post again without being refused for being
    * full: under the automatic sync policy, when at most half of
@@ -247,7 +252,9 @@ export class Bus {
     if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
     const thread = this.#thread;
     const maxUnsent = thread.host.maxUnsent;
-    if (maxUnsent !== undefined && priority !== 'deferred' && this.#outbox.length >= maxUnsent) {
+    if (priority === 'deferred') {
+      if (this.#queue.length >= thread.host.maxQueued) throw new BusFullError(this.#queue.length, thread.host.maxQueued, 'queue');
+    } else if (maxUnsent !== undefined && this.#outbox.length >= maxUnsent) {
       thread.host.requestSync?.(this.side);
       throw new BusFullError(this.#outbox.length, maxUnsent);
     }
@@ -612,6 +619,9 @@ export class Bus {
     });
   }
 }
+
+/** `maxQueued` (deferred events one bus may hold in its queue) when `createRuntime` does not set it. */
+export const DEFAULT_MAX_QUEUED = 65_536;
 
 /** The most entries an event's `meta` may have. */
 export const MAX_META_ENTRIES = 256;

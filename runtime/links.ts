@@ -49,6 +49,8 @@ export interface ThreadHost {
   readonly maxBatch?: number;
   /** With an automatic sync policy: the events a bus may hold unsent before posts are refused. */
   readonly maxUnsent?: number;
+  /** The deferred events a bus may hold in its queue before deferred posts are refused. */
+  readonly maxQueued: number;
   /** Asks the automatic sync policy for a sync of the bus of `side` now. */
   requestSync?(side: Side): void;
 }

@@ -47,6 +47,8 @@ export interface WorkerThreadOptions {
   /** Worker threads to start; they are threads 1..count (thread 0 is the processor's own). */
   readonly count: number;
   readonly deferred: 'idle' | 'manual';
+  /** The bound on each bus's queue of deferred events. */
+  readonly maxQueued: number;
   /** The bridge's direction now: a restarted thread starts with the current one. */
   readonly bridge: () => BridgeDirection;
   readonly callDeadlineMs?: number;
@@ -99,6 +101,7 @@ async function superviseThread(
       processor: options.processor,
       thread,
       deferred: options.deferred,
+      maxQueued: options.maxQueued,
       bridge: options.bridge(),
       incarnation: incarnationName(options.processorIncarnation ?? '', incarnation++),
       ...(options.sync === undefined ? {} : { sync: options.sync }),

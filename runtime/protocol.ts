@@ -4,6 +4,7 @@
  * `schemas/codec.ts`; in one thread the in-memory transport passes them as is.
  */
 import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
+import type { SyncPolicy } from './sync-policy.js';
 
 /**
  * A batch of events for one hop: a bus's `toStation()`, a station's reply to
@@ -73,6 +74,8 @@ export interface ProcessorInit {
   readonly processor: number;
   readonly threads: number;
   readonly deferred: 'idle' | 'manual';
+  /** The bound on each bus's queue of deferred events. */
+  readonly maxQueued: number;
   readonly bridge: BridgeDirection;
   readonly callDeadlineMs?: number;
   readonly restart?: { readonly maxRestarts: number; readonly withinMs: number };
@@ -81,7 +84,7 @@ export interface ProcessorInit {
   /** How many times this processor was restarted. */
   readonly incarnation?: number;
   /** The automatic sync policy, if any. */
-  readonly sync?: { readonly everyMs: number; readonly maxBatch?: number };
+  readonly sync?: SyncPolicy;
   /** Where this processor's stations keep their journal (an lmdb directory); none when absent. */
   readonly journal?: string;
 }

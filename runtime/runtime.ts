@@ -17,7 +17,7 @@ import type { ClearRequest } from '../machines/events.js';
 import { stationMachine, type StationKind } from '../machines/station.machine.js';
 import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
 import { Bridge } from './bridge.js';
-import type { Bus } from './bus.js';
+import { DEFAULT_MAX_QUEUED, type Bus } from './bus.js';
 import { systemClock, type Clock } from './clock.js';
 import type { MessagePortLike } from './frame-channel.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
@@ -51,6 +51,12 @@ export interface RuntimeOptions {
    * is idle, or `'manual'`: only on `bus.drain()`.
    */
   readonly deferred?: 'idle' | 'manual';
+  /**
+   * The deferred events one bus may hold in its queue: a deferred post beyond
+   * it is refused with `BusFullError` (`BUS_FULL`, `bound: 'queue'`), so a queue
+   * nobody drains cannot grow without end. Default 65 536.
+   */
+  readonly maxQueued?: number;
   /** Receives subscriber errors that have no `onError` of their own. Logs them by default. */
   readonly onError?: ErrorHandler;
   /** XState's inspection hook, for every actor of the runtime. */
@@ -98,6 +104,7 @@ const RUNTIME_OPTIONS = [
   'transport',
   'clock',
   'deferred',
+  'maxQueued',
   'onError',
   'inspect',
   'threadsPerProcessor',
@@ -165,6 +172,8 @@ export class Runtime {
   readonly clock: Clock;
   readonly transport: Transport;
   readonly deferred: 'idle' | 'manual';
+  /** The bound on each bus's queue of deferred events (`maxQueued`). */
+  readonly maxQueued: number;
   readonly bridge: Bridge;
   /** @internal */
   readonly subscriberErrorHandler: ErrorHandler;
@@ -187,7 +196,7 @@ export class Runtime {
   #syncTimer: SyncTimer | undefined;
   /** The automatic sync policy, when there is one. */
   readonly syncPolicy: SyncPolicy | undefined;
-  #processorInit!: Pick<ProcessorInit, 'threads' | 'callDeadlineMs' | 'restart' | 'workerLimits' | 'sync'>;
+  #processorInit!: Pick<ProcessorInit, 'threads' | 'maxQueued' | 'callDeadlineMs' | 'restart' | 'workerLimits' | 'sync'>;
   #pendingClearings: ClearRequest[] = [];
   #running = true;
 
@@ -215,6 +224,11 @@ export class Runtime {
       throw new InvalidOptionError('deferred', `expected 'idle' or 'manual', got ${describe(deferred)}.`);
     }
     this.deferred = deferred;
+    const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    if (typeof maxQueued !== 'number' || !Number.isSafeInteger(maxQueued) || maxQueued < 1) {
+      throw new InvalidOptionError('maxQueued', `expected a positive integer, got ${describe(maxQueued)}.`);
+    }
+    this.maxQueued = maxQueued;
     if (options.onError !== undefined) assertFunction(options.onError, 'onError');
     if (options.inspect !== undefined) assertFunction(options.inspect, 'inspect');
     this.subscriberErrorHandler = options.onError ?? defaultErrorHandler;
@@ -255,6 +269,7 @@ export class Runtime {
             processor: 0,
             count: threads,
             deferred: this.deferred,
+            maxQueued,
             bridge: () => this.bridgeDirection(),
             ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
             ...(options.restart === undefined ? {} : { restart: options.restart }),
@@ -266,6 +281,7 @@ export class Runtime {
           });
     this.#processorInit = {
       threads,
+      maxQueued,
       ...(deadline === undefined ? {} : { callDeadlineMs: deadline }),
       ...(options.restart === undefined ? {} : { restart: options.restart }),
       ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
@@ -709,6 +725,10 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
   get deferred(): 'idle' | 'manual' {
     return this.#runtime.deferred;
+  }
+
+  get maxQueued(): number {
+    return this.#runtime.maxQueued;
   }
 
   get running(): boolean {

@@ -13,7 +13,7 @@ import { BusError, BusRetiredError, RuntimeStoppedError, isBusError, type BusErr
 import { busMachine } from '../machines/bus.machine.js';
 import { decodeFrame } from '../schemas/codec.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../types.js';
-import type { Bus, FromStationOptions, PostOptions } from './bus.js';
+import { DEFAULT_MAX_QUEUED, type Bus, type FromStationOptions, type PostOptions } from './bus.js';
 import { systemClock } from './clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
 import type { HistoryQuery } from './history.js';
@@ -31,6 +31,8 @@ export interface ThreadServiceOptions {
   readonly processor: number;
   readonly thread: number;
   readonly deferred: 'idle' | 'manual';
+  /** The bound on each bus's queue of deferred events; default `DEFAULT_MAX_QUEUED`. */
+  readonly maxQueued?: number;
   readonly bridge: BridgeDirection;
   /** Names a restarted thread, e.g. `"2"` or `"1.0"`; its event ids include it (see `Thread`). */
   readonly incarnation?: string;
@@ -177,6 +179,7 @@ export function createThreadService(
         }),
     clock: systemClock,
     deferred: options.deferred,
+    maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
     get running() {
       return running;
     },

@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime } from '../../index.js';
+import { BusFullError, createRuntime, isBusError } from '../../index.js';
 
 const test = suite('Bus reports');
 
@@ -67,3 +67,64 @@ test('failures - what was held for the closing step is reported on its own when 
 });
 
 test.run();
+
+const queue = suite('Bus queue bound (maxQueued)');
+
+queue('a deferred post beyond maxQueued is refused with BUS_FULL; nothing accepted is lost; drain() makes room', () => {
+  const runtime = createRuntime({ deferred: 'manual', maxQueued: 2 });
+  const bus = runtime.bus('external');
+  const delivered: unknown[] = [];
+  bus.subscribe('later', (event) => void delivered.push(event.payload));
+  bus.post('later', 1, { priority: 'deferred' });
+  bus.post('later', 2, { priority: 'deferred' });
+  try {
+    bus.post('later', 3, { priority: 'deferred' });
+    assert.unreachable('a third deferred post was taken');
+  } catch (error) {
+    assert.ok(isBusError(error, 'BUS_FULL'), String(error));
+    assert.ok(error instanceof BusFullError && error.bound === 'queue');
+    assert.match((error as Error).message, /maxQueued is 2/);
+  }
+  assert.is(bus.queued, 2);
+  assert.equal(bus.queue().map((event) => event.payload), [1, 2], 'the refused post left the queue as it was');
+  bus.post('now', 'normal posts are not bounded by the queue', { priority: 'immediate' });
+  assert.is(bus.drain(), 2);
+  assert.equal(delivered, [1, 2]);
+  bus.post('later', 3, { priority: 'deferred' });
+  assert.is(bus.queued, 1);
+  return runtime.stop();
+});
+
+queue('parked entries coming back may exceed the bound: they were accepted before', async () => {
+  const runtime = createRuntime({ deferred: 'manual', maxQueued: 2 });
+  try {
+    let bus = runtime.bus('external');
+    bus.post('later', 1, { priority: 'deferred' });
+    bus.post('later', 2, { priority: 'deferred' });
+    bus = await bus.toStation(); // parked at the station
+    bus.post('later', 3, { priority: 'deferred' });
+    bus.post('later', 4, { priority: 'deferred' });
+    await bus.fromStation();
+    assert.equal(bus.queue().map((event) => event.payload).sort(), [1, 2, 3, 4]);
+    assert.ok(isBusError(catchError(() => bus.post('later', 5, { priority: 'deferred' })), 'BUS_FULL'));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+queue('options - maxQueued is checked', () => {
+  for (const maxQueued of [0, -1, 1.5, '8', Infinity, Number.NaN]) {
+    assert.ok(isBusError(catchError(() => createRuntime({ maxQueued: maxQueued as never })), 'INVALID_OPTION'), String(maxQueued));
+  }
+});
+
+function catchError(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+queue.run();

@@ -114,4 +114,25 @@ lifecycle('crash - a processor killed with SIGKILL rejects pending and later cal
   await rt.stop();
 });
 
+lifecycle('maxQueued - reaches every thread: a root worker, a processor\'s own thread and its worker', async () => {
+  const rt = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual', maxQueued: 2 });
+  try {
+    await rt.ready;
+    for (const [processor, thread] of [[0, 1], [1, 0], [1, 1]] as const) {
+      const remote = rt.thread(processor, thread).bus('external') as RemoteBus;
+      await remote.post('later', 1, { priority: 'deferred' });
+      await remote.post('later', 2, { priority: 'deferred' });
+      try {
+        await remote.post('later', 3, { priority: 'deferred' });
+        assert.unreachable(`thread ${processor}.${thread} took a third deferred post`);
+      } catch (error) {
+        assert.ok(isBusError(error, 'BUS_FULL'), String(error));
+      }
+      assert.equal((await remote.queue()).map((event) => event.payload), [1, 2], `thread ${processor}.${thread}`);
+    }
+  } finally {
+    await rt.stop();
+  }
+});
+
 lifecycle.run();
