@@ -161,7 +161,14 @@ export class FrameChannel {
 
   #receive(data: unknown): void {
     if (this.#closed !== undefined) return;
-    const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : undefined;
+    const received = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : undefined;
+    // A frame read from a stream (a processor's IPC channel) is a view of the chunk it arrived in.
+    // Events kept as bytes keep their frame alive, so one that is less than half of its chunk is
+    // copied out: a station never pins the other frames of the chunk. Transferred frames own theirs.
+    const bytes =
+      this.#encodedEvents && received !== undefined && received.byteLength * 2 < received.buffer.byteLength
+        ? received.slice()
+        : received;
     let message: WireMessage;
     try {
       if (bytes === undefined) throw new TransportError(`${this.#name}: received a ${typeof data}, not a frame.`);

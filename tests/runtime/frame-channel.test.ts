@@ -139,6 +139,32 @@ test('receive - a corrupt frame breaks the channel with FRAME_CORRUPT for everyo
   }
 });
 
+test('receive - events a station keeps do not pin the stream chunk their frame arrived in', async () => {
+  // A port that hands frames over as an IPC channel does: views into a larger chunk.
+  let deliver: (data: unknown) => void = () => {};
+  const chunked: FramePort = {
+    send(frame) {
+      const chunk = new Uint8Array(frame.length * 4);
+      chunk.set(frame, 100);
+      deliver(chunk.subarray(100, 100 + frame.length));
+    },
+    listen: () => () => {},
+  };
+  const kept: EventBatch[] = [];
+  const station = new FrameChannel(
+    { send: () => {}, listen: (listener) => ((deliver = listener), () => {}) },
+    { end: 'b', encodedEvents: true, serve: (message) => (message.kind === 'batch' && kept.push(message), []), name: 'station' },
+  );
+  const sender = new FrameChannel(chunked, { end: 'a', name: 'sender' });
+  void sender.request({ kind: 'batch', seq: 0, from, history: events(3), queue: [] }).catch(() => {});
+  await Promise.resolve();
+  const body = (kept[0]!.history[0] as unknown as { batch: { body: Uint8Array } }).batch.body;
+  assert.ok(body.buffer.byteLength < 2 * body.byteLength + 64, `the kept body's buffer is ${body.buffer.byteLength} bytes`);
+  assert.equal(kept[0]!.history.map((event) => event.id), events(3).map((event) => event.id));
+  sender.close();
+  station.close();
+});
+
 test.run();
 
 const links = suite('ChannelStationLink + stationServer');
