@@ -1,6 +1,6 @@
 /**
- * Faults of real workers and processes: a worker that runs out of memory and
- * a processor killed with SIGKILL are detected, their pending calls rejected,
+ * Faults of real workers and processes: a worker that runs out of memory,
+ * throws, exits or hangs, and a processor killed with SIGKILL, are detected, their pending calls rejected,
  * they are restarted, and nothing that reached a station (or, for a processor,
  * the main station) is lost. Tests wait for the runtime's own crash report, an
  * internal-side event, never for time.
@@ -66,6 +66,46 @@ test('worker out of memory - pending call rejected, worker restarted, station ev
     await runtime.stop();
   }
 });
+
+for (const [how, reason] of [
+  ['throw', 'error'],
+  ['exit', 'exit'],
+  ['hang', 'hung'],
+] as const) {
+  test(`worker ${how === 'hang' ? 'that hangs' : how === 'exit' ? 'calling process.exit' : 'throwing'} - detected as ${reason}, restarted, station events and parked queue kept`, async () => {
+    // A hung worker is one that misses callDeadlineMs; 3 s is far beyond any call here.
+    const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', callDeadlineMs: 3_000 });
+    await runtime.ready;
+    try {
+      const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
+      const kept = await bus.post('order.created', { id: 1 });
+      const parked = await bus.post('order.later', { id: 2 }, { priority: 'deferred' });
+      await bus.toStation();
+      const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 0, thread: 1 });
+      const crashed = nextCrash(runtime, 'thread');
+      const sent = actor.send({ type: `crash.${how}` });
+      if (how === 'throw') await sent; // the exception comes after the call has returned
+      else {
+        try {
+          await sent;
+          assert.unreachable('the call that brought the worker down resolved');
+        } catch (error) {
+          assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+        }
+      }
+      const report = await crashed;
+      assert.equal(report.payload, { processor: 0, thread: 1, reason, restarted: true });
+      assert.ok(ids(runtime.station('external').history()).includes(kept.id));
+      const successor = runtime.thread(0, 1).bus('external') as RemoteBus;
+      const { handedBack, added } = await successor.fromStation();
+      assert.is(handedBack, 1);
+      assert.equal(ids(await successor.queue()), [parked.id]);
+      assert.ok(ids(added).includes(kept.id));
+    } finally {
+      await runtime.stop();
+    }
+  });
+}
 
 test('processor SIGKILL - pending calls rejected, processor restarted from its journal: no accepted event lost', async () => {
   const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual' });
