@@ -475,6 +475,13 @@ export class Bus {
   /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
   #receive(reply: EventBatch): FromStationResult {
     // Synchronous from here to RECEIVED, which carries what was held.
+    const result = this.#merge(reply);
+    this.#actor.send({ type: 'RECEIVED', added: result.added.length, queued: this.#queue.length, ...this.#activity() });
+    return result;
+  }
+
+  /** Merges a station's reply and delivers what is new to this thread; the caller ends the receiving state at once. */
+  #merge(reply: EventBatch): FromStationResult {
     this.#reportsHeld = false;
     // A sync that was skipped while this read ran (BUS_BUSY) is asked for again.
     queueMicrotask(() => this.#settleRoom());
@@ -490,7 +497,6 @@ export class Bus {
       delivered.add(event.id);
       this.#deliveredSinceReport += subscriptions.deliver(event);
     }
-    this.#actor.send({ type: 'RECEIVED', added: added.length, queued: this.#queue.length, ...this.#activity() });
     return { added, handedBack: reply.queue.length };
   }
 
@@ -515,20 +521,40 @@ export class Bus {
     this.#enter('FROM_STATION', 'sync', 'receiving', this.side);
     this.#flush();
     this.#sinceSync = 0;
-    const link = this.#thread.host.stationLink(this.side);
-    let reply: EventBatch;
+    const unsent = this.#unsent();
+    // The batch and the read go out together, one wake-up of the station's
+    // thread instead of two: a station takes what arrives in order, and a read
+    // with `since` leaves out what this bus sent anyway.
+    // Settled here, so that a batch refused while the read runs is never an unhandled rejection.
+    const accepting =
+      unsent.length === 0
+        ? undefined
+        : this.#thread.host
+            .stationLink(this.side)
+            .accept({ kind: 'batch', seq: 0, from: this.endpoint, history: unsent, queue: [] })
+            .then(
+              () => undefined,
+              (error: unknown) => ({ error }),
+            );
+    let reply: EventBatch | undefined;
+    let failure: { error: unknown } | undefined;
     try {
-      const unsent = this.#unsent();
-      if (unsent.length > 0) {
-        await link.accept({ kind: 'batch', seq: 0, from: this.endpoint, history: unsent, queue: [] });
-        this.#sent(unsent);
-      }
       reply = await this.#read(this.side, options?.types);
     } catch (error) {
-      this.#failReceive(error);
-      throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
+      failure = { error };
     }
-    return this.#receive(reply);
+    if (accepting !== undefined) {
+      const refused = await accepting;
+      // A refused batch stays unsent, for the next sync.
+      if (refused === undefined) this.#sent(unsent);
+      failure ??= refused;
+    }
+    if (failure === undefined) return this.#receive(reply!);
+    // A read that arrived is merged even when the batch failed: its parked entries have left the station.
+    if (reply !== undefined) this.#merge(reply);
+    this.#failReceive(failure.error);
+    const { error } = failure;
+    throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
   }
 
   /**

@@ -133,6 +133,44 @@ function gatedTransport(holds: (message: WireMessage) => boolean = (message) => 
   };
 }
 
+test('bus.sync - the batch and the read go out together: a refused batch stays unsent, what the read brought is kept', async () => {
+  let armed = false;
+  const gated = gatedTransport((message) => armed && message.kind === 'batch' && message.from.thread === 0);
+  const runtime = createRuntime({ transport: gated.transport, deferred: 'manual' });
+  try {
+    let bus = runtime.bus('external');
+    const parked = bus.post('later', 1, { priority: 'deferred' });
+    bus = await bus.toStation();
+    const other = runtime.addThread().bus('external');
+    const theirs = other.post('theirs', 2);
+    await other.toStation();
+    const mine = bus.post('mine', 3);
+    armed = true;
+    const syncing = bus.sync();
+    assert.is(await gated.arrived, 1, 'the batch is held at the gate');
+    gated.fail();
+    try {
+      await syncing;
+      assert.unreachable('sync() should reject');
+    } catch (error) {
+      assert.ok(isBusError(error, 'TRANSPORT_FAILED'), String(error));
+      assert.match(String((error as Error).cause), 'the station is unreachable');
+    }
+    assert.equal(bus.queue().map((event) => event.id), [parked.id], 'the parked entry came back with the read');
+    assert.ok(bus.get(theirs.id), 'the other thread\'s event was merged');
+    assert.is(bus.unsent, 1, 'the refused batch waits for the next sync');
+    assert.is(runtime.station('external').get(mine.id), undefined);
+    assert.is(bus.state, 'active');
+    assert.match(String(bus.actor.getSnapshot().context.failure), 'the station is unreachable');
+    armed = false;
+    await bus.sync();
+    assert.ok(runtime.station('external').get(mine.id), 'sent by the next sync');
+    assert.is(bus.unsent, 0);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('maxUnsent - a producer that outruns its station is refused with BUS_FULL, loses nothing, and room() lets it go on', async () => {
   const gated = gatedTransport();
   const runtime = createRuntime({ transport: gated.transport, deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 4 } });
