@@ -23,6 +23,29 @@ function nextCrash(runtime: Runtime, kind: 'thread' | 'processor'): Promise<BusE
   });
 }
 
+/** Thread 0.1 hands a kept event and a deferred one over to its station (parked there): what its crash must not lose. */
+async function handOver(runtime: Runtime): Promise<{ kept: BusEvent; parked: BusEvent }> {
+  const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
+  const kept = await bus.post('order.created', { id: 1 });
+  const parked = await bus.post('order.later', { id: 2 }, { priority: 'deferred' });
+  await bus.toStation();
+  return { kept, parked };
+}
+
+/** After thread 0.1 crashed and restarted: the station kept `kept`, the successor gets `parked` back. Returns the successor and what it read. */
+async function assertNothingLost(
+  runtime: Runtime,
+  { kept, parked }: { kept: BusEvent; parked: BusEvent },
+): Promise<{ successor: RemoteBus; added: readonly BusEvent[] }> {
+  assert.ok(ids(runtime.station('external').history()).includes(kept.id));
+  const successor = runtime.thread(0, 1).bus('external') as RemoteBus;
+  const { handedBack, added } = await successor.fromStation();
+  assert.is(handedBack, 1);
+  assert.equal(ids(await successor.queue()), [parked.id]);
+  assert.ok(ids(added).includes(kept.id));
+  return { successor, added };
+}
+
 const test = suite('faults');
 
 test('worker out of memory - pending call rejected, worker restarted, station events and parked queue kept', async () => {
@@ -33,10 +56,7 @@ test('worker out of memory - pending call rejected, worker restarted, station ev
   });
   await runtime.ready;
   try {
-    const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
-    const kept = await bus.post('order.created', { id: 1 });
-    const parked = await bus.post('order.later', { id: 2 }, { priority: 'deferred' });
-    await bus.toStation();
+    const handed = await handOver(runtime);
     const crashed = nextCrash(runtime, 'thread');
     // Keep 4 MiB payloads in the worker's history until its heap limit stops it.
     let failure: unknown;
@@ -53,14 +73,9 @@ test('worker out of memory - pending call rejected, worker restarted, station ev
     assert.equal(report.payload, { processor: 0, thread: 1, reason: 'out-of-memory', restarted: true });
     assert.is(report.side, 'internal');
     // The station kept what reached it; the successor gets its parked queue back.
-    assert.ok(ids(runtime.station('external').history()).includes(kept.id));
-    const successor = runtime.thread(0, 1).bus('external') as RemoteBus;
-    const { handedBack, added } = await successor.fromStation();
-    assert.is(handedBack, 1);
-    assert.equal(ids(await successor.queue()), [parked.id]);
-    assert.ok(ids(added).includes(kept.id));
+    const { successor, added } = await assertNothingLost(runtime, handed);
     const fresh = await successor.post('order.created', { id: 3 });
-    assert.ok(!ids(added).includes(fresh.id) && fresh.id !== kept.id, 'ids of the new incarnation are new');
+    assert.ok(!ids(added).includes(fresh.id) && fresh.id !== handed.kept.id, 'ids of the new incarnation are new');
     assert.match(fresh.id, /^0\.1\.1-/);
   } finally {
     await runtime.stop();
@@ -77,10 +92,7 @@ for (const [how, reason] of [
     const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', callDeadlineMs: 3_000 });
     await runtime.ready;
     try {
-      const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
-      const kept = await bus.post('order.created', { id: 1 });
-      const parked = await bus.post('order.later', { id: 2 }, { priority: 'deferred' });
-      await bus.toStation();
+      const handed = await handOver(runtime);
       const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 0, thread: 1 });
       const crashed = nextCrash(runtime, 'thread');
       const sent = actor.send({ type: `crash.${how}` });
@@ -95,12 +107,7 @@ for (const [how, reason] of [
       }
       const report = await crashed;
       assert.equal(report.payload, { processor: 0, thread: 1, reason, restarted: true });
-      assert.ok(ids(runtime.station('external').history()).includes(kept.id));
-      const successor = runtime.thread(0, 1).bus('external') as RemoteBus;
-      const { handedBack, added } = await successor.fromStation();
-      assert.is(handedBack, 1);
-      assert.equal(ids(await successor.queue()), [parked.id]);
-      assert.ok(ids(added).includes(kept.id));
+      await assertNothingLost(runtime, handed);
     } finally {
       await runtime.stop();
     }
