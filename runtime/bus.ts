@@ -524,8 +524,8 @@ export class Bus {
     const unsent = this.#unsent();
     // The batch and the read go out together, one wake-up of the station's
     // thread instead of two: a station takes what arrives in order, and a read
-    // with `since` leaves out what this bus sent anyway.
-    // Settled here, so that a batch refused while the read runs is never an unhandled rejection.
+    // with `since` leaves out what this bus sent anyway. The batch's outcome is
+    // settled at once, so a refusal while the read runs is never unhandled.
     const accepting =
       unsent.length === 0
         ? undefined
