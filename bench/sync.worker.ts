@@ -16,6 +16,8 @@ import { serveWorker, type WorkerContext } from '../runtime/worker-host.js';
 
 function createApi({ port, workerData }: WorkerContext) {
   let thread: Thread | undefined;
+  /** What benchKeepFloor keeps, until its next call. */
+  let kept: unknown[] = [];
   const service = createThreadService(port, workerData as ThreadServiceOptions, (started) => (thread = started));
   const externalBus = () => thread!.bus('external');
   return {
@@ -40,6 +42,29 @@ function createApi({ port, workerData }: WorkerContext) {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       return count;
+    },
+    /**
+     * The floor of any post, in this worker: creates `count` event objects as
+     * `post()` stamps them (id string, timestamp, shared origin, payload) and
+     * keeps them, as a history must. Returns the ns it took; they are dropped
+     * at the next call.
+     */
+    benchKeepFloor(count: number, first: number): number {
+      const origin = { processor: 0, thread: 1, generation: 0 };
+      kept = [];
+      const start = process.hrtime.bigint();
+      for (let i = first; i < first + count; i++) {
+        kept.push({
+          id: `0.1.${i}`,
+          type: 'stream.item',
+          side: 'external',
+          timestamp: Date.now(),
+          origin,
+          priority: 'normal',
+          payload: { user: 'u1', n: i },
+        });
+      }
+      return Number(process.hrtime.bigint() - start);
     },
     /** `count` fromStation()s on the external bus, one after another: each one's time here, in ns. */
     async benchFromStation(count: number): Promise<number[]> {

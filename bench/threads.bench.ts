@@ -238,12 +238,15 @@ function stationHolds(station: Station, size: number): Promise<void> {
  * posted, one sync at a time, while the producer goes on. Timed from the
  * root, from the start of the posts until the station holds every event:
  * posting, encoding, the hop, the merge, and the policy's read-back of each sync.
+ * Second peer: the same worker creating and keeping as many event objects
+ * (what any post costs at least, with no bus at all), in the same rounds.
  */
 async function streamed(raw: Worker): Promise<Comparison[]> {
   const runtime = createRuntime({ deferred: 'manual' });
   const worker = await startSyncWorker(runtime, { everyMs: 60_000, maxBatch: BATCH_EVENTS });
   const rates: number[] = [];
   const rawRates: number[] = [];
+  const floorRates: number[] = [];
   let posted = 0;
   try {
     const station = runtime.station('external');
@@ -255,9 +258,11 @@ async function streamed(raw: Worker): Promise<Comparison[]> {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       posted += STREAM_EVENTS;
       const stream = await rawStream(raw, frameSizes(station.history().slice(-STREAM_EVENTS), BATCH_EVENTS));
+      const floorNs = await worker.call('benchKeepFloor', STREAM_EVENTS, posted);
       if (round === 0) continue;
       rates.push(STREAM_EVENTS / seconds);
       rawRates.push(STREAM_EVENTS / stream);
+      floorRates.push(STREAM_EVENTS / (floorNs / 1e9));
     }
   } finally {
     await runtime.stop();
@@ -270,6 +275,12 @@ async function streamed(raw: Worker): Promise<Comparison[]> {
       peerName: 'raw postMessage stream, 256/frame',
       peer: median(rawRates),
       target: '≥ 3 M/s delivered',
+    },
+    {
+      name: 'post → sync policy → station, from a worker',
+      subject: median(rates),
+      peerName: 'create + keep event objects',
+      peer: median(floorRates),
     },
   ];
 }
