@@ -73,13 +73,19 @@ function expected(error: unknown): boolean {
  * Runs `tick` every `everyMs`, never two at once, and at once on `trigger()`.
  * The tick hears which: `'period'` (sync everything) or `'request'` (sync what
  * asked for it; a request made while a tick runs starts one more afterwards).
+ * Requests never put the period off: a tick that asks on behalf of one bus
+ * must not keep the others from their period (a period that falls due while
+ * a tick runs comes right after it, before any request).
  */
 export class SyncTimer {
   readonly #everyMs: number;
   readonly #tick: (cause: TickCause) => Promise<unknown>;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
-  #again = false;
+  /** A request came while a tick ran. */
+  #requested = false;
+  /** The period fell due while a tick ran. */
+  #periodDue = false;
   #stopped = false;
   /** Ticks completed; for tests and the inspector. */
   ticks = 0;
@@ -96,12 +102,8 @@ export class SyncTimer {
   /** Syncs as soon as the running tick (if any) is done. */
   trigger(): void {
     if (this.#stopped) return;
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    clearTimeout(this.#timer);
-    this.#run('request');
+    if (this.#running !== undefined) this.#requested = true;
+    else this.#run('request');
   }
 
   /** Stops the timer and waits for a running tick. */
@@ -111,10 +113,14 @@ export class SyncTimer {
     await this.#running;
   }
 
+  /** The next period, `everyMs` after the last period tick ended. */
   #schedule(): void {
     if (this.#stopped) return;
     // Referenced on purpose: a runtime that syncs keeps the process alive until stop(), like a server.
-    this.#timer = setTimeout(() => this.#run('period'), this.#everyMs);
+    this.#timer = setTimeout(() => {
+      if (this.#running !== undefined) this.#periodDue = true;
+      else this.#run('period');
+    }, this.#everyMs);
   }
 
   #run(cause: TickCause): void {
@@ -127,10 +133,17 @@ export class SyncTimer {
         this.ticks++;
         this.#running = undefined;
         // After stop() no tick runs again, even one asked for while this one ran.
-        if (this.#again && !this.#stopped) {
-          this.#again = false;
+        if (this.#stopped) return;
+        if (cause === 'period') this.#schedule();
+        if (this.#periodDue) {
+          // A period syncs everything: it answers the requests made meanwhile too.
+          this.#periodDue = false;
+          this.#requested = false;
+          this.#run('period');
+        } else if (this.#requested) {
+          this.#requested = false;
           this.#run('request');
-        } else this.#schedule();
+        }
       });
   }
 }

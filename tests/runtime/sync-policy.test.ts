@@ -312,6 +312,28 @@ test('SyncTimer - tells its tick whether the period or a request started it', as
   }
 });
 
+test('SyncTimer - requests never put the period off, however often they come', async () => {
+  // Every request tick asks for another at once, as a bus posting maxBatch after maxBatch would.
+  let requests = 0;
+  let period: () => void = () => {};
+  const periodRan = new Promise<void>((resolve) => (period = resolve));
+  const timer = new SyncTimer(1, async (cause) => {
+    if (cause === 'period') return period();
+    requests++;
+    if (requests > 200_000) return period(); // the assertion below reports it
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    timer.trigger();
+  });
+  try {
+    timer.start();
+    timer.trigger();
+    await periodRan;
+    assert.ok(requests <= 200_000, `${requests} request ticks ran and the period never did`);
+  } finally {
+    await timer.stop();
+  }
+});
+
 test('maxBatch - in a thread, the bus that asked syncs alone; the other side waits for the period', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const { port1, port2 } = new MessageChannel();
