@@ -118,6 +118,10 @@ export class BusBusyError extends BusError {
 export class BusFullError extends BusError {
   /** Which bound refused the post. */
   readonly bound: 'unsent' | 'queue';
+  /** How many events the bus held under that bound. */
+  readonly held: number;
+  /** The bound. */
+  readonly max: number;
 
   constructor(held: number, max: number, bound: 'unsent' | 'queue' = 'unsent') {
     super(
@@ -129,6 +133,8 @@ export class BusFullError extends BusError {
             "Deliver them first: bus.drain(), or let the thread go idle (deferred: 'idle'), or toStation() to park them.",
     );
     this.bound = bound;
+    this.held = held;
+    this.max = max;
   }
 }
 
@@ -180,4 +186,29 @@ export class WorkerCrashedError extends BusError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('WORKER_CRASHED', message, options);
   }
+}
+
+/**
+ * An error as it crosses a thread or a process (in a control call's answer):
+ * its code, its message, and the details of the classes that carry some.
+ */
+export interface WireError {
+  readonly code: string;
+  readonly message: string;
+  /** A `BusFullError`'s `bound`, `held` and `max`. */
+  readonly full?: { readonly bound: 'unsent' | 'queue'; readonly held: number; readonly max: number };
+}
+
+/** `error` ready to cross: a `BusError` keeps its code (others become `TRANSPORT_FAILED`) and its details. */
+export function toWireError(error: unknown): WireError {
+  const code = isBusError(error) ? error.code : 'TRANSPORT_FAILED';
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof BusFullError) return { code, message, full: { bound: error.bound, held: error.held, max: error.max } };
+  return { code, message };
+}
+
+/** The error that crossed as `wire`, rebuilt: its class where it carries details (`BusFullError`), else a `BusError` with its code. */
+export function fromWireError(wire: WireError): BusError {
+  if (wire.code === 'BUS_FULL' && wire.full !== undefined) return new BusFullError(wire.full.held, wire.full.max, wire.full.bound);
+  return new BusError(wire.code as BusErrorCode, wire.message);
 }

@@ -5,7 +5,7 @@
  * dies rejects what is pending with `WorkerCrashedError`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { BusError, RuntimeStoppedError, WorkerCrashedError, type BusErrorCode } from '../errors.js';
+import { BusError, RuntimeStoppedError, WorkerCrashedError, fromWireError } from '../errors.js';
 import type { BridgeDirection, BusEvent, Side } from '../types.js';
 import type { FromMainOptions } from './station.js';
 import { FrameChannel, type FramePort } from './frame-channel.js';
@@ -141,7 +141,7 @@ export class RemoteProcessor {
   async actors(): Promise<ActorInfo[]> {
     const result = (await this.#send({ type: 'actors', id: this.#nextId++ })) as Outcome<ActorInfo[]>;
     if (result.ok) return result.value;
-    throw new BusError(result.code as BusErrorCode, result.message);
+    throw fromWireError(result);
   }
 
   /** The caller of one of this processor's threads (one per thread: posts and calls through it keep their order). */
@@ -204,7 +204,7 @@ export class RemoteStation {
   async #call<T>(method: string, ...args: unknown[]): Promise<T> {
     const result = (await this.#host.callStation(this.side, method, args)) as Outcome<T>;
     if (result.ok) return result.value;
-    throw new BusError(result.code as BusErrorCode, result.message);
+    throw fromWireError(result);
   }
 
   toMain(): Promise<void> {

@@ -4,6 +4,7 @@
  * `schemas/codec.ts`; in one thread the in-memory transport passes them as is.
  */
 import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
+import type { WireError } from '../errors.js';
 import type { SyncPolicy } from './sync-policy.js';
 
 /**
@@ -89,10 +90,8 @@ export interface ProcessorInit {
   readonly journal?: string;
 }
 
-/** A control call's answer across a thread or process: its value, or the error with its code. */
-export type Outcome<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: string; readonly message: string };
+/** A control call's answer across a thread or process: its value, or the error with its code (and details). */
+export type Outcome<T> = { readonly ok: true; readonly value: T } | ({ readonly ok: false } & WireError);
 
 /**
  * Control messages from the root to a processor over the IPC channel. Frames

@@ -15,7 +15,7 @@ import { encodeFrame } from '../schemas/codec.js';
 import type { Outcome } from './protocol.js';
 import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from './thread-service.js';
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from './validate.js';
-import { BusError, InvalidOptionError, TransportError, WorkerCrashedError, type BusErrorCode } from '../errors.js';
+import { InvalidOptionError, TransportError, WorkerCrashedError, fromWireError } from '../errors.js';
 
 /** Calls a thread's control API, wherever it runs. */
 export interface ThreadCaller {
@@ -209,7 +209,7 @@ function settlePosts(posts: readonly PendingPost[], result: Outcome<PostedDrafts
   let next = 0;
   posts.forEach((post, index) => {
     const refusal = refused.get(index);
-    if (refusal !== undefined) post.reject(new BusError(refusal.code as BusErrorCode, refusal.message));
+    if (refusal !== undefined) post.reject(fromWireError(refusal));
     else if (next < events.length) post.resolve(events[next++]!);
     else post.reject(new TransportError('The thread answered fewer events than were posted.'));
   });

@@ -9,7 +9,7 @@
  * keeps its code across the thread boundary.
  */
 import { createActor } from 'xstate';
-import { BusError, BusRetiredError, RuntimeStoppedError, isBusError, type BusErrorCode } from '../errors.js';
+import { BusError, BusRetiredError, RuntimeStoppedError, fromWireError, toWireError, type WireError } from '../errors.js';
 import { busMachine } from '../machines/bus.machine.js';
 import { decodeFrame } from '../schemas/codec.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../types.js';
@@ -50,7 +50,7 @@ export const EVENTS_PER_FRAME = 4096;
 /** What `ThreadApi.post` answers: the posted events, in order, and the drafts it refused. */
 export interface PostedDrafts {
   readonly events: EventsFrame;
-  readonly refused: ReadonlyArray<{ readonly index: number; readonly code: string; readonly message: string }>;
+  readonly refused: ReadonlyArray<{ readonly index: number } & WireError>;
 }
 
 /** History queries that can cross a thread: everything but `filter`. */
@@ -114,18 +114,14 @@ export async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> 
   try {
     return { ok: true, value: await fn() };
   } catch (error) {
-    return {
-      ok: false,
-      code: isBusError(error) ? error.code : 'TRANSPORT_FAILED',
-      message: error instanceof Error ? error.message : String(error),
-    };
+    return { ok: false, ...toWireError(error) };
   }
 }
 
-/** Turns an `Outcome` back into its value or its `BusError`. */
+/** Turns an `Outcome` back into its value or its `BusError` (of its own class where it carries details). */
 export function unwrap<T>(result: Outcome<T>): T {
   if (result.ok) return result.value;
-  throw new BusError(result.code as BusErrorCode, result.message);
+  throw fromWireError(result);
 }
 
 /**
@@ -212,12 +208,12 @@ export function createThreadService(
       outcome(() => {
         const target = bus(side, generation, 'post');
         const posted: BusEvent[] = [];
-        const refused: { index: number; code: string; message: string }[] = [];
+        const refused: Array<{ index: number } & WireError> = [];
         eventsFromFrame(drafts).forEach((draft, index) => {
           try {
             posted.push(target.post(draft.type, draft.payload, draftOptions(draft)));
           } catch (error) {
-            refused.push({ index, code: isBusError(error) ? error.code : 'TRANSPORT_FAILED', message: String((error as Error)?.message ?? error) });
+            refused.push({ index, ...toWireError(error) });
           }
         });
         return { events: eventsToFrame(posted, from(side)), refused };

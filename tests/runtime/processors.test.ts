@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import { BusFullError, createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 import type { RemoteStation } from '../../runtime/processor-host.js';
 
@@ -126,7 +126,8 @@ lifecycle('maxQueued - reaches every thread: a root worker, a processor\'s own t
         await remote.post('later', 3, { priority: 'deferred' });
         assert.unreachable(`thread ${processor}.${thread} took a third deferred post`);
       } catch (error) {
-        assert.ok(isBusError(error, 'BUS_FULL'), String(error));
+        assert.ok(error instanceof BusFullError, `a BusFullError from ${processor}.${thread}, got ${String(error)}`);
+        assert.equal({ bound: error.bound, held: error.held, max: error.max }, { bound: 'queue', held: 2, max: 2 });
       }
       assert.equal((await remote.queue()).map((event) => event.payload), [1, 2], `thread ${processor}.${thread}`);
     }

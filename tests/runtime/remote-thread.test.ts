@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MessageChannel } from 'node:worker_threads';
-import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import { BusFullError, createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import { createThreadService, eventsFromFrame, eventsToFrame, type ThreadApi } from '../../runtime/thread-service.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
@@ -153,7 +153,7 @@ test('room - a remote producer refused with BUS_FULL waits for room, then goes o
     const results = await Promise.allSettled([1, 2, 3].map((n) => bus.post('produced', n)));
     assert.equal(results.map((result) => result.status), ['fulfilled', 'fulfilled', 'rejected']);
     const refusal = (results[2] as PromiseRejectedResult).reason;
-    assert.ok(isBusError(refusal, 'BUS_FULL'), String(refusal));
+    assert.ok(refusal instanceof BusFullError && refusal.bound === 'unsent', `a BusFullError of the unsent bound, got ${String(refusal)}`);
     await bus.room();
     const accepted = results.slice(0, 2).map((result) => (result as PromiseFulfilledResult<BusEvent>).value.id);
     assert.equal(ids(runtime.station('external').history()), accepted, 'the thread synced what it had accepted');
