@@ -73,9 +73,15 @@ export const busMachine = setup({
     recordCleared: assign(({ context, event }) =>
       event.type === 'CLEARED' ? { cleared: context.cleared + event.removed } : {},
     ),
-    recordFailure: assign(({ event }) =>
-      event.type === 'HANDOVER_FAILED' || event.type === 'RECEIVE_FAILED' ? { failure: event.reason } : {},
-    ),
+    recordFailure: assign(({ context, event }) => {
+      if (event.type === 'HANDOVER_FAILED') return { failure: event.reason };
+      if (event.type !== 'RECEIVE_FAILED') return {};
+      return {
+        failure: event.reason,
+        ...(event.added === undefined ? {} : { received: context.received + event.added }),
+        ...(event.queued === undefined ? {} : { queued: event.queued }),
+      };
+    }),
     refuse: assign(({ context }) => ({ refusals: context.refusals + 1 })),
   },
 }).createMachine({

@@ -25,8 +25,11 @@ export type BusMachineEvent =
   | { type: 'FROM_STATION'; side: Side }
   /** The station's reply was merged. */
   | { type: 'RECEIVED'; added: number; queued: number; activity?: ActivityReport }
-  /** The read failed; nothing changed. */
-  | { type: 'RECEIVE_FAILED'; reason: string }
+  /**
+   * The call failed. A read that failed changed nothing; a `sync()` whose
+   * batch failed after its read arrived merged that read (`added`, `queued`).
+   */
+  | { type: 'RECEIVE_FAILED'; reason: string; added?: number; queued?: number }
   /** Events of the other side were removed by a bridge clearing. */
   | { type: 'CLEARED'; removed: number };
 

@@ -500,18 +500,24 @@ export class Bus {
     return { added, handedBack: reply.queue.length };
   }
 
-  /** Ends a read that failed: what was held is reported on its own. */
-  #failReceive(error: unknown): void {
+  /** Ends a call that failed (with what its read merged, if it got that far): what was held is reported on its own. */
+  #failReceive(error: unknown, merged?: FromStationResult): void {
     this.#reportsHeld = false;
     this.#settleRoom(error);
     this.#report();
-    this.#actor.send({ type: 'RECEIVE_FAILED', reason: String(error) });
+    this.#actor.send({
+      type: 'RECEIVE_FAILED',
+      reason: String(error),
+      ...(merged === undefined ? {} : { added: merged.added.length, queued: this.#queue.length }),
+    });
   }
 
   /**
-   * Shares what this bus has that its station has not seen, then merges the
-   * station's history back (only `types`, if given) — without retiring the
-   * bus or moving its queue. This is what the automatic sync policy
+   * Shares what this bus has that its station has not seen and merges the
+   * station's history back (only `types`, if given), both sent at once —
+   * without retiring the bus or moving its queue. If the sharing fails, what
+   * the read brought is still merged, the events wait for the next sync, and
+   * the call rejects. This is what the automatic sync policy
    * (`createRuntime({ sync: { everyMs } })`) runs; a bus you hold stays valid.
    */
   async sync(options?: { readonly types?: readonly string[] }): Promise<FromStationResult> {
@@ -551,8 +557,7 @@ export class Bus {
     }
     if (failure === undefined) return this.#receive(reply!);
     // A read that arrived is merged even when the batch failed: its parked entries have left the station.
-    if (reply !== undefined) this.#merge(reply);
-    this.#failReceive(failure.error);
+    this.#failReceive(failure.error, reply === undefined ? undefined : this.#merge(reply));
     const { error } = failure;
     throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
   }

@@ -161,7 +161,9 @@ test('bus.sync - the batch and the read go out together: a refused batch stays u
     assert.is(bus.unsent, 1, 'the refused batch waits for the next sync');
     assert.is(runtime.station('external').get(mine.id), undefined);
     assert.is(bus.state, 'active');
-    assert.match(String(bus.actor.getSnapshot().context.failure), 'the station is unreachable');
+    const { failure, received, queued } = bus.actor.getSnapshot().context;
+    assert.match(String(failure), 'the station is unreachable');
+    assert.equal({ received, queued }, { received: 1, queued: 1 }, 'the failing step says what the read merged');
     armed = false;
     await bus.sync();
     assert.ok(runtime.station('external').get(mine.id), 'sent by the next sync');
