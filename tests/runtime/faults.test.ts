@@ -88,8 +88,8 @@ for (const [how, reason] of [
   ['hang', 'hung'],
 ] as const) {
   test(`worker ${how === 'hang' ? 'that hangs' : how === 'exit' ? 'calling process.exit' : 'throwing'} - detected as ${reason}, restarted, station events and parked queue kept`, async () => {
-    // A hung worker is one that misses callDeadlineMs; 3 s is far beyond any call here.
-    const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', callDeadlineMs: 3_000 });
+    // A hung worker is one that misses callDeadlineMs: 5 s for the hang (far beyond any call here), the default otherwise.
+    const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', ...(how === 'hang' ? { callDeadlineMs: 5_000 } : {}) });
     await runtime.ready;
     try {
       const handed = await handOver(runtime);
