@@ -9,7 +9,7 @@
  * control: at most `window` requests are outstanding; the others wait, so a
  * slow receiver slows its senders instead of growing memory.
  */
-import { BusError, TransportError, WorkerCrashedError, isBusError, type BusErrorCode } from '../errors.js';
+import { BusError, TransportError, WorkerCrashedError, isBusError, toWireError, type BusErrorCode } from '../errors.js';
 import { decodeFrame, encodeFrame } from '../schemas/codec.js';
 import { scanMessage } from './encoded-events.js';
 import type { Ack, WireMessage } from './protocol.js';
@@ -211,8 +211,8 @@ export class FrameChannel {
       }
       ack = { ...closing, kind: 'ack', seq: message.seq, ok: true, credits: this.#window };
     } catch (error) {
-      const code = isBusError(error) ? error.code : 'TRANSPORT_FAILED';
-      ack = { kind: 'ack', seq: message.seq, ok: false, errorCode: code, errorMessage: String((error as Error)?.message ?? error), credits: this.#window };
+      const refusal = toWireError(error);
+      ack = { kind: 'ack', seq: message.seq, ok: false, errorCode: refusal.code, errorMessage: refusal.message, credits: this.#window };
     }
     if (this.#closed === undefined) this.#send(ack);
   }

@@ -5,7 +5,7 @@
  * dies rejects what is pending with `WorkerCrashedError`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { BusError, RuntimeStoppedError, WorkerCrashedError, fromWireError } from '../errors.js';
+import { BusError, RuntimeStoppedError, WorkerCrashedError } from '../errors.js';
 import type { BridgeDirection, BusEvent, Side } from '../types.js';
 import type { FromMainOptions } from './station.js';
 import { FrameChannel, type FramePort } from './frame-channel.js';
@@ -13,7 +13,7 @@ import { stationServer } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport } from './protocol.js';
 import type { ThreadCaller } from './remote-bus.js';
 import type { Station } from './station.js';
-import { eventsFromFrame, type ActorInfo, type EventsFrame, type PortableQuery, type ThreadApi } from './thread-service.js';
+import { eventsFromFrame, unwrap, type ActorInfo, type EventsFrame, type PortableQuery, type ThreadApi } from './thread-service.js';
 
 const PROCESSOR_ENTRY = new URL('./workers/processor.worker.ts', import.meta.url);
 
@@ -139,9 +139,7 @@ export class RemoteProcessor {
 
   /** The processor's stations and every actor of its threads. */
   async actors(): Promise<ActorInfo[]> {
-    const result = (await this.#send({ type: 'actors', id: this.#nextId++ })) as Outcome<ActorInfo[]>;
-    if (result.ok) return result.value;
-    throw fromWireError(result);
+    return unwrap((await this.#send({ type: 'actors', id: this.#nextId++ })) as Outcome<ActorInfo[]>);
   }
 
   /** The caller of one of this processor's threads (one per thread: posts and calls through it keep their order). */
@@ -202,9 +200,7 @@ export class RemoteStation {
   }
 
   async #call<T>(method: string, ...args: unknown[]): Promise<T> {
-    const result = (await this.#host.callStation(this.side, method, args)) as Outcome<T>;
-    if (result.ok) return result.value;
-    throw fromWireError(result);
+    return unwrap((await this.#host.callStation(this.side, method, args)) as Outcome<T>);
   }
 
   toMain(): Promise<void> {
