@@ -4,13 +4,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MessageChannel } from 'node:worker_threads';
-import { createRuntime, type BusEvent, type Runtime } from '../../index.js';
+import { createRuntime, type BusEvent } from '../../index.js';
 import { EncodedEvent, eventBatchOf, plainEvents } from '../../runtime/encoded-events.js';
 import { EventHistory } from '../../runtime/history.js';
 import { keepable } from '../../runtime/station.js';
 import type { WireMessage } from '../../runtime/protocol.js';
-import { createThreadService, type ThreadApi } from '../../runtime/thread-service.js';
+import { serveThread } from './fixtures/served-thread.js';
 import { encodeFrame, scanFrame, type EncodedBatch } from '../../schemas/codec.js';
 
 const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
@@ -91,20 +90,10 @@ unit.run();
 
 const runtime = suite('stations hand out plain events');
 
-/** A thread served over a MessageChannel, as a worker is: its batches reach the station as frames. */
-function attach(rt: Runtime) {
-  const { port1, port2 } = new MessageChannel();
-  const api = createThreadService(port1, { processor: 0, thread: 1, deferred: 'manual', bridge: rt.bridge.direction });
-  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
-    (api[method] as (...a: unknown[]) => unknown)(...args)) as Parameters<Runtime['attachThread']>[3];
-  const handle = rt.attachThread(0, 1, port2, call);
-  return { handle, stop: async () => { await api.stop(); port2.close(); } };
-}
-
 for (const transport of ['memory', 'frames'] as const) {
   runtime(`${transport} transport - history, get, filters and the buses of this thread see plain events`, async () => {
     const rt = createRuntime({ transport, deferred: 'manual' });
-    const remote = attach(rt);
+    const remote = serveThread(rt); // its batches reach the station as frames
     try {
       const bus = remote.handle.bus('external');
       const posted = await Promise.all([
@@ -146,7 +135,7 @@ runtime('a transport of your own is handed plain events only', async () => {
     },
   };
   const rt = createRuntime({ transport, deferred: 'manual' });
-  const remote = attach(rt);
+  const remote = serveThread(rt); // its batches reach the station as frames
   try {
     const posted = await remote.handle.bus('external').post('custom.transport', { n: 1 });
     await remote.handle.bus('external').toStation();

@@ -5,25 +5,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MessageChannel } from 'node:worker_threads';
-import { BusFullError, createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
-import { createThreadService, eventsFromFrame, eventsToFrame, type ThreadApi } from '../../runtime/thread-service.js';
+import { BusFullError, createRuntime, isBusError, type BusEvent } from '../../index.js';
+import { eventsFromFrame, eventsToFrame } from '../../runtime/thread-service.js';
+import { serveThread } from './fixtures/served-thread.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
 const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
-
-function attach(runtime: Runtime, processor: number, thread: number) {
-  const { port1, port2 } = new MessageChannel();
-  const api = createThreadService(port1, { processor, thread, deferred: 'manual', bridge: runtime.bridge.direction });
-  /** Every control call made, with its arguments. */
-  const calls: Array<{ method: string; args: unknown[] }> = [];
-  const call = ((method: keyof ThreadApi, ...args: unknown[]) => {
-    calls.push({ method, args });
-    return (api[method] as (...a: unknown[]) => unknown)(...args);
-  }) as Parameters<Runtime['attachThread']>[3];
-  const handle = runtime.attachThread(processor, thread, port2, call);
-  return { api, calls, handle, stop: async () => { await api.stop(); port2.close(); } };
-}
 
 async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
   try {
@@ -39,7 +26,7 @@ const test = suite('remote thread over a frame channel');
 
 test('toStation/fromStation - a remote thread\'s events reach a local thread only through the station', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   const bus = remote.handle.bus('external');
   const event = await bus.post('work.done', { n: 1 });
   assert.equal(event.origin, { processor: 0, thread: 1, generation: 0 });
@@ -58,7 +45,7 @@ test('toStation/fromStation - a remote thread\'s events reach a local thread onl
 
 test('fromStation - a remote thread gets the station history and its own parked queue back', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   const localEvent = runtime.bus('external').post('local', 1);
   await runtime.bus('external').toStation();
   let bus: RemoteBus = remote.handle.bus('external');
@@ -74,7 +61,7 @@ test('fromStation - a remote thread gets the station history and its own parked 
 
 test('errors - codes survive the thread boundary; a retired remote bus is refused', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   const bus = remote.handle.bus('internal');
   await rejects(bus.fromStation({ side: 'external' }), 'BRIDGE_CLOSED');
   await rejects(bus.post('', 1), 'INVALID_EVENT');
@@ -88,7 +75,7 @@ test('errors - codes survive the thread boundary; a retired remote bus is refuse
 
 test('post - posts of one tick cross together as one frame of drafts, in order, each settled on its own', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   const bus = remote.handle.bus('external');
   const posts = Array.from({ length: 5 }, (_, i) => bus.post('order.placed', { i, note: 'ünïcode' }, { topic: `t${i}` }));
   const refused = bus.post('order.placed', 1, { priority: 'urgent' as never });
@@ -108,7 +95,7 @@ test('post - posts of one tick cross together as one frame of drafts, in order, 
 
 test('post - a call made after a post reaches the thread after it, whichever handle makes it', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   const posted = remote.handle.bus('external').post('before.handover', 1);
   const next = await runtime.thread(0, 1).bus('external').toStation();
   assert.equal((await posted).type, 'before.handover');
@@ -121,7 +108,7 @@ test('post - a call made after a post reaches the thread after it, whichever han
 
 test('post - the payload is taken when post() is called; frames are cut by size, so big posts of one tick all pass', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   const bus = remote.handle.bus('external');
   const payload = { n: 1 };
   const first = bus.post('mutable', payload);
@@ -138,17 +125,8 @@ test('post - the payload is taken when post() is called; frames are cut by size,
 
 test('room - a remote producer refused with BUS_FULL waits for room, then goes on; nothing accepted is lost', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const { port1, port2 } = new MessageChannel();
-  const api = createThreadService(port1, {
-    processor: 0,
-    thread: 1,
-    deferred: 'manual',
-    bridge: runtime.bridge.direction,
-    sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 },
-  });
-  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
-    (api[method] as (...a: unknown[]) => unknown)(...args)) as Parameters<Runtime['attachThread']>[3];
-  const bus = runtime.attachThread(0, 1, port2, call).bus('external');
+  const remote = serveThread(runtime, { sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 } });
+  const bus = remote.handle.bus('external');
   try {
     const results = await Promise.allSettled([1, 2, 3].map((n) => bus.post('produced', n)));
     assert.equal(results.map((result) => result.status), ['fulfilled', 'fulfilled', 'rejected']);
@@ -159,15 +137,14 @@ test('room - a remote producer refused with BUS_FULL waits for room, then goes o
     assert.equal(ids(runtime.station('external').history()), accepted, 'the thread synced what it had accepted');
     assert.equal((await bus.post('produced', 3)).payload, 3, 'room again');
   } finally {
-    await api.stop();
-    port2.close();
+    await remote.stop();
     await runtime.stop();
   }
 });
 
 test('post - a draft the thread refuses fails alone; the others are posted', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   const draft = (type: string): BusEvent => ({
     id: 'draft', type, side: 'external', timestamp: 0, origin: { processor: 0, thread: 1, generation: 0 }, priority: 'normal', payload: 1,
   });
@@ -186,7 +163,7 @@ test('post - a draft the thread refuses fails alone; the others are posted', asy
 
 test('bridge - its state and clearing reach the remote thread before the call resolves', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   runtime.bus('external').post('app.click', 1);
   await runtime.bus('external').toStation();
   await runtime.bridge.open();
@@ -204,7 +181,7 @@ test('bridge - its state and clearing reach the remote thread before the call re
 
 test('fromStation - results larger than one frame come back whole and in order', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = attach(runtime, 0, 1);
+  const remote = serveThread(runtime);
   const local = runtime.bus('external');
   for (let i = 0; i < 10_000; i++) local.post('bulk.item', { i });
   await local.toStation();

@@ -7,9 +7,7 @@ import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import type { WireMessage } from '../../runtime/protocol.js';
 import { SyncTimer, type TickCause } from '../../runtime/sync-policy.js';
-import { createThreadService, type ThreadApi } from '../../runtime/thread-service.js';
-import type { Thread } from '../../runtime/thread.js';
-import { MessageChannel } from 'node:worker_threads';
+import { serveThread } from './fixtures/served-thread.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
 /** Resolves with the first event of `type` delivered on the root's main-thread bus of `side`. */
@@ -338,20 +336,12 @@ test('SyncTimer - requests never put the period off, however often they come', a
 
 test('maxBatch - in a thread, the bus that asked syncs alone; the other side waits for the period', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const { port1, port2 } = new MessageChannel();
-  let thread: Thread | undefined;
-  const api = createThreadService(
-    port1,
-    { processor: 0, thread: 1, deferred: 'manual', bridge: runtime.bridge.direction, sync: { everyMs: 3_600_000, maxBatch: 2 } },
-    (started) => (thread = started),
-  );
-  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
-    (api[method] as (...a: unknown[]) => unknown)(...args)) as Parameters<Runtime['attachThread']>[3];
-  const bus = runtime.attachThread(0, 1, port2, call).bus('external');
+  const remote = serveThread(runtime, { sync: { everyMs: 3_600_000, maxBatch: 2 } });
+  const bus = remote.handle.bus('external');
   try {
     const states: Record<'internal' | 'external', string[]> = { internal: [], external: [] };
     for (const side of ['internal', 'external'] as const) {
-      thread!.bus(side).actor.subscribe((snapshot) => states[side].push(String(snapshot.value)));
+      remote.thread.bus(side).actor.subscribe((snapshot) => states[side].push(String(snapshot.value)));
     }
     const station = runtime.station('external');
     const arrived = new Promise<void>((resolve) => {
@@ -367,8 +357,7 @@ test('maxBatch - in a thread, the bus that asked syncs alone; the other side wai
     assert.ok(states.external.includes('receiving'), 'the external bus synced');
     assert.equal(states.internal, [], 'the internal bus was not asked to');
   } finally {
-    await api.stop();
-    port2.close();
+    await remote.stop();
     await runtime.stop();
   }
 });
