@@ -129,8 +129,9 @@ export class BusFullError extends BusError {
       bound === 'unsent'
         ? `post() was refused: ${held} events of this bus wait for its station (sync.maxUnsent is ${max}). ` +
             'The station is not keeping up; await bus.room() before posting more.'
-        : `post() of a deferred event was refused: the bus queue holds ${held} deferred events (maxQueued is ${max}). ` +
-            "Deliver them first: bus.drain(), or let the thread go idle (deferred: 'idle'), or toStation() to park them.",
+        : `post() of a deferred event was refused: this thread holds ${held} deferred events, in its bus queue and parked ` +
+            `at its stations (maxQueued is ${max}). Deliver them first: bus.drain(), or let the thread go idle ` +
+            "(deferred: 'idle'); parked ones come back with fromStation().",
     );
     this.bound = bound;
     this.held = held;

@@ -173,9 +173,22 @@ export class Bus {
     return this.#outbox.length;
   }
 
-  /** Deferred events waiting in this bus's queue (at most `maxQueued` from posts). */
+  /**
+   * Deferred events waiting in this bus's queue. Posts keep them and the
+   * thread's `parked` ones within `maxQueued` together.
+   */
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /**
+   * This thread's deferred events of this side parked at the stations by
+   * `toStation()` and not yet read back, as the stations last said. They
+   * count against `maxQueued`: `fromStation()` takes them back into the queue,
+   * `drain()` delivers them.
+   */
+  get parked(): number {
+    return this.#thread.parked(this.side);
   }
 
   /**
@@ -253,7 +266,9 @@ export class Bus {
     const thread = this.#thread;
     const maxUnsent = thread.host.maxUnsent;
     if (priority === 'deferred') {
-      if (this.#queue.length >= thread.host.maxQueued) throw new BusFullError(this.#queue.length, thread.host.maxQueued, 'queue');
+      // A thread's deferred events count wherever they wait: in this queue, or parked at the stations.
+      const held = this.#queue.length + thread.parked(this.side);
+      if (held >= thread.host.maxQueued) throw new BusFullError(held, thread.host.maxQueued, 'queue');
     } else if (maxUnsent !== undefined && this.#outbox.length >= maxUnsent) {
       thread.host.requestSync?.(this.side);
       throw new BusFullError(this.#outbox.length, maxUnsent);
@@ -373,9 +388,14 @@ export class Bus {
     // A retired bus takes no posts: its producers continue on the successor.
     this.#settleRoom();
     const successor = this.#thread.succeed(this);
+    const thread = this.#thread;
+    // Parked from now on (the successor's deferred posts count them), until the station says how many it holds.
+    thread.noteParked(this.side, thread.parked(this.side) + queue.length);
     try {
-      await this.#thread.host.stationLink(this.side).accept(batch);
+      const { parked } = await thread.host.stationLink(this.side).accept(batch);
+      thread.noteParked(this.side, parked);
     } catch (error) {
+      thread.noteParked(this.side, Math.max(0, thread.parked(this.side) - queue.length));
       successor.#adopt(history, queue, batch.history);
       if (activity.activity !== undefined) this.#actor.send({ type: 'ACTIVITY', ...activity.activity, queued: 0 });
       this.#actor.send({ type: 'HANDOVER_FAILED', reason: String(error) });
@@ -460,7 +480,7 @@ export class Bus {
    */
   async #read(side: Side, types: readonly string[] | undefined): Promise<EventBatch> {
     const since = types === undefined ? this.#through[side] : 0;
-    const { batch, through } = await this.#thread.host.stationLink(side).serve({
+    const { batch, through, parked } = await this.#thread.host.stationLink(side).serve({
       kind: 'syncRequest',
       seq: 0,
       from: this.endpoint,
@@ -469,6 +489,8 @@ export class Bus {
       ...(since > 0 ? { since } : {}),
     });
     if (types === undefined) this.#through[side] = through;
+    // Only a read of this bus's own side hands parked entries back, and says how many are left.
+    if (side === this.side) this.#thread.noteParked(side, parked);
     return batch;
   }
 
@@ -539,7 +561,7 @@ export class Bus {
             .stationLink(this.side)
             .accept({ kind: 'batch', seq: 0, from: this.endpoint, history: unsent, queue: [] })
             .then(
-              () => undefined,
+              ({ parked }) => void this.#thread.noteParked(this.side, parked),
               (error: unknown) => ({ error }),
             );
     let reply: EventBatch | undefined;
@@ -651,7 +673,7 @@ export class Bus {
   }
 }
 
-/** `maxQueued` (deferred events one bus may hold in its queue) when `createRuntime` does not set it. */
+/** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
 export const DEFAULT_MAX_QUEUED = 65_536;
 
 /** The most entries an event's `meta` may have. */

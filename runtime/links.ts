@@ -13,7 +13,7 @@ import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
 import type { Clock } from './clock.js';
 import type { FrameChannel, RequestHandler } from './frame-channel.js';
 import type { EventBatch, SyncRequest, WireMessage } from './protocol.js';
-import type { Station } from './station.js';
+import { STATION_THREAD, type Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import { splitBatch, type Receiver, type Transport } from './transport.js';
 import { plainBatch } from './encoded-events.js';
@@ -23,12 +23,20 @@ export interface SyncReply {
   readonly batch: EventBatch;
   /** Pass it as `since` in the next unfiltered read to get only what arrived after this one. */
   readonly through: number;
+  /** To a bus reading its own side: how many of its thread's deferred events the stations still hold parked. */
+  readonly parked?: number;
+}
+
+/** A station's answer to a batch. */
+export interface AcceptReply {
+  /** To a bus: how many of its thread's deferred events the stations hold parked, this batch's queue included. */
+  readonly parked?: number;
 }
 
 /** The way to one station. */
 export interface StationLink {
   /** Carries a batch to the station, which merges it; resolves once it is accepted. */
-  accept(batch: EventBatch): Promise<void>;
+  accept(batch: EventBatch): Promise<AcceptReply>;
   /** Carries a read to the station and its reply back. */
   serve(request: SyncRequest): Promise<SyncReply>;
 }
@@ -49,7 +57,7 @@ export interface ThreadHost {
   readonly maxBatch?: number;
   /** With an automatic sync policy: the events a bus may hold unsent before posts are refused. */
   readonly maxUnsent?: number;
-  /** The deferred events a bus may hold in its queue before deferred posts are refused. */
+  /** The deferred events a thread may hold per side (its bus's queue and parked at the stations) before deferred posts are refused. */
   readonly maxQueued: number;
   /** Asks the automatic sync policy for a sync of the bus of `side` now. */
   requestSync?(side: Side): void;
@@ -84,22 +92,23 @@ export class DirectStationLink implements StationLink {
     return this.#transport.carriesEncoded === true ? batch : plainBatch(batch);
   }
 
-  async accept(batch: EventBatch): Promise<void> {
+  async accept(batch: EventBatch): Promise<AcceptReply> {
     const carried = await this.#transport.carry(this.#outgoing(batch), 'station');
     if (carried.kind !== 'batch') throw new TypeError(`transport returned a ${carried.kind} for a batch`);
     this.#station.accept(carried);
+    return parkedReply(this.#station, carried.from);
   }
 
   /** Parked queue entries taken for a reply that never arrives go back to the station. */
   async serve(request: SyncRequest): Promise<SyncReply> {
     const carried = await this.#transport.carry(request, 'station');
     if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
-    const { batch, through } = this.#station.serve(carried);
+    const { batch, through, parked } = this.#station.serve(carried);
     try {
       const back = await this.#transport.carry(this.#outgoing(batch), this.#reader);
       if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
       // A transport that hands objects over passes a station's encoded events as they are: a bus gets them plain.
-      return { batch: this.#reader === 'bus' ? plainBatch(back) : back, through };
+      return { batch: this.#reader === 'bus' ? plainBatch(back) : back, through, ...(parked === undefined ? {} : { parked }) };
     } catch (error) {
       this.#station.restoreParked(batch.queue);
       throw error;
@@ -118,8 +127,11 @@ export class ChannelStationLink implements StationLink {
   }
 
   /** Sends the batch in chunks, all outstanding at once up to the channel's window. */
-  async accept(batch: EventBatch): Promise<void> {
-    await Promise.all(splitBatch(batch, this.#maxBatchEvents).map((part) => this.#channel.request(part)));
+  async accept(batch: EventBatch): Promise<AcceptReply> {
+    const answers = await Promise.all(splitBatch(batch, this.#maxBatchEvents).map((part) => this.#channel.request(part)));
+    // The station takes the chunks in order: the last one's Ack tells the count after all of them.
+    const closing = answers[answers.length - 1]?.at(-1);
+    return closing?.kind === 'ack' && closing.parked !== undefined ? { parked: closing.parked } : {};
   }
 
   async serve(request: SyncRequest): Promise<SyncReply> {
@@ -128,15 +140,28 @@ export class ChannelStationLink implements StationLink {
     const queue: BusEvent[] = [];
     let from: EventBatch['from'] | undefined;
     let through = 0;
+    let parked: number | undefined;
     for (const reply of replies) {
-      if (reply.kind === 'ack') through = reply.through ?? 0;
+      if (reply.kind === 'ack') {
+        through = reply.through ?? 0;
+        parked = reply.parked;
+      }
       if (reply.kind !== 'batch') continue;
       from ??= reply.from;
       for (const event of reply.history) history.push(event);
       for (const event of reply.queue) queue.push(event);
     }
-    return { batch: { kind: 'batch', seq: request.seq, from: from ?? request.from, history, queue }, through };
+    return {
+      batch: { kind: 'batch', seq: request.seq, from: from ?? request.from, history, queue },
+      through,
+      ...(parked === undefined ? {} : { parked }),
+    };
   }
+}
+
+/** What a station tells the sender of a batch: a bus hears its thread's parked count, a station nothing. */
+function parkedReply(station: Station, from: Endpoint): AcceptReply {
+  return from.thread === STATION_THREAD ? {} : { parked: station.parkedFor(from) };
 }
 
 /**
@@ -155,15 +180,17 @@ export function stationServer(
         const target = station(message.from.side);
         target.accept(message);
         await target.committed();
-        return [];
+        // Counted when the Ack goes: later Acks on this channel tell later counts.
+        const { parked } = parkedReply(target, message.from);
+        return parked === undefined ? [] : [{ kind: 'ack', seq: 0, ok: true, credits: 0, parked }];
       }
       case 'syncRequest': {
         const direction = bridgeDirection();
         if (!canReach(direction, message.from.side, message.side)) {
           throw new BridgeClosedError(message.from.side, message.side, direction);
         }
-        const { batch, through } = station(message.side).serve(message);
-        const ack: WireMessage = { kind: 'ack', seq: 0, ok: true, credits: 0, through };
+        const { batch, through, parked } = station(message.side).serve(message);
+        const ack: WireMessage = { kind: 'ack', seq: 0, ok: true, credits: 0, through, ...(parked === undefined ? {} : { parked }) };
         // Nothing new: the Ack alone answers (one frame each way, as a ping-pong).
         if (batch.history.length === 0 && batch.queue.length === 0) return [ack];
         return [...splitBatch(batch, maxBatchEvents), ack];

@@ -47,7 +47,7 @@ export interface WorkerThreadOptions {
   /** Worker threads to start; they are threads 1..count (thread 0 is the processor's own). */
   readonly count: number;
   readonly deferred: 'idle' | 'manual';
-  /** The bound on each bus's queue of deferred events. */
+  /** The bound on each thread's deferred events per side, queued or parked. */
   readonly maxQueued: number;
   /** The bridge's direction now: a restarted thread starts with the current one. */
   readonly bridge: () => BridgeDirection;

@@ -65,6 +65,8 @@ export interface Ack {
   readonly credits: number;
   /** Closing the reply to a sync request: the station's arrival number the reply is complete through. */
   readonly through?: number;
+  /** Answering a bus's batch or read: how many of its thread's deferred events the stations hold parked (not yet read back). */
+  readonly parked?: number;
 }
 
 /** Every message of the data and control planes. */
@@ -75,7 +77,7 @@ export interface ProcessorInit {
   readonly processor: number;
   readonly threads: number;
   readonly deferred: 'idle' | 'manual';
-  /** The bound on each bus's queue of deferred events. */
+  /** The bound on each thread's deferred events per side (bus queue and parked). */
   readonly maxQueued: number;
   readonly bridge: BridgeDirection;
   readonly callDeadlineMs?: number;

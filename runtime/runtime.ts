@@ -52,9 +52,10 @@ export interface RuntimeOptions {
    */
   readonly deferred?: 'idle' | 'manual';
   /**
-   * The deferred events one bus may hold in its queue: a deferred post beyond
-   * it is refused with `BusFullError` (`BUS_FULL`, `bound: 'queue'`), so a queue
-   * nobody drains cannot grow without end. Default 65 536.
+   * The deferred events a thread may hold per side, in its bus's queue and
+   * parked at the stations: a deferred post beyond it is refused with
+   * `BusFullError` (`BUS_FULL`, `bound: 'queue'`), so deferred events nobody
+   * drains cannot grow without end, in the thread or at its stations. Default 65 536.
    */
   readonly maxQueued?: number;
   /** Receives subscriber errors that have no `onError` of their own. Logs them by default. */
@@ -172,7 +173,7 @@ export class Runtime {
   readonly clock: Clock;
   readonly transport: Transport;
   readonly deferred: 'idle' | 'manual';
-  /** The bound on each bus's queue of deferred events (`maxQueued`). */
+  /** The bound on each thread's deferred events per side, queued or parked (`maxQueued`). */
   readonly maxQueued: number;
   readonly bridge: Bridge;
   /** @internal */

@@ -88,6 +88,12 @@ export class Station {
   readonly #history = new EventHistory();
   /** Parked queue entries by origin thread (`<processor>.<thread>`), each sorted. */
   #parked = new Map<string, BusEvent[]>();
+  /**
+   * Local stations: how many parked entries of each origin thread this
+   * station pushed to the main station and has not taken back. An own-side
+   * `fromMain()` takes back all of this processor's, so it resets them.
+   */
+  #parkedUpstream = new Map<string, number>();
   /** Batches of events accepted from buses that the main station has not seen (local stations). */
   #unsent: BusEvent[][] = [];
   /**
@@ -151,6 +157,16 @@ export class Station {
     return [...this.#parked.values()].flat().sort(compareEvents);
   }
 
+  /**
+   * @internal How many deferred events of `origin`'s thread the stations hold
+   * parked: here, and (for a local station) pushed on to the main station and
+   * not taken back. A bus counts them against its `maxQueued`.
+   */
+  parkedFor(origin: { readonly processor: number; readonly thread: number }): number {
+    const key = originKey(origin);
+    return (this.#parked.get(key)?.length ?? 0) + (this.#parkedUpstream.get(key) ?? 0);
+  }
+
   /** @internal Merges one batch: history sorted and deduplicated, queue filed by origin thread. */
   accept(batch: EventBatch): number {
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
@@ -171,7 +187,7 @@ export class Station {
    * may still be encoded (`EncodedEvent`): links copy their bytes on, and
    * hand plain events to buses.
    */
-  serve(request: SyncRequest): { readonly batch: EventBatch; readonly through: number } {
+  serve(request: SyncRequest): { readonly batch: EventBatch; readonly through: number; readonly parked?: number } {
     // A reader of the other side gets history only; a bus gets its thread's
     // parked entries, a local station those of its processor's threads.
     const handBack: HandBack =
@@ -197,6 +213,8 @@ export class Station {
         queue,
       },
       through: this.#arrivals,
+      // A bus hears what its thread still has parked (here, or pushed on to the main station).
+      ...(handBack === 'thread' ? { parked: this.parkedFor(request.from) } : {}),
     };
   }
 
@@ -358,6 +376,10 @@ export class Station {
         : new TransportError('toMain() failed; nothing was lost: the events stayed in the local station.', { cause: error });
     }
     if (batch.queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: batch.queue.map((event) => event.id) });
+    for (const event of batch.queue) {
+      const key = originKey(event.origin);
+      this.#parkedUpstream.set(key, (this.#parkedUpstream.get(key) ?? 0) + 1);
+    }
     this.#actor.send({ type: 'PUSHED', events: batch.history.length + batch.queue.length });
   }
 
@@ -400,6 +422,8 @@ export class Station {
     }
     const added = this.#history.merge(keepable(reply.history, this.#history));
     this.#arrived(added);
+    // The main station handed back every parked entry of this processor's threads.
+    if (side === this.side) this.#parkedUpstream.clear();
     this.#park(reply.queue);
     if (reply.queue.length > 0) this.journal?.record({ op: 'park', side: this.side, queue: reply.queue });
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });

@@ -31,7 +31,7 @@ export interface ThreadServiceOptions {
   readonly processor: number;
   readonly thread: number;
   readonly deferred: 'idle' | 'manual';
-  /** The bound on each bus's queue of deferred events; default `DEFAULT_MAX_QUEUED`. */
+  /** The bound on each thread's deferred events per side (bus queue and parked); default `DEFAULT_MAX_QUEUED`. */
   readonly maxQueued?: number;
   readonly bridge: BridgeDirection;
   /** Names a restarted thread, e.g. `"2"` or `"1.0"`; its event ids include it (see `Thread`). */

@@ -23,6 +23,8 @@ export class Thread {
   readonly #subscriptions: Record<Side, Subscriptions>;
   /** Ids of events from other threads already delivered here, so a later generation never redelivers them. */
   readonly #delivered: Record<Side, Set<string>> = { internal: new Set(), external: new Set() };
+  /** This thread's deferred events parked at the stations, per side, as the stations last said (or handovers under way add). */
+  readonly #parked: Record<Side, number> = { internal: 0, external: 0 };
 
   /**
    * @param incarnation names a restarted thread (or a thread of a restarted
@@ -60,6 +62,16 @@ export class Thread {
   /** A fresh event id: `<processor>.<thread>.<sequence>`. */
   nextId(): string {
     return this.#idPrefix + this.#sequence++;
+  }
+
+  /** This thread's deferred events of `side` parked at the stations (not yet read back). */
+  parked(side: Side): number {
+    return this.#parked[side];
+  }
+
+  /** Records what a station said of this thread's parked events (ignored when it said nothing). */
+  noteParked(side: Side, parked: number | undefined): void {
+    if (parked !== undefined) this.#parked[side] = parked;
   }
 
   subscriptions(side: Side): Subscriptions {

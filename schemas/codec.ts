@@ -1129,6 +1129,7 @@ function writeAck(builder: flatbuffers.Builder, ack: Ack, limits: FrameLimits): 
   wire.Ack.addCredits(builder, ack.credits);
   // Written even when 0 (FlatBuffers would drop a default), so that absent and 0 stay apart.
   if (ack.through !== undefined) builder.addFieldInt64(5, seqToWire(ack.through, 'ack.through'), BigInt(-1));
+  if (ack.parked !== undefined) builder.addFieldInt64(6, seqToWire(ack.parked, 'ack.parked'), BigInt(-1));
   return wire.Ack.endAck(builder);
 }
 
@@ -1547,6 +1548,7 @@ const ACK_ERROR_CODE = 8;
 const ACK_ERROR_MESSAGE = 10;
 const ACK_CREDITS = 12;
 const ACK_THROUGH = 14;
+const ACK_PARKED = 16;
 const ENDPOINT_PROCESSOR = 4;
 const ENDPOINT_THREAD = 6;
 const ENDPOINT_GENERATION = 8;
@@ -2451,8 +2453,10 @@ function readAck(r: BodyReader, position: number): Ack {
   const errorMessageAt = r.field(ACK_ERROR_MESSAGE, 4);
   const credits = r.uint32(r.field(ACK_CREDITS, 4));
   const throughAt = r.field(ACK_THROUGH, 8);
+  const parkedAt = r.field(ACK_PARKED, 8);
   const ack: Mutable<Ack> = { kind: 'ack', seq, ok, credits };
   if (throughAt !== 0) ack.through = r.seq(throughAt);
+  if (parkedAt !== 0) ack.parked = r.seq(parkedAt);
   const max = r.limits.maxStringBytes;
   if (errorCodeAt !== 0) ack.errorCode = r.string(errorCodeAt, max, 'errorCode', 'maxStringBytes');
   if (errorMessageAt !== 0) ack.errorMessage = r.string(errorMessageAt, max, 'errorMessage', 'maxStringBytes');

@@ -855,8 +855,16 @@ through():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * Answering a bus: how many of its thread's deferred events the stations hold parked (not yet read back).
+ */
+parked():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startAck(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -883,12 +891,16 @@ static addThrough(builder:flatbuffers.Builder, through:bigint) {
   builder.addFieldInt64(5, through, BigInt('0'));
 }
 
+static addParked(builder:flatbuffers.Builder, parked:bigint) {
+  builder.addFieldInt64(6, parked, BigInt('0'));
+}
+
 static endAck(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, credits:number, through:bigint):flatbuffers.Offset {
+static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, credits:number, through:bigint, parked:bigint):flatbuffers.Offset {
   Ack.startAck(builder);
   Ack.addSeq(builder, seq);
   Ack.addOk(builder, ok);
@@ -896,6 +908,7 @@ static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeO
   Ack.addErrorMessage(builder, errorMessageOffset);
   Ack.addCredits(builder, credits);
   Ack.addThrough(builder, through);
+  Ack.addParked(builder, parked);
   return Ack.endAck(builder);
 }
 }

@@ -95,18 +95,88 @@ queue('a deferred post beyond maxQueued is refused with BUS_FULL; nothing accept
   return runtime.stop();
 });
 
-queue('parked entries coming back may exceed the bound: they were accepted before', async () => {
+queue('parked entries count against the bound: toStation() does not make room, drain() after fromStation() does', async () => {
   const runtime = createRuntime({ deferred: 'manual', maxQueued: 2 });
   try {
     let bus = runtime.bus('external');
     bus.post('later', 1, { priority: 'deferred' });
     bus.post('later', 2, { priority: 'deferred' });
     bus = await bus.toStation(); // parked at the station
-    bus.post('later', 3, { priority: 'deferred' });
-    bus.post('later', 4, { priority: 'deferred' });
+    assert.equal([bus.queued, bus.parked], [0, 2]);
+    const refused = catchError(() => bus.post('later', 3, { priority: 'deferred' }));
+    assert.ok(refused instanceof BusFullError, String(refused));
+    assert.equal([refused.bound, refused.held, refused.max], ['queue', 2, 2]);
+    assert.match(refused.message, /parked/);
     await bus.fromStation();
-    assert.equal(bus.queue().map((event) => event.payload).sort(), [1, 2, 3, 4]);
-    assert.ok(isBusError(catchError(() => bus.post('later', 5, { priority: 'deferred' })), 'BUS_FULL'));
+    assert.equal([bus.queued, bus.parked], [2, 0]);
+    assert.ok(isBusError(catchError(() => bus.post('later', 3, { priority: 'deferred' })), 'BUS_FULL'), 'back in the queue, still held');
+    assert.is(bus.drain(), 2);
+    bus.post('later', 3, { priority: 'deferred' });
+    assert.is(bus.queued, 1);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+queue('a thread cannot pile up parked entries by handing over again and again: the station holds at most maxQueued of them', async () => {
+  const runtime = createRuntime({ deferred: 'manual', maxQueued: 3 });
+  try {
+    let bus = runtime.bus('external');
+    let accepted = 0;
+    for (let handover = 0; handover < 5; handover++) {
+      for (let i = 0; i < 3; i++) {
+        if (catchError(() => bus.post('later', accepted, { priority: 'deferred' })) === undefined) accepted++;
+      }
+      bus = await bus.toStation();
+    }
+    assert.is(accepted, 3, 'only the first handover found room');
+    assert.is(runtime.station('external').queued().length, 3);
+    await bus.fromStation();
+    assert.equal(bus.queue().map((event) => event.payload), [0, 1, 2], 'nothing accepted was lost');
+  } finally {
+    await runtime.stop();
+  }
+});
+
+queue('entries a local station pushed on to the main station still count, until they come back', async () => {
+  const runtime = createRuntime({ deferred: 'manual', maxQueued: 2 });
+  try {
+    let bus = runtime.bus('external');
+    bus.post('later', 1, { priority: 'deferred' });
+    bus = await bus.toStation();
+    const station = runtime.station('external');
+    await station.toMain();
+    assert.is(station.queued().length, 0, 'the entry left for the main station');
+    assert.equal(await bus.fromStation().then(({ handedBack }) => handedBack), 0);
+    assert.is(bus.parked, 1, 'the local station still counts it');
+    bus.post('later', 2, { priority: 'deferred' });
+    assert.ok(isBusError(catchError(() => bus.post('later', 3, { priority: 'deferred' })), 'BUS_FULL'));
+    await station.fromMain();
+    await bus.fromStation();
+    assert.equal([bus.parked, bus.queue().map((event) => event.payload)], [0, [1, 2]]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+queue('a failed toStation() takes its queue back and counts nothing as parked', async () => {
+  let failing = false;
+  const runtime = createRuntime({
+    deferred: 'manual',
+    maxQueued: 2,
+    transport: { name: 'flaky', carry: (message) => (failing ? Promise.reject(new Error('link down')) : Promise.resolve(message)) },
+  });
+  try {
+    const bus = runtime.bus('external');
+    bus.post('later', 1, { priority: 'deferred' });
+    failing = true;
+    const handover = bus.toStation();
+    const successor = runtime.bus('external');
+    assert.is(successor.parked, 1, 'counted as parked while the handover is under way');
+    assert.ok(isBusError(await handover.then(() => undefined, (error: unknown) => error), 'TRANSPORT_FAILED'));
+    assert.equal([successor.parked, successor.queued], [0, 1]);
+    successor.post('later', 2, { priority: 'deferred' });
+    assert.ok(isBusError(catchError(() => successor.post('later', 3, { priority: 'deferred' })), 'BUS_FULL'));
   } finally {
     await runtime.stop();
   }

@@ -114,7 +114,7 @@ lifecycle('crash - a processor killed with SIGKILL rejects pending and later cal
   await rt.stop();
 });
 
-lifecycle('maxQueued - reaches every thread: a root worker, a processor\'s own thread and its worker', async () => {
+lifecycle('maxQueued - reaches every thread (a root worker, a processor\'s own thread and its worker), parked entries counted', async () => {
   const rt = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual', maxQueued: 2 });
   try {
     await rt.ready;
@@ -130,6 +130,13 @@ lifecycle('maxQueued - reaches every thread: a root worker, a processor\'s own t
         assert.equal({ bound: error.bound, held: error.held, max: error.max }, { bound: 'queue', held: 2, max: 2 });
       }
       assert.equal((await remote.queue()).map((event) => event.payload), [1, 2], `thread ${processor}.${thread}`);
+      // Parked at its station they still count: the station's count crosses the data plane with its Ack.
+      const next = await remote.toStation();
+      const refused = await next.post('later', 3, { priority: 'deferred' }).then(() => undefined, (error: unknown) => error);
+      assert.ok(refused instanceof BusFullError && refused.held === 2, `parked entries count in ${processor}.${thread}: ${String(refused)}`);
+      await next.fromStation();
+      assert.is(await next.drain(), 2, `thread ${processor}.${thread} took its parked entries back`);
+      await next.post('later', 3, { priority: 'deferred' });
     }
   } finally {
     await rt.stop();

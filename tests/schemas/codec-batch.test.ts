@@ -376,9 +376,9 @@ Joined('decodeFrame - a refused payload is named by its event', () => {
 
 Joined.run();
 
-const watermarks = suite('codec: since / through');
+const watermarks = suite('codec: since / through / parked');
 
-watermarks('since and through - round-trip exactly, 0 and absent stay apart', () => {
+watermarks('since, through and parked - round-trip exactly, 0 and absent stay apart', () => {
   const endpoint = { processor: 1, thread: 2, generation: 3, side: 'internal' as const };
   const messages = [
     { kind: 'syncRequest', seq: 1, from: endpoint, side: 'external' },
@@ -387,6 +387,8 @@ watermarks('since and through - round-trip exactly, 0 and absent stay apart', ()
     { kind: 'ack', seq: 4, ok: true, credits: 8 },
     { kind: 'ack', seq: 5, ok: true, credits: 8, through: 0 },
     { kind: 'ack', seq: 6, ok: false, credits: 0, errorCode: 'X', through: 123_456 },
+    { kind: 'ack', seq: 7, ok: true, credits: 8, parked: 0 },
+    { kind: 'ack', seq: 8, ok: true, credits: 8, through: 9, parked: 2 ** 33 + 1 },
   ] as const;
   for (const message of messages) assert.equal(decodeFrame(encodeFrame(message)), message);
 });

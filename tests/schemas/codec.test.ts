@@ -198,10 +198,11 @@ function assertWellFormed(message: WireMessage, frame: Uint8Array): void {
       assert.type(message.locked, 'boolean');
       break;
     case 'ack':
-      assertKeys(message, ['kind', 'seq', 'ok', 'credits'], ['errorCode', 'errorMessage', 'through'], 'ack');
+      assertKeys(message, ['kind', 'seq', 'ok', 'credits'], ['errorCode', 'errorMessage', 'through', 'parked'], 'ack');
       assert.type(message.ok, 'boolean');
       assert.ok(isUint32(message.credits));
       if ('through' in message) assert.ok(Number.isSafeInteger(message.through) && message.through! >= 0, 'ack.through');
+      if ('parked' in message) assert.ok(Number.isSafeInteger(message.parked) && message.parked! >= 0, 'ack.parked');
       if ('errorCode' in message) assert.ok(isWellFormedString(message.errorCode));
       if ('errorMessage' in message) assert.ok(isWellFormedString(message.errorMessage));
       break;
@@ -258,7 +259,7 @@ const wireMessage: fc.Arbitrary<WireMessage> = fc.oneof(
     locked: fc.boolean(),
   }, plain),
   fc.record(
-    { kind: fc.constant('ack' as const), seq, ok: fc.boolean(), errorCode: text, errorMessage: text, credits: uint32 },
+    { kind: fc.constant('ack' as const), seq, ok: fc.boolean(), errorCode: text, errorMessage: text, credits: uint32, through: seq, parked: seq },
     { requiredKeys: ['kind', 'seq', 'ok', 'credits'], ...plain },
   ),
 );
