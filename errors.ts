@@ -108,34 +108,52 @@ export class BusBusyError extends BusError {
   }
 }
 
+/** Which bound a `BusFullError` hit. */
+export type BusFullBound = 'unsent' | 'queue' | 'inFlight';
+
 /**
  * A post refused because the bus is full. `'unsent'`: it holds `maxUnsent`
  * events its station has not taken yet (the automatic sync policy's bound),
  * so the station is not keeping up; `await bus.room()` before posting more.
- * `'queue'`: its queue holds `maxQueued` deferred events nobody has drained.
- * Nothing already accepted is lost either way.
+ * `'queue'`: the thread holds `maxQueued` deferred events (queued or parked)
+ * nobody has delivered. `'inFlight'`: the promises returned by this thread's
+ * subscribers of the side, `sync.maxInFlight` of them, have not settled; the
+ * subscribers are behind, `await bus.room()`. Nothing already accepted is lost.
  */
 export class BusFullError extends BusError {
   /** Which bound refused the post. */
-  readonly bound: 'unsent' | 'queue';
-  /** How many events the bus held under that bound. */
+  readonly bound: BusFullBound;
+  /** How many events (or unsettled subscriber promises) the bus held under that bound. */
   readonly held: number;
   /** The bound. */
   readonly max: number;
 
-  constructor(held: number, max: number, bound: 'unsent' | 'queue' = 'unsent') {
-    super(
-      'BUS_FULL',
-      bound === 'unsent'
-        ? `post() was refused: ${held} events of this bus wait for its station (sync.maxUnsent is ${max}). ` +
-            'The station is not keeping up; await bus.room() before posting more.'
-        : `post() of a deferred event was refused: this thread holds ${held} deferred events, in its bus queue and parked ` +
-            `at its stations (maxQueued is ${max}). Deliver them first: bus.drain(), or let the thread go idle ` +
-            "(deferred: 'idle'); parked ones come back with fromStation().",
-    );
+  constructor(held: number, max: number, bound: BusFullBound = 'unsent') {
+    super('BUS_FULL', fullMessage(held, max, bound));
     this.bound = bound;
     this.held = held;
     this.max = max;
+  }
+}
+
+function fullMessage(held: number, max: number, bound: BusFullBound): string {
+  switch (bound) {
+    case 'unsent':
+      return (
+        `post() was refused: ${held} events of this bus wait for its station (sync.maxUnsent is ${max}). ` +
+        'The station is not keeping up; await bus.room() before posting more.'
+      );
+    case 'queue':
+      return (
+        `post() of a deferred event was refused: this thread holds ${held} deferred events, in its bus queue and parked ` +
+        `at its stations (maxQueued is ${max}). Deliver them first: bus.drain(), or let the thread go idle ` +
+        "(deferred: 'idle'); parked ones come back with fromStation()."
+      );
+    case 'inFlight':
+      return (
+        `post() was refused: ${held} promises returned by this thread's subscribers have not settled ` +
+        `(sync.maxInFlight is ${max}). The subscribers are behind; await bus.room() before posting more.`
+      );
   }
 }
 
@@ -197,7 +215,7 @@ export interface WireError {
   readonly code: string;
   readonly message: string;
   /** A `BusFullError`'s `bound`, `held` and `max`. */
-  readonly full?: { readonly bound: 'unsent' | 'queue'; readonly held: number; readonly max: number };
+  readonly full?: { readonly bound: BusFullBound; readonly held: number; readonly max: number };
 }
 
 /** `error` ready to cross: a `BusError` keeps its code (others become `TRANSPORT_FAILED`) and its details. */

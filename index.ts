@@ -21,7 +21,7 @@ export type {
   Priority,
   Side,
 } from './types.js';
-export type { BusErrorCode, FrameErrorReason } from './errors.js';
+export type { BusErrorCode, BusFullBound, FrameErrorReason } from './errors.js';
 export type {
   ActorInfo,
   ProcessorHandle,

@@ -124,6 +124,8 @@ export class Bus {
   #outboxSorted = true;
   /** Per station read: the arrival number this bus has merged everything through. */
   #through: Record<Side, number> = { internal: 0, external: 0 };
+  /** A sync read less than the station had (or nothing) for lack of subscriber credits: the next sync comes when they are back. */
+  #readHeld = false;
   /** Producers waiting in `room()`. */
   #roomWaiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
   /** `normal` events waiting for the microtask flush. */
@@ -213,10 +215,43 @@ export class Bus {
     return waiting;
   }
 
-  /** True when a post would not be refused for fullness: no bound, a retired bus, or at most half the bound waiting. */
+  /**
+   * True when a post would not be refused for fullness: a retired bus, or at
+   * most half of each bound taken (unsent events, unsettled subscriber promises).
+   */
   #hasRoom(): boolean {
-    const max = this.#thread.host.maxUnsent;
-    return max === undefined || this.#retired || this.#outbox.length <= Math.floor(max / 2);
+    if (this.#retired) return true;
+    const { maxUnsent, maxInFlight } = this.#thread.host;
+    if (maxUnsent !== undefined && this.#outbox.length > Math.floor(maxUnsent / 2)) return false;
+    return maxInFlight === undefined || this.#thread.subscriptions(this.side).inFlight <= Math.floor(maxInFlight / 2);
+  }
+
+  /**
+   * How many events a sync may read for this thread's subscribers: no limit
+   * (undefined) unless they have returned promises under the sync policy, then
+   * the credits left of `maxInFlight` (0: the read waits).
+   */
+  #readCredits(): number | undefined {
+    const max = this.#thread.host.maxInFlight;
+    const subscriptions = this.#thread.subscriptions(this.side);
+    if (max === undefined || !subscriptions.async) return undefined;
+    return Math.max(0, max - subscriptions.inFlight);
+  }
+
+  /**
+   * @internal A subscriber's promise settled. Once at most half of
+   * `maxInFlight` are taken, a read that was held back is asked for again and
+   * producers waiting in `room()` go on.
+   */
+  subscribersSettled(): void {
+    const max = this.#thread.host.maxInFlight;
+    if (max === undefined || this.#retired) return;
+    if (this.#thread.subscriptions(this.side).inFlight > Math.floor(max / 2)) return;
+    if (this.#readHeld) {
+      this.#readHeld = false;
+      this.#thread.host.requestSync?.(this.side);
+    }
+    this.#settleRoom();
   }
 
   /**
@@ -269,9 +304,16 @@ export class Bus {
       // A thread's deferred events count wherever they wait: in this queue, or parked at the stations.
       const held = this.#queue.length + thread.parked(this.side);
       if (held >= thread.host.maxQueued) throw new BusFullError(held, thread.host.maxQueued, 'queue');
-    } else if (maxUnsent !== undefined && this.#outbox.length >= maxUnsent) {
-      thread.host.requestSync?.(this.side);
-      throw new BusFullError(this.#outbox.length, maxUnsent);
+    } else {
+      if (maxUnsent !== undefined && this.#outbox.length >= maxUnsent) {
+        thread.host.requestSync?.(this.side);
+        throw new BusFullError(this.#outbox.length, maxUnsent);
+      }
+      const maxInFlight = thread.host.maxInFlight;
+      if (maxInFlight !== undefined) {
+        const { inFlight } = thread.subscriptions(this.side);
+        if (inFlight >= maxInFlight) throw new BusFullError(inFlight, maxInFlight, 'inFlight');
+      }
     }
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
     const event: BusEvent<P> =
@@ -478,7 +520,7 @@ export class Bus {
    * Reads a station: an unfiltered read asks only for what arrived after the
    * last one (`since`), since everything before it is merged here already.
    */
-  async #read(side: Side, types: readonly string[] | undefined): Promise<EventBatch> {
+  async #read(side: Side, types: readonly string[] | undefined, limit?: number): Promise<EventBatch> {
     const since = types === undefined ? this.#through[side] : 0;
     const { batch, through, parked } = await this.#thread.host.stationLink(side).serve({
       kind: 'syncRequest',
@@ -487,6 +529,8 @@ export class Bus {
       side,
       ...(types === undefined ? {} : { types: [...types] }),
       ...(since > 0 ? { since } : {}),
+      // Only an unfiltered read goes on from where the last one stopped, so only it may stop early.
+      ...(limit === undefined || types !== undefined ? {} : { limit }),
     });
     if (types === undefined) this.#through[side] = through;
     // Only a read of this bus's own side hands parked entries back, and says how many are left.
@@ -541,6 +585,9 @@ export class Bus {
    * the read brought is still merged, the events wait for the next sync, and
    * the call rejects. This is what the automatic sync policy
    * (`createRuntime({ sync: { everyMs } })`) runs; a bus you hold stays valid.
+   * Under the policy, a bus whose subscribers have returned promises reads
+   * only as many events as `sync.maxInFlight` leaves credits for (none: it
+   * reads nothing); the station keeps the rest for the next sync.
    */
   async sync(options?: { readonly types?: readonly string[] }): Promise<FromStationResult> {
     this.#thread.assertRunning('sync');
@@ -564,10 +611,17 @@ export class Bus {
               ({ parked }) => void this.#thread.noteParked(this.side, parked),
               (error: unknown) => ({ error }),
             );
+    // Subscribers that are behind get no more than they have credits for; the station keeps the rest.
+    const credits = options?.types === undefined ? this.#readCredits() : undefined;
     let reply: EventBatch | undefined;
     let failure: { error: unknown } | undefined;
     try {
-      reply = await this.#read(this.side, options?.types);
+      if (credits === 0) {
+        this.#readHeld = true;
+        reply = { kind: 'batch', seq: 0, from: this.endpoint, history: [], queue: [] };
+      } else {
+        reply = await this.#read(this.side, options?.types, credits);
+      }
     } catch (error) {
       failure = { error };
     }
@@ -577,11 +631,27 @@ export class Bus {
       if (refused === undefined) this.#sent(unsent);
       failure ??= refused;
     }
-    if (failure === undefined) return this.#receive(reply!);
+    if (failure === undefined) {
+      const result = this.#receive(reply!);
+      // Delivered first, so that the credits its events took are counted.
+      if (credits !== undefined && credits > 0 && reply!.history.length >= credits) this.#moreToRead();
+      return result;
+    }
     // A read that arrived is merged even when the batch failed: its parked entries have left the station.
     this.#failReceive(failure.error, reply === undefined ? undefined : this.#merge(reply));
     const { error } = failure;
     throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
+  }
+
+  /** A limited read was full: read on at once if credits are back, or when they are. */
+  #moreToRead(): void {
+    const max = this.#thread.host.maxInFlight!;
+    if (this.#thread.subscriptions(this.side).inFlight > Math.floor(max / 2)) {
+      this.#readHeld = true;
+      return;
+    }
+    // After this sync ends (a request during a tick starts one more afterwards).
+    queueMicrotask(() => this.#thread.host.requestSync?.(this.side));
   }
 
   /**

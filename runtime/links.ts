@@ -57,6 +57,8 @@ export interface ThreadHost {
   readonly maxBatch?: number;
   /** With an automatic sync policy: the events a bus may hold unsent before posts are refused. */
   readonly maxUnsent?: number;
+  /** With an automatic sync policy: the unsettled subscriber promises a thread's side may have before reads are held back and posts refused. */
+  readonly maxInFlight?: number;
   /** The deferred events a thread may hold per side (its bus's queue and parked at the stations) before deferred posts are refused. */
   readonly maxQueued: number;
   /** Asks the automatic sync policy for a sync of the bus of `side` now. */

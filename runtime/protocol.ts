@@ -36,6 +36,12 @@ export interface SyncRequest {
    * Absent or 0: the whole history.
    */
   readonly since?: number;
+  /**
+   * At most this many history events, the earliest arrivals first (a reader
+   * whose subscribers are behind asks for no more than it has credits for);
+   * the reply's `through` says how far it got. Absent: no limit.
+   */
+  readonly limit?: number;
 }
 
 /** Remove every event of side `remove` from the stores of side `scope`. */

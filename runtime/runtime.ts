@@ -24,7 +24,7 @@ import { DirectStationLink, type StationHost, type StationLink, type ThreadHost 
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
 import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread-service.js';
 import { checkSpawnOptions, moduleHref, type SpawnOptions } from './user-actors.js';
-import { DEFAULT_MAX_BATCH, SyncTimer, maxUnsentOf, settleAll, syncPolicyOf, type SyncPolicy } from './sync-policy.js';
+import { DEFAULT_MAX_BATCH, SyncTimer, maxInFlightOf, maxUnsentOf, settleAll, syncPolicyOf, type SyncPolicy } from './sync-policy.js';
 import { DEFAULT_RESTART_POLICY, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
 import type { ProcessorInit } from './protocol.js';
 import { RemoteProcessor, RemoteStation } from './processor-host.js';
@@ -748,6 +748,11 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
   get maxUnsent(): number | undefined {
     const policy = this.#runtime.syncPolicy;
     return policy === undefined ? undefined : maxUnsentOf(policy);
+  }
+
+  get maxInFlight(): number | undefined {
+    const policy = this.#runtime.syncPolicy;
+    return policy === undefined ? undefined : maxInFlightOf(policy);
   }
 
   requestSync(): void {

@@ -193,12 +193,12 @@ export class Station {
     const handBack: HandBack =
       request.from.side !== this.side ? 'none' : request.from.thread === STATION_THREAD ? 'processor' : 'thread';
     const since = request.since ?? 0;
-    const history =
-      since > 0
-        ? this.#historySince(since, request.types, sourceKey(request.from))
-        : request.types === undefined
-          ? this.#history.snapshot()
-          : this.#history.query({ types: request.types });
+    // A limited read takes the earliest arrivals first and says how far it got.
+    let through = this.#arrivals;
+    let history: BusEvent[];
+    if (request.limit !== undefined) ({ history, through } = this.#historySince(since, request.types, sourceKey(request.from), request.limit));
+    else if (since > 0) history = this.#historySince(since, request.types, sourceKey(request.from)).history;
+    else history = request.types === undefined ? this.#history.snapshot() : this.#history.query({ types: request.types });
     const queue = this.#takeParked(request.from, handBack);
     if (queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: queue.map((event) => event.id) });
     // A read that finds nothing new changes nothing here: the actor hears only of reads that hand something out
@@ -212,7 +212,7 @@ export class Station {
         history,
         queue,
       },
-      through: this.#arrivals,
+      through,
       // A bus hears what its thread still has parked (here, or pushed on to the main station).
       ...(handBack === 'thread' ? { parked: this.parkedFor(request.from) } : {}),
     };
@@ -285,11 +285,18 @@ export class Station {
 
   /**
    * The history that arrived after arrival number `since`, sorted; only
-   * `types` if given. What `reader` itself sent since then is left out: it
-   * has it (a bus under the sync policy would otherwise get back every event
-   * it shares, and a local station everything it pushed).
+   * `types` if given; at most `limit` events, the earliest arrivals first, and
+   * `through` the arrival number it is complete through. What `reader` itself
+   * sent since then is left out: it has it (a bus under the sync policy would
+   * otherwise get back every event it shares, and a local station everything
+   * it pushed).
    */
-  #historySince(since: number, types: readonly string[] | undefined, reader: string): BusEvent[] {
+  #historySince(
+    since: number,
+    types: readonly string[] | undefined,
+    reader: string,
+    limit = Infinity,
+  ): { history: BusEvent[]; through: number } {
     const runs = this.#arrivedRuns;
     // The first run that ends after `since`.
     let low = 0;
@@ -306,10 +313,15 @@ export class Station {
       if (source === reader) continue;
       for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
         const event = events[i]!;
-        if (types === undefined || typeMatchesAny(types, event.type)) fresh.push(event);
+        if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
+        fresh.push(event);
+        // Full: complete through this event's arrival (what the reader sent itself in between counts as read).
+        if (fresh.length >= limit && (i + 1 < events.length || r + 1 < runs.length)) {
+          return { history: fresh.sort(compareEvents), through: first + i };
+        }
       }
     }
-    return fresh.sort(compareEvents);
+    return { history: fresh.sort(compareEvents), through: this.#arrivals };
   }
 
   /** Removes parked entries by id, or all of one side. */

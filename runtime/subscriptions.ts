@@ -41,6 +41,9 @@ interface Entry {
   active: boolean;
 }
 
+/** The constructor of `async` functions. */
+const AsyncFunction = (async () => {}).constructor as FunctionConstructor;
+
 /** The subscribers of one thread and side, with a per-type match cache. */
 export class Subscriptions {
   #entries: Entry[] = [];
@@ -49,6 +52,12 @@ export class Subscriptions {
   readonly #fallbackError: ErrorHandler;
   /** Errors raised by subscribers so far. */
   errors = 0;
+  /** Promises returned by subscribers that have not settled yet. */
+  inFlight = 0;
+  /** True once an `async` function subscribed or a subscriber returned a promise: reads under the sync policy then ask only for the credits left. */
+  async = false;
+  /** Called each time a subscriber's promise settles (the thread's bus gives credits back). */
+  onSettled: (() => void) | undefined;
 
   constructor(onError: ErrorHandler) {
     this.#fallbackError = onError;
@@ -80,6 +89,8 @@ export class Subscriptions {
     };
     this.#entries = [...this.#entries, entry];
     this.#byType.clear();
+    // An async function is known before its first promise: the first read is already limited for it.
+    if (handler instanceof AsyncFunction) this.async = true;
     return {
       types: entry.patterns,
       unsubscribe: () => {
@@ -120,12 +131,30 @@ export class Subscriptions {
         if (entry.filter !== undefined && !entry.filter(event)) continue;
         called++;
         const result = entry.handler(event);
-        if (result instanceof Promise) result.then(undefined, (error: unknown) => this.#fail(entry, error, event));
+        if (result instanceof Promise) this.#track(result, entry, event);
       } catch (error) {
         this.#fail(entry, error, event);
       }
     }
     return called;
+  }
+
+  /** Counts a subscriber's promise while it is unsettled. */
+  #track(result: Promise<unknown>, entry: Entry, event: BusEvent): void {
+    this.inFlight++;
+    this.async = true;
+    result.then(
+      () => this.#settled(),
+      (error: unknown) => {
+        this.#fail(entry, error, event);
+        this.#settled();
+      },
+    );
+  }
+
+  #settled(): void {
+    this.inFlight--;
+    this.onSettled?.();
   }
 
   #fail(entry: Entry, error: unknown, event: BusEvent): void {

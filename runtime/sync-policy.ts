@@ -15,6 +15,9 @@ export const DEFAULT_MAX_BATCH = 4096;
 /** `maxUnsent` when a policy does not set it: this many times `maxBatch`. */
 export const DEFAULT_UNSENT_BATCHES = 16;
 
+/** `maxInFlight` when a policy does not set it. */
+export const DEFAULT_MAX_IN_FLIGHT = 1024;
+
 /** The automatic sync policy's settings. */
 export interface SyncPolicy {
   /** Milliseconds between syncs. */
@@ -28,11 +31,25 @@ export interface SyncPolicy {
    * Default 16 × `maxBatch`.
    */
   readonly maxUnsent?: number;
+  /**
+   * Promises returned by one thread's subscribers of a side that may be
+   * unsettled at once: a slow asynchronous subscriber is given no more than
+   * that. A sync reads at most the events it has credits left for (the station
+   * keeps the rest until the subscribers catch up), and posts on that bus are
+   * refused with `BusFullError` (`BUS_FULL`, `bound: 'inFlight'`) while all
+   * are taken; `bus.room()` waits until half are free. Default 1024.
+   */
+  readonly maxInFlight?: number;
 }
 
 /** The bound on a bus's unsent events under `policy`. */
 export function maxUnsentOf(policy: SyncPolicy): number {
   return policy.maxUnsent ?? DEFAULT_UNSENT_BATCHES * (policy.maxBatch ?? DEFAULT_MAX_BATCH);
+}
+
+/** The bound on a thread's unsettled subscriber promises per side under `policy`. */
+export function maxInFlightOf(policy: SyncPolicy): number {
+  return policy.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
 }
 
 /** Checks `createRuntime`'s `sync` option; `undefined` means manual. */
@@ -41,14 +58,19 @@ export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
   if (typeof value !== 'object' || value === null) {
     throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent? }, got ${describe(value)}.`);
   }
-  const { everyMs, maxBatch, maxUnsent, ...rest } = value as Record<string, unknown>;
+  const { everyMs, maxBatch, maxUnsent, maxInFlight, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new InvalidOptionError(`sync.${unknown[0]}`, 'unknown option. Allowed: everyMs, maxBatch, maxUnsent.');
+  if (unknown.length > 0) {
+    throw new InvalidOptionError(`sync.${unknown[0]}`, 'unknown option. Allowed: everyMs, maxBatch, maxUnsent, maxInFlight.');
+  }
   if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1) {
     throw new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`);
   }
   if (maxBatch !== undefined && (typeof maxBatch !== 'number' || !Number.isInteger(maxBatch) || maxBatch < 1)) {
     throw new InvalidOptionError('sync.maxBatch', `expected a positive integer, got ${describe(maxBatch)}.`);
+  }
+  if (maxInFlight !== undefined && (typeof maxInFlight !== 'number' || !Number.isSafeInteger(maxInFlight) || maxInFlight < 1)) {
+    throw new InvalidOptionError('sync.maxInFlight', `expected a positive integer, got ${describe(maxInFlight)}.`);
   }
   const batch = (maxBatch as number | undefined) ?? DEFAULT_MAX_BATCH;
   if (maxUnsent !== undefined && (typeof maxUnsent !== 'number' || !Number.isInteger(maxUnsent) || maxUnsent < batch)) {
@@ -58,6 +80,7 @@ export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
     everyMs,
     ...(maxBatch === undefined ? {} : { maxBatch: maxBatch as number }),
     ...(maxUnsent === undefined ? {} : { maxUnsent: maxUnsent as number }),
+    ...(maxInFlight === undefined ? {} : { maxInFlight: maxInFlight as number }),
   };
 }
 

@@ -39,6 +39,9 @@ export class Thread {
     this.#idPrefix = incarnation === '' ? `${processor}.${index}.` : `${processor}.${index}.${incarnation}-`;
     const onError = host.subscriberErrorHandler;
     this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
+    for (const side of ['internal', 'external'] as const) {
+      this.#subscriptions[side].onSettled = () => this.#buses[side].subscribersSettled();
+    }
     this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };
     this.actors = new UserActors(this);
   }

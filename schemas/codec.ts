@@ -1097,6 +1097,9 @@ function writeSyncRequest(builder: flatbuffers.Builder, request: SyncRequest, li
   }
   const from = writeEndpoint(builder, request.from, 'syncRequest.from');
   const since = request.since === undefined ? undefined : seqToWire(request.since, 'syncRequest.since');
+  if (request.limit !== undefined && (!isUint32(request.limit) || request.limit < 1)) {
+    throw new InvalidEventError(`Cannot encode syncRequest: limit must be an integer from 1 to 4294967295, got ${describe(request.limit)}.`);
+  }
   wire.SyncRequest.startSyncRequest(builder);
   wire.SyncRequest.addSeq(builder, seq);
   wire.SyncRequest.addFrom(builder, from);
@@ -1104,6 +1107,7 @@ function writeSyncRequest(builder: flatbuffers.Builder, request: SyncRequest, li
   wire.SyncRequest.addSide(builder, side);
   // Written even when 0 (FlatBuffers would drop a default), so that absent and 0 stay apart.
   if (since !== undefined) builder.addFieldInt64(4, since, BigInt(-1));
+  if (request.limit !== undefined) wire.SyncRequest.addLimit(builder, request.limit);
   return wire.SyncRequest.endSyncRequest(builder);
 }
 
@@ -1536,6 +1540,7 @@ const SYNC_FROM = 6;
 const SYNC_TYPES = 8;
 const SYNC_SIDE = 10;
 const SYNC_SINCE = 12;
+const SYNC_LIMIT = 14;
 const CLEAR_SEQ = 4;
 const CLEAR_REMOVE = 6;
 const CLEAR_SCOPE = 8;
@@ -2406,11 +2411,17 @@ function readSyncRequest(r: BodyReader, position: number): SyncRequest {
   const typesAt = r.field(SYNC_TYPES, 4);
   const sideAt = r.field(SYNC_SIDE, 1);
   const sinceAt = r.field(SYNC_SINCE, 8);
+  const limitAt = r.field(SYNC_LIMIT, 4);
   if (fromAt === 0) r.fail('from is required');
   const seq = r.seq(seqAt);
   const side = SIDE_FROM_WIRE[r.uint8Enum(sideAt, wire.Side.Internal, SIDE_FROM_WIRE.length, 'side')] as Side;
+  const limit = limitAt === 0 ? 0 : r.uint32(limitAt);
+  // Opens the endpoint's table: every field of this one is located before.
   const from = readEndpoint(r, r.follow(fromAt, 'from endpoint'));
-  const since = sinceAt === 0 ? {} : { since: r.seq(sinceAt) };
+  const since = {
+    ...(sinceAt === 0 ? {} : { since: r.seq(sinceAt) }),
+    ...(limit === 0 ? {} : { limit }),
+  };
   if (typesAt === 0) return { kind: 'syncRequest', seq, from, side, ...since };
   const vector = r.follow(typesAt, 'types vector');
   const length = r.vectorLength(vector, 4, r.limits.maxTypes, 'types', 'maxTypes');

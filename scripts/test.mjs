@@ -11,10 +11,21 @@ const pattern = args[1] ?? '\\.test\\.ts$';
 let passed = 0;
 let failed = 0;
 
+// A test that waits for something that never comes would hang the run (uvu has no timeouts):
+// the whole run gets this long, then it counts as a failure (the full run takes ~1-2 minutes).
+const timeoutMs = Number(process.env.BUSLINE_TEST_TIMEOUT_MS ?? 15 * 60 * 1000);
+
 function run(command, commandArgs) {
-  const result = spawnSync(command, commandArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = spawnSync(command, commandArgs, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   process.stdout.write(result.stdout ?? '');
   process.stderr.write(result.stderr ?? '');
+  if (result.error?.code === 'ETIMEDOUT') console.log(`${command} ${commandArgs.join(' ')}: did not finish within ${timeoutMs / 1000} s; killed`);
   return result;
 }
 

@@ -618,8 +618,16 @@ since():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * At most this many history events (absent: no limit); the Ack's `through` tells how far the reply got.
+ */
+limit():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startSyncRequest(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -652,6 +660,10 @@ static addSide(builder:flatbuffers.Builder, side:Side) {
 
 static addSince(builder:flatbuffers.Builder, since:bigint) {
   builder.addFieldInt64(4, since, BigInt('0'));
+}
+
+static addLimit(builder:flatbuffers.Builder, limit:number) {
+  builder.addFieldInt32(5, limit, 0);
 }
 
 static endSyncRequest(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -19,7 +19,7 @@ const arbStep: fc.Arbitrary<Step> = fc.oneof(
   fc.constant({ kind: 'clear' as const }),
 );
 
-test('serve({ since }) - exactly the events that arrived after `since` and are still held, sorted', async () => {
+test('serve({ since, limit }) - exactly the events that arrived after `since` and are still held (the first `limit` of them), sorted', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(arbStep, { maxLength: 12 }), async (steps) => {
       const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
@@ -52,17 +52,19 @@ test('serve({ since }) - exactly the events that arrived after `since` and are s
           // A merge numbers a batch's new events in history order.
           for (const event of [...history].sort(compareEvents)) arrived.push({ number: ++number, event });
         }
-        for (let since = 1; since <= number; since++) {
-          const { batch, through } = station.serve({
-            kind: 'syncRequest',
-            seq: 0,
-            from: { processor: 0, thread: 2, generation: 0, side: 'internal' },
-            side: 'internal',
-            since,
-          });
-          const expected = arrived.filter((entry) => entry.number > since).map(({ event }) => event).sort(compareEvents);
-          assert.equal(batch.history, expected, `since ${since}`);
+        const reader = { processor: 0, thread: 2, generation: 0, side: 'internal' } as const;
+        for (let since = 0; since <= number; since++) {
+          const { batch, through } = station.serve({ kind: 'syncRequest', seq: 0, from: reader, side: 'internal', since });
+          const after = arrived.filter((entry) => entry.number > since);
+          assert.equal(batch.history, after.map(({ event }) => event).sort(compareEvents), `since ${since}`);
           assert.is(through, number);
+          // A limited read: the earliest arrivals first, complete through the last one it took.
+          for (const limit of [1, 2, 5]) {
+            const limited = station.serve({ kind: 'syncRequest', seq: 0, from: reader, side: 'internal', since, limit });
+            const taken = after.slice(0, limit);
+            assert.equal(limited.batch.history, taken.map(({ event }) => event).sort(compareEvents), `since ${since}, limit ${limit}`);
+            assert.is(limited.through, after.length > limit ? taken[taken.length - 1]!.number : number, `through, since ${since}, limit ${limit}`);
+          }
         }
       } finally {
         await runtime.stop();

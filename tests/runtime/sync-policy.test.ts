@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import { BusFullError, createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import type { WireMessage } from '../../runtime/protocol.js';
 import { SyncTimer, type TickCause } from '../../runtime/sync-policy.js';
 import { serveThread } from './fixtures/served-thread.js';
@@ -370,6 +370,8 @@ test('options - sync is checked', () => {
     { everyMs: 5, maxBatch: -1 },
     { everyMs: 5, maxBatch: 8, maxUnsent: 4 },
     { everyMs: 5, maxUnsent: 1.5 },
+    { everyMs: 5, maxInFlight: 0 },
+    { everyMs: 5, maxInFlight: 2.5 },
   ]) {
     try {
       createRuntime({ sync: sync as never });
@@ -381,3 +383,115 @@ test('options - sync is checked', () => {
 });
 
 test.run();
+
+const slow = suite('slow subscribers (sync.maxInFlight)');
+
+/**
+ * An async subscriber that finishes only when the test says so: `got` holds
+ * what it was given, `finish(n)` settles its `n` oldest promises, `reached(n)`
+ * resolves once it has been given `n` events.
+ */
+function slowSubscriber() {
+  const got: unknown[] = [];
+  const unfinished: Array<() => void> = [];
+  const waiters: Array<{ count: number; resolve(): void }> = [];
+  return {
+    got,
+    handler: async (event: BusEvent) => {
+      got.push(event.payload);
+      for (const waiter of waiters.filter((w) => got.length >= w.count)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+      await new Promise<void>((resolve) => unfinished.push(resolve));
+    },
+    finish(count: number) {
+      for (const resolve of unfinished.splice(0, count)) resolve();
+    },
+    reached(count: number): Promise<void> {
+      return got.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }));
+    },
+  };
+}
+
+slow('a slow async subscriber is given no more than its credits; the station keeps the rest; settling half brings more', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 4 } });
+  try {
+    const producer = runtime.bus('external');
+    const reader = runtime.addThread().bus('external');
+    const subscriber = slowSubscriber();
+    reader.subscribe('job', subscriber.handler);
+    for (let i = 0; i < 10; i++) producer.post('job', i);
+    await producer.sync();
+    await reader.sync();
+    assert.equal(subscriber.got, [0, 1, 2, 3], 'four credits, four events');
+    await reader.sync();
+    assert.is(subscriber.got.length, 4, 'no credits left: the read waits');
+    assert.is(runtime.station('external').size, 10, 'the station keeps what was not read');
+    subscriber.finish(1);
+    await Promise.resolve();
+    assert.is(subscriber.got.length, 4, 'three of four still taken: more than half');
+    subscriber.finish(1);
+    await subscriber.reached(6); // half free: the held read is asked for again, with two credits
+    assert.equal(subscriber.got, [0, 1, 2, 3, 4, 5]);
+    subscriber.finish(4);
+    await subscriber.reached(10);
+    assert.equal(subscriber.got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'in order, none twice, none lost');
+    subscriber.finish(4);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow('posts on a bus whose subscribers are behind are refused with BUS_FULL (inFlight) until room() says half the credits are back', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 2 } });
+  try {
+    const bus = runtime.bus('external');
+    const subscriber = slowSubscriber();
+    bus.subscribe('job', subscriber.handler);
+    bus.post('job', 0, { priority: 'immediate' });
+    bus.post('job', 1, { priority: 'immediate' });
+    const refused = (() => {
+      try {
+        bus.post('job', 2);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    assert.ok(refused instanceof BusFullError, String(refused));
+    assert.equal([refused.bound, refused.held, refused.max], ['inFlight', 2, 2]);
+    assert.match(refused.message, /maxInFlight is 2/);
+    assert.is(bus.history().length, 2, 'the refused post was not accepted');
+    bus.post('later', 'deferred posts wait in the queue: not refused', { priority: 'deferred' });
+    let roomy = false;
+    const room = bus.room().then(() => (roomy = true));
+    await Promise.resolve();
+    assert.not.ok(roomy, 'no room while both credits are taken');
+    subscriber.finish(1);
+    await room;
+    bus.post('job', 2);
+    subscriber.finish(2);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow('synchronous subscribers are not limited: a sync reads everything at once', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 2 } });
+  try {
+    const producer = runtime.bus('external');
+    const reader = runtime.addThread().bus('external');
+    const got: unknown[] = [];
+    reader.subscribe('job', (event) => void got.push(event.payload));
+    for (let i = 0; i < 5; i++) producer.post('job', i);
+    await producer.sync();
+    await reader.sync();
+    assert.equal(got, [0, 1, 2, 3, 4]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow.run();
+

@@ -376,14 +376,16 @@ Joined('decodeFrame - a refused payload is named by its event', () => {
 
 Joined.run();
 
-const watermarks = suite('codec: since / through / parked');
+const watermarks = suite('codec: since / limit / through / parked');
 
-watermarks('since, through and parked - round-trip exactly, 0 and absent stay apart', () => {
+watermarks('since, limit, through and parked - round-trip exactly, 0 and absent stay apart', () => {
   const endpoint = { processor: 1, thread: 2, generation: 3, side: 'internal' as const };
   const messages = [
     { kind: 'syncRequest', seq: 1, from: endpoint, side: 'external' },
     { kind: 'syncRequest', seq: 2, from: endpoint, side: 'external', since: 0 },
     { kind: 'syncRequest', seq: 3, from: endpoint, side: 'internal', types: ['a'], since: 2 ** 40 + 7 },
+    { kind: 'syncRequest', seq: 4, from: endpoint, side: 'external', since: 5, limit: 1 },
+    { kind: 'syncRequest', seq: 5, from: endpoint, side: 'external', limit: 0xffff_ffff },
     { kind: 'ack', seq: 4, ok: true, credits: 8 },
     { kind: 'ack', seq: 5, ok: true, credits: 8, through: 0 },
     { kind: 'ack', seq: 6, ok: false, credits: 0, errorCode: 'X', through: 123_456 },
@@ -391,6 +393,9 @@ watermarks('since, through and parked - round-trip exactly, 0 and absent stay ap
     { kind: 'ack', seq: 8, ok: true, credits: 8, through: 9, parked: 2 ** 33 + 1 },
   ] as const;
   for (const message of messages) assert.equal(decodeFrame(encodeFrame(message)), message);
+  for (const limit of [0, -1, 1.5, 2 ** 32]) {
+    assert.throws(() => encodeFrame({ kind: 'syncRequest', seq: 1, from: endpoint, side: 'external', limit }), /limit must be/);
+  }
 });
 
 watermarks.run();

@@ -180,10 +180,11 @@ function assertWellFormed(message: WireMessage, frame: Uint8Array): void {
       message.queue.forEach((e, i) => assertEvent(e, `queue[${i}]`, frame));
       break;
     case 'syncRequest':
-      assertKeys(message, ['kind', 'seq', 'from', 'side'], ['types', 'since'], 'syncRequest');
+      assertKeys(message, ['kind', 'seq', 'from', 'side'], ['types', 'since', 'limit'], 'syncRequest');
       assertEndpoint(message.from, 'syncRequest.from');
       assert.ok(isSide(message.side));
       if ('since' in message) assert.ok(Number.isSafeInteger(message.since) && message.since! >= 0, 'syncRequest.since');
+      if ('limit' in message) assert.ok(isUint32(message.limit) && message.limit! >= 1, 'syncRequest.limit');
       if (message.types !== undefined) {
         assert.ok(Array.isArray(message.types) && message.types.every(isWellFormedString), 'types');
       }
@@ -248,7 +249,15 @@ const wireMessage: fc.Arbitrary<WireMessage> = fc.oneof(
     queue: fc.array(busEvent, { maxLength: 3 }),
   }, plain),
   fc.record(
-    { kind: fc.constant('syncRequest' as const), seq, from: endpoint, types: fc.array(text, { maxLength: 4 }), side },
+    {
+      kind: fc.constant('syncRequest' as const),
+      seq,
+      from: endpoint,
+      types: fc.array(text, { maxLength: 4 }),
+      side,
+      since: seq,
+      limit: fc.integer({ min: 1, max: 0xffff_ffff }),
+    },
     { requiredKeys: ['kind', 'seq', 'from', 'side'], ...plain },
   ),
   fc.record({ kind: fc.constant('clearSide' as const), seq, remove: side, scope: side }, plain),
