@@ -31,6 +31,7 @@ export type {
   ThreadHandle,
 } from './runtime/runtime.js';
 export type { SpawnOptions } from './runtime/user-actors.js';
+export type { BusCounts } from './runtime/thread-service.js';
 export type { SyncPolicy } from './runtime/sync-policy.js';
 export type { RestartPolicy } from './runtime/processor-threads.js';
 export type { FromStationOptions, FromStationResult, PostOptions } from './runtime/bus.js';

@@ -10,7 +10,7 @@ import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-c
 import { stationServer } from './links.js';
 import type { Station } from './station.js';
 import { checkPostOptions, type CheckedPostOptions, type FromStationOptions, type FromStationResult, type PostOptions } from './bus.js';
-import type { ThreadApi } from './thread-service.js';
+import type { BusCounts, ThreadApi } from './thread-service.js';
 import { encodeFrame } from '../schemas/codec.js';
 import type { Outcome } from './protocol.js';
 import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from './thread-service.js';
@@ -145,8 +145,11 @@ export class RemoteBus {
     return eventsFromFrame(unwrap(await this.#call('queue', this.side)));
   }
 
-  /** The bus actor's state and the thread's current generation. */
-  async state(): Promise<{ generation: number; state: string }> {
+  /**
+   * The thread's current bus of this side: its generation, its actor's state,
+   * and what it holds (`unsent`, `queued`, `parked`, as on a local `Bus`).
+   */
+  async state(): Promise<BusCounts> {
     return unwrap(await this.#call('state', this.side));
   }
 }

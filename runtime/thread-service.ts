@@ -72,7 +72,7 @@ export interface ThreadApi {
   room(side: Side, generation: number, waitMs: number): Promise<Outcome<boolean>>;
   history(side: Side, query?: PortableQuery): Promise<Outcome<EventsFrame>>;
   queue(side: Side): Promise<Outcome<EventsFrame>>;
-  state(side: Side): Promise<Outcome<{ generation: number; state: string }>>;
+  state(side: Side): Promise<Outcome<BusCounts>>;
   /** Starts a user machine module in this thread. */
   spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'>): Promise<Outcome<UserActorInfo>>;
   /** This thread's buses and user actors, with their states. */
@@ -241,7 +241,11 @@ export function createThreadService(
       }),
     history: (side, query) => outcome(() => eventsToFrame(current.bus(side).history(query), from(side))),
     queue: (side) => outcome(() => eventsToFrame(current.bus(side).queue(), from(side))),
-    state: (side) => outcome(() => ({ generation: current.bus(side).generation, state: current.bus(side).state })),
+    state: (side) =>
+      outcome(() => {
+        const bus = current.bus(side);
+        return { generation: bus.generation, state: bus.state, unsent: bus.unsent, queued: bus.queued, parked: bus.parked };
+      }),
     ...userActorApi(current),
     stop: () =>
       outcome(async () => {
@@ -257,6 +261,20 @@ export function createThreadService(
   };
 }
 
+
+/** A thread's current bus of one side, as `RemoteBus.state()` tells it. */
+export interface BusCounts {
+  /** The thread's current bus generation. */
+  readonly generation: number;
+  /** The bus actor's state. */
+  readonly state: string;
+  /** Events its station has not taken yet (`bus.unsent`). */
+  readonly unsent: number;
+  /** Deferred events in its queue (`bus.queued`). */
+  readonly queued: number;
+  /** The thread's deferred events parked at the stations (`bus.parked`). */
+  readonly parked: number;
+}
 
 /** Where an actor runs and its state, as `runtime.actors()` lists it. */
 export interface ActorInfo {

@@ -134,7 +134,10 @@ lifecycle('maxQueued - reaches every thread (a root worker, a processor\'s own t
       const next = await remote.toStation();
       const refused = await next.post('later', 3, { priority: 'deferred' }).then(() => undefined, (error: unknown) => error);
       assert.ok(refused instanceof BusFullError && refused.held === 2, `parked entries count in ${processor}.${thread}: ${String(refused)}`);
+      const { queued, parked } = await next.state();
+      assert.equal({ queued, parked }, { queued: 0, parked: 2 }, `thread ${processor}.${thread} tells its counts`);
       await next.fromStation();
+      assert.equal(await next.state().then(({ queued: q, parked: p }) => [q, p]), [2, 0]);
       assert.is(await next.drain(), 2, `thread ${processor}.${thread} took its parked entries back`);
       await next.post('later', 3, { priority: 'deferred' });
     }
