@@ -116,9 +116,10 @@ export type BusFullBound = 'unsent' | 'queue' | 'inFlight';
  * events its station has not taken yet (the automatic sync policy's bound),
  * so the station is not keeping up; `await bus.room()` before posting more.
  * `'queue'`: the thread holds `maxQueued` deferred events (queued or parked)
- * nobody has delivered. `'inFlight'`: the promises returned by this thread's
- * subscribers of the side, `sync.maxInFlight` of them, have not settled; the
- * subscribers are behind, `await bus.room()`. Nothing already accepted is lost.
+ * nobody has delivered. `'inFlight'`: this thread's async subscribers of the
+ * side hold their `sync.maxInFlight` credits (unsettled promises, deliveries
+ * about to start); they are behind, `await bus.room()`. Nothing already
+ * accepted is lost.
  */
 export class BusFullError extends BusError {
   /** Which bound refused the post. */
@@ -151,8 +152,8 @@ function fullMessage(held: number, max: number, bound: BusFullBound): string {
       );
     case 'inFlight':
       return (
-        `post() was refused: ${held} promises returned by this thread's subscribers have not settled ` +
-        `(sync.maxInFlight is ${max}). The subscribers are behind; await bus.room() before posting more.`
+        `post() was refused: this thread's async subscribers hold ${held} credits (unsettled promises, and deliveries ` +
+        `about to start; sync.maxInFlight is ${max}). The subscribers are behind; await bus.room() before posting more.`
       );
   }
 }

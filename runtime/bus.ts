@@ -124,8 +124,6 @@ export class Bus {
   #outboxSorted = true;
   /** Per station read: the arrival number this bus has merged everything through. */
   #through: Record<Side, number> = { internal: 0, external: 0 };
-  /** A sync read less than the station had (or nothing) for lack of subscriber credits: the next sync comes when they are back. */
-  #readHeld = false;
   /** Producers waiting in `room()`. */
   #roomWaiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
   /** `normal` events waiting for the microtask flush. */
@@ -197,9 +195,11 @@ export class Bus {
    * Resolves once this bus may post again without being refused for being
    * full: under the automatic sync policy, when at most half of
    * `sync.maxUnsent` events wait for the station (it asks for a sync at
-   * once); at once otherwise. Rejects with the error of a sync that fails
-   * meanwhile. A producer that outruns its station awaits it, so memory stays
-   * bounded and the station sets the pace.
+   * once) and at most half of `sync.maxInFlight` credits are taken by this
+   * thread's subscribers; at once otherwise. Rejects with the error of a sync
+   * that fails while events wait for the station. A producer that outruns its
+   * station or its subscribers awaits them, so memory stays bounded and they
+   * set the pace.
    *
    * @example
    * for (const item of items) {
@@ -211,61 +211,82 @@ export class Bus {
     if (!this.#thread.host.running) return Promise.reject(new RuntimeStoppedError('room'));
     if (this.#hasRoom()) return Promise.resolve();
     const waiting = new Promise<void>((resolve, reject) => this.#roomWaiters.push({ resolve, reject }));
-    this.#thread.host.requestSync?.(this.side);
+    if (!this.#unsentRoom()) this.#thread.host.requestSync?.(this.side);
     return waiting;
   }
 
-  /**
-   * True when a post would not be refused for fullness: a retired bus, or at
-   * most half of each bound taken (unsent events, unsettled subscriber promises).
-   */
+  /** True when a post would not be refused for fullness: a retired bus, or at most half of each bound taken. */
   #hasRoom(): boolean {
-    if (this.#retired) return true;
-    const { maxUnsent, maxInFlight } = this.#thread.host;
-    if (maxUnsent !== undefined && this.#outbox.length > Math.floor(maxUnsent / 2)) return false;
-    return maxInFlight === undefined || this.#thread.subscriptions(this.side).inFlight <= Math.floor(maxInFlight / 2);
+    return this.#retired || (this.#unsentRoom() && this.#creditRoom());
+  }
+
+  /** At most half of `maxUnsent` events wait for the station (or no such bound). */
+  #unsentRoom(): boolean {
+    const max = this.#thread.host.maxUnsent;
+    return max === undefined || this.#outbox.length <= Math.floor(max / 2);
+  }
+
+  /** At most half of `maxInFlight` credits are taken by this thread's subscribers (or no such bound). */
+  #creditRoom(): boolean {
+    const max = this.#thread.host.maxInFlight;
+    return max === undefined || this.#creditsTaken() <= Math.floor(max / 2);
+  }
+
+  /**
+   * Credits taken: unsettled subscriber promises, and the promises that
+   * `normal` posts waiting for their delivery will start (one per async
+   * subscriber each, at most).
+   */
+  #creditsTaken(): number {
+    const subscriptions = this.#thread.subscriptions(this.side);
+    return subscriptions.inFlight + this.#pending.length * subscriptions.asyncCount;
   }
 
   /**
    * How many events a sync may read for this thread's subscribers: no limit
-   * (undefined) unless they have returned promises under the sync policy, then
-   * the credits left of `maxInFlight` (0: the read waits).
+   * (undefined) unless some are async under the sync policy; then as many as
+   * the credits left of `maxInFlight` allow, each event taking one per async
+   * subscriber (0: the read waits; at least one when nothing is taken).
    */
   #readCredits(): number | undefined {
     const max = this.#thread.host.maxInFlight;
-    const subscriptions = this.#thread.subscriptions(this.side);
-    if (max === undefined || !subscriptions.async) return undefined;
-    return Math.max(0, max - subscriptions.inFlight);
+    const { asyncCount } = this.#thread.subscriptions(this.side);
+    if (max === undefined || asyncCount === 0) return undefined;
+    const taken = this.#creditsTaken();
+    return Math.max(taken === 0 ? 1 : 0, Math.floor((max - taken) / asyncCount));
   }
 
   /**
    * @internal A subscriber's promise settled. Once at most half of
-   * `maxInFlight` are taken, a read that was held back is asked for again and
-   * producers waiting in `room()` go on.
+   * `maxInFlight` credits are taken, a read that was held back is asked for
+   * again and producers waiting in `room()` go on.
    */
   subscribersSettled(): void {
-    const max = this.#thread.host.maxInFlight;
-    if (max === undefined || this.#retired) return;
-    if (this.#thread.subscriptions(this.side).inFlight > Math.floor(max / 2)) return;
-    if (this.#readHeld) {
-      this.#readHeld = false;
+    if (this.#retired || !this.#creditRoom()) return;
+    const subscriptions = this.#thread.subscriptions(this.side);
+    if (subscriptions.readHeld) {
+      subscriptions.readHeld = false;
       this.#thread.host.requestSync?.(this.side);
     }
     this.#settleRoom();
   }
 
   /**
-   * Settles `room()` waiters: resolves them when there is room, rejects them
-   * with a sync's failure (or the runtime's stop); otherwise asks for another
-   * sync, since the one they waited for may have been skipped (a read of the
-   * user's was under way).
+   * Settles `room()` waiters: resolves them when there is room. While events
+   * wait for the station, a sync's failure (or the runtime's stop) rejects
+   * them, and otherwise another sync is asked for, since the one they waited
+   * for may have been skipped (a read of the user's was under way). Waiters
+   * for subscriber credits wait for `subscribersSettled()`: a sync cannot help.
    */
   #settleRoom(failure?: unknown): void {
     if (this.#roomWaiters.length === 0) return;
     const enough = this.#hasRoom();
-    if (!enough && failure === undefined) {
-      this.#thread.host.requestSync?.(this.side);
-      return;
+    if (!enough) {
+      if (this.#unsentRoom()) return;
+      if (failure === undefined) {
+        this.#thread.host.requestSync?.(this.side);
+        return;
+      }
     }
     const waiters = this.#roomWaiters;
     this.#roomWaiters = [];
@@ -310,9 +331,11 @@ export class Bus {
         throw new BusFullError(this.#outbox.length, maxUnsent);
       }
       const maxInFlight = thread.host.maxInFlight;
-      if (maxInFlight !== undefined) {
-        const { inFlight } = thread.subscriptions(this.side);
-        if (inFlight >= maxInFlight) throw new BusFullError(inFlight, maxInFlight, 'inFlight');
+      const { asyncCount } = thread.subscriptions(this.side);
+      if (maxInFlight !== undefined && asyncCount > 0) {
+        // This post may start one promise per async subscriber; a post with nothing taken always goes.
+        const taken = this.#creditsTaken();
+        if (taken > 0 && taken + asyncCount > maxInFlight) throw new BusFullError(taken, maxInFlight, 'inFlight');
       }
     }
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
@@ -506,7 +529,7 @@ export class Bus {
       if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
     }
     this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
-    let reply: EventBatch;
+    let reply: Read;
     try {
       reply = await this.#read(side, options?.types);
     } catch (error) {
@@ -520,7 +543,7 @@ export class Bus {
    * Reads a station: an unfiltered read asks only for what arrived after the
    * last one (`since`), since everything before it is merged here already.
    */
-  async #read(side: Side, types: readonly string[] | undefined, limit?: number): Promise<EventBatch> {
+  async #read(side: Side, types: readonly string[] | undefined, limit?: number): Promise<Read> {
     const since = types === undefined ? this.#through[side] : 0;
     const { batch, through, parked } = await this.#thread.host.stationLink(side).serve({
       kind: 'syncRequest',
@@ -534,12 +557,11 @@ export class Bus {
     });
     if (types === undefined) this.#through[side] = through;
     // Only a read of this bus's own side hands parked entries back, and says how many are left.
-    if (side === this.side) this.#thread.noteParked(side, parked);
-    return batch;
+    return side === this.side && parked !== undefined ? { batch, parked } : { batch };
   }
 
   /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
-  #receive(reply: EventBatch): FromStationResult {
+  #receive(reply: Read): FromStationResult {
     // Synchronous from here to RECEIVED, which carries what was held.
     const result = this.#merge(reply);
     this.#actor.send({ type: 'RECEIVED', added: result.added.length, queued: this.#queue.length, ...this.#activity() });
@@ -547,13 +569,15 @@ export class Bus {
   }
 
   /** Merges a station's reply and delivers what is new to this thread; the caller ends the receiving state at once. */
-  #merge(reply: EventBatch): FromStationResult {
+  #merge({ batch: reply, parked }: Read): FromStationResult {
     this.#reportsHeld = false;
     // A sync that was skipped while this read ran (BUS_BUSY) is asked for again.
     queueMicrotask(() => this.#settleRoom());
     const added = this.#history.merge(reply.history);
     if (reply.history.length > 0) this.#thread.clock.observe(reply.history[reply.history.length - 1]!.timestamp);
     this.#queue = mergeQueue(this.#queue, reply.queue);
+    // Counted as parked no longer once they are in the queue, not before.
+    this.#thread.noteParked(this.side, parked);
     if (reply.queue.length > 0) this.#scheduleIdle();
     const subscriptions = this.#thread.subscriptions(this.side);
     const delivered = this.#thread.delivered(this.side);
@@ -608,17 +632,18 @@ export class Bus {
             .stationLink(this.side)
             .accept({ kind: 'batch', seq: 0, from: this.endpoint, history: unsent, queue: [] })
             .then(
-              ({ parked }) => void this.#thread.noteParked(this.side, parked),
+              // Its Ack's parked count is not taken: the read's, noted as its entries join the queue, is.
+              () => undefined,
               (error: unknown) => ({ error }),
             );
     // Subscribers that are behind get no more than they have credits for; the station keeps the rest.
     const credits = options?.types === undefined ? this.#readCredits() : undefined;
-    let reply: EventBatch | undefined;
+    let reply: Read | undefined;
     let failure: { error: unknown } | undefined;
     try {
       if (credits === 0) {
-        this.#readHeld = true;
-        reply = { kind: 'batch', seq: 0, from: this.endpoint, history: [], queue: [] };
+        this.#thread.subscriptions(this.side).readHeld = true;
+        reply = { batch: { kind: 'batch', seq: 0, from: this.endpoint, history: [], queue: [] } };
       } else {
         reply = await this.#read(this.side, options?.types, credits);
       }
@@ -634,7 +659,7 @@ export class Bus {
     if (failure === undefined) {
       const result = this.#receive(reply!);
       // Delivered first, so that the credits its events took are counted.
-      if (credits !== undefined && credits > 0 && reply!.history.length >= credits) this.#moreToRead();
+      if (credits !== undefined && credits > 0 && reply!.batch.history.length >= credits) this.#moreToRead();
       return result;
     }
     // A read that arrived is merged even when the batch failed: its parked entries have left the station.
@@ -645,9 +670,8 @@ export class Bus {
 
   /** A limited read was full: read on at once if credits are back, or when they are. */
   #moreToRead(): void {
-    const max = this.#thread.host.maxInFlight!;
-    if (this.#thread.subscriptions(this.side).inFlight > Math.floor(max / 2)) {
-      this.#readHeld = true;
+    if (!this.#creditRoom()) {
+      this.#thread.subscriptions(this.side).readHeld = true;
       return;
     }
     // After this sync ends (a request during a tick starts one more afterwards).
@@ -741,6 +765,12 @@ export class Bus {
       if (!this.#retired && this.#thread.host.running) this.drain();
     });
   }
+}
+
+/** A station's reply to a read, with the parked count it told (reads of the bus's own side). */
+interface Read {
+  readonly batch: EventBatch;
+  readonly parked?: number;
 }
 
 /** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */

@@ -286,10 +286,10 @@ export class Station {
   /**
    * The history that arrived after arrival number `since`, sorted; only
    * `types` if given; at most `limit` events, the earliest arrivals first, and
-   * `through` the arrival number it is complete through. What `reader` itself
-   * sent since then is left out: it has it (a bus under the sync policy would
-   * otherwise get back every event it shares, and a local station everything
-   * it pushed).
+   * `through` the arrival number it is complete through. After a first read
+   * (`since` > 0), what `reader` itself sent since then is left out: it has it
+   * (a bus under the sync policy would otherwise get back every event it
+   * shares, and a local station everything it pushed).
    */
   #historySince(
     since: number,
@@ -310,7 +310,9 @@ export class Station {
     const fresh: BusEvent[] = [];
     for (let r = low; r < runs.length; r++) {
       const { first, events, source } = runs[r]!;
-      if (source === reader) continue;
+      // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
+      // has the same key as its predecessor's, whose events it does not have.
+      if (source === reader && since > 0) continue;
       for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
         const event = events[i]!;
         if (types !== undefined && !typeMatchesAny(types, event.type)) continue;

@@ -39,6 +39,8 @@ interface Entry {
   readonly topics: readonly string[] | undefined;
   readonly onError: ErrorHandler | undefined;
   active: boolean;
+  /** An `async` function, or one that has returned a promise: each event it gets may take a credit. */
+  async: boolean;
 }
 
 /** The constructor of `async` functions. */
@@ -54,8 +56,14 @@ export class Subscriptions {
   errors = 0;
   /** Promises returned by subscribers that have not settled yet. */
   inFlight = 0;
-  /** True once an `async` function subscribed or a subscriber returned a promise: reads under the sync policy then ask only for the credits left. */
-  async = false;
+  /**
+   * Active subscribers that are `async` functions or have returned a promise:
+   * under the sync policy each event may start one promise per such
+   * subscriber, so reads and posts are measured against the credits left.
+   */
+  asyncCount = 0;
+  /** A sync read less than the station had (or nothing) for lack of credits: the next one is asked for when they are back. */
+  readHeld = false;
   /** Called each time a subscriber's promise settles (the thread's bus gives credits back). */
   onSettled: (() => void) | undefined;
 
@@ -86,16 +94,18 @@ export class Subscriptions {
       topics: options?.topics === undefined ? undefined : [...options.topics],
       onError: options?.onError,
       active: true,
+      // An async function is known before its first promise: the first read is already limited for it.
+      async: handler instanceof AsyncFunction,
     };
     this.#entries = [...this.#entries, entry];
     this.#byType.clear();
-    // An async function is known before its first promise: the first read is already limited for it.
-    if (handler instanceof AsyncFunction) this.async = true;
+    if (entry.async) this.asyncCount++;
     return {
       types: entry.patterns,
       unsubscribe: () => {
         if (!entry.active) return;
         entry.active = false;
+        if (entry.async) this.asyncCount--;
         this.#entries = this.#entries.filter((e) => e !== entry);
         this.#byType.clear();
       },
@@ -142,7 +152,10 @@ export class Subscriptions {
   /** Counts a subscriber's promise while it is unsettled. */
   #track(result: Promise<unknown>, entry: Entry, event: BusEvent): void {
     this.inFlight++;
-    this.async = true;
+    if (!entry.async && entry.active) {
+      entry.async = true;
+      this.asyncCount++;
+    }
     result.then(
       () => this.#settled(),
       (error: unknown) => {

@@ -32,12 +32,13 @@ export interface SyncPolicy {
    */
   readonly maxUnsent?: number;
   /**
-   * Promises returned by one thread's subscribers of a side that may be
-   * unsettled at once: a slow asynchronous subscriber is given no more than
-   * that. A sync reads at most the events it has credits left for (the station
-   * keeps the rest until the subscribers catch up), and posts on that bus are
-   * refused with `BusFullError` (`BUS_FULL`, `bound: 'inFlight'`) while all
-   * are taken; `bus.room()` waits until half are free. Default 1024.
+   * Credits of one thread's subscribers of a side: every unsettled promise an
+   * async subscriber returned takes one, so a slow subscriber is given no
+   * more than that. A sync reads at most the events the credits left allow
+   * (one per async subscriber each; the station keeps the rest until they
+   * catch up), and `normal` and `immediate` posts on that bus are refused with
+   * `BusFullError` (`BUS_FULL`, `bound: 'inFlight'`) while all are taken;
+   * `bus.room()` waits until half are back. Default 1024; at most 2^32 − 1.
    */
   readonly maxInFlight?: number;
 }
@@ -56,7 +57,7 @@ export function maxInFlightOf(policy: SyncPolicy): number {
 export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
   if (value === undefined || value === 'manual') return undefined;
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent? }, got ${describe(value)}.`);
+    throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent?, maxInFlight? }, got ${describe(value)}.`);
   }
   const { everyMs, maxBatch, maxUnsent, maxInFlight, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);
@@ -69,8 +70,9 @@ export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
   if (maxBatch !== undefined && (typeof maxBatch !== 'number' || !Number.isInteger(maxBatch) || maxBatch < 1)) {
     throw new InvalidOptionError('sync.maxBatch', `expected a positive integer, got ${describe(maxBatch)}.`);
   }
-  if (maxInFlight !== undefined && (typeof maxInFlight !== 'number' || !Number.isSafeInteger(maxInFlight) || maxInFlight < 1)) {
-    throw new InvalidOptionError('sync.maxInFlight', `expected a positive integer, got ${describe(maxInFlight)}.`);
+  if (maxInFlight !== undefined && (typeof maxInFlight !== 'number' || !Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 0xffff_ffff)) {
+    // A read's limit crosses as a uint32.
+    throw new InvalidOptionError('sync.maxInFlight', `expected an integer from 1 to 4294967295, got ${describe(maxInFlight)}.`);
   }
   const batch = (maxBatch as number | undefined) ?? DEFAULT_MAX_BATCH;
   if (maxUnsent !== undefined && (typeof maxUnsent !== 'number' || !Number.isInteger(maxUnsent) || maxUnsent < batch)) {

@@ -372,6 +372,7 @@ test('options - sync is checked', () => {
     { everyMs: 5, maxUnsent: 1.5 },
     { everyMs: 5, maxInFlight: 0 },
     { everyMs: 5, maxInFlight: 2.5 },
+    { everyMs: 5, maxInFlight: 2 ** 32 }, // a read's limit crosses as a uint32
   ]) {
     try {
       createRuntime({ sync: sync as never });
@@ -493,5 +494,110 @@ slow('synchronous subscribers are not limited: a sync reads everything at once',
   }
 });
 
-slow.run();
+/** Event-loop turns (no timers): lets promise chains and setImmediate callbacks run. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
 
+slow('room() waiting for credits lets the thread run (no sync loop): a subscriber that awaits I/O settles', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 2 } });
+  try {
+    const bus = runtime.bus('external');
+    const station = runtime.station('external');
+    let ticks = 0;
+    const toMain = station.toMain.bind(station);
+    // Counts sync ticks (each round-trips the local station); a runaway loop is stopped at 1000.
+    station.toMain = () => (++ticks === 1000 && bus.halt(), toMain());
+    let settled = 0;
+    bus.subscribe('job', async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      settled++;
+    });
+    bus.post('job', 0, { priority: 'immediate' });
+    bus.post('job', 1, { priority: 'immediate' });
+    const outcome = await bus.room().then(
+      () => 'room',
+      (error: unknown) => String(error),
+    );
+    assert.equal(outcome, 'room');
+    assert.ok(settled >= 1 && ticks < 3, `room after ${settled} settled and ${ticks} sync ticks`);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow('credits bound the promises: a burst of normal posts, and an event given to two async subscribers', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 4 } });
+  try {
+    const bus = runtime.bus('external');
+    const one = slowSubscriber();
+    bus.subscribe('job', one.handler);
+    let accepted = 0;
+    for (let i = 0; i < 50; i++) {
+      try {
+        bus.post('job', i);
+        accepted++;
+      } catch (error) {
+        assert.ok(error instanceof BusFullError && error.bound === 'inFlight', String(error));
+      }
+    }
+    await turns(1);
+    assert.equal([accepted, one.got.length], [4, 4], 'posts waiting for their delivery count: four credits, four posts');
+    one.finish(4);
+    await turns(1);
+
+    // Two async subscribers of one type: each event takes two credits.
+    const producer = runtime.addThread().bus('external');
+    const two = slowSubscriber();
+    bus.subscribe('job', two.handler);
+    for (let i = 0; i < 10; i++) producer.post('job', 100 + i);
+    await producer.sync();
+    await bus.sync();
+    assert.equal([one.got.length - 4, two.got.length], [2, 2], 'two events read, four promises');
+    one.finish(10);
+    two.finish(10);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow('reads are whole again once the async subscriber is gone', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 2 } });
+  try {
+    const producer = runtime.bus('external');
+    const reader = runtime.addThread().bus('external');
+    reader.subscribe('other', async () => {}).unsubscribe();
+    const got: unknown[] = [];
+    reader.subscribe('job', (event) => void got.push(event.payload));
+    for (let i = 0; i < 5; i++) producer.post('job', i);
+    await producer.sync();
+    await reader.sync();
+    assert.equal(got, [0, 1, 2, 3, 4]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow('a held read is asked for again by the bus after a toStation(): it belongs to the thread, not the generation', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 1 } });
+  try {
+    const producer = runtime.bus('external');
+    const thread = runtime.addThread();
+    const subscriber = slowSubscriber();
+    thread.bus('external').subscribe('job', subscriber.handler);
+    producer.post('job', 0);
+    producer.post('job', 1);
+    await producer.sync();
+    await thread.bus('external').sync(); // one credit: reads job 0, holds the rest
+    assert.equal(subscriber.got, [0]);
+    await thread.bus('external').toStation();
+    subscriber.finish(1); // the credit is back: the held read is asked for at once
+    await Promise.race([subscriber.reached(2), turns(50)]); // not an hour's period: a few turns of the loop
+    assert.equal(subscriber.got, [0, 1]);
+    subscriber.finish(1);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow.run();
