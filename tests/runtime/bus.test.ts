@@ -182,6 +182,41 @@ queue('a failed toStation() takes its queue back and counts nothing as parked', 
   }
 });
 
+queue('sync() counts entries it takes back as parked until they are in the queue, even while its batch is on its way', async () => {
+  let hold: Promise<void> | undefined;
+  const runtime = createRuntime({
+    deferred: 'manual',
+    maxQueued: 2,
+    transport: {
+      name: 'slow-batches',
+      // A bus's batch on its way to the station waits while `hold` is set; reads pass.
+      carry: async (message, receiver) => {
+        if (hold !== undefined && message.kind === 'batch' && receiver === 'station') await hold;
+        return message;
+      },
+    },
+  });
+  try {
+    let bus = runtime.bus('external');
+    bus.post('later', 1, { priority: 'deferred' });
+    bus.post('later', 2, { priority: 'deferred' });
+    bus = await bus.toStation();
+    bus.post('now', 'something to share, so sync() sends a batch');
+    let release!: () => void;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const syncing = bus.sync();
+    for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve)); // the read is back; the batch is not
+    const refused = [3, 4].filter((n) => catchError(() => bus.post('later', n, { priority: 'deferred' })) !== undefined);
+    release();
+    hold = undefined;
+    await syncing;
+    assert.equal(refused, [3, 4], 'the entries on their way back still count');
+    assert.equal([bus.queued, bus.parked], [2, 0]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 queue('options - maxQueued is checked', () => {
   for (const maxQueued of [0, -1, 1.5, '8', Infinity, Number.NaN]) {
     assert.ok(isBusError(catchError(() => createRuntime({ maxQueued: maxQueued as never })), 'INVALID_OPTION'), String(maxQueued));

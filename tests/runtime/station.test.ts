@@ -74,6 +74,28 @@ test('serve({ since, limit }) - exactly the events that arrived after `since` an
   );
 });
 
+test('serve({ limit }) - a first read (since 0) also brings what the reader sent itself, as an unlimited one does', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    bus.post('a.b', 1);
+    bus.post('a.b', 2);
+    await bus.sync(); // the station got them from this bus generation
+    const station = runtime.station('external');
+    const read = (limit?: number) =>
+      station.serve({ kind: 'syncRequest', seq: 0, from: bus.endpoint, side: 'external', ...(limit === undefined ? {} : { limit }) });
+    assert.equal(read(5).batch.history.map((event) => event.payload), [1, 2]);
+    assert.equal(read(5).batch.history, read().batch.history);
+    // A later read (since > 0) leaves out what the reader sent since.
+    const { through } = read(5);
+    bus.post('a.b', 3);
+    await bus.sync();
+    assert.equal(station.serve({ kind: 'syncRequest', seq: 0, from: bus.endpoint, side: 'external', since: through, limit: 5 }).batch.history, []);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('served - counts reads that hand something out; a read that finds nothing leaves the actor as it was', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   try {
