@@ -331,10 +331,10 @@ export class Bus {
         throw new BusFullError(this.#outbox.length, maxUnsent);
       }
       const maxInFlight = thread.host.maxInFlight;
-      const { asyncCount } = thread.subscriptions(this.side);
-      if (maxInFlight !== undefined && asyncCount > 0) {
+      if (maxInFlight !== undefined) {
         // This post may start one promise per async subscriber; a post with nothing taken always goes.
-        const taken = this.#creditsTaken();
+        const { asyncCount } = thread.subscriptions(this.side);
+        const taken = asyncCount === 0 ? 0 : this.#creditsTaken();
         if (taken > 0 && taken + asyncCount > maxInFlight) throw new BusFullError(taken, maxInFlight, 'inFlight');
       }
     }
