@@ -68,6 +68,12 @@ export function checkPostOptions(options: PostOptions): CheckedPostOptions {
   return { priority, topic: options.topic, meta: options.meta === undefined ? undefined : validMeta(options.meta) };
 }
 
+/** Options of `bus.room()`. */
+export interface RoomOptions {
+  /** Gives up waiting: the call rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
 /** Options of `bus.fromStation()` and `bus.roundTrip()`. */
 export interface FromStationOptions {
   /** Only these event types (with subtype matching). */
@@ -201,16 +207,37 @@ export class Bus {
    * station or its subscribers awaits them, so memory stays bounded and they
    * set the pace.
    *
+   * With `signal`, the wait can be given up: the call then rejects with the
+   * signal's reason.
+   *
    * @example
    * for (const item of items) {
-   *   if (bus.unsent >= limit) await bus.room()
+   *   if (bus.unsent >= limit) await bus.room({ signal: AbortSignal.timeout(5_000) })
    *   bus.post('item.added', item)
    * }
    */
-  room(): Promise<void> {
+  room(options?: RoomOptions): Promise<void> {
+    assertKnownKeys(options, ['signal'], 'room options');
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidOptionError('room options.signal', 'expected an AbortSignal.');
+    }
     if (!this.#thread.host.running) return Promise.reject(new RuntimeStoppedError('room'));
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
     if (this.#hasRoom()) return Promise.resolve();
-    const waiting = new Promise<void>((resolve, reject) => this.#roomWaiters.push({ resolve, reject }));
+    const waiting = new Promise<void>((resolve, reject) => {
+      if (signal === undefined) return void this.#roomWaiters.push({ resolve, reject });
+      const abort = () => {
+        this.#roomWaiters = this.#roomWaiters.filter((entry) => entry !== waiter);
+        reject(signal.reason);
+      };
+      const waiter = {
+        resolve: () => (signal.removeEventListener('abort', abort), resolve()),
+        reject: (error: unknown) => (signal.removeEventListener('abort', abort), reject(error)),
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      this.#roomWaiters.push(waiter);
+    });
     if (!this.#unsentRoom()) this.#thread.host.requestSync?.(this.side);
     return waiting;
   }

@@ -230,11 +230,16 @@ export function createThreadService(
     drain: (side, generation) => outcome(() => bus(side, generation, 'drain').drain()),
     room: (side, generation, waitMs) =>
       outcome(async () => {
-        let timer: NodeJS.Timeout | undefined;
         // A bounded wait: a control call that waited longer would look like a hung thread (callDeadlineMs).
-        const ranOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
+        // Given up, its waiter leaves the bus (the producer's next call waits anew).
+        const ranOut = new AbortController();
+        const timer = setTimeout(() => ranOut.abort(), waitMs);
         try {
-          return await Promise.race([bus(side, generation, 'room').room().then(() => true), ranOut]);
+          await bus(side, generation, 'room').room({ signal: ranOut.signal });
+          return true;
+        } catch (error) {
+          if (ranOut.signal.aborted && error === ranOut.signal.reason) return false;
+          throw error;
         } finally {
           clearTimeout(timer);
         }

@@ -275,6 +275,53 @@ test('room - a bound too large to halve in 32 bits still works', async () => {
   }
 });
 
+test('room - a signal gives the wait up: the call rejects with its reason, and the bus forgets the waiter', async () => {
+  const gated = gatedTransport();
+  const runtime = createRuntime({ transport: gated.transport, deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 } });
+  try {
+    const bus = runtime.bus('external');
+    bus.post('produced', 0);
+    bus.post('produced', 1); // full; the sync it asks for waits at the gate
+    const controller = new AbortController();
+    const given = bus.room({ signal: controller.signal });
+    const kept = bus.room();
+    controller.abort(new Error('enough waiting'));
+    assert.match(await given.then(() => 'resolved', (error: unknown) => String(error)), 'enough waiting');
+    assert.match(await bus.room({ signal: controller.signal }).then(() => 'resolved', (error: unknown) => String(error)), 'enough waiting');
+    gated.release();
+    await kept; // the other waiter is still served
+    for (const options of [{ signal: 'soon' }, { signal: undefined, wait: 5 }]) {
+      try {
+        void bus.room(options as never);
+        assert.unreachable(JSON.stringify(options));
+      } catch (error) {
+        assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
+      }
+    }
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('room - in a thread, a control call that waits too long answers false (its wait given up); a later one is served', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const remote = serveThread(runtime, { sync: { everyMs: 3_600_000, maxInFlight: 2 } });
+  try {
+    const bus = remote.thread.bus('external');
+    const unfinished: Array<() => void> = [];
+    bus.subscribe('job', () => new Promise<void>((resolve) => unfinished.push(resolve)));
+    bus.post('job', 0, { priority: 'immediate' });
+    bus.post('job', 1, { priority: 'immediate' });
+    assert.equal(await remote.api.room('external', 0, 1), { ok: true, value: false });
+    const waiting = remote.api.room('external', 0, 3_600_000);
+    for (const resolve of unfinished.splice(0)) resolve();
+    assert.equal(await waiting, { ok: true, value: true });
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
 test('SyncTimer - after stop() no tick runs, not even one asked for while the last one ran', async () => {
   let calls = 0;
   let finish: () => void = () => {};
