@@ -146,4 +146,27 @@ lifecycle('maxQueued - reaches every thread (a root worker, a processor\'s own t
   }
 });
 
+lifecycle('maxQueued - a child processor\'s station counts the entries it pushed on to the main station until they come back', async () => {
+  const rt = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual', maxQueued: 2 });
+  try {
+    await rt.ready;
+    let bus = rt.thread(1, 1).bus('external') as RemoteBus;
+    await bus.post('later', 1, { priority: 'deferred' });
+    await bus.post('later', 2, { priority: 'deferred' });
+    bus = await bus.toStation();
+    const station = rt.processor(1).station('external');
+    await station.toMain();
+    assert.equal((await station.queued()).length, 0, 'the entries went on to the main station');
+    assert.equal((await bus.fromStation()).handedBack, 0);
+    assert.is((await bus.state()).parked, 2, 'still counted across the processor');
+    const refused = await bus.post('later', 3, { priority: 'deferred' }).then(() => undefined, (error: unknown) => error);
+    assert.ok(refused instanceof BusFullError && refused.bound === 'queue', String(refused));
+    await station.fromMain();
+    await bus.fromStation();
+    assert.equal(await bus.state().then(({ queued, parked }) => [queued, parked]), [2, 0]);
+  } finally {
+    await rt.stop();
+  }
+});
+
 lifecycle.run();
