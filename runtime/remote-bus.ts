@@ -108,6 +108,18 @@ export class RemoteBus {
     return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
   }
 
+  /**
+   * `Bus.sync()` in the thread: shares what the bus has that its station has
+   * not seen and merges the station's history back (only `types`, if given),
+   * without retiring the bus or moving its queue.
+   */
+  async sync(options?: { readonly types?: readonly string[] }): Promise<FromStationResult> {
+    assertKnownKeys(options, ['types'], 'sync options');
+    if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+    const result = unwrap(await this.#call('sync', this.side, this.generation, options));
+    return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
+  }
+
   async roundTrip(options?: FromStationOptions): Promise<RemoteBus> {
     checkFromStation(options, 'roundTrip');
     const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, options));

@@ -67,6 +67,7 @@ export interface ThreadApi {
   toStation(side: Side, generation: number): Promise<Outcome<number>>;
   fromStation(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
   roundTrip(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<number>>;
+  sync(side: Side, generation: number, options?: { readonly types?: readonly string[] }): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
   drain(side: Side, generation: number): Promise<Outcome<number>>;
   /** Waits up to `waitMs` for `bus.room()`: true once there is room, false if the wait ran out first. */
   room(side: Side, generation: number, waitMs: number): Promise<Outcome<boolean>>;
@@ -223,6 +224,11 @@ export function createThreadService(
     fromStation: (side, generation, fromOptions) =>
       outcome(async () => {
         const result = await bus(side, generation, 'fromStation').fromStation(fromOptions);
+        return { added: eventsToFrame(result.added, from(side)), handedBack: result.handedBack };
+      }),
+    sync: (side, generation, syncOptions) =>
+      outcome(async () => {
+        const result = await bus(side, generation, 'sync').sync(syncOptions);
         return { added: eventsToFrame(result.added, from(side)), handedBack: result.handedBack };
       }),
     roundTrip: (side, generation, fromOptions) =>

@@ -43,6 +43,28 @@ test('toStation/fromStation - a remote thread\'s events reach a local thread onl
   await runtime.stop();
 });
 
+test('sync - a remote bus shares and merges back without retiring; options are checked before they cross', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = serveThread(runtime);
+  try {
+    const bus = remote.handle.bus('external') as RemoteBus;
+    const mine = await bus.post('work.done', { n: 1 });
+    const local = runtime.bus('external');
+    const theirs = local.post('work.asked', { n: 2 });
+    await local.toStation();
+    const { added } = await bus.sync();
+    assert.equal(ids(added), [theirs.id], 'what another thread sent comes back; its own event does not');
+    assert.equal(ids(runtime.station('external').history()).sort(), [theirs.id, mine.id].sort(), 'and its own reached the station');
+    assert.is(bus.generation, 0);
+    assert.equal((await bus.state()).generation, 0, 'the bus did not retire');
+    await rejects(bus.sync({ types: 'work' } as never), 'INVALID_OPTION');
+    await rejects(bus.sync({ side: 'internal' } as never), 'INVALID_OPTION');
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
 test('fromStation - a remote thread gets the station history and its own parked queue back', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = serveThread(runtime);
