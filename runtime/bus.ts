@@ -483,11 +483,13 @@ export class Bus {
     const thread = this.#thread;
     // Parked from now on (the successor's deferred posts count them), until the station says how many it holds.
     thread.noteParked(this.side, thread.parked(this.side) + queue.length);
+    const noted = thread.parkedNotes(this.side);
     try {
       const { parked } = await thread.host.stationLink(this.side).accept(batch);
       thread.noteParked(this.side, parked);
     } catch (error) {
-      thread.noteParked(this.side, Math.max(0, thread.parked(this.side) - queue.length));
+      // Refused: the queue comes back here. A station that spoke meanwhile (the successor read) counted without it.
+      if (thread.parkedNotes(this.side) === noted) thread.noteParked(this.side, Math.max(0, thread.parked(this.side) - queue.length));
       successor.#adopt(history, queue, batch.history);
       if (activity.activity !== undefined) this.#actor.send({ type: 'ACTIVITY', ...activity.activity, queued: 0 });
       this.#actor.send({ type: 'HANDOVER_FAILED', reason: String(error) });

@@ -25,6 +25,8 @@ export class Thread {
   readonly #delivered: Record<Side, Set<string>> = { internal: new Set(), external: new Set() };
   /** This thread's deferred events parked at the stations, per side, as the stations last said (or handovers under way add). */
   readonly #parked: Record<Side, number> = { internal: 0, external: 0 };
+  /** Bumped whenever `#parked` is set: a handover that fails undoes its own count only if nobody said more since. */
+  readonly #parkedNotes: Record<Side, number> = { internal: 0, external: 0 };
 
   /**
    * @param incarnation names a restarted thread (or a thread of a restarted
@@ -74,7 +76,14 @@ export class Thread {
 
   /** Records what a station said of this thread's parked events (ignored when it said nothing). */
   noteParked(side: Side, parked: number | undefined): void {
-    if (parked !== undefined) this.#parked[side] = parked;
+    if (parked === undefined) return;
+    this.#parked[side] = parked;
+    this.#parkedNotes[side]++;
+  }
+
+  /** How many times the parked count of `side` was set. */
+  parkedNotes(side: Side): number {
+    return this.#parkedNotes[side];
   }
 
   subscriptions(side: Side): Subscriptions {

@@ -217,6 +217,44 @@ queue('sync() counts entries it takes back as parked until they are in the queue
   }
 });
 
+queue('a toStation() refused while its successor read is counted from what the station said, not undone twice', async () => {
+  let refuse: Promise<void> | undefined;
+  const runtime = createRuntime({
+    deferred: 'manual',
+    maxQueued: 4,
+    transport: {
+      name: 'refusing-batches',
+      // While `refuse` is set, a bus's batch waits for it and is then refused; reads pass.
+      carry: async (message, receiver) => {
+        if (refuse !== undefined && message.kind === 'batch' && receiver === 'station' && message.from.thread === 0) {
+          await refuse;
+          throw new Error('link down');
+        }
+        return message;
+      },
+    },
+  });
+  try {
+    let bus = runtime.bus('external');
+    bus.post('later', 1, { priority: 'deferred' });
+    bus = await bus.toStation();
+    await runtime.station('external').toMain(); // parked at the main station: a read does not bring it back
+    bus.post('later', 2, { priority: 'deferred' });
+    let release!: () => void;
+    refuse = new Promise<void>((resolve) => (release = resolve));
+    const handover = bus.toStation();
+    const successor = runtime.bus('external');
+    assert.is(successor.parked, 2, 'both counted while the handover is under way');
+    await successor.fromStation(); // the station says 1 (the one at the main station)
+    release();
+    assert.ok(isBusError(await handover.then(() => undefined, (error: unknown) => error), 'TRANSPORT_FAILED'));
+    refuse = undefined;
+    assert.equal([successor.parked, successor.queued], [1, 1]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 queue('options - maxQueued is checked', () => {
   for (const maxQueued of [0, -1, 1.5, '8', Infinity, Number.NaN]) {
     assert.ok(isBusError(catchError(() => createRuntime({ maxQueued: maxQueued as never })), 'INVALID_OPTION'), String(maxQueued));
