@@ -130,6 +130,10 @@ export class Bus {
   #outboxSorted = true;
   /** Per station read: the arrival number this bus has merged everything through. */
   #through: Record<Side, number> = { internal: 0, external: 0 };
+  /** The automatic sync policy's `sync()` under way: a user's own sync call waits for it rather than being refused. */
+  #autoSync: Promise<void> | undefined;
+  /** The call that holds the receiving state, for a refusal's message. */
+  #receivingCall = 'fromStation';
   /** Producers waiting in `room()`. */
   #roomWaiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
   /** `normal` events waiting for the microtask flush. */
@@ -212,7 +216,7 @@ export class Bus {
    *
    * @example
    * for (const item of items) {
-   *   if (bus.unsent >= limit) await bus.room({ signal: AbortSignal.timeout(5_000) })
+   *   await bus.room({ signal: AbortSignal.timeout(5_000) }) // at once while there is room
    *   bus.post('item.added', item)
    * }
    */
@@ -462,6 +466,7 @@ export class Bus {
    */
   async toStation(): Promise<Bus> {
     this.#thread.assertRunning('toStation');
+    if (this.#autoSync !== undefined) await this.#afterAutoSync();
     this.#enter('TO_STATION', 'toStation', 'handingOver');
     this.#flush();
     // Taken now (a pending report would otherwise send it during the hop): the step that ends this call carries it.
@@ -553,6 +558,7 @@ export class Bus {
     if (options?.types !== undefined) assertTypeList(options.types, 'fromStation options.types');
     const side = options?.side ?? this.side;
     assertSide(side, 'fromStation options.side');
+    if (this.#autoSync !== undefined) await this.#afterAutoSync();
     if (side !== this.side) {
       const direction = this.#thread.host.bridgeDirection();
       if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
@@ -646,6 +652,7 @@ export class Bus {
     this.#thread.assertRunning('sync');
     assertKnownKeys(options, ['types'], 'sync options');
     if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+    if (this.#autoSync !== undefined) await this.#afterAutoSync();
     this.#enter('FROM_STATION', 'sync', 'receiving', this.side);
     this.#flush();
     this.#sinceSync = 0;
@@ -697,6 +704,30 @@ export class Bus {
     throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
   }
 
+  /**
+   * @internal The automatic sync policy's `sync()`. A call of the user's
+   * (`fromStation()`, `sync()`, `toStation()`) made meanwhile waits for it
+   * instead of being refused as busy; the policy's sync skips (BUS_BUSY) a
+   * bus that is busy with the user's.
+   */
+  autoSync(): Promise<FromStationResult> {
+    const running = this.sync();
+    const settled = running.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#autoSync = settled;
+    void settled.then(() => {
+      if (this.#autoSync === settled) this.#autoSync = undefined;
+    });
+    return running;
+  }
+
+  /** Resolves once no sync of the policy is under way on this bus. */
+  async #afterAutoSync(): Promise<void> {
+    while (this.#autoSync !== undefined) await this.#autoSync;
+  }
+
   /** A limited read was full: read on at once if credits are back, or when they are. */
   #moreToRead(): void {
     if (!this.#creditRoom()) {
@@ -739,10 +770,13 @@ export class Bus {
     else this.#actor.send({ type, side: side ?? this.side });
     const after = this.#actor.getSnapshot();
     if (after.value === expected && before.value !== expected) {
-      if (type === 'FROM_STATION') this.#reportsHeld = true;
+      if (type === 'FROM_STATION') {
+        this.#reportsHeld = true;
+        this.#receivingCall = call;
+      }
       return;
     }
-    if (after.value === 'receiving') throw new BusBusyError(call, 'fromStation');
+    if (after.value === 'receiving') throw new BusBusyError(call, this.#receivingCall);
     throw new BusRetiredError(`${call}()`);
   }
 

@@ -9,7 +9,14 @@ import type { BridgeDirection, BusEvent, Payload, Side } from '../types.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
 import { stationServer } from './links.js';
 import type { Station } from './station.js';
-import { checkPostOptions, type CheckedPostOptions, type FromStationOptions, type FromStationResult, type PostOptions } from './bus.js';
+import {
+  checkPostOptions,
+  type CheckedPostOptions,
+  type FromStationOptions,
+  type FromStationResult,
+  type PostOptions,
+  type RoomOptions,
+} from './bus.js';
 import type { BusCounts, ThreadApi } from './thread-service.js';
 import { encodeFrame } from '../schemas/codec.js';
 import type { Outcome } from './protocol.js';
@@ -131,13 +138,36 @@ export class RemoteBus {
    * Resolves once the thread's bus has room again (see `Bus.room()`): waits
    * in steps of at most ROOM_WAIT_MS, each a control call, so a long wait for
    * a slow station never looks like a hung thread. A bus that retired has
-   * nothing left to wait for.
+   * nothing left to wait for. With `signal`, the wait can be given up: the
+   * call then rejects with the signal's reason (the step under way ends in the
+   * thread on its own).
    */
-  async room(): Promise<void> {
-    for (;;) {
-      const answer = await this.#call('room', this.side, this.generation, ROOM_WAIT_MS);
-      if (!answer.ok && answer.code === 'BUS_RETIRED') return;
-      if (unwrap(answer)) return;
+  async room(options?: RoomOptions): Promise<void> {
+    assertKnownKeys(options, ['signal'], 'room options');
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidOptionError('room options.signal', 'expected an AbortSignal.');
+    }
+    let onAbort: (() => void) | undefined;
+    const aborted =
+      signal === undefined
+        ? undefined
+        : new Promise<never>((_, reject) => {
+            onAbort = () => reject(signal.reason);
+            signal.addEventListener('abort', onAbort, { once: true });
+          });
+    // Handled here, so that an abort that loses the race never goes unhandled.
+    aborted?.catch(() => undefined);
+    try {
+      for (;;) {
+        if (signal?.aborted === true) throw signal.reason;
+        const step = this.#call('room', this.side, this.generation, ROOM_WAIT_MS);
+        const answer = aborted === undefined ? await step : await Promise.race([step, aborted]);
+        if (!answer.ok && answer.code === 'BUS_RETIRED') return;
+        if (unwrap(answer)) return;
+      }
+    } finally {
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
     }
   }
 

@@ -325,9 +325,9 @@ export class Runtime {
    */
   async #syncTick(): Promise<void> {
     const buses = () => this.#threads.flat().flatMap((thread) => [thread.bus('internal'), thread.bus('external')]);
-    await settleAll(buses().map((bus) => () => bus.sync()));
+    await settleAll(buses().map((bus) => () => bus.autoSync()));
     await settleAll(this.#localStations.flatMap((stations) => [() => stations.internal.roundTrip(), () => stations.external.roundTrip()]));
-    await settleAll(buses().map((bus) => () => bus.sync()));
+    await settleAll(buses().map((bus) => () => bus.autoSync()));
   }
 
   /** @internal Asks the automatic sync policy for a sync now. */

@@ -161,7 +161,7 @@ export function createThreadService(
       : new SyncTimer(policy.everyMs, (cause) => {
           const sides = cause === 'period' || asked.size === 0 ? SIDES : [...asked];
           asked.clear();
-          return settleAll(sides.map((side) => () => current.bus(side).sync()));
+          return settleAll(sides.map((side) => () => current.bus(side).autoSync()));
         });
   const host: ThreadHost = {
     ...(policy === undefined

@@ -65,6 +65,32 @@ test('sync - a remote bus shares and merges back without retiring; options are c
   }
 });
 
+test('room - a remote producer can give its wait up with a signal; options are checked before they cross', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = serveThread(runtime, { sync: { everyMs: 3_600_000, maxInFlight: 1 } });
+  try {
+    const unfinished: Array<() => void> = [];
+    remote.thread.bus('external').subscribe('job', () => new Promise<void>((resolve) => unfinished.push(resolve)));
+    const bus = remote.handle.bus('external') as RemoteBus;
+    await bus.post('job', 0, { priority: 'immediate' }); // its one credit taken
+    const controller = new AbortController();
+    const waiting = bus.room({ signal: controller.signal }).then(() => 'room', (error: unknown) => String(error));
+    controller.abort(new Error('enough waiting'));
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      return 'still waiting';
+    };
+    assert.match(await Promise.race([waiting, turns(20)]), 'enough waiting');
+    await rejects(bus.room({ signal: 'soon' } as never), 'INVALID_OPTION');
+    await rejects(bus.room({ wait: 5 } as never), 'INVALID_OPTION');
+    for (const resolve of unfinished.splice(0)) resolve();
+    await bus.room();
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
 test('fromStation - a remote thread gets the station history and its own parked queue back', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = serveThread(runtime);

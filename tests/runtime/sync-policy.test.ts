@@ -275,6 +275,35 @@ test('room - a bound too large to halve in 32 bits still works', async () => {
   }
 });
 
+test('a call of yours while the policy syncs the bus waits for that sync instead of being refused as busy', async () => {
+  const gated = gatedTransport();
+  const runtime = createRuntime({ transport: gated.transport, deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2 } });
+  try {
+    const bus = runtime.bus('external');
+    bus.post('produced', 0);
+    bus.post('produced', 1); // asks for a sync: the policy's, held at the gate
+    assert.is(await gated.arrived, 2);
+    assert.is(bus.state, 'receiving');
+    let read: unknown;
+    const reading = bus.fromStation().then((result) => (read = result), (error: unknown) => (read = error));
+    await turns(3);
+    assert.is(read, undefined, 'waiting for the policy\'s sync');
+    gated.release();
+    await reading;
+    assert.not.ok(read instanceof Error, String(read));
+    assert.equal(runtime.station('external').size, 2);
+    // Your own calls still refuse each other, naming the call that runs.
+    const first = bus.sync();
+    const second = await bus.fromStation().then(() => undefined, (error: unknown) => error);
+    assert.ok(isBusError(second, 'BUS_BUSY'), String(second));
+    assert.match((second as Error).message, 'sync() on this bus has not finished');
+    await first;
+  } finally {
+    gated.release(); // a failing assertion must not leave the policy's sync (and stop()) waiting
+    await runtime.stop();
+  }
+});
+
 test('room - a signal gives the wait up: the call rejects with its reason, and the bus forgets the waiter', async () => {
   const gated = gatedTransport();
   const runtime = createRuntime({ transport: gated.transport, deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 } });
