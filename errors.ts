@@ -209,26 +209,70 @@ export class WorkerCrashedError extends BusError {
 }
 
 /**
- * An error as it crosses a thread or a process (in a control call's answer):
- * its code, its message, and the details of the classes that carry some.
+ * An error as it crosses a thread or a process (in a control call's answer
+ * or a refusing Ack): its code, its message, and the fields its class adds.
  */
 export interface WireError {
   readonly code: string;
   readonly message: string;
-  /** A `BusFullError`'s `bound`, `held` and `max`. */
-  readonly full?: { readonly bound: BusFullBound; readonly held: number; readonly max: number };
+  /** The class's own fields (`BusFullError`'s `bound`, `held`, `max`; `FrameError`'s `reason`; ...). */
+  readonly details?: Readonly<Record<string, string | number | boolean>>;
 }
 
-/** `error` ready to cross: a `BusError` keeps its code (others become `TRANSPORT_FAILED`) and its details. */
+/** The class of each code: an error rebuilt after crossing is an instance of the class it was thrown as. */
+const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[]) => BusError>> = {
+  INVALID_EVENT: InvalidEventError,
+  INVALID_OPTION: InvalidOptionError,
+  EVENT_TOO_LARGE: EventTooLargeError,
+  BRIDGE_LOCKED: BridgeLockedError,
+  BRIDGE_CLOSED: BridgeClosedError,
+  BUS_RETIRED: BusRetiredError,
+  BUS_BUSY: BusBusyError,
+  BUS_FULL: BusFullError,
+  UNSUPPORTED: UnsupportedError,
+  FRAME_CORRUPT: FrameError,
+  FRAME_TOO_LARGE: FrameError,
+  RUNTIME_STOPPED: RuntimeStoppedError,
+  TRANSPORT_FAILED: TransportError,
+  WORKER_CRASHED: WorkerCrashedError,
+};
+
+/** Fields every error has; the rest of an error's own fields are its class's details. */
+const COMMON_FIELDS = new Set(['code', 'message', 'name', 'stack', 'cause']);
+
+/** `error` ready to cross: a `BusError` keeps its code (others become `TRANSPORT_FAILED`) and its class's fields. */
 export function toWireError(error: unknown): WireError {
   const code = isBusError(error) ? error.code : 'TRANSPORT_FAILED';
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof BusFullError) return { code, message, full: { bound: error.bound, held: error.held, max: error.max } };
-  return { code, message };
+  if (!isBusError(error)) return { code, message };
+  const details: Record<string, string | number | boolean> = {};
+  let any = false;
+  for (const [key, value] of Object.entries(error)) {
+    if (COMMON_FIELDS.has(key)) continue;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      details[key] = value;
+      any = true;
+    }
+  }
+  return any ? { code, message, details } : { code, message };
 }
 
-/** The error that crossed as `wire`, rebuilt: its class where it carries details (`BusFullError`), else a `BusError` with its code. */
+/**
+ * The error that crossed as `wire`, rebuilt as an instance of its class (by
+ * its code), with its message and its class's fields; an unknown code gives
+ * a plain `BusError`.
+ */
 export function fromWireError(wire: WireError): BusError {
-  if (wire.code === 'BUS_FULL' && wire.full !== undefined) return new BusFullError(wire.full.held, wire.full.max, wire.full.bound);
-  return new BusError(wire.code as BusErrorCode, wire.message);
+  const error = new BusError(wire.code as BusErrorCode, wire.message);
+  const errorClass = CLASS_OF_CODE[wire.code as BusErrorCode];
+  if (errorClass !== undefined) {
+    Object.setPrototypeOf(error, errorClass.prototype);
+    error.name = errorClass.name;
+  }
+  if (wire.details !== undefined) {
+    for (const [key, value] of Object.entries(wire.details)) {
+      if (!COMMON_FIELDS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+    }
+  }
+  return error;
 }

@@ -9,7 +9,7 @@
  * control: at most `window` requests are outstanding; the others wait, so a
  * slow receiver slows its senders instead of growing memory.
  */
-import { BusError, TransportError, WorkerCrashedError, isBusError, toWireError, type BusErrorCode } from '../errors.js';
+import { TransportError, WorkerCrashedError, fromWireError, isBusError, toWireError, type BusError } from '../errors.js';
 import { decodeFrame, encodeFrame } from '../schemas/codec.js';
 import { scanMessage } from './encoded-events.js';
 import type { Ack, WireMessage } from './protocol.js';
@@ -218,6 +218,7 @@ export class FrameChannel {
   }
 }
 
+/** The refusal an Ack carries, as its class (an Ack has room for the code and message only, not a class's fields). */
 function remoteError(ack: Ack): BusError {
-  return new BusError((ack.errorCode ?? 'TRANSPORT_FAILED') as BusErrorCode, ack.errorMessage ?? 'The other end refused the request.');
+  return fromWireError({ code: ack.errorCode ?? 'TRANSPORT_FAILED', message: ack.errorMessage ?? 'The other end refused the request.' });
 }

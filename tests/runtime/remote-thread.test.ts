@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BusFullError, createRuntime, isBusError, type BusEvent } from '../../index.js';
+import { BridgeClosedError, BusFullError, BusRetiredError, createRuntime, isBusError, type BusEvent } from '../../index.js';
 import { eventsFromFrame, eventsToFrame } from '../../runtime/thread-service.js';
 import { serveThread } from './fixtures/served-thread.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
@@ -107,15 +107,19 @@ test('fromStation - a remote thread gets the station history and its own parked 
   await runtime.stop();
 });
 
-test('errors - codes survive the thread boundary; a retired remote bus is refused', async () => {
+test('errors - codes and classes survive the thread boundary; a retired remote bus is refused', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = serveThread(runtime);
   const bus = remote.handle.bus('internal');
   await rejects(bus.fromStation({ side: 'external' }), 'BRIDGE_CLOSED');
+  const closed = await bus.fromStation({ side: 'external' }).then(() => undefined, (error: unknown) => error);
+  assert.ok(closed instanceof BridgeClosedError, `a BridgeClosedError from the thread, got ${String(closed)}`);
   await rejects(bus.post('', 1), 'INVALID_EVENT');
   await rejects(bus.post('f', (() => 1) as never), 'INVALID_EVENT');
   await bus.toStation();
   await rejects(bus.post('late', 1), 'BUS_RETIRED');
+  const retired = await bus.drain().then(() => undefined, (error: unknown) => error);
+  assert.ok(retired instanceof BusRetiredError, `a BusRetiredError from the thread, got ${String(retired)}`);
   await rejects(bus.fromStation({ types: [] }), 'INVALID_OPTION');
   await remote.stop();
   await runtime.stop();

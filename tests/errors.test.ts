@@ -1,0 +1,69 @@
+/**
+ * Errors that cross a thread or a process (control-call answers, refusing
+ * Acks) are rebuilt as the class they were thrown as, with their fields.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  BridgeClosedError,
+  BridgeLockedError,
+  BusBusyError,
+  BusError,
+  BusFullError,
+  BusRetiredError,
+  EventTooLargeError,
+  FrameError,
+  InvalidEventError,
+  InvalidOptionError,
+  RuntimeStoppedError,
+  TransportError,
+  UnsupportedError,
+  WorkerCrashedError,
+} from '../index.js';
+import { fromWireError, toWireError } from '../errors.js';
+
+const test = suite('errors across threads and processes');
+
+/** As a control call's answer crosses: through the structured clone (IPC uses JSON, which keeps the same). */
+const across = (error: unknown) => fromWireError(JSON.parse(JSON.stringify(structuredClone(toWireError(error)))));
+
+test('every error class comes back as itself, with its code, message and fields', () => {
+  const errors: BusError[] = [
+    new InvalidEventError('bad type'),
+    new InvalidOptionError('sync.everyMs', 'expected a positive integer.'),
+    new EventTooLargeError('too big'),
+    new BridgeLockedError('open'),
+    new BridgeClosedError('internal', 'external', 'closed'),
+    new BusRetiredError('post()'),
+    new BusBusyError('sync', 'fromStation'),
+    new BusFullError(5, 4, 'queue'),
+    new UnsupportedError('no'),
+    new FrameError('CHECKSUM', 'the sums differ'),
+    new FrameError('TOO_LARGE', 'over the limit'),
+    new RuntimeStoppedError('post'),
+    new TransportError('link down'),
+    new WorkerCrashedError('gone'),
+  ];
+  for (const error of errors) {
+    const back = across(error);
+    assert.ok(back instanceof error.constructor, `${error.name} came back as ${back.name}`);
+    assert.ok(back instanceof BusError);
+    assert.equal([back.name, back.code, back.message], [error.name, error.code, error.message]);
+    assert.equal({ ...back, stack: undefined }, { ...error, stack: undefined }, `${error.name}'s fields`);
+  }
+  const full = across(new BusFullError(7, 6, 'inFlight')) as BusFullError;
+  assert.equal([full.bound, full.held, full.max], ['inFlight', 7, 6]);
+  assert.is((across(new InvalidOptionError('room options.signal', 'x')) as InvalidOptionError).option, 'room options.signal');
+  assert.is((across(new FrameError('DECOMPRESS', 'x')) as FrameError).reason, 'DECOMPRESS');
+});
+
+test('anything else crosses as a TransportError with its message', () => {
+  const back = across(new RangeError('out of range'));
+  assert.ok(back instanceof TransportError);
+  assert.equal([back.code, back.message], ['TRANSPORT_FAILED', 'out of range']);
+  const unknown = fromWireError({ code: 'SOMETHING_NEW', message: 'from a newer peer' });
+  assert.ok(unknown instanceof BusError && !(unknown instanceof TransportError));
+  assert.equal([unknown.code, unknown.message], ['SOMETHING_NEW', 'from a newer peer']);
+});
+
+test.run();
