@@ -21,6 +21,8 @@ import { encodeFrame } from '../schemas/codec.js';
 import type { BusEvent } from '../types.js';
 import { median, percentile, type Comparison, type LatencyComparison } from './harness.js';
 import type { SyncWorkerApi } from './sync.worker.js';
+import type { CodecPeerApi } from './codec-peer.worker.js';
+import { scanMessage } from '../runtime/encoded-events.js';
 
 const ROUNDS = 5;
 const BATCH_EVENTS = 256;
@@ -154,6 +156,17 @@ function frameSizes(events: readonly BusEvent[], size: number): number[] {
   return sizes;
 }
 
+/** The codec peer: a worker that encodes batches; this thread scans each (as a station's channel does) and answers an Ack frame. */
+async function startCodecPeer(): Promise<WorkerHandle<CodecPeerApi>> {
+  const worker = await startWorker<CodecPeerApi>(new URL('./codec-peer.worker.ts', import.meta.url), { name: 'bench codec peer' });
+  worker.port.on('message', (data: Uint8Array) => {
+    const message = scanMessage(data);
+    const ack = encodeFrame({ kind: 'ack', seq: message.seq, ok: true, credits: 8 }, { compress: false });
+    worker.port.postMessage(ack, [ack.buffer as ArrayBuffer]);
+  });
+  return worker;
+}
+
 /** Attaches the bench worker's buses to processor 0's stations, as the runtime attaches its own workers. */
 async function startSyncWorker(runtime: Runtime, sync?: SyncPolicy): Promise<WorkerHandle<SyncWorkerApi>> {
   const worker = await startWorker<SyncWorkerApi>(new URL('./sync.worker.ts', import.meta.url), {
@@ -173,9 +186,11 @@ async function startSyncWorker(runtime: Runtime, sync?: SyncPolicy): Promise<Wor
 async function smallBatches(raw: Worker): Promise<Comparison[]> {
   const runtime = createRuntime({ deferred: 'manual' });
   const worker = await startSyncWorker(runtime);
+  const codecPeer = await startCodecPeer();
   const syncRates: number[] = [];
   const streamRates: number[] = [];
   const ackedRates: number[] = [];
+  const codecRates: number[] = [];
   let generation = 0;
   let posted = 0;
   try {
@@ -194,15 +209,18 @@ async function smallBatches(raw: Worker): Promise<Comparison[]> {
       const sizes = frameSizes(station.history().slice(-events), BATCH_EVENTS);
       const stream = await rawStream(raw, sizes);
       const acked = await rawAcked(raw, sizes);
+      const codecNs = await codecPeer.call('stream', BATCHES, BATCH_EVENTS, posted);
       // Round 0 warms up (JIT, worker start) and is not counted.
       if (round === 0) continue;
       syncRates.push(events / (ns / 1e9));
       streamRates.push(events / stream);
       ackedRates.push(events / acked);
+      codecRates.push(events / (codecNs / 1e9));
     }
   } finally {
     await runtime.stop();
     await worker.terminate();
+    await codecPeer.terminate();
   }
   const subject = median(syncRates);
   return [
@@ -214,6 +232,12 @@ async function smallBatches(raw: Worker): Promise<Comparison[]> {
       target: '≥ 0.8x and ≥ 3 M/s',
     },
     { name: 'toStation() in a worker, 256-event batches', subject, peerName: 'raw postMessage, ack after each', peer: median(ackedRates) },
+    {
+      name: 'toStation() in a worker, 256-event batches',
+      subject,
+      peerName: 'encode → postMessage → scan → Ack, no bus',
+      peer: median(codecRates),
+    },
   ];
 }
 
