@@ -484,13 +484,15 @@ export class Bus {
     this.#queue = [];
     // A retired bus takes no posts: its producers continue on the successor.
     this.#settleRoom();
-    const successor = this.#thread.succeed(this);
     const thread = this.#thread;
     // Parked from now on (the successor's deferred posts count them), until the station says how many it holds.
     thread.noteParked(this.side, thread.parked(this.side) + queue.length);
     const noted = thread.parkedNotes(this.side);
+    // The batch leaves first: the successor (a new actor) is built while the station merges it.
+    const accepting = thread.host.stationLink(this.side).accept(batch);
+    const successor = thread.succeed(this);
     try {
-      const { parked } = await thread.host.stationLink(this.side).accept(batch);
+      const { parked } = await accepting;
       thread.noteParked(this.side, parked);
     } catch (error) {
       // Refused: the queue comes back here. A station that spoke meanwhile (the successor read) counted without it.
