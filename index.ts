@@ -34,7 +34,7 @@ export type { SpawnOptions } from './runtime/user-actors.js';
 export type { BusCounts } from './runtime/thread-service.js';
 export type { SyncPolicy } from './runtime/sync-policy.js';
 export type { RestartPolicy } from './runtime/processor-threads.js';
-export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions } from './runtime/bus.js';
+export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './runtime/bus.js';
 export type { FromMainOptions } from './runtime/station.js';
 export type { CloseOptions } from './runtime/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/subscriptions.js';

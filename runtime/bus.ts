@@ -74,6 +74,28 @@ export interface RoomOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of `bus.sync()`. */
+export interface SyncOptions {
+  /** Only these event types (with subtype matching) are merged back. */
+  readonly types?: readonly string[];
+}
+
+/** @internal Checks `room()`'s options (a `RemoteBus` checks before they cross); returns the signal. */
+export function checkRoomOptions(options: RoomOptions | undefined): AbortSignal | undefined {
+  assertKnownKeys(options, ['signal'], 'room options');
+  const signal = options?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidOptionError('room options.signal', 'expected an AbortSignal.');
+  }
+  return signal;
+}
+
+/** @internal Checks `sync()`'s options (a `RemoteBus` checks before they cross). */
+export function checkSyncOptions(options: SyncOptions | undefined): void {
+  assertKnownKeys(options, ['types'], 'sync options');
+  if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+}
+
 /** Options of `bus.fromStation()` and `bus.roundTrip()`. */
 export interface FromStationOptions {
   /** Only these event types (with subtype matching). */
@@ -221,11 +243,7 @@ export class Bus {
    * }
    */
   room(options?: RoomOptions): Promise<void> {
-    assertKnownKeys(options, ['signal'], 'room options');
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidOptionError('room options.signal', 'expected an AbortSignal.');
-    }
+    const signal = checkRoomOptions(options);
     if (!this.#thread.host.running) return Promise.reject(new RuntimeStoppedError('room'));
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     if (this.#hasRoom()) return Promise.resolve();
@@ -650,10 +668,9 @@ export class Bus {
    * only as many events as `sync.maxInFlight` leaves credits for (none: it
    * reads nothing); the station keeps the rest for the next sync.
    */
-  async sync(options?: { readonly types?: readonly string[] }): Promise<FromStationResult> {
+  async sync(options?: SyncOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('sync');
-    assertKnownKeys(options, ['types'], 'sync options');
-    if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+    checkSyncOptions(options);
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
     this.#enter('FROM_STATION', 'sync', 'receiving', this.side);
     this.#flush();

@@ -11,11 +11,14 @@ import { stationServer } from './links.js';
 import type { Station } from './station.js';
 import {
   checkPostOptions,
+  checkRoomOptions,
+  checkSyncOptions,
   type CheckedPostOptions,
   type FromStationOptions,
   type FromStationResult,
   type PostOptions,
   type RoomOptions,
+  type SyncOptions,
 } from './bus.js';
 import type { BusCounts, ThreadApi } from './thread-service.js';
 import { encodeFrame } from '../schemas/codec.js';
@@ -120,9 +123,8 @@ export class RemoteBus {
    * not seen and merges the station's history back (only `types`, if given),
    * without retiring the bus or moving its queue.
    */
-  async sync(options?: { readonly types?: readonly string[] }): Promise<FromStationResult> {
-    assertKnownKeys(options, ['types'], 'sync options');
-    if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+  async sync(options?: SyncOptions): Promise<FromStationResult> {
+    checkSyncOptions(options);
     const result = unwrap(await this.#call('sync', this.side, this.generation, options));
     return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
   }
@@ -143,11 +145,7 @@ export class RemoteBus {
    * thread on its own).
    */
   async room(options?: RoomOptions): Promise<void> {
-    assertKnownKeys(options, ['signal'], 'room options');
-    const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidOptionError('room options.signal', 'expected an AbortSignal.');
-    }
+    const signal = checkRoomOptions(options);
     let onAbort: (() => void) | undefined;
     const aborted =
       signal === undefined

@@ -13,7 +13,7 @@ import { BusError, BusRetiredError, RuntimeStoppedError, fromWireError, toWireEr
 import { busMachine } from '../machines/bus.machine.js';
 import { decodeFrame } from '../schemas/codec.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../types.js';
-import { DEFAULT_MAX_QUEUED, type Bus, type FromStationOptions, type PostOptions } from './bus.js';
+import { DEFAULT_MAX_QUEUED, type Bus, type FromStationOptions, type PostOptions, type SyncOptions } from './bus.js';
 import { systemClock } from './clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
 import type { HistoryQuery } from './history.js';
@@ -67,7 +67,7 @@ export interface ThreadApi {
   toStation(side: Side, generation: number): Promise<Outcome<number>>;
   fromStation(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
   roundTrip(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<number>>;
-  sync(side: Side, generation: number, options?: { readonly types?: readonly string[] }): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
+  sync(side: Side, generation: number, options?: SyncOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
   drain(side: Side, generation: number): Promise<Outcome<number>>;
   /** Waits up to `waitMs` for `bus.room()`: true once there is room, false if the wait ran out first. */
   room(side: Side, generation: number, waitMs: number): Promise<Outcome<boolean>>;

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BusFullError, createRuntime, isBusError } from '../../index.js';
+import { turns } from './fixtures/turns.js';
 
 const test = suite('Bus reports');
 
@@ -205,7 +206,7 @@ queue('sync() counts entries it takes back as parked until they are in the queue
     let release!: () => void;
     hold = new Promise<void>((resolve) => (release = resolve));
     const syncing = bus.sync();
-    for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve)); // the read is back; the batch is not
+    await turns(3); // the read is back; the batch is not
     const refused = [3, 4].filter((n) => catchError(() => bus.post('later', n, { priority: 'deferred' })) !== undefined);
     release();
     hold = undefined;

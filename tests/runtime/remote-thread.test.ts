@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { BridgeClosedError, BusFullError, BusRetiredError, createRuntime, isBusError, type BusEvent } from '../../index.js';
 import { eventsFromFrame, eventsToFrame } from '../../runtime/thread-service.js';
 import { serveThread } from './fixtures/served-thread.js';
+import { turns } from './fixtures/turns.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
 const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
@@ -76,10 +77,6 @@ test('room - a remote producer can give its wait up with a signal; options are c
     const controller = new AbortController();
     const waiting = bus.room({ signal: controller.signal }).then(() => 'room', (error: unknown) => String(error));
     controller.abort(new Error('enough waiting'));
-    const turns = async (n: number) => {
-      for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-      return 'still waiting';
-    };
     assert.match(await Promise.race([waiting, turns(20)]), 'enough waiting');
     await rejects(bus.room({ signal: 'soon' } as never), 'INVALID_OPTION');
     await rejects(bus.room({ wait: 5 } as never), 'INVALID_OPTION');

@@ -8,6 +8,7 @@ import { BusFullError, createRuntime, isBusError, type BusEvent, type Runtime } 
 import type { WireMessage } from '../../runtime/protocol.js';
 import { SyncTimer, type TickCause } from '../../runtime/sync-policy.js';
 import { serveThread } from './fixtures/served-thread.js';
+import { turns } from './fixtures/turns.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 
 /** Resolves with the first event of `type` delivered on the root's main-thread bus of `side`. */
@@ -570,10 +571,6 @@ slow('synchronous subscribers are not limited: a sync reads everything at once',
   }
 });
 
-/** Event-loop turns (no timers): lets promise chains and setImmediate callbacks run. */
-async function turns(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 slow('room() waiting for credits lets the thread run (no sync loop): a subscriber that awaits I/O settles', async () => {
   const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 2 } });
