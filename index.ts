@@ -44,7 +44,7 @@ export type { Transport, TransportStats } from './runtime/transport.js';
 export type { WireMessage, EventBatch, SyncRequest, ClearSide, BridgeState, Ack } from './runtime/protocol.js';
 
 // Values.
-export { createRuntime, Runtime } from './runtime/runtime.js';
+export { createRuntime, Runtime, DEFAULT_PROCESSOR_EXEC_ARGV } from './runtime/runtime.js';
 export { Bus } from './runtime/bus.js';
 export { RemoteBus } from './runtime/remote-bus.js';
 export { RemoteStation } from './runtime/processor-host.js';

@@ -10,8 +10,9 @@
  *   (request and Ack frames), and from the root through `RemoteBus` (plus a
  *   control call), against a raw ping-pong of transferred buffers.
  */
+import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, type Runtime } from '../runtime/runtime.js';
 import type { RemoteBus, ThreadCaller } from '../runtime/remote-bus.js';
 import type { EventBatch } from '../runtime/protocol.js';
 import type { Station } from '../runtime/station.js';
@@ -30,8 +31,8 @@ const BATCH_EVENTS = 256;
 const BATCHES = 64;
 /** Events of one large toStation() through createRuntime({ threadsPerProcessor: 1 }): 4 frames of 4096 events. */
 const LARGE_EVENTS = 16_384;
-/** Round trips per round of the latency benchmark. */
-const ROUND_TRIPS = 300;
+/** Round trips per round of the latency benchmark: enough that its p99 is not one of three stalls. */
+const ROUND_TRIPS = 1_000;
 
 /**
  * The raw peer: a plain worker (no busline, no tsx) that sends fresh
@@ -69,7 +70,7 @@ parentPort.on('message', (message) => {
 });
 `;
 
-function startRawWorker(): Worker {
+export function startRawWorker(): Worker {
   const worker = new Worker(RAW_WORKER, { eval: true });
   worker.unref();
   return worker;
@@ -392,22 +393,34 @@ async function runtimeWorker(raw: Worker, notes: string[]): Promise<Comparison[]
 }
 
 /**
+ * Round trips before the measured rounds, for the subject and the raw peer
+ * alike. The subject's code paths (bus and station statecharts, codec) keep
+ * being compiled for the first few thousand round trips, and on two cores the
+ * JIT's background threads delay the thread wake-ups being measured: without
+ * this the p99 measured the compiler (3-5 ms here), not the round trip.
+ */
+const WARMUP_ROUND_TRIPS = 3_000;
+
+/**
  * Round-trip times of `measure` (ns, ROUND_TRIPS of them per call) against raw
- * pings, interleaved round by round: medians of the rounds' p50 and p99.
+ * pings, interleaved round by round after WARMUP_ROUND_TRIPS of each: medians
+ * of the rounds' p50 and p99.
  */
 async function latencyRounds(
   raw: Worker,
-  measure: () => Promise<number[]>,
+  measure: (count: number) => Promise<number[]>,
 ): Promise<Pick<LatencyComparison, 'subject' | 'peer'>> {
   const p50s: number[] = [];
   const p99s: number[] = [];
   const rawP50s: number[] = [];
   const rawP99s: number[] = [];
-  for (let round = 0; round <= ROUNDS; round++) {
-    const times = await measure();
+  for (let warm = 0; warm < WARMUP_ROUND_TRIPS; warm += ROUND_TRIPS) {
+    await measure(ROUND_TRIPS);
+    await rawPings(raw, ROUND_TRIPS);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const times = await measure(ROUND_TRIPS);
     const rawTimes = await rawPings(raw, ROUND_TRIPS);
-    // Round 0 warms up and is not counted.
-    if (round === 0) continue;
     p50s.push(percentile(times, 0.5));
     p99s.push(percentile(times, 0.99));
     rawP50s.push(percentile(rawTimes, 0.5));
@@ -423,17 +436,37 @@ async function latencyRounds(
  * fromStation() with nothing new, called in the worker on its own bus and
  * timed there: one SyncRequest frame to the station and its Ack back — the
  * data plane's round trip — against a raw ping-pong of transferred buffers.
+ * Measured where it runs: in this process (`processors: 0`, Node's default
+ * heap unless node was started with other flags), or in a process started as
+ * the runtime starts its processors (`inProcessor`).
  */
-async function dataPlaneRoundTrips(raw: Worker): Promise<LatencyComparison[]> {
+export async function dataPlaneRoundTrips(raw: Worker, where: 'here' | 'inProcessor' = 'here'): Promise<LatencyComparison[]> {
   const runtime = createRuntime({ deferred: 'manual' });
   const worker = await startSyncWorker(runtime);
   try {
-    const measured = await latencyRounds(raw, () => worker.call('benchFromStation', ROUND_TRIPS));
-    return [{ name: 'fromStation() in a worker, nothing new', peerName: 'raw postMessage ping-pong', target: 'p99 ≤ 2x', ...measured }];
+    const measured = await latencyRounds(raw, (count) => worker.call('benchFromStation', count));
+    const name = where === 'here' ? 'fromStation() in a worker, nothing new' : "fromStation() in a processor's worker";
+    return [{ name, peerName: 'raw postMessage ping-pong', target: 'p99 ≤ 2x', ...measured }];
   } finally {
     await runtime.stop();
     await worker.terminate();
   }
+}
+
+/**
+ * `dataPlaneRoundTrips` in a child process forked with the flags the runtime
+ * gives its processors (`DEFAULT_PROCESSOR_EXEC_ARGV`), the raw peer in the
+ * same process: what a worker of a `createRuntime({ processors })` gets.
+ */
+function processorRoundTrips(): Promise<LatencyComparison[]> {
+  const child = fork(new URL('./in-processor.ts', import.meta.url), [], {
+    execArgv: ['--import', import.meta.resolve('tsx'), ...DEFAULT_PROCESSOR_EXEC_ARGV],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (rows) => resolve(rows as LatencyComparison[]));
+    child.once('exit', (code) => reject(new Error(`the in-processor benchmark exited (${code}) without a result`)));
+  });
 }
 
 /**
@@ -445,9 +478,9 @@ async function roundTrips(raw: Worker): Promise<LatencyComparison[]> {
   try {
     await runtime.ready;
     const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
-    const measured = await latencyRounds(raw, async () => {
+    const measured = await latencyRounds(raw, async (count) => {
       const times: number[] = [];
-      for (let i = 0; i < ROUND_TRIPS; i++) {
+      for (let i = 0; i < count; i++) {
         const start = process.hrtime.bigint();
         const { added } = await bus.fromStation();
         times.push(Number(process.hrtime.bigint() - start));
@@ -467,7 +500,7 @@ export async function crossThread(): Promise<{ rates: Comparison[]; latencies: L
   const notes: string[] = [];
   try {
     const rates = [...(await smallBatches(raw)), ...(await streamed(raw)), ...(await runtimeWorker(raw, notes))];
-    const latencies = [...(await dataPlaneRoundTrips(raw)), ...(await roundTrips(raw))];
+    const latencies = [...(await dataPlaneRoundTrips(raw)), ...(await processorRoundTrips()), ...(await roundTrips(raw))];
     return { rates, latencies, notes };
   } finally {
     await raw.terminate();

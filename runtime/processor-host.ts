@@ -91,9 +91,10 @@ export class RemoteProcessor {
     init: ProcessorInit,
     mainStation: (side: Side) => Station,
     bridge: () => BridgeDirection,
+    execArgv: readonly string[] = [],
   ): Promise<RemoteProcessor> {
     const child = fork(PROCESSOR_ENTRY, [], {
-      execArgv: ['--import', import.meta.resolve('tsx')],
+      execArgv: ['--import', import.meta.resolve('tsx'), ...execArgv],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -5,7 +5,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BusFullError, createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import { readFileSync } from 'node:fs';
+import { BusFullError, createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 import type { RemoteStation } from '../../runtime/processor-host.js';
 
@@ -24,6 +25,26 @@ test.before(async () => {
 
 test.after(async () => {
   await runtime.stop();
+});
+
+/** The arguments a process was started with (Linux). */
+const commandLine = (pid: number | null) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+
+test('processorExecArgv - processors start with the default young generation, or the flags given', async () => {
+  assert.ok(DEFAULT_PROCESSOR_EXEC_ARGV.length > 0);
+  for (const processor of [1, 2]) {
+    const args = commandLine(runtime.processor(processor).pid);
+    for (const flag of DEFAULT_PROCESSOR_EXEC_ARGV) assert.ok(args.includes(flag), `processor ${processor}: ${args.join(' ')}`);
+  }
+  const own = createRuntime({ processors: 1, deferred: 'manual', processorExecArgv: ['--max-old-space-size=300'] });
+  try {
+    await own.ready;
+    const args = commandLine(own.processor(1).pid);
+    assert.ok(args.includes('--max-old-space-size=300'), args.join(' '));
+    for (const flag of DEFAULT_PROCESSOR_EXEC_ARGV) assert.not.ok(args.includes(flag), args.join(' '));
+  } finally {
+    await own.stop();
+  }
 });
 
 test('toMain/fromMain - two processors share events through the main station', async () => {

@@ -488,6 +488,8 @@ for (const transport of transports) {
     await rejects(rt.bridge.close({ clear: true } as never), 'INVALID_OPTION');
     throws(() => createRuntime({ transprt: 'memory' } as never), 'INVALID_OPTION');
     throws(() => createRuntime({ transport: 'carrier-pigeon' as never }), 'INVALID_OPTION');
+    throws(() => createRuntime({ processorExecArgv: '--min-semi-space-size=16' as never }), 'INVALID_OPTION');
+    throws(() => createRuntime({ processorExecArgv: ['min-semi-space-size=16'] }), 'INVALID_OPTION');
     throws(() => rt.station('external', 9), 'INVALID_OPTION');
     throws(() => bus.post('s', { text: 'a\ud800b' }), 'INVALID_EVENT');
     throws(() => bus.post('s', { ['k\udc00']: 1 }), 'INVALID_EVENT');
