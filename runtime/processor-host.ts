@@ -106,7 +106,14 @@ export class RemoteProcessor {
         else if (report?.type === 'failed') reject(new WorkerCrashedError(`processor ${init.processor} failed to start: ${report.message}`));
       };
       child.on('message', onMessage);
-      void processor.exited.then(() => reject(new WorkerCrashedError(`processor ${init.processor} exited while starting.`)));
+      void processor.exited.then(({ code, signal }) =>
+        reject(
+          new WorkerCrashedError(
+            `processor ${init.processor} exited while starting (${signal ?? `exit code ${code}`}; ` +
+              `its stderr says why; a flag of processorExecArgv Node does not take ends it so).`,
+          ),
+        ),
+      );
       child.send({ type: 'init', init } satisfies ProcessorControl);
     });
     return processor;

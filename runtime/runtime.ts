@@ -101,7 +101,8 @@ export interface RuntimeOptions {
   readonly workerLimits?: ResourceLimits;
   /**
    * Node and V8 flags of each child processor (its `execArgv`, after the
-   * runtime's own `--import tsx`); its worker threads share them. Default
+   * runtime's own `--import tsx`), one per entry (`--name=value`); its worker
+   * threads share them. A flag Node refuses makes `runtime.ready` reject. Default
    * `DEFAULT_PROCESSOR_EXEC_ARGV`: a 16 MB young generation from the start
    * (`--min-semi-space-size=16`). A statechart step allocates a few kilobytes
    * and Node's default new space is a few megabytes, so a busy thread

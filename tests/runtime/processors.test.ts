@@ -47,6 +47,19 @@ test('processorExecArgv - processors start with the default young generation, or
   }
 });
 
+test('processorExecArgv - a flag Node refuses fails the start, with the exit code in the error', async () => {
+  const refused = createRuntime({ processors: 1, deferred: 'manual', processorExecArgv: ['--no-such-node-flag'] });
+  try {
+    await refused.ready;
+    assert.unreachable('the processor should not start');
+  } catch (error) {
+    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+    assert.match(String(error), /exit code 9/);
+  } finally {
+    await refused.stop();
+  }
+});
+
 test('toMain/fromMain - two processors share events through the main station', async () => {
   const event = await bus(1, 1).post('order.created', { id: 'o-1' });
   await bus(1, 1).toStation();
