@@ -24,7 +24,7 @@ import { DirectStationLink, type StationHost, type StationLink, type ThreadHost 
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
 import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread-service.js';
 import { checkSpawnOptions, moduleHref, type SpawnOptions } from './user-actors.js';
-import { DEFAULT_MAX_BATCH, SyncTimer, maxInFlightOf, maxUnsentOf, settleAll, syncPolicyOf, type SyncPolicy } from './sync-policy.js';
+import { SyncTimer, policyLimits, settleAll, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './sync-policy.js';
 import { DEFAULT_RESTART_POLICY, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
 import type { ProcessorInit } from './protocol.js';
 import { RemoteProcessor, RemoteStation } from './processor-host.js';
@@ -218,6 +218,8 @@ export class Runtime {
   #syncTimer: SyncTimer | undefined;
   /** The automatic sync policy, when there is one. */
   readonly syncPolicy: SyncPolicy | undefined;
+  /** @internal The policy's bounds (defaults filled in) that every bus of this process checks. */
+  readonly syncLimits: PolicyLimits | undefined;
   readonly #processorExecArgv: readonly string[];
   #processorInit!: Pick<ProcessorInit, 'threads' | 'maxQueued' | 'callDeadlineMs' | 'restart' | 'workerLimits' | 'sync'>;
   #pendingClearings: ClearRequest[] = [];
@@ -231,6 +233,7 @@ export class Runtime {
       throw new InvalidOptionError('threadsPerProcessor', `expected an integer from 0 to 64, got ${describe(threads)}.`);
     }
     const syncPolicy = syncPolicyOf(options.sync);
+    this.syncLimits = syncPolicy === undefined ? undefined : policyLimits(syncPolicy);
     const processors = options.processors ?? 0;
     if (!Number.isInteger(processors) || processors < 0 || processors > 64) {
       throw new InvalidOptionError('processors', `expected an integer from 0 to 64, got ${describe(processors)}.`);
@@ -769,18 +772,15 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
   }
 
   get maxBatch(): number | undefined {
-    const policy = this.#runtime.syncPolicy;
-    return policy === undefined ? undefined : (policy.maxBatch ?? DEFAULT_MAX_BATCH);
+    return this.#runtime.syncLimits?.maxBatch;
   }
 
   get maxUnsent(): number | undefined {
-    const policy = this.#runtime.syncPolicy;
-    return policy === undefined ? undefined : maxUnsentOf(policy);
+    return this.#runtime.syncLimits?.maxUnsent;
   }
 
   get maxInFlight(): number | undefined {
-    const policy = this.#runtime.syncPolicy;
-    return policy === undefined ? undefined : maxInFlightOf(policy);
+    return this.#runtime.syncLimits?.maxInFlight;
   }
 
   requestSync(): void {

@@ -43,14 +43,24 @@ export interface SyncPolicy {
   readonly maxInFlight?: number;
 }
 
-/** The bound on a bus's unsent events under `policy`. */
-export function maxUnsentOf(policy: SyncPolicy): number {
-  return policy.maxUnsent ?? DEFAULT_UNSENT_BATCHES * (policy.maxBatch ?? DEFAULT_MAX_BATCH);
+/** The bounds a thread's buses take from a policy, its defaults filled in. */
+export interface PolicyLimits {
+  /** Posts on one bus that ask for a sync at once. */
+  readonly maxBatch: number;
+  /** Events one bus may hold unsent. */
+  readonly maxUnsent: number;
+  /** Unsettled subscriber promises one thread's side may have. */
+  readonly maxInFlight: number;
 }
 
-/** The bound on a thread's unsettled subscriber promises per side under `policy`. */
-export function maxInFlightOf(policy: SyncPolicy): number {
-  return policy.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+/** `policy`'s bounds, with the defaults of those it leaves out. */
+export function policyLimits(policy: SyncPolicy): PolicyLimits {
+  const maxBatch = policy.maxBatch ?? DEFAULT_MAX_BATCH;
+  return {
+    maxBatch,
+    maxUnsent: policy.maxUnsent ?? DEFAULT_UNSENT_BATCHES * maxBatch,
+    maxInFlight: policy.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+  };
 }
 
 /** Checks `createRuntime`'s `sync` option; `undefined` means manual. */

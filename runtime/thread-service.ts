@@ -24,7 +24,7 @@ import { batchFrames } from './transport.js';
 export type { Outcome };
 import { Thread } from './thread.js';
 import type { SpawnOptions, UserActorInfo } from './user-actors.js';
-import { DEFAULT_MAX_BATCH, SyncTimer, maxInFlightOf, maxUnsentOf, settleAll, type SyncPolicy } from './sync-policy.js';
+import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from './sync-policy.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -167,9 +167,7 @@ export function createThreadService(
     ...(policy === undefined
       ? {}
       : {
-          maxBatch: policy.maxBatch ?? DEFAULT_MAX_BATCH,
-          maxUnsent: maxUnsentOf(policy),
-          maxInFlight: maxInFlightOf(policy),
+          ...policyLimits(policy),
           requestSync: (side) => {
             asked.add(side);
             timer?.trigger();

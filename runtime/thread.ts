@@ -2,7 +2,7 @@
  * A thread's share of the runtime: its two buses (one per side), the
  * subscriptions that outlive bus generations, its clock and id sequence.
  */
-import type { Side } from '../types.js';
+import { SIDES, type Side } from '../types.js';
 import { Bus } from './bus.js';
 import { HybridClock } from './clock.js';
 import type { ThreadHost } from './links.js';
@@ -41,7 +41,7 @@ export class Thread {
     this.#idPrefix = incarnation === '' ? `${processor}.${index}.` : `${processor}.${index}.${incarnation}-`;
     const onError = host.subscriberErrorHandler;
     this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
-    for (const side of ['internal', 'external'] as const) {
+    for (const side of SIDES) {
       this.#subscriptions[side].onSettled = () => this.#buses[side].subscribersSettled();
     }
     this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };
@@ -96,7 +96,7 @@ export class Thread {
 
   /** The thread stops: its buses tell producers waiting for room. */
   halt(): void {
-    for (const side of ['internal', 'external'] as const) this.#buses[side].halt();
+    for (const side of SIDES) this.#buses[side].halt();
   }
 
   /** Removes every event of `remove` from this thread's `scope` bus. */
