@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { createRuntime } from '../index.js';
 import type { BusEvent } from '../types.js';
 import { EventHistory } from '../runtime/history.js';
-import { median, rate, rateAsync, type Comparison } from './harness.js';
+import { median, rate, rateAsync, rateTarget, type Comparison } from './harness.js';
 
 const ROUNDS = 7;
 const POSTS = 200_000;
@@ -72,7 +72,13 @@ export async function postVersusEmit(): Promise<Comparison[]> {
   if (sink === 0) throw new Error('listener never ran');
   const peer = median(emitRates);
   return [
-    { name: 'post(immediate) → deliver → history', subject: median(busRates), peerName: 'node:events emit', peer, target: '≥ 0.3x' },
+    {
+      name: 'post(immediate) → deliver → history',
+      subject: median(busRates),
+      peerName: 'node:events emit',
+      peer,
+      target: rateTarget(median(busRates), peer, { minRatio: 0.3 }),
+    },
     { name: 'post(immediate) → deliver → history', subject: median(busRates), peerName: 'emit + keep event in an array', peer: median(emitKeepRates) },
     { name: 'post(normal) → microtask deliver → history', subject: median(normalRates), peerName: 'node:events emit', peer },
   ];
@@ -135,7 +141,13 @@ export async function stationMerge(): Promise<Comparison[]> {
   }
   const peer = median(pushRates);
   return [
-    { name: 'station merge, 256-event batches (actor path)', subject: median(stationRates), peerName: 'Array#push of same events', peer, target: '≥ 10 M/s' },
+    {
+      name: 'station merge, 256-event batches (actor path)',
+      subject: median(stationRates),
+      peerName: 'Array#push of same events',
+      peer,
+      target: rateTarget(median(stationRates), peer, { minRate: 10e6 }),
+    },
     { name: 'history merge, 256-event batches (store only)', subject: median(historyRates), peerName: 'Array#push of same events', peer },
   ];
 }

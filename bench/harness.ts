@@ -33,19 +33,45 @@ export function formatRate(perSecond: number): string {
   return `${perSecond.toFixed(0)} /s`;
 }
 
+/** A target a row is held to, and whether this run met it. */
+export interface Target {
+  readonly text: string;
+  readonly met: boolean;
+}
+
 export interface Comparison {
   readonly name: string;
   readonly subject: number;
   readonly peerName: string;
   readonly peer: number;
-  readonly target?: string;
+  readonly target?: Target;
+}
+
+/** A throughput target of at least `minRatio` times the peer and `minRate` per second (either may be absent). */
+export function rateTarget(subject: number, peer: number, goal: { minRatio?: number; minRate?: number }): Target {
+  const parts: string[] = [];
+  let met = true;
+  if (goal.minRatio !== undefined) {
+    parts.push(`≥ ${goal.minRatio}x`);
+    met &&= subject / peer >= goal.minRatio;
+  }
+  if (goal.minRate !== undefined) {
+    parts.push(`≥ ${formatRate(goal.minRate)}`);
+    met &&= subject >= goal.minRate;
+  }
+  return { text: parts.join(' and '), met };
+}
+
+/** How a row's target reads in the report: what it asks, and whether it was met. */
+function formatTarget(target: Target | undefined): string {
+  return target === undefined ? '' : `   (target ${target.text}: ${target.met ? 'met' : 'NOT met'})`;
 }
 
 export function report(rows: readonly Comparison[]): void {
   for (const row of rows) {
     const ratio = row.subject / row.peer;
     console.log(
-      `${row.name.padEnd(46)} ${formatRate(row.subject).padStart(11)}   ${row.peerName.padEnd(30)} ${formatRate(row.peer).padStart(11)}   ratio ${ratio.toFixed(2)}x${row.target === undefined ? '' : `   (target ${row.target})`}`,
+      `${row.name.padEnd(46)} ${formatRate(row.subject).padStart(11)}   ${row.peerName.padEnd(36)} ${formatRate(row.peer).padStart(11)}   ratio ${ratio.toFixed(2)}x${formatTarget(row.target)}`,
     );
   }
 }
@@ -69,7 +95,12 @@ export interface LatencyComparison {
   readonly subject: { readonly p50: number; readonly p99: number };
   readonly peerName: string;
   readonly peer: { readonly p50: number; readonly p99: number };
-  readonly target?: string;
+  readonly target?: Target;
+}
+
+/** A latency target of at most `maxRatio` times the peer's p99. */
+export function p99Target(subject: { readonly p99: number }, peer: { readonly p99: number }, maxRatio: number): Target {
+  return { text: `p99 ≤ ${maxRatio}x`, met: subject.p99 / peer.p99 <= maxRatio };
 }
 
 /** Like `report`, for latencies: the ratio is subject / peer at p50 (higher is slower). */
@@ -78,9 +109,9 @@ export function reportLatency(rows: readonly LatencyComparison[]): void {
     const subject = `p50 ${formatDuration(row.subject.p50)} p99 ${formatDuration(row.subject.p99)}`;
     const peer = `p50 ${formatDuration(row.peer.p50)} p99 ${formatDuration(row.peer.p99)}`;
     console.log(
-      `${row.name.padEnd(46)} ${subject.padStart(22)}   ${row.peerName.padEnd(30)} ${peer.padStart(22)}   ` +
+      `${row.name.padEnd(46)} ${subject.padStart(22)}   ${row.peerName.padEnd(36)} ${peer.padStart(22)}   ` +
         `ratio ${(row.subject.p50 / row.peer.p50).toFixed(1)}x at p50, ${(row.subject.p99 / row.peer.p99).toFixed(1)}x at p99` +
-        (row.target === undefined ? '' : `   (target ${row.target})`),
+        formatTarget(row.target),
     );
   }
 }

@@ -76,6 +76,12 @@ function createApi({ port, workerData }: WorkerContext) {
       }
       return times;
     },
+    /** One `fromStation()` on the external bus: how long it took here (ns) and how many events it brought. */
+    async benchRead(): Promise<{ ns: number; added: number }> {
+      const start = process.hrtime.bigint();
+      const { added } = await externalBus().fromStation();
+      return { ns: Number(process.hrtime.bigint() - start), added: added.length };
+    },
     /** `toStation()` on the external bus of `generation`: the new generation and how long it took here, in ns. */
     async benchToStation(generation: number): Promise<{ generation: number; ns: number }> {
       const start = process.hrtime.bigint();
