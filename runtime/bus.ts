@@ -23,6 +23,7 @@ import { EventHistory, compareEvents, type HistoryQuery } from './history.js';
 import type { EventBatch } from './protocol.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import type { Thread } from './thread.js';
+import type { DeliveredMark } from './delivered-mark.js';
 import {
   assertEventType,
   assertKnownKeys,
@@ -600,7 +601,8 @@ export class Bus {
    */
   async #read(side: Side, types: readonly string[] | undefined, limit?: number): Promise<Read> {
     const since = types === undefined ? this.#through[side] : 0;
-    const { batch, through, parked } = await this.#thread.host.stationLink(side).serve({
+    const mark = this.#thread.delivered(this.side, side);
+    const { batch, through, parked, alreadyDelivered } = await this.#thread.host.stationLink(side).serve({
       kind: 'syncRequest',
       seq: 0,
       from: this.endpoint,
@@ -609,10 +611,13 @@ export class Bus {
       ...(since > 0 ? { since } : {}),
       // Only an unfiltered read goes on from where the last one stopped, so only it may stop early.
       ...(limit === undefined || types !== undefined ? {} : { limit }),
+      // What arrived through the mark is delivered here already: the station puts it first and counts it.
+      ...(mark.through > since ? { deliveredThrough: mark.through } : {}),
     });
     if (types === undefined) this.#through[side] = through;
+    const read = { batch, alreadyDelivered: alreadyDelivered ?? 0, mark, since, through, filtered: types !== undefined };
     // Only a read of this bus's own side hands parked entries back, and says how many are left.
-    return side === this.side && parked !== undefined ? { batch, parked } : { batch };
+    return side === this.side && parked !== undefined ? { ...read, parked } : read;
   }
 
   /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
@@ -624,24 +629,33 @@ export class Bus {
   }
 
   /** Merges a station's reply and delivers what is new to this thread; the caller ends the receiving state at once. */
-  #merge({ batch: reply, parked }: Read): FromStationResult {
+  #merge(read: Read): FromStationResult {
+    const { batch: reply, parked, alreadyDelivered = 0 } = read;
     this.#reportsHeld = false;
     // A sync that was skipped while this read ran (BUS_BUSY) is asked for again.
     queueMicrotask(() => this.#settleRoom());
-    const added = this.#history.merge(reply.history);
-    if (reply.history.length > 0) this.#thread.clock.observe(reply.history[reply.history.length - 1]!.timestamp);
+    // The station put what this thread has delivered already first: merged, not delivered again.
+    const history = reply.history;
+    const known = Math.min(alreadyDelivered, history.length);
+    const merged = known === 0 ? [] : this.#history.merge(known === history.length ? history : history.slice(0, known));
+    const fresh = known === history.length ? [] : this.#history.merge(known === 0 ? history : history.slice(known));
+    const added = merged.length === 0 ? fresh : fresh.length === 0 ? merged : merged.concat(fresh).sort(compareEvents);
+    if (history.length > 0) this.#thread.clock.observe(history[history.length - 1]!.timestamp);
     this.#queue = mergeQueue(this.#queue, reply.queue);
     // Counted as parked no longer once they are in the queue, not before.
     this.#thread.noteParked(this.side, parked);
     if (reply.queue.length > 0) this.#scheduleIdle();
     const subscriptions = this.#thread.subscriptions(this.side);
-    const delivered = this.#thread.delivered(this.side);
-    for (const event of added) {
+    const mark = read.mark;
+    for (const event of fresh) {
       if (event.origin.processor === this.endpoint.processor && event.origin.thread === this.endpoint.thread) continue;
-      if (delivered.has(event.id)) continue;
-      delivered.add(event.id);
+      if (mark !== undefined) {
+        if (mark.deliveredAhead(event.id)) continue;
+        if (read.filtered) mark.noteAhead(event.id, read.through!);
+      }
       this.#deliveredSinceReport += subscriptions.deliver(event);
     }
+    if (mark !== undefined && !read.filtered) mark.noteUnfiltered(read.since!, read.through!);
     return { added, handedBack: reply.queue.length };
   }
 
@@ -853,6 +867,13 @@ export class Bus {
 interface Read {
   readonly batch: EventBatch;
   readonly parked?: number;
+  /** How many of the history's first events the thread has delivered already (the station counted them). */
+  readonly alreadyDelivered?: number;
+  /** For a read that reached a station: the thread's mark of that station, where the read started and how far it is complete. */
+  readonly mark?: DeliveredMark;
+  readonly since?: number;
+  readonly through?: number;
+  readonly filtered?: boolean;
 }
 
 /** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */

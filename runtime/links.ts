@@ -25,6 +25,8 @@ export interface SyncReply {
   readonly through: number;
   /** To a bus reading its own side: how many of its thread's deferred events the stations still hold parked. */
   readonly parked?: number;
+  /** To a read with `deliveredThrough`: how many of the history's first events arrived through it. */
+  readonly alreadyDelivered?: number;
 }
 
 /** A station's answer to a batch. */
@@ -105,12 +107,17 @@ export class DirectStationLink implements StationLink {
   async serve(request: SyncRequest): Promise<SyncReply> {
     const carried = await this.#transport.carry(request, 'station');
     if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
-    const { batch, through, parked } = this.#station.serve(carried);
+    const { batch, through, parked, alreadyDelivered } = this.#station.serve(carried);
     try {
       const back = await this.#transport.carry(this.#outgoing(batch), this.#reader);
       if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
       // A transport that hands objects over passes a station's encoded events as they are: a bus gets them plain.
-      return { batch: this.#reader === 'bus' ? plainBatch(back) : back, through, ...(parked === undefined ? {} : { parked }) };
+      return {
+        batch: this.#reader === 'bus' ? plainBatch(back) : back,
+        through,
+        ...(parked === undefined ? {} : { parked }),
+        ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
+      };
     } catch (error) {
       this.#station.restoreParked(batch.queue);
       throw error;
@@ -143,10 +150,12 @@ export class ChannelStationLink implements StationLink {
     let from: EventBatch['from'] | undefined;
     let through = 0;
     let parked: number | undefined;
+    let alreadyDelivered: number | undefined;
     for (const reply of replies) {
       if (reply.kind === 'ack') {
         through = reply.through ?? 0;
         parked = reply.parked;
+        alreadyDelivered = reply.alreadyDelivered;
       }
       if (reply.kind !== 'batch') continue;
       from ??= reply.from;
@@ -157,6 +166,7 @@ export class ChannelStationLink implements StationLink {
       batch: { kind: 'batch', seq: request.seq, from: from ?? request.from, history, queue },
       through,
       ...(parked === undefined ? {} : { parked }),
+      ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
     };
   }
 }
@@ -191,8 +201,16 @@ export function stationServer(
         if (!canReach(direction, message.from.side, message.side)) {
           throw new BridgeClosedError(message.from.side, message.side, direction);
         }
-        const { batch, through, parked } = station(message.side).serve(message);
-        const ack: WireMessage = { kind: 'ack', seq: 0, ok: true, credits: 0, through, ...(parked === undefined ? {} : { parked }) };
+        const { batch, through, parked, alreadyDelivered } = station(message.side).serve(message);
+        const ack: WireMessage = {
+          kind: 'ack',
+          seq: 0,
+          ok: true,
+          credits: 0,
+          through,
+          ...(parked === undefined ? {} : { parked }),
+          ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
+        };
         // Nothing new: the Ack alone answers (one frame each way, as a ping-pong).
         if (batch.history.length === 0 && batch.queue.length === 0) return [ack];
         return [...splitBatch(batch, maxBatchEvents), ack];

@@ -42,6 +42,14 @@ export interface SyncRequest {
    * the reply's `through` says how far it got. Absent: no limit.
    */
   readonly limit?: number;
+  /**
+   * The reader has delivered every event that arrived at the station through
+   * this arrival number: the reply's history puts those first (each part in
+   * order) and the closing Ack's `alreadyDelivered` counts them, so that a
+   * new bus generation reading the whole history does not deliver them again.
+   * Absent or 0: none.
+   */
+  readonly deliveredThrough?: number;
 }
 
 /** Remove every event of side `remove` from the stores of side `scope`. */
@@ -73,6 +81,8 @@ export interface Ack {
   readonly through?: number;
   /** Answering a bus's batch or read: how many of its thread's deferred events the stations hold parked (not yet read back). */
   readonly parked?: number;
+  /** Closing the reply to a sync request with `deliveredThrough`: how many of the reply's first history events arrived through it. */
+  readonly alreadyDelivered?: number;
 }
 
 /** Every message of the data and control planes. */

@@ -187,7 +187,12 @@ export class Station {
    * may still be encoded (`EncodedEvent`): links copy their bytes on, and
    * hand plain events to buses.
    */
-  serve(request: SyncRequest): { readonly batch: EventBatch; readonly through: number; readonly parked?: number } {
+  serve(request: SyncRequest): {
+    readonly batch: EventBatch;
+    readonly through: number;
+    readonly parked?: number;
+    readonly alreadyDelivered?: number;
+  } {
     // A reader of the other side gets history only; a bus gets its thread's
     // parked entries, a local station those of its processor's threads.
     const handBack: HandBack =
@@ -199,6 +204,11 @@ export class Station {
     if (request.limit !== undefined) ({ history, through } = this.#historySince(since, request.types, sourceKey(request.from), request.limit));
     else if (since > 0) history = this.#historySince(since, request.types, sourceKey(request.from)).history;
     else history = request.types === undefined ? this.#history.snapshot() : this.#history.query({ types: request.types });
+    // What the reader has delivered already goes first, counted, so that it is not delivered again.
+    let alreadyDelivered: number | undefined;
+    if ((request.deliveredThrough ?? 0) > since && history.length > 0) {
+      ({ history, alreadyDelivered } = this.#deliveredFirst(history, request.deliveredThrough!));
+    }
     const queue = this.#takeParked(request.from, handBack);
     if (queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: queue.map((event) => event.id) });
     // A read that finds nothing new changes nothing here: the actor hears only of reads that hand something out
@@ -215,7 +225,40 @@ export class Station {
       through,
       // A bus hears what its thread still has parked (here, or pushed on to the main station).
       ...(handBack === 'thread' ? { parked: this.parkedFor(request.from) } : {}),
+      ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
     };
+  }
+
+  /**
+   * `history` (sorted) with the events that arrived through `deliveredThrough`
+   * first and the later ones after them, each part still sorted; `alreadyDelivered`
+   * counts the first part.
+   */
+  #deliveredFirst(history: BusEvent[], deliveredThrough: number): { history: BusEvent[]; alreadyDelivered: number } {
+    const later = new Set<BusEvent>();
+    for (let r = this.#firstRunAfter(deliveredThrough); r < this.#arrivedRuns.length; r++) {
+      const { first, events } = this.#arrivedRuns[r]!;
+      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) later.add(events[i]!);
+    }
+    if (later.size === 0) return { history, alreadyDelivered: history.length };
+    const delivered: BusEvent[] = [];
+    const fresh: BusEvent[] = [];
+    for (const event of history) (later.has(event) ? fresh : delivered).push(event);
+    return { history: delivered.length === 0 ? fresh : delivered.concat(fresh), alreadyDelivered: delivered.length };
+  }
+
+  /** The index of the first arrival run that ends after arrival number `after`. */
+  #firstRunAfter(after: number): number {
+    const runs = this.#arrivedRuns;
+    let low = 0;
+    let high = runs.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const run = runs[mid]!;
+      if (run.first + run.events.length - 1 <= after) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   /** @internal Puts back parked entries whose reply never arrived. */
@@ -298,17 +341,8 @@ export class Station {
     limit = Infinity,
   ): { history: BusEvent[]; through: number } {
     const runs = this.#arrivedRuns;
-    // The first run that ends after `since`.
-    let low = 0;
-    let high = runs.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      const run = runs[mid]!;
-      if (run.first + run.events.length - 1 <= since) low = mid + 1;
-      else high = mid;
-    }
     const fresh: BusEvent[] = [];
-    for (let r = low; r < runs.length; r++) {
+    for (let r = this.#firstRunAfter(since); r < runs.length; r++) {
       const { first, events, source } = runs[r]!;
       // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
       // has the same key as its predecessor's, whose events it does not have.

@@ -4,6 +4,7 @@
  */
 import { SIDES, type Side } from '../types.js';
 import { Bus } from './bus.js';
+import { DeliveredMark } from './delivered-mark.js';
 import { HybridClock } from './clock.js';
 import type { ThreadHost } from './links.js';
 import { Subscriptions } from './subscriptions.js';
@@ -21,8 +22,11 @@ export class Thread {
   #sequence = 0;
   readonly #buses: Record<Side, Bus>;
   readonly #subscriptions: Record<Side, Subscriptions>;
-  /** Ids of events from other threads already delivered here, so a later generation never redelivers them. */
-  readonly #delivered: Record<Side, Set<string>> = { internal: new Set(), external: new Set() };
+  /** What this side's subscribers have been delivered of each station's history (by the side read), so a later generation never redelivers it. */
+  readonly #delivered: Record<Side, Record<Side, DeliveredMark>> = {
+    internal: { internal: new DeliveredMark(), external: new DeliveredMark() },
+    external: { internal: new DeliveredMark(), external: new DeliveredMark() },
+  };
   /** This thread's deferred events parked at the stations, per side, as the stations last said (or handovers under way add). */
   readonly #parked: Record<Side, number> = { internal: 0, external: 0 };
   /** Bumped whenever `#parked` is set: a handover that fails undoes its own count only if nobody said more since. */
@@ -90,8 +94,9 @@ export class Thread {
     return this.#subscriptions[side];
   }
 
-  delivered(side: Side): Set<string> {
-    return this.#delivered[side];
+  /** What the subscribers of `side` have been delivered of the station of side `read`. */
+  delivered(side: Side, read: Side): DeliveredMark {
+    return this.#delivered[side][read];
   }
 
   /** The thread stops: its buses tell producers waiting for room. */

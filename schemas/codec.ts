@@ -1100,6 +1100,8 @@ function writeSyncRequest(builder: flatbuffers.Builder, request: SyncRequest, li
   if (request.limit !== undefined && (!isUint32(request.limit) || request.limit < 1)) {
     throw new InvalidEventError(`Cannot encode syncRequest: limit must be an integer from 1 to 4294967295, got ${describe(request.limit)}.`);
   }
+  const deliveredThrough =
+    request.deliveredThrough === undefined ? undefined : seqToWire(request.deliveredThrough, 'syncRequest.deliveredThrough');
   wire.SyncRequest.startSyncRequest(builder);
   wire.SyncRequest.addSeq(builder, seq);
   wire.SyncRequest.addFrom(builder, from);
@@ -1108,6 +1110,8 @@ function writeSyncRequest(builder: flatbuffers.Builder, request: SyncRequest, li
   // Written even when 0 (FlatBuffers would drop a default), so that absent and 0 stay apart.
   if (since !== undefined) builder.addFieldInt64(4, since, BigInt(-1));
   if (request.limit !== undefined) wire.SyncRequest.addLimit(builder, request.limit);
+  // 0 (none) is the default and is left out.
+  if (deliveredThrough !== undefined) wire.SyncRequest.addDeliveredThrough(builder, deliveredThrough);
   return wire.SyncRequest.endSyncRequest(builder);
 }
 
@@ -1118,6 +1122,11 @@ function writeAck(builder: flatbuffers.Builder, ack: Ack, limits: FrameLimits): 
   }
   if (!isUint32(ack.credits)) {
     throw new InvalidEventError(`Cannot encode ack: credits must be an integer from 0 to 4294967295, got ${describe(ack.credits)}.`);
+  }
+  if (ack.alreadyDelivered !== undefined && !isUint32(ack.alreadyDelivered)) {
+    throw new InvalidEventError(
+      `Cannot encode ack: alreadyDelivered must be an integer from 0 to 4294967295, got ${describe(ack.alreadyDelivered)}.`,
+    );
   }
   const errorCode =
     ack.errorCode === undefined ? 0 : writeControlString(builder, ack.errorCode, limits.maxStringBytes, 'ack.errorCode');
@@ -1134,6 +1143,8 @@ function writeAck(builder: flatbuffers.Builder, ack: Ack, limits: FrameLimits): 
   // Written even when 0 (FlatBuffers would drop a default), so that absent and 0 stay apart.
   if (ack.through !== undefined) builder.addFieldInt64(5, seqToWire(ack.through, 'ack.through'), BigInt(-1));
   if (ack.parked !== undefined) builder.addFieldInt64(6, seqToWire(ack.parked, 'ack.parked'), BigInt(-1));
+  // 0 (none) is the default and is left out.
+  if (ack.alreadyDelivered !== undefined) wire.Ack.addAlreadyDelivered(builder, ack.alreadyDelivered);
   return wire.Ack.endAck(builder);
 }
 
@@ -1541,6 +1552,7 @@ const SYNC_TYPES = 8;
 const SYNC_SIDE = 10;
 const SYNC_SINCE = 12;
 const SYNC_LIMIT = 14;
+const SYNC_DELIVERED_THROUGH = 16;
 const CLEAR_SEQ = 4;
 const CLEAR_REMOVE = 6;
 const CLEAR_SCOPE = 8;
@@ -1554,6 +1566,7 @@ const ACK_ERROR_MESSAGE = 10;
 const ACK_CREDITS = 12;
 const ACK_THROUGH = 14;
 const ACK_PARKED = 16;
+const ACK_ALREADY_DELIVERED = 18;
 const ENDPOINT_PROCESSOR = 4;
 const ENDPOINT_THREAD = 6;
 const ENDPOINT_GENERATION = 8;
@@ -2412,15 +2425,18 @@ function readSyncRequest(r: BodyReader, position: number): SyncRequest {
   const sideAt = r.field(SYNC_SIDE, 1);
   const sinceAt = r.field(SYNC_SINCE, 8);
   const limitAt = r.field(SYNC_LIMIT, 4);
+  const deliveredThroughAt = r.field(SYNC_DELIVERED_THROUGH, 8);
   if (fromAt === 0) r.fail('from is required');
   const seq = r.seq(seqAt);
   const side = SIDE_FROM_WIRE[r.uint8Enum(sideAt, wire.Side.Internal, SIDE_FROM_WIRE.length, 'side')] as Side;
   const limit = limitAt === 0 ? 0 : r.uint32(limitAt);
+  const deliveredThrough = deliveredThroughAt === 0 ? 0 : r.seq(deliveredThroughAt);
   // Opens the endpoint's table: every field of this one is located before.
   const from = readEndpoint(r, r.follow(fromAt, 'from endpoint'));
   const since = {
     ...(sinceAt === 0 ? {} : { since: r.seq(sinceAt) }),
     ...(limit === 0 ? {} : { limit }),
+    ...(deliveredThrough === 0 ? {} : { deliveredThrough }),
   };
   if (typesAt === 0) return { kind: 'syncRequest', seq, from, side, ...since };
   const vector = r.follow(typesAt, 'types vector');
@@ -2465,9 +2481,14 @@ function readAck(r: BodyReader, position: number): Ack {
   const credits = r.uint32(r.field(ACK_CREDITS, 4));
   const throughAt = r.field(ACK_THROUGH, 8);
   const parkedAt = r.field(ACK_PARKED, 8);
+  const alreadyDeliveredAt = r.field(ACK_ALREADY_DELIVERED, 4);
   const ack: Mutable<Ack> = { kind: 'ack', seq, ok, credits };
   if (throughAt !== 0) ack.through = r.seq(throughAt);
   if (parkedAt !== 0) ack.parked = r.seq(parkedAt);
+  if (alreadyDeliveredAt !== 0) {
+    const alreadyDelivered = r.uint32(alreadyDeliveredAt);
+    if (alreadyDelivered > 0) ack.alreadyDelivered = alreadyDelivered;
+  }
   const max = r.limits.maxStringBytes;
   if (errorCodeAt !== 0) ack.errorCode = r.string(errorCodeAt, max, 'errorCode', 'maxStringBytes');
   if (errorMessageAt !== 0) ack.errorMessage = r.string(errorMessageAt, max, 'errorMessage', 'maxStringBytes');

@@ -626,8 +626,17 @@ limit():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * The reader has delivered every event that arrived at the station through this arrival number (0: none):
+ * the reply's history puts those first, and the Ack's `already_delivered` counts them.
+ */
+deliveredThrough():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startSyncRequest(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -664,6 +673,10 @@ static addSince(builder:flatbuffers.Builder, since:bigint) {
 
 static addLimit(builder:flatbuffers.Builder, limit:number) {
   builder.addFieldInt32(5, limit, 0);
+}
+
+static addDeliveredThrough(builder:flatbuffers.Builder, deliveredThrough:bigint) {
+  builder.addFieldInt64(6, deliveredThrough, BigInt('0'));
 }
 
 static endSyncRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -875,8 +888,16 @@ parked():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * Answering a sync request with `delivered_through`: how many of the reply's first history events arrived through it.
+ */
+alreadyDelivered():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startAck(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -907,12 +928,16 @@ static addParked(builder:flatbuffers.Builder, parked:bigint) {
   builder.addFieldInt64(6, parked, BigInt('0'));
 }
 
+static addAlreadyDelivered(builder:flatbuffers.Builder, alreadyDelivered:number) {
+  builder.addFieldInt32(7, alreadyDelivered, 0);
+}
+
 static endAck(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, credits:number, through:bigint, parked:bigint):flatbuffers.Offset {
+static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, credits:number, through:bigint, parked:bigint, alreadyDelivered:number):flatbuffers.Offset {
   Ack.startAck(builder);
   Ack.addSeq(builder, seq);
   Ack.addOk(builder, ok);
@@ -921,6 +946,7 @@ static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeO
   Ack.addCredits(builder, credits);
   Ack.addThrough(builder, through);
   Ack.addParked(builder, parked);
+  Ack.addAlreadyDelivered(builder, alreadyDelivered);
   return Ack.endAck(builder);
 }
 }

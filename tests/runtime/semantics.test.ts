@@ -200,6 +200,35 @@ for (const transport of transports) {
     assert.ok(t2.history().length === 0);
   });
 
+  test('fromStation - no generation delivers an event twice, after a filtered read too', async () => {
+    const rt = make();
+    const t = rt.bus('external');
+    const u = rt.addThread().bus('external');
+    const seen: string[] = [];
+    for (const type of ['x', 'y']) u.subscribe(type, (event) => void seen.push(event.id));
+    const a = t.post('x.a', 1);
+    const b = t.post('y.b', 2);
+    const t2 = await t.toStation();
+    await u.fromStation({ types: ['x'] });
+    assert.equal(seen, [a.id], 'the filtered read delivers its type only');
+    // The new generation reads the whole history: `a` was delivered ahead of any unfiltered read.
+    const u2 = await u.roundTrip();
+    assert.equal(seen, [a.id, b.id]);
+    const c = t2.post('x.c', 3);
+    const t3 = await t2.toStation();
+    assert.equal(ids((await u2.fromStation()).added), [c.id]);
+    assert.equal(seen, [a.id, b.id, c.id]);
+    // And again, now that an unfiltered read has caught up: the station counts what was delivered.
+    const u3 = await u2.roundTrip();
+    assert.equal(seen, [a.id, b.id, c.id], 'nothing delivered twice');
+    assert.equal(ids(u3.history()), [a.id, b.id, c.id], 'yet the new bus has the whole history');
+    const d = t3.post('y.d', 4);
+    await t3.toStation();
+    await u3.fromStation({ types: ['y'] });
+    await u3.roundTrip();
+    assert.equal(seen, [a.id, b.id, c.id, d.id]);
+  });
+
   test('fromStation - types filter with subtype matching', async () => {
     const rt = make();
     const t = rt.bus('external');

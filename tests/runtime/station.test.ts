@@ -65,6 +65,16 @@ test('serve({ since, limit }) - exactly the events that arrived after `since` an
             assert.equal(limited.batch.history, taken.map(({ event }) => event).sort(compareEvents), `since ${since}, limit ${limit}`);
             assert.is(limited.through, after.length > limit ? taken[taken.length - 1]!.number : number, `through, since ${since}, limit ${limit}`);
           }
+          // A reader that has delivered everything through D: those first, counted, then the rest; each part sorted.
+          for (let delivered = since + 1; delivered <= number; delivered++) {
+            const read = station.serve({ kind: 'syncRequest', seq: 0, from: reader, side: 'internal', since, deliveredThrough: delivered });
+            const known = after.filter((entry) => entry.number <= delivered).map(({ event }) => event).sort(compareEvents);
+            const fresh = after.filter((entry) => entry.number > delivered).map(({ event }) => event).sort(compareEvents);
+            assert.equal(read.batch.history, [...known, ...fresh], `since ${since}, delivered through ${delivered}`);
+            assert.is(read.alreadyDelivered, after.length === 0 ? undefined : known.length, `alreadyDelivered, since ${since}, through ${delivered}`);
+          }
+          const notAhead = station.serve({ kind: 'syncRequest', seq: 0, from: reader, side: 'internal', since, deliveredThrough: since });
+          assert.is(notAhead.alreadyDelivered, undefined, 'a mark at or before `since` changes nothing');
         }
       } finally {
         await runtime.stop();
