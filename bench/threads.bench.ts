@@ -106,11 +106,16 @@ function rawStreamOnce(worker: Worker, sizes: readonly number[]): Promise<number
 /** The raw peers take a millisecond or two: each is the median of five runs, so one hiccup does not decide. */
 const RAW_REPEATS = 5;
 
-/** `rawStreamOnce`, median of RAW_REPEATS runs. */
-async function rawStream(worker: Worker, sizes: readonly number[]): Promise<number> {
+/** The median of RAW_REPEATS runs of a raw peer, one after another. */
+async function medianOfRaw(once: () => Promise<number>): Promise<number> {
   const runs: number[] = [];
-  for (let i = 0; i < RAW_REPEATS; i++) runs.push(await rawStreamOnce(worker, sizes));
+  for (let i = 0; i < RAW_REPEATS; i++) runs.push(await once());
   return median(runs);
+}
+
+/** `rawStreamOnce`, median of RAW_REPEATS runs. */
+function rawStream(worker: Worker, sizes: readonly number[]): Promise<number> {
+  return medianOfRaw(() => rawStreamOnce(worker, sizes));
 }
 
 /** Seconds until the raw worker has delivered buffers of `sizes`, each after the ack of the one before. */
@@ -129,10 +134,8 @@ function rawAckedOnce(worker: Worker, sizes: readonly number[]): Promise<number>
 }
 
 /** `rawAckedOnce`, median of RAW_REPEATS runs. */
-async function rawAcked(worker: Worker, sizes: readonly number[]): Promise<number> {
-  const runs: number[] = [];
-  for (let i = 0; i < RAW_REPEATS; i++) runs.push(await rawAckedOnce(worker, sizes));
-  return median(runs);
+function rawAcked(worker: Worker, sizes: readonly number[]): Promise<number> {
+  return medianOfRaw(() => rawAckedOnce(worker, sizes));
 }
 
 /**
@@ -157,10 +160,8 @@ function rawCloneOnce(worker: Worker, events: readonly BusEvent[]): Promise<numb
 }
 
 /** `rawCloneOnce`, median of RAW_REPEATS runs. */
-async function rawClone(worker: Worker, events: readonly BusEvent[]): Promise<number> {
-  const runs: number[] = [];
-  for (let i = 0; i < RAW_REPEATS; i++) runs.push(await rawCloneOnce(worker, events));
-  return median(runs);
+function rawClone(worker: Worker, events: readonly BusEvent[]): Promise<number> {
+  return medianOfRaw(() => rawCloneOnce(worker, events));
 }
 
 /** Bytes of the raw pings: about a SyncRequest frame. */
