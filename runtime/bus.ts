@@ -615,9 +615,13 @@ export class Bus {
       ...(mark.through > since ? { deliveredThrough: mark.through } : {}),
     });
     if (types === undefined) this.#through[side] = through;
-    const read = { batch, alreadyDelivered: alreadyDelivered ?? 0, mark, since, through, filtered: types !== undefined };
-    // Only a read of this bus's own side hands parked entries back, and says how many are left.
-    return side === this.side && parked !== undefined ? { ...read, parked } : read;
+    return {
+      batch,
+      // Only a read of this bus's own side hands parked entries back, and says how many are left.
+      parked: side === this.side ? parked : undefined,
+      alreadyDelivered: alreadyDelivered ?? 0,
+      delivery: { mark, since, through, filtered: types !== undefined },
+    };
   }
 
   /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
@@ -646,16 +650,16 @@ export class Bus {
     this.#thread.noteParked(this.side, parked);
     if (reply.queue.length > 0) this.#scheduleIdle();
     const subscriptions = this.#thread.subscriptions(this.side);
-    const mark = read.mark;
+    const { delivery } = read;
     for (const event of fresh) {
       if (event.origin.processor === this.endpoint.processor && event.origin.thread === this.endpoint.thread) continue;
-      if (mark !== undefined) {
-        if (mark.deliveredAhead(event.id)) continue;
-        if (read.filtered) mark.noteAhead(event.id, read.through!);
+      if (delivery !== undefined) {
+        if (delivery.mark.deliveredAhead(event.id)) continue;
+        if (delivery.filtered) delivery.mark.noteAhead(event.id, delivery.through);
       }
       this.#deliveredSinceReport += subscriptions.deliver(event);
     }
-    if (mark !== undefined && !read.filtered) mark.noteUnfiltered(read.since!, read.through!);
+    if (delivery !== undefined && !delivery.filtered) delivery.mark.noteUnfiltered(delivery.since, delivery.through);
     return { added, handedBack: reply.queue.length };
   }
 
@@ -870,10 +874,12 @@ interface Read {
   /** How many of the history's first events the thread has delivered already (the station counted them). */
   readonly alreadyDelivered?: number;
   /** For a read that reached a station: the thread's mark of that station, where the read started and how far it is complete. */
-  readonly mark?: DeliveredMark;
-  readonly since?: number;
-  readonly through?: number;
-  readonly filtered?: boolean;
+  readonly delivery?: {
+    readonly mark: DeliveredMark;
+    readonly since: number;
+    readonly through: number;
+    readonly filtered: boolean;
+  };
 }
 
 /** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
