@@ -15,17 +15,34 @@ const knownTypes = new Set<string>();
 
 /** Throws `InvalidEventError` unless `type` is a dot-separated event type. */
 export function assertEventType(type: unknown, what = 'Event type'): asserts type is string {
-  if (typeof type === 'string' && knownTypes.has(type)) return;
-  if (typeof type !== 'string') {
-    throw new InvalidEventError(`${what} must be a string like "user.login", got ${describe(type)}.`);
-  }
+  const problem = eventTypeProblem(type, what);
+  if (problem !== undefined) throw new InvalidEventError(problem);
+}
+
+/**
+ * Why `type` is not a valid event type (a sentence starting with `what`), or
+ * undefined when it is one. The one rule for types: `post()`, subscriptions
+ * and the frame codec (which refuses what a peer wrote) all ask here.
+ */
+export function eventTypeProblem(type: unknown, what = 'Event type'): string | undefined {
+  if (typeof type === 'string' && knownTypes.has(type)) return undefined;
+  if (typeof type !== 'string') return `${what} must be a string like "user.login", got ${describe(type)}.`;
   if (type.length === 0 || type.length > MAX_TYPE_LENGTH || !TYPE_PATTERN.test(type)) {
-    throw new InvalidEventError(
+    return (
       `${what} ${JSON.stringify(type.slice(0, 80))} is not valid: use 1-${MAX_TYPE_LENGTH} characters of ` +
-        'letters, digits and _-:/$@, in dot-separated parts with no empty part (e.g. "user.login").',
+      'letters, digits and _-:/$@, in dot-separated parts with no empty part (e.g. "user.login").'
     );
   }
   if (knownTypes.size < 100_000) knownTypes.add(type);
+  return undefined;
+}
+
+/**
+ * True when `timestamp` can be an event's stamp: finite and not negative, as
+ * every clock stamps. The frame codec refuses other stamps a peer wrote.
+ */
+export function isEventTimestamp(timestamp: unknown): timestamp is number {
+  return typeof timestamp === 'number' && Number.isFinite(timestamp) && timestamp >= 0;
 }
 
 /**

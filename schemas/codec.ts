@@ -43,6 +43,7 @@ import { isUtf8 } from 'node:buffer';
 import { compressSync, uncompressSync } from 'snappy';
 import { FrameError, InvalidEventError, InvalidOptionError, isBusError } from '../errors.js';
 import type { Ack, BridgeState, ClearSide, EventBatch, SyncRequest, WireMessage } from '../runtime/protocol.js';
+import { eventTypeProblem, isEventTimestamp } from '../runtime/validate.js';
 import type { BridgeDirection, BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../types.js';
 import * as wire from './generated/busline_generated.js';
 
@@ -685,9 +686,12 @@ function writeEvent(w: BodyWriter, event: BusEvent, limits: FrameLimits): number
   const side = eventSideToWire(id, event.side);
   const priority = priorityToWire(id, event.priority);
   const timestamp = event.timestamp;
-  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
-    throw eventError(id, `its timestamp is ${describe(timestamp)}; it must be a finite number`);
+  if (!isEventTimestamp(timestamp)) {
+    throw eventError(id, `its timestamp is ${describe(timestamp)}; it must be a finite number, not negative`);
   }
+  // What post() would refuse is never written: a receiver would refuse the whole frame.
+  const typeProblem = typeof type === 'string' ? eventTypeProblem(type, 'its type') : undefined;
+  if (typeProblem !== undefined) throw eventError(id, typeProblem.slice(0, -1));
   if (typeof origin !== 'object' || origin === null) {
     throw eventError(id, `its origin is ${describe(origin)}; expected { processor, thread, generation }`);
   }
@@ -1823,6 +1827,14 @@ class BodyReader {
     return text;
   }
 
+  /** The open event's type, refused unless `post()` would accept it (the rule of `runtime/validate.ts`). */
+  eventType(maxBytes: number): string {
+    const type = this.sharedString(this.eventAt(EVENT_FIELD_TYPE), maxBytes, 'type', 'maxStringBytes');
+    const problem = eventTypeProblem(type, 'the type');
+    if (problem !== undefined) this.fail(problem.slice(0, -1));
+    return type;
+  }
+
   /**
    * Checks the string at `position` (its length, then its bytes and a NUL) and
    * pays for it; returns where its bytes end, and sets `start` to where they start.
@@ -2207,7 +2219,7 @@ function readEvent(r: BodyReader, position: number): BusEvent {
   const origin = readOrigin(r, r.eventAt(EVENT_FIELD_ORIGIN));
   const maxString = r.limits.maxStringBytes;
   const id = r.string(r.eventAt(EVENT_FIELD_ID), maxString, 'id', 'maxStringBytes');
-  const type = r.sharedString(r.eventAt(EVENT_FIELD_TYPE), maxString, 'type', 'maxStringBytes');
+  const type = r.eventType(maxString);
   const topic = topicAt === 0 ? undefined : r.sharedString(topicAt, maxString, 'topic', 'maxStringBytes');
 
   const event: Mutable<BusEvent> = {
@@ -2245,7 +2257,7 @@ function scanEvent(r: BodyReader, position: number): void {
   const metaAt = r.eventAt(EVENT_FIELD_META);
   const maxString = r.limits.maxStringBytes;
   r.checkString(r.eventAt(EVENT_FIELD_ID), maxString, 'id', 'maxStringBytes');
-  r.sharedString(r.eventAt(EVENT_FIELD_TYPE), maxString, 'type', 'maxStringBytes');
+  r.eventType(maxString);
   if (topicAt !== 0) r.sharedString(topicAt, maxString, 'topic', 'maxStringBytes');
   const end = locatePayload(r);
   if (r.eventKind === wire.PayloadKind.Json) r.checkUtf8(r.start, end, 'JSON payload');
@@ -2270,7 +2282,7 @@ function openEvent(r: BodyReader, position: number): void {
   r.eventPriority = r.uint8Enum(r.eventAt(EVENT_FIELD_PRIORITY), wire.Priority.Immediate, PRIORITY_FROM_WIRE.length, 'priority');
   const timestampAt = r.eventAt(EVENT_FIELD_TIMESTAMP);
   const timestamp = timestampAt === 0 ? 0 : r.view.getFloat64(timestampAt, true);
-  if (!Number.isFinite(timestamp)) r.fail(`timestamp ${timestamp} is not finite`);
+  if (!isEventTimestamp(timestamp)) r.fail(`timestamp ${timestamp} is not finite and not negative, as a clock stamps`);
   r.eventTimestamp = timestamp;
   r.eventKind = r.uint8Enum(r.eventAt(EVENT_FIELD_KIND), wire.PayloadKind.Json, 2, 'payload kind');
 }
