@@ -13,6 +13,7 @@ export type BusErrorCode =
   | 'BUS_RETIRED'
   | 'BUS_BUSY'
   | 'BUS_FULL'
+  | 'ABORTED'
   | 'UNSUPPORTED'
   | 'FRAME_CORRUPT'
   | 'FRAME_TOO_LARGE'
@@ -55,8 +56,8 @@ export class InvalidOptionError extends BusError {
   /** The option's path, e.g. `sync.everyMs`. */
   readonly option: string;
 
-  constructor(option: string, message: string) {
-    super('INVALID_OPTION', `Invalid option "${option}": ${message}`);
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super('INVALID_OPTION', `Invalid option "${option}": ${message}`, options);
     this.option = option;
   }
 }
@@ -81,11 +82,15 @@ export class BridgeLockedError extends BusError {
 
 /** A read across the bridge that its direction does not allow. */
 export class BridgeClosedError extends BusError {
-  constructor(from: string, to: string, direction: string) {
+  /** `locked`: the bridge is locked, which refuses opening it until `bridge.unlock()`. */
+  constructor(from: string, to: string, direction: string, locked = false) {
     super(
       'BRIDGE_CLOSED',
-      `The ${from} side cannot reach the ${to} side while the bridge is ${direction}. ` +
-        `Open it (bridge.open()) or make it one-way towards ${to} first.`,
+      locked
+        ? `The ${from} side cannot reach the ${to} side while the bridge is locked (and so ${direction}). ` +
+            `Call bridge.unlock() first, then open it or make it one-way towards ${to}.`
+        : `The ${from} side cannot reach the ${to} side while the bridge is ${direction}. ` +
+            `Open it (bridge.open()) or make it one-way towards ${to} first.`,
     );
   }
 }
@@ -155,6 +160,13 @@ function fullMessage(held: number, max: number, bound: BusFullBound): string {
         `post() was refused: this thread's async subscribers hold ${held} credits (unsettled promises, and deliveries ` +
         `about to start; sync.maxInFlight is ${max}). The subscribers are behind; await bus.room() before posting more.`
       );
+  }
+}
+
+/** A wait given up because its `AbortSignal` aborted; the signal's reason is the `cause`. */
+export class AbortedError extends BusError {
+  constructor(call: string, reason: unknown) {
+    super('ABORTED', `${call}() was given up: its signal aborted (${String(reason)}). Nothing else changed.`, { cause: reason });
   }
 }
 
@@ -229,6 +241,7 @@ const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[
   BUS_RETIRED: BusRetiredError,
   BUS_BUSY: BusBusyError,
   BUS_FULL: BusFullError,
+  ABORTED: AbortedError,
   UNSUPPORTED: UnsupportedError,
   FRAME_CORRUPT: FrameError,
   FRAME_TOO_LARGE: FrameError,

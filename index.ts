@@ -69,6 +69,7 @@ export {
   BusRetiredError,
   BusBusyError,
   BusFullError,
+  AbortedError,
   UnsupportedError,
   FrameError,
   RuntimeStoppedError,

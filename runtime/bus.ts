@@ -6,6 +6,7 @@
  */
 import type { Actor } from 'xstate';
 import {
+  AbortedError,
   BridgeClosedError,
   BusBusyError,
   BusFullError,
@@ -19,7 +20,7 @@ import { canReach } from '../machines/bridge.machine.js';
 import type { busMachine } from '../machines/bus.machine.js';
 import type { ActivityReport } from '../machines/events.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../types.js';
-import { EventHistory, compareEvents, type HistoryQuery } from './history.js';
+import { EventHistory, checkHistoryQuery, compareEvents, type HistoryQuery } from './history.js';
 import type { EventBatch } from './protocol.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import type { Thread } from './thread.js';
@@ -32,6 +33,7 @@ import {
   assertPriority,
   assertSide,
   assertTypeList,
+  describe,
 } from './validate.js';
 
 /** Options of `bus.post()`. */
@@ -58,6 +60,8 @@ export interface CheckedPostOptions {
  * string meta) and fills in the default priority. Throws `InvalidOptionError`.
  */
 export function checkPostOptions(options: PostOptions): CheckedPostOptions {
+  // Not an options object (null, a string, an array): refused as such.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) assertKnownKeys(options, POST_OPTIONS, 'post options');
   // A for-in over the few keys is cheaper than Object.keys on the hot path of post().
   for (const key in options) if (!POST_OPTIONS.includes(key as never)) assertKnownKeys(options, POST_OPTIONS, 'post options');
   let priority: Priority = 'normal';
@@ -71,7 +75,7 @@ export function checkPostOptions(options: PostOptions): CheckedPostOptions {
 
 /** Options of `bus.room()`. */
 export interface RoomOptions {
-  /** Gives up waiting: the call rejects with the signal's reason. */
+  /** Gives up waiting: the call rejects with an `AbortedError` (`ABORTED`) whose `cause` is the signal's reason. */
   readonly signal?: AbortSignal;
 }
 
@@ -234,8 +238,8 @@ export class Bus {
    * station or its subscribers awaits them, so memory stays bounded and they
    * set the pace.
    *
-   * With `signal`, the wait can be given up: the call then rejects with the
-   * signal's reason.
+   * With `signal`, the wait can be given up: the call then rejects with an
+   * `AbortedError` (`ABORTED`) whose `cause` is the signal's reason.
    *
    * @example
    * for (const item of items) {
@@ -246,13 +250,13 @@ export class Bus {
   room(options?: RoomOptions): Promise<void> {
     const signal = checkRoomOptions(options);
     if (!this.#thread.host.running) return Promise.reject(new RuntimeStoppedError('room'));
-    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    if (signal?.aborted === true) return Promise.reject(new AbortedError('room', signal.reason));
     if (this.#hasRoom()) return Promise.resolve();
     const waiting = new Promise<void>((resolve, reject) => {
       if (signal === undefined) return void this.#roomWaiters.push({ resolve, reject });
       const abort = () => {
         this.#roomWaiters = this.#roomWaiters.filter((entry) => entry !== waiter);
-        reject(signal.reason);
+        reject(new AbortedError('room', signal.reason));
       };
       const waiter = {
         resolve: () => (signal.removeEventListener('abort', abort), resolve()),
@@ -440,12 +444,14 @@ export class Bus {
     options?: SubscribeOptions,
   ): Subscription {
     if (this.#retired) throw new BusRetiredError('subscribe()');
+    this.#thread.assertRunning('subscribe');
     return this.#thread.subscriptions(this.side).add(types, handler as Handler, options);
   }
 
   /** Delivers every queued (`deferred`) event now, in order. Returns how many. */
   drain(): number {
     if (this.#retired) throw new BusRetiredError('drain()');
+    this.#thread.assertRunning('drain');
     this.#flush();
     const queue = this.#queue;
     if (queue.length === 0) return 0;
@@ -463,11 +469,13 @@ export class Bus {
 
   /** The bus history, oldest first, optionally filtered (answered from indices). */
   history(query?: HistoryQuery): BusEvent[] {
+    checkHistoryQuery(query, 'history query');
     return this.#history.query(query);
   }
 
   /** The event with this id in the history, if any. */
   get(id: string): BusEvent | undefined {
+    if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
     return this.#history.get(id);
   }
 
@@ -582,7 +590,9 @@ export class Bus {
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
     if (side !== this.side) {
       const direction = this.#thread.host.bridgeDirection();
-      if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
+      if (!canReach(direction, this.side, side)) {
+        throw new BridgeClosedError(this.side, side, direction, this.#thread.host.bridgeLocked?.() === true);
+      }
     }
     this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
     let reply: Read;
@@ -814,6 +824,8 @@ export class Bus {
       return;
     }
     if (after.value === 'receiving') throw new BusBusyError(call, this.#receivingCall);
+    // Its toStation() has not finished: it is not retired yet, and may yet hand back to a successor.
+    if (after.value === 'handingOver' && type === 'TO_STATION') throw new BusBusyError(call, 'toStation');
     throw new BusRetiredError(`${call}()`);
   }
 

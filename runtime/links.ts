@@ -52,6 +52,8 @@ export interface ThreadHost {
   assertRunning(call: string): void;
   /** The bridge's direction as this thread knows it. */
   bridgeDirection(): BridgeDirection;
+  /** True while the bridge is locked (a refused cross-side read then says to unlock first); unknown: false. */
+  bridgeLocked?(): boolean;
   /** The link to this processor's local station of `side`. */
   stationLink(side: Side): StationLink;
   createBusActor(endpoint: Endpoint): Actor<typeof busMachine>;
@@ -71,6 +73,8 @@ export interface ThreadHost {
 export interface StationHost {
   assertRunning(call: string): void;
   bridgeDirection(): BridgeDirection;
+  /** True while the bridge is locked (a refused cross-side read then says to unlock first); unknown: false. */
+  bridgeLocked?(): boolean;
   /** The link to the main station of `side`. */
   mainLink(side: Side): StationLink;
 }

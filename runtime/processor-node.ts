@@ -17,7 +17,7 @@ import { incarnationName, startWorkerThreads, type WorkerThreads } from './proce
 import { SyncTimer, settleAll } from './sync-policy.js';
 import { StationJournal } from './journal.js';
 import { STATION_THREAD, Station } from './station.js';
-import { createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from './thread-service.js';
+import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from './thread-service.js';
 import type { WorkerExit } from './worker-host.js';
 
 /** The IPC channel to the root, as a child process has it. */
@@ -41,6 +41,30 @@ export function parentFrames(parent: ParentChannel): FramePort {
   };
 }
 
+const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state'];
+
+/** Why `message` is not a control message this node can act on, or undefined when it is one. */
+function controlProblem(message: unknown): string | undefined {
+  if (typeof message !== 'object' || message === null) return 'expected an object';
+  const { type, target, method, args } = message as Record<string, unknown>;
+  if (type === 'actors' || type === 'stop' || type === 'init') return undefined;
+  if (type !== 'call') return `unknown type ${JSON.stringify(String(type)).slice(0, 40)}`;
+  if (!Array.isArray(args)) return 'args must be an array';
+  if (target === 'thread') {
+    const { thread } = message as { thread?: unknown };
+    if (typeof thread !== 'number' || !Number.isSafeInteger(thread) || thread < 0) return 'thread must be an integer from 0';
+    if (!THREAD_API_METHODS.includes(method as never)) return `a thread has no method ${JSON.stringify(String(method)).slice(0, 40)}`;
+    return undefined;
+  }
+  if (target === 'station') {
+    const { side } = message as { side?: unknown };
+    if (side !== 'internal' && side !== 'external') return "side must be 'internal' or 'external'";
+    if (!STATION_METHODS.includes(method as never)) return `a station has no remote method ${JSON.stringify(String(method)).slice(0, 40)}`;
+    return undefined;
+  }
+  return "target must be 'thread' or 'station'";
+}
+
 /** One processor's stations and threads. */
 export class ProcessorNode implements StationHost {
   readonly processor: number;
@@ -52,6 +76,7 @@ export class ProcessorNode implements StationHost {
   #journal: StationJournal | undefined;
   readonly #init: ProcessorInit;
   #direction: BridgeDirection;
+  #locked = false;
   #running = true;
 
   constructor(parent: FramePort, init: ProcessorInit) {
@@ -168,6 +193,10 @@ export class ProcessorNode implements StationHost {
     return this.#direction;
   }
 
+  bridgeLocked(): boolean {
+    return this.#locked;
+  }
+
   mainLink(): ChannelStationLink {
     return new ChannelStationLink(this.#upstream);
   }
@@ -176,6 +205,7 @@ export class ProcessorNode implements StationHost {
   async #fromRoot(message: WireMessage): Promise<readonly WireMessage[]> {
     if (message.kind === 'bridgeState') {
       this.#direction = message.direction;
+      this.#locked = message.locked;
     } else if (message.kind === 'clearSide') {
       this.#stations[message.scope].clearSide(message.remove);
     } else {
@@ -187,6 +217,9 @@ export class ProcessorNode implements StationHost {
 
   /** Answers one control message from the root. */
   async control(message: ProcessorControl): Promise<Outcome<unknown>> {
+    // What arrives over IPC may be damaged: a message this node cannot act on is answered as refused, never thrown.
+    const problem = controlProblem(message);
+    if (problem !== undefined) return { ok: false, code: 'INVALID_OPTION', message: `Invalid control message: ${problem}` };
     if (message.type === 'call' && message.target === 'thread') {
       const thread = this.#threads.get(message.thread);
       if (thread === undefined) {

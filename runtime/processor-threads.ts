@@ -10,7 +10,9 @@
  * ones. What it had not sent is lost with it, and reported.
  */
 import type { ResourceLimits } from 'node:worker_threads';
+import { InvalidOptionError } from '../errors.js';
 import type { BridgeDirection } from '../types.js';
+import { assertKnownKeys, describe } from './validate.js';
 import type { MessagePortLike } from './frame-channel.js';
 import type { ThreadCaller } from './remote-bus.js';
 import type { ThreadApi, ThreadServiceOptions } from './thread-service.js';
@@ -36,6 +38,18 @@ export interface ThreadAttacher {
 export interface RestartPolicy {
   readonly maxRestarts: number;
   readonly withinMs: number;
+}
+
+/** Throws `InvalidOptionError` unless `policy` is a `RestartPolicy` (`option` names it), before anything starts. */
+export function checkRestartPolicy(policy: unknown, option: string): asserts policy is RestartPolicy {
+  assertKnownKeys(policy, ['maxRestarts', 'withinMs'], option);
+  const { maxRestarts, withinMs } = (policy ?? {}) as Partial<RestartPolicy>;
+  if (policy === undefined || !Number.isSafeInteger(maxRestarts) || maxRestarts! < 0) {
+    throw new InvalidOptionError(`${option}.maxRestarts`, `expected an integer >= 0, got ${describe(maxRestarts)}.`);
+  }
+  if (typeof withinMs !== 'number' || !Number.isFinite(withinMs) || withinMs <= 0) {
+    throw new InvalidOptionError(`${option}.withinMs`, `expected a number of milliseconds > 0, got ${describe(withinMs)}.`);
+  }
 }
 
 /** The default restart policy: 5 restarts within 10 s, per thread. */

@@ -25,7 +25,8 @@ import { encodeFrame } from '../schemas/codec.js';
 import type { Outcome } from './protocol.js';
 import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from './thread-service.js';
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from './validate.js';
-import { InvalidOptionError, TransportError, WorkerCrashedError, fromWireError } from '../errors.js';
+import { AbortedError, TransportError, WorkerCrashedError, fromWireError } from '../errors.js';
+import { checkHistoryQuery } from './history.js';
 
 /** Calls a thread's control API, wherever it runs. */
 export interface ThreadCaller {
@@ -141,8 +142,8 @@ export class RemoteBus {
    * in steps of at most ROOM_WAIT_MS, each a control call, so a long wait for
    * a slow station never looks like a hung thread. A bus that retired has
    * nothing left to wait for. With `signal`, the wait can be given up: the
-   * call then rejects with the signal's reason (the step under way ends in the
-   * thread on its own).
+   * call then rejects with an `AbortedError` whose `cause` is the signal's
+   * reason (the step under way ends in the thread on its own).
    */
   async room(options?: RoomOptions): Promise<void> {
     const signal = checkRoomOptions(options);
@@ -151,14 +152,14 @@ export class RemoteBus {
       signal === undefined
         ? undefined
         : new Promise<never>((_, reject) => {
-            onAbort = () => reject(signal.reason);
+            onAbort = () => reject(new AbortedError('room', signal.reason));
             signal.addEventListener('abort', onAbort, { once: true });
           });
     // Handled here, so that an abort that loses the race never goes unhandled.
     aborted?.catch(() => undefined);
     try {
       for (;;) {
-        if (signal?.aborted === true) throw signal.reason;
+        if (signal?.aborted === true) throw new AbortedError('room', signal.reason);
         const step = this.#call('room', this.side, this.generation, ROOM_WAIT_MS);
         const answer = aborted === undefined ? await step : await Promise.race([step, aborted]);
         if (!answer.ok && answer.code === 'BUS_RETIRED') return;
@@ -175,9 +176,7 @@ export class RemoteBus {
 
   /** The thread's current bus history (a query's `filter` cannot cross threads). */
   async history(query?: PortableQuery): Promise<BusEvent[]> {
-    if (query !== undefined && 'filter' in query) {
-      throw new InvalidOptionError('history query.filter', 'a function cannot cross to another thread; filter the result here.');
-    }
+    checkHistoryQuery(query, 'history query', { filter: false });
     return eventsFromFrame(unwrap(await this.#call('history', this.side, query)));
   }
 

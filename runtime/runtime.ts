@@ -23,9 +23,9 @@ import type { MessagePortLike } from './frame-channel.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './links.js';
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
 import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread-service.js';
-import { checkSpawnOptions, moduleHref, type SpawnOptions } from './user-actors.js';
+import { assertClonable, checkActorEvent, checkSpawnOptions, moduleHref, type SpawnOptions } from './user-actors.js';
 import { SyncTimer, policyLimits, settleAll, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './sync-policy.js';
-import { DEFAULT_RESTART_POLICY, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
+import { DEFAULT_RESTART_POLICY, checkRestartPolicy, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
 import type { ProcessorInit } from './protocol.js';
 import { RemoteProcessor, RemoteStation } from './processor-host.js';
 import type { FrameChannel } from './frame-channel.js';
@@ -34,7 +34,7 @@ import { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import { Thread } from './thread.js';
 import { FrameTransport, InMemoryTransport, type Transport } from './transport.js';
-import { assertFunction, assertKnownKeys, describe } from './validate.js';
+import { assertFunction, assertKnownKeys, assertSide, describe } from './validate.js';
 
 /** Options of `createRuntime()`. */
 export interface RuntimeOptions {
@@ -247,6 +247,8 @@ export class Runtime {
     if (deadline !== undefined && (!Number.isInteger(deadline) || deadline < 1)) {
       throw new InvalidOptionError('callDeadlineMs', `expected a positive integer of milliseconds, got ${describe(deadline)}.`);
     }
+    if (options.restart !== undefined) checkRestartPolicy(options.restart, 'restart');
+    if (options.workerLimits !== undefined) checkWorkerLimits(options.workerLimits);
     this.clock = options.clock ?? systemClock;
     if (typeof this.clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
     this.transport = resolveTransport(options.transport);
@@ -280,6 +282,7 @@ export class Runtime {
     const mainHost: StationHost = {
       assertRunning: (call) => this.assertRunning(call),
       bridgeDirection: () => this.bridgeDirection(),
+      bridgeLocked: () => this.bridge.locked,
       mainLink: () => {
         throw new UnsupportedError('A main station has no upstream.');
       },
@@ -435,11 +438,14 @@ export class Runtime {
 
   /** The current bus of `side` of a thread (the root's main thread by default). */
   bus(side: Side = 'external', where: { processor?: number; thread?: number } = {}): Bus {
+    assertSide(side, 'bus side');
+    assertKnownKeys(where, ['processor', 'thread'], 'bus where');
     return this.#thread(where.processor ?? 0, where.thread ?? 0).bus(side);
   }
 
   /** The local station of `side` in a processor (the root process, 0, by default). */
   station(side: Side, processor = 0): Station {
+    assertSide(side, 'station side');
     const stations = this.#localStations[processor];
     if (stations === undefined && this.#remoteProcessors.has(processor)) {
       throw new UnsupportedError(`processor ${processor} runs in a child process: use runtime.processor(${processor}).station(side).`);
@@ -452,6 +458,7 @@ export class Runtime {
 
   /** A processor's local stations: `RemoteStation`s when it runs in a child process. */
   processor(processor: number): ProcessorInfo {
+    assertIndex(processor, 'processor');
     const child = this.#remoteProcessors.get(processor);
     if (child !== undefined) {
       return { processor, pid: child.pid ?? null, station: (side) => new RemoteStation(child, side) };
@@ -462,17 +469,24 @@ export class Runtime {
 
   /** The main station of `side`, in the root. */
   mainStation(side: Side): Station {
+    assertSide(side, 'mainStation side');
     return this.#mainStations[side];
   }
 
   /** A thread's handle. */
   thread(processor = 0, thread = 0): ThreadHandle<Bus | RemoteBus> {
+    assertIndex(processor, 'thread processor');
+    assertIndex(thread, 'thread index');
     const remote = this.#remoteThreads.get(`${processor}.${thread}`);
     if (remote !== undefined) return this.#remoteHandle(remote);
     const child = this.#remoteProcessors.get(processor);
     if (child !== undefined) {
       const caller = child.threadCaller(thread);
-      return { processor, thread, bus: (side = 'external') => new RemoteBus(caller, side, child.generation(thread, side)) };
+      return {
+        processor,
+        thread,
+        bus: (side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(caller, side, child.generation(thread, side))),
+      };
     }
     return this.#handle(this.#thread(processor, thread));
   }
@@ -505,6 +519,7 @@ export class Runtime {
     this.assertRunning('addThread');
     assertKnownKeys(options, ['processor'], 'addThread options');
     const processor = options.processor ?? 0;
+    assertIndex(processor, 'addThread options.processor');
     const threads = this.#threads[processor];
     if (threads === undefined) {
       throw new InvalidOptionError('addThread options.processor', `no processor ${processor}; add it with addProcessor().`);
@@ -557,12 +572,19 @@ export class Runtime {
     checkSpawnOptions(options);
     const { processor = 0, thread = 0, ...rest } = options;
     const api = this.#threadApi(processor, thread);
+    // What goes to another thread must survive the copy: refused here, naming the option, not as a DataCloneError.
+    const remote = api.remote;
+    if (remote) assertClonable(rest.input, 'spawn options.input');
     const info = unwrap(await api.call('spawn', href, rest));
     return {
       id: info.id,
       processor,
       thread,
-      send: async (event) => void unwrap(await api.call('sendActor', info.id, event)),
+      send: async (event) => {
+        checkActorEvent(event);
+        if (remote) assertClonable(event, 'send event');
+        unwrap(await api.call('sendActor', info.id, event));
+      },
       info: async () => {
         const found = unwrap(await api.call('actors')).find((actor) => actor.kind === 'user' && actor.id === info.id);
         if (found === undefined) throw new UnsupportedError(`actor "${info.id}" has stopped.`);
@@ -573,13 +595,14 @@ export class Runtime {
   }
 
   /** The control API of a thread wherever it runs (here, a worker, a child processor). */
-  #threadApi(processor: number, thread: number): { call: ThreadCaller['call'] } {
+  #threadApi(processor: number, thread: number): { call: ThreadCaller['call']; remote: boolean } {
     const remote = this.#remoteThreads.get(`${processor}.${thread}`);
-    if (remote !== undefined) return remote.caller;
+    if (remote !== undefined) return { call: remote.caller.call, remote: true };
     const child = this.#remoteProcessors.get(processor);
-    if (child !== undefined) return child.threadCaller(thread);
+    if (child !== undefined) return { call: child.threadCaller(thread).call, remote: true };
     const api = userActorApi(this.#thread(processor, thread));
     return {
+      remote: false,
       call: ((method: keyof typeof api, ...args: unknown[]) =>
         (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'],
     };
@@ -700,7 +723,7 @@ export class Runtime {
     return {
       processor: remote.caller.processor,
       thread: remote.caller.thread,
-      bus: (side = 'external') => new RemoteBus(remote.caller, side, remote.generations[side]),
+      bus: (side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(remote.caller, side, remote.generations[side])),
     };
   }
 
@@ -736,7 +759,7 @@ export class Runtime {
   }
 
   #handle(thread: Thread): ThreadHandle {
-    return { processor: thread.processor, thread: thread.index, bus: (side = 'external') => thread.bus(side) };
+    return { processor: thread.processor, thread: thread.index, bus: (side = 'external') => (assertSide(side, 'bus side'), thread.bus(side)) };
   }
 }
 
@@ -795,6 +818,10 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
     return this.#runtime.bridgeDirection();
   }
 
+  bridgeLocked(): boolean {
+    return this.#runtime.bridge.locked;
+  }
+
   stationLink(side: Side): StationLink {
     return this.links![side];
   }
@@ -808,6 +835,26 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
   }
 }
 
+
+/** Throws `InvalidOptionError` unless `value` is a processor or thread index: an integer from 0. */
+function assertIndex(value: unknown, option: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidOptionError(option, `expected an integer from 0, got ${describe(value)}.`);
+  }
+}
+
+const WORKER_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+
+/** Throws `InvalidOptionError` unless `limits` are Node's `resourceLimits`, each a positive number of megabytes. */
+function checkWorkerLimits(limits: unknown): void {
+  assertKnownKeys(limits, WORKER_LIMITS, 'workerLimits');
+  for (const key of WORKER_LIMITS) {
+    const value = (limits as Record<string, unknown>)[key];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
+      throw new InvalidOptionError(`workerLimits.${key}`, `expected a positive number of megabytes, got ${describe(value)}.`);
+    }
+  }
+}
 
 function stationId(kind: StationKind, side: Side, processor: number): string {
   return kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}`;

@@ -6,17 +6,17 @@
  * batch at a time; readers get their own arrays, never a half-merged batch.
  */
 import type { Actor } from 'xstate';
-import { BridgeClosedError, BusBusyError, TransportError, UnsupportedError, isBusError } from '../errors.js';
+import { BridgeClosedError, BusBusyError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../errors.js';
 import { canReach } from '../machines/bridge.machine.js';
 import type { StationKind, stationMachine } from '../machines/station.machine.js';
 import type { BusEvent, Endpoint, Side } from '../types.js';
 import { EncodedEvent, UNREAD_ENDPOINT, plainEvent, plainEvents, scanBatch } from './encoded-events.js';
 import { batchFrames } from './transport.js';
-import { EventHistory, compareEvents, originKey, typeMatchesAny, type HistoryQuery } from './history.js';
+import { EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey, typeMatchesAny, type HistoryQuery } from './history.js';
 import type { EventBatch, SyncRequest } from './protocol.js';
 import type { StationHost } from './links.js';
 import type { JournalEntry, StationJournal } from './journal.js';
-import { assertKnownKeys, assertSide, assertTypeList } from './validate.js';
+import { assertKnownKeys, assertSide, assertTypeList, describe } from './validate.js';
 
 /** Which parked queue entries a read hands back to the reader. */
 export type HandBack = 'thread' | 'processor' | 'none';
@@ -134,6 +134,7 @@ export class Station {
 
   /** The history, oldest first, optionally filtered (answered from indices). */
   history(query?: HistoryQuery): BusEvent[] {
+    checkHistoryQuery(query, 'history query');
     if (query?.filter === undefined) return plainEvents(this.#history.query(query));
     // The filter is the user's: it sees plain events only.
     const { filter, ...indexed } = query;
@@ -142,6 +143,7 @@ export class Station {
 
   /** The event with this id, if held. */
   get(id: string): BusEvent | undefined {
+    if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
     const event = this.#history.get(id);
     return event === undefined ? undefined : plainEvent(event);
   }
@@ -153,7 +155,10 @@ export class Station {
 
   /** Parked queue entries, oldest first: all, or those of one origin thread. */
   queued(origin?: { readonly processor: number; readonly thread: number }): BusEvent[] {
-    if (origin !== undefined) return [...(this.#parked.get(originKey(origin)) ?? [])];
+    if (origin !== undefined) {
+      assertOrigin(origin, 'queued origin');
+      return [...(this.#parked.get(originKey(origin)) ?? [])];
+    }
     return [...this.#parked.values()].flat().sort(compareEvents);
   }
 
@@ -446,7 +451,9 @@ export class Station {
     assertSide(side, 'fromMain options.side');
     if (side !== this.side) {
       const direction = this.#host.bridgeDirection();
-      if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
+      if (!canReach(direction, this.side, side)) {
+        throw new BridgeClosedError(this.side, side, direction, this.#host.bridgeLocked?.() === true);
+      }
     }
     this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
     const unfiltered = options?.types === undefined;

@@ -9,21 +9,22 @@
  * keeps its code across the thread boundary.
  */
 import { createActor } from 'xstate';
-import { BusError, BusRetiredError, RuntimeStoppedError, fromWireError, toWireError, type WireError } from '../errors.js';
+import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, fromWireError, isBusError, toWireError, type WireError } from '../errors.js';
 import { busMachine } from '../machines/bus.machine.js';
 import { decodeFrame } from '../schemas/codec.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../types.js';
 import { DEFAULT_MAX_QUEUED, type Bus, type FromStationOptions, type PostOptions, type SyncOptions } from './bus.js';
 import { systemClock } from './clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
-import type { HistoryQuery } from './history.js';
+import { checkHistoryQuery, type HistoryQuery } from './history.js';
+import { assertSide, describe } from './validate.js';
 import { ChannelStationLink, type ThreadHost } from './links.js';
 import type { Outcome, WireMessage } from './protocol.js';
 import { batchFrames } from './transport.js';
 
 export type { Outcome };
 import { Thread } from './thread.js';
-import type { SpawnOptions, UserActorInfo } from './user-actors.js';
+import { moduleHref, type SpawnOptions, type UserActorInfo } from './user-actors.js';
 import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from './sync-policy.js';
 
 /** What a worker thread is started with. */
@@ -83,6 +84,25 @@ export interface ThreadApi {
   stop(): Promise<Outcome<null>>;
 }
 
+/** The methods of `ThreadApi`: what a control message may name. */
+export const THREAD_API_METHODS: readonly (keyof ThreadApi)[] = [
+  'post',
+  'toStation',
+  'fromStation',
+  'roundTrip',
+  'sync',
+  'drain',
+  'room',
+  'history',
+  'queue',
+  'state',
+  'spawn',
+  'actors',
+  'sendActor',
+  'stopActor',
+  'stop',
+];
+
 const endpointOf = (processor: number, thread: number, side: Side): Endpoint => ({ processor, thread, generation: 0, side });
 
 /** Packs events into frames (batches with only a history), in order: at most EVENTS_PER_FRAME each, fewer when they are large. */
@@ -136,6 +156,7 @@ export function createThreadService(
   withThread?: (thread: Thread) => void,
 ): ThreadApi {
   let direction = options.bridge;
+  let locked = false;
   let running = true;
   let thread: Thread | undefined;
   const channel = new FrameChannel(messagePortFrames(port), {
@@ -145,7 +166,7 @@ export function createThreadService(
     name: `thread ${options.processor}.${options.thread}`,
     // The processor tells this thread about the bridge and asks it to clear.
     serve: (message: WireMessage) => {
-      if (message.kind === 'bridgeState') direction = message.direction;
+      if (message.kind === 'bridgeState') ({ direction, locked } = message);
       else if (message.kind === 'clearSide') thread?.clearSide(message.scope, message.remove);
       else throw new BusError('UNSUPPORTED', `A thread does not answer ${message.kind} messages.`);
       return [];
@@ -188,6 +209,7 @@ export function createThreadService(
       if (!running) throw new RuntimeStoppedError(call);
     },
     bridgeDirection: () => direction,
+    bridgeLocked: () => locked,
     stationLink: () => link,
     createBusActor: (endpoint) => createActor(busMachine, { input: { endpoint } }).start(),
   };
@@ -196,8 +218,16 @@ export function createThreadService(
   withThread?.(current);
   timer?.start();
 
+  // A control call comes from another thread, perhaps a damaged or hostile one: its arguments are checked as a user's are.
+  const busOf = (side: Side, call: string): Bus => {
+    assertSide(side, `${call} side`);
+    return current.bus(side);
+  };
   const bus = (side: Side, generation: number, call: string): Bus => {
-    const found = current.bus(side);
+    if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) {
+      throw new InvalidOptionError(`${call} generation`, `expected a bus generation (an integer from 0), got ${describe(generation)}.`);
+    }
+    const found = busOf(side, call);
     if (found.generation !== generation) throw new BusRetiredError(`${call}()`);
     return found;
   };
@@ -207,6 +237,9 @@ export function createThreadService(
     post: (side, generation, drafts) =>
       outcome(() => {
         const target = bus(side, generation, 'post');
+        if (!Array.isArray(drafts) || !drafts.every((frame) => frame instanceof Uint8Array)) {
+          throw new InvalidOptionError('post drafts', `expected an array of frames (Uint8Array), got ${describe(drafts)}.`);
+        }
         const posted: BusEvent[] = [];
         const refused: Array<{ index: number } & WireError> = [];
         eventsFromFrame(drafts).forEach((draft, index) => {
@@ -236,23 +269,31 @@ export function createThreadService(
       outcome(async () => {
         // A bounded wait: a control call that waited longer would look like a hung thread (callDeadlineMs).
         // Given up, its waiter leaves the bus (the producer's next call waits anew).
+        const target = bus(side, generation, 'room');
+        if (typeof waitMs !== 'number' || !(waitMs > 0) || waitMs > 60_000) {
+          throw new InvalidOptionError('room waitMs', `expected milliseconds from 1 to 60000, got ${describe(waitMs)}.`);
+        }
         const ranOut = new AbortController();
         const timer = setTimeout(() => ranOut.abort(), waitMs);
         try {
-          await bus(side, generation, 'room').room({ signal: ranOut.signal });
+          await target.room({ signal: ranOut.signal });
           return true;
         } catch (error) {
-          if (ranOut.signal.aborted && error === ranOut.signal.reason) return false;
+          if (ranOut.signal.aborted && isBusError(error, 'ABORTED') && error.cause === ranOut.signal.reason) return false;
           throw error;
         } finally {
           clearTimeout(timer);
         }
       }),
-    history: (side, query) => outcome(() => eventsToFrame(current.bus(side).history(query), from(side))),
-    queue: (side) => outcome(() => eventsToFrame(current.bus(side).queue(), from(side))),
+    history: (side, query) =>
+      outcome(() => {
+        checkHistoryQuery(query, 'history query', { filter: false });
+        return eventsToFrame(busOf(side, 'history').history(query), from(side));
+      }),
+    queue: (side) => outcome(() => eventsToFrame(busOf(side, 'queue').queue(), from(side))),
     state: (side) =>
       outcome(() => {
-        const bus = current.bus(side);
+        const bus = busOf(side, 'state');
         return { generation: bus.generation, state: bus.state, unsent: bus.unsent, queued: bus.queued, parked: bus.parked };
       }),
     ...userActorApi(current),
@@ -307,11 +348,17 @@ export function busId(endpoint: Endpoint): string {
 /** The user-actor part of `ThreadApi` for a thread in this thread: the same calls wherever it runs. */
 export function userActorApi(thread: Thread): Pick<ThreadApi, 'spawn' | 'actors' | 'sendActor' | 'stopActor'> {
   return {
-    spawn: (module, spawnOptions) => outcome(() => thread.actors.spawn(module, spawnOptions)),
+    spawn: (module, spawnOptions) => outcome(() => thread.actors.spawn(moduleHref(module), spawnOptions)),
     actors: () => outcome(() => threadActors(thread)),
-    sendActor: (id, event) => outcome(() => thread.actors.send(id, event)),
-    stopActor: (id) => outcome(() => (thread.actors.stop(id), null)),
+    sendActor: (id, event) => outcome(() => thread.actors.send(actorId(id), event)),
+    stopActor: (id) => outcome(() => (thread.actors.stop(actorId(id)), null)),
   };
+}
+
+/** Throws `InvalidOptionError` unless `id` can name an actor (a string), as it comes in a control call. */
+function actorId(id: unknown): string {
+  if (typeof id !== 'string') throw new InvalidOptionError('actor id', `expected a string, got ${describe(id)}.`);
+  return id;
 }
 
 /** A thread's buses and user actors. */

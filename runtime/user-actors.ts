@@ -13,6 +13,27 @@ import type { Subscription } from './subscriptions.js';
 import type { Thread } from './thread.js';
 import { assertKnownKeys, assertSide, assertTypeList, describe } from './validate.js';
 
+/** Throws `InvalidOptionError` unless `event` is an XState event for a user actor: an object with a non-empty string `type`. */
+export function checkActorEvent(event: unknown): asserts event is { type: string; [key: string]: unknown } {
+  const type = (event as { type?: unknown } | null)?.type;
+  if (typeof event !== 'object' || event === null || Array.isArray(event) || typeof type !== 'string' || type.length === 0) {
+    throw new InvalidOptionError('send event', `expected an event object with a non-empty string type, got ${describe(event)}.`);
+  }
+}
+
+/**
+ * Throws `InvalidOptionError` unless `value` can be copied to another thread
+ * (the structured clone: no functions, symbols or class instances with native
+ * state); checked before anything crosses, so the error says which option.
+ */
+export function assertClonable(value: unknown, option: string): void {
+  try {
+    structuredClone(value);
+  } catch (error) {
+    throw new InvalidOptionError(option, `cannot be copied to another thread: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Options of `runtime.spawn()`. */
 export interface SpawnOptions {
   /** The processor to run in (default 0, the root). */
@@ -57,6 +78,12 @@ export function moduleHref(module: string | URL): string {
 /** Checks `runtime.spawn()` options before anything starts. */
 export function checkSpawnOptions(options: SpawnOptions | undefined): void {
   assertKnownKeys(options, SPAWN_OPTIONS, 'spawn options');
+  for (const key of ['processor', 'thread'] as const) {
+    const index = options?.[key];
+    if (index !== undefined && (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)) {
+      throw new InvalidOptionError(`spawn options.${key}`, `expected an integer from 0, got ${describe(index)}.`);
+    }
+  }
   if (options?.side !== undefined) assertSide(options.side, 'spawn options.side');
   if (options?.types !== undefined) assertTypeList(options.types, 'spawn options.types');
   if (options?.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) {
@@ -88,7 +115,16 @@ export class UserActors {
   /** Loads the module, starts its machine, and wires it to the bus. */
   async spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'> = {}): Promise<UserActorInfo> {
     checkSpawnOptions(options);
-    const loaded = (await import(module)) as { default?: unknown; machine?: unknown; subscribes?: unknown };
+    if (typeof module !== 'string') throw new InvalidOptionError('spawn module', `expected a module URL, got ${describe(module)}.`);
+    let loaded: { default?: unknown; machine?: unknown; subscribes?: unknown };
+    try {
+      loaded = (await import(module)) as typeof loaded;
+    } catch (error) {
+      // The module or one of its own imports: the loader's message names which, and why.
+      throw new InvalidOptionError('spawn module', `${module} could not be loaded: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+      });
+    }
     const machine = isMachine(loaded.machine) ? loaded.machine : loaded.default;
     if (!isMachine(machine)) {
       throw new InvalidOptionError('spawn module', `${module} must export an XState machine as its default export or as "machine".`);
@@ -150,6 +186,7 @@ export class UserActors {
 
   /** Sends an XState event to one actor. */
   send(id: string, event: { type: string; [key: string]: unknown }): UserActorInfo {
+    checkActorEvent(event);
     const hosted = this.#get(id);
     hosted.actor.send(event);
     return this.#describe(hosted);

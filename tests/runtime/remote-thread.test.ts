@@ -194,16 +194,18 @@ test('room - a remote producer refused with BUS_FULL waits for room, then goes o
 test('post - a draft the thread refuses fails alone; the others are posted', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = serveThread(runtime);
-  const draft = (type: string): BusEvent => ({
+  const draft = (type: string, topic?: string): BusEvent => ({
     id: 'draft', type, side: 'external', timestamp: 0, origin: { processor: 0, thread: 1, generation: 0 }, priority: 'normal', payload: 1,
+    ...(topic === undefined ? {} : { topic }),
   });
   // Drafts made elsewhere than RemoteBus.post (which checks first): the thread checks each again.
-  const frames = eventsToFrame([draft('ok.one'), draft('not a type'), draft('ok.two')], { processor: 0, thread: 1, generation: 0, side: 'external' });
+  // (A bad type cannot even be framed; a topic longer than post() allows can.)
+  const frames = eventsToFrame([draft('ok.one'), draft('ok.long', 't'.repeat(70_000)), draft('ok.two')], { processor: 0, thread: 1, generation: 0, side: 'external' });
   const result = await remote.api.post('external', 0, frames);
   assert.ok(result.ok);
   if (!result.ok) return;
   assert.equal(eventsFromFrame(result.value.events).map((e) => e.type), ['ok.one', 'ok.two']);
-  assert.equal(result.value.refused.map((r) => [r.index, r.code]), [[1, 'INVALID_EVENT']]);
+  assert.equal(result.value.refused.map((r) => [r.index, r.code]), [[1, 'INVALID_OPTION']]);
   const retired = await remote.api.post('external', 7, frames);
   assert.equal(retired.ok ? 'ok' : retired.code, 'BUS_RETIRED', 'a stale generation refuses the whole call');
   await remote.stop();

@@ -1,0 +1,157 @@
+/**
+ * Hostile input at the public API: every refusal is a typed `BusError` that
+ * says what is wrong and where to go, and nothing hostile is silently
+ * accepted (the cases a new user hit; the fuzz suite covers the rest).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, isBusError, type BusErrorCode } from '../../index.js';
+import { serveThread } from './fixtures/served-thread.js';
+
+const BROKEN_IMPORT = new URL('./fixtures/broken-import.machine.ts', import.meta.url);
+
+/** Runs `call` and returns the BusError it threw or rejected with (anything else fails the test). */
+async function refusal(call: () => unknown, code: BusErrorCode): Promise<Error> {
+  try {
+    await call();
+  } catch (error) {
+    assert.ok(isBusError(error, code), `expected ${code}, got ${String(error)}`);
+    return error as Error;
+  }
+  assert.unreachable(`expected ${code}, but the call was accepted`);
+  throw new Error('unreachable');
+}
+
+const test = suite('hostile calls');
+
+test('spawn - a module whose own imports fail says what failed to load, and why', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    const error = await refusal(() => runtime.spawn(BROKEN_IMPORT), 'INVALID_OPTION');
+    assert.match(error.message, 'broken-import.machine.ts');
+    assert.match(error.message, 'no-such-module');
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('fromStation and fromMain - a cross-side read while the bridge is locked says to unlock first', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    await runtime.bridge.lock();
+    for (const read of [
+      () => runtime.bus('internal').fromStation({ side: 'external' }),
+      () => runtime.station('internal').fromMain({ side: 'external' }),
+    ]) {
+      const error = await refusal(read, 'BRIDGE_CLOSED');
+      assert.match(error.message, 'bridge.unlock()');
+      assert.not.match(error.message, /^.*Open it \(bridge\.open\(\)\)/);
+    }
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('toStation - a second call while the first runs is BUS_BUSY, and the first completes', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    bus.post('a', 1);
+    const first = bus.toStation();
+    await refusal(() => bus.toStation(), 'BUS_BUSY');
+    const next = await first;
+    assert.is(next.generation, 1);
+    assert.is(runtime.station('external').size, 1);
+    await refusal(() => bus.toStation(), 'BUS_RETIRED');
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('history - bad queries are refused on a bus, a station and a remote bus, not answered with nothing', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const remote = serveThread(runtime);
+  try {
+    runtime.bus('external').post('user.login', 1, { priority: 'immediate' });
+    const queries = [
+      { types: 'user' },
+      { types: [] },
+      { side: 'sideways' },
+      { since: 'x' },
+      { until: Number.NaN },
+      { origin: { processor: -1, thread: 0 } },
+      { origin: 'x' },
+      { filter: 'no' },
+      { colour: 'red' },
+      'all',
+      null,
+    ];
+    for (const query of queries) {
+      const label = JSON.stringify(query);
+      await refusal(() => runtime.bus('external').history(query as never), 'INVALID_OPTION').catch((e) => assert.unreachable(`bus ${label}: ${e}`));
+      await refusal(() => runtime.station('external').history(query as never), 'INVALID_OPTION').catch((e) => assert.unreachable(`station ${label}: ${e}`));
+      await refusal(() => remote.handle.bus('external').history(query as never), 'INVALID_OPTION').catch((e) => assert.unreachable(`remote ${label}: ${e}`));
+    }
+    await refusal(() => remote.handle.bus('external').history({ types: [(() => 1) as never] }), 'INVALID_OPTION');
+    assert.is(runtime.bus('external').history({ types: ['user'] }).length, 1, 'a good query still answers');
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
+test('runtime - bad sides, places and restart options are refused', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    await refusal(() => runtime.bus('x' as never), 'INVALID_OPTION');
+    await refusal(() => runtime.bus('external', 'x' as never), 'INVALID_OPTION');
+    await refusal(() => runtime.bus('external', { processor: 0, colour: 1 } as never), 'INVALID_OPTION');
+    await refusal(() => runtime.station('up' as never), 'INVALID_OPTION');
+    await refusal(() => runtime.mainStation('up' as never), 'INVALID_OPTION');
+    await refusal(() => runtime.thread(0, -1), 'INVALID_OPTION');
+    await refusal(() => runtime.thread(0, 0).bus('x' as never), 'INVALID_OPTION');
+    await refusal(() => runtime.processor(1.5), 'INVALID_OPTION');
+    await refusal(() => runtime.bus('external').get(42 as never), 'INVALID_OPTION');
+    await refusal(() => runtime.station('external').queued(null as never), 'INVALID_OPTION');
+  } finally {
+    await runtime.stop();
+  }
+  for (const restart of ['often', null, { maxRestarts: -1, withinMs: 1000 }, { maxRestarts: 1 }, { maxRestarts: 1, withinMs: 0 }, { maxRestarts: 1, withinMs: 10, extra: 1 }]) {
+    const error = await refusal(() => createRuntime({ restart: restart as never }), 'INVALID_OPTION');
+    assert.match(error.message, 'restart');
+  }
+  await refusal(() => createRuntime({ workerLimits: { maxOldGenerationSizeMb: -5 } }), 'INVALID_OPTION');
+});
+
+test('post, subscribe, drain and room - refused with a BusError, never a TypeError, and not after stop()', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const bus = runtime.bus('external');
+  await refusal(() => bus.post('a', 1, null as never), 'INVALID_OPTION');
+  await refusal(() => bus.post('a', 1, 'immediate' as never), 'INVALID_OPTION');
+  const aborted = AbortSignal.abort();
+  const error = await refusal(() => bus.room({ signal: aborted }), 'ABORTED' as BusErrorCode);
+  assert.is((error as Error & { cause?: unknown }).cause, aborted.reason);
+  await runtime.stop();
+  await refusal(() => bus.subscribe('a', () => {}), 'RUNTIME_STOPPED');
+  await refusal(() => bus.drain(), 'RUNTIME_STOPPED');
+});
+
+test('spawn and send - what cannot reach another thread is refused before it crosses', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const remote = serveThread(runtime);
+  const COUNTER = new URL('../../examples/order-counter.machine.ts', import.meta.url);
+  try {
+    await refusal(() => runtime.spawn(COUNTER, { thread: 1, input: { limit: 2, callback: () => 1 } }), 'INVALID_OPTION');
+    await refusal(() => runtime.spawn(COUNTER, { thread: 1, processor: 'x' as never }), 'INVALID_OPTION');
+    const counter = await runtime.spawn(COUNTER, { thread: 1, input: { limit: 2 } });
+    await refusal(() => counter.send({ type: 'reset', fn: () => 1 }), 'INVALID_OPTION');
+    await refusal(() => counter.send(null as never), 'INVALID_OPTION');
+    await refusal(() => counter.send({ type: '' }), 'INVALID_OPTION');
+    await counter.send({ type: 'reset' });
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
+test.run();
