@@ -270,8 +270,9 @@ export function createThreadService(
         // A bounded wait: a control call that waited longer would look like a hung thread (callDeadlineMs).
         // Given up, its waiter leaves the bus (the producer's next call waits anew).
         const target = bus(side, generation, 'room');
-        if (typeof waitMs !== 'number' || !(waitMs > 0) || waitMs > 60_000) {
-          throw new InvalidOptionError('room waitMs', `expected milliseconds from 1 to 60000, got ${describe(waitMs)}.`);
+        // setTimeout's own range: a longer wait would fire at once.
+        if (typeof waitMs !== 'number' || !(waitMs > 0) || waitMs > 0x7fff_ffff) {
+          throw new InvalidOptionError('room waitMs', `expected milliseconds from 1 to ${0x7fff_ffff}, got ${describe(waitMs)}.`);
         }
         const ranOut = new AbortController();
         const timer = setTimeout(() => ranOut.abort(), waitMs);
