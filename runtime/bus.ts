@@ -382,10 +382,11 @@ export class Bus {
       }
       const maxInFlight = thread.host.maxInFlight;
       if (maxInFlight !== undefined) {
-        // This post may start one promise per async subscriber; a post with nothing taken always goes.
-        const { asyncCount } = thread.subscriptions(this.side);
-        const taken = asyncCount === 0 ? 0 : this.#creditsTaken();
-        if (taken > 0 && taken + asyncCount > maxInFlight) throw new BusFullError(taken, maxInFlight, 'inFlight');
+        // This post may start one promise per async subscriber of its type (none: it takes no credit, e.g. what
+        // a user actor emits while its own events hold the credits); a post with nothing taken always goes.
+        const wanting = thread.subscriptions(this.side).asyncWanting(type);
+        const taken = wanting === 0 ? 0 : this.#creditsTaken();
+        if (taken > 0 && taken + wanting > maxInFlight) throw new BusFullError(taken, maxInFlight, 'inFlight');
       }
     }
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.

@@ -667,4 +667,21 @@ slow('a held read is asked for again by the bus after a toStation(): it belongs 
   }
 });
 
+slow('credits - a post of a type no async subscriber receives takes none: what a busy consumer emits is not refused', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 1 } });
+  try {
+    const bus = runtime.bus('external');
+    const subscriber = slowSubscriber();
+    bus.subscribe('job', subscriber.handler);
+    bus.post('job', 0, { priority: 'immediate' }); // the one credit is taken
+    bus.post('report', 'job 0 started', { priority: 'immediate' });
+    bus.post('report', 'and goes on');
+    assert.throws(() => bus.post('job', 1), (error: unknown) => error instanceof BusFullError && error.bound === 'inFlight');
+    assert.equal(bus.history().map((event) => event.payload), [0, 'job 0 started', 'and goes on']);
+    subscriber.finish(1);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 slow.run();
