@@ -159,6 +159,12 @@ export class Bus {
   #receivingCall = 'fromStation';
   /** Producers waiting in `room()`. */
   #roomWaiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
+  /**
+   * The station refused this bus's last batch for a reader that is behind
+   * (`BUS_FULL`): the events wait for the policy's next period, since a sync
+   * asked for at once would only be refused again.
+   */
+  #heldBack = false;
   /** `normal` events waiting for the microtask flush. */
   #pending: BusEvent[] = [];
   #flushScheduled = false;
@@ -261,7 +267,7 @@ export class Bus {
       signal.addEventListener('abort', abort, { once: true });
       this.#roomWaiters.push(waiter);
     });
-    if (!this.#unsentRoom()) this.#thread.host.requestSync?.(this.side);
+    if (!this.#unsentRoom() && !this.#heldBack) this.#thread.host.requestSync?.(this.side);
     return waiting;
   }
 
@@ -327,12 +333,14 @@ export class Bus {
    * them, and otherwise another sync is asked for, since the one they waited
    * for may have been skipped (a read of the user's was under way). Waiters
    * for subscriber credits wait for `subscribersSettled()`: a sync cannot help.
+   * Waiters for a station that holds this bus back for a slow reader wait for
+   * the period's sync that it takes.
    */
   #settleRoom(failure?: unknown): void {
     if (this.#roomWaiters.length === 0) return;
     const enough = this.#hasRoom();
     if (!enough) {
-      if (this.#unsentRoom()) return;
+      if (this.#unsentRoom() || this.#heldBack) return;
       if (failure === undefined) {
         this.#thread.host.requestSync?.(this.side);
         return;
@@ -377,7 +385,7 @@ export class Bus {
       if (held >= thread.host.maxQueued) throw new BusFullError(held, thread.host.maxQueued, 'queue');
     } else {
       if (maxUnsent !== undefined && this.#outbox.length >= maxUnsent) {
-        thread.host.requestSync?.(this.side);
+        if (!this.#heldBack) thread.host.requestSync?.(this.side);
         throw new BusFullError(this.#outbox.length, maxUnsent);
       }
       const maxInFlight = thread.host.maxInFlight;
@@ -727,6 +735,7 @@ export class Bus {
     if (accepting !== undefined) {
       const refused = await accepting;
       // A refused batch stays unsent, for the next sync.
+      this.#heldBack = refused !== undefined && isBusError(refused.error, 'BUS_FULL');
       if (refused === undefined) this.#sent(unsent);
       failure ??= refused;
     }

@@ -278,6 +278,7 @@ export class Runtime {
     });
     bridgeActor.start();
     const mainHost: StationHost = {
+      ...(this.syncLimits === undefined ? {} : { maxBacklog: this.syncLimits.maxBacklog }),
       assertRunning: (call) => this.assertRunning(call),
       bridgeDirection: () => this.bridgeDirection(),
       mainLink: () => {
@@ -781,6 +782,10 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
   get maxInFlight(): number | undefined {
     return this.#runtime.syncLimits?.maxInFlight;
+  }
+
+  get maxBacklog(): number | undefined {
+    return this.#runtime.syncLimits?.maxBacklog;
   }
 
   requestSync(): void {
