@@ -9,8 +9,9 @@
 import type { BusEvent } from '../types.js';
 
 /**
- * How long an inbox hands events to its actor in one turn of the event loop
- * before it lets the thread run: the time a control call may wait for a busy
+ * How long an inbox hands events to its actor in one go (one synchronous run
+ * of the thread, such as the delivery of a read) before the rest wait for a
+ * later turn of the event loop: the time a control call may wait for a busy
  * actor, beyond the event under way.
  */
 export const ACTOR_SLICE_MS = 5;
@@ -27,9 +28,15 @@ export class ActorInbox {
   #waiting: Waiting[] = [];
   /** Index of the next waiting event (the array is cut when a turn ends). */
   #next = 0;
-  /** Time the actor has spent on events in this turn of the event loop. */
+  /**
+   * Time the actor has spent on events in the current synchronous run. It
+   * starts again at the next microtask: what took long in one run (or only
+   * looked long, the thread being preempted) never keeps the actor from an
+   * `immediate` post made after an `await`.
+   */
   #spent = 0;
-  /** A turn has begun: the next setImmediate ends it, and hands on what waits. */
+  #spentReset = false;
+  /** A later turn hands on what waits. */
   #turnScheduled = false;
   #closed = false;
 
@@ -44,8 +51,8 @@ export class ActorInbox {
   }
 
   /**
-   * Takes one event. While nothing waits and the actor has not used up this
-   * turn's slice, the actor gets it at once (an `immediate` post still
+   * Takes one event. While nothing waits and the actor has not used up the
+   * current run's slice, the actor gets it at once (an `immediate` post still
    * reaches it before `post()` returns); otherwise it waits for a later turn.
    * Resolves once the actor has had it, so that as a subscriber's promise it
    * holds one of the thread's credits (`sync.maxInFlight`) until then.
@@ -53,7 +60,6 @@ export class ActorInbox {
   take(event: BusEvent): Promise<void> | undefined {
     if (this.#closed) return undefined;
     if (this.waiting === 0 && this.#spent < ACTOR_SLICE_MS) {
-      this.#scheduleTurn();
       this.#timed(event);
       return undefined;
     }
@@ -71,13 +77,20 @@ export class ActorInbox {
     for (const { resolve } of dropped) resolve();
   }
 
-  /** Hands an event to the actor and counts the time it took against this turn's slice. */
+  /** Hands an event to the actor and counts the time it took against the current run's slice. */
   #timed(event: BusEvent): void {
     const started = performance.now();
     try {
       this.#deliver(event);
     } finally {
       this.#spent += performance.now() - started;
+      if (!this.#spentReset) {
+        this.#spentReset = true;
+        queueMicrotask(() => {
+          this.#spentReset = false;
+          this.#spent = 0;
+        });
+      }
     }
   }
 
@@ -88,12 +101,11 @@ export class ActorInbox {
     setImmediate(() => this.#turn());
   }
 
-  /** A new turn: a fresh slice for the events that wait, at least one of them. */
+  /** A turn of the event loop: a fresh slice for the events that wait, at least one of them. */
   #turn(): void {
     this.#turnScheduled = false;
     this.#spent = 0;
     if (this.#closed || this.waiting === 0) return;
-    this.#scheduleTurn();
     do {
       const entry = this.#waiting[this.#next++]!;
       try {
@@ -108,5 +120,6 @@ export class ActorInbox {
       this.#waiting = this.#waiting.slice(this.#next);
       this.#next = 0;
     }
+    if (this.waiting > 0) this.#scheduleTurn();
   }
 }

@@ -109,6 +109,11 @@ test('spawn - an actor slow per event lets its thread run between events; an idl
     assert.equal(worked(), [0, 1, 2]);
     await turns(1);
     assert.equal(worked(), [0, 1, 2, 3]);
+    // Idle again: an immediate post reaches it at once, even right after a long event (an await in between).
+    bus.post('work', 4, { priority: 'immediate' });
+    await Promise.resolve();
+    bus.post('work', 5, { priority: 'immediate' });
+    assert.equal(worked(), [0, 1, 2, 3, 4, 5]);
   } finally {
     await runtime.stop();
   }
