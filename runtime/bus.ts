@@ -707,17 +707,7 @@ export class Bus {
     // thread instead of two: a station takes what arrives in order, and a read
     // with `since` leaves out what this bus sent anyway. The batch's outcome is
     // settled at once, so a refusal while the read runs is never unhandled.
-    const accepting =
-      unsent.length === 0
-        ? undefined
-        : this.#thread.host
-            .stationLink(this.side)
-            .accept({ kind: 'batch', seq: 0, from: this.endpoint, history: unsent, queue: [] })
-            .then(
-              // Its Ack's parked count is not taken: the read's, noted as its entries join the queue, is.
-              () => undefined,
-              (error: unknown) => ({ error }),
-            );
+    const accepting = unsent.length === 0 ? undefined : this.#share(unsent);
     // Subscribers that are behind get no more than they have credits for; the station keeps the rest.
     const credits = options?.types === undefined ? this.#readCredits() : undefined;
     let reply: Read | undefined;
@@ -733,10 +723,10 @@ export class Bus {
       failure = { error };
     }
     if (accepting !== undefined) {
-      const refused = await accepting;
-      // A refused batch stays unsent, for the next sync.
+      const { sent, refused } = await accepting;
+      // What was refused stays unsent, for the next sync.
       this.#heldBack = refused !== undefined && isBusError(refused.error, 'BUS_FULL');
-      if (refused === undefined) this.#sent(unsent);
+      if (sent.length > 0) this.#sent(sent);
       failure ??= refused;
     }
     if (failure === undefined) {
@@ -749,6 +739,29 @@ export class Bus {
     this.#failReceive(failure.error, reply === undefined ? undefined : this.#merge(reply));
     const { error } = failure;
     throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
+  }
+
+  /**
+   * Sends `unsent` to the station: resolves with what it took, and its
+   * refusal of the rest. Held back for a slow reader, the bus first sends one
+   * event to ask whether the station takes batches again, rather than have
+   * its whole outbox carried, scanned and refused every period.
+   */
+  async #share(unsent: readonly BusEvent[]): Promise<{ sent: readonly BusEvent[]; refused?: { error: unknown } }> {
+    const link = this.#thread.host.stationLink(this.side);
+    // Its Ack's parked count is not taken: the read's, noted as its entries join the queue, is.
+    const send = (history: readonly BusEvent[]) => link.accept({ kind: 'batch', seq: 0, from: this.endpoint, history, queue: [] });
+    let sent = 0;
+    try {
+      if (this.#heldBack && unsent.length > 1) {
+        await send(unsent.slice(0, 1));
+        sent = 1;
+      }
+      await send(sent === 0 ? unsent : unsent.slice(sent));
+      return { sent: unsent };
+    } catch (error) {
+      return { sent: unsent.slice(0, sent), refused: { error } };
+    }
   }
 
   /**

@@ -731,6 +731,12 @@ slow('maxBacklog - a station refuses other threads\' batches while a slow reader
     const room = producer.room().then(() => (roomy = true));
     await turns(3);
     assert.not.ok(roomy, 'no room while the station holds the producer back');
+    // Held back, a bus asks with one event whether the station takes batches again, not with all eight.
+    const offered: number[] = [];
+    const accept = station.accept.bind(station);
+    station.accept = (batch) => (offered.push(batch.history.length), accept(batch));
+    assert.ok(isBusError(await producer.sync().then(() => undefined, (error: unknown) => error), 'BUS_FULL'));
+    assert.equal([offered, producer.unsent], [[1], 8]);
 
     // The reader catches up two events at a time, and the station takes the producer's events again.
     for (let round = 0; !roomy && round < 20; round++) {
