@@ -114,7 +114,7 @@ export class BusBusyError extends BusError {
 }
 
 /** Which bound a `BusFullError` hit. */
-export type BusFullBound = 'unsent' | 'queue' | 'inFlight';
+export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog';
 
 /**
  * A post refused because the bus is full. `'unsent'`: it holds `maxUnsent`
@@ -123,8 +123,10 @@ export type BusFullBound = 'unsent' | 'queue' | 'inFlight';
  * `'queue'`: the thread holds `maxQueued` deferred events (queued or parked)
  * nobody has delivered. `'inFlight'`: this thread's async subscribers of the
  * side hold their `sync.maxInFlight` credits (unsettled promises, deliveries
- * about to start); they are behind, `await bus.room()`. Nothing already
- * accepted is lost.
+ * about to start); they are behind, `await bus.room()`. `'backlog'`: not a
+ * post but a batch (a sync, a `toStation()`) refused by the station, one of
+ * whose readers has `sync.maxBacklog` events it has not read yet; the events
+ * stay unsent in the bus for a later sync. Nothing already accepted is lost.
  */
 export class BusFullError extends BusError {
   /** Which bound refused the post. */
@@ -159,6 +161,12 @@ function fullMessage(held: number, max: number, bound: BusFullBound): string {
       return (
         `post() was refused: this thread's async subscribers hold ${held} credits (unsettled promises, and deliveries ` +
         `about to start; sync.maxInFlight is ${max}). The subscribers are behind; await bus.room() before posting more.`
+      );
+    case 'backlog':
+      return (
+        `The station refused this batch: a reader whose subscribers are behind has ${held} events there it has not read ` +
+        `(sync.maxBacklog is ${max}). Nothing was lost: the events stay unsent in this bus and a later sync offers them ` +
+        'again; await bus.room() before posting more.'
       );
   }
 }

@@ -163,6 +163,12 @@ export class Bus {
   #receivingCall = 'fromStation';
   /** Producers waiting in `room()`. */
   #roomWaiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
+  /**
+   * The station refused this bus's last batch for a reader that is behind
+   * (`BUS_FULL`): the events wait for the policy's next period, since a sync
+   * asked for at once would only be refused again.
+   */
+  #heldBack = false;
   /** `normal` events waiting for the microtask flush. */
   #pending: BusEvent[] = [];
   #flushScheduled = false;
@@ -265,7 +271,7 @@ export class Bus {
       signal.addEventListener('abort', abort, { once: true });
       this.#roomWaiters.push(waiter);
     });
-    if (!this.#unsentRoom()) this.#thread.host.requestSync?.(this.side);
+    if (!this.#unsentRoom() && !this.#heldBack) this.#thread.host.requestSync?.(this.side);
     return waiting;
   }
 
@@ -331,12 +337,14 @@ export class Bus {
    * them, and otherwise another sync is asked for, since the one they waited
    * for may have been skipped (a read of the user's was under way). Waiters
    * for subscriber credits wait for `subscribersSettled()`: a sync cannot help.
+   * Waiters for a station that holds this bus back for a slow reader wait for
+   * the period's sync that it takes.
    */
   #settleRoom(failure?: unknown): void {
     if (this.#roomWaiters.length === 0) return;
     const enough = this.#hasRoom();
     if (!enough) {
-      if (this.#unsentRoom()) return;
+      if (this.#unsentRoom() || this.#heldBack) return;
       if (failure === undefined) {
         this.#thread.host.requestSync?.(this.side);
         return;
@@ -381,15 +389,16 @@ export class Bus {
       if (held >= thread.host.maxQueued) throw new BusFullError(held, thread.host.maxQueued, 'queue');
     } else {
       if (maxUnsent !== undefined && this.#outbox.length >= maxUnsent) {
-        thread.host.requestSync?.(this.side);
+        if (!this.#heldBack) thread.host.requestSync?.(this.side);
         throw new BusFullError(this.#outbox.length, maxUnsent);
       }
       const maxInFlight = thread.host.maxInFlight;
       if (maxInFlight !== undefined) {
-        // This post may start one promise per async subscriber; a post with nothing taken always goes.
-        const { asyncCount } = thread.subscriptions(this.side);
-        const taken = asyncCount === 0 ? 0 : this.#creditsTaken();
-        if (taken > 0 && taken + asyncCount > maxInFlight) throw new BusFullError(taken, maxInFlight, 'inFlight');
+        // This post may start one promise per async subscriber of its type (none: it takes no credit, e.g. what
+        // a user actor emits while its own events hold the credits); a post with nothing taken always goes.
+        const wanting = thread.subscriptions(this.side).asyncWanting(type);
+        const taken = wanting === 0 ? 0 : this.#creditsTaken();
+        if (taken > 0 && taken + wanting > maxInFlight) throw new BusFullError(taken, maxInFlight, 'inFlight');
       }
     }
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
@@ -708,17 +717,7 @@ export class Bus {
     // thread instead of two: a station takes what arrives in order, and a read
     // with `since` leaves out what this bus sent anyway. The batch's outcome is
     // settled at once, so a refusal while the read runs is never unhandled.
-    const accepting =
-      unsent.length === 0
-        ? undefined
-        : this.#thread.host
-            .stationLink(this.side)
-            .accept({ kind: 'batch', seq: 0, from: this.endpoint, history: unsent, queue: [] })
-            .then(
-              // Its Ack's parked count is not taken: the read's, noted as its entries join the queue, is.
-              () => undefined,
-              (error: unknown) => ({ error }),
-            );
+    const accepting = unsent.length === 0 ? undefined : this.#share(unsent);
     // Subscribers that are behind get no more than they have credits for; the station keeps the rest.
     const credits = options?.types === undefined ? this.#readCredits() : undefined;
     let reply: Read | undefined;
@@ -734,9 +733,10 @@ export class Bus {
       failure = { error };
     }
     if (accepting !== undefined) {
-      const refused = await accepting;
-      // A refused batch stays unsent, for the next sync.
-      if (refused === undefined) this.#sent(unsent);
+      const { sent, refused } = await accepting;
+      // What was refused stays unsent, for the next sync.
+      this.#heldBack = refused !== undefined && isBusError(refused.error, 'BUS_FULL');
+      if (sent.length > 0) this.#sent(sent);
       failure ??= refused;
     }
     if (failure === undefined) {
@@ -749,6 +749,29 @@ export class Bus {
     this.#failReceive(failure.error, reply === undefined ? undefined : this.#merge(reply));
     const { error } = failure;
     throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
+  }
+
+  /**
+   * Sends `unsent` to the station: resolves with what it took, and its
+   * refusal of the rest. Held back for a slow reader, the bus first sends one
+   * event to ask whether the station takes batches again, rather than have
+   * its whole outbox carried, scanned and refused every period.
+   */
+  async #share(unsent: readonly BusEvent[]): Promise<{ sent: readonly BusEvent[]; refused?: { error: unknown } }> {
+    const link = this.#thread.host.stationLink(this.side);
+    // Its Ack's parked count is not taken: the read's, noted as its entries join the queue, is.
+    const send = (history: readonly BusEvent[]) => link.accept({ kind: 'batch', seq: 0, from: this.endpoint, history, queue: [] });
+    let sent = 0;
+    try {
+      if (this.#heldBack && unsent.length > 1) {
+        await send(unsent.slice(0, 1));
+        sent = 1;
+      }
+      await send(sent === 0 ? unsent : unsent.slice(sent));
+      return { sent: unsent };
+    } catch (error) {
+      return { sent: unsent.slice(0, sent), refused: { error } };
+    }
   }
 
   /**

@@ -77,6 +77,8 @@ export interface StationHost {
   bridgeLocked?(): boolean;
   /** The link to the main station of `side`. */
   mainLink(side: Side): StationLink;
+  /** With an automatic sync policy: how far a reader whose subscribers are behind may fall behind before other threads' batches are refused. */
+  readonly maxBacklog?: number;
 }
 
 /**

@@ -14,7 +14,7 @@ import { ChannelStationLink, type StationHost } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from './protocol.js';
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from './remote-bus.js';
 import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
-import { SyncTimer, settleAll } from './sync-policy.js';
+import { SyncTimer, policyLimits, settleAll } from './sync-policy.js';
 import { StationJournal } from './journal.js';
 import { STATION_THREAD, Station } from './station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from './thread-service.js';
@@ -195,6 +195,10 @@ export class ProcessorNode implements StationHost {
 
   bridgeLocked(): boolean {
     return this.#locked;
+  }
+
+  get maxBacklog(): number | undefined {
+    return this.#init.sync === undefined ? undefined : policyLimits(this.#init.sync).maxBacklog;
   }
 
   mainLink(): ChannelStationLink {

@@ -5,7 +5,7 @@
  * Input is checked here, before it crosses, so errors are the same as a local
  * bus's and nothing the wire can't carry leaves this thread.
  */
-import type { BridgeDirection, BusEvent, Payload, Side } from '../types.js';
+import { SIDES, type BridgeDirection, type BusEvent, type Payload, type Side } from '../types.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from './frame-channel.js';
 import { stationServer } from './links.js';
 import type { Station } from './station.js';
@@ -313,10 +313,12 @@ export function connectThread(
       generations[side] = Math.max(generations[side], generation);
     },
   };
-  void exited?.then((exit) =>
+  void exited?.then((exit) => {
     channel.close(
       new WorkerCrashedError(`thread ${processor}.${thread} is gone (${exit.reason}); its pending sync calls were rejected.`),
-    ),
-  );
+    );
+    // A dead thread's subscribers are behind no more: its stations stop holding other threads back for it.
+    for (const side of SIDES) station(side).forgetReader({ processor, thread });
+  });
   return { caller, channel, generations };
 }

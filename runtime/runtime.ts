@@ -280,6 +280,7 @@ export class Runtime {
     });
     bridgeActor.start();
     const mainHost: StationHost = {
+      ...(this.syncLimits === undefined ? {} : { maxBacklog: this.syncLimits.maxBacklog }),
       assertRunning: (call) => this.assertRunning(call),
       bridgeDirection: () => this.bridgeDirection(),
       bridgeLocked: () => this.bridge.locked,
@@ -804,6 +805,10 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
   get maxInFlight(): number | undefined {
     return this.#runtime.syncLimits?.maxInFlight;
+  }
+
+  get maxBacklog(): number | undefined {
+    return this.#runtime.syncLimits?.maxBacklog;
   }
 
   requestSync(): void {

@@ -6,7 +6,7 @@
  * batch at a time; readers get their own arrays, never a half-merged batch.
  */
 import type { Actor } from 'xstate';
-import { BridgeClosedError, BusBusyError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../errors.js';
+import { BridgeClosedError, BusBusyError, BusFullError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../errors.js';
 import { canReach } from '../machines/bridge.machine.js';
 import type { StationKind, stationMachine } from '../machines/station.machine.js';
 import type { BusEvent, Endpoint, Side } from '../types.js';
@@ -37,6 +37,16 @@ interface ArrivalRun {
   readonly events: readonly BusEvent[];
   /** Who sent them (`sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
   readonly source: string | undefined;
+  /** The thread that sent them (`originKey`); undefined for replays and what came from the main station. */
+  readonly sender?: string | undefined;
+}
+
+/** A reader whose subscribers are behind: its sync reads are limited by their credits. */
+interface SlowReader {
+  readonly processor: number;
+  readonly thread: number;
+  /** Events other threads sent here that arrived after its last read. */
+  behind: number;
 }
 
 /** Replies of at least this many events are checked for what is new before they are kept. */
@@ -103,6 +113,12 @@ export class Station {
   #arrivals = 0;
   /** Runs of consecutively numbered arrivals, in order: a merge adds one run, not one entry per event. */
   #arrivedRuns: ArrivalRun[] = [];
+  /**
+   * Readers (by thread) whose last sync read was limited by their
+   * subscribers' credits. While one is `maxBacklog` behind, batches of the
+   * other threads are refused: a slow consumer holds its producers back here.
+   */
+  readonly #slowReaders = new Map<string, SlowReader>();
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
   /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
@@ -172,11 +188,17 @@ export class Station {
     return (this.#parked.get(key)?.length ?? 0) + (this.#parkedUpstream.get(key) ?? 0);
   }
 
-  /** @internal Merges one batch: history sorted and deduplicated, queue filed by origin thread. */
+  /**
+   * @internal Merges one batch: history sorted and deduplicated, queue filed
+   * by origin thread. Refuses it (`BusFullError`, `bound: 'backlog'`) while a
+   * reader of another thread is `maxBacklog` behind.
+   */
   accept(batch: EventBatch): number {
+    const sender = originKey(batch.from);
+    if (batch.history.length > 0) this.#refuseWhileBehind(sender);
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
-    this.#arrived(added, sourceKey(batch.from));
+    this.#arrived(added, sourceKey(batch.from), sender);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
     if (batch.queue.length > 0) this.#park(batch.queue);
     if (added.length > 0 || batch.queue.length > 0) {
@@ -214,6 +236,8 @@ export class Station {
     if ((request.deliveredThrough ?? 0) > since && history.length > 0) {
       ({ history, alreadyDelivered } = this.#deliveredFirst(history, request.deliveredThrough!));
     }
+    // A bus's sync read says where it stands: limited by its subscribers' credits, or caught up.
+    if (handBack === 'thread' && request.types === undefined) this.#noteReader(request.from, request.limit === undefined ? undefined : through);
     const queue = this.#takeParked(request.from, handBack);
     if (queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: queue.map((event) => event.id) });
     // A read that finds nothing new changes nothing here: the actor hears only of reads that hand something out
@@ -304,11 +328,58 @@ export class Station {
     return restored;
   }
 
-  /** Numbers events that have just joined the history. */
-  #arrived(events: readonly BusEvent[], source?: string): void {
+  /** Numbers events that have just joined the history; slow readers of other threads are that much further behind. */
+  #arrived(events: readonly BusEvent[], source?: string, sender?: string): void {
     if (events.length === 0) return;
-    this.#arrivedRuns.push({ first: this.#arrivals + 1, events, source });
+    this.#arrivedRuns.push({ first: this.#arrivals + 1, events, source, sender });
     this.#arrivals += events.length;
+    for (const [key, reader] of this.#slowReaders) if (key !== sender) reader.behind += events.length;
+  }
+
+  /**
+   * Records where a bus's thread stands after a sync read: `through` for a
+   * read limited by its subscribers' credits (it is behind by what others
+   * sent after that), undefined for one that read everything.
+   */
+  #noteReader(reader: Endpoint, through: number | undefined): void {
+    if (this.#host.maxBacklog === undefined) return;
+    const key = originKey(reader);
+    if (through === undefined) {
+      this.#slowReaders.delete(key);
+      return;
+    }
+    let behind = 0;
+    const runs = this.#arrivedRuns;
+    for (let r = this.#firstRunAfter(through); r < runs.length; r++) {
+      const { first, events, sender } = runs[r]!;
+      // What the reader sent itself does not wait for it: its reads skip it.
+      if (sender !== key) behind += first + events.length - Math.max(first, through + 1);
+    }
+    this.#slowReaders.set(key, { processor: reader.processor, thread: reader.thread, behind });
+  }
+
+  /** Refuses a batch of `sender` while the reader of another thread is `maxBacklog` events behind. */
+  #refuseWhileBehind(sender: string): void {
+    const max = this.#host.maxBacklog;
+    if (max === undefined) return;
+    for (const [key, reader] of this.#slowReaders) {
+      if (key !== sender && reader.behind >= max) throw new BusFullError(reader.behind, max, 'backlog');
+    }
+  }
+
+  /**
+   * The readers whose subscribers are behind: threads whose last sync read
+   * was limited by `sync.maxInFlight` credits, each with how many events
+   * other threads sent here since (`behind`). While one is `sync.maxBacklog`
+   * behind, batches of other threads are refused with `BUS_FULL`.
+   */
+  backlog(): Array<{ readonly processor: number; readonly thread: number; readonly behind: number }> {
+    return [...this.#slowReaders.values()].map(({ processor, thread, behind }) => ({ processor, thread, behind }));
+  }
+
+  /** @internal The thread is gone: where it stood holds nobody back any more. */
+  forgetReader(origin: { readonly processor: number; readonly thread: number }): void {
+    this.#slowReaders.delete(originKey(origin));
   }
 
   /** Forgets the arrival of removed events; the others keep their numbers. */
@@ -390,6 +461,8 @@ export class Station {
     this.#departed(removed);
     // Removed events may be wanted again later (the bridge reopens): read the main stations whole next time.
     if (removed.length > 0) this.#mainThrough = { internal: 0, external: 0 };
+    // Slow readers' counts included them; their next reads (whole again) say where they stand.
+    if (removed.length > 0) this.#slowReaders.clear();
     const parked = this.#queuedCount();
     this.#unpark(undefined, side);
     const count = removed.length + parked - this.#queuedCount();

@@ -126,6 +126,14 @@ export class Subscriptions {
     return this.#matching(type).length > 0;
   }
 
+  /** How many async subscribers (see `asyncCount`) would receive events of `type`: the promises one such event may start. */
+  asyncWanting(type: string): number {
+    if (this.asyncCount === 0) return 0;
+    let count = 0;
+    for (const entry of this.#matching(type)) if (entry.active && entry.async) count++;
+    return count;
+  }
+
   /**
    * Delivers one event to every matching subscriber, in subscription order.
    * A throwing or rejecting subscriber never stops the others. Returns how

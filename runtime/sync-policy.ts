@@ -18,6 +18,9 @@ export const DEFAULT_UNSENT_BATCHES = 16;
 /** `maxInFlight` when a policy does not set it. */
 export const DEFAULT_MAX_IN_FLIGHT = 1024;
 
+/** `maxBacklog` when a policy does not set it: this many times `maxBatch`. */
+export const DEFAULT_BACKLOG_BATCHES = 16;
+
 /** The automatic sync policy's settings. */
 export interface SyncPolicy {
   /** Milliseconds between syncs. */
@@ -41,6 +44,19 @@ export interface SyncPolicy {
    * `bus.room()` waits until half are back. Default 1024; at most 2^32 − 1.
    */
   readonly maxInFlight?: number;
+  /**
+   * Events a station may hold that one of its readers has not read yet while
+   * that reader's subscribers are behind (its reads are limited by
+   * `maxInFlight`), not counting the reader's own. While some reader is that
+   * far behind, the station refuses batches from every other thread with
+   * `BusFullError` (`BUS_FULL`, `bound: 'backlog'`): their events stay unsent
+   * in their buses, later syncs offer them again, and once `maxUnsent` wait
+   * their posts are refused and `bus.room()` waits — so a slow consumer slows
+   * the producers of other threads instead of piling events at the station,
+   * like JetStream's interest retention with "discard new". Default
+   * 16 × `maxBatch`.
+   */
+  readonly maxBacklog?: number;
 }
 
 /** The bounds a thread's buses take from a policy, its defaults filled in. */
@@ -51,6 +67,8 @@ export interface PolicyLimits {
   readonly maxUnsent: number;
   /** Unsettled subscriber promises one thread's side may have. */
   readonly maxInFlight: number;
+  /** Events a station may hold unread by a reader whose subscribers are behind before it refuses other threads' batches. */
+  readonly maxBacklog: number;
 }
 
 /** `policy`'s bounds, with the defaults of those it leaves out. */
@@ -60,6 +78,7 @@ export function policyLimits(policy: SyncPolicy): PolicyLimits {
     maxBatch,
     maxUnsent: policy.maxUnsent ?? DEFAULT_UNSENT_BATCHES * maxBatch,
     maxInFlight: policy.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    maxBacklog: policy.maxBacklog ?? DEFAULT_BACKLOG_BATCHES * maxBatch,
   };
 }
 
@@ -67,12 +86,12 @@ export function policyLimits(policy: SyncPolicy): PolicyLimits {
 export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
   if (value === undefined || value === 'manual') return undefined;
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent?, maxInFlight? }, got ${describe(value)}.`);
+    throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent?, maxInFlight?, maxBacklog? }, got ${describe(value)}.`);
   }
-  const { everyMs, maxBatch, maxUnsent, maxInFlight, ...rest } = value as Record<string, unknown>;
+  const { everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
-    throw new InvalidOptionError(`sync.${unknown[0]}`, 'unknown option. Allowed: everyMs, maxBatch, maxUnsent, maxInFlight.');
+    throw new InvalidOptionError(`sync.${unknown[0]}`, 'unknown option. Allowed: everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog.');
   }
   if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1) {
     throw new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`);
@@ -84,6 +103,9 @@ export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
     // A read's limit crosses as a uint32.
     throw new InvalidOptionError('sync.maxInFlight', `expected an integer from 1 to 4294967295, got ${describe(maxInFlight)}.`);
   }
+  if (maxBacklog !== undefined && (typeof maxBacklog !== 'number' || !Number.isSafeInteger(maxBacklog) || maxBacklog < 1)) {
+    throw new InvalidOptionError('sync.maxBacklog', `expected a positive integer, got ${describe(maxBacklog)}.`);
+  }
   const batch = (maxBatch as number | undefined) ?? DEFAULT_MAX_BATCH;
   if (maxUnsent !== undefined && (typeof maxUnsent !== 'number' || !Number.isInteger(maxUnsent) || maxUnsent < batch)) {
     throw new InvalidOptionError('sync.maxUnsent', `expected an integer of at least maxBatch (${batch}), got ${describe(maxUnsent)}.`);
@@ -93,15 +115,23 @@ export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
     ...(maxBatch === undefined ? {} : { maxBatch: maxBatch as number }),
     ...(maxUnsent === undefined ? {} : { maxUnsent: maxUnsent as number }),
     ...(maxInFlight === undefined ? {} : { maxInFlight: maxInFlight as number }),
+    ...(maxBacklog === undefined ? {} : { maxBacklog: maxBacklog as number }),
   };
 }
 
 /** What started a sync tick: its period, or a bus that asked (`maxBatch` posts, a producer waiting for room). */
 export type TickCause = 'period' | 'request';
 
-/** Errors a sync tick expects and skips: a user's own sync call was running, or the runtime stopped. */
+/**
+ * Errors a sync tick expects and skips: a user's own sync call was running,
+ * the runtime stopped, or a station held a batch back for a slow reader
+ * (`BUS_FULL`: the events wait in their bus for a later tick).
+ */
 function expected(error: unknown): boolean {
-  return isBusError(error) && (error.code === 'BUS_BUSY' || error.code === 'BUS_RETIRED' || error.code === 'RUNTIME_STOPPED');
+  return (
+    isBusError(error) &&
+    (error.code === 'BUS_BUSY' || error.code === 'BUS_RETIRED' || error.code === 'RUNTIME_STOPPED' || error.code === 'BUS_FULL')
+  );
 }
 
 /**

@@ -2,13 +2,17 @@
  * Users' own XState machines hosted in a thread: `runtime.spawn(module, { processor, thread })`.
  * A machine module exports the machine (default export, or `machine`) and
  * may export `subscribes`, the bus event types it wants. Bus events of those
- * types reach the actor as XState events `{ type, payload, event }`; what the
- * actor emits (XState `emit`) is posted on the thread's bus.
+ * types reach the actor as XState events `{ type, payload, event }` through
+ * its inbox (`actor-inbox.ts`): its subscription is an async subscriber, so a
+ * slow actor holds the thread's credits and is given no more than they allow,
+ * and the thread gets its turn between its events. What the actor emits
+ * (XState `emit`) is posted on the thread's bus.
  */
 import { pathToFileURL } from 'node:url';
 import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
 import { InvalidOptionError, UnsupportedError } from '../errors.js';
 import type { BusEvent, Payload, Side } from '../types.js';
+import { ActorInbox } from './actor-inbox.js';
 import type { Subscription } from './subscriptions.js';
 import type { Thread } from './thread.js';
 import { assertKnownKeys, assertSide, assertTypeList, describe } from './validate.js';
@@ -94,6 +98,7 @@ export function checkSpawnOptions(options: SpawnOptions | undefined): void {
 interface Hosted {
   readonly info: Omit<UserActorInfo, 'state' | 'status'>;
   readonly actor: AnyActorRef;
+  readonly inbox: ActorInbox;
   readonly subscription: Subscription | undefined;
 }
 
@@ -135,6 +140,7 @@ export class UserActors {
     const id = options.id ?? `${module.split('/').pop()?.replace(/\.(machine\.)?[mc]?[jt]s$/, '') ?? 'actor'}-${this.#count++}`;
     if (this.#actors.has(id)) throw new InvalidOptionError('spawn options.id', `an actor "${id}" already runs in this thread.`);
     const actor = createActor(machine, { id, input: options.input });
+    const inbox = new ActorInbox((event) => actor.send({ type: event.type, payload: event.payload, event }));
     // What the actor emits goes on the bus; a bad emission is refused there and reported, never thrown into the actor.
     actor.on('*', (emitted: { type: string; payload?: unknown }) => {
       const { type, ...rest } = emitted;
@@ -150,6 +156,8 @@ export class UserActors {
     // posted as an internal event instead.
     actor.subscribe({
       error: (error: unknown) => {
+        // A stopped actor takes no more events: what waits for it is dropped, its credits come back.
+        inbox.close();
         console.error(`[busline] actor "${id}" (${module}) failed:`, error);
         try {
           this.#thread.bus('internal').post(ACTOR_FAILED, {
@@ -166,11 +174,10 @@ export class UserActors {
     const subscription =
       types === undefined
         ? undefined
-        : this.#thread.bus(side).subscribe(types, (event: BusEvent) => {
-            actor.send({ type: event.type, payload: event.payload, event });
-          });
+        : // An async function: the subscription holds credits from its first event on.
+          this.#thread.bus(side).subscribe(types, async (event: BusEvent) => inbox.take(event));
     const info = { id, module, processor: this.#thread.processor, thread: this.#thread.index, side };
-    this.#actors.set(id, { info, actor, subscription });
+    this.#actors.set(id, { info, actor, inbox, subscription });
     return this.#describe(this.#actors.get(id)!);
   }
 
@@ -196,6 +203,7 @@ export class UserActors {
   stop(id: string): void {
     const hosted = this.#get(id);
     hosted.subscription?.unsubscribe();
+    hosted.inbox.close();
     hosted.actor.stop();
     this.#actors.delete(id);
   }

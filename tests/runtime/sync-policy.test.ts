@@ -450,6 +450,9 @@ test('options - sync is checked', () => {
     { everyMs: 5, maxInFlight: 0 },
     { everyMs: 5, maxInFlight: 2.5 },
     { everyMs: 5, maxInFlight: 2 ** 32 }, // a read's limit crosses as a uint32
+    { everyMs: 5, maxBacklog: 0 },
+    { everyMs: 5, maxBacklog: 2.5 },
+    { everyMs: 5, maxBacklog: '64' },
   ]) {
     try {
       createRuntime({ sync: sync as never });
@@ -662,6 +665,119 @@ slow('a held read is asked for again by the bus after a toStation(): it belongs 
     await Promise.race([subscriber.reached(2), turns(50)]); // not an hour's period: a few turns of the loop
     assert.equal(subscriber.got, [0, 1]);
     subscriber.finish(1);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow('credits - a post of a type no async subscriber receives takes none: what a busy consumer emits is not refused', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 1 } });
+  try {
+    const bus = runtime.bus('external');
+    const subscriber = slowSubscriber();
+    bus.subscribe('job', subscriber.handler);
+    bus.post('job', 0, { priority: 'immediate' }); // the one credit is taken
+    bus.post('report', 'job 0 started', { priority: 'immediate' });
+    bus.post('report', 'and goes on');
+    assert.throws(() => bus.post('job', 1), (error: unknown) => error instanceof BusFullError && error.bound === 'inFlight');
+    assert.equal(bus.history().map((event) => event.payload), [0, 'job 0 started', 'and goes on']);
+    subscriber.finish(1);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow('maxBacklog - a station refuses other threads\' batches while a slow reader is that far behind; the producer is refused (BUS_FULL) and waits in room(); nothing accepted is lost', async () => {
+  const sync = { everyMs: 3_600_000, maxBatch: 8, maxUnsent: 8, maxInFlight: 2, maxBacklog: 4 };
+  const runtime = createRuntime({ deferred: 'manual', sync });
+  try {
+    const producer = runtime.bus('external');
+    const reader = runtime.addThread().bus('external');
+    const station = runtime.station('external');
+    const subscriber = slowSubscriber();
+    reader.subscribe('job', subscriber.handler);
+    await reader.sync(); // a read limited by credits: the station notes where this reader stands
+    assert.equal(station.backlog(), [{ processor: 0, thread: 1, behind: 0 }]);
+    for (let i = 0; i < 7; i++) producer.post('job', i);
+    await producer.sync();
+    await reader.sync(); // two credits: two events
+    assert.equal(subscriber.got, [0, 1]);
+    assert.equal(station.backlog(), [{ processor: 0, thread: 1, behind: 5 }]);
+
+    // Five behind, four allowed: the producer's next batch is refused; its events stay in its bus.
+    for (let i = 7; i < 10; i++) producer.post('job', i);
+    const refused = await producer.sync().then(() => undefined, (error: unknown) => error);
+    assert.ok(refused instanceof BusFullError, String(refused));
+    assert.equal([refused.bound, refused.held, refused.max], ['backlog', 5, 4]);
+    assert.match(refused.message, /sync\.maxBacklog is 4/);
+    assert.equal([producer.unsent, station.size], [3, 7]);
+    // The reader's own batches are not held back for it (nor counted against it).
+    reader.post('reader.note', 'mine');
+    await reader.sync();
+    assert.equal([station.size, station.backlog()[0]!.behind], [8, 5]);
+
+    // Once maxUnsent wait, posts are refused and room() waits: the producer is slowed, not failed.
+    for (let i = 10; i < 15; i++) producer.post('job', i);
+    const full = (() => {
+      try {
+        producer.post('job', 15);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    assert.ok(full instanceof BusFullError && full.bound === 'unsent', String(full));
+    let roomy = false;
+    const room = producer.room().then(() => (roomy = true));
+    await turns(3);
+    assert.not.ok(roomy, 'no room while the station holds the producer back');
+    // Held back, a bus asks with one event whether the station takes batches again, not with all eight.
+    const offered: number[] = [];
+    const accept = station.accept.bind(station);
+    station.accept = (batch) => (offered.push(batch.history.length), accept(batch));
+    assert.ok(isBusError(await producer.sync().then(() => undefined, (error: unknown) => error), 'BUS_FULL'));
+    assert.equal([offered, producer.unsent], [[1], 8]);
+
+    // The reader catches up two events at a time, and the station takes the producer's events again.
+    for (let round = 0; !roomy && round < 20; round++) {
+      subscriber.finish(2);
+      await reader.sync();
+      await producer.sync().catch(() => undefined);
+    }
+    await room;
+    assert.is(station.size, 16, 'fifteen jobs and the reader\'s note');
+    for (let round = 0; subscriber.got.length < 15 && round < 40; round++) {
+      subscriber.finish(2);
+      await reader.sync();
+    }
+    assert.equal(subscriber.got, [...Array(15).keys()], 'in order, none twice, none lost');
+    subscriber.finish(15);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+slow('maxBacklog - a reader whose reads are whole again (its async subscriber gone) holds nobody back', async () => {
+  const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 1, maxBacklog: 2 } });
+  try {
+    const producer = runtime.bus('external');
+    const reader = runtime.addThread().bus('external');
+    const station = runtime.station('external');
+    const subscriber = slowSubscriber();
+    const subscription = reader.subscribe('job', subscriber.handler);
+    for (let i = 0; i < 4; i++) producer.post('job', i);
+    await producer.sync();
+    await reader.sync();
+    assert.equal(station.backlog(), [{ processor: 0, thread: 1, behind: 3 }]);
+    producer.post('job', 4);
+    const refused = await producer.sync().then(() => undefined, (error: unknown) => error);
+    assert.ok(isBusError(refused, 'BUS_FULL'), String(refused));
+    subscription.unsubscribe();
+    subscriber.finish(1);
+    await reader.sync(); // no async subscriber: the read is whole
+    assert.equal(station.backlog(), []);
+    await producer.sync();
+    assert.is(station.size, 5);
   } finally {
     await runtime.stop();
   }
