@@ -575,15 +575,10 @@ export class Bus {
    */
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('fromStation');
-    assertKnownKeys(options, FROM_STATION_OPTIONS, 'fromStation options');
-    if (options?.types !== undefined) assertTypeList(options.types, 'fromStation options.types');
-    const side = options?.side ?? this.side;
-    assertSide(side, 'fromStation options.side');
+    const side = this.#readableSide(options, 'fromStation');
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
-    if (side !== this.side) {
-      const direction = this.#thread.host.bridgeDirection();
-      if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
-    }
+    // Checked again: the bridge may have closed while the policy's sync ran.
+    this.#readableSide(options, 'fromStation');
     this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
     let reply: Read;
     try {
@@ -781,10 +776,29 @@ export class Bus {
    * Returns the new bus.
    */
   async roundTrip(options?: FromStationOptions): Promise<Bus> {
-    assertKnownKeys(options, FROM_STATION_OPTIONS, 'roundTrip options');
+    this.#thread.assertRunning('roundTrip');
+    // What the read would refuse is refused before the handover: a refused call changes nothing.
+    this.#readableSide(options, 'roundTrip');
+    if (this.#retired) throw new BusRetiredError('roundTrip()');
     const next = await this.toStation();
     await next.fromStation(options);
     return next;
+  }
+
+  /**
+   * Checks a read's options and that the bridge lets this bus read the side
+   * they name; returns that side. Throws `InvalidOptionError` or `BridgeClosedError`.
+   */
+  #readableSide(options: FromStationOptions | undefined, call: string): Side {
+    assertKnownKeys(options, FROM_STATION_OPTIONS, `${call} options`);
+    if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
+    const side = options?.side ?? this.side;
+    assertSide(side, `${call} options.side`);
+    if (side !== this.side) {
+      const direction = this.#thread.host.bridgeDirection();
+      if (!canReach(direction, this.side, side)) throw new BridgeClosedError(this.side, side, direction);
+    }
+    return side;
   }
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
