@@ -28,10 +28,10 @@ import {
   assertEventType,
   assertKnownKeys,
   assertLabel,
-  assertPayload,
   assertPriority,
   assertSide,
   assertTypeList,
+  copyPayload,
 } from './validate.js';
 
 /** Options of `bus.post()`. */
@@ -364,7 +364,8 @@ export class Bus {
     if (this.#retired) throw new BusRetiredError('post()');
     this.#thread.assertRunning('post');
     assertEventType(type);
-    assertPayload(payload);
+    // Its value now: the application may change its object afterwards, the event does not change with it.
+    const value = copyPayload(payload);
     let priority: Priority = 'normal';
     let topic: string | undefined;
     let meta: Readonly<Record<string, string>> | undefined;
@@ -391,7 +392,7 @@ export class Bus {
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
     const event: BusEvent<P> =
       topic === undefined && meta === undefined
-        ? { id: thread.nextId(), type, side: this.side, timestamp: thread.clock.next(), origin: this.#origin, priority, payload }
+        ? { id: thread.nextId(), type, side: this.side, timestamp: thread.clock.next(), origin: this.#origin, priority, payload: value }
         : {
             id: thread.nextId(),
             type,
@@ -400,7 +401,7 @@ export class Bus {
             origin: this.#origin,
             priority,
             ...(topic === undefined ? {} : { topic }),
-            payload,
+            payload: value,
             ...(meta === undefined ? {} : { meta }),
           };
     this.#postedSinceReport++;
