@@ -29,11 +29,11 @@ import {
   assertEventType,
   assertKnownKeys,
   assertLabel,
-  assertPayload,
   assertPriority,
   assertSide,
   assertTypeList,
   describe,
+  copyPayload,
 } from './validate.js';
 
 /** Options of `bus.post()`. */
@@ -376,7 +376,8 @@ export class Bus {
     if (this.#retired) throw new BusRetiredError('post()');
     this.#thread.assertRunning('post');
     assertEventType(type);
-    assertPayload(payload);
+    // Its value now: the application may change its object afterwards, the event does not change with it.
+    const value = copyPayload(payload);
     let priority: Priority = 'normal';
     let topic: string | undefined;
     let meta: Readonly<Record<string, string>> | undefined;
@@ -404,7 +405,7 @@ export class Bus {
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
     const event: BusEvent<P> =
       topic === undefined && meta === undefined
-        ? { id: thread.nextId(), type, side: this.side, timestamp: thread.clock.next(), origin: this.#origin, priority, payload }
+        ? { id: thread.nextId(), type, side: this.side, timestamp: thread.clock.next(), origin: this.#origin, priority, payload: value }
         : {
             id: thread.nextId(),
             type,
@@ -413,7 +414,7 @@ export class Bus {
             origin: this.#origin,
             priority,
             ...(topic === undefined ? {} : { topic }),
-            payload,
+            payload: value,
             ...(meta === undefined ? {} : { meta }),
           };
     this.#postedSinceReport++;
@@ -592,17 +593,10 @@ export class Bus {
    */
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('fromStation');
-    assertKnownKeys(options, FROM_STATION_OPTIONS, 'fromStation options');
-    if (options?.types !== undefined) assertTypeList(options.types, 'fromStation options.types');
-    const side = options?.side ?? this.side;
-    assertSide(side, 'fromStation options.side');
+    const side = this.#readableSide(options, 'fromStation');
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
-    if (side !== this.side) {
-      const direction = this.#thread.host.bridgeDirection();
-      if (!canReach(direction, this.side, side)) {
-        throw new BridgeClosedError(this.side, side, direction, this.#thread.host.bridgeLocked?.() === true);
-      }
-    }
+    // Checked again: the bridge may have closed while the policy's sync ran.
+    this.#readableSide(options, 'fromStation');
     this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
     let reply: Read;
     try {
@@ -814,10 +808,31 @@ export class Bus {
    * Returns the new bus.
    */
   async roundTrip(options?: FromStationOptions): Promise<Bus> {
-    assertKnownKeys(options, FROM_STATION_OPTIONS, 'roundTrip options');
+    this.#thread.assertRunning('roundTrip');
+    // What the read would refuse is refused before the handover: a refused call changes nothing.
+    this.#readableSide(options, 'roundTrip');
+    if (this.#retired) throw new BusRetiredError('roundTrip()');
     const next = await this.toStation();
     await next.fromStation(options);
     return next;
+  }
+
+  /**
+   * Checks a read's options and that the bridge lets this bus read the side
+   * they name; returns that side. Throws `InvalidOptionError` or `BridgeClosedError`.
+   */
+  #readableSide(options: FromStationOptions | undefined, call: string): Side {
+    assertKnownKeys(options, FROM_STATION_OPTIONS, `${call} options`);
+    if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
+    const side = options?.side ?? this.side;
+    assertSide(side, `${call} options.side`);
+    if (side !== this.side) {
+      const direction = this.#thread.host.bridgeDirection();
+      if (!canReach(direction, this.side, side)) {
+        throw new BridgeClosedError(this.side, side, direction, this.#thread.host.bridgeLocked?.() === true);
+      }
+    }
+    return side;
   }
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */

@@ -101,7 +101,8 @@ export function scanBatch(frame: Uint8Array): EventBatch {
 export function eventBatchOf(encoded: EncodedBatch): EventBatch {
   const history: BusEvent[] = new Array<BusEvent>(encoded.count);
   for (let i = 0; i < encoded.count; i++) history[i] = new EncodedEvent(encoded, i);
-  return { kind: 'batch', seq: encoded.seq, from: encoded.from, history, queue: encoded.queue };
+  const batch: EventBatch = { kind: 'batch', seq: encoded.seq, from: encoded.from, history, queue: encoded.queue };
+  return encoded.more === true ? { ...batch, more: true } : batch;
 }
 
 /**

@@ -8,11 +8,18 @@
  * event batches and one closing `Ack` of the same number. Credit-based flow
  * control: at most `window` requests are outstanding; the others wait, so a
  * slow receiver slows its senders instead of growing memory.
+ *
+ * Batches are cut into frames by count (`maxFrameEvents`) and by bytes (the
+ * frame limit). A batch request cut so travels as parts of one sequence
+ * number, all but the last saying `more`; the receiver keeps the parts and
+ * serves them as one batch once the last has arrived, so a station merges a
+ * batch whole or not at all and no reader ever sees part of one.
  */
 import { TransportError, WorkerCrashedError, fromWireError, isBusError, toWireError, type BusError } from '../errors.js';
 import { decodeFrame, encodeFrame } from '../schemas/codec.js';
 import { scanMessage } from './encoded-events.js';
-import type { Ack, WireMessage } from './protocol.js';
+import type { Ack, EventBatch, WireMessage } from './protocol.js';
+import { batchFrames } from './transport.js';
 
 /** The two ends a channel needs: send a frame, hear frames. */
 export interface FramePort {
@@ -63,7 +70,12 @@ export interface FrameChannelOptions {
    * ends whose batches go to stations. Default false: plain events, for buses.
    */
   readonly encodedEvents?: boolean;
+  /** The most events one frame carries; larger batches travel as several frames. Default `MAX_FRAME_EVENTS`. */
+  readonly maxFrameEvents?: number;
 }
+
+/** Events per frame unless `maxFrameEvents` says otherwise. */
+export const MAX_FRAME_EVENTS = 4096;
 
 interface Pending {
   readonly replies: WireMessage[];
@@ -85,7 +97,10 @@ export class FrameChannel {
   readonly #compress: boolean | 'auto';
   readonly #name: string;
   readonly #encodedEvents: boolean;
+  readonly #maxFrameEvents: number;
   readonly #pending = new Map<number, Pending>();
+  /** The parts of batch requests whose last part has not arrived yet, by sequence number. */
+  readonly #parts = new Map<number, EventBatch[]>();
   readonly #waiting: Array<() => void> = [];
   readonly #stopListening: () => void;
   #nextSeq: number;
@@ -101,6 +116,7 @@ export class FrameChannel {
     this.#compress = options.compress ?? 'auto';
     this.#name = options.name ?? 'channel';
     this.#encodedEvents = options.encodedEvents ?? false;
+    this.#maxFrameEvents = options.maxFrameEvents ?? MAX_FRAME_EVENTS;
     this.#parity = options.end === 'b' ? 0 : 1;
     this.#nextSeq = this.#parity === 1 ? 1 : 2;
     this.#stopListening = port.listen((data) => this.#receive(data));
@@ -127,7 +143,9 @@ export class FrameChannel {
       this.#pending.set(seq, { replies: [], resolve, reject });
     });
     try {
-      this.#send({ ...message, seq } as WireMessage);
+      // A batch too large for one frame goes as parts that the other end takes as one.
+      if (message.kind === 'batch') this.#sendFrames(batchFrames({ ...message, seq }, this.#maxFrameEvents, { compress: this.#compress }, true));
+      else this.#send({ ...message, seq } as WireMessage);
     } catch (error) {
       this.#settle(seq);
       throw error;
@@ -140,6 +158,7 @@ export class FrameChannel {
     if (this.#closed !== undefined) return;
     this.#closed = error;
     this.#stopListening();
+    this.#parts.clear();
     for (const [seq, pending] of [...this.#pending]) {
       this.#settle(seq);
       pending.reject(error);
@@ -148,10 +167,16 @@ export class FrameChannel {
   }
 
   #send(message: WireMessage): void {
-    const frame = encodeFrame(message, { compress: this.#compress });
-    this.stats.sent++;
-    this.stats.bytesSent += frame.byteLength;
-    this.#port.send(frame);
+    this.#sendFrames([encodeFrame(message, { compress: this.#compress })]);
+  }
+
+  /** Sends frames already encoded, in order. Encoding all of them first means a refusal sends none. */
+  #sendFrames(frames: readonly Uint8Array[]): void {
+    for (const frame of frames) {
+      this.stats.sent++;
+      this.stats.bytesSent += frame.byteLength;
+      this.#port.send(frame);
+    }
   }
 
   #settle(seq: number): void {
@@ -195,6 +220,16 @@ export class FrameChannel {
       else pending.reject(remoteError(message));
       return;
     }
+    if (message.kind === 'batch' && (message.more === true || this.#parts.has(message.seq))) {
+      const parts = this.#parts.get(message.seq) ?? [];
+      parts.push(message);
+      if (message.more === true) {
+        this.#parts.set(message.seq, parts);
+        return;
+      }
+      this.#parts.delete(message.seq);
+      message = joinParts(parts);
+    }
     void this.#answer(message);
   }
 
@@ -206,9 +241,14 @@ export class FrameChannel {
       // A handler may close its answer with an Ack of its own, to say more than "done" (e.g. `through`).
       const last = replies[replies.length - 1];
       const closing = last?.kind === 'ack' ? last : undefined;
+      // Encoded before any is sent: an answer that cannot be sent is refused whole. Reply batches may
+      // take several frames each (the requester gathers everything up to the Ack).
+      const frames: Uint8Array[] = [];
       for (const reply of closing === undefined ? replies : replies.slice(0, -1)) {
-        this.#send({ ...reply, seq: message.seq } as WireMessage);
+        if (reply.kind === 'batch') frames.push(...batchFrames({ ...reply, seq: message.seq }, this.#maxFrameEvents, { compress: this.#compress }));
+        else frames.push(encodeFrame({ ...reply, seq: message.seq } as WireMessage, { compress: this.#compress }));
       }
+      if (this.#closed === undefined) this.#sendFrames(frames);
       ack = { ...closing, kind: 'ack', seq: message.seq, ok: true, credits: this.#window };
     } catch (error) {
       const refusal = toWireError(error);
@@ -216,6 +256,18 @@ export class FrameChannel {
     }
     if (this.#closed === undefined) this.#send(ack);
   }
+}
+
+/** The parts of one batch request as the batch they were cut from (each part is in order, and so are the parts). */
+function joinParts(parts: readonly EventBatch[]): EventBatch {
+  const history: EventBatch['history'][number][] = [];
+  const queue: EventBatch['queue'][number][] = [];
+  for (const part of parts) {
+    for (const event of part.history) history.push(event);
+    for (const event of part.queue) queue.push(event);
+  }
+  const { seq, from } = parts[0]!;
+  return { kind: 'batch', seq, from, history, queue };
 }
 
 /** The refusal an Ack carries, as its class (an Ack has room for the code and message only, not a class's fields). */

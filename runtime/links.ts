@@ -15,7 +15,7 @@ import type { FrameChannel, RequestHandler } from './frame-channel.js';
 import type { EventBatch, SyncRequest, WireMessage } from './protocol.js';
 import { STATION_THREAD, type Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
-import { splitBatch, type Receiver, type Transport } from './transport.js';
+import type { Receiver, Transport } from './transport.js';
 import { plainBatch } from './encoded-events.js';
 
 /** A station's answer to a read: the batch, and the arrival number it is complete through. */
@@ -134,18 +134,14 @@ export class DirectStationLink implements StationLink {
 /** A link to a station at the other end of a frame channel. */
 export class ChannelStationLink implements StationLink {
   readonly #channel: FrameChannel;
-  readonly #maxBatchEvents: number;
 
-  constructor(channel: FrameChannel, maxBatchEvents = 4096) {
+  constructor(channel: FrameChannel) {
     this.#channel = channel;
-    this.#maxBatchEvents = maxBatchEvents;
   }
 
-  /** Sends the batch in chunks, all outstanding at once up to the channel's window. */
+  /** Sends the batch as one request (the channel cuts it into frames; the station merges it whole). */
   async accept(batch: EventBatch): Promise<AcceptReply> {
-    const answers = await Promise.all(splitBatch(batch, this.#maxBatchEvents).map((part) => this.#channel.request(part)));
-    // The station takes the chunks in order: the last one's Ack tells the count after all of them.
-    const closing = answers[answers.length - 1]?.at(-1);
+    const closing = (await this.#channel.request(batch)).at(-1);
     return closing?.kind === 'ack' && closing.parked !== undefined ? { parked: closing.parked } : {};
   }
 
@@ -183,14 +179,11 @@ function parkedReply(station: Station, from: Endpoint): AcceptReply {
 }
 
 /**
- * The station end of `ChannelStationLink`s: merges the batches that arrive and
- * answers reads, in chunks, checking the bridge for reads of the other side.
+ * The station end of `ChannelStationLink`s: merges the batches that arrive
+ * (each whole: the channel hands over a batch once all its frames are in) and
+ * answers reads, checking the bridge for reads of the other side.
  */
-export function stationServer(
-  station: (side: Side) => Station,
-  bridgeDirection: () => BridgeDirection,
-  maxBatchEvents = 4096,
-): RequestHandler {
+export function stationServer(station: (side: Side) => Station, bridgeDirection: () => BridgeDirection): RequestHandler {
   return async (message: WireMessage) => {
     switch (message.kind) {
       case 'batch': {
@@ -219,7 +212,7 @@ export function stationServer(
         };
         // Nothing new: the Ack alone answers (one frame each way, as a ping-pong).
         if (batch.history.length === 0 && batch.queue.length === 0) return [ack];
-        return [...splitBatch(batch, maxBatchEvents), ack];
+        return [batch, ack];
       }
       default:
         throw new TransportError(`A station does not answer ${message.kind} messages.`);

@@ -19,6 +19,12 @@ export interface EventBatch {
   readonly from: Endpoint;
   readonly history: readonly BusEvent[];
   readonly queue: readonly BusEvent[];
+  /**
+   * A request too large for one frame travels as several batches of one
+   * seq (`FrameChannel`): all but the last say `more`, and the receiver takes
+   * them as one batch once the last has arrived. Absent: false.
+   */
+  readonly more?: boolean;
 }
 
 /** A request for a station's history (`fromStation`, `fromMain`). */

@@ -202,9 +202,17 @@ export class Runtime {
   readonly #inspect: ((event: InspectionEvent) => void) | undefined;
   readonly #mainStations: Record<Side, Station>;
   readonly #mainLinks: Record<Side, StationLink>;
+  /**
+   * The processors, their local stations and threads that run in this thread,
+   * by processor and thread number. Numbers taken by child processors and by
+   * worker threads are holes here: iterate with `flat()` or `Object.values()`.
+   */
   readonly #processors: EmbeddedProcessor[] = [];
   readonly #localStations: Array<Record<Side, Station>> = [];
   readonly #threads: Thread[][] = [];
+  /** Processor numbers 1..n belong to child processors (`processors`), thread numbers 1..m of processor 0 to its workers: never given to an added one. */
+  #childProcessors = 0;
+  #rootWorkers = 0;
   readonly #remoteThreads = new Map<string, RemoteThread>();
   readonly #workerThreads: WorkerThreads[] = [];
   readonly #remoteProcessors = new Map<number, RemoteProcessor>();
@@ -238,6 +246,8 @@ export class Runtime {
     if (!Number.isInteger(processors) || processors < 0 || processors > 64) {
       throw new InvalidOptionError('processors', `expected an integer from 0 to 64, got ${describe(processors)}.`);
     }
+    this.#childProcessors = processors;
+    this.#rootWorkers = threads;
     const execArgv = options.processorExecArgv ?? DEFAULT_PROCESSOR_EXEC_ARGV;
     if (!Array.isArray(execArgv) || execArgv.some((flag) => typeof flag !== 'string' || !flag.startsWith('-'))) {
       throw new InvalidOptionError('processorExecArgv', `expected an array of flags such as '--max-old-space-size=4096', got ${describe(execArgv)}.`);
@@ -360,7 +370,7 @@ export class Runtime {
   async #syncTick(): Promise<void> {
     const buses = () => this.#threads.flat().flatMap((thread) => [thread.bus('internal'), thread.bus('external')]);
     await settleAll(buses().map((bus) => () => bus.autoSync()));
-    await settleAll(this.#localStations.flatMap((stations) => [() => stations.internal.roundTrip(), () => stations.external.roundTrip()]));
+    await settleAll(Object.values(this.#localStations).flatMap((stations) => [() => stations.internal.roundTrip(), () => stations.external.roundTrip()]));
     await settleAll(buses().map((bus) => () => bus.autoSync()));
   }
 
@@ -452,7 +462,8 @@ export class Runtime {
       throw new UnsupportedError(`processor ${processor} runs in a child process: use runtime.processor(${processor}).station(side).`);
     }
     if (stations === undefined) {
-      throw new InvalidOptionError('processor', `no processor ${processor}; there are ${this.#localStations.length}.`);
+      const known = [...Object.keys(this.#localStations), ...this.#remoteProcessors.keys()].join(', ');
+      throw new InvalidOptionError('processor', `no processor ${processor}; there are ${known}.`);
     }
     return stations[side];
   }
@@ -499,7 +510,9 @@ export class Runtime {
    */
   addProcessor(): ProcessorHandle {
     this.assertRunning('addProcessor');
-    const processor = this.#localStations.length;
+    // Processor 0 is this process; an added one comes after every processor there is, child processors
+    // included (they may not have started yet).
+    const processor = this.#localStations.length === 0 ? 0 : Math.max(this.#localStations.length, this.#childProcessors + 1);
     const host = new EmbeddedProcessor(this, processor);
     const stations = {
       internal: this.#createStation(host, 'local', 'internal', processor),
@@ -509,9 +522,9 @@ export class Runtime {
       internal: new DirectStationLink(stations.internal, this.transport),
       external: new DirectStationLink(stations.external, this.transport),
     };
-    this.#processors.push(host);
-    this.#localStations.push(stations);
-    this.#threads.push([new Thread(host, processor, 0)]);
+    this.#processors[processor] = host;
+    this.#localStations[processor] = stations;
+    this.#threads[processor] = [new Thread(host, processor, 0)];
     return { processor, station: (side) => this.station(side, processor) };
   }
 
@@ -525,8 +538,10 @@ export class Runtime {
     if (threads === undefined) {
       throw new InvalidOptionError('addThread options.processor', `no processor ${processor}; add it with addProcessor().`);
     }
-    const thread = new Thread(this.#processors[processor]!, processor, threads.length);
-    threads.push(thread);
+    // After every thread there is, the root's worker threads included (they may not have started yet).
+    const index = Math.max(threads.length, processor === 0 ? this.#rootWorkers + 1 : 0);
+    const thread = new Thread(this.#processors[processor]!, processor, index);
+    threads[index] = thread;
     return this.#handle(thread);
   }
 
@@ -628,13 +643,11 @@ export class Runtime {
     await Promise.all([...this.#remoteProcessors.values()].map((remote) => remote.stop()));
     if (this.#ownsJournalDir && this.#journalDir !== undefined) rmSync(this.#journalDir, { recursive: true, force: true });
     for (const remote of this.#remoteThreads.values()) remote.channel.close(new RuntimeStoppedError('a sync call'));
-    for (const threads of this.#threads) {
-      for (const thread of threads) {
-        thread.halt();
-        for (const side of ['internal', 'external'] as const) thread.bus(side).actor.stop();
-      }
+    for (const thread of this.#threads.flat()) {
+      thread.halt();
+      for (const side of ['internal', 'external'] as const) thread.bus(side).actor.stop();
     }
-    for (const stations of this.#localStations) {
+    for (const stations of Object.values(this.#localStations)) {
       stations.internal.actor.stop();
       stations.external.actor.stop();
     }
@@ -657,8 +670,8 @@ export class Runtime {
   async clear(requests: readonly ClearRequest[]): Promise<void> {
     for (const { remove, scope } of requests) {
       this.#mainStations[scope].clearSide(remove);
-      for (const stations of this.#localStations) stations[scope].clearSide(remove);
-      for (const threads of this.#threads) for (const thread of threads) thread.clearSide(scope, remove);
+      for (const stations of Object.values(this.#localStations)) stations[scope].clearSide(remove);
+      for (const thread of this.#threads.flat()) thread.clearSide(scope, remove);
     }
     await Promise.all(
       this.#remoteChannels().map((channel) =>

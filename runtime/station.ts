@@ -518,16 +518,7 @@ export class Station {
   async fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
     this.#host.assertRunning('fromMain');
     this.#assertLocal('fromMain');
-    assertKnownKeys(options, FROM_MAIN_OPTIONS, 'fromMain options');
-    if (options?.types !== undefined) assertTypeList(options.types, 'fromMain options.types');
-    const side = options?.side ?? this.side;
-    assertSide(side, 'fromMain options.side');
-    if (side !== this.side) {
-      const direction = this.#host.bridgeDirection();
-      if (!canReach(direction, this.side, side)) {
-        throw new BridgeClosedError(this.side, side, direction, this.#host.bridgeLocked?.() === true);
-      }
-    }
+    const side = this.#readableSide(options, 'fromMain');
     this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
     const unfiltered = options?.types === undefined;
     const since = unfiltered ? this.#mainThrough[side] : 0;
@@ -561,9 +552,30 @@ export class Station {
 
   /** `toMain()` then `fromMain()`: this station ends with the entire main history. */
   async roundTrip(options?: FromMainOptions): Promise<void> {
-    assertKnownKeys(options, FROM_MAIN_OPTIONS, 'roundTrip options');
+    this.#host.assertRunning('roundTrip');
+    this.#assertLocal('roundTrip');
+    // What the read would refuse is refused before the push: a refused call changes nothing.
+    this.#readableSide(options, 'roundTrip');
     await this.toMain();
     await this.fromMain(options);
+  }
+
+  /**
+   * Checks a read's options and that the bridge lets this station read the
+   * main station of the side they name; returns that side.
+   */
+  #readableSide(options: FromMainOptions | undefined, call: string): Side {
+    assertKnownKeys(options, FROM_MAIN_OPTIONS, `${call} options`);
+    if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
+    const side = options?.side ?? this.side;
+    assertSide(side, `${call} options.side`);
+    if (side !== this.side) {
+      const direction = this.#host.bridgeDirection();
+      if (!canReach(direction, this.side, side)) {
+        throw new BridgeClosedError(this.side, side, direction, this.#host.bridgeLocked?.() === true);
+      }
+    }
+    return side;
   }
 
   #endpoint(): Endpoint {

@@ -128,23 +128,32 @@ export class FrameTransport implements Transport {
 /**
  * Encodes a batch as as many frames as it needs: at most `maxEvents` events
  * each (history first, then queue), halved again while a frame would exceed
- * the byte limit. Frames keep the batch's order. Events a station kept
- * encoded are copied, not decoded (as `encodeFrame` does).
+ * the byte limit — so batches are cut by bytes as well as by count. Frames
+ * keep the batch's order. Events a station kept encoded are copied, not
+ * decoded (as `encodeFrame` does). With `chained`, the frames are parts of
+ * one message: every one but the last says `more` (see `EventBatch.more`).
  */
-export function batchFrames(batch: EventBatch, maxEvents: number, options: EncodeOptions): Uint8Array[] {
+export function batchFrames(batch: EventBatch, maxEvents: number, options: EncodeOptions, chained = false): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  cutFrames(batch, maxEvents, options, chained ? false : undefined, frames);
+  return frames;
+}
+
+/** Appends `batch`'s frames to `frames`; `more` (when chaining) is what its last frame says. */
+function cutFrames(batch: EventBatch, maxEvents: number, options: EncodeOptions, more: boolean | undefined, frames: Uint8Array[]): void {
   const total = batch.history.length + batch.queue.length;
   if (total <= maxEvents) {
     try {
-      return [encodeFrame(batch, options)];
+      frames.push(encodeFrame(more === true ? { ...batch, more } : batch, options));
+      return;
     } catch (error) {
       if (!isBusError(error, 'FRAME_TOO_LARGE')) throw error;
       if (total <= 1) throw new TransportError(`An event of batch ${batch.seq} is larger than a frame may be.`);
     }
   }
   const size = Math.max(1, Math.min(maxEvents, Math.ceil(total / 2)));
-  const frames: Uint8Array[] = [];
-  for (const part of splitBatch(batch, size)) for (const frame of batchFrames(part, maxEvents, options)) frames.push(frame);
-  return frames;
+  const parts = splitBatch(batch, size);
+  parts.forEach((part, i) => cutFrames(part, maxEvents, options, more === undefined ? undefined : more || i < parts.length - 1, frames));
 }
 
 /**

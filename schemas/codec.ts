@@ -155,6 +155,8 @@ export interface EncodedBatch {
   readonly sides: Uint8Array;
   /** The queue, decoded as decodeFrame would (queues are small). */
   readonly queue: BusEvent[];
+  /** More parts of the same request follow (see `EventBatch.more`). */
+  readonly more?: boolean;
 }
 
 /** An event still in an encoded batch: `encodeForwardFrame` copies its bytes instead of encoding an object. */
@@ -401,6 +403,9 @@ const ENVELOPE_TABLE_BYTES = 12; // soffset, message, message_type (u8), padding
 const ENVELOPE_VTABLE = [8, 4]; // message_type, message
 const BATCH_TABLE_BYTES = 24; // soffset, from, seq (u64, at 8), history, queue
 const BATCH_VTABLE = [8, 4, 16, 20]; // seq, from, history, queue
+/** A batch that says `more`: the bool at 24, then padding. */
+const MORE_BATCH_TABLE_BYTES = 28;
+const MORE_BATCH_VTABLE = [8, 4, 16, 20, 24]; // seq, from, history, queue, more
 const ENDPOINT_TABLE_BYTES = 20; // soffset, processor, thread, generation, side (u8), padding
 const ENDPOINT_VTABLE = [4, 8, 12, 16];
 const META_TABLE_BYTES = 12; // soffset, key, value
@@ -650,7 +655,10 @@ function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits:
   const envelope = w.table(w.vtable(ENVELOPE_TABLE_BYTES, ENVELOPE_VTABLE), ENVELOPE_TABLE_BYTES, 4);
   w.link(0, envelope);
   w.view.setUint32(envelope + 8, wire.Message.EventBatch, true); // message_type and its padding
-  const table = w.table(w.vtable(BATCH_TABLE_BYTES, BATCH_VTABLE), BATCH_TABLE_BYTES, 8);
+  const more = (batch as EventBatch).more === true;
+  const tableBytes = more ? MORE_BATCH_TABLE_BYTES : BATCH_TABLE_BYTES;
+  const table = w.table(w.vtable(tableBytes, more ? MORE_BATCH_VTABLE : BATCH_VTABLE), tableBytes, 8);
+  if (more) w.view.setUint32(table + 24, 1, true); // more, and its padding
   w.link(envelope + 4, table);
   w.view.setUint32(table + 8, seq % 0x1_0000_0000, true);
   w.view.setUint32(table + 12, Math.floor(seq / 0x1_0000_0000), true);
@@ -664,14 +672,27 @@ function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits:
   w.link(table + 16, historyVector);
   const queueVector = w.offsetVector(queueLength);
   w.link(table + 20, queueVector);
+  const maxBytes = limits.maxFrameBytes;
   for (let i = 0; i < historyLength; i++) {
     const entry = history[i];
     const table = isEncodedEventRef(entry) ? copyEvent(w, entry, limits) : writeEvent(w, entry as BusEvent, limits);
     w.link(historyVector + 4 + 4 * i, table);
+    // Refused as soon as it is too large, not once all of it is written: a sender cuts such a batch and tries again.
+    if (w.pos > maxBytes) throw batchTooLarge(w.pos, maxBytes);
   }
-  for (let i = 0; i < queueLength; i++) w.link(queueVector + 4 + 4 * i, writeEvent(w, queue[i] as BusEvent, limits));
+  for (let i = 0; i < queueLength; i++) {
+    w.link(queueVector + 4 + 4 * i, writeEvent(w, queue[i] as BusEvent, limits));
+    if (w.pos > maxBytes) throw batchTooLarge(w.pos, maxBytes);
+  }
   w.writeShared();
   return w.bytes.subarray(0, w.pos);
+}
+
+function batchTooLarge(written: number, maxBytes: number): FrameError {
+  return new FrameError(
+    'TOO_LARGE',
+    `the batch body exceeds limits.maxFrameBytes (${maxBytes}) after ${written} bytes. Send the events in smaller batches.`,
+  );
 }
 
 /** Writes one event (after its vtable, if its shape is new in this body); returns the table's position. */
@@ -1550,6 +1571,7 @@ const BATCH_SEQ = 4;
 const BATCH_FROM = 6;
 const BATCH_HISTORY = 8;
 const BATCH_QUEUE = 10;
+const BATCH_MORE = 12;
 const SYNC_SEQ = 4;
 const SYNC_FROM = 6;
 const SYNC_TYPES = 8;
@@ -2094,6 +2116,7 @@ interface BatchHead {
   readonly historyLength: number;
   readonly queue: number;
   readonly queueLength: number;
+  readonly more: boolean;
 }
 
 function readBatch(r: BodyReader, position: number): EventBatch {
@@ -2104,6 +2127,7 @@ function readBatch(r: BodyReader, position: number): EventBatch {
     from: head.from,
     history: readEvents(r, head.history, head.historyLength, 'batch.history'),
     queue: readEvents(r, head.queue, head.queueLength, 'batch.queue'),
+    ...(head.more ? { more: true } : {}),
   };
   r.json?.finish(r);
   return batch;
@@ -2133,7 +2157,18 @@ function scanBatch(r: BodyReader, position: number): EncodedBatch {
   const queue = readEvents(r, head.queue, head.queueLength, 'batch.queue');
   r.json?.finish(r);
   const { seq, from } = head;
-  const batch: EncodedBatch = { kind: 'encodedBatch', seq, from, body: r.bytes, count, positions, timestamps, sides, queue };
+  const batch: EncodedBatch = {
+    kind: 'encodedBatch',
+    seq,
+    from,
+    body: r.bytes,
+    count,
+    positions,
+    timestamps,
+    sides,
+    queue,
+    ...(head.more ? { more: true } : {}),
+  };
   keepReader(batch, r);
   return batch;
 }
@@ -2155,8 +2190,9 @@ function readBatchHead(r: BodyReader, position: number): BatchHead {
   if (historyLength + queueLength > max) {
     r.tooLarge(`the batch holds ${historyLength + queueLength} events, more than limits.maxEvents (${max})`);
   }
+  const more = r.bool(r.field(BATCH_MORE, 1), 'more');
   const from = readEndpoint(r, r.follow(fromAt, 'from endpoint'));
-  return { seq, from, history, historyLength, queue, queueLength };
+  return { seq, from, history, historyLength, queue, queueLength, more };
 }
 
 function readEvents(r: BodyReader, vector: number, length: number, where: string): BusEvent[] {

@@ -505,8 +505,17 @@ queueLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * A request too large for one frame travels as several batches of one seq: all but the last say `more`,
+ * and the receiver takes them as one batch once the last has arrived (it never merges part of one).
+ */
+more():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startEventBatch(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -547,6 +556,10 @@ static createQueueVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[])
 
 static startQueueVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
+}
+
+static addMore(builder:flatbuffers.Builder, more:boolean) {
+  builder.addFieldInt8(4, +more, +false);
 }
 
 static endEventBatch(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -272,3 +272,76 @@ function catchError(call: () => unknown): unknown {
 }
 
 queue.run();
+
+const payloads = suite('Bus payloads');
+
+payloads('post - takes the payload as it is when posted: changing the object afterwards reaches nothing, and every sync goes on', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    const seen: unknown[] = [];
+    bus.subscribe('order', (event) => void seen.push(event.payload));
+    const lines: Array<Record<string, unknown>> = [{ sku: 'a' }];
+    const payload: Record<string, unknown> = { id: 1, lines };
+    const bytes = new Uint8Array([1, 2, 3]);
+    // Typed loosely, as an application's own objects often are; JSON-compatible when posted.
+    const posted = bus.post('order.created', payload as never, { priority: 'immediate' });
+    bus.post('order.later', payload as never, { priority: 'deferred' });
+    bus.post('order.bytes', bytes);
+    // What the wire cannot carry, put in after post() accepted the event.
+    payload.id = 2;
+    payload.total = 10n;
+    lines[0]!.sku = () => 'b';
+    lines.push({ at: new Date() });
+    bytes[0] = 9;
+    const asPosted = { id: 1, lines: [{ sku: 'a' }] };
+    assert.equal(posted.payload, asPosted);
+    assert.equal(seen, [asPosted]);
+    const next = await bus.toStation();
+    const station = runtime.station('external');
+    assert.equal(station.history().map((event) => event.payload), [asPosted, new Uint8Array([1, 2, 3])]);
+    assert.equal(station.queued().map((event) => event.payload), [asPosted]);
+    // A bus that keeps syncing (the sync policy's way) gets its later events out too.
+    const again: Record<string, unknown> = { n: 1 };
+    next.post('order.again', again as never);
+    again.n = 1n;
+    await next.sync();
+    await next.sync();
+    assert.is(next.unsent, 0);
+    assert.equal(station.history({ types: ['order.again'] }).map((event) => event.payload), [{ n: 1 }]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+payloads('post - the copy keeps what JSON keeps, reads each value once, and refuses what it cannot carry', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    // An own "__proto__" key (JSON.parse makes one) stays a key of the copy, never its prototype.
+    const parsed = JSON.parse('{"__proto__": {"polluted": true}, "list": [1, {"__proto__": [2]}], "none": null}') as never;
+    const event = bus.post('copy.keys', parsed);
+    assert.is(Object.getPrototypeOf(event.payload), Object.prototype);
+    assert.is(JSON.stringify(event.payload), JSON.stringify(parsed));
+    // A getter is read once: the event holds what that read gave, even if a second read would give something else.
+    let reads = 0;
+    const tricky = { get value() { return reads++ === 0 ? 1 : 1n; } };
+    assert.equal(bus.post('copy.getter', tricky as never).payload, { value: 1 });
+    const bare = Object.assign(Object.create(null) as object, { a: [true, 'x'] });
+    assert.equal(bus.post('copy.bare', bare as never).payload, { a: [true, 'x'] });
+    for (const bad of [[1, , 3], { at: new Date() }, { n: 1n }, { f: () => 1 }, [new Uint8Array(1)], { s: '\ud800' }]) {
+      try {
+        bus.post('copy.bad', bad as never);
+        assert.unreachable(`accepted ${String(bad)}`);
+      } catch (error) {
+        assert.ok(isBusError(error, 'INVALID_EVENT'), String(error));
+      }
+    }
+    await bus.toStation();
+    assert.equal(runtime.station('external').history().map((e) => e.type), ['copy.keys', 'copy.getter', 'copy.bare']);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+payloads.run();

@@ -4,6 +4,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { createRuntime, isBusError, type BusEvent } from '../../index.js';
 import { FrameChannel, messagePortFrames, type FramePort } from '../../runtime/frame-channel.js';
 import { ChannelStationLink, stationServer } from '../../runtime/links.js';
+import { STATION_THREAD } from '../../runtime/station.js';
 import { splitBatch } from '../../runtime/transport.js';
 import type { EventBatch, WireMessage } from '../../runtime/protocol.js';
 
@@ -21,10 +22,11 @@ function events(count: number, thread = 1, start = 0): BusEvent[] {
 
 const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
 
-function pair(serveB?: (message: WireMessage) => readonly WireMessage[] | Promise<readonly WireMessage[]>, window = 8) {
+function pair(serveB?: (message: WireMessage) => readonly WireMessage[] | Promise<readonly WireMessage[]>, window = 8, maxFrameEvents?: number) {
   const { port1, port2 } = new MessageChannel();
-  const a = new FrameChannel(messagePortFrames(port1), { end: 'a', window, name: 'a' });
-  const b = new FrameChannel(messagePortFrames(port2), { end: 'b', serve: serveB, name: 'b' });
+  const frames = maxFrameEvents === undefined ? {} : { maxFrameEvents };
+  const a = new FrameChannel(messagePortFrames(port1), { end: 'a', window, name: 'a', ...frames });
+  const b = new FrameChannel(messagePortFrames(port2), { end: 'b', serve: serveB, name: 'b', ...frames });
   return {
     a,
     b,
@@ -171,8 +173,8 @@ const links = suite('ChannelStationLink + stationServer');
 
 links('accept and serve - a station across a channel behaves as a local one', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const { a, close } = pair(stationServer((side) => runtime.station(side), () => runtime.bridge.direction, 3));
-  const link = new ChannelStationLink(a, 3);
+  const { a, close } = pair(stationServer((side) => runtime.station(side), () => runtime.bridge.direction), 8, 3);
+  const link = new ChannelStationLink(a);
   const history = events(8);
   const queue = events(2, 1, 100).map((e) => ({ ...e, priority: 'deferred' as const }));
   await link.accept({ kind: 'batch', seq: 0, from, history, queue });
@@ -214,3 +216,65 @@ links('splitBatch - chunks keep order and cover everything once', () => {
 });
 
 links.run();
+
+const whole = suite('ChannelStationLink - batches merge whole');
+
+whole('accept - a local station\'s batch of more than one frame reaches the main station at once (processor → main)', async () => {
+  const seen: number[] = [];
+  let runtime!: ReturnType<typeof createRuntime>;
+  runtime = createRuntime({
+    transport: 'memory',
+    deferred: 'manual',
+    inspect: (event) => {
+      if (event.type === '@xstate.event' && (event.actorRef as { id?: string }).id === 'station:main:external' && event.event.type === 'MERGED') {
+        seen.push(runtime.mainStation('external').size);
+      }
+    },
+  });
+  const { a, close } = pair(stationServer((side) => runtime.mainStation(side), () => runtime.bridge.direction));
+  try {
+    const link = new ChannelStationLink(a);
+    const station = { processor: 1, thread: STATION_THREAD, generation: 0, side: 'external' as const };
+    const history = events(10_000);
+    const queue = events(5_000, 2).map((event) => ({ ...event, priority: 'deferred' as const }));
+    await link.accept({ kind: 'batch', seq: 0, from: station, history, queue });
+    assert.equal(seen, [10_000], 'one merge, of everything');
+    assert.is(runtime.mainStation('external').queued().length, 5_000);
+    assert.ok(a.stats.sent > 1, 'it did travel as several frames');
+  } finally {
+    close();
+    await runtime.stop();
+  }
+});
+
+whole('receive - parts of a request wait for its last part; parts of two requests do not mix', async () => {
+  const frames: Uint8Array[] = [];
+  const sender = new FrameChannel({ send: (frame) => void frames.push(frame), listen: () => () => {} }, { end: 'a', maxFrameEvents: 3 });
+  let deliver: (data: unknown) => void = () => {};
+  const served: EventBatch[] = [];
+  const receiver = new FrameChannel(
+    { send: () => {}, listen: (listener) => ((deliver = listener), () => {}) },
+    { end: 'b', serve: (message) => (message.kind === 'batch' && served.push(message), []) },
+  );
+  try {
+    void sender.request({ kind: 'batch', seq: 0, from, history: events(7), queue: [] }).catch(() => {});
+    void sender.request({ kind: 'batch', seq: 0, from, history: events(4, 2), queue: [] }).catch(() => {});
+    assert.is(frames.length, 5, '3 + 2 frames');
+    // The second request's first part arrives between the first request's parts.
+    for (const i of [0, 3, 1]) deliver(frames[i]);
+    await Promise.resolve();
+    assert.equal(served, [], 'no request is complete yet');
+    deliver(frames[2]);
+    await Promise.resolve();
+    assert.equal(served.map((batch) => batch.history.length), [7]);
+    assert.equal(served[0]!.history, events(7));
+    deliver(frames[4]);
+    await Promise.resolve();
+    assert.equal(served.map((batch) => batch.history.length), [7, 4]);
+  } finally {
+    sender.close();
+    receiver.close();
+  }
+});
+
+whole.run();

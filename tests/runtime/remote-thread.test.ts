@@ -245,4 +245,57 @@ test('fromStation - results larger than one frame come back whole and in order',
   await runtime.stop();
 });
 
+test('toStation and sync - posts of 15 MB each, more than a frame together, and the small ones behind them all reach the station and come back', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = serveThread(runtime);
+  try {
+    const bus = remote.handle.bus('external') as RemoteBus;
+    const big = (i: number) => new Uint8Array(15 * 1024 * 1024).fill(i);
+    for (let i = 0; i < 5; i++) await bus.post('big.handed', big(i));
+    const small = await bus.post('small.handed', 1);
+    const next = await bus.toStation();
+    const station = runtime.station('external');
+    assert.equal(station.history().map((event) => (event.payload as Uint8Array)[7] ?? event.payload), [0, 1, 2, 3, 4, 1]);
+    for (let i = 5; i < 10; i++) await next.post('big.synced', big(i));
+    const behind = await next.post('small.synced', 2);
+    await next.sync();
+    assert.is((await next.state()).unsent, 0);
+    assert.equal(ids(station.history({ types: ['small'] })), [small.id, behind.id]);
+    assert.is(station.history({ types: ['big'] }).length, 10);
+    // And back: a read of all of it crosses as several frames.
+    const reader = (await next.toStation()) as RemoteBus;
+    const read = await reader.fromStation();
+    assert.equal(read.added.map((event) => event.type), [...Array(5).fill('big.handed'), 'small.handed', ...Array(5).fill('big.synced'), 'small.synced']);
+    assert.equal((read.added[10]!.payload as Uint8Array)[7], 9);
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
+test('toStation - a batch of more than one frame merges at once: no reader of the station sees part of it', async () => {
+  const seen: number[] = [];
+  let runtime!: ReturnType<typeof createRuntime>;
+  runtime = createRuntime({
+    transport: 'memory',
+    deferred: 'manual',
+    // Every change of the station, as a reader at that moment sees it.
+    inspect: (event) => {
+      if (event.type === '@xstate.event' && (event.actorRef as { id?: string }).id === 'station:local:0:external' && event.event.type === 'MERGED') {
+        seen.push(runtime.station('external').history({ types: ['many'] }).length);
+      }
+    },
+  });
+  const remote = serveThread(runtime);
+  try {
+    const bus = remote.handle.bus('external') as RemoteBus;
+    await Promise.all(Array.from({ length: 10_000 }, (_, i) => bus.post('many', i)));
+    await bus.toStation();
+    assert.equal(seen, [10_000]);
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
 test.run();

@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FrameError, type FrameErrorReason } from '../../errors.js';
 import type { EventBatch } from '../../runtime/protocol.js';
-import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame } from '../../schemas/codec.js';
+import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec.js';
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, JsonValue } from '../../types.js';
@@ -216,6 +216,21 @@ Layout('encodeFrame - a reused writer leaks nothing of an earlier frame into a l
   const expected = encodeFrame(small);
   encodeFrame(batch(Array.from({ length: 50 }, (_, i) => event({ id: `x${i}`.repeat(20), payload: 'y'.repeat(300), meta: { k: 'z'.repeat(50) } }))));
   assert.equal([...encodeFrame(small)], [...expected]);
+});
+
+Layout('more - a part of a longer request says so, in the generated layout too; decodeFrame and scanFrame read it', () => {
+  const events = [event({ id: '0.1.0' }), event({ id: '0.1.1' })];
+  for (const more of [true, false]) {
+    const frame = encodeFrame({ ...batch(events), ...(more ? { more } : {}) });
+    const bb = new flatbuffers.ByteBuffer(bodyOf(frame));
+    const read = wire.Envelope.getRootAsEnvelope(bb).message(new wire.EventBatch()) as wire.EventBatch;
+    assert.is(read.more(), more);
+    assert.is(read.historyLength(), 2);
+    const decoded = decodeFrame(frame) as EventBatch;
+    assert.is(decoded.more, more ? true : undefined);
+    assert.equal(decoded.history, events);
+    assert.is((scanFrame(frame) as { more?: boolean }).more, more ? true : undefined);
+  }
 });
 
 Layout.run();
