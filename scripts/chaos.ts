@@ -17,7 +17,9 @@
  * - no two events have one id;
  * - every thread is healthy again (a post and a round trip succeed);
  * - nothing is stuck (every call settles, `stop()` ends) and no process is
- *   left over after `stop()`; the root process never saw an uncaught error.
+ *   left over after `stop()`; the root process never saw an uncaught error;
+ * - processors die only of the SIGKILLs: a worker's fault takes that worker
+ *   down alone.
  *
  * Every run prints its seed: `--seed S --runs 1` replays that run's schedule
  * (what is killed, how and where, and the delays); the interleaving with the
@@ -27,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { createRuntime, isBusError, type BusEvent, type Runtime } from '../index.js';
+import { createRuntime, isBusError, type BusEvent, type Runtime, type SpawnedActor } from '../index.js';
 import { isRunning, killProcess, processesOf, type FoundProcess } from './processes.mjs';
 
 const CRASHER = new URL('../tests/runtime/fixtures/crashing.machine.ts', import.meta.url);
@@ -40,6 +42,8 @@ const ALL_THREADS: ReadonlyArray<readonly [number, number]> = Array.from({ lengt
 const LOAD_TYPE = 'chaos.load';
 /** How long a thread may take to be healthy again once the chaos stops. */
 const HEAL_MS = 60_000;
+/** How long a kill waits for its target to be up (after an earlier kill) before it is skipped. */
+const TARGET_WAIT_MS = 10_000;
 /** How long anything that must settle (the load, `stop()`) may take before it counts as stuck. */
 const SETTLE_MS = 30_000;
 
@@ -112,6 +116,8 @@ export interface RunReport {
   readonly stuck: string[];
   /** Uncaught exceptions and unhandled rejections in this (the root) process. */
   readonly rootErrors: string[];
+  /** Processors that died of something other than the chaos's SIGKILL (a worker's fault must take down that worker alone). */
+  readonly collateral: string[];
   /** Crash reports the runtime posted (`busline.*.crashed`) as `<kind> <where>: <reason>`. */
   readonly crashReports: string[];
   /** Failed calls of the load, by error code: expected while things die, listed for the record. */
@@ -131,7 +137,8 @@ export function runPassed(report: RunReport): boolean {
       report.leftover.length +
       report.unhealthy.length +
       report.stuck.length +
-      report.rootErrors.length ===
+      report.rootErrors.length +
+      report.collateral.length ===
     0
   );
 }
@@ -272,6 +279,7 @@ async function runOnce(seed: number, killRange: readonly [number, number]): Prom
     unhealthy: [],
     stuck: [],
     rootErrors: [],
+    collateral: [],
     crashReports: [],
     callErrors: {},
     ms: 0,
@@ -312,7 +320,9 @@ async function runOnce(seed: number, killRange: readonly [number, number]): Prom
     for (const kind of ['thread', 'processor'] as const) {
       runtime.bus('internal').subscribe(`busline.${kind}.crashed`, (event) => {
         const { processor, thread, reason, restarted } = event.payload as { processor: number; thread: number | null; reason: string; restarted: boolean };
-        report.crashReports.push(`${kind} ${processor}${thread === null ? '' : `.${thread}`}: ${reason}${restarted ? '' : ', not restarted'}`);
+        const line = `${kind} ${processor}${thread === null ? '' : `.${thread}`}: ${reason}${restarted ? '' : ', not restarted'}`;
+        report.crashReports.push(line);
+        if (kind === 'processor' && reason !== 'SIGKILL') report.collateral.push(line);
       });
     }
 
@@ -404,9 +414,13 @@ async function chaosKill(runtime: Runtime, planned: PlannedKill, seenPids: Set<n
   const { kind, point, processor, delayMs } = planned;
   if (kind === 'processor-sigkill') {
     const kill: Kill = { kind, point, target: `processor ${processor}`, done: false };
-    const pid = runtime.processor(processor).pid;
-    if (pid === null || !isRunning(pid)) {
-      kill.note = 'it was down';
+    // A processor still down from an earlier kill is waited for: a kill should land on something alive.
+    const pid = await waitFor(() => {
+      const current = runtime.processor(processor).pid;
+      return current !== null && isRunning(current) ? current : undefined;
+    }, TARGET_WAIT_MS);
+    if (pid === undefined) {
+      kill.note = `it was down for ${TARGET_WAIT_MS / 1000} s`;
       return kill;
     }
     // Every processor process there is now is known: a new one after the kill is this one's successor.
@@ -446,12 +460,19 @@ async function chaosKill(runtime: Runtime, planned: PlannedKill, seenPids: Set<n
   }
   const thread = planned.thread!;
   const kill: Kill = { kind, point, target: `thread ${processor}.${thread}`, done: false };
-  let actor;
-  try {
-    actor = await runtime.spawn(CRASHER, { processor, thread });
-  } catch (error) {
-    kill.note = `spawn refused (${codeOf(error)})`;
-    return kill;
+  let actor: SpawnedActor | undefined;
+  const deadline = Date.now() + TARGET_WAIT_MS;
+  while (actor === undefined) {
+    try {
+      actor = await runtime.spawn(CRASHER, { processor, thread });
+    } catch (error) {
+      // A thread or processor still down from an earlier kill is waited for.
+      if (!isBusError(error, 'WORKER_CRASHED') || Date.now() > deadline) {
+        kill.note = `spawn refused (${codeOf(error)})`;
+        return kill;
+      }
+      await pause(50);
+    }
   }
   if (point === 'handover') void busOf(runtime, processor, thread).roundTrip().catch(countError);
   await pause(delayMs);
@@ -554,6 +575,7 @@ export function describeRun(report: RunReport): string {
     report.unhealthy.length > 0 ? `unhealthy: ${report.unhealthy.join('; ')}` : '',
     report.stuck.length > 0 ? `stuck: ${report.stuck.join('; ')}` : '',
     report.rootErrors.length > 0 ? `root errors: ${report.rootErrors.join('; ')}` : '',
+    report.collateral.length > 0 ? `collateral crashes: ${report.collateral.join('; ')}` : '',
   ].filter(Boolean);
   return (
     `seed ${report.seed}: ${verdict} in ${(report.ms / 1000).toFixed(1)} s; ${report.accepted} accepted, ${report.unconfirmed} unconfirmed; ` +
@@ -585,6 +607,7 @@ export function summarize(reports: readonly RunReport[]): string {
     `unhealthy: ${sum((r) => r.unhealthy.length)} (threads or stations not back within ${HEAL_MS / 1000} s)`,
     `stuck: ${sum((r) => r.stuck.length)}`,
     `root errors: ${sum((r) => r.rootErrors.length)}`,
+    `collateral processor crashes: ${sum((r) => r.collateral.length)} (not the chaos's SIGKILL)`,
   ];
   if (failed.length > 0) {
     const [min, max] = failed[0]!.killRange;

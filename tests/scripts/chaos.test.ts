@@ -37,6 +37,7 @@ test('runChaos - 2 seeded runs: every accepted event once in its local and the m
   assert.ok(reports.some((report) => report.kills.some((kill) => kill.done && kill.kind === 'processor-sigkill')), `a processor was killed\n${text}`);
   for (const report of reports) {
     assert.equal(report.rootErrors, [], `errors in the root process\n${text}`);
+    assert.equal(report.collateral, [], `processors that died of something else than the SIGKILL\n${text}`);
     assert.equal(report.stuck, [], `stuck\n${text}`);
     assert.equal(report.unhealthy, [], `unhealthy\n${text}`);
     assert.equal(report.lostMain, [], `lost from the main station\n${text}`);
