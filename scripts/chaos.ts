@@ -540,8 +540,16 @@ async function check(runtime: Runtime, report: RunReport, ledger: readonly Poste
   };
   const query = { types: [LOAD_TYPE] };
   const main = markersOf(runtime.mainStation('external').history(query));
-  const locals = [markersOf(runtime.station('external', 0).history(query))];
-  for (let p = 1; p <= PROCESSORS; p++) locals.push(markersOf(await runtime.processor(p).station('external').history(query)));
+  // A local station that cannot be read (its processor is down: already unhealthy) is left out; main is still checked.
+  const locals: Array<Map<string, string[]> | undefined> = [markersOf(runtime.station('external', 0).history(query))];
+  for (let p = 1; p <= PROCESSORS; p++) {
+    try {
+      locals.push(markersOf(await runtime.processor(p).station('external').history(query)));
+    } catch (error) {
+      locals.push(undefined);
+      report.unhealthy.push(`processor ${p}: its station's history could not be read (${describeError(error)}); its local station was not checked`);
+    }
+  }
   const owners = new Map<string, string>();
   for (const entry of ledger) {
     const other = owners.get(entry.id);
@@ -549,9 +557,10 @@ async function check(runtime: Runtime, report: RunReport, ledger: readonly Poste
     owners.set(entry.id, entry.marker);
     if (entry.accepted) report.accepted++;
     else report.unconfirmed++;
+    const local = locals[entry.processor];
     for (const [where, found, lost] of [
       ['main', main.get(entry.marker) ?? [], report.lostMain],
-      [`local ${entry.processor}`, locals[entry.processor]!.get(entry.marker) ?? [], report.lostLocal],
+      ...(local === undefined ? [] : [[`local ${entry.processor}`, local.get(entry.marker) ?? [], report.lostLocal] as const]),
     ] as const) {
       if (found.length === 0 && entry.accepted) lost.push(`${entry.marker} ${entry.id}`);
       else if (found.length > 1) report.duplicated.push(`${entry.marker} ${where}: ${found.join(', ')}`);
@@ -571,7 +580,7 @@ export function describeRun(report: RunReport): string {
     report.lostMain.length > 0 ? `lost in main ${report.lostMain.length}` : '',
     report.duplicated.length > 0 ? `duplicated ${report.duplicated.length}` : '',
     report.idCollisions.length > 0 ? `id collisions ${report.idCollisions.length}` : '',
-    report.leftover.length > 0 ? `leftover: ${report.leftover.map((p) => `${p.pid} (${p.command.slice(0, 100)})`).join(', ')}` : '',
+    report.leftover.length > 0 ? `leftover: ${report.leftover.map((p) => `${p.pid} (…${p.command.slice(-60)})`).join(', ')}` : '',
     report.unhealthy.length > 0 ? `unhealthy: ${report.unhealthy.join('; ')}` : '',
     report.stuck.length > 0 ? `stuck: ${report.stuck.join('; ')}` : '',
     report.rootErrors.length > 0 ? `root errors: ${report.rootErrors.join('; ')}` : '',
