@@ -135,7 +135,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 /** The verdict on one test file from its uvu output. */
-function verdict(name, result) {
+function verdict(result) {
   const text = result.output.replace(ANSI, '');
   const total = /Total:\s+(\d+)/.exec(text);
   const passedLine = /Passed:\s+(\d+)/.exec(text);
@@ -165,7 +165,7 @@ function verdict(name, result) {
     const list = result.leftover.map(({ pid, command }) => `${pid} (${command.slice(0, 120)})`).join(', ');
     problems.push(`left ${result.leftover.length} process(es) behind, killed: ${list}`);
   }
-  return { name, passed, failed, problems, ms: result.ms };
+  return { passed, failed, problems, ms: result.ms };
 }
 
 let passed = 0;
@@ -194,29 +194,35 @@ if (!existsSync('/usr/bin/flatc') && !process.env.BUSLINE_NO_FLATC_INSTALL) {
 
 const started = Date.now();
 const times = readTimes();
+/** The jobs to run: the type check (on a full run) and one per test file. */
 const queue = [];
 if (args.length === 0) {
-  queue.push({ name: 'typecheck', run: async () => {
-    const result = await runJob(process.execPath, [tscBin, '--noEmit', '-p', '.']);
-    const counts = result.code === 0 && result.leftover.length === 0
-      ? { passed: 1, failed: 0, problems: [], ms: result.ms }
-      : { passed: 0, failed: 1, problems: result.timedOut ? ['timed out'] : [], ms: result.ms };
-    report('typecheck', result, counts);
-  } });
+  queue.push({
+    name: 'typecheck',
+    run: async () => {
+      const result = await runJob(process.execPath, [tscBin, '--noEmit', '-p', '.']);
+      const ok = result.code === 0 && result.leftover.length === 0;
+      const problems = result.timedOut ? [`timed out after ${seconds(fileTimeoutMs)}; killed`] : [];
+      report('typecheck', result, { passed: ok ? 1 : 0, failed: ok ? 0 : 1, problems, ms: result.ms });
+    },
+  });
 }
 const files = testFiles(root);
 if (files.length === 0) {
   console.log(`no test files in ${root} match ${pattern}`);
   failed++;
 }
+const color = process.stdout.isTTY ? [] : ['--no-color'];
 for (const file of files) {
-  const name = file;
+  // uvu's CLI on this file alone: its directory, and a pattern only its name matches.
   const exact = `^${basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
-  queue.push({ name, run: async () => {
-    const color = process.stdout.isTTY ? [] : ['--no-color'];
-    const result = await runJob(process.execPath, ['--import', 'tsx', uvuBin, ...color, dirname(file), exact]);
-    report(name, result, verdict(name, result));
-  } });
+  queue.push({
+    name: file,
+    run: async () => {
+      const result = await runJob(process.execPath, ['--import', 'tsx', uvuBin, ...color, dirname(file), exact]);
+      report(file, result, verdict(result));
+    },
+  });
 }
 // Longest first; a file not timed yet counts as long.
 queue.sort((a, b) => (times[b.name] ?? Infinity) - (times[a.name] ?? Infinity));
