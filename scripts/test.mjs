@@ -54,7 +54,11 @@ function readTimes() {
 const ANSI = /\x1b\[[0-9;]*m/g;
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Test files below `dir` whose path relative to it matches `pattern` (uvu's rule), sorted. */
+/**
+ * Test files below `dir` whose path relative to it matches `pattern` (uvu's
+ * rule), sorted. Folders named `fixtures` below `dir` hold what tests load,
+ * never tests (`tests/runtime 'faults'` must not run fixtures/faults.worker.ts).
+ */
 function testFiles(dir) {
   if (!existsSync(dir)) return [];
   if (statSync(dir).isFile()) return [dir];
@@ -62,6 +66,7 @@ function testFiles(dir) {
   const walk = (current) => {
     for (const entry of readdirSync(current, { withFileTypes: true })) {
       if (entry.name === 'node_modules' || entry.name.startsWith('.git')) continue;
+      if (entry.name === 'fixtures' && entry.isDirectory()) continue;
       const path = join(current, entry.name);
       if (entry.isDirectory()) walk(path);
       else if (pattern.test(relative(dir, path))) found.push(path);

@@ -13,9 +13,9 @@ const FIXTURES = 'tests/scripts/fixtures/runner';
 /** Short enough to keep this test quick, long enough for a fixture that passes to start on a loaded machine. */
 const FILE_TIMEOUT_MS = 8_000;
 
-/** Runs the runner on the fixtures; resolves with its exit code and output once it has exited. */
-function runRunner(): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['scripts/test.mjs', FIXTURES, '\\.fixture\\.ts$'], {
+/** Runs the runner on `dir` and `pattern`; resolves with its exit code and output once it has exited. */
+function runRunner(dir = FIXTURES, pattern = '\\.fixture\\.ts$'): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['scripts/test.mjs', dir, pattern], {
     env: { ...process.env, BUSLINE_TEST_FILE_TIMEOUT_MS: String(FILE_TIMEOUT_MS), BUSLINE_NO_FLATC_INSTALL: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -57,6 +57,13 @@ test('run - every file counted in its own process; crashes, a hang and a leftove
   } finally {
     if (leftover > 0 && isRunning(leftover)) process.kill(leftover, 'SIGKILL');
   }
+});
+
+test('run - folders named fixtures below the directory hold no tests: nothing there runs', async () => {
+  const { code, output } = await runRunner('tests/scripts', 'fixture');
+  assert.is(code, 1, output);
+  assert.match(output, /no test files in tests\/scripts match/);
+  assert.is(output.trimEnd().split('\n').pop(), '0 passed, 1 failed', output);
 });
 
 test.run();
