@@ -8,7 +8,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeRun, planRun, runChaos, summarize } from '../../scripts/chaos.js';
+import { planRun } from '../../scripts/chaos/plan.js';
+import { describeRun, summarize } from '../../scripts/chaos/report.js';
+import { runChaos } from '../../scripts/chaos/run.js';
 
 /** Seeds 12 and 13: processor-sigkill@sync 1, worker-hang@handover 2.1, worker-oom@handover 1.2; worker-exit@sync 0.1, processor-sigkill@restart 2. */
 const SEED = 12;
