@@ -4,11 +4,11 @@
  * refusals into `BridgeLockedError`, and carries out the clearings it asks for.
  */
 import type { Actor } from 'xstate';
-import { BridgeLockedError, InvalidOptionError } from '../errors.js';
-import type { bridgeMachine } from '../machines/bridge.machine.js';
+import { BridgeClosedError, BridgeLockedError, InvalidOptionError } from '../errors.js';
+import { canReach, type bridgeMachine } from '../machines/bridge.machine.js';
 import type { BridgeMachineEvent, ClearOption, ClearRequest } from '../machines/events.js';
-import type { BridgeDirection } from '../types.js';
-import { assertKnownKeys } from './validate.js';
+import type { BridgeDirection, Side } from '../types.js';
+import { assertKnownKeys, assertSide, assertTypeList } from './validate.js';
 
 /** Options of the bridge commands that close at least one direction. */
 export type CloseOptions = ClearOption;
@@ -108,4 +108,36 @@ function closeOptions(command: string, options: unknown): ClearOption {
     throw new InvalidOptionError(`bridge.${command} options.clearOtherSide`, 'expected true or false.');
   }
   return clear === undefined ? {} : { clearOtherSide: clear };
+}
+
+/** What a read's bridge check needs from where the reader runs. */
+export interface BridgeView {
+  bridgeDirection(): BridgeDirection;
+  /** True while the bridge is locked (a refused cross-side read then says to unlock first); unknown: false. */
+  bridgeLocked?(): boolean;
+}
+
+/** Options of a read from a station (`fromStation`, `fromMain`, their round trips). */
+export interface ReadOptions {
+  readonly types?: readonly string[];
+  readonly side?: Side;
+}
+
+const READ_OPTIONS = ['types', 'side'] as const;
+
+/**
+ * Checks a read's options and that the bridge lets side `own` read the side
+ * they name; returns that side. Throws `InvalidOptionError` or `BridgeClosedError`.
+ * One check for a bus reading its station and a local station reading its main station.
+ */
+export function readableSide(options: ReadOptions | undefined, call: string, own: Side, view: BridgeView): Side {
+  assertKnownKeys(options, READ_OPTIONS, `${call} options`);
+  if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
+  const side = options?.side ?? own;
+  assertSide(side, `${call} options.side`);
+  if (side !== own) {
+    const direction = view.bridgeDirection();
+    if (!canReach(direction, own, side)) throw new BridgeClosedError(own, side, direction, view.bridgeLocked?.() === true);
+  }
+  return side;
 }

@@ -7,7 +7,6 @@
 import type { Actor } from 'xstate';
 import {
   AbortedError,
-  BridgeClosedError,
   BusBusyError,
   BusFullError,
   BusRetiredError,
@@ -16,8 +15,8 @@ import {
   TransportError,
   isBusError,
 } from '../errors.js';
-import { canReach } from '../machines/bridge.machine.js';
 import type { busMachine } from '../machines/bus.machine.js';
+import { readableSide } from './bridge.js';
 import type { ActivityReport } from '../machines/events.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../types.js';
 import { EventHistory, checkHistoryQuery, compareEvents, type HistoryQuery } from './history.js';
@@ -30,7 +29,6 @@ import {
   assertKnownKeys,
   assertLabel,
   assertPriority,
-  assertSide,
   assertTypeList,
   describe,
   copyPayload,
@@ -109,7 +107,6 @@ export interface FromStationOptions {
   readonly side?: Side;
 }
 
-const FROM_STATION_OPTIONS = ['types', 'side'] as const;
 
 /** What a `fromStation()` brought. */
 export interface FromStationResult {
@@ -593,10 +590,10 @@ export class Bus {
    */
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('fromStation');
-    const side = this.#readableSide(options, 'fromStation');
+    const side = readableSide(options, 'fromStation', this.side, this.#thread.host);
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
     // Checked again: the bridge may have closed while the policy's sync ran.
-    this.#readableSide(options, 'fromStation');
+    readableSide(options, 'fromStation', this.side, this.#thread.host);
     this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
     let reply: Read;
     try {
@@ -810,29 +807,11 @@ export class Bus {
   async roundTrip(options?: FromStationOptions): Promise<Bus> {
     this.#thread.assertRunning('roundTrip');
     // What the read would refuse is refused before the handover: a refused call changes nothing.
-    this.#readableSide(options, 'roundTrip');
+    readableSide(options, 'roundTrip', this.side, this.#thread.host);
     if (this.#retired) throw new BusRetiredError('roundTrip()');
     const next = await this.toStation();
     await next.fromStation(options);
     return next;
-  }
-
-  /**
-   * Checks a read's options and that the bridge lets this bus read the side
-   * they name; returns that side. Throws `InvalidOptionError` or `BridgeClosedError`.
-   */
-  #readableSide(options: FromStationOptions | undefined, call: string): Side {
-    assertKnownKeys(options, FROM_STATION_OPTIONS, `${call} options`);
-    if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
-    const side = options?.side ?? this.side;
-    assertSide(side, `${call} options.side`);
-    if (side !== this.side) {
-      const direction = this.#thread.host.bridgeDirection();
-      if (!canReach(direction, this.side, side)) {
-        throw new BridgeClosedError(this.side, side, direction, this.#thread.host.bridgeLocked?.() === true);
-      }
-    }
-    return side;
   }
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */

@@ -6,9 +6,9 @@
  * batch at a time; readers get their own arrays, never a half-merged batch.
  */
 import type { Actor } from 'xstate';
-import { BridgeClosedError, BusBusyError, BusFullError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../errors.js';
-import { canReach } from '../machines/bridge.machine.js';
+import { BusBusyError, BusFullError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../errors.js';
 import type { StationKind, stationMachine } from '../machines/station.machine.js';
+import { readableSide } from './bridge.js';
 import type { BusEvent, Endpoint, Side } from '../types.js';
 import { EncodedEvent, UNREAD_ENDPOINT, plainEvent, plainEvents, scanBatch } from './encoded-events.js';
 import { batchFrames } from './transport.js';
@@ -16,7 +16,7 @@ import { EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey
 import type { EventBatch, SyncRequest } from './protocol.js';
 import type { StationHost } from './links.js';
 import type { JournalEntry, StationJournal } from './journal.js';
-import { assertKnownKeys, assertSide, assertTypeList, describe } from './validate.js';
+import { describe } from './validate.js';
 
 /** Which parked queue entries a read hands back to the reader. */
 export type HandBack = 'thread' | 'processor' | 'none';
@@ -29,7 +29,6 @@ export interface FromMainOptions {
   readonly side?: Side;
 }
 
-const FROM_MAIN_OPTIONS = ['types', 'side'] as const;
 
 /** Events that arrived one after another, numbered from `first`. */
 interface ArrivalRun {
@@ -518,7 +517,7 @@ export class Station {
   async fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
     this.#host.assertRunning('fromMain');
     this.#assertLocal('fromMain');
-    const side = this.#readableSide(options, 'fromMain');
+    const side = readableSide(options, 'fromMain', this.side, this.#host);
     this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
     const unfiltered = options?.types === undefined;
     const since = unfiltered ? this.#mainThrough[side] : 0;
@@ -555,27 +554,9 @@ export class Station {
     this.#host.assertRunning('roundTrip');
     this.#assertLocal('roundTrip');
     // What the read would refuse is refused before the push: a refused call changes nothing.
-    this.#readableSide(options, 'roundTrip');
+    readableSide(options, 'roundTrip', this.side, this.#host);
     await this.toMain();
     await this.fromMain(options);
-  }
-
-  /**
-   * Checks a read's options and that the bridge lets this station read the
-   * main station of the side they name; returns that side.
-   */
-  #readableSide(options: FromMainOptions | undefined, call: string): Side {
-    assertKnownKeys(options, FROM_MAIN_OPTIONS, `${call} options`);
-    if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
-    const side = options?.side ?? this.side;
-    assertSide(side, `${call} options.side`);
-    if (side !== this.side) {
-      const direction = this.#host.bridgeDirection();
-      if (!canReach(direction, this.side, side)) {
-        throw new BridgeClosedError(this.side, side, direction, this.#host.bridgeLocked?.() === true);
-      }
-    }
-    return side;
   }
 
   #endpoint(): Endpoint {
