@@ -32,10 +32,7 @@ import {
   handBuiltEvent,
   mutate,
   mutation,
-  seq,
-  side,
   snappyLengthPrefix,
-  text,
   wireMessage,
 } from './fixtures.js';
 
