@@ -65,8 +65,7 @@ export class StationJournal {
     this.#root = root;
     this.#compactAfter = compactAfter;
     this.#entries = root.openDB<StoredEntry, number>({ name: 'entries', keyEncoding: 'uint32' });
-    const [lastKey] = [...this.#entries.getKeys({ reverse: true, limit: 1 })];
-    this.#next = lastKey === undefined ? 0 : lastKey + 1;
+    this.#next = lastKeyOf(this.#entries) + 1;
   }
 
   /** Opens (or creates) the journal at `path`; it compacts itself every `compactAfter` entries. */
@@ -125,6 +124,18 @@ export class StationJournal {
     await this.#last;
     await this.#root.close();
   }
+}
+
+/**
+ * The highest key in use, or -1 for an empty journal. lmdb 3.5's reverse
+ * range never yields key 0 (a uint32 0 is the range's own lower bound), so a
+ * journal whose only entry is key 0 (one batch, or a compacted snapshot of one
+ * chunk) looks empty that way: the next incarnation would write over it.
+ */
+function lastKeyOf(entries: Database<StoredEntry, number>): number {
+  const [lastKey] = [...entries.getKeys({ reverse: true, limit: 1 })];
+  if (lastKey !== undefined) return lastKey;
+  return entries.doesExist(0) ? 0 : -1;
 }
 
 /** An entry as stored: an accepted batch as frames of at most SNAPSHOT_CHUNK events each. */

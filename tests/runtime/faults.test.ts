@@ -11,17 +11,9 @@ import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../in
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 import type { RemoteStation } from '../../runtime/processor-host.js';
 
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+import { isGone, nextCrash, processorPids } from '../helpers.js';
 
-/** Resolves with the next `busline.<kind>.crashed` event on the root's internal bus. */
-function nextCrash(runtime: Runtime, kind: 'thread' | 'processor'): Promise<BusEvent> {
-  return new Promise((resolve) => {
-    const subscription = runtime.bus('internal').subscribe(`busline.${kind}.crashed`, (event) => {
-      subscription.unsubscribe();
-      resolve(event);
-    });
-  });
-}
+const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 
 /** Thread 0.1 hands a kept event and a deferred one over to its station (parked there): what its crash must not lose. */
 async function handOver(runtime: Runtime): Promise<{ kept: BusEvent; parked: BusEvent }> {
@@ -152,6 +144,32 @@ test('processor SIGKILL - pending calls rejected, processor restarted from its j
   } finally {
     await runtime.stop();
   }
+});
+
+test('processor killed again and again - its restarted stations hold everything they had accepted, after any number of kills', async () => {
+  const runtime = createRuntime({ processors: 1, deferred: 'manual' });
+  await runtime.ready;
+  const pids: number[] = [];
+  try {
+    const accepted: string[] = [];
+    for (let kill = 1; kill <= 3; kill++) {
+      // Each incarnation's station accepts one batch (its journal's only entry, the first time), then dies before any toMain() of its own.
+      const bus = runtime.thread(1, 0).bus('external') as RemoteBus;
+      accepted.push((await bus.post('order.created', { kill })).id);
+      await bus.toStation();
+      const crashed = nextCrash(runtime, 'processor');
+      pids.push(runtime.processor(1).pid!);
+      process.kill(pids.at(-1)!, 'SIGKILL');
+      assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: true });
+      const held = ids(await (runtime.processor(1).station('external') as RemoteStation).history());
+      assert.equal([...held].sort(), [...accepted].sort(), `after kill ${kill}`);
+    }
+  } finally {
+    pids.push(runtime.processor(1).pid!);
+    await runtime.stop();
+  }
+  assert.ok(pids.every(isGone), 'every incarnation is gone');
+  assert.equal(processorPids(), []);
 });
 
 test.run();
