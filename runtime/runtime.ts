@@ -406,12 +406,15 @@ export class Runtime {
         budget = new RestartBudget({ ...(this.#processorInit.restart ?? DEFAULT_RESTART_POLICY), clock: this.clock });
         this.#processorBudgets.set(index, budget);
       }
+      // A failed start has killed its child; it counts against the budget until a start succeeds.
       while (this.#running && !this.#stopping && budget.tryRestart()) {
         try {
           await this.#startProcessor(index, incarnation + 1);
+          budget.started();
           this.#reportCrash('processor', index, null, reason, true);
           return;
         } catch {
+          budget.startFailed();
           incarnation++;
         }
       }

@@ -248,9 +248,23 @@ export interface RestartBudgetOptions {
  * within any `withinMs`. A refused restart is not recorded, so the budget
  * recovers as old restarts leave the window.
  *
+ * A restart whose start fails (`startFailed()`) also counts until a start
+ * succeeds (`started()`), however long ago it was: `maxRestarts` failed starts
+ * in a row use the budget up even when each one takes longer than the window
+ * (a processor replaying a large journal), so what cannot start is given up
+ * instead of being tried forever.
+ *
  * @example
  * const budget = new RestartBudget({ maxRestarts: 5, withinMs: 10_000 })
- * if (!budget.tryRestart()) console.error('crashing too often; giving up')
+ * while (budget.tryRestart()) {
+ *   try {
+ *     await start()
+ *     budget.started()
+ *     break
+ *   } catch {
+ *     budget.startFailed()
+ *   }
+ * }
  */
 export class RestartBudget {
   readonly #maxRestarts: number;
@@ -258,6 +272,8 @@ export class RestartBudget {
   readonly #clock: Clock;
   /** Times of the restarts still inside the window, oldest first. */
   #restarts: number[] = [];
+  /** Restarts that failed to start since the last one that started. */
+  #failedStarts = 0;
 
   constructor(options: RestartBudgetOptions) {
     assertKnownKeys(options, ['maxRestarts', 'withinMs', 'clock'], 'RestartBudget');
@@ -279,17 +295,25 @@ export class RestartBudget {
 
   /** Records a restart and returns true when the budget allows it; returns false (recording nothing) when not. */
   tryRestart(): boolean {
-    const now = this.#clock.now();
-    this.#forgetBefore(now);
-    if (this.#restarts.length >= this.#maxRestarts) return false;
-    this.#restarts.push(now);
+    if (this.remaining <= 0) return false;
+    this.#restarts.push(this.#clock.now());
     return true;
+  }
+
+  /** The restart last allowed did not start: it counts until a start succeeds. */
+  startFailed(): void {
+    this.#failedStarts++;
+  }
+
+  /** The restart last allowed started: the failed starts before it count only while inside the window. */
+  started(): void {
+    this.#failedStarts = 0;
   }
 
   /** Restarts the budget would allow now. */
   get remaining(): number {
     this.#forgetBefore(this.#clock.now());
-    return this.#maxRestarts - this.#restarts.length;
+    return this.#maxRestarts - Math.max(this.#restarts.length, this.#failedStarts);
   }
 
   #forgetBefore(now: number): void {
@@ -376,9 +400,11 @@ export async function supervise<Api extends WorkerApi>(
         successor = await start();
       } catch (startError) {
         if (stopped) return;
+        budget.startFailed();
         error = startError;
         continue;
       }
+      budget.started();
       if (stopped) {
         await successor.terminate();
         return;
