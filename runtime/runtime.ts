@@ -210,6 +210,8 @@ export class Runtime {
   readonly #remoteProcessors = new Map<number, RemoteProcessor>();
   readonly #processorBudgets = new Map<number, RestartBudget>();
   readonly #starting = new Set<Promise<RemoteProcessor>>();
+  /** Aborted by stop(): processor starts under way give up and kill their child. */
+  readonly #stopStarts = new AbortController();
   #stopping = false;
   #journalDir: string | undefined;
   #ownsJournalDir = false;
@@ -368,8 +370,8 @@ export class Runtime {
   /**
    * Forks processor `index` and watches it: when it dies by itself it is
    * restarted within its restart budget, and the crash is reported. What had
-   * reached the main stations is kept; what only its local stations held is
-   * lost with it.
+   * reached the main stations is kept; what its local stations had accepted
+   * comes back from its journal (lost with it only with `journal: false`).
    */
   async #startProcessor(index: number, incarnation: number): Promise<void> {
     const starting = RemoteProcessor.start(
@@ -384,8 +386,9 @@ export class Runtime {
       (side) => this.mainStation(side),
       () => this.bridgeDirection(),
       this.#processorExecArgv,
+      this.#stopStarts.signal,
     );
-    // stop() waits for starts in flight, so a processor restarted during stop() is stopped too.
+    // stop() aborts starts in flight and waits for them, so no processor started meanwhile outlives it.
     this.#starting.add(starting);
     let remote: RemoteProcessor;
     try {
@@ -596,6 +599,7 @@ export class Runtime {
 
   async #stop(): Promise<void> {
     this.#stopping = true;
+    this.#stopStarts.abort();
     await this.#syncTimer?.stop();
     await this.#started?.catch(() => {});
     await Promise.allSettled([...this.#starting]);

@@ -14,7 +14,12 @@ if (process.send === undefined) {
 }
 
 const parent: ParentChannel = {
-  send: (message) => void process.send!(message),
+  // With a callback: a send after the root went away fails with EPIPE or ERR_IPC_CHANNEL_CLOSED, which Node
+  // would raise as an uncaught 'error'. The root is gone then, and so is this processor's reason to run.
+  send: (message) =>
+    void process.send!(message, undefined, undefined, (error: Error | null) => {
+      if (error !== null && error !== undefined) process.exit(0);
+    }),
   on: (event, listener) => process.on(event, listener),
   off: (event, listener) => process.off(event, listener),
 };

@@ -5,6 +5,8 @@
  * the main station) is lost. Tests wait for the runtime's own crash report, an
  * internal-side event, never for time.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
@@ -171,5 +173,29 @@ test('processor killed again and again - its restarted stations hold everything 
   assert.ok(pids.every(isGone), 'every incarnation is gone');
   assert.equal(processorPids(), []);
 });
+
+/** Runs fixtures/send-after-death.ts with `name` in a process of its own: its exit code, and the JSON lines it printed. */
+function sendAfterDeath(name: string): Promise<{ code: number | null; lines: Array<Record<string, string>>; stderr: string }> {
+  const fixture = fileURLToPath(new URL('./fixtures/send-after-death.ts', import.meta.url));
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', fixture, name], { timeout: 120_000 }, (error, stdout, stderr) => {
+      const lines = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, string>);
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, lines, stderr });
+    });
+  });
+}
+
+for (const name of ['post', 'bridge.open', 'stop']) {
+  test(`processor dead, its 'exit' not yet seen - ${name} does not crash the root: the send fails as WORKER_CRASHED`, async () => {
+    const { code, lines, stderr } = await sendAfterDeath(name);
+    assert.is(code, 0, `the root process crashed:\n${stderr}`);
+    const [call, restarted] = lines;
+    if (name === 'stop') assert.equal(call, { case: 'stop', outcome: 'resolved' });
+    else {
+      assert.equal(call, { case: name, outcome: 'rejected', code: 'WORKER_CRASHED' });
+      assert.equal(restarted, { case: 'restarted', outcome: JSON.stringify({ processor: 1, thread: null, reason: 'SIGKILL', restarted: true }) });
+    }
+  });
+}
 
 test.run();

@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { BusFullError, createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
-import type { RemoteStation } from '../../runtime/processor-host.js';
+import { RemoteProcessor, type RemoteStation } from '../../runtime/processor-host.js';
+import { isGone, processorPids } from '../helpers.js';
 
 const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 const test = suite('child processors');
@@ -124,13 +125,26 @@ lifecycle('stop - no processor process remains', async () => {
   assert.ok(pid > 0 && pid !== process.pid);
   assert.is(process.kill(pid, 0), true, 'running before stop');
   await rt.stop();
-  let gone = false;
+  assert.ok(isGone(pid), `process ${pid} is still there`);
+});
+
+lifecycle('start - a processor that refuses to start is killed before the start rejects: no process is left', async () => {
+  const rt = createRuntime({ deferred: 'manual' });
   try {
-    process.kill(pid, 0);
+    // Options the runtime would refuse before forking (createRuntime checks them): here they reach the child, which refuses them.
+    await RemoteProcessor.start(
+      { processor: 1, threads: 1, deferred: 'manual', maxQueued: 10, bridge: 'closed', callDeadlineMs: 3e9 },
+      (side) => rt.mainStation(side),
+      () => rt.bridgeDirection(),
+    );
+    assert.unreachable('the processor should not start');
   } catch (error) {
-    gone = (error as NodeJS.ErrnoException).code === 'ESRCH';
+    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+    assert.match(String(error), /callDeadlineMs/);
+    assert.equal(processorPids(), [], 'the child is gone when the start rejects');
+  } finally {
+    await rt.stop();
   }
-  assert.ok(gone, `process ${pid} is still there`);
 });
 
 lifecycle('crash - a processor killed with SIGKILL rejects pending and later calls with WORKER_CRASHED', async () => {
