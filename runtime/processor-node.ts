@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { BusError, UnsupportedError } from '../errors.js';
 import { stationMachine } from '../machines/station.machine.js';
-import type { BridgeDirection, Side } from '../types.js';
+import { SIDES, type BridgeDirection, type Side } from '../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from './frame-channel.js';
 import { ChannelStationLink, type StationHost } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from './protocol.js';
@@ -79,7 +79,9 @@ export class ProcessorNode implements StationHost {
   /**
    * Opens the journal and replays it into the stations (a restarted processor
    * gets back what its stations had accepted), starts thread 0 here and the
-   * worker threads, and sends restored history on to the main stations.
+   * worker threads, sends restored history on to the main stations, and only
+   * then starts the sync policy: the resend is a `toMain()`, and one of the
+   * policy's round trips running meanwhile would make it fail as busy.
    * Resolves once all of that is done.
    */
   async start(): Promise<void> {
@@ -106,12 +108,11 @@ export class ProcessorNode implements StationHost {
     const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
       (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
     this.attachThread(this.processor, 0, port2, call);
-    if (this.#init.sync !== undefined) {
-      this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
-        settleAll((['internal', 'external'] as const).map((side) => () => this.#stations[side].roundTrip())),
-      );
-      this.#syncTimer.start();
-    }
+    // What a predecessor's stations had accepted reaches the main stations again (they deduplicate),
+    // while the workers start.
+    const resent = restored === 0 ? undefined : Promise.all(SIDES.map((side) => this.#stations[side].toMain()));
+    // Awaited below; a failure while the workers start must not go unhandled meanwhile.
+    resent?.catch(() => undefined);
     this.#workers = await startWorkerThreads(this, {
       processor: this.processor,
       count: this.#init.threads,
@@ -125,8 +126,13 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
     });
-    // What a predecessor's stations had accepted reaches the main stations again; they deduplicate.
-    if (restored > 0) await Promise.all((['internal', 'external'] as const).map((side) => this.#stations[side].toMain()));
+    await resent;
+    if (this.#init.sync !== undefined) {
+      this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
+        settleAll(SIDES.map((side) => () => this.#stations[side].roundTrip())),
+      );
+      this.#syncTimer.start();
+    }
   }
 
   /** `''` for a first processor, else the number of times it was restarted. */
