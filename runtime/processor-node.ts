@@ -6,7 +6,7 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import { createActor } from 'xstate';
-import { BusError, UnsupportedError } from '../errors.js';
+import { BusError, UnsupportedError, toWireError } from '../errors.js';
 import { stationMachine } from '../machines/station.machine.js';
 import { SIDES, type BridgeDirection, type Side } from '../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from './frame-channel.js';
@@ -121,7 +121,9 @@ export class ProcessorNode implements StationHost {
       bridge: () => this.#direction,
       ...(this.#init.callDeadlineMs === undefined ? {} : { callDeadlineMs: this.#init.callDeadlineMs }),
       ...(this.#init.restart === undefined ? {} : { restart: this.#init.restart }),
-      onCrash: (thread, exit, restarted) => void this.#reportCrash(thread, exit.reason, restarted),
+      onCrash: (thread, exit, restarted) =>
+        // A report that cannot be posted (thread 0 stopping, its bus full) is not worth this processor.
+        void this.#reportCrash(thread, exit.reason, restarted).catch(() => undefined),
       processorIncarnation: this.#incarnation(),
       ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
@@ -198,7 +200,10 @@ export class ProcessorNode implements StationHost {
       if (thread === undefined) {
         return { ok: false, code: 'INVALID_OPTION', message: `processor ${this.processor} has no thread ${message.thread}.` };
       }
-      return (thread.caller.call as (m: string, ...a: unknown[]) => Promise<Outcome<unknown>>)(message.method, ...message.args);
+      // A worker's call rejects (WORKER_CRASHED) when the worker exits, throws or hangs meanwhile: that is its
+      // outcome, as the root's callers get it from their own workers; the thread is restarted, not this processor.
+      const call = thread.caller.call as (m: string, ...a: unknown[]) => Promise<Outcome<unknown>>;
+      return call(message.method, ...message.args).catch((error: unknown) => ({ ok: false, ...toWireError(error) }));
     }
     if (message.type === 'call' && message.target === 'station') {
       const station = this.#stations[message.side];
@@ -237,8 +242,11 @@ export class ProcessorNode implements StationHost {
       side,
       state: this.#stations[side].state,
     }));
-    const threads = await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('actors')));
-    for (const result of threads) if (result.ok) list.push(...result.value);
+    // A worker that is gone (being restarted) has no actors to list; its call rejects.
+    const threads = await Promise.all(
+      [...this.#threads.values()].map((thread) => thread.caller.call('actors').catch(() => undefined)),
+    );
+    for (const result of threads) if (result?.ok === true) list.push(...result.value);
     return list;
   }
 

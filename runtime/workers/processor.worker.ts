@@ -6,7 +6,8 @@
  * no processor outlives its runtime.
  */
 import { ProcessorNode, parentFrames, type ParentChannel } from '../processor-node.js';
-import type { ProcessorControl, ProcessorReport } from '../protocol.js';
+import { toWireError } from '../../errors.js';
+import type { Outcome, ProcessorControl, ProcessorReport } from '../protocol.js';
 
 if (process.send === undefined) {
   console.error('busline: processor.worker.ts runs only as a child process forked by the runtime.');
@@ -40,8 +41,12 @@ process.on('message', (message: unknown) => {
     return;
   }
   if (node === undefined) return;
-  void node.control(control).then((outcome) => {
-    report({ type: 'result', id: control.id, outcome });
-    if (control.type === 'stop') process.disconnect();
-  });
+  // control() answers every call with an Outcome; should one reject anyway, it is that call's failure, not this process's.
+  void node
+    .control(control)
+    .catch((error: unknown): Outcome<unknown> => ({ ok: false, ...toWireError(error) }))
+    .then((outcome) => {
+      report({ type: 'result', id: control.id, outcome });
+      if (control.type === 'stop') process.disconnect();
+    });
 });

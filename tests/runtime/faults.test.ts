@@ -108,6 +108,41 @@ for (const [how, reason] of [
   });
 }
 
+for (const [how, reason] of [
+  ['exit', 'exit'],
+  ['hang', 'hung'],
+] as const) {
+  test(`worker of a child processor that ${how === 'exit' ? 'exits' : 'hangs'} while a call to it is in flight - only the thread is restarted; the processor lives on`, async () => {
+    // The processor reports its thread's crash on its thread 0's internal bus; the sync policy brings it to the root's.
+    const runtime = createRuntime({
+      processors: 1,
+      threadsPerProcessor: 1,
+      deferred: 'manual',
+      sync: { everyMs: 10 },
+      ...(how === 'hang' ? { callDeadlineMs: 5_000 } : {}),
+    });
+    await runtime.ready;
+    try {
+      const pid = runtime.processor(1).pid!;
+      const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 1, thread: 1 });
+      const crashed = nextCrash(runtime, 'thread');
+      try {
+        await actor.send({ type: `crash.${how}` });
+        assert.unreachable('the call that brought the worker down resolved');
+      } catch (error) {
+        assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+        assert.match(String(error), /worker/, 'the worker is gone, not the processor');
+      }
+      assert.equal((await crashed).payload, { processor: 1, thread: 1, reason, restarted: true });
+      assert.is(runtime.processor(1).pid, pid, 'the processor lived on');
+      const fresh = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('after.crash', 1);
+      assert.match(fresh.id, /^1\.1\.1-/, 'the thread\'s successor answers');
+    } finally {
+      await runtime.stop();
+    }
+  });
+}
+
 test('processor SIGKILL - pending calls rejected, processor restarted from its journal: no accepted event lost', async () => {
   const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual' });
   await runtime.ready;
