@@ -10,6 +10,7 @@
  * ones. What it had not sent is lost with it, and reported.
  */
 import type { ResourceLimits } from 'node:worker_threads';
+import { InvalidOptionError } from '../errors.js';
 import type { BridgeDirection } from '../types.js';
 import type { MessagePortLike } from './frame-channel.js';
 import type { ThreadCaller } from './remote-bus.js';
@@ -18,6 +19,7 @@ import { RestartBudget, startWorker, supervise, type Supervision, type WorkerExi
 import type { ThreadWorkerApi } from './workers/thread.worker.js';
 import type { Clock } from './clock.js';
 import type { SyncPolicy } from './sync-policy.js';
+import { assertKnownKeys, describe } from './validate.js';
 
 const THREAD_WORKER = new URL('./workers/thread.worker.ts', import.meta.url);
 
@@ -36,6 +38,21 @@ export interface ThreadAttacher {
 export interface RestartPolicy {
   readonly maxRestarts: number;
   readonly withinMs: number;
+}
+
+/** Throws `InvalidOptionError` unless `policy` is `{ maxRestarts, withinMs }` as `RestartBudget` takes them. */
+export function checkRestartPolicy(policy: unknown, option: string): asserts policy is RestartPolicy {
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+    throw new InvalidOptionError(option, `expected { maxRestarts, withinMs }, got ${describe(policy)}.`);
+  }
+  assertKnownKeys(policy, ['maxRestarts', 'withinMs'], option);
+  const { maxRestarts, withinMs } = policy as Record<string, unknown>;
+  if (typeof maxRestarts !== 'number' || !Number.isSafeInteger(maxRestarts) || maxRestarts < 0) {
+    throw new InvalidOptionError(`${option}.maxRestarts`, `expected an integer >= 0, got ${describe(maxRestarts)}.`);
+  }
+  if (typeof withinMs !== 'number' || !Number.isFinite(withinMs) || withinMs <= 0) {
+    throw new InvalidOptionError(`${option}.withinMs`, `expected a number of milliseconds > 0, got ${describe(withinMs)}.`);
+  }
 }
 
 /** The default restart policy: 5 restarts within 10 s, per thread. */

@@ -25,11 +25,12 @@ import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from '
 import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread-service.js';
 import { checkSpawnOptions, moduleHref, type SpawnOptions } from './user-actors.js';
 import { SyncTimer, policyLimits, settleAll, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './sync-policy.js';
-import { DEFAULT_RESTART_POLICY, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
+import { DEFAULT_RESTART_POLICY, checkRestartPolicy, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
+import { journalPath, prepareJournalDirectories } from './journal.js';
 import type { ProcessorInit } from './protocol.js';
 import { RemoteProcessor, RemoteStation } from './processor-host.js';
 import type { FrameChannel } from './frame-channel.js';
-import { RestartBudget, type WorkerExit } from './worker-host.js';
+import { MAX_DEADLINE_MS, RestartBudget, checkResourceLimits, type WorkerExit } from './worker-host.js';
 import { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import { Thread } from './thread.js';
@@ -246,8 +247,8 @@ export class Runtime {
     }
     this.#processorExecArgv = Object.freeze([...execArgv]);
     const deadline = options.callDeadlineMs;
-    if (deadline !== undefined && (!Number.isInteger(deadline) || deadline < 1)) {
-      throw new InvalidOptionError('callDeadlineMs', `expected a positive integer of milliseconds, got ${describe(deadline)}.`);
+    if (deadline !== undefined && (!Number.isInteger(deadline) || deadline < 1 || deadline > MAX_DEADLINE_MS)) {
+      throw new InvalidOptionError('callDeadlineMs', `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(deadline)}.`);
     }
     this.clock = options.clock ?? systemClock;
     if (typeof this.clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
@@ -266,6 +267,24 @@ export class Runtime {
     if (options.inspect !== undefined) assertFunction(options.inspect, 'inspect');
     this.subscriberErrorHandler = options.onError ?? defaultErrorHandler;
     this.#inspect = options.inspect;
+    // What workers and child processors check again is checked here, before anything starts: a start
+    // they refuse would come after this constructor had taken the option, and leave a half-started runtime.
+    if (options.restart !== undefined) checkRestartPolicy(options.restart, 'restart');
+    if (options.workerLimits !== undefined) checkResourceLimits(options.workerLimits, 'workerLimits');
+    const journal = options.journal;
+    if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
+      throw new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`);
+    }
+    if (processors > 0 && journal !== false) {
+      this.#journalDir = journal ?? mkdtempSync(join(tmpdir(), 'busline-journal-'));
+      this.#ownsJournalDir = journal === undefined;
+      try {
+        prepareJournalDirectories(this.#journalDir, processors);
+      } catch (error) {
+        if (this.#ownsJournalDir) rmSync(this.#journalDir, { recursive: true, force: true });
+        throw error;
+      }
+    }
 
     const bridgeActor = createActor(
       bridgeMachine.provide({
@@ -320,14 +339,6 @@ export class Runtime {
       ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
       ...(syncPolicy === undefined ? {} : { sync: syncPolicy }),
     };
-    const journal = options.journal;
-    if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
-      throw new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`);
-    }
-    if (processors > 0 && journal !== false) {
-      this.#journalDir = journal ?? mkdtempSync(join(tmpdir(), 'busline-journal-'));
-      this.#ownsJournalDir = journal === undefined;
-    }
     const children = Promise.all(Array.from({ length: processors }, (_, i) => this.#startProcessor(i + 1, 0)));
     this.#started = Promise.all([workers, children]).then(() => undefined);
     // A runtime that cannot start stops what did start: no worker or process is left behind.
@@ -381,7 +392,7 @@ export class Runtime {
         bridge: this.bridgeDirection(),
         incarnation,
         ...this.#processorInit,
-        ...(this.#journalDir === undefined ? {} : { journal: join(this.#journalDir, `processor-${index}`) }),
+        ...(this.#journalDir === undefined ? {} : { journal: journalPath(this.#journalDir, index) }),
       },
       (side) => this.mainStation(side),
       () => this.bridgeDirection(),

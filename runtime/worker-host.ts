@@ -154,8 +154,8 @@ interface Envelope {
 
 const OPTION_KEYS = ['name', 'workerData', 'callDeadlineMs', 'startDeadlineMs', 'resourceLimits', 'env'] as const;
 const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
-/** setTimeout's largest delay; longer ones fire at once. */
-const MAX_DEADLINE_MS = 2 ** 31 - 1;
+/** The longest `callDeadlineMs` or `startDeadlineMs`: setTimeout's largest delay (longer ones fire at once). */
+export const MAX_DEADLINE_MS = 2 ** 31 - 1;
 const DEFAULT_CALL_DEADLINE_MS = 30_000;
 const DEFAULT_START_DEADLINE_MS = 10_000;
 const TYPESCRIPT_MODULE = /\.(ts|mts|tsx)$/;
@@ -662,14 +662,7 @@ function checkOptions(options: WorkerOptions): Settings {
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidOptionError('startWorker.name', `expected a non-empty string, got ${describe(name)}.`);
   }
-  if (resourceLimits !== undefined) {
-    assertKnownKeys(resourceLimits, RESOURCE_LIMIT_KEYS, 'startWorker.resourceLimits');
-    for (const [key, value] of Object.entries(resourceLimits)) {
-      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
-        throw new InvalidOptionError(`startWorker.resourceLimits.${key}`, `expected megabytes > 0, got ${describe(value)}.`);
-      }
-    }
-  }
+  if (resourceLimits !== undefined) checkResourceLimits(resourceLimits, 'startWorker.resourceLimits');
   if (env !== undefined) {
     if (typeof env !== 'object' || env === null || Array.isArray(env)) {
       throw new InvalidOptionError('startWorker.env', `expected an object of strings, got ${describe(env)}.`);
@@ -688,6 +681,19 @@ function checkOptions(options: WorkerOptions): Settings {
     resourceLimits,
     env,
   };
+}
+
+/** Throws `InvalidOptionError` unless `limits` holds only Node's heap limits, each in megabytes > 0. */
+export function checkResourceLimits(limits: unknown, option: string): asserts limits is ResourceLimits {
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
+    throw new InvalidOptionError(option, `expected an object of heap limits in megabytes, got ${describe(limits)}.`);
+  }
+  assertKnownKeys(limits, RESOURCE_LIMIT_KEYS, option);
+  for (const [key, value] of Object.entries(limits)) {
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
+      throw new InvalidOptionError(`${option}.${key}`, `expected megabytes > 0, got ${describe(value)}.`);
+    }
+  }
 }
 
 function deadline(value: unknown, option: string, fallback: number): number {

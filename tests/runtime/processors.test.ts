@@ -5,8 +5,19 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { BusFullError, createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  BusFullError,
+  createRuntime,
+  DEFAULT_PROCESSOR_EXEC_ARGV,
+  isBusError,
+  type BusEvent,
+  type InvalidOptionError,
+  type Runtime,
+  type RuntimeOptions,
+} from '../../index.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 import { RemoteProcessor, type RemoteStation } from '../../runtime/processor-host.js';
 import { isGone, processorPids } from '../helpers.js';
@@ -144,6 +155,32 @@ lifecycle('start - a processor that refuses to start is killed before the start 
     assert.equal(processorPids(), [], 'the child is gone when the start rejects');
   } finally {
     await rt.stop();
+  }
+});
+
+lifecycle('createRuntime - options a processor or worker would refuse are refused here, before any process starts', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'busline-options-test-')), 'a-file');
+  writeFileSync(file, '');
+  const refused = (options: RuntimeOptions, option: string) => {
+    try {
+      createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual', ...options });
+      assert.unreachable(`createRuntime took ${JSON.stringify(options)}`);
+    } catch (error) {
+      assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
+      assert.is((error as InvalidOptionError).option, option, String(error));
+    }
+  };
+  try {
+    refused({ callDeadlineMs: 3e9 }, 'callDeadlineMs');
+    refused({ journal: join(file, 'journal') }, 'journal');
+    refused({ restart: { maxRestarts: -1, withinMs: 1_000 } }, 'restart.maxRestarts');
+    refused({ restart: { maxRestarts: 1, withinMs: 0 } }, 'restart.withinMs');
+    refused({ restart: { maxRestarts: 1, withinMs: 1_000, backoff: 2 } as never }, 'restart.backoff');
+    refused({ workerLimits: { maxOldGenerationSizeMb: 0 } }, 'workerLimits.maxOldGenerationSizeMb');
+    refused({ workerLimits: { heapMb: 64 } as never }, 'workerLimits.heapMb');
+    assert.equal(processorPids(), [], 'no processor was forked');
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
   }
 });
 
