@@ -209,6 +209,40 @@ test('processor killed again and again - its restarted stations hold everything 
   assert.equal(processorPids(), []);
 });
 
+test('processor SIGKILL under the sync policy, twice - what a resolved sync carried is in the restarted station and the main station; only posts no sync had carried are lost', async () => {
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, sync: { everyMs: 5 } });
+  await runtime.ready;
+  try {
+    const synced: string[] = [];
+    for (let kill = 1; kill <= 2; kill++) {
+      const bus = runtime.thread(1, 1).bus('external') as RemoteBus;
+      // The posts of one tick travel in one control call, in order.
+      const post = async (count: number) =>
+        ids(await Promise.all(Array.from({ length: count }, (_, i) => bus.post('order.created', { kill, i }))));
+      synced.push(...(await post(300)));
+      await bus.sync(); // resolved: the station has accepted all of them
+      const onlyPosted = await post(200);
+      // The bus's unsent events are its last posts; the policy may still carry some of them before the kill.
+      const { unsent } = await bus.state();
+      const crashed = nextCrash(runtime, 'processor');
+      process.kill(runtime.processor(1).pid!, 'SIGKILL');
+      assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: true });
+
+      const main = new Set(ids(runtime.mainStation('external').history()));
+      const local = new Set(ids(await (runtime.processor(1).station('external') as RemoteStation).history()));
+      assert.equal(synced.filter((id) => !main.has(id)), [], `after kill ${kill}: every synced event is in the main station`);
+      assert.equal(synced.filter((id) => !local.has(id)), [], `after kill ${kill}: and in the restarted processor's station`);
+      const lost = onlyPosted.filter((id) => !main.has(id));
+      assert.ok(lost.length <= unsent, `after kill ${kill}: ${lost.length} lost, but only ${unsent} were unsent`);
+      assert.equal(lost, onlyPosted.slice(onlyPosted.length - lost.length), 'only the last posts, which no sync had carried, are lost');
+      synced.push(...onlyPosted.filter((id) => main.has(id)));
+    }
+  } finally {
+    await runtime.stop();
+  }
+  assert.equal(processorPids(), []);
+});
+
 /** Runs fixtures/send-after-death.ts with `name` in a process of its own: its exit code, and the JSON lines it printed. */
 function sendAfterDeath(name: string): Promise<{ code: number | null; lines: Array<Record<string, string>>; stderr: string }> {
   const fixture = fileURLToPath(new URL('./fixtures/send-after-death.ts', import.meta.url));
