@@ -129,7 +129,8 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
     });
     await resent;
-    if (this.#init.sync !== undefined) {
+    // A stop() that came while this started has nothing left for a timer to sync.
+    if (this.#init.sync !== undefined && this.#running) {
       this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
         settleAll(SIDES.map((side) => () => this.#stations[side].roundTrip())),
       );

@@ -432,6 +432,8 @@ export class Runtime {
           incarnation++;
         }
       }
+      // A stop() under way ended the restarts, not the budget.
+      if (this.#stopping) return;
       this.#reportCrash('processor', index, null, reason, false);
     });
   }

@@ -6,6 +6,9 @@
  * internal-side event, never for time.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -241,6 +244,25 @@ test('processor SIGKILL under the sync policy, twice - what a resolved sync carr
     await runtime.stop();
   }
   assert.equal(processorPids(), []);
+});
+
+test('processor whose restarts cannot start - each failed start kills its child and counts: maxRestarts of them give up, however short the window', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-restart-test-'));
+  // A window far shorter than a start: only failed starts that count can use the budget up.
+  const runtime = createRuntime({ processors: 1, deferred: 'manual', journal: dir, restart: { maxRestarts: 2, withinMs: 1 } });
+  try {
+    await runtime.ready;
+    // Its journal's directory becomes a file: every later start of processor 1 fails to open it.
+    rmSync(join(dir, 'processor-1'), { recursive: true, force: true });
+    writeFileSync(join(dir, 'processor-1'), 'not a journal');
+    const crashed = nextCrash(runtime, 'processor');
+    process.kill(runtime.processor(1).pid!, 'SIGKILL');
+    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: false });
+    assert.equal(processorPids(), [], 'no failed start left its child behind');
+  } finally {
+    await runtime.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** Runs fixtures/send-after-death.ts with `name` in a process of its own: its exit code, and the JSON lines it printed. */
