@@ -177,9 +177,9 @@ export class RemoteProcessor {
             ),
           ),
         );
-        sendToChild(child, { type: 'init', init }, (error) =>
-          reject(new WorkerCrashedError(`processor ${init.processor} could not be started: ${error.message}`, { cause: error })),
-        );
+        // The channel broke: the child is dying (a flag Node refuses ends it at once) or no use. Its exit,
+        // which comes after the kill, says why, better than the EPIPE does.
+        sendToChild(child, { type: 'init', init }, () => processor.#kill());
       });
     } catch (error) {
       processor.#kill();
