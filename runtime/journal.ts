@@ -13,10 +13,41 @@
  * copied as the station keeps them (still encoded): recording costs a copy,
  * not a decode, and replay scans the frame back into `EncodedEvent`s.
  */
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { InvalidOptionError } from '../errors.js';
 import type { BusEvent, Side } from '../types.js';
 import { UNREAD_ENDPOINT, scanBatch } from './encoded-events.js';
 import { batchFrames } from './transport.js';
+
+/** Where processor `processor`'s journal lives in the runtime's journal directory. */
+export function journalPath(directory: string, processor: number): string {
+  return join(directory, `processor-${processor}`);
+}
+
+/**
+ * Makes the journal directories of processors 1..`processors` (and `directory`
+ * itself) and checks that they can be written, before any processor starts:
+ * a path that cannot be used is refused here, by the root, with an
+ * `InvalidOptionError` naming it, instead of failing each processor's start.
+ */
+export function prepareJournalDirectories(directory: string, processors: number): void {
+  for (let processor = 1; processor <= processors; processor++) {
+    const path = journalPath(directory, processor);
+    try {
+      mkdirSync(path, { recursive: true });
+      if (!statSync(path).isDirectory()) throw new Error('it is not a directory');
+      accessSync(path, constants.R_OK | constants.W_OK);
+    } catch (error) {
+      throw new InvalidOptionError(
+        'journal',
+        `processor ${processor}'s journal cannot be kept in ${path}: ${error instanceof Error ? error.message : String(error)}. ` +
+          'Give a directory this process can create and write, or journal: false.',
+      );
+    }
+  }
+}
 
 /** One recorded change of a station. */
 export type JournalEntry =
@@ -65,8 +96,7 @@ export class StationJournal {
     this.#root = root;
     this.#compactAfter = compactAfter;
     this.#entries = root.openDB<StoredEntry, number>({ name: 'entries', keyEncoding: 'uint32' });
-    const [lastKey] = [...this.#entries.getKeys({ reverse: true, limit: 1 })];
-    this.#next = lastKey === undefined ? 0 : lastKey + 1;
+    this.#next = lastKeyOf(this.#entries) + 1;
   }
 
   /** Opens (or creates) the journal at `path`; it compacts itself every `compactAfter` entries. */
@@ -125,6 +155,18 @@ export class StationJournal {
     await this.#last;
     await this.#root.close();
   }
+}
+
+/**
+ * The highest key in use, or -1 for an empty journal. lmdb 3.5's reverse
+ * range never yields key 0 (a uint32 0 is the range's own lower bound), so a
+ * journal whose only entry is key 0 (one batch, or a compacted snapshot of one
+ * chunk) looks empty that way: the next incarnation would write over it.
+ */
+function lastKeyOf(entries: Database<StoredEntry, number>): number {
+  const [lastKey] = [...entries.getKeys({ reverse: true, limit: 1 })];
+  if (lastKey !== undefined) return lastKey;
+  return entries.doesExist(0) ? 0 : -1;
 }
 
 /** An entry as stored: an accepted batch as frames of at most SNAPSHOT_CHUNK events each. */

@@ -25,10 +25,29 @@ export interface ProcessorExit {
   readonly stopped: boolean;
 }
 
+/**
+ * Sends one message over a child's IPC channel. Every send has a callback: a
+ * send to a child that has just died fails with EPIPE or
+ * ERR_IPC_CHANNEL_CLOSED, which Node would otherwise raise as an 'error' on
+ * the ChildProcess — before its 'exit' — and crash this process. A failed
+ * send means the child is gone: `lost` hears why.
+ */
+function sendToChild(child: ChildProcess, message: ProcessorControl | Uint8Array, lost: (error: Error) => void): void {
+  try {
+    child.send(message, (error) => {
+      if (error !== null && error !== undefined) lost(error);
+    });
+  } catch (error) {
+    // Only a message that cannot be serialized throws here; the channel is fine, this send alone failed.
+    if (message instanceof Uint8Array) lost(error instanceof Error ? error : new Error(String(error)));
+    else throw error;
+  }
+}
+
 /** Frames over a child's IPC channel. */
-function childFrames(child: ChildProcess): FramePort {
+function childFrames(child: ChildProcess, lost: (error: Error) => void): FramePort {
   return {
-    send: (frame) => void child.send(frame),
+    send: (frame) => sendToChild(child, frame, lost),
     listen: (listener) => {
       const onMessage = (message: unknown) => {
         if (message instanceof Uint8Array) listener(message);
@@ -55,7 +74,9 @@ export class RemoteProcessor {
   private constructor(child: ChildProcess, processor: number, mainStation: (side: Side) => Station, bridge: () => BridgeDirection) {
     this.#child = child;
     this.processor = processor;
-    this.channel = new FrameChannel(childFrames(child), {
+    // A ChildProcess with no 'error' listener crashes this process on any error it raises.
+    child.on('error', (error) => this.#lost(error));
+    this.channel = new FrameChannel(childFrames(child, (error) => this.#lost(error)), {
       end: 'b',
       name: `root ↔ processor ${processor}`,
       // What arrives goes to the main stations: events stay encoded.
@@ -76,22 +97,58 @@ export class RemoteProcessor {
           ? new RuntimeStoppedError('a processor call')
           : new WorkerCrashedError(`processor ${processor} died (${signal ?? `exit code ${code}`}); its pending calls were rejected.`);
         this.#gone = error;
-        this.channel.close(error);
-        for (const pending of this.#pending.values()) {
-          pending.resolve({ ok: false, code: error instanceof BusError ? error.code : 'WORKER_CRASHED', message: error.message });
-        }
-        this.#pending.clear();
+        this.#rejectPending(error);
         resolve({ code, signal, stopped: this.#stopping });
       });
     });
   }
 
-  /** Forks the processor and resolves once its stations and threads are up. */
+  /** Closes the frame channel and answers every pending call with `error`. */
+  #rejectPending(error: Error): void {
+    this.channel.close(error);
+    for (const pending of this.#pending.values()) {
+      pending.resolve({ ok: false, code: error instanceof BusError ? error.code : 'WORKER_CRASHED', message: error.message });
+    }
+    this.#pending.clear();
+  }
+
+  /**
+   * A send failed, or the child raised an error: it is gone (or no use without
+   * its channel). Its calls are rejected now, and it is killed so that its
+   * 'exit' comes and the runtime restarts it.
+   */
+  #lost(cause: Error): void {
+    if (this.#gone !== undefined) return;
+    const error = this.#stopping
+      ? new RuntimeStoppedError('a processor call')
+      : new WorkerCrashedError(`processor ${this.processor} is gone (${cause.message}); its pending calls were rejected.`, { cause });
+    this.#gone = error;
+    this.#rejectPending(error);
+    this.#kill();
+  }
+
+  /** SIGKILLs the child unless it has exited already. */
+  #kill(): void {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    try {
+      this.#child.kill('SIGKILL');
+    } catch {
+      // Gone meanwhile: its 'exit' tells the rest.
+    }
+  }
+
+  /**
+   * Forks the processor and resolves once its stations and threads are up.
+   * A start that fails (the processor says so, exits, or its channel breaks)
+   * or is given up (`signal` aborts: the runtime stops) kills the child and
+   * rejects once it is gone: a failed start leaves no process behind.
+   */
   static async start(
     init: ProcessorInit,
     mainStation: (side: Side) => Station,
     bridge: () => BridgeDirection,
     execArgv: readonly string[] = [],
+    signal?: AbortSignal,
   ): Promise<RemoteProcessor> {
     const child = fork(PROCESSOR_ENTRY, [], {
       execArgv: ['--import', import.meta.resolve('tsx'), ...execArgv],
@@ -99,23 +156,40 @@ export class RemoteProcessor {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const processor = new RemoteProcessor(child, init.processor, mainStation, bridge);
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (message: unknown) => {
-        const report = message as ProcessorReport;
-        if (report?.type === 'ready') resolve();
-        else if (report?.type === 'failed') reject(new WorkerCrashedError(`processor ${init.processor} failed to start: ${report.message}`));
-      };
-      child.on('message', onMessage);
-      void processor.exited.then(({ code, signal }) =>
-        reject(
-          new WorkerCrashedError(
-            `processor ${init.processor} exited while starting (${signal ?? `exit code ${code}`}; ` +
-              `its stderr says why; a flag of processorExecArgv Node does not take ends it so).`,
+    let onMessage: ((message: unknown) => void) | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onMessage = (message: unknown) => {
+          const report = message as ProcessorReport;
+          if (report?.type === 'ready') resolve();
+          else if (report?.type === 'failed') reject(new WorkerCrashedError(`processor ${init.processor} failed to start: ${report.message}`));
+        };
+        child.on('message', onMessage);
+        onAbort = () => reject(new RuntimeStoppedError(`starting processor ${init.processor}`));
+        if (signal?.aborted === true) onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        void processor.exited.then(({ code, signal: killedBy }) =>
+          reject(
+            new WorkerCrashedError(
+              `processor ${init.processor} exited while starting (${killedBy ?? `exit code ${code}`}; ` +
+                `its stderr says why; a flag of processorExecArgv Node does not take ends it so).`,
+            ),
           ),
-        ),
-      );
-      child.send({ type: 'init', init } satisfies ProcessorControl);
-    });
+        );
+        // The channel broke: the child is dying (a flag Node refuses ends it at once) or no use. Its exit,
+        // which comes after the kill, says why, better than the EPIPE does.
+        sendToChild(child, { type: 'init', init }, () => processor.#kill());
+      });
+    } catch (error) {
+      processor.#kill();
+      // A child that never ran (fork failed: no pid) may never say 'exit'.
+      if (child.pid !== undefined) await processor.exited;
+      throw error;
+    } finally {
+      child.off('message', onMessage!);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    }
     return processor;
   }
 
@@ -131,7 +205,13 @@ export class RemoteProcessor {
     }
     return new Promise((resolve) => {
       this.#pending.set(message.id, { resolve });
-      this.#child.send(message);
+      try {
+        sendToChild(this.#child, message, (error) => this.#lost(error));
+      } catch (error) {
+        // Arguments that cannot cross (e.g. a function): this call alone fails.
+        this.#pending.delete(message.id);
+        throw error;
+      }
     });
   }
 

@@ -6,9 +6,9 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import { createActor } from 'xstate';
-import { BusError, UnsupportedError } from '../errors.js';
+import { BusError, UnsupportedError, toWireError } from '../errors.js';
 import { stationMachine } from '../machines/station.machine.js';
-import type { BridgeDirection, Side } from '../types.js';
+import { SIDES, type BridgeDirection, type Side } from '../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from './frame-channel.js';
 import { ChannelStationLink, type StationHost } from './links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from './protocol.js';
@@ -104,7 +104,9 @@ export class ProcessorNode implements StationHost {
   /**
    * Opens the journal and replays it into the stations (a restarted processor
    * gets back what its stations had accepted), starts thread 0 here and the
-   * worker threads, and sends restored history on to the main stations.
+   * worker threads, sends restored history on to the main stations, and only
+   * then starts the sync policy: the resend is a `toMain()`, and one of the
+   * policy's round trips running meanwhile would make it fail as busy.
    * Resolves once all of that is done.
    */
   async start(): Promise<void> {
@@ -131,12 +133,11 @@ export class ProcessorNode implements StationHost {
     const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
       (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
     this.attachThread(this.processor, 0, port2, call);
-    if (this.#init.sync !== undefined) {
-      this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
-        settleAll((['internal', 'external'] as const).map((side) => () => this.#stations[side].roundTrip())),
-      );
-      this.#syncTimer.start();
-    }
+    // What a predecessor's stations had accepted reaches the main stations again (they deduplicate),
+    // while the workers start.
+    const resent = restored === 0 ? undefined : Promise.all(SIDES.map((side) => this.#stations[side].toMain()));
+    // Awaited below; a failure while the workers start must not go unhandled meanwhile.
+    resent?.catch(() => undefined);
     this.#workers = await startWorkerThreads(this, {
       processor: this.processor,
       count: this.#init.threads,
@@ -145,13 +146,21 @@ export class ProcessorNode implements StationHost {
       bridge: () => this.#direction,
       ...(this.#init.callDeadlineMs === undefined ? {} : { callDeadlineMs: this.#init.callDeadlineMs }),
       ...(this.#init.restart === undefined ? {} : { restart: this.#init.restart }),
-      onCrash: (thread, exit, restarted) => void this.#reportCrash(thread, exit.reason, restarted),
+      onCrash: (thread, exit, restarted) =>
+        // A report that cannot be posted (thread 0 stopping, its bus full) is not worth this processor.
+        void this.#reportCrash(thread, exit.reason, restarted).catch(() => undefined),
       processorIncarnation: this.#incarnation(),
       ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
     });
-    // What a predecessor's stations had accepted reaches the main stations again; they deduplicate.
-    if (restored > 0) await Promise.all((['internal', 'external'] as const).map((side) => this.#stations[side].toMain()));
+    await resent;
+    // A stop() that came while this started has nothing left for a timer to sync.
+    if (this.#init.sync !== undefined && this.#running) {
+      this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
+        settleAll(SIDES.map((side) => () => this.#stations[side].roundTrip())),
+      );
+      this.#syncTimer.start();
+    }
   }
 
   /** `''` for a first processor, else the number of times it was restarted. */
@@ -229,7 +238,10 @@ export class ProcessorNode implements StationHost {
       if (thread === undefined) {
         return { ok: false, code: 'INVALID_OPTION', message: `processor ${this.processor} has no thread ${message.thread}.` };
       }
-      return (thread.caller.call as (m: string, ...a: unknown[]) => Promise<Outcome<unknown>>)(message.method, ...message.args);
+      // A worker's call rejects (WORKER_CRASHED) when the worker exits, throws or hangs meanwhile: that is its
+      // outcome, as the root's callers get it from their own workers; the thread is restarted, not this processor.
+      const call = thread.caller.call as (m: string, ...a: unknown[]) => Promise<Outcome<unknown>>;
+      return call(message.method, ...message.args).catch((error: unknown) => ({ ok: false, ...toWireError(error) }));
     }
     if (message.type === 'call' && message.target === 'station') {
       const station = this.#stations[message.side];
@@ -268,8 +280,11 @@ export class ProcessorNode implements StationHost {
       side,
       state: this.#stations[side].state,
     }));
-    const threads = await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('actors')));
-    for (const result of threads) if (result.ok) list.push(...result.value);
+    // A worker that is gone (being restarted) has no actors to list; its call rejects.
+    const threads = await Promise.all(
+      [...this.#threads.values()].map((thread) => thread.caller.call('actors').catch(() => undefined)),
+    );
+    for (const result of threads) if (result?.ok === true) list.push(...result.value);
     return list;
   }
 

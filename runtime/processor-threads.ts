@@ -40,11 +40,14 @@ export interface RestartPolicy {
   readonly withinMs: number;
 }
 
-/** Throws `InvalidOptionError` unless `policy` is a `RestartPolicy` (`option` names it), before anything starts. */
+/** Throws `InvalidOptionError` unless `policy` is `{ maxRestarts, withinMs }` as `RestartBudget` takes them. */
 export function checkRestartPolicy(policy: unknown, option: string): asserts policy is RestartPolicy {
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+    throw new InvalidOptionError(option, `expected { maxRestarts, withinMs }, got ${describe(policy)}.`);
+  }
   assertKnownKeys(policy, ['maxRestarts', 'withinMs'], option);
-  const { maxRestarts, withinMs } = (policy ?? {}) as Partial<RestartPolicy>;
-  if (policy === undefined || !Number.isSafeInteger(maxRestarts) || maxRestarts! < 0) {
+  const { maxRestarts, withinMs } = policy as Record<string, unknown>;
+  if (typeof maxRestarts !== 'number' || !Number.isSafeInteger(maxRestarts) || maxRestarts < 0) {
     throw new InvalidOptionError(`${option}.maxRestarts`, `expected an integer >= 0, got ${describe(maxRestarts)}.`);
   }
   if (typeof withinMs !== 'number' || !Number.isFinite(withinMs) || withinMs <= 0) {

@@ -26,10 +26,11 @@ import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thr
 import { assertClonable, checkActorEvent, checkSpawnOptions, moduleHref, type SpawnOptions } from './user-actors.js';
 import { SyncTimer, policyLimits, settleAll, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './sync-policy.js';
 import { DEFAULT_RESTART_POLICY, checkRestartPolicy, startWorkerThreads, type RestartPolicy, type WorkerThreads } from './processor-threads.js';
+import { journalPath, prepareJournalDirectories } from './journal.js';
 import type { ProcessorInit } from './protocol.js';
 import { RemoteProcessor, RemoteStation } from './processor-host.js';
 import type { FrameChannel } from './frame-channel.js';
-import { RestartBudget, type WorkerExit } from './worker-host.js';
+import { MAX_DEADLINE_MS, RestartBudget, checkResourceLimits, type WorkerExit } from './worker-host.js';
 import { Station } from './station.js';
 import type { ErrorHandler } from './subscriptions.js';
 import { Thread } from './thread.js';
@@ -218,6 +219,8 @@ export class Runtime {
   readonly #remoteProcessors = new Map<number, RemoteProcessor>();
   readonly #processorBudgets = new Map<number, RestartBudget>();
   readonly #starting = new Set<Promise<RemoteProcessor>>();
+  /** Aborted by stop(): processor starts under way give up and kill their child. */
+  readonly #stopStarts = new AbortController();
   #stopping = false;
   #journalDir: string | undefined;
   #ownsJournalDir = false;
@@ -254,11 +257,9 @@ export class Runtime {
     }
     this.#processorExecArgv = Object.freeze([...execArgv]);
     const deadline = options.callDeadlineMs;
-    if (deadline !== undefined && (!Number.isInteger(deadline) || deadline < 1)) {
-      throw new InvalidOptionError('callDeadlineMs', `expected a positive integer of milliseconds, got ${describe(deadline)}.`);
+    if (deadline !== undefined && (!Number.isInteger(deadline) || deadline < 1 || deadline > MAX_DEADLINE_MS)) {
+      throw new InvalidOptionError('callDeadlineMs', `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(deadline)}.`);
     }
-    if (options.restart !== undefined) checkRestartPolicy(options.restart, 'restart');
-    if (options.workerLimits !== undefined) checkWorkerLimits(options.workerLimits);
     this.clock = options.clock ?? systemClock;
     if (typeof this.clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
     this.transport = resolveTransport(options.transport);
@@ -276,6 +277,24 @@ export class Runtime {
     if (options.inspect !== undefined) assertFunction(options.inspect, 'inspect');
     this.subscriberErrorHandler = options.onError ?? defaultErrorHandler;
     this.#inspect = options.inspect;
+    // What workers and child processors check again is checked here, before anything starts: a start
+    // they refuse would come after this constructor had taken the option, and leave a half-started runtime.
+    if (options.restart !== undefined) checkRestartPolicy(options.restart, 'restart');
+    if (options.workerLimits !== undefined) checkResourceLimits(options.workerLimits, 'workerLimits');
+    const journal = options.journal;
+    if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
+      throw new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`);
+    }
+    if (processors > 0 && journal !== false) {
+      this.#journalDir = journal ?? mkdtempSync(join(tmpdir(), 'busline-journal-'));
+      this.#ownsJournalDir = journal === undefined;
+      try {
+        prepareJournalDirectories(this.#journalDir, processors);
+      } catch (error) {
+        if (this.#ownsJournalDir) rmSync(this.#journalDir, { recursive: true, force: true });
+        throw error;
+      }
+    }
 
     const bridgeActor = createActor(
       bridgeMachine.provide({
@@ -332,14 +351,6 @@ export class Runtime {
       ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
       ...(syncPolicy === undefined ? {} : { sync: syncPolicy }),
     };
-    const journal = options.journal;
-    if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
-      throw new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`);
-    }
-    if (processors > 0 && journal !== false) {
-      this.#journalDir = journal ?? mkdtempSync(join(tmpdir(), 'busline-journal-'));
-      this.#ownsJournalDir = journal === undefined;
-    }
     const children = Promise.all(Array.from({ length: processors }, (_, i) => this.#startProcessor(i + 1, 0)));
     this.#started = Promise.all([workers, children]).then(() => undefined);
     // A runtime that cannot start stops what did start: no worker or process is left behind.
@@ -382,8 +393,8 @@ export class Runtime {
   /**
    * Forks processor `index` and watches it: when it dies by itself it is
    * restarted within its restart budget, and the crash is reported. What had
-   * reached the main stations is kept; what only its local stations held is
-   * lost with it.
+   * reached the main stations is kept; what its local stations had accepted
+   * comes back from its journal (lost with it only with `journal: false`).
    */
   async #startProcessor(index: number, incarnation: number): Promise<void> {
     const starting = RemoteProcessor.start(
@@ -393,13 +404,14 @@ export class Runtime {
         bridge: this.bridgeDirection(),
         incarnation,
         ...this.#processorInit,
-        ...(this.#journalDir === undefined ? {} : { journal: join(this.#journalDir, `processor-${index}`) }),
+        ...(this.#journalDir === undefined ? {} : { journal: journalPath(this.#journalDir, index) }),
       },
       (side) => this.mainStation(side),
       () => this.bridgeDirection(),
       this.#processorExecArgv,
+      this.#stopStarts.signal,
     );
-    // stop() waits for starts in flight, so a processor restarted during stop() is stopped too.
+    // stop() aborts starts in flight and waits for them, so no processor started meanwhile outlives it.
     this.#starting.add(starting);
     let remote: RemoteProcessor;
     try {
@@ -420,15 +432,20 @@ export class Runtime {
         budget = new RestartBudget({ ...(this.#processorInit.restart ?? DEFAULT_RESTART_POLICY), clock: this.clock });
         this.#processorBudgets.set(index, budget);
       }
+      // A failed start has killed its child; it counts against the budget until a start succeeds.
       while (this.#running && !this.#stopping && budget.tryRestart()) {
         try {
           await this.#startProcessor(index, incarnation + 1);
+          budget.started();
           this.#reportCrash('processor', index, null, reason, true);
           return;
         } catch {
+          budget.startFailed();
           incarnation++;
         }
       }
+      // A stop() under way ended the restarts, not the budget.
+      if (this.#stopping) return;
       this.#reportCrash('processor', index, null, reason, false);
     });
   }
@@ -632,6 +649,7 @@ export class Runtime {
 
   async #stop(): Promise<void> {
     this.#stopping = true;
+    this.#stopStarts.abort();
     await this.#syncTimer?.stop();
     await this.#started?.catch(() => {});
     await Promise.allSettled([...this.#starting]);
@@ -858,19 +876,6 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 function assertIndex(value: unknown, option: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new InvalidOptionError(option, `expected an integer from 0, got ${describe(value)}.`);
-  }
-}
-
-const WORKER_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
-
-/** Throws `InvalidOptionError` unless `limits` are Node's `resourceLimits`, each a positive number of megabytes. */
-function checkWorkerLimits(limits: unknown): void {
-  assertKnownKeys(limits, WORKER_LIMITS, 'workerLimits');
-  for (const key of WORKER_LIMITS) {
-    const value = (limits as Record<string, unknown>)[key];
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
-      throw new InvalidOptionError(`workerLimits.${key}`, `expected a positive number of megabytes, got ${describe(value)}.`);
-    }
   }
 }
 

@@ -154,8 +154,8 @@ interface Envelope {
 
 const OPTION_KEYS = ['name', 'workerData', 'callDeadlineMs', 'startDeadlineMs', 'resourceLimits', 'env'] as const;
 const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
-/** setTimeout's largest delay; longer ones fire at once. */
-const MAX_DEADLINE_MS = 2 ** 31 - 1;
+/** The longest `callDeadlineMs` or `startDeadlineMs`: setTimeout's largest delay (longer ones fire at once). */
+export const MAX_DEADLINE_MS = 2 ** 31 - 1;
 const DEFAULT_CALL_DEADLINE_MS = 30_000;
 const DEFAULT_START_DEADLINE_MS = 10_000;
 const TYPESCRIPT_MODULE = /\.(ts|mts|tsx)$/;
@@ -248,9 +248,23 @@ export interface RestartBudgetOptions {
  * within any `withinMs`. A refused restart is not recorded, so the budget
  * recovers as old restarts leave the window.
  *
+ * A restart whose start fails (`startFailed()`) also counts until a start
+ * succeeds (`started()`), however long ago it was: `maxRestarts` failed starts
+ * in a row use the budget up even when each one takes longer than the window
+ * (a processor replaying a large journal), so what cannot start is given up
+ * instead of being tried forever.
+ *
  * @example
  * const budget = new RestartBudget({ maxRestarts: 5, withinMs: 10_000 })
- * if (!budget.tryRestart()) console.error('crashing too often; giving up')
+ * while (budget.tryRestart()) {
+ *   try {
+ *     await start()
+ *     budget.started()
+ *     break
+ *   } catch {
+ *     budget.startFailed()
+ *   }
+ * }
  */
 export class RestartBudget {
   readonly #maxRestarts: number;
@@ -258,6 +272,8 @@ export class RestartBudget {
   readonly #clock: Clock;
   /** Times of the restarts still inside the window, oldest first. */
   #restarts: number[] = [];
+  /** Restarts that failed to start since the last one that started. */
+  #failedStarts = 0;
 
   constructor(options: RestartBudgetOptions) {
     assertKnownKeys(options, ['maxRestarts', 'withinMs', 'clock'], 'RestartBudget');
@@ -279,17 +295,25 @@ export class RestartBudget {
 
   /** Records a restart and returns true when the budget allows it; returns false (recording nothing) when not. */
   tryRestart(): boolean {
-    const now = this.#clock.now();
-    this.#forgetBefore(now);
-    if (this.#restarts.length >= this.#maxRestarts) return false;
-    this.#restarts.push(now);
+    if (this.remaining <= 0) return false;
+    this.#restarts.push(this.#clock.now());
     return true;
+  }
+
+  /** The restart last allowed did not start: it counts until a start succeeds. */
+  startFailed(): void {
+    this.#failedStarts++;
+  }
+
+  /** The restart last allowed started: the failed starts before it count only while inside the window. */
+  started(): void {
+    this.#failedStarts = 0;
   }
 
   /** Restarts the budget would allow now. */
   get remaining(): number {
     this.#forgetBefore(this.#clock.now());
-    return this.#maxRestarts - this.#restarts.length;
+    return this.#maxRestarts - Math.max(this.#restarts.length, this.#failedStarts);
   }
 
   #forgetBefore(now: number): void {
@@ -376,9 +400,11 @@ export async function supervise<Api extends WorkerApi>(
         successor = await start();
       } catch (startError) {
         if (stopped) return;
+        budget.startFailed();
         error = startError;
         continue;
       }
+      budget.started();
       if (stopped) {
         await successor.terminate();
         return;
@@ -636,14 +662,7 @@ function checkOptions(options: WorkerOptions): Settings {
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidOptionError('startWorker.name', `expected a non-empty string, got ${describe(name)}.`);
   }
-  if (resourceLimits !== undefined) {
-    assertKnownKeys(resourceLimits, RESOURCE_LIMIT_KEYS, 'startWorker.resourceLimits');
-    for (const [key, value] of Object.entries(resourceLimits)) {
-      if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
-        throw new InvalidOptionError(`startWorker.resourceLimits.${key}`, `expected megabytes > 0, got ${describe(value)}.`);
-      }
-    }
-  }
+  if (resourceLimits !== undefined) checkResourceLimits(resourceLimits, 'startWorker.resourceLimits');
   if (env !== undefined) {
     if (typeof env !== 'object' || env === null || Array.isArray(env)) {
       throw new InvalidOptionError('startWorker.env', `expected an object of strings, got ${describe(env)}.`);
@@ -662,6 +681,19 @@ function checkOptions(options: WorkerOptions): Settings {
     resourceLimits,
     env,
   };
+}
+
+/** Throws `InvalidOptionError` unless `limits` holds only Node's heap limits, each in megabytes > 0. */
+export function checkResourceLimits(limits: unknown, option: string): asserts limits is ResourceLimits {
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
+    throw new InvalidOptionError(option, `expected an object of heap limits in megabytes, got ${describe(limits)}.`);
+  }
+  assertKnownKeys(limits, RESOURCE_LIMIT_KEYS, option);
+  for (const [key, value] of Object.entries(limits)) {
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
+      throw new InvalidOptionError(`${option}.${key}`, `expected megabytes > 0, got ${describe(value)}.`);
+    }
+  }
 }
 
 function deadline(value: unknown, option: string, fallback: number): number {

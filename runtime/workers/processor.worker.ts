@@ -6,7 +6,8 @@
  * no processor outlives its runtime.
  */
 import { ProcessorNode, parentFrames, type ParentChannel } from '../processor-node.js';
-import type { ProcessorControl, ProcessorReport } from '../protocol.js';
+import { toWireError } from '../../errors.js';
+import type { Outcome, ProcessorControl, ProcessorReport } from '../protocol.js';
 
 if (process.send === undefined) {
   console.error('busline: processor.worker.ts runs only as a child process forked by the runtime.');
@@ -14,7 +15,12 @@ if (process.send === undefined) {
 }
 
 const parent: ParentChannel = {
-  send: (message) => void process.send!(message),
+  // With a callback: a send after the root went away fails with EPIPE or ERR_IPC_CHANNEL_CLOSED, which Node
+  // would raise as an uncaught 'error'. The root is gone then, and so is this processor's reason to run.
+  send: (message) =>
+    void process.send!(message, undefined, undefined, (error: Error | null) => {
+      if (error !== null && error !== undefined) process.exit(0);
+    }),
   on: (event, listener) => process.on(event, listener),
   off: (event, listener) => process.off(event, listener),
 };
@@ -35,8 +41,12 @@ process.on('message', (message: unknown) => {
     return;
   }
   if (node === undefined) return;
-  void node.control(control).then((outcome) => {
-    report({ type: 'result', id: control.id, outcome });
-    if (control.type === 'stop') process.disconnect();
-  });
+  // control() answers every call with an Outcome; should one reject anyway, it is that call's failure, not this process's.
+  void node
+    .control(control)
+    .catch((error: unknown): Outcome<unknown> => ({ ok: false, ...toWireError(error) }))
+    .then((outcome) => {
+      report({ type: 'result', id: control.id, outcome });
+      if (control.type === 'stop') process.disconnect();
+    });
 });

@@ -5,23 +5,20 @@
  * the main station) is lost. Tests wait for the runtime's own crash report, an
  * internal-side event, never for time.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
 import type { RemoteStation } from '../../runtime/processor-host.js';
 
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+import { isGone, nextCrash, processorPids } from '../helpers.js';
 
-/** Resolves with the next `busline.<kind>.crashed` event on the root's internal bus. */
-function nextCrash(runtime: Runtime, kind: 'thread' | 'processor'): Promise<BusEvent> {
-  return new Promise((resolve) => {
-    const subscription = runtime.bus('internal').subscribe(`busline.${kind}.crashed`, (event) => {
-      subscription.unsubscribe();
-      resolve(event);
-    });
-  });
-}
+const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 
 /** Thread 0.1 hands a kept event and a deferred one over to its station (parked there): what its crash must not lose. */
 async function handOver(runtime: Runtime): Promise<{ kept: BusEvent; parked: BusEvent }> {
@@ -114,6 +111,41 @@ for (const [how, reason] of [
   });
 }
 
+for (const [how, reason] of [
+  ['exit', 'exit'],
+  ['hang', 'hung'],
+] as const) {
+  test(`worker of a child processor that ${how === 'exit' ? 'exits' : 'hangs'} while a call to it is in flight - only the thread is restarted; the processor lives on`, async () => {
+    // The processor reports its thread's crash on its thread 0's internal bus; the sync policy brings it to the root's.
+    const runtime = createRuntime({
+      processors: 1,
+      threadsPerProcessor: 1,
+      deferred: 'manual',
+      sync: { everyMs: 10 },
+      ...(how === 'hang' ? { callDeadlineMs: 5_000 } : {}),
+    });
+    await runtime.ready;
+    try {
+      const pid = runtime.processor(1).pid!;
+      const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 1, thread: 1 });
+      const crashed = nextCrash(runtime, 'thread');
+      try {
+        await actor.send({ type: `crash.${how}` });
+        assert.unreachable('the call that brought the worker down resolved');
+      } catch (error) {
+        assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+        assert.match(String(error), /worker/, 'the worker is gone, not the processor');
+      }
+      assert.equal((await crashed).payload, { processor: 1, thread: 1, reason, restarted: true });
+      assert.is(runtime.processor(1).pid, pid, 'the processor lived on');
+      const fresh = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('after.crash', 1);
+      assert.match(fresh.id, /^1\.1\.1-/, 'the thread\'s successor answers');
+    } finally {
+      await runtime.stop();
+    }
+  });
+}
+
 test('processor SIGKILL - pending calls rejected, processor restarted from its journal: no accepted event lost', async () => {
   const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual' });
   await runtime.ready;
@@ -153,5 +185,108 @@ test('processor SIGKILL - pending calls rejected, processor restarted from its j
     await runtime.stop();
   }
 });
+
+test('processor killed again and again - its restarted stations hold everything they had accepted, after any number of kills', async () => {
+  const runtime = createRuntime({ processors: 1, deferred: 'manual' });
+  await runtime.ready;
+  const pids: number[] = [];
+  try {
+    const accepted: string[] = [];
+    for (let kill = 1; kill <= 3; kill++) {
+      // Each incarnation's station accepts one batch (its journal's only entry, the first time), then dies before any toMain() of its own.
+      const bus = runtime.thread(1, 0).bus('external') as RemoteBus;
+      accepted.push((await bus.post('order.created', { kill })).id);
+      await bus.toStation();
+      const crashed = nextCrash(runtime, 'processor');
+      pids.push(runtime.processor(1).pid!);
+      process.kill(pids.at(-1)!, 'SIGKILL');
+      assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: true });
+      const held = ids(await (runtime.processor(1).station('external') as RemoteStation).history());
+      assert.equal([...held].sort(), [...accepted].sort(), `after kill ${kill}`);
+    }
+  } finally {
+    pids.push(runtime.processor(1).pid!);
+    await runtime.stop();
+  }
+  assert.ok(pids.every(isGone), 'every incarnation is gone');
+  assert.equal(processorPids(), []);
+});
+
+test('processor SIGKILL under the sync policy, twice - what a resolved sync carried is in the restarted station and the main station; only posts no sync had carried are lost', async () => {
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, sync: { everyMs: 5 } });
+  await runtime.ready;
+  try {
+    const synced: string[] = [];
+    for (let kill = 1; kill <= 2; kill++) {
+      const bus = runtime.thread(1, 1).bus('external') as RemoteBus;
+      // The posts of one tick travel in one control call, in order.
+      const post = async (count: number) =>
+        ids(await Promise.all(Array.from({ length: count }, (_, i) => bus.post('order.created', { kill, i }))));
+      synced.push(...(await post(300)));
+      await bus.sync(); // resolved: the station has accepted all of them
+      const onlyPosted = await post(200);
+      // The bus's unsent events are its last posts; the policy may still carry some of them before the kill.
+      const { unsent } = await bus.state();
+      const crashed = nextCrash(runtime, 'processor');
+      process.kill(runtime.processor(1).pid!, 'SIGKILL');
+      assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: true });
+
+      const main = new Set(ids(runtime.mainStation('external').history()));
+      const local = new Set(ids(await (runtime.processor(1).station('external') as RemoteStation).history()));
+      assert.equal(synced.filter((id) => !main.has(id)), [], `after kill ${kill}: every synced event is in the main station`);
+      assert.equal(synced.filter((id) => !local.has(id)), [], `after kill ${kill}: and in the restarted processor's station`);
+      const lost = onlyPosted.filter((id) => !main.has(id));
+      assert.ok(lost.length <= unsent, `after kill ${kill}: ${lost.length} lost, but only ${unsent} were unsent`);
+      assert.equal(lost, onlyPosted.slice(onlyPosted.length - lost.length), 'only the last posts, which no sync had carried, are lost');
+      synced.push(...onlyPosted.filter((id) => main.has(id)));
+    }
+  } finally {
+    await runtime.stop();
+  }
+  assert.equal(processorPids(), []);
+});
+
+test('processor whose restarts cannot start - each failed start kills its child and counts: maxRestarts of them give up, however short the window', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-restart-test-'));
+  // A window far shorter than a start: only failed starts that count can use the budget up.
+  const runtime = createRuntime({ processors: 1, deferred: 'manual', journal: dir, restart: { maxRestarts: 2, withinMs: 1 } });
+  try {
+    await runtime.ready;
+    // Its journal's directory becomes a file: every later start of processor 1 fails to open it.
+    rmSync(join(dir, 'processor-1'), { recursive: true, force: true });
+    writeFileSync(join(dir, 'processor-1'), 'not a journal');
+    const crashed = nextCrash(runtime, 'processor');
+    process.kill(runtime.processor(1).pid!, 'SIGKILL');
+    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: false });
+    assert.equal(processorPids(), [], 'no failed start left its child behind');
+  } finally {
+    await runtime.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs fixtures/send-after-death.ts with `name` in a process of its own: its exit code, and the JSON lines it printed. */
+function sendAfterDeath(name: string): Promise<{ code: number | null; lines: Array<Record<string, string>>; stderr: string }> {
+  const fixture = fileURLToPath(new URL('./fixtures/send-after-death.ts', import.meta.url));
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', fixture, name], { timeout: 120_000 }, (error, stdout, stderr) => {
+      const lines = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, string>);
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, lines, stderr });
+    });
+  });
+}
+
+for (const name of ['post', 'bridge.open', 'stop']) {
+  test(`processor dead, its 'exit' not yet seen - ${name} does not crash the root: the send fails as WORKER_CRASHED`, async () => {
+    const { code, lines, stderr } = await sendAfterDeath(name);
+    assert.is(code, 0, `the root process crashed:\n${stderr}`);
+    const [call, restarted] = lines;
+    if (name === 'stop') assert.equal(call, { case: 'stop', outcome: 'resolved' });
+    else {
+      assert.equal(call, { case: name, outcome: 'rejected', code: 'WORKER_CRASHED' });
+      assert.equal(restarted, { case: 'restarted', outcome: JSON.stringify({ processor: 1, thread: null, reason: 'SIGKILL', restarted: true }) });
+    }
+  });
+}
 
 test.run();

@@ -126,4 +126,39 @@ test('encoded events - recorded by copying their bytes, replayed still encoded, 
   }
 });
 
+test('reopen - entries recorded after a reopen go after the old ones, whatever the journal held (one entry, a compacted snapshot)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  const accepted = (id: string) => ({ op: 'accept' as const, side: 'external' as const, history: [{ ...events(1, 1)[0]!, id }], queue: [] });
+  const held = (journal: StationJournal) =>
+    journal.entries().flatMap((entry) => (entry.op === 'accept' ? plainEvents(entry.history).map((event) => event.id) : []));
+  try {
+    // A first incarnation accepts one batch; each later one (reopened, as a restarted processor does) one more.
+    for (const id of ['a', 'b', 'c']) {
+      const journal = StationJournal.open(dir);
+      journal.record(accepted(id));
+      await journal.committed();
+      await journal.close();
+    }
+    const reopened = StationJournal.open(dir);
+    assert.equal(held(reopened), ['a', 'b', 'c']);
+    await reopened.close();
+
+    // Compacted into a snapshot of one entry, then reopened: the next entry goes after it.
+    const compacting = StationJournal.open(dir, { compactAfter: 1 });
+    compacting.snapshot = () => [{ op: 'accept', side: 'external', history: ['a', 'b', 'c', 'd'].map((id) => accepted(id).history[0]!), queue: [] }];
+    compacting.record(accepted('d'));
+    await Promise.resolve();
+    await compacting.committed();
+    assert.is(compacting.compactions, 1);
+    await compacting.close();
+    const afterSnapshot = StationJournal.open(dir);
+    afterSnapshot.record(accepted('e'));
+    await afterSnapshot.committed();
+    assert.equal(held(afterSnapshot), ['a', 'b', 'c', 'd', 'e']);
+    await afterSnapshot.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

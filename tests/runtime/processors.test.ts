@@ -5,10 +5,22 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { BusFullError, createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, isBusError, type BusEvent, type Runtime } from '../../index.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  BusFullError,
+  createRuntime,
+  DEFAULT_PROCESSOR_EXEC_ARGV,
+  isBusError,
+  type BusEvent,
+  type InvalidOptionError,
+  type Runtime,
+  type RuntimeOptions,
+} from '../../index.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
-import type { RemoteStation } from '../../runtime/processor-host.js';
+import { RemoteProcessor, type RemoteStation } from '../../runtime/processor-host.js';
+import { isGone, processorPids } from '../helpers.js';
 
 const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 const test = suite('child processors');
@@ -124,13 +136,52 @@ lifecycle('stop - no processor process remains', async () => {
   assert.ok(pid > 0 && pid !== process.pid);
   assert.is(process.kill(pid, 0), true, 'running before stop');
   await rt.stop();
-  let gone = false;
+  assert.ok(isGone(pid), `process ${pid} is still there`);
+});
+
+lifecycle('start - a processor that refuses to start is killed before the start rejects: no process is left', async () => {
+  const rt = createRuntime({ deferred: 'manual' });
   try {
-    process.kill(pid, 0);
+    // Options the runtime would refuse before forking (createRuntime checks them): here they reach the child, which refuses them.
+    await RemoteProcessor.start(
+      { processor: 1, threads: 1, deferred: 'manual', maxQueued: 10, bridge: 'closed', callDeadlineMs: 3e9 },
+      (side) => rt.mainStation(side),
+      () => rt.bridgeDirection(),
+    );
+    assert.unreachable('the processor should not start');
   } catch (error) {
-    gone = (error as NodeJS.ErrnoException).code === 'ESRCH';
+    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+    assert.match(String(error), /callDeadlineMs/);
+    assert.equal(processorPids(), [], 'the child is gone when the start rejects');
+  } finally {
+    await rt.stop();
   }
-  assert.ok(gone, `process ${pid} is still there`);
+});
+
+lifecycle('createRuntime - options a processor or worker would refuse are refused here, before any process starts', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'busline-options-test-')), 'a-file');
+  writeFileSync(file, '');
+  const refused = (options: RuntimeOptions, option: string) => {
+    try {
+      createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual', ...options });
+      assert.unreachable(`createRuntime took ${JSON.stringify(options)}`);
+    } catch (error) {
+      assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
+      assert.is((error as InvalidOptionError).option, option, String(error));
+    }
+  };
+  try {
+    refused({ callDeadlineMs: 3e9 }, 'callDeadlineMs');
+    refused({ journal: join(file, 'journal') }, 'journal');
+    refused({ restart: { maxRestarts: -1, withinMs: 1_000 } }, 'restart.maxRestarts');
+    refused({ restart: { maxRestarts: 1, withinMs: 0 } }, 'restart.withinMs');
+    refused({ restart: { maxRestarts: 1, withinMs: 1_000, backoff: 2 } as never }, 'restart.backoff');
+    refused({ workerLimits: { maxOldGenerationSizeMb: 0 } }, 'workerLimits.maxOldGenerationSizeMb');
+    refused({ workerLimits: { heapMb: 64 } as never }, 'workerLimits.heapMb');
+    assert.equal(processorPids(), [], 'no processor was forked');
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
 });
 
 lifecycle('crash - a processor killed with SIGKILL rejects pending and later calls with WORKER_CRASHED', async () => {

@@ -273,6 +273,57 @@ test('RestartBudget - maxRestarts 0 never allows; bad options are refused', () =
   refused({ maxRestarts: 1, withinMs: 10, period: 5 }, 'RestartBudget.period');
 });
 
+test('RestartBudget - failed starts count until a start succeeds, however long each took', () => {
+  const clock = new ManualClock(0);
+  const budget = new RestartBudget({ maxRestarts: 3, withinMs: 1_000, clock });
+  const failSlowly = () => {
+    assert.ok(budget.tryRestart());
+    clock.advance(4_000); // a start that takes longer than the whole window, then fails
+    budget.startFailed();
+  };
+  failSlowly();
+  failSlowly();
+  assert.is(budget.remaining, 1);
+  // One that starts: the failures before it count in the window only, which they have left.
+  assert.ok(budget.tryRestart());
+  budget.started();
+  clock.advance(4_000);
+  assert.is(budget.remaining, 3);
+  failSlowly();
+  failSlowly();
+  failSlowly();
+  assert.is(budget.remaining, 0);
+  assert.not.ok(budget.tryRestart(), 'three failed starts in a row use the budget up');
+  clock.advance(60_000);
+  assert.not.ok(budget.tryRestart(), 'and time does not give it back');
+});
+
+test('supervise - gives up after maxRestarts failed restarts, even when each takes longer than the window', async () => {
+  const clock = new ManualClock(0);
+  let starts = 0;
+  let keptTrying!: () => void;
+  const triedTooOften = new Promise<'kept trying'>((resolve) => (keptTrying = () => resolve('kept trying')));
+  const supervision = await supervise(
+    async () => {
+      starts++;
+      if (starts === 1) return startWorker<FaultsApi>(faultsModule, { name: 'supervised' });
+      if (starts > 5) keptTrying();
+      clock.advance(10_000); // longer than the window
+      throw new Error('cannot start');
+    },
+    { budget: new RestartBudget({ maxRestarts: 2, withinMs: 1_000, clock }) },
+  );
+  try {
+    await rejection(supervision.current!.call('exitLater', 1));
+    const end = await Promise.race([supervision.ended, triedTooOften]);
+    assert.not.equal(end, 'kept trying', `${starts} starts: failed restarts were not counted`);
+    assert.is(starts, 3, 'the first start and two failed restarts');
+    assert.equal((end as { reason: string }).reason, 'gave-up');
+  } finally {
+    await supervision.stop();
+  }
+});
+
 test('supervise - restarts a worker that dies, then gives up when the budget runs out', async () => {
   const clock = new ManualClock(0);
   const restarts: WorkerExit[] = [];

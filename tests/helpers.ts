@@ -1,0 +1,48 @@
+/**
+ * What many runtime suites need: waiting for the runtime's own crash reports,
+ * and checking that no processor process is left behind (Linux `/proc`).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import type { BusEvent, Runtime } from '../index.js';
+
+/** Resolves with the next `busline.<kind>.crashed` event on the root's internal bus. */
+export function nextCrash(runtime: Runtime, kind: 'thread' | 'processor'): Promise<BusEvent> {
+  return new Promise((resolve) => {
+    const subscription = runtime.bus('internal').subscribe(`busline.${kind}.crashed`, (event) => {
+      subscription.unsubscribe();
+      resolve(event);
+    });
+  });
+}
+
+/** True once no process has this id (signal 0 answers ESRCH). A zombie not yet reaped still counts as there. */
+export function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * The processor processes (children running `processor.worker`) of this
+ * process, alive or not yet reaped. Other children (tsx's esbuild service) are
+ * left out.
+ */
+export function processorPids(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('processor.worker')) pids.push(Number(name));
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return pids;
+}
