@@ -90,6 +90,11 @@ export class RemoteProcessor {
         this.#pending.get(report.id)?.resolve(report.outcome);
         this.#pending.delete(report.id);
       }
+      // Its successor's buses count generations from 0 again: handles made from here on must not name the old ones.
+      if (report.type === 'threadReplaced') {
+        this.#generations.delete(`${report.thread}:internal`);
+        this.#generations.delete(`${report.thread}:external`);
+      }
     });
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {

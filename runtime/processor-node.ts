@@ -78,10 +78,13 @@ export class ProcessorNode implements StationHost {
   #direction: BridgeDirection;
   #locked = false;
   #running = true;
+  readonly #onThreadReplaced: ((thread: number) => void) | undefined;
 
-  constructor(parent: FramePort, init: ProcessorInit) {
+  /** `onThreadReplaced` is told when a restarted worker thread replaces its predecessor (the root resets what it knows of its buses). */
+  constructor(parent: FramePort, init: ProcessorInit, onThreadReplaced?: (thread: number) => void) {
     this.processor = init.processor;
     this.#init = init;
+    this.#onThreadReplaced = onThreadReplaced;
     this.#direction = init.bridge;
     this.#upstream = new FrameChannel(parent, {
       end: 'a',
@@ -189,9 +192,11 @@ export class ProcessorNode implements StationHost {
     call: ThreadCaller['call'],
     exited?: Promise<WorkerExit>,
   ): void {
-    this.#threads.get(thread)?.channel.close();
+    const predecessor = this.#threads.get(thread);
+    predecessor?.channel.close();
     const remote = connectThread(processor, thread, port, call, (side) => this.#stations[side], () => this.#direction, exited);
     this.#threads.set(thread, remote);
+    if (predecessor !== undefined) this.#onThreadReplaced?.(thread);
   }
 
   assertRunning(call: string): void {

@@ -146,4 +146,6 @@ export type ProcessorControl =
 export type ProcessorReport =
   | { readonly type: 'ready' }
   | { readonly type: 'failed'; readonly message: string }
-  | { readonly type: 'result'; readonly id: number; readonly outcome: Outcome<unknown> };
+  | { readonly type: 'result'; readonly id: number; readonly outcome: Outcome<unknown> }
+  /** A worker thread was restarted: its successor's buses start again at generation 0. */
+  | { readonly type: 'threadReplaced'; readonly thread: number };

@@ -33,7 +33,7 @@ process.on('message', (message: unknown) => {
   if (message instanceof Uint8Array) return; // frames belong to the node's channel
   const control = message as ProcessorControl;
   if (control.type === 'init') {
-    node = new ProcessorNode(parentFrames(parent), control.init);
+    node = new ProcessorNode(parentFrames(parent), control.init, (thread) => report({ type: 'threadReplaced', thread }));
     node.start().then(
       () => report({ type: 'ready' }),
       (error: unknown) => report({ type: 'failed', message: String(error) }),

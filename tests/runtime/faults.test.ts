@@ -127,6 +127,8 @@ for (const [how, reason] of [
     await runtime.ready;
     try {
       const pid = runtime.processor(1).pid!;
+      // A later generation than the successor's first: the root must not keep naming it.
+      await (runtime.thread(1, 1).bus('external') as RemoteBus).toStation();
       const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 1, thread: 1 });
       const crashed = nextCrash(runtime, 'thread');
       try {
@@ -140,6 +142,7 @@ for (const [how, reason] of [
       assert.is(runtime.processor(1).pid, pid, 'the processor lived on');
       const fresh = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('after.crash', 1);
       assert.match(fresh.id, /^1\.1\.1-/, 'the thread\'s successor answers');
+      assert.is(fresh.origin.generation, 0, 'through a handle on the successor\'s own bus');
     } finally {
       await runtime.stop();
     }
