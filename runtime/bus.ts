@@ -32,6 +32,7 @@ import {
   assertTypeList,
   describe,
   copyPayload,
+  MAX_META_ENTRIES,
 } from './validate.js';
 
 /** Options of `bus.post()`. */
@@ -913,9 +914,6 @@ interface Read {
 
 /** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
 export const DEFAULT_MAX_QUEUED = 65_536;
-
-/** The most entries an event's `meta` may have. */
-export const MAX_META_ENTRIES = 256;
 
 function validMeta(meta: unknown): Readonly<Record<string, string>> {
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {

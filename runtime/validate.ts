@@ -38,6 +38,18 @@ export function eventTypeProblem(type: unknown, what = 'Event type'): string | u
 }
 
 /**
+ * Why `id` cannot be an event's id, or undefined when it can. A thread stamps
+ * `<processor>.<thread>.<sequence>` (see `Thread.nextId`); the frame codec
+ * refuses ids a peer wrote that are not strings or are empty. The shape itself
+ * is not enforced: tests and tools write events with ids of their own.
+ */
+export function eventIdProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string') return `its id is ${describe(id)}; the id must be a string`;
+  if (id.length === 0) return 'its id is empty';
+  return undefined;
+}
+
+/**
  * True when `timestamp` can be an event's stamp: finite and not negative, as
  * every clock stamps. The frame codec refuses other stamps a peer wrote.
  */
@@ -54,6 +66,9 @@ export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 
 /** The longest topic, meta key or meta value, in UTF-16 code units. */
 export const MAX_LABEL_LENGTH = 64 * 1024;
+
+/** The most entries an event's `meta` may have. */
+export const MAX_META_ENTRIES = 256;
 
 /**
  * Throws `InvalidEventError` unless `payload` is JSON-compatible data or a
@@ -123,7 +138,7 @@ let copiedBound = 0;
  * object; it defines keys, so an own "__proto__" key stays a key.
  */
 function copyObject(value: object, depth: number): unknown {
-  if (depth > MAX_PAYLOAD_DEPTH) return NOT_PLAIN;
+  if (depth >= MAX_PAYLOAD_DEPTH) return NOT_PLAIN;
   copiedBound += 2;
   if (Array.isArray(value)) {
     const copy: unknown[] = value.slice();
@@ -188,7 +203,11 @@ export function assertLabel(label: unknown, option: string): asserts label is st
   }
 }
 
-/** The most nesting a payload may have; deeper is refused (it would also be a cycle). */
+/**
+ * The most levels of nesting a payload may have (a top-level object or array
+ * is level 1); deeper is refused (it would also be a cycle). The frame codec
+ * holds decoded payloads to the same limit.
+ */
 export const MAX_PAYLOAD_DEPTH = 256;
 
 const isWellFormed: (text: string) => boolean = (text) =>
@@ -201,7 +220,7 @@ const isWellFormed: (text: string) => boolean = (text) =>
  * `payloadProblem` walk again to say where and why.
  */
 function objectBound(value: object, depth: number): number {
-  if (depth > MAX_PAYLOAD_DEPTH) return -1;
+  if (depth >= MAX_PAYLOAD_DEPTH) return -1;
   let bound = 2;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -238,7 +257,6 @@ function valueBound(value: unknown, depth: number): number {
 }
 
 function payloadProblem(value: unknown, path: string, seen: Set<object>, depth = 0): string | null {
-  if (depth > MAX_PAYLOAD_DEPTH) return `${path} is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
   switch (typeof value) {
     case 'string':
       return isWellFormed(value) ? null : `${path} is a string with a lone surrogate, which UTF-8 cannot carry`;
@@ -249,6 +267,7 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
     case 'object': {
       if (value === null) return null;
       if (value instanceof Uint8Array) return path === '$' ? null : `${path} is a Uint8Array inside data (bytes are allowed only as the whole payload)`;
+      if (depth >= MAX_PAYLOAD_DEPTH) return `${path} is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
       if (seen.has(value)) return `${path} is a circular reference`;
       seen.add(value);
       if (Array.isArray(value)) {

@@ -43,7 +43,14 @@ import { isUtf8 } from 'node:buffer';
 import { compressSync, uncompressSync } from 'snappy';
 import { FrameError, InvalidEventError, InvalidOptionError, isBusError } from '../errors.js';
 import type { Ack, BridgeState, ClearSide, EventBatch, SyncRequest, WireMessage } from '../runtime/protocol.js';
-import { eventTypeProblem, isEventTimestamp } from '../runtime/validate.js';
+import {
+  MAX_LABEL_LENGTH,
+  MAX_META_ENTRIES,
+  MAX_PAYLOAD_DEPTH,
+  eventIdProblem,
+  eventTypeProblem,
+  isEventTimestamp,
+} from '../runtime/validate.js';
 import type { BridgeDirection, BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../types.js';
 import * as wire from './generated/busline_generated.js';
 
@@ -87,7 +94,7 @@ export interface FrameLimits {
   readonly maxStringBytes: number;
   /** Longest payload of one event in bytes (JSON text or raw bytes). */
   readonly maxPayloadBytes: number;
-  /** Most meta entries on one event. */
+  /** Most meta entries on one event (at most `MAX_META_ENTRIES`, post()'s rule, whatever this says). */
   readonly maxMetaEntries: number;
   /** Most types in one sync request. */
   readonly maxTypes: number;
@@ -99,7 +106,7 @@ export const DEFAULT_FRAME_LIMITS: FrameLimits = Object.freeze({
   maxEvents: 1_000_000,
   maxStringBytes: 1024 * 1024,
   maxPayloadBytes: 64 * 1024 * 1024,
-  maxMetaEntries: 4096,
+  maxMetaEntries: MAX_META_ENTRIES,
   maxTypes: 65_536,
 });
 
@@ -208,8 +215,11 @@ export function resolveFrameLimits(limits?: Partial<FrameLimits>): FrameLimits {
 // Encoding
 // ---------------------------------------------------------------------------
 
-/** Deepest nesting of a JSON payload that `encodeFrame` accepts and `decodeFrame` returns (root = depth 1). */
-export const MAX_PAYLOAD_DEPTH = 512;
+/**
+ * Deepest nesting of a JSON payload that `encodeFrame` accepts and `decodeFrame`
+ * returns (root = depth 1): post()'s rule, from `runtime/validate.ts`.
+ */
+export { MAX_PAYLOAD_DEPTH };
 
 /** Strings up to this many characters take the ASCII fast path of `writeString` and `BodyWriter.string`. */
 const SHORT_ASCII_CHARS = 256;
@@ -704,6 +714,9 @@ function writeEvent(w: BodyWriter, event: BusEvent, limits: FrameLimits): number
   if (typeof id !== 'string') {
     throw new InvalidEventError(`Cannot encode an event whose id is ${describe(id)}: the id must be a string.`);
   }
+  // What post() would refuse is never written: a receiver would refuse the whole frame.
+  const idProblem = eventIdProblem(id);
+  if (idProblem !== undefined) throw eventError(id, idProblem);
   const side = eventSideToWire(id, event.side);
   const priority = priorityToWire(id, event.priority);
   const timestamp = event.timestamp;
@@ -725,7 +738,10 @@ function writeEvent(w: BodyWriter, event: BusEvent, limits: FrameLimits): number
   const table = writeEventTable(w, shape, timestamp, processor, thread, generation, side, priority);
   w.link(table + 4, writeEventString(w, id, id, 'id', limits.maxStringBytes));
   shareEventString(w, table + 16, id, type, 'type', limits.maxStringBytes);
-  if (topic !== undefined) shareEventString(w, table + 40, id, topic, 'topic', limits.maxStringBytes);
+  if (topic !== undefined) {
+    shareEventString(w, table + 40, id, topic, 'topic', limits.maxStringBytes);
+    checkLabelLength(id, topic as string, 'topic');
+  }
   if (bytesPayload) {
     if (payload.length > limits.maxPayloadBytes) {
       throw eventError(id, `its payload is ${payload.length} bytes, more than limits.maxPayloadBytes (${limits.maxPayloadBytes})`);
@@ -847,6 +863,7 @@ function writeMeta(w: BodyWriter, id: string, meta: unknown, limits: FrameLimits
   }
   const record = meta as Record<string, unknown>;
   const keys = Object.keys(record);
+  if (keys.length > MAX_META_ENTRIES) throw eventError(id, `its meta has ${keys.length} entries, more than ${MAX_META_ENTRIES}`);
   if (keys.length > limits.maxMetaEntries) {
     throw eventError(id, `its meta has ${keys.length} entries, more than limits.maxMetaEntries (${limits.maxMetaEntries})`);
   }
@@ -859,9 +876,16 @@ function writeMeta(w: BodyWriter, id: string, meta: unknown, limits: FrameLimits
     }
     const entry = w.metaEntry(vector, i);
     shareEventString(w, entry + 4, id, key, 'meta key', limits.maxStringBytes);
+    checkLabelLength(id, key, 'meta key');
     w.link(entry + 8, writeEventString(w, id, value, `meta[${JSON.stringify(key)}]`, limits.maxStringBytes));
+    checkLabelLength(id, value, `meta[${JSON.stringify(key.slice(0, 80))}]`);
   }
   return vector;
+}
+
+/** Refuses a topic, meta key or meta value longer than post() allows (`MAX_LABEL_LENGTH`). */
+function checkLabelLength(id: string, label: string, what: string): void {
+  if (label.length > MAX_LABEL_LENGTH) throw eventError(id, `its ${what} is ${label.length} characters, more than ${MAX_LABEL_LENGTH}`);
 }
 
 /** Writes a string field of an event, or says why it cannot be written. */
@@ -939,8 +963,7 @@ function writeJsonPayload(w: BodyWriter, id: string, payload: unknown, limits: F
 function writeJson(w: BodyWriter, value: unknown, depth: number): boolean {
   switch (typeof value) {
     case 'string':
-      writeJsonString(w, value);
-      return true;
+      return writeJsonString(w, value);
     case 'number':
       if (!Number.isFinite(value)) return false;
       writeJsonNumber(w, value);
@@ -980,7 +1003,7 @@ function writeJson(w: BodyWriter, value: unknown, depth: number): boolean {
         if (!Object.hasOwn(record, key)) continue;
         if (!first) writeByte(w, 0x2c); // ,
         first = false;
-        writeJsonString(w, key);
+        if (!writeJsonString(w, key)) return false;
         writeByte(w, 0x3a); // :
         if (!writeJson(w, record[key], depth + 1)) return false;
       }
@@ -1007,8 +1030,12 @@ function writeAscii(w: BodyWriter, text: string): void {
   w.pos = pos;
 }
 
-/** A JSON string: printable ASCII without `"` or `\` is copied, anything else quoted by JSON.stringify itself. */
-function writeJsonString(w: BodyWriter, text: string): void {
+/**
+ * A JSON string: printable ASCII without `"` or `\` is copied, anything else
+ * quoted by JSON.stringify itself. False for a lone surrogate: JSON could
+ * carry it as an escape, but post() refuses it, and so does the decoder.
+ */
+function writeJsonString(w: BodyWriter, text: string): boolean {
   const length = text.length;
   w.reserve(length + 2);
   const bytes = w.bytes;
@@ -1017,17 +1044,18 @@ function writeJsonString(w: BodyWriter, text: string): void {
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i);
     if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
-      // Escapes, and non-ASCII: JSON.stringify's quoting (well-formed even
-      // for lone surrogates, which it escapes), written as UTF-8.
+      // Escapes, and non-ASCII: JSON.stringify's quoting, written as UTF-8.
+      if (!isWellFormed(text)) return false;
       const quoted = JSON.stringify(text);
       w.reserve(3 * quoted.length);
       w.pos += w.buffer.write(quoted, w.pos, 'utf8');
-      return;
+      return true;
     }
     bytes[pos++] = code;
   }
   bytes[pos++] = 0x22;
   w.pos = pos;
+  return true;
 }
 
 /** A finite number as JSON.stringify writes it: integers digit by digit, others through `String`. */
@@ -1235,6 +1263,7 @@ function writeString(builder: flatbuffers.Builder, text: string): flatbuffers.Of
 function jsonProblem(value: unknown, depth: number, ancestors: object[]): string | undefined {
   switch (typeof value) {
     case 'string':
+      return isWellFormed(value) ? undefined : ' is a string with a lone UTF-16 surrogate';
     case 'boolean':
       return undefined;
     case 'number':
@@ -1265,6 +1294,7 @@ function jsonProblem(value: unknown, depth: number, ancestors: object[]): string
       if (typeof record['toJSON'] === 'function') return '.toJSON is a function, which would change the value on the wire';
       for (const key in record) {
         if (!Object.hasOwn(record, key)) continue;
+        if (!isWellFormed(key)) return ' has a key with a lone UTF-16 surrogate';
         const problem = jsonProblem(record[key], depth + 1, ancestors);
         if (problem !== undefined) return `.${key}${problem}`;
       }
@@ -1629,8 +1659,11 @@ DIRECTION_FROM_WIRE[wire.BridgeDirection.OneWayExternal] = 'oneWayExternal';
 DIRECTION_FROM_WIRE[wire.BridgeDirection.OneWayInternal] = 'oneWayInternal';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/** A JSON number that could overflow to ±Infinity needs an exponent... */
-const JSON_EXPONENT = /\d[eE]/;
+/**
+ * A JSON number that could overflow to ±Infinity needs an exponent, and a
+ * lone surrogate (which post() refuses) an escape from \\uD800 to \\uDFFF...
+ */
+const JSON_NEEDS_WALK = /\d[eE]|\\u[dD][89a-fA-F]/;
 /**
  * ...or 309+ digits; and nesting deeper than `MAX_PAYLOAD_DEPTH` needs twice
  * as many brackets. Shorter JSON texts without an exponent need no walk.
@@ -1720,8 +1753,9 @@ class BodyReader {
   /** Where the reader is, for error messages. */
   where = 'envelope';
   index = -1;
-  /** Set by `stringAt`: where the bytes of the string just checked start. */
+  /** Set by `stringAt`: where the bytes of the string just checked start, and end. */
   start = 0;
+  end = 0;
   /** Shared strings read so far, by position. */
   readonly shared = new Map<number, string>();
   /**
@@ -1849,6 +1883,25 @@ class BodyReader {
     return text;
   }
 
+  /** A topic or meta key (shared) or, with `shared` false, a meta value, refused when post() would refuse it as too long. */
+  label(at: number, what: string, shared = true): string {
+    const text = shared
+      ? this.sharedString(at, this.limits.maxStringBytes, what, 'maxStringBytes')
+      : this.string(at, this.limits.maxStringBytes, what, 'maxStringBytes');
+    if (text.length > MAX_LABEL_LENGTH) this.fail(`the ${what} is ${text.length} characters, more than ${MAX_LABEL_LENGTH}`);
+    return text;
+  }
+
+  /** Checks a meta value as `label` does, decoding it only when its UTF-8 could be too long. */
+  checkLabel(at: number, what: string): void {
+    this.checkString(at, this.limits.maxStringBytes, what, 'maxStringBytes');
+    // No string has more UTF-16 code units than its UTF-8 has bytes.
+    if (this.end - this.start > MAX_LABEL_LENGTH) {
+      const length = this.decode(this.start, this.end, what).length;
+      if (length > MAX_LABEL_LENGTH) this.fail(`the ${what} is ${length} characters, more than ${MAX_LABEL_LENGTH}`);
+    }
+  }
+
   /** The open event's type, refused unless `post()` would accept it (the rule of `runtime/validate.ts`). */
   eventType(maxBytes: number): string {
     const type = this.sharedString(this.eventAt(EVENT_FIELD_TYPE), maxBytes, 'type', 'maxStringBytes');
@@ -1870,6 +1923,7 @@ class BodyReader {
     if (length > maxBytes) this.tooLarge(`the ${what} is ${length} bytes, more than limits.${limit} (${maxBytes})`);
     this.spend(length + 5);
     this.start = start;
+    this.end = end;
     return end;
   }
 
@@ -2006,6 +2060,8 @@ class JsonBatch {
           const escaped = bytes[++i] as number;
           out[pos++] = escaped;
           if (escaped >= 0x80) ascii = false;
+          // JSON_NEEDS_WALK's surrogate escape: \uD800 to \uDFFF.
+          else if (escaped === 0x75 && (bytes[i + 1] === 0x64 || bytes[i + 1] === 0x44)) walk = true;
         }
       } else if (c === 0x22) {
         inString = true;
@@ -2255,8 +2311,10 @@ function readEvent(r: BodyReader, position: number): BusEvent {
   const origin = readOrigin(r, r.eventAt(EVENT_FIELD_ORIGIN));
   const maxString = r.limits.maxStringBytes;
   const id = r.string(r.eventAt(EVENT_FIELD_ID), maxString, 'id', 'maxStringBytes');
+  const idProblem = id.length === 0 ? eventIdProblem(id) : undefined;
+  if (idProblem !== undefined) r.fail(idProblem);
   const type = r.eventType(maxString);
-  const topic = topicAt === 0 ? undefined : r.sharedString(topicAt, maxString, 'topic', 'maxStringBytes');
+  const topic = topicAt === 0 ? undefined : r.label(topicAt, 'topic');
 
   const event: Mutable<BusEvent> = {
     id,
@@ -2293,8 +2351,9 @@ function scanEvent(r: BodyReader, position: number): void {
   const metaAt = r.eventAt(EVENT_FIELD_META);
   const maxString = r.limits.maxStringBytes;
   r.checkString(r.eventAt(EVENT_FIELD_ID), maxString, 'id', 'maxStringBytes');
+  if (r.end === r.start) r.fail(eventIdProblem('') as string);
   r.eventType(maxString);
-  if (topicAt !== 0) r.sharedString(topicAt, maxString, 'topic', 'maxStringBytes');
+  if (topicAt !== 0) r.label(topicAt, 'topic');
   const end = locatePayload(r);
   if (r.eventKind === wire.PayloadKind.Json) r.checkUtf8(r.start, end, 'JSON payload');
   if (metaAt !== 0) scanMeta(r, metaAt);
@@ -2364,7 +2423,7 @@ function parseJsonPayload(r: BodyReader, text: string): Payload {
   } catch {
     return r.fail('the JSON payload does not parse');
   }
-  if (text.length >= JSON_WALK_CHARS || JSON_EXPONENT.test(text)) {
+  if (text.length >= JSON_WALK_CHARS || JSON_NEEDS_WALK.test(text)) {
     const problem = parsedPayloadProblem(value);
     if (problem !== undefined) r.fail(`the JSON payload ${problem}`);
   }
@@ -2372,8 +2431,9 @@ function parseJsonPayload(r: BodyReader, text: string): Payload {
 }
 
 /**
- * What `encodeFrame` would refuse in a parsed JSON payload (a number beyond
- * the range of a double, nesting deeper than `MAX_PAYLOAD_DEPTH`), so that
+ * What `encodeFrame` (and post()) would refuse in a parsed JSON payload (a
+ * number beyond the range of a double, nesting deeper than
+ * `MAX_PAYLOAD_DEPTH`, a string or key with a lone surrogate), so that
  * whatever decodes can be encoded again. Iterative: the value may be deep.
  */
 function parsedPayloadProblem(root: unknown): string | undefined {
@@ -2384,8 +2444,11 @@ function parsedPayloadProblem(root: unknown): string | undefined {
     const depth = depths.pop() as number;
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) return 'holds a number beyond the range of a double';
+    } else if (typeof value === 'string') {
+      if (!isWellFormed(value)) return 'holds a string with a lone UTF-16 surrogate';
     } else if (typeof value === 'object' && value !== null) {
       if (depth >= MAX_PAYLOAD_DEPTH) return `is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
+      if (!Array.isArray(value)) for (const key in value) if (!isWellFormed(key)) return 'holds a key with a lone UTF-16 surrogate';
       const items = Array.isArray(value) ? value : Object.values(value);
       for (const item of items) {
         values.push(item);
@@ -2402,7 +2465,7 @@ function readMeta(r: BodyReader, metaAt: number): Record<string, string> {
   const meta: Record<string, string> = {};
   for (let i = 0; i < length; i++) {
     const key = openMetaEntry(r, vector, i);
-    const value = r.string(r.metaValueAt, r.limits.maxStringBytes, 'meta value', 'maxStringBytes');
+    const value = r.label(r.metaValueAt, 'meta value', false);
     if (Object.hasOwn(meta, key)) duplicateMetaKey(r, key);
     // A plain assignment to "__proto__" would set the prototype instead of a key.
     if (key === '__proto__') Object.defineProperty(meta, key, { value, enumerable: true, writable: true, configurable: true });
@@ -2423,7 +2486,7 @@ function scanMeta(r: BodyReader, metaAt: number): void {
   const seen = length > SCAN_META_KEYS ? new Set<string>() : undefined;
   for (let i = 0; i < length; i++) {
     const key = openMetaEntry(r, vector, i);
-    r.checkString(r.metaValueAt, r.limits.maxStringBytes, 'meta value', 'maxStringBytes');
+    r.checkLabel(r.metaValueAt, 'meta value');
     if (seen === undefined) {
       for (let k = 0; k < i; k++) if (keys[k] === key) duplicateMetaKey(r, key);
       keys[i] = key;
@@ -2437,6 +2500,9 @@ function scanMeta(r: BodyReader, metaAt: number): void {
 /** Follows the meta field at `metaAt` and checks its vector; returns the vector's position (its first word is its length). */
 function metaVector(r: BodyReader, metaAt: number): number {
   const vector = r.follow(metaAt, 'meta vector');
+  const length = r.view.getUint32(vector, true);
+  // post()'s rule before this receiver's limit: more is not an event at all.
+  if (length > MAX_META_ENTRIES && vector + 4 + 4 * length <= r.size) r.fail(`the meta has ${length} entries, more than ${MAX_META_ENTRIES}`);
   r.vectorLength(vector, 4, r.limits.maxMetaEntries, 'meta', 'maxMetaEntries');
   return vector;
 }
@@ -2448,7 +2514,7 @@ function openMetaEntry(r: BodyReader, vector: number, i: number): string {
   const valueAt = r.field(META_VALUE, 4);
   if (keyAt === 0 || valueAt === 0) r.fail('a meta entry needs a key and a value');
   r.metaValueAt = valueAt;
-  return r.sharedString(keyAt, r.limits.maxStringBytes, 'meta key', 'maxStringBytes');
+  return r.label(keyAt, 'meta key');
 }
 
 function duplicateMetaKey(r: BodyReader, key: string): never {

@@ -15,7 +15,7 @@ import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame, scanFrame 
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, JsonValue } from '../../types.js';
-import { batch, event, eventStamp, eventType, finishBatchEnvelope, handBuiltEvent } from './fixtures.js';
+import { batch, event, eventStamp, eventType, finishBatchEnvelope, handBuiltEvent, isWellFormedString } from './fixtures.js';
 
 
 function bodyOf(frame: Uint8Array): Uint8Array {
@@ -50,7 +50,7 @@ const plain = { noNullPrototype: true } as const;
 const jsonPayload = fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }) as fc.Arbitrary<JsonValue>;
 const busEvent: fc.Arbitrary<BusEvent> = fc.record(
   {
-    id: text,
+    id: text.filter((id) => id !== ''),
     type: fc.oneof(eventType, fc.constantFrom('user.login', 'order.created')),
     side: fc.constantFrom('internal' as const, 'external' as const),
     timestamp: eventStamp,
@@ -168,7 +168,10 @@ Layout('encodeFrame - JSON payloads are the text JSON.stringify writes (property
   const awkward = fc.oneof(
     fc.constantFrom(-0, 0.1, -1.5e-7, 1e21, 2 ** 31, -(2 ** 31), 2 ** 31 - 1, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER, 5e-324),
     fc.string({ unit: 'binary', maxLength: 8 }),
-    fc.string({ unit: fc.constantFrom('"', '\\', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udc00', 'é', 'a'), maxLength: 8 }),
+    // Surrogates only in pairs: post() refuses lone ones, and so does the encoder (codec.test.ts).
+    fc
+      .string({ unit: fc.constantFrom('"', '\\', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udc00', 'é', 'a'), maxLength: 8 })
+      .filter(isWellFormedString),
   );
   const payload = fc.oneof(
     jsonPayload,

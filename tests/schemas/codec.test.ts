@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BusError, FrameError, InvalidEventError, InvalidOptionError, type FrameErrorReason } from '../../errors.js';
 import type { Ack, EventBatch, SyncRequest, WireMessage } from '../../runtime/protocol.js';
+import { MAX_LABEL_LENGTH, MAX_META_ENTRIES } from '../../runtime/validate.js';
 import {
   AUTO_COMPRESS_MIN_BYTES,
   DEFAULT_FRAME_LIMITS,
@@ -13,7 +14,9 @@ import {
   MAX_PAYLOAD_DEPTH,
   FRAME_HEADER_BYTES,
   FRAME_VERSION,
+  type EncodedBatch,
   type FrameLimits,
+  decodeEvents,
   decodeFrame,
   scanFrame,
   encodeFrame,
@@ -126,11 +129,11 @@ RoundTrip('encodeFrame - optional event fields stay absent when absent', () => {
   assert.equal(Object.keys(first).sort(), ['id', 'origin', 'payload', 'priority', 'side', 'timestamp', 'type']);
 });
 
-RoundTrip('encodeFrame - topic, meta, empty meta and empty strings round-trip', () => {
+RoundTrip('encodeFrame - topic, meta, empty meta and empty topics and values round-trip', () => {
   const events = [
     event({ topic: 'orders', meta: { trace: 'abc', user: '' } }),
     event({ id: '2.3.20', topic: '', meta: {} }),
-    event({ id: '', type: 'x', side: 'internal', priority: 'immediate', timestamp: 0, origin: { processor: 0, thread: 0, generation: 0 } }),
+    event({ id: '0.0.0', type: 'x', side: 'internal', priority: 'immediate', timestamp: 0, origin: { processor: 0, thread: 0, generation: 0 } }),
   ];
   const decoded = roundTrip(batch(events)) as EventBatch;
   assert.equal(decoded, batch(events));
@@ -162,7 +165,7 @@ RoundTrip('encodeFrame - unicode, BOM, NUL and "__proto__" keys round-trip in ev
   const tricky = ['\uFEFFbom first', 'nul\u0000inside', 'émoji 🎉 汉字 עברית', '\u{10FFFF}', 'a'.repeat(300) + '✓'];
   const meta: Record<string, string> = { '🔑': 'värde', toString: 'x', constructor: 'y' };
   Object.defineProperty(meta, '__proto__', { value: 'not a prototype', enumerable: true, writable: true, configurable: true });
-  const payload = JSON.parse('{"__proto__":{"polluted":true},"k":"\\ud800 lone surrogate is fine in JSON"}') as JsonValue;
+  const payload = JSON.parse('{"__proto__":{"polluted":true},"k":"\\ud83c\\udf89 escaped pairs are fine in JSON"}') as JsonValue;
   const events = tricky.map((s, i) =>
     // Types are letters, digits and _-:/$@ (post()'s rule); every other string takes anything.
     event({ id: `${s}#${i}`, type: `t${i}`, topic: s, payload: i === 0 ? payload : { [s]: s }, meta: i === 0 ? meta : { [s]: s } }),
@@ -790,6 +793,76 @@ Hostile('decodeFrame and scanFrame - refuse events post() would refuse, even beh
   // The encoder refuses to write them in the first place.
   for (const type of refused) expectInvalidEvent(() => encodeFrame(batch([event({ type })])), 'type');
   expectInvalidEvent(() => encodeFrame(batch([event({ timestamp: -1 })])), 'timestamp');
+});
+
+Hostile('decodeFrame and scanFrame - hold ids, topics, meta and JSON payloads to post()\'s rules, even behind a valid CRC', () => {
+  // A peer that writes its own frames: every limit is post()'s (runtime/validate.ts), not a looser one of the decoder.
+  const hostile = (fields: { id?: string; topic?: string; json?: string; meta?: number | [string, string][] }) => {
+    const b = new flatbuffers.Builder(1024);
+    const entries: number[] = [];
+    const pairs = typeof fields.meta === 'number' ? Array.from({ length: fields.meta }, (_, i) => [`k${i}`, 'v']) : (fields.meta ?? []);
+    for (const [k, v] of pairs) {
+      const key = b.createString(k);
+      const value = b.createString(v);
+      b.startObject(2);
+      b.addFieldOffset(0, key, 0);
+      b.addFieldOffset(1, value, 0);
+      entries.push(b.endObject());
+    }
+    let meta = 0;
+    if (fields.meta !== undefined) {
+      b.startVector(4, entries.length, 4);
+      for (let i = entries.length - 1; i >= 0; i--) b.addOffset(entries[i] as number);
+      meta = b.endVector();
+    }
+    const id = b.createString(fields.id ?? '9.9.1');
+    const type = b.createString('user.login');
+    const json = b.createString(fields.json ?? '{}');
+    const topic = fields.topic === undefined ? 0 : b.createString(fields.topic);
+    const table = handBuiltEvent(b, { id, type, json, topic, meta });
+    b.startVector(4, 1, 4);
+    b.addOffset(table);
+    finishBatchEnvelope(b, b.endVector());
+    return frameAround(b.asUint8Array().slice());
+  };
+  const decodeBoth = (frame: Uint8Array): BusEvent => {
+    const scanned = scanFrame(frame);
+    assert.is(scanned.kind, 'encodedBatch');
+    const [lazy] = decodeEvents(scanned as EncodedBatch);
+    const decoded = (decodeFrame(frame) as EventBatch).history[0] as BusEvent;
+    assert.equal(lazy, decoded);
+    return decoded;
+  };
+  const refusedBoth = (frame: Uint8Array, includes: string) => {
+    for (const decode of [(f: Uint8Array) => decodeFrame(f), (f: Uint8Array) => decodeEvents(scanFrame(f) as EncodedBatch)]) {
+      const error = expectFrameError(() => decode(frame), 'MALFORMED');
+      assert.ok(error.message.includes(includes), `"${error.message}" should mention "${includes}"`);
+    }
+  };
+  // What post() accepts, at each limit, decodes.
+  const most = decodeBoth(hostile({ topic: 'é'.repeat(MAX_LABEL_LENGTH), meta: MAX_META_ENTRIES, json: '['.repeat(MAX_PAYLOAD_DEPTH) + ']'.repeat(MAX_PAYLOAD_DEPTH) }));
+  assert.is(most.topic, 'é'.repeat(MAX_LABEL_LENGTH));
+  assert.is(Object.keys(most.meta ?? {}).length, MAX_META_ENTRIES);
+  assert.equal(decodeBoth(hostile({ json: '"\\ud83c\\udf89 paired"' })).payload, '🎉 paired');
+  // One past each limit is refused.
+  refusedBoth(hostile({ id: '' }), 'id');
+  refusedBoth(hostile({ topic: 'x'.repeat(MAX_LABEL_LENGTH + 1) }), 'topic');
+  refusedBoth(hostile({ meta: MAX_META_ENTRIES + 1 }), 'meta');
+  refusedBoth(hostile({ json: '['.repeat(MAX_PAYLOAD_DEPTH + 1) + ']'.repeat(MAX_PAYLOAD_DEPTH + 1) }), 'nested deeper');
+  for (const json of ['"\\ud800"', '{"k":"a\\udfffb"}', '{"\\ud800":1}', '["x","\\uDBFF"]']) refusedBoth(hostile({ json }), 'surrogate');
+  const long = 'x'.repeat(MAX_LABEL_LENGTH + 1);
+  refusedBoth(hostile({ meta: [[long, 'v']] }), 'meta key');
+  refusedBoth(hostile({ meta: [['k', long]] }), 'meta value');
+  // The encoder refuses to write them in the first place.
+  expectInvalidEvent(() => encodeFrame(batch([event({ id: '' })])), 'id');
+  expectInvalidEvent(() => encodeFrame(batch([event({ topic: 'x'.repeat(MAX_LABEL_LENGTH + 1) })])), 'topic');
+  expectInvalidEvent(() => encodeFrame(batch([event({ meta: { ['x'.repeat(MAX_LABEL_LENGTH + 1)]: 'v' } })])), 'meta key');
+  expectInvalidEvent(() => encodeFrame(batch([event({ meta: { k: 'x'.repeat(MAX_LABEL_LENGTH + 1) } })])), 'meta');
+  const many = Object.fromEntries(Array.from({ length: MAX_META_ENTRIES + 1 }, (_, i) => [`k${i}`, 'v']));
+  expectInvalidEvent(() => encodeFrame(batch([event({ meta: many })])), 'meta');
+  expectInvalidEvent(() => encodeFrame(batch([event({ payload: { k: 'lone \uD800' } })])), 'surrogate');
+  expectInvalidEvent(() => encodeFrame(batch([event({ payload: { ['\uDC00']: 1 } })])), 'surrogate');
+  assert.is(DEFAULT_FRAME_LIMITS.maxMetaEntries, MAX_META_ENTRIES);
 });
 
 Hostile('decodeFrame - errors are BusErrors with a stable code and say where', () => {

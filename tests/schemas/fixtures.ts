@@ -5,7 +5,7 @@ import type * as flatbuffers from 'flatbuffers';
 import { compressSync } from 'snappy';
 import * as assert from 'uvu/assert';
 import type { EventBatch, WireMessage } from '../../runtime/protocol.js';
-import { eventTypeProblem, isEventTimestamp } from '../../runtime/validate.js';
+import { MAX_LABEL_LENGTH, MAX_META_ENTRIES, MAX_PAYLOAD_DEPTH, eventIdProblem, eventTypeProblem, isEventTimestamp } from '../../runtime/validate.js';
 import { FLAG_SNAPPY, FRAME_HEADER_BYTES, FRAME_VERSION } from '../../schemas/codec.js';
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, Endpoint, JsonValue } from '../../types.js';
@@ -32,12 +32,19 @@ export function batch(history: BusEvent[], queue: BusEvent[] = [], seq = 9): Eve
 
 /**
  * Writes a hand-built event table: id, type, a zero origin and a JSON payload
- * (and `meta`, a vector offset, when not 0), every other field at its default.
+ * (and `topic`, a string offset, and `meta`, a vector offset, when not 0),
+ * every other field at its default.
  * For tests that write bodies the encoder never would.
  */
 export function handBuiltEvent(
   b: flatbuffers.Builder,
-  fields: { readonly id: flatbuffers.Offset; readonly type: flatbuffers.Offset; readonly json: flatbuffers.Offset; readonly meta?: flatbuffers.Offset },
+  fields: {
+    readonly id: flatbuffers.Offset;
+    readonly type: flatbuffers.Offset;
+    readonly json: flatbuffers.Offset;
+    readonly topic?: flatbuffers.Offset;
+    readonly meta?: flatbuffers.Offset;
+  },
 ): flatbuffers.Offset {
   b.startObject(11);
   b.addFieldOffset(0, fields.id, 0);
@@ -48,6 +55,7 @@ export function handBuiltEvent(
   b.writeInt32(0);
   b.addFieldStruct(4, b.offset(), 0);
   b.addFieldOffset(8, fields.json, 0);
+  if (fields.topic !== undefined && fields.topic !== 0) b.addFieldOffset(6, fields.topic, 0);
   if (fields.meta !== undefined && fields.meta !== 0) b.addFieldOffset(10, fields.meta, 0);
   return b.endObject();
 }
@@ -141,31 +149,37 @@ export function assertEndpoint(endpoint: Endpoint, where: string): void {
   assert.ok(isSide(endpoint.side), `${where}.side`);
 }
 
-export function assertJson(value: unknown, where: string): void {
-  // JSON strings may hold lone surrogates ("\ud800" escapes): they round-trip.
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return;
+/** JSON data as post() accepts it: finite numbers, strings without lone surrogates, at most MAX_PAYLOAD_DEPTH levels. */
+export function assertJson(value: unknown, where: string, depth = 0): void {
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'string') return assert.ok(isWellFormedString(value), `${where} has no lone surrogate`);
   if (typeof value === 'number') return assert.ok(Number.isFinite(value), `${where} is finite`);
   assert.ok(typeof value === 'object', `${where} is JSON`);
+  assert.ok(depth < MAX_PAYLOAD_DEPTH, `${where} is nested at most ${MAX_PAYLOAD_DEPTH} levels`);
   if (Array.isArray(value)) {
-    value.forEach((item, i) => assertJson(item, `${where}[${i}]`));
+    value.forEach((item, i) => assertJson(item, `${where}[${i}]`, depth + 1));
     return;
   }
   assert.ok(Object.getPrototypeOf(value) === Object.prototype, `${where} is a plain object`);
   for (const key of Object.keys(value as object)) {
-    assertJson((value as Record<string, unknown>)[key], `${where}.${key}`);
+    assert.ok(isWellFormedString(key), `${where} has a key with no lone surrogate`);
+    assertJson((value as Record<string, unknown>)[key], `${where}.${key}`, depth + 1);
   }
 }
 
+/** A topic, meta key or meta value as post() accepts it. */
+export const isLabel = (value: unknown): boolean => isWellFormedString(value) && value.length <= MAX_LABEL_LENGTH;
+
 export function assertEvent(event: BusEvent, where: string, frame: Uint8Array): void {
   assertKeys(event, ['id', 'type', 'side', 'timestamp', 'origin', 'priority', 'payload'], ['topic', 'meta'], where);
-  assert.ok(isWellFormedString(event.id), `${where}.id`);
+  assert.ok(isWellFormedString(event.id) && eventIdProblem(event.id) === undefined, `${where}.id ${JSON.stringify(event.id)} is not empty`);
   assert.ok(eventTypeProblem(event.type) === undefined, `${where}.type ${JSON.stringify(event.type)} is one post() accepts`);
   assert.ok(isSide(event.side), `${where}.side`);
   assert.ok(isEventTimestamp(event.timestamp), `${where}.timestamp ${event.timestamp} is one a clock stamps`);
   assertKeys(event.origin, ['processor', 'thread', 'generation'], [], `${where}.origin`);
   assert.ok(isUint32(event.origin.processor) && isUint32(event.origin.thread) && isUint32(event.origin.generation));
   assert.ok(['immediate', 'normal', 'deferred'].includes(event.priority), `${where}.priority`);
-  if ('topic' in event) assert.ok(isWellFormedString(event.topic), `${where}.topic`);
+  if ('topic' in event) assert.ok(isLabel(event.topic), `${where}.topic is a label post() accepts`);
   if (event.payload instanceof Uint8Array) {
     assert.is(Object.getPrototypeOf(event.payload), Uint8Array.prototype, `${where}.payload is a plain Uint8Array`);
     assert.ok(event.payload.buffer !== frame.buffer, `${where}.payload is a copy`);
@@ -175,7 +189,9 @@ export function assertEvent(event: BusEvent, where: string, frame: Uint8Array): 
   if ('meta' in event) {
     const meta = event.meta as Record<string, string>;
     assert.ok(Object.getPrototypeOf(meta) === Object.prototype, `${where}.meta is a plain object`);
-    for (const key of Object.keys(meta)) assert.ok(isWellFormedString(key) && isWellFormedString(meta[key]), `${where}.meta`);
+    const keys = Object.keys(meta);
+    assert.ok(keys.length <= MAX_META_ENTRIES, `${where}.meta has at most ${MAX_META_ENTRIES} entries`);
+    for (const key of keys) assert.ok(isLabel(key) && isLabel(meta[key]), `${where}.meta keys and values are labels post() accepts`);
   }
 }
 
@@ -242,7 +258,8 @@ export const endpoint = fc.record({ processor: uint32, thread: uint32, generatio
 export const jsonPayload = fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }) as fc.Arbitrary<JsonValue>;
 export const busEvent: fc.Arbitrary<BusEvent> = fc.record(
   {
-    id: text,
+    // An id is never empty (post() stamps `<processor>.<thread>.<sequence>`).
+    id: text.filter((id) => id !== ''),
     type: eventType,
     side,
     timestamp: eventStamp,
