@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BridgeClosedError, BusFullError, BusRetiredError, createRuntime, isBusError, type BusEvent } from '../../index.js';
 import { eventsFromFrame, eventsToFrame } from '../../runtime/thread-service.js';
+import { MAX_PAYLOAD_BYTES } from '../../runtime/validate.js';
 import { serveThread } from './fixtures/served-thread.js';
 import { turns } from './fixtures/turns.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
@@ -194,22 +195,25 @@ test('room - a remote producer refused with BUS_FULL waits for room, then goes o
 test('post - a draft the thread refuses fails alone; the others are posted', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = serveThread(runtime);
-  const draft = (type: string, topic?: string): BusEvent => ({
-    id: 'draft', type, side: 'external', timestamp: 0, origin: { processor: 0, thread: 1, generation: 0 }, priority: 'normal', payload: 1,
-    ...(topic === undefined ? {} : { topic }),
-  });
-  // Drafts made elsewhere than RemoteBus.post (which checks first): the thread checks each again.
-  // (A bad type cannot even be framed; a topic longer than post() allows can.)
-  const frames = eventsToFrame([draft('ok.one'), draft('ok.long', 't'.repeat(70_000)), draft('ok.two')], { processor: 0, thread: 1, generation: 0, side: 'external' });
-  const result = await remote.api.post('external', 0, frames);
-  assert.ok(result.ok);
-  if (!result.ok) return;
-  assert.equal(eventsFromFrame(result.value.events).map((e) => e.type), ['ok.one', 'ok.two']);
-  assert.equal(result.value.refused.map((r) => [r.index, r.code]), [[1, 'INVALID_OPTION']]);
-  const retired = await remote.api.post('external', 7, frames);
-  assert.equal(retired.ok ? 'ok' : retired.code, 'BUS_RETIRED', 'a stale generation refuses the whole call');
-  await remote.stop();
-  await runtime.stop();
+  try {
+    const draft = (type: string, payload: BusEvent['payload'] = 1): BusEvent => ({
+      id: 'draft', type, side: 'external', timestamp: 0, origin: { processor: 0, thread: 1, generation: 0 }, priority: 'normal', payload,
+    });
+    // Drafts made elsewhere than RemoteBus.post (which checks first): the thread checks each again.
+    // (Frames hold events to post()'s rules, except payload size: a frame carries up to 64 MiB, post() takes 16 MiB.)
+    const tooLarge = new Uint8Array(MAX_PAYLOAD_BYTES + 1);
+    const frames = eventsToFrame([draft('ok.one'), draft('ok.large', tooLarge), draft('ok.two')], { processor: 0, thread: 1, generation: 0, side: 'external' });
+    const result = await remote.api.post('external', 0, frames);
+    assert.ok(result.ok);
+    if (!result.ok) return;
+    assert.equal(eventsFromFrame(result.value.events).map((e) => e.type), ['ok.one', 'ok.two']);
+    assert.equal(result.value.refused.map((r) => [r.index, r.code]), [[1, 'EVENT_TOO_LARGE']]);
+    const retired = await remote.api.post('external', 7, frames);
+    assert.equal(retired.ok ? 'ok' : retired.code, 'BUS_RETIRED', 'a stale generation refuses the whole call');
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
 });
 
 test('bridge - its state and clearing reach the remote thread before the call resolves', async () => {
