@@ -3,6 +3,7 @@
  * with their kind, target, point and delays, the load's seeds), drawn from
  * its seed alone, so that a failing seed replays the same plan.
  */
+import { seededRandom } from '../../tests/helpers.js';
 
 /** Child processors of each run, and worker threads of each processor. */
 export const PROCESSORS = 2;
@@ -45,17 +46,6 @@ export interface RunPlan {
   readonly loadSeeds: readonly number[];
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same schedule. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An integer in [0, n). */
 export const below = (random: () => number, n: number) => Math.floor(random() * n);

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRuntime, isBusError, type BusEvent, type Runtime, type SpawnedActor } from '../../index.js';
 import { isRunning, killProcess, processesOf } from '../processes.mjs';
-import { ALL_THREADS, PROCESSORS, THREADS, below, planRun, seededRandom, type PlannedKill } from './plan.js';
+import { ALL_THREADS, PROCESSORS, THREADS, below, planRun, type PlannedKill } from './plan.js';
+import { seededRandom } from '../../tests/helpers.js';
 import { HEAL_MS, describeRun, type Kill, type RunReport } from './report.js';
 
 const CRASHER = new URL('../../tests/runtime/fixtures/crashing.machine.ts', import.meta.url);

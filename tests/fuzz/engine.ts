@@ -27,6 +27,7 @@ import type { ThreadApi } from '../../runtime/thread-service.js';
 import { decodeEvents, decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec.js';
 import { assertWellFormed, bodyOf, compressedFrameAround, frameAround, mutate, mutation, snappyLengthPrefix, wireMessage } from '../schemas/fixtures.js';
 import { serveThread } from '../runtime/fixtures/served-thread.js';
+import { seededRandom } from '../helpers.js';
 import * as pools from './values.js';
 import type { Drawn, Slot } from './values.js';
 
@@ -56,18 +57,6 @@ export interface FuzzOptions {
   /** Called every `progressEvery` cases. */
   readonly onProgress?: (done: number, report: FuzzReport) => void;
   readonly progressEvery?: number;
-}
-
-/** mulberry32: a small seeded PRNG, one per case. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The seed of case `index` of run `seed`. */
@@ -525,7 +514,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   console.error = () => {};
   try {
     for (let index = from; index < from + cases; index++) {
-      const random = prng(caseSeed(seed, index));
+      const random = seededRandom(caseSeed(seed, index));
       let target: string;
       let verdict: Verdict;
       if (random() < 0.35) {
