@@ -3,7 +3,7 @@
  * and checking that no processor process is left behind (Linux `/proc`).
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import type { BusEvent, Runtime } from '../index.js';
+import { createRuntime, type BusEvent, type Runtime } from '../index.js';
 
 /** Resolves with the next `busline.<kind>.crashed` event on the root's internal bus. */
 export function nextCrash(runtime: Runtime, kind: 'thread' | 'processor'): Promise<BusEvent> {
@@ -57,4 +57,23 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * An embedded runtime (memory transport, manual deferral) that records, each
+ * time the station `stationId` merges a batch, what `read` sees of it then: a
+ * reader's view after every merge, to show that none sees part of a batch.
+ */
+export function watchMerges(stationId: string, read: (runtime: Runtime) => number): { runtime: Runtime; seen: number[] } {
+  const seen: number[] = [];
+  const runtime: Runtime = createRuntime({
+    transport: 'memory',
+    deferred: 'manual',
+    inspect: (event) => {
+      if (event.type === '@xstate.event' && (event.actorRef as { id?: string }).id === stationId && event.event.type === 'MERGED') {
+        seen.push(read(runtime));
+      }
+    },
+  });
+  return { runtime, seen };
 }

@@ -7,6 +7,7 @@ import { ChannelStationLink, stationServer } from '../../runtime/links.js';
 import { STATION_THREAD } from '../../runtime/station.js';
 import { splitBatch } from '../../runtime/transport.js';
 import type { EventBatch, WireMessage } from '../../runtime/protocol.js';
+import { watchMerges } from '../helpers.js';
 
 function events(count: number, thread = 1, start = 0): BusEvent[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -220,17 +221,7 @@ links.run();
 const whole = suite('ChannelStationLink - batches merge whole');
 
 whole('accept - a local station\'s batch of more than one frame reaches the main station at once (processor → main)', async () => {
-  const seen: number[] = [];
-  let runtime!: ReturnType<typeof createRuntime>;
-  runtime = createRuntime({
-    transport: 'memory',
-    deferred: 'manual',
-    inspect: (event) => {
-      if (event.type === '@xstate.event' && (event.actorRef as { id?: string }).id === 'station:main:external' && event.event.type === 'MERGED') {
-        seen.push(runtime.mainStation('external').size);
-      }
-    },
-  });
+  const { runtime, seen } = watchMerges('station:main:external', (watched) => watched.mainStation('external').size);
   const { a, close } = pair(stationServer((side) => runtime.mainStation(side), () => runtime.bridge.direction));
   try {
     const link = new ChannelStationLink(a);

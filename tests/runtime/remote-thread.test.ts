@@ -11,6 +11,7 @@ import { MAX_PAYLOAD_BYTES } from '../../runtime/validate.js';
 import { serveThread } from './fixtures/served-thread.js';
 import { turns } from './fixtures/turns.js';
 import type { RemoteBus } from '../../runtime/remote-bus.js';
+import { watchMerges } from '../helpers.js';
 
 const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 
@@ -278,18 +279,8 @@ test('toStation and sync - posts of 15 MB each, more than a frame together, and 
 });
 
 test('toStation - a batch of more than one frame merges at once: no reader of the station sees part of it', async () => {
-  const seen: number[] = [];
-  let runtime!: ReturnType<typeof createRuntime>;
-  runtime = createRuntime({
-    transport: 'memory',
-    deferred: 'manual',
-    // Every change of the station, as a reader at that moment sees it.
-    inspect: (event) => {
-      if (event.type === '@xstate.event' && (event.actorRef as { id?: string }).id === 'station:local:0:external' && event.event.type === 'MERGED') {
-        seen.push(runtime.station('external').history({ types: ['many'] }).length);
-      }
-    },
-  });
+  // Every change of the station, as a reader at that moment sees it.
+  const { runtime, seen } = watchMerges('station:local:0:external', (watched) => watched.station('external').history({ types: ['many'] }).length);
   const remote = serveThread(runtime);
   try {
     const bus = remote.handle.bus('external') as RemoteBus;
