@@ -30,29 +30,29 @@ export type {
   SpawnedActor,
   ThreadHandle,
 } from './runtime/runtime.js';
-export type { SpawnOptions } from './runtime/user-actors.js';
-export type { BusCounts } from './runtime/thread-service.js';
-export type { SyncPolicy } from './runtime/sync-policy.js';
-export type { RestartPolicy } from './runtime/processor-threads.js';
-export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './runtime/bus.js';
-export type { FromMainOptions } from './runtime/station.js';
-export type { CloseOptions } from './runtime/bridge.js';
-export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/subscriptions.js';
-export type { HistoryQuery } from './runtime/history.js';
+export type { SpawnOptions } from './runtime/actors/user-actors.js';
+export type { BusCounts } from './runtime/thread/thread-service.js';
+export type { SyncPolicy } from './runtime/station/sync-policy.js';
+export type { RestartPolicy } from './runtime/hosting/processor-threads.js';
+export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './runtime/bus/bus.js';
+export type { FromMainOptions } from './runtime/station/station.js';
+export type { CloseOptions } from './runtime/bridge/bridge.js';
+export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
+export type { HistoryQuery } from './runtime/store/history.js';
 export type { Clock } from './runtime/clock.js';
-export type { Transport, TransportStats } from './runtime/transport.js';
-export type { WireMessage, EventBatch, SyncRequest, ClearSide, BridgeState, Ack } from './runtime/protocol.js';
+export type { Transport, TransportStats } from './runtime/wire/transport.js';
+export type { WireMessage, EventBatch, SyncRequest, ClearSide, BridgeState, Ack } from './runtime/wire/protocol.js';
 
 // Values.
 export { createRuntime, Runtime, DEFAULT_PROCESSOR_EXEC_ARGV } from './runtime/runtime.js';
-export { Bus } from './runtime/bus.js';
-export { RemoteBus } from './runtime/remote-bus.js';
-export { RemoteStation } from './runtime/processor-host.js';
-export { Station } from './runtime/station.js';
-export { Bridge } from './runtime/bridge.js';
+export { Bus } from './runtime/bus/bus.js';
+export { RemoteBus } from './runtime/bus/remote-bus.js';
+export { RemoteStation } from './runtime/hosting/processor-host.js';
+export { Station } from './runtime/station/station.js';
+export { Bridge } from './runtime/bridge/bridge.js';
 export { ManualClock, systemClock, HybridClock } from './runtime/clock.js';
-export { InMemoryTransport, FrameTransport } from './runtime/transport.js';
-export { compareEvents, typeMatches } from './runtime/history.js';
+export { InMemoryTransport, FrameTransport } from './runtime/wire/transport.js';
+export { compareEvents, typeMatches } from './runtime/store/history.js';
 export { SIDES, PRIORITIES, otherSide } from './types.js';
 export { bridgeMachine, canReach, clearingsFor } from './machines/bridge.machine.js';
 export { busMachine } from './machines/bus.machine.js';

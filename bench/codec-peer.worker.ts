@@ -8,7 +8,7 @@
  */
 import type { BusEvent } from '../types.js';
 import { encodeFrame } from '../schemas/codec.js';
-import { serveWorker, type WorkerContext } from '../runtime/worker-host.js';
+import { serveWorker, type WorkerContext } from '../runtime/hosting/worker-host.js';
 
 function createApi({ port }: WorkerContext) {
   const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };

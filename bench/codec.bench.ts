@@ -3,7 +3,7 @@
  * unit every sync hop sends, against `JSON.stringify` / `JSON.parse` of the
  * same events (a codec that does less: no checksum, no verifier, no schema).
  */
-import type { EventBatch, WireMessage } from '../runtime/protocol.js';
+import type { EventBatch, WireMessage } from '../runtime/wire/protocol.js';
 import { decodeFrame, encodeFrame } from '../schemas/codec.js';
 import type { BusEvent, Endpoint } from '../types.js';
 import { median, rate, rateTarget, type Comparison } from './harness.js';

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { createRuntime } from '../index.js';
 import type { BusEvent } from '../types.js';
-import { EventHistory } from '../runtime/history.js';
+import { EventHistory } from '../runtime/store/history.js';
 import { median, rate, rateAsync, rateTarget, type Comparison } from './harness.js';
 
 const ROUNDS = 7;

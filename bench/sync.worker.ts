@@ -10,9 +10,9 @@
  * `benchToStation` and `benchFromStation` time the calls where they run,
  * without the control call that asked for them.
  */
-import { createThreadService, unwrap, type ThreadServiceOptions } from '../runtime/thread-service.js';
-import type { Thread } from '../runtime/thread.js';
-import { serveWorker, type WorkerContext } from '../runtime/worker-host.js';
+import { createThreadService, unwrap, type ThreadServiceOptions } from '../runtime/thread/thread-service.js';
+import type { Thread } from '../runtime/thread/thread.js';
+import { serveWorker, type WorkerContext } from '../runtime/hosting/worker-host.js';
 
 function createApi({ port, workerData }: WorkerContext) {
   let thread: Thread | undefined;

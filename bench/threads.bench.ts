@@ -13,17 +13,17 @@
 import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, type Runtime } from '../runtime/runtime.js';
-import type { RemoteBus, ThreadCaller } from '../runtime/remote-bus.js';
-import type { EventBatch } from '../runtime/protocol.js';
-import type { Station } from '../runtime/station.js';
-import type { SyncPolicy } from '../runtime/sync-policy.js';
-import { startWorker, type WorkerHandle } from '../runtime/worker-host.js';
+import type { RemoteBus, ThreadCaller } from '../runtime/bus/remote-bus.js';
+import type { EventBatch } from '../runtime/wire/protocol.js';
+import type { Station } from '../runtime/station/station.js';
+import type { SyncPolicy } from '../runtime/station/sync-policy.js';
+import { startWorker, type WorkerHandle } from '../runtime/hosting/worker-host.js';
 import { encodeFrame } from '../schemas/codec.js';
 import type { BusEvent } from '../types.js';
 import { median, p99Target, percentile, rateTarget, type Comparison, type LatencyComparison } from './harness.js';
 import type { SyncWorkerApi } from './sync.worker.js';
 import type { CodecPeerApi } from './codec-peer.worker.js';
-import { scanMessage } from '../runtime/encoded-events.js';
+import { scanMessage } from '../runtime/store/encoded-events.js';
 
 const ROUNDS = 5;
 const BATCH_EVENTS = 256;

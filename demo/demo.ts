@@ -8,8 +8,8 @@
  * one-way, locks and closes with clearing. Each line says what moved where.
  */
 import { FrameTransport, createRuntime, encodeFrame, isBusError, type BusEvent, type Side } from '../index.js';
-import type { RemoteStation } from '../runtime/processor-host.js';
-import type { RemoteBus } from '../runtime/remote-bus.js';
+import type { RemoteStation } from '../runtime/hosting/processor-host.js';
+import type { RemoteBus } from '../runtime/bus/remote-bus.js';
 
 const line = (text = '') => console.log(text);
 const list = (events: readonly BusEvent[]) => events.map((event) => `${event.type}@${event.id}`).join(', ') || '(none)';

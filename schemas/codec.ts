@@ -42,7 +42,7 @@ import * as flatbuffers from 'flatbuffers';
 import { isUtf8 } from 'node:buffer';
 import { compressSync, uncompressSync } from 'snappy';
 import { FrameError, InvalidEventError, InvalidOptionError, isBusError } from '../errors.js';
-import type { Ack, BridgeState, ClearSide, EventBatch, SyncRequest, WireMessage } from '../runtime/protocol.js';
+import type { Ack, BridgeState, ClearSide, EventBatch, SyncRequest, WireMessage } from '../runtime/wire/protocol.js';
 import {
   MAX_LABEL_LENGTH,
   MAX_META_ENTRIES,

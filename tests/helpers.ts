@@ -77,3 +77,35 @@ export function watchMerges(stationId: string, read: (runtime: Runtime) => numbe
   });
   return { runtime, seen };
 }
+
+/** One fenced code block of the README, with the heading it sits under. */
+export interface ReadmeSnippet {
+  /** The nearest `#`/`##`/`###` heading above the block, without the hashes. */
+  heading: string;
+  /** The fence's language tag (`ts`, `js`, `sh`, ...; empty when none). */
+  lang: string;
+  code: string;
+  /** 1-based line of the opening fence, for failure messages. */
+  line: number;
+}
+
+/** The README's fenced code blocks in order, so tests can run every snippet a user reads. */
+export function readmeSnippets(readme = new URL('../README.md', import.meta.url)): ReadmeSnippet[] {
+  const lines = readFileSync(readme, 'utf8').split('\n');
+  const snippets: ReadmeSnippet[] = [];
+  let heading = '';
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const fence = /^```(\S*)\s*$/.exec(line);
+    if (fence === null) {
+      const title = /^#{1,6}\s+(.*)$/.exec(line);
+      if (title !== null) heading = title[1]!.trim();
+      continue;
+    }
+    const start = i;
+    const body: string[] = [];
+    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]!); i++) body.push(lines[i]!);
+    snippets.push({ heading, lang: fence[1] ?? '', code: body.join('\n'), line: start + 1 });
+  }
+  return snippets;
+}

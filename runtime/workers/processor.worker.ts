@@ -1,13 +1,13 @@
 /**
  * The entry of a processor: a child process forked by
- * `runtime/processor-host.ts`. It waits for `init`, starts the processor's
+ * `runtime/hosting/processor-host.ts`. It waits for `init`, starts the processor's
  * stations and threads, says `ready`, and answers control messages until
  * `stop`. It exits when the root goes away (the IPC channel disconnects), so
  * no processor outlives its runtime.
  */
-import { ProcessorNode, parentFrames, type ParentChannel } from '../processor-node.js';
+import { ProcessorNode, parentFrames, type ParentChannel } from '../hosting/processor-node.js';
 import { toWireError } from '../../errors.js';
-import type { Outcome, ProcessorControl, ProcessorReport } from '../protocol.js';
+import type { Outcome, ProcessorControl, ProcessorReport } from '../wire/protocol.js';
 
 if (process.send === undefined) {
   console.error('busline: processor.worker.ts runs only as a child process forked by the runtime.');

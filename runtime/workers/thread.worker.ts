@@ -1,10 +1,10 @@
 /**
  * A worker thread of a processor: its internal and external buses, linked to
  * the processor's stations by frames on the data port. Started by
- * `runtime/processor-threads.ts` through `runtime/worker-host.ts`.
+ * `runtime/hosting/processor-threads.ts` through `runtime/hosting/worker-host.ts`.
  */
-import { createThreadService, type ThreadServiceOptions } from '../thread-service.js';
-import { serveWorker, type WorkerContext } from '../worker-host.js';
+import { createThreadService, type ThreadServiceOptions } from '../thread/thread-service.js';
+import { serveWorker, type WorkerContext } from '../hosting/worker-host.js';
 
 function createApi({ port, workerData }: WorkerContext) {
   const service = createThreadService(port, workerData as ThreadServiceOptions);

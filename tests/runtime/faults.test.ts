@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../index.js';
-import type { RemoteBus } from '../../runtime/remote-bus.js';
-import type { RemoteStation } from '../../runtime/processor-host.js';
+import type { RemoteBus } from '../../runtime/bus/remote-bus.js';
+import type { RemoteStation } from '../../runtime/hosting/processor-host.js';
 
 import { isGone, nextCrash, processorPids } from '../helpers.js';
 

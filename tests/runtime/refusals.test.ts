@@ -8,10 +8,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type FromMainOptions, type FromStationOptions, type Runtime } from '../../index.js';
-import type { Bus } from '../../runtime/bus.js';
-import { RemoteBus } from '../../runtime/remote-bus.js';
-import type { RemoteStation } from '../../runtime/processor-host.js';
-import type { Station } from '../../runtime/station.js';
+import type { Bus } from '../../runtime/bus/bus.js';
+import { RemoteBus } from '../../runtime/bus/remote-bus.js';
+import type { RemoteStation } from '../../runtime/hosting/processor-host.js';
+import type { Station } from '../../runtime/station/station.js';
 import { serveThread } from './fixtures/served-thread.js';
 
 const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);

@@ -29,10 +29,10 @@ import {
   type Runtime,
   type Side,
 } from '../../index.js';
-import type { Bus } from '../../runtime/bus.js';
-import { RemoteBus } from '../../runtime/remote-bus.js';
-import type { RemoteStation } from '../../runtime/processor-host.js';
-import type { Station } from '../../runtime/station.js';
+import type { Bus } from '../../runtime/bus/bus.js';
+import { RemoteBus } from '../../runtime/bus/remote-bus.js';
+import type { RemoteStation } from '../../runtime/hosting/processor-host.js';
+import type { Station } from '../../runtime/station/station.js';
 
 /** A thread by processor and index. */
 interface At {

@@ -10,7 +10,7 @@ import * as flatbuffers from 'flatbuffers';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FrameError, type FrameErrorReason } from '../../errors.js';
-import type { EventBatch } from '../../runtime/protocol.js';
+import type { EventBatch } from '../../runtime/wire/protocol.js';
 import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec.js';
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';

@@ -14,7 +14,7 @@ import { compressSync } from 'snappy';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FrameError, InvalidEventError, InvalidOptionError, type FrameErrorReason } from '../../errors.js';
-import type { EventBatch, WireMessage } from '../../runtime/protocol.js';
+import type { EventBatch, WireMessage } from '../../runtime/wire/protocol.js';
 import {
   DEFAULT_FRAME_LIMITS,
   FLAG_SNAPPY,

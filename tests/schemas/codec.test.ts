@@ -5,7 +5,7 @@ import { compressSync } from 'snappy';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BusError, FrameError, InvalidEventError, InvalidOptionError, type FrameErrorReason } from '../../errors.js';
-import type { Ack, EventBatch, SyncRequest, WireMessage } from '../../runtime/protocol.js';
+import type { Ack, EventBatch, SyncRequest, WireMessage } from '../../runtime/wire/protocol.js';
 import { MAX_LABEL_LENGTH, MAX_META_ENTRIES } from '../../runtime/validate.js';
 import {
   AUTO_COMPRESS_MIN_BYTES,

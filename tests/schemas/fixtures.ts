@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type * as flatbuffers from 'flatbuffers';
 import { compressSync } from 'snappy';
 import * as assert from 'uvu/assert';
-import type { EventBatch, WireMessage } from '../../runtime/protocol.js';
+import type { EventBatch, WireMessage } from '../../runtime/wire/protocol.js';
 import { MAX_LABEL_LENGTH, MAX_META_ENTRIES, MAX_PAYLOAD_DEPTH, eventIdProblem, eventTypeProblem, isEventTimestamp } from '../../runtime/validate.js';
 import { FLAG_SNAPPY, FRAME_HEADER_BYTES, FRAME_VERSION } from '../../schemas/codec.js';
 import * as wire from '../../schemas/generated/busline_generated.js';

@@ -1,0 +1,221 @@
+/**
+ * Users' own XState machines hosted in a thread: `runtime.spawn(module, { processor, thread })`.
+ * A machine module exports the machine (default export, or `machine`) and
+ * may export `subscribes`, the bus event types it wants. Bus events of those
+ * types reach the actor as XState events `{ type, payload, event }` through
+ * its inbox (`actor-inbox.ts`): its subscription is an async subscriber, so a
+ * slow actor holds the thread's credits and is given no more than they allow,
+ * and the thread gets its turn between its events. What the actor emits
+ * (XState `emit`) is posted on the thread's bus.
+ */
+import { pathToFileURL } from 'node:url';
+import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import { InvalidOptionError, UnsupportedError } from '../../errors.js';
+import type { BusEvent, Payload, Side } from '../../types.js';
+import { ActorInbox } from './actor-inbox.js';
+import type { Subscription } from '../bus/subscriptions.js';
+import type { Thread } from '../thread/thread.js';
+import { assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
+
+/** Throws `InvalidOptionError` unless `event` is an XState event for a user actor: an object with a non-empty string `type`. */
+export function checkActorEvent(event: unknown): asserts event is { type: string; [key: string]: unknown } {
+  const type = (event as { type?: unknown } | null)?.type;
+  if (typeof event !== 'object' || event === null || Array.isArray(event) || typeof type !== 'string' || type.length === 0) {
+    throw new InvalidOptionError('send event', `expected an event object with a non-empty string type, got ${describe(event)}.`);
+  }
+}
+
+/**
+ * Throws `InvalidOptionError` unless `value` can be copied to another thread
+ * (the structured clone: no functions, symbols or class instances with native
+ * state); checked before anything crosses, so the error says which option.
+ */
+export function assertClonable(value: unknown, option: string): void {
+  try {
+    structuredClone(value);
+  } catch (error) {
+    throw new InvalidOptionError(option, `cannot be copied to another thread: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Options of `runtime.spawn()`. */
+export interface SpawnOptions {
+  /** The processor to run in (default 0, the root). */
+  readonly processor?: number;
+  /** The thread to run in (default 0, the processor's own). */
+  readonly thread?: number;
+  /** Which bus the actor listens to and posts on (default `external`). */
+  readonly side?: Side;
+  /** The machine's input. Must be structured-clonable to reach another thread. */
+  readonly input?: unknown;
+  /** The actor's id (default `<module name>-<n>`). */
+  readonly id?: string;
+  /** Bus event types delivered to the actor (subtype matching); default the module's `subscribes`. */
+  readonly types?: readonly string[];
+}
+
+/** The internal event posted when a user actor fails. */
+export const ACTOR_FAILED = 'busline.actor.failed';
+
+export const SPAWN_OPTIONS = ['processor', 'thread', 'side', 'input', 'id', 'types'] as const;
+
+/** A user actor, where it runs and its state. */
+export interface UserActorInfo {
+  readonly id: string;
+  readonly module: string;
+  readonly processor: number;
+  readonly thread: number;
+  readonly side: Side;
+  readonly state: unknown;
+  readonly status: string;
+}
+
+/** The module specifier as a URL string: file paths become file URLs. */
+export function moduleHref(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  if (typeof module !== 'string' || module.length === 0) {
+    throw new InvalidOptionError('spawn module', `expected a module URL or path, got ${describe(module)}.`);
+  }
+  return /^[a-z]+:/i.test(module) ? module : pathToFileURL(module).href;
+}
+
+/** Checks `runtime.spawn()` options before anything starts. */
+export function checkSpawnOptions(options: SpawnOptions | undefined): void {
+  assertKnownKeys(options, SPAWN_OPTIONS, 'spawn options');
+  for (const key of ['processor', 'thread'] as const) {
+    const index = options?.[key];
+    if (index !== undefined && (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)) {
+      throw new InvalidOptionError(`spawn options.${key}`, `expected an integer from 0, got ${describe(index)}.`);
+    }
+  }
+  if (options?.side !== undefined) assertSide(options.side, 'spawn options.side');
+  if (options?.types !== undefined) assertTypeList(options.types, 'spawn options.types');
+  if (options?.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) {
+    throw new InvalidOptionError('spawn options.id', `expected a non-empty string, got ${describe(options.id)}.`);
+  }
+}
+
+interface Hosted {
+  readonly info: Omit<UserActorInfo, 'state' | 'status'>;
+  readonly actor: AnyActorRef;
+  readonly inbox: ActorInbox;
+  readonly subscription: Subscription | undefined;
+}
+
+function isMachine(value: unknown): value is AnyStateMachine {
+  return typeof value === 'object' && value !== null && typeof (value as AnyStateMachine).transition === 'function' &&
+    typeof (value as AnyStateMachine).getInitialSnapshot === 'function';
+}
+
+/** The user actors of one thread. */
+export class UserActors {
+  readonly #thread: Thread;
+  readonly #actors = new Map<string, Hosted>();
+  #count = 0;
+
+  constructor(thread: Thread) {
+    this.#thread = thread;
+  }
+
+  /** Loads the module, starts its machine, and wires it to the bus. */
+  async spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'> = {}): Promise<UserActorInfo> {
+    checkSpawnOptions(options);
+    if (typeof module !== 'string') throw new InvalidOptionError('spawn module', `expected a module URL, got ${describe(module)}.`);
+    let loaded: { default?: unknown; machine?: unknown; subscribes?: unknown };
+    try {
+      loaded = (await import(module)) as typeof loaded;
+    } catch (error) {
+      // The module or one of its own imports: the loader's message names which, and why.
+      throw new InvalidOptionError('spawn module', `${module} could not be loaded: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+      });
+    }
+    const machine = isMachine(loaded.machine) ? loaded.machine : loaded.default;
+    if (!isMachine(machine)) {
+      throw new InvalidOptionError('spawn module', `${module} must export an XState machine as its default export or as "machine".`);
+    }
+    const types = options.types ?? (loaded.subscribes as readonly string[] | undefined);
+    if (types !== undefined) assertTypeList(types, `${module} subscribes`);
+    const side = options.side ?? 'external';
+    const id = options.id ?? `${module.split('/').pop()?.replace(/\.(machine\.)?[mc]?[jt]s$/, '') ?? 'actor'}-${this.#count++}`;
+    if (this.#actors.has(id)) throw new InvalidOptionError('spawn options.id', `an actor "${id}" already runs in this thread.`);
+    const actor = createActor(machine, { id, input: options.input });
+    const inbox = new ActorInbox((event) => actor.send({ type: event.type, payload: event.payload, event }));
+    // What the actor emits goes on the bus; a bad emission is refused there and reported, never thrown into the actor.
+    actor.on('*', (emitted: { type: string; payload?: unknown }) => {
+      const { type, ...rest } = emitted;
+      const payload = ('payload' in emitted ? emitted.payload : rest) as Payload;
+      try {
+        this.#thread.bus(side).post(type, payload);
+      } catch (error) {
+        this.#thread.host.subscriberErrorHandler(error, { id: `${id}:emit`, type } as BusEvent);
+      }
+    });
+    // An actor that fails (an action throws) stops with an error. Listening here keeps XState from
+    // rethrowing it as an uncaught exception, which would take the whole thread down; the failure is
+    // posted as an internal event instead.
+    actor.subscribe({
+      error: (error: unknown) => {
+        // A stopped actor takes no more events: what waits for it is dropped, its credits come back.
+        inbox.close();
+        console.error(`[busline] actor "${id}" (${module}) failed:`, error);
+        try {
+          this.#thread.bus('internal').post(ACTOR_FAILED, {
+            id,
+            module,
+            message: error instanceof Error ? error.message : String(error),
+          });
+        } catch {
+          // The thread is stopping: the log line above is all there is.
+        }
+      },
+    });
+    actor.start();
+    const subscription =
+      types === undefined
+        ? undefined
+        : // An async function: the subscription holds credits from its first event on.
+          this.#thread.bus(side).subscribe(types, async (event: BusEvent) => inbox.take(event));
+    const info = { id, module, processor: this.#thread.processor, thread: this.#thread.index, side };
+    this.#actors.set(id, { info, actor, inbox, subscription });
+    return this.#describe(this.#actors.get(id)!);
+  }
+
+  #describe(hosted: Hosted): UserActorInfo {
+    const snapshot = hosted.actor.getSnapshot() as { value?: unknown; status: string };
+    return { ...hosted.info, state: snapshot.value ?? null, status: snapshot.status };
+  }
+
+  /** Every user actor of this thread with its state. */
+  list(): UserActorInfo[] {
+    return [...this.#actors.values()].map((hosted) => this.#describe(hosted));
+  }
+
+  /** Sends an XState event to one actor. */
+  send(id: string, event: { type: string; [key: string]: unknown }): UserActorInfo {
+    checkActorEvent(event);
+    const hosted = this.#get(id);
+    hosted.actor.send(event);
+    return this.#describe(hosted);
+  }
+
+  /** Stops one actor and its subscription. */
+  stop(id: string): void {
+    const hosted = this.#get(id);
+    hosted.subscription?.unsubscribe();
+    hosted.inbox.close();
+    hosted.actor.stop();
+    this.#actors.delete(id);
+  }
+
+  /** Stops every actor. */
+  stopAll(): void {
+    for (const id of [...this.#actors.keys()]) this.stop(id);
+  }
+
+  #get(id: string): Hosted {
+    const hosted = this.#actors.get(id);
+    if (hosted === undefined) throw new UnsupportedError(`No actor "${id}" runs in thread ${this.#thread.processor}.${this.#thread.index}.`);
+    return hosted;
+  }
+}

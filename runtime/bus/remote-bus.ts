@@ -1,0 +1,324 @@
+/**
+ * A bus in another thread, seen from here: the same calls as `Bus`, each one
+ * a control call to the thread that owns it. Events cross as frames both ways
+ * (posts as frames of drafts); the control call carries only the frames.
+ * Input is checked here, before it crosses, so errors are the same as a local
+ * bus's and nothing the wire can't carry leaves this thread.
+ */
+import { SIDES, type BridgeDirection, type BusEvent, type Payload, type Side } from '../../types.js';
+import { FrameChannel, messagePortFrames, type MessagePortLike } from '../wire/frame-channel.js';
+import { stationServer } from '../station/links.js';
+import type { Station } from '../station/station.js';
+import {
+  checkPostOptions,
+  checkRoomOptions,
+  checkSyncOptions,
+  type CheckedPostOptions,
+  type FromStationOptions,
+  type FromStationResult,
+  type PostOptions,
+  type RoomOptions,
+  type SyncOptions,
+} from './bus.js';
+import type { BusCounts, ThreadApi } from '../thread/thread-service.js';
+import { encodeFrame } from '../../schemas/codec.js';
+import type { Outcome } from '../wire/protocol.js';
+import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '../thread/thread-service.js';
+import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from '../validate.js';
+import { AbortedError, TransportError, WorkerCrashedError, fromWireError } from '../../errors.js';
+import { checkHistoryQuery } from '../store/history.js';
+
+/** Calls a thread's control API, wherever it runs. */
+export interface ThreadCaller {
+  readonly processor: number;
+  readonly thread: number;
+  call<K extends keyof ThreadApi>(method: K, ...args: Parameters<ThreadApi[K]>): ReturnType<ThreadApi[K]>;
+  /** Records the generation a sync call moved the thread's bus to. */
+  advanced(side: Side, generation: number): void;
+}
+
+const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined, meta: undefined };
+
+/** The longest one `room()` control call waits in the thread; well inside any sane call deadline. */
+const ROOM_WAIT_MS = 250;
+
+/**
+ * A bus of a worker thread.
+ *
+ * @example
+ * const bus = runtime.thread(0, 1).bus('external')   // a RemoteBus when thread 1 is a worker
+ * await bus.post('job.done', { id: 3 })
+ * const next = await bus.toStation()
+ */
+export class RemoteBus {
+  readonly side: Side;
+  readonly generation: number;
+  readonly #caller: ThreadCaller;
+
+  constructor(caller: ThreadCaller, side: Side, generation: number) {
+    this.#caller = caller;
+    this.side = side;
+    this.generation = generation;
+  }
+
+  /** Where the bus runs. */
+  get endpoint(): { processor: number; thread: number; generation: number; side: Side } {
+    return { processor: this.#caller.processor, thread: this.#caller.thread, generation: this.generation, side: this.side };
+  }
+
+  /**
+   * Posts on the thread's bus, checked here as `Bus.post` checks, and
+   * encoded at once as a draft frame (no id or timestamp yet; the thread gives
+   * them): what is posted is the payload as it is now, and a payload the wire
+   * cannot carry fails this post alone. The posts of one tick to one thread
+   * travel together in one control call, in order, and before any other call
+   * to that thread (a `toStation()` right after a `post()` carries it).
+   */
+  post<P extends Payload>(type: string, payload: P, options?: PostOptions): Promise<BusEvent<P>> {
+    let frame: Uint8Array;
+    try {
+      assertEventType(type);
+      assertPayload(payload);
+      const { priority, topic, meta } = options === undefined ? DEFAULT_POST : checkPostOptions(options);
+      const endpoint = this.endpoint;
+      const draft: BusEvent = {
+        id: 'draft',
+        type,
+        side: this.side,
+        timestamp: 0,
+        origin: { processor: endpoint.processor, thread: endpoint.thread, generation: endpoint.generation },
+        priority,
+        ...(topic === undefined ? {} : { topic }),
+        payload,
+        ...(meta === undefined ? {} : { meta }),
+      };
+      frame = encodeFrame({ kind: 'batch', seq: 0, from: endpoint, history: [draft], queue: [] }, { compress: 'auto' });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<BusEvent<P>>((resolve, reject) => {
+      pendingPosts(this.#caller).add(this.side, this.generation, frame, { resolve: resolve as (event: BusEvent) => void, reject });
+    });
+  }
+
+  /** A control call to the thread, after the posts made before it. */
+  #call<K extends keyof ThreadApi>(method: K, ...args: Parameters<ThreadApi[K]>): ReturnType<ThreadApi[K]> {
+    pendingPosts(this.#caller).send();
+    return this.#caller.call(method, ...args);
+  }
+
+  async toStation(): Promise<RemoteBus> {
+    const generation = unwrap(await this.#call('toStation', this.side, this.generation));
+    this.#caller.advanced(this.side, generation);
+    return new RemoteBus(this.#caller, this.side, generation);
+  }
+
+  async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
+    checkFromStation(options, 'fromStation');
+    const result = unwrap(await this.#call('fromStation', this.side, this.generation, options));
+    return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
+  }
+
+  /**
+   * `Bus.sync()` in the thread: shares what the bus has that its station has
+   * not seen and merges the station's history back (only `types`, if given),
+   * without retiring the bus or moving its queue.
+   */
+  async sync(options?: SyncOptions): Promise<FromStationResult> {
+    checkSyncOptions(options);
+    const result = unwrap(await this.#call('sync', this.side, this.generation, options));
+    return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
+  }
+
+  async roundTrip(options?: FromStationOptions): Promise<RemoteBus> {
+    checkFromStation(options, 'roundTrip');
+    const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, options));
+    this.#caller.advanced(this.side, generation);
+    return new RemoteBus(this.#caller, this.side, generation);
+  }
+
+  /**
+   * Resolves once the thread's bus has room again (see `Bus.room()`): waits
+   * in steps of at most ROOM_WAIT_MS, each a control call, so a long wait for
+   * a slow station never looks like a hung thread. A bus that retired has
+   * nothing left to wait for. With `signal`, the wait can be given up: the
+   * call then rejects with an `AbortedError` whose `cause` is the signal's
+   * reason (the step under way ends in the thread on its own).
+   */
+  async room(options?: RoomOptions): Promise<void> {
+    const signal = checkRoomOptions(options);
+    let onAbort: (() => void) | undefined;
+    const aborted =
+      signal === undefined
+        ? undefined
+        : new Promise<never>((_, reject) => {
+            onAbort = () => reject(new AbortedError('room', signal.reason));
+            signal.addEventListener('abort', onAbort, { once: true });
+          });
+    // Handled here, so that an abort that loses the race never goes unhandled.
+    aborted?.catch(() => undefined);
+    try {
+      for (;;) {
+        if (signal?.aborted === true) throw new AbortedError('room', signal.reason);
+        const step = this.#call('room', this.side, this.generation, ROOM_WAIT_MS);
+        const answer = aborted === undefined ? await step : await Promise.race([step, aborted]);
+        if (!answer.ok && answer.code === 'BUS_RETIRED') return;
+        if (unwrap(answer)) return;
+      }
+    } finally {
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async drain(): Promise<number> {
+    return unwrap(await this.#call('drain', this.side, this.generation));
+  }
+
+  /** The thread's current bus history (a query's `filter` cannot cross threads). */
+  async history(query?: PortableQuery): Promise<BusEvent[]> {
+    checkHistoryQuery(query, 'history query', { filter: false });
+    return eventsFromFrame(unwrap(await this.#call('history', this.side, query)));
+  }
+
+  async queue(): Promise<BusEvent[]> {
+    return eventsFromFrame(unwrap(await this.#call('queue', this.side)));
+  }
+
+  /**
+   * The thread's current bus of this side: its generation, its actor's state,
+   * and what it holds (`unsent`, `queued`, `parked`, as on a local `Bus`).
+   */
+  async state(): Promise<BusCounts> {
+    return unwrap(await this.#call('state', this.side));
+  }
+}
+
+/** A post waiting for its thread's answer. */
+interface PendingPost {
+  resolve(event: BusEvent): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The posts to one thread not yet sent, in order, grouped by bus (side and
+ * generation). Sent at the end of the tick, or before any other call to the
+ * thread, so that calls reach the thread in the order they were made.
+ */
+class PendingPosts {
+  readonly #caller: ThreadCaller;
+  #groups: Array<{ side: Side; generation: number; frames: Uint8Array[]; posts: PendingPost[] }> = [];
+
+  constructor(caller: ThreadCaller) {
+    this.#caller = caller;
+  }
+
+  add(side: Side, generation: number, frame: Uint8Array, post: PendingPost): void {
+    if (this.#groups.length === 0) queueMicrotask(() => this.send());
+    const last = this.#groups[this.#groups.length - 1];
+    if (last !== undefined && last.side === side && last.generation === generation) {
+      last.frames.push(frame);
+      last.posts.push(post);
+    } else {
+      this.#groups.push({ side, generation, frames: [frame], posts: [post] });
+    }
+  }
+
+  /** Sends what is pending, one control call per bus, in order; each post settles on its own. */
+  send(): void {
+    const groups = this.#groups;
+    this.#groups = [];
+    for (const { side, generation, frames, posts } of groups) {
+      void this.#caller.call('post', side, generation, frames).then(
+        (result) => settlePosts(posts, result),
+        (error: unknown) => posts.forEach((post) => post.reject(error)),
+      );
+    }
+  }
+}
+
+/** Resolves each post with its event, or rejects it with its refusal (or the call's). */
+function settlePosts(posts: readonly PendingPost[], result: Outcome<PostedDrafts>): void {
+  let events: BusEvent[];
+  let refused: Map<number, PostedDrafts['refused'][number]>;
+  try {
+    const value = unwrap(result);
+    events = eventsFromFrame(value.events);
+    refused = new Map(value.refused.map((refusal) => [refusal.index, refusal]));
+  } catch (error) {
+    for (const post of posts) post.reject(error);
+    return;
+  }
+  let next = 0;
+  posts.forEach((post, index) => {
+    const refusal = refused.get(index);
+    if (refusal !== undefined) post.reject(fromWireError(refusal));
+    else if (next < events.length) post.resolve(events[next++]!);
+    else post.reject(new TransportError('The thread answered fewer events than were posted.'));
+  });
+}
+
+const pendingByCaller = new WeakMap<ThreadCaller, PendingPosts>();
+
+/** The pending posts to the thread behind `caller` (one list per thread, whichever RemoteBus posted). */
+function pendingPosts(caller: ThreadCaller): PendingPosts {
+  let pending = pendingByCaller.get(caller);
+  if (pending === undefined) pendingByCaller.set(caller, (pending = new PendingPosts(caller)));
+  return pending;
+}
+
+/** The checks of `Bus.fromStation()`, made before the options cross to the thread. */
+function checkFromStation(options: FromStationOptions | undefined, call: string): void {
+  assertKnownKeys(options, ['types', 'side'], `${call} options`);
+  if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
+  if (options?.side !== undefined) assertSide(options.side, `${call} options.side`);
+}
+
+/** A thread attached from elsewhere: its control API, its data channel, its buses' generations. */
+export interface RemoteThread {
+  readonly caller: ThreadCaller;
+  readonly channel: FrameChannel;
+  readonly generations: Record<Side, number>;
+}
+
+/**
+ * Connects a thread that runs elsewhere to this processor's stations: `port`
+ * becomes the frame channel its buses sync over, `call` its control API. When
+ * `exited` resolves (the worker is gone), the channel closes and what waits on
+ * it is rejected with `WorkerCrashedError`.
+ */
+export function connectThread(
+  processor: number,
+  thread: number,
+  port: MessagePortLike,
+  call: ThreadCaller['call'],
+  station: (side: Side) => Station,
+  bridgeDirection: () => BridgeDirection,
+  exited?: Promise<{ readonly reason: string }>,
+): RemoteThread {
+  const channel = new FrameChannel(messagePortFrames(port), {
+    end: 'b',
+    // A port transfers frames without copying them: compressing would only cost CPU on both ends.
+    compress: false,
+    name: `processor ${processor} ↔ thread ${processor}.${thread}`,
+    // What arrives goes to this processor's stations: events stay encoded.
+    encodedEvents: true,
+    serve: stationServer(station, bridgeDirection),
+  });
+  const generations: Record<Side, number> = { internal: 0, external: 0 };
+  const caller: ThreadCaller = {
+    processor,
+    thread,
+    call,
+    advanced: (side, generation) => {
+      generations[side] = Math.max(generations[side], generation);
+    },
+  };
+  void exited?.then((exit) => {
+    channel.close(
+      new WorkerCrashedError(`thread ${processor}.${thread} is gone (${exit.reason}); its pending sync calls were rejected.`),
+    );
+    // A dead thread's subscribers are behind no more: its stations stop holding other threads back for it.
+    for (const side of SIDES) station(side).forgetReader({ processor, thread });
+  });
+  return { caller, channel, generations };
+}

@@ -1,0 +1,190 @@
+/**
+ * Subscriptions of one thread and side. They belong to the thread, not to a
+ * bus generation, so they carry over when `toStation()` replaces the bus.
+ */
+import { typeMatches } from '../store/history.js';
+import { assertEventType, assertFunction, assertKnownKeys, assertTypeList } from '../validate.js';
+import { InvalidOptionError } from '../../errors.js';
+import type { BusEvent, Payload } from '../../types.js';
+
+/** A subscriber. It may return a promise; a rejection goes to `onError` like a throw. */
+export type Handler<P extends Payload = Payload> = (event: BusEvent<P>) => unknown;
+
+/** Receives a subscriber's error; never rethrown into the bus. */
+export type ErrorHandler = (error: unknown, event: BusEvent) => void;
+
+/** Options of `bus.subscribe()`. */
+export interface SubscribeOptions {
+  /** Only events for which this returns true. */
+  readonly filter?: (event: BusEvent) => boolean;
+  /** Only events with one of these topics. */
+  readonly topics?: readonly string[];
+  /** Where this subscriber's errors go; the runtime's `onError` otherwise. */
+  readonly onError?: ErrorHandler;
+}
+
+const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError'] as const;
+
+/** A live subscription; `unsubscribe()` ends it. */
+export interface Subscription {
+  readonly types: readonly string[];
+  /** Ends the subscription; later events are not delivered to it. Idempotent. */
+  unsubscribe(): void;
+}
+
+interface Entry {
+  readonly patterns: readonly string[];
+  readonly handler: Handler;
+  readonly filter: ((event: BusEvent) => boolean) | undefined;
+  readonly topics: readonly string[] | undefined;
+  readonly onError: ErrorHandler | undefined;
+  active: boolean;
+  /** An `async` function, or one that has returned a promise: each event it gets may take a credit. */
+  async: boolean;
+}
+
+/** The constructor of `async` functions. */
+const AsyncFunction = (async () => {}).constructor as FunctionConstructor;
+
+/** The subscribers of one thread and side, with a per-type match cache. */
+export class Subscriptions {
+  #entries: Entry[] = [];
+  /** type → matching entries; cleared whenever the entries change. */
+  #byType = new Map<string, readonly Entry[]>();
+  readonly #fallbackError: ErrorHandler;
+  /** Errors raised by subscribers so far. */
+  errors = 0;
+  /** Promises returned by subscribers that have not settled yet. */
+  inFlight = 0;
+  /**
+   * Active subscribers that are `async` functions or have returned a promise:
+   * under the sync policy each event may start one promise per such
+   * subscriber, so reads and posts are measured against the credits left.
+   */
+  asyncCount = 0;
+  /** A sync read less than the station had (or nothing) for lack of credits: the next one is asked for when they are back. */
+  readHeld = false;
+  /** Called each time a subscriber's promise settles (the thread's bus gives credits back). */
+  onSettled: (() => void) | undefined;
+
+  constructor(onError: ErrorHandler) {
+    this.#fallbackError = onError;
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** Adds a subscriber for `types` (subtype matching). */
+  add(types: string | readonly string[], handler: Handler, options?: SubscribeOptions): Subscription {
+    const patterns = typeof types === 'string' ? [types] : types;
+    if (typeof types === 'string') assertEventType(types, 'Subscription type');
+    else assertTypeList(types, 'subscribe types');
+    assertFunction(handler, 'subscribe handler');
+    assertKnownKeys(options, SUBSCRIBE_OPTIONS, 'subscribe options');
+    if (options?.filter !== undefined) assertFunction(options.filter, 'subscribe options.filter');
+    if (options?.onError !== undefined) assertFunction(options.onError, 'subscribe options.onError');
+    if (options?.topics !== undefined && (!Array.isArray(options.topics) || options.topics.some((t) => typeof t !== 'string'))) {
+      throw new InvalidOptionError('subscribe options.topics', 'expected an array of topic strings.');
+    }
+    const entry: Entry = {
+      patterns: [...patterns],
+      handler,
+      filter: options?.filter,
+      topics: options?.topics === undefined ? undefined : [...options.topics],
+      onError: options?.onError,
+      active: true,
+      // An async function is known before its first promise: the first read is already limited for it.
+      async: handler instanceof AsyncFunction,
+    };
+    this.#entries = [...this.#entries, entry];
+    this.#byType.clear();
+    if (entry.async) this.asyncCount++;
+    return {
+      types: entry.patterns,
+      unsubscribe: () => {
+        if (!entry.active) return;
+        entry.active = false;
+        if (entry.async) this.asyncCount--;
+        this.#entries = this.#entries.filter((e) => e !== entry);
+        this.#byType.clear();
+      },
+    };
+  }
+
+  #matching(type: string): readonly Entry[] {
+    let entries = this.#byType.get(type);
+    if (entries === undefined) {
+      entries = this.#entries.filter((entry) => entry.patterns.some((pattern) => typeMatches(pattern, type)));
+      this.#byType.set(type, entries);
+    }
+    return entries;
+  }
+
+  /** True when some subscriber would receive events of `type`. */
+  wants(type: string): boolean {
+    return this.#matching(type).length > 0;
+  }
+
+  /** How many async subscribers (see `asyncCount`) would receive events of `type`: the promises one such event may start. */
+  asyncWanting(type: string): number {
+    if (this.asyncCount === 0) return 0;
+    let count = 0;
+    for (const entry of this.#matching(type)) if (entry.active && entry.async) count++;
+    return count;
+  }
+
+  /**
+   * Delivers one event to every matching subscriber, in subscription order.
+   * A throwing or rejecting subscriber never stops the others. Returns how
+   * many subscribers were called.
+   */
+  deliver(event: BusEvent): number {
+    const entries = this.#matching(event.type);
+    let called = 0;
+    for (const entry of entries) {
+      if (!entry.active) continue;
+      if (entry.topics !== undefined && (event.topic === undefined || !entry.topics.includes(event.topic))) continue;
+      try {
+        if (entry.filter !== undefined && !entry.filter(event)) continue;
+        called++;
+        const result = entry.handler(event);
+        if (result instanceof Promise) this.#track(result, entry, event);
+      } catch (error) {
+        this.#fail(entry, error, event);
+      }
+    }
+    return called;
+  }
+
+  /** Counts a subscriber's promise while it is unsettled. */
+  #track(result: Promise<unknown>, entry: Entry, event: BusEvent): void {
+    this.inFlight++;
+    if (!entry.async && entry.active) {
+      entry.async = true;
+      this.asyncCount++;
+    }
+    result.then(
+      () => this.#settled(),
+      (error: unknown) => {
+        this.#fail(entry, error, event);
+        this.#settled();
+      },
+    );
+  }
+
+  #settled(): void {
+    this.inFlight--;
+    this.onSettled?.();
+  }
+
+  #fail(entry: Entry, error: unknown, event: BusEvent): void {
+    this.errors++;
+    try {
+      (entry.onError ?? this.#fallbackError)(error, event);
+    } catch (secondary) {
+      // An error handler that throws must not unwind the bus either.
+      console.error('[busline] an onError handler threw while handling a subscriber error', secondary, error);
+    }
+  }
+}

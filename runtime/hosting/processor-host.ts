@@ -1,0 +1,324 @@
+/**
+ * The root's side of a processor that runs as a child process: forks it,
+ * serves its local stations' syncs with the main stations (frames over IPC),
+ * and carries control calls to its stations and threads. A processor that
+ * dies rejects what is pending with `WorkerCrashedError`.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { BusError, RuntimeStoppedError, WorkerCrashedError } from '../../errors.js';
+import type { BridgeDirection, BusEvent, Side } from '../../types.js';
+import type { FromMainOptions } from '../station/station.js';
+import { FrameChannel, type FramePort } from '../wire/frame-channel.js';
+import { stationServer } from '../station/links.js';
+import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport } from '../wire/protocol.js';
+import type { ThreadCaller } from '../bus/remote-bus.js';
+import type { Station } from '../station/station.js';
+import { eventsFromFrame, unwrap, type ActorInfo, type EventsFrame, type PortableQuery, type ThreadApi } from '../thread/thread-service.js';
+
+const PROCESSOR_ENTRY = new URL('../workers/processor.worker.ts', import.meta.url);
+
+/** How a processor process ended. */
+export interface ProcessorExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** True when the runtime stopped it. */
+  readonly stopped: boolean;
+}
+
+/**
+ * Sends one message over a child's IPC channel. Every send has a callback: a
+ * send to a child that has just died fails with EPIPE or
+ * ERR_IPC_CHANNEL_CLOSED, which Node would otherwise raise as an 'error' on
+ * the ChildProcess — before its 'exit' — and crash this process. A failed
+ * send means the child is gone: `lost` hears why.
+ */
+function sendToChild(child: ChildProcess, message: ProcessorControl | Uint8Array, lost: (error: Error) => void): void {
+  try {
+    child.send(message, (error) => {
+      if (error !== null && error !== undefined) lost(error);
+    });
+  } catch (error) {
+    // Only a message that cannot be serialized throws here; the channel is fine, this send alone failed.
+    if (message instanceof Uint8Array) lost(error instanceof Error ? error : new Error(String(error)));
+    else throw error;
+  }
+}
+
+/** Frames over a child's IPC channel. */
+function childFrames(child: ChildProcess, lost: (error: Error) => void): FramePort {
+  return {
+    send: (frame) => sendToChild(child, frame, lost),
+    listen: (listener) => {
+      const onMessage = (message: unknown) => {
+        if (message instanceof Uint8Array) listener(message);
+      };
+      child.on('message', onMessage);
+      return () => void child.off('message', onMessage);
+    },
+  };
+}
+
+/** A processor in a child process, seen from the root. */
+export class RemoteProcessor {
+  readonly processor: number;
+  readonly channel: FrameChannel;
+  readonly exited: Promise<ProcessorExit>;
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve(outcome: Outcome<unknown>): void }>();
+  readonly #generations = new Map<string, number>();
+  readonly #callers = new Map<number, ThreadCaller>();
+  #nextId = 1;
+  #gone: Error | undefined;
+  #stopping = false;
+
+  private constructor(child: ChildProcess, processor: number, mainStation: (side: Side) => Station, bridge: () => BridgeDirection) {
+    this.#child = child;
+    this.processor = processor;
+    // A ChildProcess with no 'error' listener crashes this process on any error it raises.
+    child.on('error', (error) => this.#lost(error));
+    this.channel = new FrameChannel(childFrames(child, (error) => this.#lost(error)), {
+      end: 'b',
+      name: `root ↔ processor ${processor}`,
+      // What arrives goes to the main stations: events stay encoded.
+      encodedEvents: true,
+      serve: stationServer(mainStation, bridge),
+    });
+    child.on('message', (message: unknown) => {
+      if (message instanceof Uint8Array) return;
+      const report = message as ProcessorReport;
+      if (report.type === 'result') {
+        this.#pending.get(report.id)?.resolve(report.outcome);
+        this.#pending.delete(report.id);
+      }
+      // Its successor's buses count generations from 0 again: handles made from here on must not name the old ones.
+      if (report.type === 'threadReplaced') {
+        this.#generations.delete(`${report.thread}:internal`);
+        this.#generations.delete(`${report.thread}:external`);
+      }
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        const error = this.#stopping
+          ? new RuntimeStoppedError('a processor call')
+          : new WorkerCrashedError(`processor ${processor} died (${signal ?? `exit code ${code}`}); its pending calls were rejected.`);
+        this.#gone = error;
+        this.#rejectPending(error);
+        resolve({ code, signal, stopped: this.#stopping });
+      });
+    });
+  }
+
+  /** Closes the frame channel and answers every pending call with `error`. */
+  #rejectPending(error: Error): void {
+    this.channel.close(error);
+    for (const pending of this.#pending.values()) {
+      pending.resolve({ ok: false, code: error instanceof BusError ? error.code : 'WORKER_CRASHED', message: error.message });
+    }
+    this.#pending.clear();
+  }
+
+  /**
+   * A send failed, or the child raised an error: it is gone (or no use without
+   * its channel). Its calls are rejected now, and it is killed so that its
+   * 'exit' comes and the runtime restarts it.
+   */
+  #lost(cause: Error): void {
+    if (this.#gone !== undefined) return;
+    const error = this.#stopping
+      ? new RuntimeStoppedError('a processor call')
+      : new WorkerCrashedError(`processor ${this.processor} is gone (${cause.message}); its pending calls were rejected.`, { cause });
+    this.#gone = error;
+    this.#rejectPending(error);
+    this.#kill();
+  }
+
+  /** SIGKILLs the child unless it has exited already. */
+  #kill(): void {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    try {
+      this.#child.kill('SIGKILL');
+    } catch {
+      // Gone meanwhile: its 'exit' tells the rest.
+    }
+  }
+
+  /**
+   * Forks the processor and resolves once its stations and threads are up.
+   * A start that fails (the processor says so, exits, or its channel breaks)
+   * or is given up (`signal` aborts: the runtime stops) kills the child and
+   * rejects once it is gone: a failed start leaves no process behind.
+   */
+  static async start(
+    init: ProcessorInit,
+    mainStation: (side: Side) => Station,
+    bridge: () => BridgeDirection,
+    execArgv: readonly string[] = [],
+    signal?: AbortSignal,
+  ): Promise<RemoteProcessor> {
+    const child = fork(PROCESSOR_ENTRY, [], {
+      execArgv: ['--import', import.meta.resolve('tsx'), ...execArgv],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const processor = new RemoteProcessor(child, init.processor, mainStation, bridge);
+    let onMessage: ((message: unknown) => void) | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onMessage = (message: unknown) => {
+          const report = message as ProcessorReport;
+          if (report?.type === 'ready') resolve();
+          else if (report?.type === 'failed') reject(new WorkerCrashedError(`processor ${init.processor} failed to start: ${report.message}`));
+        };
+        child.on('message', onMessage);
+        onAbort = () => reject(new RuntimeStoppedError(`starting processor ${init.processor}`));
+        if (signal?.aborted === true) onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        void processor.exited.then(({ code, signal: killedBy }) =>
+          reject(
+            new WorkerCrashedError(
+              `processor ${init.processor} exited while starting (${killedBy ?? `exit code ${code}`}; ` +
+                `its stderr says why; a flag of processorExecArgv Node does not take ends it so).`,
+            ),
+          ),
+        );
+        // The channel broke: the child is dying (a flag Node refuses ends it at once) or no use. Its exit,
+        // which comes after the kill, says why, better than the EPIPE does.
+        sendToChild(child, { type: 'init', init }, () => processor.#kill());
+      });
+    } catch (error) {
+      processor.#kill();
+      // A child that never ran (fork failed: no pid) may never say 'exit'.
+      if (child.pid !== undefined) await processor.exited;
+      throw error;
+    } finally {
+      child.off('message', onMessage!);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    }
+    return processor;
+  }
+
+  /** The process id, e.g. to check that it is gone. */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  #send(message: Exclude<ProcessorControl, { type: 'init' }>): Promise<Outcome<unknown>> {
+    if (this.#gone !== undefined) {
+      const code = this.#gone instanceof BusError ? this.#gone.code : 'WORKER_CRASHED';
+      return Promise.resolve({ ok: false, code, message: this.#gone.message });
+    }
+    return new Promise((resolve) => {
+      this.#pending.set(message.id, { resolve });
+      try {
+        sendToChild(this.#child, message, (error) => this.#lost(error));
+      } catch (error) {
+        // Arguments that cannot cross (e.g. a function): this call alone fails.
+        this.#pending.delete(message.id);
+        throw error;
+      }
+    });
+  }
+
+  /** Calls a thread's control API in this processor. */
+  callThread(thread: number, method: string, args: readonly unknown[]): Promise<Outcome<unknown>> {
+    return this.#send({ type: 'call', id: this.#nextId++, target: 'thread', thread, method, args });
+  }
+
+  /** Calls a local station of this processor. */
+  callStation(side: Side, method: string, args: readonly unknown[]): Promise<Outcome<unknown>> {
+    return this.#send({ type: 'call', id: this.#nextId++, target: 'station', side, method, args });
+  }
+
+  /** The processor's stations and every actor of its threads. */
+  async actors(): Promise<ActorInfo[]> {
+    return unwrap((await this.#send({ type: 'actors', id: this.#nextId++ })) as Outcome<ActorInfo[]>);
+  }
+
+  /** The caller of one of this processor's threads (one per thread: posts and calls through it keep their order). */
+  threadCaller(thread: number): ThreadCaller {
+    let caller = this.#callers.get(thread);
+    if (caller === undefined) this.#callers.set(thread, (caller = this.#newCaller(thread)));
+    return caller;
+  }
+
+  #newCaller(thread: number): ThreadCaller {
+    return {
+      processor: this.processor,
+      thread,
+      call: ((method: keyof ThreadApi, ...args: unknown[]) => this.callThread(thread, method, args)) as ThreadCaller['call'],
+      advanced: (side, generation) => {
+        const key = `${thread}:${side}`;
+        this.#generations.set(key, Math.max(this.#generations.get(key) ?? 0, generation));
+      },
+    };
+  }
+
+  /** The generation of a thread's bus as last seen from here. */
+  generation(thread: number, side: Side): number {
+    return this.#generations.get(`${thread}:${side}`) ?? 0;
+  }
+
+  /** Asks the processor to stop, and kills it if it has not exited within `graceMs`. */
+  async stop(graceMs = 5_000): Promise<ProcessorExit> {
+    if (this.#gone === undefined && !this.#stopping) {
+      this.#stopping = true;
+      void this.#send({ type: 'stop', id: this.#nextId++ });
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+      const exit = await this.exited;
+      clearTimeout(timer);
+      return exit;
+    }
+    return this.exited;
+  }
+}
+
+/**
+ * A local station in a child processor, seen from the root.
+ *
+ * @example
+ * const station = runtime.processor(1).station('external')
+ * await station.roundTrip()
+ */
+export class RemoteStation {
+  readonly side: Side;
+  readonly processor: number;
+  readonly kind = 'local' as const;
+  readonly #host: RemoteProcessor;
+
+  constructor(host: RemoteProcessor, side: Side) {
+    this.#host = host;
+    this.side = side;
+    this.processor = host.processor;
+  }
+
+  async #call<T>(method: string, ...args: unknown[]): Promise<T> {
+    return unwrap((await this.#host.callStation(this.side, method, args)) as Outcome<T>);
+  }
+
+  toMain(): Promise<void> {
+    return this.#call('toMain');
+  }
+
+  fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
+    return this.#call('fromMain', options);
+  }
+
+  roundTrip(options?: FromMainOptions): Promise<void> {
+    return this.#call('roundTrip', options);
+  }
+
+  async history(query?: PortableQuery): Promise<BusEvent[]> {
+    return eventsFromFrame(await this.#call<EventsFrame>('history', query));
+  }
+
+  async queued(): Promise<BusEvent[]> {
+    return eventsFromFrame(await this.#call<EventsFrame>('queued'));
+  }
+
+  /** The station's size and actor state. */
+  state(): Promise<{ size: number; state: unknown }> {
+    return this.#call('state');
+  }
+}
+

@@ -1,0 +1,314 @@
+/**
+ * What runs in a processor (a child process): its local internal and external
+ * stations, linked to the root's main stations by frames over the IPC
+ * channel; its own thread 0; and its worker threads. The root drives it with
+ * control messages (`ProcessorControl`) on the same channel.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import { createActor } from 'xstate';
+import { BusError, UnsupportedError, toWireError } from '../../errors.js';
+import { stationMachine } from '../../machines/station.machine.js';
+import { SIDES, type BridgeDirection, type Side } from '../../types.js';
+import { FrameChannel, type FramePort, type MessagePortLike } from '../wire/frame-channel.js';
+import { ChannelStationLink, type StationHost } from '../station/links.js';
+import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from '../wire/protocol.js';
+import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from '../bus/remote-bus.js';
+import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
+import { SyncTimer, policyLimits, settleAll } from '../station/sync-policy.js';
+import { StationJournal } from '../store/journal.js';
+import { STATION_THREAD, Station } from '../station/station.js';
+import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
+import type { WorkerExit } from './worker-host.js';
+
+/** The IPC channel to the root, as a child process has it. */
+export interface ParentChannel {
+  send(message: ProcessorReport | Uint8Array): void;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  off(event: 'message', listener: (message: unknown) => void): unknown;
+}
+
+/** Frames over the IPC channel (they are copied; IPC cannot transfer). */
+export function parentFrames(parent: ParentChannel): FramePort {
+  return {
+    send: (frame) => parent.send(frame),
+    listen: (listener) => {
+      const onMessage = (message: unknown) => {
+        if (message instanceof Uint8Array) listener(message);
+      };
+      parent.on('message', onMessage);
+      return () => void parent.off('message', onMessage);
+    },
+  };
+}
+
+const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state'];
+
+/** Why `message` is not a control message this node can act on, or undefined when it is one. */
+function controlProblem(message: unknown): string | undefined {
+  if (typeof message !== 'object' || message === null) return 'expected an object';
+  const { type, target, method, args } = message as Record<string, unknown>;
+  if (type === 'actors' || type === 'stop' || type === 'init') return undefined;
+  if (type !== 'call') return `unknown type ${JSON.stringify(String(type)).slice(0, 40)}`;
+  if (!Array.isArray(args)) return 'args must be an array';
+  if (target === 'thread') {
+    const { thread } = message as { thread?: unknown };
+    if (typeof thread !== 'number' || !Number.isSafeInteger(thread) || thread < 0) return 'thread must be an integer from 0';
+    if (!THREAD_API_METHODS.includes(method as never)) return `a thread has no method ${JSON.stringify(String(method)).slice(0, 40)}`;
+    return undefined;
+  }
+  if (target === 'station') {
+    const { side } = message as { side?: unknown };
+    if (side !== 'internal' && side !== 'external') return "side must be 'internal' or 'external'";
+    if (!STATION_METHODS.includes(method as never)) return `a station has no remote method ${JSON.stringify(String(method)).slice(0, 40)}`;
+    return undefined;
+  }
+  return "target must be 'thread' or 'station'";
+}
+
+/** One processor's stations and threads. */
+export class ProcessorNode implements StationHost {
+  readonly processor: number;
+  readonly #stations: Record<Side, Station>;
+  readonly #upstream: FrameChannel;
+  readonly #threads = new Map<number, RemoteThread>();
+  #workers: WorkerThreads | undefined;
+  #syncTimer: SyncTimer | undefined;
+  #journal: StationJournal | undefined;
+  readonly #init: ProcessorInit;
+  #direction: BridgeDirection;
+  #locked = false;
+  #running = true;
+  readonly #onThreadReplaced: ((thread: number) => void) | undefined;
+
+  /** `onThreadReplaced` is told when a restarted worker thread replaces its predecessor (the root resets what it knows of its buses). */
+  constructor(parent: FramePort, init: ProcessorInit, onThreadReplaced?: (thread: number) => void) {
+    this.processor = init.processor;
+    this.#init = init;
+    this.#onThreadReplaced = onThreadReplaced;
+    this.#direction = init.bridge;
+    this.#upstream = new FrameChannel(parent, {
+      end: 'a',
+      name: `processor ${init.processor} ↔ root`,
+      // What arrives (the main stations' replies) goes to this processor's local stations: events stay encoded.
+      encodedEvents: true,
+      serve: (message) => this.#fromRoot(message),
+    });
+    const station = (side: Side) =>
+      new Station(
+        this,
+        'local',
+        side,
+        init.processor,
+        createActor(stationMachine, { input: { kind: 'local', side, processor: init.processor } }).start(),
+      );
+    this.#stations = { internal: station('internal'), external: station('external') };
+  }
+
+  /**
+   * Opens the journal and replays it into the stations (a restarted processor
+   * gets back what its stations had accepted), starts thread 0 here and the
+   * worker threads, sends restored history on to the main stations, and only
+   * then starts the sync policy: the resend is a `toMain()`, and one of the
+   * policy's round trips running meanwhile would make it fail as busy.
+   * Resolves once all of that is done.
+   */
+  async start(): Promise<void> {
+    let restored = 0;
+    if (this.#init.journal !== undefined) {
+      this.#journal = StationJournal.open(this.#init.journal);
+      this.#journal.snapshot = () => (['internal', 'external'] as const).map((side) => this.#stations[side].journalSnapshot());
+      const entries = this.#journal.entries();
+      for (const side of ['internal', 'external'] as const) {
+        restored += this.#stations[side].replay(entries);
+        this.#stations[side].journal = this.#journal;
+      }
+    }
+    const { port1, port2 } = new MessageChannel();
+    const api = createThreadService(port1, {
+      processor: this.processor,
+      thread: 0,
+      deferred: this.#init.deferred,
+      maxQueued: this.#init.maxQueued,
+      bridge: this.#direction,
+      incarnation: incarnationName(this.#incarnation(), 0),
+      ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
+    });
+    const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
+      (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
+    this.attachThread(this.processor, 0, port2, call);
+    // What a predecessor's stations had accepted reaches the main stations again (they deduplicate),
+    // while the workers start.
+    const resent = restored === 0 ? undefined : Promise.all(SIDES.map((side) => this.#stations[side].toMain()));
+    // Awaited below; a failure while the workers start must not go unhandled meanwhile.
+    resent?.catch(() => undefined);
+    this.#workers = await startWorkerThreads(this, {
+      processor: this.processor,
+      count: this.#init.threads,
+      deferred: this.#init.deferred,
+      maxQueued: this.#init.maxQueued,
+      bridge: () => this.#direction,
+      ...(this.#init.callDeadlineMs === undefined ? {} : { callDeadlineMs: this.#init.callDeadlineMs }),
+      ...(this.#init.restart === undefined ? {} : { restart: this.#init.restart }),
+      onCrash: (thread, exit, restarted) =>
+        // A report that cannot be posted (thread 0 stopping, its bus full) is not worth this processor.
+        void this.#reportCrash(thread, exit.reason, restarted).catch(() => undefined),
+      processorIncarnation: this.#incarnation(),
+      ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
+      ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
+    });
+    await resent;
+    // A stop() that came while this started has nothing left for a timer to sync.
+    if (this.#init.sync !== undefined && this.#running) {
+      this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
+        settleAll(SIDES.map((side) => () => this.#stations[side].roundTrip())),
+      );
+      this.#syncTimer.start();
+    }
+  }
+
+  /** `''` for a first processor, else the number of times it was restarted. */
+  #incarnation(): string {
+    const incarnation = this.#init.incarnation ?? 0;
+    return incarnation === 0 ? '' : String(incarnation);
+  }
+
+  /** Posts `busline.thread.crashed` on thread 0's internal bus. */
+  async #reportCrash(thread: number, reason: string, restarted: boolean): Promise<void> {
+    const local = this.#threads.get(0);
+    if (local === undefined || !this.#running) return;
+    const state = await local.caller.call('state', 'internal');
+    if (!state.ok) return;
+    await new RemoteBus(local.caller, 'internal', state.value.generation).post(
+      'busline.thread.crashed',
+      { processor: this.processor, thread, reason, restarted },
+      { priority: 'immediate' },
+    );
+  }
+
+  attachThread(
+    processor: number,
+    thread: number,
+    port: MessagePortLike,
+    call: ThreadCaller['call'],
+    exited?: Promise<WorkerExit>,
+  ): void {
+    const predecessor = this.#threads.get(thread);
+    predecessor?.channel.close();
+    const remote = connectThread(processor, thread, port, call, (side) => this.#stations[side], () => this.#direction, exited);
+    this.#threads.set(thread, remote);
+    if (predecessor !== undefined) this.#onThreadReplaced?.(thread);
+  }
+
+  assertRunning(call: string): void {
+    if (!this.#running) throw new BusError('RUNTIME_STOPPED', `${call}() was refused: processor ${this.processor} is stopping.`);
+  }
+
+  bridgeDirection(): BridgeDirection {
+    return this.#direction;
+  }
+
+  bridgeLocked(): boolean {
+    return this.#locked;
+  }
+
+  get maxBacklog(): number | undefined {
+    return this.#init.sync === undefined ? undefined : policyLimits(this.#init.sync).maxBacklog;
+  }
+
+  mainLink(): ChannelStationLink {
+    return new ChannelStationLink(this.#upstream);
+  }
+
+  /** The root tells this processor about the bridge and asks it to clear; threads hear it before the answer. */
+  async #fromRoot(message: WireMessage): Promise<readonly WireMessage[]> {
+    if (message.kind === 'bridgeState') {
+      this.#direction = message.direction;
+      this.#locked = message.locked;
+    } else if (message.kind === 'clearSide') {
+      this.#stations[message.scope].clearSide(message.remove);
+    } else {
+      throw new UnsupportedError(`A processor does not answer ${message.kind} messages from the root.`);
+    }
+    await Promise.all([...this.#threads.values()].map((thread) => thread.channel.request(message)));
+    return [];
+  }
+
+  /** Answers one control message from the root. */
+  async control(message: ProcessorControl): Promise<Outcome<unknown>> {
+    // What arrives over IPC may be damaged: a message this node cannot act on is answered as refused, never thrown.
+    const problem = controlProblem(message);
+    if (problem !== undefined) return { ok: false, code: 'INVALID_OPTION', message: `Invalid control message: ${problem}` };
+    if (message.type === 'call' && message.target === 'thread') {
+      const thread = this.#threads.get(message.thread);
+      if (thread === undefined) {
+        return { ok: false, code: 'INVALID_OPTION', message: `processor ${this.processor} has no thread ${message.thread}.` };
+      }
+      // A worker's call rejects (WORKER_CRASHED) when the worker exits, throws or hangs meanwhile: that is its
+      // outcome, as the root's callers get it from their own workers; the thread is restarted, not this processor.
+      const call = thread.caller.call as (m: string, ...a: unknown[]) => Promise<Outcome<unknown>>;
+      return call(message.method, ...message.args).catch((error: unknown) => ({ ok: false, ...toWireError(error) }));
+    }
+    if (message.type === 'call' && message.target === 'station') {
+      const station = this.#stations[message.side];
+      const [options] = message.args as [never];
+      return outcome(async () => {
+        switch (message.method) {
+          case 'toMain':
+            return station.toMain();
+          case 'fromMain':
+            return station.fromMain(options);
+          case 'roundTrip':
+            return station.roundTrip(options);
+          case 'history':
+            return eventsToFrame(station.history(options), this.#endpoint(message.side));
+          case 'queued':
+            return eventsToFrame(station.queued(), this.#endpoint(message.side));
+          case 'state':
+            return { size: station.size, state: station.state };
+          default:
+            throw new UnsupportedError(`A station has no remote method ${message.method}.`);
+        }
+      });
+    }
+    if (message.type === 'stop') return outcome(() => this.stop());
+    if (message.type === 'actors') return outcome(() => this.actors());
+    return { ok: false, code: 'UNSUPPORTED', message: `unexpected control message ${message.type}` };
+  }
+
+  /** This processor's stations and every actor of its threads. */
+  async actors(): Promise<ActorInfo[]> {
+    const list: ActorInfo[] = (['internal', 'external'] as const).map((side) => ({
+      id: `station:local:${this.processor}:${side}`,
+      kind: 'station',
+      processor: this.processor,
+      thread: null,
+      side,
+      state: this.#stations[side].state,
+    }));
+    // A worker that is gone (being restarted) has no actors to list; its call rejects.
+    const threads = await Promise.all(
+      [...this.#threads.values()].map((thread) => thread.caller.call('actors').catch(() => undefined)),
+    );
+    for (const result of threads) if (result?.ok === true) list.push(...result.value);
+    return list;
+  }
+
+  /** Stops the threads and workers and the station actors. */
+  async stop(): Promise<null> {
+    if (!this.#running) return null;
+    await this.#syncTimer?.stop();
+    this.#running = false;
+    await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stop').catch(() => undefined)));
+    await this.#workers?.stop();
+    for (const thread of this.#threads.values()) thread.channel.close();
+    this.#upstream.close();
+    await this.#journal?.close();
+    this.#stations.internal.actor.stop();
+    this.#stations.external.actor.stop();
+    return null;
+  }
+
+  #endpoint(side: Side) {
+    return { processor: this.processor, thread: STATION_THREAD, generation: 0, side };
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Starts a processor's worker threads, supervises them, and attaches each
+ * incarnation to the processor's stations: the worker's data port becomes a
+ * frame channel to them, its threads.js API the thread's control plane.
+ *
+ * A worker that dies (throws, exits, hangs, runs out of memory) is restarted
+ * within a restart budget, like OTP's restart intensity. What its buses had
+ * sent to the station stays there; its parked queue is handed to the new
+ * incarnation by its first `fromStation()`; event ids continue past the old
+ * ones. What it had not sent is lost with it, and reported.
+ */
+import type { ResourceLimits } from 'node:worker_threads';
+import { InvalidOptionError } from '../../errors.js';
+import type { BridgeDirection } from '../../types.js';
+import { assertKnownKeys, describe } from '../validate.js';
+import type { MessagePortLike } from '../wire/frame-channel.js';
+import type { ThreadCaller } from '../bus/remote-bus.js';
+import type { ThreadApi, ThreadServiceOptions } from '../thread/thread-service.js';
+import { RestartBudget, startWorker, supervise, type Supervision, type WorkerExit, type WorkerHandle } from './worker-host.js';
+import type { ThreadWorkerApi } from '../workers/thread.worker.js';
+import type { Clock } from '../clock.js';
+import type { SyncPolicy } from '../station/sync-policy.js';
+
+const THREAD_WORKER = new URL('../workers/thread.worker.ts', import.meta.url);
+
+/** Where the started threads are attached; a restarted thread is attached again and replaces the old one. */
+export interface ThreadAttacher {
+  attachThread(
+    processor: number,
+    thread: number,
+    port: MessagePortLike,
+    call: ThreadCaller['call'],
+    exited?: Promise<WorkerExit>,
+  ): unknown;
+}
+
+/** How many restarts a processor's threads may have within a window. */
+export interface RestartPolicy {
+  readonly maxRestarts: number;
+  readonly withinMs: number;
+}
+
+/** Throws `InvalidOptionError` unless `policy` is `{ maxRestarts, withinMs }` as `RestartBudget` takes them. */
+export function checkRestartPolicy(policy: unknown, option: string): asserts policy is RestartPolicy {
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+    throw new InvalidOptionError(option, `expected { maxRestarts, withinMs }, got ${describe(policy)}.`);
+  }
+  assertKnownKeys(policy, ['maxRestarts', 'withinMs'], option);
+  const { maxRestarts, withinMs } = policy as Record<string, unknown>;
+  if (typeof maxRestarts !== 'number' || !Number.isSafeInteger(maxRestarts) || maxRestarts < 0) {
+    throw new InvalidOptionError(`${option}.maxRestarts`, `expected an integer >= 0, got ${describe(maxRestarts)}.`);
+  }
+  if (typeof withinMs !== 'number' || !Number.isFinite(withinMs) || withinMs <= 0) {
+    throw new InvalidOptionError(`${option}.withinMs`, `expected a number of milliseconds > 0, got ${describe(withinMs)}.`);
+  }
+}
+
+/** The default restart policy: 5 restarts within 10 s, per thread. */
+export const DEFAULT_RESTART_POLICY: RestartPolicy = Object.freeze({ maxRestarts: 5, withinMs: 10_000 });
+
+/** Options of one processor's worker threads. */
+export interface WorkerThreadOptions {
+  readonly processor: number;
+  /** Worker threads to start; they are threads 1..count (thread 0 is the processor's own). */
+  readonly count: number;
+  readonly deferred: 'idle' | 'manual';
+  /** The bound on each thread's deferred events per side, queued or parked. */
+  readonly maxQueued: number;
+  /** The bridge's direction now: a restarted thread starts with the current one. */
+  readonly bridge: () => BridgeDirection;
+  readonly callDeadlineMs?: number;
+  readonly restart?: RestartPolicy;
+  /** The automatic sync policy, if any: each worker syncs its own buses. */
+  readonly sync?: SyncPolicy;
+  /** Heap limits of each worker. */
+  readonly resourceLimits?: ResourceLimits;
+  /** The processor's own incarnation (`''` for the first): part of its threads' incarnation names. */
+  readonly processorIncarnation?: string;
+  readonly clock?: Clock;
+  /** Told when a worker dies: whether it was restarted, or the budget ran out. */
+  readonly onCrash?: (thread: number, exit: WorkerExit, restarted: boolean) => void;
+}
+
+/** A processor's running worker threads. */
+export interface WorkerThreads {
+  /** Stops supervising and terminates every worker. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the workers, all or nothing, and attaches them; resolves once all
+ * answer. Rejects (with every started worker stopped) when one cannot start.
+ */
+export async function startWorkerThreads(attacher: ThreadAttacher, options: WorkerThreadOptions): Promise<WorkerThreads> {
+  const policy = options.restart ?? DEFAULT_RESTART_POLICY;
+  const started = await Promise.allSettled(
+    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1)),
+  );
+  const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  const stop = async () => void (await Promise.all(supervisions.map((supervision) => supervision.stop())));
+  if (failed !== undefined) {
+    await stop();
+    throw failed.reason;
+  }
+  return { stop };
+}
+
+async function superviseThread(
+  attacher: ThreadAttacher,
+  options: WorkerThreadOptions,
+  policy: RestartPolicy,
+  thread: number,
+): Promise<Supervision<ThreadWorkerApi>> {
+  let incarnation = 0;
+  const start = (): Promise<WorkerHandle<ThreadWorkerApi>> => {
+    const workerData: ThreadServiceOptions = {
+      processor: options.processor,
+      thread,
+      deferred: options.deferred,
+      maxQueued: options.maxQueued,
+      bridge: options.bridge(),
+      incarnation: incarnationName(options.processorIncarnation ?? '', incarnation++),
+      ...(options.sync === undefined ? {} : { sync: options.sync }),
+    };
+    return startWorker<ThreadWorkerApi>(THREAD_WORKER, {
+      name: `processor ${options.processor} thread ${thread}`,
+      workerData,
+      // Loading TypeScript on a busy 2-core machine can take seconds; a start is not a hang.
+      startDeadlineMs: 60_000,
+      ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
+      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
+    }).then((handle) => {
+      attach(attacher, options.processor, thread, handle);
+      return handle;
+    });
+  };
+  const budget = new RestartBudget({ ...policy, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const supervision = await supervise(start, {
+    budget,
+    onRestart: (_worker, exit) => options.onCrash?.(thread, exit, true),
+  });
+  void supervision.ended.then((end) => {
+    if (end.reason === 'gave-up' && end.lastExit !== undefined) options.onCrash?.(thread, end.lastExit, false);
+  });
+  return supervision;
+}
+
+function attach(attacher: ThreadAttacher, processor: number, thread: number, handle: WorkerHandle<ThreadWorkerApi>): void {
+  const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
+    (handle.call as (m: string, ...a: unknown[]) => Promise<unknown>)(method, ...args)) as ThreadCaller['call'];
+  attacher.attachThread(processor, thread, handle.port, call, handle.exited);
+}
+
+/** `''` for a first thread of a first processor; otherwise `<processor incarnation>.<thread incarnation>` or `<n>`. */
+export function incarnationName(processorIncarnation: string, threadIncarnation: number): string {
+  if (processorIncarnation === '') return threadIncarnation === 0 ? '' : String(threadIncarnation);
+  return `${processorIncarnation}.${threadIncarnation}`;
+}

@@ -1,0 +1,221 @@
+/**
+ * The seams between a bus or station and the station it syncs with. A
+ * `StationLink` is the way to one station: in this thread (through a
+ * `Transport`, which may encode every hop as frames), or across a port or an
+ * IPC channel to another thread or process. Buses and stations only ever talk
+ * to links, so the same classes run in the root, a processor and a worker.
+ */
+import type { Actor } from 'xstate';
+import { BridgeClosedError, TransportError } from '../../errors.js';
+import { canReach } from '../../machines/bridge.machine.js';
+import type { busMachine } from '../../machines/bus.machine.js';
+import type { BridgeDirection, BusEvent, Endpoint, Side } from '../../types.js';
+import type { Clock } from '../clock.js';
+import type { FrameChannel, RequestHandler } from '../wire/frame-channel.js';
+import type { EventBatch, SyncRequest, WireMessage } from '../wire/protocol.js';
+import { STATION_THREAD, type Station } from './station.js';
+import type { ErrorHandler } from '../bus/subscriptions.js';
+import type { Receiver, Transport } from '../wire/transport.js';
+import { plainBatch } from '../store/encoded-events.js';
+
+/** A station's answer to a read: the batch, and the arrival number it is complete through. */
+export interface SyncReply {
+  readonly batch: EventBatch;
+  /** Pass it as `since` in the next unfiltered read to get only what arrived after this one. */
+  readonly through: number;
+  /** To a bus reading its own side: how many of its thread's deferred events the stations still hold parked. */
+  readonly parked?: number;
+  /** To a read with `deliveredThrough`: how many of the history's first events arrived through it. */
+  readonly alreadyDelivered?: number;
+}
+
+/** A station's answer to a batch. */
+export interface AcceptReply {
+  /** To a bus: how many of its thread's deferred events the stations hold parked, this batch's queue included. */
+  readonly parked?: number;
+}
+
+/** The way to one station. */
+export interface StationLink {
+  /** Carries a batch to the station, which merges it; resolves once it is accepted. */
+  accept(batch: EventBatch): Promise<AcceptReply>;
+  /** Carries a read to the station and its reply back. */
+  serve(request: SyncRequest): Promise<SyncReply>;
+}
+
+/** What a thread and its buses need from where they run. */
+export interface ThreadHost {
+  readonly clock: Clock;
+  readonly deferred: 'idle' | 'manual';
+  readonly running: boolean;
+  readonly subscriberErrorHandler: ErrorHandler;
+  assertRunning(call: string): void;
+  /** The bridge's direction as this thread knows it. */
+  bridgeDirection(): BridgeDirection;
+  /** True while the bridge is locked (a refused cross-side read then says to unlock first); unknown: false. */
+  bridgeLocked?(): boolean;
+  /** The link to this processor's local station of `side`. */
+  stationLink(side: Side): StationLink;
+  createBusActor(endpoint: Endpoint): Actor<typeof busMachine>;
+  /** With an automatic sync policy: posts on one bus that ask for a sync at once. */
+  readonly maxBatch?: number;
+  /** With an automatic sync policy: the events a bus may hold unsent before posts are refused. */
+  readonly maxUnsent?: number;
+  /** With an automatic sync policy: the unsettled subscriber promises a thread's side may have before reads are held back and posts refused. */
+  readonly maxInFlight?: number;
+  /** The deferred events a thread may hold per side (its bus's queue and parked at the stations) before deferred posts are refused. */
+  readonly maxQueued: number;
+  /** Asks the automatic sync policy for a sync of the bus of `side` now. */
+  requestSync?(side: Side): void;
+}
+
+/** What a local station needs from where it runs. */
+export interface StationHost {
+  assertRunning(call: string): void;
+  bridgeDirection(): BridgeDirection;
+  /** True while the bridge is locked (a refused cross-side read then says to unlock first); unknown: false. */
+  bridgeLocked?(): boolean;
+  /** The link to the main station of `side`. */
+  mainLink(side: Side): StationLink;
+  /** With an automatic sync policy: how far a reader whose subscribers are behind may fall behind before other threads' batches are refused. */
+  readonly maxBacklog?: number;
+}
+
+/**
+ * A link to a station in this thread: every message crosses `transport` (so a
+ * frame transport encodes and decodes each hop), then the station handles it.
+ */
+export class DirectStationLink implements StationLink {
+  readonly #station: Station;
+  readonly #transport: Transport;
+  readonly #reader: Receiver;
+
+  /** @param reader who reads through this link: a bus (plain events) or a local station (events may stay encoded). */
+  constructor(station: Station, transport: Transport, reader: Receiver = 'bus') {
+    this.#station = station;
+    this.#transport = transport;
+    this.#reader = reader;
+  }
+
+  /** What this link's transport may be handed: a station's encoded events only if it says it carries them. */
+  #outgoing(batch: EventBatch): EventBatch {
+    return this.#transport.carriesEncoded === true ? batch : plainBatch(batch);
+  }
+
+  async accept(batch: EventBatch): Promise<AcceptReply> {
+    const carried = await this.#transport.carry(this.#outgoing(batch), 'station');
+    if (carried.kind !== 'batch') throw new TypeError(`transport returned a ${carried.kind} for a batch`);
+    this.#station.accept(carried);
+    return parkedReply(this.#station, carried.from);
+  }
+
+  /** Parked queue entries taken for a reply that never arrives go back to the station. */
+  async serve(request: SyncRequest): Promise<SyncReply> {
+    const carried = await this.#transport.carry(request, 'station');
+    if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
+    const { batch, through, parked, alreadyDelivered } = this.#station.serve(carried);
+    try {
+      const back = await this.#transport.carry(this.#outgoing(batch), this.#reader);
+      if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
+      // A transport that hands objects over passes a station's encoded events as they are: a bus gets them plain.
+      return {
+        batch: this.#reader === 'bus' ? plainBatch(back) : back,
+        through,
+        ...(parked === undefined ? {} : { parked }),
+        ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
+      };
+    } catch (error) {
+      this.#station.restoreParked(batch.queue);
+      throw error;
+    }
+  }
+}
+
+/** A link to a station at the other end of a frame channel. */
+export class ChannelStationLink implements StationLink {
+  readonly #channel: FrameChannel;
+
+  constructor(channel: FrameChannel) {
+    this.#channel = channel;
+  }
+
+  /** Sends the batch as one request (the channel cuts it into frames; the station merges it whole). */
+  async accept(batch: EventBatch): Promise<AcceptReply> {
+    const closing = (await this.#channel.request(batch)).at(-1);
+    return closing?.kind === 'ack' && closing.parked !== undefined ? { parked: closing.parked } : {};
+  }
+
+  async serve(request: SyncRequest): Promise<SyncReply> {
+    const replies = await this.#channel.request(request);
+    const history: BusEvent[] = [];
+    const queue: BusEvent[] = [];
+    let from: EventBatch['from'] | undefined;
+    let through = 0;
+    let parked: number | undefined;
+    let alreadyDelivered: number | undefined;
+    for (const reply of replies) {
+      if (reply.kind === 'ack') {
+        through = reply.through ?? 0;
+        parked = reply.parked;
+        alreadyDelivered = reply.alreadyDelivered;
+      }
+      if (reply.kind !== 'batch') continue;
+      from ??= reply.from;
+      for (const event of reply.history) history.push(event);
+      for (const event of reply.queue) queue.push(event);
+    }
+    return {
+      batch: { kind: 'batch', seq: request.seq, from: from ?? request.from, history, queue },
+      through,
+      ...(parked === undefined ? {} : { parked }),
+      ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
+    };
+  }
+}
+
+/** What a station tells the sender of a batch: a bus hears its thread's parked count, a station nothing. */
+function parkedReply(station: Station, from: Endpoint): AcceptReply {
+  return from.thread === STATION_THREAD ? {} : { parked: station.parkedFor(from) };
+}
+
+/**
+ * The station end of `ChannelStationLink`s: merges the batches that arrive
+ * (each whole: the channel hands over a batch once all its frames are in) and
+ * answers reads, checking the bridge for reads of the other side.
+ */
+export function stationServer(station: (side: Side) => Station, bridgeDirection: () => BridgeDirection): RequestHandler {
+  return async (message: WireMessage) => {
+    switch (message.kind) {
+      case 'batch': {
+        // Acknowledged only once durable, where the station keeps a journal.
+        const target = station(message.from.side);
+        target.accept(message);
+        await target.committed();
+        // Counted when the Ack goes: later Acks on this channel tell later counts.
+        const { parked } = parkedReply(target, message.from);
+        return parked === undefined ? [] : [{ kind: 'ack', seq: 0, ok: true, credits: 0, parked }];
+      }
+      case 'syncRequest': {
+        const direction = bridgeDirection();
+        if (!canReach(direction, message.from.side, message.side)) {
+          throw new BridgeClosedError(message.from.side, message.side, direction);
+        }
+        const { batch, through, parked, alreadyDelivered } = station(message.side).serve(message);
+        const ack: WireMessage = {
+          kind: 'ack',
+          seq: 0,
+          ok: true,
+          credits: 0,
+          through,
+          ...(parked === undefined ? {} : { parked }),
+          ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
+        };
+        // Nothing new: the Ack alone answers (one frame each way, as a ping-pong).
+        if (batch.history.length === 0 && batch.queue.length === 0) return [ack];
+        return [batch, ack];
+      }
+      default:
+        throw new TransportError(`A station does not answer ${message.kind} messages.`);
+    }
+  };
+}

@@ -1,0 +1,385 @@
+/**
+ * What runs inside a worker thread: the thread's two buses, their links to the
+ * processor's stations over a frame channel, and the control API the host
+ * calls. Kept apart from `workers/thread.worker.ts` so that it can also run
+ * over a `MessageChannel` in one thread (tests, embedded use).
+ *
+ * Control calls carry their results back as frames (events) or plain numbers
+ * and strings; errors come back as `{ code, message }` so that a `BusError`
+ * keeps its code across the thread boundary.
+ */
+import { createActor } from 'xstate';
+import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
+import { busMachine } from '../../machines/bus.machine.js';
+import { decodeFrame } from '../../schemas/codec.js';
+import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../../types.js';
+import { DEFAULT_MAX_QUEUED, type Bus, type FromStationOptions, type PostOptions, type SyncOptions } from '../bus/bus.js';
+import { systemClock } from '../clock.js';
+import { FrameChannel, messagePortFrames, type MessagePortLike } from '../wire/frame-channel.js';
+import { checkHistoryQuery, type HistoryQuery } from '../store/history.js';
+import { assertSide, describe } from '../validate.js';
+import { ChannelStationLink, type ThreadHost } from '../station/links.js';
+import type { Outcome, WireMessage } from '../wire/protocol.js';
+import { batchFrames } from '../wire/transport.js';
+
+export type { Outcome };
+import { Thread } from './thread.js';
+import { moduleHref, type SpawnOptions, type UserActorInfo } from '../actors/user-actors.js';
+import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/sync-policy.js';
+
+/** What a worker thread is started with. */
+export interface ThreadServiceOptions {
+  readonly processor: number;
+  readonly thread: number;
+  readonly deferred: 'idle' | 'manual';
+  /** The bound on each thread's deferred events per side (bus queue and parked); default `DEFAULT_MAX_QUEUED`. */
+  readonly maxQueued?: number;
+  readonly bridge: BridgeDirection;
+  /** Names a restarted thread, e.g. `"2"` or `"1.0"`; its event ids include it (see `Thread`). */
+  readonly incarnation?: string;
+  /** The automatic sync policy, if any: this thread syncs its own buses. */
+  readonly sync?: SyncPolicy;
+}
+
+
+/** Events as frames of at most `EVENTS_PER_FRAME` events: how a control call returns events. */
+export type EventsFrame = readonly Uint8Array[];
+
+/** Events per frame of a control call's result, so any number of events fits the frame limits. */
+export const EVENTS_PER_FRAME = 4096;
+
+/** What `ThreadApi.post` answers: the posted events, in order, and the drafts it refused. */
+export interface PostedDrafts {
+  readonly events: EventsFrame;
+  readonly refused: ReadonlyArray<{ readonly index: number } & WireError>;
+}
+
+/** History queries that can cross a thread: everything but `filter`. */
+export type PortableQuery = Omit<HistoryQuery, 'filter'>;
+
+/** The control API a worker thread exposes. Every method answers an `Outcome`. */
+export interface ThreadApi {
+  /**
+   * Posts drafts (events whose id, timestamp and origin this thread fills in;
+   * see `RemoteBus.post`) in order, each as `bus.post` would: the events
+   * posted, and the drafts that were refused, by index.
+   */
+  post(side: Side, generation: number, drafts: EventsFrame): Promise<Outcome<PostedDrafts>>;
+  toStation(side: Side, generation: number): Promise<Outcome<number>>;
+  fromStation(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
+  roundTrip(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<number>>;
+  sync(side: Side, generation: number, options?: SyncOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
+  drain(side: Side, generation: number): Promise<Outcome<number>>;
+  /** Waits up to `waitMs` for `bus.room()`: true once there is room, false if the wait ran out first. */
+  room(side: Side, generation: number, waitMs: number): Promise<Outcome<boolean>>;
+  history(side: Side, query?: PortableQuery): Promise<Outcome<EventsFrame>>;
+  queue(side: Side): Promise<Outcome<EventsFrame>>;
+  state(side: Side): Promise<Outcome<BusCounts>>;
+  /** Starts a user machine module in this thread. */
+  spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'>): Promise<Outcome<UserActorInfo>>;
+  /** This thread's buses and user actors, with their states. */
+  actors(): Promise<Outcome<ActorInfo[]>>;
+  sendActor(id: string, event: { type: string; [key: string]: unknown }): Promise<Outcome<UserActorInfo>>;
+  stopActor(id: string): Promise<Outcome<null>>;
+  stop(): Promise<Outcome<null>>;
+}
+
+/** The methods of `ThreadApi`: what a control message may name. */
+export const THREAD_API_METHODS: readonly (keyof ThreadApi)[] = [
+  'post',
+  'toStation',
+  'fromStation',
+  'roundTrip',
+  'sync',
+  'drain',
+  'room',
+  'history',
+  'queue',
+  'state',
+  'spawn',
+  'actors',
+  'sendActor',
+  'stopActor',
+  'stop',
+];
+
+const endpointOf = (processor: number, thread: number, side: Side): Endpoint => ({ processor, thread, generation: 0, side });
+
+/** Packs events into frames (batches with only a history), in order: at most EVENTS_PER_FRAME each, fewer when they are large. */
+export function eventsToFrame(events: readonly BusEvent[], from: Endpoint): EventsFrame {
+  return batchFrames({ kind: 'batch', seq: 0, from, history: events, queue: [] }, EVENTS_PER_FRAME, { compress: 'auto' });
+}
+
+/** The post options a draft event carries. */
+function draftOptions(draft: BusEvent): PostOptions {
+  return {
+    priority: draft.priority,
+    ...(draft.topic === undefined ? {} : { topic: draft.topic }),
+    ...(draft.meta === undefined ? {} : { meta: draft.meta }),
+  };
+}
+
+/** Unpacks `eventsToFrame`. */
+export function eventsFromFrame(frames: EventsFrame): BusEvent[] {
+  const events: BusEvent[] = [];
+  for (const frame of frames) {
+    const message = decodeFrame(frame);
+    if (message.kind !== 'batch') throw new BusError('FRAME_CORRUPT', `Expected a batch frame, got ${message.kind}.`);
+    for (const event of message.history) events.push(event);
+  }
+  return events;
+}
+
+/** Runs `fn` and reports its value or its error as an `Outcome`. */
+export async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, ...toWireError(error) };
+  }
+}
+
+/** Turns an `Outcome` back into its value or its `BusError` (of its own class where it carries details). */
+export function unwrap<T>(result: Outcome<T>): T {
+  if (result.ok) return result.value;
+  throw fromWireError(result);
+}
+
+/**
+ * Starts a thread's buses over `port` (the data plane to the processor) and
+ * returns the control API. `withThread` gets the thread itself (benchmarks
+ * call its buses directly, without a control call in between).
+ */
+export function createThreadService(
+  port: MessagePortLike,
+  options: ThreadServiceOptions,
+  withThread?: (thread: Thread) => void,
+): ThreadApi {
+  let direction = options.bridge;
+  let locked = false;
+  let running = true;
+  let thread: Thread | undefined;
+  const channel = new FrameChannel(messagePortFrames(port), {
+    end: 'a',
+    // A port transfers frames without copying them: compressing would only cost CPU on both ends.
+    compress: false,
+    name: `thread ${options.processor}.${options.thread}`,
+    // The processor tells this thread about the bridge and asks it to clear.
+    serve: (message: WireMessage) => {
+      if (message.kind === 'bridgeState') ({ direction, locked } = message);
+      else if (message.kind === 'clearSide') thread?.clearSide(message.scope, message.remove);
+      else throw new BusError('UNSUPPORTED', `A thread does not answer ${message.kind} messages.`);
+      return [];
+    },
+  });
+  const link = new ChannelStationLink(channel);
+  const policy = options.sync;
+  // A period syncs both buses; a bus that asks (maxBatch posts, a producer waiting for room) syncs alone.
+  const asked = new Set<Side>();
+  const timer =
+    policy === undefined
+      ? undefined
+      : new SyncTimer(policy.everyMs, (cause) => {
+          const sides = cause === 'period' || asked.size === 0 ? SIDES : [...asked];
+          asked.clear();
+          return settleAll(sides.map((side) => () => current.bus(side).autoSync()));
+        });
+  const host: ThreadHost = {
+    ...(policy === undefined
+      ? {}
+      : {
+          ...policyLimits(policy),
+          requestSync: (side) => {
+            asked.add(side);
+            timer?.trigger();
+          },
+        }),
+    clock: systemClock,
+    deferred: options.deferred,
+    maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
+    get running() {
+      return running;
+    },
+    // A function cannot cross threads, so the root's onError cannot run here. The subscribers of a
+    // worker are user actors (runtime.spawn), whose failures are reported as busline.actor.failed.
+    subscriberErrorHandler: (error, event) => {
+      console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) failed:`, error);
+    },
+    assertRunning(call) {
+      if (!running) throw new RuntimeStoppedError(call);
+    },
+    bridgeDirection: () => direction,
+    bridgeLocked: () => locked,
+    stationLink: () => link,
+    createBusActor: (endpoint) => createActor(busMachine, { input: { endpoint } }).start(),
+  };
+  thread = new Thread(host, options.processor, options.thread, options.incarnation ?? '');
+  const current = thread;
+  withThread?.(current);
+  timer?.start();
+
+  // A control call comes from another thread, perhaps a damaged or hostile one: its arguments are checked as a user's are.
+  const busOf = (side: Side, call: string): Bus => {
+    assertSide(side, `${call} side`);
+    return current.bus(side);
+  };
+  const bus = (side: Side, generation: number, call: string): Bus => {
+    if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) {
+      throw new InvalidOptionError(`${call} generation`, `expected a bus generation (an integer from 0), got ${describe(generation)}.`);
+    }
+    const found = busOf(side, call);
+    if (found.generation !== generation) throw new BusRetiredError(`${call}()`);
+    return found;
+  };
+  const from = (side: Side) => endpointOf(options.processor, options.thread, side);
+
+  return {
+    post: (side, generation, drafts) =>
+      outcome(() => {
+        const target = bus(side, generation, 'post');
+        if (!Array.isArray(drafts) || !drafts.every((frame) => frame instanceof Uint8Array)) {
+          throw new InvalidOptionError('post drafts', `expected an array of frames (Uint8Array), got ${describe(drafts)}.`);
+        }
+        const posted: BusEvent[] = [];
+        const refused: Array<{ index: number } & WireError> = [];
+        eventsFromFrame(drafts).forEach((draft, index) => {
+          try {
+            posted.push(target.post(draft.type, draft.payload, draftOptions(draft)));
+          } catch (error) {
+            refused.push({ index, ...toWireError(error) });
+          }
+        });
+        return { events: eventsToFrame(posted, from(side)), refused };
+      }),
+    toStation: (side, generation) => outcome(async () => (await bus(side, generation, 'toStation').toStation()).generation),
+    fromStation: (side, generation, fromOptions) =>
+      outcome(async () => {
+        const result = await bus(side, generation, 'fromStation').fromStation(fromOptions);
+        return { added: eventsToFrame(result.added, from(side)), handedBack: result.handedBack };
+      }),
+    sync: (side, generation, syncOptions) =>
+      outcome(async () => {
+        const result = await bus(side, generation, 'sync').sync(syncOptions);
+        return { added: eventsToFrame(result.added, from(side)), handedBack: result.handedBack };
+      }),
+    roundTrip: (side, generation, fromOptions) =>
+      outcome(async () => (await bus(side, generation, 'roundTrip').roundTrip(fromOptions)).generation),
+    drain: (side, generation) => outcome(() => bus(side, generation, 'drain').drain()),
+    room: (side, generation, waitMs) =>
+      outcome(async () => {
+        // A bounded wait: a control call that waited longer would look like a hung thread (callDeadlineMs).
+        // Given up, its waiter leaves the bus (the producer's next call waits anew).
+        const target = bus(side, generation, 'room');
+        // setTimeout's own range: a longer wait would fire at once.
+        if (typeof waitMs !== 'number' || !(waitMs > 0) || waitMs > 0x7fff_ffff) {
+          throw new InvalidOptionError('room waitMs', `expected milliseconds from 1 to ${0x7fff_ffff}, got ${describe(waitMs)}.`);
+        }
+        const ranOut = new AbortController();
+        const timer = setTimeout(() => ranOut.abort(), waitMs);
+        try {
+          await target.room({ signal: ranOut.signal });
+          return true;
+        } catch (error) {
+          if (ranOut.signal.aborted && isBusError(error, 'ABORTED') && error.cause === ranOut.signal.reason) return false;
+          throw error;
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    history: (side, query) =>
+      outcome(() => {
+        checkHistoryQuery(query, 'history query', { filter: false });
+        return eventsToFrame(busOf(side, 'history').history(query), from(side));
+      }),
+    queue: (side) => outcome(() => eventsToFrame(busOf(side, 'queue').queue(), from(side))),
+    state: (side) =>
+      outcome(() => {
+        const bus = busOf(side, 'state');
+        return { generation: bus.generation, state: bus.state, unsent: bus.unsent, queued: bus.queued, parked: bus.parked };
+      }),
+    ...userActorApi(current),
+    stop: () =>
+      outcome(async () => {
+        await timer?.stop();
+        current.actors.stopAll();
+        running = false;
+        current.halt();
+        for (const side of ['internal', 'external'] as const) current.bus(side).actor.stop();
+        channel.close();
+        port.close?.();
+        return null;
+      }),
+  };
+}
+
+
+/** A thread's current bus of one side, as `RemoteBus.state()` tells it. */
+export interface BusCounts {
+  /** The thread's current bus generation. */
+  readonly generation: number;
+  /** The bus actor's state. */
+  readonly state: string;
+  /** Events its station has not taken yet (`bus.unsent`). */
+  readonly unsent: number;
+  /** Deferred events in its queue (`bus.queued`). */
+  readonly queued: number;
+  /** The thread's deferred events parked at the stations (`bus.parked`). */
+  readonly parked: number;
+}
+
+/** Where an actor runs and its state, as `runtime.actors()` lists it. */
+export interface ActorInfo {
+  readonly id: string;
+  readonly kind: 'bus' | 'station' | 'bridge' | 'user';
+  readonly processor: number | null;
+  readonly thread: number | null;
+  readonly side: Side | null;
+  readonly state: unknown;
+  /** For user actors: the module it runs. */
+  readonly module?: string;
+  /** For user actors: XState's status, `active`, `done`, `error` or `stopped`. */
+  readonly status?: string;
+}
+
+/** The id of a bus actor. */
+export function busId(endpoint: Endpoint): string {
+  return `bus:${endpoint.processor}.${endpoint.thread}:${endpoint.side}#${endpoint.generation}`;
+}
+
+/** The user-actor part of `ThreadApi` for a thread in this thread: the same calls wherever it runs. */
+export function userActorApi(thread: Thread): Pick<ThreadApi, 'spawn' | 'actors' | 'sendActor' | 'stopActor'> {
+  return {
+    spawn: (module, spawnOptions) => outcome(() => thread.actors.spawn(moduleHref(module), spawnOptions)),
+    actors: () => outcome(() => threadActors(thread)),
+    sendActor: (id, event) => outcome(() => thread.actors.send(actorId(id), event)),
+    stopActor: (id) => outcome(() => (thread.actors.stop(actorId(id)), null)),
+  };
+}
+
+/** Throws `InvalidOptionError` unless `id` can name an actor (a string), as it comes in a control call. */
+function actorId(id: unknown): string {
+  if (typeof id !== 'string') throw new InvalidOptionError('actor id', `expected a string, got ${describe(id)}.`);
+  return id;
+}
+
+/** A thread's buses and user actors. */
+export function threadActors(thread: Thread): ActorInfo[] {
+  const list: ActorInfo[] = [];
+  for (const side of ['internal', 'external'] as const) {
+    const bus = thread.bus(side);
+    list.push({ id: busId(bus.endpoint), kind: 'bus', processor: thread.processor, thread: thread.index, side, state: bus.state });
+  }
+  for (const actor of thread.actors.list()) {
+    list.push({
+      id: actor.id,
+      kind: 'user',
+      processor: actor.processor,
+      thread: actor.thread,
+      side: actor.side,
+      state: actor.state,
+      module: actor.module,
+      status: actor.status,
+    });
+  }
+  return list;
+}

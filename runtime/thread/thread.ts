@@ -1,0 +1,115 @@
+/**
+ * A thread's share of the runtime: its two buses (one per side), the
+ * subscriptions that outlive bus generations, its clock and id sequence.
+ */
+import { SIDES, type Side } from '../../types.js';
+import { Bus } from '../bus/bus.js';
+import { DeliveredMark } from '../bus/delivered-mark.js';
+import { HybridClock } from '../clock.js';
+import type { ThreadHost } from '../station/links.js';
+import { Subscriptions } from '../bus/subscriptions.js';
+import { UserActors } from '../actors/user-actors.js';
+
+/** @internal One thread (a worker, or a processor's main thread). */
+export class Thread {
+  readonly processor: number;
+  readonly index: number;
+  readonly host: ThreadHost;
+  readonly clock: HybridClock;
+  /** The users' own actors hosted in this thread. */
+  readonly actors: UserActors;
+  readonly #idPrefix: string;
+  #sequence = 0;
+  readonly #buses: Record<Side, Bus>;
+  readonly #subscriptions: Record<Side, Subscriptions>;
+  /** What this side's subscribers have been delivered of each station's history (by the side read), so a later generation never redelivers it. */
+  readonly #delivered: Record<Side, Record<Side, DeliveredMark>> = {
+    internal: { internal: new DeliveredMark(), external: new DeliveredMark() },
+    external: { internal: new DeliveredMark(), external: new DeliveredMark() },
+  };
+  /** This thread's deferred events parked at the stations, per side, as the stations last said (or handovers under way add). */
+  readonly #parked: Record<Side, number> = { internal: 0, external: 0 };
+  /** Bumped whenever `#parked` is set: a handover that fails undoes its own count only if nobody said more since. */
+  readonly #parkedNotes: Record<Side, number> = { internal: 0, external: 0 };
+
+  /**
+   * @param incarnation names a restarted thread (or a thread of a restarted
+   * processor), e.g. `"2"`: its ids read `<processor>.<thread>.<incarnation>-<n>`,
+   * so they never repeat a predecessor's. Empty for a first incarnation.
+   */
+  constructor(host: ThreadHost, processor: number, index: number, incarnation = '') {
+    this.host = host;
+    this.processor = processor;
+    this.index = index;
+    this.clock = new HybridClock(host.clock);
+    this.#idPrefix = incarnation === '' ? `${processor}.${index}.` : `${processor}.${index}.${incarnation}-`;
+    const onError = host.subscriberErrorHandler;
+    this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
+    for (const side of SIDES) {
+      this.#subscriptions[side].onSettled = () => this.#buses[side].subscribersSettled();
+    }
+    this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };
+    this.actors = new UserActors(this);
+  }
+
+  #createBus(side: Side, generation: number): Bus {
+    return new Bus(this, side, generation, (endpoint) => this.host.createBusActor(endpoint));
+  }
+
+  /** The thread's current bus of `side`. */
+  bus(side: Side): Bus {
+    return this.#buses[side];
+  }
+
+  /** Replaces `bus` with a new generation and returns it. */
+  succeed(bus: Bus): Bus {
+    const next = this.#createBus(bus.side, bus.generation + 1);
+    this.#buses[bus.side] = next;
+    return next;
+  }
+
+  /** A fresh event id: `<processor>.<thread>.<sequence>`. */
+  nextId(): string {
+    return this.#idPrefix + this.#sequence++;
+  }
+
+  /** This thread's deferred events of `side` parked at the stations (not yet read back). */
+  parked(side: Side): number {
+    return this.#parked[side];
+  }
+
+  /** Records what a station said of this thread's parked events (ignored when it said nothing). */
+  noteParked(side: Side, parked: number | undefined): void {
+    if (parked === undefined) return;
+    this.#parked[side] = parked;
+    this.#parkedNotes[side]++;
+  }
+
+  /** How many times the parked count of `side` was set. */
+  parkedNotes(side: Side): number {
+    return this.#parkedNotes[side];
+  }
+
+  subscriptions(side: Side): Subscriptions {
+    return this.#subscriptions[side];
+  }
+
+  /** What the subscribers of `side` have been delivered of the station of side `read`. */
+  delivered(side: Side, read: Side): DeliveredMark {
+    return this.#delivered[side][read];
+  }
+
+  /** The thread stops: its buses tell producers waiting for room. */
+  halt(): void {
+    for (const side of SIDES) this.#buses[side].halt();
+  }
+
+  /** Removes every event of `remove` from this thread's `scope` bus. */
+  clearSide(scope: Side, remove: Side): number {
+    return this.#buses[scope].clearSide(remove);
+  }
+
+  assertRunning(call: string): void {
+    this.host.assertRunning(call);
+  }
+}

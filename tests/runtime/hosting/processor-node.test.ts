@@ -1,0 +1,84 @@
+/**
+ * A processor's node in this process, its root played by the test at the
+ * other end of a frame channel over a MessageChannel: what the node asks of
+ * the root, and when, is seen and steered from here.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import type { BusEvent } from '../../../index.js';
+import { FrameChannel, messagePortFrames } from '../../../runtime/wire/frame-channel.js';
+import { StationJournal } from '../../../runtime/store/journal.js';
+import { ProcessorNode } from '../../../runtime/hosting/processor-node.js';
+import type { ProcessorInit, WireMessage } from '../../../runtime/wire/protocol.js';
+
+const test = suite('ProcessorNode');
+
+/** A journal as a killed processor 1 leaves it: its external station had accepted `count` events. */
+async function journalOf(dir: string, count: number): Promise<void> {
+  const journal = StationJournal.open(dir);
+  const history: BusEvent[] = Array.from({ length: count }, (_, i) => ({
+    id: `1.1.${i}`,
+    type: 'order.created',
+    side: 'external',
+    timestamp: 1_000 + i,
+    origin: { processor: 1, thread: 1, generation: 0 },
+    priority: 'normal',
+    payload: { i },
+  }));
+  journal.record({ op: 'accept', side: 'external', history, queue: [] });
+  await journal.committed();
+  await journal.close();
+}
+
+test('start - the sync policy starts only after the journal was resent: a policy round trip under way cannot make the start fail as busy', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-node-test-'));
+  await journalOf(dir, 3);
+  const { port1, port2 } = new MessageChannel();
+  // The root: takes batches at once; holds every read (a fromMain(), the second half of the policy's
+  // round trip) until the start is over, so a round trip begun while the processor starts is still under way.
+  const received: string[] = [];
+  const heldReads: Array<() => void> = [];
+  let started = false;
+  const root = new FrameChannel(messagePortFrames(port2), {
+    end: 'b',
+    serve: async (message: WireMessage): Promise<readonly WireMessage[]> => {
+      if (message.kind === 'batch') {
+        for (const event of message.history) received.push(event.id);
+        return [];
+      }
+      if (message.kind === 'syncRequest' && !started) await new Promise<void>((resolve) => heldReads.push(resolve));
+      return [{ kind: 'ack', seq: 0, ok: true, credits: 0, through: 0 }];
+    },
+  });
+  const init: ProcessorInit = {
+    processor: 1,
+    // A worker takes far longer to start than the policy's period: without the fix, its round trips run meanwhile.
+    threads: 1,
+    deferred: 'manual',
+    maxQueued: 1_000,
+    bridge: 'closed',
+    sync: { everyMs: 1 },
+    journal: dir,
+    incarnation: 1,
+  };
+  const node = new ProcessorNode(messagePortFrames(port1), init);
+  try {
+    await node.start();
+    assert.equal(received.sort(), ['1.1.0', '1.1.1', '1.1.2'], 'the restored history reached the root');
+    assert.is(heldReads.length, 0, 'no policy round trip ran while the processor started');
+  } finally {
+    started = true;
+    for (const release of heldReads.splice(0)) release();
+    await node.stop();
+    root.close();
+    port1.close();
+    port2.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,170 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { EventHistory, compareEvents, matchesQuery, typeMatches, type HistoryQuery } from '../../../runtime/store/history.js';
+import type { BusEvent, Side } from '../../../types.js';
+
+function event(id: string, timestamp: number, type = 't', side: Side = 'external', processor = 0, thread = 0): BusEvent {
+  return { id, type, side, timestamp, origin: { processor, thread, generation: 0 }, priority: 'normal', payload: null };
+}
+
+const TYPES = ['user', 'user.login', 'user.logout', 'order', 'order.created', 'username', 'sys.tick'];
+
+/** Events drawn from a pool: the same id is always the same event, as in the runtime; timestamps tie often. */
+const arbEvent = fc.nat(199).map((key) =>
+  event(`${key % 3}.${(key >> 2) % 3}.${key}`, (key * 7) % 13, TYPES[key % TYPES.length], key % 2 === 0 ? 'internal' : 'external', key % 3, (key >> 2) % 3),
+);
+
+/** The reference: sort everything and keep the first of each id. */
+function reference(events: readonly BusEvent[]): BusEvent[] {
+  const seen = new Set<string>();
+  return [...events].sort(compareEvents).filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true)));
+}
+
+const arbQuery: fc.Arbitrary<HistoryQuery> = fc.record(
+  {
+    types: fc.array(fc.constantFrom('user', 'user.login', 'order', 'sys', 'use', 'username'), { minLength: 1, maxLength: 3 }),
+    side: fc.constantFrom<Side>('internal', 'external'),
+    origin: fc.record({ processor: fc.nat(2), thread: fc.nat(2) }),
+    since: fc.integer({ min: 0, max: 13 }),
+    until: fc.integer({ min: 0, max: 13 }),
+  },
+  { requiredKeys: [] },
+);
+
+const test = suite('EventHistory');
+
+test('typeMatches - type and subtypes, never a bare prefix', () => {
+  assert.ok(typeMatches('user', 'user'));
+  assert.ok(typeMatches('user', 'user.login'));
+  assert.ok(typeMatches('user', 'user.login.ok'));
+  assert.not.ok(typeMatches('user', 'username'));
+  assert.not.ok(typeMatches('user.login', 'user'));
+  assert.not.ok(typeMatches('user', 'use'));
+});
+
+test('insert - keeps (timestamp, id) order; ties by id; duplicates refused', () => {
+  const history = new EventHistory();
+  assert.ok(history.insert(event('0.1.0', 5)));
+  assert.ok(history.insert(event('0.0.0', 5)));
+  assert.ok(history.insert(event('0.2.0', 1)));
+  assert.not.ok(history.insert(event('0.1.0', 5)));
+  assert.equal(history.snapshot().map((e) => e.id), ['0.2.0', '0.0.0', '0.1.0']);
+});
+
+test('missing - exactly what a merge would add, and nothing changes (property)', () => {
+  fc.assert(
+    fc.property(fc.array(arbEvent, { maxLength: 60 }), fc.array(arbEvent, { maxLength: 60 }), fc.integer({ min: 1, max: 8 }), (held, batch, segmentSize) => {
+      const history = new EventHistory({ segmentSize });
+      history.merge(held);
+      const before = history.snapshot();
+      const missing = history.missing(batch);
+      assert.equal(history.snapshot(), before, 'missing() changes nothing');
+      assert.equal(missing, history.merge(batch));
+    }),
+  );
+});
+
+test('merge - returns only new events; resending a batch adds nothing', () => {
+  const history = new EventHistory();
+  const batch = [event('a', 1), event('b', 2), event('c', 3)];
+  assert.equal(history.merge(batch).map((e) => e.id), ['a', 'b', 'c']);
+  assert.equal(history.merge(batch), []);
+  assert.equal(history.merge([event('b', 2), event('d', 1.5)]).map((e) => e.id), ['d']);
+  assert.equal(history.snapshot().map((e) => e.id), ['a', 'd', 'b', 'c']);
+});
+
+test('merge - an unsorted batch with internal duplicates', () => {
+  const history = new EventHistory();
+  history.merge([event('x', 2)]);
+  const added = history.merge([event('z', 3), event('y', 1), event('z', 3), event('x', 2)]);
+  assert.equal(added.map((e) => e.id), ['y', 'z']);
+  assert.equal(history.snapshot().map((e) => e.id), ['y', 'x', 'z']);
+});
+
+test('snapshot - a held snapshot never changes (copy-on-write)', () => {
+  const history = new EventHistory();
+  history.merge([event('a', 1), event('c', 3)]);
+  const before = history.snapshot();
+  history.merge([event('b', 2), event('d', 4)]);
+  history.insert(event('e', 5));
+  history.removeWhere((e) => e.id === 'a');
+  assert.equal(before.map((e) => e.id), ['a', 'c']);
+  assert.equal(history.snapshot().map((e) => e.id), ['b', 'c', 'd', 'e']);
+});
+
+test('get - the id index follows inserts, merges and removals', () => {
+  const history = new EventHistory();
+  history.insert(event('a', 1));
+  assert.ok(history.has('a'));
+  history.merge([event('b', 2)]);
+  history.insert(event('c', 0));
+  assert.is(history.get('b')?.timestamp, 2);
+  assert.is(history.get('c')?.timestamp, 0);
+  history.removeWhere((e) => e.id === 'b');
+  assert.not.ok(history.has('b'));
+  assert.ok(history.has('a'));
+});
+
+for (const segmentSize of [2, 5, undefined]) {
+test(`merge - equals sort-and-deduplicate of everything, in any batching, segments of ${segmentSize ?? 'default'} (property)`, () => {
+  fc.assert(
+    fc.property(fc.array(fc.array(arbEvent, { maxLength: 20 }), { maxLength: 8 }), (batches) => {
+      const history = new EventHistory({ segmentSize });
+      const all: BusEvent[] = [];
+      for (const batch of batches) {
+        const before = new Set(history.snapshot().map((e) => e.id));
+        const added = history.merge(batch);
+        all.push(...batch);
+        // What merge reports as new is exactly what was not held before.
+        const expectedNew = reference(batch).filter((e) => !before.has(e.id));
+        assert.equal(added.map((e) => e.id), expectedNew.map((e) => e.id));
+      }
+      assert.equal(history.snapshot().map((e) => e.id), reference(all).map((e) => e.id));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test(`query - index answers equal a linear scan, whatever was done before, segments of ${segmentSize ?? 'default'} (property)`, () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({ op: fc.constant('merge' as const), batch: fc.array(arbEvent, { maxLength: 12 }) }),
+          fc.record({ op: fc.constant('insert' as const), event: arbEvent }),
+          fc.record({ op: fc.constant('remove' as const), side: fc.constantFrom<Side>('internal', 'external') }),
+          fc.record({ op: fc.constant('query' as const), query: arbQuery }),
+        ),
+        { maxLength: 25 },
+      ),
+      arbQuery,
+      (ops, finalQuery) => {
+        const history = new EventHistory({ segmentSize });
+        for (const op of ops) {
+          if (op.op === 'merge') history.merge(op.batch);
+          else if (op.op === 'insert') history.insert(op.event);
+          else if (op.op === 'remove') history.removeWhere((e) => e.side === op.side);
+          else assert.equal(history.query(op.query), history.scan(op.query));
+        }
+        const expected = history.snapshot().filter((e) => matchesQuery(finalQuery, e));
+        assert.equal(history.query(finalQuery), expected);
+        for (const e of history.snapshot()) assert.is(history.get(e.id), e);
+        assert.is(history.size, history.snapshot().length);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+}
+
+test('insert - many out-of-order inserts split segments and stay sorted', () => {
+  const history = new EventHistory({ segmentSize: 4 });
+  const stamps = Array.from({ length: 200 }, (_, i) => (i * 37) % 200);
+  for (const stamp of stamps) assert.ok(history.insert(event(`e${stamp}`, stamp)));
+  for (const stamp of stamps) assert.not.ok(history.insert(event(`e${stamp}`, stamp)));
+  assert.equal(history.snapshot().map((e) => e.timestamp), Array.from({ length: 200 }, (_, i) => i));
+  assert.is(history.size, 200);
+});
+
+test.run();

@@ -1,0 +1,164 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRuntime, type BusEvent } from '../../../index.js';
+import { EncodedEvent, eventBatchOf, plainEvents } from '../../../runtime/store/encoded-events.js';
+import { StationJournal } from '../../../runtime/store/journal.js';
+import { encodeFrame, scanFrame } from '../../../schemas/codec.js';
+
+const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+
+function events(count: number, thread: number, side: 'internal' | 'external' = 'external', priority: BusEvent['priority'] = 'normal'): BusEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `0.${thread}.${priority[0]}${i}`,
+    type: 'journal.test',
+    side,
+    timestamp: 1_000 + i * 3 + thread,
+    origin: { processor: 0, thread, generation: 0 },
+    priority,
+    payload: { i, bytes: i === 0 ? null : 'x' },
+  }));
+}
+
+const test = suite('StationJournal');
+
+test('replay - a new station rebuilt from the journal holds what the old one held', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  const first = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const second = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const journal = StationJournal.open(dir);
+    const station = first.station('external');
+    station.journal = journal;
+    const from = (thread: number) => ({ processor: 0, thread, generation: 0, side: 'external' as const });
+    station.accept({ kind: 'batch', seq: 0, from: from(1), history: events(3, 1), queue: events(2, 1, 'external', 'deferred') });
+    station.accept({ kind: 'batch', seq: 0, from: from(2), history: events(2, 2), queue: events(1, 2, 'external', 'deferred') });
+    station.accept({ kind: 'batch', seq: 0, from: from(2), history: events(2, 2), queue: [] }); // a resend
+    // Thread 1 takes its parked entries back; then a bridge clearing of internal events (none here).
+    station.serve({ kind: 'syncRequest', seq: 0, from: from(1), side: 'external' });
+    station.clearSide('internal');
+    await station.committed();
+    await journal.close();
+
+    const reopened = StationJournal.open(dir);
+    const rebuilt = second.station('external');
+    const restored = rebuilt.replay(reopened.entries());
+    assert.is(restored, 5);
+    assert.equal(ids(rebuilt.history()), ids(station.history()));
+    assert.equal(ids(rebuilt.queued()), ids(station.queued()));
+    assert.equal(ids(rebuilt.queued()), ['0.2.d0']);
+    assert.equal(rebuilt.history()[1], station.history()[1], 'events come back exactly');
+    await reopened.close();
+  } finally {
+    await first.stop();
+    await second.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compaction - the journal shrinks to a snapshot and still replays to the same station', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  const first = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const second = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const journal = StationJournal.open(dir, { compactAfter: 20 });
+    const station = first.station('external');
+    station.journal = journal;
+    journal.snapshot = () => [station.journalSnapshot()];
+    const from = (thread: number) => ({ processor: 0, thread, generation: 0, side: 'external' as const });
+    for (let round = 0; round < 50; round++) {
+      const thread = 1 + (round % 3);
+      const history = events(4, thread).map((e) => ({ ...e, id: `${e.id}.${round}`, timestamp: e.timestamp + round * 100 }));
+      const queue = events(1, thread, 'external', 'deferred').map((e) => ({ ...e, id: `${e.id}.${round}` }));
+      station.accept({ kind: 'batch', seq: 0, from: from(thread), history, queue });
+      if (round % 5 === 4) station.serve({ kind: 'syncRequest', seq: 0, from: from(thread), side: 'external' });
+      await Promise.resolve(); // lets a due compaction run between batches, as between requests
+    }
+    await station.committed();
+    assert.ok(journal.compactions >= 2, `${journal.compactions} compactions`);
+    const kept = journal.entries().length;
+    assert.ok(kept < 30, `${kept} entries after compaction, from ~60 recorded`);
+    await journal.close();
+
+    const reopened = StationJournal.open(dir);
+    const rebuilt = second.station('external');
+    rebuilt.replay(reopened.entries());
+    assert.equal(ids(rebuilt.history()), ids(station.history()));
+    assert.equal(ids(rebuilt.queued()), ids(station.queued()));
+    assert.is(rebuilt.size, 200);
+    await reopened.close();
+  } finally {
+    await first.stop();
+    await second.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('encoded events - recorded by copying their bytes, replayed still encoded, equal to what was accepted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const journal = StationJournal.open(dir);
+    const station = runtime.station('external');
+    station.journal = journal;
+    const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
+    const sent = events(5, 1);
+    const scanned = scanFrame(encodeFrame({ kind: 'batch', seq: 0, from, history: sent, queue: [] }));
+    if (scanned.kind !== 'encodedBatch') throw new Error('expected an encoded batch');
+    const batch = eventBatchOf(scanned);
+    station.accept(batch);
+    await station.committed();
+    assert.ok(
+      (batch.history as EncodedEvent[]).every((event) => event.plain === undefined),
+      'the journal copied the events without decoding them',
+    );
+    const [entry] = journal.entries();
+    assert.is(entry?.op, 'accept');
+    if (entry?.op !== 'accept') return;
+    assert.ok(entry.history.every((event) => event instanceof EncodedEvent), 'replayed still encoded');
+    assert.equal(plainEvents(entry.history), sent);
+    await journal.close();
+  } finally {
+    await runtime.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reopen - entries recorded after a reopen go after the old ones, whatever the journal held (one entry, a compacted snapshot)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  const accepted = (id: string) => ({ op: 'accept' as const, side: 'external' as const, history: [{ ...events(1, 1)[0]!, id }], queue: [] });
+  const held = (journal: StationJournal) =>
+    journal.entries().flatMap((entry) => (entry.op === 'accept' ? plainEvents(entry.history).map((event) => event.id) : []));
+  try {
+    // A first incarnation accepts one batch; each later one (reopened, as a restarted processor does) one more.
+    for (const id of ['a', 'b', 'c']) {
+      const journal = StationJournal.open(dir);
+      journal.record(accepted(id));
+      await journal.committed();
+      await journal.close();
+    }
+    const reopened = StationJournal.open(dir);
+    assert.equal(held(reopened), ['a', 'b', 'c']);
+    await reopened.close();
+
+    // Compacted into a snapshot of one entry, then reopened: the next entry goes after it.
+    const compacting = StationJournal.open(dir, { compactAfter: 1 });
+    compacting.snapshot = () => [{ op: 'accept', side: 'external', history: ['a', 'b', 'c', 'd'].map((id) => accepted(id).history[0]!), queue: [] }];
+    compacting.record(accepted('d'));
+    await Promise.resolve();
+    await compacting.committed();
+    assert.is(compacting.compactions, 1);
+    await compacting.close();
+    const afterSnapshot = StationJournal.open(dir);
+    afterSnapshot.record(accepted('e'));
+    await afterSnapshot.committed();
+    assert.equal(held(afterSnapshot), ['a', 'b', 'c', 'd', 'e']);
+    await afterSnapshot.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
