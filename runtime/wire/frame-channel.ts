@@ -15,7 +15,7 @@
  * serves them as one batch once the last has arrived, so a station merges a
  * batch whole or not at all and no reader ever sees part of one.
  */
-import { TransportError, WorkerCrashedError, fromWireError, isBusError, toWireError, type BusError } from '../../errors.js';
+import { FrameError, TransportError, WorkerCrashedError, fromWireError, isBusError, toWireError, type BusError } from '../../errors.js';
 import { decodeFrame, encodeFrame } from '../../schemas/codec.js';
 import { scanMessage } from '../store/encoded-events.js';
 import type { Ack, EventBatch, WireMessage } from './protocol.js';
@@ -72,10 +72,24 @@ export interface FrameChannelOptions {
   readonly encodedEvents?: boolean;
   /** The most events one frame carries; larger batches travel as several frames. Default `MAX_FRAME_EVENTS`. */
   readonly maxFrameEvents?: number;
+  /**
+   * The most bytes of cut batch requests this end holds while it waits for
+   * their last parts. A request that would take more is refused whole with
+   * `FRAME_TOO_LARGE` (its parts are dropped as they come). Default
+   * `MAX_HELD_BYTES`.
+   */
+  readonly maxHeldBytes?: number;
 }
 
 /** Events per frame unless `maxFrameEvents` says otherwise. */
 export const MAX_FRAME_EVENTS = 4096;
+
+/**
+ * Bytes of held parts unless `maxHeldBytes` says otherwise. Far above any
+ * batch the sync policy sends (`maxBatch` events); a peer that keeps saying
+ * `more` must not grow this end's memory without bound.
+ */
+export const MAX_HELD_BYTES = 1024 * 1024 * 1024;
 
 interface Pending {
   readonly replies: WireMessage[];
@@ -101,6 +115,12 @@ export class FrameChannel {
   readonly #pending = new Map<number, Pending>();
   /** The parts of batch requests whose last part has not arrived yet, by sequence number. */
   readonly #parts = new Map<number, EventBatch[]>();
+  /** Frame bytes of everything in `#parts`. */
+  #heldBytes = 0;
+  readonly #heldBytesBySeq = new Map<number, number>();
+  readonly #maxHeldBytes: number;
+  /** Cut requests refused for their size whose last part has not arrived: their parts are dropped. */
+  readonly #dropping = new Set<number>();
   readonly #waiting: Array<() => void> = [];
   readonly #stopListening: () => void;
   #nextSeq: number;
@@ -117,6 +137,7 @@ export class FrameChannel {
     this.#name = options.name ?? 'channel';
     this.#encodedEvents = options.encodedEvents ?? false;
     this.#maxFrameEvents = options.maxFrameEvents ?? MAX_FRAME_EVENTS;
+    this.#maxHeldBytes = options.maxHeldBytes ?? MAX_HELD_BYTES;
     this.#parity = options.end === 'b' ? 0 : 1;
     this.#nextSeq = this.#parity === 1 ? 1 : 2;
     this.#stopListening = port.listen((data) => this.#receive(data));
@@ -159,6 +180,9 @@ export class FrameChannel {
     this.#closed = error;
     this.#stopListening();
     this.#parts.clear();
+    this.#heldBytesBySeq.clear();
+    this.#heldBytes = 0;
+    this.#dropping.clear();
     for (const [seq, pending] of [...this.#pending]) {
       this.#settle(seq);
       pending.reject(error);
@@ -220,17 +244,55 @@ export class FrameChannel {
       else pending.reject(remoteError(message));
       return;
     }
-    if (message.kind === 'batch' && (message.more === true || this.#parts.has(message.seq))) {
-      const parts = this.#parts.get(message.seq) ?? [];
-      parts.push(message);
-      if (message.more === true) {
-        this.#parts.set(message.seq, parts);
-        return;
-      }
-      this.#parts.delete(message.seq);
-      message = joinParts(parts);
+    if (message.kind === 'batch' && (message.more === true || this.#parts.has(message.seq) || this.#dropping.has(message.seq))) {
+      const joined = this.#hold(message, bytes!.byteLength);
+      if (joined === undefined) return;
+      message = joined;
     }
     void this.#answer(message);
+  }
+
+  /**
+   * Keeps one part of a cut batch request; returns the whole batch once its
+   * last part is here. A request whose parts would take more than
+   * `maxHeldBytes` is refused when its last part arrives (the requester waits
+   * for its Ack only then), and nothing of it is kept meanwhile.
+   */
+  #hold(part: EventBatch, bytes: number): EventBatch | undefined {
+    const { seq } = part;
+    if (!this.#dropping.has(seq)) {
+      const held = (this.#heldBytesBySeq.get(seq) ?? 0) + bytes;
+      if (this.#heldBytes + bytes <= this.#maxHeldBytes) {
+        const parts = this.#parts.get(seq) ?? [];
+        parts.push(part);
+        this.#heldBytes += bytes;
+        if (part.more === true) {
+          this.#parts.set(seq, parts);
+          this.#heldBytesBySeq.set(seq, held);
+          return undefined;
+        }
+        this.#release(seq, held);
+        return joinParts(parts);
+      }
+      this.#release(seq, held - bytes);
+      this.#dropping.add(seq);
+    }
+    if (part.more === true) return undefined;
+    this.#dropping.delete(seq);
+    const refusal = new FrameError(
+      'TOO_LARGE',
+      `${this.#name}: a batch request cut into frames would hold more than ${this.#maxHeldBytes} bytes here before its last part; ` +
+        'send smaller batches (sync more often, or a lower sync.maxBatch).',
+    );
+    const wire = toWireError(refusal);
+    this.#send({ kind: 'ack', seq, ok: false, errorCode: wire.code, errorMessage: wire.message, credits: this.#window });
+    return undefined;
+  }
+
+  #release(seq: number, held: number): void {
+    this.#parts.delete(seq);
+    this.#heldBytesBySeq.delete(seq);
+    this.#heldBytes -= held;
   }
 
   async #answer(message: WireMessage): Promise<void> {

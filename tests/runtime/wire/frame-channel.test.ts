@@ -268,4 +268,43 @@ whole('receive - parts of a request wait for its last part; parts of two request
   }
 });
 
+whole('receive - a cut request that would hold more than maxHeldBytes is refused whole with FRAME_TOO_LARGE; later requests pass', async () => {
+  // The size of one 3-event part, measured on a channel that only records what it sends.
+  const measured: Uint8Array[] = [];
+  const dry = new FrameChannel({ send: (frame) => void measured.push(frame), listen: () => () => {} }, { end: 'a', maxFrameEvents: 3 });
+  void dry.request({ kind: 'batch', seq: 0, from, history: events(7), queue: [] }).catch(() => {});
+  dry.close();
+  assert.is(measured.length, 3);
+  const { port1, port2 } = new MessageChannel();
+  const served: EventBatch[] = [];
+  const sender = new FrameChannel(messagePortFrames(port1), { end: 'a', maxFrameEvents: 3, name: 'sender' });
+  const receiver = new FrameChannel(messagePortFrames(port2), {
+    end: 'b',
+    name: 'receiver',
+    // Room for a 3-event part and a 1-event part, not for two 3-event parts.
+    maxHeldBytes: measured[0]!.byteLength + measured[2]!.byteLength + 16,
+    serve: (message) => (message.kind === 'batch' && served.push(message), []),
+  });
+  try {
+    try {
+      await sender.request({ kind: 'batch', seq: 0, from, history: events(7), queue: [] });
+      assert.unreachable('the receiver cannot hold two 3-event parts');
+    } catch (error) {
+      assert.ok(isBusError(error, 'FRAME_TOO_LARGE'), String(error));
+      assert.match(String(error), /maxBatch/);
+    }
+    assert.equal(served, [], 'nothing of the refused request was served');
+    // What was held for it is released: a request of one part, and one cut into a 3-event and a 1-event part, pass whole.
+    await sender.request({ kind: 'batch', seq: 0, from, history: events(2, 2), queue: [] });
+    await sender.request({ kind: 'batch', seq: 0, from, history: events(4, 3), queue: [] });
+    assert.equal(served.map((batch) => batch.history.length), [2, 4]);
+    assert.equal(served[1]!.history, events(4, 3));
+  } finally {
+    sender.close();
+    receiver.close();
+    port1.close();
+    port2.close();
+  }
+});
+
 whole.run();
