@@ -38,9 +38,11 @@ export interface AcceptReply {
 export const STATION_THREAD = 0xffffffff;
 
 /**
- * What a link and a station server need of the station at their end
- * (`Station` is one). Declared here, not imported, so that links sit below
- * stations: a station knows the links it reads through, not the reverse.
+ * What a link and a station server need of the station at their end.
+ * Declared here, not imported, so that links sit below stations: a station
+ * knows the links it reads through, not the reverse. `Station` matches it
+ * structurally (no `implements`, which would tie the public class's
+ * declaration to this internal module).
  */
 export interface LinkedStation {
   /** Merges one batch; returns how many history events were new. */

@@ -15,7 +15,7 @@ import { batchFrames } from '../wire/transport.js';
 import { EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey, type HistoryQuery } from '../store/history.js';
 import type { EventBatch, SyncRequest } from '../wire/protocol.js';
 import { Arrivals, type ReaderBacklog } from './arrivals.js';
-import { STATION_THREAD, type LinkedStation, type StationHost, type SyncReply } from './links.js';
+import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
 import { ParkedQueues, type HandBack } from './parked-queues.js';
 import type { JournalEntry, StationJournal } from '../store/journal.js';
 import { describe } from '../validate.js';
@@ -65,7 +65,7 @@ function sourceKey(endpoint: Endpoint): string {
  * await station.roundTrip()                        // toMain() then fromMain()
  * station.history({ types: ['order'] })
  */
-export class Station implements LinkedStation {
+export class Station {
   readonly kind: StationKind;
   readonly side: Side;
   readonly processor: number;
