@@ -1,9 +1,44 @@
 /**
- * What many runtime suites need: waiting for the runtime's own crash reports,
- * and checking that no processor process is left behind (Linux `/proc`).
+ * What many suites need, in one place (a helper defined in several test files
+ * is a helper missing from here):
+ * - events: `ids`, `assertSorted`, `rejects`;
+ * - the runtime's processes and crash reports: `nextCrash`, `isGone`, `processorPids`, `watchMerges`;
+ * - reproducible randomness: `seededRandom`;
+ * - the README's snippets: `readmeSnippets`.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRuntime, type BusEvent, type Runtime } from '../index.js';
+import * as assert from 'uvu/assert';
+import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type Runtime } from '../index.js';
+
+// ─── Events ─────────────────────────────────────────────────────────────────
+
+/** The events' ids in order: what most assertions on a history or queue compare. */
+export function ids(events: readonly BusEvent[]): string[] {
+  return events.map((event) => event.id);
+}
+
+/** Asserts that `events` are in the runtime's total order, (timestamp, id), with no id twice; `where` names them in the failure. */
+export function assertSorted(events: readonly BusEvent[], where: string): void {
+  for (let i = 1; i < events.length; i++) {
+    const a = events[i - 1]!;
+    const b = events[i]!;
+    assert.ok(a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.id < b.id), `${where}: ${a.id} then ${b.id} is out of (timestamp, id) order`);
+  }
+}
+
+/** Asserts that `promise` rejects with a `BusError` of `code`; `what` names the call in the failure. */
+export async function rejects(promise: Promise<unknown>, code: BusErrorCode, what = ''): Promise<void> {
+  const prefix = what === '' ? '' : `${what}: `;
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(isBusError(error, code), `${prefix}expected ${code}, got ${String(error)}`);
+    return;
+  }
+  assert.unreachable(`${prefix}expected a rejection with ${code}`);
+}
+
+// ─── The runtime's processes and crash reports ──────────────────────────────
 
 /** Resolves with the next `busline.<kind>.crashed` event on the root's internal bus. */
 export function nextCrash(runtime: Runtime, kind: 'thread' | 'processor'): Promise<BusEvent> {
@@ -47,18 +82,6 @@ export function processorPids(): number[] {
   return pids;
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same numbers (chaos plans, fuzz cases). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * An embedded runtime (memory transport, manual deferral) that records, each
  * time the station `stationId` merges a batch, what `read` sees of it then: a
@@ -77,6 +100,22 @@ export function watchMerges(stationId: string, read: (runtime: Runtime) => numbe
   });
   return { runtime, seen };
 }
+
+// ─── Reproducible randomness ────────────────────────────────────────────────
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same numbers (chaos plans, fuzz cases). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ─── The README's snippets ──────────────────────────────────────────────────
 
 /** One fenced code block of the README, with the heading it sits under. */
 export interface ReadmeSnippet {

@@ -10,13 +10,13 @@ import { BusError, UnsupportedError, toWireError } from '../../errors.js';
 import { stationMachine } from '../../machines/station.machine.js';
 import { SIDES, type BridgeDirection, type Side } from '../../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from '../wire/frame-channel.js';
-import { ChannelStationLink, type StationHost } from '../station/links.js';
+import { ChannelStationLink, STATION_THREAD, type StationHost } from '../station/links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport, WireMessage } from '../wire/protocol.js';
 import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from '../bus/remote-bus.js';
 import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
 import { SyncTimer, policyLimits, settleAll } from '../station/sync-policy.js';
 import { StationJournal } from '../store/journal.js';
-import { STATION_THREAD, Station } from '../station/station.js';
+import { Station } from '../station/station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
 import type { WorkerExit } from './worker-host.js';
 

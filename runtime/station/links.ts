@@ -13,7 +13,6 @@ import type { BridgeDirection, BusEvent, Endpoint, Side } from '../../types.js';
 import type { Clock } from '../clock.js';
 import type { FrameChannel, RequestHandler } from '../wire/frame-channel.js';
 import type { EventBatch, SyncRequest, WireMessage } from '../wire/protocol.js';
-import { STATION_THREAD, type Station } from './station.js';
 import type { ErrorHandler } from '../bus/subscriptions.js';
 import type { Receiver, Transport } from '../wire/transport.js';
 import { plainBatch } from '../store/encoded-events.js';
@@ -33,6 +32,29 @@ export interface SyncReply {
 export interface AcceptReply {
   /** To a bus: how many of its thread's deferred events the stations hold parked, this batch's queue included. */
   readonly parked?: number;
+}
+
+/** The `thread` of a station's endpoint: stations are per processor, not per thread. */
+export const STATION_THREAD = 0xffffffff;
+
+/**
+ * What a link and a station server need of the station at their end.
+ * Declared here, not imported, so that links sit below stations: a station
+ * knows the links it reads through, not the reverse. `Station` matches it
+ * structurally (no `implements`, which would tie the public class's
+ * declaration to this internal module).
+ */
+export interface LinkedStation {
+  /** Merges one batch; returns how many history events were new. */
+  accept(batch: EventBatch): number;
+  /** Answers a read; the parked entries it hands back leave the station. */
+  serve(request: SyncRequest): SyncReply;
+  /** Puts back parked entries whose reply never arrived. */
+  restoreParked(events: readonly BusEvent[]): void;
+  /** How many deferred events of `origin`'s thread the stations hold parked. */
+  parkedFor(origin: { readonly processor: number; readonly thread: number }): number;
+  /** Resolves once every change so far is durable. */
+  committed(): Promise<void>;
 }
 
 /** The way to one station. */
@@ -86,12 +108,12 @@ export interface StationHost {
  * frame transport encodes and decodes each hop), then the station handles it.
  */
 export class DirectStationLink implements StationLink {
-  readonly #station: Station;
+  readonly #station: LinkedStation;
   readonly #transport: Transport;
   readonly #reader: Receiver;
 
   /** @param reader who reads through this link: a bus (plain events) or a local station (events may stay encoded). */
-  constructor(station: Station, transport: Transport, reader: Receiver = 'bus') {
+  constructor(station: LinkedStation, transport: Transport, reader: Receiver = 'bus') {
     this.#station = station;
     this.#transport = transport;
     this.#reader = reader;
@@ -174,7 +196,7 @@ export class ChannelStationLink implements StationLink {
 }
 
 /** What a station tells the sender of a batch: a bus hears its thread's parked count, a station nothing. */
-function parkedReply(station: Station, from: Endpoint): AcceptReply {
+function parkedReply(station: LinkedStation, from: Endpoint): AcceptReply {
   return from.thread === STATION_THREAD ? {} : { parked: station.parkedFor(from) };
 }
 
@@ -183,7 +205,7 @@ function parkedReply(station: Station, from: Endpoint): AcceptReply {
  * (each whole: the channel hands over a batch once all its frames are in) and
  * answers reads, checking the bridge for reads of the other side.
  */
-export function stationServer(station: (side: Side) => Station, bridgeDirection: () => BridgeDirection): RequestHandler {
+export function stationServer(station: (side: Side) => LinkedStation, bridgeDirection: () => BridgeDirection): RequestHandler {
   return async (message: WireMessage) => {
     switch (message.kind) {
       case 'batch': {

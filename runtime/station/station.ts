@@ -6,20 +6,19 @@
  * batch at a time; readers get their own arrays, never a half-merged batch.
  */
 import type { Actor } from 'xstate';
-import { BusBusyError, BusFullError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../../errors.js';
+import { BusBusyError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../../errors.js';
 import type { StationKind, stationMachine } from '../../machines/station.machine.js';
 import { readableSide } from '../bridge/bridge.js';
 import type { BusEvent, Endpoint, Side } from '../../types.js';
 import { EncodedEvent, UNREAD_ENDPOINT, plainEvent, plainEvents, scanBatch } from '../store/encoded-events.js';
 import { batchFrames } from '../wire/transport.js';
-import { EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey, typeMatchesAny, type HistoryQuery } from '../store/history.js';
+import { EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey, type HistoryQuery } from '../store/history.js';
 import type { EventBatch, SyncRequest } from '../wire/protocol.js';
-import type { StationHost } from './links.js';
+import { Arrivals, type ReaderBacklog } from './arrivals.js';
+import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
+import { ParkedQueues, type HandBack } from './parked-queues.js';
 import type { JournalEntry, StationJournal } from '../store/journal.js';
 import { describe } from '../validate.js';
-
-/** Which parked queue entries a read hands back to the reader. */
-export type HandBack = 'thread' | 'processor' | 'none';
 
 /** Options of `station.fromMain()` and `station.roundTrip()`. */
 export interface FromMainOptions {
@@ -27,25 +26,6 @@ export interface FromMainOptions {
   readonly types?: readonly string[];
   /** Read the main station of this side; the other side only if the bridge allows it. */
   readonly side?: Side;
-}
-
-
-/** Events that arrived one after another, numbered from `first`. */
-interface ArrivalRun {
-  readonly first: number;
-  readonly events: readonly BusEvent[];
-  /** Who sent them (`sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
-  readonly source: string | undefined;
-  /** The thread that sent them (`originKey`); undefined for replays and what came from the main station. */
-  readonly sender?: string | undefined;
-}
-
-/** A reader whose subscribers are behind: its sync reads are limited by their credits. */
-interface SlowReader {
-  readonly processor: number;
-  readonly thread: number;
-  /** Events other threads sent here that arrived after its last read. */
-  behind: number;
 }
 
 /** Replies of at least this many events are checked for what is new before they are kept. */
@@ -77,9 +57,6 @@ function sourceKey(endpoint: Endpoint): string {
   return `${endpoint.processor}.${endpoint.thread}.${endpoint.generation}.${endpoint.side}`;
 }
 
-/** The `thread` of a station's endpoint: stations are per processor, not per thread. */
-export const STATION_THREAD = 0xffffffff;
-
 /**
  * A bus station.
  *
@@ -95,29 +72,12 @@ export class Station {
   readonly #host: StationHost;
   readonly #actor: Actor<typeof stationMachine>;
   readonly #history = new EventHistory();
-  /** Parked queue entries by origin thread (`<processor>.<thread>`), each sorted. */
-  #parked = new Map<string, BusEvent[]>();
-  /**
-   * Local stations: how many parked entries of each origin thread this
-   * station pushed to the main station and has not taken back. An own-side
-   * `fromMain()` takes back all of this processor's, so it resets them.
-   */
-  #parkedUpstream = new Map<string, number>();
+  /** The queue: deferred events parked by origin thread. */
+  readonly #parked = new ParkedQueues();
   /** Batches of events accepted from buses that the main station has not seen (local stations). */
   #unsent: BusEvent[][] = [];
-  /**
-   * Arrival numbers: every event added to the history gets the next one, so a
-   * reader that says what it has merged (`since`) gets only what came after.
-   */
-  #arrivals = 0;
-  /** Runs of consecutively numbered arrivals, in order: a merge adds one run, not one entry per event. */
-  #arrivedRuns: ArrivalRun[] = [];
-  /**
-   * Readers (by thread) whose last sync read was limited by their
-   * subscribers' credits. While one is `maxBacklog` behind, batches of the
-   * other threads are refused: a slow consumer holds its producers back here.
-   */
-  readonly #slowReaders = new Map<string, SlowReader>();
+  /** The order events joined the history in, so that a reader that says how far it has read gets only what came after. */
+  readonly #arrivals = new Arrivals();
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
   /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
@@ -172,9 +132,9 @@ export class Station {
   queued(origin?: { readonly processor: number; readonly thread: number }): BusEvent[] {
     if (origin !== undefined) {
       assertOrigin(origin, 'queued origin');
-      return [...(this.#parked.get(originKey(origin)) ?? [])];
+      return this.#parked.list(origin);
     }
-    return [...this.#parked.values()].flat().sort(compareEvents);
+    return this.#parked.list();
   }
 
   /**
@@ -183,8 +143,7 @@ export class Station {
    * not taken back. A bus counts them against its `maxQueued`.
    */
   parkedFor(origin: { readonly processor: number; readonly thread: number }): number {
-    const key = originKey(origin);
-    return (this.#parked.get(key)?.length ?? 0) + (this.#parkedUpstream.get(key) ?? 0);
+    return this.#parked.countFor(origin);
   }
 
   /**
@@ -194,16 +153,16 @@ export class Station {
    */
   accept(batch: EventBatch): number {
     const sender = originKey(batch.from);
-    if (batch.history.length > 0) this.#refuseWhileBehind(sender);
+    if (batch.history.length > 0 && this.#host.maxBacklog !== undefined) this.#arrivals.refuseWhileBehind(sender, this.#host.maxBacklog);
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
-    this.#arrived(added, sourceKey(batch.from), sender);
+    this.#arrivals.add(added, sourceKey(batch.from), sender);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
-    if (batch.queue.length > 0) this.#park(batch.queue);
+    if (batch.queue.length > 0) this.#parked.park(batch.queue);
     if (added.length > 0 || batch.queue.length > 0) {
       this.journal?.record({ op: 'accept', side: this.side, history: added, queue: batch.queue });
     }
-    this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
+    this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#parked.size });
     return added.length;
   }
 
@@ -213,31 +172,28 @@ export class Station {
    * may still be encoded (`EncodedEvent`): links copy their bytes on, and
    * hand plain events to buses.
    */
-  serve(request: SyncRequest): {
-    readonly batch: EventBatch;
-    readonly through: number;
-    readonly parked?: number;
-    readonly alreadyDelivered?: number;
-  } {
+  serve(request: SyncRequest): SyncReply {
     // A reader of the other side gets history only; a bus gets its thread's
     // parked entries, a local station those of its processor's threads.
     const handBack: HandBack =
       request.from.side !== this.side ? 'none' : request.from.thread === STATION_THREAD ? 'processor' : 'thread';
     const since = request.since ?? 0;
     // A limited read takes the earliest arrivals first and says how far it got.
-    let through = this.#arrivals;
+    let through = this.#arrivals.count;
     let history: BusEvent[];
-    if (request.limit !== undefined) ({ history, through } = this.#historySince(since, request.types, sourceKey(request.from), request.limit));
-    else if (since > 0) history = this.#historySince(since, request.types, sourceKey(request.from)).history;
+    if (request.limit !== undefined) ({ history, through } = this.#arrivals.since(since, request.types, sourceKey(request.from), request.limit));
+    else if (since > 0) history = this.#arrivals.since(since, request.types, sourceKey(request.from)).history;
     else history = request.types === undefined ? this.#history.snapshot() : this.#history.query({ types: request.types });
     // What the reader has delivered already goes first, counted, so that it is not delivered again.
     let alreadyDelivered: number | undefined;
     if ((request.deliveredThrough ?? 0) > since && history.length > 0) {
-      ({ history, alreadyDelivered } = this.#deliveredFirst(history, request.deliveredThrough!));
+      ({ history, alreadyDelivered } = this.#arrivals.deliveredFirst(history, request.deliveredThrough!));
     }
     // A bus's sync read says where it stands: limited by its subscribers' credits, or caught up.
-    if (handBack === 'thread' && request.types === undefined) this.#noteReader(request.from, request.limit === undefined ? undefined : through);
-    const queue = this.#takeParked(request.from, handBack);
+    if (handBack === 'thread' && request.types === undefined && this.#host.maxBacklog !== undefined) {
+      this.#arrivals.noteReader(request.from, request.limit === undefined ? undefined : through);
+    }
+    const queue = this.#parked.take(request.from, handBack);
     if (queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: queue.map((event) => event.id) });
     // A read that finds nothing new changes nothing here: the actor hears only of reads that hand something out
     // (the sync policy polls idle stations; each transition allocates, and garbage collection sets the tail latency).
@@ -257,41 +213,9 @@ export class Station {
     };
   }
 
-  /**
-   * `history` (sorted) with the events that arrived through `deliveredThrough`
-   * first and the later ones after them, each part still sorted; `alreadyDelivered`
-   * counts the first part.
-   */
-  #deliveredFirst(history: BusEvent[], deliveredThrough: number): { history: BusEvent[]; alreadyDelivered: number } {
-    const later = new Set<BusEvent>();
-    for (let r = this.#firstRunAfter(deliveredThrough); r < this.#arrivedRuns.length; r++) {
-      const { first, events } = this.#arrivedRuns[r]!;
-      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) later.add(events[i]!);
-    }
-    if (later.size === 0) return { history, alreadyDelivered: history.length };
-    const delivered: BusEvent[] = [];
-    const fresh: BusEvent[] = [];
-    for (const event of history) (later.has(event) ? fresh : delivered).push(event);
-    return { history: delivered.length === 0 ? fresh : delivered.concat(fresh), alreadyDelivered: delivered.length };
-  }
-
-  /** The index of the first arrival run that ends after arrival number `after`. */
-  #firstRunAfter(after: number): number {
-    const runs = this.#arrivedRuns;
-    let low = 0;
-    let high = runs.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      const run = runs[mid]!;
-      if (run.first + run.events.length - 1 <= after) low = mid + 1;
-      else high = mid;
-    }
-    return low;
-  }
-
   /** @internal Puts back parked entries whose reply never arrived. */
   restoreParked(events: readonly BusEvent[]): void {
-    this.#park(events);
+    this.#parked.park(events);
     if (events.length > 0) this.journal?.record({ op: 'park', side: this.side, queue: events });
   }
 
@@ -311,59 +235,20 @@ export class Station {
       if (entry.side !== this.side) continue;
       if (entry.op === 'accept') {
         const added = this.#history.merge(entry.history);
-        this.#arrived(added);
+        this.#arrivals.add(added);
         if (added.length > 0) this.#unsent.push(added);
-        if (entry.queue.length > 0) this.#park(entry.queue);
+        if (entry.queue.length > 0) this.#parked.park(entry.queue);
         restored += added.length;
       } else if (entry.op === 'park') {
-        this.#park(entry.queue);
+        this.#parked.park(entry.queue);
       } else if (entry.op === 'unpark') {
-        this.#unpark(new Set(entry.ids));
+        this.#parked.remove(new Set(entry.ids));
       } else {
         this.#removeSide(entry.remove);
       }
     }
-    this.#actor.send({ type: 'MERGED', added: restored, size: this.#history.size, queued: this.#queuedCount() });
+    this.#actor.send({ type: 'MERGED', added: restored, size: this.#history.size, queued: this.#parked.size });
     return restored;
-  }
-
-  /** Numbers events that have just joined the history; slow readers of other threads are that much further behind. */
-  #arrived(events: readonly BusEvent[], source?: string, sender?: string): void {
-    if (events.length === 0) return;
-    this.#arrivedRuns.push({ first: this.#arrivals + 1, events, source, sender });
-    this.#arrivals += events.length;
-    for (const [key, reader] of this.#slowReaders) if (key !== sender) reader.behind += events.length;
-  }
-
-  /**
-   * Records where a bus's thread stands after a sync read: `through` for a
-   * read limited by its subscribers' credits (it is behind by what others
-   * sent after that), undefined for one that read everything.
-   */
-  #noteReader(reader: Endpoint, through: number | undefined): void {
-    if (this.#host.maxBacklog === undefined) return;
-    const key = originKey(reader);
-    if (through === undefined) {
-      this.#slowReaders.delete(key);
-      return;
-    }
-    let behind = 0;
-    const runs = this.#arrivedRuns;
-    for (let r = this.#firstRunAfter(through); r < runs.length; r++) {
-      const { first, events, sender } = runs[r]!;
-      // What the reader sent itself does not wait for it: its reads skip it.
-      if (sender !== key) behind += first + events.length - Math.max(first, through + 1);
-    }
-    this.#slowReaders.set(key, { processor: reader.processor, thread: reader.thread, behind });
-  }
-
-  /** Refuses a batch of `sender` while the reader of another thread is `maxBacklog` events behind. */
-  #refuseWhileBehind(sender: string): void {
-    const max = this.#host.maxBacklog;
-    if (max === undefined) return;
-    for (const [key, reader] of this.#slowReaders) {
-      if (key !== sender && reader.behind >= max) throw new BusFullError(reader.behind, max, 'backlog');
-    }
   }
 
   /**
@@ -372,76 +257,13 @@ export class Station {
    * other threads sent here since (`behind`). While one is `sync.maxBacklog`
    * behind, batches of other threads are refused with `BUS_FULL`.
    */
-  backlog(): Array<{ readonly processor: number; readonly thread: number; readonly behind: number }> {
-    return [...this.#slowReaders.values()].map(({ processor, thread, behind }) => ({ processor, thread, behind }));
+  backlog(): ReaderBacklog[] {
+    return this.#arrivals.backlog();
   }
 
   /** @internal The thread is gone: where it stood holds nobody back any more. */
   forgetReader(origin: { readonly processor: number; readonly thread: number }): void {
-    this.#slowReaders.delete(originKey(origin));
-  }
-
-  /** Forgets the arrival of removed events; the others keep their numbers. */
-  #departed(removed: readonly BusEvent[]): void {
-    if (removed.length === 0) return;
-    const gone = new Set(removed);
-    const runs: ArrivalRun[] = [];
-    for (const run of this.#arrivedRuns) {
-      let start = -1;
-      run.events.forEach((event, i) => {
-        if (!gone.has(event)) {
-          if (start < 0) start = i;
-          return;
-        }
-        if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start, i) });
-        start = -1;
-      });
-      if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start) });
-    }
-    this.#arrivedRuns = runs;
-  }
-
-  /**
-   * The history that arrived after arrival number `since`, sorted; only
-   * `types` if given; at most `limit` events, the earliest arrivals first, and
-   * `through` the arrival number it is complete through. After a first read
-   * (`since` > 0), what `reader` itself sent since then is left out: it has it
-   * (a bus under the sync policy would otherwise get back every event it
-   * shares, and a local station everything it pushed).
-   */
-  #historySince(
-    since: number,
-    types: readonly string[] | undefined,
-    reader: string,
-    limit = Infinity,
-  ): { history: BusEvent[]; through: number } {
-    const runs = this.#arrivedRuns;
-    const fresh: BusEvent[] = [];
-    for (let r = this.#firstRunAfter(since); r < runs.length; r++) {
-      const { first, events, source } = runs[r]!;
-      // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
-      // has the same key as its predecessor's, whose events it does not have.
-      if (source === reader && since > 0) continue;
-      for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
-        const event = events[i]!;
-        if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
-        fresh.push(event);
-        // Full: complete through this event's arrival (what the reader sent itself in between counts as read).
-        if (fresh.length >= limit && (i + 1 < events.length || r + 1 < runs.length)) {
-          return { history: fresh.sort(compareEvents), through: first + i };
-        }
-      }
-    }
-    return { history: fresh.sort(compareEvents), through: this.#arrivals };
-  }
-
-  /** Removes parked entries by id, or all of one side. */
-  #unpark(ids: Set<string> | undefined, side?: Side): void {
-    for (const [key, events] of this.#parked) {
-      const kept = events.filter((event) => !(ids?.has(event.id) ?? event.side === side));
-      if (kept.length === 0) this.#parked.delete(key);
-      else this.#parked.set(key, kept);
-    }
+    this.#arrivals.forgetReader(origin);
   }
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
@@ -457,14 +279,12 @@ export class Station {
   /** Removes every event of `side` from the history, the parked queues and what is unsent. Returns how many. */
   #removeSide(side: Side): number {
     const removed = this.#history.removeWhere((event) => event.side === side);
-    this.#departed(removed);
+    this.#arrivals.remove(removed);
     // Removed events may be wanted again later (the bridge reopens): read the main stations whole next time.
     if (removed.length > 0) this.#mainThrough = { internal: 0, external: 0 };
-    // Slow readers' counts included them; their next reads (whole again) say where they stand.
-    if (removed.length > 0) this.#slowReaders.clear();
-    const parked = this.#queuedCount();
-    this.#unpark(undefined, side);
-    const count = removed.length + parked - this.#queuedCount();
+    const parked = this.#parked.size;
+    this.#parked.remove(undefined, side);
+    const count = removed.length + parked - this.#parked.size;
     if (count > 0) this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== side));
     return count;
   }
@@ -480,31 +300,26 @@ export class Station {
     this.#assertLocal('toMain');
     this.#enterUpstream('TO_MAIN', 'toMain', 'pushing');
     const unsent = this.#unsent;
-    const parked = this.#parked;
     const batch: EventBatch = {
       kind: 'batch',
       seq: 0,
       from: this.#endpoint(),
       history: unsent.flat().sort(compareEvents),
-      queue: [...parked.values()].flat().sort(compareEvents),
+      queue: this.#parked.takeAll(),
     };
     this.#unsent = [];
-    this.#parked = new Map();
     try {
       await this.#host.mainLink(this.side).accept(batch);
     } catch (error) {
       this.#unsent = [...unsent, ...this.#unsent];
-      this.#park(batch.queue);
+      this.#parked.park(batch.queue);
       this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
       throw isBusError(error) && error.code !== 'FRAME_CORRUPT'
         ? error
         : new TransportError('toMain() failed; nothing was lost: the events stayed in the local station.', { cause: error });
     }
     if (batch.queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: batch.queue.map((event) => event.id) });
-    for (const event of batch.queue) {
-      const key = originKey(event.origin);
-      this.#parkedUpstream.set(key, (this.#parkedUpstream.get(key) ?? 0) + 1);
-    }
+    this.#parked.pushedUpstream(batch.queue);
     this.#actor.send({ type: 'PUSHED', events: batch.history.length + batch.queue.length });
   }
 
@@ -539,12 +354,12 @@ export class Station {
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
     }
     const added = this.#history.merge(keepable(reply.history, this.#history));
-    this.#arrived(added);
+    this.#arrivals.add(added);
     // The main station handed back every parked entry of this processor's threads.
-    if (side === this.side) this.#parkedUpstream.clear();
-    this.#park(reply.queue);
+    if (side === this.side) this.#parked.takenBackFromUpstream();
+    this.#parked.park(reply.queue);
     if (reply.queue.length > 0) this.journal?.record({ op: 'park', side: this.side, queue: reply.queue });
-    this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#queuedCount() });
+    this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#parked.size });
     this.#actor.send({ type: 'PULLED', added: added.length });
     return { added: added.length, handedBack: reply.queue.length };
   }
@@ -573,49 +388,5 @@ export class Station {
     this.#actor.send({ type });
     const upstream = (this.#actor.getSnapshot().value as { upstream: string }).upstream;
     if (upstream !== expected) throw new BusBusyError(call, upstream === 'pushing' ? 'toMain' : 'fromMain', 'this station');
-  }
-
-  /** Files events under their origin thread, each list sorted and free of duplicate ids. */
-  #park(events: readonly BusEvent[]): void {
-    const touched = new Set<BusEvent[]>();
-    for (const event of events) {
-      const key = originKey(event.origin);
-      let list = this.#parked.get(key);
-      if (list === undefined) this.#parked.set(key, (list = []));
-      list.push(event);
-      touched.add(list);
-    }
-    for (const list of touched) {
-      list.sort(compareEvents);
-      let write = 0;
-      for (let read = 0; read < list.length; read++) {
-        if (write === 0 || list[write - 1]!.id !== list[read]!.id) list[write++] = list[read]!;
-      }
-      list.length = write;
-    }
-  }
-
-  #takeParked(from: Endpoint, handBack: HandBack): BusEvent[] {
-    if (handBack === 'none') return [];
-    if (handBack === 'thread') {
-      const key = originKey(from);
-      const events = this.#parked.get(key) ?? [];
-      this.#parked.delete(key);
-      return events;
-    }
-    const taken: BusEvent[] = [];
-    for (const [key, events] of this.#parked) {
-      if (events[0]?.origin.processor === from.processor) {
-        taken.push(...events);
-        this.#parked.delete(key);
-      }
-    }
-    return taken.sort(compareEvents);
-  }
-
-  #queuedCount(): number {
-    let count = 0;
-    for (const events of this.#parked.values()) count += events.length;
-    return count;
   }
 }

@@ -16,9 +16,7 @@ import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../in
 import type { RemoteBus } from '../../runtime/bus/remote-bus.js';
 import type { RemoteStation } from '../../runtime/hosting/processor-host.js';
 
-import { isGone, nextCrash, processorPids } from '../helpers.js';
-
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+import { ids, isGone, nextCrash, processorPids } from '../helpers.js';
 
 /** Thread 0.1 hands a kept event and a deferred one over to its station (parked there): what its crash must not lose. */
 async function handOver(runtime: Runtime): Promise<{ kept: BusEvent; parked: BusEvent }> {

@@ -7,14 +7,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type FromMainOptions, type FromStationOptions, type Runtime } from '../../index.js';
+import { createRuntime, type BusErrorCode, type BusEvent, type FromMainOptions, type FromStationOptions, type Runtime } from '../../index.js';
 import type { Bus } from '../../runtime/bus/bus.js';
 import { RemoteBus } from '../../runtime/bus/remote-bus.js';
 import type { RemoteStation } from '../../runtime/hosting/processor-host.js';
 import type { Station } from '../../runtime/station/station.js';
 import { serveThread } from './fixtures/served-thread.js';
-
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+import { ids, rejects } from '../helpers.js';
 
 /** The thread's current bus, as every topology reaches it. */
 interface AnyBus {
@@ -126,16 +125,6 @@ const topologies: readonly Topology[] = [
     },
   },
 ];
-
-async function rejects(promise: Promise<unknown>, code: BusErrorCode): Promise<void> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isBusError(error, code), `expected ${code}, got ${String(error)}`);
-    return;
-  }
-  assert.unreachable(`expected a rejection with ${code}`);
-}
 
 for (const topology of topologies) {
   const test = suite(`refusals - ${topology.name}`);

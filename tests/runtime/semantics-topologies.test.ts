@@ -17,9 +17,7 @@ import * as assert from 'uvu/assert';
 import {
   compareEvents,
   createRuntime,
-  isBusError,
   type BridgeDirection,
-  type BusErrorCode,
   type BusEvent,
   type FromMainOptions,
   type FromStationOptions,
@@ -33,6 +31,7 @@ import type { Bus } from '../../runtime/bus/bus.js';
 import { RemoteBus } from '../../runtime/bus/remote-bus.js';
 import type { RemoteStation } from '../../runtime/hosting/processor-host.js';
 import type { Station } from '../../runtime/station/station.js';
+import { assertSorted, ids, rejects } from '../helpers.js';
 
 /** A thread by processor and index. */
 interface At {
@@ -175,24 +174,7 @@ const topologies: readonly Topology[] = [
 
 const SIDES = ['internal', 'external'] as const;
 const other = (side: Side): Side => (side === 'internal' ? 'external' : 'internal');
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 const name = (where: At) => `thread ${where.p}.${where.t}`;
-
-function assertSorted(events: readonly BusEvent[], where: string): void {
-  for (let i = 1; i < events.length; i++) {
-    assert.ok(compareEvents(events[i - 1]!, events[i]!) < 0, `${where}: ${events[i - 1]!.id} then ${events[i]!.id} is out of (timestamp, id) order`);
-  }
-}
-
-async function rejects(promise: Promise<unknown>, code: BusErrorCode, what = ''): Promise<void> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isBusError(error, code), `${what} expected ${code}, got ${String(error)}`);
-    return;
-  }
-  assert.unreachable(`${what} expected a rejection with ${code}`);
-}
 
 /** Which reads each bridge direction allows: `from` side reads `to` side. */
 const reach: Record<BridgeDirection, { internalReadsExternal: boolean; externalReadsInternal: boolean }> = {

@@ -4,33 +4,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, ManualClock, type BusEvent, type Runtime, type RuntimeOptions } from '../../index.js';
+import { createRuntime, isBusError, ManualClock, type Runtime, type RuntimeOptions } from '../../index.js';
+import { assertSorted, ids, rejects } from '../helpers.js';
 
 const transports = ['memory', 'frames'] as const;
-
-function ids(events: readonly BusEvent[]): string[] {
-  return events.map((event) => event.id);
-}
-
-function isSorted(events: readonly BusEvent[]): boolean {
-  for (let i = 1; i < events.length; i++) {
-    const a = events[i - 1]!;
-    const b = events[i]!;
-    if (a.timestamp > b.timestamp || (a.timestamp === b.timestamp && a.id >= b.id)) return false;
-  }
-  return true;
-}
-
-async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isBusError(error), `expected a BusError, got ${String(error)}`);
-    assert.is((error as { code: string }).code, code);
-    return;
-  }
-  assert.unreachable(`expected a rejection with ${code}`);
-}
 
 function throws(fn: () => unknown, code: string): void {
   try {
@@ -260,7 +237,7 @@ for (const transport of transports) {
     await a.toStation();
     await b.toStation();
     const history = rt.station('external').history();
-    assert.ok(isSorted(history));
+    assertSorted(history, 'station history');
     assert.equal(ids(history), [ea.id, eb.id, ec.id, c2.id, later.id].sort((x, y) => {
       const ex = history.find((e) => e.id === x)!;
       const ey = history.find((e) => e.id === y)!;
@@ -268,7 +245,7 @@ for (const transport of transports) {
     }));
     const reader = rt.addThread().bus('external');
     await reader.fromStation();
-    assert.ok(isSorted(reader.history()));
+    assertSorted(reader.history(), 'reader history');
     assert.is(reader.history().length, 5);
   });
 
@@ -304,7 +281,7 @@ for (const transport of transports) {
     const next = await t.roundTrip();
     assert.is(next.generation, 1);
     assert.equal(new Set(ids(next.history())), new Set([fromU.id, own.id]));
-    assert.ok(isSorted(next.history()));
+    assertSorted(next.history(), 'new bus history');
     assert.equal(ids(next.queue()), [parked.id]);
     assert.equal(rt.station('external').queued(), []);
   });
@@ -358,7 +335,7 @@ for (const transport of transports) {
     await rt.station('internal', 0).roundTrip();
     assert.equal(new Set(ids(rt.station('internal', 0).history())), new Set([a.id, b.id]));
     assert.equal(new Set(ids(rt.station('internal', 1).history())), new Set([a.id, b.id]));
-    assert.ok(isSorted(rt.station('internal', 0).history()));
+    assertSorted(rt.station('internal', 0).history(), 'station 0 history');
   });
 
   /** Puts one internal and one external event in the stations of processor 0. */

@@ -37,7 +37,7 @@ import {
   type FrameLimits,
 } from '../../schemas/codec.js';
 import type { BusEvent, JsonValue } from '../../types.js';
-import { batch, event, eventStamp, eventType, finishBatchEnvelope, from } from './fixtures.js';
+import { batch, bodyOf, event, eventStamp, eventType, finishBatchEnvelope, from } from './fixtures.js';
 
 // ---------------------------------------------------------------------------
 // Frames, outcomes and the reference
@@ -60,8 +60,6 @@ function frameOf(body: Uint8Array, compressed = false): Uint8Array {
   if (!compressed) return rawFrame(body, 0, body.length);
   return rawFrame(new Uint8Array(compressSync(body)), FLAG_SNAPPY, body.length);
 }
-
-const bodyOf = (frame: Uint8Array): Uint8Array => frame.slice(FRAME_HEADER_BYTES);
 
 type Outcome<T> = { readonly value: T } | { readonly error: FrameError };
 

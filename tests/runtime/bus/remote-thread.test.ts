@@ -5,25 +5,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BridgeClosedError, BusFullError, BusRetiredError, createRuntime, isBusError, type BusEvent } from '../../../index.js';
+import { BridgeClosedError, BusFullError, BusRetiredError, createRuntime, type BusEvent } from '../../../index.js';
 import { eventsFromFrame, eventsToFrame } from '../../../runtime/thread/thread-service.js';
 import { MAX_PAYLOAD_BYTES } from '../../../runtime/validate.js';
 import { serveThread } from '../fixtures/served-thread.js';
 import { turns } from '../fixtures/turns.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
-import { watchMerges } from '../../helpers.js';
-
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
-
-async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isBusError(error, code as never), `expected ${code}, got ${String(error)}`);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-}
+import { ids, rejects, watchMerges } from '../../helpers.js';
 
 const test = suite('remote thread over a frame channel');
 

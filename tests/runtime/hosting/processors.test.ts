@@ -13,16 +13,14 @@ import {
   createRuntime,
   DEFAULT_PROCESSOR_EXEC_ARGV,
   isBusError,
-  type BusEvent,
   type InvalidOptionError,
   type Runtime,
   type RuntimeOptions,
 } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { RemoteProcessor, type RemoteStation } from '../../../runtime/hosting/processor-host.js';
-import { isGone, processorPids } from '../../helpers.js';
+import { ids, isGone, processorPids } from '../../helpers.js';
 
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 const test = suite('child processors');
 let runtime: Runtime;
 const bus = (processor: number, thread: number, side: 'internal' | 'external' = 'external') =>

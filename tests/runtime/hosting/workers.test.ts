@@ -4,10 +4,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusEvent, type Runtime } from '../../../index.js';
+import { createRuntime, isBusError, type Runtime } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+import { ids } from '../../helpers.js';
 
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
 const test = suite('worker threads');
 let runtime: Runtime;
 

@@ -7,8 +7,7 @@ import { createRuntime, type BusEvent } from '../../../index.js';
 import { EncodedEvent, eventBatchOf, plainEvents } from '../../../runtime/store/encoded-events.js';
 import { StationJournal } from '../../../runtime/store/journal.js';
 import { encodeFrame, scanFrame } from '../../../schemas/codec.js';
-
-const ids = (events: readonly BusEvent[]) => events.map((event) => event.id);
+import { ids } from '../../helpers.js';
 
 function events(count: number, thread: number, side: 'internal' | 'external' = 'external', priority: BusEvent['priority'] = 'normal'): BusEvent[] {
   return Array.from({ length: count }, (_, i) => ({

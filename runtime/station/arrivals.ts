@@ -1,0 +1,189 @@
+/**
+ * The order in which events joined a station's history, apart from the
+ * history's own (timestamp, id) order. Every event added gets the next
+ * arrival number, so a reader that says how far it has read (`since`) gets
+ * only what came after, and a reader whose subscribers are behind can be
+ * told how far behind: a slow consumer then holds its producers back at the
+ * station instead of letting memory grow.
+ */
+import { BusFullError } from '../../errors.js';
+import type { BusEvent } from '../../types.js';
+import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
+
+/** Events that arrived one after another, numbered from `first`. */
+interface ArrivalRun {
+  readonly first: number;
+  readonly events: readonly BusEvent[];
+  /** Who sent them (a `sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
+  readonly source: string | undefined;
+  /** The thread that sent them (an `originKey`); undefined for replays and what came from the main station. */
+  readonly sender?: string | undefined;
+}
+
+/** A reader whose subscribers are behind: its sync reads are limited by their credits. */
+interface SlowReader {
+  readonly processor: number;
+  readonly thread: number;
+  /** Events other threads sent here that arrived after its last read. */
+  behind: number;
+}
+
+/** Where one thread's reader stands, as `station.backlog()` reports it. */
+export interface ReaderBacklog {
+  readonly processor: number;
+  readonly thread: number;
+  readonly behind: number;
+}
+
+/**
+ * The arrival numbers of one station's history, and the readers they hold
+ * back. Runs of consecutive numbers are kept, not one entry per event: a
+ * merge adds one run.
+ */
+export class Arrivals {
+  #count = 0;
+  #runs: ArrivalRun[] = [];
+  /**
+   * Readers (by thread) whose last sync read was limited by their
+   * subscribers' credits. While one is `maxBacklog` behind, batches of the
+   * other threads are refused.
+   */
+  readonly #slowReaders = new Map<string, SlowReader>();
+
+  /** The last arrival number given: a read complete through it has everything. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Numbers events that have just joined the history; slow readers of other threads are that much further behind. */
+  add(events: readonly BusEvent[], source?: string, sender?: string): void {
+    if (events.length === 0) return;
+    this.#runs.push({ first: this.#count + 1, events, source, sender });
+    this.#count += events.length;
+    for (const [key, reader] of this.#slowReaders) if (key !== sender) reader.behind += events.length;
+  }
+
+  /**
+   * Forgets the arrival of removed events; the others keep their numbers.
+   * Slow readers' counts included them: they are forgotten too, and their
+   * next reads (whole again) say where they stand.
+   */
+  remove(removed: readonly BusEvent[]): void {
+    if (removed.length === 0) return;
+    this.#slowReaders.clear();
+    const gone = new Set(removed);
+    const runs: ArrivalRun[] = [];
+    for (const run of this.#runs) {
+      let start = -1;
+      run.events.forEach((event, i) => {
+        if (!gone.has(event)) {
+          if (start < 0) start = i;
+          return;
+        }
+        if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start, i) });
+        start = -1;
+      });
+      if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start) });
+    }
+    this.#runs = runs;
+  }
+
+  /**
+   * The events that arrived after arrival number `since`, sorted; only
+   * `types` if given; at most `limit` events, the earliest arrivals first, and
+   * `through` the arrival number it is complete through. After a first read
+   * (`since` > 0), what `reader` itself sent since then is left out: it has it
+   * (a bus under the sync policy would otherwise get back every event it
+   * shares, and a local station everything it pushed).
+   */
+  since(since: number, types: readonly string[] | undefined, reader: string, limit = Infinity): { history: BusEvent[]; through: number } {
+    const runs = this.#runs;
+    const fresh: BusEvent[] = [];
+    for (let r = this.#firstRunAfter(since); r < runs.length; r++) {
+      const { first, events, source } = runs[r]!;
+      // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
+      // has the same key as its predecessor's, whose events it does not have.
+      if (source === reader && since > 0) continue;
+      for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
+        const event = events[i]!;
+        if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
+        fresh.push(event);
+        // Full: complete through this event's arrival (what the reader sent itself in between counts as read).
+        if (fresh.length >= limit && (i + 1 < events.length || r + 1 < runs.length)) {
+          return { history: fresh.sort(compareEvents), through: first + i };
+        }
+      }
+    }
+    return { history: fresh.sort(compareEvents), through: this.#count };
+  }
+
+  /**
+   * `history` (sorted) with the events that arrived through `deliveredThrough`
+   * first and the later ones after them, each part still sorted; `alreadyDelivered`
+   * counts the first part.
+   */
+  deliveredFirst(history: BusEvent[], deliveredThrough: number): { history: BusEvent[]; alreadyDelivered: number } {
+    const later = new Set<BusEvent>();
+    for (let r = this.#firstRunAfter(deliveredThrough); r < this.#runs.length; r++) {
+      const { first, events } = this.#runs[r]!;
+      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) later.add(events[i]!);
+    }
+    if (later.size === 0) return { history, alreadyDelivered: history.length };
+    const delivered: BusEvent[] = [];
+    const fresh: BusEvent[] = [];
+    for (const event of history) (later.has(event) ? fresh : delivered).push(event);
+    return { history: delivered.length === 0 ? fresh : delivered.concat(fresh), alreadyDelivered: delivered.length };
+  }
+
+  /**
+   * Records where a bus's thread stands after a sync read: `through` for a
+   * read limited by its subscribers' credits (it is behind by what others
+   * sent after that), undefined for one that read everything.
+   */
+  noteReader(reader: { readonly processor: number; readonly thread: number }, through: number | undefined): void {
+    const key = originKey(reader);
+    if (through === undefined) {
+      this.#slowReaders.delete(key);
+      return;
+    }
+    let behind = 0;
+    const runs = this.#runs;
+    for (let r = this.#firstRunAfter(through); r < runs.length; r++) {
+      const { first, events, sender } = runs[r]!;
+      // What the reader sent itself does not wait for it: its reads skip it.
+      if (sender !== key) behind += first + events.length - Math.max(first, through + 1);
+    }
+    this.#slowReaders.set(key, { processor: reader.processor, thread: reader.thread, behind });
+  }
+
+  /** Refuses a batch of `sender` (`BusFullError`, `bound: 'backlog'`) while the reader of another thread is `max` events behind. */
+  refuseWhileBehind(sender: string, max: number): void {
+    for (const [key, reader] of this.#slowReaders) {
+      if (key !== sender && reader.behind >= max) throw new BusFullError(reader.behind, max, 'backlog');
+    }
+  }
+
+  /** The readers whose subscribers are behind, each with how many events other threads sent since its last read. */
+  backlog(): ReaderBacklog[] {
+    return [...this.#slowReaders.values()].map(({ processor, thread, behind }) => ({ processor, thread, behind }));
+  }
+
+  /** The thread is gone: where it stood holds nobody back any more. */
+  forgetReader(origin: { readonly processor: number; readonly thread: number }): void {
+    this.#slowReaders.delete(originKey(origin));
+  }
+
+  /** The index of the first run that ends after arrival number `after`. */
+  #firstRunAfter(after: number): number {
+    const runs = this.#runs;
+    let low = 0;
+    let high = runs.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const run = runs[mid]!;
+      if (run.first + run.events.length - 1 <= after) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+}
