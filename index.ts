@@ -15,6 +15,9 @@ export type {
   BridgeLock,
   BusEvent,
   Endpoint,
+  InspectedActorRef,
+  InspectedEvent,
+  InspectionEvent,
   JsonValue,
   Origin,
   Payload,
@@ -54,9 +57,6 @@ export { ManualClock, systemClock, HybridClock } from './runtime/clock.js';
 export { InMemoryTransport, FrameTransport } from './runtime/wire/transport.js';
 export { compareEvents, typeMatches } from './runtime/store/history.js';
 export { SIDES, PRIORITIES, otherSide } from './types.js';
-export { bridgeMachine, canReach, clearingsFor } from './machines/bridge.machine.js';
-export { busMachine } from './machines/bus.machine.js';
-export { stationMachine } from './machines/station.machine.js';
 export { encodeFrame, decodeFrame } from './schemas/codec.js';
 export {
   BusError,

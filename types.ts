@@ -79,8 +79,45 @@ export interface Endpoint {
   readonly side: Side;
 }
 
+/** A local station (per processor and side) or a main station (per side, in the root). */
+export type StationKind = 'local' | 'main';
+
 /** The direction region of the bridge. */
 export type BridgeDirection = 'closed' | 'open' | 'oneWayExternal' | 'oneWayInternal';
 
 /** The lock region of the bridge. */
 export type BridgeLock = 'unlocked' | 'locked';
+
+/** An actor as an inspection event names it. */
+export interface InspectedActorRef {
+  readonly sessionId: string;
+  getSnapshot(): unknown;
+}
+
+/** The XState event an inspection event is about. */
+export interface InspectedEvent {
+  readonly type: string;
+}
+
+interface InspectionBase {
+  /** The session id of the actor's root. */
+  readonly rootId: string;
+  readonly actorRef: InspectedActorRef;
+}
+
+/**
+ * What `createRuntime({ inspect })` receives: XState's inspection events, for
+ * every actor of the runtime. Declared here with the fields XState v5 sends
+ * rather than imported from xstate, so that the published types do not pull in
+ * xstate's declarations (which fail a consumer's type check under
+ * `exactOptionalPropertyTypes` without `skipLibCheck`).
+ */
+export type InspectionEvent =
+  | (InspectionBase & { readonly type: '@xstate.actor' })
+  | (InspectionBase & { readonly type: '@xstate.event'; readonly event: InspectedEvent; readonly sourceRef: InspectedActorRef | undefined })
+  | (InspectionBase & {
+      readonly type: '@xstate.snapshot' | '@xstate.transition' | '@xstate.microstep';
+      readonly event: InspectedEvent;
+      readonly snapshot: unknown;
+    })
+  | (InspectionBase & { readonly type: '@xstate.action'; readonly action: { readonly type: string; readonly params: unknown } });

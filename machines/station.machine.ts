@@ -5,10 +5,10 @@
  * station (`idle`, `pushing`, `pulling`; main stations have `none`).
  */
 import { assign, setup } from 'xstate';
-import type { Side } from '../types.js';
+import type { Side, StationKind } from '../types.js';
 import type { StationMachineEvent } from './events.js';
 
-export type StationKind = 'local' | 'main';
+export type { StationKind };
 
 export interface StationContext {
   readonly kind: StationKind;

@@ -9,13 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
 import { bridgeMachine } from '../machines/bridge.machine.js';
 import { busMachine } from '../machines/bus.machine.js';
 import type { ClearRequest } from '../machines/events.js';
 import { stationMachine, type StationKind } from '../machines/station.machine.js';
-import type { BridgeDirection, BusEvent, Endpoint, Side } from '../types.js';
+import type { BridgeDirection, BusEvent, Endpoint, InspectionEvent, Side } from '../types.js';
 import { Bridge } from './bridge/bridge.js';
 import { DEFAULT_MAX_QUEUED, type Bus } from './bus/bus.js';
 import { systemClock, type Clock } from './clock.js';
@@ -61,7 +61,7 @@ export interface RuntimeOptions {
   readonly maxQueued?: number;
   /** Receives subscriber errors that have no `onError` of their own. Logs them by default. */
   readonly onError?: ErrorHandler;
-  /** XState's inspection hook, for every actor of the runtime. */
+  /** XState's inspection hook, for every actor of the runtime (its events as `InspectionEvent` describes them). */
   readonly inspect?: (event: InspectionEvent) => void;
   /**
    * Worker threads per processor (threads.js workers), each with its own
@@ -101,8 +101,8 @@ export interface RuntimeOptions {
    */
   readonly workerLimits?: ResourceLimits;
   /**
-   * Node and V8 flags of each child processor (its `execArgv`, after the
-   * runtime's own `--import tsx`), one per entry (`--name=value`); its worker
+   * Node and V8 flags of each child processor (its `execArgv`; the compiled
+   * package adds none of its own), one per entry (`--name=value`); its worker
    * threads share them. A flag Node refuses makes `runtime.ready` reject. Default
    * `DEFAULT_PROCESSOR_EXEC_ARGV`: a 16 MB young generation from the start
    * (`--min-semi-space-size=16`). A statechart step allocates a few kilobytes

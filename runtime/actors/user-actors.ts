@@ -13,6 +13,7 @@ import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
 import { InvalidOptionError, UnsupportedError } from '../../errors.js';
 import type { BusEvent, Payload, Side } from '../../types.js';
 import { ActorInbox } from './actor-inbox.js';
+import { loadTypeScriptIn } from '../hosting/entries.js';
 import type { Subscription } from '../bus/subscriptions.js';
 import type { Thread } from '../thread/thread.js';
 import { assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
@@ -122,6 +123,8 @@ export class UserActors {
     checkSpawnOptions(options);
     if (typeof module !== 'string') throw new InvalidOptionError('spawn module', `expected a module URL, got ${describe(module)}.`);
     let loaded: { default?: unknown; machine?: unknown; subscribes?: unknown };
+    // A .ts module needs tsx (an optional peer): without it this is refused naming tsx, not with Node's ERR_UNKNOWN_FILE_EXTENSION.
+    await loadTypeScriptIn(module);
     try {
       loaded = (await import(module)) as typeof loaded;
     } catch (error) {

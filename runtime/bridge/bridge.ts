@@ -44,7 +44,7 @@ export class Bridge {
     this.#takeClearings = takeClearings;
   }
 
-  /** The bridge actor, for inspection. */
+  /** @internal The bridge actor, for inspection (tests, the runtime); not in the published types. */
   get actor(): Actor<typeof bridgeMachine> {
     return this.#actor;
   }

@@ -194,7 +194,7 @@ export class Bus {
     return this.endpoint.generation;
   }
 
-  /** The bus actor, for inspection. */
+  /** @internal The bus actor, for inspection (tests, the runtime); not in the published types. */
   get actor(): Actor<typeof busMachine> {
     return this.#actor;
   }

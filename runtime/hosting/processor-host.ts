@@ -14,8 +14,8 @@ import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport } from '
 import type { ThreadCaller } from '../bus/remote-bus.js';
 import type { Station } from '../station/station.js';
 import { eventsFromFrame, unwrap, type ActorInfo, type EventsFrame, type PortableQuery, type ThreadApi } from '../thread/thread-service.js';
+import { entryExecArgv, runtimeEntry } from './entries.js';
 
-const PROCESSOR_ENTRY = new URL('../workers/processor.worker.ts', import.meta.url);
 
 /** How a processor process ended. */
 export interface ProcessorExit {
@@ -155,8 +155,9 @@ export class RemoteProcessor {
     execArgv: readonly string[] = [],
     signal?: AbortSignal,
   ): Promise<RemoteProcessor> {
-    const child = fork(PROCESSOR_ENTRY, [], {
-      execArgv: ['--import', import.meta.resolve('tsx'), ...execArgv],
+    const child = fork(runtimeEntry('processor'), [], {
+      // Compiled: plain node. From the sources: tsx first, then the user's flags.
+      execArgv: [...entryExecArgv(), ...execArgv],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

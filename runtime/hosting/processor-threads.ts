@@ -20,8 +20,7 @@ import { RestartBudget, startWorker, supervise, type Supervision, type WorkerExi
 import type { ThreadWorkerApi } from '../workers/thread.worker.js';
 import type { Clock } from '../clock.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
-
-const THREAD_WORKER = new URL('../workers/thread.worker.ts', import.meta.url);
+import { runtimeEntry } from './entries.js';
 
 /** Where the started threads are attached; a restarted thread is attached again and replaces the old one. */
 export interface ThreadAttacher {
@@ -123,10 +122,10 @@ async function superviseThread(
       incarnation: incarnationName(options.processorIncarnation ?? '', incarnation++),
       ...(options.sync === undefined ? {} : { sync: options.sync }),
     };
-    return startWorker<ThreadWorkerApi>(THREAD_WORKER, {
+    return startWorker<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,
       workerData,
-      // Loading TypeScript on a busy 2-core machine can take seconds; a start is not a hang.
+      // Loading the TypeScript sources (tests) on a busy 2-core machine can take seconds; a start is not a hang.
       startDeadlineMs: 60_000,
       ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),

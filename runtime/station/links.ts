@@ -78,6 +78,7 @@ export interface ThreadHost {
   bridgeLocked?(): boolean;
   /** The link to this processor's local station of `side`. */
   stationLink(side: Side): StationLink;
+  /** @internal Starts the bus actor of `endpoint` (its machine's types stay out of the published ones). */
   createBusActor(endpoint: Endpoint): Actor<typeof busMachine>;
   /** With an automatic sync policy: posts on one bus that ask for a sync at once. */
   readonly maxBatch?: number;

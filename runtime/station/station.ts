@@ -7,9 +7,9 @@
  */
 import type { Actor } from 'xstate';
 import { BusBusyError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../../errors.js';
-import type { StationKind, stationMachine } from '../../machines/station.machine.js';
+import type { stationMachine } from '../../machines/station.machine.js';
 import { readableSide } from '../bridge/bridge.js';
-import type { BusEvent, Endpoint, Side } from '../../types.js';
+import type { BusEvent, Endpoint, Side, StationKind } from '../../types.js';
 import { EncodedEvent, UNREAD_ENDPOINT, plainEvent, plainEvents, scanBatch } from '../store/encoded-events.js';
 import { batchFrames } from '../wire/transport.js';
 import { EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey, type HistoryQuery } from '../store/history.js';
@@ -92,7 +92,7 @@ export class Station {
     this.#actor = actor;
   }
 
-  /** The station actor, for inspection. */
+  /** @internal The station actor, for inspection (tests, the runtime); not in the published types. */
   get actor(): Actor<typeof stationMachine> {
     return this.#actor;
   }

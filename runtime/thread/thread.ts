@@ -10,7 +10,11 @@ import type { ThreadHost } from '../station/links.js';
 import { Subscriptions } from '../bus/subscriptions.js';
 import { UserActors } from '../actors/user-actors.js';
 
-/** @internal One thread (a worker, or a processor's main thread). */
+/**
+ * One thread (a worker, or a processor's main thread). Not part of the public
+ * API, but not stripped from the published types either: the declarations of
+ * its users (`user-actors`, `thread-service`) refer to it.
+ */
 export class Thread {
   readonly processor: number;
   readonly index: number;
