@@ -3,6 +3,10 @@
  * 2021) installs process-wide listeners when it loads, and busline removes
  * exactly those, so that threads.js hosts workers and owns nothing else:
  *
+ * - on the host side, SIGINT and SIGTERM handlers that terminate its workers
+ *   and exit with code 0: an application's own handler would be cut off and
+ *   its exit code lost. Without them a signal does what the application says
+ *   (Node's default, or its own handler), and `runtime.stop()` ends the workers;
  * - inside a worker, `uncaughtException` and `unhandledRejection` listeners
  *   that keep a broken worker running and only post a message the host ignores
  *   after initialisation, so its pending calls would hang. Without them Node
@@ -40,9 +44,9 @@ const require = createRequire(import.meta.url);
 let threadsHost: ThreadsHost | undefined;
 let threadsWorker: ThreadsWorker | undefined;
 
-/** threads.js' host side. Loaded on the first call. */
+/** threads.js' host side, without its SIGINT and SIGTERM handlers. Loaded on the first call. */
 export function loadThreadsHost(): ThreadsHost {
-  threadsHost ??= requireWithout<ThreadsHost>('threads', []);
+  threadsHost ??= requireWithout<ThreadsHost>('threads', ['SIGINT', 'SIGTERM']);
   return threadsHost;
 }
 
