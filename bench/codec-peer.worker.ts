@@ -8,7 +8,8 @@
  */
 import type { BusEvent } from '../types.js';
 import { encodeFrame } from '../schemas/codec.js';
-import { serveWorker, type WorkerContext } from '../runtime/hosting/worker-host.js';
+import { serveWorker } from '../runtime/hosting/serve-worker.js';
+import type { WorkerContext } from '../runtime/hosting/worker-api.js';
 
 function createApi({ port }: WorkerContext) {
   const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };

@@ -12,7 +12,8 @@
  */
 import { createThreadService, unwrap, type ThreadServiceOptions } from '../runtime/thread/thread-service.js';
 import type { Thread } from '../runtime/thread/thread.js';
-import { serveWorker, type WorkerContext } from '../runtime/hosting/worker-host.js';
+import { serveWorker } from '../runtime/hosting/serve-worker.js';
+import type { WorkerContext } from '../runtime/hosting/worker-api.js';
 
 function createApi({ port, workerData }: WorkerContext) {
   let thread: Thread | undefined;

@@ -18,7 +18,7 @@ import { SyncTimer, policyLimits, settleAll } from '../station/sync-policy.js';
 import { StationJournal } from '../store/journal.js';
 import { Station } from '../station/station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
-import type { WorkerExit } from './worker-host.js';
+import type { WorkerExit } from './worker-api.js';
 
 /** The IPC channel to the root, as a child process has it. */
 export interface ParentChannel {

@@ -4,7 +4,8 @@
  * `runtime/hosting/processor-threads.ts` through `runtime/hosting/worker-host.ts`.
  */
 import { createThreadService, type ThreadServiceOptions } from '../thread/thread-service.js';
-import { serveWorker, type WorkerContext } from '../hosting/worker-host.js';
+import { serveWorker } from '../hosting/serve-worker.js';
+import type { WorkerContext } from '../hosting/worker-api.js';
 
 function createApi({ port, workerData }: WorkerContext) {
   const service = createThreadService(port, workerData as ThreadServiceOptions);

@@ -2,15 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBusError } from '../../../errors.js';
 import { ManualClock } from '../../../runtime/clock.js';
-import {
-  RestartBudget,
-  serveWorker,
-  startWorker,
-  supervise,
-  type WorkerExit,
-  type WorkerHandle,
-  type WorkerOptions,
-} from '../../../runtime/hosting/worker-host.js';
+import { serveWorker } from '../../../runtime/hosting/serve-worker.js';
+import { RestartBudget, supervise } from '../../../runtime/hosting/supervision.js';
+import type { WorkerExit, WorkerHandle, WorkerOptions } from '../../../runtime/hosting/worker-api.js';
+import { startWorker } from '../../../runtime/hosting/worker-host.js';
 import type { EchoApi } from '../fixtures/echo.worker.js';
 import type { FaultsApi } from '../fixtures/faults.worker.js';
 
