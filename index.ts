@@ -34,7 +34,7 @@ export type {
   ThreadHandle,
 } from './runtime/runtime.js';
 export type { SpawnOptions } from './runtime/actors/user-actors.js';
-export type { BusCounts } from './runtime/thread/thread-service.js';
+export type { BusCounts, PortableQuery } from './runtime/thread/thread-service.js';
 export type { SyncPolicy } from './runtime/station/sync-policy.js';
 export type { RestartPolicy } from './runtime/hosting/processor-threads.js';
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './runtime/bus/bus-options.js';
