@@ -39,7 +39,16 @@ export class BusError extends Error {
   }
 }
 
-/** True when `error` is a `BusError` (optionally with the given code). */
+/**
+ * True when `error` is a `BusError` (optionally with the given code), also for
+ * errors that crossed a thread or a process.
+ *
+ * @example
+ * await bus.toStation().catch((error) => {
+ *   if (isBusError(error, 'BUS_BUSY')) return retryLater()
+ *   throw error
+ * })
+ */
 export function isBusError(error: unknown, code?: BusErrorCode): error is BusError {
   return error instanceof BusError && (code === undefined || error.code === code);
 }

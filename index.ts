@@ -3,6 +3,9 @@
  * process, a bridge between the internal and external sides; every bus,
  * station and the bridge is an XState v5 actor.
  *
+ * This is what an application needs. Machines, the codec, the transports and
+ * the wire types are for tools and tests: `busline/internal` (`internal.ts`).
+ *
  * @example
  * import { createRuntime } from 'busline'
  * const runtime = createRuntime()
@@ -34,17 +37,16 @@ export type {
   ThreadHandle,
 } from './runtime/runtime.js';
 export type { SpawnOptions } from './runtime/actors/user-actors.js';
-export type { BusCounts } from './runtime/thread/thread-service.js';
+export type { BusCounts, PortableQuery } from './runtime/thread/thread-service.js';
 export type { SyncPolicy } from './runtime/station/sync-policy.js';
 export type { RestartPolicy } from './runtime/hosting/processor-threads.js';
-export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './runtime/bus/bus.js';
+export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './runtime/bus/bus-options.js';
 export type { FromMainOptions } from './runtime/station/station.js';
 export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
 export type { HistoryQuery } from './runtime/store/history.js';
 export type { Clock } from './runtime/clock.js';
-export type { Transport, TransportStats } from './runtime/wire/transport.js';
-export type { WireMessage, EventBatch, SyncRequest, ClearSide, BridgeState, Ack } from './runtime/wire/protocol.js';
+export type { Transport } from './runtime/wire/transport.js';
 
 // Values.
 export { createRuntime, Runtime, DEFAULT_PROCESSOR_EXEC_ARGV } from './runtime/runtime.js';
@@ -53,11 +55,7 @@ export { RemoteBus } from './runtime/bus/remote-bus.js';
 export { RemoteStation } from './runtime/hosting/processor-host.js';
 export { Station } from './runtime/station/station.js';
 export { Bridge } from './runtime/bridge/bridge.js';
-export { ManualClock, systemClock, HybridClock } from './runtime/clock.js';
-export { InMemoryTransport, FrameTransport } from './runtime/wire/transport.js';
-export { compareEvents, typeMatches } from './runtime/store/history.js';
-export { SIDES, PRIORITIES, otherSide } from './types.js';
-export { encodeFrame, decodeFrame } from './schemas/codec.js';
+export { ManualClock } from './runtime/clock.js';
 export {
   BusError,
   isBusError,

@@ -12,7 +12,7 @@
  */
 import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, type Runtime } from '../runtime/runtime.js';
+import { createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, runtimeCore, type Runtime } from '../runtime/runtime.js';
 import type { RemoteBus, ThreadCaller } from '../runtime/bus/remote-bus.js';
 import type { EventBatch } from '../runtime/wire/protocol.js';
 import type { Station } from '../runtime/station/station.js';
@@ -218,7 +218,7 @@ async function startSyncWorker(runtime: Runtime, sync?: SyncPolicy, thread = 1):
   });
   const call = ((method: string, ...args: unknown[]) =>
     (worker.call as (m: string, ...a: unknown[]) => Promise<unknown>)(method, ...args)) as ThreadCaller['call'];
-  runtime.attachThread(0, thread, worker.port, call, worker.exited);
+  runtimeCore(runtime).attachThread(0, thread, worker.port, call, worker.exited);
   return worker;
 }
 

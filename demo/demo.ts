@@ -7,7 +7,8 @@
  * deferred queue is parked and handed back, and the bridge opens, goes
  * one-way, locks and closes with clearing. Each line says what moved where.
  */
-import { FrameTransport, createRuntime, encodeFrame, isBusError, type BusEvent, type Side } from '../index.js';
+import { createRuntime, isBusError, type BusEvent, type Side } from '../index.js';
+import { FrameTransport, encodeFrame } from '../internal.js';
 import type { RemoteStation } from '../runtime/hosting/processor-host.js';
 import type { RemoteBus } from '../runtime/bus/remote-bus.js';
 

@@ -2,6 +2,7 @@
  * Type-level tests of the public API: checked by `tsc` in `npm test`
  * (a misplaced `@ts-expect-error` is itself an error). Never executed.
  */
+import * as busline from '../index.js';
 import { createRuntime, type Bus, type BusEvent, type Station } from '../index.js';
 
 declare const bus: Bus;
@@ -42,4 +43,20 @@ export function typeTests(): void {
   void bus.toStation().then((next: Bus) => next.fromStation({ types: ['user'], side: 'internal' }));
   const station: Station = runtime.station('external');
   void station.roundTrip({ types: ['user'] });
+
+  // The public classes show no internals: they are in busline/internal (busControl, runtimeCore).
+  // @ts-expect-error the bus actor is not public
+  void bus.actor;
+  // @ts-expect-error the runtime's own calls are on its private core
+  void runtime.attachThread;
+  // @ts-expect-error the bridge actor is not public
+  void runtime.bridge.actor;
+  // @ts-expect-error machines, codec and transports are in busline/internal
+  void busline.busMachine;
+  // @ts-expect-error
+  void busline.FrameTransport;
+  // @ts-expect-error
+  void busline.encodeFrame;
+  const transport: busline.Transport = { name: 'mine', carry: (message) => Promise.resolve(message) };
+  void createRuntime({ transport, processorExecArgv: busline.DEFAULT_PROCESSOR_EXEC_ARGV });
 }

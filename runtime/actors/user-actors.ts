@@ -14,8 +14,8 @@ import { InvalidOptionError, UnsupportedError } from '../../errors.js';
 import type { BusEvent, Payload, Side } from '../../types.js';
 import { ActorInbox } from './actor-inbox.js';
 import { loadTypeScriptIn } from '../hosting/entries.js';
-import type { Subscription } from '../bus/subscriptions.js';
-import type { Thread } from '../thread/thread.js';
+import type { Bus } from '../bus/bus.js';
+import type { ErrorHandler, Subscription } from '../bus/subscriptions.js';
 import { assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 
 /** Throws `InvalidOptionError` unless `event` is an XState event for a user actor: an object with a non-empty string `type`. */
@@ -108,13 +108,25 @@ function isMachine(value: unknown): value is AnyStateMachine {
     typeof (value as AnyStateMachine).getInitialSnapshot === 'function';
 }
 
+/**
+ * What user actors need from the thread that hosts them (`thread/thread.ts`
+ * implements it; this module does not import it).
+ */
+export interface ActorThread {
+  readonly processor: number;
+  readonly index: number;
+  readonly host: { readonly subscriberErrorHandler: ErrorHandler };
+  /** The thread's current bus of `side`: what an actor emits is posted there. */
+  bus(side: Side): Pick<Bus, 'post' | 'subscribe'>;
+}
+
 /** The user actors of one thread. */
 export class UserActors {
-  readonly #thread: Thread;
+  readonly #thread: ActorThread;
   readonly #actors = new Map<string, Hosted>();
   #count = 0;
 
-  constructor(thread: Thread) {
+  constructor(thread: ActorThread) {
     this.#thread = thread;
   }
 

@@ -19,7 +19,7 @@ const CLOSE_OPTIONS = ['clearOtherSide'] as const;
 export interface BridgeHost {
   clear(requests: readonly ClearRequest[]): Promise<void>;
   /** Tells every thread and processor the bridge's new state; resolves when all know it. */
-  changed(direction: BridgeDirection, locked: boolean): Promise<void>;
+  broadcastBridgeState(direction: BridgeDirection, locked: boolean): Promise<void>;
   assertRunning(call: string): void;
 }
 
@@ -42,11 +42,6 @@ export class Bridge {
     this.#actor = actor;
     this.#host = host;
     this.#takeClearings = takeClearings;
-  }
-
-  /** @internal The bridge actor, for inspection (tests, the runtime); not in the published types. */
-  get actor(): Actor<typeof bridgeMachine> {
-    return this.#actor;
   }
 
   /** The direction region's state. */
@@ -96,7 +91,7 @@ export class Bridge {
     const clearings = this.#takeClearings();
     const after = this.#actor.getSnapshot();
     if (after.context.refusals !== before.context.refusals) throw new BridgeLockedError(name);
-    if (JSON.stringify(after.value) !== JSON.stringify(before.value)) await this.#host.changed(this.direction, this.locked);
+    if (JSON.stringify(after.value) !== JSON.stringify(before.value)) await this.#host.broadcastBridgeState(this.direction, this.locked);
     if (clearings.length > 0) await this.#host.clear(clearings);
   }
 }

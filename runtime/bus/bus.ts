@@ -2,120 +2,60 @@
  * A bus: the event bus of one thread and side, with its own history and queue.
  * Posting and delivery take a direct path through the stores; the bus actor
  * (`machines/bus.machine.ts`) owns the lifecycle and the sync protocol and
- * hears about posts once per flushed batch.
+ * hears about posts once per flushed batch. Flow control lives in
+ * `back-pressure.ts`, the station's end of a sync in `station-exchange.ts`,
+ * what the station has not seen in `outbox.ts`.
  */
 import type { Actor } from 'xstate';
-import {
-  AbortedError,
-  BusBusyError,
-  BusFullError,
-  BusRetiredError,
-  InvalidOptionError,
-  RuntimeStoppedError,
-  TransportError,
-  isBusError,
-} from '../../errors.js';
+import { BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBusError } from '../../errors.js';
 import type { busMachine } from '../../machines/bus.machine.js';
-import { readableSide } from '../bridge/bridge.js';
-import type { ActivityReport } from '../../machines/events.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../../types.js';
+import { readableSide } from '../bridge/bridge.js';
 import { EventHistory, checkHistoryQuery, compareEvents, type HistoryQuery } from '../store/history.js';
 import type { EventBatch } from '../wire/protocol.js';
-import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
-import type { Thread } from '../thread/thread.js';
-import type { DeliveredMark } from './delivered-mark.js';
+import { assertEventType, copyPayload, describe } from '../validate.js';
+import { ActivityReports } from './activity-reports.js';
+import { BackPressure } from './back-pressure.js';
 import {
-  assertEventType,
-  assertKnownKeys,
-  assertLabel,
-  assertPriority,
-  assertTypeList,
-  describe,
-  copyPayload,
-  MAX_META_ENTRIES,
-} from '../validate.js';
+  checkPostOptions,
+  checkSyncOptions,
+  type FromStationOptions,
+  type FromStationResult,
+  type PostOptions,
+  type RoomOptions,
+  type SyncOptions,
+} from './bus-options.js';
+import type { BusThread } from './bus-thread.js';
+import { Outbox } from './outbox.js';
+import { StationExchange, type Read } from './station-exchange.js';
+import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 
-/** Options of `bus.post()`. */
-export interface PostOptions {
-  /** When subscribers get it; `normal` by default. */
-  readonly priority?: Priority;
-  /** A topic for topic subscriptions. */
-  readonly topic?: string;
-  /** Free-form string metadata carried with the event. */
-  readonly meta?: Readonly<Record<string, string>>;
-}
-
-const POST_OPTIONS = ['priority', 'topic', 'meta'] as const;
-
-/** Post options checked and filled in: what an event carries. */
-export interface CheckedPostOptions {
-  readonly priority: Priority;
-  readonly topic: string | undefined;
-  readonly meta: Readonly<Record<string, string>> | undefined;
-}
+export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
 
 /**
- * Checks `bus.post()` options (known keys, a priority, a well-formed topic,
- * string meta) and fills in the default priority. Throws `InvalidOptionError`.
+ * The calls the runtime's own modules make on a bus (its thread, the sync
+ * policy, the runtime's stop), kept off the public class; tools and tests get
+ * them from `busline/internal`.
  */
-export function checkPostOptions(options: PostOptions): CheckedPostOptions {
-  // Not an options object (null, a string, an array): refused as such.
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) assertKnownKeys(options, POST_OPTIONS, 'post options');
-  // A for-in over the few keys is cheaper than Object.keys on the hot path of post().
-  for (const key in options) if (!POST_OPTIONS.includes(key as never)) assertKnownKeys(options, POST_OPTIONS, 'post options');
-  let priority: Priority = 'normal';
-  if (options.priority !== undefined) {
-    assertPriority(options.priority, 'post options.priority');
-    priority = options.priority;
-  }
-  if (options.topic !== undefined) assertLabel(options.topic, 'post options.topic');
-  return { priority, topic: options.topic, meta: options.meta === undefined ? undefined : validMeta(options.meta) };
+export interface BusControl {
+  /** The bus actor, for stopping it and for tests. */
+  actor(bus: Bus): Actor<typeof busMachine>;
+  /**
+   * The automatic sync policy's `sync()`. A call of the user's
+   * (`fromStation()`, `sync()`, `toStation()`) made meanwhile waits for it
+   * instead of being refused as busy; the policy's sync skips (BUS_BUSY) a
+   * bus that is busy with the user's.
+   */
+  autoSync(bus: Bus): Promise<FromStationResult>;
+  /** A subscriber's promise settled: see `BackPressure.subscribersSettled()`. */
+  subscribersSettled(bus: Bus): void;
+  /** The runtime or thread stops: producers waiting for room hear so. */
+  halt(bus: Bus): void;
+  /** Removes every event of `side` (a bridge clearing). Returns how many. */
+  clearSide(bus: Bus, side: Side): number;
 }
 
-/** Options of `bus.room()`. */
-export interface RoomOptions {
-  /** Gives up waiting: the call rejects with an `AbortedError` (`ABORTED`) whose `cause` is the signal's reason. */
-  readonly signal?: AbortSignal;
-}
-
-/** Options of `bus.sync()`. */
-export interface SyncOptions {
-  /** Only these event types (with subtype matching) are merged back. */
-  readonly types?: readonly string[];
-}
-
-/** @internal Checks `room()`'s options (a `RemoteBus` checks before they cross); returns the signal. */
-export function checkRoomOptions(options: RoomOptions | undefined): AbortSignal | undefined {
-  assertKnownKeys(options, ['signal'], 'room options');
-  const signal = options?.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidOptionError('room options.signal', 'expected an AbortSignal.');
-  }
-  return signal;
-}
-
-/** @internal Checks `sync()`'s options (a `RemoteBus` checks before they cross). */
-export function checkSyncOptions(options: SyncOptions | undefined): void {
-  assertKnownKeys(options, ['types'], 'sync options');
-  if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
-}
-
-/** Options of `bus.fromStation()` and `bus.roundTrip()`. */
-export interface FromStationOptions {
-  /** Only these event types (with subtype matching). */
-  readonly types?: readonly string[];
-  /** Read the station of this side; the other side only if the bridge allows it. */
-  readonly side?: Side;
-}
-
-
-/** What a `fromStation()` brought. */
-export interface FromStationResult {
-  /** Events new to this bus, oldest first (already delivered to its subscribers). */
-  readonly added: readonly BusEvent[];
-  /** This thread's parked queue entries handed back by the station. */
-  readonly handedBack: number;
-}
+let control!: BusControl;
 
 /** Merges `incoming` (sorted) into the sorted `queue`, skipping ids already there. */
 function mergeQueue(queue: BusEvent[], incoming: readonly BusEvent[]): BusEvent[] {
@@ -139,64 +79,59 @@ export class Bus {
   readonly side: Side;
   readonly endpoint: Endpoint;
   readonly #origin: Origin;
-  readonly #thread: Thread;
+  readonly #thread: BusThread<Bus>;
   readonly #actor: Actor<typeof busMachine>;
   readonly #history = new EventHistory();
   /** Accepted `deferred` events not yet delivered, in order. */
   #queue: BusEvent[] = [];
-  /**
-   * The history its station has not seen, in the order it joined: what this
-   * bus posted, drained from its queue, or took over from a predecessor whose
-   * `toStation()` failed. A sync sends it and keeps what joined meanwhile, so
-   * a sync costs what is new, not what the history holds.
-   */
-  #outbox: BusEvent[] = [];
-  /** False once an event joined the outbox out of order (a drained one is stamped at post time). */
-  #outboxSorted = true;
-  /** Per station read: the arrival number this bus has merged everything through. */
-  #through: Record<Side, number> = { internal: 0, external: 0 };
+  readonly #outbox = new Outbox();
+  readonly #pressure: BackPressure;
+  readonly #station: StationExchange;
   /** The automatic sync policy's `sync()` under way: a user's own sync call waits for it rather than being refused. */
   #autoSync: Promise<void> | undefined;
   /** The call that holds the receiving state, for a refusal's message. */
   #receivingCall = 'fromStation';
-  /** Producers waiting in `room()`. */
-  #roomWaiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
-  /**
-   * The station refused this bus's last batch for a reader that is behind
-   * (`BUS_FULL`): the events wait for the policy's next period, since a sync
-   * asked for at once would only be refused again.
-   */
-  #heldBack = false;
   /** `normal` events waiting for the microtask flush. */
   #pending: BusEvent[] = [];
   #flushScheduled = false;
-  /** While a read is under way its RECEIVED step will carry the activity: reports wait for it. */
-  #reportsHeld = false;
   #idleScheduled = false;
   #retired = false;
-  #postedSinceReport = 0;
   /** Posts since the last sync, for the automatic policy's `maxBatch`. */
   #sinceSync = 0;
-  #deliveredSinceReport = 0;
-  #lastId: string | null = null;
+  readonly #reports: ActivityReports;
+
+  static {
+    // A class static block shares the private members with this module alone: the runtime's own
+    // modules reach them through `busControl`, and the public class shows none of them.
+    control = {
+      actor: (bus) => bus.#actor,
+      autoSync: (bus) => bus.#runAutoSync(),
+      subscribersSettled: (bus) => bus.#pressure.subscribersSettled(),
+      halt: (bus) => bus.#pressure.halt(),
+      clearSide: (bus, side) => bus.#clearSide(side),
+    };
+  }
 
   /** @internal Created by the runtime; use `runtime.bus(side)`. */
-  constructor(thread: Thread, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
+  constructor(thread: BusThread<Bus>, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
     this.#thread = thread;
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
     this.#origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
     this.#actor = actor(this.endpoint);
+    this.#reports = new ActivityReports(this.#actor);
+    this.#pressure = new BackPressure(thread, side, {
+      retired: () => this.#retired,
+      unsent: () => this.#outbox.length,
+      queued: () => this.#queue.length,
+      pending: () => this.#pending.length,
+    });
+    this.#station = new StationExchange(thread, this.endpoint);
   }
 
   /** The bus generation in its thread: 0 first, +1 after each `toStation()`. */
   get generation(): number {
     return this.endpoint.generation;
-  }
-
-  /** @internal The bus actor, for inspection (tests, the runtime); not in the published types. */
-  get actor(): Actor<typeof busMachine> {
-    return this.#actor;
   }
 
   /** The bus's state: `active`, `receiving`, `handingOver` or `retired`. */
@@ -252,115 +187,7 @@ export class Bus {
    * }
    */
   room(options?: RoomOptions): Promise<void> {
-    const signal = checkRoomOptions(options);
-    if (!this.#thread.host.running) return Promise.reject(new RuntimeStoppedError('room'));
-    if (signal?.aborted === true) return Promise.reject(new AbortedError('room', signal.reason));
-    if (this.#hasRoom()) return Promise.resolve();
-    const waiting = new Promise<void>((resolve, reject) => {
-      if (signal === undefined) return void this.#roomWaiters.push({ resolve, reject });
-      const abort = () => {
-        this.#roomWaiters = this.#roomWaiters.filter((entry) => entry !== waiter);
-        reject(new AbortedError('room', signal.reason));
-      };
-      const waiter = {
-        resolve: () => (signal.removeEventListener('abort', abort), resolve()),
-        reject: (error: unknown) => (signal.removeEventListener('abort', abort), reject(error)),
-      };
-      signal.addEventListener('abort', abort, { once: true });
-      this.#roomWaiters.push(waiter);
-    });
-    if (!this.#unsentRoom() && !this.#heldBack) this.#thread.host.requestSync?.(this.side);
-    return waiting;
-  }
-
-  /** True when a post would not be refused for fullness: a retired bus, or at most half of each bound taken. */
-  #hasRoom(): boolean {
-    return this.#retired || (this.#unsentRoom() && this.#creditRoom());
-  }
-
-  /** At most half of `maxUnsent` events wait for the station (or no such bound). */
-  #unsentRoom(): boolean {
-    const max = this.#thread.host.maxUnsent;
-    return max === undefined || this.#outbox.length <= Math.floor(max / 2);
-  }
-
-  /** At most half of `maxInFlight` credits are taken by this thread's subscribers (or no such bound). */
-  #creditRoom(): boolean {
-    const max = this.#thread.host.maxInFlight;
-    return max === undefined || this.#creditsTaken() <= Math.floor(max / 2);
-  }
-
-  /**
-   * Credits taken: unsettled subscriber promises, and the promises that
-   * `normal` posts waiting for their delivery will start (one per async
-   * subscriber each, at most).
-   */
-  #creditsTaken(): number {
-    const subscriptions = this.#thread.subscriptions(this.side);
-    return subscriptions.inFlight + this.#pending.length * subscriptions.asyncCount;
-  }
-
-  /**
-   * How many events a sync may read for this thread's subscribers: no limit
-   * (undefined) unless some are async under the sync policy; then as many as
-   * the credits left of `maxInFlight` allow, each event taking one per async
-   * subscriber (0: the read waits; at least one when nothing is taken).
-   */
-  #readCredits(): number | undefined {
-    const max = this.#thread.host.maxInFlight;
-    const { asyncCount } = this.#thread.subscriptions(this.side);
-    if (max === undefined || asyncCount === 0) return undefined;
-    const taken = this.#creditsTaken();
-    return Math.max(taken === 0 ? 1 : 0, Math.floor((max - taken) / asyncCount));
-  }
-
-  /**
-   * @internal A subscriber's promise settled. Once at most half of
-   * `maxInFlight` credits are taken, a read that was held back is asked for
-   * again and producers waiting in `room()` go on.
-   */
-  subscribersSettled(): void {
-    if (this.#retired || !this.#creditRoom()) return;
-    const subscriptions = this.#thread.subscriptions(this.side);
-    if (subscriptions.readHeld) {
-      subscriptions.readHeld = false;
-      this.#thread.host.requestSync?.(this.side);
-    }
-    this.#settleRoom();
-  }
-
-  /**
-   * Settles `room()` waiters: resolves them when there is room. While events
-   * wait for the station, a sync's failure (or the runtime's stop) rejects
-   * them, and otherwise another sync is asked for, since the one they waited
-   * for may have been skipped (a read of the user's was under way). Waiters
-   * for subscriber credits wait for `subscribersSettled()`: a sync cannot help.
-   * Waiters for a station that holds this bus back for a slow reader wait for
-   * the period's sync that it takes.
-   */
-  #settleRoom(failure?: unknown): void {
-    if (this.#roomWaiters.length === 0) return;
-    const enough = this.#hasRoom();
-    if (!enough) {
-      if (this.#unsentRoom() || this.#heldBack) return;
-      if (failure === undefined) {
-        this.#thread.host.requestSync?.(this.side);
-        return;
-      }
-    }
-    const waiters = this.#roomWaiters;
-    this.#roomWaiters = [];
-    for (const waiter of waiters) {
-      if (enough) waiter.resolve();
-      else waiter.reject(failure);
-    }
-  }
-
-  /** @internal The runtime or thread stops: producers waiting for room hear so. */
-  halt(): void {
-    const waiters = this.#roomWaiters;
-    this.#roomWaiters = [];
-    for (const waiter of waiters) waiter.reject(new RuntimeStoppedError('room'));
+    return this.#pressure.room(options);
   }
 
   /**
@@ -380,26 +207,8 @@ export class Bus {
     let topic: string | undefined;
     let meta: Readonly<Record<string, string>> | undefined;
     if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
+    this.#pressure.admit(type, priority);
     const thread = this.#thread;
-    const maxUnsent = thread.host.maxUnsent;
-    if (priority === 'deferred') {
-      // A thread's deferred events count wherever they wait: in this queue, or parked at the stations.
-      const held = this.#queue.length + thread.parked(this.side);
-      if (held >= thread.host.maxQueued) throw new BusFullError(held, thread.host.maxQueued, 'queue');
-    } else {
-      if (maxUnsent !== undefined && this.#outbox.length >= maxUnsent) {
-        if (!this.#heldBack) thread.host.requestSync?.(this.side);
-        throw new BusFullError(this.#outbox.length, maxUnsent);
-      }
-      const maxInFlight = thread.host.maxInFlight;
-      if (maxInFlight !== undefined) {
-        // This post may start one promise per async subscriber of its type (none: it takes no credit, e.g. what
-        // a user actor emits while its own events hold the credits); a post with nothing taken always goes.
-        const wanting = thread.subscriptions(this.side).asyncWanting(type);
-        const taken = wanting === 0 ? 0 : this.#creditsTaken();
-        if (taken > 0 && taken + wanting > maxInFlight) throw new BusFullError(taken, maxInFlight, 'inFlight');
-      }
-    }
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
     const event: BusEvent<P> =
       topic === undefined && meta === undefined
@@ -415,8 +224,8 @@ export class Bus {
             payload: value,
             ...(meta === undefined ? {} : { meta }),
           };
-    this.#postedSinceReport++;
-    this.#lastId = event.id;
+    this.#reports.posted++;
+    this.#reports.lastId = event.id;
     if (priority === 'deferred') {
       this.#queue.push(event);
       this.#scheduleIdle();
@@ -433,7 +242,7 @@ export class Bus {
     // Its stamp is after everything this thread has seen: the outbox stays sorted.
     this.#outbox.push(event);
     if (priority === 'immediate') {
-      this.#deliveredSinceReport += this.#thread.subscriptions(this.side).deliver(event);
+      this.#reports.delivered += this.#thread.subscriptions(this.side).deliver(event);
       this.#scheduleReport();
     } else {
       this.#pending.push(event);
@@ -468,8 +277,8 @@ export class Bus {
     for (const event of queue) {
       if (!this.#history.insert(event)) continue;
       // Stamped at post time, delivered now: it may sort before what sync() already sent.
-      this.#toOutbox(event);
-      this.#deliveredSinceReport += subscriptions.deliver(event);
+      this.#outbox.add(event);
+      this.#reports.delivered += subscriptions.deliver(event);
     }
     this.#scheduleReport();
     return queue.length;
@@ -505,12 +314,12 @@ export class Bus {
     this.#enter('TO_STATION', 'toStation', 'handingOver');
     this.#flush();
     // Taken now (a pending report would otherwise send it during the hop): the step that ends this call carries it.
-    const activity = this.#activity();
+    const activity = this.#reports.take();
     const batch: EventBatch = {
       kind: 'batch',
       seq: 0,
       from: this.endpoint,
-      history: this.#unsent(),
+      history: this.#outbox.unsent(),
       queue: this.#queue,
     };
     const history = this.#history;
@@ -518,7 +327,7 @@ export class Bus {
     this.#retired = true;
     this.#queue = [];
     // A retired bus takes no posts: its producers continue on the successor.
-    this.#settleRoom();
+    this.#pressure.settle();
     const thread = this.#thread;
     // Parked from now on (the successor's deferred posts count them), until the station says how many it holds.
     thread.noteParked(this.side, thread.parked(this.side) + queue.length);
@@ -546,41 +355,17 @@ export class Bus {
     return successor;
   }
 
-  /** The history the station has not seen, sorted (a copy of the outbox). */
-  #unsent(): BusEvent[] {
-    const unsent = this.#outbox.slice();
-    return this.#outboxSorted ? unsent : unsent.sort(compareEvents);
-  }
-
-  /** Adds an event that joined the history to what the station has not seen. */
-  #toOutbox(event: BusEvent): void {
-    const last = this.#outbox[this.#outbox.length - 1];
-    if (last !== undefined && compareEvents(last, event) > 0) this.#outboxSorted = false;
-    this.#outbox.push(event);
-  }
-
-  /** Forgets outbox events a sync delivered to the station; what joined meanwhile stays. */
-  #sent(events: readonly BusEvent[]): void {
-    const count = events.length;
-    const outbox = this.#outbox;
-    if (count > 0 && outbox[0] === events[0] && outbox[count - 1] === events[count - 1] && this.#outboxSorted) {
-      // Sent in outbox order, and only appended to since: the sent ones are its first `count`.
-      this.#outbox = outbox.slice(count);
-    } else {
-      const sent = new Set(events);
-      this.#outbox = outbox.filter((event) => !sent.has(event));
-    }
-    if (this.#outbox.length === 0) this.#outboxSorted = true;
-    this.#settleRoom();
-  }
-
   /** Takes back what a failed `toStation()` of the previous generation carried. */
   #adopt(history: EventHistory, queue: readonly BusEvent[], unsent: readonly BusEvent[]): void {
     this.#history.merge(history.snapshot());
     this.#queue = mergeQueue(this.#queue, queue);
-    // Older than what this bus posted: they go first (a drained event may be older still).
-    if (unsent.length > 0 && this.#outbox.length > 0) this.#outboxSorted = false;
-    this.#outbox = [...unsent, ...this.#outbox];
+    this.#outbox.takeBack(unsent);
+  }
+
+  /** Forgets outbox events a sync delivered to the station: producers waiting for room may go on. */
+  #sent(events: readonly BusEvent[]): void {
+    this.#outbox.sent(events);
+    this.#pressure.settle();
   }
 
   /**
@@ -598,7 +383,7 @@ export class Bus {
     this.#enter('FROM_STATION', 'fromStation', 'receiving', side);
     let reply: Read;
     try {
-      reply = await this.#read(side, options?.types);
+      reply = await this.#station.read(side, options?.types);
     } catch (error) {
       this.#failReceive(error);
       throw isBusError(error) ? error : new TransportError('fromStation() failed; nothing changed.', { cause: error });
@@ -606,49 +391,20 @@ export class Bus {
     return this.#receive(reply);
   }
 
-  /**
-   * Reads a station: an unfiltered read asks only for what arrived after the
-   * last one (`since`), since everything before it is merged here already.
-   */
-  async #read(side: Side, types: readonly string[] | undefined, limit?: number): Promise<Read> {
-    const since = types === undefined ? this.#through[side] : 0;
-    const mark = this.#thread.delivered(this.side, side);
-    const { batch, through, parked, alreadyDelivered } = await this.#thread.host.stationLink(side).serve({
-      kind: 'syncRequest',
-      seq: 0,
-      from: this.endpoint,
-      side,
-      ...(types === undefined ? {} : { types: [...types] }),
-      ...(since > 0 ? { since } : {}),
-      // Only an unfiltered read goes on from where the last one stopped, so only it may stop early.
-      ...(limit === undefined || types !== undefined ? {} : { limit }),
-      // What arrived through the mark is delivered here already: the station puts it first and counts it.
-      ...(mark.through > since ? { deliveredThrough: mark.through } : {}),
-    });
-    if (types === undefined) this.#through[side] = through;
-    return {
-      batch,
-      // Only a read of this bus's own side hands parked entries back, and says how many are left.
-      parked: side === this.side ? parked : undefined,
-      alreadyDelivered: alreadyDelivered ?? 0,
-      delivery: { mark, since, through, filtered: types !== undefined },
-    };
-  }
-
   /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
   #receive(reply: Read): FromStationResult {
     // Synchronous from here to RECEIVED, which carries what was held.
     const result = this.#merge(reply);
-    this.#actor.send({ type: 'RECEIVED', added: result.added.length, queued: this.#queue.length, ...this.#activity() });
+    this.#actor.send({ type: 'RECEIVED', added: result.added.length, queued: this.#queue.length, ...this.#reports.take() });
     return result;
   }
 
   /** Merges a station's reply and delivers what is new to this thread; the caller ends the receiving state at once. */
   #merge(read: Read): FromStationResult {
     const { batch: reply, parked, alreadyDelivered = 0 } = read;
-    this.#reportsHeld = false;
+    this.#reports.held = false;
     // A sync that was skipped while this read ran (BUS_BUSY) is asked for again.
-    queueMicrotask(() => this.#settleRoom());
+    queueMicrotask(() => this.#pressure.settle());
     // The station put what this thread has delivered already first: merged, not delivered again.
     const history = reply.history;
     const known = Math.min(alreadyDelivered, history.length);
@@ -668,7 +424,7 @@ export class Bus {
         if (delivery.mark.deliveredAhead(event.id)) continue;
         if (delivery.filtered) delivery.mark.noteAhead(event.id, delivery.through);
       }
-      this.#deliveredSinceReport += subscriptions.deliver(event);
+      this.#reports.delivered += subscriptions.deliver(event);
     }
     if (delivery !== undefined && !delivery.filtered) delivery.mark.noteUnfiltered(delivery.since, delivery.through);
     return { added, handedBack: reply.queue.length };
@@ -676,9 +432,9 @@ export class Bus {
 
   /** Ends a call that failed (with what its read merged, if it got that far): what was held is reported on its own. */
   #failReceive(error: unknown, merged?: FromStationResult): void {
-    this.#reportsHeld = false;
-    this.#settleRoom(error);
-    this.#report();
+    this.#reports.held = false;
+    this.#pressure.settle(error);
+    this.#reports.report(this.#queue.length);
     this.#actor.send({
       type: 'RECEIVE_FAILED',
       reason: String(error),
@@ -704,22 +460,22 @@ export class Bus {
     this.#enter('FROM_STATION', 'sync', 'receiving', this.side);
     this.#flush();
     this.#sinceSync = 0;
-    const unsent = this.#unsent();
+    const unsent = this.#outbox.unsent();
     // The batch and the read go out together, one wake-up of the station's
     // thread instead of two: a station takes what arrives in order, and a read
     // with `since` leaves out what this bus sent anyway. The batch's outcome is
     // settled at once, so a refusal while the read runs is never unhandled.
-    const accepting = unsent.length === 0 ? undefined : this.#share(unsent);
+    const accepting = unsent.length === 0 ? undefined : this.#station.share(unsent, this.#pressure.heldBack);
     // Subscribers that are behind get no more than they have credits for; the station keeps the rest.
-    const credits = options?.types === undefined ? this.#readCredits() : undefined;
+    const credits = options?.types === undefined ? this.#pressure.readCredits() : undefined;
     let reply: Read | undefined;
     let failure: { error: unknown } | undefined;
     try {
       if (credits === 0) {
-        this.#thread.subscriptions(this.side).readHeld = true;
-        reply = { batch: { kind: 'batch', seq: 0, from: this.endpoint, history: [], queue: [] } };
+        this.#pressure.holdRead();
+        reply = this.#station.nothing();
       } else {
-        reply = await this.#read(this.side, options?.types, credits);
+        reply = await this.#station.read(this.side, options?.types, credits);
       }
     } catch (error) {
       failure = { error };
@@ -727,14 +483,14 @@ export class Bus {
     if (accepting !== undefined) {
       const { sent, refused } = await accepting;
       // What was refused stays unsent, for the next sync.
-      this.#heldBack = refused !== undefined && isBusError(refused.error, 'BUS_FULL');
+      this.#pressure.heldBack = refused !== undefined && isBusError(refused.error, 'BUS_FULL');
       if (sent.length > 0) this.#sent(sent);
       failure ??= refused;
     }
     if (failure === undefined) {
       const result = this.#receive(reply!);
       // Delivered first, so that the credits its events took are counted.
-      if (credits !== undefined && credits > 0 && reply!.batch.history.length >= credits) this.#moreToRead();
+      if (credits !== undefined && credits > 0 && reply!.batch.history.length >= credits) this.#pressure.moreToRead();
       return result;
     }
     // A read that arrived is merged even when the batch failed: its parked entries have left the station.
@@ -743,36 +499,8 @@ export class Bus {
     throw isBusError(error) ? error : new TransportError('sync() failed; nothing was lost.', { cause: error });
   }
 
-  /**
-   * Sends `unsent` to the station: resolves with what it took, and its
-   * refusal of the rest. Held back for a slow reader, the bus first sends one
-   * event to ask whether the station takes batches again, rather than have
-   * its whole outbox carried, scanned and refused every period.
-   */
-  async #share(unsent: readonly BusEvent[]): Promise<{ sent: readonly BusEvent[]; refused?: { error: unknown } }> {
-    const link = this.#thread.host.stationLink(this.side);
-    // Its Ack's parked count is not taken: the read's, noted as its entries join the queue, is.
-    const send = (history: readonly BusEvent[]) => link.accept({ kind: 'batch', seq: 0, from: this.endpoint, history, queue: [] });
-    let sent = 0;
-    try {
-      if (this.#heldBack && unsent.length > 1) {
-        await send(unsent.slice(0, 1));
-        sent = 1;
-      }
-      await send(sent === 0 ? unsent : unsent.slice(sent));
-      return { sent: unsent };
-    } catch (error) {
-      return { sent: unsent.slice(0, sent), refused: { error } };
-    }
-  }
-
-  /**
-   * @internal The automatic sync policy's `sync()`. A call of the user's
-   * (`fromStation()`, `sync()`, `toStation()`) made meanwhile waits for it
-   * instead of being refused as busy; the policy's sync skips (BUS_BUSY) a
-   * bus that is busy with the user's.
-   */
-  autoSync(): Promise<FromStationResult> {
+  /** The automatic sync policy's `sync()` (see `BusControl.autoSync`). */
+  #runAutoSync(): Promise<FromStationResult> {
     const running = this.sync();
     const settled = running.then(
       () => undefined,
@@ -790,16 +518,6 @@ export class Bus {
     while (this.#autoSync !== undefined) await this.#autoSync;
   }
 
-  /** A limited read was full: read on at once if credits are back, or when they are. */
-  #moreToRead(): void {
-    if (!this.#creditRoom()) {
-      this.#thread.subscriptions(this.side).readHeld = true;
-      return;
-    }
-    // After this sync ends (a request during a tick starts one more afterwards).
-    queueMicrotask(() => this.#thread.host.requestSync?.(this.side));
-  }
-
   /**
    * `toStation()` then `fromStation()` on the new bus: the thread ends with its
    * original queue and the entire station history, its own events included.
@@ -815,12 +533,12 @@ export class Bus {
     return next;
   }
 
-  /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
-  clearSide(side: Side): number {
+  /** Removes every event of `side` (a bridge clearing). Returns how many. */
+  #clearSide(side: Side): number {
     const removed = this.#history.removeWhere((event) => event.side === side);
-    // What was removed may be wanted again (the bridge reopens): read stations whole next time.
-    if (removed.length > 0) this.#through = { internal: 0, external: 0 };
     if (removed.length > 0) {
+      // What was removed may be wanted again (the bridge reopens): read stations whole next time.
+      this.#station.restart();
       const gone = new Set(removed.map((event) => event.id));
       this.#pending = this.#pending.filter((event) => !gone.has(event.id));
       this.#actor.send({ type: 'CLEARED', removed: removed.length });
@@ -836,7 +554,7 @@ export class Bus {
     const after = this.#actor.getSnapshot();
     if (after.value === expected && before.value !== expected) {
       if (type === 'FROM_STATION') {
-        this.#reportsHeld = true;
+        this.#reports.held = true;
         this.#receivingCall = call;
       }
       return;
@@ -854,7 +572,7 @@ export class Bus {
     const pending = this.#pending;
     this.#pending = [];
     const subscriptions = this.#thread.subscriptions(this.side);
-    for (const event of pending) this.#deliveredSinceReport += subscriptions.deliver(event);
+    for (const event of pending) this.#reports.delivered += subscriptions.deliver(event);
   }
 
   #scheduleReport(): void {
@@ -862,29 +580,8 @@ export class Bus {
     this.#flushScheduled = true;
     queueMicrotask(() => {
       this.#flush();
-      this.#report();
+      this.#reports.report(this.#queue.length);
     });
-  }
-
-  /** Tells the actor what happened since the last report: once per batch, never per event. */
-  #report(): void {
-    if (this.#reportsHeld || (this.#postedSinceReport === 0 && this.#deliveredSinceReport === 0)) return;
-    if (this.#actor.getSnapshot().status !== 'active') return;
-    const queued = this.#queue.length;
-    const { activity } = this.#activity();
-    this.#actor.send({ type: 'ACTIVITY', ...activity!, queued });
-  }
-
-  /**
-   * What happened since the last report, taken for a step that ends a sync
-   * call to carry (one statechart step fewer than an ACTIVITY of its own).
-   */
-  #activity(): { activity?: ActivityReport } {
-    if (this.#postedSinceReport === 0 && this.#deliveredSinceReport === 0) return {};
-    const activity = { posted: this.#postedSinceReport, delivered: this.#deliveredSinceReport, lastId: this.#lastId };
-    this.#postedSinceReport = 0;
-    this.#deliveredSinceReport = 0;
-    return { activity };
   }
 
   #scheduleIdle(): void {
@@ -897,35 +594,5 @@ export class Bus {
   }
 }
 
-/** A station's reply to a read, with the parked count it told (reads of the bus's own side). */
-interface Read {
-  readonly batch: EventBatch;
-  readonly parked?: number;
-  /** How many of the history's first events the thread has delivered already (the station counted them). */
-  readonly alreadyDelivered?: number;
-  /** For a read that reached a station: the thread's mark of that station, where the read started and how far it is complete. */
-  readonly delivery?: {
-    readonly mark: DeliveredMark;
-    readonly since: number;
-    readonly through: number;
-    readonly filtered: boolean;
-  };
-}
-
-/** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
-export const DEFAULT_MAX_QUEUED = 65_536;
-
-function validMeta(meta: unknown): Readonly<Record<string, string>> {
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
-    throw new InvalidOptionError('post options.meta', 'expected an object of string values.');
-  }
-  const entries = Object.entries(meta);
-  if (entries.length > MAX_META_ENTRIES) {
-    throw new InvalidOptionError('post options.meta', `has ${entries.length} entries; at most ${MAX_META_ENTRIES} are allowed.`);
-  }
-  for (const [key, value] of entries) {
-    assertLabel(key, 'post options.meta key');
-    assertLabel(value, `post options.meta.${key}`);
-  }
-  return { ...(meta as Record<string, string>) };
-}
+/** The calls the runtime's own modules make on buses, e.g. `busControl.halt(bus)`: the public `Bus` has none of them. */
+export const busControl: BusControl = control;

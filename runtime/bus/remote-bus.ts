@@ -19,7 +19,7 @@ import {
   type PostOptions,
   type RoomOptions,
   type SyncOptions,
-} from './bus.js';
+} from './bus-options.js';
 import type { BusCounts, ThreadApi } from '../thread/thread-service.js';
 import { encodeFrame } from '../../schemas/codec.js';
 import type { Outcome } from '../wire/protocol.js';
@@ -55,6 +55,7 @@ export class RemoteBus {
   readonly generation: number;
   readonly #caller: ThreadCaller;
 
+  /** @internal Created by the runtime; use `runtime.thread(processor, thread).bus(side)`. */
   constructor(caller: ThreadCaller, side: Side, generation: number) {
     this.#caller = caller;
     this.side = side;

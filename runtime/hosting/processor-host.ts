@@ -287,6 +287,7 @@ export class RemoteStation {
   readonly kind = 'local' as const;
   readonly #host: RemoteProcessor;
 
+  /** @internal Created by the runtime; use `runtime.processor(n).station(side)`. */
   constructor(host: RemoteProcessor, side: Side) {
     this.#host = host;
     this.side = side;

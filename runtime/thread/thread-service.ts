@@ -13,7 +13,8 @@ import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, fro
 import { busMachine } from '../../machines/bus.machine.js';
 import { decodeFrame } from '../../schemas/codec.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../../types.js';
-import { DEFAULT_MAX_QUEUED, type Bus, type FromStationOptions, type PostOptions, type SyncOptions } from '../bus/bus.js';
+import { busControl, type Bus } from '../bus/bus.js';
+import { DEFAULT_MAX_QUEUED, type FromStationOptions, type PostOptions, type SyncOptions } from '../bus/bus-options.js';
 import { systemClock } from '../clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from '../wire/frame-channel.js';
 import { checkHistoryQuery, type HistoryQuery } from '../store/history.js';
@@ -182,7 +183,7 @@ export function createThreadService(
       : new SyncTimer(policy.everyMs, (cause) => {
           const sides = cause === 'period' || asked.size === 0 ? SIDES : [...asked];
           asked.clear();
-          return settleAll(sides.map((side) => () => current.bus(side).autoSync()));
+          return settleAll(sides.map((side) => () => busControl.autoSync(current.bus(side))));
         });
   const host: ThreadHost = {
     ...(policy === undefined
@@ -304,7 +305,7 @@ export function createThreadService(
         current.actors.stopAll();
         running = false;
         current.halt();
-        for (const side of ['internal', 'external'] as const) current.bus(side).actor.stop();
+        for (const side of SIDES) busControl.actor(current.bus(side)).stop();
         channel.close();
         port.close?.();
         return null;

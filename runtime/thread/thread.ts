@@ -3,19 +3,20 @@
  * subscriptions that outlive bus generations, its clock and id sequence.
  */
 import { SIDES, type Side } from '../../types.js';
-import { Bus } from '../bus/bus.js';
+import { Bus, busControl } from '../bus/bus.js';
+import type { BusThread } from '../bus/bus-thread.js';
 import { DeliveredMark } from '../bus/delivered-mark.js';
 import { HybridClock } from '../clock.js';
 import type { ThreadHost } from '../station/links.js';
 import { Subscriptions } from '../bus/subscriptions.js';
-import { UserActors } from '../actors/user-actors.js';
+import { UserActors, type ActorThread } from '../actors/user-actors.js';
 
 /**
  * One thread (a worker, or a processor's main thread). Not part of the public
  * API, but not stripped from the published types either: the declarations of
  * its users (`user-actors`, `thread-service`) refer to it.
  */
-export class Thread {
+export class Thread implements BusThread<Bus>, ActorThread {
   readonly processor: number;
   readonly index: number;
   readonly host: ThreadHost;
@@ -50,7 +51,7 @@ export class Thread {
     const onError = host.subscriberErrorHandler;
     this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
     for (const side of SIDES) {
-      this.#subscriptions[side].onSettled = () => this.#buses[side].subscribersSettled();
+      this.#subscriptions[side].onSettled = () => busControl.subscribersSettled(this.#buses[side]);
     }
     this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };
     this.actors = new UserActors(this);
@@ -105,12 +106,12 @@ export class Thread {
 
   /** The thread stops: its buses tell producers waiting for room. */
   halt(): void {
-    for (const side of SIDES) this.#buses[side].halt();
+    for (const side of SIDES) busControl.halt(this.#buses[side]);
   }
 
   /** Removes every event of `remove` from this thread's `scope` bus. */
   clearSide(scope: Side, remove: Side): number {
-    return this.#buses[scope].clearSide(remove);
+    return busControl.clearSide(this.#buses[scope], remove);
   }
 
   assertRunning(call: string): void {

@@ -221,7 +221,7 @@ export class World {
     const channel = new FrameChannel(messagePortFrames(port2), {
       end: 'b',
       name: 'fuzz root',
-      serve: stationServer((side) => runtime.mainStation(side), () => runtime.bridgeDirection()),
+      serve: stationServer((side) => runtime.mainStation(side), () => runtime.bridge.direction),
     });
     const init: ProcessorInit = { processor: 7, threads: 0, deferred: 'manual', maxQueued: 100, bridge: 'closed' };
     this.node = new ProcessorNode(messagePortFrames(port1), init);

@@ -15,7 +15,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  compareEvents,
   createRuntime,
   type BridgeDirection,
   type BusEvent,
@@ -27,6 +26,7 @@ import {
   type Runtime,
   type Side,
 } from '../../index.js';
+import { compareEvents } from '../../internal.js';
 import type { Bus } from '../../runtime/bus/bus.js';
 import { RemoteBus } from '../../runtime/bus/remote-bus.js';
 import type { RemoteStation } from '../../runtime/hosting/processor-host.js';

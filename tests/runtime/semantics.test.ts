@@ -4,7 +4,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, ManualClock, type Runtime, type RuntimeOptions } from '../../index.js';
+import { createRuntime, isBusError, ManualClock, type BusEvent, type Runtime, type RuntimeOptions } from '../../index.js';
+import { busControl, runtimeCore } from '../../internal.js';
 import { assertSorted, ids, rejects } from '../helpers.js';
 
 const transports = ['memory', 'frames'] as const;
@@ -397,7 +398,7 @@ for (const transport of transports) {
       assert.is(rt.bridge.direction, 'closed');
     }
     await rejects(rt.bus('external').fromStation({ side: 'internal' }), 'BRIDGE_CLOSED');
-    assert.is(rt.bridge.actor.getSnapshot().context.refusals, 4);
+    assert.is(runtimeCore(rt).bridgeActor.getSnapshot().context.refusals, 4);
     await rt.bridge.unlock();
     assert.not.ok(rt.bridge.locked);
     assert.is(rt.bridge.direction, 'oneWayInternal');
@@ -523,7 +524,7 @@ for (const transport of transports) {
     await rejects(bus.fromStation(), 'BUS_BUSY');
     await reading;
     assert.is(bus.state, 'active');
-    assert.is(bus.actor.getSnapshot().context.refusals, 2);
+    assert.is(busControl.actor(bus).getSnapshot().context.refusals, 2);
     const handing = bus.toStation();
     await rejects(bus.fromStation(), 'BUS_RETIRED');
     await handing;

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BusFullError, createRuntime, isBusError } from '../../../index.js';
+import { busControl } from '../../../internal.js';
 import { turns } from '../fixtures/turns.js';
 
 const test = suite('Bus reports');
@@ -14,25 +15,25 @@ test('toStation - posts of the same tick reach the actor with the handover: two 
   try {
     const bus = runtime.bus('external');
     const steps: string[] = [];
-    const subscription = bus.actor.subscribe((snapshot) => steps.push(String(snapshot.value)));
+    const subscription = busControl.actor(bus).subscribe((snapshot) => steps.push(String(snapshot.value)));
     for (let i = 0; i < 3; i++) bus.post('counted', i);
     const next = await bus.toStation();
     subscription.unsubscribe();
     assert.equal(steps, ['handingOver', 'retired']);
-    const { posted, handedOver, lastId } = bus.actor.getSnapshot().context;
+    const { posted, handedOver, lastId } = busControl.actor(bus).getSnapshot().context;
     assert.equal({ posted, handedOver, lastId }, { posted: 3, handedOver: 3, lastId: runtime.station('external').history()[2]!.id });
     // Another thread reads them: deliveries and a post of the same tick ride on RECEIVED.
     const reader = runtime.addThread().bus('external');
     const delivered: unknown[] = [];
     reader.subscribe('counted', (event) => void delivered.push(event.payload));
     const readerSteps: string[] = [];
-    const watching = reader.actor.subscribe((snapshot) => readerSteps.push(String(snapshot.value)));
+    const watching = busControl.actor(reader).subscribe((snapshot) => readerSteps.push(String(snapshot.value)));
     reader.post('other', 1);
     await reader.fromStation();
     watching.unsubscribe();
     assert.equal(delivered, [0, 1, 2]);
     assert.equal(readerSteps, ['receiving', 'active'], 'no ACTIVITY step of its own');
-    const { posted: readerPosted, delivered: readerDelivered, received } = reader.actor.getSnapshot().context;
+    const { posted: readerPosted, delivered: readerDelivered, received } = busControl.actor(reader).getSnapshot().context;
     assert.equal([readerPosted, readerDelivered, received], [1, 3, 3]);
     void next;
   } finally {
@@ -50,13 +51,13 @@ test('failures - what was held for the closing step is reported on its own when 
     const bus = runtime.bus('external');
     bus.post('before.read', 1);
     await bus.fromStation().catch(() => undefined);
-    assert.equal([bus.state, bus.actor.getSnapshot().context.posted], ['active', 1], 'a failed read reports the held post');
+    assert.equal([bus.state, busControl.actor(bus).getSnapshot().context.posted], ['active', 1], 'a failed read reports the held post');
     bus.post('after.read', 2);
     await Promise.resolve();
-    assert.is(bus.actor.getSnapshot().context.posted, 2, 'and reports flow again afterwards');
+    assert.is(busControl.actor(bus).getSnapshot().context.posted, 2, 'and reports flow again afterwards');
     bus.post('before.handover', 3);
     await bus.toStation().catch(() => undefined);
-    const { posted, failure } = bus.actor.getSnapshot().context;
+    const { posted, failure } = busControl.actor(bus).getSnapshot().context;
     assert.equal([posted, failure !== null], [3, true], 'a failed handover reports what it had taken');
     failing = false;
     const next = runtime.bus('external');

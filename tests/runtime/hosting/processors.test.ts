@@ -144,7 +144,7 @@ lifecycle('start - a processor that refuses to start is killed before the start 
     await RemoteProcessor.start(
       { processor: 1, threads: 1, deferred: 'manual', maxQueued: 10, bridge: 'closed', callDeadlineMs: 3e9 },
       (side) => rt.mainStation(side),
-      () => rt.bridgeDirection(),
+      () => rt.bridge.direction,
     );
     assert.unreachable('the processor should not start');
   } catch (error) {

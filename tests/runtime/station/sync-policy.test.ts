@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BusFullError, createRuntime, isBusError, type Bus, type BusEvent, type Runtime } from '../../../index.js';
+import { busControl } from '../../../internal.js';
 import type { WireMessage } from '../../../runtime/wire/protocol.js';
 import { SyncTimer, type TickCause } from '../../../runtime/station/sync-policy.js';
 import { serveThread } from '../fixtures/served-thread.js';
@@ -160,7 +161,7 @@ test('bus.sync - the batch and the read go out together: a refused batch stays u
     assert.is(bus.unsent, 1, 'the refused batch waits for the next sync');
     assert.is(runtime.station('external').get(mine.id), undefined);
     assert.is(bus.state, 'active');
-    const { failure, received, queued } = bus.actor.getSnapshot().context;
+    const { failure, received, queued } = busControl.actor(bus).getSnapshot().context;
     assert.match(String(failure), 'the station is unreachable');
     assert.equal({ received, queued }, { received: 1, queued: 1 }, 'the failing step says what the read merged');
     armed = false;
@@ -418,7 +419,7 @@ test('maxBatch - in a thread, the bus that asked syncs alone; the other side wai
   try {
     const states: Record<'internal' | 'external', string[]> = { internal: [], external: [] };
     for (const side of ['internal', 'external'] as const) {
-      remote.thread.bus(side).actor.subscribe((snapshot) => states[side].push(String(snapshot.value)));
+      busControl.actor(remote.thread.bus(side)).subscribe((snapshot) => states[side].push(String(snapshot.value)));
     }
     const station = runtime.station('external');
     const arrived = new Promise<void>((resolve) => {
@@ -590,7 +591,7 @@ slow('room() waiting for credits lets the thread run (no sync loop): a subscribe
     let ticks = 0;
     const toMain = station.toMain.bind(station);
     // Counts sync ticks (each round-trips the local station); a runaway loop is stopped at 1000.
-    station.toMain = () => (++ticks === 1000 && bus.halt(), toMain());
+    station.toMain = () => (++ticks === 1000 && busControl.halt(bus), toMain());
     let settled = 0;
     bus.subscribe('job', async () => {
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FrameTransport, InMemoryTransport, isBusError } from '../../../index.js';
+import { isBusError } from '../../../index.js';
+import { FrameTransport, InMemoryTransport } from '../../../internal.js';
 import type { EventBatch } from '../../../runtime/wire/protocol.js';
 import type { BusEvent } from '../../../types.js';
 

@@ -1,0 +1,44 @@
+/**
+ * What a bus tells its actor about posts and deliveries: counts, once per
+ * flushed batch or carried by the step that ends a sync call, never one
+ * statechart step per event (the actor owns the control plane, not the data).
+ */
+import type { Actor } from 'xstate';
+import type { busMachine } from '../../machines/bus.machine.js';
+import type { ActivityReport } from '../../machines/events.js';
+
+export class ActivityReports {
+  readonly #actor: Actor<typeof busMachine>;
+  /** Events posted since the last report. */
+  posted = 0;
+  /** Deliveries to subscribers since the last report. */
+  delivered = 0;
+  /** The id of the last event posted. */
+  lastId: string | null = null;
+  /** While a read is under way its RECEIVED step will carry the activity: reports wait for it. */
+  held = false;
+
+  constructor(actor: Actor<typeof busMachine>) {
+    this.#actor = actor;
+  }
+
+  /** Tells the actor what happened since the last report, unless a read will carry it. */
+  report(queued: number): void {
+    if (this.held || (this.posted === 0 && this.delivered === 0)) return;
+    if (this.#actor.getSnapshot().status !== 'active') return;
+    const { activity } = this.take();
+    this.#actor.send({ type: 'ACTIVITY', ...activity!, queued });
+  }
+
+  /**
+   * What happened since the last report, taken for a step that ends a sync
+   * call to carry (one statechart step fewer than an ACTIVITY of its own).
+   */
+  take(): { activity?: ActivityReport } {
+    if (this.posted === 0 && this.delivered === 0) return {};
+    const activity = { posted: this.posted, delivered: this.delivered, lastId: this.lastId };
+    this.posted = 0;
+    this.delivered = 0;
+    return { activity };
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The options of a bus's calls (`post`, `room`, `sync`, `fromStation`) and
+ * their checks, shared by `Bus` and `RemoteBus` (which checks before anything
+ * crosses to the thread), so both refuse the same input with the same error.
+ */
+import { InvalidOptionError } from '../../errors.js';
+import type { BusEvent, Priority, Side } from '../../types.js';
+import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, MAX_META_ENTRIES } from '../validate.js';
+
+/** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
+export const DEFAULT_MAX_QUEUED = 65_536;
+
+/** Options of `bus.post()`. */
+export interface PostOptions {
+  /** When subscribers get it; `normal` by default. */
+  readonly priority?: Priority;
+  /** A topic for topic subscriptions. */
+  readonly topic?: string;
+  /** Free-form string metadata carried with the event. */
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+const POST_OPTIONS = ['priority', 'topic', 'meta'] as const;
+
+/** Post options checked and filled in: what an event carries. */
+export interface CheckedPostOptions {
+  readonly priority: Priority;
+  readonly topic: string | undefined;
+  readonly meta: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Checks `bus.post()` options (known keys, a priority, a well-formed topic,
+ * string meta) and fills in the default priority. Throws `InvalidOptionError`.
+ */
+export function checkPostOptions(options: PostOptions): CheckedPostOptions {
+  // Not an options object (null, a string, an array): refused as such.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) assertKnownKeys(options, POST_OPTIONS, 'post options');
+  // A for-in over the few keys is cheaper than Object.keys on the hot path of post().
+  for (const key in options) if (!POST_OPTIONS.includes(key as never)) assertKnownKeys(options, POST_OPTIONS, 'post options');
+  let priority: Priority = 'normal';
+  if (options.priority !== undefined) {
+    assertPriority(options.priority, 'post options.priority');
+    priority = options.priority;
+  }
+  if (options.topic !== undefined) assertLabel(options.topic, 'post options.topic');
+  return { priority, topic: options.topic, meta: options.meta === undefined ? undefined : validMeta(options.meta) };
+}
+
+function validMeta(meta: unknown): Readonly<Record<string, string>> {
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
+    throw new InvalidOptionError('post options.meta', 'expected an object of string values.');
+  }
+  const entries = Object.entries(meta);
+  if (entries.length > MAX_META_ENTRIES) {
+    throw new InvalidOptionError('post options.meta', `has ${entries.length} entries; at most ${MAX_META_ENTRIES} are allowed.`);
+  }
+  for (const [key, value] of entries) {
+    assertLabel(key, 'post options.meta key');
+    assertLabel(value, `post options.meta.${key}`);
+  }
+  return { ...(meta as Record<string, string>) };
+}
+
+/** Options of `bus.room()`. */
+export interface RoomOptions {
+  /** Gives up waiting: the call rejects with an `AbortedError` (`ABORTED`) whose `cause` is the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** Checks `room()`'s options; returns the signal. */
+export function checkRoomOptions(options: RoomOptions | undefined): AbortSignal | undefined {
+  assertKnownKeys(options, ['signal'], 'room options');
+  const signal = options?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidOptionError('room options.signal', 'expected an AbortSignal.');
+  }
+  return signal;
+}
+
+/** Options of `bus.sync()`. */
+export interface SyncOptions {
+  /** Only these event types (with subtype matching) are merged back. */
+  readonly types?: readonly string[];
+}
+
+/** Checks `sync()`'s options. */
+export function checkSyncOptions(options: SyncOptions | undefined): void {
+  assertKnownKeys(options, ['types'], 'sync options');
+  if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+}
+
+/** Options of `bus.fromStation()` and `bus.roundTrip()`. */
+export interface FromStationOptions {
+  /** Only these event types (with subtype matching). */
+  readonly types?: readonly string[];
+  /** Read the station of this side; the other side only if the bridge allows it. */
+  readonly side?: Side;
+}
+
+/** What a `fromStation()` brought. */
+export interface FromStationResult {
+  /** Events new to this bus, oldest first (already delivered to its subscribers). */
+  readonly added: readonly BusEvent[];
+  /** This thread's parked queue entries handed back by the station. */
+  readonly handedBack: number;
+}

@@ -1,0 +1,166 @@
+/**
+ * The root's child processors (`createRuntime({ processors })`): forks each,
+ * watches it, and restarts one that dies by itself within its restart budget.
+ * What had reached the main stations is kept; what its local stations had
+ * accepted comes back from its journal (lost with it only with `journal: false`).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BridgeDirection, Side } from '../../types.js';
+import type { Clock } from '../clock.js';
+import type { Station } from '../station/station.js';
+import { journalPath, prepareJournalDirectories } from '../store/journal.js';
+import type { ProcessorInit } from '../wire/protocol.js';
+import { RemoteProcessor } from './processor-host.js';
+import { DEFAULT_RESTART_POLICY } from './processor-threads.js';
+import { RestartBudget } from './supervision.js';
+
+/** What every child processor starts with, whichever it is. */
+export type ChildProcessorSettings = Pick<
+  ProcessorInit,
+  'threads' | 'deferred' | 'maxQueued' | 'callDeadlineMs' | 'restart' | 'workerLimits' | 'sync'
+>;
+
+/** What the child processors need from the root. */
+export interface ChildProcessorsHost {
+  readonly clock: Clock;
+  mainStation(side: Side): Station;
+  bridgeDirection(): BridgeDirection;
+  /** A processor died by itself: whether it was restarted, or its budget ran out. */
+  reportCrash(processor: number, reason: string, restarted: boolean): void;
+}
+
+/** The child processors of one runtime, by processor number (1..n). */
+export class ChildProcessors {
+  readonly #host: ChildProcessorsHost;
+  readonly #settings: ChildProcessorSettings;
+  readonly #execArgv: readonly string[];
+  readonly #running = new Map<number, RemoteProcessor>();
+  readonly #budgets = new Map<number, RestartBudget>();
+  readonly #starting = new Set<Promise<RemoteProcessor>>();
+  /** Aborted by `halt()`: processor starts under way give up and kill their child. */
+  readonly #stopStarts = new AbortController();
+  #halted = false;
+  #journalDir: string | undefined;
+  #ownsJournalDir = false;
+
+  /**
+   * Prepares the journal directory of `count` processors (a temporary one
+   * unless `journal` names it; none with `false`). Throws if it cannot be
+   * written, before any processor starts.
+   */
+  constructor(
+    host: ChildProcessorsHost,
+    settings: ChildProcessorSettings,
+    execArgv: readonly string[],
+    count: number,
+    journal: string | false | undefined,
+  ) {
+    this.#host = host;
+    this.#settings = settings;
+    this.#execArgv = execArgv;
+    if (count === 0 || journal === false) return;
+    this.#journalDir = journal ?? mkdtempSync(join(tmpdir(), 'busline-journal-'));
+    this.#ownsJournalDir = journal === undefined;
+    try {
+      prepareJournalDirectories(this.#journalDir, count);
+    } catch (error) {
+      this.#removeJournal();
+      throw error;
+    }
+  }
+
+  /** The running child processor `processor`, if there is one. */
+  get(processor: number): RemoteProcessor | undefined {
+    return this.#running.get(processor);
+  }
+
+  /** The numbers of the running child processors. */
+  numbers(): IterableIterator<number> {
+    return this.#running.keys();
+  }
+
+  /** Every running child processor. */
+  all(): RemoteProcessor[] {
+    return [...this.#running.values()];
+  }
+
+  /**
+   * Forks processor `index` and watches it: when it dies by itself it is
+   * restarted within its restart budget, and the crash is reported.
+   */
+  async start(index: number, incarnation = 0): Promise<void> {
+    const starting = RemoteProcessor.start(
+      {
+        processor: index,
+        bridge: this.#host.bridgeDirection(),
+        incarnation,
+        ...this.#settings,
+        ...(this.#journalDir === undefined ? {} : { journal: journalPath(this.#journalDir, index) }),
+      },
+      (side) => this.#host.mainStation(side),
+      () => this.#host.bridgeDirection(),
+      this.#execArgv,
+      this.#stopStarts.signal,
+    );
+    // halt() aborts starts in flight and settled() waits for them, so no processor started meanwhile outlives the runtime.
+    this.#starting.add(starting);
+    let remote: RemoteProcessor;
+    try {
+      remote = await starting;
+    } finally {
+      this.#starting.delete(starting);
+    }
+    if (this.#halted) {
+      await remote.stop();
+      return;
+    }
+    this.#running.set(index, remote);
+    void remote.exited.then(async (exit) => {
+      if (exit.stopped || this.#halted) return;
+      const reason = exit.signal ?? `exit code ${exit.code}`;
+      let budget = this.#budgets.get(index);
+      if (budget === undefined) {
+        budget = new RestartBudget({ ...(this.#settings.restart ?? DEFAULT_RESTART_POLICY), clock: this.#host.clock });
+        this.#budgets.set(index, budget);
+      }
+      // A failed start has killed its child; it counts against the budget until a start succeeds.
+      while (!this.#halted && budget.tryRestart()) {
+        try {
+          await this.start(index, incarnation + 1);
+          budget.started();
+          this.#host.reportCrash(index, reason, true);
+          return;
+        } catch {
+          budget.startFailed();
+          incarnation++;
+        }
+      }
+      // A stop under way ended the restarts, not the budget.
+      if (this.#halted) return;
+      this.#host.reportCrash(index, reason, false);
+    });
+  }
+
+  /** The runtime stops: starts under way give up, and no processor is restarted any more. */
+  halt(): void {
+    this.#halted = true;
+    this.#stopStarts.abort();
+  }
+
+  /** Resolves once no start is under way. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#starting]);
+  }
+
+  /** Stops every child processor and removes a journal directory of the runtime's own. */
+  async stop(): Promise<void> {
+    await Promise.all(this.all().map((remote) => remote.stop()));
+    this.#removeJournal();
+  }
+
+  #removeJournal(): void {
+    if (this.#ownsJournalDir && this.#journalDir !== undefined) rmSync(this.#journalDir, { recursive: true, force: true });
+  }
+}

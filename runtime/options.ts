@@ -1,0 +1,235 @@
+/**
+ * The options of `createRuntime()` in one place, as nats.js keeps its
+ * `options.ts`: what each one means, its default, and its check. Every
+ * refusal is an `InvalidOptionError` that names the option and says what it
+ * allows, and every check runs before anything starts, so a refused runtime
+ * leaves no worker or process behind.
+ */
+import type { ResourceLimits } from 'node:worker_threads';
+import { InvalidOptionError } from '../errors.js';
+import type { BusEvent, InspectionEvent } from '../types.js';
+import { DEFAULT_MAX_QUEUED } from './bus/bus-options.js';
+import type { ErrorHandler } from './bus/subscriptions.js';
+import { systemClock, type Clock } from './clock.js';
+import { checkRestartPolicy, type RestartPolicy } from './hosting/processor-threads.js';
+import { MAX_DEADLINE_MS, checkResourceLimits } from './hosting/worker-host.js';
+import { policyLimits, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './station/sync-policy.js';
+import { assertFunction, assertKnownKeys, describe } from './validate.js';
+import { FrameTransport, InMemoryTransport, type Transport } from './wire/transport.js';
+
+/** Options of `createRuntime()`. */
+export interface RuntimeOptions {
+  /**
+   * How sync hops travel: `'memory'` passes batches by reference; `'frames'`
+   * (the default) encodes each to a FlatBuffers frame and decodes it, as
+   * between threads; or a `Transport` of your own.
+   */
+  readonly transport?: 'memory' | 'frames' | Transport;
+  /** Wall clock for event stamps; inject a `ManualClock` in tests. */
+  readonly clock?: Clock;
+  /**
+   * When `deferred` events are delivered: `'idle'` (default) when the thread
+   * is idle, or `'manual'`: only on `bus.drain()`.
+   */
+  readonly deferred?: 'idle' | 'manual';
+  /**
+   * The deferred events a thread may hold per side, in its bus's queue and
+   * parked at the stations: a deferred post beyond it is refused with
+   * `BusFullError` (`BUS_FULL`, `bound: 'queue'`), so deferred events nobody
+   * drains cannot grow without end, in the thread or at its stations. Default 65 536.
+   */
+  readonly maxQueued?: number;
+  /** Receives subscriber errors that have no `onError` of their own. Logs them by default. */
+  readonly onError?: ErrorHandler;
+  /** XState's inspection hook, for every actor of the runtime (its events as `InspectionEvent` describes them). */
+  readonly inspect?: (event: InspectionEvent) => void;
+  /**
+   * Worker threads per processor (threads.js workers), each with its own
+   * internal and external bus; they are threads 1..n, thread 0 being the
+   * processor's own. Default 0. Await `runtime.ready` before using them.
+   */
+  readonly threadsPerProcessor?: number;
+  /**
+   * Processors in child processes (`child_process.fork`), each with its own
+   * local stations, its thread 0 and `threadsPerProcessor` workers. They are
+   * processors 1..n; processor 0 is this process. Default 0: everything here.
+   */
+  readonly processors?: number;
+  /** How long a call to a worker may go unanswered before it is taken as hung. Default 30 000 ms. */
+  readonly callDeadlineMs?: number;
+  /** How often a crashed worker thread or processor is restarted: default 5 times within 10 s each. */
+  readonly restart?: RestartPolicy;
+  /**
+   * Sync without manual calls: every `everyMs` each bus shares its new events
+   * with its station and merges the station's history back (`bus.sync()`: no
+   * bus retires, no queue moves) and each local station round-trips with its
+   * main station; a bus with `maxBatch` posts since its last sync asks for one
+   * at once. `'manual'` (default): only explicit calls sync.
+   */
+  readonly sync?: 'manual' | SyncPolicy;
+  /**
+   * Where child processors keep their stations' journals (lmdb): a batch a
+   * processor's station accepts is durable before it is acknowledged, and a
+   * restarted processor replays it. Default: a temporary directory removed by
+   * `stop()`; `false`: no journal (a killed processor loses what only its
+   * local stations held).
+   */
+  readonly journal?: string | false;
+  /**
+   * Heap limits of each worker thread (Node's `resourceLimits`): a worker over
+   * them is stopped alone and restarted, instead of taking the process down.
+   */
+  readonly workerLimits?: ResourceLimits;
+  /**
+   * Node and V8 flags of each child processor (its `execArgv`; the compiled
+   * package adds none of its own), one per entry (`--name=value`); its worker
+   * threads share them. A flag Node refuses makes `runtime.ready` reject. Default
+   * `DEFAULT_PROCESSOR_EXEC_ARGV`: a 16 MB young generation from the start
+   * (`--min-semi-space-size=16`). A statechart step allocates a few kilobytes
+   * and Node's default new space is a few megabytes, so a busy thread
+   * scavenged every ~150 sync round trips; now every ~500. `[]` gives Node's
+   * defaults.
+   */
+  readonly processorExecArgv?: readonly string[];
+}
+
+/**
+ * The flags child processors start with unless `processorExecArgv` says
+ * otherwise: the young generation at 16 MB (V8's default upper bound on 64-bit)
+ * from the start instead of growing there only when many objects survive.
+ * Scavenges then come 2.5x less often; each takes as long as before (their
+ * cost is what survives, not the space). 2 x 16 MB of semi-spaces per thread.
+ */
+export const DEFAULT_PROCESSOR_EXEC_ARGV: readonly string[] = Object.freeze(['--min-semi-space-size=16']);
+
+/** The most processors, and the most worker threads per processor, a runtime takes. */
+export const MAX_PROCESSORS = 64;
+
+const RUNTIME_OPTIONS = [
+  'transport',
+  'clock',
+  'deferred',
+  'maxQueued',
+  'onError',
+  'inspect',
+  'threadsPerProcessor',
+  'processors',
+  'callDeadlineMs',
+  'restart',
+  'workerLimits',
+  'processorExecArgv',
+  'sync',
+  'journal',
+] as const;
+
+/** `RuntimeOptions` checked, with every default filled in: what the runtime runs with. */
+export interface ResolvedRuntimeOptions {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly deferred: 'idle' | 'manual';
+  readonly maxQueued: number;
+  readonly onError: ErrorHandler;
+  readonly inspect: ((event: InspectionEvent) => void) | undefined;
+  readonly threadsPerProcessor: number;
+  readonly processors: number;
+  /** Left to the worker host's own default when not given. */
+  readonly callDeadlineMs: number | undefined;
+  /** Left to the supervisors' own default when not given. */
+  readonly restart: RestartPolicy | undefined;
+  readonly workerLimits: ResourceLimits | undefined;
+  readonly processorExecArgv: readonly string[];
+  /** The automatic sync policy, or none (`'manual'`). */
+  readonly sync: SyncPolicy | undefined;
+  /** The policy's bounds with their defaults, which every bus and station of this process checks. */
+  readonly syncLimits: PolicyLimits | undefined;
+  /** A directory, none (`false`), or a temporary one the runtime makes (`undefined`). */
+  readonly journal: string | false | undefined;
+}
+
+/** Logs a subscriber's error: `onError` when none is given. */
+export function defaultErrorHandler(error: unknown, event: BusEvent): void {
+  console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) failed:`, error);
+}
+
+/**
+ * Checks `createRuntime()` options and fills in the defaults. Throws
+ * `InvalidOptionError` naming the first option that is wrong.
+ */
+export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRuntimeOptions {
+  assertKnownKeys(options, RUNTIME_OPTIONS, 'createRuntime options');
+  const threadsPerProcessor = checkCount(options.threadsPerProcessor, 'threadsPerProcessor');
+  const sync = syncPolicyOf(options.sync);
+  const processors = checkCount(options.processors, 'processors');
+  const processorExecArgv = options.processorExecArgv ?? DEFAULT_PROCESSOR_EXEC_ARGV;
+  if (!Array.isArray(processorExecArgv) || processorExecArgv.some((flag) => typeof flag !== 'string' || !flag.startsWith('-'))) {
+    throw new InvalidOptionError(
+      'processorExecArgv',
+      `expected an array of flags such as '--max-old-space-size=4096', got ${describe(processorExecArgv)}.`,
+    );
+  }
+  const callDeadlineMs = options.callDeadlineMs;
+  if (callDeadlineMs !== undefined && (!Number.isInteger(callDeadlineMs) || callDeadlineMs < 1 || callDeadlineMs > MAX_DEADLINE_MS)) {
+    throw new InvalidOptionError('callDeadlineMs', `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(callDeadlineMs)}.`);
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
+  const transport = resolveTransport(options.transport);
+  const deferred = options.deferred ?? 'idle';
+  if (deferred !== 'idle' && deferred !== 'manual') {
+    throw new InvalidOptionError('deferred', `expected 'idle' or 'manual', got ${describe(deferred)}.`);
+  }
+  const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+  if (typeof maxQueued !== 'number' || !Number.isSafeInteger(maxQueued) || maxQueued < 1) {
+    throw new InvalidOptionError('maxQueued', `expected a positive integer, got ${describe(maxQueued)}.`);
+  }
+  if (options.onError !== undefined) assertFunction(options.onError, 'onError');
+  if (options.inspect !== undefined) assertFunction(options.inspect, 'inspect');
+  // Workers and child processors check these again when they start; checked here, a refusal comes
+  // before anything has started, instead of leaving a half-started runtime.
+  if (options.restart !== undefined) checkRestartPolicy(options.restart, 'restart');
+  if (options.workerLimits !== undefined) checkResourceLimits(options.workerLimits, 'workerLimits');
+  const journal = options.journal;
+  if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
+    throw new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`);
+  }
+  return {
+    transport,
+    clock,
+    deferred,
+    maxQueued,
+    onError: options.onError ?? defaultErrorHandler,
+    inspect: options.inspect,
+    threadsPerProcessor,
+    processors,
+    callDeadlineMs,
+    restart: options.restart,
+    workerLimits: options.workerLimits,
+    processorExecArgv: Object.freeze([...processorExecArgv]),
+    sync,
+    syncLimits: sync === undefined ? undefined : policyLimits(sync),
+    journal,
+  };
+}
+
+/** A count of processors or threads: an integer from 0 to `MAX_PROCESSORS`, 0 by default. */
+function checkCount(value: number | undefined, option: string): number {
+  const count = value ?? 0;
+  if (!Number.isInteger(count) || count < 0 || count > MAX_PROCESSORS) {
+    throw new InvalidOptionError(option, `expected an integer from 0 to ${MAX_PROCESSORS}, got ${describe(count)}.`);
+  }
+  return count;
+}
+
+function resolveTransport(transport: RuntimeOptions['transport']): Transport {
+  if (transport === undefined || transport === 'frames') return new FrameTransport();
+  if (transport === 'memory') return new InMemoryTransport();
+  if (typeof transport === 'object' && transport !== null && typeof transport.carry === 'function') return transport;
+  throw new InvalidOptionError('transport', `expected 'memory', 'frames' or a Transport, got ${describe(transport)}.`);
+}
+
+/** Throws `InvalidOptionError` unless `value` is a processor or thread index: an integer from 0. */
+export function assertIndex(value: unknown, option: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidOptionError(option, `expected an integer from 0, got ${describe(value)}.`);
+  }
+}

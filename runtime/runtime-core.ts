@@ -1,0 +1,490 @@
+/**
+ * The runtime's private core, behind the `Runtime` façade (as piscina keeps
+ * its `ThreadPool` behind `#pool`): the topology of seed 000 as real actors,
+ * and the calls that threads, links, workers and the bridge make on the
+ * runtime. The embedded runtime runs in one process and one thread: the main
+ * internal and external stations and the bridge (the root), a local station
+ * per side for each processor, and a bus per side for each thread. Every hop
+ * goes through the `Transport`.
+ */
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
+import { bridgeMachine } from '../machines/bridge.machine.js';
+import { busMachine } from '../machines/bus.machine.js';
+import type { ClearRequest } from '../machines/events.js';
+import { stationMachine, type StationKind } from '../machines/station.machine.js';
+import { SIDES, type BridgeDirection, type Endpoint, type Side } from '../types.js';
+import { Bridge, type BridgeHost } from './bridge/bridge.js';
+import { busControl } from './bus/bus.js';
+import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remote-bus.js';
+import type { ErrorHandler } from './bus/subscriptions.js';
+import type { Clock } from './clock.js';
+import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-processors.js';
+import type { RemoteProcessor } from './hosting/processor-host.js';
+import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
+import type { WorkerExit } from './hosting/worker-api.js';
+import type { ResolvedRuntimeOptions } from './options.js';
+import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './station/links.js';
+import { Station } from './station/station.js';
+import { SyncTimer, settleAll } from './station/sync-policy.js';
+import { Thread } from './thread/thread.js';
+import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread/thread-service.js';
+import { assertSide } from './validate.js';
+import type { FrameChannel, MessagePortLike } from './wire/frame-channel.js';
+
+/** The runtime's state and the calls its own modules make on it; users hold the `Runtime` façade. */
+export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsHost {
+  readonly options: ResolvedRuntimeOptions;
+  readonly bridge: Bridge;
+  /** The bridge actor, for `actors()`, `stop()` and tests. */
+  readonly bridgeActor: Actor<typeof bridgeMachine>;
+  /** Resolves once every worker thread and child processor has started; see `Runtime.ready`. */
+  readonly ready: Promise<void>;
+  readonly #mainStations: Record<Side, Station>;
+  readonly #mainLinks: Record<Side, StationLink>;
+  /** The actors of the stations created here, stopped by `stop()`. */
+  readonly #stationActors = new Map<Station, Actor<typeof stationMachine>>();
+  /**
+   * The processors, their local stations and threads that run in this thread,
+   * by processor and thread number. Numbers taken by child processors and by
+   * worker threads are holes here: iterate with `flat()` or `Object.values()`.
+   */
+  readonly #processors: EmbeddedProcessor[] = [];
+  readonly #localStations: Array<Record<Side, Station>> = [];
+  readonly #threads: Thread[][] = [];
+  readonly #remoteThreads = new Map<string, RemoteThread>();
+  readonly #workerThreads: WorkerThreads[] = [];
+  readonly #children: ChildProcessors;
+  #started: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+  #syncTimer: SyncTimer | undefined;
+  #pendingClearings: ClearRequest[] = [];
+  #running = true;
+
+  constructor(options: ResolvedRuntimeOptions) {
+    this.options = options;
+    const { processors, threadsPerProcessor: threads, syncLimits } = options;
+    this.#children = new ChildProcessors(
+      this,
+      {
+        threads,
+        deferred: options.deferred,
+        maxQueued: options.maxQueued,
+        ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
+        ...(options.restart === undefined ? {} : { restart: options.restart }),
+        ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
+        ...(options.sync === undefined ? {} : { sync: options.sync }),
+      },
+      options.processorExecArgv,
+      processors,
+      options.journal,
+    );
+    this.bridgeActor = createActor(
+      bridgeMachine.provide({
+        actions: { clearSide: (_args, params: ClearRequest) => void this.#pendingClearings.push(params) },
+      }),
+      { id: 'bridge', ...this.#inspectOption() },
+    );
+    this.bridge = new Bridge(this.bridgeActor, this, () => {
+      const taken = this.#pendingClearings;
+      this.#pendingClearings = [];
+      return taken;
+    });
+    this.bridgeActor.start();
+    const mainHost: StationHost = {
+      ...(syncLimits === undefined ? {} : { maxBacklog: syncLimits.maxBacklog }),
+      assertRunning: (call) => this.assertRunning(call),
+      bridgeDirection: () => this.bridgeDirection(),
+      bridgeLocked: () => this.bridge.locked,
+      mainLink: () => {
+        throw new UnsupportedError('A main station has no upstream.');
+      },
+    };
+    this.#mainStations = {
+      internal: this.#createStation(mainHost, 'main', 'internal', 0),
+      external: this.#createStation(mainHost, 'main', 'external', 0),
+    };
+    this.#mainLinks = {
+      internal: new DirectStationLink(this.#mainStations.internal, options.transport, 'station'),
+      external: new DirectStationLink(this.#mainStations.external, options.transport, 'station'),
+    };
+    this.addProcessor();
+    const workers =
+      threads === 0
+        ? Promise.resolve()
+        : startWorkerThreads(this, {
+            processor: 0,
+            count: threads,
+            deferred: options.deferred,
+            maxQueued: options.maxQueued,
+            bridge: () => this.bridgeDirection(),
+            ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
+            ...(options.restart === undefined ? {} : { restart: options.restart }),
+            ...(options.workerLimits === undefined ? {} : { resourceLimits: options.workerLimits }),
+            ...(options.sync === undefined ? {} : { sync: options.sync }),
+            onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
+          }).then((started) => {
+            this.#workerThreads.push(started);
+          });
+    const children = Promise.all(Array.from({ length: processors }, (_, i) => this.#children.start(i + 1)));
+    this.#started = Promise.all([workers, children]).then(() => undefined);
+    // A runtime that cannot start stops what did start: no worker or process is left behind.
+    this.ready = this.#started.catch(async (error: unknown) => {
+      await this.stop();
+      throw error;
+    });
+    if (options.sync !== undefined) {
+      this.#syncTimer = new SyncTimer(options.sync.everyMs, () => this.#syncTick());
+      this.#syncTimer.start();
+    }
+    // A failed start is reported through `ready`; it must not also be an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /**
+   * One automatic sync: this process's buses share and merge, its local
+   * stations round-trip with the main stations, and the buses merge again —
+   * so an event posted before the tick reaches every thread here within it.
+   */
+  async #syncTick(): Promise<void> {
+    const buses = () => this.#threads.flat().flatMap((thread) => SIDES.map((side) => thread.bus(side)));
+    await settleAll(buses().map((bus) => () => busControl.autoSync(bus)));
+    await settleAll(Object.values(this.#localStations).flatMap((stations) => [() => stations.internal.roundTrip(), () => stations.external.roundTrip()]));
+    await settleAll(buses().map((bus) => () => busControl.autoSync(bus)));
+  }
+
+  /** Asks the automatic sync policy for a sync now. */
+  requestSync(): void {
+    this.#syncTimer?.trigger();
+  }
+
+  /** A child processor died by itself (see `ChildProcessors`). */
+  reportCrash(processor: number, reason: string, restarted: boolean): void {
+    this.#reportCrash('processor', processor, null, reason, restarted);
+  }
+
+  /**
+   * Reports a crashed thread or processor as an internal event on the root's
+   * internal bus (`busline.thread.crashed`, `busline.processor.crashed`).
+   */
+  #reportCrash(kind: 'thread' | 'processor', processor: number, thread: number | null, reason: string, restarted: boolean): void {
+    if (!this.#running) return;
+    this.thread(0, 0).bus('internal').post(`busline.${kind}.crashed`, { processor, thread, reason, restarted }, { priority: 'immediate' });
+  }
+
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
+  /** False once `stop()` was called. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  assertRunning(call: string): void {
+    if (!this.#running) throw new RuntimeStoppedError(call);
+  }
+
+  /** The local station of `side` in a processor that runs in this thread (the root process, 0, by default). */
+  station(side: Side, processor = 0): Station {
+    assertSide(side, 'station side');
+    const stations = this.#localStations[processor];
+    if (stations === undefined && this.#children.get(processor) !== undefined) {
+      throw new UnsupportedError(`processor ${processor} runs in a child process: use runtime.processor(${processor}).station(side).`);
+    }
+    if (stations === undefined) {
+      const known = [...Object.keys(this.#localStations), ...this.#children.numbers()].join(', ');
+      throw new InvalidOptionError('processor', `no processor ${processor}; there are ${known}.`);
+    }
+    return stations[side];
+  }
+
+  /** The main station of `side`, in the root. */
+  mainStation(side: Side): Station {
+    return this.#mainStations[side];
+  }
+
+  /** The link to the main station of `side`. */
+  mainLink(side: Side): StationLink {
+    return this.#mainLinks[side];
+  }
+
+  /** Child processor `processor`, when it is one and runs. */
+  childProcessor(processor: number): RemoteProcessor | undefined {
+    return this.#children.get(processor);
+  }
+
+  /** Thread `processor.thread` when it is a worker attached here. */
+  remoteThread(processor: number, thread: number): RemoteThread | undefined {
+    return this.#remoteThreads.get(`${processor}.${thread}`);
+  }
+
+  /** Thread `processor.index` when it runs in this thread; throws `InvalidOptionError` otherwise. */
+  thread(processor: number, index: number): Thread {
+    const thread = this.#threads[processor]?.[index];
+    if (thread === undefined) {
+      throw new InvalidOptionError('thread', `no thread ${processor}.${index}; add one with addThread({ processor }).`);
+    }
+    return thread;
+  }
+
+  /** Adds a processor that runs in this thread; returns its number. */
+  addProcessor(): number {
+    this.assertRunning('addProcessor');
+    // Processor 0 is this process; an added one comes after every processor there is, child processors
+    // included (they may not have started yet).
+    const processor = this.#localStations.length === 0 ? 0 : Math.max(this.#localStations.length, this.options.processors + 1);
+    const host = new EmbeddedProcessor(this, processor);
+    const stations = {
+      internal: this.#createStation(host, 'local', 'internal', processor),
+      external: this.#createStation(host, 'local', 'external', processor),
+    };
+    host.links = {
+      internal: new DirectStationLink(stations.internal, this.options.transport),
+      external: new DirectStationLink(stations.external, this.options.transport),
+    };
+    this.#processors[processor] = host;
+    this.#localStations[processor] = stations;
+    this.#threads[processor] = [new Thread(host, processor, 0)];
+    return processor;
+  }
+
+  /** Adds a thread to a processor that runs in this thread. */
+  addThread(processor: number): Thread {
+    this.assertRunning('addThread');
+    const threads = this.#threads[processor];
+    if (threads === undefined) {
+      throw new InvalidOptionError('addThread options.processor', `no processor ${processor}; add it with addProcessor().`);
+    }
+    // After every thread there is, the root's worker threads included (they may not have started yet).
+    const index = Math.max(threads.length, processor === 0 ? this.options.threadsPerProcessor + 1 : 0);
+    const thread = new Thread(this.#processors[processor]!, processor, index);
+    threads[index] = thread;
+    return thread;
+  }
+
+  /** Every actor of the runtime, in every thread and processor, with where it runs and its current state. */
+  async actors(): Promise<ActorInfo[]> {
+    const list: ActorInfo[] = [
+      { id: 'bridge', kind: 'bridge', processor: null, thread: null, side: null, state: this.bridgeActor.getSnapshot().value },
+    ];
+    for (const side of SIDES) {
+      list.push({ id: `station:main:${side}`, kind: 'station', processor: null, thread: null, side, state: this.#mainStations[side].state });
+    }
+    this.#localStations.forEach((stations, processor) => {
+      for (const side of SIDES) {
+        list.push({ id: stationId('local', side, processor), kind: 'station', processor, thread: null, side, state: stations[side].state });
+      }
+    });
+    for (const thread of this.#threads.flat()) list.push(...threadActors(thread));
+    const remote = await Promise.all([
+      ...[...this.#remoteThreads.values()].map(async (r) => unwrap(await r.caller.call('actors'))),
+      ...this.#children.all().map((p) => p.actors()),
+    ]);
+    for (const actors of remote) list.push(...actors);
+    return list;
+  }
+
+  /** The control API of a thread wherever it runs (here, a worker, a child processor). */
+  threadApi(processor: number, thread: number): { call: ThreadCaller['call']; remote: boolean } {
+    const remote = this.remoteThread(processor, thread);
+    if (remote !== undefined) return { call: remote.caller.call, remote: true };
+    const child = this.#children.get(processor);
+    if (child !== undefined) return { call: child.threadCaller(thread).call, remote: true };
+    const api = userActorApi(this.thread(processor, thread));
+    return {
+      remote: false,
+      call: ((method: keyof typeof api, ...args: unknown[]) =>
+        (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'],
+    };
+  }
+
+  /** Stops every actor, worker and child processor; see `Runtime.stop()`. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#children.halt();
+    await this.#syncTimer?.stop();
+    await this.#started?.catch(() => {});
+    await this.#children.settled();
+    this.#running = false;
+    await Promise.all(
+      [...this.#remoteThreads.values()].map((remote) => remote.caller.call('stop').catch(() => undefined)),
+    );
+    await Promise.all(this.#workerThreads.map((workers) => workers.stop()));
+    await this.#children.stop();
+    for (const remote of this.#remoteThreads.values()) remote.channel.close(new RuntimeStoppedError('a sync call'));
+    for (const thread of this.#threads.flat()) {
+      thread.halt();
+      for (const side of SIDES) busControl.actor(thread.bus(side)).stop();
+    }
+    // Local stations first, then the main ones (created first), then the bridge.
+    for (const actor of [...this.#stationActors.values()].reverse()) actor.stop();
+    this.bridgeActor.stop();
+  }
+
+  /** The bridge's current direction. */
+  bridgeDirection(): BridgeDirection {
+    return this.bridge.direction;
+  }
+
+  /** Carries out bridge clearings in every bus and station before resolving. */
+  async clear(requests: readonly ClearRequest[]): Promise<void> {
+    for (const { remove, scope } of requests) {
+      this.#mainStations[scope].clearSide(remove);
+      for (const stations of Object.values(this.#localStations)) stations[scope].clearSide(remove);
+      for (const thread of this.#threads.flat()) thread.clearSide(scope, remove);
+    }
+    await Promise.all(
+      this.#remoteChannels().map((channel) =>
+        Promise.all(requests.map(({ remove, scope }) => channel.request({ kind: 'clearSide', seq: 0, remove, scope }))),
+      ),
+    );
+  }
+
+  /** Tells every thread and processor attached here the bridge's new state; resolves once all know it. */
+  async broadcastBridgeState(direction: BridgeDirection, locked: boolean): Promise<void> {
+    await Promise.all(
+      this.#remoteChannels().map((channel) => channel.request({ kind: 'bridgeState', seq: 0, direction, locked })),
+    );
+  }
+
+  /** The channels to every thread attached here and every child processor. */
+  #remoteChannels(): FrameChannel[] {
+    return [...[...this.#remoteThreads.values()].map((remote) => remote.channel), ...this.#children.all().map((remote) => remote.channel)];
+  }
+
+  /**
+   * Attaches a thread that runs elsewhere (a worker): `port` is its data plane
+   * to this processor's stations, `call` its control API. A restarted thread
+   * replaces its predecessor.
+   */
+  attachThread(processor: number, thread: number, port: MessagePortLike, call: ThreadCaller['call'], exited?: Promise<WorkerExit>): RemoteThread {
+    this.assertRunning('attachThread');
+    if (this.#processors[processor] === undefined) throw new InvalidOptionError('processor', `no processor ${processor}.`);
+    const key = `${processor}.${thread}`;
+    if (this.#threads[processor]?.[thread] !== undefined) {
+      throw new InvalidOptionError('thread', `thread ${key} already exists in this thread.`);
+    }
+    // A restarted thread replaces its predecessor, whose channel is closed by now.
+    this.#remoteThreads.get(key)?.channel.close();
+    // Once the runtime stops, its threads' handles refuse calls as stopped, not as crashed.
+    const guarded = ((method: string, ...args: unknown[]) =>
+      this.#running || method === 'stop'
+        ? (call as (m: string, ...a: unknown[]) => unknown)(method, ...args)
+        : Promise.resolve({ ok: false, code: 'RUNTIME_STOPPED', message: new RuntimeStoppedError(method).message })) as ThreadCaller['call'];
+    const remote = connectThread(
+      processor,
+      thread,
+      port,
+      guarded,
+      (side) => this.station(side, processor),
+      () => this.bridgeDirection(),
+      exited,
+    );
+    this.#remoteThreads.set(key, remote);
+    return remote;
+  }
+
+  createBusActor(endpoint: Endpoint): Actor<typeof busMachine> {
+    return createActor(busMachine, { id: busId(endpoint), input: { endpoint }, ...this.#inspectOption() }).start();
+  }
+
+  #createStation(host: StationHost, kind: StationKind, side: Side, processor: number): Station {
+    const actor = createActor(stationMachine, {
+      id: stationId(kind, side, processor),
+      input: { kind, side, processor },
+      ...this.#inspectOption(),
+    }).start();
+    const station = new Station(host, kind, side, processor, actor);
+    this.#stationActors.set(station, actor);
+    return station;
+  }
+
+  #inspectOption(): { inspect?: (event: InspectionEvent) => void } {
+    return this.options.inspect === undefined ? {} : { inspect: this.options.inspect };
+  }
+}
+
+/** A processor of the embedded runtime: hosts its threads' buses and its local stations in this thread. */
+class EmbeddedProcessor implements ThreadHost, StationHost {
+  readonly #core: RuntimeCore;
+  readonly processor: number;
+  links: Record<Side, StationLink> | undefined;
+
+  constructor(core: RuntimeCore, processor: number) {
+    this.#core = core;
+    this.processor = processor;
+  }
+
+  get clock(): Clock {
+    return this.#core.options.clock;
+  }
+
+  get deferred(): 'idle' | 'manual' {
+    return this.#core.options.deferred;
+  }
+
+  get maxQueued(): number {
+    return this.#core.options.maxQueued;
+  }
+
+  get running(): boolean {
+    return this.#core.running;
+  }
+
+  get subscriberErrorHandler(): ErrorHandler {
+    return this.#core.options.onError;
+  }
+
+  get maxBatch(): number | undefined {
+    return this.#core.options.syncLimits?.maxBatch;
+  }
+
+  get maxUnsent(): number | undefined {
+    return this.#core.options.syncLimits?.maxUnsent;
+  }
+
+  get maxInFlight(): number | undefined {
+    return this.#core.options.syncLimits?.maxInFlight;
+  }
+
+  get maxBacklog(): number | undefined {
+    return this.#core.options.syncLimits?.maxBacklog;
+  }
+
+  requestSync(): void {
+    this.#core.requestSync();
+  }
+
+  assertRunning(call: string): void {
+    this.#core.assertRunning(call);
+  }
+
+  bridgeDirection(): BridgeDirection {
+    return this.#core.bridgeDirection();
+  }
+
+  bridgeLocked(): boolean {
+    return this.#core.bridge.locked;
+  }
+
+  stationLink(side: Side): StationLink {
+    return this.links![side];
+  }
+
+  mainLink(side: Side): StationLink {
+    return this.#core.mainLink(side);
+  }
+
+  createBusActor(endpoint: Endpoint): Actor<typeof busMachine> {
+    return this.#core.createBusActor(endpoint);
+  }
+}
+
+function stationId(kind: StationKind, side: Side, processor: number): string {
+  return kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}`;
+}
