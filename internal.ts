@@ -35,7 +35,7 @@ export type {
   WorkerHandle,
   WorkerOptions,
 } from './runtime/hosting/worker-api.js';
-export type { BusControl } from './runtime/bus/bus.js';
+export type { BusControl } from './runtime/bus/bus-control.js';
 export type { RuntimeCore } from './runtime/runtime-core.js';
 export type { ResolvedRuntimeOptions } from './runtime/options.js';
 
@@ -51,5 +51,5 @@ export { compareEvents, typeMatches } from './runtime/store/history.js';
 export { HybridClock, systemClock } from './runtime/clock.js';
 export { SIDES, PRIORITIES, otherSide } from './types.js';
 export { parseRuntimeOptions } from './runtime/options.js';
-export { runtimeCore } from './runtime/runtime.js';
-export { busControl } from './runtime/bus/bus.js';
+export { runtimeCore } from './runtime/runtime-core.js';
+export { busControl } from './runtime/bus/bus-control.js';

@@ -12,7 +12,8 @@
  */
 import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, runtimeCore, type Runtime } from '../runtime/runtime.js';
+import { createRuntime, DEFAULT_PROCESSOR_EXEC_ARGV, type Runtime } from '../runtime/runtime.js';
+import { runtimeCore } from '../runtime/runtime-core.js';
 import type { RemoteBus, ThreadCaller } from '../runtime/bus/remote-bus.js';
 import type { EventBatch } from '../runtime/wire/protocol.js';
 import type { Station } from '../runtime/station/station.js';

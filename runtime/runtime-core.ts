@@ -15,7 +15,7 @@ import type { ClearRequest } from '../machines/events.js';
 import { stationMachine, type StationKind } from '../machines/station.machine.js';
 import { SIDES, type BridgeDirection, type Endpoint, type Side } from '../types.js';
 import { Bridge, type BridgeHost } from './bridge/bridge.js';
-import { busControl } from './bus/bus.js';
+import { busControl } from './bus/bus-control.js';
 import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remote-bus.js';
 import type { ErrorHandler } from './bus/subscriptions.js';
 import type { Clock } from './clock.js';
@@ -487,4 +487,22 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
 function stationId(kind: StationKind, side: Side, processor: number): string {
   return kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}`;
+}
+
+let coreOf: ((runtime: object) => RuntimeCore) | undefined;
+
+/**
+ * The private core behind a `Runtime`, for the runtime's own modules, tools
+ * and tests (`busline/internal`); not exported by `busline`. Here rather than
+ * beside `Runtime` so that the published types of `Runtime` never refer to
+ * the core (nor, through it, to XState's). Anything but a `Runtime` throws a
+ * TypeError.
+ */
+export function runtimeCore(runtime: object): RuntimeCore {
+  return coreOf!(runtime);
+}
+
+/** Called once, by `Runtime`'s static block (which alone can read its `#core`). */
+export function provideCoreAccess(access: (runtime: object) => RuntimeCore): void {
+  coreOf = access;
 }

@@ -13,7 +13,7 @@ import type { Clock } from './clock.js';
 import { assertClonable, checkActorEvent, checkSpawnOptions, moduleHref, type SpawnOptions } from './actors/user-actors.js';
 import { RemoteStation } from './hosting/processor-host.js';
 import { assertIndex, parseRuntimeOptions, type RuntimeOptions } from './options.js';
-import { RuntimeCore } from './runtime-core.js';
+import { RuntimeCore, provideCoreAccess } from './runtime-core.js';
 import type { Station } from './station/station.js';
 import type { SyncPolicy } from './station/sync-policy.js';
 import type { Thread } from './thread/thread.js';
@@ -86,8 +86,6 @@ export interface ProcessorHandle {
   station(side: Side): Station;
 }
 
-let coreOf: (runtime: Runtime) => RuntimeCore;
-
 /**
  * A running busline: stations, the bridge, and the buses of every thread.
  *
@@ -105,7 +103,7 @@ export class Runtime {
   static {
     // The runtime's own modules and tests reach the core through `runtimeCore()` (a class static
     // block shares `#core` with this module only), so it never shows on the public class.
-    coreOf = (runtime) => runtime.#core;
+    provideCoreAccess((runtime) => (runtime as Runtime).#core);
   }
 
   /** @internal Use `createRuntime()`. */
@@ -305,14 +303,6 @@ export class Runtime {
   stop(): Promise<void> {
     return this.#core.stop();
   }
-}
-
-/**
- * The private core behind `runtime`, for the runtime's own modules, tools and
- * tests (`busline/internal`); not exported by `busline`.
- */
-export function runtimeCore(runtime: Runtime): RuntimeCore {
-  return coreOf(runtime);
 }
 
 function localHandle(thread: Thread): ThreadHandle {

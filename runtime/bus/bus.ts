@@ -15,6 +15,7 @@ import { EventHistory, checkHistoryQuery, compareEvents, type HistoryQuery } fro
 import type { EventBatch } from '../wire/protocol.js';
 import { assertEventType, copyPayload, describe } from '../validate.js';
 import { ActivityReports } from './activity-reports.js';
+import { provideBusControl } from './bus-control.js';
 import { BackPressure } from './back-pressure.js';
 import {
   checkPostOptions,
@@ -32,30 +33,6 @@ import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js
 
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
 
-/**
- * The calls the runtime's own modules make on a bus (its thread, the sync
- * policy, the runtime's stop), kept off the public class; tools and tests get
- * them from `busline/internal`.
- */
-export interface BusControl {
-  /** The bus actor, for stopping it and for tests. */
-  actor(bus: Bus): Actor<typeof busMachine>;
-  /**
-   * The automatic sync policy's `sync()`. A call of the user's
-   * (`fromStation()`, `sync()`, `toStation()`) made meanwhile waits for it
-   * instead of being refused as busy; the policy's sync skips (BUS_BUSY) a
-   * bus that is busy with the user's.
-   */
-  autoSync(bus: Bus): Promise<FromStationResult>;
-  /** A subscriber's promise settled: see `BackPressure.subscribersSettled()`. */
-  subscribersSettled(bus: Bus): void;
-  /** The runtime or thread stops: producers waiting for room hear so. */
-  halt(bus: Bus): void;
-  /** Removes every event of `side` (a bridge clearing). Returns how many. */
-  clearSide(bus: Bus, side: Side): number;
-}
-
-let control!: BusControl;
 
 /** Merges `incoming` (sorted) into the sorted `queue`, skipping ids already there. */
 function mergeQueue(queue: BusEvent[], incoming: readonly BusEvent[]): BusEvent[] {
@@ -103,13 +80,13 @@ export class Bus {
   static {
     // A class static block shares the private members with this module alone: the runtime's own
     // modules reach them through `busControl`, and the public class shows none of them.
-    control = {
-      actor: (bus) => bus.#actor,
-      autoSync: (bus) => bus.#runAutoSync(),
-      subscribersSettled: (bus) => bus.#pressure.subscribersSettled(),
-      halt: (bus) => bus.#pressure.halt(),
-      clearSide: (bus, side) => bus.#clearSide(side),
-    };
+    provideBusControl({
+      actor: (bus) => (bus as Bus).#actor,
+      autoSync: (bus) => (bus as Bus).#runAutoSync(),
+      subscribersSettled: (bus) => (bus as Bus).#pressure.subscribersSettled(),
+      halt: (bus) => (bus as Bus).#pressure.halt(),
+      clearSide: (bus, side) => (bus as Bus).#clearSide(side),
+    });
   }
 
   /** @internal Created by the runtime; use `runtime.bus(side)`. */
@@ -593,6 +570,3 @@ export class Bus {
     });
   }
 }
-
-/** The calls the runtime's own modules make on buses, e.g. `busControl.halt(bus)`: the public `Bus` has none of them. */
-export const busControl: BusControl = control;

@@ -13,7 +13,8 @@ import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, fro
 import { busMachine } from '../../machines/bus.machine.js';
 import { decodeFrame } from '../../schemas/codec.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../../types.js';
-import { busControl, type Bus } from '../bus/bus.js';
+import type { Bus } from '../bus/bus.js';
+import { busControl } from '../bus/bus-control.js';
 import { DEFAULT_MAX_QUEUED, type FromStationOptions, type PostOptions, type SyncOptions } from '../bus/bus-options.js';
 import { systemClock } from '../clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from '../wire/frame-channel.js';

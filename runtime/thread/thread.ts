@@ -3,7 +3,8 @@
  * subscriptions that outlive bus generations, its clock and id sequence.
  */
 import { SIDES, type Side } from '../../types.js';
-import { Bus, busControl } from '../bus/bus.js';
+import { Bus } from '../bus/bus.js';
+import { busControl } from '../bus/bus-control.js';
 import type { BusThread } from '../bus/bus-thread.js';
 import { DeliveredMark } from '../bus/delivered-mark.js';
 import { HybridClock } from '../clock.js';
