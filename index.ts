@@ -57,7 +57,7 @@ export { SIDES, PRIORITIES, otherSide } from './types.js';
 export { bridgeMachine, canReach, clearingsFor } from './machines/bridge.machine.js';
 export { busMachine } from './machines/bus.machine.js';
 export { stationMachine } from './machines/station.machine.js';
-export { encodeFrame, decodeFrame } from './schemas/codec.js';
+export { encodeFrame, decodeFrame } from './schemas/codec/index.js';
 export {
   BusError,
   isBusError,

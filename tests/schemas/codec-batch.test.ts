@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FrameError, type FrameErrorReason } from '../../errors.js';
 import type { EventBatch } from '../../runtime/wire/protocol.js';
-import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec.js';
+import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec/index.js';
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, JsonValue } from '../../types.js';

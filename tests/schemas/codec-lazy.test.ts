@@ -35,7 +35,7 @@ import {
   type EncodedEventRef,
   type ForwardBatch,
   type FrameLimits,
-} from '../../schemas/codec.js';
+} from '../../schemas/codec/index.js';
 import type { BusEvent, JsonValue } from '../../types.js';
 import { batch, event, eventStamp, eventType, finishBatchEnvelope, from } from './fixtures.js';
 
