@@ -82,15 +82,16 @@ export class BodyReader {
 
   /** Refuses the body (`MALFORMED`), saying where and what. */
   fail(what: string): never {
-    throw new FrameError('MALFORMED', `${this.#location()}: ${what}.`);
+    throw new FrameError('MALFORMED', `${this.location()}: ${what}.`);
   }
 
   /** Refuses the body for exceeding a limit (`TOO_LARGE`), saying where and what. */
   tooLarge(what: string): never {
-    throw new FrameError('TOO_LARGE', `${this.#location()}: ${what}.`);
+    throw new FrameError('TOO_LARGE', `${this.location()}: ${what}.`);
   }
 
-  #location(): string {
+  /** Where the reader is, as error messages name it. */
+  location(): string {
     return this.index >= 0 ? `${this.where}[${this.index}]` : this.where;
   }
 

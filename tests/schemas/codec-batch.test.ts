@@ -4,36 +4,18 @@
  * JSON.stringify, strings shared within a body and the decoder's budget for
  * them, and payloads parsed together by one JSON.parse.
  */
-import { crc32c } from '@node-rs/crc32';
 import fc from 'fast-check';
 import * as flatbuffers from 'flatbuffers';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FrameError, type FrameErrorReason } from '../../errors.js';
 import type { EventBatch } from '../../runtime/wire/protocol.js';
-import { FRAME_HEADER_BYTES, FRAME_VERSION, decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec/index.js';
+import { decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec/index.js';
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, JsonValue } from '../../types.js';
-import { batch, event, eventStamp, eventType, finishBatchEnvelope, handBuiltEvent, isWellFormedString } from './fixtures.js';
+import { batch, bodyOf, event, eventStamp, eventType, finishBatchEnvelope, frameAround, handBuiltEvent, isWellFormedString } from './fixtures.js';
 
-
-function bodyOf(frame: Uint8Array): Uint8Array {
-  return frame.slice(FRAME_HEADER_BYTES);
-}
-
-/** A frame around `body` with a correct header and CRC, so only the verifier can refuse it. */
-function frameAround(body: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
-  const view = new DataView(frame.buffer);
-  frame.set([0x42, 0x4c, 0x46, 0x31], 0);
-  frame[4] = FRAME_VERSION;
-  view.setUint32(8, body.length, true);
-  view.setUint32(12, body.length, true);
-  view.setUint32(16, crc32c(body) >>> 0, true);
-  frame.set(body, FRAME_HEADER_BYTES);
-  return frame;
-}
 
 function decodeOrReason(frame: Uint8Array): EventBatch | FrameErrorReason {
   try {
