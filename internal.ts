@@ -23,7 +23,7 @@ export type { BusContext, BusInput } from './machines/bus.machine.js';
 export type { StationContext, StationInput } from './machines/station.machine.js';
 export type { BusMachineEvent, StationMachineEvent, BridgeMachineEvent } from './machines/events.js';
 export type { StationKind } from './types.js';
-export type { EncodeOptions, FrameHeader, FrameLimits } from './schemas/codec.js';
+export type { EncodeOptions, FrameHeader, FrameLimits } from './schemas/codec/index.js';
 export type { Ack, BridgeState, ClearSide, EventBatch, SyncRequest, WireMessage } from './runtime/wire/protocol.js';
 export type { Receiver, TransportStats } from './runtime/wire/transport.js';
 export type {
@@ -43,7 +43,7 @@ export type { ResolvedRuntimeOptions } from './runtime/options.js';
 export { bridgeMachine, canReach, clearingsFor } from './machines/bridge.machine.js';
 export { busMachine } from './machines/bus.machine.js';
 export { stationMachine } from './machines/station.machine.js';
-export { decodeFrame, encodeFrame, readFrameHeader, DEFAULT_FRAME_LIMITS } from './schemas/codec.js';
+export { decodeFrame, encodeFrame, readFrameHeader, DEFAULT_FRAME_LIMITS } from './schemas/codec/index.js';
 export { InMemoryTransport, FrameTransport } from './runtime/wire/transport.js';
 export { startWorker } from './runtime/hosting/worker-host.js';
 export { serveWorker } from './runtime/hosting/serve-worker.js';

@@ -7,7 +7,7 @@
  * after the ack of the one before. Timed here, from the encode to the ack.
  */
 import type { BusEvent } from '../types.js';
-import { encodeFrame } from '../schemas/codec.js';
+import { encodeFrame } from '../schemas/codec/index.js';
 import { serveWorker } from '../runtime/hosting/serve-worker.js';
 import type { WorkerContext } from '../runtime/hosting/worker-api.js';
 

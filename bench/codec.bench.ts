@@ -4,7 +4,7 @@
  * same events (a codec that does less: no checksum, no verifier, no schema).
  */
 import type { EventBatch, WireMessage } from '../runtime/wire/protocol.js';
-import { decodeFrame, encodeFrame } from '../schemas/codec.js';
+import { decodeFrame, encodeFrame } from '../schemas/codec/index.js';
 import type { BusEvent, Endpoint } from '../types.js';
 import { median, rate, rateTarget, type Comparison } from './harness.js';
 

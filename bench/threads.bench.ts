@@ -20,7 +20,7 @@ import type { Station } from '../runtime/station/station.js';
 import type { SyncPolicy } from '../runtime/station/sync-policy.js';
 import type { WorkerHandle } from '../runtime/hosting/worker-api.js';
 import { startWorker } from '../runtime/hosting/worker-host.js';
-import { encodeFrame } from '../schemas/codec.js';
+import { encodeFrame } from '../schemas/codec/index.js';
 import type { BusEvent } from '../types.js';
 import { median, p99Target, percentile, rateTarget, type Comparison, type LatencyComparison } from './harness.js';
 import type { SyncWorkerApi } from './sync.worker.js';

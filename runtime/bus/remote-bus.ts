@@ -21,7 +21,7 @@ import {
   type SyncOptions,
 } from './bus-options.js';
 import type { BusCounts, ThreadApi } from '../thread/thread-service.js';
-import { encodeFrame } from '../../schemas/codec.js';
+import { encodeFrame } from '../../schemas/codec/index.js';
 import type { Outcome } from '../wire/protocol.js';
 import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '../thread/thread-service.js';
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from '../validate.js';

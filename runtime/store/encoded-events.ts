@@ -20,7 +20,7 @@ import {
   scanFrame,
   type EncodedBatch,
   type FrameLimits,
-} from '../../schemas/codec.js';
+} from '../../schemas/codec/index.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../../types.js';
 import type { EventBatch, WireMessage } from '../wire/protocol.js';
 

@@ -9,7 +9,7 @@
  * lmdb is memory-mapped and written without fsync by default: it survives a
  * killed process, not a power cut.
  *
- * An accepted batch is stored as a frame of `schemas/codec.ts`, its events
+ * An accepted batch is stored as a frame of `schemas/codec/`, its events
  * copied as the station keeps them (still encoded): recording costs a copy,
  * not a decode, and replay scans the frame back into `EncodedEvent`s.
  */

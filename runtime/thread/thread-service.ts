@@ -11,7 +11,7 @@
 import { createActor } from 'xstate';
 import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
 import { busMachine } from '../../machines/bus.machine.js';
-import { decodeFrame } from '../../schemas/codec.js';
+import { decodeFrame } from '../../schemas/codec/index.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../../types.js';
 import type { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';

@@ -2,7 +2,7 @@
  * Request/response over frames: the data plane between a worker's buses and
  * its processor's stations (a `MessagePort`, frames transferred), and between
  * a processor and the root (an IPC channel). Every message crosses as one
- * checksummed frame of `schemas/codec.ts`; nothing else travels here.
+ * checksummed frame of `schemas/codec/`; nothing else travels here.
  *
  * Each request gets a sequence number; the other end answers with zero or more
  * event batches and one closing `Ack` of the same number. Credit-based flow
@@ -16,7 +16,7 @@
  * batch whole or not at all and no reader ever sees part of one.
  */
 import { FrameError, TransportError, WorkerCrashedError, fromWireError, isBusError, toWireError, type BusError } from '../../errors.js';
-import { decodeFrame, encodeFrame } from '../../schemas/codec.js';
+import { decodeFrame, encodeFrame } from '../../schemas/codec/index.js';
 import { scanMessage } from '../store/encoded-events.js';
 import type { Ack, EventBatch, WireMessage } from './protocol.js';
 import { batchFrames } from './transport.js';

@@ -1,7 +1,7 @@
 /**
  * The messages that travel between buses, stations and the bridge. Every hop
  * that crosses a thread or a process carries them as frames of
- * `schemas/codec.ts`; in one thread the in-memory transport passes them as is.
+ * `schemas/codec/`; in one thread the in-memory transport passes them as is.
  */
 import type { BridgeDirection, BusEvent, Endpoint, Side } from '../../types.js';
 import type { WireError } from '../../errors.js';

@@ -5,7 +5,7 @@
  * frame and decodes it again, exactly as a hop between threads or processes does.
  */
 import { InvalidOptionError, TransportError, isBusError } from '../../errors.js';
-import { decodeFrame, encodeFrame, resolveFrameLimits, type EncodeOptions, type FrameLimits } from '../../schemas/codec.js';
+import { decodeFrame, encodeFrame, resolveFrameLimits, type EncodeOptions, type FrameLimits } from '../../schemas/codec/index.js';
 import { scanMessage } from '../store/encoded-events.js';
 import type { BusEvent } from '../../types.js';
 import type { EventBatch, WireMessage } from './protocol.js';
@@ -56,7 +56,7 @@ export class InMemoryTransport implements Transport {
 }
 
 /**
- * Encodes every message to a frame (`schemas/codec.ts`) and decodes it on the
+ * Encodes every message to a frame (`schemas/codec/`) and decodes it on the
  * other end, so everything crossing it is exactly what the wire can carry.
  *
  * @example

@@ -24,7 +24,7 @@ import { stationServer } from '../../runtime/station/links.js';
 import { ProcessorNode } from '../../runtime/hosting/processor-node.js';
 import type { ProcessorInit, WireMessage } from '../../runtime/wire/protocol.js';
 import type { ThreadApi } from '../../runtime/thread/thread-service.js';
-import { decodeEvents, decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec.js';
+import { decodeEvents, decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec/index.js';
 import { assertWellFormed, bodyOf, compressedFrameAround, frameAround, mutate, mutation, snappyLengthPrefix, wireMessage } from '../schemas/fixtures.js';
 import { serveThread } from '../runtime/fixtures/served-thread.js';
 import { seededRandom } from '../helpers.js';

@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FrameError, type FrameErrorReason } from '../../errors.js';
 import type { EventBatch } from '../../runtime/wire/protocol.js';
-import { decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec.js';
+import { decodeFrame, encodeFrame, scanFrame } from '../../schemas/codec/index.js';
 // The generated readers pin the hand-written batch layout to busline.fbs.
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, JsonValue } from '../../types.js';

@@ -5,12 +5,10 @@
  * events into new frames. `decodeFrame` and `encodeFrame` are the reference
  * every case is checked against.
  */
-import { crc32c } from '@node-rs/crc32';
 import fc from 'fast-check';
 import * as flatbuffers from 'flatbuffers';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import { compressSync } from 'snappy';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FrameError, InvalidEventError, InvalidOptionError, type FrameErrorReason } from '../../errors.js';
@@ -19,8 +17,6 @@ import {
   DEFAULT_FRAME_LIMITS,
   FLAG_SNAPPY,
   FRAME_HEADER_BYTES,
-  FRAME_MAGIC,
-  FRAME_VERSION,
   MAX_PAYLOAD_DEPTH,
   decodeEvents,
   decodeFrame,
@@ -35,31 +31,26 @@ import {
   type EncodedEventRef,
   type ForwardBatch,
   type FrameLimits,
-} from '../../schemas/codec.js';
+} from '../../schemas/codec/index.js';
 import type { BusEvent, JsonValue } from '../../types.js';
-import { batch, bodyOf, event, eventStamp, eventType, finishBatchEnvelope, from } from './fixtures.js';
+import {
+  batch,
+  bodyOf,
+  compressedFrameAround,
+  event,
+  eventStamp,
+  eventType,
+  finishBatchEnvelope,
+  frameAround,
+  from,
+} from './fixtures.js';
 
 // ---------------------------------------------------------------------------
 // Frames, outcomes and the reference
 // ---------------------------------------------------------------------------
 
-/** `sent` behind a header that claims `claimed` uncompressed bytes and otherwise agrees with it (length, CRC32C). */
-function rawFrame(sent: Uint8Array, flags: number, claimed: number): Uint8Array {
-  const header = Buffer.alloc(FRAME_HEADER_BYTES);
-  header.write(FRAME_MAGIC, 0, 'latin1');
-  header[4] = FRAME_VERSION;
-  header[5] = flags;
-  header.writeUInt32LE(sent.length, 8);
-  header.writeUInt32LE(claimed, 12);
-  header.writeUInt32LE(crc32c(sent) >>> 0, 16);
-  return new Uint8Array(Buffer.concat([header, sent]));
-}
-
 /** `body` in a frame whose header agrees with it, snappy-compressed or not: only the body can be refused. */
-function frameOf(body: Uint8Array, compressed = false): Uint8Array {
-  if (!compressed) return rawFrame(body, 0, body.length);
-  return rawFrame(new Uint8Array(compressSync(body)), FLAG_SNAPPY, body.length);
-}
+const frameOf = (body: Uint8Array, compressed = false): Uint8Array => (compressed ? compressedFrameAround(body) : frameAround(body));
 
 type Outcome<T> = { readonly value: T } | { readonly error: FrameError };
 
@@ -674,12 +665,12 @@ Hostile('scanFrame - decompression bombs and bad snappy are refused for the same
   const prefix = [0x80 | (sixty & 0x7f), 0x80 | ((sixty >> 7) & 0x7f), 0x80 | ((sixty >> 14) & 0x7f), (sixty >> 21) & 0x7f];
   const zeros = new Uint8Array(16 * 1024 * 1024);
   const cases: [Uint8Array, FrameErrorReason, Partial<FrameLimits>?][] = [
-    [rawFrame(huge, FLAG_SNAPPY, 0xffff_ffff), 'TOO_LARGE'],
-    [rawFrame(huge, FLAG_SNAPPY, 10), 'LENGTH_MISMATCH'],
-    [rawFrame(new Uint8Array([...prefix, 0x00, 0x41]), FLAG_SNAPPY, sixty), 'DECOMPRESS'],
+    [frameAround(huge, { compressed: true, uncompressedBytes: 0xffff_ffff }), 'TOO_LARGE'],
+    [frameAround(huge, { compressed: true, uncompressedBytes: 10 }), 'LENGTH_MISMATCH'],
+    [frameAround(new Uint8Array([...prefix, 0x00, 0x41]), { compressed: true, uncompressedBytes: sixty }), 'DECOMPRESS'],
     [frameOf(zeros, true), 'TOO_LARGE', { maxFrameBytes: 1024 * 1024 }],
-    [rawFrame(new Uint8Array([0x40, 0xff, 0xff, 0xff]), FLAG_SNAPPY, 0x40), 'DECOMPRESS'],
-    [rawFrame(new Uint8Array([0x80, 0x80]), FLAG_SNAPPY, 0), 'DECOMPRESS'],
+    [frameAround(new Uint8Array([0x40, 0xff, 0xff, 0xff]), { compressed: true, uncompressedBytes: 0x40 }), 'DECOMPRESS'],
+    [frameAround(new Uint8Array([0x80, 0x80]), { compressed: true, uncompressedBytes: 0 }), 'DECOMPRESS'],
   ];
   for (const [frame, reason, limits] of cases) assert.is(assertScanAgrees(frame, limits), reason);
 });

@@ -21,7 +21,7 @@ import {
   scanFrame,
   encodeFrame,
   readFrameHeader,
-} from '../../schemas/codec.js';
+} from '../../schemas/codec/index.js';
 import type { BusEvent, JsonValue } from '../../types.js';
 import {
   assertWellFormed,

@@ -6,7 +6,7 @@ import { compressSync } from 'snappy';
 import * as assert from 'uvu/assert';
 import type { EventBatch, WireMessage } from '../../runtime/wire/protocol.js';
 import { MAX_LABEL_LENGTH, MAX_META_ENTRIES, MAX_PAYLOAD_DEPTH, eventIdProblem, eventTypeProblem, isEventTimestamp } from '../../runtime/validate.js';
-import { FLAG_SNAPPY, FRAME_HEADER_BYTES, FRAME_VERSION } from '../../schemas/codec.js';
+import { FLAG_SNAPPY, FRAME_HEADER_BYTES, FRAME_VERSION } from '../../schemas/codec/index.js';
 import * as wire from '../../schemas/generated/busline_generated.js';
 import type { BusEvent, Endpoint, JsonValue } from '../../types.js';
 

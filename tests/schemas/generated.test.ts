@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -41,6 +41,28 @@ Generated('gen-schemas - regenerating from busline.fbs gives the committed files
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+});
+
+Generated('imports - only schemas/codec/ (and the codec tests) import the generated code', () => {
+  // The generated readers do no bounds checks: anything that read bodies with
+  // them would skip the verifier, so the codec stays their one user.
+  const allowed = [join(root, 'schemas', 'codec'), join(root, 'tests', 'schemas')];
+  const importers: string[] = [];
+  const visit = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!['node_modules', '.git', 'dist'].includes(entry.name) && path !== committedDir) visit(path);
+      } else if (/\.(ts|mts|js|mjs)$/.test(entry.name) && !allowed.some((folder) => path.startsWith(folder + '/'))) {
+        const text = readFileSync(path, 'utf8');
+        for (const [, specifier] of text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+          if (resolve(dirname(path), specifier as string).startsWith(committedDir + '/')) importers.push(relative(root, path));
+        }
+      }
+    }
+  };
+  visit(root);
+  assert.equal(importers, [], `these import schemas/generated/ directly; use schemas/codec/ instead: ${importers.join(', ')}`);
 });
 
 Generated.run();

@@ -10,7 +10,7 @@ import { EventHistory } from '../../../runtime/store/history.js';
 import { keepable } from '../../../runtime/station/station.js';
 import type { WireMessage } from '../../../runtime/wire/protocol.js';
 import { serveThread } from '../fixtures/served-thread.js';
-import { encodeFrame, scanFrame, type EncodedBatch } from '../../../schemas/codec.js';
+import { encodeFrame, scanFrame, type EncodedBatch } from '../../../schemas/codec/index.js';
 
 const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createRuntime, type BusEvent } from '../../../index.js';
 import { EncodedEvent, eventBatchOf, plainEvents } from '../../../runtime/store/encoded-events.js';
 import { StationJournal } from '../../../runtime/store/journal.js';
-import { encodeFrame, scanFrame } from '../../../schemas/codec.js';
+import { encodeFrame, scanFrame } from '../../../schemas/codec/index.js';
 import { ids } from '../../helpers.js';
 
 function events(count: number, thread: number, side: 'internal' | 'external' = 'external', priority: BusEvent['priority'] = 'normal'): BusEvent[] {

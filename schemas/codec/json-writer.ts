@@ -1,0 +1,190 @@
+/**
+ * JSON payloads written straight into a body, as the text `JSON.stringify`
+ * gives, refused where the wire could not carry them exactly (`jsonProblem`
+ * says why).
+ */
+import { MAX_PAYLOAD_DEPTH } from '../../runtime/validate.js';
+import type { BodyWriter } from './body-writer.js';
+import { isWellFormed } from './utf8.js';
+
+/**
+ * Writes `value` as the JSON text `JSON.stringify` would give, straight into
+ * the body, checking as it goes what `jsonProblem` checks; returns false (with
+ * part of the text written) where `jsonProblem` would find a problem. One
+ * walk instead of a validation walk, a `JSON.stringify` and a copy of its text
+ * into the body: this was a third of encoding a small event.
+ */
+export function writeJson(w: BodyWriter, value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      return writeJsonString(w, value);
+    case 'number':
+      if (!Number.isFinite(value)) return false;
+      writeJsonNumber(w, value);
+      return true;
+    case 'boolean':
+      writeAscii(w, value ? 'true' : 'false');
+      return true;
+    case 'object': {
+      if (value === null) {
+        writeAscii(w, 'null');
+        return true;
+      }
+      if (depth >= MAX_PAYLOAD_DEPTH) return false;
+      const ancestors = w.ancestors;
+      if (ancestors.includes(value)) return false;
+      if (Array.isArray(value)) {
+        ancestors.push(value);
+        writeByte(w, 0x5b); // [
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) writeByte(w, 0x2c); // ,
+          if (!(i in value) || !writeJson(w, value[i], depth + 1)) return false;
+        }
+        writeByte(w, 0x5d); // ]
+        ancestors.pop();
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return false;
+      const record = value as Record<string, unknown>;
+      // JSON.stringify calls toJSON even when it is inherited or not enumerable.
+      if (typeof record['toJSON'] === 'function') return false;
+      ancestors.push(value);
+      writeByte(w, 0x7b); // {
+      let first = true;
+      // for-in over own keys visits them in JSON.stringify's order.
+      for (const key in record) {
+        if (!Object.hasOwn(record, key)) continue;
+        if (!first) writeByte(w, 0x2c); // ,
+        first = false;
+        if (!writeJsonString(w, key)) return false;
+        writeByte(w, 0x3a); // :
+        if (!writeJson(w, record[key], depth + 1)) return false;
+      }
+      writeByte(w, 0x7d); // }
+      ancestors.pop();
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+function writeByte(w: BodyWriter, byte: number): void {
+  if (w.pos >= w.bytes.length) w.grow(w.pos + 1);
+  w.bytes[w.pos++] = byte;
+}
+
+/** Writes an ASCII text as is. */
+function writeAscii(w: BodyWriter, text: string): void {
+  w.reserve(text.length);
+  const bytes = w.bytes;
+  let pos = w.pos;
+  for (let i = 0; i < text.length; i++) bytes[pos++] = text.charCodeAt(i);
+  w.pos = pos;
+}
+
+/**
+ * A JSON string: printable ASCII without `"` or `\` is copied, anything else
+ * quoted by JSON.stringify itself. False for a lone surrogate: JSON could
+ * carry it as an escape, but post() refuses it, and so does the decoder.
+ */
+function writeJsonString(w: BodyWriter, text: string): boolean {
+  const length = text.length;
+  w.reserve(length + 2);
+  const bytes = w.bytes;
+  let pos = w.pos;
+  bytes[pos++] = 0x22;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+      // Escapes, and non-ASCII: JSON.stringify's quoting, written as UTF-8.
+      if (!isWellFormed(text)) return false;
+      const quoted = JSON.stringify(text);
+      w.reserve(3 * quoted.length);
+      w.pos += w.buffer.write(quoted, w.pos, 'utf8');
+      return true;
+    }
+    bytes[pos++] = code;
+  }
+  bytes[pos++] = 0x22;
+  w.pos = pos;
+  return true;
+}
+
+/** A finite number as JSON.stringify writes it: integers digit by digit, others through `String`. */
+function writeJsonNumber(w: BodyWriter, value: number): void {
+  // -0 passes (it writes "0", as JSON.stringify does).
+  if ((value | 0) !== value) {
+    writeAscii(w, String(value));
+    return;
+  }
+  w.reserve(11);
+  let n = value;
+  if (n < 0) {
+    w.bytes[w.pos++] = 0x2d; // -
+    n = -n;
+  }
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  let pos = w.pos + digits;
+  w.pos = pos;
+  do {
+    const digit = n % 10;
+    w.bytes[--pos] = 0x30 + digit;
+    n = (n - digit) / 10;
+  } while (n > 0);
+}
+
+/**
+ * Why `value` cannot travel as JSON and come back equal, as a path and a reason
+ * (e.g. `.user.age is NaN`), or `undefined` when it can. Allocates nothing on
+ * success; `ancestors` catches cycles.
+ */
+export function jsonProblem(value: unknown, depth: number, ancestors: object[]): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return isWellFormed(value) ? undefined : ' is a string with a lone UTF-16 surrogate';
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : ` is ${value}, which JSON cannot carry`;
+    case 'object': {
+      if (value === null) return undefined;
+      if (depth >= MAX_PAYLOAD_DEPTH) return ` is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
+      if (ancestors.includes(value)) return ' is a circular reference';
+      if (Array.isArray(value)) {
+        ancestors.push(value);
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return `[${i}] is a hole in a sparse array`;
+          const problem = jsonProblem(value[i], depth + 1, ancestors);
+          if (problem !== undefined) return `[${i}]${problem}`;
+        }
+        ancestors.pop();
+        return undefined;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) {
+        if (value instanceof Uint8Array) return ' is a Uint8Array inside data (bytes may only be the whole payload)';
+        const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+        return ` is ${typeof name === 'string' && name !== '' ? `a ${name}` : 'a class instance'}, not a plain object`;
+      }
+      ancestors.push(value);
+      const record = value as Record<string, unknown>;
+      // JSON.stringify calls toJSON even when it is inherited or not enumerable.
+      if (typeof record['toJSON'] === 'function') return '.toJSON is a function, which would change the value on the wire';
+      for (const key in record) {
+        if (!Object.hasOwn(record, key)) continue;
+        if (!isWellFormed(key)) return ' has a key with a lone UTF-16 surrogate';
+        const problem = jsonProblem(record[key], depth + 1, ancestors);
+        if (problem !== undefined) return `.${key}${problem}`;
+      }
+      ancestors.pop();
+      return undefined;
+    }
+    case 'undefined':
+      return ' is undefined (use null)';
+    default:
+      return ` is a ${typeof value}`;
+  }
+}
