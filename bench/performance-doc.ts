@@ -5,7 +5,7 @@
  * run of one group (`npm run bench -- core`) replaces that group's table only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { formatDuration, formatRate, type Comparison, type LatencyComparison, type Target } from './harness.js';
 
 /** The results of one group of benchmarks. */
@@ -31,7 +31,8 @@ export function groupMarkdown(results: GroupResults, when = new Date()): string 
   const model = cpus()[0]?.model.trim() ?? 'unknown CPU';
   const lines = [
     `Measured ${when.toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ` +
-      `${availableParallelism()} cores (${cell(model)}).`,
+      `${availableParallelism()} cores (${cell(model)}), load average ${loadavg()[0]!.toFixed(1)} at the end ` +
+      '(a load above the core count means other work shared the machine).',
     '',
     '| Measure | busline | Peer | Peer\'s | Ratio | Target |',
     '|---|--:|---|--:|--:|---|',
