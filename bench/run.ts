@@ -1,10 +1,13 @@
 /**
  * `npm run bench`: every benchmark, each as a ratio against a peer measured in
- * the same run. `npm run bench -- threads` (or `codec`, `core`) runs one group.
+ * the same run, printed and written into docs/PERFORMANCE.md (between each
+ * group's markers). `npm run bench -- threads` (or `codec`, `core`) runs one
+ * group and rewrites only its table.
  */
 import { codecRates } from './codec.bench.js';
 import { postVersusEmit, stationMerge } from './core.bench.js';
 import { report, reportLatency } from './harness.js';
+import { writeGroup } from './performance-doc.js';
 import { crossThread } from './threads.bench.js';
 
 const GROUPS = ['codec', 'core', 'threads'] as const;
@@ -19,14 +22,23 @@ const runs = (group: (typeof GROUPS)[number]) => asked.length === 0 || asked.inc
 console.log(`busline benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 console.log('medians of several rounds; peers run interleaved in the same process\n');
 // The codec first: a pure CPU benchmark, measured before the others grow the heap.
-if (runs('codec')) report(codecRates());
+if (runs('codec')) {
+  const rates = codecRates();
+  report(rates);
+  writeGroup('codec', { rates });
+}
 if (runs('core')) {
-  report(await postVersusEmit());
-  report(await stationMerge());
+  const post = await postVersusEmit();
+  report(post);
+  const merge = await stationMerge();
+  report(merge);
+  writeGroup('core', { rates: [...post, ...merge] });
 }
 if (runs('threads')) {
   const threads = await crossThread();
   report(threads.rates);
   reportLatency(threads.latencies);
   for (const note of threads.notes) console.log(`  (${note})`);
+  writeGroup('threads', threads);
 }
+console.log('\nwritten to docs/PERFORMANCE.md');
