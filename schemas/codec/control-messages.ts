@@ -47,8 +47,8 @@ import {
   isUint32,
   seqToWire,
   sideToWire,
-  type Mutable,
 } from './wire-values.js';
+import type { Mutable } from './json-reader.js';
 
 // --- written through the generated builders --------------------------------
 

@@ -24,7 +24,8 @@ import {
   META_KEY,
   META_VALUE,
 } from './layout.js';
-import { PRIORITY_FROM_WIRE, SIDE_FROM_WIRE, type Mutable } from './wire-values.js';
+import { PRIORITY_FROM_WIRE, SIDE_FROM_WIRE } from './wire-values.js';
+import type { Mutable } from './json-reader.js';
 
 /** Decodes the `length` events of the offset vector at `vector`; `where` names it in errors. */
 export function readEvents(r: BodyReader, vector: number, length: number, where: string): BusEvent[] {

@@ -7,7 +7,13 @@ import { MAX_PAYLOAD_DEPTH } from '../../runtime/validate.js';
 import type { BusEvent, Payload } from '../../types.js';
 import { KEEP_BUILDER_BYTES } from './limits.js';
 import { isWellFormed, utf8Decoder } from './utf8.js';
-import type { Mutable } from './wire-values.js';
+
+/**
+ * `T` with its readonly properties writable: for an object being built before
+ * it is handed out. Here, not beside the wire enums, so that the published
+ * types of what stations keep never reach the generated FlatBuffers code.
+ */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * What `JsonBatch` needs of the reader of the body its payloads are in (a

@@ -8,9 +8,6 @@ import { InvalidEventError } from '../../errors.js';
 import type { BridgeDirection, Endpoint, Priority, Side } from '../../types.js';
 import * as wire from '../generated/busline_generated.js';
 
-/** `T` with its readonly properties writable: for an object being built before it is handed out. */
-export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 /** An integer from 0 to 2^32 - 1. */
 export function isUint32(value: unknown): value is number {
   return typeof value === 'number' && value >>> 0 === value;
