@@ -4,8 +4,10 @@
  * - events: `ids`, `assertSorted`, `rejects`;
  * - the runtime's processes and crash reports: `nextCrash`, `isGone`, `processorPids`, `watchMerges`;
  * - reproducible randomness: `seededRandom`;
- * - the README's snippets: `readmeSnippets`.
+ * - the README's snippets: `readmeSnippets`;
+ * - child commands: `runCommand`.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type Runtime } from '../index.js';
@@ -147,4 +149,68 @@ export function readmeSnippets(readme = new URL('../README.md', import.meta.url)
     snippets.push({ heading, lang: fence[1] ?? '', code: body.join('\n'), line: start + 1 });
   }
   return snippets;
+}
+
+// ─── Child commands ─────────────────────────────────────────────────────────
+
+/** How a command run by `runCommand` ended, and what it printed. */
+export interface CommandRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout and stderr interleaved as they arrived. */
+  readonly output: string;
+  /** The command ran past `timeoutMs` and was killed. */
+  readonly timedOut: boolean;
+  readonly pid: number | undefined;
+}
+
+export interface CommandOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Run in a process group of its own (`detached`), so that a timeout kills the whole group. */
+  readonly group?: boolean;
+  /** Killed (SIGKILL; its group too with `group`) after this long. Default: never. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Runs `command` to its end and resolves with its exit and output; never
+ * rejects on a non-zero exit (only when it cannot start).
+ */
+export function runCommand(command: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandRun> {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    detached: options.group ?? false,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => ((stdout += chunk), (output += chunk)));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => ((stderr += chunk), (output += chunk)));
+  let timedOut = false;
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          try {
+            process.kill(options.group === true ? -child.pid! : child.pid!, 'SIGKILL');
+          } catch {
+            // Gone meanwhile.
+          }
+        }, options.timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, output, timedOut, pid: child.pid });
+    });
+  });
 }

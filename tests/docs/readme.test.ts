@@ -6,7 +6,7 @@
  * print what its `// → ...` lines say (in order), and leave no process behind.
  * All of them are type-checked together against the sources.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { killProcess, processesOf } from '../../scripts/processes.mjs';
-import { readmeSnippets, type ReadmeSnippet } from '../helpers.js';
+import { readmeSnippets, runCommand, type CommandRun, type ReadmeSnippet } from '../helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const INDEX = join(ROOT, 'index.ts');
@@ -71,43 +71,23 @@ for (const snippet of snippets) {
   writeFileSync(join(typedDir, fileNameOf(snippet)), snippet.code + '\n');
 }
 
-interface Run {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly timedOut: boolean;
+interface Run extends CommandRun {
   readonly leftovers: readonly string[];
 }
 
 /** Runs one snippet file with tsx from the repository (so `--import tsx` resolves), in a process group of its own. */
-function runSnippet(file: string): Promise<Run> {
+async function runSnippet(file: string): Promise<Run> {
   const token = `busline-readme-${process.pid}-${file}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(dir, file)], {
+  const run = await runCommand(process.execPath, ['--import', 'tsx', join(dir, file)], {
     cwd: ROOT,
-    detached: true,
+    group: true,
     env: { ...process.env, BUSLINE_README_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: SNIPPET_TIMEOUT_MS,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killProcess(-child.pid!);
-  }, SNIPPET_TIMEOUT_MS);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      // What outlived the snippet: its process group, or anything that inherited its token (a detached child).
-      const left = processesOf({ group: child.pid!, token });
-      for (const found of left) killProcess(found.pid);
-      resolve({ code, signal, stdout, stderr, timedOut, leftovers: left.map((found) => `${found.pid} ${found.command}`) });
-    });
-  });
+  // What outlived the snippet: its process group, or anything that inherited its token (a detached child).
+  const left = processesOf({ group: run.pid!, token });
+  for (const found of left) killProcess(found.pid);
+  return { ...run, leftovers: left.map((found) => `${found.pid} ${found.command}`) };
 }
 
 const test = suite('README');

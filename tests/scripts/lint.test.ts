@@ -3,23 +3,16 @@
  * import cycle and no source module over 600 lines, and the lint does find
  * both in a fixture tree built to have them.
  */
-import { spawn } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { importCycles, importedSpecifiers, lint } from '../../scripts/lint.mjs';
+import { runCommand } from '../helpers.js';
 
 const FIXTURES = 'tests/scripts/fixtures/lint';
 
 /** Runs the lint script with `args`; resolves with its exit code and output once it has exited. */
 function runLint(args: readonly string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['scripts/lint.mjs', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
+  return runCommand(process.execPath, ['scripts/lint.mjs', ...args]);
 }
 
 const test = suite('lint');

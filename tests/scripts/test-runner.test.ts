@@ -4,10 +4,10 @@
  * detached process behind, and hang: every file is counted, each failing one
  * is named with what went wrong, and the leftover process is killed.
  */
-import { spawn } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isRunning } from '../../scripts/processes.mjs';
+import { runCommand } from '../helpers.js';
 
 const FIXTURES = 'tests/scripts/fixtures/runner';
 /** Short enough to keep this test quick, long enough for a fixture that passes to start on a loaded machine. */
@@ -15,16 +15,8 @@ const FILE_TIMEOUT_MS = 8_000;
 
 /** Runs the runner on `dir` and `pattern`; resolves with its exit code and output once it has exited. */
 function runRunner(dir = FIXTURES, pattern = '\\.fixture\\.ts$'): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['scripts/test.mjs', dir, pattern], {
+  return runCommand(process.execPath, ['scripts/test.mjs', dir, pattern], {
     env: { ...process.env, BUSLINE_TEST_FILE_TIMEOUT_MS: String(FILE_TIMEOUT_MS), BUSLINE_NO_FLATC_INSTALL: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
   });
 }
 
