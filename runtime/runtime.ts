@@ -106,7 +106,7 @@ export class Runtime {
     provideCoreAccess((runtime) => (runtime as Runtime).#core);
   }
 
-  /** @internal Use `createRuntime()`. */
+  /** The same as `createRuntime(options)`: checks the options and starts the runtime. */
   constructor(options?: RuntimeOptions) {
     this.#core = new RuntimeCore(parseRuntimeOptions(options));
   }
