@@ -19,13 +19,10 @@
  * loaded threads.js itself before keeps whatever that load installed.
  */
 import { createRequire } from 'node:module';
-import { isMainThread } from 'node:worker_threads';
-import type { Worker as NodeWorker } from 'node:worker_threads';
+import { Worker as NodeWorker, isMainThread, type WorkerOptions } from 'node:worker_threads';
 
 /** The members of threads.js 1.7.0 (host side) busline uses. */
 export interface ThreadsHost {
-  /** threads' `Worker` is a subclass of Node's; `fromSource` makes it evaluate `source` as the entry. */
-  readonly Worker: new (source: string, options: Record<string, unknown>) => NodeWorker;
   spawn(worker: NodeWorker, options: { timeout: number }): Promise<Record<string, unknown>>;
   readonly Thread: { terminate(thread: Record<string, unknown>): Promise<void> };
 }
@@ -33,6 +30,35 @@ export interface ThreadsHost {
 /** The members of `threads/worker` 1.7.0 busline uses. */
 export interface ThreadsWorker {
   expose(api: Record<string, unknown>): void;
+}
+
+/**
+ * A Node worker that threads.js' `spawn()` and call proxies can drive: they
+ * speak the web's `addEventListener`/`removeEventListener` with `{ data }`
+ * events, as threads' own `Worker` adds them. Not threads' `Worker` itself:
+ * that one pushes every instance into a module-level list that only its
+ * (removed) SIGINT handler reads and nothing ever shortens, so each worker ever
+ * started, with its listeners and what they hold, would stay in memory for the
+ * life of the process, one more at every restart.
+ */
+export class HostedWorker extends NodeWorker {
+  readonly #listeners = new WeakMap<(event: { data: unknown }) => void, (message: unknown) => void>();
+
+  /** Evaluates `source` as the worker's entry (an ES module when it uses `import`). */
+  constructor(source: string, options: WorkerOptions) {
+    super(source, { ...options, eval: true });
+  }
+
+  addEventListener(event: string, listener: (event: { data: unknown }) => void): void {
+    const wrapped = (message: unknown) => listener({ data: message });
+    this.#listeners.set(listener, wrapped);
+    this.on(event, wrapped);
+  }
+
+  removeEventListener(event: string, listener: (event: { data: unknown }) => void): void {
+    const wrapped = this.#listeners.get(listener);
+    if (wrapped !== undefined) this.off(event, wrapped);
+  }
 }
 
 type ProcessEvent = 'SIGINT' | 'SIGTERM' | 'uncaughtException' | 'unhandledRejection';

@@ -16,7 +16,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits, Worker as NodeWorker } from 'node:worker_threads';
 import { InvalidOptionError, UnsupportedError, WorkerCrashedError } from '../../errors.js';
 import { assertKnownKeys, describe } from '../validate.js';
-import { loadThreadsHost, type ThreadsHost } from './threads-js.js';
+import { HostedWorker, loadThreadsHost, type ThreadsHost } from './threads-js.js';
 import { bootstrapSource } from './worker-bootstrap.js';
 import {
   describeExit,
@@ -113,8 +113,7 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
       // The port travels in Node's own transferList, so it is there before
       // the module's first line runs; a threads.js `Transfer` in a first call
       // would leave a window where the module has no port yet.
-      worker = new threads.Worker(source, {
-        fromSource: true,
+      worker = new HostedWorker(source, {
         name: settings.name,
         workerData: envelope,
         transferList: [workerPort],

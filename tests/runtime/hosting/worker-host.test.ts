@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { fileURLToPath } from 'node:url';
 import { isBusError } from '../../../errors.js';
 import { ManualClock } from '../../../runtime/clock.js';
 import { serveWorker } from '../../../runtime/hosting/serve-worker.js';
@@ -8,6 +9,7 @@ import type { WorkerExit, WorkerHandle, WorkerOptions } from '../../../runtime/h
 import { startWorker } from '../../../runtime/hosting/worker-host.js';
 import type { EchoApi } from '../fixtures/echo.worker.js';
 import type { FaultsApi } from '../fixtures/faults.worker.js';
+import { runCommand } from '../../helpers.js';
 
 const fixture = (file: string) => new URL(`../fixtures/${file}`, import.meta.url);
 const echoModule = fixture('echo.worker.ts');
@@ -370,6 +372,15 @@ test('supervise - a worker terminated on purpose is not restarted', async () => 
   assert.is(end.lastExit?.reason, 'terminated');
   assert.is(supervision.current, undefined);
   assert.is(budget.remaining, 5);
+});
+
+test('terminate - a stopped worker and its handle are freed (nothing keeps every worker ever started)', async () => {
+  const run = await runCommand(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(fixture('workers-freed.ts'))], {
+    timeoutMs: 60_000,
+  });
+  assert.is(run.code, 0, run.output);
+  const counts = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, number>;
+  assert.equal(counts, { started: 3, workers: 3, handlesAlive: 0, workersAlive: 0 });
 });
 
 test('startWorker - no worker thread or port outlives its test', () => {
