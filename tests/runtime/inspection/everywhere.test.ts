@@ -65,7 +65,7 @@ test('inspect option - actors of worker threads and child processors reach it, t
     const posted = bus.filter((e) => e.type === '@xstate.snapshot').map(postedOf);
     assert.equal(posted, [...posted].sort((a, b) => a - b), posted.join(','));
     assert.is(posted.at(-1), 20);
-    const snapshots = bus.filter((e) => e.type === '@xstate.snapshot');
+    const snapshots = bus.filter((e): e is Extract<InspectionEvent, { snapshot: unknown }> => e.type === '@xstate.snapshot');
     assert.is((snapshots.at(-1)!.snapshot as { value: string }).value, 'retired');
     assert.is((bus.at(-1)!.actorRef.getSnapshot() as { value?: string } | undefined)?.value, undefined, 'an ended actor is forgotten');
     const station = seen.items.find((e) => e.actorId === 'station:local:1:external')!;
