@@ -30,6 +30,7 @@ export type {
 export type { BusErrorCode, BusFullBound, FrameErrorReason } from './errors.js';
 export type {
   ActorInfo,
+  InspectorOptions,
   ProcessorHandle,
   ProcessorInfo,
   RuntimeOptions,

@@ -103,11 +103,22 @@ interface InspectionBase {
   /** The session id of the actor's root. */
   readonly rootId: string;
   readonly actorRef: InspectedActorRef;
+  /** The processor the actor runs in (0: the root process). */
+  readonly processor: number;
+  /** Its thread, or null for a station or the bridge (they belong to a processor, not to one of its threads). */
+  readonly thread: number | null;
+  /** The actor's id: `bus:<processor>.<thread>:<side>#<generation>`, `station:…`, `bridge`, or a spawned actor's. */
+  readonly actorId: string;
 }
 
 /**
  * What `createRuntime({ inspect })` receives: XState's inspection events, for
- * every actor of the runtime. Declared here with the fields XState v5 sends
+ * every actor of the runtime, tagged with where the actor runs. Actors of the
+ * root process report every XState inspection event, as it happens; actors of
+ * worker threads and child processors report `@xstate.actor`, `@xstate.event`
+ * and `@xstate.snapshot` (what `@statelyai/inspect` carries), batched, in
+ * order per actor, their `actorRef.getSnapshot()` answering the last snapshot
+ * the root has seen. Declared here with the fields XState v5 sends
  * rather than imported from xstate, so that the published types do not pull in
  * xstate's declarations (which fail a consumer's type check under
  * `exactOptionalPropertyTypes` without `skipLibCheck`).

@@ -9,6 +9,7 @@ import { postVersusEmit, stationMerge } from './core.bench.js';
 import { report, reportLatency } from './harness.js';
 import { writeGroup } from './performance-doc.js';
 import { crossThread } from './threads.bench.js';
+import { inspectionOverhead } from './inspection.bench.js';
 
 const GROUPS = ['codec', 'core', 'threads'] as const;
 const asked = process.argv.slice(2);
@@ -32,7 +33,10 @@ if (runs('core')) {
   report(post);
   const merge = await stationMerge();
   report(merge);
-  writeGroup('core', { rates: [...post, ...merge] });
+  const inspection = await inspectionOverhead();
+  report(inspection.rates);
+  for (const note of inspection.notes) console.log(`  (${note})`);
+  writeGroup('core', { rates: [...post, ...merge, ...inspection.rates], notes: inspection.notes });
 }
 if (runs('threads')) {
   const threads = await crossThread();

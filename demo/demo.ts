@@ -6,6 +6,11 @@
  * main stations, another processor's thread reads what came across, a
  * deferred queue is parked and handed back, and the bridge opens, goes
  * one-way, locks and closes with clearing. Each line says what moved where.
+ *
+ * The inspector runs throughout (its URL is printed first). Then the demo
+ * stays live: the workers keep posting and syncing, one progress line says
+ * how many events moved, until Ctrl-C. `npm start -- --once` ends after the
+ * tour instead (what the tests run). `BUSLINE_INSPECT_PORT` picks the port.
  */
 import { createRuntime, isBusError, type BusEvent, type Side } from '../index.js';
 import { FrameTransport, encodeFrame } from '../internal.js';
@@ -34,6 +39,7 @@ async function refused(what: string, call: () => Promise<unknown>): Promise<void
   }
 }
 
+const once = process.argv.includes('--once');
 const began = performance.now();
 const runtime = createRuntime({ processors: 2, threadsPerProcessor: 2, deferred: 'manual' });
 const bus = (processor: number, thread: number, side: Side = 'external') => runtime.thread(processor, thread).bus(side) as RemoteBus;
@@ -46,6 +52,8 @@ try {
   line('busline demo: 2 processors (child processes) × 2 worker threads; main stations + bridge in the root');
   line(`  ready in ${ms(began)}: processor 1 pid ${pids[0]}, processor 2 pid ${pids[1]}, root pid ${process.pid}`);
   line(`  threads 1.1 1.2 2.1 2.2 are workers; 1.0 and 2.0 are their processors' own threads`);
+  const url = await runtime.inspect({ port: Number(process.env.BUSLINE_INSPECT_PORT ?? 0) });
+  line(`  inspector: ${url} — @statelyai/inspect clients connect to ${url.replace('http://', 'ws://').replace(/\/$/, '')}`);
 
   let step = performance.now();
   line();
@@ -183,6 +191,7 @@ try {
   }
   const stats = runtime.transport instanceof FrameTransport ? runtime.transport.stats : undefined;
   if (stats !== undefined) line(`  frames of the root's own hops (station 0 ⇄ main, thread 0.0 ⇄ station 0): ${stats.messages}, ${stats.bytes} bytes`);
+  if (!once) await live(url);
 } finally {
   const stopping = performance.now();
   await runtime.stop();
@@ -197,4 +206,54 @@ try {
   });
   line();
   line(`stopped in ${ms(stopping)}; processor processes left: ${left.length}; total ${ms(began)}`);
+}
+
+/**
+ * Keeps the workers busy until Ctrl-C, so that the inspector has something to
+ * show: each round every worker posts one event, syncs with its station, and
+ * the stations round-trip with the main station. One progress line (rewritten
+ * in place on a terminal, every 5 s otherwise).
+ */
+async function live(url: string): Promise<void> {
+  const workers = [[1, 1], [1, 2], [2, 1], [2, 2]] as const;
+  let stop = false;
+  const interrupted = new Promise<void>((resolve) =>
+    process.once('SIGINT', () => {
+      stop = true;
+      resolve();
+    }),
+  );
+  line();
+  line(`8. live: the workers keep posting and syncing; watch them at ${url} (Ctrl-C stops)`);
+  const start = performance.now();
+  let posted = 0;
+  let moved = 0;
+  let printed = 0;
+  const progress = (final = false) => {
+    const text = `  ${posted} events posted, ${moved} moved to other threads, ${((performance.now() - start) / 1000).toFixed(0)} s`;
+    if (process.stdout.isTTY) process.stdout.write(`\r${text}${final ? '\n' : ''}`);
+    else if (final || performance.now() - printed > 5_000) {
+      printed = performance.now();
+      line(text);
+    }
+  };
+  const pause = (ms: number) => Promise.race([interrupted, new Promise((resolve) => setTimeout(resolve, ms))]);
+  while (!stop) {
+    try {
+      for (const [processor, thread] of workers) {
+        await bus(processor, thread).post('demo.tick', { round: posted });
+        posted++;
+      }
+      for (const processor of [1, 2]) await station(processor).roundTrip();
+      for (const [processor, thread] of workers) moved += (await bus(processor, thread).sync()).added.length;
+    } catch (error) {
+      // Ctrl-C in a terminal signals the processors too (one process group): they die as the root hears it.
+      if (!stop) await pause(1_000);
+      if (stop) break;
+      throw error;
+    }
+    progress();
+    await pause(250);
+  }
+  progress(true);
 }

@@ -7,7 +7,7 @@
  * per side for each processor, and a bus per side for each thread. Every hop
  * goes through the `Transport`.
  */
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
 import { bridgeMachine } from '../machines/bridge.machine.js';
 import { busMachine } from '../machines/bus.machine.js';
@@ -28,6 +28,10 @@ import { DirectStationLink, type StationHost, type StationLink, type ThreadHost 
 import { Station } from './station/station.js';
 import { SyncTimer, settleAll } from './station/sync-policy.js';
 import { Thread } from './thread/thread.js';
+import { InspectionHub } from './inspection/hub.js';
+import type { InspectHook, InspectionTap } from './inspection/tap.js';
+import type { InspectorServer } from '../inspector/server.js';
+import type { InspectorOptions } from '../inspector/options.js';
 import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread/thread-service.js';
 import { assertSide } from './validate.js';
 import type { FrameChannel, MessagePortLike } from './wire/frame-channel.js';
@@ -40,6 +44,9 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   readonly bridgeActor: Actor<typeof bridgeMachine>;
   /** Resolves once every worker thread and child processor has started; see `Runtime.ready`. */
   readonly ready: Promise<void>;
+  /** Inspection in the root: every realm's records, the `inspect` option, the inspector server. */
+  readonly inspection: InspectionHub;
+  #inspector: Promise<InspectorServer> | undefined;
   readonly #mainStations: Record<Side, Station>;
   readonly #mainLinks: Record<Side, StationLink>;
   /** The actors of the stations created here, stopped by `stop()`. */
@@ -63,6 +70,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
 
   constructor(options: ResolvedRuntimeOptions) {
     this.options = options;
+    this.inspection = new InspectionHub(options.inspect);
     const { processors, threadsPerProcessor: threads, syncLimits } = options;
     this.#children = new ChildProcessors(
       this,
@@ -83,7 +91,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       bridgeMachine.provide({
         actions: { clearSide: (_args, params: ClearRequest) => void this.#pendingClearings.push(params) },
       }),
-      { id: 'bridge', ...this.#inspectOption() },
+      { id: 'bridge', inspect: this.inspectHook(0, null) },
     );
     this.bridge = new Bridge(this.bridgeActor, this, () => {
       const taken = this.#pendingClearings;
@@ -122,6 +130,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
             ...(options.restart === undefined ? {} : { restart: options.restart }),
             ...(options.workerLimits === undefined ? {} : { resourceLimits: options.workerLimits }),
             ...(options.sync === undefined ? {} : { sync: options.sync }),
+            inspection: { on: () => this.inspection.remoteOn, attach: (port) => this.inspection.relay.attach(port) },
             onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
           }).then((started) => {
             this.#workerThreads.push(started);
@@ -324,6 +333,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     // Local stations first, then the main ones (created first), then the bridge.
     for (const actor of [...this.#stationActors.values()].reverse()) actor.stop();
     this.bridgeActor.stop();
+    this.inspection.close();
+    await this.#inspector?.then((server) => server.stop(), () => undefined);
   }
 
   /** The bridge's current direction. */
@@ -390,22 +401,52 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   }
 
   createBusActor(endpoint: Endpoint): Actor<typeof busMachine> {
-    return createActor(busMachine, { id: busId(endpoint), input: { endpoint }, ...this.#inspectOption() }).start();
+    return createActor(busMachine, { id: busId(endpoint), input: { endpoint }, inspect: this.inspectHook(endpoint.processor, endpoint.thread) }).start();
   }
 
   #createStation(host: StationHost, kind: StationKind, side: Side, processor: number): Station {
     const actor = createActor(stationMachine, {
       id: stationId(kind, side, processor),
       input: { kind, side, processor },
-      ...this.#inspectOption(),
+      inspect: this.inspectHook(processor, null),
     }).start();
     const station = new Station(host, kind, side, processor, actor);
     this.#stationActors.set(station, actor);
     return station;
   }
 
-  #inspectOption(): { inspect?: (event: InspectionEvent) => void } {
-    return this.options.inspect === undefined ? {} : { inspect: this.options.inspect };
+  /** The `inspect` option of an actor created in this thread at `processor`, `thread` (null: a station or the bridge). */
+  inspectHook(processor: number, thread: number | null): InspectHook {
+    return this.inspection.tap.hook(processor, thread);
+  }
+
+  /**
+   * Starts the inspector server (once; later calls get the same one) and
+   * turns inspection on everywhere: the root's actors, its worker threads,
+   * and every child processor with its threads.
+   */
+  inspect(options: InspectorOptions): Promise<InspectorServer> {
+    this.assertRunning('inspect');
+    this.#inspector ??= (async () => {
+      // Loaded on demand: a runtime that is never inspected never loads the WebSocket library.
+      const { InspectorServer } = await import('../inspector/server.js');
+      const server = await InspectorServer.start(options).catch((error: unknown) => {
+        this.#inspector = undefined;
+        const code = (error as { code?: unknown } | null)?.code;
+        if (code === 'EADDRINUSE' || code === 'EACCES') {
+          throw new InvalidOptionError('inspect options.port', `cannot listen on 127.0.0.1:${options.port} (${String(code)}); choose another port, or 0 for any free one.`, { cause: error });
+        }
+        throw error;
+      });
+      if (!this.#running) {
+        await server.stop();
+        throw new RuntimeStoppedError('inspect');
+      }
+      this.inspection.attach(server);
+      await Promise.all(this.#children.all().map((child) => child.inspect()));
+      return server;
+    })();
+    return this.#inspector;
   }
 }
 
@@ -438,6 +479,10 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
   get subscriberErrorHandler(): ErrorHandler {
     return this.#core.options.onError;
+  }
+
+  get inspection(): InspectionTap {
+    return this.#core.inspection.tap;
   }
 
   get maxBatch(): number | undefined {

@@ -19,9 +19,10 @@ import type { SyncPolicy } from './station/sync-policy.js';
 import type { Thread } from './thread/thread.js';
 import { unwrap, type ActorInfo } from './thread/thread-service.js';
 import { assertKnownKeys, assertSide } from './validate.js';
+import { checkInspectorOptions, type InspectorOptions } from '../inspector/options.js';
 import type { Transport } from './wire/transport.js';
 
-export type { ActorInfo, RuntimeOptions };
+export type { ActorInfo, InspectorOptions, RuntimeOptions };
 export { DEFAULT_PROCESSOR_EXEC_ARGV } from './options.js';
 
 /**
@@ -291,6 +292,26 @@ export class Runtime {
       },
       stop: async () => void unwrap(await api.call('stopActor', info.id)),
     };
+  }
+
+  /**
+   * Starts the inspector on 127.0.0.1 and resolves with its URL
+   * (`http://127.0.0.1:<port>/`). It speaks the `@statelyai/inspect`
+   * WebSocket protocol on the same port: a `createWebSocketReceiver` gets
+   * every inspection event of every actor of the runtime — buses, stations,
+   * the bridge and spawned actors, in every worker thread and child processor
+   * — and an XState app's `createWebSocketInspector` is shown beside them.
+   * Inspection is on from then on, everywhere, until `stop()`, which closes
+   * the server. A WebSocket from a web page of another origin is refused.
+   * Calling it again resolves with the same URL.
+   *
+   * @example
+   * const url = await runtime.inspect({ port: 0 })   // any free port
+   * console.log(`inspector: ${url}`)                   // ws://127.0.0.1:<port> for WebSocket clients
+   */
+  async inspect(options?: InspectorOptions): Promise<string> {
+    const checked = checkInspectorOptions(options);
+    return (await this.#core.inspect(checked)).url;
   }
 
   /**

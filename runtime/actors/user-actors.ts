@@ -17,6 +17,7 @@ import { loadTypeScriptIn } from '../hosting/entries.js';
 import type { Bus } from '../bus/bus.js';
 import type { ErrorHandler, Subscription } from '../bus/subscriptions.js';
 import { assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
+import type { InspectionTap } from '../inspection/tap.js';
 
 /** Throws `InvalidOptionError` unless `event` is an XState event for a user actor: an object with a non-empty string `type`. */
 export function checkActorEvent(event: unknown): asserts event is { type: string; [key: string]: unknown } {
@@ -115,7 +116,11 @@ function isMachine(value: unknown): value is AnyStateMachine {
 export interface ActorThread {
   readonly processor: number;
   readonly index: number;
-  readonly host: { readonly subscriberErrorHandler: ErrorHandler };
+  readonly host: {
+    readonly subscriberErrorHandler: ErrorHandler;
+    /** @internal Inspection in the thread's realm: a spawned actor is created with its hook. */
+    readonly inspection?: InspectionTap;
+  };
   /** The thread's current bus of `side`: what an actor emits is posted there. */
   bus(side: Side): Pick<Bus, 'post' | 'subscribe'>;
 }
@@ -154,7 +159,12 @@ export class UserActors {
     const side = options.side ?? 'external';
     const id = options.id ?? `${module.split('/').pop()?.replace(/\.(machine\.)?[mc]?[jt]s$/, '') ?? 'actor'}-${this.#count++}`;
     if (this.#actors.has(id)) throw new InvalidOptionError('spawn options.id', `an actor "${id}" already runs in this thread.`);
-    const actor = createActor(machine, { id, input: options.input });
+    const inspection = this.#thread.host.inspection;
+    const actor = createActor(machine, {
+      id,
+      input: options.input,
+      ...(inspection === undefined ? {} : { inspect: inspection.hook(this.#thread.processor, this.#thread.index) }),
+    });
     const inbox = new ActorInbox((event) => actor.send({ type: event.type, payload: event.payload, event }));
     // What the actor emits goes on the bus; a bad emission is refused there and reported, never thrown into the actor.
     actor.on('*', (emitted: { type: string; payload?: unknown }) => {

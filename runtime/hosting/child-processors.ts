@@ -15,6 +15,7 @@ import type { ProcessorInit } from '../wire/protocol.js';
 import { RemoteProcessor } from './processor-host.js';
 import { DEFAULT_RESTART_POLICY } from './processor-threads.js';
 import { RestartBudget } from './supervision.js';
+import type { InspectionBatch } from '../inspection/tap.js';
 
 /** What every child processor starts with, whichever it is. */
 export type ChildProcessorSettings = Pick<
@@ -29,6 +30,8 @@ export interface ChildProcessorsHost {
   bridgeDirection(): BridgeDirection;
   /** A processor died by itself: whether it was restarted, or its budget ran out. */
   reportCrash(processor: number, reason: string, restarted: boolean): void;
+  /** Inspection in the root: whether processors send records, and where their batches go. */
+  readonly inspection: { readonly remoteOn: boolean; take(batch: InspectionBatch): void };
 }
 
 /** The child processors of one runtime, by processor number (1..n). */
@@ -91,11 +94,13 @@ export class ChildProcessors {
    * restarted within its restart budget, and the crash is reported.
    */
   async start(index: number, incarnation = 0): Promise<void> {
+    const inspect = this.#host.inspection.remoteOn;
     const starting = RemoteProcessor.start(
       {
         processor: index,
         bridge: this.#host.bridgeDirection(),
         incarnation,
+        inspect,
         ...this.#settings,
         ...(this.#journalDir === undefined ? {} : { journal: journalPath(this.#journalDir, index) }),
       },
@@ -103,6 +108,7 @@ export class ChildProcessors {
       () => this.#host.bridgeDirection(),
       this.#execArgv,
       this.#stopStarts.signal,
+      (batch) => this.#host.inspection.take(batch),
     );
     // halt() aborts starts in flight and settled() waits for them, so no processor started meanwhile outlives the runtime.
     this.#starting.add(starting);
@@ -117,6 +123,8 @@ export class ChildProcessors {
       return;
     }
     this.#running.set(index, remote);
+    // Inspection turned on while it started: it hears so now.
+    if (!inspect && this.#host.inspection.remoteOn) void remote.inspect();
     void remote.exited.then(async (exit) => {
       if (exit.stopped || this.#halted) return;
       const reason = exit.signal ?? `exit code ${exit.code}`;

@@ -15,6 +15,8 @@ import type { ThreadCaller } from '../bus/remote-bus.js';
 import type { Station } from '../station/station.js';
 import { eventsFromFrame, unwrap, type ActorInfo, type EventsFrame, type PortableQuery, type ThreadApi } from '../thread/thread-service.js';
 import { entryExecArgv, runtimeEntry } from './entries.js';
+import { isInspectionBatch } from '../inspection/ports.js';
+import type { InspectionBatch } from '../inspection/tap.js';
 
 
 /** How a processor process ended. */
@@ -71,7 +73,13 @@ export class RemoteProcessor {
   #gone: Error | undefined;
   #stopping = false;
 
-  private constructor(child: ChildProcess, processor: number, mainStation: (side: Side) => Station, bridge: () => BridgeDirection) {
+  private constructor(
+    child: ChildProcess,
+    processor: number,
+    mainStation: (side: Side) => Station,
+    bridge: () => BridgeDirection,
+    onInspection: ((batch: InspectionBatch) => void) | undefined,
+  ) {
     this.#child = child;
     this.processor = processor;
     // A ChildProcess with no 'error' listener crashes this process on any error it raises.
@@ -89,6 +97,10 @@ export class RemoteProcessor {
       if (report.type === 'result') {
         this.#pending.get(report.id)?.resolve(report.outcome);
         this.#pending.delete(report.id);
+      }
+      if (report.type === 'inspection') {
+        if (isInspectionBatch(report.batch)) onInspection?.(report.batch);
+        return;
       }
       // Its successor's buses count generations from 0 again: handles made from here on must not name the old ones.
       if (report.type === 'threadReplaced') {
@@ -154,6 +166,7 @@ export class RemoteProcessor {
     bridge: () => BridgeDirection,
     execArgv: readonly string[] = [],
     signal?: AbortSignal,
+    onInspection?: (batch: InspectionBatch) => void,
   ): Promise<RemoteProcessor> {
     const child = fork(runtimeEntry('processor'), [], {
       // Compiled: plain node. From the sources: tsx first, then the user's flags.
@@ -161,7 +174,7 @@ export class RemoteProcessor {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const processor = new RemoteProcessor(child, init.processor, mainStation, bridge);
+    const processor = new RemoteProcessor(child, init.processor, mainStation, bridge, onInspection);
     let onMessage: ((message: unknown) => void) | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -219,6 +232,11 @@ export class RemoteProcessor {
         throw error;
       }
     });
+  }
+
+  /** Turns inspection on in this processor and its threads. */
+  inspect(): Promise<Outcome<unknown>> {
+    return this.#send({ type: 'inspect', id: this.#nextId++ });
   }
 
   /** Calls a thread's control API in this processor. */

@@ -5,6 +5,8 @@
  * control messages (`ProcessorControl`) on the same channel.
  */
 import { MessageChannel } from 'node:worker_threads';
+import { InspectionRelay } from '../inspection/ports.js';
+import { InspectionTap, realmName, type InspectionOutlet } from '../inspection/tap.js';
 import { createActor } from 'xstate';
 import { BusError, UnsupportedError, toWireError } from '../../errors.js';
 import { stationMachine } from '../../machines/station.machine.js';
@@ -47,7 +49,7 @@ const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued',
 function controlProblem(message: unknown): string | undefined {
   if (typeof message !== 'object' || message === null) return 'expected an object';
   const { type, target, method, args } = message as Record<string, unknown>;
-  if (type === 'actors' || type === 'stop' || type === 'init') return undefined;
+  if (type === 'actors' || type === 'stop' || type === 'init' || type === 'inspect') return undefined;
   if (type !== 'call') return `unknown type ${JSON.stringify(String(type)).slice(0, 40)}`;
   if (!Array.isArray(args)) return 'args must be an array';
   if (target === 'thread') {
@@ -79,12 +81,27 @@ export class ProcessorNode implements StationHost {
   #locked = false;
   #running = true;
   readonly #onThreadReplaced: ((thread: number) => void) | undefined;
+  /** Inspection of this processor's realm (its stations), and the ports its threads send theirs on. */
+  readonly #inspection: { readonly tap: InspectionTap; readonly relay: InspectionRelay } | undefined;
 
-  /** `onThreadReplaced` is told when a restarted worker thread replaces its predecessor (the root resets what it knows of its buses). */
-  constructor(parent: FramePort, init: ProcessorInit, onThreadReplaced?: (thread: number) => void) {
+  /**
+   * `onThreadReplaced` is told when a restarted worker thread replaces its
+   * predecessor (the root resets what it knows of its buses); `sendInspection`
+   * carries inspection batches to the root (none: no inspection here).
+   */
+  constructor(parent: FramePort, init: ProcessorInit, onThreadReplaced?: (thread: number) => void, sendInspection?: InspectionOutlet) {
     this.processor = init.processor;
     this.#init = init;
     this.#onThreadReplaced = onThreadReplaced;
+    if (sendInspection !== undefined) {
+      const tap = new InspectionTap({
+        realm: realmName(init.processor, 0, this.#incarnation()),
+        on: init.inspect === true,
+        outlet: sendInspection,
+      });
+      // What the threads send joins this processor's records, under the same bound, one batch to the root at a time.
+      this.#inspection = { tap, relay: new InspectionRelay((batch) => tap.forward(batch), () => tap.on) };
+    }
     this.#direction = init.bridge;
     this.#upstream = new FrameChannel(parent, {
       end: 'a',
@@ -99,7 +116,11 @@ export class ProcessorNode implements StationHost {
         'local',
         side,
         init.processor,
-        createActor(stationMachine, { input: { kind: 'local', side, processor: init.processor } }).start(),
+        createActor(stationMachine, {
+          id: `station:local:${init.processor}:${side}`,
+          input: { kind: 'local', side, processor: init.processor },
+          ...(this.#inspection === undefined ? {} : { inspect: this.#inspection.tap.hook(init.processor, null) }),
+        }).start(),
       );
     this.#stations = { internal: station('internal'), external: station('external') };
   }
@@ -124,7 +145,10 @@ export class ProcessorNode implements StationHost {
       }
     }
     const { port1, port2 } = new MessageChannel();
+    const inspectPorts = this.#inspection === undefined ? undefined : new MessageChannel();
+    if (inspectPorts !== undefined) this.#inspection!.relay.attach(inspectPorts.port2);
     const api = createThreadService(port1, {
+      ...(inspectPorts === undefined ? {} : { inspectPort: inspectPorts.port1, inspect: this.#inspection!.tap.on }),
       processor: this.processor,
       thread: 0,
       deferred: this.#init.deferred,
@@ -155,6 +179,9 @@ export class ProcessorNode implements StationHost {
       processorIncarnation: this.#incarnation(),
       ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
+      ...(this.#inspection === undefined
+        ? {}
+        : { inspection: { on: () => this.#inspection!.tap.on, attach: (port) => this.#inspection!.relay.attach(port) } }),
     });
     await resent;
     // A stop() that came while this started has nothing left for a timer to sync.
@@ -270,6 +297,13 @@ export class ProcessorNode implements StationHost {
         }
       });
     }
+    if (message.type === 'inspect') {
+      return outcome(() => {
+        this.#inspection?.tap.enable();
+        this.#inspection?.relay.enable();
+        return null;
+      });
+    }
     if (message.type === 'stop') return outcome(() => this.stop());
     if (message.type === 'actors') return outcome(() => this.actors());
     return { ok: false, code: 'UNSUPPORTED', message: `unexpected control message ${message.type}` };
@@ -302,6 +336,8 @@ export class ProcessorNode implements StationHost {
     await this.#workers?.stop();
     for (const thread of this.#threads.values()) thread.channel.close();
     this.#upstream.close();
+    this.#inspection?.relay.close();
+    this.#inspection?.tap.close();
     await this.#journal?.close();
     this.#stations.internal.actor.stop();
     this.#stations.external.actor.stop();

@@ -9,7 +9,7 @@
  * incarnation by its first `fromStation()`; event ids continue past the old
  * ones. What it had not sent is lost with it, and reported.
  */
-import type { ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../../errors.js';
 import type { BridgeDirection } from '../../types.js';
 import { assertKnownKeys, describe } from '../validate.js';
@@ -80,6 +80,12 @@ export interface WorkerThreadOptions {
   readonly clock?: Clock;
   /** Told when a worker dies: whether it was restarted, or the budget ran out. */
   readonly onCrash?: (thread: number, exit: WorkerExit, restarted: boolean) => void;
+  /**
+   * Inspection: each worker gets a port of its own for its inspection records
+   * (`runtime/inspection/ports.ts`), attached here once it runs; `on` says
+   * whether it starts with inspection on.
+   */
+  readonly inspection?: { on(): boolean; attach(port: MessagePort): void };
 }
 
 /** A processor's running worker threads. */
@@ -115,6 +121,7 @@ async function superviseThread(
 ): Promise<Supervision<ThreadWorkerApi>> {
   let incarnation = 0;
   const start = (): Promise<WorkerHandle<ThreadWorkerApi>> => {
+    const inspection = options.inspection === undefined ? undefined : new MessageChannel();
     const workerData: ThreadServiceOptions = {
       processor: options.processor,
       thread,
@@ -123,6 +130,7 @@ async function superviseThread(
       bridge: options.bridge(),
       incarnation: incarnationName(options.processorIncarnation ?? '', incarnation++),
       ...(options.sync === undefined ? {} : { sync: options.sync }),
+      ...(inspection === undefined ? {} : { inspectPort: inspection.port2, inspect: options.inspection!.on() }),
     };
     return startWorker<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,
@@ -131,10 +139,18 @@ async function superviseThread(
       startDeadlineMs: 60_000,
       ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-    }).then((handle) => {
-      attach(attacher, options.processor, thread, handle);
-      return handle;
-    });
+      ...(inspection === undefined ? {} : { transfer: [inspection.port2] }),
+    }).then(
+      (handle) => {
+        if (inspection !== undefined) options.inspection!.attach(inspection.port1);
+        attach(attacher, options.processor, thread, handle);
+        return handle;
+      },
+      (error: unknown) => {
+        inspection?.port1.close();
+        throw error;
+      },
+    );
   };
   const budget = new RestartBudget({ ...policy, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   const supervision = await supervise(start, {

@@ -33,6 +33,8 @@ export interface WorkerOptions {
   readonly resourceLimits?: ResourceLimits;
   /** The worker's `process.env`, replacing the default (a copy of the host's). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Message ports inside `workerData` that move to the worker (Node's `transferList`). */
+  readonly transfer?: readonly MessagePort[];
 }
 
 /** Why a worker is gone. */

@@ -12,8 +12,8 @@
  * gives every call a deadline, and rejects all of them with a
  * `WorkerCrashedError` the moment the worker is gone.
  */
-import { MessageChannel } from 'node:worker_threads';
-import type { MessagePort, ResourceLimits, Worker as NodeWorker } from 'node:worker_threads';
+import { MessageChannel, MessagePort } from 'node:worker_threads';
+import type { ResourceLimits, Worker as NodeWorker } from 'node:worker_threads';
 import { InvalidOptionError, UnsupportedError, WorkerCrashedError } from '../../errors.js';
 import { assertKnownKeys, describe } from '../validate.js';
 import { HostedWorker, loadThreadsHost, type ThreadsHost } from './threads-js.js';
@@ -32,7 +32,7 @@ import {
   type WorkerOptions,
 } from './worker-api.js';
 
-const OPTION_KEYS = ['name', 'workerData', 'callDeadlineMs', 'startDeadlineMs', 'resourceLimits', 'env'] as const;
+const OPTION_KEYS = ['name', 'workerData', 'callDeadlineMs', 'startDeadlineMs', 'resourceLimits', 'env', 'transfer'] as const;
 const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 /** The longest `callDeadlineMs` or `startDeadlineMs`: setTimeout's largest delay (longer ones fire at once). */
 export const MAX_DEADLINE_MS = 2 ** 31 - 1;
@@ -78,6 +78,7 @@ interface Settings {
   readonly startDeadlineMs: number;
   readonly resourceLimits: ResourceLimits | undefined;
   readonly env: Readonly<Record<string, string>> | undefined;
+  readonly transfer: readonly MessagePort[];
 }
 
 interface PendingCall {
@@ -116,7 +117,7 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
       worker = new HostedWorker(source, {
         name: settings.name,
         workerData: envelope,
-        transferList: [workerPort],
+        transferList: [workerPort, ...settings.transfer],
         ...(settings.resourceLimits === undefined ? {} : { resourceLimits: settings.resourceLimits }),
         ...(settings.env === undefined ? {} : { env: settings.env }),
       });
@@ -303,9 +304,14 @@ function checkOptions(options: WorkerOptions): Settings {
       }
     }
   }
+  const transfer = options.transfer ?? [];
+  if (!Array.isArray(transfer) || !transfer.every((port) => port instanceof MessagePort)) {
+    throw new InvalidOptionError('startWorker.transfer', `expected an array of MessagePorts, got ${describe(transfer)}.`);
+  }
   return {
     name,
     workerData,
+    transfer,
     callDeadlineMs: deadline(options.callDeadlineMs, 'callDeadlineMs', DEFAULT_CALL_DEADLINE_MS),
     startDeadlineMs: deadline(options.startDeadlineMs, 'startDeadlineMs', DEFAULT_START_DEADLINE_MS),
     resourceLimits,

@@ -16,6 +16,7 @@ import type { EventBatch, SyncRequest, WireMessage } from '../wire/protocol.js';
 import type { ErrorHandler } from '../bus/subscriptions.js';
 import type { Receiver, Transport } from '../wire/transport.js';
 import { plainBatch } from '../store/encoded-events.js';
+import type { InspectionTap } from '../inspection/tap.js';
 
 /** A station's answer to a read: the batch, and the arrival number it is complete through. */
 export interface SyncReply {
@@ -78,6 +79,8 @@ export interface ThreadHost {
   bridgeLocked?(): boolean;
   /** The link to this processor's local station of `side`. */
   stationLink(side: Side): StationLink;
+  /** @internal Inspection in this thread's realm: the hook of every actor created here (buses, user actors). */
+  readonly inspection?: InspectionTap;
   /** @internal Starts the bus actor of `endpoint` (its machine's types stay out of the published ones). */
   createBusActor(endpoint: Endpoint): Actor<typeof busMachine>;
   /** With an automatic sync policy: posts on one bus that ask for a sync at once. */

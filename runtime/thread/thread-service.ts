@@ -28,6 +28,8 @@ export type { Outcome };
 import { Thread } from './thread.js';
 import { moduleHref, type SpawnOptions, type UserActorInfo } from '../actors/user-actors.js';
 import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/sync-policy.js';
+import { portInspectionTap } from '../inspection/ports.js';
+import { realmName } from '../inspection/tap.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -41,6 +43,10 @@ export interface ThreadServiceOptions {
   readonly incarnation?: string;
   /** The automatic sync policy, if any: this thread syncs its own buses. */
   readonly sync?: SyncPolicy;
+  /** Where this thread sends its inspection records (`runtime/inspection/ports.ts`); no inspection without it. */
+  readonly inspectPort?: MessagePortLike;
+  /** Inspection is on from the start (else the host turns it on over `inspectPort`). */
+  readonly inspect?: boolean;
 }
 
 
@@ -175,6 +181,11 @@ export function createThreadService(
     },
   });
   const link = new ChannelStationLink(channel);
+  const inspectPort = options.inspectPort;
+  const inspection =
+    inspectPort === undefined
+      ? undefined
+      : portInspectionTap(inspectPort, realmName(options.processor, options.thread, options.incarnation), options.inspect === true);
   const policy = options.sync;
   // A period syncs both buses; a bus that asks (maxBatch posts, a producer waiting for room) syncs alone.
   const asked = new Set<Side>();
@@ -213,7 +224,13 @@ export function createThreadService(
     bridgeDirection: () => direction,
     bridgeLocked: () => locked,
     stationLink: () => link,
-    createBusActor: (endpoint) => createActor(busMachine, { input: { endpoint } }).start(),
+    ...(inspection === undefined ? {} : { inspection }),
+    createBusActor: (endpoint) =>
+      createActor(busMachine, {
+        id: busId(endpoint),
+        input: { endpoint },
+        ...(inspection === undefined ? {} : { inspect: inspection.hook(endpoint.processor, endpoint.thread) }),
+      }).start(),
   };
   thread = new Thread(host, options.processor, options.thread, options.incarnation ?? '');
   const current = thread;
@@ -309,6 +326,8 @@ export function createThreadService(
         for (const side of SIDES) busControl.actor(current.bus(side)).stop();
         channel.close();
         port.close?.();
+        inspection?.close();
+        inspectPort?.close?.();
         return null;
       }),
   };

@@ -6,6 +6,7 @@
 import type { BridgeDirection, BusEvent, Endpoint, Side } from '../../types.js';
 import type { WireError } from '../../errors.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
+import type { InspectionBatch } from '../inspection/tap.js';
 
 /**
  * A batch of events for one hop: a bus's `toStation()`, a station's reply to
@@ -112,6 +113,8 @@ export interface ProcessorInit {
   readonly sync?: SyncPolicy;
   /** Where this processor's stations keep their journal (an lmdb directory); none when absent. */
   readonly journal?: string;
+  /** Inspection is on: the processor's actors and threads send their inspection records to the root. */
+  readonly inspect?: boolean;
 }
 
 /** A control call's answer across a thread or process: its value, or the error with its code (and details). */
@@ -140,6 +143,8 @@ export type ProcessorControl =
       readonly args: readonly unknown[];
     }
   | { readonly type: 'actors'; readonly id: number }
+  /** Turns inspection on in the processor and its threads. */
+  | { readonly type: 'inspect'; readonly id: number }
   | { readonly type: 'stop'; readonly id: number };
 
 /** Control messages from a processor to the root. */
@@ -148,4 +153,6 @@ export type ProcessorReport =
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'result'; readonly id: number; readonly outcome: Outcome<unknown> }
   /** A worker thread was restarted: its successor's buses start again at generation 0. */
-  | { readonly type: 'threadReplaced'; readonly thread: number };
+  | { readonly type: 'threadReplaced'; readonly thread: number }
+  /** Inspection records of the processor's actors and threads; the next batch comes once this one is written. */
+  | { readonly type: 'inspection'; readonly batch: InspectionBatch };

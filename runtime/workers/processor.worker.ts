@@ -33,7 +33,17 @@ process.on('message', (message: unknown) => {
   if (message instanceof Uint8Array) return; // frames belong to the node's channel
   const control = message as ProcessorControl;
   if (control.type === 'init') {
-    node = new ProcessorNode(parentFrames(parent), control.init, (thread) => report({ type: 'threadReplaced', thread }));
+    node = new ProcessorNode(
+      parentFrames(parent),
+      control.init,
+      (thread) => report({ type: 'threadReplaced', thread }),
+      // The next batch goes once this one is written to the channel: a root that reads slowly holds it back.
+      (batch, written) =>
+        void process.send!({ type: 'inspection', batch } satisfies ProcessorReport, undefined, undefined, (error: Error | null) => {
+          if (error !== null && error !== undefined) process.exit(0);
+          else written();
+        }),
+    );
     node.start().then(
       () => report({ type: 'ready' }),
       (error: unknown) => report({ type: 'failed', message: String(error) }),

@@ -1,0 +1,227 @@
+/**
+ * The inspector server: HTTP and WebSocket on one port of 127.0.0.1, speaking
+ * the `@statelyai/inspect` protocol (`protocol.ts`). It does what that
+ * package's own server does, and a little more:
+ *
+ * - every busline record reaches every client (a `createWebSocketReceiver`,
+ *   the page);
+ * - frames a client sends (an XState app's `createWebSocketInspector`) are
+ *   relayed to the other clients, beside busline's actors;
+ * - a client that connects late gets every live actor (its `@xstate.actor`
+ *   message and its latest snapshot), then the most recent event and
+ *   snapshot messages (`replay`, default 1000): bounded, whatever the run's
+ *   length (an actor that has ended is not announced again);
+ * - a client that reads too slowly (`maxClientBuffer` bytes waiting in its
+ *   socket) misses messages, counted, instead of growing this process;
+ * - a WebSocket whose `Origin` is a web page other than this server's own is
+ *   refused: any site open in the user's browser could otherwise connect to
+ *   ws://127.0.0.1 and read the application's events. Node clients send no
+ *   `Origin` and are let in.
+ *
+ * `/` serves a placeholder page for now (the inspector page comes later).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { readClientMessage } from './protocol.js';
+
+/** One message for the clients: its JSON text, and what the server needs to know of it. */
+export interface InspectorMessage {
+  readonly type: string;
+  readonly sessionId: string;
+  /** Its actor ended: the server forgets it (late clients are not told of it). */
+  readonly ended: boolean;
+  readonly json: string;
+}
+
+export interface InspectorServerOptions {
+  /** The port on 127.0.0.1; 0 (default) takes any free port. */
+  readonly port?: number;
+  /** Recent messages replayed to a client that connects (after the live actors). Default 1000. */
+  readonly replay?: number;
+  /** Bytes a client may have waiting before messages to it are dropped. Default 8 MiB. */
+  readonly maxClientBuffer?: number;
+}
+
+/** The largest frame a client may send. */
+const MAX_CLIENT_FRAME = 4 * 1024 * 1024;
+
+/** What the server counts. */
+export interface InspectorStats {
+  /** Clients connected now. */
+  clients: number;
+  /** Connections refused for their `Origin`. */
+  refused: number;
+  /** Messages not sent to a client because it was reading too slowly. */
+  dropped: number;
+  /** Frames from clients relayed, and those ignored (not inspection messages). */
+  relayed: number;
+  ignored: number;
+}
+
+/** The running server. */
+export class InspectorServer {
+  readonly url: string;
+  readonly port: number;
+  readonly stats: InspectorStats = { clients: 0, refused: 0, dropped: 0, relayed: 0, ignored: 0 };
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  readonly #replay: number;
+  readonly #maxClientBuffer: number;
+  /** The `@xstate.actor` message and latest snapshot message of every live actor, by session id. */
+  readonly #live = new Map<string, { actor: string | undefined; snapshot: string | undefined }>();
+  /** The most recent messages: a ring of `#replay` entries. */
+  readonly #recent: string[] = [];
+  #recentNext = 0;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(http: Server, wss: WebSocketServer, port: number, options: InspectorServerOptions) {
+    this.#http = http;
+    this.#wss = wss;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}/`;
+    this.#replay = options.replay ?? 1000;
+    this.#maxClientBuffer = options.maxClientBuffer ?? 8 * 1024 * 1024;
+  }
+
+  /**
+   * Listens on 127.0.0.1 and resolves once it does.
+   *
+   * @example
+   * const server = await InspectorServer.start({ port: 0 })
+   * server.publish({ type: '@xstate.event', sessionId: 'x:0', ended: false, json })
+   * await server.stop()
+   */
+  static async start(options: InspectorServerOptions = {}): Promise<InspectorServer> {
+    let server: InspectorServer | undefined;
+    const http = createServer((request, response) => {
+      if (server === undefined) response.writeHead(503).end();
+      else server.#page(request, response);
+    });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME });
+    http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (server === undefined) socket.destroy();
+      else server.#upgrade(request, socket, head);
+    });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.port ?? 0, '127.0.0.1', () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    server = new InspectorServer(http, wss, (http.address() as AddressInfo).port, options);
+    return server;
+  }
+
+  /** Sends a message to every client, and keeps what a later client needs of it. */
+  publish(message: InspectorMessage): void {
+    this.#keep(message.type, message.sessionId, message.ended, message.json);
+    for (const client of this.#wss.clients) this.#send(client, message.json);
+  }
+
+  /** Closes every connection and the port; resolves once nothing is left open. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      for (const client of this.#wss.clients) client.terminate();
+      await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+      this.#http.closeAllConnections();
+      await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    })();
+    return this.#stopped;
+  }
+
+  #keep(type: string, sessionId: string, ended: boolean, json: string): void {
+    if (ended) {
+      this.#live.delete(sessionId);
+    } else if (type === '@xstate.actor') {
+      this.#live.set(sessionId, { actor: json, snapshot: undefined });
+    } else if (type === '@xstate.snapshot') {
+      const live = this.#live.get(sessionId);
+      if (live !== undefined) live.snapshot = json;
+    }
+    // Actor messages are replayed from `#live` while their actor lives; in the ring too they would come twice.
+    if (this.#replay === 0 || type === '@xstate.actor') return;
+    if (this.#recent.length < this.#replay) this.#recent.push(json);
+    else this.#recent[this.#recentNext] = json;
+    this.#recentNext = (this.#recentNext + 1) % this.#replay;
+  }
+
+  #send(client: WebSocket, json: string): void {
+    if (client.readyState !== WebSocket.OPEN) return;
+    if (client.bufferedAmount > this.#maxClientBuffer) {
+      this.stats.dropped++;
+      return;
+    }
+    client.send(json);
+  }
+
+  #allowedOrigin(origin: string | undefined): boolean {
+    return origin === undefined || origin === `http://127.0.0.1:${this.port}` || origin === `http://localhost:${this.port}`;
+  }
+
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#stopped !== undefined || !this.#allowedOrigin(request.headers.origin)) {
+      this.stats.refused += this.#stopped === undefined ? 1 : 0;
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.#wss.handleUpgrade(request, socket, head, (client) => this.#connected(client));
+  }
+
+  #connected(client: WebSocket): void {
+    this.stats.clients++;
+    client.once('close', () => this.stats.clients--);
+    // A socket error (a reset) ends that client only.
+    client.on('error', () => client.terminate());
+    for (const { actor, snapshot } of this.#live.values()) {
+      if (actor !== undefined) this.#send(client, actor);
+      if (snapshot !== undefined) this.#send(client, snapshot);
+    }
+    const count = this.#recent.length;
+    const start = count < this.#replay ? 0 : this.#recentNext;
+    for (let i = 0; i < count; i++) this.#send(client, this.#recent[(start + i) % count]!);
+    client.on('message', (data: RawData, isBinary: boolean) => this.#relay(client, data, isBinary));
+  }
+
+  /** A frame from a client (an app's `createWebSocketInspector`): relayed to the others when it is an inspection message. */
+  #relay(from: WebSocket, data: RawData, isBinary: boolean): void {
+    const text = isBinary ? undefined : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const message = text === undefined ? undefined : readClientMessage(text);
+    if (message === undefined) {
+      this.stats.ignored++;
+      return;
+    }
+    this.stats.relayed++;
+    this.#keep(message.type, message.sessionId, message.ended, text!);
+    for (const client of this.#wss.clients) if (client !== from) this.#send(client, text!);
+  }
+
+  #page(request: IncomingMessage, response: ServerResponse): void {
+    if (request.method !== 'GET' || (request.url !== '/' && request.url !== '/index.html')) {
+      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found\n');
+      return;
+    }
+    response
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      .end(placeholderPage(this.port));
+  }
+}
+
+/** The page at `/` until the inspector page exists: what to connect instead. */
+function placeholderPage(port: number): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>busline inspector</title></head>
+<body>
+<h1>busline inspector</h1>
+<p>The inspector page is not built yet; it comes in a later version of busline.</p>
+<p>This server speaks the <code>@statelyai/inspect</code> WebSocket protocol at
+<code>ws://127.0.0.1:${port}</code>: connect a <code>createWebSocketReceiver({ server: 'ws://127.0.0.1:${port}' })</code>
+to receive every inspection event of the runtime's actors, or point an XState app's
+<code>createWebSocketInspector({ url: 'ws://127.0.0.1:${port}' })</code> at it to see it beside them.</p>
+</body>
+</html>
+`;
+}
