@@ -78,6 +78,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       options.processorExecArgv,
       processors,
       options.journal,
+      options.processorStartDeadlineMs,
     );
     this.bridgeActor = createActor(
       bridgeMachine.provide({

@@ -36,6 +36,8 @@ export class ChildProcessors {
   readonly #host: ChildProcessorsHost;
   readonly #settings: ChildProcessorSettings;
   readonly #execArgv: readonly string[];
+  /** How long a start may take before it is taken as failed (its child killed); none: until stop(). */
+  readonly #startDeadlineMs: number | undefined;
   readonly #running = new Map<number, RemoteProcessor>();
   readonly #budgets = new Map<number, RestartBudget>();
   readonly #starting = new Set<Promise<RemoteProcessor>>();
@@ -56,10 +58,12 @@ export class ChildProcessors {
     execArgv: readonly string[],
     count: number,
     journal: string | false | undefined,
+    startDeadlineMs?: number,
   ) {
     this.#host = host;
     this.#settings = settings;
     this.#execArgv = execArgv;
+    this.#startDeadlineMs = startDeadlineMs;
     if (count === 0 || journal === false) return;
     this.#journalDir = journal ?? mkdtempSync(join(tmpdir(), 'busline-journal-'));
     this.#ownsJournalDir = journal === undefined;
@@ -103,6 +107,7 @@ export class ChildProcessors {
       () => this.#host.bridgeDirection(),
       this.#execArgv,
       this.#stopStarts.signal,
+      this.#startDeadlineMs,
     );
     // halt() aborts starts in flight and settled() waits for them, so no processor started meanwhile outlives the runtime.
     this.#starting.add(starting);
