@@ -7,8 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BridgeDirection, Side } from '../../types.js';
+import { SIDES, type BridgeDirection, type Side } from '../../types.js';
 import type { Clock } from '../clock.js';
+import { STATION_THREAD } from '../station/links.js';
 import type { Station } from '../station/station.js';
 import { journalPath, prepareJournalDirectories } from '../store/journal.js';
 import type { ProcessorInit } from '../wire/protocol.js';
@@ -123,6 +124,8 @@ export class ChildProcessors {
     }
     this.#running.set(index, remote);
     void remote.exited.then(async (exit) => {
+      // Where its local stations stood in the main stations' reads holds no other processor back any more.
+      for (const side of SIDES) this.#host.mainStation(side).forgetReader({ processor: index, thread: STATION_THREAD });
       if (exit.stopped || this.#halted) return;
       const reason = exit.signal ?? `exit code ${exit.code}`;
       let budget = this.#budgets.get(index);

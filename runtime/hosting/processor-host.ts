@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { BusError, RuntimeStoppedError, WorkerCrashedError } from '../../errors.js';
 import type { BridgeDirection, BusEvent, Side } from '../../types.js';
+import type { ReaderBacklog } from '../station/arrivals.js';
 import type { FromMainOptions } from '../station/station.js';
 import { FrameChannel, type FramePort } from '../wire/frame-channel.js';
 import { stationServer } from '../station/links.js';
@@ -338,6 +339,11 @@ export class RemoteStation {
   /** The station's size and actor state. */
   state(): Promise<{ size: number; state: unknown }> {
     return this.#call('state');
+  }
+
+  /** The readers whose subscribers are behind, each with how far (see `Station.backlog()`). */
+  backlog(): Promise<ReaderBacklog[]> {
+    return this.#call('backlog');
   }
 }
 
