@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { BusFullError, createRuntime, isBusError, type Bus } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import type { RemoteStation } from '../../../runtime/hosting/processor-host.js';
-import { slowSubscriber } from '../../helpers.js';
+import { nextCrash, slowSubscriber } from '../../helpers.js';
 import { turns } from '../fixtures/turns.js';
 
 const SLOW = new URL('../fixtures/slow.machine.ts', import.meta.url);
@@ -195,6 +195,36 @@ test('maxBacklog across child processors - a slow actor in processor 2, a produc
       mostBehindMain <= 2 * sync.maxBacklog + sync.maxUnsent,
       `the main station held ${mostBehindMain} unread by the reader's station`,
     );
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('maxBacklog across child processors - a slow reader\'s processor that dies (not restarted) holds nobody back any more', async () => {
+  const runtime = createRuntime({
+    processors: 1,
+    sync: { everyMs: 5, maxInFlight: 1, maxBacklog: 4 },
+    restart: { maxRestarts: 0, withinMs: 1_000 },
+  });
+  try {
+    await runtime.ready;
+    // Each event takes the actor 50 ms: processor 1's reader stays behind while the root's events keep coming.
+    await runtime.spawn(SLOW, { processor: 1, thread: 0, input: { workMs: 50 } });
+    const producer = runtime.bus('external');
+    const main = runtime.mainStation('external');
+    const readerStation = runtime.processor(1).station('external') as RemoteStation;
+    for (let round = 0; main.backlog().length === 0 && round < 2_000; round++) {
+      await producer.room();
+      producer.post('work', round);
+      await refusal(producer.sync());
+      // A call answered by processor 1, whose thread the actor keeps busy: the rounds go at its pace.
+      await readerStation.state();
+    }
+    assert.equal(main.backlog().map(({ processor, thread }) => ({ processor, thread })), [{ processor: 1, thread: null }]);
+    const crashed = nextCrash(runtime, 'processor');
+    process.kill(runtime.processor(1).pid!, 'SIGKILL');
+    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: false });
+    assert.equal(main.backlog(), [], 'its station\'s place in the main station\'s reads is forgotten');
   } finally {
     await runtime.stop();
   }
