@@ -173,9 +173,10 @@ function fullMessage(held: number, max: number, bound: BusFullBound): string {
       );
     case 'backlog':
       return (
-        `The station refused this batch: a reader whose subscribers are behind has ${held} events there it has not read ` +
-        `(sync.maxBacklog is ${max}). Nothing was lost: the events stay unsent in this bus and a later sync offers them ` +
-        'again; await bus.room() before posting more.'
+        `The station refused this batch: ${held} events wait there for a reader whose subscribers are behind (unread by ` +
+        `it, or, for a reader in another processor, not yet taken by the main station; sync.maxBacklog is ${max}). ` +
+        'Nothing was lost: the events stay unsent in this bus and a later sync offers them again; await bus.room() ' +
+        'before posting more.'
       );
   }
 }

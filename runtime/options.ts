@@ -57,6 +57,13 @@ export interface RuntimeOptions {
   readonly processors?: number;
   /** How long a call to a worker may go unanswered before it is taken as hung. Default 30 000 ms. */
   readonly callDeadlineMs?: number;
+  /**
+   * How long a child processor may take to start (fork, replay its journal,
+   * start its workers, resend what it restored) before the start is taken as
+   * failed: the child is killed, and a restart counts it against `restart`.
+   * Default 120 000 ms.
+   */
+  readonly processorStartDeadlineMs?: number;
   /** How often a crashed worker thread or processor is restarted: default 5 times within 10 s each. */
   readonly restart?: RestartPolicy;
   /**
@@ -102,6 +109,15 @@ export interface RuntimeOptions {
  */
 export const DEFAULT_PROCESSOR_EXEC_ARGV: readonly string[] = Object.freeze(['--min-semi-space-size=16']);
 
+/**
+ * How long a child processor's start may take by default. A start replays the
+ * processor's journal and resends it to the main stations; generous, since a
+ * deadline that a large journal on a loaded machine misses would turn every
+ * restart of that processor into a failed one. What it guards against is a
+ * start that never ends (a child that never says it is ready).
+ */
+export const DEFAULT_PROCESSOR_START_DEADLINE_MS = 120_000;
+
 /** The most processors, and the most worker threads per processor, a runtime takes. */
 export const MAX_PROCESSORS = 64;
 
@@ -115,6 +131,7 @@ const RUNTIME_OPTIONS = [
   'threadsPerProcessor',
   'processors',
   'callDeadlineMs',
+  'processorStartDeadlineMs',
   'restart',
   'workerLimits',
   'processorExecArgv',
@@ -134,6 +151,7 @@ export interface ResolvedRuntimeOptions {
   readonly processors: number;
   /** Left to the worker host's own default when not given. */
   readonly callDeadlineMs: number | undefined;
+  readonly processorStartDeadlineMs: number;
   /** Left to the supervisors' own default when not given. */
   readonly restart: RestartPolicy | undefined;
   readonly workerLimits: ResourceLimits | undefined;
@@ -171,6 +189,13 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
   if (callDeadlineMs !== undefined && (!Number.isInteger(callDeadlineMs) || callDeadlineMs < 1 || callDeadlineMs > MAX_DEADLINE_MS)) {
     throw new InvalidOptionError('callDeadlineMs', `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(callDeadlineMs)}.`);
   }
+  const processorStartDeadlineMs = options.processorStartDeadlineMs ?? DEFAULT_PROCESSOR_START_DEADLINE_MS;
+  if (!Number.isInteger(processorStartDeadlineMs) || processorStartDeadlineMs < 1 || processorStartDeadlineMs > MAX_DEADLINE_MS) {
+    throw new InvalidOptionError(
+      'processorStartDeadlineMs',
+      `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(processorStartDeadlineMs)}.`,
+    );
+  }
   const clock = options.clock ?? systemClock;
   if (typeof clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
   const transport = resolveTransport(options.transport);
@@ -202,6 +227,7 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
     threadsPerProcessor,
     processors,
     callDeadlineMs,
+    processorStartDeadlineMs,
     restart: options.restart,
     workerLimits: options.workerLimits,
     processorExecArgv: Object.freeze([...processorExecArgv]),

@@ -86,6 +86,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       options.processorExecArgv,
       processors,
       options.journal,
+      options.processorStartDeadlineMs,
     );
     this.bridgeActor = createActor(
       bridgeMachine.provide({
@@ -158,7 +159,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   async #syncTick(): Promise<void> {
     const buses = () => this.#threads.flat().flatMap((thread) => SIDES.map((side) => thread.bus(side)));
     await settleAll(buses().map((bus) => () => busControl.autoSync(bus)));
-    await settleAll(Object.values(this.#localStations).flatMap((stations) => [() => stations.internal.roundTrip(), () => stations.external.roundTrip()]));
+    await settleAll(Object.values(this.#localStations).flatMap((stations) => SIDES.map((side) => () => stations[side].syncUpstream())));
     await settleAll(buses().map((bus) => () => busControl.autoSync(bus)));
   }
 

@@ -214,3 +214,31 @@ export function runCommand(command: string, args: readonly string[], options: Co
     });
   });
 }
+
+/**
+ * An async subscriber that finishes only when the test says so: `got` holds
+ * what it was given, `finish(n)` settles its `n` oldest promises, `reached(n)`
+ * resolves once it has been given `n` events.
+ */
+export function slowSubscriber() {
+  const got: unknown[] = [];
+  const unfinished: Array<() => void> = [];
+  const waiters: Array<{ count: number; resolve(): void }> = [];
+  return {
+    got,
+    handler: async (event: BusEvent) => {
+      got.push(event.payload);
+      for (const waiter of waiters.filter((w) => got.length >= w.count)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+      await new Promise<void>((resolve) => unfinished.push(resolve));
+    },
+    finish(count: number) {
+      for (const resolve of unfinished.splice(0, count)) resolve();
+    },
+    reached(count: number): Promise<void> {
+      return got.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }));
+    },
+  };
+}

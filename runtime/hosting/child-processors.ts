@@ -7,8 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BridgeDirection, Side } from '../../types.js';
+import { SIDES, type BridgeDirection, type Side } from '../../types.js';
 import type { Clock } from '../clock.js';
+import { STATION_THREAD } from '../station/links.js';
 import type { Station } from '../station/station.js';
 import { journalPath, prepareJournalDirectories } from '../store/journal.js';
 import type { ProcessorInit } from '../wire/protocol.js';
@@ -39,6 +40,8 @@ export class ChildProcessors {
   readonly #host: ChildProcessorsHost;
   readonly #settings: ChildProcessorSettings;
   readonly #execArgv: readonly string[];
+  /** How long a start may take before it is taken as failed (its child killed); none: until stop(). */
+  readonly #startDeadlineMs: number | undefined;
   readonly #running = new Map<number, RemoteProcessor>();
   readonly #budgets = new Map<number, RestartBudget>();
   readonly #starting = new Set<Promise<RemoteProcessor>>();
@@ -59,10 +62,12 @@ export class ChildProcessors {
     execArgv: readonly string[],
     count: number,
     journal: string | false | undefined,
+    startDeadlineMs?: number,
   ) {
     this.#host = host;
     this.#settings = settings;
     this.#execArgv = execArgv;
+    this.#startDeadlineMs = startDeadlineMs;
     if (count === 0 || journal === false) return;
     this.#journalDir = journal ?? mkdtempSync(join(tmpdir(), 'busline-journal-'));
     this.#ownsJournalDir = journal === undefined;
@@ -109,6 +114,7 @@ export class ChildProcessors {
       this.#execArgv,
       this.#stopStarts.signal,
       (batch) => this.#host.inspection.take(batch),
+      this.#startDeadlineMs,
     );
     // halt() aborts starts in flight and settled() waits for them, so no processor started meanwhile outlives the runtime.
     this.#starting.add(starting);
@@ -126,6 +132,8 @@ export class ChildProcessors {
     // Inspection turned on while it started: it hears so now.
     if (!inspect && this.#host.inspection.remoteOn) void remote.inspect();
     void remote.exited.then(async (exit) => {
+      // Where its local stations stood in the main stations' reads holds no other processor back any more.
+      for (const side of SIDES) this.#host.mainStation(side).forgetReader({ processor: index, thread: STATION_THREAD });
       if (exit.stopped || this.#halted) return;
       const reason = exit.signal ?? `exit code ${exit.code}`;
       let budget = this.#budgets.get(index);

@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { BusError, RuntimeStoppedError, WorkerCrashedError } from '../../errors.js';
 import type { BridgeDirection, BusEvent, Side } from '../../types.js';
+import type { ReaderBacklog } from '../station/arrivals.js';
 import type { FromMainOptions } from '../station/station.js';
 import { FrameChannel, type FramePort } from '../wire/frame-channel.js';
 import { stationServer } from '../station/links.js';
@@ -156,9 +157,10 @@ export class RemoteProcessor {
 
   /**
    * Forks the processor and resolves once its stations and threads are up.
-   * A start that fails (the processor says so, exits, or its channel breaks)
-   * or is given up (`signal` aborts: the runtime stops) kills the child and
-   * rejects once it is gone: a failed start leaves no process behind.
+   * A start that fails (the processor says so, exits, its channel breaks, or
+   * it is not ready within `deadlineMs`) or is given up (`signal` aborts: the
+   * runtime stops) kills the child and rejects once it is gone: a failed
+   * start leaves no process behind.
    */
   static async start(
     init: ProcessorInit,
@@ -167,6 +169,7 @@ export class RemoteProcessor {
     execArgv: readonly string[] = [],
     signal?: AbortSignal,
     onInspection?: (batch: InspectionBatch) => void,
+    deadlineMs?: number,
   ): Promise<RemoteProcessor> {
     const child = fork(runtimeEntry('processor'), [], {
       // Compiled: plain node. From the sources: tsx first, then the user's flags.
@@ -177,8 +180,22 @@ export class RemoteProcessor {
     const processor = new RemoteProcessor(child, init.processor, mainStation, bridge, onInspection);
     let onMessage: ((message: unknown) => void) | undefined;
     let onAbort: (() => void) | undefined;
+    let deadline: NodeJS.Timeout | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
+        // A child that never says it is ready (a preloaded module that never finishes, a replay that hangs)
+        // would otherwise hold this start, and the restarts waiting on it, until stop().
+        if (deadlineMs !== undefined) {
+          deadline = setTimeout(
+            () =>
+              reject(
+                new WorkerCrashedError(
+                  `processor ${init.processor} did not start within ${deadlineMs} ms (processorStartDeadlineMs); it was killed.`,
+                ),
+              ),
+            deadlineMs,
+          );
+        }
         onMessage = (message: unknown) => {
           const report = message as ProcessorReport;
           if (report?.type === 'ready') resolve();
@@ -206,6 +223,7 @@ export class RemoteProcessor {
       if (child.pid !== undefined) await processor.exited;
       throw error;
     } finally {
+      clearTimeout(deadline);
       child.off('message', onMessage!);
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
@@ -339,6 +357,11 @@ export class RemoteStation {
   /** The station's size and actor state. */
   state(): Promise<{ size: number; state: unknown }> {
     return this.#call('state');
+  }
+
+  /** The readers whose subscribers are behind, each with how far (see `Station.backlog()`). */
+  backlog(): Promise<ReaderBacklog[]> {
+    return this.#call('backlog');
   }
 }
 

@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { InspectionRelay } from '../inspection/ports.js';
 import { InspectionTap, realmName, type InspectionOutlet } from '../inspection/tap.js';
 import { createActor } from 'xstate';
-import { BusError, UnsupportedError, toWireError } from '../../errors.js';
+import { BusError, UnsupportedError, isBusError, toWireError } from '../../errors.js';
 import { stationMachine } from '../../machines/station.machine.js';
 import { SIDES, type BridgeDirection, type Side } from '../../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from '../wire/frame-channel.js';
@@ -43,7 +43,7 @@ export function parentFrames(parent: ParentChannel): FramePort {
   };
 }
 
-const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state'];
+const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog'];
 
 /** Why `message` is not a control message this node can act on, or undefined when it is one. */
 function controlProblem(message: unknown): string | undefined {
@@ -162,7 +162,12 @@ export class ProcessorNode implements StationHost {
     this.attachThread(this.processor, 0, port2, call);
     // What a predecessor's stations had accepted reaches the main stations again (they deduplicate),
     // while the workers start.
-    const resent = restored === 0 ? undefined : Promise.all(SIDES.map((side) => this.#stations[side].toMain()));
+    // Held back (BUS_FULL: a reader in another processor is behind), the events stay in the station, which the
+    // sync policy pushes again each period: that is no failed start.
+    const resend = (side: Side) => this.#stations[side].toMain().catch((error: unknown) => {
+      if (!isBusError(error, 'BUS_FULL')) throw error;
+    });
+    const resent = restored === 0 ? undefined : Promise.all(SIDES.map(resend));
     // Awaited below; a failure while the workers start must not go unhandled meanwhile.
     resent?.catch(() => undefined);
     this.#workers = await startWorkerThreads(this, {
@@ -187,7 +192,7 @@ export class ProcessorNode implements StationHost {
     // A stop() that came while this started has nothing left for a timer to sync.
     if (this.#init.sync !== undefined && this.#running) {
       this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
-        settleAll(SIDES.map((side) => () => this.#stations[side].roundTrip())),
+        settleAll(SIDES.map((side) => () => this.#stations[side].syncUpstream())),
       );
       this.#syncTimer.start();
     }
@@ -292,6 +297,8 @@ export class ProcessorNode implements StationHost {
             return eventsToFrame(station.queued(), this.#endpoint(message.side));
           case 'state':
             return { size: station.size, state: station.state };
+          case 'backlog':
+            return station.backlog();
           default:
             throw new UnsupportedError(`A station has no remote method ${message.method}.`);
         }

@@ -20,7 +20,11 @@ interface ArrivalRun {
   readonly sender?: string | undefined;
 }
 
-/** A reader whose subscribers are behind: its sync reads are limited by their credits. */
+/**
+ * A reader whose subscribers are behind: its sync reads are limited by their
+ * credits (a bus), or by how far its own readers are behind (a local station
+ * reading the main station).
+ */
 interface SlowReader {
   readonly processor: number;
   readonly thread: number;
@@ -28,12 +32,16 @@ interface SlowReader {
   behind: number;
 }
 
-/** Where one thread's reader stands, as `station.backlog()` reports it. */
+/** Where one reader stands, as `station.backlog()` reports it. */
 export interface ReaderBacklog {
   readonly processor: number;
-  readonly thread: number;
+  /** The reading thread; `null` when the reader is the processor's local station (at a main station). */
+  readonly thread: number | null;
   readonly behind: number;
 }
+
+/** The `thread` of a station reader's endpoint (links.ts's `STATION_THREAD`; declared here, below the links). */
+const STATION_READER = 0xffffffff;
 
 /**
  * The arrival numbers of one station's history, and the readers they hold
@@ -165,7 +173,23 @@ export class Arrivals {
 
   /** The readers whose subscribers are behind, each with how many events other threads sent since its last read. */
   backlog(): ReaderBacklog[] {
-    return [...this.#slowReaders.values()].map(({ processor, thread, behind }) => ({ processor, thread, behind }));
+    return [...this.#slowReaders.values()].map(({ processor, thread, behind }) => ({
+      processor,
+      thread: thread === STATION_READER ? null : thread,
+      behind,
+    }));
+  }
+
+  /** How far the slowest reader is behind; undefined when no reader's reads are limited. */
+  mostBehind(): number | undefined {
+    let most: number | undefined;
+    for (const { behind } of this.#slowReaders.values()) most = Math.max(most ?? 0, behind);
+    return most;
+  }
+
+  /** True when `key` (an `originKey`) is a reader whose reads are limited: its own batches are never held back for the others. */
+  isSlowReader(key: string): boolean {
+    return this.#slowReaders.has(key);
   }
 
   /** The thread is gone: where it stood holds nobody back any more. */

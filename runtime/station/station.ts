@@ -6,7 +6,7 @@
  * batch at a time; readers get their own arrays, never a half-merged batch.
  */
 import type { Actor } from 'xstate';
-import { BusBusyError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../../errors.js';
+import { BusBusyError, BusFullError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../../errors.js';
 import type { stationMachine } from '../../machines/station.machine.js';
 import { readableSide } from '../bridge/bridge.js';
 import type { BusEvent, Endpoint, Side, StationKind } from '../../types.js';
@@ -80,6 +80,16 @@ export class Station {
   readonly #arrivals = new Arrivals();
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
+  /**
+   * The main station refused this local station's last `toMain()` (`BUS_FULL`):
+   * a processor's reader elsewhere is behind. Its threads' batches are then
+   * refused too once `maxBacklog` events wait here for the main station.
+   */
+  #heldUpstream = false;
+  /** Events of a `toMain()` under way: they count as waiting here until the main station has taken them. */
+  #pushing = 0;
+  /** This local station's last read of its own side's main station was limited: the main station counts it as a slow reader. */
+  #slowAtMain = false;
   /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
   journal: StationJournal | undefined;
 
@@ -153,7 +163,11 @@ export class Station {
    */
   accept(batch: EventBatch): number {
     const sender = originKey(batch.from);
-    if (batch.history.length > 0 && this.#host.maxBacklog !== undefined) this.#arrivals.refuseWhileBehind(sender, this.#host.maxBacklog);
+    const maxBacklog = this.#host.maxBacklog;
+    if (batch.history.length > 0 && maxBacklog !== undefined) {
+      this.#arrivals.refuseWhileBehind(sender, maxBacklog);
+      this.#refuseWhileHeldUpstream(sender, maxBacklog);
+    }
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
     this.#arrivals.add(added, sourceKey(batch.from), sender);
@@ -164,6 +178,27 @@ export class Station {
     }
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#parked.size });
     return added.length;
+  }
+
+  /**
+   * Held back upstream (the main station refuses this station's batches for a
+   * slow reader in another processor), a local station takes no more than
+   * `maxBacklog` events it cannot pass on: its threads' batches are refused
+   * the same way (`BUS_FULL`, `bound: 'backlog'`), so their buses keep the
+   * events and their producers wait in `room()`. Its own slow readers' batches
+   * still go, as at any station: a consumer can always publish its results.
+   */
+  #refuseWhileHeldUpstream(sender: string, maxBacklog: number): void {
+    if (!this.#heldUpstream || this.#arrivals.isSlowReader(sender)) return;
+    const waiting = this.#unsentCount();
+    if (waiting >= maxBacklog) throw new BusFullError(waiting, maxBacklog, 'backlog');
+  }
+
+  /** Events accepted here that the main station has not taken yet. */
+  #unsentCount(): number {
+    let count = this.#pushing;
+    for (const batch of this.#unsent) count += batch.length;
+    return count;
   }
 
   /**
@@ -189,8 +224,9 @@ export class Station {
     if ((request.deliveredThrough ?? 0) > since && history.length > 0) {
       ({ history, alreadyDelivered } = this.#arrivals.deliveredFirst(history, request.deliveredThrough!));
     }
-    // A bus's sync read says where it stands: limited by its subscribers' credits, or caught up.
-    if (handBack === 'thread' && request.types === undefined && this.#host.maxBacklog !== undefined) {
+    // A bus's sync read says where it stands: limited by its subscribers' credits, or caught up; and so
+    // does a local station's read of its main station: limited by how far its own readers are behind.
+    if (handBack !== 'none' && request.types === undefined && this.#host.maxBacklog !== undefined) {
       this.#arrivals.noteReader(request.from, request.limit === undefined ? undefined : through);
     }
     const queue = this.#parked.take(request.from, handBack);
@@ -268,6 +304,9 @@ export class Station {
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
   clearSide(side: Side): number {
+    // The main station may have forgotten where this station stood (a clearing resets its slow readers):
+    // a read held for want of room says so again before it is skipped.
+    this.#slowAtMain = false;
     const count = this.#removeSide(side);
     if (count > 0) {
       this.journal?.record({ op: 'clear', side: this.side, remove: side });
@@ -299,42 +338,67 @@ export class Station {
     this.#host.assertRunning('toMain');
     this.#assertLocal('toMain');
     this.#enterUpstream('TO_MAIN', 'toMain', 'pushing');
-    const unsent = this.#unsent;
-    const batch: EventBatch = {
-      kind: 'batch',
-      seq: 0,
-      from: this.#endpoint(),
-      history: unsent.flat().sort(compareEvents),
-      queue: this.#parked.takeAll(),
-    };
+    const history = this.#unsent.flat().sort(compareEvents);
+    const queue = this.#parked.takeAll();
     this.#unsent = [];
+    const link = this.#host.mainLink(this.side);
+    const push = (events: readonly BusEvent[], parked: readonly BusEvent[]) =>
+      link.accept({ kind: 'batch', seq: 0, from: this.#endpoint(), history: events, queue: parked });
+    // Held back, one event asks whether the main station takes batches again, rather than have everything
+    // waiting here (up to maxBacklog events) carried, scanned and refused every period; the queue goes with it.
+    const probe = this.#heldUpstream && history.length > 1 ? 1 : 0;
+    let pushed = 0;
+    this.#pushing = history.length;
     try {
-      await this.#host.mainLink(this.side).accept(batch);
+      if (probe > 0) {
+        await push(history.slice(0, probe), queue);
+        pushed = probe;
+      }
+      await push(pushed === 0 ? history : history.slice(pushed), pushed === 0 ? queue : []);
+      pushed = history.length;
     } catch (error) {
-      this.#unsent = [...unsent, ...this.#unsent];
-      this.#parked.park(batch.queue);
+      this.#pushing = 0;
+      // What the main station took stays taken; the rest waits here for the next toMain().
+      if (pushed < history.length) this.#unsent.unshift(history.slice(pushed));
+      if (pushed === 0) this.#parked.park(queue);
+      else this.#queuePushed(queue);
+      this.#heldUpstream = isBusError(error, 'BUS_FULL');
       this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
       throw isBusError(error) && error.code !== 'FRAME_CORRUPT'
         ? error
         : new TransportError('toMain() failed; nothing was lost: the events stayed in the local station.', { cause: error });
     }
-    if (batch.queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: batch.queue.map((event) => event.id) });
-    this.#parked.pushedUpstream(batch.queue);
-    this.#actor.send({ type: 'PUSHED', events: batch.history.length + batch.queue.length });
+    this.#pushing = 0;
+    this.#heldUpstream = false;
+    this.#queuePushed(queue);
+    this.#actor.send({ type: 'PUSHED', events: history.length + queue.length });
+  }
+
+  /** Parked entries the main station took: they wait there for their threads now. */
+  #queuePushed(queue: readonly BusEvent[]): void {
+    if (queue.length > 0) this.journal?.record({ op: 'unpark', side: this.side, ids: queue.map((event) => event.id) });
+    this.#parked.pushedUpstream(queue);
   }
 
   /**
    * Merges the main station's history (only `types`, if given) into this
    * station and takes back the parked entries of this processor's threads.
    * With `side` set to the other side, reads that main station if the bridge
-   * allows it (history only).
+   * allows it (history only). Under the sync policy, while readers here are
+   * behind, an unfiltered read of this side takes only what is left of
+   * `sync.maxBacklog` for the slowest of them, and nothing once none is left
+   * (`added: 0`; the main station keeps the rest, and this processor's parked
+   * entries, for a later read).
    */
   async fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
     this.#host.assertRunning('fromMain');
     this.#assertLocal('fromMain');
     const side = readableSide(options, 'fromMain', this.side, this.#host);
-    this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
     const unfiltered = options?.types === undefined;
+    // Behind readers here limit what this station takes from its main station (see #readRoom).
+    const room = unfiltered && side === this.side ? this.#readRoom() : undefined;
+    if (room === 0 && this.#slowAtMain) return { added: 0, handedBack: 0 };
+    this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
     const since = unfiltered ? this.#mainThrough[side] : 0;
     const request: SyncRequest = {
       kind: 'syncRequest',
@@ -343,12 +407,15 @@ export class Station {
       side,
       ...(options?.types === undefined ? {} : { types: [...options.types] }),
       ...(since > 0 ? { since } : {}),
+      // A read's limit is at least 1 on the wire: with no room, one event tells the main station where this stands.
+      ...(room === undefined ? {} : { limit: Math.max(1, room) }),
     };
     let reply: EventBatch;
     try {
       const answer = await this.#host.mainLink(side).serve(request);
       reply = answer.batch;
       if (unfiltered) this.#mainThrough[side] = answer.through;
+      if (side === this.side && unfiltered) this.#slowAtMain = room !== undefined;
     } catch (error) {
       this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
@@ -362,6 +429,39 @@ export class Station {
     this.#actor.send({ type: 'MERGED', added: added.length, size: this.#history.size, queued: this.#parked.size });
     this.#actor.send({ type: 'PULLED', added: added.length });
     return { added: added.length, handedBack: reply.queue.length };
+  }
+
+  /**
+   * How many events an unfiltered read of the main station may bring while
+   * readers here are behind (their reads limited by their subscribers'
+   * credits): what is left of `maxBacklog` for the slowest of them; undefined
+   * (no limit) when none is. The main station keeps the rest, counts this
+   * station as a slow reader, and refuses other processors' batches once it
+   * is `maxBacklog` behind there: "held back" passes upstream, and producers
+   * in other processors are slowed as the ones here are.
+   */
+  #readRoom(): number | undefined {
+    const maxBacklog = this.#host.maxBacklog;
+    const behind = maxBacklog === undefined ? undefined : this.#arrivals.mostBehind();
+    return behind === undefined ? undefined : Math.max(0, maxBacklog! - behind);
+  }
+
+  /**
+   * @internal The sync policy's round trip: `toMain()` then `fromMain()`, the
+   * read even when the main station refused the push for a slow reader
+   * elsewhere (`BUS_FULL`): a held-back processor still sees the others'
+   * events. Rejects with that refusal afterwards.
+   */
+  async syncUpstream(): Promise<void> {
+    let refused: unknown;
+    try {
+      await this.toMain();
+    } catch (error) {
+      if (!isBusError(error, 'BUS_FULL')) throw error;
+      refused = error;
+    }
+    await this.fromMain();
+    if (refused !== undefined) throw refused;
   }
 
   /** `toMain()` then `fromMain()`: this station ends with the entire main history. */

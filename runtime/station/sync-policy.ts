@@ -53,8 +53,12 @@ export interface SyncPolicy {
    * in their buses, later syncs offer them again, and once `maxUnsent` wait
    * their posts are refused and `bus.room()` waits — so a slow consumer slows
    * the producers of other threads instead of piling events at the station,
-   * like JetStream's interest retention with "discard new". Default
-   * 16 × `maxBatch`.
+   * like JetStream's interest retention with "discard new". Across
+   * processors alike: such a reader's local station reads the main station
+   * only as far as this bound leaves room, the main station refuses other
+   * processors' `toMain()` while that station is this far behind, and a
+   * station so refused refuses its threads' batches once this many events
+   * wait in it. Default 16 × `maxBatch`.
    */
   readonly maxBacklog?: number;
 }

@@ -269,6 +269,55 @@ test('processor whose restarts cannot start - each failed start kills its child 
   }
 });
 
+/** Preloads fixtures/hangs-at-start.mjs into child processors: their starts hang while `marker` exists. */
+function hangingStarts(marker: string): readonly string[] {
+  process.env.BUSLINE_TEST_HANG_MARKER = marker;
+  return [`--import=${new URL('./fixtures/hangs-at-start.mjs', import.meta.url).href}`];
+}
+
+test('processorStartDeadlineMs - a processor that never says ready: ready rejects (WORKER_CRASHED, naming the option), its child is killed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-hang-test-'));
+  const marker = join(dir, 'hang');
+  writeFileSync(marker, '');
+  const runtime = createRuntime({ processors: 1, deferred: 'manual', processorExecArgv: hangingStarts(marker), processorStartDeadlineMs: 500 });
+  try {
+    const failure = await runtime.ready.then(() => undefined, (error: unknown) => error);
+    assert.ok(isBusError(failure, 'WORKER_CRASHED'), String(failure));
+    assert.match(String(failure), /did not start within 500 ms \(processorStartDeadlineMs\)/);
+    assert.equal(processorPids(), [], 'the hung child is gone when ready rejects');
+  } finally {
+    await runtime.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('processorStartDeadlineMs - restarts that hang each miss the deadline, are killed and count: the budget gives up, no process is left', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-hang-test-'));
+  const marker = join(dir, 'hang');
+  const runtime = createRuntime({
+    processors: 1,
+    deferred: 'manual',
+    processorExecArgv: hangingStarts(marker),
+    // Long enough for the first start on a loaded machine; the restarts never get there.
+    processorStartDeadlineMs: 8_000,
+    // A window far shorter than a start: only failed starts that count can use the budget up.
+    restart: { maxRestarts: 2, withinMs: 1 },
+  });
+  try {
+    await runtime.ready;
+    writeFileSync(marker, '');
+    const crashed = nextCrash(runtime, 'processor');
+    const started = Date.now();
+    process.kill(runtime.processor(1).pid!, 'SIGKILL');
+    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: false });
+    assert.ok(Date.now() - started >= 2 * 8_000, 'two starts, each given up at its deadline');
+    assert.equal(processorPids(), [], 'no hung start left its child behind');
+  } finally {
+    await runtime.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** Runs fixtures/send-after-death.ts with `name` in a process of its own: its exit code, and the JSON lines it printed. */
 function sendAfterDeath(name: string): Promise<{ code: number | null; lines: Array<Record<string, string>>; stderr: string }> {
   const fixture = fileURLToPath(new URL('./fixtures/send-after-death.ts', import.meta.url));

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { DEFAULT_PROCESSOR_EXEC_ARGV, InvalidOptionError, ManualClock, type RuntimeOptions } from '../../index.js';
 import { FrameTransport, InMemoryTransport, parseRuntimeOptions, systemClock } from '../../internal.js';
 import { DEFAULT_MAX_QUEUED } from '../../runtime/bus/bus-options.js';
+import { DEFAULT_PROCESSOR_START_DEADLINE_MS } from '../../runtime/options.js';
 
 const test = suite('options');
 
@@ -24,6 +25,7 @@ test('parseRuntimeOptions - no options: one process, framed hops, manual sync, i
       syncLimits: parsed.syncLimits,
       journal: parsed.journal,
       callDeadlineMs: parsed.callDeadlineMs,
+      processorStartDeadlineMs: parsed.processorStartDeadlineMs,
     },
     {
       deferred: 'idle',
@@ -34,6 +36,7 @@ test('parseRuntimeOptions - no options: one process, framed hops, manual sync, i
       syncLimits: undefined,
       journal: undefined,
       callDeadlineMs: undefined,
+      processorStartDeadlineMs: DEFAULT_PROCESSOR_START_DEADLINE_MS,
     },
   );
   assert.equal(parsed.processorExecArgv, DEFAULT_PROCESSOR_EXEC_ARGV);
@@ -58,6 +61,9 @@ test('parseRuntimeOptions - each wrong option is refused by name, saying what is
     [{ processors: -1 }, 'processors', /integer from 0 to 64/],
     [{ processorExecArgv: ['no-dash'] }, 'processorExecArgv', /array of flags/],
     [{ callDeadlineMs: 0 }, 'callDeadlineMs', /whole milliseconds/],
+    [{ processorStartDeadlineMs: 0 }, 'processorStartDeadlineMs', /whole milliseconds from 1 to 2147483647/],
+    [{ processorStartDeadlineMs: 2 ** 31 }, 'processorStartDeadlineMs', /whole milliseconds/],
+    [{ processorStartDeadlineMs: '5000' as never }, 'processorStartDeadlineMs', /whole milliseconds/],
     [{ clock: {} as never }, 'clock', /now\(\)/],
     [{ transport: 'pigeon' as never }, 'transport', /'memory', 'frames' or a Transport/],
     [{ deferred: 'later' as never }, 'deferred', /'idle' or 'manual'/],

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import type { BusEvent } from '../../../index.js';
+import { BusFullError, type BusEvent } from '../../../index.js';
 import { FrameChannel, messagePortFrames } from '../../../runtime/wire/frame-channel.js';
 import { StationJournal } from '../../../runtime/store/journal.js';
 import { ProcessorNode } from '../../../runtime/hosting/processor-node.js';
@@ -73,6 +73,51 @@ test('start - the sync policy starts only after the journal was resent: a policy
   } finally {
     started = true;
     for (const release of heldReads.splice(0)) release();
+    await node.stop();
+    root.close();
+    port1.close();
+    port2.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('start - a resend the main station holds back (BUS_FULL: a reader elsewhere is behind) is no failed start: the policy pushes it once the main station takes batches again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-node-test-'));
+  await journalOf(dir, 3);
+  const { port1, port2 } = new MessageChannel();
+  const received: string[] = [];
+  let refusing = true;
+  let pushed: () => void = () => {};
+  const allPushed = new Promise<void>((resolve) => (pushed = resolve));
+  const root = new FrameChannel(messagePortFrames(port2), {
+    end: 'b',
+    serve: async (message: WireMessage): Promise<readonly WireMessage[]> => {
+      if (message.kind === 'batch' && message.history.length > 0) {
+        if (refusing) throw new BusFullError(64, 32, 'backlog');
+        for (const event of message.history) received.push(event.id);
+        if (received.length === 3) pushed();
+      }
+      return message.kind === 'syncRequest' ? [{ kind: 'ack', seq: 0, ok: true, credits: 0, through: 0 }] : [];
+    },
+  });
+  const init: ProcessorInit = {
+    processor: 1,
+    threads: 0,
+    deferred: 'manual',
+    maxQueued: 1_000,
+    bridge: 'closed',
+    sync: { everyMs: 2, maxBacklog: 32 },
+    journal: dir,
+    incarnation: 1,
+  };
+  const node = new ProcessorNode(messagePortFrames(port1), init);
+  try {
+    await node.start();
+    assert.equal(received, [], 'refused while it started');
+    refusing = false;
+    await allPushed;
+    assert.equal(received.sort(), ['1.1.0', '1.1.1', '1.1.2']);
+  } finally {
     await node.stop();
     root.close();
     port1.close();

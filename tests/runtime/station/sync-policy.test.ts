@@ -10,6 +10,7 @@ import type { WireMessage } from '../../../runtime/wire/protocol.js';
 import { SyncTimer, type TickCause } from '../../../runtime/station/sync-policy.js';
 import { serveThread } from '../fixtures/served-thread.js';
 import { turns } from '../fixtures/turns.js';
+import { slowSubscriber } from '../../helpers.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 
 /** Resolves with the first event of `type` delivered on the root's main-thread bus of `side`. */
@@ -467,34 +468,6 @@ test('options - sync is checked', () => {
 test.run();
 
 const slow = suite('slow subscribers (sync.maxInFlight)');
-
-/**
- * An async subscriber that finishes only when the test says so: `got` holds
- * what it was given, `finish(n)` settles its `n` oldest promises, `reached(n)`
- * resolves once it has been given `n` events.
- */
-function slowSubscriber() {
-  const got: unknown[] = [];
-  const unfinished: Array<() => void> = [];
-  const waiters: Array<{ count: number; resolve(): void }> = [];
-  return {
-    got,
-    handler: async (event: BusEvent) => {
-      got.push(event.payload);
-      for (const waiter of waiters.filter((w) => got.length >= w.count)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve();
-      }
-      await new Promise<void>((resolve) => unfinished.push(resolve));
-    },
-    finish(count: number) {
-      for (const resolve of unfinished.splice(0, count)) resolve();
-    },
-    reached(count: number): Promise<void> {
-      return got.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }));
-    },
-  };
-}
 
 slow('a slow async subscriber is given no more than its credits; the station keeps the rest; settling half brings more', async () => {
   const runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxInFlight: 4 } });
