@@ -30,6 +30,7 @@ export type {
 export type { BusErrorCode, BusFullBound, FrameErrorReason } from './errors.js';
 export type {
   ActorInfo,
+  InternalDefault,
   ProcessorHandle,
   ProcessorInfo,
   RuntimeOptions,
@@ -45,6 +46,18 @@ export type { FromMainOptions } from './runtime/station/station.js';
 export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
 export type { HistoryQuery } from './runtime/store/history.js';
+export type {
+  ActorFailure,
+  AnyEvents,
+  BuslineEvent,
+  BuslineEvents,
+  CrashReport,
+  EventMap,
+  EventOf,
+  EventTypeOf,
+  JsonCompatible,
+  PatternMatches,
+} from './runtime/bus/typed-events.js';
 export type { Clock } from './runtime/clock.js';
 export type { Transport } from './runtime/wire/transport.js';
 

@@ -7,20 +7,20 @@ import { assertEventType, assertFunction, assertKnownKeys, assertTypeList } from
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Payload } from '../../types.js';
 
-/** A subscriber. It may return a promise; a rejection goes to `onError` like a throw. */
-export type Handler<P extends Payload = Payload> = (event: BusEvent<P>) => unknown;
+/** A subscriber of events with payload `P`. It may return a promise; a rejection goes to `onError` like a throw. */
+export type Handler<P = Payload> = (event: BusEvent<P>) => unknown;
 
 /** Receives a subscriber's error; never rethrown into the bus. */
-export type ErrorHandler = (error: unknown, event: BusEvent) => void;
+export type ErrorHandler<Ev = BusEvent> = (error: unknown, event: Ev) => void;
 
-/** Options of `bus.subscribe()`. */
-export interface SubscribeOptions {
+/** Options of `bus.subscribe()`; `Ev` is the event the subscription receives (typed by the runtime's event map). */
+export interface SubscribeOptions<Ev = BusEvent> {
   /** Only events for which this returns true. */
-  readonly filter?: (event: BusEvent) => boolean;
+  readonly filter?: (event: Ev) => boolean;
   /** Only events with one of these topics. */
   readonly topics?: readonly string[];
   /** Where this subscriber's errors go; the runtime's `onError` otherwise. */
-  readonly onError?: ErrorHandler;
+  readonly onError?: ErrorHandler<Ev>;
 }
 
 const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError'] as const;
