@@ -2,9 +2,9 @@
  * Subscriptions of one thread and side. They belong to the thread, not to a
  * bus generation, so they carry over when `toStation()` replaces the bus.
  */
-import { typeMatches } from '../store/history.js';
-import { assertEventType, assertFunction, assertKnownKeys, assertTypeList } from '../validate.js';
-import { InvalidOptionError } from '../../errors.js';
+import { typeMatches } from '../type-patterns.js';
+import { assertFunction, assertKnownKeys, assertTypeList, typePatternProblem } from '../validate.js';
+import { InvalidEventError, InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Payload } from '../../types.js';
 
 /** A subscriber of events with payload `P`. It may return a promise; a rejection goes to `onError` like a throw. */
@@ -21,9 +21,11 @@ export interface SubscribeOptions<Ev = BusEvent> {
   readonly topics?: readonly string[];
   /** Where this subscriber's errors go; the runtime's `onError` otherwise. */
   readonly onError?: ErrorHandler<Ev>;
+  /** Ends the subscription when it aborts (at once if it already has). */
+  readonly signal?: AbortSignal;
 }
 
-const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError'] as const;
+const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError', 'signal'] as const;
 
 /** A live subscription; `unsubscribe()` ends it. */
 export interface Subscription {
@@ -78,14 +80,21 @@ export class Subscriptions {
   /** Adds a subscriber for `types` (subtype matching). */
   add(types: string | readonly string[], handler: Handler, options?: SubscribeOptions): Subscription {
     const patterns = typeof types === 'string' ? [types] : types;
-    if (typeof types === 'string') assertEventType(types, 'Subscription type');
-    else assertTypeList(types, 'subscribe types');
+    if (typeof types === 'string') {
+      // INVALID_EVENT, as before patterns: a subscription to a type that cannot exist.
+      const problem = typePatternProblem(types, 'Subscription type');
+      if (problem !== undefined) throw new InvalidEventError(problem);
+    } else assertTypeList(types, 'subscribe types');
     assertFunction(handler, 'subscribe handler');
     assertKnownKeys(options, SUBSCRIBE_OPTIONS, 'subscribe options');
     if (options?.filter !== undefined) assertFunction(options.filter, 'subscribe options.filter');
     if (options?.onError !== undefined) assertFunction(options.onError, 'subscribe options.onError');
     if (options?.topics !== undefined && (!Array.isArray(options.topics) || options.topics.some((t) => typeof t !== 'string'))) {
       throw new InvalidOptionError('subscribe options.topics', 'expected an array of topic strings.');
+    }
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidOptionError('subscribe options.signal', 'expected an AbortSignal.');
     }
     const entry: Entry = {
       patterns: [...patterns],
@@ -97,19 +106,27 @@ export class Subscriptions {
       // An async function is known before its first promise: the first read is already limited for it.
       async: handler instanceof AsyncFunction,
     };
-    this.#entries = [...this.#entries, entry];
-    this.#byType.clear();
-    if (entry.async) this.asyncCount++;
-    return {
+    const subscription: Subscription = {
       types: entry.patterns,
       unsubscribe: () => {
         if (!entry.active) return;
         entry.active = false;
+        signal?.removeEventListener('abort', subscription.unsubscribe);
         if (entry.async) this.asyncCount--;
         this.#entries = this.#entries.filter((e) => e !== entry);
         this.#byType.clear();
       },
     };
+    if (signal?.aborted === true) {
+      // Already given up: a subscription that never receives anything.
+      entry.active = false;
+      return subscription;
+    }
+    this.#entries = [...this.#entries, entry];
+    this.#byType.clear();
+    if (entry.async) this.asyncCount++;
+    signal?.addEventListener('abort', subscription.unsubscribe, { once: true });
+    return subscription;
   }
 
   #matching(type: string): readonly Entry[] {
