@@ -45,6 +45,8 @@ export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, S
 export type { FromMainOptions } from './runtime/station/station.js';
 export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
+export type { AwaitableBus, Published } from './runtime/bus/bus-awaits.js';
+export type { WaitForEventsOptions, WaitForOptions } from './runtime/bus/wait-for.js';
 export type { HistoryQuery } from './runtime/store/history.js';
 export type {
   ActorFailure,
@@ -81,6 +83,8 @@ export {
   BusBusyError,
   BusFullError,
   AbortedError,
+  TimeoutError,
+  UnexpectedEventError,
   UnsupportedError,
   FrameError,
   RuntimeStoppedError,

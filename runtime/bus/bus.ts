@@ -30,6 +30,7 @@ import type { BusThread } from './bus-thread.js';
 import { Outbox } from './outbox.js';
 import { StationExchange, type Read } from './station-exchange.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
+import { AwaitableBus, provideBusParts } from './bus-awaits.js';
 import type {
   AnyEvents,
   EventOf,
@@ -63,7 +64,7 @@ function mergeQueue(queue: BusEvent[], incoming: readonly BusEvent[]): BusEvent[
  * const next = await bus.toStation()   // this bus retires; `next` is the thread's bus now
  * await next.fromStation({ types: ['user'] })
  */
-export class Bus<E = AnyEvents> {
+export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   readonly side: Side;
   readonly endpoint: Endpoint;
   readonly #origin: Origin;
@@ -102,6 +103,8 @@ export class Bus<E = AnyEvents> {
 
   /** @internal Created by the runtime; use `runtime.bus(side)`. */
   constructor(thread: BusThread<Bus>, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
+    super();
+    provideBusParts(this, { clock: thread.host.clock, subscriptions: () => thread.subscriptions(side) });
     this.#thread = thread;
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };

@@ -34,6 +34,19 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
+/**
+ * Told the outcome of each subscriber one event is delivered to, then that
+ * delivery is over (`bus.publish()` awaits them).
+ */
+export interface DeliveryWatch {
+  /** A subscriber returned `result` (a promise, when it is async). */
+  handled(result: unknown): void;
+  /** A subscriber (or its filter) threw. */
+  failed(error: unknown): void;
+  /** Every matching subscriber has been called. */
+  delivered(): void;
+}
+
 interface Entry {
   readonly patterns: readonly string[];
   readonly handler: Handler;
@@ -68,6 +81,10 @@ export class Subscriptions {
   readHeld = false;
   /** Called each time a subscriber's promise settles (the thread's bus gives credits back). */
   onSettled: (() => void) | undefined;
+  /** Watches the next delivery, whichever event (an `immediate` post delivers before it returns its id). */
+  #watchNext: DeliveryWatch | undefined;
+  /** Watches by event id. */
+  readonly #watches = new Map<string, DeliveryWatch>();
 
   constructor(onError: ErrorHandler) {
     this.#fallbackError = onError;
@@ -151,6 +168,19 @@ export class Subscriptions {
     return count;
   }
 
+  /** Has `watch` told about the delivery of the event with `id`, or of the next event delivered (`id` undefined). */
+  watch(id: string | undefined, watch: DeliveryWatch | undefined): void {
+    if (id === undefined) this.#watchNext = watch;
+    else if (watch !== undefined) this.#watches.set(id, watch);
+  }
+
+  #watchOf(event: BusEvent): DeliveryWatch | undefined {
+    let watch = this.#watchNext;
+    if (watch !== undefined) this.#watchNext = undefined;
+    else if (this.#watches.size > 0 && (watch = this.#watches.get(event.id)) !== undefined) this.#watches.delete(event.id);
+    return watch;
+  }
+
   /**
    * Delivers one event to every matching subscriber, in subscription order.
    * A throwing or rejecting subscriber never stops the others. Returns how
@@ -158,6 +188,7 @@ export class Subscriptions {
    */
   deliver(event: BusEvent): number {
     const entries = this.#matching(event.type);
+    const watch = this.#watchNext === undefined && this.#watches.size === 0 ? undefined : this.#watchOf(event);
     let called = 0;
     for (const entry of entries) {
       if (!entry.active) continue;
@@ -167,10 +198,13 @@ export class Subscriptions {
         called++;
         const result = entry.handler(event);
         if (result instanceof Promise) this.#track(result, entry, event);
+        watch?.handled(result);
       } catch (error) {
         this.#fail(entry, error, event);
+        watch?.failed(error);
       }
     }
+    watch?.delivered();
     return called;
   }
 

@@ -132,6 +132,30 @@ export function typedRuntime(): void {
   // @ts-expect-error misspelled type in a query
   bus.history({ types: ['oder'] });
 
+  // waitFor, waitForEvents and publish are typed by the map too.
+  void bus.waitFor('user.logout', { filter: (event) => event.payload.reason === 'user', timeout: 10 }).then((event) => {
+    expectType<Equal<typeof event, BusEvent<Logout, 'user.logout'>>>();
+  });
+  void bus.waitFor('order.*').then((event) => expectType<Equal<typeof event.payload, OrderCreated>>());
+  // @ts-expect-error misspelled type
+  void bus.waitFor('usr.login');
+  // @ts-expect-error the filter sees the awaited events only
+  void bus.waitFor('tick', { filter: (event) => event.payload.id > 0 });
+  void bus.waitForEvents(['tick', 'order.*', 'user'], { inOrder: true, grace: 5 }).then(([tick, order, user]) => {
+    expectType<Equal<typeof tick, BusEvent<null, 'tick'>>>();
+    expectType<Equal<typeof order, BusEvent<OrderCreated, 'order.created'>>>();
+    expectType<Equal<typeof user.type, 'user.login' | 'user.logout' | 'user.login.failed'>>();
+  });
+  // @ts-expect-error one entry matches nothing
+  void bus.waitForEvents(['tick', 'tock']);
+  void bus.publish('user.login', { id: 1, at: '' }).then(({ event, outcomes, failed }) => {
+    expectType<Equal<typeof event, BusEvent<Login, 'user.login'>>>();
+    expectType<Equal<typeof failed, number>>();
+    void outcomes;
+  });
+  // @ts-expect-error publish checks payloads as post does
+  void bus.publish('tick', 1);
+
   // Calls that return the next bus keep its map.
   void bus.toStation().then((next) => expectType<Equal<typeof next, Bus<Events>>>());
   void bus.roundTrip().then((next) => next.post('tick', null));
