@@ -243,7 +243,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   }
 
   /**
-   * Subscribes to events of `types` (subtype matching: `user` gets `user.login`).
+   * Subscribes to events of `types`: types (subtype matching: `user` gets `user.login`) or
+   * patterns (`user.*`, `user.>`, `*`; see `type-patterns.ts`). On a typed runtime the handler gets their events' union.
    * Subscriptions belong to the thread and carry over to the next bus generation.
    */
   subscribe<P = never, const T extends string | readonly string[] = string | readonly string[]>(
