@@ -14,6 +14,8 @@ export type BusErrorCode =
   | 'BUS_BUSY'
   | 'BUS_FULL'
   | 'ABORTED'
+  | 'TIMEOUT'
+  | 'UNEXPECTED_EVENT'
   | 'UNSUPPORTED'
   | 'FRAME_CORRUPT'
   | 'FRAME_TOO_LARGE'
@@ -188,6 +190,31 @@ export class AbortedError extends BusError {
   }
 }
 
+/** A wait (`bus.waitFor`, `bus.waitForEvents`) that ran out of time; the message says what it still missed. */
+export class TimeoutError extends BusError {
+  /** The timeout, in milliseconds of the runtime's clock. */
+  readonly timeout: number;
+
+  constructor(message: string, timeout: number) {
+    super('TIMEOUT', message);
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * `bus.waitForEvents()` saw an event it was told not to expect: out of order
+ * (`inOrder`), or one more of its types within the grace period.
+ */
+export class UnexpectedEventError extends BusError {
+  /** The type of the event that came unexpectedly. */
+  readonly eventType: string;
+
+  constructor(message: string, eventType: string) {
+    super('UNEXPECTED_EVENT', message);
+    this.eventType = eventType;
+  }
+}
+
 /** A call that this kind of object does not support. */
 export class UnsupportedError extends BusError {
   constructor(message: string) {
@@ -260,6 +287,8 @@ const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[
   BUS_BUSY: BusBusyError,
   BUS_FULL: BusFullError,
   ABORTED: AbortedError,
+  TIMEOUT: TimeoutError,
+  UNEXPECTED_EVENT: UnexpectedEventError,
   UNSUPPORTED: UnsupportedError,
   FRAME_CORRUPT: FrameError,
   FRAME_TOO_LARGE: FrameError,

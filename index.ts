@@ -31,6 +31,7 @@ export type { BusErrorCode, BusFullBound, FrameErrorReason } from './errors.js';
 export type {
   ActorInfo,
   InspectorOptions,
+  InternalDefault,
   ProcessorHandle,
   ProcessorInfo,
   RuntimeOptions,
@@ -45,7 +46,21 @@ export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, S
 export type { FromMainOptions } from './runtime/station/station.js';
 export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
+export type { AwaitableBus, Published } from './runtime/bus/bus-awaits.js';
+export type { WaitForEventsOptions, WaitForOptions } from './runtime/bus/wait-for.js';
 export type { HistoryQuery } from './runtime/store/history.js';
+export type {
+  ActorFailure,
+  AnyEvents,
+  BuslineEvent,
+  BuslineEvents,
+  CrashReport,
+  EventMap,
+  EventOf,
+  EventTypeOf,
+  JsonCompatible,
+  PatternMatches,
+} from './runtime/bus/typed-events.js';
 export type { Clock } from './runtime/clock.js';
 export type { Transport } from './runtime/wire/transport.js';
 
@@ -69,6 +84,8 @@ export {
   BusBusyError,
   BusFullError,
   AbortedError,
+  TimeoutError,
+  UnexpectedEventError,
   UnsupportedError,
   FrameError,
   RuntimeStoppedError,

@@ -57,11 +57,15 @@ export interface Origin {
  *   part is wall-clock milliseconds, the fraction a counter in 1/2048 steps, so
  *   one origin never stamps two events alike and `new Date(timestamp)` still works.
  * - Order everywhere is `(timestamp, id)`.
+ *
+ * `P` is the payload's type and `T` the event type's: on a typed runtime
+ * (`createRuntime<Events>()`) events are unions of `BusEvent<Events[T], T>`,
+ * so checking `event.type` narrows `event.payload`.
  */
-export interface BusEvent<P extends Payload = Payload> {
+export interface BusEvent<P = Payload, T extends string = string> {
   readonly id: string;
   /** Dot-separated; a subscription to `user` also matches `user.login`. */
-  readonly type: string;
+  readonly type: T;
   readonly side: Side;
   readonly timestamp: number;
   readonly origin: Origin;

@@ -3,10 +3,23 @@
  * with a hybrid logical clock built on a `Clock`, and tests pass a manual one.
  */
 
-/** A source of wall-clock milliseconds. */
+/** A source of wall-clock milliseconds, and of timers that run by it. */
 export interface Clock {
   /** Milliseconds since the epoch (may be fractional; only the integer part is used). */
   now(): number;
+  /**
+   * Calls `callback` once `ms` milliseconds of this clock have passed;
+   * returns a function that cancels it. Timeouts of waits (`bus.waitFor`)
+   * run on it. Optional: a clock without it times them with `setTimeout`.
+   */
+  setTimer?(ms: number, callback: () => void): () => void;
+}
+
+/** Starts a timer on `clock`: its own when it has one, else `setTimeout`. */
+export function startTimer(clock: Clock, ms: number, callback: () => void): () => void {
+  if (clock.setTimer !== undefined) return clock.setTimer(ms, callback);
+  const timer = setTimeout(callback, ms);
+  return () => clearTimeout(timer);
 }
 
 /** The system clock. */
@@ -22,6 +35,9 @@ export const systemClock: Clock = { now: () => Date.now() };
  */
 export class ManualClock implements Clock {
   #now: number;
+  /** Pending timers, by when they are due, then by when they were set. */
+  #timers: Array<{ readonly at: number; readonly seq: number; readonly callback: () => void }> = [];
+  #seq = 0;
 
   constructor(start = 0) {
     this.#now = start;
@@ -31,14 +47,37 @@ export class ManualClock implements Clock {
     return this.#now;
   }
 
-  /** Moves the clock forward by `ms`. */
+  /** Moves the clock forward by `ms`, running the timers that fall due, in order. */
   advance(ms: number): void {
-    this.#now += ms;
+    this.set(this.#now + ms);
   }
 
-  /** Sets the clock; it may go backwards (the hybrid clock keeps stamps increasing anyway). */
+  /** Sets the clock; it may go backwards (the hybrid clock keeps stamps increasing anyway). Runs the timers due by then. */
   set(ms: number): void {
     this.#now = ms;
+    // One at a time: a callback may cancel later timers or set new ones that are already due.
+    for (;;) {
+      const next = this.#timers[0];
+      if (next === undefined || next.at > this.#now) return;
+      this.#timers.shift();
+      next.callback();
+    }
+  }
+
+  /** Timers run by `advance()` and `set()`, never by real time. */
+  setTimer(ms: number, callback: () => void): () => void {
+    const timer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, callback };
+    this.#timers.push(timer);
+    this.#timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    return () => {
+      const index = this.#timers.indexOf(timer);
+      if (index !== -1) this.#timers.splice(index, 1);
+    };
+  }
+
+  /** How many timers are pending: a test can check that a wait cleaned up after itself. */
+  get pendingTimers(): number {
+    return this.#timers.length;
   }
 }
 

@@ -198,6 +198,7 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
   }
   const clock = options.clock ?? systemClock;
   if (typeof clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
+  if (clock.setTimer !== undefined && typeof clock.setTimer !== 'function') throw new InvalidOptionError('clock', 'setTimer must be a function when given.');
   const transport = resolveTransport(options.transport);
   const deferred = options.deferred ?? 'idle';
   if (deferred !== 'idle' && deferred !== 'manual') {

@@ -21,8 +21,19 @@ import { unwrap, type ActorInfo } from './thread/thread-service.js';
 import { assertKnownKeys, assertSide } from './validate.js';
 import { checkInspectorOptions, type InspectorOptions } from '../inspector/options.js';
 import type { Transport } from './wire/transport.js';
+import type { AnyEvents, EventMap, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
 
 export type { ActorInfo, InspectorOptions, RuntimeOptions };
+
+/** Which thread: `{ processor, thread }`, each 0 by default. */
+type Where = { processor?: number; thread?: number };
+
+/**
+ * The application's internal events when it names none: untyped on an
+ * untyped runtime, none on a typed one (its internal buses then carry the
+ * runtime's own events, `BuslineEvents`).
+ */
+export type InternalDefault<E> = IsUntyped<E> extends true ? AnyEvents : {};
 export { DEFAULT_PROCESSOR_EXEC_ARGV } from './options.js';
 
 /**
@@ -53,11 +64,13 @@ export interface SpawnedActor {
  * const worker = runtime.thread(0, 1)        // a worker thread: its buses are RemoteBuses
  * await worker.bus('external').post('job.started', { id: 3 })
  */
-export interface ThreadHandle<B extends Bus | RemoteBus = Bus> {
+export interface ThreadHandle<B = Bus, Internal = B> {
   readonly processor: number;
   readonly thread: number;
   /** The thread's current bus of `side` (`external` by default): a `RemoteBus` when the thread is a worker. */
-  bus(side?: Side): B;
+  bus(side?: 'external'): B;
+  bus(side: 'internal'): Internal;
+  bus(side: Side): B | Internal;
 }
 
 /**
@@ -98,7 +111,7 @@ export interface ProcessorHandle {
  * const next = await bus.roundTrip()
  * await runtime.stop()
  */
-export class Runtime {
+export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
   readonly #core: RuntimeCore;
 
   static {
@@ -162,10 +175,13 @@ export class Runtime {
    * @example
    * const bus = runtime.bus('external', { processor: 1, thread: 0 })   // an embedded processor's thread
    */
-  bus(side: Side = 'external', where: { processor?: number; thread?: number } = {}): Bus {
+  bus(side?: 'external', where?: Where): Bus<E>;
+  bus(side: 'internal', where?: Where): Bus<InternalEventsOf<I>>;
+  bus(side: Side, where?: Where): Bus<E> | Bus<InternalEventsOf<I>>;
+  bus(side: Side = 'external', where: Where = {}): Bus<E> | Bus<InternalEventsOf<I>> {
     assertSide(side, 'bus side');
     assertKnownKeys(where, ['processor', 'thread'], 'bus where');
-    return this.#core.thread(where.processor ?? 0, where.thread ?? 0).bus(side);
+    return this.#core.thread(where.processor ?? 0, where.thread ?? 0).bus(side) as never;
   }
 
   /**
@@ -201,21 +217,18 @@ export class Runtime {
   }
 
   /** A thread's handle. */
-  thread(processor = 0, thread = 0): ThreadHandle<Bus | RemoteBus> {
+  thread(processor = 0, thread = 0): ThreadHandle<Bus<E> | RemoteBus<E>, Bus<InternalEventsOf<I>> | RemoteBus<InternalEventsOf<I>>> {
     assertIndex(processor, 'thread processor');
     assertIndex(thread, 'thread index');
     const remote = this.#core.remoteThread(processor, thread);
-    if (remote !== undefined) return remoteHandle(remote);
+    if (remote !== undefined) return remoteHandle(remote) as never;
     const child = this.#core.childProcessor(processor);
     if (child !== undefined) {
       const caller = child.threadCaller(thread);
-      return {
-        processor,
-        thread,
-        bus: (side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(caller, side, child.generation(thread, side))),
-      };
+      const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(caller, side, child.generation(thread, side)));
+      return { processor, thread, bus } as never;
     }
-    return localHandle(this.#core.thread(processor, thread));
+    return localHandle(this.#core.thread(processor, thread)) as never;
   }
 
   /**
@@ -235,12 +248,12 @@ export class Runtime {
    * const second = runtime.addThread()
    * second.bus('external').subscribe('order', (event) => console.log(event.id))
    */
-  addThread(options: { processor?: number } = {}): ThreadHandle {
+  addThread(options: { processor?: number } = {}): ThreadHandle<Bus<E>, Bus<InternalEventsOf<I>>> {
     this.#core.assertRunning('addThread');
     assertKnownKeys(options, ['processor'], 'addThread options');
     const processor = options.processor ?? 0;
     assertIndex(processor, 'addThread options.processor');
-    return localHandle(this.#core.addThread(processor));
+    return localHandle(this.#core.addThread(processor)) as never;
   }
 
   /**
@@ -327,15 +340,13 @@ export class Runtime {
 }
 
 function localHandle(thread: Thread): ThreadHandle {
-  return { processor: thread.processor, thread: thread.index, bus: (side = 'external') => (assertSide(side, 'bus side'), thread.bus(side)) };
+  const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), thread.bus(side));
+  return { processor: thread.processor, thread: thread.index, bus };
 }
 
 function remoteHandle(remote: RemoteThread): ThreadHandle<RemoteBus> {
-  return {
-    processor: remote.caller.processor,
-    thread: remote.caller.thread,
-    bus: (side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(remote.caller, side, remote.generations[side])),
-  };
+  const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(remote.caller, side, remote.generations[side]));
+  return { processor: remote.caller.processor, thread: remote.caller.thread, bus };
 }
 
 /**
@@ -347,6 +358,8 @@ function remoteHandle(remote: RemoteThread): ThreadHandle<RemoteBus> {
  * @example
  * const runtime = createRuntime({ deferred: 'manual' })
  */
-export function createRuntime(options?: RuntimeOptions): Runtime {
-  return new Runtime(options);
+export function createRuntime<E extends EventMap<E> = AnyEvents, I = InternalDefault<E>>(
+  options?: RuntimeOptions,
+): Runtime<E, I> {
+  return new Runtime<E, I>(options);
 }

@@ -38,6 +38,48 @@ export function eventTypeProblem(type: unknown, what = 'Event type'): string | u
 }
 
 /**
+ * Why `pattern` cannot select event types (a sentence starting with `what`),
+ * or undefined when it can: an event type, `*` or `>` alone, or a type whose
+ * parts may each be `*` (one part) and whose last part may be `>` (one or
+ * more parts). See `type-patterns.ts` for what they match.
+ */
+export function typePatternProblem(pattern: unknown, what = 'Type pattern'): string | undefined {
+  if (typeof pattern !== 'string' || !(pattern.includes('*') || pattern.includes('>'))) {
+    const problem = eventTypeProblem(pattern, what);
+    if (problem === undefined || typeof pattern !== 'string') return problem;
+    if (pattern === '') return `${what} is empty: name a type like "user.login", or "*" for every type.`;
+    return problem.replace('(e.g. "user.login").', '(e.g. "user.login"), or wildcard parts "*" (one part) and a last ">" (the rest), or "*" alone.');
+  }
+  if (pattern.length > MAX_TYPE_LENGTH) return `${what} is longer than ${MAX_TYPE_LENGTH} characters.`;
+  if (pattern === '*' || pattern === '>') return undefined;
+  const parts = pattern.split('.');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '*') continue;
+    if (part === '>') {
+      if (i === parts.length - 1) continue;
+      return `${what} ${JSON.stringify(pattern)} is not valid: ">" stands for the rest of a type, so it must be the last part (e.g. "user.>").`;
+    }
+    if (part.includes('*') || part.includes('>')) {
+      return `${what} ${JSON.stringify(pattern)} is not valid: a wildcard is a whole part, "*" or ">" between dots (e.g. "user.*"), not part of one.`;
+    }
+    if (eventTypeProblem(part) !== undefined) {
+      return (
+        `${what} ${JSON.stringify(pattern.slice(0, 80))} is not valid: use dot-separated parts of letters, digits and _-:/$@, ` +
+        'with "*" for one part and a last ">" for the rest (e.g. "user.*.failed", "user.>").'
+      );
+    }
+  }
+  return undefined;
+}
+
+/** Throws `InvalidOptionError` naming `option` unless `pattern` is a type pattern (see `typePatternProblem`). */
+export function assertTypePattern(pattern: unknown, option: string): asserts pattern is string {
+  const problem = typePatternProblem(pattern, 'The pattern');
+  if (problem !== undefined) throw new InvalidOptionError(option, problem);
+}
+
+/**
  * Why `id` cannot be an event's id, or undefined when it can. A thread stamps
  * `<processor>.<thread>.<sequence>` (see `Thread.nextId`); the frame codec
  * refuses ids a peer wrote that are not strings or are empty. The shape itself
@@ -329,17 +371,14 @@ export function assertPriority(value: unknown, option: string): asserts value is
   }
 }
 
-/** Throws unless `types` is a non-empty array of valid event types. */
+/** Throws unless `types` is a non-empty array of event types or type patterns (`user.*`, `user.>`, `*`). */
 export function assertTypeList(types: unknown, option: string): asserts types is readonly string[] {
   if (!Array.isArray(types) || types.length === 0) {
-    throw new InvalidOptionError(option, `expected a non-empty array of event types, got ${describe(types)}.`);
+    throw new InvalidOptionError(option, `expected a non-empty array of event types or patterns, got ${describe(types)}.`);
   }
   for (const type of types) {
-    try {
-      assertEventType(type, `${option} entry`);
-    } catch (error) {
-      throw new InvalidOptionError(option, (error as Error).message);
-    }
+    const problem = typePatternProblem(type, `${option} entry`);
+    if (problem !== undefined) throw new InvalidOptionError(option, problem);
   }
 }
 

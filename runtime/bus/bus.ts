@@ -30,6 +30,18 @@ import type { BusThread } from './bus-thread.js';
 import { Outbox } from './outbox.js';
 import { StationExchange, type Read } from './station-exchange.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
+import { AwaitableBus, provideBusParts } from './bus-awaits.js';
+import type {
+  AnyEvents,
+  EventOf,
+  EventTypeOf,
+  PatternOf,
+  PostedEvent,
+  PostPayload,
+  SubscribedEvent,
+  TypedHistoryQuery,
+  ValidPatterns,
+} from './typed-events.js';
 
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
 
@@ -52,7 +64,7 @@ function mergeQueue(queue: BusEvent[], incoming: readonly BusEvent[]): BusEvent[
  * const next = await bus.toStation()   // this bus retires; `next` is the thread's bus now
  * await next.fromStation({ types: ['user'] })
  */
-export class Bus {
+export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   readonly side: Side;
   readonly endpoint: Endpoint;
   readonly #origin: Origin;
@@ -91,6 +103,8 @@ export class Bus {
 
   /** @internal Created by the runtime; use `runtime.bus(side)`. */
   constructor(thread: BusThread<Bus>, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
+    super();
+    provideBusParts(this, { clock: thread.host.clock, subscriptions: () => thread.subscriptions(side) });
     this.#thread = thread;
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
@@ -174,12 +188,12 @@ export class Bus {
    * @example
    * bus.post('order.created', { orderId: 'o-1' }, { priority: 'immediate' })
    */
-  post<P extends Payload>(type: string, payload: P, options?: PostOptions): BusEvent<P> {
+  post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): PostedEvent<E, K, P> {
     if (this.#retired) throw new BusRetiredError('post()');
     this.#thread.assertRunning('post');
     assertEventType(type);
     // Its value now: the application may change its object afterwards, the event does not change with it.
-    const value = copyPayload(payload);
+    const value = copyPayload(payload as Payload);
     let priority: Priority = 'normal';
     let topic: string | undefined;
     let meta: Readonly<Record<string, string>> | undefined;
@@ -187,7 +201,7 @@ export class Bus {
     this.#pressure.admit(type, priority);
     const thread = this.#thread;
     // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
-    const event: BusEvent<P> =
+    const event: BusEvent =
       topic === undefined && meta === undefined
         ? { id: thread.nextId(), type, side: this.side, timestamp: thread.clock.next(), origin: this.#origin, priority, payload: value }
         : {
@@ -207,7 +221,7 @@ export class Bus {
       this.#queue.push(event);
       this.#scheduleIdle();
       this.#scheduleReport();
-      return event;
+      return event as PostedEvent<E, K, P>;
     }
     const maxBatch = thread.host.maxBatch;
     if (maxBatch !== undefined && ++this.#sinceSync >= maxBatch) {
@@ -225,21 +239,22 @@ export class Bus {
       this.#pending.push(event);
       this.#scheduleReport();
     }
-    return event;
+    return event as PostedEvent<E, K, P>;
   }
 
   /**
-   * Subscribes to events of `types` (subtype matching: `user` gets `user.login`).
+   * Subscribes to events of `types`: types (subtype matching: `user` gets `user.login`) or
+   * patterns (`user.*`, `user.>`, `*`; see `type-patterns.ts`). On a typed runtime the handler gets their events' union.
    * Subscriptions belong to the thread and carry over to the next bus generation.
    */
-  subscribe<P extends Payload = Payload>(
-    types: string | readonly string[],
-    handler: Handler<P>,
-    options?: SubscribeOptions,
+  subscribe<P = never, const T extends string | readonly string[] = string | readonly string[]>(
+    types: T & ValidPatterns<E, T>,
+    handler: (event: SubscribedEvent<E, T, P>) => unknown,
+    options?: SubscribeOptions<SubscribedEvent<E, T, P>>,
   ): Subscription {
     if (this.#retired) throw new BusRetiredError('subscribe()');
     this.#thread.assertRunning('subscribe');
-    return this.#thread.subscriptions(this.side).add(types, handler as Handler, options);
+    return this.#thread.subscriptions(this.side).add(types, handler as Handler, options as SubscribeOptions | undefined);
   }
 
   /** Delivers every queued (`deferred`) event now, in order. Returns how many. */
@@ -261,10 +276,13 @@ export class Bus {
     return queue.length;
   }
 
-  /** The bus history, oldest first, optionally filtered (answered from indices). */
-  history(query?: HistoryQuery): BusEvent[] {
+  /**
+   * The bus history, oldest first, optionally filtered (answered from
+   * indices). On a typed runtime the events are those `types` match.
+   */
+  history<const T extends readonly string[] = readonly string[]>(query?: TypedHistoryQuery<E, T>): Array<EventOf<E, PatternOf<T>>> {
     checkHistoryQuery(query, 'history query');
-    return this.#history.query(query);
+    return this.#history.query(query as HistoryQuery) as Array<EventOf<E, PatternOf<T>>>;
   }
 
   /** The event with this id in the history, if any. */
@@ -285,7 +303,7 @@ export class Bus {
    * If the hop fails, nothing is lost: the events move to the new bus and the
    * call rejects with a `TransportError`.
    */
-  async toStation(): Promise<Bus> {
+  async toStation(): Promise<Bus<E>> {
     this.#thread.assertRunning('toStation');
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
     this.#enter('TO_STATION', 'toStation', 'handingOver');
@@ -311,7 +329,7 @@ export class Bus {
     const noted = thread.parkedNotes(this.side);
     // The batch leaves first: the successor (a new actor) is built while the station merges it.
     const accepting = thread.host.stationLink(this.side).accept(batch);
-    const successor = thread.succeed(this);
+    const successor = thread.succeed(this as unknown as Bus) as unknown as Bus<E>;
     try {
       const { parked } = await accepting;
       thread.noteParked(this.side, parked);
@@ -500,7 +518,7 @@ export class Bus {
    * original queue and the entire station history, its own events included.
    * Returns the new bus.
    */
-  async roundTrip(options?: FromStationOptions): Promise<Bus> {
+  async roundTrip(options?: FromStationOptions): Promise<Bus<E>> {
     this.#thread.assertRunning('roundTrip');
     // What the read would refuse is refused before the handover: a refused call changes nothing.
     readableSide(options, 'roundTrip', this.side, this.#thread.host);

@@ -27,6 +27,10 @@ import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from '../validate.js';
 import { AbortedError, TransportError, WorkerCrashedError, fromWireError } from '../../errors.js';
 import { checkHistoryQuery } from '../store/history.js';
+import type { AnyEvents, EventOf, EventTypeOf, PatternOf, PostedEvent, PostPayload, TypedHistoryQuery } from './typed-events.js';
+
+/** A history query that can cross to another thread (no `filter` function), typed by map `E`. */
+export type TypedPortableQuery<E, T extends readonly string[]> = Omit<TypedHistoryQuery<E, T>, 'filter'>;
 
 /** Calls a thread's control API, wherever it runs. */
 export interface ThreadCaller {
@@ -50,7 +54,7 @@ const ROOM_WAIT_MS = 250;
  * await bus.post('job.done', { id: 3 })
  * const next = await bus.toStation()
  */
-export class RemoteBus {
+export class RemoteBus<E = AnyEvents> {
   readonly side: Side;
   readonly generation: number;
   readonly #caller: ThreadCaller;
@@ -75,7 +79,7 @@ export class RemoteBus {
    * travel together in one control call, in order, and before any other call
    * to that thread (a `toStation()` right after a `post()` carries it).
    */
-  post<P extends Payload>(type: string, payload: P, options?: PostOptions): Promise<BusEvent<P>> {
+  post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<PostedEvent<E, K, P>> {
     let frame: Uint8Array;
     try {
       assertEventType(type);
@@ -97,7 +101,7 @@ export class RemoteBus {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<BusEvent<P>>((resolve, reject) => {
+    return new Promise<PostedEvent<E, K, P>>((resolve, reject) => {
       pendingPosts(this.#caller).add(this.side, this.generation, frame, { resolve: resolve as (event: BusEvent) => void, reject });
     });
   }
@@ -108,7 +112,7 @@ export class RemoteBus {
     return this.#caller.call(method, ...args);
   }
 
-  async toStation(): Promise<RemoteBus> {
+  async toStation(): Promise<RemoteBus<E>> {
     const generation = unwrap(await this.#call('toStation', this.side, this.generation));
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation);
@@ -131,7 +135,7 @@ export class RemoteBus {
     return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
   }
 
-  async roundTrip(options?: FromStationOptions): Promise<RemoteBus> {
+  async roundTrip(options?: FromStationOptions): Promise<RemoteBus<E>> {
     checkFromStation(options, 'roundTrip');
     const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, options));
     this.#caller.advanced(this.side, generation);
@@ -176,9 +180,11 @@ export class RemoteBus {
   }
 
   /** The thread's current bus history (a query's `filter` cannot cross threads). */
-  async history(query?: PortableQuery): Promise<BusEvent[]> {
+  async history<const T extends readonly string[] = readonly string[]>(
+    query?: TypedPortableQuery<E, T>,
+  ): Promise<Array<EventOf<E, PatternOf<T>>>> {
     checkHistoryQuery(query, 'history query', { filter: false });
-    return eventsFromFrame(unwrap(await this.#call('history', this.side, query)));
+    return eventsFromFrame(unwrap(await this.#call('history', this.side, query as PortableQuery))) as Array<EventOf<E, PatternOf<T>>>;
   }
 
   async queue(): Promise<BusEvent[]> {

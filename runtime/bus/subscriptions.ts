@@ -2,34 +2,49 @@
  * Subscriptions of one thread and side. They belong to the thread, not to a
  * bus generation, so they carry over when `toStation()` replaces the bus.
  */
-import { typeMatches } from '../store/history.js';
-import { assertEventType, assertFunction, assertKnownKeys, assertTypeList } from '../validate.js';
-import { InvalidOptionError } from '../../errors.js';
+import { typeMatches } from '../type-patterns.js';
+import { assertFunction, assertKnownKeys, assertTypeList, typePatternProblem } from '../validate.js';
+import { InvalidEventError, InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Payload } from '../../types.js';
 
-/** A subscriber. It may return a promise; a rejection goes to `onError` like a throw. */
-export type Handler<P extends Payload = Payload> = (event: BusEvent<P>) => unknown;
+/** A subscriber of events with payload `P`. It may return a promise; a rejection goes to `onError` like a throw. */
+export type Handler<P = Payload> = (event: BusEvent<P>) => unknown;
 
 /** Receives a subscriber's error; never rethrown into the bus. */
-export type ErrorHandler = (error: unknown, event: BusEvent) => void;
+export type ErrorHandler<Ev = BusEvent> = (error: unknown, event: Ev) => void;
 
-/** Options of `bus.subscribe()`. */
-export interface SubscribeOptions {
+/** Options of `bus.subscribe()`; `Ev` is the event the subscription receives (typed by the runtime's event map). */
+export interface SubscribeOptions<Ev = BusEvent> {
   /** Only events for which this returns true. */
-  readonly filter?: (event: BusEvent) => boolean;
+  readonly filter?: (event: Ev) => boolean;
   /** Only events with one of these topics. */
   readonly topics?: readonly string[];
   /** Where this subscriber's errors go; the runtime's `onError` otherwise. */
-  readonly onError?: ErrorHandler;
+  readonly onError?: ErrorHandler<Ev>;
+  /** Ends the subscription when it aborts (at once if it already has). */
+  readonly signal?: AbortSignal;
 }
 
-const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError'] as const;
+const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError', 'signal'] as const;
 
 /** A live subscription; `unsubscribe()` ends it. */
 export interface Subscription {
   readonly types: readonly string[];
   /** Ends the subscription; later events are not delivered to it. Idempotent. */
   unsubscribe(): void;
+}
+
+/**
+ * Told the outcome of each subscriber one event is delivered to, then that
+ * delivery is over (`bus.publish()` awaits them).
+ */
+export interface DeliveryWatch {
+  /** A subscriber returned `result` (a promise, when it is async). */
+  handled(result: unknown): void;
+  /** A subscriber (or its filter) threw. */
+  failed(error: unknown): void;
+  /** Every matching subscriber has been called. */
+  delivered(): void;
 }
 
 interface Entry {
@@ -66,6 +81,10 @@ export class Subscriptions {
   readHeld = false;
   /** Called each time a subscriber's promise settles (the thread's bus gives credits back). */
   onSettled: (() => void) | undefined;
+  /** Watches the next delivery, whichever event (an `immediate` post delivers before it returns its id). */
+  #watchNext: DeliveryWatch | undefined;
+  /** Watches by event id. */
+  readonly #watches = new Map<string, DeliveryWatch>();
 
   constructor(onError: ErrorHandler) {
     this.#fallbackError = onError;
@@ -78,14 +97,21 @@ export class Subscriptions {
   /** Adds a subscriber for `types` (subtype matching). */
   add(types: string | readonly string[], handler: Handler, options?: SubscribeOptions): Subscription {
     const patterns = typeof types === 'string' ? [types] : types;
-    if (typeof types === 'string') assertEventType(types, 'Subscription type');
-    else assertTypeList(types, 'subscribe types');
+    if (typeof types === 'string') {
+      // INVALID_EVENT, as before patterns: a subscription to a type that cannot exist.
+      const problem = typePatternProblem(types, 'Subscription type');
+      if (problem !== undefined) throw new InvalidEventError(problem);
+    } else assertTypeList(types, 'subscribe types');
     assertFunction(handler, 'subscribe handler');
     assertKnownKeys(options, SUBSCRIBE_OPTIONS, 'subscribe options');
     if (options?.filter !== undefined) assertFunction(options.filter, 'subscribe options.filter');
     if (options?.onError !== undefined) assertFunction(options.onError, 'subscribe options.onError');
     if (options?.topics !== undefined && (!Array.isArray(options.topics) || options.topics.some((t) => typeof t !== 'string'))) {
       throw new InvalidOptionError('subscribe options.topics', 'expected an array of topic strings.');
+    }
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidOptionError('subscribe options.signal', 'expected an AbortSignal.');
     }
     const entry: Entry = {
       patterns: [...patterns],
@@ -97,19 +123,27 @@ export class Subscriptions {
       // An async function is known before its first promise: the first read is already limited for it.
       async: handler instanceof AsyncFunction,
     };
-    this.#entries = [...this.#entries, entry];
-    this.#byType.clear();
-    if (entry.async) this.asyncCount++;
-    return {
+    const subscription: Subscription = {
       types: entry.patterns,
       unsubscribe: () => {
         if (!entry.active) return;
         entry.active = false;
+        signal?.removeEventListener('abort', subscription.unsubscribe);
         if (entry.async) this.asyncCount--;
         this.#entries = this.#entries.filter((e) => e !== entry);
         this.#byType.clear();
       },
     };
+    if (signal?.aborted === true) {
+      // Already given up: a subscription that never receives anything.
+      entry.active = false;
+      return subscription;
+    }
+    this.#entries = [...this.#entries, entry];
+    this.#byType.clear();
+    if (entry.async) this.asyncCount++;
+    signal?.addEventListener('abort', subscription.unsubscribe, { once: true });
+    return subscription;
   }
 
   #matching(type: string): readonly Entry[] {
@@ -134,6 +168,19 @@ export class Subscriptions {
     return count;
   }
 
+  /** Has `watch` told about the delivery of the event with `id`, or of the next event delivered (`id` undefined). */
+  watch(id: string | undefined, watch: DeliveryWatch | undefined): void {
+    if (id === undefined) this.#watchNext = watch;
+    else if (watch !== undefined) this.#watches.set(id, watch);
+  }
+
+  #watchOf(event: BusEvent): DeliveryWatch | undefined {
+    let watch = this.#watchNext;
+    if (watch !== undefined) this.#watchNext = undefined;
+    else if (this.#watches.size > 0 && (watch = this.#watches.get(event.id)) !== undefined) this.#watches.delete(event.id);
+    return watch;
+  }
+
   /**
    * Delivers one event to every matching subscriber, in subscription order.
    * A throwing or rejecting subscriber never stops the others. Returns how
@@ -141,6 +188,7 @@ export class Subscriptions {
    */
   deliver(event: BusEvent): number {
     const entries = this.#matching(event.type);
+    const watch = this.#watchNext === undefined && this.#watches.size === 0 ? undefined : this.#watchOf(event);
     let called = 0;
     for (const entry of entries) {
       if (!entry.active) continue;
@@ -150,10 +198,13 @@ export class Subscriptions {
         called++;
         const result = entry.handler(event);
         if (result instanceof Promise) this.#track(result, entry, event);
+        watch?.handled(result);
       } catch (error) {
         this.#fail(entry, error, event);
+        watch?.failed(error);
       }
     }
+    watch?.delivered();
     return called;
   }
 

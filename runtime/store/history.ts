@@ -5,6 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
+import { typeMatchesAny } from '../type-patterns.js';
 import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 
 /** The total order of events: timestamp, then id. */
@@ -12,19 +13,8 @@ export function compareEvents(a: BusEvent, b: BusEvent): number {
   return a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-/** True when `type` is `pattern` or one of its subtypes (`user` matches `user.login`). */
-export function typeMatches(pattern: string, type: string): boolean {
-  return (
-    type === pattern ||
-    (type.length > pattern.length && type.charCodeAt(pattern.length) === 46 /* . */ && type.startsWith(pattern))
-  );
-}
-
-/** True when `type` matches one of `patterns`. */
-export function typeMatchesAny(patterns: readonly string[], type: string): boolean {
-  for (const pattern of patterns) if (typeMatches(pattern, type)) return true;
-  return false;
-}
+// The one rule for selecting types (subtypes and wildcards), re-exported where readers of histories look for it.
+export { typeMatches, typeMatchesAny } from '../type-patterns.js';
 
 /** The key of an origin thread in indices and station queues: `<processor>.<thread>`. */
 export function originKey(origin: { readonly processor: number; readonly thread: number }): string {
@@ -33,7 +23,7 @@ export function originKey(origin: { readonly processor: number; readonly thread:
 
 /** What a history query selects; every given field must match. */
 export interface HistoryQuery {
-  /** Event types, with subtype matching. */
+  /** Event types or patterns: subtype matching, `*` for one part, a last `>` for the rest, `*` alone for all. */
   readonly types?: readonly string[];
   readonly side?: Side;
   /** The origin thread. */

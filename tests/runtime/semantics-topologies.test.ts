@@ -263,6 +263,35 @@ for (const topology of topologies) {
     assert.equal(ids(rest), ['flt.username', 'flt.order'].map((type) => posted.get(type)!.id));
   });
 
+  test('fromStation - wildcard patterns select the same events in buses, stations and fromMain, across the wire', async () => {
+    const posted = new Map<string, BusEvent>();
+    for (const type of ['wld.user', 'wld.user.login', 'wld.user.login.ok', 'wld.order.created', 'wld.user.logout']) {
+      posted.set(type, await bus(T).post(type, type));
+    }
+    const idsOf = (...types: string[]) => types.map((type) => posted.get(type)!.id);
+    await bus(T).toStation();
+    // One part: the user's direct subtypes only.
+    assert.equal(ids((await bus(U).fromStation({ types: ['wld.user.*'] })).added), idsOf('wld.user.login', 'wld.user.logout'));
+    assert.equal(ids(await bus(U).history({ types: ['wld.*.*.ok'] })), [], 'login.ok was not merged');
+    // Any depth below, across processors: the main station is read with a pattern.
+    await station(P).toMain();
+    assert.is((await station(Q).fromMain({ types: ['wld.user.>'] })).added, 3);
+    assert.equal(ids(await station(Q).history({ types: ['wld'] })), idsOf('wld.user.login', 'wld.user.login.ok', 'wld.user.logout'));
+    assert.equal(ids(await station(Q).history({ types: ['wld.*.login.*'] })), idsOf('wld.user.login.ok'));
+    // (Other cases' events share no type ending in `user.logout`: a leading `*` selects only this case's.)
+    assert.equal(ids((await bus(V).fromStation({ types: ['*.user.logout', 'wld.*.*.ok', 'wld.*.created'] })).added), idsOf('wld.user.login.ok', 'wld.user.logout'));
+    assert.is((await station(Q).fromMain({ types: ['*'] })).added >= 2, true, 'everything else, the order and wld.user among it');
+    assert.equal(ids((await bus(W).fromStation({ types: ['wld.*.created', 'wld.user'] })).added), idsOf(
+      'wld.user',
+      'wld.user.login',
+      'wld.user.login.ok',
+      'wld.order.created',
+      'wld.user.logout',
+    ));
+    await rejects(bus(U).fromStation({ types: ['wld.>.user'] }), 'INVALID_OPTION');
+    await rejects(bus(U).history({ types: ['wld.us*'] }), 'INVALID_OPTION');
+  });
+
   test('history - station and bus histories stay sorted by (timestamp, id) after merges from several threads', async () => {
     const posted: BusEvent[] = [];
     for (let round = 0; round < 3; round++) {

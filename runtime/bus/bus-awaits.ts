@@ -1,0 +1,149 @@
+/**
+ * The calls of a bus that await something: `publish()` (a post whose promise
+ * settles when this thread's handlers have), `waitFor()` and
+ * `waitForEvents()`. They are built on `post()`, `subscribe()` and the
+ * thread's subscriptions alone, so they live here rather than in `bus.ts`;
+ * `Bus` extends this class and hands it its parts (`provideBusParts`).
+ */
+import type { BusEvent } from '../../types.js';
+import type { Clock } from '../clock.js';
+import type { PostOptions } from './bus-options.js';
+import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
+import type { EventOf, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, ValidPatterns } from './typed-events.js';
+import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
+
+/** What `bus.publish()` resolves with. */
+export interface Published<Ev = BusEvent> {
+  /** The event, as `post()` returns it. */
+  readonly event: Ev;
+  /**
+   * One entry per handler of this thread the event was delivered to, in
+   * subscription order: `{ status: 'fulfilled', value }` with what it
+   * returned (its promise's value), or `{ status: 'rejected', reason }` with
+   * what it threw (its promise's rejection; also reported to `onError`).
+   */
+  readonly outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
+  /** How many handlers failed. */
+  readonly failed: number;
+}
+
+/** What a bus hands the calls of this module. */
+interface BusParts {
+  readonly clock: Clock;
+  subscriptions(): Subscriptions;
+}
+
+const partsOf = new WeakMap<object, BusParts>();
+
+/** @internal Called by `Bus`'s constructor. */
+export function provideBusParts(bus: object, parts: BusParts): void {
+  partsOf.set(bus, parts);
+}
+
+/** Collects the outcomes of one event's handlers. */
+function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Array<PromiseSettledResult<unknown>>> } {
+  const outcomes: Array<Promise<PromiseSettledResult<unknown>> | PromiseSettledResult<unknown>> = [];
+  let delivered!: () => void;
+  const done = new Promise<void>((resolve) => (delivered = resolve));
+  const watch: DeliveryWatch = {
+    handled: (result) => {
+      // Settled handlers attached at once: a rejection is never unhandled while others run.
+      outcomes.push(
+        result instanceof Promise
+          ? result.then(
+              (value: unknown) => ({ status: 'fulfilled', value }),
+              (reason: unknown) => ({ status: 'rejected', reason }),
+            )
+          : { status: 'fulfilled', value: result },
+      );
+    },
+    failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
+    delivered,
+  };
+  return { watch, outcomes: done.then(() => Promise.all(outcomes)) };
+}
+
+/**
+ * A bus's awaiting calls. Not created on its own: `Bus` extends it.
+ */
+export abstract class AwaitableBus<E> {
+  abstract post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): PostedEvent<E, K, P>;
+
+  abstract subscribe<P = never, const T extends string | readonly string[] = string | readonly string[]>(
+    types: T & ValidPatterns<E, T>,
+    handler: (event: SubscribedEvent<E, T, P>) => unknown,
+    options?: SubscribeOptions<SubscribedEvent<E, T, P>>,
+  ): Subscription;
+
+  /**
+   * Posts as `post()` does, and resolves once every handler of **this
+   * thread** that the event is delivered to has finished (an async handler's
+   * promise has settled), with their outcomes. It waits for the delivery the
+   * priority sets: `immediate` at once, `normal` in the next microtask,
+   * `deferred` until `drain()` delivers it. It does **not** wait for other
+   * threads or processes: they get the event when a sync carries it there
+   * (`toStation()`, `sync()` or the sync policy). Handler errors are in the
+   * outcomes and still go to `onError`; the promise rejects only when the
+   * post is refused (as `post()` would throw).
+   *
+   * @example
+   * const { outcomes, failed } = await bus.publish('user.login', { id: 7 })
+   * if (failed > 0) console.error(outcomes)
+   */
+  async publish<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<Published<PostedEvent<E, K, P>>> {
+    const subscriptions = partsOf.get(this)!.subscriptions();
+    const { watch, outcomes } = collectOutcomes();
+    let event: PostedEvent<E, K, P>;
+    if (options?.priority === 'immediate') {
+      // Delivered before post() returns: the watch takes the next delivery, this event's.
+      subscriptions.watch(undefined, watch);
+      try {
+        event = this.post(type, payload, options);
+      } finally {
+        subscriptions.watch(undefined, undefined);
+      }
+    } else {
+      event = this.post(type, payload, options);
+      subscriptions.watch((event as BusEvent).id, watch);
+    }
+    const settled = await outcomes;
+    return { event, outcomes: settled, failed: settled.filter((outcome) => outcome.status === 'rejected').length };
+  }
+
+  /**
+   * Resolves with the next event of `type` (a type or a [pattern]) this
+   * thread delivers that passes `filter`; rejects with `TimeoutError`
+   * (`TIMEOUT`) after `timeout` ms of the runtime's clock, or with
+   * `AbortedError` when `signal` aborts. Events delivered before the call do
+   * not count. It cleans up after itself however it ends.
+   *
+   * @example
+   * const login = await bus.waitFor('user.login', { timeout: 1_000, filter: (e) => e.payload.id === 7 })
+   */
+  waitFor<const T extends string>(type: T & ValidPatterns<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
+    return waitForEvent(this.#waitSource(), type, options as WaitForOptions) as Promise<EventOf<E, T>>;
+  }
+
+  /**
+   * Resolves with one event per entry of `types`, in the list's order, once
+   * all have come (an entry given twice needs two events): in any order, or
+   * only in the list's order with `inOrder` (an event too early rejects with
+   * `UnexpectedEventError`). With `grace`, it listens that many ms more after
+   * the last one and rejects if another event of the list's types comes.
+   * `timeout` and `signal` as for `waitFor()`.
+   *
+   * @example
+   * const [started, done] = await bus.waitForEvents(['job.started', 'job.done'], { inOrder: true, timeout: 5_000 })
+   */
+  waitForEvents<const T extends readonly string[]>(
+    types: T & ValidPatterns<E, T>,
+    options?: WaitForEventsOptions,
+  ): Promise<{ -readonly [I in keyof T]: EventOf<E, T[I] & string> }> {
+    return waitForEvents(this.#waitSource(), types, options) as Promise<never>;
+  }
+
+  #waitSource(): WaitSource {
+    const listen = (types: readonly string[], handler: (event: BusEvent) => void) => this.subscribe(types as never, handler as never);
+    return { listen: (types, handler) => listen(types, handler).unsubscribe, clock: partsOf.get(this)!.clock };
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Typed events: a map from event type to payload type, given once to
+ * `createRuntime<Events>()`, types every bus call: `post` takes only the
+ * map's types with their payloads, a subscription's handler gets the union of
+ * the events its patterns match, `history()` and `waitFor()` return them.
+ * Without a map (`AnyEvents`, the default) every type and JSON-like payload is
+ * accepted, as before. Types only: nothing here exists at run time.
+ */
+import type { BusEvent, Payload } from '../../types.js';
+import type { HistoryQuery } from '../store/history.js';
+
+/**
+ * The map of an untyped bus: any type, any payload. `createRuntime()` without
+ * a type argument uses it.
+ */
+export type AnyEvents = { readonly [type: string]: Payload };
+
+/** True when `E` is an untyped map (it has a string index signature). */
+export type IsUntyped<E> = string extends keyof E ? true : false;
+
+type Primitive = string | number | boolean | null;
+
+/**
+ * `T` when it is JSON-like data (or bytes), with every part that is not
+ * (functions, `undefined`, symbols, bigints, `Date`s and other objects with
+ * methods) turned into `never`, so that `T extends JsonCompatible<T>` fails
+ * for them. Unlike `JsonValue` it needs no index signature: an `interface`
+ * payload passes. A class instance with data fields only passes here; `post()`
+ * still refuses it at run time (it is not plain data).
+ */
+export type JsonCompatible<T> = [T] extends [Payload]
+  ? T // type aliases of JSON data and `Payload` itself: accepted as they are, without walking them
+  : T extends Primitive
+  ? T
+  : T extends Uint8Array
+    ? T
+    : T extends (...args: never[]) => unknown
+      ? never
+      : T extends object
+        ? { [K in keyof T]: K extends symbol ? never : JsonCompatible<T[K]> }
+        : never;
+
+/**
+ * The constraint of an event map: every payload JSON-compatible. The untyped
+ * map is taken as it is.
+ *
+ * @example
+ * interface Events { 'user.login': { id: number }; 'user.logout': { id: number; reason: string } }
+ * const runtime = createRuntime<Events>()
+ */
+export type EventMap<E> = IsUntyped<E> extends true ? unknown : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : never };
+
+/** The event types of a map. */
+export type EventTypeOf<E> = keyof E & string;
+
+/** True when `pattern` contains a wildcard part (`*`, or a final `>`). */
+type HasWildcard<P extends string> = P extends '*' | '>' | `*.${string}` | `${string}.*` | `${string}.*.${string}` | `${string}.>`
+  ? true
+  : false;
+
+/** Part by part, as NATS matches subjects: `*` is one part, a final `>` one or more. */
+type PartsMatch<P extends string, K extends string> = P extends '>'
+  ? true
+  : P extends `${infer PatternHead}.${infer PatternRest}`
+    ? K extends `${infer TypeHead}.${infer TypeRest}`
+      ? PatternHead extends '*'
+        ? PartsMatch<PatternRest, TypeRest>
+        : [PatternHead, TypeHead] extends [TypeHead, PatternHead]
+          ? PartsMatch<PatternRest, TypeRest>
+          : false
+      : false
+    : P extends '*'
+      ? K extends `${string}.${string}`
+        ? false
+        : true
+      : K extends P
+        ? true
+        : false;
+
+/**
+ * True when the pattern `P` matches the event type `K`, by the rules the
+ * buses apply at run time (`runtime/type-patterns.ts`): `*` or `>` alone
+ * match every type; a pattern without wildcards matches its type and its
+ * subtypes (`user` matches `user.login`); otherwise part by part, `*` for one
+ * part and a final `>` for one or more.
+ */
+export type PatternMatches<P extends string, K extends string> = P extends '*' | '>'
+  ? true
+  : HasWildcard<P> extends true
+    ? PartsMatch<P, K>
+    : K extends P
+      ? true
+      : K extends `${P}.${string}`
+        ? true
+        : false;
+
+/** The patterns a subscription's `types` argument names: a string, or the entries of a list. */
+export type PatternOf<T> = T extends string ? T : T extends readonly (infer S extends string)[] ? S : never;
+
+/** The types of map `E` that one of the patterns `P` (a union) matches. */
+export type MatchingTypes<E, P extends string> = {
+  [K in EventTypeOf<E>]: true extends PatternMatches<P, K> ? K : never;
+}[EventTypeOf<E>];
+
+/** The event of each type `K` of map `E`: a union discriminated by `type`. */
+export type EventOfType<E, K> = K extends EventTypeOf<E> ? BusEvent<E[K], K> : never;
+
+/**
+ * The events of map `E` that the pattern(s) `P` match: a union by `type`,
+ * so a `switch (event.type)` narrows the payload. Every event of the map when
+ * `P` is `string` (not known when compiling); `BusEvent` on an untyped map.
+ *
+ * @example
+ * type UserEvent = EventOf<Events, 'user'>   // BusEvent<Login, 'user.login'> | BusEvent<Logout, 'user.logout'>
+ */
+export type EventOf<E, P extends string = string> =
+  IsUntyped<E> extends true ? BusEvent : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
+
+/**
+ * What a `types` argument must be on map `E`: anything on an untyped map;
+ * on a typed one, patterns that each match at least one type of the map, so
+ * a misspelled type fails to compile (`never` takes no argument).
+ */
+export type ValidPatterns<E, T> =
+  IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedPattern<E, PatternOf<T>>] extends [never] ? unknown : never;
+
+/** The patterns among `P` that match no type of `E`. */
+type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<E, P>] extends [never] ? P : never) : never;
+
+/**
+ * The event a subscription's handler gets: the union its patterns `T` match
+ * on map `E`; on an untyped map `BusEvent<P>` when the caller names a payload
+ * type `P` (`subscribe<Login>('user.login', ...)`), else `BusEvent`.
+ */
+export type SubscribedEvent<E, T, P> = [P] extends [never]
+  ? EventOf<E, PatternOf<T>>
+  : IsUntyped<E> extends true
+    ? BusEvent<P>
+    : EventOf<E, PatternOf<T>> & BusEvent<P>;
+
+/**
+ * The payload `post()` accepts for type `K`: the map's on a typed bus; on an
+ * untyped one the payload as given, `P`, if it is JSON-like (an intersection
+ * rather than a constraint, which could not mention `P` itself).
+ */
+export type PostPayload<E, K extends string, P> = IsUntyped<E> extends true ? P & JsonCompatible<P> : K extends keyof E ? E[K] : never;
+
+/** What `post()` returns on map `E`: the event with the map's payload, or the given payload on an untyped map. */
+export type PostedEvent<E, K extends string, P> = IsUntyped<E> extends true ? BusEvent<P, K> : K extends keyof E ? BusEvent<E[K], K> : never;
+
+/**
+ * Payload of `busline.thread.crashed` and `busline.processor.crashed`: a
+ * thread or child processor died (`thread` is null for a processor).
+ */
+export interface CrashReport {
+  readonly processor: number;
+  readonly thread: number | null;
+  readonly reason: string;
+  /** Whether it was restarted (false once its restart budget is spent). */
+  readonly restarted: boolean;
+}
+
+/** Payload of `busline.actor.failed`: a user actor (`runtime.spawn()`) threw and stopped. */
+export interface ActorFailure {
+  readonly id: string;
+  readonly module: string;
+  readonly message: string;
+}
+
+/**
+ * The runtime's own events, posted on internal buses: part of every typed
+ * runtime's internal side.
+ *
+ * @example
+ * runtime.bus('internal').subscribe('busline.thread.crashed', (event) => console.log(event.payload.reason))
+ */
+export interface BuslineEvents {
+  readonly 'busline.thread.crashed': CrashReport;
+  readonly 'busline.processor.crashed': CrashReport;
+  readonly 'busline.actor.failed': ActorFailure;
+}
+
+/** One of the runtime's own events: a union discriminated by `type`. */
+export type BuslineEvent = EventOfType<BuslineEvents, keyof BuslineEvents>;
+
+/**
+ * The map of a runtime's internal side: on a typed runtime the runtime's own
+ * events and the application's internal events `I`; untyped when `I` is.
+ */
+export type InternalEventsOf<I> = IsUntyped<I> extends true ? AnyEvents : BuslineEvents & I;
+
+/** A history query on map `E`: `types` must match the map's types, and `filter` gets the events they match. */
+export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {
+  /** Event type patterns (see `subscribe`). */
+  readonly types?: T & ValidPatterns<E, T>;
+  /** Any further condition. */
+  readonly filter?: (event: EventOf<E, PatternOf<T>>) => boolean;
+};

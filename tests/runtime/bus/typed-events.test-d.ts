@@ -1,0 +1,246 @@
+/**
+ * Type-level tests of typed events (`createRuntime<Events>()`): checked by
+ * `tsc` in `npm test` (a misplaced `@ts-expect-error` is itself an error).
+ * Never executed.
+ */
+import {
+  createRuntime,
+  type AnyEvents,
+  type Bus,
+  type BusEvent,
+  type BuslineEvent,
+  type CrashReport,
+  type EventOf,
+  type JsonCompatible,
+  type RemoteBus,
+} from '../../../index.js';
+
+/** True when `A` and `B` are the same type. */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<T extends true>(): T | void {}
+
+// Interfaces, not type aliases: they have no index signature, and must work.
+interface Login {
+  readonly id: number;
+  readonly at: string;
+}
+interface Logout {
+  readonly id: number;
+  readonly reason: 'timeout' | 'user';
+}
+interface OrderCreated {
+  readonly orderId: string;
+  readonly lines: ReadonlyArray<{ readonly sku: string; readonly qty: number }>;
+  readonly note?: string;
+}
+interface Events {
+  'user.login': Login;
+  'user.logout': Logout;
+  'user.login.failed': { readonly id: number; readonly attempts: number };
+  'order.created': OrderCreated;
+  'blob.stored': Uint8Array;
+  tick: null;
+}
+interface AppInternal {
+  'app.health': { readonly ok: boolean };
+}
+
+export function typedRuntime(): void {
+  const runtime = createRuntime<Events>();
+  const bus = runtime.bus('external');
+  expectType<Equal<typeof bus, Bus<Events>>>();
+
+  // post: the map's types with their payloads.
+  const login = bus.post('user.login', { id: 7, at: '2024-01-01' });
+  expectType<Equal<typeof login, BusEvent<Login, 'user.login'>>>();
+  expectType<Equal<typeof login.type, 'user.login'>>();
+  bus.post('tick', null);
+  bus.post('blob.stored', new Uint8Array(2));
+  bus.post('order.created', { orderId: 'o', lines: [{ sku: 's', qty: 1 }] }, { priority: 'immediate', topic: 'orders' });
+  // @ts-expect-error misspelled type
+  bus.post('user.logn', { id: 7, at: '' });
+  // @ts-expect-error a prefix is not a type one can post
+  bus.post('user', { id: 7, at: '' });
+  // @ts-expect-error wrong payload: id must be a number
+  bus.post('user.login', { id: '7', at: '' });
+  // @ts-expect-error missing field
+  bus.post('user.login', { id: 7 });
+  // @ts-expect-error excess field (a literal is checked exactly)
+  bus.post('user.login', { id: 7, at: '', admin: true });
+  // @ts-expect-error a literal union field
+  bus.post('user.logout', { id: 7, reason: 'kicked' });
+  // @ts-expect-error a type's payload is not another's
+  bus.post('tick', { id: 7 });
+  // @ts-expect-error wildcards are for subscribing, not posting
+  bus.post('user.*', { id: 7, at: '' });
+  // @ts-expect-error priorities are immediate, normal, deferred
+  bus.post('tick', null, { priority: 'urgent' });
+
+  // subscribe: the union of the events the patterns match, discriminated by type.
+  bus.subscribe('user.login', (event) => {
+    expectType<Equal<typeof event, BusEvent<Login, 'user.login'> | BusEvent<{ readonly id: number; readonly attempts: number }, 'user.login.failed'>>>();
+  });
+  bus.subscribe('user', (event) => {
+    expectType<Equal<typeof event.type, 'user.login' | 'user.logout' | 'user.login.failed'>>();
+    if (event.type === 'user.logout') {
+      const reason: 'timeout' | 'user' = event.payload.reason;
+      void reason;
+    }
+    const id: number = event.payload.id;
+    void id;
+    // @ts-expect-error not every user event has `at`
+    void event.payload.at;
+  });
+  bus.subscribe(['user.logout', 'order'], (event) => {
+    expectType<Equal<typeof event.type, 'user.logout' | 'order.created'>>();
+  });
+  bus.subscribe('*', (event) => {
+    expectType<Equal<typeof event, EventOf<Events>>>();
+    expectType<Equal<typeof event.type, keyof Events>>();
+  });
+  bus.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events>>());
+  // One level: `user.*` is login and logout, not login.failed.
+  bus.subscribe('user.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout'>>());
+  // Any depth below.
+  bus.subscribe('user.>', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout' | 'user.login.failed'>>());
+  bus.subscribe('*.created', (event) => expectType<Equal<typeof event.type, 'order.created'>>());
+  bus.subscribe('user.*.failed', (event) => expectType<Equal<typeof event.type, 'user.login.failed'>>());
+  // @ts-expect-error misspelled type
+  bus.subscribe('usr', () => {});
+  // @ts-expect-error a prefix of a part is not a type
+  bus.subscribe('use', () => {});
+  // @ts-expect-error one misspelled entry is enough
+  bus.subscribe(['user', 'ordr'], () => {});
+  // @ts-expect-error `tick.*` matches nothing: tick has no subtypes
+  bus.subscribe('tick.*', () => {});
+  // Options are typed by the same events.
+  bus.subscribe('user.login', (event) => void event, {
+    filter: (event) => event.payload.id > 0,
+    onError: (error, event) => console.error(error, event.payload.id),
+    topics: ['web'],
+  });
+  // @ts-expect-error the filter sees the subscription's events only
+  bus.subscribe('tick', () => {}, { filter: (event) => event.payload.id > 0 });
+
+  // history: typed by `types`; all of the map without.
+  const users = bus.history({ types: ['user.login'] });
+  expectType<Equal<(typeof users)[number]['type'], 'user.login' | 'user.login.failed'>>();
+  const all = bus.history();
+  expectType<Equal<(typeof all)[number], EventOf<Events>>>();
+  const recent = bus.history({ types: ['order'], since: 0, filter: (event) => event.payload.lines.length > 0 });
+  expectType<Equal<(typeof recent)[number]['payload'], OrderCreated>>();
+  // @ts-expect-error misspelled type in a query
+  bus.history({ types: ['oder'] });
+
+  // waitFor, waitForEvents and publish are typed by the map too.
+  void bus.waitFor('user.logout', { filter: (event) => event.payload.reason === 'user', timeout: 10 }).then((event) => {
+    expectType<Equal<typeof event, BusEvent<Logout, 'user.logout'>>>();
+  });
+  void bus.waitFor('order.*').then((event) => expectType<Equal<typeof event.payload, OrderCreated>>());
+  // @ts-expect-error misspelled type
+  void bus.waitFor('usr.login');
+  // @ts-expect-error the filter sees the awaited events only
+  void bus.waitFor('tick', { filter: (event) => event.payload.id > 0 });
+  void bus.waitForEvents(['tick', 'order.*', 'user'], { inOrder: true, grace: 5 }).then(([tick, order, user]) => {
+    expectType<Equal<typeof tick, BusEvent<null, 'tick'>>>();
+    expectType<Equal<typeof order, BusEvent<OrderCreated, 'order.created'>>>();
+    expectType<Equal<typeof user.type, 'user.login' | 'user.logout' | 'user.login.failed'>>();
+  });
+  // @ts-expect-error one entry matches nothing
+  void bus.waitForEvents(['tick', 'tock']);
+  void bus.publish('user.login', { id: 1, at: '' }).then(({ event, outcomes, failed }) => {
+    expectType<Equal<typeof event, BusEvent<Login, 'user.login'>>>();
+    expectType<Equal<typeof failed, number>>();
+    void outcomes;
+  });
+  // @ts-expect-error publish checks payloads as post does
+  void bus.publish('tick', 1);
+
+  // Calls that return the next bus keep its map.
+  void bus.toStation().then((next) => expectType<Equal<typeof next, Bus<Events>>>());
+  void bus.roundTrip().then((next) => next.post('tick', null));
+
+  // The internal side: the runtime's own events, typed.
+  const internal = runtime.bus('internal');
+  internal.subscribe('busline.thread.crashed', (event) => {
+    const report: CrashReport = event.payload;
+    const thread: number | null = event.payload.thread;
+    void report;
+    void thread;
+  });
+  internal.subscribe('busline', (event) => {
+    expectType<Equal<typeof event, BuslineEvent>>();
+    if (event.type === 'busline.actor.failed') void event.payload.module;
+  });
+  // @ts-expect-error the external map is not on the internal side
+  internal.post('tick', null);
+
+  // Threads elsewhere: RemoteBus is typed by the same map.
+  const worker = runtime.thread(0, 1).bus('external');
+  void worker.post('user.logout', { id: 1, reason: 'user' });
+  // @ts-expect-error on a RemoteBus too
+  void worker.post('user.logout', { id: 1, reason: 'kicked' });
+  const remote = runtime.thread(0, 1).bus('external') as RemoteBus<Events>;
+  void remote.history({ types: ['order'] }).then((events) => expectType<Equal<(typeof events)[number]['type'], 'order.created'>>());
+  void runtime.addThread().bus('internal').post('busline.actor.failed', { id: 'a', module: 'm', message: 'x' });
+}
+
+export function internalEvents(): void {
+  // The application's own internal events beside the runtime's.
+  const runtime = createRuntime<Events, AppInternal>();
+  const internal = runtime.bus('internal');
+  internal.post('app.health', { ok: true });
+  internal.subscribe('*', (event) => expectType<Equal<typeof event.type, 'app.health' | BuslineEvent['type']>>());
+  // @ts-expect-error not in either map
+  internal.post('app.sick', { ok: false });
+}
+
+export function badMaps(): void {
+  // @ts-expect-error a function is not a payload
+  createRuntime<{ 'user.login': () => void }>();
+  // @ts-expect-error a Date is not JSON data (post its ISO string)
+  createRuntime<{ 'user.login': { at: Date } }>();
+  // @ts-expect-error neither is undefined (use null)
+  createRuntime<{ 'user.login': undefined }>();
+  // @ts-expect-error nor a bigint, deep inside
+  createRuntime<{ 'user.login': { ids: bigint[] } }>();
+  createRuntime<{ 'user.login': { at: string; tags: string[]; nested: { ok: boolean } } }>();
+}
+
+export function untypedRuntime(): void {
+  // No map: any type and any JSON-like payload, as before; interfaces included.
+  const runtime = createRuntime();
+  const bus = runtime.bus('external');
+  expectType<Equal<typeof bus, Bus<AnyEvents>>>();
+  expectType<Equal<typeof bus, Bus>>();
+  const login: Login = { id: 1, at: '' };
+  const event = bus.post('user.login', login);
+  expectType<Equal<typeof event, BusEvent<Login, 'user.login'>>>();
+  bus.post('anything.at.all', { nested: [1, 'two', null, { three: true }] });
+  // @ts-expect-error functions are not payloads
+  bus.post('x', () => 1);
+  // @ts-expect-error undefined is not a payload (use null)
+  bus.post('x', undefined);
+  // @ts-expect-error dates are not JSON data, interfaces or not
+  bus.post('x', { at: new Date() });
+  // @ts-expect-error nor bigints
+  bus.post('x', { n: 1n });
+  bus.subscribe('whatever', (e) => expectType<Equal<typeof e, BusEvent>>());
+  bus.subscribe<Login>('user.login', (e) => {
+    const id: number = e.payload.id;
+    void id;
+  });
+  const history = bus.history({ types: ['user'] });
+  expectType<Equal<typeof history, BusEvent[]>>();
+  // The internal side of an untyped runtime is untyped too.
+  runtime.bus('internal').post('my.own.thing', { ok: true });
+  const side: 'internal' | 'external' = Math.random() > 0.5 ? 'internal' : 'external';
+  runtime.bus(side).post('either.side', 1);
+}
+
+export function jsonCompatible(): void {
+  expectType<Equal<JsonCompatible<Login>, { readonly id: number; readonly at: string }>>();
+  expectType<Equal<JsonCompatible<{ f: () => void }>, { f: never }>>();
+  const ok: JsonCompatible<OrderCreated> = { orderId: 'o', lines: [] };
+  void ok;
+}
