@@ -11,7 +11,9 @@ import { BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBu
 import type { busMachine } from '../../machines/bus.machine.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../../types.js';
 import { readableSide } from '../bridge/bridge.js';
-import { EventHistory, checkHistoryQuery, compareEvents, type HistoryQuery } from '../store/history.js';
+import { checkHistoryQuery, compareEvents, type EventHistory, type HistoryQuery } from '../store/history.js';
+import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
+import { Retention, withoutTransient } from '../store/retention.js';
 import type { EventBatch } from '../wire/protocol.js';
 import { assertEventType, copyPayload, describe } from '../validate.js';
 import { ActivityReports } from './activity-reports.js';
@@ -32,7 +34,6 @@ import { StationExchange, type Read } from './station-exchange.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
-
 
 /** Merges `incoming` (sorted) into the sorted `queue`, skipping ids already there. */
 function mergeQueue(queue: BusEvent[], incoming: readonly BusEvent[]): BusEvent[] {
@@ -58,7 +59,8 @@ export class Bus {
   readonly #origin: Origin;
   readonly #thread: BusThread<Bus>;
   readonly #actor: Actor<typeof busMachine>;
-  readonly #history = new EventHistory();
+  readonly #retention: Retention;
+  readonly #history: EventHistory;
   /** Accepted `deferred` events not yet delivered, in order. */
   #queue: BusEvent[] = [];
   readonly #outbox = new Outbox();
@@ -104,6 +106,8 @@ export class Bus {
       pending: () => this.#pending.length,
     });
     this.#station = new StationExchange(thread, this.endpoint);
+    this.#retention = new Retention(thread.host.memory ?? NO_MEMORY_POLICIES, () => thread.host.clock.now());
+    this.#history = this.#retention.history;
   }
 
   /** The bus generation in its thread: 0 first, +1 after each `toStation()`. */
@@ -201,6 +205,8 @@ export class Bus {
             payload: value,
             ...(meta === undefined ? {} : { meta }),
           };
+    // Its size limit and the history's `refuseNew` limits; its stamp and id are used up either way.
+    this.#retention.admitPost(event);
     this.#reports.posted++;
     this.#reports.lastId = event.id;
     if (priority === 'deferred') {
@@ -216,10 +222,12 @@ export class Bus {
       queueMicrotask(() => thread.host.requestSync?.(this.side));
     }
     this.#history.insert(event);
-    // Its stamp is after everything this thread has seen: the outbox stays sorted.
+    this.#retention.settle();
+    // Its stamp is after everything this thread has seen: the outbox stays sorted. It goes to the station whatever this history keeps.
     this.#outbox.push(event);
     if (priority === 'immediate') {
       this.#reports.delivered += this.#thread.subscriptions(this.side).deliver(event);
+      this.#afterDelivery([event]);
       this.#scheduleReport();
     } else {
       this.#pending.push(event);
@@ -257,20 +265,34 @@ export class Bus {
       this.#outbox.add(event);
       this.#reports.delivered += subscriptions.deliver(event);
     }
+    this.#afterDelivery(queue);
+    this.#retention.settle();
     this.#scheduleReport();
     return queue.length;
   }
 
-  /** The bus history, oldest first, optionally filtered (answered from indices). */
-  history(query?: HistoryQuery): BusEvent[] {
-    checkHistoryQuery(query, 'history query');
-    return this.#history.query(query);
+  /** Events whose policy says `removeAfterDelivery` leave the history once every subscriber has been called. */
+  #afterDelivery(delivered: readonly BusEvent[]): void {
+    const policies = this.#retention.policies;
+    if (policies.afterDelivery) this.#retention.remove(delivered.filter((event) => policies.removesAfterDelivery(event.type)));
   }
 
-  /** The event with this id in the history, if any. */
+  /** The bus history, oldest first, optionally filtered (indexed); events whose policy says `removeAfterSearch` leave. */
+  history(query?: HistoryQuery): BusEvent[] {
+    checkHistoryQuery(query, 'history query');
+    this.#retention.expire();
+    const found = this.#history.query(query);
+    this.#retention.afterSearch(found);
+    return found;
+  }
+
+  /** The event with this id in the history, if any; it leaves if its policy says `removeAfterSearch`. */
   get(id: string): BusEvent | undefined {
     if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
-    return this.#history.get(id);
+    this.#retention.expire();
+    const found = this.#history.get(id);
+    if (found !== undefined) this.#retention.afterSearch([found]);
+    return found;
   }
 
   /** The queue: accepted `deferred` events not yet delivered, oldest first. */
@@ -383,19 +405,24 @@ export class Bus {
     // A sync that was skipped while this read ran (BUS_BUSY) is asked for again.
     queueMicrotask(() => this.#pressure.settle());
     // The station put what this thread has delivered already first: merged, not delivered again.
-    const history = reply.history;
-    const known = Math.min(alreadyDelivered, history.length);
+    let history = reply.history;
+    let known = Math.min(alreadyDelivered, history.length);
+    // Events that leave once delivered never join this history: delivered if new, else left out.
+    let transient: BusEvent[] = [];
+    if (this.#retention.policies.afterDelivery) ({ history, known, transient } = withoutTransient(history, known, this.#retention.policies));
     const merged = known === 0 ? [] : this.#history.merge(known === history.length ? history : history.slice(0, known));
     const fresh = known === history.length ? [] : this.#history.merge(known === 0 ? history : history.slice(known));
-    const added = merged.length === 0 ? fresh : fresh.length === 0 ? merged : merged.concat(fresh).sort(compareEvents);
-    if (history.length > 0) this.#thread.clock.observe(history[history.length - 1]!.timestamp);
+    const delivering = transient.length === 0 ? fresh : fresh.concat(transient).sort(compareEvents);
+    const added = merged.length === 0 ? delivering : merged.concat(delivering).sort(compareEvents);
+    this.#retention.settle();
+    if (reply.history.length > 0) this.#thread.clock.observe(reply.history[reply.history.length - 1]!.timestamp);
     this.#queue = mergeQueue(this.#queue, reply.queue);
     // Counted as parked no longer once they are in the queue, not before.
     this.#thread.noteParked(this.side, parked);
     if (reply.queue.length > 0) this.#scheduleIdle();
     const subscriptions = this.#thread.subscriptions(this.side);
     const { delivery } = read;
-    for (const event of fresh) {
+    for (const event of delivering) {
       if (event.origin.processor === this.endpoint.processor && event.origin.thread === this.endpoint.thread) continue;
       if (delivery !== undefined) {
         if (delivery.mark.deliveredAhead(event.id)) continue;
@@ -550,6 +577,7 @@ export class Bus {
     this.#pending = [];
     const subscriptions = this.#thread.subscriptions(this.side);
     for (const event of pending) this.#reports.delivered += subscriptions.deliver(event);
+    this.#afterDelivery(pending);
   }
 
   #scheduleReport(): void {

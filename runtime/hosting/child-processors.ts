@@ -19,7 +19,7 @@ import { RestartBudget } from './supervision.js';
 /** What every child processor starts with, whichever it is. */
 export type ChildProcessorSettings = Pick<
   ProcessorInit,
-  'threads' | 'deferred' | 'maxQueued' | 'callDeadlineMs' | 'restart' | 'workerLimits' | 'sync'
+  'threads' | 'deferred' | 'maxQueued' | 'callDeadlineMs' | 'restart' | 'workerLimits' | 'sync' | 'memory'
 >;
 
 /** What the child processors need from the root. */

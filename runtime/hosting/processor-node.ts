@@ -16,6 +16,8 @@ import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from '
 import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
 import { SyncTimer, policyLimits, settleAll } from '../station/sync-policy.js';
 import { StationJournal } from '../store/journal.js';
+import { MemoryPolicies, checkMemoryOptions } from '../store/memory-policy.js';
+import { systemClock } from '../clock.js';
 import { Station } from '../station/station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
 import type { WorkerExit } from './worker-api.js';
@@ -80,10 +82,16 @@ export class ProcessorNode implements StationHost {
   #running = true;
   readonly #onThreadReplaced: ((thread: number) => void) | undefined;
 
+  /** The runtime's memory policies, for this processor's stations and threads. */
+  readonly memory: MemoryPolicies;
+  /** The clock their `ttlMs` and `maxAgeMs` go by (a function cannot cross processes: this one's). */
+  readonly clock = systemClock;
+
   /** `onThreadReplaced` is told when a restarted worker thread replaces its predecessor (the root resets what it knows of its buses). */
   constructor(parent: FramePort, init: ProcessorInit, onThreadReplaced?: (thread: number) => void) {
     this.processor = init.processor;
     this.#init = init;
+    this.memory = new MemoryPolicies(checkMemoryOptions(init.memory));
     this.#onThreadReplaced = onThreadReplaced;
     this.#direction = init.bridge;
     this.#upstream = new FrameChannel(parent, {
@@ -132,6 +140,7 @@ export class ProcessorNode implements StationHost {
       bridge: this.#direction,
       incarnation: incarnationName(this.#incarnation(), 0),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
+      ...(this.#init.memory === undefined ? {} : { memory: this.#init.memory }),
     });
     const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
       (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
@@ -155,6 +164,7 @@ export class ProcessorNode implements StationHost {
       processorIncarnation: this.#incarnation(),
       ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
+      ...(this.#init.memory === undefined ? {} : { memory: this.#init.memory }),
     });
     await resent;
     // A stop() that came while this started has nothing left for a timer to sync.

@@ -28,6 +28,7 @@ export type { Outcome };
 import { Thread } from './thread.js';
 import { moduleHref, type SpawnOptions, type UserActorInfo } from '../actors/user-actors.js';
 import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/sync-policy.js';
+import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../store/memory-policy.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -41,6 +42,8 @@ export interface ThreadServiceOptions {
   readonly incarnation?: string;
   /** The automatic sync policy, if any: this thread syncs its own buses. */
   readonly sync?: SyncPolicy;
+  /** The runtime's memory policies, if any (checked again here: they crossed from another thread). */
+  readonly memory?: MemoryOptions;
 }
 
 
@@ -197,6 +200,7 @@ export function createThreadService(
           },
         }),
     clock: systemClock,
+    ...(options.memory === undefined ? {} : { memory: new MemoryPolicies(checkMemoryOptions(options.memory)) }),
     deferred: options.deferred,
     maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
     get running() {

@@ -6,6 +6,7 @@
 import type { BridgeDirection, BusEvent, Endpoint, Side } from '../../types.js';
 import type { WireError } from '../../errors.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
+import type { MemoryOptions } from '../store/memory-policy.js';
 
 /**
  * A batch of events for one hop: a bus's `toStation()`, a station's reply to
@@ -112,6 +113,8 @@ export interface ProcessorInit {
   readonly sync?: SyncPolicy;
   /** Where this processor's stations keep their journal (an lmdb directory); none when absent. */
   readonly journal?: string;
+  /** The runtime's memory policies (`createRuntime({ memory })`), checked again by the processor. */
+  readonly memory?: MemoryOptions;
 }
 
 /** A control call's answer across a thread or process: its value, or the error with its code (and details). */
