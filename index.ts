@@ -45,6 +45,7 @@ export type { FromMainOptions } from './runtime/station/station.js';
 export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
 export type { HistoryQuery } from './runtime/store/history.js';
+export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { Clock } from './runtime/clock.js';
 export type { Transport } from './runtime/wire/transport.js';
 
