@@ -155,6 +155,8 @@ function removeFrom<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
   const at = lowerBound(list, event);
   if (list[at] === undefined || compareEvents(list[at]!, event) !== 0) return;
   if (list.length === 1) map.delete(key);
+  // The oldest go first mostly: V8 shifts an array's start without moving its elements.
+  else if (at === 0) list.shift();
   else list.splice(at, 1);
 }
 
@@ -444,6 +446,7 @@ export class EventHistory {
       const found = segment[position];
       if (found === undefined || compareEvents(found, event) !== 0) continue;
       if (segment.length === 1) this.#segments.splice(at, 1);
+      else if (position === 0) segment.shift();
       else segment.splice(position, 1);
       this.#size--;
       this.#indices?.remove(found);

@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BusFullError, createRuntime, ManualClock, type BusEvent, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
+import { BusFullError, InvalidOptionError, createRuntime, ManualClock, type BusEvent, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { ids, rejects } from '../../helpers.js';
 
 for (const transport of ['memory', 'frames'] as const) {
@@ -166,6 +166,20 @@ for (const transport of ['memory', 'frames'] as const) {
 
   test.run();
 }
+
+const options = suite('memory options');
+
+options('createRuntime - a wrong memory option is refused, naming the field, before anything starts', () => {
+  try {
+    createRuntime({ processors: 1, memory: { policies: { user: { ttlMs: -1 } } } });
+    assert.unreachable('refused');
+  } catch (error) {
+    assert.instance(error, InvalidOptionError);
+    assert.is((error as InvalidOptionError).option, 'memory.policies["user"].ttlMs');
+  }
+});
+
+options.run();
 
 const processes = suite('memory policies in worker threads and a child processor');
 let runtime: Runtime;
