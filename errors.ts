@@ -148,7 +148,7 @@ export class BusFullError extends BusError {
   /** The bound. */
   readonly max: number;
   /** With `bound: 'limit'`: the option that set it, e.g. `memory.limits.maxEvents`. */
-  readonly limit?: string;
+  declare readonly limit?: string;
 
   constructor(held: number, max: number, bound: BusFullBound = 'unsent', limit?: string) {
     super('BUS_FULL', fullMessage(held, max, bound, limit));
