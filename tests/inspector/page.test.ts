@@ -64,7 +64,7 @@ test.before(async () => {
     headless: true,
     args: CHROMIUM_ARGS,
     acceptDownloads: true,
-    viewport: { width: 1400, height: 820 },
+    viewport: { width: 1280, height: 560 },
   });
   page = context.pages()[0] ?? (await context.newPage());
   const failures: string[] = [];
