@@ -17,7 +17,7 @@
  * than a step however slow the handlers are.
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError, WorkerCrashedError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import type { Subscription } from '../bus/subscriptions.js';
 import type { Published } from '../bus/bus-awaits.js';
@@ -242,7 +242,8 @@ export class RemotePublishes {
       throw new InvalidOptionError('published waitMs', `expected milliseconds from 0 to ${MAX_TAKE_WAIT_MS}, got ${describe(waitMs)}.`);
     }
     const entry = this.#tickets.get(typeof ticket === 'string' ? ticket : '');
-    if (entry === undefined) throw new InvalidOptionError('published ticket', 'no publish under way has this ticket (it was collected, or its caller went away).');
+    // From its own caller, an unknown ticket means this is a new incarnation of the thread: the publish died with the old one.
+    if (entry === undefined) throw new WorkerCrashedError('publish() lost its thread: the thread restarted, or the publish was collected or given up.');
     entry.polled = Date.now();
     if (entry.answer === undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
