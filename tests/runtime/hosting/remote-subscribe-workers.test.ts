@@ -115,4 +115,29 @@ test('worker restart - a subscription listens to the restarted worker; a publish
   }
 });
 
+test('worker of a child processor restarts - the subscription listens to its successor (which never knew its listener)', async () => {
+  // The processor reports its thread's crash on its own internal bus; the sync policy brings it to the root's.
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual', sync: { everyMs: 10 } });
+  await runtime.ready;
+  try {
+    const bus = runtime.thread(1, 1).bus('external') as RemoteBus;
+    const seen: BusEvent[] = [];
+    bus.subscribe('tick', (event) => void seen.push(event));
+    const actor = await runtime.spawn(new URL('../fixtures/crashing.machine.ts', import.meta.url), { processor: 1, thread: 1 });
+    const crashed = nextCrash(runtime, 'thread');
+    await actor.send({ type: 'crash.exit' }).catch(() => undefined);
+    await crashed;
+    const successor = runtime.thread(1, 1).bus('external') as RemoteBus;
+    let after: BusEvent | undefined;
+    for (let i = 1; i <= 2_000 && !seen.some((event) => event.id === after?.id); i++) {
+      after = await successor.post('tick', i);
+      await successor.state();
+    }
+    assert.ok(seen.some((event) => event.id === after!.id), 'a tick of the restarted worker reached the handler');
+    assert.match(after!.id, /^1\.1\.1-/, 'from its new incarnation');
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test.run();
