@@ -9,6 +9,7 @@ import type { Side } from '../types.js';
 import type { Bridge } from './bridge/bridge.js';
 import type { Bus } from './bus/bus.js';
 import { RemoteBus, type RemoteThread } from './bus/remote-bus.js';
+import type { RemoteScope } from './bus/remote-subscription.js';
 import type { Clock } from './clock.js';
 import { assertClonable, checkActorEvent, checkSpawnOptions, moduleHref, type SpawnOptions } from './actors/user-actors.js';
 import { RemoteStation } from './hosting/processor-host.js';
@@ -221,11 +222,12 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
     assertIndex(processor, 'thread processor');
     assertIndex(thread, 'thread index');
     const remote = this.#core.remoteThread(processor, thread);
-    if (remote !== undefined) return remoteHandle(remote) as never;
+    if (remote !== undefined) return remoteHandle(remote, remoteScope(this.#core)) as never;
     const child = this.#core.childProcessor(processor);
     if (child !== undefined) {
       const caller = child.threadCaller(thread);
-      const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(caller, side, child.generation(thread, side)));
+      const scope = remoteScope(this.#core);
+      const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(caller, side, child.generation(thread, side), scope));
       return { processor, thread, bus } as never;
     }
     return localHandle(this.#core.thread(processor, thread)) as never;
@@ -344,9 +346,24 @@ function localHandle(thread: Thread): ThreadHandle {
   return { processor: thread.processor, thread: thread.index, bus };
 }
 
-function remoteHandle(remote: RemoteThread): ThreadHandle<RemoteBus> {
-  const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(remote.caller, side, remote.generations[side]));
+function remoteHandle(remote: RemoteThread, scope: RemoteScope): ThreadHandle<RemoteBus> {
+  const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(remote.caller, side, remote.generations[side], scope));
   return { processor: remote.caller.processor, thread: remote.caller.thread, bus };
+}
+
+/**
+ * What a `RemoteBus` got from this runtime uses here: its clock, its
+ * `onError`, its stop (the root thread halts), and the current caller of a
+ * thread (a restarted worker of the root has a new one).
+ */
+function remoteScope(core: RuntimeCore): RemoteScope {
+  const root = core.thread(0, 0);
+  return {
+    clock: core.clock,
+    onError: root.host.subscriberErrorHandler,
+    whenStopped: (stopped) => root.whenHalted(stopped),
+    current: (processor, thread) => core.remoteThread(processor, thread)?.caller.call ?? core.childProcessor(processor)?.threadCaller(thread).call,
+  };
 }
 
 /**

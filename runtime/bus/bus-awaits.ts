@@ -5,6 +5,7 @@
  * thread's subscriptions alone, so they live here rather than in `bus.ts`;
  * `Bus` extends this class and hands it its parts (`provideBusParts`).
  */
+import { RuntimeStoppedError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import type { Clock } from '../clock.js';
 import type { PostOptions } from './bus-options.js';
@@ -31,6 +32,8 @@ export interface Published<Ev = BusEvent> {
 interface BusParts {
   readonly clock: Clock;
   subscriptions(): Subscriptions;
+  /** Calls `stopped` when the bus's thread halts (the runtime or the thread stops); returns what forgets it. */
+  whenHalted(stopped: () => void): () => void;
 }
 
 const partsOf = new WeakMap<object, BusParts>();
@@ -84,7 +87,8 @@ export abstract class AwaitableBus<E> {
    * threads or processes: they get the event when a sync carries it there
    * (`toStation()`, `sync()` or the sync policy). Handler errors are in the
    * outcomes and still go to `onError`; the promise rejects only when the
-   * post is refused (as `post()` would throw).
+   * post is refused (as `post()` would throw), or with `RuntimeStoppedError`
+   * when the runtime (or the thread) stops first.
    *
    * @example
    * const { outcomes, failed } = await bus.publish('user.login', { id: 7 })
@@ -106,7 +110,17 @@ export abstract class AwaitableBus<E> {
       event = this.post(type, payload, options);
       subscriptions.watch((event as BusEvent).id, watch);
     }
-    const settled = await outcomes;
+    // A deferred event the stopped thread never delivers, or a handler that never settles, must not hold the caller for good.
+    let forget: (() => void) | undefined;
+    const halted = new Promise<never>((_, reject) => {
+      forget = partsOf.get(this)!.whenHalted(() => reject(new RuntimeStoppedError('publish')));
+    });
+    let settled: Array<PromiseSettledResult<unknown>>;
+    try {
+      settled = await Promise.race([outcomes, halted]);
+    } finally {
+      forget?.();
+    }
     return { event, outcomes: settled, failed: settled.filter((outcome) => outcome.status === 'rejected').length };
   }
 
@@ -114,8 +128,9 @@ export abstract class AwaitableBus<E> {
    * Resolves with the next event of `type` (a type or a [pattern]) this
    * thread delivers that passes `filter`; rejects with `TimeoutError`
    * (`TIMEOUT`) after `timeout` ms of the runtime's clock, or with
-   * `AbortedError` when `signal` aborts. Events delivered before the call do
-   * not count. It cleans up after itself however it ends.
+   * `AbortedError` when `signal` aborts, or `RuntimeStoppedError` when the
+   * runtime (or the thread) stops. Events delivered before the call do not
+   * count. It cleans up after itself however it ends.
    *
    * @example
    * const login = await bus.waitFor('user.login', { timeout: 1_000, filter: (e) => e.payload.id === 7 })
@@ -144,6 +159,7 @@ export abstract class AwaitableBus<E> {
 
   #waitSource(): WaitSource {
     const listen = (types: readonly string[], handler: (event: BusEvent) => void) => this.subscribe(types as never, handler as never);
-    return { listen: (types, handler) => listen(types, handler).unsubscribe, clock: partsOf.get(this)!.clock };
+    const parts = partsOf.get(this)!;
+    return { listen: (types, handler) => listen(types, handler).unsubscribe, clock: parts.clock, whenStopped: parts.whenHalted };
   }
 }

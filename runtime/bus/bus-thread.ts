@@ -30,4 +30,6 @@ export interface BusThread<B> {
   /** What the subscribers of `side` have been delivered of the station of side `read`. */
   delivered(side: Side, read: Side): DeliveredMark;
   assertRunning(call: string): void;
+  /** Calls `stopped` when the thread halts (at once if it has); returns what forgets it. */
+  whenHalted(stopped: () => void): () => void;
 }

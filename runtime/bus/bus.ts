@@ -99,7 +99,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   /** @internal Created by the runtime; use `runtime.bus(side)`. */
   constructor(thread: BusThread<Bus>, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
     super();
-    provideBusParts(this, { clock: thread.host.clock, subscriptions: () => thread.subscriptions(side) });
+    provideBusParts(this, { clock: thread.host.clock, subscriptions: () => thread.subscriptions(side), whenHalted: (stopped) => thread.whenHalted(stopped) });
     this.#thread = thread;
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };

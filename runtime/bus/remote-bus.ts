@@ -27,7 +27,21 @@ import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from '../validate.js';
 import { AbortedError, TransportError, WorkerCrashedError, fromWireError } from '../../errors.js';
 import { checkHistoryQuery } from '../store/history.js';
-import type { AnyEvents, EventOf, EventTypeOf, PatternOf, PostedEvent, PostPayload, TypedHistoryQuery } from './typed-events.js';
+import type {
+  AnyEvents,
+  EventOf,
+  EventTypeOf,
+  PatternOf,
+  PostedEvent,
+  PostPayload,
+  SubscribedEvent,
+  TypedHistoryQuery,
+  ValidPatterns,
+} from './typed-events.js';
+import { DETACHED_SCOPE, subscribeRemote, type RemoteScope } from './remote-subscription.js';
+import type { SubscribeOptions, Subscription } from './subscriptions.js';
+import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
+import { publishRemote, type RemotePublished } from './remote-publish.js';
 
 /** A history query that can cross to another thread (no `filter` function), typed by map `E`. */
 export type TypedPortableQuery<E, T extends readonly string[]> = Omit<TypedHistoryQuery<E, T>, 'filter'>;
@@ -58,12 +72,14 @@ export class RemoteBus<E = AnyEvents> {
   readonly side: Side;
   readonly generation: number;
   readonly #caller: ThreadCaller;
+  readonly #scope: RemoteScope;
 
   /** @internal Created by the runtime; use `runtime.thread(processor, thread).bus(side)`. */
-  constructor(caller: ThreadCaller, side: Side, generation: number) {
+  constructor(caller: ThreadCaller, side: Side, generation: number, scope: RemoteScope = DETACHED_SCOPE) {
     this.#caller = caller;
     this.side = side;
     this.generation = generation;
+    this.#scope = scope;
   }
 
   /** Where the bus runs. */
@@ -82,28 +98,33 @@ export class RemoteBus<E = AnyEvents> {
   post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<PostedEvent<E, K, P>> {
     let frame: Uint8Array;
     try {
-      assertEventType(type);
-      assertPayload(payload);
-      const { priority, topic, meta } = options === undefined ? DEFAULT_POST : checkPostOptions(options);
-      const endpoint = this.endpoint;
-      const draft: BusEvent = {
-        id: 'draft',
-        type,
-        side: this.side,
-        timestamp: 0,
-        origin: { processor: endpoint.processor, thread: endpoint.thread, generation: endpoint.generation },
-        priority,
-        ...(topic === undefined ? {} : { topic }),
-        payload,
-        ...(meta === undefined ? {} : { meta }),
-      };
-      frame = encodeFrame({ kind: 'batch', seq: 0, from: endpoint, history: [draft], queue: [] }, { compress: 'auto' });
+      frame = this.#draft(type, payload, options);
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<PostedEvent<E, K, P>>((resolve, reject) => {
       pendingPosts(this.#caller).add(this.side, this.generation, frame, { resolve: resolve as (event: BusEvent) => void, reject });
     });
+  }
+
+  /** A post checked as `Bus.post` checks it, as a frame of one draft event. */
+  #draft(type: string, payload: unknown, options: PostOptions | undefined): Uint8Array {
+    assertEventType(type);
+    assertPayload(payload);
+    const { priority, topic, meta } = options === undefined ? DEFAULT_POST : checkPostOptions(options);
+    const endpoint = this.endpoint;
+    const draft: BusEvent = {
+      id: 'draft',
+      type,
+      side: this.side,
+      timestamp: 0,
+      origin: { processor: endpoint.processor, thread: endpoint.thread, generation: endpoint.generation },
+      priority,
+      ...(topic === undefined ? {} : { topic }),
+      payload: payload as Payload,
+      ...(meta === undefined ? {} : { meta }),
+    };
+    return encodeFrame({ kind: 'batch', seq: 0, from: endpoint, history: [draft], queue: [] }, { compress: 'auto' });
   }
 
   /** A control call to the thread, after the posts made before it. */
@@ -115,7 +136,7 @@ export class RemoteBus<E = AnyEvents> {
   async toStation(): Promise<RemoteBus<E>> {
     const generation = unwrap(await this.#call('toStation', this.side, this.generation));
     this.#caller.advanced(this.side, generation);
-    return new RemoteBus(this.#caller, this.side, generation);
+    return new RemoteBus(this.#caller, this.side, generation, this.#scope);
   }
 
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
@@ -139,7 +160,7 @@ export class RemoteBus<E = AnyEvents> {
     checkFromStation(options, 'roundTrip');
     const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, options));
     this.#caller.advanced(this.side, generation);
-    return new RemoteBus(this.#caller, this.side, generation);
+    return new RemoteBus(this.#caller, this.side, generation, this.#scope);
   }
 
   /**
@@ -173,6 +194,104 @@ export class RemoteBus<E = AnyEvents> {
     } finally {
       if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Subscribes here, in this thread, to events of the thread's bus of this
+   * side: types or patterns as `Bus.subscribe()` takes them, with `filter`
+   * and `onError` run here (`onError` defaults to the runtime's) and
+   * `topics` applied in the thread. The thread listens before any later call
+   * of this bus reaches it, so posts made after `subscribe()` are seen.
+   * Events come as the thread delivers them (its posts, and what its syncs
+   * read), in order, polled in steps of at most 250 ms.
+   *
+   * Bounds: in the thread the subscription is an `async` subscriber that
+   * holds one credit per event until the handler here has finished with it
+   * (its promise has settled), so under the sync policy at most
+   * `sync.maxInFlight` events of the thread's side wait for it, in the thread
+   * or here, and a slow handler holds producers back as a slow local one
+   * does. Without the sync policy, as for local async subscribers, nothing
+   * limits them. The thread drops the subscription when this side stops
+   * polling for 10 s (this thread or process went away), on
+   * `unsubscribe()`, `signal` and `runtime.stop()`. If the thread crashes,
+   * the subscription listens again once it has restarted: what the thread
+   * delivered in between is not seen.
+   *
+   * @example
+   * const worker = runtime.thread(0, 1).bus('external')
+   * const subscription = worker.subscribe('job.*', (event) => console.log(event.type))
+   * subscription.unsubscribe()
+   */
+  subscribe<P = never, const T extends string | readonly string[] = string | readonly string[]>(
+    types: T & ValidPatterns<E, T>,
+    handler: (event: SubscribedEvent<E, T, P>) => unknown,
+    options?: SubscribeOptions<SubscribedEvent<E, T, P>>,
+  ): Subscription {
+    const target = {
+      processor: this.#caller.processor,
+      thread: this.#caller.thread,
+      side: this.side,
+      scope: this.#scope,
+      call: ((method: keyof ThreadApi, ...args: unknown[]) => (this.#call as (m: string, ...a: unknown[]) => unknown)(method, ...args)) as never,
+    };
+    return subscribeRemote(target, types, handler as never, options as SubscribeOptions | undefined);
+  }
+
+  /**
+   * `Bus.waitFor()` on the thread's bus, waited for here: the next event of
+   * `type` the thread delivers after this call that passes `filter`
+   * (run here); `timeout` runs on this runtime's clock. Rejects with
+   * `TimeoutError`, `AbortedError`, or `RuntimeStoppedError` when the runtime
+   * stops, and leaves no listener behind in the thread.
+   *
+   * @example
+   * const done = await runtime.thread(0, 1).bus('external').waitFor('job.done', { timeout: 5_000 })
+   */
+  waitFor<const T extends string>(type: T & ValidPatterns<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
+    return waitForEvent(this.#waitSource(), type, options as WaitForOptions) as Promise<EventOf<E, T>>;
+  }
+
+  /** `Bus.waitForEvents()` on the thread's bus, waited for here, as `waitFor()` is. */
+  waitForEvents<const T extends readonly string[]>(
+    types: T & ValidPatterns<E, T>,
+    options?: WaitForEventsOptions,
+  ): Promise<{ -readonly [I in keyof T]: EventOf<E, T[I] & string> }> {
+    return waitForEvents(this.#waitSource(), types, options) as Promise<never>;
+  }
+
+  #waitSource(): WaitSource {
+    return {
+      listen: (types, handler) => this.subscribe(types as never, handler as never).unsubscribe,
+      clock: this.#scope.clock,
+      whenStopped: this.#scope.whenStopped,
+    };
+  }
+
+  /**
+   * `Bus.publish()` in the thread: posts there, and resolves once every
+   * handler **of that thread** the event is delivered to has finished —
+   * including `RemoteBus.subscribe()` handlers elsewhere, whose events
+   * settle when their handler has — with their outcomes. Values cross as a
+   * structured clone copies them (one that cannot be copied, such as a
+   * function, arrives as `undefined`); errors as `Error`s with their
+   * `name`, `message` and `code`. It does not wait for other threads (a sync
+   * carries the event there). It waits in steps of at most 250 ms, so slow
+   * handlers never make the thread look hung. Rejects when the post is
+   * refused, when the thread crashes (`WorkerCrashedError`) or the runtime
+   * stops (`RuntimeStoppedError`).
+   *
+   * @example
+   * const { failed } = await runtime.thread(0, 1).bus('external').publish('job.start', { id: 1 })
+   */
+  publish<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<RemotePublished<PostedEvent<E, K, P>>> {
+    let frame: Uint8Array;
+    try {
+      frame = this.#draft(type, payload, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const started = this.#call('publish', this.side, this.generation, [frame]);
+    return publishRemote(started, this.#caller.call, this.#scope) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
   }
 
   async drain(): Promise<number> {

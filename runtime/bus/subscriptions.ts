@@ -27,6 +27,29 @@ export interface SubscribeOptions<Ev = BusEvent> {
 
 const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError', 'signal'] as const;
 
+/**
+ * The checks of `subscribe(types, handler, options)`, on a `Bus` and a
+ * `RemoteBus` alike (before anything crosses); returns the patterns as a list.
+ */
+export function checkSubscribe(types: string | readonly string[], handler: unknown, options: SubscribeOptions | undefined): readonly string[] {
+  if (typeof types === 'string') {
+    // INVALID_EVENT, as before patterns: a subscription to a type that cannot exist.
+    const problem = typePatternProblem(types, 'Subscription type');
+    if (problem !== undefined) throw new InvalidEventError(problem);
+  } else assertTypeList(types, 'subscribe types');
+  assertFunction(handler, 'subscribe handler');
+  assertKnownKeys(options, SUBSCRIBE_OPTIONS, 'subscribe options');
+  if (options?.filter !== undefined) assertFunction(options.filter, 'subscribe options.filter');
+  if (options?.onError !== undefined) assertFunction(options.onError, 'subscribe options.onError');
+  if (options?.topics !== undefined && (!Array.isArray(options.topics) || options.topics.some((t) => typeof t !== 'string'))) {
+    throw new InvalidOptionError('subscribe options.topics', 'expected an array of topic strings.');
+  }
+  if (options?.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidOptionError('subscribe options.signal', 'expected an AbortSignal.');
+  }
+  return typeof types === 'string' ? [types] : types;
+}
+
 /** A live subscription; `unsubscribe()` ends it. */
 export interface Subscription {
   readonly types: readonly string[];
@@ -96,23 +119,8 @@ export class Subscriptions {
 
   /** Adds a subscriber for `types` (subtype matching). */
   add(types: string | readonly string[], handler: Handler, options?: SubscribeOptions): Subscription {
-    const patterns = typeof types === 'string' ? [types] : types;
-    if (typeof types === 'string') {
-      // INVALID_EVENT, as before patterns: a subscription to a type that cannot exist.
-      const problem = typePatternProblem(types, 'Subscription type');
-      if (problem !== undefined) throw new InvalidEventError(problem);
-    } else assertTypeList(types, 'subscribe types');
-    assertFunction(handler, 'subscribe handler');
-    assertKnownKeys(options, SUBSCRIBE_OPTIONS, 'subscribe options');
-    if (options?.filter !== undefined) assertFunction(options.filter, 'subscribe options.filter');
-    if (options?.onError !== undefined) assertFunction(options.onError, 'subscribe options.onError');
-    if (options?.topics !== undefined && (!Array.isArray(options.topics) || options.topics.some((t) => typeof t !== 'string'))) {
-      throw new InvalidOptionError('subscribe options.topics', 'expected an array of topic strings.');
-    }
+    const patterns = checkSubscribe(types, handler, options);
     const signal = options?.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidOptionError('subscribe options.signal', 'expected an AbortSignal.');
-    }
     const entry: Entry = {
       patterns: [...patterns],
       handler,

@@ -4,10 +4,10 @@
  * the order given, with a timeout and a grace period on the runtime's clock
  * (so a `ManualClock` drives them in tests). A wait listens from the moment
  * it is called: events already in the history do not count. Every way it ends
- * (resolved, timed out, aborted, an unexpected event, a throwing filter)
- * removes its subscription, its timers and its abort listener.
+ * (resolved, timed out, aborted, an unexpected event, a throwing filter,
+ * the runtime or thread stopping) removes its subscription, its timers and its abort listener.
  */
-import { AbortedError, InvalidOptionError, TimeoutError, UnexpectedEventError } from '../../errors.js';
+import { AbortedError, InvalidOptionError, RuntimeStoppedError, TimeoutError, UnexpectedEventError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import { startTimer, type Clock } from '../clock.js';
 import { typeMatches } from '../type-patterns.js';
@@ -49,6 +49,8 @@ export interface WaitSource {
   /** Subscribes `handler` to `types`; returns what ends the subscription. */
   listen(types: readonly string[], handler: (event: BusEvent) => void): () => void;
   readonly clock: Clock;
+  /** Calls `stopped` when the runtime or the thread stops (at once if it has); returns what forgets it. */
+  whenStopped(stopped: () => void): () => void;
 }
 
 /** The longest timer Node can set (setTimeout's limit), in milliseconds. */
@@ -114,11 +116,13 @@ function wait(source: WaitSource, call: string, types: readonly string[], option
     let done = false;
     let cancelTimer: (() => void) | undefined;
     let stop: (() => void) | undefined;
+    let forgetStop: (() => void) | undefined;
     const onAbort = () => end(new AbortedError(call, signal!.reason));
     const end = (error?: unknown) => {
       if (done) return;
       done = true;
       stop?.();
+      forgetStop?.();
       cancelTimer?.();
       signal?.removeEventListener('abort', onAbort);
       if (error === undefined) resolve(slots as BusEvent[]);
@@ -153,6 +157,8 @@ function wait(source: WaitSource, call: string, types: readonly string[], option
     };
     stop = source.listen(types, onEvent);
     if (done) stop();
+    forgetStop = source.whenStopped(() => end(new RuntimeStoppedError(call)));
+    if (done) forgetStop();
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeout !== undefined && !done) {
       cancelTimer = startTimer(source.clock, timeout, () => {

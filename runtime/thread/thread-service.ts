@@ -26,6 +26,7 @@ import { batchFrames } from '../wire/transport.js';
 
 export type { Outcome };
 import { Thread } from './thread.js';
+import { RemoteListeners, RemotePublishes, type PortableOutcome } from './remote-listeners.js';
 import { moduleHref, type SpawnOptions, type UserActorInfo } from '../actors/user-actors.js';
 import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/sync-policy.js';
 import { portInspectionTap } from '../inspection/ports.js';
@@ -86,6 +87,17 @@ export interface ThreadApi {
   history(side: Side, query?: PortableQuery): Promise<Outcome<EventsFrame>>;
   queue(side: Side): Promise<Outcome<EventsFrame>>;
   state(side: Side): Promise<Outcome<BusCounts>>;
+  /** `RemoteBus.subscribe()`: listens to `types` of `side` for a caller elsewhere; the listener's id (see `remote-listeners.ts`). */
+  listen(side: Side, types: readonly string[], topics?: readonly string[]): Promise<Outcome<string>>;
+  /** Settles the events `settled` names and hands over what the listener holds, waiting up to `waitMs`; null: no such listener. */
+  take(id: string, waitMs: number, settled: readonly number[]): Promise<Outcome<{ events: EventsFrame; first: number } | null>>;
+  /** Settles the events `settled` names (their credits come back); false: no such listener. */
+  ack(id: string, settled: readonly number[]): Promise<Outcome<boolean>>;
+  unlisten(id: string): Promise<Outcome<null>>;
+  /** `RemoteBus.publish()`: posts one draft as `bus.publish()` does; the ticket `published` answers on. */
+  publish(side: Side, generation: number, drafts: EventsFrame): Promise<Outcome<string>>;
+  /** The publish `ticket`'s event and its handlers' outcomes, waiting up to `waitMs`; null while they run. */
+  published(ticket: string, waitMs: number): Promise<Outcome<{ event: EventsFrame; outcomes: readonly PortableOutcome[]; failed: number } | null>>;
   /** Starts a user machine module in this thread. */
   spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'>): Promise<Outcome<UserActorInfo>>;
   /** This thread's buses and user actors, with their states. */
@@ -107,6 +119,12 @@ export const THREAD_API_METHODS: readonly (keyof ThreadApi)[] = [
   'history',
   'queue',
   'state',
+  'listen',
+  'take',
+  'ack',
+  'unlisten',
+  'publish',
+  'published',
   'spawn',
   'actors',
   'sendActor',
@@ -238,6 +256,8 @@ export function createThreadService(
   };
   thread = new Thread(host, options.processor, options.thread, options.incarnation ?? '');
   const current = thread;
+  const listeners = new RemoteListeners(current);
+  const publishes = new RemotePublishes();
   withThread?.(current);
   timer?.start();
 
@@ -320,11 +340,32 @@ export function createThreadService(
         const bus = busOf(side, 'state');
         return { generation: bus.generation, state: bus.state, unsent: bus.unsent, queued: bus.queued, parked: bus.parked };
       }),
+    listen: (side, types, topics) => outcome(() => listeners.listen((assertSide(side, 'listen side'), side), types, topics)),
+    take: (id, waitMs, settled) =>
+      outcome(async () => {
+        const taken = await listeners.take(id, waitMs, settled);
+        return taken === null ? null : { events: eventsToFrame(taken.events, from('external')), first: taken.first };
+      }),
+    ack: (id, settled) => outcome(() => listeners.ack(id, settled)),
+    unlisten: (id) => outcome(() => (listeners.unlisten(id), null)),
+    publish: (side, generation, drafts) =>
+      outcome(() => {
+        const target = bus(side, generation, 'publish');
+        const [draft, ...more] = Array.isArray(drafts) ? eventsFromFrame(drafts) : [];
+        if (draft === undefined || more.length > 0) throw new InvalidOptionError('publish drafts', 'expected a frame of one draft event.');
+        return publishes.start(target.publish(draft.type, draft.payload, draftOptions(draft)));
+      }),
+    published: (ticket, waitMs) =>
+      outcome(async () => {
+        const done = await publishes.published(ticket, waitMs);
+        return done === undefined ? null : { event: eventsToFrame([done.event], from(done.event.side)), outcomes: done.outcomes, failed: done.failed };
+      }),
     ...userActorApi(current),
     stop: () =>
       outcome(async () => {
         await timer?.stop();
         current.actors.stopAll();
+        listeners.close();
         running = false;
         current.halt();
         for (const side of SIDES) busControl.actor(current.bus(side)).stop();

@@ -37,6 +37,9 @@ export class Thread implements BusThread<Bus>, ActorThread {
   readonly #parked: Record<Side, number> = { internal: 0, external: 0 };
   /** Bumped whenever `#parked` is set: a handover that fails undoes its own count only if nobody said more since. */
   readonly #parkedNotes: Record<Side, number> = { internal: 0, external: 0 };
+  /** What `halt()` tells: calls that wait (waitFor, publish) and would otherwise wait for good. */
+  readonly #onHalt = new Set<() => void>();
+  #halted = false;
 
   /**
    * @param incarnation names a restarted thread (or a thread of a restarted
@@ -105,9 +108,23 @@ export class Thread implements BusThread<Bus>, ActorThread {
     return this.#delivered[side][read];
   }
 
-  /** The thread stops: its buses tell producers waiting for room. */
+  /** The thread stops: its buses tell producers waiting for room, and every waiting call hears so. */
   halt(): void {
+    this.#halted = true;
     for (const side of SIDES) busControl.halt(this.#buses[side]);
+    const waiting = [...this.#onHalt];
+    this.#onHalt.clear();
+    for (const stopped of waiting) stopped();
+  }
+
+  /** Calls `stopped` when the thread halts (at once if it has); returns what forgets it. */
+  whenHalted(stopped: () => void): () => void {
+    if (this.#halted) {
+      stopped();
+      return () => undefined;
+    }
+    this.#onHalt.add(stopped);
+    return () => void this.#onHalt.delete(stopped);
   }
 
   /** Removes every event of `remove` from this thread's `scope` bus. */

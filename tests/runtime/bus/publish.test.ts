@@ -113,6 +113,16 @@ test('publish - a refused post rejects and leaves no watch behind for the next o
   assert.equal(calls, [1, 2]);
 });
 
+test('publish - rejects with RUNTIME_STOPPED when the runtime stops before a deferred event is delivered or a handler settles', async () => {
+  const bus = runtime.bus('external');
+  bus.subscribe('job', () => new Promise(() => undefined));
+  const unsettled = bus.publish('job', 1);
+  const undelivered = bus.publish('job', 2, { priority: 'deferred' });
+  await runtime.stop();
+  await rejects(unsettled, 'RUNTIME_STOPPED', 'a handler that never settles');
+  await rejects(undelivered, 'RUNTIME_STOPPED', 'a deferred event never drained');
+});
+
 test('publish - does not wait for other threads: they get the event when a sync carries it', async () => {
   const bus = runtime.bus('external');
   const other = runtime.addThread().bus('external');

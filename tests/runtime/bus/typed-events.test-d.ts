@@ -183,6 +183,21 @@ export function typedRuntime(): void {
   const remote = runtime.thread(0, 1).bus('external') as RemoteBus<Events>;
   void remote.history({ types: ['order'] }).then((events) => expectType<Equal<(typeof events)[number]['type'], 'order.created'>>());
   void runtime.addThread().bus('internal').post('busline.actor.failed', { id: 'a', module: 'm', message: 'x' });
+  // Subscribing, waiting and publishing from elsewhere are typed as on a Bus.
+  remote.subscribe('user.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout'>>());
+  // @ts-expect-error no such type in the map
+  remote.subscribe('user.logon', () => undefined);
+  void remote.waitFor('order.created', { filter: (event) => event.payload.lines.length > 0 }).then((event) => expectType<Equal<typeof event.payload, OrderCreated>>());
+  void remote.waitForEvents(['user.login', 'order.created']).then(([login, order]) => {
+    expectType<Equal<typeof login, EventOf<Events, 'user.login'>>>(); // 'user.login' matches 'user.login.failed' too
+    expectType<Equal<typeof order.payload, OrderCreated>>();
+  });
+  void remote.publish('user.login', { id: 1, at: 'now' }).then(({ event, failed }) => {
+    expectType<Equal<typeof event.type, 'user.login'>>();
+    expectType<Equal<typeof failed, number>>();
+  });
+  // @ts-expect-error a wrong payload is refused on publish too
+  void remote.publish('user.login', { id: '1', at: 'now' });
 }
 
 export function internalEvents(): void {

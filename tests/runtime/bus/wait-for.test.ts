@@ -190,6 +190,21 @@ test('waitForEvents - the timeout names what is still missing; bad options are r
   assert.equal([subscriptions(), clock.pendingTimers], [0, 0]);
 });
 
+test('waitFor and waitForEvents - reject with RUNTIME_STOPPED when the runtime stops, leaving nothing behind; later waits at once', async () => {
+  const bus = runtime.bus('external');
+  const one = bus.waitFor('user.login', { timeout: 5_000 });
+  const many = bus.waitForEvents(['a', 'b'], { timeout: 5_000 });
+  const added = runtime.addThread().bus('external').waitFor('job');
+  assert.is(subscriptions(), 2);
+  await runtime.stop();
+  await rejects(one, 'RUNTIME_STOPPED');
+  await rejects(many, 'RUNTIME_STOPPED');
+  await rejects(added, 'RUNTIME_STOPPED', 'a wait on an added thread');
+  assert.is(subscriptions(), 0, 'their subscriptions are gone');
+  assert.is(clock.pendingTimers, 0, 'and their timers');
+  await rejects(bus.waitFor('user.login'), 'RUNTIME_STOPPED');
+});
+
 test('ManualClock - timers run in order when the clock passes them, and may be cancelled', () => {
   const ran: string[] = [];
   const manual = new ManualClock(0);

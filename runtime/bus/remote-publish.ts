@@ -1,0 +1,56 @@
+/**
+ * The caller's half of `RemoteBus.publish()`: the thread runs `bus.publish()`
+ * under a ticket (`thread/remote-listeners.ts`), and this polls it in steps
+ * of at most PUBLISHED_WAIT_MS until the handlers there have finished.
+ */
+import { RuntimeStoppedError, fromWireError } from '../../errors.js';
+import type { BusEvent } from '../../types.js';
+import type { Outcome } from '../wire/protocol.js';
+import type { PortableOutcome } from '../thread/remote-listeners.js';
+import type { RemoteScope, ThreadCall } from './remote-subscription.js';
+import type { Published } from './bus-awaits.js';
+import { eventsFromFrame, unwrap } from '../thread/thread-service.js';
+
+/** What `RemoteBus.publish()` resolves with: `Bus.publish()`'s answer, after crossing (see `RemoteBus.publish`). */
+export type RemotePublished<Ev = BusEvent> = Published<Ev>;
+
+/** The longest one `published` control call waits in the thread. */
+const PUBLISHED_WAIT_MS = 250;
+
+/** A handler's error as it arrived: an `Error` with the name, message and code it was thrown with. */
+function reasonOf(reason: Extract<PortableOutcome, { status: 'rejected' }>['reason']): Error {
+  const error = new Error(reason.message);
+  error.name = reason.name;
+  if (reason.code !== undefined) Object.assign(error, { code: reason.code });
+  return error;
+}
+
+/** Polls the publish that `started` began until it is over; rejects with its refusal, a crash, or the runtime stopping. */
+export async function publishRemote(started: Promise<Outcome<string>>, call: ThreadCall, scope: RemoteScope): Promise<RemotePublished> {
+  let stopped = false;
+  let onStop: (() => void) | undefined;
+  const halted = new Promise<never>((_, reject) => {
+    onStop = () => {
+      stopped = true;
+      reject(new RuntimeStoppedError('publish'));
+    };
+  });
+  halted.catch(() => undefined);
+  const forget = scope.whenStopped(() => onStop!());
+  try {
+    const ticket = unwrap(await Promise.race([started, halted]));
+    for (;;) {
+      if (stopped) throw new RuntimeStoppedError('publish');
+      const done = unwrap(await Promise.race([call('published', ticket, PUBLISHED_WAIT_MS), halted]));
+      if (done === null) continue;
+      const [event] = eventsFromFrame(done.event);
+      if (event === undefined) throw fromWireError({ code: 'FRAME_CORRUPT', message: 'publish: the thread answered no event.' });
+      const outcomes = done.outcomes.map((outcome): PromiseSettledResult<unknown> =>
+        outcome.status === 'fulfilled' ? { status: 'fulfilled', value: outcome.value } : { status: 'rejected', reason: reasonOf(outcome.reason) },
+      );
+      return { event, outcomes, failed: done.failed };
+    }
+  } finally {
+    forget();
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The caller's half of `RemoteBus.subscribe()`: a loop that polls the
+ * thread's listener (`thread/remote-listeners.ts`) with `take` calls of at
+ * most TAKE_WAIT_MS, runs the handler here on each event, and tells the
+ * thread when each event's handler has finished (an async one's promise has
+ * settled), which is what gives the thread its credit back. The filter and
+ * `onError` run here, in the caller's thread; `topics` is applied in the
+ * thread, so other topics never cross.
+ *
+ * A thread that crashes is listened to again once it is back (its new
+ * incarnation, or a new worker): events it delivered in between, and what
+ * the dead one had not handed over, are not seen.
+ */
+import { toWireError } from '../../errors.js';
+import type { BusEvent, Side } from '../../types.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { Outcome } from '../wire/protocol.js';
+import type { ThreadApi } from '../thread/thread-service.js';
+import { eventsFromFrame } from '../thread/thread-service.js';
+import { checkSubscribe, type ErrorHandler, type SubscribeOptions, type Subscription } from './subscriptions.js';
+
+/** The longest a `take` waits in the thread: well inside any call deadline, as `room()`'s steps. */
+export const TAKE_WAIT_MS = 250;
+
+/** How long to wait before listening again to a thread that crashed (its restart takes that long or more). */
+const RELISTEN_MS = 100;
+
+/** Calls a thread's control API. */
+export type ThreadCall = <K extends keyof ThreadApi>(method: K, ...args: Parameters<ThreadApi[K]>) => ReturnType<ThreadApi[K]>;
+
+/** What a `RemoteBus` takes from the runtime it was got from. */
+export interface RemoteScope {
+  /** Timeouts of `waitFor()` run on it. */
+  readonly clock: Clock;
+  /** Where handler errors go without an `onError` of their own. */
+  readonly onError: ErrorHandler;
+  /** Calls `stopped` when the runtime stops (at once if it has); returns what forgets it. */
+  whenStopped(stopped: () => void): () => void;
+  /** The thread's control API now: a restarted worker of the root is reached through a new one. */
+  current(processor: number, thread: number): ThreadCall | undefined;
+}
+
+/** For a `RemoteBus` made without a runtime (a processor's own calls). */
+export const DETACHED_SCOPE: RemoteScope = {
+  clock: systemClock,
+  onError: (error, event) => console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) failed:`, error),
+  whenStopped: () => () => undefined,
+  current: () => undefined,
+};
+
+/** Where a remote subscription listens. */
+export interface ListenTarget {
+  readonly processor: number;
+  readonly thread: number;
+  readonly side: Side;
+  readonly scope: RemoteScope;
+  /** The bus's own call: it goes after the posts made before it, so the listener is in place for the posts after. */
+  readonly call: ThreadCall;
+}
+
+const answerOf = <T>(call: Promise<Outcome<T>>): Promise<Outcome<T>> =>
+  call.then(
+    (answer) => answer,
+    (error: unknown) => ({ ok: false, ...toWireError(error) }) as Outcome<T>,
+  );
+
+/** `RemoteBus.subscribe()`: checked here, then listening in the thread before this returns's next call reaches it. */
+export function subscribeRemote(
+  target: ListenTarget,
+  types: string | readonly string[],
+  handler: (event: BusEvent) => unknown,
+  options: SubscribeOptions | undefined,
+): Subscription {
+  const patterns = [...checkSubscribe(types, handler, options)];
+  const topics = options?.topics === undefined ? undefined : [...options.topics];
+  const filter = options?.filter;
+  const onError = options?.onError ?? target.scope.onError;
+  const signal = options?.signal;
+  let active = true;
+  let id: string | undefined;
+  let call: ThreadCall = target.call;
+  /** Numbers of events whose handler has finished, not yet told to the thread. */
+  let settled: number[] = [];
+  let taking = false;
+  let ackScheduled = false;
+  let wakeRelisten: (() => void) | undefined;
+  let forgetStop: () => void = () => undefined;
+
+  const end = () => {
+    if (!active) return;
+    active = false;
+    forgetStop();
+    signal?.removeEventListener('abort', subscription.unsubscribe);
+    wakeRelisten?.();
+  };
+  const subscription: Subscription = {
+    types: patterns,
+    unsubscribe: () => {
+      if (!active) return;
+      end();
+      // Ends the listener now (a take waiting on it returns), so its credits come back at once.
+      if (id !== undefined) void answerOf(call('unlisten', id));
+    },
+  };
+  if (signal?.aborted === true) {
+    active = false;
+    return subscription;
+  }
+
+  const fail = (error: unknown, event: BusEvent) => {
+    try {
+      onError(error, event);
+    } catch (secondary) {
+      console.error('[busline] an onError handler threw while handling a subscriber error', secondary, error);
+    }
+  };
+  /** An async handler finished: tell the thread now if a take waits there, else the next take does. */
+  const finished = (number: number) => {
+    settled.push(number);
+    if (!taking || ackScheduled || id === undefined) return;
+    ackScheduled = true;
+    queueMicrotask(() => {
+      ackScheduled = false;
+      if (!active || id === undefined || settled.length === 0) return;
+      const told = settled;
+      settled = [];
+      void answerOf(call('ack', id, told));
+    });
+  };
+  const deliver = (events: readonly BusEvent[], first: number) => {
+    events.forEach((event, index) => {
+      const number = first + index;
+      if (!active) return;
+      try {
+        if (filter !== undefined && !filter(event)) {
+          settled.push(number);
+          return;
+        }
+        const result = handler(event);
+        if (!(result instanceof Promise)) {
+          settled.push(number);
+          return;
+        }
+        result.then(
+          () => finished(number),
+          (error: unknown) => {
+            fail(error, event);
+            finished(number);
+          },
+        );
+      } catch (error) {
+        fail(error, event);
+        settled.push(number);
+      }
+    });
+  };
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wakeRelisten = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const run = async (listening: Promise<Outcome<string>>) => {
+    let answer: Outcome<string> = await answerOf(listening);
+    for (;;) {
+      if (!active) {
+        // Unsubscribed while a listen was under way: the listener it made goes too.
+        if (answer.ok) void answerOf(call('unlisten', answer.value));
+        return;
+      }
+      if (!answer.ok) {
+        if (answer.code !== 'WORKER_CRASHED') {
+          // RUNTIME_STOPPED ends it quietly; anything else is a listener that cannot be, said once.
+          if (answer.code !== 'RUNTIME_STOPPED') console.error(`[busline] RemoteBus.subscribe(${patterns.join(', ')}) ended: ${answer.message}`);
+          end();
+          return;
+        }
+        await pause(RELISTEN_MS);
+        wakeRelisten = undefined;
+        if (!active) return;
+        call = target.scope.current(target.processor, target.thread) ?? call;
+        answer = await answerOf(call('listen', target.side, patterns, topics));
+        continue;
+      }
+      id = answer.value;
+      for (;;) {
+        if (!active) {
+          void answerOf(call('unlisten', id));
+          return;
+        }
+        const told = settled;
+        settled = [];
+        taking = true;
+        const took = await answerOf(call('take', id, TAKE_WAIT_MS, told));
+        taking = false;
+        if (!took.ok || took.value === null) {
+          // Gone: the thread crashed (WORKER_CRASHED), or its new incarnation never had this listener (null).
+          id = undefined;
+          settled = [];
+          answer = took.ok ? { ok: false, code: 'WORKER_CRASHED', message: 'listener lost' } : took;
+          break;
+        }
+        let events: BusEvent[];
+        try {
+          events = eventsFromFrame(took.value.events);
+        } catch (error) {
+          console.error(`[busline] RemoteBus.subscribe(${patterns.join(', ')}) got a damaged frame; it listens again.`, error);
+          void answerOf(call('unlisten', id));
+          id = undefined;
+          answer = { ok: false, code: 'WORKER_CRASHED', message: 'damaged frame' };
+          break;
+        }
+        deliver(events, took.value.first);
+      }
+    }
+  };
+  // Sent now, before any later call of this bus: posts made after subscribe() find the listener there.
+  const listening = target.call('listen', target.side, patterns, topics);
+  forgetStop = target.scope.whenStopped(end);
+  signal?.addEventListener('abort', subscription.unsubscribe, { once: true });
+  void run(listening);
+  return subscription;
+}
