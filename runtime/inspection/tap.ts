@@ -125,6 +125,15 @@ export class InspectionTap {
     }
   }
 
+  /** Hands `deliver` an `@xstate.actor` record of every live actor here (a sink attached while inspection was already on). */
+  announce(deliver: (record: InspectionRecord) => void): void {
+    this.#sweep();
+    for (const [ref, place] of this.#actors) {
+      const message = toStatelyMessage({ type: '@xstate.actor', actorRef: ref, rootId: rootIdOf(ref) }, this.realm, place);
+      if (message !== undefined) deliver({ type: message.type, sessionId: message.sessionId, ended: false, json: messageText(message) });
+    }
+  }
+
   /** Takes records that a thread hosted here sent, to pass them on with this realm's. */
   forward(batch: InspectionBatch): void {
     this.#dropped += batch.dropped;
