@@ -47,15 +47,12 @@ export class InspectionHub {
 
   /**
    * Records reach `sink` from now on; the root's actors are announced to it
-   * (every realm must be told by the caller). Inspection stays on when it
-   * detaches, as the tap's does.
+   * (every realm must be told by the caller: they announce theirs again).
+   * Inspection stays on when it detaches.
    */
   attach(sink: InspectionSink): void {
     this.#sinks.add(sink);
-    if (this.tap.on) {
-      // Already on: only this sink has not heard of the live actors yet.
-      this.tap.announce((record) => sink.publish(record));
-    }
+    // Announces the live actors (again, when inspection was on already: the new sink has not heard of them).
     this.tap.enable();
     this.relay.enable();
   }

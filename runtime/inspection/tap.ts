@@ -115,22 +115,17 @@ export class InspectionTap {
     };
   }
 
-  /** Turns inspection on (for good): every live actor is announced with its current snapshot. */
+  /**
+   * Turns inspection on (for good): every live actor is announced with its
+   * current snapshot. Called again (a recording begins while inspection is
+   * on), it announces them again, so that the new listener knows where
+   * each actor stands.
+   */
   enable(): void {
-    if (this.#on) return;
     this.#on = true;
     this.#sweep();
     for (const [ref, place] of this.#actors) {
       this.#record({ type: '@xstate.actor', actorRef: ref, rootId: rootIdOf(ref) }, place);
-    }
-  }
-
-  /** Hands `deliver` an `@xstate.actor` record of every live actor here (a sink attached while inspection was already on). */
-  announce(deliver: (record: InspectionRecord) => void): void {
-    this.#sweep();
-    for (const [ref, place] of this.#actors) {
-      const message = toStatelyMessage({ type: '@xstate.actor', actorRef: ref, rootId: rootIdOf(ref) }, this.realm, place);
-      if (message !== undefined) deliver({ type: message.type, sessionId: message.sessionId, ended: false, json: messageText(message) });
     }
   }
 
