@@ -25,7 +25,7 @@ import { assertTransitions } from './runtime/recording/transitions-diff.js';
 
 // Types first.
 export type { Recording, RecordedEvent, RecordedInspection, RecordingEnd } from './runtime/recording/recording-file.js';
-export type { ReplayOptions, Transition } from './runtime/recording/replay.js';
+export type { ReplayMachine, ReplayOptions, Transition } from './runtime/recording/replay.js';
 export type { StatelyMessage, ActorPlace } from './inspector/protocol.js';
 
 // Values.

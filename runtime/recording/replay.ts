@@ -32,6 +32,16 @@ export interface Transition {
   readonly context?: unknown;
 }
 
+/**
+ * A statechart made with XState (`createMachine`, `setup(...).createMachine`).
+ * Typed by its shape only, so that busline's published types never load
+ * XState's (which a consumer with `exactOptionalPropertyTypes` cannot check).
+ */
+export interface ReplayMachine {
+  readonly id: string;
+  readonly config: object;
+}
+
 /** Options of `replay()` and `recordedTransitions()`. */
 export interface ReplayOptions {
   /**
@@ -39,7 +49,7 @@ export interface ReplayOptions {
    * `station`): a user machine to replay too, or a changed copy of a
    * built-in one to check against the recording.
    */
-  readonly machines?: Readonly<Record<string, AnyStateMachine>>;
+  readonly machines?: Readonly<Record<string, ReplayMachine>>;
   /** Only actors whose id this accepts. */
   readonly actors?: (actorId: string) => boolean;
   /** Compare contexts too (default true). */
@@ -90,7 +100,7 @@ type Walked =
 
 /** The recording's inspection messages as announcements and steps of the actors replay knows, in order. */
 function* walk(recording: Recording, options: ReplayOptions): Generator<Walked> {
-  const machines = { ...BUILT_IN, ...options.machines };
+  const machines = { ...BUILT_IN, ...(options.machines as Readonly<Record<string, AnyStateMachine>> | undefined) };
   const sessions = new Map<string, Session | null>();
   for (const record of recording.records) {
     if (record.kind !== 'inspection') continue;

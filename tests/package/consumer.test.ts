@@ -91,6 +91,8 @@ test('tarball - dist, README, LICENSE and CHANGELOG; no sources, tests, bench, d
     'dist/index.d.ts',
     'dist/internal.js',
     'dist/internal.d.ts',
+    'dist/testing.js',
+    'dist/testing.d.ts',
     'dist/runtime/workers/thread.worker.js',
     'dist/runtime/workers/processor.worker.js',
   ]) {
@@ -150,6 +152,7 @@ test('types - a strict consumer (nodenext, exactOptionalPropertyTypes, noUnusedL
   assert.is(result.code, 0, show(result));
   const files = result.stdout.split('\n');
   assert.ok(files.some((file) => file.endsWith('node_modules/busline/dist/index.d.ts')), 'busline resolves to dist/');
+  assert.ok(files.some((file) => file.endsWith('node_modules/busline/dist/testing.d.ts')), 'busline/testing resolves to dist/');
   // What the published types must not reach: native and unmaintained dependencies' types, generated code.
   const leaked = files.filter((file) => /node_modules\/(lmdb|threads)\/|\/schemas\/generated\//.test(file));
   assert.equal(leaked, []);
