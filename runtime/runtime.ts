@@ -4,6 +4,7 @@
  * (`runtime-core.ts`), which the runtime's own modules talk to, so none of
  * their calls shows on the public class.
  */
+import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../errors.js';
 import type { Side } from '../types.js';
 import type { Bridge } from './bridge/bridge.js';
@@ -329,7 +330,7 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
   }
 
   /**
-   * Records the run to `path` (created or truncated) until the handle's
+   * Records the run to `path` (a path or a `file:` URL; created or truncated) until the handle's
    * `stop()` or `runtime.stop()`: every inspection record of every actor,
    * in every thread and processor, and every event a main station accepts,
    * streamed in checksummed chunks (snappy when it pays). Inspection is on
@@ -342,9 +343,9 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
    * runtime.bridge.open()
    * const { inspections, dropped } = await recording.stop()
    */
-  async record(path: string, options?: RecordOptions): Promise<RecordingHandle> {
+  async record(path: string | URL, options?: RecordOptions): Promise<RecordingHandle> {
     const checked = checkRecordArguments(path, options);
-    return this.#core.record(path, checked);
+    return this.#core.record(path instanceof URL ? fileURLToPath(path) : path, checked);
   }
 
   /**

@@ -31,6 +31,7 @@ export interface RecordingSummary {
 
 /** A recording under way (`runtime.record()`). */
 export interface RecordingHandle {
+  /** The file's path (a `file:` URL given is turned into its path). */
   readonly path: string;
   /** Writes what is held and the last chunk, and closes the file. `runtime.stop()` does it too. Idempotent. */
   stop(): Promise<RecordingSummary>;
@@ -38,8 +39,8 @@ export interface RecordingHandle {
 
 /** Checks `runtime.record()`'s arguments; throws `InvalidOptionError` naming the wrong one. */
 export function checkRecordArguments(path: unknown, options: unknown): RecordOptions {
-  if (typeof path !== 'string' || path.length === 0) {
-    throw new InvalidOptionError('record path', `expected the path of the file to write, got ${describe(path)}.`);
+  if (!(path instanceof URL && path.protocol === 'file:') && (typeof path !== 'string' || path.length === 0)) {
+    throw new InvalidOptionError('record path', `expected the path (or file: URL) of the file to write, got ${describe(path)}.`);
   }
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {

@@ -99,7 +99,7 @@ function payloadOf(value: unknown): Payload {
  * const recording = await readRecording('run.blrec')
  * console.log(recording.records.length, recording.end.dropped)
  */
-export async function readRecording(path: string): Promise<Recording> {
+export async function readRecording(path: string | URL): Promise<Recording> {
   const handle = await open(path, 'r');
   try {
     const limits = resolveFrameLimits();
@@ -133,8 +133,8 @@ export async function readRecording(path: string): Promise<Recording> {
         throw new FrameError('MALFORMED', `${where} holds neither records nor the end of the recording.`);
       }
     }
-    if (startedAt === undefined) throw new FrameError('TRUNCATED', `${path} is empty: not a busline recording.`);
-    if (end === undefined) throw new FrameError('TRUNCATED', `${path} has no last chunk: the recording was cut short or never stopped.`);
+    if (startedAt === undefined) throw new FrameError('TRUNCATED', `${String(path)} is empty: not a busline recording.`);
+    if (end === undefined) throw new FrameError('TRUNCATED', `${String(path)} has no last chunk: the recording was cut short or never stopped.`);
     return { startedAt, end, records };
   } finally {
     await handle.close();

@@ -55,7 +55,11 @@ export function diffTransitions(actual: readonly Transition[], expected: readonl
       lines.push(line(' ', i, actual[i]));
       continue;
     }
-    lines.push(line('-', i, expected[i]), line('+', i, actual[i]));
+    const want = expected[i];
+    const got = actual[i];
+    // Same line, different context: say so, or the two lines would read as equal.
+    const note = want !== undefined && got !== undefined && want.state === got.state && want.event === got.event && want.actor === got.actor ? '  (context differs)' : '';
+    lines.push(line('-', i, want) + note, line('+', i, got) + note);
   }
   const want = expected[first];
   const got = actual[first];
