@@ -93,6 +93,7 @@ test('tarball - dist, README, LICENSE and CHANGELOG; no sources, tests, bench, d
     'dist/internal.d.ts',
     'dist/testing.js',
     'dist/testing.d.ts',
+    'dist/inspector/cli.js',
     'dist/runtime/workers/thread.worker.js',
     'dist/runtime/workers/processor.worker.js',
   ]) {
@@ -145,6 +146,13 @@ test('tsx - without it (an optional peer), a TypeScript module is refused naming
     assert.is(error.name, 'UnsupportedError', where);
     assert.match(error.message, /needs tsx \(npm install tsx\)/, where);
   }
+});
+
+test('bin - `busline inspect` runs on plain node from the installed package, and refuses a file that is not a recording', async () => {
+  writeFileSync(join(app, 'not-a-recording.blrec'), 'hello\n'.repeat(8));
+  const result = await run(join(app, 'node_modules/.bin/busline'), ['inspect', 'not-a-recording.blrec'], app, PLAIN_ENV);
+  assert.is(result.code, 1, show(result));
+  assert.match(result.stderr, /cannot read not-a-recording\.blrec: FRAME_CORRUPT: Frame refused \(BAD_MAGIC\)/);
 });
 
 test('types - a strict consumer (nodenext, exactOptionalPropertyTypes, noUnusedLocals, no skipLibCheck) type-checks', async () => {
