@@ -126,7 +126,7 @@ export class BusBusyError extends BusError {
 }
 
 /** Which bound a `BusFullError` hit. */
-export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog';
+export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit';
 
 /**
  * A post refused because the bus is full. `'unsent'`: it holds `maxUnsent`
@@ -138,7 +138,10 @@ export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog';
  * about to start); they are behind, `await bus.room()`. `'backlog'`: not a
  * post but a batch (a sync, a `toStation()`) refused by the station, one of
  * whose readers has `sync.maxBacklog` events it has not read yet; the events
- * stay unsent in the bus for a later sync. Nothing already accepted is lost.
+ * stay unsent in the bus for a later sync. `'limit'`: a history limit with
+ * `discard: 'refuseNew'` (`memory` options, named by `limit`) is reached, at
+ * the bus (a post) or its station (a batch, whose events stay unsent).
+ * Nothing already accepted is lost.
  */
 export class BusFullError extends BusError {
   /** Which bound refused the post. */
@@ -147,17 +150,25 @@ export class BusFullError extends BusError {
   readonly held: number;
   /** The bound. */
   readonly max: number;
+  /** With `bound: 'limit'`: the option that set it, e.g. `memory.limits.maxEvents`. */
+  declare readonly limit?: string;
 
-  constructor(held: number, max: number, bound: BusFullBound = 'unsent') {
-    super('BUS_FULL', fullMessage(held, max, bound));
+  constructor(held: number, max: number, bound: BusFullBound = 'unsent', limit?: string) {
+    super('BUS_FULL', fullMessage(held, max, bound, limit));
     this.bound = bound;
     this.held = held;
     this.max = max;
+    if (limit !== undefined) this.limit = limit;
   }
 }
 
-function fullMessage(held: number, max: number, bound: BusFullBound): string {
+function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a memory limit'): string {
   switch (bound) {
+    case 'limit':
+      return (
+        `The history is full: it holds ${held} under ${limit} (${max}), whose discard is 'refuseNew', so new events are refused. ` +
+        "Let events leave (removeAfterDelivery, removeAfterSearch, ttlMs), raise the limit, or use discard: 'oldest'."
+      );
     case 'unsent':
       return (
         `post() was refused: ${held} events of this bus wait for its station (sync.maxUnsent is ${max}). ` +

@@ -18,8 +18,11 @@
  *   ws://127.0.0.1 and read the application's events. Node clients send no
  *   `Origin` and are let in.
  *
- * `/` serves a placeholder page for now (the inspector page comes later).
+ * `/` serves the inspector page (`page/`: plain ES modules, no build step,
+ * nothing fetched from elsewhere), under a Content-Security-Policy that lets
+ * it load only its own files and connect only back to this server.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -212,29 +215,43 @@ export class InspectorServer {
   }
 
   #page(request: IncomingMessage, response: ServerResponse): void {
-    if (request.method !== 'GET' || (request.url !== '/' && request.url !== '/index.html')) {
+    const name = (request.url ?? '/').split('?')[0] === '/' ? 'index.html' : (request.url ?? '').split('?')[0]!.slice(1);
+    const asset = request.method === 'GET' ? pageAssets().get(name) : undefined;
+    if (asset === undefined) {
       response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found\n');
       return;
     }
+    const ws = [`ws://127.0.0.1:${this.port}`, `ws://localhost:${this.port}`].join(' ');
     response
-      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
-      .end(placeholderPage(this.port));
+      .writeHead(200, {
+        'content-type': asset.type,
+        'cache-control': 'no-store',
+        'content-security-policy': `default-src 'self'; connect-src 'self' ${ws}; img-src 'self' data: blob:; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+        'x-content-type-options': 'nosniff',
+      })
+      .end(asset.body);
   }
 }
 
-/** The page at `/` until the inspector page exists: what to connect instead. */
-function placeholderPage(port: number): string {
-  return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>busline inspector</title></head>
-<body>
-<h1>busline inspector</h1>
-<p>The inspector page is not built yet; it comes in a later version of busline.</p>
-<p>This server speaks the <code>@statelyai/inspect</code> WebSocket protocol at
-<code>ws://127.0.0.1:${port}</code>: connect a <code>createWebSocketReceiver({ server: 'ws://127.0.0.1:${port}' })</code>
-to receive every inspection event of the runtime's actors, or point an XState app's
-<code>createWebSocketInspector({ url: 'ws://127.0.0.1:${port}' })</code> at it to see it beside them.</p>
-</body>
-</html>
-`;
+/** The page's files (`page/` beside this module, copied into `dist/inspector/page` by the build), read once. */
+let assets: Map<string, { type: string; body: Buffer }> | undefined;
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+};
+
+/** Only the files found there are served, by exact name: a request names no path of its own. */
+function pageAssets(): Map<string, { type: string; body: Buffer }> {
+  if (assets !== undefined) return assets;
+  const dir = new URL('./page/', import.meta.url);
+  assets = new Map();
+  for (const name of readdirSync(dir)) {
+    const type = CONTENT_TYPES[name.slice(name.lastIndexOf('.') + 1)];
+    if (type !== undefined) assets.set(name, { type, body: readFileSync(new URL(name, dir)) });
+  }
+  return assets;
 }

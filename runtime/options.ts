@@ -13,6 +13,7 @@ import type { ErrorHandler } from './bus/subscriptions.js';
 import { systemClock, type Clock } from './clock.js';
 import { checkRestartPolicy, type RestartPolicy } from './hosting/processor-threads.js';
 import { MAX_DEADLINE_MS, checkResourceLimits } from './hosting/worker-host.js';
+import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from './store/memory-policy.js';
 import { policyLimits, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './station/sync-policy.js';
 import { assertFunction, assertKnownKeys, describe } from './validate.js';
 import { FrameTransport, InMemoryTransport, type Transport } from './wire/transport.js';
@@ -98,6 +99,13 @@ export interface RuntimeOptions {
    * defaults.
    */
   readonly processorExecArgv?: readonly string[];
+  /**
+   * What histories keep: policies per event type (`removeAfterDelivery`,
+   * `removeAfterSearch`, `ttlMs`, `sizeLimit`, limits, ...) and limits of
+   * every history (each bus and station), in every thread and processor.
+   * Default: none, every history keeps every event.
+   */
+  readonly memory?: MemoryOptions;
 }
 
 /**
@@ -137,6 +145,7 @@ const RUNTIME_OPTIONS = [
   'processorExecArgv',
   'sync',
   'journal',
+  'memory',
 ] as const;
 
 /** `RuntimeOptions` checked, with every default filled in: what the runtime runs with. */
@@ -162,6 +171,8 @@ export interface ResolvedRuntimeOptions {
   readonly syncLimits: PolicyLimits | undefined;
   /** A directory, none (`false`), or a temporary one the runtime makes (`undefined`). */
   readonly journal: string | false | undefined;
+  /** The memory policies every bus and station of this process applies. */
+  readonly memory: MemoryPolicies;
 }
 
 /** Logs a subscriber's error: `onError` when none is given. */
@@ -218,6 +229,7 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
   if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
     throw new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`);
   }
+  const memory = new MemoryPolicies(checkMemoryOptions(options.memory));
   return {
     transport,
     clock,
@@ -235,6 +247,7 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
     sync,
     syncLimits: sync === undefined ? undefined : policyLimits(sync),
     journal,
+    memory,
   };
 }
 

@@ -26,6 +26,7 @@ import type { WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './station/links.js';
 import { Station } from './station/station.js';
+import type { MemoryPolicies } from './store/memory-policy.js';
 import { SyncTimer, settleAll } from './station/sync-policy.js';
 import { Thread } from './thread/thread.js';
 import { InspectionHub } from './inspection/hub.js';
@@ -85,6 +86,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
         ...(options.restart === undefined ? {} : { restart: options.restart }),
         ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
         ...(options.sync === undefined ? {} : { sync: options.sync }),
+        ...(options.memory.none ? {} : { memory: options.memory.options }),
       },
       options.processorExecArgv,
       processors,
@@ -105,6 +107,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     this.bridgeActor.start();
     const mainHost: StationHost = {
       ...(syncLimits === undefined ? {} : { maxBacklog: syncLimits.maxBacklog }),
+      memory: options.memory,
+      clock: options.clock,
       assertRunning: (call) => this.assertRunning(call),
       bridgeDirection: () => this.bridgeDirection(),
       bridgeLocked: () => this.bridge.locked,
@@ -136,6 +140,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
             ...(options.workerLimits === undefined ? {} : { resourceLimits: options.workerLimits }),
             ...(options.sync === undefined ? {} : { sync: options.sync }),
             inspection: { on: () => this.inspection.remoteOn, attach: (port) => this.inspection.relay.attach(port) },
+            ...(options.memory.none ? {} : { memory: options.memory.options }),
             onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
           }).then((started) => {
             this.#workerThreads.push(started);
@@ -520,6 +525,10 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
   get maxBacklog(): number | undefined {
     return this.#core.options.syncLimits?.maxBacklog;
+  }
+
+  get memory(): MemoryPolicies {
+    return this.#core.options.memory;
   }
 
   requestSync(): void {

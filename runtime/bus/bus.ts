@@ -11,7 +11,9 @@ import { BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBu
 import type { busMachine } from '../../machines/bus.machine.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../../types.js';
 import { readableSide } from '../bridge/bridge.js';
-import { EventHistory, checkHistoryQuery, compareEvents, type HistoryQuery } from '../store/history.js';
+import { checkHistoryQuery, type EventHistory, type HistoryQuery } from '../store/history.js';
+import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
+import { Retention } from '../store/retention.js';
 import type { EventBatch } from '../wire/protocol.js';
 import { assertEventType, copyPayload, describe } from '../validate.js';
 import { ActivityReports } from './activity-reports.js';
@@ -29,6 +31,7 @@ import {
 import type { BusThread } from './bus-thread.js';
 import { Outbox } from './outbox.js';
 import { StationExchange, type Read } from './station-exchange.js';
+import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
 import type {
@@ -44,15 +47,6 @@ import type {
 } from './typed-events.js';
 
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
-
-
-/** Merges `incoming` (sorted) into the sorted `queue`, skipping ids already there. */
-function mergeQueue(queue: BusEvent[], incoming: readonly BusEvent[]): BusEvent[] {
-  if (incoming.length === 0) return queue;
-  const ids = new Set(queue.map((event) => event.id));
-  const fresh = incoming.filter((event) => !ids.has(event.id));
-  return [...queue, ...fresh].sort(compareEvents);
-}
 
 /**
  * The event bus of one thread and side.
@@ -70,7 +64,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   readonly #origin: Origin;
   readonly #thread: BusThread<Bus>;
   readonly #actor: Actor<typeof busMachine>;
-  readonly #history = new EventHistory();
+  readonly #retention: Retention;
+  readonly #history: EventHistory;
   /** Accepted `deferred` events not yet delivered, in order. */
   #queue: BusEvent[] = [];
   readonly #outbox = new Outbox();
@@ -118,6 +113,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       pending: () => this.#pending.length,
     });
     this.#station = new StationExchange(thread, this.endpoint);
+    this.#retention = new Retention(thread.host.memory ?? NO_MEMORY_POLICIES, () => thread.host.clock.now());
+    this.#history = this.#retention.history;
   }
 
   /** The bus generation in its thread: 0 first, +1 after each `toStation()`. */
@@ -215,6 +212,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
             payload: value,
             ...(meta === undefined ? {} : { meta }),
           };
+    // Its size limit and the history's `refuseNew` limits; its stamp and id are used up either way.
+    this.#retention.admitPost(event);
     this.#reports.posted++;
     this.#reports.lastId = event.id;
     if (priority === 'deferred') {
@@ -230,10 +229,12 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       queueMicrotask(() => thread.host.requestSync?.(this.side));
     }
     this.#history.insert(event);
-    // Its stamp is after everything this thread has seen: the outbox stays sorted.
+    this.#retention.settle();
+    // Its stamp is after everything this thread has seen: the outbox stays sorted. It goes to the station whatever this history keeps.
     this.#outbox.push(event);
     if (priority === 'immediate') {
       this.#reports.delivered += this.#thread.subscriptions(this.side).deliver(event);
+      this.#afterDelivery([event]);
       this.#scheduleReport();
     } else {
       this.#pending.push(event);
@@ -272,23 +273,38 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       this.#outbox.add(event);
       this.#reports.delivered += subscriptions.deliver(event);
     }
+    this.#afterDelivery(queue);
+    this.#retention.settle();
     this.#scheduleReport();
     return queue.length;
   }
 
+  /** Events whose policy says `removeAfterDelivery` leave the history once every subscriber has been called. */
+  #afterDelivery(delivered: readonly BusEvent[]): void {
+    const policies = this.#retention.policies;
+    if (policies.afterDelivery) this.#retention.remove(delivered.filter((event) => policies.removesAfterDelivery(event.type)));
+  }
+
   /**
    * The bus history, oldest first, optionally filtered (answered from
-   * indices). On a typed runtime the events are those `types` match.
+   * indices). On a typed runtime the events are those `types` match. Events
+   * whose policy says `removeAfterSearch` leave once returned.
    */
   history<const T extends readonly string[] = readonly string[]>(query?: TypedHistoryQuery<E, T>): Array<EventOf<E, PatternOf<T>>> {
     checkHistoryQuery(query, 'history query');
-    return this.#history.query(query as HistoryQuery) as Array<EventOf<E, PatternOf<T>>>;
+    this.#retention.expire();
+    const found = this.#history.query(query as HistoryQuery);
+    this.#retention.afterSearch(found);
+    return found as Array<EventOf<E, PatternOf<T>>>;
   }
 
-  /** The event with this id in the history, if any. */
+  /** The event with this id in the history, if any; it leaves if its policy says `removeAfterSearch`. */
   get(id: string): BusEvent | undefined {
     if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
-    return this.#history.get(id);
+    this.#retention.expire();
+    const found = this.#history.get(id);
+    if (found !== undefined) this.#retention.afterSearch([found]);
+    return found;
   }
 
   /** The queue: accepted `deferred` events not yet delivered, oldest first. */
@@ -396,32 +412,17 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
 
   /** Merges a station's reply and delivers what is new to this thread; the caller ends the receiving state at once. */
   #merge(read: Read): FromStationResult {
-    const { batch: reply, parked, alreadyDelivered = 0 } = read;
+    const reply = read.batch;
     this.#reports.held = false;
     // A sync that was skipped while this read ran (BUS_BUSY) is asked for again.
     queueMicrotask(() => this.#pressure.settle());
-    // The station put what this thread has delivered already first: merged, not delivered again.
-    const history = reply.history;
-    const known = Math.min(alreadyDelivered, history.length);
-    const merged = known === 0 ? [] : this.#history.merge(known === history.length ? history : history.slice(0, known));
-    const fresh = known === history.length ? [] : this.#history.merge(known === 0 ? history : history.slice(known));
-    const added = merged.length === 0 ? fresh : fresh.length === 0 ? merged : merged.concat(fresh).sort(compareEvents);
-    if (history.length > 0) this.#thread.clock.observe(history[history.length - 1]!.timestamp);
+    const { added, delivering } = mergeReadHistory(this.#history, this.#retention, read);
+    if (reply.history.length > 0) this.#thread.clock.observe(reply.history[reply.history.length - 1]!.timestamp);
     this.#queue = mergeQueue(this.#queue, reply.queue);
     // Counted as parked no longer once they are in the queue, not before.
-    this.#thread.noteParked(this.side, parked);
+    this.#thread.noteParked(this.side, read.parked);
     if (reply.queue.length > 0) this.#scheduleIdle();
-    const subscriptions = this.#thread.subscriptions(this.side);
-    const { delivery } = read;
-    for (const event of fresh) {
-      if (event.origin.processor === this.endpoint.processor && event.origin.thread === this.endpoint.thread) continue;
-      if (delivery !== undefined) {
-        if (delivery.mark.deliveredAhead(event.id)) continue;
-        if (delivery.filtered) delivery.mark.noteAhead(event.id, delivery.through);
-      }
-      this.#reports.delivered += subscriptions.deliver(event);
-    }
-    if (delivery !== undefined && !delivery.filtered) delivery.mark.noteUnfiltered(delivery.since, delivery.through);
+    this.#reports.delivered += deliverRead(delivering, read, this.endpoint, this.#thread.subscriptions(this.side));
     return { added, handedBack: reply.queue.length };
   }
 
@@ -568,6 +569,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.#pending = [];
     const subscriptions = this.#thread.subscriptions(this.side);
     for (const event of pending) this.#reports.delivered += subscriptions.deliver(event);
+    this.#afterDelivery(pending);
   }
 
   #scheduleReport(): void {

@@ -18,6 +18,8 @@ import { RemoteBus, connectThread, type RemoteThread, type ThreadCaller } from '
 import { incarnationName, startWorkerThreads, type WorkerThreads } from './processor-threads.js';
 import { SyncTimer, policyLimits, settleAll } from '../station/sync-policy.js';
 import { StationJournal } from '../store/journal.js';
+import { MemoryPolicies, checkMemoryOptions } from '../store/memory-policy.js';
+import { systemClock } from '../clock.js';
 import { Station } from '../station/station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
 import type { WorkerExit } from './worker-api.js';
@@ -84,6 +86,11 @@ export class ProcessorNode implements StationHost {
   /** Inspection of this processor's realm (its stations), and the ports its threads send theirs on. */
   readonly #inspection: { readonly tap: InspectionTap; readonly relay: InspectionRelay } | undefined;
 
+  /** The runtime's memory policies, for this processor's stations and threads. */
+  readonly memory: MemoryPolicies;
+  /** The clock their `ttlMs` and `maxAgeMs` go by (a function cannot cross processes: this one's). */
+  readonly clock = systemClock;
+
   /**
    * `onThreadReplaced` is told when a restarted worker thread replaces its
    * predecessor (the root resets what it knows of its buses); `sendInspection`
@@ -92,6 +99,7 @@ export class ProcessorNode implements StationHost {
   constructor(parent: FramePort, init: ProcessorInit, onThreadReplaced?: (thread: number) => void, sendInspection?: InspectionOutlet) {
     this.processor = init.processor;
     this.#init = init;
+    this.memory = new MemoryPolicies(checkMemoryOptions(init.memory));
     this.#onThreadReplaced = onThreadReplaced;
     if (sendInspection !== undefined) {
       const tap = new InspectionTap({
@@ -156,6 +164,7 @@ export class ProcessorNode implements StationHost {
       bridge: this.#direction,
       incarnation: incarnationName(this.#incarnation(), 0),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
+      ...(this.#init.memory === undefined ? {} : { memory: this.#init.memory }),
     });
     const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
       (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
@@ -187,6 +196,7 @@ export class ProcessorNode implements StationHost {
       ...(this.#inspection === undefined
         ? {}
         : { inspection: { on: () => this.#inspection!.tap.on, attach: (port) => this.#inspection!.relay.attach(port) } }),
+      ...(this.#init.memory === undefined ? {} : { memory: this.#init.memory }),
     });
     await resent;
     // A stop() that came while this started has nothing left for a timer to sync.

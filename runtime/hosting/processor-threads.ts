@@ -22,6 +22,7 @@ import { startWorker } from './worker-host.js';
 import type { ThreadWorkerApi } from '../workers/thread.worker.js';
 import type { Clock } from '../clock.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
+import type { MemoryOptions } from '../store/memory-policy.js';
 import { runtimeEntry } from './entries.js';
 
 /** Where the started threads are attached; a restarted thread is attached again and replaces the old one. */
@@ -73,6 +74,8 @@ export interface WorkerThreadOptions {
   readonly restart?: RestartPolicy;
   /** The automatic sync policy, if any: each worker syncs its own buses. */
   readonly sync?: SyncPolicy;
+  /** The runtime's memory policies, if any. */
+  readonly memory?: MemoryOptions;
   /** Heap limits of each worker. */
   readonly resourceLimits?: ResourceLimits;
   /** The processor's own incarnation (`''` for the first): part of its threads' incarnation names. */
@@ -131,6 +134,7 @@ async function superviseThread(
       incarnation: incarnationName(options.processorIncarnation ?? '', incarnation++),
       ...(options.sync === undefined ? {} : { sync: options.sync }),
       ...(inspection === undefined ? {} : { inspectPort: inspection.port2, inspect: options.inspection!.on() }),
+      ...(options.memory === undefined ? {} : { memory: options.memory }),
     };
     return startWorker<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,

@@ -17,6 +17,7 @@ import type { ErrorHandler } from '../bus/subscriptions.js';
 import type { Receiver, Transport } from '../wire/transport.js';
 import { plainBatch } from '../store/encoded-events.js';
 import type { InspectionTap } from '../inspection/tap.js';
+import type { MemoryPolicies } from '../store/memory-policy.js';
 
 /** A station's answer to a read: the batch, and the arrival number it is complete through. */
 export interface SyncReply {
@@ -93,6 +94,8 @@ export interface ThreadHost {
   readonly maxQueued: number;
   /** Asks the automatic sync policy for a sync of the bus of `side` now. */
   requestSync?(side: Side): void;
+  /** The memory policies of its buses' histories (none: keep everything). */
+  readonly memory?: MemoryPolicies;
 }
 
 /** What a local station needs from where it runs. */
@@ -105,6 +108,9 @@ export interface StationHost {
   mainLink(side: Side): StationLink;
   /** With an automatic sync policy: how far a reader whose subscribers are behind may fall behind before other threads' batches are refused. */
   readonly maxBacklog?: number;
+  /** The memory policies of its history (none: keep everything), and the clock their `ttlMs` and `maxAgeMs` go by. */
+  readonly memory?: MemoryPolicies;
+  readonly clock?: Clock;
 }
 
 /**

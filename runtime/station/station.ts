@@ -19,6 +19,9 @@ import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
 import { ParkedQueues, type HandBack } from './parked-queues.js';
 import type { JournalEntry, StationJournal } from '../store/journal.js';
 import { describe } from '../validate.js';
+import { systemClock } from '../clock.js';
+import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
+import { Retention } from '../store/retention.js';
 
 /** Options of `station.fromMain()` and `station.roundTrip()`. */
 export interface FromMainOptions {
@@ -71,7 +74,9 @@ export class Station {
   readonly processor: number;
   readonly #host: StationHost;
   readonly #actor: Actor<typeof stationMachine>;
-  readonly #history = new EventHistory();
+  /** The history and what the memory policies let it keep. */
+  readonly #retention: Retention;
+  readonly #history: EventHistory;
   /** The queue: deferred events parked by origin thread. */
   readonly #parked = new ParkedQueues();
   /** Batches of events accepted from buses that the main station has not seen (local stations). */
@@ -102,6 +107,9 @@ export class Station {
     this.side = side;
     this.processor = processor;
     this.#actor = actor;
+    const clock = host.clock ?? systemClock;
+    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now());
+    this.#history = this.#retention.history;
   }
 
   /** @internal The station actor, for inspection (tests, the runtime); not in the published types. */
@@ -119,20 +127,59 @@ export class Station {
     return this.#history.size;
   }
 
-  /** The history, oldest first, optionally filtered (answered from indices). */
+  /**
+   * The history, oldest first, optionally filtered (answered from indices).
+   * Events whose policy says `removeAfterSearch` leave once returned.
+   */
   history(query?: HistoryQuery): BusEvent[] {
     checkHistoryQuery(query, 'history query');
-    if (query?.filter === undefined) return plainEvents(this.#history.query(query));
+    this.#forget(this.#retention.expire());
+    if (query?.filter === undefined) {
+      const found = this.#history.query(query);
+      this.#forget(this.#retention.afterSearch(found));
+      return plainEvents(found);
+    }
     // The filter is the user's: it sees plain events only.
     const { filter, ...indexed } = query;
-    return plainEvents(this.#history.query(indexed)).filter(filter);
+    const found = this.#history.query(indexed);
+    const plain = plainEvents(found);
+    const kept: BusEvent[] = [];
+    const searched: BusEvent[] = [];
+    plain.forEach((event, i) => {
+      if (!filter(event)) return;
+      kept.push(event);
+      searched.push(found[i]!);
+    });
+    this.#forget(this.#retention.afterSearch(searched));
+    return kept;
   }
 
-  /** The event with this id, if held. */
+  /** The event with this id, if held; it leaves if its policy says `removeAfterSearch`. */
   get(id: string): BusEvent | undefined {
     if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
+    this.#forget(this.#retention.expire());
     const event = this.#history.get(id);
-    return event === undefined ? undefined : plainEvent(event);
+    if (event === undefined) return undefined;
+    const plain = plainEvent(event);
+    this.#forget(this.#retention.afterSearch([event]));
+    return plain;
+  }
+
+  /** Events the memory policies removed leave the arrivals too: no read hands them out again. */
+  #forget(removed: readonly BusEvent[]): void {
+    if (removed.length > 0) this.#arrivals.remove(removed);
+  }
+
+  /**
+   * What of `added` (events that just joined the history, not yet numbered)
+   * the memory policies keep; older events they let go leave the arrivals.
+   */
+  #kept(added: BusEvent[]): BusEvent[] {
+    const gone = this.#retention.settle();
+    if (gone.length === 0) return added;
+    this.#forget(gone);
+    const left = new Set(gone);
+    return added.filter((event) => !left.has(event));
   }
 
   /** @internal What this station holds, as one journal entry (events as kept: a compaction copies them, never decodes them). */
@@ -170,9 +217,11 @@ export class Station {
       this.#arrivals.refuseWhileBehind(sender, maxBacklog);
       this.#refuseWhileHeldUpstream(sender, maxBacklog);
     }
+    // A history at a `refuseNew` limit refuses the whole batch, which stays unsent in its sender.
+    if (this.#retention.refusing) this.#retention.assertRoom(this.#history.missing(batch.history));
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
-    this.#arrivals.add(added, sourceKey(batch.from), sender);
+    this.#arrivals.add(this.#kept(added), sourceKey(batch.from), sender);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
     if (this.onAccepted !== undefined && added.length > 0) this.onAccepted(added);
     if (batch.queue.length > 0) this.#parked.park(batch.queue);
@@ -216,6 +265,7 @@ export class Station {
     const handBack: HandBack =
       request.from.side !== this.side ? 'none' : request.from.thread === STATION_THREAD ? 'processor' : 'thread';
     const since = request.since ?? 0;
+    this.#forget(this.#retention.expire());
     // A limited read takes the earliest arrivals first and says how far it got.
     let through = this.#arrivals.count;
     let history: BusEvent[];
@@ -274,7 +324,7 @@ export class Station {
       if (entry.side !== this.side) continue;
       if (entry.op === 'accept') {
         const added = this.#history.merge(entry.history);
-        this.#arrivals.add(added);
+        this.#arrivals.add(this.#kept(added));
         if (added.length > 0) this.#unsent.push(added);
         if (entry.queue.length > 0) this.#parked.park(entry.queue);
         restored += added.length;
@@ -403,6 +453,9 @@ export class Station {
     if (room === 0 && this.#slowAtMain) return { added: 0, handedBack: 0 };
     this.#enterUpstream('FROM_MAIN', 'fromMain', 'pulling');
     const since = unfiltered ? this.#mainThrough[side] : 0;
+    // What an earlier unfiltered read brought is here, or was let go by a memory policy: the main
+    // station puts it first and counts it, and it is not merged again (it would come back as new).
+    const merged = this.#retention.policies.none ? 0 : this.#mainThrough[side];
     const request: SyncRequest = {
       kind: 'syncRequest',
       seq: 0,
@@ -412,18 +465,23 @@ export class Station {
       ...(since > 0 ? { since } : {}),
       // A read's limit is at least 1 on the wire: with no room, one event tells the main station where this stands.
       ...(room === undefined ? {} : { limit: Math.max(1, room) }),
+      ...(merged > since ? { deliveredThrough: merged } : {}),
     };
     let reply: EventBatch;
+    let known = 0;
     try {
       const answer = await this.#host.mainLink(side).serve(request);
       reply = answer.batch;
+      known = answer.alreadyDelivered ?? 0;
       if (unfiltered) this.#mainThrough[side] = answer.through;
       if (side === this.side && unfiltered) this.#slowAtMain = room !== undefined;
     } catch (error) {
       this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
     }
-    const added = this.#history.merge(keepable(reply.history, this.#history));
+    let incoming = known === 0 ? reply.history : reply.history.slice(known);
+    if (this.#retention.refusing) incoming = this.#retention.fit(this.#history.missing(incoming));
+    const added = this.#kept(this.#history.merge(keepable(incoming, this.#history)));
     this.#arrivals.add(added);
     // The main station handed back every parked entry of this processor's threads.
     if (side === this.side) this.#parked.takenBackFromUpstream();

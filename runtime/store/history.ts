@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
-import { typeMatchesAny } from '../type-patterns.js';
+import { typeMatches, typeMatchesAny } from '../type-patterns.js';
 import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 
 /** The total order of events: timestamp, then id. */
@@ -139,6 +139,17 @@ function pushTo<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
   else insertSorted(list, event);
 }
 
+function removeFrom<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
+  const list = map.get(key);
+  if (list === undefined) return;
+  const at = lowerBound(list, event);
+  if (list[at] === undefined || compareEvents(list[at]!, event) !== 0) return;
+  if (list.length === 1) map.delete(key);
+  // The oldest go first mostly: V8 shifts an array's start without moving its elements.
+  else if (at === 0) list.shift();
+  else list.splice(at, 1);
+}
+
 /** Lookup indices over one history: by id, exact type, origin thread and side. */
 class HistoryIndices {
   readonly byId = new Map<string, BusEvent>();
@@ -168,6 +179,22 @@ class HistoryIndices {
     pushTo(this.byOrigin, originKey(event.origin), event);
     pushTo(this.bySide, event.side, event);
   }
+
+  remove(event: BusEvent): void {
+    this.byId.delete(event.id);
+    removeFrom(this.byType, event.type, event);
+    removeFrom(this.byOrigin, originKey(event.origin), event);
+    removeFrom(this.bySide, event.side, event);
+  }
+}
+
+/**
+ * Told of every event that joins or leaves a history (not of those a merge
+ * only moves): what the memory policies count (`retention.ts`).
+ */
+export interface HistoryObserver {
+  added(event: BusEvent): void;
+  removed(event: BusEvent): void;
 }
 
 /** Default number of events per history segment. */
@@ -189,12 +216,14 @@ export const HISTORY_SEGMENT_SIZE = 2048;
  */
 export class EventHistory {
   readonly #segmentSize: number;
+  readonly #observer: HistoryObserver | undefined;
   #segments: BusEvent[][] = [];
   #size = 0;
   #indices: HistoryIndices | undefined;
 
-  constructor(options: { segmentSize?: number } = {}) {
+  constructor(options: { segmentSize?: number; observer?: HistoryObserver } = {}) {
     this.#segmentSize = options.segmentSize ?? HISTORY_SEGMENT_SIZE;
+    this.#observer = options.observer;
   }
 
   /** Number of events held. */
@@ -269,6 +298,7 @@ export class EventHistory {
       }
     }
     this.#indices?.add(event);
+    this.#observer?.added(event);
     return true;
   }
 
@@ -331,6 +361,7 @@ export class EventHistory {
     }
     while (t < tail.length) this.#append(tail[t++]!);
     if (this.#indices !== undefined) for (const event of added) this.#indices.add(event);
+    if (this.#observer !== undefined) for (const event of added) this.#observer.added(event);
     return added;
   }
 
@@ -384,14 +415,96 @@ export class EventHistory {
     const kept: BusEvent[] = [];
     for (const segment of this.#segments) for (const event of segment) (predicate(event) ? removed : kept).push(event);
     if (removed.length > 0) {
-      this.clear();
+      this.#reset();
       for (const event of kept) this.#append(event);
+      if (this.#observer !== undefined) for (const event of removed) this.#observer.removed(event);
     }
     return removed;
   }
 
+  /**
+   * Removes these events (any order; those not held are skipped), each found
+   * by bisection, and from the indices too. Returns the removed ones.
+   */
+  remove(events: readonly BusEvent[]): BusEvent[] {
+    const removed: BusEvent[] = [];
+    for (const event of events) {
+      if (this.#segments.length === 0) break;
+      const at = this.#segmentFor(event);
+      const segment = this.#segments[at]!;
+      const position = lowerBound(segment, event);
+      const found = segment[position];
+      if (found === undefined || compareEvents(found, event) !== 0) continue;
+      if (segment.length === 1) this.#segments.splice(at, 1);
+      else if (position === 0) segment.shift();
+      else segment.splice(position, 1);
+      this.#size--;
+      this.#indices?.remove(found);
+      this.#observer?.removed(found);
+      removed.push(found);
+    }
+    return removed;
+  }
+
+  /** Up to `count` events for which `predicate` holds, oldest first, found from the oldest end (nothing changes). */
+  oldest(count: number, predicate?: (event: BusEvent) => boolean): BusEvent[] {
+    const found: BusEvent[] = [];
+    if (count <= 0) return found;
+    for (const segment of this.#segments) {
+      for (const event of segment) {
+        if (predicate !== undefined && !predicate(event)) continue;
+        found.push(event);
+        if (found.length >= count) return found;
+      }
+    }
+    return found;
+  }
+
+  /** The events stamped at or before `stamp`, oldest first (found from the oldest end; nothing changes). */
+  through(stamp: number): BusEvent[] {
+    const found: BusEvent[] = [];
+    for (const segment of this.#segments) {
+      if (segment[0]!.timestamp > stamp) break;
+      for (const event of segment) {
+        if (event.timestamp > stamp) return found;
+        found.push(event);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Up to `count` events of `pattern` (and its subtypes) for which
+   * `predicate` holds, oldest first, none stamped after `until`: the heads of
+   * the type index's lists, merged, so the cost is the events taken, not the
+   * history's size.
+   */
+  oldestOf(pattern: string, count: number, predicate?: (event: BusEvent) => boolean, until = Infinity): BusEvent[] {
+    const lists: Array<{ readonly list: readonly BusEvent[]; at: number }> = [];
+    for (const [type, list] of this.#index().byType) if (typeMatches(pattern, type)) lists.push({ list, at: 0 });
+    const found: BusEvent[] = [];
+    while (found.length < count) {
+      let best: { readonly list: readonly BusEvent[]; at: number } | undefined;
+      for (const head of lists) {
+        while (head.at < head.list.length && predicate !== undefined && !predicate(head.list[head.at]!)) head.at++;
+        const event = head.list[head.at];
+        if (event !== undefined && (best === undefined || compareEvents(event, best.list[best.at]!) < 0)) best = head;
+      }
+      if (best === undefined || best.list[best.at]!.timestamp > until) break;
+      found.push(best.list[best.at++]!);
+    }
+    return found;
+  }
+
   /** Removes everything. */
   clear(): void {
+    const observer = this.#observer;
+    const removed = observer === undefined ? [] : this.snapshot();
+    this.#reset();
+    for (const event of removed) observer!.removed(event);
+  }
+
+  #reset(): void {
     this.#segments = [];
     this.#size = 0;
     this.#indices = undefined;

@@ -30,6 +30,7 @@ import { moduleHref, type SpawnOptions, type UserActorInfo } from '../actors/use
 import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/sync-policy.js';
 import { portInspectionTap } from '../inspection/ports.js';
 import { realmName } from '../inspection/tap.js';
+import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../store/memory-policy.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -47,6 +48,8 @@ export interface ThreadServiceOptions {
   readonly inspectPort?: MessagePortLike;
   /** Inspection is on from the start (else the host turns it on over `inspectPort`). */
   readonly inspect?: boolean;
+  /** The runtime's memory policies, if any (checked again here: they crossed from another thread). */
+  readonly memory?: MemoryOptions;
 }
 
 
@@ -208,6 +211,7 @@ export function createThreadService(
           },
         }),
     clock: systemClock,
+    ...(options.memory === undefined ? {} : { memory: new MemoryPolicies(checkMemoryOptions(options.memory)) }),
     deferred: options.deferred,
     maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
     get running() {

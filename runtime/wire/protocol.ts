@@ -7,6 +7,7 @@ import type { BridgeDirection, BusEvent, Endpoint, Side } from '../../types.js';
 import type { WireError } from '../../errors.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
 import type { InspectionBatch } from '../inspection/tap.js';
+import type { MemoryOptions } from '../store/memory-policy.js';
 
 /**
  * A batch of events for one hop: a bus's `toStation()`, a station's reply to
@@ -115,6 +116,8 @@ export interface ProcessorInit {
   readonly journal?: string;
   /** Inspection is on: the processor's actors and threads send their inspection records to the root. */
   readonly inspect?: boolean;
+  /** The runtime's memory policies (`createRuntime({ memory })`), checked again by the processor. */
+  readonly memory?: MemoryOptions;
 }
 
 /** A control call's answer across a thread or process: its value, or the error with its code (and details). */

@@ -86,15 +86,21 @@ test.after(async () => {
   await runtime.stop();
 });
 
-test('inspect - resolves with the URL of a server on 127.0.0.1 that serves a placeholder page at /', async () => {
+test('inspect - resolves with the URL of a server on 127.0.0.1 that serves the inspector page at /', async () => {
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   assert.not.match(url, /:0\/$/, 'port 0 means any free port: the URL names the real one');
   const page = await fetch(url);
   assert.is(page.status, 200);
   const html = await page.text();
   assert.match(html, /busline inspector/);
-  assert.match(html, /later version/);
+  assert.match(html, /<script type="module" src="app.js">/);
+  assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/, 'the page loads nothing from elsewhere');
+  const script = await fetch(new URL('/chart.js', url));
+  assert.is(script.status, 200);
+  assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
   assert.is((await fetch(new URL('/other', url))).status, 404);
+  assert.is((await fetch(new URL('/../server.ts', url))).status, 404, 'only the page files are served');
+  assert.is((await fetch(new URL('/%2e%2e/server.ts', url))).status, 404);
   assert.is(await runtime.inspect(), url, 'a second call gets the same server');
 });
 

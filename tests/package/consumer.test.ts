@@ -96,6 +96,11 @@ test('tarball - dist, README, LICENSE and CHANGELOG; no sources, tests, bench, d
     'dist/inspector/cli.js',
     'dist/runtime/workers/thread.worker.js',
     'dist/runtime/workers/processor.worker.js',
+    'dist/inspector/page/index.html',
+    'dist/inspector/page/app.js',
+    'dist/inspector/page/chart.js',
+    'dist/inspector/page/session.js',
+    'dist/inspector/page/style.css',
   ]) {
     assert.ok(paths.includes(expected), `${expected} missing from ${paths.join(', ')}`);
   }
@@ -104,6 +109,7 @@ test('tarball - dist, README, LICENSE and CHANGELOG; no sources, tests, bench, d
       /^(tests|bench|demo|scripts|examples|docs|\.ci|node_modules)\//.test(path) ||
       /(^|\/)fixtures\//.test(path) ||
       (/\.ts$/.test(path) && !/\.d\.ts$/.test(path)) ||
+      /tsconfig\.json$/.test(path) ||
       /\.test\./.test(path),
   );
   assert.equal(unwanted, []);
@@ -133,6 +139,25 @@ test('threads - a worker of a child processor posts, the root reads it; a .js ma
   );
   assert.equal(seen.actor, { processor: 1, thread: 1, state: 'full' });
   assert.equal(seen.emitted, [{ orders: 2 }]);
+});
+
+test('inspector - the installed package serves its page and the page\'s modules, offline', async () => {
+  writeFileSync(
+    join(app, 'inspector-app.mjs'),
+    `import { createRuntime } from 'busline';
+const runtime = createRuntime();
+const url = await runtime.inspect();
+const get = async (path) => { const response = await fetch(new URL(path, url)); return { status: response.status, text: await response.text() }; };
+const [page, chart, session] = [await get('/'), await get('/chart.js'), await get('/session.js')];
+await runtime.stop();
+console.log(JSON.stringify({ page, chart: chart.status, session: session.status }));
+`,
+  );
+  const seen = (await runApp('inspector-app.mjs')) as { page: { status: number; text: string }; chart: number; session: number };
+  assert.is(seen.page.status, 200);
+  assert.match(seen.page.text, /<script type="module" src="app.js">/);
+  assert.is(seen.chart, 200);
+  assert.is(seen.session, 200);
 });
 
 test('tsx - without it (an optional peer), a TypeScript module is refused naming tsx, in the root and in a processor', async () => {

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { EventHistory, compareEvents, matchesQuery, typeMatches, type HistoryQuery } from '../../../runtime/store/history.js';
 import type { BusEvent, Side } from '../../../types.js';
+import { ids } from '../../helpers.js';
 
 function event(id: string, timestamp: number, type = 't', side: Side = 'external', processor = 0, thread = 0): BusEvent {
   return { id, type, side, timestamp, origin: { processor, thread, generation: 0 }, priority: 'normal', payload: null };
@@ -134,6 +135,8 @@ test(`query - index answers equal a linear scan, whatever was done before, segme
           fc.record({ op: fc.constant('merge' as const), batch: fc.array(arbEvent, { maxLength: 12 }) }),
           fc.record({ op: fc.constant('insert' as const), event: arbEvent }),
           fc.record({ op: fc.constant('remove' as const), side: fc.constantFrom<Side>('internal', 'external') }),
+          // Removal of single events, as the memory policies remove them (some not held).
+          fc.record({ op: fc.constant('removeEvents' as const), events: fc.array(arbEvent, { maxLength: 6 }) }),
           fc.record({ op: fc.constant('query' as const), query: arbQuery }),
         ),
         { maxLength: 25 },
@@ -145,12 +148,24 @@ test(`query - index answers equal a linear scan, whatever was done before, segme
           if (op.op === 'merge') history.merge(op.batch);
           else if (op.op === 'insert') history.insert(op.event);
           else if (op.op === 'remove') history.removeWhere((e) => e.side === op.side);
-          else assert.equal(history.query(op.query), history.scan(op.query));
+          else if (op.op === 'removeEvents') {
+            const held = new Set(history.snapshot().map((e) => e.id));
+            const removed = history.remove(op.events);
+            assert.equal(ids(removed), [...new Set(ids(op.events))].filter((id) => held.has(id)));
+            for (const e of op.events) assert.not.ok(history.has(e.id));
+          } else assert.equal(history.query(op.query), history.scan(op.query));
         }
         const expected = history.snapshot().filter((e) => matchesQuery(finalQuery, e));
         assert.equal(history.query(finalQuery), expected);
         for (const e of history.snapshot()) assert.is(history.get(e.id), e);
         assert.is(history.size, history.snapshot().length);
+        // What the memory policies look up agrees with a scan too.
+        const snapshot = history.snapshot();
+        for (const type of ['user', 'order', 'sys.tick']) {
+          assert.equal(ids(history.oldestOf(type, 3)), ids(history.scan({ types: [type] }).slice(0, 3)));
+        }
+        assert.equal(ids(history.through(6)), ids(snapshot.filter((e) => e.timestamp <= 6)));
+        assert.equal(ids(history.oldest(2, (e) => e.side === 'internal')), ids(snapshot.filter((e) => e.side === 'internal').slice(0, 2)));
       },
     ),
     { numRuns: 500 },

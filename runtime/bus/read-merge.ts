@@ -1,0 +1,63 @@
+/**
+ * What a bus does with a station's reply to its read: the history it merges
+ * (what the thread delivered already is merged, not delivered again; events
+ * whose policy removes them after delivery never join it), the queue entries
+ * that come home, and the deliveries the thread still owes. Pure functions
+ * over the bus's stores, so `bus.ts` keeps the calls and their states.
+ */
+import type { BusEvent, Endpoint } from '../../types.js';
+import { compareEvents, type EventHistory } from '../store/history.js';
+import { withoutTransient, type Retention } from '../store/retention.js';
+import type { Read } from './station-exchange.js';
+import type { Subscriptions } from './subscriptions.js';
+
+/** A read merged into a bus history. */
+export interface MergedRead {
+  /** Every event new to the history, or new to the thread, in order: what `fromStation()` reports as `added`. */
+  readonly added: BusEvent[];
+  /** What the thread's subscribers have not been delivered, in order. */
+  readonly delivering: BusEvent[];
+}
+
+/** Merges the history of `read` into `history` (the station put what this thread has delivered already first). */
+export function mergeReadHistory(history: EventHistory, retention: Retention, read: Read): MergedRead {
+  let events = read.batch.history;
+  let known = Math.min(read.alreadyDelivered ?? 0, events.length);
+  // Events that leave once delivered never join this history: delivered if new, else left out.
+  let transient: BusEvent[] = [];
+  if (retention.policies.afterDelivery) ({ history: events, known, transient } = withoutTransient(events, known, retention.policies));
+  const merged = known === 0 ? [] : history.merge(known === events.length ? events : events.slice(0, known));
+  const fresh = known === events.length ? [] : history.merge(known === 0 ? events : events.slice(known));
+  const delivering = transient.length === 0 ? fresh : fresh.concat(transient).sort(compareEvents);
+  const added = merged.length === 0 ? delivering : merged.concat(delivering).sort(compareEvents);
+  retention.settle();
+  return { added, delivering };
+}
+
+/** Merges `incoming` (sorted) into the sorted `queue`, skipping ids already there. */
+export function mergeQueue(queue: BusEvent[], incoming: readonly BusEvent[]): BusEvent[] {
+  if (incoming.length === 0) return queue;
+  const ids = new Set(queue.map((event) => event.id));
+  const fresh = incoming.filter((event) => !ids.has(event.id));
+  return [...queue, ...fresh].sort(compareEvents);
+}
+
+/**
+ * Delivers what a read brought to the thread's subscribers, once: never the
+ * thread's own events, never what its delivered mark says it had; a filtered
+ * read notes what it delivered ahead of the mark. Returns the deliveries made.
+ */
+export function deliverRead(delivering: readonly BusEvent[], read: Read, endpoint: Endpoint, subscriptions: Subscriptions): number {
+  const { delivery } = read;
+  let delivered = 0;
+  for (const event of delivering) {
+    if (event.origin.processor === endpoint.processor && event.origin.thread === endpoint.thread) continue;
+    if (delivery !== undefined) {
+      if (delivery.mark.deliveredAhead(event.id)) continue;
+      if (delivery.filtered) delivery.mark.noteAhead(event.id, delivery.through);
+    }
+    delivered += subscriptions.deliver(event);
+  }
+  if (delivery !== undefined && !delivery.filtered) delivery.mark.noteUnfiltered(delivery.since, delivery.through);
+  return delivered;
+}
