@@ -93,7 +93,9 @@ function payloadOf(value: unknown): Payload {
  * Reads a recording file and checks every chunk (frame header, length,
  * CRC32C, then the chunk's shape). A damaged, cut or unfinished file (no
  * last chunk: the run never called `stop()`) is refused with a `FrameError`
- * that says where.
+ * that says where. A session exported from the inspector page (JSON, format
+ * `busline-inspector-recording`; no checksum) is read too, as inspection
+ * records only.
  *
  * @example
  * const recording = await readRecording('run.blrec')
@@ -102,6 +104,9 @@ function payloadOf(value: unknown): Payload {
 export async function readRecording(path: string | URL): Promise<Recording> {
   const handle = await open(path, 'r');
   try {
+    const first = new Uint8Array(1);
+    await handle.read(first, 0, 1, 0);
+    if (first[0] === 0x7b) return fromPageExport(await handle.readFile(), String(path));
     const limits = resolveFrameLimits();
     const header = new Uint8Array(FRAME_HEADER_BYTES);
     const records: (RecordedInspection | RecordedEvent)[] = [];
@@ -198,4 +203,39 @@ function readLine(line: unknown, where: string): RecordedInspection | RecordedEv
     return { kind: 'event', at, event: { ...plain, payload: payloadOf(plain.payload) } };
   }
   throw new FrameError('MALFORMED', `${where}: a record is neither an inspection record nor a bus event.`);
+}
+
+/** The inspector page's export (`inspector/page/session.js`, `toRecording()`). */
+const PAGE_EXPORT_FORMAT = 'busline-inspector-recording';
+
+/**
+ * A session exported from the inspector page as a recording: its base (the
+ * actors whose first messages the page folded away, each as an announcement
+ * with its state then) and its messages, `at` their `createdAt`.
+ */
+function fromPageExport(bytes: Uint8Array, path: string): Recording {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
+  } catch (cause) {
+    throw new FrameError('MALFORMED', `${path} is neither a recording nor an inspector page export (not JSON).`, { cause });
+  }
+  const { format, version, base, messages } = (parsed ?? {}) as Record<string, unknown>;
+  if (format !== PAGE_EXPORT_FORMAT || version !== 1 || !Array.isArray(base) || !Array.isArray(messages)) {
+    throw new FrameError('MALFORMED', `${path} is not an inspector page export (format ${PAGE_EXPORT_FORMAT}, version 1).`);
+  }
+  const records: RecordedInspection[] = [];
+  for (const actor of base as Record<string, unknown>[]) {
+    const { sessionId, name, definition, snapshot, place } = actor ?? {};
+    if (typeof sessionId !== 'string') throw new FrameError('MALFORMED', `${path}: an actor of the export's base has no session id.`);
+    const message = { type: '@xstate.actor', sessionId, rootId: undefined, createdAt: '0', id: null, _version: '', name, definition, snapshot, busline: place };
+    records.push({ kind: 'inspection', at: 0, message: message as StatelyMessage });
+  }
+  for (const message of messages as Record<string, unknown>[]) {
+    const { type, sessionId, createdAt } = message ?? {};
+    if (typeof type !== 'string' || typeof sessionId !== 'string') throw new FrameError('MALFORMED', `${path}: a message of the export has no type or session id.`);
+    records.push({ kind: 'inspection', at: Number(createdAt) || 0, message: message as unknown as StatelyMessage });
+  }
+  const stoppedAt = records.at(-1)?.at ?? 0;
+  return { startedAt: records[0]?.at ?? 0, end: { stoppedAt, inspections: records.length, events: 0, dropped: 0 }, records };
 }

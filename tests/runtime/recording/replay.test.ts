@@ -6,12 +6,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMachine, type AnyStateMachine } from 'xstate';
 import { createRuntime, isBusError, ManualClock, ReplayMismatchError, type RemoteBus } from '../../../index.js';
 import { bridgeMachine } from '../../../internal.js';
+import { Session, type Message } from '../../../inspector/page/session.js';
 import {
   assertReplay,
   assertTransitions,
@@ -184,6 +185,27 @@ test('replay - buses of a worker thread and of a child processor\'s thread, reco
   }
   assert.ok(recorded.some((step) => step.actor === 'station:local:1:external' && step.event === 'MERGED'), 'the processor\'s station too');
   assertReplay(recording);
+});
+
+test('readRecording - a session exported from the inspector page replays too, its folded actors resumed where they were', async () => {
+  const recording = await bridgeRun();
+  // The page as it would have seen the run, keeping only its last 12 messages: the rest are folded into its base.
+  const session = new Session(12);
+  for (const record of recording.records) if (record.kind === 'inspection') session.add(JSON.parse(JSON.stringify(record.message)) as Message);
+  assert.ok(session.folded > 0, 'some messages were folded');
+  const path = join(dir, `page-${files++}.json`);
+  writeFileSync(path, JSON.stringify(session.toRecording()));
+  const exported = await readRecording(path);
+  assert.is(exported.end.events, 0);
+  const steps = recordedTransitions(exported);
+  assert.ok(steps.length > 0 && steps.length < recordedTransitions(recording).length, `${steps.length} steps`);
+  assert.equal(steps, recordedTransitions(recording).slice(-steps.length), 'the last steps, as recorded');
+  assertReplay(exported);
+  writeFileSync(path, JSON.stringify({ format: 'something-else', version: 1, base: [], messages: [] }));
+  await readRecording(path).then(
+    () => assert.unreachable('another JSON file was read'),
+    (error: unknown) => assert.ok(isBusError(error, 'FRAME_CORRUPT') && /not an inspector page export/.test((error as Error).message), String(error)),
+  );
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
