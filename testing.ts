@@ -46,7 +46,7 @@ export function assertReplay(recording: Recording, options: ReplayOptions = {}):
   if (recording.end.dropped > 0) {
     throw new ReplayMismatchError(
       `The recording lost ${recording.end.dropped} records (the file or the inspection path was slower than the run); ` +
-        'it cannot be replayed faithfully. Record a shorter run or raise record options.maxBuffered.',
+        'it cannot be replayed faithfully. Record a shorter run or raise record options.maxBufferedBytes.',
       0,
     );
   }

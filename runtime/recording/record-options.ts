@@ -8,11 +8,11 @@ import { assertKnownKeys, describe } from '../validate.js';
 /** Options of `runtime.record()`. */
 export interface RecordOptions {
   /**
-   * Records held in memory while the file is slower than the run; past it
-   * the oldest are dropped and counted (`RecordingSummary.dropped`).
-   * Default 100 000.
+   * Bytes of records (encoded in chunks, compressed) held in memory while
+   * the file is slower than the run; past it the oldest chunks are dropped
+   * and their records counted (`RecordingSummary.dropped`). Default 64 MiB.
    */
-  readonly maxBuffered?: number;
+  readonly maxBufferedBytes?: number;
 }
 
 /** What a recording wrote, once stopped. */
@@ -44,12 +44,12 @@ export function checkRecordArguments(path: unknown, options: unknown): RecordOpt
   }
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError('record options', `expected an object such as { maxBuffered: 100000 }, got ${describe(options)}.`);
+    throw new InvalidOptionError('record options', `expected an object such as { maxBufferedBytes: 67108864 }, got ${describe(options)}.`);
   }
-  assertKnownKeys(options, ['maxBuffered'], 'record options');
-  const { maxBuffered } = options as Record<string, unknown>;
-  if (maxBuffered !== undefined && (typeof maxBuffered !== 'number' || !Number.isInteger(maxBuffered) || maxBuffered < 1 || maxBuffered > 10_000_000)) {
-    throw new InvalidOptionError('record options.maxBuffered', `expected an integer from 1 to 10000000, got ${describe(maxBuffered)}.`);
+  assertKnownKeys(options, ['maxBufferedBytes'], 'record options');
+  const { maxBufferedBytes } = options as Record<string, unknown>;
+  if (maxBufferedBytes !== undefined && (typeof maxBufferedBytes !== 'number' || !Number.isSafeInteger(maxBufferedBytes) || maxBufferedBytes < 0)) {
+    throw new InvalidOptionError('record options.maxBufferedBytes', `expected an integer of at least 0 (bytes), got ${describe(maxBufferedBytes)}.`);
   }
   return options as RecordOptions;
 }

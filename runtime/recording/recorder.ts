@@ -4,12 +4,15 @@
  * (`recording-file.ts`), streamed.
  *
  * The sources cannot wait (an actor's inspection hook and a station's merge
- * are synchronous), so the recorder holds what the file has not taken yet
- * and writes it in chunks, one turn of the event loop at a time; while the
- * write stream is full (`write()` returned false) it waits for `'drain'`.
- * What it holds is bounded: past `maxBuffered` records the oldest are
- * dropped and counted in the recording's last chunk. A disk slower than the
- * run therefore costs records, never memory.
+ * are synchronous), and a run that only awaits promises never gives the
+ * event loop a turn to write. So records are gathered into a chunk and
+ * encoded as soon as it is full (or at the next turn of the event loop),
+ * which makes them a frame of bytes, snappy-compressed; frames go to the
+ * write stream while it takes them and are held while it is full (until
+ * `'drain'`). What is held is bounded in bytes: past `maxBufferedBytes` the
+ * oldest held frames are dropped and their records counted in the
+ * recording's last chunk. A disk slower than the run costs records, never
+ * memory.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { BusEvent } from '../../types.js';
@@ -19,23 +22,34 @@ import { chunkFrame, eventLine, RECORDING_FORMAT, RECORDING_VERSION, type Record
 
 /** Records per chunk: a chunk is one frame, checksummed and maybe compressed as one. */
 const CHUNK_RECORDS = 1_024;
-/** Records held before the oldest are dropped, by default. */
-export const DEFAULT_RECORDER_BUFFER = 100_000;
+/** Bytes of encoded chunks held while the file is slow, by default. */
+export const DEFAULT_RECORDER_BUFFER_BYTES = 64 * 1024 * 1024;
+
+/** An encoded chunk and what it holds (counted as lost if it is dropped). */
+interface HeldFrame {
+  readonly bytes: Uint8Array;
+  readonly inspections: number;
+  readonly events: number;
+}
 
 /** Writes one recording. */
 export class Recorder {
   readonly path: string;
   readonly #now: () => number;
-  readonly #maxBuffered: number;
+  readonly #maxBufferedBytes: number;
   readonly #stream: WriteStream;
-  #pending: RecordLine[] = [];
-  #head = 0;
+  /** Records of the chunk being gathered, and how many of them are inspection records. */
+  #chunk: RecordLine[] = [];
+  #chunkInspections = 0;
+  /** Frames the stream has not taken yet (it asked to wait), oldest first: `#held[#heldHead..]`. */
+  #held: HeldFrame[] = [];
+  #heldHead = 0;
+  #heldBytes = 0;
   #inspections = 0;
   #events = 0;
-  /** Dropped here, and the hub's count of records lost upstream when recording began (subtracted at the end). */
-  #dropped = 0;
   #droppedInspections = 0;
   #droppedEvents = 0;
+  /** The hub's count of records lost on their way to the root, when recording began. */
   readonly #upstreamDropped: () => number;
   readonly #upstreamAtStart: number;
   #bytes = 0;
@@ -45,41 +59,42 @@ export class Recorder {
   #error: unknown;
   #finished: Promise<RecordingSummary> | undefined;
 
-  private constructor(path: string, stream: WriteStream, now: () => number, upstreamDropped: () => number, maxBuffered: number) {
+  private constructor(path: string, stream: WriteStream, now: () => number, upstreamDropped: () => number, maxBufferedBytes: number) {
     this.path = path;
     this.#stream = stream;
     this.#now = now;
-    this.#maxBuffered = maxBuffered;
+    this.#maxBufferedBytes = maxBufferedBytes;
     this.#upstreamDropped = upstreamDropped;
     this.#upstreamAtStart = upstreamDropped();
     stream.on('error', (error) => (this.#error ??= error));
     stream.on('drain', () => {
       this.#waitingForDrain = false;
-      this.#schedule();
+      this.#writeHeld();
     });
     this.#write(chunkFrame({ format: RECORDING_FORMAT, version: RECORDING_VERSION, startedAt: now() }));
   }
 
   /** Opens (creates or truncates) `path` and resolves once it is open; rejects with the file system's error. */
-  static async open(path: string, now: () => number, upstreamDropped: () => number, maxBuffered = DEFAULT_RECORDER_BUFFER): Promise<Recorder> {
+  static async open(path: string, now: () => number, upstreamDropped: () => number, maxBufferedBytes = DEFAULT_RECORDER_BUFFER_BYTES): Promise<Recorder> {
     const stream = createWriteStream(path);
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
       stream.once('error', reject);
     });
-    return new Recorder(path, stream, now, upstreamDropped, maxBuffered);
+    return new Recorder(path, stream, now, upstreamDropped, maxBufferedBytes);
   }
 
-  /** Records held, not yet written. */
-  get buffered(): number {
-    return this.#pending.length - this.#head;
+  /** Bytes of encoded chunks held, waiting for the file. */
+  get bufferedBytes(): number {
+    return this.#heldBytes;
   }
 
   /** An inspection record (the hub calls it as an `InspectionSink`). */
   publish(record: InspectionRecord): void {
     if (this.#stopping) return;
     this.#inspections++;
-    this.#push({ at: this.#now(), inspection: record.json });
+    this.#chunkInspections++;
+    this.#add({ at: this.#now(), inspection: record.json });
   }
 
   /** Events a main station accepted. */
@@ -88,7 +103,7 @@ export class Recorder {
     const at = this.#now();
     for (const event of events) {
       this.#events++;
-      this.#push(eventLine(at, event));
+      this.#add(eventLine(at, event));
     }
   }
 
@@ -100,11 +115,12 @@ export class Recorder {
 
   async #finish(): Promise<RecordingSummary> {
     this.#stopping = true;
-    while (this.buffered > 0 && this.#error === undefined) {
-      if (this.#waitingForDrain) await new Promise<void>((resolve) => this.#stream.once('drain', resolve).once('error', () => resolve()));
-      this.#flush();
+    this.#seal();
+    while (this.#heldHead < this.#held.length && this.#error === undefined) {
+      await this.#drained();
+      this.#writeHeld();
     }
-    const dropped = this.#dropped + this.#upstreamDropped() - this.#upstreamAtStart;
+    const dropped = this.#droppedInspections + this.#droppedEvents + this.#upstreamDropped() - this.#upstreamAtStart;
     const end: RecordingEnd = {
       stoppedAt: this.#now(),
       inspections: this.#inspections - this.#droppedInspections,
@@ -117,46 +133,79 @@ export class Recorder {
     return { path: this.path, inspections: end.inspections, events: end.events, dropped, bytes: this.#bytes };
   }
 
-  #push(line: RecordLine): void {
-    this.#pending.push(line);
-    if (this.buffered > this.#maxBuffered) {
-      // Drop-oldest, as inspection does on its way to the root.
-      const lost = this.#pending[this.#head]!;
-      if ('inspection' in lost) this.#droppedInspections++;
-      else this.#droppedEvents++;
-      this.#pending[this.#head++] = undefined as unknown as RecordLine;
-      this.#dropped++;
-      if (this.#head > this.#maxBuffered) this.#compact();
-    }
-    this.#schedule();
-  }
-
-  #compact(): void {
-    this.#pending = this.#pending.slice(this.#head);
-    this.#head = 0;
-  }
-
-  /** One flush per turn of the event loop: a burst of records becomes one chunk. */
-  #schedule(): void {
-    if (this.#scheduled || this.#waitingForDrain || this.#stopping) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#flush();
+  /** Resolves once the stream takes more (at once if it is not full), or has failed. */
+  #drained(): Promise<void> {
+    if (!this.#waitingForDrain || this.#error !== undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.#stream.off('drain', done).off('error', done);
+        resolve();
+      };
+      this.#stream.on('drain', done).on('error', done);
     });
   }
 
-  /** Writes chunks until nothing is held or the stream asks to wait. */
-  #flush(): void {
-    while (this.buffered > 0 && !this.#waitingForDrain && this.#error === undefined) {
-      const end = Math.min(this.#pending.length, this.#head + CHUNK_RECORDS);
-      const records = this.#pending.slice(this.#head, end);
-      this.#head = end;
-      if (this.#head === this.#pending.length) {
-        this.#pending = [];
-        this.#head = 0;
-      }
-      this.#write(chunkFrame({ records }));
+  #add(line: RecordLine): void {
+    this.#chunk.push(line);
+    if (this.#chunk.length >= CHUNK_RECORDS) this.#seal();
+    else this.#schedule();
+  }
+
+  /** One partial chunk per turn of the event loop: a burst of records becomes one chunk. */
+  #schedule(): void {
+    if (this.#scheduled || this.#stopping) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#seal();
+    });
+  }
+
+  /** Encodes the chunk gathered so far and writes it, or holds it while the stream is full. */
+  #seal(): void {
+    if (this.#chunk.length === 0) return;
+    const frame: HeldFrame = {
+      bytes: chunkFrame({ records: this.#chunk }),
+      inspections: this.#chunkInspections,
+      events: this.#chunk.length - this.#chunkInspections,
+    };
+    this.#chunk = [];
+    this.#chunkInspections = 0;
+    if (this.#error !== undefined) return this.#lose(frame);
+    if (!this.#waitingForDrain) return this.#write(frame.bytes);
+    this.#held.push(frame);
+    this.#heldBytes += frame.bytes.length;
+    while (this.#heldBytes > this.#maxBufferedBytes && this.#heldHead < this.#held.length - 1) {
+      // Drop-oldest, as inspection does on its way to the root; the newest frame is always kept.
+      const oldest = this.#held[this.#heldHead]!;
+      this.#held[this.#heldHead++] = undefined as unknown as HeldFrame;
+      this.#heldBytes -= oldest.bytes.length;
+      this.#lose(oldest);
+    }
+    if (this.#heldHead > 64 && this.#heldHead * 2 > this.#held.length) this.#compact();
+  }
+
+  #lose(frame: HeldFrame): void {
+    this.#droppedInspections += frame.inspections;
+    this.#droppedEvents += frame.events;
+  }
+
+  #compact(): void {
+    this.#held = this.#held.slice(this.#heldHead);
+    this.#heldHead = 0;
+  }
+
+  /** Writes held frames until none is left or the stream asks to wait. */
+  #writeHeld(): void {
+    while (this.#heldHead < this.#held.length && !this.#waitingForDrain && this.#error === undefined) {
+      const frame = this.#held[this.#heldHead]!;
+      this.#held[this.#heldHead++] = undefined as unknown as HeldFrame;
+      this.#heldBytes -= frame.bytes.length;
+      this.#write(frame.bytes);
+    }
+    if (this.#heldHead === this.#held.length) {
+      this.#held = [];
+      this.#heldHead = 0;
     }
   }
 

@@ -27,7 +27,7 @@ export class Recordings {
    * in every other realm (their actors are announced as they do).
    */
   async start(path: string, options: RecordOptions, turnOn: () => Promise<void>): Promise<RecordingHandle> {
-    const recorder = await Recorder.open(path, this.#now, () => this.#hub.dropped.total, options.maxBuffered);
+    const recorder = await Recorder.open(path, this.#now, () => this.#hub.dropped.total, options.maxBufferedBytes);
     this.#recorders.add(recorder);
     this.#hub.attach(recorder);
     this.#hookStations();

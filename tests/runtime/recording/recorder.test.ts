@@ -85,7 +85,7 @@ test('record - refuses a path that is not a string, unknown options and a file i
   const runtime = createRuntime();
   try {
     await rejects(runtime.record(7 as unknown as string), 'INVALID_OPTION', 'path 7');
-    await rejects(runtime.record(file(), { maxBuffered: 0 }), 'INVALID_OPTION', 'maxBuffered 0');
+    await rejects(runtime.record(file(), { maxBufferedBytes: -1 }), 'INVALID_OPTION', 'maxBufferedBytes -1');
     await rejects(runtime.record(file(), { every: 1 } as never), 'INVALID_OPTION', 'unknown option');
     await runtime.record(join(dir, 'missing', 'dir', 'x.blrec')).then(
       () => assert.unreachable('a file in a missing directory was opened'),
@@ -96,29 +96,43 @@ test('record - refuses a path that is not a string, unknown options and a file i
   }
 });
 
-test('Recorder - holds at most maxBuffered records; the oldest are dropped and counted in the file', async () => {
+test('Recorder - a run that never yields is recorded in full: chunks are encoded as they fill', async () => {
   const path = file();
-  let now = 0;
-  const recorder = await Recorder.open(path, () => now++, () => 0, 10);
-  // 100 records within one turn of the event loop: nothing can be written before the 90th is dropped.
-  for (let i = 0; i < 100; i++) recorder.publish({ type: '@xstate.event', sessionId: 'x:0', ended: false, json: JSON.stringify({ type: '@xstate.event', sessionId: 'x:0', i }) });
-  assert.is(recorder.buffered, 10);
+  const recorder = await Recorder.open(path, () => 0, () => 0);
+  // 20 000 records without a turn of the event loop (a loop of awaited promises gives none).
+  for (let i = 0; i < 20_000; i++) recorder.publish(record(i));
+  assert.ok(recorder.bufferedBytes > 0, 'the stream asked to wait: chunks are held, encoded');
+  assert.ok(recorder.bufferedBytes < 20_000 * 40, `held compressed: ${recorder.bufferedBytes} bytes`);
   const summary = await recorder.stop();
-  assert.equal([summary.inspections, summary.dropped], [10, 90]);
-  const read = await readRecording(path);
-  assert.is(read.end.dropped, 90);
-  assert.equal(
-    inspections(read.records).map((record) => (record.message as unknown as { i: number }).i),
-    Array.from({ length: 10 }, (_, i) => 90 + i),
-    'the newest ten are kept',
-  );
+  assert.equal([summary.inspections, summary.dropped], [20_000, 0]);
+  assert.is((await readRecording(path)).records.length, 20_000);
 });
+
+test('Recorder - holds at most maxBufferedBytes of chunks; the oldest held are dropped and counted in the file', async () => {
+  const path = file();
+  const recorder = await Recorder.open(path, () => 0, () => 0, 1);
+  for (let i = 0; i < 10_240; i++) recorder.publish(record(i));
+  const summary = await recorder.stop();
+  const kept = inspections((await readRecording(path)).records).map((line) => (line.message as unknown as { i: number }).i);
+  // The first chunks went to the stream until it asked to wait (its buffer is 16 KiB); of those held after them only the newest is kept.
+  const written = kept.findIndex((value, i) => value !== i);
+  assert.ok(written >= 1024 && written % 1024 === 0, `whole chunks written first: ${written}`);
+  assert.equal(kept.slice(written), Array.from({ length: 1024 }, (_, i) => 9216 + i), 'then the newest chunk');
+  assert.equal([summary.inspections, summary.dropped], [kept.length, 10_240 - kept.length]);
+  assert.ok(summary.dropped >= 6 * 1024, `${summary.dropped} dropped`);
+  assert.is((await readRecording(path)).end.dropped, summary.dropped);
+});
+
+/** An inspection record numbered `i`. */
+function record(i: number) {
+  return { type: '@xstate.event' as const, sessionId: 'x:0', ended: false, json: JSON.stringify({ type: '@xstate.event', sessionId: 'x:0', i }) };
+}
 
 test('Recorder - a run longer than one chunk is written in several frames, read back in order', async () => {
   const path = file();
   const recorder = await Recorder.open(path, () => 5, () => 0);
   for (let round = 0; round < 3; round++) {
-    for (let i = 0; i < 1500; i++) recorder.publish({ type: '@xstate.event', sessionId: 'x:0', ended: false, json: JSON.stringify({ type: '@xstate.event', sessionId: 'x:0', i: round * 1500 + i }) });
+    for (let i = 0; i < 1500; i++) recorder.publish(record(round * 1500 + i));
     await new Promise((resolve) => setImmediate(resolve));
   }
   await recorder.stop();
@@ -154,7 +168,7 @@ test('readRecording - refuses a flipped byte, a cut file, an unfinished one, ano
   const lastStart = lastChunkStart(good);
   assert.is((await refusal(good.subarray(0, lastStart))).reason, 'TRUNCATED');
   assert.match((await refusal(good.subarray(0, lastStart))).message, /never stopped/);
-  assert.is((await refusal(new TextEncoder().encode('{"not":"a recording"}\n'.repeat(3)))).reason, 'BAD_MAGIC');
+  assert.is((await refusal(new TextEncoder().encode('not a recording\n'.repeat(3)))).reason, 'BAD_MAGIC');
   assert.is((await refusal(Buffer.concat([good, good.subarray(lastStart)]))).reason, 'MALFORMED');
   assert.is((await refusal(new Uint8Array())).reason, 'TRUNCATED');
 });
