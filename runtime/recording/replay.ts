@@ -106,27 +106,47 @@ function* walk(recording: Recording, options: ReplayOptions): Generator<Walked> 
     if (record.kind !== 'inspection') continue;
     const message = record.message;
     if (message.type === '@xstate.actor') {
-      const id = definitionId(message);
-      const machine = id === undefined ? undefined : machines[id];
+      // Announced again (a later listener attached): replay goes on from where it stands, or the check would be lost.
+      if (sessions.get(message.sessionId) != null) continue;
       const actorId = message.busline?.actorId ?? message.name ?? message.sessionId;
-      if (machine === undefined || (options.actors !== undefined && !options.actors(actorId))) {
-        sessions.set(message.sessionId, null);
-        continue;
-      }
-      const session: Session = { actorId, machine, actor: undefined };
+      const session = sessionFor(actorId, machines[definitionId(message) ?? ''], options);
       sessions.set(message.sessionId, session);
-      yield { kind: 'announce', session, snapshot: message.snapshot as RecordedSnapshot | undefined };
+      if (session !== null) yield { kind: 'announce', session, snapshot: message.snapshot as RecordedSnapshot | undefined };
       continue;
     }
     if (message.type !== '@xstate.snapshot') continue;
-    const session = sessions.get(message.sessionId);
     const event = message.event as { type?: unknown } | undefined;
     const snapshot = message.snapshot as RecordedSnapshot | undefined;
-    if (session == null || typeof event?.type !== 'string' || snapshot === undefined) continue;
+    if (typeof event?.type !== 'string' || snapshot === undefined) continue;
     // Stopping is the runtime's doing, not a step of the chart.
     if (event.type === 'xstate.stop' || snapshot.status === 'stopped') continue;
+    let session = sessions.get(message.sessionId);
+    if (session === undefined) {
+      // Its announcement came after its first steps (a realm told to announce its actors while they ran) or not at
+      // all: a busline actor's machine is known by its id, and it starts here, where the run was.
+      const actorId = message.busline?.actorId ?? message.sessionId;
+      session = sessionFor(actorId, machines[builtInOf(actorId) ?? ''], options);
+      sessions.set(message.sessionId, session);
+      if (session !== null) yield { kind: 'announce', session, snapshot };
+      continue;
+    }
+    if (session === null) continue;
     yield { kind: 'step', session, snapshot, event: event as { type: string } };
   }
+}
+
+/** A session to replay, or null when its machine is unknown or `options.actors` leaves it out. */
+function sessionFor(actorId: string, machine: AnyStateMachine | undefined, options: ReplayOptions): Session | null {
+  if (machine === undefined || (options.actors !== undefined && !options.actors(actorId))) return null;
+  return { actorId, machine, actor: undefined };
+}
+
+/** The built-in machine of a busline actor, by its id (`bus:…`, `station:…`, `bridge`). */
+function builtInOf(actorId: string): string | undefined {
+  if (actorId === 'bridge') return 'bridge';
+  if (actorId.startsWith('bus:')) return 'bus';
+  if (actorId.startsWith('station:')) return 'station';
+  return undefined;
 }
 
 function transition(actorId: string, event: string, snapshot: { value?: unknown; context?: unknown }, withContext: boolean): Transition {

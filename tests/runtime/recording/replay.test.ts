@@ -154,11 +154,16 @@ test('replay - buses of a worker thread and of a child processor\'s thread, reco
   const path = join(dir, `remote-${files++}.blrec`);
   let arrived: (() => void) | undefined;
   const retired = new Set<string>();
+  const announced = new Set<string>();
+  let recordingStarted = false;
+  let reannounced: (() => void) | undefined;
   const runtime = createRuntime({
     processors: 1,
     threadsPerProcessor: 1,
     deferred: 'manual',
     inspect: (event) => {
+      if (recordingStarted && event.type === '@xstate.actor') announced.add(event.actorId);
+      if (announced.has('bus:0.1:external#0') && announced.has('bus:1.1:external#0')) reannounced?.();
       // Remote records reach the root (and the recording, first) on their own ports: wait for the retirements.
       if (event.type === '@xstate.snapshot' && (event.snapshot as { value?: unknown }).value === 'retired') retired.add(event.actorId);
       if (retired.has('bus:0.1:external#0') && retired.has('bus:1.1:external#0')) arrived?.();
@@ -166,7 +171,11 @@ test('replay - buses of a worker thread and of a child processor\'s thread, reco
   });
   try {
     await runtime.ready;
+    // Workers hear to announce their actors again on their inspection ports, not in order with calls: wait for it.
+    const bothAnnounced = new Promise<void>((resolve) => (reannounced = resolve));
+    recordingStarted = true;
     await runtime.record(path);
+    await bothAnnounced;
     const bothRetired = new Promise<void>((resolve) => (arrived = resolve));
     for (const processor of [0, 1]) {
       const bus = runtime.thread(processor, 1).bus('external') as RemoteBus;
@@ -185,6 +194,19 @@ test('replay - buses of a worker thread and of a child processor\'s thread, reco
   }
   assert.ok(recorded.some((step) => step.actor === 'station:local:1:external' && step.event === 'MERGED'), 'the processor\'s station too');
   assertReplay(recording);
+});
+
+test('replay - an actor whose announcement came after its first steps starts at the first, and the rest are compared', async () => {
+  const recording = await bridgeRun();
+  const isBridgeAnnouncement = (record: Recording['records'][number]) =>
+    record.kind === 'inspection' && record.message.type === '@xstate.actor' && record.message.busline?.actorId === 'bridge';
+  const announcement = recording.records.find(isBridgeAnnouncement)!;
+  // As when a worker takes calls before it hears to announce its actors again: the announcement comes last.
+  const late = { ...recording, records: [...recording.records.filter((record) => !isBridgeAnnouncement(record)), announcement] };
+  const bridge = (steps: Iterable<{ actor: string; event: string }>) => [...steps].filter((step) => step.actor === 'bridge').map((step) => step.event);
+  assert.equal(bridge(recordedTransitions(late)), ['ONLY_TO_EXTERNAL', 'OPEN', 'LOCK', 'OPEN', 'UNLOCK', 'CLOSE'], 'OPEN is where it starts');
+  assertReplay(late);
+  assert.throws(() => assertReplay(late, { machines: { bridge: bridgeThatForgets() } }), (error: unknown) => isBusError(error, 'REPLAY_MISMATCH'));
 });
 
 test('readRecording - a session exported from the inspector page replays too, its folded actors resumed where they were', async () => {
