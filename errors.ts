@@ -21,7 +21,8 @@ export type BusErrorCode =
   | 'FRAME_TOO_LARGE'
   | 'RUNTIME_STOPPED'
   | 'TRANSPORT_FAILED'
-  | 'WORKER_CRASHED';
+  | 'WORKER_CRASHED'
+  | 'REPLAY_MISMATCH';
 
 /**
  * Base class of every error busline raises on purpose.
@@ -255,6 +256,20 @@ export class FrameError extends BusError {
   }
 }
 
+/**
+ * A run's transitions are not the expected ones (`assertTransitions`,
+ * `assertReplay` of `busline/testing`): the message is a readable diff
+ * around the first step that differs (`step`, 0-based).
+ */
+export class ReplayMismatchError extends BusError {
+  readonly step: number;
+
+  constructor(diff: string, step: number) {
+    super('REPLAY_MISMATCH', diff);
+    this.step = step;
+  }
+}
+
 /** A call on a runtime that has been stopped. */
 export class RuntimeStoppedError extends BusError {
   constructor(call: string) {
@@ -306,6 +321,7 @@ const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[
   RUNTIME_STOPPED: RuntimeStoppedError,
   TRANSPORT_FAILED: TransportError,
   WORKER_CRASHED: WorkerCrashedError,
+  REPLAY_MISMATCH: ReplayMismatchError,
 };
 
 /** Fields every error has; the rest of an error's own fields are its class's details. */

@@ -38,6 +38,7 @@ export type {
   SpawnedActor,
   ThreadHandle,
 } from './runtime/runtime.js';
+export type { RecordingHandle, RecordingSummary, RecordOptions } from './runtime/recording/record-options.js';
 export type { SpawnOptions } from './runtime/actors/user-actors.js';
 export type { BusCounts, PortableQuery } from './runtime/thread/thread-service.js';
 export type { SyncPolicy } from './runtime/station/sync-policy.js';
@@ -92,4 +93,5 @@ export {
   RuntimeStoppedError,
   TransportError,
   WorkerCrashedError,
+  ReplayMismatchError,
 } from './errors.js';

@@ -45,6 +45,12 @@ export interface InspectorServerOptions {
   readonly replay?: number;
   /** Bytes a client may have waiting before messages to it are dropped. Default 8 MiB. */
   readonly maxClientBuffer?: number;
+  /**
+   * Serving a recording (`busline inspect <file>`): every message is kept,
+   * in order, actor announcements included, and each client gets them all
+   * from the first; `replay` does not apply.
+   */
+  readonly recorded?: boolean;
 }
 
 /** The largest frame a client may send. */
@@ -77,6 +83,7 @@ export class InspectorServer {
   /** The most recent messages: a ring of `#replay` entries. */
   readonly #recent: string[] = [];
   #recentNext = 0;
+  readonly #recorded: boolean;
   #stopped: Promise<void> | undefined;
 
   private constructor(http: Server, wss: WebSocketServer, port: number, options: InspectorServerOptions) {
@@ -84,7 +91,8 @@ export class InspectorServer {
     this.#wss = wss;
     this.port = port;
     this.url = `http://127.0.0.1:${port}/`;
-    this.#replay = options.replay ?? 1000;
+    this.#recorded = options.recorded ?? false;
+    this.#replay = this.#recorded ? Number.POSITIVE_INFINITY : (options.replay ?? 1000);
     this.#maxClientBuffer = options.maxClientBuffer ?? 8 * 1024 * 1024;
   }
 
@@ -136,6 +144,11 @@ export class InspectorServer {
   }
 
   #keep(type: string, sessionId: string, ended: boolean, json: string): void {
+    if (this.#recorded) {
+      // A recording is finite and already in memory: late clients get all of it, as it happened.
+      this.#recent.push(json);
+      return;
+    }
     if (ended) {
       this.#live.delete(sessionId);
     } else if (type === '@xstate.actor') {

@@ -33,6 +33,8 @@ import { InspectionHub } from './inspection/hub.js';
 import type { InspectHook, InspectionTap } from './inspection/tap.js';
 import type { InspectorServer } from '../inspector/server.js';
 import type { InspectorOptions } from '../inspector/options.js';
+import { Recordings } from './recording/recordings.js';
+import type { RecordingHandle, RecordOptions } from './recording/record-options.js';
 import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread/thread-service.js';
 import { assertSide } from './validate.js';
 import type { FrameChannel, MessagePortLike } from './wire/frame-channel.js';
@@ -48,6 +50,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   /** Inspection in the root: every realm's records, the `inspect` option, the inspector server. */
   readonly inspection: InspectionHub;
   #inspector: Promise<InspectorServer> | undefined;
+  readonly #recordings: Recordings;
   readonly #mainStations: Record<Side, Station>;
   readonly #mainLinks: Record<Side, StationLink>;
   /** The actors of the stations created here, stopped by `stop()`. */
@@ -121,6 +124,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       internal: new DirectStationLink(this.#mainStations.internal, options.transport, 'station'),
       external: new DirectStationLink(this.#mainStations.external, options.transport, 'station'),
     };
+    this.#recordings = new Recordings(this.inspection, () => options.clock.now(), this.#mainStations);
     this.addProcessor();
     const workers =
       threads === 0
@@ -340,6 +344,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     for (const actor of [...this.#stationActors.values()].reverse()) actor.stop();
     this.bridgeActor.stop();
     this.inspection.close();
+    await this.#recordings.stopAll();
     await this.#inspector?.then((server) => server.stop(), () => undefined);
   }
 
@@ -449,10 +454,25 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
         throw new RuntimeStoppedError('inspect');
       }
       this.inspection.attach(server);
-      await Promise.all(this.#children.all().map((child) => child.inspect()));
+      await this.#inspectChildren();
       return server;
     })();
     return this.#inspector;
+  }
+
+  /** Starts a recording of the run (`recording/recorder.ts`); inspection is on everywhere from then on. */
+  async record(path: string, options: RecordOptions): Promise<RecordingHandle> {
+    this.assertRunning('record');
+    const handle = await this.#recordings.start(path, options, () => this.#inspectChildren());
+    if (!this.#running) {
+      await handle.stop();
+      throw new RuntimeStoppedError('record');
+    }
+    return handle;
+  }
+
+  async #inspectChildren(): Promise<void> {
+    await Promise.all(this.#children.all().map((child) => child.inspect()));
   }
 }
 

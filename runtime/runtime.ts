@@ -4,6 +4,7 @@
  * (`runtime-core.ts`), which the runtime's own modules talk to, so none of
  * their calls shows on the public class.
  */
+import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../errors.js';
 import type { Side } from '../types.js';
 import type { Bridge } from './bridge/bridge.js';
@@ -21,6 +22,7 @@ import type { Thread } from './thread/thread.js';
 import { unwrap, type ActorInfo } from './thread/thread-service.js';
 import { assertKnownKeys, assertSide } from './validate.js';
 import { checkInspectorOptions, type InspectorOptions } from '../inspector/options.js';
+import { checkRecordArguments, type RecordingHandle, type RecordOptions } from './recording/record-options.js';
 import type { Transport } from './wire/transport.js';
 import type { AnyEvents, EventMap, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
 
@@ -327,6 +329,25 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
   async inspect(options?: InspectorOptions): Promise<string> {
     const checked = checkInspectorOptions(options);
     return (await this.#core.inspect(checked)).url;
+  }
+
+  /**
+   * Records the run to `path` (a path or a `file:` URL; created or truncated) until the handle's
+   * `stop()` or `runtime.stop()`: every inspection record of every actor,
+   * in every thread and processor, and every event a main station accepts,
+   * streamed in checksummed chunks (snappy when it pays). Inspection is on
+   * everywhere from then on. Read it back with `readRecording()` and replay
+   * it against the machines with `replay()` (`busline/testing`). Timestamps
+   * are the runtime's clock (a `ManualClock` makes them reproducible).
+   *
+   * @example
+   * const recording = await runtime.record('run.blrec')
+   * runtime.bridge.open()
+   * const { inspections, dropped } = await recording.stop()
+   */
+  async record(path: string | URL, options?: RecordOptions): Promise<RecordingHandle> {
+    const checked = checkRecordArguments(path, options);
+    return this.#core.record(path instanceof URL ? fileURLToPath(path) : path, checked);
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   TransportError,
   UnsupportedError,
   WorkerCrashedError,
+  ReplayMismatchError,
 } from '../index.js';
 import { fromWireError, toWireError } from '../errors.js';
 
@@ -45,6 +46,7 @@ test('every error class comes back as itself, with its code, message and fields'
     new RuntimeStoppedError('post'),
     new TransportError('link down'),
     new WorkerCrashedError('gone'),
+    new ReplayMismatchError('Transitions differ at step 2', 1),
   ];
   for (const error of errors) {
     const back = across(error);

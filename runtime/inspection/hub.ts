@@ -23,7 +23,8 @@ export class InspectionHub {
   readonly tap: InspectionTap;
   readonly relay: InspectionRelay;
   readonly #inspect: ((event: InspectionEvent) => void) | undefined;
-  #sink: InspectionSink | undefined;
+  /** The inspector server and any recordings. */
+  readonly #sinks = new Set<InspectionSink>();
   /** The last snapshot of each live remote actor: what its `actorRef.getSnapshot()` answers in the `inspect` option. */
   readonly #snapshots = new Map<string, unknown>();
   /** Records dropped on the way (by a busy realm or processor), by where they were dropped. */
@@ -33,29 +34,43 @@ export class InspectionHub {
     this.#inspect = inspect;
     this.tap = new InspectionTap({
       realm: realmName(0, 0),
-      deliver: (record) => this.#sink?.publish(record),
+      deliver: (record) => this.#publish(record),
       ...(inspect === undefined ? {} : { raw: inspect }),
     });
     this.relay = new InspectionRelay((batch) => this.take(batch), () => this.remoteOn);
   }
 
-  /** Whether workers and processors send records: with an `inspect` option, or once an inspector runs. */
+  /** Whether workers and processors send records: with an `inspect` option, or once an inspector or a recording runs. */
   get remoteOn(): boolean {
-    return this.#inspect !== undefined || this.#sink !== undefined;
+    return this.#inspect !== undefined || this.#sinks.size > 0;
   }
 
-  /** Records reach `sink` from now on; the root's actors are announced to it (every realm must be told by the caller). */
+  /**
+   * Records reach `sink` from now on; the root's actors are announced to it
+   * (every realm must be told by the caller: they announce theirs again).
+   * Inspection stays on when it detaches.
+   */
   attach(sink: InspectionSink): void {
-    this.#sink = sink;
+    this.#sinks.add(sink);
+    // Announces the live actors (again, when inspection was on already: the new sink has not heard of them).
     this.tap.enable();
     this.relay.enable();
+  }
+
+  /** `sink` gets no more records. */
+  detach(sink: InspectionSink): void {
+    this.#sinks.delete(sink);
+  }
+
+  #publish(record: InspectionRecord): void {
+    for (const sink of this.#sinks) sink.publish(record);
   }
 
   /** A batch from a worker thread of the root or from a child processor. */
   take(batch: InspectionBatch): void {
     this.dropped.total += batch.dropped;
     for (const record of batch.records) {
-      this.#sink?.publish(record);
+      this.#publish(record);
       if (this.#inspect !== undefined) this.#inspect(this.#toEvent(record));
     }
   }
@@ -63,7 +78,7 @@ export class InspectionHub {
   close(): void {
     this.relay.close();
     this.tap.close();
-    this.#sink = undefined;
+    this.#sinks.clear();
   }
 
   /** A remote record as an `InspectionEvent`: its actor ref answers the last snapshot the root has seen of it. */

@@ -115,9 +115,13 @@ export class InspectionTap {
     };
   }
 
-  /** Turns inspection on (for good): every live actor is announced with its current snapshot. */
+  /**
+   * Turns inspection on (for good): every live actor is announced with its
+   * current snapshot. Called again (a recording begins while inspection is
+   * on), it announces them again, so that the new listener knows where
+   * each actor stands.
+   */
   enable(): void {
-    if (this.#on) return;
     this.#on = true;
     this.#sweep();
     for (const [ref, place] of this.#actors) {

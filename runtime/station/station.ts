@@ -97,6 +97,8 @@ export class Station {
   #slowAtMain = false;
   /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
   journal: StationJournal | undefined;
+  /** @internal Told of the events each accepted batch added (a recording of the run). */
+  onAccepted: ((events: readonly BusEvent[]) => void) | undefined = undefined;
 
   /** @internal Created by the runtime; use `runtime.station()` or `runtime.mainStation()`. */
   constructor(host: StationHost, kind: StationKind, side: Side, processor: number, actor: Actor<typeof stationMachine>) {
@@ -221,6 +223,7 @@ export class Station {
     const added = this.#history.merge(batch.history);
     this.#arrivals.add(this.#kept(added), sourceKey(batch.from), sender);
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
+    if (this.onAccepted !== undefined && added.length > 0) this.onAccepted(added);
     if (batch.queue.length > 0) this.#parked.park(batch.queue);
     if (added.length > 0 || batch.queue.length > 0) {
       this.journal?.record({ op: 'accept', side: this.side, history: added, queue: batch.queue });

@@ -18,6 +18,7 @@ import { readmeSnippets, runCommand, type CommandRun, type ReadmeSnippet } from 
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const INDEX = join(ROOT, 'index.ts');
+const TESTING = join(ROOT, 'testing.ts');
 /** A snippet that has not ended by then has left something running (a worker, a timer, a child process). */
 const SNIPPET_TIMEOUT_MS = 60_000;
 
@@ -63,11 +64,12 @@ const dir = mkdtempSync(join(tmpdir(), 'busline-readme-'));
 writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
 symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
 const indexUrl = pathToFileURL(INDEX).href;
+const testingUrl = pathToFileURL(TESTING).href;
 // Run from `dir` with busline at this repository's index.ts; type-checked as written, from `dir/typed`.
 const typedDir = join(dir, 'typed');
 mkdirSync(typedDir);
 for (const snippet of snippets) {
-  writeFileSync(join(dir, fileNameOf(snippet)), snippet.code.replaceAll(`from 'busline'`, `from '${indexUrl}'`) + '\n');
+  writeFileSync(join(dir, fileNameOf(snippet)), snippet.code.replaceAll(`from 'busline'`, `from '${indexUrl}'`).replaceAll(`from 'busline/testing'`, `from '${testingUrl}'`) + '\n');
   writeFileSync(join(typedDir, fileNameOf(snippet)), snippet.code + '\n');
 }
 
@@ -105,8 +107,8 @@ test('snippets - runnable blocks import only the public package, never a path in
   assert.ok(snippets.length >= 5, `found ${snippets.length} runnable blocks`);
   for (const snippet of snippets) {
     for (const [, from] of snippet.code.matchAll(/from '([^']+)'/g)) {
-      // busline, and the packages a user of it installs beside it (XState; @statelyai/inspect to watch it).
-      assert.ok(['busline', 'xstate', '@statelyai/inspect'].includes(from!), `README line ${snippet.line} imports '${from}'`);
+      // busline (and its testing entry), and the packages a user of it installs beside it (XState; @statelyai/inspect to watch it).
+      assert.ok(['busline', 'busline/testing', 'xstate', '@statelyai/inspect'].includes(from!), `README line ${snippet.line} imports '${from}'`);
     }
     assert.not.match(snippet.code, /\.\.\/shared/, `README line ${snippet.line} refers outside the repository`);
   }
@@ -147,7 +149,7 @@ test('types - every runnable block type-checks against the sources, as `busline`
         typeRoots: [join(ROOT, 'node_modules/@types')],
         skipLibCheck: true,
         noEmit: true,
-        paths: { busline: [INDEX] },
+        paths: { busline: [INDEX], 'busline/testing': [TESTING] },
       },
       include: ['*.ts'],
     }),

@@ -91,6 +91,9 @@ test('tarball - dist, README, LICENSE and CHANGELOG; no sources, tests, bench, d
     'dist/index.d.ts',
     'dist/internal.js',
     'dist/internal.d.ts',
+    'dist/testing.js',
+    'dist/testing.d.ts',
+    'dist/inspector/cli.js',
     'dist/runtime/workers/thread.worker.js',
     'dist/runtime/workers/processor.worker.js',
     'dist/inspector/page/index.html',
@@ -170,11 +173,19 @@ test('tsx - without it (an optional peer), a TypeScript module is refused naming
   }
 });
 
+test('bin - `busline inspect` runs on plain node from the installed package, and refuses a file that is not a recording', async () => {
+  writeFileSync(join(app, 'not-a-recording.blrec'), 'hello\n'.repeat(8));
+  const result = await run(join(app, 'node_modules/.bin/busline'), ['inspect', 'not-a-recording.blrec'], app, PLAIN_ENV);
+  assert.is(result.code, 1, show(result));
+  assert.match(result.stderr, /cannot read not-a-recording\.blrec: FRAME_CORRUPT: Frame refused \(BAD_MAGIC\)/);
+});
+
 test('types - a strict consumer (nodenext, exactOptionalPropertyTypes, noUnusedLocals, no skipLibCheck) type-checks', async () => {
   const result = await run(process.execPath, [TSC, '-p', '.', '--listFiles'], app);
   assert.is(result.code, 0, show(result));
   const files = result.stdout.split('\n');
   assert.ok(files.some((file) => file.endsWith('node_modules/busline/dist/index.d.ts')), 'busline resolves to dist/');
+  assert.ok(files.some((file) => file.endsWith('node_modules/busline/dist/testing.d.ts')), 'busline/testing resolves to dist/');
   // What the published types must not reach: native and unmaintained dependencies' types, generated code.
   const leaked = files.filter((file) => /node_modules\/(lmdb|threads)\/|\/schemas\/generated\//.test(file));
   assert.equal(leaked, []);
