@@ -102,11 +102,15 @@ function runJob(command, commandArgs) {
       killGroup(job);
     }, fileTimeoutMs);
     child.on('error', (error) => (output += `\n${error.stack ?? error}\n`));
-    child.once('exit', (code, signal) => {
+    child.once('exit', async (code, signal) => {
       clearTimeout(timer);
       const ms = Date.now() - started;
-      // Whatever still runs now was left behind: kill it before waiting for the pipes it may hold.
-      const leftover = processesOf({ group: child.pid, token });
+      // A process may still be ending on its own: tsx's esbuild service exits once it sees its
+      // parent's pipe close, a moment after the parent (under load, after the check). Whatever
+      // still runs after LEFTOVER_GRACE_MS was left behind: kill it before waiting for the pipes it may hold.
+      const found = processesOf({ group: child.pid, token });
+      await gone(found, LEFTOVER_GRACE_MS);
+      const leftover = found.filter(({ pid }) => isRunning(pid));
       for (const { pid } of leftover) killProcess(pid);
       const finish = () => {
         running.delete(job);
@@ -119,9 +123,12 @@ function runJob(command, commandArgs) {
   });
 }
 
-/** Resolves once none of `processes` runs any more (a SIGKILLed process is gone within moments), or after 5 s. */
-async function gone(processes) {
-  const deadline = Date.now() + 5_000;
+/** How long a process found after its file's process exited may take to end on its own. */
+const LEFTOVER_GRACE_MS = 3_000;
+
+/** Resolves once none of `processes` runs any more (a SIGKILLed process is gone within moments), or after `withinMs`. */
+async function gone(processes, withinMs = 5_000) {
+  const deadline = Date.now() + withinMs;
   while (processes.some(({ pid }) => isRunning(pid)) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -35,8 +35,10 @@ test('run - every file counted in its own process; crashes, a hang and a leftove
   try {
     assert.is(code, 1, output);
     const lines = output.trimEnd().split('\n');
-    // passes 2; exits, throws, hangs: 1 passed before the end, the end itself failed; leaves-process: 1 passed, the process failed.
-    assert.is(lines[lines.length - 1], '6 passed, 4 failed', output);
+    // passes 2; exits, throws, hangs: 1 passed before the end, the end itself failed; leaves-process: 1 passed, the process
+    // failed; ends-after-file: 1 passed (its child ends on its own a moment after the file: not left behind).
+    assert.is(lines[lines.length - 1], '7 passed, 4 failed', output);
+    assert.match(lineOf(output, 'ends-after-file.fixture.ts'), /^ok .* 1 passed, 0 failed/);
     assert.match(lineOf(output, 'passes.fixture.ts'), /^ok .* 2 passed, 0 failed/);
     assert.match(lineOf(output, 'exits.fixture.ts'), /^FAIL .* 1 passed, 1 failed .*crashed \(exit code 1\)/);
     assert.match(lineOf(output, 'throws.fixture.ts'), /^FAIL .* 1 passed, 1 failed .*crashed \(exit code 1\)/);
