@@ -24,27 +24,6 @@ import { Station } from '../station/station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
 import type { WorkerExit } from './worker-api.js';
 
-/** The IPC channel to the root, as a child process has it. */
-export interface ParentChannel {
-  send(message: ProcessorReport | Uint8Array): void;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
-  off(event: 'message', listener: (message: unknown) => void): unknown;
-}
-
-/** Frames over the IPC channel (they are copied; IPC cannot transfer). */
-export function parentFrames(parent: ParentChannel): FramePort {
-  return {
-    send: (frame) => parent.send(frame),
-    listen: (listener) => {
-      const onMessage = (message: unknown) => {
-        if (message instanceof Uint8Array) listener(message);
-      };
-      parent.on('message', onMessage);
-      return () => void parent.off('message', onMessage);
-    },
-  };
-}
-
 const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog'];
 
 /** Why `message` is not a control message this node can act on, or undefined when it is one. */
@@ -315,9 +294,10 @@ export class ProcessorNode implements StationHost {
       });
     }
     if (message.type === 'inspect') {
-      return outcome(() => {
+      // Answered once this processor's threads have turned inspection on too.
+      return outcome(async () => {
         this.#inspection?.tap.enable();
-        this.#inspection?.relay.enable();
+        await this.#inspection?.relay.enable();
         return null;
       });
     }

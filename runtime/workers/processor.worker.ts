@@ -5,7 +5,8 @@
  * `stop`. It exits when the root goes away (the IPC channel disconnects), so
  * no processor outlives its runtime.
  */
-import { ProcessorNode, parentFrames, type ParentChannel } from '../hosting/processor-node.js';
+import { ProcessorNode } from '../hosting/processor-node.js';
+import { parentFrames, processParent } from '../hosting/parent-channel.js';
 import { toWireError } from '../../errors.js';
 import type { Outcome, ProcessorControl, ProcessorReport } from '../wire/protocol.js';
 
@@ -14,16 +15,8 @@ if (process.send === undefined) {
   process.exit(2);
 }
 
-const parent: ParentChannel = {
-  // With a callback: a send after the root went away fails with EPIPE or ERR_IPC_CHANNEL_CLOSED, which Node
-  // would raise as an uncaught 'error'. The root is gone then, and so is this processor's reason to run.
-  send: (message) =>
-    void process.send!(message, undefined, undefined, (error: Error | null) => {
-      if (error !== null && error !== undefined) process.exit(0);
-    }),
-  on: (event, listener) => process.on(event, listener),
-  off: (event, listener) => process.off(event, listener),
-};
+// A failed send means the root is gone (see parent-channel.ts), and so is this processor's reason to run.
+const parent = processParent(process, () => process.exit(0));
 const report = (message: ProcessorReport) => parent.send(message);
 let node: ProcessorNode | undefined;
 
@@ -38,11 +31,7 @@ process.on('message', (message: unknown) => {
       control.init,
       (thread) => report({ type: 'threadReplaced', thread }),
       // The next batch goes once this one is written to the channel: a root that reads slowly holds it back.
-      (batch, written) =>
-        void process.send!({ type: 'inspection', batch } satisfies ProcessorReport, undefined, undefined, (error: Error | null) => {
-          if (error !== null && error !== undefined) process.exit(0);
-          else written();
-        }),
+      (batch, written) => parent.send({ type: 'inspection', batch }, written),
     );
     node.start().then(
       () => report({ type: 'ready' }),
