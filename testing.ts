@@ -29,7 +29,7 @@ export type { ReplayMachine, ReplayOptions, Transition } from './runtime/recordi
 export type { StatelyMessage, ActorPlace } from './inspector/protocol.js';
 
 // Values.
-export { readRecording, RECORDING_FORMAT, RECORDING_VERSION } from './runtime/recording/recording-file.js';
+export { readRecording, recordingFromExport, RECORDING_FORMAT, RECORDING_VERSION } from './runtime/recording/recording-file.js';
 export { recordedTransitions, replay, stateText } from './runtime/recording/replay.js';
 export { assertTransitions, diffTransitions } from './runtime/recording/transitions-diff.js';
 

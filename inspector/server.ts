@@ -21,6 +21,8 @@
  * `/` serves the inspector page (`page/`: plain ES modules, no build step,
  * nothing fetched from elsewhere), under a Content-Security-Policy that lets
  * it load only its own files and connect only back to this server.
+ * `POST /test-file` turns a session the page exported into a test file
+ * (`test-file.ts`), for the page's "Generate test" button.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -28,6 +30,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { readClientMessage } from './protocol.js';
+import { testFileFor } from './test-file.js';
 
 /** One message for the clients: its JSON text, and what the server needs to know of it. */
 export interface InspectorMessage {
@@ -215,6 +218,7 @@ export class InspectorServer {
   }
 
   #page(request: IncomingMessage, response: ServerResponse): void {
+    if (request.method === 'POST' && (request.url ?? '').split('?')[0] === '/test-file') return this.#testFile(request, response);
     const name = (request.url ?? '/').split('?')[0] === '/' ? 'index.html' : (request.url ?? '').split('?')[0]!.slice(1);
     const asset = request.method === 'GET' ? pageAssets().get(name) : undefined;
     if (asset === undefined) {
@@ -231,7 +235,34 @@ export class InspectorServer {
       })
       .end(asset.body);
   }
+
+  /** `POST /test-file[?actor=<id>]` with an exported session: the test file for it (`test-file.ts`). Same origin only. */
+  #testFile(request: IncomingMessage, response: ServerResponse): void {
+    const text = (status: number, body: string) => response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(body);
+    if (!this.#allowedOrigin(request.headers.origin)) return void text(403, 'Forbidden\n');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_SESSION_BYTES) {
+        text(413, 'The session is too large to be made a test file.\n');
+        request.destroy();
+      } else chunks.push(chunk);
+    });
+    request.on('end', () => {
+      try {
+        const actor = new URL(request.url ?? '/', 'http://x').searchParams.get('actor') ?? undefined;
+        const file = testFileFor(JSON.parse(Buffer.concat(chunks).toString('utf8')), { generatedAt: new Date(), ...(actor === undefined ? {} : { actor }) });
+        response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-steps': String(file.steps) }).end(file.source);
+      } catch (error) {
+        text(400, `Not a session exported from this page: ${(error as Error).message}\n`);
+      }
+    });
+  }
 }
+
+/** Largest session the page may send to be made a test file (the page keeps at most 100 000 messages). */
+const MAX_SESSION_BYTES = 256 * 1024 * 1024;
 
 /** The page's files (`page/` beside this module, copied into `dist/inspector/page` by the build), read once. */
 let assets: Map<string, { type: string; body: Buffer }> | undefined;

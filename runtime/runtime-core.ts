@@ -453,8 +453,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
         await server.stop();
         throw new RuntimeStoppedError('inspect');
       }
-      this.inspection.attach(server);
-      await this.#inspectChildren();
+      await Promise.all([this.inspection.attach(server), this.#inspectChildren()]);
       return server;
     })();
     return this.#inspector;

@@ -185,10 +185,29 @@ function drawLog() {
 }
 
 function exportRecording() {
-  const blob = new Blob([JSON.stringify(session.toRecording())], { type: 'application/json' });
+  download(new Blob([JSON.stringify(session.toRecording())], { type: 'application/json' }), `busline-recording-${stamp()}.json`);
+}
+
+/** The server turns the session into a test file of the selected actor's transitions (`inspector/test-file.ts`). */
+async function generateTest() {
+  const actor = session.actorsAt(session.length).get(selected ?? '')?.place.actorId;
+  const query = actor === undefined ? '' : `?actor=${encodeURIComponent(actor)}`;
+  const response = await fetch(`/test-file${query}`, { method: 'POST', body: JSON.stringify(session.toRecording()) });
+  const source = await response.text();
+  if (!response.ok) {
+    $('status').textContent = source.trim();
+    return;
+  }
+  const name = (actor ?? 'session').replace(/[^A-Za-z0-9.-]+/g, '-');
+  download(new Blob([source], { type: 'text/typescript' }), `${name}.replay.test.ts`);
+}
+
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
+
+function download(/** @type {Blob} */ blob, /** @type {string} */ name) {
   const link = document.createElement('a');
   link.href = URL.createObjectURL(blob);
-  link.download = `busline-recording-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  link.download = name;
   document.body.append(link);
   link.click();
   link.remove();
@@ -221,6 +240,7 @@ $('step-back').addEventListener('click', () => moveTo(at - 1));
 $('step-forward').addEventListener('click', () => moveTo(at + 1));
 $('live').addEventListener('click', () => moveTo(session.length));
 $('export').addEventListener('click', exportRecording);
+$('generate-test').addEventListener('click', () => void generateTest());
 filters.addEventListener('input', () => drawLog());
 filters.addEventListener('submit', (event) => event.preventDefault());
 document.addEventListener('keydown', (event) => {

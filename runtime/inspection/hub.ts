@@ -46,15 +46,16 @@ export class InspectionHub {
   }
 
   /**
-   * Records reach `sink` from now on; the root's actors are announced to it
-   * (every realm must be told by the caller: they announce theirs again).
-   * Inspection stays on when it detaches.
+   * Records reach `sink` from now on; the root's actors are announced to it,
+   * and its worker threads are told to announce theirs: resolves once they
+   * have (child processors must be told by the caller). Inspection stays on
+   * when it detaches.
    */
-  attach(sink: InspectionSink): void {
+  attach(sink: InspectionSink): Promise<void> {
     this.#sinks.add(sink);
     // Announces the live actors (again, when inspection was on already: the new sink has not heard of them).
     this.tap.enable();
-    this.relay.enable();
+    return this.relay.enable();
   }
 
   /** `sink` gets no more records. */

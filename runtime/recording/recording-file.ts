@@ -220,6 +220,20 @@ function fromPageExport(bytes: Uint8Array, path: string): Recording {
   } catch (cause) {
     throw new FrameError('MALFORMED', `${path} is neither a recording nor an inspector page export (not JSON).`, { cause });
   }
+  return recordingFromExport(parsed, path);
+}
+
+/**
+ * A session exported from the inspector page (its JSON, parsed) as a
+ * recording, as `readRecording()` reads it from a file; `where` names it in
+ * errors. A damaged export is refused with a `FrameError` (`MALFORMED`).
+ *
+ * @example
+ * const recording = recordingFromExport(JSON.parse(readFileSync('session.json', 'utf8')))
+ * assertReplay(recording)
+ */
+export function recordingFromExport(parsed: unknown, where = 'the export'): Recording {
+  const path = where;
   const { format, version, base, messages } = (parsed ?? {}) as Record<string, unknown>;
   if (format !== PAGE_EXPORT_FORMAT || version !== 1 || !Array.isArray(base) || !Array.isArray(messages)) {
     throw new FrameError('MALFORMED', `${path} is not an inspector page export (format ${PAGE_EXPORT_FORMAT}, version 1).`);

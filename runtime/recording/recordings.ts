@@ -24,14 +24,15 @@ export class Recordings {
 
   /**
    * Opens the file and starts recording; `turnOn` then turns inspection on
-   * in every other realm (their actors are announced as they do).
+   * in every child processor. Resolves once every thread has it on: what
+   * happens from then on anywhere is recorded.
    */
   async start(path: string, options: RecordOptions, turnOn: () => Promise<void>): Promise<RecordingHandle> {
     const recorder = await Recorder.open(path, this.#now, () => this.#hub.dropped.total, options.maxBufferedBytes);
     this.#recorders.add(recorder);
-    this.#hub.attach(recorder);
+    const rootThreads = this.#hub.attach(recorder);
     this.#hookStations();
-    await turnOn();
+    await Promise.all([rootThreads, turnOn()]);
     return { path, stop: () => this.#stop(recorder) };
   }
 

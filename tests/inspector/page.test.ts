@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createRuntime, type Runtime } from '../../index.js';
+import { runGenerated } from './generated-tests.js';
 
 const test = suite('inspector page');
 
@@ -154,6 +155,16 @@ test('page - the event log filters by type, side, thread and actor', async () =>
   const actors = await page.locator('#log tbody td.actor').allTextContents();
   assert.ok(actors.length >= 3 && actors.every((actor) => actor === 'bridge'), `bridge rows: ${actors}`);
   await page.selectOption('#filter-actor', '');
+});
+
+test('page - generates a test file of the selected actor (the bridge) that passes against today\'s machines', async () => {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#generate-test')]);
+  assert.is(download.suggestedFilename(), 'bridge.replay.test.ts');
+  const source = readFileSync((await download.path())!, 'utf8');
+  assert.match(source, '{ actor: "bridge", event: "OPEN", state: "direction.open, lock.unlocked" },');
+  assert.match(source, '{ actor: "bridge", event: "LOCK", state: "direction.closed, lock.locked" },');
+  const run = runGenerated(source, 'page-bridge.replay.test.ts');
+  assert.is(run.code, 0, run.output);
 });
 
 test('page - exports the session as a JSON recording', async () => {

@@ -114,4 +114,24 @@ test('runtime.inspect - turned on later, announces the actors already running in
   }
 });
 
+test('runtime.inspect - resolves once every thread has turned inspection on: what a worker does right after it is inspected as it happens', async () => {
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual' });
+  try {
+    await runtime.ready;
+    const url = await runtime.inspect({ port: 0 });
+    for (const processor of [0, 1]) await (runtime.thread(processor, 1).bus('external') as RemoteBus).post('right.after', processor, { priority: 'immediate' });
+    const got = collector<{ type: string; busline?: { actorId: string }; snapshot?: { context: { posted: number } } }>();
+    createWebSocketReceiver({ server: url.replace('http://', 'ws://') }).subscribe((m) => got.push(m as never));
+    // A snapshot message, not an announcement: the post itself was inspected, not only the state it left.
+    const postSeen = (actorId: string) => (all: typeof got.items) =>
+      all.some((m) => m.type === '@xstate.snapshot' && m.busline?.actorId === actorId && m.snapshot?.context.posted === 1);
+    await got.until(postSeen('bus:0.1:external#0'), 'the root worker\'s post');
+    await got.until(postSeen('bus:1.1:external#0'), 'the processor worker\'s post');
+    const announcedAfter = got.items.findIndex((m) => m.type === '@xstate.actor' && m.busline?.actorId === 'bus:1.1:external#0' && m.snapshot?.context.posted === 1);
+    assert.is(announcedAfter, -1, 'the worker was announced before its post, not after it');
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test.run();

@@ -154,16 +154,11 @@ test('replay - buses of a worker thread and of a child processor\'s thread, reco
   const path = join(dir, `remote-${files++}.blrec`);
   let arrived: (() => void) | undefined;
   const retired = new Set<string>();
-  const announced = new Set<string>();
-  let recordingStarted = false;
-  let reannounced: (() => void) | undefined;
   const runtime = createRuntime({
     processors: 1,
     threadsPerProcessor: 1,
     deferred: 'manual',
     inspect: (event) => {
-      if (recordingStarted && event.type === '@xstate.actor') announced.add(event.actorId);
-      if (announced.has('bus:0.1:external#0') && announced.has('bus:1.1:external#0')) reannounced?.();
       // Remote records reach the root (and the recording, first) on their own ports: wait for the retirements.
       if (event.type === '@xstate.snapshot' && (event.snapshot as { value?: unknown }).value === 'retired') retired.add(event.actorId);
       if (retired.has('bus:0.1:external#0') && retired.has('bus:1.1:external#0')) arrived?.();
@@ -171,11 +166,8 @@ test('replay - buses of a worker thread and of a child processor\'s thread, reco
   });
   try {
     await runtime.ready;
-    // Workers hear to announce their actors again on their inspection ports, not in order with calls: wait for it.
-    const bothAnnounced = new Promise<void>((resolve) => (reannounced = resolve));
-    recordingStarted = true;
+    // record() resolves once every thread has announced its actors again: what they do next is recorded.
     await runtime.record(path);
-    await bothAnnounced;
     const bothRetired = new Promise<void>((resolve) => (arrived = resolve));
     for (const processor of [0, 1]) {
       const bus = runtime.thread(processor, 1).bus('external') as RemoteBus;
