@@ -250,6 +250,12 @@ export function storesOf(runtime: Runtime, topology: Topology): Store[] {
   return stores;
 }
 
+/** Starts a call whose outcome a later step checks: its rejection is handled at once (else Node reports it unhandled meanwhile). */
+export function begin<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
 /** Asserts that `promise` is refused with `code` (a `BusError`, from any thread or process). */
 export async function refused(promise: Promise<unknown>, code: string, what: string): Promise<void> {
   try {
