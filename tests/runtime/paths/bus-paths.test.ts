@@ -98,6 +98,10 @@ coverage.run();
  * (and docs/ARCHITECTURE.md, "Errors") says BUS_BUSY.
  */
 const REMOTE_NOT_REACHED: Readonly<Record<string, string>> = {
+  // A bug, left for its own change: after a failed RemoteBus.toStation() the root still holds the retired generation
+  // (RemoteProcessor learns a new one only from a toStation() that resolves), so runtime.thread(p, t).bus(side)
+  // is the retired bus and every call on it is BUS_RETIRED; the successor that holds the events cannot be reached.
+  'bus.handingOver|HANDOVER_FAILED|0': 'after it, runtime.thread(p, t).bus(side) is still the retired bus (a bug)',
   'bus.handingOver|FROM_STATION|0': 'the thread refuses a retired generation before its bus sees the call',
   'bus.handingOver|TO_STATION|0': 'the thread refuses a retired generation before its bus sees the call (BUS_RETIRED, not BUS_BUSY)',
 };
