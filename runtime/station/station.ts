@@ -546,8 +546,10 @@ export class Station {
   }
 
   #enterUpstream(type: 'TO_MAIN' | 'FROM_MAIN', call: string, expected: string): void {
+    const before = (this.#actor.getSnapshot().value as { upstream: string }).upstream;
     this.#actor.send({ type });
     const upstream = (this.#actor.getSnapshot().value as { upstream: string }).upstream;
-    if (upstream !== expected) throw new BusBusyError(call, upstream === 'pushing' ? 'toMain' : 'fromMain', 'this station');
+    // Already `expected` before is a call of the same kind under way: the chart refused this one too.
+    if (upstream !== expected || before === expected) throw new BusBusyError(call, upstream === 'pushing' ? 'toMain' : 'fromMain', 'this station');
   }
 }
