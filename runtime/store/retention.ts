@@ -192,7 +192,7 @@ export class Retention implements HistoryObserver {
         if (limit < policy.sizeLimit) budget!.refused('sizeLimit', event.type, size, limit);
         const lowered = limit < policy.sizeLimit ? ` × multiplier ${budget!.multiplier(policy)}, lowered while the history is over its memory budget` : '';
         throw new EventTooLargeError(
-          `post() of "${event.type}" was refused: the event takes ${size} bytes, over the size limit now in force of ${limit} ` +
+          `post() of "${event.type}" was refused: the event takes ${size} bytes, over the size limit of ${limit} ` +
             `(${policy.option}.sizeLimit ${policy.sizeLimit}${lowered}). Post less, or raise the limit.`,
           { type: event.type, size, limit },
         );

@@ -62,7 +62,7 @@ test("multiplier - the seed's example: a 1000 B limit at 0.8 refuses a new 900 B
   const error = thrown(() => post(sized('b5', 6, 'blob', 900)), EventTooLargeError);
   assert.is(error.code, 'EVENT_TOO_LARGE');
   assert.equal([error.type, error.size, error.limit], ['blob', 900, 800]);
-  assert.match(error.message, /size limit now in force of 800/);
+  assert.match(error.message, /over the size limit of 800 /);
   assert.match(error.message, /sizeLimit 1000 × multiplier 0\.8/);
   assert.equal(ids(retention.history.query({ types: ['blob'] })), ids(blobs), 'stored 900 B events are not touched');
   assert.equal(
