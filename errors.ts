@@ -74,10 +74,30 @@ export class InvalidOptionError extends BusError {
   }
 }
 
-/** An event larger than the size limit of its type. */
+/** What an `EventTooLargeError` refused: the event's type, its size and the limit in force, in bytes. */
+export interface TooLargeDetails {
+  readonly type: string;
+  readonly size: number;
+  readonly limit: number;
+}
+
+/**
+ * An event larger than the size limit of its type: over 16 MiB, or over its
+ * policy's `sizeLimit` times the multiplier in force (which the history's
+ * memory budget lowers under pressure). When a policy refused it, `type`,
+ * `size` and `limit` say which event, how large, and the limit now in force.
+ */
 export class EventTooLargeError extends BusError {
-  constructor(message: string) {
+  /** The event's type (set when a memory policy refused it). */
+  declare readonly type?: string;
+  /** The event's encoded size in bytes (set when a memory policy refused it). */
+  declare readonly size?: number;
+  /** The size limit in force, in bytes: `sizeLimit × multiplier` (set when a memory policy refused it). */
+  declare readonly limit?: number;
+
+  constructor(message: string, details?: TooLargeDetails) {
     super('EVENT_TOO_LARGE', message);
+    if (details !== undefined) Object.assign(this, { type: details.type, size: details.size, limit: details.limit });
   }
 }
 
@@ -126,7 +146,7 @@ export class BusBusyError extends BusError {
 }
 
 /** Which bound a `BusFullError` hit. */
-export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit';
+export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit' | 'budget';
 
 /**
  * A post refused because the bus is full. `'unsent'`: it holds `maxUnsent`
@@ -141,6 +161,9 @@ export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit'
  * stay unsent in the bus for a later sync. `'limit'`: a history limit with
  * `discard: 'refuseNew'` (`memory` options, named by `limit`) is reached, at
  * the bus (a post) or its station (a batch, whose events stay unsent).
+ * `'budget'`: the history's memory budget (`memory.budget`, named by
+ * `limit`) would need `high` events evicted to take the new ones, and those
+ * are never evicted to meet a budget; `held` and `max` are bytes.
  * Nothing already accepted is lost.
  */
 export class BusFullError extends BusError {
@@ -150,7 +173,7 @@ export class BusFullError extends BusError {
   readonly held: number;
   /** The bound. */
   readonly max: number;
-  /** With `bound: 'limit'`: the option that set it, e.g. `memory.limits.maxEvents`. */
+  /** With `bound: 'limit'` or `'budget'`: the option that set it, e.g. `memory.limits.maxEvents`, `memory.budget.busBytes`. */
   declare readonly limit?: string;
 
   constructor(held: number, max: number, bound: BusFullBound = 'unsent', limit?: string) {
@@ -168,6 +191,12 @@ function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a 
       return (
         `The history is full: it holds ${held} under ${limit} (${max}), whose discard is 'refuseNew', so new events are refused. ` +
         "Let events leave (removeAfterDelivery, removeAfterSearch, ttlMs), raise the limit, or use discard: 'oldest'."
+      );
+    case 'budget':
+      return (
+        `The history is over its memory budget: it holds ${held} bytes under ${limit} (${max}), and room for the new events ` +
+        "would take evicting 'high' events, which a budget never evicts. Let events leave (removeAfterDelivery, " +
+        "removeAfterSearch, ttlMs), give fewer types importance 'high', or raise the budget."
       );
     case 'unsent':
       return (

@@ -27,7 +27,7 @@ export type {
   Priority,
   Side,
 } from './types.js';
-export type { BusErrorCode, BusFullBound, FrameErrorReason } from './errors.js';
+export type { BusErrorCode, BusFullBound, FrameErrorReason, TooLargeDetails } from './errors.js';
 export type {
   ActorInfo,
   InspectorOptions,
@@ -62,7 +62,8 @@ export type {
   JsonCompatible,
   PatternMatches,
 } from './runtime/bus/typed-events.js';
-export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryOptions } from './runtime/store/memory-policy.js';
+export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
+export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './runtime/store/memory-budget.js';
 export type { Clock } from './runtime/clock.js';
 export type { Transport } from './runtime/wire/transport.js';
 

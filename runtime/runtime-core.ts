@@ -16,6 +16,7 @@ import { stationMachine, type StationKind } from '../machines/station.machine.js
 import { SIDES, type BridgeDirection, type Endpoint, type Side } from '../types.js';
 import { Bridge, type BridgeHost } from './bridge/bridge.js';
 import { busControl } from './bus/bus-control.js';
+import { postMemoryChange } from './bus/memory-reports.js';
 import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remote-bus.js';
 import type { ErrorHandler } from './bus/subscriptions.js';
 import type { Clock } from './clock.js';
@@ -422,6 +423,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       inspect: this.inspectHook(processor, null),
     }).start();
     const station = new Station(host, kind, side, processor, actor);
+    // Budget changes of the root's stations are the root's internal events, as crashes are.
+    station.onMemoryChange = (change) => queueMicrotask(() => postMemoryChange(() => this.thread(0, 0).bus('internal'), change));
     this.#stationActors.set(station, actor);
     return station;
   }

@@ -12,8 +12,8 @@ import type { busMachine } from '../../machines/bus.machine.js';
 import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../../types.js';
 import { readableSide } from '../bridge/bridge.js';
 import { checkHistoryQuery, type EventHistory, type HistoryQuery } from '../store/history.js';
-import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
-import { Retention } from '../store/retention.js';
+import type { MemoryStats } from '../store/memory-budget.js';
+import type { Retention } from '../store/retention.js';
 import type { EventBatch } from '../wire/protocol.js';
 import { assertEventType, copyPayload, describe } from '../validate.js';
 import { ActivityReports } from './activity-reports.js';
@@ -34,6 +34,7 @@ import { StationExchange, type Read } from './station-exchange.js';
 import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
+import { busRetention } from './memory-reports.js';
 import type {
   AnyEvents,
   EventOf,
@@ -113,7 +114,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       pending: () => this.#pending.length,
     });
     this.#station = new StationExchange(thread, this.endpoint);
-    this.#retention = new Retention(thread.host.memory ?? NO_MEMORY_POLICIES, () => thread.host.clock.now());
+    this.#retention = busRetention(thread, side);
     this.#history = this.#retention.history;
   }
 
@@ -305,6 +306,11 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const found = this.#history.get(id);
     if (found !== undefined) this.#retention.afterSearch([found]);
     return found;
+  }
+
+  /** This bus's history against its memory budget: bytes, count, multipliers, by type; undefined without `memory.budget`. */
+  memory(): MemoryStats | undefined {
+    return this.#retention.memoryStats();
   }
 
   /** The queue: accepted `deferred` events not yet delivered, oldest first. */

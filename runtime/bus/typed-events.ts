@@ -8,6 +8,7 @@
  */
 import type { BusEvent, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history.js';
+import type { EvictionReport, MultiplierChange, RefusalReport } from '../store/memory-budget.js';
 
 /**
  * The map of an untyped bus: any type, any payload. `createRuntime()` without
@@ -178,6 +179,12 @@ export interface BuslineEvents {
   readonly 'busline.thread.crashed': CrashReport;
   readonly 'busline.processor.crashed': CrashReport;
   readonly 'busline.actor.failed': ActorFailure;
+  /** A history's memory budget lowered (over it) or recovered (well under it) a type's size-limit multiplier. */
+  readonly 'busline.memory.multiplier': MultiplierChange;
+  /** A history evicted events to meet its memory budget (one report per round). */
+  readonly 'busline.memory.evicted': EvictionReport;
+  /** A history refused new events under memory pressure (one report until its budget's state next changes). */
+  readonly 'busline.memory.refused': RefusalReport;
 }
 
 /** One of the runtime's own events: a union discriminated by `type`. */

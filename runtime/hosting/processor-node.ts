@@ -98,7 +98,7 @@ export class ProcessorNode implements StationHost {
       serve: (message) => this.#fromRoot(message),
     });
     const station = (side: Side) =>
-      new Station(
+      this.#withMemoryReports(new Station(
         this,
         'local',
         side,
@@ -108,7 +108,7 @@ export class ProcessorNode implements StationHost {
           input: { kind: 'local', side, processor: init.processor },
           ...(this.#inspection === undefined ? {} : { inspect: this.#inspection.tap.hook(init.processor, null) }),
         }).start(),
-      );
+      ));
     this.#stations = { internal: station('internal'), external: station('external') };
   }
 
@@ -191,6 +191,19 @@ export class ProcessorNode implements StationHost {
   #incarnation(): string {
     const incarnation = this.#init.incarnation ?? 0;
     return incarnation === 0 ? '' : String(incarnation);
+  }
+
+  /** A station whose budget changes are posted on thread 0's internal bus, as crashes are (dropped if that fails). */
+  #withMemoryReports(station: Station): Station {
+    station.onMemoryChange = (change) => {
+      const local = this.#threads.get(0);
+      if (local === undefined || !this.#running) return;
+      void local.caller
+        .call('state', 'internal')
+        .then((state) => (state.ok ? new RemoteBus(local.caller, 'internal', state.value.generation).post(change.type, change.payload, { priority: 'immediate' }) : undefined))
+        .catch(() => undefined);
+    };
+    return station;
   }
 
   /** Posts `busline.thread.crashed` on thread 0's internal bus. */

@@ -22,6 +22,7 @@ import { describe } from '../validate.js';
 import { systemClock } from '../clock.js';
 import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
+import type { MemoryChange, MemoryStats } from '../store/memory-budget.js';
 
 /** Options of `station.fromMain()` and `station.roundTrip()`. */
 export interface FromMainOptions {
@@ -97,6 +98,8 @@ export class Station {
   #slowAtMain = false;
   /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
   journal: StationJournal | undefined;
+  /** @internal Told of each change of this history's memory budget (the runtime posts it as an internal event). */
+  onMemoryChange: ((change: MemoryChange) => void) | undefined = undefined;
   /** @internal Told of the events each accepted batch added (a recording of the run). */
   onAccepted: ((events: readonly BusEvent[]) => void) | undefined = undefined;
 
@@ -108,7 +111,8 @@ export class Station {
     this.processor = processor;
     this.#actor = actor;
     const clock = host.clock ?? systemClock;
-    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now());
+    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
+    this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
   }
 
@@ -120,6 +124,11 @@ export class Station {
   /** The actor's state, e.g. `{ writes: 'idle', upstream: 'idle' }`. */
   get state(): unknown {
     return this.#actor.getSnapshot().value;
+  }
+
+  /** This station's history against its memory budget: bytes, count, multipliers, by type; undefined without `memory.budget`. */
+  memory(): MemoryStats | undefined {
+    return this.#retention.memoryStats();
   }
 
   /** Number of events in the history. */
@@ -217,8 +226,8 @@ export class Station {
       this.#arrivals.refuseWhileBehind(sender, maxBacklog);
       this.#refuseWhileHeldUpstream(sender, maxBacklog);
     }
-    // A history at a `refuseNew` limit refuses the whole batch, which stays unsent in its sender.
-    if (this.#retention.refusing) this.#retention.assertRoom(this.#history.missing(batch.history));
+    // A history at a `refuseNew` limit, or whose budget only `high` evictions would meet, refuses the whole batch, which stays unsent in its sender.
+    this.#retention.admitBatch(batch.history);
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
     this.#arrivals.add(this.#kept(added), sourceKey(batch.from), sender);
@@ -480,7 +489,7 @@ export class Station {
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
     }
     let incoming = known === 0 ? reply.history : reply.history.slice(known);
-    if (this.#retention.refusing) incoming = this.#retention.fit(this.#history.missing(incoming));
+    incoming = this.#retention.fitBatch(incoming);
     const added = this.#kept(this.#history.merge(keepable(incoming, this.#history)));
     this.#arrivals.add(added);
     // The main station handed back every parked entry of this processor's threads.

@@ -47,12 +47,26 @@ export interface EventPolicy extends HistoryLimits {
   readonly compress?: boolean;
 }
 
-/** `createRuntime({ memory })`: policies by event type, and limits of every history. */
+/** `memory.budget`: the bytes each history may hold. */
+export interface MemoryBudgetOptions {
+  /** Bytes of events each bus may hold. Default `DEFAULT_BUS_BUDGET_BYTES` (64 MiB). */
+  readonly busBytes?: number;
+  /** Bytes of events each station (local or main) may hold. Default `DEFAULT_STATION_BUDGET_BYTES` (256 MiB). */
+  readonly stationBytes?: number;
+}
+
+/** A bus's budget unless `memory.budget.busBytes` says otherwise. */
+export const DEFAULT_BUS_BUDGET_BYTES = 64 * 1024 * 1024;
+/** A station's budget unless `memory.budget.stationBytes` says otherwise. */
+export const DEFAULT_STATION_BUDGET_BYTES = 256 * 1024 * 1024;
+/** `createRuntime({ memory })`: policies by event type, limits and the memory budget of every history. */
 export interface MemoryOptions {
   /** Policies by event type (subtype rules: the most specific type with a policy applies, whole). */
   readonly policies?: { readonly [type: string]: EventPolicy };
   /** Limits of each history: every bus and every station holds at most this much. */
   readonly limits?: HistoryLimits;
+  /** The bytes each bus and each station may hold (`memory-budget.ts` says what happens over it). Default: no budget. */
+  readonly budget?: MemoryBudgetOptions;
 }
 
 /** A policy as it applies to an event, with the type it was given for. */
@@ -65,7 +79,7 @@ export interface AppliedPolicy extends EventPolicy {
 
 const POLICY_KEYS = ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress', 'maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
 const LIMIT_KEYS = ['maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
-const MEMORY_KEYS = ['policies', 'limits'] as const;
+const MEMORY_KEYS = ['policies', 'limits', 'budget'] as const;
 const IMPORTANCES: readonly Importance[] = ['low', 'normal', 'high'];
 
 /**
@@ -75,7 +89,7 @@ const IMPORTANCES: readonly Importance[] = ['low', 'normal', 'high'];
 export function checkMemoryOptions(memory: unknown, where = 'memory'): MemoryOptions {
   if (memory === undefined) return Object.freeze({});
   assertKnownKeys(memory, MEMORY_KEYS, where);
-  const { policies, limits } = memory as MemoryOptions;
+  const { policies, limits, budget } = memory as MemoryOptions;
   const checked: Record<string, EventPolicy> = {};
   if (policies !== undefined) {
     if (!isPlainObject(policies)) {
@@ -91,8 +105,28 @@ export function checkMemoryOptions(memory: unknown, where = 'memory'): MemoryOpt
   return Object.freeze({
     ...(policies === undefined ? {} : { policies: Object.freeze(checked) }),
     ...(limits === undefined ? {} : { limits: checkLimits(limits, `${where}.limits`, LIMIT_KEYS) }),
+    ...(budget === undefined ? {} : { budget: checkBudgetOptions(budget, `${where}.budget`) }),
   });
 }
+
+/** Checks `memory.budget` (`where` names it in errors) and returns a frozen copy. */
+export function checkBudgetOptions(budget: unknown, where: string): MemoryBudgetOptions {
+  if (typeof budget !== 'object' || budget === null || Array.isArray(budget)) {
+    throw new InvalidOptionError(where, `expected { busBytes?, stationBytes? }, got ${describe(budget)}.`);
+  }
+  assertKnownKeys(budget, ['busBytes', 'stationBytes'], where);
+  const checked: { busBytes?: number; stationBytes?: number } = {};
+  for (const key of ['busBytes', 'stationBytes'] as const) {
+    const value = (budget as MemoryBudgetOptions)[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      throw new InvalidOptionError(`${where}.${key}`, `expected a positive whole number of bytes, got ${describe(value)}.`);
+    }
+    checked[key] = value;
+  }
+  return Object.freeze(checked);
+}
+
 
 function checkPolicy(policy: unknown, option: string): EventPolicy {
   const limits = checkLimits(policy, option, POLICY_KEYS);
@@ -158,6 +192,8 @@ export class MemoryPolicies {
   readonly options: MemoryOptions;
   /** Limits of every history, if any. */
   readonly limits: HistoryLimits | undefined;
+  /** The memory budget of every history, if set. */
+  readonly budget: MemoryBudgetOptions | undefined;
   /** Every policy, most specific type first (longest; a subtype is longer than its type). */
   readonly policies: readonly AppliedPolicy[];
   /** Some policy removes after delivery. */
@@ -175,6 +211,7 @@ export class MemoryPolicies {
   constructor(options: MemoryOptions = {}) {
     this.options = options;
     this.limits = options.limits;
+    this.budget = options.budget;
     this.policies = Object.entries(options.policies ?? {})
       .map(([pattern, policy]): AppliedPolicy => ({ ...policy, pattern, option: `memory.policies[${JSON.stringify(pattern)}]` }))
       .sort((a, b) => b.pattern.length - a.pattern.length);
@@ -188,7 +225,7 @@ export class MemoryPolicies {
 
   /** True when nothing is configured: histories keep everything, as before policies existed. */
   get none(): boolean {
-    return this.policies.length === 0 && this.limits === undefined;
+    return this.policies.length === 0 && this.limits === undefined && this.budget === undefined;
   }
 
   /** The policy events of `type` fall under: the most specific one whose type is `type` or a supertype. */

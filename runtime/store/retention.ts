@@ -15,6 +15,7 @@ import { BusFullError, EventTooLargeError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryObserver } from './history.js';
+import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
 /** Bytes of an encoded event besides its strings and payload (its table, stamps, origin, vector slot). */
@@ -78,15 +79,46 @@ export class Retention implements HistoryObserver {
   readonly refusing: boolean;
   /** Events removed by a policy or limit so far. */
   removedCount = 0;
+  /** The memory budget of this history (`memory.budget`), if set. */
+  readonly #budget: MemoryBudget | undefined;
+  /** Sizes of events held as objects (a frame's events know theirs): counted once, found again when they leave or are ranked for eviction. */
+  readonly #sizes = new Map<BusEvent, number>();
+  /** The last post measured by `admitPost`, so that joining the history does not measure it again. */
+  #measured: { event: BusEvent | undefined; size: number } = { event: undefined, size: 0 };
 
-  constructor(policies: MemoryPolicies, now: () => number, options: { segmentSize?: number } = {}) {
+  /**
+   * @param options.kind which budget applies (`memory.budget.busBytes` or `stationBytes`);
+   * @param options.name the history in reports and stats, e.g. `bus:0.0:external`.
+   */
+  constructor(policies: MemoryPolicies, now: () => number, options: { segmentSize?: number; kind?: HistoryKind; name?: string } = {}) {
     this.policies = policies;
     this.#now = now;
     this.#limits = policies.limits;
     this.refusing = [...policies.policies, ...(policies.limits === undefined ? [] : [policies.limits])].some((limits) => limits.discard === 'refuseNew');
-    this.#countBytes = policies.limits?.maxBytes !== undefined || policies.policies.some((policy) => policy.maxBytes !== undefined);
+    this.#countBytes =
+      policies.budget !== undefined || policies.limits?.maxBytes !== undefined || policies.policies.some((policy) => policy.maxBytes !== undefined);
     // Without policies the history has no observer: it costs what it did before policies existed.
-    this.history = new EventHistory(policies.none ? options : { ...options, observer: this });
+    const { kind = 'station', name = kind, ...historyOptions } = options;
+    this.history = new EventHistory(policies.none ? historyOptions : { ...historyOptions, observer: this });
+    if (policies.budget !== undefined) this.#budget = new MemoryBudget(policies, kind, this.history, (event) => this.#sizeOf(event), name);
+  }
+
+  /** Told of every change of the budget's state (multiplier, eviction, refusal): the owner posts it as an internal event. */
+  set onMemoryChange(report: ((change: MemoryChange) => void) | undefined) {
+    if (this.#budget !== undefined) this.#budget.onChange = report;
+  }
+
+  /** What this history holds against its budget; undefined without `memory.budget`. */
+  memoryStats(): MemoryStats | undefined {
+    return this.#budget?.stats(this.history.size);
+  }
+
+  /** An event's size as counted here: a frame's event knows it; an object's is measured once while it is held. */
+  #sizeOf(event: BusEvent): number {
+    if (event instanceof EncodedEvent) return eventBytes(event);
+    if (this.#measured.event === event) return this.#measured.size;
+    const known = this.#sizes.get(event);
+    return known ?? eventBytes(event);
   }
 
   /** Bytes held, as `eventBytes` counts them (0 unless some `maxBytes` is set). */
@@ -97,8 +129,12 @@ export class Retention implements HistoryObserver {
   /** The history's observer: an event joined. */
   added(event: BusEvent): void {
     const policy = this.policies.of(event.type);
-    const size = this.#countBytes ? eventBytes(event) : 0;
+    const size = this.#countBytes ? this.#sizeOf(event) : 0;
     this.#bytes += size;
+    if (this.#budget !== undefined) {
+      if (!(event instanceof EncodedEvent)) this.#sizes.set(event, size);
+      this.#budget.added(event, size);
+    }
     if (policy !== undefined && (policy.maxEvents !== undefined || policy.maxBytes !== undefined)) {
       const tally = this.#tally(policy);
       tally.count++;
@@ -112,8 +148,12 @@ export class Retention implements HistoryObserver {
 
   /** The history's observer: an event left. */
   removed(event: BusEvent): void {
-    const size = this.#countBytes ? eventBytes(event) : 0;
+    const size = this.#countBytes ? this.#sizeOf(event) : 0;
     this.#bytes -= size;
+    if (this.#budget !== undefined) {
+      this.#sizes.delete(event);
+      this.#budget.removed(event, size);
+    }
     const policy = this.policies.of(event.type);
     const tally = policy === undefined ? undefined : this.#tallies.get(policy);
     if (tally !== undefined) {
@@ -134,22 +174,75 @@ export class Retention implements HistoryObserver {
   }
 
   /**
-   * Refuses a post larger than its type's `sizeLimit` (`EventTooLargeError`)
-   * or beyond a `refuseNew` limit (`BusFullError`, `bound: 'limit'`).
+   * Refuses a post larger than its type's `sizeLimit` times the multiplier
+   * the budget has set (`EventTooLargeError`), beyond a `refuseNew` limit
+   * (`BusFullError`, `bound: 'limit'`), or for which the budget could make
+   * room only by evicting `high` events (`BusFullError`, `bound: 'budget'`).
    */
   admitPost(event: BusEvent): void {
     if (this.policies.none) return;
     const policy = this.policies.of(event.type);
+    const budget = this.#budget;
+    let size: number | undefined;
     if (policy?.sizeLimit !== undefined) {
-      const size = eventBytes(event);
-      if (size > policy.sizeLimit) {
+      // Measured as stored. Where a policy compresses (`compress`), the compressed size is what counts: measure it here.
+      size = eventBytes(event);
+      const limit = budget === undefined ? policy.sizeLimit : budget.limitOf(policy as AppliedPolicy & { sizeLimit: number });
+      if (size > limit) {
+        if (limit < policy.sizeLimit) budget!.refused('sizeLimit', event.type, size, limit);
+        const lowered = limit < policy.sizeLimit ? ` × multiplier ${budget!.multiplier(policy)}, lowered while the history is over its memory budget` : '';
         throw new EventTooLargeError(
-          `post() of "${event.type}" was refused: the event takes ${size} bytes, over the size limit of ${policy.sizeLimit} ` +
-            `(${policy.option}.sizeLimit). Post less, or raise the limit.`,
+          `post() of "${event.type}" was refused: the event takes ${size} bytes, over the size limit of ${limit} ` +
+            `(${policy.option}.sizeLimit ${policy.sizeLimit}${lowered}). Post less, or raise the limit.`,
+          { type: event.type, size, limit },
         );
       }
     }
+    if (budget !== undefined) {
+      size ??= eventBytes(event);
+      budget.admit(event, size);
+      this.#measured = { event, size };
+    }
     this.assertRoom([event]);
+  }
+
+  /**
+   * A station's check of a batch (`events`, any order, maybe held already):
+   * `BusFullError` unless its new events fit the `refuseNew` limits and the
+   * budget (`bound: 'budget'`: only evicting `high` events would make room).
+   * Looks up what is new only when a limit refuses or the batch could pass the budget.
+   */
+  admitBatch(events: readonly BusEvent[]): void {
+    const budget = this.#needsBudgetCheck(events);
+    if (!this.refusing && !budget) return;
+    const fresh = this.history.missing(events);
+    if (this.refusing) this.assertRoom(fresh);
+    if (budget && this.#budget!.fit(fresh, (event) => this.#importance(event)).refused !== undefined) throw this.#budget!.error();
+  }
+
+  /** What of `events` (a read's reply) the `refuseNew` limits and the budget let in: the older new ones, up to them. */
+  fitBatch(events: readonly BusEvent[]): readonly BusEvent[] {
+    const budget = this.#needsBudgetCheck(events);
+    if (!this.refusing && !budget) return events;
+    let fresh: readonly BusEvent[] = this.history.missing(events);
+    if (this.refusing) fresh = this.fit(fresh);
+    return budget ? this.#budget!.fit(fresh, (event) => this.#importance(event)).admitted : fresh;
+  }
+
+  /** True when `events` could take the history over its budget (their sizes summed, duplicates included). */
+  #needsBudgetCheck(events: readonly BusEvent[]): boolean {
+    const budget = this.#budget;
+    if (budget === undefined || events.length === 0) return false;
+    let total = budget.bytes;
+    for (const event of events) {
+      total += this.#sizeOf(event);
+      if (total > budget.budget) return true;
+    }
+    return false;
+  }
+
+  #importance(event: BusEvent): Importance {
+    return this.policies.of(event.type)?.importance ?? 'normal';
   }
 
   /** Throws `BusFullError` (`bound: 'limit'`) unless every event of `fresh` (events not held) fits the `refuseNew` limits. */
@@ -196,12 +289,19 @@ export class Retention implements HistoryObserver {
     return refusal === undefined ? { admitted } : { admitted, refusal };
   }
 
-  /** Expires what is due, then removes the oldest beyond `discard: 'oldest'` limits. Returns what left. */
+  /**
+   * Expires what is due, removes the oldest beyond `discard: 'oldest'`
+   * limits, then meets the budget (multipliers, eviction). Returns what left.
+   */
   settle(): BusEvent[] {
     if (this.policies.none) return [];
     const expired = this.expire();
     const trimmed = this.policies.bounded ? this.#trim() : [];
-    return expired.length === 0 ? trimmed : trimmed.length === 0 ? expired : expired.concat(trimmed);
+    const left = expired.length === 0 ? trimmed : trimmed.length === 0 ? expired : expired.concat(trimmed);
+    if (this.#budget === undefined) return left;
+    const evicted = this.#budget.settle();
+    this.removedCount += evicted.length;
+    return evicted.length === 0 ? left : left.concat(evicted);
   }
 
   /** Removes the events whose `ttlMs` or `maxAgeMs` has passed, if any is due. Returns them. */

@@ -1,0 +1,39 @@
+/**
+ * A bus's history under the memory policies, with its budget's changes
+ * (multiplier lowered or recovered, eviction, refusal) reported as internal
+ * events of its thread: `busline.memory.multiplier`, `busline.memory.evicted`,
+ * `busline.memory.refused` (payloads in `memory-budget.ts`).
+ */
+import type { Side } from '../../types.js';
+import type { MemoryChange } from '../store/memory-budget.js';
+import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
+import { Retention } from '../store/retention.js';
+import type { BusThread } from './bus-thread.js';
+
+/** Something that takes a post: the thread's internal bus. */
+interface Poster {
+  post(type: string, payload: MemoryChange['payload'], options: { priority: 'immediate' }): unknown;
+}
+
+/** The retention of a bus of `side` in `thread`: its budget reports to the thread's internal bus. */
+export function busRetention(thread: BusThread<Poster>, side: Side): Retention {
+  const retention = new Retention(thread.host.memory ?? NO_MEMORY_POLICIES, () => thread.host.clock.now(), {
+    kind: 'bus',
+    name: `bus:${thread.processor}.${thread.index}:${side}`,
+  });
+  retention.onMemoryChange = (change) => queueMicrotask(() => postMemoryChange(() => thread.bus('internal'), change));
+  return retention;
+}
+
+/**
+ * Posts a budget change on `bus()`, called a microtask after the post or
+ * batch that caused it (never inside another bus's post). A stopped runtime
+ * or thread, or a full bus, drops it: a report is not worth an error.
+ */
+export function postMemoryChange(bus: () => Poster, change: MemoryChange): void {
+  try {
+    bus().post(change.type, change.payload, { priority: 'immediate' });
+  } catch {
+    // Dropped, as said above.
+  }
+}

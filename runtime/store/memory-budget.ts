@@ -1,0 +1,371 @@
+/**
+ * Memory budgets: `createRuntime({ memory: { budget: { busBytes, stationBytes } } })`.
+ * Every bus and every station has a budget of bytes (events counted by their
+ * encoded size, as `maxBytes` counts them). A `MemoryBudget` per history
+ * keeps running totals per event type, so the check at each post (a bus) or
+ * accepted batch (a station) costs O(1) while the history is within it.
+ *
+ * Over the budget, in this order:
+ * 1. The size-limit multiplier of the heaviest type with a `sizeLimit` goes
+ *    one step down (`MULTIPLIER_STEPS`: 1 → 0.8 → 0.6 → 0.4 → 0.25, the
+ *    floor): new events of that type are then limited to
+ *    `sizeLimit × multiplier`. Events already held are not touched.
+ * 2. Events are evicted until the history is at `EVICT_TO` of its budget:
+ *    lowest importance first, then the largest, then the oldest. `high`
+ *    events are never evicted to meet a budget; new events that would need
+ *    it are refused (`BusFullError`, `bound: 'budget'`).
+ *
+ * Below `RECOVER_BELOW` of the budget, multipliers go back up one step at a
+ * time. Two multiplier changes are at least `budget × CHANGE_EVERY` bytes of
+ * traffic (events in and out) apart, so a history at its budget does not
+ * swing, and the reports of changes stay few.
+ */
+import { BusFullError } from '../../errors.js';
+import type { BusEvent } from '../../types.js';
+import type { EventHistory } from './history.js';
+import { DEFAULT_BUS_BUDGET_BYTES, DEFAULT_STATION_BUDGET_BYTES, type AppliedPolicy, type Importance, type MemoryPolicies } from './memory-policy.js';
+
+/** The multipliers a type's `sizeLimit` steps through under pressure, down to the last (the floor), and back. */
+export const MULTIPLIER_STEPS: readonly number[] = Object.freeze([1, 0.8, 0.6, 0.4, 0.25]);
+/** Multipliers recover while the history holds less than this share of its budget (hysteresis). */
+export const RECOVER_BELOW = 0.8;
+/** Eviction frees down to this share of the budget, so that it runs once per tenth of the budget, not at every post. */
+export const EVICT_TO = 0.9;
+/** Share of the budget that must move (in and out) between two multiplier changes. */
+export const CHANGE_EVERY = 1 / 8;
+
+/** Which kind of history a budget bounds. */
+export type HistoryKind = 'bus' | 'station';
+
+/** What one event type takes in a history. */
+export interface TypeMemory {
+  readonly count: number;
+  readonly bytes: number;
+}
+
+/** `bus.memory()`, `station.memory()`: what a history holds against its budget. */
+export interface MemoryStats {
+  /** The history: `bus:<processor>.<thread>:<side>` or `station:<kind>:<processor>:<side>`. */
+  readonly history: string;
+  /** Events held. */
+  readonly count: number;
+  /** Bytes held (encoded size). */
+  readonly bytes: number;
+  /** The budget in bytes. */
+  readonly budget: number;
+  /** Multipliers below 1 by policy type (a type absent here is at 1). */
+  readonly multipliers: { readonly [type: string]: number };
+  /** Events and bytes by event type. */
+  readonly types: { readonly [type: string]: TypeMemory };
+  /** Events evicted to meet the budget so far. */
+  readonly evicted: number;
+}
+
+/** Payload of `busline.memory.multiplier`: a type's size-limit multiplier went down (over budget) or back up. */
+export interface MultiplierChange {
+  readonly history: string;
+  /** The policy's type (its `sizeLimit` is multiplied). */
+  readonly type: string;
+  readonly multiplier: number;
+  readonly previous: number;
+  /** The size limit now in force: `sizeLimit × multiplier`, bytes. */
+  readonly limit: number;
+  readonly bytes: number;
+  readonly budget: number;
+}
+
+/** Payload of `busline.memory.evicted`: one round of eviction to meet the budget. */
+export interface EvictionReport {
+  readonly history: string;
+  readonly count: number;
+  /** Bytes freed. */
+  readonly freed: number;
+  /** The types evicted, each once. */
+  readonly types: readonly string[];
+  /** Bytes held after it. */
+  readonly bytes: number;
+  readonly budget: number;
+}
+
+/**
+ * Payload of `busline.memory.refused`: new events refused under memory
+ * pressure, by the budget (`reason: 'budget'`) or by a size limit a lowered
+ * multiplier set (`'sizeLimit'`). One report per episode: the next comes
+ * after the budget's state changed (a multiplier, an eviction).
+ */
+export interface RefusalReport {
+  readonly history: string;
+  readonly reason: 'budget' | 'sizeLimit';
+  readonly type: string;
+  readonly size: number;
+  /** The limit that refused it: the budget, or `sizeLimit × multiplier`, bytes. */
+  readonly limit: number;
+  readonly bytes: number;
+}
+
+/** A change of a history's budget state, to be posted as an internal event of its type. */
+export type MemoryChange =
+  | { readonly type: 'busline.memory.multiplier'; readonly payload: MultiplierChange }
+  | { readonly type: 'busline.memory.evicted'; readonly payload: EvictionReport }
+  | { readonly type: 'busline.memory.refused'; readonly payload: RefusalReport };
+
+/** Events and bytes of one exact type, and what its policy says of it. */
+interface TypeTally {
+  count: number;
+  bytes: number;
+  readonly policy: AppliedPolicy | undefined;
+  readonly importance: Importance;
+}
+
+/**
+ * The budget of one history (owned by its `Retention`).
+ *
+ * @example
+ * const budget = new MemoryBudget(policies, 'bus', history, sizeOf, 'bus:0.0:external')
+ * budget.admit(event, size)   // throws BusFullError (bound 'budget') if only `high` events could make room
+ * history.insert(event)       // the history's observer calls budget.added()
+ * budget.settle()             // over budget: lower a multiplier, evict; returns what left
+ */
+export class MemoryBudget {
+  readonly budget: number;
+  readonly option: string;
+  readonly #policies: MemoryPolicies;
+  readonly #history: EventHistory;
+  readonly #sizeOf: (event: BusEvent) => number;
+  readonly name: string;
+  #bytes = 0;
+  /** Bytes of events that may be evicted (not `high`). */
+  #evictable = 0;
+  readonly #types = new Map<string, TypeTally>();
+  /** Multiplier step by policy; a policy absent is at step 0 (1). */
+  readonly #steps = new Map<AppliedPolicy, number>();
+  /** Bytes in and out since the last multiplier change. */
+  #moved = Infinity;
+  #evicted = 0;
+  /** A refusal was reported since the last change: the next waits for one. */
+  #refusalReported = false;
+  /** Told of every change (the owner posts it as an internal event). */
+  onChange: ((change: MemoryChange) => void) | undefined;
+
+  constructor(policies: MemoryPolicies, kind: HistoryKind, history: EventHistory, sizeOf: (event: BusEvent) => number, name: string) {
+    const options = policies.budget ?? {};
+    this.budget = kind === 'bus' ? (options.busBytes ?? DEFAULT_BUS_BUDGET_BYTES) : (options.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES);
+    this.option = `memory.budget.${kind === 'bus' ? 'busBytes' : 'stationBytes'}`;
+    this.#policies = policies;
+    this.#history = history;
+    this.#sizeOf = sizeOf;
+    this.name = name;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** An event of `size` bytes joined the history. O(1): a map lookup and sums. */
+  added(event: BusEvent, size: number): void {
+    const tally = this.#tally(event.type);
+    tally.count++;
+    tally.bytes += size;
+    this.#bytes += size;
+    if (tally.importance !== 'high') this.#evictable += size;
+    this.#moved += size;
+  }
+
+  /** An event of `size` bytes left the history. */
+  removed(event: BusEvent, size: number): void {
+    const tally = this.#tally(event.type);
+    tally.count--;
+    tally.bytes -= size;
+    this.#bytes -= size;
+    if (tally.importance !== 'high') this.#evictable -= size;
+    this.#moved += size;
+    if (tally.count === 0) this.#types.delete(event.type);
+  }
+
+  #tally(type: string): TypeTally {
+    let tally = this.#types.get(type);
+    if (tally === undefined) {
+      const policy = this.#policies.of(type);
+      this.#types.set(type, (tally = { count: 0, bytes: 0, policy, importance: policy?.importance ?? 'normal' }));
+    }
+    return tally;
+  }
+
+  /** The multiplier in force for `policy`'s `sizeLimit` (1 unless the budget lowered it). */
+  multiplier(policy: AppliedPolicy): number {
+    return MULTIPLIER_STEPS[this.#steps.get(policy) ?? 0]!;
+  }
+
+  /** The size limit in force for `policy`: `sizeLimit × multiplier`, whole bytes. */
+  limitOf(policy: AppliedPolicy & { readonly sizeLimit: number }): number {
+    return Math.floor(policy.sizeLimit * this.multiplier(policy));
+  }
+
+  /**
+   * Room for new events of these sizes and importances, held bytes given:
+   * false when the history would be over its budget even with every
+   * evictable event gone.
+   */
+  fits(held: number, evictable: number, size: number): boolean {
+    return held + size <= this.budget || held + size - this.budget <= evictable;
+  }
+
+  /** Throws `BusFullError` (`bound: 'budget'`) unless one new event of `size` bytes can be made room for. */
+  admit(event: BusEvent, size: number): void {
+    if (this.fits(this.#bytes, this.#evictable, size)) return;
+    this.refused('budget', event.type, size, this.budget);
+    throw new BusFullError(this.#bytes, this.budget, 'budget', this.option);
+  }
+
+  /**
+   * The events of `fresh` (sorted, not held) that fit, in order, each
+   * counted before the next; `refusedAt` is the first that did not.
+   */
+  fit(fresh: readonly BusEvent[], importance: (event: BusEvent) => Importance): { admitted: BusEvent[]; refused?: BusEvent; size?: number } {
+    let held = this.#bytes;
+    let evictable = this.#evictable;
+    const admitted: BusEvent[] = [];
+    for (const event of fresh) {
+      const size = this.#sizeOf(event);
+      if (!this.fits(held, evictable, size)) {
+        this.refused('budget', event.type, size, this.budget);
+        return { admitted, refused: event, size };
+      }
+      held += size;
+      if (importance(event) !== 'high') evictable += size;
+      admitted.push(event);
+    }
+    return { admitted };
+  }
+
+  /** Reports a refusal, once per episode (until the next change). */
+  refused(reason: 'budget' | 'sizeLimit', type: string, size: number, limit: number): void {
+    if (this.#refusalReported) return;
+    this.#refusalReported = true;
+    this.onChange?.({ type: 'busline.memory.refused', payload: { history: this.name, reason, type, size, limit, bytes: this.#bytes } });
+  }
+
+  /** The budget error of a batch `fit` refused (a station's accept). */
+  error(): BusFullError {
+    return new BusFullError(this.#bytes, this.budget, 'budget', this.option);
+  }
+
+  /**
+   * After events joined or left: over budget, lowers the heaviest sized
+   * type's multiplier (one step, spaced) and evicts; well under it,
+   * recovers one multiplier step (spaced). O(1) in between. Returns what
+   * was evicted.
+   */
+  settle(): BusEvent[] {
+    if (this.#bytes > this.budget) {
+      if (this.#moved >= this.budget * CHANGE_EVERY) this.#lower();
+      return this.#evict();
+    }
+    if (this.#steps.size > 0 && this.#bytes < this.budget * RECOVER_BELOW && this.#moved >= this.budget * CHANGE_EVERY) this.#recover();
+    return [];
+  }
+
+  /** Lowers the multiplier of the policy with a `sizeLimit` whose events take the most bytes here, if any is above the floor. */
+  #lower(): void {
+    const byPolicy = new Map<AppliedPolicy, number>();
+    for (const tally of this.#types.values()) {
+      const policy = tally.policy;
+      if (policy?.sizeLimit === undefined || (this.#steps.get(policy) ?? 0) >= MULTIPLIER_STEPS.length - 1) continue;
+      byPolicy.set(policy, (byPolicy.get(policy) ?? 0) + tally.bytes);
+    }
+    let heaviest: AppliedPolicy | undefined;
+    let most = 0;
+    for (const [policy, bytes] of byPolicy) {
+      if (bytes > most) [heaviest, most] = [policy, bytes];
+    }
+    if (heaviest !== undefined) this.#step(heaviest, (this.#steps.get(heaviest) ?? 0) + 1);
+  }
+
+  /** Raises the lowest multiplier one step. */
+  #recover(): void {
+    let lowest: AppliedPolicy | undefined;
+    let deepest = 0;
+    for (const [policy, step] of this.#steps) {
+      if (step > deepest) [lowest, deepest] = [policy, step];
+    }
+    if (lowest !== undefined) this.#step(lowest, deepest - 1);
+  }
+
+  #step(policy: AppliedPolicy, step: number): void {
+    const previous = this.multiplier(policy);
+    if (step === 0) this.#steps.delete(policy);
+    else this.#steps.set(policy, step);
+    this.#moved = 0;
+    this.#refusalReported = false;
+    const multiplier = this.multiplier(policy);
+    this.onChange?.({
+      type: 'busline.memory.multiplier',
+      payload: {
+        history: this.name,
+        type: policy.pattern,
+        multiplier,
+        previous,
+        limit: Math.floor(policy.sizeLimit! * multiplier),
+        bytes: this.#bytes,
+        budget: this.budget,
+      },
+    });
+  }
+
+  /**
+   * Evicts down to `EVICT_TO` of the budget: `low` events first, then
+   * `normal`, never `high`; within one importance the largest first, and
+   * of equal size the oldest. One sort of that importance's events per
+   * round; a round frees a tenth of the budget, so its cost is spread over
+   * the posts that filled it.
+   */
+  #evict(): BusEvent[] {
+    const target = Math.floor(this.budget * EVICT_TO);
+    const before = this.#bytes;
+    const removed: BusEvent[] = [];
+    for (const importance of ['low', 'normal'] as const) {
+      if (this.#bytes <= target) break;
+      const types: string[] = [];
+      for (const [type, tally] of this.#types) if (tally.importance === importance) types.push(type);
+      if (types.length === 0) continue;
+      // Oldest first from the history; a stable sort by size keeps the oldest first among equals.
+      const candidates = this.#history
+        .query({ types })
+        .filter((event) => this.#types.get(event.type)?.importance === importance)
+        .map((event) => ({ event, size: this.#sizeOf(event) }))
+        .sort((a, b) => b.size - a.size);
+      const chosen: BusEvent[] = [];
+      let freeing = this.#bytes - target;
+      for (const { event, size } of candidates) {
+        if (freeing <= 0) break;
+        chosen.push(event);
+        freeing -= size;
+      }
+      removed.push(...this.#history.remove(chosen));
+    }
+    if (removed.length === 0) return removed;
+    this.#evicted += removed.length;
+    this.#refusalReported = false;
+    this.onChange?.({
+      type: 'busline.memory.evicted',
+      payload: {
+        history: this.name,
+        count: removed.length,
+        freed: before - this.#bytes,
+        types: [...new Set(removed.map((event) => event.type))],
+        bytes: this.#bytes,
+        budget: this.budget,
+      },
+    });
+    return removed;
+  }
+
+  /** What the history holds against its budget. */
+  stats(count: number): MemoryStats {
+    const multipliers: Record<string, number> = {};
+    for (const policy of this.#steps.keys()) multipliers[policy.pattern] = this.multiplier(policy);
+    const types: Record<string, TypeMemory> = {};
+    for (const [type, { count: events, bytes }] of this.#types) types[type] = { count: events, bytes };
+    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted };
+  }
+}

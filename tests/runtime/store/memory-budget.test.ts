@@ -1,0 +1,274 @@
+/**
+ * Memory budgets (`memory.budget`): the size-limit multiplier (lowered for the
+ * heaviest sized type over the budget, recovered under it), eviction (lowest
+ * importance, then largest, then oldest; never `high`), refusals, the reports
+ * of each change, and the indices after eviction; first on one history
+ * (`Retention`), then through the public API on a bus and a station.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { BusFullError, EventTooLargeError, InvalidOptionError } from '../../../errors.js';
+import { BusFullError as PublicBusFullError, createRuntime, type BusEvent as PublicEvent, type Runtime } from '../../../index.js';
+import { ManualClock } from '../../../runtime/clock.js';
+import type { MemoryChange } from '../../../runtime/store/memory-budget.js';
+import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../../runtime/store/memory-policy.js';
+import { Retention, eventBytes } from '../../../runtime/store/retention.js';
+import type { BusEvent } from '../../../types.js';
+import { ids } from '../../helpers.js';
+
+/** An event of `type` taking exactly `size` bytes as a history counts it. */
+function sized(id: string, timestamp: number, type: string, size: number): BusEvent {
+  const bare: BusEvent = { id, type, side: 'external', timestamp, origin: { processor: 0, thread: 0, generation: 0 }, priority: 'normal', payload: new Uint8Array(0) };
+  const event = { ...bare, payload: new Uint8Array(size - eventBytes(bare)) };
+  assert.is(eventBytes(event), size);
+  return event;
+}
+
+function history(options: MemoryOptions, kind: 'bus' | 'station' = 'bus'): { retention: Retention; changes: MemoryChange[]; post(event: BusEvent): BusEvent[] } {
+  const clock = new ManualClock(0);
+  const retention = new Retention(new MemoryPolicies(checkMemoryOptions(options)), () => clock.now(), { kind, name: 'bus:0.0:external' });
+  const changes: MemoryChange[] = [];
+  retention.onMemoryChange = (change) => void changes.push(change);
+  // What a bus does at a post: admit, insert, settle.
+  const post = (event: BusEvent): BusEvent[] => {
+    retention.admitPost(event);
+    retention.history.insert(event);
+    return retention.settle();
+  };
+  return { retention, changes, post };
+}
+
+function thrown<T>(run: () => unknown, type: new (...args: never[]) => T): T {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof type) return error;
+    throw error;
+  }
+  throw new Error(`expected a ${type.name}`);
+}
+
+const test = suite('MemoryBudget');
+
+test("multiplier - the seed's example: a 1000 B limit at 0.8 refuses a new 900 B event and names 800; stored 900 B events stay", () => {
+  const { retention, changes, post } = history({ budget: { busBytes: 4000 }, policies: { blob: { sizeLimit: 1000 }, noise: { importance: 'low' } } });
+  const blobs = [1, 2, 3, 4].map((n) => sized(`b${n}`, n, 'blob', 900));
+  for (const blob of blobs) assert.equal(post(blob), []);
+  // Over the budget (4100 > 4000): blob is the only sized type, its multiplier goes to 0.8; the low event is evicted.
+  const evicted = post(sized('n1', 5, 'noise', 500));
+  assert.equal(ids(evicted), ['n1']);
+  assert.equal(retention.memoryStats()?.multipliers, { blob: 0.8 });
+  const error = thrown(() => post(sized('b5', 6, 'blob', 900)), EventTooLargeError);
+  assert.is(error.code, 'EVENT_TOO_LARGE');
+  assert.equal([error.type, error.size, error.limit], ['blob', 900, 800]);
+  assert.match(error.message, /over the size limit of 800 /);
+  assert.match(error.message, /sizeLimit 1000 × multiplier 0\.8/);
+  assert.equal(ids(retention.history.query({ types: ['blob'] })), ids(blobs), 'stored 900 B events are not touched');
+  assert.equal(
+    changes.map((change) => change.type),
+    ['busline.memory.multiplier', 'busline.memory.evicted', 'busline.memory.refused'],
+  );
+  assert.equal(changes[0]!.payload, { history: 'bus:0.0:external', type: 'blob', multiplier: 0.8, previous: 1, limit: 800, bytes: 4100, budget: 4000 });
+  assert.equal(changes[1]!.payload, { history: 'bus:0.0:external', count: 1, freed: 500, types: ['noise'], bytes: 3600, budget: 4000 });
+  assert.equal(changes[2]!.payload, { history: 'bus:0.0:external', reason: 'sizeLimit', type: 'blob', size: 900, limit: 800, bytes: 3600 });
+  // Refused again: no second report until the budget's state changes.
+  thrown(() => post(sized('b7', 8, 'blob', 850)), EventTooLargeError);
+  assert.is(changes.length, 3);
+});
+
+test('multiplier - only the type using the most bytes is lowered', () => {
+  const { retention, post } = history({ budget: { busBytes: 4000 }, policies: { heavy: { sizeLimit: 1000 }, light: { sizeLimit: 1000 } } });
+  for (const n of [1, 2, 3]) post(sized(`h${n}`, n, 'heavy.item', 900));
+  post(sized('l1', 4, 'light', 900));
+  post(sized('l2', 5, 'light', 500));
+  assert.equal(retention.memoryStats()?.multipliers, { heavy: 0.8 });
+  post(sized('l3', 6, 'light', 900));
+  assert.is(thrown(() => post(sized('h4', 7, 'heavy.item', 900)), EventTooLargeError).limit, 800);
+  const stats = retention.memoryStats()!;
+  assert.is(stats.budget, 4000);
+  assert.ok(stats.bytes <= 4000);
+  assert.is(stats.count, retention.history.size);
+  assert.equal(Object.keys(stats.types).sort(), ['heavy.item', 'light']);
+  assert.is(stats.types['light']!.bytes + stats.types['heavy.item']!.bytes, stats.bytes);
+});
+
+test('multiplier - down one step per budget/8 of traffic, to the floor; back up one step at a time below 80 %', () => {
+  const { retention, changes, post } = history({ budget: { busBytes: 8000 }, policies: { blob: { sizeLimit: 1000 } } });
+  let n = 0;
+  const multiplier = () => retention.memoryStats()!.multipliers['blob'] ?? 1;
+  const seen: number[] = [];
+  // Every post over the budget evicts the oldest (a tenth of the budget's traffic each round), so steps come as traffic does.
+  for (let i = 0; i < 60; i++) {
+    post(sized(`b${++n}`, n, 'blob', Math.min(250, Math.floor(1000 * multiplier()))));
+    if (seen[seen.length - 1] !== multiplier()) seen.push(multiplier());
+  }
+  assert.equal(seen, [1, 0.8, 0.6, 0.4, 0.25], 'the documented steps, down to the floor');
+  const lowered = changes.filter((change) => change.type === 'busline.memory.multiplier').length;
+  assert.is(lowered, 4, 'one report per change');
+  // Below 80 % of the budget: one step back per settle that follows budget/8 of traffic.
+  retention.remove(retention.history.oldest(retention.history.size - 4));
+  retention.settle();
+  assert.is(multiplier(), 0.4);
+  retention.settle();
+  assert.is(multiplier(), 0.4, 'no traffic since the last step: no second step');
+  post(sized(`b${++n}`, n, 'blob', 250));
+  retention.remove(retention.history.oldest(4));
+  post(sized(`b${++n}`, n, 'blob', 250));
+  retention.remove(retention.history.oldest(1));
+  post(sized(`b${++n}`, n, 'blob', 250));
+  const last = changes[changes.length - 1]!;
+  assert.is(last.type, 'busline.memory.multiplier');
+  assert.equal([(last.payload as { multiplier: number }).multiplier, (last.payload as { previous: number }).previous], [0.6, 0.4]);
+});
+
+test('evict - low first, then the largest, then the oldest', () => {
+  const { retention, changes } = history({ budget: { busBytes: 4000 }, policies: { l: { importance: 'low' }, h: { importance: 'high' } } });
+  retention.history.query({ types: ['n'] }); // the indices exist before eviction, and must follow it
+  retention.history.merge([sized('n1', 1, 'n', 600), sized('l1', 2, 'l', 300), sized('n2', 3, 'n', 900), sized('l2', 4, 'l', 700), sized('h1', 5, 'h', 800), sized('n3', 6, 'n', 900)]);
+  // 4200 bytes: down to 90 % (3600), the largest low event is enough.
+  assert.equal(ids(retention.settle()), ['l2']);
+  retention.history.insert(sized('n4', 7, 'n', 700));
+  // 4200 again: the other low one, then the largest normal ones, the older of two equals first.
+  assert.equal(ids(retention.settle()), ['l1', 'n2']);
+  assert.equal(ids(retention.history.snapshot()), ['n1', 'h1', 'n3', 'n4']);
+  assert.is(retention.memoryStats()!.evicted, 3);
+  assert.equal(
+    changes.map((change) => change.payload),
+    [
+      { history: 'bus:0.0:external', count: 1, freed: 700, types: ['l'], bytes: 3500, budget: 4000 },
+      { history: 'bus:0.0:external', count: 2, freed: 1200, types: ['l', 'n'], bytes: 3000, budget: 4000 },
+    ],
+  );
+  for (const query of [{}, { types: ['n'] }, { types: ['l'] }, { types: ['h', 'l'] }, { since: 3 }]) {
+    assert.equal(retention.history.query(query), retention.history.scan(query), JSON.stringify(query));
+  }
+  assert.not.ok(retention.history.has('l2'));
+  assert.is(retention.history.get('n3')?.id, 'n3');
+});
+
+test('evict - high is never evicted; a post that would need it is refused with bound budget', () => {
+  const { retention, changes, post } = history({ budget: { busBytes: 4000 }, policies: { h: { importance: 'high' } } });
+  const high = [1, 2, 3].map((n) => sized(`h${n}`, n, 'h', 1000));
+  for (const event of high) post(event);
+  post(sized('n1', 4, 'n', 900));
+  assert.equal(ids(post(sized('n2', 5, 'n', 500))), ['n1'], 'a normal one makes room');
+  post(sized('h4', 6, 'h', 1000));
+  assert.equal(ids(retention.history.snapshot()), ['h1', 'h2', 'h3', 'h4'], 'all that was left to evict went; high stays');
+  for (const event of [sized('n3', 7, 'n', 100), sized('h5', 8, 'h', 100)]) {
+    const error = thrown(() => post(event), BusFullError);
+    assert.equal([error.code, error.bound, error.limit, error.held, error.max], ['BUS_FULL', 'budget', 'memory.budget.busBytes', 4000, 4000]);
+    assert.match(error.message, /'high' events, which a budget never evicts/);
+  }
+  assert.is(retention.history.size, 4);
+  const refusals = changes.filter((change) => change.type === 'busline.memory.refused');
+  assert.equal(refusals.map((change) => change.payload), [{ history: 'bus:0.0:external', reason: 'budget', type: 'n', size: 100, limit: 4000, bytes: 4000 }]);
+});
+
+test('evict - index queries equal a linear scan, bytes add up and high stays, whatever is posted (property)', () => {
+  const types = ['a', 'a.x', 'b', 'c'];
+  fc.assert(
+    fc.property(
+      fc.record({ a: fc.constantFrom('low', 'normal', 'high'), b: fc.constantFrom('low', 'normal', 'high') }),
+      fc.array(fc.record({ type: fc.constantFrom(...types), size: fc.integer({ min: 90, max: 600 }), stamp: fc.integer({ min: 0, max: 50 }) }), { maxLength: 80 }),
+      (importance, posts) => {
+        const { retention } = history({ budget: { stationBytes: 3000 }, policies: { a: { importance: importance.a }, b: { importance: importance.b } } }, 'station');
+        const highIds = new Set<string>();
+        posts.forEach(({ type, size, stamp }, i) => {
+          const event = sized(`e${String(i).padStart(3, '0')}`, stamp, type, size);
+          try {
+            retention.admitBatch([event]);
+          } catch (error) {
+            assert.instance(error, BusFullError);
+            return;
+          }
+          retention.history.merge([event]);
+          retention.settle();
+          if (retention.policies.of(type)?.importance === 'high') highIds.add(event.id);
+          const held = retention.history.snapshot();
+          assert.ok(retention.memoryStats()!.bytes <= 3000);
+          assert.is(retention.memoryStats()!.bytes, held.reduce((sum, e) => sum + eventBytes(e), 0));
+          for (const id of highIds) assert.ok(retention.history.has(id), `high ${id} stays`);
+          for (const query of [{ types: ['a'] }, { types: ['b', 'c'] }, { types: ['a.x'] }, {}]) assert.equal(retention.history.query(query), retention.history.scan(query));
+        });
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test('checkMemoryOptions - a bad budget is named, with what is allowed', () => {
+  const cases: Array<[unknown, string]> = [
+    [{ budget: 5 }, 'memory.budget'],
+    [{ budget: [] }, 'memory.budget'],
+    [{ budget: { bytes: 5 } }, 'memory.budget.bytes'],
+    [{ budget: { busBytes: 0 } }, 'memory.budget.busBytes'],
+    [{ budget: { stationBytes: 1.5 } }, 'memory.budget.stationBytes'],
+    [{ budget: { stationBytes: '64MB' } }, 'memory.budget.stationBytes'],
+  ];
+  for (const [options, option] of cases) {
+    const error = thrown(() => checkMemoryOptions(options), InvalidOptionError);
+    assert.is(error.option, option, JSON.stringify(options));
+  }
+  assert.match(thrown(() => checkMemoryOptions({ budget: { busBytes: -1 } }), InvalidOptionError).message, /positive whole number of bytes/);
+  assert.throws(() => createRuntime({ memory: { budget: { busBytes: 0 } } }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'memory.budget.busBytes');
+  // Defaults: 64 MiB a bus, 256 MiB a station, once a budget is asked for.
+  const defaults = new Retention(new MemoryPolicies(checkMemoryOptions({ budget: {} })), () => 0, { kind: 'bus' });
+  assert.is(defaults.memoryStats()!.budget, 64 * 1024 * 1024);
+  assert.is(new Retention(new MemoryPolicies(checkMemoryOptions({ budget: {} })), () => 0).memoryStats()!.budget, 256 * 1024 * 1024);
+  assert.is(new Retention(new MemoryPolicies(), () => 0).memoryStats(), undefined, 'no budget without memory.budget');
+});
+
+test.run();
+
+const api = suite('memory budgets through the runtime');
+let runtime: Runtime;
+api.after.each(async () => {
+  await runtime?.stop();
+});
+
+api('bus - over its budget a bus lowers the multiplier and evicts, posting busline.memory.* on its thread\'s internal bus', async () => {
+  runtime = createRuntime({ deferred: 'manual', memory: { budget: { busBytes: 6000 }, policies: { blob: { sizeLimit: 1000 }, noise: { importance: 'low' } } } });
+  const bus = runtime.bus('external');
+  const reports: PublicEvent[] = [];
+  runtime.bus('internal').subscribe('busline.memory', (event) => void reports.push(event));
+  const blobs = [1, 2, 3, 4, 5, 6].map(() => bus.post('blob', new Uint8Array(800), { priority: 'immediate' }));
+  const lowered = runtime.bus('internal').waitFor('busline.memory.multiplier');
+  bus.post('noise', new Uint8Array(800), { priority: 'immediate' });
+  assert.equal((await lowered).payload, { ...((await lowered).payload as object), history: 'bus:0.0:external', type: 'blob', multiplier: 0.8, limit: 800 });
+  const error = thrown(() => bus.post('blob', new Uint8Array(800), { priority: 'immediate' }), EventTooLargeError);
+  assert.equal([error.type, error.limit], ['blob', 800]);
+  assert.ok(error.size! > 800 && error.size! < 1000);
+  assert.equal(ids(bus.history({ types: ['blob'] })), ids(blobs));
+  await Promise.resolve();
+  assert.equal(reports.map((event) => event.type), ['busline.memory.multiplier', 'busline.memory.evicted', 'busline.memory.refused']);
+  const stats = bus.memory()!;
+  assert.equal([stats.history, stats.budget, stats.multipliers, stats.count, stats.evicted], ['bus:0.0:external', 6000, { blob: 0.8 }, 6, 1]);
+  assert.is(runtime.bus('internal').memory()!.history, 'bus:0.0:internal');
+});
+
+api('station - a batch that only evicting high events would fit is refused whole (bound budget) and stays unsent', async () => {
+  runtime = createRuntime({ deferred: 'manual', memory: { budget: { stationBytes: 3000 }, policies: { audit: { importance: 'high', removeAfterSearch: true } } } });
+  const station = runtime.station('external');
+  const producer = runtime.addThread().bus();
+  for (let i = 0; i < 3; i++) producer.post('audit', new Uint8Array(800), { priority: 'immediate' });
+  await producer.sync();
+  assert.is(station.size, 3);
+  const reports: PublicEvent[] = [];
+  runtime.bus('internal').subscribe('busline.memory', (event) => void reports.push(event));
+  producer.post('note', new Uint8Array(400), { priority: 'immediate' });
+  const error = await producer.sync().then(() => undefined, (reason: unknown) => reason);
+  assert.instance(error, PublicBusFullError);
+  assert.equal([(error as BusFullError).bound, (error as BusFullError).limit], ['budget', 'memory.budget.stationBytes']);
+  assert.is(producer.unsent, 1);
+  assert.is(station.size, 3, 'nothing of the batch merged');
+  await Promise.resolve();
+  assert.equal(reports.map((event) => event.type), ['busline.memory.refused']);
+  assert.equal(reports[0]!.payload, { ...(reports[0]!.payload as object), history: 'station:local:0:external', reason: 'budget', type: 'note' });
+  station.history({ types: ['audit'] });
+  await producer.sync();
+  assert.equal(station.history().map((event) => event.type), ['note']);
+  assert.is(station.memory()!.count, 1);
+});
+
+api.run();
