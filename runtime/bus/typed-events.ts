@@ -8,6 +8,7 @@
  */
 import type { BusEvent, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history.js';
+import type { RuntimeStats } from '../metrics/stats.js';
 
 /**
  * The map of an untyped bus: any type, any payload. `createRuntime()` without
@@ -178,6 +179,8 @@ export interface BuslineEvents {
   readonly 'busline.thread.crashed': CrashReport;
   readonly 'busline.processor.crashed': CrashReport;
   readonly 'busline.actor.failed': ActorFailure;
+  /** `runtime.stats()`, every `metrics.intervalMs` when `createRuntime({ metrics: { intervalMs } })` asks for it. */
+  readonly 'busline.stats': RuntimeStats;
 }
 
 /** One of the runtime's own events: a union discriminated by `type`. */
