@@ -41,16 +41,12 @@ function histogram(): Histogram {
 
 function summary(recorded: Histogram): DurationSummary {
   const count = recorded.totalCount;
-  const us = (ns: number) => (count === 0 ? 0 : Math.round(ns) / 1_000);
-  return {
-    count,
-    min: us(recorded.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : recorded.minNonZeroValue),
-    mean: us(recorded.mean),
-    p50: us(recorded.getValueAtPercentile(50)),
-    p90: us(recorded.getValueAtPercentile(90)),
-    p99: us(recorded.getValueAtPercentile(99)),
-    max: us(recorded.maxValue),
-  };
+  if (count === 0) return { count, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 };
+  const { minNonZeroValue: min, maxValue: max } = recorded;
+  // A percentile is its bucket's highest value, which may pass the exact max (or min): kept within them.
+  const at = (percentile: number) => Math.min(max, Math.max(min, recorded.getValueAtPercentile(percentile)));
+  const us = (ns: number) => Math.round(ns) / 1_000;
+  return { count, min: us(min), mean: us(recorded.mean), p50: us(at(50)), p90: us(at(90)), p99: us(at(99)), max: us(max) };
 }
 
 function increment(counts: Map<string, number>, key: string, by = 1): void {

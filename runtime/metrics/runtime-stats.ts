@@ -39,9 +39,13 @@ export function collectStats(threads: Iterable<StatsSource>, clock: Clock): Runt
 export function everyInterval(clock: Clock, intervalMs: number, tick: () => void): () => void {
   let cancel: (() => void) | undefined;
   let stopped = false;
+  // Due times, not delays from the last tick: a clock advanced by several intervals at once ticks once per interval.
+  let due = clock.now() + intervalMs;
   const arm = (): void => {
-    cancel = startTimer(clock, intervalMs, () => {
+    cancel = startTimer(clock, Math.max(0, due - clock.now()), () => {
       if (stopped) return;
+      // A clock that jumped far ahead (or a process that was blocked) catches up by one tick, not by a burst.
+      due = Math.max(due + intervalMs, clock.now());
       arm();
       tick();
     });
