@@ -10,7 +10,7 @@
 import { EventDroppedError, InvalidOptionError, MiddlewareFailedError } from '../../errors.js';
 import type { BusEvent, Payload, Priority, Side } from '../../types.js';
 import { assertKnownKeys, describe } from '../validate.js';
-import { collectOutcomes, failures } from './outcomes.js';
+import { failures } from './outcomes.js';
 import type { Subscriptions } from './subscriptions.js';
 
 /** A post as a `before` middleware sees it: not stamped yet. */
@@ -201,9 +201,31 @@ export class Pipeline {
   }
 }
 
-/** Has the `after` middleware of `pipeline` told the outcomes of `event`'s delivery in this thread. */
+/**
+ * Has the `after` middleware of `pipeline` told the outcomes of `event`'s
+ * delivery in this thread: at once when every handler returned a plain
+ * value (no promise to wait for, nothing allocated beyond the outcomes), else
+ * once their promises have settled.
+ */
 export function watchForAfter(subscriptions: Subscriptions, pipeline: Pipeline, event: BusEvent): void {
-  const { watch, outcomes } = collectOutcomes();
-  subscriptions.watch(event.id, watch);
-  pipeline.track(event, outcomes);
+  const outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown>>> = [];
+  let promised = false;
+  subscriptions.watch(event.id, {
+    handled: (result) => {
+      if (result instanceof Promise) {
+        promised = true;
+        outcomes.push(
+          result.then(
+            (value: unknown) => ({ status: 'fulfilled', value }),
+            (reason: unknown) => ({ status: 'rejected', reason }),
+          ),
+        );
+      } else outcomes.push({ status: 'fulfilled', value: result });
+    },
+    failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
+    delivered: () => {
+      if (promised) pipeline.track(event, Promise.all(outcomes));
+      else pipeline.after(event, { outcomes: outcomes as Array<PromiseSettledResult<unknown>>, failed: failures(outcomes as Array<PromiseSettledResult<unknown>>) });
+    },
+  });
 }

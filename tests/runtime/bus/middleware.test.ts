@@ -120,7 +120,7 @@ test('order - runtime middleware, then the bus\'s, in registration order; after 
   // The runtime's middleware is on every bus of the thread, the internal side's too; a bus's stays with its side and generation's successors.
   order.length = 0;
   runtime.bus('internal').post('y', {}, { priority: 'immediate' });
-  assert.equal(order, ['before runtime 1', 'before runtime 2']);
+  assert.equal(order, ['before runtime 1', 'before runtime 2', 'after runtime 2', 'after runtime 1'], 'after runs with no handler too (no outcomes)');
   order.length = 0;
   const next = await bus.toStation();
   next.post('z', {}, { priority: 'immediate' });
