@@ -33,7 +33,7 @@ import { StationExchange, type Read } from './station-exchange.js';
 import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
-import { watchForAfter } from './middleware.js';
+import { AfterWatch } from './middleware.js';
 import { stampPost, type PostContext } from './posting.js';
 import type {
   AnyEvents,
@@ -208,7 +208,10 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.#reports.lastId = event.id;
     const subscriptions = thread.subscriptions(this.side);
     subscriptions.metrics?.posted(type);
-    if (this.#posting.pipeline.hasAfter) watchForAfter(subscriptions, this.#posting.pipeline, event);
+    const pipeline = this.#posting.pipeline;
+    // An immediate delivery is told to it directly; later ones find it by the event's id.
+    const after = pipeline.hasAfter ? new AfterWatch(pipeline, event) : undefined;
+    if (after !== undefined && priority !== 'immediate') subscriptions.watch(event.id, after);
     if (priority === 'deferred') {
       this.#queue.push(event);
       this.#scheduleIdle();
@@ -226,7 +229,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     // Its stamp is after everything this thread has seen: the outbox stays sorted. It goes to the station whatever this history keeps.
     this.#outbox.push(event);
     if (priority === 'immediate') {
-      this.#reports.delivered += subscriptions.deliver(event);
+      this.#reports.delivered += subscriptions.deliver(event, after);
       this.#afterDelivery([event]);
       this.#scheduleReport();
     } else {

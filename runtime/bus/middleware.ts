@@ -9,9 +9,8 @@
  */
 import { EventDroppedError, InvalidOptionError, MiddlewareFailedError } from '../../errors.js';
 import type { BusEvent, Payload, Priority, Side } from '../../types.js';
-import { assertKnownKeys, describe } from '../validate.js';
-import { failures } from './outcomes.js';
-import type { Subscriptions } from './subscriptions.js';
+import { describe } from '../validate.js';
+import { failures, type DeliveryWatch } from './outcomes.js';
 
 /** A post as a `before` middleware sees it: not stamped yet. */
 export interface PostDraft {
@@ -41,8 +40,10 @@ export interface DeliveryOutcome {
 }
 
 /**
- * A middleware: `before`, `after`, or both. Both are synchronous, because
- * `post()` is (a `before` that returns a promise is refused as a failure).
+ * A middleware: `before`, `after`, or both (an object literal or an
+ * instance of a class of yours; they are called as its methods). Both are
+ * synchronous, because `post()` is (a `before` that returns a promise is
+ * refused as a failure).
  *
  * @example
  * const logging: Middleware = {
@@ -59,14 +60,12 @@ export interface Middleware {
   after?(event: BusEvent, outcome: DeliveryOutcome): void;
 }
 
-const MIDDLEWARE_KEYS = ['name', 'before', 'after'] as const;
-
 /** Throws `InvalidOptionError` naming `option` unless `value` is a middleware. */
 export function checkMiddleware(value: unknown, option: string): Middleware {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidOptionError(option, `expected a middleware: an object with before() and/or after(), got ${describe(value)}.`);
   }
-  assertKnownKeys(value, MIDDLEWARE_KEYS, option);
+  // Other keys are allowed: a middleware may be an instance of the user's class, with state of its own.
   const middleware = value as Middleware;
   if (middleware.before === undefined && middleware.after === undefined) {
     throw new InvalidOptionError(option, 'expected before() and/or after(); it has neither.');
@@ -202,30 +201,43 @@ export class Pipeline {
 }
 
 /**
- * Has the `after` middleware of `pipeline` told the outcomes of `event`'s
+ * Tells the `after` middleware of a pipeline the outcomes of one event's
  * delivery in this thread: at once when every handler returned a plain
- * value (no promise to wait for, nothing allocated beyond the outcomes), else
- * once their promises have settled.
+ * value, else once their promises have settled. A class, not closures: one
+ * object per post on the delivery path.
  */
-export function watchForAfter(subscriptions: Subscriptions, pipeline: Pipeline, event: BusEvent): void {
-  const outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown>>> = [];
-  let promised = false;
-  subscriptions.watch(event.id, {
-    handled: (result) => {
-      if (result instanceof Promise) {
-        promised = true;
-        outcomes.push(
-          result.then(
-            (value: unknown) => ({ status: 'fulfilled', value }),
-            (reason: unknown) => ({ status: 'rejected', reason }),
-          ),
-        );
-      } else outcomes.push({ status: 'fulfilled', value: result });
-    },
-    failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
-    delivered: () => {
-      if (promised) pipeline.track(event, Promise.all(outcomes));
-      else pipeline.after(event, { outcomes: outcomes as Array<PromiseSettledResult<unknown>>, failed: failures(outcomes as Array<PromiseSettledResult<unknown>>) });
-    },
-  });
+export class AfterWatch implements DeliveryWatch {
+  readonly #pipeline: Pipeline;
+  readonly #event: BusEvent;
+  readonly #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown>>> = [];
+  #promised = false;
+
+  constructor(pipeline: Pipeline, event: BusEvent) {
+    this.#pipeline = pipeline;
+    this.#event = event;
+  }
+
+  handled(result: unknown): void {
+    if (result instanceof Promise) {
+      this.#promised = true;
+      this.#outcomes.push(
+        result.then(
+          (value: unknown) => ({ status: 'fulfilled', value }),
+          (reason: unknown) => ({ status: 'rejected', reason }),
+        ),
+      );
+    } else this.#outcomes.push({ status: 'fulfilled', value: result });
+  }
+
+  failed(reason: unknown): void {
+    this.#outcomes.push({ status: 'rejected', reason });
+  }
+
+  delivered(): void {
+    if (this.#promised) this.#pipeline.track(this.#event, Promise.all(this.#outcomes));
+    else {
+      const outcomes = this.#outcomes as Array<PromiseSettledResult<unknown>>;
+      this.#pipeline.after(this.#event, { outcomes, failed: failures(outcomes) });
+    }
+  }
 }

@@ -8,7 +8,7 @@ import type { BusEvent, Origin, Payload, Priority, Side } from '../../types.js';
 import { assertEventType, copyPayload } from '../validate.js';
 import { checkPostOptions, type PostOptions } from './bus-options.js';
 import type { BusThread } from './bus-thread.js';
-import type { Pipeline } from './middleware.js';
+import type { Pipeline, PostDraft } from './middleware.js';
 
 /** What a bus hands `stampPost()`. */
 export interface PostContext {
@@ -34,7 +34,7 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
   const { pipeline, side } = context;
   if (pipeline.hasBefore) {
-    const draft = { type, payload, side, priority, ...(topic === undefined ? {} : { topic }), ...(meta === undefined ? {} : { meta }) };
+    const draft: PostDraft = topic === undefined && meta === undefined ? { type, payload, side, priority } : { type, payload, side, priority, topic, meta };
     try {
       payload = pipeline.before(draft).payload;
     } catch (error) {

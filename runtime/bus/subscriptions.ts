@@ -200,13 +200,15 @@ export class Subscriptions {
   /**
    * Delivers one event to every matching subscriber, in subscription order.
    * A throwing or rejecting subscriber never stops the others. Returns how
-   * many subscribers were called.
+   * many subscribers were called. `also` is told too (the `after`
+   * middleware of a post delivered at once, without a watch by id).
    */
-  deliver(event: BusEvent): number {
+  deliver(event: BusEvent, also?: DeliveryWatch): number {
     const entries = this.#matching(event.type);
-    const watch = this.#watchNext === undefined && this.#watches.size === 0 ? undefined : this.#watchOf(event);
+    let watch = this.#watchNext === undefined && this.#watches.size === 0 ? undefined : this.#watchOf(event);
+    if (also !== undefined) watch = watch === undefined ? also : bothWatches(watch, also);
     const metrics = this.metrics;
-    const started = metrics === undefined ? 0 : performance.now();
+    const started = metrics !== undefined && metrics.timing() ? performance.now() : 0;
     let called = 0;
     for (const entry of entries) {
       if (!entry.active) continue;

@@ -6,8 +6,9 @@
  * Off unless `createRuntime({ metrics })` asks for them: then the thread
  * gives each side one of these, and the delivery path checks for it once.
  */
+import { createRequire } from 'node:module';
+import type { Histogram } from 'hdr-histogram-js';
 import { InvalidOptionError } from '../../errors.js';
-import { build, type Histogram } from 'hdr-histogram-js';
 import type { Side } from '../../types.js';
 import { describe } from '../validate.js';
 import type { BusStats, DurationSummary, MetricsOptions } from './stats.js';
@@ -34,9 +35,38 @@ export function checkMetricsOptions(value: unknown): ResolvedMetrics | undefined
   return { intervalMs };
 }
 
-/** Durations in nanoseconds, up to an hour, to 2 significant digits. */
+/** Deliveries of a side that are all timed, before sampling starts. */
+export const TIMED_IN_FULL = 1_024;
+
+/** Past `TIMED_IN_FULL`, one delivery in this many is timed. */
+export const TIMING_SAMPLE = 8;
+
+type HistogramClass = new (lowestDiscernibleValue: number, highestTrackableValue: number, significantDigits: number) => Histogram;
+let Int32Histogram: HistogramClass | undefined;
+
+/**
+ * hdr-histogram-js's plain JS histogram, loaded when the first metrics are
+ * made: its main entry also decodes and compiles its WebAssembly build when
+ * loaded, many times the cost of this class alone, which every thread would
+ * otherwise pay at start, metrics on or off. The package has
+ * no `exports` map and is pinned, so its file is reachable; its main entry is the fallback.
+ */
+function histogramClass(): HistogramClass {
+  if (Int32Histogram !== undefined) return Int32Histogram;
+  const require = createRequire(import.meta.url);
+  try {
+    Int32Histogram = (require('hdr-histogram-js/dist/Int32Histogram.js') as { default: HistogramClass }).default;
+  } catch {
+    Int32Histogram = (require('hdr-histogram-js') as { Int32Histogram: HistogramClass }).Int32Histogram;
+  }
+  return Int32Histogram;
+}
+
+/** Durations in nanoseconds, up to an hour, to 2 significant digits, growing as needed. */
 function histogram(): Histogram {
-  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: 2, autoResize: true });
+  const recorded = new (histogramClass())(1, 3_600_000_000_000, 2);
+  recorded.autoResize = true;
+  return recorded;
 }
 
 function summary(recorded: Histogram): DurationSummary {
@@ -76,6 +106,8 @@ export class BusMetrics {
   readonly #syncTime = histogram();
   #syncs = 0;
   #syncsFailed = 0;
+  /** Deliveries asked whether to time them. */
+  #deliveries = 0;
 
   constructor(thread: string, side: Side) {
     this.thread = thread;
@@ -90,13 +122,23 @@ export class BusMetrics {
     increment(this.#dropped, type);
   }
 
-  /** One event reached `calls` handlers, which took from `startedMs` (`now()`) until now. */
+  /**
+   * Whether to time the next delivery: each of the first `TIMED_IN_FULL`,
+   * then one in `TIMING_SAMPLE`. Two clock reads and a histogram record are
+   * most of what metrics cost per event; the counts stay exact.
+   */
+  timing(): boolean {
+    const deliveries = ++this.#deliveries;
+    return deliveries <= TIMED_IN_FULL || deliveries % TIMING_SAMPLE === 0;
+  }
+
+  /** One event reached `calls` handlers, which took from `startedMs` (`performance.now()`, or 0 when not timed) until now. */
   delivered(type: string, calls: number, startedMs: number): void {
     if (calls === 0) return;
     increment(this.#delivered, type, calls);
     this.#calls += calls;
     // At least 1 ns: a record of 0 would fall outside the histogram's lowest value.
-    this.#handlerTime.recordValue(Math.max(1, Math.round((performance.now() - startedMs) * 1e6)));
+    if (startedMs !== 0) this.#handlerTime.recordValue(Math.max(1, Math.round((performance.now() - startedMs) * 1e6)));
   }
 
   failed(type: string, subscription: string): void {
