@@ -33,6 +33,7 @@ export interface Published<Ev = BusEvent> {
   readonly failed: number;
   /** Set only when a `before` middleware dropped the post (see `Dropped`). */
   readonly dropped?: undefined;
+  readonly middleware?: undefined;
 }
 
 /** What `bus.publish()` resolves with when a `before` middleware dropped the post: nothing was posted. */
