@@ -22,7 +22,9 @@ export type BusErrorCode =
   | 'RUNTIME_STOPPED'
   | 'TRANSPORT_FAILED'
   | 'WORKER_CRASHED'
-  | 'REPLAY_MISMATCH';
+  | 'REPLAY_MISMATCH'
+  | 'EVENT_DROPPED'
+  | 'MIDDLEWARE_FAILED';
 
 /**
  * Base class of every error busline raises on purpose.
@@ -320,6 +322,37 @@ export class WorkerCrashedError extends BusError {
   }
 }
 
+/** A post that a `before` middleware dropped (`bus.publish()` resolves with `{ dropped }` instead). Nothing was posted. */
+export class EventDroppedError extends BusError {
+  /** The reason the middleware gave. */
+  readonly reason: string;
+  /** The middleware's `name`, or its position (`#0`, ...) when it has none. */
+  readonly middleware: string;
+
+  constructor(type: string, reason: string, middleware: string) {
+    super('EVENT_DROPPED', `"${type}" was dropped by middleware ${middleware}: ${reason}. Nothing was posted.`);
+    this.reason = reason;
+    this.middleware = middleware;
+  }
+}
+
+/** A middleware threw; `cause` is what it threw. A throwing `before` refuses the post (nothing was posted). */
+export class MiddlewareFailedError extends BusError {
+  /** The middleware's `name`, or its position (`#0`, ...) when it has none. */
+  readonly middleware: string;
+
+  constructor(type: string, middleware: string, stage: 'before' | 'after', options: { cause: unknown }) {
+    super(
+      'MIDDLEWARE_FAILED',
+      stage === 'before'
+        ? `Middleware ${middleware} threw in before() on "${type}": the post was refused and nothing was posted. Fix the middleware, or catch inside it.`
+        : `Middleware ${middleware} threw in after() on "${type}": the event was delivered; the error is only reported.`,
+      options,
+    );
+    this.middleware = middleware;
+  }
+}
+
 /**
  * An error as it crosses a thread or a process (in a control call's answer
  * or a refusing Ack): its code, its message, and the fields its class adds.
@@ -351,6 +384,8 @@ const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[
   TRANSPORT_FAILED: TransportError,
   WORKER_CRASHED: WorkerCrashedError,
   REPLAY_MISMATCH: ReplayMismatchError,
+  EVENT_DROPPED: EventDroppedError,
+  MIDDLEWARE_FAILED: MiddlewareFailedError,
 };
 
 /** Fields every error has; the rest of an error's own fields are its class's details. */

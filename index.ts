@@ -47,7 +47,9 @@ export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, S
 export type { FromMainOptions } from './runtime/station/station.js';
 export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
-export type { AwaitableBus, Published } from './runtime/bus/bus-awaits.js';
+export type { AwaitableBus, Dropped, Published } from './runtime/bus/bus-awaits.js';
+export type { BeforeResult, DeliveryOutcome, Middleware, PostDraft } from './runtime/bus/middleware.js';
+export type { BusStats, DurationSummary, MetricsOptions, RuntimeStats } from './runtime/metrics/stats.js';
 export type { WaitForEventsOptions, WaitForOptions } from './runtime/bus/wait-for.js';
 export type { HistoryQuery } from './runtime/store/history.js';
 export type {
@@ -95,4 +97,6 @@ export {
   TransportError,
   WorkerCrashedError,
   ReplayMismatchError,
+  EventDroppedError,
+  MiddlewareFailedError,
 } from './errors.js';

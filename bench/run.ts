@@ -10,6 +10,7 @@ import { report, reportLatency } from './harness.js';
 import { writeGroup } from './performance-doc.js';
 import { crossThread } from './threads.bench.js';
 import { inspectionOverhead } from './inspection.bench.js';
+import { pipelineVersusEmit } from './pipeline.bench.js';
 
 const GROUPS = ['codec', 'core', 'threads'] as const;
 const asked = process.argv.slice(2);
@@ -36,7 +37,15 @@ if (runs('core')) {
   const inspection = await inspectionOverhead();
   report(inspection.rates);
   for (const note of inspection.notes) console.log(`  (${note})`);
-  writeGroup('core', { rates: [...post, ...merge, ...inspection.rates], notes: inspection.notes });
+  const pipeline = await pipelineVersusEmit();
+  report(pipeline.rates);
+  reportLatency(pipeline.latencies);
+  for (const note of pipeline.notes) console.log(`  (${note})`);
+  writeGroup('core', {
+    rates: [...post, ...merge, ...inspection.rates, ...pipeline.rates],
+    latencies: pipeline.latencies,
+    notes: [...inspection.notes, ...pipeline.notes],
+  });
 }
 if (runs('threads')) {
   const threads = await crossThread();

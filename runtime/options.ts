@@ -16,6 +16,9 @@ import { MAX_DEADLINE_MS, checkResourceLimits } from './hosting/worker-host.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from './store/memory-policy.js';
 import { policyLimits, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './station/sync-policy.js';
 import { assertFunction, assertKnownKeys, describe } from './validate.js';
+import { checkMiddlewareList, type Middleware } from './bus/middleware.js';
+import { checkMetricsOptions, type ResolvedMetrics } from './metrics/bus-metrics.js';
+import type { MetricsOptions } from './metrics/stats.js';
 import { FrameTransport, InMemoryTransport, type Transport } from './wire/transport.js';
 
 /** Options of `createRuntime()`. */
@@ -106,6 +109,14 @@ export interface RuntimeOptions {
    * Default: none, every history keeps every event.
    */
   readonly memory?: MemoryOptions;
+  /**
+   * Middleware of every bus of the threads hosted in this JS thread (the
+   * root's; functions cannot reach workers), before each bus's own
+   * (`bus.use()`). Default none.
+   */
+  readonly middleware?: readonly Middleware[];
+  /** Record metrics (`bus.stats()`, `runtime.stats()`), and post them every `intervalMs` if given. Default off. */
+  readonly metrics?: boolean | MetricsOptions;
 }
 
 /**
@@ -146,6 +157,8 @@ const RUNTIME_OPTIONS = [
   'sync',
   'journal',
   'memory',
+  'middleware',
+  'metrics',
 ] as const;
 
 /** `RuntimeOptions` checked, with every default filled in: what the runtime runs with. */
@@ -173,6 +186,9 @@ export interface ResolvedRuntimeOptions {
   readonly journal: string | false | undefined;
   /** The memory policies every bus and station of this process applies. */
   readonly memory: MemoryPolicies;
+  readonly middleware: readonly Middleware[];
+  /** Off: `undefined`. */
+  readonly metrics: ResolvedMetrics | undefined;
 }
 
 /** Logs a subscriber's error: `onError` when none is given. */
@@ -248,6 +264,8 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
     syncLimits: sync === undefined ? undefined : policyLimits(sync),
     journal,
     memory,
+    middleware: checkMiddlewareList(options.middleware, 'middleware'),
+    metrics: checkMetricsOptions(options.metrics),
   };
 }
 

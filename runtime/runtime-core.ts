@@ -28,6 +28,8 @@ import type { ResolvedRuntimeOptions } from './options.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './station/links.js';
 import { Station } from './station/station.js';
 import type { MemoryPolicies } from './store/memory-policy.js';
+import type { Middleware } from './bus/middleware.js';
+import type { ResolvedMetrics } from './metrics/bus-metrics.js';
 import { SyncTimer, settleAll } from './station/sync-policy.js';
 import { Thread } from './thread/thread.js';
 import { InspectionHub } from './inspection/hub.js';
@@ -237,6 +239,11 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   /** Thread `processor.thread` when it is a worker attached here. */
   remoteThread(processor: number, thread: number): RemoteThread | undefined {
     return this.#remoteThreads.get(`${processor}.${thread}`);
+  }
+
+  /** The threads hosted in this JS thread. */
+  localThreads(): Thread[] {
+    return this.#threads.flat();
   }
 
   /** Thread `processor.index` when it runs in this thread; throws `InvalidOptionError` otherwise. */
@@ -483,10 +490,13 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
   readonly #core: RuntimeCore;
   readonly processor: number;
   links: Record<Side, StationLink> | undefined;
+  readonly middleware: readonly Middleware[];
+  readonly metrics: ResolvedMetrics | undefined;
 
   constructor(core: RuntimeCore, processor: number) {
     this.#core = core;
     this.processor = processor;
+    ({ middleware: this.middleware, metrics: this.metrics } = core.options);
   }
 
   get clock(): Clock {

@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../errors.js';
-import type { Side } from '../types.js';
+import type { BusEvent, Side } from '../types.js';
 import type { Bridge } from './bridge/bridge.js';
 import type { Bus } from './bus/bus.js';
 import { RemoteBus, type RemoteThread } from './bus/remote-bus.js';
@@ -24,6 +24,8 @@ import { assertKnownKeys, assertSide } from './validate.js';
 import { checkInspectorOptions, type InspectorOptions } from '../inspector/options.js';
 import { checkRecordArguments, type RecordingHandle, type RecordOptions } from './recording/record-options.js';
 import type { Transport } from './wire/transport.js';
+import { collectStats, everyInterval } from './metrics/runtime-stats.js';
+import type { RuntimeStats } from './metrics/stats.js';
 import type { AnyEvents, EventMap, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
 
 export type { ActorInfo, InspectorOptions, RuntimeOptions };
@@ -125,7 +127,35 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
 
   /** The same as `createRuntime(options)`: checks the options and starts the runtime. */
   constructor(options?: RuntimeOptions) {
-    this.#core = new RuntimeCore(parseRuntimeOptions(options));
+    const core = (this.#core = new RuntimeCore(parseRuntimeOptions(options)));
+    const intervalMs = core.options.metrics?.intervalMs;
+    if (intervalMs !== undefined) {
+      const root = core.thread(0, 0);
+      const stop = everyInterval(core.clock, intervalMs, () => {
+        const stats = collectStats(core.localThreads(), core.clock);
+        try {
+          if (stats !== undefined && core.running) root.bus('internal').post('busline.stats', stats as never);
+        } catch (error) {
+          // A full internal bus refuses it like any post; the next interval tries again.
+          core.options.onError(error, { type: 'busline.stats', id: 'busline.stats' } as BusEvent);
+        }
+      });
+      root.whenHalted(stop);
+    }
+  }
+
+  /**
+   * The metrics of every bus of the threads hosted in this JS thread (the
+   * root's thread 0.0 and embedded processors' threads), with totals; `undefined`
+   * unless `createRuntime({ metrics: true })` turned them on. Worker threads
+   * and child processors are not included yet: their buses record nothing.
+   *
+   * @example
+   * const runtime = createRuntime({ metrics: true })
+   * console.log(runtime.stats()?.posted)
+   */
+  stats(): RuntimeStats | undefined {
+    return collectStats(this.#core.localThreads(), this.#core.clock);
   }
 
   /** The wall clock events are stamped with (`clock`). */

@@ -1,15 +1,20 @@
 /**
  * The calls of a bus that await something: `publish()` (a post whose promise
  * settles when this thread's handlers have), `waitFor()` and
- * `waitForEvents()`. They are built on `post()`, `subscribe()` and the
- * thread's subscriptions alone, so they live here rather than in `bus.ts`;
- * `Bus` extends this class and hands it its parts (`provideBusParts`).
+ * `waitForEvents()`; and those of its thread's side that a bus only passes
+ * on: `use()` (middleware) and `stats()`. They are built on `post()`,
+ * `subscribe()` and the thread's parts alone, so they live here rather than
+ * in `bus.ts`; `Bus` extends this class and hands it its parts (`provideBusParts`).
  */
-import { RuntimeStoppedError } from '../../errors.js';
+import { BusRetiredError, RuntimeStoppedError, isBusError, type EventDroppedError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import type { Clock } from '../clock.js';
+import type { Depths } from '../metrics/bus-metrics.js';
+import type { BusStats } from '../metrics/stats.js';
 import type { PostOptions } from './bus-options.js';
-import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
+import type { Middleware, Pipeline } from './middleware.js';
+import { collectOutcomes, failures } from './outcomes.js';
+import type { SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
 import type { EventOf, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, ValidPatterns } from './typed-events.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
 
@@ -26,6 +31,20 @@ export interface Published<Ev = BusEvent> {
   readonly outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
   /** How many handlers failed. */
   readonly failed: number;
+  /** Set only when a `before` middleware dropped the post (see `Dropped`). */
+  readonly dropped?: undefined;
+  readonly middleware?: undefined;
+}
+
+/** What `bus.publish()` resolves with when a `before` middleware dropped the post: nothing was posted. */
+export interface Dropped {
+  /** The reason the middleware gave. */
+  readonly dropped: string;
+  /** The middleware's `name` (or `#<position>`). */
+  readonly middleware: string;
+  readonly event?: undefined;
+  readonly outcomes: readonly [];
+  readonly failed: 0;
 }
 
 /** What a bus hands the calls of this module. */
@@ -34,6 +53,11 @@ interface BusParts {
   subscriptions(): Subscriptions;
   /** Calls `stopped` when the bus's thread halts (the runtime or the thread stops); returns what forgets it. */
   whenHalted(stopped: () => void): () => void;
+  /** The middleware of the bus's thread's side. */
+  readonly pipeline: Pipeline;
+  retired(): boolean;
+  /** The bus's own depths (`stats()` adds the subscribers' in-flight promises). */
+  depths(): Omit<Depths, 'inFlight'>;
 }
 
 const partsOf = new WeakMap<object, BusParts>();
@@ -41,29 +65,6 @@ const partsOf = new WeakMap<object, BusParts>();
 /** @internal Called by `Bus`'s constructor. */
 export function provideBusParts(bus: object, parts: BusParts): void {
   partsOf.set(bus, parts);
-}
-
-/** Collects the outcomes of one event's handlers. */
-function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Array<PromiseSettledResult<unknown>>> } {
-  const outcomes: Array<Promise<PromiseSettledResult<unknown>> | PromiseSettledResult<unknown>> = [];
-  let delivered!: () => void;
-  const done = new Promise<void>((resolve) => (delivered = resolve));
-  const watch: DeliveryWatch = {
-    handled: (result) => {
-      // Settled handlers attached at once: a rejection is never unhandled while others run.
-      outcomes.push(
-        result instanceof Promise
-          ? result.then(
-              (value: unknown) => ({ status: 'fulfilled', value }),
-              (reason: unknown) => ({ status: 'rejected', reason }),
-            )
-          : { status: 'fulfilled', value: result },
-      );
-    },
-    failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
-    delivered,
-  };
-  return { watch, outcomes: done.then(() => Promise.all(outcomes)) };
 }
 
 /**
@@ -88,27 +89,42 @@ export abstract class AwaitableBus<E> {
    * (`toStation()`, `sync()` or the sync policy). Handler errors are in the
    * outcomes and still go to `onError`; the promise rejects only when the
    * post is refused (as `post()` would throw), or with `RuntimeStoppedError`
-   * when the runtime (or the thread) stops first.
+   * when the runtime (or the thread) stops first. A post that a `before`
+   * middleware drops resolves with `{ dropped: reason, middleware }` (where
+   * `post()` throws `EventDroppedError`); with `after` middleware, it
+   * resolves once they have run.
    *
    * @example
-   * const { outcomes, failed } = await bus.publish('user.login', { id: 7 })
-   * if (failed > 0) console.error(outcomes)
+   * const published = await bus.publish('user.login', { id: 7 })
+   * if (published.dropped !== undefined) console.log('dropped:', published.dropped)
+   * else if (published.failed > 0) console.error(published.outcomes)
    */
-  async publish<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<Published<PostedEvent<E, K, P>>> {
-    const subscriptions = partsOf.get(this)!.subscriptions();
+  async publish<K extends EventTypeOf<E>, P>(
+    type: K,
+    payload: PostPayload<E, K, P>,
+    options?: PostOptions,
+  ): Promise<Published<PostedEvent<E, K, P>> | Dropped> {
+    const parts = partsOf.get(this)!;
+    const subscriptions = parts.subscriptions();
     const { watch, outcomes } = collectOutcomes();
     let event: PostedEvent<E, K, P>;
-    if (options?.priority === 'immediate') {
-      // Delivered before post() returns: the watch takes the next delivery, this event's.
-      subscriptions.watch(undefined, watch);
-      try {
+    try {
+      if (options?.priority === 'immediate') {
+        // Delivered before post() returns: the watch takes the next delivery, this event's.
+        subscriptions.watch(undefined, watch);
+        try {
+          event = this.post(type, payload, options);
+        } finally {
+          subscriptions.watch(undefined, undefined);
+        }
+      } else {
         event = this.post(type, payload, options);
-      } finally {
-        subscriptions.watch(undefined, undefined);
+        subscriptions.watch((event as BusEvent).id, watch);
       }
-    } else {
-      event = this.post(type, payload, options);
-      subscriptions.watch((event as BusEvent).id, watch);
+    } catch (error) {
+      if (!isBusError(error, 'EVENT_DROPPED')) throw error;
+      const { reason, middleware } = error as EventDroppedError;
+      return { dropped: reason, middleware, outcomes: [], failed: 0 };
     }
     // A deferred event the stopped thread never delivers, or a handler that never settles, must not hold the caller for good.
     let forget: (() => void) | undefined;
@@ -118,10 +134,42 @@ export abstract class AwaitableBus<E> {
     let settled: Array<PromiseSettledResult<unknown>>;
     try {
       settled = await Promise.race([outcomes, halted]);
+      const after = parts.pipeline.afterDone((event as BusEvent).id);
+      if (after !== undefined) await Promise.race([after, halted]);
     } finally {
       forget?.();
     }
-    return { event, outcomes: settled, failed: settled.filter((outcome) => outcome.status === 'rejected').length };
+    return { event, outcomes: settled, failed: failures(settled) };
+  }
+
+  /**
+   * Adds a middleware to this thread's side (it stays for the next bus
+   * generations, as subscriptions do), after the runtime's and those added
+   * before; returns what removes it. A value that is not a middleware is
+   * refused with `InvalidOptionError`. See `Middleware`.
+   *
+   * @example
+   * bus.use({ name: 'no-tests', before: (draft) => (draft.type.startsWith('test.') ? { drop: 'a test event' } : undefined) })
+   */
+  use(middleware: Middleware): () => void {
+    const parts = partsOf.get(this)!;
+    if (parts.retired()) throw new BusRetiredError('use()');
+    return parts.pipeline.add(middleware);
+  }
+
+  /**
+   * The metrics of this thread's side (counts since the runtime started,
+   * handler time percentiles, errors, depths, syncs), or `undefined` unless
+   * `createRuntime({ metrics: true })` turned them on.
+   *
+   * @example
+   * const stats = bus.stats()
+   * if (stats !== undefined) console.log(stats.posted, stats.handlerTime.p99)
+   */
+  stats(): BusStats | undefined {
+    const parts = partsOf.get(this)!;
+    const subscriptions = parts.subscriptions();
+    return subscriptions.metrics?.snapshot({ ...parts.depths(), inFlight: subscriptions.inFlight });
   }
 
   /**

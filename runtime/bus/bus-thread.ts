@@ -7,6 +7,7 @@ import type { Side } from '../../types.js';
 import type { HybridClock } from '../clock.js';
 import type { ThreadHost } from '../station/links.js';
 import type { DeliveredMark } from './delivered-mark.js';
+import type { Pipeline } from './middleware.js';
 import type { Subscriptions } from './subscriptions.js';
 
 /** A bus's thread; `B` is the bus type its generations have. */
@@ -29,6 +30,8 @@ export interface BusThread<B> {
   parkedNotes(side: Side): number;
   /** The subscriptions of `side`: they belong to the thread and outlive bus generations. */
   subscriptions(side: Side): Subscriptions;
+  /** The middleware of `side`: the runtime's and the buses' (`bus.use()`), which outlive bus generations too. */
+  pipeline(side: Side): Pipeline;
   /** What the subscribers of `side` have been delivered of the station of side `read`. */
   delivered(side: Side, read: Side): DeliveredMark;
   assertRunning(call: string): void;

@@ -9,18 +9,17 @@
 import type { Actor } from 'xstate';
 import { BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBusError } from '../../errors.js';
 import type { busMachine } from '../../machines/bus.machine.js';
-import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../../types.js';
+import type { BusEvent, Endpoint, Payload, Side } from '../../types.js';
 import { readableSide } from '../bridge/bridge.js';
 import { checkHistoryQuery, type EventHistory, type HistoryQuery } from '../store/history.js';
 import type { MemoryStats } from '../store/memory-budget.js';
 import type { Retention } from '../store/retention.js';
 import type { EventBatch } from '../wire/protocol.js';
-import { assertEventType, copyPayload, describe } from '../validate.js';
+import { describe } from '../validate.js';
 import { ActivityReports } from './activity-reports.js';
 import { provideBusControl } from './bus-control.js';
 import { BackPressure } from './back-pressure.js';
 import {
-  checkPostOptions,
   checkSyncOptions,
   type FromStationOptions,
   type FromStationResult,
@@ -35,6 +34,8 @@ import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
 import { busRetention } from './memory-reports.js';
+import { AfterWatch } from './middleware.js';
+import { stampPost, type PostContext } from './posting.js';
 import type {
   AnyEvents,
   EventOf,
@@ -62,7 +63,8 @@ export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, S
 export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   readonly side: Side;
   readonly endpoint: Endpoint;
-  readonly #origin: Origin;
+  /** What `stampPost()` needs; its origin object is shared by all of this bus's events. */
+  readonly #posting: PostContext;
   readonly #thread: BusThread<Bus>;
   readonly #actor: Actor<typeof busMachine>;
   readonly #retention: Retention;
@@ -100,11 +102,20 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   /** @internal Created by the runtime; use `runtime.bus(side)`. */
   constructor(thread: BusThread<Bus>, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
     super();
-    provideBusParts(this, { clock: thread.host.clock, subscriptions: () => thread.subscriptions(side), whenHalted: (stopped) => thread.whenHalted(stopped) });
+    const pipeline = thread.pipeline(side);
+    provideBusParts(this, {
+      clock: thread.host.clock,
+      subscriptions: () => thread.subscriptions(side),
+      whenHalted: (stopped) => thread.whenHalted(stopped),
+      pipeline,
+      retired: () => this.#retired,
+      depths: () => ({ queued: this.#queue.length, parked: this.parked, unsent: this.#outbox.length }),
+    });
     this.#thread = thread;
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
-    this.#origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
+    const origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
+    this.#posting = { thread, side, origin, pipeline, admit: (type, priority) => this.#pressure.admit(type, priority) };
     this.#actor = actor(this.endpoint);
     this.#reports = new ActivityReports(this.#actor);
     this.#pressure = new BackPressure(thread, side, {
@@ -189,34 +200,19 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): PostedEvent<E, K, P> {
     if (this.#retired) throw new BusRetiredError('post()');
     this.#thread.assertRunning('post');
-    assertEventType(type);
-    // Its value now: the application may change its object afterwards, the event does not change with it.
-    const value = copyPayload(payload as Payload);
-    let priority: Priority = 'normal';
-    let topic: string | undefined;
-    let meta: Readonly<Record<string, string>> | undefined;
-    if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
-    this.#pressure.admit(type, priority);
     const thread = this.#thread;
-    // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
-    const event: BusEvent =
-      topic === undefined && meta === undefined
-        ? { id: thread.nextId(), type, side: this.side, timestamp: thread.clock.next(), origin: this.#origin, priority, payload: value }
-        : {
-            id: thread.nextId(),
-            type,
-            side: this.side,
-            timestamp: thread.clock.next(),
-            origin: this.#origin,
-            priority,
-            ...(topic === undefined ? {} : { topic }),
-            payload: value,
-            ...(meta === undefined ? {} : { meta }),
-          };
+    const event = stampPost(this.#posting, type, payload as Payload, options);
+    const priority = event.priority;
     // Its size limit and the history's `refuseNew` limits; its stamp and id are used up either way.
     this.#retention.admitPost(event);
     this.#reports.posted++;
     this.#reports.lastId = event.id;
+    const subscriptions = thread.subscriptions(this.side);
+    subscriptions.metrics?.posted(type);
+    const pipeline = this.#posting.pipeline;
+    // An immediate delivery is told to it directly; later ones find it by the event's id.
+    const after = pipeline.hasAfter ? new AfterWatch(pipeline, event) : undefined;
+    if (after !== undefined && priority !== 'immediate') subscriptions.watch(event.id, after);
     if (priority === 'deferred') {
       this.#queue.push(event);
       this.#scheduleIdle();
@@ -234,7 +230,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     // Its stamp is after everything this thread has seen: the outbox stays sorted. It goes to the station whatever this history keeps.
     this.#outbox.push(event);
     if (priority === 'immediate') {
-      this.#reports.delivered += this.#thread.subscriptions(this.side).deliver(event);
+      this.#reports.delivered += subscriptions.deliver(event, after);
       this.#afterDelivery([event]);
       this.#scheduleReport();
     } else {
@@ -455,7 +451,12 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * only as many events as `sync.maxInFlight` leaves credits for (none: it
    * reads nothing); the station keeps the rest for the next sync.
    */
-  async sync(options?: SyncOptions): Promise<FromStationResult> {
+  sync(options?: SyncOptions): Promise<FromStationResult> {
+    const metrics = this.#thread.subscriptions(this.side).metrics;
+    return metrics === undefined ? this.#sync(options) : metrics.timeSync(() => this.#sync(options));
+  }
+
+  async #sync(options?: SyncOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('sync');
     checkSyncOptions(options);
     if (this.#autoSync !== undefined) await this.#afterAutoSync();

@@ -6,6 +6,8 @@ import { typeMatches } from '../type-patterns.js';
 import { assertFunction, assertKnownKeys, assertTypeList, typePatternProblem } from '../validate.js';
 import { InvalidEventError, InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Payload } from '../../types.js';
+import type { BusMetrics } from '../metrics/bus-metrics.js';
+import { bothWatches, type DeliveryWatch } from './outcomes.js';
 
 /** A subscriber of events with payload `P`. It may return a promise; a rejection goes to `onError` like a throw. */
 export type Handler<P = Payload> = (event: BusEvent<P>) => unknown;
@@ -57,18 +59,7 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-/**
- * Told the outcome of each subscriber one event is delivered to, then that
- * delivery is over (`bus.publish()` awaits them).
- */
-export interface DeliveryWatch {
-  /** A subscriber returned `result` (a promise, when it is async). */
-  handled(result: unknown): void;
-  /** A subscriber (or its filter) threw. */
-  failed(error: unknown): void;
-  /** Every matching subscriber has been called. */
-  delivered(): void;
-}
+export type { DeliveryWatch } from './outcomes.js';
 
 interface Entry {
   readonly patterns: readonly string[];
@@ -76,6 +67,8 @@ interface Entry {
   readonly filter: ((event: BusEvent) => boolean) | undefined;
   readonly topics: readonly string[] | undefined;
   readonly onError: ErrorHandler | undefined;
+  /** Names it in metrics: `<n>:<patterns>`. */
+  readonly label: string;
   active: boolean;
   /** An `async` function, or one that has returned a promise: each event it gets may take a credit. */
   async: boolean;
@@ -108,6 +101,10 @@ export class Subscriptions {
   #watchNext: DeliveryWatch | undefined;
   /** Watches by event id. */
   readonly #watches = new Map<string, DeliveryWatch>();
+  /** Subscriptions added so far: numbers their metrics labels. */
+  #added = 0;
+  /** This side's metrics, when the runtime records them. */
+  metrics: BusMetrics | undefined;
 
   constructor(onError: ErrorHandler) {
     this.#fallbackError = onError;
@@ -127,6 +124,7 @@ export class Subscriptions {
       filter: options?.filter,
       topics: options?.topics === undefined ? undefined : [...options.topics],
       onError: options?.onError,
+      label: `${this.#added++}:${patterns.join(',')}`,
       active: true,
       // An async function is known before its first promise: the first read is already limited for it.
       async: handler instanceof AsyncFunction,
@@ -179,24 +177,38 @@ export class Subscriptions {
   /** Has `watch` told about the delivery of the event with `id`, or of the next event delivered (`id` undefined). */
   watch(id: string | undefined, watch: DeliveryWatch | undefined): void {
     if (id === undefined) this.#watchNext = watch;
-    else if (watch !== undefined) this.#watches.set(id, watch);
+    else if (watch !== undefined) {
+      // A publish() of an event whose `after` middleware watch it too: both are told.
+      const earlier = this.#watches.get(id);
+      this.#watches.set(id, earlier === undefined ? watch : bothWatches(earlier, watch));
+    }
   }
 
   #watchOf(event: BusEvent): DeliveryWatch | undefined {
     let watch = this.#watchNext;
-    if (watch !== undefined) this.#watchNext = undefined;
-    else if (this.#watches.size > 0 && (watch = this.#watches.get(event.id)) !== undefined) this.#watches.delete(event.id);
+    this.#watchNext = undefined;
+    if (this.#watches.size > 0) {
+      const byId = this.#watches.get(event.id);
+      if (byId !== undefined) {
+        this.#watches.delete(event.id);
+        watch = watch === undefined ? byId : bothWatches(watch, byId);
+      }
+    }
     return watch;
   }
 
   /**
    * Delivers one event to every matching subscriber, in subscription order.
    * A throwing or rejecting subscriber never stops the others. Returns how
-   * many subscribers were called.
+   * many subscribers were called. `also` is told too (the `after`
+   * middleware of a post delivered at once, without a watch by id).
    */
-  deliver(event: BusEvent): number {
+  deliver(event: BusEvent, also?: DeliveryWatch): number {
     const entries = this.#matching(event.type);
-    const watch = this.#watchNext === undefined && this.#watches.size === 0 ? undefined : this.#watchOf(event);
+    let watch = this.#watchNext === undefined && this.#watches.size === 0 ? undefined : this.#watchOf(event);
+    if (also !== undefined) watch = watch === undefined ? also : bothWatches(watch, also);
+    const metrics = this.metrics;
+    const started = metrics !== undefined && metrics.timing() ? performance.now() : 0;
     let called = 0;
     for (const entry of entries) {
       if (!entry.active) continue;
@@ -212,6 +224,7 @@ export class Subscriptions {
         watch?.failed(error);
       }
     }
+    metrics?.delivered(event.type, called, started);
     watch?.delivered();
     return called;
   }
@@ -239,6 +252,7 @@ export class Subscriptions {
 
   #fail(entry: Entry, error: unknown, event: BusEvent): void {
     this.errors++;
+    this.metrics?.failed(event.type, entry.label);
     try {
       (entry.onError ?? this.#fallbackError)(error, event);
     } catch (secondary) {

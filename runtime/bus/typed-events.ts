@@ -9,6 +9,7 @@
 import type { BusEvent, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history.js';
 import type { EvictionReport, MultiplierChange, RefusalReport } from '../store/memory-budget.js';
+import type { RuntimeStats } from '../metrics/stats.js';
 
 /**
  * The map of an untyped bus: any type, any payload. `createRuntime()` without
@@ -185,6 +186,8 @@ export interface BuslineEvents {
   readonly 'busline.memory.evicted': EvictionReport;
   /** A history refused new events under memory pressure (one report until its budget's state next changes). */
   readonly 'busline.memory.refused': RefusalReport;
+  /** `runtime.stats()`, every `metrics.intervalMs` when `createRuntime({ metrics: { intervalMs } })` asks for it. */
+  readonly 'busline.stats': RuntimeStats;
 }
 
 /** One of the runtime's own events: a union discriminated by `type`. */

@@ -18,6 +18,8 @@ import type { Receiver, Transport } from '../wire/transport.js';
 import { plainBatch } from '../store/encoded-events.js';
 import type { InspectionTap } from '../inspection/tap.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
+import type { Middleware } from '../bus/middleware.js';
+import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
 
 /** A station's answer to a read: the batch, and the arrival number it is complete through. */
 export interface SyncReply {
@@ -96,6 +98,10 @@ export interface ThreadHost {
   requestSync?(side: Side): void;
   /** The memory policies of its buses' histories (none: keep everything). */
   readonly memory?: MemoryPolicies;
+  /** The runtime's middleware (`createRuntime({ middleware })`), first on every bus of the thread; none in workers (functions cannot cross). */
+  readonly middleware?: readonly Middleware[];
+  /** Set when the runtime records metrics (`createRuntime({ metrics })`). */
+  readonly metrics?: ResolvedMetrics | undefined;
 }
 
 /** What a local station needs from where it runs. */

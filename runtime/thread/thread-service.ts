@@ -9,7 +9,7 @@
  * keeps its code across the thread boundary.
  */
 import { createActor } from 'xstate';
-import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
+import { BusError, BusRetiredError, EventDroppedError, InvalidOptionError, RuntimeStoppedError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
 import { busMachine } from '../../machines/bus.machine.js';
 import { decodeFrame } from '../../schemas/codec/index.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../../types.js';
@@ -353,7 +353,12 @@ export function createThreadService(
         const target = bus(side, generation, 'publish');
         const [draft, ...more] = Array.isArray(drafts) ? eventsFromFrame(drafts) : [];
         if (draft === undefined || more.length > 0) throw new InvalidOptionError('publish drafts', 'expected a frame of one draft event.');
-        return publishes.start(target.publish(draft.type, draft.payload, draftOptions(draft)));
+        // No middleware runs in a worker (functions cannot reach it), so nothing drops; were it to, the caller is refused as post() would be.
+        const published = target.publish(draft.type, draft.payload, draftOptions(draft)).then((done) => {
+          if (done.dropped !== undefined) throw new EventDroppedError(draft.type, done.dropped, done.middleware);
+          return done;
+        });
+        return publishes.start(published);
       }),
     published: (ticket, waitMs) =>
       outcome(async () => {

@@ -10,6 +10,8 @@ import { DeliveredMark } from '../bus/delivered-mark.js';
 import { HybridClock } from '../clock.js';
 import type { ThreadHost } from '../station/links.js';
 import { Subscriptions } from '../bus/subscriptions.js';
+import { Pipeline } from '../bus/middleware.js';
+import { BusMetrics } from '../metrics/bus-metrics.js';
 import { UserActors, type ActorThread } from '../actors/user-actors.js';
 
 /**
@@ -28,6 +30,7 @@ export class Thread implements BusThread<Bus>, ActorThread {
   #sequence = 0;
   readonly #buses: Record<Side, Bus>;
   readonly #subscriptions: Record<Side, Subscriptions>;
+  readonly #pipelines: Record<Side, Pipeline>;
   /** What this side's subscribers have been delivered of each station's history (by the side read), so a later generation never redelivers it. */
   readonly #delivered: Record<Side, Record<Side, DeliveredMark>> = {
     internal: { internal: new DeliveredMark(), external: new DeliveredMark() },
@@ -54,7 +57,10 @@ export class Thread implements BusThread<Bus>, ActorThread {
     this.#idPrefix = incarnation === '' ? `${processor}.${index}.` : `${processor}.${index}.${incarnation}-`;
     const onError = host.subscriberErrorHandler;
     this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
+    const middleware = host.middleware ?? [];
+    this.#pipelines = { internal: new Pipeline(middleware, onError), external: new Pipeline(middleware, onError) };
     for (const side of SIDES) {
+      if (host.metrics !== undefined) this.#subscriptions[side].metrics = new BusMetrics(`${processor}.${index}`, side);
       this.#subscriptions[side].onSettled = () => busControl.subscribersSettled(this.#buses[side]);
     }
     this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };
@@ -101,6 +107,10 @@ export class Thread implements BusThread<Bus>, ActorThread {
 
   subscriptions(side: Side): Subscriptions {
     return this.#subscriptions[side];
+  }
+
+  pipeline(side: Side): Pipeline {
+    return this.#pipelines[side];
   }
 
   /** What the subscribers of `side` have been delivered of the station of side `read`. */

@@ -54,7 +54,7 @@ test('publish - resolves when every handler of this thread has finished, with th
   slow.open('async value');
   const { event, outcomes, failed } = await publishing;
   assert.equal(order, ['slow done']);
-  assert.is(event.type, 'user.login');
+  assert.is(event?.type, 'user.login');
   assert.equal(outcomes, [
     { status: 'fulfilled', value: 'sync value' },
     { status: 'fulfilled', value: 'async value' },

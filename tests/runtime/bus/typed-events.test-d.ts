@@ -148,7 +148,14 @@ export function typedRuntime(): void {
   });
   // @ts-expect-error one entry matches nothing
   void bus.waitForEvents(['tick', 'tock']);
-  void bus.publish('user.login', { id: 1, at: '' }).then(({ event, outcomes, failed }) => {
+  void bus.publish('user.login', { id: 1, at: '' }).then((published) => {
+    // A post a middleware dropped has no event: the union narrows on `dropped`.
+    if (published.dropped !== undefined) {
+      expectType<Equal<typeof published.dropped, string>>();
+      expectType<Equal<typeof published.event, undefined>>();
+      return;
+    }
+    const { event, outcomes, failed } = published;
     expectType<Equal<typeof event, BusEvent<Login, 'user.login'>>>();
     expectType<Equal<typeof failed, number>>();
     void outcomes;

@@ -1,0 +1,243 @@
+/**
+ * Middleware of a thread's side: `before` runs in `post()` before the event
+ * is stamped (it may transform the payload or drop the post), `after` runs
+ * once the event's handlers of this thread have settled, with their
+ * outcomes. The runtime's middleware (`createRuntime({ middleware })`) comes
+ * first, then the bus's (`bus.use()`), each in registration order; `after`
+ * runs in reverse. Functions cannot cross threads, so both apply to buses of
+ * the threads hosted in the JS thread where they were given.
+ */
+import { EventDroppedError, InvalidOptionError, MiddlewareFailedError } from '../../errors.js';
+import type { BusEvent, Payload, Priority, Side } from '../../types.js';
+import { describe } from '../validate.js';
+import { failures, type DeliveryWatch } from './outcomes.js';
+
+/** A post as a `before` middleware sees it: not stamped yet. */
+export interface PostDraft {
+  readonly type: string;
+  /** The payload as posted, or as an earlier middleware returned it. */
+  readonly payload: Payload;
+  readonly side: Side;
+  readonly priority: Priority;
+  readonly topic?: string;
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What `before` returns: nothing to let the post go on as it is,
+ * `{ payload }` to go on with another payload (later middleware see it), or
+ * `{ drop: reason }` to refuse it: nothing is posted, `post()` throws
+ * `EventDroppedError` and `publish()` resolves with `{ dropped: reason }`.
+ */
+export type BeforeResult = void | undefined | { readonly payload: Payload } | { readonly drop: string };
+
+/** What an `after` middleware is told of one delivery in this thread. */
+export interface DeliveryOutcome {
+  /** One per handler the event reached, in subscription order (as `publish()` gives them). */
+  readonly outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
+  /** How many handlers failed. */
+  readonly failed: number;
+}
+
+/**
+ * A middleware: `before`, `after`, or both (an object literal or an
+ * instance of a class of yours; they are called as its methods). Both are
+ * synchronous, because `post()` is (a `before` that returns a promise is
+ * refused as a failure).
+ *
+ * @example
+ * const logging: Middleware = {
+ *   name: 'logging',
+ *   before: (draft) => console.log(`Publishing event: ${draft.type}`),
+ *   after: (event) => console.log(`Published event: ${event.type}`),
+ * }
+ * const runtime = createRuntime({ middleware: [logging] })
+ */
+export interface Middleware {
+  /** Names it in errors (`MIDDLEWARE_FAILED`, `EVENT_DROPPED`); its position (`#0`, ...) otherwise. */
+  readonly name?: string;
+  before?(draft: PostDraft): BeforeResult;
+  after?(event: BusEvent, outcome: DeliveryOutcome): void;
+}
+
+/** Throws `InvalidOptionError` naming `option` unless `value` is a middleware. */
+export function checkMiddleware(value: unknown, option: string): Middleware {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError(option, `expected a middleware: an object with before() and/or after(), got ${describe(value)}.`);
+  }
+  // Other keys are allowed: a middleware may be an instance of the user's class, with state of its own.
+  const middleware = value as Middleware;
+  if (middleware.before === undefined && middleware.after === undefined) {
+    throw new InvalidOptionError(option, 'expected before() and/or after(); it has neither.');
+  }
+  for (const stage of ['before', 'after'] as const) {
+    if (middleware[stage] !== undefined && typeof middleware[stage] !== 'function') {
+      throw new InvalidOptionError(`${option}.${stage}`, `expected a function, got ${describe(middleware[stage])}.`);
+    }
+  }
+  if (middleware.name !== undefined && typeof middleware.name !== 'string') {
+    throw new InvalidOptionError(`${option}.name`, `expected a string, got ${describe(middleware.name)}.`);
+  }
+  return middleware;
+}
+
+/** Checks a list of middleware (`createRuntime({ middleware })`). */
+export function checkMiddlewareList(value: unknown, option: string): readonly Middleware[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new InvalidOptionError(option, `expected an array of middleware, got ${describe(value)}.`);
+  return Object.freeze(value.map((entry, index) => checkMiddleware(entry, `${option}[${index}]`)));
+}
+
+/** A post that goes on, with the payload the middleware left. */
+export interface Admitted {
+  readonly payload: Payload;
+}
+
+/** The middleware of one thread's side: the runtime's, then the bus's. */
+export class Pipeline {
+  readonly #runtime: readonly Middleware[];
+  #all: readonly Middleware[];
+  #before: readonly Middleware[];
+  #after: readonly Middleware[];
+  readonly #onError: (error: unknown, event: BusEvent) => void;
+  /** The `after` runs not finished yet, by event id: `publish()` resolves once its event's have run. */
+  readonly #running = new Map<string, Promise<void>>();
+
+  constructor(runtime: readonly Middleware[], onError: (error: unknown, event: BusEvent) => void) {
+    this.#runtime = runtime;
+    this.#onError = onError;
+    this.#all = runtime;
+    this.#before = runtime.filter((m) => m.before !== undefined);
+    this.#after = runtime.filter((m) => m.after !== undefined).reverse();
+  }
+
+  /** True when some middleware has `before`: `post()` skips the pipeline otherwise. */
+  get hasBefore(): boolean {
+    return this.#before.length > 0;
+  }
+
+  /** True when some middleware has `after`: deliveries are then watched for their outcomes. */
+  get hasAfter(): boolean {
+    return this.#after.length > 0;
+  }
+
+  /** Adds a bus middleware (after the others); returns what removes it. */
+  add(value: unknown): () => void {
+    const middleware = checkMiddleware(value, 'use middleware');
+    this.#set([...this.#all, middleware]);
+    return () => this.#set(this.#all.filter((m) => m !== middleware || this.#runtime.includes(m)));
+  }
+
+  #set(all: readonly Middleware[]): void {
+    this.#all = all;
+    this.#before = all.filter((m) => m.before !== undefined);
+    this.#after = all.filter((m) => m.after !== undefined).reverse();
+  }
+
+  #nameOf(middleware: Middleware): string {
+    return middleware.name ?? `#${this.#all.indexOf(middleware)}`;
+  }
+
+  /**
+   * Runs every `before` in order. Returns the payload to post; throws
+   * `EventDroppedError` when one drops it, `MiddlewareFailedError` when one
+   * throws (or returns something else than it may).
+   */
+  before(draft: PostDraft): Admitted {
+    let current = draft;
+    for (const middleware of this.#before) {
+      let result: unknown;
+      try {
+        result = middleware.before!(current);
+      } catch (error) {
+        throw new MiddlewareFailedError(draft.type, this.#nameOf(middleware), 'before', { cause: error });
+      }
+      if (result === undefined) continue;
+      if (typeof result === 'object' && result !== null) {
+        if ('drop' in result && typeof result.drop === 'string') throw new EventDroppedError(draft.type, result.drop, this.#nameOf(middleware));
+        if ('payload' in result) {
+          current = { ...current, payload: result.payload as Payload };
+          continue;
+        }
+      }
+      const cause = new TypeError(`before() returned ${describe(result)}; expected nothing, { payload } or { drop: reason } (a string).`);
+      throw new MiddlewareFailedError(draft.type, this.#nameOf(middleware), 'before', { cause });
+    }
+    return { payload: current.payload };
+  }
+
+  /** Runs every `after` in reverse order; one that throws is reported to the runtime's `onError` and the others still run. */
+  after(event: BusEvent, outcome: DeliveryOutcome): void {
+    for (const middleware of this.#after) {
+      try {
+        middleware.after!(event, outcome);
+      } catch (error) {
+        this.#report(new MiddlewareFailedError(event.type, this.#nameOf(middleware), 'after', { cause: error }), event);
+      }
+    }
+  }
+
+  /** Resolves once the `after` middleware of the event with `id` have run (at once if none is pending). */
+  afterDone(id: string): Promise<void> | undefined {
+    return this.#running.get(id);
+  }
+
+  /** Runs the `after` middleware once `outcomes` have settled. */
+  track(event: BusEvent, outcomes: Promise<ReadonlyArray<PromiseSettledResult<unknown>>>): void {
+    const running = outcomes.then((settled) => {
+      this.#running.delete(event.id);
+      this.after(event, { outcomes: settled, failed: failures(settled) });
+    });
+    this.#running.set(event.id, running);
+  }
+
+  #report(error: unknown, event: BusEvent): void {
+    try {
+      this.#onError(error, event);
+    } catch (secondary) {
+      console.error('[busline] an onError handler threw while handling a middleware error', secondary, error);
+    }
+  }
+}
+
+/**
+ * Tells the `after` middleware of a pipeline the outcomes of one event's
+ * delivery in this thread: at once when every handler returned a plain
+ * value, else once their promises have settled. A class, not closures: one
+ * object per post on the delivery path.
+ */
+export class AfterWatch implements DeliveryWatch {
+  readonly #pipeline: Pipeline;
+  readonly #event: BusEvent;
+  readonly #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown>>> = [];
+  #promised = false;
+
+  constructor(pipeline: Pipeline, event: BusEvent) {
+    this.#pipeline = pipeline;
+    this.#event = event;
+  }
+
+  handled(result: unknown): void {
+    if (result instanceof Promise) {
+      this.#promised = true;
+      this.#outcomes.push(
+        result.then(
+          (value: unknown) => ({ status: 'fulfilled', value }),
+          (reason: unknown) => ({ status: 'rejected', reason }),
+        ),
+      );
+    } else this.#outcomes.push({ status: 'fulfilled', value: result });
+  }
+
+  failed(reason: unknown): void {
+    this.#outcomes.push({ status: 'rejected', reason });
+  }
+
+  delivered(): void {
+    if (this.#promised) this.#pipeline.track(this.#event, Promise.all(this.#outcomes));
+    else {
+      const outcomes = this.#outcomes as Array<PromiseSettledResult<unknown>>;
+      this.#pipeline.after(this.#event, { outcomes, failed: failures(outcomes) });
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Watches of one event's delivery in this thread: they collect its handlers'
+ * outcomes for `bus.publish()` and for `after` middleware.
+ */
+
+/**
+ * Told the outcome of each subscriber one event is delivered to, then that
+ * delivery is over (`bus.publish()` awaits them).
+ */
+export interface DeliveryWatch {
+  /** A subscriber returned `result` (a promise, when it is async). */
+  handled(result: unknown): void;
+  /** A subscriber (or its filter) threw. */
+  failed(error: unknown): void;
+  /** Every matching subscriber has been called. */
+  delivered(): void;
+}
+
+/** Collects the outcomes of one event's handlers; `outcomes` settles once they all have. */
+export function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Array<PromiseSettledResult<unknown>>> } {
+  const outcomes: Array<Promise<PromiseSettledResult<unknown>> | PromiseSettledResult<unknown>> = [];
+  let delivered!: () => void;
+  const done = new Promise<void>((resolve) => (delivered = resolve));
+  const watch: DeliveryWatch = {
+    handled: (result) => {
+      // Settled handlers attached at once: a rejection is never unhandled while others run.
+      outcomes.push(
+        result instanceof Promise
+          ? result.then(
+              (value: unknown) => ({ status: 'fulfilled', value }),
+              (reason: unknown) => ({ status: 'rejected', reason }),
+            )
+          : { status: 'fulfilled', value: result },
+      );
+    },
+    failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
+    delivered,
+  };
+  return { watch, outcomes: done.then(() => Promise.all(outcomes)) };
+}
+
+/** One watch that tells both (a `publish()` and the `after` middleware of the same event). */
+export function bothWatches(first: DeliveryWatch, second: DeliveryWatch): DeliveryWatch {
+  return {
+    handled: (result) => {
+      first.handled(result);
+      second.handled(result);
+    },
+    failed: (error) => {
+      first.failed(error);
+      second.failed(error);
+    },
+    delivered: () => {
+      first.delivered();
+      second.delivered();
+    },
+  };
+}
+
+/** How many outcomes are failures. */
+export function failures(outcomes: ReadonlyArray<PromiseSettledResult<unknown>>): number {
+  let failed = 0;
+  for (const outcome of outcomes) if (outcome.status === 'rejected') failed++;
+  return failed;
+}

@@ -1,0 +1,63 @@
+/**
+ * The first half of `bus.post()`: checks a post, runs the `before`
+ * middleware, copies the payload and stamps the event. `bus.ts` keeps the
+ * second half (history, outbox, delivery).
+ */
+import { isBusError } from '../../errors.js';
+import type { BusEvent, Origin, Payload, Priority, Side } from '../../types.js';
+import { assertEventType, copyPayload } from '../validate.js';
+import { checkPostOptions, type PostOptions } from './bus-options.js';
+import type { BusThread } from './bus-thread.js';
+import type { Pipeline, PostDraft } from './middleware.js';
+
+/** What a bus hands `stampPost()`. */
+export interface PostContext {
+  readonly thread: BusThread<unknown>;
+  readonly side: Side;
+  /** Shared by all of the bus's events. */
+  readonly origin: Origin;
+  readonly pipeline: Pipeline;
+  /** Refuses the post when a bound is reached (`BackPressure.admit`). */
+  admit(type: string, priority: Priority): void;
+}
+
+/**
+ * Checks the post, runs the `before` middleware (which may drop it:
+ * `EventDroppedError`, or refuse it: `MiddlewareFailedError`), copies the
+ * payload, admits it and stamps the event.
+ */
+export function stampPost(context: PostContext, type: string, payload: Payload, options: PostOptions | undefined): BusEvent {
+  assertEventType(type);
+  let priority: Priority = 'normal';
+  let topic: string | undefined;
+  let meta: Readonly<Record<string, string>> | undefined;
+  if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
+  const { pipeline, side } = context;
+  if (pipeline.hasBefore) {
+    const draft: PostDraft = topic === undefined && meta === undefined ? { type, payload, side, priority } : { type, payload, side, priority, topic, meta };
+    try {
+      payload = pipeline.before(draft).payload;
+    } catch (error) {
+      if (isBusError(error, 'EVENT_DROPPED')) context.thread.subscriptions(side).metrics?.dropped(type);
+      throw error;
+    }
+  }
+  // Its value now: the application may change its object afterwards, the event does not change with it.
+  const value = copyPayload(payload);
+  context.admit(type, priority);
+  const thread = context.thread;
+  // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
+  return topic === undefined && meta === undefined
+    ? { id: thread.nextId(), type, side, timestamp: thread.clock.next(), origin: context.origin, priority, payload: value }
+    : {
+        id: thread.nextId(),
+        type,
+        side,
+        timestamp: thread.clock.next(),
+        origin: context.origin,
+        priority,
+        ...(topic === undefined ? {} : { topic }),
+        payload: value,
+        ...(meta === undefined ? {} : { meta }),
+      };
+}

@@ -1,0 +1,183 @@
+/**
+ * The metrics of one thread's side, recorded on the delivery path: counters
+ * in `Map`s (one lookup per post and per delivered event) and one
+ * hdr-histogram-js record per delivered event, not per handler call, so that
+ * their cost stays a small share of a post's (measured in `npm run bench`).
+ * Off unless `createRuntime({ metrics })` asks for them: then the thread
+ * gives each side one of these, and the delivery path checks for it once.
+ */
+import { createRequire } from 'node:module';
+import type { Histogram } from 'hdr-histogram-js';
+import { InvalidOptionError } from '../../errors.js';
+import type { Side } from '../../types.js';
+import { describe } from '../validate.js';
+import type { BusStats, DurationSummary, MetricsOptions } from './stats.js';
+
+/** Options as the runtime runs with them. */
+export interface ResolvedMetrics {
+  readonly intervalMs: number | undefined;
+}
+
+/** Checks `createRuntime({ metrics })`: `undefined`/`false` is off. */
+export function checkMetricsOptions(value: unknown): ResolvedMetrics | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { intervalMs: undefined };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError('metrics', `expected true, false or { intervalMs }, got ${describe(value)}.`);
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'intervalMs') throw new InvalidOptionError(`metrics.${key}`, 'unknown option; metrics takes intervalMs.');
+  }
+  const { intervalMs } = value as MetricsOptions;
+  if (intervalMs !== undefined && (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > 0x7fff_ffff)) {
+    throw new InvalidOptionError('metrics.intervalMs', `expected whole milliseconds from 1, got ${describe(intervalMs)}.`);
+  }
+  return { intervalMs };
+}
+
+/** Deliveries of a side that are all timed, before sampling starts. */
+export const TIMED_IN_FULL = 1_024;
+
+/** Past `TIMED_IN_FULL`, one delivery in this many is timed. */
+export const TIMING_SAMPLE = 8;
+
+type HistogramClass = new (lowestDiscernibleValue: number, highestTrackableValue: number, significantDigits: number) => Histogram;
+let Int32Histogram: HistogramClass | undefined;
+
+/**
+ * hdr-histogram-js's plain JS histogram, loaded when the first metrics are
+ * made: its main entry also decodes and compiles its WebAssembly build when
+ * loaded, many times the cost of this class alone, which every thread would
+ * otherwise pay at start, metrics on or off. The package has
+ * no `exports` map and is pinned, so its file is reachable; its main entry is the fallback.
+ */
+function histogramClass(): HistogramClass {
+  if (Int32Histogram !== undefined) return Int32Histogram;
+  const require = createRequire(import.meta.url);
+  try {
+    Int32Histogram = (require('hdr-histogram-js/dist/Int32Histogram.js') as { default: HistogramClass }).default;
+  } catch {
+    Int32Histogram = (require('hdr-histogram-js') as { Int32Histogram: HistogramClass }).Int32Histogram;
+  }
+  return Int32Histogram;
+}
+
+/** Durations in nanoseconds, up to an hour, to 2 significant digits, growing as needed. */
+function histogram(): Histogram {
+  const recorded = new (histogramClass())(1, 3_600_000_000_000, 2);
+  recorded.autoResize = true;
+  return recorded;
+}
+
+function summary(recorded: Histogram): DurationSummary {
+  const count = recorded.totalCount;
+  if (count === 0) return { count, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 };
+  const { minNonZeroValue: min, maxValue: max } = recorded;
+  // A percentile is its bucket's highest value, which may pass the exact max (or min): kept within them.
+  const at = (percentile: number) => Math.min(max, Math.max(min, recorded.getValueAtPercentile(percentile)));
+  const us = (ns: number) => Math.round(ns) / 1_000;
+  return { count, min: us(min), mean: us(recorded.mean), p50: us(at(50)), p90: us(at(90)), p99: us(at(99)), max: us(max) };
+}
+
+function increment(counts: Map<string, number>, key: string, by = 1): void {
+  counts.set(key, (counts.get(key) ?? 0) + by);
+}
+
+/** The depths a bus reports when asked. */
+export interface Depths {
+  readonly queued: number;
+  readonly parked: number;
+  readonly unsent: number;
+  readonly inFlight: number;
+}
+
+/** The counters and histograms of one thread's side. */
+export class BusMetrics {
+  readonly thread: string;
+  readonly side: Side;
+  readonly #posted = new Map<string, number>();
+  readonly #delivered = new Map<string, number>();
+  readonly #dropped = new Map<string, number>();
+  readonly #errorsByType = new Map<string, number>();
+  readonly #errorsBySubscription = new Map<string, number>();
+  #errors = 0;
+  #calls = 0;
+  readonly #handlerTime = histogram();
+  readonly #syncTime = histogram();
+  #syncs = 0;
+  #syncsFailed = 0;
+  /** Deliveries asked whether to time them. */
+  #deliveries = 0;
+
+  constructor(thread: string, side: Side) {
+    this.thread = thread;
+    this.side = side;
+  }
+
+  posted(type: string): void {
+    increment(this.#posted, type);
+  }
+
+  dropped(type: string): void {
+    increment(this.#dropped, type);
+  }
+
+  /**
+   * Whether to time the next delivery: each of the first `TIMED_IN_FULL`,
+   * then one in `TIMING_SAMPLE`. Two clock reads and a histogram record are
+   * most of what metrics cost per event; the counts stay exact.
+   */
+  timing(): boolean {
+    const deliveries = ++this.#deliveries;
+    return deliveries <= TIMED_IN_FULL || deliveries % TIMING_SAMPLE === 0;
+  }
+
+  /** One event reached `calls` handlers, which took from `startedMs` (`performance.now()`, or 0 when not timed) until now. */
+  delivered(type: string, calls: number, startedMs: number): void {
+    if (calls === 0) return;
+    increment(this.#delivered, type, calls);
+    this.#calls += calls;
+    // At least 1 ns: a record of 0 would fall outside the histogram's lowest value.
+    if (startedMs !== 0) this.#handlerTime.recordValue(Math.max(1, Math.round((performance.now() - startedMs) * 1e6)));
+  }
+
+  failed(type: string, subscription: string): void {
+    this.#errors++;
+    increment(this.#errorsByType, type);
+    increment(this.#errorsBySubscription, subscription);
+  }
+
+  /** Runs a `sync()`, counting it and timing it. */
+  async timeSync<T>(run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let ok = false;
+    try {
+      const result = await run();
+      ok = true;
+      return result;
+    } finally {
+      this.#syncs++;
+      if (!ok) this.#syncsFailed++;
+      this.#syncTime.recordValue(Math.max(1, Math.round((performance.now() - started) * 1e6)));
+    }
+  }
+
+  snapshot(depths: Depths): BusStats {
+    return {
+      thread: this.thread,
+      side: this.side,
+      posted: Object.fromEntries(this.#posted),
+      delivered: Object.fromEntries(this.#delivered),
+      dropped: Object.fromEntries(this.#dropped),
+      errors: {
+        total: this.#errors,
+        byType: Object.fromEntries(this.#errorsByType),
+        bySubscription: Object.fromEntries(this.#errorsBySubscription),
+        rate: this.#calls === 0 ? 0 : this.#errors / this.#calls,
+      },
+      handlerTime: summary(this.#handlerTime),
+      depths: { ...depths },
+      sync: { count: this.#syncs, failed: this.#syncsFailed, latency: summary(this.#syncTime) },
+    };
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * Middleware: `before` transforms or drops a post, `after` sees the
+ * outcomes of its handlers; the runtime's run before the bus's, `after` in
+ * reverse; a throwing middleware is reported and never loses an event silently.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  createRuntime,
+  isBusError,
+  EventDroppedError,
+  MiddlewareFailedError,
+  type BusEvent,
+  type DeliveryOutcome,
+  type Middleware,
+  type Runtime,
+} from '../../../index.js';
+import { rejects } from '../../helpers.js';
+
+const test = suite('middleware');
+
+let runtime: Runtime;
+let reported: Array<{ error: unknown; event: BusEvent }>;
+
+test.before.each(() => {
+  reported = [];
+  runtime = createRuntime({ deferred: 'manual', onError: (error, event) => void reported.push({ error, event }) });
+});
+
+test.after.each(async () => {
+  await runtime.stop();
+});
+
+test('before - a returned payload replaces the posted one, for later middleware, the history and the handlers', async () => {
+  const bus = runtime.bus('external');
+  const seenByLater: unknown[] = [];
+  bus.use({ before: (draft) => ({ payload: { ...(draft.payload as object), stamped: true } }) });
+  bus.use({ before: (draft) => void seenByLater.push(draft.payload) });
+  const got: unknown[] = [];
+  bus.subscribe('user.login', (event) => void got.push(event.payload));
+  const event = bus.post('user.login', { id: 7 }, { priority: 'immediate' });
+  assert.equal(event.payload, { id: 7, stamped: true });
+  assert.equal(seenByLater, [{ id: 7, stamped: true }]);
+  assert.equal(got, [{ id: 7, stamped: true }]);
+  assert.equal(bus.history().map((e) => e.payload), [{ id: 7, stamped: true }]);
+});
+
+test('before - a drop refuses the post with its reason: post() throws EVENT_DROPPED, publish() resolves with { dropped }', async () => {
+  const bus = runtime.bus('external');
+  bus.use({ name: 'no-tests', before: (draft) => (draft.type.startsWith('test.') ? { drop: 'test events stay out' } : undefined) });
+  const got: string[] = [];
+  bus.subscribe('*', (event) => void got.push(event.type));
+  try {
+    bus.post('test.ping', {});
+    assert.unreachable('the post was dropped');
+  } catch (error) {
+    assert.ok(error instanceof EventDroppedError);
+    assert.is(error.code, 'EVENT_DROPPED');
+    assert.is(error.reason, 'test events stay out');
+    assert.is(error.middleware, 'no-tests');
+  }
+  const published = await bus.publish('test.pong', {});
+  assert.equal(published, { dropped: 'test events stay out', middleware: 'no-tests', outcomes: [], failed: 0 });
+  await bus.publish('user.login', {});
+  assert.equal(got, ['user.login'], 'dropped events reach no handler');
+  assert.equal(bus.history().map((e) => e.type), ['user.login'], 'nor the history');
+});
+
+test('after - sees each handler outcome (values and errors) once all have settled, and publish() waits for it', async () => {
+  const bus = runtime.bus('external');
+  const seen: Array<{ type: string; outcome: DeliveryOutcome }> = [];
+  bus.use({ after: (event, outcome) => void seen.push({ type: event.type, outcome }) });
+  const failure = new Error('handler failed');
+  bus.subscribe('job', () => 'sync');
+  bus.subscribe('job', async () => {
+    await Promise.resolve();
+    throw failure;
+  });
+  const published = await bus.publish('job.done', {});
+  assert.is(published.failed, 1);
+  assert.is(seen.length, 1, 'after ran before publish() resolved');
+  assert.is(seen[0]!.type, 'job.done');
+  assert.equal(seen[0]!.outcome, { outcomes: [{ status: 'fulfilled', value: 'sync' }, { status: 'rejected', reason: failure }], failed: 1 });
+  assert.is(reported.length, 1, 'the handler error still goes to onError');
+  // A plain post is watched too: after runs once its (normal) delivery has settled.
+  bus.post('job.more', {});
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(seen.map((s) => s.type), ['job.done', 'job.more']);
+});
+
+test('order - runtime middleware, then the bus\'s, in registration order; after in reverse', async () => {
+  await runtime.stop();
+  const order: string[] = [];
+  const tracing = (name: string): Middleware => ({
+    name,
+    before: () => void order.push(`before ${name}`),
+    after: () => void order.push(`after ${name}`),
+  });
+  runtime = createRuntime({ deferred: 'manual', middleware: [tracing('runtime 1'), tracing('runtime 2')] });
+  const bus = runtime.bus('external');
+  bus.use(tracing('bus 1'));
+  const removeSecond = bus.use(tracing('bus 2'));
+  bus.subscribe('x', () => void order.push('handler'));
+  await bus.publish('x', {});
+  assert.equal(order, [
+    'before runtime 1',
+    'before runtime 2',
+    'before bus 1',
+    'before bus 2',
+    'handler',
+    'after bus 2',
+    'after bus 1',
+    'after runtime 2',
+    'after runtime 1',
+  ]);
+  order.length = 0;
+  removeSecond();
+  await bus.publish('x', {});
+  assert.equal(order, ['before runtime 1', 'before runtime 2', 'before bus 1', 'handler', 'after bus 1', 'after runtime 2', 'after runtime 1']);
+  // The runtime's middleware is on every bus of the thread, the internal side's too; a bus's stays with its side and generation's successors.
+  order.length = 0;
+  runtime.bus('internal').post('y', {}, { priority: 'immediate' });
+  assert.equal(order, ['before runtime 1', 'before runtime 2', 'after runtime 2', 'after runtime 1'], 'after runs with no handler too (no outcomes)');
+  order.length = 0;
+  const next = await bus.toStation();
+  next.post('z', {}, { priority: 'immediate' });
+  assert.equal(order.slice(0, 3), ['before runtime 1', 'before runtime 2', 'before bus 1'], 'bus middleware carries over to the next generation');
+});
+
+test('before - a throwing middleware refuses the post with MIDDLEWARE_FAILED (cause: what it threw); nothing is posted, the poster knows', async () => {
+  const bus = runtime.bus('external');
+  const broken = new Error('enricher down');
+  bus.use({ name: 'enricher', before: () => {
+    throw broken;
+  } });
+  const got: string[] = [];
+  bus.subscribe('*', (event) => void got.push(event.type));
+  try {
+    bus.post('order.created', { id: 1 });
+    assert.unreachable('the post was refused');
+  } catch (error) {
+    assert.ok(error instanceof MiddlewareFailedError);
+    assert.is(error.code, 'MIDDLEWARE_FAILED');
+    assert.is(error.middleware, 'enricher');
+    assert.is(error.cause, broken);
+    assert.match(error.message, /order\.created/);
+  }
+  await rejects(bus.publish('order.created', { id: 2 }), 'MIDDLEWARE_FAILED');
+  assert.equal(got, []);
+  assert.equal(bus.history(), []);
+});
+
+test('before - a result that is neither nothing, { payload } nor { drop } is a failure, not an event posted half-way', () => {
+  const bus = runtime.bus('external');
+  bus.use({ before: () => 'yes' as never });
+  try {
+    bus.post('a', {});
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isBusError(error, 'MIDDLEWARE_FAILED'));
+    assert.is((error as MiddlewareFailedError).middleware, '#0', 'an unnamed middleware is named by its position');
+  }
+  assert.equal(bus.history(), []);
+});
+
+test('after - a throwing after is reported to onError with the event; the others still run and publish() resolves', async () => {
+  const bus = runtime.bus('external');
+  const ran: string[] = [];
+  bus.use({ name: 'first', after: () => void ran.push('first') });
+  bus.use({ name: 'broken', after: () => {
+    throw new Error('metrics sink down');
+  } });
+  bus.subscribe('a', () => 1);
+  const published = await bus.publish('a', {});
+  assert.is(published.failed, 0);
+  assert.equal(ran, ['first'], 'the next after (in reverse order) still ran');
+  assert.is(reported.length, 1);
+  assert.ok(isBusError(reported[0]!.error, 'MIDDLEWARE_FAILED'));
+  assert.is((reported[0]!.error as MiddlewareFailedError).middleware, 'broken');
+  assert.is(reported[0]!.event.type, 'a');
+});
+
+test('use - refuses what is not a middleware with INVALID_OPTION naming it', () => {
+  const bus = runtime.bus('external');
+  for (const bad of [() => {}, null, 'logging', {}, { before: 'nope' }, { after: 1 }, { name: 3, before: () => {} }]) {
+    try {
+      bus.use(bad as never);
+      assert.unreachable(`refused: ${String(bad)}`);
+    } catch (error) {
+      assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
+      assert.match((error as Error).message, /use middleware/);
+    }
+  }
+  try {
+    createRuntime({ middleware: [{ before: () => {} }, { after: 'x' as never }] });
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isBusError(error, 'INVALID_OPTION'));
+    assert.is((error as { option?: string }).option, 'middleware[1].after');
+  }
+  try {
+    createRuntime({ middleware: (() => {}) as never });
+    assert.unreachable();
+  } catch (error) {
+    assert.is((error as { option?: string }).option, 'middleware');
+  }
+});
+
+test.run();

@@ -1,0 +1,148 @@
+/**
+ * Metrics: `bus.stats()` and `runtime.stats()` count what was posted,
+ * delivered, dropped and failed, with handler time percentiles, depths and
+ * syncs; `busline.stats` is posted every `intervalMs` of the runtime's clock.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, isBusError, ManualClock, type BusEvent, type Runtime, type RuntimeStats } from '../../../index.js';
+
+const test = suite('stats');
+
+let runtime: Runtime | undefined;
+
+test.after.each(async () => {
+  await runtime?.stop();
+  runtime = undefined;
+});
+
+test('stats - undefined while metrics are off (the default)', () => {
+  runtime = createRuntime();
+  assert.is(runtime.bus('external').stats(), undefined);
+  assert.is(runtime.stats(), undefined);
+});
+
+test('stats - counts posts and handler calls by type, errors by type and subscription, and handler time percentiles', async () => {
+  runtime = createRuntime({ metrics: true, deferred: 'manual', onError: () => {} });
+  const bus = runtime.bus('external');
+  bus.subscribe('order', () => {});
+  bus.subscribe('order.created', (event) => {
+    if ((event.payload as { fail?: boolean }).fail === true) throw new Error('no stock');
+  });
+  bus.subscribe('user.*', async () => {
+    throw new Error('async failure');
+  });
+  for (let i = 0; i < 3; i++) await bus.publish('order.created', { fail: i === 0 });
+  await bus.publish('order.cancelled', {});
+  await bus.publish('user.login', {});
+  await bus.publish('nobody.listens', {});
+  const stats = bus.stats()!;
+  assert.is(stats.thread, '0.0');
+  assert.is(stats.side, 'external');
+  assert.equal(stats.posted, { 'order.created': 3, 'order.cancelled': 1, 'user.login': 1, 'nobody.listens': 1 });
+  assert.equal(stats.delivered, { 'order.created': 6, 'order.cancelled': 1, 'user.login': 1 });
+  assert.equal(stats.errors.byType, { 'order.created': 1, 'user.login': 1 });
+  assert.equal(stats.errors.bySubscription, { '1:order.created': 1, '2:user.*': 1 });
+  assert.is(stats.errors.total, 2);
+  assert.is(stats.errors.rate, 2 / 8);
+  // One record per event that reached a handler (not for the one nobody listens to).
+  assert.is(stats.handlerTime.count, 5);
+  assert.ok(stats.handlerTime.p50 > 0, 'real durations are only asserted positive');
+  assert.ok(stats.handlerTime.min <= stats.handlerTime.p50 && stats.handlerTime.p50 <= stats.handlerTime.p99 && stats.handlerTime.p99 <= stats.handlerTime.max);
+  assert.equal(stats.dropped, {});
+  assert.equal(runtime.bus('internal').stats()!.posted, {}, 'each side has its own');
+});
+
+test('stats - depths: queued deferred events, unsent events, in-flight promises; dropped posts by type', async () => {
+  runtime = createRuntime({ metrics: true, deferred: 'manual', middleware: [{ before: (draft) => (draft.type === 'spam' ? { drop: 'spam' } : undefined) }] });
+  const bus = runtime.bus('external');
+  let release!: () => void;
+  bus.subscribe('slow', () => new Promise<void>((resolve) => (release = resolve)));
+  bus.post('later', {}, { priority: 'deferred' });
+  bus.post('later', {}, { priority: 'deferred' });
+  bus.post('slow', {}, { priority: 'immediate' });
+  assert.throws(() => bus.post('spam', {}), (error: unknown) => isBusError(error, 'EVENT_DROPPED'));
+  const stats = bus.stats()!;
+  assert.equal(stats.depths, { queued: 2, parked: 0, unsent: 1, inFlight: 1 });
+  assert.equal(stats.dropped, { spam: 1 });
+  assert.equal(stats.posted, { later: 2, slow: 1 });
+  release();
+  await Promise.resolve();
+  bus.drain();
+  assert.equal(bus.stats()!.depths, { queued: 0, parked: 0, unsent: 3, inFlight: 0 });
+});
+
+test('stats - counts and times syncs, and carries over to the next bus generation', async () => {
+  runtime = createRuntime({ metrics: true });
+  const bus = runtime.bus('external');
+  bus.post('a', {});
+  await bus.sync();
+  await bus.sync();
+  let stats = bus.stats()!;
+  assert.is(stats.sync.count, 2);
+  assert.is(stats.sync.failed, 0);
+  assert.is(stats.sync.latency.count, 2);
+  assert.ok(stats.sync.latency.max > 0);
+  assert.is(stats.depths.unsent, 0);
+  const next = await bus.toStation();
+  next.post('a', {});
+  stats = next.stats()!;
+  assert.equal(stats.posted, { a: 2 }, 'the thread\'s side keeps counting across generations');
+});
+
+test('runtime.stats - both sides of the root thread with totals', async () => {
+  runtime = createRuntime({ metrics: true, deferred: 'manual' });
+  runtime.bus('external').subscribe('a', () => {});
+  runtime.bus('internal').subscribe('b', () => {});
+  await runtime.bus('external').publish('a', {});
+  await runtime.bus('external').publish('a', {});
+  await runtime.bus('internal').publish('b', {});
+  const stats = runtime.stats()!;
+  assert.equal(stats.buses.map((bus) => `${bus.thread} ${bus.side}`), ['0.0 internal', '0.0 external']);
+  assert.is(stats.posted, 3);
+  assert.is(stats.delivered, 3);
+  assert.is(stats.errors, 0);
+  assert.ok(JSON.parse(JSON.stringify(stats)).buses.length === 2, 'JSON-compatible');
+});
+
+test('metrics.intervalMs - posts busline.stats on the internal bus every interval of the runtime clock, until stopped', async () => {
+  const clock = new ManualClock(1_000);
+  const rt = (runtime = createRuntime({ clock, metrics: { intervalMs: 500 } }));
+  const posted: Array<BusEvent<RuntimeStats>> = [];
+  rt.bus('internal').subscribe('busline.stats', (event) => void posted.push(event as unknown as BusEvent<RuntimeStats>));
+  rt.bus('external').post('a', {}, { priority: 'immediate' });
+  clock.advance(499);
+  await Promise.resolve();
+  assert.is(posted.length, 0);
+  clock.advance(1);
+  await Promise.resolve();
+  assert.is(posted.length, 1);
+  assert.is(posted[0]!.payload.at, 1_500);
+  assert.is(posted[0]!.payload.buses.find((bus) => bus.side === 'external')!.posted['a'], 1);
+  clock.advance(1_000);
+  await Promise.resolve();
+  assert.is(posted.length, 3, 'one per interval');
+  await rt.stop();
+  runtime = undefined;
+  assert.is(clock.pendingTimers, 0, 'stop() cancels the interval');
+});
+
+test('metrics - bad options are refused with INVALID_OPTION naming them', () => {
+  for (const [metrics, option] of [
+    ['yes', 'metrics'],
+    [[], 'metrics'],
+    [{ intervalMs: 0 }, 'metrics.intervalMs'],
+    [{ intervalMs: 1.5 }, 'metrics.intervalMs'],
+    [{ everyMs: 10 }, 'metrics.everyMs'],
+  ] as const) {
+    try {
+      createRuntime({ metrics: metrics as never });
+      assert.unreachable(String(metrics));
+    } catch (error) {
+      assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
+      assert.is((error as { option?: string }).option, option);
+    }
+  }
+});
+
+test.run();
