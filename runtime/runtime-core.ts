@@ -124,8 +124,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       external: this.#createStation(mainHost, 'main', 'external', 0),
     };
     this.#mainLinks = {
-      internal: new DirectStationLink(this.#mainStations.internal, options.transport, 'station'),
-      external: new DirectStationLink(this.#mainStations.external, options.transport, 'station'),
+      internal: new DirectStationLink(this.#mainStations.internal, options.transport, 'station', () => this.bridgeDirection()),
+      external: new DirectStationLink(this.#mainStations.external, options.transport, 'station', () => this.bridgeDirection()),
     };
     this.#recordings = new Recordings(this.inspection, () => options.clock.now(), this.#mainStations);
     this.addProcessor();
@@ -267,8 +267,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       external: this.#createStation(host, 'local', 'external', processor),
     };
     host.links = {
-      internal: new DirectStationLink(stations.internal, this.options.transport),
-      external: new DirectStationLink(stations.external, this.options.transport),
+      internal: new DirectStationLink(stations.internal, this.options.transport, 'bus', () => this.bridgeDirection()),
+      external: new DirectStationLink(stations.external, this.options.transport, 'bus', () => this.bridgeDirection()),
     };
     this.#processors[processor] = host;
     this.#localStations[processor] = stations;

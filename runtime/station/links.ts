@@ -127,12 +127,18 @@ export class DirectStationLink implements StationLink {
   readonly #station: LinkedStation;
   readonly #transport: Transport;
   readonly #reader: Receiver;
+  readonly #bridgeDirection: () => BridgeDirection;
 
-  /** @param reader who reads through this link: a bus (plain events) or a local station (events may stay encoded). */
-  constructor(station: LinkedStation, transport: Transport, reader: Receiver = 'bus') {
+  /**
+   * @param reader who reads through this link: a bus (plain events) or a local station (events may stay encoded).
+   * @param bridgeDirection the bridge now: a read of the other side is checked against it where the station serves
+   *   it, as `stationServer` does, since the bridge may have closed while the request was carried.
+   */
+  constructor(station: LinkedStation, transport: Transport, reader: Receiver, bridgeDirection: () => BridgeDirection) {
     this.#station = station;
     this.#transport = transport;
     this.#reader = reader;
+    this.#bridgeDirection = bridgeDirection;
   }
 
   /** What this link's transport may be handed: a station's encoded events only if it says it carries them. */
@@ -151,6 +157,8 @@ export class DirectStationLink implements StationLink {
   async serve(request: SyncRequest): Promise<SyncReply> {
     const carried = await this.#transport.carry(request, 'station');
     if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
+    const direction = this.#bridgeDirection();
+    if (!canReach(direction, carried.from.side, carried.side)) throw new BridgeClosedError(carried.from.side, carried.side, direction);
     const { batch, through, parked, alreadyDelivered } = this.#station.serve(carried);
     try {
       const back = await this.#transport.carry(this.#outgoing(batch), this.#reader);

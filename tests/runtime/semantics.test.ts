@@ -407,6 +407,21 @@ for (const transport of transports) {
     assert.is(rt.bridge.direction, 'open');
   });
 
+  test('bridge - closed while a read of the other side is on its way: the station refuses it where it serves it', async () => {
+    const rt = make();
+    await crossSetup(rt);
+    await rt.station('internal').toMain();
+    await rt.bridge.open();
+    // Each read passed the bridge when it was called; the bridge closes before the station serves it.
+    const busRead = rt.bus('external').fromStation({ side: 'internal' });
+    const stationRead = rt.station('external').fromMain({ side: 'internal' });
+    await rt.bridge.close();
+    await rejects(busRead, 'BRIDGE_CLOSED');
+    await rejects(stationRead, 'BRIDGE_CLOSED');
+    assert.equal(ids(rt.bus('external').history()).filter((id) => rt.bus('external').get(id)?.side === 'internal'), []);
+    assert.equal(rt.station('external').history().filter((event) => event.side === 'internal'), []);
+  });
+
   /** Lets each side read the other everywhere: buses and local stations hold crossed events. */
   async function crossEverything(rt: Runtime) {
     const { internalEvent, externalEvent } = await crossSetup(rt);
