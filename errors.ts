@@ -56,21 +56,83 @@ export function isBusError(error: unknown, code?: BusErrorCode): error is BusErr
   return error instanceof BusError && (code === undefined || error.code === code);
 }
 
-/** An event that cannot be posted: bad type, payload that can't be encoded, bad options. */
+/** What a payload schema found wrong: where in the payload (`$.user.name`), and the validator's message. */
+export interface EventIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * An event that cannot be posted: bad type, payload that can't be encoded or
+ * that its schema refuses, bad options.
+ *
+ * @example
+ * try { bus.post('user.login', { id: 'x' }) } catch (error) {
+ *   if (error instanceof InvalidEventError) for (const { path, message } of error.issues) console.error(path, message)
+ * }
+ */
 export class InvalidEventError extends BusError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** What the payload's schema found wrong, each with its path; empty for other refusals (and after crossing a thread). */
+  readonly issues: readonly EventIssue[];
+
+  constructor(message: string, options?: { cause?: unknown; issues?: readonly EventIssue[] }) {
     super('INVALID_EVENT', message, options);
+    this.issues = Object.freeze([...(options?.issues ?? [])]);
   }
 }
 
-/** An option that is unknown or has a value outside what is allowed. */
-export class InvalidOptionError extends BusError {
-  /** The option's path, e.g. `sync.everyMs`. */
-  readonly option: string;
+/** One wrong field of a configuration. */
+export interface OptionIssue {
+  /** The field's path, e.g. `sync.everyMs` or `memory.policies["user"].ttlMs`. */
+  readonly path: string;
+  /** The value found there (`undefined` when the refusal does not name one). */
+  readonly value: unknown;
+  /** What is allowed there, in words (the message without its "got ..." part). */
+  readonly allowed: string;
+  /** The whole sentence, as a single refusal's message says it. */
+  readonly message: string;
+}
 
-  constructor(option: string, message: string, options?: { cause?: unknown }) {
+/**
+ * Options that are unknown or have values outside what is allowed.
+ * `createRuntime()` checks its whole configuration and throws one of these
+ * with every problem in `issues` (and in the message); `option` is the first's path.
+ *
+ * @example
+ * try { createRuntime({ processors: -1, sync: { everyMs: 0 } }) } catch (error) {
+ *   if (error instanceof InvalidOptionError) for (const { path, allowed } of error.issues) console.error(path, allowed)
+ * }
+ */
+export class InvalidOptionError extends BusError {
+  /** The option's path, e.g. `sync.everyMs` (the first one's, when there are several). */
+  readonly option: string;
+  /** Every problem found, each with its path, value and what is allowed. Empty after crossing a thread (the message keeps them). */
+  readonly issues: readonly OptionIssue[];
+
+  constructor(option: string, message: string, options?: { cause?: unknown; value?: unknown }) {
     super('INVALID_OPTION', `Invalid option "${option}": ${message}`, options);
     this.option = option;
+    this.issues = Object.freeze([{ path: option, value: options?.value, allowed: message.replace(/,? got [^]*$/, '').replace(/\.$/, ''), message }]);
+  }
+
+  /**
+   * One error for several problems: its message lists them all, its
+   * `issues` holds each (with one problem, the message is that problem's).
+   * `valueOf` fills in the value at each path that a refusal did not name.
+   */
+  static combine(errors: readonly InvalidOptionError[], where = 'options', valueOf?: (path: string) => unknown): InvalidOptionError {
+    const issues = errors
+      .flatMap((error) => error.issues)
+      .map((issue) => (issue.value !== undefined || valueOf === undefined ? issue : { ...issue, value: valueOf(issue.path) }));
+    if (issues.length === 1) {
+      const [issue] = issues;
+      return new InvalidOptionError(issue!.path, issue!.message, { value: issue!.value, cause: errors[0]!.cause });
+    }
+    const combined = new InvalidOptionError(issues[0]?.path ?? where, '');
+    combined.message =
+      `Invalid ${where}: ${issues.length} problems.\n` + issues.map((issue) => `  - "${issue.path}": ${issue.message}`).join('\n');
+    (combined as { issues: readonly OptionIssue[] }).issues = Object.freeze(issues);
+    return combined;
   }
 }
 
@@ -356,6 +418,8 @@ export function fromWireError(wire: WireError): BusError {
     Object.setPrototypeOf(error, errorClass.prototype);
     error.name = errorClass.name;
   }
+  // Lists do not cross (only a class's plain fields do); the message still names every issue.
+  if (errorClass === InvalidEventError || errorClass === InvalidOptionError) (error as unknown as { issues: readonly never[] }).issues = Object.freeze([]);
   if (wire.details !== undefined) {
     for (const [key, value] of Object.entries(wire.details)) {
       if (!COMMON_FIELDS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;

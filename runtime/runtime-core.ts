@@ -27,6 +27,7 @@ import type { ResolvedRuntimeOptions } from './options.js';
 import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './station/links.js';
 import { Station } from './station/station.js';
 import type { MemoryPolicies } from './store/memory-policy.js';
+import type { PayloadSchemas } from './payload/payload-schemas.js';
 import { SyncTimer, settleAll } from './station/sync-policy.js';
 import { Thread } from './thread/thread.js';
 import { InspectionHub } from './inspection/hub.js';
@@ -529,6 +530,10 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
   get memory(): MemoryPolicies {
     return this.#core.options.memory;
+  }
+
+  get schemas(): PayloadSchemas {
+    return this.#core.options.schemas;
   }
 
   requestSync(): void {

@@ -344,15 +344,29 @@ export function describe(value: unknown): string {
   return typeof value;
 }
 
-/** Throws `InvalidOptionError` for keys of `options` not in `allowed`, or when it is not an object. */
-export function assertKnownKeys(options: unknown, allowed: readonly string[], where: string): void {
+/**
+ * Where a check sends a refusal. By default (`throwReport`) the first one
+ * throws; `createRuntime()` collects them all to explain a whole
+ * configuration at once. A check that reports and goes on must not rely on
+ * what it reported (its result is dropped when anything was reported).
+ */
+export type Report = (error: InvalidOptionError) => void;
+
+/** The default `Report`: throws the refusal. */
+export const throwReport: Report = (error) => {
+  throw error;
+};
+
+/** Throws (or reports) `InvalidOptionError` for keys of `options` not in `allowed`, or when it is not an object. */
+export function assertKnownKeys(options: unknown, allowed: readonly string[], where: string, report: Report = throwReport): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError(where, `expected an options object, got ${describe(options)}.`);
+    report(new InvalidOptionError(where, `expected an options object, got ${describe(options)}.`));
+    return;
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      throw new InvalidOptionError(`${where}.${key}`, `unknown option. Allowed: ${allowed.join(', ')}.`);
+      report(new InvalidOptionError(`${where}.${key}`, `unknown option. Allowed: ${allowed.join(', ')}.`));
     }
   }
 }

@@ -8,6 +8,7 @@
 import { RuntimeStoppedError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import type { Clock } from '../clock.js';
+import type { PayloadSchemas } from '../payload/payload-schemas.js';
 import type { PostOptions } from './bus-options.js';
 import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
 import type { EventOf, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, ValidPatterns } from './typed-events.js';
@@ -31,6 +32,8 @@ export interface Published<Ev = BusEvent> {
 /** What a bus hands the calls of this module. */
 interface BusParts {
   readonly clock: Clock;
+  /** The payload schemas of the bus's JS thread, if any. */
+  readonly schemas: PayloadSchemas | undefined;
   subscriptions(): Subscriptions;
   /** Calls `stopped` when the bus's thread halts (the runtime or the thread stops); returns what forgets it. */
   whenHalted(stopped: () => void): () => void;
@@ -88,26 +91,37 @@ export abstract class AwaitableBus<E> {
    * (`toStation()`, `sync()` or the sync policy). Handler errors are in the
    * outcomes and still go to `onError`; the promise rejects only when the
    * post is refused (as `post()` would throw), or with `RuntimeStoppedError`
-   * when the runtime (or the thread) stops first.
+   * when the runtime (or the thread) stops first. A payload schema of the
+   * type runs first and may be async (`post()` refuses async schemas):
+   * the event is posted once it has resolved.
    *
    * @example
    * const { outcomes, failed } = await bus.publish('user.login', { id: 7 })
    * if (failed > 0) console.error(outcomes)
    */
   async publish<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<Published<PostedEvent<E, K, P>>> {
-    const subscriptions = partsOf.get(this)!.subscriptions();
+    const parts = partsOf.get(this)!;
+    const subscriptions = parts.subscriptions();
+    const schemas = parts.schemas;
+    let post = () => this.post(type, payload, options);
+    if (schemas?.get(type) !== undefined) {
+      // A sync schema runs now, so the post is as immediate as post()'s; an async one is awaited.
+      const conforming = schemas.conformAsync(type, payload);
+      const value = conforming instanceof Promise ? ((await conforming) as typeof payload) : (conforming as typeof payload);
+      post = () => schemas.conformed(() => this.post(type, value, options));
+    }
     const { watch, outcomes } = collectOutcomes();
     let event: PostedEvent<E, K, P>;
     if (options?.priority === 'immediate') {
       // Delivered before post() returns: the watch takes the next delivery, this event's.
       subscriptions.watch(undefined, watch);
       try {
-        event = this.post(type, payload, options);
+        event = post();
       } finally {
         subscriptions.watch(undefined, undefined);
       }
     } else {
-      event = this.post(type, payload, options);
+      event = post();
       subscriptions.watch((event as BusEvent).id, watch);
     }
     // A deferred event the stopped thread never delivers, or a handler that never settles, must not hold the caller for good.

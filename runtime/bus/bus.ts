@@ -16,6 +16,7 @@ import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
 import type { EventBatch } from '../wire/protocol.js';
 import { assertEventType, copyPayload, describe } from '../validate.js';
+import { conformPayload } from '../payload/payload-schemas.js';
 import { ActivityReports } from './activity-reports.js';
 import { provideBusControl } from './bus-control.js';
 import { BackPressure } from './back-pressure.js';
@@ -99,7 +100,12 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   /** @internal Created by the runtime; use `runtime.bus(side)`. */
   constructor(thread: BusThread<Bus>, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
     super();
-    provideBusParts(this, { clock: thread.host.clock, subscriptions: () => thread.subscriptions(side), whenHalted: (stopped) => thread.whenHalted(stopped) });
+    provideBusParts(this, {
+      clock: thread.host.clock,
+      schemas: thread.host.schemas,
+      subscriptions: () => thread.subscriptions(side),
+      whenHalted: (stopped) => thread.whenHalted(stopped),
+    });
     this.#thread = thread;
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
@@ -189,8 +195,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     if (this.#retired) throw new BusRetiredError('post()');
     this.#thread.assertRunning('post');
     assertEventType(type);
-    // Its value now: the application may change its object afterwards, the event does not change with it.
-    const value = copyPayload(payload as Payload);
+    // Its value now (its schema's output, if its type has one): the application may change its object afterwards, the event does not change with it.
+    const value = copyPayload(conformPayload(this.#thread.host.schemas, type, payload) as Payload);
     let priority: Priority = 'normal';
     let topic: string | undefined;
     let meta: Readonly<Record<string, string>> | undefined;

@@ -18,6 +18,7 @@ import type { Receiver, Transport } from '../wire/transport.js';
 import { plainBatch } from '../store/encoded-events.js';
 import type { InspectionTap } from '../inspection/tap.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
+import type { PayloadSchemas } from '../payload/payload-schemas.js';
 
 /** A station's answer to a read: the batch, and the arrival number it is complete through. */
 export interface SyncReply {
@@ -96,6 +97,8 @@ export interface ThreadHost {
   requestSync?(side: Side): void;
   /** The memory policies of its buses' histories (none: keep everything). */
   readonly memory?: MemoryPolicies;
+  /** The payload schemas of this JS thread, which its posts apply (none: payloads as given). */
+  readonly schemas?: PayloadSchemas;
 }
 
 /** What a local station needs from where it runs. */

@@ -32,6 +32,7 @@ import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/
 import { portInspectionTap } from '../inspection/ports.js';
 import { realmName } from '../inspection/tap.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../store/memory-policy.js';
+import { PayloadSchemas } from '../payload/payload-schemas.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -232,6 +233,8 @@ export function createThreadService(
     ...(options.memory === undefined ? {} : { memory: new MemoryPolicies(checkMemoryOptions(options.memory)) }),
     deferred: options.deferred,
     maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
+    // Schemas are functions and cannot come from the root: this worker's own code (a spawned module's `schemas`) registers them.
+    schemas: new PayloadSchemas(),
     get running() {
       return running;
     },
