@@ -139,6 +139,10 @@ export class PayloadSchemas {
 
   /** `conform()` for `publish()`: an async schema is awaited. */
   conformAsync(type: string, payload: unknown): unknown {
+    if (this.#bypass) {
+      this.#bypass = false;
+      return payload;
+    }
     const schema = this.#byType.get(type);
     if (schema === undefined) return payload;
     const result = schema['~standard'].validate(payload);
@@ -149,7 +153,11 @@ export class PayloadSchemas {
     return result instanceof Promise ? result.then(settle) : settle(result);
   }
 
-  /** Runs `post` (one `post()` call) without applying the schema again to a payload that was conformed already. */
+  /**
+   * Runs `post` (one `post()` or `publish()` call, which consumes the pass)
+   * without applying a schema to a payload that was conformed already: by
+   * `publish()`, or by the thread that posted it through a `RemoteBus`.
+   */
   conformed<T>(post: () => T): T {
     this.#bypass = true;
     try {

@@ -219,6 +219,8 @@ export function createThreadService(
           asked.clear();
           return settleAll(sides.map((side) => () => busControl.autoSync(current.bus(side))));
         });
+  // Schemas are functions and cannot come from the root: this thread's own code (a spawned module's `schemas`) registers them.
+  const schemas = new PayloadSchemas();
   const host: ThreadHost = {
     ...(policy === undefined
       ? {}
@@ -233,8 +235,7 @@ export function createThreadService(
     ...(options.memory === undefined ? {} : { memory: new MemoryPolicies(checkMemoryOptions(options.memory)) }),
     deferred: options.deferred,
     maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
-    // Schemas are functions and cannot come from the root: this worker's own code (a spawned module's `schemas`) registers them.
-    schemas: new PayloadSchemas(),
+    schemas,
     get running() {
       return running;
     },
@@ -290,7 +291,8 @@ export function createThreadService(
         const refused: Array<{ index: number } & WireError> = [];
         eventsFromFrame(drafts).forEach((draft, index) => {
           try {
-            posted.push(target.post(draft.type, draft.payload, draftOptions(draft)));
+            // Checked by the schemas of the thread that posted it, before it was encoded: not again here.
+            posted.push(schemas.conformed(() => target.post(draft.type, draft.payload, draftOptions(draft))));
           } catch (error) {
             refused.push({ index, ...toWireError(error) });
           }
@@ -356,7 +358,7 @@ export function createThreadService(
         const target = bus(side, generation, 'publish');
         const [draft, ...more] = Array.isArray(drafts) ? eventsFromFrame(drafts) : [];
         if (draft === undefined || more.length > 0) throw new InvalidOptionError('publish drafts', 'expected a frame of one draft event.');
-        return publishes.start(target.publish(draft.type, draft.payload, draftOptions(draft)));
+        return publishes.start(schemas.conformed(() => target.publish(draft.type, draft.payload, draftOptions(draft))));
       }),
     published: (ticket, waitMs) =>
       outcome(async () => {
