@@ -336,11 +336,12 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
   }
 }
 
-/** A short description of a value for error messages. */
+/** A short description of a value for error messages: short values as they are, others by their kind. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.slice(0, 80));
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return typeof value;
 }
 
