@@ -72,7 +72,7 @@ export interface EventIssue {
  * }
  */
 export class InvalidEventError extends BusError {
-  /** What the payload's schema found wrong, each with its path; empty for other refusals (and after crossing a thread). */
+  /** What the payload's schema found wrong, each with its path; empty for other refusals. */
   readonly issues: readonly EventIssue[];
 
   constructor(message: string, options?: { cause?: unknown; issues?: readonly EventIssue[] }) {
@@ -106,7 +106,7 @@ export interface OptionIssue {
 export class InvalidOptionError extends BusError {
   /** The option's path, e.g. `sync.everyMs` (the first one's, when there are several). */
   readonly option: string;
-  /** Every problem found, each with its path, value and what is allowed. Empty after crossing a thread (the message keeps them). */
+  /** Every problem found, each with its path, value and what is allowed (a value JSON cannot hold crosses threads as its kind, `[function]`). */
   readonly issues: readonly OptionIssue[];
 
   constructor(option: string, message: string, options?: { cause?: unknown; value?: unknown }) {
@@ -398,12 +398,31 @@ export function toWireError(error: unknown): WireError {
   let any = false;
   for (const [key, value] of Object.entries(error)) {
     if (COMMON_FIELDS.has(key)) continue;
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+    if (key === 'issues' && Array.isArray(value)) {
+      // As JSON text: a value that JSON cannot hold (a function given as an option) crosses as its description.
+      details[key] = JSON.stringify(value, (_, item: unknown) => (typeof item === 'function' || typeof item === 'bigint' || typeof item === 'symbol' ? `[${typeof item}]` : item));
+      any = true;
+    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       details[key] = value;
       any = true;
     }
   }
   return any ? { code, message, details } : { code, message };
+}
+
+/** Issues that crossed as JSON text, each with the fields its kind has (a `value` JSON left out is `undefined` again). */
+function issuesFromJson(text: string): readonly unknown[] {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!Array.isArray(parsed)) return Object.freeze([]);
+    return Object.freeze(
+      parsed.map((issue: Record<string, unknown>) =>
+        'allowed' in issue ? { path: issue.path, value: issue.value, allowed: issue.allowed, message: issue.message } : { path: issue.path, message: issue.message },
+      ),
+    );
+  } catch {
+    return Object.freeze([]);
+  }
 }
 
 /**
@@ -418,11 +437,11 @@ export function fromWireError(wire: WireError): BusError {
     Object.setPrototypeOf(error, errorClass.prototype);
     error.name = errorClass.name;
   }
-  // Lists do not cross (only a class's plain fields do); the message still names every issue.
   if (errorClass === InvalidEventError || errorClass === InvalidOptionError) (error as unknown as { issues: readonly never[] }).issues = Object.freeze([]);
   if (wire.details !== undefined) {
     for (const [key, value] of Object.entries(wire.details)) {
-      if (!COMMON_FIELDS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+      if (COMMON_FIELDS.has(key)) continue;
+      (error as unknown as Record<string, unknown>)[key] = key === 'issues' && typeof value === 'string' ? issuesFromJson(value) : value;
     }
   }
   return error;
