@@ -58,21 +58,83 @@ export function isBusError(error: unknown, code?: BusErrorCode): error is BusErr
   return error instanceof BusError && (code === undefined || error.code === code);
 }
 
-/** An event that cannot be posted: bad type, payload that can't be encoded, bad options. */
+/** What a payload schema found wrong: where in the payload (`$.user.name`), and the validator's message. */
+export interface EventIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * An event that cannot be posted: bad type, payload that can't be encoded or
+ * that its schema refuses, bad options.
+ *
+ * @example
+ * try { bus.post('user.login', { id: 'x' }) } catch (error) {
+ *   if (error instanceof InvalidEventError) for (const { path, message } of error.issues) console.error(path, message)
+ * }
+ */
 export class InvalidEventError extends BusError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** What the payload's schema found wrong, each with its path; empty for other refusals. */
+  readonly issues: readonly EventIssue[];
+
+  constructor(message: string, options?: { cause?: unknown; issues?: readonly EventIssue[] }) {
     super('INVALID_EVENT', message, options);
+    this.issues = Object.freeze([...(options?.issues ?? [])]);
   }
 }
 
-/** An option that is unknown or has a value outside what is allowed. */
-export class InvalidOptionError extends BusError {
-  /** The option's path, e.g. `sync.everyMs`. */
-  readonly option: string;
+/** One wrong field of a configuration. */
+export interface OptionIssue {
+  /** The field's path, e.g. `sync.everyMs` or `memory.policies["user"].ttlMs`. */
+  readonly path: string;
+  /** The value found there (`undefined` when the refusal does not name one). */
+  readonly value: unknown;
+  /** What is allowed there, in words (the message without its "got ..." part). */
+  readonly allowed: string;
+  /** The whole sentence, as a single refusal's message says it. */
+  readonly message: string;
+}
 
-  constructor(option: string, message: string, options?: { cause?: unknown }) {
+/**
+ * Options that are unknown or have values outside what is allowed.
+ * `createRuntime()` checks its whole configuration and throws one of these
+ * with every problem in `issues` (and in the message); `option` is the first's path.
+ *
+ * @example
+ * try { createRuntime({ processors: -1, sync: { everyMs: 0 } }) } catch (error) {
+ *   if (error instanceof InvalidOptionError) for (const { path, allowed } of error.issues) console.error(path, allowed)
+ * }
+ */
+export class InvalidOptionError extends BusError {
+  /** The option's path, e.g. `sync.everyMs` (the first one's, when there are several). */
+  readonly option: string;
+  /** Every problem found, each with its path, value and what is allowed (a value JSON cannot hold crosses threads as its kind, `[function]`). */
+  readonly issues: readonly OptionIssue[];
+
+  constructor(option: string, message: string, options?: { cause?: unknown; value?: unknown }) {
     super('INVALID_OPTION', `Invalid option "${option}": ${message}`, options);
     this.option = option;
+    this.issues = Object.freeze([{ path: option, value: options?.value, allowed: message.replace(/,? got [^]*$/, '').replace(/\.$/, ''), message }]);
+  }
+
+  /**
+   * One error for several problems: its message lists them all, its
+   * `issues` holds each (with one problem, the message is that problem's).
+   * `valueOf` fills in the value at each path that a refusal did not name.
+   */
+  static combine(errors: readonly InvalidOptionError[], where = 'options', valueOf?: (path: string) => unknown): InvalidOptionError {
+    const issues = errors
+      .flatMap((error) => error.issues)
+      .map((issue) => (issue.value !== undefined || valueOf === undefined ? issue : { ...issue, value: valueOf(issue.path) }));
+    if (issues.length === 1) {
+      const [issue] = issues;
+      return new InvalidOptionError(issue!.path, issue!.message, { value: issue!.value, cause: errors[0]!.cause });
+    }
+    const combined = new InvalidOptionError(issues[0]?.path ?? where, '');
+    combined.message =
+      `Invalid ${where}: ${issues.length} problems.\n` + issues.map((issue) => `  - "${issue.path}": ${issue.message}`).join('\n');
+    (combined as { issues: readonly OptionIssue[] }).issues = Object.freeze(issues);
+    return combined;
   }
 }
 
@@ -400,12 +462,31 @@ export function toWireError(error: unknown): WireError {
   let any = false;
   for (const [key, value] of Object.entries(error)) {
     if (COMMON_FIELDS.has(key)) continue;
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+    if (key === 'issues' && Array.isArray(value)) {
+      // As JSON text: a value that JSON cannot hold (a function given as an option) crosses as its description.
+      details[key] = JSON.stringify(value, (_, item: unknown) => (typeof item === 'function' || typeof item === 'bigint' || typeof item === 'symbol' ? `[${typeof item}]` : item));
+      any = true;
+    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       details[key] = value;
       any = true;
     }
   }
   return any ? { code, message, details } : { code, message };
+}
+
+/** Issues that crossed as JSON text, each with the fields its kind has (a `value` JSON left out is `undefined` again). */
+function issuesFromJson(text: string): readonly unknown[] {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!Array.isArray(parsed)) return Object.freeze([]);
+    return Object.freeze(
+      parsed.map((issue: Record<string, unknown>) =>
+        'allowed' in issue ? { path: issue.path, value: issue.value, allowed: issue.allowed, message: issue.message } : { path: issue.path, message: issue.message },
+      ),
+    );
+  } catch {
+    return Object.freeze([]);
+  }
 }
 
 /**
@@ -420,9 +501,11 @@ export function fromWireError(wire: WireError): BusError {
     Object.setPrototypeOf(error, errorClass.prototype);
     error.name = errorClass.name;
   }
+  if (errorClass === InvalidEventError || errorClass === InvalidOptionError) (error as unknown as { issues: readonly never[] }).issues = Object.freeze([]);
   if (wire.details !== undefined) {
     for (const [key, value] of Object.entries(wire.details)) {
-      if (!COMMON_FIELDS.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+      if (COMMON_FIELDS.has(key)) continue;
+      (error as unknown as Record<string, unknown>)[key] = key === 'issues' && typeof value === 'string' ? issuesFromJson(value) : value;
     }
   }
   return error;

@@ -27,7 +27,7 @@ export type {
   Priority,
   Side,
 } from './types.js';
-export type { BusErrorCode, BusFullBound, FrameErrorReason, TooLargeDetails } from './errors.js';
+export type { BusErrorCode, BusFullBound, EventIssue, FrameErrorReason, OptionIssue, TooLargeDetails } from './errors.js';
 export type {
   ActorInfo,
   InspectorOptions,
@@ -40,6 +40,16 @@ export type {
 } from './runtime/runtime.js';
 export type { RecordingHandle, RecordingSummary, RecordOptions } from './runtime/recording/record-options.js';
 export type { SpawnOptions } from './runtime/actors/user-actors.js';
+export type { RuntimeConfig } from './runtime/options.js';
+export type {
+  PayloadIssue,
+  PayloadSchema,
+  PayloadSchemaMap,
+  SchemaEvents,
+  SchemaFor,
+  SchemaMapFor,
+  StandardSchemaV1,
+} from './runtime/payload/payload-schemas.js';
 export type { BusCounts, PortableQuery } from './runtime/thread/thread-service.js';
 export type { SyncPolicy } from './runtime/station/sync-policy.js';
 export type { RestartPolicy } from './runtime/hosting/processor-threads.js';

@@ -1,9 +1,10 @@
 /**
  * The options of `createRuntime()` in one place, as nats.js keeps its
- * `options.ts`: what each one means, its default, and its check. Every
- * refusal is an `InvalidOptionError` that names the option and says what it
- * allows, and every check runs before anything starts, so a refused runtime
- * leaves no worker or process behind.
+ * `options.ts`: what each one means, its default, and its check. The whole
+ * configuration is checked at once: one `InvalidOptionError` lists every
+ * field that is wrong (its path, value and what is allowed), and every check
+ * runs before anything starts, so a refused runtime leaves no worker or
+ * process behind.
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
@@ -15,7 +16,8 @@ import { checkRestartPolicy, type RestartPolicy } from './hosting/processor-thre
 import { MAX_DEADLINE_MS, checkResourceLimits } from './hosting/worker-host.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from './store/memory-policy.js';
 import { policyLimits, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './station/sync-policy.js';
-import { assertFunction, assertKnownKeys, describe } from './validate.js';
+import { PayloadSchemas, checkSchemaMap, type PayloadSchemaMap } from './payload/payload-schemas.js';
+import { assertFunction, assertKnownKeys, describe, type Report } from './validate.js';
 import { checkMiddlewareList, type Middleware } from './bus/middleware.js';
 import { checkMetricsOptions, type ResolvedMetrics } from './metrics/bus-metrics.js';
 import type { MetricsOptions } from './metrics/stats.js';
@@ -117,7 +119,26 @@ export interface RuntimeOptions {
   readonly middleware?: readonly Middleware[];
   /** Record metrics (`bus.stats()`, `runtime.stats()`), and post them every `intervalMs` if given. Default off. */
   readonly metrics?: boolean | MetricsOptions;
+  /**
+   * Payload schemas by event type (exact type; any Standard Schema: zod,
+   * valibot, arktype, ...): `post()` in this thread refuses a payload its
+   * schema refuses and keeps the schema's output. Functions cannot cross
+   * threads: they apply to posts made in this thread (its buses, and the
+   * `RemoteBus`es it holds); a worker's own code registers its own (a spawned
+   * module's `schemas` export). More with `runtime.schema(type, schema)`.
+   */
+  readonly schemas?: PayloadSchemaMap;
 }
+
+/**
+ * What of `RuntimeOptions` can come from a JSON file: every option but the
+ * functions and objects with methods (`clock`, `onError`, `inspect`,
+ * `schemas`, a `Transport` of your own). `createRuntime()` takes the parsed
+ * JSON as it is, and checks it whole.
+ */
+export type RuntimeConfig = Omit<RuntimeOptions, 'clock' | 'onError' | 'inspect' | 'schemas' | 'transport'> & {
+  readonly transport?: 'memory' | 'frames';
+};
 
 /**
  * The flags child processors start with unless `processorExecArgv` says
@@ -159,6 +180,7 @@ const RUNTIME_OPTIONS = [
   'memory',
   'middleware',
   'metrics',
+  'schemas',
 ] as const;
 
 /** `RuntimeOptions` checked, with every default filled in: what the runtime runs with. */
@@ -189,6 +211,8 @@ export interface ResolvedRuntimeOptions {
   readonly middleware: readonly Middleware[];
   /** Off: `undefined`. */
   readonly metrics: ResolvedMetrics | undefined;
+  /** The payload schemas of this thread (empty when none were given; `runtime.schema()` adds more). */
+  readonly schemas: PayloadSchemas;
 }
 
 /** Logs a subscriber's error: `onError` when none is given. */
@@ -197,57 +221,75 @@ export function defaultErrorHandler(error: unknown, event: BusEvent): void {
 }
 
 /**
- * Checks `createRuntime()` options and fills in the defaults. Throws
- * `InvalidOptionError` naming the first option that is wrong.
+ * Checks `createRuntime()` options and fills in the defaults. Every option is
+ * checked, and every field of `sync` and `memory`: one `InvalidOptionError`
+ * lists all that are wrong, each in `issues` with its path, value and what is
+ * allowed (with one problem, its message is that problem's, as always).
  */
 export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRuntimeOptions {
-  assertKnownKeys(options, RUNTIME_OPTIONS, 'createRuntime options');
-  const threadsPerProcessor = checkCount(options.threadsPerProcessor, 'threadsPerProcessor');
-  const sync = syncPolicyOf(options.sync);
-  const processors = checkCount(options.processors, 'processors');
+  const errors: InvalidOptionError[] = [];
+  const report: Report = (error) => void errors.push(error);
+  /** One option's own check: what it throws is reported, and `fallback` stands in. */
+  const check = <T>(run: () => T, fallback: T): T => {
+    try {
+      return run();
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      report(error);
+      return fallback;
+    }
+  };
+  assertKnownKeys(options, RUNTIME_OPTIONS, 'createRuntime options', report);
+  if (typeof options !== 'object' || options === null) throw InvalidOptionError.combine(errors);
+  const threadsPerProcessor = check(() => checkCount(options.threadsPerProcessor, 'threadsPerProcessor'), 0);
+  const sync = syncPolicyOf(options.sync, report);
+  const processors = check(() => checkCount(options.processors, 'processors'), 0);
   const processorExecArgv = options.processorExecArgv ?? DEFAULT_PROCESSOR_EXEC_ARGV;
   if (!Array.isArray(processorExecArgv) || processorExecArgv.some((flag) => typeof flag !== 'string' || !flag.startsWith('-'))) {
-    throw new InvalidOptionError(
-      'processorExecArgv',
-      `expected an array of flags such as '--max-old-space-size=4096', got ${describe(processorExecArgv)}.`,
-    );
+    report(new InvalidOptionError('processorExecArgv', `expected an array of flags such as '--max-old-space-size=4096', got ${describe(processorExecArgv)}.`));
   }
   const callDeadlineMs = options.callDeadlineMs;
   if (callDeadlineMs !== undefined && (!Number.isInteger(callDeadlineMs) || callDeadlineMs < 1 || callDeadlineMs > MAX_DEADLINE_MS)) {
-    throw new InvalidOptionError('callDeadlineMs', `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(callDeadlineMs)}.`);
+    report(new InvalidOptionError('callDeadlineMs', `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(callDeadlineMs)}.`));
   }
   const processorStartDeadlineMs = options.processorStartDeadlineMs ?? DEFAULT_PROCESSOR_START_DEADLINE_MS;
   if (!Number.isInteger(processorStartDeadlineMs) || processorStartDeadlineMs < 1 || processorStartDeadlineMs > MAX_DEADLINE_MS) {
-    throw new InvalidOptionError(
-      'processorStartDeadlineMs',
-      `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(processorStartDeadlineMs)}.`,
+    report(
+      new InvalidOptionError(
+        'processorStartDeadlineMs',
+        `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(processorStartDeadlineMs)}.`,
+      ),
     );
   }
   const clock = options.clock ?? systemClock;
-  if (typeof clock?.now !== 'function') throw new InvalidOptionError('clock', 'expected an object with a now() method.');
-  if (clock.setTimer !== undefined && typeof clock.setTimer !== 'function') throw new InvalidOptionError('clock', 'setTimer must be a function when given.');
-  const transport = resolveTransport(options.transport);
+  if (typeof clock?.now !== 'function') report(new InvalidOptionError('clock', 'expected an object with a now() method.'));
+  else if (clock.setTimer !== undefined && typeof clock.setTimer !== 'function') report(new InvalidOptionError('clock', 'setTimer must be a function when given.'));
+  const transport = check(() => resolveTransport(options.transport), undefined);
   const deferred = options.deferred ?? 'idle';
   if (deferred !== 'idle' && deferred !== 'manual') {
-    throw new InvalidOptionError('deferred', `expected 'idle' or 'manual', got ${describe(deferred)}.`);
+    report(new InvalidOptionError('deferred', `expected 'idle' or 'manual', got ${describe(deferred)}.`));
   }
   const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
   if (typeof maxQueued !== 'number' || !Number.isSafeInteger(maxQueued) || maxQueued < 1) {
-    throw new InvalidOptionError('maxQueued', `expected a positive integer, got ${describe(maxQueued)}.`);
+    report(new InvalidOptionError('maxQueued', `expected a positive integer, got ${describe(maxQueued)}.`));
   }
-  if (options.onError !== undefined) assertFunction(options.onError, 'onError');
-  if (options.inspect !== undefined) assertFunction(options.inspect, 'inspect');
+  if (options.onError !== undefined) check(() => assertFunction(options.onError, 'onError'), undefined);
+  if (options.inspect !== undefined) check(() => assertFunction(options.inspect, 'inspect'), undefined);
   // Workers and child processors check these again when they start; checked here, a refusal comes
   // before anything has started, instead of leaving a half-started runtime.
-  if (options.restart !== undefined) checkRestartPolicy(options.restart, 'restart');
-  if (options.workerLimits !== undefined) checkResourceLimits(options.workerLimits, 'workerLimits');
+  if (options.restart !== undefined) check(() => checkRestartPolicy(options.restart, 'restart'), undefined);
+  if (options.workerLimits !== undefined) check(() => checkResourceLimits(options.workerLimits, 'workerLimits'), undefined);
   const journal = options.journal;
   if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
-    throw new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`);
+    report(new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`));
   }
-  const memory = new MemoryPolicies(checkMemoryOptions(options.memory));
+  const memoryOptions = checkMemoryOptions(options.memory, 'memory', report);
+  if (options.schemas !== undefined) checkSchemaMap(options.schemas, 'schemas', report);
+  const middleware = check(() => checkMiddlewareList(options.middleware, 'middleware'), []);
+  const metrics = check(() => checkMetricsOptions(options.metrics), undefined);
+  if (errors.length > 0) throw InvalidOptionError.combine(errors, 'createRuntime options', (path) => valueAt(options, path));
   return {
-    transport,
+    transport: transport!,
     clock,
     deferred,
     maxQueued,
@@ -263,10 +305,28 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
     sync,
     syncLimits: sync === undefined ? undefined : policyLimits(sync),
     journal,
-    memory,
-    middleware: checkMiddlewareList(options.middleware, 'middleware'),
-    metrics: checkMetricsOptions(options.metrics),
+    memory: new MemoryPolicies(memoryOptions),
+    middleware,
+    metrics,
+    schemas: new PayloadSchemas(options.schemas),
   };
+}
+
+/**
+ * The value at an option's path in `options` (`memory.policies["user"].ttlMs`,
+ * `workerLimits.maxOldGenerationSizeMb`, `createRuntime options.transprt`), or
+ * undefined when the path does not lead to one.
+ */
+export function valueAt(options: unknown, path: string): unknown {
+  let value = options;
+  const steps = path.replace(/^createRuntime options\./, '').matchAll(/(?:^|\.)([^.[\]]+)|\[("(?:[^"\\]|\\.)*"|\d+)\]/g);
+  for (const [, name, bracket] of steps) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    const key = name ?? (bracket!.startsWith('"') ? (JSON.parse(bracket!) as string) : Number(bracket));
+    if (!Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return value;
 }
 
 /** A count of processors or threads: an integer from 0 to `MAX_PROCESSORS`, 0 by default. */

@@ -30,6 +30,7 @@ import { Station } from './station/station.js';
 import type { MemoryPolicies } from './store/memory-policy.js';
 import type { Middleware } from './bus/middleware.js';
 import type { ResolvedMetrics } from './metrics/bus-metrics.js';
+import type { PayloadSchemas } from './payload/payload-schemas.js';
 import { SyncTimer, settleAll } from './station/sync-policy.js';
 import { Thread } from './thread/thread.js';
 import { InspectionHub } from './inspection/hub.js';
@@ -541,6 +542,10 @@ class EmbeddedProcessor implements ThreadHost, StationHost {
 
   get memory(): MemoryPolicies {
     return this.#core.options.memory;
+  }
+
+  get schemas(): PayloadSchemas {
+    return this.#core.options.schemas;
   }
 
   requestSync(): void {

@@ -26,7 +26,8 @@ import { checkRecordArguments, type RecordingHandle, type RecordOptions } from '
 import type { Transport } from './wire/transport.js';
 import { collectStats, everyInterval } from './metrics/runtime-stats.js';
 import type { RuntimeStats } from './metrics/stats.js';
-import type { AnyEvents, EventMap, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
+import type { AnyEvents, EventMap, EventTypeOf, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
+import type { PayloadSchema, SchemaFor, SchemaMapFor } from './payload/payload-schemas.js';
 
 export type { ActorInfo, InspectorOptions, RuntimeOptions };
 
@@ -181,6 +182,21 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
   /** The automatic sync policy, when there is one (`sync`). */
   get syncPolicy(): SyncPolicy | undefined {
     return this.#core.options.sync;
+  }
+
+  /**
+   * Sets the payload schema of event `type` (exact type) for the posts made
+   * in this thread — on its buses and through the `RemoteBus`es it holds —
+   * replacing one it had; `undefined` removes it. A worker's posts are not
+   * affected: schemas are functions and stay in the thread that registers
+   * them (a spawned module registers its own with a `schemas` export).
+   *
+   * @example
+   * runtime.schema('user.login', z.object({ id: z.number(), at: z.date().transform((d) => d.toISOString()) }))
+   * runtime.bus().post('user.login', { id: 7, at: new Date() })   // the event keeps at: '2026-…Z'
+   */
+  schema<K extends EventTypeOf<E>>(type: K, schema: SchemaFor<E, K> | undefined): void {
+    this.#core.options.schemas.set(type, schema as PayloadSchema | undefined, 'schema');
   }
 
   /** The bridge between the internal and the external side. */
@@ -414,6 +430,7 @@ function remoteScope(core: RuntimeCore): RemoteScope {
     onError: root.host.subscriberErrorHandler,
     whenStopped: (stopped) => root.whenHalted(stopped),
     current: (processor, thread) => core.remoteThread(processor, thread)?.caller.call ?? core.childProcessor(processor)?.threadCaller(thread).call,
+    schemas: core.options.schemas,
   };
 }
 
@@ -421,13 +438,14 @@ function remoteScope(core: RuntimeCore): RemoteScope {
  * Creates a runtime. With no options everything runs in this process and
  * thread: main stations, the bridge, processor 0's local stations and the
  * main thread's buses, all real actors, every hop framed. Throws
- * `InvalidOptionError` naming an option that is wrong, before anything starts.
+ * `InvalidOptionError` listing every option that is wrong (`issues`: path, value, what is
+ * allowed), before anything starts. A configuration read from a JSON file (`RuntimeConfig`) is taken as it is.
  *
  * @example
  * const runtime = createRuntime({ deferred: 'manual' })
  */
 export function createRuntime<E extends EventMap<E> = AnyEvents, I = InternalDefault<E>>(
-  options?: RuntimeOptions,
+  options?: Omit<RuntimeOptions, 'schemas'> & { readonly schemas?: NoInfer<SchemaMapFor<E>> },
 ): Runtime<E, I> {
-  return new Runtime<E, I>(options);
+  return new Runtime<E, I>(options as RuntimeOptions);
 }

@@ -336,23 +336,38 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
   }
 }
 
-/** A short description of a value for error messages. */
+/** A short description of a value for error messages: short values as they are, others by their kind. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.slice(0, 80));
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return typeof value;
 }
 
-/** Throws `InvalidOptionError` for keys of `options` not in `allowed`, or when it is not an object. */
-export function assertKnownKeys(options: unknown, allowed: readonly string[], where: string): void {
+/**
+ * Where a check sends a refusal. By default (`throwReport`) the first one
+ * throws; `createRuntime()` collects them all to explain a whole
+ * configuration at once. A check that reports and goes on must not rely on
+ * what it reported (its result is dropped when anything was reported).
+ */
+export type Report = (error: InvalidOptionError) => void;
+
+/** The default `Report`: throws the refusal. */
+export const throwReport: Report = (error) => {
+  throw error;
+};
+
+/** Throws (or reports) `InvalidOptionError` for keys of `options` not in `allowed`, or when it is not an object. */
+export function assertKnownKeys(options: unknown, allowed: readonly string[], where: string, report: Report = throwReport): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError(where, `expected an options object, got ${describe(options)}.`);
+    report(new InvalidOptionError(where, `expected an options object, got ${describe(options)}.`));
+    return;
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      throw new InvalidOptionError(`${where}.${key}`, `unknown option. Allowed: ${allowed.join(', ')}.`);
+      report(new InvalidOptionError(`${where}.${key}`, `unknown option. Allowed: ${allowed.join(', ')}.`));
     }
   }
 }

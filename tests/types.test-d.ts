@@ -3,6 +3,7 @@
  * (a misplaced `@ts-expect-error` is itself an error). Never executed.
  */
 import * as busline from '../index.js';
+import { z } from 'zod';
 import { createRuntime, type Bus, type BusEvent, type Station } from '../index.js';
 
 declare const bus: Bus;
@@ -59,4 +60,63 @@ export function typeTests(): void {
   void busline.encodeFrame;
   const transport: busline.Transport = { name: 'mine', carry: (message) => Promise.resolve(message) };
   void createRuntime({ transport, processorExecArgv: busline.DEFAULT_PROCESSOR_EXEC_ARGV });
+}
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<T extends true>(): T | void {}
+
+/** Payload schemas and the whole-configuration types. */
+export function schemaTypeTests(): void {
+  interface Events {
+    'user.login': { id: number; at: string };
+    'user.logout': { id: number };
+  }
+  const Login = z.object({ id: z.number(), at: z.date().transform((date) => date.toISOString()) });
+
+  // A schema's output must be the map's payload of its type: what the event keeps.
+  const typed = createRuntime<Events>({ schemas: { 'user.login': Login } });
+  // @ts-expect-error the output ({ id: string }) is not the map's payload
+  createRuntime<Events>({ schemas: { 'user.logout': z.object({ id: z.string() }) } });
+  // @ts-expect-error a type outside the map
+  createRuntime<Events>({ schemas: { 'order.placed': z.object({}) } });
+  typed.schema('user.logout', z.object({ id: z.number() }));
+  // @ts-expect-error the same rule for runtime.schema()
+  typed.schema('user.logout', z.object({ id: z.boolean() }));
+  typed.schema('user.login', undefined);
+
+  // An untyped runtime takes any schema; schemas never make createRuntime infer a map.
+  const untyped = createRuntime({ schemas: { anything: z.string() } });
+  expectType<Equal<typeof untyped, busline.Runtime>>();
+  untyped.schema('x.y', z.number());
+  // @ts-expect-error not a Standard Schema
+  untyped.schema('x.y', { parse: (value: unknown) => value });
+
+  // The map can come from the schemas: each payload is its schema's output.
+  const schemas = { 'user.login': Login, 'user.logout': z.object({ id: z.number() }) };
+  type FromSchemas = busline.SchemaEvents<typeof schemas>;
+  expectType<Equal<FromSchemas['user.login'], { id: number; at: string }>>();
+  const derived = createRuntime<FromSchemas>({ schemas });
+  const login = derived.bus().history({ types: ['user.login'] })[0];
+  expectType<Equal<NonNullable<typeof login>['payload'], { id: number; at: string }>>();
+
+  // A hand-written Standard Schema is one too.
+  const byHand: busline.StandardSchemaV1<number, { celsius: number }> = {
+    '~standard': { version: 1, vendor: 'by-hand', validate: (value) => ({ value: { celsius: Number(value) } }) },
+  };
+  createRuntime({ schemas: { temperature: byHand } });
+
+  // Refusals carry their issues.
+  const eventError = new busline.InvalidEventError('refused');
+  expectType<Equal<typeof eventError.issues, readonly busline.EventIssue[]>>();
+  const optionError = new busline.InvalidOptionError('maxQueued', 'expected a positive integer, got 0.');
+  const issue = optionError.issues[0]!;
+  expectType<Equal<typeof issue.path | typeof issue.allowed, string>>();
+  expectType<Equal<typeof issue.value, unknown>>();
+
+  // What a JSON file can hold: no functions, no objects with methods.
+  const config: busline.RuntimeConfig = { deferred: 'manual', sync: { everyMs: 10 }, memory: { policies: { audit: { ttlMs: 1_000 } } } };
+  createRuntime(config);
+  // @ts-expect-error a clock is not JSON
+  const withClock: busline.RuntimeConfig = { clock: new busline.ManualClock() };
+  void withClock;
 }

@@ -6,7 +6,9 @@
  * its inbox (`actor-inbox.ts`): its subscription is an async subscriber, so a
  * slow actor holds the thread's credits and is given no more than they allow,
  * and the thread gets its turn between its events. What the actor emits
- * (XState `emit`) is posted on the thread's bus.
+ * (XState `emit`) is posted on the thread's bus. A module may also export
+ * `schemas` (payload schemas by event type): they are registered in its
+ * thread, the way a worker's code registers schemas of its own.
  */
 import { pathToFileURL } from 'node:url';
 import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
@@ -18,6 +20,7 @@ import type { Bus } from '../bus/bus.js';
 import type { ErrorHandler, Subscription } from '../bus/subscriptions.js';
 import { assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 import type { InspectionTap } from '../inspection/tap.js';
+import { checkSchemaMap, type PayloadSchemaMap, type PayloadSchemas } from '../payload/payload-schemas.js';
 
 /** Throws `InvalidOptionError` unless `event` is an XState event for a user actor: an object with a non-empty string `type`. */
 export function checkActorEvent(event: unknown): asserts event is { type: string; [key: string]: unknown } {
@@ -120,6 +123,8 @@ export interface ActorThread {
     readonly subscriberErrorHandler: ErrorHandler;
     /** @internal Inspection in the thread's realm: a spawned actor is created with its hook. */
     readonly inspection?: InspectionTap;
+    /** The payload schemas of the thread's JS thread: a module's `schemas` export is registered there. */
+    readonly schemas?: PayloadSchemas;
   };
   /** The thread's current bus of `side`: what an actor emits is posted there. */
   bus(side: Side): Pick<Bus, 'post' | 'subscribe'>;
@@ -139,7 +144,7 @@ export class UserActors {
   async spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'> = {}): Promise<UserActorInfo> {
     checkSpawnOptions(options);
     if (typeof module !== 'string') throw new InvalidOptionError('spawn module', `expected a module URL, got ${describe(module)}.`);
-    let loaded: { default?: unknown; machine?: unknown; subscribes?: unknown };
+    let loaded: { default?: unknown; machine?: unknown; subscribes?: unknown; schemas?: unknown };
     // A .ts module needs tsx (an optional peer): without it this is refused naming tsx, not with Node's ERR_UNKNOWN_FILE_EXTENSION.
     await loadTypeScriptIn(module);
     try {
@@ -156,6 +161,7 @@ export class UserActors {
     }
     const types = options.types ?? (loaded.subscribes as readonly string[] | undefined);
     if (types !== undefined) assertTypeList(types, `${module} subscribes`);
+    if (loaded.schemas !== undefined) checkSchemaMap(loaded.schemas, `${module} schemas`);
     const side = options.side ?? 'external';
     const id = options.id ?? `${module.split('/').pop()?.replace(/\.(machine\.)?[mc]?[jt]s$/, '') ?? 'actor'}-${this.#count++}`;
     if (this.#actors.has(id)) throw new InvalidOptionError('spawn options.id', `an actor "${id}" already runs in this thread.`);
@@ -195,6 +201,10 @@ export class UserActors {
         }
       },
     });
+    // Checked above, registered only once nothing else can refuse the spawn. They stay when the actor stops: they are its thread's.
+    if (loaded.schemas !== undefined) {
+      for (const [type, schema] of Object.entries(loaded.schemas as PayloadSchemaMap)) this.#thread.host.schemas?.set(type, schema);
+    }
     actor.start();
     const subscription =
       types === undefined

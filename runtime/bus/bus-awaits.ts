@@ -11,6 +11,7 @@ import type { BusEvent } from '../../types.js';
 import type { Clock } from '../clock.js';
 import type { Depths } from '../metrics/bus-metrics.js';
 import type { BusStats } from '../metrics/stats.js';
+import type { PayloadSchemas } from '../payload/payload-schemas.js';
 import type { PostOptions } from './bus-options.js';
 import type { Middleware, Pipeline } from './middleware.js';
 import { collectOutcomes, failures } from './outcomes.js';
@@ -50,6 +51,8 @@ export interface Dropped {
 /** What a bus hands the calls of this module. */
 interface BusParts {
   readonly clock: Clock;
+  /** The payload schemas of the bus's JS thread, if any. */
+  readonly schemas: PayloadSchemas | undefined;
   subscriptions(): Subscriptions;
   /** Calls `stopped` when the bus's thread halts (the runtime or the thread stops); returns what forgets it. */
   whenHalted(stopped: () => void): () => void;
@@ -92,7 +95,9 @@ export abstract class AwaitableBus<E> {
    * when the runtime (or the thread) stops first. A post that a `before`
    * middleware drops resolves with `{ dropped: reason, middleware }` (where
    * `post()` throws `EventDroppedError`); with `after` middleware, it
-   * resolves once they have run.
+   * resolves once they have run. A payload schema of the type runs first
+   * and may be async (`post()` refuses async schemas): the event is posted
+   * once it has resolved.
    *
    * @example
    * const published = await bus.publish('user.login', { id: 7 })
@@ -106,6 +111,14 @@ export abstract class AwaitableBus<E> {
   ): Promise<Published<PostedEvent<E, K, P>> | Dropped> {
     const parts = partsOf.get(this)!;
     const subscriptions = parts.subscriptions();
+    const schemas = parts.schemas;
+    let post = () => this.post(type, payload, options);
+    if (schemas?.get(type) !== undefined) {
+      // A sync schema runs now, so the post is as immediate as post()'s; an async one is awaited.
+      const conforming = schemas.conformAsync(type, payload);
+      const value = conforming instanceof Promise ? ((await conforming) as typeof payload) : (conforming as typeof payload);
+      post = () => schemas.conformed(() => this.post(type, value, options));
+    }
     const { watch, outcomes } = collectOutcomes();
     let event: PostedEvent<E, K, P>;
     try {
@@ -113,12 +126,12 @@ export abstract class AwaitableBus<E> {
         // Delivered before post() returns: the watch takes the next delivery, this event's.
         subscriptions.watch(undefined, watch);
         try {
-          event = this.post(type, payload, options);
+          event = post();
         } finally {
           subscriptions.watch(undefined, undefined);
         }
       } else {
-        event = this.post(type, payload, options);
+        event = post();
         subscriptions.watch((event as BusEvent).id, watch);
       }
     } catch (error) {

@@ -105,6 +105,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const pipeline = thread.pipeline(side);
     provideBusParts(this, {
       clock: thread.host.clock,
+      schemas: thread.host.schemas,
       subscriptions: () => thread.subscriptions(side),
       whenHalted: (stopped) => thread.whenHalted(stopped),
       pipeline,
@@ -115,7 +116,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
     const origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
-    this.#posting = { thread, side, origin, pipeline, admit: (type, priority) => this.#pressure.admit(type, priority) };
+    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority) => this.#pressure.admit(type, priority) };
     this.#actor = actor(this.endpoint);
     this.#reports = new ActivityReports(this.#actor);
     this.#pressure = new BackPressure(thread, side, {

@@ -9,6 +9,7 @@ import { assertEventType, copyPayload } from '../validate.js';
 import { checkPostOptions, type PostOptions } from './bus-options.js';
 import type { BusThread } from './bus-thread.js';
 import type { Pipeline, PostDraft } from './middleware.js';
+import { conformPayload, type PayloadSchemas } from '../payload/payload-schemas.js';
 
 /** What a bus hands `stampPost()`. */
 export interface PostContext {
@@ -17,12 +18,14 @@ export interface PostContext {
   /** Shared by all of the bus's events. */
   readonly origin: Origin;
   readonly pipeline: Pipeline;
+  /** The payload schemas of this JS thread: a post's payload is its schema's output. */
+  readonly schemas: PayloadSchemas | undefined;
   /** Refuses the post when a bound is reached (`BackPressure.admit`). */
   admit(type: string, priority: Priority): void;
 }
 
 /**
- * Checks the post, runs the `before` middleware (which may drop it:
+ * Checks the post, applies the type's payload schema, runs the `before` middleware (which may drop it:
  * `EventDroppedError`, or refuse it: `MiddlewareFailedError`), copies the
  * payload, admits it and stamps the event.
  */
@@ -33,6 +36,8 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   let meta: Readonly<Record<string, string>> | undefined;
   if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
   const { pipeline, side } = context;
+  // Its schema first (InvalidEventError, or its output): middleware sees the payload as it will be stored.
+  payload = conformPayload(context.schemas, type, payload) as Payload;
   if (pipeline.hasBefore) {
     const draft: PostDraft = topic === undefined && meta === undefined ? { type, payload, side, priority } : { type, payload, side, priority, topic, meta };
     try {

@@ -42,6 +42,7 @@ import { DETACHED_SCOPE, subscribeRemote, type RemoteScope } from './remote-subs
 import type { SubscribeOptions, Subscription } from './subscriptions.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
 import { publishRemote, type RemotePublished } from './remote-publish.js';
+import { conformPayload } from '../payload/payload-schemas.js';
 
 /** A history query that can cross to another thread (no `filter` function), typed by map `E`. */
 export type TypedPortableQuery<E, T extends readonly string[]> = Omit<TypedHistoryQuery<E, T>, 'filter'>;
@@ -107,9 +108,13 @@ export class RemoteBus<E = AnyEvents> {
     });
   }
 
-  /** A post checked as `Bus.post` checks it, as a frame of one draft event. */
-  #draft(type: string, payload: unknown, options: PostOptions | undefined): Uint8Array {
+  /**
+   * A post checked as `Bus.post` checks it, as a frame of one draft event.
+   * A payload schema of this thread applies here, before encoding (unless `conformed` already).
+   */
+  #draft(type: string, payload: unknown, options: PostOptions | undefined, conformed = false): Uint8Array {
     assertEventType(type);
+    if (!conformed) payload = conformPayload(this.#scope.schemas, type, payload);
     assertPayload(payload);
     const { priority, topic, meta } = options === undefined ? DEFAULT_POST : checkPostOptions(options);
     const endpoint = this.endpoint;
@@ -286,12 +291,22 @@ export class RemoteBus<E = AnyEvents> {
   publish<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<RemotePublished<PostedEvent<E, K, P>>> {
     let frame: Uint8Array;
     try {
-      frame = this.#draft(type, payload, options);
+      const schemas = this.#scope.schemas;
+      const conforming = schemas?.get(type) === undefined ? payload : schemas.conformAsync(type, payload);
+      // An async schema: the publish goes out once it has resolved (a later post() may then go first).
+      if (conforming instanceof Promise) {
+        return conforming.then((value) => this.#publish(this.#draft(type, value, options, true))) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+      }
+      frame = this.#draft(type, conforming, options, true);
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.#publish(frame) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+  }
+
+  #publish(frame: Uint8Array): Promise<RemotePublished> {
     const started = this.#call('publish', this.side, this.generation, [frame]);
-    return publishRemote(started, this.#caller.call, this.#scope) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+    return publishRemote(started, this.#caller.call, this.#scope);
   }
 
   async drain(): Promise<number> {

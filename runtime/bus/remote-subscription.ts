@@ -18,6 +18,7 @@ import type { Outcome } from '../wire/protocol.js';
 import type { ThreadApi } from '../thread/thread-service.js';
 import { eventsFromFrame } from '../thread/thread-service.js';
 import { checkSubscribe, type ErrorHandler, type SubscribeOptions, type Subscription } from './subscriptions.js';
+import type { PayloadSchemas } from '../payload/payload-schemas.js';
 
 /** The longest a `take` waits in the thread: well inside any call deadline, as `room()`'s steps. */
 export const TAKE_WAIT_MS = 250;
@@ -38,6 +39,8 @@ export interface RemoteScope {
   whenStopped(stopped: () => void): () => void;
   /** The thread's control API now: a restarted worker of the root is reached through a new one. */
   current(processor: number, thread: number): ThreadCall | undefined;
+  /** The payload schemas of this JS thread: posts through a `RemoteBus` apply them here, before encoding. */
+  readonly schemas?: PayloadSchemas;
 }
 
 /** For a `RemoteBus` made without a runtime (a processor's own calls). */

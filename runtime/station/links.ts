@@ -20,6 +20,7 @@ import type { InspectionTap } from '../inspection/tap.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import type { Middleware } from '../bus/middleware.js';
 import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
+import type { PayloadSchemas } from '../payload/payload-schemas.js';
 
 /** A station's answer to a read: the batch, and the arrival number it is complete through. */
 export interface SyncReply {
@@ -102,6 +103,8 @@ export interface ThreadHost {
   readonly middleware?: readonly Middleware[];
   /** Set when the runtime records metrics (`createRuntime({ metrics })`). */
   readonly metrics?: ResolvedMetrics | undefined;
+  /** The payload schemas of this JS thread, which its posts apply (none: payloads as given). */
+  readonly schemas?: PayloadSchemas;
 }
 
 /** What a local station needs from where it runs. */

@@ -7,7 +7,7 @@
  * events since its last sync asks for one at once.
  */
 import { InvalidOptionError, isBusError } from '../../errors.js';
-import { describe } from '../validate.js';
+import { describe, throwReport, type Report } from '../validate.js';
 
 /** `maxBatch` when a policy does not set it. */
 export const DEFAULT_MAX_BATCH = 4096;
@@ -87,35 +87,35 @@ export function policyLimits(policy: SyncPolicy): PolicyLimits {
 }
 
 /** Checks `createRuntime`'s `sync` option; `undefined` means manual. */
-export function syncPolicyOf(value: unknown): SyncPolicy | undefined {
+export function syncPolicyOf(value: unknown, report: Report = throwReport): SyncPolicy | undefined {
   if (value === undefined || value === 'manual') return undefined;
   if (typeof value !== 'object' || value === null) {
-    throw new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent?, maxInFlight?, maxBacklog? }, got ${describe(value)}.`);
+    report(new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent?, maxInFlight?, maxBacklog? }, got ${describe(value)}.`));
+    return undefined;
   }
   const { everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog, ...rest } = value as Record<string, unknown>;
-  const unknown = Object.keys(rest);
-  if (unknown.length > 0) {
-    throw new InvalidOptionError(`sync.${unknown[0]}`, 'unknown option. Allowed: everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog.');
+  for (const key of Object.keys(rest)) {
+    report(new InvalidOptionError(`sync.${key}`, 'unknown option. Allowed: everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog.'));
   }
   if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1) {
-    throw new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`);
+    report(new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`));
   }
-  if (maxBatch !== undefined && (typeof maxBatch !== 'number' || !Number.isInteger(maxBatch) || maxBatch < 1)) {
-    throw new InvalidOptionError('sync.maxBatch', `expected a positive integer, got ${describe(maxBatch)}.`);
-  }
+  const batchOk = maxBatch === undefined || (typeof maxBatch === 'number' && Number.isInteger(maxBatch) && maxBatch >= 1);
+  if (!batchOk) report(new InvalidOptionError('sync.maxBatch', `expected a positive integer, got ${describe(maxBatch)}.`));
   if (maxInFlight !== undefined && (typeof maxInFlight !== 'number' || !Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 0xffff_ffff)) {
     // A read's limit crosses as a uint32.
-    throw new InvalidOptionError('sync.maxInFlight', `expected an integer from 1 to 4294967295, got ${describe(maxInFlight)}.`);
+    report(new InvalidOptionError('sync.maxInFlight', `expected an integer from 1 to 4294967295, got ${describe(maxInFlight)}.`));
   }
   if (maxBacklog !== undefined && (typeof maxBacklog !== 'number' || !Number.isSafeInteger(maxBacklog) || maxBacklog < 1)) {
-    throw new InvalidOptionError('sync.maxBacklog', `expected a positive integer, got ${describe(maxBacklog)}.`);
+    report(new InvalidOptionError('sync.maxBacklog', `expected a positive integer, got ${describe(maxBacklog)}.`));
   }
-  const batch = (maxBatch as number | undefined) ?? DEFAULT_MAX_BATCH;
+  // Against a wrong maxBatch (reported above) the default stands in, so maxUnsent is still checked.
+  const batch = batchOk ? ((maxBatch as number | undefined) ?? DEFAULT_MAX_BATCH) : DEFAULT_MAX_BATCH;
   if (maxUnsent !== undefined && (typeof maxUnsent !== 'number' || !Number.isInteger(maxUnsent) || maxUnsent < batch)) {
-    throw new InvalidOptionError('sync.maxUnsent', `expected an integer of at least maxBatch (${batch}), got ${describe(maxUnsent)}.`);
+    report(new InvalidOptionError('sync.maxUnsent', `expected an integer of at least maxBatch (${batch}), got ${describe(maxUnsent)}.`));
   }
   return {
-    everyMs,
+    everyMs: everyMs as number,
     ...(maxBatch === undefined ? {} : { maxBatch: maxBatch as number }),
     ...(maxUnsent === undefined ? {} : { maxUnsent: maxUnsent as number }),
     ...(maxInFlight === undefined ? {} : { maxInFlight: maxInFlight as number }),

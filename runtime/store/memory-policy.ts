@@ -10,7 +10,7 @@
  * child processors in their start data, and is checked again there.
  */
 import { InvalidOptionError } from '../../errors.js';
-import { assertKnownKeys, describe, eventTypeProblem } from '../validate.js';
+import { assertKnownKeys, describe, eventTypeProblem, throwReport, type Report } from '../validate.js';
 import { typeMatches } from './history.js';
 
 /** How much an event type matters when a history must let events go: `low` ones go first, `high` ones last. */
@@ -84,91 +84,99 @@ const IMPORTANCES: readonly Importance[] = ['low', 'normal', 'high'];
 
 /**
  * Checks `memory` options (`where` names them in errors) and returns a frozen
- * copy. Throws `InvalidOptionError` naming the field and what it allows.
+ * copy. Throws `InvalidOptionError` naming the field and what it allows
+ * (or sends every such refusal to `report`, and the result is then not to be used).
  */
-export function checkMemoryOptions(memory: unknown, where = 'memory'): MemoryOptions {
+export function checkMemoryOptions(memory: unknown, where = 'memory', report: Report = throwReport): MemoryOptions {
   if (memory === undefined) return Object.freeze({});
-  assertKnownKeys(memory, MEMORY_KEYS, where);
+  if (!isPlainObject(memory)) {
+    assertKnownKeys(memory, MEMORY_KEYS, where, report);
+    return Object.freeze({});
+  }
+  assertKnownKeys(memory, MEMORY_KEYS, where, report);
   const { policies, limits, budget } = memory as MemoryOptions;
   const checked: Record<string, EventPolicy> = {};
   if (policies !== undefined) {
     if (!isPlainObject(policies)) {
-      throw new InvalidOptionError(`${where}.policies`, `expected an object of policies by event type, e.g. { 'user.login': { removeAfterDelivery: true } }, got ${describe(policies)}.`);
-    }
-    for (const [type, policy] of Object.entries(policies)) {
-      const option = `${where}.policies[${JSON.stringify(type)}]`;
-      const problem = eventTypeProblem(type, 'The policy type');
-      if (problem !== undefined) throw new InvalidOptionError(option, problem);
-      checked[type] = checkPolicy(policy, option);
+      report(new InvalidOptionError(`${where}.policies`, `expected an object of policies by event type, e.g. { 'user.login': { removeAfterDelivery: true } }, got ${describe(policies)}.`));
+    } else {
+      for (const [type, policy] of Object.entries(policies)) {
+        const option = `${where}.policies[${JSON.stringify(type)}]`;
+        const problem = eventTypeProblem(type, 'The policy type');
+        if (problem !== undefined) report(new InvalidOptionError(option, problem));
+        checked[type] = checkPolicy(policy, option, report);
+      }
     }
   }
   return Object.freeze({
     ...(policies === undefined ? {} : { policies: Object.freeze(checked) }),
-    ...(limits === undefined ? {} : { limits: checkLimits(limits, `${where}.limits`, LIMIT_KEYS) }),
-    ...(budget === undefined ? {} : { budget: checkBudgetOptions(budget, `${where}.budget`) }),
+    ...(limits === undefined ? {} : { limits: checkLimits(limits, `${where}.limits`, LIMIT_KEYS, report) }),
+    ...(budget === undefined ? {} : { budget: checkBudgetOptions(budget, `${where}.budget`, report) }),
   });
 }
 
-/** Checks `memory.budget` (`where` names it in errors) and returns a frozen copy. */
-export function checkBudgetOptions(budget: unknown, where: string): MemoryBudgetOptions {
-  if (typeof budget !== 'object' || budget === null || Array.isArray(budget)) {
-    throw new InvalidOptionError(where, `expected { busBytes?, stationBytes? }, got ${describe(budget)}.`);
+/** Checks `memory.budget` (`where` names it in errors) and returns a frozen copy of what is right in it. */
+export function checkBudgetOptions(budget: unknown, where: string, report: Report = throwReport): MemoryBudgetOptions {
+  if (!isPlainObject(budget)) {
+    report(new InvalidOptionError(where, `expected { busBytes?, stationBytes? }, got ${describe(budget)}.`));
+    return Object.freeze({});
   }
-  assertKnownKeys(budget, ['busBytes', 'stationBytes'], where);
+  assertKnownKeys(budget, ['busBytes', 'stationBytes'], where, report);
   const checked: { busBytes?: number; stationBytes?: number } = {};
   for (const key of ['busBytes', 'stationBytes'] as const) {
     const value = (budget as MemoryBudgetOptions)[key];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-      throw new InvalidOptionError(`${where}.${key}`, `expected a positive whole number of bytes, got ${describe(value)}.`);
-    }
-    checked[key] = value;
+      report(new InvalidOptionError(`${where}.${key}`, `expected a positive whole number of bytes, got ${describe(value)}.`));
+    } else checked[key] = value;
   }
   return Object.freeze(checked);
 }
 
-
-function checkPolicy(policy: unknown, option: string): EventPolicy {
-  const limits = checkLimits(policy, option, POLICY_KEYS);
+function checkPolicy(policy: unknown, option: string, report: Report): EventPolicy {
+  const limits = checkLimits(policy, option, POLICY_KEYS, report);
+  if (!isPlainObject(policy)) return limits;
   const { sizeLimit, removeAfterDelivery, removeAfterSearch, ttlMs, importance, compress } = policy as EventPolicy;
-  if (sizeLimit !== undefined) positiveInteger(sizeLimit, `${option}.sizeLimit`, 'bytes');
+  if (sizeLimit !== undefined) positiveInteger(sizeLimit, `${option}.sizeLimit`, 'bytes', report);
   for (const [key, value] of [['removeAfterDelivery', removeAfterDelivery], ['removeAfterSearch', removeAfterSearch], ['compress', compress]] as const) {
-    if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError(`${option}.${key}`, `expected true or false, got ${describe(value)}.`);
+    if (value !== undefined && typeof value !== 'boolean') report(new InvalidOptionError(`${option}.${key}`, `expected true or false, got ${describe(value)}.`));
   }
-  if (ttlMs !== undefined) positiveMs(ttlMs, `${option}.ttlMs`);
+  if (ttlMs !== undefined) positiveMs(ttlMs, `${option}.ttlMs`, report);
   if (importance !== undefined && !IMPORTANCES.includes(importance)) {
-    throw new InvalidOptionError(`${option}.importance`, `expected 'low', 'normal' or 'high', got ${describe(importance)}.`);
+    report(new InvalidOptionError(`${option}.importance`, `expected 'low', 'normal' or 'high', got ${describe(importance)}.`));
   }
   return Object.freeze({ ...limits, ...pick(policy as EventPolicy, ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress']) });
 }
 
-function checkLimits(limits: unknown, option: string, keys: readonly string[]): HistoryLimits {
-  if (!isPlainObject(limits)) throw new InvalidOptionError(option, `expected an object, got ${describe(limits)}.`);
-  assertKnownKeys(limits, keys, option);
+function checkLimits(limits: unknown, option: string, keys: readonly string[], report: Report): HistoryLimits {
+  if (!isPlainObject(limits)) {
+    report(new InvalidOptionError(option, `expected an object, got ${describe(limits)}.`));
+    return Object.freeze({});
+  }
+  assertKnownKeys(limits, keys, option, report);
   const { maxEvents, maxBytes, maxAgeMs, discard } = limits as HistoryLimits;
-  if (maxEvents !== undefined) positiveInteger(maxEvents, `${option}.maxEvents`, 'events');
-  if (maxBytes !== undefined) positiveInteger(maxBytes, `${option}.maxBytes`, 'bytes');
-  if (maxAgeMs !== undefined) positiveMs(maxAgeMs, `${option}.maxAgeMs`);
+  if (maxEvents !== undefined) positiveInteger(maxEvents, `${option}.maxEvents`, 'events', report);
+  if (maxBytes !== undefined) positiveInteger(maxBytes, `${option}.maxBytes`, 'bytes', report);
+  if (maxAgeMs !== undefined) positiveMs(maxAgeMs, `${option}.maxAgeMs`, report);
   if (discard !== undefined) {
     if (discard !== 'oldest' && discard !== 'refuseNew') {
-      throw new InvalidOptionError(`${option}.discard`, `expected 'oldest' or 'refuseNew', got ${describe(discard)}.`);
-    }
-    if (maxEvents === undefined && maxBytes === undefined) {
-      throw new InvalidOptionError(`${option}.discard`, 'applies at maxEvents or maxBytes; set one of them (maxAgeMs always removes).');
+      report(new InvalidOptionError(`${option}.discard`, `expected 'oldest' or 'refuseNew', got ${describe(discard)}.`));
+    } else if (maxEvents === undefined && maxBytes === undefined) {
+      report(new InvalidOptionError(`${option}.discard`, 'applies at maxEvents or maxBytes; set one of them (maxAgeMs always removes).'));
     }
   }
   return Object.freeze(pick(limits as HistoryLimits, ['maxEvents', 'maxBytes', 'maxAgeMs', 'discard']));
 }
 
-function positiveInteger(value: unknown, option: string, unit: string): void {
+function positiveInteger(value: unknown, option: string, unit: string, report: Report): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionError(option, `expected a positive whole number of ${unit}, got ${describe(value)}.`);
+    report(new InvalidOptionError(option, `expected a positive whole number of ${unit}, got ${describe(value)}.`));
   }
 }
 
-function positiveMs(value: unknown, option: string): void {
+function positiveMs(value: unknown, option: string, report: Report): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(option, `expected a number of milliseconds > 0, got ${describe(value)}.`);
+    report(new InvalidOptionError(option, `expected a number of milliseconds > 0, got ${describe(value)}.`));
   }
 }
 

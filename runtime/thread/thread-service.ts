@@ -32,6 +32,7 @@ import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/
 import { portInspectionTap } from '../inspection/ports.js';
 import { realmName } from '../inspection/tap.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../store/memory-policy.js';
+import { PayloadSchemas } from '../payload/payload-schemas.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -218,6 +219,8 @@ export function createThreadService(
           asked.clear();
           return settleAll(sides.map((side) => () => busControl.autoSync(current.bus(side))));
         });
+  // Schemas are functions and cannot come from the root: this thread's own code (a spawned module's `schemas`) registers them.
+  const schemas = new PayloadSchemas();
   const host: ThreadHost = {
     ...(policy === undefined
       ? {}
@@ -232,6 +235,7 @@ export function createThreadService(
     ...(options.memory === undefined ? {} : { memory: new MemoryPolicies(checkMemoryOptions(options.memory)) }),
     deferred: options.deferred,
     maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
+    schemas,
     get running() {
       return running;
     },
@@ -287,7 +291,8 @@ export function createThreadService(
         const refused: Array<{ index: number } & WireError> = [];
         eventsFromFrame(drafts).forEach((draft, index) => {
           try {
-            posted.push(target.post(draft.type, draft.payload, draftOptions(draft)));
+            // Checked by the schemas of the thread that posted it, before it was encoded: not again here.
+            posted.push(schemas.conformed(() => target.post(draft.type, draft.payload, draftOptions(draft))));
           } catch (error) {
             refused.push({ index, ...toWireError(error) });
           }
@@ -354,7 +359,7 @@ export function createThreadService(
         const [draft, ...more] = Array.isArray(drafts) ? eventsFromFrame(drafts) : [];
         if (draft === undefined || more.length > 0) throw new InvalidOptionError('publish drafts', 'expected a frame of one draft event.');
         // No middleware runs in a worker (functions cannot reach it), so nothing drops; were it to, the caller is refused as post() would be.
-        const published = target.publish(draft.type, draft.payload, draftOptions(draft)).then((done) => {
+        const published = schemas.conformed(() => target.publish(draft.type, draft.payload, draftOptions(draft))).then((done) => {
           if (done.dropped !== undefined) throw new EventDroppedError(draft.type, done.dropped, done.middleware);
           return done;
         });

@@ -107,8 +107,9 @@ test('snippets - runnable blocks import only the public package, never a path in
   assert.ok(snippets.length >= 5, `found ${snippets.length} runnable blocks`);
   for (const snippet of snippets) {
     for (const [, from] of snippet.code.matchAll(/from '([^']+)'/g)) {
-      // busline (and its testing entry), and the packages a user of it installs beside it (XState; @statelyai/inspect to watch it).
-      assert.ok(['busline', 'busline/testing', 'xstate', '@statelyai/inspect'].includes(from!), `README line ${snippet.line} imports '${from}'`);
+      // busline (and its testing entry), and the packages a user of it installs beside it (XState; @statelyai/inspect to watch it;
+      // zod as one Standard Schema validator of payloads).
+      assert.ok(['busline', 'busline/testing', 'xstate', '@statelyai/inspect', 'zod'].includes(from!), `README line ${snippet.line} imports '${from}'`);
     }
     assert.not.match(snippet.code, /\.\.\/shared/, `README line ${snippet.line} refers outside the repository`);
   }

@@ -1,13 +1,15 @@
 /**
  * `parseRuntimeOptions`: the defaults `createRuntime()` runs with, and one
- * refusal format — an `InvalidOptionError` naming the option and what it allows.
+ * refusal format — an `InvalidOptionError` naming the option and what it
+ * allows, and listing every wrong field of a whole configuration at once.
  */
+import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_PROCESSOR_EXEC_ARGV, InvalidOptionError, ManualClock, type RuntimeOptions } from '../../index.js';
+import { DEFAULT_PROCESSOR_EXEC_ARGV, InvalidOptionError, ManualClock, createRuntime, type RuntimeConfig, type RuntimeOptions } from '../../index.js';
 import { FrameTransport, InMemoryTransport, parseRuntimeOptions, systemClock } from '../../internal.js';
 import { DEFAULT_MAX_QUEUED } from '../../runtime/bus/bus-options.js';
-import { DEFAULT_PROCESSOR_START_DEADLINE_MS } from '../../runtime/options.js';
+import { DEFAULT_PROCESSOR_START_DEADLINE_MS, valueAt } from '../../runtime/options.js';
 
 const test = suite('options');
 
@@ -79,7 +81,109 @@ test('parseRuntimeOptions - each wrong option is refused by name, saying what is
       assert.instance(error, InvalidOptionError, option);
       assert.is((error as InvalidOptionError).option, option);
       assert.match((error as Error).message, allowed);
+      // One problem: the message is that problem's, as it always was, and `issues` holds it.
+      assert.ok((error as Error).message.startsWith(`Invalid option "${option}": `), (error as Error).message);
+      assert.is((error as InvalidOptionError).issues.length, 1);
+      assert.is((error as InvalidOptionError).issues[0]!.path, option);
     }
+  }
+});
+
+/** The error `parseRuntimeOptions(options)` throws (it must throw one). */
+function refusal(options: unknown): InvalidOptionError {
+  try {
+    parseRuntimeOptions(options as RuntimeOptions);
+  } catch (error) {
+    assert.instance(error, InvalidOptionError);
+    return error as InvalidOptionError;
+  }
+  throw new Error('expected a refusal');
+}
+
+test('parseRuntimeOptions - a whole configuration: every wrong field at once, with its path, value and what is allowed', () => {
+  const error = refusal({
+    processors: -1,
+    deferred: 'later',
+    transprt: 'memory',
+    sync: { everyMs: 0, maxBatch: 'many', every: 5 },
+    memory: {
+      policies: { user: { ttlMs: -5, importance: 'urgent', removeAfterDelivery: 'yes' }, 'bad..type': {} },
+      limits: { maxEvents: 0, discard: 'newest' },
+      budget: 1,
+    },
+    restart: { maxRestarts: -1, withinMs: 1000 },
+  });
+  assert.is(error.code, 'INVALID_OPTION');
+  assert.is(error.option, 'createRuntime options.transprt', 'the first problem');
+  assert.equal(
+    error.issues.map(({ path, value }) => [path, value]),
+    [
+      ['createRuntime options.transprt', 'memory'],
+      ['sync.every', 5],
+      ['sync.everyMs', 0],
+      ['sync.maxBatch', 'many'],
+      ['processors', -1],
+      ['deferred', 'later'],
+      ['restart.maxRestarts', -1],
+      ['memory.policies["user"].removeAfterDelivery', 'yes'],
+      ['memory.policies["user"].ttlMs', -5],
+      ['memory.policies["user"].importance', 'urgent'],
+      ['memory.policies["bad..type"]', {}],
+      ['memory.limits.maxEvents', 0],
+      ['memory.limits.discard', 'newest'],
+      ['memory.budget', 1],
+    ],
+  );
+  const ttl = error.issues.find((issue) => issue.path === 'memory.policies["user"].ttlMs')!;
+  assert.is(ttl.allowed, 'expected a number of milliseconds > 0');
+  assert.is(error.issues.find((issue) => issue.path === 'deferred')!.allowed, "expected 'idle' or 'manual'");
+  assert.match(error.message, /^Invalid createRuntime options: 14 problems\.\n/);
+  assert.match(error.message, /\n {2}- "memory\.policies\["user"\]\.ttlMs": expected a number of milliseconds > 0, got -5\./);
+  assert.match(error.message, /\n {2}- "sync\.maxBatch": expected a positive integer, got "many"\./);
+});
+
+test('parseRuntimeOptions - every option is checked even when an earlier one is wrong (each alone would be refused)', () => {
+  const error = refusal({ threadsPerProcessor: 65, clock: {}, onError: 'log', journal: '', workerLimits: { maxOldGenerationSizeMb: -1 } });
+  assert.equal(error.issues.map((issue) => issue.path), ['threadsPerProcessor', 'clock', 'onError', 'workerLimits.maxOldGenerationSizeMb', 'journal']);
+  assert.is(error.issues[0]!.value, 65);
+});
+
+test('parseRuntimeOptions - options that are not an object are refused as such', () => {
+  assert.is(refusal(null).option, 'createRuntime options');
+  assert.is(refusal([1]).option, 'createRuntime options');
+});
+
+test('valueAt - follows option paths: names, quoted keys (types with dots), indices; undefined where they lead nowhere', () => {
+  const options = { memory: { policies: { 'user.login': { ttlMs: 5 } } }, processorExecArgv: ['--a', 7] };
+  assert.is(valueAt(options, 'memory.policies["user.login"].ttlMs'), 5);
+  assert.is(valueAt(options, 'processorExecArgv[1]'), 7);
+  assert.is(valueAt({ transprt: 'memory' }, 'createRuntime options.transprt'), 'memory');
+  assert.is(valueAt(options, 'memory.limits.maxEvents'), undefined);
+  assert.is(valueAt(options, 'memory.policies["user.login"].ttlMs.deeper'), undefined);
+});
+
+test('createRuntime - a configuration read from a JSON file works as it is', async () => {
+  const config = JSON.parse(readFileSync(new URL('./fixtures/runtime-config.json', import.meta.url), 'utf8')) as RuntimeConfig;
+  const runtime = createRuntime(config);
+  try {
+    assert.equal(runtime.syncPolicy, { everyMs: 50, maxBatch: 64 });
+    assert.is(runtime.maxQueued, 1000);
+    const bus = runtime.bus();
+    let delivered = 0;
+    bus.subscribe('user', () => void delivered++);
+    bus.post('user.login', { id: 7 }, { priority: 'immediate' });
+    // The file's memory policy applies: a login leaves the history once delivered.
+    assert.equal([delivered, bus.history().length], [1, 0]);
+  } finally {
+    await runtime.stop();
+  }
+  // The same file with mistakes: every one is explained, by path.
+  const broken = { ...config, maxQueued: 'lots', memory: { policies: { 'user.login': { importance: 'top' } } } };
+  try {
+    createRuntime(broken as never);
+    assert.unreachable('refused');
+  } catch (error) {
+    assert.equal((error as InvalidOptionError).issues.map((issue) => issue.path), ['maxQueued', 'memory.policies["user.login"].importance']);
   }
 });
 

@@ -1,0 +1,193 @@
+/**
+ * Payload schemas: any Standard Schema validator (zod, valibot, arktype, ...)
+ * registered per event type checks, and may convert, a payload before it is
+ * posted. Schemas are functions, so they cannot cross threads: a registry
+ * belongs to one JS thread (the runtime's, or a worker's) and applies to the
+ * posts made there — on its own buses and on the `RemoteBus`es it holds,
+ * before the payload is encoded.
+ */
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { InvalidEventError, InvalidOptionError, UnsupportedError, type EventIssue } from '../../errors.js';
+import { describe, eventTypeProblem } from '../validate.js';
+import type { IsUntyped } from '../bus/typed-events.js';
+
+export type { StandardSchemaV1 };
+
+/** A Standard Schema for the payload of one event type: `Input` is what `post()` is given, `Output` what the event keeps. */
+export type PayloadSchema<Input = unknown, Output = Input> = StandardSchemaV1<Input, Output>;
+
+/** Schemas by event type, as `createRuntime({ schemas })` takes them. */
+export type PayloadSchemaMap = { readonly [type: string]: PayloadSchema };
+
+/**
+ * The event map of a schema map: each type's payload is its schema's output
+ * (what events keep), e.g. `createRuntime<SchemaEvents<typeof schemas>>({ schemas })`.
+ */
+export type SchemaEvents<S extends PayloadSchemaMap> = { [K in keyof S]: StandardSchemaV1.InferOutput<S[K]> };
+
+/**
+ * The schemas a runtime typed by event map `E` takes: any input, and an
+ * output that is the map's payload of that type (what the event keeps).
+ * Types outside the map are refused by the compiler.
+ */
+export type SchemaMapFor<E> = IsUntyped<E> extends true
+  ? PayloadSchemaMap
+  : { readonly [K in keyof E]?: PayloadSchema<any, E[K]> };
+
+/** The schema `runtime.schema(type, schema)` takes for `type` on event map `E`. */
+export type SchemaFor<E, K extends string> = IsUntyped<E> extends true ? PayloadSchema : K extends keyof E ? PayloadSchema<any, E[K]> : never;
+
+/** One thing a schema found wrong with a payload: where (`$` is the payload itself, `$.user.tags[0]` a nested value), and the validator's message. */
+export type PayloadIssue = EventIssue;
+
+/** `$`-rooted path of a Standard Schema issue: `$.user.tags[0]`. */
+export function issuePath(path: StandardSchemaV1.Issue['path']): string {
+  let text = '$';
+  for (const segment of path ?? []) {
+    const key = typeof segment === 'object' && segment !== null ? segment.key : segment;
+    if (typeof key === 'number') text += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) text += `.${key}`;
+    else text += `[${typeof key === 'symbol' ? key.toString() : JSON.stringify(key)}]`;
+  }
+  return text;
+}
+
+/** The error for a payload its schema refused: the type, and each issue with its path. */
+export function payloadRefused(type: string, issues: readonly StandardSchemaV1.Issue[]): InvalidEventError {
+  const found = issues.map((issue): PayloadIssue => ({ path: issuePath(issue.path), message: String(issue.message) }));
+  const list = found.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+  return new InvalidEventError(`The payload of "${type}" does not match its schema: ${list}.`, { issues: found });
+}
+
+function isSchema(value: unknown): value is PayloadSchema {
+  const props = (value as { '~standard'?: { version?: unknown; validate?: unknown } } | null)?.['~standard'];
+  return typeof props === 'object' && props !== null && props.version === 1 && typeof props.validate === 'function';
+}
+
+/** Throws `InvalidOptionError` naming `option` unless `schema` is a Standard Schema (v1). */
+export function assertPayloadSchema(schema: unknown, option: string): asserts schema is PayloadSchema {
+  if (!isSchema(schema)) {
+    throw new InvalidOptionError(
+      option,
+      `expected a Standard Schema (an object with "~standard": { version: 1, validate }, as zod, valibot and arktype schemas are), got ${describe(schema)}.`,
+    );
+  }
+}
+
+/**
+ * The schemas of one JS thread, by exact event type: a schema for `user`
+ * does not apply to `user.login` (subtypes carry payloads of their own).
+ */
+export class PayloadSchemas {
+  readonly #byType = new Map<string, PayloadSchema>();
+  /** Set by `conformed()` for the one `post()` that carries a payload `publish()` has already conformed. */
+  #bypass = false;
+
+  /** Registers `schemas` (checked whole first: a refused map registers nothing). */
+  constructor(schemas?: PayloadSchemaMap) {
+    if (schemas !== undefined) checkSchemaMap(schemas, 'schemas');
+    for (const [type, schema] of Object.entries(schemas ?? {})) this.#byType.set(type, schema);
+  }
+
+  /** How many types have a schema. */
+  get size(): number {
+    return this.#byType.size;
+  }
+
+  /** The schema of `type`, if any. */
+  get(type: string): PayloadSchema | undefined {
+    return this.#byType.get(type);
+  }
+
+  /** Sets the schema of `type` (replacing one it had), or removes it with `undefined`. */
+  set(type: string, schema: PayloadSchema | undefined, option = 'schema'): void {
+    const problem = eventTypeProblem(type, 'The schema type');
+    if (problem !== undefined) throw new InvalidOptionError(`${option} type`, problem);
+    if (schema === undefined) {
+      this.#byType.delete(type);
+      return;
+    }
+    assertPayloadSchema(schema, `${option}[${JSON.stringify(type)}]`);
+    this.#byType.set(type, schema);
+  }
+
+  /**
+   * The payload `post()` keeps: `payload` itself without a schema, its
+   * schema's output otherwise. Throws `InvalidEventError` (with `issues`)
+   * when the schema refuses it, and `UnsupportedError` when the schema is
+   * async: `post()` cannot wait, `publish()` can.
+   */
+  conform(type: string, payload: unknown): unknown {
+    if (this.#bypass) {
+      this.#bypass = false;
+      return payload;
+    }
+    const schema = this.#byType.get(type);
+    if (schema === undefined) return payload;
+    const result = schema['~standard'].validate(payload);
+    if (result instanceof Promise) {
+      // Nobody will read it; a rejection must not surface as an unhandled one.
+      result.catch(() => undefined);
+      throw new UnsupportedError(
+        `The schema of "${type}" is async (its validate() returned a Promise), and post() cannot wait for it. ` +
+          'Use await bus.publish(type, payload), which awaits async schemas, or a synchronous schema.',
+      );
+    }
+    if (result.issues !== undefined) throw payloadRefused(type, result.issues);
+    return result.value;
+  }
+
+  /** `conform()` for `publish()`: an async schema is awaited. */
+  conformAsync(type: string, payload: unknown): unknown {
+    if (this.#bypass) {
+      this.#bypass = false;
+      return payload;
+    }
+    const schema = this.#byType.get(type);
+    if (schema === undefined) return payload;
+    const result = schema['~standard'].validate(payload);
+    const settle = (settled: StandardSchemaV1.Result<unknown>): unknown => {
+      if (settled.issues !== undefined) throw payloadRefused(type, settled.issues);
+      return settled.value;
+    };
+    return result instanceof Promise ? result.then(settle) : settle(result);
+  }
+
+  /**
+   * Runs `post` (one `post()` or `publish()` call, which consumes the pass)
+   * without applying a schema to a payload that was conformed already: by
+   * `publish()`, or by the thread that posted it through a `RemoteBus`.
+   */
+  conformed<T>(post: () => T): T {
+    this.#bypass = true;
+    try {
+      return post();
+    } finally {
+      this.#bypass = false;
+    }
+  }
+}
+
+/** Checks a schema map, reporting through `report` (or throwing) each entry that is wrong. */
+export function checkSchemaMap(schemas: unknown, option: string, report?: (error: InvalidOptionError) => void): void {
+  const fail = report ?? ((error: InvalidOptionError) => {
+    throw error;
+  });
+  if (typeof schemas !== 'object' || schemas === null || Array.isArray(schemas)) {
+    fail(new InvalidOptionError(option, `expected an object of Standard Schemas by event type, e.g. { 'user.login': z.object({ id: z.number() }) }, got ${describe(schemas)}.`));
+    return;
+  }
+  for (const [type, schema] of Object.entries(schemas)) {
+    const where = `${option}[${JSON.stringify(type)}]`;
+    const problem = eventTypeProblem(type, 'The schema type');
+    if (problem !== undefined) fail(new InvalidOptionError(where, problem));
+    else if (!isSchema(schema)) {
+      fail(new InvalidOptionError(where, `expected a Standard Schema (an object with "~standard": { version: 1, validate }), got ${describe(schema)}.`));
+    }
+  }
+}
+
+/** The payload a post keeps, given where it is posted: `payload` unless a schema of `type` there says otherwise. */
+export function conformPayload(schemas: PayloadSchemas | undefined, type: string, payload: unknown): unknown {
+  return schemas === undefined || schemas.size === 0 ? payload : schemas.conform(type, payload);
+}

@@ -1,0 +1,173 @@
+/**
+ * Payload schemas: any Standard Schema checks and converts a payload at
+ * `post()` in the thread that registered it; async schemas are for
+ * `publish()`; across threads the posting thread's schemas apply, once.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { InvalidEventError, InvalidOptionError, createRuntime, type BusEvent, type RemoteBus, type Runtime, type StandardSchemaV1 } from '../../../index.js';
+import { rejects } from '../../helpers.js';
+
+const test = suite('payload schemas');
+let runtime: Runtime | undefined;
+test.after.each(async () => {
+  await runtime?.stop();
+  runtime = undefined;
+});
+
+/** The error `run` throws (it must throw). */
+function thrown(run: () => unknown): Error {
+  try {
+    run();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+const Login = z.object({ user: z.object({ name: z.string(), tags: z.array(z.string()) }), attempts: z.number().int() });
+
+test('post - a valid payload is posted as the schema outputs it (unknown keys stripped)', () => {
+  runtime = createRuntime({ deferred: 'manual', schemas: { 'user.login': Login } });
+  const event = runtime.bus().post('user.login', { user: { name: 'ada', tags: ['admin'] }, attempts: 1, extra: true }, { priority: 'immediate' });
+  assert.equal(event.payload, { user: { name: 'ada', tags: ['admin'] }, attempts: 1 });
+  assert.equal(runtime.bus().history()[0]?.payload, { user: { name: 'ada', tags: ['admin'] }, attempts: 1 });
+});
+
+test('post - an invalid payload is refused with InvalidEventError naming each path and issue; nothing is posted', () => {
+  runtime = createRuntime({ deferred: 'manual', schemas: { 'user.login': Login } });
+  const seen: BusEvent[] = [];
+  runtime.bus().subscribe('user', (event) => void seen.push(event));
+  const error = thrown(() => runtime!.bus().post('user.login', { user: { name: 7, tags: ['a', 3] }, attempts: 1.5 }, { priority: 'immediate' }));
+  assert.instance(error, InvalidEventError);
+  assert.is((error as InvalidEventError).code, 'INVALID_EVENT');
+  const issues = (error as InvalidEventError).issues;
+  assert.equal(
+    issues.map((issue) => issue.path),
+    ['$.user.name', '$.user.tags[1]', '$.attempts'],
+  );
+  assert.match(issues[0]!.message, /expected string, received number/);
+  assert.match(error.message, /The payload of "user\.login" does not match its schema: \$\.user\.name: Invalid input: expected string/);
+  assert.match(error.message, /\$\.user\.tags\[1\]: .*; \$\.attempts: /);
+  assert.equal([seen.length, runtime.bus().history().length], [0, 0]);
+  // The refusal used up nothing: the next post is the bus's first event.
+  const posted = runtime.bus().post('user.login', { user: { name: 'ada', tags: [] }, attempts: 2 }, { priority: 'immediate' });
+  assert.is(posted.id, '0.0.0');
+});
+
+class Money {
+  constructor(
+    readonly amount: number,
+    readonly currency: string,
+  ) {}
+}
+
+test('post - a schema converts what the wire cannot carry: a Date to an ISO string, a class instance to plain data', () => {
+  const Order = z.object({
+    placedAt: z.date().transform((date) => date.toISOString()),
+    total: z.instanceof(Money).transform((money) => ({ amount: money.amount, currency: money.currency })),
+  });
+  runtime = createRuntime({ deferred: 'manual' });
+  const payload = { placedAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)), total: new Money(42, 'EUR') };
+  // Without a schema these are refused: the payload must be plain data.
+  assert.match(thrown(() => runtime!.bus().post('order.placed', payload as never)).message, /\$\.placedAt is a Date, not a plain object/);
+  runtime.schema('order.placed', Order);
+  const event = runtime.bus().post('order.placed', payload as never, { priority: 'immediate' });
+  assert.equal(event.payload, { placedAt: '2026-01-02T03:04:05.000Z', total: { amount: 42, currency: 'EUR' } });
+});
+
+test('post - a schema applies to its exact type only: not to subtypes, not to other types', () => {
+  runtime = createRuntime({ deferred: 'manual', schemas: { user: z.object({ id: z.number() }) } });
+  const bus = runtime.bus();
+  assert.is(thrown(() => bus.post('user', { id: 'x' })).constructor, InvalidEventError);
+  assert.equal(bus.post('user.login', { name: 'ada' }).payload, { name: 'ada' });
+  assert.equal(bus.post('order', { id: 'x' }).payload, { id: 'x' });
+});
+
+test('post - a schema whose output is not plain data is refused as any such payload is', () => {
+  runtime = createRuntime({ deferred: 'manual', schemas: { when: z.object({ at: z.string().transform((text) => new Date(text)) }) } });
+  const error = thrown(() => runtime!.bus().post('when', { at: '2026-01-01' }));
+  assert.instance(error, InvalidEventError);
+  assert.match(error.message, /\$\.at is a Date/);
+});
+
+test('runtime.schema - adds, replaces and removes (undefined) a schema; refuses what is not a Standard Schema', () => {
+  runtime = createRuntime({ deferred: 'manual' });
+  const bus = runtime.bus();
+  runtime.schema('n', z.number());
+  assert.is(thrown(() => bus.post('n', 'one')).constructor, InvalidEventError);
+  runtime.schema('n', z.string());
+  assert.is(bus.post('n', 'one').payload, 'one');
+  runtime.schema('n', undefined);
+  assert.is(bus.post('n', 5).payload, 5);
+  const notASchema = thrown(() => runtime!.schema('n', { parse: () => 1 } as never));
+  assert.instance(notASchema, InvalidOptionError);
+  assert.is((notASchema as InvalidOptionError).option, 'schema["n"]');
+  assert.match(notASchema.message, /expected a Standard Schema/);
+  assert.is((thrown(() => runtime!.schema('bad..type', z.number())) as InvalidOptionError).option, 'schema type');
+});
+
+test('post - any Standard Schema works, also one written by hand without a library', () => {
+  const Celsius: StandardSchemaV1<number, { celsius: number }> = {
+    '~standard': {
+      version: 1,
+      vendor: 'by-hand',
+      validate: (value) =>
+        typeof value === 'number' && value >= -273.15 ? { value: { celsius: value } } : { issues: [{ message: 'below absolute zero', path: [] }] },
+    },
+  };
+  runtime = createRuntime({ deferred: 'manual', schemas: { temperature: Celsius } });
+  assert.equal(runtime.bus().post('temperature', 21 as never).payload, { celsius: 21 });
+  const error = thrown(() => runtime!.bus().post('temperature', -300 as never)) as InvalidEventError;
+  assert.equal(error.issues, [{ path: '$', message: 'below absolute zero' }]);
+});
+
+const Unique = z.object({ name: z.string() }).refine(async (value) => value.name !== 'taken', { message: 'name is taken', path: ['name'] });
+
+test('post - an async schema is refused with UNSUPPORTED (post cannot wait); nothing is posted', () => {
+  runtime = createRuntime({ deferred: 'manual', schemas: { 'user.created': Unique } });
+  const error = thrown(() => runtime!.bus().post('user.created', { name: 'ada' }));
+  assert.is((error as InvalidEventError).code, 'UNSUPPORTED');
+  assert.match(error.message, /schema of "user\.created" is async.*await bus\.publish/);
+  assert.is(runtime.bus().history().length, 0);
+});
+
+test('publish - awaits an async schema, posts its output, and rejects with its issues', async () => {
+  runtime = createRuntime({ deferred: 'manual', schemas: { 'user.created': Unique, 'user.renamed': z.object({ to: z.string().trim() }) } });
+  const bus = runtime.bus();
+  const handled: unknown[] = [];
+  bus.subscribe('user', (event) => void handled.push(event.payload));
+  const { event, failed } = await bus.publish('user.created', { name: 'ada' });
+  assert.equal([event!.payload, failed], [{ name: 'ada' }, 0]);
+  await rejects(bus.publish('user.created', { name: 'taken' }), 'INVALID_EVENT');
+  const refused = await bus.publish('user.created', { name: 'taken' }).catch((error: InvalidEventError) => error);
+  assert.equal((refused as InvalidEventError).issues, [{ path: '$.name', message: 'name is taken' }]);
+  // A sync schema's output is what publish posts, as post() would.
+  assert.equal((await bus.publish('user.renamed', { to: '  bob ' }, { priority: 'immediate' })).event!.payload, { to: 'bob' });
+  assert.equal(handled, [{ name: 'ada' }, { to: 'bob' }]);
+});
+
+test('createRuntime - schemas that are not Standard Schemas are refused by path, with the rest of the configuration', () => {
+  const error = thrown(() => createRuntime({ schemas: { 'user.login': { type: 'object' } as never, '': z.string() }, maxQueued: 0 })) as InvalidOptionError;
+  assert.instance(error, InvalidOptionError);
+  assert.equal(error.issues.map((issue) => issue.path).sort(), ['maxQueued', 'schemas[""]', 'schemas["user.login"]']);
+});
+
+test('across threads - a RemoteBus post converts with the posting thread\'s schema before it is encoded; a worker registers its own', async () => {
+  runtime = createRuntime({ threadsPerProcessor: 1, schemas: { 'order.placed': z.object({ id: z.string(), at: z.date().transform((date) => date.toISOString()) }) } });
+  await runtime.ready;
+  const worker = runtime.thread(0, 1).bus('external') as RemoteBus;
+  // The root's schema runs here: the worker receives plain data (a Date could not be encoded).
+  const placed = await worker.post('order.placed', { id: 'o-1', at: new Date(0) } as never);
+  assert.equal(placed.payload, { id: 'o-1', at: '1970-01-01T00:00:00.000Z' });
+  await rejects(worker.post('order.placed', { id: 1 } as never), 'INVALID_EVENT', 'refused here, before it crosses');
+  // The worker's own code registers its schemas (a spawned module's `schemas` export): the Date its actor emits
+  // becomes a string in the worker.
+  await runtime.spawn(new URL('../fixtures/stamped.machine.ts', import.meta.url), { thread: 1 });
+  const recorded = worker.waitFor('order.recorded', { timeout: 10_000 });
+  await worker.post('order.placed', { id: 'o-2', at: new Date(1) } as never);
+  assert.equal((await recorded).payload, { id: 'o-2', at: '1970-01-01T00:00:00.000Z' });
+});
+
+test.run();
