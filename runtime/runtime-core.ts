@@ -24,7 +24,7 @@ import type { RemoteProcessor } from './hosting/processor-host.js';
 import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
 import type { WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
-import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './station/links.js';
+import { DirectStationLink, STATION_THREAD, type StationHost, type StationLink, type ThreadHost } from './station/links.js';
 import { Station } from './station/station.js';
 import type { MemoryPolicies } from './store/memory-policy.js';
 import { SyncTimer, settleAll } from './station/sync-policy.js';
@@ -265,6 +265,11 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     this.#processors[processor] = host;
     this.#localStations[processor] = stations;
     this.#threads[processor] = [new Thread(host, processor, 0)];
+    // Its thread 0 will read its stations, and the stations the main ones: until then they hold what leaves once delivered.
+    for (const side of SIDES) {
+      stations[side].expectReader({ processor, thread: 0 });
+      this.#mainStations[side].expectReader({ processor, thread: STATION_THREAD });
+    }
     return processor;
   }
 
@@ -279,6 +284,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     const index = Math.max(threads.length, processor === 0 ? this.options.threadsPerProcessor + 1 : 0);
     const thread = new Thread(this.#processors[processor]!, processor, index);
     threads[index] = thread;
+    for (const side of SIDES) this.#localStations[processor]![side].expectReader({ processor, thread: index });
     return thread;
   }
 
