@@ -147,6 +147,7 @@ export class Arrivals {
   since(since: number, types: readonly string[] | undefined, reader: string, limit = Infinity): { history: BusEvent[]; through: number } {
     const runs = this.#runs;
     const fresh: BusEvent[] = [];
+    let taken = 0;
     for (let r = this.#firstRunAfter(since); r < runs.length; r++) {
       const { first, events, source } = runs[r]!;
       // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
@@ -156,11 +157,10 @@ export class Arrivals {
         const event = events[i]!;
         if (!this.#live(event)) continue;
         if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
+        // Full, and more to read: complete through the last event taken (what the reader sent itself in between counts as read).
+        if (fresh.length >= limit) return { history: fresh.sort(compareEvents), through: taken };
         fresh.push(event);
-        // Full: complete through this event's arrival (what the reader sent itself in between counts as read).
-        if (fresh.length >= limit && (i + 1 < events.length || r + 1 < runs.length)) {
-          return { history: fresh.sort(compareEvents), through: first + i };
-        }
+        taken = first + i;
       }
     }
     return { history: fresh.sort(compareEvents), through: this.#count };

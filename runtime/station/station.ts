@@ -107,6 +107,11 @@ export class Station {
     return this.#history.size;
   }
 
+  /** @internal Bytes of events held, as `memory.limits.maxBytes` counts them (0 unless some `maxBytes` is set). */
+  get bytes(): number {
+    return this.#retention.bytes;
+  }
+
   /**
    * The history, oldest first, optionally filtered (answered from indices).
    * Events whose policy says `removeAfterSearch` leave once returned.
