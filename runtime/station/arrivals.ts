@@ -55,6 +55,8 @@ export class Arrivals {
   #total = 0;
   /** Removed events the runs still hold: skipped by reads until a compaction drops them. */
   #removed = new Set<BusEvent>();
+  /** Every event removed so far, weakly: whoever still refers to one (the interest tracker) can tell it is gone. */
+  readonly #gone = new WeakSet<BusEvent>();
   /**
    * Readers (by thread) whose last sync read was limited by their
    * subscribers' credits. While one is `maxBacklog` behind, batches of the
@@ -89,7 +91,10 @@ export class Arrivals {
   remove(removed: readonly BusEvent[], keepReaders = false): void {
     if (removed.length === 0) return;
     if (!keepReaders) this.#slowReaders.clear();
-    for (const event of removed) this.#removed.add(event);
+    for (const event of removed) {
+      this.#removed.add(event);
+      this.#gone.add(event);
+    }
     if (this.#removed.size * 2 >= this.#total) this.#compact();
   }
 
@@ -131,9 +136,9 @@ export class Arrivals {
     return this.#runs.slice(this.#firstRunAfter(after));
   }
 
-  /** True when `event` is numbered here and not removed (for runs walked with `runsAfter`). */
+  /** False once `event` was removed, also after a compaction dropped it from the runs. */
   isLive(event: BusEvent): boolean {
-    return this.#live(event);
+    return !this.#gone.has(event);
   }
 
   /**

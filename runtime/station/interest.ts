@@ -66,6 +66,8 @@ export class Interest {
   readonly #waiting = new Map<string, Waiting[]>();
   /** Readers that read (or left) since the last `release()`: what they held is looked at again. */
   readonly #moved = new Set<string>();
+  /** Entries of `#waiting`, removed events included until a sweep. */
+  #waitingCount = 0;
 
   constructor(side: Side, policies: MemoryPolicies) {
     this.#side = side;
@@ -79,9 +81,7 @@ export class Interest {
 
   /** Events held for readers (for tests and stats). */
   get waiting(): number {
-    let count = 0;
-    for (const list of this.#waiting.values()) count += list.length;
-    return count;
+    return this.#waitingCount;
   }
 
   /**
@@ -128,14 +128,15 @@ export class Interest {
    * among those whose policy removes them after delivery. Looks at each new
    * arrival once, and at a held event again only when the reader holding it
    * has read (amortized: a reader that never reads costs nothing per read of
-   * the others).
+   * the others). `held`: the station's history size.
    */
-  release(arrivals: Arrivals): BusEvent[] {
+  release(arrivals: Arrivals, held: number): BusEvent[] {
     const released: BusEvent[] = [];
     for (const key of this.#moved) {
       const held = this.#waiting.get(key);
       if (held === undefined) continue;
       this.#waiting.delete(key);
+      this.#waitingCount -= held.length;
       for (const waiting of held) if (arrivals.isLive(waiting.event)) this.#file(waiting, released);
     }
     this.#moved.clear();
@@ -149,7 +150,19 @@ export class Interest {
       }
       this.#scanned = arrivals.count;
     }
+    // Events that left otherwise (TTL, limits, a clearing) while held for a reader that does not read: swept now and then.
+    if (this.#waitingCount > 2 * held + 4096) this.#sweep(arrivals);
     return released;
+  }
+
+  #sweep(arrivals: Arrivals): void {
+    this.#waitingCount = 0;
+    for (const [key, list] of this.#waiting) {
+      const live = list.filter((waiting) => arrivals.isLive(waiting.event));
+      if (live.length === 0) this.#waiting.delete(key);
+      else this.#waiting.set(key, live);
+      this.#waitingCount += live.length;
+    }
   }
 
   /** Releases `waiting`, or files it under the first reader that holds it. */
@@ -162,6 +175,7 @@ export class Interest {
     let list = this.#waiting.get(holder);
     if (list === undefined) this.#waiting.set(holder, (list = []));
     list.push(waiting);
+    this.#waitingCount++;
   }
 
   /** The key of a reader that may still want the event, if any. */

@@ -158,7 +158,7 @@ export class Station {
   /** Events that leave once delivered and that every reader who may want them has read leave now. */
   #release(): void {
     if (!this.#interest.active) return;
-    const released = this.#retention.remove(this.#interest.release(this.#arrivals));
+    const released = this.#retention.remove(this.#interest.release(this.#arrivals, this.#history.size));
     // Every interested reader has read them: where slow readers stand is still right.
     this.#arrivals.remove(released, true);
   }
