@@ -18,23 +18,19 @@ import { Bridge, type BridgeHost } from './bridge/bridge.js';
 import { busControl } from './bus/bus-control.js';
 import { postMemoryChange } from './bus/memory-reports.js';
 import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remote-bus.js';
-import type { ErrorHandler } from './bus/subscriptions.js';
 import type { Clock } from './clock.js';
 import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-processors.js';
 import type { RemoteProcessor } from './hosting/processor-host.js';
 import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
 import type { WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
-import { DirectStationLink, type StationHost, type StationLink, type ThreadHost } from './station/links.js';
+import { DirectStationLink, STATION_THREAD, type StationHost, type StationLink } from './station/links.js';
 import { Station } from './station/station.js';
-import type { MemoryPolicies } from './store/memory-policy.js';
-import type { Middleware } from './bus/middleware.js';
-import type { ResolvedMetrics } from './metrics/bus-metrics.js';
-import type { PayloadSchemas } from './payload/payload-schemas.js';
+import { EmbeddedProcessor } from './embedded-processor.js';
 import { SyncTimer, settleAll } from './station/sync-policy.js';
 import { Thread } from './thread/thread.js';
 import { InspectionHub } from './inspection/hub.js';
-import type { InspectHook, InspectionTap } from './inspection/tap.js';
+import type { InspectHook } from './inspection/tap.js';
 import type { InspectorServer } from '../inspector/server.js';
 import type { InspectorOptions } from '../inspector/options.js';
 import { Recordings } from './recording/recordings.js';
@@ -274,6 +270,11 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     this.#processors[processor] = host;
     this.#localStations[processor] = stations;
     this.#threads[processor] = [new Thread(host, processor, 0)];
+    // Its thread 0 will read its stations, and the stations the main ones: until then they hold what leaves once delivered.
+    for (const side of SIDES) {
+      stations[side].expectReader({ processor, thread: 0 });
+      this.#mainStations[side].expectReader({ processor, thread: STATION_THREAD });
+    }
     return processor;
   }
 
@@ -288,6 +289,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     const index = Math.max(threads.length, processor === 0 ? this.options.threadsPerProcessor + 1 : 0);
     const thread = new Thread(this.#processors[processor]!, processor, index);
     threads[index] = thread;
+    for (const side of SIDES) this.#localStations[processor]![side].expectReader({ processor, thread: index });
     return thread;
   }
 
@@ -483,97 +485,6 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
 
   async #inspectChildren(): Promise<void> {
     await Promise.all(this.#children.all().map((child) => child.inspect()));
-  }
-}
-
-/** A processor of the embedded runtime: hosts its threads' buses and its local stations in this thread. */
-class EmbeddedProcessor implements ThreadHost, StationHost {
-  readonly #core: RuntimeCore;
-  readonly processor: number;
-  links: Record<Side, StationLink> | undefined;
-  readonly middleware: readonly Middleware[];
-  readonly metrics: ResolvedMetrics | undefined;
-
-  constructor(core: RuntimeCore, processor: number) {
-    this.#core = core;
-    this.processor = processor;
-    ({ middleware: this.middleware, metrics: this.metrics } = core.options);
-  }
-
-  get clock(): Clock {
-    return this.#core.options.clock;
-  }
-
-  get deferred(): 'idle' | 'manual' {
-    return this.#core.options.deferred;
-  }
-
-  get maxQueued(): number {
-    return this.#core.options.maxQueued;
-  }
-
-  get running(): boolean {
-    return this.#core.running;
-  }
-
-  get subscriberErrorHandler(): ErrorHandler {
-    return this.#core.options.onError;
-  }
-
-  get inspection(): InspectionTap {
-    return this.#core.inspection.tap;
-  }
-
-  get maxBatch(): number | undefined {
-    return this.#core.options.syncLimits?.maxBatch;
-  }
-
-  get maxUnsent(): number | undefined {
-    return this.#core.options.syncLimits?.maxUnsent;
-  }
-
-  get maxInFlight(): number | undefined {
-    return this.#core.options.syncLimits?.maxInFlight;
-  }
-
-  get maxBacklog(): number | undefined {
-    return this.#core.options.syncLimits?.maxBacklog;
-  }
-
-  get memory(): MemoryPolicies {
-    return this.#core.options.memory;
-  }
-
-  get schemas(): PayloadSchemas {
-    return this.#core.options.schemas;
-  }
-
-  requestSync(): void {
-    this.#core.requestSync();
-  }
-
-  assertRunning(call: string): void {
-    this.#core.assertRunning(call);
-  }
-
-  bridgeDirection(): BridgeDirection {
-    return this.#core.bridgeDirection();
-  }
-
-  bridgeLocked(): boolean {
-    return this.#core.bridge.locked;
-  }
-
-  stationLink(side: Side): StationLink {
-    return this.links![side];
-  }
-
-  mainLink(side: Side): StationLink {
-    return this.#core.mainLink(side);
-  }
-
-  createBusActor(endpoint: Endpoint): Actor<typeof busMachine> {
-    return this.#core.createBusActor(endpoint);
   }
 }
 

@@ -445,6 +445,8 @@ export function connectThread(
     encodedEvents: true,
     serve: stationServer(station, bridgeDirection),
   });
+  // Its buses will read: until they have, the stations keep what leaves once delivered for them.
+  for (const side of SIDES) station(side).expectReader({ processor, thread });
   const generations: Record<Side, number> = { internal: 0, external: 0 };
   const caller: ThreadCaller = {
     processor,

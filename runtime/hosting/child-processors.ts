@@ -100,6 +100,8 @@ export class ChildProcessors {
    */
   async start(index: number, incarnation = 0): Promise<void> {
     const inspect = this.#host.inspection.remoteOn;
+    // Its local stations will read the main stations: until they have, those keep what leaves once delivered.
+    for (const side of SIDES) this.#host.mainStation(side).expectReader({ processor: index, thread: STATION_THREAD });
     const starting = RemoteProcessor.start(
       {
         processor: index,

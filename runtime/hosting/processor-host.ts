@@ -354,8 +354,8 @@ export class RemoteStation {
     return eventsFromFrame(await this.#call<EventsFrame>('queued'));
   }
 
-  /** The station's size and actor state. */
-  state(): Promise<{ size: number; state: unknown }> {
+  /** The station's size, bytes (counted when some `maxBytes` is set) and actor state. */
+  state(): Promise<{ size: number; bytes: number; state: unknown }> {
     return this.#call('state');
   }
 

@@ -298,7 +298,7 @@ export class ProcessorNode implements StationHost {
           case 'queued':
             return eventsToFrame(station.queued(), this.#endpoint(message.side));
           case 'state':
-            return { size: station.size, state: station.state };
+            return { size: station.size, bytes: station.bytes, state: station.state };
           case 'backlog':
             return station.backlog();
           default:

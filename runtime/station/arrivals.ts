@@ -11,7 +11,7 @@ import type { BusEvent } from '../../types.js';
 import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
 
 /** Events that arrived one after another, numbered from `first`. */
-interface ArrivalRun {
+export interface ArrivalRun {
   readonly first: number;
   readonly events: readonly BusEvent[];
   /** Who sent them (a `sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
@@ -51,6 +51,12 @@ const STATION_READER = 0xffffffff;
 export class Arrivals {
   #count = 0;
   #runs: ArrivalRun[] = [];
+  /** Events the runs hold (removed ones included until the next compaction). */
+  #total = 0;
+  /** Removed events the runs still hold: skipped by reads until a compaction drops them. */
+  #removed = new Set<BusEvent>();
+  /** Every event removed so far, weakly: whoever still refers to one (the interest tracker) can tell it is gone. */
+  readonly #gone = new WeakSet<BusEvent>();
   /**
    * Readers (by thread) whose last sync read was limited by their
    * subscribers' credits. While one is `maxBacklog` behind, batches of the
@@ -68,19 +74,45 @@ export class Arrivals {
     if (events.length === 0) return;
     this.#runs.push({ first: this.#count + 1, events, source, sender });
     this.#count += events.length;
+    this.#total += events.length;
     for (const [key, reader] of this.#slowReaders) if (key !== sender) reader.behind += events.length;
   }
 
   /**
    * Forgets the arrival of removed events; the others keep their numbers.
-   * Slow readers' counts included them: they are forgotten too, and their
-   * next reads (whole again) say where they stand.
+   * Slow readers' counts included them: they are forgotten too (unless
+   * `keepReaders`: events every interested reader has read), and their next
+   * reads (whole again) say where they stand.
+   *
+   * Removal is lazy: removed events are remembered and skipped, and the runs
+   * are rebuilt once they make up half of what the runs hold, so removing
+   * events one read at a time costs amortized O(1) each, not a rebuild.
    */
-  remove(removed: readonly BusEvent[]): void {
+  remove(removed: readonly BusEvent[], keepReaders = false): void {
     if (removed.length === 0) return;
-    this.#slowReaders.clear();
-    const gone = new Set(removed);
+    if (!keepReaders) this.#slowReaders.clear();
+    for (const event of removed) {
+      this.#removed.add(event);
+      this.#gone.add(event);
+    }
+    if (this.#removed.size * 2 >= this.#total) this.#compact();
+  }
+
+  /** Events the runs hold, removed ones included (what a compaction would go through). */
+  get held(): number {
+    return this.#total;
+  }
+
+  /** True when `event` was numbered and has not been removed. */
+  #live(event: BusEvent): boolean {
+    return this.#removed.size === 0 || !this.#removed.has(event);
+  }
+
+  /** Rebuilds the runs without the removed events (each run split where they were); numbers stay. */
+  #compact(): void {
+    const gone = this.#removed;
     const runs: ArrivalRun[] = [];
+    let total = 0;
     for (const run of this.#runs) {
       let start = -1;
       run.events.forEach((event, i) => {
@@ -91,9 +123,22 @@ export class Arrivals {
         if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start, i) });
         start = -1;
       });
-      if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start) });
+      if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: run.events.slice(start) });
     }
+    for (const run of runs) total += run.events.length;
     this.#runs = runs;
+    this.#total = total;
+    this.#removed = new Set();
+  }
+
+  /** The runs, oldest first (the interest tracker walks them to find what every interested reader has read). */
+  runsAfter(after: number): readonly ArrivalRun[] {
+    return this.#runs.slice(this.#firstRunAfter(after));
+  }
+
+  /** False once `event` was removed, also after a compaction dropped it from the runs. */
+  isLive(event: BusEvent): boolean {
+    return !this.#gone.has(event);
   }
 
   /**
@@ -107,6 +152,7 @@ export class Arrivals {
   since(since: number, types: readonly string[] | undefined, reader: string, limit = Infinity): { history: BusEvent[]; through: number } {
     const runs = this.#runs;
     const fresh: BusEvent[] = [];
+    let taken = 0;
     for (let r = this.#firstRunAfter(since); r < runs.length; r++) {
       const { first, events, source } = runs[r]!;
       // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
@@ -114,12 +160,12 @@ export class Arrivals {
       if (source === reader && since > 0) continue;
       for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
         const event = events[i]!;
+        if (!this.#live(event)) continue;
         if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
+        // Full, and more to read: complete through the last event taken (what the reader sent itself in between counts as read).
+        if (fresh.length >= limit) return { history: fresh.sort(compareEvents), through: taken };
         fresh.push(event);
-        // Full: complete through this event's arrival (what the reader sent itself in between counts as read).
-        if (fresh.length >= limit && (i + 1 < events.length || r + 1 < runs.length)) {
-          return { history: fresh.sort(compareEvents), through: first + i };
-        }
+        taken = first + i;
       }
     }
     return { history: fresh.sort(compareEvents), through: this.#count };

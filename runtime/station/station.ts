@@ -10,9 +10,8 @@ import { BusBusyError, BusFullError, InvalidOptionError, TransportError, Unsuppo
 import type { stationMachine } from '../../machines/station.machine.js';
 import { readableSide } from '../bridge/bridge.js';
 import type { BusEvent, Endpoint, Side, StationKind } from '../../types.js';
-import { EncodedEvent, UNREAD_ENDPOINT, plainEvent, plainEvents, scanBatch } from '../store/encoded-events.js';
-import { batchFrames } from '../wire/transport.js';
-import { EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey, type HistoryQuery } from '../store/history.js';
+import { plainEvent, plainEvents } from '../store/encoded-events.js';
+import { type EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey, type HistoryQuery } from '../store/history.js';
 import type { EventBatch, SyncRequest } from '../wire/protocol.js';
 import { Arrivals, type ReaderBacklog } from './arrivals.js';
 import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
@@ -23,6 +22,8 @@ import { systemClock } from '../clock.js';
 import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
 import type { MemoryChange, MemoryStats } from '../store/memory-budget.js';
+import { Interest, withoutDeliveredTransient } from './interest.js';
+import { keepable } from './repack.js';
 
 /** Options of `station.fromMain()` and `station.roundTrip()`. */
 export interface FromMainOptions {
@@ -31,30 +32,6 @@ export interface FromMainOptions {
   /** Read the main station of this side; the other side only if the bridge allows it. */
   readonly side?: Side;
 }
-
-/** Replies of at least this many events are checked for what is new before they are kept. */
-const REPACK_CHECK_EVENTS = 64;
-
-/**
- * What to merge of a read's reply. An encoded event keeps its whole frame
- * alive, so when only a few events of a large reply are new (a filtered
- * `fromMain()` brings the whole filtered history every time), those few are
- * copied into frames of their own, and the reply's frames can go.
- * @internal Exported for tests.
- */
-export function keepable(events: readonly BusEvent[], history: EventHistory): readonly BusEvent[] {
-  if (events.length < REPACK_CHECK_EVENTS) return events;
-  const fresh = history.missing(events);
-  if (fresh.length * 4 >= events.length || !fresh.some((event) => event instanceof EncodedEvent)) return fresh;
-  const batch: EventBatch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: fresh, queue: [] };
-  const repacked: BusEvent[] = [];
-  for (const frame of batchFrames(batch, REPACK_FRAME_EVENTS, { compress: false })) {
-    for (const event of scanBatch(frame).history) repacked.push(event);
-  }
-  return repacked;
-}
-
-const REPACK_FRAME_EVENTS = 4096;
 
 /** The sender of a batch, or the reader of a request: a bus generation, or a station. */
 function sourceKey(endpoint: Endpoint): string {
@@ -84,6 +61,8 @@ export class Station {
   #unsent: BusEvent[][] = [];
   /** The order events joined the history in, so that a reader that says how far it has read gets only what came after. */
   readonly #arrivals = new Arrivals();
+  /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
+  readonly #interest: Interest;
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
   /**
@@ -114,6 +93,7 @@ export class Station {
     this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
     this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
+    this.#interest = new Interest(side, this.#retention.policies);
   }
 
   /** @internal The station actor, for inspection (tests, the runtime); not in the published types. */
@@ -134,6 +114,11 @@ export class Station {
   /** Number of events in the history. */
   get size(): number {
     return this.#history.size;
+  }
+
+  /** @internal Bytes of events held, as `memory.limits.maxBytes` counts them (0 unless some `maxBytes` is set). */
+  get bytes(): number {
+    return this.#retention.bytes;
   }
 
   /**
@@ -179,6 +164,14 @@ export class Station {
     if (removed.length > 0) this.#arrivals.remove(removed);
   }
 
+  /** Events that leave once delivered and that every reader who may want them has read leave now. */
+  #release(): void {
+    if (!this.#interest.active) return;
+    const released = this.#retention.remove(this.#interest.release(this.#arrivals, this.#history.size));
+    // Every interested reader has read them: where slow readers stand is still right.
+    this.#arrivals.remove(released, true);
+  }
+
   /**
    * What of `added` (events that just joined the history, not yet numbered)
    * the memory policies keep; older events they let go leave the arrivals.
@@ -193,7 +186,10 @@ export class Station {
 
   /** @internal What this station holds, as one journal entry (events as kept: a compaction copies them, never decodes them). */
   journalSnapshot(): JournalEntry {
-    return { op: 'accept', side: this.side, history: this.#history.snapshot(), queue: this.queued() };
+    const history = this.#history.snapshot();
+    // Events delivered here and let go, but not yet taken by the main station, still need to get there.
+    const left = this.#unsent.length === 0 ? [] : this.#history.missing(this.#unsent.flat());
+    return { op: 'accept', side: this.side, history: left.length === 0 ? history : [...history, ...left].sort(compareEvents), queue: this.queued() };
   }
 
   /** Parked queue entries, oldest first: all, or those of one origin thread. */
@@ -231,6 +227,7 @@ export class Station {
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
     const added = this.#history.merge(batch.history);
     this.#arrivals.add(this.#kept(added), sourceKey(batch.from), sender);
+    this.#release();
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
     if (this.onAccepted !== undefined && added.length > 0) this.onAccepted(added);
     if (batch.queue.length > 0) this.#parked.park(batch.queue);
@@ -285,6 +282,12 @@ export class Station {
     let alreadyDelivered: number | undefined;
     if ((request.deliveredThrough ?? 0) > since && history.length > 0) {
       ({ history, alreadyDelivered } = this.#arrivals.deliveredFirst(history, request.deliveredThrough!));
+    }
+    if (this.#interest.active) {
+      // What the reader delivered already and leaves once delivered is not read back into a new generation.
+      if (alreadyDelivered !== undefined) ({ history, alreadyDelivered } = withoutDeliveredTransient(history, alreadyDelivered, this.#retention.policies));
+      this.#interest.noteRead(request.from, request.types, through, this.#arrivals.count);
+      this.#release();
     }
     // A bus's sync read says where it stands: limited by its subscribers' credits, or caught up; and so
     // does a local station's read of its main station: limited by how far its own readers are behind.
@@ -362,6 +365,17 @@ export class Station {
   /** @internal The thread is gone: where it stood holds nobody back any more. */
   forgetReader(origin: { readonly processor: number; readonly thread: number }): void {
     this.#arrivals.forgetReader(origin);
+    this.#interest.forget(origin);
+    this.#release();
+  }
+
+  /**
+   * @internal A reader that will read this station (a connected thread's bus of
+   * this side, or a processor's local station at a main station): until it
+   * has read, it holds every event whose policy removes it after delivery.
+   */
+  expectReader(origin: { readonly processor: number; readonly thread: number }): void {
+    this.#interest.expect(origin, this.side);
   }
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
@@ -489,9 +503,12 @@ export class Station {
       throw isBusError(error) ? error : new TransportError('fromMain() failed; nothing changed.', { cause: error });
     }
     let incoming = known === 0 ? reply.history : reply.history.slice(known);
+    // This processor's events reached the main station through here: one let go once delivered is not taken back.
+    if (this.#interest.active && side === this.side) incoming = incoming.filter((event) => !this.#ownTransient(event));
     incoming = this.#retention.fitBatch(incoming);
     const added = this.#kept(this.#history.merge(keepable(incoming, this.#history)));
     this.#arrivals.add(added);
+    this.#release();
     // The main station handed back every parked entry of this processor's threads.
     if (side === this.side) this.#parked.takenBackFromUpstream();
     this.#parked.park(reply.queue);
@@ -542,6 +559,10 @@ export class Station {
     readableSide(options, 'roundTrip', this.side, this.#host);
     await this.toMain();
     await this.fromMain(options);
+  }
+
+  #ownTransient(event: BusEvent): boolean {
+    return event.origin.processor === this.processor && this.#retention.policies.removesAfterDelivery(event.type);
   }
 
   #endpoint(): Endpoint {

@@ -35,7 +35,10 @@ export interface HistoryLimits {
 export interface EventPolicy extends HistoryLimits {
   /** Largest encoded size of a new event of this type, in bytes; a larger post is refused with `EventTooLargeError`. */
   readonly sizeLimit?: number;
-  /** On a bus, the event leaves the history once every subscriber of that bus has been called (a throwing or rejecting one counts). */
+  /**
+   * On a bus, the event leaves the history once every subscriber of that bus has been called (a throwing or rejecting one counts);
+   * at a station, once every reader that may want it (by the types its reads asked for) has read it.
+   */
   readonly removeAfterDelivery?: boolean;
   /** The event leaves a history once a `history()` or `get()` of that history has returned it. */
   readonly removeAfterSearch?: boolean;

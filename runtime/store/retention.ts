@@ -5,7 +5,8 @@
  * admits or refuses new events at `discard: 'refuseNew'` limits, removes the
  * oldest at `discard: 'oldest'` ones, expires `ttlMs` and `maxAgeMs`, and
  * removes what a search returned when the policy says so. Removal after
- * delivery is the bus's (it knows when subscribers were called).
+ * delivery is the bus's (it knows when subscribers were called) and, at
+ * stations, `runtime/station/interest.ts`'s (it knows who has read what).
  *
  * Time is the runtime's injected clock; expiry runs when the history is next
  * used after the earliest expiry it knows of, not on a timer.

@@ -33,7 +33,7 @@ export function placeOf(topology: Topology): { processor: number; thread: number
 export const CAPPED = 'capped';
 
 export function startRuntime(topology: Topology, log: InspectionLog, options: RuntimeOptions = {}): Runtime {
-  return createRuntime({
+  const runtime = createRuntime({
     ...(topology === '1x1' ? { processors: 1, threadsPerProcessor: 1 } : {}),
     deferred: 'manual',
     callDeadlineMs: 30_000,
@@ -41,6 +41,10 @@ export function startRuntime(topology: Topology, log: InspectionLog, options: Ru
     memory: { policies: { [CAPPED]: { maxEvents: 1, discard: 'refuseNew', removeAfterDelivery: true, removeAfterSearch: true } } },
     ...options,
   });
+  // A second thread that never reads: a station holds the `capped` events it may want (interest-based removal lets an
+  // event go at once when no other thread may want it), so they stay there until a search lets them go.
+  if (topology === 'embedded') runtime.addThread();
+  return runtime;
 }
 
 /** One event an actor took, with its state value before and after. */

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { createRuntime, type BusEvent } from '../../../index.js';
 import { EncodedEvent, eventBatchOf, plainEvents } from '../../../runtime/store/encoded-events.js';
 import { EventHistory } from '../../../runtime/store/history.js';
-import { keepable } from '../../../runtime/station/station.js';
+import { keepable } from '../../../runtime/station/repack.js';
 import type { WireMessage } from '../../../runtime/wire/protocol.js';
 import { serveThread } from '../fixtures/served-thread.js';
 import { encodeFrame, scanFrame, type EncodedBatch } from '../../../schemas/codec/index.js';
