@@ -49,6 +49,7 @@ export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
 export type { AwaitableBus, Published } from './runtime/bus/bus-awaits.js';
 export type { WaitForEventsOptions, WaitForOptions } from './runtime/bus/wait-for.js';
+export type { ReplyErrorInfo, ReplyOptions, ReplyPayload, RequestOptions } from './runtime/bus/request-reply.js';
 export type { HistoryQuery } from './runtime/store/history.js';
 export type {
   ActorFailure,
@@ -61,6 +62,8 @@ export type {
   EventTypeOf,
   JsonCompatible,
   PatternMatches,
+  Replies,
+  ReplyOf,
 } from './runtime/bus/typed-events.js';
 export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { Clock } from './runtime/clock.js';
@@ -74,6 +77,7 @@ export { RemoteStation } from './runtime/hosting/processor-host.js';
 export { Station } from './runtime/station/station.js';
 export { Bridge } from './runtime/bridge/bridge.js';
 export { ManualClock } from './runtime/clock.js';
+export { replyEvent, REPLY_TYPE } from './runtime/bus/request-reply.js';
 export {
   BusError,
   isBusError,
@@ -87,6 +91,8 @@ export {
   BusFullError,
   AbortedError,
   TimeoutError,
+  RequestTimeoutError,
+  ReplyFailedError,
   UnexpectedEventError,
   UnsupportedError,
   FrameError,

@@ -34,6 +34,7 @@ import { StationExchange, type Read } from './station-exchange.js';
 import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
+import { awaited } from './request-reply.js';
 import type {
   AnyEvents,
   EventOf,
@@ -100,6 +101,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   constructor(thread: BusThread<Bus>, side: Side, generation: number, actor: (endpoint: Endpoint) => Actor<typeof busMachine>) {
     super();
     provideBusParts(this, { clock: thread.host.clock, subscriptions: () => thread.subscriptions(side), whenHalted: (stopped) => thread.whenHalted(stopped) });
+    provideBusParts(this, { current: () => thread.bus(side) });
     this.#thread = thread;
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
@@ -223,7 +225,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       return event as PostedEvent<E, K, P>;
     }
     const maxBatch = thread.host.maxBatch;
-    if (maxBatch !== undefined && ++this.#sinceSync >= maxBatch) {
+    // A request or a reply (`request-reply.ts`) is awaited elsewhere: it asks for a sync as a full batch does.
+    if ((maxBatch !== undefined && ++this.#sinceSync >= maxBatch) || (thread.host.requestSync !== undefined && awaited(type, meta))) {
       this.#sinceSync = 0;
       // After this post is in the history, so the sync it asks for carries it.
       queueMicrotask(() => thread.host.requestSync?.(this.side));
