@@ -111,8 +111,10 @@ export async function requestLatency(): Promise<GroupResults> {
     latencies: latencyRows,
     notes: [
       'A cross-thread request and its reply travel with the syncs: each asks the sync policy for a sync at once when posted, ' +
-        'but the other thread reads it at its own next sync, so a round trip waits for about one period on each side ' +
-        '(less when they overlap); the codec and the hops add well under a millisecond.',
+        'but the other thread reads it only at its own next sync (its period), so a round trip waits for at least one ' +
+        "period on each side, plus the time the threads' timers and syncs take to get the CPU. Compare the rows at " +
+        'different periods with the load average above: on a machine with more work than cores, scheduling, not the period, dominates.',
+    ],
     ],
   };
 }
