@@ -115,6 +115,5 @@ export async function requestLatency(): Promise<GroupResults> {
         "period on each side, plus the time the threads' timers and syncs take to get the CPU. Compare the rows at " +
         'different periods with the load average above: on a machine with more work than cores, scheduling, not the period, dominates.',
     ],
-    ],
   };
 }
