@@ -15,6 +15,8 @@ export type BusErrorCode =
   | 'BUS_FULL'
   | 'ABORTED'
   | 'TIMEOUT'
+  | 'REQUEST_TIMEOUT'
+  | 'REPLY_FAILED'
   | 'UNEXPECTED_EVENT'
   | 'UNSUPPORTED'
   | 'FRAME_CORRUPT'
@@ -306,6 +308,51 @@ export class TimeoutError extends BusError {
   }
 }
 
+/** `bus.request()` got no reply in time: no replier answered, or the syncs did not carry request and reply within `timeout`. */
+export class RequestTimeoutError extends BusError {
+  /** The timeout, in milliseconds of the runtime's clock. */
+  readonly timeout: number;
+  /** The request's event type. */
+  readonly requestType: string;
+  /** The request event's id. */
+  readonly requestId: string;
+
+  constructor(requestType: string, requestId: string, timeout: number) {
+    super(
+      'REQUEST_TIMEOUT',
+      `request('${requestType}') got no reply within ${timeout} ms (request ${requestId}). Is a replier (bus.reply('${requestType}', ...)) ` +
+        'running in a thread that this one syncs with? Across threads a reply takes about one sync period (sync.everyMs).',
+    );
+    this.timeout = timeout;
+    this.requestType = requestType;
+    this.requestId = requestId;
+  }
+}
+
+/**
+ * `bus.request()` was answered with an error: the replier's handler threw
+ * (or its value could not be posted). `cause` is that error, rebuilt where
+ * the request was made (a `BusError` as its class, by its code).
+ */
+export class ReplyFailedError extends BusError {
+  /** The request's event type. */
+  readonly requestType: string;
+  /** The request event's id. */
+  readonly requestId: string;
+  /** The `name` of the replier's error. */
+  readonly errorName: string;
+  /** Its `code`, when it had a string one. */
+  declare readonly errorCode?: string;
+
+  constructor(requestType: string, requestId: string, error: { name: string; message: string; code?: string }, options?: { cause?: unknown }) {
+    super('REPLY_FAILED', `request('${requestType}') failed in its replier: ${error.name}: ${error.message}`, options);
+    this.requestType = requestType;
+    this.requestId = requestId;
+    this.errorName = error.name;
+    if (error.code !== undefined) this.errorCode = error.code;
+  }
+}
+
 /**
  * `bus.waitForEvents()` saw an event it was told not to expect: out of order
  * (`inOrder`), or one more of its types within the grace period.
@@ -438,6 +485,8 @@ const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[
   BUS_FULL: BusFullError,
   ABORTED: AbortedError,
   TIMEOUT: TimeoutError,
+  REQUEST_TIMEOUT: RequestTimeoutError,
+  REPLY_FAILED: ReplyFailedError,
   UNEXPECTED_EVENT: UnexpectedEventError,
   UNSUPPORTED: UnsupportedError,
   FRAME_CORRUPT: FrameError,
@@ -449,6 +498,11 @@ const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[
   EVENT_DROPPED: EventDroppedError,
   MIDDLEWARE_FAILED: MiddlewareFailedError,
 };
+
+/** True when `code` is one of busline's error codes. */
+export function isBusErrorCode(code: string): code is BusErrorCode {
+  return Object.hasOwn(CLASS_OF_CODE, code);
+}
 
 /** Fields every error has; the rest of an error's own fields are its class's details. */
 const COMMON_FIELDS = new Set(['code', 'message', 'name', 'stack', 'cause']);

@@ -61,6 +61,7 @@ export type { AwaitableBus, Dropped, Published } from './runtime/bus/bus-awaits.
 export type { BeforeResult, DeliveryOutcome, Middleware, PostDraft } from './runtime/bus/middleware.js';
 export type { BusStats, DurationSummary, MetricsOptions, RuntimeStats } from './runtime/metrics/stats.js';
 export type { WaitForEventsOptions, WaitForOptions } from './runtime/bus/wait-for.js';
+export type { ReplyErrorInfo, ReplyOptions, ReplyPayload, RequestOptions } from './runtime/bus/request-reply.js';
 export type { HistoryQuery } from './runtime/store/history.js';
 export type {
   ActorFailure,
@@ -73,6 +74,8 @@ export type {
   EventTypeOf,
   JsonCompatible,
   PatternMatches,
+  Replies,
+  ReplyOf,
 } from './runtime/bus/typed-events.js';
 export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './runtime/store/memory-budget.js';
@@ -87,6 +90,7 @@ export { RemoteStation } from './runtime/hosting/processor-host.js';
 export { Station } from './runtime/station/station.js';
 export { Bridge } from './runtime/bridge/bridge.js';
 export { ManualClock } from './runtime/clock.js';
+export { replyEvent, REPLY_TYPE } from './runtime/bus/request-reply.js';
 export {
   BusError,
   isBusError,
@@ -100,6 +104,8 @@ export {
   BusFullError,
   AbortedError,
   TimeoutError,
+  RequestTimeoutError,
+  ReplyFailedError,
   UnexpectedEventError,
   UnsupportedError,
   FrameError,

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, each as a ratio against a peer measured in
  * the same run, printed and written into docs/PERFORMANCE.md (between each
- * group's markers). `npm run bench -- threads` (or `codec`, `core`) runs one
+ * group's markers). `npm run bench -- threads` (or `codec`, `core`, `request`) runs one
  * group and rewrites only its table.
  */
 import { codecRates } from './codec.bench.js';
@@ -11,8 +11,9 @@ import { writeGroup } from './performance-doc.js';
 import { crossThread } from './threads.bench.js';
 import { inspectionOverhead } from './inspection.bench.js';
 import { pipelineVersusEmit } from './pipeline.bench.js';
+import { requestLatency } from './request.bench.js';
 
-const GROUPS = ['codec', 'core', 'threads'] as const;
+const GROUPS = ['codec', 'core', 'threads', 'request'] as const;
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(GROUPS as readonly string[]).includes(name));
 if (unknown.length > 0) {
@@ -53,5 +54,11 @@ if (runs('threads')) {
   reportLatency(threads.latencies);
   for (const note of threads.notes) console.log(`  (${note})`);
   writeGroup('threads', threads);
+}
+if (runs('request')) {
+  const request = await requestLatency();
+  reportLatency(request.latencies ?? []);
+  for (const note of request.notes ?? []) console.log(`  (${note})`);
+  writeGroup('request', request);
 }
 console.log('\nwritten to docs/PERFORMANCE.md');

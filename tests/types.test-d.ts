@@ -4,7 +4,20 @@
  */
 import * as busline from '../index.js';
 import { z } from 'zod';
-import { createRuntime, type Bus, type BusEvent, type Station } from '../index.js';
+import {
+  createRuntime,
+  ReplyFailedError,
+  RequestTimeoutError,
+  replyEvent,
+  type Bus,
+  type BusEvent,
+  type RemoteBus,
+  type Replies,
+  type ReplyOf,
+  type ReplyPayload,
+  type Station,
+  type Subscription,
+} from '../index.js';
 
 declare const bus: Bus;
 
@@ -119,4 +132,91 @@ export function schemaTypeTests(): void {
   // @ts-expect-error a clock is not JSON
   const withClock: busline.RuntimeConfig = { clock: new busline.ManualClock() };
   void withClock;
+}
+
+// Request-response: a map declares its replies with Replies<...>; interfaces work.
+interface User {
+  readonly name: string;
+  readonly roles: readonly string[];
+}
+interface RequestEvents extends Replies<{ 'user.get': User; 'user.count': number }> {
+  'user.get': { readonly id: string };
+  'user.count': { readonly active: boolean };
+  'user.login': { readonly id: string };
+}
+
+export async function requestTypeTests(): Promise<void> {
+  const runtime = createRuntime<RequestEvents>();
+  const bus = runtime.bus('external');
+
+  // request() resolves with the declared reply; a type without one resolves with unknown.
+  const user = await bus.request('user.get', { id: 'u1' });
+  expectType<Equal<typeof user, User>>();
+  const count = await bus.request('user.count', { active: true }, { timeout: 1_000, signal: AbortSignal.timeout(5_000) });
+  expectType<Equal<typeof count, number>>();
+  const undeclared = await bus.request('user.login', { id: 'u1' });
+  expectType<Equal<typeof undeclared, unknown>>();
+  expectType<Equal<ReplyOf<RequestEvents, 'user.get'>, User>>();
+  expectType<Equal<ReplyOf<RequestEvents, 'user.login'>, unknown>>();
+
+  // @ts-expect-error a misspelled request type
+  void bus.request('user.gte', { id: 'u1' });
+  // @ts-expect-error the request payload is the map's
+  void bus.request('user.get', { id: 1 });
+  // @ts-expect-error request options are timeout and signal
+  void bus.request('user.get', { id: 'u1' }, { priority: 'immediate' });
+  // @ts-expect-error a timeout is milliseconds
+  void bus.request('user.get', { id: 'u1' }, { timeout: '1s' });
+
+  // reply(): the handler gets the request event and must return the declared reply (or a promise of it).
+  const replier: Subscription = bus.reply('user.get', (request) => {
+    expectType<Equal<typeof request, BusEvent<{ readonly id: string }, 'user.get'>>>();
+    return { name: request.payload.id, roles: [] };
+  });
+  replier.unsubscribe();
+  bus.reply('user.count', async () => 3, { filter: (request) => request.payload.active, signal: AbortSignal.timeout(1_000) });
+  bus.reply('user.login', () => 'anything: no reply declared');
+  // @ts-expect-error the declared reply is a User
+  bus.reply('user.get', () => ({ name: 7, roles: [] }));
+  // @ts-expect-error a promise of the wrong reply
+  bus.reply('user.count', async () => 'three');
+  // @ts-expect-error a misspelled type
+  bus.reply('user.gte', () => ({ name: 'x', roles: [] }));
+  // @ts-expect-error reply options have no topics
+  bus.reply('user.get', () => ({ name: 'x', roles: [] }), { topics: ['a'] });
+
+  // The same on a RemoteBus of a typed runtime.
+  const far = runtime.thread(0, 1).bus('external') as RemoteBus<RequestEvents>;
+  const remoteUser = await far.request('user.get', { id: 'u2' });
+  expectType<Equal<typeof remoteUser, User>>();
+  far.reply('user.count', () => 1);
+  // @ts-expect-error the declared reply is a number
+  far.reply('user.count', () => 'one');
+
+  // Untyped buses: the reply is unknown, or named by the caller.
+  const any = await (bus as unknown as Bus).request('what', { x: 1 });
+  expectType<Equal<typeof any, unknown>>();
+  const named = await (bus as unknown as Bus).request<User>('user.get', { id: 'u1' });
+  expectType<Equal<typeof named, User>>();
+  // @ts-expect-error payloads must be JSON data on untyped buses too
+  void (bus as unknown as Bus).request('what', () => 1);
+
+  // Errors and the actor helper.
+  const failure: unknown = undefined;
+  if (failure instanceof RequestTimeoutError) {
+    const ms: number = failure.timeout;
+    const type: string = failure.requestType;
+    void [ms, type];
+  }
+  if (failure instanceof ReplyFailedError) {
+    const name: string = failure.errorName;
+    const code: string | undefined = failure.errorCode;
+    void [name, code];
+  }
+  const emitted = replyEvent({ id: '0.0.1' }, { name: 'Ada', roles: [] });
+  expectType<Equal<typeof emitted.type, 'busline.reply'>>();
+  const payload: ReplyPayload = emitted.payload;
+  void payload;
+  // @ts-expect-error a reply value is JSON data
+  replyEvent({ id: '0.0.1' }, new Map());
 }

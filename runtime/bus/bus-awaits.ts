@@ -1,13 +1,14 @@
 /**
  * The calls of a bus that await something: `publish()` (a post whose promise
- * settles when this thread's handlers have), `waitFor()` and
- * `waitForEvents()`; and those of its thread's side that a bus only passes
- * on: `use()` (middleware) and `stats()`. They are built on `post()`,
+ * settles when this thread's handlers have), `waitFor()`,
+ * `waitForEvents()`, and `request()` with its counterpart `reply()`
+ * (`request-reply.ts`); and those of its thread's side that a bus only
+ * passes on: `use()` (middleware) and `stats()`. They are built on `post()`,
  * `subscribe()` and the thread's parts alone, so they live here rather than
  * in `bus.ts`; `Bus` extends this class and hands it its parts (`provideBusParts`).
  */
 import { BusRetiredError, RuntimeStoppedError, isBusError, type EventDroppedError } from '../../errors.js';
-import type { BusEvent } from '../../types.js';
+import type { BusEvent, Payload } from '../../types.js';
 import type { Clock } from '../clock.js';
 import type { Depths } from '../metrics/bus-metrics.js';
 import type { BusStats } from '../metrics/stats.js';
@@ -15,9 +16,10 @@ import type { PayloadSchemas } from '../payload/payload-schemas.js';
 import type { PostOptions } from './bus-options.js';
 import type { Middleware, Pipeline } from './middleware.js';
 import { collectOutcomes, failures } from './outcomes.js';
-import type { SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
-import type { EventOf, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, ValidPatterns } from './typed-events.js';
+import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
+import type { EventOf, EventTypeOf, PostedEvent, PostPayload, ReplyOf, SubscribedEvent, ValidPatterns } from './typed-events.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
+import { answerRequests, REPLY_TYPE, sendRequest, type ReplyOptions, type RequestOptions, type RequestSource } from './request-reply.js';
 
 /** What `bus.publish()` resolves with. */
 export interface Published<Ev = BusEvent> {
@@ -61,13 +63,15 @@ interface BusParts {
   retired(): boolean;
   /** The bus's own depths (`stats()` adds the subscribers' in-flight promises). */
   depths(): Omit<Depths, 'inFlight'>;
+  /** The thread's current bus of this side: replies go there, whichever generation `reply()` was called on. */
+  current(): { post(type: never, payload: never): unknown };
 }
 
 const partsOf = new WeakMap<object, BusParts>();
 
-/** @internal Called by `Bus`'s constructor. */
-export function provideBusParts(bus: object, parts: BusParts): void {
-  partsOf.set(bus, parts);
+/** @internal Called by `Bus`'s constructor, with some of the parts at a time. */
+export function provideBusParts(bus: object, parts: Partial<BusParts>): void {
+  partsOf.set(bus, { ...partsOf.get(bus), ...parts } as BusParts);
 }
 
 /**
@@ -216,6 +220,62 @@ export abstract class AwaitableBus<E> {
     options?: WaitForEventsOptions,
   ): Promise<{ -readonly [I in keyof T]: EventOf<E, T[I] & string> }> {
     return waitForEvents(this.#waitSource(), types, options) as Promise<never>;
+  }
+
+  /**
+   * Posts a request and resolves with the value of the first reply to it
+   * (typed by the event map's `Replies`, or as `request<Reply>(...)` names
+   * it): a `bus.reply()` handler's return value, from this thread or any
+   * other the syncs reach. Rejects with `RequestTimeoutError`
+   * (`REQUEST_TIMEOUT`) after `timeout` ms of the runtime's clock,
+   * `ReplyFailedError` (`REPLY_FAILED`) when the replier's handler threw,
+   * `AbortedError` when `signal` aborts, `RuntimeStoppedError` when the
+   * runtime (or the thread) stops, and as `post()` throws when the post is
+   * refused. The request is an event of `type` like any other (its `meta`
+   * marks it as a request); across threads it and its reply travel with the
+   * syncs, each asking the sync policy for a sync at once.
+   *
+   * @example
+   * const user = await bus.request('user.get', { id: 'u1' }, { timeout: 1_000 })
+   */
+  request<R = never, K extends EventTypeOf<E> = EventTypeOf<E>, P = Payload>(
+    type: K,
+    payload: PostPayload<E, K, P>,
+    options?: RequestOptions,
+  ): Promise<[R] extends [never] ? ReplyOf<E, K> : R> {
+    return sendRequest(this.#requestSource(), type, payload as Payload, options) as Promise<never>;
+  }
+
+  /**
+   * Answers requests of `type` (a type or a pattern) posted in this thread
+   * or read from its station: `handler` gets the request event and returns
+   * the reply's value (or a promise of it; `undefined` replies with no
+   * value). A handler that throws sends an error reply: the request rejects
+   * with `ReplyFailedError`. Plain posts of the type are not answered. The
+   * replier is a subscription of the thread: `unsubscribe()` or `signal`
+   * ends it.
+   *
+   * @example
+   * bus.reply('user.get', async (request) => users.get(request.payload.id))
+   */
+  reply<const T extends string>(
+    type: T & ValidPatterns<E, T>,
+    handler: (request: EventOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
+    options?: ReplyOptions<EventOf<E, T>>,
+  ): Subscription {
+    return answerRequests(this.#requestSource(), type, handler as (event: BusEvent) => unknown, options as ReplyOptions | undefined);
+  }
+
+  #requestSource(): RequestSource {
+    const parts = partsOf.get(this)!;
+    return {
+      key: parts.subscriptions(),
+      post: (type, payload, options) => this.post(type as never, payload as never, options),
+      subscribe: (types, handler, options) => this.subscribe(types as never, handler as never, options as never),
+      answer: (reply) => parts.current().post(REPLY_TYPE as never, reply as never),
+      clock: parts.clock,
+      whenStopped: parts.whenHalted,
+    };
   }
 
   #waitSource(): WaitSource {

@@ -36,6 +36,7 @@ import { AwaitableBus, provideBusParts } from './bus-awaits.js';
 import { busRetention } from './memory-reports.js';
 import { AfterWatch } from './middleware.js';
 import { stampPost, type PostContext } from './posting.js';
+import { awaited } from './request-reply.js';
 import type {
   AnyEvents,
   EventOf,
@@ -111,6 +112,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       pipeline,
       retired: () => this.#retired,
       depths: () => ({ queued: this.#queue.length, parked: this.parked, unsent: this.#outbox.length }),
+      current: () => thread.bus(side),
     });
     this.#thread = thread;
     this.side = side;
@@ -210,9 +212,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.#reports.lastId = event.id;
     const subscriptions = thread.subscriptions(this.side);
     subscriptions.metrics?.posted(type);
-    const pipeline = this.#posting.pipeline;
     // An immediate delivery is told to it directly; later ones find it by the event's id.
-    const after = pipeline.hasAfter ? new AfterWatch(pipeline, event) : undefined;
+    const after = this.#posting.pipeline.hasAfter ? new AfterWatch(this.#posting.pipeline, event) : undefined;
     if (after !== undefined && priority !== 'immediate') subscriptions.watch(event.id, after);
     if (priority === 'deferred') {
       this.#queue.push(event);
@@ -221,7 +222,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       return event as PostedEvent<E, K, P>;
     }
     const maxBatch = thread.host.maxBatch;
-    if (maxBatch !== undefined && ++this.#sinceSync >= maxBatch) {
+    // A request or a reply (`request-reply.ts`) is awaited elsewhere: it asks for a sync as a full batch does.
+    if ((maxBatch !== undefined && ++this.#sinceSync >= maxBatch) || (thread.host.requestSync !== undefined && awaited(type, event.meta))) {
       this.#sinceSync = 0;
       // After this post is in the history, so the sync it asks for carries it.
       queueMicrotask(() => thread.host.requestSync?.(this.side));
@@ -233,11 +235,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     if (priority === 'immediate') {
       this.#reports.delivered += subscriptions.deliver(event, after);
       this.#afterDelivery([event]);
-      this.#scheduleReport();
-    } else {
-      this.#pending.push(event);
-      this.#scheduleReport();
-    }
+    } else this.#pending.push(event);
+    this.#scheduleReport();
     return event as PostedEvent<E, K, P>;
   }
 

@@ -25,7 +25,7 @@ import { encodeFrame } from '../../schemas/codec/index.js';
 import type { Outcome } from '../wire/protocol.js';
 import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '../thread/thread-service.js';
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from '../validate.js';
-import { AbortedError, TransportError, WorkerCrashedError, fromWireError } from '../../errors.js';
+import { AbortedError, TransportError, WorkerCrashedError, fromWireError, isBusError } from '../../errors.js';
 import { checkHistoryQuery } from '../store/history.js';
 import type {
   AnyEvents,
@@ -34,6 +34,7 @@ import type {
   PatternOf,
   PostedEvent,
   PostPayload,
+  ReplyOf,
   SubscribedEvent,
   TypedHistoryQuery,
   ValidPatterns,
@@ -43,6 +44,7 @@ import type { SubscribeOptions, Subscription } from './subscriptions.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
 import { publishRemote, type RemotePublished } from './remote-publish.js';
 import { conformPayload } from '../payload/payload-schemas.js';
+import { answerRequests, REPLY_TYPE, sendRequest, type ReplyOptions, type ReplyPayload, type RequestOptions, type RequestSource } from './request-reply.js';
 
 /** A history query that can cross to another thread (no `filter` function), typed by map `E`. */
 export type TypedPortableQuery<E, T extends readonly string[]> = Omit<TypedHistoryQuery<E, T>, 'filter'>;
@@ -309,6 +311,62 @@ export class RemoteBus<E = AnyEvents> {
     return publishRemote(started, this.#caller.call, this.#scope);
   }
 
+  /**
+   * `Bus.request()` on the thread's bus, awaited here: posts the request
+   * there and resolves with the first reply that reaches that thread (from
+   * its own repliers, or carried by syncs from others); `timeout` runs on
+   * this runtime's clock. Rejects as `Bus.request()` does.
+   *
+   * @example
+   * const user = await runtime.thread(0, 1).bus('external').request('user.get', { id: 'u1' }, { timeout: 1_000 })
+   */
+  request<R = never, K extends EventTypeOf<E> = EventTypeOf<E>, P = Payload>(
+    type: K,
+    payload: PostPayload<E, K, P>,
+    options?: RequestOptions,
+  ): Promise<[R] extends [never] ? ReplyOf<E, K> : R> {
+    return sendRequest(this.#requestSource(), type, payload as Payload, options) as Promise<never>;
+  }
+
+  /**
+   * `Bus.reply()` for the thread's bus: requests of `type` that the thread
+   * delivers are answered by `handler`, which runs here (as a
+   * `RemoteBus.subscribe()` handler does); the reply is posted on the
+   * thread's current bus.
+   *
+   * @example
+   * runtime.thread(0, 1).bus('external').reply('user.get', (request) => ({ name: 'Ada' }))
+   */
+  reply<const T extends string>(
+    type: T & ValidPatterns<E, T>,
+    handler: (request: EventOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
+    options?: ReplyOptions<EventOf<E, T>>,
+  ): Subscription {
+    return answerRequests(this.#requestSource(), type, handler as (event: BusEvent) => unknown, options as ReplyOptions | undefined);
+  }
+
+  #requestSource(): RequestSource {
+    return {
+      key: routingKey(this.#caller, this.side),
+      post: (type, payload, options) => this.post(type as never, payload as never, options),
+      subscribe: (types, handler, options) => this.subscribe(types as never, handler as never, options as never),
+      answer: (reply) => this.#answer(reply),
+      clock: this.#scope.clock,
+      whenStopped: this.#scope.whenStopped,
+    };
+  }
+
+  /** Posts a reply on the thread's current bus: this one, or the one its `toStation()` moved on to. */
+  async #answer(reply: ReplyPayload): Promise<void> {
+    try {
+      await this.post(REPLY_TYPE as never, reply as never);
+    } catch (error) {
+      if (!isBusError(error, 'BUS_RETIRED')) throw error;
+      const { generation } = await this.state();
+      await new RemoteBus(this.#caller, this.side, generation, this.#scope).post(REPLY_TYPE as never, reply as never);
+    }
+  }
+
   async drain(): Promise<number> {
     return unwrap(await this.#call('drain', this.side, this.generation));
   }
@@ -405,6 +463,15 @@ function pendingPosts(caller: ThreadCaller): PendingPosts {
   let pending = pendingByCaller.get(caller);
   if (pending === undefined) pendingByCaller.set(caller, (pending = new PendingPosts(caller)));
   return pending;
+}
+
+const routingKeys = new WeakMap<ThreadCaller, Record<Side, object>>();
+
+/** One object per thread and side, whichever `RemoteBus` of it requests: its replies are routed together. */
+function routingKey(caller: ThreadCaller, side: Side): object {
+  let keys = routingKeys.get(caller);
+  if (keys === undefined) routingKeys.set(caller, (keys = { internal: {}, external: {} }));
+  return keys[side];
 }
 
 /** The checks of `Bus.fromStation()`, made before the options cross to the thread. */

@@ -50,7 +50,29 @@ export type JsonCompatible<T> = [T] extends [Payload]
  * interface Events { 'user.login': { id: number }; 'user.logout': { id: number; reason: string } }
  * const runtime = createRuntime<Events>()
  */
-export type EventMap<E> = IsUntyped<E> extends true ? unknown : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : never };
+export type EventMap<E> = IsUntyped<E> extends true
+  ? unknown
+  : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : K extends typeof replyTypes ? unknown : never };
+
+/** The key under which `Replies<R>` keeps its map: a symbol, so it is no event type. Types only. */
+declare const replyTypes: unique symbol;
+
+/**
+ * Declares the reply of request types in an event map: `bus.request(type)`
+ * resolves with `R[type]`, and `bus.reply(type, handler)` must return it.
+ * Types only.
+ *
+ * @example
+ * interface Events extends Replies<{ 'user.get': { name: string } }> { 'user.get': { id: string } }
+ * const runtime = createRuntime<Events>()
+ * const user = await runtime.bus('external').request('user.get', { id: 'u1' })   // { name: string }
+ */
+export interface Replies<R> {
+  readonly [replyTypes]?: R;
+}
+
+/** The reply of requests of type `K` on map `E`: declared with `Replies`, else `unknown`. */
+export type ReplyOf<E, K> = E extends { readonly [replyTypes]?: infer R } ? (K extends keyof R ? R[K] : unknown) : unknown;
 
 /** The event types of a map. */
 export type EventTypeOf<E> = keyof E & string;

@@ -56,7 +56,8 @@ export interface WaitSource {
 /** The longest timer Node can set (setTimeout's limit), in milliseconds. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function checkDuration(value: unknown, option: string): number | undefined {
+/** `value` as a duration in milliseconds, or `InvalidOptionError` naming `option`. */
+export function checkDuration(value: unknown, option: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
     throw new InvalidOptionError(option, `expected milliseconds from 0 to ${MAX_TIMER_MS}, got ${describe(value)}.`);
@@ -64,7 +65,8 @@ function checkDuration(value: unknown, option: string): number | undefined {
   return value;
 }
 
-function checkSignal(value: unknown, option: string): AbortSignal | undefined {
+/** `value` as an `AbortSignal`, or `InvalidOptionError` naming `option`. */
+export function checkSignal(value: unknown, option: string): AbortSignal | undefined {
   if (value !== undefined && !(value instanceof AbortSignal)) throw new InvalidOptionError(option, 'expected an AbortSignal.');
   return value;
 }

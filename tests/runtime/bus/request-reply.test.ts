@@ -1,0 +1,299 @@
+/**
+ * `bus.request()` and `bus.reply()` in one process: replies, error replies,
+ * timeouts on the runtime's clock (a ManualClock, so nothing sleeps), aborts,
+ * several repliers, bad input, replies carried by syncs between threads,
+ * `RemoteBus.request()` / `reply()` on a thread served here, and the cleanup
+ * after every path. Real workers and processes: request-reply-threads.test.ts.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  createRuntime,
+  isBusError,
+  ManualClock,
+  ReplyFailedError,
+  replyEvent,
+  REPLY_TYPE,
+  RequestTimeoutError,
+  InvalidEventError,
+  type Runtime,
+} from '../../../index.js';
+import { runtimeCore } from '../../../internal.js';
+import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+import { serveThread } from '../fixtures/served-thread.js';
+import { rejects } from '../../helpers.js';
+
+const test = suite('request-reply');
+
+let clock: ManualClock;
+let runtime: Runtime;
+
+test.before.each(() => {
+  clock = new ManualClock(1_000);
+  runtime = createRuntime({ clock, deferred: 'manual' });
+});
+
+test.after.each(async () => {
+  await runtime.stop();
+});
+
+/** The subscriptions of the root thread's external bus: a request must leave none behind. */
+const subscriptions = () => runtimeCore(runtime).thread(0, 0).subscriptions('external').size;
+
+/** What a promise has come to so far, without waiting for it. */
+async function state(promise: Promise<unknown>): Promise<string> {
+  const pending = Symbol('pending');
+  const result = await Promise.race([promise.then(() => 'resolved', (error: unknown) => `rejected ${String(error)}`), Promise.resolve().then(() => pending)]);
+  return result === pending ? 'pending' : (result as string);
+}
+
+test('request - resolves with what the replier returns; the request is an event of its type, the reply a busline.reply naming it', async () => {
+  const bus = runtime.bus('external');
+  const seen: string[] = [];
+  bus.subscribe('*', (event) => void seen.push(event.type));
+  bus.reply('user.get', (request) => ({ name: `user ${(request.payload as { id: string }).id}` }));
+  const user = await bus.request('user.get', { id: 'u1' });
+  assert.equal(user, { name: 'user u1' });
+  assert.equal(seen, ['user.get', REPLY_TYPE]);
+  const [request, reply] = bus.history();
+  assert.equal(request!.meta, { 'busline.request': 'true' });
+  assert.equal(reply!.payload, { request: request!.id, value: { name: 'user u1' } });
+  assert.is(subscriptions(), 2, 'the replier and the * subscriber; the request listens no more');
+});
+
+test('request - an async replier; undefined replies with no value; null is a value', async () => {
+  const bus = runtime.bus('external');
+  bus.reply('slow', async () => {
+    await Promise.resolve();
+    return [1, 2];
+  });
+  bus.reply('nothing', () => undefined);
+  bus.reply('nil', () => null);
+  assert.equal(await bus.request('slow', {}), [1, 2]);
+  assert.is(await bus.request('nothing', {}), undefined);
+  assert.is(await bus.request('nil', {}), null);
+});
+
+test('request - concurrent requests each get their own reply', async () => {
+  const bus = runtime.bus('external');
+  bus.reply('double', (request) => (request.payload as number) * 2);
+  const answers = await Promise.all([1, 2, 3, 4].map((n) => bus.request('double', n)));
+  assert.equal(answers, [2, 4, 6, 8]);
+  assert.is(subscriptions(), 1);
+});
+
+test('reply - a handler that throws rejects the request with ReplyFailedError; a BusError comes back as its class', async () => {
+  const bus = runtime.bus('external');
+  bus.reply('user.get', () => {
+    throw new RangeError('no such user');
+  });
+  const error = await bus.request('user.get', { id: 'nobody' }).catch((failure: unknown) => failure);
+  assert.ok(error instanceof ReplyFailedError);
+  assert.is(error.code, 'REPLY_FAILED');
+  assert.is(error.errorName, 'RangeError');
+  assert.match(error.message, /no such user/);
+  assert.is((error.cause as Error).message, 'no such user');
+  assert.is((error.cause as Error).name, 'RangeError');
+
+  bus.reply('bad.reply', () => () => 'a function is no payload');
+  const refused = await bus.request('bad.reply', {}).catch((failure: unknown) => failure);
+  assert.ok(refused instanceof ReplyFailedError, 'a value that cannot be posted is an error reply, not a timeout');
+  assert.is(refused.errorCode, 'INVALID_EVENT');
+  assert.ok(refused.cause instanceof InvalidEventError);
+  assert.is(subscriptions(), 2);
+});
+
+test('request - times out on the runtime clock with RequestTimeoutError when nobody replies, and cleans up', async () => {
+  const bus = runtime.bus('external');
+  const waiting = bus.request('user.get', { id: 'u1' }, { timeout: 500 });
+  await Promise.resolve();
+  assert.is(subscriptions(), 1, 'listening for the reply');
+  clock.advance(499);
+  assert.is(await state(waiting), 'pending');
+  clock.advance(1);
+  const error = await waiting.catch((failure: unknown) => failure);
+  assert.ok(error instanceof RequestTimeoutError);
+  assert.is(error.code, 'REQUEST_TIMEOUT');
+  assert.is(error.timeout, 500);
+  assert.is(error.requestType, 'user.get');
+  assert.is(error.requestId, bus.history({ types: ['user.get'] })[0]!.id);
+  assert.is(subscriptions(), 0, 'no listener left');
+  assert.is(clock.pendingTimers, 0, 'no timer left');
+  // A reply after the timeout is ignored.
+  bus.post(REPLY_TYPE, { request: error.requestId, value: 1 });
+});
+
+test('request - a reply in time cancels the timer', async () => {
+  const bus = runtime.bus('external');
+  bus.reply('ping', () => 'pong');
+  assert.is(await bus.request('ping', {}, { timeout: 1_000 }), 'pong');
+  assert.is(clock.pendingTimers, 0);
+});
+
+test('request - signal: aborts with AbortedError, at once if already aborted; a later reply is ignored', async () => {
+  const bus = runtime.bus('external');
+  const controller = new AbortController();
+  const waiting = bus.request('user.get', { id: 'u1' }, { signal: controller.signal, timeout: 1_000 });
+  controller.abort('changed my mind');
+  const error = await waiting.catch((failure: unknown) => failure);
+  assert.ok(isBusError(error, 'ABORTED'));
+  assert.is((error as Error).cause, 'changed my mind');
+  assert.is(subscriptions(), 0);
+  assert.is(clock.pendingTimers, 0);
+  await rejects(bus.request('user.get', { id: 'u2' }, { signal: controller.signal }), 'ABORTED', 'already aborted');
+  assert.is(bus.history({ types: ['user.get'] }).length, 1, 'an aborted signal posts nothing');
+});
+
+test('request - two repliers: the first reply wins, the second is ignored', async () => {
+  const bus = runtime.bus('external');
+  const answered: string[] = [];
+  bus.reply('who', () => {
+    answered.push('first');
+    return 'first';
+  });
+  bus.reply('who', async () => {
+    answered.push('second');
+    return 'second';
+  });
+  assert.is(await bus.request('who', {}), 'first');
+  await Promise.resolve();
+  assert.equal(answered, ['first', 'second'], 'both answered');
+  assert.is(bus.history({ types: [REPLY_TYPE] }).length, 2);
+  assert.is(subscriptions(), 2);
+});
+
+test('reply - answers requests only: a plain post of the type is not answered; unsubscribe() and signal stop it; filter selects', async () => {
+  const bus = runtime.bus('external');
+  let calls = 0;
+  const replier = bus.reply('job.run', () => ++calls, { filter: (request) => request.payload !== 'skip' });
+  bus.post('job.run', 'plain', { priority: 'immediate' });
+  assert.is(calls, 0);
+  assert.is(await bus.request('job.run', 'go'), 1);
+  const skipped = bus.request('job.run', 'skip', { timeout: 10 });
+  await Promise.resolve();
+  clock.advance(10);
+  await rejects(skipped, 'REQUEST_TIMEOUT', 'filtered out');
+  replier.unsubscribe();
+  const unanswered = bus.request('job.run', 'go', { timeout: 10 });
+  await Promise.resolve();
+  clock.advance(10);
+  await rejects(unanswered, 'REQUEST_TIMEOUT', 'unsubscribed');
+  const controller = new AbortController();
+  bus.reply('job.run', () => 'again', { signal: controller.signal });
+  assert.is(await bus.request('job.run', 'go'), 'again');
+  controller.abort();
+  assert.is(subscriptions(), 0);
+});
+
+test('reply - a pattern answers its types; a * subscription never answers replies', async () => {
+  const bus = runtime.bus('external');
+  bus.reply('*', (request) => `answered ${request.type}`);
+  assert.is(await bus.request('user.get', {}), 'answered user.get');
+  assert.is(await bus.request('order.get', {}), 'answered order.get');
+  assert.is(bus.history({ types: [REPLY_TYPE] }).length, 2, 'one reply each: replies are not requests');
+});
+
+test('request - the runtime stopping rejects it with RuntimeStoppedError and removes its timer', async () => {
+  const bus = runtime.bus('external');
+  const waiting = bus.request('user.get', {}, { timeout: 1_000 });
+  await runtime.stop();
+  await rejects(waiting, 'RUNTIME_STOPPED');
+  assert.is(clock.pendingTimers, 0);
+  await rejects(bus.request('user.get', {}), 'RUNTIME_STOPPED', 'after stop');
+});
+
+test('bad input - InvalidEventError for a bad type or payload, InvalidOptionError for bad options; nothing is left behind', async () => {
+  const bus = runtime.bus('external');
+  await rejects(bus.request('', {}), 'INVALID_EVENT', 'empty type');
+  await rejects(bus.request('user..get', {}), 'INVALID_EVENT', 'empty part');
+  await rejects(bus.request('x', (() => 1) as never), 'INVALID_EVENT', 'a function payload');
+  await rejects(bus.request(REPLY_TYPE, {}), 'INVALID_EVENT', 'the reply type');
+  await rejects(bus.request('x', {}, { timeout: -1 }), 'INVALID_OPTION', 'negative timeout');
+  await rejects(bus.request('x', {}, { timeout: Number.NaN }), 'INVALID_OPTION', 'NaN timeout');
+  await rejects(bus.request('x', {}, { signal: 'no' as never }), 'INVALID_OPTION', 'not a signal');
+  await rejects(bus.request('x', {}, { retries: 3 } as never), 'INVALID_OPTION', 'unknown option');
+  assert.throws(() => bus.reply('x', 'no' as never), (error: unknown) => isBusError(error, 'INVALID_OPTION'));
+  assert.throws(() => bus.reply('x', () => 1, { topics: ['a'] } as never), (error: unknown) => isBusError(error, 'INVALID_OPTION'));
+  assert.throws(() => bus.reply('', () => 1), (error: unknown) => isBusError(error, 'INVALID_EVENT'));
+  assert.throws(() => bus.reply(REPLY_TYPE, () => 1), (error: unknown) => isBusError(error, 'INVALID_EVENT'));
+  assert.is(subscriptions(), 0);
+  assert.is(bus.history().length, 0, 'nothing was posted');
+  assert.throws(() => replyEvent(undefined as never, 1), (error: unknown) => isBusError(error, 'INVALID_EVENT'));
+});
+
+test('request - a retired bus refuses it (BUS_RETIRED); a replier keeps answering on the thread\'s next bus', async () => {
+  const bus = runtime.bus('external');
+  bus.reply('ping', () => 'pong');
+  const next = await bus.toStation();
+  await rejects(bus.request('ping', {}), 'BUS_RETIRED');
+  assert.is(subscriptions(), 1, 'only the replier');
+  assert.is(await next.request('ping', {}), 'pong');
+  assert.is(next.history({ types: [REPLY_TYPE] }).length, 1, 'the reply was posted on the current bus');
+});
+
+test('across threads - request and reply travel with manual syncs; replyEvent() answers as an actor would', async () => {
+  const requester = runtime.bus('external');
+  const other = runtime.addThread().bus('external');
+  other.reply('user.get', (request) => ({ from: 'other', id: (request.payload as { id: string }).id }));
+  const waiting = requester.request('user.get', { id: 'u1' }, { timeout: 1_000 });
+  await requester.sync();
+  await other.sync(); // reads the request, answers it
+  assert.is(await state(waiting), 'pending');
+  await other.sync(); // shares the reply
+  await requester.sync(); // reads it
+  assert.equal(await waiting, { from: 'other', id: 'u1' });
+
+  // An answer posted by hand, as an actor emits it.
+  const asked = requester.request('sum', [1, 2]);
+  await requester.sync();
+  await other.sync();
+  const [request] = other.history({ types: ['sum'] });
+  const answer = replyEvent(request!, 3);
+  other.post(answer.type, answer.payload);
+  await other.sync();
+  await requester.sync();
+  assert.is(await asked, 3);
+});
+
+test('across threads - under the sync policy, a request and its reply ask for a sync at once', async () => {
+  const policed = createRuntime({ sync: { everyMs: 3_600_000 } });
+  try {
+    const other = policed.addThread().bus('external');
+    other.reply('ping', () => 'pong');
+    // The period is an hour: only the syncs the request and the reply ask for can carry them.
+    assert.is(await policed.bus('external').request('ping', {}), 'pong');
+  } finally {
+    await policed.stop();
+  }
+});
+
+test('RemoteBus - request() and reply() on a thread served over a port, both ways', async () => {
+  const remote = serveThread(runtime);
+  try {
+    const far = remote.handle.bus('external') as RemoteBus;
+    // A replier here, answering requests the thread delivers; the reply is posted in the thread.
+    far.reply('user.get', (request) => ({ name: `far ${(request.payload as { id: string }).id}` }));
+    assert.equal(await far.request('user.get', { id: 'u1' }), { name: 'far u1' });
+    // A replier in the thread itself.
+    remote.thread.bus('external').reply('clock.now', () => 42);
+    assert.is(await far.request('clock.now', {}), 42);
+    // Error replies cross as ReplyFailedError.
+    far.reply('fail', () => {
+      throw new TypeError('nope');
+    });
+    const error = await far.request('fail', {}).catch((failure: unknown) => failure);
+    assert.ok(error instanceof ReplyFailedError);
+    assert.is(error.errorName, 'TypeError');
+    // A timeout on this runtime's clock, and nothing left listening in the thread.
+    const late = far.request('nobody', {}, { timeout: 100 });
+    await far.state();
+    clock.advance(100);
+    await rejects(late, 'REQUEST_TIMEOUT');
+    await far.state();
+    assert.is(remote.thread.subscriptions('external').size, 3, 'the three repliers; no reply listener');
+  } finally {
+    await remote.stop();
+  }
+});
+
+test.run();
