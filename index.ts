@@ -64,6 +64,15 @@ export type {
 } from './runtime/bus/typed-events.js';
 export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { Clock } from './runtime/clock.js';
+export type { ServiceOptions, ServiceStatusListener } from './runtime/services/service.js';
+export type { DefinedService, ServiceContext, ServiceDefinition } from './runtime/services/define-service.js';
+export type {
+  ServiceFailure,
+  ServiceFailurePhase,
+  ServiceStatus,
+  ServiceStatusChange,
+  ServiceStatusReport,
+} from './runtime/services/service-types.js';
 export type { Transport } from './runtime/wire/transport.js';
 
 // Values.
@@ -74,6 +83,8 @@ export { RemoteStation } from './runtime/hosting/processor-host.js';
 export { Station } from './runtime/station/station.js';
 export { Bridge } from './runtime/bridge/bridge.js';
 export { ManualClock } from './runtime/clock.js';
+export { Service } from './runtime/services/service.js';
+export { defineService } from './runtime/services/define-service.js';
 export {
   BusError,
   isBusError,

@@ -17,6 +17,8 @@ export interface BusThread<B> {
   readonly clock: HybridClock;
   /** A fresh event id. */
   nextId(): string;
+  /** The thread's current bus of `side` (a service reaches its bus and the internal side through it). */
+  bus(side: Side): B;
   /** Replaces `bus` with its next generation and returns it. */
   succeed(bus: B): B;
   /** This thread's deferred events of `side` parked at the stations (not yet read back). */

@@ -8,6 +8,7 @@
  */
 import type { BusEvent, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history.js';
+import type { ServiceFailure, ServiceStatusReport } from '../services/service-types.js';
 
 /**
  * The map of an untyped bus: any type, any payload. `createRuntime()` without
@@ -178,6 +179,8 @@ export interface BuslineEvents {
   readonly 'busline.thread.crashed': CrashReport;
   readonly 'busline.processor.crashed': CrashReport;
   readonly 'busline.actor.failed': ActorFailure;
+  readonly 'busline.service.status': ServiceStatusReport;
+  readonly 'busline.service.failed': ServiceFailure;
 }
 
 /** One of the runtime's own events: a union discriminated by `type`. */

@@ -32,6 +32,7 @@ import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/
 import { portInspectionTap } from '../inspection/ports.js';
 import { realmName } from '../inspection/tap.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../store/memory-policy.js';
+import { stopServices } from '../services/registry.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -363,6 +364,7 @@ export function createThreadService(
     ...userActorApi(current),
     stop: () =>
       outcome(async () => {
+        await stopServices([current]);
         await timer?.stop();
         current.actors.stopAll();
         listeners.close();
