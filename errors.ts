@@ -22,7 +22,8 @@ export type BusErrorCode =
   | 'RUNTIME_STOPPED'
   | 'TRANSPORT_FAILED'
   | 'WORKER_CRASHED'
-  | 'REPLAY_MISMATCH';
+  | 'REPLAY_MISMATCH'
+  | 'SERVICE_FAILED';
 
 /**
  * Base class of every error busline raises on purpose.
@@ -292,6 +293,24 @@ export class WorkerCrashedError extends BusError {
 }
 
 /**
+ * A service's start or stop failed (`start()` and `stop()` reject with it);
+ * `cause` is what its `onStart()`, `onStop()`, a handler or a timer threw.
+ */
+export class ServiceFailedError extends BusError {
+  /** The service's name. */
+  readonly service: string;
+  /** What failed: `start`, `stop`, `handler` or `timer` (a handler or timer that failed during the start). */
+  readonly phase: string;
+
+  constructor(service: string, phase: string, cause?: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('SERVICE_FAILED', `Service "${service}" failed (${phase}): ${reason}. Its subscriptions, timers and waits are released; start() it again once the cause is fixed.`, { cause });
+    this.service = service;
+    this.phase = phase;
+  }
+}
+
+/**
  * An error as it crosses a thread or a process (in a control call's answer
  * or a refusing Ack): its code, its message, and the fields its class adds.
  */
@@ -322,6 +341,7 @@ const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[
   TRANSPORT_FAILED: TransportError,
   WORKER_CRASHED: WorkerCrashedError,
   REPLAY_MISMATCH: ReplayMismatchError,
+  SERVICE_FAILED: ServiceFailedError,
 };
 
 /** Fields every error has; the rest of an error's own fields are its class's details. */

@@ -105,4 +105,5 @@ export {
   TransportError,
   WorkerCrashedError,
   ReplayMismatchError,
+  ServiceFailedError,
 } from './errors.js';

@@ -7,7 +7,7 @@
  * it to `bus.subscribe`/`bus.waitFor`, and any other call that takes a
  * signal can be given `service.signal`.
  */
-import { InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError, ServiceFailedError } from '../../errors.js';
 import type { Side } from '../../types.js';
 import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
@@ -57,8 +57,9 @@ function abortedSignal(): AbortSignal {
  * (`this.every`, `this.after`) that throws or rejects, or a stop that fails
  * leaves the service `failed` with `service.error`, releases everything it
  * owns, and posts `busline.service.failed` on the internal bus of its thread;
- * every status change posts `busline.service.status` there. `start()` rejects
- * with the error of a failed start.
+ * every status change posts `busline.service.status` there. `start()` (or
+ * `stop()`) that fails rejects with `ServiceFailedError` (`SERVICE_FAILED`),
+ * the thrown error as its `cause`.
  *
  * A service runs in the thread of its bus: any thread where your code holds a
  * `Bus` (the root, an embedded processor's thread). When the runtime stops,
@@ -152,9 +153,9 @@ export abstract class Service<E = AnyEvents> {
   }
 
   /**
-   * Starts the service: `starting`, then `onStart()`, then `running`. Rejects
-   * with the error of a start that fails (status `failed`, what it had
-   * acquired released).
+   * Starts the service: `starting`, then `onStart()`, then `running`. A start
+   * that fails rejects with `ServiceFailedError` (the thrown error as its
+   * `cause`; status `failed`, what it had acquired released).
    */
   start(): Promise<void> {
     switch (this.#status) {
@@ -174,8 +175,8 @@ export abstract class Service<E = AnyEvents> {
 
   /**
    * Stops the service: `stopping`, then `onStop()`, then releases what it
-   * owns, then `stopped`. Rejects with the error of an `onStop()` that fails
-   * (status `failed`; everything is released anyway). A failed service
+   * owns, then `stopped`. An `onStop()` that fails rejects with
+   * `ServiceFailedError` (status `failed`; everything is released anyway). A failed service
    * becomes `stopped`.
    */
   stop(): Promise<void> {
@@ -218,12 +219,12 @@ export abstract class Service<E = AnyEvents> {
     failure ??= this.#startFailure;
     if (this.#status !== 'starting') {
       // The thread halted meanwhile: the service is stopped already.
-      if (failure !== undefined) throw failure.error;
+      if (failure !== undefined) throw new ServiceFailedError(this.name, failure.phase, failure.error);
       return;
     }
     if (failure !== undefined) {
       this.#fail(failure.error, failure.phase, true);
-      throw failure.error;
+      throw new ServiceFailedError(this.name, failure.phase, failure.error);
     }
     registerService(this.#thread, this);
     this.#set('running');
@@ -242,7 +243,7 @@ export abstract class Service<E = AnyEvents> {
     if (this.#status !== 'stopping') return; // halted meanwhile
     if (failed) {
       this.#fail(error, 'stop');
-      throw error;
+      throw new ServiceFailedError(this.name, 'stop', error);
     }
     this.#release();
     this.#set('stopped');

@@ -13,6 +13,7 @@ import {
   isBusError,
   ManualClock,
   Service,
+  ServiceFailedError,
   type BusEvent,
   type Runtime,
   type ServiceStatus,
@@ -244,9 +245,11 @@ test('start fails - failed with the error, what it had acquired released, buslin
   const broken = new Broken(runtime.bus('external'), { name: 'broken' });
   const seen = statuses(broken);
   const error = await broken.start().then(() => undefined, (thrown: unknown) => thrown);
-  assert.is((error as Error).message, 'database unreachable');
+  assert.instance(error, ServiceFailedError);
+  assert.equal([(error as ServiceFailedError).code, (error as ServiceFailedError).service, (error as ServiceFailedError).phase], ['SERVICE_FAILED', 'broken', 'start']);
+  assert.is(((error as Error).cause as Error).message, 'database unreachable');
   assert.is(broken.status, 'failed');
-  assert.is(broken.error, error);
+  assert.is(broken.error, (error as Error).cause, 'the thrown error itself');
   assert.equal(seen, ['starting', 'failed']);
   assert.is(subscriptions(), 0, 'its subscription is gone');
   assert.is(clock.pendingTimers, 0, 'its timer is gone');
@@ -297,7 +300,8 @@ test('handler rejects during start - the start fails', async () => {
   }
   const eager = new Eager(runtime.bus('external'));
   const error = await eager.start().then(() => undefined, (thrown: unknown) => thrown);
-  assert.is((error as Error).message, 'too early');
+  assert.is((error as ServiceFailedError).phase, 'handler');
+  assert.is(((error as Error).cause as Error).message, 'too early');
   assert.is(eager.status, 'failed');
   assert.is(subscriptions(), 0);
 });
@@ -329,7 +333,8 @@ test('stop fails - failed with the error, everything released anyway, stop() rej
   const stubborn = new Stubborn(runtime.bus('external'));
   await stubborn.start();
   const error = await stubborn.stop().then(() => undefined, (thrown: unknown) => thrown);
-  assert.is((error as Error).message, 'flush failed');
+  assert.is((error as ServiceFailedError).phase, 'stop');
+  assert.is(((error as Error).cause as Error).message, 'flush failed');
   assert.is(stubborn.status, 'failed');
   assert.is(subscriptions(), 0);
 });
