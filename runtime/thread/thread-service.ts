@@ -420,7 +420,7 @@ export function userActorApi(thread: Thread): Pick<ThreadApi, 'spawn' | 'actors'
     spawn: (module, spawnOptions) => outcome(() => thread.actors.spawn(moduleHref(module), spawnOptions)),
     actors: () => outcome(() => threadActors(thread)),
     sendActor: (id, event) => outcome(() => thread.actors.send(actorId(id), event)),
-    stopActor: (id) => outcome(() => (thread.actors.stop(actorId(id)), null)),
+    stopActor: (id) => outcome(async () => (await thread.actors.stop(actorId(id)), null)),
   };
 }
 
