@@ -94,7 +94,10 @@ export abstract class Service<E = AnyEvents> {
   readonly #listeners = new Set<ServiceStatusListener>();
 
   constructor(bus: Bus<E>, options?: ServiceOptions) {
-    if (!(bus instanceof Bus)) throw new InvalidOptionError('service bus', `expected a Bus (runtime.bus(side)), got ${describe(bus)}.`);
+    if (!(bus instanceof Bus)) {
+      // A RemoteBus is a bus of another thread: the service must run there (runtime.spawn of its module).
+      throw new InvalidOptionError('service bus', `expected a Bus of this thread (runtime.bus(side)), got ${describe(bus)}; to run a service in another thread, spawn its module there.`);
+    }
     assertKnownKeys(options, ['name'], 'service options');
     const name = options?.name ?? new.target.name;
     if (typeof name !== 'string' || name.length === 0) {
