@@ -172,6 +172,11 @@ export abstract class Service<E = AnyEvents> {
           () => this.start(),
         );
       default:
+        try {
+          this.#thread.assertRunning('service start');
+        } catch (error) {
+          return Promise.reject(error);
+        }
         return (this.#starting = this.#start());
     }
   }
@@ -179,8 +184,8 @@ export abstract class Service<E = AnyEvents> {
   /**
    * Stops the service: `stopping`, then `onStop()`, then releases what it
    * owns, then `stopped`. An `onStop()` that fails rejects with
-   * `ServiceFailedError` (status `failed`; everything is released anyway). A failed service
-   * becomes `stopped`.
+   * `ServiceFailedError` (status `failed`; everything is released anyway).
+   * A failed service becomes `stopped`.
    */
   stop(): Promise<void> {
     switch (this.#status) {

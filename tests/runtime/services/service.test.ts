@@ -383,6 +383,14 @@ test('runtime.stop - stops running services first, the last started first, while
   assert.is(second.status, 'stopped');
 });
 
+test('start after runtime.stop - refused with RUNTIME_STOPPED; the service stays stopped', async () => {
+  const counter = new Counter(runtime.bus('external'));
+  await runtime.stop();
+  const error = await counter.start().then(() => undefined, (thrown: unknown) => thrown);
+  assert.ok(isBusError(error, 'RUNTIME_STOPPED'), String(error));
+  assert.is(counter.status, 'stopped');
+});
+
 test('defineService - a service from functions, with the owned helpers in its context', async () => {
   const received: number[] = [];
   const Doubler = defineService({
