@@ -26,7 +26,8 @@ export type BusErrorCode =
   | 'WORKER_CRASHED'
   | 'REPLAY_MISMATCH'
   | 'EVENT_DROPPED'
-  | 'MIDDLEWARE_FAILED';
+  | 'MIDDLEWARE_FAILED'
+  | 'SERVICE_FAILED';
 
 /**
  * Base class of every error busline raises on purpose.
@@ -463,6 +464,24 @@ export class MiddlewareFailedError extends BusError {
 }
 
 /**
+ * A service's start or stop failed (`start()` and `stop()` reject with it);
+ * `cause` is what its `onStart()`, `onStop()`, a handler or a timer threw.
+ */
+export class ServiceFailedError extends BusError {
+  /** The service's name. */
+  readonly service: string;
+  /** What failed: `start`, `stop`, `handler` or `timer` (a handler or timer that failed during the start). */
+  readonly phase: string;
+
+  constructor(service: string, phase: string, cause?: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('SERVICE_FAILED', `Service "${service}" failed (${phase}): ${reason}. Its subscriptions, timers and waits are released; start() it again once the cause is fixed.`, { cause });
+    this.service = service;
+    this.phase = phase;
+  }
+}
+
+/**
  * An error as it crosses a thread or a process (in a control call's answer
  * or a refusing Ack): its code, its message, and the fields its class adds.
  */
@@ -497,6 +516,7 @@ const CLASS_OF_CODE: Readonly<Record<BusErrorCode, abstract new (...args: never[
   REPLAY_MISMATCH: ReplayMismatchError,
   EVENT_DROPPED: EventDroppedError,
   MIDDLEWARE_FAILED: MiddlewareFailedError,
+  SERVICE_FAILED: ServiceFailedError,
 };
 
 /** True when `code` is one of busline's error codes. */

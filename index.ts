@@ -80,6 +80,15 @@ export type {
 export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './runtime/store/memory-budget.js';
 export type { Clock } from './runtime/clock.js';
+export type { ServiceOptions, ServiceStatusListener } from './runtime/services/service.js';
+export type { DefinedService, ServiceContext, ServiceDefinition } from './runtime/services/define-service.js';
+export type {
+  ServiceFailure,
+  ServiceFailurePhase,
+  ServiceStatus,
+  ServiceStatusChange,
+  ServiceStatusReport,
+} from './runtime/services/service-types.js';
 export type { Transport } from './runtime/wire/transport.js';
 
 // Values.
@@ -91,6 +100,8 @@ export { Station } from './runtime/station/station.js';
 export { Bridge } from './runtime/bridge/bridge.js';
 export { ManualClock } from './runtime/clock.js';
 export { replyEvent, REPLY_TYPE } from './runtime/bus/request-reply.js';
+export { Service } from './runtime/services/service.js';
+export { defineService } from './runtime/services/define-service.js';
 export {
   BusError,
   isBusError,
@@ -115,4 +126,5 @@ export {
   ReplayMismatchError,
   EventDroppedError,
   MiddlewareFailedError,
+  ServiceFailedError,
 } from './errors.js';

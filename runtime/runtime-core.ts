@@ -34,6 +34,7 @@ import type { InspectHook } from './inspection/tap.js';
 import type { InspectorServer } from '../inspector/server.js';
 import type { InspectorOptions } from '../inspector/options.js';
 import { Recordings } from './recording/recordings.js';
+import { stopServices } from './services/registry.js';
 import type { RecordingHandle, RecordOptions } from './recording/record-options.js';
 import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread/thread-service.js';
 import { assertSide } from './validate.js';
@@ -336,6 +337,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   }
 
   async #stop(): Promise<void> {
+    // Services first, while their buses still work: their onStop() may post.
+    await stopServices(this.#threads.flat());
     this.#children.halt();
     await this.#syncTimer?.stop();
     await this.#started?.catch(() => {});

@@ -21,6 +21,7 @@ import {
   UnsupportedError,
   WorkerCrashedError,
   ReplayMismatchError,
+  ServiceFailedError,
 } from '../index.js';
 import { fromWireError, toWireError } from '../errors.js';
 
@@ -47,6 +48,7 @@ test('every error class comes back as itself, with its code, message and fields'
     new TransportError('link down'),
     new WorkerCrashedError('gone'),
     new ReplayMismatchError('Transitions differ at step 2', 1),
+    new ServiceFailedError('billing', 'start', new Error('database unreachable')),
   ];
   for (const error of errors) {
     const back = across(error);

@@ -21,6 +21,7 @@ import type { ErrorHandler, Subscription } from '../bus/subscriptions.js';
 import { assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 import type { InspectionTap } from '../inspection/tap.js';
 import { checkSchemaMap, type PayloadSchemaMap, type PayloadSchemas } from '../payload/payload-schemas.js';
+import { Service } from '../services/service.js';
 
 /** Throws `InvalidOptionError` unless `event` is an XState event for a user actor: an object with a non-empty string `type`. */
 export function checkActorEvent(event: unknown): asserts event is { type: string; [key: string]: unknown } {
@@ -107,6 +108,23 @@ interface Hosted {
   readonly subscription: Subscription | undefined;
 }
 
+/** A running service spawned from a module (`export const service = defineService(...)`, or a `Service` subclass). */
+interface HostedService {
+  readonly info: Omit<UserActorInfo, 'state' | 'status'>;
+  readonly service: Service;
+}
+
+type ServiceClass = new (bus: Bus) => Service;
+
+function isServiceClass(value: unknown): value is ServiceClass {
+  return typeof value === 'function' && value.prototype instanceof Service;
+}
+
+/** A service's status as an actor's: `active` while it lives, `error` once failed, `stopped`. */
+function serviceActorStatus(service: Service): string {
+  return service.status === 'failed' ? 'error' : service.status === 'stopped' ? 'stopped' : 'active';
+}
+
 function isMachine(value: unknown): value is AnyStateMachine {
   return typeof value === 'object' && value !== null && typeof (value as AnyStateMachine).transition === 'function' &&
     typeof (value as AnyStateMachine).getInitialSnapshot === 'function';
@@ -134,6 +152,7 @@ export interface ActorThread {
 export class UserActors {
   readonly #thread: ActorThread;
   readonly #actors = new Map<string, Hosted>();
+  readonly #services = new Map<string, HostedService>();
   #count = 0;
 
   constructor(thread: ActorThread) {
@@ -144,7 +163,7 @@ export class UserActors {
   async spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'> = {}): Promise<UserActorInfo> {
     checkSpawnOptions(options);
     if (typeof module !== 'string') throw new InvalidOptionError('spawn module', `expected a module URL, got ${describe(module)}.`);
-    let loaded: { default?: unknown; machine?: unknown; subscribes?: unknown; schemas?: unknown };
+    let loaded: { default?: unknown; machine?: unknown; subscribes?: unknown; schemas?: unknown; service?: unknown };
     // A .ts module needs tsx (an optional peer): without it this is refused naming tsx, not with Node's ERR_UNKNOWN_FILE_EXTENSION.
     await loadTypeScriptIn(module);
     try {
@@ -155,9 +174,14 @@ export class UserActors {
         cause: error,
       });
     }
+    const serviceClass = loaded.service ?? loaded.default;
+    if (isServiceClass(serviceClass)) return this.#spawnService(module, serviceClass, options);
     const machine = isMachine(loaded.machine) ? loaded.machine : loaded.default;
     if (!isMachine(machine)) {
-      throw new InvalidOptionError('spawn module', `${module} must export an XState machine as its default export or as "machine".`);
+      throw new InvalidOptionError(
+        'spawn module',
+        `${module} must export an XState machine (default export or "machine") or a Service class (default export or "service").`,
+      );
     }
     const types = options.types ?? (loaded.subscribes as readonly string[] | undefined);
     if (types !== undefined) assertTypeList(types, `${module} subscribes`);
@@ -216,6 +240,33 @@ export class UserActors {
     return this.#describe(this.#actors.get(id)!);
   }
 
+  /**
+   * Starts a service on this thread's bus of `side` and resolves once it
+   * runs; a start that fails rejects (SERVICE_FAILED) and leaves nothing.
+   * `types` and `input` are for machines: a service subscribes itself.
+   */
+  async #spawnService(module: string, serviceClass: ServiceClass, options: Omit<SpawnOptions, 'processor' | 'thread'>): Promise<UserActorInfo> {
+    if (options.types !== undefined) throw new InvalidOptionError('spawn options.types', `${module} exports a service, which subscribes itself.`);
+    const side = options.side ?? 'external';
+    const service = new serviceClass(this.#thread.bus(side) as Bus);
+    const id = options.id ?? `${service.name}-${this.#count++}`;
+    if (this.#actors.has(id) || this.#services.has(id)) throw new InvalidOptionError('spawn options.id', `an actor "${id}" already runs in this thread.`);
+    const info = { id, module, processor: this.#thread.processor, thread: this.#thread.index, side };
+    const hosted = { info, service };
+    this.#services.set(id, hosted);
+    try {
+      await service.start();
+    } catch (error) {
+      this.#services.delete(id);
+      throw error;
+    }
+    return this.#describeService(hosted);
+  }
+
+  #describeService(hosted: HostedService): UserActorInfo {
+    return { ...hosted.info, state: hosted.service.status, status: serviceActorStatus(hosted.service) };
+  }
+
   #describe(hosted: Hosted): UserActorInfo {
     const snapshot = hosted.actor.getSnapshot() as { value?: unknown; status: string };
     return { ...hosted.info, state: snapshot.value ?? null, status: snapshot.status };
@@ -223,19 +274,28 @@ export class UserActors {
 
   /** Every user actor of this thread with its state. */
   list(): UserActorInfo[] {
-    return [...this.#actors.values()].map((hosted) => this.#describe(hosted));
+    return [
+      ...[...this.#actors.values()].map((hosted) => this.#describe(hosted)),
+      ...[...this.#services.values()].map((hosted) => this.#describeService(hosted)),
+    ];
   }
 
   /** Sends an XState event to one actor. */
   send(id: string, event: { type: string; [key: string]: unknown }): UserActorInfo {
     checkActorEvent(event);
+    if (this.#services.has(id)) throw new UnsupportedError(`"${id}" is a service: it takes events from its bus, not sent ones.`);
     const hosted = this.#get(id);
     hosted.actor.send(event);
     return this.#describe(hosted);
   }
 
-  /** Stops one actor and its subscription. */
-  stop(id: string): void {
+  /** Stops one actor and its subscription, or one service (resolving once it has stopped). */
+  stop(id: string): void | Promise<void> {
+    const service = this.#services.get(id);
+    if (service !== undefined) {
+      this.#services.delete(id);
+      return service.service.stop();
+    }
     const hosted = this.#get(id);
     hosted.subscription?.unsubscribe();
     hosted.inbox.close();
@@ -243,9 +303,9 @@ export class UserActors {
     this.#actors.delete(id);
   }
 
-  /** Stops every actor. */
+  /** Stops every actor. Services are stopped before (see `stopServices`); any left are stopped here without waiting. */
   stopAll(): void {
-    for (const id of [...this.#actors.keys()]) this.stop(id);
+    for (const id of [...this.#actors.keys(), ...this.#services.keys()]) void Promise.resolve(this.stop(id)).catch(() => undefined);
   }
 
   #get(id: string): Hosted {

@@ -10,6 +10,7 @@ import type { Actor } from 'xstate';
 import type { busMachine } from '../../machines/bus.machine.js';
 import type { Side } from '../../types.js';
 import type { FromStationResult } from './bus-options.js';
+import type { BusThread } from './bus-thread.js';
 
 /**
  * The calls the runtime's own modules make on a bus (its thread, the sync
@@ -32,6 +33,8 @@ export interface BusControl {
   halt(bus: object): void;
   /** Removes every event of `side` (a bridge clearing). Returns how many. */
   clearSide(bus: object, side: Side): number;
+  /** The thread the bus belongs to: services reach its clock, its current buses and its halt through it. */
+  thread(bus: object): BusThread<object>;
 }
 
 
@@ -44,6 +47,7 @@ export const busControl: BusControl = {
   subscribersSettled: (bus) => calls.subscribersSettled!(bus),
   halt: (bus) => calls.halt!(bus),
   clearSide: (bus, side) => calls.clearSide!(bus, side),
+  thread: (bus) => calls.thread!(bus),
 };
 
 /** Called once, by `Bus`'s static block. */

@@ -18,7 +18,7 @@ export interface BusThread<B> {
   readonly clock: HybridClock;
   /** A fresh event id. */
   nextId(): string;
-  /** The thread's current bus of `side` (its latest generation). */
+  /** The thread's current bus of `side`, its latest generation (a service reaches its bus and the internal side through it). */
   bus(side: Side): B;
   /** Replaces `bus` with its next generation and returns it. */
   succeed(bus: B): B;

@@ -97,6 +97,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       subscribersSettled: (bus) => (bus as Bus).#pressure.subscribersSettled(),
       halt: (bus) => (bus as Bus).#pressure.halt(),
       clearSide: (bus, side) => (bus as Bus).#clearSide(side),
+      thread: (bus) => (bus as Bus).#thread,
     });
   }
 

@@ -10,6 +10,7 @@ import type { BusEvent, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history.js';
 import type { EvictionReport, MultiplierChange, RefusalReport } from '../store/memory-budget.js';
 import type { RuntimeStats } from '../metrics/stats.js';
+import type { ServiceFailure, ServiceStatusReport } from '../services/service-types.js';
 
 /**
  * The map of an untyped bus: any type, any payload. `createRuntime()` without
@@ -210,6 +211,8 @@ export interface BuslineEvents {
   readonly 'busline.memory.refused': RefusalReport;
   /** `runtime.stats()`, every `metrics.intervalMs` when `createRuntime({ metrics: { intervalMs } })` asks for it. */
   readonly 'busline.stats': RuntimeStats;
+  readonly 'busline.service.status': ServiceStatusReport;
+  readonly 'busline.service.failed': ServiceFailure;
 }
 
 /** One of the runtime's own events: a union discriminated by `type`. */

@@ -33,6 +33,7 @@ import { portInspectionTap } from '../inspection/ports.js';
 import { realmName } from '../inspection/tap.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../store/memory-policy.js';
 import { PayloadSchemas } from '../payload/payload-schemas.js';
+import { stopServices } from '../services/registry.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -373,6 +374,7 @@ export function createThreadService(
     ...userActorApi(current),
     stop: () =>
       outcome(async () => {
+        await stopServices([current]);
         await timer?.stop();
         current.actors.stopAll();
         listeners.close();
@@ -428,7 +430,7 @@ export function userActorApi(thread: Thread): Pick<ThreadApi, 'spawn' | 'actors'
     spawn: (module, spawnOptions) => outcome(() => thread.actors.spawn(moduleHref(module), spawnOptions)),
     actors: () => outcome(() => threadActors(thread)),
     sendActor: (id, event) => outcome(() => thread.actors.send(actorId(id), event)),
-    stopActor: (id) => outcome(() => (thread.actors.stop(actorId(id)), null)),
+    stopActor: (id) => outcome(async () => (await thread.actors.stop(actorId(id)), null)),
   };
 }
 
