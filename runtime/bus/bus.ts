@@ -113,7 +113,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       pending: () => this.#pending.length,
     });
     this.#station = new StationExchange(thread, this.endpoint);
-    this.#retention = new Retention(thread.host.memory ?? NO_MEMORY_POLICIES, () => thread.host.clock.now());
+    this.#retention = new Retention(thread.host.memory ?? NO_MEMORY_POLICIES, () => thread.host.clock.now(), { blocks: { plain: true } });
     this.#history = this.#retention.history;
   }
 

@@ -108,7 +108,7 @@ export class Station {
     this.processor = processor;
     this.#actor = actor;
     const clock = host.clock ?? systemClock;
-    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now());
+    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { blocks: { plain: false } });
     this.#history = this.#retention.history;
   }
 

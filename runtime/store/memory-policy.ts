@@ -11,7 +11,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import { assertKnownKeys, describe, eventTypeProblem } from '../validate.js';
-import { typeMatches } from './history.js';
+import { typeMatches } from '../type-patterns.js';
 
 /** How much an event type matters when a history must let events go: `low` ones go first, `high` ones last. */
 export type Importance = 'low' | 'normal' | 'high';
@@ -43,9 +43,33 @@ export interface EventPolicy extends HistoryLimits {
   readonly ttlMs?: number;
   /** Order of eviction at a history's limits: `low` first, `high` last. Default `normal`. */
   readonly importance?: Importance;
-  /** Compress the event while it stays. Accepted, not applied yet. */
+  /**
+   * Compress the event when it stays (default true): blocks of older events
+   * are snappy-compressed (`memory.compression`); `false` keeps the blocks
+   * that hold events of this type as bytes, uncompressed (cheaper to read).
+   */
   readonly compress?: boolean;
 }
+
+/** When a history compresses its older events into blocks (`memory.compression`). */
+export interface CompressionOptions {
+  /** The newest events stay uncompressed: at least this many (default 4096). */
+  readonly keepEvents?: number;
+  /** ...and every event younger than this, in ms by the runtime's clock (default 0). */
+  readonly keepMs?: number;
+  /** Events per new block (default 1024): small events compress badly one by one. */
+  readonly blockEvents?: number;
+  /** Neighbouring blocks merge (and are compressed again) up to this many uncompressed bytes (default 256 KiB). */
+  readonly maxBlockBytes?: number;
+}
+
+/** The defaults of `CompressionOptions`. */
+export const DEFAULT_COMPRESSION: Required<CompressionOptions> = Object.freeze({
+  keepEvents: 4096,
+  keepMs: 0,
+  blockEvents: 1024,
+  maxBlockBytes: 256 * 1024,
+});
 
 /** `createRuntime({ memory })`: policies by event type, and limits of every history. */
 export interface MemoryOptions {
@@ -53,6 +77,8 @@ export interface MemoryOptions {
   readonly policies?: { readonly [type: string]: EventPolicy };
   /** Limits of each history: every bus and every station holds at most this much. */
   readonly limits?: HistoryLimits;
+  /** When histories compress their older events (default: `DEFAULT_COMPRESSION`); `false`: never. */
+  readonly compression?: CompressionOptions | false;
 }
 
 /** A policy as it applies to an event, with the type it was given for. */
@@ -65,7 +91,8 @@ export interface AppliedPolicy extends EventPolicy {
 
 const POLICY_KEYS = ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress', 'maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
 const LIMIT_KEYS = ['maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
-const MEMORY_KEYS = ['policies', 'limits'] as const;
+const MEMORY_KEYS = ['policies', 'limits', 'compression'] as const;
+const COMPRESSION_KEYS = ['keepEvents', 'keepMs', 'blockEvents', 'maxBlockBytes'] as const;
 const IMPORTANCES: readonly Importance[] = ['low', 'normal', 'high'];
 
 /**
@@ -75,7 +102,7 @@ const IMPORTANCES: readonly Importance[] = ['low', 'normal', 'high'];
 export function checkMemoryOptions(memory: unknown, where = 'memory'): MemoryOptions {
   if (memory === undefined) return Object.freeze({});
   assertKnownKeys(memory, MEMORY_KEYS, where);
-  const { policies, limits } = memory as MemoryOptions;
+  const { policies, limits, compression } = memory as MemoryOptions;
   const checked: Record<string, EventPolicy> = {};
   if (policies !== undefined) {
     if (!isPlainObject(policies)) {
@@ -91,7 +118,24 @@ export function checkMemoryOptions(memory: unknown, where = 'memory'): MemoryOpt
   return Object.freeze({
     ...(policies === undefined ? {} : { policies: Object.freeze(checked) }),
     ...(limits === undefined ? {} : { limits: checkLimits(limits, `${where}.limits`, LIMIT_KEYS) }),
+    ...(compression === undefined ? {} : { compression: checkCompression(compression, `${where}.compression`) }),
   });
+}
+
+function checkCompression(compression: unknown, option: string): CompressionOptions | false {
+  if (compression === false) return false;
+  if (!isPlainObject(compression)) throw new InvalidOptionError(option, `expected false or an object of ${COMPRESSION_KEYS.join(', ')}, got ${describe(compression)}.`);
+  assertKnownKeys(compression, COMPRESSION_KEYS, option);
+  const { keepEvents, keepMs, blockEvents, maxBlockBytes } = compression as CompressionOptions;
+  if (keepEvents !== undefined && !(Number.isSafeInteger(keepEvents) && keepEvents >= 0)) {
+    throw new InvalidOptionError(`${option}.keepEvents`, `expected a whole number of events from 0, got ${describe(keepEvents)}.`);
+  }
+  if (keepMs !== undefined && !(typeof keepMs === 'number' && Number.isFinite(keepMs) && keepMs >= 0)) {
+    throw new InvalidOptionError(`${option}.keepMs`, `expected a number of milliseconds from 0, got ${describe(keepMs)}.`);
+  }
+  if (blockEvents !== undefined) positiveInteger(blockEvents, `${option}.blockEvents`, 'events');
+  if (maxBlockBytes !== undefined) positiveInteger(maxBlockBytes, `${option}.maxBlockBytes`, 'bytes');
+  return Object.freeze(pick(compression as CompressionOptions, COMPRESSION_KEYS));
 }
 
 function checkPolicy(policy: unknown, option: string): EventPolicy {
@@ -170,6 +214,8 @@ export class MemoryPolicies {
   readonly bounded: boolean;
   /** Some policy or the history limits count bytes (`maxBytes`, `sizeLimit`). */
   readonly sized: boolean;
+  /** When histories compress their older events; `false`: never. */
+  readonly compression: Required<CompressionOptions> | false;
   readonly #byType = new Map<string, AppliedPolicy | null>();
 
   constructor(options: MemoryOptions = {}) {
@@ -184,11 +230,17 @@ export class MemoryPolicies {
     this.expiring = this.policies.some((policy) => policy.ttlMs !== undefined) || all.some((limits) => limits.maxAgeMs !== undefined);
     this.bounded = all.some((limits) => limits.maxEvents !== undefined || limits.maxBytes !== undefined);
     this.sized = all.some((limits) => limits.maxBytes !== undefined) || this.policies.some((policy) => policy.sizeLimit !== undefined);
+    this.compression = options.compression === false ? false : { ...DEFAULT_COMPRESSION, ...options.compression };
   }
 
-  /** True when nothing is configured: histories keep everything, as before policies existed. */
+  /** False for a type whose policy says `compress: false`. */
+  compressible(type: string): boolean {
+    return this.of(type)?.compress !== false;
+  }
+
+  /** True when nothing is configured: histories keep everything, as before policies existed (compressing by default). */
   get none(): boolean {
-    return this.policies.length === 0 && this.limits === undefined;
+    return this.policies.length === 0 && this.limits === undefined && this.options.compression === undefined;
   }
 
   /** The policy events of `type` fall under: the most specific one whose type is `type` or a supertype. */

@@ -14,7 +14,7 @@ import { Buffer } from 'node:buffer';
 import { BusFullError, EventTooLargeError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
-import { EventHistory, type HistoryObserver } from './history.js';
+import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
 /** Bytes of an encoded event besides its strings and payload (its table, stamps, origin, vector slot). */
@@ -28,6 +28,8 @@ const EVENT_OVERHEAD_BYTES = 64;
  */
 export function eventBytes(event: BusEvent): number {
   if (event instanceof EncodedEvent) {
+    const counted = event.countedBytes;
+    if (counted !== undefined) return counted;
     const { batch, index } = event;
     const next = index + 1 < batch.count ? batch.positions[index + 1]! : -1;
     const span = next - batch.positions[index]!;
@@ -79,14 +81,33 @@ export class Retention implements HistoryObserver {
   /** Events removed by a policy or limit so far. */
   removedCount = 0;
 
-  constructor(policies: MemoryPolicies, now: () => number, options: { segmentSize?: number } = {}) {
+  /**
+   * `blocks`: how this history's compressed blocks give events back (`plain`
+   * objects for a bus); without it, or with `memory.compression: false`, the
+   * history compresses nothing.
+   */
+  constructor(
+    policies: MemoryPolicies,
+    now: () => number,
+    options: { segmentSize?: number; blocks?: Pick<HistoryCompression, 'plain' | 'schedule' | 'allow'> } = {},
+  ) {
     this.policies = policies;
     this.#now = now;
     this.#limits = policies.limits;
     this.refusing = [...policies.policies, ...(policies.limits === undefined ? [] : [policies.limits])].some((limits) => limits.discard === 'refuseNew');
     this.#countBytes = policies.limits?.maxBytes !== undefined || policies.policies.some((policy) => policy.maxBytes !== undefined);
     // Without policies the history has no observer: it costs what it did before policies existed.
-    this.history = new EventHistory(policies.none ? options : { ...options, observer: this });
+    const { blocks, ...history } = options;
+    const compression: HistoryCompression | undefined =
+      blocks === undefined || policies.compression === false
+        ? undefined
+        : { ...policies.compression, ...blocks, now, compressible: (type) => policies.compressible(type) };
+    this.history = new EventHistory({
+      ...history,
+      ...(policies.none ? {} : { observer: this }),
+      ...(compression === undefined ? {} : { compression }),
+      ...(this.#countBytes ? { sizeOf: eventBytes } : {}),
+    });
   }
 
   /** Bytes held, as `eventBytes` counts them (0 unless some `maxBytes` is set). */
@@ -111,8 +132,8 @@ export class Retention implements HistoryObserver {
   }
 
   /** The history's observer: an event left. */
-  removed(event: BusEvent): void {
-    const size = this.#countBytes ? eventBytes(event) : 0;
+  removed(event: BusEvent, bytes?: number): void {
+    const size = this.#countBytes ? (bytes ?? eventBytes(event)) : 0;
     this.#bytes -= size;
     const policy = this.policies.of(event.type);
     const tally = policy === undefined ? undefined : this.#tallies.get(policy);
