@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: every benchmark, each as a ratio against a peer measured in
  * the same run, printed and written into docs/PERFORMANCE.md (between each
- * group's markers). `npm run bench -- threads` (or `codec`, `core`) runs one
- * group and rewrites only its table.
+ * group's markers). `npm run bench -- threads` (or `codec`, `core`, `memory`) runs one
+ * group and rewrites only its table. The memory group forces
+ * garbage collections (`--expose-gc`, set at run time) to weigh what histories hold.
  */
 import { codecRates } from './codec.bench.js';
 import { postVersusEmit, stationMerge } from './core.bench.js';
@@ -10,8 +11,9 @@ import { report, reportLatency } from './harness.js';
 import { writeGroup } from './performance-doc.js';
 import { crossThread } from './threads.bench.js';
 import { inspectionOverhead } from './inspection.bench.js';
+import { compressionThroughput, storedBytes } from './memory.bench.js';
 
-const GROUPS = ['codec', 'core', 'threads'] as const;
+const GROUPS = ['codec', 'core', 'memory', 'threads'] as const;
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(GROUPS as readonly string[]).includes(name));
 if (unknown.length > 0) {
@@ -37,6 +39,13 @@ if (runs('core')) {
   report(inspection.rates);
   for (const note of inspection.notes) console.log(`  (${note})`);
   writeGroup('core', { rates: [...post, ...merge, ...inspection.rates], notes: inspection.notes });
+}
+if (runs('memory')) {
+  const notes = storedBytes();
+  for (const note of notes) console.log(`  ${note}`);
+  const rates = await compressionThroughput();
+  report(rates);
+  writeGroup('memory', { rates, notes });
 }
 if (runs('threads')) {
   const threads = await crossThread();
