@@ -41,7 +41,7 @@ if (runs('core')) {
   writeGroup('core', { rates: [...post, ...merge, ...inspection.rates], notes: inspection.notes });
 }
 if (runs('memory')) {
-  const notes = storedBytes();
+  const notes = await storedBytes();
   for (const note of notes) console.log(`  ${note}`);
   const rates = await compressionThroughput();
   report(rates);
