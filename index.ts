@@ -62,7 +62,7 @@ export type {
   JsonCompatible,
   PatternMatches,
 } from './runtime/bus/typed-events.js';
-export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryOptions } from './runtime/store/memory-policy.js';
+export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { Clock } from './runtime/clock.js';
 export type { Transport } from './runtime/wire/transport.js';
 
