@@ -77,7 +77,7 @@ export type {
   Replies,
   ReplyOf,
 } from './runtime/bus/typed-events.js';
-export type { DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
+export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './runtime/store/memory-budget.js';
 export type { Clock } from './runtime/clock.js';
 export type { ServiceOptions, ServiceStatusListener } from './runtime/services/service.js';

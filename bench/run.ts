@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: every benchmark, each as a ratio against a peer measured in
  * the same run, printed and written into docs/PERFORMANCE.md (between each
- * group's markers). `npm run bench -- threads` (or `codec`, `core`, `request`) runs one
- * group and rewrites only its table.
+ * group's markers). `npm run bench -- threads` (or `codec`, `core`, `memory`, `request`) runs one
+ * group and rewrites only its table. The memory group forces
+ * garbage collections (`--expose-gc`, set at run time) to weigh what histories hold.
  */
 import { codecRates } from './codec.bench.js';
 import { postVersusEmit, stationMerge } from './core.bench.js';
@@ -12,8 +13,9 @@ import { crossThread } from './threads.bench.js';
 import { inspectionOverhead } from './inspection.bench.js';
 import { pipelineVersusEmit } from './pipeline.bench.js';
 import { requestLatency } from './request.bench.js';
+import { compressionThroughput, storedBytes } from './memory.bench.js';
 
-const GROUPS = ['codec', 'core', 'threads', 'request'] as const;
+const GROUPS = ['codec', 'core', 'memory', 'threads', 'request'] as const;
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(GROUPS as readonly string[]).includes(name));
 if (unknown.length > 0) {
@@ -47,6 +49,13 @@ if (runs('core')) {
     latencies: pipeline.latencies,
     notes: [...inspection.notes, ...pipeline.notes],
   });
+}
+if (runs('memory')) {
+  const notes = await storedBytes();
+  for (const note of notes) console.log(`  ${note}`);
+  const rates = await compressionThroughput();
+  report(rates);
+  writeGroup('memory', { rates, notes });
 }
 if (runs('threads')) {
   const threads = await crossThread();

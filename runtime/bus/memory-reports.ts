@@ -20,6 +20,7 @@ export function busRetention(thread: BusThread<Poster>, side: Side): Retention {
   const retention = new Retention(thread.host.memory ?? NO_MEMORY_POLICIES, () => thread.host.clock.now(), {
     kind: 'bus',
     name: `bus:${thread.processor}.${thread.index}:${side}`,
+    blocks: { plain: true },
   });
   retention.onMemoryChange = (change) => queueMicrotask(() => postMemoryChange(() => thread.bus('internal'), change));
   return retention;

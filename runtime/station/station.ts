@@ -90,7 +90,7 @@ export class Station {
     this.processor = processor;
     this.#actor = actor;
     const clock = host.clock ?? systemClock;
-    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
+    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', blocks: { plain: false }, name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
     this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
     this.#interest = new Interest(side, this.#retention.policies);

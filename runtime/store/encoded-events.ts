@@ -75,6 +75,11 @@ export class EncodedEvent implements BusEvent {
     return this.decoded().meta;
   }
 
+  /** The size a history counted this event at, when it differs from its place in this batch (an event from a block). */
+  get countedBytes(): number | undefined {
+    return undefined;
+  }
+
   /** The event as a plain object, decoded on first use. */
   decoded(): BusEvent {
     return (this.plain ??= decodeEvents(this.batch, [this.index])[0]!);

@@ -7,34 +7,18 @@ import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import { typeMatches, typeMatchesAny } from '../type-patterns.js';
 import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
+import { BlockStore } from './block-store.js';
+import { EventBlock, HistoryView } from './blocks.js';
+import { HistoryIndices } from './history-indices.js';
+import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
+import { compareEvents, lowerBound, lowerBoundStamp, matchesQuery, originKey, type HistoryQuery } from './history-query.js';
 
-/** The total order of events: timestamp, then id. */
-export function compareEvents(a: BusEvent, b: BusEvent): number {
-  return a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
+// The order and the query of histories, re-exported where readers of histories look for them.
+export { compareEvents, matchesQuery, originKey, type HistoryQuery } from './history-query.js';
+export { HistoryView } from './blocks.js';
 
 // The one rule for selecting types (subtypes and wildcards), re-exported where readers of histories look for it.
 export { typeMatches, typeMatchesAny } from '../type-patterns.js';
-
-/** The key of an origin thread in indices and station queues: `<processor>.<thread>`. */
-export function originKey(origin: { readonly processor: number; readonly thread: number }): string {
-  return `${origin.processor}.${origin.thread}`;
-}
-
-/** What a history query selects; every given field must match. */
-export interface HistoryQuery {
-  /** Event types or patterns: subtype matching, `*` for one part, a last `>` for the rest, `*` alone for all. */
-  readonly types?: readonly string[];
-  readonly side?: Side;
-  /** The origin thread. */
-  readonly origin?: { readonly processor: number; readonly thread: number };
-  /** Only events with `timestamp >= since`. */
-  readonly since?: number;
-  /** Only events with `timestamp < until`. */
-  readonly until?: number;
-  /** Any further condition. */
-  readonly filter?: (event: BusEvent) => boolean;
-}
 
 const QUERY_KEYS = ['types', 'side', 'origin', 'since', 'until', 'filter'] as const;
 
@@ -75,56 +59,6 @@ export function assertOrigin(origin: unknown, option: string): asserts origin is
 
 const isIndex = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
-/** True when `event` satisfies `query`: the definition every index query must agree with. */
-export function matchesQuery(query: HistoryQuery, event: BusEvent): boolean {
-  if (query.types !== undefined && !typeMatchesAny(query.types, event.type)) return false;
-  if (query.side !== undefined && event.side !== query.side) return false;
-  if (
-    query.origin !== undefined &&
-    (event.origin.processor !== query.origin.processor || event.origin.thread !== query.origin.thread)
-  ) {
-    return false;
-  }
-  if (query.since !== undefined && event.timestamp < query.since) return false;
-  if (query.until !== undefined && event.timestamp >= query.until) return false;
-  if (query.filter !== undefined && !query.filter(event)) return false;
-  return true;
-}
-
-/** The first index in sorted `events` whose event is not before `event`. */
-function lowerBound(events: readonly BusEvent[], event: BusEvent): number {
-  let low = 0;
-  let high = events.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (compareEvents(events[mid]!, event) < 0) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
-/** The first index in sorted `events` with `timestamp >= stamp`. */
-function lowerBoundStamp(events: readonly BusEvent[], stamp: number): number {
-  let low = 0;
-  let high = events.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (events[mid]!.timestamp < stamp) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
-/** Inserts into a sorted list; events mostly arrive near the end, so it searches from there. */
-function insertSorted(list: BusEvent[], event: BusEvent): void {
-  const n = list.length;
-  if (n === 0 || compareEvents(list[n - 1]!, event) < 0) {
-    list.push(event);
-    return;
-  }
-  list.splice(lowerBound(list, event), 0, event);
-}
-
 /** Returns `batch` sorted by `(timestamp, id)`; the same array when it already is. */
 function sortedBatch(batch: readonly BusEvent[]): readonly BusEvent[] {
   for (let i = 1; i < batch.length; i++) {
@@ -133,72 +67,39 @@ function sortedBatch(batch: readonly BusEvent[]): readonly BusEvent[] {
   return batch;
 }
 
-function pushTo<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [event]);
-  else insertSorted(list, event);
-}
-
-function removeFrom<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
-  const list = map.get(key);
-  if (list === undefined) return;
-  const at = lowerBound(list, event);
-  if (list[at] === undefined || compareEvents(list[at]!, event) !== 0) return;
-  if (list.length === 1) map.delete(key);
-  // The oldest go first mostly: V8 shifts an array's start without moving its elements.
-  else if (at === 0) list.shift();
-  else list.splice(at, 1);
-}
-
-/** Lookup indices over one history: by id, exact type, origin thread and side. */
-class HistoryIndices {
-  readonly byId = new Map<string, BusEvent>();
-  readonly byType = new Map<string, BusEvent[]>();
-  readonly byOrigin = new Map<string, BusEvent[]>();
-  readonly bySide = new Map<Side, BusEvent[]>();
-
-  constructor(events: readonly BusEvent[]) {
-    // Built from a sorted history, so every list is appended in order.
-    for (const event of events) {
-      this.byId.set(event.id, event);
-      this.#append(this.byType, event.type, event);
-      this.#append(this.byOrigin, originKey(event.origin), event);
-      this.#append(this.bySide, event.side, event);
-    }
-  }
-
-  #append<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
-    const list = map.get(key);
-    if (list === undefined) map.set(key, [event]);
-    else list.push(event);
-  }
-
-  add(event: BusEvent): void {
-    this.byId.set(event.id, event);
-    pushTo(this.byType, event.type, event);
-    pushTo(this.byOrigin, originKey(event.origin), event);
-    pushTo(this.bySide, event.side, event);
-  }
-
-  remove(event: BusEvent): void {
-    this.byId.delete(event.id);
-    removeFrom(this.byType, event.type, event);
-    removeFrom(this.byOrigin, originKey(event.origin), event);
-    removeFrom(this.bySide, event.side, event);
-  }
-}
-
 /**
- * Told of every event that joins or leaves a history (not of those a merge
- * only moves): what the memory policies count (`retention.ts`).
+ * Told of every event that joins or leaves a history (not of those a merge or
+ * a compression only moves): what the memory policies count (`retention.ts`).
  */
 export interface HistoryObserver {
   added(event: BusEvent): void;
-  removed(event: BusEvent): void;
+  /** `bytes`: the size the event was counted at when it joined, when the history kept it (an event from a block). */
+  removed(event: BusEvent, bytes?: number): void;
 }
 
 /** Default number of events per history segment. */
 export const HISTORY_SEGMENT_SIZE = 2048;
+
+/** Most events in a block made by merging blocks. */
+const MAX_BLOCK_EVENTS = 16_384;
+/** Most milliseconds of compression work per idle step. */
+const STEP_MS = 4;
+
+/** How a history compresses: `CompressionOptions` and what its owner knows. */
+export interface HistoryCompression extends CompressionOptions {
+  /** Blocks give back plain objects (a bus), not `EncodedEvent`s (a station). */
+  readonly plain: boolean;
+  /** The clock `keepMs` is measured by. */
+  readonly now: () => number;
+  /** False for a type whose policy says `compress: false`: blocks holding it are stored uncompressed. */
+  readonly compressible?: (type: string) => boolean;
+  /** Runs a step of compression when the owner is idle; `'manual'`: only `compact()` does (tests). Default: `setImmediate`. */
+  readonly schedule?: ((step: () => void) => void) | 'manual';
+  /** Compression steps run only while this says so (a memory manager may hold them back). */
+  readonly allow?: () => boolean;
+}
+
+const idleStep = (step: () => void): void => void setImmediate(step).unref();
 
 /**
  * A history of events, sorted by `(timestamp, id)` and deduplicated by id.
@@ -206,8 +107,13 @@ export const HISTORY_SEGMENT_SIZE = 2048;
  * Stored as a list of sorted segments of at most `segmentSize` events (more
  * only after mid-history inserts, split at twice that): appends never copy a
  * large array, and a merge rewrites only the tail after its first event.
+ * With `compression`, the oldest events (all but the newest `keepEvents`)
+ * move into snappy-compressed blocks (`blocks.ts`) in idle steps, never
+ * while a post or a merge runs; blocks are read only when a query may match
+ * them. An event that arrives among the blocks' range makes the history
+ * keep the blocks from there on uncompressed again.
  * Writers are serialized by the owning actor; readers get arrays of their own
- * (`snapshot()`, `query()`), so they never see a half-merged batch.
+ * (`snapshot()`, `query()`) or a `view()`, so they never see a half-merged batch.
  *
  * @example
  * const history = new EventHistory()
@@ -220,31 +126,67 @@ export class EventHistory {
   #segments: BusEvent[][] = [];
   #size = 0;
   #indices: HistoryIndices | undefined;
+  /** The compressed oldest events; every one of them is before every event in `#segments`. */
+  readonly #blocks: BlockStore | undefined;
+  readonly #compression: (Required<CompressionOptions> & HistoryCompression) | undefined;
+  #stepScheduled = false;
 
-  constructor(options: { segmentSize?: number; observer?: HistoryObserver } = {}) {
+  constructor(
+    options: { segmentSize?: number; observer?: HistoryObserver; compression?: HistoryCompression; sizeOf?: (event: BusEvent) => number } = {},
+  ) {
     this.#segmentSize = options.segmentSize ?? HISTORY_SEGMENT_SIZE;
     this.#observer = options.observer;
+    if (options.compression !== undefined) {
+      this.#compression = { ...DEFAULT_COMPRESSION, ...options.compression };
+      const format = options.sizeOf === undefined ? { plain: options.compression.plain } : { plain: options.compression.plain, sizeOf: options.sizeOf };
+      this.#blocks = new BlockStore(format, (event, bytes) => this.#observer?.removed(event, bytes));
+    }
   }
 
   /** Number of events held. */
   get size(): number {
-    return this.#size;
+    return this.#size + (this.#blocks?.size ?? 0);
+  }
+
+  /** Events held compressed, in blocks. */
+  get compressedCount(): number {
+    return this.#blocks?.size ?? 0;
+  }
+
+  /** Bytes the blocks keep (their frames and filters). */
+  get compressedBytes(): number {
+    return this.#blocks?.storedBytes ?? 0;
   }
 
   /** The newest event, if any. */
   get last(): BusEvent | undefined {
     const segment = this.#segments[this.#segments.length - 1];
-    return segment?.[segment.length - 1];
+    return segment?.[segment.length - 1] ?? this.#blocks?.last();
   }
 
   /** The whole history, oldest first, as an array of the caller's own. */
   snapshot(): BusEvent[] {
+    const recent = this.#recent();
+    const blocks = this.#blocks;
+    return blocks === undefined || blocks.size === 0 ? recent : blocks.all().concat(recent);
+  }
+
+  /** The uncompressed events, oldest first, in an array of the caller's own. */
+  #recent(): BusEvent[] {
     return this.#segments.length === 1 ? this.#segments[0]!.slice() : this.#segments.flat();
   }
 
-  /** The event with this id, if held (uses the id index). */
+  /**
+   * The history as it is now, for a reader that reads it bit by bit (pages,
+   * across awaits): nothing the history does later changes what it reads.
+   */
+  view(): HistoryView {
+    return new HistoryView(this.#blocks?.blocks ?? [], this.#recent());
+  }
+
+  /** The event with this id, if held (uses the id index, then the blocks' id filters). */
   get(id: string): BusEvent | undefined {
-    return this.#index().byId.get(id);
+    return this.#index().byId.get(id) ?? this.#blocks?.get(id);
   }
 
   /** True when an event with this id is held. */
@@ -253,7 +195,7 @@ export class EventHistory {
   }
 
   #index(): HistoryIndices {
-    return (this.#indices ??= new HistoryIndices(this.snapshot()));
+    return (this.#indices ??= new HistoryIndices(this.#recent()));
   }
 
   /** Appends an event known to be after every event held. */
@@ -276,12 +218,29 @@ export class EventHistory {
     return low;
   }
 
+  /** Takes the blocks from the one where `event` belongs back into the segments (an event arrived among them). */
+  #thaw(event: BusEvent): void {
+    const thawed = this.#blocks!.thawFrom(event);
+    if (thawed.length === 0) return;
+    const recent = this.#recent();
+    this.#segments = [];
+    this.#size = 0;
+    this.#indices = undefined;
+    for (const held of thawed) this.#append(held);
+    for (const held of recent) this.#append(held);
+  }
+
   /**
    * Inserts one event at its place in the order. Returns false (and changes
    * nothing) when an event with the same id and timestamp is already held.
    */
   insert(event: BusEvent): boolean {
-    const last = this.last;
+    const blocks = this.#blocks;
+    if (blocks !== undefined && blocks.within(event)) {
+      if (blocks.holds(event)) return false;
+      this.#thaw(event);
+    }
+    const last = this.#segments.length === 0 ? undefined : this.last;
     if (last === undefined || compareEvents(last, event) < 0) {
       this.#append(event);
     } else {
@@ -299,6 +258,7 @@ export class EventHistory {
     }
     this.#indices?.add(event);
     this.#observer?.added(event);
+    this.#scheduleStep(false);
     return true;
   }
 
@@ -316,6 +276,7 @@ export class EventHistory {
 
   /** True when an event equal to `event` in the order (the same event) is held. */
   #holds(event: BusEvent): boolean {
+    if (this.#blocks?.within(event) === true) return this.#blocks.holds(event);
     if (this.#segments.length === 0) return false;
     const segment = this.#segments[this.#segmentFor(event)]!;
     const found = segment[lowerBound(segment, event)];
@@ -329,9 +290,16 @@ export class EventHistory {
    */
   merge(batch: readonly BusEvent[]): BusEvent[] {
     if (batch.length === 0) return [];
-    const incoming = sortedBatch(batch);
+    let incoming = sortedBatch(batch);
+    const blocks = this.#blocks;
+    if (blocks !== undefined && blocks.within(incoming[0]!)) {
+      // Events the blocks hold are skipped; the first they do not hold brings the blocks from its place back.
+      incoming = incoming.filter((event) => !(blocks.within(event) && blocks.holds(event)));
+      if (incoming.length === 0) return [];
+      if (blocks.within(incoming[0]!)) this.#thaw(incoming[0]!);
+    }
     const first = incoming[0]!;
-    const last = this.last;
+    const last = this.#segments.length === 0 ? undefined : this.last;
     let tail: BusEvent[] = [];
     if (last !== undefined && compareEvents(last, first) >= 0) {
       // Cut the history at the first incoming event; everything after it is re-merged.
@@ -345,7 +313,7 @@ export class EventHistory {
     }
     const added: BusEvent[] = [];
     let t = 0;
-    let previous: BusEvent | undefined = this.last;
+    let previous: BusEvent | undefined = this.#segments.length === 0 ? undefined : this.last;
     for (const event of incoming) {
       while (t < tail.length && compareEvents(tail[t]!, event) < 0) {
         previous = tail[t++]!;
@@ -362,13 +330,14 @@ export class EventHistory {
     while (t < tail.length) this.#append(tail[t++]!);
     if (this.#indices !== undefined) for (const event of added) this.#indices.add(event);
     if (this.#observer !== undefined) for (const event of added) this.#observer.added(event);
+    this.#scheduleStep(false);
     return added;
   }
 
-  /** The events that match `query`, oldest first; answered from the indices. */
+  /** The events that match `query`, oldest first; answered from the indices, and from the blocks that may match. */
   query(query: HistoryQuery = {}): BusEvent[] {
     const candidates = this.#candidates(query);
-    const result: BusEvent[] = [];
+    const result: BusEvent[] = this.#blocks === undefined || this.#blocks.size === 0 ? [] : this.#blocks.query(query);
     for (const event of candidates) if (matchesQuery(query, event)) result.push(event);
     return result;
   }
@@ -378,10 +347,10 @@ export class EventHistory {
     return this.snapshot().filter((event) => matchesQuery(query, event));
   }
 
-  /** The smallest sorted candidate list the indices offer for `query`. */
+  /** The smallest sorted candidate list the indices offer for `query` (uncompressed events only). */
   #candidates(query: HistoryQuery): readonly BusEvent[] {
     if (query.types === undefined && query.side === undefined && query.origin === undefined) {
-      const events = this.snapshot();
+      const events = this.#recent();
       const from = query.since === undefined ? 0 : lowerBoundStamp(events, query.since);
       const to = query.until === undefined ? events.length : lowerBoundStamp(events, query.until);
       return events.slice(from, Math.max(from, to));
@@ -406,20 +375,24 @@ export class EventHistory {
         best = lists.length === 1 ? lists[0]! : lists.flat().sort(compareEvents);
       }
     }
-    return best ?? this.snapshot();
+    return best ?? this.#recent();
   }
 
   /** Removes every event for which `predicate` holds; returns them, oldest first. */
   removeWhere(predicate: (event: BusEvent) => boolean): BusEvent[] {
+    const fromBlocks = this.#blocks === undefined || this.#blocks.size === 0 ? [] : this.#blocks.removeWhere(predicate);
     const removed: BusEvent[] = [];
     const kept: BusEvent[] = [];
     for (const segment of this.#segments) for (const event of segment) (predicate(event) ? removed : kept).push(event);
     if (removed.length > 0) {
-      this.#reset();
+      this.#segments = [];
+      this.#size = 0;
+      this.#indices = undefined;
       for (const event of kept) this.#append(event);
       if (this.#observer !== undefined) for (const event of removed) this.#observer.removed(event);
     }
-    return removed;
+    if (fromBlocks.length > 0) this.#scheduleStep(true);
+    return fromBlocks.length === 0 ? removed : fromBlocks.concat(removed);
   }
 
   /**
@@ -427,6 +400,16 @@ export class EventHistory {
    * by bisection, and from the indices too. Returns the removed ones.
    */
   remove(events: readonly BusEvent[]): BusEvent[] {
+    const blocks = this.#blocks;
+    if (blocks !== undefined && blocks.size > 0 && events.some((event) => blocks.within(event))) {
+      const fromBlocks = blocks.remove(events.filter((event) => blocks.within(event)));
+      if (fromBlocks.length > 0) this.#scheduleStep(true);
+      return fromBlocks.concat(this.#removeRecent(events.filter((event) => !blocks.within(event))));
+    }
+    return this.#removeRecent(events);
+  }
+
+  #removeRecent(events: readonly BusEvent[]): BusEvent[] {
     const removed: BusEvent[] = [];
     for (const event of events) {
       if (this.#segments.length === 0) break;
@@ -448,8 +431,8 @@ export class EventHistory {
 
   /** Up to `count` events for which `predicate` holds, oldest first, found from the oldest end (nothing changes). */
   oldest(count: number, predicate?: (event: BusEvent) => boolean): BusEvent[] {
-    const found: BusEvent[] = [];
-    if (count <= 0) return found;
+    const found: BusEvent[] = this.#blocks === undefined || count <= 0 ? [] : this.#blocks.oldest(count, predicate);
+    if (count <= 0 || found.length >= count) return found;
     for (const segment of this.#segments) {
       for (const event of segment) {
         if (predicate !== undefined && !predicate(event)) continue;
@@ -462,7 +445,7 @@ export class EventHistory {
 
   /** The events stamped at or before `stamp`, oldest first (found from the oldest end; nothing changes). */
   through(stamp: number): BusEvent[] {
-    const found: BusEvent[] = [];
+    const found: BusEvent[] = this.#blocks === undefined ? [] : this.#blocks.oldest(Infinity, undefined, undefined, stamp);
     for (const segment of this.#segments) {
       if (segment[0]!.timestamp > stamp) break;
       for (const event of segment) {
@@ -477,12 +460,13 @@ export class EventHistory {
    * Up to `count` events of `pattern` (and its subtypes) for which
    * `predicate` holds, oldest first, none stamped after `until`: the heads of
    * the type index's lists, merged, so the cost is the events taken, not the
-   * history's size.
+   * history's size (blocks that hold no such type are not read).
    */
   oldestOf(pattern: string, count: number, predicate?: (event: BusEvent) => boolean, until = Infinity): BusEvent[] {
+    const ofPattern = (event: BusEvent): boolean => typeMatches(pattern, event.type) && (predicate === undefined || predicate(event));
+    const found: BusEvent[] = this.#blocks === undefined ? [] : this.#blocks.oldest(count, ofPattern, pattern, until);
     const lists: Array<{ readonly list: readonly BusEvent[]; at: number }> = [];
     for (const [type, list] of this.#index().byType) if (typeMatches(pattern, type)) lists.push({ list, at: 0 });
-    const found: BusEvent[] = [];
     while (found.length < count) {
       let best: { readonly list: readonly BusEvent[]; at: number } | undefined;
       for (const head of lists) {
@@ -498,15 +482,76 @@ export class EventHistory {
 
   /** Removes everything. */
   clear(): void {
+    this.#blocks?.clear();
     const observer = this.#observer;
-    const removed = observer === undefined ? [] : this.snapshot();
-    this.#reset();
-    for (const event of removed) observer!.removed(event);
-  }
-
-  #reset(): void {
+    const removed = observer === undefined ? [] : this.#recent();
     this.#segments = [];
     this.#size = 0;
     this.#indices = undefined;
+    for (const event of removed) observer!.removed(event);
+  }
+
+  /**
+   * Compresses the oldest events into blocks and merges small blocks, for
+   * about `budgetMs` of work at most (a step at least). Returns true when
+   * work is left. Runs by itself in idle steps unless `schedule: 'manual'`.
+   */
+  compact(budgetMs = STEP_MS): boolean {
+    const compression = this.#compression;
+    if (compression === undefined || (compression.allow !== undefined && !compression.allow())) return false;
+    const started = performance.now();
+    const caps = { maxBlockBytes: compression.maxBlockBytes, maxBlockEvents: MAX_BLOCK_EVENTS };
+    do {
+      if (!this.#compressOldest() && !this.#blocks!.mergeStep(caps, this.#compressible)) return false;
+    } while (performance.now() - started < budgetMs);
+    return true;
+  }
+
+  readonly #compressible = (events: readonly BusEvent[]): boolean => {
+    const compressible = this.#compression?.compressible;
+    return compressible === undefined || events.every((event) => compressible(event.type));
+  };
+
+  /** Moves the oldest `blockEvents` uncompressed events into a block, when they are old enough. */
+  #compressOldest(): boolean {
+    const compression = this.#compression!;
+    if (this.#size - compression.keepEvents < compression.blockEvents) return false;
+    const oldest = this.#segments.length === 1 ? this.#segments[0]!.slice(0, compression.blockEvents) : this.#recent().slice(0, compression.blockEvents);
+    if (compression.keepMs > 0 && oldest[oldest.length - 1]!.timestamp > compression.now() - compression.keepMs) return false;
+    let count = oldest.length;
+    let block = EventBlock.of(oldest, this.#blocks!.format, this.#compressible(oldest));
+    // A block of large events is cut until it fits the cap (merges never grow it further).
+    while (block.liveBodyBytes > compression.maxBlockBytes && count > 1) {
+      count >>= 1;
+      const fewer = oldest.slice(0, count);
+      block = EventBlock.of(fewer, this.#blocks!.format, this.#compressible(fewer));
+    }
+    this.#dropOldest(count);
+    this.#blocks!.append(block);
+    return true;
+  }
+
+  /** Takes the `count` oldest uncompressed events out (they moved into a block). */
+  #dropOldest(count: number): void {
+    let left = count;
+    while (left > 0) {
+      const segment = this.#segments[0]!;
+      const gone = segment.length <= left ? this.#segments.shift()! : segment.splice(0, left);
+      left -= gone.length;
+      if (this.#indices !== undefined) for (const event of gone) this.#indices.remove(event);
+    }
+    this.#size -= count;
+  }
+
+  /** Asks for an idle step when there is work: enough old events, or (`changed`) blocks that lost events. */
+  #scheduleStep(changed: boolean): void {
+    const compression = this.#compression;
+    if (compression === undefined || this.#stepScheduled || compression.schedule === 'manual') return;
+    if (!changed && this.#size - compression.keepEvents < compression.blockEvents) return;
+    this.#stepScheduled = true;
+    (compression.schedule ?? idleStep)(() => {
+      this.#stepScheduled = false;
+      if (this.compact()) this.#scheduleStep(true);
+    });
   }
 }

@@ -11,7 +11,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import { assertKnownKeys, describe, eventTypeProblem, throwReport, type Report } from '../validate.js';
-import { typeMatches } from './history.js';
+import { typeMatches } from '../type-patterns.js';
 
 /** How much an event type matters when a history must let events go: `low` ones go first, `high` ones last. */
 export type Importance = 'low' | 'normal' | 'high';
@@ -46,7 +46,11 @@ export interface EventPolicy extends HistoryLimits {
   readonly ttlMs?: number;
   /** Order of eviction at a history's limits: `low` first, `high` last. Default `normal`. */
   readonly importance?: Importance;
-  /** Compress the event while it stays. Accepted, not applied yet. */
+  /**
+   * Compress the event when it stays (default true, once `memory.compression` is on): blocks of older events
+   * are snappy-compressed (`memory.compression`); `false` keeps the blocks
+   * that hold events of this type as bytes, uncompressed (cheaper to read).
+   */
   readonly compress?: boolean;
 }
 
@@ -62,7 +66,27 @@ export interface MemoryBudgetOptions {
 export const DEFAULT_BUS_BUDGET_BYTES = 64 * 1024 * 1024;
 /** A station's budget unless `memory.budget.stationBytes` says otherwise. */
 export const DEFAULT_STATION_BUDGET_BYTES = 256 * 1024 * 1024;
-/** `createRuntime({ memory })`: policies by event type, limits and the memory budget of every history. */
+/** When a history compresses its older events into blocks (`memory.compression`). */
+export interface CompressionOptions {
+  /** The newest events stay uncompressed: at least this many (default 4096). */
+  readonly keepEvents?: number;
+  /** ...and every event younger than this, in ms by the runtime's clock (default 0). */
+  readonly keepMs?: number;
+  /** Events per new block (default 1024): small events compress badly one by one. */
+  readonly blockEvents?: number;
+  /** Neighbouring blocks merge (and are compressed again) up to this many uncompressed bytes (default 256 KiB). */
+  readonly maxBlockBytes?: number;
+}
+
+/** The defaults of `CompressionOptions`. */
+export const DEFAULT_COMPRESSION: Required<CompressionOptions> = Object.freeze({
+  keepEvents: 4096,
+  keepMs: 0,
+  blockEvents: 1024,
+  maxBlockBytes: 256 * 1024,
+});
+
+/** `createRuntime({ memory })`: policies by event type, limits, the memory budget and compression of every history. */
 export interface MemoryOptions {
   /** Policies by event type (subtype rules: the most specific type with a policy applies, whole). */
   readonly policies?: { readonly [type: string]: EventPolicy };
@@ -70,6 +94,8 @@ export interface MemoryOptions {
   readonly limits?: HistoryLimits;
   /** The bytes each bus and each station may hold (`memory-budget.ts` says what happens over it). Default: no budget. */
   readonly budget?: MemoryBudgetOptions;
+  /** Compress older events of every history in blocks: `true` (`DEFAULT_COMPRESSION`) or when to. Default off. */
+  readonly compression?: CompressionOptions | boolean;
 }
 
 /** A policy as it applies to an event, with the type it was given for. */
@@ -82,7 +108,8 @@ export interface AppliedPolicy extends EventPolicy {
 
 const POLICY_KEYS = ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress', 'maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
 const LIMIT_KEYS = ['maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
-const MEMORY_KEYS = ['policies', 'limits', 'budget'] as const;
+const MEMORY_KEYS = ['policies', 'limits', 'budget', 'compression'] as const;
+const COMPRESSION_KEYS = ['keepEvents', 'keepMs', 'blockEvents', 'maxBlockBytes'] as const;
 const IMPORTANCES: readonly Importance[] = ['low', 'normal', 'high'];
 
 /**
@@ -97,7 +124,7 @@ export function checkMemoryOptions(memory: unknown, where = 'memory', report: Re
     return Object.freeze({});
   }
   assertKnownKeys(memory, MEMORY_KEYS, where, report);
-  const { policies, limits, budget } = memory as MemoryOptions;
+  const { policies, limits, budget, compression } = memory as MemoryOptions;
   const checked: Record<string, EventPolicy> = {};
   if (policies !== undefined) {
     if (!isPlainObject(policies)) {
@@ -115,6 +142,7 @@ export function checkMemoryOptions(memory: unknown, where = 'memory', report: Re
     ...(policies === undefined ? {} : { policies: Object.freeze(checked) }),
     ...(limits === undefined ? {} : { limits: checkLimits(limits, `${where}.limits`, LIMIT_KEYS, report) }),
     ...(budget === undefined ? {} : { budget: checkBudgetOptions(budget, `${where}.budget`, report) }),
+    ...(compression === undefined ? {} : { compression: checkCompression(compression, `${where}.compression`, report) }),
   });
 }
 
@@ -134,6 +162,25 @@ export function checkBudgetOptions(budget: unknown, where: string, report: Repor
     } else checked[key] = value;
   }
   return Object.freeze(checked);
+}
+
+function checkCompression(compression: unknown, option: string, report: Report): CompressionOptions | boolean {
+  if (typeof compression === 'boolean') return compression;
+  if (!isPlainObject(compression)) {
+    report(new InvalidOptionError(option, `expected true, false or an object of ${COMPRESSION_KEYS.join(', ')}, got ${describe(compression)}.`));
+    return false;
+  }
+  assertKnownKeys(compression, COMPRESSION_KEYS, option, report);
+  const { keepEvents, keepMs, blockEvents, maxBlockBytes } = compression as CompressionOptions;
+  if (keepEvents !== undefined && !(Number.isSafeInteger(keepEvents) && keepEvents >= 0)) {
+    report(new InvalidOptionError(`${option}.keepEvents`, `expected a whole number of events from 0, got ${describe(keepEvents)}.`));
+  }
+  if (keepMs !== undefined && !(typeof keepMs === 'number' && Number.isFinite(keepMs) && keepMs >= 0)) {
+    report(new InvalidOptionError(`${option}.keepMs`, `expected a number of milliseconds from 0, got ${describe(keepMs)}.`));
+  }
+  if (blockEvents !== undefined) positiveInteger(blockEvents, `${option}.blockEvents`, 'events', report);
+  if (maxBlockBytes !== undefined) positiveInteger(maxBlockBytes, `${option}.maxBlockBytes`, 'bytes', report);
+  return Object.freeze(pick(compression as CompressionOptions, COMPRESSION_KEYS));
 }
 
 function checkPolicy(policy: unknown, option: string, report: Report): EventPolicy {
@@ -217,6 +264,8 @@ export class MemoryPolicies {
   readonly bounded: boolean;
   /** Some policy or the history limits count bytes (`maxBytes`, `sizeLimit`). */
   readonly sized: boolean;
+  /** When histories compress their older events; `false`: never. */
+  readonly compression: Required<CompressionOptions> | false;
   readonly #byType = new Map<string, AppliedPolicy | null>();
 
   constructor(options: MemoryOptions = {}) {
@@ -232,11 +281,19 @@ export class MemoryPolicies {
     this.expiring = this.policies.some((policy) => policy.ttlMs !== undefined) || all.some((limits) => limits.maxAgeMs !== undefined);
     this.bounded = all.some((limits) => limits.maxEvents !== undefined || limits.maxBytes !== undefined);
     this.sized = all.some((limits) => limits.maxBytes !== undefined) || this.policies.some((policy) => policy.sizeLimit !== undefined);
+    // Off unless asked for: compressing costs CPU on the posting path's idle turns (see docs/PERFORMANCE.md, memory).
+    const { compression } = options;
+    this.compression = compression === undefined || compression === false ? false : { ...DEFAULT_COMPRESSION, ...(compression === true ? {} : compression) };
   }
 
-  /** True when nothing is configured: histories keep everything, as before policies existed. */
+  /** False for a type whose policy says `compress: false`. */
+  compressible(type: string): boolean {
+    return this.of(type)?.compress !== false;
+  }
+
+  /** True when nothing is configured: histories keep everything, as before policies existed (compressing by default). */
   get none(): boolean {
-    return this.policies.length === 0 && this.limits === undefined && this.budget === undefined;
+    return this.policies.length === 0 && this.limits === undefined && this.budget === undefined && this.compression === false;
   }
 
   /** The policy events of `type` fall under: the most specific one whose type is `type` or a supertype. */

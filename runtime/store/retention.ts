@@ -15,7 +15,7 @@ import { Buffer } from 'node:buffer';
 import { BusFullError, EventTooLargeError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
-import { EventHistory, type HistoryObserver } from './history.js';
+import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
@@ -30,6 +30,8 @@ const EVENT_OVERHEAD_BYTES = 64;
  */
 export function eventBytes(event: BusEvent): number {
   if (event instanceof EncodedEvent) {
+    const counted = event.countedBytes;
+    if (counted !== undefined) return counted;
     const { batch, index } = event;
     const next = index + 1 < batch.count ? batch.positions[index + 1]! : -1;
     const span = next - batch.positions[index]!;
@@ -90,8 +92,14 @@ export class Retention implements HistoryObserver {
   /**
    * @param options.kind which budget applies (`memory.budget.busBytes` or `stationBytes`);
    * @param options.name the history in reports and stats, e.g. `bus:0.0:external`.
+   * @param options.blocks how this history's compressed blocks give events back (`plain` objects for a bus);
+   *   without it, or without `memory.compression`, the history compresses nothing.
    */
-  constructor(policies: MemoryPolicies, now: () => number, options: { segmentSize?: number; kind?: HistoryKind; name?: string } = {}) {
+  constructor(
+    policies: MemoryPolicies,
+    now: () => number,
+    options: { segmentSize?: number; kind?: HistoryKind; name?: string; blocks?: Pick<HistoryCompression, 'plain' | 'schedule' | 'allow'> } = {},
+  ) {
     this.policies = policies;
     this.#now = now;
     this.#limits = policies.limits;
@@ -99,8 +107,17 @@ export class Retention implements HistoryObserver {
     this.#countBytes =
       policies.budget !== undefined || policies.limits?.maxBytes !== undefined || policies.policies.some((policy) => policy.maxBytes !== undefined);
     // Without policies the history has no observer: it costs what it did before policies existed.
-    const { kind = 'station', name = kind, ...historyOptions } = options;
-    this.history = new EventHistory(policies.none ? historyOptions : { ...historyOptions, observer: this });
+    const { kind = 'station', name = kind, blocks, ...historyOptions } = options;
+    const compression: HistoryCompression | undefined =
+      blocks === undefined || policies.compression === false
+        ? undefined
+        : { ...policies.compression, ...blocks, now, compressible: (type) => policies.compressible(type) };
+    this.history = new EventHistory({
+      ...historyOptions,
+      ...(policies.none ? {} : { observer: this }),
+      ...(compression === undefined ? {} : { compression }),
+      ...(this.#countBytes ? { sizeOf: (event: BusEvent) => this.#sizeOf(event) } : {}),
+    });
     if (policies.budget !== undefined) this.#budget = new MemoryBudget(policies, kind, this.history, (event) => this.#sizeOf(event), name);
   }
 
@@ -148,8 +165,8 @@ export class Retention implements HistoryObserver {
   }
 
   /** The history's observer: an event left. */
-  removed(event: BusEvent): void {
-    const size = this.#countBytes ? this.#sizeOf(event) : 0;
+  removed(event: BusEvent, bytes?: number): void {
+    const size = this.#countBytes ? (bytes ?? this.#sizeOf(event)) : 0;
     this.#bytes -= size;
     if (this.#budget !== undefined) {
       this.#sizes.delete(event);

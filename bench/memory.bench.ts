@@ -1,0 +1,132 @@
+/**
+ * Memory benchmarks (issue 20, "Measure"):
+ * - bytes per stored event (heap + external after a full GC) against the
+ *   event's encoded size in a 256-event frame, for a station's history (events
+ *   kept as bytes) and a bus's (objects), compression off and on, with a
+ *   compressible payload and an incompressible one;
+ * - post → deliver → history with compression on against off.
+ */
+import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createRuntime } from '../index.js';
+import { encodeFrame } from '../schemas/codec/index.js';
+import { UNREAD_ENDPOINT, scanBatch } from '../runtime/store/encoded-events.js';
+import { MemoryPolicies } from '../runtime/store/memory-policy.js';
+import { Retention } from '../runtime/store/retention.js';
+import type { BusEvent, Payload } from '../types.js';
+import { median, rateAsync, rateTarget, type Comparison } from './harness.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const EVENTS = 100_000;
+const FRAME_EVENTS = 256;
+const ROUNDS = 3;
+const POSTS = 100_000;
+
+/** A payload like an application's: repeated keys, a few varying values. */
+const compressible = (i: number): Payload => ({ user: `user-${i % 500}`, action: 'login', ok: true, attempt: i % 7, region: 'eu-west-1' });
+/** 48 random bytes: nothing for snappy to find. */
+const incompressible = (): Payload => new Uint8Array(randomBytes(48));
+
+function events(payload: (i: number) => Payload): BusEvent[] {
+  return Array.from({ length: EVENTS }, (_, i) => ({
+    id: `0.0.${i}`,
+    type: i % 3 === 0 ? 'user.login' : 'user.logout',
+    side: 'external',
+    timestamp: 1_700_000_000_000 + i,
+    origin: { processor: 0, thread: 0, generation: 0 },
+    priority: 'normal',
+    payload: payload(i),
+  }));
+}
+
+/** Encoded bytes per event in frames of 256, and the events as a station holds them (still in those frames). */
+function framed(all: readonly BusEvent[]): { bytes: number; encoded: BusEvent[] } {
+  let bytes = 0;
+  const encoded: BusEvent[] = [];
+  for (let i = 0; i < all.length; i += FRAME_EVENTS) {
+    const frame = encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: all.slice(i, i + FRAME_EVENTS), queue: [] });
+    bytes += frame.byteLength;
+    encoded.push(...scanBatch(frame).history);
+  }
+  return { bytes: bytes / all.length, encoded };
+}
+
+/** Heap + external after full collections, in a later turn: a `WeakRef`'s target lives until its turn ends. */
+async function heldBytes(): Promise<number> {
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
+/** Bytes per event a history holds once `fill` has put the events in it (and compression, when on, is done). */
+async function bytesPerEvent(fill: () => BusEvent[] | undefined, plain: boolean, compress: boolean): Promise<number> {
+  const before = await heldBytes();
+  let source = fill();
+  const policies = new MemoryPolicies(compress ? {} : { compression: false });
+  const retention = new Retention(policies, () => 0, { blocks: { plain, schedule: 'manual' } });
+  for (let i = 0; i < source!.length; i += FRAME_EVENTS) retention.history.merge(source!.slice(i, i + FRAME_EVENTS));
+  source = undefined;
+  while (retention.history.compact(50));
+  const after = await heldBytes();
+  if (retention.history.size !== EVENTS) throw new Error('history lost events');
+  return (after - before) / EVENTS;
+}
+
+/** The memory rows, as notes: bytes per event against the encoded size, with the issue's targets. */
+export async function storedBytes(): Promise<string[]> {
+  const notes: string[] = [];
+  for (const [name, payload] of [['compressible', compressible], ['incompressible', incompressible]] as const) {
+    const { bytes: encodedBytes } = framed(events(payload));
+    for (const [holder, plain] of [['station (bytes)', false], ['bus (objects)', true]] as const) {
+      for (const compress of [false, true]) {
+        const fill = plain ? () => events(payload) : () => framed(events(payload)).encoded;
+        const held = await bytesPerEvent(fill, plain, compress);
+        const ratio = held / encodedBytes;
+        const goal = compress && name === 'compressible' ? { text: '< 1x', met: ratio < 1 } : !compress && !plain ? { text: '≤ 1.2x', met: ratio <= 1.2 } : undefined;
+        notes.push(
+          `bytes per stored event, ${holder}, ${name} payload, compression ${compress ? 'on' : 'off'}: ${held.toFixed(0)} B against ` +
+            `${encodedBytes.toFixed(0)} B encoded in ${FRAME_EVENTS}-event frames = ${ratio.toFixed(2)}x` +
+            (goal === undefined ? '' : ` (target ${goal.text}: ${goal.met ? 'met' : 'NOT met'})`),
+        );
+      }
+    }
+  }
+  return notes;
+}
+
+/** post(immediate) → subscriber → history with compression on, against off, posting in chunks with idle turns between. */
+export async function compressionThroughput(): Promise<Comparison[]> {
+  const on: number[] = [];
+  const off: number[] = [];
+  let sink = 0;
+  const run = async (compress: boolean): Promise<number> => {
+    const runtime = createRuntime({ transport: 'memory', ...(compress ? {} : { memory: { compression: false } }) });
+    const bus = runtime.bus('external');
+    bus.subscribe('user', (event) => {
+      sink += (event.payload as { attempt: number }).attempt;
+    });
+    const result = await rateAsync(POSTS, async () => {
+      for (let i = 0; i < POSTS; i++) {
+        bus.post('user.login', compressible(i), { priority: 'immediate' });
+        // An idle turn now and then: where compression steps run.
+        if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    if (bus.history().length !== POSTS) throw new Error('history lost events');
+    await runtime.stop();
+    return result;
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    off.push(await run(false));
+    on.push(await run(true));
+  }
+  if (sink < 0) console.log(sink);
+  const subject = median(on);
+  const peer = median(off);
+  return [{ name: 'post → deliver → history, compression on', subject, peerName: 'the same, compression off', peer, target: rateTarget(subject, peer, { minRatio: 0.9 }) }];
+}

@@ -1,0 +1,72 @@
+/**
+ * The order of events in a history and what a query selects: shared by the
+ * segments of `history.ts` and the compressed blocks of `blocks.ts`, which
+ * must agree on both.
+ */
+import type { BusEvent, Side } from '../../types.js';
+import { typeMatchesAny } from '../type-patterns.js';
+
+/** The total order of events: timestamp, then id. */
+export function compareEvents(a: Pick<BusEvent, 'timestamp' | 'id'>, b: Pick<BusEvent, 'timestamp' | 'id'>): number {
+  return a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** The key of an origin thread in indices and station queues: `<processor>.<thread>`. */
+export function originKey(origin: { readonly processor: number; readonly thread: number }): string {
+  return `${origin.processor}.${origin.thread}`;
+}
+
+/** What a history query selects; every given field must match. */
+export interface HistoryQuery {
+  /** Event types or patterns: subtype matching, `*` for one part, a last `>` for the rest, `*` alone for all. */
+  readonly types?: readonly string[];
+  readonly side?: Side;
+  /** The origin thread. */
+  readonly origin?: { readonly processor: number; readonly thread: number };
+  /** Only events with `timestamp >= since`. */
+  readonly since?: number;
+  /** Only events with `timestamp < until`. */
+  readonly until?: number;
+  /** Any further condition. */
+  readonly filter?: (event: BusEvent) => boolean;
+}
+
+/** True when `event` satisfies `query`: the definition every index query must agree with. */
+export function matchesQuery(query: HistoryQuery, event: BusEvent): boolean {
+  if (query.types !== undefined && !typeMatchesAny(query.types, event.type)) return false;
+  if (query.side !== undefined && event.side !== query.side) return false;
+  if (
+    query.origin !== undefined &&
+    (event.origin.processor !== query.origin.processor || event.origin.thread !== query.origin.thread)
+  ) {
+    return false;
+  }
+  if (query.since !== undefined && event.timestamp < query.since) return false;
+  if (query.until !== undefined && event.timestamp >= query.until) return false;
+  if (query.filter !== undefined && !query.filter(event)) return false;
+  return true;
+}
+
+/** The first index in sorted `events` whose event is not before `event`. */
+export function lowerBound(events: readonly BusEvent[], event: Pick<BusEvent, 'timestamp' | 'id'>): number {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareEvents(events[mid]!, event) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** The first index in sorted `events` with `timestamp >= stamp`. */
+export function lowerBoundStamp(events: readonly BusEvent[], stamp: number): number {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (events[mid]!.timestamp < stamp) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
