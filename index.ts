@@ -62,7 +62,7 @@ export type { BeforeResult, DeliveryOutcome, Middleware, PostDraft } from './run
 export type { BusStats, DurationSummary, MetricsOptions, RuntimeStats } from './runtime/metrics/stats.js';
 export type { WaitForEventsOptions, WaitForOptions } from './runtime/bus/wait-for.js';
 export type { ReplyErrorInfo, ReplyOptions, ReplyPayload, RequestOptions } from './runtime/bus/request-reply.js';
-export type { HistoryQuery } from './runtime/store/history.js';
+export type { HistoryQuery } from './runtime/store/history-query.js';
 export type {
   ActorFailure,
   AnyEvents,
@@ -78,7 +78,7 @@ export type {
   ReplyOf,
 } from './runtime/bus/typed-events.js';
 export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
-export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './runtime/store/memory-budget.js';
+export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './runtime/store/memory-stats.js';
 export type { Clock } from './runtime/clock.js';
 export type { ServiceOptions, ServiceStatusListener } from './runtime/services/service.js';
 export type { DefinedService, ServiceContext, ServiceDefinition } from './runtime/services/define-service.js';

@@ -11,8 +11,9 @@ import { BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBu
 import type { busMachine } from '../../machines/bus.machine.js';
 import type { BusEvent, Endpoint, Payload, Side } from '../../types.js';
 import { readableSide } from '../bridge/bridge.js';
-import { checkHistoryQuery, type EventHistory, type HistoryQuery } from '../store/history.js';
-import type { MemoryStats } from '../store/memory-budget.js';
+import { checkHistoryQuery, type EventHistory } from '../store/history.js';
+import type { HistoryQuery } from '../store/history-query.js';
+import type { MemoryStats } from '../store/memory-stats.js';
 import type { Retention } from '../store/retention.js';
 import type { EventBatch } from '../wire/protocol.js';
 import { describe } from '../validate.js';
@@ -37,17 +38,7 @@ import { busRetention } from './memory-reports.js';
 import { AfterWatch } from './middleware.js';
 import { stampPost, type PostContext } from './posting.js';
 import { awaited } from './request-reply.js';
-import type {
-  AnyEvents,
-  EventOf,
-  EventTypeOf,
-  PatternOf,
-  PostedEvent,
-  PostPayload,
-  SubscribedEvent,
-  TypedHistoryQuery,
-  ValidPatterns,
-} from './typed-events.js';
+import type { AnyEvents, EventOf, EventTypeOf, PatternOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, ValidPatterns } from './typed-events.js';
 
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
 

@@ -141,7 +141,14 @@ export class RemoteBus<E = AnyEvents> {
   }
 
   async toStation(): Promise<RemoteBus<E>> {
-    const generation = unwrap(await this.#call('toStation', this.side, this.generation));
+    const result = await this.#call('toStation', this.side, this.generation);
+    if (!result.ok) {
+      // A handover that failed retired this bus all the same, its events moved to the successor: learn its generation,
+      // so that runtime.thread(p, t).bus(side) reaches the bus that holds them (the error tells users to go there).
+      const now = await this.#call('state', this.side).catch(() => undefined);
+      if (now?.ok === true) this.#caller.advanced(this.side, (now.value as BusCounts).generation);
+    }
+    const generation = unwrap(result);
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation, this.#scope);
   }

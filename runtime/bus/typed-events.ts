@@ -7,8 +7,8 @@
  * accepted, as before. Types only: nothing here exists at run time.
  */
 import type { BusEvent, Payload } from '../../types.js';
-import type { HistoryQuery } from '../store/history.js';
-import type { EvictionReport, MultiplierChange, RefusalReport } from '../store/memory-budget.js';
+import type { HistoryQuery } from '../store/history-query.js';
+import type { EvictionReport, MultiplierChange, RefusalReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
 import type { ServiceFailure, ServiceStatusReport } from '../services/service-types.js';
 

@@ -11,7 +11,8 @@ import type { stationMachine } from '../../machines/station.machine.js';
 import { readableSide } from '../bridge/bridge.js';
 import type { BusEvent, Endpoint, Side, StationKind } from '../../types.js';
 import { plainEvent, plainEvents } from '../store/encoded-events.js';
-import { type EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey, type HistoryQuery } from '../store/history.js';
+import { type EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey } from '../store/history.js';
+import type { HistoryQuery } from '../store/history-query.js';
 import type { EventBatch, SyncRequest } from '../wire/protocol.js';
 import { Arrivals, type ReaderBacklog } from './arrivals.js';
 import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
@@ -21,7 +22,7 @@ import { describe } from '../validate.js';
 import { systemClock } from '../clock.js';
 import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
-import type { MemoryChange, MemoryStats } from '../store/memory-budget.js';
+import type { MemoryChange, MemoryStats } from '../store/memory-stats.js';
 import { Interest, withoutDeliveredTransient } from './interest.js';
 import { keepable } from './repack.js';
 

@@ -23,6 +23,9 @@
 import { BusFullError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import type { EventHistory } from './history.js';
+import type { EvictionReport, HistoryKind, MemoryChange, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './memory-stats.js';
+
+export type { EvictionReport, HistoryKind, MemoryChange, MemoryStats, MultiplierChange, RefusalReport, TypeMemory };
 import { DEFAULT_BUS_BUDGET_BYTES, DEFAULT_STATION_BUDGET_BYTES, type AppliedPolicy, type Importance, type MemoryPolicies } from './memory-policy.js';
 
 /** The multipliers a type's `sizeLimit` steps through under pressure, down to the last (the floor), and back. */
@@ -34,80 +37,6 @@ export const EVICT_TO = 0.9;
 /** Share of the budget that must move (in and out) between two multiplier changes. */
 export const CHANGE_EVERY = 1 / 8;
 
-/** Which kind of history a budget bounds. */
-export type HistoryKind = 'bus' | 'station';
-
-/** What one event type takes in a history. */
-export interface TypeMemory {
-  readonly count: number;
-  readonly bytes: number;
-}
-
-/** `bus.memory()`, `station.memory()`: what a history holds against its budget. */
-export interface MemoryStats {
-  /** The history: `bus:<processor>.<thread>:<side>` or `station:<kind>:<processor>:<side>`. */
-  readonly history: string;
-  /** Events held. */
-  readonly count: number;
-  /** Bytes held (encoded size). */
-  readonly bytes: number;
-  /** The budget in bytes. */
-  readonly budget: number;
-  /** Multipliers below 1 by policy type (a type absent here is at 1). */
-  readonly multipliers: { readonly [type: string]: number };
-  /** Events and bytes by event type. */
-  readonly types: { readonly [type: string]: TypeMemory };
-  /** Events evicted to meet the budget so far. */
-  readonly evicted: number;
-}
-
-/** Payload of `busline.memory.multiplier`: a type's size-limit multiplier went down (over budget) or back up. */
-export interface MultiplierChange {
-  readonly history: string;
-  /** The policy's type (its `sizeLimit` is multiplied). */
-  readonly type: string;
-  readonly multiplier: number;
-  readonly previous: number;
-  /** The size limit now in force: `sizeLimit × multiplier`, bytes. */
-  readonly limit: number;
-  readonly bytes: number;
-  readonly budget: number;
-}
-
-/** Payload of `busline.memory.evicted`: one round of eviction to meet the budget. */
-export interface EvictionReport {
-  readonly history: string;
-  readonly count: number;
-  /** Bytes freed. */
-  readonly freed: number;
-  /** The types evicted, each once. */
-  readonly types: readonly string[];
-  /** Bytes held after it. */
-  readonly bytes: number;
-  readonly budget: number;
-}
-
-/**
- * Payload of `busline.memory.refused`: new events refused under memory
- * pressure, by the budget (`reason: 'budget'`) or by a size limit a lowered
- * multiplier set (`'sizeLimit'`). One report per episode: the next comes
- * after the budget's state changed (a multiplier, an eviction).
- */
-export interface RefusalReport {
-  readonly history: string;
-  readonly reason: 'budget' | 'sizeLimit';
-  readonly type: string;
-  readonly size: number;
-  /** The limit that refused it: the budget, or `sizeLimit × multiplier`, bytes. */
-  readonly limit: number;
-  readonly bytes: number;
-}
-
-/** A change of a history's budget state, to be posted as an internal event of its type. */
-export type MemoryChange =
-  | { readonly type: 'busline.memory.multiplier'; readonly payload: MultiplierChange }
-  | { readonly type: 'busline.memory.evicted'; readonly payload: EvictionReport }
-  | { readonly type: 'busline.memory.refused'; readonly payload: RefusalReport };
 
 /** Events and bytes of one exact type, and what its policy says of it. */
 interface TypeTally {

@@ -18,7 +18,8 @@ import { busControl } from '../bus/bus-control.js';
 import { DEFAULT_MAX_QUEUED, type FromStationOptions, type PostOptions, type SyncOptions } from '../bus/bus-options.js';
 import { systemClock } from '../clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from '../wire/frame-channel.js';
-import { checkHistoryQuery, type HistoryQuery } from '../store/history.js';
+import { checkHistoryQuery } from '../store/history.js';
+import type { HistoryQuery } from '../store/history-query.js';
 import { assertSide, describe } from '../validate.js';
 import { ChannelStationLink, type ThreadHost } from '../station/links.js';
 import type { Outcome, WireMessage } from '../wire/protocol.js';
@@ -280,6 +281,14 @@ export function createThreadService(
     return found;
   };
   const from = (side: Side) => endpointOf(options.processor, options.thread, side);
+  // The bus a toStation() call is handing over (the thread's bus is its successor by then): sync calls for its
+  // generation reach it, and its chart refuses them (BUS_BUSY, BUS_RETIRED) as it does for a caller in its thread.
+  const handingOver: Partial<Record<Side, Bus>> = {};
+  const syncBus = (side: Side, generation: number, call: string): Bus => {
+    const handing = handingOver[side];
+    if (handing !== undefined && handing.generation === generation && typeof generation === 'number') return handing;
+    return bus(side, generation, call);
+  };
 
   return {
     post: (side, generation, drafts) =>
@@ -300,15 +309,26 @@ export function createThreadService(
         });
         return { events: eventsToFrame(posted, from(side)), refused };
       }),
-    toStation: (side, generation) => outcome(async () => (await bus(side, generation, 'toStation').toStation()).generation),
+    toStation: (side, generation) =>
+      outcome(async () => {
+        const target = syncBus(side, generation, 'toStation');
+        // Refused by its chart (BUS_BUSY): a toStation() of it is under way.
+        if (target !== current.bus(side)) return (await target.toStation()).generation;
+        handingOver[side] = target;
+        try {
+          return (await target.toStation()).generation;
+        } finally {
+          if (handingOver[side] === target) handingOver[side] = undefined;
+        }
+      }),
     fromStation: (side, generation, fromOptions) =>
       outcome(async () => {
-        const result = await bus(side, generation, 'fromStation').fromStation(fromOptions);
+        const result = await syncBus(side, generation, 'fromStation').fromStation(fromOptions);
         return { added: eventsToFrame(result.added, from(side)), handedBack: result.handedBack };
       }),
     sync: (side, generation, syncOptions) =>
       outcome(async () => {
-        const result = await bus(side, generation, 'sync').sync(syncOptions);
+        const result = await syncBus(side, generation, 'sync').sync(syncOptions);
         return { added: eventsToFrame(result.added, from(side)), handedBack: result.handedBack };
       }),
     roundTrip: (side, generation, fromOptions) =>

@@ -34,8 +34,10 @@
  * post in between, so it is not deterministic), and it never sends CLEARED in
  * `handingOver` (a clearing goes to the thread's current bus, which is the
  * successor by then), nor deterministically in `receiving` (a clearing would
- * have to land while a read is in flight). Across threads, the refusals in
- * `handingOver` are not reached either (REMOTE_NOT_REACHED, below).
+ * have to land while a read is in flight). Across threads every path runs
+ * too: a call for the generation being handed over reaches that bus (its
+ * chart refuses it: BUS_BUSY), and after a failed handover the root learns
+ * the successor's generation.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -86,25 +88,6 @@ coverage('the paths take every transition and reach every state of the bus chart
 });
 
 coverage.run();
-
-/**
- * Not reached across threads today: a `toStation()` or `fromStation()` for a
- * bus whose `toStation()` is under way. The thread's control API
- * (`runtime/thread/thread-service.ts`) answers a call for a generation that
- * is not the thread's current bus with BUS_RETIRED before the bus sees it,
- * and the current bus is the successor as soon as a handover begins. So the
- * chart's refusal in `handingOver` is never taken, and a second
- * `RemoteBus.toStation()` while the first runs is BUS_RETIRED, where a `Bus`
- * (and docs/ARCHITECTURE.md, "Errors") says BUS_BUSY.
- */
-const REMOTE_NOT_REACHED: Readonly<Record<string, string>> = {
-  // A bug, left for its own change: after a failed RemoteBus.toStation() the root still holds the retired generation
-  // (RemoteProcessor learns a new one only from a toStation() that resolves), so runtime.thread(p, t).bus(side)
-  // is the retired bus and every call on it is BUS_RETIRED; the successor that holds the events cannot be reached.
-  'bus.handingOver|HANDOVER_FAILED|0': 'after it, runtime.thread(p, t).bus(side) is still the retired bus (a bug)',
-  'bus.handingOver|FROM_STATION|0': 'the thread refuses a retired generation before its bus sees the call',
-  'bus.handingOver|TO_STATION|0': 'the thread refuses a retired generation before its bus sees the call (BUS_RETIRED, not BUS_BUSY)',
-};
 
 /** A path the graph does not give (ACTIVITY carried by a failing call), for the embedded runtime. */
 function extraPath(events: BusMachineEvent[]): MachinePath<BusMachineEvent> {
@@ -254,11 +237,9 @@ for (const topology of TOPOLOGIES) {
   }
 
   test('every path, step by step, through a thread bus', async () => {
-    const skipped = topology === 'embedded' ? {} : REMOTE_NOT_REACHED;
-    const runnable = paths.filter((path) => !path.covers.every((id) => id in skipped));
-    const taken = new Set(runnable.flatMap((path) => path.steps.flatMap((step) => step.transitions)));
-    assert.equal(machineTransitions(busMachine).filter((id) => !taken.has(id)), Object.keys(skipped).sort(), 'transitions the runnable paths do not take');
-    for (const path of runnable) await run(path);
+    const taken = new Set(paths.flatMap((path) => path.steps.flatMap((step) => step.transitions)));
+    assert.equal(machineTransitions(busMachine).filter((id) => !taken.has(id)), [], 'transitions the paths do not take');
+    for (const path of paths) await run(path);
     assert.is(placeOf(topology).thread, topology === 'embedded' ? 0 : 1);
   });
 

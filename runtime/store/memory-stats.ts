@@ -1,0 +1,80 @@
+/**
+ * What memory budgets report (`memory-budget.ts`): the stats of a history
+ * and the payloads of the `busline.memory.*` internal events. Types only, so
+ * that the published types reach nothing of the stores.
+ */
+
+/** Which kind of history a budget bounds. */
+export type HistoryKind = 'bus' | 'station';
+
+/** What one event type takes in a history. */
+export interface TypeMemory {
+  readonly count: number;
+  readonly bytes: number;
+}
+
+/** `bus.memory()`, `station.memory()`: what a history holds against its budget. */
+export interface MemoryStats {
+  /** The history: `bus:<processor>.<thread>:<side>` or `station:<kind>:<processor>:<side>`. */
+  readonly history: string;
+  /** Events held. */
+  readonly count: number;
+  /** Bytes held (encoded size). */
+  readonly bytes: number;
+  /** The budget in bytes. */
+  readonly budget: number;
+  /** Multipliers below 1 by policy type (a type absent here is at 1). */
+  readonly multipliers: { readonly [type: string]: number };
+  /** Events and bytes by event type. */
+  readonly types: { readonly [type: string]: TypeMemory };
+  /** Events evicted to meet the budget so far. */
+  readonly evicted: number;
+}
+
+/** Payload of `busline.memory.multiplier`: a type's size-limit multiplier went down (over budget) or back up. */
+export interface MultiplierChange {
+  readonly history: string;
+  /** The policy's type (its `sizeLimit` is multiplied). */
+  readonly type: string;
+  readonly multiplier: number;
+  readonly previous: number;
+  /** The size limit now in force: `sizeLimit × multiplier`, bytes. */
+  readonly limit: number;
+  readonly bytes: number;
+  readonly budget: number;
+}
+
+/** Payload of `busline.memory.evicted`: one round of eviction to meet the budget. */
+export interface EvictionReport {
+  readonly history: string;
+  readonly count: number;
+  /** Bytes freed. */
+  readonly freed: number;
+  /** The types evicted, each once. */
+  readonly types: readonly string[];
+  /** Bytes held after it. */
+  readonly bytes: number;
+  readonly budget: number;
+}
+
+/**
+ * Payload of `busline.memory.refused`: new events refused under memory
+ * pressure, by the budget (`reason: 'budget'`) or by a size limit a lowered
+ * multiplier set (`'sizeLimit'`). One report per episode: the next comes
+ * after the budget's state changed (a multiplier, an eviction).
+ */
+export interface RefusalReport {
+  readonly history: string;
+  readonly reason: 'budget' | 'sizeLimit';
+  readonly type: string;
+  readonly size: number;
+  /** The limit that refused it: the budget, or `sizeLimit × multiplier`, bytes. */
+  readonly limit: number;
+  readonly bytes: number;
+}
+
+/** A change of a history's budget state, to be posted as an internal event of its type. */
+export type MemoryChange =
+  | { readonly type: 'busline.memory.multiplier'; readonly payload: MultiplierChange }
+  | { readonly type: 'busline.memory.evicted'; readonly payload: EvictionReport }
+  | { readonly type: 'busline.memory.refused'; readonly payload: RefusalReport };
