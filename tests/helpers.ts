@@ -40,6 +40,13 @@ export async function rejects(promise: Promise<unknown>, code: BusErrorCode, wha
   assert.unreachable(`${prefix}expected a rejection with ${code}`);
 }
 
+/** What a promise has come to so far, without waiting for it: `pending`, `resolved` or `rejected <error>`. */
+export async function promiseState(promise: Promise<unknown>): Promise<string> {
+  const pending = Symbol('pending');
+  const result = await Promise.race([promise.then(() => 'resolved', (error: unknown) => `rejected ${String(error)}`), Promise.resolve().then(() => pending)]);
+  return result === pending ? 'pending' : (result as string);
+}
+
 // ─── The runtime's processes and crash reports ──────────────────────────────
 
 /** Resolves with the next `busline.<kind>.crashed` event on the root's internal bus. */

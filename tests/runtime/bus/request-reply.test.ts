@@ -21,7 +21,7 @@ import {
 import { runtimeCore } from '../../../internal.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { serveThread } from '../fixtures/served-thread.js';
-import { rejects } from '../../helpers.js';
+import { promiseState as state, rejects } from '../../helpers.js';
 
 const test = suite('request-reply');
 
@@ -39,13 +39,6 @@ test.after.each(async () => {
 
 /** The subscriptions of the root thread's external bus: a request must leave none behind. */
 const subscriptions = () => runtimeCore(runtime).thread(0, 0).subscriptions('external').size;
-
-/** What a promise has come to so far, without waiting for it. */
-async function state(promise: Promise<unknown>): Promise<string> {
-  const pending = Symbol('pending');
-  const result = await Promise.race([promise.then(() => 'resolved', (error: unknown) => `rejected ${String(error)}`), Promise.resolve().then(() => pending)]);
-  return result === pending ? 'pending' : (result as string);
-}
 
 test('request - resolves with what the replier returns; the request is an event of its type, the reply a busline.reply naming it', async () => {
   const bus = runtime.bus('external');

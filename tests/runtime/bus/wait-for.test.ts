@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, ManualClock, TimeoutError, UnexpectedEventError, type Runtime } from '../../../index.js';
 import { runtimeCore } from '../../../internal.js';
-import { rejects } from '../../helpers.js';
+import { promiseState as state, rejects } from '../../helpers.js';
 
 const test = suite('waitFor');
 
@@ -25,13 +25,6 @@ test.after.each(async () => {
 
 /** The subscriptions of the root thread's external bus: a wait must leave none behind. */
 const subscriptions = () => runtimeCore(runtime).thread(0, 0).subscriptions('external').size;
-
-/** What a promise has come to so far, without waiting for it. */
-async function state(promise: Promise<unknown>): Promise<string> {
-  const pending = Symbol('pending');
-  const result = await Promise.race([promise.then(() => 'resolved', (error: unknown) => `rejected ${String(error)}`), Promise.resolve().then(() => pending)]);
-  return result === pending ? 'pending' : (result as string);
-}
 
 test('waitFor - resolves with the next matching event that passes the filter; earlier events do not count', async () => {
   const bus = runtime.bus('external');
