@@ -427,6 +427,9 @@ export class Station {
     let pushed = 0;
     this.#pushing = history.length;
     try {
+      // Durable here before the main station has it: a processor killed after a push restores what it pushed from
+      // its journal (no read brings a processor's own events back to it from the main station).
+      await this.committed();
       if (probe > 0) {
         await push(history.slice(0, probe), queue);
         pushed = probe;

@@ -14,6 +14,6 @@ export function runGenerated(source: string, name: string): { code: number | nul
   }
   const path = join(dir, name);
   writeFileSync(path, source.replaceAll(`from 'busline/testing'`, `from '${testingUrl}'`));
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', path], { encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', path], { encoding: 'utf8', timeout: 120_000 });
   return { code: run.status, output: run.stdout + run.stderr };
 }

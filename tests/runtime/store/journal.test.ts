@@ -57,6 +57,28 @@ test('replay - a new station rebuilt from the journal holds what the old one hel
   }
 });
 
+test('toMain - a local station pushes what it accepted only once its journal has made it durable', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const station = runtime.station('external');
+    // A journal whose commit the test lets through: what the main station holds before then is what a SIGKILL
+    // there would leave in the main station and not in the restarted processor's journal.
+    let commit!: () => void;
+    const durable = new Promise<void>((resolve) => (commit = resolve));
+    station.journal = { record: () => undefined, committed: () => durable } as unknown as StationJournal;
+    const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
+    station.accept({ kind: 'batch', seq: 0, from, history: events(3, 1), queue: [] });
+    const pushed = station.toMain();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(ids(runtime.mainStation('external').history()), [], 'nothing reached the main station before the commit');
+    commit();
+    await pushed;
+    assert.equal(ids(runtime.mainStation('external').history()), ids(events(3, 1)));
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('compaction - the journal shrinks to a snapshot and still replays to the same station', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
   const first = createRuntime({ transport: 'memory', deferred: 'manual' });
