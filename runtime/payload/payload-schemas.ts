@@ -118,11 +118,7 @@ export class PayloadSchemas {
    * async: `post()` cannot wait, `publish()` can.
    */
   conform(type: string, payload: unknown): unknown {
-    if (this.#bypass) {
-      this.#bypass = false;
-      return payload;
-    }
-    const schema = this.#byType.get(type);
+    const schema = this.#schemaToApply(type);
     if (schema === undefined) return payload;
     const result = schema['~standard'].validate(payload);
     if (result instanceof Promise) {
@@ -137,13 +133,16 @@ export class PayloadSchemas {
     return result.value;
   }
 
+  /** The schema a post of `type` goes through: none for the one post `conformed()` lets by, or for a type without one. */
+  #schemaToApply(type: string): PayloadSchema | undefined {
+    if (!this.#bypass) return this.#byType.get(type);
+    this.#bypass = false;
+    return undefined;
+  }
+
   /** `conform()` for `publish()`: an async schema is awaited. */
   conformAsync(type: string, payload: unknown): unknown {
-    if (this.#bypass) {
-      this.#bypass = false;
-      return payload;
-    }
-    const schema = this.#byType.get(type);
+    const schema = this.#schemaToApply(type);
     if (schema === undefined) return payload;
     const result = schema['~standard'].validate(payload);
     const settle = (settled: StandardSchemaV1.Result<unknown>): unknown => {
