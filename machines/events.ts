@@ -35,9 +35,7 @@ export type BusMachineEvent =
 
 /** Events of a station actor. */
 export type StationMachineEvent =
-  /** A batch arrived (from a bus, or for a main station from a local station). */
-  | { type: 'MERGE'; events: number }
-  /** The batch is in the history and queue. */
+  /** A batch (from a bus, or for a main station from a local station) is in the history and queue. */
   | { type: 'MERGED'; added: number; size: number; queued: number }
   /** A reader took a snapshot (a bus's `fromStation()` or a local station's `fromMain()`). */
   | { type: 'SERVED'; events: number; handedBack: number }

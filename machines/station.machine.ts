@@ -1,8 +1,10 @@
 /**
  * One bus station: a local station (per processor and side) or a main station
- * (per side, in the root). Two regions: `writes` serializes batch merges
- * (`idle` ⇄ `merging`), `upstream` tracks a local station's sync with its main
- * station (`idle`, `pushing`, `pulling`; main stations have `none`).
+ * (per side, in the root). Its one region, `upstream`, tracks a local
+ * station's sync with its main station (`idle`, `pushing`, `pulling`; main
+ * stations have `none`). Merges, reads and clearings are synchronous: the
+ * station reports each when done (MERGED, SERVED, CLEARED) and its context
+ * counts them, in whatever state `upstream` is.
  */
 import { assign, setup } from 'xstate';
 import type { Side, StationKind } from '../types.js';
@@ -38,7 +40,7 @@ export interface StationInput {
  *
  * @example
  * const actor = createActor(stationMachine, { input: { kind: 'local', side: 'external', processor: 0 } }).start()
- * actor.send({ type: 'MERGE', events: 256 })  // → writes.merging
+ * actor.send({ type: 'TO_MAIN' })  // → upstream.pushing
  */
 export const stationMachine = setup({
   types: {
@@ -89,18 +91,11 @@ export const stationMachine = setup({
     failure: null,
   }),
   on: {
+    MERGED: { actions: 'recordMerged' },
     SERVED: { actions: 'recordServed' },
     CLEARED: { actions: 'recordCleared' },
   },
   states: {
-    writes: {
-      initial: 'idle',
-      states: {
-        // A merge done synchronously reports only MERGED; one that waits (decoding, I/O) shows as `merging`.
-        idle: { on: { MERGE: 'merging', MERGED: { actions: 'recordMerged' } } },
-        merging: { on: { MERGED: { target: 'idle', actions: 'recordMerged' } } },
-      },
-    },
     upstream: {
       initial: 'checking',
       states: {

@@ -102,7 +102,7 @@ export class Station {
     return this.#actor;
   }
 
-  /** The actor's state, e.g. `{ writes: 'idle', upstream: 'idle' }`. */
+  /** The actor's state, e.g. `{ upstream: 'idle' }`. */
   get state(): unknown {
     return this.#actor.getSnapshot().value;
   }

@@ -75,34 +75,33 @@ bus.run();
 
 const station = suite('stationMachine');
 
-station('local - writes and upstream are independent regions', () => {
+station('local - merges are counted in any upstream state; overlapping syncs are refused', () => {
   const actor = createActor(stationMachine, { input: { kind: 'local', side: 'internal', processor: 1 } }).start();
-  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'idle' });
+  assert.equal(actor.getSnapshot().value, { upstream: 'idle' });
   actor.send({ type: 'TO_MAIN' });
-  actor.send({ type: 'MERGE', events: 3 });
-  assert.equal(actor.getSnapshot().value, { writes: 'merging', upstream: 'pushing' });
+  assert.equal(actor.getSnapshot().value, { upstream: 'pushing' });
   actor.send({ type: 'FROM_MAIN' });
   assert.is(actor.getSnapshot().context.refusals, 1);
   actor.send({ type: 'MERGED', added: 3, size: 3, queued: 0 });
+  assert.equal(actor.getSnapshot().value, { upstream: 'pushing' }, 'a merge while pushing leaves the upstream region as it is');
   actor.send({ type: 'PUSHED', events: 3 });
-  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'idle' });
+  assert.equal(actor.getSnapshot().value, { upstream: 'idle' });
   assert.equal([actor.getSnapshot().context.merges, actor.getSnapshot().context.pushes, actor.getSnapshot().context.size], [1, 1, 3]);
   actor.send({ type: 'FROM_MAIN' });
   actor.send({ type: 'UPSTREAM_FAILED', reason: 'gone' });
-  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'idle' });
+  assert.equal(actor.getSnapshot().value, { upstream: 'idle' });
   assert.is(actor.getSnapshot().context.failure, 'gone');
 });
 
 station('main - has no upstream', () => {
   const actor = createActor(stationMachine, { input: { kind: 'main', side: 'external', processor: 0 } }).start();
-  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'none' });
+  assert.equal(actor.getSnapshot().value, { upstream: 'none' });
   actor.send({ type: 'TO_MAIN' });
-  assert.equal(actor.getSnapshot().value, { writes: 'idle', upstream: 'none' });
+  assert.equal(actor.getSnapshot().value, { upstream: 'none' });
 });
 
-station('paths - every region state of a local station is reachable', () => {
+station('paths - every upstream state of a local station is reachable', () => {
   const events: StationMachineEvent[] = [
-    { type: 'MERGE', events: 1 },
     { type: 'MERGED', added: 1, size: 1, queued: 0 },
     { type: 'TO_MAIN' },
     { type: 'PUSHED', events: 1 },
@@ -115,11 +114,7 @@ station('paths - every region state of a local station is reachable', () => {
     serializeState: (snapshot) => JSON.stringify(snapshot.value),
   });
   const reached = new Set(paths.map((p) => JSON.stringify(p.state.value)));
-  for (const writes of ['idle', 'merging']) {
-    for (const upstream of ['idle', 'pushing', 'pulling']) {
-      assert.ok(reached.has(JSON.stringify({ writes, upstream })), `${writes}/${upstream}`);
-    }
-  }
+  for (const upstream of ['idle', 'pushing', 'pulling']) assert.ok(reached.has(JSON.stringify({ upstream })), upstream);
 });
 
 station.run();

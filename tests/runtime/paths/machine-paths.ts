@@ -72,7 +72,7 @@ export function machineLeafStates(machine: AnyStateMachine): string[] {
   return leaves.sort();
 }
 
-/** The leaf states a state value is in (`{ writes: 'idle', upstream: 'none' }` → `writes.idle`, `upstream.none`). */
+/** The leaf states a state value is in (`{ upstream: 'none' }` → `upstream.none`). */
 export function leavesOf(value: StateValue): string[] {
   if (typeof value === 'string') return [value];
   return Object.entries(value).flatMap(([key, child]) => (child === undefined ? [key] : leavesOf(child).map((leaf) => `${key}.${leaf}`)));
