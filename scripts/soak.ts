@@ -1,13 +1,16 @@
 /**
- * `npm run soak [-- --minutes 5 --rate 2000 --every 10]`: a steady run of 2
- * child processors × 2 worker threads under the sync policy. Every worker
- * thread posts `tick` events (a policy removes them after delivery) at a
- * fixed total rate; the stations let them go once their readers have read
- * them. Every `--every` seconds it prints the RSS of each process (the root
- * and both processors, worker threads included in their process) and each
- * station's history (events and bytes), so that a history that keeps growing
- * shows. `--max-bytes` bounds every history (default 64 MiB: where the memory
- * budget of each station plugs in once budgets exist).
+ * `npm run soak [-- --minutes 5 --rate 2000 --every 10 --budget 64]`: a
+ * steady run of 2 child processors × 2 worker threads under the sync policy.
+ * Every worker thread posts, at a fixed total rate, `tick` events (a policy
+ * removes them after delivery: the stations let them go once their readers
+ * have read them) and as many `log` events (`--payload` bytes each, kept:
+ * only the memory budget bounds them, by evicting the oldest). Every station
+ * has a budget of `--budget` MiB and every bus one of `--bus-budget` MiB.
+ * Every `--every` seconds it prints the RSS of each process (the root and
+ * both processors, worker threads included in their process) and each
+ * station's history (events and bytes); at the end, per process, the RSS
+ * range after the warm-up (the first `--warmup` seconds), so that memory that
+ * keeps growing shows.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,14 +21,20 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '5' },
     rate: { type: 'string', default: '2000' },
     every: { type: 'string', default: '10' },
-    'max-bytes': { type: 'string', default: String(64 * 1024 * 1024) },
+    budget: { type: 'string', default: '64' },
+    'bus-budget': { type: 'string', default: '16' },
+    payload: { type: 'string', default: '512' },
+    warmup: { type: 'string', default: '90' },
   },
 });
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
 const everyS = Number(values.every);
-const maxBytes = Number(values['max-bytes']);
-for (const [name, value] of Object.entries({ minutes, rate, every: everyS, 'max-bytes': maxBytes })) {
+const budgetMiB = Number(values.budget);
+const busBudgetMiB = Number(values['bus-budget']);
+const payloadBytes = Number(values.payload);
+const warmupS = Number(values.warmup);
+for (const [name, value] of Object.entries({ minutes, rate, every: everyS, budget: budgetMiB, 'bus-budget': busBudgetMiB, payload: payloadBytes, warmup: warmupS })) {
   if (!Number.isFinite(value) || value <= 0) {
     console.error(`soak: --${name} must be a positive number`);
     process.exit(2);
@@ -41,7 +50,10 @@ const runtime = createRuntime({
   threadsPerProcessor: THREADS,
   callDeadlineMs: 30_000,
   sync: { everyMs: 20, maxBatch: 256 },
-  memory: { policies: { tick: { removeAfterDelivery: true } }, limits: { maxBytes } },
+  memory: {
+    policies: { tick: { removeAfterDelivery: true }, log: { importance: 'low' } },
+    budget: { stationBytes: budgetMiB * 1024 * 1024, busBytes: busBudgetMiB * 1024 * 1024 },
+  },
 });
 await runtime.ready;
 
@@ -66,37 +78,50 @@ let posted = 0;
 let refused = 0;
 let sequence = 0;
 const payload = 'x'.repeat(64);
+/** Incompressible-ish text, a new one per event: what a log line costs. */
+const logLine = (n: number) => `${n}:`.padEnd(payloadBytes, String(n % 997));
 const perTick = Math.max(1, Math.round((rate * TICK_MS) / 1000 / producers.length));
 const timer = setInterval(() => {
   for (const bus of producers) {
     for (let i = 0; i < perTick; i++) {
-      bus.post('tick', { n: sequence++, payload }).then(
-        () => void posted++,
-        (error: unknown) => {
-          // A producer held back (BUS_FULL) drops this tick: the rate is fixed, the backlog is not ours to grow.
-          if (isBusError(error, 'BUS_FULL')) refused++;
-          else console.error('soak: post failed', error);
-        },
-      );
+      for (const post of [bus.post('tick', { n: sequence, payload }), bus.post('log', { n: sequence, line: logLine(sequence) })]) {
+        post.then(
+          () => void posted++,
+          (error: unknown) => {
+            // A producer held back (BUS_FULL) drops this event: the rate is fixed, the backlog is not ours to grow.
+            if (isBusError(error, 'BUS_FULL')) refused++;
+            else console.error('soak: post failed', error);
+          },
+        );
+      }
+      sequence++;
     }
   }
 }, TICK_MS);
 
 const started = Date.now();
 const header = ['s', 'rss root', 'rss p1', 'rss p2', 'main ev/KiB', 'local0 ev/KiB', 'local1 ev/KiB', 'local2 ev/KiB', 'posted', 'delivered', 'refused'];
-console.log(`soak: ${PROCESSORS} processors × ${THREADS} threads, ${perTick * producers.length * (1000 / TICK_MS)} ticks/s for ${minutes} min, maxBytes ${maxBytes} per history`);
+console.log(
+  `soak: ${PROCESSORS} processors × ${THREADS} threads, ${perTick * producers.length * (1000 / TICK_MS)} ticks/s and as many ${payloadBytes} B logs/s ` +
+    `for ${minutes} min, budget ${budgetMiB} MiB per station and ${busBudgetMiB} MiB per bus`,
+);
 console.log(header.join('\t'));
 const kib = (bytes: number) => (bytes / 1024).toFixed(0);
+/** RSS samples after the warm-up, by process. */
+const steady: Record<'root' | 'p1' | 'p2', number[]> = { root: [], p1: [], p2: [] };
 async function sample(): Promise<void> {
   const main = runtime.mainStation('external');
   const root = runtime.station('external');
   const locals = await Promise.all([1, 2].map((p) => (runtime.processor(p).station('external') as RemoteStation).state()));
+  const seconds = (Date.now() - started) / 1000;
+  const rss = { root: rssMiB(process.pid), p1: rssMiB(runtime.processor(1).pid), p2: rssMiB(runtime.processor(2).pid) };
+  if (seconds >= warmupS) for (const [name, value] of Object.entries(rss)) if (value !== '-') steady[name as keyof typeof steady].push(Number(value));
   console.log(
     [
-      ((Date.now() - started) / 1000).toFixed(0),
-      rssMiB(process.pid),
-      rssMiB(runtime.processor(1).pid),
-      rssMiB(runtime.processor(2).pid),
+      seconds.toFixed(0),
+      rss.root,
+      rss.p1,
+      rss.p2,
       `${main.size}/${kib(main.bytes)}`,
       `${root.size}/${kib(root.bytes)}`,
       ...locals.map((state) => `${state.size}/${kib(state.bytes)}`),
@@ -111,5 +136,11 @@ while (Date.now() - started < minutes * 60_000) {
   await sample();
 }
 clearInterval(timer);
+for (const [name, values] of Object.entries(steady)) {
+  if (values.length === 0) continue;
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  console.log(`soak: rss ${name} after ${warmupS} s: ${low.toFixed(1)}–${high.toFixed(1)} MiB (range ${(high - low).toFixed(1)} MiB, last ${values.at(-1)!.toFixed(1)})`);
+}
 for (const subscription of subscriptions) subscription.unsubscribe();
 await runtime.stop();
