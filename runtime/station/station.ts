@@ -287,7 +287,7 @@ export class Station {
     if (this.#interest.active) {
       // What the reader delivered already and leaves once delivered is not read back into a new generation.
       if (alreadyDelivered !== undefined) ({ history, alreadyDelivered } = withoutDeliveredTransient(history, alreadyDelivered, this.#retention.policies));
-      this.#interest.noteRead(request.from, request.types, through, this.#arrivals.count);
+      this.#interest.noteRead(request.from, request.types, through, this.#arrivals.count, request.interest);
       this.#release();
     }
     // A bus's sync read says where it stands: limited by its subscribers' credits, or caught up; and so
@@ -493,6 +493,8 @@ export class Station {
       // A read's limit is at least 1 on the wire: with no room, one event tells the main station where this stands.
       ...(room === undefined ? {} : { limit: Math.max(1, room) }),
       ...(merged > since ? { deliveredThrough: merged } : {}),
+      // What its readers are interested in (every type while one of them has not said).
+      ...(this.#interest.active ? this.#upstreamInterest() : {}),
     };
     let reply: EventBatch;
     let known = 0;
@@ -563,6 +565,11 @@ export class Station {
     readableSide(options, 'roundTrip', this.side, this.#host);
     await this.toMain();
     await this.fromMain(options);
+  }
+
+  #upstreamInterest(): { interest?: readonly string[] } {
+    const interest = this.#interest.upstream();
+    return interest === undefined ? {} : { interest };
   }
 
   #ownTransient(event: BusEvent): boolean {

@@ -133,6 +133,127 @@ for (const transport of ['memory', 'frames'] as const) {
     assert.equal(seen, [ping.id]);
   });
 
+  /** Thread 0's current bus posts (each `toStation()` retires the one before). */
+  const producer = {
+    post: (type: string, payload: number) => runtime.bus('external').post(type, payload, { priority: 'immediate' }),
+    toStation: () => runtime.bus('external').toStation(),
+  };
+
+  const TRANSIENT: RuntimeOptions['memory'] = {
+    policies: { order: { removeAfterDelivery: true }, ping: { removeAfterDelivery: true }, pong: { removeAfterDelivery: true } },
+  };
+
+  test('interest - a thread subscribed to order.* holds only order.* events; a type no thread subscribes to leaves at once', async () => {
+    make(TRANSIENT);
+    const [orders, idle] = [runtime.addThread(), runtime.addThread()];
+    const seen: string[] = [];
+    orders.bus().subscribe('order.*', (event) => void seen.push(event.type));
+    // Their first reads declare what they subscribe to (until then each may want anything).
+    await orders.bus().fromStation();
+    await idle.bus().fromStation();
+    const placed = producer.post('order.placed', 1);
+    producer.post('order.placed.eu', 2);
+    producer.post('order', 3);
+    producer.post('ping', 4);
+    await producer.toStation();
+    assert.equal(held(['order', 'ping']), [placed.id], 'only what order.* matches waits, for the thread subscribed to it');
+    await idle.bus().fromStation();
+    assert.equal(held(['order']), [placed.id], 'the idle thread does not hold it');
+    await orders.bus().fromStation();
+    assert.equal(held(['order']), []);
+    assert.equal(seen, ['order.placed']);
+  });
+
+  test('interest - wildcards and subtypes: user.>, a plain type and * declare what they match', async () => {
+    make({ policies: { user: { removeAfterDelivery: true }, ping: { removeAfterDelivery: true } } });
+    const [below, plain] = [runtime.addThread(), runtime.addThread()];
+    below.bus().subscribe('user.>', () => undefined);
+    plain.bus().subscribe('ping', () => undefined);
+    await below.bus().fromStation();
+    await plain.bus().fromStation();
+    const post = (type: string) => producer.post(type, 0).id;
+    const [login, failed, ping, subPing] = [post('user.login'), post('user.login.failed'), post('ping'), post('ping.sub')];
+    post('user');
+    await producer.toStation();
+    assert.equal(held(['user', 'ping']), [login, failed, ping, subPing], 'user alone matches neither user.> nor ping');
+    // A `*` subscription declares every type: the thread is inferred from its reads again.
+    const all = runtime.addThread();
+    all.bus().subscribe('*', () => undefined);
+    await all.bus().fromStation();
+    const other = post('user');
+    await producer.toStation();
+    assert.equal(held(['user']), [login, failed, other], 'held for the * subscriber');
+  });
+
+  test('interest - a subscription added later counts from the next read: what left before does not come back, what another holds does', async () => {
+    make(TRANSIENT);
+    const [late, pings] = [runtime.addThread(), runtime.addThread()];
+    pings.bus().subscribe('ping', () => undefined);
+    await late.bus().fromStation();
+    await pings.bus().fromStation();
+    const pong1 = producer.post('pong', 1);
+    const ping1 = producer.post('ping', 2);
+    await producer.toStation();
+    assert.equal(held(['ping', 'pong']), [ping1.id], 'no thread subscribes to pong');
+    const seen: string[] = [];
+    late.bus().subscribe(['ping', 'pong'], (event) => void seen.push(event.id));
+    const pong2 = producer.post('pong', 3);
+    await producer.toStation();
+    assert.equal(held(['pong']), [], 'the new subscription is not declared until the thread reads');
+    await late.bus().fromStation();
+    assert.equal(seen, [ping1.id], 'the ping still held for the other thread reaches it; the pongs that left do not');
+    assert.not.ok(runtime.station('external').get(pong1.id) ?? runtime.station('external').get(pong2.id));
+    const pong3 = producer.post('pong', 4);
+    await producer.toStation();
+    assert.equal(held(['pong']), [pong3.id], 'declared from that read on');
+    await late.bus().fromStation();
+    assert.equal(held(['pong']), []);
+    assert.equal(seen, [ping1.id, pong3.id]);
+    // Unsubscribing takes the interest back at the next read.
+    late.bus().subscribe('order', () => undefined).unsubscribe();
+    const order = producer.post('order', 5);
+    await producer.toStation();
+    assert.equal(held(['order']), [], 'an unsubscribed pattern is not declared');
+    assert.ok(order.id);
+  });
+
+  test('interest - a thread that pulls without subscribing names its types in a filtered read once', async () => {
+    make(TRANSIENT);
+    const [puller, other] = [runtime.addThread(), runtime.addThread()];
+    await other.bus().fromStation();
+    await puller.bus().fromStation({ types: ['pong'] });
+    const pong = producer.post('pong', 1);
+    const ping = producer.post('ping', 2);
+    await producer.toStation();
+    assert.equal(held(['ping', 'pong']), [pong.id], 'asked for pongs once: held for it; pings leave');
+    const { added } = await puller.bus().fromStation();
+    assert.equal(ids(added), [pong.id], 'an unfiltered read gets it');
+    assert.equal(held(['pong']), []);
+    assert.ok(ping.id);
+  });
+
+  test('interest - a local station declares its threads\' interest to the main station', async () => {
+    make(TRANSIENT);
+    const other = runtime.addProcessor().processor;
+    const reader = runtime.thread(other, 0).bus('external');
+    const seen: string[] = [];
+    reader.subscribe('order.*', (event) => void seen.push(event.id));
+    await reader.fromStation();
+    await runtime.station('external', other).fromMain();
+    const placed = runtime.bus('external').post('order.placed', 1, { priority: 'immediate' });
+    runtime.bus('external').post('ping', 2, { priority: 'immediate' });
+    await runtime.bus('external').toStation();
+    await runtime.station('external').toMain();
+    const main = runtime.mainStation('external');
+    assert.equal(ids(main.history()), [placed.id], 'processor 1 declared order.* only; the ping left the main station at once');
+    await runtime.station('external', other).fromMain();
+    assert.equal(ids(main.history()), []);
+    assert.equal(ids(runtime.station('external', other).history()), [placed.id], 'held for thread 1.0');
+    await reader.fromStation();
+    assert.equal(ids(runtime.station('external', other).history()), []);
+    assert.equal(seen, [placed.id]);
+  });
+
   test('policies - without removeAfterDelivery a station keeps every event, as before', async () => {
     make({ policies: { other: { removeAfterDelivery: true } } });
     const producer = runtime.bus('external');
