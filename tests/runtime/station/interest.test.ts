@@ -316,4 +316,33 @@ processes('serve - 1 processor × 2 worker threads: the station holds a ping unt
   assert.equal((await station.history()).map((event) => event.type), ['pong']);
 });
 
+for (const processors of [0, 1] as const) {
+  processes(`interest - ${processors === 0 ? 'embedded' : 'child'} processor × 2 worker threads: a thread subscribed to order.* holds only order.* events; a ping leaves at once`, async () => {
+    const memory: RuntimeOptions['memory'] = { policies: { order: { removeAfterDelivery: true }, ping: { removeAfterDelivery: true } } };
+    runtime = createRuntime({ processors, threadsPerProcessor: 2, deferred: 'manual', callDeadlineMs: 20_000, memory });
+    await runtime.ready;
+    const processor = processors;
+    const station = processor === 0 ? runtime.station('external') : (runtime.processor(1).station('external') as RemoteStation);
+    const types = async () => (await station.history()).map((event) => event.type);
+    const [t0, t1, t2] = [0, 1, 2].map((thread) => runtime!.thread(processor, thread).bus('external'));
+    let got: (event: BusEvent) => void = () => undefined;
+    const received = new Promise<BusEvent>((resolve) => (got = resolve));
+    // Listens in thread 2 (a subscription there), handled here.
+    t2!.subscribe('order.*', (event) => got(event));
+    // Their first reads declare their interest: thread 2 order.*, thread 0 nothing (the poster, thread 1, never holds its own).
+    await t0!.fromStation();
+    await t2!.fromStation();
+    await t1!.post('ping', 1, { priority: 'immediate' });
+    await t1!.post('order.placed', 2, { priority: 'immediate' });
+    await t1!.post('order.placed.eu', 3, { priority: 'immediate' });
+    await t1!.toStation();
+    assert.equal(await types(), ['order.placed'], 'held for thread 2 only; the ping and order.placed.eu left at once');
+    await t0!.fromStation();
+    assert.equal(await types(), ['order.placed'], 'thread 0 does not hold it');
+    await t2!.fromStation();
+    assert.equal(await types(), []);
+    assert.is((await received).type, 'order.placed');
+  });
+}
+
 processes.run();
