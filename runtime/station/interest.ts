@@ -91,10 +91,36 @@ export class Interest {
   readonly #moved = new Set<string>();
   /** Entries of `#waiting`, removed events included until a sweep. */
   #waitingCount = 0;
+  /**
+   * At a main station: ids of child processors' events it let go, oldest
+   * first (a Set keeps insertion order), at most `LET_GO_REMEMBERED`. A
+   * restarted processor resends what its journal restored; without this the
+   * main station would take those as new and other processors would get
+   * them twice.
+   */
+  readonly #letGo: Set<string> | undefined;
 
-  constructor(side: Side, policies: MemoryPolicies) {
+  constructor(side: Side, policies: MemoryPolicies, main = false) {
     this.#side = side;
     this.#policies = policies;
+    this.#letGo = main ? new Set() : undefined;
+  }
+
+  /** `history` without the events this main station let go (a restarted processor's resends). */
+  notLetGo<T extends BusEvent>(history: readonly T[]): readonly T[] {
+    const letGo = this.#letGo;
+    if (letGo === undefined || letGo.size === 0 || history.every((event) => !letGo.has(event.id))) return history;
+    return history.filter((event) => !letGo.has(event.id));
+  }
+
+  #remember(released: readonly BusEvent[]): void {
+    const letGo = this.#letGo!;
+    for (const event of released) {
+      // The root's own processor never restarts on its own: what it sent never comes again.
+      if (event.origin.processor === 0) continue;
+      letGo.add(event.id);
+      if (letGo.size > LET_GO_REMEMBERED) letGo.delete(letGo.values().next().value!);
+    }
   }
 
   /** True when some policy removes after delivery: otherwise the station needs none of this. */
@@ -205,6 +231,7 @@ export class Interest {
     }
     // Events that left otherwise (TTL, limits, a clearing) while held for a reader that does not read: swept now and then.
     if (this.#waitingCount > 2 * held + 4096) this.#sweep(arrivals);
+    if (this.#letGo !== undefined && released.length > 0) this.#remember(released);
     return released;
   }
 
@@ -248,6 +275,9 @@ export class Interest {
     return undefined;
   }
 }
+
+/** How many ids of events it let go a main station remembers (see `Interest.notLetGo`): about 1 MB of ids. */
+export const LET_GO_REMEMBERED = 16_384;
 
 /** The most patterns a read declares; a thread with more declares none (every type), which holds more but costs no matching. */
 export const MAX_DECLARED_PATTERNS = 256;

@@ -94,7 +94,7 @@ export class Station {
     this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', blocks: { plain: false }, name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
     this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
-    this.#interest = new Interest(side, this.#retention.policies);
+    this.#interest = new Interest(side, this.#retention.policies, kind === 'main');
   }
 
   /** @internal The station actor, for inspection (tests, the runtime); not in the published types. */
@@ -223,10 +223,12 @@ export class Station {
       this.#arrivals.refuseWhileBehind(sender, maxBacklog);
       this.#refuseWhileHeldUpstream(sender, maxBacklog);
     }
+    // What this main station let go once delivered is not taken again (a restarted processor resends its journal).
+    const history = this.#interest.notLetGo(batch.history);
     // A history at a `refuseNew` limit, or whose budget only `high` evictions would meet, refuses the whole batch, which stays unsent in its sender.
-    this.#retention.admitBatch(batch.history);
+    this.#retention.admitBatch(history);
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
-    const added = this.#history.merge(batch.history);
+    const added = this.#history.merge(history);
     this.#arrivals.add(this.#kept(added), sourceKey(batch.from), sender);
     this.#release();
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);

@@ -254,6 +254,34 @@ for (const transport of ['memory', 'frames'] as const) {
     assert.equal(seen, [placed.id]);
   });
 
+  test('accept - a main station does not take back what it let go: a restarted processor\'s resend reaches no thread twice', async () => {
+    make(TRANSIENT);
+    const [sender, receiver] = [runtime.addProcessor().processor, runtime.addProcessor().processor];
+    const reader = runtime.thread(receiver, 0).bus('external');
+    const seen: string[] = [];
+    reader.subscribe('ping', (event) => void seen.push(event.id));
+    // Thread 0.0 subscribes to nothing: once it and its local station have read, processor 0 is not interested.
+    for (const bus of [reader, runtime.bus('external')]) await bus.fromStation();
+    const local = (processor: number) => runtime.station('external', processor);
+    for (const processor of [0, receiver]) await local(processor).fromMain();
+    const ping = await runtime.thread(sender, 0).bus('external').post('ping', 1, { priority: 'immediate' });
+    await runtime.thread(sender, 0).bus('external').toStation();
+    await local(sender).toMain();
+    const main = runtime.mainStation('external');
+    assert.equal(ids(main.history()), [ping.id]);
+    await local(receiver).fromMain();
+    assert.equal(ids(main.history()), [], 'every processor interested has read it');
+    await reader.fromStation();
+    assert.equal(seen, [ping.id]);
+    // The sender restarts: its journal gives its local station the ping again, which it pushes again.
+    local(sender).replay([{ op: 'accept', side: 'external', history: [ping], queue: [] }]);
+    await local(sender).toMain();
+    assert.equal(ids(main.history()), [], 'not taken again');
+    await local(receiver).fromMain();
+    await reader.fromStation();
+    assert.equal(seen, [ping.id], 'delivered once');
+  });
+
   test('policies - without removeAfterDelivery a station keeps every event, as before', async () => {
     make({ policies: { other: { removeAfterDelivery: true } } });
     const producer = runtime.bus('external');
