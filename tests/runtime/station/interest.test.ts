@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { createRuntime, type BusEvent, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { Arrivals } from '../../../runtime/station/arrivals.js';
 import { ids } from '../../helpers.js';
+import type { WireMessage } from '../../../runtime/wire/protocol.js';
 
 const POLICY: RuntimeOptions['memory'] = { policies: { ping: { removeAfterDelivery: true } } };
 
@@ -294,6 +295,39 @@ for (const transport of ['memory', 'frames'] as const) {
 
   test.run();
 }
+
+const requests = suite('Declared interest');
+
+requests('read - a bus declares its thread\'s subscription patterns, each once; nothing without removeAfterDelivery, or with a * subscription', async () => {
+  const declared: Array<readonly string[] | undefined> = [];
+  const transport = {
+    name: 'recording',
+    carry: async (message: WireMessage) => {
+      if (message.kind === 'syncRequest' && message.from.thread === 1) declared.push(message.interest);
+      return message;
+    },
+  };
+  for (const memory of [POLICY, undefined]) {
+    const runtime = createRuntime({ transport, deferred: 'manual', ...(memory === undefined ? {} : { memory }) });
+    try {
+      const bus = runtime.addThread().bus('external');
+      await bus.fromStation();
+      const orders = bus.subscribe(['order.*', 'user.>'], () => undefined);
+      bus.subscribe('order.*', () => undefined);
+      await bus.fromStation({ types: ['ping'] });
+      orders.unsubscribe();
+      await bus.sync();
+      const all = bus.subscribe('*', () => undefined);
+      await bus.fromStation();
+      all.unsubscribe();
+    } finally {
+      await runtime.stop();
+    }
+  }
+  assert.equal(declared, [[], ['order.*', 'user.>'], ['order.*'], undefined, undefined, undefined, undefined, undefined]);
+});
+
+requests.run();
 
 const arrivals = suite('Arrivals');
 
