@@ -4,6 +4,7 @@
  * and batches of what the station has not seen.
  */
 import type { BusEvent, Endpoint, Side } from '../../types.js';
+import { declaredInterest } from '../station/interest.js';
 import type { EventBatch } from '../wire/protocol.js';
 import type { BusThread } from './bus-thread.js';
 import type { DeliveredMark } from './delivered-mark.js';
@@ -59,6 +60,7 @@ export class StationExchange {
       ...(limit === undefined || types !== undefined ? {} : { limit }),
       // What arrived through the mark is delivered here already: the station puts it first and counts it.
       ...(mark.through > since ? { deliveredThrough: mark.through } : {}),
+      ...this.#interest(),
     });
     if (types === undefined) this.#through[side] = through;
     return {
@@ -68,6 +70,19 @@ export class StationExchange {
       alreadyDelivered: alreadyDelivered ?? 0,
       delivery: { mark, since, through, filtered: types !== undefined },
     };
+  }
+
+  /**
+   * The interest this thread's reads declare: the patterns of its
+   * subscriptions on this bus's side, which are what a read's events reach
+   * (events that leave once delivered never join a bus history). Only where
+   * some policy removes events after delivery: otherwise stations keep every
+   * event and the field would be bytes for nothing.
+   */
+  #interest(): { interest?: readonly string[] } {
+    if (this.#thread.host.memory?.afterDelivery !== true) return {};
+    const interest = declaredInterest(this.#thread.subscriptions(this.#endpoint.side).interest());
+    return interest === undefined ? {} : { interest };
   }
 
   /** A read that waits for credits: nothing, at once. */

@@ -161,6 +161,22 @@ export class Subscriptions {
     return entries;
   }
 
+  /** `interest()`, and the entries it was computed from (replaced, never mutated, on every change). */
+  #interest: { readonly of: readonly Entry[]; readonly patterns: readonly string[] } | undefined;
+
+  /**
+   * The patterns of the active subscribers, each once: what this thread's
+   * reads declare as its interest (`runtime/station/interest.ts`).
+   */
+  interest(): readonly string[] {
+    if (this.#interest?.of !== this.#entries) {
+      const patterns = new Set<string>();
+      for (const entry of this.#entries) for (const pattern of entry.patterns) patterns.add(pattern);
+      this.#interest = { of: this.#entries, patterns: [...patterns] };
+    }
+    return this.#interest.patterns;
+  }
+
   /** True when some subscriber would receive events of `type`. */
   wants(type: string): boolean {
     return this.#matching(type).length > 0;

@@ -1,32 +1,49 @@
 /**
  * Removal after delivery at a station, by interest (JetStream's interest
  * retention): an event whose policy says `removeAfterDelivery` leaves a
- * station's history once every reader that may want it has read it.
+ * station's history once every reader interested in it has read it.
  *
  * A station's readers are the buses that read it (one per thread and side of
  * the reading bus) and, at a main station, the local stations that read it.
- * What a station knows of a reader's interest is what its reads ask for:
+ * A reader's interest is what its reads declare (`SyncRequest.interest`):
  *
- * - a reader that has read unfiltered (the sync policy's reads,
- *   `fromStation()` without `types`) may want every type: it holds an event
+ * - a bus declares the patterns of its thread's subscriptions on its side
+ *   (`subscribe()`, `waitFor()`, request/reply, services, spawned actors'
+ *   `subscribes`, `RemoteBus.subscribe()` listeners): an event that leaves
+ *   once delivered never joins a bus history, so a subscriber is the only
+ *   way a thread can use one. A local station declares the union of its own
+ *   readers' interest, or every type while one of them has declared none;
+ * - to that a reader adds the types it named in filtered reads
+ *   (`fromStation({ types })`, `fromMain({ types })`): interest only grows
+ *   that way, so a thread that pulls without subscribing names its types once;
+ * - a declared interest holds for events that arrive until the reader's next
+ *   read, which declares it again: a subscription added in between counts
+ *   from that read on. An event that left before it is gone, as under
+ *   JetStream (a consumer created later does not get it); one still held for
+ *   another reader reaches it with that read.
+ *
+ * A reader that declares nothing (a station read without the field: tests,
+ * more patterns than `MAX_DECLARED_PATTERNS`, a `*` subscription) is
+ * inferred from its reads, as before interest was carried:
+ *
+ * - a reader that has read unfiltered may want every type: it holds an event
  *   until it has read through the event's arrival (a limited read, through
  *   where it stopped);
  * - a reader that has only read filtered wants the union of the types it
  *   asked for: a later filtered read of a matching type gives it the event;
  *   after a read that came once the event had arrived, an event of a type it
- *   never asked for does not wait for it;
- * - a reader the station expects (its thread or processor is connected) but
- *   that has not read yet may want anything: it holds every event.
+ *   never asked for does not wait for it.
  *
- * A station cannot see a thread's subscriptions (they live in the thread and
- * change between reads), so subscription-level interest is not used: an
- * unfiltered reader counts as interested in everything. The sender of an
+ * A reader the station expects (its thread or processor is connected) but
+ * that has not read yet may want anything: it holds every event, so a thread
+ * that subscribes before its first sync misses nothing. The sender of an
  * event never holds it (it has it; its reads skip it). An event no reader
  * holds leaves at once, as under JetStream's interest retention: a thread
  * that connects later does not get it.
  */
 import type { BusEvent, Endpoint, Side } from '../../types.js';
 import { originKey, typeMatchesAny } from '../store/history.js';
+import { matchesEverything } from '../type-patterns.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import type { Arrivals } from './arrivals.js';
 
@@ -46,6 +63,12 @@ interface Reader {
   types: string[] | undefined;
   /** Its last filtered read: it got every event of these types that had arrived by `seen`. */
   filtered: { readonly types: readonly string[]; readonly seen: number } | undefined;
+  /** The interest its last read declared; undefined: none (inferred from its reads, above). */
+  declared: readonly string[] | undefined;
+  /** Every type it named in a filtered read: part of its interest when it declares one. */
+  asked: readonly string[];
+  /** Whether it is interested in a type, by type: cleared when `declared` or `asked` change. */
+  readonly wants: Map<string, boolean>;
 }
 
 /** A removable event held for a reader, filed under that reader until it reads again. */
@@ -68,10 +91,36 @@ export class Interest {
   readonly #moved = new Set<string>();
   /** Entries of `#waiting`, removed events included until a sweep. */
   #waitingCount = 0;
+  /**
+   * At a main station: ids of child processors' events it let go, oldest
+   * first (a Set keeps insertion order), at most `LET_GO_REMEMBERED`. A
+   * restarted processor resends what its journal restored; without this the
+   * main station would take those as new and other processors would get
+   * them twice.
+   */
+  readonly #letGo: Set<string> | undefined;
 
-  constructor(side: Side, policies: MemoryPolicies) {
+  constructor(side: Side, policies: MemoryPolicies, main = false) {
     this.#side = side;
     this.#policies = policies;
+    this.#letGo = main ? new Set() : undefined;
+  }
+
+  /** `history` without the events this main station let go (a restarted processor's resends). */
+  notLetGo<T extends BusEvent>(history: readonly T[]): readonly T[] {
+    const letGo = this.#letGo;
+    if (letGo === undefined || letGo.size === 0 || history.every((event) => !letGo.has(event.id))) return history;
+    return history.filter((event) => !letGo.has(event.id));
+  }
+
+  #remember(released: readonly BusEvent[]): void {
+    const letGo = this.#letGo!;
+    for (const event of released) {
+      // The root's own processor never restarts on its own: what it sent never comes again.
+      if (event.origin.processor === 0) continue;
+      letGo.add(event.id);
+      if (letGo.size > LET_GO_REMEMBERED) letGo.delete(letGo.values().next().value!);
+    }
   }
 
   /** True when some policy removes after delivery: otherwise the station needs none of this. */
@@ -104,9 +153,16 @@ export class Interest {
 
   /**
    * Notes a read: `types` as asked, `through` as answered (where an
-   * unfiltered read is complete), `count` the station's arrival count then.
+   * unfiltered read is complete), `count` the station's arrival count then,
+   * `interest` as the read declared it (undefined: none).
    */
-  noteRead(from: Endpoint, types: readonly string[] | undefined, through: number, count: number): void {
+  noteRead(
+    from: Endpoint,
+    types: readonly string[] | undefined,
+    through: number,
+    count: number,
+    interest?: readonly string[],
+  ): void {
     const key = readerKey(originKey(from), from.side);
     let reader = this.#readers.get(key);
     if (reader === undefined) this.#readers.set(key, (reader = newReader(originKey(from), from.side)));
@@ -118,9 +174,32 @@ export class Interest {
       // Interest only grows: a reader that asked for a type once may ask again.
       if (!reader.unfiltered) reader.types = [...new Set([...(reader.types ?? []), ...types])];
       reader.filtered = { types: [...types], seen: count };
+      if (types.some((type) => !reader.asked.includes(type))) {
+        reader.asked = [...new Set([...reader.asked, ...types])];
+        reader.wants.clear();
+      }
+    }
+    if (!samePatterns(reader.declared, interest)) {
+      reader.declared = interest === undefined ? undefined : [...interest];
+      reader.wants.clear();
     }
     reader.seen = count;
     this.#moved.add(key);
+  }
+
+  /**
+   * The interest a local station declares to its main station: the union of
+   * its readers' (patterns and types they asked for), or undefined (every
+   * type) while one of them declares none, or has not read yet.
+   */
+  upstream(): readonly string[] | undefined {
+    const patterns = new Set<string>();
+    for (const reader of this.#readers.values()) {
+      if (reader.declared === undefined) return undefined;
+      for (const pattern of reader.declared) patterns.add(pattern);
+      for (const type of reader.asked) patterns.add(type);
+    }
+    return declaredInterest([...patterns]);
   }
 
   /**
@@ -152,6 +231,7 @@ export class Interest {
     }
     // Events that left otherwise (TTL, limits, a clearing) while held for a reader that does not read: swept now and then.
     if (this.#waitingCount > 2 * held + 4096) this.#sweep(arrivals);
+    if (this.#letGo !== undefined && released.length > 0) this.#remember(released);
     return released;
   }
 
@@ -185,6 +265,10 @@ export class Interest {
       if (arrival <= reader.through) continue;
       const { filtered, types } = reader;
       if (filtered !== undefined && arrival <= filtered.seen && typeMatchesAny(filtered.types, event.type)) continue;
+      if (reader.declared !== undefined) {
+        if (wants(reader, event.type)) return key;
+        continue;
+      }
       if (types !== undefined && arrival <= reader.seen && !typeMatchesAny(types, event.type)) continue;
       return key;
     }
@@ -192,12 +276,58 @@ export class Interest {
   }
 }
 
+/** How many ids of events it let go a main station remembers (see `Interest.notLetGo`): about 1 MB of ids. */
+export const LET_GO_REMEMBERED = 16_384;
+
+/** The most patterns a read declares; a thread with more declares none (every type), which holds more but costs no matching. */
+export const MAX_DECLARED_PATTERNS = 256;
+
+/**
+ * What a reader with these subscription patterns declares as its interest:
+ * undefined (every type) when one matches everything or there are more than
+ * `MAX_DECLARED_PATTERNS`.
+ */
+export function declaredInterest(patterns: readonly string[]): readonly string[] | undefined {
+  if (patterns.length > MAX_DECLARED_PATTERNS || patterns.some(matchesEverything)) return undefined;
+  return patterns;
+}
+
+/** Whether a reader that declared its interest wants events of `type`, cached per type. */
+function wants(reader: Reader, type: string): boolean {
+  let wanted = reader.wants.get(type);
+  if (wanted === undefined) {
+    wanted = typeMatchesAny(reader.declared!, type) || typeMatchesAny(reader.asked, type);
+    // Types are few in practice; a flood of distinct ones must not grow the cache without bound.
+    if (reader.wants.size >= 4096) reader.wants.clear();
+    reader.wants.set(type, wanted);
+  }
+  return wanted;
+}
+
+function samePatterns(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function readerKey(origin: string, side: Side): string {
   return `${origin}:${side}`;
 }
 
 function newReader(origin: string, side: Side): Reader {
-  return { origin, side, through: 0, seen: 0, unfiltered: false, types: undefined, filtered: undefined };
+  return {
+    origin,
+    side,
+    through: 0,
+    seen: 0,
+    unfiltered: false,
+    types: undefined,
+    filtered: undefined,
+    declared: undefined,
+    asked: [],
+    wants: new Map(),
+  };
 }
 
 /**

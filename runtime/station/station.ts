@@ -94,7 +94,7 @@ export class Station {
     this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', blocks: { plain: false }, name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
     this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
-    this.#interest = new Interest(side, this.#retention.policies);
+    this.#interest = new Interest(side, this.#retention.policies, kind === 'main');
   }
 
   /** @internal The station actor, for inspection (tests, the runtime); not in the published types. */
@@ -223,10 +223,12 @@ export class Station {
       this.#arrivals.refuseWhileBehind(sender, maxBacklog);
       this.#refuseWhileHeldUpstream(sender, maxBacklog);
     }
+    // What this main station let go once delivered is not taken again (a restarted processor resends its journal).
+    const history = this.#interest.notLetGo(batch.history);
     // A history at a `refuseNew` limit, or whose budget only `high` evictions would meet, refuses the whole batch, which stays unsent in its sender.
-    this.#retention.admitBatch(batch.history);
+    this.#retention.admitBatch(history);
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
-    const added = this.#history.merge(batch.history);
+    const added = this.#history.merge(history);
     this.#arrivals.add(this.#kept(added), sourceKey(batch.from), sender);
     this.#release();
     if (this.kind === 'local' && added.length > 0) this.#unsent.push(added);
@@ -287,7 +289,7 @@ export class Station {
     if (this.#interest.active) {
       // What the reader delivered already and leaves once delivered is not read back into a new generation.
       if (alreadyDelivered !== undefined) ({ history, alreadyDelivered } = withoutDeliveredTransient(history, alreadyDelivered, this.#retention.policies));
-      this.#interest.noteRead(request.from, request.types, through, this.#arrivals.count);
+      this.#interest.noteRead(request.from, request.types, through, this.#arrivals.count, request.interest);
       this.#release();
     }
     // A bus's sync read says where it stands: limited by its subscribers' credits, or caught up; and so
@@ -493,6 +495,8 @@ export class Station {
       // A read's limit is at least 1 on the wire: with no room, one event tells the main station where this stands.
       ...(room === undefined ? {} : { limit: Math.max(1, room) }),
       ...(merged > since ? { deliveredThrough: merged } : {}),
+      // What its readers are interested in (every type while one of them has not said).
+      ...(this.#interest.active ? this.#upstreamInterest() : {}),
     };
     let reply: EventBatch;
     let known = 0;
@@ -563,6 +567,11 @@ export class Station {
     readableSide(options, 'roundTrip', this.side, this.#host);
     await this.toMain();
     await this.fromMain(options);
+  }
+
+  #upstreamInterest(): { interest?: readonly string[] } {
+    const interest = this.#interest.upstream();
+    return interest === undefined ? {} : { interest };
   }
 
   #ownTransient(event: BusEvent): boolean {

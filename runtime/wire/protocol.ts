@@ -58,6 +58,13 @@ export interface SyncRequest {
    * Absent or 0: none.
    */
   readonly deliveredThrough?: number;
+  /**
+   * The type patterns the reader is interested in: the patterns of its
+   * thread's subscriptions on its side (see `runtime/station/interest.ts`).
+   * A station holds an event that leaves once delivered for this reader only
+   * if one of them matches its type. Absent: every type.
+   */
+  readonly interest?: readonly string[];
 }
 
 /** Remove every event of side `remove` from the stores of side `scope`. */

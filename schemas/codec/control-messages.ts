@@ -31,6 +31,7 @@ import {
   ENDPOINT_THREAD,
   SYNC_DELIVERED_THROUGH,
   SYNC_FROM,
+  SYNC_INTEREST,
   SYNC_LIMIT,
   SYNC_SEQ,
   SYNC_SIDE,
@@ -103,21 +104,8 @@ export function writeMessage(builder: flatbuffers.Builder, message: WireMessage,
 function writeSyncRequest(builder: flatbuffers.Builder, request: SyncRequest, limits: FrameLimits): flatbuffers.Offset {
   const seq = seqToWire(request.seq, 'syncRequest');
   const side = sideToWire(request.side, 'syncRequest.side');
-  let typesOffset = 0;
-  if (request.types !== undefined) {
-    const types = request.types;
-    if (!Array.isArray(types)) {
-      throw new InvalidEventError(`Cannot encode syncRequest: types must be an array of strings, got ${describe(types)}.`);
-    }
-    if (types.length > limits.maxTypes) {
-      throw new FrameError('TOO_LARGE', `the sync request names ${types.length} types, more than limits.maxTypes (${limits.maxTypes}).`);
-    }
-    const offsets: number[] = [];
-    for (let i = 0; i < types.length; i++) {
-      offsets.push(writeControlString(builder, types[i], limits.maxStringBytes, `syncRequest.types[${i}]`));
-    }
-    typesOffset = writeOffsetVector(builder, offsets);
-  }
+  const typesOffset = writeTypeList(builder, request.types, 'types', limits);
+  const interestOffset = writeTypeList(builder, request.interest, 'interest', limits);
   const from = writeEndpoint(builder, request.from, 'syncRequest.from');
   const since = request.since === undefined ? undefined : seqToWire(request.since, 'syncRequest.since');
   if (request.limit !== undefined && (!isUint32(request.limit) || request.limit < 1)) {
@@ -135,7 +123,29 @@ function writeSyncRequest(builder: flatbuffers.Builder, request: SyncRequest, li
   if (request.limit !== undefined) wire.SyncRequest.addLimit(builder, request.limit);
   // 0 (none) is the default and is left out.
   if (deliveredThrough !== undefined) wire.SyncRequest.addDeliveredThrough(builder, deliveredThrough);
+  if (interestOffset !== 0) wire.SyncRequest.addInterest(builder, interestOffset);
   return wire.SyncRequest.endSyncRequest(builder);
+}
+
+/** A sync request's list of types or patterns (`types`, `interest`): 0 when absent, a vector (possibly empty) when present. */
+function writeTypeList(
+  builder: flatbuffers.Builder,
+  types: readonly string[] | undefined,
+  field: 'types' | 'interest',
+  limits: FrameLimits,
+): flatbuffers.Offset {
+  if (types === undefined) return 0;
+  if (!Array.isArray(types)) {
+    throw new InvalidEventError(`Cannot encode syncRequest: ${field} must be an array of strings, got ${describe(types)}.`);
+  }
+  if (types.length > limits.maxTypes) {
+    throw new FrameError('TOO_LARGE', `the sync request names ${types.length} ${field === 'types' ? 'types' : 'interest patterns'}, more than limits.maxTypes (${limits.maxTypes}).`);
+  }
+  const offsets: number[] = [];
+  for (let i = 0; i < types.length; i++) {
+    offsets.push(writeControlString(builder, types[i], limits.maxStringBytes, `syncRequest.${field}[${i}]`));
+  }
+  return writeOffsetVector(builder, offsets);
 }
 
 function writeAck(builder: flatbuffers.Builder, ack: Ack, limits: FrameLimits): flatbuffers.Offset {
@@ -263,29 +273,42 @@ export function readSyncRequest(r: BodyReader, position: number): SyncRequest {
   const sinceAt = r.field(SYNC_SINCE, 8);
   const limitAt = r.field(SYNC_LIMIT, 4);
   const deliveredThroughAt = r.field(SYNC_DELIVERED_THROUGH, 8);
+  const interestAt = r.field(SYNC_INTEREST, 4);
   if (fromAt === 0) r.fail('from is required');
   const seq = r.seq(seqAt);
   const side = SIDE_FROM_WIRE[r.uint8Enum(sideAt, wire.Side.Internal, SIDE_FROM_WIRE.length, 'side')] as Side;
   const limit = limitAt === 0 ? 0 : r.uint32(limitAt);
   const deliveredThrough = deliveredThroughAt === 0 ? 0 : r.seq(deliveredThroughAt);
+  const since = sinceAt === 0 ? undefined : r.seq(sinceAt);
   // Opens the endpoint's table: every field of this one is located before.
   const from = readEndpoint(r, r.follow(fromAt, 'from endpoint'));
-  const since = {
-    ...(sinceAt === 0 ? {} : { since: r.seq(sinceAt) }),
+  const types = typesAt === 0 ? undefined : readTypeList(r, typesAt, 'types');
+  const interest = interestAt === 0 ? undefined : readTypeList(r, interestAt, 'interest');
+  return {
+    kind: 'syncRequest',
+    seq,
+    from,
+    ...(types === undefined ? {} : { types }),
+    side,
+    ...(since === undefined ? {} : { since }),
     ...(limit === 0 ? {} : { limit }),
     ...(deliveredThrough === 0 ? {} : { deliveredThrough }),
+    ...(interest === undefined ? {} : { interest }),
   };
-  if (typesAt === 0) return { kind: 'syncRequest', seq, from, side, ...since };
-  const vector = r.follow(typesAt, 'types vector');
-  const length = r.vectorLength(vector, 4, r.limits.maxTypes, 'types', 'maxTypes');
+}
+
+/** Reads a sync request's `types` or `interest` vector at `at` (a field's position). */
+function readTypeList(r: BodyReader, at: number, field: 'types' | 'interest'): string[] {
+  const vector = r.follow(at, `${field} vector`);
+  const length = r.vectorLength(vector, 4, r.limits.maxTypes, field, 'maxTypes');
   const types: string[] = [];
-  r.where = 'syncRequest.types';
+  r.where = `syncRequest.${field}`;
   for (let i = 0; i < length; i++) {
     r.index = i;
-    types.push(r.string(vector + 4 + 4 * i, r.limits.maxStringBytes, 'type', 'maxStringBytes'));
+    types.push(r.string(vector + 4 + 4 * i, r.limits.maxStringBytes, field === 'types' ? 'type' : 'pattern', 'maxStringBytes'));
   }
   r.index = -1;
-  return { kind: 'syncRequest', seq, from, types, side, ...since };
+  return types;
 }
 
 /** Reads the clearSide message at `position`. */

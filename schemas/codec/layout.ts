@@ -71,6 +71,7 @@ export const SYNC_SIDE = 10;
 export const SYNC_SINCE = 12;
 export const SYNC_LIMIT = 14;
 export const SYNC_DELIVERED_THROUGH = 16;
+export const SYNC_INTEREST = 18;
 export const CLEAR_SEQ = 4;
 export const CLEAR_REMOVE = 6;
 export const CLEAR_SCOPE = 8;

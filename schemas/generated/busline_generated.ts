@@ -648,8 +648,24 @@ deliveredThrough():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * The type patterns the reader is interested in (its subscriptions, for events that leave a station once delivered).
+ * Absent: every type. Present (possibly empty): only types these patterns match.
+ */
+interest(index: number):string
+interest(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+interest(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+interestLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSyncRequest(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -690,6 +706,22 @@ static addLimit(builder:flatbuffers.Builder, limit:number) {
 
 static addDeliveredThrough(builder:flatbuffers.Builder, deliveredThrough:bigint) {
   builder.addFieldInt64(6, deliveredThrough, BigInt('0'));
+}
+
+static addInterest(builder:flatbuffers.Builder, interestOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, interestOffset, 0);
+}
+
+static createInterestVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startInterestVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
 }
 
 static endSyncRequest(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -190,6 +190,18 @@ RoundTrip('encodeFrame - syncRequest keeps absent types apart from an empty list
   assert.equal(roundTrip(some), some);
 });
 
+RoundTrip('encodeFrame - syncRequest carries interest apart from types, absent apart from empty', () => {
+  const declared: SyncRequest = { kind: 'syncRequest', seq: 1, from, side: 'internal', interest: ['order.*', 'user.>', 'ping'] };
+  const none: SyncRequest = { kind: 'syncRequest', seq: 2, from, side: 'external', types: ['a'], interest: [] };
+  const all: SyncRequest = { kind: 'syncRequest', seq: 3, from, side: 'external', types: ['a'], since: 4, deliveredThrough: 2 };
+  assert.equal(roundTrip(declared), declared);
+  assert.not.ok('types' in roundTrip(declared));
+  assert.equal(roundTrip(none), none);
+  assert.equal(roundTrip(all), all);
+  assert.not.ok('interest' in roundTrip(all));
+  assert.throws(() => encodeFrame({ kind: 'syncRequest', seq: 0, from, side: 'internal', interest: ['a', 'b'] }, { limits: { maxTypes: 1 } }), /interest patterns/);
+});
+
 RoundTrip('encodeFrame - clearSide and bridgeState round-trip for every value', () => {
   for (const remove of ['internal', 'external'] as const) {
     for (const scope of ['internal', 'external'] as const) {
@@ -428,6 +440,8 @@ Refusals('encodeFrame - refuses malformed control messages', () => {
     [{ kind: 'clearSide', seq: 0, remove: 'x', scope: 'internal' }, 'clearSide.remove'],
     [{ kind: 'syncRequest', seq: 0, from, side: 'internal', types: 'user' }, 'types'],
     [{ kind: 'syncRequest', seq: 0, from, side: 'internal', types: [1] }, 'syncRequest.types[0]'],
+    [{ kind: 'syncRequest', seq: 0, from, side: 'internal', interest: 'user' }, 'interest must be'],
+    [{ kind: 'syncRequest', seq: 0, from, side: 'internal', interest: [1] }, 'syncRequest.interest[0]'],
     [{ kind: 'syncRequest', seq: 0, from: { ...from, thread: -2 }, side: 'internal' }, 'syncRequest.from'],
     [{ kind: 'batch', seq: 0, from, history: null, queue: [] }, 'arrays'],
     [{ kind: 'gossip', seq: 0 }, 'kind "gossip"'],

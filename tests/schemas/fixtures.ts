@@ -206,7 +206,7 @@ export function assertWellFormed(message: WireMessage, frame: Uint8Array): void 
       message.queue.forEach((e, i) => assertEvent(e, `queue[${i}]`, frame));
       break;
     case 'syncRequest':
-      assertKeys(message, ['kind', 'seq', 'from', 'side'], ['types', 'since', 'limit', 'deliveredThrough'], 'syncRequest');
+      assertKeys(message, ['kind', 'seq', 'from', 'side'], ['types', 'since', 'limit', 'deliveredThrough', 'interest'], 'syncRequest');
       assertEndpoint(message.from, 'syncRequest.from');
       assert.ok(isSide(message.side));
       if ('since' in message) assert.ok(Number.isSafeInteger(message.since) && message.since! >= 0, 'syncRequest.since');
@@ -216,6 +216,9 @@ export function assertWellFormed(message: WireMessage, frame: Uint8Array): void 
       }
       if (message.types !== undefined) {
         assert.ok(Array.isArray(message.types) && message.types.every(isWellFormedString), 'types');
+      }
+      if (message.interest !== undefined) {
+        assert.ok(Array.isArray(message.interest) && message.interest.every(isWellFormedString), 'interest');
       }
       break;
     case 'clearSide':
@@ -290,6 +293,7 @@ export const wireMessage: fc.Arbitrary<WireMessage> = fc.oneof(
       limit: fc.integer({ min: 1, max: 0xffff_ffff }),
       // 0 means none and is left out: only 1 and up round-trip as written.
       deliveredThrough: fc.oneof(fc.constant(1), fc.maxSafeNat().map((n) => Math.max(1, n))),
+      interest: fc.array(text, { maxLength: 4 }),
     },
     { requiredKeys: ['kind', 'seq', 'from', 'side'], ...plain },
   ),

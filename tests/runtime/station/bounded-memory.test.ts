@@ -1,8 +1,9 @@
 /**
  * A long-ish run under the sync policy whose station histories stay bounded:
  * 20 000 events whose policy removes them after delivery go through 1
- * processor (the root) × 2 worker threads, and its local station and the
- * main station let them go once their readers have read them. Sizes are read from the stations (counts and bytes), not
+ * processor (the root) × 2 worker threads, to an actor subscribed to them
+ * in the other worker, and its local station and the main station let them
+ * go once their readers have read them. Sizes are read from the stations (counts and bytes), not
  * from the process's memory.
  */
 import { suite } from 'uvu';
@@ -30,7 +31,7 @@ async function postTicks(bus: RemoteBus, from: number, count: number): Promise<v
   }
 }
 
-test('sync policy - 20 000 ticks through 1 processor × 2 worker threads: its stations hold a bounded part of them, and none once all have read', async () => {
+test('sync policy - 20 000 ticks through 1 processor × 2 worker threads to a subscribed actor: its stations hold a bounded part of them, and none once all have read', async () => {
   const maxBytes = 16 * 1024 * 1024;
   runtime = createRuntime({
     processors: 0,
@@ -42,6 +43,9 @@ test('sync policy - 20 000 ticks through 1 processor × 2 worker threads: its st
     memory: { policies: { tick: { removeAfterDelivery: true } }, limits: { maxBytes } },
   });
   await runtime.ready;
+  // Thread 2 is interested in ticks (stations hold them for it until it has read them); its next read says so.
+  await runtime.spawn(new URL('../fixtures/stamped.machine.ts', import.meta.url), { thread: 2, types: ['tick'] });
+  await (runtime.thread(0, 2).bus('external') as RemoteBus).sync();
   const local = runtime.station('external');
   const main = runtime.mainStation('external');
   const producer = runtime.thread(0, 1).bus('external') as RemoteBus;

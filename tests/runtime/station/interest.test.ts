@@ -9,7 +9,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, type BusEvent, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { Arrivals } from '../../../runtime/station/arrivals.js';
+import { Interest, LET_GO_REMEMBERED } from '../../../runtime/station/interest.js';
+import { MemoryPolicies } from '../../../runtime/store/memory-policy.js';
 import { ids } from '../../helpers.js';
+import type { WireMessage } from '../../../runtime/wire/protocol.js';
 
 const POLICY: RuntimeOptions['memory'] = { policies: { ping: { removeAfterDelivery: true } } };
 
@@ -133,6 +136,155 @@ for (const transport of ['memory', 'frames'] as const) {
     assert.equal(seen, [ping.id]);
   });
 
+  /** Thread 0's current bus posts (each `toStation()` retires the one before). */
+  const producer = {
+    post: (type: string, payload: number) => runtime.bus('external').post(type, payload, { priority: 'immediate' }),
+    toStation: () => runtime.bus('external').toStation(),
+  };
+
+  const TRANSIENT: RuntimeOptions['memory'] = {
+    policies: { order: { removeAfterDelivery: true }, ping: { removeAfterDelivery: true }, pong: { removeAfterDelivery: true } },
+  };
+
+  test('interest - a thread subscribed to order.* holds only order.* events; a type no thread subscribes to leaves at once', async () => {
+    make(TRANSIENT);
+    const [orders, idle] = [runtime.addThread(), runtime.addThread()];
+    const seen: string[] = [];
+    orders.bus().subscribe('order.*', (event) => void seen.push(event.type));
+    // Their first reads declare what they subscribe to (until then each may want anything).
+    await orders.bus().fromStation();
+    await idle.bus().fromStation();
+    const placed = producer.post('order.placed', 1);
+    producer.post('order.placed.eu', 2);
+    producer.post('order', 3);
+    producer.post('ping', 4);
+    await producer.toStation();
+    assert.equal(held(['order', 'ping']), [placed.id], 'only what order.* matches waits, for the thread subscribed to it');
+    await idle.bus().fromStation();
+    assert.equal(held(['order']), [placed.id], 'the idle thread does not hold it');
+    await orders.bus().fromStation();
+    assert.equal(held(['order']), []);
+    assert.equal(seen, ['order.placed']);
+  });
+
+  test('interest - wildcards and subtypes: user.>, a plain type and * declare what they match', async () => {
+    make({ policies: { user: { removeAfterDelivery: true }, ping: { removeAfterDelivery: true } } });
+    const [below, plain] = [runtime.addThread(), runtime.addThread()];
+    below.bus().subscribe('user.>', () => undefined);
+    plain.bus().subscribe('ping', () => undefined);
+    await below.bus().fromStation();
+    await plain.bus().fromStation();
+    const post = (type: string) => producer.post(type, 0).id;
+    const [login, failed, ping, subPing] = [post('user.login'), post('user.login.failed'), post('ping'), post('ping.sub')];
+    post('user');
+    await producer.toStation();
+    assert.equal(held(['user', 'ping']), [login, failed, ping, subPing], 'user alone matches neither user.> nor ping');
+    // A `*` subscription declares every type: the thread is inferred from its reads again.
+    const all = runtime.addThread();
+    all.bus().subscribe('*', () => undefined);
+    await all.bus().fromStation();
+    const other = post('user');
+    await producer.toStation();
+    assert.equal(held(['user']), [login, failed, other], 'held for the * subscriber');
+  });
+
+  test('interest - a subscription added later counts from the next read: what left before does not come back, what another holds does', async () => {
+    make(TRANSIENT);
+    const [late, pings] = [runtime.addThread(), runtime.addThread()];
+    pings.bus().subscribe('ping', () => undefined);
+    await late.bus().fromStation();
+    await pings.bus().fromStation();
+    const pong1 = producer.post('pong', 1);
+    const ping1 = producer.post('ping', 2);
+    await producer.toStation();
+    assert.equal(held(['ping', 'pong']), [ping1.id], 'no thread subscribes to pong');
+    const seen: string[] = [];
+    late.bus().subscribe(['ping', 'pong'], (event) => void seen.push(event.id));
+    const pong2 = producer.post('pong', 3);
+    await producer.toStation();
+    assert.equal(held(['pong']), [], 'the new subscription is not declared until the thread reads');
+    await late.bus().fromStation();
+    assert.equal(seen, [ping1.id], 'the ping still held for the other thread reaches it; the pongs that left do not');
+    assert.not.ok(runtime.station('external').get(pong1.id) ?? runtime.station('external').get(pong2.id));
+    const pong3 = producer.post('pong', 4);
+    await producer.toStation();
+    assert.equal(held(['pong']), [pong3.id], 'declared from that read on');
+    await late.bus().fromStation();
+    assert.equal(held(['pong']), []);
+    assert.equal(seen, [ping1.id, pong3.id]);
+    // Unsubscribing takes the interest back at the next read.
+    late.bus().subscribe('order', () => undefined).unsubscribe();
+    const order = producer.post('order', 5);
+    await producer.toStation();
+    assert.equal(held(['order']), [], 'an unsubscribed pattern is not declared');
+    assert.ok(order.id);
+  });
+
+  test('interest - a thread that pulls without subscribing names its types in a filtered read once', async () => {
+    make(TRANSIENT);
+    const [puller, other] = [runtime.addThread(), runtime.addThread()];
+    await other.bus().fromStation();
+    await puller.bus().fromStation({ types: ['pong'] });
+    const pong = producer.post('pong', 1);
+    const ping = producer.post('ping', 2);
+    await producer.toStation();
+    assert.equal(held(['ping', 'pong']), [pong.id], 'asked for pongs once: held for it; pings leave');
+    const { added } = await puller.bus().fromStation();
+    assert.equal(ids(added), [pong.id], 'an unfiltered read gets it');
+    assert.equal(held(['pong']), []);
+    assert.ok(ping.id);
+  });
+
+  test('interest - a local station declares its threads\' interest to the main station', async () => {
+    make(TRANSIENT);
+    const other = runtime.addProcessor().processor;
+    const reader = runtime.thread(other, 0).bus('external');
+    const seen: string[] = [];
+    reader.subscribe('order.*', (event) => void seen.push(event.id));
+    await reader.fromStation();
+    await runtime.station('external', other).fromMain();
+    const placed = runtime.bus('external').post('order.placed', 1, { priority: 'immediate' });
+    runtime.bus('external').post('ping', 2, { priority: 'immediate' });
+    await runtime.bus('external').toStation();
+    await runtime.station('external').toMain();
+    const main = runtime.mainStation('external');
+    assert.equal(ids(main.history()), [placed.id], 'processor 1 declared order.* only; the ping left the main station at once');
+    await runtime.station('external', other).fromMain();
+    assert.equal(ids(main.history()), []);
+    assert.equal(ids(runtime.station('external', other).history()), [placed.id], 'held for thread 1.0');
+    await reader.fromStation();
+    assert.equal(ids(runtime.station('external', other).history()), []);
+    assert.equal(seen, [placed.id]);
+  });
+
+  test('accept - a main station does not take back what it let go: a restarted processor\'s resend reaches no thread twice', async () => {
+    make(TRANSIENT);
+    const [sender, receiver] = [runtime.addProcessor().processor, runtime.addProcessor().processor];
+    const reader = runtime.thread(receiver, 0).bus('external');
+    const seen: string[] = [];
+    reader.subscribe('ping', (event) => void seen.push(event.id));
+    // Thread 0.0 subscribes to nothing: once it and its local station have read, processor 0 is not interested.
+    for (const bus of [reader, runtime.bus('external')]) await bus.fromStation();
+    const local = (processor: number) => runtime.station('external', processor);
+    for (const processor of [0, receiver]) await local(processor).fromMain();
+    const ping = await runtime.thread(sender, 0).bus('external').post('ping', 1, { priority: 'immediate' });
+    await runtime.thread(sender, 0).bus('external').toStation();
+    await local(sender).toMain();
+    const main = runtime.mainStation('external');
+    assert.equal(ids(main.history()), [ping.id]);
+    await local(receiver).fromMain();
+    assert.equal(ids(main.history()), [], 'every processor interested has read it');
+    await reader.fromStation();
+    assert.equal(seen, [ping.id]);
+    // The sender restarts: its journal gives its local station the ping again, which it pushes again.
+    local(sender).replay([{ op: 'accept', side: 'external', history: [ping], queue: [] }]);
+    await local(sender).toMain();
+    assert.equal(ids(main.history()), [], 'not taken again');
+    await local(receiver).fromMain();
+    await reader.fromStation();
+    assert.equal(seen, [ping.id], 'delivered once');
+  });
+
   test('policies - without removeAfterDelivery a station keeps every event, as before', async () => {
     make({ policies: { other: { removeAfterDelivery: true } } });
     const producer = runtime.bus('external');
@@ -145,6 +297,59 @@ for (const transport of ['memory', 'frames'] as const) {
 
   test.run();
 }
+
+const requests = suite('Declared interest');
+
+requests('read - a bus declares its thread\'s subscription patterns, each once; nothing without removeAfterDelivery, or with a * subscription', async () => {
+  const declared: Array<readonly string[] | undefined> = [];
+  const transport = {
+    name: 'recording',
+    carry: async (message: WireMessage) => {
+      if (message.kind === 'syncRequest' && message.from.thread === 1) declared.push(message.interest);
+      return message;
+    },
+  };
+  for (const memory of [POLICY, undefined]) {
+    const runtime = createRuntime({ transport, deferred: 'manual', ...(memory === undefined ? {} : { memory }) });
+    try {
+      const bus = runtime.addThread().bus('external');
+      await bus.fromStation();
+      const orders = bus.subscribe(['order.*', 'user.>'], () => undefined);
+      bus.subscribe('order.*', () => undefined);
+      await bus.fromStation({ types: ['ping'] });
+      orders.unsubscribe();
+      await bus.sync();
+      const all = bus.subscribe('*', () => undefined);
+      await bus.fromStation();
+      all.unsubscribe();
+    } finally {
+      await runtime.stop();
+    }
+  }
+  assert.equal(declared, [[], ['order.*', 'user.>'], ['order.*'], undefined, undefined, undefined, undefined, undefined]);
+});
+
+requests('notLetGo - a main station remembers the last LET_GO_REMEMBERED ids of child processors\' events it let go, and no more', () => {
+  const interest = new Interest('external', new MemoryPolicies({ policies: { ping: { removeAfterDelivery: true } } }), true);
+  const list = new Arrivals();
+  const event = (i: number, processor: number): BusEvent => ({
+    id: `${processor}.0.${i}`,
+    type: 'ping',
+    side: 'external',
+    timestamp: i,
+    origin: { processor, thread: 0, generation: 0 },
+    priority: 'normal',
+    payload: i,
+  });
+  const events = Array.from({ length: LET_GO_REMEMBERED + 10 }, (_, i) => event(i, 1));
+  const root = event(0, 0);
+  list.add([...events, root], 'bus', '1.0');
+  // Nobody reads this station: every ping leaves at once.
+  assert.is(interest.release(list, events.length + 1).length, events.length + 1);
+  assert.equal(ids(interest.notLetGo([...events, root])), [...ids(events.slice(0, 10)), root.id], 'the oldest are forgotten; the root\'s never remembered');
+});
+
+requests.run();
 
 const arrivals = suite('Arrivals');
 
@@ -194,5 +399,34 @@ processes('serve - 1 processor × 2 worker threads: the station holds a ping unt
   await t0!.fromStation();
   assert.equal((await station.history()).map((event) => event.type), ['pong']);
 });
+
+for (const processors of [0, 1] as const) {
+  processes(`interest - ${processors === 0 ? 'embedded' : 'child'} processor × 2 worker threads: a thread subscribed to order.* holds only order.* events; a ping leaves at once`, async () => {
+    const memory: RuntimeOptions['memory'] = { policies: { order: { removeAfterDelivery: true }, ping: { removeAfterDelivery: true } } };
+    runtime = createRuntime({ processors, threadsPerProcessor: 2, deferred: 'manual', callDeadlineMs: 20_000, memory });
+    await runtime.ready;
+    const processor = processors;
+    const station = processor === 0 ? runtime.station('external') : (runtime.processor(1).station('external') as RemoteStation);
+    const types = async () => (await station.history()).map((event) => event.type);
+    const [t0, t1, t2] = [0, 1, 2].map((thread) => runtime!.thread(processor, thread).bus('external'));
+    let got: (event: BusEvent) => void = () => undefined;
+    const received = new Promise<BusEvent>((resolve) => (got = resolve));
+    // Listens in thread 2 (a subscription there), handled here.
+    t2!.subscribe('order.*', (event) => got(event));
+    // Their first reads declare their interest: thread 2 order.*, thread 0 nothing (the poster, thread 1, never holds its own).
+    await t0!.fromStation();
+    await t2!.fromStation();
+    await t1!.post('ping', 1, { priority: 'immediate' });
+    await t1!.post('order.placed', 2, { priority: 'immediate' });
+    await t1!.post('order.placed.eu', 3, { priority: 'immediate' });
+    await t1!.toStation();
+    assert.equal(await types(), ['order.placed'], 'held for thread 2 only; the ping and order.placed.eu left at once');
+    await t0!.fromStation();
+    assert.equal(await types(), ['order.placed'], 'thread 0 does not hold it');
+    await t2!.fromStation();
+    assert.equal(await types(), []);
+    assert.is((await received).type, 'order.placed');
+  });
+}
 
 processes.run();
