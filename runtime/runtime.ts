@@ -27,7 +27,7 @@ import type { Transport } from './wire/transport.js';
 import { collectStats, everyInterval } from './metrics/runtime-stats.js';
 import type { RuntimeStats } from './metrics/stats.js';
 import type { AnyEvents, EventMap, EventTypeOf, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
-import type { PayloadSchema, SchemaFor, SchemaMapFor } from './payload/payload-schemas.js';
+import type { EventSchemas, PayloadSchema, PayloadSchemaMap, SchemaEvents, SchemaFor, SchemaMapFor } from './payload/payload-schemas.js';
 
 export type { ActorInfo, InspectorOptions, RuntimeOptions };
 
@@ -435,6 +435,17 @@ function remoteScope(core: RuntimeCore): RemoteScope {
 }
 
 /**
+ * Creates a runtime typed by the schemas `defineEvents()` made: each type's
+ * posts take its schema's input, its events keep the output (`SchemaEvents`).
+ *
+ * @example
+ * const runtime = createRuntime({ schemas: defineEvents({ 'user.created': z.object({ at: z.date().transform(String) }) }) })
+ * runtime.bus().post('user.created', { at: new Date() })
+ */
+export function createRuntime<S extends PayloadSchemaMap, I = {}>(
+  options: Omit<RuntimeOptions, 'schemas'> & { readonly schemas: EventSchemas<S> },
+): Runtime<SchemaEvents<S>, I>;
+/**
  * Creates a runtime. With no options everything runs in this process and
  * thread: main stations, the bridge, processor 0's local stations and the
  * main thread's buses, all real actors, every hop framed. Throws
@@ -446,6 +457,7 @@ function remoteScope(core: RuntimeCore): RemoteScope {
  */
 export function createRuntime<E extends EventMap<E> = AnyEvents, I = InternalDefault<E>>(
   options?: Omit<RuntimeOptions, 'schemas'> & { readonly schemas?: NoInfer<SchemaMapFor<E>> },
-): Runtime<E, I> {
+): Runtime<E, I>;
+export function createRuntime<E, I>(options?: RuntimeOptions): Runtime<E, I> {
   return new Runtime<E, I>(options as RuntimeOptions);
 }

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { InvalidEventError, InvalidOptionError, createRuntime, type BusEvent, type RemoteBus, type Runtime, type StandardSchemaV1 } from '../../../index.js';
+import { InvalidEventError, InvalidOptionError, createRuntime, defineEvents, type BusEvent, type RemoteBus, type Runtime, type StandardSchemaV1 } from '../../../index.js';
 import { rejects } from '../../helpers.js';
 
 const test = suite('payload schemas');
@@ -168,6 +168,24 @@ test('across threads - a RemoteBus post converts with the posting thread\'s sche
   const recorded = worker.waitFor('order.recorded', { timeout: 10_000 });
   await worker.post('order.placed', { id: 'o-2', at: new Date(1) } as never);
   assert.equal((await recorded).payload, { id: 'o-2', at: '1970-01-01T00:00:00.000Z' });
+});
+
+test('defineEvents - returns the map as it is, typing posts by the input; refuses a wrong entry by path', async () => {
+  const UserCreated = z.object({ id: z.string(), at: z.date().transform((date) => date.toISOString()) });
+  const events = defineEvents({ 'user.created': UserCreated });
+  assert.is(events['user.created'], UserCreated);
+  const typed = createRuntime({ schemas: events, threadsPerProcessor: 1 });
+  runtime = typed as unknown as Runtime;
+  await typed.ready;
+  // No cast: the schema's input (a Date) is what post() takes here and through a worker's RemoteBus.
+  const here = typed.bus().post('user.created', { id: 'u1', at: new Date(0) }, { priority: 'immediate' });
+  assert.equal(here.payload, { id: 'u1', at: '1970-01-01T00:00:00.000Z' });
+  const remote = typed.thread(0, 1).bus('external');
+  const there = await remote.post('user.created', { id: 'u2', at: new Date(1) });
+  assert.equal(there.payload, { id: 'u2', at: '1970-01-01T00:00:00.001Z' });
+  const error = thrown(() => defineEvents({ 'user.created': UserCreated, '': z.string(), 'x.y': { parse: () => 1 } as never })) as InvalidOptionError;
+  assert.instance(error, InvalidOptionError);
+  assert.equal(error.issues.map((issue) => issue.path), ['defineEvents()[""]', 'defineEvents()["x.y"]']);
 });
 
 test.run();
