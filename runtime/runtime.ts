@@ -431,6 +431,7 @@ function remoteScope(core: RuntimeCore): RemoteScope {
     whenStopped: (stopped) => root.whenHalted(stopped),
     current: (processor, thread) => core.remoteThread(processor, thread)?.caller.call ?? core.childProcessor(processor)?.threadCaller(thread).call,
     schemas: core.options.schemas,
+    stopping: () => core.stopping,
   };
 }
 
