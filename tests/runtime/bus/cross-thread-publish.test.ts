@@ -89,7 +89,9 @@ test('publish - does not wait for the processor\'s other thread, nor the root: t
   const rootSubscription = runtime.bus('external').subscribe('job.run', (event) => void inRoot.push(event));
   try {
     await two.state(); // thread 2 listens
-    const { event, outcomes } = (await one.publish('job.run', { n: 1 })) as { event: BusEvent; outcomes: unknown[] };
+    const published = await one.publish('job.run', { n: 1 });
+    assert.ok(published.dropped === undefined);
+    const { event, outcomes } = published;
     assert.equal(outcomes, [], 'thread 1 has no handler of job.run');
     assert.equal([seenInTwo, inRoot], [[], []], 'published: thread 2 and the root have not seen it');
     await one.toStation();
