@@ -42,6 +42,8 @@ export type { RecordingHandle, RecordingSummary, RecordOptions } from './runtime
 export type { SpawnOptions } from './runtime/actors/user-actors.js';
 export type { RuntimeConfig } from './runtime/options.js';
 export type {
+  EventSchemas,
+  JsonOutputSchemas,
   PayloadIssue,
   PayloadSchema,
   PayloadSchemaMap,
@@ -72,6 +74,8 @@ export type {
   EventMap,
   EventOf,
   EventTypeOf,
+  InputOf,
+  Inputs,
   JsonCompatible,
   PatternMatches,
   Replies,
@@ -102,6 +106,7 @@ export { ManualClock } from './runtime/clock.js';
 export { replyEvent, REPLY_TYPE } from './runtime/bus/request-reply.js';
 export { Service } from './runtime/services/service.js';
 export { defineService } from './runtime/services/define-service.js';
+export { defineEvents } from './runtime/payload/payload-schemas.js';
 export {
   BusError,
   isBusError,

@@ -330,6 +330,11 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     };
   }
 
+  /** True once `stop()` has been called: workers may be gone before the root thread halts. */
+  get stopping(): boolean {
+    return this.#stopped !== undefined;
+  }
+
   /** Stops every actor, worker and child processor; see `Runtime.stop()`. */
   stop(): Promise<void> {
     this.#stopped ??= this.#stop();

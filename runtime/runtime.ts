@@ -27,7 +27,7 @@ import type { Transport } from './wire/transport.js';
 import { collectStats, everyInterval } from './metrics/runtime-stats.js';
 import type { RuntimeStats } from './metrics/stats.js';
 import type { AnyEvents, EventMap, EventTypeOf, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
-import type { PayloadSchema, SchemaFor, SchemaMapFor } from './payload/payload-schemas.js';
+import type { EventSchemas, PayloadSchema, PayloadSchemaMap, SchemaEvents, SchemaFor, SchemaMapFor } from './payload/payload-schemas.js';
 
 export type { ActorInfo, InspectorOptions, RuntimeOptions };
 
@@ -431,9 +431,21 @@ function remoteScope(core: RuntimeCore): RemoteScope {
     whenStopped: (stopped) => root.whenHalted(stopped),
     current: (processor, thread) => core.remoteThread(processor, thread)?.caller.call ?? core.childProcessor(processor)?.threadCaller(thread).call,
     schemas: core.options.schemas,
+    stopping: () => core.stopping,
   };
 }
 
+/**
+ * Creates a runtime typed by the schemas `defineEvents()` made: each type's
+ * posts take its schema's input, its events keep the output (`SchemaEvents`).
+ *
+ * @example
+ * const runtime = createRuntime({ schemas: defineEvents({ 'user.created': z.object({ at: z.date().transform(String) }) }) })
+ * runtime.bus().post('user.created', { at: new Date() })
+ */
+export function createRuntime<S extends PayloadSchemaMap, I = {}>(
+  options: Omit<RuntimeOptions, 'schemas'> & { readonly schemas: EventSchemas<S> },
+): Runtime<SchemaEvents<S>, I>;
 /**
  * Creates a runtime. With no options everything runs in this process and
  * thread: main stations, the bridge, processor 0's local stations and the
@@ -446,6 +458,7 @@ function remoteScope(core: RuntimeCore): RemoteScope {
  */
 export function createRuntime<E extends EventMap<E> = AnyEvents, I = InternalDefault<E>>(
   options?: Omit<RuntimeOptions, 'schemas'> & { readonly schemas?: NoInfer<SchemaMapFor<E>> },
-): Runtime<E, I> {
+): Runtime<E, I>;
+export function createRuntime<E, I>(options?: RuntimeOptions): Runtime<E, I> {
   return new Runtime<E, I>(options as RuntimeOptions);
 }

@@ -50,6 +50,10 @@ export async function publishRemote(started: Promise<Outcome<string>>, call: Thr
       );
       return { event, outcomes, failed: done.failed };
     }
+  } catch (error) {
+    // runtime.stop() ends workers before the root thread halts: a worker gone then was stopped, not crashed.
+    if (!stopped && scope.stopping?.() === true) throw new RuntimeStoppedError('publish');
+    throw error;
   } finally {
     forget();
   }

@@ -41,6 +41,8 @@ export interface RemoteScope {
   current(processor: number, thread: number): ThreadCall | undefined;
   /** The payload schemas of this JS thread: posts through a `RemoteBus` apply them here, before encoding. */
   readonly schemas?: PayloadSchemas;
+  /** True once the runtime has begun to stop: its workers may be gone before `whenStopped` fires. */
+  stopping?(): boolean;
 }
 
 /** For a `RemoteBus` made without a runtime (a processor's own calls). */

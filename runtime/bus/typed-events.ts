@@ -53,7 +53,7 @@ export type JsonCompatible<T> = [T] extends [Payload]
  */
 export type EventMap<E> = IsUntyped<E> extends true
   ? unknown
-  : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : K extends typeof replyTypes ? unknown : never };
+  : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : K extends typeof replyTypes | typeof inputTypes ? unknown : never };
 
 /** The key under which `Replies<R>` keeps its map: a symbol, so it is no event type. Types only. */
 declare const replyTypes: unique symbol;
@@ -74,6 +74,36 @@ export interface Replies<R> {
 
 /** The reply of requests of type `K` on map `E`: declared with `Replies`, else `unknown`. */
 export type ReplyOf<E, K> = E extends { readonly [replyTypes]?: infer R } ? (K extends keyof R ? R[K] : unknown) : unknown;
+
+/** The key under which `Inputs<I>` keeps its map: a symbol, so it is no event type. Types only. */
+declare const inputTypes: unique symbol;
+
+/**
+ * Declares what `post()`, `publish()` and `request()` take for some types of
+ * an event map, when a payload schema converts it (a `Date` the schema turns
+ * into an ISO string): the map's own payload stays what events keep, which
+ * subscribers, `history()` and `waitFor()` see. `SchemaEvents` and
+ * `defineEvents()` declare it from the schemas. Types only.
+ *
+ * @example
+ * interface Events extends Inputs<{ 'user.created': { id: string; at: Date } }> { 'user.created': { id: string; at: string } }
+ * const runtime = createRuntime<Events>({ schemas: { 'user.created': UserCreated } })
+ * runtime.bus().post('user.created', { id: 'u1', at: new Date() })   // the event keeps at: string
+ */
+export interface Inputs<I> {
+  readonly [inputTypes]?: I;
+}
+
+/** What posts of type `K` take on map `E`: the input `Inputs` declares for it, else the map's payload. */
+export type InputOf<E, K> = E extends { readonly [inputTypes]?: infer I }
+  ? K extends keyof I
+    ? I[K]
+    : K extends keyof E
+      ? E[K]
+      : never
+  : K extends keyof E
+    ? E[K]
+    : never;
 
 /** The event types of a map. */
 export type EventTypeOf<E> = keyof E & string;
@@ -164,11 +194,12 @@ export type SubscribedEvent<E, T, P> = [P] extends [never]
     : EventOf<E, PatternOf<T>> & BusEvent<P>;
 
 /**
- * The payload `post()` accepts for type `K`: the map's on a typed bus; on an
- * untyped one the payload as given, `P`, if it is JSON-like (an intersection
- * rather than a constraint, which could not mention `P` itself).
+ * The payload `post()` accepts for type `K`: on a typed bus the map's, or
+ * the input its schema converts (`Inputs`); on an untyped one the payload as
+ * given, `P`, if it is JSON-like (an intersection rather than a constraint,
+ * which could not mention `P` itself).
  */
-export type PostPayload<E, K extends string, P> = IsUntyped<E> extends true ? P & JsonCompatible<P> : K extends keyof E ? E[K] : never;
+export type PostPayload<E, K extends string, P> = IsUntyped<E> extends true ? P & JsonCompatible<P> : InputOf<E, K>;
 
 /** What `post()` returns on map `E`: the event with the map's payload, or the given payload on an untyped map. */
 export type PostedEvent<E, K extends string, P> = IsUntyped<E> extends true ? BusEvent<P, K> : K extends keyof E ? BusEvent<E[K], K> : never;

@@ -9,7 +9,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { InvalidEventError, InvalidOptionError, UnsupportedError, type EventIssue } from '../../errors.js';
 import { describe, eventTypeProblem } from '../validate.js';
-import type { IsUntyped } from '../bus/typed-events.js';
+import type { Inputs, IsUntyped, JsonCompatible } from '../bus/typed-events.js';
 
 export type { StandardSchemaV1 };
 
@@ -21,9 +21,54 @@ export type PayloadSchemaMap = { readonly [type: string]: PayloadSchema };
 
 /**
  * The event map of a schema map: each type's payload is its schema's output
- * (what events keep), e.g. `createRuntime<SchemaEvents<typeof schemas>>({ schemas })`.
+ * (what events keep: subscribers, `history()`, `waitFor()`), and what
+ * `post()`, `publish()` and `request()` take is its input (`Inputs`), as
+ * tRPC types a procedure's caller by its schema's input and its resolver by
+ * the output. `defineEvents()` spares writing it out.
+ *
+ * @example
+ * const schemas = { 'user.created': z.object({ id: z.string(), at: z.date().transform((date) => date.toISOString()) }) }
+ * const runtime = createRuntime<SchemaEvents<typeof schemas>>({ schemas })
+ * runtime.bus().post('user.created', { id: 'u1', at: new Date() })    // the event's payload.at is a string
  */
-export type SchemaEvents<S extends PayloadSchemaMap> = { [K in keyof S]: StandardSchemaV1.InferOutput<S[K]> };
+export type SchemaEvents<S extends PayloadSchemaMap> = { [K in keyof S & string]: StandardSchemaV1.InferOutput<S[K]> } & Inputs<{
+  [K in keyof S & string]: StandardSchemaV1.InferInput<S[K]>;
+}>;
+
+/** Marks a schema map made by `defineEvents()`, from which `createRuntime()` takes its event map. Types only. */
+declare const definedEvents: unique symbol;
+
+/** A schema map made by `defineEvents()`: `createRuntime({ schemas })` given one is typed by `SchemaEvents<S>`. */
+export type EventSchemas<S extends PayloadSchemaMap = PayloadSchemaMap> = S & { readonly [definedEvents]: true };
+
+/** Each schema of `S` with an output the wire can carry: a schema whose output is a `Date` (not converted) fails to compile. */
+export type JsonOutputSchemas<S extends PayloadSchemaMap> = {
+  readonly [K in keyof S & string]: PayloadSchema<any, JsonCompatible<StandardSchemaV1.InferOutput<S[K]>>>;
+};
+
+/**
+ * Defines a runtime's events by their payload schemas: given as
+ * `createRuntime({ schemas })`, they type every bus of the runtime, each
+ * type's posts by its schema's input and its events by the output
+ * (`SchemaEvents`). The map is checked now (a wrong entry throws
+ * `InvalidOptionError` naming it) and returned as it is. A type without a
+ * schema is no type of the runtime: the map is the whole list.
+ *
+ * @example
+ * const events = defineEvents({
+ *   'user.created': z.object({ id: z.string(), at: z.date().transform((date) => date.toISOString()) }),
+ *   'user.deleted': z.object({ id: z.string() }),
+ * })
+ * const runtime = createRuntime({ schemas: events })
+ * runtime.bus().post('user.created', { id: 'u1', at: new Date() })
+ * runtime.bus().subscribe('user.created', (event) => event.payload.at.slice(0, 10))   // a string
+ */
+export function defineEvents<S extends PayloadSchemaMap>(schemas: S & JsonOutputSchemas<S>): EventSchemas<S> {
+  const errors: InvalidOptionError[] = [];
+  checkSchemaMap(schemas, 'defineEvents()', (error) => void errors.push(error));
+  if (errors.length > 0) throw InvalidOptionError.combine(errors, 'defineEvents() schemas');
+  return schemas as EventSchemas<S>;
+}
 
 /**
  * The schemas a runtime typed by event map `E` takes: any input, and an

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { InvalidEventError, InvalidOptionError, createRuntime, type BusEvent, type RemoteBus, type Runtime, type StandardSchemaV1 } from '../../../index.js';
+import { InvalidEventError, InvalidOptionError, createRuntime, defineEvents, type BusEvent, type RemoteBus, type Runtime, type SchemaEvents, type StandardSchemaV1 } from '../../../index.js';
 import { rejects } from '../../helpers.js';
 
 const test = suite('payload schemas');
@@ -168,6 +168,45 @@ test('across threads - a RemoteBus post converts with the posting thread\'s sche
   const recorded = worker.waitFor('order.recorded', { timeout: 10_000 });
   await worker.post('order.placed', { id: 'o-2', at: new Date(1) } as never);
   assert.equal((await recorded).payload, { id: 'o-2', at: '1970-01-01T00:00:00.000Z' });
+});
+
+test('across processors (1 x 2) - the root\'s schemas convert posts to a child processor\'s workers; a module spawned there registers its own', async () => {
+  const events = defineEvents({ 'order.placed': z.object({ id: z.string(), at: z.date().transform((date) => date.toISOString()) }) });
+  const typed = createRuntime({ processors: 1, threadsPerProcessor: 2, schemas: events });
+  runtime = typed as unknown as Runtime;
+  await typed.ready;
+  const one = typed.thread(1, 1).bus('external') as RemoteBus<SchemaEvents<typeof events>>;
+  const placed = await one.post('order.placed', { id: 'o-1', at: new Date(0) });
+  assert.equal(placed.payload, { id: 'o-1', at: '1970-01-01T00:00:00.000Z' });
+  const published = await one.publish('order.placed', { id: 'o-2', at: new Date(2) });
+  assert.equal(published.event?.payload, { id: 'o-2', at: '1970-01-01T00:00:00.002Z' });
+  await rejects(one.post('order.placed', { id: 1 } as never), 'INVALID_EVENT', 'refused here, before it crosses');
+  await rejects(one.publish('order.placed', { id: 'o-3', at: 'yesterday' } as never), 'INVALID_EVENT');
+  assert.equal((await one.history({ types: ['order.placed'] })).map((event) => event.payload.id), ['o-1', 'o-2']);
+  // The actor spawned in thread 1.2 emits a Date, which the schemas its module exports convert there.
+  await typed.spawn(new URL('../fixtures/stamped.machine.ts', import.meta.url), { processor: 1, thread: 2 });
+  const two = typed.thread(1, 2).bus('external') as unknown as RemoteBus; // untyped: order.recorded is the worker's type
+  const recorded = two.waitFor('order.recorded', { timeout: 60_000 });
+  await two.post('order.placed', { id: 'o-4', at: new Date(4) } as never);
+  assert.equal((await recorded).payload, { id: 'o-4', at: '1970-01-01T00:00:00.000Z' });
+});
+
+test('defineEvents - returns the map as it is, typing posts by the input; refuses a wrong entry by path', async () => {
+  const UserCreated = z.object({ id: z.string(), at: z.date().transform((date) => date.toISOString()) });
+  const events = defineEvents({ 'user.created': UserCreated });
+  assert.is(events['user.created'], UserCreated);
+  const typed = createRuntime({ schemas: events, threadsPerProcessor: 1 });
+  runtime = typed as unknown as Runtime;
+  await typed.ready;
+  // No cast: the schema's input (a Date) is what post() takes here and through a worker's RemoteBus.
+  const here = typed.bus().post('user.created', { id: 'u1', at: new Date(0) }, { priority: 'immediate' });
+  assert.equal(here.payload, { id: 'u1', at: '1970-01-01T00:00:00.000Z' });
+  const remote = typed.thread(0, 1).bus('external');
+  const there = await remote.post('user.created', { id: 'u2', at: new Date(1) });
+  assert.equal(there.payload, { id: 'u2', at: '1970-01-01T00:00:00.001Z' });
+  const error = thrown(() => defineEvents({ 'user.created': UserCreated, '': z.string(), 'x.y': { parse: () => 1 } as never })) as InvalidOptionError;
+  assert.instance(error, InvalidOptionError);
+  assert.equal(error.issues.map((issue) => issue.path), ['defineEvents()[""]', 'defineEvents()["x.y"]']);
 });
 
 test.run();

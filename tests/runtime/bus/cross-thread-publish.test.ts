@@ -1,0 +1,138 @@
+/**
+ * `publish()` awaited across threads, 1 processor × 2 threads: on the
+ * `RemoteBus` of a worker in the child processor it resolves once every
+ * handler **of that thread** has finished — a service's handler in the
+ * thread, and `RemoteBus.subscribe()` handlers here — with their outcomes;
+ * it does not wait for the other thread of the processor, nor for the root:
+ * a sync carries the event there. Handlers are held by gates, so nothing
+ * sleeps.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import { promiseState, rejects } from '../../helpers.js';
+
+const ECHO = new URL('../fixtures/echo.service.ts', import.meta.url);
+
+const test = suite('publish across 1 processor x 2 threads');
+
+let runtime: Runtime;
+let reported: Array<{ error: unknown; event: BusEvent }>;
+
+test.before(async () => {
+  reported = [];
+  runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', onError: (error, event) => void reported.push({ error, event }) });
+  await runtime.ready;
+});
+
+test.after(async () => {
+  await runtime.stop();
+});
+
+const worker = (thread: number) => runtime.thread(1, thread).bus('external') as RemoteBus;
+
+/** A promise and the function that resolves it. */
+function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+test('publish - waits for the thread\'s own handlers (a service there) and for its subscribers here, with each outcome', async () => {
+  const service = await runtime.spawn(ECHO, { processor: 1, thread: 1 });
+  const one = worker(1);
+  const release = gate();
+  const handled: string[] = [];
+  const slow = one.subscribe('ping', async (event) => {
+    await release.promise;
+    handled.push(event.id);
+  });
+  const failing = one.subscribe('ping', () => {
+    throw new RangeError('handler here failed');
+  });
+  try {
+    const publishing = one.publish('ping', { seq: 1 });
+    await one.state();
+    assert.is(await promiseState(publishing), 'pending', 'a handler here is still running');
+    release.open();
+    const published = await publishing;
+    assert.ok(published.dropped === undefined);
+    const { event, outcomes, failed } = published;
+    assert.equal(handled, [event.id]);
+    assert.is(outcomes.length, 3, 'the service\'s handler in the thread and both handlers here');
+    assert.equal(outcomes[0], { status: 'fulfilled', value: undefined }, 'the service\'s, subscribed first');
+    // A handler here settles its event in the thread; what it threw goes to onError here (below), not into the outcome.
+    void failed;
+    assert.match(event.id, /^1\.1\./, 'posted in thread 1 of processor 1');
+    // The service's answer was posted in the thread before publish() resolved.
+    const pongs = await one.history({ types: ['pong'] });
+    assert.equal(pongs.map((pong) => pong.payload), [{ seq: 1 }]);
+    // A handler here that throws is reported to the runtime's onError too.
+    assert.ok(reported.some((report) => report.event.id === event.id && /handler here failed/.test(String(report.error))));
+  } finally {
+    slow.unsubscribe();
+    failing.unsubscribe();
+    await service.stop();
+  }
+});
+
+test('publish - does not wait for the processor\'s other thread, nor the root: they get the event when a sync carries it', async () => {
+  const one = worker(1);
+  const two = worker(2);
+  const seenInTwo: BusEvent[] = [];
+  const reachedTwo = gate();
+  const inTwo = two.subscribe('job.run', (event) => {
+    seenInTwo.push(event);
+    reachedTwo.open();
+  });
+  const inRoot: BusEvent[] = [];
+  const rootSubscription = runtime.bus('external').subscribe('job.run', (event) => void inRoot.push(event));
+  try {
+    await two.state(); // thread 2 listens
+    const published = await one.publish('job.run', { n: 1 });
+    assert.ok(published.dropped === undefined);
+    const { event, outcomes } = published;
+    assert.equal(outcomes, [], 'thread 1 has no handler of job.run');
+    assert.equal([seenInTwo, inRoot], [[], []], 'published: thread 2 and the root have not seen it');
+    await one.toStation();
+    await two.fromStation();
+    await reachedTwo.promise;
+    assert.equal(seenInTwo.map((seen) => seen.id), [event.id]);
+    assert.equal(inRoot, [], 'processor 1\'s station has not pushed it to the main station');
+    await runtime.processor(1).station('external').toMain();
+    await runtime.station('external').fromMain(); // processor 0's local station, from which the root's bus reads
+    await runtime.bus('external').fromStation();
+    assert.equal(inRoot.map((seen) => seen.id), [event.id], 'the root reads it from the main station');
+    // The other way round: the root's publish waits for the root's handlers only.
+    const fromRoot = await runtime.bus('external').publish('job.run', { n: 2 }, { priority: 'immediate' });
+    assert.ok(fromRoot.dropped === undefined);
+    assert.equal(fromRoot.outcomes.length, 1, 'the root\'s handler');
+    assert.is(seenInTwo.length, 1, 'not thread 2\'s');
+  } finally {
+    inTwo.unsubscribe();
+    rootSubscription.unsubscribe();
+  }
+});
+
+test('publish - a refused post rejects here or in the thread, and nothing is posted', async () => {
+  const one = worker(1);
+  const before = (await one.history()).length;
+  await rejects(one.publish('', 1), 'INVALID_EVENT', 'an empty type');
+  await rejects(one.publish('x', undefined as never), 'INVALID_EVENT', 'undefined is no payload');
+  await rejects(one.publish('x', { at: new Date() } as never), 'INVALID_EVENT', 'a Date is no plain data');
+  await rejects(one.publish('x', 1, { priority: 'urgent' } as never), 'INVALID_OPTION');
+  assert.is((await one.history()).length, before);
+});
+
+test('publish - one pending on a handler that never settles rejects with RUNTIME_STOPPED when the runtime stops', async () => {
+  const one = worker(1);
+  one.subscribe('hold', () => new Promise(() => undefined));
+  const publishing = one.publish('hold', 1);
+  publishing.catch(() => undefined);
+  await one.state();
+  assert.is(await promiseState(publishing), 'pending');
+  await runtime.stop();
+  await rejects(publishing, 'RUNTIME_STOPPED');
+});
+
+test.run();
