@@ -30,6 +30,7 @@ export interface Published<Ev = BusEvent> {
    * subscription order: `{ status: 'fulfilled', value }` with what it
    * returned (its promise's value), or `{ status: 'rejected', reason }` with
    * what it threw (its promise's rejection; also reported to `onError`).
+   * Handlers that returned nothing share one frozen outcome object.
    */
   readonly outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
   /** How many handlers failed. */

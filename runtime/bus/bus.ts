@@ -226,7 +226,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.#outbox.push(event);
     if (priority === 'immediate') {
       this.#reports.delivered += subscriptions.deliver(event, after);
-      this.#afterDelivery([event]);
+      // Checked here: no array per post when no policy removes events after delivery.
+      if (this.#retention.policies.afterDelivery) this.#afterDelivery([event]);
     } else this.#pending.push(event);
     this.#scheduleReport();
     return event as PostedEvent<E, K, P>;

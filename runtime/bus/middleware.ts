@@ -10,7 +10,7 @@
 import { EventDroppedError, InvalidOptionError, MiddlewareFailedError } from '../../errors.js';
 import type { BusEvent, Payload, Priority, Side } from '../../types.js';
 import { describe } from '../validate.js';
-import { failures, type DeliveryWatch } from './outcomes.js';
+import { failures, fulfilled, type DeliveryWatch } from './outcomes.js';
 
 /** A post as a `before` middleware sees it: not stamped yet. */
 export interface PostDraft {
@@ -33,7 +33,10 @@ export type BeforeResult = void | undefined | { readonly payload: Payload } | { 
 
 /** What an `after` middleware is told of one delivery in this thread. */
 export interface DeliveryOutcome {
-  /** One per handler the event reached, in subscription order (as `publish()` gives them). */
+  /**
+   * One per handler the event reached, in subscription order (as `publish()` gives them). The outcome of
+   * a handler that returned nothing is one shared, frozen `{ status: 'fulfilled', value: undefined }`.
+   */
   readonly outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
   /** How many handlers failed. */
   readonly failed: number;
@@ -88,11 +91,6 @@ export function checkMiddlewareList(value: unknown, option: string): readonly Mi
   return Object.freeze(value.map((entry, index) => checkMiddleware(entry, `${option}[${index}]`)));
 }
 
-/** A post that goes on, with the payload the middleware left. */
-export interface Admitted {
-  readonly payload: Payload;
-}
-
 /** The middleware of one thread's side: the runtime's, then the bus's. */
 export class Pipeline {
   readonly #runtime: readonly Middleware[];
@@ -139,11 +137,11 @@ export class Pipeline {
   }
 
   /**
-   * Runs every `before` in order. Returns the payload to post; throws
-   * `EventDroppedError` when one drops it, `MiddlewareFailedError` when one
-   * throws (or returns something else than it may).
+   * Runs every `before` in order. Returns the payload to post (no wrapper: one
+   * object fewer per post); throws `EventDroppedError` when one drops it,
+   * `MiddlewareFailedError` when one throws (or returns something else than it may).
    */
-  before(draft: PostDraft): Admitted {
+  before(draft: PostDraft): Payload {
     let current = draft;
     for (const middleware of this.#before) {
       let result: unknown;
@@ -163,7 +161,7 @@ export class Pipeline {
       const cause = new TypeError(`before() returned ${describe(result)}; expected nothing, { payload } or { drop: reason } (a string).`);
       throw new MiddlewareFailedError(draft.type, this.#nameOf(middleware), 'before', { cause });
     }
-    return { payload: current.payload };
+    return current.payload;
   }
 
   /** Runs every `after` in reverse order; one that throws is reported to the runtime's `onError` and the others still run. */
@@ -211,6 +209,8 @@ export class AfterWatch implements DeliveryWatch {
   readonly #event: BusEvent;
   readonly #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown>>> = [];
   #promised = false;
+  /** Counted as they come: no second pass over the outcomes when every handler returned a plain value. */
+  #failed = 0;
 
   constructor(pipeline: Pipeline, event: BusEvent) {
     this.#pipeline = pipeline;
@@ -226,18 +226,16 @@ export class AfterWatch implements DeliveryWatch {
           (reason: unknown) => ({ status: 'rejected', reason }),
         ),
       );
-    } else this.#outcomes.push({ status: 'fulfilled', value: result });
+    } else this.#outcomes.push(fulfilled(result));
   }
 
   failed(reason: unknown): void {
+    this.#failed++;
     this.#outcomes.push({ status: 'rejected', reason });
   }
 
   delivered(): void {
     if (this.#promised) this.#pipeline.track(this.#event, Promise.all(this.#outcomes));
-    else {
-      const outcomes = this.#outcomes as Array<PromiseSettledResult<unknown>>;
-      this.#pipeline.after(this.#event, { outcomes, failed: failures(outcomes) });
-    }
+    else this.#pipeline.after(this.#event, { outcomes: this.#outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });
   }
 }

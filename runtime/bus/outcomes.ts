@@ -16,6 +16,14 @@ export interface DeliveryWatch {
   delivered(): void;
 }
 
+/** The outcome of every handler that returned nothing: one frozen object, not one per handler call. */
+const RETURNED_NOTHING: PromiseFulfilledResult<unknown> = Object.freeze({ status: 'fulfilled', value: undefined });
+
+/** The outcome of a handler that returned `value` (not a promise); shared (frozen) when it returned nothing. */
+export function fulfilled(value: unknown): PromiseFulfilledResult<unknown> {
+  return value === undefined ? RETURNED_NOTHING : { status: 'fulfilled', value };
+}
+
 /** Collects the outcomes of one event's handlers; `outcomes` settles once they all have. */
 export function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Array<PromiseSettledResult<unknown>>> } {
   const outcomes: Array<Promise<PromiseSettledResult<unknown>> | PromiseSettledResult<unknown>> = [];
@@ -30,7 +38,7 @@ export function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Arr
               (value: unknown) => ({ status: 'fulfilled', value }),
               (reason: unknown) => ({ status: 'rejected', reason }),
             )
-          : { status: 'fulfilled', value: result },
+          : fulfilled(result),
       );
     },
     failed: (reason) => void outcomes.push({ status: 'rejected', reason }),

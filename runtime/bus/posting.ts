@@ -41,7 +41,7 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   if (pipeline.hasBefore) {
     const draft: PostDraft = topic === undefined && meta === undefined ? { type, payload, side, priority } : { type, payload, side, priority, topic, meta };
     try {
-      payload = pipeline.before(draft).payload;
+      payload = pipeline.before(draft);
     } catch (error) {
       if (isBusError(error, 'EVENT_DROPPED')) context.thread.subscriptions(side).metrics?.dropped(type);
       throw error;

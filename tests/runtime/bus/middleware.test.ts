@@ -88,6 +88,30 @@ test('after - sees each handler outcome (values and errors) once all have settle
   assert.equal(seen.map((s) => s.type), ['job.done', 'job.more']);
 });
 
+test('after - handlers that returned nothing share one frozen outcome; values and errors get their own', async () => {
+  const bus = runtime.bus('external');
+  const seen: DeliveryOutcome[] = [];
+  bus.use({ after: (_event, outcome) => void seen.push(outcome) });
+  bus.subscribe('tick', () => {});
+  bus.subscribe('tick', () => {});
+  bus.subscribe('tick', () => 7);
+  bus.post('tick', {}, { priority: 'immediate' });
+  bus.post('tick', {}, { priority: 'immediate' });
+  assert.is(seen.length, 2, 'after ran before each immediate post returned');
+  const [first, second] = seen as [DeliveryOutcome, DeliveryOutcome];
+  assert.equal(first.outcomes, [
+    { status: 'fulfilled', value: undefined },
+    { status: 'fulfilled', value: undefined },
+    { status: 'fulfilled', value: 7 },
+  ]);
+  assert.is(first.outcomes[0], first.outcomes[1]);
+  assert.is(first.outcomes[0], second.outcomes[0], 'one object for every post');
+  assert.ok(Object.isFrozen(first.outcomes[0]), 'shared, so frozen');
+  assert.is.not(first.outcomes[2], second.outcomes[2], 'a returned value gets its own');
+  const published = await bus.publish('tick', {});
+  assert.is(published.outcomes[0], first.outcomes[0], 'publish() outcomes share it too');
+});
+
 test('order - runtime middleware, then the bus\'s, in registration order; after in reverse', async () => {
   await runtime.stop();
   const order: string[] = [];

@@ -53,6 +53,25 @@ test('stats - counts posts and handler calls by type, errors by type and subscri
   assert.equal(runtime.bus('internal').stats()!.posted, {}, 'each side has its own');
 });
 
+test('stats - counts stay exact by type when types interleave, and a type only dropped is not counted as posted', () => {
+  runtime = createRuntime({ metrics: true, middleware: [{ before: (draft) => (draft.type === 'spam' ? { drop: 'spam' } : undefined) }] });
+  const bus = runtime.bus('external');
+  bus.subscribe('a', () => {});
+  bus.subscribe('b', () => {});
+  bus.subscribe('b', () => {});
+  for (const type of ['a', 'b', 'a', 'a', 'spam', 'b', 'a']) {
+    try {
+      bus.post(type, {}, { priority: 'immediate' });
+    } catch (error) {
+      if (!isBusError(error, 'EVENT_DROPPED')) throw error;
+    }
+  }
+  const stats = bus.stats()!;
+  assert.equal(stats.posted, { a: 4, b: 2 });
+  assert.equal(stats.delivered, { a: 4, b: 4 });
+  assert.equal(stats.dropped, { spam: 1 });
+});
+
 test('stats - depths: queued deferred events, unsent events, in-flight promises; dropped posts by type', async () => {
   runtime = createRuntime({ metrics: true, deferred: 'manual', middleware: [{ before: (draft) => (draft.type === 'spam' ? { drop: 'spam' } : undefined) }] });
   const bus = runtime.bus('external');
