@@ -427,7 +427,8 @@ export function createThreadService(
         const target = bus(side, generation, 'publish');
         const [draft, ...more] = Array.isArray(drafts) ? eventsFromFrame(drafts) : [];
         if (draft === undefined || more.length > 0) throw new InvalidOptionError('publish drafts', 'expected a frame of one draft event.');
-        // A middleware module may drop it: the caller is refused as post() would be.
+        // A middleware module may drop it: the caller is refused (EVENT_DROPPED) as post() would be, since
+        // RemoteBus.publish() resolves only with a delivered event (its type has no dropped variant).
         const published = schemas.conformed(() => target.publish(draft.type, draft.payload, draftOptions(draft))).then((done) => {
           if (done.dropped !== undefined) throw new EventDroppedError(draft.type, done.dropped, done.middleware);
           return done;
