@@ -19,7 +19,7 @@ import { entryExecArgv, runtimeEntry } from './entries.js';
 import { isInspectionBatch } from '../inspection/ports.js';
 import type { InspectionBatch } from '../inspection/tap.js';
 import type { MemoryStats } from '../store/memory-stats.js';
-import type { ProcessorStats } from './processor-node.js';
+import type { StatsParts } from '../metrics/runtime-stats.js';
 
 
 /** How a processor process ended. */
@@ -275,8 +275,8 @@ export class RemoteProcessor {
   }
 
   /** The memory of the processor's stations and the metrics and memory of every bus of its threads. */
-  async stats(): Promise<ProcessorStats> {
-    return unwrap((await this.#send({ type: 'stats', id: this.#nextId++ })) as Outcome<ProcessorStats>);
+  async stats(): Promise<StatsParts> {
+    return unwrap((await this.#send({ type: 'stats', id: this.#nextId++ })) as Outcome<StatsParts>);
   }
 
   /** The caller of one of this processor's threads (one per thread: posts and calls through it keep their order). */

@@ -24,15 +24,8 @@ import { Station } from '../station/station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, memorySummary, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
 import { loadMiddlewareModules } from '../bus/middleware-modules.js';
 import type { BusStats } from '../metrics/stats.js';
+import type { StatsParts } from '../metrics/runtime-stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
-
-/** What a processor answers a `stats` control message with (see `ProcessorNode.stats`). */
-export interface ProcessorStats {
-  readonly buses: readonly BusStats[];
-  readonly memory: readonly MemoryStats[];
-  /** Threads that did not answer, `<processor>.<thread>`. */
-  readonly unavailable: readonly string[];
-}
 import type { WorkerExit } from './worker-api.js';
 
 const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog', 'memory'];
@@ -362,7 +355,7 @@ export class ProcessorNode implements StationHost {
    * every bus of its threads; a thread that does not answer (being
    * restarted) is named in `unavailable`.
    */
-  async stats(): Promise<ProcessorStats> {
+  async stats(): Promise<StatsParts> {
     const memory: MemoryStats[] = [];
     for (const side of SIDES) {
       const held = this.#stations[side].memory();
