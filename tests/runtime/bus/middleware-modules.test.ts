@@ -91,6 +91,19 @@ test('bad modules - a missing module or export rejects runtime.ready with INVALI
   }
 });
 
+test('bad modules - one that loads in the root but throws in a worker rejects runtime.ready (WORKER_CRASHED, naming the option); the root goes on', async () => {
+  const module = new URL('../fixtures/main-only.middleware.ts', import.meta.url);
+  const runtime = createRuntime({ threadsPerProcessor: 1, middleware: [{ module }] });
+  try {
+    await runtime.ready;
+    assert.unreachable('ready');
+  } catch (error) {
+    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+    assert.match((error as Error).message, /middleware\[0\]\.module.*refuses to load in a worker/);
+  }
+  assert.is(runtime.running, false, 'a runtime that cannot start stops');
+});
+
 test('bad entries - refused by createRuntime at once, naming the field', () => {
   for (const [entry, option] of [
     [{ module: 42 }, 'middleware[0].module'],
