@@ -7,6 +7,7 @@
  * (`runtime.ready`), a post there is refused rather than let through
  * unchecked.
  */
+import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import { loadTypeScriptIn } from '../hosting/entries.js';
@@ -54,7 +55,7 @@ export function checkMiddlewareModule(value: MiddlewareModule, option: string, i
   if (module instanceof URL) href = module.href;
   else if (typeof module === 'string' && module.length > 0) {
     // A path becomes a file URL, as `runtime.spawn()` takes one.
-    href = /^[a-z][a-z0-9+.-]*:/i.test(module) ? module : new URL(module, `file://${process.cwd()}/`).href;
+    href = /^[a-z][a-z0-9+.-]*:/i.test(module) ? module : pathToFileURL(module).href;
   } else throw new InvalidOptionError(`${option}.module`, `expected a module URL or path, got ${describe(module)}.`);
   if (value.export !== undefined && (typeof value.export !== 'string' || value.export.length === 0)) {
     throw new InvalidOptionError(`${option}.export`, `expected an export name, got ${describe(value.export)}.`);

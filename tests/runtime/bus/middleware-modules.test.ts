@@ -4,6 +4,7 @@
  * and child processors as in the root; a module that cannot be loaded, or an
  * export that is no middleware, is refused as INVALID_OPTION at start.
  */
+import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -61,8 +62,8 @@ test('embedded workers - a named export runs in the root\'s worker threads, afte
   }
 });
 
-test('root - a post before the module has loaded is refused (MIDDLEWARE_FAILED), not let through unchecked', async () => {
-  const runtime = createRuntime({ middleware: [{ module: STAMP }] });
+test('root - a post before the module has loaded is refused (MIDDLEWARE_FAILED), not let through unchecked; a file path works as a URL does', async () => {
+  const runtime = createRuntime({ middleware: [{ module: fileURLToPath(STAMP) }] });
   try {
     assert.throws(() => runtime.bus('external').post('order', {}), (error: unknown) => isBusError(error, 'MIDDLEWARE_FAILED'));
     await runtime.ready;
