@@ -61,6 +61,8 @@ export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
 export type { AwaitableBus, Dropped, Published } from './runtime/bus/bus-awaits.js';
 export type { BeforeResult, DeliveryOutcome, Middleware, PostDraft } from './runtime/bus/middleware.js';
+export type { MiddlewareModule } from './runtime/bus/middleware-modules.js';
+export type { ActorMemory } from './runtime/thread/thread-service.js';
 export type { BusStats, DurationSummary, MetricsOptions, RuntimeStats } from './runtime/metrics/stats.js';
 export type { WaitForEventsOptions, WaitForOptions } from './runtime/bus/wait-for.js';
 export type { ReplyErrorInfo, ReplyOptions, ReplyPayload, RequestOptions } from './runtime/bus/request-reply.js';

@@ -18,7 +18,8 @@ import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from './store/
 import { policyLimits, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './station/sync-policy.js';
 import { PayloadSchemas, checkSchemaMap, type PayloadSchemaMap } from './payload/payload-schemas.js';
 import { assertFunction, assertKnownKeys, describe, type Report } from './validate.js';
-import { checkMiddlewareList, type Middleware } from './bus/middleware.js';
+import type { Middleware } from './bus/middleware.js';
+import { checkMiddlewareEntries, type MiddlewareModule, type MiddlewareModuleSpec, type ModuleMiddleware } from './bus/middleware-modules.js';
 import { checkMetricsOptions, type ResolvedMetrics } from './metrics/bus-metrics.js';
 import type { MetricsOptions } from './metrics/stats.js';
 import { FrameTransport, InMemoryTransport, type Transport } from './wire/transport.js';
@@ -112,11 +113,14 @@ export interface RuntimeOptions {
    */
   readonly memory?: MemoryOptions;
   /**
-   * Middleware of every bus of the threads hosted in this JS thread (the
-   * root's; functions cannot reach workers), before each bus's own
-   * (`bus.use()`). Default none.
+   * Middleware of every bus, before each bus's own (`bus.use()`), in order.
+   * A middleware object runs on the buses of the threads hosted in this JS
+   * thread (functions cannot reach workers); a `{ module, export? }` entry
+   * is loaded by every thread, worker threads and child processors included,
+   * and runs on all their buses (`runtime.ready` waits for it, and rejects
+   * with `INVALID_OPTION` if the module cannot be loaded). Default none.
    */
-  readonly middleware?: readonly Middleware[];
+  readonly middleware?: readonly (Middleware | MiddlewareModule)[];
   /** Record metrics (`bus.stats()`, `runtime.stats()`), and post them every `intervalMs` if given. Default off. */
   readonly metrics?: boolean | MetricsOptions;
   /**
@@ -208,7 +212,12 @@ export interface ResolvedRuntimeOptions {
   readonly journal: string | false | undefined;
   /** The memory policies every bus and station of this process applies. */
   readonly memory: MemoryPolicies;
+  /** The middleware of this thread's buses, module entries as placeholders in their places. */
   readonly middleware: readonly Middleware[];
+  /** The module entries, for workers and child processors to load. */
+  readonly middlewareModules: readonly MiddlewareModuleSpec[];
+  /** The root's placeholders of the module entries, loaded as the runtime starts. */
+  readonly middlewarePlaceholders: readonly ModuleMiddleware[];
   /** Off: `undefined`. */
   readonly metrics: ResolvedMetrics | undefined;
   /** The payload schemas of this thread (empty when none were given; `runtime.schema()` adds more). */
@@ -285,7 +294,7 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
   }
   const memoryOptions = checkMemoryOptions(options.memory, 'memory', report);
   if (options.schemas !== undefined) checkSchemaMap(options.schemas, 'schemas', report);
-  const middleware = check(() => checkMiddlewareList(options.middleware, 'middleware'), []);
+  const middleware = check(() => checkMiddlewareEntries(options.middleware, 'middleware'), { root: [], modules: [], placeholders: [] });
   const metrics = check(() => checkMetricsOptions(options.metrics), undefined);
   if (errors.length > 0) throw InvalidOptionError.combine(errors, 'createRuntime options', (path) => valueAt(options, path));
   return {
@@ -306,7 +315,9 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
     syncLimits: sync === undefined ? undefined : policyLimits(sync),
     journal,
     memory: new MemoryPolicies(memoryOptions),
-    middleware,
+    middleware: middleware.root,
+    middlewareModules: middleware.modules,
+    middlewarePlaceholders: middleware.placeholders,
     metrics,
     schemas: new PayloadSchemas(options.schemas),
   };

@@ -36,7 +36,10 @@ import type { InspectorOptions } from '../inspector/options.js';
 import { Recordings } from './recording/recordings.js';
 import { stopServices } from './services/registry.js';
 import type { RecordingHandle, RecordOptions } from './recording/record-options.js';
-import { busId, threadActors, unwrap, userActorApi, type ActorInfo } from './thread/thread-service.js';
+import { busId, memorySummary, threadActors, threadStats, unwrap, userActorApi, type ActorInfo } from './thread/thread-service.js';
+import type { RemoteStatsSource, StatsParts } from './metrics/runtime-stats.js';
+import type { BusStats } from './metrics/stats.js';
+import type { MemoryStats } from './store/memory-stats.js';
 import { assertSide } from './validate.js';
 import type { FrameChannel, MessagePortLike } from './wire/frame-channel.js';
 
@@ -88,6 +91,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
         ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
         ...(options.sync === undefined ? {} : { sync: options.sync }),
         ...(options.memory.none ? {} : { memory: options.memory.options }),
+        ...remoteSettings(options),
       },
       options.processorExecArgv,
       processors,
@@ -127,10 +131,13 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     };
     this.#recordings = new Recordings(this.inspection, () => options.clock.now(), this.#mainStations);
     this.addProcessor();
+    // Middleware modules load here first (the root's placeholders), so a module that cannot be loaded is
+    // refused as INVALID_OPTION before any worker or processor starts to load it.
+    const middlewareLoaded = Promise.all(options.middlewarePlaceholders.map((middleware) => middleware.load()));
     const workers =
       threads === 0
-        ? Promise.resolve()
-        : startWorkerThreads(this, {
+        ? middlewareLoaded
+        : middlewareLoaded.then(() => startWorkerThreads(this, {
             processor: 0,
             count: threads,
             deferred: options.deferred,
@@ -142,11 +149,12 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
             ...(options.sync === undefined ? {} : { sync: options.sync }),
             inspection: { on: () => this.inspection.remoteOn, attach: (port) => this.inspection.relay.attach(port) },
             ...(options.memory.none ? {} : { memory: options.memory.options }),
+            ...remoteSettings(options),
             onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
-          }).then((started) => {
+          })).then((started) => {
             this.#workerThreads.push(started);
           });
-    const children = Promise.all(Array.from({ length: processors }, (_, i) => this.#children.start(i + 1)));
+    const children = middlewareLoaded.then(() => Promise.all(Array.from({ length: processors }, (_, i) => this.#children.start(i + 1))));
     this.#started = Promise.all([workers, children]).then(() => undefined);
     // A runtime that cannot start stops what did start: no worker or process is left behind.
     this.ready = this.#started.catch(async (error: unknown) => {
@@ -300,11 +308,13 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       { id: 'bridge', kind: 'bridge', processor: null, thread: null, side: null, state: this.bridgeActor.getSnapshot().value },
     ];
     for (const side of SIDES) {
-      list.push({ id: `station:main:${side}`, kind: 'station', processor: null, thread: null, side, state: this.#mainStations[side].state });
+      const station = this.#mainStations[side];
+      list.push({ id: `station:main:${side}`, kind: 'station', processor: null, thread: null, side, state: station.state, ...memorySummary(station.memory()) });
     }
     this.#localStations.forEach((stations, processor) => {
       for (const side of SIDES) {
-        list.push({ id: stationId('local', side, processor), kind: 'station', processor, thread: null, side, state: stations[side].state });
+        const station = stations[side];
+        list.push({ id: stationId('local', side, processor), kind: 'station', processor, thread: null, side, state: station.state, ...memorySummary(station.memory()) });
       }
     });
     for (const thread of this.#threads.flat()) list.push(...threadActors(thread));
@@ -314,6 +324,33 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     ]);
     for (const actors of remote) list.push(...actors);
     return list;
+  }
+
+  /** The stats of what runs in this JS thread: its threads' buses and every station here. */
+  localStats(): StatsParts {
+    const buses: BusStats[] = [];
+    const memory: MemoryStats[] = [];
+    for (const station of [...SIDES.map((side) => this.#mainStations[side]), ...Object.values(this.#localStations).flatMap((s) => SIDES.map((side) => s[side]))]) {
+      const held = station.memory();
+      if (held !== undefined) memory.push(held);
+    }
+    for (const thread of this.#threads.flat()) {
+      const stats = threadStats(thread);
+      buses.push(...stats.buses);
+      memory.push(...stats.memory);
+    }
+    return { buses, memory };
+  }
+
+  /** The worker threads attached here and the child processors, to be asked for their stats. */
+  remoteStatsSources(): RemoteStatsSource[] {
+    return [
+      ...[...this.#remoteThreads.values()].map((remote) => ({
+        name: `${remote.caller.processor}.${remote.caller.thread}`,
+        stats: async () => unwrap(await remote.caller.call('stats')),
+      })),
+      ...this.#children.all().map((child) => ({ name: String(child.processor), stats: () => child.stats() })),
+    ];
   }
 
   /** The control API of a thread wherever it runs (here, a worker, a child processor). */
@@ -494,6 +531,14 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   async #inspectChildren(): Promise<void> {
     await Promise.all(this.#children.all().map((child) => child.inspect()));
   }
+}
+
+/** What workers and child processors start with beyond their own options: metrics on, middleware modules. */
+function remoteSettings(options: ResolvedRuntimeOptions) {
+  return {
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.middlewareModules.length === 0 ? {} : { middleware: options.middlewareModules }),
+  };
 }
 
 function stationId(kind: StationKind, side: Side, processor: number): string {

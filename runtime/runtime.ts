@@ -24,7 +24,7 @@ import { assertKnownKeys, assertSide } from './validate.js';
 import { checkInspectorOptions, type InspectorOptions } from '../inspector/options.js';
 import { checkRecordArguments, type RecordingHandle, type RecordOptions } from './recording/record-options.js';
 import type { Transport } from './wire/transport.js';
-import { collectStats, everyInterval } from './metrics/runtime-stats.js';
+import { everyInterval, gatherStats, summarize } from './metrics/runtime-stats.js';
 import type { RuntimeStats } from './metrics/stats.js';
 import type { AnyEvents, EventMap, EventTypeOf, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
 import type { EventSchemas, PayloadSchema, PayloadSchemaMap, SchemaEvents, SchemaFor, SchemaMapFor } from './payload/payload-schemas.js';
@@ -132,31 +132,40 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
     const intervalMs = core.options.metrics?.intervalMs;
     if (intervalMs !== undefined) {
       const root = core.thread(0, 0);
-      const stop = everyInterval(core.clock, intervalMs, () => {
-        const stats = collectStats(core.localThreads(), core.clock);
+      const post = (stats: RuntimeStats | undefined) => {
         try {
           if (stats !== undefined && core.running) root.bus('internal').post('busline.stats', stats as never);
         } catch (error) {
           // A full internal bus refuses it like any post; the next interval tries again.
           core.options.onError(error, { type: 'busline.stats', id: 'busline.stats' } as BusEvent);
         }
+      };
+      const stop = everyInterval(core.clock, intervalMs, () => {
+        const remote = core.remoteStatsSources();
+        // Everything here: posted within the tick. Workers and processors answer a control call first.
+        if (remote.length === 0) post(summarize([core.localStats()], core.clock.now()));
+        else void gatherStats(core.localStats(), remote, core.clock).then(post);
       });
       root.whenHalted(stop);
     }
   }
 
   /**
-   * The metrics of every bus of the threads hosted in this JS thread (the
-   * root's thread 0.0 and embedded processors' threads), with totals; `undefined`
-   * unless `createRuntime({ metrics: true })` turned them on. Worker threads
-   * and child processors are not included yet: their buses record nothing.
+   * The metrics of every bus of every thread — the root's, embedded
+   * processors', worker threads' and child processors' — and the memory of
+   * every history with a budget (buses, local and main stations), with
+   * totals; `undefined` unless `createRuntime({ metrics })` turned metrics on
+   * or some history has a memory budget. A thread or processor that does not
+   * answer (crashed, restarting) is named in `unavailable`.
    *
    * @example
-   * const runtime = createRuntime({ metrics: true })
-   * console.log(runtime.stats()?.posted)
+   * const runtime = createRuntime({ metrics: true, threadsPerProcessor: 2 })
+   * await runtime.ready
+   * const stats = await runtime.stats()
+   * console.log(stats?.posted, stats?.buses.map((bus) => bus.thread))
    */
-  stats(): RuntimeStats | undefined {
-    return collectStats(this.#core.localThreads(), this.#core.clock);
+  stats(): Promise<RuntimeStats | undefined> {
+    return gatherStats(this.#core.localStats(), this.#core.remoteStatsSources(), this.#core.clock);
   }
 
   /** The wall clock events are stamped with (`clock`). */

@@ -84,13 +84,6 @@ export function checkMiddleware(value: unknown, option: string): Middleware {
   return middleware;
 }
 
-/** Checks a list of middleware (`createRuntime({ middleware })`). */
-export function checkMiddlewareList(value: unknown, option: string): readonly Middleware[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new InvalidOptionError(option, `expected an array of middleware, got ${describe(value)}.`);
-  return Object.freeze(value.map((entry, index) => checkMiddleware(entry, `${option}[${index}]`)));
-}
-
 /** The middleware of one thread's side: the runtime's, then the bus's. */
 export class Pipeline {
   readonly #runtime: readonly Middleware[];

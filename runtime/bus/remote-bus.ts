@@ -23,6 +23,8 @@ import {
 import type { BusCounts, ThreadApi } from '../thread/thread-service.js';
 import { encodeFrame } from '../../schemas/codec/index.js';
 import type { Outcome } from '../wire/protocol.js';
+import type { BusStats } from '../metrics/stats.js';
+import type { MemoryStats } from '../store/memory-stats.js';
 import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '../thread/thread-service.js';
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from '../validate.js';
 import { AbortedError, TransportError, WorkerCrashedError, fromWireError, isBusError } from '../../errors.js';
@@ -384,6 +386,31 @@ export class RemoteBus<E = AnyEvents> {
   ): Promise<Array<EventOf<E, PatternOf<T>>>> {
     checkHistoryQuery(query, 'history query', { filter: false });
     return eventsFromFrame(unwrap(await this.#call('history', this.side, query as PortableQuery))) as Array<EventOf<E, PatternOf<T>>>;
+  }
+
+  /**
+   * `Bus.stats()` in the thread: its side's metrics (counts by type, handler
+   * time percentiles, errors, depths, syncs), or `undefined` unless
+   * `createRuntime({ metrics })` turned them on.
+   *
+   * @example
+   * const stats = await runtime.thread(0, 1).bus('external').stats()
+   * console.log(stats?.posted, stats?.handlerTime.p99)
+   */
+  async stats(): Promise<BusStats | undefined> {
+    return unwrap(await this.#call('stats', this.side)).buses[0];
+  }
+
+  /**
+   * `Bus.memory()` in the thread: what the thread's current bus holds against
+   * its memory budget (bytes, count, multipliers, by type); `undefined`
+   * without `memory.budget`.
+   *
+   * @example
+   * const held = await runtime.thread(0, 1).bus('external').memory()
+   */
+  async memory(): Promise<MemoryStats | undefined> {
+    return unwrap(await this.#call('stats', this.side)).memory[0];
   }
 
   async queue(): Promise<BusEvent[]> {

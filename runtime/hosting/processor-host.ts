@@ -18,6 +18,8 @@ import { eventsFromFrame, unwrap, type ActorInfo, type EventsFrame, type Portabl
 import { entryExecArgv, runtimeEntry } from './entries.js';
 import { isInspectionBatch } from '../inspection/ports.js';
 import type { InspectionBatch } from '../inspection/tap.js';
+import type { MemoryStats } from '../store/memory-stats.js';
+import type { StatsParts } from '../metrics/runtime-stats.js';
 
 
 /** How a processor process ended. */
@@ -272,6 +274,11 @@ export class RemoteProcessor {
     return unwrap((await this.#send({ type: 'actors', id: this.#nextId++ })) as Outcome<ActorInfo[]>);
   }
 
+  /** The memory of the processor's stations and the metrics and memory of every bus of its threads. */
+  async stats(): Promise<StatsParts> {
+    return unwrap((await this.#send({ type: 'stats', id: this.#nextId++ })) as Outcome<StatsParts>);
+  }
+
   /** The caller of one of this processor's threads (one per thread: posts and calls through it keep their order). */
   threadCaller(thread: number): ThreadCaller {
     let caller = this.#callers.get(thread);
@@ -362,6 +369,19 @@ export class RemoteStation {
   /** The readers whose subscribers are behind, each with how far (see `Station.backlog()`). */
   backlog(): Promise<ReaderBacklog[]> {
     return this.#call('backlog');
+  }
+
+  /**
+   * `Station.memory()` in the processor: what the station's history holds
+   * against its memory budget (bytes, count, multipliers, by type);
+   * `undefined` without `memory.budget`.
+   *
+   * @example
+   * const held = await runtime.processor(1).station('external').memory()
+   * console.log(held?.bytes, held?.multipliers)
+   */
+  async memory(): Promise<MemoryStats | undefined> {
+    return (await this.#call<MemoryStats | null>('memory')) ?? undefined;
   }
 }
 

@@ -21,16 +21,20 @@ import { StationJournal } from '../store/journal.js';
 import { MemoryPolicies, checkMemoryOptions } from '../store/memory-policy.js';
 import { systemClock } from '../clock.js';
 import { Station } from '../station/station.js';
-import { THREAD_API_METHODS, createThreadService, eventsToFrame, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
+import { THREAD_API_METHODS, createThreadService, eventsToFrame, memorySummary, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
+import { loadMiddlewareModules } from '../bus/middleware-modules.js';
+import type { BusStats } from '../metrics/stats.js';
+import type { StatsParts } from '../metrics/runtime-stats.js';
+import type { MemoryStats } from '../store/memory-stats.js';
 import type { WorkerExit } from './worker-api.js';
 
-const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog'];
+const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog', 'memory'];
 
 /** Why `message` is not a control message this node can act on, or undefined when it is one. */
 function controlProblem(message: unknown): string | undefined {
   if (typeof message !== 'object' || message === null) return 'expected an object';
   const { type, target, method, args } = message as Record<string, unknown>;
-  if (type === 'actors' || type === 'stop' || type === 'init' || type === 'inspect') return undefined;
+  if (type === 'actors' || type === 'stats' || type === 'stop' || type === 'init' || type === 'inspect') return undefined;
   if (type !== 'call') return `unknown type ${JSON.stringify(String(type)).slice(0, 40)}`;
   if (!Array.isArray(args)) return 'args must be an array';
   if (target === 'thread') {
@@ -131,6 +135,8 @@ export class ProcessorNode implements StationHost {
         this.#stations[side].journal = this.#journal;
       }
     }
+    // The runtime's middleware modules, loaded before thread 0 exists: one that cannot be loaded fails the start.
+    const middleware = await loadMiddlewareModules(this.#init.middleware);
     const { port1, port2 } = new MessageChannel();
     const inspectPorts = this.#inspection === undefined ? undefined : new MessageChannel();
     if (inspectPorts !== undefined) this.#inspection!.relay.attach(inspectPorts.port2);
@@ -144,7 +150,8 @@ export class ProcessorNode implements StationHost {
       incarnation: incarnationName(this.#incarnation(), 0),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
       ...(this.#init.memory === undefined ? {} : { memory: this.#init.memory }),
-    });
+      ...(this.#init.metrics === undefined ? {} : { metrics: this.#init.metrics }),
+    }, undefined, middleware);
     const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
       (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
     this.attachThread(this.processor, 0, port2, call);
@@ -176,6 +183,8 @@ export class ProcessorNode implements StationHost {
         ? {}
         : { inspection: { on: () => this.#inspection!.tap.on, attach: (port) => this.#inspection!.relay.attach(port) } }),
       ...(this.#init.memory === undefined ? {} : { memory: this.#init.memory }),
+      ...(this.#init.metrics === undefined ? {} : { metrics: this.#init.metrics }),
+      ...(this.#init.middleware === undefined ? {} : { middleware: this.#init.middleware }),
     });
     await resent;
     // A stop() that came while this started has nothing left for a timer to sync.
@@ -301,6 +310,8 @@ export class ProcessorNode implements StationHost {
             return { size: station.size, bytes: station.bytes, state: station.state };
           case 'backlog':
             return station.backlog();
+          case 'memory':
+            return station.memory() ?? null;
           default:
             throw new UnsupportedError(`A station has no remote method ${message.method}.`);
         }
@@ -316,6 +327,7 @@ export class ProcessorNode implements StationHost {
     }
     if (message.type === 'stop') return outcome(() => this.stop());
     if (message.type === 'actors') return outcome(() => this.actors());
+    if (message.type === 'stats') return outcome(() => this.stats());
     return { ok: false, code: 'UNSUPPORTED', message: `unexpected control message ${message.type}` };
   }
 
@@ -328,6 +340,7 @@ export class ProcessorNode implements StationHost {
       thread: null,
       side,
       state: this.#stations[side].state,
+      ...memorySummary(this.#stations[side].memory()),
     }));
     // A worker that is gone (being restarted) has no actors to list; its call rejects.
     const threads = await Promise.all(
@@ -335,6 +348,30 @@ export class ProcessorNode implements StationHost {
     );
     for (const result of threads) if (result?.ok === true) list.push(...result.value);
     return list;
+  }
+
+  /**
+   * The memory of this processor's stations and the metrics and memory of
+   * every bus of its threads; a thread that does not answer (being
+   * restarted) is named in `unavailable`.
+   */
+  async stats(): Promise<StatsParts> {
+    const memory: MemoryStats[] = [];
+    for (const side of SIDES) {
+      const held = this.#stations[side].memory();
+      if (held !== undefined) memory.push(held);
+    }
+    const buses: BusStats[] = [];
+    const unavailable: string[] = [];
+    await Promise.all(
+      [...this.#threads.entries()].map(async ([index, thread]) => {
+        const answer = await thread.caller.call('stats').catch(() => undefined);
+        if (answer?.ok !== true) return void unavailable.push(`${this.processor}.${index}`);
+        buses.push(...answer.value.buses);
+        memory.push(...answer.value.memory);
+      }),
+    );
+    return { buses, memory, unavailable };
   }
 
   /** Stops the threads and workers and the station actors. */

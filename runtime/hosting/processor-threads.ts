@@ -24,6 +24,8 @@ import type { Clock } from '../clock.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
 import type { MemoryOptions } from '../store/memory-policy.js';
 import { runtimeEntry } from './entries.js';
+import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
+import type { MiddlewareModuleSpec } from '../bus/middleware-modules.js';
 
 /** Where the started threads are attached; a restarted thread is attached again and replaces the old one. */
 export interface ThreadAttacher {
@@ -76,6 +78,10 @@ export interface WorkerThreadOptions {
   readonly sync?: SyncPolicy;
   /** The runtime's memory policies, if any. */
   readonly memory?: MemoryOptions;
+  /** Set when the runtime records metrics: every worker's buses record them. */
+  readonly metrics?: ResolvedMetrics;
+  /** The runtime's middleware modules: every worker loads them before it serves. */
+  readonly middleware?: readonly MiddlewareModuleSpec[];
   /** Heap limits of each worker. */
   readonly resourceLimits?: ResourceLimits;
   /** The processor's own incarnation (`''` for the first): part of its threads' incarnation names. */
@@ -135,6 +141,8 @@ async function superviseThread(
       ...(options.sync === undefined ? {} : { sync: options.sync }),
       ...(inspection === undefined ? {} : { inspectPort: inspection.port2, inspect: options.inspection!.on() }),
       ...(options.memory === undefined ? {} : { memory: options.memory }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.middleware === undefined || options.middleware.length === 0 ? {} : { middleware: options.middleware }),
     };
     return startWorker<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,

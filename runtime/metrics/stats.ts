@@ -3,6 +3,7 @@
  * data (they are posted as `busline.stats` events when asked for).
  */
 import type { Side } from '../../types.js';
+import type { MemoryStats } from '../store/memory-stats.js';
 
 /** Percentiles of recorded durations, in microseconds (hdr-histogram-js, 2 significant digits). */
 export interface DurationSummary {
@@ -62,8 +63,20 @@ export interface BusStats {
 export interface RuntimeStats {
   /** The runtime clock's time when taken. */
   readonly at: number;
-  /** One entry per side of each thread hosted in this JS thread (the root's thread 0.0, ...). */
+  /**
+   * One entry per side of every thread whose buses record metrics: the
+   * root's, embedded processors', worker threads' and child processors'
+   * (`thread` says which, `<processor>.<thread>`).
+   */
   readonly buses: readonly BusStats[];
+  /**
+   * One entry per history with a memory budget (`memory.budget`): every
+   * bus of every thread, every local station and the main stations, each
+   * with its bytes, count, multipliers and types (`history` names it).
+   */
+  readonly memory: readonly MemoryStats[];
+  /** Threads (`<processor>.<thread>`) or child processors (`<processor>`) that did not answer: crashed or restarting. */
+  readonly unavailable: readonly string[];
   /** Totals over `buses`. */
   readonly posted: number;
   readonly delivered: number;
@@ -72,6 +85,6 @@ export interface RuntimeStats {
 
 /** `createRuntime({ metrics })`: `true`, or an object (which turns metrics on). */
 export interface MetricsOptions {
-  /** Post `runtime.stats()` as a `busline.stats` event on the root's internal bus every `intervalMs` of the runtime's clock. */
+  /** Post `runtime.stats()` (every thread's and processor's) as a `busline.stats` event on the root's internal bus every `intervalMs` of the runtime's clock. */
   readonly intervalMs?: number;
 }

@@ -99,7 +99,7 @@ export interface ThreadHost {
   requestSync?(side: Side): void;
   /** The memory policies of its buses' histories (none: keep everything). */
   readonly memory?: MemoryPolicies;
-  /** The runtime's middleware (`createRuntime({ middleware })`), first on every bus of the thread; none in workers (functions cannot cross). */
+  /** The runtime's middleware (`createRuntime({ middleware })`), first on every bus of the thread; in workers, those loaded from its modules. */
   readonly middleware?: readonly Middleware[];
   /** Set when the runtime records metrics (`createRuntime({ metrics })`). */
   readonly metrics?: ResolvedMetrics | undefined;

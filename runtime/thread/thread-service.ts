@@ -35,6 +35,11 @@ import { realmName } from '../inspection/tap.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../store/memory-policy.js';
 import { PayloadSchemas } from '../payload/payload-schemas.js';
 import { stopServices } from '../services/registry.js';
+import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
+import type { BusStats } from '../metrics/stats.js';
+import type { MemoryStats } from '../store/memory-stats.js';
+import { loadMiddlewareModules, type MiddlewareModuleSpec } from '../bus/middleware-modules.js';
+import type { Middleware } from '../bus/middleware.js';
 
 /** What a worker thread is started with. */
 export interface ThreadServiceOptions {
@@ -54,6 +59,18 @@ export interface ThreadServiceOptions {
   readonly inspect?: boolean;
   /** The runtime's memory policies, if any (checked again here: they crossed from another thread). */
   readonly memory?: MemoryOptions;
+  /** Set when the runtime records metrics (`createRuntime({ metrics })`): this thread's buses record them too. */
+  readonly metrics?: ResolvedMetrics;
+  /** The runtime's middleware modules (`{ module }` entries): the worker loads them before it serves (`startThreadService`). */
+  readonly middleware?: readonly MiddlewareModuleSpec[];
+}
+
+/** What `ThreadApi.stats` answers: the metrics and memory of the thread's buses (of one side, if asked). */
+export interface ThreadStats {
+  /** One per side whose bus records metrics (none when metrics are off). */
+  readonly buses: readonly BusStats[];
+  /** One per side whose bus has a memory budget. */
+  readonly memory: readonly MemoryStats[];
 }
 
 
@@ -90,6 +107,8 @@ export interface ThreadApi {
   history(side: Side, query?: PortableQuery): Promise<Outcome<EventsFrame>>;
   queue(side: Side): Promise<Outcome<EventsFrame>>;
   state(side: Side): Promise<Outcome<BusCounts>>;
+  /** `RemoteBus.stats()`, `memory()`, `runtime.stats()`: the thread's buses' metrics and memory, of `side` or of both. */
+  stats(side?: Side): Promise<Outcome<ThreadStats>>;
   /** `RemoteBus.subscribe()`: listens to `types` of `side` for a caller elsewhere; the listener's id (see `remote-listeners.ts`). */
   listen(side: Side, types: readonly string[], topics?: readonly string[]): Promise<Outcome<string>>;
   /** Settles the events `settled` names and hands over what the listener holds, waiting up to `waitMs`; null: no such listener. */
@@ -122,6 +141,7 @@ export const THREAD_API_METHODS: readonly (keyof ThreadApi)[] = [
   'history',
   'queue',
   'state',
+  'stats',
   'listen',
   'take',
   'ack',
@@ -178,14 +198,39 @@ export function unwrap<T>(result: Outcome<T>): T {
 }
 
 /**
+ * Loads the runtime's middleware modules (`options.middleware`), then starts
+ * the thread (`createThreadService`): a module that cannot be loaded rejects
+ * with `InvalidOptionError` before any bus exists.
+ */
+export async function startThreadService(port: MessagePortLike, options: ThreadServiceOptions): Promise<ThreadApi> {
+  return createThreadService(port, options, undefined, await loadMiddlewareModules(options.middleware));
+}
+
+/** The metrics and memory of `thread`'s buses, of `side` or of both. */
+export function threadStats(thread: Thread, side?: Side): ThreadStats {
+  const buses: BusStats[] = [];
+  const memory: MemoryStats[] = [];
+  for (const each of side === undefined ? SIDES : [side]) {
+    const bus = thread.bus(each);
+    const stats = bus.stats();
+    if (stats !== undefined) buses.push(stats);
+    const held = bus.memory();
+    if (held !== undefined) memory.push(held);
+  }
+  return { buses, memory };
+}
+
+/**
  * Starts a thread's buses over `port` (the data plane to the processor) and
  * returns the control API. `withThread` gets the thread itself (benchmarks
- * call its buses directly, without a control call in between).
+ * call its buses directly, without a control call in between); `middleware`
+ * are the runtime's, loaded from its modules.
  */
 export function createThreadService(
   port: MessagePortLike,
   options: ThreadServiceOptions,
   withThread?: (thread: Thread) => void,
+  middleware: readonly Middleware[] = [],
 ): ThreadApi {
   let direction = options.bridge;
   let locked = false;
@@ -238,6 +283,8 @@ export function createThreadService(
     deferred: options.deferred,
     maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
     schemas,
+    middleware,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     get running() {
       return running;
     },
@@ -366,6 +413,7 @@ export function createThreadService(
         const bus = busOf(side, 'state');
         return { generation: bus.generation, state: bus.state, unsent: bus.unsent, queued: bus.queued, parked: bus.parked };
       }),
+    stats: (side) => outcome(() => threadStats(current, side === undefined ? undefined : (assertSide(side, 'stats side'), side))),
     listen: (side, types, topics) => outcome(() => listeners.listen((assertSide(side, 'listen side'), side), types, topics)),
     take: (id, waitMs, settled) =>
       outcome(async () => {
@@ -379,7 +427,8 @@ export function createThreadService(
         const target = bus(side, generation, 'publish');
         const [draft, ...more] = Array.isArray(drafts) ? eventsFromFrame(drafts) : [];
         if (draft === undefined || more.length > 0) throw new InvalidOptionError('publish drafts', 'expected a frame of one draft event.');
-        // No middleware runs in a worker (functions cannot reach it), so nothing drops; were it to, the caller is refused as post() would be.
+        // A middleware module may drop it: the caller is refused (EVENT_DROPPED) as post() would be, since
+        // RemoteBus.publish() resolves only with a delivered event (its type has no dropped variant).
         const published = schemas.conformed(() => target.publish(draft.type, draft.payload, draftOptions(draft))).then((done) => {
           if (done.dropped !== undefined) throw new EventDroppedError(draft.type, done.dropped, done.middleware);
           return done;
@@ -437,6 +486,18 @@ export interface ActorInfo {
   readonly module?: string;
   /** For user actors: XState's status, `active`, `done`, `error` or `stopped`. */
   readonly status?: string;
+  /** For buses and stations whose history has a memory budget: what it holds (`memory()` tells more). */
+  readonly memory?: ActorMemory;
+}
+
+/** What `runtime.actors()` shows of a history with a memory budget: events, bytes, budget and multipliers below 1. */
+export type ActorMemory = Pick<MemoryStats, 'count' | 'bytes' | 'budget' | 'multipliers'>;
+
+/** `{ memory }` for an actor's entry when its history has a budget, else nothing. */
+export function memorySummary(stats: MemoryStats | undefined): { memory?: ActorMemory } {
+  if (stats === undefined) return {};
+  const { count, bytes, budget, multipliers } = stats;
+  return { memory: { count, bytes, budget, multipliers } };
 }
 
 /** The id of a bus actor. */
@@ -465,7 +526,7 @@ export function threadActors(thread: Thread): ActorInfo[] {
   const list: ActorInfo[] = [];
   for (const side of ['internal', 'external'] as const) {
     const bus = thread.bus(side);
-    list.push({ id: busId(bus.endpoint), kind: 'bus', processor: thread.processor, thread: thread.index, side, state: bus.state });
+    list.push({ id: busId(bus.endpoint), kind: 'bus', processor: thread.processor, thread: thread.index, side, state: bus.state, ...memorySummary(bus.memory()) });
   }
   for (const actor of thread.actors.list()) {
     list.push({

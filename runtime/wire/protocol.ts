@@ -8,6 +8,8 @@ import type { WireError } from '../../errors.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
 import type { InspectionBatch } from '../inspection/tap.js';
 import type { MemoryOptions } from '../store/memory-policy.js';
+import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
+import type { MiddlewareModuleSpec } from '../bus/middleware-modules.js';
 
 /**
  * A batch of events for one hop: a bus's `toStation()`, a station's reply to
@@ -125,6 +127,10 @@ export interface ProcessorInit {
   readonly inspect?: boolean;
   /** The runtime's memory policies (`createRuntime({ memory })`), checked again by the processor. */
   readonly memory?: MemoryOptions;
+  /** Set when the runtime records metrics: every bus of the processor records them. */
+  readonly metrics?: ResolvedMetrics;
+  /** The runtime's middleware modules: the processor and each of its workers load them before they serve. */
+  readonly middleware?: readonly MiddlewareModuleSpec[];
 }
 
 /** A control call's answer across a thread or process: its value, or the error with its code (and details). */
@@ -153,6 +159,8 @@ export type ProcessorControl =
       readonly args: readonly unknown[];
     }
   | { readonly type: 'actors'; readonly id: number }
+  /** The metrics and memory of the processor's stations and of every bus of its threads (`runtime.stats()`). */
+  | { readonly type: 'stats'; readonly id: number }
   /** Turns inspection on in the processor and its threads. */
   | { readonly type: 'inspect'; readonly id: number }
   | { readonly type: 'stop'; readonly id: number };

@@ -3,17 +3,18 @@
  * the processor's stations by frames on the data port. Started by
  * `runtime/hosting/processor-threads.ts` through `runtime/hosting/worker-host.ts`.
  */
-import { createThreadService, type ThreadServiceOptions } from '../thread/thread-service.js';
+import { startThreadService, type ThreadServiceOptions } from '../thread/thread-service.js';
 import { serveWorker } from '../hosting/serve-worker.js';
 import type { WorkerContext } from '../hosting/worker-api.js';
 
-function createApi({ port, workerData }: WorkerContext) {
-  const service = createThreadService(port, workerData as ThreadServiceOptions);
+async function createApi({ port, workerData }: WorkerContext) {
+  // The runtime's middleware modules are loaded first: a module that cannot be loaded fails the start.
+  const service = await startThreadService(port, workerData as ThreadServiceOptions);
   // A plain object of methods, as threads.js exposes it.
   return { ...service };
 }
 
 /** The control API of a thread worker. */
-export type ThreadWorkerApi = ReturnType<typeof createApi>;
+export type ThreadWorkerApi = Awaited<ReturnType<typeof createApi>>;
 
 await serveWorker(createApi);

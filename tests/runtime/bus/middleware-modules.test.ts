@@ -1,0 +1,125 @@
+/**
+ * Middleware given as modules (`createRuntime({ middleware: [{ module, export }] })`):
+ * loaded by every thread, so it drops and transforms posts in worker threads
+ * and child processors as in the root; a module that cannot be loaded, or an
+ * export that is no middleware, is refused as INVALID_OPTION at start.
+ */
+import { fileURLToPath } from 'node:url';
+import { threadId } from 'node:worker_threads';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, InvalidOptionError, isBusError, type Middleware } from '../../../index.js';
+import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+import { processorPids, rejects } from '../../helpers.js';
+
+const STAMP = new URL('../fixtures/stamp.middleware.ts', import.meta.url).href;
+
+const test = suite('middleware modules');
+
+/** Where `payload.via` says the middleware ran: `<pid>:<threadId>`. */
+const via = (payload: unknown) => (payload as { via?: string }).via;
+
+test('1 processor x 2 threads - a module middleware transforms and drops posts in each worker of a child processor, and in the root', async () => {
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', metrics: true, middleware: [{ module: STAMP }] });
+  try {
+    await runtime.ready;
+    const worker = runtime.thread(1, 2).bus('external') as RemoteBus;
+    const posted = await worker.post('order.created', { id: 1 });
+    const [pid, thread] = via(posted.payload)!.split(':');
+    assert.is.not(Number(pid), process.pid, 'ran in the child processor');
+    assert.is.not(Number(thread), 0, 'in a worker thread of it');
+    await rejects(worker.post('test.ping', {}), 'EVENT_DROPPED');
+    assert.equal((await worker.history()).map((event) => event.type), ['order.created'], 'nothing was posted');
+    assert.equal((await worker.stats())!.dropped, { 'test.ping': 1 });
+    await rejects(worker.publish('test.ping', {}), 'EVENT_DROPPED');
+
+    // The child processor's own thread 0 runs it too.
+    const own = await (runtime.thread(1, 0).bus('external') as RemoteBus).post('order.paid', { id: 1 });
+    assert.is(via(own.payload)!.split(':')[0], pid, 'the same process');
+    assert.is.not(via(own.payload), via(posted.payload), 'another thread of it');
+
+    // And the root.
+    assert.is(via(runtime.bus('external').post('order.created', { id: 2 }).payload), `${process.pid}:${threadId}`);
+    assert.throws(() => runtime.bus('external').post('test.ping', {}), (error: unknown) => isBusError(error, 'EVENT_DROPPED'));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('embedded workers - a named export runs in the root\'s worker threads, after a function middleware of the root in list order', async () => {
+  const seen: string[] = [];
+  const log: Middleware = { name: 'log', before: (draft) => void seen.push(String(draft.payload)) };
+  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', middleware: [log, { module: new URL(STAMP), export: 'upper' }] });
+  try {
+    await runtime.ready;
+    const worker = runtime.thread(0, 1).bus('external') as RemoteBus;
+    assert.is((await worker.post('greeting', 'hello')).payload, 'HELLO');
+    assert.equal(seen, [], 'a function middleware stays in the thread that was given it');
+    assert.is(runtime.bus('external').post('greeting', 'hi').payload, 'HI');
+    assert.equal(seen, ['hi'], 'the root runs both, in order');
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('root - a post before the module has loaded is refused (MIDDLEWARE_FAILED), not let through unchecked; a file path works as a URL does', async () => {
+  const runtime = createRuntime({ middleware: [{ module: fileURLToPath(STAMP) }] });
+  try {
+    assert.throws(() => runtime.bus('external').post('order', {}), (error: unknown) => isBusError(error, 'MIDDLEWARE_FAILED'));
+    await runtime.ready;
+    assert.ok(via(runtime.bus('external').post('order', {}).payload));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('bad modules - a missing module or export rejects runtime.ready with INVALID_OPTION naming it; nothing is left running', async () => {
+  for (const [entry, option] of [
+    [{ module: new URL('../fixtures/no-such.middleware.js', import.meta.url).href }, 'middleware[0].module'],
+    [{ module: STAMP, export: 'missing' }, 'middleware[0].export'],
+    [{ module: STAMP, export: 'version' }, 'middleware[0].export (version of ' + STAMP + ')'],
+  ] as const) {
+    const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, middleware: [entry] });
+    try {
+      await runtime.ready;
+      assert.unreachable(option);
+    } catch (error) {
+      assert.instance(error, InvalidOptionError);
+      assert.is((error as InvalidOptionError).option, option);
+    }
+    assert.is(runtime.running, false, 'a runtime that cannot start stops');
+    assert.equal(processorPids(), [], 'no processor was started, none is left');
+  }
+});
+
+test('bad modules - one that loads in the root but throws in a worker rejects runtime.ready (WORKER_CRASHED, naming the option); the root goes on', async () => {
+  const module = new URL('../fixtures/main-only.middleware.ts', import.meta.url);
+  const runtime = createRuntime({ threadsPerProcessor: 1, middleware: [{ module }] });
+  try {
+    await runtime.ready;
+    assert.unreachable('ready');
+  } catch (error) {
+    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+    assert.match((error as Error).message, /middleware\[0\]\.module.*refuses to load in a worker/);
+  }
+  assert.is(runtime.running, false, 'a runtime that cannot start stops');
+});
+
+test('bad entries - refused by createRuntime at once, naming the field', () => {
+  for (const [entry, option] of [
+    [{ module: 42 }, 'middleware[0].module'],
+    [{ module: '' }, 'middleware[0].module'],
+    [{ module: STAMP, export: 7 }, 'middleware[0].export'],
+    [{ module: STAMP, exports: 'x' }, 'middleware[0].exports'],
+  ] as const) {
+    try {
+      createRuntime({ middleware: [entry as never] });
+      assert.unreachable(option);
+    } catch (error) {
+      assert.instance(error, InvalidOptionError);
+      assert.is((error as InvalidOptionError).option, option);
+    }
+  }
+});
+
+test.run();
