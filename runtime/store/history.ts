@@ -100,7 +100,21 @@ export interface HistoryCompression extends CompressionOptions {
   readonly allow?: () => boolean;
 }
 
-const idleStep = (step: () => void): void => void setImmediate(step).unref();
+/**
+ * The share of a thread's time that default compression steps take at most:
+ * each step waits (unref'd) for its own duration times (1 / share - 1)
+ * before the next. Compressing costs more per event than a post does, so a
+ * thread that posts without pause would otherwise spend half its time on it;
+ * compression runs "while memory and CPU allow" (seed 000), and catches up
+ * when the thread is idle.
+ */
+const STEP_SHARE = 0.1;
+
+function idleStep(step: () => void, lastStepMs: number): void {
+  const wait = lastStepMs * (1 / STEP_SHARE - 1);
+  if (wait < 1) setImmediate(step).unref();
+  else setTimeout(step, wait).unref();
+}
 
 /**
  * A history of events, sorted by `(timestamp, id)` and deduplicated by id.
@@ -132,6 +146,8 @@ export class EventHistory {
   readonly #blocks: BlockStore | undefined;
   readonly #compression: (Required<CompressionOptions> & HistoryCompression) | undefined;
   #stepScheduled = false;
+  /** How long the last scheduled step took (ms). */
+  #lastStepMs = 0;
 
   constructor(
     options: { segmentSize?: number; observer?: HistoryObserver; compression?: HistoryCompression; sizeOf?: (event: BusEvent) => number } = {},
@@ -569,9 +585,14 @@ export class EventHistory {
     if (compression === undefined || this.#stepScheduled || compression.schedule === 'manual') return;
     if (!changed && this.#size - compression.keepEvents < compression.blockEvents) return;
     this.#stepScheduled = true;
-    (compression.schedule ?? idleStep)(() => {
+    const step = (): void => {
       this.#stepScheduled = false;
-      if (this.compact()) this.#scheduleStep(true);
-    });
+      const started = performance.now();
+      const more = this.compact();
+      this.#lastStepMs = performance.now() - started;
+      if (more) this.#scheduleStep(true);
+    };
+    if (compression.schedule === undefined) idleStep(step, this.#lastStepMs);
+    else compression.schedule(step);
   }
 }
