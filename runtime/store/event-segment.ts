@@ -118,6 +118,8 @@ export class EventSegment {
   static of(events: readonly BusEvent[], codes?: HistoryIndices): EventSegment {
     const segment = new EventSegment(codes);
     for (const event of events) segment.push(event);
+    // Made whole at once (an arrival run): no room to grow.
+    segment.trim();
     return segment;
   }
 
