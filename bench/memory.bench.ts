@@ -67,7 +67,8 @@ async function heldBytes(): Promise<number> {
 async function bytesPerEvent(fill: () => BusEvent[] | undefined, plain: boolean, compress: boolean): Promise<number> {
   const before = await heldBytes();
   let source = fill();
-  const policies = new MemoryPolicies(compress ? {} : { compression: false });
+  // Compression is opt-in (`memory.compression`).
+  const policies = new MemoryPolicies({ compression: compress });
   const retention = new Retention(policies, () => 0, { blocks: { plain, schedule: 'manual' } });
   for (let i = 0; i < source!.length; i += FRAME_EVENTS) retention.history.merge(source!.slice(i, i + FRAME_EVENTS));
   source = undefined;
@@ -105,7 +106,7 @@ export async function compressionThroughput(): Promise<Comparison[]> {
   const off: number[] = [];
   let sink = 0;
   const run = async (compress: boolean): Promise<number> => {
-    const runtime = createRuntime({ transport: 'memory', ...(compress ? {} : { memory: { compression: false } }) });
+    const runtime = createRuntime({ transport: 'memory', memory: { compression: compress } });
     const bus = runtime.bus('external');
     bus.subscribe('user', (event) => {
       sink += (event.payload as { attempt: number }).attempt;

@@ -8,12 +8,15 @@
  */
 import { BusFullError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
+import { EventSet, WeakEventSet } from '../store/encoded-events.js';
+import { EventSegment } from '../store/event-segment.js';
 import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
 
 /** Events that arrived one after another, numbered from `first`. */
 export interface ArrivalRun {
   readonly first: number;
-  readonly events: readonly BusEvent[];
+  /** Kept compactly: an event still in its frame is its place there (`at(i)` makes an object for the read). */
+  readonly events: EventSegment;
   /** Who sent them (a `sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
   readonly source: string | undefined;
   /** The thread that sent them (an `originKey`); undefined for replays and what came from the main station. */
@@ -53,10 +56,13 @@ export class Arrivals {
   #runs: ArrivalRun[] = [];
   /** Events the runs hold (removed ones included until the next compaction). */
   #total = 0;
-  /** Removed events the runs still hold: skipped by reads until a compaction drops them. */
-  #removed = new Set<BusEvent>();
+  /**
+   * Removed events the runs still hold: skipped by reads until a compaction drops them.
+   * (Sets of places: a history hands out a new object on each read of an event it keeps in its frame.)
+   */
+  #removed = new EventSet();
   /** Every event removed so far, weakly: whoever still refers to one (the interest tracker) can tell it is gone. */
-  readonly #gone = new WeakSet<BusEvent>();
+  readonly #gone = new WeakEventSet();
   /**
    * Readers (by thread) whose last sync read was limited by their
    * subscribers' credits. While one is `maxBacklog` behind, batches of the
@@ -72,7 +78,7 @@ export class Arrivals {
   /** Numbers events that have just joined the history; slow readers of other threads are that much further behind. */
   add(events: readonly BusEvent[], source?: string, sender?: string): void {
     if (events.length === 0) return;
-    this.#runs.push({ first: this.#count + 1, events, source, sender });
+    this.#runs.push({ first: this.#count + 1, events: EventSegment.of(events), source, sender });
     this.#count += events.length;
     this.#total += events.length;
     for (const [key, reader] of this.#slowReaders) if (key !== sender) reader.behind += events.length;
@@ -115,20 +121,20 @@ export class Arrivals {
     let total = 0;
     for (const run of this.#runs) {
       let start = -1;
-      run.events.forEach((event, i) => {
-        if (!gone.has(event)) {
+      for (let i = 0; i < run.events.length; i++) {
+        if (!gone.has(run.events.at(i))) {
           if (start < 0) start = i;
-          return;
+          continue;
         }
-        if (start >= 0) runs.push({ ...run, first: run.first + start, events: run.events.slice(start, i) });
+        if (start >= 0) runs.push({ ...run, first: run.first + start, events: EventSegment.of(run.events.slice(start, i)) });
         start = -1;
-      });
-      if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: run.events.slice(start) });
+      }
+      if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: EventSegment.of(run.events.slice(start)) });
     }
     for (const run of runs) total += run.events.length;
     this.#runs = runs;
     this.#total = total;
-    this.#removed = new Set();
+    this.#removed = new EventSet();
   }
 
   /** The runs, oldest first (the interest tracker walks them to find what every interested reader has read). */
@@ -159,7 +165,7 @@ export class Arrivals {
       // has the same key as its predecessor's, whose events it does not have.
       if (source === reader && since > 0) continue;
       for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
-        const event = events[i]!;
+        const event = events.at(i);
         if (!this.#live(event)) continue;
         if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
         // Full, and more to read: complete through the last event taken (what the reader sent itself in between counts as read).
@@ -177,10 +183,10 @@ export class Arrivals {
    * counts the first part.
    */
   deliveredFirst(history: BusEvent[], deliveredThrough: number): { history: BusEvent[]; alreadyDelivered: number } {
-    const later = new Set<BusEvent>();
+    const later = new EventSet();
     for (let r = this.#firstRunAfter(deliveredThrough); r < this.#runs.length; r++) {
       const { first, events } = this.#runs[r]!;
-      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) later.add(events[i]!);
+      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) later.add(events.at(i));
     }
     if (later.size === 0) return { history, alreadyDelivered: history.length };
     const delivered: BusEvent[] = [];

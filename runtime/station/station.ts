@@ -10,7 +10,7 @@ import { BusBusyError, BusFullError, InvalidOptionError, TransportError, Unsuppo
 import type { stationMachine } from '../../machines/station.machine.js';
 import { readableSide } from '../bridge/bridge.js';
 import type { BusEvent, Endpoint, Side, StationKind } from '../../types.js';
-import { plainEvent, plainEvents } from '../store/encoded-events.js';
+import { EventSet, plainEvent, plainEvents } from '../store/encoded-events.js';
 import { type EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { EventBatch, SyncRequest } from '../wire/protocol.js';
@@ -181,7 +181,7 @@ export class Station {
     const gone = this.#retention.settle();
     if (gone.length === 0) return added;
     this.#forget(gone);
-    const left = new Set(gone);
+    const left = new EventSet(gone);
     return added.filter((event) => !left.has(event));
   }
 

@@ -208,12 +208,13 @@ export class BlockStore {
       const block = blocks[i]!;
       const next = blocks[i + 1];
       if (next !== undefined && block.liveBodyBytes + next.liveBodyBytes <= caps.maxBlockBytes && block.live + next.live <= caps.maxBlockEvents) {
-        const events = block.events().concat(next.events());
+        // Copied as bytes: a merge decodes no payload.
+        const events = block.storedEvents().concat(next.storedEvents());
         this.#blocks = [...blocks.slice(0, i), EventBlock.of(events, this.format, compressible(events)), ...blocks.slice(i + 2)];
         return true;
       }
       if (block.live * 2 < block.count) {
-        const events = block.events();
+        const events = block.storedEvents();
         this.#blocks = [...blocks.slice(0, i), EventBlock.of(events, this.format, compressible(events)), ...blocks.slice(i + 1)];
         return true;
       }

@@ -215,13 +215,34 @@ export class EventBlock {
     const parts = this.#parts;
     const cached = parts.decoded?.deref();
     if (cached !== undefined) return cached;
+    const encoded = this.#scan();
+    const events = parts.format.plain ? plainEvents(encoded) : encoded;
+    parts.decoded = new WeakRef(events);
+    return events;
+  }
+
+  /** Every event of the frame as `StoredEvent`s, still bytes (never cached: a merge reads a block once). */
+  #scan(): BusEvent[] {
+    const parts = this.#parts;
     const scanned = scanFrame(parts.frame);
     if (scanned.kind !== 'encodedBatch') throw new TypeError(`a block frame reads as a ${scanned.kind}`);
     const encoded: BusEvent[] = new Array<BusEvent>(scanned.count);
     for (let i = 0; i < scanned.count; i++) encoded[i] = new StoredEvent(scanned, i, parts.sizes?.[i]);
-    const events = parts.format.plain ? plainEvents(encoded) : encoded;
-    parts.decoded = new WeakRef(events);
-    return events;
+    return encoded;
+  }
+
+  /**
+   * The live events as bytes (`StoredEvent`s), whatever the format: what a
+   * merge of blocks copies into a new frame without decoding any payload.
+   */
+  storedEvents(): BusEvent[] {
+    const parts = this.#parts;
+    const cached = parts.decoded?.deref();
+    const all = cached !== undefined && !parts.format.plain ? cached : this.#scan();
+    if (parts.removed === undefined) return all === cached ? all.slice() : all;
+    const live: BusEvent[] = [];
+    for (let i = 0; i < all.length; i++) if (this.isLive(i)) live.push(all[i]!);
+    return live;
   }
 
   /** The live events, in order. */

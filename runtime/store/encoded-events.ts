@@ -169,3 +169,63 @@ function needsDecoding(event: BusEvent): boolean {
 function isEncoded(event: BusEvent): boolean {
   return event instanceof EncodedEvent;
 }
+
+/**
+ * A set of events in which an `EncodedEvent` is its place in its frame: two
+ * reads of one stored event (a history makes a new object on each read,
+ * `event-segment.ts`) are one member. Other events are members by identity.
+ *
+ * @example
+ * const gone = new EventSet(history.remove(events))
+ * added.filter((event) => !gone.has(event))
+ */
+export class EventSet {
+  readonly #objects = new Set<BusEvent>();
+  readonly #places = new Map<EncodedBatch, Set<number>>();
+  #size = 0;
+
+  constructor(events: Iterable<BusEvent> = []) {
+    for (const event of events) this.add(event);
+  }
+
+  add(event: BusEvent): void {
+    if (this.has(event)) return;
+    this.#size++;
+    if (!(event instanceof EncodedEvent)) {
+      this.#objects.add(event);
+      return;
+    }
+    const places = this.#places.get(event.batch);
+    if (places === undefined) this.#places.set(event.batch, new Set([event.index]));
+    else places.add(event.index);
+  }
+
+  has(event: BusEvent): boolean {
+    return event instanceof EncodedEvent ? this.#places.get(event.batch)?.has(event.index) === true : this.#objects.has(event);
+  }
+
+  /** Number of members. */
+  get size(): number {
+    return this.#size;
+  }
+}
+
+/** `EventSet`, holding its members weakly: a member whose frame (or object) nobody else holds is forgotten with it. */
+export class WeakEventSet {
+  readonly #objects = new WeakSet<BusEvent>();
+  readonly #places = new WeakMap<EncodedBatch, Set<number>>();
+
+  add(event: BusEvent): void {
+    if (!(event instanceof EncodedEvent)) {
+      this.#objects.add(event);
+      return;
+    }
+    const places = this.#places.get(event.batch);
+    if (places === undefined) this.#places.set(event.batch, new Set([event.index]));
+    else places.add(event.index);
+  }
+
+  has(event: BusEvent): boolean {
+    return event instanceof EncodedEvent ? this.#places.get(event.batch)?.has(event.index) === true : this.#objects.has(event);
+  }
+}

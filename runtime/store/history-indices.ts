@@ -1,73 +1,114 @@
 /**
- * The lookup indices of a history's uncompressed events (by id, exact type,
- * origin thread and side), each list sorted by `(timestamp, id)`; an index
- * query must return what a linear scan would (`history.test.ts`).
+ * The lookup index of a history's uncompressed events: one small integer per
+ * event, kept beside the event in its segment (`event-segment.ts`) — its
+ * side, a code of its type, a code of its origin thread and a few bits of a
+ * hash of its id — and a mask per segment of the type codes it has held.
+ * A query reads these integers to find its candidates, and skips segments
+ * whose mask has none of its types; the candidates are then checked whole
+ * (`matchesQuery`), so a key only ever says "maybe".
+ *
+ * Why not lists of events per type, origin and id (as before): they held an
+ * object per event, which at a station (events kept as their frames' bytes)
+ * cost more than the event's bytes.
  */
-import type { BusEvent, Side } from '../../types.js';
-import { compareEvents, lowerBound, originKey } from './history-query.js';
+import type { BusEvent } from '../../types.js';
+import { typeMatchesAny } from '../type-patterns.js';
+import { originKey, type HistoryQuery } from './history-query.js';
 
-/** Inserts into a sorted list; events mostly arrive near the end, so it searches from there. */
-function insertSorted(list: BusEvent[], event: BusEvent): void {
-  const n = list.length;
-  if (n === 0 || compareEvents(list[n - 1]!, event) < 0) {
-    list.push(event);
-    return;
+/** Bits of a key: side (1), type code (10), origin code (10), id hash (9): 30 bits, a small integer. */
+const TYPE_SHIFT = 1;
+const ORIGIN_SHIFT = 11;
+const HASH_SHIFT = 21;
+const CODE_MASK = 0x3ff;
+const HASH_MASK = 0x1ff;
+/** The code of every type (origin) after the first 1023: such keys match any query, and the event decides. */
+const OTHER = CODE_MASK;
+
+/** 9 bits of an FNV-1a hash of an id. */
+export function idHash(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return (h ^ (h >>> 9) ^ (h >>> 18)) & HASH_MASK;
+}
+
+/** The bit of a segment's type mask for the type code of `key`. */
+export function typeBit(key: number): number {
+  return 1 << (((key >>> TYPE_SHIFT) & CODE_MASK) % 31);
+}
+
+/** What a query asks of keys; a key that passes may match, one that does not cannot. */
+export interface KeyFilter {
+  /** Type codes that may match (undefined: any). */
+  readonly types: Uint8Array | undefined;
+  /** The side bit asked for (undefined: any). */
+  readonly side: number | undefined;
+  /** The origin code asked for (undefined: any). */
+  readonly origin: number | undefined;
+  /** A segment whose type mask shares no bit with this has none of the types (-1: any). */
+  readonly mask: number;
+}
+
+/** True when an event with `key` may pass `filter`. */
+export function keyPasses(filter: KeyFilter, key: number): boolean {
+  if (filter.side !== undefined && (key & 1) !== filter.side) return false;
+  if (filter.origin !== undefined) {
+    const origin = (key >>> ORIGIN_SHIFT) & CODE_MASK;
+    if (origin !== filter.origin && origin !== OTHER) return false;
   }
-  list.splice(lowerBound(list, event), 0, event);
+  return filter.types === undefined || filter.types[(key >>> TYPE_SHIFT) & CODE_MASK] === 1;
 }
 
-function pushTo<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [event]);
-  else insertSorted(list, event);
+/** True when an event with `key` may have the id whose hash is `hash`. */
+export function keyMayHaveId(key: number, hash: number): boolean {
+  return (key >>> HASH_SHIFT) === hash;
 }
 
-function removeFrom<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
-  const list = map.get(key);
-  if (list === undefined) return;
-  const at = lowerBound(list, event);
-  if (list[at] === undefined || compareEvents(list[at]!, event) !== 0) return;
-  if (list.length === 1) map.delete(key);
-  // The oldest go first mostly: V8 shifts an array's start without moving its elements.
-  else if (at === 0) list.shift();
-  else list.splice(at, 1);
-}
-
-/** Lookup indices over one history: by id, exact type, origin thread and side. */
+/**
+ * The codes of one history's types and origin threads, given in order of
+ * first sight, and the keys made of them.
+ *
+ * @example
+ * const codes = new HistoryIndices()
+ * const key = codes.keyOf(event)
+ * keyPasses(codes.filter({ types: ['user'] }), key)   // true when event is a `user` event (or may be)
+ */
 export class HistoryIndices {
-  readonly byId = new Map<string, BusEvent>();
-  readonly byType = new Map<string, BusEvent[]>();
-  readonly byOrigin = new Map<string, BusEvent[]>();
-  readonly bySide = new Map<Side, BusEvent[]>();
+  readonly #types = new Map<string, number>();
+  readonly #origins = new Map<string, number>();
 
-  constructor(events: readonly BusEvent[]) {
-    // Built from a sorted history, so every list is appended in order.
-    for (const event of events) {
-      this.byId.set(event.id, event);
-      this.#append(this.byType, event.type, event);
-      this.#append(this.byOrigin, originKey(event.origin), event);
-      this.#append(this.bySide, event.side, event);
+  /** The key of `event`. */
+  keyOf(event: BusEvent): number {
+    const side = event.side === 'external' ? 1 : 0;
+    const type = code(this.#types, event.type);
+    const origin = code(this.#origins, originKey(event.origin));
+    return side | (type << TYPE_SHIFT) | (origin << ORIGIN_SHIFT) | (idHash(event.id) << HASH_SHIFT);
+  }
+
+  /** The filter of keys for `query`'s types, side and origin. */
+  filter(query: Pick<HistoryQuery, 'types' | 'side' | 'origin'>): KeyFilter {
+    let types: Uint8Array | undefined;
+    let mask = -1;
+    if (query.types !== undefined) {
+      types = new Uint8Array(CODE_MASK + 1);
+      types[OTHER] = 1;
+      mask = typeBit(OTHER << TYPE_SHIFT);
+      for (const [type, at] of this.#types) {
+        if (!typeMatchesAny(query.types, type)) continue;
+        types[at] = 1;
+        mask |= typeBit(at << TYPE_SHIFT);
+      }
     }
-  }
-
-  #append<K>(map: Map<K, BusEvent[]>, key: K, event: BusEvent): void {
-    const list = map.get(key);
-    if (list === undefined) map.set(key, [event]);
-    else list.push(event);
-  }
-
-  add(event: BusEvent): void {
-    this.byId.set(event.id, event);
-    pushTo(this.byType, event.type, event);
-    pushTo(this.byOrigin, originKey(event.origin), event);
-    pushTo(this.bySide, event.side, event);
-  }
-
-  remove(event: BusEvent): void {
-    this.byId.delete(event.id);
-    removeFrom(this.byType, event.type, event);
-    removeFrom(this.byOrigin, originKey(event.origin), event);
-    removeFrom(this.bySide, event.side, event);
+    const side = query.side === undefined ? undefined : query.side === 'external' ? 1 : 0;
+    // An origin never seen can only be among the events coded OTHER.
+    const origin = query.origin === undefined ? undefined : (this.#origins.get(originKey(query.origin)) ?? OTHER);
+    return { types, side, origin, mask };
   }
 }
 
+function code(codes: Map<string, number>, value: string): number {
+  const known = codes.get(value);
+  if (known !== undefined) return known;
+  if (codes.size >= OTHER) return OTHER;
+  codes.set(value, codes.size);
+  return codes.size - 1;
+}

@@ -5,13 +5,14 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
-import { typeMatches, typeMatchesAny } from '../type-patterns.js';
+import { typeMatches } from '../type-patterns.js';
 import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 import { BlockStore } from './block-store.js';
 import { EventBlock, HistoryView } from './blocks.js';
-import { HistoryIndices } from './history-indices.js';
+import { EventSegment } from './event-segment.js';
+import { HistoryIndices, idHash, keyMayHaveId, keyPasses } from './history-indices.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
-import { compareEvents, lowerBound, lowerBoundStamp, matchesQuery, originKey, type HistoryQuery } from './history-query.js';
+import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
 // The order and the query of histories, re-exported where readers of histories look for them.
 export { compareEvents, matchesQuery, originKey, type HistoryQuery } from './history-query.js';
@@ -99,7 +100,21 @@ export interface HistoryCompression extends CompressionOptions {
   readonly allow?: () => boolean;
 }
 
-const idleStep = (step: () => void): void => void setImmediate(step).unref();
+/**
+ * The share of a thread's time that default compression steps take at most:
+ * each step waits (unref'd) for its own duration times (1 / share - 1)
+ * before the next. Compressing costs more per event than a post does, so a
+ * thread that posts without pause would otherwise spend half its time on it;
+ * compression runs "while memory and CPU allow" (seed 000), and catches up
+ * when the thread is idle.
+ */
+const STEP_SHARE = 0.1;
+
+function idleStep(step: () => void, lastStepMs: number): void {
+  const wait = lastStepMs * (1 / STEP_SHARE - 1);
+  if (wait < 1) setImmediate(step).unref();
+  else setTimeout(step, wait).unref();
+}
 
 /**
  * A history of events, sorted by `(timestamp, id)` and deduplicated by id.
@@ -123,13 +138,16 @@ const idleStep = (step: () => void): void => void setImmediate(step).unref();
 export class EventHistory {
   readonly #segmentSize: number;
   readonly #observer: HistoryObserver | undefined;
-  #segments: BusEvent[][] = [];
+  #segments: EventSegment[] = [];
   #size = 0;
+  /** The codes of the index keys, once a query needed them; every segment is indexed from then on. */
   #indices: HistoryIndices | undefined;
   /** The compressed oldest events; every one of them is before every event in `#segments`. */
   readonly #blocks: BlockStore | undefined;
   readonly #compression: (Required<CompressionOptions> & HistoryCompression) | undefined;
   #stepScheduled = false;
+  /** How long the last scheduled step took (ms). */
+  #lastStepMs = 0;
 
   constructor(
     options: { segmentSize?: number; observer?: HistoryObserver; compression?: HistoryCompression; sizeOf?: (event: BusEvent) => number } = {},
@@ -161,7 +179,7 @@ export class EventHistory {
   /** The newest event, if any. */
   get last(): BusEvent | undefined {
     const segment = this.#segments[this.#segments.length - 1];
-    return segment?.[segment.length - 1] ?? this.#blocks?.last();
+    return segment === undefined ? this.#blocks?.last() : segment.at(segment.length - 1);
   }
 
   /** The whole history, oldest first, as an array of the caller's own. */
@@ -173,7 +191,11 @@ export class EventHistory {
 
   /** The uncompressed events, oldest first, in an array of the caller's own. */
   #recent(): BusEvent[] {
-    return this.#segments.length === 1 ? this.#segments[0]!.slice() : this.#segments.flat();
+    if (this.#segments.length === 1) return this.#segments[0]!.slice();
+    const events = new Array<BusEvent>(this.#size);
+    let at = 0;
+    for (const segment of this.#segments) for (let i = 0; i < segment.length; i++) events[at++] = segment.at(i);
+    return events;
   }
 
   /**
@@ -186,7 +208,13 @@ export class EventHistory {
 
   /** The event with this id, if held (uses the id index, then the blocks' id filters). */
   get(id: string): BusEvent | undefined {
-    return this.#index().byId.get(id) ?? this.#blocks?.get(id);
+    const hash = idHash(id);
+    this.#index();
+    for (let s = this.#segments.length - 1; s >= 0; s--) {
+      const segment = this.#segments[s]!;
+      for (let i = segment.length - 1; i >= 0; i--) if (keyMayHaveId(segment.keyAt(i), hash) && segment.idAt(i) === id) return segment.at(i);
+    }
+    return this.#blocks?.get(id);
   }
 
   /** True when an event with this id is held. */
@@ -195,13 +223,20 @@ export class EventHistory {
   }
 
   #index(): HistoryIndices {
-    return (this.#indices ??= new HistoryIndices(this.#recent()));
+    if (this.#indices === undefined) {
+      this.#indices = new HistoryIndices();
+      for (const segment of this.#segments) segment.index(this.#indices);
+    }
+    return this.#indices;
   }
 
   /** Appends an event known to be after every event held. */
   #append(event: BusEvent): void {
     let segment = this.#segments[this.#segments.length - 1];
-    if (segment === undefined || segment.length >= this.#segmentSize) this.#segments.push((segment = []));
+    if (segment === undefined || segment.length >= this.#segmentSize) {
+      segment?.trim();
+      this.#segments.push((segment = new EventSegment(this.#indices)));
+    }
     segment.push(event);
     this.#size++;
   }
@@ -212,7 +247,7 @@ export class EventHistory {
     let high = this.#segments.length - 1;
     while (low < high) {
       const mid = (low + high + 1) >>> 1;
-      if (compareEvents(this.#segments[mid]![0]!, event) <= 0) low = mid;
+      if (this.#segments[mid]!.compareAt(0, event) <= 0) low = mid;
       else high = mid - 1;
     }
     return low;
@@ -246,17 +281,12 @@ export class EventHistory {
     } else {
       const at = this.#segmentFor(event);
       const segment = this.#segments[at]!;
-      const position = lowerBound(segment, event);
-      const found = segment[position];
-      if (found !== undefined && compareEvents(found, event) === 0) return false;
-      segment.splice(position, 0, event);
+      const position = segment.lowerBound(event);
+      if (position < segment.length && segment.compareAt(position, event) === 0) return false;
+      segment.insertAt(position, event);
       this.#size++;
-      if (segment.length > 2 * this.#segmentSize) {
-        const half = segment.length >> 1;
-        this.#segments.splice(at, 1, segment.slice(0, half), segment.slice(half));
-      }
+      if (segment.length > 2 * this.#segmentSize) this.#segments.splice(at, 1, ...segment.split());
     }
-    this.#indices?.add(event);
     this.#observer?.added(event);
     this.#scheduleStep(false);
     return true;
@@ -278,9 +308,7 @@ export class EventHistory {
   #holds(event: BusEvent): boolean {
     if (this.#blocks?.within(event) === true) return this.#blocks.holds(event);
     if (this.#segments.length === 0) return false;
-    const segment = this.#segments[this.#segmentFor(event)]!;
-    const found = segment[lowerBound(segment, event)];
-    return found !== undefined && compareEvents(found, event) === 0;
+    return this.#segments[this.#segmentFor(event)]!.indexOf(event) >= 0;
   }
 
   /**
@@ -305,9 +333,9 @@ export class EventHistory {
       // Cut the history at the first incoming event; everything after it is re-merged.
       const at = this.#segmentFor(first);
       const segment = this.#segments[at]!;
-      tail = segment.splice(lowerBound(segment, first));
+      tail = segment.cutFrom(segment.lowerBound(first));
       const later = this.#segments.splice(at + 1);
-      if (later.length > 0) tail = tail.concat(...later);
+      if (later.length > 0) tail = tail.concat(...later.map((part) => part.slice()));
       if (segment.length === 0) this.#segments.pop();
       this.#size -= tail.length;
     }
@@ -328,7 +356,6 @@ export class EventHistory {
       previous = event;
     }
     while (t < tail.length) this.#append(tail[t++]!);
-    if (this.#indices !== undefined) for (const event of added) this.#indices.add(event);
     if (this.#observer !== undefined) for (const event of added) this.#observer.added(event);
     this.#scheduleStep(false);
     return added;
@@ -347,7 +374,10 @@ export class EventHistory {
     return this.snapshot().filter((event) => matchesQuery(query, event));
   }
 
-  /** The smallest sorted candidate list the indices offer for `query` (uncompressed events only). */
+  /**
+   * The uncompressed events that may match `query` (its types, side and
+   * origin, read from the index keys; its stamps, by bisection), oldest first.
+   */
   #candidates(query: HistoryQuery): readonly BusEvent[] {
     if (query.types === undefined && query.side === undefined && query.origin === undefined) {
       const events = this.#recent();
@@ -355,27 +385,15 @@ export class EventHistory {
       const to = query.until === undefined ? events.length : lowerBoundStamp(events, query.until);
       return events.slice(from, Math.max(from, to));
     }
-    const index = this.#index();
-    let best: readonly BusEvent[] | undefined;
-    if (query.side !== undefined) best = index.bySide.get(query.side) ?? [];
-    if (query.origin !== undefined) {
-      const list = index.byOrigin.get(originKey(query.origin)) ?? [];
-      if (best === undefined || list.length < best.length) best = list;
+    const filter = this.#index().filter(query);
+    const found: BusEvent[] = [];
+    for (const segment of this.#segments) {
+      if ((segment.typeMask & filter.mask) === 0) continue;
+      const from = query.since === undefined ? 0 : segment.lowerBoundStamp(query.since);
+      const to = query.until === undefined ? segment.length : segment.lowerBoundStamp(query.until);
+      for (let i = from; i < to; i++) if (keyPasses(filter, segment.keyAt(i))) found.push(segment.at(i));
     }
-    if (query.types !== undefined) {
-      const lists: BusEvent[][] = [];
-      let total = 0;
-      for (const [type, list] of index.byType) {
-        if (typeMatchesAny(query.types, type)) {
-          lists.push(list);
-          total += list.length;
-        }
-      }
-      if (best === undefined || total < best.length) {
-        best = lists.length === 1 ? lists[0]! : lists.flat().sort(compareEvents);
-      }
-    }
-    return best ?? this.#recent();
+    return found;
   }
 
   /** Removes every event for which `predicate` holds; returns them, oldest first. */
@@ -383,7 +401,12 @@ export class EventHistory {
     const fromBlocks = this.#blocks === undefined || this.#blocks.size === 0 ? [] : this.#blocks.removeWhere(predicate);
     const removed: BusEvent[] = [];
     const kept: BusEvent[] = [];
-    for (const segment of this.#segments) for (const event of segment) (predicate(event) ? removed : kept).push(event);
+    for (const segment of this.#segments) {
+      for (let i = 0; i < segment.length; i++) {
+        const event = segment.at(i);
+        (predicate(event) ? removed : kept).push(event);
+      }
+    }
     if (removed.length > 0) {
       this.#segments = [];
       this.#size = 0;
@@ -415,14 +438,13 @@ export class EventHistory {
       if (this.#segments.length === 0) break;
       const at = this.#segmentFor(event);
       const segment = this.#segments[at]!;
-      const position = lowerBound(segment, event);
-      const found = segment[position];
-      if (found === undefined || compareEvents(found, event) !== 0) continue;
+      const position = segment.indexOf(event);
+      if (position < 0) continue;
+      // An event kept as its place in a frame has no object of its own: the caller's stands for it when it is that place.
+      const found = segment.isAt(position, event) ? event : segment.at(position);
       if (segment.length === 1) this.#segments.splice(at, 1);
-      else if (position === 0) segment.shift();
-      else segment.splice(position, 1);
+      else segment.removeAt(position);
       this.#size--;
-      this.#indices?.remove(found);
       this.#observer?.removed(found);
       removed.push(found);
     }
@@ -434,7 +456,8 @@ export class EventHistory {
     const found: BusEvent[] = this.#blocks === undefined || count <= 0 ? [] : this.#blocks.oldest(count, predicate);
     if (count <= 0 || found.length >= count) return found;
     for (const segment of this.#segments) {
-      for (const event of segment) {
+      for (let i = 0; i < segment.length; i++) {
+        const event = segment.at(i);
         if (predicate !== undefined && !predicate(event)) continue;
         found.push(event);
         if (found.length >= count) return found;
@@ -447,10 +470,10 @@ export class EventHistory {
   through(stamp: number): BusEvent[] {
     const found: BusEvent[] = this.#blocks === undefined ? [] : this.#blocks.oldest(Infinity, undefined, undefined, stamp);
     for (const segment of this.#segments) {
-      if (segment[0]!.timestamp > stamp) break;
-      for (const event of segment) {
-        if (event.timestamp > stamp) return found;
-        found.push(event);
+      if (segment.timestampAt(0) > stamp) break;
+      for (let i = 0; i < segment.length; i++) {
+        if (segment.timestampAt(i) > stamp) return found;
+        found.push(segment.at(i));
       }
     }
     return found;
@@ -458,24 +481,26 @@ export class EventHistory {
 
   /**
    * Up to `count` events of `pattern` (and its subtypes) for which
-   * `predicate` holds, oldest first, none stamped after `until`: the heads of
-   * the type index's lists, merged, so the cost is the events taken, not the
-   * history's size (blocks that hold no such type are not read).
+   * `predicate` holds, oldest first, none stamped after `until`: read from
+   * the oldest end, by index keys, skipping segments (and blocks) that hold
+   * no such type.
    */
   oldestOf(pattern: string, count: number, predicate?: (event: BusEvent) => boolean, until = Infinity): BusEvent[] {
     const ofPattern = (event: BusEvent): boolean => typeMatches(pattern, event.type) && (predicate === undefined || predicate(event));
     const found: BusEvent[] = this.#blocks === undefined ? [] : this.#blocks.oldest(count, ofPattern, pattern, until);
-    const lists: Array<{ readonly list: readonly BusEvent[]; at: number }> = [];
-    for (const [type, list] of this.#index().byType) if (typeMatches(pattern, type)) lists.push({ list, at: 0 });
-    while (found.length < count) {
-      let best: { readonly list: readonly BusEvent[]; at: number } | undefined;
-      for (const head of lists) {
-        while (head.at < head.list.length && predicate !== undefined && !predicate(head.list[head.at]!)) head.at++;
-        const event = head.list[head.at];
-        if (event !== undefined && (best === undefined || compareEvents(event, best.list[best.at]!) < 0)) best = head;
+    if (found.length >= count) return found;
+    const filter = this.#index().filter({ types: [pattern] });
+    for (const segment of this.#segments) {
+      if (segment.timestampAt(0) > until) break;
+      if ((segment.typeMask & filter.mask) === 0) continue;
+      for (let i = 0; i < segment.length; i++) {
+        if (segment.timestampAt(i) > until) return found;
+        if (!keyPasses(filter, segment.keyAt(i))) continue;
+        const event = segment.at(i);
+        if (!ofPattern(event)) continue;
+        found.push(event);
+        if (found.length >= count) return found;
       }
-      if (best === undefined || best.list[best.at]!.timestamp > until) break;
-      found.push(best.list[best.at++]!);
     }
     return found;
   }
@@ -516,7 +541,7 @@ export class EventHistory {
   #compressOldest(): boolean {
     const compression = this.#compression!;
     if (this.#size - compression.keepEvents < compression.blockEvents) return false;
-    const oldest = this.#segments.length === 1 ? this.#segments[0]!.slice(0, compression.blockEvents) : this.#recent().slice(0, compression.blockEvents);
+    const oldest = this.#oldestRecent(compression.blockEvents);
     if (compression.keepMs > 0 && oldest[oldest.length - 1]!.timestamp > compression.now() - compression.keepMs) return false;
     let count = oldest.length;
     let block = EventBlock.of(oldest, this.#blocks!.format, this.#compressible(oldest));
@@ -531,14 +556,25 @@ export class EventHistory {
     return true;
   }
 
+  /** The `count` oldest uncompressed events (fewer if fewer are held), oldest first. */
+  #oldestRecent(count: number): BusEvent[] {
+    let found: BusEvent[] = [];
+    for (const segment of this.#segments) {
+      if (found.length >= count) break;
+      found = found.concat(segment.slice(0, count - found.length));
+    }
+    return found;
+  }
+
   /** Takes the `count` oldest uncompressed events out (they moved into a block). */
   #dropOldest(count: number): void {
     let left = count;
     while (left > 0) {
       const segment = this.#segments[0]!;
-      const gone = segment.length <= left ? this.#segments.shift()! : segment.splice(0, left);
-      left -= gone.length;
-      if (this.#indices !== undefined) for (const event of gone) this.#indices.remove(event);
+      const taken = Math.min(left, segment.length);
+      if (taken === segment.length) this.#segments.shift();
+      else segment.dropFirst(taken);
+      left -= taken;
     }
     this.#size -= count;
   }
@@ -549,9 +585,14 @@ export class EventHistory {
     if (compression === undefined || this.#stepScheduled || compression.schedule === 'manual') return;
     if (!changed && this.#size - compression.keepEvents < compression.blockEvents) return;
     this.#stepScheduled = true;
-    (compression.schedule ?? idleStep)(() => {
+    const step = (): void => {
       this.#stepScheduled = false;
-      if (this.compact()) this.#scheduleStep(true);
-    });
+      const started = performance.now();
+      const more = this.compact();
+      this.#lastStepMs = performance.now() - started;
+      if (more) this.#scheduleStep(true);
+    };
+    if (compression.schedule === undefined) idleStep(step, this.#lastStepMs);
+    else compression.schedule(step);
   }
 }

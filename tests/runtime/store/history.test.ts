@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { EventHistory, compareEvents, matchesQuery, typeMatches, type HistoryQuery } from '../../../runtime/store/history.js';
+import { encodeFrame } from '../../../schemas/codec/index.js';
+import { EncodedEvent, UNREAD_ENDPOINT, plainEvents, scanBatch } from '../../../runtime/store/encoded-events.js';
 import type { BusEvent, Side } from '../../../types.js';
 import { ids } from '../../helpers.js';
 
@@ -172,6 +174,90 @@ test(`query - index answers equal a linear scan, whatever was done before, segme
   );
 });
 }
+
+/** `events` as a station keeps them: still in one frame. */
+function framed(events: readonly BusEvent[]): readonly BusEvent[] {
+  return events.length === 0 ? [] : scanBatch(encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] })).history;
+}
+
+for (const segmentSize of [1, 3, undefined]) {
+test(`framed events - kept as places in frames, read back as the plain model, segments of ${segmentSize ?? 'default'} (property)`, () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({ op: fc.constant('merge' as const), batch: fc.array(arbEvent, { maxLength: 12 }) }),
+          // An object among framed events (a segment then keeps both).
+          fc.record({ op: fc.constant('insert' as const), event: arbEvent, plain: fc.boolean() }),
+          fc.record({ op: fc.constant('removeWhere' as const), side: fc.constantFrom<Side>('internal', 'external') }),
+          fc.record({ op: fc.constant('removeEvents' as const), events: fc.array(arbEvent, { maxLength: 6 }) }),
+          fc.record({ op: fc.constant('query' as const), query: arbQuery }),
+        ),
+        { maxLength: 25 },
+      ),
+      (ops) => {
+        const history = new EventHistory({ segmentSize });
+        let model: BusEvent[] = [];
+        for (const op of ops) {
+          if (op.op === 'merge') {
+            const batch = framed(op.batch);
+            const before = new Set(ids(model));
+            const added = history.merge(batch);
+            assert.equal(ids(added), ids(reference(op.batch).filter((e) => !before.has(e.id))));
+            for (const e of added) assert.ok(batch.includes(e), 'merge returns the events it was given');
+            model = reference(model.concat(op.batch));
+          } else if (op.op === 'insert') {
+            assert.is(history.insert(op.plain ? op.event : framed([op.event])[0]!), !model.some((e) => e.id === op.event.id));
+            model = reference(model.concat(op.event));
+          } else if (op.op === 'removeWhere') {
+            assert.equal(ids(history.removeWhere((e) => e.side === op.side)), ids(model.filter((e) => e.side === op.side)));
+            model = model.filter((e) => e.side !== op.side);
+          } else if (op.op === 'removeEvents') {
+            // The events as the history hands them out: removal gives back those very objects.
+            const asHeld = op.events.map((e) => history.get(e.id)).filter((e) => e !== undefined);
+            const removed = history.remove(asHeld);
+            assert.equal(ids(removed), [...new Set(ids(asHeld))]);
+            for (const e of removed) assert.ok(asHeld.includes(e));
+            const gone = new Set(ids(removed));
+            model = model.filter((e) => !gone.has(e.id));
+          } else {
+            assert.equal(plainEvents(history.query(op.query)), model.filter((e) => matchesQuery(op.query, e)));
+          }
+        }
+        assert.equal(plainEvents(history.snapshot()), model);
+        assert.is(history.size, model.length);
+        for (const e of model) assert.equal(plainEvents([history.get(e.id)!]), [e]);
+        for (const type of ['user', 'order', 'sys.tick']) {
+          assert.equal(ids(history.oldestOf(type, 3)), ids(model.filter((e) => matchesQuery({ types: [type] }, e)).slice(0, 3)));
+        }
+        assert.equal(ids(history.through(6)), ids(model.filter((e) => e.timestamp <= 6)));
+        assert.equal(history.missing(framed(model)), []);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+}
+
+test('framed events - the history keeps no object per event: each read makes one', () => {
+  const history = new EventHistory();
+  history.merge(framed([event('a', 1), event('b', 2)]));
+  const first = history.get('a');
+  assert.ok(first instanceof EncodedEvent);
+  assert.is.not(history.get('a'), first);
+  assert.equal(plainEvents([history.get('a')!]), [event('a', 1)]);
+});
+
+test('framed events - a segment that refers to more frames than it can name keeps the rest as objects', () => {
+  const history = new EventHistory({ segmentSize: 4000 });
+  const events = Array.from({ length: 3000 }, (_, i) => event(`e${i}`, i));
+  for (const e of events) history.insert(framed([e])[0]!);
+  assert.equal(plainEvents(history.snapshot()), events);
+  assert.equal(plainEvents([history.get('e2999')!]), [events[2999]!]);
+  assert.equal(ids(history.remove(events.slice(0, 1500))), ids(events.slice(0, 1500)));
+  for (const e of events.slice(0, 1500)) assert.ok(history.insert(framed([e])[0]!));
+  assert.equal(plainEvents(history.snapshot()), events);
+});
 
 test('insert - many out-of-order inserts split segments and stay sorted', () => {
   const history = new EventHistory({ segmentSize: 4 });
