@@ -256,7 +256,7 @@ test('snapshots - a search of a child processor\'s station sees each merged batc
   }
   await Promise.all(reads);
   await Promise.all([read(0), read(2)]);
-  assert.ok(seenCounts.length === 30);
+  assert.is(seenCounts.length, 30);
   for (const count of seenCounts) assert.is(count % BATCH, 0, `a search saw ${count} pings: part of a batch`);
   assert.equal(held(await station(2).history(), pings), [], 'every ping read by every other thread of processor 2');
 });
