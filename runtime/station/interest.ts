@@ -188,18 +188,20 @@ export class Interest {
   }
 
   /**
-   * The interest a local station declares to its main station: the union of
-   * its readers' (patterns and types they asked for), or undefined (every
-   * type) while one of them declares none, or has not read yet.
+   * The interest a local station declares to its main station, as the
+   * fields of its read: the union of its readers' (patterns and types they
+   * asked for), or none (every type) while one of them declares none, or
+   * has not read yet.
    */
-  upstream(): readonly string[] | undefined {
+  upstream(): { interest?: readonly string[] } {
     const patterns = new Set<string>();
     for (const reader of this.#readers.values()) {
-      if (reader.declared === undefined) return undefined;
+      if (reader.declared === undefined) return {};
       for (const pattern of reader.declared) patterns.add(pattern);
       for (const type of reader.asked) patterns.add(type);
     }
-    return declaredInterest([...patterns]);
+    const interest = declaredInterest([...patterns]);
+    return interest === undefined ? {} : { interest };
   }
 
   /**

@@ -160,17 +160,21 @@ export class Station {
     return plain;
   }
 
-  /** Events the memory policies removed leave the arrivals too: no read hands them out again. */
-  #forget(removed: readonly BusEvent[]): void {
-    if (removed.length > 0) this.#arrivals.remove(removed);
+  /**
+   * Events the memory policies removed leave the arrivals too: no read hands
+   * them out again (nor a replay of the journal). `delivered`: every reader
+   * that may want them has read them, so where slow readers stand is still right.
+   */
+  #forget(removed: readonly BusEvent[], delivered = false): void {
+    if (removed.length === 0) return;
+    this.#arrivals.remove(removed, delivered);
+    this.journal?.record({ op: 'remove', side: this.side, ids: removed.map((event) => event.id) });
   }
 
   /** Events that leave once delivered and that every reader who may want them has read leave now. */
   #release(): void {
     if (!this.#interest.active) return;
-    const released = this.#retention.remove(this.#interest.release(this.#arrivals, this.#history.size));
-    // Every interested reader has read them: where slow readers stand is still right.
-    this.#arrivals.remove(released, true);
+    this.#forget(this.#retention.remove(this.#interest.release(this.#arrivals, this.#history.size)), true);
   }
 
   /**
@@ -185,12 +189,13 @@ export class Station {
     return added.filter((event) => !left.has(event));
   }
 
-  /** @internal What this station holds, as one journal entry (events as kept: a compaction copies them, never decodes them). */
-  journalSnapshot(): JournalEntry {
+  /** @internal What this station holds, as journal entries (events as kept: a compaction copies them, never decodes them). */
+  journalSnapshot(): JournalEntry[] {
     const history = this.#history.snapshot();
-    // Events delivered here and let go, but not yet taken by the main station, still need to get there.
+    // Events delivered here and let go, but not yet taken by the main station, still need to get there (not to a reader here).
     const left = this.#unsent.length === 0 ? [] : this.#history.missing(this.#unsent.flat());
-    return { op: 'accept', side: this.side, history: left.length === 0 ? history : [...history, ...left].sort(compareEvents), queue: this.queued() };
+    const accept: JournalEntry = { op: 'accept', side: this.side, history: left.length === 0 ? history : [...history, ...left].sort(compareEvents), queue: this.queued() };
+    return left.length === 0 ? [accept] : [accept, { op: 'remove', side: this.side, ids: left.map((event) => event.id) }];
   }
 
   /** Parked queue entries, oldest first: all, or those of one origin thread. */
@@ -335,6 +340,7 @@ export class Station {
    */
   replay(entries: readonly JournalEntry[]): number {
     let restored = 0;
+    const removed = new Set<string>(); // left once all is restored: still unsent, for the main station, but out of the history
     for (const entry of entries) {
       if (entry.side !== this.side) continue;
       if (entry.op === 'accept') {
@@ -347,10 +353,13 @@ export class Station {
         this.#parked.park(entry.queue);
       } else if (entry.op === 'unpark') {
         this.#parked.remove(new Set(entry.ids));
+      } else if (entry.op === 'remove') {
+        for (const id of entry.ids) removed.add(id);
       } else {
         this.#removeSide(entry.remove);
       }
     }
+    if (removed.size > 0) this.#arrivals.remove(this.#retention.remove([...removed].flatMap((id) => this.#history.get(id) ?? [])));
     this.#actor.send({ type: 'MERGED', added: restored, size: this.#history.size, queued: this.#parked.size });
     return restored;
   }
@@ -496,7 +505,7 @@ export class Station {
       ...(room === undefined ? {} : { limit: Math.max(1, room) }),
       ...(merged > since ? { deliveredThrough: merged } : {}),
       // What its readers are interested in (every type while one of them has not said).
-      ...(this.#interest.active ? this.#upstreamInterest() : {}),
+      ...(this.#interest.active ? this.#interest.upstream() : {}),
     };
     let reply: EventBatch;
     let known = 0;
@@ -569,11 +578,6 @@ export class Station {
     await this.fromMain(options);
   }
 
-  #upstreamInterest(): { interest?: readonly string[] } {
-    const interest = this.#interest.upstream();
-    return interest === undefined ? {} : { interest };
-  }
-
   #ownTransient(event: BusEvent): boolean {
     return event.origin.processor === this.processor && this.#retention.policies.removesAfterDelivery(event.type);
   }
@@ -583,9 +587,7 @@ export class Station {
   }
 
   #assertLocal(call: string): void {
-    if (this.kind !== 'local') {
-      throw new UnsupportedError(`${call}() is for local stations; a main station has no upstream.`);
-    }
+    if (this.kind !== 'local') throw new UnsupportedError(`${call}() is for local stations; a main station has no upstream.`);
   }
 
   #enterUpstream(type: 'TO_MAIN' | 'FROM_MAIN', call: string, expected: string): void {

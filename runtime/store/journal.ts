@@ -58,7 +58,12 @@ export type JournalEntry =
   /** Parked entries that came back from the main station. */
   | { readonly op: 'park'; readonly side: Side; readonly queue: readonly BusEvent[] }
   /** A bridge clearing removed every event of `remove`. */
-  | { readonly op: 'clear'; readonly side: Side; readonly remove: Side };
+  | { readonly op: 'clear'; readonly side: Side; readonly remove: Side }
+  /**
+   * Events the memory policies let go (delivered, searched, expired, evicted): a replay leaves them out of the
+   * history, so that a restarted processor's threads do not read them back (they still go on to the main station).
+   */
+  | { readonly op: 'remove'; readonly side: Side; readonly ids: readonly string[] };
 
 /** How an entry is stored: an accepted batch as a frame, the others as they are. */
 type StoredEntry =

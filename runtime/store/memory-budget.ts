@@ -11,7 +11,8 @@
  *    floor): new events of that type are then limited to
  *    `sizeLimit × multiplier`. Events already held are not touched.
  * 2. Events are evicted until the history is at `EVICT_TO` of its budget:
- *    lowest importance first, then the largest, then the oldest. `high`
+ *    lowest importance first, then the largest (sizes within `SIZE_STEP`
+ *    count as equal), then the oldest. `high`
  *    events are never evicted to meet a budget; new events that would need
  *    it are refused (`BusFullError`, `bound: 'budget'`).
  *
@@ -37,6 +38,18 @@ export const EVICT_TO = 0.9;
 /** Share of the budget that must move (in and out) between two multiplier changes. */
 export const CHANGE_EVERY = 1 / 8;
 
+
+/** Sizes within this factor of each other count as equal for eviction (then the oldest goes first). */
+export const SIZE_STEP = 1.25;
+
+/**
+ * An event's size class below the largest (0: within `SIZE_STEP` of it). Exact bytes would let a byte more
+ * (an id one digit longer, a frame laid out differently) put every new event before every old one: a history
+ * at its budget would then evict each new event as it comes and keep its old ones for good.
+ */
+function sizeRank(largest: number, size: number): number {
+  return size >= largest ? 0 : Math.floor(Math.log(largest / size) / Math.log(SIZE_STEP));
+}
 
 /** Events and bytes of one exact type, and what its policy says of it. */
 interface TypeTally {
@@ -243,7 +256,7 @@ export class MemoryBudget {
 
   /**
    * Evicts down to `EVICT_TO` of the budget: `low` events first, then
-   * `normal`, never `high`; within one importance the largest first, and
+   * `normal`, never `high`; within one importance the largest first (by `sizeRank`), and
    * of equal size the oldest. One sort of that importance's events per
    * round; a round frees a tenth of the budget, so its cost is spread over
    * the posts that filled it.
@@ -257,12 +270,14 @@ export class MemoryBudget {
       const types: string[] = [];
       for (const [type, tally] of this.#types) if (tally.importance === importance) types.push(type);
       if (types.length === 0) continue;
-      // Oldest first from the history; a stable sort by size keeps the oldest first among equals.
-      const candidates = this.#history
+      // Oldest first from the history; a stable sort by size class keeps the oldest first among equals.
+      const sized = this.#history
         .query({ types })
         .filter((event) => this.#types.get(event.type)?.importance === importance)
-        .map((event) => ({ event, size: this.#sizeOf(event) }))
-        .sort((a, b) => b.size - a.size);
+        .map((event) => ({ event, size: this.#sizeOf(event) }));
+      let largest = 0;
+      for (const { size } of sized) largest = Math.max(largest, size);
+      const candidates = sized.map(({ event, size }) => ({ event, size, rank: sizeRank(largest, size) })).sort((a, b) => a.rank - b.rank);
       const chosen: BusEvent[] = [];
       let freeing = this.#bytes - target;
       for (const { event, size } of candidates) {

@@ -57,6 +57,42 @@ test('replay - a new station rebuilt from the journal holds what the old one hel
   }
 });
 
+for (const compactAfter of [10_000, 3]) {
+  test(`replay - what the memory policies removed stays out of the rebuilt history, and still goes to the main station (${compactAfter === 3 ? 'from a compacted snapshot' : 'entry by entry'})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+    const memory = { policies: { 'journal.test': { removeAfterSearch: true } } };
+    const first = createRuntime({ transport: 'memory', deferred: 'manual', memory });
+    const second = createRuntime({ transport: 'memory', deferred: 'manual', memory });
+    try {
+      const journal = StationJournal.open(dir, { compactAfter });
+      const station = first.station('external');
+      station.journal = journal;
+      journal.snapshot = () => station.journalSnapshot();
+      const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
+      const accepted = events(4, 1);
+      station.accept({ kind: 'batch', seq: 0, from, history: accepted.slice(0, 3), queue: [] });
+      assert.is(station.get(accepted[0]!.id)?.id, accepted[0]!.id, 'searched: it leaves');
+      station.accept({ kind: 'batch', seq: 0, from, history: accepted.slice(3), queue: [] });
+      await Promise.resolve(); // a due compaction runs
+      await station.committed();
+      assert.is(journal.compactions, compactAfter === 3 ? 1 : 0);
+      await journal.close();
+
+      const reopened = StationJournal.open(dir);
+      const rebuilt = second.station('external');
+      rebuilt.replay(reopened.entries());
+      assert.equal(ids(rebuilt.history()), ids(accepted.slice(1)));
+      await rebuilt.toMain();
+      assert.equal(ids(second.mainStation('external').history()), ids(accepted), 'the main station had not taken it yet');
+      await reopened.close();
+    } finally {
+      await first.stop();
+      await second.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
 test('toMain - a local station pushes what it accepted only once its journal has made it durable', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   try {
@@ -87,7 +123,7 @@ test('compaction - the journal shrinks to a snapshot and still replays to the sa
     const journal = StationJournal.open(dir, { compactAfter: 20 });
     const station = first.station('external');
     station.journal = journal;
-    journal.snapshot = () => [station.journalSnapshot()];
+    journal.snapshot = () => station.journalSnapshot();
     const from = (thread: number) => ({ processor: 0, thread, generation: 0, side: 'external' as const });
     for (let round = 0; round < 50; round++) {
       const thread = 1 + (round % 3);

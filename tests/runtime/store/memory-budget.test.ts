@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { BusFullError, EventTooLargeError, InvalidOptionError } from '../../../errors.js';
-import { BusFullError as PublicBusFullError, createRuntime, type BusEvent as PublicEvent, type Runtime } from '../../../index.js';
+import { BusFullError as PublicBusFullError, createRuntime, type Bus, type BusEvent as PublicEvent, type Runtime } from '../../../index.js';
 import { ManualClock } from '../../../runtime/clock.js';
 import type { MemoryChange } from '../../../runtime/store/memory-budget.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../../runtime/store/memory-policy.js';
@@ -147,6 +147,17 @@ test('evict - low first, then the largest, then the oldest', () => {
   assert.is(retention.history.get('n3')?.id, 'n3');
 });
 
+test('evict - sizes within 1.25× of the largest count as equal: of events a byte apart the oldest go, not each new one', () => {
+  const { retention, post } = history({ budget: { busBytes: 1000 } });
+  for (let i = 0; i < 9; i++) post(sized(`a${i}`, i, 'n', 100));
+  // An id one digit longer: a byte more. Exact sizes would evict it, and every later one, as it comes.
+  assert.equal(ids(post(sized('b10', 10, 'n', 101))), ['a0', 'a1']);
+  assert.equal(ids(post(sized('b11', 11, 'n', 101))), []);
+  // Three times as large is larger: it goes first, then the oldest.
+  assert.equal(ids(post(sized('c12', 12, 'n', 300))), ['c12', 'a2']);
+  assert.equal(ids(retention.history.snapshot()), ['a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'b10', 'b11']);
+});
+
 test('evict - high is never evicted; a post that would need it is refused with bound budget', () => {
   const { retention, changes, post } = history({ budget: { busBytes: 4000 }, policies: { h: { importance: 'high' } } });
   const high = [1, 2, 3].map((n) => sized(`h${n}`, n, 'h', 1000));
@@ -269,6 +280,48 @@ api('station - a batch that only evicting high events would fit is refused whole
   await producer.sync();
   assert.equal(station.history().map((event) => event.type), ['note']);
   assert.is(station.memory()!.count, 1);
+});
+
+api('long run - 20 000 ticks through two processors in this thread: every bus and station stays within its budget and holds the newest ticks', async () => {
+  const [busBytes, stationBytes] = [8_000, 9_500];
+  runtime = createRuntime({ deferred: 'manual', memory: { budget: { busBytes, stationBytes } } });
+  const other = runtime.addProcessor().processor;
+  const readers = [runtime.addThread(), runtime.addThread({ processor: other })];
+  // Processor 1 runs in this thread too: its thread 0's bus is a `Bus`.
+  const otherBus = () => runtime.thread(other, 0).bus('external') as Bus;
+  const histories = () => [
+    runtime.bus('external'),
+    ...readers.map((reader) => reader.bus()),
+    otherBus(),
+    runtime.station('external'),
+    runtime.station('external', other),
+    runtime.mainStation('external'),
+  ];
+  const most = new Map<string, number>();
+  const EVENTS = 20_000;
+  const CHUNK = 500;
+  for (let from = 0; from < EVENTS; from += CHUNK) {
+    const producer = runtime.bus('external');
+    for (let n = from; n < from + CHUNK; n++) producer.post('tick', { n: String(n).padStart(5, '0') });
+    await producer.toStation();
+    await runtime.station('external').toMain();
+    await runtime.station('external', other).fromMain();
+    for (const bus of [...readers.map((reader) => reader.bus()), otherBus()]) await bus.fromStation();
+    for (const history of histories()) {
+      const stats = history.memory()!;
+      most.set(stats.history, Math.max(most.get(stats.history) ?? 0, stats.bytes));
+    }
+  }
+  assert.is(most.size, 7);
+  for (const [history, bytes] of most) assert.ok(bytes <= (history.startsWith('bus') ? busBytes : stationBytes), `${history} held ${bytes} B`);
+  // (The producer's bus, new at each toStation(), reads nothing.)
+  for (const history of histories().slice(1)) {
+    const ns = history.history({ types: ['tick'] }).map((event) => Number((event.payload as { n: string }).n));
+    // Of ticks that differ by a byte or so (ids a digit longer), the oldest went: a history never freezes on old ones.
+    assert.ok(ns.length > 0 && Math.min(...ns) >= EVENTS - CHUNK, `${history.memory()!.history}: ${ns.length} ticks, from ${Math.min(...ns)}`);
+  }
+  const main = runtime.mainStation('external').memory()!;
+  assert.ok(main.evicted >= EVENTS - main.count, 'the main station took every tick, and let the older go');
 });
 
 api.run();
