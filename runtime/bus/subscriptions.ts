@@ -101,6 +101,12 @@ export class Subscriptions {
   #watchNext: DeliveryWatch | undefined;
   /** Watches by event id. */
   readonly #watches = new Map<string, DeliveryWatch>();
+  /**
+   * True while the event being delivered is watched (a `publish()` or `after`
+   * middleware awaits its outcomes): a handler called now may read it, as a
+   * remote listener does to know whether its caller must send its value back.
+   */
+  watching = false;
   /** Subscriptions added so far: numbers their metrics labels. */
   #added = 0;
   /** This side's metrics, when the runtime records them. */
@@ -226,6 +232,9 @@ export class Subscriptions {
     const metrics = this.metrics;
     const started = metrics !== undefined && metrics.timing() ? performance.now() : 0;
     let called = 0;
+    // Restored after: a handler may deliver another event (an immediate post) inside this loop.
+    const outerWatching = this.watching;
+    this.watching = watch !== undefined;
     for (const entry of entries) {
       if (!entry.active) continue;
       if (entry.topics !== undefined && (event.topic === undefined || !entry.topics.includes(event.topic))) continue;
@@ -240,6 +249,7 @@ export class Subscriptions {
         watch?.failed(error);
       }
     }
+    this.watching = outerWatching;
     metrics?.delivered(event.type, called, started);
     watch?.delivered();
     return called;

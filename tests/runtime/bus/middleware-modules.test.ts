@@ -31,7 +31,10 @@ test('1 processor x 2 threads - a module middleware transforms and drops posts i
     await rejects(worker.post('test.ping', {}), 'EVENT_DROPPED');
     assert.equal((await worker.history()).map((event) => event.type), ['order.created'], 'nothing was posted');
     assert.equal((await worker.stats())!.dropped, { 'test.ping': 1 });
-    await rejects(worker.publish('test.ping', {}), 'EVENT_DROPPED');
+    // publish() resolves with what was dropped, as Bus.publish() does (post() throws).
+    assert.equal(await worker.publish('test.ping', {}), { dropped: 'test events stay out', middleware: 'stamp', outcomes: [], failed: 0 });
+    assert.equal(await runtime.bus('external').publish('test.ping', {}), { dropped: 'test events stay out', middleware: 'stamp', outcomes: [], failed: 0 }, 'the same on the root\'s Bus');
+    assert.equal((await worker.stats())!.dropped, { 'test.ping': 2 });
 
     // The child processor's own thread 0 runs it too.
     const own = await (runtime.thread(1, 0).bus('external') as RemoteBus).post('order.paid', { id: 1 });
@@ -49,7 +52,7 @@ test('1 processor x 2 threads - a module middleware transforms and drops posts i
 test('embedded workers - a named export runs in the root\'s worker threads, after a function middleware of the root in list order', async () => {
   const seen: string[] = [];
   const log: Middleware = { name: 'log', before: (draft) => void seen.push(String(draft.payload)) };
-  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', middleware: [log, { module: new URL(STAMP), export: 'upper' }] });
+  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', middleware: [log, { module: new URL(STAMP), export: 'upper' }, { module: STAMP }] });
   try {
     await runtime.ready;
     const worker = runtime.thread(0, 1).bus('external') as RemoteBus;
@@ -57,6 +60,8 @@ test('embedded workers - a named export runs in the root\'s worker threads, afte
     assert.equal(seen, [], 'a function middleware stays in the thread that was given it');
     assert.is(runtime.bus('external').post('greeting', 'hi').payload, 'HI');
     assert.equal(seen, ['hi'], 'the root runs both, in order');
+    const dropped = await worker.publish('test.ping', 'x');
+    assert.equal(dropped, { dropped: 'test events stay out', middleware: 'stamp', outcomes: [], failed: 0 }, 'publish() of a post a worker drops resolves');
   } finally {
     await runtime.stop();
   }
