@@ -3,7 +3,7 @@
  * bus generation, so they carry over when `toStation()` replaces the bus.
  */
 import { typeMatches } from '../type-patterns.js';
-import { assertFunction, assertKnownKeys, assertTypeList, typePatternProblem } from '../validate.js';
+import { assertFunction, assertKnownKeys, assertSubjectType, assertSubjectTypes } from '../validate.js';
 import { InvalidEventError, InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Payload } from '../../types.js';
 import type { BusMetrics } from '../metrics/bus-metrics.js';
@@ -34,11 +34,9 @@ const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError', 'signal'] as const;
  * `RemoteBus` alike (before anything crosses); returns the patterns as a list.
  */
 export function checkSubscribe(types: string | readonly string[], handler: unknown, options: SubscribeOptions | undefined): readonly string[] {
-  if (typeof types === 'string') {
-    // INVALID_EVENT, as before patterns: a subscription to a type that cannot exist.
-    const problem = typePatternProblem(types, 'Subscription type');
-    if (problem !== undefined) throw new InvalidEventError(problem);
-  } else assertTypeList(types, 'subscribe types');
+  // INVALID_EVENT, one or a list: a subscription to a type that cannot exist (see `assertSubjectType`).
+  if (typeof types === 'string') assertSubjectType(types, 'Subscription type');
+  else assertSubjectTypes(types, 'subscribe types');
   assertFunction(handler, 'subscribe handler');
   assertKnownKeys(options, SUBSCRIBE_OPTIONS, 'subscribe options');
   if (options?.filter !== undefined) assertFunction(options.filter, 'subscribe options.filter');
