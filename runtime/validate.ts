@@ -386,7 +386,28 @@ export function assertPriority(value: unknown, option: string): asserts value is
   }
 }
 
-/** Throws unless `types` is a non-empty array of event types or type patterns (`user.*`, `user.>`, `*`). */
+/**
+ * Throws `InvalidEventError` unless `type` is an event type or a type
+ * pattern. For the subject of a call (what `subscribe()`, `waitFor()`,
+ * `reply()` listen to): a bad type or pattern there is INVALID_EVENT, as
+ * `post()` of a bad type is; in an options object or a query
+ * (`history({ types })`, `fromStation({ types })`) it is INVALID_OPTION
+ * naming the option (`assertTypeList`).
+ */
+export function assertSubjectType(type: unknown, what: string): asserts type is string {
+  const problem = typePatternProblem(type, what);
+  if (problem !== undefined) throw new InvalidEventError(problem);
+}
+
+/** `assertSubjectType` for a list given as a call's subject (`subscribe([...])`, `waitForEvents([...])`): INVALID_EVENT. */
+export function assertSubjectTypes(types: unknown, what: string): asserts types is readonly string[] {
+  if (!Array.isArray(types) || types.length === 0) {
+    throw new InvalidEventError(`${what} must be an event type, a pattern or a non-empty array of them, got ${describe(types)}.`);
+  }
+  for (const type of types) assertSubjectType(type, `${what} entry`);
+}
+
+/** Throws `InvalidOptionError` unless `types` is a non-empty array of event types or type patterns (`user.*`, `user.>`, `*`). */
 export function assertTypeList(types: unknown, option: string): asserts types is readonly string[] {
   if (!Array.isArray(types) || types.length === 0) {
     throw new InvalidOptionError(option, `expected a non-empty array of event types or patterns, got ${describe(types)}.`);

@@ -287,10 +287,13 @@ export class RemoteBus<E = AnyEvents> {
    * `Bus.publish()` in the thread: posts there, and resolves once every
    * handler **of that thread** the event is delivered to has finished —
    * including `RemoteBus.subscribe()` handlers elsewhere, whose events
-   * settle when their handler has — with their outcomes. Values cross as a
-   * structured clone copies them (one that cannot be copied, such as a
-   * function, arrives as `undefined`); errors as `Error`s with their
-   * `name`, `message` and `code`. It does not wait for other threads (a sync
+   * settle when their handler has — with their outcomes (such a handler's
+   * error counts in `failed`). Values cross as a structured clone copies
+   * them (one that cannot be copied, such as a function, arrives as
+   * `undefined`); a `BusError` keeps its class, code and fields, other
+   * errors cross as `Error`s with their `name`, `message`, `stack` and
+   * `code`. A post a `before` middleware of the thread drops resolves with
+   * `{ dropped, middleware }`, as on a `Bus`. It does not wait for other threads (a sync
    * carries the event there). It waits in steps of at most 250 ms, so slow
    * handlers never make the thread look hung. Rejects when the post is
    * refused, when the thread crashes (`WorkerCrashedError`) or the runtime

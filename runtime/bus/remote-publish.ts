@@ -6,24 +6,16 @@
 import { RuntimeStoppedError, fromWireError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import type { Outcome } from '../wire/protocol.js';
-import type { PortableOutcome } from '../thread/remote-listeners.js';
+import { fromPortableOutcome } from '../wire/portable-outcome.js';
 import type { RemoteScope, ThreadCall } from './remote-subscription.js';
-import type { Published } from './bus-awaits.js';
+import type { Dropped, Published } from './bus-awaits.js';
 import { eventsFromFrame, unwrap } from '../thread/thread-service.js';
 
 /** What `RemoteBus.publish()` resolves with: `Bus.publish()`'s answer, after crossing (see `RemoteBus.publish`). */
-export type RemotePublished<Ev = BusEvent> = Published<Ev>;
+export type RemotePublished<Ev = BusEvent> = Published<Ev> | Dropped;
 
 /** The longest one `published` control call waits in the thread. */
 const PUBLISHED_WAIT_MS = 250;
-
-/** A handler's error as it arrived: an `Error` with the name, message and code it was thrown with. */
-function reasonOf(reason: Extract<PortableOutcome, { status: 'rejected' }>['reason']): Error {
-  const error = new Error(reason.message);
-  error.name = reason.name;
-  if (reason.code !== undefined) Object.assign(error, { code: reason.code });
-  return error;
-}
 
 /** Polls the publish that `started` began until it is over; rejects with its refusal, a crash, or the runtime stopping. */
 export async function publishRemote(started: Promise<Outcome<string>>, call: ThreadCall, scope: RemoteScope): Promise<RemotePublished> {
@@ -43,11 +35,10 @@ export async function publishRemote(started: Promise<Outcome<string>>, call: Thr
       if (stopped) throw new RuntimeStoppedError('publish');
       const done = unwrap(await Promise.race([call('published', ticket, PUBLISHED_WAIT_MS), halted]));
       if (done === null) continue;
+      if ('dropped' in done) return { dropped: done.dropped, middleware: done.middleware, outcomes: [], failed: 0 };
       const [event] = eventsFromFrame(done.event);
       if (event === undefined) throw fromWireError({ code: 'FRAME_CORRUPT', message: 'publish: the thread answered no event.' });
-      const outcomes = done.outcomes.map((outcome): PromiseSettledResult<unknown> =>
-        outcome.status === 'fulfilled' ? { status: 'fulfilled', value: outcome.value } : { status: 'rejected', reason: reasonOf(outcome.reason) },
-      );
+      const outcomes = done.outcomes.map(fromPortableOutcome);
       return { event, outcomes, failed: done.failed };
     }
   } catch (error) {

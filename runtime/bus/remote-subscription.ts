@@ -3,7 +3,10 @@
  * thread's listener (`thread/remote-listeners.ts`) with `take` calls of at
  * most TAKE_WAIT_MS, runs the handler here on each event, and tells the
  * thread when each event's handler has finished (an async one's promise has
- * settled), which is what gives the thread its credit back. The filter and
+ * settled), which is what gives the thread its credit back. With it goes the
+ * handler's outcome, so a `publish()` in the thread counts it: its error
+ * always, its value only for events the thread says are awaited (a value is
+ * copied only when someone reads it). The filter and
  * `onError` run here, in the caller's thread; `topics` is applied in the
  * thread, so other topics never cross.
  *
@@ -16,6 +19,8 @@ import type { BusEvent, Side } from '../../types.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Outcome } from '../wire/protocol.js';
 import type { ThreadApi } from '../thread/thread-service.js';
+import type { SettledEvent } from '../thread/remote-listeners.js';
+import { portableValue, toPortableError } from '../wire/portable-outcome.js';
 import { eventsFromFrame } from '../thread/thread-service.js';
 import { checkSubscribe, type ErrorHandler, type SubscribeOptions, type Subscription } from './subscriptions.js';
 import type { PayloadSchemas } from '../payload/payload-schemas.js';
@@ -84,8 +89,10 @@ export function subscribeRemote(
   let active = true;
   let id: string | undefined;
   let call: ThreadCall = target.call;
-  /** Numbers of events whose handler has finished, not yet told to the thread. */
-  let settled: number[] = [];
+  /** Events whose handler has finished, not yet told to the thread. */
+  let settled: SettledEvent[] = [];
+  /** Numbers of taken events whose delivery the thread awaits (their handler's value goes back), until settled. */
+  let awaited: Set<number> | undefined;
   let taking = false;
   let ackScheduled = false;
   let wakeRelisten: (() => void) | undefined;
@@ -119,9 +126,18 @@ export function subscribeRemote(
       console.error('[busline] an onError handler threw while handling a subscriber error', secondary, error);
     }
   };
+  /** What to tell the thread of event `number`'s handler: only its number when there is nothing it wants to hear. */
+  const settledOf = (number: number, value: unknown): SettledEvent => {
+    if (awaited === undefined || !awaited.delete(number) || value === undefined) return number;
+    return { n: number, outcome: { status: 'fulfilled', value: portableValue(value) } };
+  };
+  const failedWith = (number: number, error: unknown): SettledEvent => {
+    awaited?.delete(number);
+    return { n: number, outcome: { status: 'rejected', reason: toPortableError(error) } };
+  };
   /** An async handler finished: tell the thread now if a take waits there, else the next take does. */
-  const finished = (number: number) => {
-    settled.push(number);
+  const finished = (entry: SettledEvent) => {
+    settled.push(entry);
     if (!taking || ackScheduled || id === undefined) return;
     ackScheduled = true;
     queueMicrotask(() => {
@@ -138,24 +154,25 @@ export function subscribeRemote(
       if (!active) return;
       try {
         if (filter !== undefined && !filter(event)) {
+          awaited?.delete(number);
           settled.push(number);
           return;
         }
         const result = handler(event);
         if (!(result instanceof Promise)) {
-          settled.push(number);
+          settled.push(settledOf(number, result));
           return;
         }
         result.then(
-          () => finished(number),
+          (value: unknown) => finished(settledOf(number, value)),
           (error: unknown) => {
             fail(error, event);
-            finished(number);
+            finished(failedWith(number, error));
           },
         );
       } catch (error) {
         fail(error, event);
-        settled.push(number);
+        settled.push(failedWith(number, error));
       }
     });
   };
@@ -205,6 +222,7 @@ export function subscribeRemote(
           // Gone: the thread crashed (WORKER_CRASHED), or its new incarnation never had this listener (null).
           id = undefined;
           settled = [];
+          awaited = undefined;
           answer = took.ok ? { ok: false, code: 'WORKER_CRASHED', message: 'listener lost' } : took;
           break;
         }
@@ -217,6 +235,10 @@ export function subscribeRemote(
           id = undefined;
           answer = { ok: false, code: 'WORKER_CRASHED', message: 'damaged frame' };
           break;
+        }
+        if (took.value.awaited !== undefined) {
+          awaited ??= new Set();
+          for (const number of took.value.awaited) awaited.add(number);
         }
         deliver(events, took.value.first);
       }

@@ -3,7 +3,7 @@
  * bus generation, so they carry over when `toStation()` replaces the bus.
  */
 import { typeMatches } from '../type-patterns.js';
-import { assertFunction, assertKnownKeys, assertTypeList, typePatternProblem } from '../validate.js';
+import { assertFunction, assertKnownKeys, assertSubjectType, assertSubjectTypes } from '../validate.js';
 import { InvalidEventError, InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Payload } from '../../types.js';
 import type { BusMetrics } from '../metrics/bus-metrics.js';
@@ -34,11 +34,9 @@ const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError', 'signal'] as const;
  * `RemoteBus` alike (before anything crosses); returns the patterns as a list.
  */
 export function checkSubscribe(types: string | readonly string[], handler: unknown, options: SubscribeOptions | undefined): readonly string[] {
-  if (typeof types === 'string') {
-    // INVALID_EVENT, as before patterns: a subscription to a type that cannot exist.
-    const problem = typePatternProblem(types, 'Subscription type');
-    if (problem !== undefined) throw new InvalidEventError(problem);
-  } else assertTypeList(types, 'subscribe types');
+  // INVALID_EVENT, one or a list: a subscription to a type that cannot exist (see `assertSubjectType`).
+  if (typeof types === 'string') assertSubjectType(types, 'Subscription type');
+  else assertSubjectTypes(types, 'subscribe types');
   assertFunction(handler, 'subscribe handler');
   assertKnownKeys(options, SUBSCRIBE_OPTIONS, 'subscribe options');
   if (options?.filter !== undefined) assertFunction(options.filter, 'subscribe options.filter');
@@ -101,6 +99,12 @@ export class Subscriptions {
   #watchNext: DeliveryWatch | undefined;
   /** Watches by event id. */
   readonly #watches = new Map<string, DeliveryWatch>();
+  /**
+   * True while the event being delivered is watched (a `publish()` or `after`
+   * middleware awaits its outcomes): a handler called now may read it, as a
+   * remote listener does to know whether its caller must send its value back.
+   */
+  watching = false;
   /** Subscriptions added so far: numbers their metrics labels. */
   #added = 0;
   /** This side's metrics, when the runtime records them. */
@@ -226,6 +230,9 @@ export class Subscriptions {
     const metrics = this.metrics;
     const started = metrics !== undefined && metrics.timing() ? performance.now() : 0;
     let called = 0;
+    // Restored after: a handler may deliver another event (an immediate post) inside this loop.
+    const outerWatching = this.watching;
+    this.watching = watch !== undefined;
     for (const entry of entries) {
       if (!entry.active) continue;
       if (entry.topics !== undefined && (event.topic === undefined || !entry.topics.includes(event.topic))) continue;
@@ -240,6 +247,7 @@ export class Subscriptions {
         watch?.failed(error);
       }
     }
+    this.watching = outerWatching;
     metrics?.delivered(event.type, called, started);
     watch?.delivered();
     return called;

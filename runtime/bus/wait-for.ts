@@ -11,7 +11,7 @@ import { AbortedError, InvalidOptionError, RuntimeStoppedError, TimeoutError, Un
 import type { BusEvent } from '../../types.js';
 import { startTimer, type Clock } from '../clock.js';
 import { typeMatches } from '../type-patterns.js';
-import { assertFunction, assertKnownKeys, assertTypeList, describe } from '../validate.js';
+import { assertFunction, assertKnownKeys, assertSubjectType, assertSubjectTypes, describe } from '../validate.js';
 
 /** Options of `bus.waitFor()`; `Ev` is the event waited for. */
 export interface WaitForOptions<Ev = BusEvent> {
@@ -75,7 +75,7 @@ export function checkSignal(value: unknown, option: string): AbortSignal | undef
 export function waitForEvent(source: WaitSource, type: string, options: WaitForOptions | undefined): Promise<BusEvent> {
   try {
     assertKnownKeys(options, ['timeout', 'filter', 'signal'], 'waitFor options');
-    assertTypeList([type], 'waitFor type');
+    assertSubjectType(type, 'waitFor type');
     if (options?.filter !== undefined) assertFunction(options.filter, 'waitFor options.filter');
     const timeout = checkDuration(options?.timeout, 'waitFor options.timeout');
     const signal = checkSignal(options?.signal, 'waitFor options.signal');
@@ -89,7 +89,7 @@ export function waitForEvent(source: WaitSource, type: string, options: WaitForO
 export function waitForEvents(source: WaitSource, types: readonly string[], options: WaitForEventsOptions | undefined): Promise<BusEvent[]> {
   try {
     assertKnownKeys(options, ['inOrder', 'timeout', 'grace', 'signal'], 'waitForEvents options');
-    assertTypeList(types, 'waitForEvents types');
+    assertSubjectTypes(types, 'waitForEvents types');
     const inOrder = options?.inOrder ?? false;
     if (typeof inOrder !== 'boolean') throw new InvalidOptionError('waitForEvents options.inOrder', `expected a boolean, got ${describe(inOrder)}.`);
     const timeout = checkDuration(options?.timeout, 'waitForEvents options.timeout');

@@ -5,7 +5,7 @@
  * dies rejects what is pending with `WorkerCrashedError`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { BusError, RuntimeStoppedError, WorkerCrashedError } from '../../errors.js';
+import { BusError, RuntimeStoppedError, WorkerCrashedError, fromWireError } from '../../errors.js';
 import type { BridgeDirection, BusEvent, Side } from '../../types.js';
 import type { ReaderBacklog } from '../station/arrivals.js';
 import type { FromMainOptions } from '../station/station.js';
@@ -201,7 +201,7 @@ export class RemoteProcessor {
         onMessage = (message: unknown) => {
           const report = message as ProcessorReport;
           if (report?.type === 'ready') resolve();
-          else if (report?.type === 'failed') reject(new WorkerCrashedError(`processor ${init.processor} failed to start: ${report.message}`));
+          else if (report?.type === 'failed') reject(startFailure(init.processor, report));
         };
         child.on('message', onMessage);
         onAbort = () => reject(new RuntimeStoppedError(`starting processor ${init.processor}`));
@@ -385,3 +385,11 @@ export class RemoteStation {
   }
 }
 
+
+/** Why a processor failed to start: the configuration it refused (`INVALID_OPTION`, naming the option), else a crash. */
+function startFailure(processor: number, report: Extract<ProcessorReport, { type: 'failed' }>): BusError {
+  const refused = report.refused;
+  if (refused?.code !== 'INVALID_OPTION') return new WorkerCrashedError(`processor ${processor} failed to start: ${report.message}`);
+  // A worker's refusal names its worker ("processor 1 thread 2") already.
+  return refused.message.includes(`processor ${processor}`) ? fromWireError(refused) : fromWireError({ ...refused, message: `${refused.message} (in processor ${processor})` });
+}

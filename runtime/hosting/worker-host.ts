@@ -14,7 +14,7 @@
  */
 import { MessageChannel, MessagePort } from 'node:worker_threads';
 import type { ResourceLimits, Worker as NodeWorker } from 'node:worker_threads';
-import { InvalidOptionError, UnsupportedError, WorkerCrashedError } from '../../errors.js';
+import { InvalidOptionError, UnsupportedError, WorkerCrashedError, fromWireError } from '../../errors.js';
 import { assertKnownKeys, describe } from '../validate.js';
 import { HostedWorker, loadThreadsHost, type ThreadsHost } from './threads-js.js';
 import { bootstrapSource } from './worker-bootstrap.js';
@@ -43,7 +43,9 @@ const DEFAULT_START_DEADLINE_MS = 10_000;
  * Starts a worker thread running `module`, which must call `serveWorker()`.
  * Resolves once the module has loaded and served its API; rejects with a
  * `WorkerCrashedError` when it fails to load, dies, or misses `startDeadlineMs`
- * first, and with an `InvalidOptionError` for bad options.
+ * first, and with an `InvalidOptionError` for bad options — also one the
+ * worker refused its start with (thrown before it served: a middleware
+ * module the worker cannot load, say), rebuilt here.
  *
  * A `.ts` module loads through tsx inside the worker, with no build step.
  *
@@ -274,8 +276,10 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
     }
   }
 
-  #startFailure(settings: Settings): WorkerCrashedError {
+  #startFailure(settings: Settings): WorkerCrashedError | InvalidOptionError {
     const death = this.#death ?? { reason: 'exit' };
+    const refusal = death.reason === 'error' ? optionRefusal(death.error, this.name) : undefined;
+    if (refusal !== undefined) return refusal;
     const why =
       death.reason === 'hung'
         ? `it did not call serveWorker() within ${settings.startDeadlineMs} ms (startDeadlineMs)`
@@ -284,6 +288,23 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
           : describeExit(death);
     return new WorkerCrashedError(`Worker "${this.name}" failed to start: ${why}.`, { cause: death.error });
   }
+}
+
+/**
+ * The `InvalidOptionError` a worker threw before it served (its start refused
+ * its configuration), as Node hands over a worker's uncaught error: not of
+ * its class, but with its own fields (`code`, `option`, ...). Undefined for
+ * any other death, which is a crash.
+ */
+function optionRefusal(error: unknown, worker: string): InvalidOptionError | undefined {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== 'INVALID_OPTION') return undefined;
+  const option = (error as { option?: unknown }).option;
+  if (typeof option !== 'string') return undefined;
+  const issues = (error as { issues?: unknown }).issues;
+  // `issues` as busline's wire errors carry them (JSON text), so they come back as the thrower's.
+  const details: Record<string, string> = Array.isArray(issues) ? { option, issues: JSON.stringify(issues) } : { option };
+  const refusal = fromWireError({ code: 'INVALID_OPTION', message: `${error.message} (in worker "${worker}")`, details }) as InvalidOptionError;
+  return Object.assign(refusal, { cause: error });
 }
 
 function checkOptions(options: WorkerOptions): Settings {

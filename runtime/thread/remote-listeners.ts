@@ -4,7 +4,12 @@
  * Subscribing: listeners that callers in
  * other threads poll. A listener is an `async` subscriber of the thread's
  * side whose promise for an event settles only when the caller says its
- * handler has finished with it (`take`'s and `ack`'s `settled`). So it holds
+ * handler has finished with it (`take`'s and `ack`'s `settled`), with the
+ * handler's outcome: its error always (the promise rejects with it, so a
+ * `publish()` here counts it; the caller has reported it already), its value
+ * only for the events `take` says are awaited (`awaited`: a `publish()` or
+ * `after` middleware watches their delivery), so a handler's return value is
+ * copied across only when someone will read it. So it holds
  * the thread's credits (`sync.maxInFlight`) exactly as a slow local async
  * subscriber does: under the sync policy, what waits here or in the caller is
  * bounded by them, and a slow remote handler holds the station's producers
@@ -20,7 +25,8 @@ import { randomUUID } from 'node:crypto';
 import { InvalidOptionError, WorkerCrashedError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import type { Subscription } from '../bus/subscriptions.js';
-import type { Published } from '../bus/bus-awaits.js';
+import type { Dropped, Published } from '../bus/bus-awaits.js';
+import { fromPortableError, toPortableOutcome, type PortableOutcome } from '../wire/portable-outcome.js';
 import { assertTypeList, describe } from '../validate.js';
 import type { Thread } from './thread.js';
 import { startTimer, systemClock, type Clock } from '../clock.js';
@@ -35,7 +41,16 @@ const MAX_TAKE_WAIT_MS = 1_000;
 export interface Taken {
   readonly events: readonly BusEvent[];
   readonly first: number;
+  /** The numbers of those whose delivery is awaited here: their handler's value is wanted back. Absent: none. */
+  readonly awaited?: readonly number[];
 }
+
+/**
+ * An event a caller's handler has finished with: its number alone when the
+ * handler returned nothing to tell (or its value is not awaited), else with
+ * its outcome.
+ */
+export type SettledEvent = number | { readonly n: number; readonly outcome: PortableOutcome };
 
 interface Listener {
   readonly subscription: Subscription;
@@ -44,7 +59,9 @@ interface Listener {
   /** The number of `buffer[0]`. */
   first: number;
   /** The promise of each event not yet settled by the caller, by number: each holds a credit. */
-  readonly unsettled: Map<number, () => void>;
+  readonly unsettled: Map<number, (outcome?: PortableOutcome) => void>;
+  /** Numbers of buffered events whose delivery is awaited here. */
+  awaited: number[];
   /** The take waiting for events, if any. */
   wake: (() => void) | undefined;
   polled: number;
@@ -73,16 +90,24 @@ export class RemoteListeners {
     const id = randomUUID();
     let next = 0;
     // An `async` function: counted as an async subscriber from the first event on (its reads are limited for it).
-    const handler = async (event: BusEvent): Promise<void> => {
+    const subscriptions = this.#thread.subscriptions(side);
+    const handler = async (event: BusEvent): Promise<unknown> => {
       const listener = this.#listeners.get(id);
-      if (listener === undefined) return;
+      if (listener === undefined) return undefined;
       const number = next++;
       listener.buffer.push(event);
+      // Read before the first await: true only while this event's delivery is the one watched.
+      if (subscriptions.watching) listener.awaited.push(number);
       listener.wake?.();
-      await new Promise<void>((settled) => listener.unsettled.set(number, settled));
+      const outcome = await new Promise<PortableOutcome | undefined>((settled) => listener.unsettled.set(number, settled));
+      if (outcome === undefined) return undefined;
+      if (outcome.status === 'rejected') throw fromPortableError(outcome.reason);
+      return outcome.value;
     };
-    const subscription = this.#thread.bus(side).subscribe(types as never, handler as never, topics === undefined ? undefined : { topics });
-    this.#listeners.set(id, { subscription, buffer: [], first: 0, unsettled: new Map(), wake: undefined, polled: this.#clock.now() });
+    // The caller's onError has reported a failure already: here it only counts (metrics, a publish()'s outcomes).
+    const options = topics === undefined ? { onError: ignoreError } : { topics, onError: ignoreError };
+    const subscription = this.#thread.bus(side).subscribe(types as never, handler as never, options);
+    this.#listeners.set(id, { subscription, buffer: [], first: 0, unsettled: new Map(), awaited: [], wake: undefined, polled: this.#clock.now() });
     if (this.#sweep === undefined) this.#armSweep();
     return id;
   }
@@ -92,7 +117,7 @@ export class RemoteListeners {
    * hands over what waits, waiting up to `waitMs` for something. Null: no
    * such listener (dropped, or this is a new incarnation of the thread).
    */
-  async take(id: string, waitMs: number, settled: readonly number[]): Promise<Taken | null> {
+  async take(id: string, waitMs: number, settled: readonly SettledEvent[]): Promise<Taken | null> {
     if (typeof waitMs !== 'number' || !(waitMs >= 0) || waitMs > MAX_TAKE_WAIT_MS) {
       throw new InvalidOptionError('take waitMs', `expected milliseconds from 0 to ${MAX_TAKE_WAIT_MS}, got ${describe(waitMs)}.`);
     }
@@ -113,22 +138,24 @@ export class RemoteListeners {
       });
     }
     if (this.#listeners.get(id) !== listener) return null;
-    const taken = { events: listener.buffer, first: listener.first };
+    const taken: Taken = listener.awaited.length === 0 ? { events: listener.buffer, first: listener.first } : { events: listener.buffer, first: listener.first, awaited: listener.awaited };
     listener.first += listener.buffer.length;
     listener.buffer = [];
+    if (listener.awaited.length > 0) listener.awaited = [];
     listener.polled = this.#clock.now();
     return taken;
   }
 
-  /** Settles the events numbered `settled`; false when there is no such listener. */
-  ack(id: string, settled: readonly number[]): boolean {
-    if (!Array.isArray(settled) || settled.some((n) => typeof n !== 'number')) {
-      throw new InvalidOptionError('take settled', `expected an array of event numbers, got ${describe(settled)}.`);
+  /** Settles the events `settled` names, each with its outcome if given; false when there is no such listener. */
+  ack(id: string, settled: readonly SettledEvent[]): boolean {
+    if (!Array.isArray(settled) || !settled.every(isSettledEvent)) {
+      throw new InvalidOptionError('take settled', `expected an array of event numbers or { n, outcome }, got ${describe(settled)}.`);
     }
     const listener = this.#listeners.get(typeof id === 'string' ? id : '');
     if (listener === undefined) return false;
-    for (const number of settled) {
-      listener.unsettled.get(number)?.();
+    for (const entry of settled) {
+      const number = typeof entry === 'number' ? entry : entry.n;
+      listener.unsettled.get(number)?.(typeof entry === 'number' ? undefined : entry.outcome);
       listener.unsettled.delete(number);
     }
     return true;
@@ -173,31 +200,18 @@ export class RemoteListeners {
   }
 }
 
-/** A handler's outcome as it crosses threads: a value that can be copied, or the error's name, message and code. */
-export type PortableOutcome =
-  | { readonly status: 'fulfilled'; readonly value: unknown }
-  | { readonly status: 'rejected'; readonly reason: { readonly name: string; readonly message: string; readonly code?: string } };
+/** What `published` answers once the handlers have finished, or once a `before` middleware has dropped the post. */
+export type PortablePublished =
+  | { readonly event: BusEvent; readonly outcomes: readonly PortableOutcome[]; readonly failed: number }
+  | { readonly dropped: string; readonly middleware: string };
 
-/** What `published` answers once the handlers have finished. */
-export interface PortablePublished {
-  readonly event: BusEvent;
-  readonly outcomes: readonly PortableOutcome[];
-  readonly failed: number;
-}
+const ignoreError = (): void => undefined;
 
-/** A value copied as structured clone copies it, or `undefined` when it cannot be (a function, a socket, ...). */
-function portableValue(value: unknown): unknown {
-  try {
-    return structuredClone(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function portableReason(reason: unknown): { name: string; message: string; code?: string } {
-  if (!(reason instanceof Error)) return { name: 'Error', message: String(reason) };
-  const code = (reason as { code?: unknown }).code;
-  return { name: reason.name, message: reason.message, ...(typeof code === 'string' ? { code } : {}) };
+function isSettledEvent(entry: unknown): entry is SettledEvent {
+  if (typeof entry === 'number') return true;
+  if (typeof entry !== 'object' || entry === null) return false;
+  const { n, outcome } = entry as { n?: unknown; outcome?: { status?: unknown } };
+  return typeof n === 'number' && typeof outcome === 'object' && outcome !== null && (outcome.status === 'fulfilled' || outcome.status === 'rejected');
 }
 
 interface Ticket {
@@ -211,17 +225,17 @@ export class RemotePublishes {
   readonly #tickets = new Map<string, Ticket>();
 
   /** Keeps `running` (a `bus.publish()`) under a new ticket. */
-  start(running: Promise<Published>): string {
+  start(running: Promise<Published | Dropped>): string {
     const ticket = randomUUID();
     const entry: Ticket = {
       answer: undefined,
       polled: Date.now(),
       done: running.then(
-        ({ event, outcomes, failed }) => {
-          const portable = outcomes.map((outcome): PortableOutcome =>
-            outcome.status === 'fulfilled' ? { status: 'fulfilled', value: portableValue(outcome.value) } : { status: 'rejected', reason: portableReason(outcome.reason) },
-          );
-          entry.answer = { ok: true, value: { event, outcomes: portable, failed } };
+        (done) => {
+          entry.answer =
+            done.dropped !== undefined
+              ? { ok: true, value: { dropped: done.dropped, middleware: done.middleware } }
+              : { ok: true, value: { event: done.event, outcomes: done.outcomes.map(toPortableOutcome), failed: done.failed } };
         },
         (error: unknown) => void (entry.answer = { ok: false, error }),
       ),

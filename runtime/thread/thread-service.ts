@@ -9,7 +9,7 @@
  * keeps its code across the thread boundary.
  */
 import { createActor } from 'xstate';
-import { BusError, BusRetiredError, EventDroppedError, InvalidOptionError, RuntimeStoppedError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
+import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
 import { busMachine } from '../../machines/bus.machine.js';
 import { decodeFrame } from '../../schemas/codec/index.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../../types.js';
@@ -27,7 +27,8 @@ import { batchFrames } from '../wire/transport.js';
 
 export type { Outcome };
 import { Thread } from './thread.js';
-import { RemoteListeners, RemotePublishes, type PortableOutcome } from './remote-listeners.js';
+import { RemoteListeners, RemotePublishes, type SettledEvent } from './remote-listeners.js';
+import type { PortableOutcome } from '../wire/portable-outcome.js';
 import { moduleHref, type SpawnOptions, type UserActorInfo } from '../actors/user-actors.js';
 import { SyncTimer, policyLimits, settleAll, type SyncPolicy } from '../station/sync-policy.js';
 import { portInspectionTap } from '../inspection/ports.js';
@@ -111,15 +112,21 @@ export interface ThreadApi {
   stats(side?: Side): Promise<Outcome<ThreadStats>>;
   /** `RemoteBus.subscribe()`: listens to `types` of `side` for a caller elsewhere; the listener's id (see `remote-listeners.ts`). */
   listen(side: Side, types: readonly string[], topics?: readonly string[]): Promise<Outcome<string>>;
-  /** Settles the events `settled` names and hands over what the listener holds, waiting up to `waitMs`; null: no such listener. */
-  take(id: string, waitMs: number, settled: readonly number[]): Promise<Outcome<{ events: EventsFrame; first: number } | null>>;
+  /**
+   * Settles the events `settled` names (with their handler's outcome where given) and hands over what the listener
+   * holds, waiting up to `waitMs`, with the numbers of those whose delivery is `awaited`; null: no such listener.
+   */
+  take(id: string, waitMs: number, settled: readonly SettledEvent[]): Promise<Outcome<{ events: EventsFrame; first: number; awaited?: readonly number[] } | null>>;
   /** Settles the events `settled` names (their credits come back); false: no such listener. */
-  ack(id: string, settled: readonly number[]): Promise<Outcome<boolean>>;
+  ack(id: string, settled: readonly SettledEvent[]): Promise<Outcome<boolean>>;
   unlisten(id: string): Promise<Outcome<null>>;
   /** `RemoteBus.publish()`: posts one draft as `bus.publish()` does; the ticket `published` answers on. */
   publish(side: Side, generation: number, drafts: EventsFrame): Promise<Outcome<string>>;
-  /** The publish `ticket`'s event and its handlers' outcomes, waiting up to `waitMs`; null while they run. */
-  published(ticket: string, waitMs: number): Promise<Outcome<{ event: EventsFrame; outcomes: readonly PortableOutcome[]; failed: number } | null>>;
+  /** The publish `ticket`'s event and its handlers' outcomes (or that a middleware dropped it), waiting up to `waitMs`; null while they run. */
+  published(
+    ticket: string,
+    waitMs: number,
+  ): Promise<Outcome<{ event: EventsFrame; outcomes: readonly PortableOutcome[]; failed: number } | { dropped: string; middleware: string } | null>>;
   /** Starts a user machine module in this thread. */
   spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'>): Promise<Outcome<UserActorInfo>>;
   /** This thread's buses and user actors, with their states. */
@@ -418,7 +425,9 @@ export function createThreadService(
     take: (id, waitMs, settled) =>
       outcome(async () => {
         const taken = await listeners.take(id, waitMs, settled);
-        return taken === null ? null : { events: eventsToFrame(taken.events, from('external')), first: taken.first };
+        if (taken === null) return null;
+        const events = eventsToFrame(taken.events, from('external'));
+        return taken.awaited === undefined ? { events, first: taken.first } : { events, first: taken.first, awaited: taken.awaited };
       }),
     ack: (id, settled) => outcome(() => listeners.ack(id, settled)),
     unlisten: (id) => outcome(() => (listeners.unlisten(id), null)),
@@ -427,18 +436,15 @@ export function createThreadService(
         const target = bus(side, generation, 'publish');
         const [draft, ...more] = Array.isArray(drafts) ? eventsFromFrame(drafts) : [];
         if (draft === undefined || more.length > 0) throw new InvalidOptionError('publish drafts', 'expected a frame of one draft event.');
-        // A middleware module may drop it: the caller is refused (EVENT_DROPPED) as post() would be, since
-        // RemoteBus.publish() resolves only with a delivered event (its type has no dropped variant).
-        const published = schemas.conformed(() => target.publish(draft.type, draft.payload, draftOptions(draft))).then((done) => {
-          if (done.dropped !== undefined) throw new EventDroppedError(draft.type, done.dropped, done.middleware);
-          return done;
-        });
-        return publishes.start(published);
+        // A post a middleware drops resolves with `{ dropped, middleware }`, as Bus.publish() does.
+        return publishes.start(schemas.conformed(() => target.publish(draft.type, draft.payload, draftOptions(draft))));
       }),
     published: (ticket, waitMs) =>
       outcome(async () => {
         const done = await publishes.published(ticket, waitMs);
-        return done === undefined ? null : { event: eventsToFrame([done.event], from(done.event.side)), outcomes: done.outcomes, failed: done.failed };
+        if (done === undefined) return null;
+        if ('dropped' in done) return { dropped: done.dropped, middleware: done.middleware };
+        return { event: eventsToFrame([done.event], from(done.event.side)), outcomes: done.outcomes, failed: done.failed };
       }),
     ...userActorApi(current),
     stop: () =>

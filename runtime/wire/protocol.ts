@@ -168,7 +168,8 @@ export type ProcessorControl =
 /** Control messages from a processor to the root. */
 export type ProcessorReport =
   | { readonly type: 'ready' }
-  | { readonly type: 'failed'; readonly message: string }
+  /** `refused`: the start refused its configuration (an `InvalidOptionError`, such as a middleware module a worker cannot load). */
+  | { readonly type: 'failed'; readonly message: string; readonly refused?: WireError }
   | { readonly type: 'result'; readonly id: number; readonly outcome: Outcome<unknown> }
   /** A worker thread was restarted: its successor's buses start again at generation 0. */
   | { readonly type: 'threadReplaced'; readonly thread: number }

@@ -7,7 +7,7 @@
  */
 import { ProcessorNode } from '../hosting/processor-node.js';
 import { parentFrames, processParent } from '../hosting/parent-channel.js';
-import { toWireError } from '../../errors.js';
+import { isBusError, toWireError } from '../../errors.js';
 import type { Outcome, ProcessorControl, ProcessorReport } from '../wire/protocol.js';
 
 if (process.send === undefined) {
@@ -35,7 +35,8 @@ process.on('message', (message: unknown) => {
     );
     node.start().then(
       () => report({ type: 'ready' }),
-      (error: unknown) => report({ type: 'failed', message: String(error) }),
+      (error: unknown) =>
+        report(isBusError(error, 'INVALID_OPTION') ? { type: 'failed', message: String(error), refused: toWireError(error) } : { type: 'failed', message: String(error) }),
     );
     return;
   }

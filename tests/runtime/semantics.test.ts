@@ -502,7 +502,7 @@ for (const transport of transports) {
     throws(() => bus.post('ok', 1, { colour: 'red' } as never), 'INVALID_OPTION');
     throws(() => bus.post('ok', 1, { meta: { n: 1 } } as never), 'INVALID_OPTION');
     throws(() => bus.subscribe('ok', 'nope' as never), 'INVALID_OPTION');
-    throws(() => bus.subscribe(['ok', 7] as never, () => {}), 'INVALID_OPTION');
+    throws(() => bus.subscribe(['ok', 7] as never, () => {}), 'INVALID_EVENT');
     await rejects(bus.fromStation({ types: [] }), 'INVALID_OPTION');
     await rejects(bus.fromStation({ side: 'both' as never }), 'INVALID_OPTION');
     await rejects(bus.fromStation({ wait: true } as never), 'INVALID_OPTION');

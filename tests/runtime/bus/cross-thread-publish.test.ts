@@ -2,14 +2,16 @@
  * `publish()` awaited across threads, 1 processor × 2 threads: on the
  * `RemoteBus` of a worker in the child processor it resolves once every
  * handler **of that thread** has finished — a service's handler in the
- * thread, and `RemoteBus.subscribe()` handlers here — with their outcomes;
+ * thread, and `RemoteBus.subscribe()` handlers here — with their outcomes
+ * (a handler here that throws is a rejected outcome there, its error of its
+ * own class; one that returns a value has it copied back);
  * it does not wait for the other thread of the processor, nor for the root:
  * a sync carries the event there. Handlers are held by gates, so nothing
  * sleeps.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import { createRuntime, InvalidEventError, TimeoutError, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
 import { promiseState, rejects } from '../../helpers.js';
 
 const ECHO = new URL('../fixtures/echo.service.ts', import.meta.url);
@@ -50,6 +52,10 @@ test('publish - waits for the thread\'s own handlers (a service there) and for i
   const failing = one.subscribe('ping', () => {
     throw new RangeError('handler here failed');
   });
+  const answering = one.subscribe('ping', async () => ({ answer: 42 }));
+  const busFailing = one.subscribe('ping', () => {
+    throw new TimeoutError('ping', 5);
+  });
   try {
     const publishing = one.publish('ping', { seq: 1 });
     await one.state();
@@ -59,10 +65,22 @@ test('publish - waits for the thread\'s own handlers (a service there) and for i
     assert.ok(published.dropped === undefined);
     const { event, outcomes, failed } = published;
     assert.equal(handled, [event.id]);
-    assert.is(outcomes.length, 3, 'the service\'s handler in the thread and both handlers here');
+    assert.is(outcomes.length, 5, 'the service\'s handler in the thread and the four handlers here');
     assert.equal(outcomes[0], { status: 'fulfilled', value: undefined }, 'the service\'s, subscribed first');
-    // A handler here settles its event in the thread; what it threw goes to onError here (below), not into the outcome.
-    void failed;
+    assert.equal(outcomes[1], { status: 'fulfilled', value: undefined }, 'the slow one, once released');
+    assert.is(failed, 2, 'both handlers here that threw count');
+    const thrown = outcomes[2] as PromiseRejectedResult;
+    assert.is(thrown.status, 'rejected');
+    assert.ok(thrown.reason instanceof Error);
+    assert.is(thrown.reason.name, 'RangeError');
+    assert.is(thrown.reason.message, 'handler here failed');
+    assert.match(String(thrown.reason.stack), /handler here failed/, 'with the stack it was thrown with');
+    assert.equal(outcomes[3], { status: 'fulfilled', value: { answer: 42 } }, 'a value crosses back when publish() awaits it');
+    const busError = (outcomes[4] as PromiseRejectedResult).reason;
+    assert.ok(busError instanceof TimeoutError, 'a BusError keeps its class');
+    assert.is(busError.code, 'TIMEOUT');
+    assert.is(busError.timeout, 5, 'and its fields');
+    assert.not.ok(busError instanceof InvalidEventError);
     assert.match(event.id, /^1\.1\./, 'posted in thread 1 of processor 1');
     // The service's answer was posted in the thread before publish() resolved.
     const pongs = await one.history({ types: ['pong'] });
@@ -72,6 +90,8 @@ test('publish - waits for the thread\'s own handlers (a service there) and for i
   } finally {
     slow.unsubscribe();
     failing.unsubscribe();
+    answering.unsubscribe();
+    busFailing.unsubscribe();
     await service.stop();
   }
 });

@@ -89,7 +89,7 @@ test('waitFor - a signal gives it up with ABORTED; an aborted signal never liste
   await one.post('job.failed', 1);
   assert.is(await filtered.catch((error: unknown) => error), boom);
   assert.is(await listeners(one, 'job.failed'), 0);
-  await rejects(one.waitFor('job.>.x'), 'INVALID_OPTION');
+  await rejects(one.waitFor('job.>.x'), 'INVALID_EVENT');
   await rejects(one.waitFor('job', { timeout: -1 }), 'INVALID_OPTION');
   await rejects(one.waitFor('job', { colour: 'red' } as never), 'INVALID_OPTION');
 });
@@ -133,7 +133,7 @@ test('waitForEvents - grace: listens after the last event and refuses an extra; 
   assert.ok(isBusError(error, 'TIMEOUT'), String(error));
   assert.match(String(error), /still waiting for b\.\*\.$/);
   assert.equal([await listeners(two, 'a'), await listeners(two, 'b.x'), clock.pendingTimers], [0, 0, 0]);
-  await rejects(two.waitForEvents([]), 'INVALID_OPTION');
+  await rejects(two.waitForEvents([]), 'INVALID_EVENT');
   await rejects(two.waitForEvents(['a'], { grace: -5 }), 'INVALID_OPTION');
 });
 

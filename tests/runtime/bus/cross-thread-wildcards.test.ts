@@ -52,6 +52,39 @@ test('history - patterns on a worker\'s RemoteBus and on the child processor\'s 
   await rejects(one.history({ types: ['a..b'] }), 'INVALID_OPTION', 'an empty part');
 });
 
+test('errors - one rule for a malformed pattern, the same on a Bus and a RemoteBus: INVALID_EVENT where a call listens to it, INVALID_OPTION in options', async () => {
+  /** The code a call fails with, thrown or rejected. */
+  const codeOf = async (call: () => unknown): Promise<string> => {
+    try {
+      await call();
+    } catch (error) {
+      return isBusError(error) ? error.code : String(error);
+    }
+    return 'accepted';
+  };
+  const handler = () => undefined;
+  for (const bus of [runtime.bus('external'), worker(1)] as RemoteBus[]) {
+    for (const bad of ['a.>.b', '', 'us*er', 'a..b']) {
+      const codes = {
+        post: await codeOf(() => bus.post(bad, 1)),
+        subscribe: await codeOf(() => bus.subscribe(bad, handler)),
+        subscribeList: await codeOf(() => bus.subscribe(['ok', bad], handler)),
+        waitFor: await codeOf(() => bus.waitFor(bad, { timeout: 1 })),
+        waitForEvents: await codeOf(() => bus.waitForEvents(['ok', bad], { timeout: 1 })),
+        request: await codeOf(() => bus.request(bad, 1, { timeout: 1 })),
+        reply: await codeOf(() => bus.reply(bad, handler)),
+        history: await codeOf(() => bus.history({ types: [bad] })),
+        fromStation: await codeOf(() => bus.fromStation({ types: [bad] })),
+        sync: await codeOf(() => bus.sync({ types: [bad] })),
+      };
+      const listens = { post: 'INVALID_EVENT', subscribe: 'INVALID_EVENT', subscribeList: 'INVALID_EVENT', waitFor: 'INVALID_EVENT', waitForEvents: 'INVALID_EVENT', request: 'INVALID_EVENT', reply: 'INVALID_EVENT' };
+      assert.equal(codes, { ...listens, history: 'INVALID_OPTION', fromStation: 'INVALID_OPTION', sync: 'INVALID_OPTION' }, `${JSON.stringify(bad)} on ${bus.constructor.name}`);
+    }
+    await rejects(Promise.resolve().then(() => bus.subscribe([] as never, handler)), 'INVALID_EVENT', 'an empty list listens to nothing');
+    await rejects(bus.waitForEvents([] as never), 'INVALID_EVENT');
+  }
+});
+
 test('fromStation - a pattern selects what thread 1.2 reads, and a pattern subscription here sees just those', async () => {
   const byType = await postAll();
   await worker(1).toStation();

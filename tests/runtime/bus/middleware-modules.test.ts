@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, InvalidOptionError, isBusError, type Middleware } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
-import { processorPids, rejects } from '../../helpers.js';
+import { processorPids, rejects, runCommand } from '../../helpers.js';
 
 const STAMP = new URL('../fixtures/stamp.middleware.ts', import.meta.url).href;
 
@@ -31,7 +31,10 @@ test('1 processor x 2 threads - a module middleware transforms and drops posts i
     await rejects(worker.post('test.ping', {}), 'EVENT_DROPPED');
     assert.equal((await worker.history()).map((event) => event.type), ['order.created'], 'nothing was posted');
     assert.equal((await worker.stats())!.dropped, { 'test.ping': 1 });
-    await rejects(worker.publish('test.ping', {}), 'EVENT_DROPPED');
+    // publish() resolves with what was dropped, as Bus.publish() does (post() throws).
+    assert.equal(await worker.publish('test.ping', {}), { dropped: 'test events stay out', middleware: 'stamp', outcomes: [], failed: 0 });
+    assert.equal(await runtime.bus('external').publish('test.ping', {}), { dropped: 'test events stay out', middleware: 'stamp', outcomes: [], failed: 0 }, 'the same on the root\'s Bus');
+    assert.equal((await worker.stats())!.dropped, { 'test.ping': 2 });
 
     // The child processor's own thread 0 runs it too.
     const own = await (runtime.thread(1, 0).bus('external') as RemoteBus).post('order.paid', { id: 1 });
@@ -49,7 +52,7 @@ test('1 processor x 2 threads - a module middleware transforms and drops posts i
 test('embedded workers - a named export runs in the root\'s worker threads, after a function middleware of the root in list order', async () => {
   const seen: string[] = [];
   const log: Middleware = { name: 'log', before: (draft) => void seen.push(String(draft.payload)) };
-  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', middleware: [log, { module: new URL(STAMP), export: 'upper' }] });
+  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', middleware: [log, { module: new URL(STAMP), export: 'upper' }, { module: STAMP }] });
   try {
     await runtime.ready;
     const worker = runtime.thread(0, 1).bus('external') as RemoteBus;
@@ -57,6 +60,8 @@ test('embedded workers - a named export runs in the root\'s worker threads, afte
     assert.equal(seen, [], 'a function middleware stays in the thread that was given it');
     assert.is(runtime.bus('external').post('greeting', 'hi').payload, 'HI');
     assert.equal(seen, ['hi'], 'the root runs both, in order');
+    const dropped = await worker.publish('test.ping', 'x');
+    assert.equal(dropped, { dropped: 'test events stay out', middleware: 'stamp', outcomes: [], failed: 0 }, 'publish() of a post a worker drops resolves');
   } finally {
     await runtime.stop();
   }
@@ -92,17 +97,28 @@ test('bad modules - a missing module or export rejects runtime.ready with INVALI
   }
 });
 
-test('bad modules - one that loads in the root but throws in a worker rejects runtime.ready (WORKER_CRASHED, naming the option); the root goes on', async () => {
+test('bad modules - one that loads in the root but throws in a worker rejects runtime.ready with INVALID_OPTION naming it; nothing is left running', async () => {
   const module = new URL('../fixtures/main-only.middleware.ts', import.meta.url);
   const runtime = createRuntime({ threadsPerProcessor: 1, middleware: [{ module }] });
   try {
     await runtime.ready;
     assert.unreachable('ready');
   } catch (error) {
-    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
-    assert.match((error as Error).message, /middleware\[0\]\.module.*refuses to load in a worker/);
+    assert.instance(error, InvalidOptionError, String(error));
+    assert.is((error as InvalidOptionError).option, 'middleware[0].module');
+    assert.match((error as Error).message, /refuses to load in a worker.*in worker "processor 0 thread 1"/);
   }
   assert.is(runtime.running, false, 'a runtime that cannot start stops');
+  // In a process of its own, which ends only if nothing was left running: workers of this process, and of a child processor.
+  const app = fileURLToPath(new URL('../fixtures/refused-middleware-app.ts', import.meta.url));
+  for (const [where, processor] of [['embedded', 0], ['processor', 1]] as const) {
+    const run = await runCommand(process.execPath, ['--import', 'tsx', app, where], { timeoutMs: 120_000 });
+    assert.not.ok(run.timedOut, `${where}: the process did not end on its own:\n${run.output}`);
+    assert.is(run.code, 0, run.output);
+    const seen = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { code: string; option: string; message: string; running: boolean; processors: number[] };
+    assert.match(seen.message, new RegExp(`refuses to load in a worker \\(in worker "processor ${processor} thread \\d"\\)$`));
+    assert.equal({ code: seen.code, option: seen.option, running: seen.running, processors: seen.processors }, { code: 'INVALID_OPTION', option: 'middleware[0].module', running: false, processors: [] }, where);
+  }
 });
 
 test('bad entries - refused by createRuntime at once, naming the field', () => {

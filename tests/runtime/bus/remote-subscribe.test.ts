@@ -7,7 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, ManualClock, type BusEvent, type Runtime } from '../../../index.js';
+import { createRuntime, InvalidOptionError, ManualClock, type BusEvent, type Runtime } from '../../../index.js';
 import { runtimeCore } from '../../../internal.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { LISTENER_LEASE_MS, RemoteListeners } from '../../../runtime/thread/remote-listeners.js';
@@ -207,7 +207,9 @@ test('publish - resolves once the thread\'s handlers have finished, remote subsc
   await bus().state();
   assert.is(done, false, 'waits for the handler here');
   slow.open('now');
-  const { event, outcomes, failed } = await publishing;
+  const published = await publishing;
+  assert.ok(published.dropped === undefined);
+  const { event, outcomes, failed } = published;
   assert.is(event.type, 'job');
   assert.match(event.id, /^0\.1\./);
   assert.is(failed, 1);
@@ -218,6 +220,66 @@ test('publish - resolves once the thread\'s handlers have finished, remote subsc
   assert.equal(outcomes[2], { status: 'fulfilled', value: undefined }, 'the remote subscriber, settled when its handler here had');
   await rejects(bus().publish('', 1), 'INVALID_EVENT');
   await rejects((bus() as RemoteBus).publish('x', 1, { priority: 'soon' } as never), 'INVALID_OPTION');
+});
+
+test('publish - a handler here that throws is a rejected outcome in the thread, reported once (here), counted in the thread\'s errors', async () => {
+  const thrown = new RangeError('handler here failed');
+  bus().subscribe('job', () => {
+    throw thrown;
+  });
+  bus().subscribe('job', async () => {
+    throw new InvalidOptionError('job.limit', 'too high.');
+  });
+  const loggedInThread: unknown[] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => void loggedInThread.push(args);
+  let published: Awaited<ReturnType<RemoteBus['publish']>>;
+  try {
+    published = await bus().publish('job', 1);
+  } finally {
+    console.error = consoleError;
+  }
+  assert.ok(published.dropped === undefined);
+  assert.is(published.failed, 2);
+  const [sync, async] = published.outcomes as PromiseRejectedResult[];
+  assert.is(sync!.reason.name, 'RangeError');
+  assert.is(sync!.reason.message, 'handler here failed');
+  assert.is(sync!.reason.stack, thrown.stack, 'its stack as it was thrown');
+  assert.ok(async!.reason instanceof InvalidOptionError, 'a BusError of its class');
+  assert.is(async!.reason.option, 'job.limit');
+  assert.equal(reported.map(({ error }) => (error as Error).message), ['handler here failed', async!.reason.message], 'reported here, once each');
+  assert.equal(loggedInThread, [], 'not reported again by the thread');
+  assert.is(remote.thread.subscriptions('external').errors, 2, 'counted there, as a local handler\'s failure is');
+});
+
+test('publish - a handler\'s value crosses back only for an awaited event: a post()\'s handler values are never copied', async () => {
+  let copies = 0;
+  /** A value whose copy runs its getter: counts structured clones of it. */
+  const probe = () => ({
+    get copied() {
+      copies++;
+      return true;
+    },
+  });
+  const done = gate();
+  let handled = 0;
+  bus().subscribe('job', async () => {
+    if (++handled === 2) done.open();
+    return probe();
+  });
+  await bus().post('job', 1);
+  await bus().post('job', 2);
+  await done.promise;
+  await bus().state();
+  assert.is(copies, 0, 'posted, not awaited: the value stays here');
+  const published = await bus().publish('job', 3);
+  assert.ok(published.dropped === undefined);
+  assert.equal(published.outcomes, [{ status: 'fulfilled', value: { copied: true } }]);
+  assert.is(copies, 1, 'copied once, for the publish');
+  // An unclonable value arrives as undefined, as a thread's own handler's does.
+  bus().subscribe('fn', () => () => 'a function');
+  const fn = await bus().publish('fn', 1);
+  assert.equal(fn.outcomes, [{ status: 'fulfilled', value: undefined }]);
 });
 
 test.run();

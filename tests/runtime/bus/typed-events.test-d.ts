@@ -199,7 +199,14 @@ export function typedRuntime(): void {
     expectType<Equal<typeof login, EventOf<Events, 'user.login'>>>(); // 'user.login' matches 'user.login.failed' too
     expectType<Equal<typeof order.payload, OrderCreated>>();
   });
-  void remote.publish('user.login', { id: 1, at: 'now' }).then(({ event, failed }) => {
+  void remote.publish('user.login', { id: 1, at: 'now' }).then((published) => {
+    if (published.dropped !== undefined) {
+      // A post a worker's middleware dropped, as on a Bus.
+      expectType<Equal<typeof published.middleware, string>>();
+      expectType<Equal<typeof published.event, undefined>>();
+      return;
+    }
+    const { event, failed } = published;
     expectType<Equal<typeof event.type, 'user.login'>>();
     expectType<Equal<typeof failed, number>>();
   });

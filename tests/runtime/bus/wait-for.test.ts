@@ -101,8 +101,8 @@ test('waitFor - a signal gives it up with ABORTED; an aborted one never listens;
 
 test('waitFor - bad arguments are refused before anything listens', async () => {
   const bus = runtime.bus('external');
-  await rejects(bus.waitFor('', {}), 'INVALID_OPTION');
-  await rejects(bus.waitFor('a.>.b'), 'INVALID_OPTION');
+  await rejects(bus.waitFor('', {}), 'INVALID_EVENT');
+  await rejects(bus.waitFor('a.>.b'), 'INVALID_EVENT');
   await rejects(bus.waitFor('x', { timeout: -1 }), 'INVALID_OPTION');
   await rejects(bus.waitFor('x', { timeout: Infinity }), 'INVALID_OPTION');
   await rejects(bus.waitFor('x', { filter: 'yes' as never }), 'INVALID_OPTION');
@@ -177,7 +177,7 @@ test('waitForEvents - the timeout names what is still missing; bad options are r
     assert.ok(isBusError(error, 'TIMEOUT'), String(error));
     assert.match(String(error), /still waiting for b\.\*\.$/);
   }
-  await rejects(bus.waitForEvents([]), 'INVALID_OPTION');
+  await rejects(bus.waitForEvents([]), 'INVALID_EVENT');
   await rejects(bus.waitForEvents(['a'], { inOrder: 'yes' as never }), 'INVALID_OPTION');
   await rejects(bus.waitForEvents(['a'], { grace: -5 }), 'INVALID_OPTION');
   assert.equal([subscriptions(), clock.pendingTimers], [0, 0]);

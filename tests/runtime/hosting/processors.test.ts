@@ -148,8 +148,10 @@ lifecycle('start - a processor that refuses to start is killed before the start 
     );
     assert.unreachable('the processor should not start');
   } catch (error) {
-    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
-    assert.match(String(error), /callDeadlineMs/);
+    // The child's refusal arrives as the configuration error it is, naming the option and the processor.
+    assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
+    assert.is((error as InvalidOptionError).option, 'startWorker.callDeadlineMs');
+    assert.match(String(error), /\(in processor 1\)$/);
     assert.equal(processorPids(), [], 'the child is gone when the start rejects');
   } finally {
     await rt.stop();

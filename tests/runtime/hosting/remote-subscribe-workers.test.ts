@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, type BusEvent } from '../../../index.js';
+import { createRuntime, WorkerCrashedError, type BusEvent } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { ids, nextCrash, rejects } from '../../helpers.js';
 
@@ -65,21 +65,50 @@ test('1 processor x 2 threads - waitFor and waitForEvents on a worker\'s bus; pu
     one.subscribe('job', async (event) => {
       await release.promise;
       handled.push(event.id);
-      return 'ignored: a remote handler\'s value stays here';
+      return 'a remote handler\'s value crosses back';
     });
     const publishing = one.publish('job.run', { n: 1 });
     const raced = await Promise.race([publishing.then(() => 'published'), one.state().then(() => 'still waiting')]);
     assert.is(raced, 'still waiting');
     release.open();
-    const { event, outcomes, failed } = await publishing;
+    const published = await publishing;
+    assert.ok(published.dropped === undefined);
+    const { event, outcomes, failed } = published;
     assert.equal(handled, [event.id]);
-    assert.equal(outcomes, [{ status: 'fulfilled', value: undefined }]);
+    assert.equal(outcomes, [{ status: 'fulfilled', value: 'a remote handler\'s value crosses back' }], 'awaited here: the value comes back');
     assert.is(failed, 0);
     assert.match(event.id, /^1\.1\./);
     const stopping = one.waitFor('never');
     await one.state();
     await runtime.stop();
     await rejects(stopping, 'RUNTIME_STOPPED');
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('embedded workers - a root handler of a worker\'s events is an outcome of its publish(): an error of its class, a value copied back', async () => {
+  const reported: unknown[] = [];
+  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', onError: (error) => void reported.push(error) });
+  await runtime.ready;
+  try {
+    const worker = runtime.thread(0, 1).bus('external') as RemoteBus;
+    worker.subscribe('job', () => {
+      throw new TypeError('root handler failed');
+    });
+    worker.subscribe('job', async () => {
+      throw new WorkerCrashedError('a BusError from a handler');
+    });
+    worker.subscribe('job', async (event) => ({ seen: event.payload }));
+    const published = await worker.publish('job', 7);
+    assert.ok(published.dropped === undefined);
+    assert.is(published.failed, 2);
+    const [plain, bus, value] = published.outcomes;
+    assert.is((plain as PromiseRejectedResult).reason.name, 'TypeError');
+    assert.is((plain as PromiseRejectedResult).reason.message, 'root handler failed');
+    assert.instance((bus as PromiseRejectedResult).reason, WorkerCrashedError);
+    assert.equal(value, { status: 'fulfilled', value: { seen: 7 } });
+    assert.is(reported.length, 2, 'each reported once, to the root\'s onError');
   } finally {
     await runtime.stop();
   }
