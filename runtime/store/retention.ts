@@ -13,20 +13,31 @@
  */
 import { Buffer } from 'node:buffer';
 import { BusFullError, EventTooLargeError } from '../../errors.js';
+import { jsonBytes, utf8Length } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
-/** Bytes of an encoded event besides its strings and payload (its table, stamps, origin, vector slot). */
-const EVENT_OVERHEAD_BYTES = 64;
+/**
+ * Bytes an event is counted at besides its strings and payload: its table,
+ * time stamps, origin and the length prefixes of its strings, about what a
+ * batch frame spends on them.
+ */
+export const EVENT_OVERHEAD_BYTES = 64;
+/** Bytes a meta entry is counted at besides its key and value (its table and prefixes). */
+export const META_ENTRY_OVERHEAD_BYTES = 8;
 
 /**
- * The size of an event as its history counts it against `maxBytes` and
- * `sizeLimit`: for an event still in a frame, the bytes it takes there; for
- * an object, its encoded size estimated from its strings and payload (JSON
- * text, or the bytes of a `Uint8Array`).
+ * The size of an event, as `sizeLimit`, `maxBytes` and the memory budget
+ * count it and `EventTooLargeError.size` reports it: `EVENT_OVERHEAD_BYTES`,
+ * plus the UTF-8 bytes of its id, type and topic, plus per meta entry
+ * `META_ENTRY_OVERHEAD_BYTES` and the UTF-8 bytes of its key and value, plus
+ * its payload as a frame carries it (the JSON text's UTF-8 bytes, exactly as
+ * `encodeFrame` writes it, or a `Uint8Array`'s length). Measured without
+ * building the JSON text (`jsonBytes`). An event still in a frame (a
+ * station's) is counted at the bytes it takes there, known without reading it.
  */
 export function eventBytes(event: BusEvent): number {
   if (event instanceof EncodedEvent) {
@@ -37,11 +48,14 @@ export function eventBytes(event: BusEvent): number {
     const span = next - batch.positions[index]!;
     return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
   }
-  let bytes = EVENT_OVERHEAD_BYTES + Buffer.byteLength(event.id) + Buffer.byteLength(event.type);
-  if (event.topic !== undefined) bytes += Buffer.byteLength(event.topic);
-  if (event.meta !== undefined) for (const key in event.meta) bytes += 8 + Buffer.byteLength(key) + Buffer.byteLength(event.meta[key]!);
+  let bytes = EVENT_OVERHEAD_BYTES + utf8Length(event.id) + utf8Length(event.type);
+  if (event.topic !== undefined) bytes += utf8Length(event.topic);
+  if (event.meta !== undefined) for (const key in event.meta) bytes += META_ENTRY_OVERHEAD_BYTES + utf8Length(key) + utf8Length(event.meta[key]!);
   const { payload } = event;
-  return bytes + (payload instanceof Uint8Array ? payload.byteLength : Buffer.byteLength(JSON.stringify(payload) ?? 'null'));
+  if (payload instanceof Uint8Array) return bytes + payload.byteLength;
+  const json = jsonBytes(payload);
+  // Only a payload post() refuses has no JSON size; such an event reaches no history.
+  return bytes + (json >= 0 ? json : Buffer.byteLength(JSON.stringify(payload) ?? 'null'));
 }
 
 /** Events and bytes held under one set of limits. */

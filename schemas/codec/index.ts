@@ -44,6 +44,8 @@ export {
 } from './frame.js';
 export { DEFAULT_FRAME_LIMITS, resolveFrameLimits, type FrameLimits } from './limits.js';
 export { encodeForwardFrame, encodeFrame } from './encode.js';
+export { jsonBytes } from './json-writer.js';
+export { utf8Length } from './utf8.js';
 export { decodeFrame, scanFrame } from './decode.js';
 export {
   decodeEvents,

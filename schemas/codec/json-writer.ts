@@ -97,7 +97,7 @@ function writeJsonString(w: BodyWriter, text: string): boolean {
   bytes[pos++] = 0x22;
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+    if (!isPlainJsonChar(code)) {
       // Escapes, and non-ASCII: JSON.stringify's quoting, written as UTF-8.
       if (!isWellFormed(text)) return false;
       const quoted = JSON.stringify(text);
@@ -125,9 +125,7 @@ function writeJsonNumber(w: BodyWriter, value: number): void {
     w.bytes[w.pos++] = 0x2d; // -
     n = -n;
   }
-  let digits = 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  let pos = w.pos + digits;
+  let pos = w.pos + decimalDigits(n);
   w.pos = pos;
   do {
     const digit = n % 10;
@@ -135,6 +133,111 @@ function writeJsonNumber(w: BodyWriter, value: number): void {
     n = (n - digit) / 10;
   } while (n > 0);
 }
+
+/** Printable ASCII but `"` and `\\`: a JSON string carries it as itself, one byte. */
+function isPlainJsonChar(code: number): boolean {
+  return code >= 0x20 && code <= 0x7e && code !== 0x22 && code !== 0x5c;
+}
+
+/** Digits of a whole number from 0 below 1e21 (`String` writes those without an exponent). Powers of ten to 1e21 are exact doubles. */
+function decimalDigits(n: number): number {
+  let digits = 1;
+  for (let power = 10; n >= power; power *= 10) digits++;
+  return digits;
+}
+
+/** The arrays and objects around the value `jsonBytes` measures: its cycle check, reused. */
+const measuring: object[] = [];
+
+/**
+ * The bytes `writeJson` writes for `value` — the UTF-8 length of the text
+ * `JSON.stringify` gives — or -1 where `writeJson` refuses it; a size-only
+ * walk that builds no string and no buffer (but `String` of a fractional
+ * number, whose shortest digits only V8 knows).
+ *
+ * @example
+ * jsonBytes({ name: 'Zoë' })   // 15, as Buffer.byteLength(JSON.stringify({ name: 'Zoë' }))
+ */
+export function jsonBytes(value: unknown): number {
+  measuring.length = 0;
+  return measureJson(value, 0, measuring);
+}
+
+function measureJson(value: unknown, depth: number, ancestors: object[]): number {
+  switch (typeof value) {
+    case 'string':
+      return jsonStringBytes(value);
+    case 'number':
+      if (!Number.isFinite(value)) return -1;
+      // -0 writes "0"; whole numbers below 1e21 are their digits; the rest as `String` writes them.
+      if (Number.isInteger(value) && Math.abs(value) < 1e21) return (value < 0 ? 1 : 0) + decimalDigits(Math.abs(value));
+      return String(value).length;
+    case 'boolean':
+      return value ? 4 : 5;
+    case 'object': {
+      if (value === null) return 4;
+      if (depth >= MAX_PAYLOAD_DEPTH || ancestors.includes(value)) return -1;
+      if (Array.isArray(value)) {
+        ancestors.push(value);
+        // Brackets, and a comma between items.
+        let bytes = value.length === 0 ? 2 : value.length + 1;
+        for (let i = 0; i < value.length; i++) {
+          const item = i in value ? measureJson(value[i], depth + 1, ancestors) : -1;
+          if (item < 0) return -1;
+          bytes += item;
+        }
+        ancestors.pop();
+        return bytes;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return -1;
+      const record = value as Record<string, unknown>;
+      if (typeof record['toJSON'] === 'function') return -1;
+      ancestors.push(value);
+      // Braces; per member a key, a colon, and a comma before all but the first.
+      let bytes = 1;
+      for (const key in record) {
+        if (!Object.hasOwn(record, key)) continue;
+        const keyBytes = jsonStringBytes(key);
+        const item = keyBytes < 0 ? -1 : measureJson(record[key], depth + 1, ancestors);
+        if (item < 0) return -1;
+        bytes += keyBytes + item + 2;
+      }
+      ancestors.pop();
+      return bytes === 1 ? 2 : bytes;
+    }
+    default:
+      return -1;
+  }
+}
+
+/**
+ * Bytes of `text` as a JSON string in UTF-8, quotes included, escaped as
+ * `JSON.stringify` escapes; -1 for a lone surrogate, which `writeJson` refuses.
+ */
+function jsonStringBytes(text: string): number {
+  let bytes = text.length + 2;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (isPlainJsonChar(code)) continue;
+    if (code === 0x22 || code === 0x5c) bytes += 1; // \" \\
+    else if (code < 0x20) bytes += SHORT_ESCAPES.includes(code) ? 1 : 5; // \n, or \u00XX
+    else if (code < 0x80) continue; // DEL
+    else if (code < 0x800) bytes += 1;
+    else if (code < 0xd800 || code > 0xdfff) bytes += 2;
+    else {
+      // A surrogate pair: two code units, four bytes.
+      const next = text.charCodeAt(i + 1);
+      if (code > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) return -1;
+      bytes += 2;
+      i++;
+    }
+  }
+  return bytes;
+}
+
+/** Control characters JSON.stringify writes as a backslash and a letter (\b \t \n \f \r); the others as \u00XX. */
+const SHORT_ESCAPES: readonly number[] = [0x08, 0x09, 0x0a, 0x0c, 0x0d];
 
 /**
  * Why `value` cannot travel as JSON and come back equal, as a path and a reason
