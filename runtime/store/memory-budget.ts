@@ -13,7 +13,9 @@
  * 2. Events are evicted until the history is at `EVICT_TO` of its budget:
  *    lowest importance first, then the largest, then the oldest. `high`
  *    events are never evicted to meet a budget; new events that would need
- *    it are refused (`BusFullError`, `bound: 'budget'`).
+ *    it are refused (`BusFullError`, `bound: 'budget'`). Each evictable
+ *    event's size is kept, counted once as it joined, in an `EvictionQueue`
+ *    per importance, which finds the largest without sorting the history.
  *
  * Below `RECOVER_BELOW` of the budget, multipliers go back up one step at a
  * time. Two multiplier changes are at least `budget × CHANGE_EVERY` bytes of
@@ -22,6 +24,7 @@
  */
 import { BusFullError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
+import { EvictionQueue, type EventKey } from './eviction-queue.js';
 import type { EventHistory } from './history.js';
 import type { EvictionReport, HistoryKind, MemoryChange, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './memory-stats.js';
 
@@ -76,14 +79,37 @@ export class MemoryBudget {
   /** Told of every change (the owner posts it as an internal event). */
   onChange: ((change: MemoryChange) => void) | undefined;
 
-  constructor(policies: MemoryPolicies, kind: HistoryKind, history: EventHistory, sizeOf: (event: BusEvent) => number, name: string) {
-    const options = policies.budget ?? {};
-    this.budget = kind === 'bus' ? (options.busBytes ?? DEFAULT_BUS_BUDGET_BYTES) : (options.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES);
+  /** The evictable events by importance, with their sizes. */
+  readonly #queues = { low: new EvictionQueue(), normal: new EvictionQueue() };
+  /** Events held by importance (the queues may also hold entries of events gone another way). */
+  readonly #held = { low: 0, normal: 0 };
+  /** Queue the events themselves, or only their stamp and id (the history may let go of the objects: compression). */
+  readonly #keysOnly: boolean;
+  readonly #remove: (keys: readonly EventKey[], sizes: readonly number[]) => BusEvent[];
+
+  /**
+   * @param options.remove removes these events (found by stamp and id) from the history, at these sizes; returns what it removed.
+   * @param options.keysOnly queue stamps and ids, not events: where the history moves events into blocks, an event
+   *   object queued here would be kept alive.
+   */
+  constructor(
+    policies: MemoryPolicies,
+    kind: HistoryKind,
+    history: EventHistory,
+    sizeOf: (event: BusEvent) => number,
+    name: string,
+    options: { remove?: (keys: readonly EventKey[], sizes: readonly number[]) => BusEvent[]; keysOnly?: boolean } = {},
+  ) {
+    const given = policies.budget ?? {};
+    this.budget = kind === 'bus' ? (given.busBytes ?? DEFAULT_BUS_BUDGET_BYTES) : (given.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES);
     this.option = `memory.budget.${kind === 'bus' ? 'busBytes' : 'stationBytes'}`;
     this.#policies = policies;
     this.#history = history;
     this.#sizeOf = sizeOf;
     this.name = name;
+    this.#keysOnly = options.keysOnly ?? false;
+    // Keys stand for the events they name: the history finds events by stamp and id.
+    this.#remove = options.remove ?? ((keys) => history.remove(keys as readonly BusEvent[]));
   }
 
   get bytes(): number {
@@ -96,8 +122,15 @@ export class MemoryBudget {
     tally.count++;
     tally.bytes += size;
     this.#bytes += size;
-    if (tally.importance !== 'high') this.#evictable += size;
     this.#moved += size;
+    const importance = tally.importance;
+    if (importance === 'high') return;
+    this.#evictable += size;
+    this.#held[importance]++;
+    const queue = this.#queues[importance];
+    queue.push(this.#keysOnly ? { timestamp: event.timestamp, id: event.id } : event, size);
+    // Entries of events gone another way are dropped once they outnumber the events held.
+    if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.has(key.id));
   }
 
   /** An event of `size` bytes left the history. */
@@ -106,7 +139,10 @@ export class MemoryBudget {
     tally.count--;
     tally.bytes -= size;
     this.#bytes -= size;
-    if (tally.importance !== 'high') this.#evictable -= size;
+    if (tally.importance !== 'high') {
+      this.#evictable -= size;
+      this.#held[tally.importance]--;
+    }
     this.#moved += size;
     if (tally.count === 0) this.#types.delete(event.type);
   }
@@ -244,33 +280,21 @@ export class MemoryBudget {
   /**
    * Evicts down to `EVICT_TO` of the budget: `low` events first, then
    * `normal`, never `high`; within one importance the largest first, and
-   * of equal size the oldest. One sort of that importance's events per
-   * round; a round frees a tenth of the budget, so its cost is spread over
-   * the posts that filled it.
+   * of equal size the oldest (`EvictionQueue.take`). A round frees a tenth
+   * of the budget, so its cost is spread over the posts that filled it.
    */
   #evict(): BusEvent[] {
     const target = Math.floor(this.budget * EVICT_TO);
     const before = this.#bytes;
-    const removed: BusEvent[] = [];
+    let removed: BusEvent[] = [];
     for (const importance of ['low', 'normal'] as const) {
-      if (this.#bytes <= target) break;
-      const types: string[] = [];
-      for (const [type, tally] of this.#types) if (tally.importance === importance) types.push(type);
-      if (types.length === 0) continue;
-      // Oldest first from the history; a stable sort by size keeps the oldest first among equals.
-      const candidates = this.#history
-        .query({ types })
-        .filter((event) => this.#types.get(event.type)?.importance === importance)
-        .map((event) => ({ event, size: this.#sizeOf(event) }))
-        .sort((a, b) => b.size - a.size);
-      const chosen: BusEvent[] = [];
-      let freeing = this.#bytes - target;
-      for (const { event, size } of candidates) {
-        if (freeing <= 0) break;
-        chosen.push(event);
-        freeing -= size;
+      const queue = this.#queues[importance];
+      // Again while entries of events gone another way freed nothing.
+      while (this.#bytes > target && queue.length > 0 && this.#held[importance] > 0) {
+        const { keys, sizes } = queue.take(this.#bytes - target);
+        const gone = this.#remove(keys, sizes);
+        if (gone.length > 0) removed = removed.length === 0 ? gone : removed.concat(gone);
       }
-      removed.push(...this.#history.remove(chosen));
     }
     if (removed.length === 0) return removed;
     this.#evicted += removed.length;

@@ -17,6 +17,7 @@ import { jsonBytes, utf8Length } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
+import type { EventKey } from './eviction-queue.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
@@ -98,10 +99,11 @@ export class Retention implements HistoryObserver {
   removedCount = 0;
   /** The memory budget of this history (`memory.budget`), if set. */
   readonly #budget: MemoryBudget | undefined;
-  /** Sizes of events held as objects (a frame's events know theirs): counted once, found again when they leave or are ranked for eviction. */
-  readonly #sizes = new Map<BusEvent, number>();
-  /** The last post measured by `admitPost`, so that joining the history does not measure it again. */
-  #measured: { event: BusEvent | undefined; size: number } = { event: undefined, size: 0 };
+  /** The last post measured by `admitPost`, and its size, so that joining the history does not measure it again. */
+  #measured: BusEvent | undefined = undefined;
+  #measuredSize = 0;
+  /** Sizes of the events an eviction is removing, by id: the budget kept them. */
+  #evicting: Map<string, number> | undefined = undefined;
 
   /**
    * @param options.kind which budget applies (`memory.budget.busBytes` or `stationBytes`);
@@ -132,7 +134,12 @@ export class Retention implements HistoryObserver {
       ...(compression === undefined ? {} : { compression }),
       ...(this.#countBytes ? { sizeOf: (event: BusEvent) => this.#sizeOf(event) } : {}),
     });
-    if (policies.budget !== undefined) this.#budget = new MemoryBudget(policies, kind, this.history, (event) => this.#sizeOf(event), name);
+    if (policies.budget !== undefined) {
+      this.#budget = new MemoryBudget(policies, kind, this.history, (event) => this.#sizeOf(event), name, {
+        remove: (keys, sizes) => this.#evict(keys, sizes),
+        keysOnly: compression !== undefined,
+      });
+    }
   }
 
   /** Told of every change of the budget's state (multiplier, eviction, refusal): the owner posts it as an internal event. */
@@ -145,12 +152,32 @@ export class Retention implements HistoryObserver {
     return this.#budget?.stats(this.history.size);
   }
 
-  /** An event's size as counted here: a frame's event knows it; an object's is measured once while it is held. */
+  /**
+   * An event's size as counted here: a frame's event knows it; a post's was
+   * measured by `admitPost`, an evicted one's kept by the budget; others
+   * (an event a policy removes, a read's) are measured (`jsonBytes`: no
+   * string is built, and cheaper than keeping a size per event in a map).
+   */
   #sizeOf(event: BusEvent): number {
-    if (event instanceof EncodedEvent) return eventBytes(event);
-    if (this.#measured.event === event) return this.#measured.size;
-    const known = this.#sizes.get(event);
-    return known ?? eventBytes(event);
+    if (event === this.#measured) return this.#measuredSize;
+    if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
+      const size = this.#evicting.get(event.id);
+      if (size !== undefined) return size;
+    }
+    return eventBytes(event);
+  }
+
+  /** Removes what the budget chose to evict (keys: stamp and id), counting them at the sizes it kept. */
+  #evict(keys: readonly EventKey[], sizes: readonly number[]): BusEvent[] {
+    const evicting = new Map<string, number>();
+    for (let i = 0; i < keys.length; i++) evicting.set(keys[i]!.id, sizes[i]!);
+    this.#evicting = evicting;
+    try {
+      // The history finds events by stamp and id: a key stands for its event.
+      return this.history.remove(keys as readonly BusEvent[]);
+    } finally {
+      this.#evicting = undefined;
+    }
   }
 
   /** Bytes held, as `eventBytes` counts them (0 unless some `maxBytes` is set). */
@@ -163,10 +190,7 @@ export class Retention implements HistoryObserver {
     const policy = this.policies.of(event.type);
     const size = this.#countBytes ? this.#sizeOf(event) : 0;
     this.#bytes += size;
-    if (this.#budget !== undefined) {
-      if (!(event instanceof EncodedEvent)) this.#sizes.set(event, size);
-      this.#budget.added(event, size);
-    }
+    if (this.#budget !== undefined) this.#budget.added(event, size);
     if (policy !== undefined && (policy.maxEvents !== undefined || policy.maxBytes !== undefined)) {
       const tally = this.#tally(policy);
       tally.count++;
@@ -182,10 +206,7 @@ export class Retention implements HistoryObserver {
   removed(event: BusEvent, bytes?: number): void {
     const size = this.#countBytes ? (bytes ?? this.#sizeOf(event)) : 0;
     this.#bytes -= size;
-    if (this.#budget !== undefined) {
-      this.#sizes.delete(event);
-      this.#budget.removed(event, size);
-    }
+    if (this.#budget !== undefined) this.#budget.removed(event, size);
     const policy = this.policies.of(event.type);
     const tally = policy === undefined ? undefined : this.#tallies.get(policy);
     if (tally !== undefined) {
@@ -233,9 +254,10 @@ export class Retention implements HistoryObserver {
     if (budget !== undefined) {
       size ??= eventBytes(event);
       budget.admit(event, size);
-      this.#measured = { event, size };
+      this.#measured = event;
+      this.#measuredSize = size;
     }
-    this.assertRoom([event]);
+    if (this.refusing) this.assertRoom([event]);
   }
 
   /**
