@@ -69,6 +69,7 @@ export class MemoryBudget {
   /** Bytes of events that may be evicted (not `high`). */
   #evictable = 0;
   readonly #types = new Map<string, TypeTally>();
+  #last: { readonly type: string; readonly tally: TypeTally } | undefined = undefined;
   /** Multiplier step by policy; a policy absent is at step 0 (1). */
   readonly #steps = new Map<AppliedPolicy, number>();
   /** Bytes in and out since the last multiplier change. */
@@ -148,11 +149,15 @@ export class MemoryBudget {
   }
 
   #tally(type: string): TypeTally {
+    // Posts of one type often follow each other: the last tally is kept at hand.
+    const last = this.#last;
+    if (last !== undefined && last.type === type && last.tally.count > 0) return last.tally;
     let tally = this.#types.get(type);
     if (tally === undefined) {
       const policy = this.#policies.of(type);
       this.#types.set(type, (tally = { count: 0, bytes: 0, policy, importance: policy?.importance ?? 'normal' }));
     }
+    this.#last = { type, tally };
     return tally;
   }
 
@@ -213,6 +218,11 @@ export class MemoryBudget {
   /** The budget error of a batch `fit` refused (a station's accept). */
   error(): BusFullError {
     return new BusFullError(this.#bytes, this.budget, 'budget', this.option);
+  }
+
+  /** True when `settle` has something to do: the history is over its budget, or a lowered multiplier may recover. */
+  get due(): boolean {
+    return this.#bytes > this.budget || this.#steps.size > 0;
   }
 
   /**

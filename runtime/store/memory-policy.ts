@@ -304,6 +304,8 @@ export class MemoryPolicies {
     // Off unless asked for: compressing costs CPU on the posting path's idle turns (see docs/PERFORMANCE.md, memory).
     const { compression } = options;
     this.compression = compression === undefined || compression === false ? false : { ...DEFAULT_COMPRESSION, ...(compression === true ? {} : compression) };
+    // Read at every post: a field, not a getter.
+    this.none = this.policies.length === 0 && this.limits === undefined && this.budget === undefined && this.compression === false;
   }
 
   /** False for a type whose policy says `compress: false`. */
@@ -317,9 +319,7 @@ export class MemoryPolicies {
   }
 
   /** True when nothing applies (`budget: false` and nothing else): histories keep everything, and pay nothing for policies. */
-  get none(): boolean {
-    return this.policies.length === 0 && this.limits === undefined && this.budget === undefined && this.compression === false;
-  }
+  readonly none: boolean;
 
   /** The policy events of `type` fall under: the most specific one whose type is `type` or a supertype. */
   of(type: string): AppliedPolicy | undefined {

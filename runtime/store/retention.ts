@@ -349,13 +349,20 @@ export class Retention implements HistoryObserver {
    */
   settle(): BusEvent[] {
     if (this.policies.none) return [];
-    const expired = this.expire();
-    const trimmed = this.policies.bounded ? this.#trim() : [];
-    const left = expired.length === 0 ? trimmed : trimmed.length === 0 ? expired : expired.concat(trimmed);
-    if (this.#budget === undefined) return left;
-    const evicted = this.#budget.settle();
-    this.removedCount += evicted.length;
-    return evicted.length === 0 ? left : left.concat(evicted);
+    const policies = this.policies;
+    // Called at every post: nothing is allocated unless something is due.
+    let left = policies.expiring ? this.expire() : undefined;
+    if (policies.bounded) {
+      const trimmed = this.#trim();
+      left = left === undefined || left.length === 0 ? trimmed : left.concat(trimmed);
+    }
+    const budget = this.#budget;
+    if (budget !== undefined && budget.due) {
+      const evicted = budget.settle();
+      this.removedCount += evicted.length;
+      left = left === undefined || left.length === 0 ? evicted : left.concat(evicted);
+    }
+    return left ?? [];
   }
 
   /** Removes the events whose `ttlMs` or `maxAgeMs` has passed, if any is due. Returns them. */
