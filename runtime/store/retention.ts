@@ -14,6 +14,7 @@
 import { Buffer } from 'node:buffer';
 import { BusFullError, EventTooLargeError } from '../../errors.js';
 import { jsonBytes, utf8Length } from '../../schemas/codec/index.js';
+import { copiedPayloadBytes } from '../validate.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
@@ -49,14 +50,25 @@ export function eventBytes(event: BusEvent): number {
     const span = next - batch.positions[index]!;
     return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
   }
+  const { payload } = event;
+  if (payload instanceof Uint8Array) return labelBytes(event) + payload.byteLength;
+  const json = jsonBytes(payload);
+  // Only a payload post() refuses has no JSON size; such an event reaches no history.
+  return labelBytes(event) + (json >= 0 ? json : Buffer.byteLength(JSON.stringify(payload) ?? 'null'));
+}
+
+/** `eventBytes` of an event just posted: its payload was measured as post() copied it (`copiedPayloadBytes`), not walked again. */
+function postBytes(event: BusEvent): number {
+  const copied = copiedPayloadBytes(event.payload);
+  return copied < 0 ? eventBytes(event) : labelBytes(event) + copied;
+}
+
+/** `eventBytes` but the payload: the overhead, id, type, topic and meta. */
+function labelBytes(event: BusEvent): number {
   let bytes = EVENT_OVERHEAD_BYTES + utf8Length(event.id) + utf8Length(event.type);
   if (event.topic !== undefined) bytes += utf8Length(event.topic);
   if (event.meta !== undefined) for (const key in event.meta) bytes += META_ENTRY_OVERHEAD_BYTES + utf8Length(key) + utf8Length(event.meta[key]!);
-  const { payload } = event;
-  if (payload instanceof Uint8Array) return bytes + payload.byteLength;
-  const json = jsonBytes(payload);
-  // Only a payload post() refuses has no JSON size; such an event reaches no history.
-  return bytes + (json >= 0 ? json : Buffer.byteLength(JSON.stringify(payload) ?? 'null'));
+  return bytes;
 }
 
 /** Events and bytes held under one set of limits. */
@@ -187,10 +199,12 @@ export class Retention implements HistoryObserver {
 
   /** The history's observer: an event joined. */
   added(event: BusEvent): void {
-    const policy = this.policies.of(event.type);
     const size = this.#countBytes ? this.#sizeOf(event) : 0;
     this.#bytes += size;
     if (this.#budget !== undefined) this.#budget.added(event, size);
+    // Under the default budget alone, nothing more to count.
+    if (this.policies.policies.length === 0 && !this.policies.expiring) return;
+    const policy = this.policies.of(event.type);
     if (policy !== undefined && (policy.maxEvents !== undefined || policy.maxBytes !== undefined)) {
       const tally = this.#tally(policy);
       tally.count++;
@@ -239,7 +253,7 @@ export class Retention implements HistoryObserver {
     let size: number | undefined;
     if (policy?.sizeLimit !== undefined) {
       // Measured as stored. Where a policy compresses (`compress`), the compressed size is what counts: measure it here.
-      size = eventBytes(event);
+      size = postBytes(event);
       const limit = budget === undefined ? policy.sizeLimit : budget.limitOf(policy as AppliedPolicy & { sizeLimit: number });
       if (size > limit) {
         if (limit < policy.sizeLimit) budget!.refused('sizeLimit', event.type, size, limit);
@@ -252,7 +266,7 @@ export class Retention implements HistoryObserver {
       }
     }
     if (budget !== undefined) {
-      size ??= eventBytes(event);
+      size ??= postBytes(event);
       budget.admit(event, size);
       this.#measured = event;
       this.#measuredSize = size;

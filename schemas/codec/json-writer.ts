@@ -5,6 +5,7 @@
  */
 import { MAX_PAYLOAD_DEPTH } from '../../runtime/validate.js';
 import type { BodyWriter } from './body-writer.js';
+import { decimalDigits, isPlainJsonChar, jsonNumberBytes, jsonStringBytes } from './json-size.js';
 import { isWellFormed } from './utf8.js';
 
 /**
@@ -134,18 +135,6 @@ function writeJsonNumber(w: BodyWriter, value: number): void {
   } while (n > 0);
 }
 
-/** Printable ASCII but `"` and `\\`: a JSON string carries it as itself, one byte. */
-function isPlainJsonChar(code: number): boolean {
-  return code >= 0x20 && code <= 0x7e && code !== 0x22 && code !== 0x5c;
-}
-
-/** Digits of a whole number from 0 below 1e21 (`String` writes those without an exponent). Powers of ten to 1e21 are exact doubles. */
-function decimalDigits(n: number): number {
-  let digits = 1;
-  for (let power = 10; n >= power; power *= 10) digits++;
-  return digits;
-}
-
 /** The arrays and objects around the value `jsonBytes` measures: its cycle check, reused. */
 const measuring: object[] = [];
 
@@ -169,10 +158,7 @@ function measureJson(value: unknown, depth: number, ancestors: object[]): number
     case 'string':
       return jsonStringBytes(value);
     case 'number':
-      if (!Number.isFinite(value)) return -1;
-      // -0 writes "0"; whole numbers below 1e21 are their digits; the rest as `String` writes them.
-      if (Number.isInteger(value) && Math.abs(value) < 1e21) return (value < 0 ? 1 : 0) + decimalDigits(Math.abs(value));
-      return String(value).length;
+      return jsonNumberBytes(value);
     case 'boolean':
       return value ? 4 : 5;
     case 'object': {
@@ -211,34 +197,6 @@ function measureJson(value: unknown, depth: number, ancestors: object[]): number
       return -1;
   }
 }
-
-/**
- * Bytes of `text` as a JSON string in UTF-8, quotes included, escaped as
- * `JSON.stringify` escapes; -1 for a lone surrogate, which `writeJson` refuses.
- */
-function jsonStringBytes(text: string): number {
-  let bytes = text.length + 2;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (isPlainJsonChar(code)) continue;
-    if (code === 0x22 || code === 0x5c) bytes += 1; // \" \\
-    else if (code < 0x20) bytes += SHORT_ESCAPES.includes(code) ? 1 : 5; // \n, or \u00XX
-    else if (code < 0x80) continue; // DEL
-    else if (code < 0x800) bytes += 1;
-    else if (code < 0xd800 || code > 0xdfff) bytes += 2;
-    else {
-      // A surrogate pair: two code units, four bytes.
-      const next = text.charCodeAt(i + 1);
-      if (code > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) return -1;
-      bytes += 2;
-      i++;
-    }
-  }
-  return bytes;
-}
-
-/** Control characters JSON.stringify writes as a backslash and a letter (\b \t \n \f \r); the others as \u00XX. */
-const SHORT_ESCAPES: readonly number[] = [0x08, 0x09, 0x0a, 0x0c, 0x0d];
 
 /**
  * Why `value` cannot travel as JSON and come back equal, as a path and a reason

@@ -10,7 +10,8 @@ import * as assert from 'uvu/assert';
 import { InvalidEventError } from '../../errors.js';
 import { encodeFrame, jsonBytes, utf8Length } from '../../schemas/codec/index.js';
 import * as wire from '../../schemas/generated/busline_generated.js';
-import type { JsonValue } from '../../types.js';
+import { copiedPayloadBytes, copyPayload } from '../../runtime/validate.js';
+import type { JsonValue, Payload } from '../../types.js';
 import { batch, bodyOf, event, isWellFormedString, plain } from './fixtures.js';
 
 const JsonSize = suite('jsonBytes');
@@ -99,6 +100,22 @@ JsonSize('jsonBytes - -1 where encodeFrame refuses the payload', () => {
   }
   // A refusal leaves nothing behind for the next walk.
   assert.is(jsonBytes([circular, 1].slice(1)), 3);
+});
+
+JsonSize("copyPayload - measures the copy in the same walk, as jsonBytes does (property)", () => {
+  const objects = fc.oneof(fc.array(payload, { maxLength: 4 }), fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }).filter(isWellFormedString), payload, { maxKeys: 4, ...plain }));
+  fc.assert(
+    fc.property(objects, (value) => {
+      const copy = copyPayload(value as Payload);
+      assert.is(copiedPayloadBytes(copy), jsonBytes(value));
+      assert.is(copiedPayloadBytes(copy), encodedPayloadBytes(copy));
+      // Only the last copy is known: anything else is measured again.
+      assert.is(copiedPayloadBytes(value), value === copy ? jsonBytes(value) : -1);
+      assert.is(copiedPayloadBytes(copyPayload({ other: 1 })), 11);
+      assert.is(copiedPayloadBytes(copy), -1);
+    }),
+    { numRuns: 1000 },
+  );
 });
 
 JsonSize('utf8Length - equals Buffer.byteLength, lone surrogates as U+FFFD (property)', () => {
