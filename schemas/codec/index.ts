@@ -29,7 +29,8 @@
  * `utf8`, `wire-values` (checks and enum mappings), `limits`, `frame`,
  * `layout`, `json-reader`, `body-reader`, `event-reader`, `encoded-batch`,
  * `control-messages`, `decode`; and for writing `body-writer`,
- * `json-writer`, `batch-writer`, `encode`.
+ * `json-size` (what JSON text takes, value by value), `json-writer`
+ * (`writeJson`, and `jsonBytes`, its size-only walk), `batch-writer`, `encode`.
  */
 export {
   AUTO_COMPRESS_MAX_RATIO,
