@@ -306,4 +306,21 @@ api('station - a batch that only evicting high events would fit is refused whole
   assert.is(station.memory()!.count, 1);
 });
 
+
+api('defaults - every bus and station has a budget unless memory.budget is false; a post is counted at its size', async () => {
+  runtime = createRuntime({ deferred: 'manual' });
+  const bus = runtime.bus('external');
+  const event = bus.post('order.created', { id: 'ö-1', lines: [{ sku: 'a"b', qty: 2 }], total: -0.5 }, { priority: 'immediate', topic: 'eu', meta: { trace: 't1' } });
+  const size = eventBytes(event as BusEvent);
+  assert.is(size, 64 + 5 + 13 + 2 + (8 + 5 + 2) + Buffer.byteLength(JSON.stringify(event.payload)));
+  assert.equal(bus.memory(), { history: 'bus:0.0:external', count: 1, bytes: size, budget: 32 * 1024 * 1024, multipliers: {}, types: { 'order.created': { count: 1, bytes: size } }, evicted: 0 });
+  assert.is(runtime.station('external').memory()!.budget, 128 * 1024 * 1024);
+  await runtime.stop();
+  runtime = createRuntime({ deferred: 'manual', memory: { budget: false } });
+  runtime.bus('external').post('order.created', {}, { priority: 'immediate' });
+  assert.is(runtime.bus('external').memory(), undefined);
+  assert.is(runtime.station('external').memory(), undefined);
+  assert.throws(() => createRuntime({ memory: { budget: true as never } }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'memory.budget');
+});
+
 api.run();
