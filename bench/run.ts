@@ -13,7 +13,7 @@ import { crossThread } from './threads.bench.js';
 import { inspectionOverhead } from './inspection.bench.js';
 import { pipelineVersusEmit } from './pipeline.bench.js';
 import { requestLatency } from './request.bench.js';
-import { compressionThroughput, storedBytes } from './memory.bench.js';
+import { budgetThroughput, compressionThroughput, storedBytes } from './memory.bench.js';
 
 const GROUPS = ['codec', 'core', 'memory', 'threads', 'request'] as const;
 const asked = process.argv.slice(2);
@@ -53,7 +53,7 @@ if (runs('core')) {
 if (runs('memory')) {
   const notes = await storedBytes();
   for (const note of notes) console.log(`  ${note}`);
-  const rates = await compressionThroughput();
+  const rates = [...(await compressionThroughput()), ...(await budgetThroughput())];
   report(rates);
   writeGroup('memory', { rates, notes });
 }

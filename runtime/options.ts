@@ -108,8 +108,13 @@ export interface RuntimeOptions {
   /**
    * What histories keep: policies per event type (`removeAfterDelivery`,
    * `removeAfterSearch`, `ttlMs`, `sizeLimit`, limits, ...) and limits of
-   * every history (each bus and station), in every thread and processor.
-   * Default: none, every history keeps every event.
+   * every history (each bus and station), in every thread and processor,
+   * and the memory budget of each (`budget`). Default: no policies, and a
+   * budget of 32 MiB of events a bus and 128 MiB a station, over which the
+   * oldest, largest events go (`memory: { budget: false }`: none).
+   *
+   * @example
+   * createRuntime({ memory: { budget: { busBytes: 8 * 1024 * 1024 }, policies: { trace: { importance: 'low' } } } })
    */
   readonly memory?: MemoryOptions;
   /**

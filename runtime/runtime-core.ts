@@ -90,7 +90,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
         ...(options.restart === undefined ? {} : { restart: options.restart }),
         ...(options.workerLimits === undefined ? {} : { workerLimits: options.workerLimits }),
         ...(options.sync === undefined ? {} : { sync: options.sync }),
-        ...(options.memory.none ? {} : { memory: options.memory.options }),
+        ...(options.memory.defaults ? {} : { memory: options.memory.options }),
         ...remoteSettings(options),
       },
       options.processorExecArgv,
@@ -148,7 +148,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
             ...(options.workerLimits === undefined ? {} : { resourceLimits: options.workerLimits }),
             ...(options.sync === undefined ? {} : { sync: options.sync }),
             inspection: { on: () => this.inspection.remoteOn, attach: (port) => this.inspection.relay.attach(port) },
-            ...(options.memory.none ? {} : { memory: options.memory.options }),
+            ...(options.memory.defaults ? {} : { memory: options.memory.options }),
             ...remoteSettings(options),
             onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
           })).then((started) => {

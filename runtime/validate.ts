@@ -5,6 +5,7 @@
  */
 import { EventTooLargeError, InvalidEventError, InvalidOptionError } from '../errors.js';
 import type { Payload, Priority, Side } from '../types.js';
+import { jsonNumberBytes, jsonStringBytes } from '../schemas/codec/json-size.js';
 
 /** The longest event type accepted, in UTF-16 code units. */
 export const MAX_TYPE_LENGTH = 256;
@@ -150,6 +151,7 @@ export function assertPayload(payload: unknown): asserts payload is Payload {
  * they are) or of bytes. An event keeps the copy, so what the application
  * does to its own object after `post()` reaches neither the event nor the
  * stations: what `post()` accepted can always be sent. Throws as `assertPayload`.
+ * The same walk measures the copy's JSON text exactly (`copiedPayloadBytes`).
  */
 export function copyPayload<P extends Payload>(payload: P): P {
   if (typeof payload !== 'object' || payload === null) {
@@ -160,17 +162,33 @@ export function copyPayload<P extends Payload>(payload: P): P {
     assertPayload(payload);
     return payload.slice() as P;
   }
-  copiedBound = 0;
+  copiedBytes = 0;
   const copy = copyObject(payload, 0);
-  // Refused (or measured exactly, when the generous bound is over the limit) by assertPayload, which says why.
-  if (copy === NOT_PLAIN || copiedBound > MAX_PAYLOAD_BYTES) assertPayload(payload);
+  // Refused by assertPayload, which says why.
+  if (copy === NOT_PLAIN || copiedBytes > MAX_PAYLOAD_BYTES) assertPayload(payload);
+  lastCopy = copy as object;
+  lastCopyBytes = copiedBytes;
   return copy as P;
+}
+
+/** The last copy `copyPayload` made of an object or array, and the bytes of its JSON text. */
+let lastCopy: object | undefined;
+let lastCopyBytes = 0;
+
+/**
+ * The bytes of `payload`'s JSON text (as `encodeFrame` writes it) when it is
+ * the copy `copyPayload` made last, measured in that walk; -1 otherwise. A
+ * post's size is taken here, right after its copy, so no second walk
+ * measures it (memory budgets and `sizeLimit` need it).
+ */
+export function copiedPayloadBytes(payload: unknown): number {
+  return payload === lastCopy ? lastCopyBytes : -1;
 }
 
 /** What `copyObject` returns for data that is not plain: `assertPayload` then says where and why. */
 const NOT_PLAIN = Symbol('not plain data');
-/** `objectBound` of what `copyObject` has copied so far (one walk, no tuple per value). */
-let copiedBound = 0;
+/** The JSON bytes of what `copyObject` has copied so far (one walk, no tuple per value; rules of schemas/codec/json-size.ts). */
+let copiedBytes = 0;
 
 /**
  * `objectBound`'s walk over a copy of `value`, made first and then checked
@@ -181,7 +199,8 @@ let copiedBound = 0;
  */
 function copyObject(value: object, depth: number): unknown {
   if (depth >= MAX_PAYLOAD_DEPTH) return NOT_PLAIN;
-  copiedBound += 2;
+  // Brackets or braces, and a comma between items (one too many counted here when there are none).
+  copiedBytes += 1;
   if (Array.isArray(value)) {
     const copy: unknown[] = value.slice();
     for (let i = 0; i < copy.length; i++) {
@@ -189,44 +208,56 @@ function copyObject(value: object, depth: number): unknown {
       const checked = copyValue(item, depth);
       if (checked === NOT_PLAIN) return NOT_PLAIN;
       if (checked !== item) copy[i] = checked;
-      copiedBound += 1;
+      copiedBytes += 1;
     }
+    if (copy.length === 0) copiedBytes += 1;
     return copy;
   }
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
   const copy: Record<string, unknown> = { ...value };
+  let empty = true;
   for (const key in copy) {
     const item = copy[key];
     const checked = copyValue(item, depth);
-    if (checked === NOT_PLAIN || !isWellFormed(key)) return NOT_PLAIN;
+    // A key with a lone surrogate has no size.
+    const keyBytes = jsonStringBytes(key);
+    if (checked === NOT_PLAIN || keyBytes < 0) return NOT_PLAIN;
+    empty = false;
     if (checked !== item) {
       // Assigning to "__proto__" would set the copy's prototype.
       if (key === '__proto__') Object.defineProperty(copy, key, { value: checked, enumerable: true, writable: true, configurable: true });
       else copy[key] = checked;
     }
-    copiedBound += 6 * key.length + 4;
+    // The key, its colon and a comma.
+    copiedBytes += keyBytes + 2;
   }
+  if (empty) copiedBytes += 1;
   return copy;
 }
 
 /** `valueBound`, copying objects. */
 function copyValue(value: unknown, depth: number): unknown {
   switch (typeof value) {
-    case 'string':
-      if (!isWellFormed(value)) return NOT_PLAIN;
-      copiedBound += 6 * value.length + 2;
+    case 'string': {
+      // -1 for a lone surrogate, which UTF-8 cannot carry.
+      const bytes = jsonStringBytes(value);
+      if (bytes < 0) return NOT_PLAIN;
+      copiedBytes += bytes;
       return value;
+    }
     case 'boolean':
-      copiedBound += 5;
+      copiedBytes += value ? 4 : 5;
       return value;
-    case 'number':
-      if (!Number.isFinite(value)) return NOT_PLAIN;
-      copiedBound += 24;
+    case 'number': {
+      const bytes = jsonNumberBytes(value);
+      if (bytes < 0) return NOT_PLAIN;
+      copiedBytes += bytes;
       return value;
+    }
     case 'object':
       if (value === null) {
-        copiedBound += 4;
+        copiedBytes += 4;
         return value;
       }
       return value instanceof Uint8Array ? NOT_PLAIN : copyObject(value, depth + 1);

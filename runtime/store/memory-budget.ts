@@ -12,9 +12,11 @@
  *    `sizeLimit × multiplier`. Events already held are not touched.
  * 2. Events are evicted until the history is at `EVICT_TO` of its budget:
  *    lowest importance first, then the largest (sizes within `SIZE_STEP`
- *    count as equal), then the oldest. `high`
+ *    of the largest count as equal: `eviction-queue.ts`), then the oldest. `high`
  *    events are never evicted to meet a budget; new events that would need
- *    it are refused (`BusFullError`, `bound: 'budget'`).
+ *    it are refused (`BusFullError`, `bound: 'budget'`). Each evictable
+ *    event's size is kept, counted once as it joined, in an `EvictionQueue`
+ *    per importance, which finds the largest without sorting the history.
  *
  * Below `RECOVER_BELOW` of the budget, multipliers go back up one step at a
  * time. Two multiplier changes are at least `budget × CHANGE_EVERY` bytes of
@@ -23,6 +25,7 @@
  */
 import { BusFullError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
+import { EvictionQueue, type EventKey } from './eviction-queue.js';
 import type { EventHistory } from './history.js';
 import type { EvictionReport, HistoryKind, MemoryChange, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './memory-stats.js';
 
@@ -38,18 +41,6 @@ export const EVICT_TO = 0.9;
 /** Share of the budget that must move (in and out) between two multiplier changes. */
 export const CHANGE_EVERY = 1 / 8;
 
-
-/** Sizes within this factor of each other count as equal for eviction (then the oldest goes first). */
-export const SIZE_STEP = 1.25;
-
-/**
- * An event's size class below the largest (0: within `SIZE_STEP` of it). Exact bytes would let a byte more
- * (an id one digit longer, a frame laid out differently) put every new event before every old one: a history
- * at its budget would then evict each new event as it comes and keep its old ones for good.
- */
-function sizeRank(largest: number, size: number): number {
-  return size >= largest ? 0 : Math.floor(Math.log(largest / size) / Math.log(SIZE_STEP));
-}
 
 /** Events and bytes of one exact type, and what its policy says of it. */
 interface TypeTally {
@@ -79,6 +70,7 @@ export class MemoryBudget {
   /** Bytes of events that may be evicted (not `high`). */
   #evictable = 0;
   readonly #types = new Map<string, TypeTally>();
+  #last: { readonly type: string; readonly tally: TypeTally } | undefined = undefined;
   /** Multiplier step by policy; a policy absent is at step 0 (1). */
   readonly #steps = new Map<AppliedPolicy, number>();
   /** Bytes in and out since the last multiplier change. */
@@ -89,14 +81,37 @@ export class MemoryBudget {
   /** Told of every change (the owner posts it as an internal event). */
   onChange: ((change: MemoryChange) => void) | undefined;
 
-  constructor(policies: MemoryPolicies, kind: HistoryKind, history: EventHistory, sizeOf: (event: BusEvent) => number, name: string) {
-    const options = policies.budget ?? {};
-    this.budget = kind === 'bus' ? (options.busBytes ?? DEFAULT_BUS_BUDGET_BYTES) : (options.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES);
+  /** The evictable events by importance, with their sizes. */
+  readonly #queues = { low: new EvictionQueue(), normal: new EvictionQueue() };
+  /** Events held by importance (the queues may also hold entries of events gone another way). */
+  readonly #held = { low: 0, normal: 0 };
+  /** Queue the events themselves, or only their stamp and id (the history may let go of the objects: compression). */
+  readonly #keysOnly: boolean;
+  readonly #remove: (keys: readonly EventKey[], sizes: readonly number[]) => BusEvent[];
+
+  /**
+   * @param options.remove removes these events (found by stamp and id) from the history, at these sizes; returns what it removed.
+   * @param options.keysOnly queue stamps and ids, not events: where the history moves events into blocks, an event
+   *   object queued here would be kept alive.
+   */
+  constructor(
+    policies: MemoryPolicies,
+    kind: HistoryKind,
+    history: EventHistory,
+    sizeOf: (event: BusEvent) => number,
+    name: string,
+    options: { remove?: (keys: readonly EventKey[], sizes: readonly number[]) => BusEvent[]; keysOnly?: boolean } = {},
+  ) {
+    const given = policies.budget ?? {};
+    this.budget = kind === 'bus' ? (given.busBytes ?? DEFAULT_BUS_BUDGET_BYTES) : (given.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES);
     this.option = `memory.budget.${kind === 'bus' ? 'busBytes' : 'stationBytes'}`;
     this.#policies = policies;
     this.#history = history;
     this.#sizeOf = sizeOf;
     this.name = name;
+    this.#keysOnly = options.keysOnly ?? false;
+    // Keys stand for the events they name: the history finds events by stamp and id.
+    this.#remove = options.remove ?? ((keys) => history.remove(keys as readonly BusEvent[]));
   }
 
   get bytes(): number {
@@ -109,8 +124,15 @@ export class MemoryBudget {
     tally.count++;
     tally.bytes += size;
     this.#bytes += size;
-    if (tally.importance !== 'high') this.#evictable += size;
     this.#moved += size;
+    const importance = tally.importance;
+    if (importance === 'high') return;
+    this.#evictable += size;
+    this.#held[importance]++;
+    const queue = this.#queues[importance];
+    queue.push(this.#keysOnly ? { timestamp: event.timestamp, id: event.id } : event, size);
+    // Entries of events gone another way are dropped once they outnumber the events held.
+    if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.has(key.id));
   }
 
   /** An event of `size` bytes left the history. */
@@ -119,17 +141,24 @@ export class MemoryBudget {
     tally.count--;
     tally.bytes -= size;
     this.#bytes -= size;
-    if (tally.importance !== 'high') this.#evictable -= size;
+    if (tally.importance !== 'high') {
+      this.#evictable -= size;
+      this.#held[tally.importance]--;
+    }
     this.#moved += size;
     if (tally.count === 0) this.#types.delete(event.type);
   }
 
   #tally(type: string): TypeTally {
+    // Posts of one type often follow each other: the last tally is kept at hand.
+    const last = this.#last;
+    if (last !== undefined && last.type === type && last.tally.count > 0) return last.tally;
     let tally = this.#types.get(type);
     if (tally === undefined) {
       const policy = this.#policies.of(type);
       this.#types.set(type, (tally = { count: 0, bytes: 0, policy, importance: policy?.importance ?? 'normal' }));
     }
+    this.#last = { type, tally };
     return tally;
   }
 
@@ -190,6 +219,11 @@ export class MemoryBudget {
   /** The budget error of a batch `fit` refused (a station's accept). */
   error(): BusFullError {
     return new BusFullError(this.#bytes, this.budget, 'budget', this.option);
+  }
+
+  /** True when `settle` has something to do: the history is over its budget, or a lowered multiplier may recover. */
+  get due(): boolean {
+    return this.#bytes > this.budget || this.#steps.size > 0;
   }
 
   /**
@@ -256,36 +290,22 @@ export class MemoryBudget {
 
   /**
    * Evicts down to `EVICT_TO` of the budget: `low` events first, then
-   * `normal`, never `high`; within one importance the largest first (by `sizeRank`), and
-   * of equal size the oldest. One sort of that importance's events per
-   * round; a round frees a tenth of the budget, so its cost is spread over
-   * the posts that filled it.
+   * `normal`, never `high`; within one importance the largest first, and
+   * of equal size the oldest (`EvictionQueue.take`). A round frees a tenth
+   * of the budget, so its cost is spread over the posts that filled it.
    */
   #evict(): BusEvent[] {
     const target = Math.floor(this.budget * EVICT_TO);
     const before = this.#bytes;
-    const removed: BusEvent[] = [];
+    let removed: BusEvent[] = [];
     for (const importance of ['low', 'normal'] as const) {
-      if (this.#bytes <= target) break;
-      const types: string[] = [];
-      for (const [type, tally] of this.#types) if (tally.importance === importance) types.push(type);
-      if (types.length === 0) continue;
-      // Oldest first from the history; a stable sort by size class keeps the oldest first among equals.
-      const sized = this.#history
-        .query({ types })
-        .filter((event) => this.#types.get(event.type)?.importance === importance)
-        .map((event) => ({ event, size: this.#sizeOf(event) }));
-      let largest = 0;
-      for (const { size } of sized) largest = Math.max(largest, size);
-      const candidates = sized.map(({ event, size }) => ({ event, size, rank: sizeRank(largest, size) })).sort((a, b) => a.rank - b.rank);
-      const chosen: BusEvent[] = [];
-      let freeing = this.#bytes - target;
-      for (const { event, size } of candidates) {
-        if (freeing <= 0) break;
-        chosen.push(event);
-        freeing -= size;
+      const queue = this.#queues[importance];
+      // Again while entries of events gone another way freed nothing.
+      while (this.#bytes > target && queue.length > 0 && this.#held[importance] > 0) {
+        const { keys, sizes } = queue.take(this.#bytes - target);
+        const gone = this.#remove(keys, sizes);
+        if (gone.length > 0) removed = removed.length === 0 ? gone : removed.concat(gone);
       }
-      removed.push(...this.#history.remove(chosen));
     }
     if (removed.length === 0) return removed;
     this.#evicted += removed.length;

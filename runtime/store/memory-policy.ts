@@ -54,18 +54,33 @@ export interface EventPolicy extends HistoryLimits {
   readonly compress?: boolean;
 }
 
-/** `memory.budget`: the bytes each history may hold. */
+/**
+ * `memory.budget`: the bytes of events each history may hold, counted as
+ * `sizeLimit` counts them (`eventBytes` in `retention.ts`: about what a
+ * batch frame spends on each event).
+ */
 export interface MemoryBudgetOptions {
-  /** Bytes of events each bus may hold. Default `DEFAULT_BUS_BUDGET_BYTES` (64 MiB). */
+  /** Bytes of events each bus may hold. Default `DEFAULT_BUS_BUDGET_BYTES` (32 MiB). */
   readonly busBytes?: number;
-  /** Bytes of events each station (local or main) may hold. Default `DEFAULT_STATION_BUDGET_BYTES` (256 MiB). */
+  /** Bytes of events each station (local or main) may hold. Default `DEFAULT_STATION_BUDGET_BYTES` (128 MiB). */
   readonly stationBytes?: number;
 }
 
-/** A bus's budget unless `memory.budget.busBytes` says otherwise. */
-export const DEFAULT_BUS_BUDGET_BYTES = 64 * 1024 * 1024;
-/** A station's budget unless `memory.budget.stationBytes` says otherwise. */
-export const DEFAULT_STATION_BUDGET_BYTES = 256 * 1024 * 1024;
+/**
+ * A bus's budget unless `memory.budget.busBytes` says otherwise: 32 MiB. A
+ * bus keeps events as objects, two to three times their encoded size in
+ * heap, and a thread has two buses: about 200 MB of heap per thread at most.
+ */
+export const DEFAULT_BUS_BUDGET_BYTES = 32 * 1024 * 1024;
+/**
+ * A station's budget unless `memory.budget.stationBytes` says otherwise:
+ * 128 MiB. A station keeps events as the bytes they arrived in (about their
+ * encoded size); a process has at most four stations (local and main, two sides).
+ */
+export const DEFAULT_STATION_BUDGET_BYTES = 128 * 1024 * 1024;
+/** The budget when `memory.budget` is not given. */
+const DEFAULT_BUDGET: MemoryBudgetOptions = Object.freeze({});
+
 /** When a history compresses its older events into blocks (`memory.compression`). */
 export interface CompressionOptions {
   /** The newest events stay uncompressed: at least this many (default 4096). */
@@ -92,8 +107,12 @@ export interface MemoryOptions {
   readonly policies?: { readonly [type: string]: EventPolicy };
   /** Limits of each history: every bus and every station holds at most this much. */
   readonly limits?: HistoryLimits;
-  /** The bytes each bus and each station may hold (`memory-budget.ts` says what happens over it). Default: no budget. */
-  readonly budget?: MemoryBudgetOptions;
+  /**
+   * The bytes each bus and each station may hold (`memory-budget.ts` says what happens over it). On by default:
+   * `DEFAULT_BUS_BUDGET_BYTES` and `DEFAULT_STATION_BUDGET_BYTES`; `false`: no budget, histories keep what
+   * their policies and limits let them.
+   */
+  readonly budget?: MemoryBudgetOptions | false;
   /** Compress older events of every history in blocks: `true` (`DEFAULT_COMPRESSION`) or when to. Default off. */
   readonly compression?: CompressionOptions | boolean;
 }
@@ -147,9 +166,10 @@ export function checkMemoryOptions(memory: unknown, where = 'memory', report: Re
 }
 
 /** Checks `memory.budget` (`where` names it in errors) and returns a frozen copy of what is right in it. */
-export function checkBudgetOptions(budget: unknown, where: string, report: Report = throwReport): MemoryBudgetOptions {
+export function checkBudgetOptions(budget: unknown, where: string, report: Report = throwReport): MemoryBudgetOptions | false {
+  if (budget === false) return false;
   if (!isPlainObject(budget)) {
-    report(new InvalidOptionError(where, `expected { busBytes?, stationBytes? }, got ${describe(budget)}.`));
+    report(new InvalidOptionError(where, `expected { busBytes?, stationBytes? }, or false for no budget, got ${describe(budget)}.`));
     return Object.freeze({});
   }
   assertKnownKeys(budget, ['busBytes', 'stationBytes'], where, report);
@@ -250,7 +270,7 @@ export class MemoryPolicies {
   readonly options: MemoryOptions;
   /** Limits of every history, if any. */
   readonly limits: HistoryLimits | undefined;
-  /** The memory budget of every history, if set. */
+  /** The memory budget of every history (defaults unless given); undefined with `budget: false`. */
   readonly budget: MemoryBudgetOptions | undefined;
   /** Every policy, most specific type first (longest; a subtype is longer than its type). */
   readonly policies: readonly AppliedPolicy[];
@@ -271,7 +291,7 @@ export class MemoryPolicies {
   constructor(options: MemoryOptions = {}) {
     this.options = options;
     this.limits = options.limits;
-    this.budget = options.budget;
+    this.budget = options.budget === false ? undefined : (options.budget ?? DEFAULT_BUDGET);
     this.policies = Object.entries(options.policies ?? {})
       .map(([pattern, policy]): AppliedPolicy => ({ ...policy, pattern, option: `memory.policies[${JSON.stringify(pattern)}]` }))
       .sort((a, b) => b.pattern.length - a.pattern.length);
@@ -284,6 +304,8 @@ export class MemoryPolicies {
     // Off unless asked for: compressing costs CPU on the posting path's idle turns (see docs/PERFORMANCE.md, memory).
     const { compression } = options;
     this.compression = compression === undefined || compression === false ? false : { ...DEFAULT_COMPRESSION, ...(compression === true ? {} : compression) };
+    // Read at every post: a field, not a getter.
+    this.none = this.policies.length === 0 && this.limits === undefined && this.budget === undefined && this.compression === false;
   }
 
   /** False for a type whose policy says `compress: false`. */
@@ -291,10 +313,13 @@ export class MemoryPolicies {
     return this.of(type)?.compress !== false;
   }
 
-  /** True when nothing is configured: histories keep everything, as before policies existed (compressing by default). */
-  get none(): boolean {
-    return this.policies.length === 0 && this.limits === undefined && this.budget === undefined && this.compression === false;
+  /** True when the options are the defaults: workers and processors need not be sent them. */
+  get defaults(): boolean {
+    return Object.keys(this.options).length === 0;
   }
+
+  /** True when nothing applies (`budget: false` and nothing else): histories keep everything, and pay nothing for policies. */
+  readonly none: boolean;
 
   /** The policy events of `type` fall under: the most specific one whose type is `type` or a supertype. */
   of(type: string): AppliedPolicy | undefined {

@@ -13,20 +13,33 @@
  */
 import { Buffer } from 'node:buffer';
 import { BusFullError, EventTooLargeError } from '../../errors.js';
+import { jsonBytes, utf8Length } from '../../schemas/codec/index.js';
+import { copiedPayloadBytes } from '../validate.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
+import type { EventKey } from './eviction-queue.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
-/** Bytes of an encoded event besides its strings and payload (its table, stamps, origin, vector slot). */
-const EVENT_OVERHEAD_BYTES = 64;
+/**
+ * Bytes an event is counted at besides its strings and payload: its table,
+ * time stamps, origin and the length prefixes of its strings, about what a
+ * batch frame spends on them.
+ */
+export const EVENT_OVERHEAD_BYTES = 64;
+/** Bytes a meta entry is counted at besides its key and value (its table and prefixes). */
+export const META_ENTRY_OVERHEAD_BYTES = 8;
 
 /**
- * The size of an event as its history counts it against `maxBytes` and
- * `sizeLimit`: for an event still in a frame, the bytes it takes there; for
- * an object, its encoded size estimated from its strings and payload (JSON
- * text, or the bytes of a `Uint8Array`).
+ * The size of an event, as `sizeLimit`, `maxBytes` and the memory budget
+ * count it and `EventTooLargeError.size` reports it: `EVENT_OVERHEAD_BYTES`,
+ * plus the UTF-8 bytes of its id, type and topic, plus per meta entry
+ * `META_ENTRY_OVERHEAD_BYTES` and the UTF-8 bytes of its key and value, plus
+ * its payload as a frame carries it (the JSON text's UTF-8 bytes, exactly as
+ * `encodeFrame` writes it, or a `Uint8Array`'s length). Measured without
+ * building the JSON text (`jsonBytes`). An event still in a frame (a
+ * station's) is counted at the bytes it takes there, known without reading it.
  */
 export function eventBytes(event: BusEvent): number {
   if (event instanceof EncodedEvent) {
@@ -37,11 +50,25 @@ export function eventBytes(event: BusEvent): number {
     const span = next - batch.positions[index]!;
     return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
   }
-  let bytes = EVENT_OVERHEAD_BYTES + Buffer.byteLength(event.id) + Buffer.byteLength(event.type);
-  if (event.topic !== undefined) bytes += Buffer.byteLength(event.topic);
-  if (event.meta !== undefined) for (const key in event.meta) bytes += 8 + Buffer.byteLength(key) + Buffer.byteLength(event.meta[key]!);
   const { payload } = event;
-  return bytes + (payload instanceof Uint8Array ? payload.byteLength : Buffer.byteLength(JSON.stringify(payload) ?? 'null'));
+  if (payload instanceof Uint8Array) return labelBytes(event) + payload.byteLength;
+  const json = jsonBytes(payload);
+  // Only a payload post() refuses has no JSON size; such an event reaches no history.
+  return labelBytes(event) + (json >= 0 ? json : Buffer.byteLength(JSON.stringify(payload) ?? 'null'));
+}
+
+/** `eventBytes` of an event just posted: its payload was measured as post() copied it (`copiedPayloadBytes`), not walked again. */
+function postBytes(event: BusEvent): number {
+  const copied = copiedPayloadBytes(event.payload);
+  return copied < 0 ? eventBytes(event) : labelBytes(event) + copied;
+}
+
+/** `eventBytes` but the payload: the overhead, id, type, topic and meta. */
+function labelBytes(event: BusEvent): number {
+  let bytes = EVENT_OVERHEAD_BYTES + utf8Length(event.id) + utf8Length(event.type);
+  if (event.topic !== undefined) bytes += utf8Length(event.topic);
+  if (event.meta !== undefined) for (const key in event.meta) bytes += META_ENTRY_OVERHEAD_BYTES + utf8Length(key) + utf8Length(event.meta[key]!);
+  return bytes;
 }
 
 /** Events and bytes held under one set of limits. */
@@ -84,10 +111,11 @@ export class Retention implements HistoryObserver {
   removedCount = 0;
   /** The memory budget of this history (`memory.budget`), if set. */
   readonly #budget: MemoryBudget | undefined;
-  /** Sizes of events held as objects (a frame's events know theirs): counted once, found again when they leave or are ranked for eviction. */
-  readonly #sizes = new Map<BusEvent, number>();
-  /** The last post measured by `admitPost`, so that joining the history does not measure it again. */
-  #measured: { event: BusEvent | undefined; size: number } = { event: undefined, size: 0 };
+  /** The last post measured by `admitPost`, and its size, so that joining the history does not measure it again. */
+  #measured: BusEvent | undefined = undefined;
+  #measuredSize = 0;
+  /** Sizes of the events an eviction is removing, by id: the budget kept them. */
+  #evicting: Map<string, number> | undefined = undefined;
 
   /**
    * @param options.kind which budget applies (`memory.budget.busBytes` or `stationBytes`);
@@ -118,7 +146,12 @@ export class Retention implements HistoryObserver {
       ...(compression === undefined ? {} : { compression }),
       ...(this.#countBytes ? { sizeOf: (event: BusEvent) => this.#sizeOf(event) } : {}),
     });
-    if (policies.budget !== undefined) this.#budget = new MemoryBudget(policies, kind, this.history, (event) => this.#sizeOf(event), name);
+    if (policies.budget !== undefined) {
+      this.#budget = new MemoryBudget(policies, kind, this.history, (event) => this.#sizeOf(event), name, {
+        remove: (keys, sizes) => this.#evict(keys, sizes),
+        keysOnly: compression !== undefined,
+      });
+    }
   }
 
   /** Told of every change of the budget's state (multiplier, eviction, refusal): the owner posts it as an internal event. */
@@ -131,12 +164,32 @@ export class Retention implements HistoryObserver {
     return this.#budget?.stats(this.history.size);
   }
 
-  /** An event's size as counted here: a frame's event knows it; an object's is measured once while it is held. */
+  /**
+   * An event's size as counted here: a frame's event knows it; a post's was
+   * measured by `admitPost`, an evicted one's kept by the budget; others
+   * (an event a policy removes, a read's) are measured (`jsonBytes`: no
+   * string is built, and cheaper than keeping a size per event in a map).
+   */
   #sizeOf(event: BusEvent): number {
-    if (event instanceof EncodedEvent) return eventBytes(event);
-    if (this.#measured.event === event) return this.#measured.size;
-    const known = this.#sizes.get(event);
-    return known ?? eventBytes(event);
+    if (event === this.#measured) return this.#measuredSize;
+    if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
+      const size = this.#evicting.get(event.id);
+      if (size !== undefined) return size;
+    }
+    return eventBytes(event);
+  }
+
+  /** Removes what the budget chose to evict (keys: stamp and id), counting them at the sizes it kept. */
+  #evict(keys: readonly EventKey[], sizes: readonly number[]): BusEvent[] {
+    const evicting = new Map<string, number>();
+    for (let i = 0; i < keys.length; i++) evicting.set(keys[i]!.id, sizes[i]!);
+    this.#evicting = evicting;
+    try {
+      // The history finds events by stamp and id: a key stands for its event.
+      return this.history.remove(keys as readonly BusEvent[]);
+    } finally {
+      this.#evicting = undefined;
+    }
   }
 
   /** Bytes held, as `eventBytes` counts them (0 unless some `maxBytes` is set). */
@@ -146,13 +199,12 @@ export class Retention implements HistoryObserver {
 
   /** The history's observer: an event joined. */
   added(event: BusEvent): void {
-    const policy = this.policies.of(event.type);
     const size = this.#countBytes ? this.#sizeOf(event) : 0;
     this.#bytes += size;
-    if (this.#budget !== undefined) {
-      if (!(event instanceof EncodedEvent)) this.#sizes.set(event, size);
-      this.#budget.added(event, size);
-    }
+    if (this.#budget !== undefined) this.#budget.added(event, size);
+    // Under the default budget alone, nothing more to count.
+    if (this.policies.policies.length === 0 && !this.policies.expiring) return;
+    const policy = this.policies.of(event.type);
     if (policy !== undefined && (policy.maxEvents !== undefined || policy.maxBytes !== undefined)) {
       const tally = this.#tally(policy);
       tally.count++;
@@ -168,10 +220,7 @@ export class Retention implements HistoryObserver {
   removed(event: BusEvent, bytes?: number): void {
     const size = this.#countBytes ? (bytes ?? this.#sizeOf(event)) : 0;
     this.#bytes -= size;
-    if (this.#budget !== undefined) {
-      this.#sizes.delete(event);
-      this.#budget.removed(event, size);
-    }
+    if (this.#budget !== undefined) this.#budget.removed(event, size);
     const policy = this.policies.of(event.type);
     const tally = policy === undefined ? undefined : this.#tallies.get(policy);
     if (tally !== undefined) {
@@ -204,7 +253,7 @@ export class Retention implements HistoryObserver {
     let size: number | undefined;
     if (policy?.sizeLimit !== undefined) {
       // Measured as stored. Where a policy compresses (`compress`), the compressed size is what counts: measure it here.
-      size = eventBytes(event);
+      size = postBytes(event);
       const limit = budget === undefined ? policy.sizeLimit : budget.limitOf(policy as AppliedPolicy & { sizeLimit: number });
       if (size > limit) {
         if (limit < policy.sizeLimit) budget!.refused('sizeLimit', event.type, size, limit);
@@ -217,11 +266,12 @@ export class Retention implements HistoryObserver {
       }
     }
     if (budget !== undefined) {
-      size ??= eventBytes(event);
+      size ??= postBytes(event);
       budget.admit(event, size);
-      this.#measured = { event, size };
+      this.#measured = event;
+      this.#measuredSize = size;
     }
-    this.assertRoom([event]);
+    if (this.refusing) this.assertRoom([event]);
   }
 
   /**
@@ -313,13 +363,20 @@ export class Retention implements HistoryObserver {
    */
   settle(): BusEvent[] {
     if (this.policies.none) return [];
-    const expired = this.expire();
-    const trimmed = this.policies.bounded ? this.#trim() : [];
-    const left = expired.length === 0 ? trimmed : trimmed.length === 0 ? expired : expired.concat(trimmed);
-    if (this.#budget === undefined) return left;
-    const evicted = this.#budget.settle();
-    this.removedCount += evicted.length;
-    return evicted.length === 0 ? left : left.concat(evicted);
+    const policies = this.policies;
+    // Called at every post: nothing is allocated unless something is due.
+    let left = policies.expiring ? this.expire() : undefined;
+    if (policies.bounded) {
+      const trimmed = this.#trim();
+      left = left === undefined || left.length === 0 ? trimmed : left.concat(trimmed);
+    }
+    const budget = this.#budget;
+    if (budget !== undefined && budget.due) {
+      const evicted = budget.settle();
+      this.removedCount += evicted.length;
+      left = left === undefined || left.length === 0 ? evicted : left.concat(evicted);
+    }
+    return left ?? [];
   }
 
   /** Removes the events whose `ttlMs` or `maxAgeMs` has passed, if any is due. Returns them. */

@@ -29,7 +29,8 @@
  * `utf8`, `wire-values` (checks and enum mappings), `limits`, `frame`,
  * `layout`, `json-reader`, `body-reader`, `event-reader`, `encoded-batch`,
  * `control-messages`, `decode`; and for writing `body-writer`,
- * `json-writer`, `batch-writer`, `encode`.
+ * `json-size` (what JSON text takes, value by value), `json-writer`
+ * (`writeJson`, and `jsonBytes`, its size-only walk), `batch-writer`, `encode`.
  */
 export {
   AUTO_COMPRESS_MAX_RATIO,
@@ -44,6 +45,8 @@ export {
 } from './frame.js';
 export { DEFAULT_FRAME_LIMITS, resolveFrameLimits, type FrameLimits } from './limits.js';
 export { encodeForwardFrame, encodeFrame } from './encode.js';
+export { jsonBytes } from './json-writer.js';
+export { utf8Length } from './utf8.js';
 export { decodeFrame, scanFrame } from './decode.js';
 export {
   decodeEvents,

@@ -5,6 +5,7 @@
  */
 import { MAX_PAYLOAD_DEPTH } from '../../runtime/validate.js';
 import type { BodyWriter } from './body-writer.js';
+import { decimalDigits, isPlainJsonChar, jsonNumberBytes, jsonStringBytes } from './json-size.js';
 import { isWellFormed } from './utf8.js';
 
 /**
@@ -97,7 +98,7 @@ function writeJsonString(w: BodyWriter, text: string): boolean {
   bytes[pos++] = 0x22;
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) {
+    if (!isPlainJsonChar(code)) {
       // Escapes, and non-ASCII: JSON.stringify's quoting, written as UTF-8.
       if (!isWellFormed(text)) return false;
       const quoted = JSON.stringify(text);
@@ -125,15 +126,76 @@ function writeJsonNumber(w: BodyWriter, value: number): void {
     w.bytes[w.pos++] = 0x2d; // -
     n = -n;
   }
-  let digits = 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  let pos = w.pos + digits;
+  let pos = w.pos + decimalDigits(n);
   w.pos = pos;
   do {
     const digit = n % 10;
     w.bytes[--pos] = 0x30 + digit;
     n = (n - digit) / 10;
   } while (n > 0);
+}
+
+/** The arrays and objects around the value `jsonBytes` measures: its cycle check, reused. */
+const measuring: object[] = [];
+
+/**
+ * The bytes `writeJson` writes for `value` — the UTF-8 length of the text
+ * `JSON.stringify` gives — or -1 where `writeJson` refuses it; a size-only
+ * walk that builds no string and no buffer (but `String` of a fractional
+ * number, whose shortest digits only V8 knows).
+ *
+ * @example
+ * jsonBytes({ name: 'Zoë' })   // 15, as Buffer.byteLength(JSON.stringify({ name: 'Zoë' }))
+ */
+export function jsonBytes(value: unknown): number {
+  // Left empty by every walk that measured; a refused one may leave some behind.
+  if (measuring.length > 0) measuring.length = 0;
+  return measureJson(value, 0, measuring);
+}
+
+function measureJson(value: unknown, depth: number, ancestors: object[]): number {
+  switch (typeof value) {
+    case 'string':
+      return jsonStringBytes(value);
+    case 'number':
+      return jsonNumberBytes(value);
+    case 'boolean':
+      return value ? 4 : 5;
+    case 'object': {
+      if (value === null) return 4;
+      if (depth >= MAX_PAYLOAD_DEPTH || ancestors.includes(value)) return -1;
+      if (Array.isArray(value)) {
+        ancestors.push(value);
+        // Brackets, and a comma between items.
+        let bytes = value.length === 0 ? 2 : value.length + 1;
+        for (let i = 0; i < value.length; i++) {
+          const item = i in value ? measureJson(value[i], depth + 1, ancestors) : -1;
+          if (item < 0) return -1;
+          bytes += item;
+        }
+        ancestors.pop();
+        return bytes;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return -1;
+      const record = value as Record<string, unknown>;
+      if (typeof record['toJSON'] === 'function') return -1;
+      ancestors.push(value);
+      // Braces; per member a key, a colon, and a comma before all but the first.
+      let bytes = 1;
+      for (const key in record) {
+        if (!Object.hasOwn(record, key)) continue;
+        const keyBytes = jsonStringBytes(key);
+        const item = keyBytes < 0 ? -1 : measureJson(record[key], depth + 1, ancestors);
+        if (item < 0) return -1;
+        bytes += keyBytes + item + 2;
+      }
+      ancestors.pop();
+      return bytes === 1 ? 2 : bytes;
+    }
+    default:
+      return -1;
+  }
 }
 
 /**

@@ -15,9 +15,22 @@ export function isWellFormed(text: string): boolean {
   return isWellFormedNative !== undefined ? isWellFormedNative.call(text) : !LONE_SURROGATE.test(text);
 }
 
-/** Bytes of `text` in UTF-8. */
+/** Bytes of `text` in UTF-8 (a lone surrogate counts 3, as the U+FFFD that Buffer writes for it). */
 export function utf8Length(text: string): number {
-  return Buffer.byteLength(text, 'utf8');
+  const length = text.length;
+  // Short strings (ids, types, keys) are counted here: a native call costs more than the loop.
+  if (length > SHORT_ASCII_CHARS) return Buffer.byteLength(text, 'utf8');
+  let bytes = length;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
 }
 
 /** Refuses what is not UTF-8 instead of writing U+FFFD, and keeps a BOM as text. */

@@ -48,6 +48,8 @@ test('worker out of memory - pending call rejected, worker restarted, station ev
     threadsPerProcessor: 1,
     deferred: 'manual',
     workerLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 },
+    // The worker must run out of memory: its default budget would evict the blobs first.
+    memory: { budget: false },
   });
   await runtime.ready;
   try {

@@ -13,6 +13,9 @@ import { turns } from '../fixtures/turns.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { ids, rejects, watchMerges } from '../../helpers.js';
 
+/** Histories that keep every event, whatever it weighs. */
+const NO_BUDGET = { budget: false } as const;
+
 const test = suite('remote thread over a frame channel');
 
 test('toStation/fromStation - a remote thread\'s events reach a local thread only through the station', async () => {
@@ -146,8 +149,9 @@ test('post - a call made after a post reaches the thread after it, whichever han
 });
 
 test('post - the payload is taken when post() is called; frames are cut by size, so big posts of one tick all pass', async () => {
-  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = serveThread(runtime);
+  // 70 MB kept: more than the default memory budgets, which would evict some (tests/runtime/store/memory-budget.test.ts).
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual', memory: NO_BUDGET });
+  const remote = serveThread(runtime, { memory: NO_BUDGET });
   const bus = remote.handle.bus('external');
   const payload = { n: 1 };
   const first = bus.post('mutable', payload);
@@ -239,8 +243,9 @@ test('fromStation - results larger than one frame come back whole and in order',
 });
 
 test('toStation and sync - posts of 15 MB each, more than a frame together, and the small ones behind them all reach the station and come back', async () => {
-  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
-  const remote = serveThread(runtime);
+  // 150 MB kept: more than the default memory budgets, which would evict some.
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual', memory: NO_BUDGET });
+  const remote = serveThread(runtime, { memory: NO_BUDGET });
   try {
     const bus = remote.handle.bus('external') as RemoteBus;
     const big = (i: number) => new Uint8Array(15 * 1024 * 1024).fill(i);

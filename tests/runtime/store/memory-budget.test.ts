@@ -153,8 +153,8 @@ test('evict - sizes within 1.25× of the largest count as equal: of events a byt
   // An id one digit longer: a byte more. Exact sizes would evict it, and every later one, as it comes.
   assert.equal(ids(post(sized('b10', 10, 'n', 101))), ['a0', 'a1']);
   assert.equal(ids(post(sized('b11', 11, 'n', 101))), []);
-  // Three times as large is larger: it goes first, then the oldest.
-  assert.equal(ids(post(sized('c12', 12, 'n', 300))), ['c12', 'a2']);
+  // Three times as large is larger: it goes first, then the oldest (reported in the order they were held).
+  assert.equal(ids(post(sized('c12', 12, 'n', 300))), ['a2', 'c12']);
   assert.equal(ids(retention.history.snapshot()), ['a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'b10', 'b11']);
 });
 
@@ -208,6 +208,31 @@ test('evict - index queries equal a linear scan, bytes add up and high stays, wh
   );
 });
 
+test('evict - after events left another way and older ones moved into compressed blocks: the oldest held go, bytes add up', () => {
+  const clock = new ManualClock(0);
+  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 4000 }, compression: { keepEvents: 2, blockEvents: 2 } }));
+  const retention = new Retention(policies, () => clock.now(), { kind: 'bus', blocks: { plain: true, schedule: 'manual' } });
+  const post = (event: BusEvent): BusEvent[] => {
+    retention.admitPost(event);
+    retention.history.insert(event);
+    return retention.settle();
+  };
+  const events = [1, 2, 3, 4, 5, 6, 7].map((n) => sized(`e${n}`, n, 'n', 500));
+  for (const event of events) assert.equal(post(event), []);
+  // e1 and e3 leave by a policy; e2, e4 and e5 move into blocks, which give back other objects.
+  assert.equal(ids(retention.remove([events[0]!, events[2]!])), ['e1', 'e3']);
+  while (retention.history.compact(50));
+  assert.ok(retention.history.compressedCount >= 2, 'older events are in blocks');
+  assert.is(retention.memoryStats()!.bytes, 2500);
+  for (const n of [8, 9, 10]) assert.equal(post(sized(`e${n}`, n, 'n', 500)), []);
+  // 4500 > 4000: down to 3600, the oldest first (all are of one size), skipping what already left.
+  const evicted = post(sized('e11', 11, 'n', 500));
+  assert.equal(ids(evicted), ['e2', 'e4']);
+  assert.equal(ids(retention.history.snapshot()), ['e5', 'e6', 'e7', 'e8', 'e9', 'e10', 'e11']);
+  assert.is(retention.memoryStats()!.bytes, retention.history.snapshot().reduce((sum, event) => sum + eventBytes(event), 0));
+  assert.is(retention.memoryStats()!.bytes, 3500);
+});
+
 test('checkMemoryOptions - a bad budget is named, with what is allowed', () => {
   const cases: Array<[unknown, string]> = [
     [{ budget: 5 }, 'memory.budget'],
@@ -216,6 +241,8 @@ test('checkMemoryOptions - a bad budget is named, with what is allowed', () => {
     [{ budget: { busBytes: 0 } }, 'memory.budget.busBytes'],
     [{ budget: { stationBytes: 1.5 } }, 'memory.budget.stationBytes'],
     [{ budget: { stationBytes: '64MB' } }, 'memory.budget.stationBytes'],
+    [{ budget: true }, 'memory.budget'],
+    [{ budget: null }, 'memory.budget'],
   ];
   for (const [options, option] of cases) {
     const error = thrown(() => checkMemoryOptions(options), InvalidOptionError);
@@ -223,11 +250,19 @@ test('checkMemoryOptions - a bad budget is named, with what is allowed', () => {
   }
   assert.match(thrown(() => checkMemoryOptions({ budget: { busBytes: -1 } }), InvalidOptionError).message, /positive whole number of bytes/);
   assert.throws(() => createRuntime({ memory: { budget: { busBytes: 0 } } }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'memory.budget.busBytes');
-  // Defaults: 64 MiB a bus, 256 MiB a station, once a budget is asked for.
-  const defaults = new Retention(new MemoryPolicies(checkMemoryOptions({ budget: {} })), () => 0, { kind: 'bus' });
-  assert.is(defaults.memoryStats()!.budget, 64 * 1024 * 1024);
-  assert.is(new Retention(new MemoryPolicies(checkMemoryOptions({ budget: {} })), () => 0).memoryStats()!.budget, 256 * 1024 * 1024);
-  assert.is(new Retention(new MemoryPolicies(), () => 0).memoryStats(), undefined, 'no budget without memory.budget');
+  assert.match(thrown(() => checkMemoryOptions({ budget: 'off' }), InvalidOptionError).message, /or false for no budget/);
+  // On by default: 32 MiB a bus, 128 MiB a station; `budget: false` turns them off.
+  for (const options of [undefined, {}, { budget: {} }, { policies: { a: { ttlMs: 5 } } }]) {
+    const policies = new MemoryPolicies(checkMemoryOptions(options));
+    assert.is(new Retention(policies, () => 0, { kind: 'bus' }).memoryStats()!.budget, 32 * 1024 * 1024, JSON.stringify(options));
+    assert.is(new Retention(policies, () => 0).memoryStats()!.budget, 128 * 1024 * 1024, JSON.stringify(options));
+  }
+  const off = new MemoryPolicies(checkMemoryOptions({ budget: false }));
+  assert.is(new Retention(off, () => 0).memoryStats(), undefined, 'no budget with budget: false');
+  assert.ok(off.none, 'budget: false and nothing else: histories pay nothing for policies');
+  assert.not.ok(off.defaults, 'budget: false is sent to workers and processors');
+  assert.ok(new MemoryPolicies(checkMemoryOptions(undefined)).defaults);
+  assert.is(new Retention(new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 5000 } })), () => 0, { kind: 'bus' }).memoryStats()!.budget, 5000);
 });
 
 test.run();
@@ -322,6 +357,22 @@ api('long run - 20 000 ticks through two processors in this thread: every bus an
   }
   const main = runtime.mainStation('external').memory()!;
   assert.ok(main.evicted >= EVENTS - main.count, 'the main station took every tick, and let the older go');
+});
+
+api('defaults - every bus and station has a budget unless memory.budget is false; a post is counted at its size', async () => {
+  runtime = createRuntime({ deferred: 'manual' });
+  const bus = runtime.bus('external');
+  const event = bus.post('order.created', { id: 'ö-1', lines: [{ sku: 'a"b', qty: 2 }], total: -0.5 }, { priority: 'immediate', topic: 'eu', meta: { trace: 't1' } });
+  const size = eventBytes(event as BusEvent);
+  assert.is(size, 64 + 5 + 13 + 2 + (8 + 5 + 2) + Buffer.byteLength(JSON.stringify(event.payload)));
+  assert.equal(bus.memory(), { history: 'bus:0.0:external', count: 1, bytes: size, budget: 32 * 1024 * 1024, multipliers: {}, types: { 'order.created': { count: 1, bytes: size } }, evicted: 0 });
+  assert.is(runtime.station('external').memory()!.budget, 128 * 1024 * 1024);
+  await runtime.stop();
+  runtime = createRuntime({ deferred: 'manual', memory: { budget: false } });
+  runtime.bus('external').post('order.created', {}, { priority: 'immediate' });
+  assert.is(runtime.bus('external').memory(), undefined);
+  assert.is(runtime.station('external').memory(), undefined);
+  assert.throws(() => createRuntime({ memory: { budget: true as never } }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'memory.budget');
 });
 
 api.run();

@@ -1,0 +1,130 @@
+/**
+ * `jsonBytes`, the size-only walk of a JSON payload: what `sizeLimit`,
+ * `maxBytes` and the memory budgets count of an event's payload. It must be
+ * the length of what `encodeFrame` writes, byte for byte, without writing it.
+ */
+import fc from 'fast-check';
+import * as flatbuffers from 'flatbuffers';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { InvalidEventError } from '../../errors.js';
+import { encodeFrame, jsonBytes, utf8Length } from '../../schemas/codec/index.js';
+import * as wire from '../../schemas/generated/busline_generated.js';
+import { copiedPayloadBytes, copyPayload } from '../../runtime/validate.js';
+import type { JsonValue, Payload } from '../../types.js';
+import { batch, bodyOf, event, isWellFormedString, plain } from './fixtures.js';
+
+const JsonSize = suite('jsonBytes');
+
+/** The bytes of the payload field `encodeFrame` writes for `value`. */
+function encodedPayloadBytes(value: unknown): number {
+  const bb = new flatbuffers.ByteBuffer(bodyOf(encodeFrame(batch([event({ payload: value as JsonValue })]))));
+  const read = wire.Envelope.getRootAsEnvelope(bb).message(new wire.EventBatch()) as wire.EventBatch;
+  return ((read.history(0) as wire.Event).payloadJson(flatbuffers.Encoding.UTF8_BYTES) as Uint8Array).length;
+}
+
+const awkwardNumber = fc.oneof(
+  fc.constantFrom(-0, 0.1, -1.5e-7, 1e20, 1e21, -1e21, 123456789012345680000, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53, Number.MAX_SAFE_INTEGER, Number.MAX_VALUE, 5e-324),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer(),
+);
+// Surrogates in pairs only: the writer refuses lone ones (below).
+const awkwardString = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc.string({ unit: 'grapheme', maxLength: 6 }),
+  fc
+    .string({ unit: fc.constantFrom('"', '\\', '\b', '\t', '\n', '\f', '\r', '\u0000', '\u001f', '\u007f', '\u0080', '\u07ff', '\u0800', '\u2028', '\ud800', '\udc00', '\uffff', 'é', 'a'), maxLength: 10 })
+    .filter(isWellFormedString),
+);
+const { payload } = fc.letrec<{ payload: unknown; member: unknown }>((tie) => ({
+  payload: fc.oneof(
+    { depthSize: 'small', maxDepth: 4 },
+    tie('member'),
+    fc.array(tie('payload'), { maxLength: 4 }),
+    fc.dictionary(fc.oneof(awkwardString, fc.constantFrom('__proto__', '0', '10', '-1', '1.5')), tie('payload'), { maxKeys: 4, ...plain }),
+  ),
+  member: fc.oneof(awkwardNumber, awkwardString, fc.boolean(), fc.constant(null)),
+}));
+
+JsonSize('jsonBytes - equals the bytes encodeFrame writes for any JSON payload (property)', () => {
+  fc.assert(
+    fc.property(fc.oneof(payload, fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' })), (value) => {
+      assert.is(jsonBytes(value), encodedPayloadBytes(value));
+      assert.is(jsonBytes(value), Buffer.byteLength(JSON.stringify(value)));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+JsonSize('jsonBytes - examples: escapes, non-ASCII, -0, large numbers, nesting', () => {
+  const cases: Array<[unknown, string]> = [
+    [-0, '0'],
+    [1e21, '1e+21'],
+    [123456789012345680000, '123456789012345680000'],
+    [-(2 ** 31) - 1, '-2147483649'],
+    ['Zoë 😀 ✓', '"Zoë 😀 ✓"'],
+    ['"\\\n\u0001\u007f\u2028', '"\\"\\\\\\n\\u0001\u007f\u2028"'],
+    [[[[]], {}, [1, [2, [3]]]], '[[[]],{},[1,[2,[3]]]]'],
+    [{ 'ké': { '': [true, false, null] } }, '{"ké":{"":[true,false,null]}}'],
+  ];
+  for (const [value, text] of cases) {
+    assert.is(JSON.stringify(value), text);
+    assert.is(jsonBytes(value), Buffer.byteLength(text), text);
+    assert.is(jsonBytes(value), encodedPayloadBytes(value), text);
+  }
+});
+
+JsonSize('jsonBytes - -1 where encodeFrame refuses the payload', () => {
+  const circular: Record<string, unknown> = {};
+  circular['self'] = circular;
+  let deep: unknown = 0;
+  for (let i = 0; i < 300; i++) deep = [deep];
+  const refused: unknown[] = [
+    '\ud800',
+    { '\udc00': 1 },
+    ['a\ud83dz'],
+    Number.NaN,
+    Infinity,
+    [undefined],
+    { a: () => 1 },
+    circular,
+    deep,
+    [1, , 3], // eslint-disable-line no-sparse-arrays
+    new Date(0),
+    { toJSON: () => 1 },
+    10n,
+  ];
+  for (const value of refused) {
+    assert.is(jsonBytes(value), -1, String(value));
+    assert.throws(() => encodedPayloadBytes(value), (error: unknown) => error instanceof InvalidEventError);
+  }
+  // A refusal leaves nothing behind for the next walk.
+  assert.is(jsonBytes([circular, 1].slice(1)), 3);
+});
+
+JsonSize("copyPayload - measures the copy in the same walk, as jsonBytes does (property)", () => {
+  const objects = fc.oneof(fc.array(payload, { maxLength: 4 }), fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }).filter(isWellFormedString), payload, { maxKeys: 4, ...plain }));
+  fc.assert(
+    fc.property(objects, (value) => {
+      const copy = copyPayload(value as Payload);
+      assert.is(copiedPayloadBytes(copy), jsonBytes(value));
+      assert.is(copiedPayloadBytes(copy), encodedPayloadBytes(copy));
+      // Only the last copy is known: anything else is measured again.
+      assert.is(copiedPayloadBytes(value), value === copy ? jsonBytes(value) : -1);
+      assert.is(copiedPayloadBytes(copyPayload({ other: 1 })), 11);
+      assert.is(copiedPayloadBytes(copy), -1);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+JsonSize('utf8Length - equals Buffer.byteLength, lone surrogates as U+FFFD (property)', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary', minLength: 250, maxLength: 300 }), fc.string({ unit: fc.constantFrom('\ud800', '\udc00', 'a', 'é') })), (text) => {
+      assert.is(utf8Length(text), Buffer.byteLength(text));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+JsonSize.run();
