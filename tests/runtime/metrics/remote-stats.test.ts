@@ -94,7 +94,8 @@ test('1 processor x 2 threads - stats count what each worker posted and delivere
 });
 
 test('1 processor x 2 threads - without metrics or budgets, stats and memory are undefined everywhere', async () => {
-  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual' });
+  // Budgets are on by default: `budget: false` turns them off in every thread and processor too.
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', memory: { budget: false } });
   try {
     await runtime.ready;
     const bus = runtime.thread(1, 2).bus('external') as RemoteBus;
