@@ -16,8 +16,14 @@ test.after.each(async () => {
   runtime = undefined;
 });
 
-test('stats - undefined while metrics are off (the default)', async () => {
+test('stats - undefined while metrics are off (the default); runtime.stats() then has the budgets\' memory alone, or is undefined without budgets', async () => {
   runtime = createRuntime();
+  assert.is(runtime.bus('external').stats(), undefined);
+  const stats = (await runtime.stats())!;
+  assert.equal([stats.buses, stats.posted, stats.delivered, stats.errors], [[], 0, 0, 0]);
+  assert.ok(stats.memory.some((each) => each.history === 'bus:0.0:external'), 'budgets are on by default');
+  await runtime.stop();
+  runtime = createRuntime({ memory: { budget: false } });
   assert.is(runtime.bus('external').stats(), undefined);
   assert.is(await runtime.stats(), undefined);
 });
