@@ -170,6 +170,26 @@ function isEncoded(event: BusEvent): boolean {
   return event instanceof EncodedEvent;
 }
 
+/** The containers of an `EventSet` (strong) or a `WeakEventSet`. */
+interface Members {
+  readonly objects: { add(event: BusEvent): unknown; has(event: BusEvent): boolean };
+  readonly places: { get(batch: EncodedBatch): Set<number> | undefined; set(batch: EncodedBatch, places: Set<number>): unknown };
+}
+
+function addMember({ objects, places }: Members, event: BusEvent): void {
+  if (!(event instanceof EncodedEvent)) {
+    objects.add(event);
+    return;
+  }
+  const held = places.get(event.batch);
+  if (held === undefined) places.set(event.batch, new Set([event.index]));
+  else held.add(event.index);
+}
+
+function hasMember({ objects, places }: Members, event: BusEvent): boolean {
+  return event instanceof EncodedEvent ? places.get(event.batch)?.has(event.index) === true : objects.has(event);
+}
+
 /**
  * A set of events in which an `EncodedEvent` is its place in its frame: two
  * reads of one stored event (a history makes a new object on each read,
@@ -180,8 +200,7 @@ function isEncoded(event: BusEvent): boolean {
  * added.filter((event) => !gone.has(event))
  */
 export class EventSet {
-  readonly #objects = new Set<BusEvent>();
-  readonly #places = new Map<EncodedBatch, Set<number>>();
+  readonly #members: Members = { objects: new Set<BusEvent>(), places: new Map<EncodedBatch, Set<number>>() };
   #size = 0;
 
   constructor(events: Iterable<BusEvent> = []) {
@@ -191,17 +210,11 @@ export class EventSet {
   add(event: BusEvent): void {
     if (this.has(event)) return;
     this.#size++;
-    if (!(event instanceof EncodedEvent)) {
-      this.#objects.add(event);
-      return;
-    }
-    const places = this.#places.get(event.batch);
-    if (places === undefined) this.#places.set(event.batch, new Set([event.index]));
-    else places.add(event.index);
+    addMember(this.#members, event);
   }
 
   has(event: BusEvent): boolean {
-    return event instanceof EncodedEvent ? this.#places.get(event.batch)?.has(event.index) === true : this.#objects.has(event);
+    return hasMember(this.#members, event);
   }
 
   /** Number of members. */
@@ -212,20 +225,13 @@ export class EventSet {
 
 /** `EventSet`, holding its members weakly: a member whose frame (or object) nobody else holds is forgotten with it. */
 export class WeakEventSet {
-  readonly #objects = new WeakSet<BusEvent>();
-  readonly #places = new WeakMap<EncodedBatch, Set<number>>();
+  readonly #members: Members = { objects: new WeakSet<BusEvent>(), places: new WeakMap<EncodedBatch, Set<number>>() };
 
   add(event: BusEvent): void {
-    if (!(event instanceof EncodedEvent)) {
-      this.#objects.add(event);
-      return;
-    }
-    const places = this.#places.get(event.batch);
-    if (places === undefined) this.#places.set(event.batch, new Set([event.index]));
-    else places.add(event.index);
+    addMember(this.#members, event);
   }
 
   has(event: BusEvent): boolean {
-    return event instanceof EncodedEvent ? this.#places.get(event.batch)?.has(event.index) === true : this.#objects.has(event);
+    return hasMember(this.#members, event);
   }
 }
