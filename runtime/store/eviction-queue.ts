@@ -10,8 +10,15 @@
  * Entries of events that left the history another way (a policy, a limit, a
  * clear) stay until `prune`, or until a `take` picks them: removing them then
  * frees nothing, and the budget takes again.
+ *
+ * An event still in its frame (a station's `EncodedEvent`) is queued as its
+ * place there, the frame and an index, not as the object: a station keeps
+ * such events as places (`event-segment.ts`), and an object per queued event
+ * would cost more than the event's own bytes. `take` makes the object again.
  */
+import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
+import { EncodedEvent } from './encoded-events.js';
 import { compareEvents } from './history-query.js';
 
 /** What finds an event in a history: its stamp and id. */
@@ -40,10 +47,15 @@ export function sizeClass(largest: number, size: number): number {
  * queue.take(1000)   // keys and sizes of the largest, then oldest, events that free ≥ 1000 bytes
  */
 export class EvictionQueue {
-  #keys: EventKey[] = [];
+  /** Each entry's key, or the frame its event is in (then `#places` has its index there). */
+  #keys: Array<EventKey | EncodedBatch> = [];
+  /** The index of an entry's event in its frame, or -1 when `#keys` holds the key itself. */
+  #places: number[] = [];
   #sizes: number[] = [];
   #head = 0;
   #sorted = true;
+  /** The newest key pushed (the last in order after a sort): whether the next one comes after it. A take or a prune only leaves older ones. */
+  #last: EventKey | undefined;
 
   /** Entries held, stale ones included. */
   get length(): number {
@@ -52,10 +64,22 @@ export class EvictionQueue {
 
   /** Queues `key` (the event, or its stamp and id alone when the history may let go of the event object) at `size` bytes. */
   push(key: EventKey, size: number): void {
-    const keys = this.#keys;
-    if (this.#sorted && keys.length > this.#head && compareEvents(keys[keys.length - 1]!, key) > 0) this.#sorted = false;
-    keys.push(key);
+    if (this.#sorted && this.#last !== undefined && this.#keys.length > this.#head && compareEvents(this.#last, key) > 0) this.#sorted = false;
+    this.#last = key;
+    if (key instanceof EncodedEvent && key.constructor === EncodedEvent) {
+      this.#keys.push(key.batch);
+      this.#places.push(key.index);
+    } else {
+      this.#keys.push(key);
+      this.#places.push(-1);
+    }
     this.#sizes.push(size);
+  }
+
+  /** The key of entry `i`: the one queued, or its event made again from its place in its frame. */
+  #keyAt(i: number): EventKey {
+    const place = this.#places[i]!;
+    return place < 0 ? (this.#keys[i] as EventKey) : new EncodedEvent(this.#keys[i] as EncodedBatch, place);
   }
 
   /**
@@ -68,6 +92,7 @@ export class EvictionQueue {
   take(bytes: number): { keys: EventKey[]; sizes: number[] } {
     if (!this.#sorted) this.#sort();
     const keys = this.#keys;
+    const places = this.#places;
     const sizes = this.#sizes;
     const head = this.#head;
     const end = keys.length;
@@ -104,10 +129,11 @@ export class EvictionQueue {
       if (c < threshold || (c === threshold && rest > 0)) {
         if (c < threshold) whole -= size;
         else rest -= size;
-        takenKeys.push(keys[i]!);
+        takenKeys.push(this.#keyAt(i));
         takenSizes.push(size);
       } else {
         keys[kept] = keys[i]!;
+        places[kept] = places[i]!;
         sizes[kept] = size;
         kept++;
       }
@@ -116,6 +142,7 @@ export class EvictionQueue {
     const gap = i - kept;
     for (let k = kept - 1; k >= head; k--) {
       keys[k + gap] = keys[k]!;
+      places[k + gap] = places[k]!;
       sizes[k + gap] = sizes[k]!;
     }
     this.#head = head + gap;
@@ -125,14 +152,17 @@ export class EvictionQueue {
 
   /** Keeps only the entries for which `held` holds (the others' events left the history another way). */
   prune(held: (key: EventKey) => boolean): void {
-    const keys: EventKey[] = [];
+    const keys: Array<EventKey | EncodedBatch> = [];
+    const places: number[] = [];
     const sizes: number[] = [];
     for (let i = this.#head; i < this.#keys.length; i++) {
-      if (!held(this.#keys[i]!)) continue;
+      if (!held(this.#keyAt(i))) continue;
       keys.push(this.#keys[i]!);
+      places.push(this.#places[i]!);
       sizes.push(this.#sizes[i]!);
     }
     this.#keys = keys;
+    this.#places = places;
     this.#sizes = sizes;
     this.#head = 0;
   }
@@ -140,26 +170,33 @@ export class EvictionQueue {
   /** Forgets every entry. */
   clear(): void {
     this.#keys = [];
+    this.#places = [];
     this.#sizes = [];
     this.#head = 0;
     this.#sorted = true;
+    this.#last = undefined;
   }
 
   #compactHead(): void {
     if (this.#head < COMPACT_HEAD || this.#head < this.#keys.length >> 1) return;
     this.#keys = this.#keys.slice(this.#head);
+    this.#places = this.#places.slice(this.#head);
     this.#sizes = this.#sizes.slice(this.#head);
     this.#head = 0;
   }
 
   /** Puts the entries in `(timestamp, id)` order, sizes along. */
   #sort(): void {
-    const keys = this.#keys.slice(this.#head);
-    const sizes = this.#sizes.slice(this.#head);
-    const order = Array.from(keys, (_, i) => i).sort((a, b) => compareEvents(keys[a]!, keys[b]!));
-    this.#keys = order.map((i) => keys[i]!);
-    this.#sizes = order.map((i) => sizes[i]!);
+    const head = this.#head;
+    const order = Array.from({ length: this.#keys.length - head }, (_, i) => head + i);
+    const at = order.map((i) => this.#keyAt(i));
+    order.sort((a, b) => compareEvents(at[a - head]!, at[b - head]!));
+    this.#keys = order.map((i) => this.#keys[i]!);
+    this.#places = order.map((i) => this.#places[i]!);
+    this.#sizes = order.map((i) => this.#sizes[i]!);
     this.#head = 0;
     this.#sorted = true;
+    // The newest pushed may not be the last in order.
+    this.#last = at.length === 0 ? undefined : this.#keyAt(this.#keys.length - 1);
   }
 }

@@ -242,7 +242,7 @@ export class EventHistory {
   }
 
   /** The segment where `event` belongs: the last one whose first event is not after it (0 if none). */
-  #segmentFor(event: BusEvent): number {
+  #segmentFor(event: Pick<BusEvent, 'timestamp' | 'id'>): number {
     let low = 0;
     let high = this.#segments.length - 1;
     while (low < high) {
@@ -299,13 +299,13 @@ export class EventHistory {
     for (const event of sortedBatch(batch)) {
       if (previous !== undefined && compareEvents(previous, event) === 0) continue;
       previous = event;
-      if (!this.#holds(event)) fresh.push(event);
+      if (!this.holds(event)) fresh.push(event);
     }
     return fresh;
   }
 
-  /** True when an event equal to `event` in the order (the same event) is held. */
-  #holds(event: BusEvent): boolean {
+  /** True when the event of this stamp and id (an event, or its key) is held: found by bisection, not by id. */
+  holds(event: Pick<BusEvent, 'timestamp' | 'id'>): boolean {
     if (this.#blocks?.within(event) === true) return this.#blocks.holds(event);
     if (this.#segments.length === 0) return false;
     return this.#segments[this.#segmentFor(event)]!.indexOf(event) >= 0;

@@ -132,7 +132,7 @@ export class MemoryBudget {
     const queue = this.#queues[importance];
     queue.push(this.#keysOnly ? { timestamp: event.timestamp, id: event.id } : event, size);
     // Entries of events gone another way are dropped once they outnumber the events held.
-    if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.has(key.id));
+    if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.holds(key));
   }
 
   /** An event of `size` bytes left the history. */
