@@ -4,7 +4,7 @@
  * uncompressed. `EventHistory` asks it first and its newest events second.
  */
 import type { BusEvent } from '../../types.js';
-import { EventBlock, type BlockFormat, type EventKey } from './blocks.js';
+import { EventBlock, idHashes, type BlockFormat, type EventKey } from './blocks.js';
 import { compareEvents, type HistoryQuery } from './history-query.js';
 
 /** Told of each event that leaves a block, with the size its history counted it at (if it counts sizes). */
@@ -102,9 +102,11 @@ export class BlockStore {
 
   /** The event with this id, if held (blocks whose id filter may hold it are read, newest first). */
   get(id: string): BusEvent | undefined {
+    // Hashed once, not once per block.
+    const hashes = idHashes(id);
     for (let b = this.#blocks.length - 1; b >= 0; b--) {
       const block = this.#blocks[b]!;
-      if (!block.mayHold(id)) continue;
+      if (!block.mayHold(id, hashes)) continue;
       const all = block.all();
       for (let i = 0; i < all.length; i++) if (all[i]!.id === id && block.isLive(i)) return all[i];
     }

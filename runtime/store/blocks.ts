@@ -51,7 +51,8 @@ export class StoredEvent extends EncodedEvent {
 /** Bits per event of a block's id filter (about 1 % false positives with 3 probes). */
 const FILTER_BITS_PER_EVENT = 10;
 
-function idHashes(id: string): [number, number] {
+/** The two hashes of an id that a block's id filter probes with (double hashing). */
+export function idHashes(id: string): [number, number] {
   // FNV-1a, and a second multiplicative hash for double hashing.
   let h1 = 0x811c9dc5;
   let h2 = 0x9e3779b1;
@@ -172,10 +173,10 @@ export class EventBlock {
     return compareEvents(this.#parts.first, key) <= 0 && compareEvents(key, this.#parts.last) <= 0;
   }
 
-  /** False when no event with this id is in the block; true when one may be (the id filter). */
-  mayHold(id: string): boolean {
+  /** False when no event with this id is in the block; true when one may be (the id filter; `hashes`: the id's `idHashes`). */
+  mayHold(id: string, hashes = idHashes(id)): boolean {
     const filter = this.#parts.filter;
-    const [h1, h2] = idHashes(id);
+    const [h1, h2] = hashes;
     for (let k = 0; k < 3; k++) {
       const bit = (h1 + k * h2) % (filter.length * 8);
       if ((filter[bit >>> 3]! & (1 << (bit & 7))) === 0) return false;

@@ -11,7 +11,8 @@
 import { eventIdAt, type EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
-import { typeBit, type HistoryIndices } from './history-indices.js';
+import { idHash, keyMayHaveId, typeBit, type HistoryIndices } from './history-indices.js';
+import { IdFilter } from './id-filter.js';
 
 /** The order key of an event. */
 type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
@@ -22,6 +23,15 @@ const INDEX_SPAN = 1 << INDEX_BITS;
 const MAX_SOURCES = 1 << (30 - INDEX_BITS);
 /** The ref of an event kept as an object (in the segment's objects, at the same index). */
 const OBJECT_REF = -1;
+
+/**
+ * Work done by `findId` since the process started: segments whose id filter
+ * said "maybe" and were scanned, and ids read in them. For tests, to see that
+ * the filters spare the scans.
+ *
+ * @internal
+ */
+export const idLookups = { scanned: 0, decoded: 0 };
 
 /** True for an event that a segment can keep as its place in a frame (a plain `EncodedEvent`, not one that carries more). */
 function isFramed(event: BusEvent): event is EncodedEvent {
@@ -105,12 +115,19 @@ export class EventSegment {
   #codes: HistoryIndices | undefined;
   /** The type bits of every key this segment has held (removals leave theirs: it only says "maybe"). */
   #typeMask = 0;
+  /**
+   * The ids this segment has held (removals leave theirs), while indexed.
+   * Undefined when it is to be made again from the ids held, on the next
+   * lookup: it filled up, or this is half of a split.
+   */
+  #ids: IdFilter | undefined;
 
-  /** An empty segment; indexed from the start with `codes`. */
-  constructor(codes?: HistoryIndices) {
+  /** An empty segment; indexed from the start with `codes`, its id filter sized for `capacity` events. */
+  constructor(codes?: HistoryIndices, capacity = 0) {
     if (codes !== undefined) {
       this.#codes = codes;
       this.#keys = new IntColumn();
+      this.#ids = new IdFilter(capacity);
     }
   }
 
@@ -156,6 +173,7 @@ export class EventSegment {
   index(codes: HistoryIndices): void {
     this.#codes = codes;
     this.#typeMask = 0;
+    this.#ids = new IdFilter(this.length);
     const keys = new IntColumn(Math.max(16, this.length));
     for (let i = 0; i < this.length; i++) keys.push(this.#keyOf(this.at(i)));
     this.#keys = keys;
@@ -172,9 +190,41 @@ export class EventSegment {
   }
 
   #keyOf(event: BusEvent): number {
-    const key = this.#codes!.keyOf(event);
+    const hash = idHash(event.id);
+    const key = this.#codes!.keyOf(event, hash);
     this.#typeMask |= typeBit(key);
+    // A full filter is made again, larger, when next asked (inserts in a row pay once).
+    if (this.#ids?.full === true) this.#ids = undefined;
+    this.#ids?.add(hash);
     return key;
+  }
+
+  /**
+   * The index of the event with this id (`hash`: its `idHash`), or -1; the
+   * segment is indexed. Its id filter answers first; only a "maybe" reads keys
+   * and the ids of those whose hash bits match.
+   */
+  findId(id: string, hash: number): number {
+    let ids = this.#ids;
+    if (ids === undefined) {
+      // Room for as many again: a segment that filled its filter is one that grows.
+      ids = this.#ids = new IdFilter(2 * this.length);
+      for (let i = 0; i < this.length; i++) ids.add(idHash(this.idAt(i)));
+    }
+    if (!ids.mayHold(hash)) return -1;
+    idLookups.scanned++;
+    const keys = this.#keys!.data;
+    for (let i = this.length - 1; i >= 0; i--) {
+      if (!keyMayHaveId(keys[i]!, hash)) continue;
+      idLookups.decoded++;
+      if (this.idAt(i) === id) return i;
+    }
+    return -1;
+  }
+
+  /** Bytes of this segment's id filter (0 when it has none now). */
+  get idFilterBytes(): number {
+    return this.#ids?.byteLength ?? 0;
   }
 
   /** Event `i` against `key` in the order; ids are read only on a tie of stamps. */
@@ -314,6 +364,8 @@ export class EventSegment {
       part.#codes = this.#codes;
       part.#keys = this.#keys.slice(from, to);
       part.#typeMask = this.#typeMask;
+      // Made again for the half on its first lookup: a copy would keep the other half's ids, at twice the bytes.
+      part.#ids = undefined;
     }
     return part;
   }

@@ -15,20 +15,27 @@ import type { BusEvent } from '../../types.js';
 import { typeMatchesAny } from '../type-patterns.js';
 import { originKey, type HistoryQuery } from './history-query.js';
 
-/** Bits of a key: side (1), type code (10), origin code (10), id hash (9): 30 bits, a small integer. */
+/** Bits of a key: side (1), type code (10), origin code (10), id hash (9, the top bits of `idHash`): 30 bits, a small integer. */
 const TYPE_SHIFT = 1;
 const ORIGIN_SHIFT = 11;
 const HASH_SHIFT = 21;
 const CODE_MASK = 0x3ff;
-const HASH_MASK = 0x1ff;
+/** `idHash` bits dropped to make a key's 9. */
+const HASH_DROP = 23;
 /** The code of every type (origin) after the first 1023: such keys match any query, and the event decides. */
 const OTHER = CODE_MASK;
 
-/** 9 bits of an FNV-1a hash of an id. */
+/**
+ * A 32-bit hash of an id (unsigned): FNV-1a, then murmur3's finalizer, so
+ * that every bit depends on every character (ids differ mostly in their last
+ * digits). Keys keep its top 9 bits; segments' id filters (`id-filter.ts`) all 32.
+ */
 export function idHash(id: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return (h ^ (h >>> 9) ^ (h >>> 18)) & HASH_MASK;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** The bit of a segment's type mask for the type code of `key`. */
@@ -58,9 +65,9 @@ export function keyPasses(filter: KeyFilter, key: number): boolean {
   return filter.types === undefined || filter.types[(key >>> TYPE_SHIFT) & CODE_MASK] === 1;
 }
 
-/** True when an event with `key` may have the id whose hash is `hash`. */
+/** True when an event with `key` may have the id whose `idHash` is `hash`. */
 export function keyMayHaveId(key: number, hash: number): boolean {
-  return (key >>> HASH_SHIFT) === hash;
+  return key >>> HASH_SHIFT === hash >>> HASH_DROP;
 }
 
 /**
@@ -76,12 +83,12 @@ export class HistoryIndices {
   readonly #types = new Map<string, number>();
   readonly #origins = new Map<string, number>();
 
-  /** The key of `event`. */
-  keyOf(event: BusEvent): number {
+  /** The key of `event` (`hash`: its id's `idHash`). */
+  keyOf(event: BusEvent, hash = idHash(event.id)): number {
     const side = event.side === 'external' ? 1 : 0;
     const type = code(this.#types, event.type);
     const origin = code(this.#origins, originKey(event.origin));
-    return side | (type << TYPE_SHIFT) | (origin << ORIGIN_SHIFT) | (idHash(event.id) << HASH_SHIFT);
+    return side | (type << TYPE_SHIFT) | (origin << ORIGIN_SHIFT) | ((hash >>> HASH_DROP) << HASH_SHIFT);
   }
 
   /** The filter of keys for `query`'s types, side and origin. */

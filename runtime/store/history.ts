@@ -10,7 +10,7 @@ import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe }
 import { BlockStore } from './block-store.js';
 import { EventBlock, HistoryView } from './blocks.js';
 import { EventSegment } from './event-segment.js';
-import { HistoryIndices, idHash, keyMayHaveId, keyPasses } from './history-indices.js';
+import { HistoryIndices, idHash, keyPasses } from './history-indices.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
 import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
@@ -206,13 +206,14 @@ export class EventHistory {
     return new HistoryView(this.#blocks?.blocks ?? [], this.#recent());
   }
 
-  /** The event with this id, if held (uses the id index, then the blocks' id filters). */
+  /** The event with this id, if held (the segments' id filters, then the blocks'). */
   get(id: string): BusEvent | undefined {
     const hash = idHash(id);
     this.#index();
     for (let s = this.#segments.length - 1; s >= 0; s--) {
       const segment = this.#segments[s]!;
-      for (let i = segment.length - 1; i >= 0; i--) if (keyMayHaveId(segment.keyAt(i), hash) && segment.idAt(i) === id) return segment.at(i);
+      const at = segment.findId(id, hash);
+      if (at >= 0) return segment.at(at);
     }
     return this.#blocks?.get(id);
   }
@@ -235,7 +236,7 @@ export class EventHistory {
     let segment = this.#segments[this.#segments.length - 1];
     if (segment === undefined || segment.length >= this.#segmentSize) {
       segment?.trim();
-      this.#segments.push((segment = new EventSegment(this.#indices)));
+      this.#segments.push((segment = new EventSegment(this.#indices, this.#segmentSize)));
     }
     segment.push(event);
     this.#size++;

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { EventHistory, compareEvents, matchesQuery, typeMatches, type HistoryQuery } from '../../../runtime/store/history.js';
 import { encodeFrame } from '../../../schemas/codec/index.js';
 import { EncodedEvent, UNREAD_ENDPOINT, plainEvents, scanBatch } from '../../../runtime/store/encoded-events.js';
+import { idLookups } from '../../../runtime/store/event-segment.js';
 import type { BusEvent, Side } from '../../../types.js';
 import { ids } from '../../helpers.js';
 
@@ -257,6 +258,95 @@ test('framed events - a segment that refers to more frames than it can name keep
   assert.equal(ids(history.remove(events.slice(0, 1500))), ids(events.slice(0, 1500)));
   for (const e of events.slice(0, 1500)) assert.ok(history.insert(framed([e])[0]!));
   assert.equal(plainEvents(history.snapshot()), events);
+});
+
+/** Events of a pool of 3000 ids, for histories whose segments outgrow their id filters; stamps tie often. */
+const arbWideEvent = fc.nat(2999).map((key) => event(`w${key}`, (key * 7) % 101, TYPES[key % TYPES.length], key % 2 === 0 ? 'internal' : 'external'));
+
+for (const segmentSize of [1, 8, 40, undefined]) {
+test(`get - finds every held id and none removed, against a map, segments of ${segmentSize ?? 'default'} (property)`, () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          // Batches in any order: merges that cut the history and append again.
+          fc.record({ op: fc.constant('merge' as const), batch: fc.array(arbWideEvent, { maxLength: 120 }), framed: fc.boolean() }),
+          // Single inserts among the held: segments grow past twice their size and split.
+          fc.record({ op: fc.constant('inserts' as const), events: fc.array(arbWideEvent, { maxLength: 60 }) }),
+          fc.record({ op: fc.constant('remove' as const), events: fc.array(arbWideEvent, { maxLength: 40 }) }),
+          fc.record({ op: fc.constant('removeWhere' as const), side: fc.constantFrom<Side>('internal', 'external') }),
+          fc.record({ op: fc.constant('get' as const), ids: fc.array(arbWideEvent.map((e) => e.id), { maxLength: 10 }) }),
+        ),
+        { maxLength: 20 },
+      ),
+      (ops) => {
+        const history = new EventHistory({ segmentSize });
+        // Indexed from the start: the filters must follow every change, not be made at the end.
+        history.get('none');
+        const model = new Map<string, BusEvent>();
+        const check = (id: string): void => {
+          const held = history.get(id);
+          const expected = model.get(id);
+          if (expected === undefined) assert.is(held, undefined, `${id} is not held`);
+          else assert.equal(plainEvents([held!]), [expected], `${id} is held`);
+        };
+        for (const op of ops) {
+          if (op.op === 'merge') {
+            history.merge(op.framed ? framed(reference(op.batch)) : op.batch);
+            for (const e of op.batch) if (!model.has(e.id)) model.set(e.id, e);
+          } else if (op.op === 'inserts') {
+            for (const e of op.events) if (history.insert(e)) model.set(e.id, e);
+          } else if (op.op === 'remove') {
+            for (const e of history.remove(op.events.map((e) => history.get(e.id) ?? e))) model.delete(e.id);
+            for (const e of op.events) check(e.id);
+          } else if (op.op === 'removeWhere') {
+            for (const e of history.removeWhere((e) => e.side === op.side)) model.delete(e.id);
+          } else {
+            for (const id of op.ids) check(id);
+          }
+        }
+        assert.is(history.size, model.size);
+        for (const id of model.keys()) check(id);
+        for (let key = 0; key < 3000; key += 7) check(`w${key}`);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+}
+
+test('get - id filters follow segments that grow past them and split', () => {
+  const history = new EventHistory({ segmentSize: 16 });
+  const count = 3000;
+  const stamps = Array.from({ length: count }, (_, i) => (i * 1231) % count);
+  history.get('none');
+  for (let i = 0; i < count; i++) {
+    assert.ok(history.insert(event(`e${stamps[i]}`, stamps[i]!)));
+    if (i % 250 !== 0) continue;
+    for (let j = 0; j <= i; j += 3) assert.is(history.get(`e${stamps[j]}`)?.timestamp, stamps[j]);
+    for (let j = i + 1; j < count; j += 50) assert.is(history.get(`e${stamps[j]}`), undefined);
+  }
+  const removed = history.remove(history.snapshot().filter((e) => e.timestamp % 2 === 0));
+  assert.is(removed.length, count / 2);
+  for (let stamp = 0; stamp < count; stamp++) assert.is(history.get(`e${stamp}`)?.timestamp, stamp % 2 === 0 ? undefined : stamp);
+});
+
+test('get - the id filters spare the segments that cannot hold the id', () => {
+  const segments = 64;
+  const history = new EventHistory({ segmentSize: 64 });
+  history.merge(Array.from({ length: segments * 64 }, (_, i) => event(`0.0.${i}`, i)));
+  history.get('none');
+  const before = { ...idLookups };
+  for (let i = 0; i < 1000; i++) assert.is(history.get(`0.0.${(i * 4093) % (segments * 64)}`)?.timestamp, (i * 4093) % (segments * 64));
+  const hits = { scanned: idLookups.scanned - before.scanned, decoded: idLookups.decoded - before.decoded };
+  for (let i = 0; i < 1000; i++) assert.is(history.get(`0.1.${i}`), undefined);
+  const misses = { scanned: idLookups.scanned - before.scanned - hits.scanned, decoded: idLookups.decoded - before.decoded - hits.decoded };
+  // Without filters a hit scans half the segments on average, a miss all 64; with them, the one that holds it and ~3 % of the others.
+  assert.ok(hits.scanned < 1000 * 2.5, `segments scanned for 1000 hits: ${hits.scanned}`);
+  assert.ok(misses.scanned < 1000 * 4, `segments scanned for 1000 misses: ${misses.scanned}`);
+  // In a scanned segment, the keys' 9 hash bits leave ~1 id in 512 to read besides the one sought.
+  assert.ok(hits.decoded < 1000 * 1.5, `ids read for 1000 hits: ${hits.decoded}`);
+  assert.ok(misses.decoded < 1000 * 0.5, `ids read for 1000 misses: ${misses.decoded}`);
 });
 
 test('insert - many out-of-order inserts split segments and stay sorted', () => {
