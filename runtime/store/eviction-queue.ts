@@ -145,6 +145,8 @@ export class EvictionQueue {
       places[k + gap] = places[k]!;
       sizes[k + gap] = sizes[k]!;
     }
+    // The slots left behind let go of what they held (a key may be a frame of many events).
+    keys.fill(undefined as never, head, head + gap);
     this.#head = head + gap;
     this.#compactHead();
     return { keys: takenKeys, sizes: takenSizes };
