@@ -274,6 +274,9 @@ test('removeAfterDelivery - a restarted processor does not read back what its th
   assert.equal(held(await station(2).history(), ours), [pong.id], 'threads 2.0 and 2.2 have read it');
   // Their subscribers here have been called, before the kill (what a killed thread had not handed over is lost).
   await Promise.all([...watches.values()].map(({ got }) => got(ping.id)));
+  // A toMain() waits until the station's journal holds every change so far, the ping's removal too (lmdb writes
+  // after the call that made them: a kill before that restores the ping, and its threads deliver it again).
+  await station(2).toMain();
   const crashed = new Promise<BusEvent>((resolve) => {
     const subscription = runtime.bus('internal').subscribe('busline.processor.crashed', (event) => {
       subscription.unsubscribe();
