@@ -88,6 +88,9 @@ interface Refusal {
   readonly limit: string;
 }
 
+/** What `settle()` returns when nothing left (at nearly every post): one frozen array, not one per call. */
+const NOTHING_LEFT: BusEvent[] = Object.freeze([]) as unknown as BusEvent[];
+
 const IMPORTANCE_ORDER: readonly Importance[] = ['low', 'normal', 'high'];
 
 /**
@@ -381,7 +384,8 @@ export class Retention implements HistoryObserver {
 
   /**
    * Expires what is due, removes the oldest beyond `discard: 'oldest'`
-   * limits, then meets the budget (multipliers, eviction). Returns what left.
+   * limits, then meets the budget (multipliers, eviction). Returns what left
+   * (a shared, frozen empty array when nothing did).
    */
   settle(): BusEvent[] {
     if (this.policies.none) return [];
@@ -398,7 +402,7 @@ export class Retention implements HistoryObserver {
       this.removedCount += evicted.length;
       left = left === undefined || left.length === 0 ? evicted : left.concat(evicted);
     }
-    return left ?? [];
+    return left ?? NOTHING_LEFT;
   }
 
   /** Removes the events whose `ttlMs` or `maxAgeMs` has passed, if any is due. Returns them. */
