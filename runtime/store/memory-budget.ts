@@ -70,7 +70,9 @@ export class MemoryBudget {
   /** Bytes of events that may be evicted (not `high`). */
   #evictable = 0;
   readonly #types = new Map<string, TypeTally>();
-  #last: { readonly type: string; readonly tally: TypeTally } | undefined = undefined;
+  /** The last type tallied and its tally: two fields, not an object, since posts of two types in turn switch at every post. */
+  #lastType: string | undefined = undefined;
+  #lastTally: TypeTally | undefined = undefined;
   /** Multiplier step by policy; a policy absent is at step 0 (1). */
   readonly #steps = new Map<AppliedPolicy, number>();
   /** Bytes in and out since the last multiplier change. */
@@ -151,14 +153,14 @@ export class MemoryBudget {
 
   #tally(type: string): TypeTally {
     // Posts of one type often follow each other: the last tally is kept at hand.
-    const last = this.#last;
-    if (last !== undefined && last.type === type && last.tally.count > 0) return last.tally;
+    if (type === this.#lastType && this.#lastTally!.count > 0) return this.#lastTally!;
     let tally = this.#types.get(type);
     if (tally === undefined) {
       const policy = this.#policies.of(type);
       this.#types.set(type, (tally = { count: 0, bytes: 0, policy, importance: policy?.importance ?? 'normal' }));
     }
-    this.#last = { type, tally };
+    this.#lastType = type;
+    this.#lastTally = tally;
     return tally;
   }
 

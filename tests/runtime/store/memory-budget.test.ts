@@ -359,6 +359,37 @@ api('long run - 20 000 ticks through two processors in this thread: every bus an
   assert.ok(main.evicted >= EVENTS - main.count, 'the main station took every tick, and let the older go');
 });
 
+api('bytes - posts of types in turn, with and without topic or meta, evicted along the way: the budget holds what eventBytes sums', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          type: fc.constantFrom('user.login', 'user.logout', 'order', 'a:b/c$d@e'),
+          text: fc.string({ maxLength: 60, unit: 'binary' }).filter((text) => !/[\ud800-\udfff]/.test(text)),
+          n: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+          topic: fc.option(fc.constantFrom('eu', 'ü-zone'), { nil: undefined }),
+          meta: fc.option(fc.dictionary(fc.constantFrom('trace', 'span'), fc.string({ maxLength: 8 })), { nil: undefined }),
+        }),
+        { minLength: 1, maxLength: 120 },
+      ),
+      async (posts) => {
+        const local = createRuntime({ deferred: 'manual', memory: { budget: { busBytes: 3000 }, policies: { order: { importance: 'low' } } } });
+        try {
+          const bus = local.bus('external');
+          for (const { type, text, n, topic, meta } of posts) {
+            bus.post(type, { text, n }, { priority: 'immediate', ...(topic === undefined ? {} : { topic }), ...(meta === undefined ? {} : { meta }) });
+            const held = bus.history() as BusEvent[];
+            assert.is(bus.memory()!.bytes, held.reduce((sum, event) => sum + eventBytes(event), 0));
+          }
+        } finally {
+          await local.stop();
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
 api('defaults - every bus and station has a budget unless memory.budget is false; a post is counted at its size', async () => {
   runtime = createRuntime({ deferred: 'manual' });
   const bus = runtime.bus('external');
