@@ -118,4 +118,41 @@ test('memory budget - 30 frames of 2 000 evicted logs and one `high` event each,
   }
 });
 
+test('memory budget - ticks held for a reader that reads every third round, in frames whose logs are evicted: they move out of those frames (arrivals, interest and eviction queues with them) and each reaches the reader once, in order', async () => {
+  const budget = 1024 * 1024;
+  const ROUNDS = 12;
+  const EACH = 1_500;
+  runtime = createRuntime({
+    deferred: 'manual',
+    memory: { policies: { tick: { removeAfterDelivery: true }, log: { importance: 'low' } }, budget: { stationBytes: budget, busBytes: budget } },
+  });
+  const writer = runtime.bus('external');
+  const reader = runtime.addThread().bus('external');
+  const ticks: number[] = [];
+  reader.subscribe('tick', (event: BusEvent) => void ticks.push((event.payload as { n: number }).n));
+  await reader.fromStation(); // its interest in ticks, declared
+  const local = runtime.station('external');
+  let most = 0;
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < EACH; i++) {
+      const n = round * EACH + i;
+      writer.post('tick', { n });
+      writer.post('log', { n, line: line(n) });
+    }
+    await writer.sync();
+    if (round % 3 === 2) await reader.fromStation();
+    const memory = local.memory()!;
+    assert.ok(memory.bytes <= budget, `the station holds ${memory.bytes} bytes of events`);
+    most = Math.max(most, memory.frameBytes);
+  }
+  await reader.fromStation();
+  assert.is(ticks.length, ROUNDS * EACH);
+  assert.equal(ticks, [...ticks].sort((a, b) => a - b), 'in order');
+  assert.is(new Set(ticks).size, ROUNDS * EACH, 'each tick delivered once');
+  assert.is(local.history({ types: ['tick'] }).length, 0, 'every tick left once read');
+  // Three rounds of ticks wait for the reader (about 0.3 MB of them), in frames of 1.1 MB whose logs go.
+  assert.ok(most < 5 * budget, `the station kept ${most} bytes of frames alive`);
+});
+
 test.run();
