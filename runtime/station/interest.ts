@@ -45,6 +45,7 @@ import type { BusEvent, Endpoint, Side } from '../../types.js';
 import { originKey, typeMatchesAny } from '../store/history.js';
 import { matchesEverything } from '../type-patterns.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
+import { movedEvent, type FrameMoves } from '../store/frame-moves.js';
 import type { Arrivals } from './arrivals.js';
 
 /** One reader of a station, as far as the station knows it. */
@@ -235,6 +236,16 @@ export class Interest {
     if (this.#waitingCount > 2 * held + 4096) this.#sweep(arrivals);
     if (this.#letGo !== undefined && released.length > 0) this.#remember(released);
     return released;
+  }
+
+  /** Events held for readers follow those that moved out of sparse frames (`frame-moves.ts`). */
+  relocate(moves: FrameMoves): void {
+    for (const list of this.#waiting.values()) {
+      list.forEach((waiting, i) => {
+        const event = movedEvent(moves, waiting.event);
+        if (event !== waiting.event) list[i] = { ...waiting, event };
+      });
+    }
   }
 
   #sweep(arrivals: Arrivals): void {

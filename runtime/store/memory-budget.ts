@@ -24,8 +24,10 @@
  * swing, and the reports of changes stay few.
  */
 import { BusFullError } from '../../errors.js';
+import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EvictionQueue, type EventKey } from './eviction-queue.js';
+import type { FrameMoves } from './frame-moves.js';
 import type { EventHistory } from './history.js';
 import type { EvictionReport, HistoryKind, MemoryChange, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './memory-stats.js';
 
@@ -326,12 +328,29 @@ export class MemoryBudget {
     return removed;
   }
 
+  /** The eviction queues follow events that moved out of sparse frames (`frame-moves.ts`). */
+  relocate(moves: FrameMoves): void {
+    this.#queues.low.relocate(moves);
+    this.#queues.normal.relocate(moves);
+  }
+
   /** What the history holds against its budget. */
   stats(count: number): MemoryStats {
     const multipliers: Record<string, number> = {};
     for (const policy of this.#steps.keys()) multipliers[policy.pattern] = this.multiplier(policy);
     const types: Record<string, TypeMemory> = {};
     for (const [type, { count: events, bytes }] of this.#types) types[type] = { count: events, bytes };
-    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted };
+    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes() };
+  }
+
+  /** Bytes of the memory the frames of the history's events are in (each buffer once: a frame may be a view of a larger one). */
+  #frameBytes(): number {
+    const frames = new Map<EncodedBatch, number>();
+    for (const segment of this.#history.segments) segment.countFrames(frames);
+    const buffers = new Set<ArrayBufferLike>();
+    for (const batch of frames.keys()) buffers.add(batch.body.buffer);
+    let bytes = 0;
+    for (const buffer of buffers) bytes += buffer.byteLength;
+    return bytes;
   }
 }

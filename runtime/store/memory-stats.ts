@@ -29,6 +29,14 @@ export interface MemoryStats {
   readonly types: { readonly [type: string]: TypeMemory };
   /** Events evicted to meet the budget so far. */
   readonly evicted: number;
+  /**
+   * Bytes of the received frames the held events keep alive (a station keeps
+   * each event in the frame it came in; 0 for a history of objects). Not
+   * counted against the budget: a frame whose events are less than half held
+   * has them copied into a frame of their own, so this stays within about
+   * twice `bytes`, plus the latest batches.
+   */
+  readonly frameBytes: number;
 }
 
 /** Payload of `busline.memory.multiplier`: a type's size-limit multiplier went down (over budget) or back up. */

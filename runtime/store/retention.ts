@@ -19,6 +19,7 @@ import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
 import type { EventKey } from './eviction-queue.js';
+import type { FrameMoves } from './frame-moves.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
@@ -46,7 +47,9 @@ export function eventBytes(event: BusEvent): number {
     const counted = event.countedBytes;
     if (counted !== undefined) return counted;
     const { batch, index } = event;
-    const next = index + 1 < batch.count ? batch.positions[index + 1]! : -1;
+    // The last event of a frame ends about where the body does, when no queue follows it: counted at the frame's
+    // average instead, a frame's last event looked smaller than its kind, and a budget that evicts the largest first kept it.
+    const next = index + 1 < batch.count ? batch.positions[index + 1]! : batch.queue.length === 0 ? batch.body.byteLength : -1;
     const span = next - batch.positions[index]!;
     return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
   }
@@ -173,6 +176,11 @@ export class Retention implements HistoryObserver {
   /** What this history holds against its budget; undefined without `memory.budget`. */
   memoryStats(): MemoryStats | undefined {
     return this.#budget?.stats(this.history.size);
+  }
+
+  /** What the budget keeps of events follows those that moved out of sparse frames (`frame-moves.ts`). */
+  relocate(moves: FrameMoves): void {
+    this.#budget?.relocate(moves);
   }
 
   /**
