@@ -63,7 +63,7 @@ export class Thread implements BusThread<Bus>, ActorThread {
       if (host.metrics !== undefined) this.#subscriptions[side].metrics = new BusMetrics(`${processor}.${index}`, side);
       this.#subscriptions[side].onSettled = () => busControl.subscribersSettled(this.#buses[side]);
       // Under the sync policy, where events leave stations once delivered: the new interest counts from the next read.
-      if (host.requestSync !== undefined && host.memory?.afterDelivery === true) {
+      if (host.maxBatch !== undefined && host.memory?.afterDelivery === true) {
         this.#subscriptions[side].onWidened = () => queueMicrotask(() => this.host.running && this.host.requestSync?.(side));
       }
     }

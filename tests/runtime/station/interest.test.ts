@@ -7,7 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, type BusEvent, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
+import { createRuntime, type BusEvent, type RemoteBus, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { Arrivals } from '../../../runtime/station/arrivals.js';
 import { Interest, LET_GO_REMEMBERED } from '../../../runtime/station/interest.js';
 import { MemoryPolicies } from '../../../runtime/store/memory-policy.js';
@@ -434,7 +434,7 @@ processes('interest window - sync policy, 2 worker threads: a subscription asks 
   runtime = createRuntime({ threadsPerProcessor: 2, sync: { everyMs: 60_000 }, callDeadlineMs: 20_000, memory: POLICY });
   await runtime.ready;
   const station = runtime.station('external');
-  const [root, a, b] = [0, 1, 2].map((thread) => runtime!.thread(0, thread).bus('external'));
+  const [root, a, b] = [0, 1, 2].map((thread) => runtime!.thread(0, thread).bus('external') as RemoteBus);
   // Every reader declares its interest (none): a ping no reader wants would leave at once.
   for (const bus of [root!, a!, b!]) await bus.sync();
   let got: (event: BusEvent) => void = () => undefined;
@@ -454,7 +454,7 @@ processes("interest window - manual sync, 2 worker threads: a subscription count
   runtime = createRuntime({ threadsPerProcessor: 2, deferred: 'manual', callDeadlineMs: 20_000, memory: POLICY });
   await runtime.ready;
   const station = runtime.station('external');
-  const [root, a, b] = [0, 1, 2].map((thread) => runtime!.thread(0, thread).bus('external'));
+  const [root, a, b] = [0, 1, 2].map((thread) => runtime!.thread(0, thread).bus('external') as RemoteBus);
   for (const bus of [root!, a!, b!]) await bus.fromStation();
   const pings: string[] = [];
   let got: () => void = () => undefined;
