@@ -20,7 +20,10 @@
  *   read, which declares it again: a subscription added in between counts
  *   from that read on. An event that left before it is gone, as under
  *   JetStream (a consumer created later does not get it); one still held for
- *   another reader reaches it with that read.
+ *   another reader reaches it with that read. Under the sync policy a
+ *   subscription that adds a pattern asks for that read at once
+ *   (`Subscriptions.onWidened`, `thread/thread.ts`); under manual syncs the
+ *   user syncs the subscribing thread.
  *
  * A reader that declares nothing (a station read without the field: tests,
  * more patterns than `MAX_DECLARED_PATTERNS`, a `*` subscription) is

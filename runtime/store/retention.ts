@@ -214,6 +214,11 @@ export class Retention implements HistoryObserver {
     return evicting.byId.get(id);
   }
 
+  /** An event's size as this history counts it (a post's as `admitPost` measured it). */
+  sizeOf(event: BusEvent): number {
+    return this.#sizeOf(event);
+  }
+
   /** Removes what the budget chose to evict (keys: stamp and id), counting them at the sizes it kept. */
   #evict(keys: readonly EventKey[], sizes: readonly number[]): BusEvent[] {
     this.#evicting = { keys, sizes, at: 0 };
