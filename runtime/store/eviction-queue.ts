@@ -288,26 +288,44 @@ export class EvictionQueue {
    * do not): the largest first, by size class (`sizeClass`), and within a
    * class the oldest. Returns their keys and sizes, in queue order. Two
    * passes over the sizes (bytes per class, then the pick) and one to move
-   * what stays; no sort.
+   * what stays; no sort. A run's sizes are read from its frame, and the class
+   * of a size is worked out again only when the size changes.
    */
   take(bytes: number): { keys: EventKey[]; sizes: number[] } {
     if (!this.#sorted) this.#sort();
     const head = this.#head;
     const end = this.#end;
+    const nums = this.#nums;
+    const heads = this.#heads;
     let largest = 0;
     for (let i = head; i < end; i++) {
-      for (let k = 0, count = this.#countOf(i); k < count; k++) {
-        const size = this.#sizeAt(i, k);
+      const num = nums[i]!;
+      if (num >= 0) {
+        if (num > largest) largest = num;
+        continue;
+      }
+      const { batch, start, count } = this.#run(i, num);
+      for (let k = start, last = start + count; k < last; k++) {
+        const size = framedBytes(batch, k);
         if (size > largest) largest = size;
       }
     }
     // Bytes held in each class, from the largest (class 0) down.
     const perClass: number[] = [];
+    let lastSize = -1;
+    let lastClass = 0;
     for (let i = head; i < end; i++) {
-      for (let k = 0, count = this.#countOf(i); k < count; k++) {
-        const size = this.#sizeAt(i, k);
-        const c = sizeClass(largest, size);
-        perClass[c] = (perClass[c] ?? 0) + size;
+      const num = nums[i]!;
+      if (num >= 0) {
+        if (num !== lastSize) lastClass = sizeClass(largest, (lastSize = num));
+        perClass[lastClass] = (perClass[lastClass] ?? 0) + num;
+        continue;
+      }
+      const { batch, start, count } = this.#run(i, num);
+      for (let k = start, last = start + count; k < last; k++) {
+        const size = framedBytes(batch, k);
+        if (size !== lastSize) lastClass = sizeClass(largest, (lastSize = size));
+        perClass[lastClass] = (perClass[lastClass] ?? 0) + size;
       }
     }
     // Every class before `threshold` goes whole; of `threshold`, the oldest until `rest` bytes are freed.
@@ -331,16 +349,28 @@ export class EvictionQueue {
     const kept: Piece[] = [];
     let i = head;
     for (; i < end && (whole > 0 || rest > 0); i++) {
-      const count = this.#countOf(i);
+      const num = nums[i]!;
+      if (num >= 0) {
+        if (num !== lastSize) lastClass = sizeClass(largest, (lastSize = num));
+        if (lastClass > threshold || (lastClass === threshold && rest <= 0)) {
+          kept.push(this.#piece(i, 0, 1));
+          continue;
+        }
+        if (lastClass < threshold) whole -= num;
+        else rest -= num;
+        takenKeys.push(this.#keyAt(i, 0));
+        takenSizes.push(num);
+        continue;
+      }
+      const { batch, start, count } = this.#run(i, num);
       let keptFrom = 0;
-      let k = 0;
-      for (; k < count && (whole > 0 || rest > 0); k++) {
-        const size = this.#sizeAt(i, k);
-        const c = sizeClass(largest, size);
-        if (c > threshold || (c === threshold && rest <= 0)) continue;
-        if (c < threshold) whole -= size;
+      for (let k = 0; k < count && (whole > 0 || rest > 0); k++) {
+        const size = framedBytes(batch, start + k);
+        if (size !== lastSize) lastClass = sizeClass(largest, (lastSize = size));
+        if (lastClass > threshold || (lastClass === threshold && rest <= 0)) continue;
+        if (lastClass < threshold) whole -= size;
         else rest -= size;
-        takenKeys.push(this.#keyAt(i, k));
+        takenKeys.push(new EncodedEvent(batch, start + k));
         takenSizes.push(size);
         if (k > keptFrom) kept.push(this.#piece(i, keptFrom, k - keptFrom));
         keptFrom = k + 1;
@@ -352,7 +382,7 @@ export class EvictionQueue {
       // What was kept moves up against the untouched rest; the slots left behind let go of what they held (a frame of many events).
       const from = i - kept.length;
       for (let p = 0; p < kept.length; p++) this.#write(from + p, kept[p]!);
-      if (!this.#keysOnly) this.#heads.fill(undefined, head, from);
+      if (!this.#keysOnly) heads.fill(undefined, head, from);
       this.#head = from;
     } else {
       // Runs cut in more pieces than the entries taken: the columns are made again.
@@ -360,6 +390,13 @@ export class EvictionQueue {
     }
     this.#compactHead();
     return { keys: takenKeys, sizes: takenSizes };
+  }
+
+  /** The run of entry `i` (`num`: its number, negative). */
+  #run(i: number, num: number): { batch: EncodedBatch; start: number; count: number } {
+    const run = ~num;
+    const count = run % RUN_SPAN;
+    return { batch: this.#heads[i] as EncodedBatch, start: (run - count) / RUN_SPAN, count };
   }
 
   /** Entries `[from, to)` as pieces. */
