@@ -288,8 +288,9 @@ export class EvictionQueue {
    * do not): the largest first, by size class (`sizeClass`), and within a
    * class the oldest. Returns their keys and sizes, in queue order. Two
    * passes over the sizes (bytes per class, then the pick) and one to move
-   * what stays; no sort. A run's sizes are read from its frame, and the class
-   * of a size is worked out again only when the size changes.
+   * what stays, in place, as an array of each column would; no sort, no
+   * object per entry kept. A run's sizes are read from its frame, and the
+   * class of a size is worked out again only when the size changes.
    */
   take(bytes: number): { keys: EventKey[]; sizes: number[] } {
     if (!this.#sorted) this.#sort();
@@ -297,37 +298,11 @@ export class EvictionQueue {
     const end = this.#end;
     const nums = this.#nums;
     const heads = this.#heads;
-    let largest = 0;
-    for (let i = head; i < end; i++) {
-      const num = nums[i]!;
-      if (num >= 0) {
-        if (num > largest) largest = num;
-        continue;
-      }
-      const { batch, start, count } = this.#run(i, num);
-      for (let k = start, last = start + count; k < last; k++) {
-        const size = framedBytes(batch, k);
-        if (size > largest) largest = size;
-      }
-    }
+    const largest = this.#largest();
     // Bytes held in each class, from the largest (class 0) down.
-    const perClass: number[] = [];
+    const perClass = this.#bytesPerClass(largest);
     let lastSize = -1;
     let lastClass = 0;
-    for (let i = head; i < end; i++) {
-      const num = nums[i]!;
-      if (num >= 0) {
-        if (num !== lastSize) lastClass = sizeClass(largest, (lastSize = num));
-        perClass[lastClass] = (perClass[lastClass] ?? 0) + num;
-        continue;
-      }
-      const { batch, start, count } = this.#run(i, num);
-      for (let k = start, last = start + count; k < last; k++) {
-        const size = framedBytes(batch, k);
-        if (size !== lastSize) lastClass = sizeClass(largest, (lastSize = size));
-        perClass[lastClass] = (perClass[lastClass] ?? 0) + size;
-      }
-    }
     // Every class before `threshold` goes whole; of `threshold`, the oldest until `rest` bytes are freed.
     let threshold = perClass.length;
     let rest = 0;
@@ -345,15 +320,28 @@ export class EvictionQueue {
     for (let c = 0; c < threshold && c < perClass.length; c++) whole += perClass[c] ?? 0;
     const takenKeys: EventKey[] = [];
     const takenSizes: number[] = [];
-    // What stays of the entries looked at, in order: whole entries, and the parts of runs between taken events.
-    const kept: Piece[] = [];
+    // What stays of the entries looked at is written again from `head` on (`kept`: the next slot), in order:
+    // whole entries, and the parts of runs between taken events. A run cut in more parts than the slots
+    // looked at frees spills them (`spill`), and the columns are made again.
+    const keysOnly = this.#keysOnly;
+    const stamps = this.#stamps;
+    const ids = this.#ids;
+    let kept = head;
+    let spill: Piece[] | undefined;
     let i = head;
     for (; i < end && (whole > 0 || rest > 0); i++) {
       const num = nums[i]!;
       if (num >= 0) {
         if (num !== lastSize) lastClass = sizeClass(largest, (lastSize = num));
         if (lastClass > threshold || (lastClass === threshold && rest <= 0)) {
-          kept.push(this.#piece(i, 0, 1));
+          if (spill !== undefined) spill.push(this.#piece(i, 0, 1));
+          else {
+            if (keysOnly) {
+              stamps![kept] = stamps![i]!;
+              ids![kept] = ids![i]!;
+            } else heads[kept] = heads[i];
+            nums[kept++] = num;
+          }
           continue;
         }
         if (lastClass < threshold) whole -= num;
@@ -364,32 +352,92 @@ export class EvictionQueue {
       }
       const { batch, start, count } = this.#run(i, num);
       let keptFrom = 0;
-      for (let k = 0; k < count && (whole > 0 || rest > 0); k++) {
-        const size = framedBytes(batch, start + k);
-        if (size !== lastSize) lastClass = sizeClass(largest, (lastSize = size));
-        if (lastClass > threshold || (lastClass === threshold && rest <= 0)) continue;
-        if (lastClass < threshold) whole -= size;
-        else rest -= size;
-        takenKeys.push(new EncodedEvent(batch, start + k));
-        takenSizes.push(size);
-        if (k > keptFrom) kept.push(this.#piece(i, keptFrom, k - keptFrom));
+      for (let k = 0; k <= count; k++) {
+        let taken = false;
+        if (k < count && (whole > 0 || rest > 0)) {
+          const size = framedBytes(batch, start + k);
+          if (size !== lastSize) lastClass = sizeClass(largest, (lastSize = size));
+          if (lastClass < threshold || (lastClass === threshold && rest > 0)) {
+            if (lastClass < threshold) whole -= size;
+            else rest -= size;
+            takenKeys.push(new EncodedEvent(batch, start + k));
+            takenSizes.push(size);
+            taken = true;
+          } else continue;
+        }
+        // The part kept before event `k` (taken, or the end of the run), if any.
+        const part = (taken ? k : count) - keptFrom;
+        if (part > 0) {
+          const partNum = ~((start + keptFrom) * RUN_SPAN + part);
+          if (spill === undefined && kept <= i) {
+            heads[kept] = batch;
+            nums[kept++] = partNum;
+          } else (spill ??= []).push({ head: batch, num: partNum, stamp: 0, id: 0 });
+        }
+        if (!taken) break;
         keptFrom = k + 1;
       }
-      if (keptFrom < count) kept.push(this.#piece(i, keptFrom, count - keptFrom));
     }
     this.#events -= takenKeys.length;
-    if (kept.length <= i - head) {
+    if (spill === undefined) {
       // What was kept moves up against the untouched rest; the slots left behind let go of what they held (a frame of many events).
-      const from = i - kept.length;
-      for (let p = 0; p < kept.length; p++) this.#write(from + p, kept[p]!);
-      if (!this.#keysOnly) heads.fill(undefined, head, from);
-      this.#head = from;
+      const gap = i - kept;
+      for (let k = kept - 1; k >= head; k--) {
+        if (keysOnly) {
+          stamps![k + gap] = stamps![k]!;
+          ids![k + gap] = ids![k]!;
+        } else heads[k + gap] = heads[k];
+        nums[k + gap] = nums[k]!;
+      }
+      if (!keysOnly) heads.fill(undefined, head, head + gap);
+      this.#head = head + gap;
     } else {
-      // Runs cut in more pieces than the entries taken: the columns are made again.
-      this.#rebuild([...kept, ...this.#pieces(i, end)]);
+      this.#rebuild([...this.#pieces(head, kept), ...spill, ...this.#pieces(i, end)]);
     }
     this.#compactHead();
     return { keys: takenKeys, sizes: takenSizes };
+  }
+
+  /** The largest size held. */
+  #largest(): number {
+    const nums = this.#nums;
+    let largest = 0;
+    for (let i = this.#head, end = this.#end; i < end; i++) {
+      const num = nums[i]!;
+      if (num >= 0) {
+        if (num > largest) largest = num;
+        continue;
+      }
+      const { batch, start, count } = this.#run(i, num);
+      for (let k = start, last = start + count; k < last; k++) {
+        const size = framedBytes(batch, k);
+        if (size > largest) largest = size;
+      }
+    }
+    return largest;
+  }
+
+  /** Bytes held in each size class below `largest` (`sizeClass`; class 0 first). */
+  #bytesPerClass(largest: number): number[] {
+    const nums = this.#nums;
+    const perClass: number[] = [];
+    let lastSize = -1;
+    let lastClass = 0;
+    for (let i = this.#head, end = this.#end; i < end; i++) {
+      const num = nums[i]!;
+      if (num >= 0) {
+        if (num !== lastSize) lastClass = sizeClass(largest, (lastSize = num));
+        perClass[lastClass] = (perClass[lastClass] ?? 0) + num;
+        continue;
+      }
+      const { batch, start, count } = this.#run(i, num);
+      for (let k = start, last = start + count; k < last; k++) {
+        const size = framedBytes(batch, k);
+        if (size !== lastSize) lastClass = sizeClass(largest, (lastSize = size));
+        perClass[lastClass] = (perClass[lastClass] ?? 0) + size;
+      }
+    }
+    return perClass;
   }
 
   /** The run of entry `i` (`num`: its number, negative). */
