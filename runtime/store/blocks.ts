@@ -98,10 +98,13 @@ export class EventBlock {
 
   /**
    * A block of `events` (sorted, at least one), snappy-compressed when
-   * `compress`. Events still in frames are copied as bytes, never decoded.
+   * `compress` and when that makes it at least 1/8 smaller (the codec's
+   * `'auto'`): a block that does not shrink (random bytes, or a few events) is
+   * kept as it is, and its reads decompress nothing. Events still in frames
+   * are copied as bytes, never decoded.
    */
   static of(events: readonly BusEvent[], format: BlockFormat, compress: boolean): EventBlock {
-    const frame = encodeForwardFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] }, { compress });
+    const frame = encodeForwardFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] }, { compress: compress && 'auto' });
     const types = new Set<string>();
     const origins = new Set<string>();
     let sides = 0;
@@ -283,7 +286,7 @@ export class EventBlock {
     return new EventBlock({ ...parts, removed, live: parts.live - indices.length });
   }
 
-  /** True when every event was stored compressed. */
+  /** True when the block's frame is compressed (asked for, and it shrank). */
   get compressed(): boolean {
     return (this.#parts.frame[5]! & 1) === 1;
   }

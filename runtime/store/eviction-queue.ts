@@ -2,25 +2,43 @@
  * The events of one importance a memory budget may evict, with the size each
  * was counted at when it joined (`memory-budget.ts`): the budget's rule is
  * the largest first and, of sizes in one class (`sizeClass`), the oldest,
- * and `take` finds them without sorting events by size. Entries are kept in order of `(timestamp,
- * id)`; a history that merges older events (a station, a bus reading its
- * station) puts the queue out of order, and the next `take` sorts it once
- * (runs of ordered entries: nearly linear).
+ * and `take` finds them without sorting events by size. Entries are kept in
+ * order of `(timestamp, id)`; a history that merges older events (a station,
+ * a bus reading its station) puts the queue out of order, and the next `take`
+ * sorts it once.
  *
  * Entries of events that left the history another way (a policy, a limit, a
  * clear) stay until `prune`, or until a `take` picks them: removing them then
  * frees nothing, and the budget takes again.
  *
- * An event still in its frame (a station's `EncodedEvent`) is queued as its
- * place there, the frame and an index, not as the object: a station keeps
- * such events as places (`event-segment.ts`), and an object per queued event
- * would cost more than the event's own bytes. `take` makes the object again.
+ * The queue is columnar, and costs a few bytes per event, not an object:
+ * - a run of events that follow each other in one frame (a station's
+ *   `EncodedEvent`s: a merged batch is one run) is one entry, the frame and
+ *   an integer (first index, count), ~0.05 B an event in 256-event frames;
+ *   their sizes are read from the frame (`framedBytes`), as the budget
+ *   counted them;
+ * - another event is an entry of its own: the object and its size, 12 B;
+ * - with `keysOnly` (the history moves events into compressed blocks: a
+ *   queued object or frame would outlive them), an event is its stamp, its id
+ *   packed in a number (`<prefix><sequence>`, as threads stamp them; other ids
+ *   as strings) and its size: 20 B, where a `{ timestamp, id }` object and the
+ *   id string kept alive with it cost ~90.
+ * `take` makes the keys again (an `EncodedEvent` of a run's frame, a
+ * `{ timestamp, id }`).
  */
 import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import type { FrameMoves } from './frame-moves.js';
 import { compareEvents } from './history-query.js';
+
+/** `key` at its new place if its frame was repacked: there, or its stamp and id alone when it did not move. */
+function movedKey(moves: FrameMoves, key: EventKey): EventKey {
+  if (!(key instanceof EncodedEvent) || key.constructor !== EncodedEvent) return key;
+  const moved = moves.get(key.batch);
+  if (moved === undefined) return key;
+  return moved[key.index] ?? { timestamp: key.timestamp, id: key.id };
+}
 
 /** What finds an event in a history: its stamp and id. */
 export type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
@@ -42,45 +60,238 @@ export function sizeClass(largest: number, size: number): number {
 }
 
 /**
+ * The size of event `index` of a frame as a budget counts it (`eventBytes`): its span in the body (the last
+ * event's ends where the body does, when no queue follows it), or an even share of the body when the table
+ * does not tell. A frame's last event counted at the frame's average looked smaller than its kind, and a
+ * budget that evicts the largest first kept it, and its whole frame with it.
+ */
+export function framedBytes(batch: EncodedBatch, index: number): number {
+  const next = index + 1 < batch.count ? batch.positions[index + 1]! : batch.queue.length === 0 ? batch.body.byteLength : -1;
+  const span = next - batch.positions[index]!;
+  return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
+}
+
+/** A run is `~(start * RUN_SPAN + count)` in `#nums` (negative); an entry of one event, its size (0 or more). */
+const RUN_SPAN = 1 << 11;
+const MAX_RUN = RUN_SPAN - 1;
+/** Frame indices a run can start at: 2^20 × 2^11 stays within an int32. */
+const MAX_START = 1 << 20;
+/** A packed id: `prefix slot × ID_SPAN + sequence`; sequences of up to 9 digits, and 2^20 prefixes, stay exact in a double. */
+const ID_SPAN = 2 ** 32;
+const MAX_PREFIXES = 1 << 20;
+
+/** An entry taken out of the columns while a take moves what it keeps (a run cut where events were taken). */
+interface Piece {
+  head: EventKey | EncodedBatch | undefined;
+  num: number;
+  stamp: number;
+  id: number;
+}
+
+/**
  * @example
  * const queue = new EvictionQueue()
  * queue.push(event, 120)
  * queue.take(1000)   // keys and sizes of the largest, then oldest, events that free ≥ 1000 bytes
  */
 export class EvictionQueue {
-  /** Each entry's key, or the frame its event is in (then `#places` has its index there). */
-  #keys: Array<EventKey | EncodedBatch> = [];
-  /** The index of an entry's event in its frame, or -1 when `#keys` holds the key itself. */
-  #places: number[] = [];
-  #sizes: number[] = [];
+  /** Queue stamps and ids, never events or their frames (see the module's note). */
+  readonly #keysOnly: boolean;
+  /** Per entry: its event, or its run's frame (unused with `keysOnly`). */
+  #heads: Array<EventKey | EncodedBatch | undefined> = [];
+  /** Per entry: a size, or a run (`RUN_SPAN`). With `keysOnly`, always a size. */
+  #nums = new Int32Array(16);
+  /** Per entry, with `keysOnly`: the stamp, and the id (`ID_SPAN`; negative: `~k`, the string `#strings[k]`). */
+  #stamps: Float64Array | undefined;
+  #ids: Float64Array | undefined;
+  #strings: string[] = [];
+  readonly #prefixes: string[] = [];
+  readonly #prefixSlots = new Map<string, number>();
+  #lastPrefix = -1;
   #head = 0;
+  #end = 0;
+  /** Events held (a run counts its events), stale ones included. */
+  #events = 0;
   #sorted = true;
   /** The newest key pushed (the last in order after a sort): whether the next one comes after it. A take or a prune only leaves older ones. */
+  #lastStamp = 0;
   #last: EventKey | undefined;
+  /** The last id pushed, with `keysOnly` (no event is kept). */
+  #lastId: string | undefined;
 
-  /** Entries held, stale ones included. */
-  get length(): number {
-    return this.#keys.length - this.#head;
-  }
-
-  /** Queues `key` (the event, or its stamp and id alone when the history may let go of the event object) at `size` bytes. */
-  push(key: EventKey, size: number): void {
-    if (this.#sorted && this.#last !== undefined && this.#keys.length > this.#head && compareEvents(this.#last, key) > 0) this.#sorted = false;
-    this.#last = key;
-    if (key instanceof EncodedEvent && key.constructor === EncodedEvent) {
-      this.#keys.push(key.batch);
-      this.#places.push(key.index);
-    } else {
-      this.#keys.push(key);
-      this.#places.push(-1);
+  /** @param options.keysOnly keep stamps and ids alone: the history may let go of the events and of their frames. */
+  constructor(options: { keysOnly?: boolean } = {}) {
+    this.#keysOnly = options.keysOnly ?? false;
+    if (this.#keysOnly) {
+      this.#stamps = new Float64Array(16);
+      this.#ids = new Float64Array(16);
     }
-    this.#sizes.push(size);
   }
 
-  /** The key of entry `i`: the one queued, or its event made again from its place in its frame. */
-  #keyAt(i: number): EventKey {
-    const place = this.#places[i]!;
-    return place < 0 ? (this.#keys[i] as EventKey) : new EncodedEvent(this.#keys[i] as EncodedBatch, place);
+  /** Events held, stale ones included. */
+  get length(): number {
+    return this.#events;
+  }
+
+  /** Entries in the columns: a run of a frame's events is one (for tests). */
+  get entries(): number {
+    return this.#end - this.#head;
+  }
+
+  /** Queues `event` at `size` bytes. */
+  push(event: EventKey, size: number): void {
+    if (this.#keysOnly) {
+      const id = event.id;
+      if (this.#sorted && this.#events > 0 && this.#outOfOrder(event.timestamp, id)) this.#sorted = false;
+      this.#lastStamp = event.timestamp;
+      this.#last = undefined;
+      this.#lastId = id;
+      this.#append(undefined, size, event.timestamp, this.#packId(id));
+    } else {
+      if (this.#sorted && this.#events > 0 && this.#outOfOrder(event.timestamp, event)) this.#sorted = false;
+      this.#lastStamp = event.timestamp;
+      this.#last = event;
+      this.#lastId = undefined;
+      this.#pushPlace(event, size);
+    }
+    this.#events++;
+  }
+
+  /** True when the key `(stamp, id)` comes before the last pushed; ids are read only on a tie of stamps. */
+  #outOfOrder(stamp: number, id: string | EventKey): boolean {
+    if (stamp !== this.#lastStamp) return stamp < this.#lastStamp;
+    const last = this.#lastId ?? this.#last!.id;
+    return (typeof id === 'string' ? id : id.id) < last;
+  }
+
+  /** An event of a frame joins the run it continues, or starts one; another is an entry of its own. */
+  #pushPlace(event: EventKey, size: number): void {
+    if (event instanceof EncodedEvent && event.constructor === EncodedEvent && event.index < MAX_START && framedBytes(event.batch, event.index) === size) {
+      const last = this.#end - 1;
+      if (last >= this.#head && this.#heads[last] === event.batch) {
+        const num = this.#nums[last]!;
+        if (num < 0) {
+          const run = ~num;
+          const count = run % RUN_SPAN;
+          if ((run - count) / RUN_SPAN + count === event.index && count < MAX_RUN) {
+            this.#nums[last] = num - 1;
+            return;
+          }
+        }
+      }
+      this.#append(event.batch, ~(event.index * RUN_SPAN + 1), 0, 0);
+      return;
+    }
+    this.#append(event, size, 0, 0);
+  }
+
+  #append(head: EventKey | EncodedBatch | undefined, num: number, stamp: number, id: number): void {
+    if (this.#end === this.#nums.length) this.#grow(Math.max(16, 2 * (this.#end - this.#head)));
+    const at = this.#end;
+    if (!this.#keysOnly) this.#heads[at] = head;
+    this.#nums[at] = num;
+    if (this.#keysOnly) {
+      this.#stamps![at] = stamp;
+      this.#ids![at] = id;
+    }
+    this.#end = at + 1;
+  }
+
+  /** Room for `capacity` entries (what is held moves to the front). */
+  #grow(capacity: number): void {
+    const head = this.#head;
+    const end = this.#end;
+    const nums = new Int32Array(capacity);
+    nums.set(this.#nums.subarray(head, end));
+    this.#nums = nums;
+    if (this.#keysOnly) {
+      const stamps = new Float64Array(capacity);
+      stamps.set(this.#stamps!.subarray(head, end));
+      this.#stamps = stamps;
+      const ids = new Float64Array(capacity);
+      ids.set(this.#ids!.subarray(head, end));
+      this.#ids = ids;
+    } else if (head > 0) {
+      this.#heads = this.#heads.slice(head, end);
+    }
+    this.#head = 0;
+    this.#end = end - head;
+  }
+
+  /** `id` as a number: `<prefix><sequence>` packed, another id as `~k` of its string kept in `#strings`. */
+  #packId(id: string): number {
+    let cut = id.length;
+    let sequence = 0;
+    let unit = 1;
+    while (cut > 0) {
+      const code = id.charCodeAt(cut - 1);
+      if (code < 48 || code > 57) break;
+      sequence += (code - 48) * unit;
+      unit *= 10;
+      cut--;
+    }
+    const digits = id.length - cut;
+    // A leading zero ("x.007") would not come back as it was.
+    if (digits === 0 || digits > 9 || (digits > 1 && id.charCodeAt(cut) === 48)) return ~(this.#strings.push(id) - 1);
+    let slot = this.#lastPrefix;
+    if (slot < 0 || this.#prefixes[slot]!.length !== cut || !id.startsWith(this.#prefixes[slot]!)) {
+      const prefix = id.slice(0, cut);
+      const known = this.#prefixSlots.get(prefix);
+      if (known !== undefined) slot = known;
+      else if (this.#prefixes.length < MAX_PREFIXES) {
+        slot = this.#prefixes.push(prefix) - 1;
+        this.#prefixSlots.set(prefix, slot);
+      } else return ~(this.#strings.push(id) - 1);
+      this.#lastPrefix = slot;
+    }
+    return slot * ID_SPAN + sequence;
+  }
+
+  #unpackId(packed: number): string {
+    if (packed < 0) return this.#strings[~packed]!;
+    const slot = Math.floor(packed / ID_SPAN);
+    return this.#prefixes[slot]! + String(packed - slot * ID_SPAN);
+  }
+
+  /** Events in entry `i`: a run's count, or 1. */
+  #countOf(i: number): number {
+    const num = this.#nums[i]!;
+    return this.#keysOnly || num >= 0 ? 1 : ~num % RUN_SPAN;
+  }
+
+  /** The size of event `k` of entry `i`. */
+  #sizeAt(i: number, k: number): number {
+    const num = this.#nums[i]!;
+    if (this.#keysOnly || num >= 0) return num;
+    const run = ~num;
+    return framedBytes(this.#heads[i] as EncodedBatch, (run - (run % RUN_SPAN)) / RUN_SPAN + k);
+  }
+
+  /** The key of event `k` of entry `i`: the one queued, its event made again from its frame, or its stamp and id. */
+  #keyAt(i: number, k: number): EventKey {
+    if (this.#keysOnly) return { timestamp: this.#stamps![i]!, id: this.#unpackId(this.#ids![i]!) };
+    const num = this.#nums[i]!;
+    if (num >= 0) return this.#heads[i] as EventKey;
+    const run = ~num;
+    return new EncodedEvent(this.#heads[i] as EncodedBatch, (run - (run % RUN_SPAN)) / RUN_SPAN + k);
+  }
+
+  /** Entry `i`, or the events `[from, from + count)` of its run, as a piece to write back. */
+  #piece(i: number, from: number, count: number): Piece {
+    const num = this.#nums[i]!;
+    if (this.#keysOnly) return { head: undefined, num, stamp: this.#stamps![i]!, id: this.#ids![i]! };
+    if (num >= 0) return { head: this.#heads[i], num, stamp: 0, id: 0 };
+    const run = ~num;
+    const start = (run - (run % RUN_SPAN)) / RUN_SPAN;
+    return { head: this.#heads[i], num: ~((start + from) * RUN_SPAN + count), stamp: 0, id: 0 };
+  }
+
+  #write(at: number, piece: Piece): void {
+    if (this.#keysOnly) {
+      this.#stamps![at] = piece.stamp;
+      this.#ids![at] = piece.id;
+    } else this.#heads[at] = piece.head;
+    this.#nums[at] = piece.num;
   }
 
   /**
@@ -88,23 +299,21 @@ export class EvictionQueue {
    * do not): the largest first, by size class (`sizeClass`), and within a
    * class the oldest. Returns their keys and sizes, in queue order. Two
    * passes over the sizes (bytes per class, then the pick) and one to move
-   * what stays; no sort.
+   * what stays, in place, as an array of each column would; no sort, no
+   * object per entry kept. A run's sizes are read from its frame, and the
+   * class of a size is worked out again only when the size changes.
    */
   take(bytes: number): { keys: EventKey[]; sizes: number[] } {
     if (!this.#sorted) this.#sort();
-    const keys = this.#keys;
-    const places = this.#places;
-    const sizes = this.#sizes;
     const head = this.#head;
-    const end = keys.length;
-    let largest = 0;
-    for (let i = head; i < end; i++) if (sizes[i]! > largest) largest = sizes[i]!;
+    const end = this.#end;
+    const nums = this.#nums;
+    const heads = this.#heads;
+    const largest = this.#largest();
     // Bytes held in each class, from the largest (class 0) down.
-    const perClass: number[] = [];
-    for (let i = head; i < end; i++) {
-      const c = sizeClass(largest, sizes[i]!);
-      perClass[c] = (perClass[c] ?? 0) + sizes[i]!;
-    }
+    const perClass = this.#bytesPerClass(largest);
+    let lastSize = -1;
+    let lastClass = 0;
     // Every class before `threshold` goes whole; of `threshold`, the oldest until `rest` bytes are freed.
     let threshold = perClass.length;
     let rest = 0;
@@ -122,110 +331,255 @@ export class EvictionQueue {
     for (let c = 0; c < threshold && c < perClass.length; c++) whole += perClass[c] ?? 0;
     const takenKeys: EventKey[] = [];
     const takenSizes: number[] = [];
+    // What stays of the entries looked at is written again from `head` on (`kept`: the next slot), in order:
+    // whole entries, and the parts of runs between taken events. A run cut in more parts than the slots
+    // looked at frees spills them (`spill`), and the columns are made again.
+    const keysOnly = this.#keysOnly;
+    const stamps = this.#stamps;
+    const ids = this.#ids;
     let kept = head;
+    let spill: Piece[] | undefined;
     let i = head;
     for (; i < end && (whole > 0 || rest > 0); i++) {
-      const size = sizes[i]!;
-      const c = sizeClass(largest, size);
-      if (c < threshold || (c === threshold && rest > 0)) {
-        if (c < threshold) whole -= size;
-        else rest -= size;
-        takenKeys.push(this.#keyAt(i));
-        takenSizes.push(size);
-      } else {
-        keys[kept] = keys[i]!;
-        places[kept] = places[i]!;
-        sizes[kept] = size;
-        kept++;
+      const num = nums[i]!;
+      if (num >= 0) {
+        if (num !== lastSize) lastClass = sizeClass(largest, (lastSize = num));
+        if (lastClass > threshold || (lastClass === threshold && rest <= 0)) {
+          if (spill !== undefined) spill.push(this.#piece(i, 0, 1));
+          else {
+            if (keysOnly) {
+              stamps![kept] = stamps![i]!;
+              ids![kept] = ids![i]!;
+            } else heads[kept] = heads[i];
+            nums[kept++] = num;
+          }
+          continue;
+        }
+        if (lastClass < threshold) whole -= num;
+        else rest -= num;
+        takenKeys.push(this.#keyAt(i, 0));
+        takenSizes.push(num);
+        continue;
+      }
+      const { batch, start, count } = this.#run(i, num);
+      let keptFrom = 0;
+      for (let k = 0; k <= count; k++) {
+        let taken = false;
+        if (k < count && (whole > 0 || rest > 0)) {
+          const size = framedBytes(batch, start + k);
+          if (size !== lastSize) lastClass = sizeClass(largest, (lastSize = size));
+          if (lastClass < threshold || (lastClass === threshold && rest > 0)) {
+            if (lastClass < threshold) whole -= size;
+            else rest -= size;
+            takenKeys.push(new EncodedEvent(batch, start + k));
+            takenSizes.push(size);
+            taken = true;
+          } else continue;
+        }
+        // The part kept before event `k` (taken, or the end of the run), if any.
+        const part = (taken ? k : count) - keptFrom;
+        if (part > 0) {
+          const partNum = ~((start + keptFrom) * RUN_SPAN + part);
+          if (spill === undefined && kept <= i) {
+            heads[kept] = batch;
+            nums[kept++] = partNum;
+          } else (spill ??= []).push({ head: batch, num: partNum, stamp: 0, id: 0 });
+        }
+        if (!taken) break;
+        keptFrom = k + 1;
       }
     }
-    // What was kept before `i` moves up against the untouched rest.
-    const gap = i - kept;
-    for (let k = kept - 1; k >= head; k--) {
-      keys[k + gap] = keys[k]!;
-      places[k + gap] = places[k]!;
-      sizes[k + gap] = sizes[k]!;
+    this.#events -= takenKeys.length;
+    if (spill === undefined) {
+      // What was kept moves up against the untouched rest; the slots left behind let go of what they held (a frame of many events).
+      const gap = i - kept;
+      for (let k = kept - 1; k >= head; k--) {
+        if (keysOnly) {
+          stamps![k + gap] = stamps![k]!;
+          ids![k + gap] = ids![k]!;
+        } else heads[k + gap] = heads[k];
+        nums[k + gap] = nums[k]!;
+      }
+      if (!keysOnly) heads.fill(undefined, head, head + gap);
+      this.#head = head + gap;
+    } else {
+      this.#rebuild([...this.#pieces(head, kept), ...spill, ...this.#pieces(i, end)]);
     }
-    // The slots left behind let go of what they held (a key may be a frame of many events).
-    keys.fill(undefined as never, head, head + gap);
-    this.#head = head + gap;
     this.#compactHead();
     return { keys: takenKeys, sizes: takenSizes };
   }
 
-  /** Keeps only the entries for which `held` holds (the others' events left the history another way). */
-  prune(held: (key: EventKey) => boolean): void {
-    const keys: Array<EventKey | EncodedBatch> = [];
-    const places: number[] = [];
-    const sizes: number[] = [];
-    for (let i = this.#head; i < this.#keys.length; i++) {
-      if (!held(this.#keyAt(i))) continue;
-      keys.push(this.#keys[i]!);
-      places.push(this.#places[i]!);
-      sizes.push(this.#sizes[i]!);
+  /** The largest size held. */
+  #largest(): number {
+    const nums = this.#nums;
+    let largest = 0;
+    for (let i = this.#head, end = this.#end; i < end; i++) {
+      const num = nums[i]!;
+      if (num >= 0) {
+        if (num > largest) largest = num;
+        continue;
+      }
+      const { batch, start, count } = this.#run(i, num);
+      for (let k = start, last = start + count; k < last; k++) {
+        const size = framedBytes(batch, k);
+        if (size > largest) largest = size;
+      }
     }
-    this.#keys = keys;
-    this.#places = places;
-    this.#sizes = sizes;
+    return largest;
+  }
+
+  /** Bytes held in each size class below `largest` (`sizeClass`; class 0 first). */
+  #bytesPerClass(largest: number): number[] {
+    const nums = this.#nums;
+    const perClass: number[] = [];
+    let lastSize = -1;
+    let lastClass = 0;
+    for (let i = this.#head, end = this.#end; i < end; i++) {
+      const num = nums[i]!;
+      if (num >= 0) {
+        if (num !== lastSize) lastClass = sizeClass(largest, (lastSize = num));
+        perClass[lastClass] = (perClass[lastClass] ?? 0) + num;
+        continue;
+      }
+      const { batch, start, count } = this.#run(i, num);
+      for (let k = start, last = start + count; k < last; k++) {
+        const size = framedBytes(batch, k);
+        if (size !== lastSize) lastClass = sizeClass(largest, (lastSize = size));
+        perClass[lastClass] = (perClass[lastClass] ?? 0) + size;
+      }
+    }
+    return perClass;
+  }
+
+  /** The run of entry `i` (`num`: its number, negative). */
+  #run(i: number, num: number): { batch: EncodedBatch; start: number; count: number } {
+    const run = ~num;
+    const count = run % RUN_SPAN;
+    return { batch: this.#heads[i] as EncodedBatch, start: (run - count) / RUN_SPAN, count };
+  }
+
+  /** Entries `[from, to)` as pieces. */
+  #pieces(from: number, to: number): Piece[] {
+    const pieces: Piece[] = [];
+    for (let i = from; i < to; i++) pieces.push(this.#piece(i, 0, this.#countOf(i)));
+    return pieces;
+  }
+
+  /** The columns made again of `pieces`, in order. */
+  #rebuild(pieces: readonly Piece[]): void {
+    const capacity = Math.max(16, pieces.length);
+    this.#heads = [];
+    this.#nums = new Int32Array(capacity);
+    if (this.#keysOnly) {
+      this.#stamps = new Float64Array(capacity);
+      this.#ids = new Float64Array(capacity);
+    }
     this.#head = 0;
+    this.#end = pieces.length;
+    for (let p = 0; p < pieces.length; p++) this.#write(p, pieces[p]!);
+  }
+
+  /** Keeps only the events for which `held` holds (the others' events left the history another way). */
+  prune(held: (key: EventKey) => boolean): void {
+    const keys: EventKey[] = [];
+    const sizes: number[] = [];
+    for (let i = this.#head; i < this.#end; i++) {
+      for (let k = 0, count = this.#countOf(i); k < count; k++) {
+        const key = this.#keyAt(i, k);
+        if (!held(key)) continue;
+        keys.push(key);
+        sizes.push(this.#sizeAt(i, k));
+      }
+    }
+    this.#refill(keys, sizes);
+  }
+
+  /** The queue made again of `keys` (in order) at `sizes`: runs join up again, unused id strings go. */
+  #refill(keys: readonly EventKey[], sizes: readonly number[]): void {
+    const last = this.#last;
+    const [lastStamp, lastId] = [this.#lastStamp, this.#lastId];
+    this.clear();
+    for (let i = 0; i < keys.length; i++) this.push(keys[i]!, sizes[i]!);
+    if (keys.length > 0) [this.#last, this.#lastStamp, this.#lastId] = [last, lastStamp, lastId];
   }
 
   /**
    * Entries of events that moved out of sparse frames (`frame-moves.ts`) follow
-   * them; an entry of such a frame whose event did not move (it left the
-   * history, or sits in a compressed block) keeps its stamp and id alone. None
-   * holds an old frame after this.
+   * them; an event of such a frame that did not move (it left the history, or
+   * sits in a compressed block) keeps its stamp and id alone. None holds an
+   * old frame after this. Rare (a station repacks once as many events have
+   * left as it holds), so the queue is made again, at the sizes it kept.
    */
   relocate(moves: FrameMoves): void {
-    const keys = this.#keys;
-    const places = this.#places;
-    for (let i = this.#head; i < keys.length; i++) {
-      const place = places[i]!;
-      const moved = place < 0 ? undefined : moves.get(keys[i] as EncodedBatch);
-      if (moved === undefined) continue;
-      const to = moved[place];
-      if (to !== undefined) {
-        keys[i] = to.batch;
-        places[i] = to.index;
-      } else {
-        const { timestamp, id } = this.#keyAt(i);
-        keys[i] = { timestamp, id };
-        places[i] = -1;
+    if (this.#keysOnly || moves.size === 0) return;
+    let touched = false;
+    for (let i = this.#head; i < this.#end && !touched; i++) {
+      const head = this.#heads[i];
+      touched = this.#nums[i]! < 0 ? moves.has(head as EncodedBatch) : head instanceof EncodedEvent && moves.has(head.batch);
+    }
+    if (touched) {
+      const keys: EventKey[] = [];
+      const sizes: number[] = [];
+      for (let i = this.#head; i < this.#end; i++) {
+        for (let k = 0, count = this.#countOf(i); k < count; k++) {
+          keys.push(movedKey(moves, this.#keyAt(i, k)));
+          sizes.push(this.#sizeAt(i, k));
+        }
       }
+      this.#refill(keys, sizes);
     }
     if (this.#last !== undefined) this.#last = { timestamp: this.#last.timestamp, id: this.#last.id };
   }
 
   /** Forgets every entry. */
   clear(): void {
-    this.#keys = [];
-    this.#places = [];
-    this.#sizes = [];
+    this.#heads = [];
+    this.#nums = new Int32Array(16);
+    if (this.#keysOnly) {
+      this.#stamps = new Float64Array(16);
+      this.#ids = new Float64Array(16);
+    }
+    this.#strings = [];
     this.#head = 0;
+    this.#end = 0;
+    this.#events = 0;
     this.#sorted = true;
     this.#last = undefined;
+    this.#lastId = undefined;
   }
 
   #compactHead(): void {
-    if (this.#head < COMPACT_HEAD || this.#head < this.#keys.length >> 1) return;
-    this.#keys = this.#keys.slice(this.#head);
-    this.#places = this.#places.slice(this.#head);
-    this.#sizes = this.#sizes.slice(this.#head);
-    this.#head = 0;
+    const length = this.#end - this.#head;
+    // Id strings of taken entries stay in the table until the queue is made again.
+    if (this.#strings.length > 2 * this.#events + COMPACT_HEAD) {
+      this.prune(() => true);
+      return;
+    }
+    if (this.#head < COMPACT_HEAD || this.#head < length) return;
+    this.#grow(Math.max(16, length + (length >> 1)));
   }
 
-  /** Puts the entries in `(timestamp, id)` order, sizes along. */
+  /** Puts the events in `(timestamp, id)` order, sizes along. */
   #sort(): void {
-    const head = this.#head;
-    const order = Array.from({ length: this.#keys.length - head }, (_, i) => head + i);
-    const at = order.map((i) => this.#keyAt(i));
-    order.sort((a, b) => compareEvents(at[a - head]!, at[b - head]!));
-    this.#keys = order.map((i) => this.#keys[i]!);
-    this.#places = order.map((i) => this.#places[i]!);
-    this.#sizes = order.map((i) => this.#sizes[i]!);
-    this.#head = 0;
-    this.#sorted = true;
+    const keys: EventKey[] = [];
+    const sizes: number[] = [];
+    for (let i = this.#head; i < this.#end; i++) {
+      for (let k = 0, count = this.#countOf(i); k < count; k++) {
+        keys.push(this.#keyAt(i, k));
+        sizes.push(this.#sizeAt(i, k));
+      }
+    }
+    const order = Array.from({ length: keys.length }, (_, i) => i);
+    order.sort((a, b) => compareEvents(keys[a]!, keys[b]!));
+    this.#refill(
+      order.map((i) => keys[i]!),
+      order.map((i) => sizes[i]!),
+    );
     // The newest pushed may not be the last in order.
-    this.#last = at.length === 0 ? undefined : this.#keyAt(this.#keys.length - 1);
+    const last = order.length === 0 ? undefined : keys[order[order.length - 1]!]!;
+    this.#lastStamp = last?.timestamp ?? 0;
+    this.#last = this.#keysOnly ? undefined : last;
+    this.#lastId = this.#keysOnly ? last?.id : undefined;
+    this.#sorted = true;
   }
 }

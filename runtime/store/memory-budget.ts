@@ -86,11 +86,9 @@ export class MemoryBudget {
   onChange: ((change: MemoryChange) => void) | undefined;
 
   /** The evictable events by importance, with their sizes. */
-  readonly #queues = { low: new EvictionQueue(), normal: new EvictionQueue() };
+  readonly #queues: { readonly low: EvictionQueue; readonly normal: EvictionQueue };
   /** Events held by importance (the queues may also hold entries of events gone another way). */
   readonly #held = { low: 0, normal: 0 };
-  /** Queue the events themselves, or only their stamp and id (the history may let go of the objects: compression). */
-  readonly #keysOnly: boolean;
   readonly #remove: (keys: readonly EventKey[], sizes: readonly number[]) => BusEvent[];
 
   /**
@@ -113,7 +111,8 @@ export class MemoryBudget {
     this.#history = history;
     this.#sizeOf = sizeOf;
     this.name = name;
-    this.#keysOnly = options.keysOnly ?? false;
+    const keysOnly = options.keysOnly ?? false;
+    this.#queues = { low: new EvictionQueue({ keysOnly }), normal: new EvictionQueue({ keysOnly }) };
     // Keys stand for the events they name: the history finds events by stamp and id.
     this.#remove = options.remove ?? ((keys) => history.remove(keys as readonly BusEvent[]));
   }
@@ -134,7 +133,7 @@ export class MemoryBudget {
     this.#evictable += size;
     this.#held[importance]++;
     const queue = this.#queues[importance];
-    queue.push(this.#keysOnly ? { timestamp: event.timestamp, id: event.id } : event, size);
+    queue.push(event, size);
     // Entries of events gone another way are dropped once they outnumber the events held.
     if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.holds(key));
   }

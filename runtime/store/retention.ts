@@ -18,7 +18,7 @@ import { copiedPayloadBytes } from '../validate.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
-import type { EventKey } from './eviction-queue.js';
+import { framedBytes, type EventKey } from './eviction-queue.js';
 import type { FrameMoves } from './frame-moves.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
@@ -46,12 +46,7 @@ export function eventBytes(event: BusEvent): number {
   if (event instanceof EncodedEvent) {
     const counted = event.countedBytes;
     if (counted !== undefined) return counted;
-    const { batch, index } = event;
-    // The last event of a frame ends about where the body does, when no queue follows it: counted at the frame's
-    // average instead, a frame's last event looked smaller than its kind, and a budget that evicts the largest first kept it.
-    const next = index + 1 < batch.count ? batch.positions[index + 1]! : batch.queue.length === 0 ? batch.body.byteLength : -1;
-    const span = next - batch.positions[index]!;
-    return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
+    return framedBytes(event.batch, event.index);
   }
   const { payload } = event;
   if (payload instanceof Uint8Array) return labelBytes(event) + payload.byteLength;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -92,6 +93,15 @@ test('EventBlock.of - many events compress together; reads give back exactly the
   assert.is(fewer.live, 498);
   assert.equal(fewer.events(), events.slice(1, 499));
   assert.is(block.live, 500, 'a block never changes: removal makes a new one');
+});
+
+test('EventBlock.of - a block that compression would not shrink is kept as it is: no larger, and read as it was', () => {
+  const events = Array.from({ length: 200 }, (_, i) => ({ ...eventOf(i), id: `0.0.${i}`, timestamp: i, payload: new Uint8Array(randomBytes(512)) }));
+  const block = EventBlock.of(encoded(events), { plain: false }, true);
+  const plain = EventBlock.of(encoded(events), { plain: false }, false);
+  assert.not.ok(block.compressed, 'random bytes: kept uncompressed');
+  assert.is(block.storedBytes, plain.storedBytes);
+  assert.equal(plainEvents(block.events()), events);
 });
 
 test('compact - bounded steps; a query that cannot match a block leaves it unread', () => {

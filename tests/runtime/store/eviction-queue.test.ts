@@ -6,8 +6,11 @@
 import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EvictionQueue, SIZE_STEP, sizeClass, type EventKey } from '../../../runtime/store/eviction-queue.js';
+import { encodeFrame } from '../../../schemas/codec/index.js';
+import { EncodedEvent, scanBatch, UNREAD_ENDPOINT } from '../../../runtime/store/encoded-events.js';
+import { EvictionQueue, SIZE_STEP, framedBytes, sizeClass, type EventKey } from '../../../runtime/store/eviction-queue.js';
 import { compareEvents } from '../../../runtime/store/history-query.js';
+import type { BusEvent } from '../../../types.js';
 
 const test = suite('EvictionQueue');
 
@@ -88,6 +91,106 @@ test('prune - drops the entries whose events are gone, keeping order and sizes',
   const { keys, sizes } = queue.take(100);
   assert.equal(keys.map((key) => key.id), ['e000', 'e002', 'e003', 'e005']);
   assert.equal(sizes, [1, 3, 4, 6]);
+});
+
+/** Events in frames of `size` (their stamps `first`, `first + 1`, ...), as a station holds them: places in their frames. */
+function frame(first: number, payloads: readonly string[], ids: (i: number) => string): EncodedEvent[] {
+  const history: BusEvent[] = payloads.map((text, i) => ({
+    id: ids(first + i),
+    type: 'user.login',
+    side: 'external',
+    timestamp: first + i,
+    origin: { processor: 0, thread: 0, generation: 0 },
+    priority: 'normal',
+    payload: text,
+  }));
+  return scanBatch(encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history, queue: [] })).history as EncodedEvent[];
+}
+
+/** Ids of every shape: a thread's (`<p>.<t>.<n>`, packed), and others kept as strings (a leading zero, no digits, too long). */
+const mixedId = (i: number): string => (i % 7 === 3 ? `x.0${i}` : i % 11 === 5 ? `id-${'abc'[i % 3]}${i}-z` : i % 13 === 6 ? `1.2.${10_000_000_000 + i}` : `${i % 2}.0.${i}`);
+
+const same = (a: EventKey, b: EventKey): boolean => a.timestamp === b.timestamp && a.id === b.id;
+
+test('take - runs of a frame, objects and keys-only entries, pushed in and out of order, pruned: as sorting all would (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.boolean(),
+      fc.array(
+        fc.record({
+          // A frame's events: payload lengths (sizes), which of them are pushed, and where its stamps start.
+          payloads: fc.array(fc.oneof(fc.integer({ min: 0, max: 8 }), fc.constantFrom(60, 61, 400)), { minLength: 1, maxLength: 12 }),
+          skip: fc.array(fc.boolean(), { maxLength: 12 }),
+          start: fc.integer({ min: 0, max: 200 }),
+          // Pushed as plain objects (a bus's), or at a size other than the frame's (an entry of its own).
+          plain: fc.boolean(),
+          resized: fc.integer({ min: -1, max: 12 }),
+        }),
+        { minLength: 1, maxLength: 8 },
+      ),
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.constant(-1)), { minLength: 1, maxLength: 6 }),
+      (keysOnly, frames, steps) => {
+        const queue = new EvictionQueue({ keysOnly });
+        let held: Array<{ key: EventKey; size: number }> = [];
+        let stamp = 0;
+        for (const { payloads, skip, start, plain, resized } of frames) {
+          // Stamps unique across frames: `start` moves a frame before others (a merge of older events).
+          const first = start * 1000 + stamp;
+          stamp += payloads.length;
+          const events = frame(first, payloads.map((length) => 'p'.repeat(length)), mixedId);
+          events.forEach((event, i) => {
+            if (skip[i] === true) return;
+            const key: EventKey = plain ? event.decoded() : event;
+            const size = framedBytes(event.batch, event.index) + (i === resized ? 3 : 0);
+            queue.push(key, size);
+            held.push({ key, size });
+          });
+        }
+        for (const bytes of steps) {
+          if (bytes < 0) {
+            // Prune every third event held.
+            const gone = held.filter((_, i) => i % 3 === 0);
+            queue.prune((key) => !gone.some((e) => same(e.key, key)));
+            held = held.filter((e) => !gone.includes(e));
+            assert.is(queue.length, held.length);
+            continue;
+          }
+          const expected = reference(held, bytes);
+          const { keys, sizes } = queue.take(bytes);
+          assert.equal(keys.map((key) => `${key.timestamp}/${key.id}`), expected.map((key) => `${key.timestamp}/${key.id}`));
+          assert.equal(
+            sizes,
+            keys.map((key) => held.find((e) => same(e.key, key))!.size),
+          );
+          if (keysOnly) assert.ok(keys.every((key) => Object.getPrototypeOf(key) === Object.prototype), 'keys only: no event, no frame');
+          held = held.filter((e) => !keys.some((key) => same(e.key, key)));
+          assert.is(queue.length, held.length);
+        }
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+test('push - the events of a frame in a row are one entry: 100 000 events of 400 frames are 400 entries', () => {
+  const events: EncodedEvent[] = [];
+  for (let f = 0; f < 400; f++) events.push(...frame(f * 250, Array.from({ length: 250 }, (_, i) => 'x'.repeat(i % 50)), (i) => `0.0.${i}`));
+  const queue = new EvictionQueue();
+  for (const event of events) queue.push(event, framedBytes(event.batch, event.index));
+  assert.is(queue.length, 100_000);
+  // 400 frames: 400 entries, the frame and one integer each.
+  assert.is(queue.entries, 400);
+  // Taking from the middle of runs cuts them; what stays joins up again when the queue is made again.
+  const some = queue.take(5000);
+  assert.ok(some.keys.length > 0 && queue.entries > 400);
+  queue.prune(() => true);
+  assert.ok(queue.entries <= 400 + some.keys.length);
+  queue.push(events[0]!, framedBytes(events[0]!.batch, events[0]!.index));
+  const all = queue.take(Infinity);
+  assert.is(all.keys.length, 100_000 - some.keys.length + 1);
+  const left = events.filter((event) => !some.keys.some((key) => key.timestamp === event.timestamp));
+  assert.ok([events[0]!, ...left].every((event, i) => all.keys[i]!.timestamp === event.timestamp && (all.keys[i] as EncodedEvent).batch === event.batch));
+  assert.is(queue.entries, 0);
 });
 
 test.run();
