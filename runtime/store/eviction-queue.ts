@@ -152,6 +152,36 @@ export class EvictionQueue {
     return { keys: takenKeys, sizes: takenSizes };
   }
 
+  /**
+   * The entries of `sent` (events queued as themselves) refer to their
+   * places in frames from now on (`framed[k]` is `sent[k]` in a frame: a
+   * bus's history after a sync, `history.ts` `adopt`), so the queue does not
+   * keep the objects alive. Read from the newest entry back: what a sync
+   * sent was mostly queued last.
+   */
+  adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
+    if (sent.length === 0) return;
+    const places = new Map<BusEvent, EncodedEvent>();
+    for (let k = 0; k < sent.length; k++) places.set(sent[k]!, framed[k]!);
+    const last = this.#last === undefined ? undefined : places.get(this.#last as BusEvent);
+    if (last !== undefined) this.#last = last;
+    let oldest = sent[0]!;
+    for (const event of sent) if (compareEvents(event, oldest) < 0) oldest = event;
+    for (let i = this.#keys.length - 1; i >= this.#head && places.size > 0; i--) {
+      if (this.#places[i]! >= 0) continue;
+      const key = this.#keys[i] as EventKey;
+      const found = places.get(key as BusEvent);
+      if (found !== undefined) {
+        this.#keys[i] = found.batch;
+        this.#places[i] = found.index;
+        places.delete(key as BusEvent);
+      } else if (this.#sorted && compareEvents(key, oldest) < 0) {
+        // In order, nothing older than the oldest sent is one of them (those not found are not queued: `high` ones).
+        break;
+      }
+    }
+  }
+
   /** Keeps only the entries for which `held` holds (the others' events left the history another way). */
   prune(held: (key: EventKey) => boolean): void {
     const keys: Array<EventKey | EncodedBatch> = [];

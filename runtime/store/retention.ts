@@ -116,6 +116,8 @@ export class Retention implements HistoryObserver {
   #measuredSize = 0;
   /** Sizes of the events an eviction is removing, by id: the budget kept them. */
   #evicting: Map<string, number> | undefined = undefined;
+  /** A bus's: its events are counted as the objects they were posted as, also once kept in a frame (`adopt`). */
+  readonly #countsObjects: boolean;
 
   /**
    * @param options.kind which budget applies (`memory.budget.busBytes` or `stationBytes`);
@@ -136,6 +138,7 @@ export class Retention implements HistoryObserver {
       policies.budget !== undefined || policies.limits?.maxBytes !== undefined || policies.policies.some((policy) => policy.maxBytes !== undefined);
     // Without policies the history has no observer: it costs what it did before policies existed.
     const { kind = 'station', name = kind, blocks, ...historyOptions } = options;
+    this.#countsObjects = kind === 'bus';
     const compression: HistoryCompression | undefined =
       blocks === undefined || policies.compression === false
         ? undefined
@@ -172,11 +175,25 @@ export class Retention implements HistoryObserver {
    */
   #sizeOf(event: BusEvent): number {
     if (event === this.#measured) return this.#measuredSize;
-    if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
+    const framed = event instanceof EncodedEvent;
+    if (this.#evicting !== undefined && (!framed || this.#countsObjects)) {
       const size = this.#evicting.get(event.id);
       if (size !== undefined) return size;
     }
+    // A bus's event kept in a frame since a sync (`adopt`) leaves at the size it joined at: that of the object.
+    if (framed && this.#countsObjects && event.countedBytes === undefined) return eventBytes(event.decoded());
     return eventBytes(event);
+  }
+
+  /**
+   * The history keeps `sent` (objects it holds) as their places in frames
+   * from now on: `framed[k]` is `sent[k]` in a frame a sync built. What is
+   * counted does not change; the objects can go. Returns the ones adopted.
+   */
+  adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): BusEvent[] {
+    const adopted = this.history.adopt(sent, framed);
+    if (adopted.length > 0) this.#budget?.adopted(sent, framed);
+    return adopted;
   }
 
   /** Removes what the budget chose to evict (keys: stamp and id), counting them at the sizes it kept. */
