@@ -193,6 +193,8 @@ export class Retention implements HistoryObserver {
   adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): BusEvent[] {
     const adopted = this.history.adopt(sent, framed);
     if (adopted.length > 0) this.#budget?.adopted(sent, framed);
+    // The last post is measured and joined long since: nothing more to keep it for.
+    this.#measured = undefined;
     return adopted;
   }
 
