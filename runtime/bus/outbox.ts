@@ -3,30 +3,72 @@
  * joined — what the bus posted, drained from its queue, or took over from a
  * predecessor whose `toStation()` failed. A sync sends it and keeps what
  * joined meanwhile, so a sync costs what is new, not what the history holds.
+ *
+ * Once `FRAME_UNSENT_EVENTS` of its events are objects (a policy that never
+ * syncs, or syncs seldom), an idle step encodes them into frames, and the
+ * outbox and the history keep them so from then on (`adopt`): a bus keeps
+ * what it has not sent as compactly as what a sync framed. A sync then
+ * copies their bytes instead of encoding them.
  */
 import type { BusEvent } from '../../types.js';
+import { EncodedEvent, UNREAD_ENDPOINT, scanBatch } from '../store/encoded-events.js';
 import { compareEvents } from '../store/history.js';
+import { batchFrames } from '../wire/transport.js';
+
+/** Unsent events held as objects from which the outbox frames them (in frames of `FRAME_EVENTS`). */
+export const FRAME_UNSENT_EVENTS = 4096;
+/** Events per frame the outbox makes. */
+const FRAME_EVENTS = 256;
+/** Most milliseconds of framing per idle step. */
+const STEP_MS = 4;
+/** The share of the thread's time framing steps take at most (as compression's: `history.ts`). */
+const STEP_SHARE = 0.1;
+
+/** What the outbox needs of its bus. */
+export interface OutboxOptions {
+  /** The history keeps `sent` (objects) as `framed` (the same events in frames, in order) from now on. */
+  readonly adopt?: (sent: readonly BusEvent[], framed: readonly EncodedEvent[]) => void;
+  /** `'manual'`: only `frame()` frames (tests). Default: idle steps (`setImmediate`, unref'd). */
+  readonly schedule?: 'manual';
+}
 
 export class Outbox {
   #events: BusEvent[] = [];
   /** False once an event joined out of order (a drained one is stamped at post time). */
   #sorted = true;
+  /** How many of the first events are framed (`EncodedEvent`s): framing goes on from there. */
+  #framed = 0;
+  readonly #options: OutboxOptions;
+  #stepScheduled = false;
+  #lastStepMs = 0;
+  /** Framing failed once: the outbox keeps objects from then on. */
+  #failed = false;
+
+  constructor(options: OutboxOptions = {}) {
+    this.#options = options;
+  }
 
   /** Events the station has not seen. */
   get length(): number {
     return this.#events.length;
   }
 
+  /** Unsent events held as objects. */
+  get unframed(): number {
+    return this.#events.length - this.#framed;
+  }
+
   /** A post: stamped after everything its thread has seen, so the outbox stays sorted. */
   push(event: BusEvent): void {
     this.#events.push(event);
+    if (this.#events.length - this.#framed >= FRAME_UNSENT_EVENTS) this.#scheduleStep();
   }
 
   /** An event that joined the history with an older stamp (a drained one): it may sort before what is here. */
   add(event: BusEvent): void {
     const last = this.#events[this.#events.length - 1];
     if (last !== undefined && compareEvents(last, event) > 0) this.#sorted = false;
-    this.#events.push(event);
+    this.push(event);
   }
 
   /** What the station has not seen, sorted (a copy). */
@@ -42,9 +84,12 @@ export class Outbox {
     if (count > 0 && outbox[0] === events[0] && outbox[count - 1] === events[count - 1] && this.#sorted) {
       // Sent in outbox order, and only appended to since: the sent ones are its first `count`.
       this.#events = outbox.slice(count);
+      this.#framed = Math.max(0, this.#framed - count);
     } else {
-      const sent = new Set(events);
-      this.#events = outbox.filter((event) => !sent.has(event));
+      // By id: an event framed while the sync ran is another object now.
+      const sent = new Set(events.map((event) => event.id));
+      this.#events = outbox.filter((event) => !sent.has(event.id));
+      this.#framed = framedPrefix(this.#events);
     }
     if (this.#events.length === 0) this.#sorted = true;
   }
@@ -54,5 +99,62 @@ export class Outbox {
     // A drained event may be older still than what a predecessor carried.
     if (unsent.length > 0 && this.#events.length > 0) this.#sorted = false;
     this.#events = [...unsent, ...this.#events];
+    this.#framed = framedPrefix(this.#events);
   }
+
+  /**
+   * Encodes up to `count` of the oldest unsent objects into frames, keeps
+   * them so, and has the history adopt them. Returns how many it framed.
+   */
+  frame(count = this.unframed): number {
+    const from = this.#framed;
+    const objects = this.#events.slice(from, from + Math.min(count, this.unframed));
+    if (objects.length === 0) return 0;
+    let framed: EncodedEvent[];
+    try {
+      framed = frameEvents(objects);
+    } catch {
+      // Nothing the station would refuse reaches an outbox; should it, the events stay objects and the sync says why.
+      this.#failed = true;
+      return 0;
+    }
+    for (let k = 0; k < framed.length; k++) this.#events[from + k] = framed[k]!;
+    this.#framed = from + framed.length;
+    this.#options.adopt?.(objects, framed);
+    return framed.length;
+  }
+
+  #scheduleStep(): void {
+    if (this.#stepScheduled || this.#failed || this.#options.schedule === 'manual' || this.#options.adopt === undefined) return;
+    this.#stepScheduled = true;
+    const step = (): void => {
+      this.#stepScheduled = false;
+      const started = performance.now();
+      // Whole frames only, and at most a step's worth: a thread that posts without pause keeps posting.
+      while (this.unframed >= FRAME_EVENTS && performance.now() - started < STEP_MS && this.frame(FRAME_EVENTS) > 0);
+      this.#lastStepMs = performance.now() - started;
+      // Once begun, on until fewer than a frame's worth are left.
+      if (this.unframed >= FRAME_EVENTS) this.#scheduleStep();
+    };
+    const wait = this.#lastStepMs * (1 / STEP_SHARE - 1);
+    if (wait < 1) setImmediate(step).unref();
+    else setTimeout(step, wait).unref();
+  }
+}
+
+/** `events` in frames (cut by count and bytes as a sync's are: `batchFrames`), as the `EncodedEvent`s a station reads, in order. */
+function frameEvents(events: readonly BusEvent[]): EncodedEvent[] {
+  const framed: EncodedEvent[] = [];
+  const batch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] } as const;
+  for (const frame of batchFrames(batch, FRAME_EVENTS, { compress: false })) {
+    for (const event of scanBatch(frame).history) framed.push(event as EncodedEvent);
+  }
+  return framed;
+}
+
+/** How many of `events`' first ones are framed. */
+function framedPrefix(events: readonly BusEvent[]): number {
+  let framed = 0;
+  while (framed < events.length && events[framed] instanceof EncodedEvent) framed++;
+  return framed;
 }

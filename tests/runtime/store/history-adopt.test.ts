@@ -16,6 +16,7 @@ import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../..
 import { Retention } from '../../../runtime/store/retention.js';
 import { ManualClock, createRuntime, type BusEvent, type Payload, type Side } from '../../../index.js';
 import { ids } from '../../helpers.js';
+import { FRAME_UNSENT_EVENTS, Outbox } from '../../../runtime/bus/outbox.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -277,5 +278,55 @@ runtimeTest('sync - over the memory transport nothing is encoded: the bus keeps 
   }
 });
 
+runtimeTest('outbox - a bus that does not sync frames its unsent events itself past FRAME_UNSENT_EVENTS; a sync still sends each once', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    const count = FRAME_UNSENT_EVENTS + 300;
+    const refs = postMany(bus, count);
+    const before = structuredClone(bus.history());
+    // Idle steps frame whole frames, a step's worth at a time, paced (unref'd timers): wait for them to let the objects go.
+    const alive = (): number => refs.filter((ref) => ref.deref() !== undefined).length;
+    for (let turn = 0; turn < 2000 && alive() >= 256; turn++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (turn % 25 === 24) gc();
+    }
+    assert.ok(alive() < 256, `${alive()} of ${count} posts still objects`);
+    const held = bus.history();
+    assert.equal(held, before);
+    assert.is(bus.unsent, count);
+    await bus.sync();
+    assert.is(bus.unsent, 0);
+    assert.equal(ids(runtime.station('external').history()), ids(held));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+/** Posts `count` events in a function of its own (no frame of the test keeps the last one). */
+function postMany(bus: { post(type: string, payload: Payload, options: { priority: 'immediate' }): BusEvent }, count: number): Array<WeakRef<BusEvent>> {
+  const refs: Array<WeakRef<BusEvent>> = [];
+  for (let i = 0; i < count; i++) refs.push(new WeakRef(bus.post('user.login', { n: i }, { priority: 'immediate' })));
+  return refs;
+}
+
+const outboxTest = suite('Outbox.frame');
+
+outboxTest('frame - what a sync took while the outbox framed it is forgotten all the same (by id)', () => {
+  const adopted: BusEvent[] = [];
+  const outbox = new Outbox({ adopt: (sent) => void adopted.push(...sent), schedule: 'manual' });
+  const events = posted(600);
+  for (const e of events) outbox.push(e);
+  const unsent = outbox.unsent();
+  assert.is(outbox.frame(512), 512);
+  assert.is(outbox.unframed, 88);
+  assert.equal(adopted, events.slice(0, 512));
+  outbox.push(event(999));
+  outbox.sent(unsent);
+  assert.is(outbox.length, 1);
+  assert.is(outbox.unframed, 1);
+});
+
 test.run();
 runtimeTest.run();
+outboxTest.run();
