@@ -65,7 +65,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   readonly #history: EventHistory;
   /** Accepted `deferred` events not yet delivered, in order. */
   #queue: BusEvent[] = [];
-  readonly #outbox = new Outbox({ adopt: (sent, framed) => this.#retention.adopt(sent, framed) });
+  readonly #outbox = new Outbox({ adopt: (sent, framed) => this.#retention.adopt(sent, framed), due: () => this.#retention.pressed });
   readonly #pressure: BackPressure;
   readonly #station: StationExchange;
   /** The automatic sync policy's `sync()` under way: a user's own sync call waits for it rather than being refused. */

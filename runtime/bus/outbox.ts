@@ -5,10 +5,13 @@
  * joined meanwhile, so a sync costs what is new, not what the history holds.
  *
  * Once `FRAME_UNSENT_EVENTS` of its events are objects (a policy that never
- * syncs, or syncs seldom), an idle step encodes them into frames, and the
- * outbox and the history keep them so from then on (`adopt`): a bus keeps
- * what it has not sent as compactly as what a sync framed. A sync then
- * copies their bytes instead of encoding them.
+ * syncs, or syncs seldom) while memory is short (`due`: the bus's history is
+ * past half its budget), idle steps encode them into frames, and the outbox
+ * and the history keep them so from then on (`adopt`): a bus keeps what it
+ * has not sent as compactly as what a sync framed. A sync then copies their
+ * bytes instead of encoding them. Framing costs a post's worth of CPU per
+ * event (a third of a never-syncing bus's post rate, measured), so it waits
+ * for memory to matter.
  */
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent, UNREAD_ENDPOINT, scanBatch } from '../store/encoded-events.js';
@@ -28,6 +31,8 @@ const STEP_SHARE = 0.1;
 export interface OutboxOptions {
   /** The history keeps `sent` (objects) as `framed` (the same events in frames, in order) from now on. */
   readonly adopt?: (sent: readonly BusEvent[], framed: readonly EncodedEvent[]) => void;
+  /** True while memory is short enough to spend CPU on framing; default: always. */
+  readonly due?: () => boolean;
   /** `'manual'`: only `frame()` frames (tests). Default: idle steps (`setImmediate`, unref'd). */
   readonly schedule?: 'manual';
 }
@@ -61,7 +66,7 @@ export class Outbox {
   /** A post: stamped after everything its thread has seen, so the outbox stays sorted. */
   push(event: BusEvent): void {
     this.#events.push(event);
-    if (this.#events.length - this.#framed >= FRAME_UNSENT_EVENTS) this.#scheduleStep();
+    if (this.#events.length - this.#framed >= FRAME_UNSENT_EVENTS && !this.#stepScheduled && this.#options.due?.() !== false) this.#scheduleStep();
   }
 
   /** An event that joined the history with an older stamp (a drained one): it may sort before what is here. */

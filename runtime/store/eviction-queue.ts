@@ -156,18 +156,24 @@ export class EvictionQueue {
    * The entries of `sent` (events queued as themselves) refer to their
    * places in frames from now on (`framed[k]` is `sent[k]` in a frame: a
    * bus's history after a sync, `history.ts` `adopt`), so the queue does not
-   * keep the objects alive. Read from the newest entry back: what a sync
-   * sent was mostly queued last.
+   * keep the objects alive. In order, only the entries from the oldest of
+   * `sent` to its newest are read (found by bisection); out of order, all.
    */
   adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
     if (sent.length === 0) return;
     const places = new Map<BusEvent, EncodedEvent>();
-    for (let k = 0; k < sent.length; k++) places.set(sent[k]!, framed[k]!);
+    let oldest = sent[0]!;
+    let newest = sent[0]!;
+    for (let k = 0; k < sent.length; k++) {
+      const event = sent[k]!;
+      places.set(event, framed[k]!);
+      if (compareEvents(event, oldest) < 0) oldest = event;
+      if (compareEvents(event, newest) > 0) newest = event;
+    }
     const last = this.#last === undefined ? undefined : places.get(this.#last as BusEvent);
     if (last !== undefined) this.#last = last;
-    let oldest = sent[0]!;
-    for (const event of sent) if (compareEvents(event, oldest) < 0) oldest = event;
-    for (let i = this.#keys.length - 1; i >= this.#head && places.size > 0; i--) {
+    const end = this.#keys.length;
+    for (let i = this.#sorted ? this.#lowerBound(oldest) : this.#head; i < end && places.size > 0; i++) {
       if (this.#places[i]! >= 0) continue;
       const key = this.#keys[i] as EventKey;
       const found = places.get(key as BusEvent);
@@ -175,11 +181,23 @@ export class EvictionQueue {
         this.#keys[i] = found.batch;
         this.#places[i] = found.index;
         places.delete(key as BusEvent);
-      } else if (this.#sorted && compareEvents(key, oldest) < 0) {
-        // In order, nothing older than the oldest sent is one of them (those not found are not queued: `high` ones).
+      } else if (this.#sorted && compareEvents(key, newest) > 0) {
+        // Past the newest sent: those not found are not queued (`high` ones, or gone).
         break;
       }
     }
+  }
+
+  /** The first entry not before `key` (the queue is sorted). */
+  #lowerBound(key: EventKey): number {
+    let low = this.#head;
+    let high = this.#keys.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (compareEvents(this.#keyAt(mid), key) < 0) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   /** Keeps only the entries for which `held` holds (the others' events left the history another way). */

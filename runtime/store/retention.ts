@@ -211,6 +211,12 @@ export class Retention implements HistoryObserver {
     }
   }
 
+  /** True when the history holds at least half its budget: memory is worth CPU (a bus frames its unsent events). No budget: false. */
+  get pressed(): boolean {
+    const budget = this.#budget;
+    return budget !== undefined && budget.bytes >= budget.budget / 2;
+  }
+
   /** Bytes held, as `eventBytes` counts them (0 unless some `maxBytes` is set). */
   get bytes(): number {
     return this.#bytes;

@@ -278,8 +278,9 @@ runtimeTest('sync - over the memory transport nothing is encoded: the bus keeps 
   }
 });
 
-runtimeTest('outbox - a bus that does not sync frames its unsent events itself past FRAME_UNSENT_EVENTS; a sync still sends each once', async () => {
-  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+runtimeTest('outbox - a bus that does not sync frames its unsent events itself past FRAME_UNSENT_EVENTS, past half its budget; a sync still sends each once', async () => {
+  // About 95 B counted an event: 4 396 posts pass half of 600 kB, not the budget.
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual', memory: { budget: { busBytes: 600_000 } } });
   try {
     const bus = runtime.bus('external');
     const count = FRAME_UNSENT_EVENTS + 300;
@@ -298,6 +299,19 @@ runtimeTest('outbox - a bus that does not sync frames its unsent events itself p
     await bus.sync();
     assert.is(bus.unsent, 0);
     assert.equal(ids(runtime.station('external').history()), ids(held));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+runtimeTest('outbox - under half its budget, a bus keeps its unsent events as objects (framing waits for memory to matter)', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    const refs = postMany(bus, FRAME_UNSENT_EVENTS + 300);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.is(refs.filter((ref) => ref.deref() !== undefined).length, refs.length);
   } finally {
     await runtime.stop();
   }
