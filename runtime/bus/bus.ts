@@ -15,6 +15,8 @@ import { checkHistoryQuery, type EventHistory } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import type { Retention } from '../store/retention.js';
+import type { EncodedEvent } from '../store/encoded-events.js';
+import { findInHistory, searchHistory } from '../store/history-search.js';
 import type { EventBatch } from '../wire/protocol.js';
 import { describe } from '../validate.js';
 import { ActivityReports } from './activity-reports.js';
@@ -115,7 +117,10 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.#reports = new ActivityReports(this.#actor);
     this.#retention = busRetention(thread, side);
     this.#history = this.#retention.history;
-    this.#outbox = new Outbox(outboxBound(thread, side, this.#retention));
+    this.#outbox = new Outbox(outboxBound(thread, side, this.#retention), {
+      adopt: (sent, framed) => this.#retention.adopt(sent, framed),
+      due: () => this.#retention.pressed,
+    });
     this.#pressure = new BackPressure(thread, side, {
       retired: () => this.#retired,
       unsent: () => this.#outbox.length,
@@ -285,19 +290,13 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    */
   history<const T extends readonly string[] = readonly string[]>(query?: TypedHistoryQuery<E, T>): Array<EventOf<E, PatternOf<T>>> {
     checkHistoryQuery(query, 'history query');
-    this.#retention.expire();
-    const found = this.#history.query(query as HistoryQuery);
-    this.#retention.afterSearch(found);
-    return found as Array<EventOf<E, PatternOf<T>>>;
+    return searchHistory(this.#retention, query as HistoryQuery) as Array<EventOf<E, PatternOf<T>>>;
   }
 
   /** The event with this id in the history, if any; it leaves if its policy says `removeAfterSearch`. */
   get(id: string): BusEvent | undefined {
     if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
-    this.#retention.expire();
-    const found = this.#history.get(id);
-    if (found !== undefined) this.#retention.afterSearch([found]);
-    return found;
+    return findInHistory(this.#retention, id);
   }
 
   /** This bus's history against its memory budget (bytes, count, multipliers, by type) and its unsent events; undefined without `memory.budget`. */
@@ -372,8 +371,13 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.#outbox.takeBack(unsent);
   }
 
-  /** Forgets outbox events a sync delivered to the station: producers waiting for room may go on. */
-  #sent(events: readonly BusEvent[]): void {
+  /**
+   * Forgets outbox events a sync delivered to the station: producers waiting
+   * for room may go on. Those the hop encoded (`framed`) stay in the history
+   * as their places in its frames, not as objects.
+   */
+  #sent(events: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
+    if (framed.length > 0) this.#retention.adopt(framed.length === events.length ? events : events.slice(0, framed.length), framed);
     this.#outbox.sent(events);
     this.#pressure.settle();
   }
@@ -481,10 +485,10 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       failure = { error };
     }
     if (accepting !== undefined) {
-      const { sent, refused } = await accepting;
+      const { sent, framed, refused } = await accepting;
       // What was refused stays unsent, for the next sync.
       this.#pressure.heldBack = refused !== undefined && isBusError(refused.error, 'BUS_FULL');
-      if (sent.length > 0) this.#sent(sent);
+      if (sent.length > 0) this.#sent(sent, framed);
       failure ??= refused;
     }
     if (failure === undefined) {

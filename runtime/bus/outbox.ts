@@ -21,13 +21,43 @@
  *
  * Nothing accepted is lost silently: a refused post was not accepted, and
  * what is dropped is reported.
+ *
+ * Once `FRAME_UNSENT_EVENTS` of its events are objects (a policy that never
+ * syncs, or syncs seldom) while memory is short (`due`: the bus's history is
+ * past half its budget), idle steps encode them into frames, and the outbox
+ * and the history keep them so from then on (`adopt`): a bus keeps what it
+ * has not sent as compactly as what a sync framed. A sync then copies their
+ * bytes instead of encoding them. Framing costs a post's worth of CPU per
+ * event (a third of a never-syncing bus's post rate, measured), so it waits
+ * for memory to matter.
  */
 import { BusFullError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
+import { EncodedEvent, UNREAD_ENDPOINT, scanBatch } from '../store/encoded-events.js';
 import { compareEvents } from '../store/history.js';
 import { EVICT_TO } from '../store/memory-budget.js';
 import type { Importance } from '../store/memory-policy.js';
 import type { UnsentDropReport } from '../store/memory-stats.js';
+import { batchFrames } from '../wire/transport.js';
+
+/** Unsent events held as objects from which the outbox frames them (in frames of `FRAME_EVENTS`). */
+export const FRAME_UNSENT_EVENTS = 4096;
+/** Events per frame the outbox makes. */
+const FRAME_EVENTS = 256;
+/** Most milliseconds of framing per idle step. */
+const STEP_MS = 4;
+/** The share of the thread's time framing steps take at most (as compression's: `history.ts`). */
+const STEP_SHARE = 0.1;
+
+/** What the outbox needs of its bus. */
+export interface OutboxOptions {
+  /** The history keeps `sent` (objects) as `framed` (the same events in frames, in order) from now on. */
+  readonly adopt?: (sent: readonly BusEvent[], framed: readonly EncodedEvent[]) => void;
+  /** True while memory is short enough to spend CPU on framing; default: always. */
+  readonly due?: () => boolean;
+  /** `'manual'`: only `frame()` frames (tests). Default: idle steps (`setImmediate`, unref'd). */
+  readonly schedule?: 'manual';
+}
 
 /** What bounds an outbox: its bus's memory budget. */
 export interface OutboxBound {
@@ -57,13 +87,27 @@ export class Outbox {
   /** Bytes of events that may be dropped (not `high`). */
   #droppable = 0;
 
-  constructor(bound?: OutboxBound) {
+  /** How many of the first events are framed (`EncodedEvent`s): framing goes on from there. */
+  #framed = 0;
+  readonly #options: OutboxOptions;
+  #stepScheduled = false;
+  #lastStepMs = 0;
+  /** Framing failed once: the outbox keeps objects from then on. */
+  #failed = false;
+
+  constructor(bound?: OutboxBound, options: OutboxOptions = {}) {
     this.#bound = bound;
+    this.#options = options;
   }
 
   /** Events the station has not seen. */
   get length(): number {
     return this.#events.length;
+  }
+
+  /** Unsent events held as objects. */
+  get unframed(): number {
+    return this.#events.length - this.#framed;
   }
 
   /** Bytes of the events the station has not seen (0 without a budget). */
@@ -98,14 +142,14 @@ export class Outbox {
   push(event: BusEvent): void {
     this.#events.push(event);
     if (this.#bound !== undefined) this.#count(event);
+    if (this.#events.length - this.#framed >= FRAME_UNSENT_EVENTS && !this.#stepScheduled && this.#options.due?.() !== false) this.#scheduleStep();
   }
 
   /** An event that joined the history with an older stamp (a drained one): it may sort before what is here. */
   add(event: BusEvent): void {
     const last = this.#events[this.#events.length - 1];
     if (last !== undefined && compareEvents(last, event) > 0) this.#sorted = false;
-    this.#events.push(event);
-    if (this.#bound !== undefined) this.#count(event);
+    this.push(event);
   }
 
   #count(event: BusEvent): void {
@@ -138,6 +182,7 @@ export class Outbox {
     if (gone.size === 0) return;
     this.#events = events.filter((_, i) => !gone.has(i));
     this.#sizes = sizes.filter((_, i) => !gone.has(i));
+    this.#framed = framedPrefix(this.#events);
     bound.dropped({
       history: bound.name,
       count: gone.size,
@@ -162,10 +207,13 @@ export class Outbox {
       // Sent in outbox order, and only appended to since: the sent ones are its first `count`.
       if (this.#bound !== undefined) this.#uncount(count);
       this.#events = outbox.slice(count);
+      this.#framed = Math.max(0, this.#framed - count);
     } else {
-      const sent = new Set(events);
-      if (this.#bound === undefined) this.#events = outbox.filter((event) => !sent.has(event));
-      else this.#keep((event) => !sent.has(event));
+      // By id: an event framed while the sync ran is another object now.
+      const sent = new Set(events.map((event) => event.id));
+      if (this.#bound === undefined) this.#events = outbox.filter((event) => !sent.has(event.id));
+      else this.#keep((event) => !sent.has(event.id));
+      this.#framed = framedPrefix(this.#events);
     }
     if (this.#events.length === 0) this.#sorted = true;
   }
@@ -175,6 +223,7 @@ export class Outbox {
     // A drained event may be older still than what a predecessor carried.
     if (unsent.length > 0 && this.#events.length > 0) this.#sorted = false;
     this.#events = [...unsent, ...this.#events];
+    this.#framed = framedPrefix(this.#events);
     const bound = this.#bound;
     if (bound === undefined) return;
     const sizes = unsent.map((event) => bound.sizeOf(event));
@@ -184,6 +233,45 @@ export class Outbox {
     });
     this.#sizes = [...sizes, ...this.#sizes];
     if (this.#bytes > bound.budget && !bound.refuse) this.#drop();
+  }
+
+  /**
+   * Encodes up to `count` of the oldest unsent objects into frames, keeps
+   * them so, and has the history adopt them. Returns how many it framed.
+   */
+  frame(count = this.unframed): number {
+    const from = this.#framed;
+    const objects = this.#events.slice(from, from + Math.min(count, this.unframed));
+    if (objects.length === 0) return 0;
+    let framed: EncodedEvent[];
+    try {
+      framed = frameEvents(objects);
+    } catch {
+      // Nothing the station would refuse reaches an outbox; should it, the events stay objects and the sync says why.
+      this.#failed = true;
+      return 0;
+    }
+    for (let k = 0; k < framed.length; k++) this.#events[from + k] = framed[k]!;
+    this.#framed = from + framed.length;
+    this.#options.adopt?.(objects, framed);
+    return framed.length;
+  }
+
+  #scheduleStep(): void {
+    if (this.#stepScheduled || this.#failed || this.#options.schedule === 'manual' || this.#options.adopt === undefined) return;
+    this.#stepScheduled = true;
+    const step = (): void => {
+      this.#stepScheduled = false;
+      const started = performance.now();
+      // Whole frames only, and at most a step's worth: a thread that posts without pause keeps posting.
+      while (this.unframed >= FRAME_EVENTS && performance.now() - started < STEP_MS && this.frame(FRAME_EVENTS) > 0);
+      this.#lastStepMs = performance.now() - started;
+      // Once begun, on until fewer than a frame's worth are left.
+      if (this.unframed >= FRAME_EVENTS) this.#scheduleStep();
+    };
+    const wait = this.#lastStepMs * (1 / STEP_SHARE - 1);
+    if (wait < 1) setImmediate(step).unref();
+    else setTimeout(step, wait).unref();
   }
 
   /** Forgets the counts of the first `count` events (the caller removes the events). */
@@ -215,4 +303,21 @@ export class Outbox {
     this.#events = events;
     this.#sizes = sizes;
   }
+}
+
+/** `events` in frames (cut by count and bytes as a sync's are: `batchFrames`), as the `EncodedEvent`s a station reads, in order. */
+function frameEvents(events: readonly BusEvent[]): EncodedEvent[] {
+  const framed: EncodedEvent[] = [];
+  const batch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] } as const;
+  for (const frame of batchFrames(batch, FRAME_EVENTS, { compress: false })) {
+    for (const event of scanBatch(frame).history) framed.push(event as EncodedEvent);
+  }
+  return framed;
+}
+
+/** How many of `events`' first ones are framed. */
+function framedPrefix(events: readonly BusEvent[]): number {
+  let framed = 0;
+  while (framed < events.length && events[framed] instanceof EncodedEvent) framed++;
+  return framed;
 }

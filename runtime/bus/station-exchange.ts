@@ -4,6 +4,7 @@
  * and batches of what the station has not seen.
  */
 import type { BusEvent, Endpoint, Side } from '../../types.js';
+import type { EncodedEvent } from '../store/encoded-events.js';
 import { declaredInterest } from '../station/interest.js';
 import type { EventBatch } from '../wire/protocol.js';
 import type { BusThread } from './bus-thread.js';
@@ -27,6 +28,8 @@ export interface Read {
 /** What a batch sent to the station came to: what it took, and its refusal of the rest. */
 export interface Shared {
   readonly sent: readonly BusEvent[];
+  /** The events of `sent` that the hop encoded, as the station took them (`framed[k]` is `sent[k]`): a prefix of `sent`, or all. */
+  readonly framed: readonly EncodedEvent[];
   readonly refused?: { readonly error: unknown };
 }
 
@@ -99,7 +102,14 @@ export class StationExchange {
   async share(unsent: readonly BusEvent[], heldBack: boolean): Promise<Shared> {
     const link = this.#thread.host.stationLink(this.#endpoint.side);
     // Its Ack's parked count is not taken: the read's, noted as its entries join the queue, is.
-    const send = (history: readonly BusEvent[]) => link.accept({ kind: 'batch', seq: 0, from: this.#endpoint, history, queue: [] });
+    // What the hop encoded, in order, while every part so far was encoded: a prefix of what was sent.
+    let framed: readonly EncodedEvent[] = [];
+    let whole = true;
+    const send = async (history: readonly BusEvent[]): Promise<void> => {
+      const reply = await link.accept({ kind: 'batch', seq: 0, from: this.#endpoint, history, queue: [] });
+      if (whole && reply.framed !== undefined) framed = framed.length === 0 ? reply.framed : framed.concat(reply.framed);
+      else whole = false;
+    };
     let sent = 0;
     try {
       if (heldBack && unsent.length > 1) {
@@ -107,9 +117,9 @@ export class StationExchange {
         sent = 1;
       }
       await send(sent === 0 ? unsent : unsent.slice(sent));
-      return { sent: unsent };
+      return { sent: unsent, framed };
     } catch (error) {
-      return { sent: unsent.slice(0, sent), refused: { error } };
+      return { sent: unsent.slice(0, sent), framed, refused: { error } };
     }
   }
 

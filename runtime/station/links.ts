@@ -15,7 +15,7 @@ import type { FrameChannel, RequestHandler } from '../wire/frame-channel.js';
 import type { EventBatch, SyncRequest, WireMessage } from '../wire/protocol.js';
 import type { ErrorHandler } from '../bus/subscriptions.js';
 import type { Receiver, Transport } from '../wire/transport.js';
-import { plainBatch } from '../store/encoded-events.js';
+import { EncodedEvent, plainBatch } from '../store/encoded-events.js';
 import type { InspectionTap } from '../inspection/tap.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import type { Middleware } from '../bus/middleware.js';
@@ -37,6 +37,12 @@ export interface SyncReply {
 export interface AcceptReply {
   /** To a bus: how many of its thread's deferred events the stations hold parked, this batch's queue included. */
   readonly parked?: number;
+  /**
+   * The batch's history as the station took it, when the hop encoded it:
+   * the same events in the same order, each in a frame (`EncodedEvent`s). A
+   * bus keeps its events so from then on (`EventHistory.adopt`).
+   */
+  readonly framed?: readonly EncodedEvent[];
 }
 
 /** The `thread` of a station's endpoint: stations are per processor, not per thread. */
@@ -153,7 +159,9 @@ export class DirectStationLink implements StationLink {
     const carried = await this.#transport.carry(this.#outgoing(batch), 'station');
     if (carried.kind !== 'batch') throw new TypeError(`transport returned a ${carried.kind} for a batch`);
     this.#station.accept(carried);
-    return parkedReply(this.#station, carried.from);
+    const reply = parkedReply(this.#station, carried.from);
+    const framed = framedHistory(batch.history, carried.history);
+    return framed === undefined ? reply : { ...reply, framed };
   }
 
   /** Parked queue entries taken for a reply that never arrives go back to the station. */
@@ -220,6 +228,16 @@ export class ChannelStationLink implements StationLink {
       ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
     };
   }
+}
+
+/** `carried`, when it is `sent` as the hop encoded it: every event in a frame, in order. */
+function framedHistory(sent: readonly BusEvent[], carried: readonly BusEvent[]): readonly EncodedEvent[] | undefined {
+  if (carried === sent || carried.length !== sent.length || carried.length === 0) return undefined;
+  for (let i = 0; i < carried.length; i++) {
+    const event = carried[i];
+    if (!(event instanceof EncodedEvent) || event.timestamp !== sent[i]!.timestamp) return undefined;
+  }
+  return carried as readonly EncodedEvent[];
 }
 
 /** What a station tells the sender of a batch: a bus hears its thread's parked count, a station nothing. */

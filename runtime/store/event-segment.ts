@@ -289,7 +289,9 @@ export class EventSegment {
       if (ref === OBJECT_REF) {
         if (objects === undefined) this.#objects = [];
         this.#objects!.length = refs.length - 1;
-        this.#objects!.splice(at, 0, event);
+        // A bus's posts after a sync framed its older ones: appended, as in an objects-only segment.
+        if (at === refs.length - 1) this.#objects!.push(event);
+        else this.#objects!.splice(at, 0, event);
       } else if (objects !== undefined) {
         objects.length = refs.length - 1;
         objects.splice(at, 0, undefined);
@@ -300,6 +302,36 @@ export class EventSegment {
       if (at === this.#keys.length) this.#keys.push(key);
       else this.#keys.insert(at, key);
     }
+  }
+
+  /**
+   * Keeps event `i`, held as an object, as `framed` from now on: the same
+   * event, in a frame (a bus's, once a sync encoded it: `history.ts`
+   * `adopt`). Its index key stays: the event is the same. False (and it stays
+   * an object) when this segment's table of frames is full.
+   */
+  adopt(i: number, framed: EncodedEvent): boolean {
+    if (!isFramed(framed)) return false;
+    if (this.#refs === undefined) {
+      // An objects-only segment turns into places, with objects where events have none yet.
+      const refs = new IntColumn(Math.max(16, this.length));
+      refs.data.fill(OBJECT_REF);
+      refs.length = this.length;
+      this.#refs = refs;
+    }
+    const ref = this.#refOf(framed);
+    if (ref === OBJECT_REF) return false;
+    this.#refs.data[i] = ref;
+    this.#objects![i] = undefined;
+    return true;
+  }
+
+  /** Lets go of the array of objects once every event is kept as a place (after `adopt`). */
+  dropObjects(): void {
+    const refs = this.#refs;
+    if (refs === undefined || this.#objects === undefined) return;
+    for (let i = 0; i < refs.length; i++) if (refs.data[i] === OBJECT_REF) return;
+    this.#objects = undefined;
   }
 
   /** Removes event `at`. */

@@ -29,47 +29,17 @@
 import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
-import type { FrameMoves } from './frame-moves.js';
+import { movedKey, type FrameMoves } from './frame-moves.js';
 import { compareEvents } from './history-query.js';
+import { framedBytes, sizeClass } from './size-classes.js';
 
-/** `key` at its new place if its frame was repacked: there, or its stamp and id alone when it did not move. */
-function movedKey(moves: FrameMoves, key: EventKey): EventKey {
-  if (!(key instanceof EncodedEvent) || key.constructor !== EncodedEvent) return key;
-  const moved = moves.get(key.batch);
-  if (moved === undefined) return key;
-  return moved[key.index] ?? { timestamp: key.timestamp, id: key.id };
-}
+export { SIZE_STEP, framedBytes, sizeClass } from './size-classes.js';
 
 /** What finds an event in a history: its stamp and id. */
 export type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
 
 /** Entries dropped from the front are sliced off once this many have gone. */
 const COMPACT_HEAD = 4096;
-
-/** Sizes within this factor of the largest (and of each other, below it) count as equal for eviction: then the oldest goes first. */
-export const SIZE_STEP = 1.25;
-const LOG_STEP = Math.log(SIZE_STEP);
-
-/**
- * An event's size class below the largest (0: within `SIZE_STEP` of it). Exact bytes would let a byte more
- * (an id one digit longer, a frame laid out differently) put every new event before every old one: a history
- * at its budget would then evict each new event as it comes and keep its old ones for good.
- */
-export function sizeClass(largest: number, size: number): number {
-  return size >= largest ? 0 : Math.floor(Math.log(largest / size) / LOG_STEP);
-}
-
-/**
- * The size of event `index` of a frame as a budget counts it (`eventBytes`): its span in the body (the last
- * event's ends where the body does, when no queue follows it), or an even share of the body when the table
- * does not tell. A frame's last event counted at the frame's average looked smaller than its kind, and a
- * budget that evicts the largest first kept it, and its whole frame with it.
- */
-export function framedBytes(batch: EncodedBatch, index: number): number {
-  const next = index + 1 < batch.count ? batch.positions[index + 1]! : batch.queue.length === 0 ? batch.body.byteLength : -1;
-  const span = next - batch.positions[index]!;
-  return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
-}
 
 /** A run is `~(start * RUN_SPAN + count)` in `#nums` (negative); an entry of one event, its size (0 or more). */
 const RUN_SPAN = 1 << 11;
@@ -477,6 +447,51 @@ export class EvictionQueue {
     this.#head = 0;
     this.#end = pieces.length;
     for (let p = 0; p < pieces.length; p++) this.#write(p, pieces[p]!);
+  }
+
+  /**
+   * The entries of `sent` (events queued as themselves) hold their places in
+   * frames from now on (`framed[k]` is `sent[k]` in a frame: a bus's history
+   * after a sync, `history.ts` `adopt`), so the queue does not keep the
+   * objects alive; each keeps the size it was counted at. Sorted, only the entries
+   * from the oldest of `sent` to its newest are read (bisection); else all.
+   */
+  adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
+    if (this.#keysOnly || sent.length === 0) return;
+    const places = new Map<BusEvent, EncodedEvent>();
+    let oldest = sent[0]!;
+    let newest = sent[0]!;
+    for (let k = 0; k < sent.length; k++) {
+      const event = sent[k]!;
+      places.set(event, framed[k]!);
+      if (compareEvents(event, oldest) < 0) oldest = event;
+      if (compareEvents(event, newest) > 0) newest = event;
+    }
+    this.#last = (this.#last === undefined ? undefined : places.get(this.#last as BusEvent)) ?? this.#last;
+    for (let i = this.#sorted ? this.#lowerBound(oldest) : this.#head; i < this.#end && places.size > 0; i++) {
+      if (this.#nums[i]! < 0) continue;
+      const key = this.#heads[i] as BusEvent;
+      const found = places.get(key);
+      if (found !== undefined) {
+        this.#heads[i] = found;
+        places.delete(key);
+      } else if (this.#sorted && compareEvents(key, newest) > 0) {
+        // Past the newest sent: those not found are not queued (`high` ones, or gone).
+        break;
+      }
+    }
+  }
+
+  /** The entry before the first whose first event is not before `key` (a run there may reach past it); sorted. */
+  #lowerBound(key: EventKey): number {
+    let low = this.#head;
+    let high = this.#end;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (compareEvents(this.#keyAt(mid, 0), key) < 0) low = mid + 1;
+      else high = mid;
+    }
+    return Math.max(this.#head, low - 1);
   }
 
   /** Keeps only the events for which `held` holds (the others' events left the history another way). */

@@ -20,3 +20,11 @@ export function movedEvent(moves: FrameMoves, event: BusEvent): BusEvent {
   if (!(event instanceof EncodedEvent) || event.constructor !== EncodedEvent) return event;
   return moves.get(event.batch)?.[event.index] ?? event;
 }
+
+/** `key` at its new place if its frame was repacked: there, or its stamp and id alone when it did not move. */
+export function movedKey(moves: FrameMoves, key: Pick<BusEvent, 'timestamp' | 'id'>): Pick<BusEvent, 'timestamp' | 'id'> {
+  if (!(key instanceof EncodedEvent) || key.constructor !== EncodedEvent) return key;
+  const moved = moves.get(key.batch);
+  if (moved === undefined) return key;
+  return moved[key.index] ?? { timestamp: key.timestamp, id: key.id };
+}

@@ -1,9 +1,11 @@
 /**
  * The order of events in a history and what a query selects: shared by the
  * segments of `history.ts` and the compressed blocks of `blocks.ts`, which
- * must agree on both.
+ * must agree on both; and the check of a query a reader passes.
  */
+import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
+import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 import { typeMatchesAny } from '../type-patterns.js';
 
 /** The total order of events: timestamp, then id. */
@@ -70,3 +72,42 @@ export function lowerBoundStamp(events: readonly BusEvent[], stamp: number): num
   }
   return low;
 }
+
+const QUERY_KEYS = ['types', 'side', 'origin', 'since', 'until', 'filter'] as const;
+
+/**
+ * Checks a history query (`where` names it in errors, e.g. `history query`):
+ * known keys, a non-empty list of event types, a side, an origin thread,
+ * finite stamps and a filter function. Without `filter` allowed (a query that
+ * crosses to another thread), a filter is refused. Throws `InvalidOptionError`:
+ * a query that could only match nothing by mistake is not answered with nothing.
+ */
+export function checkHistoryQuery(query: unknown, where: string, options: { readonly filter: boolean } = { filter: true }): void {
+  if (query === undefined) return;
+  assertKnownKeys(query, QUERY_KEYS, where);
+  const { types, side, origin, since, until, filter } = query as HistoryQuery;
+  if (types !== undefined) assertTypeList(types, `${where}.types`);
+  if (side !== undefined) assertSide(side, `${where}.side`);
+  if (origin !== undefined) assertOrigin(origin, `${where}.origin`);
+  for (const [key, stamp] of [['since', since], ['until', until]] as const) {
+    if (stamp !== undefined && (typeof stamp !== 'number' || Number.isNaN(stamp))) {
+      throw new InvalidOptionError(`${where}.${key}`, `expected a timestamp (a number of milliseconds), got ${describe(stamp)}.`);
+    }
+  }
+  if (filter === undefined) return;
+  if (!options.filter) {
+    throw new InvalidOptionError(`${where}.filter`, 'a function cannot cross to another thread; filter the result here.');
+  }
+  assertFunction(filter, `${where}.filter`);
+}
+
+/** Throws `InvalidOptionError` unless `origin` names a thread: `{ processor, thread }`, integers from 0. */
+export function assertOrigin(origin: unknown, option: string): asserts origin is { readonly processor: number; readonly thread: number } {
+  assertKnownKeys(origin, ['processor', 'thread', 'generation'], option);
+  const { processor, thread } = (origin ?? {}) as { processor?: unknown; thread?: unknown };
+  if (origin === undefined || !isIndex(processor) || !isIndex(thread)) {
+    throw new InvalidOptionError(option, 'expected { processor, thread }, each an integer from 0.');
+  }
+}
+
+const isIndex = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

@@ -3,60 +3,20 @@
  * lookup indices built on first query and kept up to date afterwards.
  * Buses and stations each own one; only their actor writes to it.
  */
-import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import { typeMatches } from '../type-patterns.js';
-import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 import { BlockStore } from './block-store.js';
 import { EventBlock, HistoryView } from './blocks.js';
+import type { EncodedEvent } from './encoded-events.js';
 import { EventSegment } from './event-segment.js';
 import { HistoryIndices, idHash, keyPasses } from './history-indices.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
 import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
 // The order, the query and the one rule for selecting types (subtypes and wildcards) of histories, re-exported where readers of histories look for them.
-export { compareEvents, matchesQuery, originKey, type HistoryQuery } from './history-query.js';
+export { assertOrigin, checkHistoryQuery, compareEvents, matchesQuery, originKey, type HistoryQuery } from './history-query.js';
 export { HistoryView } from './blocks.js';
 export { typeMatches, typeMatchesAny } from '../type-patterns.js';
-
-const QUERY_KEYS = ['types', 'side', 'origin', 'since', 'until', 'filter'] as const;
-
-/**
- * Checks a history query (`where` names it in errors, e.g. `history query`):
- * known keys, a non-empty list of event types, a side, an origin thread,
- * finite stamps and a filter function. Without `filter` allowed (a query that
- * crosses to another thread), a filter is refused. Throws `InvalidOptionError`:
- * a query that could only match nothing by mistake is not answered with nothing.
- */
-export function checkHistoryQuery(query: unknown, where: string, options: { readonly filter: boolean } = { filter: true }): void {
-  if (query === undefined) return;
-  assertKnownKeys(query, QUERY_KEYS, where);
-  const { types, side, origin, since, until, filter } = query as HistoryQuery;
-  if (types !== undefined) assertTypeList(types, `${where}.types`);
-  if (side !== undefined) assertSide(side, `${where}.side`);
-  if (origin !== undefined) assertOrigin(origin, `${where}.origin`);
-  for (const [key, stamp] of [['since', since], ['until', until]] as const) {
-    if (stamp !== undefined && (typeof stamp !== 'number' || Number.isNaN(stamp))) {
-      throw new InvalidOptionError(`${where}.${key}`, `expected a timestamp (a number of milliseconds), got ${describe(stamp)}.`);
-    }
-  }
-  if (filter === undefined) return;
-  if (!options.filter) {
-    throw new InvalidOptionError(`${where}.filter`, 'a function cannot cross to another thread; filter the result here.');
-  }
-  assertFunction(filter, `${where}.filter`);
-}
-
-/** Throws `InvalidOptionError` unless `origin` names a thread: `{ processor, thread }`, integers from 0. */
-export function assertOrigin(origin: unknown, option: string): asserts origin is { readonly processor: number; readonly thread: number } {
-  assertKnownKeys(origin, ['processor', 'thread', 'generation'], option);
-  const { processor, thread } = (origin ?? {}) as { processor?: unknown; thread?: unknown };
-  if (origin === undefined || !isIndex(processor) || !isIndex(thread)) {
-    throw new InvalidOptionError(option, 'expected { processor, thread }, each an integer from 0.');
-  }
-}
-
-const isIndex = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
 /** Returns `batch` sorted by `(timestamp, id)`; the same array when it already is. */
 function sortedBatch(batch: readonly BusEvent[]): readonly BusEvent[] {
@@ -450,6 +410,30 @@ export class EventHistory {
       removed.push(found);
     }
     return removed;
+  }
+
+  /**
+   * Keeps the events of `sent` (objects this history holds) as their places
+   * in frames from now on: `framed[k]` is `sent[k]` encoded, in a frame that
+   * a sync built (a bus's, `runtime/bus/bus.ts`). Nothing joins or leaves
+   * (the observer is not told) and readers get the same events back
+   * (`plainEvents` of what they read). Events no longer held as those
+   * objects (removed, compressed) are skipped. Returns the ones adopted.
+   */
+  adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): BusEvent[] {
+    const adopted: BusEvent[] = [];
+    const touched = new Set<EventSegment>();
+    for (let k = 0; k < sent.length; k++) {
+      const event = sent[k]!;
+      if (this.#segments.length === 0 || this.#blocks?.within(event) === true) continue;
+      const segment = this.#segments[this.#segmentFor(event)]!;
+      const at = segment.indexOf(event);
+      if (at < 0 || !segment.isAt(at, event) || !segment.adopt(at, framed[k]!)) continue;
+      touched.add(segment);
+      adopted.push(event);
+    }
+    for (const segment of touched) segment.dropObjects();
+    return adopted;
   }
 
   /** Up to `count` events for which `predicate` holds, oldest first, found from the oldest end (nothing changes). */

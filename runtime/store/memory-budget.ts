@@ -26,6 +26,7 @@
 import { BusFullError } from '../../errors.js';
 import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
+import type { EncodedEvent } from './encoded-events.js';
 import { EvictionQueue, type EventKey } from './eviction-queue.js';
 import type { FrameMoves } from './frame-moves.js';
 import type { EventHistory } from './history.js';
@@ -136,6 +137,12 @@ export class MemoryBudget {
     queue.push(event, size);
     // Entries of events gone another way are dropped once they outnumber the events held.
     if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.holds(key));
+  }
+
+  /** The history keeps `sent` as their places in frames from now on (`framed`, in the same order): so do the queues. */
+  adopted(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
+    this.#queues.low.adopt(sent, framed);
+    this.#queues.normal.adopt(sent, framed);
   }
 
   /** An event of `size` bytes left the history. */

@@ -31,7 +31,7 @@ export interface MemoryStats {
   readonly evicted: number;
   /**
    * Bytes of the received frames the held events keep alive (a station keeps
-   * each event in the frame it came in; 0 for a history of objects). Not
+   * each event in the frame it came in; a bus what its syncs framed; 0 for a history of objects). Not
    * counted against the budget: a frame whose events are less than half held
    * has them copied into a frame of their own, so this stays within about
    * twice `bytes`, plus the latest batches.

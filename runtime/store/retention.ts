@@ -18,7 +18,8 @@ import { copiedPayloadBytes } from '../validate.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
-import { framedBytes, type EventKey } from './eviction-queue.js';
+import type { EventKey } from './eviction-queue.js';
+import { framedBytes } from './size-classes.js';
 import type { FrameMoves } from './frame-moves.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
@@ -125,6 +126,8 @@ export class Retention implements HistoryObserver {
    */
   #evicting: { readonly keys: readonly EventKey[]; readonly sizes: readonly number[]; at: number; byId?: Map<string, number> } | undefined =
     undefined;
+  /** A bus's: its events are counted as the objects they were posted as, also once kept in a frame (`adopt`). */
+  readonly #countsObjects: boolean;
 
   /**
    * @param options.kind which budget applies (`memory.budget.busBytes` or `stationBytes`);
@@ -145,6 +148,7 @@ export class Retention implements HistoryObserver {
       policies.budget !== undefined || policies.limits?.maxBytes !== undefined || policies.policies.some((policy) => policy.maxBytes !== undefined);
     // Without policies the history has no observer: it costs what it did before policies existed.
     const { kind = 'station', name = kind, blocks, ...historyOptions } = options;
+    this.#countsObjects = kind === 'bus';
     const compression: HistoryCompression | undefined =
       blocks === undefined || policies.compression === false
         ? undefined
@@ -186,10 +190,13 @@ export class Retention implements HistoryObserver {
    */
   #sizeOf(event: BusEvent): number {
     if (event === this.#measured) return this.#measuredSize;
-    if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
+    const framed = event instanceof EncodedEvent;
+    if (this.#evicting !== undefined && (!framed || this.#countsObjects)) {
       const size = this.#evictedSize(event.id);
       if (size !== undefined) return size;
     }
+    // A bus's event kept in a frame since a sync (`adopt`) leaves at the size it joined at: that of the object.
+    if (framed && this.#countsObjects && event.countedBytes === undefined) return eventBytes(event.decoded());
     return eventBytes(event);
   }
 
@@ -214,6 +221,19 @@ export class Retention implements HistoryObserver {
     return this.#sizeOf(event);
   }
 
+  /**
+   * The history keeps `sent` (objects it holds) as their places in frames
+   * from now on: `framed[k]` is `sent[k]` in a frame a sync built. What is
+   * counted does not change; the objects can go. Returns the ones adopted.
+   */
+  adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): BusEvent[] {
+    const adopted = this.history.adopt(sent, framed);
+    if (adopted.length > 0) this.#budget?.adopted(sent, framed);
+    // The last post is measured and joined long since: nothing more to keep it for.
+    this.#measured = undefined;
+    return adopted;
+  }
+
   /** Removes what the budget chose to evict (keys: stamp and id), counting them at the sizes it kept. */
   #evict(keys: readonly EventKey[], sizes: readonly number[]): BusEvent[] {
     this.#evicting = { keys, sizes, at: 0 };
@@ -223,6 +243,12 @@ export class Retention implements HistoryObserver {
     } finally {
       this.#evicting = undefined;
     }
+  }
+
+  /** True when the history holds at least half its budget: memory is worth CPU (a bus frames its unsent events). No budget: false. */
+  get pressed(): boolean {
+    const budget = this.#budget;
+    return budget !== undefined && budget.bytes >= budget.budget / 2;
   }
 
   /** Bytes held, as `eventBytes` counts them (0 unless some `maxBytes` is set). */

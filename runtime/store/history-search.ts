@@ -1,0 +1,41 @@
+/**
+ * A reader's search of a history that may keep events in frames (a bus's,
+ * once a sync encoded them; a station's): the reader gets plain events, its
+ * `filter` sees plain events only, and what the search returned leaves when
+ * its policy says `removeAfterSearch`.
+ */
+import type { BusEvent } from '../../types.js';
+import { plainEvent, plainEvents } from './encoded-events.js';
+import type { HistoryQuery } from './history-query.js';
+import type { Retention } from './retention.js';
+
+/** The events of `retention`'s history that match `query`, oldest first, as plain objects (expired ones gone first). */
+export function searchHistory(retention: Retention, query: HistoryQuery | undefined): BusEvent[] {
+  retention.expire();
+  if (query?.filter === undefined) {
+    const found = retention.history.query(query);
+    retention.afterSearch(found);
+    return plainEvents(found);
+  }
+  const { filter, ...indexed } = query;
+  const found = retention.history.query(indexed);
+  const plain = plainEvents(found);
+  const kept: BusEvent[] = [];
+  const searched: BusEvent[] = [];
+  plain.forEach((event, i) => {
+    if (!filter(event)) return;
+    kept.push(event);
+    searched.push(found[i]!);
+  });
+  retention.afterSearch(searched);
+  return kept;
+}
+
+/** The event with this id in `retention`'s history, as a plain object, if held (expired ones gone first). */
+export function findInHistory(retention: Retention, id: string): BusEvent | undefined {
+  retention.expire();
+  const found = retention.history.get(id);
+  if (found === undefined) return undefined;
+  retention.afterSearch([found]);
+  return plainEvent(found);
+}

@@ -1,0 +1,348 @@
+/**
+ * A bus's history after a sync: the events the sync encoded stay as their
+ * places in its frames (`EventHistory.adopt`), not as objects. Readers must
+ * not see a difference; removal, the budget's counts and its queue must
+ * follow.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { EventHistory, compareEvents, type HistoryQuery } from '../../../runtime/store/history.js';
+import { encodeFrame } from '../../../schemas/codec/index.js';
+import { EncodedEvent, UNREAD_ENDPOINT, plainEvents, scanBatch } from '../../../runtime/store/encoded-events.js';
+import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../../runtime/store/memory-policy.js';
+import { Retention } from '../../../runtime/store/retention.js';
+import { ManualClock, createRuntime, type BusEvent, type Payload, type Side } from '../../../index.js';
+import { ids } from '../../helpers.js';
+import { FRAME_UNSENT_EVENTS, Outbox } from '../../../runtime/bus/outbox.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const TYPES = ['user', 'user.login', 'user.logout', 'order', 'order.created', 'sys.tick'];
+const PAYLOADS: Payload[] = [null, 7, 'text', { user: 'ann', n: [1, 2, { ok: true }] }, new Uint8Array([1, 2, 3])];
+
+function event(key: number): BusEvent {
+  return {
+    id: `${key % 3}.${(key >> 2) % 3}.${key}`,
+    type: TYPES[key % TYPES.length]!,
+    side: key % 2 === 0 ? 'internal' : 'external',
+    timestamp: (key * 7) % 13,
+    origin: { processor: key % 3, thread: (key >> 2) % 3, generation: 0 },
+    priority: 'normal',
+    payload: PAYLOADS[key % PAYLOADS.length]!,
+    ...(key % 4 === 0 ? { topic: `topic-${key % 5}` } : {}),
+    ...(key % 5 === 0 ? { meta: { trace: `t${key}` } } : {}),
+  };
+}
+
+/** `events` as a sync's hop makes them: in frames of `size`, in order. */
+function framed(events: readonly BusEvent[], size = 256): EncodedEvent[] {
+  const out: EncodedEvent[] = [];
+  for (let i = 0; i < events.length; i += size) {
+    const frame = encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events.slice(i, i + size), queue: [] });
+    out.push(...(scanBatch(frame).history as EncodedEvent[]));
+  }
+  return out;
+}
+
+const arbQuery: fc.Arbitrary<HistoryQuery> = fc.record(
+  {
+    types: fc.array(fc.constantFrom('user', 'user.login', 'order', 'sys', 'use'), { minLength: 1, maxLength: 3 }),
+    side: fc.constantFrom<Side>('internal', 'external'),
+    origin: fc.record({ processor: fc.nat(2), thread: fc.nat(2) }),
+    since: fc.integer({ min: 0, max: 13 }),
+    until: fc.integer({ min: 0, max: 13 }),
+  },
+  { requiredKeys: [] },
+);
+
+/** Everything a reader can ask a history, as plain events. */
+function reads(history: EventHistory, queries: readonly HistoryQuery[], held: readonly BusEvent[]): unknown {
+  return {
+    snapshot: plainEvents(history.snapshot()),
+    queries: queries.map((query) => plainEvents(history.query(query))),
+    scans: queries.map((query) => plainEvents(history.scan(query))),
+    ids: held.map((event) => (history.get(event.id) === undefined ? undefined : plainEvents([history.get(event.id)!])[0])),
+    oldest: plainEvents(history.oldest(5)),
+    through: plainEvents(history.through(6)),
+    oldestOf: plainEvents(history.oldestOf('user', 3)),
+    last: history.last === undefined ? undefined : plainEvents([history.last])[0],
+    size: history.size,
+  };
+}
+
+const test = suite('EventHistory.adopt');
+
+test('adopt - every read gives equal events before and after, whatever was adopted, and removal works the same (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.nat(199), { maxLength: 80 }),
+      fc.array(fc.boolean(), { maxLength: 80 }),
+      fc.array(arbQuery, { minLength: 1, maxLength: 6 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 1, max: 9 }),
+      fc.boolean(),
+      fc.array(fc.nat(199), { maxLength: 20 }),
+      (keys, picks, queries, segmentSize, frameSize, indexFirst, later) => {
+        const events = keys.map(event);
+        const history = new EventHistory({ segmentSize });
+        const twin = new EventHistory({ segmentSize });
+        history.merge(events);
+        twin.merge(events);
+        if (indexFirst) history.query({ types: ['user'] });
+        // What a sync sent: some of what the history holds, as those objects, sorted.
+        const held = history.snapshot();
+        const sent = held.filter((_, i) => picks[i] === true);
+        const before = reads(history, queries, held);
+        const adopted = history.adopt(sent, framed(sent, frameSize));
+        assert.is(adopted.length, sent.length);
+        assert.equal(reads(history, queries, held), before);
+        // Then the history goes on as any: new events, removals by object and by predicate.
+        const more = later.map((key) => event(key + 200));
+        history.merge(more);
+        twin.merge(more);
+        const gone = held.filter((_, i) => i % 3 === 0);
+        assert.equal(plainEvents(history.remove(gone)), plainEvents(twin.remove(gone)));
+        const odd = (e: BusEvent) => e.timestamp % 2 === 1;
+        assert.equal(plainEvents(history.removeWhere(odd)), plainEvents(twin.removeWhere(odd)));
+        assert.equal(reads(history, queries, held), reads(twin, queries, held));
+      },
+    ),
+  );
+});
+
+test('adopt - a view or snapshot taken before reads the same after (a reader sees all or nothing)', () => {
+  const history = new EventHistory({ segmentSize: 4 });
+  const events = Array.from({ length: 20 }, (_, i) => event(i * 10 + 1)).sort(compareEvents);
+  history.merge(events);
+  const view = history.view();
+  const snapshot = history.snapshot();
+  history.adopt(events, framed(events, 7));
+  assert.ok(history.snapshot().every((e) => e instanceof EncodedEvent), 'every event is kept framed');
+  assert.equal([...view.pages(100)].flat(), snapshot);
+  assert.ok(snapshot.every((e, i) => e === events[i]), 'the snapshot is the objects it had');
+});
+
+test('adopt - skips events no longer held as those objects, and the ones adopted already', () => {
+  const history = new EventHistory();
+  const events = [event(1), event(2), event(3)].sort(compareEvents);
+  history.merge(events);
+  history.remove([events[0]!]);
+  const frames = framed(events);
+  assert.equal(history.adopt(events, frames), events.slice(1));
+  assert.equal(history.adopt(events, frames), []);
+  assert.equal(plainEvents(history.snapshot()), events.slice(1));
+});
+
+test('adopt - the history keeps no object of an adopted event', async () => {
+  const history = new EventHistory({ segmentSize: 8 });
+  let events: BusEvent[] | undefined = Array.from({ length: 40 }, (_, i) => event(i)).sort(compareEvents);
+  const refs = events.map((e) => new WeakRef(e));
+  history.merge(events);
+  history.query({ types: ['order'] });
+  history.adopt(events, framed(events, 16));
+  events = undefined;
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.is(refs.filter((ref) => ref.deref() !== undefined).length, 0);
+  assert.is(history.size, 40);
+});
+
+/** A bus's retention (counted as objects), posting as a bus does. */
+function busRetention(memory: MemoryOptions, clock = new ManualClock(0)): { retention: Retention; post(event: BusEvent): BusEvent[] } {
+  const retention = new Retention(new MemoryPolicies(checkMemoryOptions(memory)), () => clock.now(), { kind: 'bus', name: 'bus:0.0:external' });
+  return {
+    retention,
+    post(event) {
+      retention.admitPost(event);
+      retention.history.insert(event);
+      return retention.settle();
+    },
+  };
+}
+
+const posted = (n: number, type = 'user.login', at = 0): BusEvent[] =>
+  Array.from({ length: n }, (_, i) => ({ ...event(i), id: `0.0.${at + i}`, type, timestamp: at + i }));
+
+test('adopt - the budget counts what it counted; removal by policy, search, time and eviction gives its bytes back exactly', () => {
+  const clock = new ManualClock(0);
+  const { retention, post } = busRetention(
+    { budget: { busBytes: 1_000_000 }, policies: { 'user.login': { ttlMs: 50 }, 'user.logout': { removeAfterSearch: true } } },
+    clock,
+  );
+  const logins = posted(40, 'user.login', 0);
+  const logouts = posted(40, 'user.logout', 100);
+  for (const e of [...logins, ...logouts]) post(e);
+  const counted = retention.memoryStats()!;
+  const all = [...logins, ...logouts];
+  retention.adopt(all, framed(all, 32));
+  const { frameBytes, ...rest } = retention.memoryStats()!;
+  assert.equal({ ...rest, frameBytes: 0 }, counted, 'adopting moves events, it counts nothing');
+  assert.ok(frameBytes > 0, 'the frames they are kept in now show');
+  // After search: the logouts leave as they are read.
+  retention.afterSearch(retention.history.query({ types: ['user.logout'] }));
+  // By time: the logins' ttl passes.
+  clock.advance(100);
+  assert.is(retention.expire().length, 40);
+  assert.is(retention.history.size, 0);
+  assert.is(retention.memoryStats()!.bytes, 0);
+  assert.equal(retention.memoryStats()!.types, {});
+});
+
+test('adopt - eviction after adopt removes the oldest framed events at the sizes counted; the queue lets the objects go', async () => {
+  const { retention, post } = busRetention({ budget: { busBytes: 20_000 } });
+  // In a function of its own: a suspended async function's frame may keep the last value a loop saw.
+  const fill = (): Array<WeakRef<BusEvent>> => {
+    const first = posted(60);
+    for (const e of first) post(e);
+    retention.adopt(first, framed(first, 16));
+    return first.map((e) => new WeakRef(e));
+  };
+  const refs = fill();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.is(refs.filter((ref) => ref.deref() !== undefined).length, 0, 'neither the history nor the budget queue keeps them');
+  const before = retention.memoryStats()!.bytes;
+  let evicted: BusEvent[] = [];
+  for (const e of posted(200, 'user.login', 1000)) evicted = evicted.concat(post(e));
+  assert.ok(evicted.length > 0 && evicted[0] instanceof EncodedEvent, 'the adopted go first: they are the oldest');
+  const stats = retention.memoryStats()!;
+  assert.ok(stats.bytes <= 20_000 && stats.bytes > 0, `${stats.bytes} within the budget (was ${before})`);
+  // What is counted equals what is held, counted as posted.
+  const held = plainEvents(retention.history.snapshot());
+  const fresh = busRetention({ budget: { busBytes: 10_000_000 } });
+  for (const e of held) fresh.post(e);
+  assert.is(stats.bytes, fresh.retention.memoryStats()!.bytes);
+});
+
+const runtimeTest = suite('bus history after a sync');
+
+runtimeTest('sync - over frames, the bus keeps what it sent framed; history() and get() give the same events', async () => {
+  const runtime = createRuntime({ transport: 'frames', deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    for (let i = 0; i < 300; i++) bus.post(i % 2 === 0 ? 'user.login' : 'order.created', { n: i, who: `u${i % 7}` }, { priority: 'immediate', topic: 't' });
+    const before = bus.history();
+    const refs = before.map((e) => new WeakRef(e));
+    const some = before[17]!;
+    await bus.sync();
+    assert.equal(bus.history(), before);
+    assert.equal(bus.history({ types: ['order'], filter: (e) => (e.payload as { n: number }).n > 100 }), before.filter((e) => e.type === 'order.created' && (e.payload as { n: number }).n > 100));
+    assert.equal(bus.get(some.id), some);
+    assert.equal(ids(runtime.station('external').history()), ids(before));
+    before.length = 0;
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    // `some` is still referenced here.
+    assert.is(refs.filter((ref) => ref.deref() !== undefined).length, 1);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+runtimeTest('sync - removal after search and after delivery reach adopted events', async () => {
+  const runtime = createRuntime({
+    transport: 'frames',
+    deferred: 'manual',
+    memory: { policies: { audit: { removeAfterSearch: true }, job: { removeAfterDelivery: true } } },
+  });
+  try {
+    const bus = runtime.bus('external');
+    const seen: string[] = [];
+    bus.subscribe('job', (e) => void seen.push(e.id));
+    const audit = bus.post('audit', { a: 1 }, { priority: 'immediate' });
+    const job = bus.post('job', { j: 1 }, { priority: 'deferred' });
+    const kept = bus.post('note', 'x', { priority: 'immediate' });
+    await bus.sync();
+    assert.equal(bus.get(audit.id), audit);
+    assert.is(bus.get(audit.id), undefined, 'a search removed it');
+    bus.drain();
+    await Promise.resolve();
+    assert.equal(seen, [job.id]);
+    assert.equal(ids(bus.history()), [kept.id]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+runtimeTest('sync - over the memory transport nothing is encoded: the bus keeps its objects', async () => {
+  const runtime = createRuntime({ transport: 'memory' });
+  try {
+    const bus = runtime.bus('external');
+    const posted = bus.post('user.login', { n: 1 }, { priority: 'immediate' });
+    await bus.sync();
+    assert.is(bus.history()[0], posted);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+runtimeTest('outbox - a bus that does not sync frames its unsent events itself past FRAME_UNSENT_EVENTS, past half its budget; a sync still sends each once', async () => {
+  // About 95 B counted an event: 4 396 posts pass half of 600 kB, not the budget.
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual', memory: { budget: { busBytes: 600_000 } } });
+  try {
+    const bus = runtime.bus('external');
+    const count = FRAME_UNSENT_EVENTS + 300;
+    const refs = postMany(bus, count);
+    const before = structuredClone(bus.history());
+    // Idle steps frame whole frames, a step's worth at a time, paced (unref'd timers): wait for them to let the objects go.
+    const alive = (): number => refs.filter((ref) => ref.deref() !== undefined).length;
+    for (let turn = 0; turn < 2000 && alive() >= 256; turn++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (turn % 25 === 24) gc();
+    }
+    assert.ok(alive() < 256, `${alive()} of ${count} posts still objects`);
+    const held = bus.history();
+    assert.equal(held, before);
+    assert.is(bus.unsent, count);
+    await bus.sync();
+    assert.is(bus.unsent, 0);
+    assert.equal(ids(runtime.station('external').history()), ids(held));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+runtimeTest('outbox - under half its budget, a bus keeps its unsent events as objects (framing waits for memory to matter)', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    const refs = postMany(bus, FRAME_UNSENT_EVENTS + 300);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.is(refs.filter((ref) => ref.deref() !== undefined).length, refs.length);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+/** Posts `count` events in a function of its own (no frame of the test keeps the last one). */
+function postMany(bus: { post(type: string, payload: Payload, options: { priority: 'immediate' }): BusEvent }, count: number): Array<WeakRef<BusEvent>> {
+  const refs: Array<WeakRef<BusEvent>> = [];
+  for (let i = 0; i < count; i++) refs.push(new WeakRef(bus.post('user.login', { n: i }, { priority: 'immediate' })));
+  return refs;
+}
+
+const outboxTest = suite('Outbox.frame');
+
+outboxTest('frame - what a sync took while the outbox framed it is forgotten all the same (by id)', () => {
+  const adopted: BusEvent[] = [];
+  const outbox = new Outbox(undefined, { adopt: (sent) => void adopted.push(...sent), schedule: 'manual' });
+  const events = posted(600);
+  for (const e of events) outbox.push(e);
+  const unsent = outbox.unsent();
+  assert.is(outbox.frame(512), 512);
+  assert.is(outbox.unframed, 88);
+  assert.equal(adopted, events.slice(0, 512));
+  outbox.push(event(999));
+  outbox.sent(unsent);
+  assert.is(outbox.length, 1);
+  assert.is(outbox.unframed, 1);
+});
+
+test.run();
+runtimeTest.run();
+outboxTest.run();
