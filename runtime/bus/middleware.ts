@@ -10,7 +10,7 @@
 import { EventDroppedError, InvalidOptionError, MiddlewareFailedError } from '../../errors.js';
 import type { BusEvent, Payload, Priority, Side } from '../../types.js';
 import { describe } from '../validate.js';
-import { failures, fulfilled, type DeliveryWatch } from './outcomes.js';
+import { allOutcomes, failures, fulfilled, settledOutcome, type DeliveryWatch } from './outcomes.js';
 
 /** A post as a `before` middleware sees it: not stamped yet. */
 export interface PostDraft {
@@ -200,7 +200,7 @@ export class Pipeline {
 export class AfterWatch implements DeliveryWatch {
   readonly #pipeline: Pipeline;
   readonly #event: BusEvent;
-  readonly #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown>>> = [];
+  readonly #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> = [];
   #promised = false;
   /** Counted as they come: no second pass over the outcomes when every handler returned a plain value. */
   #failed = 0;
@@ -213,12 +213,7 @@ export class AfterWatch implements DeliveryWatch {
   handled(result: unknown): void {
     if (result instanceof Promise) {
       this.#promised = true;
-      this.#outcomes.push(
-        result.then(
-          (value: unknown) => ({ status: 'fulfilled', value }),
-          (reason: unknown) => ({ status: 'rejected', reason }),
-        ),
-      );
+      this.#outcomes.push(settledOutcome(result));
     } else this.#outcomes.push(fulfilled(result));
   }
 
@@ -228,7 +223,7 @@ export class AfterWatch implements DeliveryWatch {
   }
 
   delivered(): void {
-    if (this.#promised) this.#pipeline.track(this.#event, Promise.all(this.#outcomes));
+    if (this.#promised) this.#pipeline.track(this.#event, allOutcomes(this.#outcomes));
     else this.#pipeline.after(this.#event, { outcomes: this.#outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });
   }
 }

@@ -252,6 +252,25 @@ test('publish - a handler here that throws is a rejected outcome in the thread, 
   assert.is(remote.thread.subscriptions('external').errors, 2, 'counted there, as a local handler\'s failure is');
 });
 
+test('publish - a filter here that turns an event away leaves no outcome in the thread, as a filter there does: for publish() and after middleware', async () => {
+  const thread = remote.thread.bus('external');
+  const afters: Array<ReadonlyArray<PromiseSettledResult<unknown>>> = [];
+  thread.use({ name: 'outcomes', after: (_event, outcome) => void afters.push(outcome.outcomes) });
+  thread.subscribe('job', () => 'in the thread', { filter: (event) => event.payload === 1 });
+  bus().subscribe('job', () => 'here', { filter: (event) => event.payload === 1 });
+  await bus().state(); // the listener is in place, after the thread's own subscriber
+  const turnedAway = await bus().publish('job', 2);
+  assert.equal(turnedAway.outcomes, [], 'neither handler was called');
+  assert.is(turnedAway.failed, 0);
+  const kept = await bus().publish('job', 1);
+  const both = [
+    { status: 'fulfilled', value: 'in the thread' },
+    { status: 'fulfilled', value: 'here' },
+  ];
+  assert.equal(kept.outcomes, both);
+  assert.equal(afters, [[], both], 'the thread\'s after middleware saw the same');
+});
+
 test('publish - a handler\'s value crosses back only for an awaited event: a post()\'s handler values are never copied', async () => {
   let copies = 0;
   /** A value whose copy runs its getter: counts structured clones of it. */
