@@ -13,7 +13,7 @@ import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { LISTENER_LEASE_MS, RemoteListeners } from '../../../runtime/thread/remote-listeners.js';
 import { serveThread } from '../fixtures/served-thread.js';
 import { turns } from '../fixtures/turns.js';
-import { ids, rejects } from '../../helpers.js';
+import { gate, ids, rejects } from '../../helpers.js';
 
 const test = suite('RemoteBus subscribe, waitFor, publish');
 
@@ -33,13 +33,6 @@ test.after.each(async () => {
   await remote.stop();
   await runtime.stop();
 });
-
-/** A promise and the function that resolves it. */
-function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
-  let open!: (value: T) => void;
-  const promise = new Promise<T>((resolve) => (open = resolve));
-  return { promise, open };
-}
 
 /** Resolves with the first `count` events `bus` delivers to a subscription of `types` here. */
 function collect(bus: RemoteBus, types: string, count: number, options = {}): { events: Promise<BusEvent[]>; unsubscribe: () => void } {
