@@ -213,7 +213,7 @@ export class BusBusyError extends BusError {
 }
 
 /** Which bound a `BusFullError` hit. */
-export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit' | 'budget';
+export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit' | 'budget' | 'outbox';
 
 /**
  * A post refused because the bus is full. `'unsent'`: it holds `maxUnsent`
@@ -231,6 +231,11 @@ export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit'
  * `'budget'`: the history's memory budget (`memory.budget`, named by
  * `limit`) would need `high` events evicted to take the new ones, and those
  * are never evicted to meet a budget; `held` and `max` are bytes.
+ * `'outbox'`: the bus holds its memory budget's worth of events its station
+ * has not taken (`held` and `max` are bytes, `limit` names the budget):
+ * under the automatic sync policy, `await bus.room()`; under manual syncs
+ * (where the oldest `low` and `normal` unsent events make room) only `high`
+ * ones are left: sync the bus (`sync()`, `toStation()`).
  * Nothing already accepted is lost.
  */
 export class BusFullError extends BusError {
@@ -240,7 +245,7 @@ export class BusFullError extends BusError {
   readonly held: number;
   /** The bound. */
   readonly max: number;
-  /** With `bound: 'limit'` or `'budget'`: the option that set it, e.g. `memory.limits.maxEvents`, `memory.budget.busBytes`. */
+  /** With `bound: 'limit'`, `'budget'` or `'outbox'`: the option that set it, e.g. `memory.limits.maxEvents`, `memory.budget.busBytes`. */
   declare readonly limit?: string;
 
   constructor(held: number, max: number, bound: BusFullBound = 'unsent', limit?: string) {
@@ -264,6 +269,12 @@ function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a 
         `The history is over its memory budget: it holds ${held} bytes under ${limit} (${max}), and room for the new events ` +
         "would take evicting 'high' events, which a budget never evicts. Let events leave (removeAfterDelivery, " +
         "removeAfterSearch, ttlMs), give fewer types importance 'high', or raise the budget."
+      );
+    case 'outbox':
+      return (
+        `post() was refused: this bus holds ${held} bytes of events its station has not taken yet (${limit} is ${max}). ` +
+        'Sync it (bus.sync() or bus.toStation()); under the automatic sync policy, await bus.room() before posting more. ' +
+        "Under manual syncs the oldest unsent 'low' and 'normal' events make room: only 'high' ones were left."
       );
     case 'unsent':
       return (

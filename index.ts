@@ -84,7 +84,7 @@ export type {
   ReplyOf,
 } from './runtime/bus/typed-events.js';
 export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
-export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './runtime/store/memory-stats.js';
+export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory, UnsentDropReport } from './runtime/store/memory-stats.js';
 export type { Clock } from './runtime/clock.js';
 export type { ServiceOptions, ServiceStatusListener } from './runtime/services/service.js';
 export type { DefinedService, ServiceContext, ServiceDefinition } from './runtime/services/define-service.js';

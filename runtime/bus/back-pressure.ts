@@ -6,9 +6,10 @@
  * is slowed or refused, so memory stays bounded and the slowest sets the pace.
  */
 import { AbortedError, BusFullError, RuntimeStoppedError } from '../../errors.js';
-import type { Priority, Side } from '../../types.js';
+import type { BusEvent, Priority, Side } from '../../types.js';
 import type { BusThread } from './bus-thread.js';
 import { checkRoomOptions, type RoomOptions } from './bus-options.js';
+import type { Outbox } from './outbox.js';
 
 /** What flow control sees of its bus. */
 export interface BusGauge {
@@ -20,6 +21,8 @@ export interface BusGauge {
   queued(): number;
   /** `normal` events waiting for their delivery. */
   pending(): number;
+  /** What its station has not taken: held to the bus's memory budget in bytes. */
+  readonly outbox: Outbox;
 }
 
 interface RoomWaiter {
@@ -75,6 +78,22 @@ export class BackPressure {
     }
   }
 
+  /**
+   * Throws `BusFullError` (`bound: 'outbox'`) when `event` would take the
+   * outbox past the bus's memory budget (`outbox.ts`): under the sync policy
+   * at once, asking for a sync; under manual syncs only when nothing but
+   * `high` events could be dropped to make room. A deferred post is checked
+   * as it is posted (it joins the outbox once drained, and is never refused then).
+   */
+  admitUnsent(event: BusEvent): void {
+    try {
+      this.#bus.outbox.admit(event);
+    } catch (error) {
+      if (!this.heldBack) this.#thread.host.requestSync?.(this.#side);
+      throw error;
+    }
+  }
+
   /** See `Bus.room()`. */
   room(options?: RoomOptions): Promise<void> {
     const signal = checkRoomOptions(options);
@@ -103,10 +122,10 @@ export class BackPressure {
     return this.#bus.retired() || (this.#unsentRoom() && this.#creditRoom());
   }
 
-  /** At most half of `maxUnsent` events wait for the station (or no such bound). */
+  /** At most half of `maxUnsent` events, and of the budget's bytes, wait for the station (or no such bound). */
   #unsentRoom(): boolean {
     const max = this.#thread.host.maxUnsent;
-    return max === undefined || this.#bus.unsent() <= Math.floor(max / 2);
+    return (max === undefined || this.#bus.unsent() <= Math.floor(max / 2)) && this.#bus.outbox.halfFree;
   }
 
   /** At most half of `maxInFlight` credits are taken by this thread's subscribers (or no such bound). */

@@ -34,7 +34,7 @@ import { StationExchange, type Read } from './station-exchange.js';
 import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
-import { busRetention } from './memory-reports.js';
+import { busRetention, outboxBound } from './memory-reports.js';
 import { AfterWatch } from './middleware.js';
 import { stampPost, type PostContext } from './posting.js';
 import { awaited } from './request-reply.js';
@@ -63,7 +63,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   readonly #history: EventHistory;
   /** Accepted `deferred` events not yet delivered, in order. */
   #queue: BusEvent[] = [];
-  readonly #outbox = new Outbox();
+  readonly #outbox: Outbox;
   readonly #pressure: BackPressure;
   readonly #station: StationExchange;
   /** The automatic sync policy's `sync()` under way: a user's own sync call waits for it rather than being refused. */
@@ -113,15 +113,17 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority) => this.#pressure.admit(type, priority) };
     this.#actor = actor(this.endpoint);
     this.#reports = new ActivityReports(this.#actor);
+    this.#retention = busRetention(thread, side);
+    this.#history = this.#retention.history;
+    this.#outbox = new Outbox(outboxBound(thread, side, this.#retention));
     this.#pressure = new BackPressure(thread, side, {
       retired: () => this.#retired,
       unsent: () => this.#outbox.length,
       queued: () => this.#queue.length,
       pending: () => this.#pending.length,
+      outbox: this.#outbox,
     });
     this.#station = new StationExchange(thread, this.endpoint);
-    this.#retention = busRetention(thread, side);
-    this.#history = this.#retention.history;
   }
 
   /** The bus generation in its thread: 0 first, +1 after each `toStation()`. */
@@ -200,6 +202,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const priority = event.priority;
     // Its size limit and the history's `refuseNew` limits; its stamp and id are used up either way.
     this.#retention.admitPost(event);
+    this.#pressure.admitUnsent(event);
     this.#reports.posted++;
     this.#reports.lastId = event.id;
     const subscriptions = thread.subscriptions(this.side);
@@ -297,9 +300,10 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     return found;
   }
 
-  /** This bus's history against its memory budget: bytes, count, multipliers, by type; undefined without `memory.budget`. */
+  /** This bus's history against its memory budget (bytes, count, multipliers, by type) and its unsent events; undefined without `memory.budget`. */
   memory(): MemoryStats | undefined {
-    return this.#retention.memoryStats();
+    const stats = this.#retention.memoryStats();
+    return stats === undefined ? undefined : { ...stats, unsent: { count: this.#outbox.length, bytes: this.#outbox.bytes } };
   }
 
   /** The queue: accepted `deferred` events not yet delivered, oldest first. */

@@ -2,13 +2,15 @@
  * A bus's history under the memory policies, with its budget's changes
  * (multiplier lowered or recovered, eviction, refusal) reported as internal
  * events of its thread: `busline.memory.multiplier`, `busline.memory.evicted`,
- * `busline.memory.refused` (payloads in `memory-budget.ts`).
+ * `busline.memory.refused` (payloads in `memory-budget.ts`), and its outbox's
+ * bound, the same budget, whose drops are reported as `busline.memory.dropped`.
  */
 import type { Side } from '../../types.js';
 import type { MemoryChange } from '../store/memory-budget.js';
-import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
+import { DEFAULT_BUS_BUDGET_BYTES, NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
 import type { BusThread } from './bus-thread.js';
+import type { OutboxBound } from './outbox.js';
 
 /** Something that takes a post: the thread's internal bus. */
 interface Poster {
@@ -24,6 +26,21 @@ export function busRetention(thread: BusThread<Poster>, side: Side): Retention {
   });
   retention.onMemoryChange = (change) => queueMicrotask(() => postMemoryChange(() => thread.bus('internal'), change));
   return retention;
+}
+
+/** The bound of the outbox of a bus of `side` in `thread` whose history is `retention`: its budget; none without one. */
+export function outboxBound(thread: BusThread<Poster>, side: Side, retention: Retention): OutboxBound | undefined {
+  const policies = thread.host.memory ?? NO_MEMORY_POLICIES;
+  if (policies.budget === undefined) return undefined;
+  return {
+    budget: policies.budget.busBytes ?? DEFAULT_BUS_BUDGET_BYTES,
+    option: 'memory.budget.busBytes',
+    name: `bus:${thread.processor}.${thread.index}:${side}`,
+    refuse: thread.host.maxBatch !== undefined,
+    sizeOf: (event) => retention.sizeOf(event),
+    importance: (type) => policies.of(type)?.importance ?? 'normal',
+    dropped: (payload) => queueMicrotask(() => postMemoryChange(() => thread.bus('internal'), { type: 'busline.memory.dropped', payload })),
+  };
 }
 
 /**

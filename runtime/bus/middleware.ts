@@ -10,7 +10,7 @@
 import { EventDroppedError, InvalidOptionError, MiddlewareFailedError } from '../../errors.js';
 import type { BusEvent, Payload, Priority, Side } from '../../types.js';
 import { describe } from '../validate.js';
-import { allOutcomes, failures, fulfilled, settledOutcome, type DeliveryWatch } from './outcomes.js';
+import { allOutcomes, failures, fulfilled, returnedNothing, RETURNED_NOTHING, settledOutcome, type DeliveryWatch } from './outcomes.js';
 
 /** A post as a `before` middleware sees it: not stamped yet. */
 export interface PostDraft {
@@ -35,7 +35,8 @@ export type BeforeResult = void | undefined | { readonly payload: Payload } | { 
 export interface DeliveryOutcome {
   /**
    * One per handler the event reached, in subscription order (as `publish()` gives them). The outcome of
-   * a handler that returned nothing is one shared, frozen `{ status: 'fulfilled', value: undefined }`.
+   * a handler that returned nothing is one shared, frozen `{ status: 'fulfilled', value: undefined }`;
+   * when every handler returned nothing, the array is shared and frozen too.
    */
   readonly outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
   /** How many handlers failed. */
@@ -200,7 +201,9 @@ export class Pipeline {
 export class AfterWatch implements DeliveryWatch {
   readonly #pipeline: Pipeline;
   readonly #event: BusEvent;
-  readonly #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> = [];
+  /** Made at the first outcome that is not "returned nothing": until then `#nothing` counts them. */
+  #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> | undefined;
+  #nothing = 0;
   #promised = false;
   /** Counted as they come: no second pass over the outcomes when every handler returned a plain value. */
   #failed = 0;
@@ -211,19 +214,31 @@ export class AfterWatch implements DeliveryWatch {
   }
 
   handled(result: unknown): void {
+    if (result === undefined && this.#outcomes === undefined) {
+      this.#nothing++;
+      return;
+    }
+    const outcomes = this.#made();
     if (result instanceof Promise) {
       this.#promised = true;
-      this.#outcomes.push(settledOutcome(result));
-    } else this.#outcomes.push(fulfilled(result));
+      outcomes.push(settledOutcome(result));
+    } else outcomes.push(fulfilled(result));
   }
 
   failed(reason: unknown): void {
     this.#failed++;
-    this.#outcomes.push({ status: 'rejected', reason });
+    this.#made().push({ status: 'rejected', reason });
+  }
+
+  /** The outcomes so far, in an array of their own from now on. */
+  #made(): Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> {
+    return (this.#outcomes ??= new Array<PromiseSettledResult<unknown>>(this.#nothing).fill(RETURNED_NOTHING));
   }
 
   delivered(): void {
-    if (this.#promised) this.#pipeline.track(this.#event, allOutcomes(this.#outcomes));
-    else this.#pipeline.after(this.#event, { outcomes: this.#outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });
+    const outcomes = this.#outcomes;
+    if (outcomes === undefined) this.#pipeline.after(this.#event, { outcomes: returnedNothing(this.#nothing), failed: 0 });
+    else if (this.#promised) this.#pipeline.track(this.#event, allOutcomes(outcomes));
+    else this.#pipeline.after(this.#event, { outcomes: outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });
   }
 }

@@ -17,7 +17,21 @@ export interface DeliveryWatch {
 }
 
 /** The outcome of every handler that returned nothing: one frozen object, not one per handler call. */
-const RETURNED_NOTHING: PromiseFulfilledResult<unknown> = Object.freeze({ status: 'fulfilled', value: undefined });
+export const RETURNED_NOTHING: PromiseFulfilledResult<unknown> = Object.freeze({ status: 'fulfilled', value: undefined });
+
+/** Handlers per delivery up to which the outcomes of one where every handler returned nothing are shared. */
+const SHARED_OUTCOMES = 64;
+/** By handler count: the outcomes of a delivery where each handler returned nothing. */
+const returnedNothingByCount: Array<ReadonlyArray<PromiseSettledResult<unknown>>> = [];
+
+/**
+ * The outcomes of a delivery to `count` handlers that each returned nothing:
+ * one frozen array per count (up to `SHARED_OUTCOMES`), not one per delivery.
+ */
+export function returnedNothing(count: number): ReadonlyArray<PromiseSettledResult<unknown>> {
+  if (count > SHARED_OUTCOMES) return new Array<PromiseSettledResult<unknown>>(count).fill(RETURNED_NOTHING);
+  return (returnedNothingByCount[count] ??= Object.freeze(new Array<PromiseSettledResult<unknown>>(count).fill(RETURNED_NOTHING)));
+}
 
 /** The outcome of a handler that returned `value` (not a promise); shared (frozen) when it returned nothing. */
 export function fulfilled(value: unknown): PromiseFulfilledResult<unknown> {

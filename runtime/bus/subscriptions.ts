@@ -95,6 +95,12 @@ export class Subscriptions {
   readHeld = false;
   /** Called each time a subscriber's promise settles (the thread's bus gives credits back). */
   onSettled: (() => void) | undefined;
+  /**
+   * Called when a subscription adds a pattern to `interest()`: the stations
+   * hold events for this thread by the interest its last read declared, so
+   * the thread asks for a read that declares the new one.
+   */
+  onWidened: (() => void) | undefined;
   /** Watches the next delivery, whichever event (an `immediate` post delivers before it returns its id). */
   #watchNext: DeliveryWatch | undefined;
   /** Watches by event id. */
@@ -149,10 +155,12 @@ export class Subscriptions {
       entry.active = false;
       return subscription;
     }
+    const before = this.onWidened === undefined ? undefined : this.interest();
     this.#entries = [...this.#entries, entry];
     this.#byType.clear();
     if (entry.async) this.asyncCount++;
     signal?.addEventListener('abort', subscription.unsubscribe, { once: true });
+    if (before !== undefined && entry.patterns.some((pattern) => !before.includes(pattern))) this.onWidened?.();
     return subscription;
   }
 

@@ -10,6 +10,7 @@ import { BusFullError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import { EventSet, WeakEventSet } from '../store/encoded-events.js';
 import { EventSegment } from '../store/event-segment.js';
+import type { FrameMoves } from '../store/frame-moves.js';
 import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
 
 /** Events that arrived one after another, numbered from `first`. */
@@ -135,6 +136,16 @@ export class Arrivals {
     this.#runs = runs;
     this.#total = total;
     this.#removed = new EventSet();
+  }
+
+  /**
+   * The runs follow events that moved out of sparse frames (`frame-moves.ts`);
+   * removed events are dropped first (they did not move: their places would
+   * keep the old frames, and a removal is known by its place).
+   */
+  relocate(moves: FrameMoves): void {
+    if (this.#removed.size > 0) this.#compact();
+    for (const run of this.#runs) run.events.relocate(moves);
   }
 
   /** The runs, oldest first (the interest tracker walks them to find what every interested reader has read). */

@@ -20,7 +20,10 @@
  *   read, which declares it again: a subscription added in between counts
  *   from that read on. An event that left before it is gone, as under
  *   JetStream (a consumer created later does not get it); one still held for
- *   another reader reaches it with that read.
+ *   another reader reaches it with that read. Under the sync policy a
+ *   subscription that adds a pattern asks for that read at once
+ *   (`Subscriptions.onWidened`, `thread/thread.ts`); under manual syncs the
+ *   user syncs the subscribing thread.
  *
  * A reader that declares nothing (a station read without the field: tests,
  * more patterns than `MAX_DECLARED_PATTERNS`, a `*` subscription) is
@@ -45,6 +48,7 @@ import type { BusEvent, Endpoint, Side } from '../../types.js';
 import { originKey, typeMatchesAny } from '../store/history.js';
 import { matchesEverything } from '../type-patterns.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
+import { movedEvent, type FrameMoves } from '../store/frame-moves.js';
 import type { Arrivals } from './arrivals.js';
 
 /** One reader of a station, as far as the station knows it. */
@@ -235,6 +239,16 @@ export class Interest {
     if (this.#waitingCount > 2 * held + 4096) this.#sweep(arrivals);
     if (this.#letGo !== undefined && released.length > 0) this.#remember(released);
     return released;
+  }
+
+  /** Events held for readers follow those that moved out of sparse frames (`frame-moves.ts`). */
+  relocate(moves: FrameMoves): void {
+    for (const list of this.#waiting.values()) {
+      list.forEach((waiting, i) => {
+        const event = movedEvent(moves, waiting.event);
+        if (event !== waiting.event) list[i] = { ...waiting, event };
+      });
+    }
   }
 
   #sweep(arrivals: Arrivals): void {

@@ -24,7 +24,7 @@ import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
 import type { MemoryChange, MemoryStats } from '../store/memory-stats.js';
 import { Interest, withoutDeliveredTransient } from './interest.js';
-import { keepable } from './repack.js';
+import { FrameCompactor, keepable } from './repack.js';
 
 /** Options of `station.fromMain()` and `station.roundTrip()`. */
 export interface FromMainOptions {
@@ -64,13 +64,11 @@ export class Station {
   readonly #arrivals = new Arrivals();
   /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
   readonly #interest: Interest;
+  /** Copies the few events left in mostly emptied frames out of them, so that those frames can go (`repack.ts`). */
+  readonly #frames = new FrameCompactor(() => ({ history: this.#history, arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent }));
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
-  /**
-   * The main station refused this local station's last `toMain()` (`BUS_FULL`):
-   * a processor's reader elsewhere is behind. Its threads' batches are then
-   * refused too once `maxBacklog` events wait here for the main station.
-   */
+  /** The main station refused this local station's last `toMain()` (`BUS_FULL`: a reader elsewhere is behind): its threads' batches are refused too once `maxBacklog` events wait here. */
   #heldUpstream = false;
   /** Events of a `toMain()` under way: they count as waiting here until the main station has taken them. */
   #pushing = 0;
@@ -169,6 +167,7 @@ export class Station {
     if (removed.length === 0) return;
     this.#arrivals.remove(removed, delivered);
     this.journal?.record({ op: 'remove', side: this.side, ids: removed.map((event) => event.id) });
+    this.#frames.removed(removed.length);
   }
 
   /** Events that leave once delivered and that every reader who may want them has read leave now. */

@@ -11,6 +11,7 @@
 import { eventIdAt, type EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
+import type { FrameMoves } from './frame-moves.js';
 import { idHash, keyMayHaveId, typeBit, type HistoryIndices } from './history-indices.js';
 import { IdFilter } from './id-filter.js';
 
@@ -368,6 +369,57 @@ export class EventSegment {
       part.#ids = undefined;
     }
     return part;
+  }
+
+  /** Adds to `counts`, per frame this segment refers to, how many of its events the segment holds. */
+  countFrames(counts: Map<EncodedBatch, number>): void {
+    const refs = this.#refs;
+    if (refs === undefined) return;
+    const perSlot = new Int32Array(this.#sources.length);
+    for (let i = 0; i < refs.length; i++) if (refs.data[i] !== OBJECT_REF) perSlot[(refs.data[i]! / INDEX_SPAN) | 0]!++;
+    this.#sources.forEach((batch, slot) => {
+      if (perSlot[slot]! > 0) counts.set(batch, (counts.get(batch) ?? 0) + perSlot[slot]!);
+    });
+  }
+
+  /** Appends to `out` the events held in one of `frames`, in order. */
+  eventsIn(frames: ReadonlySet<EncodedBatch>, out: BusEvent[]): void {
+    const refs = this.#refs;
+    if (refs === undefined || !this.#sources.some((batch) => frames.has(batch))) return;
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs.data[i]!;
+      if (ref !== OBJECT_REF && frames.has(this.#sources[(ref / INDEX_SPAN) | 0]!)) out.push(this.at(i));
+    }
+  }
+
+  /** Moves the events of frames `moves` names to their new places; the table of frames lets go of the old ones. */
+  relocate(moves: FrameMoves): void {
+    const refs = this.#refs;
+    if (refs === undefined || !this.#sources.some((batch) => moves.has(batch))) return;
+    const old = this.#sources;
+    const sources: EncodedBatch[] = [];
+    const slots = new Map<EncodedBatch, number>();
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs.data[i]!;
+      if (ref === OBJECT_REF) continue;
+      let batch = old[(ref / INDEX_SPAN) | 0]!;
+      let index = ref % INDEX_SPAN;
+      const to = moves.get(batch)?.[index];
+      if (to !== undefined) ({ batch, index } = to);
+      let slot = slots.get(batch);
+      if (slot === undefined && sources.length < MAX_SOURCES) slots.set(batch, (slot = sources.push(batch) - 1));
+      if (slot !== undefined) {
+        refs.data[i] = slot * INDEX_SPAN + index;
+        continue;
+      }
+      // More frames than a table holds (events from many small ones): this one is kept as an object.
+      refs.data[i] = OBJECT_REF;
+      this.#objects ??= [];
+      this.#objects.length = refs.length;
+      this.#objects[i] = new EncodedEvent(batch, index);
+    }
+    this.#sources = sources;
+    this.#sharedSources = false;
   }
 
   /** The ref of `event`: its place in its frame, or OBJECT_REF. */

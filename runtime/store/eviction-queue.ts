@@ -19,6 +19,7 @@
 import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
+import type { FrameMoves } from './frame-moves.js';
 import { compareEvents } from './history-query.js';
 
 /** What finds an event in a history: its stamp and id. */
@@ -167,6 +168,32 @@ export class EvictionQueue {
     this.#places = places;
     this.#sizes = sizes;
     this.#head = 0;
+  }
+
+  /**
+   * Entries of events that moved out of sparse frames (`frame-moves.ts`) follow
+   * them; an entry of such a frame whose event did not move (it left the
+   * history, or sits in a compressed block) keeps its stamp and id alone. None
+   * holds an old frame after this.
+   */
+  relocate(moves: FrameMoves): void {
+    const keys = this.#keys;
+    const places = this.#places;
+    for (let i = this.#head; i < keys.length; i++) {
+      const place = places[i]!;
+      const moved = place < 0 ? undefined : moves.get(keys[i] as EncodedBatch);
+      if (moved === undefined) continue;
+      const to = moved[place];
+      if (to !== undefined) {
+        keys[i] = to.batch;
+        places[i] = to.index;
+      } else {
+        const { timestamp, id } = this.#keyAt(i);
+        keys[i] = { timestamp, id };
+        places[i] = -1;
+      }
+    }
+    if (this.#last !== undefined) this.#last = { timestamp: this.#last.timestamp, id: this.#last.id };
   }
 
   /** Forgets every entry. */

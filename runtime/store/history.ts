@@ -14,11 +14,9 @@ import { HistoryIndices, idHash, keyPasses } from './history-indices.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
 import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
-// The order and the query of histories, re-exported where readers of histories look for them.
+// The order, the query and the one rule for selecting types (subtypes and wildcards) of histories, re-exported where readers of histories look for them.
 export { compareEvents, matchesQuery, originKey, type HistoryQuery } from './history-query.js';
 export { HistoryView } from './blocks.js';
-
-// The one rule for selecting types (subtypes and wildcards), re-exported where readers of histories look for it.
 export { typeMatches, typeMatchesAny } from '../type-patterns.js';
 
 const QUERY_KEYS = ['types', 'side', 'origin', 'since', 'until', 'filter'] as const;
@@ -62,9 +60,7 @@ const isIndex = (value: unknown): value is number => typeof value === 'number' &
 
 /** Returns `batch` sorted by `(timestamp, id)`; the same array when it already is. */
 function sortedBatch(batch: readonly BusEvent[]): readonly BusEvent[] {
-  for (let i = 1; i < batch.length; i++) {
-    if (compareEvents(batch[i - 1]!, batch[i]!) > 0) return [...batch].sort(compareEvents);
-  }
+  for (let i = 1; i < batch.length; i++) if (compareEvents(batch[i - 1]!, batch[i]!) > 0) return [...batch].sort(compareEvents);
   return batch;
 }
 
@@ -80,7 +76,6 @@ export interface HistoryObserver {
 
 /** Default number of events per history segment. */
 export const HISTORY_SEGMENT_SIZE = 2048;
-
 /** Most events in a block made by merging blocks. */
 const MAX_BLOCK_EVENTS = 16_384;
 /** Most milliseconds of compression work per idle step. */
@@ -221,6 +216,11 @@ export class EventHistory {
   /** True when an event with this id is held. */
   has(id: string): boolean {
     return this.get(id) !== undefined;
+  }
+
+  /** @internal The uncompressed segments: `station/repack.ts` counts the frames they keep alive and moves their events out of sparse ones. */
+  get segments(): readonly EventSegment[] {
+    return this.#segments;
   }
 
   #index(): HistoryIndices {

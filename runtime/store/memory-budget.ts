@@ -24,8 +24,10 @@
  * swing, and the reports of changes stay few.
  */
 import { BusFullError } from '../../errors.js';
+import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EvictionQueue, type EventKey } from './eviction-queue.js';
+import type { FrameMoves } from './frame-moves.js';
 import type { EventHistory } from './history.js';
 import type { EvictionReport, HistoryKind, MemoryChange, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './memory-stats.js';
 
@@ -70,7 +72,9 @@ export class MemoryBudget {
   /** Bytes of events that may be evicted (not `high`). */
   #evictable = 0;
   readonly #types = new Map<string, TypeTally>();
-  #last: { readonly type: string; readonly tally: TypeTally } | undefined = undefined;
+  /** The last type tallied and its tally: two fields, not an object, since posts of two types in turn switch at every post. */
+  #lastType: string | undefined = undefined;
+  #lastTally: TypeTally | undefined = undefined;
   /** Multiplier step by policy; a policy absent is at step 0 (1). */
   readonly #steps = new Map<AppliedPolicy, number>();
   /** Bytes in and out since the last multiplier change. */
@@ -151,14 +155,14 @@ export class MemoryBudget {
 
   #tally(type: string): TypeTally {
     // Posts of one type often follow each other: the last tally is kept at hand.
-    const last = this.#last;
-    if (last !== undefined && last.type === type && last.tally.count > 0) return last.tally;
+    if (type === this.#lastType && this.#lastTally!.count > 0) return this.#lastTally!;
     let tally = this.#types.get(type);
     if (tally === undefined) {
       const policy = this.#policies.of(type);
       this.#types.set(type, (tally = { count: 0, bytes: 0, policy, importance: policy?.importance ?? 'normal' }));
     }
-    this.#last = { type, tally };
+    this.#lastType = type;
+    this.#lastTally = tally;
     return tally;
   }
 
@@ -324,12 +328,29 @@ export class MemoryBudget {
     return removed;
   }
 
+  /** The eviction queues follow events that moved out of sparse frames (`frame-moves.ts`). */
+  relocate(moves: FrameMoves): void {
+    this.#queues.low.relocate(moves);
+    this.#queues.normal.relocate(moves);
+  }
+
   /** What the history holds against its budget. */
   stats(count: number): MemoryStats {
     const multipliers: Record<string, number> = {};
     for (const policy of this.#steps.keys()) multipliers[policy.pattern] = this.multiplier(policy);
     const types: Record<string, TypeMemory> = {};
     for (const [type, { count: events, bytes }] of this.#types) types[type] = { count: events, bytes };
-    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted };
+    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes() };
+  }
+
+  /** Bytes of the memory the frames of the history's events are in (each buffer once: a frame may be a view of a larger one). */
+  #frameBytes(): number {
+    const frames = new Map<EncodedBatch, number>();
+    for (const segment of this.#history.segments) segment.countFrames(frames);
+    const buffers = new Set<ArrayBufferLike>();
+    for (const batch of frames.keys()) buffers.add(batch.body.buffer);
+    let bytes = 0;
+    for (const buffer of buffers) bytes += buffer.byteLength;
+    return bytes;
   }
 }

@@ -323,6 +323,8 @@ export class MemoryPolicies {
 
   /** The policy events of `type` fall under: the most specific one whose type is `type` or a supertype. */
   of(type: string): AppliedPolicy | undefined {
+    // The default (a budget, no policies) asks at every post: no lookup then.
+    if (this.policies.length === 0) return undefined;
     let found = this.#byType.get(type);
     if (found === undefined) {
       found = this.policies.find((policy) => typeMatches(policy.pattern, type)) ?? null;

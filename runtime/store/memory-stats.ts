@@ -29,6 +29,16 @@ export interface MemoryStats {
   readonly types: { readonly [type: string]: TypeMemory };
   /** Events evicted to meet the budget so far. */
   readonly evicted: number;
+  /**
+   * Bytes of the received frames the held events keep alive (a station keeps
+   * each event in the frame it came in; 0 for a history of objects). Not
+   * counted against the budget: a frame whose events are less than half held
+   * has them copied into a frame of their own, so this stays within about
+   * twice `bytes`, plus the latest batches.
+   */
+  readonly frameBytes: number;
+  /** A bus's: the events its station has not taken yet (its outbox, held to the same budget), and their bytes. */
+  readonly unsent?: { readonly count: number; readonly bytes: number };
 }
 
 /** Payload of `busline.memory.multiplier`: a type's size-limit multiplier went down (over budget) or back up. */
@@ -58,6 +68,25 @@ export interface EvictionReport {
 }
 
 /**
+ * Payload of `busline.memory.dropped`: one round of unsent events a bus let
+ * go under manual syncs, its outbox (what its station has not seen) being
+ * at its budget: its station never gets them. The oldest go, `low` first,
+ * then `normal`; `high` never.
+ */
+export interface UnsentDropReport {
+  /** The bus: `bus:<processor>.<thread>:<side>`. */
+  readonly history: string;
+  readonly count: number;
+  /** Bytes freed. */
+  readonly freed: number;
+  /** The types dropped, each once. */
+  readonly types: readonly string[];
+  /** Bytes of unsent events after it. */
+  readonly bytes: number;
+  readonly budget: number;
+}
+
+/**
  * Payload of `busline.memory.refused`: new events refused under memory
  * pressure, by the budget (`reason: 'budget'`) or by a size limit a lowered
  * multiplier set (`'sizeLimit'`). One report per episode: the next comes
@@ -77,4 +106,5 @@ export interface RefusalReport {
 export type MemoryChange =
   | { readonly type: 'busline.memory.multiplier'; readonly payload: MultiplierChange }
   | { readonly type: 'busline.memory.evicted'; readonly payload: EvictionReport }
+  | { readonly type: 'busline.memory.dropped'; readonly payload: UnsentDropReport }
   | { readonly type: 'busline.memory.refused'; readonly payload: RefusalReport };

@@ -19,6 +19,7 @@ import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
 import type { EventKey } from './eviction-queue.js';
+import type { FrameMoves } from './frame-moves.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
@@ -46,7 +47,9 @@ export function eventBytes(event: BusEvent): number {
     const counted = event.countedBytes;
     if (counted !== undefined) return counted;
     const { batch, index } = event;
-    const next = index + 1 < batch.count ? batch.positions[index + 1]! : -1;
+    // The last event of a frame ends about where the body does, when no queue follows it: counted at the frame's
+    // average instead, a frame's last event looked smaller than its kind, and a budget that evicts the largest first kept it.
+    const next = index + 1 < batch.count ? batch.positions[index + 1]! : batch.queue.length === 0 ? batch.body.byteLength : -1;
     const span = next - batch.positions[index]!;
     return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
   }
@@ -60,7 +63,11 @@ export function eventBytes(event: BusEvent): number {
 /** `eventBytes` of an event just posted: its payload was measured as post() copied it (`copiedPayloadBytes`), not walked again. */
 function postBytes(event: BusEvent): number {
   const copied = copiedPayloadBytes(event.payload);
-  return copied < 0 ? eventBytes(event) : labelBytes(event) + copied;
+  if (copied < 0) return eventBytes(event);
+  // Most posts have neither topic nor meta. Their id (`<processor>.<thread>.<n>`) and type (the type rule in
+  // validate.ts) are ASCII: a byte a character, no walk over them.
+  if (event.topic !== undefined || event.meta !== undefined) return labelBytes(event) + copied;
+  return EVENT_OVERHEAD_BYTES + event.id.length + event.type.length + copied;
 }
 
 /** `eventBytes` but the payload: the overhead, id, type, topic and meta. */
@@ -83,6 +90,9 @@ interface Refusal {
   readonly max: number;
   readonly limit: string;
 }
+
+/** What `settle()` returns when nothing left (at nearly every post): one frozen array, not one per call. */
+const NOTHING_LEFT: BusEvent[] = Object.freeze([]) as unknown as BusEvent[];
 
 const IMPORTANCE_ORDER: readonly Importance[] = ['low', 'normal', 'high'];
 
@@ -114,8 +124,12 @@ export class Retention implements HistoryObserver {
   /** The last post measured by `admitPost`, and its size, so that joining the history does not measure it again. */
   #measured: BusEvent | undefined = undefined;
   #measuredSize = 0;
-  /** Sizes of the events an eviction is removing, by id: the budget kept them. */
-  #evicting: Map<string, number> | undefined = undefined;
+  /**
+   * The keys and sizes of an eviction under way (the budget kept the sizes). The history removes them in
+   * this order, skipping those gone: a cursor finds each one's size, and a map only if one comes out of order.
+   */
+  #evicting: { readonly keys: readonly EventKey[]; readonly sizes: readonly number[]; at: number; byId?: Map<string, number> } | undefined =
+    undefined;
 
   /**
    * @param options.kind which budget applies (`memory.budget.busBytes` or `stationBytes`);
@@ -164,6 +178,11 @@ export class Retention implements HistoryObserver {
     return this.#budget?.stats(this.history.size);
   }
 
+  /** What the budget keeps of events follows those that moved out of sparse frames (`frame-moves.ts`). */
+  relocate(moves: FrameMoves): void {
+    this.#budget?.relocate(moves);
+  }
+
   /**
    * An event's size as counted here: a frame's event knows it; a post's was
    * measured by `admitPost`, an evicted one's kept by the budget; others
@@ -173,17 +192,36 @@ export class Retention implements HistoryObserver {
   #sizeOf(event: BusEvent): number {
     if (event === this.#measured) return this.#measuredSize;
     if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
-      const size = this.#evicting.get(event.id);
+      const size = this.#evictedSize(event.id);
       if (size !== undefined) return size;
     }
     return eventBytes(event);
   }
 
+  /** The size the budget kept for the evicted event with this id, if it is one. */
+  #evictedSize(id: string): number | undefined {
+    const evicting = this.#evicting!;
+    if (evicting.byId !== undefined) return evicting.byId.get(id);
+    const { keys, sizes } = evicting;
+    // In order: the next keys (those before it are gone already).
+    for (let i = evicting.at; i < keys.length; i++) {
+      if (keys[i]!.id !== id) continue;
+      evicting.at = i + 1;
+      return sizes[i];
+    }
+    evicting.byId = new Map();
+    for (let i = 0; i < keys.length; i++) evicting.byId.set(keys[i]!.id, sizes[i]!);
+    return evicting.byId.get(id);
+  }
+
+  /** An event's size as this history counts it (a post's as `admitPost` measured it). */
+  sizeOf(event: BusEvent): number {
+    return this.#sizeOf(event);
+  }
+
   /** Removes what the budget chose to evict (keys: stamp and id), counting them at the sizes it kept. */
   #evict(keys: readonly EventKey[], sizes: readonly number[]): BusEvent[] {
-    const evicting = new Map<string, number>();
-    for (let i = 0; i < keys.length; i++) evicting.set(keys[i]!.id, sizes[i]!);
-    this.#evicting = evicting;
+    this.#evicting = { keys, sizes, at: 0 };
     try {
       // The history finds events by stamp and id: a key stands for its event.
       return this.history.remove(keys as readonly BusEvent[]);
@@ -359,7 +397,8 @@ export class Retention implements HistoryObserver {
 
   /**
    * Expires what is due, removes the oldest beyond `discard: 'oldest'`
-   * limits, then meets the budget (multipliers, eviction). Returns what left.
+   * limits, then meets the budget (multipliers, eviction). Returns what left
+   * (a shared, frozen empty array when nothing did).
    */
   settle(): BusEvent[] {
     if (this.policies.none) return [];
@@ -376,7 +415,7 @@ export class Retention implements HistoryObserver {
       this.removedCount += evicted.length;
       left = left === undefined || left.length === 0 ? evicted : left.concat(evicted);
     }
-    return left ?? [];
+    return left ?? NOTHING_LEFT;
   }
 
   /** Removes the events whose `ttlMs` or `maxAgeMs` has passed, if any is due. Returns them. */

@@ -62,6 +62,10 @@ export class Thread implements BusThread<Bus>, ActorThread {
     for (const side of SIDES) {
       if (host.metrics !== undefined) this.#subscriptions[side].metrics = new BusMetrics(`${processor}.${index}`, side);
       this.#subscriptions[side].onSettled = () => busControl.subscribersSettled(this.#buses[side]);
+      // Under the sync policy, where events leave stations once delivered: the new interest counts from the next read.
+      if (host.maxBatch !== undefined && host.memory?.afterDelivery === true) {
+        this.#subscriptions[side].onWidened = () => queueMicrotask(() => this.host.running && this.host.requestSync?.(side));
+      }
     }
     this.#buses = { internal: this.#createBus('internal', 0), external: this.#createBus('external', 0) };
     this.actors = new UserActors(this);

@@ -112,6 +112,46 @@ test('after - handlers that returned nothing share one frozen outcome; values an
   assert.is(published.outcomes[0], first.outcomes[0], 'publish() outcomes share it too');
 });
 
+test('after - when every handler returned nothing, the outcomes array is shared and frozen; a value, a throw or a promise after them gets an array of its own', async () => {
+  const bus = runtime.bus('external');
+  const seen: DeliveryOutcome[] = [];
+  bus.use({ after: (_event, outcome) => void seen.push(outcome) });
+  const failure = new Error('third failed');
+  let third: 'nothing' | 'value' | 'throw' | 'promise' = 'nothing';
+  bus.subscribe('tick', () => {});
+  bus.subscribe('tick', () => {});
+  bus.subscribe('tick', () => {
+    if (third === 'value') return 3;
+    if (third === 'throw') throw failure;
+    if (third === 'promise') return Promise.resolve('later');
+    return undefined;
+  });
+  bus.post('tick', {}, { priority: 'immediate' });
+  bus.post('tick', {}, { priority: 'immediate' });
+  const [first, second] = seen as [DeliveryOutcome, DeliveryOutcome];
+  const nothing = { status: 'fulfilled', value: undefined };
+  assert.equal(first, { outcomes: [nothing, nothing, nothing], failed: 0 });
+  assert.is(first.outcomes, second.outcomes, 'one array for every such delivery');
+  assert.ok(Object.isFrozen(first.outcomes), 'shared, so frozen');
+  third = 'value';
+  bus.post('tick', {}, { priority: 'immediate' });
+  third = 'throw';
+  bus.post('tick', {}, { priority: 'immediate' });
+  third = 'promise';
+  bus.post('tick', {}, { priority: 'immediate' });
+  // Its own after runs too, after the post's: both once their promises have settled.
+  await bus.publish('tick', {});
+  assert.is(seen.length, 6);
+  const [, , withValue, withThrow, withPromise, published] = seen as DeliveryOutcome[];
+  assert.equal(withValue, { outcomes: [nothing, nothing, { status: 'fulfilled', value: 3 }], failed: 0 });
+  assert.ok(!Object.isFrozen(withValue!.outcomes));
+  assert.is(withValue!.outcomes[0], first.outcomes[0], 'the shared outcome of a handler that returned nothing, in an array of its own');
+  assert.equal(withThrow, { outcomes: [nothing, nothing, { status: 'rejected', reason: failure }], failed: 1 });
+  assert.equal(withPromise, { outcomes: [nothing, nothing, { status: 'fulfilled', value: 'later' }], failed: 0 });
+  assert.equal(published, withPromise);
+  assert.is.not(withValue!.outcomes, withThrow!.outcomes);
+});
+
 test('order - runtime middleware, then the bus\'s, in registration order; after in reverse', async () => {
   await runtime.stop();
   const order: string[] = [];

@@ -1,14 +1,20 @@
 /**
- * A long-ish run under the sync policy whose station histories stay bounded:
- * 20 000 events whose policy removes them after delivery go through 1
- * processor (the root) × 2 worker threads, to an actor subscribed to them
- * in the other worker, and its local station and the main station let them
- * go once their readers have read them. Sizes are read from the stations (counts and bytes), not
- * from the process's memory.
+ * Long-ish runs whose station memory stays bounded:
+ *
+ * - under the sync policy, 20 000 events whose policy removes them after
+ *   delivery go through 1 processor (the root) × 2 worker threads, to an
+ *   actor subscribed to them in the other worker, and its local station and
+ *   the main station let them go once their readers have read them;
+ * - under a small budget, in one process with an embedded processor, frames
+ *   of evicted events with one `high` event each: the frames go, the events
+ *   that stay are copied out of them (`station/repack.ts`).
+ *
+ * Sizes are read from the stations (counts, bytes, the bytes of the frames
+ * their events keep alive), not from the process's memory.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type RemoteBus, type Runtime } from '../../../index.js';
+import { createRuntime, isBusError, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
 
 const test = suite('Station histories stay bounded');
 let runtime: Runtime | undefined;
@@ -69,6 +75,84 @@ test('sync policy - 20 000 ticks through 1 processor × 2 worker threads to a su
     assert.ok(size < EVENTS / 4, `the ${where} station held ${size} ticks at most`);
   }
   assert.ok(most.localBytes > 0 && most.localBytes < maxBytes / 8, `the local station held ${most.localBytes} bytes at most`);
+});
+
+test('memory budget - 30 frames of 2 000 evicted logs and one `high` event each, through a local, the main and another processor\'s station: the frames go, what the stations keep alive stays within a few budgets, and each kept event reaches its readers once', async () => {
+  const budget = 1024 * 1024;
+  const ROUNDS = 30;
+  const LOGS = 2_000;
+  runtime = createRuntime({
+    deferred: 'manual',
+    memory: { policies: { log: { importance: 'low' }, audit: { importance: 'high' } }, budget: { stationBytes: budget, busBytes: budget } },
+  });
+  const writer = runtime.bus('external');
+  const local = runtime.station('external');
+  const main = runtime.mainStation('external');
+  const second = runtime.addProcessor();
+  const readers = [runtime.addThread().bus('external'), runtime.bus('external', { processor: second.processor })];
+  const delivered = readers.map(() => [] as string[]);
+  readers.forEach((reader, r) => reader.subscribe('audit', (event: BusEvent) => void delivered[r]!.push(event.id)));
+  const stations = { local, main, second: second.station('external') };
+  const most = { local: 0, main: 0, second: 0 };
+  // A log line of its own per event (512 bytes): a frame of them is about 1.2 MB.
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < LOGS; i++) writer.post('log', { n: round * LOGS + i, line: line(round * LOGS + i) });
+    writer.post('audit', { round });
+    await writer.sync();
+    await local.roundTrip();
+    await stations.second.fromMain();
+    for (const reader of readers) await reader.fromStation();
+    for (const [name, station] of Object.entries(stations)) {
+      const memory = station.memory()!;
+      assert.ok(memory.bytes <= budget, `the ${name} station holds ${memory.bytes} bytes of events`);
+      most[name as keyof typeof most] = Math.max(most[name as keyof typeof most], memory.frameBytes);
+    }
+  }
+  // Each frame kept whole for its one audit would be ROUNDS × 1.2 MB by now.
+  for (const [name, bytes] of Object.entries(most)) assert.ok(bytes < 5 * budget, `the ${name} station kept ${bytes} bytes of frames alive`);
+  for (const station of Object.values(stations)) assert.is(station.history({ types: ['audit'] }).length, ROUNDS);
+  for (const ids of delivered) {
+    assert.is(ids.length, ROUNDS);
+    assert.is(new Set(ids).size, ROUNDS, 'each audit delivered once');
+  }
+});
+
+test('memory budget - ticks held for a reader that reads every third round, in frames whose logs are evicted: they move out of those frames (arrivals, interest and eviction queues with them) and each reaches the reader once, in order', async () => {
+  const budget = 1024 * 1024;
+  const ROUNDS = 12;
+  const EACH = 1_500;
+  runtime = createRuntime({
+    deferred: 'manual',
+    memory: { policies: { tick: { removeAfterDelivery: true }, log: { importance: 'low' } }, budget: { stationBytes: budget, busBytes: budget } },
+  });
+  const writer = runtime.bus('external');
+  const reader = runtime.addThread().bus('external');
+  const ticks: number[] = [];
+  reader.subscribe('tick', (event: BusEvent) => void ticks.push((event.payload as { n: number }).n));
+  await reader.fromStation(); // its interest in ticks, declared
+  const local = runtime.station('external');
+  let most = 0;
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < EACH; i++) {
+      const n = round * EACH + i;
+      writer.post('tick', { n });
+      writer.post('log', { n, line: line(n) });
+    }
+    await writer.sync();
+    if (round % 3 === 2) await reader.fromStation();
+    const memory = local.memory()!;
+    assert.ok(memory.bytes <= budget, `the station holds ${memory.bytes} bytes of events`);
+    most = Math.max(most, memory.frameBytes);
+  }
+  await reader.fromStation();
+  assert.is(ticks.length, ROUNDS * EACH);
+  assert.equal(ticks, [...ticks].sort((a, b) => a - b), 'in order');
+  assert.is(new Set(ticks).size, ROUNDS * EACH, 'each tick delivered once');
+  assert.is(local.history({ types: ['tick'] }).length, 0, 'every tick left once read');
+  // Three rounds of ticks wait for the reader (about 0.3 MB of them), in frames of 1.1 MB whose logs go.
+  assert.ok(most < 5 * budget, `the station kept ${most} bytes of frames alive`);
 });
 
 test.run();

@@ -7,7 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, type BusEvent, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
+import { createRuntime, type BusEvent, type RemoteBus, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { Arrivals } from '../../../runtime/station/arrivals.js';
 import { Interest, LET_GO_REMEMBERED } from '../../../runtime/station/interest.js';
 import { MemoryPolicies } from '../../../runtime/store/memory-policy.js';
@@ -428,5 +428,54 @@ for (const processors of [0, 1] as const) {
     assert.is((await received).type, 'order.placed');
   });
 }
+
+processes('interest window - sync policy, 2 worker threads: a subscription asks for a read that declares it at once, so a ping posted elsewhere after it waits for the new subscriber', async () => {
+  // A long period: only the syncs asked for run by themselves (the explicit sync at the end stands in for the next period).
+  runtime = createRuntime({ threadsPerProcessor: 2, sync: { everyMs: 60_000 }, callDeadlineMs: 20_000, memory: POLICY });
+  await runtime.ready;
+  const station = runtime.station('external');
+  const [root, a, b] = [0, 1, 2].map((thread) => runtime!.thread(0, thread).bus('external') as RemoteBus);
+  // Every reader declares its interest (none): a ping no reader wants would leave at once.
+  for (const bus of [root!, a!, b!]) await bus.sync();
+  let got: (event: BusEvent) => void = () => undefined;
+  const received = new Promise<BusEvent>((resolve) => (got = resolve));
+  a!.subscribe('ping', (event) => got(event));
+  // Answered once thread 1 has taken the subscription, and so after the read it asked for has gone to the station.
+  await a!.state();
+  const ping = await b!.post('ping', 1, { priority: 'immediate' });
+  await b!.sync();
+  assert.equal(ids(station.history({ types: ['ping'] })), [ping.id], 'held for thread 1, which declared ping');
+  await a!.sync();
+  assert.is((await received).id, ping.id);
+  assert.equal(ids(station.history({ types: ['ping'] })), [], 'read by thread 1: gone');
+});
+
+processes("interest window - manual sync, 2 worker threads: a subscription counts at the station from the thread's next read, so subscribe, then sync that thread", async () => {
+  runtime = createRuntime({ threadsPerProcessor: 2, deferred: 'manual', callDeadlineMs: 20_000, memory: POLICY });
+  await runtime.ready;
+  const station = runtime.station('external');
+  const [root, a, b] = [0, 1, 2].map((thread) => runtime!.thread(0, thread).bus('external') as RemoteBus);
+  for (const bus of [root!, a!, b!]) await bus.fromStation();
+  const pings: string[] = [];
+  let got: () => void = () => undefined;
+  const received = new Promise<void>((resolve) => (got = resolve));
+  a!.subscribe('ping', (event) => {
+    pings.push(event.id);
+    got();
+  });
+  await a!.state();
+  // Not declared yet: a ping posted now leaves the station at once (nobody who has said so wants it).
+  const early = await b!.post('ping', 1, { priority: 'immediate' });
+  await b!.sync();
+  assert.not.ok(station.get(early.id));
+  // What the user calls: a read of the subscribing thread (fromStation() or sync()) declares the subscription.
+  await a!.fromStation();
+  const ping = await b!.post('ping', 2, { priority: 'immediate' });
+  await b!.sync();
+  assert.equal(ids(station.history({ types: ['ping'] })), [ping.id]);
+  await a!.fromStation();
+  await received;
+  assert.equal(pings, [ping.id]);
+});
 
 processes.run();

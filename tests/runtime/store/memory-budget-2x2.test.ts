@@ -133,13 +133,13 @@ test("evict - a child processor's station over its budget evicts low first, then
   assert.equal(ids(await p1.history()), ids([a1, a2, y, z, w]), 'nothing of the batch merged');
 });
 
-test('long run - 20 000 ticks from two processors through every station and thread: each history stays within its budget, and the newest ticks get everywhere', async () => {
+test('long run - 20 000 ticks from two processors through every station and thread: each history and outbox stays within its budget, and the newest ticks get everywhere', async () => {
   const EVENTS = 20_000;
   const CHUNK = 500;
   // A bus retires at each toStation(): `bus()` gives the thread's current one.
   const producers = [() => bus(1, 2), () => bus(2, 2)];
   const readers: Array<[number, number]> = [[0, 1], [0, 2], [1, 0], [1, 1], [2, 0], [2, 1]];
-  const most = { stations: 0, buses: 0 };
+  const most = { stations: 0, buses: 0, outboxes: 0 };
   const mainEvictedBefore = runtime.mainStation('external').memory()!.evicted;
   const reportsBefore = evictions.length;
   // Equal sizes (padded numbers), so that among ticks the oldest go first.
@@ -148,6 +148,8 @@ test('long run - 20 000 ticks from two processors through every station and thre
     await Promise.all(
       producers.map(async (producer, i) => {
         await Promise.all(Array.from({ length: CHUNK }, (_, k) => producer().post('tick', tick(i + 1, from + k))));
+        // A chunk takes ~5 times a bus's budget: its outbox keeps the newest, and drops (and reports) the rest.
+        most.outboxes = Math.max(most.outboxes, (await producer().memory())!.unsent!.bytes);
         await producer().toStation();
         await station(i + 1).toMain();
       }),
@@ -169,6 +171,7 @@ test('long run - 20 000 ticks from two processors through every station and thre
   }
   assert.ok(most.stations <= STATION_BYTES, `a station held ${most.stations} B`);
   assert.ok(most.buses <= BUS_BYTES, `a bus held ${most.buses} B of ticks`);
+  assert.ok(most.outboxes > 0 && most.outboxes <= BUS_BYTES, `an outbox held ${most.outboxes} B`);
   const reports = evictions.slice(reportsBefore);
   assert.ok(reports.length > 0);
   for (const report of reports) {
@@ -178,12 +181,13 @@ test('long run - 20 000 ticks from two processors through every station and thre
     } else assert.ok(report.bytes <= report.budget * 0.9, `${report.history} evicted down to ${report.bytes} B`);
   }
   const main = runtime.mainStation('external');
-  assert.ok(main.memory()!.evicted - mainEvictedBefore >= EVENTS - main.memory()!.count, 'the main station took every tick, and let the older go');
+  assert.ok(main.memory()!.evicted - mainEvictedBefore > 0, 'the main station let the older go');
   // The flow never stopped, and of ticks that differ by a few bytes (ids a digit longer, frames laid out
-  // differently) the oldest went: every history holds ticks of the last round only.
+  // differently) the oldest went: every history holds ticks of the last rounds only.
   const lastRound = (events: readonly BusEvent[], where: string) => {
     const ns = events.map((event) => Number((event.payload as { n: string }).n));
-    assert.ok(ns.length > 0 && Math.min(...ns) >= EVENTS / 2 - CHUNK, `${where}: ${ns.length} ticks, from ${Math.min(...ns)}`);
+    // (The producers send the newest of each chunk, so a history may keep some of the round before.)
+    assert.ok(ns.length > 0 && Math.min(...ns) >= EVENTS / 2 - 2 * CHUNK, `${where}: ${ns.length} ticks, from ${Math.min(...ns)}`);
   };
   lastRound(main.history({ types: ['tick'] }), 'main station');
   lastRound(runtime.station('external').history({ types: ['tick'] }), 'station 0');
