@@ -3,14 +3,16 @@
  * is a helper missing from here):
  * - events: `ids`, `assertSorted`, `rejects`;
  * - the runtime's processes and crash reports: `nextCrash`, `isGone`, `processorPids`, `watchMerges`;
+ * - a suite's runtime of 1 processor × 2 threads: `processorRuntime`, `gate`;
  * - reproducible randomness: `seededRandom`;
  * - the README's snippets: `readmeSnippets`;
  * - child commands: `runCommand`.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type Runtime } from '../index.js';
+import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type RemoteBus, type Runtime, type RuntimeOptions, type Side } from '../index.js';
 
 // ─── Events ─────────────────────────────────────────────────────────────────
 
@@ -108,6 +110,58 @@ export function watchMerges(stationId: string, read: (runtime: Runtime) => numbe
     },
   });
   return { runtime, seen };
+}
+
+// ─── A suite's runtime of 1 processor × 2 threads ───────────────────────────
+
+/** What `processorRuntime()` gives a suite. */
+export interface ProcessorRuntime {
+  /** The runtime of the test that runs now. */
+  readonly runtime: Runtime;
+  /** The `RemoteBus` of `side` (default external) of worker `thread` of processor 1. */
+  worker(thread: number, side?: Side): RemoteBus;
+}
+
+/**
+ * The runtime that the cross-thread suites run on: 1 child processor × 2
+ * worker threads, manual deferral, plus `options` (a function: called at
+ * each creation, for what must be new each time, a `ManualClock` or an
+ * `onError` that records). Created and ready before the suite (before each
+ * test with `each`), stopped after it.
+ */
+export function processorRuntime(test: Test, options: () => Partial<RuntimeOptions> = () => ({}), { each = false } = {}): ProcessorRuntime {
+  let runtime: Runtime | undefined;
+  const start = async () => {
+    runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', ...options() } as RuntimeOptions);
+    await runtime.ready;
+  };
+  const stop = async () => {
+    await runtime?.stop();
+  };
+  if (each) {
+    test.before.each(start);
+    test.after.each(stop);
+  } else {
+    test.before(start);
+    test.after(stop);
+  }
+  const current = (): Runtime => {
+    if (runtime === undefined) throw new Error('processorRuntime: no runtime before the suite starts.');
+    return runtime;
+  };
+  return {
+    get runtime() {
+      return current();
+    },
+    worker: (thread, side = 'external') => current().thread(1, thread).bus(side) as RemoteBus,
+  };
+}
+
+/** A promise and the function that resolves it: a handler held until a test lets it go. */
+export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => (open = resolve));
+  return { promise, open };
 }
 
 // ─── Reproducible randomness ────────────────────────────────────────────────

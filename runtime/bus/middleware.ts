@@ -10,7 +10,7 @@
 import { EventDroppedError, InvalidOptionError, MiddlewareFailedError } from '../../errors.js';
 import type { BusEvent, Payload, Priority, Side } from '../../types.js';
 import { describe } from '../validate.js';
-import { failures, fulfilled, returnedNothing, RETURNED_NOTHING, type DeliveryWatch } from './outcomes.js';
+import { allOutcomes, failures, fulfilled, returnedNothing, RETURNED_NOTHING, settledOutcome, type DeliveryWatch } from './outcomes.js';
 
 /** A post as a `before` middleware sees it: not stamped yet. */
 export interface PostDraft {
@@ -202,7 +202,7 @@ export class AfterWatch implements DeliveryWatch {
   readonly #pipeline: Pipeline;
   readonly #event: BusEvent;
   /** Made at the first outcome that is not "returned nothing": until then `#nothing` counts them. */
-  #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown>>> | undefined;
+  #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> | undefined;
   #nothing = 0;
   #promised = false;
   /** Counted as they come: no second pass over the outcomes when every handler returned a plain value. */
@@ -221,12 +221,7 @@ export class AfterWatch implements DeliveryWatch {
     const outcomes = this.#made();
     if (result instanceof Promise) {
       this.#promised = true;
-      outcomes.push(
-        result.then(
-          (value: unknown) => ({ status: 'fulfilled', value }),
-          (reason: unknown) => ({ status: 'rejected', reason }),
-        ),
-      );
+      outcomes.push(settledOutcome(result));
     } else outcomes.push(fulfilled(result));
   }
 
@@ -236,14 +231,14 @@ export class AfterWatch implements DeliveryWatch {
   }
 
   /** The outcomes so far, in an array of their own from now on. */
-  #made(): Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown>>> {
+  #made(): Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> {
     return (this.#outcomes ??= new Array<PromiseSettledResult<unknown>>(this.#nothing).fill(RETURNED_NOTHING));
   }
 
   delivered(): void {
     const outcomes = this.#outcomes;
     if (outcomes === undefined) this.#pipeline.after(this.#event, { outcomes: returnedNothing(this.#nothing), failed: 0 });
-    else if (this.#promised) this.#pipeline.track(this.#event, Promise.all(outcomes));
+    else if (this.#promised) this.#pipeline.track(this.#event, allOutcomes(outcomes));
     else this.#pipeline.after(this.#event, { outcomes: outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });
   }
 }

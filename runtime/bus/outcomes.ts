@@ -38,27 +38,43 @@ export function fulfilled(value: unknown): PromiseFulfilledResult<unknown> {
   return value === undefined ? RETURNED_NOTHING : { status: 'fulfilled', value };
 }
 
+/**
+ * What the promise of a `RemoteBus.subscribe()` listener resolves with when
+ * the caller's filter (run in the caller's thread, after the thread has
+ * delivered the event to the listener) turned the event away: the handler
+ * was never called, so there is no outcome, as for a local subscriber whose
+ * filter says no. Never seen by users: the watches below leave it out.
+ */
+export const FILTERED_OUT: unique symbol = Symbol('busline.filteredOut');
+
+/** The outcome of an async handler's promise once settled; undefined when it says `FILTERED_OUT`. */
+export function settledOutcome(result: Promise<unknown>): Promise<PromiseSettledResult<unknown> | undefined> {
+  return result.then(
+    (value: unknown) => (value === FILTERED_OUT ? undefined : { status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
+}
+
+/** All of `outcomes` once settled, without those of filtered-out remote subscribers. */
+export async function allOutcomes(
+  outcomes: ReadonlyArray<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>>,
+): Promise<Array<PromiseSettledResult<unknown>>> {
+  const settled = await Promise.all(outcomes);
+  return settled.includes(undefined) ? settled.filter((outcome) => outcome !== undefined) : (settled as Array<PromiseSettledResult<unknown>>);
+}
+
 /** Collects the outcomes of one event's handlers; `outcomes` settles once they all have. */
 export function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Array<PromiseSettledResult<unknown>>> } {
-  const outcomes: Array<Promise<PromiseSettledResult<unknown>> | PromiseSettledResult<unknown>> = [];
+  const outcomes: Array<Promise<PromiseSettledResult<unknown> | undefined> | PromiseSettledResult<unknown>> = [];
   let delivered!: () => void;
   const done = new Promise<void>((resolve) => (delivered = resolve));
   const watch: DeliveryWatch = {
-    handled: (result) => {
-      // Settled handlers attached at once: a rejection is never unhandled while others run.
-      outcomes.push(
-        result instanceof Promise
-          ? result.then(
-              (value: unknown) => ({ status: 'fulfilled', value }),
-              (reason: unknown) => ({ status: 'rejected', reason }),
-            )
-          : fulfilled(result),
-      );
-    },
+    // Settled handlers attached at once: a rejection is never unhandled while others run.
+    handled: (result) => void outcomes.push(result instanceof Promise ? settledOutcome(result) : fulfilled(result)),
     failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
     delivered,
   };
-  return { watch, outcomes: done.then(() => Promise.all(outcomes)) };
+  return { watch, outcomes: done.then(() => allOutcomes(outcomes)) };
 }
 
 /** One watch that tells both (a `publish()` and the `after` middleware of the same event). */

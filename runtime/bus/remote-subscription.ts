@@ -154,8 +154,8 @@ export function subscribeRemote(
       if (!active) return;
       try {
         if (filter !== undefined && !filter(event)) {
-          awaited?.delete(number);
-          settled.push(number);
+          // An awaited delivery must not count a handler that never ran: the thread leaves it out of the outcomes.
+          settled.push(awaited?.delete(number) === true ? { n: number, filtered: true } : number);
           return;
         }
         const result = handler(event);

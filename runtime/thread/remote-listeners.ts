@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { InvalidOptionError, WorkerCrashedError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import type { Subscription } from '../bus/subscriptions.js';
+import { FILTERED_OUT } from '../bus/outcomes.js';
 import type { Dropped, Published } from '../bus/bus-awaits.js';
 import { fromPortableError, toPortableOutcome, type PortableOutcome } from '../wire/portable-outcome.js';
 import { assertTypeList, describe } from '../validate.js';
@@ -48,9 +49,13 @@ export interface Taken {
 /**
  * An event a caller's handler has finished with: its number alone when the
  * handler returned nothing to tell (or its value is not awaited), else with
- * its outcome.
+ * its outcome; or, for an awaited one, `filtered` when the caller's filter
+ * turned it away (the handler never ran: no outcome, as for a local filter).
  */
-export type SettledEvent = number | { readonly n: number; readonly outcome: PortableOutcome };
+export type SettledEvent = number | { readonly n: number; readonly outcome: PortableOutcome } | { readonly n: number; readonly filtered: true };
+
+/** How the caller settled one event (see `SettledEvent`): undefined when it only gave its number. */
+type Settlement = PortableOutcome | 'filtered' | undefined;
 
 interface Listener {
   readonly subscription: Subscription;
@@ -59,7 +64,7 @@ interface Listener {
   /** The number of `buffer[0]`. */
   first: number;
   /** The promise of each event not yet settled by the caller, by number: each holds a credit. */
-  readonly unsettled: Map<number, (outcome?: PortableOutcome) => void>;
+  readonly unsettled: Map<number, (outcome?: Settlement) => void>;
   /** Numbers of buffered events whose delivery is awaited here. */
   awaited: number[];
   /** The take waiting for events, if any. */
@@ -99,8 +104,9 @@ export class RemoteListeners {
       // Read before the first await: true only while this event's delivery is the one watched.
       if (subscriptions.watching) listener.awaited.push(number);
       listener.wake?.();
-      const outcome = await new Promise<PortableOutcome | undefined>((settled) => listener.unsettled.set(number, settled));
+      const outcome = await new Promise<Settlement>((settled) => listener.unsettled.set(number, settled));
       if (outcome === undefined) return undefined;
+      if (outcome === 'filtered') return FILTERED_OUT;
       if (outcome.status === 'rejected') throw fromPortableError(outcome.reason);
       return outcome.value;
     };
@@ -155,7 +161,7 @@ export class RemoteListeners {
     if (listener === undefined) return false;
     for (const entry of settled) {
       const number = typeof entry === 'number' ? entry : entry.n;
-      listener.unsettled.get(number)?.(typeof entry === 'number' ? undefined : entry.outcome);
+      listener.unsettled.get(number)?.(typeof entry === 'number' ? undefined : 'filtered' in entry ? 'filtered' : entry.outcome);
       listener.unsettled.delete(number);
     }
     return true;
@@ -210,7 +216,8 @@ const ignoreError = (): void => undefined;
 function isSettledEvent(entry: unknown): entry is SettledEvent {
   if (typeof entry === 'number') return true;
   if (typeof entry !== 'object' || entry === null) return false;
-  const { n, outcome } = entry as { n?: unknown; outcome?: { status?: unknown } };
+  const { n, outcome, filtered } = entry as { n?: unknown; outcome?: { status?: unknown }; filtered?: unknown };
+  if (typeof n === 'number' && filtered === true && outcome === undefined) return true;
   return typeof n === 'number' && typeof outcome === 'object' && outcome !== null && (outcome.status === 'fulfilled' || outcome.status === 'rejected');
 }
 

@@ -11,37 +11,19 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, InvalidEventError, TimeoutError, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
-import { promiseState, rejects } from '../../helpers.js';
+import { InvalidEventError, TimeoutError, type BusEvent, type RemoteBus } from '../../../index.js';
+import { gate, processorRuntime, promiseState, rejects } from '../../helpers.js';
 
 const ECHO = new URL('../fixtures/echo.service.ts', import.meta.url);
 
 const test = suite('publish across 1 processor x 2 threads');
 
-let runtime: Runtime;
-let reported: Array<{ error: unknown; event: BusEvent }>;
-
-test.before(async () => {
-  reported = [];
-  runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', onError: (error, event) => void reported.push({ error, event }) });
-  await runtime.ready;
-});
-
-test.after(async () => {
-  await runtime.stop();
-});
-
-const worker = (thread: number) => runtime.thread(1, thread).bus('external') as RemoteBus;
-
-/** A promise and the function that resolves it. */
-function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
-  let open!: (value: T) => void;
-  const promise = new Promise<T>((resolve) => (open = resolve));
-  return { promise, open };
-}
+const reported: Array<{ error: unknown; event: BusEvent }> = [];
+const setup = processorRuntime(test, () => ({ onError: (error, event) => void reported.push({ error, event }) }));
+const { worker } = setup;
 
 test('publish - waits for the thread\'s own handlers (a service there) and for its subscribers here, with each outcome', async () => {
-  const service = await runtime.spawn(ECHO, { processor: 1, thread: 1 });
+  const service = await setup.runtime.spawn(ECHO, { processor: 1, thread: 1 });
   const one = worker(1);
   const release = gate();
   const handled: string[] = [];
@@ -106,7 +88,7 @@ test('publish - does not wait for the processor\'s other thread, nor the root: t
     reachedTwo.open();
   });
   const inRoot: BusEvent[] = [];
-  const rootSubscription = runtime.bus('external').subscribe('job.run', (event) => void inRoot.push(event));
+  const rootSubscription = setup.runtime.bus('external').subscribe('job.run', (event) => void inRoot.push(event));
   try {
     await two.state(); // thread 2 listens
     const published = await one.publish('job.run', { n: 1 });
@@ -119,18 +101,58 @@ test('publish - does not wait for the processor\'s other thread, nor the root: t
     await reachedTwo.promise;
     assert.equal(seenInTwo.map((seen) => seen.id), [event.id]);
     assert.equal(inRoot, [], 'processor 1\'s station has not pushed it to the main station');
-    await runtime.processor(1).station('external').toMain();
-    await runtime.station('external').fromMain(); // processor 0's local station, from which the root's bus reads
-    await runtime.bus('external').fromStation();
+    await setup.runtime.processor(1).station('external').toMain();
+    await setup.runtime.station('external').fromMain(); // processor 0's local station, from which the root's bus reads
+    await setup.runtime.bus('external').fromStation();
     assert.equal(inRoot.map((seen) => seen.id), [event.id], 'the root reads it from the main station');
     // The other way round: the root's publish waits for the root's handlers only.
-    const fromRoot = await runtime.bus('external').publish('job.run', { n: 2 }, { priority: 'immediate' });
+    const fromRoot = await setup.runtime.bus('external').publish('job.run', { n: 2 }, { priority: 'immediate' });
     assert.ok(fromRoot.dropped === undefined);
     assert.equal(fromRoot.outcomes.length, 1, 'the root\'s handler');
     assert.is(seenInTwo.length, 1, 'not thread 2\'s');
   } finally {
     inTwo.unsubscribe();
     rootSubscription.unsubscribe();
+  }
+});
+
+/** Subscribes to `order` on `bus` (a Bus or a RemoteBus) with three filters: one passes `keep` events, one none, one throws. */
+function filteredHandlers(bus: Pick<RemoteBus, 'subscribe'>): Array<{ unsubscribe(): void }> {
+  return [
+    bus.subscribe('order', (event) => `kept ${(event.payload as { n: number }).n}`, { filter: (event) => (event.payload as { keep: boolean }).keep }),
+    bus.subscribe('order', () => 'never called', { filter: () => false }),
+    bus.subscribe('order', () => 'never called', {
+      filter: () => {
+        throw new RangeError('filter broke');
+      },
+    }),
+  ];
+}
+
+/** `outcomes` as plain data to compare: a value, or an error's name and message. */
+const plain = (outcomes: ReadonlyArray<PromiseSettledResult<unknown>>) =>
+  outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome : { status: outcome.status, reason: `${(outcome.reason as Error).name}: ${(outcome.reason as Error).message}` }));
+
+test('publish - a filter that turns the event away leaves no outcome, one that throws a rejected one: the same on a RemoteBus as on a Bus', async () => {
+  const root = setup.runtime.bus('external');
+  const one = worker(1);
+  const subscriptions = [...filteredHandlers(root), ...filteredHandlers(one)];
+  try {
+    const outcomesOf = async (publishing: Promise<Awaited<ReturnType<RemoteBus['publish']>>>) => {
+      const published = await publishing;
+      assert.ok(published.dropped === undefined);
+      return { outcomes: plain(published.outcomes), failed: published.failed };
+    };
+    const turnedAway = { outcomes: [{ status: 'rejected', reason: 'RangeError: filter broke' }], failed: 1 };
+    assert.equal(await outcomesOf(root.publish('order', { n: 1, keep: false }, { priority: 'immediate' })), turnedAway, 'one thread: only the throwing filter counts');
+    assert.equal(await outcomesOf(one.publish('order', { n: 1, keep: false })), turnedAway, 'across threads: the same, no outcome for the handlers never called');
+    const kept = { outcomes: [{ status: 'fulfilled', value: 'kept 2' }, turnedAway.outcomes[0]], failed: 1 };
+    assert.equal(await outcomesOf(root.publish('order', { n: 2, keep: true }, { priority: 'immediate' })), kept);
+    assert.equal(await outcomesOf(one.publish('order', { n: 2, keep: true })), kept);
+    // A filter that throws is reported to onError, in one thread as across.
+    assert.equal(reported.filter((report) => report.event.type === 'order').length, 4);
+  } finally {
+    for (const subscription of subscriptions) subscription.unsubscribe();
   }
 });
 
@@ -151,7 +173,7 @@ test('publish - one pending on a handler that never settles rejects with RUNTIME
   publishing.catch(() => undefined);
   await one.state();
   assert.is(await promiseState(publishing), 'pending');
-  await runtime.stop();
+  await setup.runtime.stop();
   await rejects(publishing, 'RUNTIME_STOPPED');
 });
 

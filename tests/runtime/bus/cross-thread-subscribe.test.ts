@@ -7,24 +7,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import type { BusEvent } from '../../../index.js';
+import { processorRuntime } from '../../helpers.js';
 
 const test = suite('RemoteBus subscribe with a signal, 1 processor x 2 threads');
 
-let runtime: Runtime;
-let reported: Array<{ error: unknown; event: BusEvent }>;
-
-test.before(async () => {
-  reported = [];
-  runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', onError: (error, event) => void reported.push({ error, event }) });
-  await runtime.ready;
-});
-
-test.after(async () => {
-  await runtime.stop();
-});
-
-const worker = (thread: number) => runtime.thread(1, thread).bus('external') as RemoteBus;
+const reported: Array<{ error: unknown; event: BusEvent }> = [];
+const { worker } = processorRuntime(test, () => ({ onError: (error, event) => void reported.push({ error, event }) }));
 
 /** Publishes in thread 1.`thread`; resolves with how many handlers it reached, once they have all run. */
 async function reach(thread: number, type: string, payload: unknown = 0): Promise<number> {

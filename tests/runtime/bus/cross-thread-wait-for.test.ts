@@ -8,25 +8,14 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, ManualClock, TimeoutError, UnexpectedEventError, type RemoteBus, type Runtime } from '../../../index.js';
-import { promiseState, rejects } from '../../helpers.js';
+import { isBusError, ManualClock, TimeoutError, UnexpectedEventError, type RemoteBus } from '../../../index.js';
+import { processorRuntime, promiseState, rejects } from '../../helpers.js';
 
 const test = suite('waitFor on a RemoteBus, 1 processor x 2 threads');
 
-let clock: ManualClock;
-let runtime: Runtime;
-
-test.before(async () => {
-  clock = new ManualClock(1_000);
-  runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', clock });
-  await runtime.ready;
-});
-
-test.after(async () => {
-  await runtime.stop();
-});
-
-const worker = (thread: number) => runtime.thread(1, thread).bus('external') as RemoteBus;
+const clock = new ManualClock(1_000);
+const setup = processorRuntime(test, () => ({ clock }));
+const { worker } = setup;
 
 /** How many handlers thread `bus` delivers an event of `type` (payload null) to: a wait still listening is one. */
 async function listeners(bus: RemoteBus, type: string): Promise<number> {
@@ -142,7 +131,7 @@ test('waitFor and waitForEvents - pending ones reject with RUNTIME_STOPPED when 
   const single = one.waitFor('never', { timeout: 60_000 });
   const many = worker(2).waitForEvents(['x', 'y'], { timeout: 60_000 });
   await one.state();
-  await runtime.stop();
+  await setup.runtime.stop();
   await rejects(single, 'RUNTIME_STOPPED');
   await rejects(many, 'RUNTIME_STOPPED');
   assert.is(clock.pendingTimers, 0);

@@ -8,27 +8,17 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusEvent, type RemoteBus, type RemoteStation, type Runtime } from '../../../index.js';
-import { ids, rejects } from '../../helpers.js';
+import { isBusError, type BusEvent, type RemoteBus, type RemoteStation } from '../../../index.js';
+import { ids, processorRuntime, rejects } from '../../helpers.js';
 
 const COUNTER = new URL('../../../examples/order-counter.machine.ts', import.meta.url);
 const TYPES = ['a', 'a.b', 'a.b.c', 'x.b', 'x.b.c', 'a.c'];
 
 const test = suite('wildcards across 1 processor x 2 threads');
 
-let runtime: Runtime;
-
-test.before.each(async () => {
-  runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual' });
-  await runtime.ready;
-});
-
-test.after.each(async () => {
-  await runtime.stop();
-});
-
-const worker = (thread: number) => runtime.thread(1, thread).bus('external') as RemoteBus;
-const station = () => runtime.processor(1).station('external') as RemoteStation;
+const setup = processorRuntime(test, undefined, { each: true });
+const { worker } = setup;
+const station = () => setup.runtime.processor(1).station('external') as RemoteStation;
 
 /** Posts one event of each of TYPES in thread 1.1; returns the ids of those of `types`, in order. */
 async function postAll(): Promise<(...types: string[]) => string[]> {
@@ -63,7 +53,7 @@ test('errors - one rule for a malformed pattern, the same on a Bus and a RemoteB
     return 'accepted';
   };
   const handler = () => undefined;
-  for (const bus of [runtime.bus('external'), worker(1)] as RemoteBus[]) {
+  for (const bus of [setup.runtime.bus('external'), worker(1)] as RemoteBus[]) {
     for (const bad of ['a.>.b', '', 'us*er', 'a..b']) {
       const codes = {
         post: await codeOf(() => bus.post(bad, 1)),
@@ -112,13 +102,13 @@ test('fromMain - a pattern selects what the root\'s station takes from the main 
   const byType = await postAll();
   await worker(1).toStation();
   await station().toMain();
-  const { added } = await runtime.station('external').fromMain({ types: ['a.*'] });
+  const { added } = await setup.runtime.station('external').fromMain({ types: ['a.*'] });
   assert.is(added, 2);
-  assert.equal(ids(runtime.station('external').history({ types: ['a.>'] })), byType('a.b', 'a.c'));
+  assert.equal(ids(setup.runtime.station('external').history({ types: ['a.>'] })), byType('a.b', 'a.c'));
 });
 
 test('spawn - an actor in a child processor\'s worker subscribes by pattern; a bad pattern is refused', async () => {
-  const counter = await runtime.spawn(COUNTER, { processor: 1, thread: 2, input: { limit: 2 }, types: ['*.created'] });
+  const counter = await setup.runtime.spawn(COUNTER, { processor: 1, thread: 2, input: { limit: 2 }, types: ['*.created'] });
   const two = worker(2);
   const limit = two.waitFor('orders.limit', { timeout: 60_000 });
   await two.post('order.created', { id: 1 });
@@ -126,7 +116,7 @@ test('spawn - an actor in a child processor\'s worker subscribes by pattern; a b
   await two.post('order.created', { id: 2 });
   assert.equal((await limit).payload, { orders: 2 });
   assert.is((await counter.info()).state, 'full');
-  const error = await runtime.spawn(COUNTER, { processor: 1, thread: 1, types: ['order.>.created'] }).then(() => undefined, (thrown: unknown) => thrown);
+  const error = await setup.runtime.spawn(COUNTER, { processor: 1, thread: 1, types: ['order.>.created'] }).then(() => undefined, (thrown: unknown) => thrown);
   assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
 });
 

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, type BusEvent, type Runtime } from '../../../index.js';
-import { rejects } from '../../helpers.js';
+import { gate, rejects } from '../../helpers.js';
 
 const test = suite('publish');
 
@@ -21,13 +21,6 @@ test.before.each(() => {
 test.after.each(async () => {
   await runtime.stop();
 });
-
-/** A promise and the function that resolves it. */
-function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
-  let open!: (value: T) => void;
-  const promise = new Promise<T>((resolve) => (open = resolve));
-  return { promise, open };
-}
 
 test('publish - resolves when every handler of this thread has finished, with their outcomes in subscription order', async () => {
   const bus = runtime.bus('external');

@@ -13,7 +13,7 @@ import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { LISTENER_LEASE_MS, RemoteListeners } from '../../../runtime/thread/remote-listeners.js';
 import { serveThread } from '../fixtures/served-thread.js';
 import { turns } from '../fixtures/turns.js';
-import { ids, rejects } from '../../helpers.js';
+import { gate, ids, rejects } from '../../helpers.js';
 
 const test = suite('RemoteBus subscribe, waitFor, publish');
 
@@ -33,13 +33,6 @@ test.after.each(async () => {
   await remote.stop();
   await runtime.stop();
 });
-
-/** A promise and the function that resolves it. */
-function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
-  let open!: (value: T) => void;
-  const promise = new Promise<T>((resolve) => (open = resolve));
-  return { promise, open };
-}
 
 /** Resolves with the first `count` events `bus` delivers to a subscription of `types` here. */
 function collect(bus: RemoteBus, types: string, count: number, options = {}): { events: Promise<BusEvent[]>; unsubscribe: () => void } {
@@ -250,6 +243,25 @@ test('publish - a handler here that throws is a rejected outcome in the thread, 
   assert.equal(reported.map(({ error }) => (error as Error).message), ['handler here failed', async!.reason.message], 'reported here, once each');
   assert.equal(loggedInThread, [], 'not reported again by the thread');
   assert.is(remote.thread.subscriptions('external').errors, 2, 'counted there, as a local handler\'s failure is');
+});
+
+test('publish - a filter here that turns an event away leaves no outcome in the thread, as a filter there does: for publish() and after middleware', async () => {
+  const thread = remote.thread.bus('external');
+  const afters: Array<ReadonlyArray<PromiseSettledResult<unknown>>> = [];
+  thread.use({ name: 'outcomes', after: (_event, outcome) => void afters.push(outcome.outcomes) });
+  thread.subscribe('job', () => 'in the thread', { filter: (event) => event.payload === 1 });
+  bus().subscribe('job', () => 'here', { filter: (event) => event.payload === 1 });
+  await bus().state(); // the listener is in place, after the thread's own subscriber
+  const turnedAway = await bus().publish('job', 2);
+  assert.equal(turnedAway.outcomes, [], 'neither handler was called');
+  assert.is(turnedAway.failed, 0);
+  const kept = await bus().publish('job', 1);
+  const both = [
+    { status: 'fulfilled', value: 'in the thread' },
+    { status: 'fulfilled', value: 'here' },
+  ];
+  assert.equal(kept.outcomes, both);
+  assert.equal(afters, [[], both], 'the thread\'s after middleware saw the same');
 });
 
 test('publish - a handler\'s value crosses back only for an awaited event: a post()\'s handler values are never copied', async () => {

@@ -8,16 +8,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, WorkerCrashedError, type BusEvent } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
-import { ids, nextCrash, rejects } from '../../helpers.js';
+import { gate, ids, nextCrash, rejects } from '../../helpers.js';
 
 const test = suite('RemoteBus subscribe with workers');
-
-/** A promise and the function that resolves it. */
-function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
-  let open!: (value: T) => void;
-  const promise = new Promise<T>((resolve) => (open = resolve));
-  return { promise, open };
-}
 
 test('1 processor x 2 threads - a thread\'s posts and what it reads from its station reach a handler in the root; unsubscribe ends it', async () => {
   const runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual' });

@@ -7,7 +7,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, ServiceFailedError, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import { ServiceFailedError, type BusEvent } from '../../../index.js';
+import { processorRuntime } from '../../helpers.js';
 
 const ECHO = new URL('../fixtures/echo.service.ts', import.meta.url);
 const FAILING = new URL('../fixtures/failing.service.ts', import.meta.url);
@@ -15,18 +16,8 @@ const FRAGILE = new URL('../fixtures/fragile.service.ts', import.meta.url);
 
 const test = suite('services in a child processor\'s workers');
 
-let runtime: Runtime;
-
-test.before.each(async () => {
-  runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual' });
-  await runtime.ready;
-});
-
-test.after.each(async () => {
-  await runtime.stop();
-});
-
-const worker = (thread: number, side: 'external' | 'internal' = 'external') => runtime.thread(1, thread).bus(side) as RemoteBus;
+const setup = processorRuntime(test, undefined, { each: true });
+const { worker } = setup;
 
 /** The statuses a thread's services reported, in order, as `name:status`. */
 async function statuses(thread: number): Promise<string[]> {
@@ -45,7 +36,7 @@ async function handlersOf(thread: number, type: string, payload: unknown = {}): 
 }
 
 test('spawn - a service runs on its worker\'s bus, reports each status on that thread\'s internal bus; stop() ends it', async () => {
-  const echo = await runtime.spawn(ECHO, { processor: 1, thread: 1 });
+  const echo = await setup.runtime.spawn(ECHO, { processor: 1, thread: 1 });
   assert.equal([echo.processor, echo.thread], [1, 1]);
   assert.equal(await statuses(1), ['echo:starting', 'echo:running']);
   assert.equal(await handlersOf(1, 'ping', { seq: 1 }), [1, 0], 'its subscription, in the thread');
@@ -55,11 +46,11 @@ test('spawn - a service runs on its worker\'s bus, reports each status on that t
   await echo.stop();
   assert.equal(await statuses(1), ['echo:starting', 'echo:running', 'echo:stopping', 'echo:stopped']);
   assert.equal(await handlersOf(1, 'ping', { seq: 2 }), [0, 0], 'its subscription went with it');
-  assert.equal((await runtime.actors()).filter((actor) => actor.kind === 'user'), []);
+  assert.equal((await setup.runtime.actors()).filter((actor) => actor.kind === 'user'), []);
 });
 
 test('spawn - a start that fails: SERVICE_FAILED here, status failed and busline.service.failed in its thread, nothing left', async () => {
-  const error = await runtime.spawn(FAILING, { processor: 1, thread: 2 }).then(() => undefined, (thrown: unknown) => thrown);
+  const error = await setup.runtime.spawn(FAILING, { processor: 1, thread: 2 }).then(() => undefined, (thrown: unknown) => thrown);
   assert.instance(error, ServiceFailedError);
   assert.equal([(error as ServiceFailedError).code, (error as ServiceFailedError).service, (error as ServiceFailedError).phase], ['SERVICE_FAILED', 'Failing', 'start']);
   assert.match((error as Error).message, 'no database in this thread');
@@ -67,15 +58,15 @@ test('spawn - a start that fails: SERVICE_FAILED here, status failed and busline
   const failed = await worker(2, 'internal').history({ types: ['busline.service.failed'] });
   assert.equal(failed.map((event) => event.payload), [{ name: 'Failing', phase: 'start', message: 'no database in this thread', processor: 1, thread: 2 }]);
   assert.equal(await handlersOf(2, 'ping'), [0, 0], 'the subscription it made before failing was released');
-  assert.equal((await runtime.actors()).filter((actor) => actor.kind === 'user'), []);
+  assert.equal((await setup.runtime.actors()).filter((actor) => actor.kind === 'user'), []);
   // The thread goes on: a good service starts there afterwards.
-  const echo = await runtime.spawn(ECHO, { processor: 1, thread: 2 });
+  const echo = await setup.runtime.spawn(ECHO, { processor: 1, thread: 2 });
   assert.equal(await handlersOf(2, 'ping', { seq: 3 }), [1, 0]);
   await echo.stop();
 });
 
 test('handler throws - the running service in the worker fails (phase handler) and lets go of its subscription', async () => {
-  await runtime.spawn(FRAGILE, { processor: 1, thread: 1 });
+  await setup.runtime.spawn(FRAGILE, { processor: 1, thread: 1 });
   assert.equal(await handlersOf(1, 'job', { n: 1 }), [1, 0]);
   assert.equal((await worker(1).history({ types: ['work.done'] })).map((event: BusEvent) => event.payload), [{ n: 1 }]);
   const reported = worker(1, 'internal').waitFor('busline.service.failed', { timeout: 60_000 });
