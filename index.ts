@@ -25,6 +25,7 @@ export type {
   Origin,
   Payload,
   Priority,
+  ReaderBacklog,
   Side,
 } from './types.js';
 export type { BusErrorCode, BusFullBound, EventIssue, FrameErrorReason, OptionIssue, TooLargeDetails } from './errors.js';

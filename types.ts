@@ -136,3 +136,11 @@ export type InspectionEvent =
       readonly snapshot: unknown;
     })
   | (InspectionBase & { readonly type: '@xstate.action'; readonly action: { readonly type: string; readonly params: unknown } });
+
+/** Where one reader stands, as `station.backlog()` reports it. */
+export interface ReaderBacklog {
+  readonly processor: number;
+  /** The reading thread; `null` when the reader is the processor's local station (at a main station). */
+  readonly thread: number | null;
+  readonly behind: number;
+}

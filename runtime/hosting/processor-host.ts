@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { BusError, RuntimeStoppedError, WorkerCrashedError, fromWireError } from '../../errors.js';
 import type { BridgeDirection, BusEvent, Side } from '../../types.js';
-import type { ReaderBacklog } from '../station/arrivals.js';
+import type { ReaderBacklog } from '../../types.js';
 import type { FromMainOptions } from '../station/station.js';
 import { FrameChannel, type FramePort } from '../wire/frame-channel.js';
 import { stationServer } from '../station/links.js';

@@ -7,7 +7,7 @@
  * station instead of letting memory grow.
  */
 import { BusFullError } from '../../errors.js';
-import type { BusEvent } from '../../types.js';
+import type { BusEvent, ReaderBacklog } from '../../types.js';
 import { EventSet, WeakEventSet } from '../store/encoded-events.js';
 import { EventSegment } from '../store/event-segment.js';
 import type { FrameMoves } from '../store/frame-moves.js';
@@ -36,13 +36,6 @@ interface SlowReader {
   behind: number;
 }
 
-/** Where one reader stands, as `station.backlog()` reports it. */
-export interface ReaderBacklog {
-  readonly processor: number;
-  /** The reading thread; `null` when the reader is the processor's local station (at a main station). */
-  readonly thread: number | null;
-  readonly behind: number;
-}
 
 /** The `thread` of a station reader's endpoint (links.ts's `STATION_THREAD`; declared here, below the links). */
 const STATION_READER = 0xffffffff;

@@ -41,6 +41,7 @@ export interface AcceptReply {
    * The batch's history as the station took it, when the hop encoded it:
    * the same events in the same order, each in a frame (`EncodedEvent`s). A
    * bus keeps its events so from then on (`EventHistory.adopt`).
+   * @internal
    */
   readonly framed?: readonly EncodedEvent[];
 }

@@ -419,6 +419,7 @@ export class EventHistory {
    * (the observer is not told) and readers get the same events back
    * (`plainEvents` of what they read). Events no longer held as those
    * objects (removed, compressed) are skipped. Returns the ones adopted.
+   * @internal
    */
   adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): BusEvent[] {
     const adopted: BusEvent[] = [];
