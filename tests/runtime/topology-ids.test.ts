@@ -112,12 +112,7 @@ test('ids - a restarted worker and an added thread never repeat each other\'s id
   try {
     await runtime.ready;
     const added = runtime.addThread();
-    const crashed = new Promise<void>((resolve) => {
-      const subscription = runtime.bus('internal').subscribe('busline.thread.crashed', () => {
-        subscription.unsubscribe();
-        resolve();
-      });
-    });
+    const crashed = runtime.bus('internal').waitFor('busline.thread.crashed');
     const before = await postEverywhere(runtime, [{ p: 0, t: 1 }, { p: 0, t: added.thread }]);
     const crasher = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 0, thread: 1 });
     await crasher.send({ type: 'crash.exit' }).catch(() => undefined);

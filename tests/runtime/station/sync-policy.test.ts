@@ -15,12 +15,7 @@ import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 
 /** Resolves with the first event of `type` delivered on the root's main-thread bus of `side`. */
 function received(runtime: Runtime, type: string, side: 'internal' | 'external' = 'external'): Promise<BusEvent> {
-  return new Promise((resolve) => {
-    const subscription = runtime.bus(side).subscribe(type, (event) => {
-      subscription.unsubscribe();
-      resolve(event);
-    });
-  });
+  return runtime.bus(side).waitFor(type);
 }
 
 const test = suite('sync policy');

@@ -277,12 +277,7 @@ test('removeAfterDelivery - a restarted processor does not read back what its th
   // A toMain() waits until the station's journal holds every change so far, the ping's removal too (lmdb writes
   // after the call that made them: a kill before that restores the ping, and its threads deliver it again).
   await station(2).toMain();
-  const crashed = new Promise<BusEvent>((resolve) => {
-    const subscription = runtime.bus('internal').subscribe('busline.processor.crashed', (event) => {
-      subscription.unsubscribe();
-      resolve(event);
-    });
-  });
+  const crashed = runtime.bus('internal').waitFor('busline.processor.crashed');
   process.kill(runtime.processor(2).pid!, 'SIGKILL');
   assert.equal((await crashed).payload, { processor: 2, thread: null, reason: 'SIGKILL', restarted: true });
   // A subscription listens to a restarted thread again only some time after (what it delivers before is not seen):
