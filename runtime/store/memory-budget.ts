@@ -353,11 +353,11 @@ export class MemoryBudget {
 
   /**
    * The queues made of the events the history holds, oldest first, so in
-   * order. A held event's size is the one it was counted at when it joined:
-   * `sizeOf` gives it again (the history's owner keeps it so: `retention.ts`
-   * `#sizeOf`), so nothing per event was kept before. A history that
-   * compresses queues from the start (`keysOnly`): listing its blocks here
-   * would decompress them all.
+   * order. A held event's size is the one it is counted at: `sizeOf` gives
+   * it again (the history's owner keeps it so, as its removals measure
+   * events again too: `retention.ts` `#sizeOf`), so nothing per event was
+   * kept before. A history that compresses queues from the start
+   * (`keysOnly`): listing its blocks here would decompress them all.
    */
   #startQueues(): void {
     this.#queuing = true;
@@ -369,14 +369,14 @@ export class MemoryBudget {
     for (const segment of history.segments) for (let i = 0, length = segment.length; i < length; i++) this.#enqueue(segment.at(i));
   }
 
-  /** Queues a held event by its importance (never `high`), at the size it was counted at. */
+  /** Queues a held event by its importance (never `high`), at the size it is counted at. */
   #enqueue(event: BusEvent): void {
     const type = event.type;
     const importance = this.#types.get(type)?.importance ?? this.#policies.of(type)?.importance ?? 'normal';
     if (importance !== 'high') this.#queues[importance].push(event, this.#sizeOf(event));
   }
 
-  /** The eviction queues follow events that moved out of sparse frames (`frame-moves.ts`). */
+  /** The eviction queues follow events that moved out of sparse frames (`frame-moves.ts`); before the first eviction they hold nothing. */
   relocate(moves: FrameMoves): void {
     this.#queues.low.relocate(moves);
     this.#queues.normal.relocate(moves);
