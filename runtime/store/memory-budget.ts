@@ -362,17 +362,19 @@ export class MemoryBudget {
   #startQueues(): void {
     this.#queuing = true;
     const history = this.#history;
+    // Every type held has a tally: when none ranks its events, they are all `normal`, and no type is read.
+    let ranked = false;
+    for (const tally of this.#types.values()) ranked ||= tally.importance !== 'normal';
     if (history.compressedCount > 0) {
-      for (const event of history.snapshot()) this.#enqueue(event);
+      for (const event of history.snapshot()) this.#enqueue(event, ranked);
       return;
     }
-    for (const segment of history.segments) for (let i = 0, length = segment.length; i < length; i++) this.#enqueue(segment.at(i));
+    for (const segment of history.segments) for (let i = 0, length = segment.length; i < length; i++) this.#enqueue(segment.at(i), ranked);
   }
 
   /** Queues a held event by its importance (never `high`), at the size it is counted at. */
-  #enqueue(event: BusEvent): void {
-    const type = event.type;
-    const importance = this.#types.get(type)?.importance ?? this.#policies.of(type)?.importance ?? 'normal';
+  #enqueue(event: BusEvent, ranked: boolean): void {
+    const importance = ranked ? (this.#types.get(event.type)?.importance ?? 'normal') : 'normal';
     if (importance !== 'high') this.#queues[importance].push(event, this.#sizeOf(event));
   }
 
