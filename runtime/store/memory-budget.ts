@@ -17,6 +17,9 @@
  *    it are refused (`BusFullError`, `bound: 'budget'`). Each evictable
  *    event's size is kept, counted once as it joined, in an `EvictionQueue`
  *    per importance, which finds the largest without sorting the history.
+ *    A history that does not compress starts its queues at its first
+ *    eviction, from what it holds then (`#startQueues`): most never fill
+ *    their budget, and their posts then cost no queue entry.
  *
  * Below `RECOVER_BELOW` of the budget, multipliers go back up one step at a
  * time. Two multiplier changes are at least `budget × CHANGE_EVERY` bytes of
@@ -88,6 +91,11 @@ export class MemoryBudget {
 
   /** The evictable events by importance, with their sizes. */
   readonly #queues: { readonly low: EvictionQueue; readonly normal: EvictionQueue };
+  /**
+   * True once the queues follow the history: from the start with `keysOnly` (events in compressed blocks
+   * could not be listed again without decompressing them), else from the first eviction.
+   */
+  #queuing: boolean;
   /** Events held by importance (the queues may also hold entries of events gone another way). */
   readonly #held = { low: 0, normal: 0 };
   readonly #remove: (keys: readonly EventKey[], sizes: readonly number[]) => BusEvent[];
@@ -114,12 +122,18 @@ export class MemoryBudget {
     this.name = name;
     const keysOnly = options.keysOnly ?? false;
     this.#queues = { low: new EvictionQueue({ keysOnly }), normal: new EvictionQueue({ keysOnly }) };
+    this.#queuing = keysOnly;
     // Keys stand for the events they name: the history finds events by stamp and id.
     this.#remove = options.remove ?? ((keys) => history.remove(keys as readonly BusEvent[]));
   }
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Events in the eviction queues, stale entries included (for tests: 0 until the first eviction, unless `keysOnly`). */
+  get queued(): number {
+    return this.#queues.low.length + this.#queues.normal.length;
   }
 
   /** An event of `size` bytes joined the history. O(1): a map lookup and sums. */
@@ -133,6 +147,7 @@ export class MemoryBudget {
     if (importance === 'high') return;
     this.#evictable += size;
     this.#held[importance]++;
+    if (!this.#queuing) return;
     const queue = this.#queues[importance];
     queue.push(event, size);
     // Entries of events gone another way are dropped once they outnumber the events held.
@@ -141,6 +156,7 @@ export class MemoryBudget {
 
   /** The history keeps `sent` as their places in frames from now on (`framed`, in the same order): so do the queues. */
   adopted(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
+    if (!this.#queuing) return;
     this.#queues.low.adopt(sent, framed);
     this.#queues.normal.adopt(sent, framed);
   }
@@ -305,6 +321,7 @@ export class MemoryBudget {
    * of the budget, so its cost is spread over the posts that filled it.
    */
   #evict(): BusEvent[] {
+    if (!this.#queuing) this.#startQueues();
     const target = Math.floor(this.budget * EVICT_TO);
     const before = this.#bytes;
     let removed: BusEvent[] = [];
@@ -334,7 +351,34 @@ export class MemoryBudget {
     return removed;
   }
 
-  /** The eviction queues follow events that moved out of sparse frames (`frame-moves.ts`). */
+  /**
+   * The queues made of the events the history holds, oldest first, so in
+   * order. A held event's size is the one it is counted at: `sizeOf` gives
+   * it again (the history's owner keeps it so, as its removals measure
+   * events again too: `retention.ts` `#sizeOf`), so nothing per event was
+   * kept before. A history that compresses queues from the start
+   * (`keysOnly`): listing its blocks here would decompress them all.
+   */
+  #startQueues(): void {
+    this.#queuing = true;
+    const history = this.#history;
+    // Every type held has a tally: when none ranks its events, they are all `normal`, and no type is read.
+    let ranked = false;
+    for (const tally of this.#types.values()) ranked ||= tally.importance !== 'normal';
+    if (history.compressedCount > 0) {
+      for (const event of history.snapshot()) this.#enqueue(event, ranked);
+      return;
+    }
+    for (const segment of history.segments) for (let i = 0, length = segment.length; i < length; i++) this.#enqueue(segment.at(i), ranked);
+  }
+
+  /** Queues a held event by its importance (never `high`), at the size it is counted at. */
+  #enqueue(event: BusEvent, ranked: boolean): void {
+    const importance = ranked ? (this.#types.get(event.type)?.importance ?? 'normal') : 'normal';
+    if (importance !== 'high') this.#queues[importance].push(event, this.#sizeOf(event));
+  }
+
+  /** The eviction queues follow events that moved out of sparse frames (`frame-moves.ts`); before the first eviction they hold nothing. */
   relocate(moves: FrameMoves): void {
     this.#queues.low.relocate(moves);
     this.#queues.normal.relocate(moves);

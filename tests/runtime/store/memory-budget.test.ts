@@ -11,7 +11,10 @@ import fc from 'fast-check';
 import { BusFullError, EventTooLargeError, InvalidOptionError } from '../../../errors.js';
 import { BusFullError as PublicBusFullError, createRuntime, type Bus, type BusEvent as PublicEvent, type Runtime, type UnsentDropReport } from '../../../index.js';
 import { ManualClock } from '../../../runtime/clock.js';
-import type { MemoryChange } from '../../../runtime/store/memory-budget.js';
+import { MemoryBudget, type MemoryChange } from '../../../runtime/store/memory-budget.js';
+import { sizeClass } from '../../../runtime/store/eviction-queue.js';
+import { EventHistory } from '../../../runtime/store/history.js';
+import { compareEvents } from '../../../runtime/store/history-query.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../../runtime/store/memory-policy.js';
 import { Retention, eventBytes } from '../../../runtime/store/retention.js';
 import type { BusEvent } from '../../../types.js';
@@ -231,6 +234,61 @@ test('evict - after events left another way and older ones moved into compressed
   assert.equal(ids(retention.history.snapshot()), ['e5', 'e6', 'e7', 'e8', 'e9', 'e10', 'e11']);
   assert.is(retention.memoryStats()!.bytes, retention.history.snapshot().reduce((sum, event) => sum + eventBytes(event), 0));
   assert.is(retention.memoryStats()!.bytes, 3500);
+});
+
+test('added - a history within its budget queues nothing; its first eviction queues what it holds, and evicts as if it had queued all along', () => {
+  const budget = { current: undefined as MemoryBudget | undefined };
+  const history = new EventHistory({ observer: { added: (event) => budget.current!.added(event, eventBytes(event)), removed: (event, bytes) => budget.current!.removed(event, bytes ?? eventBytes(event)) } });
+  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 3000 }, policies: { l: { importance: 'low' }, h: { importance: 'high' } } }));
+  budget.current = new MemoryBudget(policies, 'bus', history, eventBytes, 'bus:0.0:external');
+  // Out of order, as a bus reading its station merges them.
+  history.merge([sized('n3', 3, 'n', 400), sized('l1', 1, 'l', 100), sized('h1', 2, 'h', 1400)]);
+  history.insert(sized('n4', 4, 'n', 600));
+  history.merge([sized('l0', 0, 'l', 100), sized('n5', 5, 'n', 400)]);
+  assert.is(budget.current.bytes, 3000);
+  assert.equal(budget.current.settle(), []);
+  assert.is(budget.current.queued, 0, 'no entry per event while the history is within its budget');
+  history.insert(sized('n6', 6, 'n', 590));
+  // 3590 > 3000: down to 2700, both low ones, then of the normal ones the largest (600 and 590 are one class), oldest first.
+  assert.equal(ids(budget.current.settle()), ['l0', 'l1', 'n4', 'n6']);
+  assert.is(budget.current.queued, 2, 'queued from then on: n3, n5');
+  history.insert(sized('l7', 7, 'l', 900));
+  assert.is(budget.current.queued, 3);
+  assert.equal(ids(budget.current.settle()), ['l7']);
+  assert.equal(ids(history.snapshot()), ['h1', 'n3', 'n5']);
+  assert.is(budget.current.bytes, 2200);
+});
+
+test('evict - a budget that queues from its first eviction evicts what one sorted by importance, size class and age picks (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ type: fc.constantFrom('l', 'n', 'h'), size: fc.integer({ min: 90, max: 900 }), stamp: fc.integer({ min: 0, max: 40 }) }), { minLength: 1, maxLength: 60 }),
+      (posts) => {
+        const { retention } = history({ budget: { busBytes: 4000 }, policies: { l: { importance: 'low' }, h: { importance: 'high' } } });
+        const events = posts.map(({ type, size, stamp }, i) => sized(`e${String(i).padStart(2, '0')}`, stamp, type, size));
+        // All at once, as a read's merge: over the budget only at its end, so the first eviction comes then.
+        retention.history.merge(events);
+        const held = retention.history.snapshot();
+        const bytes = held.reduce((sum, event) => sum + eventBytes(event), 0);
+        let need = bytes > 4000 ? bytes - 3600 : 0;
+        const expected: string[] = [];
+        for (const importance of ['l', 'n']) {
+          if (need <= 0) break;
+          const queued = held.filter((event) => event.type === importance);
+          const largest = Math.max(0, ...queued.map(eventBytes));
+          const ranked = [...queued].sort((a, b) => sizeClass(largest, eventBytes(a)) - sizeClass(largest, eventBytes(b)) || compareEvents(a, b));
+          for (const event of ranked) {
+            if (need <= 0) break;
+            expected.push(event.id);
+            need -= eventBytes(event);
+          }
+        }
+        assert.equal(ids(retention.settle()).sort(), expected.sort());
+        assert.is(retention.memoryStats()!.bytes, retention.history.snapshot().reduce((sum, event) => sum + eventBytes(event), 0));
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
 
 test('checkMemoryOptions - a bad budget is named, with what is allowed', () => {
