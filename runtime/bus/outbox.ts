@@ -86,6 +86,9 @@ export class Outbox {
   #bytes = 0;
   /** Bytes of events that may be dropped (not `high`). */
   #droppable = 0;
+  /** The event `admit` measured last, and its size. */
+  #admitted: BusEvent | undefined;
+  #admittedSize = 0;
 
   /** How many of the first events are framed (`EncodedEvent`s): framing goes on from there. */
   #framed = 0;
@@ -133,6 +136,9 @@ export class Outbox {
     const bound = this.#bound;
     if (bound === undefined) return;
     const size = bound.sizeOf(event);
+    // Joins next (`push`): measured once.
+    this.#admitted = event;
+    this.#admittedSize = size;
     const over = this.#bytes + size - bound.budget;
     if (over <= 0 || (!bound.refuse && over <= this.#droppable)) return;
     throw new BusFullError(this.#bytes, bound.budget, 'outbox', bound.option);
@@ -154,7 +160,8 @@ export class Outbox {
 
   #count(event: BusEvent): void {
     const bound = this.#bound!;
-    const size = bound.sizeOf(event);
+    const size = event === this.#admitted ? this.#admittedSize : bound.sizeOf(event);
+    this.#admitted = undefined;
     this.#sizes.push(size);
     this.#bytes += size;
     if (bound.importance(event.type) !== 'high') this.#droppable += size;
