@@ -235,6 +235,11 @@ export class Retention implements HistoryObserver {
     return evicting.byId.get(id);
   }
 
+  /** A bus's: repacks its sparse frames now (`FrameCompactor.compact`); returns how many events moved. */
+  compactFrames(): number {
+    return this.#frames?.compact() ?? 0;
+  }
+
   /** An event's size as this history counts it (a post's as `admitPost` measured it). */
   sizeOf(event: BusEvent): number {
     return this.#sizeOf(event);
