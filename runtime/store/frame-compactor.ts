@@ -20,7 +20,7 @@ import type { EventHistory } from './history.js';
 
 /** Events per frame that repacking makes. */
 const REPACK_FRAME_EVENTS = 4096;
-/** Frames in less memory than this are not worth a copy. */
+/** Sparse frames in less memory than this, all together, are not worth a copy. */
 const SPARSE_MIN_BYTES = 16 * 1024;
 /** Removals between two looks at the frames: at least this many, and as many as the history holds (O(1) a removal, amortized). */
 const LOOK_EVERY = 4096;
@@ -37,7 +37,7 @@ export function repacked(events: readonly BusEvent[]): BusEvent[] {
 
 /**
  * Compacts a history's sparse frames: those of which it holds less than half
- * the events (and at least `SPARSE_MIN_BYTES`). Their events are copied into
+ * the events (once they take `SPARSE_MIN_BYTES` or more). Their events are copied into
  * new frames, the history's segments move to those places and so does every
  * other holder (`relocate`), so that frames hold at most about twice the
  * bytes of the events held in them. A look counts the events per frame in
@@ -80,8 +80,18 @@ export class FrameCompactor {
     const counts = new Map<EncodedBatch, number>();
     for (const segment of segments) segment.countFrames(counts);
     const sparse = new Set<EncodedBatch>();
-    for (const [batch, held] of counts) if (held * 2 < batch.count && batch.body.buffer.byteLength >= SPARSE_MIN_BYTES) sparse.add(batch);
-    if (sparse.size === 0) return 0;
+    // A bus's syncs leave small frames (a sync's worth each), many of them: their memory counts together.
+    const buffers = new Set<ArrayBufferLike>();
+    let bytes = 0;
+    for (const [batch, held] of counts) {
+      if (held * 2 >= batch.count) continue;
+      sparse.add(batch);
+      const { buffer } = batch.body;
+      if (buffers.has(buffer)) continue;
+      buffers.add(buffer);
+      bytes += buffer.byteLength;
+    }
+    if (bytes < SPARSE_MIN_BYTES) return 0;
     const events: BusEvent[] = [];
     for (const segment of segments) segment.eventsIn(sparse, events);
     const copies = repacked(events);

@@ -267,6 +267,8 @@ export class Retention implements HistoryObserver {
     }
     if (this.#countBytes) for (let k = 0; k < adopted.length; k++) this.#resize(adopted[k]!, eventBytes(adopted[k]!), eventBytes(places[k]!));
     this.#budget?.adopted(adopted, places);
+    // Events of those frames the history does not hold (removed, once delivered, before the sync) count as gone.
+    if (this.#frames !== undefined) this.#frames.removed(framesCount(places) - adopted.length);
     return adopted;
   }
 
@@ -557,6 +559,19 @@ export class Retention implements HistoryObserver {
   }
 }
 
+/** Events in the frames `places` are in. */
+function framesCount(places: readonly EncodedEvent[]): number {
+  let count = 0;
+  let last: EncodedEvent['batch'] | undefined;
+  const seen = new Set<EncodedEvent['batch']>();
+  for (const { batch } of places) {
+    if (batch === last || seen.has(batch)) continue;
+    seen.add((last = batch));
+    count += batch.count;
+  }
+  return count;
+}
+
 /** How many events must leave for `tally` to be within `limits` (at least one while bytes are over). */
 function excess(tally: Tally, limits: HistoryLimits): number {
   const byCount = limits.maxEvents === undefined ? 0 : tally.count - limits.maxEvents;
@@ -573,29 +588,4 @@ function exceeds(tally: Tally, size: number, limits: HistoryLimits, option: stri
     return { held: tally.bytes, max: limits.maxBytes, limit: `${option}.maxBytes` };
   }
   return undefined;
-}
-
-/**
- * A bus's read, without the events whose policy removes them after delivery:
- * those never join a bus's history. `known` (the read's first events, which
- * the thread has delivered already) is counted again without them;
- * `transient` are the later ones, to deliver and let go.
- */
-export function withoutTransient(
-  history: readonly BusEvent[],
-  known: number,
-  policies: MemoryPolicies,
-): { history: readonly BusEvent[]; known: number; transient: BusEvent[] } {
-  const kept: BusEvent[] = [];
-  const transient: BusEvent[] = [];
-  let keptKnown = 0;
-  history.forEach((event, i) => {
-    if (!policies.removesAfterDelivery(event.type)) {
-      kept.push(event);
-      if (i < known) keptKnown++;
-    } else if (i >= known) {
-      transient.push(event);
-    }
-  });
-  return transient.length === 0 && kept.length === history.length ? { history, known, transient } : { history: kept, known: keptKnown, transient };
 }

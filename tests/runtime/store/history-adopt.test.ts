@@ -243,7 +243,6 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           fc.record({ op: fc.constant('remove' as const), every: fc.integer({ min: 1, max: 4 }) }),
           fc.record({ op: fc.constant('search' as const) }),
           fc.record({ op: fc.constant('tick' as const), ms: fc.nat(30) }),
-          fc.record({ op: fc.constant('compact' as const) }),
         ),
         { maxLength: 30 },
       ),
@@ -278,14 +277,15 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
             retention.remove(retention.history.snapshot().filter((_, i) => i % step.every === 0));
           } else if (step.op === 'search') {
             retention.afterSearch(retention.history.query({ types: ['user'] }));
-          } else if (step.op === 'tick') {
+          } else {
             clock.advance(step.ms);
             retention.settle();
-          } else {
-            // Frames less than half held are repacked: the events moved are counted at their new places.
-            moved += retention.compactFrames();
           }
           assertCounted(retention, step.op);
+          // Frames less than half held are repacked (in a microtask after enough removals; here at once): the events
+          // moved are counted at their new places.
+          moved += retention.compactFrames();
+          assertCounted(retention, `${step.op}, then a repack`);
           const stats = retention.memoryStats()!;
           assert.is(stats.count, retention.history.size);
         }
@@ -400,6 +400,37 @@ runtimeTest('sync - removal after search and after delivery reach adopted events
   }
 });
 
+runtimeTest('sync - a bus repacks the frames its syncs left: ticks removed once delivered do not keep the frames of the logs that stay', async () => {
+  const runtime = createRuntime({ transport: 'frames', deferred: 'manual', memory: { policies: { tick: { removeAfterDelivery: true } } } });
+  try {
+    const bus = runtime.bus('external');
+    let delivered = 0;
+    bus.subscribe('tick', () => void delivered++);
+    let oneSync = 0;
+    const series: string[] = [];
+    for (let round = 0; round < 60; round++) {
+      for (let i = 0; i < 500; i++) bus.post('tick', { round, i }, { priority: 'immediate' });
+      for (let i = 0; i < 5; i++) bus.post('log', { round, i, text: 'kept' }, { priority: 'immediate' });
+      await bus.sync();
+      // A repack runs in a microtask after the removals that called for it.
+      await new Promise((resolve) => setImmediate(resolve));
+      const { bytes, frameBytes, count } = bus.memory()!;
+      oneSync ||= frameBytes;
+      series.push(`${round}: ${count} held, ${bytes} B, frames ${frameBytes} B`);
+      // Without repacking, each sync's frames stay for the 5 logs in them: 60 syncs' worth by the end.
+      assert.ok(frameBytes <= 2 * bytes + 12 * oneSync, series.join('\n'));
+    }
+    assert.is(delivered, 30_000);
+    assert.is(bus.history().length, 300);
+    assert.equal(
+      bus.history().map((e) => (e.payload as { round: number }).round),
+      Array.from({ length: 300 }, (_, i) => Math.floor(i / 5)),
+    );
+  } finally {
+    await runtime.stop();
+  }
+});
+
 runtimeTest('sync - over the memory transport nothing is encoded: the bus keeps its objects', async () => {
   const runtime = createRuntime({ transport: 'memory' });
   try {
@@ -473,6 +504,20 @@ outboxTest('frame - what a sync took while the outbox framed it is forgotten all
   outbox.sent(unsent);
   assert.is(outbox.length, 1);
   assert.is(outbox.unframed, 1);
+});
+
+outboxTest('relocate - framed unsent events follow their moves out of sparse frames', () => {
+  const outbox = new Outbox(undefined, { adopt: () => undefined, schedule: 'manual' });
+  const events = posted(300);
+  for (const e of events) outbox.push(e);
+  outbox.frame(256);
+  const before = outbox.unsent() as EncodedEvent[];
+  const copies = framed(events.slice(0, 2));
+  outbox.relocate(new Map([[before[0]!.batch, copies]]));
+  const after = outbox.unsent();
+  assert.ok(after[0] === copies[0] && after[1] === copies[1], 'the moved ones are at their new places');
+  assert.ok(after.slice(2).every((e, i) => e === before[i + 2]), 'the others stay as they were');
+  assert.equal(plainEvents(after), events);
 });
 
 test.run();
