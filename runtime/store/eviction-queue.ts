@@ -475,10 +475,10 @@ export class EvictionQueue {
       else [heads[kept], nums[kept++]] = [place.batch, ~(place.index * RUN_SPAN + 1)];
     }
     if (kept === i) return;
-    // The rest moves up against what was kept; the slots left behind let go of what they held.
+    // The rest moves up against what was kept; the slots left behind go (a sync's objects became a few runs).
     for (; i < end; i++) [heads[kept], nums[kept++]] = [heads[i], nums[i]!];
-    heads.fill(undefined, kept, end);
-    this.#end = kept;
+    heads.length = this.#end = kept;
+    if (nums.length > 4 * (kept - this.#head) + 64) this.#grow(Math.max(16, 2 * (kept - this.#head)));
   }
 
   /** The entry before the first whose first event is not before `key` (a run there may reach past it); sorted. */
