@@ -254,6 +254,11 @@ export class Retention implements HistoryObserver {
    * not an entry each. Returns the ones adopted.
    */
   adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): BusEvent[] {
+    // Events in frames already (the outbox framed them) stay in those: another copy would free nothing.
+    if (sent.some((event) => event instanceof EncodedEvent)) {
+      framed = framed.filter((_, k) => !(sent[k] instanceof EncodedEvent));
+      sent = sent.filter((event) => !(event instanceof EncodedEvent));
+    }
     const adopted = this.history.adopt(sent, framed);
     // The last post is measured and joined long since: nothing more to keep it for.
     this.#measured = undefined;

@@ -19,6 +19,7 @@ import { EvictionQueue } from '../../../runtime/store/eviction-queue.js';
 import { ManualClock, createRuntime, type BusEvent, type Payload, type Side } from '../../../index.js';
 import { ids } from '../../helpers.js';
 import { FRAME_UNSENT_EVENTS, Outbox } from '../../../runtime/bus/outbox.js';
+import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -426,6 +427,27 @@ runtimeTest('sync - a bus repacks the frames its syncs left: ticks removed once 
       bus.history().map((e) => (e.payload as { round: number }).round),
       Array.from({ length: 300 }, (_, i) => Math.floor(i / 5)),
     );
+  } finally {
+    await runtime.stop();
+  }
+});
+
+runtimeTest('sync - a worker bus keeps what it synced as copies of the frames its channel transferred; reads give the same events', async () => {
+  const runtime = createRuntime({ threadsPerProcessor: 2, deferred: 'manual' });
+  try {
+    await runtime.ready;
+    const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
+    for (let i = 0; i < 300; i++) await bus.post(i % 2 === 0 ? 'user.login' : 'order.created', { n: i }, { priority: 'immediate' });
+    const before = await bus.history();
+    const objects = (await bus.memory())!;
+    assert.is(objects.frameBytes, 0, 'posts are objects until a sync');
+    await bus.sync();
+    const after = (await bus.memory())!;
+    assert.ok(after.frameBytes > 0, 'the history keeps the synced events in frames');
+    assert.is(after.count, 300);
+    assert.is(after.bytes, after.types['user.login']!.bytes + after.types['order.created']!.bytes);
+    assert.equal(await bus.history(), before);
+    assert.equal(ids(await runtime.station('external').history()), ids(before));
   } finally {
     await runtime.stop();
   }
