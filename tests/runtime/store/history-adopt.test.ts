@@ -241,7 +241,7 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
         fc.oneof(
           fc.record({ op: fc.constant('post' as const), n: fc.integer({ min: 1, max: 40 }), kind: fc.nat(4) }),
           fc.record({ op: fc.constant('sync' as const), frame: fc.integer({ min: 1, max: 64 }), part: fc.nat(3) }),
-          fc.record({ op: fc.constant('remove' as const), every: fc.integer({ min: 1, max: 4 }) }),
+          fc.record({ op: fc.constant('remove' as const), every: fc.integer({ min: 2, max: 5 }) }),
           fc.record({ op: fc.constant('search' as const) }),
           fc.record({ op: fc.constant('tick' as const), ms: fc.nat(30) }),
         ),
@@ -275,7 +275,8 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
             const sent = objects.filter((_, i) => step.part === 0 || i % (step.part + 1) !== 0);
             retention.adopt(sent, framed(sent, step.frame, true));
           } else if (step.op === 'remove') {
-            retention.remove(retention.history.snapshot().filter((_, i) => i % step.every === 0));
+            // All but every `every`-th: frames left less than half held, with events to move.
+            retention.remove(retention.history.snapshot().filter((_, i) => i % step.every !== 0));
           } else if (step.op === 'search') {
             retention.afterSearch(retention.history.query({ types: ['user'] }));
           } else {
@@ -292,7 +293,20 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
         }
       },
     ),
-    { numRuns: 150 },
+    {
+      numRuns: 150,
+      // One run that surely repacks: a sync in small frames, then all but every third event leave.
+      examples: [
+        [
+          [
+            { op: 'post', n: 40, kind: 0 },
+            { op: 'sync', frame: 8, part: 0 },
+            { op: 'remove', every: 3 },
+          ],
+          40_000,
+        ],
+      ],
+    },
   );
   assert.ok(moved > 0, 'some runs repacked frames');
 });
