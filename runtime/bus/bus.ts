@@ -31,12 +31,12 @@ import {
   type SyncOptions,
 } from './bus-options.js';
 import type { BusThread } from './bus-thread.js';
-import { Outbox } from './outbox.js';
+import type { Outbox } from './outbox.js';
 import { StationExchange, type Read } from './station-exchange.js';
 import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
-import { busRetention, outboxBound } from './memory-reports.js';
+import { busOutbox, busRetention } from './memory-reports.js';
 import { AfterWatch } from './middleware.js';
 import { stampPost, type PostContext } from './posting.js';
 import { awaited } from './request-reply.js';
@@ -117,10 +117,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.#reports = new ActivityReports(this.#actor);
     this.#retention = busRetention(thread, side);
     this.#history = this.#retention.history;
-    this.#outbox = new Outbox(outboxBound(thread, side, this.#retention), {
-      adopt: (sent, framed) => this.#retention.adopt(sent, framed),
-      due: () => this.#retention.pressed,
-    });
+    this.#outbox = busOutbox(thread, side, this.#retention);
     this.#pressure = new BackPressure(thread, side, {
       retired: () => this.#retired,
       unsent: () => this.#outbox.length,

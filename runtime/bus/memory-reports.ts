@@ -10,7 +10,7 @@ import type { MemoryChange } from '../store/memory-budget.js';
 import { DEFAULT_BUS_BUDGET_BYTES, NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
 import type { BusThread } from './bus-thread.js';
-import type { OutboxBound } from './outbox.js';
+import { Outbox, type OutboxBound } from './outbox.js';
 
 /** Something that takes a post: the thread's internal bus. */
 interface Poster {
@@ -26,6 +26,20 @@ export function busRetention(thread: BusThread<Poster>, side: Side): Retention {
   });
   retention.onMemoryChange = (change) => queueMicrotask(() => postMemoryChange(() => thread.bus('internal'), change));
   return retention;
+}
+
+/**
+ * The outbox of a bus of `side` in `thread` whose history is `retention`:
+ * bounded by its budget; what it frames, the history adopts; and its framed
+ * events follow the history's when it repacks sparse frames.
+ */
+export function busOutbox(thread: BusThread<Poster>, side: Side, retention: Retention): Outbox {
+  const outbox = new Outbox(outboxBound(thread, side, retention), {
+    adopt: (sent, framed) => retention.adopt(sent, framed),
+    due: () => retention.pressed,
+  });
+  retention.relocateAlso = (moves) => outbox.relocate(moves);
+  return outbox;
 }
 
 /** The bound of the outbox of a bus of `side` in `thread` whose history is `retention`: its budget; none without one. */

@@ -34,6 +34,7 @@
 import { BusFullError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent, UNREAD_ENDPOINT, scanBatch } from '../store/encoded-events.js';
+import { movedEvent, type FrameMoves } from '../store/frame-moves.js';
 import { compareEvents } from '../store/history.js';
 import { EVICT_TO } from '../store/memory-budget.js';
 import type { Importance } from '../store/memory-policy.js';
@@ -262,6 +263,11 @@ export class Outbox {
     this.#framed = from + framed.length;
     this.#options.adopt?.(objects, framed);
     return framed.length;
+  }
+
+  /** Framed events that moved out of sparse frames (the history repacked them: `frame-compactor.ts`) follow them. */
+  relocate(moves: FrameMoves): void {
+    for (let i = 0; i < this.#events.length; i++) this.#events[i] = movedEvent(moves, this.#events[i]!);
   }
 
   #scheduleStep(): void {

@@ -7,7 +7,8 @@
  */
 import type { BusEvent, Endpoint } from '../../types.js';
 import { compareEvents, type EventHistory } from '../store/history.js';
-import { withoutTransient, type Retention } from '../store/retention.js';
+import type { MemoryPolicies } from '../store/memory-policy.js';
+import type { Retention } from '../store/retention.js';
 import type { Read } from './station-exchange.js';
 import type { Subscriptions } from './subscriptions.js';
 
@@ -60,4 +61,29 @@ export function deliverRead(delivering: readonly BusEvent[], read: Read, endpoin
   }
   if (delivery !== undefined && !delivery.filtered) delivery.mark.noteUnfiltered(delivery.since, delivery.through);
   return delivered;
+}
+
+/**
+ * A bus's read, without the events whose policy removes them after delivery:
+ * those never join a bus's history. `known` (the read's first events, which
+ * the thread has delivered already) is counted again without them;
+ * `transient` are the later ones, to deliver and let go.
+ */
+export function withoutTransient(
+  history: readonly BusEvent[],
+  known: number,
+  policies: MemoryPolicies,
+): { history: readonly BusEvent[]; known: number; transient: BusEvent[] } {
+  const kept: BusEvent[] = [];
+  const transient: BusEvent[] = [];
+  let keptKnown = 0;
+  history.forEach((event, i) => {
+    if (!policies.removesAfterDelivery(event.type)) {
+      kept.push(event);
+      if (i < known) keptKnown++;
+    } else if (i >= known) {
+      transient.push(event);
+    }
+  });
+  return transient.length === 0 && kept.length === history.length ? { history, known, transient } : { history: kept, known: keptKnown, transient };
 }

@@ -15,7 +15,7 @@ import type { FrameChannel, RequestHandler } from '../wire/frame-channel.js';
 import type { EventBatch, SyncRequest, WireMessage } from '../wire/protocol.js';
 import type { ErrorHandler } from '../bus/subscriptions.js';
 import type { Receiver, Transport } from '../wire/transport.js';
-import { EncodedEvent, plainBatch } from '../store/encoded-events.js';
+import { EncodedEvent, plainBatch, scanBatch } from '../store/encoded-events.js';
 import type { InspectionTap } from '../inspection/tap.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import type { Middleware } from '../bus/middleware.js';
@@ -197,10 +197,19 @@ export class ChannelStationLink implements StationLink {
     this.#channel = channel;
   }
 
-  /** Sends the batch as one request (the channel cuts it into frames; the station merges it whole). */
+  /**
+   * Sends the batch as one request (the channel cuts it into frames; the
+   * station merges it whole). A bus's history comes back as it was framed
+   * (`framed`, as `DirectStationLink` gives it): read from copies of the
+   * frames, taken before the channel transfers them.
+   */
   async accept(batch: EventBatch): Promise<AcceptReply> {
-    const closing = (await this.#channel.request(batch)).at(-1);
-    return closing?.kind === 'ack' && closing.parked !== undefined ? { parked: closing.parked } : {};
+    const carried: BusEvent[] = [];
+    const keep = batch.from.thread === STATION_THREAD || batch.history.length === 0 ? undefined : (frames: readonly Uint8Array[]) => keepHistory(frames, carried);
+    const closing = (await this.#channel.request(batch, keep)).at(-1);
+    const reply = closing?.kind === 'ack' && closing.parked !== undefined ? { parked: closing.parked } : {};
+    const framed = framedHistory(batch.history, carried);
+    return framed === undefined ? reply : { ...reply, framed };
   }
 
   async serve(request: SyncRequest): Promise<SyncReply> {
@@ -228,6 +237,16 @@ export class ChannelStationLink implements StationLink {
       ...(parked === undefined ? {} : { parked }),
       ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
     };
+  }
+}
+
+/** Appends to `carried` the history of `frames` (a batch's parts), as `EncodedEvent`s in copies of them. */
+function keepHistory(frames: readonly Uint8Array[], carried: BusEvent[]): void {
+  try {
+    for (const frame of frames) for (const event of scanBatch(frame.slice()).history) carried.push(event);
+  } catch {
+    // Nothing kept: the bus keeps its objects (`framedHistory` finds the lengths differ).
+    carried.length = 0;
   }
 }
 

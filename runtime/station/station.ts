@@ -24,7 +24,8 @@ import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
 import type { MemoryChange, MemoryStats } from '../store/memory-stats.js';
 import { Interest, withoutDeliveredTransient } from './interest.js';
-import { FrameCompactor, keepable } from './repack.js';
+import { FrameCompactor } from '../store/frame-compactor.js';
+import { keepable, relocateStation } from './repack.js';
 
 /** Options of `station.fromMain()` and `station.roundTrip()`. */
 export interface FromMainOptions {
@@ -65,7 +66,7 @@ export class Station {
   /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
   readonly #interest: Interest;
   /** Copies the few events left in mostly emptied frames out of them, so that those frames can go (`repack.ts`). */
-  readonly #frames = new FrameCompactor(() => ({ history: this.#history, arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent }));
+  readonly #frames = new FrameCompactor(() => this.#history, (moves) => relocateStation(moves, { arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent }));
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
   /** The main station refused this local station's last `toMain()` (`BUS_FULL`: a reader elsewhere is behind): its threads' batches are refused too once `maxBacklog` events wait here. */

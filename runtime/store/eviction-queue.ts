@@ -1,30 +1,20 @@
 /**
- * The events of one importance a memory budget may evict, with the size each
- * was counted at when it joined (`memory-budget.ts`): the budget's rule is
- * the largest first and, of sizes in one class (`sizeClass`), the oldest,
- * and `take` finds them without sorting events by size. Entries are kept in
- * order of `(timestamp, id)`; a history that merges older events (a station,
- * a bus reading its station) puts the queue out of order, and the next `take`
- * sorts it once.
- *
- * Entries of events that left the history another way (a policy, a limit, a
- * clear) stay until `prune`, or until a `take` picks them: removing them then
- * frees nothing, and the budget takes again.
+ * The events of one importance a memory budget may evict, with the size each was counted at (`memory-budget.ts`):
+ * the budget's rule is the largest first and, of sizes in one class (`sizeClass`), the oldest, and `take` finds them
+ * without sorting events by size. Entries are kept in order of `(timestamp, id)`; a history that merges older events
+ * (a station, a bus reading its station) puts the queue out of order, and the next `take` sorts it once. Entries of
+ * events that left the history another way (a policy, a limit, a clear) stay until `prune`, or until a `take` picks
+ * them: removing them then frees nothing, and the budget takes again.
  *
  * The queue is columnar, and costs a few bytes per event, not an object:
- * - a run of events that follow each other in one frame (a station's
- *   `EncodedEvent`s: a merged batch is one run) is one entry, the frame and
- *   an integer (first index, count), ~0.05 B an event in 256-event frames;
- *   their sizes are read from the frame (`framedBytes`), as the budget
- *   counted them;
+ * - a run of events that follow each other in one frame (a station's `EncodedEvent`s, a bus's once a sync framed
+ *   them: `adopt`) is one entry, the frame and an integer (first index, count), ~0.05 B an event in 256-event
+ *   frames; their sizes are read from the frame (`framedBytes`);
  * - another event is an entry of its own: the object and its size, 12 B;
- * - with `keysOnly` (the history moves events into compressed blocks: a
- *   queued object or frame would outlive them), an event is its stamp, its id
- *   packed in a number (`<prefix><sequence>`, as threads stamp them; other ids
- *   as strings) and its size: 20 B, where a `{ timestamp, id }` object and the
- *   id string kept alive with it cost ~90.
- * `take` makes the keys again (an `EncodedEvent` of a run's frame, a
- * `{ timestamp, id }`).
+ * - with `keysOnly` (the history moves events into compressed blocks: a queued object or frame would outlive them),
+ *   an event is its stamp, its id packed in a number (`<prefix><sequence>`, as threads stamp them; other ids as
+ *   strings) and its size: 20 B, where a `{ timestamp, id }` object and the id string kept alive with it cost ~90.
+ * `take` makes the keys again (an `EncodedEvent` of a run's frame, a `{ timestamp, id }`).
  */
 import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
@@ -450,36 +440,45 @@ export class EvictionQueue {
   }
 
   /**
-   * The entries of `sent` (events queued as themselves) hold their places in
-   * frames from now on (`framed[k]` is `sent[k]` in a frame: a bus's history
-   * after a sync, `history.ts` `adopt`), so the queue does not keep the
-   * objects alive; each keeps the size it was counted at. Sorted, only the entries
-   * from the oldest of `sent` to its newest are read (bisection); else all.
+   * The entries of `sent` hold their places in frames from now on (`framed[k]` is `sent[k]` in a frame: a bus's
+   * history after a sync, `history.ts` `adopt`), at their bytes there, as the budget counts them then: each joins the
+   * run of its frame before it, or starts one (with `keysOnly`, only sizes change). Sorted, only the entries from the
+   * oldest of `sent` to its newest are read (bisection); else all.
    */
   adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
-    if (this.#keysOnly || sent.length === 0) return;
-    const places = new Map<BusEvent, EncodedEvent>();
-    let oldest = sent[0]!;
-    let newest = sent[0]!;
-    for (let k = 0; k < sent.length; k++) {
-      const event = sent[k]!;
-      places.set(event, framed[k]!);
+    const places = new Map<string, EncodedEvent>();
+    let [oldest, newest] = [sent[0]!, sent[0]!];
+    sent.forEach((event, k) => {
+      places.set(event.id, framed[k]!);
       if (compareEvents(event, oldest) < 0) oldest = event;
       if (compareEvents(event, newest) > 0) newest = event;
-    }
-    this.#last = (this.#last === undefined ? undefined : places.get(this.#last as BusEvent)) ?? this.#last;
-    for (let i = this.#sorted ? this.#lowerBound(oldest) : this.#head; i < this.#end && places.size > 0; i++) {
-      if (this.#nums[i]! < 0) continue;
-      const key = this.#heads[i] as BusEvent;
-      const found = places.get(key);
-      if (found !== undefined) {
-        this.#heads[i] = found;
-        places.delete(key);
-      } else if (this.#sorted && compareEvents(key, newest) > 0) {
-        // Past the newest sent: those not found are not queued (`high` ones, or gone).
-        break;
+    });
+    if (this.#last !== undefined) this.#last = places.get(this.#last.id) ?? this.#last;
+    const [nums, heads, end] = [this.#nums, this.#heads, this.#end];
+    // What stays is written again from `kept` on, runs joined up; nothing is added, so it never passes `i`.
+    let i = sent.length === 0 ? end : this.#sorted ? this.#lowerBound(oldest) : this.#head;
+    let kept = i;
+    for (; i < end && places.size > 0; i++) {
+      const num = nums[i]!;
+      const key = num >= 0 || this.#keysOnly ? this.#keyAt(i, 0) : undefined;
+      const place = key === undefined ? undefined : places.get(key.id);
+      if (place !== undefined) places.delete(key!.id);
+      else if (key !== undefined && this.#sorted && compareEvents(key, newest) > 0) break;
+      const size = place === undefined ? num : framedBytes(place.batch, place.index);
+      if (this.#keysOnly || place === undefined || place.constructor !== EncodedEvent || place.index >= MAX_START) {
+        if (!this.#keysOnly) heads[kept] = place ?? heads[i];
+        nums[kept++] = size;
+        continue;
       }
+      const run = kept > this.#head && heads[kept - 1] === place.batch && nums[kept - 1]! < 0 ? ~nums[kept - 1]! : -1;
+      if (run >= 0 && (run - (run % RUN_SPAN)) / RUN_SPAN + (run % RUN_SPAN) === place.index && run % RUN_SPAN < MAX_RUN) nums[kept - 1] = ~(run + 1);
+      else [heads[kept], nums[kept++]] = [place.batch, ~(place.index * RUN_SPAN + 1)];
     }
+    if (kept === i) return;
+    // The rest moves up against what was kept; the slots left behind go (a sync's objects became a few runs).
+    for (; i < end; i++) [heads[kept], nums[kept++]] = [heads[i], nums[i]!];
+    heads.length = this.#end = kept;
+    if (nums.length > 4 * (kept - this.#head) + 64) this.#grow(Math.max(16, 2 * (kept - this.#head)));
   }
 
   /** The entry before the first whose first event is not before `key` (a run there may reach past it); sorted. */

@@ -154,11 +154,19 @@ export class MemoryBudget {
     if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.holds(key));
   }
 
-  /** The history keeps `sent` as their places in frames from now on (`framed`, in the same order): so do the queues. */
+  /** The history keeps `sent` as their places in frames from now on (`framed`, in the same order), counted at their bytes there: so do the queues. */
   adopted(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
     if (!this.#queuing) return;
     this.#queues.low.adopt(sent, framed);
     this.#queues.normal.adopt(sent, framed);
+  }
+
+  /** An event of `type`, held, is counted at `delta` bytes more from now on (kept in a frame since a sync: `Retention.adopt`). */
+  resized(type: string, delta: number): void {
+    const tally = this.#tally(type);
+    tally.bytes += delta;
+    this.#bytes += delta;
+    if (tally.importance !== 'high') this.#evictable += delta;
   }
 
   /** An event of `size` bytes left the history. */

@@ -32,10 +32,9 @@ export interface MemoryStats {
   /**
    * Bytes of the received frames the held events keep alive (a station keeps
    * each event in the frame it came in; a bus what its syncs framed; 0 for
-   * a history of objects). Not counted against the budget: at a station, a
-   * frame whose events are less than half held has them copied into a frame
-   * of their own, so this stays within about twice `bytes`, plus the latest
-   * batches (a bus does not repack yet).
+   * a history of objects). Not counted against the budget: a frame whose
+   * events are less than half held has them copied into a frame of their
+   * own, so this stays within about twice `bytes`, plus the latest batches.
    */
   readonly frameBytes: number;
   /** A bus's: the events its station has not taken yet (its outbox, held to the same budget), and their bytes. */

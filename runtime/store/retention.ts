@@ -20,6 +20,7 @@ import { EncodedEvent } from './encoded-events.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
 import type { EventKey } from './eviction-queue.js';
 import { framedBytes } from './size-classes.js';
+import { FrameCompactor } from './frame-compactor.js';
 import type { FrameMoves } from './frame-moves.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
@@ -126,8 +127,10 @@ export class Retention implements HistoryObserver {
    */
   #evicting: { readonly keys: readonly EventKey[]; readonly sizes: readonly number[]; at: number; byId?: Map<string, number> } | undefined =
     undefined;
-  /** A bus's: its events are counted as the objects they were posted as, also once kept in a frame (`adopt`). */
-  readonly #countsObjects: boolean;
+  /** A bus's: repacks the frames a sync left its events in once most of their events are gone (`adopt`, `frame-compactor.ts`). */
+  readonly #frames: FrameCompactor | undefined;
+  /** Places in frames held besides the history and its budget (a bus's outbox): they move when `#frames` repacks. */
+  relocateAlso: ((moves: FrameMoves) => void) | undefined;
 
   /**
    * @param options.kind which budget applies (`memory.budget.busBytes` or `stationBytes`);
@@ -148,7 +151,7 @@ export class Retention implements HistoryObserver {
       policies.budget !== undefined || policies.limits?.maxBytes !== undefined || policies.policies.some((policy) => policy.maxBytes !== undefined);
     // Without policies the history has no observer: it costs what it did before policies existed.
     const { kind = 'station', name = kind, blocks, ...historyOptions } = options;
-    this.#countsObjects = kind === 'bus';
+    this.#frames = kind === 'bus' ? new FrameCompactor(() => this.history, (moves) => (this.relocate(moves), this.relocateAlso?.(moves))) : undefined;
     const compression: HistoryCompression | undefined =
       blocks === undefined || policies.compression === false
         ? undefined
@@ -177,9 +180,27 @@ export class Retention implements HistoryObserver {
     return this.#budget?.stats(this.history.size);
   }
 
-  /** What the budget keeps of events follows those that moved out of sparse frames (`frame-moves.ts`). */
+  /**
+   * What the budget keeps of events follows those that moved out of sparse
+   * frames (`frame-moves.ts`); each moved event is counted at its new place
+   * (the same bytes, but for a frame's last event, counted to the body's end).
+   */
   relocate(moves: FrameMoves): void {
     this.#budget?.relocate(moves);
+    if (!this.#countBytes) return;
+    for (const [batch, places] of moves) {
+      places.forEach((place, index) => place !== undefined && this.#resize(place, framedBytes(batch, index), eventBytes(place)));
+    }
+  }
+
+  /** `event`, held, counted at `from` bytes, is counted at `to` from now on. */
+  #resize(event: BusEvent, from: number, to: number): void {
+    if (from === to) return;
+    this.#bytes += to - from;
+    this.#budget?.resized(event.type, to - from);
+    const policy = this.policies.policies.length === 0 ? undefined : this.policies.of(event.type);
+    const tally = policy === undefined ? undefined : this.#tallies.get(policy);
+    if (tally !== undefined) tally.bytes += to - from;
   }
 
   /**
@@ -190,13 +211,11 @@ export class Retention implements HistoryObserver {
    */
   #sizeOf(event: BusEvent): number {
     if (event === this.#measured) return this.#measuredSize;
-    const framed = event instanceof EncodedEvent;
-    if (this.#evicting !== undefined && (!framed || this.#countsObjects)) {
+    // An event in a frame is counted at its bytes there, also a bus's since a sync (`adopt` counted it again).
+    if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
       const size = this.#evictedSize(event.id);
       if (size !== undefined) return size;
     }
-    // A bus's event kept in a frame since a sync (`adopt`) leaves at the size it joined at: that of the object.
-    if (framed && this.#countsObjects && event.countedBytes === undefined) return eventBytes(event.decoded());
     return eventBytes(event);
   }
 
@@ -216,6 +235,11 @@ export class Retention implements HistoryObserver {
     return evicting.byId.get(id);
   }
 
+  /** A bus's: repacks its sparse frames now (`FrameCompactor.compact`); returns how many events moved. */
+  compactFrames(): number {
+    return this.#frames?.compact() ?? 0;
+  }
+
   /** An event's size as this history counts it (a post's as `admitPost` measured it). */
   sizeOf(event: BusEvent): number {
     return this.#sizeOf(event);
@@ -223,14 +247,33 @@ export class Retention implements HistoryObserver {
 
   /**
    * The history keeps `sent` (objects it holds) as their places in frames
-   * from now on: `framed[k]` is `sent[k]` in a frame a sync built. What is
-   * counted does not change; the objects can go. Returns the ones adopted.
+   * from now on: `framed[k]` is `sent[k]` in a frame a sync built; the
+   * objects can go. Each is counted at its bytes in the frame from then on,
+   * as a station counts it (the budget, `maxBytes` and per-type tallies move
+   * by the difference), so the budget's queues keep them as runs of a frame,
+   * not an entry each. Returns the ones adopted.
    */
   adopt(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): BusEvent[] {
+    // Events in frames already (the outbox framed them) stay in those: another copy would free nothing.
+    if (sent.some((event) => event instanceof EncodedEvent)) {
+      framed = framed.filter((_, k) => !(sent[k] instanceof EncodedEvent));
+      sent = sent.filter((event) => !(event instanceof EncodedEvent));
+    }
     const adopted = this.history.adopt(sent, framed);
-    if (adopted.length > 0) this.#budget?.adopted(sent, framed);
     // The last post is measured and joined long since: nothing more to keep it for.
     this.#measured = undefined;
+    if (adopted.length === 0) return adopted;
+    let places = framed;
+    if (adopted.length < sent.length) {
+      // `adopted` is a part of `sent`, in order.
+      const found: EncodedEvent[] = [];
+      for (let k = 0, j = 0; k < sent.length && j < adopted.length; k++) if (sent[k] === adopted[j]) (found.push(framed[k]!), j++);
+      places = found;
+    }
+    if (this.#countBytes) for (let k = 0; k < adopted.length; k++) this.#resize(adopted[k]!, eventBytes(adopted[k]!), eventBytes(places[k]!));
+    this.#budget?.adopted(adopted, places);
+    // Events of those frames the history does not hold (removed, once delivered, before the sync) count as gone.
+    if (this.#frames !== undefined) this.#frames.removed(framesCount(places) - adopted.length);
     return adopted;
   }
 
@@ -277,6 +320,7 @@ export class Retention implements HistoryObserver {
 
   /** The history's observer: an event left. */
   removed(event: BusEvent, bytes?: number): void {
+    if (this.#frames !== undefined && event instanceof EncodedEvent) this.#frames.removed(1);
     const size = this.#countBytes ? (bytes ?? this.#sizeOf(event)) : 0;
     this.#bytes -= size;
     if (this.#budget !== undefined) this.#budget.removed(event, size);
@@ -520,6 +564,19 @@ export class Retention implements HistoryObserver {
   }
 }
 
+/** Events in the frames `places` are in. */
+function framesCount(places: readonly EncodedEvent[]): number {
+  let count = 0;
+  let last: EncodedEvent['batch'] | undefined;
+  const seen = new Set<EncodedEvent['batch']>();
+  for (const { batch } of places) {
+    if (batch === last || seen.has(batch)) continue;
+    seen.add((last = batch));
+    count += batch.count;
+  }
+  return count;
+}
+
 /** How many events must leave for `tally` to be within `limits` (at least one while bytes are over). */
 function excess(tally: Tally, limits: HistoryLimits): number {
   const byCount = limits.maxEvents === undefined ? 0 : tally.count - limits.maxEvents;
@@ -536,29 +593,4 @@ function exceeds(tally: Tally, size: number, limits: HistoryLimits, option: stri
     return { held: tally.bytes, max: limits.maxBytes, limit: `${option}.maxBytes` };
   }
   return undefined;
-}
-
-/**
- * A bus's read, without the events whose policy removes them after delivery:
- * those never join a bus's history. `known` (the read's first events, which
- * the thread has delivered already) is counted again without them;
- * `transient` are the later ones, to deliver and let go.
- */
-export function withoutTransient(
-  history: readonly BusEvent[],
-  known: number,
-  policies: MemoryPolicies,
-): { history: readonly BusEvent[]; known: number; transient: BusEvent[] } {
-  const kept: BusEvent[] = [];
-  const transient: BusEvent[] = [];
-  let keptKnown = 0;
-  history.forEach((event, i) => {
-    if (!policies.removesAfterDelivery(event.type)) {
-      kept.push(event);
-      if (i < known) keptKnown++;
-    } else if (i >= known) {
-      transient.push(event);
-    }
-  });
-  return transient.length === 0 && kept.length === history.length ? { history, known, transient } : { history: kept, known: keptKnown, transient };
 }

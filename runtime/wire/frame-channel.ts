@@ -151,9 +151,11 @@ export class FrameChannel {
   /**
    * Sends a request and resolves with its replies (the closing `Ack` last).
    * Rejects with the remote error when the `Ack` says it failed, and with
-   * `WorkerCrashedError` when the channel closes first.
+   * `WorkerCrashedError` when the channel closes first. `framed` is handed a
+   * batch's frames before they are sent (the port may transfer them: after
+   * the call they are gone from here).
    */
-  async request(message: WireMessage): Promise<WireMessage[]> {
+  async request(message: WireMessage, framed?: (frames: readonly Uint8Array[]) => void): Promise<WireMessage[]> {
     while (this.#closed === undefined && this.#pending.size >= this.#window) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
@@ -165,8 +167,11 @@ export class FrameChannel {
     });
     try {
       // A batch too large for one frame goes as parts that the other end takes as one.
-      if (message.kind === 'batch') this.#sendFrames(batchFrames({ ...message, seq }, this.#maxFrameEvents, { compress: this.#compress }, true));
-      else this.#send({ ...message, seq } as WireMessage);
+      if (message.kind === 'batch') {
+        const frames = batchFrames({ ...message, seq }, this.#maxFrameEvents, { compress: this.#compress }, true);
+        framed?.(frames);
+        this.#sendFrames(frames);
+      } else this.#send({ ...message, seq } as WireMessage);
     } catch (error) {
       this.#settle(seq);
       throw error;

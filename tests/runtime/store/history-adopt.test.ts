@@ -1,8 +1,9 @@
 /**
  * A bus's history after a sync: the events the sync encoded stay as their
  * places in its frames (`EventHistory.adopt`), not as objects. Readers must
- * not see a difference; removal, the budget's counts and its queue must
- * follow.
+ * not see a difference; the budget counts them at their bytes in the frame
+ * from then on (as a station does), its queue keeps them as runs, and
+ * removal must follow.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -13,10 +14,12 @@ import { EventHistory, compareEvents, type HistoryQuery } from '../../../runtime
 import { encodeFrame } from '../../../schemas/codec/index.js';
 import { EncodedEvent, UNREAD_ENDPOINT, plainEvents, scanBatch } from '../../../runtime/store/encoded-events.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../../runtime/store/memory-policy.js';
-import { Retention } from '../../../runtime/store/retention.js';
+import { Retention, eventBytes } from '../../../runtime/store/retention.js';
+import { EvictionQueue } from '../../../runtime/store/eviction-queue.js';
 import { ManualClock, createRuntime, type BusEvent, type Payload, type Side } from '../../../index.js';
 import { ids } from '../../helpers.js';
 import { FRAME_UNSENT_EVENTS, Outbox } from '../../../runtime/bus/outbox.js';
+import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -38,14 +41,24 @@ function event(key: number): BusEvent {
   };
 }
 
-/** `events` as a sync's hop makes them: in frames of `size`, in order. */
-function framed(events: readonly BusEvent[], size = 256): EncodedEvent[] {
-  const out: EncodedEvent[] = [];
+/**
+ * `events` as a sync's hop makes them: in frames of `size`, in order; `shared`: views of one buffer of 64 KiB or
+ * more, as frames received in one chunk are (memory a repack finds worth a copy).
+ */
+function framed(events: readonly BusEvent[], size = 256, shared = false): EncodedEvent[] {
+  const frames: Uint8Array[] = [];
   for (let i = 0; i < events.length; i += size) {
-    const frame = encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events.slice(i, i + size), queue: [] });
-    out.push(...(scanBatch(frame).history as EncodedEvent[]));
+    frames.push(encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events.slice(i, i + size), queue: [] }));
   }
-  return out;
+  if (shared) {
+    const chunk = new Uint8Array(Math.max(65_536, frames.reduce((sum, frame) => sum + frame.byteLength, 0)));
+    let at = 0;
+    frames.forEach((frame, i) => {
+      chunk.set(frame, at);
+      frames[i] = chunk.subarray(at, (at += frame.byteLength));
+    });
+  }
+  return frames.flatMap((frame) => scanBatch(frame).history as EncodedEvent[]);
 }
 
 const arbQuery: fc.Arbitrary<HistoryQuery> = fc.record(
@@ -167,29 +180,135 @@ function busRetention(memory: MemoryOptions, clock = new ManualClock(0)): { rete
 const posted = (n: number, type = 'user.login', at = 0): BusEvent[] =>
   Array.from({ length: n }, (_, i) => ({ ...event(i), id: `0.0.${at + i}`, type, timestamp: at + i }));
 
-test('adopt - the budget counts what it counted; removal by policy, search, time and eviction gives its bytes back exactly', () => {
+/** What `memory()` should say: the sum of `eventBytes` over what the history holds, in all and per type. */
+function heldBytes(retention: Retention): { bytes: number; types: Record<string, { count: number; bytes: number }> } {
+  const types: Record<string, { count: number; bytes: number }> = {};
+  let bytes = 0;
+  for (const held of retention.history.snapshot()) {
+    const size = eventBytes(held);
+    bytes += size;
+    const tally = (types[held.type] ??= { count: 0, bytes: 0 });
+    tally.count++;
+    tally.bytes += size;
+  }
+  return { bytes, types };
+}
+
+function assertCounted(retention: Retention, what: string): void {
+  const stats = retention.memoryStats()!;
+  const held = heldBytes(retention);
+  assert.equal({ bytes: stats.bytes, types: stats.types }, held, what);
+  assert.is(retention.bytes, held.bytes, `${what}: maxBytes counts the same`);
+}
+
+test('adopt - an adopted event is counted at its bytes in the frame, as a station counts it; removal by policy, search and time gives them back exactly', () => {
   const clock = new ManualClock(0);
   const { retention, post } = busRetention(
-    { budget: { busBytes: 1_000_000 }, policies: { 'user.login': { ttlMs: 50 }, 'user.logout': { removeAfterSearch: true } } },
+    { budget: { busBytes: 1_000_000 }, policies: { 'user.login': { ttlMs: 50 }, 'user.logout': { removeAfterSearch: true, maxBytes: 1_000_000 } } },
     clock,
   );
   const logins = posted(40, 'user.login', 0);
   const logouts = posted(40, 'user.logout', 100);
   for (const e of [...logins, ...logouts]) post(e);
   const counted = retention.memoryStats()!;
+  assertCounted(retention, 'as posted');
   const all = [...logins, ...logouts];
-  retention.adopt(all, framed(all, 32));
-  const { frameBytes, ...rest } = retention.memoryStats()!;
-  assert.equal({ ...rest, frameBytes: 0 }, counted, 'adopting moves events, it counts nothing');
-  assert.ok(frameBytes > 0, 'the frames they are kept in now show');
+  const frames = framed(all, 32);
+  retention.adopt(all, frames);
+  const stats = retention.memoryStats()!;
+  // Counted again, by design: at the sizes the station counts the same events at.
+  assert.is(stats.bytes, frames.reduce((sum, e) => sum + eventBytes(e), 0));
+  assert.is.not(stats.bytes, counted.bytes, 'the frame does not take what the objects were counted at');
+  assertCounted(retention, 'after adopt');
+  assert.ok(stats.frameBytes > 0, 'the frames they are kept in show');
   // After search: the logouts leave as they are read.
   retention.afterSearch(retention.history.query({ types: ['user.logout'] }));
+  assertCounted(retention, 'after search');
   // By time: the logins' ttl passes.
   clock.advance(100);
   assert.is(retention.expire().length, 40);
   assert.is(retention.history.size, 0);
   assert.is(retention.memoryStats()!.bytes, 0);
+  assert.is(retention.bytes, 0);
   assert.equal(retention.memoryStats()!.types, {});
+});
+
+test('adopt - memory().bytes is the sum of eventBytes over what is held after every post, sync, eviction, removal and repack (property)', () => {
+  let moved = 0;
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({ op: fc.constant('post' as const), n: fc.integer({ min: 1, max: 40 }), kind: fc.nat(4) }),
+          fc.record({ op: fc.constant('sync' as const), frame: fc.integer({ min: 1, max: 64 }), part: fc.nat(3) }),
+          fc.record({ op: fc.constant('remove' as const), every: fc.integer({ min: 2, max: 5 }) }),
+          fc.record({ op: fc.constant('search' as const) }),
+          fc.record({ op: fc.constant('tick' as const), ms: fc.nat(30) }),
+        ),
+        { maxLength: 30 },
+      ),
+      fc.integer({ min: 6_000, max: 40_000 }),
+      (ops, busBytes) => {
+        const clock = new ManualClock(0);
+        const { retention, post } = busRetention(
+          {
+            budget: { busBytes },
+            limits: { maxBytes: 30_000 },
+            policies: { 'user.logout': { removeAfterSearch: true }, 'order.created': { ttlMs: 20, maxBytes: 3_000 }, 'sys.tick': { importance: 'high' } },
+          },
+          clock,
+        );
+        let next = 0;
+        for (const step of ops) {
+          if (step.op === 'post') {
+            for (let i = 0; i < step.n; i++, next++) {
+              const e = { ...event(next), id: `0.0.${next}`, type: TYPES[(next + step.kind) % TYPES.length]!, timestamp: clock.now() };
+              try {
+                post(e);
+              } catch {
+                // Refused (only high events could make room, or a limit): nothing joined.
+              }
+            }
+          } else if (step.op === 'sync') {
+            // What a sync sent: the objects held, or a part of them, framed in order.
+            const objects = retention.history.snapshot().filter((e) => !(e instanceof EncodedEvent));
+            const sent = objects.filter((_, i) => step.part === 0 || i % (step.part + 1) !== 0);
+            retention.adopt(sent, framed(sent, step.frame, true));
+          } else if (step.op === 'remove') {
+            // All but every `every`-th: frames left less than half held, with events to move.
+            retention.remove(retention.history.snapshot().filter((_, i) => i % step.every !== 0));
+          } else if (step.op === 'search') {
+            retention.afterSearch(retention.history.query({ types: ['user'] }));
+          } else {
+            clock.advance(step.ms);
+            retention.settle();
+          }
+          assertCounted(retention, step.op);
+          // Frames less than half held are repacked (in a microtask after enough removals; here at once): the events
+          // moved are counted at their new places.
+          moved += retention.compactFrames();
+          assertCounted(retention, `${step.op}, then a repack`);
+          const stats = retention.memoryStats()!;
+          assert.is(stats.count, retention.history.size);
+        }
+      },
+    ),
+    {
+      numRuns: 150,
+      // One run that surely repacks: a sync in small frames, then all but every third event leave.
+      examples: [
+        [
+          [
+            { op: 'post', n: 40, kind: 0 },
+            { op: 'sync', frame: 8, part: 0 },
+            { op: 'remove', every: 3 },
+          ],
+          40_000,
+        ],
+      ],
+    },
+  );
+  assert.ok(moved > 0, 'some runs repacked frames');
 });
 
 test('adopt - eviction after adopt removes the oldest framed events at the sizes counted; the queue lets the objects go', async () => {
@@ -211,11 +330,39 @@ test('adopt - eviction after adopt removes the oldest framed events at the sizes
   assert.ok(evicted.length > 0 && evicted[0] instanceof EncodedEvent, 'the adopted go first: they are the oldest');
   const stats = retention.memoryStats()!;
   assert.ok(stats.bytes <= 20_000 && stats.bytes > 0, `${stats.bytes} within the budget (was ${before})`);
-  // What is counted equals what is held, counted as posted.
-  const held = plainEvents(retention.history.snapshot());
-  const fresh = busRetention({ budget: { busBytes: 10_000_000 } });
-  for (const e of held) fresh.post(e);
-  assert.is(stats.bytes, fresh.retention.memoryStats()!.bytes);
+  assertCounted(retention, 'after eviction');
+});
+
+const queueTest = suite('EvictionQueue.adopt');
+
+queueTest('adopt - object entries become runs of their frame, at the frame\'s sizes; take gives them back as those places', () => {
+  const queue = new EvictionQueue();
+  const events = posted(100);
+  for (const e of events) queue.push(e, eventBytes(e));
+  assert.is(queue.entries, 100);
+  const frames = framed(events.slice(10, 90), 32);
+  queue.adopt(events.slice(10, 90), frames);
+  // 10 objects, 3 runs (32 + 32 + 16), 10 objects.
+  assert.is(queue.entries, 23);
+  assert.is(queue.length, 100);
+  const { keys, sizes } = queue.take(Infinity);
+  assert.equal(
+    keys.map((key) => key.id),
+    events.map((e) => e.id),
+  );
+  assert.equal(sizes.slice(10, 90), frames.map((e) => eventBytes(e)));
+  assert.ok(keys.slice(10, 90).every((key, i) => key instanceof EncodedEvent && key.batch === frames[i]!.batch));
+});
+
+queueTest('adopt - with keysOnly, the entries keep their keys at the frame\'s sizes', () => {
+  const queue = new EvictionQueue({ keysOnly: true });
+  const events = posted(20);
+  for (const e of events) queue.push(e, 1);
+  const frames = framed(events.slice(5), 8);
+  queue.adopt(events.slice(5), frames);
+  const { keys, sizes } = queue.take(Infinity);
+  assert.equal(keys.map((key) => key.id), events.map((e) => e.id));
+  assert.equal(sizes, [...events.slice(0, 5).map(() => 1), ...frames.map((e) => eventBytes(e))]);
 });
 
 const runtimeTest = suite('bus history after a sync');
@@ -263,6 +410,58 @@ runtimeTest('sync - removal after search and after delivery reach adopted events
     await Promise.resolve();
     assert.equal(seen, [job.id]);
     assert.equal(ids(bus.history()), [kept.id]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+runtimeTest('sync - a bus repacks the frames its syncs left: ticks removed once delivered do not keep the frames of the logs that stay', async () => {
+  const runtime = createRuntime({ transport: 'frames', deferred: 'manual', memory: { policies: { tick: { removeAfterDelivery: true } } } });
+  try {
+    const bus = runtime.bus('external');
+    let delivered = 0;
+    bus.subscribe('tick', () => void delivered++);
+    let oneSync = 0;
+    const series: string[] = [];
+    for (let round = 0; round < 60; round++) {
+      for (let i = 0; i < 500; i++) bus.post('tick', { round, i }, { priority: 'immediate' });
+      for (let i = 0; i < 5; i++) bus.post('log', { round, i, text: 'kept' }, { priority: 'immediate' });
+      await bus.sync();
+      // A repack runs in a microtask after the removals that called for it.
+      await new Promise((resolve) => setImmediate(resolve));
+      const { bytes, frameBytes, count } = bus.memory()!;
+      oneSync ||= frameBytes;
+      series.push(`${round}: ${count} held, ${bytes} B, frames ${frameBytes} B`);
+      // Without repacking, each sync's frames stay for the 5 logs in them: 60 syncs' worth by the end.
+      assert.ok(frameBytes <= 2 * bytes + 12 * oneSync, series.join('\n'));
+    }
+    assert.is(delivered, 30_000);
+    assert.is(bus.history().length, 300);
+    assert.equal(
+      bus.history().map((e) => (e.payload as { round: number }).round),
+      Array.from({ length: 300 }, (_, i) => Math.floor(i / 5)),
+    );
+  } finally {
+    await runtime.stop();
+  }
+});
+
+runtimeTest('sync - a worker bus keeps what it synced as copies of the frames its channel transferred; reads give the same events', async () => {
+  const runtime = createRuntime({ threadsPerProcessor: 2, deferred: 'manual' });
+  try {
+    await runtime.ready;
+    const bus = runtime.thread(0, 1).bus('external') as RemoteBus;
+    for (let i = 0; i < 300; i++) await bus.post(i % 2 === 0 ? 'user.login' : 'order.created', { n: i }, { priority: 'immediate' });
+    const before = await bus.history();
+    const objects = (await bus.memory())!;
+    assert.is(objects.frameBytes, 0, 'posts are objects until a sync');
+    await bus.sync();
+    const after = (await bus.memory())!;
+    assert.ok(after.frameBytes > 0, 'the history keeps the synced events in frames');
+    assert.is(after.count, 300);
+    assert.is(after.bytes, after.types['user.login']!.bytes + after.types['order.created']!.bytes);
+    assert.equal(await bus.history(), before);
+    assert.equal(ids(await runtime.station('external').history()), ids(before));
   } finally {
     await runtime.stop();
   }
@@ -343,6 +542,21 @@ outboxTest('frame - what a sync took while the outbox framed it is forgotten all
   assert.is(outbox.unframed, 1);
 });
 
+outboxTest('relocate - framed unsent events follow their moves out of sparse frames', () => {
+  const outbox = new Outbox(undefined, { adopt: () => undefined, schedule: 'manual' });
+  const events = posted(300);
+  for (const e of events) outbox.push(e);
+  outbox.frame(256);
+  const before = outbox.unsent() as EncodedEvent[];
+  const copies = framed(events.slice(0, 2));
+  outbox.relocate(new Map([[before[0]!.batch, copies]]));
+  const after = outbox.unsent();
+  assert.ok(after[0] === copies[0] && after[1] === copies[1], 'the moved ones are at their new places');
+  assert.ok(after.slice(2).every((e, i) => e === before[i + 2]), 'the others stay as they were');
+  assert.equal(plainEvents(after), events);
+});
+
 test.run();
+queueTest.run();
 runtimeTest.run();
 outboxTest.run();
