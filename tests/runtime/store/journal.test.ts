@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type BusEvent } from '../../../index.js';
@@ -176,6 +176,27 @@ test('compaction by bytes - under large batches the file stays about three snaps
     const replayed = reopened.entries().flatMap((entry) => (entry.op === 'accept' ? entry.history : []));
     assert.equal(ids(replayed).slice(-128), ids(held), 'the last snapshot and the log after it replay to what is held');
     await reopened.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('map - the journal file is mapped once however much it grows (lmdb-js keeps every outgrown map, and its pages, until close)', async () => {
+  if (!existsSync('/proc/self/maps')) return; // Linux only: where the maps can be counted
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  try {
+    const journal = StationJournal.open(dir);
+    const line = 'x'.repeat(64 * 1024);
+    for (let round = 0; round < 16; round++) {
+      journal.record({ op: 'accept', side: 'external', history: events(4, 1).map((e) => ({ ...e, id: `${e.id}.${round}`, payload: { line } })), queue: [] });
+      await journal.committed();
+    }
+    journal.entries(); // reads through the map, as a replay does
+    const file = join(dir, 'data.mdb');
+    assert.ok(statSync(file).size > 4 * 1024 * 1024, 'the file grew past 4 MiB, 32 times the map lmdb-js starts with');
+    const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((entry) => entry.endsWith(file));
+    assert.is(maps.length, 1, maps.join('\n'));
+    await journal.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
