@@ -12,7 +12,7 @@
  * range after the warm-up (the first `--warmup` seconds), so that memory that
  * keeps growing shows.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createRuntime, isBusError, type RemoteBus, type RemoteStation } from '../index.js';
 
@@ -68,6 +68,24 @@ function rssMiB(pid: number | null): string {
   }
 }
 
+/**
+ * A processor's memory beyond its RSS: `anon/file` MiB (anonymous memory, and
+ * file-backed pages — the journal's lmdb map among them — which the OS can
+ * reclaim) and the size of its journal file (MiB), found among its mappings.
+ */
+function memoryDetail(pid: number | null): string {
+  if (pid === null) return '-';
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => (Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN) / 1024).toFixed(0);
+    const journal = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').find((line) => line.endsWith('/data.mdb'));
+    const file = journal === undefined ? '-' : (statSync(journal.slice(journal.indexOf('/'))).size / 1048576).toFixed(0);
+    return `${field('RssAnon')}/${field('RssFile')}/${file}`;
+  } catch {
+    return '-';
+  }
+}
+
 const producers: RemoteBus[] = [];
 for (let p = 1; p <= PROCESSORS; p++) for (let t = 1; t <= THREADS; t++) producers.push(runtime.thread(p, t).bus('external') as RemoteBus);
 let delivered = 0;
@@ -100,7 +118,7 @@ const timer = setInterval(() => {
 }, TICK_MS);
 
 const started = Date.now();
-const header = ['s', 'rss root', 'rss p1', 'rss p2', 'main ev/KiB', 'local0 ev/KiB', 'local1 ev/KiB', 'local2 ev/KiB', 'posted', 'delivered', 'refused'];
+const header = ['s', 'rss root', 'rss p1', 'rss p2', 'p1 anon/file/journal', 'p2 anon/file/journal', 'main ev/KiB', 'local0 ev/KiB', 'local1 ev/KiB', 'local2 ev/KiB', 'posted', 'delivered', 'refused'];
 console.log(
   `soak: ${PROCESSORS} processors × ${THREADS} threads, ${perTick * producers.length * (1000 / TICK_MS)} ticks/s and as many ${payloadBytes} B logs/s ` +
     `for ${minutes} min, budget ${budgetMiB} MiB per station and ${busBudgetMiB} MiB per bus`,
@@ -122,6 +140,8 @@ async function sample(): Promise<void> {
       rss.root,
       rss.p1,
       rss.p2,
+      memoryDetail(runtime.processor(1).pid),
+      memoryDetail(runtime.processor(2).pid),
       `${main.size}/${kib(main.bytes)}`,
       `${root.size}/${kib(root.bytes)}`,
       ...locals.map((state) => `${state.size}/${kib(state.bytes)}`),

@@ -15,11 +15,11 @@
  */
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { ABORT, open, type Database, type RootDatabase } from 'lmdb';
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import { UNREAD_ENDPOINT, scanBatch } from './encoded-events.js';
-import { batchFrames } from '../wire/transport.js';
+import { batchFrames, splitBatch } from '../wire/transport.js';
 
 /** Where processor `processor`'s journal lives in the runtime's journal directory. */
 export function journalPath(directory: string, processor: number): string {
@@ -70,26 +70,64 @@ type StoredEntry =
   | Exclude<JournalEntry, { readonly op: 'accept' }>
   | { readonly op: 'accept'; readonly side: Side; readonly frame: Uint8Array };
 
+/** Entries a journal takes before it compacts itself into a snapshot of the stations. */
+export const DEFAULT_COMPACT_AFTER = 10_000;
+
+/**
+ * Bytes of entries a journal takes, at least, before it compacts itself: past
+ * these, it compacts once it has taken as many bytes as its last snapshot
+ * wrote (see `StationJournal`).
+ */
+export const DEFAULT_COMPACT_AFTER_BYTES = 4 * 1024 * 1024;
+
+/** Events per entry of a snapshot. */
+const SNAPSHOT_CHUNK = 4096;
+
+/**
+ * The journal's address space, reserved at open (virtual only: without a
+ * write map lmdb neither allocates nor extends the file to it). lmdb-js starts
+ * a map at 128 KiB and maps the file again, larger, each time it fills, and
+ * keeps every old map until the journal closes (for readers still on them,
+ * mdb.c says): every page read through one stays counted in the processor's
+ * RSS, so a journal that grew to N bytes held about 2N of RSS in a dozen maps.
+ * Reserved once, there is one map, and at most the file in it. A journal
+ * larger than this still works (lmdb maps it again, larger).
+ */
+const JOURNAL_MAP_BYTES = 64 * 1024 ** 3;
+
+/** What an entry that is not a frame costs in the file, roughly: its ids, and lmdb's node. */
+const ID_BYTES = 32;
+
 /**
  * A processor's journal: one lmdb environment per processor, entries in order.
+ *
+ * It compacts itself (replaces its entries by a snapshot of the stations)
+ * after `compactAfter` entries, or once the bytes recorded since its last
+ * snapshot reach that snapshot's size (and `compactAfterBytes`), whichever
+ * comes first. The byte rule is what bounds its file whatever the rate: lmdb
+ * never shrinks a file, it reuses the pages freed, and a compaction frees the
+ * old snapshot and the log only when it commits, so the file settles at about
+ * two snapshots and one log — about three times what the stations hold. Every
+ * page of that file ends up mapped in the processor (file-backed RSS the OS
+ * can write back and drop, not heap). Counted in entries only, a log of large
+ * batches grew to hundreds of megabytes between compactions.
  *
  * @example
  * const journal = StationJournal.open('/tmp/busline-run/processor-1')
  * journal.record({ op: 'accept', side: 'external', history, queue })
  * await journal.committed()
  */
-/** Entries a journal takes before it compacts itself into a snapshot of the stations. */
-export const DEFAULT_COMPACT_AFTER = 10_000;
-
-/** Events per entry of a snapshot. */
-const SNAPSHOT_CHUNK = 4096;
-
 export class StationJournal {
   readonly #root: RootDatabase;
   readonly #entries: Database<StoredEntry, number>;
   readonly #compactAfter: number;
+  readonly #compactAfterBytes: number;
   #next: number;
   #sinceCompaction = 0;
+  /** Bytes recorded since the last compaction. */
+  #loggedBytes = 0;
+  /** Bytes the last compaction wrote (0 before the first one of this incarnation). */
+  #snapshotBytes = 0;
   #compacting = false;
   #last: Promise<unknown> = Promise.resolve();
   /** What the stations hold now, as entries: set by the owner to let the journal compact. */
@@ -97,23 +135,38 @@ export class StationJournal {
   /** Compactions done, for tests and the inspector. */
   compactions = 0;
 
-  private constructor(root: RootDatabase, compactAfter: number) {
+  private constructor(root: RootDatabase, compactAfter: number, compactAfterBytes: number) {
     this.#root = root;
     this.#compactAfter = compactAfter;
+    this.#compactAfterBytes = compactAfterBytes;
     this.#entries = root.openDB<StoredEntry, number>({ name: 'entries', keyEncoding: 'uint32' });
     this.#next = lastKeyOf(this.#entries) + 1;
   }
 
-  /** Opens (or creates) the journal at `path`; it compacts itself every `compactAfter` entries. */
-  static open(path: string, options: { compactAfter?: number } = {}): StationJournal {
+  /**
+   * Opens (or creates) the journal at `path`; it compacts itself every
+   * `compactAfter` entries, or once it has taken at least `compactAfterBytes`
+   * and as many bytes as its last snapshot.
+   */
+  static open(path: string, options: { compactAfter?: number; compactAfterBytes?: number } = {}): StationJournal {
     // noSync: survives SIGKILL of this process (the OS keeps the mapped pages), not a power cut.
-    return new StationJournal(open({ path, noSync: true, maxDbs: 4 }), options.compactAfter ?? DEFAULT_COMPACT_AFTER);
+    return new StationJournal(
+      open({ path, noSync: true, maxDbs: 4, mapSize: JOURNAL_MAP_BYTES }),
+      options.compactAfter ?? DEFAULT_COMPACT_AFTER,
+      options.compactAfterBytes ?? DEFAULT_COMPACT_AFTER_BYTES,
+    );
   }
 
   /** Appends an entry; `committed()` resolves once it and everything before it are written. */
   record(entry: JournalEntry): void {
-    for (const stored of storedEntries(entry)) this.#last = this.#entries.put(this.#next++, stored);
-    if (++this.#sinceCompaction >= this.#compactAfter && this.snapshot !== undefined && !this.#compacting) {
+    for (const stored of storedEntries(entry)) {
+      this.#loggedBytes += storedBytes(stored);
+      this.#last = this.#entries.put(this.#next++, stored);
+    }
+    const due =
+      ++this.#sinceCompaction >= this.#compactAfter ||
+      (this.#loggedBytes >= this.#compactAfterBytes && this.#loggedBytes >= this.#snapshotBytes);
+    if (due && this.snapshot !== undefined && !this.#compacting) {
       this.#compacting = true;
       queueMicrotask(() => this.#compact());
     }
@@ -124,20 +177,30 @@ export class StationJournal {
    * in one transaction, so the journal stays as large as the stations' state
    * instead of growing with every batch. The snapshot takes the keys of the
    * entries it replaces, so it still replays before anything recorded later.
+   * Its frames are made one at a time as they are written: made all at once,
+   * they were a second copy of the stations' history at every compaction.
    */
   #compact(): void {
     const entries = this.snapshot?.() ?? [];
-    const chunks = entries.flatMap(storedEntries);
     const cutoff = this.#next;
     this.#compacting = false;
-    if (chunks.length > cutoff) return; // cannot happen with sane settings; keep the log as it is
-    this.#last = this.#last.then(() =>
-      this.#entries.transactionSync(() => {
-        for (const key of [...this.#entries.getKeys({ end: cutoff })]) this.#entries.removeSync(key);
-        chunks.forEach((entry, key) => this.#entries.putSync(key, entry));
-      }),
-    );
     this.#sinceCompaction = 0;
+    this.#loggedBytes = 0;
+    this.#last = this.#last.then(() => {
+      let written = 0;
+      const result = this.#entries.transactionSync(() => {
+        for (const key of [...this.#entries.getKeys({ end: cutoff })]) this.#entries.removeSync(key);
+        let key = 0;
+        for (const stored of snapshotEntries(entries)) {
+          // Cannot happen with sane settings (a chunk holds thousands of events): keep the log as it is.
+          if (key >= cutoff) return ABORT;
+          written += storedBytes(stored);
+          this.#entries.putSync(key++, stored);
+        }
+        return undefined;
+      });
+      if (result !== ABORT) this.#snapshotBytes = written;
+    });
     this.compactions++;
   }
 
@@ -179,6 +242,35 @@ function storedEntries(entry: JournalEntry): StoredEntry[] {
   if (entry.op !== 'accept') return [entry];
   const batch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: entry.history, queue: entry.queue } as const;
   return batchFrames(batch, SNAPSHOT_CHUNK, { compress: false }).map((frame) => ({ op: 'accept', side: entry.side, frame }));
+}
+
+/**
+ * A snapshot's entries as stored, made one at a time: an accepted batch is cut
+ * into parts of at most SNAPSHOT_CHUNK events, each framed when it is reached.
+ */
+function* snapshotEntries(entries: readonly JournalEntry[]): Generator<StoredEntry> {
+  for (const entry of entries) {
+    if (entry.op !== 'accept' || entry.history.length + entry.queue.length <= SNAPSHOT_CHUNK) {
+      yield* storedEntries(entry);
+      continue;
+    }
+    const batch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: entry.history, queue: entry.queue } as const;
+    for (const { history, queue } of splitBatch(batch, SNAPSHOT_CHUNK)) yield* storedEntries({ op: 'accept', side: entry.side, history, queue });
+  }
+}
+
+/** What a stored entry takes in the file, about: a frame its bytes, the others a few bytes per id or parked event. */
+function storedBytes(stored: StoredEntry): number {
+  switch (stored.op) {
+    case 'accept':
+      return stored.frame.byteLength;
+    case 'clear':
+      return ID_BYTES;
+    case 'park':
+      return ID_BYTES * (1 + stored.queue.length);
+    default:
+      return ID_BYTES * (1 + stored.ids.length);
+  }
 }
 
 /** An entry as read back: an accepted batch's events as `EncodedEvent`s. */

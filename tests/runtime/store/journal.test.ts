@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type BusEvent } from '../../../index.js';
@@ -149,6 +149,55 @@ test('compaction - the journal shrinks to a snapshot and still replays to the sa
   } finally {
     await first.stop();
     await second.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compaction by bytes - under large batches the file stays about three snapshots large, however few entries they are', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  try {
+    // 200 batches of 8 events of 16 KiB: 25 MiB recorded in 200 entries, far fewer than compactAfter's 10 000.
+    const journal = StationJournal.open(dir);
+    const line = 'x'.repeat(16 * 1024);
+    let held: BusEvent[] = [];
+    journal.snapshot = () => [{ op: 'accept', side: 'external', history: held, queue: [] }];
+    for (let round = 0; round < 200; round++) {
+      const batch = events(8, 1).map((e) => ({ ...e, id: `${e.id}.${round}`, timestamp: e.timestamp + round * 100, payload: { line: `${round}${line}` } }));
+      held = [...held, ...batch].slice(-128); // the station keeps its last 2 MiB
+      journal.record({ op: 'accept', side: 'external', history: batch, queue: [] });
+      await journal.committed(); // lets a due compaction run, and write, between batches
+    }
+    const file = statSync(join(dir, 'data.mdb')).size;
+    assert.ok(journal.compactions >= 3, `${journal.compactions} compactions`);
+    // A 4 MiB log at most (compactAfterBytes), two snapshots of 2 MiB, and lmdb's own pages.
+    assert.ok(file < 12 * 1024 * 1024, `${(file / 1048576).toFixed(1)} MiB of journal for 2 MiB held`);
+    await journal.close();
+    const reopened = StationJournal.open(dir);
+    const replayed = reopened.entries().flatMap((entry) => (entry.op === 'accept' ? entry.history : []));
+    assert.equal(ids(replayed).slice(-128), ids(held), 'the last snapshot and the log after it replay to what is held');
+    await reopened.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('map - the journal file is mapped once however much it grows (lmdb-js keeps every outgrown map, and its pages, until close)', async () => {
+  if (!existsSync('/proc/self/maps')) return; // Linux only: where the maps can be counted
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  try {
+    const journal = StationJournal.open(dir);
+    const line = 'x'.repeat(64 * 1024);
+    for (let round = 0; round < 16; round++) {
+      journal.record({ op: 'accept', side: 'external', history: events(4, 1).map((e) => ({ ...e, id: `${e.id}.${round}`, payload: { line } })), queue: [] });
+      await journal.committed();
+    }
+    journal.entries(); // reads through the map, as a replay does
+    const file = join(dir, 'data.mdb');
+    assert.ok(statSync(file).size > 4 * 1024 * 1024, 'the file grew past 4 MiB, 32 times the map lmdb-js starts with');
+    const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((entry) => entry.endsWith(file));
+    assert.is(maps.length, 1, maps.join('\n'));
+    await journal.close();
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
