@@ -13,7 +13,7 @@
  * copied as the station keeps them (still encoded): recording costs a copy,
  * not a decode, and replay scans the frame back into `EncodedEvent`s.
  */
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ABORT, open, type Database, type RootDatabase } from 'lmdb';
 import { InvalidOptionError } from '../../errors.js';
@@ -95,6 +95,15 @@ const SNAPSHOT_CHUNK = 4096;
  */
 const JOURNAL_MAP_BYTES = 64 * 1024 ** 3;
 
+/** True when this process's address space is known to be unlimited (Linux: `/proc/self/limits`). */
+function addressSpaceUnlimited(): boolean {
+  try {
+    return /^Max address space\s+unlimited/m.test(readFileSync('/proc/self/limits', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /** What an entry that is not a frame costs in the file, roughly: its ids, and lmdb's node. */
 const ID_BYTES = 32;
 
@@ -150,8 +159,11 @@ export class StationJournal {
    */
   static open(path: string, options: { compactAfter?: number; compactAfterBytes?: number } = {}): StationJournal {
     // noSync: survives SIGKILL of this process (the OS keeps the mapped pages), not a power cut.
+    // Under a limit on address space (`ulimit -v`), lmdb crashes the process when the reservation does not fit (a
+    // segfault, measured): there, and where the limit cannot be read, the journal grows its maps as lmdb does.
+    const root = open({ path, noSync: true, maxDbs: 4, ...(addressSpaceUnlimited() ? { mapSize: JOURNAL_MAP_BYTES } : {}) });
     return new StationJournal(
-      open({ path, noSync: true, maxDbs: 4, mapSize: JOURNAL_MAP_BYTES }),
+      root,
       options.compactAfter ?? DEFAULT_COMPACT_AFTER,
       options.compactAfterBytes ?? DEFAULT_COMPACT_AFTER_BYTES,
     );
