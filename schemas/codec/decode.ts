@@ -42,7 +42,7 @@ export function decodeFrame(bytes: Uint8Array, limits?: Partial<FrameLimits>): W
 /**
  * Verifies one frame as `decodeFrame` does, every check included, but returns
  * a batch as an `EncodedBatch`: its history events stay bytes in the verified
- * body, indexed by position, timestamp and side, and no JS object or string is
+ * body, their timestamps and sides in a compact table, and no JS object or string is
  * made for any of them (types, topics and meta keys, shared by the body, are
  * decoded once per body). The one check left for later is that each JSON
  * payload parses: its text is checked to be UTF-8 here, and parsed by
