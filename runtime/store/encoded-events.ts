@@ -16,6 +16,8 @@ import {
   decodeEvents,
   eventIdAt,
   eventOriginAt,
+  eventSideAt,
+  eventTimestampAt,
   eventTypeAt,
   scanFrame,
   type EncodedBatch,
@@ -40,7 +42,7 @@ export class EncodedEvent implements BusEvent {
   constructor(batch: EncodedBatch, index: number) {
     this.batch = batch;
     this.index = index;
-    this.timestamp = batch.timestamps[index]!;
+    this.timestamp = eventTimestampAt(batch, index);
   }
 
   get id(): string {
@@ -52,7 +54,7 @@ export class EncodedEvent implements BusEvent {
   }
 
   get side(): Side {
-    return this.batch.sides[this.index] === 1 ? 'external' : 'internal';
+    return eventSideAt(this.batch, this.index) === 1 ? 'external' : 'internal';
   }
 
   get origin(): Origin {

@@ -8,7 +8,7 @@
  * objects are short-lived: readers that keep them (an index, a snapshot) pay
  * for them, the history does not. Plain objects (a bus's) are kept as they are.
  */
-import { eventIdAt, type EncodedBatch } from '../../schemas/codec/index.js';
+import { eventIdAt, eventTimestampAt, type EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import type { FrameMoves } from './frame-moves.js';
@@ -162,7 +162,7 @@ export class EventSegment {
 
   timestampAt(i: number): number {
     const ref = this.#refs === undefined ? OBJECT_REF : this.#refs.data[i]!;
-    return ref === OBJECT_REF ? this.#objects![i]!.timestamp : this.#sources[(ref / INDEX_SPAN) | 0]!.timestamps[ref % INDEX_SPAN]!;
+    return ref === OBJECT_REF ? this.#objects![i]!.timestamp : eventTimestampAt(this.#sources[(ref / INDEX_SPAN) | 0]!, ref % INDEX_SPAN);
   }
 
   idAt(i: number): string {

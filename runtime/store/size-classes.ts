@@ -4,7 +4,7 @@
  * a frame's events), and the size classes that let the oldest of similar
  * sizes go first (`sizeClass`).
  */
-import type { EncodedBatch } from '../../schemas/codec/index.js';
+import { eventPositionAt, type EncodedBatch } from '../../schemas/codec/index.js';
 
 /** Sizes within this factor of the largest (and of each other, below it) count as equal for eviction: then the oldest goes first. */
 export const SIZE_STEP = 1.25;
@@ -26,7 +26,7 @@ export function sizeClass(largest: number, size: number): number {
  * budget that evicts the largest first kept it, and its whole frame with it.
  */
 export function framedBytes(batch: EncodedBatch, index: number): number {
-  const next = index + 1 < batch.count ? batch.positions[index + 1]! : batch.queue.length === 0 ? batch.body.byteLength : -1;
-  const span = next - batch.positions[index]!;
+  const next = index + 1 < batch.count ? eventPositionAt(batch, index + 1) : batch.queue.length === 0 ? batch.body.byteLength : -1;
+  const span = next - eventPositionAt(batch, index);
   return span > 0 ? span : Math.ceil(batch.body.byteLength / batch.count);
 }

@@ -42,7 +42,7 @@ export function decodeFrame(bytes: Uint8Array, limits?: Partial<FrameLimits>): W
 /**
  * Verifies one frame as `decodeFrame` does, every check included, but returns
  * a batch as an `EncodedBatch`: its history events stay bytes in the verified
- * body, indexed by position, timestamp and side, and no JS object or string is
+ * body, their timestamps and sides in a compact table, and no JS object or string is
  * made for any of them (types, topics and meta keys, shared by the body, are
  * decoded once per body). The one check left for later is that each JSON
  * payload parses: its text is checked to be UTF-8 here, and parsed by
@@ -139,17 +139,15 @@ function readBatch(r: BodyReader, position: number): EventBatch {
 function scanBatch(r: BodyReader, position: number): EncodedBatch {
   const head = readBatchHead(r, position);
   const count = head.historyLength;
-  const positions = new Int32Array(count);
-  const timestamps = new Float64Array(count);
-  const sides = new Uint8Array(count);
+  const stamps = new StampColumn(count);
+  const sideBits = new Uint8Array((count + 7) >> 3);
   r.where = 'batch.history';
   for (let i = 0; i < count; i++) {
     r.index = i;
     const event = r.follow(head.history + 4 + 4 * i, 'event');
     scanEvent(r, event);
-    positions[i] = event;
-    timestamps[i] = r.eventTimestamp;
-    sides[i] = r.eventSide;
+    stamps.set(i, r.eventTimestamp);
+    sideBits[i >> 3]! |= r.eventSide << (i & 7);
   }
   r.index = -1;
   const queue = readEvents(r, head.queue, head.queueLength, 'batch.queue');
@@ -161,14 +159,54 @@ function scanBatch(r: BodyReader, position: number): EncodedBatch {
     from,
     body: r.bytes,
     count,
-    positions,
-    timestamps,
-    sides,
+    events: head.history + 4,
+    stampBase: stamps.base,
+    stampOffsets: stamps.offsets,
+    exactStamps: stamps.exact,
+    sideBits,
     queue,
     ...(head.more ? { more: true } : {}),
   };
   keepReader(batch, r);
   return batch;
+}
+
+const NO_OFFSETS = new Int32Array(0);
+
+/**
+ * A batch's timestamps as `EncodedBatch` keeps them: offsets of 4 bytes from
+ * the first stamp (the events of a frame are stamped within milliseconds, or
+ * days, of each other), or the stamps themselves, 8 bytes each, from the
+ * first one that an offset cannot give back exactly.
+ */
+class StampColumn {
+  base = 0;
+  offsets: Int32Array;
+  exact: Float64Array | undefined = undefined;
+
+  constructor(count: number) {
+    this.offsets = new Int32Array(count);
+  }
+
+  set(i: number, stamp: number): void {
+    if (this.exact !== undefined) {
+      this.exact[i] = stamp;
+      return;
+    }
+    if (i === 0) this.base = stamp;
+    const offset = stamp - this.base;
+    // -0 would read back as +0; a fractional or far stamp, rounded or wrapped.
+    if ((offset | 0) === offset && this.base + offset === stamp && !(stamp === 0 && 1 / stamp < 0)) {
+      this.offsets[i] = offset;
+      return;
+    }
+    const exact = new Float64Array(this.offsets.length);
+    for (let k = 0; k < i; k++) exact[k] = this.base + this.offsets[k]!;
+    exact[i] = stamp;
+    this.exact = exact;
+    this.base = 0;
+    this.offsets = NO_OFFSETS;
+  }
 }
 
 function readBatchHead(r: BodyReader, position: number): BatchHead {

@@ -32,10 +32,22 @@ export interface EncodedBatch {
   readonly body: Uint8Array;
   /** Number of history events. */
   readonly count: number;
-  /** Per history event, in frame order: its table position in `body`, its timestamp, its side (0 internal, 1 external). */
-  readonly positions: Int32Array;
-  readonly timestamps: Float64Array;
-  readonly sides: Uint8Array;
+  /*
+   * The scan table: what reads of the history need without opening an event,
+   * as compact as a frame allows, for a station keeps it as long as any of
+   * the frame's events. Read it with `eventTimestampAt`, `eventSideAt` and
+   * `eventPositionAt`. Event positions are not copied: the body's history
+   * vector holds them (`events`, verified by the scan).
+   */
+  /** Position in `body` of the history vector's first offset. */
+  readonly events: number;
+  /** Timestamps as offsets from `stampBase` (every stamp an integer within ±2^31 ms of the first), else empty. */
+  readonly stampBase: number;
+  readonly stampOffsets: Int32Array;
+  /** The timestamps themselves when offsets cannot hold them (fractional stamps, a frame spanning weeks, -0). */
+  readonly exactStamps: Float64Array | undefined;
+  /** One bit per event, event `i` at bit `i & 7` of byte `i >> 3`: 1 external, 0 internal. */
+  readonly sideBits: Uint8Array;
   /** The queue, decoded as decodeFrame would (queues are small). */
   readonly queue: BusEvent[];
   /** More parts of the same request follow (see `EventBatch.more`). */
@@ -101,10 +113,19 @@ function readerOf(batch: EncodedBatch): BodyReader {
   return r;
 }
 
+/** The table position of history event `index` in `batch`'s body, from its history vector; -1 when that is not one of its events. */
+function positionIn(batch: EncodedBatch, r: BodyReader, index: number): number {
+  if (!(Number.isInteger(index) && index >= 0 && index < batch.count)) return -1;
+  const at = batch.events + 4 * index;
+  if (!(at >= 0 && at + 4 <= r.size)) return -1;
+  const position = at + r.view.getUint32(at, true);
+  return position < r.size ? position : -1;
+}
+
 /** Where history event `index` of `batch` is; refuses an index that is not one of its events. */
 function eventPosition(batch: EncodedBatch, r: BodyReader, index: number): number {
-  const position = Number.isInteger(index) && index >= 0 && index < batch.count ? batch.positions[index] : undefined;
-  if (position === undefined || position < 0 || position >= r.size) {
+  const position = positionIn(batch, r, index);
+  if (position < 0) {
     throw new InvalidOptionError('index', `expected an event index from 0 to ${batch.count - 1}, got ${describe(index)}.`);
   }
   r.where = 'batch.history';
@@ -114,6 +135,45 @@ function eventPosition(batch: EncodedBatch, r: BodyReader, index: number): numbe
   // caller. (A small integer, too: Infinity would box every spend.)
   r.budget = r.size;
   return position;
+}
+
+/**
+ * The timestamp of history event `index` of an encoded batch, from its scan
+ * table (no read of the body). The index is not checked: pass one of the
+ * batch's events (`0 ≤ index < count`).
+ *
+ * @example
+ * let latest = -Infinity
+ * for (let i = 0; i < batch.count; i++) latest = Math.max(latest, eventTimestampAt(batch, i))
+ */
+export function eventTimestampAt(batch: EncodedBatch, index: number): number {
+  const exact = batch.exactStamps;
+  return exact === undefined ? batch.stampBase + batch.stampOffsets[index]! : exact[index]!;
+}
+
+/**
+ * The side of history event `index` of an encoded batch as its wire value
+ * (0 internal, 1 external), from its scan table. The index is not checked.
+ *
+ * @example
+ * const externals = []
+ * for (let i = 0; i < batch.count; i++) if (eventSideAt(batch, i) === 1) externals.push(i)
+ */
+export function eventSideAt(batch: EncodedBatch, index: number): number {
+  return (batch.sideBits[index >> 3]! >> (index & 7)) & 1;
+}
+
+/**
+ * Where the table of history event `index` of an encoded batch starts in its
+ * body (events are laid out in order: the next one's position is where this
+ * one's bytes end). Throws `InvalidOptionError` for an index that is not one
+ * of the batch's events.
+ *
+ * @example
+ * const span = eventPositionAt(batch, 1) - eventPositionAt(batch, 0)
+ */
+export function eventPositionAt(batch: EncodedBatch, index: number): number {
+  return eventPosition(batch, readerOf(batch), index);
 }
 
 /** Opens history event `index` of `batch` (`openEvent`) with the batch's reader, and returns the reader. */
@@ -138,7 +198,7 @@ export function openEventAt(batch: EncodedBatch, index: number): BodyReader {
  * @example
  * const batch = scanFrame(frame)
  * if (batch.kind === 'encodedBatch') {
- *   const externals = [...batch.sides.keys()].filter((i) => batch.sides[i] === 1)
+ *   const externals = [...Array(batch.count).keys()].filter((i) => eventSideAt(batch, i) === 1)
  *   deliver(decodeEvents(batch, externals))
  * }
  */

@@ -24,6 +24,9 @@ import {
   encodeFrame,
   eventIdAt,
   eventOriginAt,
+  eventPositionAt,
+  eventSideAt,
+  eventTimestampAt,
   eventTypeAt,
   isEncodedEventRef,
   scanFrame,
@@ -133,11 +136,10 @@ function assertSameMessage(scanned: WireMessage | EncodedBatch, decoded: WireMes
   assert.equal(encoded.from, decoded.from);
   assert.equal(encoded.queue, decoded.queue);
   assert.is(encoded.count, decoded.history.length);
-  assert.is(encoded.positions.length, encoded.count);
   assert.equal(decodeEvents(encoded), decoded.history);
   decoded.history.forEach((expected, i) => {
-    assert.ok(Object.is(encoded.timestamps[i], expected.timestamp), `timestamps[${i}]`);
-    assert.is(encoded.sides[i], expected.side === 'internal' ? 0 : 1, `sides[${i}]`);
+    assert.ok(Object.is(eventTimestampAt(encoded, i), expected.timestamp), `timestamp ${i}`);
+    assert.is(eventSideAt(encoded, i), expected.side === 'internal' ? 0 : 1, `side ${i}`);
     assert.is(eventIdAt(encoded, i), expected.id);
     assert.is(eventTypeAt(encoded, i), expected.type);
     assert.equal(eventOriginAt(encoded, i), expected.origin);
@@ -412,11 +414,44 @@ Scan('decodeEvents and the accessors - refuse an index that is not an event of t
       () => eventIdAt(encoded, index),
       () => eventTypeAt(encoded, index),
       () => eventOriginAt(encoded, index),
+      () => eventPositionAt(encoded, index),
     ]) {
       assert.throws(read, (error: unknown) => error instanceof InvalidOptionError && error.option === 'index', `index ${index}`);
     }
   }
   assert.throws(() => decodeEvents({} as EncodedBatch), isA(InvalidOptionError));
+});
+
+Scan('eventTimestampAt - offsets from the first stamp give back every stamp exactly, and so does the fallback', () => {
+  const at = (stamps: number[]) => {
+    const encoded = scanned(encodeFrame(batch(stamps.map((timestamp, i) => event({ id: `s${i}`, timestamp })))));
+    return { encoded, read: stamps.map((_, i) => eventTimestampAt(encoded, i)) };
+  };
+  const near = [1.7e12, 1.7e12 + 5, 1.7e12 - 3, 1.7e12 + 2 ** 31 - 1, 1.7e12 - 2 ** 31];
+  const offsets = at(near);
+  assert.equal(offsets.read, near);
+  assert.is(offsets.encoded.exactStamps, undefined, 'integer stamps within ±2^31 ms of the first: 4-byte offsets');
+  assert.is(offsets.encoded.stampOffsets.BYTES_PER_ELEMENT, 4);
+  // Each one leaves offsets at its event: the stamps before it are copied into the exact column.
+  for (const odd of [1.7e12 + 2 ** 31, 1.7e12 - 2 ** 31 - 1, 1.7e12 + 0.5, Number.MAX_VALUE, 0]) {
+    const stamps = [1.7e12, 1.7e12 + 1, odd, 1.7e12 + 2];
+    const { encoded, read } = at(stamps);
+    assert.equal(read, stamps, `with ${odd}`);
+    assert.ok(encoded.exactStamps !== undefined, `${odd} needs the exact column`);
+  }
+  assert.ok(at([0.25, 3]).encoded.exactStamps !== undefined, 'a fractional first stamp');
+  assert.ok(Object.is(at([-0, 1]).read[0], -0), '-0 kept');
+  assert.equal(at([]).read, []);
+});
+
+Scan('eventSideAt and eventPositionAt - sides as bits, positions from the body\'s history vector', () => {
+  const events = Array.from({ length: 21 }, (_, i) => event({ id: `p${i}`, side: i % 3 === 0 ? 'internal' : 'external' }));
+  const encoded = scanned(encodeFrame(batch(events)));
+  assert.is(encoded.sideBits.length, 3);
+  events.forEach((expected, i) => assert.is(eventSideAt(encoded, i), expected.side === 'external' ? 1 : 0, `side ${i}`));
+  const positions = events.map((_, i) => eventPositionAt(encoded, i));
+  for (let i = 1; i < positions.length; i++) assert.ok(positions[i]! > positions[i - 1]!, 'laid out in order');
+  assert.ok(positions.at(-1)! < encoded.body.byteLength);
 });
 
 Scan('eventOriginAt - consecutive events of one origin share one frozen object', () => {
