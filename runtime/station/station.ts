@@ -10,7 +10,8 @@ import { BusBusyError, BusFullError, InvalidOptionError, TransportError, Unsuppo
 import type { stationMachine } from '../../machines/station.machine.js';
 import { readableSide } from '../bridge/bridge.js';
 import type { BusEvent, Endpoint, Side, ReaderBacklog, StationKind } from '../../types.js';
-import { EventSet, plainEvent, plainEvents } from '../store/encoded-events.js';
+import { EventSet, plainEvent } from '../store/encoded-events.js';
+import { searchHistory } from '../store/history-search.js';
 import { type EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { EventBatch, SyncRequest } from '../wire/protocol.js';
@@ -127,25 +128,7 @@ export class Station {
    */
   history(query?: HistoryQuery): BusEvent[] {
     checkHistoryQuery(query, 'history query');
-    this.#forget(this.#retention.expire());
-    if (query?.filter === undefined) {
-      const found = this.#history.query(query);
-      this.#forget(this.#retention.afterSearch(found));
-      return plainEvents(found);
-    }
-    // The filter is the user's: it sees plain events only.
-    const { filter, ...indexed } = query;
-    const found = this.#history.query(indexed);
-    const plain = plainEvents(found);
-    const kept: BusEvent[] = [];
-    const searched: BusEvent[] = [];
-    plain.forEach((event, i) => {
-      if (!filter(event)) return;
-      kept.push(event);
-      searched.push(found[i]!);
-    });
-    this.#forget(this.#retention.afterSearch(searched));
-    return kept;
+    return searchHistory(this.#retention, query, (removed) => this.#forget(removed));
   }
 
   /** The event with this id, if held; it leaves if its policy says `removeAfterSearch`. */

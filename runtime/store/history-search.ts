@@ -9,14 +9,23 @@ import { plainEvent, plainEvents } from './encoded-events.js';
 import type { HistoryQuery } from './history-query.js';
 import type { Retention } from './retention.js';
 
-/** The events of `retention`'s history that match `query`, oldest first, as plain objects (expired ones gone first). */
-export function searchHistory(retention: Retention, query: HistoryQuery | undefined): BusEvent[] {
-  retention.expire();
+/**
+ * The events of `retention`'s history that match `query`, oldest first, as plain objects (expired ones gone
+ * first). `removed` hears of what left (expired, or removed after this search): a station forgets it in its
+ * other holders.
+ */
+export function searchHistory(
+  retention: Retention,
+  query: HistoryQuery | undefined,
+  removed: (events: readonly BusEvent[]) => void = () => undefined,
+): BusEvent[] {
+  removed(retention.expire());
   if (query?.filter === undefined) {
     const found = retention.history.query(query);
-    retention.afterSearch(found);
+    removed(retention.afterSearch(found));
     return plainEvents(found);
   }
+  // The filter is the user's: it sees plain events only.
   const { filter, ...indexed } = query;
   const found = retention.history.query(indexed);
   const plain = plainEvents(found);
@@ -27,7 +36,7 @@ export function searchHistory(retention: Retention, query: HistoryQuery | undefi
     kept.push(event);
     searched.push(found[i]!);
   });
-  retention.afterSearch(searched);
+  removed(retention.afterSearch(searched));
   return kept;
 }
 
