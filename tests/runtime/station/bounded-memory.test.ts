@@ -24,6 +24,9 @@ test.after.each(async () => {
 
 const EVENTS = 20_000;
 const CHUNK = 500;
+/** What bounds a station here: it takes a producer's batch (at most `maxUnsent` events) until its reader is `maxBacklog` behind. */
+const MAX_UNSENT = 1_024;
+const MAX_BACKLOG = 2_048;
 
 /** Posts `count` ticks on `bus`, waiting for room whenever the bus holds too many unsent. */
 async function postTicks(bus: RemoteBus, from: number, count: number): Promise<void> {
@@ -43,7 +46,7 @@ test('sync policy - 20 000 ticks through 1 processor × 2 worker threads to a su
     processors: 0,
     threadsPerProcessor: 2,
     callDeadlineMs: 20_000,
-    sync: { everyMs: 10, maxBatch: 256 },
+    sync: { everyMs: 10, maxBatch: 256, maxUnsent: MAX_UNSENT, maxBacklog: MAX_BACKLOG },
     // The limit is a backstop far above what the run holds (it is where a memory budget would plug in):
     // what bounds the histories here is removal after delivery. It also makes the stations count bytes.
     memory: { policies: { tick: { removeAfterDelivery: true } }, limits: { maxBytes } },
@@ -70,10 +73,10 @@ test('sync policy - 20 000 ticks through 1 processor × 2 worker threads to a su
     await (runtime.thread(0, 2).bus('external') as RemoteBus).state();
   }
   assert.is(local.bytes, 0);
-  // Bounded by what the readers have not read yet (about a sync period's worth), not by the run's length.
-  for (const [where, size] of Object.entries({ local: most.local, main: most.main })) {
-    assert.ok(size < EVENTS / 4, `the ${where} station held ${size} ticks at most`);
-  }
+  // Bounded by what the readers have not read yet (the backlog bound, and one batch past it), not by the run's length
+  // (how far behind the reader falls within that depends on the machine's load: a bound of EVENTS / 4 failed once).
+  assert.ok(most.local <= MAX_BACKLOG + MAX_UNSENT, `the local station held ${most.local} ticks at most`);
+  assert.ok(most.main < EVENTS / 4, `the main station held ${most.main} ticks at most`);
   assert.ok(most.localBytes > 0 && most.localBytes < maxBytes / 8, `the local station held ${most.localBytes} bytes at most`);
 });
 
