@@ -71,20 +71,11 @@ export interface EvictionReport {
  * Payload of `busline.memory.dropped`: one round of unsent events a bus let
  * go under manual syncs, its outbox (what its station has not seen) being
  * at its budget: its station never gets them. The oldest go, `low` first,
- * then `normal`; `high` never.
+ * then `normal`; `high` never. Shaped as an eviction's report: `history`
+ * names the bus (`bus:<processor>.<thread>:<side>`), `bytes` is what stays
+ * unsent after it.
  */
-export interface UnsentDropReport {
-  /** The bus: `bus:<processor>.<thread>:<side>`. */
-  readonly history: string;
-  readonly count: number;
-  /** Bytes freed. */
-  readonly freed: number;
-  /** The types dropped, each once. */
-  readonly types: readonly string[];
-  /** Bytes of unsent events after it. */
-  readonly bytes: number;
-  readonly budget: number;
-}
+export type UnsentDropReport = EvictionReport;
 
 /**
  * Payload of `busline.memory.refused`: new events refused under memory
