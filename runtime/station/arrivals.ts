@@ -7,7 +7,7 @@
  * station instead of letting memory grow.
  */
 import { BusFullError } from '../../errors.js';
-import type { BusEvent, ReaderBacklog } from '../../types.js';
+import type { BusEvent, Endpoint, ReaderBacklog } from '../../types.js';
 import { EventSet, WeakEventSet } from '../store/encoded-events.js';
 import { EventSegment } from '../store/event-segment.js';
 import type { FrameMoves } from '../store/frame-moves.js';
@@ -266,4 +266,9 @@ export class Arrivals {
     }
     return low;
   }
+}
+
+/** The sender of a batch, or the reader of a request (a bus generation, or a station): whom arrivals are kept apart by. */
+export function sourceKey(endpoint: Endpoint): string {
+  return `${endpoint.processor}.${endpoint.thread}.${endpoint.generation}.${endpoint.side}`;
 }

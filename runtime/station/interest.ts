@@ -95,6 +95,8 @@ export class Interest {
   readonly #moved = new Set<string>();
   /** Entries of `#waiting`, removed events included until a sweep. */
   #waitingCount = 0;
+  /** Changes whenever what `upstream()` gives may have changed (readers, their declared or asked types). */
+  #version = 0;
   /**
    * At a main station: ids of child processors' events it let go, oldest
    * first (a Set keeps insertion order), at most `LET_GO_REMEMBERED`. A
@@ -132,6 +134,11 @@ export class Interest {
     return this.#policies.afterDelivery;
   }
 
+  /** Changes whenever what `upstream()` gives may have changed: a local station looks again only then. */
+  get version(): number {
+    return this.#version;
+  }
+
   /** Events held for readers (for tests and stats). */
   get waiting(): number {
     return this.#waitingCount;
@@ -143,7 +150,9 @@ export class Interest {
    */
   expect(origin: { readonly processor: number; readonly thread: number }, side: Side): void {
     const key = readerKey(originKey(origin), side);
-    if (!this.#readers.has(key)) this.#readers.set(key, newReader(originKey(origin), side));
+    if (this.#readers.has(key)) return;
+    this.#readers.set(key, newReader(originKey(origin), side));
+    this.#version++;
   }
 
   /** The reader's thread or processor is gone: it holds nothing any more. */
@@ -151,7 +160,9 @@ export class Interest {
     const thread = originKey(origin);
     for (const side of ['internal', 'external'] as const) {
       const key = readerKey(thread, side);
-      if (this.#readers.delete(key)) this.#moved.add(key);
+      if (!this.#readers.delete(key)) continue;
+      this.#moved.add(key);
+      this.#version++;
     }
   }
 
@@ -168,8 +179,7 @@ export class Interest {
     interest?: readonly string[],
   ): void {
     const key = readerKey(originKey(from), from.side);
-    let reader = this.#readers.get(key);
-    if (reader === undefined) this.#readers.set(key, (reader = newReader(originKey(from), from.side)));
+    const reader = this.#reader(key, from);
     if (types === undefined) {
       reader.through = Math.max(reader.through, through);
       reader.unfiltered = true;
@@ -181,14 +191,39 @@ export class Interest {
       if (types.some((type) => !reader.asked.includes(type))) {
         reader.asked = [...new Set([...reader.asked, ...types])];
         reader.wants.clear();
+        this.#version++;
       }
     }
-    if (!samePatterns(reader.declared, interest)) {
-      reader.declared = interest === undefined ? undefined : [...interest];
-      reader.wants.clear();
-    }
+    this.#declare(reader, interest);
     reader.seen = count;
     this.#moved.add(key);
+  }
+
+  /**
+   * Notes a declaration (a read of no types, `declaration()`): the reader's
+   * interest is `interest` from now on; where it has read, and the types it
+   * asked for, stay as they were.
+   */
+  noteDeclared(from: Endpoint, interest: readonly string[] | undefined): void {
+    const key = readerKey(originKey(from), from.side);
+    this.#declare(this.#reader(key, from), interest);
+    this.#moved.add(key);
+  }
+
+  #reader(key: string, from: Endpoint): Reader {
+    let reader = this.#readers.get(key);
+    if (reader === undefined) {
+      this.#readers.set(key, (reader = newReader(originKey(from), from.side)));
+      this.#version++;
+    }
+    return reader;
+  }
+
+  #declare(reader: Reader, interest: readonly string[] | undefined): void {
+    if (samePatterns(reader.declared, interest)) return;
+    reader.declared = interest === undefined ? undefined : [...interest];
+    reader.wants.clear();
+    this.#version++;
   }
 
   /**

@@ -31,6 +31,13 @@ export interface SyncReply {
   readonly parked?: number;
   /** To a read with `deliveredThrough`: how many of the history's first events arrived through it. */
   readonly alreadyDelivered?: number;
+  /**
+   * @internal Set by a local station that has declared wider interest to its
+   * main station (`upstream-interest.ts`): the link sends the reply once it
+   * resolves (it never rejects), so a reader's read returns only once the
+   * main station holds what the read made it interested in.
+   */
+  readonly declaring?: Promise<void>;
 }
 
 /** A station's answer to a batch. */
@@ -171,8 +178,9 @@ export class DirectStationLink implements StationLink {
     if (carried.kind !== 'syncRequest') throw new TypeError(`transport returned a ${carried.kind} for a sync request`);
     const direction = this.#bridgeDirection();
     if (!canReach(direction, carried.from.side, carried.side)) throw new BridgeClosedError(carried.from.side, carried.side, direction);
-    const { batch, through, parked, alreadyDelivered } = this.#station.serve(carried);
+    const { batch, through, parked, alreadyDelivered, declaring } = this.#station.serve(carried);
     try {
+      if (declaring !== undefined) await declaring;
       const back = await this.#transport.carry(this.#outgoing(batch), this.#reader);
       if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
       // A transport that hands objects over passes a station's encoded events as they are: a bus gets them plain.
@@ -287,7 +295,8 @@ export function stationServer(station: (side: Side) => LinkedStation, bridgeDire
         if (!canReach(direction, message.from.side, message.side)) {
           throw new BridgeClosedError(message.from.side, message.side, direction);
         }
-        const { batch, through, parked, alreadyDelivered } = station(message.side).serve(message);
+        const { batch, through, parked, alreadyDelivered, declaring } = station(message.side).serve(message);
+        if (declaring !== undefined) await declaring;
         const ack: WireMessage = {
           kind: 'ack',
           seq: 0,

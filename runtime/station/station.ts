@@ -15,7 +15,7 @@ import { searchHistory } from '../store/history-search.js';
 import { type EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { EventBatch, SyncRequest } from '../wire/protocol.js';
-import { Arrivals } from './arrivals.js';
+import { Arrivals, sourceKey } from './arrivals.js';
 import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
 import { ParkedQueues, type HandBack } from './parked-queues.js';
 import type { JournalEntry, StationJournal } from '../store/journal.js';
@@ -25,6 +25,7 @@ import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { Retention } from '../store/retention.js';
 import type { MemoryChange, MemoryStats } from '../store/memory-stats.js';
 import { Interest, withoutDeliveredTransient } from './interest.js';
+import { UpstreamInterest, declaration, isDeclaration } from './upstream-interest.js';
 import { FrameCompactor } from '../store/frame-compactor.js';
 import { keepable, relocateStation } from './repack.js';
 
@@ -34,11 +35,6 @@ export interface FromMainOptions {
   readonly types?: readonly string[];
   /** Read the main station of this side; the other side only if the bridge allows it. */
   readonly side?: Side;
-}
-
-/** The sender of a batch, or the reader of a request: a bus generation, or a station. */
-function sourceKey(endpoint: Endpoint): string {
-  return `${endpoint.processor}.${endpoint.thread}.${endpoint.generation}.${endpoint.side}`;
 }
 
 /**
@@ -66,6 +62,8 @@ export class Station {
   readonly #arrivals = new Arrivals();
   /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
   readonly #interest: Interest;
+  /** A local station's interest as its main station knows it, widened there at once (`upstream-interest.ts`). */
+  readonly #upstream: UpstreamInterest | undefined;
   /** Copies the few events left in mostly emptied frames out of them, so that those frames can go (`repack.ts`). */
   readonly #frames = new FrameCompactor(() => this.#history, (moves) => relocateStation(moves, { arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent }));
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
@@ -95,6 +93,7 @@ export class Station {
     this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
     this.#interest = new Interest(side, this.#retention.policies, kind === 'main');
+    this.#upstream = kind === 'main' ? undefined : new UpstreamInterest(this.#interest, (interest) => host.mainLink(side).serve(declaration(this.#endpoint(), side, interest)));
   }
 
   /** @internal The station actor, for inspection (tests, the runtime); not in the published types. */
@@ -257,6 +256,7 @@ export class Station {
    * hand plain events to buses.
    */
   serve(request: SyncRequest): SyncReply {
+    if (isDeclaration(request)) return this.#noteDeclaration(request);
     // A reader of the other side gets history only; a bus gets its thread's
     // parked entries, a local station those of its processor's threads.
     const handBack: HandBack =
@@ -279,6 +279,7 @@ export class Station {
       if (alreadyDelivered !== undefined) ({ history, alreadyDelivered } = withoutDeliveredTransient(history, alreadyDelivered, this.#retention.policies));
       this.#interest.noteRead(request.from, request.types, through, this.#arrivals.count, request.interest);
       this.#release();
+      this.#upstream?.check();
     }
     // A bus's sync read says where it stands: limited by its subscribers' credits, or caught up; and so
     // does a local station's read of its main station: limited by how far its own readers are behind.
@@ -302,7 +303,16 @@ export class Station {
       // A bus hears what its thread still has parked (here, or pushed on to the main station).
       ...(handBack === 'thread' ? { parked: this.parkedFor(request.from) } : {}),
       ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),
+      // Wider interest it declared upstream: the reply goes once the main station has it (`upstream-interest.ts`).
+      ...(this.#upstream?.pending === undefined ? {} : { declaring: this.#upstream.pending }),
     };
+  }
+
+  /** A reader's declaration of its interest (a read of no types, `upstream-interest.ts`): noted; nothing read or handed back. */
+  #noteDeclaration(request: SyncRequest): SyncReply {
+    this.#interest.noteDeclared(request.from, request.interest);
+    this.#release();
+    return { batch: { kind: 'batch', seq: request.seq, from: this.#endpoint(), history: [], queue: [] }, through: this.#arrivals.count };
   }
 
   /** @internal Puts back parked entries whose reply never arrived. */
@@ -371,6 +381,7 @@ export class Station {
    */
   expectReader(origin: { readonly processor: number; readonly thread: number }): void {
     this.#interest.expect(origin, this.side);
+    this.#upstream?.check();
   }
 
   /** @internal Removes every event of `side` (a bridge clearing). Returns how many. */
@@ -488,7 +499,7 @@ export class Station {
       ...(room === undefined ? {} : { limit: Math.max(1, room) }),
       ...(merged > since ? { deliveredThrough: merged } : {}),
       // What its readers are interested in (every type while one of them has not said).
-      ...(this.#interest.active ? this.#interest.upstream() : {}),
+      ...(!this.#interest.active ? {} : side === this.side ? this.#upstream!.carried() : this.#interest.upstream()),
     };
     let reply: EventBatch;
     let known = 0;
