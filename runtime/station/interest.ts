@@ -23,7 +23,9 @@
  *   another reader reaches it with that read. Under the sync policy a
  *   subscription that adds a pattern asks for that read at once
  *   (`Subscriptions.onWidened`, `thread/thread.ts`); under manual syncs the
- *   user syncs the subscribing thread.
+ *   user syncs the subscribing thread. A local station declares a widening
+ *   to its main station before it answers the read (`upstream-interest.ts`),
+ *   so the read counts across processors from its return too.
  *
  * A reader that declares nothing (a station read without the field: tests,
  * more patterns than `MAX_DECLARED_PATTERNS`, a `*` subscription) is

@@ -104,6 +104,25 @@ test('manual - a declaration reads nothing and hands nothing back; narrowing wai
   assert.equal(ids(main.history()), [ping.id], 'held for the * subscriber');
 });
 
+test('manual - a thread added to a processor holds everything there until it reads: its station tells the main station at once', async () => {
+  const declarations: SyncRequest[] = [];
+  const rt = (runtime = createRuntime({ transport: recording(declarations), deferred: 'manual', memory: TRANSIENT }));
+  const other = rt.addProcessor().processor;
+  const main = rt.mainStation('external');
+  await allDeclared(rt, other);
+  const added = rt.addThread({ processor: other });
+  assert.equal(declarations.map((request) => request.interest), [undefined], 'every type, sent as the thread was added');
+  const seen: string[] = [];
+  added.bus('external').subscribe('ping', (event) => void seen.push(event.id));
+  const ping = rt.bus('external').post('ping', 1, { priority: 'immediate' });
+  await rt.bus('external').toStation();
+  await rt.station('external').toMain();
+  assert.equal(ids(main.history()), [ping.id], 'held at the main station for processor 1');
+  await rt.station('external', other).fromMain();
+  await added.bus('external').fromStation();
+  assert.equal(seen, [ping.id]);
+});
+
 test('sync policy - a subscription in one processor and a ping posted in another in the same turn: the tick it asks for delivers the ping', async () => {
   const rt = (runtime = createRuntime({ sync: { everyMs: 3_600_000 }, memory: TRANSIENT }));
   const other = rt.addProcessor().processor;
