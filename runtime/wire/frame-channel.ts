@@ -122,6 +122,8 @@ export class FrameChannel {
   /** Cut requests refused for their size whose last part has not arrived: their parts are dropped. */
   readonly #dropping = new Set<number>();
   readonly #waiting: Array<() => void> = [];
+  /** Slots freed and handed to woken requests that have not sent yet. */
+  #handedOver = 0;
   readonly #stopListening: () => void;
   #nextSeq: number;
   readonly #parity: number;
@@ -156,8 +158,12 @@ export class FrameChannel {
    * the call they are gone from here).
    */
   async request(message: WireMessage, framed?: (frames: readonly Uint8Array[]) => void): Promise<WireMessage[]> {
-    while (this.#closed === undefined && this.#pending.size >= this.#window) {
+    // In turn: behind every waiting request, and a freed slot is handed to the longest-waiting one
+    // (`#settle`), so requests go out in the order they were made (a station's reads and its interest
+    // declarations must reach the main station in order).
+    if (this.#closed === undefined && (this.#waiting.length > 0 || this.#pending.size + this.#handedOver >= this.#window)) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      this.#handedOver--;
     }
     if (this.#closed !== undefined) throw this.#closed;
     const seq = this.#nextSeq;
@@ -192,7 +198,7 @@ export class FrameChannel {
       this.#settle(seq);
       pending.reject(error);
     }
-    for (const wake of this.#waiting.splice(0)) wake();
+    for (const wake of this.#waiting.splice(0)) this.#handOver(wake);
   }
 
   #send(message: WireMessage): void {
@@ -210,7 +216,14 @@ export class FrameChannel {
 
   #settle(seq: number): void {
     this.#pending.delete(seq);
-    this.#waiting.shift()?.();
+    const next = this.#waiting.shift();
+    if (next !== undefined) this.#handOver(next);
+  }
+
+  /** Wakes a waiting request with a slot kept for it until it runs (it gives it back as it sends). */
+  #handOver(wake: () => void): void {
+    this.#handedOver++;
+    wake();
   }
 
   #receive(data: unknown): void {

@@ -6,6 +6,8 @@ import { FrameChannel, messagePortFrames, type FramePort } from '../../../runtim
 import { ChannelStationLink, STATION_THREAD, stationServer } from '../../../runtime/station/links.js';
 import { splitBatch } from '../../../runtime/wire/transport.js';
 import type { EventBatch, WireMessage } from '../../../runtime/wire/protocol.js';
+import { decodeFrame } from '../../../schemas/codec/decode.js';
+import { encodeFrame } from '../../../schemas/codec/encode.js';
 import { watchMerges } from '../../helpers.js';
 
 function events(count: number, thread = 1, start = 0): BusEvent[] {
@@ -110,6 +112,36 @@ test('request - never more than `window` outstanding (credits)', async () => {
   await Promise.all(requests);
   assert.is(most, 3);
   close();
+});
+
+test('request - a freed slot goes to the longest-waiting request: requests go out in the order they were made', async () => {
+  const sent: number[] = [];
+  let deliver: (data: unknown) => void = () => {};
+  const port: FramePort = {
+    send: (frame) => void sent.push((decodeFrame(frame) as { seq: number }).seq),
+    listen: (listener) => ((deliver = listener), () => {}),
+  };
+  const a = new FrameChannel(port, { end: 'a', window: 1, name: 'a' });
+  const request = () => a.request({ kind: 'clearSide', seq: 0, remove: 'internal', scope: 'external' });
+  const first = request();
+  const second = request();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(sent.length, 1, 'the window holds one');
+  // The ack frees the slot, and a third request comes in the same turn, before the second has run again.
+  deliver(encodeFrame({ kind: 'ack', seq: sent[0]!, ok: true, credits: 1 }));
+  const third = request();
+  await first;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(sent.length, 2, 'still one at a time');
+  deliver(encodeFrame({ kind: 'ack', seq: sent[1]!, ok: true, credits: 1 }));
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  deliver(encodeFrame({ kind: 'ack', seq: sent[2]!, ok: true, credits: 1 }));
+  await Promise.all([second, third]);
+  // Sequence numbers are taken when a request is sent: the second request made must have gone second.
+  const order = await Promise.all([first, second, third].map(async (p) => (await p).at(-1) as { seq: number }));
+  assert.equal(order.map((ack) => ack.seq), sent);
+  assert.is(a.outstanding, 0);
+  a.close();
 });
 
 test('close - rejects what is outstanding and what comes later', async () => {
