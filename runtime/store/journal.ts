@@ -165,6 +165,7 @@ export class StationJournal {
   /** Bytes the last compaction kept and wrote (0 before the first one of this incarnation). */
   #keptBytes = 0;
   #compacting = false;
+  #closing = false;
   #last: Promise<unknown> = Promise.resolve();
   /** The station of each side, for a compaction: set by the owner to let the journal compact. */
   stations: ((side: Side) => JournalStation) | undefined;
@@ -222,7 +223,7 @@ export class StationJournal {
   #compact(): void {
     const stations = this.stations;
     this.#compacting = false;
-    if (stations === undefined) return;
+    if (stations === undefined || this.#closing) return;
     const queues = SIDES.map((side) => ({ side, queue: stations(side).queued() }));
     const cutoff = this.#next;
     this.#sinceCompaction = 0;
@@ -291,8 +292,14 @@ export class StationJournal {
     return this.#next;
   }
 
+  /** Writes what is recorded, then closes; a compaction not yet under way does not run. */
   async close(): Promise<void> {
-    await this.#last;
+    this.#closing = true;
+    // A compaction that was under way chains its writes after the ones awaited here.
+    for (let last = this.#last; ; last = this.#last) {
+      await last;
+      if (last === this.#last) break;
+    }
     await this.#root.close();
   }
 }
