@@ -141,7 +141,7 @@ const ID_BYTES = 32;
  * (parks, removals, clearings) is replaced by the stations' queues and one
  * removal per side. Under a steady load most of the log is dead by then, so
  * a compaction mostly deletes: lmdb never shrinks a file (it reuses freed
- * pages), and the file settles at about what is kept plus one log, 1.5 times
+ * pages), and the file settles at about what is kept plus one log: about 1.7 times
  * what the stations hold. A compaction that wrote a full snapshot of the
  * stations each time kept two snapshots and a log: three times.
  * The byte rule bounds the file whatever the rate: counted in entries only,
