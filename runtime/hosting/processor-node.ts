@@ -128,7 +128,7 @@ export class ProcessorNode implements StationHost {
     let restored = 0;
     if (this.#init.journal !== undefined) {
       this.#journal = StationJournal.open(this.#init.journal);
-      this.#journal.snapshot = () => (['internal', 'external'] as const).flatMap((side) => this.#stations[side].journalSnapshot());
+      this.#journal.stations = (side) => this.#stations[side];
       const entries = this.#journal.entries();
       for (const side of ['internal', 'external'] as const) {
         restored += this.#stations[side].replay(entries);

@@ -8,6 +8,7 @@
  */
 import { BusFullError } from '../../errors.js';
 import type { BusEvent, Endpoint, ReaderBacklog } from '../../types.js';
+import { StoredEvent } from '../store/blocks.js';
 import { EventSet, WeakEventSet } from '../store/encoded-events.js';
 import { EventSegment } from '../store/event-segment.js';
 import type { FrameMoves } from '../store/frame-moves.js';
@@ -55,6 +56,12 @@ export class Arrivals {
    * (Sets of places: a history hands out a new object on each read of an event it keeps in its frame.)
    */
   #removed = new EventSet();
+  /**
+   * Removed events that had moved into compressed blocks, by id: the history
+   * removes them as places in their block's frame (`blocks.ts`), the runs hold
+   * them at their places in the frames they came in, so places do not match.
+   */
+  #removedIds = new Set<string>();
   /** Every event removed so far, weakly: whoever still refers to one (the interest tracker) can tell it is gone. */
   readonly #gone = new WeakEventSet();
   /**
@@ -92,10 +99,11 @@ export class Arrivals {
     if (removed.length === 0) return;
     if (!keepReaders) this.#slowReaders.clear();
     for (const event of removed) {
-      this.#removed.add(event);
+      if (event instanceof StoredEvent) this.#removedIds.add(event.id);
+      else this.#removed.add(event);
       this.#gone.add(event);
     }
-    if (this.#removed.size * 2 >= this.#total) this.#compact();
+    if ((this.#removed.size + this.#removedIds.size) * 2 >= this.#total) this.#compact();
   }
 
   /** Events the runs hold, removed ones included (what a compaction would go through). */
@@ -105,18 +113,17 @@ export class Arrivals {
 
   /** True when `event` was numbered and has not been removed. */
   #live(event: BusEvent): boolean {
-    return this.#removed.size === 0 || !this.#removed.has(event);
+    return (this.#removed.size === 0 || !this.#removed.has(event)) && (this.#removedIds.size === 0 || !this.#removedIds.has(event.id));
   }
 
   /** Rebuilds the runs without the removed events (each run split where they were); numbers stay. */
   #compact(): void {
-    const gone = this.#removed;
     const runs: ArrivalRun[] = [];
     let total = 0;
     for (const run of this.#runs) {
       let start = -1;
       for (let i = 0; i < run.events.length; i++) {
-        if (!gone.has(run.events.at(i))) {
+        if (this.#live(run.events.at(i))) {
           if (start < 0) start = i;
           continue;
         }
@@ -129,6 +136,7 @@ export class Arrivals {
     this.#runs = runs;
     this.#total = total;
     this.#removed = new EventSet();
+    this.#removedIds = new Set();
   }
 
   /**
@@ -137,7 +145,7 @@ export class Arrivals {
    * keep the old frames, and a removal is known by its place).
    */
   relocate(moves: FrameMoves): void {
-    if (this.#removed.size > 0) this.#compact();
+    if (this.#removed.size > 0 || this.#removedIds.size > 0) this.#compact();
     for (const run of this.#runs) run.events.relocate(moves);
   }
 

@@ -18,7 +18,7 @@ import type { EventBatch, SyncRequest } from '../wire/protocol.js';
 import { Arrivals, sourceKey } from './arrivals.js';
 import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
 import { ParkedQueues, type HandBack } from './parked-queues.js';
-import type { JournalEntry, StationJournal } from '../store/journal.js';
+import { Need, type JournalEntry, type StationJournal } from '../store/journal.js';
 import { describe } from '../validate.js';
 import { systemClock } from '../clock.js';
 import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
@@ -171,13 +171,15 @@ export class Station {
     return added.filter((event) => !left.has(event));
   }
 
-  /** @internal What this station holds, as journal entries (events as kept: a compaction copies them, never decodes them). */
-  journalSnapshot(): JournalEntry[] {
-    const history = this.#history.snapshot();
-    // Events delivered here and let go, but not yet taken by the main station, still need to get there (not to a reader here).
-    const left = this.#unsent.length === 0 ? [] : this.#history.missing(this.#unsent.flat());
-    const accept: JournalEntry = { op: 'accept', side: this.side, history: left.length === 0 ? history : [...history, ...left].sort(compareEvents), queue: this.queued() };
-    return left.length === 0 ? [accept] : [accept, { op: 'remove', side: this.side, ids: left.map((event) => event.id) }];
+  /**
+   * @internal Whether a replay of the journal still needs an event this
+   * station accepted (a compaction asks): held, or let go once delivered and
+   * not yet taken by the main station (which it must still reach).
+   */
+  journalNeeds(): (event: BusEvent) => Need {
+    const history = this.#history;
+    const left = this.#unsent.length === 0 ? undefined : new Set(history.missing(this.#unsent.flat()).map((event) => event.id));
+    return (event) => (history.holds(event) ? Need.held : left?.has(event.id) === true ? Need.unsent : Need.dead);
   }
 
   /** Parked queue entries, oldest first: all, or those of one origin thread. */

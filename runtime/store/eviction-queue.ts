@@ -21,6 +21,7 @@ import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
 import { movedKey, type FrameMoves } from './frame-moves.js';
 import { compareEvents } from './history-query.js';
+import { PackedIds } from './packed-ids.js';
 import { framedBytes, sizeClass } from './size-classes.js';
 
 export { SIZE_STEP, framedBytes, sizeClass } from './size-classes.js';
@@ -36,9 +37,6 @@ const RUN_SPAN = 1 << 11;
 const MAX_RUN = RUN_SPAN - 1;
 /** Frame indices a run can start at: 2^20 × 2^11 stays within an int32. */
 const MAX_START = 1 << 20;
-/** A packed id: `prefix slot × ID_SPAN + sequence`; sequences of up to 9 digits, and 2^20 prefixes, stay exact in a double. */
-const ID_SPAN = 2 ** 32;
-const MAX_PREFIXES = 1 << 20;
 
 /** An entry taken out of the columns while a take moves what it keeps (a run cut where events were taken). */
 interface Piece {
@@ -61,13 +59,10 @@ export class EvictionQueue {
   #heads: Array<EventKey | EncodedBatch | undefined> = [];
   /** Per entry: a size, or a run (`RUN_SPAN`). With `keysOnly`, always a size. */
   #nums = new Int32Array(16);
-  /** Per entry, with `keysOnly`: the stamp, and the id (`ID_SPAN`; negative: `~k`, the string `#strings[k]`). */
+  /** Per entry, with `keysOnly`: the stamp, and the id packed (`PackedIds`). */
   #stamps: Float64Array | undefined;
   #ids: Float64Array | undefined;
-  #strings: string[] = [];
-  readonly #prefixes: string[] = [];
-  readonly #prefixSlots = new Map<string, number>();
-  #lastPrefix = -1;
+  readonly #packed = new PackedIds();
   #head = 0;
   #end = 0;
   /** Events held (a run counts its events), stale ones included. */
@@ -106,7 +101,7 @@ export class EvictionQueue {
       this.#lastStamp = event.timestamp;
       this.#last = undefined;
       this.#lastId = id;
-      this.#append(undefined, size, event.timestamp, this.#packId(id));
+      this.#append(undefined, size, event.timestamp, this.#packed.pack(id));
     } else {
       if (this.#sorted && this.#events > 0 && this.#outOfOrder(event.timestamp, event)) this.#sorted = false;
       this.#lastStamp = event.timestamp;
@@ -178,41 +173,6 @@ export class EvictionQueue {
     this.#end = end - head;
   }
 
-  /** `id` as a number: `<prefix><sequence>` packed, another id as `~k` of its string kept in `#strings`. */
-  #packId(id: string): number {
-    let cut = id.length;
-    let sequence = 0;
-    let unit = 1;
-    while (cut > 0) {
-      const code = id.charCodeAt(cut - 1);
-      if (code < 48 || code > 57) break;
-      sequence += (code - 48) * unit;
-      unit *= 10;
-      cut--;
-    }
-    const digits = id.length - cut;
-    // A leading zero ("x.007") would not come back as it was.
-    if (digits === 0 || digits > 9 || (digits > 1 && id.charCodeAt(cut) === 48)) return ~(this.#strings.push(id) - 1);
-    let slot = this.#lastPrefix;
-    if (slot < 0 || this.#prefixes[slot]!.length !== cut || !id.startsWith(this.#prefixes[slot]!)) {
-      const prefix = id.slice(0, cut);
-      const known = this.#prefixSlots.get(prefix);
-      if (known !== undefined) slot = known;
-      else if (this.#prefixes.length < MAX_PREFIXES) {
-        slot = this.#prefixes.push(prefix) - 1;
-        this.#prefixSlots.set(prefix, slot);
-      } else return ~(this.#strings.push(id) - 1);
-      this.#lastPrefix = slot;
-    }
-    return slot * ID_SPAN + sequence;
-  }
-
-  #unpackId(packed: number): string {
-    if (packed < 0) return this.#strings[~packed]!;
-    const slot = Math.floor(packed / ID_SPAN);
-    return this.#prefixes[slot]! + String(packed - slot * ID_SPAN);
-  }
-
   /** Events in entry `i`: a run's count, or 1. */
   #countOf(i: number): number {
     const num = this.#nums[i]!;
@@ -229,7 +189,7 @@ export class EvictionQueue {
 
   /** The key of event `k` of entry `i`: the one queued, its event made again from its frame, or its stamp and id. */
   #keyAt(i: number, k: number): EventKey {
-    if (this.#keysOnly) return { timestamp: this.#stamps![i]!, id: this.#unpackId(this.#ids![i]!) };
+    if (this.#keysOnly) return { timestamp: this.#stamps![i]!, id: this.#packed.unpack(this.#ids![i]!) };
     const num = this.#nums[i]!;
     if (num >= 0) return this.#heads[i] as EventKey;
     const run = ~num;
@@ -522,7 +482,8 @@ export class EvictionQueue {
    * them; an event of such a frame that did not move (it left the history, or
    * sits in a compressed block) keeps its stamp and id alone. None holds an
    * old frame after this. Rare (a station repacks once as many events have
-   * left as it holds), so the queue is made again, at the sizes it kept.
+   * left as it holds), so the queue is made again: a moved event at its size
+   * in its new frame (a frame's last event was counted to the body's end).
    */
   relocate(moves: FrameMoves): void {
     if (this.#keysOnly || moves.size === 0) return;
@@ -536,8 +497,11 @@ export class EvictionQueue {
       const sizes: number[] = [];
       for (let i = this.#head; i < this.#end; i++) {
         for (let k = 0, count = this.#countOf(i); k < count; k++) {
-          keys.push(movedKey(moves, this.#keyAt(i, k)));
-          sizes.push(this.#sizeAt(i, k));
+          const key = this.#keyAt(i, k);
+          const moved = movedKey(moves, key);
+          keys.push(moved);
+          // At its new place: the budget ranks it at the size it is counted at now (`Retention.relocate`).
+          sizes.push(moved !== key && moved instanceof EncodedEvent ? framedBytes(moved.batch, moved.index) : this.#sizeAt(i, k));
         }
       }
       this.#refill(keys, sizes);
@@ -553,7 +517,7 @@ export class EvictionQueue {
       this.#stamps = new Float64Array(16);
       this.#ids = new Float64Array(16);
     }
-    this.#strings = [];
+    this.#packed.clearStrings();
     this.#head = 0;
     this.#end = 0;
     this.#events = 0;
@@ -565,7 +529,7 @@ export class EvictionQueue {
   #compactHead(): void {
     const length = this.#end - this.#head;
     // Id strings of taken entries stay in the table until the queue is made again.
-    if (this.#strings.length > 2 * this.#events + COMPACT_HEAD) {
+    if (this.#packed.strings > 2 * this.#events + COMPACT_HEAD) {
       this.prune(() => true);
       return;
     }

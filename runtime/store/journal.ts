@@ -19,6 +19,7 @@ import { ABORT, open, type Database, type RootDatabase } from 'lmdb';
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import { UNREAD_ENDPOINT, scanBatch } from './encoded-events.js';
+import { compareEvents } from './history-query.js';
 import { batchFrames, splitBatch } from '../wire/transport.js';
 
 /** Where processor `processor`'s journal lives in the runtime's journal directory. */
@@ -70,18 +71,39 @@ type StoredEntry =
   | Exclude<JournalEntry, { readonly op: 'accept' }>
   | { readonly op: 'accept'; readonly side: Side; readonly frame: Uint8Array };
 
-/** Entries a journal takes before it compacts itself into a snapshot of the stations. */
+/** Entries a journal takes before it compacts itself. */
 export const DEFAULT_COMPACT_AFTER = 10_000;
 
 /**
  * Bytes of entries a journal takes, at least, before it compacts itself: past
- * these, it compacts once it has taken as many bytes as its last snapshot
- * wrote (see `StationJournal`).
+ * these, it compacts once it has taken `COMPACT_RATIO` of what its last
+ * compaction kept (see `StationJournal`).
  */
 export const DEFAULT_COMPACT_AFTER_BYTES = 4 * 1024 * 1024;
 
-/** Events per entry of a snapshot. */
+/** Bytes logged since the last compaction, against what it kept, that make the next one due. */
+const COMPACT_RATIO = 0.5;
+
+/** Events per entry of a rewrite. */
 const SNAPSHOT_CHUNK = 4096;
+
+/**
+ * What a compaction finds of an event an entry accepted (`JournalStation.journalNeeds`): `dead`, neither held nor
+ * waiting for the main station (a replay need not have it); `held` by the station; `unsent`, let go by the memory
+ * policies but not yet taken by the main station (a replay still sends it on, out of the history).
+ */
+export const Need = { dead: 0, held: 1, unsent: 2 } as const;
+export type Need = (typeof Need)[keyof typeof Need];
+
+/** What a compaction asks of the station of a side. */
+export interface JournalStation {
+  /** Its parked queue, oldest first. */
+  queued(): BusEvent[];
+  /** Says, of an event it accepted, whether a replay still needs it (`Need`); made once per compaction. */
+  journalNeeds(): (event: BusEvent) => Need;
+}
+
+const SIDES = ['internal', 'external'] as const;
 
 /**
  * The journal's address space, reserved at open (virtual only: without a
@@ -110,19 +132,24 @@ const ID_BYTES = 32;
 /**
  * A processor's journal: one lmdb environment per processor, entries in order.
  *
- * It compacts itself (replaces its entries by a snapshot of the stations)
- * after `compactAfter` entries, or once the bytes recorded since its last
- * snapshot reach that snapshot's size (and `compactAfterBytes`), whichever
- * comes first. The byte rule is what bounds its file whatever the rate: lmdb
- * never shrinks a file, it reuses the pages freed, and a compaction frees the
- * old snapshot and the log only when it commits, so the file settles at about
- * two snapshots and one log — about three times what the stations hold. Every
- * page of that file ends up mapped in the processor (file-backed RSS the OS
- * can write back and drop, not heap). Counted in entries only, a log of large
- * batches grew to hundreds of megabytes between compactions.
+ * It compacts itself after `compactAfter` entries, or once the bytes recorded
+ * since its last compaction reach `COMPACT_RATIO` of what that one kept (and
+ * `compactAfterBytes`), whichever comes first. A compaction drops what is
+ * dead: an accepted batch whose events the stations all still hold stays as
+ * it is; one with events they let go (and the main station took) is deleted,
+ * its needed events rewritten together into new entries; every other entry
+ * (parks, removals, clearings) is replaced by the stations' queues and one
+ * removal per side. Under a steady load most of the log is dead by then, so
+ * a compaction mostly deletes: lmdb never shrinks a file (it reuses freed
+ * pages), and the file settles at about what is kept plus one log: about 1.7 times
+ * what the stations hold. A compaction that wrote a full snapshot of the
+ * stations each time kept two snapshots and a log: three times.
+ * The byte rule bounds the file whatever the rate: counted in entries only,
+ * a log of large batches grew to hundreds of megabytes between compactions.
  *
  * @example
  * const journal = StationJournal.open('/tmp/busline-run/processor-1')
+ * journal.stations = (side) => stations[side]
  * journal.record({ op: 'accept', side: 'external', history, queue })
  * await journal.committed()
  */
@@ -135,12 +162,13 @@ export class StationJournal {
   #sinceCompaction = 0;
   /** Bytes recorded since the last compaction. */
   #loggedBytes = 0;
-  /** Bytes the last compaction wrote (0 before the first one of this incarnation). */
-  #snapshotBytes = 0;
+  /** Bytes the last compaction kept and wrote (0 before the first one of this incarnation). */
+  #keptBytes = 0;
   #compacting = false;
+  #closing = false;
   #last: Promise<unknown> = Promise.resolve();
-  /** What the stations hold now, as entries: set by the owner to let the journal compact. */
-  snapshot: (() => JournalEntry[]) | undefined;
+  /** The station of each side, for a compaction: set by the owner to let the journal compact. */
+  stations: ((side: Side) => JournalStation) | undefined;
   /** Compactions done, for tests and the inspector. */
   compactions = 0;
 
@@ -155,7 +183,7 @@ export class StationJournal {
   /**
    * Opens (or creates) the journal at `path`; it compacts itself every
    * `compactAfter` entries, or once it has taken at least `compactAfterBytes`
-   * and as many bytes as its last snapshot.
+   * and half the bytes its last compaction kept.
    */
   static open(path: string, options: { compactAfter?: number; compactAfterBytes?: number } = {}): StationJournal {
     // noSync: survives SIGKILL of this process (the OS keeps the mapped pages), not a power cut.
@@ -177,41 +205,74 @@ export class StationJournal {
     }
     const due =
       ++this.#sinceCompaction >= this.#compactAfter ||
-      (this.#loggedBytes >= this.#compactAfterBytes && this.#loggedBytes >= this.#snapshotBytes);
-    if (due && this.snapshot !== undefined && !this.#compacting) {
+      (this.#loggedBytes >= this.#compactAfterBytes && this.#loggedBytes >= this.#keptBytes * COMPACT_RATIO);
+    if (due && this.stations !== undefined && !this.#compacting) {
       this.#compacting = true;
       queueMicrotask(() => this.#compact());
     }
   }
 
   /**
-   * Replaces every entry so far by a snapshot of what the stations hold now,
-   * in one transaction, so the journal stays as large as the stations' state
-   * instead of growing with every batch. The snapshot takes the keys of the
-   * entries it replaces, so it still replays before anything recorded later.
-   * Its frames are made one at a time as they are written: made all at once,
-   * they were a second copy of the stations' history at every compaction.
+   * Drops the dead entries recorded so far, in one transaction (see the
+   * class's note). The queues are taken now, as entries recorded from here
+   * on will change them; what the stations need of each accepted event is
+   * asked once every entry before is written, when the transaction reads
+   * them: by then the stations hold what those entries, and the later ones
+   * recorded meanwhile, made of them.
    */
   #compact(): void {
-    const entries = this.snapshot?.() ?? [];
-    const cutoff = this.#next;
+    const stations = this.stations;
     this.#compacting = false;
+    if (stations === undefined || this.#closing) return;
+    const queues = SIDES.map((side) => ({ side, queue: stations(side).queued() }));
+    const cutoff = this.#next;
     this.#sinceCompaction = 0;
     this.#loggedBytes = 0;
     this.#last = this.#last.then(() => {
-      let written = 0;
+      const needs = { internal: stations('internal').journalNeeds(), external: stations('external').journalNeeds() };
+      let kept = 0;
       const result = this.#entries.transactionSync(() => {
-        for (const key of [...this.#entries.getKeys({ end: cutoff })]) this.#entries.removeSync(key);
-        let key = 0;
-        for (const stored of snapshotEntries(entries)) {
-          // Cannot happen with sane settings (a chunk holds thousands of events): keep the log as it is.
-          if (key >= cutoff) return ABORT;
-          written += storedBytes(stored);
-          this.#entries.putSync(key++, stored);
+        const free: number[] = [];
+        const rewrite = { internal: [] as BusEvent[], external: [] as BusEvent[] };
+        const unsent = { internal: [] as string[], external: [] as string[] };
+        for (const key of [...this.#entries.getKeys({ end: cutoff })]) {
+          const stored = this.#entries.get(key)!;
+          if (stored.op === 'accept') {
+            const need = needs[stored.side];
+            const { history, queue } = scanBatch(stored.frame);
+            const status = history.map(need);
+            if (queue.length === 0 && status.every((one) => one === Need.held)) {
+              kept += storedBytes(stored);
+              continue;
+            }
+            if (status.some((one) => one !== Need.dead)) {
+              // Copied out of lmdb's buffer: they outlive this read.
+              const copies = scanBatch(Uint8Array.prototype.slice.call(stored.frame)).history;
+              copies.forEach((event, i) => {
+                if (status[i] === Need.dead) return;
+                rewrite[stored.side].push(event);
+                if (status[i] === Need.unsent) unsent[stored.side].push(event.id);
+              });
+            }
+          }
+          free.push(key);
+          this.#entries.removeSync(key);
         }
+        // The queues first: they must replay before the entries recorded after the cutoff (the other entries replay in any order).
+        const written: StoredEntry[] = [];
+        for (const { side, queue } of queues) if (queue.length > 0) written.push({ op: 'park', side, queue });
+        if (written.length > free.length) return ABORT; // cannot happen: what parked them was recorded before the cutoff
+        for (const side of SIDES) {
+          if (rewrite[side].length > 0) written.push(...snapshotEntries([{ op: 'accept', side, history: rewrite[side].sort(compareEvents), queue: [] }]));
+          if (unsent[side].length > 0) written.push({ op: 'remove', side, ids: unsent[side] });
+        }
+        written.forEach((stored, i) => {
+          kept += storedBytes(stored);
+          this.#entries.putSync(i < free.length ? free[i]! : this.#next++, stored);
+        });
         return undefined;
       });
-      if (result !== ABORT) this.#snapshotBytes = written;
+      if (result !== ABORT) this.#keptBytes = kept;
     });
     this.compactions++;
   }
@@ -231,8 +292,14 @@ export class StationJournal {
     return this.#next;
   }
 
+  /** Writes what is recorded, then closes; a compaction not yet under way does not run. */
   async close(): Promise<void> {
-    await this.#last;
+    this.#closing = true;
+    // A compaction that was under way chains its writes after the ones awaited here.
+    for (let last = this.#last; ; last = this.#last) {
+      await last;
+      if (last === this.#last) break;
+    }
     await this.#root.close();
   }
 }

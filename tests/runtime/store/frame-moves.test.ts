@@ -9,7 +9,7 @@ import { encodeFrame, type EncodedBatch } from '../../../schemas/codec/index.js'
 import type { BusEvent } from '../../../types.js';
 import { EncodedEvent, scanBatch, UNREAD_ENDPOINT } from '../../../runtime/store/encoded-events.js';
 import { EventSegment } from '../../../runtime/store/event-segment.js';
-import { EvictionQueue } from '../../../runtime/store/eviction-queue.js';
+import { EvictionQueue, framedBytes } from '../../../runtime/store/eviction-queue.js';
 
 const test = suite('FrameMoves');
 
@@ -39,6 +39,26 @@ test('relocate - a segment and an eviction queue follow the events that moved an
   assert.equal(keys.map((key) => key.id), old.map((event) => event.id), 'every entry still names its event, in order');
   assert.ok(keys.every((key) => !(key instanceof EncodedEvent) || key.batch !== frame), 'none holds the old frame');
   assert.equal(keys.filter((key) => key instanceof EncodedEvent).map((key) => key.id), ['0.0.1', '0.0.4'], 'the moved ones are places in the new frame');
+});
+
+test('relocate - an eviction queue ranks a moved event at its size in its new frame, as the budget counts it from then on', () => {
+  // Payloads of different lengths: event 4, last of the two copied, is counted to its new frame's end, more than its span before.
+  const old = framed([0, 1, 2, 3, 4, 5].map((n) => ({ ...plain(n), payload: { text: 'x'.repeat(n * 7) } })));
+  const frame = old[0]!.batch;
+  const kept = [old[1]!, old[4]!];
+  const copies = framed(kept);
+  const moves = new Map<EncodedBatch, Array<EncodedEvent | undefined>>([[frame, []]]);
+  kept.forEach((event, i) => void (moves.get(frame)![event.index] = copies[i]));
+  const before = old.map((event) => framedBytes(event.batch, event.index));
+  const after = copies.map((event) => framedBytes(event.batch, event.index));
+  assert.is.not(after[1], before[4], 'the test needs a moved event whose size changes');
+
+  const queue = new EvictionQueue();
+  for (const event of old) queue.push(event, framedBytes(event.batch, event.index));
+  queue.relocate(moves);
+  const { keys, sizes } = queue.take(Infinity);
+  assert.equal(keys.map((key) => key.id), old.map((event) => event.id));
+  assert.equal(sizes, [before[0], after[0], before[2], before[3], after[1], before[5]], 'moved: at their new sizes; the others as counted');
 });
 
 test.run();
