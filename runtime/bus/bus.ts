@@ -580,11 +580,14 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   #scheduleReport(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flush();
-      this.#reports.report(this.#queue.length);
-    });
+    queueMicrotask(this.#reportTask);
   }
+
+  /** Made once: a closure written in `#scheduleReport` would cost every post a context, scheduled or not. */
+  readonly #reportTask = (): void => {
+    this.#flush();
+    this.#reports.report(this.#queue.length);
+  };
 
   #scheduleIdle(): void {
     if (this.#idleScheduled || this.#thread.host.deferred !== 'idle') return;
