@@ -60,6 +60,12 @@ for (const transport of transports) {
     assert.equal(filtered, [2, 3]);
     assert.equal(topical, [1]);
     assert.equal(gone, [1]);
+    // Subscribed right after posts of its type (which the delivery's match cache remembers): it gets the next one.
+    const late: unknown[] = [];
+    bus.subscribe('n', (event) => void late.push(event.payload));
+    bus.post('n', 4, { priority: 'immediate' });
+    assert.equal(late, [4]);
+    assert.equal(filtered, [2, 3, 4]);
   });
 
   test('subscribe - a throwing or rejecting subscriber goes to onError and never stops the others', async () => {
