@@ -47,6 +47,19 @@ export function checkPostOptions(options: PostOptions): CheckedPostOptions {
   return { priority, topic: options.topic, meta: options.meta === undefined ? undefined : validMeta(options.meta) };
 }
 
+/**
+ * The priority of post options that hold nothing but a valid `priority` (the
+ * common case); undefined for anything else, which `checkPostOptions` then
+ * checks whole. No object is made: `post()` is hot.
+ */
+export function priorityOnly(options: unknown): Priority | undefined {
+  if (typeof options !== 'object' || options === null) return undefined;
+  let keys = 0;
+  for (const key in options) if (key !== 'priority' || ++keys > 1) return undefined;
+  const priority = (options as PostOptions).priority;
+  return priority === 'immediate' || priority === 'normal' || priority === 'deferred' ? priority : undefined;
+}
+
 function validMeta(meta: unknown): Readonly<Record<string, string>> {
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
     throw new InvalidOptionError('post options.meta', 'expected an object of string values.');

@@ -37,7 +37,6 @@ import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
 import { busOutbox, busRetention } from './memory-reports.js';
-import { AfterWatch } from './middleware.js';
 import { stampPost, type PostContext } from './posting.js';
 import { awaited } from './request-reply.js';
 import type { AnyEvents, EventOf, EventTypeOf, PatternOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, ValidPatterns } from './typed-events.js';
@@ -210,7 +209,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const subscriptions = thread.subscriptions(this.side);
     subscriptions.metrics?.posted(type);
     // An immediate delivery is told to it directly; later ones find it by the event's id.
-    const after = this.#posting.pipeline.hasAfter ? new AfterWatch(this.#posting.pipeline, event) : undefined;
+    const after = this.#posting.pipeline.watch(event);
     if (after !== undefined && priority !== 'immediate') subscriptions.watch(event.id, after);
     if (priority === 'deferred') {
       this.#queue.push(event);
@@ -580,11 +579,14 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   #scheduleReport(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flush();
-      this.#reports.report(this.#queue.length);
-    });
+    queueMicrotask(this.#reportTask);
   }
+
+  /** Made once: a closure written in `#scheduleReport` would cost every post a context, scheduled or not. */
+  readonly #reportTask = (): void => {
+    this.#flush();
+    this.#reports.report(this.#queue.length);
+  };
 
   #scheduleIdle(): void {
     if (this.#idleScheduled || this.#thread.host.deferred !== 'idle') return;

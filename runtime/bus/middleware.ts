@@ -36,7 +36,7 @@ export interface DeliveryOutcome {
   /**
    * One per handler the event reached, in subscription order (as `publish()` gives them). The outcome of
    * a handler that returned nothing is one shared, frozen `{ status: 'fulfilled', value: undefined }`;
-   * when every handler returned nothing, the array is shared and frozen too.
+   * when every handler returned nothing, the array is shared and frozen too, and so is this outcome.
    */
   readonly outcomes: ReadonlyArray<PromiseSettledResult<unknown>>;
   /** How many handlers failed. */
@@ -92,6 +92,11 @@ export class Pipeline {
   #before: readonly Middleware[];
   #after: readonly Middleware[];
   readonly #onError: (error: unknown, event: BusEvent) => void;
+  /**
+   * An `AfterWatch` whose delivery is over, given out again by `watch()`:
+   * one object fewer per post (a post inside a delivery gets a new one).
+   */
+  spare: AfterWatch | undefined;
   /** The `after` runs not finished yet, by event id: `publish()` resolves once its event's have run. */
   readonly #running = new Map<string, Promise<void>>();
 
@@ -111,6 +116,15 @@ export class Pipeline {
   /** True when some middleware has `after`: deliveries are then watched for their outcomes. */
   get hasAfter(): boolean {
     return this.#after.length > 0;
+  }
+
+  /** The watch that tells the `after` middleware of `event`'s delivery; undefined when there is none. */
+  watch(event: BusEvent): AfterWatch | undefined {
+    if (this.#after.length === 0) return undefined;
+    const spare = this.spare;
+    if (spare === undefined) return new AfterWatch(this, event);
+    this.spare = undefined;
+    return spare.reuse(event);
   }
 
   /** Adds a bus middleware (after the others); returns what removes it. */
@@ -192,15 +206,28 @@ export class Pipeline {
   }
 }
 
+/** By handler count: the frozen outcome of a delivery where every handler returned nothing. */
+const nothingOutcomes: DeliveryOutcome[] = [];
+
+/** The outcome of a delivery to `count` handlers that each returned nothing: one frozen object per count, not one per delivery. */
+function nothingOutcome(count: number): DeliveryOutcome {
+  const shared = nothingOutcomes[count];
+  if (shared !== undefined) return shared;
+  const outcome: DeliveryOutcome = Object.freeze({ outcomes: returnedNothing(count), failed: 0 });
+  // As many as `returnedNothing` shares; beyond, one each.
+  if (Object.isFrozen(outcome.outcomes)) nothingOutcomes[count] = outcome;
+  return outcome;
+}
+
 /**
  * Tells the `after` middleware of a pipeline the outcomes of one event's
  * delivery in this thread: at once when every handler returned a plain
- * value, else once their promises have settled. A class, not closures: one
- * object per post on the delivery path.
+ * value, else once their promises have settled. A class, not closures, and
+ * reused once a delivery is over (`Pipeline.watch`).
  */
 export class AfterWatch implements DeliveryWatch {
   readonly #pipeline: Pipeline;
-  readonly #event: BusEvent;
+  #event: BusEvent;
   /** Made at the first outcome that is not "returned nothing": until then `#nothing` counts them. */
   #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> | undefined;
   #nothing = 0;
@@ -211,6 +238,16 @@ export class AfterWatch implements DeliveryWatch {
   constructor(pipeline: Pipeline, event: BusEvent) {
     this.#pipeline = pipeline;
     this.#event = event;
+  }
+
+  /** Watches `event` now (a spare the pipeline gives out again: its last delivery is over). */
+  reuse(event: BusEvent): this {
+    this.#event = event;
+    this.#outcomes = undefined;
+    this.#nothing = 0;
+    this.#promised = false;
+    this.#failed = 0;
+    return this;
   }
 
   handled(result: unknown): void {
@@ -237,8 +274,10 @@ export class AfterWatch implements DeliveryWatch {
 
   delivered(): void {
     const outcomes = this.#outcomes;
-    if (outcomes === undefined) this.#pipeline.after(this.#event, { outcomes: returnedNothing(this.#nothing), failed: 0 });
+    if (outcomes === undefined) this.#pipeline.after(this.#event, nothingOutcome(this.#nothing));
     else if (this.#promised) this.#pipeline.track(this.#event, allOutcomes(outcomes));
     else this.#pipeline.after(this.#event, { outcomes: outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });
+    // Told everything (a promised outcome array went to `track`): a later post may use this watch.
+    this.#pipeline.spare = this;
   }
 }

@@ -6,7 +6,7 @@
 import { isBusError } from '../../errors.js';
 import type { BusEvent, Origin, Payload, Priority, Side } from '../../types.js';
 import { assertEventType, copyPayload } from '../validate.js';
-import { checkPostOptions, type PostOptions } from './bus-options.js';
+import { checkPostOptions, priorityOnly, type PostOptions } from './bus-options.js';
 import type { BusThread } from './bus-thread.js';
 import type { Pipeline, PostDraft } from './middleware.js';
 import { conformPayload, type PayloadSchemas } from '../payload/payload-schemas.js';
@@ -34,7 +34,11 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   let priority: Priority = 'normal';
   let topic: string | undefined;
   let meta: Readonly<Record<string, string>> | undefined;
-  if (options !== undefined) ({ priority, topic, meta } = checkPostOptions(options));
+  if (options !== undefined) {
+    const only = priorityOnly(options);
+    if (only !== undefined) priority = only;
+    else ({ priority, topic, meta } = checkPostOptions(options));
+  }
   const { pipeline, side } = context;
   // Its schema first (InvalidEventError, or its output): middleware sees the payload as it will be stored.
   payload = conformPayload(context.schemas, type, payload) as Payload;

@@ -72,6 +72,8 @@ interface Entry {
   async: boolean;
 }
 
+const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
+
 /** The constructor of `async` functions. */
 const AsyncFunction = (async () => {}).constructor as FunctionConstructor;
 
@@ -80,6 +82,9 @@ export class Subscriptions {
   #entries: Entry[] = [];
   /** type → matching entries; cleared whenever the entries change. */
   #byType = new Map<string, readonly Entry[]>();
+  /** The type `#matching` was asked for last, and its entries. */
+  #lastType: string | undefined;
+  #lastMatches: readonly Entry[] = NO_ENTRIES;
   readonly #fallbackError: ErrorHandler;
   /** Errors raised by subscribers so far. */
   errors = 0;
@@ -147,7 +152,7 @@ export class Subscriptions {
         signal?.removeEventListener('abort', subscription.unsubscribe);
         if (entry.async) this.asyncCount--;
         this.#entries = this.#entries.filter((e) => e !== entry);
-        this.#byType.clear();
+        this.#forgetMatches();
       },
     };
     if (signal?.aborted === true) {
@@ -157,7 +162,7 @@ export class Subscriptions {
     }
     const before = this.onWidened === undefined ? undefined : this.interest();
     this.#entries = [...this.#entries, entry];
-    this.#byType.clear();
+    this.#forgetMatches();
     if (entry.async) this.asyncCount++;
     signal?.addEventListener('abort', subscription.unsubscribe, { once: true });
     if (before !== undefined && entry.patterns.some((pattern) => !before.includes(pattern))) this.onWidened?.();
@@ -165,12 +170,23 @@ export class Subscriptions {
   }
 
   #matching(type: string): readonly Entry[] {
+    // The type matched last first: a run of posts of one type compares a pointer, not a hash.
+    if (type === this.#lastType) return this.#lastMatches;
     let entries = this.#byType.get(type);
     if (entries === undefined) {
       entries = this.#entries.filter((entry) => entry.patterns.some((pattern) => typeMatches(pattern, type)));
       this.#byType.set(type, entries);
     }
+    this.#lastType = type;
+    this.#lastMatches = entries;
     return entries;
+  }
+
+  /** The entries changed: every type's matches are found anew. */
+  #forgetMatches(): void {
+    this.#byType.clear();
+    this.#lastType = undefined;
+    this.#lastMatches = NO_ENTRIES;
   }
 
   /** `interest()`, and the entries it was computed from (replaced, never mutated, on every change). */

@@ -466,7 +466,7 @@ export class Retention implements HistoryObserver {
    * (a shared, frozen empty array when nothing did).
    */
   settle(): BusEvent[] {
-    if (this.policies.none) return [];
+    if (this.policies.none) return NOTHING_LEFT;
     const policies = this.policies;
     // Called at every post: nothing is allocated unless something is due.
     let left = policies.expiring ? this.expire() : undefined;

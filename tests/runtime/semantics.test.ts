@@ -60,6 +60,12 @@ for (const transport of transports) {
     assert.equal(filtered, [2, 3]);
     assert.equal(topical, [1]);
     assert.equal(gone, [1]);
+    // Subscribed right after posts of its type (which the delivery's match cache remembers): it gets the next one.
+    const late: unknown[] = [];
+    bus.subscribe('n', (event) => void late.push(event.payload));
+    bus.post('n', 4, { priority: 'immediate' });
+    assert.equal(late, [4]);
+    assert.equal(filtered, [2, 3, 4]);
   });
 
   test('subscribe - a throwing or rejecting subscriber goes to onError and never stops the others', async () => {
@@ -500,6 +506,13 @@ for (const transport of transports) {
     throws(() => bus.post('d', new Date() as never), 'INVALID_EVENT');
     throws(() => bus.post('ok', 1, { priority: 'urgent' as never }), 'INVALID_OPTION');
     throws(() => bus.post('ok', 1, { colour: 'red' } as never), 'INVALID_OPTION');
+    // Right after a post of the same type and priority (the checks' fast paths): still refused.
+    throws(() => bus.post('ok', 1, { priority: 'normal', colour: 'red' } as never), 'INVALID_OPTION');
+    throws(() => bus.post('ok', 1, { colour: 'red', priority: 'normal' } as never), 'INVALID_OPTION');
+    throws(() => bus.post('ok', 1, ['normal'] as never), 'INVALID_OPTION');
+    throws(() => bus.post('ok', 1, 'normal' as never), 'INVALID_OPTION');
+    throws(() => bus.post(undefined as never, 1), 'INVALID_EVENT');
+    throws(() => bus.post(new String('ok') as never, 1), 'INVALID_EVENT');
     throws(() => bus.post('ok', 1, { meta: { n: 1 } } as never), 'INVALID_OPTION');
     throws(() => bus.subscribe('ok', 'nope' as never), 'INVALID_OPTION');
     throws(() => bus.subscribe(['ok', 7] as never, () => {}), 'INVALID_EVENT');

@@ -66,6 +66,21 @@ async function assertUnique(runtime: Runtime, posted: readonly BusEvent[], proce
 
 const test = suite('event ids across topologies');
 
+test('ids - the sequence in decimal without leading zeros, across the thousands (ids are built from a table of last digits)', () => {
+  const runtime = createRuntime({ deferred: 'manual', memory: { budget: false } });
+  try {
+    const bus = runtime.bus('external');
+    const ids = Array.from({ length: 3_005 }, (_, n) => bus.post('seq', n, { priority: 'immediate' }).id);
+    assert.equal(ids.slice(0, 3), ['0.0.0', '0.0.1', '0.0.2']);
+    for (const n of [9, 10, 99, 100, 999, 1_000, 1_001, 1_010, 1_099, 1_100, 1_999, 2_000, 2_007, 3_004]) assert.is(ids[n], `0.0.${n}`);
+    assert.is(new Set(ids).size, ids.length);
+    // The other side of the same thread draws from the same sequence.
+    assert.is(runtime.bus('internal').post('seq', 0).id, '0.0.3005');
+  } finally {
+    void runtime.stop();
+  }
+});
+
 test('ids - embedded: addProcessor() and addThread() in any order never repeat an id', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(arbStep, { maxLength: 10 }), async (steps) => {

@@ -133,6 +133,8 @@ test('after - when every handler returned nothing, the outcomes array is shared 
   assert.equal(first, { outcomes: [nothing, nothing, nothing], failed: 0 });
   assert.is(first.outcomes, second.outcomes, 'one array for every such delivery');
   assert.ok(Object.isFrozen(first.outcomes), 'shared, so frozen');
+  assert.is(first, second, 'and one outcome object');
+  assert.ok(Object.isFrozen(first));
   third = 'value';
   bus.post('tick', {}, { priority: 'immediate' });
   third = 'throw';
@@ -150,6 +152,35 @@ test('after - when every handler returned nothing, the outcomes array is shared 
   assert.equal(withPromise, { outcomes: [nothing, nothing, { status: 'fulfilled', value: 'later' }], failed: 0 });
   assert.equal(published, withPromise);
   assert.is.not(withValue!.outcomes, withThrow!.outcomes);
+});
+
+test('after - each delivery is told its own event and outcomes, also for posts made inside a handler or an after (watches are reused once a delivery is over)', async () => {
+  const bus = runtime.bus('external');
+  const seen: Array<{ id: string; payload: unknown; values: unknown[] }> = [];
+  bus.use({
+    after: (event, outcome) => {
+      seen.push({ id: event.id, payload: event.payload, values: outcome.outcomes.map((o) => (o.status === 'fulfilled' ? o.value : 'failed')) });
+      if (event.payload === 'outer') bus.post('tick', 'from-after', { priority: 'immediate' });
+    },
+  });
+  bus.subscribe('tick', (event) => {
+    if (event.payload === 'outer') bus.post('tick', 'from-handler', { priority: 'immediate' });
+    return event.payload === 'valued' ? 1 : undefined;
+  });
+  bus.subscribe('tick', async () => 'async');
+  const outer = bus.post('tick', 'outer', { priority: 'immediate' });
+  const normal = bus.post('tick', 'normal');
+  const valued = bus.post('tick', 'valued', { priority: 'immediate' });
+  await bus.publish('tick', 'published');
+  await new Promise((resolve) => setImmediate(resolve));
+  const byPayload = new Map(seen.map((entry) => [entry.payload, entry]));
+  assert.is(seen.length, 6, 'one after per event');
+  assert.is(byPayload.get('outer')!.id, outer.id);
+  assert.is(byPayload.get('normal')!.id, normal.id);
+  assert.is(byPayload.get('valued')!.id, valued.id);
+  for (const payload of ['outer', 'from-handler', 'from-after', 'normal', 'published']) assert.equal(byPayload.get(payload)!.values, [undefined, 'async'], String(payload));
+  assert.equal(byPayload.get('valued')!.values, [1, 'async']);
+  assert.is(new Set(seen.map((entry) => entry.id)).size, 6);
 });
 
 test('order - runtime middleware, then the bus\'s, in registration order; after in reverse', async () => {
