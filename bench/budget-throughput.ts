@@ -16,7 +16,7 @@ import type { Payload } from '../types.js';
 import { median, rateTarget, type Comparison } from './harness.js';
 
 /** Processes per side; each gives the median of its measured runs. */
-const ROUNDS = 5;
+const ROUNDS = 7;
 /** Runs per process before the measured ones: V8 compiles the posting path in them. */
 const WARMUP_RUNS = 2;
 const MEASURED_RUNS = 3;
