@@ -6,7 +6,7 @@
  *   compression off and on, with a compressible payload and an incompressible one;
  * - post → deliver → history with compression on against off;
  * - post → deliver → history with the default memory budget against none, and
- *   under a budget small enough that the bus evicts all along.
+ *   under a budget small enough that the bus evicts all along: `budget-throughput.ts`.
  */
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
@@ -16,8 +16,8 @@ import { encodeFrame } from '../schemas/codec/index.js';
 import { UNREAD_ENDPOINT, scanBatch, type EncodedEvent } from '../runtime/store/encoded-events.js';
 import { MemoryPolicies } from '../runtime/store/memory-policy.js';
 import { Retention } from '../runtime/store/retention.js';
-import type { MemoryOptions } from '../runtime/store/memory-policy.js';
 import type { BusEvent, Payload } from '../types.js';
+import { compressible } from './budget-throughput.js';
 import { median, rateAsync, rateTarget, type Comparison } from './harness.js';
 
 setFlagsFromString('--expose-gc');
@@ -28,8 +28,6 @@ const FRAME_EVENTS = 256;
 const ROUNDS = 3;
 const POSTS = 100_000;
 
-/** A payload like an application's: repeated keys, a few varying values. */
-const compressible = (i: number): Payload => ({ user: `user-${i % 500}`, action: 'login', ok: true, attempt: i % 7, region: 'eu-west-1' });
 /** 48 random bytes: nothing for snappy to find. */
 const incompressible = (): Payload => new Uint8Array(randomBytes(48));
 
@@ -155,44 +153,4 @@ export async function compressionThroughput(): Promise<Comparison[]> {
   const subject = median(on);
   const peer = median(off);
   return [{ name: 'post → deliver → history, compression on', subject, peerName: 'the same, compression off', peer, target: rateTarget(subject, peer, { minRatio: 0.9 }) }];
-}
-
-/** A budget a bus fills a hundred times over in one run of `POSTS` events: it evicts all along. */
-const EVICTING_BUDGET_BYTES = 160 * 1024;
-
-/** post(immediate) → subscriber → history with the default budget, and evicting under a small one, against no budget. */
-export async function budgetThroughput(): Promise<Comparison[]> {
-  const runs: Record<'off' | 'on' | 'evicting', number[]> = { off: [], on: [], evicting: [] };
-  const memory: Record<keyof typeof runs, MemoryOptions> = {
-    off: { budget: false },
-    on: {},
-    evicting: { budget: { busBytes: EVICTING_BUDGET_BYTES }, policies: { 'user.logout': { importance: 'low' } } },
-  };
-  let sink = 0;
-  const run = async (which: keyof typeof runs): Promise<number> => {
-    const runtime = createRuntime({ transport: 'memory', memory: memory[which] });
-    const bus = runtime.bus('external');
-    bus.subscribe('user', (event) => {
-      sink += (event.payload as { attempt: number }).attempt;
-    });
-    const result = await rateAsync(POSTS, async () => {
-      for (let i = 0; i < POSTS; i++) {
-        bus.post(i % 3 === 0 ? 'user.logout' : 'user.login', compressible(i), { priority: 'immediate' });
-        if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
-      }
-    });
-    const held = bus.history().length;
-    if (which === 'evicting' ? held >= POSTS : held !== POSTS) throw new Error(`history holds ${held} events after ${POSTS} posts (${which})`);
-    await runtime.stop();
-    return result;
-  };
-  for (let round = 0; round < ROUNDS; round++) for (const which of ['off', 'on', 'evicting'] as const) runs[which].push(await run(which));
-  if (sink < 0) console.log(sink);
-  const off = median(runs.off);
-  const on = median(runs.on);
-  const evicting = median(runs.evicting);
-  return [
-    { name: 'post → deliver → history, default memory budget', subject: on, peerName: 'the same, budget: false', peer: off, target: rateTarget(on, off, { minRatio: 0.9 }) },
-    { name: `post → deliver → history, evicting (${EVICTING_BUDGET_BYTES / 1024} KiB budget)`, subject: evicting, peerName: 'the same, budget: false', peer: off },
-  ];
 }

@@ -13,7 +13,8 @@ import { crossThread } from './threads.bench.js';
 import { inspectionOverhead } from './inspection.bench.js';
 import { pipelineVersusEmit } from './pipeline.bench.js';
 import { requestLatency } from './request.bench.js';
-import { budgetThroughput, compressionThroughput, storedBytes } from './memory.bench.js';
+import { budgetThroughput } from './budget-throughput.js';
+import { compressionThroughput, storedBytes } from './memory.bench.js';
 
 const GROUPS = ['codec', 'core', 'memory', 'threads', 'request'] as const;
 const asked = process.argv.slice(2);
@@ -53,9 +54,11 @@ if (runs('core')) {
 if (runs('memory')) {
   const notes = await storedBytes();
   for (const note of notes) console.log(`  ${note}`);
-  const rates = [...(await compressionThroughput()), ...(await budgetThroughput())];
+  const budget = await budgetThroughput();
+  const rates = [...(await compressionThroughput()), ...budget.rates];
   report(rates);
-  writeGroup('memory', { rates, notes });
+  for (const note of budget.notes) console.log(`  (${note})`);
+  writeGroup('memory', { rates, notes: [...notes, ...budget.notes] });
 }
 if (runs('threads')) {
   const threads = await crossThread();

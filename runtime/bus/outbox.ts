@@ -50,6 +50,16 @@ const STEP_MS = 4;
 /** The share of the thread's time framing steps take at most (as compression's: `history.ts`). */
 const STEP_SHARE = 0.1;
 
+/**
+ * An event's importance as the outbox ranks it in its entry (`size × RANKS + rank`): one number an event,
+ * so that a post pushes one and a drop reads no policy.
+ */
+const LOW = 0;
+const NORMAL = 1;
+const HIGH = 2;
+const RANKS = 4;
+const RANK_OF: Readonly<Record<Importance, number>> = { low: LOW, normal: NORMAL, high: HIGH };
+
 /** What the outbox needs of its bus. */
 export interface OutboxOptions {
   /** The history keeps `sent` (objects) as `framed` (the same events in frames, in order) from now on. */
@@ -82,14 +92,17 @@ export class Outbox {
   /** False once an event joined out of order (a drained one is stamped at post time). */
   #sorted = true;
   readonly #bound: OutboxBound | undefined;
-  /** With a bound: each event's size, beside `#events`, and their sum. */
-  #sizes: number[] = [];
+  /** With a bound: each event's size and rank (`size × RANKS + rank`), beside `#events`; and the sum of the sizes. */
+  #entries: number[] = [];
   #bytes = 0;
   /** Bytes of events that may be dropped (not `high`). */
   #droppable = 0;
   /** The event `admit` measured last, and its size. */
   #admitted: BusEvent | undefined;
   #admittedSize = 0;
+  /** The last type ranked and its rank: posts of one type often follow each other, and a rank is a policy lookup. */
+  #lastType: string | undefined;
+  #lastRank = NORMAL;
 
   /** How many of the first events are framed (`EncodedEvent`s): framing goes on from there. */
   #framed = 0;
@@ -163,37 +176,65 @@ export class Outbox {
     const bound = this.#bound!;
     const size = event === this.#admitted ? this.#admittedSize : bound.sizeOf(event);
     this.#admitted = undefined;
-    this.#sizes.push(size);
+    const rank = this.#rank(event.type);
+    this.#entries.push(size * RANKS + rank);
     this.#bytes += size;
-    if (bound.importance(event.type) !== 'high') this.#droppable += size;
+    if (rank !== HIGH) this.#droppable += size;
     if (this.#bytes > bound.budget && !bound.refuse) this.#drop();
   }
 
-  /** Drops the oldest `low` events, then `normal` ones, down to `EVICT_TO` of the budget, and reports it. */
+  #rank(type: string): number {
+    if (type === this.#lastType) return this.#lastRank;
+    this.#lastType = type;
+    return (this.#lastRank = RANK_OF[this.#bound!.importance(type)]);
+  }
+
+  /**
+   * Drops the oldest `low` events, then `normal` ones, down to `EVICT_TO` of
+   * the budget, and reports it. The oldest of a rank are those before a cut:
+   * one pass a rank finds its cut, one more keeps the rest (no set of indices,
+   * no policy read: the entries hold the ranks).
+   */
   #drop(): void {
     const bound = this.#bound!;
     const target = Math.floor(bound.budget * EVICT_TO);
     const events = this.#events;
-    const sizes = this.#sizes;
-    const gone = new Set<number>();
+    const entries = this.#entries;
     const types = new Set<string>();
+    let lastType: string | undefined;
     const before = this.#bytes;
-    for (const importance of ['low', 'normal'] as const) {
-      for (let i = 0; i < events.length && this.#bytes > target; i++) {
-        if (gone.has(i) || bound.importance(events[i]!.type) !== importance) continue;
-        gone.add(i);
-        types.add(events[i]!.type);
-        this.#bytes -= sizes[i]!;
-        this.#droppable -= sizes[i]!;
+    let count = 0;
+    // Events of rank r before cuts[r] go (r low or normal).
+    const cuts = [0, 0];
+    for (const rank of [LOW, NORMAL]) {
+      let i = 0;
+      for (; i < events.length && this.#bytes > target; i++) {
+        const entry = entries[i]!;
+        if (entry % RANKS !== rank) continue;
+        const size = (entry - rank) / RANKS;
+        this.#bytes -= size;
+        this.#droppable -= size;
+        count++;
+        const type = events[i]!.type;
+        if (type !== lastType) types.add((lastType = type));
       }
+      cuts[rank] = i;
     }
-    if (gone.size === 0) return;
-    this.#events = events.filter((_, i) => !gone.has(i));
-    this.#sizes = sizes.filter((_, i) => !gone.has(i));
-    this.#framed = framedPrefix(this.#events);
+    if (count === 0) return;
+    let kept = 0;
+    for (let i = 0; i < events.length; i++) {
+      const entry = entries[i]!;
+      const rank = entry % RANKS;
+      if (rank !== HIGH && i < cuts[rank]!) continue;
+      events[kept] = events[i]!;
+      entries[kept++] = entry;
+    }
+    events.length = kept;
+    entries.length = kept;
+    this.#framed = framedPrefix(events);
     bound.dropped({
       history: bound.name,
-      count: gone.size,
+      count,
       freed: before - this.#bytes,
       types: [...types],
       bytes: this.#bytes,
@@ -234,12 +275,14 @@ export class Outbox {
     this.#framed = framedPrefix(this.#events);
     const bound = this.#bound;
     if (bound === undefined) return;
-    const sizes = unsent.map((event) => bound.sizeOf(event));
-    unsent.forEach((event, i) => {
-      this.#bytes += sizes[i]!;
-      if (bound.importance(event.type) !== 'high') this.#droppable += sizes[i]!;
+    const entries = unsent.map((event) => {
+      const size = bound.sizeOf(event);
+      const rank = this.#rank(event.type);
+      this.#bytes += size;
+      if (rank !== HIGH) this.#droppable += size;
+      return size * RANKS + rank;
     });
-    this.#sizes = [...sizes, ...this.#sizes];
+    this.#entries = [...entries, ...this.#entries];
     if (this.#bytes > bound.budget && !bound.refuse) this.#drop();
   }
 
@@ -289,32 +332,31 @@ export class Outbox {
 
   /** Forgets the counts of the first `count` events (the caller removes the events). */
   #uncount(count: number): void {
-    const bound = this.#bound!;
-    for (let i = 0; i < count; i++) {
-      const size = this.#sizes[i]!;
-      this.#bytes -= size;
-      if (bound.importance(this.#events[i]!.type) !== 'high') this.#droppable -= size;
-    }
-    this.#sizes = this.#sizes.slice(count);
+    for (let i = 0; i < count; i++) this.#forget(this.#entries[i]!);
+    this.#entries = this.#entries.slice(count);
+  }
+
+  /** Takes an event's entry off the counts. */
+  #forget(entry: number): void {
+    const rank = entry % RANKS;
+    const size = (entry - rank) / RANKS;
+    this.#bytes -= size;
+    if (rank !== HIGH) this.#droppable -= size;
   }
 
   /** Keeps the events `keep` says to keep, with their sizes and counts. */
   #keep(keep: (event: BusEvent) => boolean): void {
-    const bound = this.#bound!;
     const events: BusEvent[] = [];
-    const sizes: number[] = [];
+    const entries: number[] = [];
     this.#events.forEach((event, i) => {
-      const size = this.#sizes[i]!;
+      const entry = this.#entries[i]!;
       if (keep(event)) {
         events.push(event);
-        sizes.push(size);
-        return;
-      }
-      this.#bytes -= size;
-      if (bound.importance(event.type) !== 'high') this.#droppable -= size;
+        entries.push(entry);
+      } else this.#forget(entry);
     });
     this.#events = events;
-    this.#sizes = sizes;
+    this.#entries = entries;
   }
 }
 

@@ -304,8 +304,8 @@ export class Retention implements HistoryObserver {
     const size = this.#countBytes ? this.#sizeOf(event) : 0;
     this.#bytes += size;
     if (this.#budget !== undefined) this.#budget.added(event, size);
-    // Under the default budget alone, nothing more to count.
-    if (this.policies.policies.length === 0 && !this.policies.expiring) return;
+    // Only limits per type (`#tallies`) and expiry read the policy: the default budget, or importance alone, count nothing more.
+    if (!this.policies.bounded && !this.policies.expiring) return;
     const policy = this.policies.of(event.type);
     if (policy !== undefined && (policy.maxEvents !== undefined || policy.maxBytes !== undefined)) {
       const tally = this.#tally(policy);
@@ -324,7 +324,7 @@ export class Retention implements HistoryObserver {
     const size = this.#countBytes ? (bytes ?? this.#sizeOf(event)) : 0;
     this.#bytes -= size;
     if (this.#budget !== undefined) this.#budget.removed(event, size);
-    const policy = this.policies.of(event.type);
+    const policy = this.#tallies.size === 0 ? undefined : this.policies.of(event.type);
     const tally = policy === undefined ? undefined : this.#tallies.get(policy);
     if (tally !== undefined) {
       tally.count--;

@@ -59,6 +59,40 @@ unit('push - over its budget the oldest low events go, then normal ones, down to
   assert.is(box.bytes, 900);
 });
 
+unit('push - a long run of mixed importances drops exactly what the plain rule drops: oldest low, then oldest normal, to 90 %', () => {
+  const { outbox: box, reports } = outbox();
+  // The rule, one event at a time over a list (what the outbox does in one pass a rank).
+  let model: BusEvent[] = [];
+  const size = (e: BusEvent) => e.payload as number;
+  const sum = (events: readonly BusEvent[]) => events.reduce((bytes, e) => bytes + size(e), 0);
+  let seed = 7;
+  const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  let dropped = 0;
+  for (let n = 1; n <= 2_000; n++) {
+    const rank = next();
+    // Few high ones, or they would fill the budget and every post would be refused.
+    const e = event(n, rank < 0.4 ? 'low' : rank < 0.98 ? 'normal' : 'high', 10 + Math.floor(next() * 90));
+    if (model.filter((m) => m.type === 'high').reduce((bytes, m) => bytes + size(m), 0) + size(e) > 1_000) continue;
+    box.admit(e);
+    box.push(e);
+    model.push(e);
+    if (sum(model) > 1_000) {
+      for (const importance of ['low', 'normal']) {
+        for (const m of [...model]) {
+          if (sum(model) <= 900) break;
+          if (m.type !== importance) continue;
+          model = model.filter((k) => k !== m);
+          dropped++;
+        }
+      }
+    }
+    assert.equal(ids(box.unsent()), ids(model), `after ${n}`);
+    assert.is(box.bytes, sum(model));
+  }
+  assert.ok(reports.length > 100, 'it dropped all along');
+  assert.is(reports.reduce((count, report) => count + report.count, 0), dropped);
+});
+
 unit('admit - refuses, naming the budget, what only dropping high events would make room for; under the sync policy whatever is over', () => {
   const { outbox: box } = outbox();
   box.push(event(1, 'high', 900));
