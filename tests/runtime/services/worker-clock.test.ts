@@ -1,0 +1,80 @@
+/**
+ * Services in the root's worker threads under a `ManualClock`: each worker
+ * has a manual clock that follows the runtime's, so a service's timers there
+ * run when the test advances the clock (`advanceAsync()` / `settled()` wait
+ * for them), never in real time. Nothing sleeps.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, ManualClock, type Runtime } from '../../../index.js';
+import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+
+const TICKER = new URL('../fixtures/ticker.service.ts', import.meta.url);
+
+const test = suite('services in workers under a ManualClock');
+
+let clock: ManualClock;
+let runtime: Runtime;
+
+test.before.each(async () => {
+  clock = new ManualClock(1_000);
+  runtime = createRuntime({ clock, threadsPerProcessor: 2, deferred: 'manual' });
+  await runtime.ready;
+});
+
+test.after.each(async () => {
+  await runtime.stop();
+});
+
+const worker = (thread: number, side: 'internal' | 'external' = 'external') => runtime.thread(0, thread).bus(side) as RemoteBus;
+
+/** The ticks thread `thread` has posted: their counts and the second of its clock each was stamped at. */
+async function ticks(thread: number): Promise<Array<[unknown, number]>> {
+  return (await worker(thread).history({ types: ['tick'] })).map((event) => [event.payload, Math.floor(event.timestamp)]);
+}
+
+test('a service\'s every() in a worker runs when the runtime\'s clock passes its due times, stamped by that clock', async () => {
+  await runtime.spawn(TICKER, { thread: 1 });
+  await clock.advanceAsync(999);
+  assert.equal(await ticks(1), [], 'not due yet');
+  await clock.advanceAsync(1);
+  assert.equal(await ticks(1), [[1, 2_000]]);
+  // Two intervals at once: the timer runs once for each, as it does in the root.
+  await clock.advanceAsync(2_000);
+  assert.equal(await ticks(1), [[1, 2_000], [2, 4_000], [3, 4_000]]);
+  // advance() alone moves the workers too; settled() waits for them.
+  clock.advance(1_000);
+  await clock.settled();
+  assert.equal((await ticks(1)).length, 4);
+  assert.equal(await ticks(2), [], 'the other worker runs no service');
+  const posted = await worker(2).post('here', {});
+  assert.is(Math.floor(posted.timestamp), 5_000, 'every worker follows the clock');
+});
+
+test('a worker\'s service timer that throws fails the service at the time it is due; its timers are gone after', async () => {
+  await runtime.spawn(TICKER, { thread: 2 });
+  await worker(2).publish('arm', { ms: 1_500 });
+  await clock.advanceAsync(1_000);
+  assert.equal(await ticks(2), [[1, 2_000]]);
+  await clock.advanceAsync(499);
+  assert.equal(await worker(2, 'internal').history({ types: ['busline.service.failed'] }), [], 'not due yet');
+  await clock.advanceAsync(1);
+  const failed = await worker(2, 'internal').history({ types: ['busline.service.failed'] });
+  assert.equal(failed.map((event) => [event.payload, Math.floor(event.timestamp)]), [
+    [{ name: 'ticker', phase: 'timer', message: 'the armed timer went off', processor: 0, thread: 2 }, 2_500],
+  ]);
+  await clock.advanceAsync(10_000);
+  assert.equal(await ticks(2), [[1, 2_000]], 'a failed service\'s every() no longer runs');
+});
+
+test('settled() resolves at once when nothing follows the clock; a runtime stopped no longer follows it', async () => {
+  const alone = new ManualClock(0);
+  alone.advance(5);
+  await alone.settled();
+  await runtime.stop();
+  clock.advance(1_000);
+  await clock.settled();
+  assert.is(clock.now(), 2_000);
+});
+
+test.run();
