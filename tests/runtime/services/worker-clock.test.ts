@@ -1,6 +1,6 @@
 /**
- * Services in the root's worker threads under a `ManualClock`: each worker
- * has a manual clock that follows the runtime's, so a service's timers there
+ * Services in worker threads under a `ManualClock` (the root's workers, and
+ * a child processor's): each worker has a manual clock that follows the runtime's, so a service's timers there
  * run when the test advances the clock (`advanceAsync()` / `settled()` wait
  * for them), never in real time. Nothing sleeps.
  */
@@ -65,6 +65,21 @@ test('a worker\'s service timer that throws fails the service at the time it is 
   ]);
   await clock.advanceAsync(10_000);
   assert.equal(await ticks(2), [[1, 2_000]], 'a failed service\'s every() no longer runs');
+});
+
+test('1 processor x 2 threads - a child processor\'s workers follow the clock too: a service\'s timer there runs when it is due', async () => {
+  await runtime.stop();
+  runtime = createRuntime({ clock, processors: 1, threadsPerProcessor: 2, deferred: 'manual' });
+  await runtime.ready;
+  const child = (thread: number) => runtime.thread(1, thread).bus('external') as RemoteBus;
+  await runtime.spawn(TICKER, { processor: 1, thread: 2 });
+  await clock.advanceAsync(999);
+  assert.equal(await child(2).history({ types: ['tick'] }), [], 'not due yet');
+  await clock.advanceAsync(1);
+  const ticked = await child(2).history({ types: ['tick'] });
+  assert.equal(ticked.map((event) => [event.payload, Math.floor(event.timestamp)]), [[1, 2_000]]);
+  assert.is(Math.floor((await child(1).post('here', {})).timestamp), 2_000, 'its other worker follows it');
+  assert.is(Math.floor((await (runtime.thread(1, 0).bus('external') as RemoteBus).post('here', {})).timestamp), 2_000, 'and its own thread');
 });
 
 test('settled() resolves at once when nothing follows the clock; a runtime stopped no longer follows it', async () => {
