@@ -27,7 +27,7 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /**
  * A clock that moves only when told to: for tests and replay. The worker
- * threads of a runtime made with it (`threadsPerProcessor`) follow it: each
+ * threads and child processors of a runtime made with it follow it: each
  * has a manual clock of its own that every `advance()` and `set()` moves;
  * `settled()` (or `advanceAsync()`) awaits them.
  *
@@ -79,16 +79,16 @@ export class ManualClock implements Clock {
   }
 
   /**
-   * Resolves once every worker thread that follows this clock has moved to
-   * the time of the last `advance()` or `set()` and run its timers due by
-   * then (their callbacks have been called, and the promise jobs they queued
-   * have run). At once when no runtime with workers uses this clock.
+   * Resolves once every worker thread and child processor that follows this
+   * clock has moved to the time of the last `advance()` or `set()` and run
+   * its timers due by then (their callbacks have been called, and the
+   * promise jobs they queued have run). At once when nothing follows it.
    */
   async settled(): Promise<void> {
     while (this.#catchingUp.size > 0) await Promise.all(this.#catchingUp);
   }
 
-  /** `advance(ms)`, then `settled()`: the timers due by then have run here and in the worker threads. */
+  /** `advance(ms)`, then `settled()`: the timers due by then have run here, in worker threads and in child processors. */
   advanceAsync(ms: number): Promise<void> {
     this.advance(ms);
     return this.settled();
@@ -96,7 +96,7 @@ export class ManualClock implements Clock {
 
   /**
    * @internal Calls `follower` with each new time until the returned
-   * function is called: how a runtime's worker threads follow this clock.
+   * function is called: how a runtime's workers and child processors follow this clock.
    */
   follow(follower: (now: number) => Promise<void>): () => void {
     this.#followers.add(follower);

@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, ManualClock, type Runtime } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+import { serveThread } from '../fixtures/served-thread.js';
 
 const TICKER = new URL('../fixtures/ticker.service.ts', import.meta.url);
 
@@ -80,6 +81,26 @@ test('1 processor x 2 threads - a child processor\'s workers follow the clock to
   assert.equal(ticked.map((event) => [event.payload, Math.floor(event.timestamp)]), [[1, 2_000]]);
   assert.is(Math.floor((await child(1).post('here', {})).timestamp), 2_000, 'its other worker follows it');
   assert.is(Math.floor((await (runtime.thread(1, 0).bus('external') as RemoteBus).post('here', {})).timestamp), 2_000, 'and its own thread');
+});
+
+test('setClock - a thread with a manual clock runs its due timers; one on the system clock says false; a bad time is refused', async () => {
+  const manual = serveThread(runtime, { thread: 5, clockAt: 7_000 });
+  const plain = serveThread(runtime, { thread: 6 });
+  try {
+    let fired = 0;
+    manual.thread.host.clock.setTimer!(10, () => fired++);
+    assert.equal(await manual.api.setClock(7_009), { ok: true, value: true });
+    assert.is(fired, 0);
+    assert.equal(await manual.api.setClock(7_010), { ok: true, value: true });
+    assert.is(fired, 1);
+    assert.is(Math.floor(manual.thread.bus('external').post('a', {}).timestamp), 7_010, 'its events are stamped by it');
+    assert.equal(await plain.api.setClock(7_010), { ok: true, value: false });
+    const refused = await manual.api.setClock('soon' as never);
+    assert.ok(!refused.ok && refused.code === 'INVALID_OPTION');
+  } finally {
+    await manual.stop();
+    await plain.stop();
+  }
 });
 
 test('settled() resolves at once when nothing follows the clock; a runtime stopped no longer follows it', async () => {
