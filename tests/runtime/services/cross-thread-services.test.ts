@@ -81,7 +81,7 @@ test('handler throws - the running service in the worker fails (phase handler) a
 test('timer throws - a timer of the service in the worker fails it (phase timer); its subscription and timers are gone', async () => {
   await setup.runtime.spawn(TICKER, { processor: 1, thread: 2 });
   const reported = worker(2, 'internal').waitFor('busline.service.failed', { timeout: 60_000 });
-  // A child processor's threads keep their system clock: a timer due at once, awaited by its report.
+  // No ManualClock here: the worker's timer goes by the system clock, due at once, awaited by its report.
   assert.equal(await handlersOf(2, 'arm', { ms: 0 }), [1, 0]);
   assert.equal((await reported).payload, { name: 'ticker', phase: 'timer', message: 'the armed timer went off', processor: 1, thread: 2 });
   assert.equal(await statuses(2), ['ticker:starting', 'ticker:running', 'ticker:failed']);
