@@ -26,18 +26,26 @@ export function startTimer(clock: Clock, ms: number, callback: () => void): () =
 export const systemClock: Clock = { now: () => Date.now() };
 
 /**
- * A clock that moves only when told to: for tests and replay.
+ * A clock that moves only when told to: for tests and replay. The worker
+ * threads and child processors of a runtime made with it follow it: each
+ * has a manual clock of its own that every `advance()` and `set()` moves;
+ * `settled()` (or `advanceAsync()`) awaits them.
  *
  * @example
  * const clock = new ManualClock(1_000)
  * const runtime = createRuntime({ clock })
  * clock.advance(5)
+ * await clock.advanceAsync(5) // and the workers' timers due by then have run
  */
 export class ManualClock implements Clock {
   #now: number;
   /** Pending timers, by when they are due, then by when they were set. */
   #timers: Array<{ readonly at: number; readonly seq: number; readonly callback: () => void }> = [];
   #seq = 0;
+  /** Told each new time: the worker threads of the runtimes made with this clock. */
+  readonly #followers = new Set<(now: number) => Promise<void>>();
+  /** What the followers have not finished yet. */
+  readonly #catchingUp = new Set<Promise<void>>();
 
   constructor(start = 0) {
     this.#now = start;
@@ -55,6 +63,12 @@ export class ManualClock implements Clock {
   /** Sets the clock; it may go backwards (the hybrid clock keeps stamps increasing anyway). Runs the timers due by then. */
   set(ms: number): void {
     this.#now = ms;
+    for (const follower of this.#followers) {
+      // A follower never rejects: one that cannot follow (a worker that crashed) starts again at the time then.
+      const caughtUp = follower(ms).catch(() => undefined);
+      this.#catchingUp.add(caughtUp);
+      void caughtUp.then(() => this.#catchingUp.delete(caughtUp));
+    }
     // One at a time: a callback may cancel later timers or set new ones that are already due.
     for (;;) {
       const next = this.#timers[0];
@@ -62,6 +76,31 @@ export class ManualClock implements Clock {
       this.#timers.shift();
       next.callback();
     }
+  }
+
+  /**
+   * Resolves once every worker thread and child processor that follows this
+   * clock has moved to the time of the last `advance()` or `set()` and run
+   * its timers due by then (their callbacks have been called, and the
+   * promise jobs they queued have run). At once when nothing follows it.
+   */
+  async settled(): Promise<void> {
+    while (this.#catchingUp.size > 0) await Promise.all(this.#catchingUp);
+  }
+
+  /** `advance(ms)`, then `settled()`: the timers due by then have run here, in worker threads and in child processors. */
+  advanceAsync(ms: number): Promise<void> {
+    this.advance(ms);
+    return this.settled();
+  }
+
+  /**
+   * @internal Calls `follower` with each new time until the returned
+   * function is called: how a runtime's workers and child processors follow this clock.
+   */
+  follow(follower: (now: number) => Promise<void>): () => void {
+    this.#followers.add(follower);
+    return () => void this.#followers.delete(follower);
   }
 
   /** Timers run by `advance()` and `set()`, never by real time. */

@@ -18,7 +18,7 @@ import { Bridge, type BridgeHost } from './bridge/bridge.js';
 import { busControl } from './bus/bus-control.js';
 import { postMemoryChange } from './bus/memory-reports.js';
 import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remote-bus.js';
-import type { Clock } from './clock.js';
+import { ManualClock, type Clock } from './clock.js';
 import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-processors.js';
 import type { RemoteProcessor } from './hosting/processor-host.js';
 import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
@@ -150,6 +150,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
             inspection: { on: () => this.inspection.remoteOn, attach: (port) => this.inspection.relay.attach(port) },
             ...(options.memory.defaults ? {} : { memory: options.memory.options }),
             ...remoteSettings(options),
+            // A ManualClock drives the root's own workers too (a child processor's go by their system clock).
+            ...(options.clock instanceof ManualClock ? { manualClock: options.clock } : {}),
             onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
           })).then((started) => {
             this.#workerThreads.push(started);

@@ -6,7 +6,8 @@
  * settled), which is what gives the thread its credit back. With it goes the
  * handler's outcome, so a `publish()` in the thread counts it: its error
  * always, its value only for events the thread says are awaited (a value is
- * copied only when someone reads it). The filter and
+ * copied only when someone reads it); an event the filter turns away is
+ * told as `filtered` (not delivered, for its outcomes and metrics). The filter and
  * `onError` run here, in the caller's thread; `topics` is applied in the
  * thread, so other topics never cross.
  *
@@ -131,9 +132,11 @@ export function subscribeRemote(
     if (awaited === undefined || !awaited.delete(number) || value === undefined) return number;
     return { n: number, outcome: { status: 'fulfilled', value: portableValue(value) } };
   };
-  const failedWith = (number: number, error: unknown): SettledEvent => {
+  /** `filtered`: the filter threw, so the handler never ran. */
+  const failedWith = (number: number, error: unknown, filtered = false): SettledEvent => {
     awaited?.delete(number);
-    return { n: number, outcome: { status: 'rejected', reason: toPortableError(error) } };
+    const outcome = { status: 'rejected', reason: toPortableError(error) } as const;
+    return filtered ? { n: number, filtered, outcome } : { n: number, outcome };
   };
   /** An async handler finished: tell the thread now if a take waits there, else the next take does. */
   const finished = (entry: SettledEvent) => {
@@ -152,12 +155,16 @@ export function subscribeRemote(
     events.forEach((event, index) => {
       const number = first + index;
       if (!active) return;
+      let filtering = filter !== undefined;
       try {
         if (filter !== undefined && !filter(event)) {
-          // An awaited delivery must not count a handler that never ran: the thread leaves it out of the outcomes.
-          settled.push(awaited?.delete(number) === true ? { n: number, filtered: true } : number);
+          // A handler that never ran is not counted: the thread leaves it out of an awaited delivery's outcomes
+          // and of its metrics' deliveries, as for a local filter.
+          awaited?.delete(number);
+          settled.push({ n: number, filtered: true });
           return;
         }
+        filtering = false;
         const result = handler(event);
         if (!(result instanceof Promise)) {
           settled.push(settledOf(number, result));
@@ -172,7 +179,8 @@ export function subscribeRemote(
         );
       } catch (error) {
         fail(error, event);
-        settled.push(failedWith(number, error));
+        // A filter that threw: the handler never ran, as for a local one (a failure, not a delivery).
+        settled.push(failedWith(number, error, filtering));
       }
     });
   };

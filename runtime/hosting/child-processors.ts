@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SIDES, type BridgeDirection, type Side } from '../../types.js';
-import type { Clock } from '../clock.js';
+import { ManualClock, type Clock } from '../clock.js';
 import { STATION_THREAD } from '../station/links.js';
 import type { Station } from '../station/station.js';
 import { journalPath, prepareJournalDirectories } from '../store/journal.js';
@@ -49,6 +49,7 @@ export class ChildProcessors {
   readonly #stopStarts = new AbortController();
   #halted = false;
   #journalDir: string | undefined;
+  #unfollow: (() => void) | undefined;
   #ownsJournalDir = false;
 
   /**
@@ -66,6 +67,12 @@ export class ChildProcessors {
   ) {
     this.#host = host;
     this.#settings = settings;
+    // Each new time of the runtime's ManualClock goes to the processors running now; one starting begins at its start's time.
+    if (count > 0 && host.clock instanceof ManualClock) {
+      this.#unfollow = host.clock.follow(async (now) => {
+        await Promise.all(this.all().map((remote) => remote.setClock(now).catch(() => undefined)));
+      });
+    }
     this.#execArgv = execArgv;
     this.#startDeadlineMs = startDeadlineMs;
     if (count === 0 || journal === false) return;
@@ -100,6 +107,8 @@ export class ChildProcessors {
    */
   async start(index: number, incarnation = 0): Promise<void> {
     const inspect = this.#host.inspection.remoteOn;
+    const clock = this.#host.clock instanceof ManualClock ? this.#host.clock : undefined;
+    const clockAt = clock?.now();
     // Its local stations will read the main stations: until they have, those keep what leaves once delivered.
     for (const side of SIDES) this.#host.mainStation(side).expectReader({ processor: index, thread: STATION_THREAD });
     const starting = RemoteProcessor.start(
@@ -109,6 +118,7 @@ export class ChildProcessors {
         incarnation,
         inspect,
         ...this.#settings,
+        ...(clockAt === undefined ? {} : { clockAt }),
         ...(this.#journalDir === undefined ? {} : { journal: journalPath(this.#journalDir, index) }),
       },
       (side) => this.#host.mainStation(side),
@@ -131,6 +141,8 @@ export class ChildProcessors {
       return;
     }
     this.#running.set(index, remote);
+    // The clock moved while it started: it catches up.
+    if (clock !== undefined && clock.now() !== clockAt) void remote.setClock(clock.now()).catch(() => undefined);
     // Inspection turned on while it started: it hears so now.
     if (!inspect && this.#host.inspection.remoteOn) void remote.inspect();
     void remote.exited.then(async (exit) => {
@@ -163,6 +175,8 @@ export class ChildProcessors {
 
   /** The runtime stops: starts under way give up, and no processor is restarted any more. */
   halt(): void {
+    this.#unfollow?.();
+    this.#unfollow = undefined;
     this.#halted = true;
     this.#stopStarts.abort();
   }

@@ -274,6 +274,11 @@ export class RemoteProcessor {
     return unwrap((await this.#send({ type: 'actors', id: this.#nextId++ })) as Outcome<ActorInfo[]>);
   }
 
+  /** The runtime's `ManualClock` moved to `now`: resolves once the processor and its threads have run their timers due by then. */
+  async setClock(now: number): Promise<void> {
+    unwrap(await this.#send({ type: 'clock', id: this.#nextId++, now }));
+  }
+
   /** The memory of the processor's stations and the metrics and memory of every bus of its threads. */
   async stats(): Promise<StatsParts> {
     return unwrap((await this.#send({ type: 'stats', id: this.#nextId++ })) as Outcome<StatsParts>);

@@ -19,7 +19,7 @@ import { incarnationName, startWorkerThreads, type WorkerThreads } from './proce
 import { SyncTimer, policyLimits, settleAll } from '../station/sync-policy.js';
 import { StationJournal } from '../store/journal.js';
 import { MemoryPolicies, checkMemoryOptions } from '../store/memory-policy.js';
-import { systemClock } from '../clock.js';
+import { ManualClock, systemClock, type Clock } from '../clock.js';
 import { Station } from '../station/station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, memorySummary, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
 import { loadMiddlewareModules } from '../bus/middleware-modules.js';
@@ -35,6 +35,7 @@ function controlProblem(message: unknown): string | undefined {
   if (typeof message !== 'object' || message === null) return 'expected an object';
   const { type, target, method, args } = message as Record<string, unknown>;
   if (type === 'actors' || type === 'stats' || type === 'stop' || type === 'init' || type === 'inspect') return undefined;
+  if (type === 'clock') return Number.isFinite((message as { now?: unknown }).now) ? undefined : 'clock needs a finite now';
   if (type !== 'call') return `unknown type ${JSON.stringify(String(type)).slice(0, 40)}`;
   if (!Array.isArray(args)) return 'args must be an array';
   if (target === 'thread') {
@@ -71,8 +72,12 @@ export class ProcessorNode implements StationHost {
 
   /** The runtime's memory policies, for this processor's stations and threads. */
   readonly memory: MemoryPolicies;
-  /** The clock their `ttlMs` and `maxAgeMs` go by (a function cannot cross processes: this one's). */
-  readonly clock = systemClock;
+  /**
+   * The clock their `ttlMs` and `maxAgeMs` go by (a function cannot cross
+   * processes): this one's, or a manual one that follows the runtime's `ManualClock`.
+   */
+  readonly clock: Clock;
+  readonly #manualClock: ManualClock | undefined;
 
   /**
    * `onThreadReplaced` is told when a restarted worker thread replaces its
@@ -82,6 +87,8 @@ export class ProcessorNode implements StationHost {
   constructor(parent: FramePort, init: ProcessorInit, onThreadReplaced?: (thread: number) => void, sendInspection?: InspectionOutlet) {
     this.processor = init.processor;
     this.#init = init;
+    this.#manualClock = typeof init.clockAt === 'number' && Number.isFinite(init.clockAt) ? new ManualClock(init.clockAt) : undefined;
+    this.clock = this.#manualClock ?? systemClock;
     this.memory = new MemoryPolicies(checkMemoryOptions(init.memory));
     this.#onThreadReplaced = onThreadReplaced;
     if (sendInspection !== undefined) {
@@ -151,6 +158,7 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
       ...(this.#init.memory === undefined ? {} : { memory: this.#init.memory }),
       ...(this.#init.metrics === undefined ? {} : { metrics: this.#init.metrics }),
+      ...(this.#manualClock === undefined ? {} : { clockAt: this.#manualClock.now() }),
     }, undefined, middleware);
     const call = ((method: keyof ThreadApi, ...args: unknown[]) =>
       (api[method] as (...a: unknown[]) => unknown)(...args)) as ThreadCaller['call'];
@@ -185,6 +193,7 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.memory === undefined ? {} : { memory: this.#init.memory }),
       ...(this.#init.metrics === undefined ? {} : { metrics: this.#init.metrics }),
       ...(this.#init.middleware === undefined ? {} : { middleware: this.#init.middleware }),
+      ...(this.#manualClock === undefined ? {} : { manualClock: this.#manualClock }),
     });
     await resent;
     // A stop() that came while this started has nothing left for a timer to sync.
@@ -328,7 +337,18 @@ export class ProcessorNode implements StationHost {
     if (message.type === 'stop') return outcome(() => this.stop());
     if (message.type === 'actors') return outcome(() => this.actors());
     if (message.type === 'stats') return outcome(() => this.stats());
+    if (message.type === 'clock') return outcome(() => this.#setClock(message.now));
     return { ok: false, code: 'UNSUPPORTED', message: `unexpected control message ${message.type}` };
+  }
+
+  /** The runtime's ManualClock moved: this processor's clock (its workers follow it) and its thread 0's. */
+  async #setClock(now: number): Promise<boolean> {
+    const clock = this.#manualClock;
+    if (clock === undefined) return false;
+    const own = this.#threads.get(0)?.caller.call('setClock', now);
+    clock.set(now);
+    await Promise.all([own, clock.settled()]);
+    return true;
   }
 
   /** This processor's stations and every actor of its threads. */

@@ -20,7 +20,7 @@ import { RestartBudget, supervise, type Supervision } from './supervision.js';
 import type { WorkerExit, WorkerHandle } from './worker-api.js';
 import { startWorker } from './worker-host.js';
 import type { ThreadWorkerApi } from '../workers/thread.worker.js';
-import type { Clock } from '../clock.js';
+import type { Clock, ManualClock } from '../clock.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
 import type { MemoryOptions } from '../store/memory-policy.js';
 import { runtimeEntry } from './entries.js';
@@ -87,6 +87,8 @@ export interface WorkerThreadOptions {
   /** The processor's own incarnation (`''` for the first): part of its threads' incarnation names. */
   readonly processorIncarnation?: string;
   readonly clock?: Clock;
+  /** The runtime's clock when it is a `ManualClock`: each worker has a manual clock that follows it. */
+  readonly manualClock?: ManualClock;
   /** Told when a worker dies: whether it was restarted, or the budget ran out. */
   readonly onCrash?: (thread: number, exit: WorkerExit, restarted: boolean) => void;
   /**
@@ -114,7 +116,14 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
   );
   const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  const stop = async () => void (await Promise.all(supervisions.map((supervision) => supervision.stop())));
+  // Each new time goes to the workers running now; one being restarted starts at the time of its start.
+  const unfollow = options.manualClock?.follow(async (now) => {
+    await Promise.all(supervisions.map((supervision) => supervision.current?.call('setClock', now)));
+  });
+  const stop = async () => {
+    unfollow?.();
+    await Promise.all(supervisions.map((supervision) => supervision.stop()));
+  };
   if (failed !== undefined) {
     await stop();
     throw failed.reason;
@@ -143,6 +152,7 @@ async function superviseThread(
       ...(options.memory === undefined ? {} : { memory: options.memory }),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.middleware === undefined || options.middleware.length === 0 ? {} : { middleware: options.middleware }),
+      ...(options.manualClock === undefined ? {} : { clockAt: options.manualClock.now() }),
     };
     return startWorker<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,
@@ -155,6 +165,9 @@ async function superviseThread(
     }).then(
       (handle) => {
         if (inspection !== undefined) options.inspection!.attach(inspection.port1);
+        // The clock moved while the worker started: it catches up.
+        const now = options.manualClock?.now();
+        if (now !== undefined && now !== workerData.clockAt) void handle.call('setClock', now).catch(() => undefined);
         attach(attacher, options.processor, thread, handle);
         return handle;
       },

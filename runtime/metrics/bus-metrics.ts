@@ -169,6 +169,18 @@ export class BusMetrics {
     if (startedMs !== 0) this.#handlerTime.recordValue(Math.max(1, Math.round((performance.now() - startedMs) * 1e6)));
   }
 
+  /**
+   * A delivery counted by `delivered()` that no handler ran: a remote
+   * subscriber's filter, which runs in its caller's thread after the
+   * delivery, turned the event away.
+   */
+  filteredOut(type: string): void {
+    const counts = this.#countsOf(type);
+    if (counts.delivered === 0 || this.#calls === 0) return;
+    counts.delivered--;
+    this.#calls--;
+  }
+
   failed(type: string, subscription: string): void {
     this.#errors++;
     increment(this.#errorsByType, type);

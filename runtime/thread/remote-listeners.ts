@@ -49,13 +49,17 @@ export interface Taken {
 /**
  * An event a caller's handler has finished with: its number alone when the
  * handler returned nothing to tell (or its value is not awaited), else with
- * its outcome; or, for an awaited one, `filtered` when the caller's filter
- * turned it away (the handler never ran: no outcome, as for a local filter).
+ * its outcome; or `filtered` when the caller's filter turned it away or
+ * threw (the handler never ran: no delivery in the metrics, as for a local
+ * filter; no outcome, or the filter's error).
  */
-export type SettledEvent = number | { readonly n: number; readonly outcome: PortableOutcome } | { readonly n: number; readonly filtered: true };
+export type SettledEvent =
+  | number
+  | { readonly n: number; readonly outcome: PortableOutcome }
+  | { readonly n: number; readonly filtered: true; readonly outcome?: PortableOutcome & { readonly status: 'rejected' } };
 
 /** How the caller settled one event (see `SettledEvent`): undefined when it only gave its number. */
-type Settlement = PortableOutcome | 'filtered' | undefined;
+type Settlement = { readonly outcome?: PortableOutcome; readonly filtered?: true } | undefined;
 
 interface Listener {
   readonly subscription: Subscription;
@@ -106,9 +110,11 @@ export class RemoteListeners {
       listener.wake?.();
       const outcome = await new Promise<Settlement>((settled) => listener.unsettled.set(number, settled));
       if (outcome === undefined) return undefined;
-      if (outcome === 'filtered') return FILTERED_OUT;
-      if (outcome.status === 'rejected') throw fromPortableError(outcome.reason);
-      return outcome.value;
+      // Counted as delivered when the listener got it; the caller's filter says its handler never ran.
+      if (outcome.filtered === true) subscriptions.metrics?.filteredOut(event.type);
+      if (outcome.outcome === undefined) return outcome.filtered === true ? FILTERED_OUT : undefined;
+      if (outcome.outcome.status === 'rejected') throw fromPortableError(outcome.outcome.reason);
+      return outcome.outcome.value;
     };
     // The caller's onError has reported a failure already: here it only counts (metrics, a publish()'s outcomes).
     const options = topics === undefined ? { onError: ignoreError } : { topics, onError: ignoreError };
@@ -161,7 +167,7 @@ export class RemoteListeners {
     if (listener === undefined) return false;
     for (const entry of settled) {
       const number = typeof entry === 'number' ? entry : entry.n;
-      listener.unsettled.get(number)?.(typeof entry === 'number' ? undefined : 'filtered' in entry ? 'filtered' : entry.outcome);
+      listener.unsettled.get(number)?.(typeof entry === 'number' ? undefined : entry);
       listener.unsettled.delete(number);
     }
     return true;
@@ -217,8 +223,11 @@ function isSettledEvent(entry: unknown): entry is SettledEvent {
   if (typeof entry === 'number') return true;
   if (typeof entry !== 'object' || entry === null) return false;
   const { n, outcome, filtered } = entry as { n?: unknown; outcome?: { status?: unknown }; filtered?: unknown };
-  if (typeof n === 'number' && filtered === true && outcome === undefined) return true;
-  return typeof n === 'number' && typeof outcome === 'object' && outcome !== null && (outcome.status === 'fulfilled' || outcome.status === 'rejected');
+  if (typeof n !== 'number' || (filtered !== undefined && filtered !== true)) return false;
+  if (outcome === undefined) return filtered === true;
+  if (typeof outcome !== 'object' || outcome === null) return false;
+  // A filter that threw has an error, never a value.
+  return outcome.status === 'rejected' || (outcome.status === 'fulfilled' && filtered === undefined);
 }
 
 interface Ticket {

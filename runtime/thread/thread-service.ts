@@ -16,7 +16,7 @@ import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } 
 import type { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
 import { DEFAULT_MAX_QUEUED, type FromStationOptions, type PostOptions, type SyncOptions } from '../bus/bus-options.js';
-import { systemClock } from '../clock.js';
+import { ManualClock, systemClock } from '../clock.js';
 import { FrameChannel, messagePortFrames, type MessagePortLike } from '../wire/frame-channel.js';
 import { checkHistoryQuery } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
@@ -64,6 +64,11 @@ export interface ThreadServiceOptions {
   readonly metrics?: ResolvedMetrics;
   /** The runtime's middleware modules (`{ module }` entries): the worker loads them before it serves (`startThreadService`). */
   readonly middleware?: readonly MiddlewareModuleSpec[];
+  /**
+   * Set when the runtime's clock is a `ManualClock`: this thread's clock is a
+   * manual one at this time, which the runtime's `setClock` calls move.
+   */
+  readonly clockAt?: number;
 }
 
 /** What `ThreadApi.stats` answers: the metrics and memory of the thread's buses (of one side, if asked). */
@@ -110,6 +115,11 @@ export interface ThreadApi {
   state(side: Side): Promise<Outcome<BusCounts>>;
   /** `RemoteBus.stats()`, `memory()`, `runtime.stats()`: the thread's buses' metrics and memory, of `side` or of both. */
   stats(side?: Side): Promise<Outcome<ThreadStats>>;
+  /**
+   * Sets the thread's manual clock (see `clockAt`) and runs its timers due by
+   * then; answers once the promise jobs they queued have run. False: the thread keeps the system clock.
+   */
+  setClock(ms: number): Promise<Outcome<boolean>>;
   /** `RemoteBus.subscribe()`: listens to `types` of `side` for a caller elsewhere; the listener's id (see `remote-listeners.ts`). */
   listen(side: Side, types: readonly string[], topics?: readonly string[]): Promise<Outcome<string>>;
   /**
@@ -149,6 +159,7 @@ export const THREAD_API_METHODS: readonly (keyof ThreadApi)[] = [
   'queue',
   'state',
   'stats',
+  'setClock',
   'listen',
   'take',
   'ack',
@@ -273,6 +284,9 @@ export function createThreadService(
           asked.clear();
           return settleAll(sides.map((side) => () => busControl.autoSync(current.bus(side))));
         });
+  const clockAt = options.clockAt;
+  // The runtime's ManualClock cannot cross: this thread follows it with one of its own (`setClock`).
+  const manualClock = typeof clockAt === 'number' && Number.isFinite(clockAt) ? new ManualClock(clockAt) : undefined;
   // Schemas are functions and cannot come from the root: this thread's own code (a spawned module's `schemas`) registers them.
   const schemas = new PayloadSchemas();
   const host: ThreadHost = {
@@ -285,7 +299,7 @@ export function createThreadService(
             timer?.trigger();
           },
         }),
-    clock: systemClock,
+    clock: manualClock ?? systemClock,
     ...(options.memory === undefined ? {} : { memory: new MemoryPolicies(checkMemoryOptions(options.memory)) }),
     deferred: options.deferred,
     maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
@@ -419,6 +433,15 @@ export function createThreadService(
       outcome(() => {
         const bus = busOf(side, 'state');
         return { generation: bus.generation, state: bus.state, unsent: bus.unsent, queued: bus.queued, parked: bus.parked };
+      }),
+    setClock: (ms) =>
+      outcome(async () => {
+        if (manualClock === undefined) return false;
+        if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new InvalidOptionError('setClock ms', `expected a finite number, got ${describe(ms)}.`);
+        manualClock.set(ms);
+        // A macrotask: what the timers' callbacks started (promise jobs) has run when the root hears back.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        return true;
       }),
     stats: (side) => outcome(() => threadStats(current, side === undefined ? undefined : (assertSide(side, 'stats side'), side))),
     listen: (side, types, topics) => outcome(() => listeners.listen((assertSide(side, 'listen side'), side), types, topics)),

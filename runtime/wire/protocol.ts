@@ -131,6 +131,8 @@ export interface ProcessorInit {
   readonly metrics?: ResolvedMetrics;
   /** The runtime's middleware modules: the processor and each of its workers load them before they serve. */
   readonly middleware?: readonly MiddlewareModuleSpec[];
+  /** Set when the runtime's clock is a `ManualClock`: the processor and its threads follow it from this time (`clock` messages). */
+  readonly clockAt?: number;
 }
 
 /** A control call's answer across a thread or process: its value, or the error with its code (and details). */
@@ -163,6 +165,8 @@ export type ProcessorControl =
   | { readonly type: 'stats'; readonly id: number }
   /** Turns inspection on in the processor and its threads. */
   | { readonly type: 'inspect'; readonly id: number }
+  /** The runtime's `ManualClock` moved: answered once the processor and its threads have run their timers due by `now`. */
+  | { readonly type: 'clock'; readonly id: number; readonly now: number }
   | { readonly type: 'stop'; readonly id: number };
 
 /** Control messages from a processor to the root. */

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, InvalidOptionError, isBusError, type Middleware } from '../../../index.js';
+import { createRuntime, InvalidOptionError, isBusError, MiddlewareFailedError, type Middleware } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { processorPids, rejects, runCommand } from '../../helpers.js';
 
@@ -44,6 +44,32 @@ test('1 processor x 2 threads - a module middleware transforms and drops posts i
     // And the root.
     assert.is(via(runtime.bus('external').post('order.created', { id: 2 }).payload), `${process.pid}:${threadId}`);
     assert.throws(() => runtime.bus('external').post('test.ping', {}), (error: unknown) => isBusError(error, 'EVENT_DROPPED'));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('1 processor x 2 threads - a middleware that throws in a worker: before refuses the post with MIDDLEWARE_FAILED here, after loses no event', async () => {
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', middleware: [{ module: STAMP, export: 'faulty' }] });
+  try {
+    await runtime.ready;
+    const worker = runtime.thread(1, 1).bus('external') as RemoteBus;
+    const refused = await worker.post('boom.before', {}).then(() => undefined, (error: unknown) => error);
+    assert.instance(refused, MiddlewareFailedError, 'of its own class, across the process');
+    assert.is((refused as MiddlewareFailedError).middleware, 'faulty');
+    assert.match((refused as Error).message, /boom\.before/);
+    await rejects(worker.publish('boom.before', {}), 'MIDDLEWARE_FAILED');
+    assert.equal(await worker.history(), [], 'nothing was posted');
+
+    // A throwing after: the event is posted and delivered (a handler here sees it), publish() resolves with its outcome.
+    const seen: unknown[] = [];
+    worker.subscribe('boom.after', (event) => void seen.push(event.payload));
+    const published = await worker.publish('boom.after', { n: 1 });
+    assert.ok(published.dropped === undefined);
+    assert.equal([published.outcomes.length, published.failed], [1, 0]);
+    assert.equal(seen, [{ n: 1 }]);
+    assert.equal((await worker.history()).map((event) => event.type), ['boom.after']);
+    assert.is((await worker.post('ok', {})).type, 'ok', 'the pipeline runs on');
   } finally {
     await runtime.stop();
   }

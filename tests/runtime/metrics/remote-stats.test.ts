@@ -139,4 +139,48 @@ test('embedded workers - runtime.stats() and the busline.stats interval include 
   }
 });
 
+test('1 processor x 2 threads - a remote subscriber whose filter turns an event away is not counted as delivered, as a local one is not', async () => {
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', metrics: true });
+  try {
+    await runtime.ready;
+    const local = runtime.bus('external');
+    const remote = runtime.thread(1, 1).bus('external') as RemoteBus;
+    const even = (event: BusEvent) => (event.payload as number) % 2 === 0;
+    const handled = { local: [] as unknown[], remote: [] as unknown[] };
+    local.subscribe('n', (event) => void handled.local.push(event.payload), { filter: even });
+    remote.subscribe('n', (event) => void handled.remote.push(event.payload), { filter: even });
+    // A filter that throws is a failure, not a delivery, in both.
+    const onError = () => undefined;
+    const throwing = () => {
+      throw new Error('filter failed');
+    };
+    local.subscribe('bad', () => undefined, { filter: throwing, onError });
+    remote.subscribe('bad', () => undefined, { filter: throwing, onError });
+    for (const bus of [local, remote]) {
+      for (let n = 0; n < 4; n++) await bus.publish('n', n);
+      // post()s are not awaited: the caller tells the thread of the filtered ones with its next take, before the publish after them.
+      await bus.post('n', 4);
+      await bus.post('n', 5);
+      await bus.publish('n', 6);
+      await bus.publish('bad', 0);
+    }
+    assert.equal(handled.local, [0, 2, 4, 6]);
+    assert.equal(handled.remote, [0, 2, 4, 6]);
+
+    const here = local.stats()!;
+    const there = (await remote.stats())!;
+    assert.equal(here.delivered, { n: 4 }, 'a local filter that says no is no delivery');
+    assert.equal(there.delivered, here.delivered, 'a remote one counts the same');
+    assert.equal(there.posted, here.posted);
+    assert.is(there.errors.total, here.errors.total);
+    assert.is(here.errors.total, 1);
+    assert.is(there.errors.rate, here.errors.rate, 'errors by deliveries');
+    const all = (await runtime.stats())!;
+    const worker = all.buses.find((bus) => bus.thread === '1.1' && bus.side === 'external')!;
+    assert.equal(worker.delivered, { n: 4 }, 'runtime.stats() reads the same counts');
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test.run();

@@ -1,8 +1,9 @@
 /**
  * Services spawned in the worker threads of a child processor (1 processor
  * × 2 threads): one runs on its thread's bus and reports its statuses there,
- * one fails to start, one fails when its handler throws. What a service
- * reports is read from its thread's internal bus through a `RemoteBus`;
+ * one fails to start, one fails when its handler throws, one when its timer
+ * throws. What a service reports is read from its thread's internal bus
+ * through a `RemoteBus`;
  * `publish()` tells when the thread's handlers have run, so nothing sleeps.
  */
 import { suite } from 'uvu';
@@ -13,6 +14,7 @@ import { processorRuntime } from '../../helpers.js';
 const ECHO = new URL('../fixtures/echo.service.ts', import.meta.url);
 const FAILING = new URL('../fixtures/failing.service.ts', import.meta.url);
 const FRAGILE = new URL('../fixtures/fragile.service.ts', import.meta.url);
+const TICKER = new URL('../fixtures/ticker.service.ts', import.meta.url);
 
 const test = suite('services in a child processor\'s workers');
 
@@ -74,6 +76,17 @@ test('handler throws - the running service in the worker fails (phase handler) a
   assert.equal((await reported).payload, { name: 'Fragile', phase: 'handler', message: 'bad job', processor: 1, thread: 1 });
   assert.equal(await statuses(1), ['Fragile:starting', 'Fragile:running', 'Fragile:failed']);
   assert.equal(await handlersOf(1, 'job', { n: 2 }), [0, 0], 'a failed service handles nothing more');
+});
+
+test('timer throws - a timer of the service in the worker fails it (phase timer); its subscription and timers are gone', async () => {
+  await setup.runtime.spawn(TICKER, { processor: 1, thread: 2 });
+  const reported = worker(2, 'internal').waitFor('busline.service.failed', { timeout: 60_000 });
+  // No ManualClock here: the worker's timer goes by the system clock, due at once, awaited by its report.
+  assert.equal(await handlersOf(2, 'arm', { ms: 0 }), [1, 0]);
+  assert.equal((await reported).payload, { name: 'ticker', phase: 'timer', message: 'the armed timer went off', processor: 1, thread: 2 });
+  assert.equal(await statuses(2), ['ticker:starting', 'ticker:running', 'ticker:failed']);
+  assert.equal(await handlersOf(2, 'arm', { ms: 0 }), [0, 0], 'its subscription went with it');
+  assert.equal((await setup.runtime.actors()).filter((actor) => actor.kind === 'user' && actor.state === 'running'), []);
 });
 
 test.run();
