@@ -6,6 +6,7 @@
  * over the bus's stores, so `bus.ts` keeps the calls and their states.
  */
 import type { BusEvent, Endpoint } from '../../types.js';
+import { plainEvents } from '../store/encoded-events.js';
 import { compareEvents, type EventHistory } from '../store/history.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import type { Retention } from '../store/retention.js';
@@ -27,9 +28,14 @@ export function mergeReadHistory(history: EventHistory, retention: Retention, re
   // Events that leave once delivered never join this history: delivered if new, else left out.
   let transient: BusEvent[] = [];
   if (retention.policies.afterDelivery) ({ history: events, known, transient } = withoutTransient(events, known, retention.policies));
-  const merged = known === 0 ? [] : history.merge(known === events.length ? events : events.slice(0, known));
-  const fresh = known === events.length ? [] : history.merge(known === 0 ? events : events.slice(known));
-  const delivering = transient.length === 0 ? fresh : fresh.concat(transient).sort(compareEvents);
+  const keptMerged = known === 0 ? [] : history.merge(known === events.length ? events : events.slice(0, known));
+  const keptFresh = known === events.length ? [] : history.merge(known === 0 ? events : events.slice(known));
+  // The history keeps what came in frames as places there (`event-segment.ts`); the frames' other events count as gone.
+  retention.arrived(read.batch.history, keptMerged, keptFresh);
+  // Subscribers and `added` get objects, decoded now (a run of one frame at once), and not kept.
+  const merged = plainEvents(keptMerged);
+  const fresh = plainEvents(keptFresh);
+  const delivering = transient.length === 0 ? fresh : fresh.concat(plainEvents(transient)).sort(compareEvents);
   const added = merged.length === 0 ? delivering : merged.concat(delivering).sort(compareEvents);
   retention.settle();
   return { added, delivering };
