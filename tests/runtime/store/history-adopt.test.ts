@@ -245,7 +245,8 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           fc.record({ op: fc.constant('remove' as const), every: fc.integer({ min: 2, max: 5 }) }),
           fc.record({ op: fc.constant('search' as const) }),
           fc.record({ op: fc.constant('tick' as const), ms: fc.nat(30) }),
-          fc.record({ op: fc.constant('read' as const), n: fc.integer({ min: 1, max: 40 }), frame: fc.integer({ min: 1, max: 64 }), again: fc.nat(10) }),
+          // Frames of FRAMED_READ_MIN_EVENTS or more are kept as places, smaller ones as objects.
+          fc.record({ op: fc.constant('read' as const), n: fc.integer({ min: 1, max: 120 }), frame: fc.constantFrom(8, 64, 128), again: fc.nat(10) }),
         ),
         { maxLength: 30 },
       ),
@@ -311,6 +312,15 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           [
             { op: 'post', n: 40, kind: 0 },
             { op: 'sync', frame: 8, part: 0 },
+            { op: 'remove', every: 3 },
+          ],
+          40_000,
+        ],
+        // A read kept in its frame among posts, then most of it removed: repacked.
+        [
+          [
+            { op: 'post', n: 20, kind: 0 },
+            { op: 'read', n: 120, frame: 128, again: 5 },
             { op: 'remove', every: 3 },
           ],
           40_000,

@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { ManualClock, createRuntime, type BusEvent } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { ids } from '../../helpers.js';
+import { FRAMED_READ_MIN_EVENTS } from '../../../runtime/bus/read-merge.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -34,6 +35,7 @@ test('read - the history keeps no object of what it read; history(), get() and q
     for (let i = 0; i < 600; i++) writer.post(i % 2 === 0 ? 'user.login' : 'order.created', { n: i, text: `event ${i}` }, { priority: 'immediate' });
     await writer.sync();
     const posted = writer.history();
+    assert.ok(posted.length >= FRAMED_READ_MIN_EVENTS);
     const refs = await readWeakly(reader);
     assert.is(refs.length, 600);
     assert.equal(reader.history(), posted);
@@ -66,13 +68,15 @@ test('read - a bus that posts and reads keeps both in order: its posts as object
   try {
     const writer = runtime.bus('external');
     const reader = runtime.addThread().bus('external');
-    const own = [reader.post('note', 'mine 1', { priority: 'immediate' })];
+    const own: BusEvent[] = [reader.post('note', 'mine 1', { priority: 'immediate' })];
     for (let i = 0; i < 50; i++) writer.post('user.login', { n: i }, { priority: 'immediate' });
     await writer.sync();
     own.push(reader.post('note', 'mine 2', { priority: 'immediate' }));
     await reader.fromStation();
     own.push(reader.post('note', 'mine 3', { priority: 'immediate' }));
     assert.is(reader.history().length, 53);
+    // Fewer than FRAMED_READ_MIN_EVENTS in the reply's frame: a frame would cost more than the objects.
+    assert.is(reader.memory()!.frameBytes, 0);
     assert.equal(reader.history({ types: ['note'] }), own);
     await reader.sync();
     await writer.fromStation();
