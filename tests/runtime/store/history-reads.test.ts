@@ -119,6 +119,25 @@ test('read - a bus repacks the frames its reads left: expired ticks do not keep 
   }
 });
 
+test('read - with compression on, what a bus read moves into blocks and reads back the same', async () => {
+  const runtime = createRuntime({ transport: 'frames', deferred: 'manual', memory: { compression: { keepEvents: 500, blockEvents: 500 } } });
+  try {
+    const writer = runtime.bus('external');
+    const reader = runtime.addThread().bus('external');
+    for (let i = 0; i < 3000; i++) writer.post('user.login', { user: `user-${i % 50}`, n: i }, { priority: 'immediate' });
+    await writer.sync();
+    await reader.fromStation();
+    const posted = writer.history();
+    assert.equal(reader.history(), posted);
+    // Blocks are made in idle steps (unref'd, paced): read again once some have run.
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.equal(reader.history(), posted);
+    assert.equal(reader.get(posted[1234]!.id), posted[1234]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('read - over the memory transport a bus reads what the station holds, and gives the same events', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   try {
