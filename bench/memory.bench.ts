@@ -2,7 +2,8 @@
  * Memory benchmarks (issue 20, "Measure"):
  * - bytes per stored event (heap + external after a full GC) against the
  *   event's encoded size in a 256-event frame, for a station's history (events
- *   kept as bytes) and a bus's (objects; and bytes, after syncs framed them),
+ *   kept as bytes) and a bus's (objects; and bytes, after syncs framed them,
+ *   and after it read another thread's events from its station),
  *   compression off and on, with a compressible payload and an incompressible one;
  * - post → deliver → history with compression on against off;
  * - post → deliver → history with the default memory budget against none, and
@@ -95,6 +96,33 @@ async function bytesPerEvent(fill: () => BusEvent[] | undefined, plain: boolean,
   return (after - before) / EVENTS;
 }
 
+/**
+ * Bytes per event a bus holds once it has read `EVENTS` from its station (one
+ * `fromStation()` of another thread's events, through the default frame
+ * transport): what its history and budget keep of the read, after the
+ * delivered objects are gone. The station and the writer are measured before
+ * and after alike, so they cancel out.
+ */
+export async function readBytesPerEvent(payload: (i: number) => Payload, create: typeof createRuntime = createRuntime): Promise<number> {
+  const runtime = create({ transport: 'frames', deferred: 'manual' });
+  try {
+    const writer = runtime.bus('external');
+    const reader = runtime.addThread().bus('external');
+    for (let i = 0; i < EVENTS; i++) writer.post(i % 3 === 0 ? 'user.login' : 'user.logout', payload(i), { priority: 'immediate' });
+    await writer.sync();
+    const before = await heldBytes();
+    // What fromStation() returns is the caller's, and gone when it is: counted in a function of its own.
+    const read = async (): Promise<number> => (await reader.fromStation()).added.length;
+    const added = await read();
+    if (added !== EVENTS) throw new Error(`the reader read ${added} events`);
+    const after = await heldBytes();
+    if (reader.history().length !== EVENTS) throw new Error('the reader\'s history lost events');
+    return (after - before) / EVENTS;
+  } finally {
+    await runtime.stop();
+  }
+}
+
 /** The memory rows, as notes: bytes per event against the encoded size, with the issue's targets. */
 export async function storedBytes(): Promise<string[]> {
   const notes: string[] = [];
@@ -119,6 +147,13 @@ export async function storedBytes(): Promise<string[]> {
         );
       }
     }
+    // A bus after reads: what one fromStation() of another thread's events left in its history.
+    const read = await readBytesPerEvent(payload);
+    const ratio = read / encodedBytes;
+    notes.push(
+      `bytes per stored event, bus (bytes, after reads), ${name} payload, compression off: ${read.toFixed(0)} B against ` +
+        `${encodedBytes.toFixed(0)} B encoded in ${FRAME_EVENTS}-event frames = ${ratio.toFixed(2)}x (target ≤ 1.2x: ${ratio <= 1.2 ? 'met' : 'NOT met'})`,
+    );
   }
   return notes;
 }

@@ -6,6 +6,7 @@
  * over the bus's stores, so `bus.ts` keeps the calls and their states.
  */
 import type { BusEvent, Endpoint } from '../../types.js';
+import { EncodedEvent, plainEvents } from '../store/encoded-events.js';
 import { compareEvents, type EventHistory } from '../store/history.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import type { Retention } from '../store/retention.js';
@@ -20,16 +21,52 @@ export interface MergedRead {
   readonly delivering: BusEvent[];
 }
 
+/**
+ * Frames of fewer events are not kept for what a read brought: a frame costs
+ * a few hundred bytes besides its events (its buffer, its index), more than
+ * objects would for a handful, and a segment refers to at most 1 024 frames.
+ */
+export const FRAMED_READ_MIN_EVENTS = 64;
+
+/**
+ * `events` as a bus history takes them, and each one's object: those in
+ * frames of `FRAMED_READ_MIN_EVENTS` or more as new `EncodedEvent`s of this
+ * read (the history keeps their places; the merge compares their ids without
+ * reading the frame again), the rest as objects. Decoded once, a run of one
+ * frame at a time: delivery and `added` need the objects anyway.
+ */
+function forHistory(events: readonly BusEvent[]): readonly BusEvent[] {
+  if (!events.some((event) => event instanceof EncodedEvent)) return events;
+  const decoded = plainEvents(events);
+  return events.map((event, i) => {
+    if (!(event instanceof EncodedEvent) || event.constructor !== EncodedEvent || event.batch.count < FRAMED_READ_MIN_EVENTS) return decoded[i]!;
+    // Not the event read (a station may hold it as an object): one of this read, which nothing keeps.
+    const place = new EncodedEvent(event.batch, event.index);
+    place.plain = decoded[i];
+    return place;
+  });
+}
+
+/** The objects of `events` (`forHistory`'s). */
+function objectsOf(events: readonly BusEvent[]): BusEvent[] {
+  return events.map((event) => (event instanceof EncodedEvent ? event.decoded() : event));
+}
+
 /** Merges the history of `read` into `history` (the station put what this thread has delivered already first). */
 export function mergeReadHistory(history: EventHistory, retention: Retention, read: Read): MergedRead {
-  let events = read.batch.history;
+  let events = forHistory(read.batch.history);
   let known = Math.min(read.alreadyDelivered ?? 0, events.length);
   // Events that leave once delivered never join this history: delivered if new, else left out.
   let transient: BusEvent[] = [];
   if (retention.policies.afterDelivery) ({ history: events, known, transient } = withoutTransient(events, known, retention.policies));
-  const merged = known === 0 ? [] : history.merge(known === events.length ? events : events.slice(0, known));
-  const fresh = known === events.length ? [] : history.merge(known === 0 ? events : events.slice(known));
-  const delivering = transient.length === 0 ? fresh : fresh.concat(transient).sort(compareEvents);
+  const keptMerged = known === 0 ? [] : history.merge(known === events.length ? events : events.slice(0, known));
+  const keptFresh = known === events.length ? [] : history.merge(known === 0 ? events : events.slice(known));
+  // The history keeps what came in frames as places there (`event-segment.ts`); the frames' other events count as gone.
+  retention.arrived(read.batch.history, keptMerged, keptFresh);
+  // Subscribers and `added` get the objects, which the history does not keep.
+  const merged = objectsOf(keptMerged);
+  const fresh = objectsOf(keptFresh);
+  const delivering = transient.length === 0 ? fresh : fresh.concat(objectsOf(transient)).sort(compareEvents);
   const added = merged.length === 0 ? delivering : merged.concat(delivering).sort(compareEvents);
   retention.settle();
   return { added, delivering };

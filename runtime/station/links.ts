@@ -179,13 +179,15 @@ export class DirectStationLink implements StationLink {
     const direction = this.#bridgeDirection();
     if (!canReach(direction, carried.from.side, carried.side)) throw new BridgeClosedError(carried.from.side, carried.side, direction);
     const { batch, through, parked, alreadyDelivered, declaring } = this.#station.serve(carried);
+    // A built-in transport hands a bus its read as a station gets it: events in the reply's frames (or,
+    // passed by reference, in the station's), which its history keeps as places. Others hand it plain events.
+    const encoded = this.#transport.carriesEncoded === true;
     try {
       if (declaring !== undefined) await declaring;
-      const back = await this.#transport.carry(this.#outgoing(batch), this.#reader);
+      const back = await this.#transport.carry(this.#outgoing(batch), encoded ? 'station' : this.#reader);
       if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
-      // A transport that hands objects over passes a station's encoded events as they are: a bus gets them plain.
       return {
-        batch: this.#reader === 'bus' ? plainBatch(back) : back,
+        batch: this.#reader === 'bus' && !encoded ? plainBatch(back) : back,
         through,
         ...(parked === undefined ? {} : { parked }),
         ...(alreadyDelivered === undefined ? {} : { alreadyDelivered }),

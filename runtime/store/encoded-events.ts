@@ -50,11 +50,11 @@ export class EncodedEvent implements BusEvent {
   }
 
   get type(): string {
-    return eventTypeAt(this.batch, this.index);
+    return this.plain?.type ?? eventTypeAt(this.batch, this.index);
   }
 
   get side(): Side {
-    return eventSideAt(this.batch, this.index) === 1 ? 'external' : 'internal';
+    return this.plain?.side ?? (eventSideAt(this.batch, this.index) === 1 ? 'external' : 'internal');
   }
 
   get origin(): Origin {

@@ -276,6 +276,9 @@ export class EventSegment {
     if (this.length === 0 && this.#objects === undefined && this.#refs === undefined) {
       if (isFramed(event)) this.#refs = new IntColumn();
       else this.#objects = [];
+    } else if (this.#refs === undefined && isFramed(event)) {
+      // A bus's objects, then what it read (in the reply's frames): places from now on, as `adopt` makes them.
+      this.#placesFromObjects();
     }
     const refs = this.#refs;
     if (refs === undefined) {
@@ -312,18 +315,20 @@ export class EventSegment {
    */
   adopt(i: number, framed: EncodedEvent): boolean {
     if (!isFramed(framed)) return false;
-    if (this.#refs === undefined) {
-      // An objects-only segment turns into places, with objects where events have none yet.
-      const refs = new IntColumn(Math.max(16, this.length));
-      refs.data.fill(OBJECT_REF);
-      refs.length = this.length;
-      this.#refs = refs;
-    }
+    const refs = this.#refs ?? this.#placesFromObjects();
     const ref = this.#refOf(framed);
     if (ref === OBJECT_REF) return false;
-    this.#refs.data[i] = ref;
+    refs.data[i] = ref;
     this.#objects![i] = undefined;
     return true;
+  }
+
+  /** An objects-only segment turns into places, with objects where events have none yet. */
+  #placesFromObjects(): IntColumn {
+    const refs = new IntColumn(Math.max(16, this.length));
+    refs.data.fill(OBJECT_REF);
+    refs.length = this.length;
+    return (this.#refs = refs);
   }
 
   /** Lets go of the array of objects once every event is kept as a place (after `adopt`). */

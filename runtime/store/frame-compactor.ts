@@ -61,6 +61,12 @@ export class FrameCompactor {
     this.#relocate = relocate;
   }
 
+  /** Events in the frames of `places` (its `EncodedEvent`s) arrived, and `held` of them joined the history: the others count as gone. */
+  arrived(places: readonly BusEvent[], held: number): void {
+    const count = framesCount(places) - held;
+    if (count > 0) this.removed(count);
+  }
+
   /** `count` events left the history. */
   removed(count: number): void {
     this.#removed += count;
@@ -106,4 +112,19 @@ export class FrameCompactor {
     this.#relocate(moves);
     return events.length;
   }
+}
+
+/** Events in the frames the `EncodedEvent`s of `places` are in. */
+function framesCount(places: readonly BusEvent[]): number {
+  let count = 0;
+  let last: EncodedEvent['batch'] | undefined;
+  const seen = new Set<EncodedEvent['batch']>();
+  for (const place of places) {
+    if (!(place instanceof EncodedEvent)) continue;
+    const { batch } = place;
+    if (batch === last || seen.has(batch)) continue;
+    seen.add((last = batch));
+    count += batch.count;
+  }
+  return count;
 }

@@ -273,8 +273,20 @@ export class Retention implements HistoryObserver {
     if (this.#countBytes) for (let k = 0; k < adopted.length; k++) this.#resize(adopted[k]!, eventBytes(adopted[k]!), eventBytes(places[k]!));
     this.#budget?.adopted(adopted, places);
     // Events of those frames the history does not hold (removed, once delivered, before the sync) count as gone.
-    if (this.#frames !== undefined) this.#frames.removed(framesCount(places) - adopted.length);
+    this.#frames?.arrived(places, adopted.length);
     return adopted;
+  }
+
+  /**
+   * A bus's read merged: of `events` (what the station sent), `kept` joined
+   * the history. Those in frames stay places there; the frames' other
+   * events (held already, left out, the reply's queue) count as gone.
+   */
+  arrived(events: readonly BusEvent[], ...kept: ReadonlyArray<readonly BusEvent[]>): void {
+    if (this.#frames === undefined || !events.some((event) => event instanceof EncodedEvent)) return;
+    let held = 0;
+    for (const part of kept) for (const event of part) if (event instanceof EncodedEvent) held++;
+    this.#frames.arrived(events, held);
   }
 
   /** Removes what the budget chose to evict (keys: stamp and id), counting them at the sizes it kept. */
@@ -562,19 +574,6 @@ export class Retention implements HistoryObserver {
   #under(policy: AppliedPolicy): (event: BusEvent) => boolean {
     return (event) => this.policies.of(event.type) === policy;
   }
-}
-
-/** Events in the frames `places` are in. */
-function framesCount(places: readonly EncodedEvent[]): number {
-  let count = 0;
-  let last: EncodedEvent['batch'] | undefined;
-  const seen = new Set<EncodedEvent['batch']>();
-  for (const { batch } of places) {
-    if (batch === last || seen.has(batch)) continue;
-    seen.add((last = batch));
-    count += batch.count;
-  }
-  return count;
 }
 
 /** How many events must leave for `tally` to be within `limits` (at least one while bytes are over). */

@@ -20,6 +20,7 @@ import { ManualClock, createRuntime, type BusEvent, type Payload, type Side } fr
 import { ids } from '../../helpers.js';
 import { FRAME_UNSENT_EVENTS, Outbox } from '../../../runtime/bus/outbox.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+import { mergeReadHistory } from '../../../runtime/bus/read-merge.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -233,7 +234,7 @@ test('adopt - an adopted event is counted at its bytes in the frame, as a statio
   assert.equal(retention.memoryStats()!.types, {});
 });
 
-test('adopt - memory().bytes is the sum of eventBytes over what is held after every post, sync, eviction, removal and repack (property)', () => {
+test('adopt - memory().bytes is the sum of eventBytes over what is held after every post, sync, read, eviction, removal and repack (property)', () => {
   let moved = 0;
   fc.assert(
     fc.property(
@@ -244,6 +245,8 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           fc.record({ op: fc.constant('remove' as const), every: fc.integer({ min: 2, max: 5 }) }),
           fc.record({ op: fc.constant('search' as const) }),
           fc.record({ op: fc.constant('tick' as const), ms: fc.nat(30) }),
+          // Frames of FRAMED_READ_MIN_EVENTS or more are kept as places, smaller ones as objects.
+          fc.record({ op: fc.constant('read' as const), n: fc.integer({ min: 1, max: 120 }), frame: fc.constantFrom(8, 64, 128), again: fc.nat(10) }),
         ),
         { maxLength: 30 },
       ),
@@ -259,6 +262,7 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           clock,
         );
         let next = 0;
+        let read = 0;
         for (const step of ops) {
           if (step.op === 'post') {
             for (let i = 0; i < step.n; i++, next++) {
@@ -277,6 +281,13 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           } else if (step.op === 'remove') {
             // All but every `every`-th: frames left less than half held, with events to move.
             retention.remove(retention.history.snapshot().filter((_, i) => i % step.every !== 0));
+          } else if (step.op === 'read') {
+            // A read of the station: other threads' events in the reply's frames, and some this bus holds already.
+            const theirs = Array.from({ length: step.n }, (_, i) => ({ ...event(read + i), id: `1.0.${read + i}`, timestamp: clock.now() }));
+            read += step.n;
+            const again = retention.history.snapshot().filter((e) => !(e instanceof EncodedEvent)).slice(0, step.again);
+            const history = framed([...again.map((e) => plainEvents([e])[0]!), ...theirs].sort(compareEvents), step.frame, true);
+            mergeReadHistory(retention.history, retention, { batch: { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history, queue: [] } });
           } else if (step.op === 'search') {
             retention.afterSearch(retention.history.query({ types: ['user'] }));
           } else {
@@ -301,6 +312,15 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           [
             { op: 'post', n: 40, kind: 0 },
             { op: 'sync', frame: 8, part: 0 },
+            { op: 'remove', every: 3 },
+          ],
+          40_000,
+        ],
+        // A read kept in its frame among posts, then most of it removed: repacked.
+        [
+          [
+            { op: 'post', n: 20, kind: 0 },
+            { op: 'read', n: 120, frame: 128, again: 5 },
             { op: 'remove', every: 3 },
           ],
           40_000,
