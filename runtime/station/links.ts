@@ -184,7 +184,7 @@ export class DirectStationLink implements StationLink {
     const encoded = this.#transport.carriesEncoded === true;
     try {
       if (declaring !== undefined) await declaring;
-      const back = await this.#transport.carry(this.#outgoing(batch), encoded ? 'station' : this.#reader);
+      const back = await this.#transport.carry(this.#outgoing(batch), encoded && this.#reader === 'bus' ? 'busPlaces' : this.#reader);
       if (back.kind !== 'batch') throw new TypeError(`transport returned a ${back.kind} for a batch`);
       return {
         batch: this.#reader === 'bus' && !encoded ? plainBatch(back) : back,

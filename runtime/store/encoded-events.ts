@@ -19,6 +19,7 @@ import {
   eventSideAt,
   eventTimestampAt,
   eventTypeAt,
+  scanAndDecodeFrame,
   scanFrame,
   type EncodedBatch,
   type FrameLimits,
@@ -95,6 +96,21 @@ export const UNREAD_ENDPOINT: Endpoint = { processor: 0, thread: 0, generation: 
 export function scanMessage(frame: Uint8Array, limits?: Partial<FrameLimits>): WireMessage {
   const scanned = scanFrame(frame, limits);
   return scanned.kind === 'encodedBatch' ? eventBatchOf(scanned) : scanned;
+}
+
+/**
+ * `scanMessage` for a reader that needs every event of a batch as an object
+ * now (a bus's read, `read-merge.ts`): scanned and decoded in one walk
+ * (`scanAndDecodeFrame`), each `EncodedEvent` carrying its object (`plain`).
+ */
+export function scanDecodedMessage(frame: Uint8Array, limits?: Partial<FrameLimits>): WireMessage {
+  const { message, history } = scanAndDecodeFrame(frame, limits);
+  if (message.kind !== 'encodedBatch') return message;
+  const batch = eventBatchOf(message);
+  batch.history.forEach((event, i) => {
+    (event as EncodedEvent).plain = history![i];
+  });
+  return batch;
 }
 
 /** `scanMessage` of a frame the runtime wrote itself as a batch. */

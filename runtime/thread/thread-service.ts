@@ -259,8 +259,9 @@ export function createThreadService(
     // A port transfers frames without copying them: compressing would only cost CPU on both ends.
     compress: false,
     name: `thread ${options.processor}.${options.thread}`,
-    // What its buses read stays in the frames it came in (transferred: they own their buffers), kept as places there.
-    encodedEvents: true,
+    // What its buses read stays in the frames it came in (transferred: they own their buffers), kept as places
+    // there, and is delivered: scanned and decoded in one walk.
+    encodedEvents: 'decoded',
     // The processor tells this thread about the bridge and asks it to clear.
     serve: (message: WireMessage) => {
       if (message.kind === 'bridgeState') ({ direction, locked } = message);

@@ -17,7 +17,7 @@
  */
 import { FrameError, TransportError, WorkerCrashedError, fromWireError, isBusError, toWireError, type BusError } from '../../errors.js';
 import { decodeFrame, encodeFrame } from '../../schemas/codec/index.js';
-import { scanMessage } from '../store/encoded-events.js';
+import { scanDecodedMessage, scanMessage } from '../store/encoded-events.js';
 import type { Ack, EventBatch, WireMessage } from './protocol.js';
 import { batchFrames } from './transport.js';
 
@@ -67,9 +67,11 @@ export interface FrameChannelOptions {
   readonly end?: 'a' | 'b';
   /**
    * Event batches arrive as `EncodedEvent`s (verified, still bytes): for the
-   * ends whose batches go to stations. Default false: plain events, for buses.
+   * ends whose batches go to stations. `'decoded'`: the same, each event also
+   * decoded in the same walk (`scanDecodedMessage`), for a bus that keeps
+   * what it reads as places and delivers it. Default false: plain events.
    */
-  readonly encodedEvents?: boolean;
+  readonly encodedEvents?: boolean | 'decoded';
   /** The most events one frame carries; larger batches travel as several frames. Default `MAX_FRAME_EVENTS`. */
   readonly maxFrameEvents?: number;
   /**
@@ -110,7 +112,7 @@ export class FrameChannel {
   readonly #window: number;
   readonly #compress: boolean | 'auto';
   readonly #name: string;
-  readonly #encodedEvents: boolean;
+  readonly #encodedEvents: boolean | 'decoded';
   readonly #maxFrameEvents: number;
   readonly #pending = new Map<number, Pending>();
   /** The parts of batch requests whose last part has not arrived yet, by sequence number. */
@@ -241,7 +243,7 @@ export class FrameChannel {
       if (bytes === undefined) throw new TransportError(`${this.#name}: received a ${typeof data}, not a frame.`);
       this.stats.received++;
       this.stats.bytesReceived += bytes.byteLength;
-      message = this.#encodedEvents ? scanMessage(bytes) : decodeFrame(bytes);
+      message = this.#encodedEvents === false ? decodeFrame(bytes) : this.#encodedEvents === true ? scanMessage(bytes) : scanDecodedMessage(bytes);
     } catch (error) {
       // Without a readable sequence number no single request can be blamed:
       // the channel is broken, and every waiting request hears so.

@@ -6,13 +6,18 @@
  */
 import { InvalidOptionError, TransportError, isBusError } from '../../errors.js';
 import { decodeFrame, encodeFrame, resolveFrameLimits, type EncodeOptions, type FrameLimits } from '../../schemas/codec/index.js';
-import { scanMessage } from '../store/encoded-events.js';
+import { scanDecodedMessage, scanMessage } from '../store/encoded-events.js';
 import type { BusEvent } from '../../types.js';
 import type { EventBatch, WireMessage } from './protocol.js';
 import { assertKnownKeys } from '../validate.js';
 
-/** Who receives a message: a station keeps events as it received them; a bus needs them as objects. */
-export type Receiver = 'station' | 'bus';
+/**
+ * Who receives a message: a station keeps events as it received them; a bus
+ * needs them as objects. `'busPlaces'`, passed only to a transport that
+ * `carriesEncoded`: a bus that keeps a read's events as places in their
+ * frames and needs their objects too (`EncodedEvent`s carrying them).
+ */
+export type Receiver = 'station' | 'bus' | 'busPlaces';
 
 /** Carries messages across one hop. */
 export interface Transport {
@@ -106,7 +111,8 @@ export class FrameTransport implements Transport {
 
   /** Reads a frame as `receiver` sees it: a station keeps batch events encoded. */
   #read(frame: Uint8Array, receiver: Receiver): WireMessage {
-    return receiver === 'bus' ? decodeFrame(frame, this.#limits) : scanMessage(frame, this.#limits);
+    if (receiver === 'bus') return decodeFrame(frame, this.#limits);
+    return receiver === 'busPlaces' ? scanDecodedMessage(frame, this.#limits) : scanMessage(frame, this.#limits);
   }
 
   /** A batch travels as as many frames as it needs (`batchFrames`), read back in order. */

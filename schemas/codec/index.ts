@@ -47,7 +47,7 @@ export { DEFAULT_FRAME_LIMITS, resolveFrameLimits, type FrameLimits } from './li
 export { encodeForwardFrame, encodeFrame } from './encode.js';
 export { jsonBytes } from './json-writer.js';
 export { utf8Length } from './utf8.js';
-export { decodeFrame, scanFrame } from './decode.js';
+export { decodeFrame, scanAndDecodeFrame, scanFrame, type ScannedAndDecoded } from './decode.js';
 export {
   decodeEvents,
   eventIdAt,

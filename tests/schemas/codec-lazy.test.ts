@@ -29,6 +29,7 @@ import {
   eventTimestampAt,
   eventTypeAt,
   isEncodedEventRef,
+  scanAndDecodeFrame,
   scanFrame,
   type EncodedBatch,
   type EncodedEventRef,
@@ -94,6 +95,7 @@ type Agreement = 'decoded' | FrameErrorReason | 'json';
 function assertScanAgrees(frame: Uint8Array, limits?: Partial<FrameLimits>): Agreement {
   const decoded = attempt(() => decodeFrame(frame, limits));
   const scanned = attempt(() => scanFrame(frame, limits));
+  assertScanDecodeAgrees(frame, limits, decoded, scanned);
   if ('error' in decoded) {
     if ('error' in scanned) {
       assert.is(scanned.error.reason, decoded.error.reason, `${scanned.error.message} / ${decoded.error.message}`);
@@ -107,6 +109,39 @@ function assertScanAgrees(frame: Uint8Array, limits?: Partial<FrameLimits>): Agr
   if ('error' in scanned) return assert.unreachable(`scanFrame refused what decodeFrame decoded: ${scanned.error.message}`) as never;
   assertSameMessage(scanned.value, decoded.value);
   return 'decoded';
+}
+
+/**
+ * Checks `scanAndDecodeFrame` against `decodeFrame` and `scanFrame` on one
+ * frame: decodeFrame's refusal (JSON content included: it parses), or
+ * decodeFrame's message, with scanFrame's scan table.
+ */
+function assertScanDecodeAgrees(
+  frame: Uint8Array,
+  limits: Partial<FrameLimits> | undefined,
+  decoded: Outcome<WireMessage>,
+  scanned: Outcome<WireMessage | EncodedBatch>,
+): void {
+  const both = attempt(() => scanAndDecodeFrame(frame, limits));
+  if ('error' in decoded) {
+    assert.ok('error' in both, `scanAndDecodeFrame accepted what decodeFrame refused: ${decoded.error.message}`);
+    assert.is(both.error.reason, decoded.error.reason);
+    assert.is(both.error.message, decoded.error.message);
+    return;
+  }
+  if ('error' in both) return assert.unreachable(`scanAndDecodeFrame refused what decodeFrame decoded: ${both.error.message}`) as never;
+  const { message, history } = both.value;
+  if (decoded.value.kind !== 'batch') {
+    assert.equal(message, decoded.value);
+    assert.is(history, undefined);
+    return;
+  }
+  assert.equal(history, decoded.value.history);
+  assertSameMessage(message, decoded.value);
+  if ('error' in scanned) return assert.unreachable('scanFrame refused a frame decodeFrame decoded') as never;
+  const { body: _body, ...table } = message as EncodedBatch;
+  const { body: _scannedBody, ...scannedTable } = scanned.value as EncodedBatch;
+  assert.equal(table, scannedTable, 'the scan table of one walk is the scan table');
 }
 
 /** What `assertScanAgrees` found over the runs of a property, to check that the runs reached what the property is about. */
