@@ -4,6 +4,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { createRuntime, isBusError, type BusEvent } from '../../../index.js';
 import { FrameChannel, messagePortFrames, type FramePort } from '../../../runtime/wire/frame-channel.js';
 import { ChannelStationLink, STATION_THREAD, stationServer } from '../../../runtime/station/links.js';
+import { EncodedEvent } from '../../../runtime/store/encoded-events.js';
 import { splitBatch } from '../../../runtime/wire/transport.js';
 import type { EventBatch, WireMessage } from '../../../runtime/wire/protocol.js';
 import { decodeFrame } from '../../../schemas/codec/decode.js';
@@ -58,6 +59,28 @@ test('request - replies come back in order, closed by an ack', async () => {
   assert.is(a.stats.sent, 1);
   assert.is(a.stats.received, 3);
   close();
+});
+
+test("request - an end with encodedEvents: 'decoded' gets a reply's events in its frame, each carrying its decoded object", async () => {
+  const { port1, port2 } = new MessageChannel();
+  const a = new FrameChannel(messagePortFrames(port1), { end: 'a', encodedEvents: 'decoded', name: 'a' });
+  const b = new FrameChannel(messagePortFrames(port2), {
+    end: 'b',
+    name: 'b',
+    serve: (message) => (message.kind === 'syncRequest' ? [{ kind: 'batch', seq: 0, from, history: events(70), queue: events(2, 2) }] : []),
+  });
+  const replies = await a.request({ kind: 'syncRequest', seq: 0, from, side: 'external' });
+  const reply = replies[0] as EventBatch;
+  assert.is(reply.history.length, 70);
+  reply.history.forEach((event, i) => {
+    assert.ok(event instanceof EncodedEvent && event.batch.count === 70 && event.index === i, `event ${i} is its place in the frame`);
+    assert.equal(event.plain, events(70)[i]);
+  });
+  assert.equal(reply.queue, events(2, 2));
+  a.close();
+  b.close();
+  port1.close();
+  port2.close();
 });
 
 test('request - a refusal on the other end rejects with its code', async () => {

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBusError } from '../../../index.js';
 import { FrameTransport, InMemoryTransport } from '../../../internal.js';
+import { EncodedEvent } from '../../../runtime/store/encoded-events.js';
 import type { EventBatch } from '../../../runtime/wire/protocol.js';
 import type { BusEvent } from '../../../types.js';
 
@@ -63,6 +64,23 @@ test('FrameTransport - one event larger than a frame is a TransportError, not a 
   } catch (error) {
     assert.ok(isBusError(error, 'TRANSPORT_FAILED'), String(error));
   }
+});
+
+test("FrameTransport - a bus keeping places ('busPlaces') gets the events in the frames, each carrying the object a bus gets", async () => {
+  const transport = new FrameTransport({ maxBatchEvents: 100 });
+  const message = batch(events(250, (i) => (i % 2 === 0 ? { i, s: 'é'.repeat(i % 7) } : new Uint8Array([i & 255, 1, 2]))));
+  const plain = await transport.carry(message, 'bus');
+  const places = await transport.carry(message, 'busPlaces');
+  assert.ok(places.kind === 'batch' && plain.kind === 'batch');
+  assert.is(places.history.length, 250);
+  places.history.forEach((event, i) => {
+    assert.ok(event instanceof EncodedEvent, `event ${i} is a place`);
+    assert.is(event.batch.count, i < 200 ? 100 : 50);
+    assert.ok(event.plain !== undefined, `event ${i} carries its object`);
+    assert.equal(event.plain, plain.history[i]);
+    assert.is(event.timestamp, message.history[i]!.timestamp);
+  });
+  assert.equal(places.history.map((event) => (event as EncodedEvent).decoded()), message.history);
 });
 
 test('FrameTransport - options are checked', () => {
