@@ -9,16 +9,60 @@
 import { BusFullError } from '../../errors.js';
 import type { BusEvent, Endpoint, ReaderBacklog } from '../../types.js';
 import { StoredEvent } from '../store/blocks.js';
-import { EventSet, WeakEventSet } from '../store/encoded-events.js';
+import type { EncodedBatch } from '../../schemas/codec/index.js';
+import { EncodedEvent, EventSet, WeakEventSet } from '../store/encoded-events.js';
 import { EventSegment } from '../store/event-segment.js';
 import type { FrameMoves } from '../store/frame-moves.js';
 import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
+import { PackedIds } from '../store/packed-ids.js';
+
+/** The order key of an event: what a run keeps of one that moved into a compressed block. */
+type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
+
+/**
+ * Events of a run that the history moved into compressed blocks, as their
+ * stamps and ids alone (16 bytes an event; ids packed as `keysOnly` eviction
+ * queues pack them): their places would keep the frames they came in alive
+ * next to the blocks. A read finds them in the history (`Arrivals` `find`).
+ */
+export class ArrivalKeys {
+  readonly #stamps: Float64Array;
+  readonly #ids: Float64Array;
+  readonly #packed: PackedIds;
+
+  constructor(events: readonly EventKey[], packed: PackedIds) {
+    this.#stamps = new Float64Array(events.length);
+    this.#ids = new Float64Array(events.length);
+    this.#packed = packed;
+    events.forEach((event, i) => {
+      this.#stamps[i] = event.timestamp;
+      this.#ids[i] = packed.pack(event.id);
+    });
+  }
+
+  get length(): number {
+    return this.#stamps.length;
+  }
+
+  keyAt(i: number): EventKey {
+    return { timestamp: this.#stamps[i]!, id: this.#packed.unpack(this.#ids[i]!) };
+  }
+
+  slice(from: number, to = this.length): ArrivalKeys {
+    const keys: EventKey[] = [];
+    for (let i = from; i < to; i++) keys.push(this.keyAt(i));
+    return new ArrivalKeys(keys, this.#packed);
+  }
+}
 
 /** Events that arrived one after another, numbered from `first`. */
 export interface ArrivalRun {
   readonly first: number;
-  /** Kept compactly: an event still in its frame is its place there (`at(i)` makes an object for the read). */
-  readonly events: EventSegment;
+  /**
+   * Kept compactly: an event still in its frame is its place there (`at(i)` makes an object for the read); events
+   * the history moved into compressed blocks are their keys (`Arrivals.eventAt` finds them).
+   */
+  readonly events: EventSegment | ArrivalKeys;
   /** Who sent them (a `sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
   readonly source: string | undefined;
   /** The thread that sent them (an `originKey`); undefined for replays and what came from the main station. */
@@ -47,6 +91,14 @@ const STATION_READER = 0xffffffff;
  * merge adds one run.
  */
 export class Arrivals {
+  /** The history's event at a key (`EventHistory.find`); without it (no compression) no run keeps keys. */
+  readonly #find: ((key: EventKey) => BusEvent | undefined) | undefined;
+  /** Ids of the keys runs keep (shared by every `ArrivalKeys`). */
+  #packed = new PackedIds();
+  /** Events the runs keep as keys. */
+  #keyed = 0;
+  /** Removals the runs still hold (`#removed` and `#removedIds` may both name one). */
+  #removedCount = 0;
   #count = 0;
   #runs: ArrivalRun[] = [];
   /** Events the runs hold (removed ones included until the next compaction). */
@@ -70,6 +122,11 @@ export class Arrivals {
    * other threads are refused.
    */
   readonly #slowReaders = new Map<string, SlowReader>();
+
+  /** @param find the history's event at a key: given when the history compresses (`memory.compression`). */
+  constructor(find?: (key: EventKey) => BusEvent | undefined) {
+    this.#find = find;
+  }
 
   /** The last arrival number given: a read complete through it has everything. */
   get count(): number {
@@ -100,10 +157,15 @@ export class Arrivals {
     if (!keepReaders) this.#slowReaders.clear();
     for (const event of removed) {
       if (event instanceof StoredEvent) this.#removedIds.add(event.id);
-      else this.#removed.add(event);
+      else {
+        this.#removed.add(event);
+        // A key's event may have left the blocks for the segments again (an event arrived among them): known by its id.
+        if (this.#keyed > 0) this.#removedIds.add(event.id);
+      }
+      this.#removedCount++;
       this.#gone.add(event);
     }
-    if ((this.#removed.size + this.#removedIds.size) * 2 >= this.#total) this.#compact();
+    if (this.#removedCount * 2 >= this.#total) this.#compact();
   }
 
   /** Events the runs hold, removed ones included (what a compaction would go through). */
@@ -116,27 +178,96 @@ export class Arrivals {
     return (this.#removed.size === 0 || !this.#removed.has(event)) && (this.#removedIds.size === 0 || !this.#removedIds.has(event.id));
   }
 
+  /** Event `i` of `events` (a run's): a key is found in the history; undefined when it is no longer there. */
+  eventAt(events: EventSegment | ArrivalKeys, i: number): BusEvent | undefined {
+    if (events instanceof EventSegment) return events.at(i);
+    const key = events.keyAt(i);
+    return this.#removedIds.size > 0 && this.#removedIds.has(key.id) ? undefined : this.#find!(key);
+  }
+
+  /**
+   * The history moved `moved` (as it held them) into a compressed block: the
+   * runs keep those events as keys from now on, so that the frames they came
+   * in can go. Each run that refers to one of their frames is split where
+   * places and keys alternate; numbers stay.
+   */
+  compressed(moved: readonly BusEvent[]): void {
+    if (this.#find === undefined || moved.length === 0) return;
+    const set = new EventSet(moved);
+    const frames = new Set<EncodedBatch>();
+    let objects = false;
+    for (const event of moved) {
+      if (event instanceof EncodedEvent) frames.add(event.batch);
+      else objects = true;
+    }
+    const runs: ArrivalRun[] = [];
+    const some: BusEvent[] = [];
+    for (const run of this.#runs) {
+      const { events } = run;
+      some.length = 0;
+      if (!(events instanceof ArrivalKeys) && !objects) events.eventsIn(frames, some);
+      if (events instanceof ArrivalKeys || (!objects && some.length === 0)) {
+        runs.push(run);
+        continue;
+      }
+      const all = events.slice();
+      let start = 0;
+      for (let i = 1; i <= all.length; i++) {
+        const keyed = set.has(all[start]!);
+        if (i < all.length && set.has(all[i]!) === keyed) continue;
+        const part = start === 0 && i === all.length && !keyed ? events : keyed ? new ArrivalKeys(all.slice(start, i), this.#packed) : EventSegment.of(all.slice(start, i));
+        if (keyed) this.#keyed += i - start;
+        runs.push(part === events ? run : { ...run, first: run.first + start, events: part });
+        start = i;
+      }
+    }
+    this.#runs = runs;
+  }
+
   /** Rebuilds the runs without the removed events (each run split where they were); numbers stay. */
   #compact(): void {
     const runs: ArrivalRun[] = [];
     let total = 0;
+    let keyed = 0;
     for (const run of this.#runs) {
+      if (run.events instanceof ArrivalKeys) {
+        const keys = run.events;
+        let start = -1;
+        for (let i = 0; i < keys.length; i++) {
+          if (!this.#removedIds.has(keys.keyAt(i).id)) {
+            if (start < 0) start = i;
+            continue;
+          }
+          if (start >= 0) runs.push({ ...run, first: run.first + start, events: keys.slice(start, i) });
+          start = -1;
+        }
+        if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: keys.slice(start) });
+        continue;
+      }
+      const events = run.events;
       let start = -1;
-      for (let i = 0; i < run.events.length; i++) {
-        if (this.#live(run.events.at(i))) {
+      for (let i = 0; i < events.length; i++) {
+        if (this.#live(events.at(i))) {
           if (start < 0) start = i;
           continue;
         }
-        if (start >= 0) runs.push({ ...run, first: run.first + start, events: EventSegment.of(run.events.slice(start, i)) });
+        if (start >= 0) runs.push({ ...run, first: run.first + start, events: EventSegment.of(events.slice(start, i)) });
         start = -1;
       }
-      if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: EventSegment.of(run.events.slice(start)) });
+      if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: EventSegment.of(events.slice(start)) });
     }
-    for (const run of runs) total += run.events.length;
+    for (const run of runs) {
+      total += run.events.length;
+      if (run.events instanceof ArrivalKeys) keyed += run.events.length;
+    }
     this.#runs = runs;
     this.#total = total;
+    this.#keyed = keyed;
     this.#removed = new EventSet();
     this.#removedIds = new Set();
+    this.#removedCount = 0;
+    // Ids kept as strings (those that do not pack) are packed again, so that they do not pile up.
+    if (keyed === 0) this.#packed = new PackedIds();
   }
 
   /**
@@ -145,8 +276,8 @@ export class Arrivals {
    * keep the old frames, and a removal is known by its place).
    */
   relocate(moves: FrameMoves): void {
-    if (this.#removed.size > 0 || this.#removedIds.size > 0) this.#compact();
-    for (const run of this.#runs) run.events.relocate(moves);
+    if (this.#removedCount > 0) this.#compact();
+    for (const run of this.#runs) if (run.events instanceof EventSegment) run.events.relocate(moves);
   }
 
   /** The runs, oldest first (the interest tracker walks them to find what every interested reader has read). */
@@ -154,9 +285,24 @@ export class Arrivals {
     return this.#runs.slice(this.#firstRunAfter(after));
   }
 
-  /** False once `event` was removed, also after a compaction dropped it from the runs. */
+  /**
+   * False once `event` was removed, also after a compaction dropped it from
+   * the runs; an event removed from a compressed block (the history removes
+   * it as its place in the block's frame) is known by its id until then.
+   */
   isLive(event: BusEvent): boolean {
-    return !this.#gone.has(event);
+    return !this.#gone.has(event) && (this.#removedIds.size === 0 || !this.#removedIds.has(event.id));
+  }
+
+  /** @internal Bytes of the frames the runs keep alive (each buffer once): what they hold besides the history. */
+  frameBytes(): number {
+    const counts = new Map<EncodedBatch, number>();
+    for (const { events } of this.#runs) if (events instanceof EventSegment) events.countFrames(counts);
+    const buffers = new Set<ArrayBufferLike>();
+    for (const batch of counts.keys()) buffers.add(batch.body.buffer);
+    let bytes = 0;
+    for (const buffer of buffers) bytes += buffer.byteLength;
+    return bytes;
   }
 
   /**
@@ -177,8 +323,8 @@ export class Arrivals {
       // has the same key as its predecessor's, whose events it does not have.
       if (source === reader && since > 0) continue;
       for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
-        const event = events.at(i);
-        if (!this.#live(event)) continue;
+        const event = this.eventAt(events, i);
+        if (event === undefined || !this.#live(event)) continue;
         if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
         // Full, and more to read: complete through the last event taken (what the reader sent itself in between counts as read).
         if (fresh.length >= limit) return { history: fresh.sort(compareEvents), through: taken };
@@ -196,14 +342,19 @@ export class Arrivals {
    */
   deliveredFirst(history: BusEvent[], deliveredThrough: number): { history: BusEvent[]; alreadyDelivered: number } {
     const later = new EventSet();
+    // Events in blocks: the history hands them out from the block, not at the places they came in.
+    const laterIds = new Set<string>();
     for (let r = this.#firstRunAfter(deliveredThrough); r < this.#runs.length; r++) {
       const { first, events } = this.#runs[r]!;
-      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) later.add(events.at(i));
+      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) {
+        if (events instanceof EventSegment) later.add(events.at(i));
+        else laterIds.add(events.keyAt(i).id);
+      }
     }
-    if (later.size === 0) return { history, alreadyDelivered: history.length };
+    if (later.size === 0 && laterIds.size === 0) return { history, alreadyDelivered: history.length };
     const delivered: BusEvent[] = [];
     const fresh: BusEvent[] = [];
-    for (const event of history) (later.has(event) ? fresh : delivered).push(event);
+    for (const event of history) (later.has(event) || (laterIds.size > 0 && laterIds.has(event.id)) ? fresh : delivered).push(event);
     return { history: delivered.length === 0 ? fresh : delivered.concat(fresh), alreadyDelivered: delivered.length };
   }
 

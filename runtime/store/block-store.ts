@@ -100,6 +100,15 @@ export class BlockStore {
     return at >= 0 && this.#blocks[at]!.indexOf(key) >= 0;
   }
 
+  /** The live event equal to `key` in the order, if held. */
+  find(key: EventKey): BusEvent | undefined {
+    const at = this.#blockFor(key);
+    if (at < 0) return undefined;
+    const block = this.#blocks[at]!;
+    const index = block.indexOf(key);
+    return index < 0 ? undefined : block.all()[index];
+  }
+
   /** The event with this id, if held (blocks whose id filter may hold it are read, newest first). */
   get(id: string): BusEvent | undefined {
     // Hashed once, not once per block.
