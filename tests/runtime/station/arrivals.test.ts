@@ -58,7 +58,7 @@ function compressing(keepEvents: number, blockEvents: number): { history: EventH
 function framed(batch: readonly BusEvent[], seq = 0): BusEvent[] {
   const scanned = scanFrame(encodeFrame({ kind: 'batch', seq, from, history: batch, queue: [] }));
   if (scanned.kind !== 'encodedBatch') throw new Error('expected an encoded batch');
-  return eventBatchOf(scanned).history;
+  return [...eventBatchOf(scanned).history];
 }
 
 /** The buffers of the frames the history's uncompressed events came in (not those of blocks). */
