@@ -82,6 +82,9 @@ interface SlowReader {
 }
 
 
+/** Keys a limited read finds in the history at a time. */
+const RESOLVE_CHUNK = 1024;
+
 /** The `thread` of a station reader's endpoint (links.ts's `STATION_THREAD`; declared here, below the links). */
 const STATION_READER = 0xffffffff;
 
@@ -91,8 +94,8 @@ const STATION_READER = 0xffffffff;
  * merge adds one run.
  */
 export class Arrivals {
-  /** The history's event at a key (`EventHistory.find`); without it (no compression) no run keeps keys. */
-  readonly #find: ((key: EventKey) => BusEvent | undefined) | undefined;
+  /** The history's events at keys (`EventHistory.find`); without it (no compression) no run keeps keys. */
+  readonly #find: ((keys: readonly EventKey[]) => Array<BusEvent | undefined>) | undefined;
   /** Ids of the keys runs keep (shared by every `ArrivalKeys`). */
   #packed = new PackedIds();
   /** Events the runs keep as keys. */
@@ -123,8 +126,8 @@ export class Arrivals {
    */
   readonly #slowReaders = new Map<string, SlowReader>();
 
-  /** @param find the history's event at a key: given when the history compresses (`memory.compression`). */
-  constructor(find?: (key: EventKey) => BusEvent | undefined) {
+  /** @param find the history's events at keys: given when the history compresses (`memory.compression`). */
+  constructor(find?: (keys: readonly EventKey[]) => Array<BusEvent | undefined>) {
     this.#find = find;
   }
 
@@ -180,9 +183,16 @@ export class Arrivals {
 
   /** Event `i` of `events` (a run's): a key is found in the history; undefined when it is no longer there. */
   eventAt(events: EventSegment | ArrivalKeys, i: number): BusEvent | undefined {
-    if (events instanceof EventSegment) return events.at(i);
-    const key = events.keyAt(i);
-    return this.#removedIds.size > 0 && this.#removedIds.has(key.id) ? undefined : this.#find!(key);
+    return events instanceof EventSegment ? events.at(i) : this.#resolve(events, i, i + 1)[0];
+  }
+
+  /** The events of keys `from` to `to` (sorted: found in one pass), undefined where gone. */
+  #resolve(keys: ArrivalKeys, from: number, to: number): Array<BusEvent | undefined> {
+    const wanted: EventKey[] = [];
+    for (let i = from; i < to; i++) wanted.push(keys.keyAt(i));
+    const found = this.#find!(wanted);
+    if (this.#removedIds.size > 0) found.forEach((event, k) => void (event !== undefined && this.#removedIds.has(event.id) && (found[k] = undefined)));
+    return found;
   }
 
   /**
@@ -322,8 +332,16 @@ export class Arrivals {
       // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
       // has the same key as its predecessor's, whose events it does not have.
       if (source === reader && since > 0) continue;
+      let resolved: Array<BusEvent | undefined> = [];
+      let base = 0;
       for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
-        const event = this.eventAt(events, i);
+        let event: BusEvent | undefined;
+        if (events instanceof EventSegment) event = events.at(i);
+        else {
+          // Keys are found a chunk at a time: a limited read need not find a whole run.
+          if (i - base >= resolved.length) resolved = this.#resolve(events, (base = i), Math.min(events.length, i + Math.max(RESOLVE_CHUNK, limit - fresh.length)));
+          event = resolved[i - base];
+        }
         if (event === undefined || !this.#live(event)) continue;
         if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
         // Full, and more to read: complete through the last event taken (what the reader sent itself in between counts as read).

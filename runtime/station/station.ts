@@ -59,7 +59,7 @@ export class Station {
   /** Batches of events accepted from buses that the main station has not seen (local stations). */
   #unsent: BusEvent[][] = [];
   /** The order events joined the history in, so that a reader that says how far it has read gets only what came after. */
-  readonly #arrivals = new Arrivals((key) => this.#history.find(key));
+  readonly #arrivals = new Arrivals((keys) => this.#history.find(keys));
   /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
   readonly #interest: Interest;
   /** A local station's interest as its main station knows it, widened there at once (`upstream-interest.ts`). */

@@ -175,12 +175,16 @@ export class EventHistory {
     return this.#blocks?.get(id);
   }
 
-  /** The event held at `key`'s place in the order (its stamp and id), if any: in a block or a segment. */
-  find(key: Pick<BusEvent, 'timestamp' | 'id'>): BusEvent | undefined {
-    if (this.#blocks?.within(key) === true) return this.#blocks.find(key);
-    const segment = this.#segments[this.#segmentFor(key)];
-    const at = segment === undefined ? -1 : segment.indexOf(key);
-    return at < 0 ? undefined : segment!.at(at);
+  /** The events held at `keys`' places in the order (stamp and id; sorted keys are found faster), undefined where none. */
+  find(keys: ReadonlyArray<Pick<BusEvent, 'timestamp' | 'id'>>): Array<BusEvent | undefined> {
+    const blocks = this.#blocks;
+    const found = blocks === undefined ? [] : blocks.findAll(keys);
+    return keys.map((key, k) => {
+      if (found[k] !== undefined || blocks?.within(key) === true) return found[k];
+      const segment = this.#segments[this.#segmentFor(key)];
+      const at = segment === undefined ? -1 : segment.indexOf(key);
+      return at < 0 ? undefined : segment!.at(at);
+    });
   }
 
   /** True when an event with this id is held. */

@@ -49,7 +49,7 @@ test('remove - an event removed once in a compressed block is handed out no more
 /** A history that compresses by hand, and arrivals wired to it as a station wires them. */
 function compressing(keepEvents: number, blockEvents: number): { history: EventHistory; arrivals: Arrivals } {
   const history = new EventHistory({ compression: { plain: false, now: () => 0, schedule: 'manual', keepEvents, blockEvents, maxBlockBytes: 1 << 20 } });
-  const arrivals = new Arrivals((key) => history.find(key));
+  const arrivals = new Arrivals((keys) => history.find(keys));
   history.onCompressed = (moved) => arrivals.compressed(moved);
   return { history, arrivals };
 }
