@@ -26,22 +26,37 @@ type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
  * next to the blocks. A read finds them in the history (`Arrivals` `find`).
  */
 export class ArrivalKeys {
-  readonly #stamps: Float64Array;
-  readonly #ids: Float64Array;
+  #stamps: Float64Array;
+  #ids: Float64Array;
+  #length = 0;
   readonly #packed: PackedIds;
 
   constructor(events: readonly EventKey[], packed: PackedIds) {
     this.#stamps = new Float64Array(events.length);
     this.#ids = new Float64Array(events.length);
     this.#packed = packed;
-    events.forEach((event, i) => {
-      this.#stamps[i] = event.timestamp;
-      this.#ids[i] = packed.pack(event.id);
-    });
+    this.append(events);
   }
 
   get length(): number {
-    return this.#stamps.length;
+    return this.#length;
+  }
+
+  /** Adds keys at the end (the run grows: the keys that continue it). */
+  append(events: readonly EventKey[]): void {
+    if (this.#length + events.length > this.#stamps.length) {
+      const capacity = Math.max(this.#length + events.length, this.#stamps.length * 2);
+      const stamps = new Float64Array(capacity);
+      const ids = new Float64Array(capacity);
+      stamps.set(this.#stamps.subarray(0, this.#length));
+      ids.set(this.#ids.subarray(0, this.#length));
+      this.#stamps = stamps;
+      this.#ids = ids;
+    }
+    for (const event of events) {
+      this.#stamps[this.#length] = event.timestamp;
+      this.#ids[this.#length++] = this.#packed.pack(event.id);
+    }
   }
 
   keyAt(i: number): EventKey {
@@ -82,6 +97,8 @@ interface SlowReader {
 }
 
 
+/** Most keys one run of keys gets by joining those that continue it. */
+const JOINED_KEYS = 4096;
 /** Keys a limited read finds in the history at a time. */
 const RESOLVE_CHUNK = 1024;
 
@@ -100,6 +117,8 @@ export class Arrivals {
   #packed = new PackedIds();
   /** Events the runs keep as keys. */
   #keyed = 0;
+  /** Events the history moved into blocks that the runs still hold as places (`compressed`). */
+  #moved: BusEvent[] = [];
   /** Removals the runs still hold (`#removed` and `#removedIds` may both name one). */
   #removedCount = 0;
   #count = 0;
@@ -163,7 +182,7 @@ export class Arrivals {
       else {
         this.#removed.add(event);
         // A key's event may have left the blocks for the segments again (an event arrived among them): known by its id.
-        if (this.#keyed > 0) this.#removedIds.add(event.id);
+        if (this.#keyed > 0 || this.#moved.length > 0) this.#removedIds.add(event.id);
       }
       this.#removedCount++;
       this.#gone.add(event);
@@ -198,11 +217,21 @@ export class Arrivals {
   /**
    * The history moved `moved` (as it held them) into a compressed block: the
    * runs keep those events as keys from now on, so that the frames they came
-   * in can go. Each run that refers to one of their frames is split where
-   * places and keys alternate; numbers stay.
+   * in can go. That takes a pass over the runs, so it waits until as many
+   * events moved as half the runs (amortized O(1) an event); until then the
+   * runs read them at their places, which hold the same bytes.
    */
   compressed(moved: readonly BusEvent[]): void {
     if (this.#find === undefined || moved.length === 0) return;
+    for (const event of moved) this.#moved.push(event);
+    if (this.#moved.length * 2 >= this.#runs.length) this.#keyMoved();
+  }
+
+  /** Swaps the places of the events that moved into blocks for keys: each run that refers to one of their frames is split where places and keys alternate; numbers stay. */
+  #keyMoved(): void {
+    const moved = this.#moved;
+    if (moved.length === 0) return;
+    this.#moved = [];
     const set = new EventSet(moved);
     const frames = new Set<EncodedBatch>();
     let objects = false;
@@ -225,9 +254,22 @@ export class Arrivals {
       for (let i = 1; i <= all.length; i++) {
         const keyed = set.has(all[start]!);
         if (i < all.length && set.has(all[i]!) === keyed) continue;
-        const part = start === 0 && i === all.length && !keyed ? events : keyed ? new ArrivalKeys(all.slice(start, i), this.#packed) : EventSegment.of(all.slice(start, i));
         if (keyed) this.#keyed += i - start;
-        runs.push(part === events ? run : { ...run, first: run.first + start, events: part });
+        const previous = runs[runs.length - 1];
+        // Keys that continue the run before them (same sender, next numbers) join it, up to a size: few small runs of keys, not many.
+        if (
+          keyed &&
+          previous?.events instanceof ArrivalKeys &&
+          previous.source === run.source &&
+          previous.sender === run.sender &&
+          previous.first + previous.events.length === run.first + start &&
+          previous.events.length + i - start <= JOINED_KEYS
+        ) {
+          previous.events.append(all.slice(start, i));
+        } else {
+          const part = start === 0 && i === all.length && !keyed ? events : keyed ? new ArrivalKeys(all.slice(start, i), this.#packed) : EventSegment.of(all.slice(start, i));
+          runs.push(part === events ? run : { ...run, first: run.first + start, events: part });
+        }
         start = i;
       }
     }
@@ -304,8 +346,9 @@ export class Arrivals {
     return !this.#gone.has(event) && (this.#removedIds.size === 0 || !this.#removedIds.has(event.id));
   }
 
-  /** @internal Bytes of the frames the runs keep alive (each buffer once): what they hold besides the history. */
+  /** @internal Bytes of the frames the runs keep alive (each buffer once), once those of events moved into blocks are let go. */
   frameBytes(): number {
+    this.#keyMoved();
     const counts = new Map<EncodedBatch, number>();
     for (const { events } of this.#runs) if (events instanceof EventSegment) events.countFrames(counts);
     const buffers = new Set<ArrayBufferLike>();
@@ -359,6 +402,8 @@ export class Arrivals {
    * counts the first part.
    */
   deliveredFirst(history: BusEvent[], deliveredThrough: number): { history: BusEvent[]; alreadyDelivered: number } {
+    // The history hands out what is in blocks from the blocks: matched by id, as keys.
+    this.#keyMoved();
     const later = new EventSet();
     // Events in blocks: the history hands them out from the block, not at the places they came in.
     const laterIds = new Set<string>();
