@@ -217,14 +217,15 @@ export class Arrivals {
   /**
    * The history moved `moved` (as it held them) into a compressed block: the
    * runs keep those events as keys from now on, so that the frames they came
-   * in can go. That takes a pass over the runs, so it waits until as many
-   * events moved as half the runs (amortized O(1) an event); until then the
-   * runs read them at their places, which hold the same bytes.
+   * in can go. That takes a pass over the runs, and rebuilds those with
+   * places that moved, so it waits until as many events moved as half the
+   * runs and an eighth of the places they hold (amortized O(1) an event);
+   * until then the runs read them at their places, which hold the same bytes.
    */
   compressed(moved: readonly BusEvent[]): void {
     if (this.#find === undefined || moved.length === 0) return;
     for (const event of moved) this.#moved.push(event);
-    if (this.#moved.length * 2 >= this.#runs.length) this.#keyMoved();
+    if (this.#moved.length * 2 >= Math.max(this.#runs.length, (this.#total - this.#keyed) / 4)) this.#keyMoved();
   }
 
   /** Swaps the places of the events that moved into blocks for keys: each run that refers to one of their frames is split where places and keys alternate; numbers stay. */
@@ -402,10 +403,9 @@ export class Arrivals {
    * counts the first part.
    */
   deliveredFirst(history: BusEvent[], deliveredThrough: number): { history: BusEvent[]; alreadyDelivered: number } {
-    // The history hands out what is in blocks from the blocks: matched by id, as keys.
+    // The history hands out what is in blocks from the blocks, not at the places they came in: matched by id, as keys.
     this.#keyMoved();
     const later = new EventSet();
-    // Events in blocks: the history hands them out from the block, not at the places they came in.
     const laterIds = new Set<string>();
     for (let r = this.#firstRunAfter(deliveredThrough); r < this.#runs.length; r++) {
       const { first, events } = this.#runs[r]!;
