@@ -18,9 +18,11 @@ const TARGET_WAIT_MS = 10_000;
 const SETTLE_MS = 30_000;
 /**
  * The runtime's own bound on a processor's start (`processorStartDeadlineMs`, its default, said here so the
- * watchdog below follows it); its worker threads' starts have a 60 s one. A start under load may take that long
+ * watchdog below follows it); its worker threads' starts have a shorter one (`threadStartDeadlineMs`, 60 s) inside
+ * it. Every wait of `ready` is bounded by them, and a start under load may take that long
  * without being a hang: the 30 s watchdog this had took slow starts for stuck ones (measured: `ready` of this
- * runtime takes 9-10 s at load 11-13 on 2 cores, 17-18 s on one core at load 15-18).
+ * runtime takes 9-10 s at load 11-13 on 2 cores, 17-18 s on one core at load 15-18, 29 s for two on one core at load
+ * 14-20).
  */
 const START_DEADLINE_MS = 120_000;
 /** How long `ready` may take before it counts as stuck: past the runtime's start deadline, then a failed start's cleanup. */
