@@ -80,6 +80,7 @@ export type {
   InputOf,
   Inputs,
   JsonCompatible,
+  MiddlewareFailure,
   PatternMatches,
   Replies,
   ReplyOf,

@@ -12,7 +12,7 @@ import type { BusEvent, InspectionEvent } from '../types.js';
 import { DEFAULT_MAX_QUEUED } from './bus/bus-options.js';
 import type { ErrorHandler } from './bus/subscriptions.js';
 import { systemClock, type Clock } from './clock.js';
-import { checkRestartPolicy, type RestartPolicy } from './hosting/processor-threads.js';
+import { DEFAULT_THREAD_START_DEADLINE_MS, checkRestartPolicy, type RestartPolicy } from './hosting/processor-threads.js';
 import { MAX_DEADLINE_MS, checkResourceLimits } from './hosting/worker-host.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from './store/memory-policy.js';
 import { policyLimits, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './station/sync-policy.js';
@@ -71,6 +71,15 @@ export interface RuntimeOptions {
    * Default 120 000 ms.
    */
   readonly processorStartDeadlineMs?: number;
+  /**
+   * How long a worker thread of the runtime (`threadsPerProcessor`, in this
+   * process or a child processor, and each restart of one) may take to start:
+   * load its modules, the middleware modules among them, and serve. Missing it
+   * fails the start with `WORKER_CRASHED` (the worker is terminated): the
+   * first start rejects `ready`, a restart counts against `restart`.
+   * Default 60 000 ms.
+   */
+  readonly threadStartDeadlineMs?: number;
   /** How often a crashed worker thread or processor is restarted: default 5 times within 10 s each. */
   readonly restart?: RestartPolicy;
   /**
@@ -181,6 +190,7 @@ const RUNTIME_OPTIONS = [
   'processors',
   'callDeadlineMs',
   'processorStartDeadlineMs',
+  'threadStartDeadlineMs',
   'restart',
   'workerLimits',
   'processorExecArgv',
@@ -205,6 +215,7 @@ export interface ResolvedRuntimeOptions {
   /** Left to the worker host's own default when not given. */
   readonly callDeadlineMs: number | undefined;
   readonly processorStartDeadlineMs: number;
+  readonly threadStartDeadlineMs: number;
   /** Left to the supervisors' own default when not given. */
   readonly restart: RestartPolicy | undefined;
   readonly workerLimits: ResourceLimits | undefined;
@@ -275,6 +286,12 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
       ),
     );
   }
+  const threadStartDeadlineMs = options.threadStartDeadlineMs ?? DEFAULT_THREAD_START_DEADLINE_MS;
+  if (!Number.isInteger(threadStartDeadlineMs) || threadStartDeadlineMs < 1 || threadStartDeadlineMs > MAX_DEADLINE_MS) {
+    report(
+      new InvalidOptionError('threadStartDeadlineMs', `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(threadStartDeadlineMs)}.`),
+    );
+  }
   const clock = options.clock ?? systemClock;
   if (typeof clock?.now !== 'function') report(new InvalidOptionError('clock', 'expected an object with a now() method.'));
   else if (clock.setTimer !== undefined && typeof clock.setTimer !== 'function') report(new InvalidOptionError('clock', 'setTimer must be a function when given.'));
@@ -313,6 +330,7 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
     processors,
     callDeadlineMs,
     processorStartDeadlineMs,
+    threadStartDeadlineMs,
     restart: options.restart,
     workerLimits: options.workerLimits,
     processorExecArgv: Object.freeze([...processorExecArgv]),

@@ -224,6 +224,22 @@ export interface ActorFailure {
 }
 
 /**
+ * Payload of `busline.middleware.failed`: an `after` middleware threw on the
+ * event `id` of type `type` in thread `processor.thread` (the event was
+ * delivered; the thread's `onError` got the `MiddlewareFailedError` too).
+ */
+export interface MiddlewareFailure {
+  readonly type: string;
+  readonly id: string;
+  /** The middleware's `name`, or its position (`#0`, ...). */
+  readonly middleware: string;
+  /** What it threw: its message. */
+  readonly message: string;
+  readonly processor: number;
+  readonly thread: number;
+}
+
+/**
  * The runtime's own events, posted on internal buses: part of every typed
  * runtime's internal side.
  *
@@ -234,6 +250,8 @@ export interface BuslineEvents {
   readonly 'busline.thread.crashed': CrashReport;
   readonly 'busline.processor.crashed': CrashReport;
   readonly 'busline.actor.failed': ActorFailure;
+  /** An `after` middleware threw (in any thread: a worker's report reaches the root with a sync). */
+  readonly 'busline.middleware.failed': MiddlewareFailure;
   /** A history's memory budget lowered (over it) or recovered (well under it) a type's size-limit multiplier. */
   readonly 'busline.memory.multiplier': MultiplierChange;
   /** A history evicted events to meet its memory budget (one report per round). */

@@ -21,7 +21,7 @@ import type { InspectionBatch } from '../inspection/tap.js';
 /** What every child processor starts with, whichever it is. */
 export type ChildProcessorSettings = Pick<
   ProcessorInit,
-  'threads' | 'deferred' | 'maxQueued' | 'callDeadlineMs' | 'restart' | 'workerLimits' | 'sync' | 'memory' | 'metrics' | 'middleware'
+  'threads' | 'deferred' | 'maxQueued' | 'callDeadlineMs' | 'threadStartDeadlineMs' | 'restart' | 'workerLimits' | 'sync' | 'memory' | 'metrics' | 'middleware'
 >;
 
 /** What the child processors need from the root. */

@@ -180,6 +180,7 @@ export class ProcessorNode implements StationHost {
       maxQueued: this.#init.maxQueued,
       bridge: () => this.#direction,
       ...(this.#init.callDeadlineMs === undefined ? {} : { callDeadlineMs: this.#init.callDeadlineMs }),
+      ...(this.#init.threadStartDeadlineMs === undefined ? {} : { startDeadlineMs: this.#init.threadStartDeadlineMs }),
       ...(this.#init.restart === undefined ? {} : { restart: this.#init.restart }),
       onCrash: (thread, exit, restarted) =>
         // A report that cannot be posted (thread 0 stopping, its bus full) is not worth this processor.

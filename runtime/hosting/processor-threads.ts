@@ -59,6 +59,13 @@ export function checkRestartPolicy(policy: unknown, option: string): asserts pol
   }
 }
 
+/**
+ * How long a worker thread of the runtime may take to start (load its modules, the middleware ones included,
+ * and serve) by default. Loading the TypeScript sources on a busy 2-core machine can take seconds: a slow start
+ * is not a hang. What it guards against is a start that never ends, which would hold `runtime.ready` forever.
+ */
+export const DEFAULT_THREAD_START_DEADLINE_MS = 60_000;
+
 /** The default restart policy: 5 restarts within 10 s, per thread. */
 export const DEFAULT_RESTART_POLICY: RestartPolicy = Object.freeze({ maxRestarts: 5, withinMs: 10_000 });
 
@@ -73,6 +80,8 @@ export interface WorkerThreadOptions {
   /** The bridge's direction now: a restarted thread starts with the current one. */
   readonly bridge: () => BridgeDirection;
   readonly callDeadlineMs?: number;
+  /** How long each worker may take to start; `DEFAULT_THREAD_START_DEADLINE_MS` when not given. */
+  readonly startDeadlineMs?: number;
   readonly restart?: RestartPolicy;
   /** The automatic sync policy, if any: each worker syncs its own buses. */
   readonly sync?: SyncPolicy;
@@ -157,8 +166,7 @@ async function superviseThread(
     return startWorker<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,
       workerData,
-      // Loading the TypeScript sources (tests) on a busy 2-core machine can take seconds; a start is not a hang.
-      startDeadlineMs: 60_000,
+      startDeadlineMs: options.startDeadlineMs ?? DEFAULT_THREAD_START_DEADLINE_MS,
       ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       ...(inspection === undefined ? {} : { transfer: [inspection.port2] }),

@@ -9,16 +9,75 @@
 import { BusFullError } from '../../errors.js';
 import type { BusEvent, Endpoint, ReaderBacklog } from '../../types.js';
 import { StoredEvent } from '../store/blocks.js';
-import { EventSet, WeakEventSet } from '../store/encoded-events.js';
+import type { EncodedBatch } from '../../schemas/codec/index.js';
+import { EncodedEvent, EventSet, WeakEventSet } from '../store/encoded-events.js';
 import { EventSegment } from '../store/event-segment.js';
 import type { FrameMoves } from '../store/frame-moves.js';
 import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
+import { PackedIds } from '../store/packed-ids.js';
+
+/** The order key of an event: what a run keeps of one that moved into a compressed block. */
+type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
+
+/**
+ * Events of a run that the history moved into compressed blocks, as their
+ * stamps and ids alone (16 bytes an event; ids packed as `keysOnly` eviction
+ * queues pack them): their places would keep the frames they came in alive
+ * next to the blocks. A read finds them in the history (`Arrivals` `find`).
+ */
+export class ArrivalKeys {
+  #stamps: Float64Array;
+  #ids: Float64Array;
+  #length = 0;
+  readonly #packed: PackedIds;
+
+  constructor(events: readonly EventKey[], packed: PackedIds) {
+    this.#stamps = new Float64Array(events.length);
+    this.#ids = new Float64Array(events.length);
+    this.#packed = packed;
+    this.append(events);
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Adds keys at the end (the run grows: the keys that continue it). */
+  append(events: readonly EventKey[]): void {
+    if (this.#length + events.length > this.#stamps.length) {
+      const capacity = Math.max(this.#length + events.length, this.#stamps.length * 2);
+      const stamps = new Float64Array(capacity);
+      const ids = new Float64Array(capacity);
+      stamps.set(this.#stamps.subarray(0, this.#length));
+      ids.set(this.#ids.subarray(0, this.#length));
+      this.#stamps = stamps;
+      this.#ids = ids;
+    }
+    for (const event of events) {
+      this.#stamps[this.#length] = event.timestamp;
+      this.#ids[this.#length++] = this.#packed.pack(event.id);
+    }
+  }
+
+  keyAt(i: number): EventKey {
+    return { timestamp: this.#stamps[i]!, id: this.#packed.unpack(this.#ids[i]!) };
+  }
+
+  slice(from: number, to = this.length): ArrivalKeys {
+    const keys: EventKey[] = [];
+    for (let i = from; i < to; i++) keys.push(this.keyAt(i));
+    return new ArrivalKeys(keys, this.#packed);
+  }
+}
 
 /** Events that arrived one after another, numbered from `first`. */
 export interface ArrivalRun {
   readonly first: number;
-  /** Kept compactly: an event still in its frame is its place there (`at(i)` makes an object for the read). */
-  readonly events: EventSegment;
+  /**
+   * Kept compactly: an event still in its frame is its place there (`at(i)` makes an object for the read); events
+   * the history moved into compressed blocks are their keys (`Arrivals.eventAt` finds them).
+   */
+  readonly events: EventSegment | ArrivalKeys;
   /** Who sent them (a `sourceKey`), when they came in one batch from one bus or station; undefined for replays. */
   readonly source: string | undefined;
   /** The thread that sent them (an `originKey`); undefined for replays and what came from the main station. */
@@ -38,6 +97,11 @@ interface SlowReader {
 }
 
 
+/** Most keys one run of keys gets by joining those that continue it. */
+const JOINED_KEYS = 4096;
+/** Keys a limited read finds in the history at a time. */
+const RESOLVE_CHUNK = 1024;
+
 /** The `thread` of a station reader's endpoint (links.ts's `STATION_THREAD`; declared here, below the links). */
 const STATION_READER = 0xffffffff;
 
@@ -47,6 +111,16 @@ const STATION_READER = 0xffffffff;
  * merge adds one run.
  */
 export class Arrivals {
+  /** The history's events at keys (`EventHistory.find`); without it (no compression) no run keeps keys. */
+  readonly #find: ((keys: readonly EventKey[]) => Array<BusEvent | undefined>) | undefined;
+  /** Ids of the keys runs keep (shared by every `ArrivalKeys`). */
+  #packed = new PackedIds();
+  /** Events the runs keep as keys. */
+  #keyed = 0;
+  /** Events the history moved into blocks that the runs still hold as places (`compressed`). */
+  #moved: BusEvent[] = [];
+  /** Removals the runs still hold (`#removed` and `#removedIds` may both name one). */
+  #removedCount = 0;
   #count = 0;
   #runs: ArrivalRun[] = [];
   /** Events the runs hold (removed ones included until the next compaction). */
@@ -70,6 +144,11 @@ export class Arrivals {
    * other threads are refused.
    */
   readonly #slowReaders = new Map<string, SlowReader>();
+
+  /** @param find the history's events at keys: given when the history compresses (`memory.compression`). */
+  constructor(find?: (keys: readonly EventKey[]) => Array<BusEvent | undefined>) {
+    this.#find = find;
+  }
 
   /** The last arrival number given: a read complete through it has everything. */
   get count(): number {
@@ -100,10 +179,15 @@ export class Arrivals {
     if (!keepReaders) this.#slowReaders.clear();
     for (const event of removed) {
       if (event instanceof StoredEvent) this.#removedIds.add(event.id);
-      else this.#removed.add(event);
+      else {
+        this.#removed.add(event);
+        // A key's event may have left the blocks for the segments again (an event arrived among them): known by its id.
+        if (this.#keyed > 0 || this.#moved.length > 0) this.#removedIds.add(event.id);
+      }
+      this.#removedCount++;
       this.#gone.add(event);
     }
-    if ((this.#removed.size + this.#removedIds.size) * 2 >= this.#total) this.#compact();
+    if (this.#removedCount * 2 >= this.#total) this.#compact();
   }
 
   /** Events the runs hold, removed ones included (what a compaction would go through). */
@@ -116,27 +200,127 @@ export class Arrivals {
     return (this.#removed.size === 0 || !this.#removed.has(event)) && (this.#removedIds.size === 0 || !this.#removedIds.has(event.id));
   }
 
+  /** Event `i` of `events` (a run's): a key is found in the history; undefined when it is no longer there. */
+  eventAt(events: EventSegment | ArrivalKeys, i: number): BusEvent | undefined {
+    return events instanceof EventSegment ? events.at(i) : this.#resolve(events, i, i + 1)[0];
+  }
+
+  /** The events of keys `from` to `to` (sorted: found in one pass), undefined where gone. */
+  #resolve(keys: ArrivalKeys, from: number, to: number): Array<BusEvent | undefined> {
+    const wanted: EventKey[] = [];
+    for (let i = from; i < to; i++) wanted.push(keys.keyAt(i));
+    const found = this.#find!(wanted);
+    if (this.#removedIds.size > 0) found.forEach((event, k) => void (event !== undefined && this.#removedIds.has(event.id) && (found[k] = undefined)));
+    return found;
+  }
+
+  /**
+   * The history moved `moved` (as it held them) into a compressed block: the
+   * runs keep those events as keys from now on, so that the frames they came
+   * in can go. That takes a pass over the runs, and rebuilds those with
+   * places that moved, so it waits until as many events moved as half the
+   * runs and an eighth of the places they hold (amortized O(1) an event);
+   * until then the runs read them at their places, which hold the same bytes.
+   */
+  compressed(moved: readonly BusEvent[]): void {
+    if (this.#find === undefined || moved.length === 0) return;
+    for (const event of moved) this.#moved.push(event);
+    if (this.#moved.length * 2 >= Math.max(this.#runs.length, (this.#total - this.#keyed) / 4)) this.#keyMoved();
+  }
+
+  /** Swaps the places of the events that moved into blocks for keys: each run that refers to one of their frames is split where places and keys alternate; numbers stay. */
+  #keyMoved(): void {
+    const moved = this.#moved;
+    if (moved.length === 0) return;
+    this.#moved = [];
+    const set = new EventSet(moved);
+    const frames = new Set<EncodedBatch>();
+    let objects = false;
+    for (const event of moved) {
+      if (event instanceof EncodedEvent) frames.add(event.batch);
+      else objects = true;
+    }
+    const runs: ArrivalRun[] = [];
+    const some: BusEvent[] = [];
+    for (const run of this.#runs) {
+      const { events } = run;
+      some.length = 0;
+      if (!(events instanceof ArrivalKeys) && !objects) events.eventsIn(frames, some);
+      if (events instanceof ArrivalKeys || (!objects && some.length === 0)) {
+        runs.push(run);
+        continue;
+      }
+      const all = events.slice();
+      let start = 0;
+      for (let i = 1; i <= all.length; i++) {
+        const keyed = set.has(all[start]!);
+        if (i < all.length && set.has(all[i]!) === keyed) continue;
+        if (keyed) this.#keyed += i - start;
+        const previous = runs[runs.length - 1];
+        // Keys that continue the run before them (same sender, next numbers) join it, up to a size: few small runs of keys, not many.
+        if (
+          keyed &&
+          previous?.events instanceof ArrivalKeys &&
+          previous.source === run.source &&
+          previous.sender === run.sender &&
+          previous.first + previous.events.length === run.first + start &&
+          previous.events.length + i - start <= JOINED_KEYS
+        ) {
+          previous.events.append(all.slice(start, i));
+        } else {
+          const part = start === 0 && i === all.length && !keyed ? events : keyed ? new ArrivalKeys(all.slice(start, i), this.#packed) : EventSegment.of(all.slice(start, i));
+          runs.push(part === events ? run : { ...run, first: run.first + start, events: part });
+        }
+        start = i;
+      }
+    }
+    this.#runs = runs;
+  }
+
   /** Rebuilds the runs without the removed events (each run split where they were); numbers stay. */
   #compact(): void {
     const runs: ArrivalRun[] = [];
     let total = 0;
+    let keyed = 0;
     for (const run of this.#runs) {
+      if (run.events instanceof ArrivalKeys) {
+        const keys = run.events;
+        let start = -1;
+        for (let i = 0; i < keys.length; i++) {
+          if (!this.#removedIds.has(keys.keyAt(i).id)) {
+            if (start < 0) start = i;
+            continue;
+          }
+          if (start >= 0) runs.push({ ...run, first: run.first + start, events: keys.slice(start, i) });
+          start = -1;
+        }
+        if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: keys.slice(start) });
+        continue;
+      }
+      const events = run.events;
       let start = -1;
-      for (let i = 0; i < run.events.length; i++) {
-        if (this.#live(run.events.at(i))) {
+      for (let i = 0; i < events.length; i++) {
+        if (this.#live(events.at(i))) {
           if (start < 0) start = i;
           continue;
         }
-        if (start >= 0) runs.push({ ...run, first: run.first + start, events: EventSegment.of(run.events.slice(start, i)) });
+        if (start >= 0) runs.push({ ...run, first: run.first + start, events: EventSegment.of(events.slice(start, i)) });
         start = -1;
       }
-      if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: EventSegment.of(run.events.slice(start)) });
+      if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: EventSegment.of(events.slice(start)) });
     }
-    for (const run of runs) total += run.events.length;
+    for (const run of runs) {
+      total += run.events.length;
+      if (run.events instanceof ArrivalKeys) keyed += run.events.length;
+    }
     this.#runs = runs;
     this.#total = total;
+    this.#keyed = keyed;
     this.#removed = new EventSet();
     this.#removedIds = new Set();
+    this.#removedCount = 0;
+    // Ids kept as strings (those that do not pack) are packed again, so that they do not pile up.
+    if (keyed === 0) this.#packed = new PackedIds();
   }
 
   /**
@@ -145,8 +329,8 @@ export class Arrivals {
    * keep the old frames, and a removal is known by its place).
    */
   relocate(moves: FrameMoves): void {
-    if (this.#removed.size > 0 || this.#removedIds.size > 0) this.#compact();
-    for (const run of this.#runs) run.events.relocate(moves);
+    if (this.#removedCount > 0) this.#compact();
+    for (const run of this.#runs) if (run.events instanceof EventSegment) run.events.relocate(moves);
   }
 
   /** The runs, oldest first (the interest tracker walks them to find what every interested reader has read). */
@@ -154,9 +338,25 @@ export class Arrivals {
     return this.#runs.slice(this.#firstRunAfter(after));
   }
 
-  /** False once `event` was removed, also after a compaction dropped it from the runs. */
+  /**
+   * False once `event` was removed, also after a compaction dropped it from
+   * the runs; an event removed from a compressed block (the history removes
+   * it as its place in the block's frame) is known by its id until then.
+   */
   isLive(event: BusEvent): boolean {
-    return !this.#gone.has(event);
+    return !this.#gone.has(event) && (this.#removedIds.size === 0 || !this.#removedIds.has(event.id));
+  }
+
+  /** @internal Bytes of the frames the runs keep alive (each buffer once), once those of events moved into blocks are let go. */
+  frameBytes(): number {
+    this.#keyMoved();
+    const counts = new Map<EncodedBatch, number>();
+    for (const { events } of this.#runs) if (events instanceof EventSegment) events.countFrames(counts);
+    const buffers = new Set<ArrayBufferLike>();
+    for (const batch of counts.keys()) buffers.add(batch.body.buffer);
+    let bytes = 0;
+    for (const buffer of buffers) bytes += buffer.byteLength;
+    return bytes;
   }
 
   /**
@@ -176,9 +376,17 @@ export class Arrivals {
       // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
       // has the same key as its predecessor's, whose events it does not have.
       if (source === reader && since > 0) continue;
+      let resolved: Array<BusEvent | undefined> = [];
+      let base = 0;
       for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
-        const event = events.at(i);
-        if (!this.#live(event)) continue;
+        let event: BusEvent | undefined;
+        if (events instanceof EventSegment) event = events.at(i);
+        else {
+          // Keys are found a chunk at a time: a limited read need not find a whole run.
+          if (i - base >= resolved.length) resolved = this.#resolve(events, (base = i), Math.min(events.length, i + Math.max(RESOLVE_CHUNK, limit - fresh.length)));
+          event = resolved[i - base];
+        }
+        if (event === undefined || !this.#live(event)) continue;
         if (types !== undefined && !typeMatchesAny(types, event.type)) continue;
         // Full, and more to read: complete through the last event taken (what the reader sent itself in between counts as read).
         if (fresh.length >= limit) return { history: fresh.sort(compareEvents), through: taken };
@@ -195,15 +403,21 @@ export class Arrivals {
    * counts the first part.
    */
   deliveredFirst(history: BusEvent[], deliveredThrough: number): { history: BusEvent[]; alreadyDelivered: number } {
+    // The history hands out what is in blocks from the blocks, not at the places they came in: matched by id, as keys.
+    this.#keyMoved();
     const later = new EventSet();
+    const laterIds = new Set<string>();
     for (let r = this.#firstRunAfter(deliveredThrough); r < this.#runs.length; r++) {
       const { first, events } = this.#runs[r]!;
-      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) later.add(events.at(i));
+      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) {
+        if (events instanceof EventSegment) later.add(events.at(i));
+        else laterIds.add(events.keyAt(i).id);
+      }
     }
-    if (later.size === 0) return { history, alreadyDelivered: history.length };
+    if (later.size === 0 && laterIds.size === 0) return { history, alreadyDelivered: history.length };
     const delivered: BusEvent[] = [];
     const fresh: BusEvent[] = [];
-    for (const event of history) (later.has(event) ? fresh : delivered).push(event);
+    for (const event of history) (later.has(event) || (laterIds.size > 0 && laterIds.has(event.id)) ? fresh : delivered).push(event);
     return { history: delivered.length === 0 ? fresh : delivered.concat(fresh), alreadyDelivered: delivered.length };
   }
 

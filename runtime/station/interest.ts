@@ -265,8 +265,8 @@ export class Interest {
     if (arrivals.count > this.#scanned) {
       for (const { first, events, sender } of arrivals.runsAfter(this.#scanned)) {
         for (let i = Math.max(0, this.#scanned + 1 - first); i < events.length; i++) {
-          const event = events.at(i);
-          if (!arrivals.isLive(event) || !this.#policies.removesAfterDelivery(event.type)) continue;
+          const event = arrivals.eventAt(events, i);
+          if (event === undefined || !arrivals.isLive(event) || !this.#policies.removesAfterDelivery(event.type)) continue;
           this.#file({ arrival: first + i, event, sender }, released);
         }
       }

@@ -59,7 +59,7 @@ export class Station {
   /** Batches of events accepted from buses that the main station has not seen (local stations). */
   #unsent: BusEvent[][] = [];
   /** The order events joined the history in, so that a reader that says how far it has read gets only what came after. */
-  readonly #arrivals = new Arrivals();
+  readonly #arrivals = new Arrivals((keys) => this.#history.find(keys));
   /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
   readonly #interest: Interest;
   /** A local station's interest as its main station knows it, widened there at once (`upstream-interest.ts`). */
@@ -92,6 +92,7 @@ export class Station {
     this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', blocks: { plain: false }, name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
     this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
+    this.#history.onCompressed = (events) => this.#arrivals.compressed(events);
     this.#interest = new Interest(side, this.#retention.policies, kind === 'main');
     this.#upstream = kind === 'main' ? undefined : new UpstreamInterest(this.#interest, (interest) => host.mainLink(side).serve(declaration(this.#endpoint(), side, interest)));
   }

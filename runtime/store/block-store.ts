@@ -5,7 +5,7 @@
  */
 import type { BusEvent } from '../../types.js';
 import { EventBlock, idHashes, type BlockFormat, type EventKey } from './blocks.js';
-import { compareEvents, type HistoryQuery } from './history-query.js';
+import { compareEvents, lowerBound, type HistoryQuery } from './history-query.js';
 
 /** Told of each event that leaves a block, with the size its history counted it at (if it counts sizes). */
 export type BlockRemoval = (event: BusEvent, bytes: number | undefined) => void;
@@ -98,6 +98,44 @@ export class BlockStore {
   holds(key: EventKey): boolean {
     const at = this.#blockFor(key);
     return at >= 0 && this.#blocks[at]!.indexOf(key) >= 0;
+  }
+
+  /**
+   * The live events equal to `keys` in the order, undefined where none is
+   * held. Sorted keys (an arrival run's) are found in one pass over the
+   * blocks they fall in, without their id filters; others one by one.
+   */
+  findAll(keys: readonly EventKey[]): Array<BusEvent | undefined> {
+    const found = new Array<BusEvent | undefined>(keys.length);
+    let at = -1;
+    let all: readonly BusEvent[] = [];
+    let position = 0;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      if (!this.within(key)) continue;
+      if (k > 0 && compareEvents(keys[k - 1]!, key) > 0) at = -1;
+      // Onto the block that may hold it: the next ones, while they start at or before it.
+      const next = at >= 0 && compareEvents(this.#blocks[at]!.first, key) <= 0 ? this.#nextBlockFor(at, key) : this.#blockFor(key);
+      if (next < 0) continue;
+      if (next !== at) {
+        at = next;
+        all = this.#blocks[at]!.all();
+        position = 0;
+      }
+      // A run's next key is most often the block's next event.
+      const stop = Math.min(all.length, position + 8);
+      while (position < stop && compareEvents(all[position]!, key) < 0) position++;
+      if (position === stop && stop < all.length) position = lowerBound(all, key, position);
+      if (position < all.length && compareEvents(all[position]!, key) === 0 && this.#blocks[at]!.isLive(position)) found[k] = all[position];
+    }
+    return found;
+  }
+
+  /** From block `at` (which starts at or before `key`), the last block that starts at or before it. */
+  #nextBlockFor(at: number, key: EventKey): number {
+    const blocks = this.#blocks;
+    while (at + 1 < blocks.length && compareEvents(blocks[at + 1]!.first, key) <= 0) at++;
+    return at;
   }
 
   /** The event with this id, if held (blocks whose id filter may hold it are read, newest first). */

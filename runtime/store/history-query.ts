@@ -49,9 +49,8 @@ export function matchesQuery(query: HistoryQuery, event: BusEvent): boolean {
   return true;
 }
 
-/** The first index in sorted `events` whose event is not before `event`. */
-export function lowerBound(events: readonly BusEvent[], event: Pick<BusEvent, 'timestamp' | 'id'>): number {
-  let low = 0;
+/** The first index in sorted `events` whose event is not before `event` (none before `low`, if given). */
+export function lowerBound(events: readonly BusEvent[], event: Pick<BusEvent, 'timestamp' | 'id'>, low = 0): number {
   let high = events.length;
   while (low < high) {
     const mid = (low + high) >>> 1;

@@ -97,6 +97,8 @@ export class EventHistory {
   #size = 0;
   /** The codes of the index keys, once a query needed them; every segment is indexed from then on. */
   #indices: HistoryIndices | undefined;
+  /** @internal Told which events (as they were held) a compression step moved into a block: a station's arrival runs let go of their places. */
+  onCompressed: ((events: readonly BusEvent[]) => void) | undefined;
   /** The compressed oldest events; every one of them is before every event in `#segments`. */
   readonly #blocks: BlockStore | undefined;
   readonly #compression: (Required<CompressionOptions> & HistoryCompression) | undefined;
@@ -171,6 +173,18 @@ export class EventHistory {
       if (at >= 0) return segment.at(at);
     }
     return this.#blocks?.get(id);
+  }
+
+  /** The events held at `keys`' places in the order (stamp and id; sorted keys are found faster), undefined where none. */
+  find(keys: ReadonlyArray<Pick<BusEvent, 'timestamp' | 'id'>>): Array<BusEvent | undefined> {
+    const blocks = this.#blocks;
+    const found = blocks === undefined ? [] : blocks.findAll(keys);
+    return keys.map((key, k) => {
+      if (found[k] !== undefined || blocks?.within(key) === true) return found[k];
+      const segment = this.#segments[this.#segmentFor(key)];
+      const at = segment === undefined ? -1 : segment.indexOf(key);
+      return at < 0 ? undefined : segment!.at(at);
+    });
   }
 
   /** True when an event with this id is held. */
@@ -539,6 +553,7 @@ export class EventHistory {
     }
     this.#dropOldest(count);
     this.#blocks!.append(block);
+    this.onCompressed?.(count === oldest.length ? oldest : oldest.slice(0, count));
     return true;
   }
 

@@ -313,7 +313,8 @@ export function createThreadService(
       return running;
     },
     // A function cannot cross threads, so the root's onError cannot run here. The subscribers of a
-    // worker are user actors (runtime.spawn), whose failures are reported as busline.actor.failed.
+    // worker are user actors (runtime.spawn), whose failures are reported as busline.actor.failed; a
+    // throwing after middleware is also posted as busline.middleware.failed (see Thread).
     subscriberErrorHandler: (error, event) => {
       console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) failed:`, error);
     },

@@ -2,7 +2,8 @@
  * A thread's share of the runtime: its two buses (one per side), the
  * subscriptions that outlive bus generations, its clock and id sequence.
  */
-import { SIDES, type Side } from '../../types.js';
+import { MiddlewareFailedError } from '../../errors.js';
+import { SIDES, type BusEvent, type Side } from '../../types.js';
 import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
 import type { BusThread } from '../bus/bus-thread.js';
@@ -17,6 +18,9 @@ import { UserActors, type ActorThread } from '../actors/user-actors.js';
 /** `0` to `999`, and the same with leading zeros (`000` to `999`): the last digits of event ids. */
 const DIGITS: readonly string[] = Array.from({ length: 1_000 }, (_, n) => String(n));
 const PADDED_DIGITS: readonly string[] = DIGITS.map((digits) => digits.padStart(3, '0'));
+
+/** The internal event that reports a throwing `after` middleware. */
+const MIDDLEWARE_FAILED = 'busline.middleware.failed';
 
 /**
  * One thread (a worker, or a processor's main thread). Not part of the public
@@ -64,7 +68,8 @@ export class Thread implements BusThread<Bus>, ActorThread {
     const onError = host.subscriberErrorHandler;
     this.#subscriptions = { internal: new Subscriptions(onError), external: new Subscriptions(onError) };
     const middleware = host.middleware ?? [];
-    this.#pipelines = { internal: new Pipeline(middleware, onError), external: new Pipeline(middleware, onError) };
+    const middlewareFailed = (error: unknown, event: BusEvent) => this.#middlewareFailed(error, event);
+    this.#pipelines = { internal: new Pipeline(middleware, middlewareFailed), external: new Pipeline(middleware, middlewareFailed) };
     for (const side of SIDES) {
       if (host.metrics !== undefined) this.#subscriptions[side].metrics = new BusMetrics(`${processor}.${index}`, side);
       this.#subscriptions[side].onSettled = () => busControl.subscribersSettled(this.#buses[side]);
@@ -84,6 +89,33 @@ export class Thread implements BusThread<Bus>, ActorThread {
   /** The thread's current bus of `side`. */
   bus(side: Side): Bus {
     return this.#buses[side];
+  }
+
+  /**
+   * An `after` middleware threw: this thread's `onError` is told, and the
+   * application too, by a `busline.middleware.failed` on this thread's
+   * internal bus. In a worker `onError` only logs (the root's function cannot
+   * run there); the event reaches the root with a sync, as a crash report does.
+   */
+  #middlewareFailed(error: unknown, event: BusEvent): void {
+    // Never about its own report: a middleware whose after() always throws would report forever.
+    if (error instanceof MiddlewareFailedError && event.type !== MIDDLEWARE_FAILED) {
+      const cause: unknown = error.cause;
+      const payload = {
+        type: event.type,
+        id: event.id,
+        middleware: error.middleware,
+        message: cause instanceof Error ? cause.message : String(cause),
+        processor: this.processor,
+        thread: this.index,
+      };
+      try {
+        this.bus('internal').post(MIDDLEWARE_FAILED, payload, { priority: 'immediate' });
+      } catch {
+        // The thread has halted, or a before() refused the report: onError is still told.
+      }
+    }
+    this.host.subscriberErrorHandler(error, event);
   }
 
   /** Replaces `bus` with a new generation and returns it. */

@@ -114,6 +114,8 @@ export interface ProcessorInit {
   readonly maxQueued: number;
   readonly bridge: BridgeDirection;
   readonly callDeadlineMs?: number;
+  /** How long each of its worker threads may take to start (`threadStartDeadlineMs`). */
+  readonly threadStartDeadlineMs?: number;
   readonly restart?: { readonly maxRestarts: number; readonly withinMs: number };
   /** Heap limits of each worker thread (Node's `resourceLimits`). */
   readonly workerLimits?: { readonly maxOldGenerationSizeMb?: number; readonly maxYoungGenerationSizeMb?: number };

@@ -40,6 +40,8 @@ export interface RunReport {
   readonly unhealthy: string[];
   /** Calls or steps that never settled. */
   readonly stuck: string[];
+  /** The runtime did not start: `ready` rejected (a start deadline missed, a processor that could not start), with why. */
+  readonly notStarted: string[];
   /** Uncaught exceptions and unhandled rejections in this (the root) process. */
   readonly rootErrors: string[];
   /** Processors that died of something other than the chaos's SIGKILL (a worker's fault must take down that worker alone). */
@@ -63,6 +65,7 @@ export function runPassed(report: RunReport): boolean {
       report.leftover.length +
       report.unhealthy.length +
       report.stuck.length +
+      report.notStarted.length +
       report.rootErrors.length +
       report.collateral.length ===
     0
@@ -83,6 +86,7 @@ export function describeRun(report: RunReport): string {
     report.leftover.length > 0 ? `leftover: ${report.leftover.map((p) => `${p.pid} (…${p.command.slice(-60)})`).join(', ')}` : '',
     report.unhealthy.length > 0 ? `unhealthy: ${report.unhealthy.join('; ')}` : '',
     report.stuck.length > 0 ? `stuck: ${report.stuck.join('; ')}` : '',
+    report.notStarted.length > 0 ? `did not start: ${report.notStarted.join('; ')}` : '',
     report.rootErrors.length > 0 ? `root errors: ${report.rootErrors.join('; ')}` : '',
     report.collateral.length > 0 ? `collateral crashes: ${report.collateral.join('; ')}` : '',
   ].filter(Boolean);
@@ -115,6 +119,7 @@ export function summarize(reports: readonly RunReport[]): string {
     `leftover processes: ${sum((r) => r.leftover.length)}`,
     `unhealthy: ${sum((r) => r.unhealthy.length)} (threads or stations not back within ${HEAL_MS / 1000} s)`,
     `stuck: ${sum((r) => r.stuck.length)}`,
+    `did not start: ${sum((r) => r.notStarted.length)} (runtime.ready rejected)`,
     `root errors: ${sum((r) => r.rootErrors.length)}`,
     `collateral processor crashes: ${sum((r) => r.collateral.length)} (not the chaos's SIGKILL)`,
   ];

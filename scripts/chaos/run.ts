@@ -16,6 +16,17 @@ const LOAD_TYPE = 'chaos.load';
 const TARGET_WAIT_MS = 10_000;
 /** How long anything that must settle (the load, `stop()`) may take before it counts as stuck. */
 const SETTLE_MS = 30_000;
+/**
+ * The runtime's own bound on a processor's start (`processorStartDeadlineMs`, its default, said here so the
+ * watchdog below follows it); its worker threads' starts have a shorter one (`threadStartDeadlineMs`, 60 s) inside
+ * it. Every wait of `ready` is bounded by them, and a start under load may take that long
+ * without being a hang: the 30 s watchdog this had took slow starts for stuck ones (measured: `ready` of this
+ * runtime takes 9-10 s at load 11-13 on 2 cores, 17-18 s on one core at load 15-18, 29 s for two on one core at load
+ * 14-20).
+ */
+const START_DEADLINE_MS = 120_000;
+/** How long `ready` may take before it counts as stuck: past the runtime's start deadline, then a failed start's cleanup. */
+const READY_MS = START_DEADLINE_MS + SETTLE_MS;
 
 /** Options of `runChaos`. */
 export interface ChaosOptions {
@@ -113,6 +124,7 @@ async function runOnce(seed: number, killRange: readonly [number, number]): Prom
     leftover: [],
     unhealthy: [],
     stuck: [],
+    notStarted: [],
     rootErrors: [],
     collateral: [],
     crashReports: [],
@@ -144,10 +156,23 @@ async function runOnce(seed: number, killRange: readonly [number, number]): Prom
       workerLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 },
       // Chaos tests recovery, not the budget: a budget that runs out would end the run as unhealthy.
       restart: { maxRestarts: 10, withinMs: 10_000 },
+      processorStartDeadlineMs: START_DEADLINE_MS,
     });
-    const ready = await within(runtime.ready, SETTLE_MS);
+    // A slow start (its time is the `ready` phase) is not a hang: stuck is only a ready that outlives the runtime's
+    // own start deadlines; a ready that rejects (a deadline missed) is a start that failed, told with its reason.
+    const ready = await within(
+      runtime.ready.then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
+      READY_MS,
+    );
     if (ready === timedOut) {
-      report.stuck.push('runtime.ready');
+      report.stuck.push(`runtime.ready (neither resolved nor rejected within ${READY_MS / 1000} s)`);
+      return report;
+    }
+    if (ready !== undefined) {
+      report.notStarted.push(`runtime.ready rejected after ${((Date.now() - started) / 1000).toFixed(1)} s: ${describeError(ready)}`);
       return report;
     }
     phase('ready');

@@ -293,6 +293,28 @@ test('processorStartDeadlineMs - a processor that never says ready: ready reject
   }
 });
 
+test('a processor killed while it starts: ready rejects at once (WORKER_CRASHED, SIGKILL), not at the deadline; the other start is given up, nothing is left', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-hang-test-'));
+  const marker = join(dir, 'hang');
+  writeFileSync(marker, '');
+  // Both starts are held in their preload; the default deadline (120 s) is far off, so only the kill can end the start.
+  const runtime = createRuntime({ processors: 2, deferred: 'manual', processorExecArgv: hangingStarts(marker) });
+  try {
+    const failure = runtime.ready.then(() => undefined, (error: unknown) => error);
+    // Forked a few turns after createRuntime() (once the middleware modules, none here, are loaded).
+    while (processorPids().length < 2) await new Promise<void>((resolve) => setImmediate(resolve));
+    process.kill(processorPids()[0]!, 'SIGKILL');
+    const error = await failure;
+    assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
+    assert.match(String(error), /exited while starting \(SIGKILL/);
+    assert.equal(processorPids(), [], 'the other processor, still starting, was killed with the failed start');
+    assert.is(runtime.running, false, 'a runtime that could not start is stopped');
+  } finally {
+    await runtime.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('processorStartDeadlineMs - restarts that hang each miss the deadline, are killed and count: the budget gives up, no process is left', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'busline-hang-test-'));
   const marker = join(dir, 'hang');

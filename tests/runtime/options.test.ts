@@ -28,6 +28,7 @@ test('parseRuntimeOptions - no options: one process, framed hops, manual sync, i
       journal: parsed.journal,
       callDeadlineMs: parsed.callDeadlineMs,
       processorStartDeadlineMs: parsed.processorStartDeadlineMs,
+      threadStartDeadlineMs: parsed.threadStartDeadlineMs,
     },
     {
       deferred: 'idle',
@@ -39,6 +40,7 @@ test('parseRuntimeOptions - no options: one process, framed hops, manual sync, i
       journal: undefined,
       callDeadlineMs: undefined,
       processorStartDeadlineMs: DEFAULT_PROCESSOR_START_DEADLINE_MS,
+      threadStartDeadlineMs: 60_000,
     },
   );
   assert.equal(parsed.processorExecArgv, DEFAULT_PROCESSOR_EXEC_ARGV);
@@ -66,6 +68,8 @@ test('parseRuntimeOptions - each wrong option is refused by name, saying what is
     [{ processorStartDeadlineMs: 0 }, 'processorStartDeadlineMs', /whole milliseconds from 1 to 2147483647/],
     [{ processorStartDeadlineMs: 2 ** 31 }, 'processorStartDeadlineMs', /whole milliseconds/],
     [{ processorStartDeadlineMs: '5000' as never }, 'processorStartDeadlineMs', /whole milliseconds/],
+    [{ threadStartDeadlineMs: 0 }, 'threadStartDeadlineMs', /whole milliseconds from 1 to 2147483647/],
+    [{ threadStartDeadlineMs: 2.5 }, 'threadStartDeadlineMs', /whole milliseconds/],
     [{ clock: {} as never }, 'clock', /now\(\)/],
     [{ transport: 'pigeon' as never }, 'transport', /'memory', 'frames' or a Transport/],
     [{ deferred: 'later' as never }, 'deferred', /'idle' or 'manual'/],

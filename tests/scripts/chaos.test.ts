@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { planRun } from '../../scripts/chaos/plan.js';
-import { describeRun, summarize } from '../../scripts/chaos/report.js';
+import { describeRun, runPassed, summarize, type RunReport } from '../../scripts/chaos/report.js';
 import { runChaos } from '../../scripts/chaos/run.js';
 
 /** Seeds 12 and 13: processor-sigkill@sync 1, worker-hang@handover 2.1, worker-oom@handover 1.2; worker-exit@sync 0.1, processor-sigkill@restart 2. */
@@ -31,6 +31,36 @@ test('planRun - a seed gives one plan (what `--seed S --runs 1` replays); the se
   ]);
 });
 
+test('describeRun - a runtime whose ready rejected fails the run as "did not start", told apart from "stuck"', () => {
+  const report: RunReport = {
+    seed: 1,
+    killRange: KILLS,
+    kills: [],
+    accepted: 0,
+    unconfirmed: 0,
+    lostLocal: [],
+    lostMain: [],
+    duplicated: [],
+    idCollisions: [],
+    leftover: [],
+    unhealthy: [],
+    stuck: [],
+    notStarted: [],
+    rootErrors: [],
+    collateral: [],
+    crashReports: [],
+    callErrors: {},
+    ms: 0,
+    phases: {},
+  };
+  assert.ok(runPassed(report));
+  report.notStarted.push('runtime.ready rejected after 121.0 s: WorkerCrashedError: processor 2 did not start within 120000 ms');
+  assert.not.ok(runPassed(report));
+  assert.match(describeRun(report), /FAILED[\s\S]*did not start: runtime\.ready rejected after 121\.0 s/);
+  assert.not.match(describeRun(report), /stuck:/);
+  assert.match(summarize([report]), /stuck: 0\ndid not start: 1 \(runtime\.ready rejected\)/);
+});
+
 test('runChaos - 2 seeded runs: every accepted event once in its local and the main station, ids unique, no process left, every thread healthy again', async () => {
   const reports = await runChaos({ runs: 2, seed: SEED, kills: KILLS });
   const text = `${reports.map(describeRun).join('\n')}\n${summarize(reports)}`;
@@ -41,6 +71,7 @@ test('runChaos - 2 seeded runs: every accepted event once in its local and the m
     assert.equal(report.rootErrors, [], `errors in the root process\n${text}`);
     assert.equal(report.collateral, [], `processors that died of something else than the SIGKILL\n${text}`);
     assert.equal(report.stuck, [], `stuck\n${text}`);
+    assert.equal(report.notStarted, [], `the runtime did not start\n${text}`);
     assert.equal(report.unhealthy, [], `unhealthy\n${text}`);
     assert.equal(report.lostMain, [], `lost from the main station\n${text}`);
     assert.equal(report.lostLocal, [], `lost from a local station\n${text}`);

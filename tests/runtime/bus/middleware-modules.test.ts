@@ -10,6 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, InvalidOptionError, isBusError, MiddlewareFailedError, type Middleware } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+import type { RemoteStation } from '../../../runtime/hosting/processor-host.js';
 import { processorPids, rejects, runCommand } from '../../helpers.js';
 
 const STAMP = new URL('../fixtures/stamp.middleware.ts', import.meta.url).href;
@@ -70,6 +71,37 @@ test('1 processor x 2 threads - a middleware that throws in a worker: before ref
     assert.equal(seen, [{ n: 1 }]);
     assert.equal((await worker.history()).map((event) => event.type), ['boom.after']);
     assert.is((await worker.post('ok', {})).type, 'ok', 'the pipeline runs on');
+
+    // The throwing after is reported as in one thread, where the application sees it: a busline.middleware.failed
+    // on the worker's internal bus, which reaches the root's with a sync (the worker's onError can only log).
+    const report = { type: 'boom.after', id: published.event.id, middleware: 'faulty', message: 'the audit log is down', processor: 1, thread: 1 };
+    const internal = runtime.thread(1, 1).bus('internal') as RemoteBus;
+    assert.equal((await internal.history({ types: ['busline.middleware.failed'] })).map((event) => event.payload), [report]);
+    const inRoot: unknown[] = [];
+    runtime.bus('internal').subscribe('busline.middleware.failed', (event) => void inRoot.push(event.payload));
+    await internal.toStation();
+    await (runtime.processor(1).station('internal') as RemoteStation).toMain();
+    await runtime.station('internal').fromMain();
+    await runtime.bus('internal').fromStation();
+    assert.equal(inRoot, [report], 'the root sees the worker\'s report');
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('root - a throwing after goes to onError with the event, and is posted as busline.middleware.failed on the internal bus', async () => {
+  const errors: Array<[unknown, string]> = [];
+  const runtime = createRuntime({ middleware: [{ module: STAMP, export: 'faulty' }], onError: (error, event) => void errors.push([error, event.type]) });
+  try {
+    await runtime.ready;
+    const reports: unknown[] = [];
+    runtime.bus('internal').subscribe('busline.middleware.failed', (event) => void reports.push(event.payload));
+    const published = await runtime.bus('external').publish('boom.after', {});
+    assert.ok(published.dropped === undefined);
+    assert.equal(reports, [{ type: 'boom.after', id: published.event.id, middleware: 'faulty', message: 'the audit log is down', processor: 0, thread: 0 }]);
+    assert.is(errors.length, 1);
+    assert.instance(errors[0]![0], MiddlewareFailedError);
+    assert.is(errors[0]![1], 'boom.after');
   } finally {
     await runtime.stop();
   }

@@ -183,4 +183,48 @@ test('1 processor x 2 threads - a remote subscriber whose filter turns an event 
   }
 });
 
+test('1 processor x 2 threads - the busline.stats interval, driven by a ManualClock, gathers the child processor\'s workers, at the clock\'s time', async () => {
+  const clock = new ManualClock(1_000);
+  const runtime = createRuntime({ clock, processors: 1, threadsPerProcessor: 2, deferred: 'manual', metrics: { intervalMs: 500 } });
+  try {
+    await runtime.ready;
+    const one = runtime.thread(1, 1).bus('external') as RemoteBus;
+    const two = runtime.thread(1, 2).bus('external') as RemoteBus;
+    await one.post('a', {});
+    await one.post('a', {});
+    await two.post('b', {});
+    const reports: Array<BusEvent<RuntimeStats>> = [];
+    runtime.bus('internal').subscribe('busline.stats', (event) => void reports.push(event as unknown as BusEvent<RuntimeStats>));
+
+    await clock.advanceAsync(499);
+    assert.equal(reports, [], 'not due yet');
+    const first = runtime.bus('internal').waitFor('busline.stats');
+    await clock.advanceAsync(1);
+    const event = (await first) as unknown as BusEvent<RuntimeStats>;
+    assert.is(event.payload.at, 1_500, 'stamped by the runtime\'s clock');
+    assert.is(event.timestamp, 1_500);
+    const posted = Object.fromEntries(event.payload.buses.map((bus) => [`${bus.thread} ${bus.side}`, bus.posted]));
+    assert.equal(posted['1.1 external'], { a: 2 }, 'a child processor\'s worker is in it');
+    assert.equal(posted['1.2 external'], { b: 1 });
+    assert.is(event.payload.posted, 3);
+    assert.equal(event.payload.unavailable, []);
+
+    // The next interval counts what was posted since, in the child processor's workers, stamped by the same clock.
+    const later = await two.post('b', {});
+    assert.is(later.timestamp, 1_500, 'the workers follow the runtime\'s clock');
+    const second = runtime.bus('internal').waitFor('busline.stats');
+    await clock.advanceAsync(500);
+    const next = (await second) as unknown as BusEvent<RuntimeStats>;
+    assert.is(next.payload.at, 2_000);
+    assert.equal(next.payload.buses.find((bus) => bus.thread === '1.2' && bus.side === 'external')!.posted, { b: 2 });
+    assert.is(reports.length, 2, 'one report per interval');
+    // Only the root posts them: the child processor's threads run no interval of their own.
+    for (const thread of [0, 1, 2]) {
+      assert.equal(await (runtime.thread(1, thread).bus('internal') as RemoteBus).history({ types: ['busline.stats'] }), [], `none in 1.${thread}`);
+    }
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test.run();

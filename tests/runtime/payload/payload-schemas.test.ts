@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { InvalidEventError, InvalidOptionError, createRuntime, defineEvents, type BusEvent, type RemoteBus, type Runtime, type SchemaEvents, type StandardSchemaV1 } from '../../../index.js';
+import { InvalidEventError, InvalidOptionError, createRuntime, defineEvents, type BusEvent, type Inputs, type RemoteBus, type Replies, type Runtime, type SchemaEvents, type StandardSchemaV1 } from '../../../index.js';
 import { rejects } from '../../helpers.js';
 
 const test = suite('payload schemas');
@@ -189,6 +189,45 @@ test('across processors (1 x 2) - the root\'s schemas convert posts to a child p
   const recorded = two.waitFor('order.recorded', { timeout: 60_000 });
   await two.post('order.placed', { id: 'o-4', at: new Date(4) } as never);
   assert.equal((await recorded).payload, { id: 'o-4', at: '1970-01-01T00:00:00.000Z' });
+});
+
+test('across processors (1 x 2) - a typed RemoteBus of a child processor\'s worker subscribes and requests with the map; schemas convert a Date to a string', async () => {
+  interface Quote {
+    readonly price: number;
+    readonly at: string;
+  }
+  interface Events extends Inputs<{ 'order.placed': { id: string; at: Date }; 'quote.get': { at: Date } }>, Replies<{ 'quote.get': Quote }> {
+    'order.placed': { readonly id: string; readonly at: string };
+    'quote.get': { readonly at: string };
+  }
+  const iso = z.date().transform((date) => date.toISOString());
+  const typed = createRuntime<Events>({
+    processors: 1,
+    threadsPerProcessor: 2,
+    schemas: { 'order.placed': z.object({ id: z.string(), at: iso }), 'quote.get': z.object({ at: iso }) },
+  });
+  runtime = typed as unknown as Runtime;
+  await typed.ready;
+  const one = typed.thread(1, 1).bus('external');
+  // The handler runs here on what thread 1.1 delivers: the schema's output, typed as the map's payload (a string).
+  const seen: string[] = [];
+  let delivered!: () => void;
+  const arrived = new Promise<void>((resolve) => (delivered = resolve));
+  one.subscribe('order.placed', (event) => {
+    seen.push(`${event.payload.id} ${event.payload.at.slice(0, 10)}`);
+    delivered();
+  });
+  await one.post('order.placed', { id: 'o-1', at: new Date(Date.UTC(2026, 0, 2)) });
+  await arrived;
+  assert.equal(seen, ['o-1 2026-01-02']);
+  // @ts-expect-error -- `at` takes a Date (the schema's input): a string does not compile, and is refused at run time.
+  await rejects(one.post('order.placed', { id: 'o-2', at: '2026-01-02' }), 'INVALID_EVENT');
+
+  // Request and reply through the same RemoteBus: the request is converted before it crosses, the reply is typed by Replies.
+  one.reply('quote.get', (request) => ({ price: 3, at: request.payload.at }));
+  const quote: Quote = await one.request('quote.get', { at: new Date(5) }, { timeout: 60_000 });
+  assert.equal(quote, { price: 3, at: '1970-01-01T00:00:00.005Z' });
+  assert.equal((await one.history({ types: ['quote.get'] })).map((event) => event.payload.at), ['1970-01-01T00:00:00.005Z'], 'the worker holds the converted request');
 });
 
 test('defineEvents - returns the map as it is, typing posts by the input; refuses a wrong entry by path', async () => {

@@ -1,14 +1,18 @@
 /**
  * `Arrivals`: the order events joined a station's history. Under
  * `memory.compression` the history keeps its older events in compressed
- * blocks and removes them as places there, while the runs hold them at their
- * places in the frames they came in.
+ * blocks and removes them as places there; the runs, told what moved, keep
+ * those events as keys (stamp and id) and find them in the history when a
+ * read reaches them, so that the frames they came in can go.
  */
+import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arrivals } from '../../../runtime/station/arrivals.js';
-import { eventBatchOf } from '../../../runtime/store/encoded-events.js';
-import { EventHistory } from '../../../runtime/store/history.js';
+import { Interest } from '../../../runtime/station/interest.js';
+import { EncodedEvent, eventBatchOf } from '../../../runtime/store/encoded-events.js';
+import { compareEvents, EventHistory } from '../../../runtime/store/history.js';
+import { MemoryPolicies } from '../../../runtime/store/memory-policy.js';
 import { encodeFrame, scanFrame } from '../../../schemas/codec/index.js';
 import type { BusEvent } from '../../../types.js';
 
@@ -40,6 +44,180 @@ test('remove - an event removed once in a compressed block is handed out no more
   arrivals.remove(history.remove(sent.slice(7, 160)));
   assert.is(arrivals.held, 300 - 155);
   assert.equal(arrivals.since(0, undefined, 'bus:0.2').history.length, 300 - 155);
+});
+
+/** A history that compresses by hand, and arrivals wired to it as a station wires them. */
+function compressing(keepEvents: number, blockEvents: number): { history: EventHistory; arrivals: Arrivals } {
+  const history = new EventHistory({ compression: { plain: false, now: () => 0, schedule: 'manual', keepEvents, blockEvents, maxBlockBytes: 1 << 20 } });
+  const arrivals = new Arrivals((keys) => history.find(keys));
+  history.onCompressed = (moved) => arrivals.compressed(moved);
+  return { history, arrivals };
+}
+
+/** `batch` as a station gets it: places in one frame. */
+function framed(batch: readonly BusEvent[], seq = 0): BusEvent[] {
+  const scanned = scanFrame(encodeFrame({ kind: 'batch', seq, from, history: batch, queue: [] }));
+  if (scanned.kind !== 'encodedBatch') throw new Error('expected an encoded batch');
+  return [...eventBatchOf(scanned).history];
+}
+
+/** The buffers of the frames the history's uncompressed events came in (not those of blocks). */
+function segmentFrames(history: EventHistory): Set<ArrayBufferLike> {
+  const buffers = new Set<ArrayBufferLike>();
+  for (const segment of history.segments) {
+    for (const event of segment.slice()) if (event.constructor === EncodedEvent) buffers.add((event as EncodedEvent).batch.body.buffer);
+  }
+  return buffers;
+}
+
+const bytesOf = (buffers: Set<ArrayBufferLike>): number => [...buffers].reduce((sum, buffer) => sum + buffer.byteLength, 0);
+const segmentFrameBytes = (history: EventHistory): number => bytesOf(segmentFrames(history));
+
+const logEvent = (i: number, timestamp = 1000 + i, type = 'log'): BusEvent => ({
+  id: `0.1.${i}`, type, side: 'external', timestamp, origin, priority: 'normal', payload: { i, text: 'the same line of a log, again and again' },
+});
+
+test('compressed - events moved into blocks leave the runs as keys: the runs keep none of their frames, and reads find them in order', () => {
+  const { history, arrivals } = compressing(512, 512);
+  const sent: BusEvent[] = [];
+  let allFrames = 0;
+  for (let round = 0; round < 40; round++) {
+    const batch = Array.from({ length: 128 }, (_, i) => logEvent(round * 128 + i + 1, 1000 + round * 128 + i, i % 4 === 0 ? 'audit' : 'log'));
+    sent.push(...batch);
+    const places = framed(batch, round);
+    allFrames += (places[0] as EncodedEvent).batch.body.buffer.byteLength;
+    arrivals.add(history.merge(places), 'bus:0.1', '0.1');
+  }
+  const before = arrivals.frameBytes();
+  while (history.compact(1000));
+  assert.ok(history.compressedCount >= 4096, `${history.compressedCount} in blocks`);
+  // Only the frames of the events still uncompressed: the history holds them too.
+  assert.is(arrivals.frameBytes(), segmentFrameBytes(history), 'the runs hold no frame of an event in a block');
+  assert.ok(arrivals.frameBytes() * 5 < before && before === allFrames, `${arrivals.frameBytes()} of ${allFrames} bytes of frames`);
+
+  const ids = (list: readonly BusEvent[]): string[] => list.map((event) => event.id);
+  assert.equal(ids(arrivals.since(0, undefined, 'bus:0.2').history), ids(sent));
+  assert.equal(ids(arrivals.since(1000, undefined, 'bus:0.2').history), ids(sent.slice(1000)));
+  assert.equal(ids(arrivals.since(1000, ['audit'], 'bus:0.2').history), ids(sent.slice(1000).filter((event) => event.type === 'audit')));
+  // A limited read takes the earliest arrivals, through keys and places alike.
+  const limited = arrivals.since(100, undefined, 'bus:0.2', 4500);
+  assert.equal(ids(limited.history), ids(sent.slice(100, 4600)));
+  assert.is(limited.through, 4600);
+  // What the reader sent itself is left out of its later reads.
+  assert.equal(arrivals.since(10, undefined, 'bus:0.1').history, []);
+  // Payloads come back as they were sent.
+  assert.equal(arrivals.since(4, undefined, 'bus:0.2', 1).history[0]!.payload, sent[4]!.payload);
+});
+
+test('deliveredFirst - events in blocks that arrived after deliveredThrough are put after the delivered ones', () => {
+  const { history, arrivals } = compressing(100, 100);
+  const sent = Array.from({ length: 400 }, (_, i) => logEvent(i + 1));
+  arrivals.add(history.merge(framed(sent.slice(0, 200), 0)), 'bus:0.1', '0.1');
+  // Arrived later, stamped earlier than some of the first: the two parts interleave in the history's order.
+  const late = sent.slice(200).map((event, i) => ({ ...event, timestamp: 1000 + 2 * i + 0.5 }));
+  arrivals.add(history.merge(framed(late, 1)), 'bus:0.1', '0.1');
+  while (history.compact(1000));
+  assert.is(history.compressedCount, 300);
+  const { history: ordered, alreadyDelivered } = arrivals.deliveredFirst(history.snapshot(), 200);
+  assert.is(alreadyDelivered, 200);
+  assert.equal(ordered.slice(0, 200).map((event) => event.id), sent.slice(0, 200).map((event) => event.id));
+  assert.equal(ordered.slice(200).map((event) => event.id), [...late].sort(compareEvents).map((event) => event.id));
+});
+
+test('remove - events removed from blocks, or after they came back out of them, leave reads; isLive knows them by id', () => {
+  const { history, arrivals } = compressing(10, 100);
+  const sent = Array.from({ length: 300 }, (_, i) => logEvent(i + 1, 1000 + 2 * i));
+  const places = framed(sent);
+  arrivals.add(history.merge(places), 'bus:0.1', '0.1');
+  while (history.compact(1000));
+  assert.is(history.compressedCount, 200);
+  arrivals.remove(history.remove([sent[5]!, sent[6]!]));
+  // The interest tracker holds events at the places they came in: removed from a block, they are gone.
+  assert.not.ok(arrivals.isLive(places[5]!));
+  assert.ok(arrivals.isLive(places[7]!));
+  // An event arriving among the blocks brings them back as segments: keys are found there, and removed there by place.
+  const between = { ...logEvent(1000), timestamp: 1000 + 2 * 150 + 1 };
+  arrivals.add(history.merge(framed([between], 1)), 'bus:0.3', '0.3');
+  assert.ok(history.compressedCount < 200);
+  arrivals.remove(history.remove([sent[160]!]));
+  const expected = [...sent.filter((_, i) => i !== 5 && i !== 6 && i !== 160), between];
+  assert.equal(arrivals.since(0, undefined, 'bus:0.2').history.map((event) => event.id), [...expected].sort(compareEvents).map((event) => event.id));
+  // Half gone: the runs are rebuilt without them, keys included.
+  arrivals.remove(history.remove(sent.slice(7, 160)));
+  assert.is(arrivals.held, 301 - 156);
+  assert.equal(arrivals.since(0, undefined, 'bus:0.2').history.length, 301 - 156);
+});
+
+test('interest - events in blocks are released once delivered, and their removal reaches the blocks', () => {
+  const { history, arrivals } = compressing(10, 100);
+  const interest = new Interest('external', new MemoryPolicies({ policies: { log: { removeAfterDelivery: true } } }), true);
+  const sent = Array.from({ length: 300 }, (_, i) => logEvent(i + 1));
+  arrivals.add(history.merge(framed(sent)), 'bus:0.1', '0.1');
+  while (history.compact(1000));
+  assert.is(history.compressedCount, 200);
+  // Nobody reads this station: every event leaves at once.
+  const released = interest.release(arrivals, history.size);
+  assert.equal(released.map((event) => event.id), sent.map((event) => event.id));
+  arrivals.remove(history.remove(released), true);
+  assert.is(history.size, 0);
+  assert.equal(arrivals.since(0, undefined, 'bus:0.2').history, []);
+});
+
+test('compressed - property: reads from behind through adds, compressions, thaws and removals equal a model of the arrivals', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({ kind: fc.constant('add' as const), count: fc.integer({ min: 1, max: 60 }), back: fc.integer({ min: 0, max: 300 }) }),
+          fc.record({ kind: fc.constant('compact' as const) }),
+          fc.record({ kind: fc.constant('remove' as const), picks: fc.array(fc.nat(), { maxLength: 30 }) }),
+        ),
+        { maxLength: 25 },
+      ),
+      fc.nat(),
+      (steps, since) => {
+        const { history, arrivals } = compressing(20, 16);
+        // The model: every event numbered, and whether it is still held.
+        const numbered: { event: BusEvent; live: boolean }[] = [];
+        let next = 0;
+        let clock = 10_000;
+        for (const step of steps) {
+          if (step.kind === 'add') {
+            const batch = Array.from({ length: step.count }, (_, i) => logEvent(++next, clock - step.back + 2 * i, next % 3 === 0 ? 'audit' : 'log'));
+            clock += 2 * step.count;
+            const added = history.merge(framed(batch, next));
+            arrivals.add(added, 'bus:0.1', '0.1');
+            for (const event of added) numbered.push({ event, live: true });
+          } else if (step.kind === 'compact') {
+            while (history.compact(1000));
+          } else {
+            const live = numbered.filter((entry) => entry.live);
+            if (live.length === 0) continue;
+            const picked = [...new Set(step.picks.map((pick) => live[pick % live.length]!))];
+            const removed = history.remove(picked.map((entry) => entry.event));
+            assert.is(removed.length, picked.length);
+            for (const entry of picked) entry.live = false;
+            arrivals.remove(removed);
+          }
+        }
+        const from = numbered.length === 0 ? 0 : since % (numbered.length + 1);
+        const expected = numbered.filter((entry, i) => entry.live && i + 1 > from).map((entry) => entry.event).sort(compareEvents);
+        const read = arrivals.since(from, undefined, 'bus:0.2').history;
+        assert.equal(read.map((event) => `${event.timestamp}/${event.id}`), expected.map((event) => `${event.timestamp}/${event.id}`));
+        const audits = arrivals.since(from, ['audit'], 'bus:0.2').history;
+        assert.equal(audits.map((event) => event.id), expected.filter((event) => event.type === 'audit').map((event) => event.id));
+        const { history: ordered, alreadyDelivered } = arrivals.deliveredFirst(history.snapshot(), from);
+        const delivered = numbered.filter((entry, i) => entry.live && i + 1 <= from).map((entry) => entry.event).sort(compareEvents);
+        assert.is(alreadyDelivered, delivered.length);
+        assert.equal(ordered.map((event) => event.id), [...delivered, ...expected].map((event) => event.id));
+        // No frame is kept for events in blocks: only those of uncompressed events, and of removed ones until a rebuild.
+        const buffers = segmentFrames(history);
+        for (const { event, live } of numbered) if (!live) buffers.add((event as EncodedEvent).batch.body.buffer);
+        assert.ok(arrivals.frameBytes() <= bytesOf(buffers));
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
 
 test.run();
