@@ -339,9 +339,39 @@ export class EventSegment {
     this.#objects = undefined;
   }
 
-  /** Removes event `at`. */
-  removeAt(at: number): void {
-    this.#removeRange(at, 1);
+  /**
+   * Removes the events at `positions` (ascending, distinct): each column is
+   * compacted once, where removing them one by one moved the rest once each.
+   * One run of positions is one `#removeRange` (the oldest at the start keep
+   * V8's shift of an array's start).
+   */
+  removePositions(positions: ArrayLike<number>): void {
+    const count = positions.length;
+    if (count === 0) return;
+    const first = positions[0]!;
+    if (positions[count - 1]! - first === count - 1) return this.#removeRange(first, count);
+    const length = this.length;
+    const refs = this.#refs?.data;
+    const keys = this.#keys?.data;
+    const objects = this.#objects;
+    const objectsLength = objects?.length ?? 0;
+    let write = first;
+    let next = 0;
+    let keptObjects = first < objectsLength ? first : objectsLength;
+    for (let read = first; read < length; read++) {
+      if (next < count && positions[next] === read) {
+        next++;
+        continue;
+      }
+      if (refs !== undefined) refs[write] = refs[read]!;
+      if (keys !== undefined) keys[write] = keys[read]!;
+      // Beside places, the array of objects may stop short of the refs (none kept after it).
+      if (read < objectsLength) objects![keptObjects++] = objects![read];
+      write++;
+    }
+    if (this.#refs !== undefined) this.#refs.length = write;
+    if (this.#keys !== undefined) this.#keys.length = write;
+    if (objects !== undefined) objects.length = keptObjects;
   }
 
   #removeRange(from: number, count: number): void {
