@@ -248,6 +248,29 @@ export class EventSegment {
     return low;
   }
 
+  /**
+   * `indexOf(key)` for a key known to be after event `from - 1`: searched
+   * from `from` by doubling steps, then bisection (a round of removal's
+   * events come mostly in order, close together).
+   */
+  indexFrom(key: EventKey, from: number): number {
+    let low = from;
+    let step = 1;
+    let high = from;
+    while (high < this.length && this.compareAt(high, key) < 0) {
+      low = high + 1;
+      high = from + step;
+      step *= 2;
+    }
+    if (high > this.length) high = this.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.compareAt(mid, key) < 0) low = mid + 1;
+      else high = mid;
+    }
+    return low < this.length && this.compareAt(low, key) === 0 ? low : -1;
+  }
+
   /** The first index whose event is stamped at or after `stamp`. */
   lowerBoundStamp(stamp: number): number {
     let low = 0;

@@ -36,11 +36,27 @@ export function removeEvents(segments: EventSegment[], events: readonly BusEvent
   const bySegment: Array<number[] | undefined> = [];
   const hitSegments: number[] = [];
   const hitPositions: number[] = [];
+  // The last event found: the next one, when after it in the same segment, is searched from there.
+  let lastAt = -1;
+  let lastPosition = 0;
   for (const event of events) {
-    const at = segmentFor(segments, event);
-    const segment = segments[at]!;
-    const position = segment.indexOf(event);
+    let at: number;
+    let position: number;
+    if (
+      lastAt >= 0 &&
+      segments[lastAt]!.compareAt(lastPosition, event) < 0 &&
+      (lastAt === segments.length - 1 || segments[lastAt + 1]!.compareAt(0, event) > 0)
+    ) {
+      at = lastAt;
+      position = segments[at]!.indexFrom(event, lastPosition + 1);
+    } else {
+      at = segmentFor(segments, event);
+      position = segments[at]!.indexOf(event);
+    }
     if (position < 0) continue;
+    const segment = segments[at]!;
+    lastAt = at;
+    lastPosition = position;
     removed.push(segment.isAt(position, event) ? event : segment.at(position));
     hitSegments.push(at);
     hitPositions.push(position);
