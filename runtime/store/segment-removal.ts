@@ -40,9 +40,11 @@ export function removeEvents(segments: EventSegment[], events: readonly BusEvent
   let lastAt = -1;
   let lastPosition = 0;
   for (const event of events) {
-    let at: number;
-    let position: number;
-    if (
+    let at = lastAt;
+    let position = lastAt < 0 ? -1 : nearAfter(segments[lastAt]!, lastPosition, event);
+    if (position >= 0) {
+      // Found as itself a few places on: no comparison of stamps and ids.
+    } else if (
       lastAt >= 0 &&
       segments[lastAt]!.compareAt(lastPosition, event) < 0 &&
       (lastAt === segments.length - 1 || segments[lastAt + 1]!.compareAt(0, event) > 0)
@@ -95,4 +97,14 @@ function firstOfEach(removed: readonly BusEvent[], segments: readonly number[], 
     once.push(removed[i]!);
   }
   return once;
+}
+
+/** How far past the last event found a round looks for the next one as itself (the same object, or the same place in a frame). */
+const NEAR = 8;
+
+/** The position of `event` itself among the `NEAR` events after `from`, or -1. */
+function nearAfter(segment: EventSegment, from: number, event: BusEvent): number {
+  const end = Math.min(segment.length, from + 1 + NEAR);
+  for (let i = from + 1; i < end; i++) if (segment.isAt(i, event)) return i;
+  return -1;
 }
