@@ -5,9 +5,10 @@
  *   kept as bytes) and a bus's (objects; and bytes, after syncs framed them,
  *   and after it read another thread's events from its station),
  *   compression off and on, with a compressible payload and an incompressible one;
- * - post → deliver → history with compression on against off;
- * - post → deliver → history with the default memory budget against none, and
- *   under a budget small enough that the bus evicts all along: `budget-throughput.ts`.
+ * - post → deliver → history with compression on against off, with the
+ *   default memory budget against none, and under a budget small enough that
+ *   the bus evicts all along: `budget-throughput.ts` (each side in a process
+ *   of its own).
  */
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
@@ -19,15 +20,12 @@ import { MemoryPolicies } from '../runtime/store/memory-policy.js';
 import { Retention } from '../runtime/store/retention.js';
 import type { BusEvent, Payload } from '../types.js';
 import { compressible } from './budget-throughput.js';
-import { median, rateAsync, rateTarget, type Comparison } from './harness.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const EVENTS = 100_000;
 const FRAME_EVENTS = 256;
-const ROUNDS = 3;
-const POSTS = 100_000;
 
 /** 48 random bytes: nothing for snappy to find. */
 const incompressible = (): Payload => new Uint8Array(randomBytes(48));
@@ -156,36 +154,4 @@ export async function storedBytes(): Promise<string[]> {
     );
   }
   return notes;
-}
-
-/** post(immediate) → subscriber → history with compression on, against off, posting in chunks with idle turns between. */
-export async function compressionThroughput(): Promise<Comparison[]> {
-  const on: number[] = [];
-  const off: number[] = [];
-  let sink = 0;
-  const run = async (compress: boolean): Promise<number> => {
-    const runtime = createRuntime({ transport: 'memory', memory: { compression: compress } });
-    const bus = runtime.bus('external');
-    bus.subscribe('user', (event) => {
-      sink += (event.payload as { attempt: number }).attempt;
-    });
-    const result = await rateAsync(POSTS, async () => {
-      for (let i = 0; i < POSTS; i++) {
-        bus.post('user.login', compressible(i), { priority: 'immediate' });
-        // An idle turn now and then: where compression steps run.
-        if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
-      }
-    });
-    if (bus.history().length !== POSTS) throw new Error('history lost events');
-    await runtime.stop();
-    return result;
-  };
-  for (let round = 0; round < ROUNDS; round++) {
-    off.push(await run(false));
-    on.push(await run(true));
-  }
-  if (sink < 0) console.log(sink);
-  const subject = median(on);
-  const peer = median(off);
-  return [{ name: 'post → deliver → history, compression on', subject, peerName: 'the same, compression off', peer, target: rateTarget(subject, peer, { minRatio: 0.9 }) }];
 }

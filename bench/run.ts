@@ -14,7 +14,7 @@ import { inspectionOverhead } from './inspection.bench.js';
 import { pipelineVersusEmit } from './pipeline.bench.js';
 import { requestLatency } from './request.bench.js';
 import { budgetThroughput } from './budget-throughput.js';
-import { compressionThroughput, storedBytes } from './memory.bench.js';
+import { storedBytes } from './memory.bench.js';
 
 const GROUPS = ['codec', 'core', 'memory', 'threads', 'request'] as const;
 const asked = process.argv.slice(2);
@@ -55,7 +55,7 @@ if (runs('memory')) {
   const notes = await storedBytes();
   for (const note of notes) console.log(`  ${note}`);
   const budget = await budgetThroughput();
-  const rates = [...(await compressionThroughput()), ...budget.rates];
+  const rates = budget.rates;
   report(rates);
   for (const note of budget.notes) console.log(`  (${note})`);
   writeGroup('memory', { rates, notes: [...notes, ...budget.notes] });

@@ -248,6 +248,29 @@ export class EventSegment {
     return low;
   }
 
+  /**
+   * `indexOf(key)` for a key known to be after event `from - 1`: searched
+   * from `from` by doubling steps, then bisection (a round of removal's
+   * events come mostly in order, close together).
+   */
+  indexFrom(key: EventKey, from: number): number {
+    let low = from;
+    let step = 1;
+    let high = from;
+    while (high < this.length && this.compareAt(high, key) < 0) {
+      low = high + 1;
+      high = from + step;
+      step *= 2;
+    }
+    if (high > this.length) high = this.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.compareAt(mid, key) < 0) low = mid + 1;
+      else high = mid;
+    }
+    return low < this.length && this.compareAt(low, key) === 0 ? low : -1;
+  }
+
   /** The first index whose event is stamped at or after `stamp`. */
   lowerBoundStamp(stamp: number): number {
     let low = 0;
@@ -339,9 +362,39 @@ export class EventSegment {
     this.#objects = undefined;
   }
 
-  /** Removes event `at`. */
-  removeAt(at: number): void {
-    this.#removeRange(at, 1);
+  /**
+   * Removes the events at `positions` (ascending, distinct): each column is
+   * compacted once, where removing them one by one moved the rest once each.
+   * One run of positions is one `#removeRange` (the oldest at the start keep
+   * V8's shift of an array's start).
+   */
+  removePositions(positions: ArrayLike<number>): void {
+    const count = positions.length;
+    if (count === 0) return;
+    const first = positions[0]!;
+    if (positions[count - 1]! - first === count - 1) return this.#removeRange(first, count);
+    const length = this.length;
+    const refs = this.#refs?.data;
+    const keys = this.#keys?.data;
+    const objects = this.#objects;
+    const objectsLength = objects?.length ?? 0;
+    let write = first;
+    let next = 0;
+    let keptObjects = first < objectsLength ? first : objectsLength;
+    for (let read = first; read < length; read++) {
+      if (next < count && positions[next] === read) {
+        next++;
+        continue;
+      }
+      if (refs !== undefined) refs[write] = refs[read]!;
+      if (keys !== undefined) keys[write] = keys[read]!;
+      // Beside places, the array of objects may stop short of the refs (none kept after it).
+      if (read < objectsLength) objects![keptObjects++] = objects![read];
+      write++;
+    }
+    if (this.#refs !== undefined) this.#refs.length = write;
+    if (this.#keys !== undefined) this.#keys.length = write;
+    if (objects !== undefined) objects.length = keptObjects;
   }
 
   #removeRange(from: number, count: number): void {

@@ -10,6 +10,7 @@ import { EventBlock, HistoryView } from './blocks.js';
 import type { EncodedEvent } from './encoded-events.js';
 import { EventSegment } from './event-segment.js';
 import { HistoryIndices, idHash, keyPasses } from './history-indices.js';
+import { removeEvents, segmentFor } from './segment-removal.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
 import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
@@ -216,16 +217,8 @@ export class EventHistory {
     this.#size++;
   }
 
-  /** The segment where `event` belongs: the last one whose first event is not after it (0 if none). */
   #segmentFor(event: Pick<BusEvent, 'timestamp' | 'id'>): number {
-    let low = 0;
-    let high = this.#segments.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >>> 1;
-      if (this.#segments[mid]!.compareAt(0, event) <= 0) low = mid;
-      else high = mid - 1;
-    }
-    return low;
+    return segmentFor(this.#segments, event);
   }
 
   /** Takes the blocks from the one where `event` belongs back into the segments (an event arrived among them). */
@@ -395,7 +388,8 @@ export class EventHistory {
 
   /**
    * Removes these events (any order; those not held are skipped), each found
-   * by bisection, and from the indices too. Returns the removed ones.
+   * by bisection, and from the indices too, compacting each segment touched
+   * once (`segment-removal.ts`). Returns the removed ones.
    */
   remove(events: readonly BusEvent[]): BusEvent[] {
     const blocks = this.#blocks;
@@ -408,21 +402,9 @@ export class EventHistory {
   }
 
   #removeRecent(events: readonly BusEvent[]): BusEvent[] {
-    const removed: BusEvent[] = [];
-    for (const event of events) {
-      if (this.#segments.length === 0) break;
-      const at = this.#segmentFor(event);
-      const segment = this.#segments[at]!;
-      const position = segment.indexOf(event);
-      if (position < 0) continue;
-      // An event kept as its place in a frame has no object of its own: the caller's stands for it when it is that place.
-      const found = segment.isAt(position, event) ? event : segment.at(position);
-      if (segment.length === 1) this.#segments.splice(at, 1);
-      else segment.removeAt(position);
-      this.#size--;
-      this.#observer?.removed(found);
-      removed.push(found);
-    }
+    const removed = removeEvents(this.#segments, events);
+    this.#size -= removed.length;
+    if (this.#observer !== undefined) for (const event of removed) this.#observer.removed(event);
     return removed;
   }
 

@@ -358,4 +358,41 @@ test('insert - many out-of-order inserts split segments and stay sorted', () => 
   assert.is(history.size, 200);
 });
 
+for (const segmentSize of [4, 16]) {
+test(`remove - a round of many events, in any order and with repeats, compacts each segment once and equals the model, segments of ${segmentSize} (property)`, () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(arbEvent, fc.boolean()), { maxLength: 120 }),
+      fc.array(fc.array(fc.nat(199), { maxLength: 60 }), { maxLength: 4 }),
+      arbQuery,
+      (entries, rounds, query) => {
+        const history = new EventHistory({ segmentSize });
+        // Framed and plain events mixed: segments of places with objects beside them, and segments of objects.
+        for (const [e, plain] of entries) history.insert(plain ? e : framed([e])[0]!);
+        history.query(query);
+        let model = reference(entries.map(([e]) => e));
+        for (const round of rounds) {
+          const before = history.snapshot();
+          const view = history.view();
+          const victims = round.map((k) => model[k % Math.max(1, model.length)]).filter((e) => e !== undefined);
+          const asHeld = victims.map((e) => history.get(e.id)!);
+          const removed = history.remove(asHeld);
+          assert.equal(ids(removed), [...new Set(ids(victims))]);
+          const gone = new Set(ids(removed));
+          model = model.filter((e) => !gone.has(e.id));
+          // Readers that took the history before the round see none of it.
+          assert.equal(ids(view.events()), ids(before));
+          assert.equal(plainEvents(history.snapshot()), model);
+          assert.is(history.size, model.length);
+          assert.equal(history.query(query), history.scan(query));
+          for (const e of victims) assert.not.ok(history.has(e.id));
+          for (const e of model) assert.equal(plainEvents([history.get(e.id)!]), [e]);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+}
+
 test.run();
