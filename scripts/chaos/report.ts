@@ -55,6 +55,31 @@ export interface RunReport {
   readonly phases: Record<string, number>;
 }
 
+/** The report of run `seed` before anything is found. */
+export function emptyReport(seed: number, killRange: readonly [number, number]): RunReport {
+  return {
+    seed,
+    killRange,
+    kills: [],
+    accepted: 0,
+    unconfirmed: 0,
+    lostLocal: [],
+    lostMain: [],
+    duplicated: [],
+    idCollisions: [],
+    leftover: [],
+    unhealthy: [],
+    stuck: [],
+    notStarted: [],
+    rootErrors: [],
+    collateral: [],
+    crashReports: [],
+    callErrors: {},
+    ms: 0,
+    phases: {},
+  };
+}
+
 /** True when the run found nothing wrong. */
 export function runPassed(report: RunReport): boolean {
   return (

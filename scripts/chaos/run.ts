@@ -8,7 +8,7 @@ import { createRuntime, isBusError, type BusEvent, type Runtime, type SpawnedAct
 import { isRunning, killProcess, processesOf } from '../processes.mjs';
 import { ALL_THREADS, PROCESSORS, THREADS, below, planRun, type PlannedKill } from './plan.js';
 import { seededRandom } from '../../tests/helpers.js';
-import { HEAL_MS, describeRun, type Kill, type RunReport } from './report.js';
+import { HEAL_MS, describeRun, emptyReport, type Kill, type RunReport } from './report.js';
 
 const CRASHER = new URL('../../tests/runtime/fixtures/crashing.machine.ts', import.meta.url);
 const LOAD_TYPE = 'chaos.load';
@@ -111,27 +111,7 @@ function processorChildren(): number[] {
 async function runOnce(seed: number, killRange: readonly [number, number]): Promise<RunReport> {
   const started = Date.now();
   const plan = planRun(seed, killRange);
-  const report: RunReport = {
-    seed,
-    killRange,
-    kills: [],
-    accepted: 0,
-    unconfirmed: 0,
-    lostLocal: [],
-    lostMain: [],
-    duplicated: [],
-    idCollisions: [],
-    leftover: [],
-    unhealthy: [],
-    stuck: [],
-    notStarted: [],
-    rootErrors: [],
-    collateral: [],
-    crashReports: [],
-    callErrors: {},
-    ms: 0,
-    phases: {},
-  };
+  const report: RunReport = emptyReport(seed, killRange);
   const phase = (name: string) => void (report.phases[name] = Date.now() - started);
   const countError = (error: unknown) => {
     const code = codeOf(error);

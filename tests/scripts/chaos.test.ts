@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { planRun } from '../../scripts/chaos/plan.js';
-import { describeRun, runPassed, summarize, type RunReport } from '../../scripts/chaos/report.js';
+import { describeRun, emptyReport, runPassed, summarize, type RunReport } from '../../scripts/chaos/report.js';
 import { runChaos } from '../../scripts/chaos/run.js';
 
 /** Seeds 12 and 13: processor-sigkill@sync 1, worker-hang@handover 2.1, worker-oom@handover 1.2; worker-exit@sync 0.1, processor-sigkill@restart 2. */
@@ -32,27 +32,7 @@ test('planRun - a seed gives one plan (what `--seed S --runs 1` replays); the se
 });
 
 test('describeRun - a runtime whose ready rejected fails the run as "did not start", told apart from "stuck"', () => {
-  const report: RunReport = {
-    seed: 1,
-    killRange: KILLS,
-    kills: [],
-    accepted: 0,
-    unconfirmed: 0,
-    lostLocal: [],
-    lostMain: [],
-    duplicated: [],
-    idCollisions: [],
-    leftover: [],
-    unhealthy: [],
-    stuck: [],
-    notStarted: [],
-    rootErrors: [],
-    collateral: [],
-    crashReports: [],
-    callErrors: {},
-    ms: 0,
-    phases: {},
-  };
+  const report: RunReport = emptyReport(1, KILLS);
   assert.ok(runPassed(report));
   report.notStarted.push('runtime.ready rejected after 121.0 s: WorkerCrashedError: processor 2 did not start within 120000 ms');
   assert.not.ok(runPassed(report));
