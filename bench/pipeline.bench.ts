@@ -3,14 +3,22 @@
  * and without middleware and metrics, against node:events with the same 10
  * listeners in the same run; throughput and per-post latency (p50, p99); the
  * cost of metrics, on against off; and against emit that keeps each event, as
- * a history does.
+ * a history does. Throughput runs each side in a process of its own, timed by
+ * CPU time (as `budget-throughput.ts` does: in one process the setups share
+ * V8's compiled code, which deoptimizes as the configuration changes under
+ * it); latencies are taken in this process.
  */
+import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createRuntime, type Middleware, type RuntimeOptions } from '../index.js';
 import type { BusEvent } from '../types.js';
-import { median, percentile, rate, rateTarget, type Comparison, type LatencyComparison } from './harness.js';
+import { median, percentile, rateTarget, type Comparison, type LatencyComparison } from './harness.js';
 
 const ROUNDS = 7;
+/** Processes per side for throughput; each gives the median of its measured runs. */
+const PROCESS_ROUNDS = 5;
+const WARMUP_RUNS = 2;
+const MEASURED_RUNS = 3;
 const POSTS = 100_000;
 const LATENCY_SAMPLES = 20_000;
 const SUBSCRIBERS = 10;
@@ -49,6 +57,84 @@ function latencies(post: (n: number) => void): { p50: number; p99: number } {
   return { p50: percentile(values, 0.5), p99: percentile(values, 0.99) };
 }
 
+/** What one throughput process measures: node:events, node:events keeping each event, or a bus setup (by name). */
+export type PipelineSide = string;
+
+/** One run of `side`: the CPU milliseconds of `POSTS` posts (after a full collection, so no earlier run's garbage is counted). */
+async function cpuRun(side: PipelineSide, gc: () => void): Promise<number> {
+  let sink = 0;
+  const listener = (payload: { n: number }) => {
+    sink += payload.n;
+  };
+  let post: (i: number) => void;
+  let done = async () => {};
+  if (side === 'emit' || side === 'emit + keep') {
+    const emitter = new EventEmitter();
+    for (let s = 0; s < SUBSCRIBERS; s++) emitter.on('user.login', listener);
+    const kept: object[] = [];
+    post =
+      side === 'emit'
+        ? (i) => emitter.emit('user.login', { user: 'u1', n: i })
+        : (i) => {
+            const payload = { user: 'u1', n: i };
+            kept.push({ id: `0.0.${i}`, type: 'user.login', timestamp: Date.now(), payload });
+            emitter.emit('user.login', payload);
+          };
+  } else {
+    const setup = SETUPS.find((one) => one.name === side)!;
+    const middleware = countingMiddleware();
+    const runtime = createRuntime({ transport: 'memory', ...setup.options, ...(side.startsWith('middleware') ? { middleware: [middleware] } : {}) });
+    const bus = runtime.bus('external');
+    for (let s = 0; s < SUBSCRIBERS; s++) bus.subscribe('user.login', (event: BusEvent) => listener(event.payload as { n: number }));
+    post = (i) => void bus.post('user.login', { user: 'u1', n: i }, { priority: 'immediate' });
+    done = async () => {
+      if (side.startsWith('middleware') && middleware.seen !== 2 * POSTS) throw new Error('middleware skipped events');
+      await runtime.stop();
+    };
+  }
+  gc();
+  const start = process.cpuUsage();
+  for (let i = 0; i < POSTS; i++) post(i);
+  const used = process.cpuUsage(start);
+  await done();
+  if (sink === 0) throw new Error('listener never ran');
+  return (used.user + used.system) / 1000;
+}
+
+/** In the process of `side` (`pipeline-process.ts`): the median CPU milliseconds of its measured runs. */
+export async function pipelineRuns(side: PipelineSide, gc: () => void): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < WARMUP_RUNS + MEASURED_RUNS; i++) times.push(await cpuRun(side, gc));
+  return median(times.slice(WARMUP_RUNS));
+}
+
+/** `pipelineRuns(side)` in a process of its own. */
+function inProcess(side: PipelineSide): Promise<number> {
+  const child = fork(new URL('./pipeline-process.ts', import.meta.url), [side], {
+    execArgv: ['--import', import.meta.resolve('tsx'), '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (ms) => resolve(ms as number));
+    child.once('exit', (code) => reject(new Error(`the pipeline benchmark of "${side}" exited (${code}) without a result`)));
+  });
+}
+
+/** Posts per CPU second of every side, each measured in `PROCESS_ROUNDS` processes of its own, the order rotating. */
+async function processRates(): Promise<{ rates: Map<PipelineSide, number>; spread: string }> {
+  const sides: PipelineSide[] = ['emit', 'emit + keep', ...SETUPS.map((setup) => setup.name)];
+  const times = new Map<PipelineSide, number[]>(sides.map((side) => [side, []]));
+  for (let round = 0; round < PROCESS_ROUNDS; round++) {
+    for (let k = 0; k < sides.length; k++) {
+      const side = sides[(k + round) % sides.length]!;
+      times.get(side)!.push(await inProcess(side));
+    }
+  }
+  const rates = new Map(sides.map((side) => [side, POSTS / (median(times.get(side)!) / 1000)] as const));
+  const spread = sides.map((side) => `${side} ${Math.round(Math.min(...times.get(side)!))}–${Math.round(Math.max(...times.get(side)!))} ms`).join(', ');
+  return { rates, spread };
+}
+
 /** publish → 10 handlers (immediate: delivered before post() returns), against node:events emit → 10 listeners. */
 export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; latencies: LatencyComparison[]; notes: string[] }> {
   let sink = 0;
@@ -56,31 +142,12 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
     sink += payload.n;
   };
   const busListener = (event: BusEvent) => listener(event.payload as { n: number });
-  const emitRates: number[] = [];
-  const emitKeepRates: number[] = [];
   const emitLatencies: Array<{ p50: number; p99: number }> = [];
-  const busRates = SETUPS.map((): number[] => []);
   const busLatencies = SETUPS.map((): Array<{ p50: number; p99: number }> => []);
   for (let round = 0; round < ROUNDS; round++) {
     const emitter = new EventEmitter();
     for (let s = 0; s < SUBSCRIBERS; s++) emitter.on('user.login', listener);
-    emitRates.push(
-      rate(POSTS, () => {
-        for (let i = 0; i < POSTS; i++) emitter.emit('user.login', { user: 'u1', n: i });
-      }),
-    );
     emitLatencies.push(latencies((n) => emitter.emit('user.login', { user: 'u1', n })));
-    // The floor for anything with a history (as in the core bench): emit, and keep each event.
-    const kept: object[] = [];
-    emitKeepRates.push(
-      rate(POSTS, () => {
-        for (let i = 0; i < POSTS; i++) {
-          const payload = { user: 'u1', n: i };
-          kept.push({ id: `0.0.${i}`, type: 'user.login', timestamp: Date.now(), payload });
-          emitter.emit('user.login', payload);
-        }
-      }),
-    );
     // Each setup takes each place in turn: a later one runs on a heap that the earlier ones' histories filled.
     for (let turn = 0; turn < SETUPS.length; turn++) {
       const index = (turn + round) % SETUPS.length;
@@ -94,28 +161,24 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
       });
       const bus = runtime.bus('external');
       for (let s = 0; s < SUBSCRIBERS; s++) bus.subscribe('user.login', busListener);
-      busRates[index]!.push(
-        rate(POSTS, () => {
-          for (let i = 0; i < POSTS; i++) bus.post('user.login', { user: 'u1', n: i }, { priority: 'immediate' });
-        }),
-      );
       busLatencies[index]!.push(latencies((n) => bus.post('user.login', { user: 'u1', n }, { priority: 'immediate' })));
-      if (setup.name.startsWith('middleware') && middleware.seen !== 2 * (POSTS + LATENCY_SAMPLES)) throw new Error('middleware skipped events');
-      if (setup.options.metrics === true && bus.stats()!.delivered['user.login'] !== SUBSCRIBERS * (POSTS + LATENCY_SAMPLES)) {
+      if (setup.name.startsWith('middleware') && middleware.seen !== 2 * LATENCY_SAMPLES) throw new Error('middleware skipped events');
+      if (setup.options.metrics === true && bus.stats()!.delivered['user.login'] !== SUBSCRIBERS * LATENCY_SAMPLES) {
         throw new Error('metrics missed deliveries');
       }
       await runtime.stop();
     }
   }
   if (sink === 0) throw new Error('listener never ran');
-  const peer = median(emitRates);
+  const { rates: measured, spread } = await processRates();
+  const peer = measured.get('emit')!;
   const medianLatency = (samples: ReadonlyArray<{ p50: number; p99: number }>) => ({
     p50: median(samples.map((s) => s.p50)),
     p99: median(samples.map((s) => s.p99)),
   });
   const peerLatency = medianLatency(emitLatencies);
-  const rates: Comparison[] = SETUPS.map((setup, index) => {
-    const subject = median(busRates[index]!);
+  const rates: Comparison[] = SETUPS.map((setup) => {
+    const subject = measured.get(setup.name)!;
     return {
       name: `post → 10 handlers, ${setup.name}`,
       subject,
@@ -124,15 +187,14 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
       ...(setup.name === 'middleware + metrics' ? { target: rateTarget(subject, peer, { minRatio: 0.5 }) } : {}),
     };
   });
-  const full = SETUPS.findIndex((setup) => setup.name === 'middleware + metrics');
   rates.push({
     name: 'post → 10 handlers, middleware + metrics',
-    subject: median(busRates[full]!),
+    subject: measured.get('middleware + metrics')!,
     peerName: 'emit → 10 listeners + keep event',
-    peer: median(emitKeepRates),
+    peer: measured.get('emit + keep')!,
   });
-  const plain = median(busRates[0]!);
-  const withMetrics = median(busRates[1]!);
+  const plain = measured.get('plain')!;
+  const withMetrics = measured.get('metrics')!;
   rates.push({
     name: 'post → 10 handlers, metrics on',
     subject: withMetrics,
@@ -147,6 +209,7 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
     peer: peerLatency,
   }));
   const notes = [
+    `post → 10 handlers rates: posts per CPU second, each side in a process of its own (${PROCESS_ROUNDS} each, order rotating), the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs; CPU time per run: ${spread}`,
     'post(immediate) delivers before it returns: a post\'s latency is the time to the last handler; one timing pair per post adds ~50 ns to both sides',
     'middleware: one before and one after, as seed 001\'s logging middleware (counting instead of printing)',
     'every post stays in the history (and the outbox, for the station): keeping each event is most of the cost, so "emit + keep event" is the floor of a bus with a history',
