@@ -10,17 +10,14 @@
  * loaded machine's wall clock counts other processes' time. Rounds rotate
  * the order of the sides, so none always follows the same one.
  */
-import { fork } from 'node:child_process';
 import { createRuntime } from '../index.js';
 import type { MemoryOptions } from '../runtime/store/memory-policy.js';
 import type { Payload } from '../types.js';
 import { median, rateTarget, type Comparison } from './harness.js';
+import { MEASURED_RUNS, WARMUP_RUNS, measuredRuns, sidesInProcesses } from './process-sides.js';
 
 /** Processes per side; each gives the median of its measured runs. */
 const ROUNDS = 7;
-/** Runs per process before the measured ones: V8 compiles the posting path in them. */
-const WARMUP_RUNS = 2;
-const MEASURED_RUNS = 3;
 export const POSTS = 100_000;
 /** A budget a bus fills a hundred times over in one run of `POSTS` events: it evicts all along. */
 const EVICTING_BUDGET_BYTES = 160 * 1024;
@@ -63,36 +60,16 @@ async function run(side: BudgetSide, gc: () => void): Promise<number> {
 
 /** In the process of `side` (`budget-process.ts`): the median CPU milliseconds of its measured runs. */
 export async function budgetRuns(side: BudgetSide, gc: () => void): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < WARMUP_RUNS + MEASURED_RUNS; i++) times.push(await run(side, gc));
+  const ms = await measuredRuns(() => run(side, gc));
   if (sink < 0) console.log(sink);
-  return median(times.slice(WARMUP_RUNS));
-}
-
-/** `budgetRuns(side)` in a process of its own. */
-function inProcess(side: BudgetSide): Promise<number> {
-  const child = fork(new URL('./budget-process.ts', import.meta.url), [side], {
-    execArgv: ['--import', import.meta.resolve('tsx'), '--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('message', (ms) => resolve(ms as number));
-    child.once('exit', (code) => reject(new Error(`the budget benchmark of "${side}" exited (${code}) without a result`)));
-  });
+  return ms;
 }
 
 /** The rows: per side the median over `ROUNDS` processes, as posts per CPU second. */
 export async function budgetThroughput(): Promise<{ rates: Comparison[]; notes: string[] }> {
-  const times: Record<BudgetSide, number[]> = { off: [], on: [], evicting: [], compressed: [] };
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let k = 0; k < SIDES.length; k++) {
-      const side = SIDES[(k + round) % SIDES.length]!;
-      times[side].push(await inProcess(side));
-    }
-  }
-  const rate = (side: BudgetSide) => POSTS / (median(times[side]) / 1000);
+  const { times, spread } = await sidesInProcesses(new URL('./budget-process.ts', import.meta.url), SIDES, ROUNDS);
+  const rate = (side: BudgetSide) => POSTS / (median(times.get(side)!) / 1000);
   const [off, on, evicting, compressed] = [rate('off'), rate('on'), rate('evicting'), rate('compressed')];
-  const spread = (side: BudgetSide) => `${side} ${Math.round(Math.min(...times[side]))}–${Math.round(Math.max(...times[side]))} ms`;
   return {
     rates: [
       { name: 'post → deliver → history, default memory budget', subject: on, peerName: 'the same, budget: false', peer: off, target: rateTarget(on, off, { minRatio: 0.9 }) },
@@ -107,7 +84,7 @@ export async function budgetThroughput(): Promise<{ rates: Comparison[]; notes: 
     ],
     notes: [
       `budget and compression rows: posts per CPU second, each side in a process of its own (${ROUNDS} each, order rotating), ` +
-        `the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs; CPU time per run: ${SIDES.map(spread).join(', ')}`,
+        `the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs; CPU time per run: ${spread}`,
     ],
   };
 }

@@ -8,17 +8,15 @@
  * V8's compiled code, which deoptimizes as the configuration changes under
  * it); latencies are taken in this process.
  */
-import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createRuntime, type Middleware, type RuntimeOptions } from '../index.js';
 import type { BusEvent } from '../types.js';
 import { median, percentile, rateTarget, type Comparison, type LatencyComparison } from './harness.js';
+import { MEASURED_RUNS, WARMUP_RUNS, measuredRuns, sidesInProcesses } from './process-sides.js';
 
 const ROUNDS = 7;
 /** Processes per side for throughput; each gives the median of its measured runs. */
 const PROCESS_ROUNDS = 5;
-const WARMUP_RUNS = 2;
-const MEASURED_RUNS = 3;
 const POSTS = 100_000;
 const LATENCY_SAMPLES = 20_000;
 const SUBSCRIBERS = 10;
@@ -102,37 +100,15 @@ async function cpuRun(side: PipelineSide, gc: () => void): Promise<number> {
 }
 
 /** In the process of `side` (`pipeline-process.ts`): the median CPU milliseconds of its measured runs. */
-export async function pipelineRuns(side: PipelineSide, gc: () => void): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < WARMUP_RUNS + MEASURED_RUNS; i++) times.push(await cpuRun(side, gc));
-  return median(times.slice(WARMUP_RUNS));
-}
-
-/** `pipelineRuns(side)` in a process of its own. */
-function inProcess(side: PipelineSide): Promise<number> {
-  const child = fork(new URL('./pipeline-process.ts', import.meta.url), [side], {
-    execArgv: ['--import', import.meta.resolve('tsx'), '--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('message', (ms) => resolve(ms as number));
-    child.once('exit', (code) => reject(new Error(`the pipeline benchmark of "${side}" exited (${code}) without a result`)));
-  });
+export function pipelineRuns(side: PipelineSide, gc: () => void): Promise<number> {
+  return measuredRuns(() => cpuRun(side, gc));
 }
 
 /** Posts per CPU second of every side, each measured in `PROCESS_ROUNDS` processes of its own, the order rotating. */
 async function processRates(): Promise<{ rates: Map<PipelineSide, number>; spread: string }> {
   const sides: PipelineSide[] = ['emit', 'emit + keep', ...SETUPS.map((setup) => setup.name)];
-  const times = new Map<PipelineSide, number[]>(sides.map((side) => [side, []]));
-  for (let round = 0; round < PROCESS_ROUNDS; round++) {
-    for (let k = 0; k < sides.length; k++) {
-      const side = sides[(k + round) % sides.length]!;
-      times.get(side)!.push(await inProcess(side));
-    }
-  }
-  const rates = new Map(sides.map((side) => [side, POSTS / (median(times.get(side)!) / 1000)] as const));
-  const spread = sides.map((side) => `${side} ${Math.round(Math.min(...times.get(side)!))}–${Math.round(Math.max(...times.get(side)!))} ms`).join(', ');
-  return { rates, spread };
+  const { times, spread } = await sidesInProcesses(new URL('./pipeline-process.ts', import.meta.url), sides, PROCESS_ROUNDS);
+  return { rates: new Map(sides.map((side) => [side, POSTS / (median(times.get(side)!) / 1000)] as const)), spread };
 }
 
 /** publish → 10 handlers (immediate: delivered before post() returns), against node:events emit → 10 listeners. */
