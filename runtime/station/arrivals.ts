@@ -63,10 +63,13 @@ export class ArrivalKeys {
     return { timestamp: this.#stamps[i]!, id: this.#packed.unpack(this.#ids[i]!) };
   }
 
+  /** Keys `from` to `to`, copied as they are packed (they share this run's `PackedIds`). */
   slice(from: number, to = this.length): ArrivalKeys {
-    const keys: EventKey[] = [];
-    for (let i = from; i < to; i++) keys.push(this.keyAt(i));
-    return new ArrivalKeys(keys, this.#packed);
+    const keys = new ArrivalKeys([], this.#packed);
+    keys.#stamps = this.#stamps.slice(from, to);
+    keys.#ids = this.#ids.slice(from, to);
+    keys.#length = keys.#stamps.length;
+    return keys;
   }
 }
 
