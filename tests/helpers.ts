@@ -157,6 +157,23 @@ export function processorRuntime(test: Test, options: () => Partial<RuntimeOptio
   };
 }
 
+/**
+ * Collects garbage between turns of the event loop (a WeakRef is cleared only
+ * after the job that made it ends, and one full collection may leave some)
+ * until at most `expectAlive` of `refs` are alive, 20 rounds at most: how
+ * many are alive then. A test asserts that number, so an object that is
+ * really kept still fails it.
+ */
+export async function collectUntil(gc: () => void, refs: ReadonlyArray<WeakRef<object>>, expectAlive = 0): Promise<number> {
+  const alive = () => refs.filter((ref) => ref.deref() !== undefined).length;
+  for (let round = 0; round < 20; round++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    if (alive() <= expectAlive) break;
+  }
+  return alive();
+}
+
 /** A promise and the function that resolves it: a handler held until a test lets it go. */
 export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
   let open!: (value: T) => void;

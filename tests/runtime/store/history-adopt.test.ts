@@ -17,7 +17,7 @@ import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../..
 import { Retention, eventBytes } from '../../../runtime/store/retention.js';
 import { EvictionQueue } from '../../../runtime/store/eviction-queue.js';
 import { ManualClock, createRuntime, type BusEvent, type Payload, type Side } from '../../../index.js';
-import { ids } from '../../helpers.js';
+import { collectUntil, ids } from '../../helpers.js';
 import { FRAME_UNSENT_EVENTS, Outbox } from '../../../runtime/bus/outbox.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { mergeReadHistory } from '../../../runtime/bus/read-merge.js';
@@ -159,9 +159,7 @@ test('adopt - the history keeps no object of an adopted event', async () => {
   history.query({ types: ['order'] });
   history.adopt(events, framed(events, 16));
   events = undefined;
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-  assert.is(refs.filter((ref) => ref.deref() !== undefined).length, 0);
+  assert.is(await collectUntil(gc, refs), 0);
   assert.is(history.size, 40);
 });
 
@@ -341,9 +339,7 @@ test('adopt - eviction after adopt removes the oldest framed events at the sizes
     return first.map((e) => new WeakRef(e));
   };
   const refs = fill();
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-  assert.is(refs.filter((ref) => ref.deref() !== undefined).length, 0, 'neither the history nor the budget queue keeps them');
+  assert.is(await collectUntil(gc, refs), 0, 'neither the history nor the budget queue keeps them');
   const before = retention.memoryStats()!.bytes;
   let evicted: BusEvent[] = [];
   for (const e of posted(200, 'user.login', 1000)) evicted = evicted.concat(post(e));
@@ -401,10 +397,8 @@ runtimeTest('sync - over frames, the bus keeps what it sent framed; history() an
     assert.equal(bus.get(some.id), some);
     assert.equal(ids(runtime.station('external').history()), ids(before));
     before.length = 0;
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
     // `some` is still referenced here.
-    assert.is(refs.filter((ref) => ref.deref() !== undefined).length, 1);
+    assert.is(await collectUntil(gc, refs, 1), 1);
   } finally {
     await runtime.stop();
   }

@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ManualClock, createRuntime, type BusEvent } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
-import { ids } from '../../helpers.js';
+import { collectUntil, ids } from '../../helpers.js';
 import { FRAMED_READ_MIN_EVENTS } from '../../../runtime/bus/read-merge.js';
 
 setFlagsFromString('--expose-gc');
@@ -42,9 +42,7 @@ test('read - the history keeps no object of what it read; history(), get() and q
     assert.equal(delivered, posted.filter((event) => event.type === 'user.login'));
     const before = reader.history({ types: ['order'] });
     delivered.length = 0;
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-    assert.is(refs.filter((ref) => ref.deref() !== undefined).length, 0, 'the objects a read decoded are not kept');
+    assert.is(await collectUntil(gc, refs), 0, 'the objects a read decoded are not kept');
     const stats = reader.memory()!;
     assert.is(stats.count, 600);
     assert.ok(stats.frameBytes > 0, 'kept in the frames of the reply');
