@@ -42,7 +42,7 @@ function compressing(): { history: EventHistory; arrivals: Arrivals } {
 function framed(batch: BusEvent[], seq: number): BusEvent[] {
   const scanned = scanFrame(encodeFrame({ kind: 'batch', seq, from, history: batch, queue: [] }));
   if (scanned.kind !== 'encodedBatch') throw new Error('expected an encoded batch');
-  return eventBatchOf(scanned).history;
+  return [...eventBatchOf(scanned).history];
 }
 
 const logEvent = (i: number, type = 'log'): BusEvent => ({
