@@ -45,6 +45,11 @@
  * event never holds it (it has it; its reads skip it). An event no reader
  * holds leaves at once, as under JetStream's interest retention: a thread
  * that connects later does not get it.
+ *
+ * Where the history compresses, what a reader holds is kept as keys
+ * (`waiting-keys.ts`), found in the history again when released: held as
+ * places, events moved into blocks would keep the frames they came in alive
+ * until that reader reads.
  */
 import type { BusEvent, Endpoint, Side } from '../../types.js';
 import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
