@@ -151,7 +151,7 @@ export class MemoryBudget {
     return this.#bytes;
   }
 
-  /** Events in the eviction queues, stale entries included (for tests: 0 until the first eviction, unless `keysOnly`). */
+  /** Events in the eviction queues, stale entries included (for tests: 0 below `LIST_FROM` of the budget, unless `keysOnly`). */
   get queued(): number {
     return this.#queues.low.length + this.#queues.normal.length;
   }
