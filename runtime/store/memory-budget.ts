@@ -19,7 +19,7 @@
  *    per importance, which finds the largest without sorting the history.
  *    A history that does not compress starts its queues once it holds
  *    `LIST_FROM` of its budget, listing what it holds a bounded chunk at a
- *    time as more joins (`#listChunk`), so that the listing is done by the
+ *    time as more joins (`#list`), so that the listing is done by the
  *    first eviction and no step lists the whole history: most histories
  *    never come near their budget, and their posts then cost no queue entry.
  *
@@ -109,7 +109,7 @@ export class MemoryBudget {
    */
   #queuing: boolean;
   /**
-   * While the history is listed into the queues (`#listChunk`): the last event listed (a key: no place in a
+   * While the history is listed into the queues (`#list`): the last event listed (a key: no place in a
    * frame is kept), null before the first; and the bytes the next steps may list. Undefined before and after.
    */
   #listing: { cursor: EventKey | null; credit: number } | undefined;
