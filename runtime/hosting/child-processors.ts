@@ -17,6 +17,7 @@ import { RemoteProcessor } from './processor-host.js';
 import { DEFAULT_RESTART_POLICY } from './processor-threads.js';
 import { RestartBudget } from './supervision.js';
 import type { InspectionBatch } from '../inspection/tap.js';
+import type { FailureReport } from '../thread/failure-reports.js';
 
 /** What every child processor starts with, whichever it is. */
 export type ChildProcessorSettings = Pick<
@@ -31,6 +32,8 @@ export interface ChildProcessorsHost {
   bridgeDirection(): BridgeDirection;
   /** A processor died by itself: whether it was restarted, or its budget ran out. */
   reportCrash(processor: number, reason: string, restarted: boolean): void;
+  /** A subscriber or an after middleware threw in the processor (`thread/failure-reports.ts`). */
+  reportFailure(report: FailureReport): void;
   /** Inspection in the root: whether processors send records, and where their batches go. */
   readonly inspection: { readonly remoteOn: boolean; take(batch: InspectionBatch): void };
 }
@@ -127,6 +130,7 @@ export class ChildProcessors {
       this.#stopStarts.signal,
       (batch) => this.#host.inspection.take(batch),
       this.#startDeadlineMs,
+      (report) => this.#host.reportFailure(report),
     );
     // halt() aborts starts in flight and settled() waits for them, so no processor started meanwhile outlives the runtime.
     this.#starting.add(starting);

@@ -26,6 +26,7 @@ import type { MemoryOptions } from '../store/memory-policy.js';
 import { runtimeEntry } from './entries.js';
 import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
 import type { MiddlewareModuleSpec } from '../bus/middleware-modules.js';
+import { isFailureReport, type FailureReport } from '../thread/failure-reports.js';
 
 /** Where the started threads are attached; a restarted thread is attached again and replaces the old one. */
 export interface ThreadAttacher {
@@ -106,6 +107,8 @@ export interface WorkerThreadOptions {
    * whether it starts with inspection on.
    */
   readonly inspection?: { on(): boolean; attach(port: MessagePort): void };
+  /** Takes what fails in a worker (a subscriber or an `after` middleware threw; `thread/failure-reports.ts`). */
+  readonly onFailure?: (report: FailureReport) => void;
 }
 
 /** A processor's running worker threads. */
@@ -149,6 +152,7 @@ async function superviseThread(
   let incarnation = 0;
   const start = (): Promise<WorkerHandle<ThreadWorkerApi>> => {
     const inspection = options.inspection === undefined ? undefined : new MessageChannel();
+    const reports = options.onFailure === undefined ? undefined : new MessageChannel();
     const workerData: ThreadServiceOptions = {
       processor: options.processor,
       thread,
@@ -158,6 +162,7 @@ async function superviseThread(
       incarnation: incarnationName(options.processorIncarnation ?? '', incarnation++),
       ...(options.sync === undefined ? {} : { sync: options.sync }),
       ...(inspection === undefined ? {} : { inspectPort: inspection.port2, inspect: options.inspection!.on() }),
+      ...(reports === undefined ? {} : { reportPort: reports.port2 }),
       ...(options.memory === undefined ? {} : { memory: options.memory }),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.middleware === undefined || options.middleware.length === 0 ? {} : { middleware: options.middleware }),
@@ -169,10 +174,11 @@ async function superviseThread(
       startDeadlineMs: options.startDeadlineMs ?? DEFAULT_THREAD_START_DEADLINE_MS,
       ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-      ...(inspection === undefined ? {} : { transfer: [inspection.port2] }),
+      transfer: [...(inspection === undefined ? [] : [inspection.port2]), ...(reports === undefined ? [] : [reports.port2])],
     }).then(
       (handle) => {
         if (inspection !== undefined) options.inspection!.attach(inspection.port1);
+        if (reports !== undefined) takeReports(reports.port1, options.onFailure!);
         // The clock moved while the worker started: it catches up.
         const now = options.manualClock?.now();
         if (now !== undefined && now !== workerData.clockAt) void handle.call('setClock', now).catch(() => undefined);
@@ -181,6 +187,7 @@ async function superviseThread(
       },
       (error: unknown) => {
         inspection?.port1.close();
+        reports?.port1.close();
         throw error;
       },
     );
@@ -194,6 +201,18 @@ async function superviseThread(
     if (end.reason === 'gave-up' && end.lastExit !== undefined) options.onCrash?.(thread, end.lastExit, false);
   });
   return supervision;
+}
+
+/**
+ * Hands what a worker reports to `onFailure` until it is gone: its end of the
+ * port closes with it, and so does this one (after the reports it had sent).
+ */
+function takeReports(port: MessagePort, onFailure: (report: FailureReport) => void): void {
+  port.on('message', (message: unknown) => {
+    if (isFailureReport(message)) onFailure(message);
+  });
+  // Reports come while the worker runs, which keeps the process up by itself: this port must not.
+  port.unref();
 }
 
 function attach(attacher: ThreadAttacher, processor: number, thread: number, handle: WorkerHandle<ThreadWorkerApi>): void {
