@@ -18,7 +18,7 @@ import type { ThreadCaller } from '../bus/remote-bus.js';
 import type { ThreadApi, ThreadServiceOptions } from '../thread/thread-service.js';
 import { RestartBudget, supervise, type Supervision } from './supervision.js';
 import type { WorkerExit, WorkerHandle } from './worker-api.js';
-import { startWorker } from './worker-host.js';
+import { startWorkerSetBy } from './worker-host.js';
 import type { ThreadWorkerApi } from '../workers/thread.worker.js';
 import type { Clock, ManualClock } from '../clock.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
@@ -168,14 +168,14 @@ async function superviseThread(
       ...(options.middleware === undefined || options.middleware.length === 0 ? {} : { middleware: options.middleware }),
       ...(options.manualClock === undefined ? {} : { clockAt: options.manualClock.now() }),
     };
-    return startWorker<ThreadWorkerApi>(runtimeEntry('thread'), {
+    return startWorkerSetBy<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,
       workerData,
       startDeadlineMs: options.startDeadlineMs ?? DEFAULT_THREAD_START_DEADLINE_MS,
       ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       transfer: [...(inspection === undefined ? [] : [inspection.port2]), ...(reports === undefined ? [] : [reports.port2])],
-    }).then(
+    }, 'threadStartDeadlineMs').then(
       (handle) => {
         if (inspection !== undefined) options.inspection!.attach(inspection.port1);
         if (reports !== undefined) takeReports(reports.port1, options.onFailure!);
