@@ -19,6 +19,7 @@ import type { ThreadApi, ThreadServiceOptions } from '../thread/thread-service.j
 import { RestartBudget, supervise, type Supervision } from './supervision.js';
 import type { WorkerExit, WorkerHandle } from './worker-api.js';
 import { startWorkerSetBy } from './worker-host.js';
+import { ClockFollower } from './clock-follower.js';
 import type { ThreadWorkerApi } from '../workers/thread.worker.js';
 import type { Clock, ManualClock } from '../clock.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
@@ -123,15 +124,17 @@ export interface WorkerThreads {
  */
 export async function startWorkerThreads(attacher: ThreadAttacher, options: WorkerThreadOptions): Promise<WorkerThreads> {
   const policy = options.restart ?? DEFAULT_RESTART_POLICY;
+  const clock = options.manualClock;
+  const followers = clock === undefined ? [] : Array.from({ length: options.count }, () => new ClockFollower(clock));
+  // Each new time goes to the workers running now; one (re)starting catches up once it runs, and settled() waits for it.
+  const unfollow = clock?.follow(async (now) => {
+    await Promise.all(followers.map((follower) => follower.follow(now)));
+  });
   const started = await Promise.allSettled(
-    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1)),
+    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1, followers[i])),
   );
   const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  // Each new time goes to the workers running now; one being restarted starts at the time of its start.
-  const unfollow = options.manualClock?.follow(async (now) => {
-    await Promise.all(supervisions.map((supervision) => supervision.current?.call('setClock', now)));
-  });
   const stop = async () => {
     unfollow?.();
     await Promise.all(supervisions.map((supervision) => supervision.stop()));
@@ -148,6 +151,7 @@ async function superviseThread(
   options: WorkerThreadOptions,
   policy: RestartPolicy,
   thread: number,
+  clock: ClockFollower | undefined,
 ): Promise<Supervision<ThreadWorkerApi>> {
   let incarnation = 0;
   const start = (): Promise<WorkerHandle<ThreadWorkerApi>> => {
@@ -168,7 +172,7 @@ async function superviseThread(
       ...(options.middleware === undefined || options.middleware.length === 0 ? {} : { middleware: options.middleware }),
       ...(options.manualClock === undefined ? {} : { clockAt: options.manualClock.now() }),
     };
-    return startWorkerSetBy<ThreadWorkerApi>(runtimeEntry('thread'), {
+    const started = startWorkerSetBy<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,
       workerData,
       startDeadlineMs: options.startDeadlineMs ?? DEFAULT_THREAD_START_DEADLINE_MS,
@@ -179,9 +183,6 @@ async function superviseThread(
       (handle) => {
         if (inspection !== undefined) options.inspection!.attach(inspection.port1);
         if (reports !== undefined) takeReports(reports.port1, options.onFailure!);
-        // The clock moved while the worker started: it catches up.
-        const now = options.manualClock?.now();
-        if (now !== undefined && now !== workerData.clockAt) void handle.call('setClock', now).catch(() => undefined);
         attach(attacher, options.processor, thread, handle);
         return handle;
       },
@@ -191,6 +192,9 @@ async function superviseThread(
         throw error;
       },
     );
+    // The clock may move while the worker starts: it catches up once it runs (ClockFollower).
+    clock?.starting(workerData.clockAt!, started.then((handle) => (now: number) => handle.call('setClock', now), () => undefined));
+    return started;
   };
   const budget = new RestartBudget({ ...policy, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   const supervision = await supervise(start, {
