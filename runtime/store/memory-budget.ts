@@ -474,7 +474,8 @@ export class MemoryBudget {
     for (const policy of this.#steps.keys()) multipliers[policy.pattern] = this.multiplier(policy);
     const types: Record<string, TypeMemory> = {};
     for (const [type, { count: events, bytes }] of this.#types) types[type] = { count: events, bytes };
-    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes() };
+    const compressed = { count: this.#history.compressedCount, bytes: this.#history.compressedBytes };
+    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes(), compressed };
   }
 
   /** Bytes of the memory the frames of the history's events are in (each buffer once: a frame may be a view of a larger one). */
