@@ -10,6 +10,7 @@ import { EncodedEvent, plainEvents } from '../store/encoded-events.js';
 import { compareEvents, type EventHistory } from '../store/history.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import type { Retention } from '../store/retention.js';
+import { readFramerOf } from './read-framer.js';
 import type { Read } from './station-exchange.js';
 import type { Subscriptions } from './subscriptions.js';
 
@@ -40,7 +41,9 @@ function forHistory(events: readonly BusEvent[]): readonly BusEvent[] {
   const decoded = plainEvents(events);
   return events.map((event, i) => {
     if (!(event instanceof EncodedEvent) || event.constructor !== EncodedEvent || event.batch.count < FRAMED_READ_MIN_EVENTS) return decoded[i]!;
-    // Not the event read (a station may hold it as an object): one of this read, which nothing keeps.
+    // Decoded already (the frame transport's, `scanDecodedMessage`): nothing to set on it, and nothing keeps it.
+    if (event.plain !== undefined) return event;
+    // Not the event read (over the memory transport the station may hold it): setting `plain` there would keep the object alive.
     const place = new EncodedEvent(event.batch, event.index);
     place.plain = decoded[i];
     return place;
@@ -63,6 +66,9 @@ export function mergeReadHistory(history: EventHistory, retention: Retention, re
   const keptFresh = known === events.length ? [] : history.merge(known === 0 ? events : events.slice(known));
   // The history keeps what came in frames as places there (`event-segment.ts`); the frames' other events count as gone.
   retention.arrived(read.batch.history, keptMerged, keptFresh);
+  // What stays as objects (a small read's) is framed later, in idle steps (`read-framer.ts`).
+  const framer = readFramerOf(retention);
+  if (framer !== undefined) (framer.kept(keptMerged), framer.kept(keptFresh));
   // Subscribers and `added` get the objects, which the history does not keep.
   const merged = objectsOf(keptMerged);
   const fresh = objectsOf(keptFresh);
