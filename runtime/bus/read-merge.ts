@@ -41,9 +41,7 @@ function forHistory(events: readonly BusEvent[]): readonly BusEvent[] {
   const decoded = plainEvents(events);
   return events.map((event, i) => {
     if (!(event instanceof EncodedEvent) || event.constructor !== EncodedEvent || event.batch.count < FRAMED_READ_MIN_EVENTS) return decoded[i]!;
-    // Decoded already (the frame transport's, `scanDecodedMessage`): nothing to set on it, and nothing keeps it.
-    if (event.plain !== undefined) return event;
-    // Not the event read (over the memory transport the station may hold it): setting `plain` there would keep the object alive.
+    // Not the event read (a station may hold it as an object): one of this read, which nothing keeps.
     const place = new EncodedEvent(event.batch, event.index);
     place.plain = decoded[i];
     return place;
