@@ -16,9 +16,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createRuntime } from '../index.js';
 import { encodeFrame } from '../schemas/codec/index.js';
-import { UNREAD_ENDPOINT, scanBatch, type EncodedEvent } from '../runtime/store/encoded-events.js';
+import { UNREAD_ENDPOINT, scanBatch, scanDecodedMessage, type EncodedEvent } from '../runtime/store/encoded-events.js';
+import { frameReadsOf } from '../runtime/bus/read-framer.js';
+import { mergeReadHistory } from '../runtime/bus/read-merge.js';
+import type { EventBatch } from '../runtime/wire/protocol.js';
 import { MemoryPolicies } from '../runtime/store/memory-policy.js';
-import { Retention, eventBytes } from '../runtime/store/retention.js';
+import { Retention } from '../runtime/store/retention.js';
 import type { BusEvent, Payload } from '../types.js';
 import { compressible } from './budget-throughput.js';
 
@@ -123,50 +126,39 @@ export async function readBytesPerEvent(payload: (i: number) => Payload, create:
 }
 
 /** Events a small-reads row reads, in reads of `SMALL_READ_EVENTS`: reads as small as the sync policy's usually are. */
-const SMALL_READS_EVENTS = 20_480;
+const SMALL_READS_EVENTS = 40_960;
 const SMALL_READ_EVENTS = 5;
 
 /**
- * Bytes per event a bus holds once it has read `SMALL_READS_EVENTS` from its
- * station in reads of `SMALL_READ_EVENTS` (the writer posts and syncs that
- * many, the reader reads them), with a budget the reads take past half of
- * (memory is short: the read framer runs, `read-framer.ts`), and after its
- * idle steps have framed most of it (`awaitFrames`: code without a framer
- * would wait in vain). The writer and the station are measured in a run
- * where the reader does not read, subtracted.
+ * Bytes per event a bus's history holds once it has merged `SMALL_READS_EVENTS`
+ * read in replies of `SMALL_READ_EVENTS` (each reply a frame as the frame
+ * transport hands it over, `scanDecodedMessage`; merged by `mergeReadHistory`)
+ * and its read framer has framed them (`read-framer.ts`, the work of its idle
+ * steps once memory is short), or not (`frame: false`: as before the framer).
+ * The replies are made before the first measure and kept to the last, so they
+ * cancel out; the least of three rounds (a heap measure only overshoots).
  */
-export async function smallReadBytesPerEvent(
-  payload: (i: number) => Payload,
-  create: typeof createRuntime = createRuntime,
-  awaitFrames = true,
-): Promise<number> {
-  const sample = { id: '0.0.10000', type: 'user.logout', side: 'external', timestamp: 0, origin: { processor: 0, thread: 0, generation: 0 }, priority: 'normal', payload: payload(1) } as const;
-  const busBytes = Math.ceil(1.5 * SMALL_READS_EVENTS * eventBytes(sample));
-  const held = async (reading: boolean): Promise<number> => {
-    const runtime = create({ transport: 'frames', deferred: 'manual', memory: { budget: { busBytes } } });
-    try {
-      const writer = runtime.bus('external');
-      const reader = runtime.addThread().bus('external');
-      const before = await heldBytes();
-      for (let n = 0; n < SMALL_READS_EVENTS; ) {
-        for (let i = 0; i < SMALL_READ_EVENTS; i++, n++) writer.post(n % 3 === 0 ? 'user.login' : 'user.logout', payload(n), { priority: 'immediate' });
-        await writer.sync();
-        if (reading) await reader.fromStation();
-      }
-      // Idle steps frame what waits (paced to a tenth of the thread's time, unref'd): on until the frames hold most events.
-      const started = performance.now();
-      while (reading && awaitFrames && reader.memory()!.frameBytes < 0.8 * reader.memory()!.bytes && performance.now() - started < 120_000) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      const after = await heldBytes();
-      if (reading && reader.history().length !== SMALL_READS_EVENTS) throw new Error('the reader\'s history lost events');
-      return after - before;
-    } finally {
-      await runtime.stop();
-    }
+export async function smallReadBytesPerEvent(payload: (i: number) => Payload, frame = true): Promise<number> {
+  const all = events(payload).slice(0, SMALL_READS_EVENTS);
+  const replies: Uint8Array[] = [];
+  for (let at = 0; at < all.length; at += SMALL_READ_EVENTS) {
+    replies.push(encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: all.slice(at, at + SMALL_READ_EVENTS), queue: [] }));
+  }
+  all.length = 0;
+  // A round in a function of its own: nothing of one round is alive in the next one's first measure.
+  const round = async (): Promise<number> => {
+    const before = await heldBytes();
+    const retention = new Retention(new MemoryPolicies({ budget: { busBytes: 1 << 30 } }), () => 0, { kind: 'bus' });
+    const framer = frameReadsOf(retention, { schedule: 'manual' });
+    for (const reply of replies) mergeReadHistory(retention.history, retention, { batch: scanDecodedMessage(reply) as EventBatch });
+    if (frame) framer.frame();
+    const after = await heldBytes();
+    if (retention.history.size !== SMALL_READS_EVENTS) throw new Error('the history lost events');
+    return (after - before) / SMALL_READS_EVENTS;
   };
-  const reading = await held(true);
-  return (reading - (await held(false))) / SMALL_READS_EVENTS;
+  let least = Infinity;
+  for (let i = 0; i < 3; i++) least = Math.min(least, await round());
+  return least;
 }
 
 /** The memory rows, as notes: bytes per event against the encoded size, with the issue's targets. */
@@ -201,12 +193,15 @@ export async function storedBytes(): Promise<string[]> {
         `${encodedBytes.toFixed(0)} B encoded in ${FRAME_EVENTS}-event frames = ${ratio.toFixed(2)}x (target ≤ 1.2x: ${ratio <= 1.2 ? 'met' : 'NOT met'})`,
     );
     // A bus after small reads (as the sync policy makes them), framed once memory is short.
-    const small = await smallReadBytesPerEvent(payload);
-    const smallRatio = small / encodedBytes;
-    notes.push(
-      `bytes per stored event, bus (bytes, after ${SMALL_READ_EVENTS}-event reads), ${name} payload, compression off: ${small.toFixed(0)} B against ` +
-        `${encodedBytes.toFixed(0)} B encoded in ${FRAME_EVENTS}-event frames = ${smallRatio.toFixed(2)}x (target ≤ 1.2x: ${smallRatio <= 1.2 ? 'met' : 'NOT met'})`,
-    );
+    for (const frame of [false, true]) {
+      const small = await smallReadBytesPerEvent(payload, frame);
+      const smallRatio = small / encodedBytes;
+      notes.push(
+        `bytes per stored event, bus (${frame ? 'bytes' : 'objects'}, after ${SMALL_READ_EVENTS}-event reads${frame ? ', framed' : ''}), ${name} payload, ` +
+          `compression off: ${small.toFixed(0)} B against ${encodedBytes.toFixed(0)} B encoded in ${FRAME_EVENTS}-event frames = ${smallRatio.toFixed(2)}x` +
+          (frame ? ` (target ≤ 1.2x: ${smallRatio <= 1.2 ? 'met' : 'NOT met'})` : ''),
+      );
+    }
   }
   return notes;
 }
