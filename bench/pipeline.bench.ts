@@ -20,10 +20,11 @@ const PROCESS_ROUNDS = 5;
 const POSTS = 100_000;
 /**
  * Runs per process before the measured ones, each on a new runtime: V8
- * settles the delivery path only after the first runtimes have died (their
- * code is recompiled without them), and the measured runs must not pay for it.
+ * settles the delivery path only after the first runtimes have been
+ * collected (code that embedded their objects is recompiled), some five runs
+ * in, and the measured runs must not pay for it.
  */
-const WARMUP_RUNS = 4;
+const WARMUP_RUNS = 6;
 /** Measured runs per process, of which the median counts: one run of `POSTS` is ~100 ms, short against a loaded machine's noise. */
 const MEASURED_RUNS = 7;
 const LATENCY_SAMPLES = 20_000;
