@@ -12,12 +12,16 @@ import { EventEmitter } from 'node:events';
 import { createRuntime, type Middleware, type RuntimeOptions } from '../index.js';
 import type { BusEvent } from '../types.js';
 import { median, percentile, rateTarget, type Comparison, type LatencyComparison } from './harness.js';
-import { MEASURED_RUNS, WARMUP_RUNS, measuredRuns, sidesInProcesses } from './process-sides.js';
+import { measuredRuns, sidesInProcesses } from './process-sides.js';
 
 const ROUNDS = 7;
 /** Processes per side for throughput; each gives the median of its measured runs. */
 const PROCESS_ROUNDS = 5;
 const POSTS = 100_000;
+/** Runs per process before the measured ones, each on a new runtime: the per-run times still fell until about the sixth. */
+const WARMUP_RUNS = 6;
+/** Measured runs per process, of which the median counts: one run of `POSTS` is ~100 ms, short against a loaded machine's noise. */
+const MEASURED_RUNS = 7;
 const LATENCY_SAMPLES = 20_000;
 const SUBSCRIBERS = 10;
 
@@ -58,6 +62,16 @@ function latencies(post: (n: number) => void): { p50: number; p99: number } {
 /** What one throughput process measures: node:events, node:events keeping each event, or a bus setup (by name). */
 export type PipelineSide = string;
 
+/**
+ * The runtimes of this process's earlier runs, stopped (their histories
+ * released): kept referenced, because optimized code embeds objects of the
+ * runtime it ran on, and V8 throws that code away when they are collected.
+ * Collected in the middle of a later run, they cost it a recompilation of
+ * the delivery path (every run with an `after` middleware), which a
+ * long-lived runtime never pays.
+ */
+const stoppedRuntimes: unknown[] = [];
+
 /** One run of `side`: the CPU milliseconds of `POSTS` posts (after a full collection, so no earlier run's garbage is counted). */
 async function cpuRun(side: PipelineSide, gc: () => void): Promise<number> {
   let sink = 0;
@@ -88,6 +102,7 @@ async function cpuRun(side: PipelineSide, gc: () => void): Promise<number> {
     done = async () => {
       if (side.startsWith('middleware') && middleware.seen !== 2 * POSTS) throw new Error('middleware skipped events');
       await runtime.stop();
+      stoppedRuntimes.push(runtime);
     };
   }
   gc();
@@ -101,7 +116,7 @@ async function cpuRun(side: PipelineSide, gc: () => void): Promise<number> {
 
 /** In the process of `side` (`pipeline-process.ts`): the median CPU milliseconds of its measured runs. */
 export function pipelineRuns(side: PipelineSide, gc: () => void): Promise<number> {
-  return measuredRuns(() => cpuRun(side, gc));
+  return measuredRuns(() => cpuRun(side, gc), { warmup: WARMUP_RUNS, measured: MEASURED_RUNS });
 }
 
 /** Posts per CPU second of every side, each measured in `PROCESS_ROUNDS` processes of its own, the order rotating. */
@@ -185,7 +200,7 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
     peer: peerLatency,
   }));
   const notes = [
-    `post → 10 handlers rates: posts per CPU second, each side in a process of its own (${PROCESS_ROUNDS} each, order rotating), the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs; CPU time per run: ${spread}`,
+    `post → 10 handlers rates: posts per CPU second, each side in a process of its own (${PROCESS_ROUNDS} each, order rotating), the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs, each on a new runtime, the earlier ones stopped and kept referenced (collected mid-run, they cost V8 a recompilation of the delivery path that a long-lived runtime never pays); CPU time per run: ${spread}`,
     'post(immediate) delivers before it returns: a post\'s latency is the time to the last handler; one timing pair per post adds ~50 ns to both sides',
     'middleware: one before and one after, as seed 001\'s logging middleware (counting instead of printing)',
     'every post stays in the history (and the outbox, for the station): keeping each event is most of the cost, so "emit + keep event" is the floor of a bus with a history',

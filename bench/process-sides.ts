@@ -11,11 +11,11 @@ import { median } from './harness.js';
 export const WARMUP_RUNS = 2;
 export const MEASURED_RUNS = 3;
 
-/** In a side's process: the median CPU milliseconds of `MEASURED_RUNS` runs after `WARMUP_RUNS`. */
-export async function measuredRuns(run: () => Promise<number>): Promise<number> {
+/** In a side's process: the median CPU milliseconds of `measured` runs after `warmup` (by default `MEASURED_RUNS` after `WARMUP_RUNS`). */
+export async function measuredRuns(run: () => Promise<number>, { warmup = WARMUP_RUNS, measured = MEASURED_RUNS } = {}): Promise<number> {
   const times: number[] = [];
-  for (let i = 0; i < WARMUP_RUNS + MEASURED_RUNS; i++) times.push(await run());
-  return median(times.slice(WARMUP_RUNS));
+  for (let i = 0; i < warmup + measured; i++) times.push(await run());
+  return median(times.slice(warmup));
 }
 
 /** Runs `entry` (a module that sends its CPU milliseconds back over IPC) with `--expose-gc` for `side`. */

@@ -82,8 +82,13 @@ export class Subscriptions {
   #entries: Entry[] = [];
   /** type → matching entries; cleared whenever the entries change. */
   #byType = new Map<string, readonly Entry[]>();
-  /** The type `#matching` was asked for last, and its entries. */
-  #lastType: string | undefined;
+  /**
+   * The type `#matching` was asked for last, and its entries. `''` (never an
+   * event type) when none, not undefined: the comparison only ever sees
+   * strings, so a change of subscriptions does not throw away the optimized
+   * delivery path.
+   */
+  #lastType = '';
   #lastMatches: readonly Entry[] = NO_ENTRIES;
   readonly #fallbackError: ErrorHandler;
   /** Errors raised by subscribers so far. */
@@ -185,7 +190,7 @@ export class Subscriptions {
   /** The entries changed: every type's matches are found anew. */
   #forgetMatches(): void {
     this.#byType.clear();
-    this.#lastType = undefined;
+    this.#lastType = '';
     this.#lastMatches = NO_ENTRIES;
   }
 

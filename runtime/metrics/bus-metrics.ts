@@ -111,9 +111,14 @@ export class BusMetrics {
   readonly thread: string;
   readonly side: Side;
   readonly #byType = new Map<string, TypeCounts>();
-  /** The last type counted and its counts: a post and its delivery count one type, found once. */
-  #lastType: string | undefined;
-  #lastCounts: TypeCounts | undefined;
+  /**
+   * The last type counted and its counts: a post and its delivery count one
+   * type, found once. `''` (never an event type) before the first, not
+   * undefined: the comparison then only ever sees strings, and the optimized
+   * delivery path is not thrown away when a new side's metrics first count.
+   */
+  #lastType = '';
+  #lastCounts: TypeCounts = { posted: 0, delivered: 0, dropped: 0 };
   readonly #errorsByType = new Map<string, number>();
   readonly #errorsBySubscription = new Map<string, number>();
   #errors = 0;
@@ -122,16 +127,18 @@ export class BusMetrics {
   readonly #syncTime = histogram();
   #syncs = 0;
   #syncsFailed = 0;
-  /** Deliveries asked whether to time them. */
-  #deliveries = 0;
+  /** Deliveries timed so far, and deliveries left until the next one timed (1 while every one is). */
+  #timed = 0;
+  #untilTimed = 1;
 
   constructor(thread: string, side: Side) {
     this.thread = thread;
     this.side = side;
   }
 
+  /** The counts of `type`; callers compare with `#lastType` first, so that the hot path stays small enough to inline. */
   #countsOf(type: string): TypeCounts {
-    if (type === this.#lastType) return this.#lastCounts!;
+    if (type === this.#lastType) return this.#lastCounts;
     let counts = this.#byType.get(type);
     if (counts === undefined) {
       counts = { posted: 0, delivered: 0, dropped: 0 };
@@ -143,7 +150,7 @@ export class BusMetrics {
   }
 
   posted(type: string): void {
-    this.#countsOf(type).posted++;
+    (type === this.#lastType ? this.#lastCounts : this.#countsOf(type)).posted++;
   }
 
   dropped(type: string): void {
@@ -156,17 +163,24 @@ export class BusMetrics {
    * most of what metrics cost per event; the counts stay exact.
    */
   timing(): boolean {
-    const deliveries = ++this.#deliveries;
-    return deliveries <= TIMED_IN_FULL || deliveries % TIMING_SAMPLE === 0;
+    // A countdown, not a remainder: one decrement and one comparison for the deliveries not timed.
+    if (--this.#untilTimed !== 0) return false;
+    this.#untilTimed = ++this.#timed < TIMED_IN_FULL ? 1 : TIMING_SAMPLE;
+    return true;
   }
 
   /** One event reached `calls` handlers, which took from `startedMs` (`performance.now()`, or 0 when not timed) until now. */
   delivered(type: string, calls: number, startedMs: number): void {
     if (calls === 0) return;
-    this.#countsOf(type).delivered += calls;
+    (type === this.#lastType ? this.#lastCounts : this.#countsOf(type)).delivered += calls;
     this.#calls += calls;
+    if (startedMs !== 0) this.#recordHandlerTime(startedMs);
+  }
+
+  /** Apart from `delivered()`, which runs at every delivery: it stays small for the deliveries not timed. */
+  #recordHandlerTime(startedMs: number): void {
     // At least 1 ns: a record of 0 would fall outside the histogram's lowest value.
-    if (startedMs !== 0) this.#handlerTime.recordValue(Math.max(1, Math.round((performance.now() - startedMs) * 1e6)));
+    this.#handlerTime.recordValue(Math.max(1, Math.round((performance.now() - startedMs) * 1e6)));
   }
 
   /**
