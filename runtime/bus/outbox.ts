@@ -92,8 +92,12 @@ export class Outbox {
   /** False once an event joined out of order (a drained one is stamped at post time). */
   #sorted = true;
   readonly #bound: OutboxBound | undefined;
-  /** With a bound: each event's size and rank (`size × RANKS + rank`), beside `#events`; and the sum of the sizes. */
-  #entries: number[] = [];
+  /**
+   * With a bound: each event's size and rank (`size × RANKS + rank`), beside `#events` (`#entries[i]` is
+   * `#events[i]`'s); and the sum of the sizes. A typed column, not an array of numbers: the GC neither
+   * copies nor scans it as it grows with a bus that does not sync.
+   */
+  #entries = new Float64Array(16);
   #bytes = 0;
   /** Bytes of events that may be dropped (not `high`). */
   #droppable = 0;
@@ -177,7 +181,10 @@ export class Outbox {
     const size = event === this.#admitted ? this.#admittedSize : bound.sizeOf(event);
     this.#admitted = undefined;
     const rank = this.#rank(event.type);
-    this.#entries.push(size * RANKS + rank);
+    // `#events` has the event already: its entry goes at the same index.
+    const at = this.#events.length - 1;
+    if (at === this.#entries.length) this.#entries = grown(this.#entries, at, 2 * at);
+    this.#entries[at] = size * RANKS + rank;
     this.#bytes += size;
     if (rank !== HIGH) this.#droppable += size;
     if (this.#bytes > bound.budget && !bound.refuse) this.#drop();
@@ -230,7 +237,6 @@ export class Outbox {
       entries[kept++] = entry;
     }
     events.length = kept;
-    entries.length = kept;
     this.#framed = framedPrefix(events);
     bound.dropped({
       history: bound.name,
@@ -254,7 +260,7 @@ export class Outbox {
     const outbox = this.#events;
     if (count > 0 && outbox[0] === events[0] && outbox[count - 1] === events[count - 1] && this.#sorted) {
       // Sent in outbox order, and only appended to since: the sent ones are its first `count`.
-      if (this.#bound !== undefined) this.#uncount(count);
+      if (this.#bound !== undefined) this.#uncount(count, outbox.length);
       this.#events = outbox.slice(count);
       this.#framed = Math.max(0, this.#framed - count);
     } else {
@@ -275,14 +281,17 @@ export class Outbox {
     this.#framed = framedPrefix(this.#events);
     const bound = this.#bound;
     if (bound === undefined) return;
-    const entries = unsent.map((event) => {
+    const held = this.#events.length - unsent.length;
+    const entries = new Float64Array(Math.max(16, 2 * this.#events.length));
+    entries.set(this.#entries.subarray(0, held), unsent.length);
+    unsent.forEach((event, i) => {
       const size = bound.sizeOf(event);
       const rank = this.#rank(event.type);
       this.#bytes += size;
       if (rank !== HIGH) this.#droppable += size;
-      return size * RANKS + rank;
+      entries[i] = size * RANKS + rank;
     });
-    this.#entries = [...entries, ...this.#entries];
+    this.#entries = entries;
     if (this.#bytes > bound.budget && !bound.refuse) this.#drop();
   }
 
@@ -330,10 +339,14 @@ export class Outbox {
     else setTimeout(step, wait).unref();
   }
 
-  /** Forgets the counts of the first `count` events (the caller removes the events). */
-  #uncount(count: number): void {
-    for (let i = 0; i < count; i++) this.#forget(this.#entries[i]!);
-    this.#entries = this.#entries.slice(count);
+  /** Forgets the counts of the first `count` events, and their entries (the caller removes the events: `length` of them were held). */
+  #uncount(count: number, length: number): void {
+    const entries = this.#entries;
+    for (let i = 0; i < count; i++) this.#forget(entries[i]!);
+    const rest = length - count;
+    // A column that grew while the bus did not sync is let go of once mostly empty.
+    if (entries.length > 4 * rest + 64) this.#entries = grown(entries.subarray(count), rest, 2 * rest);
+    else entries.copyWithin(0, count, length);
   }
 
   /** Takes an event's entry off the counts. */
@@ -347,16 +360,13 @@ export class Outbox {
   /** Keeps the events `keep` says to keep, with their sizes and counts. */
   #keep(keep: (event: BusEvent) => boolean): void {
     const events: BusEvent[] = [];
-    const entries: number[] = [];
+    const entries = this.#entries;
     this.#events.forEach((event, i) => {
-      const entry = this.#entries[i]!;
-      if (keep(event)) {
-        events.push(event);
-        entries.push(entry);
-      } else this.#forget(entry);
+      const entry = entries[i]!;
+      if (keep(event)) entries[events.push(event) - 1] = entry;
+      else this.#forget(entry);
     });
     this.#events = events;
-    this.#entries = entries;
   }
 }
 
@@ -368,6 +378,13 @@ function frameEvents(events: readonly BusEvent[]): EncodedEvent[] {
     for (const event of scanBatch(frame).history) framed.push(event as EncodedEvent);
   }
   return framed;
+}
+
+/** A copy of the first `length` of `column` with room for `capacity`. */
+function grown(column: Float64Array, length: number, capacity: number): Float64Array {
+  const copy = new Float64Array(Math.max(16, capacity));
+  copy.set(column.subarray(0, length));
+  return copy;
 }
 
 /** How many of `events`' first ones are framed. */
