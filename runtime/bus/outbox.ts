@@ -82,7 +82,8 @@ export interface OutboxBound {
   readonly refuse: boolean;
   /** An event's size as its history counts it. */
   sizeOf(event: BusEvent): number;
-  importance(type: string): Importance;
+  /** An event type's importance; absent when no policy sets one (every event is then `normal`). */
+  readonly importance?: (type: string) => Importance;
   /** Told of each round of drops. */
   dropped(report: UnsentDropReport): void;
 }
@@ -97,13 +98,10 @@ export class Outbox {
    * `#events[i]`'s); and the sum of the sizes. A typed column, not an array of numbers: the GC neither
    * copies nor scans it as it grows with a bus that does not sync.
    */
-  #entries = new Float64Array(16);
+  #entries: Float64Array = new Float64Array(16);
   #bytes = 0;
   /** Bytes of events that may be dropped (not `high`). */
   #droppable = 0;
-  /** The event `admit` measured last, and its size. */
-  #admitted: BusEvent | undefined;
-  #admittedSize = 0;
   /** The last type ranked and its rank: posts of one type often follow each other, and a rank is a policy lookup. */
   #lastType: string | undefined;
   #lastRank = NORMAL;
@@ -148,24 +146,22 @@ export class Outbox {
   /**
    * Throws `BusFullError` (`bound: 'outbox'`) unless `event` may join: it
    * fits the budget, or (under manual syncs) dropping events that are not
-   * `high` would make room for it.
+   * `high` would make room for it. `measured`: its size, if the caller
+   * measured it (a post's: `Retention.admitPost`), else -1.
    */
-  admit(event: BusEvent): void {
+  admit(event: BusEvent, measured = -1): void {
     const bound = this.#bound;
     if (bound === undefined) return;
-    const size = bound.sizeOf(event);
-    // Joins next (`push`): measured once.
-    this.#admitted = event;
-    this.#admittedSize = size;
+    const size = measured >= 0 ? measured : bound.sizeOf(event);
     const over = this.#bytes + size - bound.budget;
     if (over <= 0 || (!bound.refuse && over <= this.#droppable)) return;
     throw new BusFullError(this.#bytes, bound.budget, 'outbox', bound.option);
   }
 
-  /** A post: stamped after everything its thread has seen, so the outbox stays sorted. */
-  push(event: BusEvent): void {
+  /** A post (`measured`: its size, as for `admit`): stamped after everything its thread has seen, so the outbox stays sorted. */
+  push(event: BusEvent, measured = -1): void {
     this.#events.push(event);
-    if (this.#bound !== undefined) this.#count(event);
+    if (this.#bound !== undefined) this.#count(event, measured);
     if (this.#events.length - this.#framed >= FRAME_UNSENT_EVENTS && !this.#stepScheduled && this.#options.due?.() !== false) this.#scheduleStep();
   }
 
@@ -176,10 +172,9 @@ export class Outbox {
     this.push(event);
   }
 
-  #count(event: BusEvent): void {
+  #count(event: BusEvent, measured: number): void {
     const bound = this.#bound!;
-    const size = event === this.#admitted ? this.#admittedSize : bound.sizeOf(event);
-    this.#admitted = undefined;
+    const size = measured >= 0 ? measured : bound.sizeOf(event);
     const rank = this.#rank(event.type);
     // `#events` has the event already: its entry goes at the same index.
     const at = this.#events.length - 1;
@@ -191,9 +186,11 @@ export class Outbox {
   }
 
   #rank(type: string): number {
+    const importance = this.#bound!.importance;
+    if (importance === undefined) return NORMAL;
     if (type === this.#lastType) return this.#lastRank;
     this.#lastType = type;
-    return (this.#lastRank = RANK_OF[this.#bound!.importance(type)]);
+    return (this.#lastRank = RANK_OF[importance(type)]);
   }
 
   /**

@@ -118,9 +118,8 @@ export class Retention implements HistoryObserver {
   removedCount = 0;
   /** The memory budget of this history (`memory.budget`), if set. */
   readonly #budget: MemoryBudget | undefined;
-  /** The last post measured by `admitPost`, and its size, so that joining the history does not measure it again. */
-  #measured: BusEvent | undefined = undefined;
-  #measuredSize = 0;
+  /** The default: a budget, and neither a policy nor a `refuseNew` limit (`admitPost` only measures and admits). */
+  readonly #budgetOnly: boolean;
   /**
    * The keys and sizes of an eviction under way (the budget kept the sizes). The history removes them in
    * this order, skipping those gone: a cursor finds each one's size, and a map only if one comes out of order.
@@ -168,6 +167,7 @@ export class Retention implements HistoryObserver {
         keysOnly: compression !== undefined,
       });
     }
+    this.#budgetOnly = this.#budget !== undefined && policies.policies.length === 0 && !this.refusing;
   }
 
   /** Told of every change of the budget's state (multiplier, eviction, refusal): the owner posts it as an internal event. */
@@ -204,13 +204,12 @@ export class Retention implements HistoryObserver {
   }
 
   /**
-   * An event's size as counted here: a frame's event knows it; a post's was
-   * measured by `admitPost`, an evicted one's kept by the budget; others
+   * An event's size as counted here: a frame's event knows it; a post's
+   * `admitPost` measured is handed on by the bus; an evicted one's kept by the budget; others
    * (an event a policy removes, a read's) are measured (`jsonBytes`: no
    * string is built, and cheaper than keeping a size per event in a map).
    */
   #sizeOf(event: BusEvent): number {
-    if (event === this.#measured) return this.#measuredSize;
     // An event in a frame is counted at its bytes there, also a bus's since a sync (`adopt` counted it again).
     if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
       const size = this.#evictedSize(event.id);
@@ -240,7 +239,7 @@ export class Retention implements HistoryObserver {
     return this.#frames?.compact() ?? 0;
   }
 
-  /** An event's size as this history counts it (a post's as `admitPost` measured it). */
+  /** An event's size as this history counts it. */
   sizeOf(event: BusEvent): number {
     return this.#sizeOf(event);
   }
@@ -260,8 +259,6 @@ export class Retention implements HistoryObserver {
       sent = sent.filter((event) => !(event instanceof EncodedEvent));
     }
     const adopted = this.history.adopt(sent, framed);
-    // The last post is measured and joined long since: nothing more to keep it for.
-    this.#measured = undefined;
     if (adopted.length === 0) return adopted;
     let places = framed;
     if (adopted.length < sent.length) {
@@ -311,9 +308,9 @@ export class Retention implements HistoryObserver {
     return this.#bytes;
   }
 
-  /** The history's observer: an event joined. */
-  added(event: BusEvent): void {
-    const size = this.#countBytes ? this.#sizeOf(event) : 0;
+  /** The history's observer: an event joined; `measured`, its size if the caller knows it (`admitPost`'s), else -1. */
+  added(event: BusEvent, measured = -1): void {
+    const size = !this.#countBytes ? 0 : measured >= 0 ? measured : this.#sizeOf(event);
     this.#bytes += size;
     if (this.#budget !== undefined) this.#budget.added(event, size);
     // Only limits per type (`#tallies`) and expiry read the policy: the default budget, or importance alone, count nothing more.
@@ -360,9 +357,23 @@ export class Retention implements HistoryObserver {
    * the budget has set (`EventTooLargeError`), beyond a `refuseNew` limit
    * (`BusFullError`, `bound: 'limit'`), or for which the budget could make
    * room only by evicting `high` events (`BusFullError`, `bound: 'budget'`).
+   * Returns the size it measured (-1 if none): the bus hands it on to the
+   * history and the outbox (`insert`, `push`), so that neither measures the
+   * post again, and nothing keeps the event to recognise it by.
    */
-  admitPost(event: BusEvent): void {
-    if (this.policies.none) return;
+  admitPost(event: BusEvent): number {
+    if (this.policies.none) return -1;
+    // The default, on every post: kept small, so that it is inlined into the bus's post().
+    if (this.#budgetOnly) {
+      const size = postBytes(event);
+      this.#budget!.admit(event, size);
+      return size;
+    }
+    return this.#admitUnderPolicies(event);
+  }
+
+  /** `admitPost` where a policy or a `refuseNew` limit applies, or there is no budget. */
+  #admitUnderPolicies(event: BusEvent): number {
     const policy = this.policies.of(event.type);
     const budget = this.#budget;
     let size: number | undefined;
@@ -383,10 +394,9 @@ export class Retention implements HistoryObserver {
     if (budget !== undefined) {
       size ??= postBytes(event);
       budget.admit(event, size);
-      this.#measured = event;
-      this.#measuredSize = size;
     }
     if (this.refusing) this.assertRoom([event]);
+    return size ?? -1;
   }
 
   /**
