@@ -74,6 +74,12 @@ function idleStep(step: () => void, lastStepMs: number): void {
 }
 
 /**
+ * @internal Where every history schedules its idle compression steps (`idleStep`). A test swaps
+ * `schedule` to take the steps and run them when it chooses, then checks what they made.
+ */
+export const compressionSteps: { schedule: (step: () => void, lastStepMs: number) => void } = { schedule: idleStep };
+
+/**
  * A history of events, sorted by `(timestamp, id)` and deduplicated by id.
  *
  * Stored as a list of sorted segments of at most `segmentSize` events (more
@@ -577,7 +583,7 @@ export class EventHistory {
       this.#lastStepMs = performance.now() - started;
       if (more) this.#scheduleStep(true);
     };
-    if (compression.schedule === undefined) idleStep(step, this.#lastStepMs);
+    if (compression.schedule === undefined) compressionSteps.schedule(step, this.#lastStepMs);
     else compression.schedule(step);
   }
 }

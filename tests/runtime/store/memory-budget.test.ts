@@ -236,18 +236,20 @@ test('evict - after events left another way and older ones moved into compressed
   assert.is(retention.memoryStats()!.bytes, 3500);
 });
 
-test('added - a history within its budget queues nothing; its first eviction queues what it holds, and evicts as if it had queued all along', () => {
+test('added - a history under half its budget queues nothing; from there it is listed, and its first eviction evicts as if it had queued all along', () => {
   const budget = { current: undefined as MemoryBudget | undefined };
   const history = new EventHistory({ observer: { added: (event) => budget.current!.added(event, eventBytes(event)), removed: (event, bytes) => budget.current!.removed(event, bytes ?? eventBytes(event)) } });
   const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 3000 }, policies: { l: { importance: 'low' }, h: { importance: 'high' } } }));
   budget.current = new MemoryBudget(policies, 'bus', history, eventBytes, 'bus:0.0:external');
-  // Out of order, as a bus reading its station merges them.
-  history.merge([sized('n3', 3, 'n', 400), sized('l1', 1, 'l', 100), sized('h1', 2, 'h', 1400)]);
+  history.merge([sized('n3', 3, 'n', 400), sized('l1', 1, 'l', 100)]);
   history.insert(sized('n4', 4, 'n', 600));
+  assert.equal(budget.current.settle(), []);
+  assert.is(budget.current.queued, 0, 'no entry per event while the history holds less than half its budget');
+  // Out of order, as a bus reading its station merges them.
+  history.merge([sized('h1', 2, 'h', 1400)]);
   history.merge([sized('l0', 0, 'l', 100), sized('n5', 5, 'n', 400)]);
   assert.is(budget.current.bytes, 3000);
   assert.equal(budget.current.settle(), []);
-  assert.is(budget.current.queued, 0, 'no entry per event while the history is within its budget');
   history.insert(sized('n6', 6, 'n', 590));
   // 3590 > 3000: down to 2700, both low ones, then of the normal ones the largest (600 and 590 are one class), oldest first.
   assert.equal(ids(budget.current.settle()), ['l0', 'l1', 'n4', 'n6']);
@@ -257,6 +259,52 @@ test('added - a history within its budget queues nothing; its first eviction que
   assert.equal(ids(budget.current.settle()), ['l7']);
   assert.equal(ids(history.snapshot()), ['h1', 'n3', 'n5']);
   assert.is(budget.current.bytes, 2200);
+});
+
+test('added - no step lists the whole history: each lists a bounded chunk, and evictions equal those of a budget that queued all along (property)', () => {
+  const budgetBytes = 40_000;
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({ type: fc.constantFrom('l', 'n', 'n', 'h'), size: fc.integer({ min: 90, max: 300 }), back: fc.constantFrom(0, 0, 0, 0, 5, 50), batch: fc.integer({ min: 1, max: 4 }) }),
+        { minLength: 300, maxLength: 500 },
+      ),
+      (posts) => {
+        const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: budgetBytes }, policies: { l: { importance: 'low' }, h: { importance: 'high' } } }));
+        // The budget under test lists what is held from half its budget; the reference queues keys from the start.
+        let measured = 0;
+        const sides = [false, true].map((keysOnly) => {
+          const side = { budget: undefined as MemoryBudget | undefined, history: undefined as unknown as EventHistory };
+          side.history = new EventHistory({ observer: { added: (event) => side.budget!.added(event, eventBytes(event)), removed: (event, bytes) => side.budget!.removed(event, bytes ?? eventBytes(event)) } });
+          const sizeOf = (event: BusEvent) => (keysOnly || measured++, eventBytes(event));
+          side.budget = new MemoryBudget(policies, 'bus', side.history, sizeOf, 'bus:0.0:external', { keysOnly });
+          return side;
+        });
+        let most = 0;
+        let evictions = 0;
+        let clock = 1000;
+        posts.forEach(({ type, size, back, batch }, i) => {
+          const events = Array.from({ length: batch }, (_, k) => sized(`e${i}.${k}`, clock - back + k, type, size));
+          clock += batch;
+          const evicted = sides.map(({ history, budget }) => {
+            history.merge(events);
+            measured = 0;
+            const gone = ids(budget!.settle()).sort();
+            most = Math.max(most, measured);
+            return gone;
+          });
+          assert.equal(evicted[0], evicted[1], `post ${i}`);
+          if (evicted[0]!.length > 0) evictions++;
+        });
+        assert.ok(evictions > 0);
+        // At most what a listing step may list (a sixteenth of the budget and twice the bytes just merged, in 90 B events and one more), not the hundreds held.
+        assert.ok(most <= Math.ceil((budgetBytes / 16 + 2 * 4 * 300) / 90) + 1, `${most} events measured in one step`);
+        assert.equal(ids(sides[0]!.history.snapshot()), ids(sides[1]!.history.snapshot()));
+      },
+    ),
+    // Hundreds of posts a run: shrinking one would take minutes.
+    { numRuns: 40, endOnFailure: true },
+  );
 });
 
 test('evict - a budget that queues from its first eviction evicts what one sorted by importance, size class and age picks (property)', () => {
@@ -479,7 +527,7 @@ api('defaults - every bus and station has a budget unless memory.budget is false
   const event = bus.post('order.created', { id: 'ö-1', lines: [{ sku: 'a"b', qty: 2 }], total: -0.5 }, { priority: 'immediate', topic: 'eu', meta: { trace: 't1' } });
   const size = eventBytes(event as BusEvent);
   assert.is(size, 64 + 5 + 13 + 2 + (8 + 5 + 2) + Buffer.byteLength(JSON.stringify(event.payload)));
-  assert.equal(bus.memory(), { history: 'bus:0.0:external', count: 1, bytes: size, budget: 32 * 1024 * 1024, multipliers: {}, types: { 'order.created': { count: 1, bytes: size } }, evicted: 0, frameBytes: 0, unsent: { count: 1, bytes: size } });
+  assert.equal(bus.memory(), { history: 'bus:0.0:external', count: 1, bytes: size, budget: 32 * 1024 * 1024, multipliers: {}, types: { 'order.created': { count: 1, bytes: size } }, evicted: 0, frameBytes: 0, compressed: { count: 0, bytes: 0 }, unsent: { count: 1, bytes: size } });
   assert.is(runtime.station('external').memory()!.budget, 128 * 1024 * 1024);
   await runtime.stop();
   runtime = createRuntime({ deferred: 'manual', memory: { budget: false } });
