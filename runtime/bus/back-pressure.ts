@@ -85,9 +85,9 @@ export class BackPressure {
    * `high` events could be dropped to make room. A deferred post is checked
    * as it is posted (it joins the outbox once drained, and is never refused then).
    */
-  admitUnsent(event: BusEvent): void {
+  admitUnsent(event: BusEvent, measured = -1): void {
     try {
-      this.#bus.outbox.admit(event);
+      this.#bus.outbox.admit(event, measured);
     } catch (error) {
       if (!this.heldBack) this.#thread.host.requestSync?.(this.#side);
       throw error;

@@ -202,8 +202,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const event = stampPost(this.#posting, type, payload as Payload, options);
     const priority = event.priority;
     // Its size limit and the history's `refuseNew` limits; its stamp and id are used up either way.
-    this.#retention.admitPost(event);
-    this.#pressure.admitUnsent(event);
+    const size = this.#retention.admitPost(event);
+    this.#pressure.admitUnsent(event, size);
     this.#reports.posted++;
     this.#reports.lastId = event.id;
     const subscriptions = thread.subscriptions(this.side);
@@ -224,10 +224,10 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       // After this post is in the history, so the sync it asks for carries it.
       queueMicrotask(() => thread.host.requestSync?.(this.side));
     }
-    this.#history.insert(event);
+    this.#history.insert(event, size);
     this.#retention.settle();
     // Its stamp is after everything this thread has seen: the outbox stays sorted. It goes to the station whatever this history keeps.
-    this.#outbox.push(event);
+    this.#outbox.push(event, size);
     if (priority === 'immediate') {
       this.#reports.delivered += subscriptions.deliver(event, after);
       // Checked here: no array per post when no policy removes events after delivery.

@@ -55,7 +55,7 @@ export function outboxBound(thread: BusThread<Poster>, side: Side, retention: Re
     name: `bus:${thread.processor}.${thread.index}:${side}`,
     refuse: thread.host.maxBatch !== undefined,
     sizeOf: (event) => retention.sizeOf(event),
-    importance: (type) => policies.of(type)?.importance ?? 'normal',
+    ...(policies.policies.some((policy) => policy.importance !== undefined) ? { importance: (type: string) => policies.of(type)?.importance ?? 'normal' } : {}),
     dropped: (payload) => queueMicrotask(() => postMemoryChange(() => thread.bus('internal'), { type: 'busline.memory.dropped', payload })),
   };
 }

@@ -82,7 +82,8 @@ export interface OutboxBound {
   readonly refuse: boolean;
   /** An event's size as its history counts it. */
   sizeOf(event: BusEvent): number;
-  importance(type: string): Importance;
+  /** An event type's importance; absent when no policy sets one (every event is then `normal`). */
+  readonly importance?: (type: string) => Importance;
   /** Told of each round of drops. */
   dropped(report: UnsentDropReport): void;
 }
@@ -92,14 +93,15 @@ export class Outbox {
   /** False once an event joined out of order (a drained one is stamped at post time). */
   #sorted = true;
   readonly #bound: OutboxBound | undefined;
-  /** With a bound: each event's size and rank (`size × RANKS + rank`), beside `#events`; and the sum of the sizes. */
-  #entries: number[] = [];
+  /**
+   * With a bound: each event's size and rank (`size × RANKS + rank`), beside `#events` (`#entries[i]` is
+   * `#events[i]`'s); and the sum of the sizes. A typed column, not an array of numbers: the GC neither
+   * copies nor scans it as it grows with a bus that does not sync.
+   */
+  #entries: Float64Array = new Float64Array(16);
   #bytes = 0;
   /** Bytes of events that may be dropped (not `high`). */
   #droppable = 0;
-  /** The event `admit` measured last, and its size. */
-  #admitted: BusEvent | undefined;
-  #admittedSize = 0;
   /** The last type ranked and its rank: posts of one type often follow each other, and a rank is a policy lookup. */
   #lastType: string | undefined;
   #lastRank = NORMAL;
@@ -144,24 +146,22 @@ export class Outbox {
   /**
    * Throws `BusFullError` (`bound: 'outbox'`) unless `event` may join: it
    * fits the budget, or (under manual syncs) dropping events that are not
-   * `high` would make room for it.
+   * `high` would make room for it. `measured`: its size, if the caller
+   * measured it (a post's: `Retention.admitPost`), else -1.
    */
-  admit(event: BusEvent): void {
+  admit(event: BusEvent, measured = -1): void {
     const bound = this.#bound;
     if (bound === undefined) return;
-    const size = bound.sizeOf(event);
-    // Joins next (`push`): measured once.
-    this.#admitted = event;
-    this.#admittedSize = size;
+    const size = measured >= 0 ? measured : bound.sizeOf(event);
     const over = this.#bytes + size - bound.budget;
     if (over <= 0 || (!bound.refuse && over <= this.#droppable)) return;
     throw new BusFullError(this.#bytes, bound.budget, 'outbox', bound.option);
   }
 
-  /** A post: stamped after everything its thread has seen, so the outbox stays sorted. */
-  push(event: BusEvent): void {
+  /** A post (`measured`: its size, as for `admit`): stamped after everything its thread has seen, so the outbox stays sorted. */
+  push(event: BusEvent, measured = -1): void {
     this.#events.push(event);
-    if (this.#bound !== undefined) this.#count(event);
+    if (this.#bound !== undefined) this.#count(event, measured);
     if (this.#events.length - this.#framed >= FRAME_UNSENT_EVENTS && !this.#stepScheduled && this.#options.due?.() !== false) this.#scheduleStep();
   }
 
@@ -172,21 +172,25 @@ export class Outbox {
     this.push(event);
   }
 
-  #count(event: BusEvent): void {
+  #count(event: BusEvent, measured: number): void {
     const bound = this.#bound!;
-    const size = event === this.#admitted ? this.#admittedSize : bound.sizeOf(event);
-    this.#admitted = undefined;
+    const size = measured >= 0 ? measured : bound.sizeOf(event);
     const rank = this.#rank(event.type);
-    this.#entries.push(size * RANKS + rank);
+    // `#events` has the event already: its entry goes at the same index.
+    const at = this.#events.length - 1;
+    if (at === this.#entries.length) this.#entries = grown(this.#entries, at, 2 * at);
+    this.#entries[at] = size * RANKS + rank;
     this.#bytes += size;
     if (rank !== HIGH) this.#droppable += size;
     if (this.#bytes > bound.budget && !bound.refuse) this.#drop();
   }
 
   #rank(type: string): number {
+    const importance = this.#bound!.importance;
+    if (importance === undefined) return NORMAL;
     if (type === this.#lastType) return this.#lastRank;
     this.#lastType = type;
-    return (this.#lastRank = RANK_OF[this.#bound!.importance(type)]);
+    return (this.#lastRank = RANK_OF[importance(type)]);
   }
 
   /**
@@ -230,7 +234,6 @@ export class Outbox {
       entries[kept++] = entry;
     }
     events.length = kept;
-    entries.length = kept;
     this.#framed = framedPrefix(events);
     bound.dropped({
       history: bound.name,
@@ -254,7 +257,7 @@ export class Outbox {
     const outbox = this.#events;
     if (count > 0 && outbox[0] === events[0] && outbox[count - 1] === events[count - 1] && this.#sorted) {
       // Sent in outbox order, and only appended to since: the sent ones are its first `count`.
-      if (this.#bound !== undefined) this.#uncount(count);
+      if (this.#bound !== undefined) this.#uncount(count, outbox.length);
       this.#events = outbox.slice(count);
       this.#framed = Math.max(0, this.#framed - count);
     } else {
@@ -275,14 +278,17 @@ export class Outbox {
     this.#framed = framedPrefix(this.#events);
     const bound = this.#bound;
     if (bound === undefined) return;
-    const entries = unsent.map((event) => {
+    const held = this.#events.length - unsent.length;
+    const entries = new Float64Array(Math.max(16, 2 * this.#events.length));
+    entries.set(this.#entries.subarray(0, held), unsent.length);
+    unsent.forEach((event, i) => {
       const size = bound.sizeOf(event);
       const rank = this.#rank(event.type);
       this.#bytes += size;
       if (rank !== HIGH) this.#droppable += size;
-      return size * RANKS + rank;
+      entries[i] = size * RANKS + rank;
     });
-    this.#entries = [...entries, ...this.#entries];
+    this.#entries = entries;
     if (this.#bytes > bound.budget && !bound.refuse) this.#drop();
   }
 
@@ -330,10 +336,14 @@ export class Outbox {
     else setTimeout(step, wait).unref();
   }
 
-  /** Forgets the counts of the first `count` events (the caller removes the events). */
-  #uncount(count: number): void {
-    for (let i = 0; i < count; i++) this.#forget(this.#entries[i]!);
-    this.#entries = this.#entries.slice(count);
+  /** Forgets the counts of the first `count` events, and their entries (the caller removes the events: `length` of them were held). */
+  #uncount(count: number, length: number): void {
+    const entries = this.#entries;
+    for (let i = 0; i < count; i++) this.#forget(entries[i]!);
+    const rest = length - count;
+    // A column that grew while the bus did not sync is let go of once mostly empty.
+    if (entries.length > 4 * rest + 64) this.#entries = grown(entries.subarray(count), rest, 2 * rest);
+    else entries.copyWithin(0, count, length);
   }
 
   /** Takes an event's entry off the counts. */
@@ -347,16 +357,13 @@ export class Outbox {
   /** Keeps the events `keep` says to keep, with their sizes and counts. */
   #keep(keep: (event: BusEvent) => boolean): void {
     const events: BusEvent[] = [];
-    const entries: number[] = [];
+    const entries = this.#entries;
     this.#events.forEach((event, i) => {
-      const entry = this.#entries[i]!;
-      if (keep(event)) {
-        events.push(event);
-        entries.push(entry);
-      } else this.#forget(entry);
+      const entry = entries[i]!;
+      if (keep(event)) entries[events.push(event) - 1] = entry;
+      else this.#forget(entry);
     });
     this.#events = events;
-    this.#entries = entries;
   }
 }
 
@@ -368,6 +375,13 @@ export function frameEvents(events: readonly BusEvent[]): EncodedEvent[] {
     for (const event of scanBatch(frame).history) framed.push(event as EncodedEvent);
   }
   return framed;
+}
+
+/** A copy of the first `length` of `column` with room for `capacity`. */
+function grown(column: Float64Array, length: number, capacity: number): Float64Array {
+  const copy = new Float64Array(Math.max(16, capacity));
+  copy.set(column.subarray(0, length));
+  return copy;
 }
 
 /** How many of `events`' first ones are framed. */

@@ -30,7 +30,8 @@ function sortedBatch(batch: readonly BusEvent[]): readonly BusEvent[] {
  * a compression only moves): what the memory policies count (`retention.ts`).
  */
 export interface HistoryObserver {
-  added(event: BusEvent): void;
+  /** `measured`: the event's size when the caller of `insert` measured it, else -1 (or absent). */
+  added(event: BusEvent, measured?: number): void;
   /** `bytes`: the size the event was counted at when it joined, when the history kept it (an event from a block). */
   removed(event: BusEvent, bytes?: number): void;
 }
@@ -242,8 +243,9 @@ export class EventHistory {
   /**
    * Inserts one event at its place in the order. Returns false (and changes
    * nothing) when an event with the same id and timestamp is already held.
+   * `measured`: its size, if the caller measured it (a post: `Retention.admitPost`), for the observer.
    */
-  insert(event: BusEvent): boolean {
+  insert(event: BusEvent, measured = -1): boolean {
     const blocks = this.#blocks;
     if (blocks !== undefined && blocks.within(event)) {
       if (blocks.holds(event)) return false;
@@ -261,7 +263,7 @@ export class EventHistory {
       this.#size++;
       if (segment.length > 2 * this.#segmentSize) this.#segments.splice(at, 1, ...segment.split());
     }
-    this.#observer?.added(event);
+    this.#observer?.added(event, measured);
     this.#scheduleStep(false);
     return true;
   }

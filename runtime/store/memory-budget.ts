@@ -88,9 +88,14 @@ export class MemoryBudget {
   /** Bytes of events that may be evicted (not `high`). */
   #evictable = 0;
   readonly #types = new Map<string, TypeTally>();
-  /** The last type tallied and its tally: two fields, not an object, since posts of two types in turn switch at every post. */
+  /**
+   * The last two types tallied and their tallies, the last first: posts of one type, or of two in turn
+   * (a request and its reply), find theirs without a map lookup.
+   */
   #lastType: string | undefined = undefined;
   #lastTally: TypeTally | undefined = undefined;
+  #otherType: string | undefined = undefined;
+  #otherTally: TypeTally | undefined = undefined;
   /** Multiplier step by policy; a policy absent is at step 0 (1). */
   readonly #steps = new Map<AppliedPolicy, number>();
   /** Bytes in and out since the last multiplier change. */
@@ -168,7 +173,9 @@ export class MemoryBudget {
     const queueNow = this.#queuing || this.#listed(event, size);
     if (importance === 'high') return;
     this.#evictable += size;
-    this.#held[importance]++;
+    // Named, not `held[importance]`: a keyed access costs a lookup at every post.
+    if (importance === 'low') this.#held.low++;
+    else this.#held.normal++;
     if (!queueNow) return;
     const queue = this.#queues[importance];
     queue.push(event, size);
@@ -206,13 +213,16 @@ export class MemoryBudget {
   }
 
   #tally(type: string): TypeTally {
-    // Posts of one type often follow each other: the last tally is kept at hand.
+    // A tally whose count fell to 0 left `#types`: it is not used again.
     if (type === this.#lastType && this.#lastTally!.count > 0) return this.#lastTally!;
+    if (type === this.#otherType && this.#otherTally!.count > 0) return this.#otherTally!;
     let tally = this.#types.get(type);
     if (tally === undefined) {
       const policy = this.#policies.of(type);
       this.#types.set(type, (tally = { count: 0, bytes: 0, policy, importance: policy?.importance ?? 'normal' }));
     }
+    this.#otherType = this.#lastType;
+    this.#otherTally = this.#lastTally;
     this.#lastType = type;
     this.#lastTally = tally;
     return tally;

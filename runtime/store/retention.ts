@@ -11,12 +11,10 @@
  * Time is the runtime's injected clock; expiry runs when the history is next
  * used after the earliest expiry it knows of, not on a timer.
  */
-import { Buffer } from 'node:buffer';
 import { BusFullError, EventTooLargeError } from '../../errors.js';
-import { jsonBytes, utf8Length } from '../../schemas/codec/index.js';
-import { copiedPayloadBytes } from '../validate.js';
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from './encoded-events.js';
+import { eventBytes, postBytes } from './event-bytes.js';
 import { EventHistory, type HistoryCompression, type HistoryObserver } from './history.js';
 import type { EventKey } from './eviction-queue.js';
 import { framedBytes } from './size-classes.js';
@@ -25,55 +23,7 @@ import type { FrameMoves } from './frame-moves.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
-/**
- * Bytes an event is counted at besides its strings and payload: its table,
- * time stamps, origin and the length prefixes of its strings, about what a
- * batch frame spends on them.
- */
-export const EVENT_OVERHEAD_BYTES = 64;
-/** Bytes a meta entry is counted at besides its key and value (its table and prefixes). */
-export const META_ENTRY_OVERHEAD_BYTES = 8;
-
-/**
- * The size of an event, as `sizeLimit`, `maxBytes` and the memory budget
- * count it and `EventTooLargeError.size` reports it: `EVENT_OVERHEAD_BYTES`,
- * plus the UTF-8 bytes of its id, type and topic, plus per meta entry
- * `META_ENTRY_OVERHEAD_BYTES` and the UTF-8 bytes of its key and value, plus
- * its payload as a frame carries it (the JSON text's UTF-8 bytes, exactly as
- * `encodeFrame` writes it, or a `Uint8Array`'s length). Measured without
- * building the JSON text (`jsonBytes`). An event still in a frame (a
- * station's) is counted at the bytes it takes there, known without reading it.
- */
-export function eventBytes(event: BusEvent): number {
-  if (event instanceof EncodedEvent) {
-    const counted = event.countedBytes;
-    if (counted !== undefined) return counted;
-    return framedBytes(event.batch, event.index);
-  }
-  const { payload } = event;
-  if (payload instanceof Uint8Array) return labelBytes(event) + payload.byteLength;
-  const json = jsonBytes(payload);
-  // Only a payload post() refuses has no JSON size; such an event reaches no history.
-  return labelBytes(event) + (json >= 0 ? json : Buffer.byteLength(JSON.stringify(payload) ?? 'null'));
-}
-
-/** `eventBytes` of an event just posted: its payload was measured as post() copied it (`copiedPayloadBytes`), not walked again. */
-function postBytes(event: BusEvent): number {
-  const copied = copiedPayloadBytes(event.payload);
-  if (copied < 0) return eventBytes(event);
-  // Most posts have neither topic nor meta. Their id (`<processor>.<thread>.<n>`) and type (the type rule in
-  // validate.ts) are ASCII: a byte a character, no walk over them.
-  if (event.topic !== undefined || event.meta !== undefined) return labelBytes(event) + copied;
-  return EVENT_OVERHEAD_BYTES + event.id.length + event.type.length + copied;
-}
-
-/** `eventBytes` but the payload: the overhead, id, type, topic and meta. */
-function labelBytes(event: BusEvent): number {
-  let bytes = EVENT_OVERHEAD_BYTES + utf8Length(event.id) + utf8Length(event.type);
-  if (event.topic !== undefined) bytes += utf8Length(event.topic);
-  if (event.meta !== undefined) for (const key in event.meta) bytes += META_ENTRY_OVERHEAD_BYTES + utf8Length(key) + utf8Length(event.meta[key]!);
-  return bytes;
-}
+export { EVENT_OVERHEAD_BYTES, META_ENTRY_OVERHEAD_BYTES, eventBytes } from './event-bytes.js';
 
 /** Events and bytes held under one set of limits. */
 interface Tally {
@@ -118,9 +68,8 @@ export class Retention implements HistoryObserver {
   removedCount = 0;
   /** The memory budget of this history (`memory.budget`), if set. */
   readonly #budget: MemoryBudget | undefined;
-  /** The last post measured by `admitPost`, and its size, so that joining the history does not measure it again. */
-  #measured: BusEvent | undefined = undefined;
-  #measuredSize = 0;
+  /** The default: a budget, and neither a policy nor a `refuseNew` limit (`admitPost` only measures and admits). */
+  readonly #budgetOnly: boolean;
   /**
    * The keys and sizes of an eviction under way (the budget kept the sizes). The history removes them in
    * this order, skipping those gone: a cursor finds each one's size, and a map only if one comes out of order.
@@ -168,6 +117,7 @@ export class Retention implements HistoryObserver {
         keysOnly: compression !== undefined,
       });
     }
+    this.#budgetOnly = this.#budget !== undefined && policies.policies.length === 0 && !this.refusing;
   }
 
   /** Told of every change of the budget's state (multiplier, eviction, refusal): the owner posts it as an internal event. */
@@ -204,13 +154,12 @@ export class Retention implements HistoryObserver {
   }
 
   /**
-   * An event's size as counted here: a frame's event knows it; a post's was
-   * measured by `admitPost`, an evicted one's kept by the budget; others
+   * An event's size as counted here: a frame's event knows it; a post's
+   * `admitPost` measured is handed on by the bus; an evicted one's kept by the budget; others
    * (an event a policy removes, a read's) are measured (`jsonBytes`: no
    * string is built, and cheaper than keeping a size per event in a map).
    */
   #sizeOf(event: BusEvent): number {
-    if (event === this.#measured) return this.#measuredSize;
     // An event in a frame is counted at its bytes there, also a bus's since a sync (`adopt` counted it again).
     if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
       const size = this.#evictedSize(event.id);
@@ -240,7 +189,7 @@ export class Retention implements HistoryObserver {
     return this.#frames?.compact() ?? 0;
   }
 
-  /** An event's size as this history counts it (a post's as `admitPost` measured it). */
+  /** An event's size as this history counts it. */
   sizeOf(event: BusEvent): number {
     return this.#sizeOf(event);
   }
@@ -260,8 +209,6 @@ export class Retention implements HistoryObserver {
       sent = sent.filter((event) => !(event instanceof EncodedEvent));
     }
     const adopted = this.history.adopt(sent, framed);
-    // The last post is measured and joined long since: nothing more to keep it for.
-    this.#measured = undefined;
     if (adopted.length === 0) return adopted;
     let places = framed;
     if (adopted.length < sent.length) {
@@ -311,9 +258,9 @@ export class Retention implements HistoryObserver {
     return this.#bytes;
   }
 
-  /** The history's observer: an event joined. */
-  added(event: BusEvent): void {
-    const size = this.#countBytes ? this.#sizeOf(event) : 0;
+  /** The history's observer: an event joined; `measured`, its size if the caller knows it (`admitPost`'s), else -1. */
+  added(event: BusEvent, measured = -1): void {
+    const size = !this.#countBytes ? 0 : measured >= 0 ? measured : this.#sizeOf(event);
     this.#bytes += size;
     if (this.#budget !== undefined) this.#budget.added(event, size);
     // Only limits per type (`#tallies`) and expiry read the policy: the default budget, or importance alone, count nothing more.
@@ -360,9 +307,23 @@ export class Retention implements HistoryObserver {
    * the budget has set (`EventTooLargeError`), beyond a `refuseNew` limit
    * (`BusFullError`, `bound: 'limit'`), or for which the budget could make
    * room only by evicting `high` events (`BusFullError`, `bound: 'budget'`).
+   * Returns the size it measured (-1 if none): the bus hands it on to the
+   * history and the outbox (`insert`, `push`), so that neither measures the
+   * post again, and nothing keeps the event to recognise it by.
    */
-  admitPost(event: BusEvent): void {
-    if (this.policies.none) return;
+  admitPost(event: BusEvent): number {
+    if (this.policies.none) return -1;
+    // The default, on every post: kept small, so that it is inlined into the bus's post().
+    if (this.#budgetOnly) {
+      const size = postBytes(event);
+      this.#budget!.admit(event, size);
+      return size;
+    }
+    return this.#admitUnderPolicies(event);
+  }
+
+  /** `admitPost` where a policy or a `refuseNew` limit applies, or there is no budget. */
+  #admitUnderPolicies(event: BusEvent): number {
     const policy = this.policies.of(event.type);
     const budget = this.#budget;
     let size: number | undefined;
@@ -383,10 +344,9 @@ export class Retention implements HistoryObserver {
     if (budget !== undefined) {
       size ??= postBytes(event);
       budget.admit(event, size);
-      this.#measured = event;
-      this.#measuredSize = size;
     }
     if (this.refusing) this.assertRoom([event]);
+    return size ?? -1;
   }
 
   /**

@@ -128,6 +128,21 @@ unit('sent - what a sync took leaves the count; what joined meanwhile, and a pre
   assert.equal([ids(box.unsent()), box.bytes], [['0.0.4'], 100]);
 });
 
+unit('sent - sizes stay with their events as the outbox grows and lets go of most of it; the next drop counts them', () => {
+  const { outbox: box, reports } = outbox();
+  // Sizes 1 + n % 3, 600 bytes in 300 events: the outbox grows past the room it starts with.
+  const events = Array.from({ length: 300 }, (_, n) => event(n, n % 2 === 0 ? 'low' : 'normal', 1 + (n % 3)));
+  for (const e of events) box.push(e, e.payload as number);
+  assert.equal([box.length, box.bytes], [300, 600]);
+  // It keeps 10: 290 (3 bytes), 291 (1), 292 (2), ... 299 (3).
+  box.sent(events.slice(0, 290));
+  assert.equal([box.length, box.bytes], [10, 21]);
+  // 10 events of 100 take it to 1 021, over its 1 000: the oldest low ones go down to 900 (290, 292, ... 298: 11 bytes; 300, 302).
+  for (let n = 300; n < 310; n++) box.push(event(n, n % 2 === 0 ? 'low' : 'normal', 100));
+  assert.equal(reports.map(({ count, freed, bytes }) => ({ count, freed, bytes })), [{ count: 7, freed: 211, bytes: 810 }]);
+  assert.equal(ids(box.unsent()), ['0.0.291', '0.0.293', '0.0.295', '0.0.297', '0.0.299', '0.0.301', ...[303, 304, 305, 306, 307, 308, 309].map((n) => `0.0.${n}`)]);
+});
+
 unit.run();
 
 const api = suite('Outbox through the runtime');

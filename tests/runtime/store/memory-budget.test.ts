@@ -339,6 +339,22 @@ test('evict - a budget that queues from its first eviction evicts what one sorte
   );
 });
 
+test('added - tallies by type stay exact with types in turn, and for a type all of whose events left and came again', () => {
+  const { retention, post } = history({});
+  const types = ['a', 'b', 'a', 'b', 'c', 'a', 'b', 'c'];
+  const events = types.map((type, n) => sized(`${type}${n}`, n, type, 100 + n));
+  for (const event of events) post(event);
+  const byType = (type: string) => events.filter((event) => event.type === type);
+  const tally = (of: readonly BusEvent[]) => ({ count: of.length, bytes: of.reduce((sum, event) => sum + eventBytes(event), 0) });
+  assert.equal(retention.memoryStats()!.types, { a: tally(byType('a')), b: tally(byType('b')), c: tally(byType('c')) });
+  // Every `a` leaves (its tally was the last one used); then `b`, and `a` again.
+  retention.remove(byType('a'));
+  const again = [sized('b10', 10, 'b', 120), sized('a11', 11, 'a', 130), sized('a12', 12, 'a', 140)];
+  for (const event of again) post(event);
+  assert.equal(retention.memoryStats()!.types, { b: tally([...byType('b'), again[0]!]), c: tally(byType('c')), a: tally(again.slice(1)) });
+  assert.is(retention.memoryStats()!.bytes, [...byType('b'), ...byType('c'), ...again].reduce((sum, event) => sum + eventBytes(event), 0));
+});
+
 test('checkMemoryOptions - a bad budget is named, with what is allowed', () => {
   const cases: Array<[unknown, string]> = [
     [{ budget: 5 }, 'memory.budget'],
