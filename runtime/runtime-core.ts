@@ -328,8 +328,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
         list.push({ id: stationId('local', side, processor), kind: 'station', processor, thread: null, side, state: station.state, ...memorySummary(station.memory()) });
       }
     });
+    for (const thread of this.#threads.flat()) list.push(...threadActors(thread));
     const remote = await Promise.all([
-      ...this.#threads.flat().map((thread) => threadActors(thread)),
       ...[...this.#remoteThreads.values()].map(async (r) => unwrap(await r.caller.call('actors'))),
       ...this.#children.all().map((p) => p.actors()),
     ]);

@@ -557,12 +557,8 @@ function actorId(id: unknown): string {
   return id;
 }
 
-/**
- * A thread's buses and user actors, the actors' states after the bus events
- * already delivered to them (a slow actor's inbox may still hold some).
- */
-export async function threadActors(thread: Thread): Promise<ActorInfo[]> {
-  await thread.actors.handedOn();
+/** A thread's buses and user actors. */
+export function threadActors(thread: Thread): ActorInfo[] {
   const list: ActorInfo[] = [];
   for (const side of ['internal', 'external'] as const) {
     const bus = thread.bus(side);

@@ -145,8 +145,11 @@ test('spawn - an actor\'s types may be patterns', async () => {
   const runtime = createRuntime({ deferred: 'manual' });
   try {
     const counter = await runtime.spawn(COUNTER, { input: { limit: 2 }, types: ['*.created'] });
+    // A slow first transition (over the actor's slice, under load) leaves the second for a later turn: wait for what it emits.
+    const limit = runtime.bus('external').waitFor('orders.limit', { timeout: 60_000 });
     runtime.bus('external').post('order.created', { id: 1 }, { priority: 'immediate' });
     runtime.bus('external').post('order.created', { id: 2 }, { priority: 'immediate' });
+    assert.equal((await limit).payload, { orders: 2 });
     assert.is((await counter.info()).state, 'full');
     try {
       await runtime.spawn(COUNTER, { types: ['order.>.created'] });
