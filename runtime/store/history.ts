@@ -147,6 +147,11 @@ export class EventHistory {
     return blocks === undefined || blocks.size === 0 ? recent : blocks.all().concat(recent);
   }
 
+  /** @internal `snapshot()`, but a block's events as bytes that remember the size they were counted at (`StoredEvent`): a first eviction lists them. */
+  held(): BusEvent[] {
+    return (this.#blocks?.blocks ?? []).flatMap((block) => block.storedEvents()).concat(this.#recent());
+  }
+
   /** The uncompressed events, oldest first, in an array of the caller's own. */
   #recent(): BusEvent[] {
     if (this.#segments.length === 1) return this.#segments[0]!.slice();

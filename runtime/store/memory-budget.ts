@@ -92,8 +92,9 @@ export class MemoryBudget {
   /** The evictable events by importance, with their sizes. */
   readonly #queues: { readonly low: EvictionQueue; readonly normal: EvictionQueue };
   /**
-   * True once the queues follow the history: from the start with `keysOnly` (events in compressed blocks
-   * could not be listed again without decompressing them), else from the first eviction.
+   * True once the queues follow the history: from the first eviction, which lists what the history holds
+   * (its compressed blocks decompressed once then; queuing every post from the start cost a compressing
+   * history's posts 15–25 % of their throughput).
    */
   #queuing: boolean;
   /** Events held by importance (the queues may also hold entries of events gone another way). */
@@ -122,7 +123,7 @@ export class MemoryBudget {
     this.name = name;
     const keysOnly = options.keysOnly ?? false;
     this.#queues = { low: new EvictionQueue({ keysOnly }), normal: new EvictionQueue({ keysOnly }) };
-    this.#queuing = keysOnly;
+    this.#queuing = false;
     // Keys stand for the events they name: the history finds events by stamp and id.
     this.#remove = options.remove ?? ((keys) => history.remove(keys as readonly BusEvent[]));
   }
@@ -131,7 +132,7 @@ export class MemoryBudget {
     return this.#bytes;
   }
 
-  /** Events in the eviction queues, stale entries included (for tests: 0 until the first eviction, unless `keysOnly`). */
+  /** Events in the eviction queues, stale entries included (for tests: 0 until the first eviction). */
   get queued(): number {
     return this.#queues.low.length + this.#queues.normal.length;
   }
@@ -364,8 +365,9 @@ export class MemoryBudget {
    * order. A held event's size is the one it is counted at: `sizeOf` gives
    * it again (the history's owner keeps it so, as its removals measure
    * events again too: `retention.ts` `#sizeOf`), so nothing per event was
-   * kept before. A history that compresses queues from the start
-   * (`keysOnly`): listing its blocks here would decompress them all.
+   * kept before. A history that compresses is listed in full too: its blocks
+   * are decompressed, once (queued as keys, `keysOnly`, so that nothing keeps
+   * the decoded events alive).
    */
   #startQueues(): void {
     this.#queuing = true;
@@ -374,7 +376,7 @@ export class MemoryBudget {
     let ranked = false;
     for (const tally of this.#types.values()) ranked ||= tally.importance !== 'normal';
     if (history.compressedCount > 0) {
-      for (const event of history.snapshot()) this.#enqueue(event, ranked);
+      for (const event of history.held()) this.#enqueue(event, ranked);
       return;
     }
     for (const segment of history.segments) for (let i = 0, length = segment.length; i < length; i++) this.#enqueue(segment.at(i), ranked);
