@@ -12,6 +12,7 @@ import { EventSegment } from './event-segment.js';
 import { HistoryIndices, idHash, keyPasses } from './history-indices.js';
 import { removeEvents, segmentFor } from './segment-removal.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
+import { StepPacer } from './step-pacer.js';
 import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
 // The order, the query and the one rule for selecting types (subtypes and wildcards) of histories, re-exported where readers of histories look for them.
@@ -57,22 +58,6 @@ export interface HistoryCompression extends CompressionOptions {
 }
 
 /**
- * The share of a thread's time that default compression steps take at most:
- * each step waits (unref'd) for its own duration times (1 / share - 1)
- * before the next. Compressing costs more per event than a post does, so a
- * thread that posts without pause would otherwise spend half its time on it;
- * compression runs "while memory and CPU allow" (seed 000), and catches up
- * when the thread is idle.
- */
-const STEP_SHARE = 0.1;
-
-function idleStep(step: () => void, lastStepMs: number): void {
-  const wait = lastStepMs * (1 / STEP_SHARE - 1);
-  if (wait < 1) setImmediate(step).unref();
-  else setTimeout(step, wait).unref();
-}
-
-/**
  * A history of events, sorted by `(timestamp, id)` and deduplicated by id.
  *
  * Stored as a list of sorted segments of at most `segmentSize` events (more
@@ -104,8 +89,8 @@ export class EventHistory {
   readonly #blocks: BlockStore | undefined;
   readonly #compression: (Required<CompressionOptions> & HistoryCompression) | undefined;
   #stepScheduled = false;
-  /** How long the last scheduled step took (ms). */
-  #lastStepMs = 0;
+  /** Paces the default schedule's steps by the thread's load (`step-pacer.ts`). */
+  #pacer: StepPacer | undefined;
 
   constructor(
     options: { segmentSize?: number; observer?: HistoryObserver; compression?: HistoryCompression; sizeOf?: (event: BusEvent) => number } = {},
@@ -573,14 +558,17 @@ export class EventHistory {
     if (compression === undefined || this.#stepScheduled || compression.schedule === 'manual') return;
     if (!changed && this.#size - compression.keepEvents < compression.blockEvents) return;
     this.#stepScheduled = true;
-    const step = (): void => {
+    if (compression.schedule !== undefined) {
+      compression.schedule(() => {
+        this.#stepScheduled = false;
+        if (this.compact()) this.#scheduleStep(true);
+      });
+      return;
+    }
+    const pacer = (this.#pacer ??= new StepPacer());
+    pacer.schedule(() => {
       this.#stepScheduled = false;
-      const started = performance.now();
-      const more = this.compact();
-      this.#lastStepMs = performance.now() - started;
-      if (more) this.#scheduleStep(true);
-    };
-    if (compression.schedule === undefined) idleStep(step, this.#lastStepMs);
-    else compression.schedule(step);
+      if (pacer.run(() => this.compact())) this.#scheduleStep(true);
+    });
   }
 }
