@@ -12,7 +12,7 @@ import { EventSegment } from './event-segment.js';
 import { HistoryIndices, idHash, keyPasses } from './history-indices.js';
 import { removeEvents, segmentFor } from './segment-removal.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
-import { StepPacer } from './step-pacer.js';
+import { threadPacer } from './step-pacer.js';
 import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
 // The order, the query and the one rule for selecting types (subtypes and wildcards) of histories, re-exported where readers of histories look for them.
@@ -89,8 +89,6 @@ export class EventHistory {
   readonly #blocks: BlockStore | undefined;
   readonly #compression: (Required<CompressionOptions> & HistoryCompression) | undefined;
   #stepScheduled = false;
-  /** Paces the default schedule's steps by the thread's load (`step-pacer.ts`). */
-  #pacer: StepPacer | undefined;
 
   constructor(
     options: { segmentSize?: number; observer?: HistoryObserver; compression?: HistoryCompression; sizeOf?: (event: BusEvent) => number } = {},
@@ -565,7 +563,8 @@ export class EventHistory {
       });
       return;
     }
-    const pacer = (this.#pacer ??= new StepPacer());
+    // Paced with the thread's other histories, by its load (`step-pacer.ts`).
+    const pacer = threadPacer();
     pacer.schedule(() => {
       this.#stepScheduled = false;
       if (pacer.run(() => this.compact())) this.#scheduleStep(true);

@@ -1,19 +1,22 @@
 /**
- * When a history's next compression step runs, by default (`EventHistory`):
- * compression runs "while memory and CPU allow" (seed 000). A step costs more
- * per event than a post does, so while its thread is busy (a loop that posts
- * without waiting for anything) steps take a small share of its time, and
- * more of the time it leaves idle (waiting for I/O or a timer), up to most of
- * it: an application that pauses has its histories compressed in the pause.
+ * When the histories of a thread take their next compression step, by
+ * default (`EventHistory`): compression runs "while memory and CPU allow"
+ * (seed 000). A step costs more per event than a post does, so while the
+ * thread is busy (a loop that posts without waiting for anything) steps take
+ * a small share of its time, and more of the time it leaves idle (waiting
+ * for I/O or a timer), up to half: an application that pauses has its
+ * histories compressed in the pause.
  *
- * The thread's load is its event loop's utilization between two steps
- * (`performance.eventLoopUtilization()`, per thread: a worker measures its own).
- * Each step then waits (unref'd, so it keeps no process alive) for its own
- * duration times `1 / share - 1`.
+ * The share is the thread's, not each history's (a thread may hold a bus per
+ * side and stations): after any step, the next one of any history of the
+ * thread waits for that step's duration times `1 / share - 1` (unref'd, so
+ * it keeps no process alive). The load is the event loop's utilization
+ * since the step before (`performance.eventLoopUtilization()`, per thread:
+ * a worker measures its own; module state is per thread too).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
-/** The share of a busy thread's time that steps take (measured: 5 % left posting at ≥ 0.9× of compression off). */
+/** The share of a busy thread's time that steps take (5 %: a post loop then ran at ~1× of compression off; 10 % cost it ~25 % of its CPU). */
 export const BUSY_SHARE = 0.05;
 /** The share of an idle thread's time that steps take. */
 export const IDLE_SHARE = 0.5;
@@ -41,18 +44,17 @@ const MEASURES: PacerMeasures = {
 };
 
 /**
- * Paces one history's steps.
+ * The steps of the histories of one thread, paced together.
  *
  * @example
- * const pacer = new StepPacer()
+ * const pacer = new StepPacer()   // one per thread: the module's `threadPacer()`
  * const step = () => { if (pacer.run(() => history.compact())) pacer.schedule(step) }
  * pacer.schedule(step)
  */
 export class StepPacer {
   readonly #measures: PacerMeasures;
-  #lastStepMs = 0;
-  /** The share the last step was given: set from the loop's utilization since the step before ended. */
-  #share = BUSY_SHARE;
+  /** When the next step may start (`now()` time). */
+  #nextAt = Number.NEGATIVE_INFINITY;
   /** The loop's time when the last step ended. */
   #since: EventLoopUtilization | undefined;
 
@@ -60,23 +62,33 @@ export class StepPacer {
     this.#measures = measures;
   }
 
-  /** Runs `step` (true: work is left) and measures it, and the loop's load since the last one. */
+  /** Runs `step` (true: work is left), measures it and the loop's load since the last one, and sets when the next may run. */
   run(step: () => boolean): boolean {
     const measures = this.#measures;
     const busy = this.#since === undefined ? 1 : measures.busySince(this.#since);
-    // No time at all between the steps (NaN) counts as busy.
-    this.#share = Number.isFinite(busy) ? BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) * (1 - Math.min(1, Math.max(0, busy))) : BUSY_SHARE;
+    // No time at all since the last step (NaN) counts as busy.
+    const share = Number.isFinite(busy) ? BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) * (1 - Math.min(1, Math.max(0, busy))) : BUSY_SHARE;
     const started = measures.now();
     try {
       return step();
     } finally {
-      this.#lastStepMs = measures.now() - started;
+      const ended = measures.now();
+      this.#nextAt = ended + (ended - started) * (1 / share - 1);
       this.#since = measures.mark();
     }
   }
 
-  /** Calls `step` once the last step's share of the time since has passed. */
+  /** Calls `step` once the thread's last step's share of the time since has passed (again later if another step ran meanwhile). */
   schedule(step: () => void): void {
-    this.#measures.defer(step, this.#lastStepMs * (1 / this.#share - 1));
+    const measures = this.#measures;
+    const wait = this.#nextAt - measures.now();
+    measures.defer(() => (this.#nextAt - measures.now() >= 1 ? this.schedule(step) : step()), Math.max(0, wait));
   }
+}
+
+let shared: StepPacer | undefined;
+
+/** The pacer of this thread's histories. */
+export function threadPacer(): StepPacer {
+  return (shared ??= new StepPacer());
 }

@@ -14,16 +14,17 @@ import type { BusEvent } from '../../../types.js';
 const test = suite('StepPacer');
 
 /** Measures by hand: `clock` in ms, `busy` the loop's load since the last mark, `waits` what the pacer asked for. */
-function measures(): PacerMeasures & { clock: number; busy: number; waits: number[] } {
+function measures(): PacerMeasures & { clock: number; busy: number; waits: number[]; deferred: Array<() => void> } {
   const mark = { idle: 0, active: 0, utilization: 0 } satisfies EventLoopUtilization;
   const fake = {
     clock: 0,
     busy: 1,
     waits: [] as number[],
+    deferred: [] as Array<() => void>,
     now: () => fake.clock,
     mark: () => mark,
     busySince: () => fake.busy,
-    defer: (_step: () => void, waitMs: number) => void fake.waits.push(waitMs),
+    defer: (step: () => void, waitMs: number) => void (fake.waits.push(waitMs), fake.deferred.push(step)),
   };
   return fake;
 }
@@ -62,6 +63,25 @@ test('schedule - a step waits its own duration times 1/share - 1: the busy share
   );
   pacer.schedule(() => undefined);
   assert.ok(Math.abs(fake.waits[5]! - 8 * (1 / IDLE_SHARE - 1)) < 1e-9);
+});
+
+test('schedule - the share is the thread\'s: a step of one history puts off the steps of the others', () => {
+  const fake = measures();
+  const pacer = new StepPacer(fake);
+  pacer.run(() => ((fake.clock += 4), true));
+  const ran: string[] = [];
+  const stepOf = (name: string) => () => void pacer.run(() => (ran.push(name), (fake.clock += 4), true));
+  pacer.schedule(stepOf('a'));
+  pacer.schedule(stepOf('b'));
+  const busyWait = 4 * (1 / BUSY_SHARE - 1);
+  assert.equal(fake.waits, [busyWait, busyWait]);
+  fake.clock += busyWait;
+  for (const due of fake.deferred.splice(0)) due();
+  assert.equal(ran, ['a'], 'b waits for the share of a\'s step');
+  assert.equal(fake.waits.slice(2), [busyWait]);
+  fake.clock += busyWait;
+  for (const due of fake.deferred.splice(0)) due();
+  assert.equal(ran, ['a', 'b']);
 });
 
 test('allow - a stopped runtime\'s buses compress no more: their steps due after stop() move nothing', async () => {
