@@ -564,10 +564,25 @@ export class EventHistory {
       return;
     }
     // Paced with the thread's other histories, by its load (`step-pacer.ts`).
-    const pacer = threadPacer();
-    pacer.schedule(() => {
-      this.#stepScheduled = false;
-      if (pacer.run(() => this.compact())) this.#scheduleStep(true);
-    });
+    pacedStep(new WeakRef<EventHistory>(this), EventHistory.#paced);
   }
+
+  /** A paced step of `history`: it asks for the next one while work is left. */
+  static #paced(history: EventHistory): void {
+    history.#stepScheduled = false;
+    if (threadPacer().run(() => history.compact())) history.#scheduleStep(true);
+  }
+}
+
+/**
+ * Schedules `step` of the history `held` refers to, held weakly while it
+ * waits: a history nothing else holds (its runtime stopped) is not kept
+ * until its step. A function of its own, so that no closure of the history's
+ * methods (which share their context in V8) holds it.
+ */
+function pacedStep(held: WeakRef<EventHistory>, step: (history: EventHistory) => void): void {
+  threadPacer().schedule(() => {
+    const history = held.deref();
+    if (history !== undefined) step(history);
+  });
 }

@@ -3,6 +3,8 @@
  * a busy thread's time, more of an idle one's; measured by injected clocks.
  */
 import type { EventLoopUtilization } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BUSY_SHARE, IDLE_SHARE, StepPacer, type PacerMeasures } from '../../../runtime/store/step-pacer.js';
@@ -10,6 +12,11 @@ import { ManualClock } from '../../../runtime/clock.js';
 import { busRetention } from '../../../runtime/bus/memory-reports.js';
 import { MemoryPolicies, checkMemoryOptions } from '../../../runtime/store/memory-policy.js';
 import type { BusEvent } from '../../../types.js';
+import { EventHistory } from '../../../runtime/store/history.js';
+import { collectUntil } from '../../helpers.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const test = suite('StepPacer');
 
@@ -98,6 +105,17 @@ test('allow - a stopped runtime\'s buses compress no more: their steps due after
   for (let i = 0; i < 8; i++) await turn();
   assert.is(stopped.history.compressedCount, 0);
   assert.equal(stopped.history.snapshot(), events);
+});
+
+test('schedule - a history waiting for its step is held weakly: one nothing else holds is collected before its steps are done', async () => {
+  const events = Array.from({ length: 40_000 }, (_, i): BusEvent => ({ id: `0.0.${i}`, type: 'user', side: 'external', timestamp: i, origin: { processor: 0, thread: 0, generation: 0 }, priority: 'normal', payload: { n: i } }));
+  const refs = [0, 1].map(() => {
+    const history = new EventHistory({ compression: { plain: true, now: () => 0, keepEvents: 0, blockEvents: 1024 } });
+    history.merge(events);
+    return new WeakRef(history);
+  });
+  // Compressing 40 blocks takes a busy thread many turns; a history held by its pending step would outlive them.
+  assert.is(await collectUntil(gc, refs), 0);
 });
 
 test.run();
