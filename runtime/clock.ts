@@ -82,7 +82,9 @@ export class ManualClock implements Clock {
    * Resolves once every worker thread and child processor that follows this
    * clock has moved to the time of the last `advance()` or `set()` and run
    * its timers due by then (their callbacks have been called, and the
-   * promise jobs they queued have run). At once when nothing follows it.
+   * promise jobs they queued have run); one that was starting or restarting
+   * when the clock moved, once it runs and has caught up (or failed to
+   * start). At once when nothing follows it.
    */
   async settled(): Promise<void> {
     while (this.#catchingUp.size > 0) await Promise.all(this.#catchingUp);

@@ -46,7 +46,20 @@ export interface RuntimeOptions {
    * drains cannot grow without end, in the thread or at its stations. Default 65 536.
    */
   readonly maxQueued?: number;
-  /** Receives subscriber errors that have no `onError` of their own. Logs them by default. */
+  /**
+   * Receives subscriber errors that have no `onError` of their own, and
+   * `after` middleware that threw (`MiddlewareFailedError`). Logs them by
+   * default. It runs in the root, and hears of every thread: a failure in a
+   * worker thread or a child processor (a subscriber there, a user actor's
+   * emission its thread refused, an `after` middleware) arrives without a sync,
+   * as the error rebuilt here (a `BusError` of its own class, code and fields,
+   * e.g. `MIDDLEWARE_FAILED` with `middleware`; any other error as an `Error`
+   * of its name, message and stack; `cause` likewise) with `processor` and
+   * `thread` fields naming where it failed, and a copy of the event.
+   *
+   * @example
+   * createRuntime({ processors: 1, onError: (error, event) => console.log((error as { thread?: number }).thread, event.type, error) })
+   */
   readonly onError?: ErrorHandler;
   /** XState's inspection hook, for every actor of the runtime (its events as `InspectionEvent` describes them). */
   readonly inspect?: (event: InspectionEvent) => void;

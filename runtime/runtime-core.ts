@@ -21,6 +21,7 @@ import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remot
 import { ManualClock, type Clock } from './clock.js';
 import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-processors.js';
 import type { RemoteProcessor } from './hosting/processor-host.js';
+import { deliverFailure, type FailureReport } from './thread/failure-reports.js';
 import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
 import type { WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
@@ -155,6 +156,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
             // A ManualClock drives the root's own workers too (a child processor's go by their system clock).
             ...(options.clock instanceof ManualClock ? { manualClock: options.clock } : {}),
             onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
+            onFailure: (report) => this.reportFailure(report),
           })).then((started) => {
             this.#workerThreads.push(started);
           });
@@ -193,6 +195,11 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   /** A child processor died by itself (see `ChildProcessors`). */
   reportCrash(processor: number, reason: string, restarted: boolean): void {
     this.#reportCrash('processor', processor, null, reason, restarted);
+  }
+
+  /** A worker thread or child processor reports that a subscriber or an after middleware threw: `onError` hears it here. */
+  reportFailure(report: FailureReport): void {
+    deliverFailure(this.options.onError, report);
   }
 
   /**
@@ -321,8 +328,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
         list.push({ id: stationId('local', side, processor), kind: 'station', processor, thread: null, side, state: station.state, ...memorySummary(station.memory()) });
       }
     });
-    for (const thread of this.#threads.flat()) list.push(...threadActors(thread));
     const remote = await Promise.all([
+      ...this.#threads.flat().map((thread) => threadActors(thread)),
       ...[...this.#remoteThreads.values()].map(async (r) => unwrap(await r.caller.call('actors'))),
       ...this.#children.all().map((p) => p.actors()),
     ]);

@@ -57,7 +57,10 @@ export interface SpawnedActor {
   readonly thread: number;
   /** Sends it an XState event. */
   send(event: { type: string; [key: string]: unknown }): Promise<void>;
-  /** Where it runs and its current state. */
+  /**
+   * Where it runs and its state, once it has had the bus events already
+   * delivered to it (a slow actor takes them over later turns of its thread).
+   */
   info(): Promise<ActorInfo>;
   /** Stops it (and its bus subscription). */
   stop(): Promise<void>;

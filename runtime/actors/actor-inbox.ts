@@ -39,6 +39,8 @@ export class ActorInbox {
   /** A later turn hands on what waits. */
   #turnScheduled = false;
   #closed = false;
+  /** Settles once the last event waiting now has been handed on (or dropped). */
+  #handedOn: Promise<void> | undefined;
 
   /** @param deliver hands one event to the actor (synchronously). */
   constructor(deliver: (event: BusEvent) => void) {
@@ -64,8 +66,18 @@ export class ActorInbox {
       return undefined;
     }
     const waiting = new Promise<void>((resolve, reject) => this.#waiting.push({ event, resolve, reject }));
+    this.#handedOn = waiting.then(noop, noop);
     this.#scheduleTurn();
     return waiting;
+  }
+
+  /**
+   * Settles once the actor has had every event waiting now (or they were
+   * dropped); `undefined` when none waits. Whoever asks for the actor's state
+   * waits for it, so the state reflects every event already delivered to it.
+   */
+  handedOn(): Promise<void> | undefined {
+    return this.waiting === 0 ? undefined : this.#handedOn;
   }
 
   /** Drops what waits (the actor stopped): the promises resolve, so their credits come back. */
@@ -123,3 +135,5 @@ export class ActorInbox {
     if (this.waiting > 0) this.#scheduleTurn();
   }
 }
+
+function noop(): void {}

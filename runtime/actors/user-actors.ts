@@ -280,6 +280,11 @@ export class UserActors {
     ];
   }
 
+  /** Settles once every actor has had the bus events waiting in its inbox now (see `ActorInbox.handedOn`). */
+  async handedOn(): Promise<void> {
+    for (const { inbox } of this.#actors.values()) await inbox.handedOn();
+  }
+
   /** Sends an XState event to one actor. */
   send(id: string, event: { type: string; [key: string]: unknown }): UserActorInfo {
     checkActorEvent(event);

@@ -11,6 +11,7 @@ import { DEFAULT_BUS_BUDGET_BYTES, NO_MEMORY_POLICIES } from '../store/memory-po
 import { Retention } from '../store/retention.js';
 import type { BusThread } from './bus-thread.js';
 import { Outbox, type OutboxBound } from './outbox.js';
+import { frameReadsOf } from './read-framer.js';
 
 /** Something that takes a post: the thread's internal bus. */
 interface Poster {
@@ -26,6 +27,8 @@ export function busRetention(thread: BusThread<Poster>, side: Side): Retention {
     blocks: { plain: true, allow: () => thread.host.running },
   });
   retention.onMemoryChange = (change) => queueMicrotask(() => postMemoryChange(() => thread.bus('internal'), change));
+  // Small reads stay objects until memory is short, as unsent posts do (`outbox.ts`); no budget, never short.
+  if (retention.policies.budget !== undefined) frameReadsOf(retention, { due: () => retention.pressed });
   return retention;
 }
 

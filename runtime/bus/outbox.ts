@@ -43,12 +43,12 @@ import { batchFrames } from '../wire/transport.js';
 
 /** Unsent events held as objects from which the outbox frames them (in frames of `FRAME_EVENTS`). */
 export const FRAME_UNSENT_EVENTS = 4096;
-/** Events per frame the outbox makes. */
-const FRAME_EVENTS = 256;
+/** Events per frame the outbox makes (and the read framer: `read-framer.ts`). */
+export const FRAME_EVENTS = 256;
 /** Most milliseconds of framing per idle step. */
-const STEP_MS = 4;
+export const STEP_MS = 4;
 /** The share of the thread's time framing steps take at most (as compression's: `history.ts`). */
-const STEP_SHARE = 0.1;
+export const STEP_SHARE = 0.1;
 
 /**
  * An event's importance as the outbox ranks it in its entry (`size × RANKS + rank`): one number an event,
@@ -361,7 +361,7 @@ export class Outbox {
 }
 
 /** `events` in frames (cut by count and bytes as a sync's are: `batchFrames`), as the `EncodedEvent`s a station reads, in order. */
-function frameEvents(events: readonly BusEvent[]): EncodedEvent[] {
+export function frameEvents(events: readonly BusEvent[]): EncodedEvent[] {
   const framed: EncodedEvent[] = [];
   const batch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] } as const;
   for (const frame of batchFrames(batch, FRAME_EVENTS, { compress: false })) {

@@ -10,6 +10,7 @@ import { EncodedEvent, plainEvents } from '../store/encoded-events.js';
 import { compareEvents, type EventHistory } from '../store/history.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import type { Retention } from '../store/retention.js';
+import { readFramerOf } from './read-framer.js';
 import type { Read } from './station-exchange.js';
 import type { Subscriptions } from './subscriptions.js';
 
@@ -63,6 +64,9 @@ export function mergeReadHistory(history: EventHistory, retention: Retention, re
   const keptFresh = known === events.length ? [] : history.merge(known === 0 ? events : events.slice(known));
   // The history keeps what came in frames as places there (`event-segment.ts`); the frames' other events count as gone.
   retention.arrived(read.batch.history, keptMerged, keptFresh);
+  // What stays as objects (a small read's) is framed later, in idle steps (`read-framer.ts`).
+  const framer = readFramerOf(retention);
+  if (framer !== undefined) (framer.kept(keptMerged), framer.kept(keptFresh));
   // Subscribers and `added` get the objects, which the history does not keep.
   const merged = objectsOf(keptMerged);
   const fresh = objectsOf(keptFresh);

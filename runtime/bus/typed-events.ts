@@ -226,7 +226,9 @@ export interface ActorFailure {
 /**
  * Payload of `busline.middleware.failed`: an `after` middleware threw on the
  * event `id` of type `type` in thread `processor.thread` (the event was
- * delivered; the thread's `onError` got the `MiddlewareFailedError` too).
+ * delivered; the runtime's `onError` got the `MiddlewareFailedError` too,
+ * from any thread, with `processor` and `thread` fields when it came from a
+ * worker thread or child processor).
  */
 export interface MiddlewareFailure {
   readonly type: string;

@@ -17,6 +17,8 @@ import { RemoteProcessor } from './processor-host.js';
 import { DEFAULT_RESTART_POLICY } from './processor-threads.js';
 import { RestartBudget } from './supervision.js';
 import type { InspectionBatch } from '../inspection/tap.js';
+import type { FailureReport } from '../thread/failure-reports.js';
+import { ClockFollower } from './clock-follower.js';
 
 /** What every child processor starts with, whichever it is. */
 export type ChildProcessorSettings = Pick<
@@ -31,6 +33,8 @@ export interface ChildProcessorsHost {
   bridgeDirection(): BridgeDirection;
   /** A processor died by itself: whether it was restarted, or its budget ran out. */
   reportCrash(processor: number, reason: string, restarted: boolean): void;
+  /** A subscriber or an after middleware threw in the processor (`thread/failure-reports.ts`). */
+  reportFailure(report: FailureReport): void;
   /** Inspection in the root: whether processors send records, and where their batches go. */
   readonly inspection: { readonly remoteOn: boolean; take(batch: InspectionBatch): void };
 }
@@ -45,6 +49,8 @@ export class ChildProcessors {
   readonly #running = new Map<number, RemoteProcessor>();
   readonly #budgets = new Map<number, RestartBudget>();
   readonly #starting = new Set<Promise<RemoteProcessor>>();
+  /** How each processor, by number, follows the runtime's ManualClock across its restarts. */
+  readonly #clockFollowers = new Map<number, ClockFollower>();
   /** Aborted by `halt()`: processor starts under way give up and kill their child. */
   readonly #stopStarts = new AbortController();
   #halted = false;
@@ -67,10 +73,11 @@ export class ChildProcessors {
   ) {
     this.#host = host;
     this.#settings = settings;
-    // Each new time of the runtime's ManualClock goes to the processors running now; one starting begins at its start's time.
+    // Each new time of the runtime's ManualClock goes to the processors running now; one (re)starting catches up
+    // once it runs, and settled() waits for that.
     if (count > 0 && host.clock instanceof ManualClock) {
       this.#unfollow = host.clock.follow(async (now) => {
-        await Promise.all(this.all().map((remote) => remote.setClock(now).catch(() => undefined)));
+        await Promise.all([...this.#clockFollowers.values()].map((follower) => follower.follow(now)));
       });
     }
     this.#execArgv = execArgv;
@@ -127,7 +134,13 @@ export class ChildProcessors {
       this.#stopStarts.signal,
       (batch) => this.#host.inspection.take(batch),
       this.#startDeadlineMs,
+      (report) => this.#host.reportFailure(report),
     );
+    if (clock !== undefined) {
+      let follower = this.#clockFollowers.get(index);
+      if (follower === undefined) this.#clockFollowers.set(index, (follower = new ClockFollower(clock)));
+      follower.starting(clockAt!, starting.then((remote) => (this.#halted ? undefined : (now: number) => remote.setClock(now)), () => undefined));
+    }
     // halt() aborts starts in flight and settled() waits for them, so no processor started meanwhile outlives the runtime.
     this.#starting.add(starting);
     let remote: RemoteProcessor;
@@ -141,8 +154,6 @@ export class ChildProcessors {
       return;
     }
     this.#running.set(index, remote);
-    // The clock moved while it started: it catches up.
-    if (clock !== undefined && clock.now() !== clockAt) void remote.setClock(clock.now()).catch(() => undefined);
     // Inspection turned on while it started: it hears so now.
     if (!inspect && this.#host.inspection.remoteOn) void remote.inspect();
     void remote.exited.then(async (exit) => {

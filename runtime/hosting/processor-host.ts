@@ -18,6 +18,7 @@ import { eventsFromFrame, unwrap, type ActorInfo, type EventsFrame, type Portabl
 import { entryExecArgv, runtimeEntry } from './entries.js';
 import { isInspectionBatch } from '../inspection/ports.js';
 import type { InspectionBatch } from '../inspection/tap.js';
+import { isFailureReport, type FailureReport } from '../thread/failure-reports.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
 
@@ -82,6 +83,7 @@ export class RemoteProcessor {
     mainStation: (side: Side) => Station,
     bridge: () => BridgeDirection,
     onInspection: ((batch: InspectionBatch) => void) | undefined,
+    onFailure: ((report: FailureReport) => void) | undefined,
   ) {
     this.#child = child;
     this.processor = processor;
@@ -103,6 +105,10 @@ export class RemoteProcessor {
       }
       if (report.type === 'inspection') {
         if (isInspectionBatch(report.batch)) onInspection?.(report.batch);
+        return;
+      }
+      if (report.type === 'failure') {
+        if (isFailureReport(report.report)) onFailure?.(report.report);
         return;
       }
       // Its successor's buses count generations from 0 again: handles made from here on must not name the old ones.
@@ -172,6 +178,7 @@ export class RemoteProcessor {
     signal?: AbortSignal,
     onInspection?: (batch: InspectionBatch) => void,
     deadlineMs?: number,
+    onFailure?: (report: FailureReport) => void,
   ): Promise<RemoteProcessor> {
     const child = fork(runtimeEntry('processor'), [], {
       // Compiled: plain node. From the sources: tsx first, then the user's flags.
@@ -179,7 +186,7 @@ export class RemoteProcessor {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const processor = new RemoteProcessor(child, init.processor, mainStation, bridge, onInspection);
+    const processor = new RemoteProcessor(child, init.processor, mainStation, bridge, onInspection, onFailure);
     let onMessage: ((message: unknown) => void) | undefined;
     let onAbort: (() => void) | undefined;
     let deadline: NodeJS.Timeout | undefined;

@@ -27,6 +27,7 @@ import type { BusStats } from '../metrics/stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import type { WorkerExit } from './worker-api.js';
+import type { FailureReport } from '../thread/failure-reports.js';
 
 const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog', 'memory'];
 
@@ -67,6 +68,7 @@ export class ProcessorNode implements StationHost {
   #locked = false;
   #running = true;
   readonly #onThreadReplaced: ((thread: number) => void) | undefined;
+  readonly #sendFailure: ((report: FailureReport) => void) | undefined;
   /** Inspection of this processor's realm (its stations), and the ports its threads send theirs on. */
   readonly #inspection: { readonly tap: InspectionTap; readonly relay: InspectionRelay } | undefined;
 
@@ -82,15 +84,23 @@ export class ProcessorNode implements StationHost {
   /**
    * `onThreadReplaced` is told when a restarted worker thread replaces its
    * predecessor (the root resets what it knows of its buses); `sendInspection`
-   * carries inspection batches to the root (none: no inspection here).
+   * carries inspection batches to the root (none: no inspection here);
+   * `sendFailure` carries what fails in its threads to the root's `onError` (none: logged here).
    */
-  constructor(parent: FramePort, init: ProcessorInit, onThreadReplaced?: (thread: number) => void, sendInspection?: InspectionOutlet) {
+  constructor(
+    parent: FramePort,
+    init: ProcessorInit,
+    onThreadReplaced?: (thread: number) => void,
+    sendInspection?: InspectionOutlet,
+    sendFailure?: (report: FailureReport) => void,
+  ) {
     this.processor = init.processor;
     this.#init = init;
     this.#manualClock = typeof init.clockAt === 'number' && Number.isFinite(init.clockAt) ? new ManualClock(init.clockAt) : undefined;
     this.clock = this.#manualClock ?? systemClock;
     this.memory = new MemoryPolicies(checkMemoryOptions(init.memory));
     this.#onThreadReplaced = onThreadReplaced;
+    this.#sendFailure = sendFailure;
     if (sendInspection !== undefined) {
       const tap = new InspectionTap({
         realm: realmName(init.processor, 0, this.#incarnation()),
@@ -147,8 +157,10 @@ export class ProcessorNode implements StationHost {
     const { port1, port2 } = new MessageChannel();
     const inspectPorts = this.#inspection === undefined ? undefined : new MessageChannel();
     if (inspectPorts !== undefined) this.#inspection!.relay.attach(inspectPorts.port2);
+    const sendFailure = this.#sendFailure;
     const api = createThreadService(port1, {
       ...(inspectPorts === undefined ? {} : { inspectPort: inspectPorts.port1, inspect: this.#inspection!.tap.on }),
+      ...(sendFailure === undefined ? {} : { reportPort: { postMessage: sendFailure } }),
       processor: this.processor,
       thread: 0,
       deferred: this.#init.deferred,
@@ -195,6 +207,7 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.metrics === undefined ? {} : { metrics: this.#init.metrics }),
       ...(this.#init.middleware === undefined ? {} : { middleware: this.#init.middleware }),
       ...(this.#manualClock === undefined ? {} : { manualClock: this.#manualClock }),
+      ...(sendFailure === undefined ? {} : { onFailure: sendFailure }),
     });
     await resent;
     // A stop() that came while this started has nothing left for a timer to sync.

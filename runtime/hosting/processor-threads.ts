@@ -18,7 +18,8 @@ import type { ThreadCaller } from '../bus/remote-bus.js';
 import type { ThreadApi, ThreadServiceOptions } from '../thread/thread-service.js';
 import { RestartBudget, supervise, type Supervision } from './supervision.js';
 import type { WorkerExit, WorkerHandle } from './worker-api.js';
-import { startWorker } from './worker-host.js';
+import { startWorkerSetBy } from './worker-host.js';
+import { ClockFollower } from './clock-follower.js';
 import type { ThreadWorkerApi } from '../workers/thread.worker.js';
 import type { Clock, ManualClock } from '../clock.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
@@ -26,6 +27,7 @@ import type { MemoryOptions } from '../store/memory-policy.js';
 import { runtimeEntry } from './entries.js';
 import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
 import type { MiddlewareModuleSpec } from '../bus/middleware-modules.js';
+import { isFailureReport, type FailureReport } from '../thread/failure-reports.js';
 
 /** Where the started threads are attached; a restarted thread is attached again and replaces the old one. */
 export interface ThreadAttacher {
@@ -106,6 +108,8 @@ export interface WorkerThreadOptions {
    * whether it starts with inspection on.
    */
   readonly inspection?: { on(): boolean; attach(port: MessagePort): void };
+  /** Takes what fails in a worker (a subscriber or an `after` middleware threw; `thread/failure-reports.ts`). */
+  readonly onFailure?: (report: FailureReport) => void;
 }
 
 /** A processor's running worker threads. */
@@ -120,15 +124,17 @@ export interface WorkerThreads {
  */
 export async function startWorkerThreads(attacher: ThreadAttacher, options: WorkerThreadOptions): Promise<WorkerThreads> {
   const policy = options.restart ?? DEFAULT_RESTART_POLICY;
+  const clock = options.manualClock;
+  const followers = clock === undefined ? [] : Array.from({ length: options.count }, () => new ClockFollower(clock));
+  // Each new time goes to the workers running now; one (re)starting catches up once it runs, and settled() waits for it.
+  const unfollow = clock?.follow(async (now) => {
+    await Promise.all(followers.map((follower) => follower.follow(now)));
+  });
   const started = await Promise.allSettled(
-    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1)),
+    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1, followers[i])),
   );
   const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  // Each new time goes to the workers running now; one being restarted starts at the time of its start.
-  const unfollow = options.manualClock?.follow(async (now) => {
-    await Promise.all(supervisions.map((supervision) => supervision.current?.call('setClock', now)));
-  });
   const stop = async () => {
     unfollow?.();
     await Promise.all(supervisions.map((supervision) => supervision.stop()));
@@ -145,10 +151,12 @@ async function superviseThread(
   options: WorkerThreadOptions,
   policy: RestartPolicy,
   thread: number,
+  clock: ClockFollower | undefined,
 ): Promise<Supervision<ThreadWorkerApi>> {
   let incarnation = 0;
   const start = (): Promise<WorkerHandle<ThreadWorkerApi>> => {
     const inspection = options.inspection === undefined ? undefined : new MessageChannel();
+    const reports = options.onFailure === undefined ? undefined : new MessageChannel();
     const workerData: ThreadServiceOptions = {
       processor: options.processor,
       thread,
@@ -158,32 +166,35 @@ async function superviseThread(
       incarnation: incarnationName(options.processorIncarnation ?? '', incarnation++),
       ...(options.sync === undefined ? {} : { sync: options.sync }),
       ...(inspection === undefined ? {} : { inspectPort: inspection.port2, inspect: options.inspection!.on() }),
+      ...(reports === undefined ? {} : { reportPort: reports.port2 }),
       ...(options.memory === undefined ? {} : { memory: options.memory }),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.middleware === undefined || options.middleware.length === 0 ? {} : { middleware: options.middleware }),
       ...(options.manualClock === undefined ? {} : { clockAt: options.manualClock.now() }),
     };
-    return startWorker<ThreadWorkerApi>(runtimeEntry('thread'), {
+    const started = startWorkerSetBy<ThreadWorkerApi>(runtimeEntry('thread'), {
       name: `processor ${options.processor} thread ${thread}`,
       workerData,
       startDeadlineMs: options.startDeadlineMs ?? DEFAULT_THREAD_START_DEADLINE_MS,
       ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
-      ...(inspection === undefined ? {} : { transfer: [inspection.port2] }),
-    }).then(
+      transfer: [...(inspection === undefined ? [] : [inspection.port2]), ...(reports === undefined ? [] : [reports.port2])],
+    }, 'threadStartDeadlineMs').then(
       (handle) => {
         if (inspection !== undefined) options.inspection!.attach(inspection.port1);
-        // The clock moved while the worker started: it catches up.
-        const now = options.manualClock?.now();
-        if (now !== undefined && now !== workerData.clockAt) void handle.call('setClock', now).catch(() => undefined);
+        if (reports !== undefined) takeReports(reports.port1, options.onFailure!);
         attach(attacher, options.processor, thread, handle);
         return handle;
       },
       (error: unknown) => {
         inspection?.port1.close();
+        reports?.port1.close();
         throw error;
       },
     );
+    // The clock may move while the worker starts: it catches up once it runs (ClockFollower).
+    clock?.starting(workerData.clockAt!, started.then((handle) => (now: number) => handle.call('setClock', now), () => undefined));
+    return started;
   };
   const budget = new RestartBudget({ ...policy, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   const supervision = await supervise(start, {
@@ -194,6 +205,18 @@ async function superviseThread(
     if (end.reason === 'gave-up' && end.lastExit !== undefined) options.onCrash?.(thread, end.lastExit, false);
   });
   return supervision;
+}
+
+/**
+ * Hands what a worker reports to `onFailure` until it is gone: its end of the
+ * port closes with it, and so does this one (after the reports it had sent).
+ */
+function takeReports(port: MessagePort, onFailure: (report: FailureReport) => void): void {
+  port.on('message', (message: unknown) => {
+    if (isFailureReport(message)) onFailure(message);
+  });
+  // Reports come while the worker runs, which keeps the process up by itself: this port must not.
+  port.unref();
 }
 
 function attach(attacher: ThreadAttacher, processor: number, thread: number, handle: WorkerHandle<ThreadWorkerApi>): void {

@@ -61,7 +61,20 @@ export async function startWorker<Api extends WorkerApi = UntypedWorkerApi>(
   module: URL,
   options: WorkerOptions,
 ): Promise<WorkerHandle<Api>> {
-  const settings = checkOptions(options);
+  return startWorkerSetBy<Api>(module, options, 'startDeadlineMs');
+}
+
+/**
+ * `startWorker`, for a caller whose own option set `startDeadlineMs`
+ * (the runtime's `threadStartDeadlineMs`): a missed deadline names that
+ * option, the one its user can raise.
+ */
+export async function startWorkerSetBy<Api extends WorkerApi = UntypedWorkerApi>(
+  module: URL,
+  options: WorkerOptions,
+  startDeadlineOption: string,
+): Promise<WorkerHandle<Api>> {
+  const settings = { ...checkOptions(options), startDeadlineOption };
   if (!(module instanceof URL) || module.protocol !== 'file:') {
     throw new InvalidOptionError('module', `expected a file: URL of the worker module, got ${describeModule(module)}.`);
   }
@@ -78,6 +91,8 @@ interface Settings {
   readonly workerData: unknown;
   readonly callDeadlineMs: number;
   readonly startDeadlineMs: number;
+  /** The option that set `startDeadlineMs`, as a missed deadline names it. */
+  readonly startDeadlineOption: string;
   readonly resourceLimits: ResourceLimits | undefined;
   readonly env: Readonly<Record<string, string>> | undefined;
   readonly transfer: readonly MessagePort[];
@@ -282,7 +297,7 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
     if (refusal !== undefined) return refusal;
     const why =
       death.reason === 'hung'
-        ? `it did not call serveWorker() within ${settings.startDeadlineMs} ms (startDeadlineMs)`
+        ? `it did not call serveWorker() within ${settings.startDeadlineMs} ms (${settings.startDeadlineOption}: raise it if its start is only slow)`
         : death.reason === 'exit'
           ? `it exited${death.code === undefined ? '' : ` with code ${death.code}`} before calling serveWorker()`
           : describeExit(death);
@@ -307,7 +322,7 @@ function optionRefusal(error: unknown, worker: string): InvalidOptionError | und
   return Object.assign(refusal, { cause: error });
 }
 
-function checkOptions(options: WorkerOptions): Settings {
+function checkOptions(options: WorkerOptions): Omit<Settings, 'startDeadlineOption'> {
   if (options === undefined) throw new InvalidOptionError('startWorker', 'expected an options object with a name.');
   assertKnownKeys(options, OPTION_KEYS, 'startWorker');
   const { name, workerData, resourceLimits, env } = options;

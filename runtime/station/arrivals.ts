@@ -17,7 +17,7 @@ import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
 import { PackedIds } from '../store/packed-ids.js';
 
 /** The order key of an event: what a run keeps of one that moved into a compressed block. */
-type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
+export type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
 
 /**
  * Events of a run that the history moved into compressed blocks, as their
@@ -212,7 +212,17 @@ export class Arrivals {
   #resolve(keys: ArrivalKeys, from: number, to: number): Array<BusEvent | undefined> {
     const wanted: EventKey[] = [];
     for (let i = from; i < to; i++) wanted.push(keys.keyAt(i));
-    const found = this.#find!(wanted);
+    return this.find(wanted);
+  }
+
+  /** True when the history compresses: whoever holds its events besides it (the interest tracker) keeps keys, not places. */
+  get keyed(): boolean {
+    return this.#find !== undefined;
+  }
+
+  /** The events held at `keys` (sorted keys are found faster), undefined where gone; only when `keyed`. */
+  find(keys: readonly EventKey[]): Array<BusEvent | undefined> {
+    const found = this.#find!(keys);
     if (this.#removedIds.size > 0) found.forEach((event, k) => void (event !== undefined && this.#removedIds.has(event.id) && (found[k] = undefined)));
     return found;
   }

@@ -45,13 +45,19 @@
  * event never holds it (it has it; its reads skip it). An event no reader
  * holds leaves at once, as under JetStream's interest retention: a thread
  * that connects later does not get it.
+ *
+ * Where the history compresses, what a reader holds is kept as keys
+ * (`waiting-keys.ts`), found in the history again when released: held as
+ * places, events moved into blocks would keep the frames they came in alive
+ * until that reader reads.
  */
 import type { BusEvent, Endpoint, Side } from '../../types.js';
-import { originKey, typeMatchesAny } from '../store/history.js';
+import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
 import { matchesEverything } from '../type-patterns.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import { movedEvent, type FrameMoves } from '../store/frame-moves.js';
-import type { Arrivals } from './arrivals.js';
+import type { Arrivals, EventKey } from './arrivals.js';
+import { KeyTables, WaitingKeys } from './waiting-keys.js';
 
 /** One reader of a station, as far as the station knows it. */
 interface Reader {
@@ -84,6 +90,16 @@ interface Waiting {
   readonly sender: string | undefined;
 }
 
+/**
+ * What one reader holds: events at their places, or, where the history
+ * compresses (`Arrivals.keyed`), as keys (`waiting-keys.ts`): a place would
+ * keep the frame it is in alive after the history moved the event into a block.
+ */
+interface Held {
+  places: Waiting[];
+  keys: WaitingKeys | undefined;
+}
+
 /** The readers of one station and what of its history they still hold. */
 export class Interest {
   readonly #side: Side;
@@ -92,7 +108,9 @@ export class Interest {
   /** Every event that arrived through this number has been looked at once. */
   #scanned = 0;
   /** Events held, by the key of the first reader found holding each: only that reader's reads look at them again. */
-  readonly #waiting = new Map<string, Waiting[]>();
+  readonly #waiting = new Map<string, Held>();
+  /** The tables the keys held share (ids, types, senders). */
+  #tables = new KeyTables();
   /** Readers that read (or left) since the last `release()`: what they held is looked at again. */
   readonly #moved = new Set<string>();
   /** Entries of `#waiting`, removed events included until a sweep. */
@@ -254,75 +272,113 @@ export class Interest {
    */
   release(arrivals: Arrivals, held: number): BusEvent[] {
     const released: BusEvent[] = [];
+    // Keys released: found in the history at the end, in one pass.
+    const keys: EventKey[] = [];
     for (const key of this.#moved) {
       const held = this.#waiting.get(key);
       if (held === undefined) continue;
       this.#waiting.delete(key);
-      this.#waitingCount -= held.length;
-      for (const waiting of held) if (arrivals.isLive(waiting.event)) this.#file(waiting, released);
+      this.#waitingCount -= held.places.length + (held.keys?.length ?? 0);
+      for (const waiting of held.places) if (arrivals.isLive(waiting.event)) this.#file(waiting, released);
+      const from = held.keys;
+      if (from !== undefined) for (let i = 0; i < from.length; i++) this.#fileKey(from, i, keys);
     }
     this.#moved.clear();
     if (arrivals.count > this.#scanned) {
+      const keyed = arrivals.keyed;
       for (const { first, events, sender } of arrivals.runsAfter(this.#scanned)) {
         for (let i = Math.max(0, this.#scanned + 1 - first); i < events.length; i++) {
           const event = arrivals.eventAt(events, i);
           if (event === undefined || !arrivals.isLive(event) || !this.#policies.removesAfterDelivery(event.type)) continue;
-          this.#file({ arrival: first + i, event, sender }, released);
+          const waiting = { arrival: first + i, event, sender };
+          if (!keyed) this.#file(waiting, released);
+          else {
+            const holder = this.#holder(waiting.arrival, event.type, sender);
+            if (holder === undefined) released.push(event);
+            else this.#held(holder).keys!.push(waiting.arrival, event, sender);
+          }
         }
       }
       this.#scanned = arrivals.count;
     }
+    if (keys.length > 0) {
+      // Sorted, the history finds them in one pass over its blocks; those gone another way meanwhile are not found.
+      for (const event of arrivals.find(keys.sort(compareEvents))) if (event !== undefined) released.push(event);
+    }
     // Events that left otherwise (TTL, limits, a clearing) while held for a reader that does not read: swept now and then.
     if (this.#waitingCount > 2 * held + 4096) this.#sweep(arrivals);
+    if (this.#waitingCount === 0 && this.#tables.kept > 4096) this.#tables = new KeyTables();
     if (this.#letGo !== undefined && released.length > 0) this.#remember(released);
     return released;
   }
 
-  /** Events held for readers follow those that moved out of sparse frames (`frame-moves.ts`). */
+  /** Events held for readers follow those that moved out of sparse frames (`frame-moves.ts`); keys need not. */
   relocate(moves: FrameMoves): void {
-    for (const list of this.#waiting.values()) {
-      list.forEach((waiting, i) => {
+    for (const { places } of this.#waiting.values()) {
+      places.forEach((waiting, i) => {
         const event = movedEvent(moves, waiting.event);
-        if (event !== waiting.event) list[i] = { ...waiting, event };
+        if (event !== waiting.event) places[i] = { ...waiting, event };
       });
     }
   }
 
   #sweep(arrivals: Arrivals): void {
     this.#waitingCount = 0;
-    for (const [key, list] of this.#waiting) {
-      const live = list.filter((waiting) => arrivals.isLive(waiting.event));
-      if (live.length === 0) this.#waiting.delete(key);
-      else this.#waiting.set(key, live);
-      this.#waitingCount += live.length;
+    for (const [key, held] of this.#waiting) {
+      held.places = held.places.filter((waiting) => arrivals.isLive(waiting.event));
+      const keys = held.keys;
+      if (keys !== undefined) {
+        const wanted = Array.from({ length: keys.length }, (_, i) => keys.keyAt(i));
+        const found = arrivals.find(wanted);
+        held.keys = keys.filter((i) => found[i] !== undefined);
+      }
+      const count = held.places.length + (held.keys?.length ?? 0);
+      if (count === 0) this.#waiting.delete(key);
+      this.#waitingCount += count;
     }
+  }
+
+  /** The keys reader `key` holds, made if none, counted one more: the caller files one there. */
+  #held(key: string): Held {
+    let held = this.#waiting.get(key);
+    if (held === undefined) this.#waiting.set(key, (held = { places: [], keys: undefined }));
+    held.keys ??= new WaitingKeys(this.#tables);
+    this.#waitingCount++;
+    return held;
+  }
+
+  /** Releases key `i` of `from` (into `released`, to be found), or files it under the first reader that holds it. */
+  #fileKey(from: WaitingKeys, i: number, released: EventKey[]): void {
+    const holder = this.#holder(from.arrivalAt(i), from.typeAt(i), from.senderAt(i));
+    if (holder === undefined) released.push(from.keyAt(i));
+    else this.#held(holder).keys!.copy(from, i);
   }
 
   /** Releases `waiting`, or files it under the first reader that holds it. */
   #file(waiting: Waiting, released: BusEvent[]): void {
-    const holder = this.#holder(waiting);
+    const holder = this.#holder(waiting.arrival, waiting.event.type, waiting.sender);
     if (holder === undefined) {
       released.push(waiting.event);
       return;
     }
-    let list = this.#waiting.get(holder);
-    if (list === undefined) this.#waiting.set(holder, (list = []));
-    list.push(waiting);
+    let held = this.#waiting.get(holder);
+    if (held === undefined) this.#waiting.set(holder, (held = { places: [], keys: undefined }));
+    held.places.push(waiting);
     this.#waitingCount++;
   }
 
-  /** The key of a reader that may still want the event, if any. */
-  #holder({ arrival, event, sender }: Waiting): string | undefined {
+  /** The key of a reader that may still want the event (of `type`, arrival `arrival`, sent by `sender`), if any. */
+  #holder(arrival: number, type: string, sender: string | undefined): string | undefined {
     for (const [key, reader] of this.#readers) {
       if (reader.origin === sender && reader.side === this.#side) continue;
       if (arrival <= reader.through) continue;
       const { filtered, types } = reader;
-      if (filtered !== undefined && arrival <= filtered.seen && typeMatchesAny(filtered.types, event.type)) continue;
+      if (filtered !== undefined && arrival <= filtered.seen && typeMatchesAny(filtered.types, type)) continue;
       if (reader.declared !== undefined) {
-        if (wants(reader, event.type)) return key;
+        if (wants(reader, type)) return key;
         continue;
       }
-      if (types !== undefined && arrival <= reader.seen && !typeMatchesAny(types, event.type)) continue;
+      if (types !== undefined && arrival <= reader.seen && !typeMatchesAny(types, type)) continue;
       return key;
     }
     return undefined;

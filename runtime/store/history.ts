@@ -58,6 +58,12 @@ export interface HistoryCompression extends CompressionOptions {
 }
 
 /**
+ * @internal Where every history schedules its idle compression steps (by default the thread's pacer,
+ * `step-pacer.ts`). A test swaps `schedule` to take the steps and run them when it chooses, then checks what they made.
+ */
+export const compressionSteps: { schedule: (step: () => void) => void } = { schedule: (step) => threadPacer().schedule(step) };
+
+/**
  * A history of events, sorted by `(timestamp, id)` and deduplicated by id.
  *
  * Stored as a list of sorted segments of at most `segmentSize` events (more
@@ -581,7 +587,7 @@ export class EventHistory {
  * methods (which share their context in V8) holds it.
  */
 function pacedStep(held: WeakRef<EventHistory>, step: (history: EventHistory) => void): void {
-  threadPacer().schedule(() => {
+  compressionSteps.schedule(() => {
     const history = held.deref();
     if (history !== undefined) step(history);
   });

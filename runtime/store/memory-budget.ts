@@ -17,9 +17,11 @@
  *    it are refused (`BusFullError`, `bound: 'budget'`). Each evictable
  *    event's size is kept, counted once as it joined, in an `EvictionQueue`
  *    per importance, which finds the largest without sorting the history.
- *    A history that does not compress starts its queues at its first
- *    eviction, from what it holds then (`#startQueues`): most never fill
- *    their budget, and their posts then cost no queue entry.
+ *    A history that does not compress starts its queues once it holds
+ *    `LIST_FROM` of its budget, listing what it holds a bounded chunk at a
+ *    time as more joins (`#list`), so that the listing is done by the
+ *    first eviction and no step lists the whole history: most histories
+ *    never come near their budget, and their posts then cost no queue entry.
  *
  * Below `RECOVER_BELOW` of the budget, multipliers go back up one step at a
  * time. Two multiplier changes are at least `budget × CHANGE_EVERY` bytes of
@@ -31,6 +33,7 @@ import type { EncodedBatch } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import type { EncodedEvent } from './encoded-events.js';
 import { EvictionQueue, type EventKey } from './eviction-queue.js';
+import { compareEvents } from './history-query.js';
 import type { FrameMoves } from './frame-moves.js';
 import type { EventHistory } from './history.js';
 import type { EvictionReport, HistoryKind, MemoryChange, MemoryStats, MultiplierChange, RefusalReport, TypeMemory } from './memory-stats.js';
@@ -46,6 +49,15 @@ export const RECOVER_BELOW = 0.8;
 export const EVICT_TO = 0.9;
 /** Share of the budget that must move (in and out) between two multiplier changes. */
 export const CHANGE_EVERY = 1 / 8;
+/** Share of the budget from which a history that does not compress lists what it holds into its queues. */
+export const LIST_FROM = 0.5;
+/**
+ * Bytes listed per byte that joins meanwhile: listing from half the budget at twice the rate, what was held and
+ * what joined since are listed by the time the history reaches its budget.
+ */
+const LIST_RATE = 2;
+/** A listing step lists at least this many bytes (or a sixteenth of the budget, if less): few bisections, short steps. */
+const LIST_CHUNK_BYTES = 64 * 1024;
 
 
 /** Events and bytes of one exact type, and what its policy says of it. */
@@ -92,11 +104,17 @@ export class MemoryBudget {
   /** The evictable events by importance, with their sizes. */
   readonly #queues: { readonly low: EvictionQueue; readonly normal: EvictionQueue };
   /**
-   * True once the queues follow the history: from the first eviction, which lists what the history holds
-   * (its compressed blocks decompressed once then; queuing every post from the start cost a compressing
-   * history's posts 15–25 % of their throughput).
+   * True once the queues follow the history: once the listing is done, also with `keysOnly` (a compressing
+   * history's blocks are listed once then; queuing every post from the start cost its posts 15–25 %).
    */
   #queuing: boolean;
+  /**
+   * While the history is listed into the queues (`#list`): the last event listed (a key: no place in a
+   * frame is kept), null before the first; and the bytes the next steps may list. Undefined before and after.
+   */
+  #listing: { cursor: EventKey | null; credit: number } | undefined;
+  /** Bytes a listing step lists at least. */
+  readonly #listChunk: number;
   /** Events held by importance (the queues may also hold entries of events gone another way). */
   readonly #held = { low: 0, normal: 0 };
   readonly #remove: (keys: readonly EventKey[], sizes: readonly number[]) => BusEvent[];
@@ -124,6 +142,7 @@ export class MemoryBudget {
     const keysOnly = options.keysOnly ?? false;
     this.#queues = { low: new EvictionQueue({ keysOnly }), normal: new EvictionQueue({ keysOnly }) };
     this.#queuing = false;
+    this.#listChunk = Math.min(LIST_CHUNK_BYTES, Math.ceil(this.budget / 16));
     // Keys stand for the events they name: the history finds events by stamp and id.
     this.#remove = options.remove ?? ((keys) => history.remove(keys as readonly BusEvent[]));
   }
@@ -132,7 +151,7 @@ export class MemoryBudget {
     return this.#bytes;
   }
 
-  /** Events in the eviction queues, stale entries included (for tests: 0 until the first eviction). */
+  /** Events in the eviction queues, stale entries included (for tests: 0 below `LIST_FROM` of the budget). */
   get queued(): number {
     return this.#queues.low.length + this.#queues.normal.length;
   }
@@ -145,10 +164,12 @@ export class MemoryBudget {
     this.#bytes += size;
     this.#moved += size;
     const importance = tally.importance;
+    // While listing, every event joining counts toward the next steps (the listing walks `high` ones too).
+    const queueNow = this.#queuing || this.#listed(event, size);
     if (importance === 'high') return;
     this.#evictable += size;
     this.#held[importance]++;
-    if (!this.#queuing) return;
+    if (!queueNow) return;
     const queue = this.#queues[importance];
     queue.push(event, size);
     // Entries of events gone another way are dropped once they outnumber the events held.
@@ -157,7 +178,7 @@ export class MemoryBudget {
 
   /** The history keeps `sent` as their places in frames from now on (`framed`, in the same order), counted at their bytes there: so do the queues. */
   adopted(sent: readonly BusEvent[], framed: readonly EncodedEvent[]): void {
-    if (!this.#queuing) return;
+    if (!this.#queuing && this.#listing === undefined) return;
     this.#queues.low.adopt(sent, framed);
     this.#queues.normal.adopt(sent, framed);
   }
@@ -258,7 +279,7 @@ export class MemoryBudget {
 
   /** True when `settle` has something to do: the history is over its budget, or a lowered multiplier may recover. */
   get due(): boolean {
-    return this.#bytes > this.budget || this.#steps.size > 0;
+    return this.#bytes > this.budget || this.#steps.size > 0 || (this.#listing !== undefined && this.#listing.credit >= this.#listChunk);
   }
 
   /**
@@ -268,6 +289,8 @@ export class MemoryBudget {
    * was evicted.
    */
   settle(): BusEvent[] {
+    const listing = this.#listing;
+    if (listing !== undefined && listing.credit >= this.#listChunk && this.#bytes <= this.budget) this.#list(listing.credit);
     if (this.#bytes > this.budget) {
       if (this.#moved >= this.budget * CHANGE_EVERY) this.#lower();
       return this.#evict();
@@ -330,7 +353,8 @@ export class MemoryBudget {
    * of the budget, so its cost is spread over the posts that filled it.
    */
   #evict(): BusEvent[] {
-    if (!this.#queuing) this.#startQueues();
+    // Listed all along from half the budget; what is left of it (a merge that brought the history there at once) now.
+    if (!this.#queuing) this.#list(Infinity);
     const target = Math.floor(this.budget * EVICT_TO);
     const before = this.#bytes;
     let removed: BusEvent[] = [];
@@ -361,34 +385,84 @@ export class MemoryBudget {
   }
 
   /**
-   * The queues made of the events the history holds, oldest first, so in
-   * order. A held event's size is the one it is counted at: `sizeOf` gives
-   * it again (the history's owner keeps it so, as its removals measure
-   * events again too: `retention.ts` `#sizeOf`), so nothing per event was
-   * kept before. A history that compresses is listed in full too: its blocks
-   * are decompressed, once (queued as keys, `keysOnly`, so that nothing keeps
-   * the decoded events alive).
+   * Whether an event that joined while the history is listed into the queues is to be queued now: one at or
+   * before the last listed (a merge of older events), not one the listing will come to. Starts the listing
+   * once the history holds `LIST_FROM` of its budget; each byte that joins adds `LIST_RATE` to list.
    */
-  #startQueues(): void {
-    this.#queuing = true;
-    const history = this.#history;
+  #listed(event: BusEvent, size: number): boolean {
+    let listing = this.#listing;
+    if (listing === undefined) {
+      if (this.#bytes < this.budget * LIST_FROM) return false;
+      this.#listing = listing = { cursor: null, credit: 0 };
+    }
+    listing.credit += size * LIST_RATE;
+    return listing.cursor !== null && compareEvents(event, listing.cursor) <= 0;
+  }
+
+  /**
+   * Lists the events the history holds after the last listed, oldest first (so in order), into the queues: at
+   * least `bytes` of them (all with `Infinity`); once it reaches the newest, the queues follow the history. A
+   * held event's size is the one it is counted at: `sizeOf` gives it again (the history's owner keeps it so,
+   * as its removals measure events again too: `retention.ts` `#sizeOf`), so nothing per event was kept before.
+   * Once a history has compressed some, the rest is listed at once, its blocks as bytes (`held()`, decompressed once).
+   */
+  #list(bytes: number): void {
+    const listing = (this.#listing ??= { cursor: null, credit: 0 });
+    if (this.#history.compressedCount > 0) {
+      // The rest at once, blocks too: as bytes at the sizes they were counted at (no payload is decoded).
+      const after = listing.cursor;
+      for (const event of this.#history.held()) if (after === null || compareEvents(event, after) > 0) this.#enqueue(event, true);
+      this.#queuing = true;
+      this.#listing = undefined;
+      return;
+    }
     // Every type held has a tally: when none ranks its events, they are all `normal`, and no type is read.
     let ranked = false;
     for (const tally of this.#types.values()) ranked ||= tally.importance !== 'normal';
-    if (history.compressedCount > 0) {
-      for (const event of history.held()) this.#enqueue(event, ranked);
-      return;
+    const segments = this.#history.segments;
+    let s = 0;
+    let i = 0;
+    const cursor = listing.cursor;
+    if (cursor !== null) {
+      // The first segment whose last event is after the cursor, and its first event after it.
+      let high = segments.length;
+      while (s < high) {
+        const mid = (s + high) >>> 1;
+        const segment = segments[mid]!;
+        if (segment.length === 0 || segment.compareAt(segment.length - 1, cursor) <= 0) s = mid + 1;
+        else high = mid;
+      }
+      const segment = segments[s];
+      if (segment !== undefined) {
+        i = segment.lowerBound(cursor);
+        if (i < segment.length && segment.compareAt(i, cursor) === 0) i++;
+      }
     }
-    for (const segment of history.segments) for (let i = 0, length = segment.length; i < length; i++) this.#enqueue(segment.at(i), ranked);
+    let listed = 0;
+    // A `high` event is not queued, nor measured: it counts as an average one toward the step's bound.
+    const average = this.#bytes / Math.max(1, this.#history.size);
+    for (; s < segments.length && listed < bytes; s++, i = 0) {
+      const segment = segments[s]!;
+      for (; i < segment.length && listed < bytes; i++) listed += this.#enqueue(segment.at(i), ranked) || average;
+      if (i > 0) listing.cursor = { timestamp: segment.timestampAt(i - 1), id: segment.idAt(i - 1) };
+      if (i < segment.length) break;
+    }
+    listing.credit = Math.max(0, listing.credit - listed);
+    if (s < segments.length) return;
+    this.#queuing = true;
+    this.#listing = undefined;
   }
 
-  /** Queues a held event by its importance (never `high`), at the size it is counted at. */
-  #enqueue(event: BusEvent, ranked: boolean): void {
+  /** Queues a held event by its importance (never `high`), at the size it is counted at; returns that size (0 for `high`). */
+  #enqueue(event: BusEvent, ranked: boolean): number {
     const importance = ranked ? (this.#types.get(event.type)?.importance ?? 'normal') : 'normal';
-    if (importance !== 'high') this.#queues[importance].push(event, this.#sizeOf(event));
+    if (importance === 'high') return 0;
+    const size = this.#sizeOf(event);
+    this.#queues[importance].push(event, size);
+    return size;
   }
 
-  /** The eviction queues follow events that moved out of sparse frames (`frame-moves.ts`); before the first eviction they hold nothing. */
+  /** The eviction queues follow events that moved out of sparse frames (`frame-moves.ts`); before the listing they hold nothing. */
   relocate(moves: FrameMoves): void {
     this.#queues.low.relocate(moves);
     this.#queues.normal.relocate(moves);
@@ -400,7 +474,8 @@ export class MemoryBudget {
     for (const policy of this.#steps.keys()) multipliers[policy.pattern] = this.multiplier(policy);
     const types: Record<string, TypeMemory> = {};
     for (const [type, { count: events, bytes }] of this.#types) types[type] = { count: events, bytes };
-    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes() };
+    const compressed = { count: this.#history.compressedCount, bytes: this.#history.compressedBytes };
+    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes(), compressed };
   }
 
   /** Bytes of the memory the frames of the history's events are in (each buffer once: a frame may be a view of a larger one). */

@@ -37,6 +37,12 @@ export interface MemoryStats {
    * own, so this stays within about twice `bytes`, plus the latest batches.
    */
   readonly frameBytes: number;
+  /**
+   * What `memory.compression` has moved into blocks: events (counted in
+   * `count` too) and the bytes the blocks keep (their compressed frames and
+   * filters). Zeros without compression, or before its idle steps have run.
+   */
+  readonly compressed: { readonly count: number; readonly bytes: number };
   /** A bus's: the events its station has not taken yet (its outbox, held to the same budget), and their bytes. */
   readonly unsent?: { readonly count: number; readonly bytes: number };
 }

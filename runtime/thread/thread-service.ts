@@ -40,6 +40,7 @@ import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
 import type { BusStats } from '../metrics/stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import { loadMiddlewareModules, type MiddlewareModuleSpec } from '../bus/middleware-modules.js';
+import { reportingErrorHandler, type FailureOutlet } from './failure-reports.js';
 import type { Middleware } from '../bus/middleware.js';
 
 /** What a worker thread is started with. */
@@ -69,6 +70,11 @@ export interface ThreadServiceOptions {
    * manual one at this time, which the runtime's `setClock` calls move.
    */
   readonly clockAt?: number;
+  /**
+   * Where this thread's failures go (a subscriber or an `after` middleware
+   * threw): its host hands them on to the root's `onError`. Logged here without it.
+   */
+  readonly reportPort?: FailureOutlet;
 }
 
 /** What `ThreadApi.stats` answers: the metrics and memory of the thread's buses (of one side, if asked). */
@@ -312,12 +318,9 @@ export function createThreadService(
     get running() {
       return running;
     },
-    // A function cannot cross threads, so the root's onError cannot run here. The subscribers of a
-    // worker are user actors (runtime.spawn), whose failures are reported as busline.actor.failed; a
-    // throwing after middleware is also posted as busline.middleware.failed (see Thread).
-    subscriberErrorHandler: (error, event) => {
-      console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) failed:`, error);
-    },
+    // A function cannot cross threads, so the root's onError cannot run here: what fails (a subscriber, an
+    // actor's emission, an after middleware, also posted as busline.middleware.failed: see Thread) is reported to it.
+    subscriberErrorHandler: reportingErrorHandler(options.reportPort, options.processor, options.thread),
     assertRunning(call) {
       if (!running) throw new RuntimeStoppedError(call);
     },
@@ -554,8 +557,12 @@ function actorId(id: unknown): string {
   return id;
 }
 
-/** A thread's buses and user actors. */
-export function threadActors(thread: Thread): ActorInfo[] {
+/**
+ * A thread's buses and user actors, the actors' states after the bus events
+ * already delivered to them (a slow actor's inbox may still hold some).
+ */
+export async function threadActors(thread: Thread): Promise<ActorInfo[]> {
+  await thread.actors.handedOn();
   const list: ActorInfo[] = [];
   for (const side of ['internal', 'external'] as const) {
     const bus = thread.bus(side);

@@ -94,8 +94,9 @@ export class Thread implements BusThread<Bus>, ActorThread {
   /**
    * An `after` middleware threw: this thread's `onError` is told, and the
    * application too, by a `busline.middleware.failed` on this thread's
-   * internal bus. In a worker `onError` only logs (the root's function cannot
-   * run there); the event reaches the root with a sync, as a crash report does.
+   * internal bus. In a worker `onError` reports to the root's (its function
+   * cannot run there: `failure-reports.ts`); the event reaches the root with a
+   * sync, as a crash report does.
    */
   #middlewareFailed(error: unknown, event: BusEvent): void {
     // Never about its own report: a middleware whose after() always throws would report forever.

@@ -7,6 +7,7 @@ import type { BridgeDirection, BusEvent, Endpoint, Side } from '../../types.js';
 import type { WireError } from '../../errors.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
 import type { InspectionBatch } from '../inspection/tap.js';
+import type { FailureReport } from '../thread/failure-reports.js';
 import type { MemoryOptions } from '../store/memory-policy.js';
 import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
 import type { MiddlewareModuleSpec } from '../bus/middleware-modules.js';
@@ -180,4 +181,6 @@ export type ProcessorReport =
   /** A worker thread was restarted: its successor's buses start again at generation 0. */
   | { readonly type: 'threadReplaced'; readonly thread: number }
   /** Inspection records of the processor's actors and threads; the next batch comes once this one is written. */
-  | { readonly type: 'inspection'; readonly batch: InspectionBatch };
+  | { readonly type: 'inspection'; readonly batch: InspectionBatch }
+  /** A subscriber or an after middleware threw in one of its threads: the root's `onError` hears it. */
+  | { readonly type: 'failure'; readonly report: FailureReport };

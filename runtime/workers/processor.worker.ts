@@ -32,6 +32,7 @@ process.on('message', (message: unknown) => {
       (thread) => report({ type: 'threadReplaced', thread }),
       // The next batch goes once this one is written to the channel: a root that reads slowly holds it back.
       (batch, written) => parent.send({ type: 'inspection', batch }, written),
+      (failure) => report({ type: 'failure', report: failure }),
     );
     node.start().then(
       () => report({ type: 'ready' }),

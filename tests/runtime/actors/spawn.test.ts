@@ -119,6 +119,24 @@ test('spawn - an actor slow per event lets its thread run between events; an idl
   }
 });
 
+test('spawn - info() and actors() answer once a slow actor has had the events already delivered to it', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    const actor = await runtime.spawn(SLOW, { input: { workMs: 10 } });
+    const worked = () => bus.history({ types: ['worked'] }).map((event) => (event.payload as { n: number }).n);
+    for (let n = 0; n < 3; n++) bus.post('work', n, { priority: 'immediate' });
+    assert.equal(worked(), [0], 'the others wait in its inbox');
+    assert.is((await actor.info()).status, 'active');
+    assert.equal(worked(), [0, 1, 2]);
+    for (let n = 3; n < 5; n++) bus.post('work', n, { priority: 'immediate' });
+    await runtime.actors();
+    assert.equal(worked(), [0, 1, 2, 3, 4]);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('spawn - a slow actor in a worker: its worker answers control calls, its station backlog stays bounded, a producer in another worker is refused (BUS_FULL) and loses nothing', async () => {
   const sync = { everyMs: 5, maxBatch: 8, maxUnsent: 128, maxInFlight: 4, maxBacklog: 32 };
   // A call unanswered for 5 s takes the worker as hung (a crash report): the actor's backlog must never block it that long.

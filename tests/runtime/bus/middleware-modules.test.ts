@@ -8,12 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, InvalidOptionError, isBusError, MiddlewareFailedError, type Middleware } from '../../../index.js';
+import { createRuntime, InvalidOptionError, isBusError, MiddlewareFailedError, type BusEvent, type Middleware } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import type { RemoteStation } from '../../../runtime/hosting/processor-host.js';
 import { processorPids, rejects, runCommand } from '../../helpers.js';
 
 const STAMP = new URL('../fixtures/stamp.middleware.ts', import.meta.url).href;
+const BAD_EMIT = new URL('../fixtures/bad-emit.machine.ts', import.meta.url).href;
 
 const test = suite('middleware modules');
 
@@ -102,6 +103,78 @@ test('root - a throwing after goes to onError with the event, and is posted as b
     assert.is(errors.length, 1);
     assert.instance(errors[0]![0], MiddlewareFailedError);
     assert.is(errors[0]![1], 'boom.after');
+  } finally {
+    await runtime.stop();
+  }
+});
+
+/** An `onError` that keeps what it is given; `next(n)` resolves once it has been called `n` times in all. */
+function errorLog() {
+  const errors: Array<{ error: unknown; event: BusEvent }> = [];
+  const waits: Array<{ count: number; done: () => void }> = [];
+  const onError = (error: unknown, event: BusEvent) => {
+    errors.push({ error, event });
+    for (const wait of waits.filter((each) => errors.length >= each.count)) wait.done();
+  };
+  // The bound only turns a report that never comes into a failure instead of a hang.
+  const next = (count: number) =>
+    new Promise<void>((resolve, reject) => {
+      if (errors.length >= count) return resolve();
+      const timer = setTimeout(() => reject(new Error(`onError was called ${errors.length} times, not ${count}`)), 60_000).unref();
+      waits.push({ count, done: () => (clearTimeout(timer), resolve()) });
+    });
+  return { errors, onError, next };
+}
+
+/** What the root's onError says of a throwing after: [processor, thread, event type, event id, middleware, its cause]. */
+function seen({ error, event }: { error: unknown; event: BusEvent }) {
+  assert.instance(error, MiddlewareFailedError, String(error));
+  const failed = error as MiddlewareFailedError & { processor: number; thread: number };
+  assert.is(failed.code, 'MIDDLEWARE_FAILED');
+  return [failed.processor, failed.thread, event.type, event.id, failed.middleware, (failed.cause as Error).message];
+}
+
+test('1 processor x 2 threads - a throwing after in each worker and in the processor\'s thread 0 reaches the root\'s onError, without a sync', async () => {
+  const log = errorLog();
+  const runtime = createRuntime({ processors: 1, threadsPerProcessor: 2, deferred: 'manual', middleware: [{ module: STAMP, export: 'faulty' }], onError: log.onError });
+  try {
+    await runtime.ready;
+    const ids: string[] = [];
+    for (const thread of [1, 2, 0]) ids.push((await (runtime.thread(1, thread).bus('external') as RemoteBus).publish('boom.after', { thread })).event!.id);
+    await log.next(3);
+    const byThread = log.errors.map(seen).sort((a, b) => (a[1] as number) - (b[1] as number));
+    assert.equal(byThread, [
+      [1, 0, 'boom.after', ids[2], 'faulty', 'the audit log is down'],
+      [1, 1, 'boom.after', ids[0], 'faulty', 'the audit log is down'],
+      [1, 2, 'boom.after', ids[1], 'faulty', 'the audit log is down'],
+    ]);
+    assert.equal(log.errors.find(({ event }) => event.id === ids[0])!.event.payload, { thread: 1 }, 'a copy of the event, payload included');
+    // No sync ran: the root's internal bus has none of the worker's reports, which stay on the threads' internal buses.
+    assert.equal(runtime.bus('internal').history({ types: ['busline.middleware.failed'] }), []);
+    assert.is((await (runtime.thread(1, 2).bus('internal') as RemoteBus).history({ types: ['busline.middleware.failed'] })).length, 1);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+test('root workers - a throwing after in a worker of the root, and an actor\'s refused emission there, reach the root\'s onError', async () => {
+  const log = errorLog();
+  const runtime = createRuntime({ threadsPerProcessor: 1, deferred: 'manual', middleware: [{ module: STAMP, export: 'faulty' }], onError: log.onError });
+  try {
+    await runtime.ready;
+    const worker = runtime.thread(0, 1).bus('external') as RemoteBus;
+    const published = await worker.publish('boom.after', {});
+    await log.next(1);
+    assert.equal(log.errors.map(seen), [[0, 1, 'boom.after', published.event!.id, 'faulty', 'the audit log is down']]);
+
+    // The same path for what fails outside middleware: an actor's emission its thread refuses (a Date, no schema).
+    await runtime.spawn(BAD_EMIT, { thread: 1, id: 'recorder' });
+    await worker.post('order.placed', {});
+    await log.next(2);
+    const { error, event } = log.errors[1]!;
+    assert.ok(isBusError(error, 'INVALID_EVENT'), String(error));
+    assert.equal([(error as { processor?: number }).processor, (error as { thread?: number }).thread], [0, 1]);
+    assert.equal([event.id, event.type], ['recorder:emit', 'order.recorded']);
   } finally {
     await runtime.stop();
   }

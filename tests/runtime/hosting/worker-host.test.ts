@@ -194,7 +194,7 @@ test('startWorker - a module that throws while loading fails the start with its 
 test('startWorker - a module that never calls serveWorker fails after startDeadlineMs', async () => {
   const error = await rejection(startWorker(fixture('never-serves.worker.ts'), { name: 'silent', startDeadlineMs: 500 }));
   assertCode(error, 'WORKER_CRASHED');
-  assert.match((error as Error).message, 'did not call serveWorker() within 500 ms');
+  assert.match((error as Error).message, 'did not call serveWorker() within 500 ms (startDeadlineMs: raise it');
 });
 
 test('startWorker - a .js module loads without tsx', async () => {

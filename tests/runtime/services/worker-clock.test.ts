@@ -83,6 +83,47 @@ test('1 processor x 2 threads - a child processor\'s workers follow the clock to
   assert.is(Math.floor((await (runtime.thread(1, 0).bus('external') as RemoteBus).post('here', {})).timestamp), 2_000, 'and its own thread');
 });
 
+/**
+ * The runtime's workers and processors begin to start once its middleware modules (none here) have loaded,
+ * in promise jobs after createRuntime(): past them, a start is under way (one that has not begun starts at the clock's time then).
+ */
+const startsBegun = () => new Promise((resolve) => setImmediate(resolve));
+
+test('a worker that starts while the clock moves: settled() waits until it runs at the new time; its stamps and timers go by it', async () => {
+  await runtime.stop();
+  runtime = createRuntime({ clock, threadsPerProcessor: 1, deferred: 'manual' });
+  await startsBegun();
+  // A worker takes a second or more to load: the clock moves while it starts.
+  clock.advance(1_000);
+  await clock.settled();
+  // settled() waited for the start and the catch-up: the worker is attached (thread() throws for one that is not), at 2 000.
+  assert.is(Math.floor((await worker(1).post('here', {})).timestamp), 2_000);
+  await runtime.spawn(TICKER, { thread: 1 });
+  await clock.advanceAsync(999);
+  assert.equal(await ticks(1), [], 'its every(1 000) counts from 2 000');
+  await clock.advanceAsync(1);
+  assert.equal(await ticks(1), [[1, 3_000]]);
+  await runtime.ready;
+});
+
+test('1 processor x 1 thread - a child processor that starts while the clock moves: settled() waits for it and its workers to be at the new time', async () => {
+  await runtime.stop();
+  runtime = createRuntime({ clock, processors: 1, threadsPerProcessor: 1, deferred: 'manual' });
+  await startsBegun();
+  clock.advance(1_000);
+  await clock.settled();
+  // Running (thread(1, ...) is refused for a processor that does not), and at 2 000 in its worker and its own thread.
+  const child = (thread: number) => runtime.thread(1, thread).bus('external') as RemoteBus;
+  assert.is(Math.floor((await child(1).post('here', {})).timestamp), 2_000);
+  assert.is(Math.floor((await child(0).post('here', {})).timestamp), 2_000);
+  await runtime.spawn(TICKER, { processor: 1, thread: 1 });
+  await clock.advanceAsync(999);
+  assert.equal(await child(1).history({ types: ['tick'] }), [], 'its every(1 000) counts from 2 000');
+  await clock.advanceAsync(1);
+  assert.equal((await child(1).history({ types: ['tick'] })).map((event) => [event.payload, Math.floor(event.timestamp)]), [[1, 3_000]]);
+  await runtime.ready;
+});
+
 test('setClock - a thread with a manual clock runs its due timers; one on the system clock says false; a bad time is refused', async () => {
   const manual = serveThread(runtime, { thread: 5, clockAt: 7_000 });
   const plain = serveThread(runtime, { thread: 6 });

@@ -21,6 +21,7 @@ import { collectUntil, ids } from '../../helpers.js';
 import { FRAME_UNSENT_EVENTS, Outbox } from '../../../runtime/bus/outbox.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { mergeReadHistory } from '../../../runtime/bus/read-merge.js';
+import { frameReadsOf } from '../../../runtime/bus/read-framer.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -245,6 +246,8 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           fc.record({ op: fc.constant('tick' as const), ms: fc.nat(30) }),
           // Frames of FRAMED_READ_MIN_EVENTS or more are kept as places, smaller ones as objects.
           fc.record({ op: fc.constant('read' as const), n: fc.integer({ min: 1, max: 120 }), frame: fc.constantFrom(8, 64, 128), again: fc.nat(10) }),
+          // The objects small reads left, framed and adopted (`read-framer.ts`), some or all.
+          fc.record({ op: fc.constant('frameReads' as const), n: fc.integer({ min: 1, max: 300 }) }),
         ),
         { maxLength: 30 },
       ),
@@ -259,6 +262,7 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
           },
           clock,
         );
+        const framer = frameReadsOf(retention, { schedule: 'manual' });
         let next = 0;
         let read = 0;
         for (const step of ops) {
@@ -286,6 +290,8 @@ test('adopt - memory().bytes is the sum of eventBytes over what is held after ev
             const again = retention.history.snapshot().filter((e) => !(e instanceof EncodedEvent)).slice(0, step.again);
             const history = framed([...again.map((e) => plainEvents([e])[0]!), ...theirs].sort(compareEvents), step.frame, true);
             mergeReadHistory(retention.history, retention, { batch: { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history, queue: [] } });
+          } else if (step.op === 'frameReads') {
+            framer.frame(step.n);
           } else if (step.op === 'search') {
             retention.afterSearch(retention.history.query({ types: ['user'] }));
           } else {

@@ -13,6 +13,7 @@ import { ManualClock, createRuntime, type BusEvent } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { collectUntil, ids } from '../../helpers.js';
 import { FRAMED_READ_MIN_EVENTS } from '../../../runtime/bus/read-merge.js';
+import { compressionSteps } from '../../../runtime/store/history.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -118,6 +119,10 @@ test('read - a bus repacks the frames its reads left: expired ticks do not keep 
 });
 
 test('read - with compression on, what a bus read moves into blocks and reads back the same', async () => {
+  // The histories' idle compression steps are taken here and run when the test says (compressionSteps).
+  const steps: Array<() => void> = [];
+  const schedule = compressionSteps.schedule;
+  compressionSteps.schedule = (step) => void steps.push(step);
   const runtime = createRuntime({ transport: 'frames', deferred: 'manual', memory: { compression: { keepEvents: 500, blockEvents: 500 } } });
   try {
     const writer = runtime.bus('external');
@@ -127,11 +132,19 @@ test('read - with compression on, what a bus read moves into blocks and reads ba
     await reader.fromStation();
     const posted = writer.history();
     assert.equal(reader.history(), posted);
-    // Blocks are made in idle steps (unref'd, paced): read again once some have run.
-    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
-    assert.equal(reader.history(), posted);
+    assert.equal(reader.memory()!.compressed, { count: 0, bytes: 0 }, 'nothing is compressed on the read path');
+    assert.ok(steps.length > 0, 'the read asked for an idle step');
+    // Every step asked for, until none is: the histories hold all but keepEvents in blocks of blockEvents.
+    for (let step = steps.shift(); step !== undefined; step = steps.shift()) step();
+    const { count, compressed } = reader.memory()!;
+    assert.is(count, 3000);
+    assert.is(compressed.count, 2500, 'all but the newest 500, in blocks');
+    assert.ok(compressed.bytes > 0 && compressed.bytes < reader.memory()!.bytes, `${compressed.bytes} bytes of blocks`);
+    assert.equal(reader.history(), posted, 'read back the same from the blocks');
     assert.equal(reader.get(posted[1234]!.id), posted[1234]);
+    assert.equal(reader.history({ types: ['user.login'], since: posted[100]!.timestamp, until: posted[103]!.timestamp }), posted.slice(100, 103), 'a query of a block');
   } finally {
+    compressionSteps.schedule = schedule;
     await runtime.stop();
   }
 });

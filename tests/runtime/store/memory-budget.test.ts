@@ -238,63 +238,20 @@ test('evict - after events left another way and older ones moved into compressed
   assert.is(retention.memoryStats()!.bytes, 3500);
 });
 
-test('evict - a compressing history (keysOnly) lists its blocks at its first eviction, each event at the size it was counted at: the oldest go, bytes add up', () => {
-  const clock = new ManualClock(0);
-  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 6000 }, compression: { keepEvents: 2, blockEvents: 4 } }));
-  const retention = new Retention(policies, () => clock.now(), { kind: 'bus', blocks: { plain: true, schedule: 'manual' } });
-  const post = (event: BusEvent): BusEvent[] => {
-    retention.admitPost(event);
-    retention.history.insert(event);
-    return retention.settle();
-  };
-  const plain = (n: number): BusEvent => ({ ...sized(`e${String(n).padStart(3, '0')}`, n, 'n', 100), payload: { n, note: 'x'.repeat(40) } });
-  const events = Array.from({ length: 12 }, (_, n) => plain(n));
-  for (const event of events) assert.equal(post(event), []);
-  // A sync's frames: from then on each event is counted at its bytes in the frame, which its JSON size is not.
-  const frame = encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] });
-  retention.adopt(events, scanBatch(frame).history as EncodedEvent[]);
-  while (retention.history.compact(50));
-  assert.ok(retention.history.compressedCount >= 8, 'older events are in blocks');
-  const counted = retention.memoryStats()!.bytes;
-  assert.is.not(counted, events.reduce((sum, event) => sum + eventBytes(event), 0), 'framed sizes differ from the objects\' sizes');
-  // Over the budget: the first eviction lists the blocks, each event at the size it was counted at.
-  let evicted: BusEvent[] = [];
-  for (let n = 12; evicted.length === 0; n++) evicted = post(plain(n));
-  assert.is(ids(evicted)[0], 'e000', 'the oldest first');
-  assert.ok(retention.history.compressedCount > 0 && !retention.history.has('e000'));
-  assert.is(retention.memoryStats()!.bytes, retention.history.held().reduce((sum, event) => sum + eventBytes(event), 0));
-  assert.ok(retention.memoryStats()!.bytes <= 6000);
-});
-
-test('added - a budget of a compressing history (keysOnly) queues nothing while within its budget', () => {
-  const budget = { current: undefined as MemoryBudget | undefined };
-  const history = new EventHistory({
-    observer: { added: (event) => budget.current!.added(event, eventBytes(event)), removed: (event, bytes) => budget.current!.removed(event, bytes ?? eventBytes(event)) },
-    compression: { plain: true, now: () => 0, schedule: 'manual', keepEvents: 2, blockEvents: 2 },
-  });
-  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 3000 } }));
-  budget.current = new MemoryBudget(policies, 'bus', history, eventBytes, 'bus:0.0:external', { keysOnly: true });
-  for (let n = 0; n < 5; n++) history.insert(sized(`e${n}`, n, 'n', 500));
-  assert.equal(budget.current.settle(), []);
-  assert.is(budget.current.queued, 0, 'no entry per post (it cost a compressing history\'s posts 15–25 %)');
-  history.insert(sized('e5', 5, 'n', 600));
-  // 3100 > 3000: down to 2700, the oldest first, e0 in a block.
-  assert.equal(ids(budget.current.settle()), ['e0']);
-  assert.is(budget.current.bytes, 2600);
-});
-
-test('added - a history within its budget queues nothing; its first eviction queues what it holds, and evicts as if it had queued all along', () => {
+test('added - a history under half its budget queues nothing; from there it is listed, and its first eviction evicts as if it had queued all along', () => {
   const budget = { current: undefined as MemoryBudget | undefined };
   const history = new EventHistory({ observer: { added: (event) => budget.current!.added(event, eventBytes(event)), removed: (event, bytes) => budget.current!.removed(event, bytes ?? eventBytes(event)) } });
   const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 3000 }, policies: { l: { importance: 'low' }, h: { importance: 'high' } } }));
   budget.current = new MemoryBudget(policies, 'bus', history, eventBytes, 'bus:0.0:external');
-  // Out of order, as a bus reading its station merges them.
-  history.merge([sized('n3', 3, 'n', 400), sized('l1', 1, 'l', 100), sized('h1', 2, 'h', 1400)]);
+  history.merge([sized('n3', 3, 'n', 400), sized('l1', 1, 'l', 100)]);
   history.insert(sized('n4', 4, 'n', 600));
+  assert.equal(budget.current.settle(), []);
+  assert.is(budget.current.queued, 0, 'no entry per event while the history holds less than half its budget');
+  // Out of order, as a bus reading its station merges them.
+  history.merge([sized('h1', 2, 'h', 1400)]);
   history.merge([sized('l0', 0, 'l', 100), sized('n5', 5, 'n', 400)]);
   assert.is(budget.current.bytes, 3000);
   assert.equal(budget.current.settle(), []);
-  assert.is(budget.current.queued, 0, 'no entry per event while the history is within its budget');
   history.insert(sized('n6', 6, 'n', 590));
   // 3590 > 3000: down to 2700, both low ones, then of the normal ones the largest (600 and 590 are one class), oldest first.
   assert.equal(ids(budget.current.settle()), ['l0', 'l1', 'n4', 'n6']);
@@ -304,6 +261,52 @@ test('added - a history within its budget queues nothing; its first eviction que
   assert.equal(ids(budget.current.settle()), ['l7']);
   assert.equal(ids(history.snapshot()), ['h1', 'n3', 'n5']);
   assert.is(budget.current.bytes, 2200);
+});
+
+test('added - no step lists the whole history: each lists a bounded chunk, and evictions equal those of a budget that queued all along (property)', () => {
+  const budgetBytes = 40_000;
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({ type: fc.constantFrom('l', 'n', 'n', 'h'), size: fc.integer({ min: 90, max: 300 }), back: fc.constantFrom(0, 0, 0, 0, 5, 50), batch: fc.integer({ min: 1, max: 4 }) }),
+        { minLength: 300, maxLength: 500 },
+      ),
+      (posts) => {
+        const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: budgetBytes }, policies: { l: { importance: 'low' }, h: { importance: 'high' } } }));
+        // The budget under test lists what is held from half its budget; the reference queues keys from the start.
+        let measured = 0;
+        const sides = [false, true].map((keysOnly) => {
+          const side = { budget: undefined as MemoryBudget | undefined, history: undefined as unknown as EventHistory };
+          side.history = new EventHistory({ observer: { added: (event) => side.budget!.added(event, eventBytes(event)), removed: (event, bytes) => side.budget!.removed(event, bytes ?? eventBytes(event)) } });
+          const sizeOf = (event: BusEvent) => (keysOnly || measured++, eventBytes(event));
+          side.budget = new MemoryBudget(policies, 'bus', side.history, sizeOf, 'bus:0.0:external', { keysOnly });
+          return side;
+        });
+        let most = 0;
+        let evictions = 0;
+        let clock = 1000;
+        posts.forEach(({ type, size, back, batch }, i) => {
+          const events = Array.from({ length: batch }, (_, k) => sized(`e${i}.${k}`, clock - back + k, type, size));
+          clock += batch;
+          const evicted = sides.map(({ history, budget }) => {
+            history.merge(events);
+            measured = 0;
+            const gone = ids(budget!.settle()).sort();
+            most = Math.max(most, measured);
+            return gone;
+          });
+          assert.equal(evicted[0], evicted[1], `post ${i}`);
+          if (evicted[0]!.length > 0) evictions++;
+        });
+        assert.ok(evictions > 0);
+        // At most what a listing step may list (a sixteenth of the budget and twice the bytes just merged, in 90 B events and one more), not the hundreds held.
+        assert.ok(most <= Math.ceil((budgetBytes / 16 + 2 * 4 * 300) / 90) + 1, `${most} events measured in one step`);
+        assert.equal(ids(sides[0]!.history.snapshot()), ids(sides[1]!.history.snapshot()));
+      },
+    ),
+    // Hundreds of posts a run: shrinking one would take minutes.
+    { numRuns: 40, endOnFailure: true },
+  );
 });
 
 test('evict - a budget that queues from its first eviction evicts what one sorted by importance, size class and age picks (property)', () => {
@@ -368,6 +371,53 @@ test('checkMemoryOptions - a bad budget is named, with what is allowed', () => {
   assert.not.ok(off.defaults, 'budget: false is sent to workers and processors');
   assert.ok(new MemoryPolicies(checkMemoryOptions(undefined)).defaults);
   assert.is(new Retention(new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 5000 } })), () => 0, { kind: 'bus' }).memoryStats()!.budget, 5000);
+});
+
+test('evict - a compressing history (keysOnly) lists its blocks at its first eviction, each event at the size it was counted at: the oldest go, bytes add up', () => {
+  const clock = new ManualClock(0);
+  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 6000 }, compression: { keepEvents: 2, blockEvents: 4 } }));
+  const retention = new Retention(policies, () => clock.now(), { kind: 'bus', blocks: { plain: true, schedule: 'manual' } });
+  const post = (event: BusEvent): BusEvent[] => {
+    retention.admitPost(event);
+    retention.history.insert(event);
+    return retention.settle();
+  };
+  const plain = (n: number): BusEvent => ({ ...sized(`e${String(n).padStart(3, '0')}`, n, 'n', 100), payload: { n, note: 'x'.repeat(40) } });
+  const events = Array.from({ length: 12 }, (_, n) => plain(n));
+  for (const event of events) assert.equal(post(event), []);
+  // A sync's frames: from then on each event is counted at its bytes in the frame, which its JSON size is not.
+  const frame = encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] });
+  retention.adopt(events, scanBatch(frame).history as EncodedEvent[]);
+  while (retention.history.compact(50));
+  assert.ok(retention.history.compressedCount >= 8, 'older events are in blocks');
+  const counted = retention.memoryStats()!.bytes;
+  assert.is.not(counted, events.reduce((sum, event) => sum + eventBytes(event), 0), 'framed sizes differ from the objects\' sizes');
+  // Over the budget: the first eviction lists the blocks, each event at the size it was counted at.
+  let evicted: BusEvent[] = [];
+  for (let n = 12; evicted.length === 0; n++) evicted = post(plain(n));
+  assert.is(ids(evicted)[0], 'e000', 'the oldest first');
+  assert.ok(retention.history.compressedCount > 0 && !retention.history.has('e000'));
+  assert.is(retention.memoryStats()!.bytes, retention.history.held().reduce((sum, event) => sum + eventBytes(event), 0));
+  assert.ok(retention.memoryStats()!.bytes <= 6000);
+});
+
+test('added - a budget of a compressing history (keysOnly) queues nothing below half its budget, as others', () => {
+  const budget = { current: undefined as MemoryBudget | undefined };
+  const history = new EventHistory({
+    observer: { added: (event) => budget.current!.added(event, eventBytes(event)), removed: (event, bytes) => budget.current!.removed(event, bytes ?? eventBytes(event)) },
+    compression: { plain: true, now: () => 0, schedule: 'manual', keepEvents: 2, blockEvents: 2 },
+  });
+  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 3000 } }));
+  budget.current = new MemoryBudget(policies, 'bus', history, eventBytes, 'bus:0.0:external', { keysOnly: true });
+  for (let n = 0; n < 2; n++) history.insert(sized(`e${n}`, n, 'n', 500));
+  assert.equal(budget.current.settle(), []);
+  assert.is(budget.current.queued, 0, 'no entry per post below half the budget (it cost a compressing history\'s posts 15–25 %)');
+  for (let n = 2; n < 5; n++) history.insert(sized(`e${n}`, n, 'n', 500));
+  assert.equal(budget.current.settle(), []);
+  history.insert(sized('e5', 5, 'n', 600));
+  // 3100 > 3000: down to 2700, the oldest first, e0 in a block.
+  assert.equal(ids(budget.current.settle()), ['e0']);
+  assert.is(budget.current.bytes, 2600);
 });
 
 test.run();
@@ -510,7 +560,7 @@ api('defaults - every bus and station has a budget unless memory.budget is false
   const event = bus.post('order.created', { id: 'ö-1', lines: [{ sku: 'a"b', qty: 2 }], total: -0.5 }, { priority: 'immediate', topic: 'eu', meta: { trace: 't1' } });
   const size = eventBytes(event as BusEvent);
   assert.is(size, 64 + 5 + 13 + 2 + (8 + 5 + 2) + Buffer.byteLength(JSON.stringify(event.payload)));
-  assert.equal(bus.memory(), { history: 'bus:0.0:external', count: 1, bytes: size, budget: 32 * 1024 * 1024, multipliers: {}, types: { 'order.created': { count: 1, bytes: size } }, evicted: 0, frameBytes: 0, unsent: { count: 1, bytes: size } });
+  assert.equal(bus.memory(), { history: 'bus:0.0:external', count: 1, bytes: size, budget: 32 * 1024 * 1024, multipliers: {}, types: { 'order.created': { count: 1, bytes: size } }, evicted: 0, frameBytes: 0, compressed: { count: 0, bytes: 0 }, unsent: { count: 1, bytes: size } });
   assert.is(runtime.station('external').memory()!.budget, 128 * 1024 * 1024);
   await runtime.stop();
   runtime = createRuntime({ deferred: 'manual', memory: { budget: false } });

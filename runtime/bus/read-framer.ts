@@ -1,0 +1,148 @@
+/**
+ * The framer of a bus's small reads. A read of `FRAMED_READ_MIN_EVENTS` or
+ * more stays in the history as places in the reply's frames (`read-merge.ts`);
+ * a smaller one stays as objects, since a frame of a handful costs more than
+ * they do. Under the sync policy most reads are that small, so without this
+ * a bus's history would be mostly objects (about 2.5 times a frame's bytes).
+ *
+ * The framer remembers the objects small reads left in the history and, by
+ * the outbox's rule (`outbox.ts`: once `FRAME_UNSENT_EVENTS` wait while
+ * memory is short), encodes them in idle steps into frames of `FRAME_EVENTS`,
+ * which the history adopts (`Retention.adopt`): the objects can go, and the
+ * budget counts the events at their bytes in the frames, as a station does.
+ * Each batch is adopted in one synchronous call: a reader's snapshot or view
+ * has all of it or none. Objects no longer held as themselves (removed,
+ * evicted, compressed into a block) are left out before encoding.
+ */
+import type { BusEvent } from '../../types.js';
+import { EncodedEvent } from '../store/encoded-events.js';
+import type { Retention } from '../store/retention.js';
+import { FRAME_EVENTS, FRAME_UNSENT_EVENTS, STEP_MS, STEP_SHARE, frameEvents } from './outbox.js';
+
+/** What the framer needs besides its history. */
+export interface ReadFramerOptions {
+  /** True while memory is short enough to spend CPU on framing; default: always. */
+  readonly due?: () => boolean;
+  /** `'manual'`: only `frame()` frames (tests). Default: idle steps (`setImmediate`, unref'd, paced). */
+  readonly schedule?: 'manual';
+  /** Objects waiting from which steps begin; default `FRAME_UNSENT_EVENTS`, as the outbox's. */
+  readonly threshold?: number;
+}
+
+/**
+ * Gathers the objects small reads left in `retention`'s history and has the
+ * history keep them in frames.
+ *
+ * @example
+ * const framer = new ReadFramer(retention, { schedule: 'manual' })
+ * framer.kept(merged)   // the objects a read merged into the history
+ * framer.frame()        // encoded and adopted: the objects can go
+ */
+export class ReadFramer {
+  readonly #retention: Retention;
+  readonly #options: ReadFramerOptions;
+  readonly #threshold: number;
+  /** Objects the reads put in the history, oldest read first, from `#head` on. */
+  #pending: BusEvent[] = [];
+  #head = 0;
+  /** Waiting objects after the last pruning: pruned again at twice as many (amortized O(1) an object). */
+  #pruned = 0;
+  #stepScheduled = false;
+  #lastStepMs = 0;
+  /** Framing failed once: this history keeps objects from then on. */
+  #failed = false;
+
+  constructor(retention: Retention, options: ReadFramerOptions = {}) {
+    this.#retention = retention;
+    this.#options = options;
+    this.#threshold = options.threshold ?? FRAME_UNSENT_EVENTS;
+  }
+
+  /** Objects waiting to be framed (some may have left the history since). */
+  get pending(): number {
+    return this.#pending.length - this.#head;
+  }
+
+  /** A read merged `events` into the history (what it kept): its objects wait to be framed. */
+  kept(events: readonly BusEvent[]): void {
+    if (this.#failed) return;
+    for (const event of events) if (!(event instanceof EncodedEvent)) this.#pending.push(event);
+    if (this.pending < this.#threshold) return;
+    if (this.#options.due?.() !== false) this.#scheduleStep();
+    // Not due: what left the history meanwhile (expired, removed after a search) is let go, not kept alive here.
+    else if (this.pending >= 2 * Math.max(this.#pruned, this.#threshold)) this.#prune();
+  }
+
+  /**
+   * Encodes up to `count` of the oldest waiting objects that the history
+   * still holds into frames and has the history adopt them. Returns how many
+   * were taken off the waiting list (framed or gone).
+   */
+  frame(count = this.pending): number {
+    const taken = this.#pending.slice(this.#head, this.#head + Math.min(count, this.pending));
+    this.#head += taken.length;
+    if (this.#head >= this.#pending.length) {
+      this.#pending = [];
+      this.#head = 0;
+    } else if (this.#head > this.#pending.length / 2) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+    const held = this.#held(taken);
+    if (held.length === 0) return taken.length;
+    let framed: EncodedEvent[];
+    try {
+      framed = frameEvents(held);
+    } catch {
+      // A read's events were encoded once by the station: should one not encode again, the history keeps objects.
+      this.#failed = true;
+      this.#pending = [];
+      this.#head = 0;
+      return taken.length;
+    }
+    this.#retention.adopt(held, framed);
+    return taken.length;
+  }
+
+  /** The events of `objects` the history still holds as those objects (not removed, not in a block). */
+  #held(objects: readonly BusEvent[]): BusEvent[] {
+    const found = this.#retention.history.find(objects);
+    return objects.filter((event, k) => found[k] === event);
+  }
+
+  #prune(): void {
+    this.#pending = this.#held(this.#pending.slice(this.#head));
+    this.#head = 0;
+    this.#pruned = this.#pending.length;
+  }
+
+  #scheduleStep(): void {
+    if (this.#stepScheduled || this.#options.schedule === 'manual') return;
+    this.#stepScheduled = true;
+    const step = (): void => {
+      this.#stepScheduled = false;
+      const started = performance.now();
+      // Whole frames only, and at most a step's worth: a thread busy with its reads goes on with them.
+      while (this.pending >= FRAME_EVENTS && performance.now() - started < STEP_MS && this.frame(FRAME_EVENTS) > 0);
+      this.#lastStepMs = performance.now() - started;
+      if (this.pending >= FRAME_EVENTS && !this.#failed) this.#scheduleStep();
+    };
+    const wait = this.#lastStepMs * (1 / STEP_SHARE - 1);
+    if (wait < 1) setImmediate(step).unref();
+    else setTimeout(step, wait).unref();
+  }
+}
+
+const framers = new WeakMap<Retention, ReadFramer>();
+
+/** Gives `retention` (a bus's history) a framer of its small reads: `mergeReadHistory` tells it what each read kept. */
+export function frameReadsOf(retention: Retention, options?: ReadFramerOptions): ReadFramer {
+  const framer = new ReadFramer(retention, options);
+  framers.set(retention, framer);
+  return framer;
+}
+
+/** The framer of `retention`'s small reads, if it has one. */
+export function readFramerOf(retention: Retention): ReadFramer | undefined {
+  return framers.get(retention);
+}

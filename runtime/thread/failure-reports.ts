@@ -1,0 +1,134 @@
+/**
+ * Failures of a worker thread or child processor, on their way to the root's
+ * `onError`. A function cannot cross threads, so the root's `onError` cannot
+ * run where a subscriber or an `after` middleware threw: that thread sends a
+ * report (the error and a copy of the event) to its host, which hands it on
+ * (a child processor to the root over IPC), and the root calls its `onError`
+ * with the error rebuilt. Reports travel beside the frames, on ports of their
+ * own, as inspection records do: they are no bus events.
+ */
+import { BusError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
+import type { BusEvent } from '../../types.js';
+import type { ErrorHandler } from '../bus/subscriptions.js';
+
+/** What a thread sends: where it failed, what was thrown, and on which event. */
+export interface FailureReport {
+  readonly busline: 'failure';
+  readonly processor: number;
+  readonly thread: number;
+  readonly error: PortableError;
+  /** The event's fields (a structured-clonable copy). */
+  readonly event: Partial<BusEvent>;
+}
+
+/** An error as it crosses: a `BusError` keeps its code and fields, any other its name, message and stack. */
+interface PortableError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly wire?: WireError;
+  /** What the error's `cause` said (a throwing middleware's own error). */
+  readonly cause?: { readonly name: string; readonly message: string; readonly stack?: string };
+}
+
+/** Where a thread's reports go: a `MessagePort` to its host, or the host's own function (a processor's thread 0). */
+export interface FailureOutlet {
+  postMessage(report: FailureReport): void;
+}
+
+/** The fields of a `BusEvent` a report copies (a lazily decoded event's getters are read once here). */
+const EVENT_FIELDS = ['id', 'type', 'side', 'timestamp', 'origin', 'priority', 'topic', 'payload', 'meta'] as const;
+
+function portable(error: unknown): PortableError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const cause: unknown = error.cause;
+  return {
+    name: error.name,
+    message: error.message,
+    ...(error.stack === undefined ? {} : { stack: error.stack }),
+    ...(isBusError(error) ? { wire: toWireError(error) } : {}),
+    ...(cause === undefined
+      ? {}
+      : cause instanceof Error
+        ? { cause: { name: cause.name, message: cause.message, ...(cause.stack === undefined ? {} : { stack: cause.stack }) } }
+        : { cause: { name: 'Error', message: String(cause) } }),
+  };
+}
+
+/** `error` on `event` in thread `processor.thread`, ready to cross. */
+export function failureReport(processor: number, thread: number, error: unknown, event: BusEvent): FailureReport {
+  const copy: Record<string, unknown> = {};
+  for (const field of EVENT_FIELDS) {
+    const value = event[field];
+    if (value !== undefined) copy[field] = value;
+  }
+  return { busline: 'failure', processor, thread, error: portable(error), event: copy as Partial<BusEvent> };
+}
+
+/**
+ * The error handler of a worker thread or a child processor's thread:
+ * reports go to `outlet`; without one (or if it cannot take the report) the
+ * error is logged, as the root's default `onError` would.
+ */
+export function reportingErrorHandler(outlet: FailureOutlet | undefined, processor: number, thread: number): ErrorHandler {
+  return (error, event) => {
+    if (outlet !== undefined) {
+      try {
+        outlet.postMessage(failureReport(processor, thread, error, event));
+        return;
+      } catch {
+        // A payload that cannot be cloned, or the host is gone: the log below is all there is.
+      }
+    }
+    console.error(`[busline] a subscriber of "${event.type}" (event ${event.id}) in thread ${processor}.${thread} failed:`, error);
+  };
+}
+
+/** True when `value` has the shape of a report (what arrives is from another thread: checked, never trusted). */
+export function isFailureReport(value: unknown): value is FailureReport {
+  if (typeof value !== 'object' || value === null) return false;
+  const report = value as Partial<FailureReport>;
+  return (
+    report.busline === 'failure' &&
+    typeof report.processor === 'number' &&
+    typeof report.thread === 'number' &&
+    typeof report.error === 'object' && report.error !== null &&
+    typeof report.error.message === 'string' &&
+    typeof report.event === 'object' && report.event !== null
+  );
+}
+
+/** Built-in error classes a non-busline error is rebuilt as, by name. */
+const BUILT_IN: Readonly<Record<string, ErrorConstructor>> = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+
+function rebuild(error: PortableError['cause'] & {}): Error {
+  const rebuilt = new (BUILT_IN[error.name] ?? Error)(error.message);
+  if (rebuilt.name !== error.name) rebuilt.name = error.name;
+  if (error.stack !== undefined) rebuilt.stack = error.stack;
+  return rebuilt;
+}
+
+/**
+ * The error and event of `report`, as the root's `onError` gets them: a
+ * `BusError` of its own class (code and fields kept), any other error as an
+ * `Error` (of its built-in class, if it was one) with the thrown name,
+ * message and stack; `cause` rebuilt the same way. Either has `processor`
+ * and `thread` fields naming the thread where it failed.
+ */
+export function fromFailureReport(report: FailureReport): [Error & { readonly processor: number; readonly thread: number }, BusEvent] {
+  const { error } = report;
+  const rebuilt: Error = error.wire === undefined ? rebuild(error) : fromWireError(error.wire);
+  if (rebuilt instanceof BusError && error.stack !== undefined) rebuilt.stack = error.stack;
+  if (error.cause !== undefined) Object.defineProperty(rebuilt, 'cause', { value: rebuild(error.cause), writable: true, configurable: true });
+  return [Object.assign(rebuilt, { processor: report.processor, thread: report.thread }), report.event as BusEvent];
+}
+
+/** Calls `onError` with what `report` says failed; an `onError` that throws is logged. */
+export function deliverFailure(onError: ErrorHandler, report: FailureReport): void {
+  const [error, event] = fromFailureReport(report);
+  try {
+    onError(error, event);
+  } catch (secondary) {
+    console.error('[busline] an onError handler threw while handling an error reported by another thread', secondary, error);
+  }
+}
