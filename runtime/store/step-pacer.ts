@@ -16,8 +16,11 @@
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
-/** The share of a busy thread's time that steps take (5 %: a post loop then ran at ~1× of compression off; 10 % cost it ~25 % of its CPU). */
-export const BUSY_SHARE = 0.05;
+/**
+ * The share of a busy thread's time that steps take. Measured on a post loop (CPU time, loaded machine): 10 % cost it
+ * ~25 % of its CPU, 5 % ~0.8–1.0× of compression off, 2 % ~0.9–1.0× (a step's garbage costs more than its own time).
+ */
+export const BUSY_SHARE = 0.02;
 /** The share of an idle thread's time that steps take. */
 export const IDLE_SHARE = 0.5;
 
