@@ -23,7 +23,8 @@ export function busRetention(thread: BusThread<Poster>, side: Side): Retention {
   const retention = new Retention(thread.host.memory ?? NO_MEMORY_POLICIES, () => thread.host.clock.now(), {
     kind: 'bus',
     name: `bus:${thread.processor}.${thread.index}:${side}`,
-    blocks: { plain: true },
+    // A stopped runtime's buses compress no more (their idle steps would run on, and hold them, after stop()).
+    blocks: { plain: true, allow: () => thread.host.running },
   });
   retention.onMemoryChange = (change) => queueMicrotask(() => postMemoryChange(() => thread.bus('internal'), change));
   // Small reads stay objects until memory is short, as unsent posts do (`outbox.ts`); no budget, never short.

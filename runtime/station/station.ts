@@ -89,7 +89,9 @@ export class Station {
     this.processor = processor;
     this.#actor = actor;
     const clock = host.clock ?? systemClock;
-    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', blocks: { plain: false }, name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
+    // A stopped station compresses no more (its idle steps would run on, and hold it, after stop()).
+    const blocks = { plain: false, allow: () => actor.getSnapshot().status === 'active' };
+    this.#retention = new Retention(host.memory ?? NO_MEMORY_POLICIES, () => clock.now(), { kind: 'station', blocks, name: kind === 'main' ? `station:main:${side}` : `station:local:${processor}:${side}` });
     this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
     this.#history.onCompressed = (events) => this.#arrivals.compressed(events);

@@ -239,15 +239,16 @@ export class BlockStore {
 
   /**
    * One step of recompression: merges the first two neighbouring blocks that
-   * fit `caps` together, or rewrites the first block that has lost most of
-   * its events. Returns false when there was nothing to do.
+   * fit `caps` together and are of about one size (`mergeable`), or rewrites
+   * the first block that has lost most of its events. Returns false when
+   * there was nothing to do.
    */
   mergeStep(caps: BlockCaps, compressible: (events: readonly BusEvent[]) => boolean): boolean {
     const blocks = this.#blocks;
     for (let i = 0; i < blocks.length; i++) {
       const block = blocks[i]!;
       const next = blocks[i + 1];
-      if (next !== undefined && block.liveBodyBytes + next.liveBodyBytes <= caps.maxBlockBytes && block.live + next.live <= caps.maxBlockEvents) {
+      if (next !== undefined && mergeable(block, next, caps)) {
         // Copied as bytes: a merge decodes no payload.
         const events = block.storedEvents().concat(next.storedEvents());
         this.#blocks = [...blocks.slice(0, i), EventBlock.of(events, this.format, compressible(events)), ...blocks.slice(i + 2)];
@@ -261,4 +262,21 @@ export class BlockStore {
     }
     return false;
   }
+}
+
+/** Below this many uncompressed bytes a block merges with a neighbour of any size (a block that removals left small). */
+const SMALL_BLOCK_BYTES = 8 * 1024;
+
+/**
+ * True when `a` and `b` (neighbours) may merge: together within `caps`, and
+ * the larger at most twice the smaller (size-tiered: the block an event is in
+ * then grows by half at least at each merge, so an event is recompressed a
+ * logarithmic number of times; merging each new block into one growing block
+ * recompressed its events up to `maxBlockBytes / blockBytes` times), or the
+ * smaller one is small.
+ */
+function mergeable(a: EventBlock, b: EventBlock, caps: BlockCaps): boolean {
+  const [small, large] = a.liveBodyBytes <= b.liveBodyBytes ? [a.liveBodyBytes, b.liveBodyBytes] : [b.liveBodyBytes, a.liveBodyBytes];
+  if (small + large > caps.maxBlockBytes || a.live + b.live > caps.maxBlockEvents) return false;
+  return large <= 2 * small || small < SMALL_BLOCK_BYTES;
 }

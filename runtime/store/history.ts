@@ -12,6 +12,7 @@ import { EventSegment } from './event-segment.js';
 import { HistoryIndices, idHash, keyPasses } from './history-indices.js';
 import { removeEvents, segmentFor } from './segment-removal.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
+import { threadPacer } from './step-pacer.js';
 import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
 // The order, the query and the one rule for selecting types (subtypes and wildcards) of histories, re-exported where readers of histories look for them.
@@ -58,26 +59,10 @@ export interface HistoryCompression extends CompressionOptions {
 }
 
 /**
- * The share of a thread's time that default compression steps take at most:
- * each step waits (unref'd) for its own duration times (1 / share - 1)
- * before the next. Compressing costs more per event than a post does, so a
- * thread that posts without pause would otherwise spend half its time on it;
- * compression runs "while memory and CPU allow" (seed 000), and catches up
- * when the thread is idle.
+ * @internal Where every history schedules its idle compression steps (by default the thread's pacer,
+ * `step-pacer.ts`). A test swaps `schedule` to take the steps and run them when it chooses, then checks what they made.
  */
-const STEP_SHARE = 0.1;
-
-function idleStep(step: () => void, lastStepMs: number): void {
-  const wait = lastStepMs * (1 / STEP_SHARE - 1);
-  if (wait < 1) setImmediate(step).unref();
-  else setTimeout(step, wait).unref();
-}
-
-/**
- * @internal Where every history schedules its idle compression steps (`idleStep`). A test swaps
- * `schedule` to take the steps and run them when it chooses, then checks what they made.
- */
-export const compressionSteps: { schedule: (step: () => void, lastStepMs: number) => void } = { schedule: idleStep };
+export const compressionSteps: { schedule: (step: () => void) => void } = { schedule: (step) => threadPacer().schedule(step) };
 
 /**
  * A history of events, sorted by `(timestamp, id)` and deduplicated by id.
@@ -111,8 +96,6 @@ export class EventHistory {
   readonly #blocks: BlockStore | undefined;
   readonly #compression: (Required<CompressionOptions> & HistoryCompression) | undefined;
   #stepScheduled = false;
-  /** How long the last scheduled step took (ms). */
-  #lastStepMs = 0;
 
   constructor(
     options: { segmentSize?: number; observer?: HistoryObserver; compression?: HistoryCompression; sizeOf?: (event: BusEvent) => number } = {},
@@ -152,6 +135,11 @@ export class EventHistory {
     const recent = this.#recent();
     const blocks = this.#blocks;
     return blocks === undefined || blocks.size === 0 ? recent : blocks.all().concat(recent);
+  }
+
+  /** @internal `snapshot()`, but a block's events as bytes that remember the size they were counted at (`StoredEvent`): a first eviction lists them. */
+  held(): BusEvent[] {
+    return (this.#blocks?.blocks ?? []).flatMap((block) => block.storedEvents()).concat(this.#recent());
   }
 
   /** The uncompressed events, oldest first, in an array of the caller's own. */
@@ -576,14 +564,33 @@ export class EventHistory {
     if (compression === undefined || this.#stepScheduled || compression.schedule === 'manual') return;
     if (!changed && this.#size - compression.keepEvents < compression.blockEvents) return;
     this.#stepScheduled = true;
-    const step = (): void => {
-      this.#stepScheduled = false;
-      const started = performance.now();
-      const more = this.compact();
-      this.#lastStepMs = performance.now() - started;
-      if (more) this.#scheduleStep(true);
-    };
-    if (compression.schedule === undefined) compressionSteps.schedule(step, this.#lastStepMs);
-    else compression.schedule(step);
+    if (compression.schedule !== undefined) {
+      compression.schedule(() => {
+        this.#stepScheduled = false;
+        if (this.compact()) this.#scheduleStep(true);
+      });
+      return;
+    }
+    // Paced with the thread's other histories, by its load (`step-pacer.ts`).
+    pacedStep(new WeakRef<EventHistory>(this), EventHistory.#paced);
   }
+
+  /** A paced step of `history`: it asks for the next one while work is left. */
+  static #paced(history: EventHistory): void {
+    history.#stepScheduled = false;
+    if (threadPacer().run(() => history.compact())) history.#scheduleStep(true);
+  }
+}
+
+/**
+ * Schedules `step` of the history `held` refers to, held weakly while it
+ * waits: a history nothing else holds (its runtime stopped) is not kept
+ * until its step. A function of its own, so that no closure of the history's
+ * methods (which share their context in V8) holds it.
+ */
+function pacedStep(held: WeakRef<EventHistory>, step: (history: EventHistory) => void): void {
+  compressionSteps.schedule(() => {
+    const history = held.deref();
+    if (history !== undefined) step(history);
+  });
 }

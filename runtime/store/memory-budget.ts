@@ -109,8 +109,8 @@ export class MemoryBudget {
   /** The evictable events by importance, with their sizes. */
   readonly #queues: { readonly low: EvictionQueue; readonly normal: EvictionQueue };
   /**
-   * True once the queues follow the history: from the start with `keysOnly` (events in compressed blocks
-   * could not be listed again without decompressing them), else once the listing is done.
+   * True once the queues follow the history: once the listing is done, also with `keysOnly` (a compressing
+   * history's blocks are listed once then; queuing every post from the start cost its posts 15–25 %).
    */
   #queuing: boolean;
   /**
@@ -146,7 +146,7 @@ export class MemoryBudget {
     this.name = name;
     const keysOnly = options.keysOnly ?? false;
     this.#queues = { low: new EvictionQueue({ keysOnly }), normal: new EvictionQueue({ keysOnly }) };
-    this.#queuing = keysOnly;
+    this.#queuing = false;
     this.#listChunk = Math.min(LIST_CHUNK_BYTES, Math.ceil(this.budget / 16));
     // Keys stand for the events they name: the history finds events by stamp and id.
     this.#remove = options.remove ?? ((keys) => history.remove(keys as readonly BusEvent[]));
@@ -156,7 +156,7 @@ export class MemoryBudget {
     return this.#bytes;
   }
 
-  /** Events in the eviction queues, stale entries included (for tests: 0 below `LIST_FROM` of the budget, unless `keysOnly`). */
+  /** Events in the eviction queues, stale entries included (for tests: 0 below `LIST_FROM` of the budget). */
   get queued(): number {
     return this.#queues.low.length + this.#queues.normal.length;
   }
@@ -414,14 +414,14 @@ export class MemoryBudget {
    * least `bytes` of them (all with `Infinity`); once it reaches the newest, the queues follow the history. A
    * held event's size is the one it is counted at: `sizeOf` gives it again (the history's owner keeps it so,
    * as its removals measure events again too: `retention.ts` `#sizeOf`), so nothing per event was kept before.
-   * A history that compresses queues from the start (`keysOnly`): listing its blocks would decompress them.
+   * Once a history has compressed some, the rest is listed at once, its blocks as bytes (`held()`, decompressed once).
    */
   #list(bytes: number): void {
     const listing = (this.#listing ??= { cursor: null, credit: 0 });
     if (this.#history.compressedCount > 0) {
-      // Not from `Retention` (a history that compresses queues keys from the start): the rest at once, blocks too.
+      // The rest at once, blocks too: as bytes at the sizes they were counted at (no payload is decoded).
       const after = listing.cursor;
-      for (const event of this.#history.snapshot()) if (after === null || compareEvents(event, after) > 0) this.#enqueue(event, true);
+      for (const event of this.#history.held()) if (after === null || compareEvents(event, after) > 0) this.#enqueue(event, true);
       this.#queuing = true;
       this.#listing = undefined;
       return;

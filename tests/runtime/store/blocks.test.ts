@@ -120,6 +120,36 @@ test('compact - bounded steps; a query that cannot match a block leaves it unrea
   assert.is(history.get('nope'), undefined);
 });
 
+test('merge - blocks merge by size tiers: each event is recompressed a logarithmic number of times, and reads give back every event', () => {
+  const text = randomBytes(6000).toString('base64');
+  // About 10 KiB per block of 16 (above the size under which any neighbours merge), up to 16 blocks in one.
+  const events = Array.from({ length: 1024 }, (_, i) => ({ ...eventOf(i), type: 'user', timestamp: i, id: `e${i}`, payload: { n: i, text: text.slice(i % 64, (i % 64) + 600) } }));
+  const bytes = encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events.slice(0, 16), queue: [] }).byteLength;
+  const history = new EventHistory({ compression: manual(true, { keepEvents: 0, blockEvents: 16, maxBlockBytes: 16 * bytes }) });
+  const encodes = { events: 0 };
+  const of = EventBlock.of;
+  EventBlock.of = (blockEvents, format, compress) => {
+    encodes.events += blockEvents.length;
+    return of.call(EventBlock, blockEvents, format, compress);
+  };
+  try {
+    // Posted as they come, each step compressing the newest old ones and merging.
+    for (let i = 0; i < events.length; i += 16) {
+      history.merge(events.slice(i, i + 16));
+      while (history.compact(0));
+    }
+  } finally {
+    EventBlock.of = of;
+  }
+  assert.is(history.compressedCount, 1024);
+  assert.equal(history.snapshot(), events);
+  const blocks = history.view();
+  assert.is(blocks.size, 1024);
+  // Once into a block, then at most log2(16) = 4 merges (merging every new block into one growing block: 8.5 on average).
+  assert.ok(encodes.events <= 1024 * 5, `${encodes.events / 1024} encodes per event`);
+  assert.ok(history.compressedBytes < 1024 * 600, 'compressed');
+});
+
 test('merge - an event among the blocks brings them back; duplicates of compressed events are skipped', () => {
   const history = new EventHistory({ compression: manual(true, { keepEvents: 0, blockEvents: 4 }) });
   const first = Array.from({ length: 12 }, (_, i) => ({ ...eventOf(i), timestamp: i * 10, id: `e${i}` }));

@@ -19,6 +19,8 @@ import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../..
 import { Retention, eventBytes } from '../../../runtime/store/retention.js';
 import type { BusEvent } from '../../../types.js';
 import { ids } from '../../helpers.js';
+import { EncodedEvent, UNREAD_ENDPOINT, scanBatch } from '../../../runtime/store/encoded-events.js';
+import { encodeFrame } from '../../../schemas/codec/index.js';
 
 /** An event of `type` taking exactly `size` bytes as a history counts it. */
 function sized(id: string, timestamp: number, type: string, size: number): BusEvent {
@@ -385,6 +387,53 @@ test('checkMemoryOptions - a bad budget is named, with what is allowed', () => {
   assert.not.ok(off.defaults, 'budget: false is sent to workers and processors');
   assert.ok(new MemoryPolicies(checkMemoryOptions(undefined)).defaults);
   assert.is(new Retention(new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 5000 } })), () => 0, { kind: 'bus' }).memoryStats()!.budget, 5000);
+});
+
+test('evict - a compressing history (keysOnly) lists its blocks at its first eviction, each event at the size it was counted at: the oldest go, bytes add up', () => {
+  const clock = new ManualClock(0);
+  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 6000 }, compression: { keepEvents: 2, blockEvents: 4 } }));
+  const retention = new Retention(policies, () => clock.now(), { kind: 'bus', blocks: { plain: true, schedule: 'manual' } });
+  const post = (event: BusEvent): BusEvent[] => {
+    retention.admitPost(event);
+    retention.history.insert(event);
+    return retention.settle();
+  };
+  const plain = (n: number): BusEvent => ({ ...sized(`e${String(n).padStart(3, '0')}`, n, 'n', 100), payload: { n, note: 'x'.repeat(40) } });
+  const events = Array.from({ length: 12 }, (_, n) => plain(n));
+  for (const event of events) assert.equal(post(event), []);
+  // A sync's frames: from then on each event is counted at its bytes in the frame, which its JSON size is not.
+  const frame = encodeFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] });
+  retention.adopt(events, scanBatch(frame).history as EncodedEvent[]);
+  while (retention.history.compact(50));
+  assert.ok(retention.history.compressedCount >= 8, 'older events are in blocks');
+  const counted = retention.memoryStats()!.bytes;
+  assert.is.not(counted, events.reduce((sum, event) => sum + eventBytes(event), 0), 'framed sizes differ from the objects\' sizes');
+  // Over the budget: the first eviction lists the blocks, each event at the size it was counted at.
+  let evicted: BusEvent[] = [];
+  for (let n = 12; evicted.length === 0; n++) evicted = post(plain(n));
+  assert.is(ids(evicted)[0], 'e000', 'the oldest first');
+  assert.ok(retention.history.compressedCount > 0 && !retention.history.has('e000'));
+  assert.is(retention.memoryStats()!.bytes, retention.history.held().reduce((sum, event) => sum + eventBytes(event), 0));
+  assert.ok(retention.memoryStats()!.bytes <= 6000);
+});
+
+test('added - a budget of a compressing history (keysOnly) queues nothing below half its budget, as others', () => {
+  const budget = { current: undefined as MemoryBudget | undefined };
+  const history = new EventHistory({
+    observer: { added: (event) => budget.current!.added(event, eventBytes(event)), removed: (event, bytes) => budget.current!.removed(event, bytes ?? eventBytes(event)) },
+    compression: { plain: true, now: () => 0, schedule: 'manual', keepEvents: 2, blockEvents: 2 },
+  });
+  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 3000 } }));
+  budget.current = new MemoryBudget(policies, 'bus', history, eventBytes, 'bus:0.0:external', { keysOnly: true });
+  for (let n = 0; n < 2; n++) history.insert(sized(`e${n}`, n, 'n', 500));
+  assert.equal(budget.current.settle(), []);
+  assert.is(budget.current.queued, 0, 'no entry per post below half the budget (it cost a compressing history\'s posts 15–25 %)');
+  for (let n = 2; n < 5; n++) history.insert(sized(`e${n}`, n, 'n', 500));
+  assert.equal(budget.current.settle(), []);
+  history.insert(sized('e5', 5, 'n', 600));
+  // 3100 > 3000: down to 2700, the oldest first, e0 in a block.
+  assert.equal(ids(budget.current.settle()), ['e0']);
+  assert.is(budget.current.bytes, 2600);
 });
 
 test.run();

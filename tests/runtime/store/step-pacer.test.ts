@@ -1,0 +1,121 @@
+/**
+ * The pacing of default compression steps (`step-pacer.ts`): a small share of
+ * a busy thread's time, more of an idle one's; measured by injected clocks.
+ */
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BUSY_SHARE, IDLE_SHARE, StepPacer, type PacerMeasures } from '../../../runtime/store/step-pacer.js';
+import { ManualClock } from '../../../runtime/clock.js';
+import { busRetention } from '../../../runtime/bus/memory-reports.js';
+import { MemoryPolicies, checkMemoryOptions } from '../../../runtime/store/memory-policy.js';
+import type { BusEvent } from '../../../types.js';
+import { EventHistory } from '../../../runtime/store/history.js';
+import { collectUntil } from '../../helpers.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const test = suite('StepPacer');
+
+/** Measures by hand: `clock` in ms, `busy` the loop's load since the last mark, `waits` what the pacer asked for. */
+function measures(): PacerMeasures & { clock: number; busy: number; waits: number[]; deferred: Array<() => void> } {
+  const mark = { idle: 0, active: 0, utilization: 0 } satisfies EventLoopUtilization;
+  const fake = {
+    clock: 0,
+    busy: 1,
+    waits: [] as number[],
+    deferred: [] as Array<() => void>,
+    now: () => fake.clock,
+    mark: () => mark,
+    busySince: () => fake.busy,
+    defer: (step: () => void, waitMs: number) => void (fake.waits.push(waitMs), fake.deferred.push(step)),
+  };
+  return fake;
+}
+
+test('schedule - a step waits its own duration times 1/share - 1: the busy share while the loop was busy, more of the time it idled', () => {
+  const fake = measures();
+  const pacer = new StepPacer(fake);
+  const step = (ms: number) => () => ((fake.clock += ms), true);
+  pacer.schedule(() => undefined);
+  assert.equal(fake.waits, [0], 'the first step runs at the next turn');
+  // The first step knows nothing of the loop: busy.
+  assert.ok(pacer.run(step(4)));
+  pacer.schedule(() => undefined);
+  assert.ok(Math.abs(fake.waits[1]! - 4 * (1 / BUSY_SHARE - 1)) < 1e-9, `busy: ${fake.waits[1]} ms`);
+  fake.busy = 0;
+  pacer.run(step(4));
+  pacer.schedule(() => undefined);
+  assert.ok(Math.abs(fake.waits[2]! - 4 * (1 / IDLE_SHARE - 1)) < 1e-9, `idle: ${fake.waits[2]} ms`);
+  fake.busy = 0.5;
+  pacer.run(step(2));
+  pacer.schedule(() => undefined);
+  const half = BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) / 2;
+  assert.ok(Math.abs(fake.waits[3]! - 2 * (1 / half - 1)) < 1e-9, `half busy: ${fake.waits[3]} ms`);
+  // No time passed between the steps: busy.
+  fake.busy = Number.NaN;
+  pacer.run(step(1));
+  pacer.schedule(() => undefined);
+  assert.ok(Math.abs(fake.waits[4]! - (1 / BUSY_SHARE - 1)) < 1e-9);
+  // A step that throws is measured too.
+  fake.busy = 0;
+  assert.throws(() =>
+    pacer.run(() => {
+      fake.clock += 8;
+      throw new Error('step');
+    }),
+  );
+  pacer.schedule(() => undefined);
+  assert.ok(Math.abs(fake.waits[5]! - 8 * (1 / IDLE_SHARE - 1)) < 1e-9);
+});
+
+test('schedule - the share is the thread\'s: a step of one history puts off the steps of the others', () => {
+  const fake = measures();
+  const pacer = new StepPacer(fake);
+  pacer.run(() => ((fake.clock += 4), true));
+  const ran: string[] = [];
+  const stepOf = (name: string) => () => void pacer.run(() => (ran.push(name), (fake.clock += 4), true));
+  pacer.schedule(stepOf('a'));
+  pacer.schedule(stepOf('b'));
+  const busyWait = 4 * (1 / BUSY_SHARE - 1);
+  assert.equal(fake.waits, [busyWait, busyWait]);
+  fake.clock += busyWait;
+  for (const due of fake.deferred.splice(0)) due();
+  assert.equal(ran, ['a'], 'b waits for the share of a\'s step');
+  assert.equal(fake.waits.slice(2), [busyWait]);
+  fake.clock += busyWait;
+  for (const due of fake.deferred.splice(0)) due();
+  assert.equal(ran, ['a', 'b']);
+});
+
+test('allow - a stopped runtime\'s buses compress no more: their steps due after stop() move nothing', async () => {
+  const host = { memory: new MemoryPolicies(checkMemoryOptions({ compression: { keepEvents: 0, blockEvents: 8 } })), clock: new ManualClock(0), running: true };
+  const thread = { host, processor: 0, index: 0, bus: () => ({ post: () => undefined }) } as unknown as Parameters<typeof busRetention>[0];
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const [running, stopped] = [busRetention(thread, 'external'), busRetention(thread, 'internal')];
+  const events = Array.from({ length: 64 }, (_, i): BusEvent => ({ id: `0.0.${i}`, type: 'user', side: 'external', timestamp: i, origin: { processor: 0, thread: 0, generation: 0 }, priority: 'normal', payload: { n: i } }));
+  running.history.merge(events);
+  for (let i = 0; i < 8 && running.history.compressedCount === 0; i++) await turn();
+  assert.ok(running.history.compressedCount > 0, 'a running one compresses in its idle steps');
+  stopped.history.merge(events);
+  host.running = false;
+  for (let i = 0; i < 8; i++) await turn();
+  assert.is(stopped.history.compressedCount, 0);
+  assert.equal(stopped.history.snapshot(), events);
+});
+
+test('schedule - a history waiting for its step is held weakly: one nothing else holds is collected before its steps are done', async () => {
+  const events = Array.from({ length: 40_000 }, (_, i): BusEvent => ({ id: `0.0.${i}`, type: 'user', side: 'external', timestamp: i, origin: { processor: 0, thread: 0, generation: 0 }, priority: 'normal', payload: { n: i } }));
+  const refs = [0, 1].map(() => {
+    const history = new EventHistory({ compression: { plain: true, now: () => 0, keepEvents: 0, blockEvents: 1024 } });
+    history.merge(events);
+    return new WeakRef(history);
+  });
+  // Compressing 40 blocks takes a busy thread many turns; a history held by its pending step would outlive them.
+  assert.is(await collectUntil(gc, refs), 0);
+});
+
+test.run();
