@@ -18,7 +18,7 @@ import { eventsFromFrame, unwrap, type ActorInfo, type EventsFrame, type Portabl
 import { entryExecArgv, runtimeEntry } from './entries.js';
 import { isInspectionBatch } from '../inspection/ports.js';
 import type { InspectionBatch } from '../inspection/tap.js';
-import { isFailureReport, type FailureReport } from '../thread/failure-reports.js';
+import { takeFailure, type FailureReport } from '../thread/failure-reports.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
 
@@ -108,7 +108,7 @@ export class RemoteProcessor {
         return;
       }
       if (report.type === 'failure') {
-        if (isFailureReport(report.report)) onFailure?.(report.report);
+        takeFailure(report.report, onFailure);
         return;
       }
       // Its successor's buses count generations from 0 again: handles made from here on must not name the old ones.

@@ -27,7 +27,7 @@ import type { MemoryOptions } from '../store/memory-policy.js';
 import { runtimeEntry } from './entries.js';
 import type { ResolvedMetrics } from '../metrics/bus-metrics.js';
 import type { MiddlewareModuleSpec } from '../bus/middleware-modules.js';
-import { isFailureReport, type FailureReport } from '../thread/failure-reports.js';
+import { takeFailure, type FailureReport } from '../thread/failure-reports.js';
 
 /** Where the started threads are attached; a restarted thread is attached again and replaces the old one. */
 export interface ThreadAttacher {
@@ -213,7 +213,7 @@ async function superviseThread(
  */
 function takeReports(port: MessagePort, onFailure: (report: FailureReport) => void): void {
   port.on('message', (message: unknown) => {
-    if (isFailureReport(message)) onFailure(message);
+    takeFailure(message, onFailure);
   });
   // Reports come while the worker runs, which keeps the process up by itself: this port must not.
   port.unref();

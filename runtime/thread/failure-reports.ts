@@ -102,7 +102,8 @@ export function isFailureReport(value: unknown): value is FailureReport {
 const BUILT_IN: Readonly<Record<string, ErrorConstructor>> = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
 
 function rebuild(error: PortableError['cause'] & {}): Error {
-  const rebuilt = new (BUILT_IN[error.name] ?? Error)(error.message);
+  // Own names only: `toString` or `constructor` must not pick Object.prototype's members.
+  const rebuilt = new ((Object.hasOwn(BUILT_IN, error.name) ? BUILT_IN[error.name] : undefined) ?? Error)(error.message);
   if (rebuilt.name !== error.name) rebuilt.name = error.name;
   if (error.stack !== undefined) rebuilt.stack = error.stack;
   return rebuilt;
@@ -125,10 +126,34 @@ export function fromFailureReport(report: FailureReport): [Error & { readonly pr
 
 /** Calls `onError` with what `report` says failed; an `onError` that throws is logged. */
 export function deliverFailure(onError: ErrorHandler, report: FailureReport): void {
-  const [error, event] = fromFailureReport(report);
+  let failure: ReturnType<typeof fromFailureReport>;
+  try {
+    failure = fromFailureReport(report);
+  } catch (unreadable) {
+    console.error(`[busline] a failure reported by thread ${report.processor}.${report.thread} could not be rebuilt:`, unreadable, report.error);
+    return;
+  }
+  const [error, event] = failure;
   try {
     onError(error, event);
   } catch (secondary) {
     console.error('[busline] an onError handler threw while handling an error reported by another thread', secondary, error);
+  }
+}
+
+/**
+ * Hands `message`, as it came from another thread or process, to
+ * `onFailure`; one that is no report is logged, and nothing it does throws
+ * out of the port's or channel's message listener (the host must not die of it).
+ */
+export function takeFailure(message: unknown, onFailure: ((report: FailureReport) => void) | undefined): void {
+  if (!isFailureReport(message)) {
+    console.error('[busline] a failure report that is not one was dropped:', message);
+    return;
+  }
+  try {
+    onFailure?.(message);
+  } catch (error) {
+    console.error(`[busline] a failure reported by thread ${message.processor}.${message.thread} could not be handed on:`, error, message.error);
   }
 }

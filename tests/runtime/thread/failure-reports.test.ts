@@ -1,0 +1,77 @@
+/**
+ * Failures reported by other threads (`runtime/thread/failure-reports.ts`):
+ * what the root's `onError` gets, and that nothing in a report can throw out
+ * of the message listener that takes it (the host must not die of a report).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { InvalidEventError, isBusError, type BusEvent } from '../../../index.js';
+import { deliverFailure, failureReport, fromFailureReport, takeFailure, type FailureReport } from '../../../runtime/thread/failure-reports.js';
+
+const test = suite('failure reports');
+
+const EVENT = { id: 'e-1', type: 'order.created', side: 'external', timestamp: 5, origin: { processor: 1, thread: 2, generation: 0 }, priority: 'normal', payload: { n: 1 } } as unknown as BusEvent;
+
+/** Runs `fn` with console.error captured. */
+function logged(fn: () => void): unknown[][] {
+  const lines: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void lines.push(args);
+  try {
+    fn();
+  } finally {
+    console.error = original;
+  }
+  return lines;
+}
+
+test('fromFailureReport - a BusError keeps its class and code, a TypeError its class; both say where they failed', () => {
+  const [bus, event] = fromFailureReport(failureReport(1, 2, new InvalidEventError('bad payload'), EVENT));
+  assert.ok(bus instanceof InvalidEventError && isBusError(bus, 'INVALID_EVENT'), String(bus));
+  assert.equal([bus.processor, bus.thread], [1, 2]);
+  assert.equal(event.payload, { n: 1 });
+  const [type] = fromFailureReport(failureReport(1, 2, new TypeError('x is not a function'), EVENT));
+  assert.ok(type instanceof TypeError);
+  assert.is(type.message, 'x is not a function');
+});
+
+test('fromFailureReport - errors named after Object.prototype members are rebuilt as Errors of that name, cause included', () => {
+  for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+    const thrown = Object.assign(new Error('odd'), { name });
+    const wrapped = new Error('middleware failed', { cause: thrown });
+    const [error] = fromFailureReport(failureReport(0, 1, thrown, EVENT));
+    assert.ok(error instanceof Error, name);
+    assert.is(error.name, name);
+    const [outer] = fromFailureReport(failureReport(0, 1, wrapped, EVENT));
+    assert.ok(outer.cause instanceof Error, name);
+    assert.is((outer.cause as Error).name, name);
+  }
+});
+
+test('deliverFailure - an onError that throws, or a report that cannot be rebuilt, is logged, never thrown', () => {
+  const report = failureReport(0, 1, new Error('boom'), EVENT);
+  let lines = logged(() => deliverFailure(() => { throw new Error('onError failed'); }, report));
+  assert.is(lines.length, 1);
+  // A report checked only for its shape (isFailureReport) whose error cannot be rebuilt.
+  const broken = { ...report, error: { name: 'Error', message: 'x', wire: null } } as unknown as FailureReport;
+  let called = 0;
+  lines = logged(() => deliverFailure(() => void called++, broken));
+  assert.is(called, 0);
+  assert.is(lines.length, 1);
+});
+
+test('takeFailure - what is no report is logged and dropped; a throwing taker is logged', () => {
+  let taken = 0;
+  for (const message of [null, 1, 'x', {}, { busline: 'failure' }, { busline: 'failure', processor: 0, thread: 1, error: { message: 3 }, event: {} }]) {
+    const lines = logged(() => takeFailure(message, () => void taken++));
+    assert.is(lines.length, 1, JSON.stringify(message));
+  }
+  assert.is(taken, 0);
+  const report = failureReport(0, 1, new Error('boom'), EVENT);
+  const lines = logged(() => takeFailure(report, () => { throw new Error('taker failed'); }));
+  assert.is(lines.length, 1);
+  logged(() => takeFailure(report, () => void taken++));
+  assert.is(taken, 1);
+});
+
+test.run();
