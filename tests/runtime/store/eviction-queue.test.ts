@@ -193,4 +193,29 @@ test('push - the events of a frame in a row are one entry: 100 000 events of 400
   assert.is(queue.entries, 0);
 });
 
+test('take - one round reads the sizes of what it takes, not of every event held: 10 000 events, the oldest taken', () => {
+  // Each frame's `count` is read once per size read from it (`framedBytes`): counting those reads counts the work.
+  let reads = 0;
+  const events: EncodedEvent[] = [];
+  for (let f = 0; f < 40; f++) {
+    const scanned = frame(f * 250, Array.from({ length: 250 }, () => 'x'.repeat(40)), (i) => `0.0.${i}`);
+    const batch = scanned[0]!.batch;
+    const counted = { ...batch };
+    Object.defineProperty(counted, 'count', { get: () => (reads++, batch.count) });
+    events.push(...scanned.map((event) => new EncodedEvent(counted, event.index)));
+  }
+  const queue = new EvictionQueue();
+  for (const event of events) queue.push(event, framedBytes(event.batch, event.index));
+  assert.is(queue.entries, 40);
+  for (let round = 0; round < 3; round++) {
+    reads = 0;
+    const { keys } = queue.take(1);
+    assert.equal(keys.map((key) => key.timestamp), [round]);
+    // Three passes over all 10 000 sizes before (the largest, the bytes per class, the pick).
+    assert.ok(reads < 20, `one round read ${reads} sizes`);
+  }
+  assert.is(queue.length, 10_000 - 3);
+  assert.is(queue.take(Infinity).keys.length, 10_000 - 3);
+});
+
 test.run();
