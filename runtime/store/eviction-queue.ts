@@ -44,6 +44,7 @@ interface Piece {
   num: number;
   stamp: number;
   id: number;
+  peak: number;
 }
 
 /**
@@ -62,6 +63,8 @@ export class EvictionQueue {
   /** Per entry, with `keysOnly`: the stamp, and the id packed (`PackedIds`). */
   #stamps: Float64Array | undefined;
   #ids: Float64Array | undefined;
+  /** Per entry, without `keysOnly`: a run's largest size, or more (a run cut keeps its peak), so a take passes over a run none of whose events it takes without reading their sizes. */
+  #peaks: Int32Array | undefined;
   readonly #packed = new PackedIds();
   #head = 0;
   #end = 0;
@@ -86,7 +89,7 @@ export class EvictionQueue {
     if (this.#keysOnly) {
       this.#stamps = new Float64Array(16);
       this.#ids = new Float64Array(16);
-    }
+    } else this.#peaks = new Int32Array(16);
   }
 
   /** Events held, stale ones included. */
@@ -144,20 +147,24 @@ export class EvictionQueue {
           const count = run % RUN_SPAN;
           if ((run - count) / RUN_SPAN + count === event.index && count < MAX_RUN) {
             this.#nums[last] = num - 1;
+            if (size > this.#peaks![last]!) this.#peaks![last] = size;
             return;
           }
         }
       }
-      this.#append(event.batch, ~(event.index * RUN_SPAN + 1), 0, 0);
+      this.#append(event.batch, ~(event.index * RUN_SPAN + 1), 0, 0, size);
       return;
     }
-    this.#append(event, size, 0, 0);
+    this.#append(event, size, 0, 0, 0);
   }
 
-  #append(head: EventKey | EncodedBatch | undefined, num: number, stamp: number, id: number): void {
+  #append(head: EventKey | EncodedBatch | undefined, num: number, stamp: number, id: number, peak = 0): void {
     if (this.#end === this.#nums.length) this.#grow(Math.max(16, 2 * (this.#end - this.#head)));
     const at = this.#end;
-    if (!this.#keysOnly) this.#heads[at] = head;
+    if (!this.#keysOnly) {
+      this.#heads[at] = head;
+      this.#peaks![at] = peak;
+    }
     this.#nums[at] = num;
     if (this.#keysOnly) {
       this.#stamps![at] = stamp;
@@ -180,8 +187,11 @@ export class EvictionQueue {
       const ids = new Float64Array(capacity);
       ids.set(this.#ids!.subarray(head, end));
       this.#ids = ids;
-    } else if (head > 0) {
-      this.#heads = this.#heads.slice(head, end);
+    } else {
+      const peaks = new Int32Array(capacity);
+      peaks.set(this.#peaks!.subarray(head, end));
+      this.#peaks = peaks;
+      if (head > 0) this.#heads = this.#heads.slice(head, end);
     }
     this.#head = 0;
     this.#end = end - head;
@@ -213,18 +223,21 @@ export class EvictionQueue {
   /** Entry `i`, or the events `[from, from + count)` of its run, as a piece to write back. */
   #piece(i: number, from: number, count: number): Piece {
     const num = this.#nums[i]!;
-    if (this.#keysOnly) return { head: undefined, num, stamp: this.#stamps![i]!, id: this.#ids![i]! };
-    if (num >= 0) return { head: this.#heads[i], num, stamp: 0, id: 0 };
+    if (this.#keysOnly) return { head: undefined, num, stamp: this.#stamps![i]!, id: this.#ids![i]!, peak: 0 };
+    if (num >= 0) return { head: this.#heads[i], num, stamp: 0, id: 0, peak: 0 };
     const run = ~num;
     const start = (run - (run % RUN_SPAN)) / RUN_SPAN;
-    return { head: this.#heads[i], num: ~((start + from) * RUN_SPAN + count), stamp: 0, id: 0 };
+    return { head: this.#heads[i], num: ~((start + from) * RUN_SPAN + count), stamp: 0, id: 0, peak: this.#peaks![i]! };
   }
 
   #write(at: number, piece: Piece): void {
     if (this.#keysOnly) {
       this.#stamps![at] = piece.stamp;
       this.#ids![at] = piece.id;
-    } else this.#heads[at] = piece.head;
+    } else {
+      this.#heads[at] = piece.head;
+      this.#peaks![at] = piece.peak;
+    }
     this.#nums[at] = piece.num;
   }
 
@@ -272,6 +285,7 @@ export class EvictionQueue {
     const keysOnly = this.#keysOnly;
     const stamps = this.#stamps;
     const ids = this.#ids;
+    const peaks = this.#peaks;
     let kept = head;
     let spill: Piece[] | undefined;
     let i = head;
@@ -298,6 +312,14 @@ export class EvictionQueue {
         continue;
       }
       const { batch, start, count } = this.#run(i, num);
+      const peak = peaks![i]!;
+      const peakClass = sizeClass(largest, peak);
+      if (peakClass > threshold || (peakClass === threshold && rest <= 0)) {
+        // No event of this run is taken: it stays whole, its sizes unread.
+        if (spill !== undefined) spill.push(this.#piece(i, 0, count));
+        else [heads[kept], peaks![kept], nums[kept++]] = [batch, peak, num];
+        continue;
+      }
       let keptFrom = 0;
       for (let k = 0; k <= count; k++) {
         let taken = false;
@@ -319,8 +341,9 @@ export class EvictionQueue {
           const partNum = ~((start + keptFrom) * RUN_SPAN + part);
           if (spill === undefined && kept <= i) {
             heads[kept] = batch;
+            peaks![kept] = peak;
             nums[kept++] = partNum;
-          } else (spill ??= []).push({ head: batch, num: partNum, stamp: 0, id: 0 });
+          } else (spill ??= []).push({ head: batch, num: partNum, stamp: 0, id: 0, peak });
         }
         if (!taken) break;
         keptFrom = k + 1;
@@ -334,7 +357,10 @@ export class EvictionQueue {
         if (keysOnly) {
           stamps![k + gap] = stamps![k]!;
           ids![k + gap] = ids![k]!;
-        } else heads[k + gap] = heads[k];
+        } else {
+          heads[k + gap] = heads[k];
+          peaks![k + gap] = peaks![k]!;
+        }
         nums[k + gap] = nums[k]!;
       }
       if (!keysOnly) heads.fill(undefined, head, head + gap);
@@ -385,7 +411,7 @@ export class EvictionQueue {
     if (this.#keysOnly) {
       this.#stamps = new Float64Array(capacity);
       this.#ids = new Float64Array(capacity);
-    }
+    } else this.#peaks = new Int32Array(capacity);
     this.#head = 0;
     this.#end = pieces.length;
     for (let p = 0; p < pieces.length; p++) this.#write(p, pieces[p]!);
@@ -406,7 +432,7 @@ export class EvictionQueue {
       if (compareEvents(event, newest) > 0) newest = event;
     });
     if (this.#last !== undefined) this.#last = places.get(this.#last.id) ?? this.#last;
-    const [nums, heads, end] = [this.#nums, this.#heads, this.#end];
+    const [nums, heads, peaks, end] = [this.#nums, this.#heads, this.#peaks, this.#end];
     // What stays is written again from `kept` on, runs joined up; nothing is added, so it never passes `i`.
     let i = sent.length === 0 ? end : this.#sorted ? this.#lowerBound(oldest) : this.#head;
     let kept = i;
@@ -422,17 +448,23 @@ export class EvictionQueue {
         this.#tally(size, 1);
       }
       if (this.#keysOnly || place === undefined || place.constructor !== EncodedEvent || place.index >= MAX_START) {
-        if (!this.#keysOnly) heads[kept] = place ?? heads[i];
+        if (!this.#keysOnly) [heads[kept], peaks![kept]] = [place ?? heads[i], peaks![i]!];
         nums[kept++] = size;
         continue;
       }
       const run = kept > this.#head && heads[kept - 1] === place.batch && nums[kept - 1]! < 0 ? ~nums[kept - 1]! : -1;
-      if (run >= 0 && (run - (run % RUN_SPAN)) / RUN_SPAN + (run % RUN_SPAN) === place.index && run % RUN_SPAN < MAX_RUN) nums[kept - 1] = ~(run + 1);
-      else [heads[kept], nums[kept++]] = [place.batch, ~(place.index * RUN_SPAN + 1)];
+      if (run >= 0 && (run - (run % RUN_SPAN)) / RUN_SPAN + (run % RUN_SPAN) === place.index && run % RUN_SPAN < MAX_RUN) {
+        nums[kept - 1] = ~(run + 1);
+        peaks![kept - 1] = Math.max(peaks![kept - 1]!, size);
+      } else [heads[kept], peaks![kept], nums[kept++]] = [place.batch, size, ~(place.index * RUN_SPAN + 1)];
     }
     if (kept === i) return;
     // The rest moves up against what was kept; the slots left behind go (a sync's objects became a few runs).
-    for (; i < end; i++) [heads[kept], nums[kept++]] = [heads[i], nums[i]!];
+    for (; i < end; i++) {
+      heads[kept] = heads[i];
+      if (peaks !== undefined) peaks[kept] = peaks[i]!;
+      nums[kept++] = nums[i]!;
+    }
     heads.length = this.#end = kept;
     if (nums.length > 4 * (kept - this.#head) + 64) this.#grow(Math.max(16, 2 * (kept - this.#head)));
   }
@@ -512,7 +544,7 @@ export class EvictionQueue {
     if (this.#keysOnly) {
       this.#stamps = new Float64Array(16);
       this.#ids = new Float64Array(16);
-    }
+    } else this.#peaks = new Int32Array(16);
     this.#packed.clearStrings();
     this.#bySize = new Map();
     this.#head = 0;

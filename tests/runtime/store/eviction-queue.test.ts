@@ -218,4 +218,35 @@ test('take - one round reads the sizes of what it takes, not of every event held
   assert.is(queue.take(Infinity).keys.length, 10_000 - 3);
 });
 
+test('take - runs none of whose events a round takes are passed over unread: a rare large event, newest, among 10 000 small ones', () => {
+  let reads = 0;
+  const counting = (scanned: EncodedEvent[]): EncodedEvent[] => {
+    const batch = scanned[0]!.batch;
+    const counted = { ...batch };
+    Object.defineProperty(counted, 'count', { get: () => (reads++, batch.count) });
+    return scanned.map((event) => new EncodedEvent(counted, event.index));
+  };
+  const events: EncodedEvent[] = [];
+  for (let f = 0; f < 40; f++) events.push(...counting(frame(f * 250, Array.from({ length: 250 }, () => 'x'.repeat(40)), (i) => `0.0.${i}`)));
+  const large = counting(frame(10_000, ['y'.repeat(5000)], (i) => `0.0.${i}`));
+  const queue = new EvictionQueue();
+  for (const event of [...events, ...large]) queue.push(event, framedBytes(event.batch, event.index));
+  let held = [...events, ...large].map((event) => ({ key: event as EventKey, size: framedBytes(event.batch, event.index) }));
+  // The largest goes first, then the oldest of the next class (a frame's last event, counted to the body's end):
+  // the runs between are passed over.
+  reads = 0;
+  framedBytes(events[0]!.batch, 0);
+  const perSize = reads;
+  for (const bytes of [held.at(-1)!.size + 1, 1]) {
+    const expected = reference(held, bytes);
+    reads = 0;
+    const { keys } = queue.take(bytes);
+    // At most the sizes of the one run a small event is taken from (the first), not of all 40.
+    assert.ok(reads <= perSize * 251, `one round read ${reads / perSize} sizes`);
+    assert.equal(keys.map((key) => key.timestamp), expected.map((key) => key.timestamp));
+    held = held.filter(({ key }) => !expected.includes(key));
+  }
+  assert.is(queue.length, 10_000 - 2);
+});
+
 test.run();
