@@ -56,6 +56,10 @@ export interface RuntimeOptions {
    * e.g. `MIDDLEWARE_FAILED` with `middleware`; any other error as an `Error`
    * of its name, message and stack; `cause` likewise) with `processor` and
    * `thread` fields naming where it failed, and a copy of the event.
+   * While `stop()` runs, failures still reach it (a service's `onStop()` may
+   * post to a subscriber that throws); one a worker or child processor
+   * reported that has not arrived by the time `stop()` resolves is dropped:
+   * once `stop()` has resolved, `onError` is not called again.
    *
    * @example
    * createRuntime({ processors: 1, onError: (error, event) => console.log((error as { thread?: number }).thread, event.type, error) })

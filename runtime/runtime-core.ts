@@ -73,6 +73,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   readonly #children: ChildProcessors;
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  /** stop() has resolved (or rejected): failure reports that arrive later no longer reach onError. */
+  #halted = false;
   #syncTimer: SyncTimer | undefined;
   #pendingClearings: ClearRequest[] = [];
   #running = true;
@@ -199,6 +201,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
 
   /** A worker thread or child processor reports that a subscriber or an after middleware threw: `onError` hears it here. */
   reportFailure(report: FailureReport): void {
+    // A report still on its way (a port's queue, a child's IPC) once stop() resolved: the application is done with us.
+    if (this.#halted) return;
     deliverFailure(this.options.onError, report);
   }
 
@@ -385,7 +389,10 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
 
   /** Stops every actor, worker and child processor; see `Runtime.stop()`. */
   stop(): Promise<void> {
-    this.#stopped ??= this.#stop();
+    // Set before whoever awaits stop() goes on (a then-callback of its promise).
+    this.#stopped ??= this.#stop().finally(() => {
+      this.#halted = true;
+    });
     return this.#stopped;
   }
 

@@ -45,8 +45,6 @@ export class ReadFramer {
   /** Objects the reads put in the history, oldest read first, from `#head` on. */
   #pending: BusEvent[] = [];
   #head = 0;
-  /** Waiting objects after the last pruning: pruned again at twice as many (amortized O(1) an object). */
-  #pruned = 0;
   #stepScheduled = false;
   #lastStepMs = 0;
   /** Framing failed once: this history keeps objects from then on. */
@@ -69,8 +67,11 @@ export class ReadFramer {
     for (const event of events) if (!(event instanceof EncodedEvent)) this.#pending.push(event);
     if (this.pending < this.#threshold) return;
     if (this.#options.due?.() !== false) this.#scheduleStep();
-    // Not due: what left the history meanwhile (expired, removed after a search) is let go, not kept alive here.
-    else if (this.pending >= 2 * Math.max(this.#pruned, this.#threshold)) this.#prune();
+    // Not due: what left the history meanwhile (expired, removed after delivery or a search, compressed) is let go,
+    // not kept alive here. The history holds at most `objects` of the waiting ones, so past that plus the threshold at
+    // least a threshold's worth left: what this keeps beyond the history's own is bounded by the threshold, and each
+    // pruning (one lookup a waiting object) lets go of at least a threshold's worth.
+    else if (this.pending >= this.#objectsHeld() + this.#threshold) this.#prune();
   }
 
   /**
@@ -110,10 +111,15 @@ export class ReadFramer {
     return objects.filter((event, k) => found[k] === event);
   }
 
+  /** Events the history holds outside its blocks: a bound on how many waiting objects it still holds. */
+  #objectsHeld(): number {
+    const history = this.#retention.history;
+    return history.size - history.compressedCount;
+  }
+
   #prune(): void {
     this.#pending = this.#held(this.#pending.slice(this.#head));
     this.#head = 0;
-    this.#pruned = this.#pending.length;
   }
 
   #scheduleStep(): void {

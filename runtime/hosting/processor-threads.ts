@@ -130,14 +130,18 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
   const unfollow = clock?.follow(async (now) => {
     await Promise.all(followers.map((follower) => follower.follow(now)));
   });
+  /** The workers' report ports (`takeReports`). */
+  const reports = new Set<MessagePort>();
   const started = await Promise.allSettled(
-    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1, followers[i])),
+    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1, followers[i], reports)),
   );
   const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   const stop = async () => {
     unfollow?.();
     await Promise.all(supervisions.map((supervision) => supervision.stop()));
+    // A report still queued on a port of a worker that is gone is dropped: onError hears nothing once stop() resolved.
+    for (const port of reports) port.close();
   };
   if (failed !== undefined) {
     await stop();
@@ -152,6 +156,7 @@ async function superviseThread(
   policy: RestartPolicy,
   thread: number,
   clock: ClockFollower | undefined,
+  reportPorts: Set<MessagePort>,
 ): Promise<Supervision<ThreadWorkerApi>> {
   let incarnation = 0;
   const start = (): Promise<WorkerHandle<ThreadWorkerApi>> => {
@@ -182,7 +187,7 @@ async function superviseThread(
     }, 'threadStartDeadlineMs').then(
       (handle) => {
         if (inspection !== undefined) options.inspection!.attach(inspection.port1);
-        if (reports !== undefined) takeReports(reports.port1, options.onFailure!);
+        if (reports !== undefined) takeReports(reports.port1, options.onFailure!, reportPorts);
         attach(attacher, options.processor, thread, handle);
         return handle;
       },
@@ -208,13 +213,17 @@ async function superviseThread(
 }
 
 /**
- * Hands what a worker reports to `onFailure` until it is gone: its end of the
- * port closes with it, and so does this one (after the reports it had sent).
+ * Hands what a worker reports to `onFailure` until it is gone (its end of the
+ * port closes with it, and so does this one, after the reports it had sent)
+ * or the threads stop (`open`: closed then, what is still queued dropped).
  */
-function takeReports(port: MessagePort, onFailure: (report: FailureReport) => void): void {
+function takeReports(port: MessagePort, onFailure: (report: FailureReport) => void, open: Set<MessagePort>): void {
   port.on('message', (message: unknown) => {
     takeFailure(message, onFailure);
   });
+  // Open ones are closed when the threads stop; one of a worker that ended closes by itself.
+  open.add(port);
+  port.once('close', () => open.delete(port));
   // Reports come while the worker runs, which keeps the process up by itself: this port must not.
   port.unref();
 }

@@ -307,7 +307,9 @@ export class Interest {
     }
     // Events that left otherwise (TTL, limits, a clearing) while held for a reader that does not read: swept now and then.
     if (this.#waitingCount > 2 * held + 4096) this.#sweep(arrivals);
-    if (this.#waitingCount === 0 && this.#tables.kept > 4096) this.#tables = new KeyTables();
+    // Ids that do not pack (a bridge's, UUIDs), types and senders of keys that went stay in the tables until they are
+    // made again: with traffic that never lets every key go, that is when they keep far more than is held.
+    if (this.#tables.kept > 2 * this.#waitingCount + 4096) this.#repack();
     if (this.#letGo !== undefined && released.length > 0) this.#remember(released);
     return released;
   }
@@ -336,6 +338,18 @@ export class Interest {
       if (count === 0) this.#waiting.delete(key);
       this.#waitingCount += count;
     }
+  }
+
+  /** Fresh tables, with the keys held repacked into them (amortized: the tables grew by more than that since the last). */
+  #repack(): void {
+    const tables = new KeyTables();
+    for (const held of this.#waiting.values()) if (held.keys !== undefined) held.keys = held.keys.repacked(tables);
+    this.#tables = tables;
+  }
+
+  /** Strings the tables of held keys keep (ids that do not pack, types, senders): for tests. */
+  get keptStrings(): number {
+    return this.#tables.kept;
   }
 
   /** The keys reader `key` holds, made if none, counted one more: the caller files one there. */

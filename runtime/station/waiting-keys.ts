@@ -33,7 +33,7 @@ class Slots {
   }
 }
 
-/** The tables one tracker's keys share: made again when no key is held, so that ids and types that went do not pile up. */
+/** The tables one tracker's keys share: made again (the keys held repacked) once they keep far more than is held, so that ids and types that went do not pile up. */
 export class KeyTables {
   readonly ids = new PackedIds();
   readonly types = new Slots();
@@ -102,6 +102,18 @@ export class WaitingKeys {
     const kept = new WaitingKeys(this.#tables);
     for (let i = 0; i < this.#length; i++) if (keep(i)) kept.copy(this, i);
     return kept;
+  }
+
+  /** These keys, in order, in `tables` (fresh ones: what went no longer takes room in them). */
+  repacked(tables: KeyTables): WaitingKeys {
+    const from = this.#tables;
+    const keys = new WaitingKeys(tables);
+    for (let i = 0; i < this.#length; i++) {
+      const slot = this.#senders[i]!;
+      // Every id again: a packed one's prefix is a slot of the old tables too.
+      keys.#append(this.#arrivals[i]!, this.#stamps[i]!, tables.ids.pack(from.ids.unpack(this.#ids[i]!)), tables.types.slot(from.types.at(this.#types[i]!)), slot === 0 ? 0 : tables.senders.slot(from.senders.at(slot)));
+    }
+    return keys;
   }
 
   #append(arrival: number, stamp: number, id: number, type: number, sender: number): void {

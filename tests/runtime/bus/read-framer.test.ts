@@ -212,6 +212,32 @@ unit('kept - not due: nothing is framed, and objects that left are not kept aliv
   assert.is(retention.memoryStats()!.frameBytes, 0);
 });
 
+unit('kept - not due, while the history holds many: what the framer keeps alive is what the history holds and a threshold', async () => {
+  // Reads of ticks that live 1 s, one read each 20 ms: the history holds about 250 at any time, far over the threshold.
+  const clock = new ManualClock(0);
+  const threshold = 50;
+  const retention = new Retention(new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 10_000_000 }, policies: { 'sys.tick': { ttlMs: 1_000 } } })), () => clock.now(), {
+    kind: 'bus',
+  });
+  const framer = frameReadsOf(retention, { due: () => false, threshold });
+  const refs: Array<WeakRef<BusEvent>> = [];
+  let most = 0;
+  for (let r = 0; r < 600; r++) {
+    const events = Array.from({ length: 5 }, (_, i) => ({ ...theirs(r * 5 + i), type: 'sys.tick', timestamp: clock.now() }));
+    const { added } = mergeReadHistory(retention.history, retention, { batch: reply(events) });
+    for (const e of added) refs.push(new WeakRef(e));
+    clock.advance(20);
+    retention.expire();
+    // Before the fix, pruned only at twice what was left after the last pruning: up to the history's 250 more.
+    assert.ok(framer.pending < retention.history.size + threshold + 5, `read ${r}: ${framer.pending} waiting, ${retention.history.size} held`);
+    most = Math.max(most, retention.history.size);
+  }
+  assert.ok(most >= 240, `${most} held at most`);
+  const held = retention.history.size;
+  assert.ok((await collectUntil(gc, refs, held + threshold + 5)) < held + threshold + 5, 'what left the history is not kept alive by the framer');
+  assert.is(retention.memoryStats()!.frameBytes, 0);
+});
+
 unit.run();
 
 const runtime = suite('bus small reads');

@@ -5,7 +5,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidEventError, isBusError, type BusEvent } from '../../../index.js';
+import { InvalidEventError, createRuntime, isBusError, type BusEvent } from '../../../index.js';
+import { runtimeCore } from '../../../internal.js';
 import { deliverFailure, failureReport, fromFailureReport, takeFailure, type FailureReport } from '../../../runtime/thread/failure-reports.js';
 
 const test = suite('failure reports');
@@ -72,6 +73,22 @@ test('takeFailure - what is no report is logged and dropped; a throwing taker is
   assert.is(lines.length, 1);
   logged(() => takeFailure(report, () => void taken++));
   assert.is(taken, 1);
+});
+
+test('RuntimeCore.reportFailure - a report that arrives while stop() runs reaches onError; one that arrives after it resolved does not', async () => {
+  const heard: string[] = [];
+  const runtime = createRuntime({ onError: (error) => void heard.push((error as Error).message) });
+  const core = runtimeCore(runtime);
+  core.reportFailure(failureReport(0, 1, new Error('running'), EVENT));
+  const stopped = runtime.stop();
+  // A service's onStop() may post to a throwing subscriber in a worker: that still reaches onError.
+  core.reportFailure(failureReport(0, 1, new Error('stopping'), EVENT));
+  await stopped;
+  // Late: still queued on a worker's report port or a child's IPC when stop() resolved.
+  const lines = logged(() => core.reportFailure(failureReport(0, 1, new Error('after stop'), EVENT)));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(heard, ['running', 'stopping']);
+  assert.equal(lines, [], 'dropped quietly');
 });
 
 test.run();
