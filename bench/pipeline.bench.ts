@@ -20,6 +20,8 @@ const PROCESS_ROUNDS = 5;
 const POSTS = 100_000;
 /** Runs per process before the measured ones, each on a new runtime: the per-run times still fell until about the sixth. */
 const WARMUP_RUNS = 6;
+/** Posts of the short first run of a process, whose runtime stays referenced (`pinned`): its history holds only these. */
+const PIN_POSTS = 1_000;
 /** Measured runs per process, of which the median counts: one run of `POSTS` is ~100 ms, short against a loaded machine's noise. */
 const MEASURED_RUNS = 7;
 const LATENCY_SAMPLES = 20_000;
@@ -63,17 +65,22 @@ function latencies(post: (n: number) => void): { p50: number; p99: number } {
 export type PipelineSide = string;
 
 /**
- * The runtimes of this process's earlier runs, stopped (their histories
- * released): kept referenced, because optimized code embeds objects of the
- * runtime it ran on, and V8 throws that code away when they are collected.
- * Collected in the middle of a later run, they cost it a recompilation of
- * the delivery path (every run with an `after` middleware), which a
- * long-lived runtime never pays.
+ * The runtime of this process's first run, a short one of `PIN_POSTS` posts,
+ * stopped and kept referenced. V8's optimized code for the delivery path
+ * holds objects of a process's first runtime weakly and is thrown away when
+ * they are collected: with no runtime kept, a middleware + metrics process
+ * logged ~360-420 such deoptimizations (`--trace-deopt`, "weak objects") and
+ * recompiled the delivery path in the middle of later runs, which a
+ * long-lived application never pays; with only the first runtime kept, 3-4,
+ * as with every runtime kept. A stopped runtime keeps its history (~19 MB at
+ * `POSTS` posts), so no other is kept: a measured run starts on a heap that
+ * holds this small history and nothing of the earlier runs (~13 MB after a
+ * full collection, against ~11 MB in node:events' processes).
  */
-const stoppedRuntimes: unknown[] = [];
+let pinned: unknown;
 
-/** One run of `side`: the CPU milliseconds of `POSTS` posts (after a full collection, so no earlier run's garbage is counted). */
-async function cpuRun(side: PipelineSide, gc: () => void): Promise<number> {
+/** One run of `side`: the CPU milliseconds of `posts` posts (after a full collection, so no earlier run's garbage is counted). */
+async function cpuRun(side: PipelineSide, gc: () => void, posts = POSTS): Promise<number> {
   let sink = 0;
   const listener = (payload: { n: number }) => {
     sink += payload.n;
@@ -100,22 +107,23 @@ async function cpuRun(side: PipelineSide, gc: () => void): Promise<number> {
     for (let s = 0; s < SUBSCRIBERS; s++) bus.subscribe('user.login', (event: BusEvent) => listener(event.payload as { n: number }));
     post = (i) => void bus.post('user.login', { user: 'u1', n: i }, { priority: 'immediate' });
     done = async () => {
-      if (side.startsWith('middleware') && middleware.seen !== 2 * POSTS) throw new Error('middleware skipped events');
+      if (side.startsWith('middleware') && middleware.seen !== 2 * posts) throw new Error('middleware skipped events');
       await runtime.stop();
-      stoppedRuntimes.push(runtime);
+      pinned ??= runtime;
     };
   }
   gc();
   const start = process.cpuUsage();
-  for (let i = 0; i < POSTS; i++) post(i);
+  for (let i = 0; i < posts; i++) post(i);
   const used = process.cpuUsage(start);
   await done();
   if (sink === 0) throw new Error('listener never ran');
   return (used.user + used.system) / 1000;
 }
 
-/** In the process of `side` (`pipeline-process.ts`): the median CPU milliseconds of its measured runs. */
-export function pipelineRuns(side: PipelineSide, gc: () => void): Promise<number> {
+/** In the process of `side` (`pipeline-process.ts`): the median CPU milliseconds of its measured runs, after the short pinning run. */
+export async function pipelineRuns(side: PipelineSide, gc: () => void): Promise<number> {
+  await cpuRun(side, gc, PIN_POSTS);
   return measuredRuns(() => cpuRun(side, gc), { warmup: WARMUP_RUNS, measured: MEASURED_RUNS });
 }
 
@@ -200,7 +208,7 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
     peer: peerLatency,
   }));
   const notes = [
-    `post → 10 handlers rates: posts per CPU second, each side in a process of its own (${PROCESS_ROUNDS} each, order rotating), the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs, each on a new runtime, the earlier ones stopped and kept referenced (collected mid-run, they cost V8 a recompilation of the delivery path that a long-lived runtime never pays); CPU time per run: ${spread}`,
+    `post → 10 handlers rates: posts per CPU second, each side in a process of its own (${PROCESS_ROUNDS} each, order rotating), the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs, each on a new runtime, stopped and released after its run; only the runtime of a first run of ${PIN_POSTS} posts stays referenced (collected, it costs V8 a recompilation of the delivery path that a long-lived runtime never pays), so a measured run's heap holds no earlier run's history; CPU time per run: ${spread}`,
     'post(immediate) delivers before it returns: a post\'s latency is the time to the last handler; one timing pair per post adds ~50 ns to both sides',
     'middleware: one before and one after, as seed 001\'s logging middleware (counting instead of printing)',
     'every post stays in the history (and the outbox, for the station): keeping each event is most of the cost, so "emit + keep event" is the floor of a bus with a history',
