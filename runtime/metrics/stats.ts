@@ -40,9 +40,10 @@ export interface BusStats {
   /**
    * Time the handlers of one event took in this thread (their synchronous
    * part: an async handler counts until it returns its promise). Every
-   * delivery of the side's first 1 024 is timed, then one in 8: `count` is
-   * the deliveries timed, the percentiles those of this systematic sample
-   * (timing is most of what metrics cost per event).
+   * delivery of the side's first 1 024 is timed, then one in 64, recorded
+   * as the 64 deliveries it stands for: `count` is the deliveries timed,
+   * the mean and percentiles estimate those of every delivery (timing is
+   * most of what metrics cost per event).
    */
   readonly handlerTime: DurationSummary;
   readonly depths: {

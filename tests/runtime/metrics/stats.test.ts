@@ -6,6 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, ManualClock, type BusEvent, type Runtime, type RuntimeStats } from '../../../index.js';
+import { TIMED_IN_FULL, TIMING_SAMPLE } from '../../../runtime/metrics/bus-metrics.js';
 
 const test = suite('stats');
 
@@ -57,6 +58,30 @@ test('stats - counts posts and handler calls by type, errors by type and subscri
   assert.ok(stats.handlerTime.min <= stats.handlerTime.p50 && stats.handlerTime.p50 <= stats.handlerTime.p99 && stats.handlerTime.p99 <= stats.handlerTime.max);
   assert.equal(stats.dropped, {});
   assert.equal(runtime.bus('internal').stats()!.posted, {}, 'each side has its own');
+});
+
+test('stats - past the first TIMED_IN_FULL deliveries one in TIMING_SAMPLE is timed, and weighs as the deliveries it stands for', () => {
+  runtime = createRuntime({ metrics: true });
+  const bus = runtime.bus('external');
+  // A clock the handler moves: 1 ms a delivery while the code is "cold" (the first TIMED_IN_FULL), 1 µs after.
+  const realNow = performance.now;
+  let nowMs = 1;
+  let deliveries = 0;
+  bus.subscribe('tick', () => void (nowMs += ++deliveries <= TIMED_IN_FULL ? 1 : 0.001));
+  const sampled = 100;
+  performance.now = () => nowMs;
+  try {
+    for (let i = 0; i < TIMED_IN_FULL + sampled * TIMING_SAMPLE; i++) bus.post('tick', {}, { priority: 'immediate' });
+  } finally {
+    performance.now = realNow;
+  }
+  const { handlerTime } = bus.stats()!;
+  assert.is(handlerTime.count, TIMED_IN_FULL + sampled, 'deliveries timed');
+  // In µs, to the histogram's 2 significant digits (and the float clock's rounding).
+  assert.ok(Math.abs(handlerTime.max - 1_000) < 10, String(handlerTime.max));
+  // Recorded once each, the 1 024 slow ones would be the median; weighted, they are the slowest ~14 %.
+  assert.ok(Math.abs(handlerTime.p50 - 1) < 0.05, String(handlerTime.p50));
+  assert.ok(Math.abs(handlerTime.p90 - 1_000) < 10, String(handlerTime.p90));
 });
 
 test('stats - counts stay exact by type when types interleave, and a type only dropped is not counted as posted', () => {
