@@ -46,9 +46,27 @@ export const FRAME_UNSENT_EVENTS = 4096;
 /** Events per frame the outbox makes (and the read framer: `read-framer.ts`). */
 export const FRAME_EVENTS = 256;
 /** Most milliseconds of framing per idle step. */
-export const STEP_MS = 4;
-/** The share of the thread's time framing steps take at most (as compression's: `history.ts`). */
-export const STEP_SHARE = 0.1;
+const STEP_MS = 4;
+/** The share of the thread's time framing steps take at most (compression paces its own by the thread's load: `store/step-pacer.ts`). */
+const STEP_SHARE = 0.1;
+
+/**
+ * Frames whole frames (`FRAME_EVENTS`) while `waiting()` counts one, for at
+ * most a step (`STEP_MS`); returns how long the step took. The idle step of
+ * the outbox and of a bus's read framer.
+ */
+export function frameForAStep(waiting: () => number, frame: (count: number) => number): number {
+  const started = performance.now();
+  while (waiting() >= FRAME_EVENTS && performance.now() - started < STEP_MS && frame(FRAME_EVENTS) > 0);
+  return performance.now() - started;
+}
+
+/** Calls `step` once a step of `lastStepMs` has had its `STEP_SHARE` of the time since (unref'd: it keeps no process alive). */
+export function afterStepShare(step: () => void, lastStepMs: number): void {
+  const wait = lastStepMs * (1 / STEP_SHARE - 1);
+  if (wait < 1) setImmediate(step).unref();
+  else setTimeout(step, wait).unref();
+}
 
 /**
  * An event's importance as the outbox ranks it in its entry (`size × RANKS + rank`): one number an event,
@@ -322,18 +340,13 @@ export class Outbox {
   #scheduleStep(): void {
     if (this.#stepScheduled || this.#failed || this.#options.schedule === 'manual' || this.#options.adopt === undefined) return;
     this.#stepScheduled = true;
-    const step = (): void => {
+    afterStepShare(() => {
       this.#stepScheduled = false;
-      const started = performance.now();
-      // Whole frames only, and at most a step's worth: a thread that posts without pause keeps posting.
-      while (this.unframed >= FRAME_EVENTS && performance.now() - started < STEP_MS && this.frame(FRAME_EVENTS) > 0);
-      this.#lastStepMs = performance.now() - started;
+      // A thread that posts without pause keeps posting.
+      this.#lastStepMs = frameForAStep(() => this.unframed, (count) => this.frame(count));
       // Once begun, on until fewer than a frame's worth are left.
       if (this.unframed >= FRAME_EVENTS) this.#scheduleStep();
-    };
-    const wait = this.#lastStepMs * (1 / STEP_SHARE - 1);
-    if (wait < 1) setImmediate(step).unref();
-    else setTimeout(step, wait).unref();
+    }, this.#lastStepMs);
   }
 
   /** Forgets the counts of the first `count` events, and their entries (the caller removes the events: `length` of them were held). */

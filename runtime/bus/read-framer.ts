@@ -17,7 +17,7 @@
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from '../store/encoded-events.js';
 import type { Retention } from '../store/retention.js';
-import { FRAME_EVENTS, FRAME_UNSENT_EVENTS, STEP_MS, STEP_SHARE, frameEvents } from './outbox.js';
+import { FRAME_EVENTS, FRAME_UNSENT_EVENTS, afterStepShare, frameEvents, frameForAStep } from './outbox.js';
 
 /** What the framer needs besides its history. */
 export interface ReadFramerOptions {
@@ -125,17 +125,12 @@ export class ReadFramer {
   #scheduleStep(): void {
     if (this.#stepScheduled || this.#options.schedule === 'manual') return;
     this.#stepScheduled = true;
-    const step = (): void => {
+    afterStepShare(() => {
       this.#stepScheduled = false;
-      const started = performance.now();
-      // Whole frames only, and at most a step's worth: a thread busy with its reads goes on with them.
-      while (this.pending >= FRAME_EVENTS && performance.now() - started < STEP_MS && this.frame(FRAME_EVENTS) > 0);
-      this.#lastStepMs = performance.now() - started;
+      // A thread busy with its reads goes on with them.
+      this.#lastStepMs = frameForAStep(() => this.pending, (count) => this.frame(count));
       if (this.pending >= FRAME_EVENTS && !this.#failed) this.#scheduleStep();
-    };
-    const wait = this.#lastStepMs * (1 / STEP_SHARE - 1);
-    if (wait < 1) setImmediate(step).unref();
-    else setTimeout(step, wait).unref();
+    }, this.#lastStepMs);
   }
 }
 
