@@ -23,8 +23,6 @@ import type { FrameMoves } from './frame-moves.js';
 import { MemoryBudget, type HistoryKind, type MemoryChange, type MemoryStats } from './memory-budget.js';
 import type { AppliedPolicy, HistoryLimits, Importance, MemoryPolicies } from './memory-policy.js';
 
-export { EVENT_OVERHEAD_BYTES, META_ENTRY_OVERHEAD_BYTES, eventBytes } from './event-bytes.js';
-
 /** Events and bytes held under one set of limits. */
 interface Tally {
   count: number;

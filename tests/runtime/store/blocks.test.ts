@@ -7,7 +7,8 @@ import { EventBlock } from '../../../runtime/store/blocks.js';
 import { plainEvents, scanBatch, UNREAD_ENDPOINT } from '../../../runtime/store/encoded-events.js';
 import { EventHistory, matchesQuery, type HistoryCompression, type HistoryObserver, type HistoryQuery } from '../../../runtime/store/history.js';
 import { MemoryPolicies } from '../../../runtime/store/memory-policy.js';
-import { Retention, eventBytes } from '../../../runtime/store/retention.js';
+import { Retention } from '../../../runtime/store/retention.js';
+import { eventBytes } from '../../../runtime/store/event-bytes.js';
 import type { BusEvent, Payload, Side } from '../../../types.js';
 import { ids } from '../../helpers.js';
 

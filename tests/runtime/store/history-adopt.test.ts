@@ -14,7 +14,8 @@ import { EventHistory, compareEvents, type HistoryQuery } from '../../../runtime
 import { encodeFrame } from '../../../schemas/codec/index.js';
 import { EncodedEvent, UNREAD_ENDPOINT, plainEvents, scanBatch } from '../../../runtime/store/encoded-events.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../../runtime/store/memory-policy.js';
-import { Retention, eventBytes } from '../../../runtime/store/retention.js';
+import { Retention } from '../../../runtime/store/retention.js';
+import { eventBytes } from '../../../runtime/store/event-bytes.js';
 import { EvictionQueue } from '../../../runtime/store/eviction-queue.js';
 import { ManualClock, createRuntime, type BusEvent, type Payload, type Side } from '../../../index.js';
 import { collectUntil, ids } from '../../helpers.js';

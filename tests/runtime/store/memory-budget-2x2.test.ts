@@ -21,7 +21,7 @@ import {
   type RemoteStation,
   type Runtime,
 } from '../../../index.js';
-import { eventBytes } from '../../../runtime/store/retention.js';
+import { eventBytes } from '../../../runtime/store/event-bytes.js';
 import { ids, seededRandom } from '../../helpers.js';
 
 const BUS_BYTES = 8_000;

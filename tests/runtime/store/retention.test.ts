@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { BusFullError, EventTooLargeError, InvalidOptionError, isBusError } from '../../../errors.js';
 import { ManualClock } from '../../../runtime/clock.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../../runtime/store/memory-policy.js';
-import { Retention, eventBytes } from '../../../runtime/store/retention.js';
+import { Retention } from '../../../runtime/store/retention.js';
+import { eventBytes } from '../../../runtime/store/event-bytes.js';
 import type { BusEvent, Payload } from '../../../types.js';
 import { ids } from '../../helpers.js';
 
