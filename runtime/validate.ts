@@ -246,32 +246,32 @@ function copyObject(value: object, depth: number): unknown {
 
 /** `valueBound`, copying objects. */
 function copyValue(value: unknown, depth: number): unknown {
-  switch (typeof value) {
-    case 'string': {
-      // -1 for a lone surrogate, which UTF-8 cannot carry.
-      const bytes = jsonStringBytes(value);
-      if (bytes < 0) return NOT_PLAIN;
-      copiedBytes += bytes;
-      return value;
-    }
-    case 'boolean':
-      copiedBytes += value ? 4 : 5;
-      return value;
-    case 'number': {
-      const bytes = jsonNumberBytes(value);
-      if (bytes < 0) return NOT_PLAIN;
-      copiedBytes += bytes;
-      return value;
-    }
-    case 'object':
-      if (value === null) {
-        copiedBytes += 4;
-        return value;
-      }
-      return value instanceof Uint8Array ? NOT_PLAIN : copyObject(value, depth + 1);
-    default:
-      return NOT_PLAIN;
+  // Tests of `typeof`, not a switch on it: optimized code checks the type in place instead of making its name.
+  if (typeof value === 'string') {
+    // -1 for a lone surrogate, which UTF-8 cannot carry.
+    const bytes = jsonStringBytes(value);
+    if (bytes < 0) return NOT_PLAIN;
+    copiedBytes += bytes;
+    return value;
   }
+  if (typeof value === 'number') {
+    const bytes = jsonNumberBytes(value);
+    if (bytes < 0) return NOT_PLAIN;
+    copiedBytes += bytes;
+    return value;
+  }
+  if (typeof value === 'boolean') {
+    copiedBytes += value ? 4 : 5;
+    return value;
+  }
+  if (typeof value === 'object') {
+    if (value === null) {
+      copiedBytes += 4;
+      return value;
+    }
+    return value instanceof Uint8Array ? NOT_PLAIN : copyObject(value, depth + 1);
+  }
+  return NOT_PLAIN;
 }
 
 /** Throws unless `label` (a topic, a meta key or value) is a well-formed string of at most MAX_LABEL_LENGTH. */

@@ -63,10 +63,13 @@ export class BackPressure {
       return;
     }
     const maxUnsent = host.maxUnsent;
-    const unsent = this.#bus.unsent();
-    if (maxUnsent !== undefined && unsent >= maxUnsent) {
-      if (!this.heldBack) host.requestSync?.(this.#side);
-      throw new BusFullError(unsent, maxUnsent);
+    // Counted only under a limit: without the automatic sync policy (the default) a post asks nothing of the outbox here.
+    if (maxUnsent !== undefined) {
+      const unsent = this.#bus.unsent();
+      if (unsent >= maxUnsent) {
+        if (!this.heldBack) host.requestSync?.(this.#side);
+        throw new BusFullError(unsent, maxUnsent);
+      }
     }
     const maxInFlight = host.maxInFlight;
     if (maxInFlight !== undefined) {

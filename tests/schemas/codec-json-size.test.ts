@@ -9,6 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidEventError } from '../../errors.js';
 import { encodeFrame, jsonBytes, utf8Length } from '../../schemas/codec/index.js';
+import { decimalDigits } from '../../schemas/codec/json-size.js';
 import * as wire from '../../schemas/generated/busline_generated.js';
 import { copiedPayloadBytes, copyPayload } from '../../runtime/validate.js';
 import type { JsonValue, Payload } from '../../types.js';
@@ -125,6 +126,20 @@ JsonSize('utf8Length - equals Buffer.byteLength, lone surrogates as U+FFFD (prop
     }),
     { numRuns: 1000 },
   );
+});
+
+JsonSize('decimalDigits - the length String writes, at each side of every power of ten below 1e21', () => {
+  for (let exponent = 0; exponent <= 20; exponent++) {
+    const power = 10 ** exponent;
+    for (const n of [power - 1, power, power + 1, 2 * power, 10 * power - 1]) {
+      if (n < 0 || n >= 1e21) continue;
+      // Above 2^53 a double is a multiple of a power of two: the integer String writes is the one compared.
+      const whole = Math.floor(n);
+      assert.is(decimalDigits(whole), String(whole).length, `decimalDigits(${whole})`);
+      assert.is(jsonBytes(whole), String(whole).length);
+      assert.is(jsonBytes(-whole), whole === 0 ? 1 : String(-whole).length);
+    }
+  }
 });
 
 JsonSize.run();
