@@ -10,11 +10,14 @@
  * both processors, worker threads included in their process) and each
  * station's history (events and bytes); at the end, per process, the RSS
  * range after the warm-up (the first `--warmup` seconds), so that memory that
- * keeps growing shows.
+ * keeps growing shows. `--breakdown` adds, every sample, what makes up each
+ * process's memory (`soak-breakdown.ts`: V8 heaps of every thread, array
+ * buffers, native and file-backed memory, what its histories count).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createRuntime, isBusError, type RemoteBus, type RemoteStation } from '../index.js';
+import { breakdownLine, heapDirOrRerun } from './soak-breakdown.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,8 +28,10 @@ const { values } = parseArgs({
     'bus-budget': { type: 'string', default: '16' },
     payload: { type: 'string', default: '512' },
     warmup: { type: 'string', default: '90' },
+    breakdown: { type: 'boolean', default: false },
   },
 });
+const heapDir = values.breakdown ? heapDirOrRerun() : undefined;
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
 const everyS = Number(values.every);
@@ -150,6 +155,10 @@ async function sample(): Promise<void> {
       refused,
     ].join('\t'),
   );
+  if (heapDir === undefined) return;
+  const memory = (await runtime.stats())?.memory ?? [];
+  const processes: [string, number | null, number | 'root'][] = [['root', process.pid, 'root'], ['p1', runtime.processor(1).pid, 1], ['p2', runtime.processor(2).pid, 2]];
+  for (const [name, pid, processor] of processes) if (pid !== null) console.log(breakdownLine(heapDir, name, pid, processor, memory));
 }
 while (Date.now() - started < minutes * 60_000) {
   await new Promise((resolve) => setTimeout(resolve, everyS * 1000));

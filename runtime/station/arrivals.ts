@@ -73,9 +73,21 @@ export class ArrivalKeys {
   }
 }
 
-/** Events that arrived one after another, numbered from `first`. */
+/**
+ * Events that arrived one after another, numbered from `first`: event `i` is
+ * number `first + i`, or `first + numbers[i]` once events between them were
+ * removed (`arrivalAt`).
+ */
 export interface ArrivalRun {
   readonly first: number;
+  /**
+   * Each event's number less `first`, ascending; absent while they follow one
+   * another. A compaction keeps what stays of a run as one run with these,
+   * not one run for each stretch between removals: events removed every other
+   * one (a type removed once delivered among one that stays) would otherwise
+   * leave a run, with a segment of its own, for each event that stays.
+   */
+  readonly numbers?: Int32Array | undefined;
   /**
    * Kept compactly: an event still in its frame is its place there (`at(i)` makes an object for the read); events
    * the history moved into compressed blocks are their keys (`Arrivals.eventAt` finds them).
@@ -99,6 +111,32 @@ interface SlowReader {
   behind: number;
 }
 
+
+/** The arrival number of event `i` of `run`. */
+export function arrivalAt(run: ArrivalRun, i: number): number {
+  return run.first + (run.numbers === undefined ? i : run.numbers[i]!);
+}
+
+/** The index of the first event of `run` numbered after `after` (the run's length when none is). */
+export function firstAfter(run: ArrivalRun, after: number): number {
+  const { numbers, first } = run;
+  if (numbers === undefined) return Math.min(run.events.length, Math.max(0, after + 1 - first));
+  let low = 0;
+  let high = numbers.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (first + numbers[mid]! <= after) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Events `from` to `to` of `run` (`events`: those events, made by the caller) with their numbers. */
+function partOf(run: ArrivalRun, from: number, to: number, events: EventSegment | ArrivalKeys): ArrivalRun {
+  const first = arrivalAt(run, from);
+  const numbers = run.numbers === undefined ? undefined : run.numbers.slice(from, to).map((number) => number - run.numbers![from]!);
+  return { ...run, first, events, numbers };
+}
 
 /** Most keys one run of keys gets by joining those that continue it. */
 const JOINED_KEYS = 4096;
@@ -276,13 +314,15 @@ export class Arrivals {
           previous?.events instanceof ArrivalKeys &&
           previous.source === run.source &&
           previous.sender === run.sender &&
+          previous.numbers === undefined &&
+          run.numbers === undefined &&
           previous.first + previous.events.length === run.first + start &&
           previous.events.length + i - start <= JOINED_KEYS
         ) {
           previous.events.append(all.slice(start, i));
         } else {
           const part = start === 0 && i === all.length && !keyed ? events : keyed ? new ArrivalKeys(all.slice(start, i), this.#packed) : EventSegment.of(all.slice(start, i));
-          runs.push(part === events ? run : { ...run, first: run.first + start, events: part });
+          runs.push(part === events ? run : partOf(run, start, i, part));
         }
         start = i;
       }
@@ -290,37 +330,25 @@ export class Arrivals {
     this.#runs = runs;
   }
 
-  /** Rebuilds the runs without the removed events (each run split where they were); numbers stay. */
+  /**
+   * Rebuilds the runs without the removed events; numbers stay. What stays of
+   * a run stays one run (`numbers` where events left from between).
+   */
   #compact(): void {
     const runs: ArrivalRun[] = [];
     let total = 0;
     let keyed = 0;
+    const kept: number[] = [];
     for (const run of this.#runs) {
-      if (run.events instanceof ArrivalKeys) {
-        const keys = run.events;
-        let start = -1;
-        for (let i = 0; i < keys.length; i++) {
-          if (!this.#removedIds.has(keys.keyAt(i).id)) {
-            if (start < 0) start = i;
-            continue;
-          }
-          if (start >= 0) runs.push({ ...run, first: run.first + start, events: keys.slice(start, i) });
-          start = -1;
-        }
-        if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: keys.slice(start) });
-        continue;
+      const { events } = run;
+      kept.length = 0;
+      if (events instanceof ArrivalKeys) {
+        for (let i = 0; i < events.length; i++) if (!this.#removedIds.has(events.keyAt(i).id)) kept.push(i);
+      } else {
+        for (let i = 0; i < events.length; i++) if (this.#live(events.at(i))) kept.push(i);
       }
-      const events = run.events;
-      let start = -1;
-      for (let i = 0; i < events.length; i++) {
-        if (this.#live(events.at(i))) {
-          if (start < 0) start = i;
-          continue;
-        }
-        if (start >= 0) runs.push({ ...run, first: run.first + start, events: EventSegment.of(events.slice(start, i)) });
-        start = -1;
-      }
-      if (start >= 0) runs.push(start === 0 ? run : { ...run, first: run.first + start, events: EventSegment.of(events.slice(start)) });
+      if (kept.length === events.length) runs.push(run);
+      else if (kept.length > 0) runs.push(this.#keptOf(run, kept));
     }
     for (const run of runs) {
       total += run.events.length;
@@ -334,6 +362,19 @@ export class Arrivals {
     this.#removedCount = 0;
     // Ids kept as strings (those that do not pack) are packed again, so that they do not pile up.
     if (keyed === 0) this.#packed = new PackedIds();
+  }
+
+  /** The events `kept` (indices, ascending) of `run`, as one run. */
+  #keptOf(run: ArrivalRun, kept: readonly number[]): ArrivalRun {
+    const { events } = run;
+    const first = arrivalAt(run, kept[0]!);
+    const contiguous = arrivalAt(run, kept[kept.length - 1]!) - first === kept.length - 1;
+    return {
+      ...run,
+      first,
+      events: events instanceof ArrivalKeys ? new ArrivalKeys(kept.map((i) => events.keyAt(i)), this.#packed) : EventSegment.of(kept.map((i) => events.at(i))),
+      numbers: contiguous ? undefined : Int32Array.from(kept, (i) => arrivalAt(run, i) - first),
+    };
   }
 
   /**
@@ -385,13 +426,14 @@ export class Arrivals {
     const fresh: BusEvent[] = [];
     let taken = 0;
     for (let r = this.#firstRunAfter(since); r < runs.length; r++) {
-      const { first, events, source } = runs[r]!;
+      const run = runs[r]!;
+      const { events, source } = run;
       // A first read (since 0) gets everything, as an unlimited one does: a restarted thread's bus
       // has the same key as its predecessor's, whose events it does not have.
       if (source === reader && since > 0) continue;
       let resolved: Array<BusEvent | undefined> = [];
       let base = 0;
-      for (let i = Math.max(0, since + 1 - first); i < events.length; i++) {
+      for (let i = firstAfter(run, since); i < events.length; i++) {
         let event: BusEvent | undefined;
         if (events instanceof EventSegment) event = events.at(i);
         else {
@@ -404,7 +446,7 @@ export class Arrivals {
         // Full, and more to read: complete through the last event taken (what the reader sent itself in between counts as read).
         if (fresh.length >= limit) return { history: fresh.sort(compareEvents), through: taken };
         fresh.push(event);
-        taken = first + i;
+        taken = arrivalAt(run, i);
       }
     }
     return { history: fresh.sort(compareEvents), through: this.#count };
@@ -421,8 +463,9 @@ export class Arrivals {
     const later = new EventSet();
     const laterIds = new Set<string>();
     for (let r = this.#firstRunAfter(deliveredThrough); r < this.#runs.length; r++) {
-      const { first, events } = this.#runs[r]!;
-      for (let i = Math.max(0, deliveredThrough + 1 - first); i < events.length; i++) {
+      const run = this.#runs[r]!;
+      const { events } = run;
+      for (let i = firstAfter(run, deliveredThrough); i < events.length; i++) {
         if (events instanceof EventSegment) later.add(events.at(i));
         else laterIds.add(events.keyAt(i).id);
       }
@@ -448,9 +491,9 @@ export class Arrivals {
     let behind = 0;
     const runs = this.#runs;
     for (let r = this.#firstRunAfter(through); r < runs.length; r++) {
-      const { first, events, sender } = runs[r]!;
+      const run = runs[r]!;
       // What the reader sent itself does not wait for it: its reads skip it.
-      if (sender !== key) behind += first + events.length - Math.max(first, through + 1);
+      if (run.sender !== key) behind += run.events.length - firstAfter(run, through);
     }
     this.#slowReaders.set(key, { processor: reader.processor, thread: reader.thread, behind });
   }
@@ -496,7 +539,7 @@ export class Arrivals {
     while (low < high) {
       const mid = (low + high) >>> 1;
       const run = runs[mid]!;
-      if (run.first + run.events.length - 1 <= after) low = mid + 1;
+      if (arrivalAt(run, run.events.length - 1) <= after) low = mid + 1;
       else high = mid;
     }
     return low;

@@ -56,7 +56,7 @@ import { compareEvents, originKey, typeMatchesAny } from '../store/history.js';
 import { matchesEverything } from '../type-patterns.js';
 import type { MemoryPolicies } from '../store/memory-policy.js';
 import { movedEvent, type FrameMoves } from '../store/frame-moves.js';
-import type { Arrivals, EventKey } from './arrivals.js';
+import { arrivalAt, firstAfter, type Arrivals, type EventKey } from './arrivals.js';
 import { KeyTables, WaitingKeys } from './waiting-keys.js';
 
 /** One reader of a station, as far as the station knows it. */
@@ -286,11 +286,12 @@ export class Interest {
     this.#moved.clear();
     if (arrivals.count > this.#scanned) {
       const keyed = arrivals.keyed;
-      for (const { first, events, sender } of arrivals.runsAfter(this.#scanned)) {
-        for (let i = Math.max(0, this.#scanned + 1 - first); i < events.length; i++) {
+      for (const run of arrivals.runsAfter(this.#scanned)) {
+        const { events, sender } = run;
+        for (let i = firstAfter(run, this.#scanned); i < events.length; i++) {
           const event = arrivals.eventAt(events, i);
           if (event === undefined || !arrivals.isLive(event) || !this.#policies.removesAfterDelivery(event.type)) continue;
-          const waiting = { arrival: first + i, event, sender };
+          const waiting = { arrival: arrivalAt(run, i), event, sender };
           if (!keyed) this.#file(waiting, released);
           else {
             const holder = this.#holder(waiting.arrival, event.type, sender);

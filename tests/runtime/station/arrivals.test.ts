@@ -220,4 +220,81 @@ test('compressed - property: reads from behind through adds, compressions, thaws
   );
 });
 
+test('remove - what stays of a run stays one run, numbered as it arrived: events removed every other one leave one run, not one per event', () => {
+  const history = new EventHistory();
+  const arrivals = new Arrivals();
+  // Ticks removed once delivered among logs that stay, as the soak posts them.
+  const sent = framed(Array.from({ length: 1000 }, (_, i) => logEvent(i + 1, 1000 + i, i % 2 === 0 ? 'tick' : 'log')));
+  arrivals.add(history.merge(sent), 'bus:0.1', '0.1');
+  arrivals.remove(history.remove(sent.filter((event) => event.type === 'tick')));
+  assert.is(arrivals.held, 500);
+  assert.is(arrivals.runsAfter(0).length, 1);
+  // The logs keep their numbers: 2, 4, ..., 1000.
+  const logsAfter = (n: number) => sent.filter((event, i) => event.type === 'log' && i + 1 > n).map((event) => event.id);
+  assert.equal(arrivals.since(500, undefined, 'bus:0.2').history.map((event) => event.id), logsAfter(500));
+  const limited = arrivals.since(500, undefined, 'bus:0.2', 10);
+  assert.equal(limited.history.map((event) => event.id), logsAfter(500).slice(0, 10));
+  assert.is(limited.through, 520);
+  arrivals.noteReader({ processor: 0, thread: 2 }, 900);
+  assert.equal(arrivals.backlog(), [{ processor: 0, thread: 2, behind: 50 }]);
+  assert.is(arrivals.deliveredFirst(history.snapshot(), 600).alreadyDelivered, 300);
+});
+
+test('remove - property: reads, limited reads, backlogs and deliveredFirst through adds and removals equal a model of the arrivals; removals never split a run', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({ kind: fc.constant('add' as const), count: fc.integer({ min: 1, max: 60 }), back: fc.integer({ min: 0, max: 300 }) }),
+          fc.record({ kind: fc.constant('remove' as const), picks: fc.array(fc.nat(), { maxLength: 40 }) }),
+        ),
+        { maxLength: 25 },
+      ),
+      fc.nat(),
+      fc.integer({ min: 1, max: 20 }),
+      (steps, since, limit) => {
+        const history = new EventHistory();
+        const arrivals = new Arrivals();
+        const numbered: { event: BusEvent; live: boolean }[] = [];
+        let next = 0;
+        let clock = 10_000;
+        let adds = 0;
+        for (const step of steps) {
+          if (step.kind === 'add') {
+            const batch = Array.from({ length: step.count }, (_, i) => logEvent(++next, clock - step.back + 2 * i, next % 3 === 0 ? 'audit' : 'log'));
+            clock += 2 * step.count;
+            const added = history.merge(framed(batch, next));
+            arrivals.add(added, 'bus:0.1', '0.1');
+            adds++;
+            for (const event of added) numbered.push({ event, live: true });
+          } else {
+            const live = numbered.filter((entry) => entry.live);
+            if (live.length === 0) continue;
+            const picked = [...new Set(step.picks.map((pick) => live[pick % live.length]!))];
+            const removed = history.remove(picked.map((entry) => entry.event));
+            for (const entry of picked) entry.live = false;
+            arrivals.remove(removed);
+          }
+        }
+        assert.ok(arrivals.runsAfter(0).length <= adds);
+        const from = numbered.length === 0 ? 0 : since % (numbered.length + 1);
+        const after = numbered.map((entry, i) => ({ ...entry, number: i + 1 })).filter((entry) => entry.live && entry.number > from);
+        const key = (event: BusEvent) => `${event.timestamp}/${event.id}`;
+        assert.equal(arrivals.since(from, undefined, 'bus:0.2').history.map(key), after.map((entry) => entry.event).sort(compareEvents).map(key));
+        const limited = arrivals.since(from, undefined, 'bus:0.2', limit);
+        const taken = after.slice(0, limit);
+        assert.equal(limited.history.map(key), taken.map((entry) => entry.event).sort(compareEvents).map(key));
+        assert.is(limited.through, after.length > limit ? taken[limit - 1]!.number : numbered.length);
+        // Removed events count until the runs are rebuilt without them (removal is lazy).
+        arrivals.noteReader({ processor: 0, thread: 2 }, from);
+        const behind = arrivals.backlog()[0]!.behind;
+        assert.ok(behind >= after.length && behind <= numbered.length - from, `behind ${behind}`);
+        const delivered = numbered.filter((entry, i) => entry.live && i + 1 <= from).length;
+        assert.is(arrivals.deliveredFirst(history.snapshot(), from).alreadyDelivered, delivered);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
 test.run();
