@@ -413,6 +413,16 @@ export class Arrivals {
     return bytes;
   }
 
+  /** @internal The buffers of the frames kept alive by the runs and by the removed events they still skip (for tests). */
+  frameBuffers(): Set<ArrayBufferLike> {
+    const counts = new Map<EncodedBatch, number>();
+    for (const { events } of this.#runs) if (events instanceof EventSegment) events.countFrames(counts);
+    const buffers = new Set<ArrayBufferLike>();
+    for (const batch of counts.keys()) buffers.add(batch.body.buffer);
+    for (const batch of this.#removed.frames()) buffers.add(batch.body.buffer);
+    return buffers;
+  }
+
   /**
    * The events that arrived after arrival number `since`, sorted; only
    * `types` if given; at most `limit` events, the earliest arrivals first, and

@@ -218,7 +218,8 @@ function hasMember({ objects, places }: Members, event: BusEvent): boolean {
  * added.filter((event) => !gone.has(event))
  */
 export class EventSet {
-  readonly #members: Members = { objects: new Set<BusEvent>(), places: new Map<EncodedBatch, Set<number>>() };
+  readonly #places = new Map<EncodedBatch, Set<number>>();
+  readonly #members: Members = { objects: new Set<BusEvent>(), places: this.#places };
   #size = 0;
 
   constructor(events: Iterable<BusEvent> = []) {
@@ -238,6 +239,16 @@ export class EventSet {
   /** Number of members. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Members that are places in `batch`. */
+  countIn(batch: EncodedBatch): number {
+    return this.#places.get(batch)?.size ?? 0;
+  }
+
+  /** The frames members are places in. */
+  frames(): IterableIterator<EncodedBatch> {
+    return this.#places.keys();
   }
 }
 

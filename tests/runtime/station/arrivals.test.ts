@@ -240,6 +240,40 @@ test('remove - what stays of a run stays one run, numbered as it arrived: events
   assert.is(arrivals.deliveredFirst(history.snapshot(), 600).alreadyDelivered, 300);
 });
 
+/** Bytes of the frames `arrivals` keeps alive (its runs and the removed events it still skips) that `history` does not hold. */
+function framesBeyondHistory(arrivals: Arrivals, history: EventHistory): number {
+  const held = segmentFrames(history);
+  return bytesOf(new Set([...arrivals.frameBuffers()].filter((buffer) => !held.has(buffer))));
+}
+
+test('remove - ticks removed at once among logs evicted oldest first: the frames only removed events hold go soon, not once half of what the runs hold is removed', () => {
+  const history = new EventHistory();
+  const arrivals = new Arrivals();
+  const KEEP = 4096;
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  const logs: BusEvent[] = [];
+  let most = 0;
+  let mostHeld = 0;
+  for (let round = 0, n = 0; round < 400; round++) {
+    // A frame of 64 events, ticks and 512-byte logs alternating, as the soak's buses send them.
+    const batch = Array.from({ length: 64 }, (_, i) => {
+      n++;
+      return i % 2 === 0 ? logEvent(n, 1000 + n, 'tick') : { ...logEvent(n, 1000 + n), payload: { n, line: line(n) } };
+    });
+    const added = history.merge(framed(batch, round));
+    arrivals.add(added, 'bus:0.1', '0.1');
+    // The ticks leave once delivered; the oldest logs leave to meet the budget.
+    arrivals.remove(history.remove(added.filter((event) => event.type === 'tick')), true);
+    logs.push(...added.filter((event) => event.type === 'log'));
+    if (logs.length > KEEP) arrivals.remove(history.remove(logs.splice(0, logs.length - KEEP)));
+    most = Math.max(most, framesBeyondHistory(arrivals, history));
+    mostHeld = Math.max(mostHeld, segmentFrameBytes(history));
+  }
+  assert.ok(most * 4 <= mostHeld, `the arrivals kept ${most} bytes of frames beyond the history's ${mostHeld}`);
+  // What stays reads as it was numbered: the last KEEP logs.
+  assert.equal(arrivals.since(0, undefined, 'bus:0.2').history.map((event) => event.id), logs.map((event) => event.id));
+});
+
 test('remove - property: reads, limited reads, backlogs and deliveredFirst through adds and removals equal a model of the arrivals; removals never split a run', () => {
   fc.assert(
     fc.property(
