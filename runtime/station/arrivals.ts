@@ -138,6 +138,15 @@ function partOf(run: ArrivalRun, from: number, to: number, events: EventSegment 
   return { ...run, first, events, numbers };
 }
 
+/**
+ * A compaction comes early, once frames that only removed events hold take
+ * this share of the bytes of frames the runs hold (1/8): each such event
+ * keeps its whole frame alive until then.
+ */
+const IDLE_FRAMES_SHARE = 8;
+/** ...and once removed events are this share of those the runs hold (1/16): a compaction, O(held), then costs O(16) a removal. */
+const EARLY_REMOVED_SHARE = 16;
+
 /** Most keys one run of keys gets by joining those that continue it. */
 const JOINED_KEYS = 4096;
 /** Keys a limited read finds in the history at a time. */
@@ -166,6 +175,15 @@ export class Arrivals {
   #runs: ArrivalRun[] = [];
   /** Events the runs hold (removed ones included until the next compaction). */
   #total = 0;
+  /**
+   * Events the runs hold as places, per frame (counted at a compaction, plus those of runs added since): a frame
+   * whose every one is removed is held by removed events alone.
+   */
+  #frames = new Map<EncodedBatch, number>();
+  /** Bytes of the frames of `#frames`. */
+  #frameBytes = 0;
+  /** Bytes of the frames every event of which was removed, that the runs and `#removed` still hold: what a compaction lets go. */
+  #idleFrameBytes = 0;
   /**
    * Removed events the runs still hold: skipped by reads until a compaction drops them.
    * (Sets of places: a history hands out a new object on each read of an event it keeps in its frame.)
@@ -202,6 +220,7 @@ export class Arrivals {
     this.#runs.push({ first: this.#count + 1, events: EventSegment.of(events), source, sender });
     this.#count += events.length;
     this.#total += events.length;
+    this.#countFrames(events);
     for (const [key, reader] of this.#slowReaders) if (key !== sender) reader.behind += events.length;
   }
 
@@ -214,6 +233,10 @@ export class Arrivals {
    * Removal is lazy: removed events are remembered and skipped, and the runs
    * are rebuilt once they make up half of what the runs hold, so removing
    * events one read at a time costs amortized O(1) each, not a rebuild.
+   * Earlier (from a sixteenth) when frames of which every event was removed
+   * take an eighth of the frames' bytes: each removed event keeps its whole
+   * frame alive (ticks removed once delivered among logs evicted oldest
+   * first kept up to half again the history's frames).
    */
   remove(removed: readonly BusEvent[], keepReaders = false): void {
     if (removed.length === 0) return;
@@ -221,14 +244,19 @@ export class Arrivals {
     for (const event of removed) {
       if (event instanceof StoredEvent) this.#removedIds.add(event.id);
       else {
+        const size = this.#removed.size;
         this.#removed.add(event);
+        if (event instanceof EncodedEvent && this.#removed.size > size && this.#removed.countIn(event.batch) === this.#frames.get(event.batch)) {
+          this.#idleFrameBytes += event.batch.body.byteLength;
+        }
         // A key's event may have left the blocks for the segments again (an event arrived among them): known by its id.
         if (this.#keyed > 0 || this.#moved.length > 0) this.#removedIds.add(event.id);
       }
       this.#removedCount++;
       this.#gone.add(event);
     }
-    if (this.#removedCount * 2 >= this.#total) this.#compact();
+    const count = this.#removedCount;
+    if (count * 2 >= this.#total || (count * EARLY_REMOVED_SHARE >= this.#total && this.#idleFrameBytes * IDLE_FRAMES_SHARE >= this.#frameBytes)) this.#compact();
   }
 
   /** Events the runs hold, removed ones included (what a compaction would go through). */
@@ -328,6 +356,7 @@ export class Arrivals {
       }
     }
     this.#runs = runs;
+    this.#recountFrames();
   }
 
   /**
@@ -360,6 +389,8 @@ export class Arrivals {
     this.#removed = new EventSet();
     this.#removedIds = new Set();
     this.#removedCount = 0;
+    this.#idleFrameBytes = 0;
+    this.#recountFrames();
     // Ids kept as strings (those that do not pack) are packed again, so that they do not pile up.
     if (keyed === 0) this.#packed = new PackedIds();
   }
@@ -385,6 +416,7 @@ export class Arrivals {
   relocate(moves: FrameMoves): void {
     if (this.#removedCount > 0) this.#compact();
     for (const run of this.#runs) if (run.events instanceof EventSegment) run.events.relocate(moves);
+    this.#recountFrames();
   }
 
   /** The runs, oldest first (the interest tracker walks them to find what every interested reader has read). */
@@ -399,6 +431,37 @@ export class Arrivals {
    */
   isLive(event: BusEvent): boolean {
     return !this.#gone.has(event) && (this.#removedIds.size === 0 || !this.#removedIds.has(event.id));
+  }
+
+  /** Counts the places the runs hold per frame again (`#frames`). */
+  #recountFrames(): void {
+    const counts = new Map<EncodedBatch, number>();
+    for (const { events } of this.#runs) if (events instanceof EventSegment) events.countFrames(counts);
+    let bytes = 0;
+    for (const batch of counts.keys()) bytes += batch.body.byteLength;
+    this.#frames = counts;
+    this.#frameBytes = bytes;
+  }
+
+  /** Adds the places of `events` (a new run) to `#frames`, a frame at a time where they follow one another, as a batch has them. */
+  #countFrames(events: readonly BusEvent[]): void {
+    let last: EncodedBatch | undefined;
+    let count = 0;
+    for (let i = 0; i <= events.length; i++) {
+      const event = events[i];
+      const batch = event instanceof EncodedEvent ? event.batch : undefined;
+      if (batch === last && i < events.length) {
+        count++;
+        continue;
+      }
+      if (last !== undefined) {
+        const held = this.#frames.get(last);
+        if (held === undefined) this.#frameBytes += last.body.byteLength;
+        this.#frames.set(last, (held ?? 0) + count);
+      }
+      last = batch;
+      count = 1;
+    }
   }
 
   /** @internal Bytes of the frames the runs keep alive (each buffer once), once those of events moved into blocks are let go. */
