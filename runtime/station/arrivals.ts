@@ -314,9 +314,15 @@ export class Arrivals {
     let total = 0;
     let keyed = 0;
     const kept: number[] = [];
+    // Removed events known by place alone (`#removed`): a segment of places none of whose frames holds one keeps them all.
+    const byPlace = this.#removedIds.size === 0;
     for (const run of this.#runs) {
       const { events } = run;
       kept.length = 0;
+      if (events instanceof ArrivalKeys ? this.#removedIds.size === 0 : byPlace && events.frames?.some((batch) => this.#removed.countIn(batch) > 0) === false) {
+        runs.push(run);
+        continue;
+      }
       if (events instanceof ArrivalKeys) {
         for (let i = 0; i < events.length; i++) if (!this.#removedIds.has(events.keyAt(i).id)) kept.push(i);
       } else {

@@ -141,6 +141,14 @@ export class EventSegment {
     return segment;
   }
 
+  /**
+   * The frames this segment's places may be in (some, after a move, none of them), when it keeps nothing as an
+   * object: an event in no other frame is not here. Undefined when it may keep objects.
+   */
+  get frames(): readonly EncodedBatch[] | undefined {
+    return this.#objects === undefined ? this.#sources : undefined;
+  }
+
   get length(): number {
     return this.#refs === undefined ? (this.#objects?.length ?? 0) : this.#refs.length;
   }
