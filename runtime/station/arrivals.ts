@@ -90,7 +90,7 @@ function partOf(run: ArrivalRun, from: number, to: number, events: EventSegment 
  * keeps its whole frame alive until then.
  */
 const IDLE_FRAMES_SHARE = 8;
-/** ...and once removed events are this share of those the runs hold (1/16): a compaction, O(held), then costs O(16) a removal. */
+/** An early compaction also waits until removed events are this share of those the runs hold (1/16): O(held), it costs O(16) a removal. */
 const EARLY_REMOVED_SHARE = 16;
 
 /** Most keys one run of keys gets by joining those that continue it. */
