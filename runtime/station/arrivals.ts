@@ -63,6 +63,22 @@ export class ArrivalKeys {
     return { timestamp: this.#stamps[i]!, id: this.#packed.unpack(this.#ids[i]!) };
   }
 
+  /** The keys at `indices` (ascending), copied as they are packed (they share this run's `PackedIds`). */
+  pick(indices: readonly number[]): ArrivalKeys {
+    const keys = new ArrivalKeys([], this.#packed);
+    keys.#stamps = Float64Array.from(indices, (i) => this.#stamps[i]!);
+    keys.#ids = Float64Array.from(indices, (i) => this.#ids[i]!);
+    keys.#length = indices.length;
+    return keys;
+  }
+
+  /** These keys with their ids packed again in `packed` (the old table let go). */
+  repacked(packed: PackedIds): ArrivalKeys {
+    const keys: EventKey[] = [];
+    for (let i = 0; i < this.#length; i++) keys.push(this.keyAt(i));
+    return new ArrivalKeys(keys, packed);
+  }
+
   /** Keys `from` to `to`, copied as they are packed (they share this run's `PackedIds`). */
   slice(from: number, to = this.length): ArrivalKeys {
     const keys = new ArrivalKeys([], this.#packed);
@@ -148,8 +164,8 @@ const STATION_READER = 0xffffffff;
 
 /**
  * The arrival numbers of one station's history, and the readers they hold
- * back. Runs of consecutive numbers are kept, not one entry per event: a
- * merge adds one run.
+ * back. Runs are kept, not one entry per event: a merge adds one run, and
+ * what stays of a run after removals stays one run (with `numbers`).
  */
 export class Arrivals {
   /** The history's events at keys (`EventHistory.find`); without it (no compression) no run keeps keys. */
@@ -229,6 +245,11 @@ export class Arrivals {
       this.#gone.add(event);
     }
     if (this.#removedCount * 2 >= this.#total) this.#compact();
+  }
+
+  /** @internal Ids the runs' keys keep as strings (those that do not pack), dropped ones included until the table is made again. */
+  get idStrings(): number {
+    return this.#packed.strings;
   }
 
   /** Events the runs hold, removed ones included (what a compaction would go through). */
@@ -362,6 +383,10 @@ export class Arrivals {
     this.#removedCount = 0;
     // Ids kept as strings (those that do not pack) are packed again, so that they do not pile up.
     if (keyed === 0) this.#packed = new PackedIds();
+    else if (this.#packed.strings > 2 * keyed + 4096) {
+      const packed = (this.#packed = new PackedIds());
+      this.#runs = runs.map((run) => (run.events instanceof ArrivalKeys ? { ...run, events: run.events.repacked(packed) } : run));
+    }
   }
 
   /** The events `kept` (indices, ascending) of `run`, as one run. */
@@ -372,7 +397,7 @@ export class Arrivals {
     return {
       ...run,
       first,
-      events: events instanceof ArrivalKeys ? new ArrivalKeys(kept.map((i) => events.keyAt(i)), this.#packed) : EventSegment.of(kept.map((i) => events.at(i))),
+      events: events instanceof ArrivalKeys ? events.pick(kept) : EventSegment.of(kept.map((i) => events.at(i))),
       numbers: contiguous ? undefined : Int32Array.from(kept, (i) => arrivalAt(run, i) - first),
     };
   }
