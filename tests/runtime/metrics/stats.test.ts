@@ -89,12 +89,12 @@ test('stats - handler calls leave out handlers a filter, a topic or an unsubscri
   const bus = runtime.bus('external');
   const post = (type: string, payload: { n: number }, topic?: string) => bus.post(type, payload, { priority: 'immediate', ...(topic === undefined ? {} : { topic }) });
   bus.subscribe('job', () => {});
-  bus.subscribe('job', () => {}, { filter: (event) => event.payload.n % 2 === 0 });
+  bus.subscribe('job', () => {}, { filter: (event) => (event.payload as { n: number }).n % 2 === 0 });
   bus.subscribe('job', () => {}, { topics: ['blue'] });
   // Its own filter throws for n = 3: an error, not a call.
   bus.subscribe('job', () => {}, {
     filter: (event) => {
-      if (event.payload.n === 3) throw new Error('filter failed');
+      if ((event.payload as { n: number }).n === 3) throw new Error('filter failed');
       return true;
     },
   });
