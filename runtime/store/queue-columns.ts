@@ -50,6 +50,7 @@ export class QueueColumns {
     } else this.peaks = new Int32Array(capacity);
   }
 
+  /** Adds an entry at the end (`head`, `peak` unused with `keysOnly`; `stamp`, `id` used only with it). */
   append(head: EventKey | EncodedBatch | undefined, num: number, stamp: number, id: number, peak = 0): void {
     if (this.end === this.nums.length) this.#room();
     const at = this.end;
