@@ -128,10 +128,20 @@ export async function pipelineRuns(side: PipelineSide, gc: () => void): Promise<
 }
 
 /** Posts per CPU second of every side, each measured in `PROCESS_ROUNDS` processes of its own, the order rotating. */
-async function processRates(): Promise<{ rates: Map<PipelineSide, number>; spread: string }> {
+async function processRates(): Promise<{ rates: Map<PipelineSide, number>; times: Map<PipelineSide, number[]>; spread: string }> {
   const sides: PipelineSide[] = ['emit', 'emit + keep', ...SETUPS.map((setup) => setup.name)];
   const { times, spread } = await sidesInProcesses(new URL('./pipeline-process.ts', import.meta.url), sides, PROCESS_ROUNDS);
-  return { rates: new Map(sides.map((side) => [side, POSTS / (median(times.get(side)!) / 1000)] as const)), spread };
+  return { rates: new Map(sides.map((side) => [side, POSTS / (median(times.get(side)!) / 1000)] as const)), times, spread };
+}
+
+/**
+ * `subject` ÷ `peer` in each round (rates: the peer's CPU time over the
+ * subject's), as "median (least–most)": the two ran one after the other, so
+ * a change of the machine's load between rounds cancels out of each ratio.
+ */
+function pairedRatios(times: Map<PipelineSide, number[]>, subject: PipelineSide, peer: PipelineSide): string {
+  const ratios = times.get(peer)!.map((ms, round) => ms / times.get(subject)![round]!);
+  return `${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
 }
 
 /** publish → 10 handlers (immediate: delivered before post() returns), against node:events emit → 10 listeners. */
@@ -169,7 +179,7 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
     }
   }
   if (sink === 0) throw new Error('listener never ran');
-  const { rates: measured, spread } = await processRates();
+  const { rates: measured, times, spread } = await processRates();
   const peer = measured.get('emit')!;
   const medianLatency = (samples: ReadonlyArray<{ p50: number; p99: number }>) => ({
     p50: median(samples.map((s) => s.p50)),
@@ -209,6 +219,7 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
   }));
   const notes = [
     `post → 10 handlers rates: posts per CPU second, each side in a process of its own (${PROCESS_ROUNDS} each, order rotating), the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs, each on a new runtime, stopped and released after its run; only the runtime of a first run of ${PIN_POSTS} posts stays referenced (collected, it costs V8 a recompilation of the delivery path that a long-lived runtime never pays), so a measured run's heap holds no earlier run's history; CPU time per run: ${spread}`,
+    `per round (the sides of a round run one after the other): metrics on ÷ off ${pairedRatios(times, 'metrics', 'plain')}, middleware + metrics ÷ emit ${pairedRatios(times, 'middleware + metrics', 'emit')}, ÷ emit + keep ${pairedRatios(times, 'middleware + metrics', 'emit + keep')}`,
     'post(immediate) delivers before it returns: a post\'s latency is the time to the last handler; one timing pair per post adds ~50 ns to both sides',
     'middleware: one before and one after, as seed 001\'s logging middleware (counting instead of printing)',
     'every post stays in the history (and the outbox, for the station): keeping each event is most of the cost, so "emit + keep event" is the floor of a bus with a history',

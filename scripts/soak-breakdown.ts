@@ -7,8 +7,8 @@
  * file-backed memory, the journal's map) and the histories' own accounting
  * (`runtime.stats().memory`), and prints one line per process.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,20 +19,23 @@ const HEAP_DIR_ENV = 'BUSLINE_SOAK_HEAP_DIR';
 /**
  * Without the preload in place, runs this soak again with it in every
  * process and thread (`NODE_OPTIONS`, which child processors and worker
- * threads inherit) and exits with its status; with it, returns the
+ * threads inherit) and exits with its status, passing on the signals that
+ * stop it (so that the run is never left behind); with it, returns the
  * directory the threads write to.
  */
-export function heapDirOrRerun(): string {
+export async function heapDirOrRerun(): Promise<string> {
   const dir = process.env[HEAP_DIR_ENV];
   if (dir !== undefined) return dir;
   const created = mkdtempSync(join(tmpdir(), 'busline-soak-heap-'));
   const preload = fileURLToPath(new URL('./soak-heap.cjs', import.meta.url));
-  const result = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: { ...process.env, [HEAP_DIR_ENV]: created, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require=${preload}`.trim() },
+    env: { ...process.env, [HEAP_DIR_ENV]: created, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require=${JSON.stringify(preload)}`.trim() },
   });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  const status = await new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   rmSync(created, { recursive: true, force: true });
-  process.exit(result.status ?? 1);
+  process.exit(status);
 }
 
 /** What one isolate wrote (`soak-heap.cjs`). */
@@ -46,12 +49,24 @@ interface IsolateHeap {
   readonly arrayBuffers: number;
 }
 
+/** A thread's file not written for this long is an exited thread's: not counted. */
+const STALE_MS = 5_000;
+
 function isolates(dir: string, pid: number): IsolateHeap[] {
   const found: IsolateHeap[] = [];
-  for (const name of readdirSync(dir)) {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return found;
+  }
+  const now = Date.now();
+  for (const name of names) {
     if (!name.startsWith(`${pid}-`) || !name.endsWith('.json')) continue;
     try {
-      found.push(JSON.parse(readFileSync(join(dir, name), 'utf8')) as IsolateHeap);
+      const path = join(dir, name);
+      if (now - statSync(path).mtimeMs > STALE_MS) continue;
+      found.push(JSON.parse(readFileSync(path, 'utf8')) as IsolateHeap);
     } catch {
       // A thread that exited mid-write: its last file is gone or partial.
     }
@@ -65,7 +80,13 @@ function smaps(pid: number): { anon: number; file: number; journal: number } {
   let file = 0;
   let journal = 0;
   let path = '';
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    // A processor that exited or is restarting: nothing to read this time.
+  }
+  for (const line of text.split('\n')) {
     if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
       path = line.split(/\s+/).slice(5).join(' ');
     } else if (line.startsWith('Rss:')) {

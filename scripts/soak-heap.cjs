@@ -25,8 +25,12 @@ if (dir !== undefined) {
     const name = isMainThread ? 'main' : typeof workerData?.name === 'string' ? workerData.name : 'other';
     const record = { pid: process.pid, threadId, name, heap: v8.getHeapStatistics(), spaces, external, arrayBuffers };
     // Written aside and renamed: the soak never reads half a file.
-    writeFileSync(`${file}.tmp`, JSON.stringify(record));
-    renameSync(`${file}.tmp`, file);
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify(record));
+      renameSync(`${file}.tmp`, file);
+    } catch {
+      // The directory went (the soak ended) or the disk is full: a report is skipped, the thread goes on.
+    }
   };
   write();
   setInterval(write, 1000).unref();

@@ -31,7 +31,7 @@ const { values } = parseArgs({
     breakdown: { type: 'boolean', default: false },
   },
 });
-const heapDir = values.breakdown ? heapDirOrRerun() : undefined;
+const heapDir = values.breakdown ? await heapDirOrRerun() : undefined;
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
 const everyS = Number(values.every);

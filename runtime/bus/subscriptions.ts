@@ -257,7 +257,7 @@ export class Subscriptions {
     let watch = this.#watchNext === undefined && this.#watches.size === 0 ? undefined : this.#watchOf(event);
     if (also !== undefined) watch = watch === undefined ? also : bothWatches(watch, also);
     const metrics = this.metrics;
-    const started = metrics !== undefined && metrics.timing() ? performance.now() : 0;
+    const started = metrics === undefined ? 0 : metrics.started();
     let called = 0;
     // Restored after: a handler may deliver another event (an immediate post) inside this loop.
     const outerWatching = this.watching;

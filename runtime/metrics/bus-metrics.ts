@@ -8,6 +8,7 @@
  * gives each side one of these, and the delivery path checks for it once.
  */
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import type { Histogram } from 'hdr-histogram-js';
 import { InvalidOptionError } from '../../errors.js';
 import type { Side } from '../../types.js';
@@ -129,7 +130,6 @@ export class BusMetrics {
   readonly #errorsByType = new Map<string, number>();
   readonly #errorsBySubscription = new Map<string, number>();
   #errors = 0;
-  #calls = 0;
   readonly #handlerTime = histogram();
   readonly #syncTime = histogram();
   #syncs = 0;
@@ -167,22 +167,26 @@ export class BusMetrics {
   }
 
   /**
-   * Whether to time the next delivery: each of the first `TIMED_IN_FULL`,
+   * The start of the next delivery's timing (`performance.now()`), or 0
+   * when it is not timed: each of the first `TIMED_IN_FULL` deliveries is,
    * then one in `TIMING_SAMPLE`. Two clock reads and a histogram record are
    * most of what metrics cost per event; the counts stay exact.
    */
-  timing(): boolean {
+  started(): number {
     // A countdown, not a remainder: one decrement and one comparison for the deliveries not timed.
-    if (--this.#untilTimed !== 0) return false;
-    this.#untilTimed = ++this.#timed < TIMED_IN_FULL ? 1 : TIMING_SAMPLE;
-    return true;
+    return --this.#untilTimed !== 0 ? 0 : this.#startTimed();
   }
 
-  /** One event reached `calls` handlers, which took from `startedMs` (`performance.now()`, or 0 when not timed) until now. */
+  /** Apart from `started()`, which runs at every delivery: it stays small enough to inline. */
+  #startTimed(): number {
+    this.#untilTimed = ++this.#timed < TIMED_IN_FULL ? 1 : TIMING_SAMPLE;
+    return performance.now();
+  }
+
+  /** One event reached `calls` handlers, which took from `startedMs` (from `started()`: 0 when not timed) until now. */
   delivered(type: string, calls: number, startedMs: number): void {
     if (calls === 0) return;
     (type === this.#lastType ? this.#lastCounts : this.#countsOf(type)).delivered += calls;
-    this.#calls += calls;
     if (startedMs !== 0) this.#recordHandlerTime(startedMs);
   }
 
@@ -203,9 +207,7 @@ export class BusMetrics {
    */
   filteredOut(type: string): void {
     const counts = this.#countsOf(type);
-    if (counts.delivered === 0 || this.#calls === 0) return;
-    counts.delivered--;
-    this.#calls--;
+    if (counts.delivered > 0) counts.delivered--;
   }
 
   failed(type: string, subscription: string): void {
@@ -230,6 +232,9 @@ export class BusMetrics {
   }
 
   snapshot(depths: Depths): BusStats {
+    // Handler calls in all: the sum of those by type, not a counter of its own that every delivery would add to.
+    let calls = 0;
+    for (const counts of this.#byType.values()) calls += counts.delivered;
     return {
       thread: this.thread,
       side: this.side,
@@ -240,7 +245,7 @@ export class BusMetrics {
         total: this.#errors,
         byType: Object.fromEntries(this.#errorsByType),
         bySubscription: Object.fromEntries(this.#errorsBySubscription),
-        rate: this.#calls === 0 ? 0 : this.#errors / this.#calls,
+        rate: calls === 0 ? 0 : this.#errors / calls,
       },
       handlerTime: summary(this.#handlerTime, this.#handlerTimes),
       depths: { ...depths },

@@ -52,6 +52,22 @@ export class ArrivalKeys {
     return { timestamp: this.#stamps[i]!, id: this.#packed.unpack(this.#ids[i]!) };
   }
 
+  /** The keys at `indices` (ascending), copied as they are packed (they share this run's `PackedIds`). */
+  pick(indices: readonly number[]): ArrivalKeys {
+    const keys = new ArrivalKeys([], this.#packed);
+    keys.#stamps = Float64Array.from(indices, (i) => this.#stamps[i]!);
+    keys.#ids = Float64Array.from(indices, (i) => this.#ids[i]!);
+    keys.#length = indices.length;
+    return keys;
+  }
+
+  /** These keys with their ids packed again in `packed` (the old table let go). */
+  repacked(packed: PackedIds): ArrivalKeys {
+    const keys: EventKey[] = [];
+    for (let i = 0; i < this.#length; i++) keys.push(this.keyAt(i));
+    return new ArrivalKeys(keys, packed);
+  }
+
   /** Keys `from` to `to`, copied as they are packed (they share this run's `PackedIds`). */
   slice(from: number, to = this.length): ArrivalKeys {
     const keys = new ArrivalKeys([], this.#packed);

@@ -103,8 +103,8 @@ const STATION_READER = 0xffffffff;
 
 /**
  * The arrival numbers of one station's history, and the readers they hold
- * back. Runs of consecutive numbers are kept, not one entry per event: a
- * merge adds one run.
+ * back. Runs are kept, not one entry per event: a merge adds one run, and
+ * what stays of a run after removals stays one run (with `numbers`).
  */
 export class Arrivals {
   /** The history's events at keys (`EventHistory.find`); without it (no compression) no run keeps keys. */
@@ -203,6 +203,11 @@ export class Arrivals {
     }
     const count = this.#removedCount;
     if (count * 2 >= this.#total || (count * EARLY_REMOVED_SHARE >= this.#total && this.#idleFrameBytes * IDLE_FRAMES_SHARE >= this.#frameBytes)) this.#compact();
+  }
+
+  /** @internal Ids the runs' keys keep as strings (those that do not pack), dropped ones included until the table is made again. */
+  get idStrings(): number {
+    return this.#packed.strings;
   }
 
   /** Events the runs hold, removed ones included (what a compaction would go through). */
@@ -345,6 +350,10 @@ export class Arrivals {
     this.#recountFrames();
     // Ids kept as strings (those that do not pack) are packed again, so that they do not pile up.
     if (keyed === 0) this.#packed = new PackedIds();
+    else if (this.#packed.strings > 2 * keyed + 4096) {
+      const packed = (this.#packed = new PackedIds());
+      this.#runs = runs.map((run) => (run.events instanceof ArrivalKeys ? { ...run, events: run.events.repacked(packed) } : run));
+    }
   }
 
   /** The events `kept` (indices, ascending) of `run`, as one run. */
@@ -355,7 +364,7 @@ export class Arrivals {
     return {
       ...run,
       first,
-      events: events instanceof ArrivalKeys ? new ArrivalKeys(kept.map((i) => events.keyAt(i)), this.#packed) : EventSegment.of(kept.map((i) => events.at(i))),
+      events: events instanceof ArrivalKeys ? events.pick(kept) : EventSegment.of(kept.map((i) => events.at(i))),
       numbers: contiguous ? undefined : Int32Array.from(kept, (i) => arrivalAt(run, i) - first),
     };
   }

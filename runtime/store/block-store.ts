@@ -54,7 +54,9 @@ export class BlockStore {
 
   /** The end of the range the blocks cover (the newest event ever put in one, removed or not). */
   get lastKey(): EventKey | undefined {
-    return this.#blocks[this.#blocks.length - 1]?.last;
+    const blocks = this.#blocks;
+    // Never `blocks[-1]`: a negative index is a named property to V8, looked up along the prototypes (every post asks, by `within`).
+    return blocks.length === 0 ? undefined : blocks[blocks.length - 1]!.last;
   }
 
   /** True when `key` is at or before the end of the blocks' range: it belongs here, not after. */
@@ -65,8 +67,9 @@ export class BlockStore {
 
   /** The newest event held in blocks. */
   last(): BusEvent | undefined {
-    const block = this.#blocks[this.#blocks.length - 1];
-    if (block === undefined) return undefined;
+    const blocks = this.#blocks;
+    if (blocks.length === 0) return undefined;
+    const block = blocks[blocks.length - 1]!;
     const events = block.events();
     return events[events.length - 1];
   }

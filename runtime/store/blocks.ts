@@ -10,10 +10,11 @@
  * and time range say so), and the events it decodes are cached weakly: the
  * garbage collector takes them back when nothing else holds them.
  */
-import { encodeForwardFrame, scanFrame } from '../../schemas/codec/index.js';
+import { NOT_MEASURED, encodeMeasuredFrame, encodeForwardFrame, scanFrame } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
 import { typeMatches, typeMatchesAny } from '../type-patterns.js';
 import { EncodedEvent, UNREAD_ENDPOINT, plainEvents } from './encoded-events.js';
+import { EVENT_OVERHEAD_BYTES, META_ENTRY_OVERHEAD_BYTES } from './event-bytes.js';
 import { compareEvents, lowerBound, matchesQuery, originKey, type HistoryQuery } from './history-query.js';
 
 /** The order key of an event: what a block keeps of its first and last. */
@@ -26,7 +27,11 @@ export interface EventKey {
 export interface BlockFormat {
   /** Plain objects (a bus hands its events to application code) rather than `EncodedEvent`s (a station). */
   readonly plain: boolean;
-  /** The size a history counted each event at, kept per event so that it counts the same size when the event leaves. */
+  /**
+   * The size a history counted each event at, kept per event so that it counts the same size when the event leaves.
+   * Asked only of events still in frames: one from an object is sized by `eventBytes`' rule as it is encoded, which
+   * is what `sizeOf` gives for it (`retention.ts`).
+   */
   readonly sizeOf?: (event: BusEvent) => number;
 }
 
@@ -104,23 +109,43 @@ export class EventBlock {
    * are copied as bytes, never decoded.
    */
   static of(events: readonly BusEvent[], format: BlockFormat, compress: boolean): EventBlock {
-    const frame = encodeForwardFrame({ kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] }, { compress: compress && 'auto' });
+    const batch = { kind: 'batch', seq: 0, from: UNREAD_ENDPOINT, history: events, queue: [] } as const;
+    const options = { compress: compress && 'auto' } as const;
+    const sizeOf = format.sizeOf;
+    let sizes: Uint32Array | undefined;
+    let frame: Uint8Array;
+    if (sizeOf === undefined) frame = encodeForwardFrame(batch, options);
+    else {
+      sizes = new Uint32Array(events.length);
+      frame = encodeMeasuredFrame(batch, options, { eventBytes: EVENT_OVERHEAD_BYTES, metaEntryBytes: META_ENTRY_OVERHEAD_BYTES, into: sizes });
+      for (let i = 0; i < sizes.length; i++) if (sizes[i] === NOT_MEASURED) sizes[i] = sizeOf(events[i]!);
+    }
     const types = new Set<string>();
     const origins = new Set<string>();
     let sides = 0;
     const bits = Math.max(64, events.length * FILTER_BITS_PER_EVENT);
     const filter = new Uint8Array(Math.ceil(bits / 8));
-    for (const event of events) {
-      types.add(event.type);
-      origins.add(originKey(event.origin));
+    const filterBits = filter.length * 8;
+    // Neighbours mostly share their type and origin: each is added once per run of them.
+    let type: string | undefined;
+    let processor = -1;
+    let thread = -1;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (event.type !== type) types.add((type = event.type));
+      const origin = event.origin;
+      if (origin.processor !== processor || origin.thread !== thread) {
+        origins.add(originKey(origin));
+        processor = origin.processor;
+        thread = origin.thread;
+      }
       sides |= event.side === 'external' ? 2 : 1;
       const [h1, h2] = idHashes(event.id);
       for (let k = 0; k < 3; k++) {
-        const bit = (h1 + k * h2) % (filter.length * 8);
+        const bit = (h1 + k * h2) % filterBits;
         filter[bit >>> 3]! |= 1 << (bit & 7);
       }
     }
-    const sizeOf = format.sizeOf;
     const first = events[0]!;
     const last = events[events.length - 1]!;
     return new EventBlock({
@@ -129,7 +154,7 @@ export class EventBlock {
       count: events.length,
       live: events.length,
       removed: undefined,
-      sizes: sizeOf === undefined ? undefined : Uint32Array.from(events, (event) => sizeOf(event)),
+      sizes,
       first: { timestamp: first.timestamp, id: first.id },
       last: { timestamp: last.timestamp, id: last.id },
       types: [...types],

@@ -168,6 +168,31 @@ export class EventSegment {
     return event instanceof EncodedEvent && event.batch === this.#sources[(ref / INDEX_SPAN) | 0] && event.index === ref % INDEX_SPAN;
   }
 
+  /**
+   * The position of `event` itself (the object, or its place in the same frame) among the `limit` events from
+   * `from` on, or -1: integers compared, no stamp or id read. Its frame's slot is looked up once.
+   */
+  findItself(event: BusEvent, from: number, limit: number): number {
+    const end = Math.min(this.length, from + limit);
+    const refs = this.#refs;
+    if (refs === undefined) {
+      const objects = this.#objects!;
+      for (let i = from; i < end; i++) if (objects[i] === event) return i;
+      return -1;
+    }
+    const data = refs.data;
+    if (!(event instanceof EncodedEvent)) {
+      const objects = this.#objects;
+      if (objects !== undefined) for (let i = from; i < end && i < objects.length; i++) if (data[i] === OBJECT_REF && objects[i] === event) return i;
+      return -1;
+    }
+    const slot = this.#sources.lastIndexOf(event.batch);
+    if (slot < 0 || event.index >= INDEX_SPAN) return -1;
+    const ref = slot * INDEX_SPAN + event.index;
+    for (let i = from; i < end; i++) if (data[i] === ref) return i;
+    return -1;
+  }
+
   timestampAt(i: number): number {
     const ref = this.#refs === undefined ? OBJECT_REF : this.#refs.data[i]!;
     return ref === OBJECT_REF ? this.#objects![i]!.timestamp : eventTimestampAt(this.#sources[(ref / INDEX_SPAN) | 0]!, ref % INDEX_SPAN);
@@ -236,10 +261,14 @@ export class EventSegment {
     return this.#ids?.byteLength ?? 0;
   }
 
-  /** Event `i` against `key` in the order; ids are read only on a tie of stamps. */
+  /**
+   * Event `i` against `key` in the order; ids are read only on a tie of stamps, and not when `key` is event `i`
+   * itself (the object, or its place in the same frame: a removal's keys mostly are), whose id a frame would decode.
+   */
   compareAt(i: number, key: EventKey): number {
     const stamp = this.timestampAt(i);
     if (stamp !== key.timestamp) return stamp - key.timestamp;
+    if (this.isAt(i, key as BusEvent)) return 0;
     const id = this.idAt(i);
     return id < key.id ? -1 : id > key.id ? 1 : 0;
   }

@@ -22,12 +22,12 @@ import { EncodedEvent } from './encoded-events.js';
 import { movedKey, type FrameMoves } from './frame-moves.js';
 import { compareEvents } from './history-query.js';
 import { PackedIds } from './packed-ids.js';
+import { QueueColumns, type EventKey, type Piece } from './queue-columns.js';
 import { framedBytes, sizeClass } from './size-classes.js';
 
 export { SIZE_STEP, framedBytes, sizeClass } from './size-classes.js';
 
-/** What finds an event in a history: its stamp and id. */
-export type EventKey = Pick<BusEvent, 'timestamp' | 'id'>;
+export type { EventKey } from './queue-columns.js';
 
 /** Entries dropped from the front are sliced off once this many have gone. */
 const COMPACT_HEAD = 4096;
@@ -38,15 +38,6 @@ const MAX_RUN = RUN_SPAN - 1;
 /** Frame indices a run can start at: 2^20 × 2^11 stays within an int32. */
 const MAX_START = 1 << 20;
 
-/** An entry taken out of the columns while a take moves what it keeps (a run cut where events were taken). */
-interface Piece {
-  head: EventKey | EncodedBatch | undefined;
-  num: number;
-  stamp: number;
-  id: number;
-  peak: number;
-}
-
 /**
  * @example
  * const queue = new EvictionQueue()
@@ -56,18 +47,9 @@ interface Piece {
 export class EvictionQueue {
   /** Queue stamps and ids, never events or their frames (see the module's note). */
   readonly #keysOnly: boolean;
-  /** Per entry: its event, or its run's frame (unused with `keysOnly`). */
-  #heads: Array<EventKey | EncodedBatch | undefined> = [];
-  /** Per entry: a size, or a run (`RUN_SPAN`). With `keysOnly`, always a size. */
-  #nums = new Int32Array(16);
-  /** Per entry, with `keysOnly`: the stamp, and the id packed (`PackedIds`). */
-  #stamps: Float64Array | undefined;
-  #ids: Float64Array | undefined;
-  /** Per entry, without `keysOnly`: a run's largest size, or more (a run cut keeps its peak), so a take passes over a run none of whose events it takes without reading their sizes. */
-  #peaks: Int32Array | undefined;
+  /** The entries (`queue-columns.ts`). */
+  #c: QueueColumns;
   readonly #packed = new PackedIds();
-  #head = 0;
-  #end = 0;
   /** Events held (a run counts its events), stale ones included. */
   #events = 0;
   #sorted = true;
@@ -86,10 +68,7 @@ export class EvictionQueue {
   /** @param options.keysOnly keep stamps and ids alone: the history may let go of the events and of their frames. */
   constructor(options: { keysOnly?: boolean } = {}) {
     this.#keysOnly = options.keysOnly ?? false;
-    if (this.#keysOnly) {
-      this.#stamps = new Float64Array(16);
-      this.#ids = new Float64Array(16);
-    } else this.#peaks = new Int32Array(16);
+    this.#c = new QueueColumns(this.#keysOnly);
   }
 
   /** Events held, stale ones included. */
@@ -99,7 +78,7 @@ export class EvictionQueue {
 
   /** Entries in the columns: a run of a frame's events is one (for tests). */
   get entries(): number {
-    return this.#end - this.#head;
+    return this.#c.end - this.#c.head;
   }
 
   /** Queues `event` at `size` bytes. */
@@ -110,7 +89,7 @@ export class EvictionQueue {
       this.#lastStamp = event.timestamp;
       this.#last = undefined;
       this.#lastId = id;
-      this.#append(undefined, size, event.timestamp, this.#packed.pack(id));
+      this.#c.append(undefined, size, event.timestamp, this.#packed.pack(id));
     } else {
       if (this.#sorted && this.#events > 0 && this.#outOfOrder(event.timestamp, event)) this.#sorted = false;
       this.#lastStamp = event.timestamp;
@@ -139,106 +118,56 @@ export class EvictionQueue {
   /** An event of a frame joins the run it continues, or starts one; another is an entry of its own. */
   #pushPlace(event: EventKey, size: number): void {
     if (event instanceof EncodedEvent && event.constructor === EncodedEvent && event.index < MAX_START && framedBytes(event.batch, event.index) === size) {
-      const last = this.#end - 1;
-      if (last >= this.#head && this.#heads[last] === event.batch) {
-        const num = this.#nums[last]!;
+      const last = this.#c.end - 1;
+      if (last >= this.#c.head && this.#c.heads[last] === event.batch) {
+        const num = this.#c.nums[last]!;
         if (num < 0) {
           const run = ~num;
           const count = run % RUN_SPAN;
           if ((run - count) / RUN_SPAN + count === event.index && count < MAX_RUN) {
-            this.#nums[last] = num - 1;
-            if (size > this.#peaks![last]!) this.#peaks![last] = size;
+            this.#c.nums[last] = num - 1;
+            if (size > this.#c.peaks![last]!) this.#c.peaks![last] = size;
             return;
           }
         }
       }
-      this.#append(event.batch, ~(event.index * RUN_SPAN + 1), 0, 0, size);
+      this.#c.append(event.batch, ~(event.index * RUN_SPAN + 1), 0, 0, size);
       return;
     }
-    this.#append(event, size, 0, 0, 0);
-  }
-
-  #append(head: EventKey | EncodedBatch | undefined, num: number, stamp: number, id: number, peak = 0): void {
-    if (this.#end === this.#nums.length) this.#grow(Math.max(16, 2 * (this.#end - this.#head)));
-    const at = this.#end;
-    if (!this.#keysOnly) {
-      this.#heads[at] = head;
-      this.#peaks![at] = peak;
-    }
-    this.#nums[at] = num;
-    if (this.#keysOnly) {
-      this.#stamps![at] = stamp;
-      this.#ids![at] = id;
-    }
-    this.#end = at + 1;
-  }
-
-  /** Room for `capacity` entries (what is held moves to the front). */
-  #grow(capacity: number): void {
-    const head = this.#head;
-    const end = this.#end;
-    const nums = new Int32Array(capacity);
-    nums.set(this.#nums.subarray(head, end));
-    this.#nums = nums;
-    if (this.#keysOnly) {
-      const stamps = new Float64Array(capacity);
-      stamps.set(this.#stamps!.subarray(head, end));
-      this.#stamps = stamps;
-      const ids = new Float64Array(capacity);
-      ids.set(this.#ids!.subarray(head, end));
-      this.#ids = ids;
-    } else {
-      const peaks = new Int32Array(capacity);
-      peaks.set(this.#peaks!.subarray(head, end));
-      this.#peaks = peaks;
-      if (head > 0) this.#heads = this.#heads.slice(head, end);
-    }
-    this.#head = 0;
-    this.#end = end - head;
+    this.#c.append(event, size, 0, 0, 0);
   }
 
   /** Events in entry `i`: a run's count, or 1. */
   #countOf(i: number): number {
-    const num = this.#nums[i]!;
+    const num = this.#c.nums[i]!;
     return this.#keysOnly || num >= 0 ? 1 : ~num % RUN_SPAN;
   }
 
   /** The size of event `k` of entry `i`. */
   #sizeAt(i: number, k: number): number {
-    const num = this.#nums[i]!;
+    const num = this.#c.nums[i]!;
     if (this.#keysOnly || num >= 0) return num;
     const run = ~num;
-    return framedBytes(this.#heads[i] as EncodedBatch, (run - (run % RUN_SPAN)) / RUN_SPAN + k);
+    return framedBytes(this.#c.heads[i] as EncodedBatch, (run - (run % RUN_SPAN)) / RUN_SPAN + k);
   }
 
   /** The key of event `k` of entry `i`: the one queued, its event made again from its frame, or its stamp and id. */
   #keyAt(i: number, k: number): EventKey {
-    if (this.#keysOnly) return { timestamp: this.#stamps![i]!, id: this.#packed.unpack(this.#ids![i]!) };
-    const num = this.#nums[i]!;
-    if (num >= 0) return this.#heads[i] as EventKey;
+    if (this.#keysOnly) return { timestamp: this.#c.stamps![i]!, id: this.#packed.unpack(this.#c.ids![i]!) };
+    const num = this.#c.nums[i]!;
+    if (num >= 0) return this.#c.heads[i] as EventKey;
     const run = ~num;
-    return new EncodedEvent(this.#heads[i] as EncodedBatch, (run - (run % RUN_SPAN)) / RUN_SPAN + k);
+    return new EncodedEvent(this.#c.heads[i] as EncodedBatch, (run - (run % RUN_SPAN)) / RUN_SPAN + k);
   }
 
   /** Entry `i`, or the events `[from, from + count)` of its run, as a piece to write back. */
   #piece(i: number, from: number, count: number): Piece {
-    const num = this.#nums[i]!;
-    if (this.#keysOnly) return { head: undefined, num, stamp: this.#stamps![i]!, id: this.#ids![i]!, peak: 0 };
-    if (num >= 0) return { head: this.#heads[i], num, stamp: 0, id: 0, peak: 0 };
+    const num = this.#c.nums[i]!;
+    if (this.#keysOnly) return { head: undefined, num, stamp: this.#c.stamps![i]!, id: this.#c.ids![i]!, peak: 0 };
+    if (num >= 0) return { head: this.#c.heads[i], num, stamp: 0, id: 0, peak: 0 };
     const run = ~num;
     const start = (run - (run % RUN_SPAN)) / RUN_SPAN;
-    return { head: this.#heads[i], num: ~((start + from) * RUN_SPAN + count), stamp: 0, id: 0, peak: this.#peaks![i]! };
-  }
-
-  #write(at: number, piece: Piece): void {
-    if (this.#keysOnly) {
-      this.#stamps![at] = piece.stamp;
-      this.#ids![at] = piece.id;
-    } else {
-      this.#heads[at] = piece.head;
-      this.#peaks![at] = piece.peak;
-    }
-    this.#nums[at] = piece.num;
+    return { head: this.#c.heads[i], num: ~((start + from) * RUN_SPAN + count), stamp: 0, id: 0, peak: this.#c.peaks![i]! };
   }
 
   /**
@@ -253,10 +182,10 @@ export class EvictionQueue {
    */
   take(bytes: number): { keys: EventKey[]; sizes: number[] } {
     if (!this.#sorted) this.#sort();
-    const head = this.#head;
-    const end = this.#end;
-    const nums = this.#nums;
-    const heads = this.#heads;
+    const head = this.#c.head;
+    const end = this.#c.end;
+    const nums = this.#c.nums;
+    const heads = this.#c.heads;
     const largest = this.#largest();
     // Bytes held in each class, from the largest (class 0) down.
     const perClass = this.#bytesPerClass(largest);
@@ -283,9 +212,9 @@ export class EvictionQueue {
     // whole entries, and the parts of runs between taken events. A run cut in more parts than the slots
     // looked at frees spills them (`spill`), and the columns are made again.
     const keysOnly = this.#keysOnly;
-    const stamps = this.#stamps;
-    const ids = this.#ids;
-    const peaks = this.#peaks;
+    const stamps = this.#c.stamps;
+    const ids = this.#c.ids;
+    const peaks = this.#c.peaks;
     let kept = head;
     let spill: Piece[] | undefined;
     let i = head;
@@ -364,7 +293,7 @@ export class EvictionQueue {
         nums[k + gap] = nums[k]!;
       }
       if (!keysOnly) heads.fill(undefined, head, head + gap);
-      this.#head = head + gap;
+      this.#c.head = head + gap;
     } else {
       this.#rebuild([...this.#pieces(head, kept), ...spill, ...this.#pieces(i, end)]);
     }
@@ -393,7 +322,7 @@ export class EvictionQueue {
   #run(i: number, num: number): { batch: EncodedBatch; start: number; count: number } {
     const run = ~num;
     const count = run % RUN_SPAN;
-    return { batch: this.#heads[i] as EncodedBatch, start: (run - count) / RUN_SPAN, count };
+    return { batch: this.#c.heads[i] as EncodedBatch, start: (run - count) / RUN_SPAN, count };
   }
 
   /** Entries `[from, to)` as pieces. */
@@ -405,16 +334,9 @@ export class EvictionQueue {
 
   /** The columns made again of `pieces`, in order. */
   #rebuild(pieces: readonly Piece[]): void {
-    const capacity = Math.max(16, pieces.length);
-    this.#heads = [];
-    this.#nums = new Int32Array(capacity);
-    if (this.#keysOnly) {
-      this.#stamps = new Float64Array(capacity);
-      this.#ids = new Float64Array(capacity);
-    } else this.#peaks = new Int32Array(capacity);
-    this.#head = 0;
-    this.#end = pieces.length;
-    for (let p = 0; p < pieces.length; p++) this.#write(p, pieces[p]!);
+    const columns = (this.#c = new QueueColumns(this.#keysOnly, Math.max(16, pieces.length)));
+    columns.end = pieces.length;
+    for (let p = 0; p < pieces.length; p++) columns.write(p, pieces[p]!);
   }
 
   /**
@@ -432,9 +354,9 @@ export class EvictionQueue {
       if (compareEvents(event, newest) > 0) newest = event;
     });
     if (this.#last !== undefined) this.#last = places.get(this.#last.id) ?? this.#last;
-    const [nums, heads, peaks, end] = [this.#nums, this.#heads, this.#peaks, this.#end];
+    const [nums, heads, peaks, end] = [this.#c.nums, this.#c.heads, this.#c.peaks, this.#c.end];
     // What stays is written again from `kept` on, runs joined up; nothing is added, so it never passes `i`.
-    let i = sent.length === 0 ? end : this.#sorted ? this.#lowerBound(oldest) : this.#head;
+    let i = sent.length === 0 ? end : this.#sorted ? this.#lowerBound(oldest) : this.#c.head;
     let kept = i;
     for (; i < end && places.size > 0; i++) {
       const num = nums[i]!;
@@ -452,7 +374,7 @@ export class EvictionQueue {
         nums[kept++] = size;
         continue;
       }
-      const run = kept > this.#head && heads[kept - 1] === place.batch && nums[kept - 1]! < 0 ? ~nums[kept - 1]! : -1;
+      const run = kept > this.#c.head && heads[kept - 1] === place.batch && nums[kept - 1]! < 0 ? ~nums[kept - 1]! : -1;
       if (run >= 0 && (run - (run % RUN_SPAN)) / RUN_SPAN + (run % RUN_SPAN) === place.index && run % RUN_SPAN < MAX_RUN) {
         nums[kept - 1] = ~(run + 1);
         peaks![kept - 1] = Math.max(peaks![kept - 1]!, size);
@@ -465,27 +387,27 @@ export class EvictionQueue {
       if (peaks !== undefined) peaks[kept] = peaks[i]!;
       nums[kept++] = nums[i]!;
     }
-    heads.length = this.#end = kept;
-    if (nums.length > 4 * (kept - this.#head) + 64) this.#grow(Math.max(16, 2 * (kept - this.#head)));
+    heads.length = this.#c.end = kept;
+    if (nums.length > 4 * (kept - this.#c.head) + 64) this.#c.grow(Math.max(16, 2 * (kept - this.#c.head)));
   }
 
   /** The entry before the first whose first event is not before `key` (a run there may reach past it); sorted. */
   #lowerBound(key: EventKey): number {
-    let low = this.#head;
-    let high = this.#end;
+    let low = this.#c.head;
+    let high = this.#c.end;
     while (low < high) {
       const mid = (low + high) >>> 1;
       if (compareEvents(this.#keyAt(mid, 0), key) < 0) low = mid + 1;
       else high = mid;
     }
-    return Math.max(this.#head, low - 1);
+    return Math.max(this.#c.head, low - 1);
   }
 
   /** Keeps only the events for which `held` holds (the others' events left the history another way). */
   prune(held: (key: EventKey) => boolean): void {
     const keys: EventKey[] = [];
     const sizes: number[] = [];
-    for (let i = this.#head; i < this.#end; i++) {
+    for (let i = this.#c.head; i < this.#c.end; i++) {
       for (let k = 0, count = this.#countOf(i); k < count; k++) {
         const key = this.#keyAt(i, k);
         if (!held(key)) continue;
@@ -516,14 +438,14 @@ export class EvictionQueue {
   relocate(moves: FrameMoves): void {
     if (this.#keysOnly || moves.size === 0) return;
     let touched = false;
-    for (let i = this.#head; i < this.#end && !touched; i++) {
-      const head = this.#heads[i];
-      touched = this.#nums[i]! < 0 ? moves.has(head as EncodedBatch) : head instanceof EncodedEvent && moves.has(head.batch);
+    for (let i = this.#c.head; i < this.#c.end && !touched; i++) {
+      const head = this.#c.heads[i];
+      touched = this.#c.nums[i]! < 0 ? moves.has(head as EncodedBatch) : head instanceof EncodedEvent && moves.has(head.batch);
     }
     if (touched) {
       const keys: EventKey[] = [];
       const sizes: number[] = [];
-      for (let i = this.#head; i < this.#end; i++) {
+      for (let i = this.#c.head; i < this.#c.end; i++) {
         for (let k = 0, count = this.#countOf(i); k < count; k++) {
           const key = this.#keyAt(i, k);
           const moved = movedKey(moves, key);
@@ -539,16 +461,9 @@ export class EvictionQueue {
 
   /** Forgets every entry. */
   clear(): void {
-    this.#heads = [];
-    this.#nums = new Int32Array(16);
-    if (this.#keysOnly) {
-      this.#stamps = new Float64Array(16);
-      this.#ids = new Float64Array(16);
-    } else this.#peaks = new Int32Array(16);
+    this.#c = new QueueColumns(this.#keysOnly);
     this.#packed.clearStrings();
     this.#bySize = new Map();
-    this.#head = 0;
-    this.#end = 0;
     this.#events = 0;
     this.#sorted = true;
     this.#last = undefined;
@@ -556,21 +471,21 @@ export class EvictionQueue {
   }
 
   #compactHead(): void {
-    const length = this.#end - this.#head;
+    const length = this.#c.end - this.#c.head;
     // Id strings of taken entries stay in the table until the queue is made again.
     if (this.#packed.strings > 2 * this.#events + COMPACT_HEAD) {
       this.prune(() => true);
       return;
     }
-    if (this.#head < COMPACT_HEAD || this.#head < length) return;
-    this.#grow(Math.max(16, length + (length >> 1)));
+    if (this.#c.head < COMPACT_HEAD || this.#c.head < length) return;
+    this.#c.grow(Math.max(16, length + (length >> 1)));
   }
 
   /** Puts the events in `(timestamp, id)` order, sizes along. */
   #sort(): void {
     const keys: EventKey[] = [];
     const sizes: number[] = [];
-    for (let i = this.#head; i < this.#end; i++) {
+    for (let i = this.#c.head; i < this.#c.end; i++) {
       for (let k = 0, count = this.#countOf(i); k < count; k++) {
         keys.push(this.#keyAt(i, k));
         sizes.push(this.#sizeAt(i, k));

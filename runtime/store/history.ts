@@ -385,22 +385,25 @@ export class EventHistory {
   /**
    * Removes these events (any order; those not held are skipped), each found
    * by bisection, and from the indices too, compacting each segment touched
-   * once (`segment-removal.ts`). Returns the removed ones.
+   * once (`segment-removal.ts`). Returns the removed ones. `sizes[k]`: the size `events[k]` was counted
+   * at, if known (an eviction's budget kept them): the observer is told it, and measures nothing again.
    */
-  remove(events: readonly BusEvent[]): BusEvent[] {
+  remove(events: readonly BusEvent[], sizes?: readonly number[]): BusEvent[] {
     const blocks = this.#blocks;
     if (blocks !== undefined && blocks.size > 0 && events.some((event) => blocks.within(event))) {
       const fromBlocks = blocks.remove(events.filter((event) => blocks.within(event)));
       if (fromBlocks.length > 0) this.#scheduleStep(true);
-      return fromBlocks.concat(this.#removeRecent(events.filter((event) => !blocks.within(event))));
+      const recent = sizes === undefined ? undefined : sizes.filter((_, k) => !blocks.within(events[k]!));
+      return fromBlocks.concat(this.#removeRecent(events.filter((event) => !blocks.within(event)), recent));
     }
-    return this.#removeRecent(events);
+    return this.#removeRecent(events, sizes);
   }
 
-  #removeRecent(events: readonly BusEvent[]): BusEvent[] {
-    const removed = removeEvents(this.#segments, events);
+  #removeRecent(events: readonly BusEvent[], sizes: readonly number[] | undefined): BusEvent[] {
+    const taken = sizes === undefined ? undefined : [];
+    const removed = removeEvents(this.#segments, events, taken);
     this.#size -= removed.length;
-    if (this.#observer !== undefined) for (const event of removed) this.#observer.removed(event);
+    for (let k = 0; this.#observer !== undefined && k < removed.length; k++) this.#observer.removed(removed[k]!, taken && sizes![taken[k]!]);
     return removed;
   }
 

@@ -123,6 +123,9 @@ export class MemoryBudget {
   /** Events held by importance (the queues may also hold entries of events gone another way). */
   readonly #held = { low: 0, normal: 0 };
   readonly #remove: (keys: readonly EventKey[], sizes: readonly number[]) => BusEvent[];
+  /** While an eviction runs: the types of the events it removed (`removed`), and the last one added. */
+  #evictedTypes: Set<string> | undefined;
+  #lastEvictedType: string | undefined;
 
   /**
    * @param options.remove removes these events (found by stamp and id) from the history, at these sizes; returns what it removed.
@@ -149,7 +152,7 @@ export class MemoryBudget {
     this.#queuing = false;
     this.#listChunk = Math.min(LIST_CHUNK_BYTES, Math.ceil(this.budget / 16));
     // Keys stand for the events they name: the history finds events by stamp and id.
-    this.#remove = options.remove ?? ((keys) => history.remove(keys as readonly BusEvent[]));
+    this.#remove = options.remove ?? ((keys, sizes) => history.remove(keys as readonly BusEvent[], sizes));
   }
 
   get bytes(): number {
@@ -200,7 +203,10 @@ export class MemoryBudget {
 
   /** An event of `size` bytes left the history. */
   removed(event: BusEvent, size: number): void {
-    const tally = this.#tally(event.type);
+    const type = event.type;
+    const tally = this.#tally(type);
+    // An eviction reports the types it evicted: read here once (a frame's event decodes its type at each read).
+    if (this.#evictedTypes !== undefined && type !== this.#lastEvictedType) this.#evictedTypes.add((this.#lastEvictedType = type));
     tally.count--;
     tally.bytes -= size;
     this.#bytes -= size;
@@ -209,7 +215,7 @@ export class MemoryBudget {
       this.#held[tally.importance]--;
     }
     this.#moved += size;
-    if (tally.count === 0) this.#types.delete(event.type);
+    if (tally.count === 0) this.#types.delete(type);
   }
 
   #tally(type: string): TypeTally {
@@ -368,14 +374,20 @@ export class MemoryBudget {
     const target = Math.floor(this.budget * EVICT_TO);
     const before = this.#bytes;
     let removed: BusEvent[] = [];
-    for (const importance of ['low', 'normal'] as const) {
-      const queue = this.#queues[importance];
-      // Again while entries of events gone another way freed nothing.
-      while (this.#bytes > target && queue.length > 0 && this.#held[importance] > 0) {
-        const { keys, sizes } = queue.take(this.#bytes - target);
-        const gone = this.#remove(keys, sizes);
-        if (gone.length > 0) removed = removed.length === 0 ? gone : removed.concat(gone);
+    const types = (this.#evictedTypes = new Set());
+    this.#lastEvictedType = undefined;
+    try {
+      for (const importance of ['low', 'normal'] as const) {
+        const queue = this.#queues[importance];
+        // Again while entries of events gone another way freed nothing.
+        while (this.#bytes > target && queue.length > 0 && this.#held[importance] > 0) {
+          const { keys, sizes } = queue.take(this.#bytes - target);
+          const gone = this.#remove(keys, sizes);
+          if (gone.length > 0) removed = removed.length === 0 ? gone : removed.concat(gone);
+        }
       }
+    } finally {
+      this.#evictedTypes = undefined;
     }
     if (removed.length === 0) return removed;
     this.#evicted += removed.length;
@@ -386,7 +398,7 @@ export class MemoryBudget {
         history: this.name,
         count: removed.length,
         freed: before - this.#bytes,
-        types: [...new Set(removed.map((event) => event.type))],
+        types: [...types],
         bytes: this.#bytes,
         budget: this.budget,
       },

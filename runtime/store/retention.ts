@@ -68,12 +68,6 @@ export class Retention implements HistoryObserver {
   readonly #budget: MemoryBudget | undefined;
   /** The default: a budget, and neither a policy nor a `refuseNew` limit (`admitPost` only measures and admits). */
   readonly #budgetOnly: boolean;
-  /**
-   * The keys and sizes of an eviction under way (the budget kept the sizes). The history removes them in
-   * this order, skipping those gone: a cursor finds each one's size, and a map only if one comes out of order.
-   */
-  #evicting: { readonly keys: readonly EventKey[]; readonly sizes: readonly number[]; at: number; byId?: Map<string, number> } | undefined =
-    undefined;
   /** A bus's: repacks the frames a sync left its events in once most of their events are gone (`adopt`, `frame-compactor.ts`). */
   readonly #frames: FrameCompactor | undefined;
   /** Places in frames held besides the history and its budget (a bus's outbox): they move when `#frames` repacks. */
@@ -153,33 +147,13 @@ export class Retention implements HistoryObserver {
 
   /**
    * An event's size as counted here: a frame's event knows it; a post's
-   * `admitPost` measured is handed on by the bus; an evicted one's kept by the budget; others
-   * (an event a policy removes, a read's) are measured (`jsonBytes`: no
+   * `admitPost` measured is handed on by the bus; an evicted one's, kept by the budget, the history hands
+   * to `removed`; others (an event a policy removes, a read's) are measured (`jsonBytes`: no
    * string is built, and cheaper than keeping a size per event in a map).
+   * An event in a frame is counted at its bytes there, also a bus's since a sync (`adopt` counted it again).
    */
   #sizeOf(event: BusEvent): number {
-    // An event in a frame is counted at its bytes there, also a bus's since a sync (`adopt` counted it again).
-    if (this.#evicting !== undefined && !(event instanceof EncodedEvent)) {
-      const size = this.#evictedSize(event.id);
-      if (size !== undefined) return size;
-    }
     return eventBytes(event);
-  }
-
-  /** The size the budget kept for the evicted event with this id, if it is one. */
-  #evictedSize(id: string): number | undefined {
-    const evicting = this.#evicting!;
-    if (evicting.byId !== undefined) return evicting.byId.get(id);
-    const { keys, sizes } = evicting;
-    // In order: the next keys (those before it are gone already).
-    for (let i = evicting.at; i < keys.length; i++) {
-      if (keys[i]!.id !== id) continue;
-      evicting.at = i + 1;
-      return sizes[i];
-    }
-    evicting.byId = new Map();
-    for (let i = 0; i < keys.length; i++) evicting.byId.set(keys[i]!.id, sizes[i]!);
-    return evicting.byId.get(id);
   }
 
   /** A bus's: repacks its sparse frames now (`FrameCompactor.compact`); returns how many events moved. */
@@ -236,13 +210,8 @@ export class Retention implements HistoryObserver {
 
   /** Removes what the budget chose to evict (keys: stamp and id), counting them at the sizes it kept. */
   #evict(keys: readonly EventKey[], sizes: readonly number[]): BusEvent[] {
-    this.#evicting = { keys, sizes, at: 0 };
-    try {
-      // The history finds events by stamp and id: a key stands for its event.
-      return this.history.remove(keys as readonly BusEvent[]);
-    } finally {
-      this.#evicting = undefined;
-    }
+    // The history finds events by stamp and id: a key stands for its event.
+    return this.history.remove(keys as readonly BusEvent[], sizes);
   }
 
   /** True when the history holds at least half its budget: memory is worth CPU (a bus frames its unsent events). No budget: false. */

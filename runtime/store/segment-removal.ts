@@ -24,24 +24,33 @@ export function segmentFor(segments: readonly EventSegment[], event: Pick<BusEve
 /**
  * Removes these events (any order; those not held are skipped, a repeat
  * counts once) from `segments`, dropping a segment left empty (in place: the
- * array stays the history's). Each is found by bisection; each touched
- * segment is then compacted once. Returns the removed ones in the order
+ * array stays the history's). Each is found as itself a little past the last
+ * one found (a round of eviction's come sorted, a few places apart, and are
+ * the events held or their places in frames: a pass over integers, no stamp
+ * or id read), else by bisection; each touched segment is then compacted once.
+ * Returns the removed ones in the order
  * given: the held event where the caller's was only equal to it (an event
  * kept as its place in a frame has no object of its own: the caller's
- * stands for it when it is that place).
+ * stands for it when it is that place). `taken`, if given, gets the index in
+ * `events` of each one removed, in the same order.
  */
-export function removeEvents(segments: EventSegment[], events: readonly BusEvent[]): BusEvent[] {
+export function removeEvents(segments: EventSegment[], events: readonly BusEvent[], taken?: number[]): BusEvent[] {
   const removed: BusEvent[] = [];
   if (segments.length === 0) return removed;
   const bySegment: Array<number[] | undefined> = [];
-  const hitSegments: number[] = [];
-  const hitPositions: number[] = [];
+  // Per segment: its positions came in ascending order (a sorted round's do), so need no sort and hold no repeat.
+  let unordered: boolean[] | undefined;
+  // Per event removed, its segment and position as one exact number (positions stay below 2^31, segments below 2^21).
+  const hits: number[] = [];
   // The last event found: the next one, when after it in the same segment, is searched from there.
   let lastAt = -1;
   let lastPosition = 0;
-  for (const event of events) {
+  // The last was found as itself: the next is looked for so first.
+  let itself = true;
+  for (let k = 0; k < events.length; k++) {
+    const event = events[k]!;
     let at = lastAt;
-    let position = lastAt < 0 ? -1 : nearAfter(segments[lastAt]!, lastPosition, event);
+    let position = lastAt < 0 || !itself ? -1 : segments[lastAt]!.findItself(event, lastPosition + 1, NEAR);
     if (position >= 0) {
       // Found as itself a few places on: no comparison of stamps and ids.
     } else if (
@@ -49,7 +58,6 @@ export function removeEvents(segments: EventSegment[], events: readonly BusEvent
       segments[lastAt]!.compareAt(lastPosition, event) < 0 &&
       (lastAt === segments.length - 1 || segments[lastAt + 1]!.compareAt(0, event) > 0)
     ) {
-      at = lastAt;
       position = segments[at]!.indexFrom(event, lastPosition + 1);
     } else {
       at = segmentFor(segments, event);
@@ -57,24 +65,30 @@ export function removeEvents(segments: EventSegment[], events: readonly BusEvent
     }
     if (position < 0) continue;
     const segment = segments[at]!;
+    itself = segment.isAt(position, event);
     lastAt = at;
     lastPosition = position;
-    removed.push(segment.isAt(position, event) ? event : segment.at(position));
-    hitSegments.push(at);
-    hitPositions.push(position);
-    (bySegment[at] ??= []).push(position);
+    removed.push(itself ? event : segment.at(position));
+    taken?.push(k);
+    hits.push(at * 2 ** 31 + position);
+    const list = bySegment[at];
+    if (list === undefined) bySegment[at] = [position];
+    else {
+      if (list[list.length - 1]! >= position) (unordered ??= [])[at] = true;
+      list.push(position);
+    }
   }
   let repeats = false;
   let emptied = false;
   bySegment.forEach((list, at) => {
-    const positions = Int32Array.from(list!).sort();
-    let distinct = positions.length;
-    for (let i = 1; i < positions.length; i++) if (positions[i] === positions[i - 1]) distinct--;
     const segment = segments[at]!;
-    if (distinct < positions.length) {
-      repeats = true;
-      segment.removePositions(positions.filter((position, i) => i === 0 || position !== positions[i - 1]));
-    } else segment.removePositions(positions);
+    if (unordered?.[at] !== true) segment.removePositions(list!);
+    else {
+      const positions = Int32Array.from(list!).sort();
+      const distinct = positions.filter((position, i) => i === 0 || position !== positions[i - 1]);
+      repeats ||= distinct.length < positions.length;
+      segment.removePositions(distinct);
+    }
     if (segment.length === 0) emptied = true;
   });
   if (emptied) {
@@ -82,29 +96,23 @@ export function removeEvents(segments: EventSegment[], events: readonly BusEvent
     for (const segment of segments) if (segment.length > 0) segments[write++] = segment;
     segments.length = write;
   }
-  return repeats ? firstOfEach(removed, hitSegments, hitPositions) : removed;
+  return repeats ? firstOfEach(removed, hits, taken) : removed;
 }
 
-/** `removed` without the repeats of an event (the same segment and position). */
-function firstOfEach(removed: readonly BusEvent[], segments: readonly number[], positions: readonly number[]): BusEvent[] {
+/** `removed` without the repeats of an event (the same `hits`: segment and position); `taken` (its indices in the input), likewise. */
+function firstOfEach(removed: readonly BusEvent[], hits: readonly number[], taken: number[] | undefined): BusEvent[] {
   const seen = new Set<number>();
   const once: BusEvent[] = [];
+  let kept = 0;
   for (let i = 0; i < removed.length; i++) {
-    // Positions stay below 2^31 and segments below 2^21: the pair is one exact number.
-    const key = segments[i]! * 2 ** 31 + positions[i]!;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    if (seen.has(hits[i]!)) continue;
+    seen.add(hits[i]!);
     once.push(removed[i]!);
+    if (taken !== undefined) taken[kept++] = taken[i]!;
   }
+  if (taken !== undefined) taken.length = kept;
   return once;
 }
 
-/** How far past the last event found a round looks for the next one as itself (the same object, or the same place in a frame). */
-const NEAR = 8;
-
-/** The position of `event` itself among the `NEAR` events after `from`, or -1. */
-function nearAfter(segment: EventSegment, from: number, event: BusEvent): number {
-  const end = Math.min(segment.length, from + 1 + NEAR);
-  for (let i = from + 1; i < end; i++) if (segment.isAt(i, event)) return i;
-  return -1;
-}
+/** How far past the last event found a removal looks for the next one as itself (the same object, or the same place in a frame). */
+const NEAR = 128;

@@ -10,7 +10,7 @@ import { MAX_LABEL_LENGTH, MAX_META_ENTRIES, eventIdProblem, eventTypeProblem, i
 import type { BusEvent } from '../../types.js';
 import * as wire from '../generated/busline_generated.js';
 import type { BodyReader } from './body-reader.js';
-import type { BodyWriter } from './body-writer.js';
+import { NOT_MEASURED, type BodyWriter } from './body-writer.js';
 import { eventIdAt, isEncodedEventRef, openEventAt, type EncodedEventRef, type ForwardBatch } from './encoded-batch.js';
 import { locatePayload, metaVector, openMetaEntry } from './event-reader.js';
 import { jsonProblem, writeJson } from './json-writer.js';
@@ -85,9 +85,12 @@ export function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, 
   const queueVector = w.offsetVector(queueLength);
   w.link(table + 20, queueVector);
   const maxBytes = limits.maxFrameBytes;
+  const sizes = w.measure?.into;
   for (let i = 0; i < historyLength; i++) {
     const entry = history[i];
-    const table = isEncodedEventRef(entry) ? copyEvent(w, entry, limits) : writeEvent(w, entry as BusEvent, limits);
+    const copied = isEncodedEventRef(entry);
+    const table = copied ? copyEvent(w, entry, limits) : writeEvent(w, entry as BusEvent, limits);
+    if (sizes !== undefined) sizes[i] = copied ? NOT_MEASURED : w.measured;
     w.link(historyVector + 4 + 4 * i, table);
     // Refused as soon as it is too large, not once all of it is written: a sender cuts such a batch and tries again.
     if (w.pos > maxBytes) throw batchTooLarge(w.pos, maxBytes);
@@ -138,20 +141,36 @@ function writeEvent(w: BodyWriter, event: BusEvent, limits: FrameLimits): number
   const bytesPayload = payload instanceof Uint8Array;
   const shape = (topic === undefined ? 0 : SHAPE_TOPIC) | (meta === undefined ? 0 : SHAPE_META) | (bytesPayload ? SHAPE_BYTES : 0);
   const table = writeEventTable(w, shape, timestamp, processor, thread, generation, side, priority);
-  w.link(table + 4, writeEventString(w, id, id, 'id', limits.maxStringBytes));
-  shareEventString(w, table + 16, id, type, 'type', limits.maxStringBytes);
+  const idAt = writeEventString(w, id, id, 'id', limits.maxStringBytes);
+  w.link(table + 4, idAt);
+  const typeIndex = shareEventString(w, table + 16, id, type, 'type', limits.maxStringBytes);
+  let topicIndex = -1;
   if (topic !== undefined) {
-    shareEventString(w, table + 40, id, topic, 'topic', limits.maxStringBytes);
+    topicIndex = shareEventString(w, table + 40, id, topic, 'topic', limits.maxStringBytes);
     checkLabelLength(id, topic as string, 'topic');
   }
+  let payloadAt: number;
   if (bytesPayload) {
     if (payload.length > limits.maxPayloadBytes) {
       throw eventError(id, `its payload is ${payload.length} bytes, more than limits.maxPayloadBytes (${limits.maxPayloadBytes})`);
     }
-    w.link(table + 20, w.byteVector(payload));
+    payloadAt = w.byteVector(payload);
   } else {
-    w.link(table + 20, writeJsonPayload(w, id, payload, limits));
+    payloadAt = writeJsonPayload(w, id, payload, limits);
   }
+  w.link(table + 20, payloadAt);
+  const measure = w.measure;
+  if (measure !== undefined) {
+    // The lengths just written, and the shared strings' once per body: nothing is walked again.
+    const view = w.view;
+    w.measured =
+      measure.eventBytes +
+      view.getUint32(idAt, true) +
+      w.sharedBytes[typeIndex]! +
+      (topicIndex < 0 ? 0 : w.sharedBytes[topicIndex]!) +
+      view.getUint32(payloadAt, true);
+  }
+  // writeMeta adds its entries' sizes while measuring.
   if (meta !== undefined) w.link(table + eventMetaField(shape), writeMeta(w, id, meta, limits));
   return table;
 }
@@ -272,10 +291,12 @@ function writeMeta(w: BodyWriter, id: string, meta: unknown, limits: FrameLimits
       throw eventError(id, `its meta[${JSON.stringify(key)}] is ${describe(value)}; meta values must be strings`);
     }
     const entry = w.metaEntry(vector, i);
-    shareEventString(w, entry + 4, id, key, 'meta key', limits.maxStringBytes);
+    const keyIndex = shareEventString(w, entry + 4, id, key, 'meta key', limits.maxStringBytes);
     checkLabelLength(id, key, 'meta key');
-    w.link(entry + 8, writeEventString(w, id, value, `meta[${JSON.stringify(key)}]`, limits.maxStringBytes));
+    const valueAt = writeEventString(w, id, value, `meta[${JSON.stringify(key)}]`, limits.maxStringBytes);
+    w.link(entry + 8, valueAt);
     checkLabelLength(id, value, `meta[${JSON.stringify(key.slice(0, 80))}]`);
+    if (w.measure !== undefined) w.measured += w.measure.metaEntryBytes + w.sharedBytes[keyIndex]! + w.view.getUint32(valueAt, true);
   }
   return vector;
 }
@@ -301,7 +322,8 @@ function writeEventString(w: BodyWriter, id: string, value: unknown, field: stri
  * and meta keys repeat across a batch, so each distinct one is checked and
  * written once, and the decoder builds one JS string for it (see
  * `BodyReader.shared`). Values and ids are unique, and payloads are parsed
- * per event, so they are never shared.
+ * per event, so they are never shared. Returns the string's index in
+ * `sharedTexts` (and, while measuring, in `sharedBytes`).
  */
 function shareEventString(
   w: BodyWriter,
@@ -310,18 +332,21 @@ function shareEventString(
   value: unknown,
   what: string,
   maxBytes: number,
-): void {
+): number {
   if (typeof value !== 'string') throw eventError(id, `its ${what} is ${describe(value)}; it must be a string`);
   let index = w.sharedIndex.get(value);
   if (index === undefined) {
-    if (value.length > maxBytes / 3 && utf8Length(value) > maxBytes) {
+    const measured = w.measure === undefined ? -1 : utf8Length(value);
+    if (value.length > maxBytes / 3 && (measured < 0 ? utf8Length(value) : measured) > maxBytes) {
       throw eventError(id, `its ${what} is more than limits.maxStringBytes (${maxBytes}) bytes of UTF-8`);
     }
     if (!isWellFormed(value)) throw eventError(id, `its ${what} holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
     index = w.sharedTexts.push(value) - 1;
     w.sharedIndex.set(value, index);
+    if (measured >= 0) w.sharedBytes.push(measured);
   }
   w.sharedRefs.push(field, index);
+  return index;
 }
 
 /** Writes a JSON payload as a string; returns its position, or says why the payload cannot be written. */

@@ -23,6 +23,26 @@ import { EVENT_SHAPES, META_TABLE_BYTES, META_VTABLE } from './layout.js';
 import { MAX_LIMIT } from './limits.js';
 import { SHORT_ASCII_CHARS, isWellFormed } from './utf8.js';
 
+/**
+ * How `encodeMeasuredFrame` sizes each history event it writes from an
+ * object, as it writes it: `eventBytes`, plus the UTF-8 bytes of its id,
+ * type and topic, plus per meta entry `metaEntryBytes` and the UTF-8 bytes of
+ * its key and value, plus its payload as written (the JSON text's bytes, or a
+ * `Uint8Array`'s length). The rule of `runtime/store/event-bytes.ts`, whose
+ * constants the caller passes, measured without walking the event again.
+ */
+export interface EventSizeRule {
+  /** Bytes counted per event besides its strings and payload. */
+  readonly eventBytes: number;
+  /** Bytes counted per meta entry besides its key and value. */
+  readonly metaEntryBytes: number;
+  /** Filled: entry `i` is history event `i`'s size, or `NOT_MEASURED` for an `EncodedEventRef` (copied, not written). */
+  readonly into: Uint32Array;
+}
+
+/** The size `encodeMeasuredFrame` reports for an event it copied as bytes: the caller knows what it counts such an event at. */
+export const NOT_MEASURED = 0xffff_ffff;
+
 /** `BodyWriter.byteVector` copies up to this many bytes by hand. */
 const SHORT_COPY_BYTES = 64;
 
@@ -46,6 +66,12 @@ export class BodyWriter {
   readonly sharedTexts: string[] = [];
   /** Pairs (position of an offset field, index of the shared string it points at), linked at the end. */
   readonly sharedRefs: number[] = [];
+  /** While a body is measured (`encodeMeasuredFrame`): how, else undefined. */
+  measure: EventSizeRule | undefined = undefined;
+  /** While measuring: the UTF-8 bytes of each shared string, by its index in `sharedTexts`. */
+  readonly sharedBytes: number[] = [];
+  /** While measuring: the size of the event being written, so far. */
+  measured = 0;
   /** The arrays and objects around the JSON value being written: the cycle check. */
   readonly ancestors: object[] = [];
 
@@ -64,6 +90,7 @@ export class BodyWriter {
       this.sharedIndex.clear();
       this.sharedTexts.length = 0;
       this.sharedRefs.length = 0;
+      this.sharedBytes.length = 0;
     }
     this.ancestors.length = 0;
   }

@@ -3,11 +3,11 @@
  * builder and the batch writer kept between calls.
  */
 import * as flatbuffers from 'flatbuffers';
-import { InvalidEventError, isBusError } from '../../errors.js';
+import { InvalidEventError, InvalidOptionError, isBusError } from '../../errors.js';
 import type { EventBatch, WireMessage } from '../../runtime/wire/protocol.js';
 import * as wire from '../generated/busline_generated.js';
 import { writeBatchBody } from './batch-writer.js';
-import { BodyWriter } from './body-writer.js';
+import { BodyWriter, type EventSizeRule } from './body-writer.js';
 import { messageTypeOf, writeMessage } from './control-messages.js';
 import type { ForwardBatch } from './encoded-batch.js';
 import { compressOption, finishFrame, type EncodeOptions } from './frame.js';
@@ -91,21 +91,45 @@ export function encodeFrame(message: WireMessage, options?: EncodeOptions): Uint
 export function encodeForwardFrame(batch: ForwardBatch, options?: EncodeOptions): Uint8Array {
   const compress = compressOption(options);
   const limits = resolveFrameLimits(options?.limits);
+  return encodeBatch(checkedForwardBatch(batch), compress, limits);
+}
+
+/**
+ * `encodeForwardFrame`, that also sizes each history event it writes from an
+ * object by `sizes`' rule as it writes it, into `sizes.into` (`NOT_MEASURED`
+ * for a ref, which is copied): a history that compresses its events into
+ * blocks keeps each one's size without walking its payload again.
+ *
+ * @example
+ * const into = new Uint32Array(events.length)
+ * const frame = encodeMeasuredFrame({ kind: 'batch', seq: 0, from, history: events, queue: [] }, { compress: 'auto' }, { eventBytes: 64, metaEntryBytes: 8, into })
+ */
+export function encodeMeasuredFrame(batch: ForwardBatch, options: EncodeOptions | undefined, sizes: EventSizeRule): Uint8Array {
+  if (!(sizes.into instanceof Uint32Array) || sizes.into.length < (batch?.history?.length ?? 0)) {
+    throw new InvalidOptionError('sizes.into', 'expected a Uint32Array with room for every history event.');
+  }
+  return encodeBatch(checkedForwardBatch(batch), compressOption(options), resolveFrameLimits(options?.limits), sizes);
+}
+
+/** `batch`, checked to be a forward batch. */
+function checkedForwardBatch(batch: ForwardBatch): ForwardBatch {
   if (typeof batch !== 'object' || batch === null || batch.kind !== 'batch') {
     throw new InvalidEventError(`Cannot encode ${describe(batch)} as a forward batch: expected { kind: 'batch', ... }.`);
   }
-  return encodeBatch(batch, compress, limits);
+  return batch;
 }
 
-/** Writes a batch with the spare `BodyWriter`; its history may hold `EncodedEventRef`s. */
-function encodeBatch(batch: EventBatch | ForwardBatch, compress: boolean | 'auto', limits: FrameLimits): Uint8Array {
+/** Writes a batch with the spare `BodyWriter`; its history may hold `EncodedEventRef`s. `sizes`: measure it so. */
+function encodeBatch(batch: EventBatch | ForwardBatch, compress: boolean | 'auto', limits: FrameLimits, sizes?: EventSizeRule): Uint8Array {
   const writer = spareWriter ?? new BodyWriter(64 * 1024);
   spareWriter = null;
+  writer.measure = sizes;
   try {
     return finishFrame(writeBatchBody(writer, batch, limits), batch, compress, limits);
   } catch (error) {
     throw asEncodingError(error, batch);
   } finally {
+    writer.measure = undefined;
     if (writer.bytes.length <= KEEP_BUILDER_BYTES) spareWriter = writer;
   }
 }

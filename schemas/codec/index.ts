@@ -44,7 +44,8 @@ export {
   type FrameHeader,
 } from './frame.js';
 export { DEFAULT_FRAME_LIMITS, resolveFrameLimits, type FrameLimits } from './limits.js';
-export { encodeForwardFrame, encodeFrame } from './encode.js';
+export { encodeForwardFrame, encodeFrame, encodeMeasuredFrame } from './encode.js';
+export { NOT_MEASURED, type EventSizeRule } from './body-writer.js';
 export { jsonBytes } from './json-writer.js';
 export { utf8Length } from './utf8.js';
 export { decodeFrame, scanAndDecodeFrame, scanFrame, type ScannedAndDecoded } from './decode.js';

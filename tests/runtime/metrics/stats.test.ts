@@ -84,6 +84,62 @@ test('stats - past the first TIMED_IN_FULL deliveries one in TIMING_SAMPLE is ti
   assert.ok(Math.abs(handlerTime.p90 - 1_000) < 10, String(handlerTime.p90));
 });
 
+test('stats - handler calls leave out handlers a filter, a topic or an unsubscribe skipped, count those added mid-run, and are what the error rate divides', async () => {
+  runtime = createRuntime({ metrics: true, onError: () => {} });
+  const bus = runtime.bus('external');
+  const post = (type: string, payload: { n: number }, topic?: string) => bus.post(type, payload, { priority: 'immediate', ...(topic === undefined ? {} : { topic }) });
+  bus.subscribe('job', () => {});
+  bus.subscribe('job', () => {}, { filter: (event) => (event.payload as { n: number }).n % 2 === 0 });
+  bus.subscribe('job', () => {}, { topics: ['blue'] });
+  // Its own filter throws for n = 3: an error, not a call.
+  bus.subscribe('job', () => {}, {
+    filter: (event) => {
+      if ((event.payload as { n: number }).n === 3) throw new Error('filter failed');
+      return true;
+    },
+  });
+  for (let n = 0; n < 4; n++) post('job', { n }, n === 1 ? 'blue' : undefined);
+  // job 0: 3 calls (all but the topic's); 1: 3 (all but the even filter's); 2: 3; 3: 1 (the filter threw).
+  let stats = bus.stats()!;
+  assert.equal(stats.delivered, { job: 10 });
+  assert.is(stats.errors.total, 1);
+  assert.is(stats.errors.rate, 1 / 10);
+
+  // Unsubscribed by an earlier handler of the same delivery: skipped, not counted.
+  const later = { unsubscribe: () => {} };
+  bus.subscribe('cut', () => later.unsubscribe());
+  later.unsubscribe = bus.subscribe('cut', () => {}).unsubscribe;
+  post('cut', { n: 0 });
+  post('cut', { n: 1 });
+  // Added mid-run, from a handler: counted from the next event on.
+  let added = false;
+  bus.subscribe('grow', () => {
+    if (!added) bus.subscribe('grow', () => {});
+    added = true;
+  });
+  post('grow', { n: 0 });
+  post('grow', { n: 1 });
+  // Failures: a throw and a rejection, each a call and an error.
+  bus.subscribe('fail', () => {
+    throw new Error('thrown');
+  });
+  bus.subscribe('fail', async () => {
+    throw new Error('rejected');
+  });
+  post('fail', { n: 0 });
+  await Promise.resolve();
+  await Promise.resolve();
+  stats = bus.stats()!;
+  assert.equal(stats.posted, { job: 4, cut: 2, grow: 2, fail: 1 });
+  assert.equal(stats.delivered, { job: 10, cut: 2, grow: 3, fail: 2 });
+  assert.equal(stats.errors.byType, { job: 1, fail: 2 });
+  assert.is(stats.errors.total, 3);
+  assert.is(stats.errors.rate, 3 / 17);
+  const all = (await runtime.stats())!;
+  assert.is(all.delivered, 17);
+  assert.is(all.errors, 3);
+});
+
 test('stats - counts stay exact by type when types interleave, and a type only dropped is not counted as posted', () => {
   runtime = createRuntime({ metrics: true, middleware: [{ before: (draft) => (draft.type === 'spam' ? { drop: 'spam' } : undefined) }] });
   const bus = runtime.bus('external');

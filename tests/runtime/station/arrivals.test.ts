@@ -332,4 +332,24 @@ test('remove - property: reads, limited reads, backlogs and deliveredFirst throu
   );
 });
 
+test('compressed - ids that do not pack (a bridge\'s) do not pile up in the keys\' table through rebuilds', () => {
+  const { history, arrivals } = compressing(50, 100);
+  const held: BusEvent[] = [];
+  let n = 0;
+  for (let round = 1; round <= 200; round++) {
+    // Ticks and logs, ids that end in a letter: kept as strings by the keys' table.
+    const batch = Array.from({ length: 100 }, (_, i) => ({ ...logEvent(++n, 1000 + n, i % 2 === 0 ? 'tick' : 'log'), id: `ext-${n.toString(36)}-x` }));
+    arrivals.add(history.merge(framed(batch, round)), 'bus:0.1', '0.1');
+    while (history.compact(1000));
+    held.push(...batch);
+    // The ticks leave once delivered; the oldest logs past 2000 leave to the budget.
+    const logs = held.filter((event) => event.type === 'log');
+    const gone = new Set([...held.filter((event) => event.type === 'tick'), ...logs.slice(0, Math.max(0, logs.length - 2000))]);
+    arrivals.remove(history.remove([...gone]));
+    held.splice(0, held.length, ...held.filter((event) => !gone.has(event)));
+  }
+  assert.is(history.size, 2000);
+  assert.ok(arrivals.idStrings <= 2 * history.size + 4096, `${arrivals.idStrings} ids kept as strings for ${history.size} events`);
+});
+
 test.run();

@@ -96,6 +96,29 @@ test('EventBlock.of - many events compress together; reads give back exactly the
   assert.is(block.live, 500, 'a block never changes: removal makes a new one');
 });
 
+test('EventBlock.of - keeps each event at the size its history counts (sizeOf): objects sized as encoded, frames\' events asked', () => {
+  const unicode: BusEvent[] = [
+    { ...eventOf(1), id: 'ü.1', topic: 'tópic ✓', meta: { 'clé': 'valeur 😀', k: '' }, timestamp: 30 },
+    { ...eventOf(2), id: '0.0.2', payload: { 'naïve': ['😀', 'é', 1.5e21] }, timestamp: 31 },
+    { ...eventOf(3), id: '0.0.3', meta: {}, timestamp: 32 },
+  ];
+  const events = [...Array.from({ length: 60 }, (_, i) => eventOf(i)).sort((a, b) => a.timestamp - b.timestamp || (a.id < b.id ? -1 : 1)), ...unicode];
+  let asked = 0;
+  const sizeOf = (event: BusEvent) => (asked++, eventBytes(event));
+  const fromObjects = EventBlock.of(events, { plain: true, sizeOf }, true);
+  assert.equal(events.map((_, i) => fromObjects.sizeAt(i)), events.map(eventBytes));
+  assert.is(asked, 0, 'measured as encoded: sizeOf is not asked for an object');
+  // A station's events (still in frames), and a block's (merged again) are asked: their size is their frame's, or the one they were counted at.
+  const inFrames = encoded(events);
+  const fromFrames = EventBlock.of(inFrames, { plain: false, sizeOf }, true);
+  assert.equal(inFrames.map((_, i) => fromFrames.sizeAt(i)), inFrames.map(eventBytes));
+  assert.is(asked, inFrames.length);
+  const counted = fromObjects.storedEvents();
+  const merged = EventBlock.of([...counted.slice(0, 10), ...events.slice(10)], { plain: true, sizeOf }, true);
+  assert.equal(events.map((_, i) => merged.sizeAt(i)), events.map(eventBytes));
+  assert.is(EventBlock.of(events, { plain: true }, true).sizeAt(0), undefined, 'no sizeOf: no sizes kept');
+});
+
 test('EventBlock.of - a block that compression would not shrink is kept as it is: no larger, and read as it was', () => {
   const events = Array.from({ length: 200 }, (_, i) => ({ ...eventOf(i), id: `0.0.${i}`, timestamp: i, payload: new Uint8Array(randomBytes(512)) }));
   const block = EventBlock.of(encoded(events), { plain: false }, true);

@@ -172,6 +172,36 @@ test('take - runs of a frame, objects and keys-only entries, pushed in and out o
   );
 });
 
+test('push, take - rounds that take most of what was pushed since (a `low` queue): the columns are used again, the rule holds (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.boolean(),
+      fc.array(fc.record({ pushed: fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 40 }), bytes: fc.integer({ min: 0, max: 6000 }) }), { minLength: 1, maxLength: 30 }),
+      (keysOnly, rounds) => {
+        const queue = new EvictionQueue({ keysOnly });
+        let held: Array<{ key: EventKey; size: number }> = [];
+        let i = 0;
+        for (const { pushed, bytes } of rounds) {
+          for (const size of pushed) {
+            const pushedEntry = entry(i, i, size);
+            i++;
+            queue.push(pushedEntry.key, size);
+            held.push(pushedEntry);
+          }
+          const expected = reference(held, bytes);
+          const { keys, sizes } = queue.take(bytes);
+          assert.equal(keys.map((key) => key.id), expected.map((key) => key.id));
+          assert.equal(sizes, keys.map((key) => held.find((e) => e.key.id === key.id)!.size));
+          held = held.filter((e) => !keys.some((key) => key.id === e.key.id));
+          assert.is(queue.length, held.length);
+          assert.is(queue.entries, held.length);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
 test('push - the events of a frame in a row are one entry: 100 000 events of 400 frames are 400 entries', () => {
   const events: EncodedEvent[] = [];
   for (let f = 0; f < 400; f++) events.push(...frame(f * 250, Array.from({ length: 250 }, (_, i) => 'x'.repeat(i % 50)), (i) => `0.0.${i}`));

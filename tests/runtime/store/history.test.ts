@@ -395,4 +395,82 @@ test(`remove - a round of many events, in any order and with repeats, compacts e
 });
 }
 
+/** Another key for `held`, as a removal may be given one: itself, a new `EncodedEvent` of its place, a bare stamp and id, or a copy. */
+function keyOf(held: BusEvent, kind: number): BusEvent {
+  if (kind === 0) return held;
+  if (kind === 1 && held instanceof EncodedEvent) return new EncodedEvent(held.batch, held.index);
+  if (kind === 2) return { timestamp: held.timestamp, id: held.id } as BusEvent;
+  return { ...plainEvents([held])[0]! };
+}
+
+for (const segmentSize of [4, 64, undefined]) {
+test(`remove - a sorted round of keys (as a budget's: held events, their places, stamps and ids; some not held) equals removal one by one, and queries equal a scan, segments of ${segmentSize ?? 'default'} (property)`, () => {
+  fc.assert(
+    fc.property(
+      // Events 0..n-1 (stamps tie in fours), framed in frames of `frameSize` or plain; the keys of each round: which, how far apart, what kind.
+      fc.integer({ min: 0, max: 700 }),
+      fc.integer({ min: 1, max: 300 }),
+      fc.array(fc.record({ from: fc.nat(700), step: fc.integer({ min: 1, max: 300 }), count: fc.nat(80), kinds: fc.array(fc.nat(3), { minLength: 1, maxLength: 4 }), sorted: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+      arbQuery,
+      (n, frameSize, rounds, query) => {
+        const all = Array.from({ length: n }, (_, i) => event(`0.0.${i}`, i >> 2, TYPES[i % TYPES.length], i % 2 === 0 ? 'internal' : 'external', i % 3));
+        const bulk = new EventHistory({ segmentSize });
+        const single = new EventHistory({ segmentSize });
+        for (let i = 0; i < n; i += frameSize) {
+          const part = all.slice(i, i + frameSize);
+          const batch = (i / frameSize) % 3 === 2 ? part : framed(part);
+          bulk.merge(batch);
+          single.merge(batch);
+        }
+        bulk.query(query);
+        single.query(query);
+        for (const { from, step, count, kinds, sorted } of rounds) {
+          // Keys of held events (and of events removed already: not held), sorted as a budget's, or not.
+          const keys: BusEvent[] = [];
+          for (let k = 0, i = from; k < count && n > 0; k++, i += step) {
+            const held = bulk.get(all[i % n]!.id);
+            keys.push(held === undefined ? all[i % n]! : keyOf(held, kinds[k % kinds.length]!));
+          }
+          if (sorted) keys.sort(compareEvents);
+          const before = bulk.view();
+          const snapshot = bulk.snapshot();
+          const sizes = keys.map((_, k) => k * 10);
+          const removed = bulk.remove(keys, sizes);
+          const one: BusEvent[] = [];
+          for (const key of keys) one.push(...single.remove([key]));
+          assert.equal(ids(removed), ids(one));
+          assert.equal(plainEvents(removed), plainEvents(one));
+          assert.equal(ids(before.events()), ids(snapshot), 'a reader before the round sees none of it');
+          assert.equal(plainEvents(bulk.snapshot()), plainEvents(single.snapshot()));
+          assert.is(bulk.size, single.size);
+          assert.equal(bulk.query(query), bulk.scan(query));
+          assert.equal(plainEvents(bulk.query(query)), plainEvents(single.query(query)));
+          for (const key of keys) assert.not.ok(bulk.has(key.id));
+        }
+        for (const e of bulk.snapshot()) assert.equal(plainEvents([bulk.get(e.id)!]), plainEvents([e]));
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+}
+
+test('remove - sizes given with the events reach the observer with the events removed (an eviction\'s, kept by its budget), none measured again', () => {
+  const told: Array<[string, number | undefined]> = [];
+  const history = new EventHistory({ observer: { added: () => undefined, removed: (e, bytes) => void told.push([e.id, bytes]) } });
+  const all = Array.from({ length: 40 }, (_, i) => event(`e${String(i).padStart(2, '0')}`, i));
+  history.merge(framed(all.slice(0, 20)));
+  history.merge(all.slice(20));
+  // Every fifth, sorted, one not held (e05 twice: counted once), as stamps and ids, places and objects.
+  history.remove([all[7]!]);
+  const keys = [0, 5, 5, 7, 10, 15, 25, 30, 35].map((i) => (i % 2 === 0 ? ({ timestamp: i, id: all[i]!.id } as BusEvent) : history.get(all[i]!.id) ?? all[i]!));
+  told.length = 0;
+  const removed = history.remove(keys, keys.map((_, k) => 100 + k));
+  assert.equal(ids(removed), ['e00', 'e05', 'e10', 'e15', 'e25', 'e30', 'e35']);
+  assert.equal(told, [['e00', 100], ['e05', 101], ['e10', 104], ['e15', 105], ['e25', 106], ['e30', 107], ['e35', 108]]);
+  told.length = 0;
+  history.remove([history.get('e01')!]);
+  assert.equal(told, [['e01', undefined]], 'without sizes the observer measures');
+});
+
 test.run();
