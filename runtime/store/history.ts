@@ -386,7 +386,7 @@ export class EventHistory {
    * Removes these events (any order; those not held are skipped), each found
    * by bisection, and from the indices too, compacting each segment touched
    * once (`segment-removal.ts`). Returns the removed ones. `sizes[k]`: the size `events[k]` was counted
-   * at, if known (an eviction's budget kept them): the observer is told it, and measures nothing again.
+   * at, if known (an eviction's budget kept them): the observer is told it (unless `removeEvents` found a framed one by stamp and id).
    */
   remove(events: readonly BusEvent[], sizes?: readonly number[]): BusEvent[] {
     const blocks = this.#blocks;
@@ -403,7 +403,7 @@ export class EventHistory {
     const taken = sizes === undefined ? undefined : [];
     const removed = removeEvents(this.#segments, events, taken);
     this.#size -= removed.length;
-    for (let k = 0; this.#observer !== undefined && k < removed.length; k++) this.#observer.removed(removed[k]!, taken && sizes![taken[k]!]);
+    for (let k = 0; this.#observer !== undefined && k < removed.length; k++) this.#observer.removed(removed[k]!, taken && taken[k]! >= 0 ? sizes![taken[k]!] : undefined);
     return removed;
   }
 

@@ -7,6 +7,7 @@
  * or nothing.
  */
 import type { BusEvent } from '../../types.js';
+import { EncodedEvent } from './encoded-events.js';
 import type { EventSegment } from './event-segment.js';
 
 /** The segment where `event` belongs: the last one whose first event is not after it (0 if none). */
@@ -32,7 +33,10 @@ export function segmentFor(segments: readonly EventSegment[], event: Pick<BusEve
  * given: the held event where the caller's was only equal to it (an event
  * kept as its place in a frame has no object of its own: the caller's
  * stands for it when it is that place). `taken`, if given, gets the index in
- * `events` of each one removed, in the same order.
+ * `events` of each one removed, in the same order, whose size (an eviction's,
+ * as queued) stands for it; -1 for an event in a frame found by stamp and id
+ * only: the key may be a stale entry of it at another place (sent again,
+ * repacked), queued at another size (its place's span is read instead).
  */
 export function removeEvents(segments: EventSegment[], events: readonly BusEvent[], taken?: number[]): BusEvent[] {
   const removed: BusEvent[] = [];
@@ -68,8 +72,9 @@ export function removeEvents(segments: EventSegment[], events: readonly BusEvent
     itself = segment.isAt(position, event);
     lastAt = at;
     lastPosition = position;
-    removed.push(itself ? event : segment.at(position));
-    taken?.push(k);
+    const held = itself ? event : segment.at(position);
+    removed.push(held);
+    taken?.push(itself || !(held instanceof EncodedEvent) ? k : -1);
     hits.push(at * 2 ** 31 + position);
     const list = bySegment[at];
     if (list === undefined) bySegment[at] = [position];

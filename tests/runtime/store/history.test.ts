@@ -467,7 +467,8 @@ test('remove - sizes given with the events reach the observer with the events re
   told.length = 0;
   const removed = history.remove(keys, keys.map((_, k) => 100 + k));
   assert.equal(ids(removed), ['e00', 'e05', 'e10', 'e15', 'e25', 'e30', 'e35']);
-  assert.equal(told, [['e00', 100], ['e05', 101], ['e10', 104], ['e15', 105], ['e25', 106], ['e30', 107], ['e35', 108]]);
+  // A framed event given by stamp and id is measured (the size may be a stale entry's, of another place): e00, e10; e05 and e15 were their places.
+  assert.equal(told, [['e00', undefined], ['e05', 101], ['e10', undefined], ['e15', 105], ['e25', 106], ['e30', 107], ['e35', 108]]);
   told.length = 0;
   history.remove([history.get('e01')!]);
   assert.equal(told, [['e01', undefined]], 'without sizes the observer measures');
