@@ -239,6 +239,30 @@ test('evict - after events left another way and older ones moved into compressed
   assert.is(retention.memoryStats()!.bytes, 3500);
 });
 
+test('due - over the budget, while a listing step is owed, while a multiplier is lowered (also under the budget); not otherwise', () => {
+  const owner = { budget: undefined as MemoryBudget | undefined };
+  const history = new EventHistory({ observer: { added: (event) => owner.budget!.added(event, eventBytes(event)), removed: (event, bytes) => owner.budget!.removed(event, bytes ?? eventBytes(event)) } });
+  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 8000 }, policies: { blob: { sizeLimit: 1000 } } }));
+  const budget = (owner.budget = new MemoryBudget(policies, 'bus', history, eventBytes, 'bus:0.0:external'));
+  let n = 0;
+  for (; n < 3; n++) history.insert(sized(`b${n}`, n, 'blob', 1000));
+  assert.is(budget.due, false, 'under half the budget: nothing to do');
+  history.insert(sized(`b${n}`, n++, 'blob', 1000));
+  assert.is(budget.due, true, 'at half the budget the listing starts: a step is owed');
+  assert.equal(budget.settle(), []);
+  assert.is(budget.due, false, 'the step listed what was owed');
+  while (budget.bytes <= 8000) history.insert(sized(`b${n}`, n++, 'blob', 1000));
+  assert.is(budget.due, true, 'over the budget');
+  assert.ok(budget.settle().length > 0);
+  assert.equal([budget.stats(history.size).multipliers, budget.bytes <= 7200], [{ blob: 0.8 }, true]);
+  assert.is(budget.due, true, 'a lowered multiplier may recover');
+  // Under 80 % of the budget, after budget/8 of traffic: back to 1, and nothing is owed any more.
+  history.remove(history.oldest(4));
+  assert.equal(budget.settle(), []);
+  assert.equal(budget.stats(history.size).multipliers, {});
+  assert.is(budget.due, false);
+});
+
 test('added - a history under half its budget queues nothing; from there it is listed, and its first eviction evicts as if it had queued all along', () => {
   const budget = { current: undefined as MemoryBudget | undefined };
   const history = new EventHistory({ observer: { added: (event) => budget.current!.added(event, eventBytes(event)), removed: (event, bytes) => budget.current!.removed(event, bytes ?? eventBytes(event)) } });
@@ -464,6 +488,24 @@ api('bus - over its budget a bus lowers the multiplier and evicts, posting busli
   const stats = bus.memory()!;
   assert.equal([stats.history, stats.budget, stats.multipliers, stats.count, stats.evicted], ['bus:0.0:external', 6000, { blob: 0.8 }, 6, 1]);
   assert.is(runtime.bus('internal').memory()!.history, 'bus:0.0:internal');
+});
+
+api('bus - with the budget alone (no policy, no limits), posts over it evict the oldest down to 90 %; memory() counts what is held', async () => {
+  runtime = createRuntime({ deferred: 'manual', memory: { budget: { busBytes: 6000 } } });
+  const bus = runtime.bus('external');
+  const reports: Array<{ count: number; freed: number; bytes: number }> = [];
+  runtime.bus('internal').subscribe('busline.memory.evicted', (event) => void reports.push(event.payload as never));
+  const posted = Array.from({ length: 12 }, () => bus.post('item', new Uint8Array(800), { priority: 'immediate' }));
+  await Promise.resolve();
+  const held = bus.history();
+  const stats = bus.memory()!;
+  // The oldest left (all of one importance and size); each round freed down to 90 % of the budget.
+  assert.equal(ids(held), ids(posted.slice(posted.length - held.length)));
+  assert.ok(reports.length > 0 && reports.every((report) => report.bytes <= 6000 * 0.9), JSON.stringify(reports));
+  const evicted = reports.reduce((sum, report) => sum + report.count, 0);
+  assert.is(evicted, posted.length - held.length);
+  assert.equal([stats.count, stats.evicted], [held.length, evicted]);
+  assert.ok(stats.bytes <= 6000 && stats.bytes > 0, `${stats.bytes}`);
 });
 
 api('station - a batch that only evicting high events would fit is refused whole (bound budget) and stays unsent', async () => {
