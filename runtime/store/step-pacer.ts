@@ -11,8 +11,12 @@
  * side and stations): after any step, the next one of any history of the
  * thread waits for that step's duration times `1 / share - 1` (unref'd, so
  * it keeps no process alive). The load is the event loop's utilization
- * since the step before (`performance.eventLoopUtilization()`, per thread:
- * a worker measures its own; module state is per thread too).
+ * since that step ended (`performance.eventLoopUtilization()`, per thread:
+ * a worker measures its own; module state is per thread too), looked at
+ * again at least every `RECHECK_MS` while a step waits: a thread that goes
+ * idle after a busy stretch gets its steps within about a second, not after
+ * the wait a busy thread's share set (a cold first step of ~30 ms made that
+ * 1.5 s, ~5 s under load, in the very pause meant for compression).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
@@ -23,6 +27,9 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 export const BUSY_SHARE = 0.02;
 /** The share of an idle thread's time that steps take. */
 export const IDLE_SHARE = 0.5;
+
+/** How often a waiting step looks at the thread's load again (ms). */
+export const RECHECK_MS = 50;
 
 /** What a pacer measures and how it waits (injected in tests). */
 export interface PacerMeasures {
@@ -56,36 +63,45 @@ const MEASURES: PacerMeasures = {
  */
 export class StepPacer {
   readonly #measures: PacerMeasures;
-  /** When the next step may start (`now()` time). */
-  #nextAt = Number.NEGATIVE_INFINITY;
-  /** The loop's time when the last step ended. */
+  /** When the last step ended (`now()` time) and how long it took (ms). */
+  #ended = 0;
+  #duration = 0;
+  /** The loop's time when the last step ended (none before the first step). */
   #since: EventLoopUtilization | undefined;
 
   constructor(measures: PacerMeasures = MEASURES) {
     this.#measures = measures;
   }
 
-  /** Runs `step` (true: work is left), measures it and the loop's load since the last one, and sets when the next may run. */
+  /** Runs `step` (true: work is left) and measures it: the next step's wait is its duration's multiple (`waitLeft`). */
   run(step: () => boolean): boolean {
     const measures = this.#measures;
-    const busy = this.#since === undefined ? 1 : measures.busySince(this.#since);
-    // No time at all since the last step (NaN) counts as busy.
-    const share = Number.isFinite(busy) ? BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) * (1 - Math.min(1, Math.max(0, busy))) : BUSY_SHARE;
     const started = measures.now();
     try {
       return step();
     } finally {
-      const ended = measures.now();
-      this.#nextAt = ended + (ended - started) * (1 / share - 1);
+      this.#ended = measures.now();
+      this.#duration = this.#ended - started;
       this.#since = measures.mark();
     }
   }
 
-  /** Calls `step` once the thread's last step's share of the time since has passed (again later if another step ran meanwhile). */
-  schedule(step: () => void): void {
+  /**
+   * Milliseconds until the next step may start (≤ 0: now): the last step's
+   * duration times `1 / share - 1` after it ended, the share by the loop's
+   * load since then (no time at all since counts as busy).
+   */
+  waitLeft(): number {
     const measures = this.#measures;
-    const wait = this.#nextAt - measures.now();
-    measures.defer(() => (this.#nextAt - measures.now() >= 1 ? this.schedule(step) : step()), Math.max(0, wait));
+    if (this.#since === undefined) return 0;
+    const busy = measures.busySince(this.#since);
+    const share = Number.isFinite(busy) ? BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) * (1 - Math.min(1, Math.max(0, busy))) : BUSY_SHARE;
+    return this.#ended + this.#duration * (1 / share - 1) - measures.now();
+  }
+
+  /** Calls `step` once `waitLeft()` has passed, looking again every `RECHECK_MS` (the load changes; another step may run meanwhile). */
+  schedule(step: () => void): void {
+    this.#measures.defer(() => (this.waitLeft() >= 1 ? this.schedule(step) : step()), Math.min(RECHECK_MS, Math.max(0, this.waitLeft())));
   }
 }
 

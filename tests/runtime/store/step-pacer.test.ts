@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BUSY_SHARE, IDLE_SHARE, StepPacer, type PacerMeasures } from '../../../runtime/store/step-pacer.js';
+import { BUSY_SHARE, IDLE_SHARE, RECHECK_MS, StepPacer, type PacerMeasures } from '../../../runtime/store/step-pacer.js';
 import { ManualClock } from '../../../runtime/clock.js';
 import { busRetention } from '../../../runtime/bus/memory-reports.js';
 import { MemoryPolicies, checkMemoryOptions } from '../../../runtime/store/memory-policy.js';
@@ -36,30 +36,26 @@ function measures(): PacerMeasures & { clock: number; busy: number; waits: numbe
   return fake;
 }
 
-test('schedule - a step waits its own duration times 1/share - 1: the busy share while the loop was busy, more of the time it idled', () => {
+test('waitLeft - a step waits its own duration times 1/share - 1: the busy share while the loop was busy since it ended, more of the time it idled', () => {
   const fake = measures();
   const pacer = new StepPacer(fake);
   const step = (ms: number) => () => ((fake.clock += ms), true);
   pacer.schedule(() => undefined);
   assert.equal(fake.waits, [0], 'the first step runs at the next turn');
-  // The first step knows nothing of the loop: busy.
   assert.ok(pacer.run(step(4)));
-  pacer.schedule(() => undefined);
-  assert.ok(Math.abs(fake.waits[1]! - 4 * (1 / BUSY_SHARE - 1)) < 1e-9, `busy: ${fake.waits[1]} ms`);
+  const near = (wait: number, expected: number, what: string) => assert.ok(Math.abs(wait - expected) < 1e-9, `${what}: ${wait} ms, not ${expected}`);
+  near(pacer.waitLeft(), 4 * (1 / BUSY_SHARE - 1), 'busy');
   fake.busy = 0;
-  pacer.run(step(4));
-  pacer.schedule(() => undefined);
-  assert.ok(Math.abs(fake.waits[2]! - 4 * (1 / IDLE_SHARE - 1)) < 1e-9, `idle: ${fake.waits[2]} ms`);
+  near(pacer.waitLeft(), 4 * (1 / IDLE_SHARE - 1), 'idle');
   fake.busy = 0.5;
-  pacer.run(step(2));
-  pacer.schedule(() => undefined);
-  const half = BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) / 2;
-  assert.ok(Math.abs(fake.waits[3]! - 2 * (1 / half - 1)) < 1e-9, `half busy: ${fake.waits[3]} ms`);
-  // No time passed between the steps: busy.
+  near(pacer.waitLeft(), 4 * (1 / (BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) / 2) - 1), 'half busy');
+  // Time passes: the wait is counted from the step's end.
+  fake.clock += 3;
+  near(pacer.waitLeft(), 4 * (1 / (BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) / 2) - 1) - 3, 'half busy, 3 ms later');
+  // No time passed since the step (NaN): busy.
   fake.busy = Number.NaN;
   pacer.run(step(1));
-  pacer.schedule(() => undefined);
-  assert.ok(Math.abs(fake.waits[4]! - (1 / BUSY_SHARE - 1)) < 1e-9);
+  near(pacer.waitLeft(), 1 / BUSY_SHARE - 1, 'no time since');
   // A step that throws is measured too.
   fake.busy = 0;
   assert.throws(() =>
@@ -68,8 +64,37 @@ test('schedule - a step waits its own duration times 1/share - 1: the busy share
       throw new Error('step');
     }),
   );
+  near(pacer.waitLeft(), 8 * (1 / IDLE_SHARE - 1), 'after a throw');
+  // A waiting step looks again at most RECHECK_MS later, and runs at once when nothing is left to wait.
+  fake.busy = 1;
   pacer.schedule(() => undefined);
-  assert.ok(Math.abs(fake.waits[5]! - 8 * (1 / IDLE_SHARE - 1)) < 1e-9);
+  assert.is(fake.waits.at(-1), RECHECK_MS);
+  fake.busy = 0;
+  fake.clock += 8;
+  pacer.schedule(() => undefined);
+  assert.is(fake.waits.at(-1), 0);
+});
+
+test('schedule - a thread that goes idle after a busy stretch takes its next step once the load since the last one allows it, not after a busy wait', () => {
+  const fake = measures();
+  const pacer = new StepPacer(fake);
+  // A cold first step of 30 ms on a busy thread: a busy share would put the next off by 1 470 ms.
+  pacer.run(() => ((fake.clock += 30), true));
+  let ranAt: number | undefined;
+  pacer.schedule(() => void (ranAt = fake.clock));
+  const wake = () => {
+    for (const due of fake.deferred.splice(0)) due();
+  };
+  // Still busy 100 ms on: the step waits on.
+  fake.clock += 100;
+  wake();
+  assert.is(ranAt, undefined);
+  // Then the thread idles (10 % busy since the step): its share is now nearly the idle one's.
+  fake.busy = 0.1;
+  fake.clock += RECHECK_MS;
+  wake();
+  assert.is(ranAt, 30 + 100 + RECHECK_MS, 'it ran at the next look after the thread went idle');
+  assert.ok(ranAt! < 30 + 30 * (1 / BUSY_SHARE - 1));
 });
 
 test('schedule - the share is the thread\'s: a step of one history puts off the steps of the others', () => {
@@ -81,11 +106,11 @@ test('schedule - the share is the thread\'s: a step of one history puts off the 
   pacer.schedule(stepOf('a'));
   pacer.schedule(stepOf('b'));
   const busyWait = 4 * (1 / BUSY_SHARE - 1);
-  assert.equal(fake.waits, [busyWait, busyWait]);
+  assert.equal(fake.waits, [RECHECK_MS, RECHECK_MS], 'both look again after RECHECK_MS at most');
   fake.clock += busyWait;
   for (const due of fake.deferred.splice(0)) due();
   assert.equal(ran, ['a'], 'b waits for the share of a\'s step');
-  assert.equal(fake.waits.slice(2), [busyWait]);
+  assert.equal(fake.waits.slice(2), [RECHECK_MS]);
   fake.clock += busyWait;
   for (const due of fake.deferred.splice(0)) due();
   assert.equal(ran, ['a', 'b']);
