@@ -9,6 +9,13 @@
  * 0.91×, and the gap stayed with every budget step turned off), and a
  * loaded machine's wall clock counts other processes' time. Rounds rotate
  * the order of the sides, so none always follows the same one.
+ *
+ * Compression steps are paced by the thread's load (2 % of a busy thread's
+ * time): each run of the compressed side is followed by an idle pause in
+ * which they finish, so that they run warm in the next timed window, and the
+ * notes count the steps and events compressed in those windows. Without the
+ * pause none ran in one (the first ran cold in a warm-up run, and the pacer
+ * then waited longer than the process lived).
  */
 import { createRuntime } from '../index.js';
 import { compressionSteps } from '../runtime/store/history.js';
