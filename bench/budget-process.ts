@@ -1,6 +1,7 @@
 /**
  * One side of the budget benchmark (`budget-throughput.ts`) in a process of
- * its own, forked with `--expose-gc`: sends its CPU milliseconds back over IPC.
+ * its own, forked with `--expose-gc`: sends its CPU milliseconds back over IPC
+ * (the `compressed` side with what compression did, `budgetRuns`).
  */
 import { budgetRuns, type BudgetSide } from './budget-throughput.js';
 

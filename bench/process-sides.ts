@@ -18,14 +18,17 @@ export async function measuredRuns(run: () => Promise<number>, { warmup = WARMUP
   return median(times.slice(warmup));
 }
 
-/** Runs `entry` (a module that sends its CPU milliseconds back over IPC) with `--expose-gc` for `side`. */
-function inProcess(entry: URL, side: string): Promise<number> {
+/** What a side's process sends back: its CPU milliseconds, or those and figures of its own (`detail`, for the notes). */
+export type SideResult = number | { readonly ms: number; readonly detail: unknown };
+
+/** Runs `entry` (a module that sends a `SideResult` back over IPC) with `--expose-gc` for `side`. */
+function inProcess(entry: URL, side: string): Promise<SideResult> {
   const child = fork(entry, [side], {
     execArgv: ['--import', import.meta.resolve('tsx'), '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
-    child.once('message', (ms) => resolve(ms as number));
+    child.once('message', (result) => resolve(result as SideResult));
     child.once('exit', (code) => reject(new Error(`${entry.pathname} "${side}" exited (${code}) without a result`)));
   });
 }
@@ -33,20 +36,24 @@ function inProcess(entry: URL, side: string): Promise<number> {
 /**
  * Each of `sides` measured in `rounds` processes of its own (`entry`), the
  * order rotating each round so that none always follows the same one: the
- * CPU milliseconds per side, and a note of each side's range.
+ * CPU milliseconds per side, each process's `detail` (if it sent one), and
+ * a note of each side's range.
  */
 export async function sidesInProcesses<Side extends string>(
   entry: URL,
   sides: readonly Side[],
   rounds: number,
-): Promise<{ times: Map<Side, number[]>; spread: string }> {
+): Promise<{ times: Map<Side, number[]>; details: Map<Side, unknown[]>; spread: string }> {
   const times = new Map<Side, number[]>(sides.map((side) => [side, []]));
+  const details = new Map<Side, unknown[]>(sides.map((side) => [side, []]));
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < sides.length; k++) {
       const side = sides[(k + round) % sides.length]!;
-      times.get(side)!.push(await inProcess(entry, side));
+      const result = await inProcess(entry, side);
+      times.get(side)!.push(typeof result === 'number' ? result : result.ms);
+      if (typeof result !== 'number') details.get(side)!.push(result.detail);
     }
   }
   const spread = sides.map((side) => `${side} ${Math.round(Math.min(...times.get(side)!))}–${Math.round(Math.max(...times.get(side)!))} ms`).join(', ');
-  return { times, spread };
+  return { times, details, spread };
 }
