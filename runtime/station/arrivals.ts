@@ -163,10 +163,11 @@ export class Arrivals {
   /** Numbers events that have just joined the history; slow readers of other threads are that much further behind. */
   add(events: readonly BusEvent[], source?: string, sender?: string): void {
     if (events.length === 0) return;
-    this.#runs.push({ first: this.#count + 1, events: EventSegment.of(events), source, sender });
+    const segment = EventSegment.of(events);
+    this.#runs.push({ first: this.#count + 1, events: segment, source, sender });
     this.#count += events.length;
     this.#total += events.length;
-    this.#countFrames(events);
+    this.#countFrames(segment);
     for (const [key, reader] of this.#slowReaders) if (key !== sender) reader.behind += events.length;
   }
 
@@ -394,44 +395,36 @@ export class Arrivals {
     return !this.#gone.has(event) && (this.#removedIds.size === 0 || !this.#removedIds.has(event.id));
   }
 
-  /** Counts the places the runs hold per frame again (`#frames`). */
-  #recountFrames(): void {
+  /** The places the runs hold, counted per frame. */
+  #placesPerFrame(): Map<EncodedBatch, number> {
     const counts = new Map<EncodedBatch, number>();
     for (const { events } of this.#runs) if (events instanceof EventSegment) events.countFrames(counts);
-    let bytes = 0;
-    for (const batch of counts.keys()) bytes += batch.body.byteLength;
-    this.#frames = counts;
-    this.#frameBytes = bytes;
+    return counts;
   }
 
-  /** Adds the places of `events` (a new run) to `#frames`, a frame at a time where they follow one another, as a batch has them. */
-  #countFrames(events: readonly BusEvent[]): void {
-    let last: EncodedBatch | undefined;
-    let count = 0;
-    for (let i = 0; i <= events.length; i++) {
-      const event = events[i];
-      const batch = event instanceof EncodedEvent ? event.batch : undefined;
-      if (batch === last && i < events.length) {
-        count++;
-        continue;
-      }
-      if (last !== undefined) {
-        const held = this.#frames.get(last);
-        if (held === undefined) this.#frameBytes += last.body.byteLength;
-        this.#frames.set(last, (held ?? 0) + count);
-      }
-      last = batch;
-      count = 1;
+  /** Counts the places the runs hold per frame again (`#frames`). */
+  #recountFrames(): void {
+    this.#frames = this.#placesPerFrame();
+    this.#frameBytes = 0;
+    for (const batch of this.#frames.keys()) this.#frameBytes += batch.body.byteLength;
+  }
+
+  /** Adds the places of `segment` (a new run's) to `#frames`, and the bytes of frames new to it. */
+  #countFrames(segment: EventSegment): void {
+    const counts = new Map<EncodedBatch, number>();
+    segment.countFrames(counts);
+    for (const [batch, count] of counts) {
+      const held = this.#frames.get(batch);
+      if (held === undefined) this.#frameBytes += batch.body.byteLength;
+      this.#frames.set(batch, (held ?? 0) + count);
     }
   }
 
   /** @internal Bytes of the frames the runs keep alive (each buffer once), once those of events moved into blocks are let go. */
   frameBytes(): number {
     this.#keyMoved();
-    const counts = new Map<EncodedBatch, number>();
-    for (const { events } of this.#runs) if (events instanceof EventSegment) events.countFrames(counts);
     const buffers = new Set<ArrayBufferLike>();
-    for (const batch of counts.keys()) buffers.add(batch.body.buffer);
+    for (const batch of this.#placesPerFrame().keys()) buffers.add(batch.body.buffer);
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.byteLength;
     return bytes;
@@ -439,10 +432,8 @@ export class Arrivals {
 
   /** @internal The buffers of the frames kept alive by the runs and by the removed events they still skip (for tests). */
   frameBuffers(): Set<ArrayBufferLike> {
-    const counts = new Map<EncodedBatch, number>();
-    for (const { events } of this.#runs) if (events instanceof EventSegment) events.countFrames(counts);
     const buffers = new Set<ArrayBufferLike>();
-    for (const batch of counts.keys()) buffers.add(batch.body.buffer);
+    for (const batch of this.#placesPerFrame().keys()) buffers.add(batch.body.buffer);
     for (const batch of this.#removed.frames()) buffers.add(batch.body.buffer);
     return buffers;
   }
