@@ -22,7 +22,7 @@ import { compressionSteps } from '../runtime/store/history.js';
 import type { MemoryOptions } from '../runtime/store/memory-policy.js';
 import type { Payload } from '../types.js';
 import { median, rateTarget, type Comparison } from './harness.js';
-import { MEASURED_RUNS, WARMUP_RUNS, measuredRuns, sidesInProcesses, type SideResult } from './process-sides.js';
+import { MEASURED_RUNS, WARMUP_RUNS, cpuMsSince, measuredRuns, sidesInProcesses, type SideResult } from './process-sides.js';
 
 /** Processes per side; each gives the median of its measured runs. */
 const ROUNDS = 7;
@@ -63,9 +63,9 @@ function countSteps(): void {
       try {
         step();
       } finally {
-        const used = process.cpuUsage(start);
-        steps.ms += (used.user + used.system) / 1000;
-        if (steps.run++ === 0) steps.firstMs = (used.user + used.system) / 1000;
+        const ms = cpuMsSince(start);
+        steps.ms += ms;
+        if (steps.run++ === 0) steps.firstMs = ms;
       }
     });
   };
@@ -124,7 +124,7 @@ async function run(side: BudgetSide, gc: () => void): Promise<number> {
     bus.post(i % 3 === 0 ? 'user.logout' : 'user.login', compressible(i), { priority: 'immediate' });
     if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
   }
-  const used = process.cpuUsage(start);
+  const used = cpuMsSince(start);
   const held = bus.history().length;
   if (side === 'evicting' ? held >= POSTS : held !== POSTS) throw new Error(`history holds ${held} events after ${POSTS} posts (${side})`);
   if (side === 'compressed') {
@@ -132,17 +132,17 @@ async function run(side: BudgetSide, gc: () => void): Promise<number> {
     const window = { steps: steps.run - before.run, stepMs: steps.ms - before.ms, compressed };
     const [idleStart, idleWall, idleSteps] = [process.cpuUsage(), performance.now(), steps.run];
     await idleUntilCompressed();
-    const idle = process.cpuUsage(idleStart);
+    const idleMs = cpuMsSince(idleStart);
     windows.push({
       ...window,
-      idleMs: (idle.user + idle.system) / 1000,
+      idleMs,
       idleWallMs: performance.now() - idleWall,
       idleSteps: steps.run - idleSteps,
       idleCompressed: bus.memory()!.compressed.count - compressed,
     });
   }
   await runtime.stop();
-  return (used.user + used.system) / 1000;
+  return used;
 }
 
 /** What a `compressed` side's process reports besides its CPU time: its measured runs' `windows`, and the warm-up's. */

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { createRuntime, type Middleware, type RuntimeOptions } from '../index.js';
 import type { BusEvent } from '../types.js';
 import { median, percentile, rateTarget, type Comparison, type LatencyComparison } from './harness.js';
-import { measuredRuns, sidesInProcesses } from './process-sides.js';
+import { cpuMsSince, measuredRuns, sidesInProcesses } from './process-sides.js';
 
 const ROUNDS = 7;
 /** Processes per side for throughput; each gives the median of its measured runs. */
@@ -115,10 +115,10 @@ async function cpuRun(side: PipelineSide, gc: () => void, posts = POSTS): Promis
   gc();
   const start = process.cpuUsage();
   for (let i = 0; i < posts; i++) post(i);
-  const used = process.cpuUsage(start);
+  const used = cpuMsSince(start);
   await done();
   if (sink === 0) throw new Error('listener never ran');
-  return (used.user + used.system) / 1000;
+  return used;
 }
 
 /** In the process of `side` (`pipeline-process.ts`): the median CPU milliseconds of its measured runs, after the short pinning run. */

@@ -7,6 +7,12 @@
 import { fork } from 'node:child_process';
 import { median } from './harness.js';
 
+/** CPU milliseconds of this process (all its threads: GC helpers included) since `start` (`process.cpuUsage()`). */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+}
+
 /** Runs per process before the measured ones: V8 compiles the measured path in them. */
 export const WARMUP_RUNS = 2;
 export const MEASURED_RUNS = 3;
