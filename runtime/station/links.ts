@@ -317,3 +317,48 @@ export function stationServer(station: (side: Side) => LinkedStation, bridgeDire
     }
   };
 }
+
+/**
+ * A link whose replies can be held back (`ThreadApi.holdStationReplies`, for
+ * tests): while held, a reply that has arrived waits, so a sync call stays
+ * under way until it is released, however the hops are timed. A worker's
+ * calls reach it through its processor while its station's replies come
+ * straight back; without a hold, a test cannot have a second call meet the
+ * first one still under way.
+ */
+export class HoldableStationLink implements StationLink {
+  readonly #inner: StationLink;
+  #held: { promise: Promise<void>; release: () => void } | undefined;
+
+  constructor(inner: StationLink) {
+    this.#inner = inner;
+  }
+
+  /** Holds replies (`true`) or lets every held one through (`false`). */
+  hold(on: boolean): void {
+    if (on) {
+      if (this.#held !== undefined) return;
+      let release!: () => void;
+      const promise = new Promise<void>((resolve) => (release = resolve));
+      this.#held = { promise, release };
+    } else {
+      this.#held?.release();
+      this.#held = undefined;
+    }
+  }
+
+  accept(batch: EventBatch): Promise<AcceptReply> {
+    return this.#afterHold(this.#inner.accept(batch));
+  }
+
+  serve(request: SyncRequest): Promise<SyncReply> {
+    return this.#afterHold(this.#inner.serve(request));
+  }
+
+  /** The reply, or the refusal, once no hold is on. */
+  async #afterHold<T>(reply: Promise<T>): Promise<T> {
+    await reply.catch(() => undefined);
+    while (this.#held !== undefined) await this.#held.promise;
+    return reply;
+  }
+}

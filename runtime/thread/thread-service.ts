@@ -21,7 +21,7 @@ import { FrameChannel, messagePortFrames, type MessagePortLike } from '../wire/f
 import { checkHistoryQuery } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import { assertSide, describe } from '../validate.js';
-import { ChannelStationLink, type ThreadHost } from '../station/links.js';
+import { ChannelStationLink, HoldableStationLink, type ThreadHost } from '../station/links.js';
 import type { Outcome, WireMessage } from '../wire/protocol.js';
 import { batchFrames } from '../wire/transport.js';
 
@@ -126,6 +126,8 @@ export interface ThreadApi {
    * then; answers once the promise jobs they queued have run. False: the thread keeps the system clock.
    */
   setClock(ms: number): Promise<Outcome<boolean>>;
+  /** @internal For tests: holds the replies of this thread's station link (`true`) or lets them through (see `HoldableStationLink`). */
+  holdStationReplies(hold: boolean): Promise<Outcome<null>>;
   /** `RemoteBus.subscribe()`: listens to `types` of `side` for a caller elsewhere; the listener's id (see `remote-listeners.ts`). */
   listen(side: Side, types: readonly string[], topics?: readonly string[]): Promise<Outcome<string>>;
   /**
@@ -166,6 +168,7 @@ export const THREAD_API_METHODS: readonly (keyof ThreadApi)[] = [
   'state',
   'stats',
   'setClock',
+  'holdStationReplies',
   'listen',
   'take',
   'ack',
@@ -276,7 +279,7 @@ export function createThreadService(
       return [];
     },
   });
-  const link = new ChannelStationLink(channel);
+  const link = new HoldableStationLink(new ChannelStationLink(channel));
   const inspectPort = options.inspectPort;
   const inspection =
     inspectPort === undefined
@@ -450,6 +453,12 @@ export function createThreadService(
         await new Promise<void>((resolve) => setImmediate(resolve));
         return true;
       }),
+    holdStationReplies: (hold) =>
+      outcome(() => {
+        if (typeof hold !== 'boolean') throw new InvalidOptionError('holdStationReplies hold', `expected true or false, got ${describe(hold)}.`);
+        link.hold(hold && running);
+        return null;
+      }),
     stats: (side) => outcome(() => threadStats(current, side === undefined ? undefined : (assertSide(side, 'stats side'), side))),
     listen: (side, types, topics) => outcome(() => listeners.listen((assertSide(side, 'listen side'), side), types, topics)),
     take: (id, waitMs, settled) =>
@@ -484,6 +493,7 @@ export function createThreadService(
         current.actors.stopAll();
         listeners.close();
         running = false;
+        link.hold(false);
         current.halt();
         for (const side of SIDES) busControl.actor(current.bus(side)).stop();
         channel.close();

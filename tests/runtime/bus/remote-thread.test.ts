@@ -115,6 +115,31 @@ test('errors - codes and classes survive the thread boundary; a retired remote b
   await runtime.stop();
 });
 
+test('holdStationReplies - a held reply keeps a handover under way, so a call meets it busy; released, it ends', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = serveThread(runtime);
+  try {
+    const bus = remote.handle.bus('external') as RemoteBus;
+    const event = await bus.post('work.done', 1);
+    assert.equal(await remote.api.holdStationReplies(true), { ok: true, value: null });
+    const handing = bus.toStation();
+    handing.catch(() => undefined);
+    // The station has merged the batch and replied; the reply waits in the thread.
+    while (runtime.station('external').size === 0) await turns(1);
+    assert.is(await Promise.race([handing.then(() => 'ended'), turns(10)]), 'still waiting');
+    assert.is((await bus.state()).generation, 1, 'the thread has the successor already');
+    await rejects(bus.fromStation(), 'BUS_RETIRED');
+    assert.equal(await remote.api.holdStationReplies(false), { ok: true, value: null });
+    assert.is((await handing).generation, 1);
+    assert.equal(ids(runtime.station('external').history()), [event.id]);
+    const refused = await remote.api.holdStationReplies('yes' as never);
+    assert.is(refused.ok ? undefined : refused.code, 'INVALID_OPTION');
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
 test('post - posts of one tick cross together as one frame of drafts, in order, each settled on its own', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = serveThread(runtime);

@@ -37,7 +37,11 @@
  * have to land while a read is in flight). Across threads every path runs
  * too: a call for the generation being handed over reaches that bus (its
  * chart refuses it: BUS_BUSY), and after a failed handover the root learns
- * the successor's generation.
+ * the successor's generation. There a call reaches the worker through its
+ * processor while the station's reply comes straight back, so the station's
+ * replies to the thread are held until the refusal has come
+ * (`holdStationReplies`): else the first call may end before the second
+ * arrives.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -53,6 +57,7 @@ import {
   assertStores,
   begin,
   busOf,
+  holdStationReplies,
   placeOf,
   refused,
   startRuntime,
@@ -183,6 +188,8 @@ for (const topology of TOPOLOGIES) {
     for (const [i, step] of path.steps.entries()) {
       const where = `${name}, step ${i + 1} (${step.event.type})`;
       const busy = i > 0 && path.steps[i - 1]!.value !== 'active';
+      // A call the next step must meet under way (a refusal while busy): its station's reply is held until then.
+      const meets = path.steps[i + 1]?.event.type === 'TO_STATION' || path.steps[i + 1]?.event.type === 'FROM_STATION';
       switch (step.event.type) {
         case 'ACTIVITY':
           await post(current);
@@ -196,23 +203,28 @@ for (const topology of TOPOLOGIES) {
         case 'TO_STATION':
           if (busy) {
             await refused(current.toStation(), 'BUS_BUSY', where);
+            if (!meets) await holdStationReplies(runtime, topology, false);
             break;
           }
           if (failing) await armRefusal();
           else await station().history([CAPPED]);
           await post(current);
+          if (meets) await holdStationReplies(runtime, topology, true);
           pending = { promise: begin(current.toStation()), fails: failing, call: 'toStation' };
           break;
         case 'FROM_STATION':
           if (busy) {
             await refused(current.fromStation(), path.steps[i - 1]!.value === 'handingOver' ? 'BUS_RETIRED' : 'BUS_BUSY', where);
+            if (!meets) await holdStationReplies(runtime, topology, false);
             break;
           }
           if (failing) {
             await armRefusal();
             await post(current);
+            if (meets) await holdStationReplies(runtime, topology, true);
             pending = { promise: begin(current.sync()), fails: true, call: 'sync' };
           } else {
+            if (meets) await holdStationReplies(runtime, topology, true);
             pending = { promise: begin(current.fromStation()), fails: false, call: 'fromStation' };
           }
           break;

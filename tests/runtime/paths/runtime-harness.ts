@@ -12,6 +12,7 @@
 import * as assert from 'uvu/assert';
 import type { EventObject, StateValue } from 'xstate';
 import { createRuntime, type BusEvent, type InspectionEvent, type Runtime, type RuntimeOptions, type Side } from '../../../index.js';
+import { runtimeCore } from '../../../internal.js';
 import { assertSorted } from '../../helpers.js';
 import { describePath, type MachinePath } from './machine-paths.js';
 
@@ -241,6 +242,19 @@ export function stationOf(runtime: Runtime, topology: Topology, side: Side): Pat
     fromMain: (from) => station.fromMain(from === undefined ? undefined : { side: from }),
     history: async (types) => station.history(types === undefined ? undefined : { types: [...types] }),
   };
+}
+
+/**
+ * Holds the replies the topology's test thread gets from its local station
+ * (`true`), or lets them through (`false`): a call of that thread's bus stays
+ * under way while a test makes a second call meet it. Embedded, nothing to
+ * hold: a call made right after another in the same thread meets it under way.
+ */
+export async function holdStationReplies(runtime: Runtime, topology: Topology, hold: boolean): Promise<void> {
+  if (topology === 'embedded') return;
+  const { processor, thread } = placeOf(topology);
+  const outcome = await runtimeCore(runtime).threadApi(processor, thread).call('holdStationReplies', hold);
+  assert.ok(outcome.ok, `holdStationReplies(${hold}): ${JSON.stringify(outcome)}`);
 }
 
 /** The stores of a topology's test thread and processor, and the main stations. */
