@@ -467,6 +467,19 @@ export class EvictionQueue {
     if (this.#last !== undefined) this.#last = { timestamp: this.#last.timestamp, id: this.#last.id };
   }
 
+  /** Adds the memory of the frames its entries name (runs, and events of frames queued one by one) to `buffers`. */
+  framesInto(buffers: Set<ArrayBufferLike>): void {
+    if (this.#keysOnly) return;
+    const { heads, nums } = this.#c;
+    let last: EncodedBatch | undefined;
+    for (let i = this.#c.head; i < this.#c.end; i++) {
+      const head = heads[i];
+      const batch = nums[i]! < 0 ? (head as EncodedBatch) : head instanceof EncodedEvent ? head.batch : undefined;
+      if (batch === undefined || batch === last) continue;
+      buffers.add((last = batch).body.buffer);
+    }
+  }
+
   /** Forgets every entry. */
   clear(): void {
     this.#c = new QueueColumns(this.#keysOnly);

@@ -490,22 +490,28 @@ export class MemoryBudget {
     this.#queues.normal.relocate(moves);
   }
 
-  /** What the history holds against its budget. */
-  stats(count: number): MemoryStats {
+  /**
+   * What the history holds against its budget. `frameBytes` counts each buffer once: those of the history's
+   * events, those the eviction queues still name, and those `alsoHeld` adds (what its owner keeps besides).
+   */
+  stats(count: number, alsoHeld?: (buffers: Set<ArrayBufferLike>) => void): MemoryStats {
     const multipliers: Record<string, number> = {};
     for (const policy of this.#steps.keys()) multipliers[policy.pattern] = this.multiplier(policy);
     const types: Record<string, TypeMemory> = {};
     for (const [type, { count: events, bytes }] of this.#types) types[type] = { count: events, bytes };
     const compressed = { count: this.#history.compressedCount, bytes: this.#history.compressedBytes };
-    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes(), compressed };
+    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes(alsoHeld), compressed };
   }
 
-  /** Bytes of the memory the frames of the history's events are in (each buffer once: a frame may be a view of a larger one). */
-  #frameBytes(): number {
+  /** Bytes of the memory the frames of the history's events are in, and of those named besides (each buffer once: a frame may be a view of a larger one). */
+  #frameBytes(alsoHeld: ((buffers: Set<ArrayBufferLike>) => void) | undefined): number {
     const frames = new Map<EncodedBatch, number>();
     for (const segment of this.#history.segments) segment.countFrames(frames);
     const buffers = new Set<ArrayBufferLike>();
     for (const batch of frames.keys()) buffers.add(batch.body.buffer);
+    this.#queues.low.framesInto(buffers);
+    this.#queues.normal.framesInto(buffers);
+    alsoHeld?.(buffers);
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.byteLength;
     return bytes;
