@@ -58,6 +58,8 @@ export const LIST_FROM = 0.5;
 const LIST_RATE = 2;
 /** A listing step lists at least this many bytes (or a sixteenth of the budget, if less): few bisections, short steps. */
 const LIST_CHUNK_BYTES = 64 * 1024;
+/** Entries of events gone another way an eviction queue keeps, beyond a quarter of the events of its importance held. */
+export const STALE_ENTRIES = 1024;
 
 
 /** Events and bytes of one exact type, and what its policy says of it. */
@@ -182,8 +184,10 @@ export class MemoryBudget {
     if (!queueNow) return;
     const queue = this.#queues[importance];
     queue.push(event, size);
-    // Entries of events gone another way are dropped once they outnumber the events held.
-    if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.holds(key));
+    // Entries of events gone another way (a quarter of the events held, and a constant) are dropped: each keeps
+    // what it names alive, a bus's posted event (its payload) or a frame. A prune costs O(entries): O(5) a removal.
+    const held = this.#held[importance];
+    if (queue.length - held > (held >> 2) + STALE_ENTRIES) queue.prune((key) => this.#history.holds(key));
   }
 
   /** The history keeps `sent` as their places in frames from now on (`framed`, in the same order), counted at their bytes there: so do the queues. */
