@@ -62,5 +62,12 @@ export function framesKept(
 ): void {
   holders.arrivals.framesInto(buffers);
   for (const event of holders.parked.entries()) if (event instanceof EncodedEvent) buffers.add(event.batch.body.buffer);
-  for (const batch of holders.unsent) for (const event of batch) if (event instanceof EncodedEvent) buffers.add(event.batch.body.buffer);
+  // An unsent batch is what one accept added: mostly stretches of one frame, whose buffer is added once per stretch.
+  let last: EncodedEvent['batch'] | undefined;
+  for (const batch of holders.unsent) {
+    for (let i = 0; i < batch.length; i++) {
+      const event = batch[i];
+      if (event instanceof EncodedEvent && event.batch !== last) buffers.add((last = event.batch).body.buffer);
+    }
+  }
 }
