@@ -38,7 +38,9 @@ export interface MemoryStats {
    * pushed to the main station yet). Not counted against the budget:
    * evicting more events would not free them. A frame whose events are less
    * than half held has them copied into a frame of their own, so this stays
-   * within about twice `bytes`, plus the latest batches.
+   * within about twice `bytes`, plus the latest batches, as long as a local
+   * station pushes to the main station (the sync policy does; under manual
+   * syncs it keeps every frame until `toMain()`).
    */
   readonly frameBytes: number;
   /**
