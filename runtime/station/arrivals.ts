@@ -422,12 +422,21 @@ export class Arrivals {
 
   /** @internal Bytes of the frames the runs keep alive (each buffer once), once those of events moved into blocks are let go. */
   frameBytes(): number {
-    this.#keyMoved();
     const buffers = new Set<ArrayBufferLike>();
-    for (const batch of this.#placesPerFrame().keys()) buffers.add(batch.body.buffer);
+    this.framesInto(buffers, false);
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.byteLength;
     return bytes;
+  }
+
+  /**
+   * Adds the memory of the frames the runs keep alive to `buffers` (once those of events moved into blocks are
+   * let go), and (`removed`) of those the removed events they still skip keep until the next compaction.
+   */
+  framesInto(buffers: Set<ArrayBufferLike>, removed = true): void {
+    this.#keyMoved();
+    for (const batch of this.#placesPerFrame().keys()) buffers.add(batch.body.buffer);
+    if (removed) for (const batch of this.#removed.frames()) buffers.add(batch.body.buffer);
   }
 
   /** @internal The buffers of the frames kept alive by the runs and by the removed events they still skip (for tests). */

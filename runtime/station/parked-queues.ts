@@ -27,6 +27,11 @@ export class ParkedQueues {
     return count;
   }
 
+  /** Every parked entry, in no particular order (no copy). */
+  *entries(): IterableIterator<BusEvent> {
+    for (const events of this.#byThread.values()) yield* events;
+  }
+
   /** Parked entries, oldest first: all, or those of one origin thread. */
   list(origin?: { readonly processor: number; readonly thread: number }): BusEvent[] {
     if (origin !== undefined) return [...(this.#byThread.get(originKey(origin)) ?? [])];

@@ -8,7 +8,9 @@
  *   frames of their own, and the reply's frames can go (`keepable`);
  * - when most events of a frame have left the history, the few left are
  *   copied out (`store/frame-compactor.ts`), and every holder of places the
- *   station has moves them there (`stationRelocation`).
+ *   station has moves them there (`stationRelocation`);
+ * - what it keeps of frames besides its history's events shows in
+ *   `memory().frameBytes` (`framesKept`).
  */
 import type { BusEvent } from '../../types.js';
 import { EncodedEvent } from '../store/encoded-events.js';
@@ -18,6 +20,7 @@ import type { EventHistory } from '../store/history.js';
 import type { Retention } from '../store/retention.js';
 import type { Arrivals } from './arrivals.js';
 import type { Interest } from './interest.js';
+import type { ParkedQueues } from './parked-queues.js';
 
 /** Replies of at least this many events are checked for what is new before they are kept. */
 const REPACK_CHECK_EVENTS = 64;
@@ -45,4 +48,26 @@ export function relocateStation(
   holders.retention.relocate(moves);
   holders.interest.relocate(moves);
   for (const batch of holders.unsent) batch.forEach((event, i) => void (batch[i] = movedEvent(moves, event)));
+}
+
+/**
+ * Adds to `buffers` the memory of the frames a station keeps alive besides
+ * its history's events: those of its arrival runs (which also hold removed
+ * events until they compact), of its parked entries and of what it has not
+ * pushed upstream yet, so that `memory().frameBytes` says what it holds.
+ */
+export function framesKept(
+  buffers: Set<ArrayBufferLike>,
+  holders: { readonly arrivals: Arrivals; readonly parked: ParkedQueues; readonly unsent: readonly (readonly BusEvent[])[] },
+): void {
+  holders.arrivals.framesInto(buffers);
+  for (const event of holders.parked.entries()) if (event instanceof EncodedEvent) buffers.add(event.batch.body.buffer);
+  // An unsent batch is what one accept added: mostly stretches of one frame, whose buffer is added once per stretch.
+  let last: EncodedEvent['batch'] | undefined;
+  for (const batch of holders.unsent) {
+    for (let i = 0; i < batch.length; i++) {
+      const event = batch[i];
+      if (event instanceof EncodedEvent && event.batch !== last) buffers.add((last = event.batch).body.buffer);
+    }
+  }
 }

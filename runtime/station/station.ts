@@ -27,7 +27,7 @@ import type { MemoryChange, MemoryStats } from '../store/memory-stats.js';
 import { Interest, withoutDeliveredTransient } from './interest.js';
 import { UpstreamInterest, declaration, isDeclaration } from './upstream-interest.js';
 import { FrameCompactor } from '../store/frame-compactor.js';
-import { keepable, relocateStation } from './repack.js';
+import { framesKept, keepable, relocateStation } from './repack.js';
 
 /** Options of `station.fromMain()` and `station.roundTrip()`. */
 export interface FromMainOptions {
@@ -111,7 +111,7 @@ export class Station {
 
   /** This station's history against its memory budget: bytes, count, multipliers, by type; undefined without `memory.budget`. */
   memory(): MemoryStats | undefined {
-    return this.#retention.memoryStats();
+    return this.#retention.memoryStats((buffers) => framesKept(buffers, { arrivals: this.#arrivals, parked: this.#parked, unsent: this.#unsent }));
   }
 
   /** Number of events in the history. */

@@ -429,11 +429,14 @@ export class EvictionQueue {
 
   /**
    * Entries of events that moved out of sparse frames (`frame-moves.ts`) follow
-   * them; an event of such a frame that did not move (it left the history, or
-   * sits in a compressed block) keeps its stamp and id alone. None holds an
-   * old frame after this. Rare (a station repacks once as many events have
-   * left as it holds), so the queue is made again: a moved event at its size
-   * in its new frame (a frame's last event was counted to the body's end).
+   * them; an entry of such a frame's event that did not move goes: it left the
+   * history (a queue that is not `keysOnly` is a history's that compresses
+   * nothing, so every event it holds in a frame is in its segments, and moved).
+   * Kept, it would be a `{ timestamp, id }` object of its own until a prune, at
+   * the size it was counted at. None holds an old frame after this. Rare (a
+   * station repacks once as many events have left as it holds), so the queue
+   * is made again: a moved event at its size in its new frame (a frame's last
+   * event was counted to the body's end).
    */
   relocate(moves: FrameMoves): void {
     if (this.#keysOnly || moves.size === 0) return;
@@ -449,14 +452,32 @@ export class EvictionQueue {
         for (let k = 0, count = this.#countOf(i); k < count; k++) {
           const key = this.#keyAt(i, k);
           const moved = movedKey(moves, key);
-          keys.push(moved);
-          // At its new place: the budget ranks it at the size it is counted at now (`Retention.relocate`).
-          sizes.push(moved !== key && moved instanceof EncodedEvent ? framedBytes(moved.batch, moved.index) : this.#sizeAt(i, k));
+          if (moved === key) {
+            keys.push(key);
+            sizes.push(this.#sizeAt(i, k));
+          } else if (moved instanceof EncodedEvent) {
+            keys.push(moved);
+            // At its new place: the budget ranks it at the size it is counted at now (`Retention.relocate`).
+            sizes.push(framedBytes(moved.batch, moved.index));
+          }
         }
       }
       this.#refill(keys, sizes);
     }
     if (this.#last !== undefined) this.#last = { timestamp: this.#last.timestamp, id: this.#last.id };
+  }
+
+  /** Adds the memory of the frames its entries name (runs, and events of frames queued one by one) to `buffers`. */
+  framesInto(buffers: Set<ArrayBufferLike>): void {
+    if (this.#keysOnly) return;
+    const { heads, nums } = this.#c;
+    let last: EncodedBatch | undefined;
+    for (let i = this.#c.head; i < this.#c.end; i++) {
+      const head = heads[i];
+      const batch = nums[i]! < 0 ? (head as EncodedBatch) : head instanceof EncodedEvent ? head.batch : undefined;
+      if (batch === undefined || batch === last) continue;
+      buffers.add((last = batch).body.buffer);
+    }
   }
 
   /** Forgets every entry. */

@@ -58,6 +58,8 @@ export const LIST_FROM = 0.5;
 const LIST_RATE = 2;
 /** A listing step lists at least this many bytes (or a sixteenth of the budget, if less): few bisections, short steps. */
 const LIST_CHUNK_BYTES = 64 * 1024;
+/** Entries of events gone another way an eviction queue keeps, beyond a quarter of the events of its importance held. */
+export const STALE_ENTRIES = 1024;
 
 
 /** Events and bytes of one exact type, and what its policy says of it. */
@@ -182,8 +184,10 @@ export class MemoryBudget {
     if (!queueNow) return;
     const queue = this.#queues[importance];
     queue.push(event, size);
-    // Entries of events gone another way are dropped once they outnumber the events held.
-    if (queue.length > 2 * this.#held[importance] + 1024) queue.prune((key) => this.#history.holds(key));
+    // Entries of events gone another way (a quarter of the events held, and a constant) are dropped: each keeps
+    // what it names alive, a bus's posted event (its payload) or a frame. A prune costs O(entries): O(5) a removal.
+    const held = this.#held[importance];
+    if (queue.length - held > (held >> 2) + STALE_ENTRIES) queue.prune((key) => this.#history.holds(key));
   }
 
   /** The history keeps `sent` as their places in frames from now on (`framed`, in the same order), counted at their bytes there: so do the queues. */
@@ -490,22 +494,28 @@ export class MemoryBudget {
     this.#queues.normal.relocate(moves);
   }
 
-  /** What the history holds against its budget. */
-  stats(count: number): MemoryStats {
+  /**
+   * What the history holds against its budget. `frameBytes` counts each buffer once: those of the history's
+   * events, those the eviction queues still name, and those `alsoHeld` adds (what its owner keeps besides).
+   */
+  stats(count: number, alsoHeld?: (buffers: Set<ArrayBufferLike>) => void): MemoryStats {
     const multipliers: Record<string, number> = {};
     for (const policy of this.#steps.keys()) multipliers[policy.pattern] = this.multiplier(policy);
     const types: Record<string, TypeMemory> = {};
     for (const [type, { count: events, bytes }] of this.#types) types[type] = { count: events, bytes };
     const compressed = { count: this.#history.compressedCount, bytes: this.#history.compressedBytes };
-    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes(), compressed };
+    return { history: this.name, count, bytes: this.#bytes, budget: this.budget, multipliers, types, evicted: this.#evicted, frameBytes: this.#frameBytes(alsoHeld), compressed };
   }
 
-  /** Bytes of the memory the frames of the history's events are in (each buffer once: a frame may be a view of a larger one). */
-  #frameBytes(): number {
+  /** Bytes of the memory the frames of the history's events are in, and of those named besides (each buffer once: a frame may be a view of a larger one). */
+  #frameBytes(alsoHeld: ((buffers: Set<ArrayBufferLike>) => void) | undefined): number {
     const frames = new Map<EncodedBatch, number>();
     for (const segment of this.#history.segments) segment.countFrames(frames);
     const buffers = new Set<ArrayBufferLike>();
     for (const batch of frames.keys()) buffers.add(batch.body.buffer);
+    this.#queues.low.framesInto(buffers);
+    this.#queues.normal.framesInto(buffers);
+    alsoHeld?.(buffers);
     let bytes = 0;
     for (const buffer of buffers) bytes += buffer.byteLength;
     return bytes;

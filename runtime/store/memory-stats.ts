@@ -30,11 +30,17 @@ export interface MemoryStats {
   /** Events evicted to meet the budget so far. */
   readonly evicted: number;
   /**
-   * Bytes of the received frames the held events keep alive (a station keeps
+   * Bytes of the received frames the history keeps alive (a station keeps
    * each event in the frame it came in; a bus what its syncs framed; 0 for
-   * a history of objects). Not counted against the budget: a frame whose
-   * events are less than half held has them copied into a frame of their
-   * own, so this stays within about twice `bytes`, plus the latest batches.
+   * a history of objects), each buffer once: those of the held events, and
+   * those a station keeps besides (frames of events that left, until its
+   * arrival order and eviction queues let go of them; of events it has not
+   * pushed to the main station yet). Not counted against the budget:
+   * evicting more events would not free them. A frame whose events are less
+   * than half held has them copied into a frame of their own, so this stays
+   * within about twice `bytes`, plus the latest batches, as long as a local
+   * station pushes to the main station (the sync policy does; under manual
+   * syncs it keeps every frame until `toMain()`).
    */
   readonly frameBytes: number;
   /**

@@ -117,9 +117,9 @@ export class Retention implements HistoryObserver {
     if (this.#budget !== undefined) this.#budget.onChange = report;
   }
 
-  /** What this history holds against its budget; undefined without `memory.budget`. */
-  memoryStats(): MemoryStats | undefined {
-    return this.#budget?.stats(this.history.size);
+  /** What this history holds against its budget (`alsoHeld`: frames its owner keeps besides); undefined without `memory.budget`. */
+  memoryStats(alsoHeld?: (buffers: Set<ArrayBufferLike>) => void): MemoryStats | undefined {
+    return this.#budget?.stats(this.history.size, alsoHeld);
   }
 
   /**

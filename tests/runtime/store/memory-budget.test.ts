@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { BusFullError, EventTooLargeError, InvalidOptionError } from '../../../errors.js';
 import { BusFullError as PublicBusFullError, createRuntime, type Bus, type BusEvent as PublicEvent, type Runtime, type UnsentDropReport } from '../../../index.js';
 import { ManualClock } from '../../../runtime/clock.js';
-import { MemoryBudget, type MemoryChange } from '../../../runtime/store/memory-budget.js';
+import { MemoryBudget, STALE_ENTRIES, type MemoryChange } from '../../../runtime/store/memory-budget.js';
 import { sizeClass } from '../../../runtime/store/eviction-queue.js';
 import { EventHistory } from '../../../runtime/store/history.js';
 import { compareEvents } from '../../../runtime/store/history-query.js';
@@ -364,6 +364,28 @@ test('evict - a budget that queues from its first eviction evicts what one sorte
     ),
     { numRuns: 200 },
   );
+});
+
+test('added - entries of events removed another way (not evicted) are dropped once they pass a quarter of the events held: 20 000 removed, the queues never hold more than 1.25 × held + STALE_ENTRIES', () => {
+  const budget = { current: undefined as MemoryBudget | undefined };
+  const history = new EventHistory({ observer: { added: (event) => budget.current!.added(event, eventBytes(event)), removed: (event, bytes) => budget.current!.removed(event, bytes ?? eventBytes(event)) } });
+  const policies = new MemoryPolicies(checkMemoryOptions({ budget: { busBytes: 1_000_000 } }));
+  budget.current = new MemoryBudget(policies, 'bus', history, eventBytes, 'bus:0.0:external');
+  let n = 0;
+  // Logs kept (80 % of the budget: listed, then queued), ticks of the same importance removed once delivered.
+  for (; n < 2_000; n++) history.insert(sized(`l${n}`, n, 'log', 400));
+  assert.equal(budget.current.settle(), []);
+  let most = 0;
+  for (let round = 0; round < 200; round++) {
+    for (let i = 0; i < 100; i++, n++) history.insert(sized(`t${n}`, n, 'tick', 400));
+    assert.equal(budget.current.settle(), []);
+    most = Math.max(most, budget.current.queued);
+    history.remove(history.snapshot().filter((event) => event.type === 'tick'));
+  }
+  assert.is(history.size, 2_000);
+  const bound = 2_100 + (2_100 >> 2) + STALE_ENTRIES + 1;
+  assert.ok(most <= bound, `the queue held ${most} entries for at most 2 100 events (bound ${bound})`);
+  assert.ok(budget.current.queued >= 2_000, 'what is held stays queued');
 });
 
 test('added - tallies by type stay exact with types in turn, and for a type all of whose events left and came again', () => {
