@@ -36,6 +36,9 @@ export function eventTypeProblem(type: unknown, what = 'Event type'): string | u
   }
   if (typeof type !== 'string') return `${what} must be a string like "user.login", got ${describe(type)}.`;
   if (type.length === 0 || type.length > MAX_TYPE_LENGTH || !TYPE_PATTERN.test(type)) {
+    if (/(^|\.)[*>](\.|$)/.test(type)) {
+      return `${what} ${JSON.stringify(type.slice(0, 80))} is a pattern: an event has one type, such as "user.login"; patterns only select types (subscribe(), history({ types }), ...).`;
+    }
     return (
       `${what} ${JSON.stringify(type.slice(0, 80))} is not valid: use 1-${MAX_TYPE_LENGTH} characters of ` +
       'letters, digits and _-:/$@, in dot-separated parts with no empty part (e.g. "user.login").'
@@ -353,14 +356,13 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
       seen.add(value);
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return `${path}[${i}] is a hole in a sparse array, which JSON cannot carry (use null)`;
           const problem = payloadProblem(value[i], `${path}[${i}]`, seen, depth + 1);
           if (problem !== null) return problem;
         }
       } else {
         const proto = Object.getPrototypeOf(value) as unknown;
-        if (proto !== Object.prototype && proto !== null) {
-          return `${path} is a ${(value as object).constructor?.name ?? 'class instance'}, not a plain object`;
-        }
+        if (proto !== Object.prototype && proto !== null) return `${path} is ${instanceProblem(value)}`;
         for (const key in value) {
           if (!isWellFormed(key)) return `${path} has a key with a lone surrogate`;
           const problem = payloadProblem((value as Record<string, unknown>)[key], `${path}.${key}`, seen, depth + 1);
@@ -370,9 +372,22 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
       seen.delete(value);
       return null;
     }
+    case 'undefined':
+      return `${path} is undefined, which JSON cannot carry (use null, or leave the key out)`;
     default:
       return `${path} is a ${typeof value}`;
   }
+}
+
+/** What an instance of a class is, and what to post instead where there is an obvious plain form. */
+function instanceProblem(value: object): string {
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  if (typeof name !== 'string' || name === '') return 'a class instance, not a plain object';
+  const what = `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}, not a plain object`;
+  if (value instanceof Date) return `${what} (post its toISOString() or getTime(), or give the type a schema that converts it)`;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `${what} (bytes travel as a Uint8Array: wrap its buffer in one)`;
+  if (value instanceof Map || value instanceof Set) return `${what} (post Object.fromEntries(map) or [...set])`;
+  return what;
 }
 
 /** A short description of a value for error messages: short values as they are, others by their kind. */

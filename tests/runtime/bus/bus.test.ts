@@ -345,4 +345,35 @@ payloads('post - the copy keeps what JSON keeps, reads each value once, and refu
   }
 });
 
+payloads('post - a refused payload or type is named with what to post instead', async () => {
+  const runtime = createRuntime();
+  try {
+    const bus = runtime.bus('external');
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['copy.bad', { a: undefined }, /\$\.a is undefined, which JSON cannot carry \(use null, or leave the key out\)/],
+      ['copy.bad', undefined, /\$ is undefined/],
+      ['copy.bad', [1, , 3], /\$\[1\] is a hole in a sparse array/],
+      ['copy.bad', { at: new Date(0) }, /\$\.at is a Date, not a plain object \(post its toISOString\(\) or getTime\(\)/],
+      ['copy.bad', new ArrayBuffer(2), /\$ is an ArrayBuffer, not a plain object \(bytes travel as a Uint8Array/],
+      ['copy.bad', new Float32Array(2), /\$ is a Float32Array, not a plain object \(bytes travel as a Uint8Array/],
+      ['copy.bad', { e: new Error('x') }, /\$\.e is an Error, not a plain object\./],
+      ['copy.bad', new Map(), /\$ is a Map, not a plain object \(post Object\.fromEntries\(map\)/],
+      ['user.*', {}, /Event type "user\.\*" is a pattern: an event has one type/],
+      ['user.>', {}, /is a pattern/],
+    ];
+    for (const [type, payload, message] of cases) {
+      try {
+        bus.post(type, payload as never);
+        assert.unreachable(`accepted ${type} ${String(payload)}`);
+      } catch (error) {
+        assert.ok(isBusError(error, 'INVALID_EVENT'), String(error));
+        assert.match((error as Error).message, message);
+      }
+    }
+    assert.is(bus.history().length, 0);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 payloads.run();
