@@ -23,7 +23,7 @@ import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-proce
 import type { RemoteProcessor } from './hosting/processor-host.js';
 import { deliverFailure, type FailureReport } from './thread/failure-reports.js';
 import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
-import type { WorkerExit } from './hosting/worker-api.js';
+import { describeExit, type WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { DirectStationLink, STATION_THREAD, type StationHost, type StationLink } from './station/links.js';
 import { Station } from './station/station.js';
@@ -157,7 +157,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
             ...remoteSettings(options),
             // A ManualClock drives the root's own workers too (a child processor's go by their system clock).
             ...(options.clock instanceof ManualClock ? { manualClock: options.clock } : {}),
-            onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
+            onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, describeExit(exit), restarted),
             onFailure: (report) => this.reportFailure(report),
           })).then((started) => {
             this.#workerThreads.push(started);
@@ -195,8 +195,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   }
 
   /** A child processor died by itself (see `ChildProcessors`). */
-  reportCrash(processor: number, reason: string, restarted: boolean): void {
-    this.#reportCrash('processor', processor, null, reason, restarted);
+  reportCrash(processor: number, reason: string, message: string, restarted: boolean): void {
+    this.#reportCrash('processor', processor, null, reason, message, restarted);
   }
 
   /** A worker thread or child processor reports that a subscriber or an after middleware threw: `onError` hears it here. */
@@ -210,9 +210,9 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
    * Reports a crashed thread or processor as an internal event on the root's
    * internal bus (`busline.thread.crashed`, `busline.processor.crashed`).
    */
-  #reportCrash(kind: 'thread' | 'processor', processor: number, thread: number | null, reason: string, restarted: boolean): void {
+  #reportCrash(kind: 'thread' | 'processor', processor: number, thread: number | null, reason: string, message: string, restarted: boolean): void {
     if (!this.#running) return;
-    this.thread(0, 0).bus('internal').post(`busline.${kind}.crashed`, { processor, thread, reason, restarted }, { priority: 'immediate' });
+    this.thread(0, 0).bus('internal').post(`busline.${kind}.crashed`, { processor, thread, reason, message, restarted }, { priority: 'immediate' });
   }
 
   get clock(): Clock {

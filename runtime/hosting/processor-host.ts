@@ -31,6 +31,15 @@ export interface ProcessorExit {
   readonly stopped: boolean;
 }
 
+/** Why a call made after processor `processor` died is refused, and what to do instead. */
+function refusedAfterDeath(processor: number, how: string): string {
+  return (
+    `processor ${processor} ${how} before this call. A crashed processor is restarted within the restart budget ` +
+    '(busline.processor.crashed says whether it was), but a handle taken before the crash stays with the dead one: take it again, ' +
+    `runtime.thread(${processor}, thread).bus(side) or runtime.processor(${processor}).station(side).`
+  );
+}
+
 /**
  * Sends one message over a child's IPC channel. Every send has a callback: a
  * send to a child that has just died fails with EPIPE or
@@ -75,6 +84,8 @@ export class RemoteProcessor {
   readonly #callers = new Map<number, ThreadCaller>();
   #nextId = 1;
   #gone: Error | undefined;
+  /** Why a call made once it is gone is refused: the same as `#gone` for a stop, with what to do for a crash. */
+  #refusal: string | undefined;
   #stopping = false;
 
   private constructor(
@@ -123,6 +134,7 @@ export class RemoteProcessor {
           ? new RuntimeStoppedError('a processor call')
           : new WorkerCrashedError(`processor ${processor} died (${signal ?? `exit code ${code}`}); its pending calls were rejected.`);
         this.#gone = error;
+        this.#refusal = this.#stopping ? error.message : refusedAfterDeath(processor, `died (${signal ?? `exit code ${code}`})`);
         this.#rejectPending(error);
         resolve({ code, signal, stopped: this.#stopping });
       });
@@ -149,6 +161,7 @@ export class RemoteProcessor {
       ? new RuntimeStoppedError('a processor call')
       : new WorkerCrashedError(`processor ${this.processor} is gone (${cause.message}); its pending calls were rejected.`, { cause });
     this.#gone = error;
+    this.#refusal = this.#stopping ? error.message : refusedAfterDeath(this.processor, `is gone (${cause.message})`);
     this.#rejectPending(error);
     this.#kill();
   }
@@ -247,7 +260,7 @@ export class RemoteProcessor {
   #send(message: Exclude<ProcessorControl, { type: 'init' }>): Promise<Outcome<unknown>> {
     if (this.#gone !== undefined) {
       const code = this.#gone instanceof BusError ? this.#gone.code : 'WORKER_CRASHED';
-      return Promise.resolve({ ok: false, code, message: this.#gone.message });
+      return Promise.resolve({ ok: false, code, message: this.#refusal ?? this.#gone.message });
     }
     return new Promise((resolve) => {
       this.#pending.set(message.id, { resolve });
