@@ -421,9 +421,44 @@ export function assertKnownKeys(options: unknown, allowed: readonly string[], wh
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      report(new InvalidOptionError(`${where}.${key}`, `unknown option. Allowed: ${allowed.join(', ')}.`));
+      const near = nearestName(key, allowed);
+      const guess = near === undefined ? '' : ` Did you mean "${near}"?`;
+      report(new InvalidOptionError(`${where}.${key}`, `unknown option.${guess} Allowed: ${allowed.join(', ')}.`));
     }
   }
+}
+
+/**
+ * The allowed name `key` was probably meant as: one it begins or that begins
+ * it (`threads`, `processor`, `ttl`), or one a typo or two away (`transprt`);
+ * undefined when none is close, or several are equally close.
+ */
+function nearestName(key: string, allowed: readonly string[]): string | undefined {
+  const wanted = key.toLowerCase();
+  // Case first: `threads` is the start of `threadsPerProcessor`, not of `threadStartDeadlineMs`.
+  for (const fold of [(name: string) => name, (name: string) => name.toLowerCase()]) {
+    const prefixed = allowed.filter((name) => {
+      const [a, b] = [fold(name), fold(key)];
+      return Math.min(a.length, b.length) >= 3 && (a.startsWith(b) || b.startsWith(a));
+    });
+    if (prefixed.length === 1) return prefixed[0];
+  }
+  const within = Math.max(1, Math.min(2, Math.floor(wanted.length / 4)));
+  const close = allowed.filter((name) => editDistance(wanted, name.toLowerCase()) <= within);
+  return close.length === 1 ? close[0] : undefined;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 /** Throws `InvalidOptionError` unless `value` is a side. */
