@@ -386,7 +386,8 @@ function instanceProblem(value: object): string {
   const what = `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}, not a plain object`;
   if (value instanceof Date) return `${what} (post its toISOString() or getTime(), or give the type a schema that converts it)`;
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `${what} (bytes travel as a Uint8Array: wrap its buffer in one)`;
-  if (value instanceof Map || value instanceof Set) return `${what} (post Object.fromEntries(map) or [...set])`;
+  if (value instanceof Map) return `${what} (post Object.fromEntries(map))`;
+  if (value instanceof Set) return `${what} (post [...set])`;
   return what;
 }
 
