@@ -171,7 +171,9 @@ export function copyPayload<P extends Payload>(payload: P): P {
   }
   if (payload instanceof Uint8Array) {
     assertPayload(payload);
-    return payload.slice() as P;
+    // Not slice(): a Buffer's slice() is a view of the same memory, not a copy. The copy is a plain Uint8Array,
+    // as the event is everywhere else (what a read or a sync decodes).
+    return new Uint8Array(payload) as P;
   }
   copiedBytes = 0;
   const copy = copyObject(payload, 0);

@@ -285,22 +285,28 @@ payloads('post - takes the payload as it is when posted: changing the object aft
     const lines: Array<Record<string, unknown>> = [{ sku: 'a' }];
     const payload: Record<string, unknown> = { id: 1, lines };
     const bytes = new Uint8Array([1, 2, 3]);
+    // A Buffer's slice() shares its memory: the copy must not.
+    const buffer = Buffer.from([4, 5, 6]);
     // Typed loosely, as an application's own objects often are; JSON-compatible when posted.
     const posted = bus.post('order.created', payload as never, { priority: 'immediate' });
     bus.post('order.later', payload as never, { priority: 'deferred' });
     bus.post('order.bytes', bytes);
+    const fromBuffer = bus.post('raw.buffer', buffer, { priority: 'immediate' });
     // What the wire cannot carry, put in after post() accepted the event.
     payload.id = 2;
     payload.total = 10n;
     lines[0]!.sku = () => 'b';
     lines.push({ at: new Date() });
     bytes[0] = 9;
+    buffer[0] = 9;
+    assert.equal(fromBuffer.payload, new Uint8Array([4, 5, 6]));
+    assert.is(Object.getPrototypeOf(fromBuffer.payload), Uint8Array.prototype, 'a plain Uint8Array, as a read gives it');
     const asPosted = { id: 1, lines: [{ sku: 'a' }] };
     assert.equal(posted.payload, asPosted);
     assert.equal(seen, [asPosted]);
     const next = await bus.toStation();
     const station = runtime.station('external');
-    assert.equal(station.history().map((event) => event.payload), [asPosted, new Uint8Array([1, 2, 3])]);
+    assert.equal(station.history().map((event) => event.payload), [asPosted, new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])]);
     assert.equal(station.queued().map((event) => event.payload), [asPosted]);
     // A bus that keeps syncing (the sync policy's way) gets its later events out too.
     const again: Record<string, unknown> = { n: 1 };
