@@ -136,7 +136,8 @@ for (const [how, reason, message] of [
     try {
       const pid = runtime.processor(1).pid!;
       // A later generation than the successor's first: the root must not keep naming it.
-      await (runtime.thread(1, 1).bus('external') as RemoteBus).toStation();
+      const first = runtime.thread(1, 1).bus('external') as RemoteBus;
+      const second = await first.toStation();
       const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 1, thread: 1 });
       const crashed = nextCrash(runtime, 'thread');
       try {
@@ -148,6 +149,12 @@ for (const [how, reason, message] of [
       }
       assert.equal((await crashed).payload, { processor: 1, thread: 1, reason, message, restarted: true });
       assert.is(runtime.processor(1).pid, pid, 'the processor lived on');
+      // Handles taken before the crash belong to the dead worker: refused, whatever their generation, never the successor's bus.
+      for (const stale of [first, second]) {
+        const refused: unknown = await stale.post('late', 1).then(() => undefined, (error: unknown) => error);
+        assert.ok(isBusError(refused, 'WORKER_CRASHED'), String(refused));
+        assert.match(refused.message, /the worker this handle was taken from crashed and was restarted .*runtime\.thread\(1, 1\)\.bus\(side\)/);
+      }
       const fresh = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('after.crash', 1);
       assert.match(fresh.id, /^1\.1\.1-/, 'the thread\'s successor answers');
       assert.is(fresh.origin.generation, 0, 'through a handle on the successor\'s own bus');
