@@ -44,7 +44,7 @@ function refusedAfterDeath(processor: number, how: string): string {
 function replacedRefusal(processor: number, thread: number, method: string): string {
   return (
     `${method}() on worker "processor ${processor} thread ${thread}" was refused: the worker this handle was taken from crashed ` +
-    `and was restarted (busline.thread.crashed). Take the thread's bus again, runtime.thread(${processor}, ${thread}).bus(side).`
+    `and was restarted (busline.thread.crashed). Take the thread's bus again, runtime.thread(${processor}, ${thread}).bus(side); its spawned actors died with it: spawn them again.`
   );
 }
 
