@@ -267,10 +267,25 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     return this.#threads.flat();
   }
 
-  /** Thread `processor.index` when it runs in this thread; throws `InvalidOptionError` otherwise. */
+  /**
+   * Thread `processor.index` when it runs in this thread; throws otherwise,
+   * saying how to reach it when it runs elsewhere (`UnsupportedError`, as
+   * `station()` of a child processor does) or that it does not exist.
+   */
   thread(processor: number, index: number): Thread {
     const thread = this.#threads[processor]?.[index];
     if (thread === undefined) {
+      const child = this.#children.get(processor) !== undefined;
+      const threads = this.options.threadsPerProcessor;
+      if (this.remoteThread(processor, index) !== undefined || (child && index <= threads)) {
+        const where = child ? `child processor ${processor}` : 'a worker thread';
+        throw new UnsupportedError(`thread ${processor}.${index} runs in ${where}: use runtime.thread(${processor}, ${index}).bus(side), a RemoteBus.`);
+      }
+      if (child) throw new InvalidOptionError('thread', `processor ${processor} has no thread ${index}; its threads are 0 to ${threads}.`);
+      if (this.#threads[processor] === undefined) {
+        const known = [...Object.keys(this.#localStations), ...this.#children.numbers()].join(', ');
+        throw new InvalidOptionError('processor', `no processor ${processor}; there are ${known}.`);
+      }
       throw new InvalidOptionError('thread', `no thread ${processor}.${index}; add one with addThread({ processor }).`);
     }
     return thread;
