@@ -61,7 +61,8 @@ async function inspectRecording(file: string, port: number, out: (line: string) 
     messages++;
   }
   const events = recording.records.length - messages;
-  out(`busline inspector: ${server.url} (${file}: ${messages} inspection messages, ${events} bus events, ${recording.end.dropped} dropped)`);
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  out(`busline inspector: ${server.url} (${file}: ${count(messages, 'inspection message')}, ${count(events, 'bus event')}, ${recording.end.dropped} dropped)`);
   out('Ctrl-C to stop.');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
