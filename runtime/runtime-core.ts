@@ -21,7 +21,7 @@ import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remot
 import { ManualClock, type Clock } from './clock.js';
 import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-processors.js';
 import type { RemoteProcessor } from './hosting/processor-host.js';
-import { deliverFailure, type FailureReport } from './thread/failure-reports.js';
+import { deliverFailure, postCrashReport, type FailureReport } from './thread/failure-reports.js';
 import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
 import { describeExit, type WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
@@ -208,11 +208,11 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
 
   /**
    * Reports a crashed thread or processor as an internal event on the root's
-   * internal bus (`busline.thread.crashed`, `busline.processor.crashed`).
+   * internal bus (`busline.thread.crashed`, `busline.processor.crashed`), or logs it when nothing there hears it.
    */
   #reportCrash(kind: 'thread' | 'processor', processor: number, thread: number | null, reason: string, message: string, restarted: boolean): void {
     if (!this.#running) return;
-    this.thread(0, 0).bus('internal').post(`busline.${kind}.crashed`, { processor, thread, reason, message, restarted }, { priority: 'immediate' });
+    postCrashReport(this.thread(0, 0).bus('internal'), `busline.${kind}.crashed`, { processor, thread, reason, message, restarted });
   }
 
   get clock(): Clock {

@@ -164,6 +164,35 @@ for (const [how, reason, message] of [
   });
 }
 
+test('worker crash nobody listens for - logged with what happened, never silent; a listener hears it instead of the log', async () => {
+  const runtime = createRuntime({ threadsPerProcessor: 1 });
+  await runtime.ready;
+  const original = console.error;
+  const logged: string[] = [];
+  try {
+    let heard!: (line: string) => void;
+    const first = new Promise<string>((resolve) => (heard = resolve));
+    console.error = (...args: unknown[]) => {
+      logged.push(args.join(' '));
+      heard(args.join(' '));
+    };
+    const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { thread: 1 });
+    await actor.send({ type: 'crash.exit' }).catch(() => undefined);
+    assert.match(await first, /^\[busline\] worker thread 0\.1 crashed: it exited with code 7; restarted\. Subscribe to busline\.thread\.crashed on runtime\.bus\('internal'\)/);
+    // With a listener on the root's internal bus, the report is the listener's: nothing is logged.
+    const crashed = nextCrash(runtime, 'thread');
+    const again = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { thread: 1 });
+    await again.send({ type: 'crash.exit' }).catch(() => undefined);
+    assert.equal((await crashed).payload, { processor: 0, thread: 1, reason: 'exit', message: 'it exited with code 7', restarted: true });
+    // A round trip to the successor: the report's handlers settled long before it answers.
+    await (runtime.thread(0, 1).bus('external') as RemoteBus).post('after', 1);
+    assert.is(logged.length, 1, logged.join('\n'));
+  } finally {
+    console.error = original;
+    await runtime.stop();
+  }
+});
+
 test('processor SIGKILL - pending calls rejected, processor restarted from its journal: no accepted event lost', async () => {
   const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual' });
   await runtime.ready;
