@@ -9,7 +9,8 @@
  * the order the run produced them, as a live run's would (the page, or a
  * `createWebSocketReceiver` from `@statelyai/inspect`). It runs until
  * Ctrl-C (SIGINT) or SIGTERM, then closes the server and exits 0. A damaged
- * or unfinished recording is refused: exit 1, with the reason.
+ * or unfinished recording is refused: exit 1, with the reason. `--help`
+ * prints the usage (exit 0); bad arguments print it with the problem (exit 2).
  */
 import { isBusError } from '../errors.js';
 import { readRecording } from '../runtime/recording/recording-file.js';
@@ -19,7 +20,8 @@ import { InspectorServer } from './server.js';
 const USAGE = 'usage: busline inspect <recording> [--port <n>]';
 
 /** The command line, checked: the file and the port, or a message saying what is wrong. */
-function parseArguments(args: readonly string[]): { file: string; port: number } | { error: string } {
+function parseArguments(args: readonly string[]): { file: string; port: number } | { error: string } | { help: true } {
+  if (args.some((arg) => arg === '--help' || arg === '-h' || arg === 'help')) return { help: true };
   const [command, ...rest] = args;
   if (command !== 'inspect') return { error: command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}` };
   let file: string | undefined;
@@ -59,7 +61,8 @@ async function inspectRecording(file: string, port: number, out: (line: string) 
     messages++;
   }
   const events = recording.records.length - messages;
-  out(`busline inspector: ${server.url} (${file}: ${messages} inspection messages, ${events} bus events, ${recording.end.dropped} dropped)`);
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  out(`busline inspector: ${server.url} (${file}: ${count(messages, 'inspection message')}, ${count(events, 'bus event')}, ${recording.end.dropped} dropped)`);
   out('Ctrl-C to stop.');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -70,7 +73,9 @@ async function inspectRecording(file: string, port: number, out: (line: string) 
 }
 
 const parsed = parseArguments(process.argv.slice(2));
-if ('error' in parsed) {
+if ('help' in parsed) {
+  console.log(`${USAGE}\n\nServes a recording written by runtime.record() on the inspector server (127.0.0.1; --port 0, the default, picks a free port) until Ctrl-C.`);
+} else if ('error' in parsed) {
   console.error(parsed.error);
   process.exitCode = 2;
 } else {

@@ -21,9 +21,9 @@ import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remot
 import { ManualClock, type Clock } from './clock.js';
 import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-processors.js';
 import type { RemoteProcessor } from './hosting/processor-host.js';
-import { deliverFailure, type FailureReport } from './thread/failure-reports.js';
+import { deliverFailure, postCrashReport, type FailureReport } from './thread/failure-reports.js';
 import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
-import type { WorkerExit } from './hosting/worker-api.js';
+import { describeExit, type WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { DirectStationLink, STATION_THREAD, type StationHost, type StationLink } from './station/links.js';
 import { Station } from './station/station.js';
@@ -157,7 +157,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
             ...remoteSettings(options),
             // A ManualClock drives the root's own workers too (a child processor's go by their system clock).
             ...(options.clock instanceof ManualClock ? { manualClock: options.clock } : {}),
-            onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, restarted),
+            onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, describeExit(exit), restarted),
             onFailure: (report) => this.reportFailure(report),
           })).then((started) => {
             this.#workerThreads.push(started);
@@ -195,8 +195,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   }
 
   /** A child processor died by itself (see `ChildProcessors`). */
-  reportCrash(processor: number, reason: string, restarted: boolean): void {
-    this.#reportCrash('processor', processor, null, reason, restarted);
+  reportCrash(processor: number, reason: string, message: string, restarted: boolean): void {
+    this.#reportCrash('processor', processor, null, reason, message, restarted);
   }
 
   /** A worker thread or child processor reports that a subscriber or an after middleware threw: `onError` hears it here. */
@@ -208,11 +208,11 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
 
   /**
    * Reports a crashed thread or processor as an internal event on the root's
-   * internal bus (`busline.thread.crashed`, `busline.processor.crashed`).
+   * internal bus (`busline.thread.crashed`, `busline.processor.crashed`), or logs it when nothing there hears it.
    */
-  #reportCrash(kind: 'thread' | 'processor', processor: number, thread: number | null, reason: string, restarted: boolean): void {
+  #reportCrash(kind: 'thread' | 'processor', processor: number, thread: number | null, reason: string, message: string, restarted: boolean): void {
     if (!this.#running) return;
-    this.thread(0, 0).bus('internal').post(`busline.${kind}.crashed`, { processor, thread, reason, restarted }, { priority: 'immediate' });
+    postCrashReport(this.thread(0, 0).bus('internal'), `busline.${kind}.crashed`, { processor, thread, reason, message, restarted });
   }
 
   get clock(): Clock {
@@ -267,10 +267,25 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     return this.#threads.flat();
   }
 
-  /** Thread `processor.index` when it runs in this thread; throws `InvalidOptionError` otherwise. */
+  /**
+   * Thread `processor.index` when it runs in this thread; throws otherwise,
+   * saying how to reach it when it runs elsewhere (`UnsupportedError`, as
+   * `station()` of a child processor does) or that it does not exist.
+   */
   thread(processor: number, index: number): Thread {
     const thread = this.#threads[processor]?.[index];
     if (thread === undefined) {
+      const child = this.#children.get(processor) !== undefined;
+      const threads = this.options.threadsPerProcessor;
+      if (this.remoteThread(processor, index) !== undefined || (child && index <= threads)) {
+        const where = child ? `child processor ${processor}` : 'a worker thread';
+        throw new UnsupportedError(`thread ${processor}.${index} runs in ${where}: use runtime.thread(${processor}, ${index}).bus(side), a RemoteBus.`);
+      }
+      if (child) throw new InvalidOptionError('thread', `processor ${processor} has no thread ${index}; its threads are 0 to ${threads}.`);
+      if (this.#threads[processor] === undefined) {
+        const known = [...Object.keys(this.#localStations), ...this.#children.numbers()].join(', ');
+        throw new InvalidOptionError('processor', `no processor ${processor}; there are ${known}.`);
+      }
       throw new InvalidOptionError('thread', `no thread ${processor}.${index}; add one with addThread({ processor }).`);
     }
     return thread;

@@ -36,6 +36,9 @@ export function eventTypeProblem(type: unknown, what = 'Event type'): string | u
   }
   if (typeof type !== 'string') return `${what} must be a string like "user.login", got ${describe(type)}.`;
   if (type.length === 0 || type.length > MAX_TYPE_LENGTH || !TYPE_PATTERN.test(type)) {
+    if (/(^|\.)[*>](\.|$)/.test(type)) {
+      return `${what} ${JSON.stringify(type.slice(0, 80))} is a pattern: an event has one type, such as "user.login"; patterns only select types (subscribe(), history({ types }), ...).`;
+    }
     return (
       `${what} ${JSON.stringify(type.slice(0, 80))} is not valid: use 1-${MAX_TYPE_LENGTH} characters of ` +
       'letters, digits and _-:/$@, in dot-separated parts with no empty part (e.g. "user.login").'
@@ -168,7 +171,9 @@ export function copyPayload<P extends Payload>(payload: P): P {
   }
   if (payload instanceof Uint8Array) {
     assertPayload(payload);
-    return payload.slice() as P;
+    // Not slice(): a Buffer's slice() is a view of the same memory, not a copy. The copy is a plain Uint8Array,
+    // as the event is everywhere else (what a read or a sync decodes).
+    return new Uint8Array(payload) as P;
   }
   copiedBytes = 0;
   const copy = copyObject(payload, 0);
@@ -353,14 +358,13 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
       seen.add(value);
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return `${path}[${i}] is a hole in a sparse array, which JSON cannot carry (use null)`;
           const problem = payloadProblem(value[i], `${path}[${i}]`, seen, depth + 1);
           if (problem !== null) return problem;
         }
       } else {
         const proto = Object.getPrototypeOf(value) as unknown;
-        if (proto !== Object.prototype && proto !== null) {
-          return `${path} is a ${(value as object).constructor?.name ?? 'class instance'}, not a plain object`;
-        }
+        if (proto !== Object.prototype && proto !== null) return `${path} is ${instanceProblem(value)}`;
         for (const key in value) {
           if (!isWellFormed(key)) return `${path} has a key with a lone surrogate`;
           const problem = payloadProblem((value as Record<string, unknown>)[key], `${path}.${key}`, seen, depth + 1);
@@ -370,9 +374,23 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
       seen.delete(value);
       return null;
     }
+    case 'undefined':
+      return `${path} is undefined, which JSON cannot carry (use null, or leave the key out)`;
     default:
       return `${path} is a ${typeof value}`;
   }
+}
+
+/** What an instance of a class is, and what to post instead where there is an obvious plain form. */
+function instanceProblem(value: object): string {
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  if (typeof name !== 'string' || name === '') return 'a class instance, not a plain object';
+  const what = `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}, not a plain object`;
+  if (value instanceof Date) return `${what} (post its toISOString() or getTime(), or give the type a schema that converts it)`;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `${what} (bytes travel as a Uint8Array: wrap its buffer in one)`;
+  if (value instanceof Map) return `${what} (post Object.fromEntries(map))`;
+  if (value instanceof Set) return `${what} (post [...set])`;
+  return what;
 }
 
 /** A short description of a value for error messages: short values as they are, others by their kind. */
@@ -406,9 +424,44 @@ export function assertKnownKeys(options: unknown, allowed: readonly string[], wh
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      report(new InvalidOptionError(`${where}.${key}`, `unknown option. Allowed: ${allowed.join(', ')}.`));
+      const near = nearestName(key, allowed);
+      const guess = near === undefined ? '' : ` Did you mean "${near}"?`;
+      report(new InvalidOptionError(`${where}.${key}`, `unknown option.${guess} Allowed: ${allowed.join(', ')}.`));
     }
   }
+}
+
+/**
+ * The allowed name `key` was probably meant as: one it begins or that begins
+ * it (`threads`, `processor`, `ttl`), or one a typo or two away (`transprt`);
+ * undefined when none is close, or several are equally close.
+ */
+function nearestName(key: string, allowed: readonly string[]): string | undefined {
+  const wanted = key.toLowerCase();
+  // Case first: `threads` is the start of `threadsPerProcessor`, not of `threadStartDeadlineMs`.
+  for (const fold of [(name: string) => name, (name: string) => name.toLowerCase()]) {
+    const prefixed = allowed.filter((name) => {
+      const [a, b] = [fold(name), fold(key)];
+      return Math.min(a.length, b.length) >= 3 && (a.startsWith(b) || b.startsWith(a));
+    });
+    if (prefixed.length === 1) return prefixed[0];
+  }
+  const within = Math.max(1, Math.min(2, Math.floor(wanted.length / 4)));
+  const close = allowed.filter((name) => editDistance(wanted, name.toLowerCase()) <= within);
+  return close.length === 1 ? close[0] : undefined;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 /** Throws `InvalidOptionError` unless `value` is a side. */

@@ -211,8 +211,11 @@ export type PostedEvent<E, K extends string, P> = IsUntyped<E> extends true ? Bu
 export interface CrashReport {
   readonly processor: number;
   readonly thread: number | null;
+  /** How it ended: `error`, `exit`, `hung`, `out-of-memory` for a thread; the signal or `exit code <n>` for a processor. */
   readonly reason: string;
-  /** Whether it was restarted (false once its restart budget is spent). */
+  /** What happened, in words, with what a thread threw: `it threw <message>`, `it exited with code 7`, `it was killed by SIGKILL`. */
+  readonly message: string;
+  /** Whether it was restarted (false once its restart budget is spent); reported once the successor runs. */
   readonly restarted: boolean;
 }
 

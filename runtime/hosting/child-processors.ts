@@ -32,7 +32,7 @@ export interface ChildProcessorsHost {
   mainStation(side: Side): Station;
   bridgeDirection(): BridgeDirection;
   /** A processor died by itself: whether it was restarted, or its budget ran out. */
-  reportCrash(processor: number, reason: string, restarted: boolean): void;
+  reportCrash(processor: number, reason: string, message: string, restarted: boolean): void;
   /** A subscriber or an after middleware threw in the processor (`thread/failure-reports.ts`). */
   reportFailure(report: FailureReport): void;
   /** Inspection in the root: whether processors send records, and where their batches go. */
@@ -161,6 +161,7 @@ export class ChildProcessors {
       for (const side of SIDES) this.#host.mainStation(side).forgetReader({ processor: index, thread: STATION_THREAD });
       if (exit.stopped || this.#halted) return;
       const reason = exit.signal ?? `exit code ${exit.code}`;
+      const message = exit.signal === null ? `it exited with code ${exit.code}` : `it was killed by ${exit.signal}`;
       let budget = this.#budgets.get(index);
       if (budget === undefined) {
         budget = new RestartBudget({ ...(this.#settings.restart ?? DEFAULT_RESTART_POLICY), clock: this.#host.clock });
@@ -171,7 +172,7 @@ export class ChildProcessors {
         try {
           await this.start(index, incarnation + 1);
           budget.started();
-          this.#host.reportCrash(index, reason, true);
+          this.#host.reportCrash(index, reason, message, true);
           return;
         } catch {
           budget.startFailed();
@@ -180,7 +181,7 @@ export class ChildProcessors {
       }
       // A stop under way ended the restarts, not the budget.
       if (this.#halted) return;
-      this.#host.reportCrash(index, reason, false);
+      this.#host.reportCrash(index, reason, message, false);
     });
   }
 

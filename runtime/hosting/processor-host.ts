@@ -31,6 +31,23 @@ export interface ProcessorExit {
   readonly stopped: boolean;
 }
 
+/** Why a call made after processor `processor` died is refused, and what to do instead. */
+function refusedAfterDeath(processor: number, how: string): string {
+  return (
+    `processor ${processor} ${how} before this call. A crashed processor is restarted within the restart budget ` +
+    '(busline.processor.crashed says whether it was), but a handle taken before the crash stays with the dead one: take it again, ' +
+    `runtime.thread(${processor}, thread).bus(side) or runtime.processor(${processor}).station(side).`
+  );
+}
+
+/** Why a call on a handle of a worker thread that has been restarted since is refused, and what to do instead. */
+function replacedRefusal(processor: number, thread: number, method: string): string {
+  return (
+    `${method}() on worker "processor ${processor} thread ${thread}" was refused: the worker this handle was taken from crashed ` +
+    `and was restarted (busline.thread.crashed). Take the thread's bus again, runtime.thread(${processor}, ${thread}).bus(side); its spawned actors died with it: spawn them again.`
+  );
+}
+
 /**
  * Sends one message over a child's IPC channel. Every send has a callback: a
  * send to a child that has just died fails with EPIPE or
@@ -73,8 +90,12 @@ export class RemoteProcessor {
   readonly #pending = new Map<number, { resolve(outcome: Outcome<unknown>): void }>();
   readonly #generations = new Map<string, number>();
   readonly #callers = new Map<number, ThreadCaller>();
+  /** Callers of threads that were restarted since: handles made with them belong to the dead incarnation. */
+  readonly #replaced = new WeakSet<ThreadCaller>();
   #nextId = 1;
   #gone: Error | undefined;
+  /** Why a call made once it is gone is refused: the same as `#gone` for a stop, with what to do for a crash. */
+  #refusal: string | undefined;
   #stopping = false;
 
   private constructor(
@@ -115,6 +136,10 @@ export class RemoteProcessor {
       if (report.type === 'threadReplaced') {
         this.#generations.delete(`${report.thread}:internal`);
         this.#generations.delete(`${report.thread}:external`);
+        // Handles on the dead incarnation are refused, as a dead root worker's are, rather than reach the successor's bus of their generation.
+        const caller = this.#callers.get(report.thread);
+        if (caller !== undefined) this.#replaced.add(caller);
+        this.#callers.delete(report.thread);
       }
     });
     this.exited = new Promise((resolve) => {
@@ -123,6 +148,7 @@ export class RemoteProcessor {
           ? new RuntimeStoppedError('a processor call')
           : new WorkerCrashedError(`processor ${processor} died (${signal ?? `exit code ${code}`}); its pending calls were rejected.`);
         this.#gone = error;
+        this.#refusal = this.#stopping ? error.message : refusedAfterDeath(processor, `died (${signal ?? `exit code ${code}`})`);
         this.#rejectPending(error);
         resolve({ code, signal, stopped: this.#stopping });
       });
@@ -149,6 +175,7 @@ export class RemoteProcessor {
       ? new RuntimeStoppedError('a processor call')
       : new WorkerCrashedError(`processor ${this.processor} is gone (${cause.message}); its pending calls were rejected.`, { cause });
     this.#gone = error;
+    this.#refusal = this.#stopping ? error.message : refusedAfterDeath(this.processor, `is gone (${cause.message})`);
     this.#rejectPending(error);
     this.#kill();
   }
@@ -247,7 +274,7 @@ export class RemoteProcessor {
   #send(message: Exclude<ProcessorControl, { type: 'init' }>): Promise<Outcome<unknown>> {
     if (this.#gone !== undefined) {
       const code = this.#gone instanceof BusError ? this.#gone.code : 'WORKER_CRASHED';
-      return Promise.resolve({ ok: false, code, message: this.#gone.message });
+      return Promise.resolve({ ok: false, code, message: this.#refusal ?? this.#gone.message });
     }
     return new Promise((resolve) => {
       this.#pending.set(message.id, { resolve });
@@ -299,15 +326,20 @@ export class RemoteProcessor {
   }
 
   #newCaller(thread: number): ThreadCaller {
-    return {
+    const caller: ThreadCaller = {
       processor: this.processor,
       thread,
-      call: ((method: keyof ThreadApi, ...args: unknown[]) => this.callThread(thread, method, args)) as ThreadCaller['call'],
+      call: ((method: keyof ThreadApi, ...args: unknown[]) =>
+        this.#replaced.has(caller)
+          ? Promise.resolve({ ok: false, code: 'WORKER_CRASHED', message: replacedRefusal(this.processor, thread, method) })
+          : this.callThread(thread, method, args)) as ThreadCaller['call'],
       advanced: (side, generation) => {
+        if (this.#replaced.has(caller)) return; // a generation of the dead incarnation
         const key = `${thread}:${side}`;
         this.#generations.set(key, Math.max(this.#generations.get(key) ?? 0, generation));
       },
     };
+    return caller;
   }
 
   /** The generation of a thread's bus as last seen from here. */

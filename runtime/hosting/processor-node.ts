@@ -26,7 +26,7 @@ import { loadMiddlewareModules } from '../bus/middleware-modules.js';
 import type { BusStats } from '../metrics/stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
-import type { WorkerExit } from './worker-api.js';
+import { describeExit, type WorkerExit } from './worker-api.js';
 import type { FailureReport } from '../thread/failure-reports.js';
 
 const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog', 'memory'];
@@ -196,7 +196,7 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.restart === undefined ? {} : { restart: this.#init.restart }),
       onCrash: (thread, exit, restarted) =>
         // A report that cannot be posted (thread 0 stopping, its bus full) is not worth this processor.
-        void this.#reportCrash(thread, exit.reason, restarted).catch(() => undefined),
+        void this.#reportCrash(thread, exit, restarted).catch(() => undefined),
       processorIncarnation: this.#incarnation(),
       ...(this.#init.workerLimits === undefined ? {} : { resourceLimits: this.#init.workerLimits }),
       ...(this.#init.sync === undefined ? {} : { sync: this.#init.sync }),
@@ -239,14 +239,14 @@ export class ProcessorNode implements StationHost {
   }
 
   /** Posts `busline.thread.crashed` on thread 0's internal bus. */
-  async #reportCrash(thread: number, reason: string, restarted: boolean): Promise<void> {
+  async #reportCrash(thread: number, exit: WorkerExit, restarted: boolean): Promise<void> {
     const local = this.#threads.get(0);
     if (local === undefined || !this.#running) return;
     const state = await local.caller.call('state', 'internal');
     if (!state.ok) return;
     await new RemoteBus(local.caller, 'internal', state.value.generation).post(
       'busline.thread.crashed',
-      { processor: this.processor, thread, reason, restarted },
+      { processor: this.processor, thread, reason: exit.reason, message: describeExit(exit), restarted },
       { priority: 'immediate' },
     );
   }

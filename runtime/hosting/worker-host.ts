@@ -208,7 +208,9 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
       return Promise.reject(
         new WorkerCrashedError(
           `${String(method)}() on worker "${this.name}" was refused: the worker is gone (${describeExit(this.#death)}). ` +
-            'Start a new one.',
+            'A crashed worker is restarted within the restart budget (busline.thread.crashed says whether it was), but a handle ' +
+            'taken before the crash stays with the dead one: take the thread\'s bus again, runtime.thread(processor, thread).bus(side); ' +
+            'its spawned actors died with it: spawn them again.',
           { cause: this.#death.error },
         ),
       );

@@ -7,7 +7,7 @@
  * events since its last sync asks for one at once.
  */
 import { InvalidOptionError, isBusError } from '../../errors.js';
-import { describe, throwReport, type Report } from '../validate.js';
+import { assertKnownKeys, describe, throwReport, type Report } from '../validate.js';
 
 /** `maxBatch` when a policy does not set it. */
 export const DEFAULT_MAX_BATCH = 4096;
@@ -93,10 +93,8 @@ export function syncPolicyOf(value: unknown, report: Report = throwReport): Sync
     report(new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent?, maxInFlight?, maxBacklog? }, got ${describe(value)}.`));
     return undefined;
   }
-  const { everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog, ...rest } = value as Record<string, unknown>;
-  for (const key of Object.keys(rest)) {
-    report(new InvalidOptionError(`sync.${key}`, 'unknown option. Allowed: everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog.'));
-  }
+  const { everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog } = value as Record<string, unknown>;
+  assertKnownKeys(value, ['everyMs', 'maxBatch', 'maxUnsent', 'maxInFlight', 'maxBacklog'], 'sync', report);
   if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1) {
     report(new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`));
   }

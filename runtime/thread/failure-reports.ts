@@ -157,3 +157,42 @@ export function takeFailure(message: unknown, onFailure: ((report: FailureReport
     console.error(`[busline] a failure reported by thread ${message.processor}.${message.thread} could not be handed on:`, error, message.error);
   }
 }
+
+/** What a crash report says (`CrashReport`, the payload of `busline.thread.crashed` / `busline.processor.crashed`). */
+interface CrashFacts {
+  readonly processor: number;
+  readonly thread: number | null;
+  readonly reason: string;
+  readonly message: string;
+  readonly restarted: boolean;
+}
+
+/** The root's internal bus, as far as a crash report needs it (its `publish()`, whatever its event map). */
+interface InternalBus {
+  publish(...args: never[]): Promise<{ readonly outcomes: readonly unknown[] }>;
+}
+
+/**
+ * Posts a crash report on the root's internal bus. One that no handler there
+ * heard (no subscription or wait matched it) is logged instead, so a worker
+ * that dies of an uncaught exception is never silent; a report that cannot
+ * be posted is logged too.
+ */
+export function postCrashReport(bus: InternalBus, type: 'busline.thread.crashed' | 'busline.processor.crashed', report: CrashFacts): void {
+  const place = report.thread === null ? `processor ${report.processor}` : `worker thread ${report.processor}.${report.thread}`;
+  const log = () =>
+    console.error(
+      `[busline] ${place} crashed: ${report.message}; ${report.restarted ? 'restarted' : 'not restarted (its restart budget is spent)'}. ` +
+        `Subscribe to ${type} on runtime.bus('internal') to handle crashes yourself.`,
+    );
+  let published: Promise<{ readonly outcomes: readonly unknown[] }>;
+  try {
+    published = (bus.publish as (type: string, payload: CrashFacts, options: { priority: 'immediate' }) => typeof published).call(bus, type, report, {
+      priority: 'immediate',
+    });
+  } catch {
+    log();
+    return;
+  }
+  published.then((outcome) => (outcome.outcomes.length === 0 ? log() : undefined), log);
+}

@@ -229,7 +229,7 @@ export function jsonProblem(value: unknown, depth: number, ancestors: object[]):
       if (proto !== Object.prototype && proto !== null) {
         if (value instanceof Uint8Array) return ' is a Uint8Array inside data (bytes may only be the whole payload)';
         const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-        return ` is ${typeof name === 'string' && name !== '' ? `a ${name}` : 'a class instance'}, not a plain object`;
+        return ` is ${typeof name === 'string' && name !== '' ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : 'a class instance'}, not a plain object`;
       }
       ancestors.push(value);
       const record = value as Record<string, unknown>;

@@ -83,6 +83,17 @@ test('inspect - a damaged recording is refused with exit 1 and the reason; bad a
   const usage = await runCommand(process.execPath, ['--import', 'tsx', CLI, 'inspect', '--port', 'x', bad], { timeoutMs: 30_000 });
   assert.is(usage.code, 2);
   assert.match(usage.stderr, /--port: expected an integer/);
+  const unknown = await runCommand(process.execPath, ['--import', 'tsx', CLI, 'serve', bad], { timeoutMs: 30_000 });
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "serve"\nusage: busline inspect <recording>/);
+});
+
+test('--help - prints the usage and what the command does, exit 0', async () => {
+  for (const args of [['--help'], ['-h'], ['inspect', '--help']]) {
+    const help = await runCommand(process.execPath, ['--import', 'tsx', CLI, ...args], { timeoutMs: 30_000 });
+    assert.is(help.code, 0, args.join(' '));
+    assert.match(help.stdout, /^usage: busline inspect <recording> \[--port <n>\]\n\nServes a recording written by runtime\.record\(\)/);
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

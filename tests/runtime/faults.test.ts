@@ -67,7 +67,7 @@ test('worker out of memory - pending call rejected, worker restarted, station ev
     }
     assert.ok(isBusError(failure, 'WORKER_CRASHED'), `expected WORKER_CRASHED, got ${String(failure)}`);
     const report = await crashed;
-    assert.equal(report.payload, { processor: 0, thread: 1, reason: 'out-of-memory', restarted: true });
+    assert.equal(report.payload, { processor: 0, thread: 1, reason: 'out-of-memory', message: 'it ran out of memory (resourceLimits)', restarted: true });
     assert.is(report.side, 'internal');
     // The station kept what reached it; the successor gets its parked queue back.
     const { successor, added } = await assertNothingLost(runtime, handed);
@@ -79,10 +79,10 @@ test('worker out of memory - pending call rejected, worker restarted, station ev
   }
 });
 
-for (const [how, reason] of [
-  ['throw', 'error'],
-  ['exit', 'exit'],
-  ['hang', 'hung'],
+for (const [how, reason, message] of [
+  ['throw', 'error', 'it threw uncaught in a worker'],
+  ['exit', 'exit', 'it exited with code 7'],
+  ['hang', 'hung', 'it hung and was terminated'],
 ] as const) {
   test(`worker ${how === 'hang' ? 'that hangs' : how === 'exit' ? 'calling process.exit' : 'throwing'} - detected as ${reason}, restarted, station events and parked queue kept`, async () => {
     // A hung worker is one that misses callDeadlineMs: 5 s for the hang (far beyond any call here), the default otherwise.
@@ -90,6 +90,7 @@ for (const [how, reason] of [
     await runtime.ready;
     try {
       const handed = await handOver(runtime);
+      const before = runtime.thread(0, 1).bus('external') as RemoteBus;
       const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 0, thread: 1 });
       const crashed = nextCrash(runtime, 'thread');
       const sent = actor.send({ type: `crash.${how}` });
@@ -106,7 +107,11 @@ for (const [how, reason] of [
         }
       }
       const report = await crashed;
-      assert.equal(report.payload, { processor: 0, thread: 1, reason, restarted: true });
+      assert.equal(report.payload, { processor: 0, thread: 1, reason, message, restarted: true });
+      // A handle taken before the crash stays with the dead worker, and says so: the thread's bus, taken again, is the successor's.
+      const refused: unknown = await before.post('late', 1).then(() => undefined, (error: unknown) => error);
+      assert.ok(isBusError(refused, 'WORKER_CRASHED'), String(refused));
+      assert.match(refused.message, /restarted within the restart budget .*take the thread's bus again, runtime\.thread\(processor, thread\)\.bus\(side\)/);
       await assertNothingLost(runtime, handed);
     } finally {
       await runtime.stop();
@@ -114,9 +119,9 @@ for (const [how, reason] of [
   });
 }
 
-for (const [how, reason] of [
-  ['exit', 'exit'],
-  ['hang', 'hung'],
+for (const [how, reason, message] of [
+  ['exit', 'exit', 'it exited with code 7'],
+  ['hang', 'hung', 'it hung and was terminated'],
 ] as const) {
   test(`worker of a child processor that ${how === 'exit' ? 'exits' : 'hangs'} while a call to it is in flight - only the thread is restarted; the processor lives on`, async () => {
     // The processor reports its thread's crash on its thread 0's internal bus; the sync policy brings it to the root's.
@@ -131,7 +136,8 @@ for (const [how, reason] of [
     try {
       const pid = runtime.processor(1).pid!;
       // A later generation than the successor's first: the root must not keep naming it.
-      await (runtime.thread(1, 1).bus('external') as RemoteBus).toStation();
+      const first = runtime.thread(1, 1).bus('external') as RemoteBus;
+      const second = await first.toStation();
       const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 1, thread: 1 });
       const crashed = nextCrash(runtime, 'thread');
       try {
@@ -141,8 +147,14 @@ for (const [how, reason] of [
         assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
         assert.match(String(error), /worker/, 'the worker is gone, not the processor');
       }
-      assert.equal((await crashed).payload, { processor: 1, thread: 1, reason, restarted: true });
+      assert.equal((await crashed).payload, { processor: 1, thread: 1, reason, message, restarted: true });
       assert.is(runtime.processor(1).pid, pid, 'the processor lived on');
+      // Handles taken before the crash belong to the dead worker: refused, whatever their generation, never the successor's bus.
+      for (const stale of [first, second]) {
+        const refused: unknown = await stale.post('late', 1).then(() => undefined, (error: unknown) => error);
+        assert.ok(isBusError(refused, 'WORKER_CRASHED'), String(refused));
+        assert.match(refused.message, /the worker this handle was taken from crashed and was restarted .*runtime\.thread\(1, 1\)\.bus\(side\)/);
+      }
       const fresh = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('after.crash', 1);
       assert.match(fresh.id, /^1\.1\.1-/, 'the thread\'s successor answers');
       assert.is(fresh.origin.generation, 0, 'through a handle on the successor\'s own bus');
@@ -151,6 +163,35 @@ for (const [how, reason] of [
     }
   });
 }
+
+test('worker crash nobody listens for - logged with what happened, never silent; a listener hears it instead of the log', async () => {
+  const runtime = createRuntime({ threadsPerProcessor: 1 });
+  await runtime.ready;
+  const original = console.error;
+  const logged: string[] = [];
+  try {
+    let heard!: (line: string) => void;
+    const first = new Promise<string>((resolve) => (heard = resolve));
+    console.error = (...args: unknown[]) => {
+      logged.push(args.join(' '));
+      heard(args.join(' '));
+    };
+    const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { thread: 1 });
+    await actor.send({ type: 'crash.exit' }).catch(() => undefined);
+    assert.match(await first, /^\[busline\] worker thread 0\.1 crashed: it exited with code 7; restarted\. Subscribe to busline\.thread\.crashed on runtime\.bus\('internal'\)/);
+    // With a listener on the root's internal bus, the report is the listener's: nothing is logged.
+    const crashed = nextCrash(runtime, 'thread');
+    const again = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { thread: 1 });
+    await again.send({ type: 'crash.exit' }).catch(() => undefined);
+    assert.equal((await crashed).payload, { processor: 0, thread: 1, reason: 'exit', message: 'it exited with code 7', restarted: true });
+    // A round trip to the successor: the report's handlers settled long before it answers.
+    await (runtime.thread(0, 1).bus('external') as RemoteBus).post('after', 1);
+    assert.is(logged.length, 1, logged.join('\n'));
+  } finally {
+    console.error = original;
+    await runtime.stop();
+  }
+});
 
 test('processor SIGKILL - pending calls rejected, processor restarted from its journal: no accepted event lost', async () => {
   const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual' });
@@ -162,6 +203,7 @@ test('processor SIGKILL - pending calls rejected, processor restarted from its j
     await (runtime.processor(1).station('external') as RemoteStation).toMain();
     const onlyLocal = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('order.local', { id: 2 });
     await (runtime.thread(1, 1).bus('external') as RemoteBus).toStation();
+    const staleStation = runtime.processor(1).station('external') as RemoteStation;
     const pid = runtime.processor(1).pid!;
     const crashed = nextCrash(runtime, 'processor');
     process.kill(pid, 'SIGKILL');
@@ -172,9 +214,15 @@ test('processor SIGKILL - pending calls rejected, processor restarted from its j
       assert.ok(isBusError(error, 'WORKER_CRASHED'), String(error));
     }
     const report = await crashed;
-    assert.equal(report.payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: true });
+    assert.equal(report.payload, { processor: 1, thread: null, reason: 'SIGKILL', message: 'it was killed by SIGKILL', restarted: true });
     const newPid = runtime.processor(1).pid!;
     assert.ok(newPid !== pid);
+    // Handles taken before the crash stay with the dead processor, and say what to take instead.
+    for (const stale of [() => bus.post('late', 1), () => staleStation.toMain()]) {
+      const refused: unknown = await stale().then(() => undefined, (error: unknown) => error);
+      assert.ok(isBusError(refused, 'WORKER_CRASHED'), String(refused));
+      assert.match(refused.message, /^processor 1 died \(SIGKILL\) before this call\. .*runtime\.thread\(1, thread\)\.bus\(side\) or runtime\.processor\(1\)\.station\(side\)/);
+    }
     assert.ok(ids(runtime.mainStation('external').history()).includes(reachedMain.id));
     // Accepted by the dead processor's local station only: its journal brought it back and on to main.
     assert.ok(ids(runtime.mainStation('external').history()).includes(onlyLocal.id));
@@ -206,7 +254,7 @@ test('processor killed again and again - its restarted stations hold everything 
       const crashed = nextCrash(runtime, 'processor');
       pids.push(runtime.processor(1).pid!);
       process.kill(pids.at(-1)!, 'SIGKILL');
-      assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: true });
+      assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', message: 'it was killed by SIGKILL', restarted: true });
       const held = ids(await (runtime.processor(1).station('external') as RemoteStation).history());
       assert.equal([...held].sort(), [...accepted].sort(), `after kill ${kill}`);
     }
@@ -235,7 +283,7 @@ test('processor SIGKILL under the sync policy, twice - what a resolved sync carr
       const { unsent } = await bus.state();
       const crashed = nextCrash(runtime, 'processor');
       process.kill(runtime.processor(1).pid!, 'SIGKILL');
-      assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: true });
+      assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', message: 'it was killed by SIGKILL', restarted: true });
 
       const main = new Set(ids(runtime.mainStation('external').history()));
       const local = new Set(ids(await (runtime.processor(1).station('external') as RemoteStation).history()));
@@ -263,7 +311,7 @@ test('processor whose restarts cannot start - each failed start kills its child 
     writeFileSync(join(dir, 'processor-1'), 'not a journal');
     const crashed = nextCrash(runtime, 'processor');
     process.kill(runtime.processor(1).pid!, 'SIGKILL');
-    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: false });
+    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', message: 'it was killed by SIGKILL', restarted: false });
     assert.equal(processorPids(), [], 'no failed start left its child behind');
   } finally {
     await runtime.stop();
@@ -333,7 +381,7 @@ test('processorStartDeadlineMs - restarts that hang each miss the deadline, are 
     const crashed = nextCrash(runtime, 'processor');
     const started = Date.now();
     process.kill(runtime.processor(1).pid!, 'SIGKILL');
-    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: false });
+    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', message: 'it was killed by SIGKILL', restarted: false });
     assert.ok(Date.now() - started >= 2 * 8_000, 'two starts, each given up at its deadline');
     assert.equal(processorPids(), [], 'no hung start left its child behind');
   } finally {
@@ -361,7 +409,7 @@ for (const name of ['post', 'bridge.open', 'stop']) {
     if (name === 'stop') assert.equal(call, { case: 'stop', outcome: 'resolved' });
     else {
       assert.equal(call, { case: name, outcome: 'rejected', code: 'WORKER_CRASHED' });
-      assert.equal(restarted, { case: 'restarted', outcome: JSON.stringify({ processor: 1, thread: null, reason: 'SIGKILL', restarted: true }) });
+      assert.equal(restarted, { case: 'restarted', outcome: JSON.stringify({ processor: 1, thread: null, reason: 'SIGKILL', message: 'it was killed by SIGKILL', restarted: true }) });
     }
   });
 }

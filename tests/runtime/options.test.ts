@@ -60,7 +60,12 @@ test('parseRuntimeOptions - given values are kept; a sync policy gets its bounds
 
 test('parseRuntimeOptions - each wrong option is refused by name, saying what is allowed', () => {
   const cases: Array<[RuntimeOptions, string, RegExp]> = [
-    [{ transprt: 'memory' } as never, 'createRuntime options.transprt', /unknown option\. Allowed: transport, clock/],
+    [{ transprt: 'memory' } as never, 'createRuntime options.transprt', /unknown option\. Did you mean "transport"\? Allowed: transport, clock/],
+    [{ processor: 2 } as never, 'createRuntime options.processor', /unknown option\. Did you mean "processors"\?/],
+    [{ threads: 2 } as never, 'createRuntime options.threads', /unknown option\. Did you mean "threadsPerProcessor"\?/],
+    [{ sync: { every: 10, everyMs: 10 } } as never, 'sync.every', /unknown option\. Did you mean "everyMs"\?/],
+    [{ memory: { policies: { user: { ttl: 5 } } } } as never, 'memory.policies["user"].ttl', /unknown option\. Did you mean "ttlMs"\?/],
+    [{ frobnicate: 1 } as never, 'createRuntime options.frobnicate', /^Invalid option "createRuntime options\.frobnicate": unknown option\. Allowed: /],
     [{ threadsPerProcessor: 65 }, 'threadsPerProcessor', /integer from 0 to 64/],
     [{ processors: -1 }, 'processors', /integer from 0 to 64/],
     [{ processorExecArgv: ['no-dash'] }, 'processorExecArgv', /array of flags/],

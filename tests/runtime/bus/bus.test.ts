@@ -285,22 +285,28 @@ payloads('post - takes the payload as it is when posted: changing the object aft
     const lines: Array<Record<string, unknown>> = [{ sku: 'a' }];
     const payload: Record<string, unknown> = { id: 1, lines };
     const bytes = new Uint8Array([1, 2, 3]);
+    // A Buffer's slice() shares its memory: the copy must not.
+    const buffer = Buffer.from([4, 5, 6]);
     // Typed loosely, as an application's own objects often are; JSON-compatible when posted.
     const posted = bus.post('order.created', payload as never, { priority: 'immediate' });
     bus.post('order.later', payload as never, { priority: 'deferred' });
     bus.post('order.bytes', bytes);
+    const fromBuffer = bus.post('raw.buffer', buffer, { priority: 'immediate' });
     // What the wire cannot carry, put in after post() accepted the event.
     payload.id = 2;
     payload.total = 10n;
     lines[0]!.sku = () => 'b';
     lines.push({ at: new Date() });
     bytes[0] = 9;
+    buffer[0] = 9;
+    assert.equal(fromBuffer.payload, new Uint8Array([4, 5, 6]));
+    assert.is(Object.getPrototypeOf(fromBuffer.payload), Uint8Array.prototype, 'a plain Uint8Array, as a read gives it');
     const asPosted = { id: 1, lines: [{ sku: 'a' }] };
     assert.equal(posted.payload, asPosted);
     assert.equal(seen, [asPosted]);
     const next = await bus.toStation();
     const station = runtime.station('external');
-    assert.equal(station.history().map((event) => event.payload), [asPosted, new Uint8Array([1, 2, 3])]);
+    assert.equal(station.history().map((event) => event.payload), [asPosted, new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])]);
     assert.equal(station.queued().map((event) => event.payload), [asPosted]);
     // A bus that keeps syncing (the sync policy's way) gets its later events out too.
     const again: Record<string, unknown> = { n: 1 };
@@ -340,6 +346,38 @@ payloads('post - the copy keeps what JSON keeps, reads each value once, and refu
     }
     await bus.toStation();
     assert.equal(runtime.station('external').history().map((e) => e.type), ['copy.keys', 'copy.getter', 'copy.bare']);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+payloads('post - a refused payload or type is named with what to post instead', async () => {
+  const runtime = createRuntime();
+  try {
+    const bus = runtime.bus('external');
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['copy.bad', { a: undefined }, /\$\.a is undefined, which JSON cannot carry \(use null, or leave the key out\)/],
+      ['copy.bad', undefined, /\$ is undefined/],
+      ['copy.bad', [1, , 3], /\$\[1\] is a hole in a sparse array/],
+      ['copy.bad', { at: new Date(0) }, /\$\.at is a Date, not a plain object \(post its toISOString\(\) or getTime\(\)/],
+      ['copy.bad', new ArrayBuffer(2), /\$ is an ArrayBuffer, not a plain object \(bytes travel as a Uint8Array/],
+      ['copy.bad', new Float32Array(2), /\$ is a Float32Array, not a plain object \(bytes travel as a Uint8Array/],
+      ['copy.bad', { e: new Error('x') }, /\$\.e is an Error, not a plain object\./],
+      ['copy.bad', new Map(), /\$ is a Map, not a plain object \(post Object\.fromEntries\(map\)\)/],
+      ['copy.bad', { tags: new Set() }, /\$\.tags is a Set, not a plain object \(post \[\.\.\.set\]\)/],
+      ['user.*', {}, /Event type "user\.\*" is a pattern: an event has one type/],
+      ['user.>', {}, /is a pattern/],
+    ];
+    for (const [type, payload, message] of cases) {
+      try {
+        bus.post(type, payload as never);
+        assert.unreachable(`accepted ${type} ${String(payload)}`);
+      } catch (error) {
+        assert.ok(isBusError(error, 'INVALID_EVENT'), String(error));
+        assert.match((error as Error).message, message);
+      }
+    }
+    assert.is(bus.history().length, 0);
   } finally {
     await runtime.stop();
   }

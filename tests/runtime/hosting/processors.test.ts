@@ -123,6 +123,26 @@ test('bridge - close({ clearOtherSide }) leaves no other-side event in any threa
   }
 });
 
+test('runtime.bus(side, { processor, thread }) - a thread that runs elsewhere is named with the call that reaches it; one that does not exist, with what does', () => {
+  const cases: Array<[number, number, string, RegExp]> = [
+    [0, 1, 'UNSUPPORTED', /^thread 0\.1 runs in a worker thread: use runtime\.thread\(0, 1\)\.bus\(side\), a RemoteBus\.$/],
+    [1, 0, 'UNSUPPORTED', /^thread 1\.0 runs in child processor 1: use runtime\.thread\(1, 0\)\.bus\(side\), a RemoteBus\.$/],
+    [2, 2, 'UNSUPPORTED', /^thread 2\.2 runs in child processor 2: use runtime\.thread\(2, 2\)\.bus\(side\)/],
+    [1, 3, 'INVALID_OPTION', /processor 1 has no thread 3; its threads are 0 to 2\./],
+    [7, 0, 'INVALID_OPTION', /no processor 7; there are 0, 1, 2\./],
+    [0, 9, 'INVALID_OPTION', /no thread 0\.9; add one with addThread/],
+  ];
+  for (const [processor, thread, code, message] of cases) {
+    try {
+      runtime.bus('external', { processor, thread });
+      assert.unreachable(`${processor}.${thread}`);
+    } catch (error) {
+      assert.ok(isBusError(error, code as 'UNSUPPORTED'), String(error));
+      assert.match((error as Error).message, message);
+    }
+  }
+});
+
 test.run();
 
 const lifecycle = suite('child processors lifecycle');

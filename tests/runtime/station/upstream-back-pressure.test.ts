@@ -226,7 +226,7 @@ test('maxBacklog across child processors - a slow reader\'s processor that dies 
     assert.equal(main.backlog().map(({ processor, thread }) => ({ processor, thread })), [{ processor: 1, thread: null }]);
     const crashed = nextCrash(runtime, 'processor');
     process.kill(runtime.processor(1).pid!, 'SIGKILL');
-    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', restarted: false });
+    assert.equal((await crashed).payload, { processor: 1, thread: null, reason: 'SIGKILL', message: 'it was killed by SIGKILL', restarted: false });
     assert.equal(main.backlog(), [], 'its station\'s place in the main station\'s reads is forgotten');
   } finally {
     await runtime.stop();

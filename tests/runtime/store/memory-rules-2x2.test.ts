@@ -286,7 +286,7 @@ test('removeAfterDelivery - a restarted processor does not read back what its th
   await station(2).toMain();
   const crashed = runtime.bus('internal').waitFor('busline.processor.crashed');
   process.kill(runtime.processor(2).pid!, 'SIGKILL');
-  assert.equal((await crashed).payload, { processor: 2, thread: null, reason: 'SIGKILL', restarted: true });
+  assert.equal((await crashed).payload, { processor: 2, thread: null, reason: 'SIGKILL', message: 'it was killed by SIGKILL', restarted: true });
   // A subscription listens to a restarted thread again only some time after (what it delivers before is not seen):
   // new ones, made now, are in place before the reads below, and keep what the old ones saw.
   for (const [thread, old] of watches) {
