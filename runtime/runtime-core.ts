@@ -236,7 +236,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       throw new UnsupportedError(`processor ${processor} runs in a child process: use runtime.processor(${processor}).station(side).`);
     }
     if (stations === undefined) {
-      const known = [...Object.keys(this.#localStations), ...this.#children.numbers()].join(', ');
+      const known = this.#children.listWith(Object.keys(this.#localStations).map(Number));
       throw new InvalidOptionError('processor', `no processor ${processor}; there are ${known}.`);
     }
     return stations[side];
@@ -283,7 +283,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       }
       if (child) throw new InvalidOptionError('thread', `processor ${processor} has no thread ${index}; its threads are 0 to ${threads}.`);
       if (this.#threads[processor] === undefined) {
-        const known = [...Object.keys(this.#localStations), ...this.#children.numbers()].join(', ');
+        const known = this.#children.listWith(Object.keys(this.#localStations).map(Number));
         throw new InvalidOptionError('processor', `no processor ${processor}; there are ${known}.`);
       }
       throw new InvalidOptionError('thread', `no thread ${processor}.${index}; add one with addThread({ processor }).`);

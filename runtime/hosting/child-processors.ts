@@ -98,9 +98,9 @@ export class ChildProcessors {
     return this.#running.get(processor);
   }
 
-  /** The numbers of the running child processors. */
-  numbers(): IterableIterator<number> {
-    return this.#running.keys();
+  /** The numbers of every processor there is, for messages: `local` (those that run in this process) and the running child processors, in order. */
+  listWith(local: readonly number[]): string {
+    return [...local, ...this.#running.keys()].sort((a, b) => a - b).join(', ');
   }
 
   /** Every running child processor. */
