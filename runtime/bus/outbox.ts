@@ -183,7 +183,9 @@ export class Outbox {
     // inlined, where a push on an array read from a field is a call to the builtin at every post.
     events[events.length] = event;
     if (this.#bound !== undefined) this.#count(event, measured);
-    if (events.length - this.#framed >= FRAME_UNSENT_EVENTS && !this.#stepScheduled && this.#options.due?.() !== false) this.#scheduleStep();
+    // Whether memory is short is asked once a frame's worth of posts, not at each: a bus that never syncs holds thousands.
+    const unframed = events.length - this.#framed;
+    if (unframed >= FRAME_UNSENT_EVENTS && unframed % FRAME_EVENTS === 0 && !this.#stepScheduled && this.#options.due?.() !== false) this.#scheduleStep();
   }
 
   /** An event that joined the history with an older stamp (a drained one): it may sort before what is here. */
