@@ -189,8 +189,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   }
 
   /**
-   * Posts an event: stamps it, records it in the history and delivers it by
-   * its priority. Returns the stamped event.
+   * Posts an event: stamps it, records it in the history (an `immediate` one whose policy says `removeAfterDelivery`
+   * is delivered without: it would leave at once) and delivers it by its priority. Returns the stamped event.
    *
    * @example
    * bus.post('order.created', { orderId: 'o-1' }, { priority: 'immediate' })
