@@ -38,6 +38,9 @@ function countingMiddleware(): Middleware & { seen: number } {
   return middleware;
 }
 
+/** Middleware and metrics on, and nothing kept by the bus history (`removeAfterDelivery`). */
+const KEEP_NOTHING = 'middleware + metrics, keep nothing';
+
 interface Setup {
   readonly name: string;
   readonly options: RuntimeOptions;
@@ -47,6 +50,9 @@ const SETUPS: readonly Setup[] = [
   { name: 'plain', options: {} },
   { name: 'metrics', options: { metrics: true } },
   { name: 'middleware + metrics', options: { metrics: true } },
+  // A pure pub/sub bus keeps nothing either: its one type's policy removes each event once delivered (the bus history never
+  // holds an immediate one). It still goes to the station: the outbox holds it until a sync, and this bus never syncs.
+  { name: KEEP_NOTHING, options: { metrics: true, memory: { policies: { user: { removeAfterDelivery: true } } } } },
 ];
 
 /** Per-post latencies (ns) of `post`, over `LATENCY_SAMPLES` calls. */
@@ -202,6 +208,13 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
     peerName: 'emit → 10 listeners + keep event',
     peer: measured.get('emit + keep')!,
   });
+  const keepNothing = measured.get(KEEP_NOTHING)!;
+  rates.push({
+    name: `post → 10 handlers, ${KEEP_NOTHING}`,
+    subject: keepNothing,
+    peerName: 'emit → 10 listeners + keep event',
+    peer: measured.get('emit + keep')!,
+  });
   const plain = measured.get('plain')!;
   const withMetrics = measured.get('metrics')!;
   rates.push({
@@ -219,10 +232,11 @@ export async function pipelineVersusEmit(): Promise<{ rates: Comparison[]; laten
   }));
   const notes = [
     `post → 10 handlers rates: posts per CPU second, each side in a process of its own (${PROCESS_ROUNDS} each, order rotating), the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs, each on a new runtime, stopped and released after its run; only the runtime of a first run of ${PIN_POSTS} posts stays referenced (collected, it costs V8 a recompilation of the delivery path that a long-lived runtime never pays), so a measured run's heap holds no earlier run's history; CPU time per run: ${spread}`,
-    `per round (the sides of a round run one after the other): metrics on ÷ off ${pairedRatios(times, 'metrics', 'plain')}, middleware + metrics ÷ emit ${pairedRatios(times, 'middleware + metrics', 'emit')}, ÷ emit + keep ${pairedRatios(times, 'middleware + metrics', 'emit + keep')}`,
+    `per round (the sides of a round run one after the other): metrics on ÷ off ${pairedRatios(times, 'metrics', 'plain')}, middleware + metrics ÷ emit ${pairedRatios(times, 'middleware + metrics', 'emit')}, ÷ emit + keep ${pairedRatios(times, 'middleware + metrics', 'emit + keep')}; ${KEEP_NOTHING} ÷ emit ${pairedRatios(times, KEEP_NOTHING, 'emit')}, ÷ emit + keep ${pairedRatios(times, KEEP_NOTHING, 'emit + keep')}`,
     'post(immediate) delivers before it returns: a post\'s latency is the time to the last handler; one timing pair per post adds ~50 ns to both sides',
     'middleware: one before and one after, as seed 001\'s logging middleware (counting instead of printing)',
     'every post stays in the history (and the outbox, for the station): keeping each event is most of the cost, so "emit + keep event" is the floor of a bus with a history',
+    `${KEEP_NOTHING}: memory.policies { user: { removeAfterDelivery: true } }, as a pure pub/sub application would set it; no other thread, never synced: the bus history holds nothing, but its outbox holds every event for the station until a sync, so "emit + keep event" is its floor too (a sync every 4 096 posts, which lets them go, costs more than holding them: the station takes each event into its history and lets it go once no reader wants it)`,
   ];
   return { rates, latencies: latencyRows, notes };
 }

@@ -189,8 +189,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   }
 
   /**
-   * Posts an event: stamps it, records it in the history and delivers it by
-   * its priority. Returns the stamped event.
+   * Posts an event: stamps it, records it in the history (an `immediate` one whose policy says `removeAfterDelivery`
+   * is delivered without: it would leave at once) and delivers it by its priority. Returns the stamped event.
    *
    * @example
    * bus.post('order.created', { orderId: 'o-1' }, { priority: 'immediate' })
@@ -224,15 +224,13 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       // After this post is in the history, so the sync it asks for carries it.
       queueMicrotask(() => thread.host.requestSync?.(this.side));
     }
-    this.#history.insert(event, size);
+    // An immediate event that its policy removes after delivery would leave the history as soon as its subscribers return: it never joins.
+    if (priority !== 'immediate' || !this.#retention.policies.removesAfterDelivery(type)) this.#history.insert(event, size);
     this.#retention.settle();
     // Its stamp is after everything this thread has seen: the outbox stays sorted. It goes to the station whatever this history keeps.
     this.#outbox.push(event, size);
-    if (priority === 'immediate') {
-      this.#reports.delivered += subscriptions.deliver(event, after);
-      // Checked here: no array per post when no policy removes events after delivery.
-      if (this.#retention.policies.afterDelivery) this.#afterDelivery([event]);
-    } else this.#pending.push(event);
+    if (priority === 'immediate') this.#reports.delivered += subscriptions.deliver(event, after);
+    else this.#pending.push(event);
     this.#scheduleReport();
     return event as PostedEvent<E, K, P>;
   }

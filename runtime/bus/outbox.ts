@@ -183,7 +183,10 @@ export class Outbox {
     // inlined, where a push on an array read from a field is a call to the builtin at every post.
     events[events.length] = event;
     if (this.#bound !== undefined) this.#count(event, measured);
-    if (events.length - this.#framed >= FRAME_UNSENT_EVENTS && !this.#stepScheduled && this.#options.due?.() !== false) this.#scheduleStep();
+    // Whether memory is short is asked once a frame's worth of posts, not at each: a bus that never syncs holds thousands.
+    // Read again: a drop (`#count`) may have replaced the array.
+    const unframed = this.#events.length - this.#framed;
+    if (unframed >= FRAME_UNSENT_EVENTS && unframed % FRAME_EVENTS === 0 && !this.#stepScheduled && this.#options.due?.() !== false) this.#scheduleStep();
   }
 
   /** An event that joined the history with an older stamp (a drained one): it may sort before what is here. */
@@ -214,20 +217,57 @@ export class Outbox {
     return (this.#lastRank = RANK_OF[importance(type)]);
   }
 
-  /**
-   * Drops the oldest `low` events, then `normal` ones, down to `EVICT_TO` of
-   * the budget, and reports it. The oldest of a rank are those before a cut:
-   * one pass a rank finds its cut, one more keeps the rest (no set of indices,
-   * no policy read: the entries hold the ranks).
-   */
+  /** Drops the oldest `low` events, then `normal` ones, down to `EVICT_TO` of the budget, and reports it. */
   #drop(): void {
     const bound = this.#bound!;
     const target = Math.floor(bound.budget * EVICT_TO);
+    const before = this.#bytes;
+    const types = new Set<string>();
+    const count = bound.importance === undefined ? this.#dropOldest(target, types) : this.#dropByRank(target, types);
+    if (count === 0) return;
+    bound.dropped({
+      history: bound.name,
+      count,
+      freed: before - this.#bytes,
+      types: [...types],
+      bytes: this.#bytes,
+      budget: bound.budget,
+    });
+  }
+
+  /**
+   * Every event is `normal` (no policy sets an importance): the oldest go, a
+   * first stretch taken off in one copy, not a pass over every event held
+   * (a bus that never syncs drops a round every tenth of its budget). Returns how many.
+   */
+  #dropOldest(target: number, types: Set<string>): number {
     const events = this.#events;
     const entries = this.#entries;
-    const types = new Set<string>();
     let lastType: string | undefined;
-    const before = this.#bytes;
+    let cut = 0;
+    for (; cut < events.length && this.#bytes > target; cut++) {
+      const size = (entries[cut]! - NORMAL) / RANKS;
+      this.#bytes -= size;
+      this.#droppable -= size;
+      const type = events[cut]!.type;
+      if (type !== lastType) types.add((lastType = type));
+    }
+    if (cut === 0) return 0;
+    entries.copyWithin(0, cut, events.length);
+    this.#events = events.slice(cut);
+    this.#framed = Math.max(0, this.#framed - cut);
+    return cut;
+  }
+
+  /**
+   * The oldest `low` events, then `normal` ones, down to `target`. The oldest of a rank are those before a cut:
+   * one pass a rank finds its cut, one more keeps the rest (no set of indices, no policy read: the entries hold
+   * the ranks). Returns how many.
+   */
+  #dropByRank(target: number, types: Set<string>): number {
+    const events = this.#events;
+    const entries = this.#entries;
+    let lastType: string | undefined;
     let count = 0;
     // Events of rank r before cuts[r] go (r low or normal).
     const cuts = [0, 0];
@@ -245,7 +285,7 @@ export class Outbox {
       }
       cuts[rank] = i;
     }
-    if (count === 0) return;
+    if (count === 0) return 0;
     let kept = 0;
     for (let i = 0; i < events.length; i++) {
       const entry = entries[i]!;
@@ -256,14 +296,7 @@ export class Outbox {
     }
     events.length = kept;
     this.#framed = framedPrefix(events);
-    bound.dropped({
-      history: bound.name,
-      count,
-      freed: before - this.#bytes,
-      types: [...types],
-      bytes: this.#bytes,
-      budget: bound.budget,
-    });
+    return count;
   }
 
   /** What the station has not seen, sorted (a copy). */

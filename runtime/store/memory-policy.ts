@@ -287,6 +287,9 @@ export class MemoryPolicies {
   /** When histories compress their older events; `false`: never. */
   readonly compression: Required<CompressionOptions> | false;
   readonly #byType = new Map<string, AppliedPolicy | null>();
+  /** The type looked up last and its policy: posts of one type often follow each other, and a post may ask twice. */
+  #lastType: string | undefined;
+  #lastPolicy: AppliedPolicy | undefined;
 
   constructor(options: MemoryOptions = {}) {
     this.options = options;
@@ -325,12 +328,14 @@ export class MemoryPolicies {
   of(type: string): AppliedPolicy | undefined {
     // The default (a budget, no policies) asks at every post: no lookup then.
     if (this.policies.length === 0) return undefined;
+    if (type === this.#lastType) return this.#lastPolicy;
     let found = this.#byType.get(type);
     if (found === undefined) {
       found = this.policies.find((policy) => typeMatches(policy.pattern, type)) ?? null;
       if (this.#byType.size < 100_000) this.#byType.set(type, found);
     }
-    return found ?? undefined;
+    this.#lastType = type;
+    return (this.#lastPolicy = found ?? undefined);
   }
 
   /** True when events of `type` leave a bus once delivered. */

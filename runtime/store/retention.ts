@@ -66,7 +66,7 @@ export class Retention implements HistoryObserver {
   removedCount = 0;
   /** The memory budget of this history (`memory.budget`), if set. */
   readonly #budget: MemoryBudget | undefined;
-  /** The default: a budget, and neither a policy nor a `refuseNew` limit (`admitPost` only measures and admits). */
+  /** A budget, and neither a `sizeLimit` nor a `refuseNew` limit (the default): `admitPost` only measures and admits. */
   readonly #budgetOnly: boolean;
   /** A bus's: repacks the frames a sync left its events in once most of their events are gone (`adopt`, `frame-compactor.ts`). */
   readonly #frames: FrameCompactor | undefined;
@@ -109,7 +109,7 @@ export class Retention implements HistoryObserver {
         keysOnly: compression !== undefined,
       });
     }
-    this.#budgetOnly = this.#budget !== undefined && policies.policies.length === 0 && !this.refusing;
+    this.#budgetOnly = this.#budget !== undefined && !policies.policies.some((policy) => policy.sizeLimit !== undefined) && !this.refusing;
   }
 
   /** Told of every change of the budget's state (multiplier, eviction, refusal): the owner posts it as an internal event. */

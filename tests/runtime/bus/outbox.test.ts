@@ -128,6 +128,46 @@ unit('sent - what a sync took leaves the count; what joined meanwhile, and a pre
   assert.equal([ids(box.unsent()), box.bytes], [['0.0.4'], 100]);
 });
 
+unit('push - without importance every event is normal: a long run drops exactly the oldest, to 90 %, each round reported', () => {
+  const reports: UnsentDropReport[] = [];
+  const box = new Outbox({ budget: 1_000, option: 'memory.budget.busBytes', name: 'bus:0.0:external', refuse: false, sizeOf: (e) => e.payload as number, dropped: (report) => void reports.push(report) });
+  let model: BusEvent[] = [];
+  const sum = (events: readonly BusEvent[]) => events.reduce((bytes, e) => bytes + (e.payload as number), 0);
+  let dropped = 0;
+  for (let n = 1; n <= 2_000; n++) {
+    const e = event(n, n % 3 === 0 ? 'a' : 'b', 10 + ((n * 37) % 90));
+    box.push(e);
+    model.push(e);
+    if (sum(model) > 1_000) {
+      while (sum(model) > 900) {
+        model = model.slice(1);
+        dropped++;
+      }
+    }
+    assert.equal(ids(box.unsent()), ids(model), `after ${n}`);
+    assert.is(box.bytes, sum(model));
+  }
+  assert.ok(reports.length > 100, 'it dropped all along');
+  assert.is(reports.reduce((count, report) => count + report.count, 0), dropped);
+  assert.equal([...reports.at(-1)!.types].sort(), ['a', 'b']);
+  assert.ok(reports.every((report) => report.bytes <= 900 && report.bytes + report.freed > 1_000));
+});
+
+unit('push - without importance, a drop takes framed events first and framing goes on after them', () => {
+  const bound: OutboxBound = { budget: 1_000, option: 'memory.budget.busBytes', name: 'bus:0.0:external', refuse: false, sizeOf: (e) => e.payload as number, dropped: () => {} };
+  const box = new Outbox(bound, { adopt: () => {}, schedule: 'manual' });
+  const small = Array.from({ length: 300 }, (_, n) => event(n, 'b', 2));
+  for (const e of small) box.push(e);
+  assert.is(box.frame(256), 256);
+  assert.is(box.unframed, 44);
+  // 600 + 5 × 100 = 1 100 bytes: down to 900, the oldest 100 (200 bytes) go, all framed.
+  for (let n = 300; n < 305; n++) box.push(event(n, 'b', 100));
+  assert.equal([box.length, box.bytes, box.unframed], [205, 900, 49]);
+  assert.equal(ids(box.unsent()), ids([...small.slice(100), ...[300, 301, 302, 303, 304].map((n) => event(n, 'b', 100))]));
+  assert.is(box.frame(), 49);
+  assert.is(box.unframed, 0);
+});
+
 unit('sent - sizes stay with their events as the outbox grows and lets go of most of it; the next drop counts them', () => {
   const { outbox: box, reports } = outbox();
   // Sizes 1 + n % 3, 600 bytes in 300 events: the outbox grows past the room it starts with.

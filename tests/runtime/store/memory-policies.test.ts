@@ -49,6 +49,31 @@ for (const transport of ['memory', 'frames'] as const) {
     assert.equal(ids(runtime.station('external').history()), [normal.id, kept.id, immediate.id, deferred.id]);
   });
 
+  test('removeAfterDelivery - an immediate event never joins its bus history, not even while its subscribers run; a sync still takes it to the station and another thread', async () => {
+    make({ policies: { ping: { removeAfterDelivery: true } } });
+    const bus = runtime.bus('external');
+    const reader = runtime.addThread();
+    const read: string[] = [];
+    reader.bus().subscribe('ping', (event) => void read.push(event.id));
+    // The station learns that this thread wants pings.
+    await reader.bus().sync();
+    const during: number[] = [];
+    bus.subscribe('ping', () => void during.push(bus.history().length));
+    const ping = bus.post('ping', { n: 1 }, { priority: 'immediate' });
+    assert.equal(during, [0], 'not in the history while delivered');
+    assert.equal(bus.history(), []);
+    assert.not.ok(bus.get(ping.id));
+    assert.is(bus.memory()!.count, 0, 'nothing counted against the history budget');
+    assert.is(bus.memory()!.unsent?.count, 1, 'the outbox holds it for the station');
+    await bus.sync();
+    assert.is(bus.unsent, 0);
+    assert.equal(ids(runtime.station('external').history()), [ping.id], 'kept for the reader');
+    await reader.bus().sync();
+    assert.equal(read, [ping.id]);
+    assert.equal(reader.bus().history(), [], 'delivered there, and let go');
+    assert.equal(runtime.station('external').history(), [], 'every reader that wants it has read it');
+  });
+
   test('removeAfterDelivery - a read delivers a new event once and keeps none; no later read or generation brings it back', async () => {
     make({ policies: { ping: { removeAfterDelivery: true } } });
     const producer = runtime.bus('external');
