@@ -132,7 +132,7 @@ export interface RuntimeOptions {
    */
   readonly processorExecArgv?: readonly string[];
   /**
-   * What histories keep: policies per event type (`removeAfterDelivery`,
+   * What histories keep: policies per event type or pattern (`'>'` every type but `busline.*`; `removeAfterDelivery`,
    * `removeAfterSearch`, `ttlMs`, `sizeLimit`, limits, ...) and limits of
    * every history (each bus and station), in every thread and processor,
    * and the memory budget of each (`budget`). Default: no policies, and a

@@ -1,7 +1,9 @@
 /**
  * Memory policies: `createRuntime({ memory: { policies, limits } })`. A
  * policy is per event type, with subtype rules (a policy for `user` covers
- * `user.login`; the most specific policy applies, whole); limits bound every
+ * `user.login`), or per type pattern, as subscriptions select types
+ * (`type-patterns.ts`: `'>'` every type, `user.*`, `user.>`); the most
+ * specific policy applies, whole (`byPrecedence`). Limits bound every
  * history (each bus and station) the way JetStream bounds a stream: at most
  * so many events, bytes or milliseconds of age, and at a limit either the
  * oldest events go or new ones are refused.
@@ -10,8 +12,8 @@
  * child processors in their start data, and is checked again there.
  */
 import { InvalidOptionError } from '../../errors.js';
-import { assertKnownKeys, describe, eventTypeProblem, throwReport, type Report } from '../validate.js';
-import { typeMatches } from '../type-patterns.js';
+import { assertKnownKeys, describe, throwReport, typePatternProblem, type Report } from '../validate.js';
+import { hasWildcard, typeMatches } from '../type-patterns.js';
 
 /** How much an event type matters when a history must let events go: `low` ones go first, `high` ones last. */
 export type Importance = 'low' | 'normal' | 'high';
@@ -103,8 +105,14 @@ export const DEFAULT_COMPRESSION: Required<CompressionOptions> = Object.freeze({
 
 /** `createRuntime({ memory })`: policies by event type, limits, the memory budget and compression of every history. */
 export interface MemoryOptions {
-  /** Policies by event type (subtype rules: the most specific type with a policy applies, whole). */
-  readonly policies?: { readonly [type: string]: EventPolicy };
+  /**
+   * Policies by event type or type pattern, as subscriptions select types: `user` covers `user` and its
+   * subtypes, `user.*` one part below, `user.>` any depth below, `'>'` (or `'*'`) every type but the
+   * runtime's own `busline.*` ones, which only a key whose first part is `busline` covers. The most specific
+   * key applies, whole: a key without wildcards (the longest), then the pattern with more literal parts, then
+   * one without a final `>`, then the first given.
+   */
+  readonly policies?: { readonly [typeOrPattern: string]: EventPolicy };
   /** Limits of each history: every bus and every station holds at most this much. */
   readonly limits?: HistoryLimits;
   /**
@@ -119,7 +127,7 @@ export interface MemoryOptions {
 
 /** A policy as it applies to an event, with the type it was given for. */
 export interface AppliedPolicy extends EventPolicy {
-  /** The type the policy was given for (its events are counted together for its limits). */
+  /** The key the policy was given for, a type or a pattern (its events are counted together for its limits). */
   readonly pattern: string;
   /** Where the policy was given, for errors: `memory.policies["user"]`. */
   readonly option: string;
@@ -147,11 +155,11 @@ export function checkMemoryOptions(memory: unknown, where = 'memory', report: Re
   const checked: Record<string, EventPolicy> = {};
   if (policies !== undefined) {
     if (!isPlainObject(policies)) {
-      report(new InvalidOptionError(`${where}.policies`, `expected an object of policies by event type, e.g. { 'user.login': { removeAfterDelivery: true } }, got ${describe(policies)}.`));
+      report(new InvalidOptionError(`${where}.policies`, `expected an object of policies by event type or pattern, e.g. { 'user.login': { removeAfterDelivery: true } }, got ${describe(policies)}.`));
     } else {
       for (const [type, policy] of Object.entries(policies)) {
         const option = `${where}.policies[${JSON.stringify(type)}]`;
-        const problem = eventTypeProblem(type, 'The policy type');
+        const problem = typePatternProblem(type, 'The policy key');
         if (problem !== undefined) report(new InvalidOptionError(option, problem));
         checked[type] = checkPolicy(policy, option, report);
       }
@@ -272,7 +280,7 @@ export class MemoryPolicies {
   readonly limits: HistoryLimits | undefined;
   /** The memory budget of every history (defaults unless given); undefined with `budget: false`. */
   readonly budget: MemoryBudgetOptions | undefined;
-  /** Every policy, most specific type first (longest; a subtype is longer than its type). */
+  /** Every policy, most specific first (`byPrecedence`): the first that covers a type is its policy. */
   readonly policies: readonly AppliedPolicy[];
   /** Some policy removes after delivery. */
   readonly afterDelivery: boolean;
@@ -297,7 +305,7 @@ export class MemoryPolicies {
     this.budget = options.budget === false ? undefined : (options.budget ?? DEFAULT_BUDGET);
     this.policies = Object.entries(options.policies ?? {})
       .map(([pattern, policy]): AppliedPolicy => ({ ...policy, pattern, option: `memory.policies[${JSON.stringify(pattern)}]` }))
-      .sort((a, b) => b.pattern.length - a.pattern.length);
+      .sort(byPrecedence);
     const all: readonly HistoryLimits[] = [...this.policies, ...(this.limits === undefined ? [] : [this.limits])];
     this.afterDelivery = this.policies.some((policy) => policy.removeAfterDelivery === true);
     this.afterSearch = this.policies.some((policy) => policy.removeAfterSearch === true);
@@ -324,14 +332,14 @@ export class MemoryPolicies {
   /** True when nothing applies (`budget: false` and nothing else): histories keep everything, and pay nothing for policies. */
   readonly none: boolean;
 
-  /** The policy events of `type` fall under: the most specific one whose type is `type` or a supertype. */
+  /** The policy events of `type` fall under: the most specific one that covers it (`covers`), cached per type. */
   of(type: string): AppliedPolicy | undefined {
     // The default (a budget, no policies) asks at every post: no lookup then.
     if (this.policies.length === 0) return undefined;
     if (type === this.#lastType) return this.#lastPolicy;
     let found = this.#byType.get(type);
     if (found === undefined) {
-      found = this.policies.find((policy) => typeMatches(policy.pattern, type)) ?? null;
+      found = this.policies.find((policy) => covers(policy.pattern, type)) ?? null;
       if (this.#byType.size < 100_000) this.#byType.set(type, found);
     }
     this.#lastType = type;
@@ -347,6 +355,55 @@ export class MemoryPolicies {
   removesAfterSearch(type: string): boolean {
     return this.afterSearch && this.of(type)?.removeAfterSearch === true;
   }
+}
+
+/**
+ * Most specific first, so that the first policy covering a type is the one it
+ * falls under: keys without wildcards, longest first (of two that cover one
+ * type, the longer is a subtype of the other, so no tie); then patterns with
+ * more literal parts (`user.*.failed` before `user.>`, before `>`); then one
+ * without a final `>` (`user.*` before `user.>`; `*` alone is `>`); then the first given (the
+ * sort is stable, and a pattern is never an integer-like key, which objects
+ * would order first: key order survives the trip to workers and processors).
+ */
+function byPrecedence(a: AppliedPolicy, b: AppliedPolicy): number {
+  const [wildA, wildB] = [hasWildcard(a.pattern), hasWildcard(b.pattern)];
+  if (wildA !== wildB) return wildA ? 1 : -1;
+  if (!wildA) return b.pattern.length - a.pattern.length;
+  const literals = literalParts(b.pattern) - literalParts(a.pattern);
+  if (literals !== 0) return literals;
+  return Number(endsOpen(a.pattern)) - Number(endsOpen(b.pattern));
+}
+
+/** True when the last part of `pattern` takes any depth: a final `>`, or `*` alone (every type, as `>` alone). */
+function endsOpen(pattern: string): boolean {
+  return pattern.endsWith('>') || pattern === '*';
+}
+
+function literalParts(pattern: string): number {
+  let count = 0;
+  for (const part of pattern.split('.')) if (part !== '*' && part !== '>') count++;
+  return count;
+}
+
+/**
+ * True when a policy given for `key` covers events of `type`: as a
+ * subscription to `key` would select them, except that the runtime's own
+ * types (`busline`, `busline.*`: crash reports, memory reports, replies) are
+ * covered only by a key whose first part is `busline`. A `'>'` meant for the
+ * application's events must not let crash reports go once delivered, nor
+ * refuse them at a `refuseNew` limit or a `sizeLimit`.
+ */
+function covers(key: string, type: string): boolean {
+  if (!typeMatches(key, type)) return false;
+  return !isInternalType(type) || key === INTERNAL || key.startsWith(INTERNAL_PREFIX);
+}
+
+const INTERNAL = 'busline';
+const INTERNAL_PREFIX = 'busline.';
+
+function isInternalType(type: string): boolean {
+  return type === INTERNAL || type.startsWith(INTERNAL_PREFIX);
 }
 
 /** The policies of a runtime without `memory` options: nothing is removed, as before. */

@@ -23,7 +23,7 @@ export interface MemoryStats {
   readonly bytes: number;
   /** The budget in bytes. */
   readonly budget: number;
-  /** Multipliers below 1 by policy type (a type absent here is at 1). */
+  /** Multipliers below 1 by policy key, a type or a pattern (a key absent here is at 1). */
   readonly multipliers: { readonly [type: string]: number };
   /** Events and bytes by event type. */
   readonly types: { readonly [type: string]: TypeMemory };
@@ -56,7 +56,7 @@ export interface MemoryStats {
 /** Payload of `busline.memory.multiplier`: a type's size-limit multiplier went down (over budget) or back up. */
 export interface MultiplierChange {
   readonly history: string;
-  /** The policy's type (its `sizeLimit` is multiplied). */
+  /** The policy's key, a type or a pattern (its `sizeLimit` is multiplied). */
   readonly type: string;
   readonly multiplier: number;
   readonly previous: number;

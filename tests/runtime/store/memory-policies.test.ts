@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BusFullError, InvalidOptionError, createRuntime, ManualClock, type BusEvent, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { ids, rejects } from '../../helpers.js';
+import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../../runtime/store/memory-policy.js';
 
 for (const transport of ['memory', 'frames'] as const) {
   const test = suite(`memory policies over ${transport} transport`);
@@ -191,8 +192,101 @@ for (const transport of ['memory', 'frames'] as const) {
     assert.equal(station.history().map((event: BusEvent) => event.payload), [3]);
   });
 
+  test("'>' - every type leaves once delivered, on a bus and at a station; the runtime's busline.* events stay", async () => {
+    make({ policies: { '>': { removeAfterDelivery: true } } });
+    const producer = runtime.bus('external');
+    const reader = runtime.addThread();
+    const seen: string[] = [];
+    reader.bus().subscribe('*', (event) => void seen.push(event.type));
+    await reader.bus().sync();
+    producer.subscribe('*', () => {});
+    const posted = ['user.login', 'order', 'a.b.c.d'].map((type, n) => producer.post(type, n, { priority: 'immediate' }));
+    const deferred = producer.post('order.paid', 3, { priority: 'deferred' });
+    assert.equal(producer.history(), [], 'the immediate ones never joined it');
+    producer.drain();
+    assert.equal(producer.history(), [], 'delivered, and let go');
+    await producer.sync();
+    assert.equal(ids(runtime.station('external').history()), [...ids(posted), deferred.id], 'held for the reader');
+    await reader.bus().sync();
+    assert.equal(seen, ['user.login', 'order', 'a.b.c.d', 'order.paid']);
+    assert.equal(reader.bus().history(), []);
+    assert.equal(runtime.station('external').history(), [], 'every reader that wants them has read them');
+    // The internal side is covered too, but not the runtime's own types: no key here names busline.
+    const internal = runtime.bus('internal');
+    internal.subscribe('*', () => {});
+    const note = internal.post('app.note', 1, { priority: 'immediate' });
+    const report = internal.post('busline.custom.report', 2, { priority: 'immediate' });
+    assert.not.ok(internal.get(note.id));
+    assert.equal(ids(internal.history()), [report.id]);
+  });
+
+  test("'>' - a key whose first part is busline covers the runtime's own types; limits of a pattern count its events together", async () => {
+    make({ policies: { '>': { maxEvents: 2 }, 'audit.*': {}, 'busline.>': { removeAfterDelivery: true } } });
+    const internal = runtime.bus('internal');
+    internal.post('busline.custom.report', 1, { priority: 'immediate' });
+    assert.equal(internal.history(), [], 'no subscriber: gone at once');
+    const bus = runtime.bus('external');
+    const [, order, audit, login] = ['user', 'order', 'audit.login', 'user.login'].map((type, n) => bus.post(type, n, { priority: 'immediate' }));
+    assert.equal(ids(bus.history()), [order!.id, audit!.id, login!.id], "the newest 2 under '>'; audit.* has a policy of its own, without limits");
+  });
+
   test.run();
 }
+
+const keys = suite('memory policy keys: types and patterns');
+const keyOf = (policies: MemoryOptions['policies']) => {
+  const applied = new MemoryPolicies(checkMemoryOptions({ policies }));
+  return (type: string) => applied.of(type)?.pattern;
+};
+
+keys('of - among patterns, more literal parts win, then one without a final >, then the first given', () => {
+  const policies = { 'user.>': {}, '*.login': {}, 'user.*': {}, '>': {}, '*': {}, '*.*.failed': {}, 'user.*.failed': {} };
+  const of = keyOf(policies);
+  assert.is(of('user.login.failed'), 'user.*.failed', 'two literal parts');
+  assert.is(of('admin.login.failed'), '*.*.failed');
+  assert.is(of('user.logout'), 'user.*', 'one part below: user.* before user.>');
+  assert.is(of('user.login'), '*.login', 'a tie of one literal part each, no final >: the first given');
+  assert.is(of('user.a.b'), 'user.>');
+  assert.is(of('user'), '>', "'>' and '*' alone tie: the first given");
+  assert.is(of('order'), '>');
+  assert.is(of('busline.thread.crashed'), undefined, 'no key names busline');
+  // Key order, the last tie-break, survives the trip to workers (structured clone) and child processors (JSON).
+  for (const copy of [structuredClone(policies), JSON.parse(JSON.stringify(policies)) as typeof policies]) {
+    assert.is(keyOf(copy)('user.login'), '*.login');
+  }
+  assert.is(keyOf({ '*': {}, '>': {} })('user'), '*');
+});
+
+keys('of - a key without wildcards (the longest) wins over any pattern; busline.* only under keys that name busline', () => {
+  const of = keyOf({ '>': {}, 'user.login.*': {}, user: {}, 'user.login': {}, 'busline.memory.*': {}, 'busline.thread': {} });
+  assert.is(of('user.login.failed'), 'user.login', 'a supertype over a pattern with more literal parts');
+  assert.is(of('user.logout'), 'user');
+  assert.is(of('order'), '>');
+  assert.is(of('busline.memory.evicted'), 'busline.memory.*');
+  assert.is(of('busline.thread.crashed'), 'busline.thread');
+  assert.is(of('busline.processor.crashed'), undefined);
+  assert.is(of('busline'), undefined);
+});
+
+keys('createRuntime - a malformed pattern key is refused, naming the key and the grammar', () => {
+  for (const [key, says] of [
+    ['user.>.x', '">" stands for the rest of a type, so it must be the last part'],
+    ['us*er', 'a wildcard is a whole part'],
+    ['', 'is empty'],
+    ['user..login', 'dot-separated parts'],
+  ] as const) {
+    try {
+      createRuntime({ memory: { policies: { [key]: { removeAfterDelivery: true } } } });
+      assert.unreachable(`${key} refused`);
+    } catch (error) {
+      assert.instance(error, InvalidOptionError);
+      assert.is((error as InvalidOptionError).option, `memory.policies[${JSON.stringify(key)}]`);
+      assert.ok((error as Error).message.includes(says), (error as Error).message);
+    }
+  }
+});
+
+keys.run();
 
 const options = suite('memory options');
 
@@ -220,7 +314,7 @@ processes('policies travel to every thread and station', async () => {
     threadsPerProcessor: 1,
     deferred: 'manual',
     callDeadlineMs: 20_000,
-    memory: { policies: { ping: { removeAfterDelivery: true }, job: { removeAfterSearch: true } } },
+    memory: { policies: { ping: { removeAfterDelivery: true }, job: { removeAfterSearch: true }, 'metric.>': { removeAfterDelivery: true }, 'metric.*.kept': {} } },
   });
   await runtime.ready;
   for (const [processor, thread] of [[0, 1], [1, 0], [1, 1]] as const) {
@@ -239,6 +333,11 @@ processes('policies travel to every thread and station', async () => {
   assert.is((await station.history({ types: ['job'] })).length, 2, 'the jobs of threads 1.0 and 1.1');
   assert.equal(ids(await station.history({ types: ['job'] })), []);
   assert.is((await station.state()).size, 2, 'the pings stay: a station keeps what was delivered elsewhere');
+  // Pattern keys crossed too, with their precedence.
+  const bus = runtime.thread(1, 1).bus('external');
+  await bus.post('metric.cpu', 1, { priority: 'immediate' });
+  const kept = await bus.post('metric.cpu.kept', 2, { priority: 'immediate' });
+  assert.equal(ids(await bus.history({ types: ['metric'] })), [kept.id]);
 });
 
 processes.run();
