@@ -105,9 +105,9 @@ export class RemoteProcessor {
   /** How long the child may answer nothing while a heartbeat is out before it is taken as hung (`callDeadlineMs`). */
   readonly #deadlineMs: number;
   #watchdog: NodeJS.Timeout | undefined;
-  /** When the root last heard from the child (any message: its main thread ran), by `performance.now()`. */
-  #heardAt = performance.now();
-  /** When the heartbeat that is still unanswered went out; undefined: none is. */
+  /** Whether the root heard from the child (any message: its main thread ran) since the watchdog's last look. */
+  #heard = true;
+  /** When the heartbeat that is still unanswered went out, by `performance.now()`; undefined: none is. */
   #pingedAt: number | undefined;
   #hung = false;
 
@@ -133,9 +133,8 @@ export class RemoteProcessor {
       serve: stationServer(mainStation, bridge),
     });
     child.on('message', (message: unknown) => {
-      // Whatever it sends, frames too, its main thread sent: it is alive, and the heartbeat out is answered.
-      this.#heardAt = performance.now();
-      this.#pingedAt = undefined;
+      // Whatever it sends, frames too, its main thread sent: it is alive (a flag: this runs for every frame).
+      this.#heard = true;
       if (message instanceof Uint8Array) return;
       const report = message as ProcessorReport;
       if (report.type === 'result') {
@@ -213,28 +212,31 @@ export class RemoteProcessor {
    */
   #watch(): void {
     const tickMs = Math.max(1, Math.floor(this.#deadlineMs / 4));
-    this.#watchdog = setInterval(() => this.#checkPulse(tickMs), tickMs);
+    this.#watchdog = setInterval(() => this.#checkPulse(), tickMs);
     // It never holds the root's process open by itself.
     this.#watchdog.unref();
   }
 
-  #checkPulse(tickMs: number): void {
+  #checkPulse(): void {
     if (this.#gone !== undefined || this.#stopping) {
       clearInterval(this.#watchdog);
       return;
     }
-    const now = performance.now();
+    if (this.#heard) {
+      // Heard from since the last look: nothing to ask, and any heartbeat out is answered.
+      this.#heard = false;
+      this.#pingedAt = undefined;
+      return;
+    }
     if (this.#pingedAt === undefined) {
-      if (now - this.#heardAt < tickMs) return; // heard from lately: nothing to ask
-      this.#pingedAt = now;
+      this.#pingedAt = performance.now();
       sendToChild(this.#child, { type: 'ping' }, (error) => this.#lost(error));
       return;
     }
-    if (now - this.#pingedAt < this.#deadlineMs) return;
+    if (performance.now() - this.#pingedAt < this.#deadlineMs) return;
     // The root's own loop may have been the one blocked: an answer waiting in the channel is read (poll phase) before this runs.
-    const pingedAt = this.#pingedAt;
     setImmediate(() => {
-      if (this.#pingedAt === pingedAt) this.#hang();
+      if (!this.#heard) this.#hang();
     });
   }
 
