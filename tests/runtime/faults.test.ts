@@ -433,15 +433,18 @@ for (const how of ['SIGSTOP', 'a handler on its thread 0 that never returns'] as
   });
 }
 
-test('processor in a call that waits by design for several callDeadlineMs - request() on its thread 0 times out as asked: the processor answers its heartbeat and lives on', async () => {
+test('processor idle, then in a call that waits by design, each for two callDeadlineMs - it answers its heartbeat and lives on; request() on its thread 0 times out as asked', async () => {
   const runtime = createRuntime({ processors: 1, deferred: 'manual', callDeadlineMs: HANG_DEADLINE_MS });
   await runtime.ready;
   try {
     const pid = runtime.processor(1).pid!;
     let crashes = 0;
     runtime.bus('internal').subscribe('busline.processor.crashed', () => void crashes++);
+    // Idle (manual syncs): nothing but the heartbeat goes to the processor or comes back; no crash report comes within the window.
+    const idle: unknown = await runtime.bus('internal').waitFor('busline.processor.crashed', { timeout: 2 * HANG_DEADLINE_MS }).then(() => undefined, (error: unknown) => error);
+    assert.ok(isBusError(idle, 'TIMEOUT'), String(idle));
+    // Nobody replies: the request waits its whole timeout, its thread polled meanwhile.
     const bus = runtime.thread(1, 0).bus('external') as RemoteBus;
-    // Nobody replies: the request waits its whole timeout, two deadlines, while the processor is otherwise idle.
     const unanswered: unknown = await bus.request('nobody.replies', {}, { timeout: 2 * HANG_DEADLINE_MS }).then(() => undefined, (error: unknown) => error);
     assert.ok(isBusError(unanswered, 'REQUEST_TIMEOUT'), String(unanswered));
     assert.is(runtime.processor(1).pid, pid, 'not killed');
