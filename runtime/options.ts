@@ -79,7 +79,12 @@ export interface RuntimeOptions {
    * processors 1..n; processor 0 is this process. Default 0: everything here.
    */
   readonly processors?: number;
-  /** How long a call to a worker may go unanswered before it is taken as hung. Default 30 000 ms. */
+  /**
+   * How long a call to a worker may go unanswered, or a child processor's
+   * heartbeat (a ping its main thread answers at once), before the worker or
+   * processor is taken as hung: it is terminated (a processor is killed) and
+   * restarted within `restart`. Default 30 000 ms.
+   */
   readonly callDeadlineMs?: number;
   /**
    * How long a child processor may take to start (fork, replay its journal,

@@ -211,7 +211,7 @@ export type PostedEvent<E, K extends string, P> = IsUntyped<E> extends true ? Bu
 export interface CrashReport {
   readonly processor: number;
   readonly thread: number | null;
-  /** How it ended: `error`, `exit`, `hung`, `out-of-memory` for a thread; the signal or `exit code <n>` for a processor. */
+  /** How it ended: `error`, `exit`, `hung`, `out-of-memory` for a thread; `hung`, the signal or `exit code <n>` for a processor. */
   readonly reason: string;
   /** What happened, in words, with what a thread threw: `it threw <message>`, `it exited with code 7`, `it was killed by SIGKILL`. */
   readonly message: string;

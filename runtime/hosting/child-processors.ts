@@ -16,6 +16,7 @@ import type { ProcessorInit } from '../wire/protocol.js';
 import { RemoteProcessor } from './processor-host.js';
 import { DEFAULT_RESTART_POLICY } from './processor-threads.js';
 import { RestartBudget } from './supervision.js';
+import { DEFAULT_CALL_DEADLINE_MS } from './worker-host.js';
 import type { InspectionBatch } from '../inspection/tap.js';
 import type { FailureReport } from '../thread/failure-reports.js';
 import { ClockFollower } from './clock-follower.js';
@@ -109,7 +110,7 @@ export class ChildProcessors {
   }
 
   /**
-   * Forks processor `index` and watches it: when it dies by itself it is
+   * Forks processor `index` and watches it: when it dies by itself (or hangs, and is killed) it is
    * restarted within its restart budget, and the crash is reported.
    */
   async start(index: number, incarnation = 0): Promise<void> {
@@ -160,8 +161,12 @@ export class ChildProcessors {
       // Where its local stations stood in the main stations' reads holds no other processor back any more.
       for (const side of SIDES) this.#host.mainStation(side).forgetReader({ processor: index, thread: STATION_THREAD });
       if (exit.stopped || this.#halted) return;
-      const reason = exit.signal ?? `exit code ${exit.code}`;
-      const message = exit.signal === null ? `it exited with code ${exit.code}` : `it was killed by ${exit.signal}`;
+      const reason = exit.hung ? 'hung' : (exit.signal ?? `exit code ${exit.code}`);
+      const message = exit.hung
+        ? `it hung (answered nothing within ${this.#settings.callDeadlineMs ?? DEFAULT_CALL_DEADLINE_MS} ms) and was killed`
+        : exit.signal === null
+          ? `it exited with code ${exit.code}`
+          : `it was killed by ${exit.signal}`;
       let budget = this.#budgets.get(index);
       if (budget === undefined) {
         budget = new RestartBudget({ ...(this.#settings.restart ?? DEFAULT_RESTART_POLICY), clock: this.#host.clock });

@@ -2,9 +2,11 @@
  * The root's side of a processor that runs as a child process: forks it,
  * serves its local stations' syncs with the main stations (frames over IPC),
  * and carries control calls to its stations and threads. A processor that
- * dies rejects what is pending with `WorkerCrashedError`.
+ * dies, or hangs (its main thread answers nothing within `callDeadlineMs`: it
+ * is killed), rejects what is pending with `WorkerCrashedError`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { BusError, RuntimeStoppedError, WorkerCrashedError, fromWireError } from '../../errors.js';
 import type { BridgeDirection, BusEvent, Side } from '../../types.js';
 import type { ReaderBacklog } from '../../types.js';
@@ -21,6 +23,7 @@ import type { InspectionBatch } from '../inspection/tap.js';
 import { takeFailure, type FailureReport } from '../thread/failure-reports.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
+import { DEFAULT_CALL_DEADLINE_MS } from './worker-host.js';
 
 
 /** How a processor process ended. */
@@ -29,6 +32,8 @@ export interface ProcessorExit {
   readonly signal: NodeJS.Signals | null;
   /** True when the runtime stopped it. */
   readonly stopped: boolean;
+  /** True when it answered nothing within `callDeadlineMs` and was killed for it. */
+  readonly hung: boolean;
 }
 
 /** Why a call made after processor `processor` died is refused, and what to do instead. */
@@ -97,6 +102,14 @@ export class RemoteProcessor {
   /** Why a call made once it is gone is refused: the same as `#gone` for a stop, with what to do for a crash. */
   #refusal: string | undefined;
   #stopping = false;
+  /** How long the child may answer nothing while a heartbeat is out before it is taken as hung (`callDeadlineMs`). */
+  readonly #deadlineMs: number;
+  #watchdog: NodeJS.Timeout | undefined;
+  /** Whether the root heard from the child (any message: its main thread ran) since the watchdog's last look. */
+  #heard = true;
+  /** When the heartbeat that is still unanswered went out, by `performance.now()`; undefined: none is. */
+  #pingedAt: number | undefined;
+  #hung = false;
 
   private constructor(
     child: ChildProcess,
@@ -105,9 +118,11 @@ export class RemoteProcessor {
     bridge: () => BridgeDirection,
     onInspection: ((batch: InspectionBatch) => void) | undefined,
     onFailure: ((report: FailureReport) => void) | undefined,
+    deadlineMs: number,
   ) {
     this.#child = child;
     this.processor = processor;
+    this.#deadlineMs = deadlineMs;
     // A ChildProcess with no 'error' listener crashes this process on any error it raises.
     child.on('error', (error) => this.#lost(error));
     this.channel = new FrameChannel(childFrames(child, (error) => this.#lost(error)), {
@@ -118,6 +133,8 @@ export class RemoteProcessor {
       serve: stationServer(mainStation, bridge),
     });
     child.on('message', (message: unknown) => {
+      // Whatever it sends, frames too, its main thread sent: it is alive (a flag: this runs for every frame).
+      this.#heard = true;
       if (message instanceof Uint8Array) return;
       const report = message as ProcessorReport;
       if (report.type === 'result') {
@@ -144,13 +161,17 @@ export class RemoteProcessor {
     });
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        const error = this.#stopping
-          ? new RuntimeStoppedError('a processor call')
-          : new WorkerCrashedError(`processor ${processor} died (${signal ?? `exit code ${code}`}); its pending calls were rejected.`);
-        this.#gone = error;
-        this.#refusal = this.#stopping ? error.message : refusedAfterDeath(processor, `died (${signal ?? `exit code ${code}`})`);
-        this.#rejectPending(error);
-        resolve({ code, signal, stopped: this.#stopping });
+        clearInterval(this.#watchdog);
+        // A hung one was killed for it: its calls were rejected, and the refusals say so, not the SIGKILL.
+        if (!this.#hung) {
+          const error = this.#stopping
+            ? new RuntimeStoppedError('a processor call')
+            : new WorkerCrashedError(`processor ${processor} died (${signal ?? `exit code ${code}`}); its pending calls were rejected.`);
+          this.#gone = error;
+          this.#refusal = this.#stopping ? error.message : refusedAfterDeath(processor, `died (${signal ?? `exit code ${code}`})`);
+          this.#rejectPending(error);
+        }
+        resolve({ code, signal, stopped: this.#stopping, hung: this.#hung });
       });
     });
   }
@@ -176,6 +197,59 @@ export class RemoteProcessor {
       : new WorkerCrashedError(`processor ${this.processor} is gone (${cause.message}); its pending calls were rejected.`, { cause });
     this.#gone = error;
     this.#refusal = this.#stopping ? error.message : refusedAfterDeath(this.processor, `is gone (${cause.message})`);
+    this.#rejectPending(error);
+    this.#kill();
+  }
+
+  /**
+   * Watches the child's main thread once it runs: when the root has heard
+   * nothing from it for a while it sends a heartbeat (`ping`), which the
+   * child answers at once from its event loop; one unanswered for
+   * `callDeadlineMs` means that loop is blocked (a handler that never
+   * returns on its thread 0, a process stopped by SIGSTOP): it is hung.
+   * Calls that wait by design (`room`, `take`, a long sync) keep the loop
+   * free, so they never look hung; its worker threads have deadlines of their own.
+   */
+  #watch(): void {
+    const tickMs = Math.max(1, Math.floor(this.#deadlineMs / 4));
+    this.#watchdog = setInterval(() => this.#checkPulse(), tickMs);
+    // It never holds the root's process open by itself.
+    this.#watchdog.unref();
+  }
+
+  #checkPulse(): void {
+    if (this.#gone !== undefined || this.#stopping) {
+      clearInterval(this.#watchdog);
+      return;
+    }
+    if (this.#heard) {
+      // Heard from since the last look: nothing to ask, and any heartbeat out is answered.
+      this.#heard = false;
+      this.#pingedAt = undefined;
+      return;
+    }
+    if (this.#pingedAt === undefined) {
+      this.#pingedAt = performance.now();
+      sendToChild(this.#child, { type: 'ping' }, (error) => this.#lost(error));
+      return;
+    }
+    if (performance.now() - this.#pingedAt < this.#deadlineMs) return;
+    // The root's own loop may have been the one blocked: an answer waiting in the channel is read (poll phase) before this runs.
+    setImmediate(() => {
+      if (!this.#heard) this.#hang();
+    });
+  }
+
+  /** Its main thread answered nothing within `callDeadlineMs`: it is killed, and its 'exit' restarts it as a crash. */
+  #hang(): void {
+    if (this.#gone !== undefined || this.#stopping) return;
+    const error = new WorkerCrashedError(
+      `processor ${this.processor} answered nothing within ${this.#deadlineMs} ms (callDeadlineMs): it is taken to be hung ` +
+        '(its main thread blocked, or the process stopped) and was killed; its pending calls were rejected. Raise callDeadlineMs if it is only busy.',
+    );
+    this.#hung = true;
+    this.#gone = error;
+    this.#refusal = refusedAfterDeath(this.processor, 'hung and was killed');
     this.#rejectPending(error);
     this.#kill();
   }
@@ -213,7 +287,15 @@ export class RemoteProcessor {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const processor = new RemoteProcessor(child, init.processor, mainStation, bridge, onInspection, onFailure);
+    const processor = new RemoteProcessor(
+      child,
+      init.processor,
+      mainStation,
+      bridge,
+      onInspection,
+      onFailure,
+      init.callDeadlineMs ?? DEFAULT_CALL_DEADLINE_MS,
+    );
     let onMessage: ((message: unknown) => void) | undefined;
     let onAbort: (() => void) | undefined;
     let deadline: NodeJS.Timeout | undefined;
@@ -263,6 +345,8 @@ export class RemoteProcessor {
       child.off('message', onMessage!);
       if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     }
+    // Its start (journal replay, workers) is bounded by `deadlineMs`; from here on the heartbeat watches it.
+    processor.#watch();
     return processor;
   }
 
@@ -271,7 +355,7 @@ export class RemoteProcessor {
     return this.#child.pid;
   }
 
-  #send(message: Exclude<ProcessorControl, { type: 'init' }>): Promise<Outcome<unknown>> {
+  #send(message: Exclude<ProcessorControl, { type: 'init' } | { type: 'ping' }>): Promise<Outcome<unknown>> {
     if (this.#gone !== undefined) {
       const code = this.#gone instanceof BusError ? this.#gone.code : 'WORKER_CRASHED';
       return Promise.resolve({ ok: false, code, message: this.#refusal ?? this.#gone.message });

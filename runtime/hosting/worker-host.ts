@@ -36,7 +36,7 @@ const OPTION_KEYS = ['name', 'workerData', 'callDeadlineMs', 'startDeadlineMs', 
 const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 /** The longest `callDeadlineMs` or `startDeadlineMs`: setTimeout's largest delay (longer ones fire at once). */
 export const MAX_DEADLINE_MS = 2 ** 31 - 1;
-const DEFAULT_CALL_DEADLINE_MS = 30_000;
+export const DEFAULT_CALL_DEADLINE_MS = 30_000;
 const DEFAULT_START_DEADLINE_MS = 10_000;
 
 /**

@@ -114,6 +114,7 @@ export interface ProcessorInit {
   /** The bound on each thread's deferred events per side (bus queue and parked). */
   readonly maxQueued: number;
   readonly bridge: BridgeDirection;
+  /** Its workers' call deadline; the root's heartbeat of the processor uses it too. */
   readonly callDeadlineMs?: number;
   /** How long each of its worker threads may take to start (`threadStartDeadlineMs`). */
   readonly threadStartDeadlineMs?: number;
@@ -170,11 +171,15 @@ export type ProcessorControl =
   | { readonly type: 'inspect'; readonly id: number }
   /** The runtime's `ManualClock` moved: answered once the processor and its threads have run their timers due by `now`. */
   | { readonly type: 'clock'; readonly id: number; readonly now: number }
-  | { readonly type: 'stop'; readonly id: number };
+  | { readonly type: 'stop'; readonly id: number }
+  /** The root's heartbeat: answered `pong` by the processor's main thread at once; one that answers nothing is hung. */
+  | { readonly type: 'ping' };
 
 /** Control messages from a processor to the root. */
 export type ProcessorReport =
   | { readonly type: 'ready' }
+  /** The answer to a `ping`. */
+  | { readonly type: 'pong' }
   /** `refused`: the start refused its configuration (an `InvalidOptionError`, such as a middleware module a worker cannot load). */
   | { readonly type: 'failed'; readonly message: string; readonly refused?: WireError }
   | { readonly type: 'result'; readonly id: number; readonly outcome: Outcome<unknown> }

@@ -25,6 +25,11 @@ process.on('disconnect', () => process.exit(0));
 process.on('message', (message: unknown) => {
   if (message instanceof Uint8Array) return; // frames belong to the node's channel
   const control = message as ProcessorControl;
+  // The root's heartbeat: answered at once, so a main thread that is blocked (or a stopped process) answers nothing.
+  if (control.type === 'ping') {
+    report({ type: 'pong' });
+    return;
+  }
   if (control.type === 'init') {
     node = new ProcessorNode(
       parentFrames(parent),

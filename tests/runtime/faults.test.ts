@@ -1,6 +1,6 @@
 /**
  * Faults of real workers and processes: a worker that runs out of memory,
- * throws, exits or hangs, and a processor killed with SIGKILL, are detected, their pending calls rejected,
+ * throws, exits or hangs, and a processor killed with SIGKILL or hung (SIGSTOP), are detected, their pending calls rejected,
  * they are restarted, and nothing that reached a station (or, for a processor,
  * the main station) is lost. Tests wait for the runtime's own crash report, an
  * internal-side event, never for time.
@@ -387,6 +387,71 @@ test('processorStartDeadlineMs - restarts that hang each miss the deadline, are 
   } finally {
     await runtime.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** callDeadlineMs of the hang tests: a heartbeat a second long, answered at once by any processor that runs, loaded machine or not. */
+const HANG_DEADLINE_MS = 1_000;
+
+for (const how of ['SIGSTOP', 'a handler on its thread 0 that never returns'] as const) {
+  test(`processor hung (${how}) - no heartbeat answer within callDeadlineMs: killed, its pending call rejected (WORKER_CRASHED), restarted, reported as hung; stop() leaves no process`, async () => {
+    // Stopped, the process has a worker too: the call to it waits on the processor's main thread, and the worker dies with the process.
+    const threads = how === 'SIGSTOP' ? 1 : 0;
+    const runtime = createRuntime({ processors: 1, threadsPerProcessor: threads, deferred: 'manual', callDeadlineMs: HANG_DEADLINE_MS });
+    await runtime.ready;
+    const pid = runtime.processor(1).pid!;
+    try {
+      const stale = runtime.thread(1, threads).bus('external') as RemoteBus;
+      const crashed = nextCrash(runtime, 'processor');
+      if (how === 'SIGSTOP') process.kill(pid, 'SIGSTOP');
+      else {
+        const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 1, thread: 0 });
+        void actor.send({ type: 'crash.hang' }).catch(() => undefined);
+      }
+      // Never answered: the processor's main thread runs no more.
+      const failure: unknown = await stale.post('order.created', { id: 1 }).then(() => undefined, (error: unknown) => error);
+      assert.ok(isBusError(failure, 'WORKER_CRASHED'), String(failure));
+      assert.match(failure.message, /^processor 1 answered nothing within 1000 ms \(callDeadlineMs\): it is taken to be hung .*was killed/);
+      assert.equal((await crashed).payload, {
+        processor: 1,
+        thread: null,
+        reason: 'hung',
+        message: 'it hung (answered nothing within 1000 ms) and was killed',
+        restarted: true,
+      });
+      assert.ok(isGone(pid), 'the hung process was killed, its workers with it');
+      assert.ok(runtime.processor(1).pid !== pid, 'a successor runs');
+      const refused: unknown = await stale.post('late', 1).then(() => undefined, (error: unknown) => error);
+      assert.ok(isBusError(refused, 'WORKER_CRASHED'), String(refused));
+      assert.match(refused.message, /^processor 1 hung and was killed before this call\. .*runtime\.thread\(1, thread\)\.bus\(side\)/);
+      const fresh = await (runtime.thread(1, threads).bus('external') as RemoteBus).post('order.created', { id: 2 });
+      assert.equal([fresh.origin.processor, fresh.origin.thread], [1, threads]);
+    } finally {
+      await runtime.stop();
+    }
+    assert.equal(processorPids(), [], 'no process left behind');
+  });
+}
+
+test('processor idle, then in a call that waits by design, each for two callDeadlineMs - it answers its heartbeat and lives on; request() on its thread 0 times out as asked', async () => {
+  const runtime = createRuntime({ processors: 1, deferred: 'manual', callDeadlineMs: HANG_DEADLINE_MS });
+  await runtime.ready;
+  try {
+    const pid = runtime.processor(1).pid!;
+    let crashes = 0;
+    runtime.bus('internal').subscribe('busline.processor.crashed', () => void crashes++);
+    // Idle (manual syncs): nothing but the heartbeat goes to the processor or comes back; no crash report comes within the window.
+    const idle: unknown = await runtime.bus('internal').waitFor('busline.processor.crashed', { timeout: 2 * HANG_DEADLINE_MS }).then(() => undefined, (error: unknown) => error);
+    assert.ok(isBusError(idle, 'TIMEOUT'), String(idle));
+    // Nobody replies: the request waits its whole timeout, its thread polled meanwhile.
+    const bus = runtime.thread(1, 0).bus('external') as RemoteBus;
+    const unanswered: unknown = await bus.request('nobody.replies', {}, { timeout: 2 * HANG_DEADLINE_MS }).then(() => undefined, (error: unknown) => error);
+    assert.ok(isBusError(unanswered, 'REQUEST_TIMEOUT'), String(unanswered));
+    assert.is(runtime.processor(1).pid, pid, 'not killed');
+    assert.is(crashes, 0);
+    assert.is((await bus.post('order.created', { id: 1 })).origin.processor, 1);
+  } finally {
+    await runtime.stop();
   }
 });
 
