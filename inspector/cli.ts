@@ -21,7 +21,8 @@ const USAGE = 'usage: busline inspect <recording> [--port <n>]';
 
 /** The command line, checked: the file and the port, or a message saying what is wrong. */
 function parseArguments(args: readonly string[]): { file: string; port: number } | { error: string } | { help: true } {
-  if (args.some((arg) => arg === '--help' || arg === '-h' || arg === 'help')) return { help: true };
+  // `help` only as the command: after `inspect` it is a recording's name.
+  if (args[0] === 'help' || args.some((arg) => arg === '--help' || arg === '-h')) return { help: true };
   const [command, ...rest] = args;
   if (command !== 'inspect') return { error: command === undefined ? USAGE : `unknown command "${command}"\n${USAGE}` };
   let file: string | undefined;

@@ -9,7 +9,7 @@ import { UnsupportedError } from '../errors.js';
 import type { BusEvent, Side } from '../types.js';
 import type { Bridge } from './bridge/bridge.js';
 import type { Bus } from './bus/bus.js';
-import { RemoteBus, type RemoteThread } from './bus/remote-bus.js';
+import { RemoteBus } from './bus/remote-bus.js';
 import type { RemoteScope } from './bus/remote-subscription.js';
 import type { Clock } from './clock.js';
 import { assertClonable, checkActorEvent, checkSpawnOptions, moduleHref, type SpawnOptions } from './actors/user-actors.js';
@@ -278,16 +278,12 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
   thread(processor = 0, thread = 0): ThreadHandle<Bus<E> | RemoteBus<E>, Bus<InternalEventsOf<I>> | RemoteBus<InternalEventsOf<I>>> {
     assertIndex(processor, 'thread processor');
     assertIndex(thread, 'thread index');
-    const remote = this.#core.remoteThread(processor, thread);
-    if (remote !== undefined) return remoteHandle(remote, remoteScope(this.#core)) as never;
-    const child = this.#core.childProcessor(processor);
-    if (child !== undefined) {
-      const caller = child.threadCaller(thread);
-      const scope = remoteScope(this.#core);
-      const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(caller, side, child.generation(thread, side), scope));
-      return { processor, thread, bus } as never;
-    }
-    return localHandle(this.#core.thread(processor, thread)) as never;
+    const core = this.#core;
+    if (core.remoteThread(processor, thread) === undefined && core.childProcessor(processor) === undefined) return localHandle(core.thread(processor, thread)) as never;
+    const scope = remoteScope(core);
+    // Found at each bus(): the thread's current bus, also once a crashed worker or processor has a successor.
+    const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), remoteBus(core, processor, thread, side, scope));
+    return { processor, thread, bus } as never;
   }
 
   /**
@@ -422,9 +418,12 @@ function localHandle(thread: Thread): ThreadHandle {
   return { processor: thread.processor, thread: thread.index, bus };
 }
 
-function remoteHandle(remote: RemoteThread, scope: RemoteScope): ThreadHandle<RemoteBus> {
-  const bus = (side: Side = 'external') => (assertSide(side, 'bus side'), new RemoteBus(remote.caller, side, remote.generations[side], scope));
-  return { processor: remote.caller.processor, thread: remote.caller.thread, bus };
+/** The current bus of `side` of a thread in a worker or a child processor (the caller of its current incarnation). */
+function remoteBus(core: RuntimeCore, processor: number, thread: number, side: Side, scope: RemoteScope): RemoteBus {
+  const remote = core.remoteThread(processor, thread);
+  if (remote !== undefined) return new RemoteBus(remote.caller, side, remote.generations[side], scope);
+  const child = core.childProcessor(processor)!;
+  return new RemoteBus(child.threadCaller(thread), side, child.generation(thread, side), scope);
 }
 
 /**

@@ -201,8 +201,10 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const thread = this.#thread;
     const event = stampPost(this.#posting, type, payload as Payload, options);
     const priority = event.priority;
-    // Its size limit and the history's `refuseNew` limits; its stamp and id are used up either way.
-    const size = this.#retention.admitPost(event);
+    // An immediate event that its policy removes after delivery would leave the history as soon as its subscribers return: it never joins.
+    const joins = priority !== 'immediate' || !this.#retention.policies.removesAfterDelivery(type);
+    // Its size limit and the history's `refuseNew` limits and budget (if it joins); its stamp and id are used up either way.
+    const size = this.#retention.admitPost(event, joins);
     this.#pressure.admitUnsent(event, size);
     this.#reports.posted++;
     this.#reports.lastId = event.id;
@@ -224,8 +226,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       // After this post is in the history, so the sync it asks for carries it.
       queueMicrotask(() => thread.host.requestSync?.(this.side));
     }
-    // An immediate event that its policy removes after delivery would leave the history as soon as its subscribers return: it never joins.
-    if (priority !== 'immediate' || !this.#retention.policies.removesAfterDelivery(type)) this.#history.insert(event, size);
+    if (joins) this.#history.insert(event, size);
     this.#retention.settle();
     // Its stamp is after everything this thread has seen: the outbox stays sorted. It goes to the station whatever this history keeps.
     this.#outbox.push(event, size);

@@ -98,6 +98,8 @@ export function subscribeRemote(
   let ackScheduled = false;
   let wakeRelisten: (() => void) | undefined;
   let forgetStop: () => void = () => undefined;
+  /** The id of a listener lost (its take refused), until the subscription listens again. */
+  let lost: string | undefined;
 
   const end = () => {
     if (!active) return;
@@ -211,7 +213,12 @@ export function subscribeRemote(
         await pause(RELISTEN_MS);
         wakeRelisten = undefined;
         if (!active) return;
+        const previous = call;
         call = target.scope.current(target.processor, target.thread) ?? call;
+        // A listen through the old handle may have reached the successor just before the handle was replaced (a
+        // child processor's worker): that listener is ended, not left to hold the thread's credits until its lease ends.
+        if (lost !== undefined && call !== previous) void answerOf(call('unlisten', lost));
+        lost = undefined;
         answer = await answerOf(call('listen', target.side, patterns, topics));
         continue;
       }
@@ -228,6 +235,7 @@ export function subscribeRemote(
         taking = false;
         if (!took.ok || took.value === null) {
           // Gone: the thread crashed (WORKER_CRASHED), or its new incarnation never had this listener (null).
+          lost = id;
           id = undefined;
           settled = [];
           awaited = undefined;

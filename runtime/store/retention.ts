@@ -276,21 +276,23 @@ export class Retention implements HistoryObserver {
    * room only by evicting `high` events (`BusFullError`, `bound: 'budget'`).
    * Returns the size it measured (-1 if none): the bus hands it on to the
    * history and the outbox (`insert`, `push`), so that neither measures the
-   * post again, and nothing keeps the event to recognise it by.
+   * post again, and nothing keeps the event to recognise it by. `joins`
+   * false: the event never joins the history (an `immediate` one removed
+   * after delivery), so only its size limit applies, not the history's room.
    */
-  admitPost(event: BusEvent): number {
+  admitPost(event: BusEvent, joins = true): number {
     if (this.policies.none) return -1;
     // The default, on every post: kept small, so that it is inlined into the bus's post().
     if (this.#budgetOnly) {
       const size = postBytes(event);
-      this.#budget!.admit(event, size);
+      if (joins) this.#budget!.admit(event, size);
       return size;
     }
-    return this.#admitUnderPolicies(event);
+    return this.#admitUnderPolicies(event, joins);
   }
 
   /** `admitPost` where a policy or a `refuseNew` limit applies, or there is no budget. */
-  #admitUnderPolicies(event: BusEvent): number {
+  #admitUnderPolicies(event: BusEvent, joins: boolean): number {
     const policy = this.policies.of(event.type);
     const budget = this.#budget;
     let size: number | undefined;
@@ -310,9 +312,9 @@ export class Retention implements HistoryObserver {
     }
     if (budget !== undefined) {
       size ??= postBytes(event);
-      budget.admit(event, size);
+      if (joins) budget.admit(event, size);
     }
-    if (this.refusing) this.assertRoom([event]);
+    if (this.refusing && joins) this.assertRoom([event]);
     return size ?? -1;
   }
 

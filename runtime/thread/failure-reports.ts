@@ -176,7 +176,8 @@ interface InternalBus {
  * Posts a crash report on the root's internal bus. One that no handler there
  * heard (no subscription or wait matched it) is logged instead, so a worker
  * that dies of an uncaught exception is never silent; a report that cannot
- * be posted is logged too.
+ * be posted is logged too, but not one whose handlers the runtime's stop
+ * overtook (they heard it).
  */
 export function postCrashReport(bus: InternalBus, type: 'busline.thread.crashed' | 'busline.processor.crashed', report: CrashFacts): void {
   const place = report.thread === null ? `processor ${report.processor}` : `worker thread ${report.processor}.${report.thread}`;
@@ -194,5 +195,9 @@ export function postCrashReport(bus: InternalBus, type: 'busline.thread.crashed'
     log();
     return;
   }
-  published.then((outcome) => (outcome.outcomes.length === 0 ? log() : undefined), log);
+  // RUNTIME_STOPPED: the runtime stopped while a handler of the report still ran (it was heard), as crashes during stop() are not reported.
+  published.then(
+    (outcome) => (outcome.outcomes.length === 0 ? log() : undefined),
+    (error: unknown) => (isBusError(error, 'RUNTIME_STOPPED') ? undefined : log()),
+  );
 }

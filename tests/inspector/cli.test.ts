@@ -80,6 +80,11 @@ test('inspect - a damaged recording is refused with exit 1 and the reason; bad a
   const refused = await runCommand(process.execPath, ['--import', 'tsx', CLI, 'inspect', bad], { timeoutMs: 30_000 });
   assert.is(refused.code, 1);
   assert.match(refused.stderr, /cannot read .*damaged\.blrec: FRAME_CORRUPT: Frame refused \(CHECKSUM\): chunk \d+/);
+  // A recording whose name is a word of the usage is a recording: `help` is a file here, not a request for the usage.
+  writeFileSync(join(dir, 'help'), damaged);
+  const named = await runCommand(process.execPath, ['--import', import.meta.resolve('tsx'), CLI, 'inspect', 'help'], { cwd: dir, timeoutMs: 30_000 });
+  assert.is(named.code, 1, named.stdout + named.stderr);
+  assert.match(named.stderr, /cannot read help: FRAME_CORRUPT/);
   const usage = await runCommand(process.execPath, ['--import', 'tsx', CLI, 'inspect', '--port', 'x', bad], { timeoutMs: 30_000 });
   assert.is(usage.code, 2);
   assert.match(usage.stderr, /--port: expected an integer/);

@@ -90,7 +90,8 @@ for (const [how, reason, message] of [
     await runtime.ready;
     try {
       const handed = await handOver(runtime);
-      const before = runtime.thread(0, 1).bus('external') as RemoteBus;
+      const handle = runtime.thread(0, 1);
+      const before = handle.bus('external') as RemoteBus;
       const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 0, thread: 1 });
       const crashed = nextCrash(runtime, 'thread');
       const sent = actor.send({ type: `crash.${how}` });
@@ -112,6 +113,8 @@ for (const [how, reason, message] of [
       const refused: unknown = await before.post('late', 1).then(() => undefined, (error: unknown) => error);
       assert.ok(isBusError(refused, 'WORKER_CRASHED'), String(refused));
       assert.match(refused.message, /restarted within the restart budget .*take the thread's bus again, runtime\.thread\(processor, thread\)\.bus\(side\)/);
+      // The thread's handle gives the thread's current bus: the successor's.
+      assert.match((await (handle.bus('external') as RemoteBus).post('through.handle', 1)).id, /^0\.1\.1-/);
       await assertNothingLost(runtime, handed);
     } finally {
       await runtime.stop();
@@ -136,7 +139,8 @@ for (const [how, reason, message] of [
     try {
       const pid = runtime.processor(1).pid!;
       // A later generation than the successor's first: the root must not keep naming it.
-      const first = runtime.thread(1, 1).bus('external') as RemoteBus;
+      const handle = runtime.thread(1, 1);
+      const first = handle.bus('external') as RemoteBus;
       const second = await first.toStation();
       const actor = await runtime.spawn(new URL('./fixtures/crashing.machine.ts', import.meta.url), { processor: 1, thread: 1 });
       const crashed = nextCrash(runtime, 'thread');
@@ -155,7 +159,8 @@ for (const [how, reason, message] of [
         assert.ok(isBusError(refused, 'WORKER_CRASHED'), String(refused));
         assert.match(refused.message, /the worker this handle was taken from crashed and was restarted .*runtime\.thread\(1, 1\)\.bus\(side\)/);
       }
-      const fresh = await (runtime.thread(1, 1).bus('external') as RemoteBus).post('after.crash', 1);
+      // The thread's handle, taken before the crash, gives the thread's current bus: the successor's.
+      const fresh = await (handle.bus('external') as RemoteBus).post('after.crash', 1);
       assert.match(fresh.id, /^1\.1\.1-/, 'the thread\'s successor answers');
       assert.is(fresh.origin.generation, 0, 'through a handle on the successor\'s own bus');
     } finally {

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { createRuntime, InvalidOptionError, ManualClock, type BusEvent, type Runtime } from '../../../index.js';
 import { runtimeCore } from '../../../internal.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+import { DETACHED_SCOPE, subscribeRemote, type ThreadCall } from '../../../runtime/bus/remote-subscription.js';
 import { LISTENER_LEASE_MS, RemoteListeners } from '../../../runtime/thread/remote-listeners.js';
 import { serveThread } from '../fixtures/served-thread.js';
 import { turns } from '../fixtures/turns.js';
@@ -292,6 +293,36 @@ test('publish - a handler\'s value crosses back only for an awaited event: a pos
   bus().subscribe('fn', () => () => 'a function');
   const fn = await bus().publish('fn', 1);
   assert.equal(fn.outcomes, [{ status: 'fulfilled', value: undefined }]);
+});
+
+test('subscribe - a listener made through the handle of a thread restarted meanwhile (its answer came after the restart) is ended through the successor\'s handle', async () => {
+  // A child processor's worker restarts: a listen sent through the old handle can reach the successor just before the
+  // root learns of the restart; its next take through that handle is refused, and the subscription listens again.
+  const told: string[] = [];
+  const old = ((method: string) => {
+    told.push(`old ${method}`);
+    return Promise.resolve(method === 'listen' ? { ok: true, value: 'made-through-old' } : { ok: false, code: 'WORKER_CRASHED', message: 'replaced' });
+  }) as unknown as ThreadCall;
+  let taking!: () => void;
+  const listening = new Promise<void>((resolve) => (taking = resolve));
+  let endTake!: () => void;
+  const successor = ((method: string, id?: string) => {
+    told.push(`successor ${method}${method === 'unlisten' ? ` ${id}` : ''}`);
+    if (method !== 'take') return Promise.resolve(method === 'listen' ? { ok: true, value: 'made-through-successor' } : { ok: true, value: null });
+    taking();
+    return new Promise((resolve) => (endTake = () => resolve({ ok: false, code: 'RUNTIME_STOPPED', message: 'stopped' })));
+  }) as unknown as ThreadCall;
+  const subscription = subscribeRemote(
+    { processor: 1, thread: 1, side: 'external', call: old, scope: { ...DETACHED_SCOPE, current: () => successor } },
+    'x',
+    () => undefined,
+    undefined,
+  );
+  // Listening again through the successor's handle, and taking there.
+  await listening;
+  subscription.unsubscribe();
+  endTake();
+  assert.equal(told, ['old listen', 'old take', 'successor unlisten made-through-old', 'successor listen', 'successor take', 'successor unlisten made-through-successor']);
 });
 
 test.run();

@@ -75,6 +75,22 @@ for (const transport of ['memory', 'frames'] as const) {
     assert.equal(runtime.station('external').history(), [], 'every reader that wants it has read it');
   });
 
+  test('removeAfterDelivery - an immediate event, which never joins its bus history, is not refused because that history is full; its size limit still holds', async () => {
+    const bus = make({ limits: { maxEvents: 2, discard: 'refuseNew' }, policies: { ping: { removeAfterDelivery: true, sizeLimit: 200 } } }).bus('external');
+    const seen: string[] = [];
+    bus.subscribe('ping', (event) => void seen.push(event.id));
+    bus.post('kept', 1);
+    bus.post('kept', 2);
+    assert.throws(() => bus.post('kept', 3), (error: unknown) => error instanceof BusFullError);
+    const ping = bus.post('ping', 1, { priority: 'immediate' });
+    assert.equal(seen, [ping.id], 'delivered: it takes no room in the history');
+    assert.is(bus.history().length, 2);
+    // One that joins until delivered takes room: refused.
+    assert.throws(() => bus.post('ping', 2), (error: unknown) => error instanceof BusFullError);
+    assert.throws(() => bus.post('ping', 'x'.repeat(300), { priority: 'immediate' }), /over the size limit of 200/);
+    assert.is(bus.unsent, 3, 'it waits for the station, as the two kept do');
+  });
+
   test('removeAfterDelivery - a read delivers a new event once and keeps none; no later read or generation brings it back', async () => {
     make({ policies: { ping: { removeAfterDelivery: true } } });
     const producer = runtime.bus('external');

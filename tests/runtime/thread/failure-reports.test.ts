@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidEventError, createRuntime, isBusError, type BusEvent } from '../../../index.js';
 import { runtimeCore } from '../../../internal.js';
-import { deliverFailure, failureReport, fromFailureReport, takeFailure, type FailureReport } from '../../../runtime/thread/failure-reports.js';
+import { deliverFailure, failureReport, fromFailureReport, postCrashReport, takeFailure, type FailureReport } from '../../../runtime/thread/failure-reports.js';
 
 const test = suite('failure reports');
 
@@ -89,6 +89,32 @@ test('RuntimeCore.reportFailure - a report that arrives while stop() runs reache
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(heard, ['running', 'stopping']);
   assert.equal(lines, [], 'dropped quietly');
+});
+
+test('postCrashReport - logged when nothing hears it; not when a handler still runs as the runtime stops (it was heard)', async () => {
+  const runtime = createRuntime();
+  const lines: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void lines.push(args);
+  try {
+    const report = { processor: 0, thread: 1, reason: 'exit', message: 'it exited with code 7', restarted: true };
+    postCrashReport(runtime.bus('internal'), 'busline.thread.crashed', report);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.is(lines.length, 1, 'unheard: logged');
+    lines.length = 0;
+    // A handler that takes its time (it spawns actors again, say): the report was heard, whatever it is doing when stop() comes.
+    let handled!: () => void;
+    const handling = new Promise<void>((resolve) => (handled = resolve));
+    runtime.bus('internal').subscribe('busline.thread.crashed', () => handling);
+    postCrashReport(runtime.bus('internal'), 'busline.thread.crashed', report);
+    await runtime.stop();
+    handled();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(lines, [], 'heard: nothing logged');
+  } finally {
+    console.error = original;
+    await runtime.stop();
+  }
 });
 
 test.run();
