@@ -195,12 +195,24 @@ export function subscribeRemote(
       };
     });
 
+  /**
+   * A listen through the old handle may have reached the successor just before the handle was replaced (a child
+   * processor's worker): that listener is ended through the current one, not left to hold the thread's credits
+   * until its lease ends. Returns the current handle.
+   */
+  const endLost = (): ThreadCall => {
+    const current = target.scope.current(target.processor, target.thread) ?? call;
+    if (lost !== undefined && current !== call) void answerOf(current('unlisten', lost));
+    lost = undefined;
+    return current;
+  };
   const run = async (listening: Promise<Outcome<string>>) => {
     let answer: Outcome<string> = await answerOf(listening);
     for (;;) {
       if (!active) {
-        // Unsubscribed while a listen was under way: the listener it made goes too.
+        // Unsubscribed while a listen was under way: the listener it made goes too, and one lost through a replaced handle.
         if (answer.ok) void answerOf(call('unlisten', answer.value));
+        endLost();
         return;
       }
       if (!answer.ok) {
@@ -212,13 +224,9 @@ export function subscribeRemote(
         }
         await pause(RELISTEN_MS);
         wakeRelisten = undefined;
+        // Unsubscribed meanwhile: a listener lost through a replaced handle goes all the same.
+        call = endLost();
         if (!active) return;
-        const previous = call;
-        call = target.scope.current(target.processor, target.thread) ?? call;
-        // A listen through the old handle may have reached the successor just before the handle was replaced (a
-        // child processor's worker): that listener is ended, not left to hold the thread's credits until its lease ends.
-        if (lost !== undefined && call !== previous) void answerOf(call('unlisten', lost));
-        lost = undefined;
         answer = await answerOf(call('listen', target.side, patterns, topics));
         continue;
       }

@@ -325,4 +325,28 @@ test('subscribe - a listener made through the handle of a thread restarted meanw
   assert.equal(told, ['old listen', 'old take', 'successor unlisten made-through-old', 'successor listen', 'successor take', 'successor unlisten made-through-successor']);
 });
 
+test('subscribe - unsubscribed while it waits to listen again after a refused take: the listener made through the replaced handle is ended through the successor\'s', async () => {
+  const told: string[] = [];
+  const old = ((method: string) => {
+    told.push(`old ${method}`);
+    return Promise.resolve(method === 'listen' ? { ok: true, value: 'made-through-old' } : { ok: false, code: 'WORKER_CRASHED', message: 'replaced' });
+  }) as unknown as ThreadCall;
+  const successor = ((method: string, id?: string) => {
+    told.push(`successor ${method}${method === 'unlisten' ? ` ${id}` : ''}`);
+    return Promise.resolve({ ok: true, value: null });
+  }) as unknown as ThreadCall;
+  const subscription = subscribeRemote(
+    { processor: 1, thread: 1, side: 'external', call: old, scope: { ...DETACHED_SCOPE, current: () => successor } },
+    'x',
+    () => undefined,
+    undefined,
+  );
+  // The take through the old handle was refused: it waits (RELISTEN_MS, a timer) before it listens again.
+  await turns(3);
+  assert.equal(told, ['old listen', 'old take']);
+  subscription.unsubscribe();
+  await turns(3);
+  assert.equal(told, ['old listen', 'old take', 'successor unlisten made-through-old']);
+});
+
 test.run();
