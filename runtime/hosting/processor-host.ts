@@ -24,6 +24,7 @@ import { takeFailure, type FailureReport } from '../thread/failure-reports.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
 import { DEFAULT_CALL_DEADLINE_MS } from './worker-host.js';
+import { replacedRefusal } from './worker-api.js';
 
 
 /** How a processor process ended. */
@@ -42,14 +43,6 @@ function refusedAfterDeath(processor: number, how: string): string {
     `processor ${processor} ${how} before this call. A crashed processor is restarted within the restart budget ` +
     '(busline.processor.crashed says whether it was), but a handle taken before the crash stays with the dead one: take it again, ' +
     `runtime.thread(${processor}, thread).bus(side) or runtime.processor(${processor}).station(side).`
-  );
-}
-
-/** Why a call on a handle of a worker thread that has been restarted since is refused, and what to do instead. */
-function replacedRefusal(processor: number, thread: number, method: string): string {
-  return (
-    `${method}() on worker "processor ${processor} thread ${thread}" was refused: the worker this handle was taken from crashed ` +
-    `and was restarted (busline.thread.crashed). Take the thread's bus again, runtime.thread(${processor}, ${thread}).bus(side); its spawned actors died with it: spawn them again.`
   );
 }
 
@@ -97,6 +90,8 @@ export class RemoteProcessor {
   readonly #callers = new Map<number, ThreadCaller>();
   /** Callers of threads that were restarted since: handles made with them belong to the dead incarnation. */
   readonly #replaced = new WeakSet<ThreadCaller>();
+  /** Each thread's current worker incarnation as last reported (0 until its first `threadReplaced`): callers tag their calls with theirs. */
+  readonly #incarnations = new Map<number, number>();
   #nextId = 1;
   #gone: Error | undefined;
   /** Why a call made once it is gone is refused: the same as `#gone` for a stop, with what to do for a crash. */
@@ -153,6 +148,7 @@ export class RemoteProcessor {
       if (report.type === 'threadReplaced') {
         this.#generations.delete(`${report.thread}:internal`);
         this.#generations.delete(`${report.thread}:external`);
+        this.#incarnations.set(report.thread, report.incarnation);
         // Handles on the dead incarnation are refused, as a dead root worker's are, rather than reach the successor's bus of their generation.
         const caller = this.#callers.get(report.thread);
         if (caller !== undefined) this.#replaced.add(caller);
@@ -377,9 +373,12 @@ export class RemoteProcessor {
     return this.#send({ type: 'inspect', id: this.#nextId++ });
   }
 
-  /** Calls a thread's control API in this processor. */
-  callThread(thread: number, method: string, args: readonly unknown[]): Promise<Outcome<unknown>> {
-    return this.#send({ type: 'call', id: this.#nextId++, target: 'thread', thread, method, args });
+  /**
+   * Calls a thread's control API in this processor, on its worker of `incarnation`:
+   * the processor refuses the call (WORKER_CRASHED) if that worker was restarted since.
+   */
+  callThread(thread: number, incarnation: number, method: string, args: readonly unknown[]): Promise<Outcome<unknown>> {
+    return this.#send({ type: 'call', id: this.#nextId++, target: 'thread', thread, incarnation, method, args });
   }
 
   /** Calls a local station of this processor. */
@@ -410,13 +409,16 @@ export class RemoteProcessor {
   }
 
   #newCaller(thread: number): ThreadCaller {
+    // The worker this caller is for: a call the processor gets after that worker was restarted never reaches its successor,
+    // even when it was sent before the `threadReplaced` report reached the root.
+    const incarnation = this.#incarnations.get(thread) ?? 0;
     const caller: ThreadCaller = {
       processor: this.processor,
       thread,
       call: ((method: keyof ThreadApi, ...args: unknown[]) =>
         this.#replaced.has(caller)
           ? Promise.resolve({ ok: false, code: 'WORKER_CRASHED', message: replacedRefusal(this.processor, thread, method) })
-          : this.callThread(thread, method, args)) as ThreadCaller['call'],
+          : this.callThread(thread, incarnation, method, args)) as ThreadCaller['call'],
       advanced: (side, generation) => {
         if (this.#replaced.has(caller)) return; // a generation of the dead incarnation
         const key = `${thread}:${side}`;

@@ -26,7 +26,7 @@ import { loadMiddlewareModules } from '../bus/middleware-modules.js';
 import type { BusStats } from '../metrics/stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
-import { describeExit, type WorkerExit } from './worker-api.js';
+import { describeExit, replacedRefusal, type WorkerExit } from './worker-api.js';
 import type { FailureReport } from '../thread/failure-reports.js';
 
 const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog', 'memory'];
@@ -42,6 +42,8 @@ function controlProblem(message: unknown): string | undefined {
   if (target === 'thread') {
     const { thread } = message as { thread?: unknown };
     if (typeof thread !== 'number' || !Number.isSafeInteger(thread) || thread < 0) return 'thread must be an integer from 0';
+    const { incarnation } = message as { incarnation?: unknown };
+    if (typeof incarnation !== 'number' || !Number.isSafeInteger(incarnation) || incarnation < 0) return 'incarnation must be an integer from 0';
     if (!THREAD_API_METHODS.includes(method as never)) return `a thread has no method ${JSON.stringify(String(method)).slice(0, 40)}`;
     return undefined;
   }
@@ -60,6 +62,8 @@ export class ProcessorNode implements StationHost {
   readonly #stations: Record<Side, Station>;
   readonly #upstream: FrameChannel;
   readonly #threads = new Map<number, RemoteThread>();
+  /** The incarnation of each thread's current worker: 0 for its first, one more for each restart. */
+  readonly #incarnations = new Map<number, number>();
   #workers: WorkerThreads | undefined;
   #syncTimer: SyncTimer | undefined;
   #journal: StationJournal | undefined;
@@ -67,7 +71,7 @@ export class ProcessorNode implements StationHost {
   #direction: BridgeDirection;
   #locked = false;
   #running = true;
-  readonly #onThreadReplaced: ((thread: number) => void) | undefined;
+  readonly #onThreadReplaced: ((thread: number, incarnation: number) => void) | undefined;
   readonly #sendFailure: ((report: FailureReport) => void) | undefined;
   /** Inspection of this processor's realm (its stations), and the ports its threads send theirs on. */
   readonly #inspection: { readonly tap: InspectionTap; readonly relay: InspectionRelay } | undefined;
@@ -83,14 +87,15 @@ export class ProcessorNode implements StationHost {
 
   /**
    * `onThreadReplaced` is told when a restarted worker thread replaces its
-   * predecessor (the root resets what it knows of its buses); `sendInspection`
+   * predecessor, with the successor's incarnation (the root resets what it
+   * knows of its buses, and tags its calls with it); `sendInspection`
    * carries inspection batches to the root (none: no inspection here);
    * `sendFailure` carries what fails in its threads to the root's `onError` (none: logged here).
    */
   constructor(
     parent: FramePort,
     init: ProcessorInit,
-    onThreadReplaced?: (thread: number) => void,
+    onThreadReplaced?: (thread: number, incarnation: number) => void,
     sendInspection?: InspectionOutlet,
     sendFailure?: (report: FailureReport) => void,
   ) {
@@ -262,7 +267,13 @@ export class ProcessorNode implements StationHost {
     predecessor?.channel.close();
     const remote = connectThread(processor, thread, port, call, (side) => this.#stations[side], () => this.#direction, exited);
     this.#threads.set(thread, remote);
-    if (predecessor !== undefined) this.#onThreadReplaced?.(thread);
+    if (predecessor === undefined) {
+      this.#incarnations.set(thread, 0);
+      return;
+    }
+    const incarnation = (this.#incarnations.get(thread) ?? 0) + 1;
+    this.#incarnations.set(thread, incarnation);
+    this.#onThreadReplaced?.(thread, incarnation);
   }
 
   assertRunning(call: string): void {
@@ -308,6 +319,11 @@ export class ProcessorNode implements StationHost {
       const thread = this.#threads.get(message.thread);
       if (thread === undefined) {
         return { ok: false, code: 'INVALID_OPTION', message: `processor ${this.processor} has no thread ${message.thread}.` };
+      }
+      // Sent through a handle of a worker that was restarted since (before the root heard of it): refused, as the
+      // root refuses such a handle, rather than reach the successor (a post landing there, a listener left behind).
+      if (message.incarnation !== this.#incarnations.get(message.thread)) {
+        return { ok: false, code: 'WORKER_CRASHED', message: replacedRefusal(this.processor, message.thread, message.method) };
       }
       // A worker's call rejects (WORKER_CRASHED) when the worker exits, throws or hangs meanwhile: that is its
       // outcome, as the root's callers get it from their own workers; the thread is restarted, not this processor.

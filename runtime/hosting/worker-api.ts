@@ -156,3 +156,15 @@ export function describeExit(exit: WorkerExit): string {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Why a call on a handle of a worker thread that has been restarted since is
+ * refused, and what to do instead: the root's refusal and a processor's say the same.
+ * @internal
+ */
+export function replacedRefusal(processor: number, thread: number, method: string): string {
+  return (
+    `${method}() on worker "processor ${processor} thread ${thread}" was refused: the worker this handle was taken from crashed ` +
+    `and was restarted (busline.thread.crashed). Take the thread's bus again, runtime.thread(${processor}, ${thread}).bus(side); its spawned actors died with it: spawn them again.`
+  );
+}

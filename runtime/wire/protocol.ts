@@ -153,6 +153,8 @@ export type ProcessorControl =
       readonly id: number;
       readonly target: 'thread';
       readonly thread: number;
+      /** The incarnation of the thread's worker the caller was made for (0: its first; thread 0 is never restarted alone): refused unless current. */
+      readonly incarnation: number;
       readonly method: string;
       readonly args: readonly unknown[];
     }
@@ -183,8 +185,8 @@ export type ProcessorReport =
   /** `refused`: the start refused its configuration (an `InvalidOptionError`, such as a middleware module a worker cannot load). */
   | { readonly type: 'failed'; readonly message: string; readonly refused?: WireError }
   | { readonly type: 'result'; readonly id: number; readonly outcome: Outcome<unknown> }
-  /** A worker thread was restarted: its successor's buses start again at generation 0. */
-  | { readonly type: 'threadReplaced'; readonly thread: number }
+  /** A worker thread was restarted: its successor's buses start again at generation 0; `incarnation` is the successor's (1 for the first). */
+  | { readonly type: 'threadReplaced'; readonly thread: number; readonly incarnation: number }
   /** Inspection records of the processor's actors and threads; the next batch comes once this one is written. */
   | { readonly type: 'inspection'; readonly batch: InspectionBatch }
   /** A subscriber or an after middleware threw in one of its threads: the root's `onError` hears it. */

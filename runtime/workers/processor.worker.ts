@@ -34,7 +34,7 @@ process.on('message', (message: unknown) => {
     node = new ProcessorNode(
       parentFrames(parent),
       control.init,
-      (thread) => report({ type: 'threadReplaced', thread }),
+      (thread, incarnation) => report({ type: 'threadReplaced', thread, incarnation }),
       // The next batch goes once this one is written to the channel: a root that reads slowly holds it back.
       (batch, written) => parent.send({ type: 'inspection', batch }, written),
       (failure) => report({ type: 'failure', report: failure }),

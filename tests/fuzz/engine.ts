@@ -430,12 +430,14 @@ function controlCalls(): CallMaker[] {
       const stationMethods = ['history', 'queued', 'state', 'fromMain', 'toMain', 'roundTrip', 'nope', 'constructor'];
       const method = pick(random, target === 'station' ? stationMethods : [...THREAD_METHODS, 'nope', 'toString', '__proto__']);
       const thread = pick(random, [0, 5, -1, 'x']);
+      // Thread 0's worker is never restarted alone: 0 is its only incarnation.
+      const incarnation = pick(random, [0, 0, 1, -1, 'x']);
       const side = pick(random, ['internal', 'sideways', 5]);
       const args = random() < 0.8 ? Array.from({ length: Math.floor(random() * 4) }, () => pick(random, strictlyHostile)()) : pick(random, strictlyHostile)();
-      message = { type: 'call', id: 1, target, thread, side, method, args };
+      message = { type: 'call', id: 1, target, thread, incarnation, side, method, args };
       const listed = Array.isArray(args);
       const none = listed && args.length === 0;
-      if (target === 'thread') hostile = !(thread === 0 && listed && method === 'actors');
+      if (target === 'thread') hostile = !(thread === 0 && incarnation === 0 && listed && method === 'actors');
       if (target === 'station') {
         const ignoresArgs = ['state', 'queued', 'toMain'].includes(method) || (none && ['history', 'fromMain', 'roundTrip'].includes(method));
         hostile = !(side === 'internal' && listed && ignoresArgs);

@@ -13,7 +13,9 @@ import { BusFullError, type BusEvent } from '../../../index.js';
 import { FrameChannel, messagePortFrames } from '../../../runtime/wire/frame-channel.js';
 import { StationJournal } from '../../../runtime/store/journal.js';
 import { ProcessorNode } from '../../../runtime/hosting/processor-node.js';
-import type { ProcessorInit, WireMessage } from '../../../runtime/wire/protocol.js';
+import type { Outcome, ProcessorInit, WireMessage } from '../../../runtime/wire/protocol.js';
+import { RemoteBus, type ThreadCaller } from '../../../runtime/bus/remote-bus.js';
+import { eventsFromFrame } from '../../../runtime/thread/thread-service.js';
 
 const test = suite('ProcessorNode');
 
@@ -123,6 +125,76 @@ test('start - a resend the main station holds back (BUS_FULL: a reader elsewhere
     port1.close();
     port2.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('control - a thread call tagged with a restarted worker\'s incarnation (sent before the root heard of the restart) is refused WORKER_CRASHED, never reaches the successor', async () => {
+  const { port1, port2 } = new MessageChannel();
+  const root = new FrameChannel(messagePortFrames(port2), {
+    end: 'b',
+    serve: async (message: WireMessage): Promise<readonly WireMessage[]> =>
+      message.kind === 'syncRequest' ? [{ kind: 'ack', seq: 0, ok: true, credits: 0, through: 0 }] : [],
+  });
+  const init: ProcessorInit = { processor: 1, threads: 1, deferred: 'manual', maxQueued: 1_000, bridge: 'closed' };
+  // What the processor would report to the root: held here, so the root's view stays the dead worker's.
+  let replaced!: (report: { thread: number; incarnation: number }) => void;
+  const threadReplaced = new Promise<{ thread: number; incarnation: number }>((resolve) => (replaced = resolve));
+  const node = new ProcessorNode(messagePortFrames(port1), init, (thread, incarnation) => replaced({ thread, incarnation }));
+  let id = 1;
+  /** A caller of thread 1 as the root makes it for the worker of `incarnation`. */
+  const callerOf = (incarnation: number): ThreadCaller => ({
+    processor: 1,
+    thread: 1,
+    call: ((method: string, ...args: unknown[]) =>
+      node.control({ type: 'call', id: id++, target: 'thread', thread: 1, incarnation, method, args })) as ThreadCaller['call'],
+    advanced: () => undefined,
+  });
+  try {
+    await node.start();
+    const first = callerOf(0);
+    const stale = new RemoteBus(first, 'external', 0);
+    await stale.post('before.crash', 1);
+    const spawned = (await first.call('spawn', new URL('../fixtures/crashing.machine.ts', import.meta.url).href, {})) as Outcome<{ id: string }>;
+    assert.ok(spawned.ok);
+    const crashed = await first.call('sendActor', spawned.value.id, { type: 'crash.exit' });
+    assert.is(crashed.ok ? 'answered' : crashed.code, 'WORKER_CRASHED', 'the worker died under the call');
+    assert.equal(await threadReplaced, { thread: 1, incarnation: 1 });
+
+    // The root has not heard of the restart: its handle still names incarnation 0. Every call through it is refused here.
+    const expected = /^post\(\) on worker "processor 1 thread 1" was refused: the worker this handle was taken from crashed and was restarted/;
+    const posting = await stale.post('after.crash', 2).then(() => undefined, (error: { code?: string; message?: string }) => error);
+    assert.is(posting?.code, 'WORKER_CRASHED');
+    assert.match(posting?.message ?? '', expected);
+    const publishing = await stale.publish('after.crash', 3).then(() => 'published', (error: { code?: string }) => error.code);
+    assert.is(publishing, 'WORKER_CRASHED');
+    const listening = await first.call('listen', 'external', ['after.crash']);
+    assert.is(listening.ok ? 'listening' : listening.code, 'WORKER_CRASHED');
+
+    // The successor's bus got none of it: no event, no listener.
+    const successor = callerOf(1);
+    const history = await successor.call('history', 'external');
+    assert.ok(history.ok);
+    assert.equal(eventsFromFrame(history.value).map((event) => event.type), []);
+    const queue = await successor.call('queue', 'external');
+    assert.ok(queue.ok);
+    assert.equal(eventsFromFrame(queue.value), []);
+    const actors = await successor.call('actors');
+    assert.ok(actors.ok);
+    assert.equal(actors.value.filter((actor) => actor.kind !== 'bus'), [], 'no actor of the dead worker');
+    // A handle made for the successor reaches it; thread 0 answers its only incarnation, 0, and refuses any other.
+    const fresh = await new RemoteBus(successor, 'external', 0).post('after.restart', 4);
+    assert.is(fresh.type, 'after.restart');
+    assert.ok((await node.control({ type: 'call', id: id++, target: 'thread', thread: 0, incarnation: 0, method: 'actors', args: [] })).ok);
+    const thread0 = await node.control({ type: 'call', id: id++, target: 'thread', thread: 0, incarnation: 1, method: 'actors', args: [] });
+    assert.is(thread0.ok ? 'answered' : thread0.code, 'WORKER_CRASHED');
+    const untagged = await node.control({ type: 'call', id: id++, target: 'thread', thread: 0, method: 'actors', args: [] } as never);
+    assert.is(untagged.ok ? 'answered' : untagged.code, 'INVALID_OPTION');
+    assert.match(untagged.ok ? '' : untagged.message, /incarnation must be an integer from 0/);
+  } finally {
+    await node.stop();
+    root.close();
+    port1.close();
+    port2.close();
   }
 });
 
