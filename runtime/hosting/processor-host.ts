@@ -88,9 +88,10 @@ export class RemoteProcessor {
   readonly #pending = new Map<number, { resolve(outcome: Outcome<unknown>): void }>();
   readonly #generations = new Map<string, number>();
   readonly #callers = new Map<number, ThreadCaller>();
-  /** Callers of threads that were restarted since: handles made with them belong to the dead incarnation. */
-  readonly #replaced = new WeakSet<ThreadCaller>();
-  /** Each thread's current worker incarnation as last reported (0 until its first `threadReplaced`): callers tag their calls with theirs. */
+  /**
+   * Each thread's current worker incarnation as last reported (0 until its first `threadReplaced`): callers tag their
+   * calls with theirs, and a caller of an older one (a handle of a dead worker) is refused here.
+   */
   readonly #incarnations = new Map<number, number>();
   #nextId = 1;
   #gone: Error | undefined;
@@ -148,10 +149,8 @@ export class RemoteProcessor {
       if (report.type === 'threadReplaced') {
         this.#generations.delete(`${report.thread}:internal`);
         this.#generations.delete(`${report.thread}:external`);
-        this.#incarnations.set(report.thread, report.incarnation);
         // Handles on the dead incarnation are refused, as a dead root worker's are, rather than reach the successor's bus of their generation.
-        const caller = this.#callers.get(report.thread);
-        if (caller !== undefined) this.#replaced.add(caller);
+        this.#incarnations.set(report.thread, report.incarnation);
         this.#callers.delete(report.thread);
       }
     });
@@ -160,11 +159,10 @@ export class RemoteProcessor {
         clearInterval(this.#watchdog);
         // A hung one was killed for it: its calls were rejected, and the refusals say so, not the SIGKILL.
         if (!this.#hung) {
-          const error = this.#stopping
-            ? new RuntimeStoppedError('a processor call')
-            : new WorkerCrashedError(`processor ${processor} died (${signal ?? `exit code ${code}`}); its pending calls were rejected.`);
+          const died = `died (${signal ?? `exit code ${code}`})`;
+          const error = this.#stopping ? new RuntimeStoppedError('a processor call') : new WorkerCrashedError(`processor ${processor} ${died}; its pending calls were rejected.`);
           this.#gone = error;
-          this.#refusal = this.#stopping ? error.message : refusedAfterDeath(processor, `died (${signal ?? `exit code ${code}`})`);
+          this.#refusal = this.#stopping ? error.message : refusedAfterDeath(processor, died);
           this.#rejectPending(error);
         }
         resolve({ code, signal, stopped: this.#stopping, hung: this.#hung });
@@ -412,20 +410,20 @@ export class RemoteProcessor {
     // The worker this caller is for: a call the processor gets after that worker was restarted never reaches its successor,
     // even when it was sent before the `threadReplaced` report reached the root.
     const incarnation = this.#incarnations.get(thread) ?? 0;
-    const caller: ThreadCaller = {
+    const replaced = () => incarnation !== (this.#incarnations.get(thread) ?? 0);
+    return {
       processor: this.processor,
       thread,
       call: ((method: keyof ThreadApi, ...args: unknown[]) =>
-        this.#replaced.has(caller)
+        replaced()
           ? Promise.resolve({ ok: false, code: 'WORKER_CRASHED', message: replacedRefusal(this.processor, thread, method) })
           : this.callThread(thread, incarnation, method, args)) as ThreadCaller['call'],
       advanced: (side, generation) => {
-        if (this.#replaced.has(caller)) return; // a generation of the dead incarnation
+        if (replaced()) return; // a generation of the dead incarnation
         const key = `${thread}:${side}`;
         this.#generations.set(key, Math.max(this.#generations.get(key) ?? 0, generation));
       },
     };
-    return caller;
   }
 
   /** The generation of a thread's bus as last seen from here. */
