@@ -235,11 +235,13 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     if (stations === undefined && this.#children.get(processor) !== undefined) {
       throw new UnsupportedError(`processor ${processor} runs in a child process: use runtime.processor(${processor}).station(side).`);
     }
-    if (stations === undefined) {
-      const known = this.#children.listWith(Object.keys(this.#localStations).map(Number));
-      throw new InvalidOptionError('processor', `no processor ${processor}; there are ${known}.`);
-    }
+    if (stations === undefined) throw this.#noProcessor(processor);
     return stations[side];
+  }
+
+  /** There is no processor `processor`: the error names those there are. */
+  #noProcessor(processor: number): InvalidOptionError {
+    return new InvalidOptionError('processor', `no processor ${processor}; there are ${this.#children.listWith(Object.keys(this.#localStations).map(Number))}.`);
   }
 
   /** The main station of `side`, in the root. */
@@ -282,10 +284,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
         throw new UnsupportedError(`thread ${processor}.${index} runs in ${where}: use runtime.thread(${processor}, ${index}).bus(side), a RemoteBus.`);
       }
       if (child) throw new InvalidOptionError('thread', `processor ${processor} has no thread ${index}; its threads are 0 to ${threads}.`);
-      if (this.#threads[processor] === undefined) {
-        const known = this.#children.listWith(Object.keys(this.#localStations).map(Number));
-        throw new InvalidOptionError('processor', `no processor ${processor}; there are ${known}.`);
-      }
+      if (this.#threads[processor] === undefined) throw this.#noProcessor(processor);
       throw new InvalidOptionError('thread', `no thread ${processor}.${index}; add one with addThread({ processor }).`);
     }
     return thread;

@@ -10,6 +10,7 @@
 import { BusError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import type { ErrorHandler } from '../bus/subscriptions.js';
+import type { CrashReport } from '../bus/typed-events.js';
 
 /** What a thread sends: where it failed, what was thrown, and on which event. */
 export interface FailureReport {
@@ -158,15 +159,6 @@ export function takeFailure(message: unknown, onFailure: ((report: FailureReport
   }
 }
 
-/** What a crash report says (`CrashReport`, the payload of `busline.thread.crashed` / `busline.processor.crashed`). */
-interface CrashFacts {
-  readonly processor: number;
-  readonly thread: number | null;
-  readonly reason: string;
-  readonly message: string;
-  readonly restarted: boolean;
-}
-
 /** The root's internal bus, as far as a crash report needs it (its `publish()`, whatever its event map). */
 interface InternalBus {
   publish(...args: never[]): Promise<{ readonly outcomes: readonly unknown[] }>;
@@ -179,7 +171,7 @@ interface InternalBus {
  * be posted is logged too, but not one whose handlers the runtime's stop
  * overtook (they heard it).
  */
-export function postCrashReport(bus: InternalBus, type: 'busline.thread.crashed' | 'busline.processor.crashed', report: CrashFacts): void {
+export function postCrashReport(bus: InternalBus, type: 'busline.thread.crashed' | 'busline.processor.crashed', report: CrashReport): void {
   const place = report.thread === null ? `processor ${report.processor}` : `worker thread ${report.processor}.${report.thread}`;
   const log = () =>
     console.error(
@@ -188,7 +180,7 @@ export function postCrashReport(bus: InternalBus, type: 'busline.thread.crashed'
     );
   let published: Promise<{ readonly outcomes: readonly unknown[] }>;
   try {
-    published = (bus.publish as (type: string, payload: CrashFacts, options: { priority: 'immediate' }) => typeof published).call(bus, type, report, {
+    published = (bus.publish as (type: string, payload: CrashReport, options: { priority: 'immediate' }) => typeof published).call(bus, type, report, {
       priority: 'immediate',
     });
   } catch {
