@@ -295,14 +295,27 @@ test('publish - a handler\'s value crosses back only for an awaited event: a pos
   assert.equal(fn.outcomes, [{ status: 'fulfilled', value: undefined }]);
 });
 
-test('subscribe - a listener made through the handle of a thread restarted meanwhile (its answer came after the restart) is ended through the successor\'s handle', async () => {
-  // A child processor's worker restarts: a listen sent through the old handle can reach the successor just before the
-  // root learns of the restart; its next take through that handle is refused, and the subscription listens again.
-  const told: string[] = [];
+/**
+ * A subscription to `x` of thread 1.1 made through the handle of a worker restarted meanwhile: its listen reached the
+ * successor (`made-through-old`), its takes are refused; the scope's current handle is `successor`. Calls go to `told`.
+ */
+function subscribeThroughReplaced(told: string[], successor: ThreadCall): ReturnType<typeof subscribeRemote> {
   const old = ((method: string) => {
     told.push(`old ${method}`);
     return Promise.resolve(method === 'listen' ? { ok: true, value: 'made-through-old' } : { ok: false, code: 'WORKER_CRASHED', message: 'replaced' });
   }) as unknown as ThreadCall;
+  return subscribeRemote(
+    { processor: 1, thread: 1, side: 'external', call: old, scope: { ...DETACHED_SCOPE, current: () => successor } },
+    'x',
+    () => undefined,
+    undefined,
+  );
+}
+
+test('subscribe - a listener made through the handle of a thread restarted meanwhile (its answer came after the restart) is ended through the successor\'s handle', async () => {
+  // A child processor's worker restarts: a listen sent through the old handle can reach the successor just before the
+  // root learns of the restart; its next take through that handle is refused, and the subscription listens again.
+  const told: string[] = [];
   let taking!: () => void;
   const listening = new Promise<void>((resolve) => (taking = resolve));
   let endTake!: () => void;
@@ -312,12 +325,7 @@ test('subscribe - a listener made through the handle of a thread restarted meanw
     taking();
     return new Promise((resolve) => (endTake = () => resolve({ ok: false, code: 'RUNTIME_STOPPED', message: 'stopped' })));
   }) as unknown as ThreadCall;
-  const subscription = subscribeRemote(
-    { processor: 1, thread: 1, side: 'external', call: old, scope: { ...DETACHED_SCOPE, current: () => successor } },
-    'x',
-    () => undefined,
-    undefined,
-  );
+  const subscription = subscribeThroughReplaced(told, successor);
   // Listening again through the successor's handle, and taking there.
   await listening;
   subscription.unsubscribe();
@@ -327,20 +335,11 @@ test('subscribe - a listener made through the handle of a thread restarted meanw
 
 test('subscribe - unsubscribed while it waits to listen again after a refused take: the listener made through the replaced handle is ended through the successor\'s', async () => {
   const told: string[] = [];
-  const old = ((method: string) => {
-    told.push(`old ${method}`);
-    return Promise.resolve(method === 'listen' ? { ok: true, value: 'made-through-old' } : { ok: false, code: 'WORKER_CRASHED', message: 'replaced' });
-  }) as unknown as ThreadCall;
   const successor = ((method: string, id?: string) => {
     told.push(`successor ${method}${method === 'unlisten' ? ` ${id}` : ''}`);
     return Promise.resolve({ ok: true, value: null });
   }) as unknown as ThreadCall;
-  const subscription = subscribeRemote(
-    { processor: 1, thread: 1, side: 'external', call: old, scope: { ...DETACHED_SCOPE, current: () => successor } },
-    'x',
-    () => undefined,
-    undefined,
-  );
+  const subscription = subscribeThroughReplaced(told, successor);
   // The take through the old handle was refused: it waits (RELISTEN_MS, a timer) before it listens again.
   await turns(3);
   assert.equal(told, ['old listen', 'old take']);
