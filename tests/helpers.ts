@@ -174,6 +174,27 @@ export async function collectUntil(gc: () => void, refs: ReadonlyArray<WeakRef<o
   return alive();
 }
 
+/**
+ * Waits while a history's paced idle steps (framing, compression: unref'd
+ * timers, each waiting several times its own length) let the objects of
+ * `refs` go, collecting garbage now and then, until at most `expectAlive`
+ * are alive or 60 s have passed; how many are alive then. The deadline is the
+ * test's bound on a loaded machine, not a measure of the steps' speed: a test
+ * asserts the number, so objects really kept still fail it.
+ */
+export async function collectedByIdleSteps(gc: () => void, refs: ReadonlyArray<WeakRef<object>>, expectAlive = 0): Promise<number> {
+  const alive = () => refs.filter((ref) => ref.deref() !== undefined).length;
+  const until = Date.now() + 60_000;
+  for (let turn = 1; alive() > expectAlive && Date.now() < until; turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    if (turn % 20 !== 0) continue;
+    gc();
+    // A WeakRef is cleared once the job that collected it has ended.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return alive();
+}
+
 /** A promise and the function that resolves it: a handler held until a test lets it go. */
 export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
   let open!: (value: T) => void;

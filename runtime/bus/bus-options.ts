@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Priority, Side } from '../../types.js';
-import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, MAX_META_ENTRIES } from '../validate.js';
+import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, describe, MAX_META_ENTRIES } from '../validate.js';
 
 /** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
 export const DEFAULT_MAX_QUEUED = 65_536;
@@ -18,9 +18,17 @@ export interface PostOptions {
   readonly topic?: string;
   /** Free-form string metadata carried with the event. */
   readonly meta?: Readonly<Record<string, string>>;
+  /**
+   * Delivered in this thread only: the event goes to this bus's subscribers
+   * and history (by its memory policy) and never to a station, so no other
+   * thread or processor sees it and no sync carries it (like Moleculer's
+   * `broadcastLocal` or Socket.IO's `local` flag). Not with `deferred`
+   * priority, whose queue is parked at the station. Default false.
+   */
+  readonly local?: boolean;
 }
 
-const POST_OPTIONS = ['priority', 'topic', 'meta'] as const;
+const POST_OPTIONS = ['priority', 'topic', 'meta', 'local'] as const;
 
 /** Post options checked and filled in: what an event carries. */
 export interface CheckedPostOptions {
@@ -44,20 +52,29 @@ export function checkPostOptions(options: PostOptions): CheckedPostOptions {
     priority = options.priority;
   }
   if (options.topic !== undefined) assertLabel(options.topic, 'post options.topic');
+  if (options.local !== undefined && typeof options.local !== 'boolean') {
+    throw new InvalidOptionError('post options.local', `expected true or false, got ${describe(options.local)}.`);
+  }
+  if (options.local === true && priority === 'deferred') {
+    throw new InvalidOptionError(
+      'post options.local',
+      "a local event cannot be deferred: a deferred event is parked at the station by toStation(). Post it 'normal' or 'immediate'.",
+    );
+  }
   return { priority, topic: options.topic, meta: options.meta === undefined ? undefined : validMeta(options.meta) };
 }
 
 /**
- * The priority of post options that hold nothing but a valid `priority` (the
- * common case); undefined for anything else, which `checkPostOptions` then
- * checks whole. No object is made: `post()` is hot.
+ * The priority of post options that hold nothing but a valid `priority` and
+ * a boolean `local` (the common cases); undefined for anything else, which
+ * `checkPostOptions` then checks whole. No object is made: `post()` is hot.
  */
 export function priorityOnly(options: unknown): Priority | undefined {
   if (typeof options !== 'object' || options === null) return undefined;
-  let keys = 0;
-  for (const key in options) if (key !== 'priority' || ++keys > 1) return undefined;
-  const priority = (options as PostOptions).priority;
-  return priority === 'immediate' || priority === 'normal' || priority === 'deferred' ? priority : undefined;
+  for (const key in options) if (key !== 'priority' && key !== 'local') return undefined;
+  const { priority = 'normal', local = false } = options as PostOptions;
+  if (local === true) return priority === 'immediate' || priority === 'normal' ? priority : undefined;
+  return local === false && (priority === 'immediate' || priority === 'normal' || priority === 'deferred') ? priority : undefined;
 }
 
 function validMeta(meta: unknown): Readonly<Record<string, string>> {

@@ -37,6 +37,7 @@ import { deliverRead, mergeQueue, mergeReadHistory } from './read-merge.js';
 import type { Handler, SubscribeOptions, Subscription } from './subscriptions.js';
 import { AwaitableBus, provideBusParts } from './bus-awaits.js';
 import { busOutbox, busRetention } from './memory-reports.js';
+import { readFramerOf } from './read-framer.js';
 import { stampPost, type PostContext } from './posting.js';
 import { awaited } from './request-reply.js';
 import type { AnyEvents, EventOf, EventTypeOf, PatternOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, ValidPatterns } from './typed-events.js';
@@ -191,6 +192,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   /**
    * Posts an event: stamps it, records it in the history (an `immediate` one whose policy says `removeAfterDelivery`
    * is delivered without: it would leave at once) and delivers it by its priority. Returns the stamped event.
+   * Unless `local`, it goes to the station too (at the next sync).
    *
    * @example
    * bus.post('order.created', { orderId: 'o-1' }, { priority: 'immediate' })
@@ -201,11 +203,12 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const thread = this.#thread;
     const event = stampPost(this.#posting, type, payload as Payload, options);
     const priority = event.priority;
+    const local = options?.local === true;
     // An immediate event that its policy removes after delivery would leave the history as soon as its subscribers return: it never joins.
     const joins = priority !== 'immediate' || !this.#retention.policies.removesAfterDelivery(type);
     // Its size limit and the history's `refuseNew` limits and budget (if it joins); its stamp and id are used up either way.
     const size = this.#retention.admitPost(event, joins);
-    this.#pressure.admitUnsent(event, size);
+    if (!local) this.#pressure.admitUnsent(event, size);
     this.#reports.posted++;
     this.#reports.lastId = event.id;
     const subscriptions = thread.subscriptions(this.side);
@@ -221,7 +224,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     }
     const maxBatch = thread.host.maxBatch;
     // A request or a reply (`request-reply.ts`) is awaited elsewhere: it asks for a sync as a full batch does.
-    if ((maxBatch !== undefined && ++this.#sinceSync >= maxBatch) || (thread.host.requestSync !== undefined && awaited(type, event.meta))) {
+    if (!local && ((maxBatch !== undefined && ++this.#sinceSync >= maxBatch) || (thread.host.requestSync !== undefined && awaited(type, event.meta)))) {
       this.#sinceSync = 0;
       // After this post is in the history, so the sync it asks for carries it.
       queueMicrotask(() => thread.host.requestSync?.(this.side));
@@ -229,7 +232,9 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     if (joins) this.#history.insert(event, size);
     this.#retention.settle();
     // Its stamp is after everything this thread has seen: the outbox stays sorted. It goes to the station whatever this history keeps.
-    this.#outbox.push(event, size);
+    if (!local) this.#outbox.push(event, size);
+    // No sync frames a local event for the history: the small reads' framer does (`read-framer.ts`).
+    else if (joins) readFramerOf(this.#retention)?.keptOne(event);
     if (priority === 'immediate') this.#reports.delivered += subscriptions.deliver(event, after);
     else this.#pending.push(event);
     this.#scheduleReport();
@@ -501,10 +506,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   /** The automatic sync policy's `sync()` (see `BusControl.autoSync`). */
   #runAutoSync(): Promise<FromStationResult> {
     const running = this.sync();
-    const settled = running.then(
-      () => undefined,
-      () => undefined,
-    );
+    const settled = running.then(() => undefined, () => undefined);
     this.#autoSync = settled;
     void settled.then(() => {
       if (this.#autoSync === settled) this.#autoSync = undefined;

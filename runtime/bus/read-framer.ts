@@ -65,6 +65,19 @@ export class ReadFramer {
   kept(events: readonly BusEvent[]): void {
     if (this.#failed) return;
     for (const event of events) if (!(event instanceof EncodedEvent)) this.#pending.push(event);
+    this.#waited();
+  }
+
+  /** A local post joined the history (`PostOptions.local`): no sync frames it, so its object waits here, as a small read's. */
+  keptOne(event: BusEvent): void {
+    if (this.#failed) return;
+    this.#pending.push(event);
+    // Looked at once a frame's worth, as the outbox does: a post does not ask how pressed its history is each time.
+    if (this.pending % FRAME_EVENTS === 0 && !this.#stepScheduled) this.#waited();
+  }
+
+  /** After objects joined the waiting list: a step once there are enough, if memory is short. */
+  #waited(): void {
     if (this.pending < this.#threshold) return;
     if (this.#options.due?.() !== false) this.#scheduleStep();
     // Not due: what left the history meanwhile (expired, removed after delivery or a search, compressed) is let go,

@@ -108,7 +108,7 @@ export class RemoteBus<E = AnyEvents> {
       return Promise.reject(error);
     }
     return new Promise<PostedEvent<E, K, P>>((resolve, reject) => {
-      pendingPosts(this.#caller).add(this.side, this.generation, frame, { resolve: resolve as (event: BusEvent) => void, reject });
+      pendingPosts(this.#caller).add(this.side, this.generation, options?.local === true, frame, { resolve: resolve as (event: BusEvent) => void, reject });
     });
   }
 
@@ -309,17 +309,17 @@ export class RemoteBus<E = AnyEvents> {
       const conforming = schemas?.get(type) === undefined ? payload : schemas.conformAsync(type, payload);
       // An async schema: the publish goes out once it has resolved (a later post() may then go first).
       if (conforming instanceof Promise) {
-        return conforming.then((value) => this.#publish(this.#draft(type, value, options, true))) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+        return conforming.then((value) => this.#publish(this.#draft(type, value, options, true), options)) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
       }
       frame = this.#draft(type, conforming, options, true);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#publish(frame) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+    return this.#publish(frame, options) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
   }
 
-  #publish(frame: Uint8Array): Promise<RemotePublished> {
-    const started = this.#call('publish', this.side, this.generation, [frame]);
+  #publish(frame: Uint8Array, options: PostOptions | undefined): Promise<RemotePublished> {
+    const started = this.#call('publish', this.side, this.generation, [frame], ...localArg(options));
     return publishRemote(started, this.#caller.call, this.#scope);
   }
 
@@ -442,20 +442,20 @@ interface PendingPost {
  */
 class PendingPosts {
   readonly #caller: ThreadCaller;
-  #groups: Array<{ side: Side; generation: number; frames: Uint8Array[]; posts: PendingPost[] }> = [];
+  #groups: Array<{ side: Side; generation: number; local: boolean; frames: Uint8Array[]; posts: PendingPost[] }> = [];
 
   constructor(caller: ThreadCaller) {
     this.#caller = caller;
   }
 
-  add(side: Side, generation: number, frame: Uint8Array, post: PendingPost): void {
+  add(side: Side, generation: number, local: boolean, frame: Uint8Array, post: PendingPost): void {
     if (this.#groups.length === 0) queueMicrotask(() => this.send());
     const last = this.#groups[this.#groups.length - 1];
-    if (last !== undefined && last.side === side && last.generation === generation) {
+    if (last !== undefined && last.side === side && last.generation === generation && last.local === local) {
       last.frames.push(frame);
       last.posts.push(post);
     } else {
-      this.#groups.push({ side, generation, frames: [frame], posts: [post] });
+      this.#groups.push({ side, generation, local, frames: [frame], posts: [post] });
     }
   }
 
@@ -463,8 +463,8 @@ class PendingPosts {
   send(): void {
     const groups = this.#groups;
     this.#groups = [];
-    for (const { side, generation, frames, posts } of groups) {
-      void this.#caller.call('post', side, generation, frames).then(
+    for (const { side, generation, local, frames, posts } of groups) {
+      void this.#caller.call('post', side, generation, frames, ...localArg({ local })).then(
         (result) => settlePosts(posts, result),
         (error: unknown) => posts.forEach((post) => post.reject(error)),
       );
@@ -491,6 +491,11 @@ function settlePosts(posts: readonly PendingPost[], result: Outcome<PostedDrafts
     else if (next < events.length) post.resolve(events[next++]!);
     else post.reject(new TransportError('The thread answered fewer events than were posted.'));
   });
+}
+
+/** The `local` argument of a post or publish call: none unless set (a call's arguments stay as they were otherwise). */
+function localArg(options: PostOptions | undefined): [] | [true] {
+  return options?.local === true ? [true] : [];
 }
 
 const pendingByCaller = new WeakMap<ThreadCaller, PendingPosts>();

@@ -106,9 +106,9 @@ export interface ThreadApi {
   /**
    * Posts drafts (events whose id, timestamp and origin this thread fills in;
    * see `RemoteBus.post`) in order, each as `bus.post` would: the events
-   * posted, and the drafts that were refused, by index.
+   * posted, and the drafts that were refused, by index. `local`: posted with `local: true`.
    */
-  post(side: Side, generation: number, drafts: EventsFrame): Promise<Outcome<PostedDrafts>>;
+  post(side: Side, generation: number, drafts: EventsFrame, local?: boolean): Promise<Outcome<PostedDrafts>>;
   toStation(side: Side, generation: number): Promise<Outcome<number>>;
   fromStation(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<{ added: EventsFrame; handedBack: number }>>;
   roundTrip(side: Side, generation: number, options?: FromStationOptions): Promise<Outcome<number>>;
@@ -139,7 +139,7 @@ export interface ThreadApi {
   ack(id: string, settled: readonly SettledEvent[]): Promise<Outcome<boolean>>;
   unlisten(id: string): Promise<Outcome<null>>;
   /** `RemoteBus.publish()`: posts one draft as `bus.publish()` does; the ticket `published` answers on. */
-  publish(side: Side, generation: number, drafts: EventsFrame): Promise<Outcome<string>>;
+  publish(side: Side, generation: number, drafts: EventsFrame, local?: boolean): Promise<Outcome<string>>;
   /** The publish `ticket`'s event and its handlers' outcomes (or that a middleware dropped it), waiting up to `waitMs`; null while they run. */
   published(
     ticket: string,
@@ -189,10 +189,11 @@ export function eventsToFrame(events: readonly BusEvent[], from: Endpoint): Even
   return batchFrames({ kind: 'batch', seq: 0, from, history: events, queue: [] }, EVENTS_PER_FRAME, { compress: 'auto' });
 }
 
-/** The post options a draft event carries. */
-function draftOptions(draft: BusEvent): PostOptions {
+/** The post options a draft event carries, and `local` as its call says. */
+function draftOptions(draft: BusEvent, local: unknown): PostOptions {
   return {
     priority: draft.priority,
+    ...(local === undefined ? {} : { local: local as boolean }),
     ...(draft.topic === undefined ? {} : { topic: draft.topic }),
     ...(draft.meta === undefined ? {} : { meta: draft.meta }),
   };
@@ -369,7 +370,7 @@ export function createThreadService(
   };
 
   return {
-    post: (side, generation, drafts) =>
+    post: (side, generation, drafts, local) =>
       outcome(() => {
         const target = bus(side, generation, 'post');
         if (!Array.isArray(drafts) || !drafts.every((frame) => frame instanceof Uint8Array)) {
@@ -380,7 +381,7 @@ export function createThreadService(
         eventsFromFrame(drafts).forEach((draft, index) => {
           try {
             // Checked by the schemas of the thread that posted it, before it was encoded: not again here.
-            posted.push(schemas.conformed(() => target.post(draft.type, draft.payload, draftOptions(draft))));
+            posted.push(schemas.conformed(() => target.post(draft.type, draft.payload, draftOptions(draft, local))));
           } catch (error) {
             refused.push({ index, ...toWireError(error) });
           }
@@ -470,13 +471,13 @@ export function createThreadService(
       }),
     ack: (id, settled) => outcome(() => listeners.ack(id, settled)),
     unlisten: (id) => outcome(() => (listeners.unlisten(id), null)),
-    publish: (side, generation, drafts) =>
+    publish: (side, generation, drafts, local) =>
       outcome(() => {
         const target = bus(side, generation, 'publish');
         const [draft, ...more] = Array.isArray(drafts) ? eventsFromFrame(drafts) : [];
         if (draft === undefined || more.length > 0) throw new InvalidOptionError('publish drafts', 'expected a frame of one draft event.');
         // A post a middleware drops resolves with `{ dropped, middleware }`, as Bus.publish() does.
-        return publishes.start(schemas.conformed(() => target.publish(draft.type, draft.payload, draftOptions(draft))));
+        return publishes.start(schemas.conformed(() => target.publish(draft.type, draft.payload, draftOptions(draft, local))));
       }),
     published: (ticket, waitMs) =>
       outcome(async () => {

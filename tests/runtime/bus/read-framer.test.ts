@@ -21,7 +21,7 @@ import { FRAMED_READ_MIN_EVENTS, mergeReadHistory } from '../../../runtime/bus/r
 import { ReadFramer, frameReadsOf } from '../../../runtime/bus/read-framer.js';
 import { FRAME_EVENTS } from '../../../runtime/bus/outbox.js';
 import { ManualClock, createRuntime, type BusEvent } from '../../../index.js';
-import { collectUntil, ids } from '../../helpers.js';
+import { collectUntil, collectedByIdleSteps, ids } from '../../helpers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -268,19 +268,9 @@ runtime('fromStation - 1 024 reads of 5 events end kept as frames once memory is
     assert.equal(reader.history(), posted);
     assert.ok(reader.memory()!.bytes > 600_000, `${reader.memory()!.bytes} B held: past half the budget`);
     assert.ok(reader.memory()!.evicted === 0);
-    // Idle steps (paced, unref'd) frame them and let the objects go: wait until they have. Paced by the time each step
-    // takes, they take seconds on a loaded machine: the bound is the test's, not a measure of their speed.
+    // Idle steps (paced, unref'd) frame them and let the objects go: wait until they have.
     delivered.length = 0;
-    const alive = () => refs.filter((ref) => ref.deref() !== undefined).length;
-    const until = Date.now() + 60_000;
-    for (let turn = 1; Date.now() < until; turn++) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      if (turn % 20 !== 0) continue;
-      gc();
-      // A WeakRef is cleared once the job that collected it has ended.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (alive() === 0) break;
-    }
+    await collectedByIdleSteps(gc, refs);
     assert.is(await collectUntil(gc, refs), 0, 'the history keeps no object of what it read');
     const stats = reader.memory()!;
     assert.is(stats.count, 5_120);

@@ -18,7 +18,7 @@ import { Retention } from '../../../runtime/store/retention.js';
 import { eventBytes } from '../../../runtime/store/event-bytes.js';
 import { EvictionQueue } from '../../../runtime/store/eviction-queue.js';
 import { ManualClock, createRuntime, type BusEvent, type Payload, type Side } from '../../../index.js';
-import { collectUntil, ids } from '../../helpers.js';
+import { collectUntil, collectedByIdleSteps, ids } from '../../helpers.js';
 import { FRAME_UNSENT_EVENTS, Outbox } from '../../../runtime/bus/outbox.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { mergeReadHistory } from '../../../runtime/bus/read-merge.js';
@@ -509,14 +509,8 @@ runtimeTest('outbox - a bus that does not sync frames its unsent events itself p
     const refs = postMany(bus, count);
     const before = structuredClone(bus.history());
     // Idle steps frame whole frames, a step's worth at a time, paced (unref'd timers): wait for them to let the objects go.
-    const alive = (): number => refs.filter((ref) => ref.deref() !== undefined).length;
-    // Paced by the time each step takes, they take seconds on a loaded machine: the bound is the test's, not their speed.
-    const until = Date.now() + 60_000;
-    for (let turn = 0; alive() >= 256 && Date.now() < until; turn++) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      if (turn % 25 === 24) gc();
-    }
-    assert.ok(alive() < 256, `${alive()} of ${count} posts still objects`);
+    const alive = await collectedByIdleSteps(gc, refs, 255);
+    assert.ok(alive < 256, `${alive} of ${count} posts still objects`);
     const held = bus.history();
     assert.equal(held, before);
     assert.is(bus.unsent, count);
