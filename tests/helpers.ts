@@ -195,6 +195,20 @@ export async function collectedByIdleSteps(gc: () => void, refs: ReadonlyArray<W
   return alive();
 }
 
+/**
+ * The error `run` throws; it must throw. With `type`, the error must be one
+ * (anything else is thrown on, so the test shows it).
+ */
+export function thrown<T = Error>(run: () => unknown, type?: new (...args: never[]) => T): T {
+  try {
+    run();
+  } catch (error) {
+    if (type === undefined || error instanceof type) return error as T;
+    throw error;
+  }
+  throw new Error(type === undefined ? 'expected a throw' : `expected a ${type.name}`);
+}
+
 /** A promise and the function that resolves it: a handler held until a test lets it go. */
 export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
   let open!: (value: T) => void;

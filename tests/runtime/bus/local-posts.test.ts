@@ -14,7 +14,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, InvalidOptionError, type BusEvent, type Runtime } from '../../../index.js';
 import { FRAME_UNSENT_EVENTS } from '../../../runtime/bus/outbox.js';
-import { collectedByIdleSteps, gate, ids, processorRuntime, rejects } from '../../helpers.js';
+import { collectedByIdleSteps, gate, ids, processorRuntime, rejects, thrown } from '../../helpers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -87,11 +87,11 @@ test('local - bad input is refused with InvalidOptionError naming the option, an
   const bus = runtime.bus('external');
   let delivered = 0;
   bus.subscribe('user', () => void delivered++);
-  const notBoolean = rejectsSync(() => bus.post('user.login', { id: 1 }, { local: 'yes' as unknown as boolean }));
+  const notBoolean = thrown(() => bus.post('user.login', { id: 1 }, { local: 'yes' as unknown as boolean }), InvalidOptionError);
   assert.ok(notBoolean instanceof InvalidOptionError);
   assert.is(notBoolean.code, 'INVALID_OPTION');
   assert.match(notBoolean.message, /post options\.local.*expected true or false, got "yes"/);
-  const deferred = rejectsSync(() => bus.post('user.login', { id: 2 }, { local: true, priority: 'deferred' }));
+  const deferred = thrown(() => bus.post('user.login', { id: 2 }, { local: true, priority: 'deferred' }), InvalidOptionError);
   assert.ok(deferred instanceof InvalidOptionError);
   assert.match(deferred.message, /post options\.local.*cannot be deferred.*'normal' or 'immediate'/);
   assert.is(bus.history().length, 0);
@@ -135,16 +135,6 @@ function postLocally(bus: { post(type: string, payload: { n: number }, options: 
   const refs: Array<WeakRef<BusEvent>> = [];
   for (let i = 0; i < count; i++) refs.push(new WeakRef(bus.post('user.login', { n: i }, { local: true })));
   return refs;
-}
-
-/** The error `call` throws (it must throw). */
-function rejectsSync(call: () => unknown): InvalidOptionError {
-  try {
-    call();
-  } catch (error) {
-    return error as InvalidOptionError;
-  }
-  throw new Error('expected the call to throw');
 }
 
 test.run();

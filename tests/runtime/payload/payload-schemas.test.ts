@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { InvalidEventError, InvalidOptionError, createRuntime, defineEvents, type BusEvent, type Inputs, type RemoteBus, type Replies, type Runtime, type SchemaEvents, type StandardSchemaV1 } from '../../../index.js';
-import { rejects } from '../../helpers.js';
+import { rejects, thrown } from '../../helpers.js';
 
 const test = suite('payload schemas');
 let runtime: Runtime | undefined;
@@ -15,16 +15,6 @@ test.after.each(async () => {
   await runtime?.stop();
   runtime = undefined;
 });
-
-/** The error `run` throws (it must throw). */
-function thrown(run: () => unknown): Error {
-  try {
-    run();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 const Login = z.object({ user: z.object({ name: z.string(), tags: z.array(z.string()) }), attempts: z.number().int() });
 

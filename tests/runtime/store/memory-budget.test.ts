@@ -19,7 +19,7 @@ import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from '../../..
 import { Retention } from '../../../runtime/store/retention.js';
 import { eventBytes } from '../../../runtime/store/event-bytes.js';
 import type { BusEvent } from '../../../types.js';
-import { ids } from '../../helpers.js';
+import { ids, thrown } from '../../helpers.js';
 import { EncodedEvent, UNREAD_ENDPOINT, scanBatch } from '../../../runtime/store/encoded-events.js';
 import { encodeFrame } from '../../../schemas/codec/index.js';
 
@@ -43,16 +43,6 @@ function history(options: MemoryOptions, kind: 'bus' | 'station' = 'bus'): { ret
     return retention.settle();
   };
   return { retention, changes, post };
-}
-
-function thrown<T>(run: () => unknown, type: new (...args: never[]) => T): T {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof type) return error;
-    throw error;
-  }
-  throw new Error(`expected a ${type.name}`);
 }
 
 const test = suite('MemoryBudget');
