@@ -82,6 +82,7 @@ export type {
   JsonCompatible,
   MiddlewareFailure,
   PatternMatches,
+  PayloadProblem,
   Replies,
   ReplyOf,
 } from './runtime/bus/typed-events.js';

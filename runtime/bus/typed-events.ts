@@ -23,25 +23,78 @@ export type IsUntyped<E> = string extends keyof E ? true : false;
 
 type Primitive = string | number | boolean | null;
 
+/** Where a part of a payload is, for `PayloadProblem`'s words: `payload` alone, or `payload field 'a.b[]'`. */
+type PayloadPlace<Path extends string> = Path extends '' ? 'payload' : `payload field '${Path}'`;
+
+/** `Path` and then the field `K`: `a`, `a.b`. */
+type FieldPath<Path extends string, K extends string | number> = Path extends '' ? `${K}` : `${Path}.${K}`;
+
+/**
+ * What `JsonCompatible` puts in place of a part that is not JSON-like data: a
+ * sentence saying what it is and what to do, so that the compiler's error
+ * reads it (`Type 'Date' is not assignable to type '"payload field 'at' is a
+ * Date: ..."'`). No value has this type.
+ */
+export type PayloadProblem<Path extends string, T> = NotJsonLike<`${PayloadPlace<Path>} ${ProblemOf<T>}`>;
+
+/** The brand of `NotJsonLike`. Types only. */
+declare const notJsonLike: unique symbol;
+
+/**
+ * A `PayloadProblem`'s sentence, branded: a plain string literal would vanish
+ * in a union with `string` (`at: string | Date` would read `at: string`,
+ * and the error would say nothing of the `Date`).
+ */
+export type NotJsonLike<Sentence extends string> = Sentence & { readonly [notJsonLike]?: Sentence };
+
+/** What is wrong with a part of type `T`, and what to post instead. */
+type ProblemOf<T> = unknown extends T
+  ? 'is unknown: events carry JSON-like values; declare its type (objects, arrays, strings, numbers, booleans, null)'
+  : T extends Date
+    ? 'is a Date: events carry JSON-like values; declare an ISO string and post date.toISOString(), or let a payload schema convert the Date (Inputs, defineEvents)'
+    : T extends ReadonlyMap<unknown, unknown>
+      ? 'is a Map: events carry JSON-like values; post an object or an array of [key, value] pairs'
+      : T extends ReadonlySet<unknown>
+        ? 'is a Set: events carry JSON-like values; post an array'
+        : T extends undefined
+          ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
+          : T extends (...args: never[]) => unknown
+            ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
+            : T extends bigint
+              ? 'is a bigint: events carry JSON-like values; post a number or a string'
+              : T extends symbol
+                ? 'is a symbol: events carry JSON-like values'
+                : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
+
+/** The value of field `K` of `T`, without the `undefined` that only says an optional field may be left out. */
+type OptionalValue<T, K extends keyof T> = {} extends Pick<T, K> ? Exclude<T[K], undefined> : T[K];
+
 /**
  * `T` when it is JSON-like data (or bytes), with every part that is not
- * (functions, `undefined`, symbols, bigints, `Date`s and other objects with
- * methods) turned into `never`, so that `T extends JsonCompatible<T>` fails
- * for them. Unlike `JsonValue` it needs no index signature: an `interface`
- * payload passes. A class instance with data fields only passes here; `post()`
- * still refuses it at run time (it is not plain data).
+ * (functions, methods included, `undefined`, symbols, bigints, a `Date`, a
+ * `Map`, a `Set`) turned into a `PayloadProblem`: a sentence naming the
+ * field and what is wrong with it, so that `T extends JsonCompatible<T>`
+ * fails for them and the compiler's error says why. Unlike `JsonValue` it
+ * needs no index signature: an `interface` payload passes. A class instance
+ * with data fields only passes here; `post()` still refuses it at run time
+ * (it is not plain data). `Path` is where `T` is in the payload (`''`: the
+ * payload itself).
  */
-export type JsonCompatible<T> = [T] extends [Payload]
+export type JsonCompatible<T, Path extends string = ''> = [T] extends [Payload]
   ? T // type aliases of JSON data and `Payload` itself: accepted as they are, without walking them
   : T extends Primitive
-  ? T
-  : T extends Uint8Array
     ? T
-    : T extends (...args: never[]) => unknown
-      ? never
-      : T extends object
-        ? { [K in keyof T]: K extends symbol ? never : JsonCompatible<T[K]> }
-        : never;
+    : T extends Uint8Array
+      ? T
+      : T extends (...args: never[]) => unknown
+        ? PayloadProblem<Path, T>
+        : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>
+          ? PayloadProblem<Path, T>
+          : T extends readonly unknown[]
+            ? { [K in keyof T]: JsonCompatible<T[K], `${Path}[]`> }
+            : T extends object
+              ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : JsonCompatible<OptionalValue<T, K>, FieldPath<Path, K & (string | number)>> }
+              : PayloadProblem<Path, T>;
 
 /**
  * The constraint of an event map: every payload JSON-compatible. The untyped

@@ -10,6 +10,7 @@ import {
   type BusEvent,
   type BuslineEvent,
   type CrashReport,
+  type EventMap,
   type EventOf,
   type JsonCompatible,
   type RemoteBus,
@@ -233,7 +234,63 @@ export function badMaps(): void {
   createRuntime<{ 'user.login': undefined }>();
   // @ts-expect-error nor a bigint, deep inside
   createRuntime<{ 'user.login': { ids: bigint[] } }>();
+  // @ts-expect-error nor a Map
+  createRuntime<{ 'order.placed': { lines: Map<string, number> } }>();
+  // @ts-expect-error nor a Set
+  createRuntime<{ 'order.placed': { tags: Set<string> } }>();
+  // @ts-expect-error nor a class instance with methods
+  createRuntime<{ 'order.placed': { total: Money } }>();
+  // @ts-expect-error nor a field that may be undefined without being optional
+  createRuntime<{ 'order.placed': { note: string | undefined } }>();
+  // @ts-expect-error nor a Date beside a string
+  createRuntime<{ 'order.placed': { at: string | Date } }>();
+  // @ts-expect-error nor unknown: a payload's type says what it holds
+  createRuntime<{ 'order.placed': { extra: unknown } }>();
   createRuntime<{ 'user.login': { at: string; tags: string[]; nested: { ok: boolean } } }>();
+  // Optional fields, unions with null, tuples, bytes and recursive interfaces are data.
+  createRuntime<{ 'order.placed': { note?: string; total: number | null; pair: readonly [string, number]; raw: Uint8Array; tree: Tree } }>();
+  createRuntime<{ 'order.placed': { total: PlainMoney } }>();
+}
+
+// A class with methods, and an interface with data only.
+declare class Money {
+  readonly cents: number;
+  format(): string;
+}
+interface PlainMoney {
+  readonly cents: number;
+}
+interface Tree {
+  readonly name: string;
+  readonly children: readonly Tree[];
+}
+
+/** True when the message `M` (a `PayloadProblem`) starts with `Start` (false for `never`, which would pass unseen). */
+type Says<M, Start extends string> = [M] extends [never] ? false : M extends `${Start}${string}` ? true : false;
+
+export function badMapMessages(): void {
+  // The constraint a bad map fails says, in its place, what is wrong and what to do instead.
+  type Placed<T> = EventMap<{ 'order.placed': T }>['order.placed'];
+  expectType<Says<Placed<{ at: Date }>['at'], "payload field 'at' is a Date: events carry JSON-like values; declare an ISO string and post date.toISOString(), or let a payload schema convert the Date">>();
+  expectType<Says<Placed<Date>, 'payload is a Date: '>>();
+  expectType<Says<Placed<{ lines: ReadonlyArray<{ at: Date }> }>['lines'][number]['at'], "payload field 'lines[].at' is a Date: ">>();
+  expectType<Says<Placed<{ order: { lines: Map<string, number> } }>['order']['lines'], "payload field 'order.lines' is a Map: ">>();
+  expectType<Says<Placed<{ tags: Set<string> }>['tags'], "payload field 'tags' is a Set: ">>();
+  expectType<Says<Placed<{ total: Money }>['total']['format'], "payload field 'total.format' is a function: events carry JSON-like data, not code (a method of a class instance?">>();
+  expectType<Says<Placed<{ run: () => void }>['run'], "payload field 'run' is a function: ">>();
+  expectType<Says<Placed<{ id: bigint }>['id'], "payload field 'id' is a bigint: ">>();
+  expectType<Says<Placed<{ extra: unknown }>['extra'], "payload field 'extra' is unknown: ">>();
+  expectType<Says<Extract<Placed<{ note: string | undefined }>['note'], `payload ${string}`>, "payload field 'note' may be undefined: ">>();
+  // A sentence beside `string` stays (a plain literal would be lost in `string`).
+  expectType<Says<Extract<Placed<{ at: string | Date }>['at'], `payload ${string}`>, "payload field 'at' is a Date: ">>();
+  // What is data stays as it is.
+  expectType<Equal<Placed<{ note?: string; at: string }>, { note?: string; at: string }>>();
+  // On an untyped bus, a post of a Date says the same.
+  const bus = createRuntime().bus();
+  // @ts-expect-error "payload field 'at' is a Date: ..."
+  bus.post('order.placed', { at: new Date() });
+  // @ts-expect-error "payload is a Date: ..."
+  bus.post('order.placed', new Date());
 }
 
 export function untypedRuntime(): void {
@@ -269,7 +326,7 @@ export function untypedRuntime(): void {
 
 export function jsonCompatible(): void {
   expectType<Equal<JsonCompatible<Login>, { readonly id: number; readonly at: string }>>();
-  expectType<Equal<JsonCompatible<{ f: () => void }>, { f: never }>>();
+  expectType<Says<JsonCompatible<{ f: () => void }>['f'], "payload field 'f' is a function">>();
   const ok: JsonCompatible<OrderCreated> = { orderId: 'o', lines: [] };
   void ok;
 }
