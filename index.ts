@@ -14,6 +14,7 @@
 
 // Types first.
 export type {
+  AnyPayload,
   BridgeDirection,
   BridgeLock,
   BusEvent,

@@ -216,13 +216,14 @@ export type EventOfType<E, K> = K extends EventTypeOf<E> ? BusEvent<E[K], K> : n
 /**
  * The events of map `E` that the pattern(s) `P` match: a union by `type`,
  * so a `switch (event.type)` narrows the payload. Every event of the map when
- * `P` is `string` (not known when compiling); `BusEvent` on an untyped map.
+ * `P` is `string` (not known when compiling); `BusEvent<Payload>` (JSON-like
+ * data or bytes) on an untyped map.
  *
  * @example
  * type UserEvent = EventOf<Events, 'user'>   // BusEvent<Login, 'user.login'> | BusEvent<Logout, 'user.logout'>
  */
 export type EventOf<E, P extends string = string> =
-  IsUntyped<E> extends true ? BusEvent : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
+  IsUntyped<E> extends true ? BusEvent<Payload> : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
 
 /**
  * What a `types` argument must be on map `E`: anything on an untyped map;
@@ -238,7 +239,7 @@ type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<
 /**
  * The event a subscription's handler gets: the union its patterns `T` match
  * on map `E`; on an untyped map `BusEvent<P>` when the caller names a payload
- * type `P` (`subscribe<Login>('user.login', ...)`), else `BusEvent`.
+ * type `P` (`subscribe<Login>('user.login', ...)`), else `BusEvent<Payload>`.
  */
 export type SubscribedEvent<E, T, P> = [P] extends [never]
   ? EventOf<E, PatternOf<T>>

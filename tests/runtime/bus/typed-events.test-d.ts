@@ -6,13 +6,16 @@
 import {
   createRuntime,
   type AnyEvents,
+  type AnyPayload,
   type Bus,
   type BusEvent,
   type BuslineEvent,
   type CrashReport,
   type EventMap,
   type EventOf,
+  type Handler,
   type JsonCompatible,
+  type Payload,
   type RemoteBus,
 } from '../../../index.js';
 
@@ -311,17 +314,42 @@ export function untypedRuntime(): void {
   bus.post('x', { at: new Date() });
   // @ts-expect-error nor bigints
   bus.post('x', { n: 1n });
-  bus.subscribe('whatever', (e) => expectType<Equal<typeof e, BusEvent>>());
+  bus.subscribe('whatever', (e) => expectType<Equal<typeof e, BusEvent<Payload>>>());
   bus.subscribe<Login>('user.login', (e) => {
     const id: number = e.payload.id;
     void id;
   });
   const history = bus.history({ types: ['user'] });
-  expectType<Equal<typeof history, BusEvent[]>>();
+  expectType<Equal<typeof history, BusEvent<Payload>[]>>();
   // The internal side of an untyped runtime is untyped too.
   runtime.bus('internal').post('my.own.thing', { ok: true });
   const side: 'internal' | 'external' = Math.random() > 0.5 ? 'internal' : 'external';
   runtime.bus(side).post('either.side', 1);
+}
+
+export function anyEvent(): void {
+  // A bare `BusEvent` is any event: one with an `interface` payload, of a typed runtime, included.
+  const log = (event: BusEvent): string => `${event.type} ${event.id}`;
+  const runtime = createRuntime<Events>();
+  const login = runtime.bus('external').post('user.login', { id: 7, at: 'now' });
+  log(login);
+  const typed: BusEvent<Login> = login;
+  log(typed);
+  runtime.bus('external').subscribe('user', log);
+  runtime.bus('external').subscribe('user', (event) => log(event));
+  const events: BusEvent[] = runtime.bus('external').history();
+  const handler: Handler = (event) => log(event);
+  runtime.bus('external').subscribe('order', handler);
+  createRuntime().bus('internal').subscribe('busline.thread.crashed', handler);
+  // Its payload is not `any`: narrow it (or name its type) to read it.
+  expectType<Equal<BusEvent['payload'], AnyPayload>>();
+  // @ts-expect-error a bare event's payload has no known fields
+  void ((event: BusEvent) => event.payload.id);
+  // An untyped bus posts it again as it is.
+  const untyped = createRuntime().bus();
+  const again = (event: BusEvent) => untyped.post(event.type, event.payload);
+  again(login);
+  void events;
 }
 
 export function jsonCompatible(): void {
