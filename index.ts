@@ -72,6 +72,7 @@ export type { HistoryQuery } from './runtime/store/history-query.js';
 export type {
   ActorFailure,
   AnyEvents,
+  AnyInternalEvents,
   BuslineEvent,
   BuslineEvents,
   CrashReport,

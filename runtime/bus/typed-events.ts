@@ -8,7 +8,7 @@
  */
 import type { BusEvent, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history-query.js';
-import type { EvictionReport, MultiplierChange, RefusalReport } from '../store/memory-stats.js';
+import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
 import type { ServiceFailure, ServiceStatusReport } from '../services/service-types.js';
 
@@ -216,14 +216,41 @@ export type EventOfType<E, K> = K extends EventTypeOf<E> ? BusEvent<E[K], K> : n
 /**
  * The events of map `E` that the pattern(s) `P` match: a union by `type`,
  * so a `switch (event.type)` narrows the payload. Every event of the map when
- * `P` is `string` (not known when compiling); `BusEvent<Payload>` (JSON-like
- * data or bytes) on an untyped map.
+ * `P` is `string` (not known when compiling). On an untyped map `BusEvent`
+ * with a `Payload`, except for patterns that name only the runtime's own
+ * events on an untyped runtime's internal side (`AnyInternalEvents`).
  *
  * @example
  * type UserEvent = EventOf<Events, 'user'>   // BusEvent<Login, 'user.login'> | BusEvent<Logout, 'user.logout'>
  */
 export type EventOf<E, P extends string = string> =
-  IsUntyped<E> extends true ? BusEvent<Payload> : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
+  IsUntyped<E> extends true ? UntypedEventOf<E, P> : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
+
+/** The key under which an untyped map keeps the map of the types it knows nonetheless (`AnyInternalEvents`). Types only. */
+declare const knownTypes: unique symbol;
+
+/**
+ * The patterns of the runtime's own events, whose first part is `busline`:
+ * the runtime posts its events there, as memory policies take them.
+ */
+type RuntimePattern = 'busline' | `busline.${string}`;
+
+/**
+ * The events patterns `P` match on an untyped map `E`: `BusEvent` with a
+ * `Payload`, unless `E` knows some types (`AnyInternalEvents`) and every
+ * pattern names the runtime's own events (`busline...`) and matches at
+ * least one of them; then the union of those, as on a typed runtime. Other
+ * patterns match events of any type the application posted.
+ */
+type UntypedEventOf<E, P extends string> = E extends { readonly [knownTypes]?: infer K }
+  ? string extends P
+    ? BusEvent<Payload>
+    : [P] extends [RuntimePattern]
+      ? [UnmatchedPattern<K, P>] extends [never]
+        ? EventOfType<K, MatchingTypes<K, P>>
+        : BusEvent<Payload>
+      : BusEvent<Payload>
+  : BusEvent<Payload>;
 
 /**
  * What a `types` argument must be on map `E`: anything on an untyped map;
@@ -239,7 +266,8 @@ type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<
 /**
  * The event a subscription's handler gets: the union its patterns `T` match
  * on map `E`; on an untyped map `BusEvent<P>` when the caller names a payload
- * type `P` (`subscribe<Login>('user.login', ...)`), else `BusEvent<Payload>`.
+ * type `P` (`subscribe<Login>('user.login', ...)`), else `EventOf` (mostly
+ * `BusEvent<Payload>`).
  */
 export type SubscribedEvent<E, T, P> = [P] extends [never]
   ? EventOf<E, PatternOf<T>>
@@ -315,6 +343,8 @@ export interface BuslineEvents {
   readonly 'busline.memory.multiplier': MultiplierChange;
   /** A history evicted events to meet its memory budget (one report per round). */
   readonly 'busline.memory.evicted': EvictionReport;
+  /** A bus let unsent events go, its outbox at its budget under manual syncs (one report per round). */
+  readonly 'busline.memory.dropped': UnsentDropReport;
   /** A history refused new events under memory pressure (one report until its budget's state next changes). */
   readonly 'busline.memory.refused': RefusalReport;
   /** `runtime.stats()`, every `metrics.intervalMs` when `createRuntime({ metrics: { intervalMs } })` asks for it. */
@@ -327,10 +357,24 @@ export interface BuslineEvents {
 export type BuslineEvent = EventOfType<BuslineEvents, keyof BuslineEvents>;
 
 /**
- * The map of a runtime's internal side: on a typed runtime the runtime's own
- * events and the application's internal events `I`; untyped when `I` is.
+ * The map of an untyped runtime's internal side: any type, any payload, as
+ * `AnyEvents`; but a subscription (or `history()`, `waitFor()`) whose
+ * patterns name only the runtime's own events gets them typed, as on a typed
+ * runtime: `subscribe('busline.thread.crashed', ...)` gets a `CrashReport`.
+ * Patterns that may match the application's events (`*`, `>`, `app`) get
+ * `BusEvent`.
+ *
+ * @example
+ * createRuntime().bus('internal').subscribe('busline.thread.crashed', (event) => console.log(event.payload.message))
  */
-export type InternalEventsOf<I> = IsUntyped<I> extends true ? AnyEvents : BuslineEvents & I;
+export type AnyInternalEvents = AnyEvents & { readonly [knownTypes]?: BuslineEvents };
+
+/**
+ * The map of a runtime's internal side: on a typed runtime the runtime's own
+ * events and the application's internal events `I`; untyped when `I` is,
+ * with the runtime's own events known (`AnyInternalEvents`).
+ */
+export type InternalEventsOf<I> = IsUntyped<I> extends true ? AnyInternalEvents : BuslineEvents & I;
 
 /** A history query on map `E`: `types` must match the map's types, and `filter` gets the events they match. */
 export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {

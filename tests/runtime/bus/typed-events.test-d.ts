@@ -6,10 +6,12 @@
 import {
   createRuntime,
   type AnyEvents,
+  type AnyInternalEvents,
   type AnyPayload,
   type Bus,
   type BusEvent,
   type BuslineEvent,
+  type BuslineEvents,
   type CrashReport,
   type EventMap,
   type EventOf,
@@ -17,7 +19,11 @@ import {
   type JsonCompatible,
   type Payload,
   type RemoteBus,
+  type RuntimeStats,
+  type ServiceFailure,
+  type UnsentDropReport,
 } from '../../../index.js';
+import type { MemoryChange } from '../../../runtime/store/memory-stats.js';
 
 /** True when `A` and `B` are the same type. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -321,11 +327,72 @@ export function untypedRuntime(): void {
   });
   const history = bus.history({ types: ['user'] });
   expectType<Equal<typeof history, BusEvent<Payload>[]>>();
-  // The internal side of an untyped runtime is untyped too.
+  // The internal side of an untyped runtime takes any type and payload too.
   runtime.bus('internal').post('my.own.thing', { ok: true });
+  runtime.bus('internal').post('busline.custom.report', 1);
   const side: 'internal' | 'external' = Math.random() > 0.5 ? 'internal' : 'external';
   runtime.bus(side).post('either.side', 1);
 }
+
+export function untypedInternal(): void {
+  // An untyped runtime's internal side: the runtime's own events typed, as on a typed runtime.
+  const runtime = createRuntime();
+  const internal = runtime.bus('internal');
+  expectType<Equal<typeof internal, Bus<AnyInternalEvents>>>();
+  internal.subscribe('busline.thread.crashed', (event) => {
+    expectType<Equal<typeof event, BusEvent<CrashReport, 'busline.thread.crashed'>>>();
+    const message: string = event.payload.message;
+    void message;
+  });
+  internal.subscribe(['busline.thread.crashed', 'busline.processor.crashed'], (event) => expectType<Equal<typeof event.payload, CrashReport>>());
+  internal.subscribe('busline.memory', (event) => {
+    expectType<Equal<typeof event.type, 'busline.memory.multiplier' | 'busline.memory.evicted' | 'busline.memory.dropped' | 'busline.memory.refused'>>();
+    if (event.type === 'busline.memory.dropped') expectType<Equal<typeof event.payload, UnsentDropReport>>();
+  });
+  internal.subscribe('busline', (event) => expectType<Equal<typeof event, BuslineEvent>>());
+  internal.subscribe('busline.>', (event) => expectType<Equal<typeof event, BuslineEvent>>());
+  internal.subscribe('busline.*.crashed', (event) => expectType<Equal<typeof event.payload, CrashReport>>());
+  internal.subscribe('busline.stats', (event) => event.payload.buses.length, { filter: (event) => event.payload.at > 0 });
+  const stats = internal.history({ types: ['busline.stats'] });
+  expectType<Equal<(typeof stats)[number], BusEvent<RuntimeStats, 'busline.stats'>>>();
+  void internal.waitFor('busline.service.failed').then((event) => expectType<Equal<typeof event.payload, ServiceFailure>>());
+  void internal.waitForEvents(['busline.stats', 'app.ready']).then(([report, ready]) => {
+    expectType<Equal<typeof report.payload, RuntimeStats>>();
+    expectType<Equal<typeof ready, BusEvent<Payload>>>();
+  });
+  // A worker thread's internal bus too.
+  const remote = runtime.thread(0, 1).bus('internal');
+  remote.subscribe('busline.actor.failed', (event) => expectType<Equal<typeof event.payload.module, string>>());
+  // Patterns that may match the application's events are untyped, as on the external side.
+  internal.subscribe('*', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe('>', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe('*.crashed', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe('app.health', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe(['busline.thread.crashed', 'app.crashed'], (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  // A `busline` type the runtime does not declare is untyped too (replies, the application's own).
+  internal.subscribe('busline.custom.report', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe('busline.reply', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  const pattern: string = 'busline.thread.crashed';
+  internal.subscribe(pattern, (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  // A payload type named by the caller wins, as before.
+  internal.subscribe<ServiceFailure>('busline.service.failed', (event) => expectType<Equal<typeof event, BusEvent<ServiceFailure>>>());
+  // @ts-expect-error a crash report has no `code`
+  internal.subscribe('busline.thread.crashed', (event) => event.payload.code);
+  // It is still a Bus: code that takes a `Bus` takes it.
+  const asBus: Bus = internal;
+  const both: Bus[] = [runtime.bus('internal'), runtime.bus('external')];
+  void asBus;
+  void both;
+  // A typed runtime whose internal map is untyped knows the runtime's events the same way.
+  const mixed = createRuntime<{ tick: null }, AnyEvents>().bus('internal');
+  mixed.subscribe('busline.thread.crashed', (event) => expectType<Equal<typeof event.payload, CrashReport>>());
+  mixed.post('anything', { ok: true });
+  // The map declares each memory report the runtime posts, with its payload (`busline.memory.dropped` was missing).
+  expectType<Declared<MemoryChange>>();
+}
+
+/** True when each change `C` (`{ type, payload }`) is in `BuslineEvents` with its payload. */
+type Declared<C> = C extends { readonly type: infer K; readonly payload: infer P } ? (K extends keyof BuslineEvents ? Equal<BuslineEvents[K], P> : false) : false;
 
 export function anyEvent(): void {
   // A bare `BusEvent` is any event: one with an `interface` payload, of a typed runtime, included.
