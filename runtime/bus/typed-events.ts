@@ -26,8 +26,8 @@ type Primitive = string | number | boolean | null;
 /** Where a part of a payload is, for `PayloadProblem`'s words: `payload` alone, or `payload field 'a.b[]'`. */
 type PayloadPlace<Path extends string> = Path extends '' ? 'payload' : `payload field '${Path}'`;
 
-/** `Path` and then the field `K`: `a`, `a.b`. */
-type FieldPath<Path extends string, K extends string | number> = Path extends '' ? `${K}` : `${Path}.${K}`;
+/** `Path` and then the field `K`: `a`, `a.b`, or `a[]` for an array's (or tuple's) elements. */
+type FieldPath<Path extends string, K extends string | number> = K extends number | `${number}` ? `${Path}[]` : Path extends '' ? `${K}` : `${Path}.${K}`;
 
 /**
  * What `JsonCompatible` puts in place of a part that is not JSON-like data: a
@@ -90,11 +90,9 @@ export type JsonCompatible<T, Path extends string = ''> = [T] extends [Payload]
         ? PayloadProblem<Path, T>
         : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>
           ? PayloadProblem<Path, T>
-          : T extends readonly unknown[]
-            ? { [K in keyof T]: JsonCompatible<T[K], `${Path}[]`> }
-            : T extends object
-              ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : JsonCompatible<OptionalValue<T, K>, FieldPath<Path, K & (string | number)>> }
-              : PayloadProblem<Path, T>;
+          : T extends object // arrays and tuples too: the mapped type keeps them arrays, with no `T extends readonly unknown[]` that would compare every object with ReadonlyArray's methods
+            ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : JsonCompatible<OptionalValue<T, K>, FieldPath<Path, K & (string | number)>> }
+            : PayloadProblem<Path, T>;
 
 /**
  * The constraint of an event map: every payload JSON-compatible. The untyped
@@ -242,15 +240,16 @@ type RuntimePattern = 'busline' | `busline.${string}`;
  * least one of them; then the union of those, as on a typed runtime. Other
  * patterns match events of any type the application posted.
  */
-type UntypedEventOf<E, P extends string> = E extends { readonly [knownTypes]?: infer K }
+type UntypedEventOf<E, P extends string> = typeof knownTypes extends keyof E
   ? string extends P
     ? BusEvent<Payload>
     : [P] extends [RuntimePattern]
-      ? [UnmatchedPattern<K, P>] extends [never]
-        ? EventOfType<K, MatchingTypes<K, P>>
-        : BusEvent<Payload>
+      ? KnownEventOf<Exclude<E[typeof knownTypes], undefined>, P>
       : BusEvent<Payload>
   : BusEvent<Payload>;
+
+/** The events of the known map `K` that patterns `P` match, if each matches one; else `BusEvent`. */
+type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never] ? EventOfType<K, MatchingTypes<K, P>> : BusEvent<Payload>;
 
 /**
  * What a `types` argument must be on map `E`: anything on an untyped map;
