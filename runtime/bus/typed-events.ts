@@ -66,8 +66,8 @@ type ProblemOf<T> = unknown extends T
                 ? 'is a symbol: events carry JSON-like values'
                 : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
 
-/** The value of field `K` of `T`, without the `undefined` that only says an optional field may be left out. */
-type OptionalValue<T, K extends keyof T> = {} extends Pick<T, K> ? Exclude<T[K], undefined> : T[K];
+/** The value of field `K` of `T`, without the `undefined` that only says an optional field may be left out (an array's elements are never optional). */
+type OptionalValue<T, K extends keyof T> = K extends number ? T[K] : {} extends Pick<T, K> ? Exclude<T[K], undefined> : T[K];
 
 /**
  * `T` when it is JSON-like data (or bytes), with every part that is not

@@ -290,6 +290,7 @@ export function badMapMessages(): void {
   expectType<Says<Placed<{ id: bigint }>['id'], "payload field 'id' is a bigint: ">>();
   expectType<Says<Placed<{ extra: unknown }>['extra'], "payload field 'extra' is unknown: ">>();
   expectType<Says<Extract<Placed<{ note: string | undefined }>['note'], `payload ${string}`>, "payload field 'note' may be undefined: ">>();
+  expectType<Says<Extract<Placed<{ tags: Array<string | undefined> }>['tags'][number], `payload ${string}`>, "payload field 'tags[]' may be undefined: ">>();
   // A sentence beside `string` stays (a plain literal would be lost in `string`).
   expectType<Says<Extract<Placed<{ at: string | Date }>['at'], `payload ${string}`>, "payload field 'at' is a Date: ">>();
   // What is data stays as it is.
