@@ -14,6 +14,7 @@
 
 // Types first.
 export type {
+  AnyPayload,
   BridgeDirection,
   BridgeLock,
   BusEvent,
@@ -71,6 +72,7 @@ export type { HistoryQuery } from './runtime/store/history-query.js';
 export type {
   ActorFailure,
   AnyEvents,
+  AnyInternalEvents,
   BuslineEvent,
   BuslineEvents,
   CrashReport,
@@ -82,6 +84,7 @@ export type {
   JsonCompatible,
   MiddlewareFailure,
   PatternMatches,
+  PayloadProblem,
   Replies,
   ReplyOf,
 } from './runtime/bus/typed-events.js';

@@ -38,6 +38,14 @@ export type JsonValue =
 /** An event payload: JSON-compatible data, or raw bytes. */
 export type Payload = JsonValue | Uint8Array;
 
+/**
+ * The payload of any event, as a bare `BusEvent` types it: `Payload`, or an
+ * object of a declared type. An `interface` payload has no index signature,
+ * so `Payload` refuses it: with `Payload` here, `BusEvent<Login>` would not
+ * be a `BusEvent`. Narrow it to read it, or name the type: `BusEvent<Login>`.
+ */
+export type AnyPayload = Payload | object;
+
 /** Where an event was stamped: processor, thread, and the generation of that thread's bus. */
 export interface Origin {
   /** Processor index; 0 is the root process. */
@@ -60,9 +68,16 @@ export interface Origin {
  *
  * `P` is the payload's type and `T` the event type's: on a typed runtime
  * (`createRuntime<Events>()`) events are unions of `BusEvent<Events[T], T>`,
- * so checking `event.type` narrows `event.payload`.
+ * so checking `event.type` narrows `event.payload`. A bare `BusEvent` is any
+ * event (payload `AnyPayload`): every `BusEvent<P, T>` is one, so a function
+ * taking `BusEvent` takes the events of any runtime.
+ *
+ * @example
+ * interface Login { id: number }
+ * function log(event: BusEvent): void { console.log(event.type, event.payload) }
+ * log(runtime.bus().post('user.login', { id: 7 } satisfies Login))
  */
-export interface BusEvent<P = Payload, T extends string = string> {
+export interface BusEvent<P = AnyPayload, T extends string = string> {
   readonly id: string;
   /** Dot-separated; a subscription to `user` also matches `user.login`. */
   readonly type: T;

@@ -5,12 +5,15 @@
 import { typeMatches } from '../type-patterns.js';
 import { assertFunction, assertKnownKeys, assertSubjectType, assertSubjectTypes } from '../validate.js';
 import { InvalidEventError, InvalidOptionError } from '../../errors.js';
-import type { BusEvent, Payload } from '../../types.js';
+import type { AnyPayload, BusEvent } from '../../types.js';
 import type { BusMetrics } from '../metrics/bus-metrics.js';
 import { bothWatches, type DeliveryWatch } from './outcomes.js';
 
-/** A subscriber of events with payload `P`. It may return a promise; a rejection goes to `onError` like a throw. */
-export type Handler<P = Payload> = (event: BusEvent<P>) => unknown;
+/**
+ * A subscriber of events with payload `P` (of any event without one). It may
+ * return a promise; a rejection goes to `onError` like a throw.
+ */
+export type Handler<P = AnyPayload> = (event: BusEvent<P>) => unknown;
 
 /** Receives a subscriber's error; never rethrown into the bus. */
 export type ErrorHandler<Ev = BusEvent> = (error: unknown, event: Ev) => void;

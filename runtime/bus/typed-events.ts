@@ -8,7 +8,7 @@
  */
 import type { BusEvent, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history-query.js';
-import type { EvictionReport, MultiplierChange, RefusalReport } from '../store/memory-stats.js';
+import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
 import type { ServiceFailure, ServiceStatusReport } from '../services/service-types.js';
 
@@ -23,25 +23,76 @@ export type IsUntyped<E> = string extends keyof E ? true : false;
 
 type Primitive = string | number | boolean | null;
 
+/** Where a part of a payload is, for `PayloadProblem`'s words: `payload` alone, or `payload field 'a.b[]'`. */
+type PayloadPlace<Path extends string> = Path extends '' ? 'payload' : `payload field '${Path}'`;
+
+/** `Path` and then the field `K`: `a`, `a.b`, or `a[]` for an array's (or tuple's) elements. */
+type FieldPath<Path extends string, K extends string | number> = K extends number | `${number}` ? `${Path}[]` : Path extends '' ? `${K}` : `${Path}.${K}`;
+
+/**
+ * What `JsonCompatible` puts in place of a part that is not JSON-like data: a
+ * sentence saying what it is and what to do, so that the compiler's error
+ * reads it (`Type 'Date' is not assignable to type '"payload field 'at' is a
+ * Date: ..."'`). No value has this type.
+ */
+export type PayloadProblem<Path extends string, T> = NotJsonLike<`${PayloadPlace<Path>} ${ProblemOf<T>}`>;
+
+/** The brand of `NotJsonLike`. Types only. */
+declare const notJsonLike: unique symbol;
+
+/**
+ * A `PayloadProblem`'s sentence, branded: a plain string literal would vanish
+ * in a union with `string` (`at: string | Date` would read `at: string`,
+ * and the error would say nothing of the `Date`).
+ */
+export type NotJsonLike<Sentence extends string> = Sentence & { readonly [notJsonLike]?: Sentence };
+
+/** What is wrong with a part of type `T`, and what to post instead. */
+type ProblemOf<T> = unknown extends T
+  ? 'is unknown: events carry JSON-like values; declare its type (objects, arrays, strings, numbers, booleans, null)'
+  : T extends Date
+    ? 'is a Date: events carry JSON-like values; declare an ISO string and post date.toISOString(), or let a payload schema convert the Date (Inputs, defineEvents)'
+    : T extends ReadonlyMap<unknown, unknown>
+      ? 'is a Map: events carry JSON-like values; post an object or an array of [key, value] pairs'
+      : T extends ReadonlySet<unknown>
+        ? 'is a Set: events carry JSON-like values; post an array'
+        : T extends undefined
+          ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
+          : T extends (...args: never[]) => unknown
+            ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
+            : T extends bigint
+              ? 'is a bigint: events carry JSON-like values; post a number or a string'
+              : T extends symbol
+                ? 'is a symbol: events carry JSON-like values'
+                : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
+
+/** The value of field `K` of `T`, without the `undefined` that only says an optional field may be left out (an array's elements are never optional). */
+type OptionalValue<T, K extends keyof T> = K extends number ? T[K] : {} extends Pick<T, K> ? Exclude<T[K], undefined> : T[K];
+
 /**
  * `T` when it is JSON-like data (or bytes), with every part that is not
- * (functions, `undefined`, symbols, bigints, `Date`s and other objects with
- * methods) turned into `never`, so that `T extends JsonCompatible<T>` fails
- * for them. Unlike `JsonValue` it needs no index signature: an `interface`
- * payload passes. A class instance with data fields only passes here; `post()`
- * still refuses it at run time (it is not plain data).
+ * (functions, methods included, `undefined`, symbols, bigints, a `Date`, a
+ * `Map`, a `Set`) turned into a `PayloadProblem`: a sentence naming the
+ * field and what is wrong with it, so that `T extends JsonCompatible<T>`
+ * fails for them and the compiler's error says why. Unlike `JsonValue` it
+ * needs no index signature: an `interface` payload passes. A class instance
+ * with data fields only passes here; `post()` still refuses it at run time
+ * (it is not plain data). `Path` is where `T` is in the payload (`''`: the
+ * payload itself).
  */
-export type JsonCompatible<T> = [T] extends [Payload]
+export type JsonCompatible<T, Path extends string = ''> = [T] extends [Payload]
   ? T // type aliases of JSON data and `Payload` itself: accepted as they are, without walking them
   : T extends Primitive
-  ? T
-  : T extends Uint8Array
     ? T
-    : T extends (...args: never[]) => unknown
-      ? never
-      : T extends object
-        ? { [K in keyof T]: K extends symbol ? never : JsonCompatible<T[K]> }
-        : never;
+    : T extends Uint8Array
+      ? T
+      : T extends (...args: never[]) => unknown
+        ? PayloadProblem<Path, T>
+        : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>
+          ? PayloadProblem<Path, T>
+          : T extends object // arrays and tuples too: the mapped type keeps them arrays, with no `T extends readonly unknown[]` that would compare every object with ReadonlyArray's methods
+            ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : JsonCompatible<OptionalValue<T, K>, FieldPath<Path, K & (string | number)>> }
+            : PayloadProblem<Path, T>;
 
 /**
  * The constraint of an event map: every payload JSON-compatible. The untyped
@@ -163,13 +214,42 @@ export type EventOfType<E, K> = K extends EventTypeOf<E> ? BusEvent<E[K], K> : n
 /**
  * The events of map `E` that the pattern(s) `P` match: a union by `type`,
  * so a `switch (event.type)` narrows the payload. Every event of the map when
- * `P` is `string` (not known when compiling); `BusEvent` on an untyped map.
+ * `P` is `string` (not known when compiling). On an untyped map `BusEvent`
+ * with a `Payload`, except for patterns that name only the runtime's own
+ * events on an untyped runtime's internal side (`AnyInternalEvents`).
  *
  * @example
  * type UserEvent = EventOf<Events, 'user'>   // BusEvent<Login, 'user.login'> | BusEvent<Logout, 'user.logout'>
  */
 export type EventOf<E, P extends string = string> =
-  IsUntyped<E> extends true ? BusEvent : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
+  IsUntyped<E> extends true ? UntypedEventOf<E, P> : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
+
+/** The key under which an untyped map keeps the map of the types it knows nonetheless (`AnyInternalEvents`). Types only. */
+declare const knownTypes: unique symbol;
+
+/**
+ * The patterns of the runtime's own events, whose first part is `busline`:
+ * the runtime posts its events there, as memory policies take them.
+ */
+type RuntimePattern = 'busline' | `busline.${string}`;
+
+/**
+ * The events patterns `P` match on an untyped map `E`: `BusEvent` with a
+ * `Payload`, unless `E` knows some types (`AnyInternalEvents`) and every
+ * pattern names the runtime's own events (`busline...`) and matches at
+ * least one of them; then the union of those, as on a typed runtime. Other
+ * patterns match events of any type the application posted.
+ */
+type UntypedEventOf<E, P extends string> = typeof knownTypes extends keyof E
+  ? string extends P
+    ? BusEvent<Payload>
+    : [P] extends [RuntimePattern]
+      ? KnownEventOf<Exclude<E[typeof knownTypes], undefined>, P>
+      : BusEvent<Payload>
+  : BusEvent<Payload>;
+
+/** The events of the known map `K` that patterns `P` match, if each matches one; else `BusEvent`. */
+type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never] ? EventOfType<K, MatchingTypes<K, P>> : BusEvent<Payload>;
 
 /**
  * What a `types` argument must be on map `E`: anything on an untyped map;
@@ -185,7 +265,8 @@ type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<
 /**
  * The event a subscription's handler gets: the union its patterns `T` match
  * on map `E`; on an untyped map `BusEvent<P>` when the caller names a payload
- * type `P` (`subscribe<Login>('user.login', ...)`), else `BusEvent`.
+ * type `P` (`subscribe<Login>('user.login', ...)`), else `EventOf` (mostly
+ * `BusEvent<Payload>`).
  */
 export type SubscribedEvent<E, T, P> = [P] extends [never]
   ? EventOf<E, PatternOf<T>>
@@ -261,6 +342,8 @@ export interface BuslineEvents {
   readonly 'busline.memory.multiplier': MultiplierChange;
   /** A history evicted events to meet its memory budget (one report per round). */
   readonly 'busline.memory.evicted': EvictionReport;
+  /** A bus let unsent events go, its outbox at its budget under manual syncs (one report per round). */
+  readonly 'busline.memory.dropped': UnsentDropReport;
   /** A history refused new events under memory pressure (one report until its budget's state next changes). */
   readonly 'busline.memory.refused': RefusalReport;
   /** `runtime.stats()`, every `metrics.intervalMs` when `createRuntime({ metrics: { intervalMs } })` asks for it. */
@@ -273,10 +356,24 @@ export interface BuslineEvents {
 export type BuslineEvent = EventOfType<BuslineEvents, keyof BuslineEvents>;
 
 /**
- * The map of a runtime's internal side: on a typed runtime the runtime's own
- * events and the application's internal events `I`; untyped when `I` is.
+ * The map of an untyped runtime's internal side: any type, any payload, as
+ * `AnyEvents`; but a subscription (or `history()`, `waitFor()`) whose
+ * patterns name only the runtime's own events gets them typed, as on a typed
+ * runtime: `subscribe('busline.thread.crashed', ...)` gets a `CrashReport`.
+ * Patterns that may match the application's events (`*`, `>`, `app`) get
+ * `BusEvent`.
+ *
+ * @example
+ * createRuntime().bus('internal').subscribe('busline.thread.crashed', (event) => console.log(event.payload.message))
  */
-export type InternalEventsOf<I> = IsUntyped<I> extends true ? AnyEvents : BuslineEvents & I;
+export type AnyInternalEvents = AnyEvents & { readonly [knownTypes]?: BuslineEvents };
+
+/**
+ * The map of a runtime's internal side: on a typed runtime the runtime's own
+ * events and the application's internal events `I`; untyped when `I` is,
+ * with the runtime's own events known (`AnyInternalEvents`).
+ */
+export type InternalEventsOf<I> = IsUntyped<I> extends true ? AnyInternalEvents : BuslineEvents & I;
 
 /** A history query on map `E`: `types` must match the map's types, and `filter` gets the events they match. */
 export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {

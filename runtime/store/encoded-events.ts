@@ -24,7 +24,7 @@ import {
   type EncodedBatch,
   type FrameLimits,
 } from '../../schemas/codec/index.js';
-import type { BusEvent, Endpoint, Origin, Payload, Priority, Side } from '../../types.js';
+import type { AnyPayload, BusEvent, Endpoint, Origin, Priority, Side } from '../../types.js';
 import type { EventBatch, WireMessage } from '../wire/protocol.js';
 
 /**
@@ -70,7 +70,7 @@ export class EncodedEvent implements BusEvent {
     return this.decoded().topic;
   }
 
-  get payload(): Payload {
+  get payload(): AnyPayload {
     return this.decoded().payload;
   }
 

@@ -198,7 +198,7 @@ api('manual sync - a bus that never syncs keeps its budget of unsent events: the
   runtime = createRuntime({ deferred: 'manual', memory: { budget: { busBytes: BUDGET }, policies } });
   const bus = runtime.bus('external');
   const dropped: UnsentDropReport[] = [];
-  runtime.bus('internal').subscribe('busline.memory.dropped', (report) => void dropped.push(report.payload as unknown as UnsentDropReport));
+  runtime.bus('internal').subscribe('busline.memory.dropped', (report) => void dropped.push(report.payload));
   const posted = Array.from({ length: 100 }, (_, i) => bus.post(i % 4 === 0 ? 'trace' : 'order', new Uint8Array(900)));
   await Promise.resolve();
   const unsent = bus.memory()!.unsent!;

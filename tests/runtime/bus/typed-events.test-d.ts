@@ -6,14 +6,24 @@
 import {
   createRuntime,
   type AnyEvents,
+  type AnyInternalEvents,
+  type AnyPayload,
   type Bus,
   type BusEvent,
   type BuslineEvent,
+  type BuslineEvents,
   type CrashReport,
+  type EventMap,
   type EventOf,
+  type Handler,
   type JsonCompatible,
+  type Payload,
   type RemoteBus,
+  type RuntimeStats,
+  type ServiceFailure,
+  type UnsentDropReport,
 } from '../../../index.js';
+import type { MemoryChange } from '../../../runtime/store/memory-stats.js';
 
 /** True when `A` and `B` are the same type. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -233,7 +243,64 @@ export function badMaps(): void {
   createRuntime<{ 'user.login': undefined }>();
   // @ts-expect-error nor a bigint, deep inside
   createRuntime<{ 'user.login': { ids: bigint[] } }>();
+  // @ts-expect-error nor a Map
+  createRuntime<{ 'order.placed': { lines: Map<string, number> } }>();
+  // @ts-expect-error nor a Set
+  createRuntime<{ 'order.placed': { tags: Set<string> } }>();
+  // @ts-expect-error nor a class instance with methods
+  createRuntime<{ 'order.placed': { total: Money } }>();
+  // @ts-expect-error nor a field that may be undefined without being optional
+  createRuntime<{ 'order.placed': { note: string | undefined } }>();
+  // @ts-expect-error nor a Date beside a string
+  createRuntime<{ 'order.placed': { at: string | Date } }>();
+  // @ts-expect-error nor unknown: a payload's type says what it holds
+  createRuntime<{ 'order.placed': { extra: unknown } }>();
   createRuntime<{ 'user.login': { at: string; tags: string[]; nested: { ok: boolean } } }>();
+  // Optional fields, unions with null, tuples, bytes and recursive interfaces are data.
+  createRuntime<{ 'order.placed': { note?: string; total: number | null; pair: readonly [string, number]; raw: Uint8Array; tree: Tree } }>();
+  createRuntime<{ 'order.placed': { total: PlainMoney } }>();
+}
+
+// A class with methods, and an interface with data only.
+declare class Money {
+  readonly cents: number;
+  format(): string;
+}
+interface PlainMoney {
+  readonly cents: number;
+}
+interface Tree {
+  readonly name: string;
+  readonly children: readonly Tree[];
+}
+
+/** True when the message `M` (a `PayloadProblem`) starts with `Start` (false for `never`, which would pass unseen). */
+type Says<M, Start extends string> = [M] extends [never] ? false : M extends `${Start}${string}` ? true : false;
+
+export function badMapMessages(): void {
+  // The constraint a bad map fails says, in its place, what is wrong and what to do instead.
+  type Placed<T> = EventMap<{ 'order.placed': T }>['order.placed'];
+  expectType<Says<Placed<{ at: Date }>['at'], "payload field 'at' is a Date: events carry JSON-like values; declare an ISO string and post date.toISOString(), or let a payload schema convert the Date">>();
+  expectType<Says<Placed<Date>, 'payload is a Date: '>>();
+  expectType<Says<Placed<{ lines: ReadonlyArray<{ at: Date }> }>['lines'][number]['at'], "payload field 'lines[].at' is a Date: ">>();
+  expectType<Says<Placed<{ order: { lines: Map<string, number> } }>['order']['lines'], "payload field 'order.lines' is a Map: ">>();
+  expectType<Says<Placed<{ tags: Set<string> }>['tags'], "payload field 'tags' is a Set: ">>();
+  expectType<Says<Placed<{ total: Money }>['total']['format'], "payload field 'total.format' is a function: events carry JSON-like data, not code (a method of a class instance?">>();
+  expectType<Says<Placed<{ run: () => void }>['run'], "payload field 'run' is a function: ">>();
+  expectType<Says<Placed<{ id: bigint }>['id'], "payload field 'id' is a bigint: ">>();
+  expectType<Says<Placed<{ extra: unknown }>['extra'], "payload field 'extra' is unknown: ">>();
+  expectType<Says<Extract<Placed<{ note: string | undefined }>['note'], `payload ${string}`>, "payload field 'note' may be undefined: ">>();
+  expectType<Says<Extract<Placed<{ tags: Array<string | undefined> }>['tags'][number], `payload ${string}`>, "payload field 'tags[]' may be undefined: ">>();
+  // A sentence beside `string` stays (a plain literal would be lost in `string`).
+  expectType<Says<Extract<Placed<{ at: string | Date }>['at'], `payload ${string}`>, "payload field 'at' is a Date: ">>();
+  // What is data stays as it is.
+  expectType<Equal<Placed<{ note?: string; at: string }>, { note?: string; at: string }>>();
+  // On an untyped bus, a post of a Date says the same.
+  const bus = createRuntime().bus();
+  // @ts-expect-error "payload field 'at' is a Date: ..."
+  bus.post('order.placed', { at: new Date() });
+  // @ts-expect-error "payload is a Date: ..."
+  bus.post('order.placed', new Date());
 }
 
 export function untypedRuntime(): void {
@@ -254,22 +321,108 @@ export function untypedRuntime(): void {
   bus.post('x', { at: new Date() });
   // @ts-expect-error nor bigints
   bus.post('x', { n: 1n });
-  bus.subscribe('whatever', (e) => expectType<Equal<typeof e, BusEvent>>());
+  bus.subscribe('whatever', (e) => expectType<Equal<typeof e, BusEvent<Payload>>>());
   bus.subscribe<Login>('user.login', (e) => {
     const id: number = e.payload.id;
     void id;
   });
   const history = bus.history({ types: ['user'] });
-  expectType<Equal<typeof history, BusEvent[]>>();
-  // The internal side of an untyped runtime is untyped too.
+  expectType<Equal<typeof history, BusEvent<Payload>[]>>();
+  // The internal side of an untyped runtime takes any type and payload too.
   runtime.bus('internal').post('my.own.thing', { ok: true });
+  runtime.bus('internal').post('busline.custom.report', 1);
   const side: 'internal' | 'external' = Math.random() > 0.5 ? 'internal' : 'external';
   runtime.bus(side).post('either.side', 1);
 }
 
+export function untypedInternal(): void {
+  // An untyped runtime's internal side: the runtime's own events typed, as on a typed runtime.
+  const runtime = createRuntime();
+  const internal = runtime.bus('internal');
+  expectType<Equal<typeof internal, Bus<AnyInternalEvents>>>();
+  internal.subscribe('busline.thread.crashed', (event) => {
+    expectType<Equal<typeof event, BusEvent<CrashReport, 'busline.thread.crashed'>>>();
+    const message: string = event.payload.message;
+    void message;
+  });
+  internal.subscribe(['busline.thread.crashed', 'busline.processor.crashed'], (event) => expectType<Equal<typeof event.payload, CrashReport>>());
+  internal.subscribe('busline.memory', (event) => {
+    expectType<Equal<typeof event.type, 'busline.memory.multiplier' | 'busline.memory.evicted' | 'busline.memory.dropped' | 'busline.memory.refused'>>();
+    if (event.type === 'busline.memory.dropped') expectType<Equal<typeof event.payload, UnsentDropReport>>();
+  });
+  internal.subscribe('busline', (event) => expectType<Equal<typeof event, BuslineEvent>>());
+  internal.subscribe('busline.>', (event) => expectType<Equal<typeof event, BuslineEvent>>());
+  internal.subscribe('busline.*.crashed', (event) => expectType<Equal<typeof event.payload, CrashReport>>());
+  internal.subscribe('busline.stats', (event) => event.payload.buses.length, { filter: (event) => event.payload.at > 0 });
+  const stats = internal.history({ types: ['busline.stats'] });
+  expectType<Equal<(typeof stats)[number], BusEvent<RuntimeStats, 'busline.stats'>>>();
+  void internal.waitFor('busline.service.failed').then((event) => expectType<Equal<typeof event.payload, ServiceFailure>>());
+  void internal.waitForEvents(['busline.stats', 'app.ready']).then(([report, ready]) => {
+    expectType<Equal<typeof report.payload, RuntimeStats>>();
+    expectType<Equal<typeof ready, BusEvent<Payload>>>();
+  });
+  // A worker thread's internal bus too.
+  const remote = runtime.thread(0, 1).bus('internal');
+  remote.subscribe('busline.actor.failed', (event) => expectType<Equal<typeof event.payload.module, string>>());
+  // Patterns that may match the application's events are untyped, as on the external side.
+  internal.subscribe('*', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe('>', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe('*.crashed', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe('app.health', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe(['busline.thread.crashed', 'app.crashed'], (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  // A `busline` type the runtime does not declare is untyped too (replies, the application's own).
+  internal.subscribe('busline.custom.report', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  internal.subscribe('busline.reply', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  const pattern: string = 'busline.thread.crashed';
+  internal.subscribe(pattern, (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  // A payload type named by the caller wins, as before.
+  internal.subscribe<ServiceFailure>('busline.service.failed', (event) => expectType<Equal<typeof event, BusEvent<ServiceFailure>>>());
+  // @ts-expect-error a crash report has no `code`
+  internal.subscribe('busline.thread.crashed', (event) => event.payload.code);
+  // It is still a Bus: code that takes a `Bus` takes it.
+  const asBus: Bus = internal;
+  const both: Bus[] = [runtime.bus('internal'), runtime.bus('external')];
+  void asBus;
+  void both;
+  // A typed runtime whose internal map is untyped knows the runtime's events the same way.
+  const mixed = createRuntime<{ tick: null }, AnyEvents>().bus('internal');
+  mixed.subscribe('busline.thread.crashed', (event) => expectType<Equal<typeof event.payload, CrashReport>>());
+  mixed.post('anything', { ok: true });
+  // The map declares each memory report the runtime posts, with its payload (`busline.memory.dropped` was missing).
+  expectType<Declared<MemoryChange>>();
+}
+
+/** True when each change `C` (`{ type, payload }`) is in `BuslineEvents` with its payload. */
+type Declared<C> = C extends { readonly type: infer K; readonly payload: infer P } ? (K extends keyof BuslineEvents ? Equal<BuslineEvents[K], P> : false) : false;
+
+export function anyEvent(): void {
+  // A bare `BusEvent` is any event: one with an `interface` payload, of a typed runtime, included.
+  const log = (event: BusEvent): string => `${event.type} ${event.id}`;
+  const runtime = createRuntime<Events>();
+  const login = runtime.bus('external').post('user.login', { id: 7, at: 'now' });
+  log(login);
+  const typed: BusEvent<Login> = login;
+  log(typed);
+  runtime.bus('external').subscribe('user', log);
+  runtime.bus('external').subscribe('user', (event) => log(event));
+  const events: BusEvent[] = runtime.bus('external').history();
+  const handler: Handler = (event) => log(event);
+  runtime.bus('external').subscribe('order', handler);
+  createRuntime().bus('internal').subscribe('busline.thread.crashed', handler);
+  // Its payload is not `any`: narrow it (or name its type) to read it.
+  expectType<Equal<BusEvent['payload'], AnyPayload>>();
+  // @ts-expect-error a bare event's payload has no known fields
+  void ((event: BusEvent) => event.payload.id);
+  // An untyped bus posts it again as it is.
+  const untyped = createRuntime().bus();
+  const again = (event: BusEvent) => untyped.post(event.type, event.payload);
+  again(login);
+  void events;
+}
+
 export function jsonCompatible(): void {
   expectType<Equal<JsonCompatible<Login>, { readonly id: number; readonly at: string }>>();
-  expectType<Equal<JsonCompatible<{ f: () => void }>, { f: never }>>();
+  expectType<Says<JsonCompatible<{ f: () => void }>['f'], "payload field 'f' is a function">>();
   const ok: JsonCompatible<OrderCreated> = { orderId: 'o', lines: [] };
   void ok;
 }

@@ -130,7 +130,7 @@ test('embedded workers - runtime.stats() and the busline.stats interval include 
 
     const reported = runtime.bus('internal').waitFor('busline.stats');
     clock.advance(500);
-    const event = (await reported) as unknown as BusEvent<RuntimeStats>;
+    const event = await reported;
     assert.is(event.payload.at, 1_500);
     assert.is(event.payload.posted, 4);
     assert.ok(event.payload.buses.some((bus) => bus.thread === '0.2' && bus.posted['b'] === 1), 'a worker\'s bus is in it');
@@ -194,13 +194,13 @@ test('1 processor x 2 threads - the busline.stats interval, driven by a ManualCl
     await one.post('a', {});
     await two.post('b', {});
     const reports: Array<BusEvent<RuntimeStats>> = [];
-    runtime.bus('internal').subscribe('busline.stats', (event) => void reports.push(event as unknown as BusEvent<RuntimeStats>));
+    runtime.bus('internal').subscribe('busline.stats', (event) => void reports.push(event));
 
     await clock.advanceAsync(499);
     assert.equal(reports, [], 'not due yet');
     const first = runtime.bus('internal').waitFor('busline.stats');
     await clock.advanceAsync(1);
-    const event = (await first) as unknown as BusEvent<RuntimeStats>;
+    const event = await first;
     assert.is(event.payload.at, 1_500, 'stamped by the runtime\'s clock');
     assert.is(event.timestamp, 1_500);
     const posted = Object.fromEntries(event.payload.buses.map((bus) => [`${bus.thread} ${bus.side}`, bus.posted]));
@@ -214,7 +214,7 @@ test('1 processor x 2 threads - the busline.stats interval, driven by a ManualCl
     assert.is(later.timestamp, 1_500, 'the workers follow the runtime\'s clock');
     const second = runtime.bus('internal').waitFor('busline.stats');
     await clock.advanceAsync(500);
-    const next = (await second) as unknown as BusEvent<RuntimeStats>;
+    const next = await second;
     assert.is(next.payload.at, 2_000);
     assert.equal(next.payload.buses.find((bus) => bus.thread === '1.2' && bus.side === 'external')!.posted, { b: 2 });
     assert.is(reports.length, 2, 'one report per interval');

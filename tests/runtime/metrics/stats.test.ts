@@ -215,7 +215,7 @@ test('metrics.intervalMs - posts busline.stats on the internal bus every interva
   const clock = new ManualClock(1_000);
   const rt = (runtime = createRuntime({ clock, metrics: { intervalMs: 500 } }));
   const posted: Array<BusEvent<RuntimeStats>> = [];
-  rt.bus('internal').subscribe('busline.stats', (event) => void posted.push(event as unknown as BusEvent<RuntimeStats>));
+  rt.bus('internal').subscribe('busline.stats', (event) => void posted.push(event));
   rt.bus('external').post('a', {}, { priority: 'immediate' });
   clock.advance(499);
   await Promise.resolve();

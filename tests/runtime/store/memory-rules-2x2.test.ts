@@ -39,7 +39,7 @@ const plain = (event: BusEvent) => ({
   priority: event.priority,
   topic: event.topic,
   meta: event.meta === undefined ? undefined : { ...event.meta },
-  payload: ArrayBuffer.isView(event.payload) ? ['bytes', ...event.payload] : event.payload,
+  payload: event.payload instanceof Uint8Array ? ['bytes', ...event.payload] : event.payload,
 });
 
 /**
