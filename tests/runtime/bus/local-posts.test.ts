@@ -103,6 +103,14 @@ test('local - bad input is refused with InvalidOptionError naming the option, an
   assert.is(bus.queue().length, 1);
 });
 
+test('local - options that are not an object are refused as before: an array is not { priority: normal }', () => {
+  const bus = runtime.bus('external');
+  const notAnObject = rejectsSync(() => bus.post('user.login', { id: 1 }, [] as unknown as { local: true }));
+  assert.ok(notAnObject instanceof InvalidOptionError);
+  assert.match(notAnObject.message, /post options.*expected an options object, got/);
+  assert.is(bus.history().length, 0, 'nothing was posted');
+});
+
 test('local - publish() takes it too, and resolves with this thread\'s handlers\' outcomes', async () => {
   const bus = runtime.bus('external');
   bus.subscribe('job', () => 'done');
