@@ -20,8 +20,8 @@ export interface PostContext {
   readonly pipeline: Pipeline;
   /** The payload schemas of this JS thread: a post's payload is its schema's output. */
   readonly schemas: PayloadSchemas | undefined;
-  /** Refuses the post when a bound is reached (`BackPressure.admit`). */
-  admit(type: string, priority: Priority): void;
+  /** Refuses the post when a bound is reached (`BackPressure.admit`); a `local` one holds no room among unsent events. */
+  admit(type: string, priority: Priority, local: boolean): void;
 }
 
 /**
@@ -53,7 +53,7 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   }
   // Its value now: the application may change its object afterwards, the event does not change with it.
   const value = copyPayload(payload);
-  context.admit(type, priority);
+  context.admit(type, priority, options?.local === true);
   const thread = context.thread;
   // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
   return topic === undefined && meta === undefined

@@ -111,6 +111,23 @@ test('local - options that are not an object are refused as before: an array is 
   assert.is(bus.history().length, 0, 'nothing was posted');
 });
 
+test('local - a local post takes no room among unsent events: refused by no sync.maxUnsent the ordinary posts reached', async () => {
+  await runtime.stop();
+  runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 } });
+  const bus = runtime.bus('external');
+  let delivered = 0;
+  bus.subscribe('ui', () => void delivered++);
+  bus.post('order.placed', { id: 1 });
+  bus.post('order.placed', { id: 2 });
+  assert.is(bus.unsent, 2, 'the ordinary posts reached the bound');
+  bus.post('ui.resized', { width: 800 }, { priority: 'immediate', local: true });
+  bus.post('ui.resized', { width: 900 }, { local: true });
+  assert.is(delivered, 1, 'the immediate one was delivered at once');
+  assert.is(bus.unsent, 2, 'neither local post joined the outbox');
+  await bus.sync();
+  assert.is(delivered, 2);
+});
+
 test('local - publish() takes it too, and resolves with this thread\'s handlers\' outcomes', async () => {
   const bus = runtime.bus('external');
   bus.subscribe('job', () => 'done');
