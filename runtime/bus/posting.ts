@@ -43,7 +43,11 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   // Its schema first (InvalidEventError, or its output): middleware sees the payload as it will be stored.
   payload = conformPayload(context.schemas, type, payload) as Payload;
   if (pipeline.hasBefore) {
-    const draft: PostDraft = topic === undefined && meta === undefined ? { type, payload, side, priority } : { type, payload, side, priority, topic, meta };
+    const local = options?.local === true;
+    const draft: PostDraft =
+      topic === undefined && meta === undefined && !local
+        ? { type, payload, side, priority }
+        : { type, payload, side, priority, topic, meta, ...(local ? { local } : {}) };
     try {
       payload = pipeline.before(draft);
     } catch (error) {

@@ -128,6 +128,17 @@ test('local - a local post takes no room among unsent events: refused by no sync
   assert.is(delivered, 2);
 });
 
+test('local - a before middleware sees local: true in its draft, and no local key for an ordinary post', () => {
+  const bus = runtime.bus('external');
+  const drafts: Array<{ type: string; local?: boolean }> = [];
+  bus.use({ before: (draft) => void drafts.push({ type: draft.type, ...(draft.local === undefined ? {} : { local: draft.local }) }) });
+  bus.post('ui.resized', { width: 800 }, { local: true });
+  bus.post('ui.moved', { x: 1 }, { local: true, topic: 'window', priority: 'immediate' });
+  bus.post('order.placed', { id: 1 });
+  bus.post('order.placed', { id: 2 }, { local: false, topic: 'shop' });
+  assert.equal(drafts, [{ type: 'ui.resized', local: true }, { type: 'ui.moved', local: true }, { type: 'order.placed' }, { type: 'order.placed' }]);
+});
+
 test('local - publish() takes it too, and resolves with this thread\'s handlers\' outcomes', async () => {
   const bus = runtime.bus('external');
   bus.subscribe('job', () => 'done');
