@@ -223,4 +223,19 @@ across('local - a remote post with bad local options is refused here, before any
   assert.is((await one.state()).unsent, 0, 'nothing was posted');
 });
 
+across('local - local and ordinary posts of one tick reach the thread in the order posted', async () => {
+  const two = worker(2);
+  const unsentBefore = (await two.state()).unsent;
+  const posted = await Promise.all(
+    ['a', 'b', 'c', 'd', 'e'].map((id, i) => two.post('memo.added', { id }, i % 3 === 0 ? undefined : { local: true })),
+  );
+  const history = await two.history({ types: ['memo'] });
+  assert.equal(ids(history), ids(posted), 'stamped in the order posted, across the three control calls');
+  assert.equal(
+    history.map((event) => (event.payload as { id: string }).id),
+    ['a', 'b', 'c', 'd', 'e'],
+  );
+  assert.is((await two.state()).unsent, unsentBefore + 2, 'a and d wait for the station');
+});
+
 across.run();
