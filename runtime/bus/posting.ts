@@ -44,9 +44,12 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   payload = conformPayload(context.schemas, type, payload) as Payload;
   if (pipeline.hasBefore) {
     const local = options?.local === true;
+    // One literal shape per case, as below.
     const draft: PostDraft =
-      topic === undefined && meta === undefined && !local
-        ? { type, payload, side, priority }
+      topic === undefined && meta === undefined
+        ? local
+          ? { type, payload, side, priority, local }
+          : { type, payload, side, priority }
         : { type, payload, side, priority, topic, meta, ...(local ? { local } : {}) };
     try {
       payload = pipeline.before(draft);
