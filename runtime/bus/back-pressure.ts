@@ -52,9 +52,10 @@ export class BackPressure {
   /**
    * Throws `BusFullError` when a post of `type` would go past a bound: a
    * deferred one past `maxQueued` (the queue and what is parked at the
-   * stations), another past `maxUnsent` or the credits of `maxInFlight`.
+   * stations), another past `maxUnsent` (unless `local`: it never waits for
+   * the station) or the credits of `maxInFlight`.
    */
-  admit(type: string, priority: Priority): void {
+  admit(type: string, priority: Priority, local = false): void {
     const host = this.#thread.host;
     if (priority === 'deferred') {
       // A thread's deferred events count wherever they wait: in this queue, or parked at the stations.
@@ -64,7 +65,7 @@ export class BackPressure {
     }
     const maxUnsent = host.maxUnsent;
     // Counted only under a limit: without the automatic sync policy (the default) a post asks nothing of the outbox here.
-    if (maxUnsent !== undefined) {
+    if (maxUnsent !== undefined && !local) {
       const unsent = this.#bus.unsent();
       if (unsent >= maxUnsent) {
         if (!this.heldBack) host.requestSync?.(this.#side);

@@ -70,7 +70,8 @@ export function checkPostOptions(options: PostOptions): CheckedPostOptions {
  * `checkPostOptions` then checks whole. No object is made: `post()` is hot.
  */
 export function priorityOnly(options: unknown): Priority | undefined {
-  if (typeof options !== 'object' || options === null) return undefined;
+  // An array has no keys either: `checkPostOptions` refuses it as not an options object.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
   for (const key in options) if (key !== 'priority' && key !== 'local') return undefined;
   const { priority = 'normal', local = false } = options as PostOptions;
   if (local === true) return priority === 'immediate' || priority === 'normal' ? priority : undefined;

@@ -112,7 +112,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
     const origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
-    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority) => this.#pressure.admit(type, priority) };
+    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local) };
     this.#actor = actor(this.endpoint);
     this.#reports = new ActivityReports(this.#actor);
     this.#retention = busRetention(thread, side);

@@ -21,6 +21,8 @@ export interface PostDraft {
   readonly priority: Priority;
   readonly topic?: string;
   readonly meta?: Readonly<Record<string, string>>;
+  /** True for a post with `local: true` (it never leaves this thread); absent otherwise. */
+  readonly local?: true;
 }
 
 /**

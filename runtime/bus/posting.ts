@@ -20,8 +20,8 @@ export interface PostContext {
   readonly pipeline: Pipeline;
   /** The payload schemas of this JS thread: a post's payload is its schema's output. */
   readonly schemas: PayloadSchemas | undefined;
-  /** Refuses the post when a bound is reached (`BackPressure.admit`). */
-  admit(type: string, priority: Priority): void;
+  /** Refuses the post when a bound is reached (`BackPressure.admit`); a `local` one holds no room among unsent events. */
+  admit(type: string, priority: Priority, local: boolean): void;
 }
 
 /**
@@ -43,7 +43,14 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   // Its schema first (InvalidEventError, or its output): middleware sees the payload as it will be stored.
   payload = conformPayload(context.schemas, type, payload) as Payload;
   if (pipeline.hasBefore) {
-    const draft: PostDraft = topic === undefined && meta === undefined ? { type, payload, side, priority } : { type, payload, side, priority, topic, meta };
+    const local = options?.local === true;
+    // One literal shape per case, as below.
+    const draft: PostDraft =
+      topic === undefined && meta === undefined
+        ? local
+          ? { type, payload, side, priority, local }
+          : { type, payload, side, priority }
+        : { type, payload, side, priority, topic, meta, ...(local ? { local } : {}) };
     try {
       payload = pipeline.before(draft);
     } catch (error) {
@@ -53,7 +60,7 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   }
   // Its value now: the application may change its object afterwards, the event does not change with it.
   const value = copyPayload(payload);
-  context.admit(type, priority);
+  context.admit(type, priority, options?.local === true);
   const thread = context.thread;
   // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
   return topic === undefined && meta === undefined

@@ -97,7 +97,7 @@ export class RemoteBus<E = AnyEvents> {
    * encoded at once as a draft frame (no id or timestamp yet; the thread gives
    * them): what is posted is the payload as it is now, and a payload the wire
    * cannot carry fails this post alone. The posts of one tick to one thread
-   * travel together in one control call, in order, and before any other call
+   * travel together in one control call (one per run of `local` or ordinary posts), in order, and before any other call
    * to that thread (a `toStation()` right after a `post()` carries it).
    */
   post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<PostedEvent<E, K, P>> {
@@ -459,7 +459,7 @@ class PendingPosts {
     }
   }
 
-  /** Sends what is pending, one control call per bus, in order; each post settles on its own. */
+  /** Sends what is pending, one control call per run of posts to one bus (local or not), in order; each post settles on its own. */
   send(): void {
     const groups = this.#groups;
     this.#groups = [];

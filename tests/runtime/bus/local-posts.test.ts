@@ -103,6 +103,42 @@ test('local - bad input is refused with InvalidOptionError naming the option, an
   assert.is(bus.queue().length, 1);
 });
 
+test('local - options that are not an object are refused as before: an array is not { priority: normal }', () => {
+  const bus = runtime.bus('external');
+  const notAnObject = rejectsSync(() => bus.post('user.login', { id: 1 }, [] as unknown as { local: true }));
+  assert.ok(notAnObject instanceof InvalidOptionError);
+  assert.match(notAnObject.message, /post options.*expected an options object, got/);
+  assert.is(bus.history().length, 0, 'nothing was posted');
+});
+
+test('local - a local post takes no room among unsent events: refused by no sync.maxUnsent the ordinary posts reached', async () => {
+  await runtime.stop();
+  runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 } });
+  const bus = runtime.bus('external');
+  let delivered = 0;
+  bus.subscribe('ui', () => void delivered++);
+  bus.post('order.placed', { id: 1 });
+  bus.post('order.placed', { id: 2 });
+  assert.is(bus.unsent, 2, 'the ordinary posts reached the bound');
+  bus.post('ui.resized', { width: 800 }, { priority: 'immediate', local: true });
+  bus.post('ui.resized', { width: 900 }, { local: true });
+  assert.is(delivered, 1, 'the immediate one was delivered at once');
+  assert.is(bus.unsent, 2, 'neither local post joined the outbox');
+  await bus.sync();
+  assert.is(delivered, 2);
+});
+
+test('local - a before middleware sees local: true in its draft, and no local key for an ordinary post', () => {
+  const bus = runtime.bus('external');
+  const drafts: Array<{ type: string; local?: boolean }> = [];
+  bus.use({ before: (draft) => void drafts.push({ type: draft.type, ...(draft.local === undefined ? {} : { local: draft.local }) }) });
+  bus.post('ui.resized', { width: 800 }, { local: true });
+  bus.post('ui.moved', { x: 1 }, { local: true, topic: 'window', priority: 'immediate' });
+  bus.post('order.placed', { id: 1 });
+  bus.post('order.placed', { id: 2 }, { local: false, topic: 'shop' });
+  assert.equal(drafts, [{ type: 'ui.resized', local: true }, { type: 'ui.moved', local: true }, { type: 'order.placed' }, { type: 'order.placed' }]);
+});
+
 test('local - publish() takes it too, and resolves with this thread\'s handlers\' outcomes', async () => {
   const bus = runtime.bus('external');
   bus.subscribe('job', () => 'done');
@@ -175,6 +211,21 @@ across('local - a remote post with bad local options is refused here, before any
   await rejects(one.post('note.added', { id: 1 }, { local: 1 as unknown as boolean }), 'INVALID_OPTION', 'local: 1');
   await rejects(one.post('note.added', { id: 2 }, { local: true, priority: 'deferred' }), 'INVALID_OPTION', 'local and deferred');
   assert.is((await one.state()).unsent, 0, 'nothing was posted');
+});
+
+across('local - local and ordinary posts of one tick reach the thread in the order posted', async () => {
+  const two = worker(2);
+  const unsentBefore = (await two.state()).unsent;
+  const posted = await Promise.all(
+    ['a', 'b', 'c', 'd', 'e'].map((id, i) => two.post('memo.added', { id }, i % 3 === 0 ? undefined : { local: true })),
+  );
+  const history = await two.history({ types: ['memo'] });
+  assert.equal(ids(history), ids(posted), 'stamped in the order posted, across the three control calls');
+  assert.equal(
+    history.map((event) => (event.payload as { id: string }).id),
+    ['a', 'b', 'c', 'd', 'e'],
+  );
+  assert.is((await two.state()).unsent, unsentBefore + 2, 'a and d wait for the station');
 });
 
 across.run();
