@@ -291,6 +291,10 @@ export function badMapMessages(): void {
   expectType<Says<Placed<{ extra: unknown }>['extra'], "payload field 'extra' is unknown: ">>();
   expectType<Says<Extract<Placed<{ note: string | undefined }>['note'], `payload ${string}`>, "payload field 'note' may be undefined: ">>();
   expectType<Says<Extract<Placed<{ tags: Array<string | undefined> }>['tags'][number], `payload ${string}`>, "payload field 'tags[]' may be undefined: ">>();
+  // A record's values are named by `<key>`, not by the compiler's `${string}`.
+  expectType<Says<Placed<{ seen: Record<string, Date> }>['seen'][string], "payload field 'seen.<key>' is a Date: ">>();
+  expectType<Says<Placed<Record<string, unknown>>[string], "payload field '<key>' is unknown: ">>();
+  expectType<Says<Placed<{ by: { [id: string]: { at: Date } } }>['by'][string]['at'], "payload field 'by.<key>.at' is a Date: ">>();
   // A sentence beside `string` stays (a plain literal would be lost in `string`).
   expectType<Says<Extract<Placed<{ at: string | Date }>['at'], `payload ${string}`>, "payload field 'at' is a Date: ">>();
   // What is data stays as it is.
