@@ -26,8 +26,20 @@ type Primitive = string | number | boolean | null;
 /** Where a part of a payload is, for `PayloadProblem`'s words: `payload` alone, or `payload field 'a.b[]'`. */
 type PayloadPlace<Path extends string> = Path extends '' ? 'payload' : `payload field '${Path}'`;
 
-/** `Path` and then the field `K`: `a`, `a.b`, or `a[]` for an array's (or tuple's) elements. */
-type FieldPath<Path extends string, K extends string | number> = K extends number | `${number}` ? `${Path}[]` : Path extends '' ? `${K}` : `${Path}.${K}`;
+/**
+ * `Path` and then the field `K`: `a`, `a.b`, `a[]` for an array's (or
+ * tuple's) elements, or `a.<key>` for a record's values (an index signature,
+ * whose `K` is `string`: in a template it would read `${string}`).
+ */
+type FieldPath<Path extends string, K extends string | number> = K extends number | `${number}`
+  ? `${Path}[]`
+  : Path extends ''
+    ? string extends K
+      ? '<key>'
+      : `${K}`
+    : string extends K
+      ? `${Path}.<key>`
+      : `${Path}.${K}`;
 
 /**
  * What `JsonCompatible` puts in place of a part that is not JSON-like data: a
