@@ -17,6 +17,8 @@ import {
   type EventOf,
   type Handler,
   type JsonCompatible,
+  type JsonValue,
+  type Middleware,
   type Payload,
   type RemoteBus,
   type RuntimeStats,
@@ -422,6 +424,31 @@ export function anyEvent(): void {
   const again = (event: BusEvent) => untyped.post(event.type, event.payload);
   again(login);
   void events;
+}
+
+export function middlewareEvents(): void {
+  // A middleware is given the events as they are at run time, JSON data or bytes (as `before` is given
+  // its draft's `Payload`): narrowing the payload reads its fields, and it goes on to code that takes a `Payload`.
+  const keep = (payload: Payload): Payload => payload;
+  const logging: Middleware = {
+    before: (draft) => void keep(draft.payload),
+    after(event) {
+      keep(event.payload);
+      const { payload } = event;
+      if (typeof payload === 'object' && payload !== null && !(payload instanceof Uint8Array) && !isList(payload)) {
+        const user: JsonValue | undefined = payload['user'];
+        void user;
+      }
+    },
+  };
+  // A function of any event (a bare `BusEvent`) is one still.
+  const traced: Middleware = { after: (event: BusEvent) => void event.type };
+  createRuntime<Events>({ middleware: [logging, traced] });
+}
+
+/** `Array.isArray` that narrows readonly arrays too. */
+function isList(value: unknown): value is readonly JsonValue[] {
+  return Array.isArray(value);
 }
 
 export function jsonCompatible(): void {
