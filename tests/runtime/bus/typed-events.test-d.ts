@@ -23,6 +23,7 @@ import {
   type RemoteBus,
   type RuntimeStats,
   type ServiceFailure,
+  type SubscribeOptions,
   type UnsentDropReport,
 } from '../../../index.js';
 import type { MemoryChange } from '../../../runtime/store/memory-stats.js';
@@ -444,6 +445,12 @@ export function middlewareEvents(): void {
   // A function of any event (a bare `BusEvent`) is one still.
   const traced: Middleware = { after: (event: BusEvent) => void event.type };
   createRuntime<Events>({ middleware: [logging, traced] });
+  // So is the runtime's `onError` (it compiled so before `AnyPayload`), and one of any event still is.
+  createRuntime<Events>({ onError: (_error, event) => void keep(event.payload) });
+  createRuntime({ onError: (_error, event: BusEvent) => void event.type });
+  // A subscription's `onError` names the payload it reads as one (a bare `SubscribeOptions` also takes a typed runtime's events).
+  const options: SubscribeOptions<BusEvent<Payload>> = { onError: (_error, event) => void keep(event.payload) };
+  createRuntime().bus().subscribe('user', () => undefined, options);
 }
 
 /** `Array.isArray` that narrows readonly arrays too. */
