@@ -458,6 +458,22 @@ function isList(value: unknown): value is readonly JsonValue[] {
   return Array.isArray(value);
 }
 
+export function genericHelpers(): void {
+  // A helper generic in the type posts the map's payload of that type: `Events[K]` is what post() takes for `K`.
+  function emit<K extends keyof Events & string>(bus: Bus<Events>, type: K, payload: Events[K]): BusEvent<Events[K], K> {
+    return bus.post(type, payload);
+  }
+  async function emitRemote<K extends keyof Events & string>(bus: RemoteBus<Events>, type: K, payload: Events[K]): Promise<BusEvent> {
+    await bus.publish(type, payload);
+    return bus.post(type, payload);
+  }
+  const bus = createRuntime<Events>().bus();
+  emit(bus, 'user.login', { id: 1, at: 'now' });
+  // @ts-expect-error the payload of another type
+  emit(bus, 'user.login', { id: 1, reason: 'user' });
+  void emitRemote;
+}
+
 export function jsonCompatible(): void {
   expectType<Equal<JsonCompatible<Login>, { readonly id: number; readonly at: string }>>();
   expectType<Says<JsonCompatible<{ f: () => void }>['f'], "payload field 'f' is a function">>();
