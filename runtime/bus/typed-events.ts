@@ -157,16 +157,17 @@ export interface Inputs<I> {
   readonly [inputTypes]?: I;
 }
 
-/** What posts of type `K` take on map `E`: the input `Inputs` declares for it, else the map's payload. */
+/**
+ * What posts of type `K` take on map `E`: the input `Inputs` declares for it,
+ * else the map's payload. An indexed access, not `K extends keyof E ? E[K]
+ * : never`: a helper generic in `K` passes its `E[K]` (a conditional on a
+ * generic `K` stays unresolved, and nothing is assignable to it).
+ */
 export type InputOf<E, K> = E extends { readonly [inputTypes]?: infer I }
   ? K extends keyof I
     ? I[K]
-    : K extends keyof E
-      ? E[K]
-      : never
-  : K extends keyof E
-    ? E[K]
-    : never;
+    : E[K & keyof E]
+  : E[K & keyof E];
 
 /** The event types of a map. */
 export type EventTypeOf<E> = keyof E & string;
