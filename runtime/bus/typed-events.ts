@@ -78,8 +78,27 @@ type ProblemOf<T> = unknown extends T
                 ? 'is a symbol: events carry JSON-like values'
                 : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
 
-/** The value of field `K` of `T`, without the `undefined` that only says an optional field may be left out (an array's elements are never optional). */
-type OptionalValue<T, K extends keyof T> = K extends number ? T[K] : {} extends Pick<T, K> ? Exclude<T[K], undefined> : T[K];
+/**
+ * What field `K` of `T` may be, at `Path`: an array's element or a required
+ * field as it is; an optional field without the `undefined` that only says
+ * it may be left out. One declared `field?: T | undefined` under
+ * `exactOptionalPropertyTypes` (where `Required` keeps its `undefined`)
+ * admits `{ field: undefined }`, which `post()` refuses: a sentence says so,
+ * or, for a schema's output (`Optional` is `'schema'`: zod's `.optional()`
+ * infers it, and the parsed value leaves the key out), it is taken. A
+ * record's values (an index signature) are taken without their `undefined`.
+ */
+type FieldValue<T, K extends keyof T, Path extends string, Optional extends OptionalUndefined> = K extends number
+  ? JsonCompatibleAs<T[K], Path, Optional>
+  : {} extends Pick<T, K>
+    ? JsonCompatibleAs<Exclude<T[K], undefined>, Path, Optional> | (string extends K ? never : undefined extends Required<T>[K] ? (Optional extends 'schema' ? undefined : OptionalUndefinedProblem<Path>) : never)
+    : JsonCompatibleAs<T[K], Path, Optional>;
+
+/** How `JsonCompatibleAs` takes an optional field that admits `undefined`: refused with a sentence (`'map'`), or taken (`'schema'`). */
+export type OptionalUndefined = 'map' | 'schema';
+
+/** The sentence for an optional field declared `field?: T | undefined` (under `exactOptionalPropertyTypes`). */
+type OptionalUndefinedProblem<Path extends string> = NotJsonLike<`${PayloadPlace<Path>} may be undefined: events never carry undefined (post() refuses { field: undefined }); declare it \`field?: T\` without \`| undefined\`, and leave the key out`>;
 
 /**
  * `T` when it is JSON-like data (or bytes), with every part that is not
@@ -92,7 +111,10 @@ type OptionalValue<T, K extends keyof T> = K extends number ? T[K] : {} extends 
  * (it is not plain data). `Path` is where `T` is in the payload (`''`: the
  * payload itself).
  */
-export type JsonCompatible<T, Path extends string = ''> = [T] extends [Payload]
+export type JsonCompatible<T, Path extends string = ''> = JsonCompatibleAs<T, Path, 'map'>;
+
+/** `JsonCompatible`, taking an optional field that admits `undefined` as `Optional` says (`'schema'` for a schema's output). */
+export type JsonCompatibleAs<T, Path extends string, Optional extends OptionalUndefined> = [T] extends [Payload]
   ? T // type aliases of JSON data and `Payload` itself: accepted as they are, without walking them
   : T extends Primitive
     ? T
@@ -103,7 +125,7 @@ export type JsonCompatible<T, Path extends string = ''> = [T] extends [Payload]
         : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>
           ? PayloadProblem<Path, T>
           : T extends object // arrays and tuples too: the mapped type keeps them arrays, with no `T extends readonly unknown[]` that would compare every object with ReadonlyArray's methods
-            ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : JsonCompatible<OptionalValue<T, K>, FieldPath<Path, K & (string | number)>> }
+            ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : FieldValue<T, K, FieldPath<Path, K & (string | number)>, Optional> }
             : PayloadProblem<Path, T>;
 
 /**
