@@ -294,6 +294,10 @@ export function badMapMessages(): void {
   expectType<Says<Placed<{ extra: unknown }>['extra'], "payload field 'extra' is unknown: ">>();
   expectType<Says<Extract<Placed<{ note: string | undefined }>['note'], `payload ${string}`>, "payload field 'note' may be undefined: ">>();
   expectType<Says<Extract<Placed<{ tags: Array<string | undefined> }>['tags'][number], `payload ${string}`>, "payload field 'tags[]' may be undefined: ">>();
+  // Bytes are a Uint8Array: other binary data says so, not that its methods are functions.
+  expectType<Says<Placed<{ raw: ArrayBuffer }>['raw'], "payload field 'raw' is binary data other than a Uint8Array: ">>();
+  expectType<Says<Placed<{ samples: Float64Array }>['samples'], "payload field 'samples' is binary data other than a Uint8Array: ">>();
+  expectType<Equal<Placed<{ bytes: Uint8Array; buffer: Buffer }>, { bytes: Uint8Array; buffer: Buffer }>>();
   // A record's values are named by `<key>`, not by the compiler's `${string}`.
   expectType<Says<Placed<{ seen: Record<string, Date> }>['seen'][string], "payload field 'seen.<key>' is a Date: ">>();
   expectType<Says<Placed<Record<string, unknown>>[string], "payload field '<key>' is unknown: ">>();
