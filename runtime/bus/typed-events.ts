@@ -68,15 +68,17 @@ type ProblemOf<T> = unknown extends T
       ? 'is a Map: events carry JSON-like values; post an object or an array of [key, value] pairs'
       : T extends ReadonlySet<unknown>
         ? 'is a Set: events carry JSON-like values; post an array'
-        : T extends undefined
-          ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
-          : T extends (...args: never[]) => unknown
-            ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
-            : T extends bigint
-              ? 'is a bigint: events carry JSON-like values; post a number or a string'
-              : T extends symbol
-                ? 'is a symbol: events carry JSON-like values'
-                : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
+        : T extends ArrayBufferLike | ArrayBufferView
+          ? 'is binary data other than a Uint8Array: events carry bytes as a Uint8Array; post new Uint8Array(buffer)'
+          : T extends undefined
+            ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
+            : T extends (...args: never[]) => unknown
+              ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
+              : T extends bigint
+                ? 'is a bigint: events carry JSON-like values; post a number or a string'
+                : T extends symbol
+                  ? 'is a symbol: events carry JSON-like values'
+                  : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
 
 /**
  * What field `K` of `T` may be, at `Path`: an array's element or a required
@@ -122,7 +124,7 @@ export type JsonCompatibleAs<T, Path extends string, Optional extends OptionalUn
       ? T
       : T extends (...args: never[]) => unknown
         ? PayloadProblem<Path, T>
-        : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>
+        : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown> | ArrayBufferLike | ArrayBufferView
           ? PayloadProblem<Path, T>
           : T extends object // arrays and tuples too: the mapped type keeps them arrays, with no `T extends readonly unknown[]` that would compare every object with ReadonlyArray's methods
             ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : FieldValue<T, K, FieldPath<Path, K & (string | number)>, Optional> }
