@@ -259,8 +259,10 @@ export function badMaps(): void {
   // @ts-expect-error nor unknown: a payload's type says what it holds
   createRuntime<{ 'order.placed': { extra: unknown } }>();
   createRuntime<{ 'user.login': { at: string; tags: string[]; nested: { ok: boolean } } }>();
-  // Optional fields, unions with null, tuples, bytes and recursive interfaces are data.
-  createRuntime<{ 'order.placed': { note?: string; total: number | null; pair: readonly [string, number]; raw: Uint8Array; tree: Tree } }>();
+  // Optional fields, unions with null, tuples, bytes (a whole payload) and recursive interfaces are data.
+  createRuntime<{ 'order.placed': { note?: string; total: number | null; pair: readonly [string, number]; tree: Tree }; 'blob.stored': Uint8Array }>();
+  // @ts-expect-error bytes inside data: post() refuses them
+  createRuntime<{ 'order.placed': { raw: Uint8Array } }>();
   createRuntime<{ 'order.placed': { total: PlainMoney } }>();
 }
 
@@ -297,7 +299,11 @@ export function badMapMessages(): void {
   // Bytes are a Uint8Array: other binary data says so, not that its methods are functions.
   expectType<Says<Placed<{ raw: ArrayBuffer }>['raw'], "payload field 'raw' is binary data other than a Uint8Array: ">>();
   expectType<Says<Placed<{ samples: Float64Array }>['samples'], "payload field 'samples' is binary data other than a Uint8Array: ">>();
-  expectType<Equal<Placed<{ bytes: Uint8Array; buffer: Buffer }>, { bytes: Uint8Array; buffer: Buffer }>>();
+  // Bytes are a whole payload only: post() refuses a Uint8Array inside data.
+  expectType<Equal<Placed<Uint8Array>, Uint8Array>>();
+  expectType<Equal<Placed<Buffer>, Buffer>>();
+  expectType<Says<Placed<{ bytes: Uint8Array }>['bytes'], "payload field 'bytes' is a Uint8Array inside data: ">>();
+  expectType<Says<Placed<{ parts: Buffer[] }>['parts'][number], "payload field 'parts[]' is a Uint8Array inside data: ">>();
   // A record's values are named by `<key>`, not by the compiler's `${string}`.
   expectType<Says<Placed<{ seen: Record<string, Date> }>['seen'][string], "payload field 'seen.<key>' is a Date: ">>();
   expectType<Says<Placed<Record<string, unknown>>[string], "payload field '<key>' is unknown: ">>();
