@@ -6,7 +6,7 @@
  * Without a map (`AnyEvents`, the default) every type and JSON-like payload is
  * accepted, as before. Types only: nothing here exists at run time.
  */
-import type { BusEvent, Payload } from '../../types.js';
+import type { BusEvent, JsonValue, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
@@ -68,17 +68,19 @@ type ProblemOf<T> = unknown extends T
       ? 'is a Map: events carry JSON-like values; post an object or an array of [key, value] pairs'
       : T extends ReadonlySet<unknown>
         ? 'is a Set: events carry JSON-like values; post an array'
-        : T extends ArrayBufferLike | ArrayBufferView
-          ? 'is binary data other than a Uint8Array: events carry bytes as a Uint8Array; post new Uint8Array(buffer)'
-          : T extends undefined
-            ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
-            : T extends (...args: never[]) => unknown
-              ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
-              : T extends bigint
-                ? 'is a bigint: events carry JSON-like values; post a number or a string'
-                : T extends symbol
-                  ? 'is a symbol: events carry JSON-like values'
-                  : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
+        : T extends Uint8Array
+          ? 'is a Uint8Array inside data: bytes travel only as a whole payload; post them as an event of their own, or as base64 text'
+          : T extends ArrayBufferLike | ArrayBufferView
+            ? 'is binary data other than a Uint8Array: events carry bytes as a Uint8Array; post new Uint8Array(buffer)'
+            : T extends undefined
+              ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
+              : T extends (...args: never[]) => unknown
+                ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
+                : T extends bigint
+                  ? 'is a bigint: events carry JSON-like values; post a number or a string'
+                  : T extends symbol
+                    ? 'is a symbol: events carry JSON-like values'
+                    : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
 
 /**
  * What field `K` of `T` may be, at `Path`: an array's element or a required
@@ -103,10 +105,11 @@ export type OptionalUndefined = 'map' | 'schema';
 type OptionalUndefinedProblem<Path extends string> = NotJsonLike<`${PayloadPlace<Path>} may be undefined: events never carry undefined (post() refuses { field: undefined }); declare it \`field?: T\` without \`| undefined\`, and leave the key out`>;
 
 /**
- * `T` when it is JSON-like data (or bytes), with every part that is not
- * (functions, methods included, `undefined`, symbols, bigints, a `Date`, a
- * `Map`, a `Set`) turned into a `PayloadProblem`: a sentence naming the
- * field and what is wrong with it, so that `T extends JsonCompatible<T>`
+ * `T` when it is JSON-like data (or bytes, as the whole payload), with
+ * every part that is not (functions, methods included, `undefined`,
+ * symbols, bigints, a `Date`, a `Map`, a `Set`, other binary data, a
+ * `Uint8Array` inside data) turned into a `PayloadProblem`: a sentence
+ * naming the field and what is wrong with it, so that `T extends JsonCompatible<T>`
  * fails for them and the compiler's error says why. Unlike `JsonValue` it
  * needs no index signature: an `interface` payload passes. A class instance
  * with data fields only passes here; `post()` still refuses it at run time
@@ -116,12 +119,14 @@ type OptionalUndefinedProblem<Path extends string> = NotJsonLike<`${PayloadPlace
 export type JsonCompatible<T, Path extends string = ''> = JsonCompatibleAs<T, Path, 'map'>;
 
 /** `JsonCompatible`, taking an optional field that admits `undefined` as `Optional` says (`'schema'` for a schema's output). */
-export type JsonCompatibleAs<T, Path extends string, Optional extends OptionalUndefined> = [T] extends [Payload]
+export type JsonCompatibleAs<T, Path extends string, Optional extends OptionalUndefined> = [T] extends [Path extends '' ? Payload : JsonValue]
   ? T // type aliases of JSON data and `Payload` itself: accepted as they are, without walking them
   : T extends Primitive
     ? T
     : T extends Uint8Array
-      ? T
+      ? Path extends ''
+        ? T
+        : PayloadProblem<Path, T> // bytes are a whole payload only: post() refuses them inside data
       : T extends (...args: never[]) => unknown
         ? PayloadProblem<Path, T>
         : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown> | ArrayBufferLike | ArrayBufferView
