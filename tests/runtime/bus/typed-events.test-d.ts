@@ -314,6 +314,12 @@ export function badMapMessages(): void {
   expectType<Equal<Placed<{ note?: string; at: string }>, { note?: string; at: string }>>();
   // On an untyped bus, a post of a Date says the same.
   const bus = createRuntime().bus();
+  // An event's payload may be bytes, which travel only as a whole payload: wrapping it handles them.
+  bus.subscribe('order', (event) => {
+    // @ts-expect-error "payload field 'original' is a Uint8Array inside data: ..."
+    bus.post('order.seen', { original: event.payload });
+    bus.post('order.seen', { original: event.payload instanceof Uint8Array ? null : event.payload });
+  });
   // @ts-expect-error "payload field 'at' is a Date: ..."
   bus.post('order.placed', { at: new Date() });
   // @ts-expect-error "payload is a Date: ..."
