@@ -8,7 +8,7 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
-import type { BusEvent, InspectionEvent } from '../types.js';
+import type { BusEvent, InspectionEvent, Payload } from '../types.js';
 import { DEFAULT_MAX_QUEUED } from './bus/bus-options.js';
 import type { ErrorHandler } from './bus/subscriptions.js';
 import { systemClock, type Clock } from './clock.js';
@@ -63,8 +63,10 @@ export interface RuntimeOptions {
    *
    * @example
    * createRuntime({ processors: 1, onError: (error, event) => console.log((error as { thread?: number }).thread, event.type, error) })
+   *
+   * The event is as it is at run time, JSON data or bytes (`BusEvent<Payload>`, as a middleware's `after` gets it).
    */
-  readonly onError?: ErrorHandler;
+  readonly onError?: ErrorHandler<BusEvent<Payload>>;
   /** XState's inspection hook, for every actor of the runtime (its events as `InspectionEvent` describes them). */
   readonly inspect?: (event: InspectionEvent) => void;
   /**
@@ -346,7 +348,8 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
     clock,
     deferred,
     maxQueued,
-    onError: options.onError ?? defaultErrorHandler,
+    // Every event the runtime holds carries JSON data or bytes (post() refuses anything else): a `Payload`.
+    onError: (options.onError ?? defaultErrorHandler) as ErrorHandler,
     inspect: options.inspect,
     threadsPerProcessor,
     processors,

@@ -9,7 +9,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '../../errors.js';
-import type { BusEvent } from '../../types.js';
+import type { BusEvent, Payload } from '../../types.js';
 import { loadTypeScriptIn } from '../hosting/entries.js';
 import { assertKnownKeys, describe } from '../validate.js';
 import { checkMiddleware, type BeforeResult, type DeliveryOutcome, type Middleware, type PostDraft } from './middleware.js';
@@ -146,7 +146,7 @@ export class ModuleMiddleware implements Middleware {
     return loaded.before?.(draft);
   }
 
-  after(event: BusEvent, outcome: DeliveryOutcome): void {
+  after(event: BusEvent<Payload>, outcome: DeliveryOutcome): void {
     this.#loaded?.after?.(event, outcome);
   }
 }

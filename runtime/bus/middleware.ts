@@ -63,7 +63,11 @@ export interface Middleware {
   /** Names it in errors (`MIDDLEWARE_FAILED`, `EVENT_DROPPED`); its position (`#0`, ...) otherwise. */
   readonly name?: string;
   before?(draft: PostDraft): BeforeResult;
-  after?(event: BusEvent, outcome: DeliveryOutcome): void;
+  /**
+   * The event as it is at run time, JSON data or bytes (`BusEvent<Payload>`, not a bare `BusEvent`, whose
+   * `AnyPayload` is for taking a typed runtime's events): a narrowed payload's fields read as `JsonValue`.
+   */
+  after?(event: BusEvent<Payload>, outcome: DeliveryOutcome): void;
 }
 
 /** Throws `InvalidOptionError` naming `option` unless `value` is a middleware. */
@@ -121,7 +125,7 @@ export class Pipeline {
   }
 
   /** The watch that tells the `after` middleware of `event`'s delivery; undefined when there is none. */
-  watch(event: BusEvent): AfterWatch | undefined {
+  watch(event: BusEvent<Payload>): AfterWatch | undefined {
     if (this.#after.length === 0) return undefined;
     const spare = this.spare;
     if (spare === undefined) return new AfterWatch(this, event);
@@ -175,7 +179,7 @@ export class Pipeline {
   }
 
   /** Runs every `after` in reverse order; one that throws is reported to the runtime's `onError` and the others still run. */
-  after(event: BusEvent, outcome: DeliveryOutcome): void {
+  after(event: BusEvent<Payload>, outcome: DeliveryOutcome): void {
     for (const middleware of this.#after) {
       try {
         middleware.after!(event, outcome);
@@ -191,7 +195,7 @@ export class Pipeline {
   }
 
   /** Runs the `after` middleware once `outcomes` have settled. */
-  track(event: BusEvent, outcomes: Promise<ReadonlyArray<PromiseSettledResult<unknown>>>): void {
+  track(event: BusEvent<Payload>, outcomes: Promise<ReadonlyArray<PromiseSettledResult<unknown>>>): void {
     const running = outcomes.then((settled) => {
       this.#running.delete(event.id);
       this.after(event, { outcomes: settled, failed: failures(settled) });
@@ -229,7 +233,7 @@ function nothingOutcome(count: number): DeliveryOutcome {
  */
 export class AfterWatch implements DeliveryWatch {
   readonly #pipeline: Pipeline;
-  #event: BusEvent;
+  #event: BusEvent<Payload>;
   /** Made at the first outcome that is not "returned nothing": until then `#nothing` counts them. */
   #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> | undefined;
   #nothing = 0;
@@ -237,13 +241,13 @@ export class AfterWatch implements DeliveryWatch {
   /** Counted as they come: no second pass over the outcomes when every handler returned a plain value. */
   #failed = 0;
 
-  constructor(pipeline: Pipeline, event: BusEvent) {
+  constructor(pipeline: Pipeline, event: BusEvent<Payload>) {
     this.#pipeline = pipeline;
     this.#event = event;
   }
 
   /** Watches `event` now (a spare the pipeline gives out again: its last delivery is over). */
-  reuse(event: BusEvent): this {
+  reuse(event: BusEvent<Payload>): this {
     this.#event = event;
     this.#outcomes = undefined;
     this.#nothing = 0;

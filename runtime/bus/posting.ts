@@ -29,7 +29,7 @@ export interface PostContext {
  * `EventDroppedError`, or refuse it: `MiddlewareFailedError`), copies the
  * payload, admits it and stamps the event.
  */
-export function stampPost(context: PostContext, type: string, payload: Payload, options: PostOptions | undefined): BusEvent {
+export function stampPost(context: PostContext, type: string, payload: Payload, options: PostOptions | undefined): BusEvent<Payload> {
   assertEventType(type);
   let priority: Priority = 'normal';
   let topic: string | undefined;

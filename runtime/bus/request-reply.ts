@@ -19,7 +19,7 @@
  * thread stopping, a refused post) removes what it added.
  */
 import { AbortedError, InvalidEventError, ReplyFailedError, RequestTimeoutError, RuntimeStoppedError, fromWireError, isBusErrorCode } from '../../errors.js';
-import type { BusEvent, Payload } from '../../types.js';
+import type { BusEvent, JsonValue, Payload } from '../../types.js';
 import { startTimer, type Clock } from '../clock.js';
 import { typeMatches } from '../type-patterns.js';
 import { assertFunction, assertKnownKeys, describe } from '../validate.js';
@@ -77,7 +77,7 @@ export interface ReplyErrorInfo {
  * `error` what it threw.
  */
 export type ReplyPayload =
-  | { readonly request: string; readonly value?: Payload }
+  | { readonly request: string; readonly value?: JsonValue }
   | { readonly request: string; readonly error: ReplyErrorInfo };
 
 /**
@@ -89,7 +89,7 @@ export type ReplyPayload =
  * // in a machine spawned with subscribes: ['user.get']
  * actions: { answer: emit(({ event }) => replyEvent(event.event, { name: 'Ada' })) }
  */
-export function replyEvent(request: Pick<BusEvent, 'id'>, value?: Payload): { type: typeof REPLY_TYPE; payload: ReplyPayload } {
+export function replyEvent(request: Pick<BusEvent, 'id'>, value?: JsonValue): { type: typeof REPLY_TYPE; payload: ReplyPayload } {
   if (typeof request?.id !== 'string') throw new InvalidEventError(`replyEvent() needs the request event (with its id), got ${describe(request)}.`);
   return { type: REPLY_TYPE, payload: value === undefined ? { request: request.id } : { request: request.id, value } };
 }
@@ -277,7 +277,7 @@ export function answerRequests(
   const answer = async (event: BusEvent): Promise<void> => {
     let reply: ReplyPayload;
     try {
-      const value = (await handler(event)) as Payload | undefined;
+      const value = (await handler(event)) as JsonValue | undefined;
       reply = value === undefined ? { request: event.id } : { request: event.id, value };
     } catch (error) {
       reply = { request: event.id, error: errorInfo(error) };

@@ -6,7 +6,7 @@
  * Without a map (`AnyEvents`, the default) every type and JSON-like payload is
  * accepted, as before. Types only: nothing here exists at run time.
  */
-import type { BusEvent, Payload } from '../../types.js';
+import type { BusEvent, JsonValue, Payload } from '../../types.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
@@ -26,8 +26,20 @@ type Primitive = string | number | boolean | null;
 /** Where a part of a payload is, for `PayloadProblem`'s words: `payload` alone, or `payload field 'a.b[]'`. */
 type PayloadPlace<Path extends string> = Path extends '' ? 'payload' : `payload field '${Path}'`;
 
-/** `Path` and then the field `K`: `a`, `a.b`, or `a[]` for an array's (or tuple's) elements. */
-type FieldPath<Path extends string, K extends string | number> = K extends number | `${number}` ? `${Path}[]` : Path extends '' ? `${K}` : `${Path}.${K}`;
+/**
+ * `Path` and then the field `K`: `a`, `a.b`, `a[]` for an array's (or
+ * tuple's) elements, or `a.<key>` for a record's values (an index signature,
+ * whose `K` is `string`: in a template it would read `${string}`).
+ */
+type FieldPath<Path extends string, K extends string | number> = K extends number | `${number}`
+  ? `${Path}[]`
+  : Path extends ''
+    ? string extends K
+      ? '<key>'
+      : `${K}`
+    : string extends K
+      ? `${Path}.<key>`
+      : `${Path}.${K}`;
 
 /**
  * What `JsonCompatible` puts in place of a part that is not JSON-like data: a
@@ -56,42 +68,71 @@ type ProblemOf<T> = unknown extends T
       ? 'is a Map: events carry JSON-like values; post an object or an array of [key, value] pairs'
       : T extends ReadonlySet<unknown>
         ? 'is a Set: events carry JSON-like values; post an array'
-        : T extends undefined
-          ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
-          : T extends (...args: never[]) => unknown
-            ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
-            : T extends bigint
-              ? 'is a bigint: events carry JSON-like values; post a number or a string'
-              : T extends symbol
-                ? 'is a symbol: events carry JSON-like values'
-                : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
-
-/** The value of field `K` of `T`, without the `undefined` that only says an optional field may be left out (an array's elements are never optional). */
-type OptionalValue<T, K extends keyof T> = K extends number ? T[K] : {} extends Pick<T, K> ? Exclude<T[K], undefined> : T[K];
+        : T extends Uint8Array
+          ? 'is a Uint8Array inside data: bytes travel only as a whole payload; post them as an event of their own, or as base64 text'
+          : T extends ArrayBufferLike | ArrayBufferView
+            ? 'is binary data other than a Uint8Array: events carry bytes as a Uint8Array; post new Uint8Array(buffer)'
+            : T extends undefined
+              ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
+              : T extends (...args: never[]) => unknown
+                ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
+                : T extends bigint
+                  ? 'is a bigint: events carry JSON-like values; post a number or a string'
+                  : T extends symbol
+                    ? 'is a symbol: events carry JSON-like values'
+                    : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
 
 /**
- * `T` when it is JSON-like data (or bytes), with every part that is not
- * (functions, methods included, `undefined`, symbols, bigints, a `Date`, a
- * `Map`, a `Set`) turned into a `PayloadProblem`: a sentence naming the
- * field and what is wrong with it, so that `T extends JsonCompatible<T>`
+ * What field `K` of `T` may be, at `Path`: an array's element or a required
+ * field as it is; an optional field without the `undefined` that only says
+ * it may be left out. One declared `field?: T | undefined` under
+ * `exactOptionalPropertyTypes` (where `Required` keeps its `undefined`)
+ * admits `{ field: undefined }`, which `post()` refuses: a sentence says so,
+ * or, for a schema's output (`Optional` is `'schema'`: zod's `.optional()`
+ * infers it, and the parsed value leaves the key out), it is taken. A
+ * record's values (an index signature) are taken without their `undefined`.
+ */
+type FieldValue<T, K extends keyof T, Path extends string, Optional extends OptionalUndefined> = K extends number
+  ? JsonCompatibleAs<T[K], Path, Optional>
+  : {} extends Pick<T, K>
+    ? JsonCompatibleAs<Exclude<T[K], undefined>, Path, Optional> | (string extends K ? never : undefined extends Required<T>[K] ? (Optional extends 'schema' ? undefined : OptionalUndefinedProblem<Path>) : never)
+    : JsonCompatibleAs<T[K], Path, Optional>;
+
+/** How `JsonCompatibleAs` takes an optional field that admits `undefined`: refused with a sentence (`'map'`), or taken (`'schema'`). */
+export type OptionalUndefined = 'map' | 'schema';
+
+/** The sentence for an optional field declared `field?: T | undefined` (under `exactOptionalPropertyTypes`). */
+type OptionalUndefinedProblem<Path extends string> = NotJsonLike<`${PayloadPlace<Path>} may be undefined: events never carry undefined (post() refuses { field: undefined }); declare it \`field?: T\` without \`| undefined\`, and leave the key out`>;
+
+/**
+ * `T` when it is JSON-like data (or bytes, as the whole payload), with
+ * every part that is not (functions, methods included, `undefined`,
+ * symbols, bigints, a `Date`, a `Map`, a `Set`, other binary data, a
+ * `Uint8Array` inside data) turned into a `PayloadProblem`: a sentence
+ * naming the field and what is wrong with it, so that `T extends JsonCompatible<T>`
  * fails for them and the compiler's error says why. Unlike `JsonValue` it
  * needs no index signature: an `interface` payload passes. A class instance
  * with data fields only passes here; `post()` still refuses it at run time
  * (it is not plain data). `Path` is where `T` is in the payload (`''`: the
  * payload itself).
  */
-export type JsonCompatible<T, Path extends string = ''> = [T] extends [Payload]
+export type JsonCompatible<T, Path extends string = ''> = JsonCompatibleAs<T, Path, 'map'>;
+
+/** `JsonCompatible`, taking an optional field that admits `undefined` as `Optional` says (`'schema'` for a schema's output). */
+export type JsonCompatibleAs<T, Path extends string, Optional extends OptionalUndefined> = [T] extends [Path extends '' ? Payload : JsonValue]
   ? T // type aliases of JSON data and `Payload` itself: accepted as they are, without walking them
   : T extends Primitive
     ? T
     : T extends Uint8Array
-      ? T
+      ? Path extends ''
+        ? T
+        : PayloadProblem<Path, T> // bytes are a whole payload only: post() refuses them inside data
       : T extends (...args: never[]) => unknown
         ? PayloadProblem<Path, T>
-        : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>
+        : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown> | ArrayBufferLike | ArrayBufferView
           ? PayloadProblem<Path, T>
           : T extends object // arrays and tuples too: the mapped type keeps them arrays, with no `T extends readonly unknown[]` that would compare every object with ReadonlyArray's methods
-            ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : JsonCompatible<OptionalValue<T, K>, FieldPath<Path, K & (string | number)>> }
+            ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : FieldValue<T, K, FieldPath<Path, K & (string | number)>, Optional> }
             : PayloadProblem<Path, T>;
 
 /**
@@ -145,16 +186,17 @@ export interface Inputs<I> {
   readonly [inputTypes]?: I;
 }
 
-/** What posts of type `K` take on map `E`: the input `Inputs` declares for it, else the map's payload. */
+/**
+ * What posts of type `K` take on map `E`: the input `Inputs` declares for it,
+ * else the map's payload. An indexed access, not `K extends keyof E ? E[K]
+ * : never`: a helper generic in `K` passes its `E[K]` (a conditional on a
+ * generic `K` stays unresolved, and nothing is assignable to it).
+ */
 export type InputOf<E, K> = E extends { readonly [inputTypes]?: infer I }
   ? K extends keyof I
     ? I[K]
-    : K extends keyof E
-      ? E[K]
-      : never
-  : K extends keyof E
-    ? E[K]
-    : never;
+    : E[K & keyof E]
+  : E[K & keyof E];
 
 /** The event types of a map. */
 export type EventTypeOf<E> = keyof E & string;

@@ -9,7 +9,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { InvalidEventError, InvalidOptionError, UnsupportedError, type EventIssue } from '../../errors.js';
 import { describe, eventTypeProblem } from '../validate.js';
-import type { Inputs, IsUntyped, JsonCompatible } from '../bus/typed-events.js';
+import type { Inputs, IsUntyped, JsonCompatibleAs } from '../bus/typed-events.js';
 
 export type { StandardSchemaV1 };
 
@@ -43,7 +43,7 @@ export type EventSchemas<S extends PayloadSchemaMap = PayloadSchemaMap> = S & { 
 
 /** Each schema of `S` with an output the wire can carry: a schema whose output is a `Date` (not converted) fails to compile. */
 export type JsonOutputSchemas<S extends PayloadSchemaMap> = {
-  readonly [K in keyof S & string]: PayloadSchema<any, JsonCompatible<StandardSchemaV1.InferOutput<S[K]>>>;
+  readonly [K in keyof S & string]: PayloadSchema<any, JsonCompatibleAs<StandardSchemaV1.InferOutput<S[K]>, '', 'schema'>>;
 };
 
 /**

@@ -17,10 +17,13 @@ import {
   type EventOf,
   type Handler,
   type JsonCompatible,
+  type JsonValue,
+  type Middleware,
   type Payload,
   type RemoteBus,
   type RuntimeStats,
   type ServiceFailure,
+  type SubscribeOptions,
   type UnsentDropReport,
 } from '../../../index.js';
 import type { MemoryChange } from '../../../runtime/store/memory-stats.js';
@@ -256,8 +259,10 @@ export function badMaps(): void {
   // @ts-expect-error nor unknown: a payload's type says what it holds
   createRuntime<{ 'order.placed': { extra: unknown } }>();
   createRuntime<{ 'user.login': { at: string; tags: string[]; nested: { ok: boolean } } }>();
-  // Optional fields, unions with null, tuples, bytes and recursive interfaces are data.
-  createRuntime<{ 'order.placed': { note?: string; total: number | null; pair: readonly [string, number]; raw: Uint8Array; tree: Tree } }>();
+  // Optional fields, unions with null, tuples, bytes (a whole payload) and recursive interfaces are data.
+  createRuntime<{ 'order.placed': { note?: string; total: number | null; pair: readonly [string, number]; tree: Tree }; 'blob.stored': Uint8Array }>();
+  // @ts-expect-error bytes inside data: post() refuses them
+  createRuntime<{ 'order.placed': { raw: Uint8Array } }>();
   createRuntime<{ 'order.placed': { total: PlainMoney } }>();
 }
 
@@ -291,12 +296,30 @@ export function badMapMessages(): void {
   expectType<Says<Placed<{ extra: unknown }>['extra'], "payload field 'extra' is unknown: ">>();
   expectType<Says<Extract<Placed<{ note: string | undefined }>['note'], `payload ${string}`>, "payload field 'note' may be undefined: ">>();
   expectType<Says<Extract<Placed<{ tags: Array<string | undefined> }>['tags'][number], `payload ${string}`>, "payload field 'tags[]' may be undefined: ">>();
+  // Bytes are a Uint8Array: other binary data says so, not that its methods are functions.
+  expectType<Says<Placed<{ raw: ArrayBuffer }>['raw'], "payload field 'raw' is binary data other than a Uint8Array: ">>();
+  expectType<Says<Placed<{ samples: Float64Array }>['samples'], "payload field 'samples' is binary data other than a Uint8Array: ">>();
+  // Bytes are a whole payload only: post() refuses a Uint8Array inside data.
+  expectType<Equal<Placed<Uint8Array>, Uint8Array>>();
+  expectType<Equal<Placed<Buffer>, Buffer>>();
+  expectType<Says<Placed<{ bytes: Uint8Array }>['bytes'], "payload field 'bytes' is a Uint8Array inside data: ">>();
+  expectType<Says<Placed<{ parts: Buffer[] }>['parts'][number], "payload field 'parts[]' is a Uint8Array inside data: ">>();
+  // A record's values are named by `<key>`, not by the compiler's `${string}`.
+  expectType<Says<Placed<{ seen: Record<string, Date> }>['seen'][string], "payload field 'seen.<key>' is a Date: ">>();
+  expectType<Says<Placed<Record<string, unknown>>[string], "payload field '<key>' is unknown: ">>();
+  expectType<Says<Placed<{ by: { [id: string]: { at: Date } } }>['by'][string]['at'], "payload field 'by.<key>.at' is a Date: ">>();
   // A sentence beside `string` stays (a plain literal would be lost in `string`).
   expectType<Says<Extract<Placed<{ at: string | Date }>['at'], `payload ${string}`>, "payload field 'at' is a Date: ">>();
   // What is data stays as it is.
   expectType<Equal<Placed<{ note?: string; at: string }>, { note?: string; at: string }>>();
   // On an untyped bus, a post of a Date says the same.
   const bus = createRuntime().bus();
+  // An event's payload may be bytes, which travel only as a whole payload: wrapping it handles them.
+  bus.subscribe('order', (event) => {
+    // @ts-expect-error "payload field 'original' is a Uint8Array inside data: ..."
+    bus.post('order.seen', { original: event.payload });
+    bus.post('order.seen', { original: event.payload instanceof Uint8Array ? null : event.payload });
+  });
   // @ts-expect-error "payload field 'at' is a Date: ..."
   bus.post('order.placed', { at: new Date() });
   // @ts-expect-error "payload is a Date: ..."
@@ -418,6 +441,53 @@ export function anyEvent(): void {
   const again = (event: BusEvent) => untyped.post(event.type, event.payload);
   again(login);
   void events;
+}
+
+export function middlewareEvents(): void {
+  // A middleware is given the events as they are at run time, JSON data or bytes (as `before` is given
+  // its draft's `Payload`): narrowing the payload reads its fields, and it goes on to code that takes a `Payload`.
+  const keep = (payload: Payload): Payload => payload;
+  const logging: Middleware = {
+    before: (draft) => void keep(draft.payload),
+    after(event) {
+      keep(event.payload);
+      const { payload } = event;
+      if (typeof payload === 'object' && payload !== null && !(payload instanceof Uint8Array) && !isList(payload)) {
+        const user: JsonValue | undefined = payload['user'];
+        void user;
+      }
+    },
+  };
+  // A function of any event (a bare `BusEvent`) is one still.
+  const traced: Middleware = { after: (event: BusEvent) => void event.type };
+  createRuntime<Events>({ middleware: [logging, traced] });
+  // So is the runtime's `onError` (it compiled so before `AnyPayload`), and one of any event still is.
+  createRuntime<Events>({ onError: (_error, event) => void keep(event.payload) });
+  createRuntime({ onError: (_error, event: BusEvent) => void event.type });
+  // A subscription's `onError` names the payload it reads as one (a bare `SubscribeOptions` also takes a typed runtime's events).
+  const options: SubscribeOptions<BusEvent<Payload>> = { onError: (_error, event) => void keep(event.payload) };
+  createRuntime().bus().subscribe('user', () => undefined, options);
+}
+
+/** `Array.isArray` that narrows readonly arrays too. */
+function isList(value: unknown): value is readonly JsonValue[] {
+  return Array.isArray(value);
+}
+
+export function genericHelpers(): void {
+  // A helper generic in the type posts the map's payload of that type: `Events[K]` is what post() takes for `K`.
+  function emit<K extends keyof Events & string>(bus: Bus<Events>, type: K, payload: Events[K]): BusEvent<Events[K], K> {
+    return bus.post(type, payload);
+  }
+  async function emitRemote<K extends keyof Events & string>(bus: RemoteBus<Events>, type: K, payload: Events[K]): Promise<BusEvent> {
+    await bus.publish(type, payload);
+    return bus.post(type, payload);
+  }
+  const bus = createRuntime<Events>().bus();
+  emit(bus, 'user.login', { id: 1, at: 'now' });
+  // @ts-expect-error the payload of another type
+  emit(bus, 'user.login', { id: 1, reason: 'user' });
+  void emitRemote;
 }
 
 export function jsonCompatible(): void {
