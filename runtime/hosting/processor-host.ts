@@ -159,15 +159,23 @@ export class RemoteProcessor {
         clearInterval(this.#watchdog);
         // A hung one was killed for it: its calls were rejected, and the refusals say so, not the SIGKILL.
         if (!this.#hung) {
-          const died = `died (${signal ?? `exit code ${code}`})`;
-          const error = this.#stopping ? new RuntimeStoppedError('a processor call') : new WorkerCrashedError(`processor ${processor} ${died}; its pending calls were rejected.`);
-          this.#gone = error;
-          this.#refusal = this.#stopping ? error.message : refusedAfterDeath(processor, died);
-          this.#rejectPending(error);
+          this.#end(`died (${signal ?? `exit code ${code}`})`);
         }
         resolve({ code, signal, stopped: this.#stopping, hung: this.#hung });
       });
     });
+  }
+
+  /**
+   * It is gone (`how` it went: `died (SIGKILL)`, ...): its pending calls are
+   * rejected with `crash` (a `RuntimeStoppedError` while the runtime stops it),
+   * and calls made from now on are refused saying what happened and what to do.
+   */
+  #end(how: string, crash: Error = new WorkerCrashedError(`processor ${this.processor} ${how}; its pending calls were rejected.`)): void {
+    const error = this.#stopping ? new RuntimeStoppedError('a processor call') : crash;
+    this.#gone = error;
+    this.#refusal = this.#stopping ? error.message : refusedAfterDeath(this.processor, how);
+    this.#rejectPending(error);
   }
 
   /** Closes the frame channel and answers every pending call with `error`. */
@@ -186,12 +194,8 @@ export class RemoteProcessor {
    */
   #lost(cause: Error): void {
     if (this.#gone !== undefined) return;
-    const error = this.#stopping
-      ? new RuntimeStoppedError('a processor call')
-      : new WorkerCrashedError(`processor ${this.processor} is gone (${cause.message}); its pending calls were rejected.`, { cause });
-    this.#gone = error;
-    this.#refusal = this.#stopping ? error.message : refusedAfterDeath(this.processor, `is gone (${cause.message})`);
-    this.#rejectPending(error);
+    const how = `is gone (${cause.message})`;
+    this.#end(how, new WorkerCrashedError(`processor ${this.processor} ${how}; its pending calls were rejected.`, { cause }));
     this.#kill();
   }
 
@@ -237,14 +241,14 @@ export class RemoteProcessor {
   /** Its main thread answered nothing within `callDeadlineMs`: it is killed, and its 'exit' restarts it as a crash. */
   #hang(): void {
     if (this.#gone !== undefined || this.#stopping) return;
-    const error = new WorkerCrashedError(
-      `processor ${this.processor} answered nothing within ${this.#deadlineMs} ms (callDeadlineMs): it is taken to be hung ` +
-        '(its main thread blocked, or the process stopped) and was killed; its pending calls were rejected. Raise callDeadlineMs if it is only busy.',
-    );
     this.#hung = true;
-    this.#gone = error;
-    this.#refusal = refusedAfterDeath(this.processor, 'hung and was killed');
-    this.#rejectPending(error);
+    this.#end(
+      'hung and was killed',
+      new WorkerCrashedError(
+        `processor ${this.processor} answered nothing within ${this.#deadlineMs} ms (callDeadlineMs): it is taken to be hung ` +
+          '(its main thread blocked, or the process stopped) and was killed; its pending calls were rejected. Raise callDeadlineMs if it is only busy.',
+      ),
+    );
     this.#kill();
   }
 
