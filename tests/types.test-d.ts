@@ -163,8 +163,13 @@ export async function requestTypeTests(): Promise<void> {
   void bus.request('user.gte', { id: 'u1' });
   // @ts-expect-error the request payload is the map's
   void bus.request('user.get', { id: 1 });
-  // @ts-expect-error request options are timeout and signal
+  // A request within this thread only.
+  const near = await bus.request('user.get', { id: 'u1' }, { local: true, timeout: 1_000 });
+  expectType<Equal<typeof near, User>>();
+  // @ts-expect-error request options are timeout, signal and local
   void bus.request('user.get', { id: 'u1' }, { priority: 'immediate' });
+  // @ts-expect-error local is a boolean
+  void bus.request('user.get', { id: 'u1' }, { local: 'yes' });
   // @ts-expect-error a timeout is milliseconds
   void bus.request('user.get', { id: 'u1' }, { timeout: '1s' });
 
@@ -187,7 +192,7 @@ export async function requestTypeTests(): Promise<void> {
 
   // The same on a RemoteBus of a typed runtime.
   const far = runtime.thread(0, 1).bus('external') as RemoteBus<RequestEvents>;
-  const remoteUser = await far.request('user.get', { id: 'u2' });
+  const remoteUser = await far.request('user.get', { id: 'u2' }, { local: true });
   expectType<Equal<typeof remoteUser, User>>();
   far.reply('user.count', () => 1);
   // @ts-expect-error the declared reply is a number

@@ -65,10 +65,13 @@ interface BusParts {
   /** The bus's own depths (`stats()` adds the subscribers' in-flight promises). */
   depths(): Omit<Depths, 'inFlight'>;
   /** The thread's current bus of this side: replies go there, whichever generation `reply()` was called on. */
-  current(): { post(type: never, payload: never): unknown };
+  current(): { post(type: never, payload: never, options?: PostOptions): unknown };
 }
 
 const partsOf = new WeakMap<object, BusParts>();
+
+/** The post options of a local request's reply. */
+const LOCAL: PostOptions = { local: true };
 
 /** @internal Called by `Bus`'s constructor, with some of the parts at a time. */
 export function provideBusParts(bus: object, parts: Partial<BusParts>): void {
@@ -234,7 +237,9 @@ export abstract class AwaitableBus<E> {
    * runtime (or the thread) stops, and as `post()` throws when the post is
    * refused. The request is an event of `type` like any other (its `meta`
    * marks it as a request); across threads it and its reply travel with the
-   * syncs, each asking the sync policy for a sync at once.
+   * syncs, each asking the sync policy for a sync at once. With `local`,
+   * both are posted `local`: only this thread's repliers answer, and no
+   * station or sync is involved.
    *
    * @example
    * const user = await bus.request('user.get', { id: 'u1' }, { timeout: 1_000 })
@@ -273,7 +278,7 @@ export abstract class AwaitableBus<E> {
       key: parts.subscriptions(),
       post: (type, payload, options) => this.post(type as never, payload as never, options),
       subscribe: (types, handler, options) => this.subscribe(types as never, handler as never, options as never),
-      answer: (reply) => parts.current().post(REPLY_TYPE as never, reply as never),
+      answer: (reply, local) => parts.current().post(REPLY_TYPE as never, reply as never, local ? LOCAL : undefined),
       clock: parts.clock,
       whenStopped: parts.whenHalted,
     };

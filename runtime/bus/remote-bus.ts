@@ -362,20 +362,21 @@ export class RemoteBus<E = AnyEvents> {
       key: routingKey(this.#caller, this.side),
       post: (type, payload, options) => this.post(type as never, payload as never, options),
       subscribe: (types, handler, options) => this.subscribe(types as never, handler as never, options as never),
-      answer: (reply) => this.#answer(reply),
+      answer: (reply, local) => this.#answer(reply, local),
       clock: this.#scope.clock,
       whenStopped: this.#scope.whenStopped,
     };
   }
 
   /** Posts a reply on the thread's current bus: this one, or the one its `toStation()` moved on to. */
-  async #answer(reply: ReplyPayload): Promise<void> {
+  async #answer(reply: ReplyPayload, local: boolean): Promise<void> {
+    const options = local ? { local } : undefined;
     try {
-      await this.post(REPLY_TYPE as never, reply as never);
+      await this.post(REPLY_TYPE as never, reply as never, options);
     } catch (error) {
       if (!isBusError(error, 'BUS_RETIRED')) throw error;
       const { generation } = await this.state();
-      await new RemoteBus(this.#caller, this.side, generation, this.#scope).post(REPLY_TYPE as never, reply as never);
+      await new RemoteBus(this.#caller, this.side, generation, this.#scope).post(REPLY_TYPE as never, reply as never, options);
     }
   }
 

@@ -11,14 +11,16 @@
  * policy, or manual calls). A post of either asks the sync policy for a sync
  * at once (`awaited()`, in `Bus.post`), so neither waits for the period to
  * leave its thread. A spawned actor
- * can answer too, by emitting `replyEvent(request, value)`.
+ * can answer too, by emitting `replyEvent(request, value)`. A `local`
+ * request is posted `local` and marked so in its `meta`: its replier posts
+ * the reply `local` too, so an RPC within one thread never reaches a station.
  *
  * The requesting side routes replies per thread and side (one listener for
  * all of that thread's pending requests, removed when none is left). Every
  * way a request ends (a reply, the timeout, the signal, the runtime or
  * thread stopping, a refused post) removes what it added.
  */
-import { AbortedError, InvalidEventError, ReplyFailedError, RequestTimeoutError, RuntimeStoppedError, fromWireError, isBusErrorCode } from '../../errors.js';
+import { AbortedError, InvalidEventError, InvalidOptionError, ReplyFailedError, RequestTimeoutError, RuntimeStoppedError, fromWireError, isBusErrorCode } from '../../errors.js';
 import type { BusEvent, JsonValue, Payload } from '../../types.js';
 import { startTimer, type Clock } from '../clock.js';
 import { typeMatches } from '../type-patterns.js';
@@ -32,6 +34,9 @@ export const REPLY_TYPE = 'busline.reply';
 
 /** The `meta` key that marks an event as a request: `bus.reply()` answers only those. */
 export const REQUEST_META = 'busline.request';
+
+/** The value of `REQUEST_META` on a `local` request (`'true'` on others): its reply is posted local too. */
+const LOCAL_REQUEST = 'local';
 
 /** True for a request or a reply: a post of one asks the automatic sync policy for a sync at once. */
 export function awaited(type: string, meta: Readonly<Record<string, string>> | undefined): boolean {
@@ -47,6 +52,13 @@ export interface RequestOptions {
   readonly timeout?: number;
   /** Gives the request up: it rejects with `AbortedError` (`ABORTED`); a reply that comes later is ignored. */
   readonly signal?: AbortSignal;
+  /**
+   * Within this thread only: the request is posted `local` (`post()`'s
+   * option), and its replier posts the reply `local` too, so neither goes to
+   * a station nor asks for a sync. Only this thread's repliers can answer
+   * it. Default false.
+   */
+  readonly local?: boolean;
 }
 
 /** Options of `bus.reply()`; `Ev` is the request event. */
@@ -100,8 +112,8 @@ export interface RequestSource {
   readonly key: object;
   post(type: string, payload: Payload, options: PostOptions): BusEvent | Promise<BusEvent>;
   subscribe(types: string | readonly string[], handler: (event: BusEvent) => unknown, options?: SubscribeOptions): Subscription;
-  /** Posts a reply on the thread's current bus (a retired one takes no posts). */
-  answer(reply: ReplyPayload): unknown;
+  /** Posts a reply on the thread's current bus (a retired one takes no posts); `local` for a local request's. */
+  answer(reply: ReplyPayload, local: boolean): unknown;
   readonly clock: Clock;
   /** Calls `stopped` when the runtime or the thread stops (at once if it has); returns what forgets it. */
   whenStopped(stopped: () => void): () => void;
@@ -190,7 +202,10 @@ export function sendRequest(source: RequestSource, type: string, payload: Payloa
   let timeout: number | undefined;
   let signal: AbortSignal | undefined;
   try {
-    assertKnownKeys(options, ['timeout', 'signal'], 'request options');
+    assertKnownKeys(options, ['timeout', 'signal', 'local'], 'request options');
+    if (options?.local !== undefined && typeof options.local !== 'boolean') {
+      throw new InvalidOptionError('request options.local', `expected true or false, got ${describe(options.local)}.`);
+    }
     assertRequestType(type, 'request');
     timeout = checkDuration(options?.timeout, 'request options.timeout');
     signal = checkSignal(options?.signal, 'request options.signal');
@@ -222,7 +237,10 @@ export function sendRequest(source: RequestSource, type: string, payload: Payloa
     let posted: BusEvent | Promise<BusEvent>;
     try {
       ticket = router.open(source, settle);
-      posted = source.post(type, payload, { meta: { [REQUEST_META]: 'true' } });
+      posted =
+        options?.local === true
+          ? source.post(type, payload, { meta: { [REQUEST_META]: LOCAL_REQUEST }, local: true })
+          : source.post(type, payload, { meta: { [REQUEST_META]: 'true' } });
     } catch (error) {
       // Refused as post() refuses (bad type or payload, a retired bus, a full one): nothing is left behind.
       end(error);
@@ -275,6 +293,7 @@ export function answerRequests(
   assertRequestType(type, 'reply');
   assertFunction(handler, 'reply handler');
   const answer = async (event: BusEvent): Promise<void> => {
+    const local = event.meta?.[REQUEST_META] === LOCAL_REQUEST;
     let reply: ReplyPayload;
     try {
       const value = (await handler(event)) as JsonValue | undefined;
@@ -283,10 +302,10 @@ export function answerRequests(
       reply = { request: event.id, error: errorInfo(error) };
     }
     try {
-      await source.answer(reply);
+      await source.answer(reply, local);
     } catch (error) {
       // The value could not be posted (not JSON data, too large): the requester hears why rather than timing out.
-      await source.answer({ request: event.id, error: errorInfo(error) });
+      await source.answer({ request: event.id, error: errorInfo(error) }, local);
     }
   };
   // Only requests: a plain post of the type, and replies (a pattern such as `*` matches them), are not answered.

@@ -260,6 +260,57 @@ test('across threads - under the sync policy, a request and its reply ask for a 
   }
 });
 
+test('request - local: the request and its reply are posted local, reach no station and ask for no sync', async () => {
+  const policed = createRuntime({ clock, sync: { everyMs: 3_600_000 }, metrics: true });
+  try {
+    const bus = policed.bus('external');
+    const other = policed.addThread().bus('external');
+    other.reply('ping', () => 'from the other thread');
+    bus.reply('ping', () => 'pong');
+    assert.is(await bus.request('ping', {}, { local: true, timeout: 1_000 }), 'pong');
+    const [request, reply] = bus.history();
+    assert.equal(request!.meta, { 'busline.request': 'local' }, 'the replier sees the request is local');
+    assert.equal(reply!.payload, { request: request!.id, value: 'pong' });
+    assert.is(bus.unsent, 0, 'neither waits for the station');
+    await Promise.resolve();
+    assert.is(bus.stats()!.sync.count, 0, 'no sync was asked for (the period is an hour)');
+    assert.is(clock.pendingTimers, 0, 'the request\'s timer is gone');
+    await bus.sync();
+    await other.sync();
+    assert.equal(policed.station('external').history().length, 0, 'the station got neither');
+    assert.equal(other.history().length, 0, 'the other thread saw neither');
+
+    // Only its own thread answers a local request: the other thread's has no replier of this type, this one's never sees it.
+    bus.reply('root.only', () => 'from the root');
+    const unanswered = other.request('root.only', {}, { local: true, timeout: 100 });
+    await other.sync();
+    await bus.sync();
+    clock.advance(100);
+    await rejects(unanswered, 'REQUEST_TIMEOUT', 'no replier in its thread');
+    // The same request, not local, asks for a sync and is answered across threads.
+    assert.is(await other.request('root.only', {}, { timeout: 1_000 }), 'from the root');
+    assert.ok(other.stats()!.sync.count > 0);
+  } finally {
+    await policed.stop();
+  }
+});
+
+test('request - local: an error reply is local too; a bad local value is refused with InvalidOptionError', async () => {
+  const bus = runtime.bus('external');
+  bus.reply('fail', () => {
+    throw new RangeError('nope');
+  });
+  const error = await bus.request('fail', {}, { local: true }).catch((failure: unknown) => failure);
+  assert.ok(error instanceof ReplyFailedError);
+  assert.is(bus.unsent, 0, 'the error reply stayed in the thread too');
+  const refused = await bus.request('x', {}, { local: 'yes' as never }).catch((failure: unknown) => failure);
+  assert.ok(isBusError(refused, 'INVALID_OPTION'));
+  assert.match((refused as Error).message, /request options\.local/);
+  await rejects(bus.request('x', {}, { local: 1 as never }), 'INVALID_OPTION', 'a number');
+  assert.is(bus.history({ types: ['x'] }).length, 0, 'nothing was posted');
+  assert.is(subscriptions(), 1, 'only the replier');
+});
+
 test('RemoteBus - request() and reply() on a thread served over a port, both ways', async () => {
   const remote = serveThread(runtime);
   try {
@@ -284,6 +335,16 @@ test('RemoteBus - request() and reply() on a thread served over a port, both way
     await rejects(late, 'REQUEST_TIMEOUT');
     await far.state();
     assert.is(remote.thread.subscriptions('external').size, 3, 'the three repliers; no reply listener');
+    // A local request: posted local in the thread, answered there by a replier here or in the thread, the reply posted local.
+    const near = remote.thread.bus('external');
+    const unsent = near.unsent;
+    assert.equal(await far.request('user.get', { id: 'u2' }, { local: true }), { name: 'far u2' });
+    assert.is(await far.request('clock.now', {}, { local: true }), 42);
+    assert.is(near.unsent, unsent, 'none of the four local events waits for the station');
+    const locals = near.history().slice(-4);
+    assert.equal(locals.map((event) => event.type), ['user.get', REPLY_TYPE, 'clock.now', REPLY_TYPE]);
+    assert.equal(locals[0]!.meta, { 'busline.request': 'local' });
+    await rejects(far.request('x', {}, { local: 'yes' as never }), 'INVALID_OPTION', 'refused here, before crossing');
   } finally {
     await remote.stop();
   }
