@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js';
 import type { Depths } from '../metrics/bus-metrics.js';
 import type { BusStats } from '../metrics/stats.js';
 import type { PayloadSchemas } from '../payload/payload-schemas.js';
-import type { PostOptions } from './bus-options.js';
+import type { PostOptions, PostOptionsArg } from './bus-options.js';
 import type { Middleware, Pipeline } from './middleware.js';
 import { collectOutcomes, failures } from './outcomes.js';
 import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
@@ -82,7 +82,7 @@ export function provideBusParts(bus: object, parts: Partial<BusParts>): void {
  * A bus's awaiting calls. Not created on its own: `Bus` extends it.
  */
 export abstract class AwaitableBus<E> {
-  abstract post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): PostedEvent<E, K, P>;
+  abstract post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): PostedEvent<E, K, P>;
 
   abstract subscribe<P = never, const T extends string | readonly string[] = string | readonly string[]>(
     types: T & ValidPatterns<E, T>,
@@ -112,10 +112,10 @@ export abstract class AwaitableBus<E> {
    * if (published.dropped !== undefined) console.log('dropped:', published.dropped)
    * else if (published.failed > 0) console.error(published.outcomes)
    */
-  async publish<K extends EventTypeOf<E>, P>(
+  async publish<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(
     type: K,
     payload: PostPayload<E, K, P>,
-    options?: PostOptions,
+    options?: PostOptionsArg<O>,
   ): Promise<Published<PostedEvent<E, K, P>> | Dropped> {
     const parts = partsOf.get(this)!;
     const subscriptions = parts.subscriptions();

@@ -28,6 +28,22 @@ export interface PostOptions {
   readonly local?: boolean;
 }
 
+/** What `priority` is on post options that say `local: true` and `priority: 'deferred'`: a compile error naming why. */
+export interface LocalIsNeverDeferred {
+  readonly 'a local event is never deferred: post it normal or immediate': never;
+}
+
+/**
+ * The type of `post()` and `publish()` options: `PostOptions`, except that
+ * options known at compile time to say both `local: true` and `priority:
+ * 'deferred'` (refused at run time) fail to compile. A conditional type
+ * rather than a union, so interfaces that extend `PostOptions` and variables
+ * of it still fit; its `PostOptions` branch keeps the excess-property check.
+ */
+export type PostOptionsArg<O> = O extends { readonly local: true; readonly priority: 'deferred' }
+  ? O & { readonly priority: LocalIsNeverDeferred }
+  : PostOptions;
+
 const POST_OPTIONS = ['priority', 'topic', 'meta', 'local'] as const;
 
 /** Post options checked and filled in: what an event carries. */

@@ -22,14 +22,7 @@ import { describe } from '../validate.js';
 import { ActivityReports } from './activity-reports.js';
 import { provideBusControl } from './bus-control.js';
 import { BackPressure } from './back-pressure.js';
-import {
-  checkSyncOptions,
-  type FromStationOptions,
-  type FromStationResult,
-  type PostOptions,
-  type RoomOptions,
-  type SyncOptions,
-} from './bus-options.js';
+import { checkSyncOptions, type FromStationOptions, type FromStationResult, type PostOptions, type PostOptionsArg, type RoomOptions, type SyncOptions } from './bus-options.js';
 import type { BusThread } from './bus-thread.js';
 import type { Outbox } from './outbox.js';
 import { StationExchange, type Read } from './station-exchange.js';
@@ -197,7 +190,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * @example
    * bus.post('order.created', { orderId: 'o-1' }, { priority: 'immediate' })
    */
-  post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): PostedEvent<E, K, P> {
+  post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): PostedEvent<E, K, P> {
     if (this.#retired) throw new BusRetiredError('post()');
     this.#thread.assertRunning('post');
     const thread = this.#thread;

@@ -17,6 +17,7 @@ import {
   type FromStationOptions,
   type FromStationResult,
   type PostOptions,
+  type PostOptionsArg,
   type RoomOptions,
   type SyncOptions,
 } from './bus-options.js';
@@ -100,7 +101,7 @@ export class RemoteBus<E = AnyEvents> {
    * travel together in one control call (one per run of `local` or ordinary posts), in order, and before any other call
    * to that thread (a `toStation()` right after a `post()` carries it).
    */
-  post<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<PostedEvent<E, K, P>> {
+  post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<PostedEvent<E, K, P>> {
     let frame: Uint8Array;
     try {
       frame = this.#draft(type, payload, options);
@@ -302,7 +303,7 @@ export class RemoteBus<E = AnyEvents> {
    * @example
    * const { failed } = await runtime.thread(0, 1).bus('external').publish('job.start', { id: 1 })
    */
-  publish<K extends EventTypeOf<E>, P>(type: K, payload: PostPayload<E, K, P>, options?: PostOptions): Promise<RemotePublished<PostedEvent<E, K, P>>> {
+  publish<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<RemotePublished<PostedEvent<E, K, P>>> {
     let frame: Uint8Array;
     try {
       const schemas = this.#scope.schemas;

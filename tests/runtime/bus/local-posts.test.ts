@@ -12,7 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, InvalidOptionError, type BusEvent, type Runtime } from '../../../index.js';
+import { createRuntime, InvalidOptionError, type BusEvent, type PostOptions, type Runtime } from '../../../index.js';
 import { FRAME_UNSENT_EVENTS } from '../../../runtime/bus/outbox.js';
 import { collectedByIdleSteps, gate, ids, processorRuntime, rejects, thrown } from '../../helpers.js';
 
@@ -91,7 +91,9 @@ test('local - bad input is refused with InvalidOptionError naming the option, an
   assert.ok(notBoolean instanceof InvalidOptionError);
   assert.is(notBoolean.code, 'INVALID_OPTION');
   assert.match(notBoolean.message, /post options\.local.*expected true or false, got "yes"/);
-  const deferred = thrown(() => bus.post('user.login', { id: 2 }, { local: true, priority: 'deferred' }), InvalidOptionError);
+  // A literal saying both does not compile (typed-events.test-d.ts); options in a PostOptions variable are refused here.
+  const localDeferred: PostOptions = { local: true, priority: 'deferred' };
+  const deferred = thrown(() => bus.post('user.login', { id: 2 }, localDeferred), InvalidOptionError);
   assert.ok(deferred instanceof InvalidOptionError);
   assert.match(deferred.message, /post options\.local.*cannot be deferred.*'normal' or 'immediate'/);
   assert.is(bus.history().length, 0);
@@ -209,7 +211,8 @@ across('local - a worker\'s local event reaches its own subscribers here and the
 across('local - a remote post with bad local options is refused here, before anything crosses', async () => {
   const one = worker(1);
   await rejects(one.post('note.added', { id: 1 }, { local: 1 as unknown as boolean }), 'INVALID_OPTION', 'local: 1');
-  await rejects(one.post('note.added', { id: 2 }, { local: true, priority: 'deferred' }), 'INVALID_OPTION', 'local and deferred');
+  const localDeferred: PostOptions = { local: true, priority: 'deferred' };
+  await rejects(one.post('note.added', { id: 2 }, localDeferred), 'INVALID_OPTION', 'local and deferred');
   assert.is((await one.state()).unsent, 0, 'nothing was posted');
 });
 

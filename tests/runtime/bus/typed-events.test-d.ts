@@ -20,6 +20,7 @@ import {
   type JsonValue,
   type Middleware,
   type Payload,
+  type PostOptions,
   type RemoteBus,
   type RuntimeStats,
   type ServiceFailure,
@@ -88,6 +89,31 @@ export function typedRuntime(): void {
   bus.post('user.*', { id: 7, at: '' });
   // @ts-expect-error priorities are immediate, normal, deferred
   bus.post('tick', null, { priority: 'urgent' });
+
+  // local: true with deferred is refused at run time; a literal saying both does not compile.
+  bus.post('tick', null, { local: true, priority: 'immediate' });
+  bus.post('tick', null, { local: true, priority: 'normal', topic: 't', meta: { a: 'b' } });
+  bus.post('tick', null, { local: false, priority: 'deferred' });
+  // @ts-expect-error a local event is never deferred
+  bus.post('tick', null, { local: true, priority: 'deferred' });
+  // @ts-expect-error the same through publish()
+  void bus.publish('tick', null, { priority: 'deferred', local: true });
+  const localDeferred = { local: true, priority: 'deferred' } as const;
+  // @ts-expect-error a const object saying both, too
+  bus.post('tick', null, localDeferred);
+  // @ts-expect-error unknown post options are still excess properties
+  bus.post('tick', null, { local: true, later: true });
+  // What compiles today still does: a PostOptions variable (checked at run time), an interface extending PostOptions, forwarding.
+  const options: PostOptions = { local: true, priority: 'deferred' };
+  bus.post('tick', null, options);
+  interface Deferred extends PostOptions {
+    readonly priority: 'deferred';
+  }
+  const deferred: Deferred = { priority: 'deferred', topic: 'later' };
+  bus.post('tick', null, deferred);
+  const forward = (more?: PostOptions) => bus.post('tick', null, more);
+  forward({ local: true });
+  bus.post<'tick', null>('tick', null, { local: true });
 
   // subscribe: the union of the events the patterns match, discriminated by type.
   bus.subscribe('user.login', (event) => {
@@ -200,6 +226,11 @@ export function typedRuntime(): void {
   void worker.post('user.logout', { id: 1, reason: 'user' });
   // @ts-expect-error on a RemoteBus too
   void worker.post('user.logout', { id: 1, reason: 'kicked' });
+  // @ts-expect-error a local event is never deferred, on a RemoteBus too
+  void worker.post('tick', null, { local: true, priority: 'deferred' });
+  // @ts-expect-error and through its publish()
+  void worker.publish('tick', null, { local: true, priority: 'deferred' });
+  void worker.post('tick', null, { local: true });
   const remote = runtime.thread(0, 1).bus('external') as RemoteBus<Events>;
   void remote.history({ types: ['order'] }).then((events) => expectType<Equal<(typeof events)[number]['type'], 'order.created'>>());
   void runtime.addThread().bus('internal').post('busline.actor.failed', { id: 'a', module: 'm', message: 'x' });
