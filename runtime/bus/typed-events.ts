@@ -11,6 +11,7 @@ import type { HistoryQuery } from '../store/history-query.js';
 import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
 import type { ServiceFailure, ServiceStatusReport } from '../services/service-types.js';
+import type { ReplyPayload } from './request-reply.js';
 
 /**
  * The map of an untyped bus: any type, any payload. `createRuntime()` without
@@ -392,6 +393,11 @@ export interface BuslineEvents {
   readonly 'busline.stats': RuntimeStats;
   readonly 'busline.service.status': ServiceStatusReport;
   readonly 'busline.service.failed': ServiceFailure;
+  /**
+   * A reply to a `request()` on this side (`bus.reply()` posts it): in the
+   * history and seen by `'*'` subscribers like any event.
+   */
+  readonly 'busline.reply': ReplyPayload;
 }
 
 /** One of the runtime's own events: a union discriminated by `type`. */

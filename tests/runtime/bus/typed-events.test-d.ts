@@ -21,6 +21,8 @@ import {
   type Middleware,
   type Payload,
   type PostOptions,
+  type ReplyErrorInfo,
+  type ReplyPayload,
   type RemoteBus,
   type RuntimeStats,
   type ServiceFailure,
@@ -264,6 +266,11 @@ export function internalEvents(): void {
   const internal = runtime.bus('internal');
   internal.post('app.health', { ok: true });
   internal.subscribe('*', (event) => expectType<Equal<typeof event.type, 'app.health' | BuslineEvent['type']>>());
+  // A request on the internal side: its reply is a declared event there, as a '*' subscriber sees it.
+  internal.subscribe('*', (event) => {
+    if (event.type === 'busline.reply') expectType<Equal<typeof event.payload, ReplyPayload>>();
+  });
+  internal.subscribe('busline.reply', (event) => expectType<Equal<typeof event.payload.request, string>>());
   // @ts-expect-error not in either map
   internal.post('app.sick', { ok: false });
 }
@@ -424,9 +431,16 @@ export function untypedInternal(): void {
   internal.subscribe('*.crashed', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
   internal.subscribe('app.health', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
   internal.subscribe(['busline.thread.crashed', 'app.crashed'], (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
-  // A `busline` type the runtime does not declare is untyped too (replies, the application's own).
+  // A `busline` type the runtime does not declare is untyped too (the application's own).
   internal.subscribe('busline.custom.report', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
-  internal.subscribe('busline.reply', (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
+  // Replies are declared: their payload names the request, with a value or an error.
+  internal.subscribe('busline.reply', (event) => {
+    expectType<Equal<typeof event, BusEvent<ReplyPayload, 'busline.reply'>>>();
+    const request: string = event.payload.request;
+    if ('error' in event.payload) expectType<Equal<typeof event.payload.error, ReplyErrorInfo>>();
+    void request;
+  });
+  expectType<Equal<BuslineEvents['busline.reply'], ReplyPayload>>();
   const pattern: string = 'busline.thread.crashed';
   internal.subscribe(pattern, (event) => expectType<Equal<typeof event, BusEvent<Payload>>>());
   // A payload type named by the caller wins, as before.
