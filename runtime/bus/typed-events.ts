@@ -297,10 +297,19 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
 /**
  * What a `types` argument must be on map `E`: anything on an untyped map;
  * on a typed one, patterns that each match at least one type of the map, so
- * a misspelled type fails to compile (`never` takes no argument).
+ * a misspelled type fails to compile (`never` takes no argument). `*` and
+ * `>` are checked first, without `E`, so that a helper generic in its bus's
+ * map (`<E>(bus: Bus<E>) => bus.subscribe('*', ...)`) compiles.
  */
-export type ValidPatterns<E, T> =
-  IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedPattern<E, PatternOf<T>>] extends [never] ? unknown : never;
+export type ValidPatterns<E, T> = [PatternOf<T>] extends ['*' | '>']
+  ? unknown
+  : IsUntyped<E> extends true
+    ? unknown
+    : string extends PatternOf<T>
+      ? unknown
+      : [UnmatchedPattern<E, PatternOf<T>>] extends [never]
+        ? unknown
+        : never;
 
 /** The patterns among `P` that match no type of `E`. */
 type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<E, P>] extends [never] ? P : never) : never;

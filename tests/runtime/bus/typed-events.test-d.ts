@@ -15,6 +15,7 @@ import {
   type CrashReport,
   type EventMap,
   type EventOf,
+  type EventTypeOf,
   type Handler,
   type JsonCompatible,
   type JsonValue,
@@ -533,6 +534,29 @@ export function genericHelpers(): void {
   // @ts-expect-error the payload of another type
   emit(bus, 'user.login', { id: 1, reason: 'user' });
   void emitRemote;
+
+  // A helper generic in the bus's map subscribes to everything with no cast: `*` and `>` are valid on any map.
+  function audit<E extends EventMap<E>>(on: Bus<E> | RemoteBus<E>, seen: string[]): void {
+    on.subscribe('*', (event) => void seen.push(`${event.type} ${event.id}`));
+    on.subscribe(['*', '>'], (event) => void seen.push(event.type));
+    void on.waitFor('>');
+  }
+  audit(bus, []);
+  audit(createRuntime().bus(), []);
+  // Over a type parameter of the map: widened to `string`, the pattern is checked at run time, as any string is.
+  function on<E, K extends EventTypeOf<E>>(target: Bus<E>, type: K, handler: (event: BusEvent<E[K], K>) => void) {
+    return target.subscribe(type as string, (event) => handler(event as BusEvent<E[K], K>));
+  }
+  on(bus, 'user.logout', (event) => expectType<Equal<typeof event.payload, Logout>>());
+  // @ts-expect-error the caller's type is still checked against its map
+  on(bus, 'user.logn', () => undefined);
+  // Non-generic calls are checked as before: a misspelled type or a pattern that matches nothing fails.
+  // @ts-expect-error misspelled
+  bus.subscribe('user.logn', () => undefined);
+  // @ts-expect-error one pattern of a list matches nothing
+  bus.subscribe(['*', 'usr.>'], () => undefined);
+  // @ts-expect-error the same in history()
+  bus.history({ types: ['*', 'usr'] });
 }
 
 export function jsonCompatible(): void {
