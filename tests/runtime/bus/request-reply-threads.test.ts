@@ -68,6 +68,25 @@ test('worker → worker: thread 2 asks, thread 1 answers; a throwing replier rej
   }
 });
 
+test('worker, local: thread 1 asks with local: true; its own replier answers, the root never sees the request', async () => {
+  let rootCalls = 0;
+  const repliers = [
+    runtime.bus('external').reply('stock.get', () => ++rootCalls),
+    worker(1).reply('stock.get', (request) => ({ sku: request.payload, by: 'thread 1' })),
+  ];
+  try {
+    assert.equal(await worker(1).request('stock.get', 'sku-3', { local: true, timeout: HUNG_MS }), { sku: 'sku-3', by: 'thread 1' });
+    // A marker posted after the request reaches the root with the syncs; a request that went to the station would be there first.
+    const marker = runtime.bus('external').waitFor('stock.marker', { timeout: HUNG_MS });
+    await worker(1).post('stock.marker', {});
+    await marker;
+    assert.is(rootCalls, 0, 'the root replier never got the request');
+    assert.is(runtime.bus('external').history({ types: ['stock.get'] }).length, 0);
+  } finally {
+    for (const replier of repliers) replier.unsubscribe();
+  }
+});
+
 test('no replier anywhere: the request times out with REQUEST_TIMEOUT', async () => {
   await rejects(worker(2).request('nobody.home', {}, { timeout: 200 }), 'REQUEST_TIMEOUT');
   await rejects(runtime.bus('external').request('nobody.home', {}, { timeout: 200 }), 'REQUEST_TIMEOUT');
