@@ -222,6 +222,9 @@ export async function requestTypeTests(): Promise<void> {
   expectType<Equal<typeof emitted.type, 'busline.reply'>>();
   const payload: ReplyPayload = emitted.payload;
   void payload;
+  // Given the whole request, the reply to a local request says so.
+  const local = replyEvent({ id: '0.0.1', meta: { 'busline.request': 'local' } }, 1);
+  expectType<Equal<typeof local.local, true | undefined>>();
   // @ts-expect-error a reply value is JSON data
   replyEvent({ id: '0.0.1' }, new Map());
 }

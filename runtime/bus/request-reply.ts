@@ -96,14 +96,25 @@ export type ReplyPayload =
  * The reply event answering `request` with `value`, for a spawned actor that
  * answers by emitting it (XState `emit`): what the actor emits is posted on
  * its thread's bus, and the requester, in whichever thread, gets `value`.
+ * Given the whole request event, the reply to a `local` request says
+ * `local: true`, and is posted local.
  *
  * @example
  * // in a machine spawned with subscribes: ['user.get']
  * actions: { answer: emit(({ event }) => replyEvent(event.event, { name: 'Ada' })) }
  */
-export function replyEvent(request: Pick<BusEvent, 'id'>, value?: JsonValue): { type: typeof REPLY_TYPE; payload: ReplyPayload } {
+export function replyEvent(
+  request: Pick<BusEvent, 'id' | 'meta'>,
+  value?: JsonValue,
+): { type: typeof REPLY_TYPE; payload: ReplyPayload; local?: true } {
   if (typeof request?.id !== 'string') throw new InvalidEventError(`replyEvent() needs the request event (with its id), got ${describe(request)}.`);
-  return { type: REPLY_TYPE, payload: value === undefined ? { request: request.id } : { request: request.id, value } };
+  const payload = value === undefined ? { request: request.id } : { request: request.id, value };
+  return isLocalRequest(request) ? { type: REPLY_TYPE, payload, local: true } : { type: REPLY_TYPE, payload };
+}
+
+/** True for a request posted `local`: its reply is posted local too. */
+export function isLocalRequest(event: Pick<BusEvent, 'meta'>): boolean {
+  return event.meta?.[REQUEST_META] === LOCAL_REQUEST;
 }
 
 /** What a request and a replier need from the bus they run on (a `Bus` or a `RemoteBus`). */
@@ -293,7 +304,7 @@ export function answerRequests(
   assertRequestType(type, 'reply');
   assertFunction(handler, 'reply handler');
   const answer = async (event: BusEvent): Promise<void> => {
-    const local = event.meta?.[REQUEST_META] === LOCAL_REQUEST;
+    const local = isLocalRequest(event);
     let reply: ReplyPayload;
     try {
       const value = (await handler(event)) as JsonValue | undefined;

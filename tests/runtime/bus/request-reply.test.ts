@@ -23,6 +23,8 @@ import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { serveThread } from '../fixtures/served-thread.js';
 import { promiseState as state, rejects } from '../../helpers.js';
 
+const REPLIER = new URL('../fixtures/replier.machine.ts', import.meta.url).href;
+
 const test = suite('request-reply');
 
 let clock: ManualClock;
@@ -309,6 +311,22 @@ test('request - local: an error reply is local too; a bad local value is refused
   await rejects(bus.request('x', {}, { local: 1 as never }), 'INVALID_OPTION', 'a number');
   assert.is(bus.history({ types: ['x'] }).length, 0, 'nothing was posted');
   assert.is(subscriptions(), 1, 'only the replier');
+});
+
+test('request - local: an actor answering with replyEvent() posts its reply local too', async () => {
+  const bus = runtime.bus('external');
+  const actor = await runtime.spawn(REPLIER, { input: { name: 'actor' } });
+  try {
+    assert.equal(await bus.request('user.get', { id: 'u5' }, { local: true }), { id: 'u5', by: 'actor' });
+    assert.is(bus.unsent, 0, 'neither the request nor the emitted reply waits for the station');
+    assert.equal(await bus.request('user.get', { id: 'u6' }), { id: 'u6', by: 'actor' });
+    assert.is(bus.unsent, 2, 'an ordinary request and its reply do');
+    const [local, ordinary] = bus.history({ types: ['user.get'] });
+    assert.equal(replyEvent(local!, 1), { type: REPLY_TYPE, payload: { request: local!.id, value: 1 }, local: true });
+    assert.equal(replyEvent(ordinary!, 1), { type: REPLY_TYPE, payload: { request: ordinary!.id, value: 1 } });
+  } finally {
+    await actor.stop();
+  }
 });
 
 test('RemoteBus - request() and reply() on a thread served over a port, both ways', async () => {
