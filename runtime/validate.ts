@@ -198,6 +198,8 @@ export function copiedPayloadBytes(payload: unknown): number {
   return payload === lastCopy ? lastCopyBytes : -1;
 }
 
+/** Read by `copyObject` on every object it copies, for its map check only: no data has this key. */
+const SHAPE_PROBE = Symbol('busline shape probe');
 /** What `copyObject` returns for data that is not plain: `assertPayload` then says where and why. */
 const NOT_PLAIN = Symbol('not plain data');
 /** The JSON bytes of what `copyObject` has copied so far (one walk, no tuple per value; rules of schemas/codec/json-size.ts). */
@@ -226,6 +228,10 @@ function copyObject(value: object, depth: number): unknown {
     if (copy.length === 0) copiedBytes += 1;
     return copy;
   }
+  // The probe first: a load whose map check lets the optimizing compiler fold getPrototypeOf into a
+  // constant for the shapes it has seen (else a runtime call at every post). No getter can run:
+  // nothing else holds the symbol (a proxy's get trap sees it, as it sees the copy's reads).
+  void (value as Record<symbol, unknown>)[SHAPE_PROBE];
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
   const copy: Record<string, unknown> = { ...value };
