@@ -268,6 +268,11 @@ export class AfterWatch implements DeliveryWatch {
     } else outcomes.push(fulfilled(result));
   }
 
+  handledNothing(count: number): void {
+    if (this.#outcomes === undefined) this.#nothing += count;
+    else for (let i = 0; i < count; i++) this.#outcomes.push(RETURNED_NOTHING);
+  }
+
   failed(reason: unknown): void {
     this.#failed++;
     this.#made().push({ status: 'rejected', reason });

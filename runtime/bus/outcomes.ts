@@ -10,6 +10,8 @@
 export interface DeliveryWatch {
   /** A subscriber returned `result` (a promise, when it is async). */
   handled(result: unknown): void;
+  /** `count` subscribers in a row returned nothing (told in one call: most handlers return nothing). */
+  handledNothing(count: number): void;
   /** A subscriber (or its filter) threw. */
   failed(error: unknown): void;
   /** Every matching subscriber has been called. */
@@ -71,6 +73,9 @@ export function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Arr
   const watch: DeliveryWatch = {
     // Settled handlers attached at once: a rejection is never unhandled while others run.
     handled: (result) => void outcomes.push(result instanceof Promise ? settledOutcome(result) : fulfilled(result)),
+    handledNothing: (count) => {
+      for (let i = 0; i < count; i++) outcomes.push(RETURNED_NOTHING);
+    },
     failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
     delivered,
   };
@@ -83,6 +88,10 @@ export function bothWatches(first: DeliveryWatch, second: DeliveryWatch): Delive
     handled: (result) => {
       first.handled(result);
       second.handled(result);
+    },
+    handledNothing: (count) => {
+      first.handledNothing(count);
+      second.handledNothing(count);
     },
     failed: (error) => {
       first.failed(error);
