@@ -214,7 +214,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const subscriptions = thread.subscriptions(this.side);
     subscriptions.metrics?.posted(type);
     // An immediate delivery is told to it directly; later ones find it by the event's id.
-    const after = this.#posting.pipeline.watch(event);
+    const after = this.#posting.pipeline.watch();
     if (after !== undefined && priority !== 'immediate') subscriptions.watch(event.id, after);
     if (priority === 'deferred') {
       this.#queue.push(event);

@@ -2,6 +2,7 @@
  * Watches of one event's delivery in this thread: they collect its handlers'
  * outcomes for `bus.publish()` and for `after` middleware.
  */
+import type { BusEvent } from '../../types.js';
 
 /**
  * Told the outcome of each subscriber one event is delivered to, then that
@@ -14,8 +15,8 @@ export interface DeliveryWatch {
   handledNothing(count: number): void;
   /** A subscriber (or its filter) threw. */
   failed(error: unknown): void;
-  /** Every matching subscriber has been called. */
-  delivered(): void;
+  /** Every matching subscriber of `event` has been called. */
+  delivered(event: BusEvent): void;
 }
 
 /** The outcome of every handler that returned nothing: one frozen object, not one per handler call. */
@@ -77,7 +78,7 @@ export function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Arr
       for (let i = 0; i < count; i++) outcomes.push(RETURNED_NOTHING);
     },
     failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
-    delivered,
+    delivered: () => delivered(),
   };
   return { watch, outcomes: done.then(() => allOutcomes(outcomes)) };
 }
@@ -97,9 +98,9 @@ export function bothWatches(first: DeliveryWatch, second: DeliveryWatch): Delive
       first.failed(error);
       second.failed(error);
     },
-    delivered: () => {
-      first.delivered();
-      second.delivered();
+    delivered: (event) => {
+      first.delivered(event);
+      second.delivered(event);
     },
   };
 }

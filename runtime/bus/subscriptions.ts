@@ -296,7 +296,7 @@ export class Subscriptions {
     if (watch !== undefined && nothing > 0) watch.handledNothing(nothing);
     this.watching = outerWatching;
     metrics?.delivered(event.type, called, started);
-    watch?.delivered();
+    watch?.delivered(event);
     return called;
   }
 
