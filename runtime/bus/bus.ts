@@ -112,9 +112,9 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
     const origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
-    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local), payloadBytes: -1 };
+    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local), payloadBytes: -1, sequence: -1 };
     this.#actor = actor(this.endpoint);
-    this.#reports = new ActivityReports(this.#actor);
+    this.#reports = new ActivityReports(this.#actor, (sequence) => thread.idOf(sequence));
     this.#retention = busRetention(thread, side);
     this.#history = this.#retention.history;
     this.#outbox = busOutbox(thread, side, this.#retention);
@@ -210,7 +210,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const size = this.#retention.admitPost(event, joins, this.#posting.payloadBytes);
     if (!local) this.#pressure.admitUnsent(event, size);
     this.#reports.posted++;
-    this.#reports.lastId = event.id;
+    this.#reports.lastSequence = this.#posting.sequence;
     const subscriptions = thread.subscriptions(this.side);
     subscriptions.metrics?.posted(type);
     // An immediate delivery is told to it directly; later ones find it by the event's id.

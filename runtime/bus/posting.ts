@@ -24,6 +24,8 @@ export interface PostContext {
   admit(type: string, priority: Priority, local: boolean): void;
   /** Set by `stampPost`: the JSON bytes of the payload of the event it returned last (`copiedPayloadBytes`). */
   payloadBytes: number;
+  /** Set by `stampPost`: the sequence of the id of the event it returned last (`BusThread.idOf`). */
+  sequence: number;
 }
 
 /**
@@ -65,12 +67,14 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   const payloadBytes = copiedPayloadBytes();
   context.admit(type, priority, options?.local === true);
   const thread = context.thread;
+  const id = thread.nextId();
+  const sequence = thread.issued - 1;
   // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
   const event: BusEvent<Payload> =
     topic === undefined && meta === undefined
-    ? { id: thread.nextId(), type, side, timestamp: thread.clock.next(), origin: context.origin, priority, payload: value }
+    ? { id, type, side, timestamp: thread.clock.next(), origin: context.origin, priority, payload: value }
     : {
-        id: thread.nextId(),
+        id,
         type,
         side,
         timestamp: thread.clock.next(),
@@ -82,5 +86,6 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
       };
   // Set last (the clock may be the application's): no other post comes before the bus reads it.
   context.payloadBytes = payloadBytes;
+  context.sequence = sequence;
   return event;
 }
