@@ -167,37 +167,41 @@ export function assertPayload(payload: unknown): asserts payload is Payload {
 export function copyPayload<P extends Payload>(payload: P): P {
   if (typeof payload !== 'object' || payload === null) {
     assertPayload(payload);
+    lastCopyBytes = -1;
     return payload;
   }
   if (payload instanceof Uint8Array) {
     assertPayload(payload);
     // Not slice(): a Buffer's slice() is a view of the same memory, not a copy. The copy is a plain Uint8Array,
     // as the event is everywhere else (what a read or a sync decodes).
+    lastCopyBytes = -1;
     return new Uint8Array(payload) as P;
   }
   copiedBytes = 0;
   const copy = copyObject(payload, 0);
   // Refused by assertPayload, which says why.
   if (copy === NOT_PLAIN || copiedBytes > MAX_PAYLOAD_BYTES) assertPayload(payload);
-  lastCopy = copy as object;
   lastCopyBytes = copiedBytes;
   return copy as P;
 }
 
-/** The last copy `copyPayload` made of an object or array, and the bytes of its JSON text. */
-let lastCopy: object | undefined;
-let lastCopyBytes = 0;
+/** The bytes of the JSON text of the last payload `copyPayload` copied; -1 when it was bytes or not an object. */
+let lastCopyBytes = -1;
 
 /**
- * The bytes of `payload`'s JSON text (as `encodeFrame` writes it) when it is
- * the copy `copyPayload` made last, measured in that walk; -1 otherwise. A
- * post's size is taken here, right after its copy, so no second walk
- * measures it (memory budgets and `sizeLimit` need it).
+ * The bytes of the JSON text (as `encodeFrame` writes it) of the payload
+ * `copyPayload` copied last, measured in that walk; -1 when it was bytes or
+ * not an object or array. A post takes it right after its copy and hands it
+ * on, so no second walk measures it (memory budgets and `sizeLimit` need
+ * it). A number, not the copy kept to recognise it by: storing an object
+ * into a long-lived one at every post costs the garbage collector's write barrier.
  */
-export function copiedPayloadBytes(payload: unknown): number {
-  return payload === lastCopy ? lastCopyBytes : -1;
+export function copiedPayloadBytes(): number {
+  return lastCopyBytes;
 }
 
+/** Read by `copyObject` on every object it copies, for its map check only: no data has this key. */
+const SHAPE_PROBE = Symbol('busline shape probe');
 /** What `copyObject` returns for data that is not plain: `assertPayload` then says where and why. */
 const NOT_PLAIN = Symbol('not plain data');
 /** The JSON bytes of what `copyObject` has copied so far (one walk, no tuple per value; rules of schemas/codec/json-size.ts). */
@@ -226,6 +230,10 @@ function copyObject(value: object, depth: number): unknown {
     if (copy.length === 0) copiedBytes += 1;
     return copy;
   }
+  // The probe first: a load whose map check lets the optimizing compiler fold getPrototypeOf into a
+  // constant for the shapes it has seen (else a runtime call at every post). No getter can run:
+  // nothing else holds the symbol (a proxy's get trap sees it, as it sees the copy's reads).
+  void (value as Record<symbol, unknown>)[SHAPE_PROBE];
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
   const copy: Record<string, unknown> = { ...value };

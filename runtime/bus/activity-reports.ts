@@ -13,13 +13,19 @@ export class ActivityReports {
   posted = 0;
   /** Deliveries to subscribers since the last report. */
   delivered = 0;
-  /** The id of the last event posted. */
-  lastId: string | null = null;
+  /**
+   * The sequence of the id of the last event posted (-1 before any), its id
+   * made when a report is: a string stored into this long-lived object at
+   * every post would cost the garbage collector's write barrier.
+   */
+  lastSequence = -1;
+  readonly #idOf: (sequence: number) => string;
   /** While a read is under way its RECEIVED step will carry the activity: reports wait for it. */
   held = false;
 
-  constructor(actor: Actor<typeof busMachine>) {
+  constructor(actor: Actor<typeof busMachine>, idOf: (sequence: number) => string) {
     this.#actor = actor;
+    this.#idOf = idOf;
   }
 
   /** Tells the actor what happened since the last report, unless a read will carry it. */
@@ -36,7 +42,7 @@ export class ActivityReports {
    */
   take(): { activity?: ActivityReport } {
     if (this.posted === 0 && this.delivered === 0) return {};
-    const activity = { posted: this.posted, delivered: this.delivered, lastId: this.lastId };
+    const activity = { posted: this.posted, delivered: this.delivered, lastId: this.lastSequence < 0 ? null : this.#idOf(this.lastSequence) };
     this.posted = 0;
     this.delivered = 0;
     return { activity };

@@ -18,6 +18,10 @@ export interface BusThread<B> {
   readonly clock: HybridClock;
   /** A fresh event id. */
   nextId(): string;
+  /** How many ids `nextId()` has given: the last one's sequence is this minus one. */
+  readonly issued: number;
+  /** The id `nextId()` gives for `sequence`. */
+  idOf(sequence: number): string;
   /** The thread's current bus of `side`, its latest generation (a service reaches its bus and the internal side through it). */
   bus(side: Side): B;
   /** Replaces `bus` with its next generation and returns it. */

@@ -105,9 +105,9 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
     const origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
-    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local) };
+    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local), payloadBytes: -1, sequence: -1 };
     this.#actor = actor(this.endpoint);
-    this.#reports = new ActivityReports(this.#actor);
+    this.#reports = new ActivityReports(this.#actor, (sequence) => thread.idOf(sequence));
     this.#retention = busRetention(thread, side);
     this.#history = this.#retention.history;
     this.#outbox = busOutbox(thread, side, this.#retention);
@@ -200,14 +200,14 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     // An immediate event that its policy removes after delivery would leave the history as soon as its subscribers return: it never joins.
     const joins = priority !== 'immediate' || !this.#retention.policies.removesAfterDelivery(type);
     // Its size limit and the history's `refuseNew` limits and budget (if it joins); its stamp and id are used up either way.
-    const size = this.#retention.admitPost(event, joins);
+    const size = this.#retention.admitPost(event, joins, this.#posting.payloadBytes);
     if (!local) this.#pressure.admitUnsent(event, size);
     this.#reports.posted++;
-    this.#reports.lastId = event.id;
+    this.#reports.lastSequence = this.#posting.sequence;
     const subscriptions = thread.subscriptions(this.side);
     subscriptions.metrics?.posted(type);
     // An immediate delivery is told to it directly; later ones find it by the event's id.
-    const after = this.#posting.pipeline.watch(event);
+    const after = this.#posting.pipeline.watch();
     if (after !== undefined && priority !== 'immediate') subscriptions.watch(event.id, after);
     if (priority === 'deferred') {
       this.#queue.push(event);

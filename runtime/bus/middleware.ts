@@ -124,13 +124,13 @@ export class Pipeline {
     return this.#after.length > 0;
   }
 
-  /** The watch that tells the `after` middleware of `event`'s delivery; undefined when there is none. */
-  watch(event: BusEvent<Payload>): AfterWatch | undefined {
+  /** The watch that tells the `after` middleware of an event's delivery (the event it is told); undefined when there is none. */
+  watch(): AfterWatch | undefined {
     if (this.#after.length === 0) return undefined;
     const spare = this.spare;
-    if (spare === undefined) return new AfterWatch(this, event);
+    if (spare === undefined) return new AfterWatch(this);
     this.spare = undefined;
-    return spare.reuse(event);
+    return spare.reuse();
   }
 
   /** Adds a bus middleware (after the others); returns what removes it. */
@@ -233,7 +233,6 @@ function nothingOutcome(count: number): DeliveryOutcome {
  */
 export class AfterWatch implements DeliveryWatch {
   readonly #pipeline: Pipeline;
-  #event: BusEvent<Payload>;
   /** Made at the first outcome that is not "returned nothing": until then `#nothing` counts them. */
   #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> | undefined;
   #nothing = 0;
@@ -241,14 +240,12 @@ export class AfterWatch implements DeliveryWatch {
   /** Counted as they come: no second pass over the outcomes when every handler returned a plain value. */
   #failed = 0;
 
-  constructor(pipeline: Pipeline, event: BusEvent<Payload>) {
+  constructor(pipeline: Pipeline) {
     this.#pipeline = pipeline;
-    this.#event = event;
   }
 
-  /** Watches `event` now (a spare the pipeline gives out again: its last delivery is over). */
-  reuse(event: BusEvent<Payload>): this {
-    this.#event = event;
+  /** Watches a delivery again (a spare the pipeline gives out again: its last delivery is over). */
+  reuse(): this {
     this.#outcomes = undefined;
     this.#nothing = 0;
     this.#promised = false;
@@ -268,6 +265,11 @@ export class AfterWatch implements DeliveryWatch {
     } else outcomes.push(fulfilled(result));
   }
 
+  handledNothing(count: number): void {
+    if (this.#outcomes === undefined) this.#nothing += count;
+    else for (let i = 0; i < count; i++) this.#outcomes.push(RETURNED_NOTHING);
+  }
+
   failed(reason: unknown): void {
     this.#failed++;
     this.#made().push({ status: 'rejected', reason });
@@ -278,11 +280,12 @@ export class AfterWatch implements DeliveryWatch {
     return (this.#outcomes ??= new Array<PromiseSettledResult<unknown>>(this.#nothing).fill(RETURNED_NOTHING));
   }
 
-  delivered(): void {
+  delivered(delivered: BusEvent): void {
     const outcomes = this.#outcomes;
-    if (outcomes === undefined) this.#pipeline.after(this.#event, nothingOutcome(this.#nothing));
-    else if (this.#promised) this.#pipeline.track(this.#event, allOutcomes(outcomes));
-    else this.#pipeline.after(this.#event, { outcomes: outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });
+    const event = delivered as BusEvent<Payload>;
+    if (outcomes === undefined) this.#pipeline.after(event, nothingOutcome(this.#nothing));
+    else if (this.#promised) this.#pipeline.track(event, allOutcomes(outcomes));
+    else this.#pipeline.after(event, { outcomes: outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });
     // Told everything (a promised outcome array went to `track`): a later post may use this watch.
     this.#pipeline.spare = this;
   }

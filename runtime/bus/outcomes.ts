@@ -2,6 +2,7 @@
  * Watches of one event's delivery in this thread: they collect its handlers'
  * outcomes for `bus.publish()` and for `after` middleware.
  */
+import type { BusEvent } from '../../types.js';
 
 /**
  * Told the outcome of each subscriber one event is delivered to, then that
@@ -10,10 +11,12 @@
 export interface DeliveryWatch {
   /** A subscriber returned `result` (a promise, when it is async). */
   handled(result: unknown): void;
+  /** `count` subscribers in a row returned nothing (told in one call: most handlers return nothing). */
+  handledNothing(count: number): void;
   /** A subscriber (or its filter) threw. */
   failed(error: unknown): void;
-  /** Every matching subscriber has been called. */
-  delivered(): void;
+  /** Every matching subscriber of `event` has been called. */
+  delivered(event: BusEvent): void;
 }
 
 /** The outcome of every handler that returned nothing: one frozen object, not one per handler call. */
@@ -71,8 +74,11 @@ export function collectOutcomes(): { watch: DeliveryWatch; outcomes: Promise<Arr
   const watch: DeliveryWatch = {
     // Settled handlers attached at once: a rejection is never unhandled while others run.
     handled: (result) => void outcomes.push(result instanceof Promise ? settledOutcome(result) : fulfilled(result)),
+    handledNothing: (count) => {
+      for (let i = 0; i < count; i++) outcomes.push(RETURNED_NOTHING);
+    },
     failed: (reason) => void outcomes.push({ status: 'rejected', reason }),
-    delivered,
+    delivered: () => delivered(),
   };
   return { watch, outcomes: done.then(() => allOutcomes(outcomes)) };
 }
@@ -84,13 +90,17 @@ export function bothWatches(first: DeliveryWatch, second: DeliveryWatch): Delive
       first.handled(result);
       second.handled(result);
     },
+    handledNothing: (count) => {
+      first.handledNothing(count);
+      second.handledNothing(count);
+    },
     failed: (error) => {
       first.failed(error);
       second.failed(error);
     },
-    delivered: () => {
-      first.delivered();
-      second.delivered();
+    delivered: (event) => {
+      first.delivered(event);
+      second.delivered(event);
     },
   };
 }

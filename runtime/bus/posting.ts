@@ -5,7 +5,7 @@
  */
 import { isBusError } from '../../errors.js';
 import type { BusEvent, Origin, Payload, Priority, Side } from '../../types.js';
-import { assertEventType, copyPayload } from '../validate.js';
+import { assertEventType, copiedPayloadBytes, copyPayload } from '../validate.js';
 import { checkPostOptions, priorityOnly, type PostOptions } from './bus-options.js';
 import type { BusThread } from './bus-thread.js';
 import type { Pipeline, PostDraft } from './middleware.js';
@@ -22,6 +22,10 @@ export interface PostContext {
   readonly schemas: PayloadSchemas | undefined;
   /** Refuses the post when a bound is reached (`BackPressure.admit`); a `local` one holds no room among unsent events. */
   admit(type: string, priority: Priority, local: boolean): void;
+  /** Set by `stampPost`: the JSON bytes of the payload of the event it returned last (`copiedPayloadBytes`). */
+  payloadBytes: number;
+  /** Set by `stampPost`: the sequence of the id of the event it returned last (`BusThread.idOf`). */
+  sequence: number;
 }
 
 /**
@@ -60,13 +64,17 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   }
   // Its value now: the application may change its object afterwards, the event does not change with it.
   const value = copyPayload(payload);
+  const payloadBytes = copiedPayloadBytes();
   context.admit(type, priority, options?.local === true);
   const thread = context.thread;
+  const id = thread.nextId();
+  const sequence = thread.issued - 1;
   // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
-  return topic === undefined && meta === undefined
-    ? { id: thread.nextId(), type, side, timestamp: thread.clock.next(), origin: context.origin, priority, payload: value }
+  const event: BusEvent<Payload> =
+    topic === undefined && meta === undefined
+    ? { id, type, side, timestamp: thread.clock.next(), origin: context.origin, priority, payload: value }
     : {
-        id: thread.nextId(),
+        id,
         type,
         side,
         timestamp: thread.clock.next(),
@@ -76,4 +84,8 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
         payload: value,
         ...(meta === undefined ? {} : { meta }),
       };
+  // Set last (the clock may be the application's): no other post comes before the bus reads it.
+  context.payloadBytes = payloadBytes;
+  context.sequence = sequence;
+  return event;
 }

@@ -265,6 +265,8 @@ export class Subscriptions {
     // Restored after: a handler may deliver another event (an immediate post) inside this loop.
     const outerWatching = this.watching;
     this.watching = watch !== undefined;
+    // Subscribers that returned nothing and the watch has not been told of yet: told in one call, before the next other outcome.
+    let nothing = 0;
     for (const entry of entries) {
       if (!entry.active) continue;
       if (entry.topics !== undefined && (event.topic === undefined || !entry.topics.includes(event.topic))) continue;
@@ -272,16 +274,29 @@ export class Subscriptions {
         if (entry.filter !== undefined && !entry.filter(event)) continue;
         called++;
         const result = entry.handler(event);
+        if (result === undefined) {
+          nothing++;
+          continue;
+        }
         if (result instanceof Promise) this.#track(result, entry, event);
-        watch?.handled(result);
+        if (watch !== undefined) {
+          if (nothing > 0) watch.handledNothing(nothing);
+          nothing = 0;
+          watch.handled(result);
+        }
       } catch (error) {
         this.#fail(entry, error, event);
-        watch?.failed(error);
+        if (watch !== undefined) {
+          if (nothing > 0) watch.handledNothing(nothing);
+          nothing = 0;
+          watch.failed(error);
+        }
       }
     }
+    if (watch !== undefined && nothing > 0) watch.handledNothing(nothing);
     this.watching = outerWatching;
     metrics?.delivered(event.type, called, started);
-    watch?.delivered();
+    watch?.delivered(event);
     return called;
   }
 

@@ -6,7 +6,6 @@
 import { Buffer } from 'node:buffer';
 import { jsonBytes, utf8Length } from '../../schemas/codec/index.js';
 import type { BusEvent } from '../../types.js';
-import { copiedPayloadBytes } from '../validate.js';
 import { EncodedEvent } from './encoded-events.js';
 import { framedBytes } from './size-classes.js';
 
@@ -42,9 +41,13 @@ export function eventBytes(event: BusEvent): number {
   return labelBytes(event) + (json >= 0 ? json : Buffer.byteLength(JSON.stringify(payload) ?? 'null'));
 }
 
-/** `eventBytes` of an event just posted: its payload was measured as post() copied it (`copiedPayloadBytes`), not walked again. */
-export function postBytes(event: BusEvent): number {
-  const copied = copiedPayloadBytes(event.payload);
+/**
+ * `eventBytes` of an event just posted, whose payload's JSON bytes
+ * (`payloadBytes`) post() measured as it copied it (`copiedPayloadBytes`):
+ * not walked again. -1 (bytes, or not measured): measured here.
+ */
+export function postBytes(event: BusEvent, payloadBytes: number): number {
+  const copied = payloadBytes;
   if (copied < 0) return eventBytes(event);
   // Most posts have neither topic nor meta. Their id (`<processor>.<thread>.<n>`) and type (the type rule in
   // validate.ts) are ASCII: a byte a character, no walk over them.

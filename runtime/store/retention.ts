@@ -280,25 +280,25 @@ export class Retention implements HistoryObserver {
    * false: the event never joins the history (an `immediate` one removed
    * after delivery), so only its size limit applies, not the history's room.
    */
-  admitPost(event: BusEvent, joins = true): number {
+  admitPost(event: BusEvent, joins = true, payloadBytes = -1): number {
     if (this.policies.none) return -1;
     // The default, on every post: kept small, so that it is inlined into the bus's post().
     if (this.#budgetOnly) {
-      const size = postBytes(event);
+      const size = postBytes(event, payloadBytes);
       if (joins) this.#budget!.admit(event, size);
       return size;
     }
-    return this.#admitUnderPolicies(event, joins);
+    return this.#admitUnderPolicies(event, joins, payloadBytes);
   }
 
   /** `admitPost` where a policy or a `refuseNew` limit applies, or there is no budget. */
-  #admitUnderPolicies(event: BusEvent, joins: boolean): number {
+  #admitUnderPolicies(event: BusEvent, joins: boolean, payloadBytes: number): number {
     const policy = this.policies.of(event.type);
     const budget = this.#budget;
     let size: number | undefined;
     if (policy?.sizeLimit !== undefined) {
       // Measured as stored. Where a policy compresses (`compress`), the compressed size is what counts: measure it here.
-      size = postBytes(event);
+      size = postBytes(event, payloadBytes);
       const limit = budget === undefined ? policy.sizeLimit : budget.limitOf(policy as AppliedPolicy & { sizeLimit: number });
       if (size > limit) {
         if (limit < policy.sizeLimit) budget!.refused('sizeLimit', event.type, size, limit);
@@ -311,7 +311,7 @@ export class Retention implements HistoryObserver {
       }
     }
     if (budget !== undefined) {
-      size ??= postBytes(event);
+      size ??= postBytes(event, payloadBytes);
       if (joins) budget.admit(event, size);
     }
     if (this.refusing && joins) this.assertRoom([event]);

@@ -126,6 +126,16 @@ export class Thread implements BusThread<Bus>, ActorThread {
     return next;
   }
 
+  /** How many ids `nextId()` has given: the last one's sequence is this minus one. */
+  get issued(): number {
+    return this.#sequence;
+  }
+
+  /** The id `nextId()` gives for `sequence`. */
+  idOf(sequence: number): string {
+    return this.#idPrefix + sequence;
+  }
+
   /**
    * A fresh event id: `<processor>.<thread>.<sequence>`. Joined from two
    * strings made before (the prefix with the thousands, then the last three

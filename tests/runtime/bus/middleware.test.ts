@@ -154,6 +154,30 @@ test('after - when every handler returned nothing, the outcomes array is shared 
   assert.is.not(withValue!.outcomes, withThrow!.outcomes);
 });
 
+test('after - outcomes stay in subscription order when runs of handlers that returned nothing come between values and throws, for after and publish() alike', async () => {
+  const bus = runtime.bus('external');
+  const seen: DeliveryOutcome[] = [];
+  bus.use({ after: (_event, outcome) => void seen.push(outcome) });
+  const failure = new Error('fourth failed');
+  bus.subscribe('tick', () => 1);
+  bus.subscribe('tick', () => {});
+  bus.subscribe('tick', () => {});
+  bus.subscribe('tick', () => {
+    throw failure;
+  });
+  bus.subscribe('tick', () => {});
+  bus.subscribe('tick', () => Promise.resolve(6));
+  bus.subscribe('tick', () => {});
+  const nothing = { status: 'fulfilled', value: undefined };
+  const expected = {
+    outcomes: [{ status: 'fulfilled', value: 1 }, nothing, nothing, { status: 'rejected', reason: failure }, nothing, { status: 'fulfilled', value: 6 }, nothing],
+    failed: 1,
+  };
+  const published = await bus.publish('tick', {});
+  assert.equal(published.outcomes, expected.outcomes);
+  assert.equal(seen, [expected]);
+});
+
 test('after - each delivery is told its own event and outcomes, also for posts made inside a handler or an after (watches are reused once a delivery is over)', async () => {
   const bus = runtime.bus('external');
   const seen: Array<{ id: string; payload: unknown; values: unknown[] }> = [];
