@@ -16,12 +16,13 @@ import {
   REPLY_TYPE,
   RequestTimeoutError,
   InvalidEventError,
+  InvalidOptionError,
   type Runtime,
 } from '../../../index.js';
 import { runtimeCore } from '../../../internal.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { serveThread } from '../fixtures/served-thread.js';
-import { promiseState as state, rejects } from '../../helpers.js';
+import { promiseState as state, rejects, thrown } from '../../helpers.js';
 
 const REPLIER = new URL('../fixtures/replier.machine.ts', import.meta.url).href;
 
@@ -313,6 +314,26 @@ test('request - local: an error reply is local too; a bad local value is refused
   assert.is(subscriptions(), 1, 'only the replier');
 });
 
+test('post - meta marking a local request is refused on a post that is not local: its reply would stay in the replier\'s thread', async () => {
+  const bus = runtime.bus('external');
+  const other = runtime.addThread().bus('external');
+  other.reply('by.hand', () => 'answer');
+  const mark = { 'busline.request': 'local' };
+  assert.match(thrown(() => bus.post('by.hand', {}, { meta: mark }), InvalidOptionError).message, /post options\.meta.*local: true/);
+  thrown(() => bus.post('by.hand', {}, { meta: mark, priority: 'immediate', local: false }), InvalidOptionError);
+  await rejects(bus.publish('by.hand', {}, { meta: mark }), 'INVALID_OPTION', 'publish()');
+  assert.is(bus.history({ types: ['by.hand'] }).length, 0, 'nothing was posted');
+  // Posted local, it is a local request made by hand: this thread's replier answers it, local.
+  bus.reply('by.hand', () => 'here');
+  const reply = bus.waitFor(REPLY_TYPE);
+  const posted = bus.post('by.hand', {}, { meta: mark, local: true });
+  assert.equal((await reply).payload, { request: posted.id, value: 'here' });
+  assert.is(bus.unsent, 0, 'neither waits for the station');
+  // Any other value marks an ordinary request, as before.
+  bus.post('by.hand', {}, { meta: { 'busline.request': 'yes' } });
+  assert.is(bus.unsent, 1);
+});
+
 test('request - local: an actor answering with replyEvent() posts its reply local too', async () => {
   const bus = runtime.bus('external');
   const actor = await runtime.spawn(REPLIER, { input: { name: 'actor' } });
@@ -363,6 +384,7 @@ test('RemoteBus - request() and reply() on a thread served over a port, both way
     assert.equal(locals.map((event) => event.type), ['user.get', REPLY_TYPE, 'clock.now', REPLY_TYPE]);
     assert.equal(locals[0]!.meta, { 'busline.request': 'local' });
     await rejects(far.request('x', {}, { local: 'yes' as never }), 'INVALID_OPTION', 'refused here, before crossing');
+    await rejects(far.post('x', {}, { meta: { 'busline.request': 'local' } }), 'INVALID_OPTION', 'a local request\'s mark on a post that is not local');
   } finally {
     await remote.stop();
   }
