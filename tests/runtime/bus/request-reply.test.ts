@@ -22,7 +22,7 @@ import {
 import { runtimeCore } from '../../../internal.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { serveThread } from '../fixtures/served-thread.js';
-import { promiseState as state, rejects, thrown } from '../../helpers.js';
+import { gate, promiseState as state, rejects, thrown } from '../../helpers.js';
 
 const REPLIER = new URL('../fixtures/replier.machine.ts', import.meta.url).href;
 
@@ -385,6 +385,32 @@ test('RemoteBus - request() and reply() on a thread served over a port, both way
     assert.equal(locals[0]!.meta, { 'busline.request': 'local' });
     await rejects(far.request('x', {}, { local: 'yes' as never }), 'INVALID_OPTION', 'refused here, before crossing');
     await rejects(far.post('x', {}, { meta: { 'busline.request': 'local' } }), 'INVALID_OPTION', 'a local request\'s mark on a post that is not local');
+  } finally {
+    await remote.stop();
+  }
+});
+
+test('RemoteBus - local: a replier here that answers after toStation() posts its reply local on the thread\'s next bus', async () => {
+  const remote = serveThread(runtime);
+  try {
+    const far = remote.handle.bus('external') as RemoteBus;
+    const started = gate();
+    const release = gate();
+    far.reply('slow', async () => {
+      started.open();
+      await release.promise;
+      return 'late';
+    });
+    const asked = far.request('slow', {}, { local: true });
+    await started.promise;
+    const next = await far.toStation();
+    assert.is(next.generation, far.generation + 1);
+    // Its post on the retired generation is refused: it is posted again, local still, on the next one.
+    release.open();
+    assert.is(await asked, 'late');
+    assert.is((await next.state()).unsent, 0, 'the reply waits for no station');
+    assert.equal(remote.thread.bus('external').history().map((event) => event.type), [REPLY_TYPE]);
+    assert.equal(runtime.station('external').history().length, 0, 'the station got neither');
   } finally {
     await remote.stop();
   }
