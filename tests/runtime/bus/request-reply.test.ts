@@ -290,6 +290,9 @@ test('request - local: the request and its reply are posted local, reach no stat
     await bus.sync();
     clock.advance(100);
     await rejects(unanswered, 'REQUEST_TIMEOUT', 'no replier in its thread');
+    assert.is(runtimeCore(policed).thread(0, 1).subscriptions('external').size, 1, 'its replier: the request listens no more');
+    assert.is(clock.pendingTimers, 0, 'nor waits');
+    assert.is(other.unsent, 0, 'nothing left for the station');
     // The same request, not local, asks for a sync and is answered across threads.
     assert.is(await other.request('root.only', {}, { timeout: 1_000 }), 'from the root');
     assert.ok(other.stats()!.sync.count > 0);
