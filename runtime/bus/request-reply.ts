@@ -13,7 +13,8 @@
  * leave its thread. A spawned actor
  * can answer too, by emitting `replyEvent(request, value)`. A `local`
  * request is posted `local` and marked so in its `meta`: its replier posts
- * the reply `local` too, so an RPC within one thread never reaches a station.
+ * the reply `local` too, so an RPC within one thread never reaches a station
+ * nor asks for a sync.
  *
  * The requesting side routes replies per thread and side (one listener for
  * all of that thread's pending requests, removed when none is left). Every
