@@ -46,6 +46,12 @@ export type PostOptionsArg<O> = O extends { readonly local: true; readonly prior
 
 const POST_OPTIONS = ['priority', 'topic', 'meta', 'local'] as const;
 
+/** The `meta` key that marks an event as a request (`request-reply.ts`): `bus.reply()` answers only those. */
+export const REQUEST_META = 'busline.request';
+
+/** The value of `REQUEST_META` on a `local` request (`'true'` on others): its replier posts the reply local too. */
+export const LOCAL_REQUEST = 'local';
+
 /** Post options checked and filled in: what an event carries. */
 export interface CheckedPostOptions {
   readonly priority: Priority;
@@ -77,7 +83,15 @@ export function checkPostOptions(options: PostOptions): CheckedPostOptions {
       "a local event cannot be deferred: a deferred event is parked at the station by toStation(). Post it 'normal' or 'immediate'.",
     );
   }
-  return { priority, topic: options.topic, meta: options.meta === undefined ? undefined : validMeta(options.meta) };
+  const meta = options.meta === undefined ? undefined : validMeta(options.meta);
+  // A replier posts its reply where it is, local: a request marked local that went to the station would be answered where its poster never hears.
+  if (meta?.[REQUEST_META] === LOCAL_REQUEST && options.local !== true) {
+    throw new InvalidOptionError(
+      `post options.meta.${REQUEST_META}`,
+      `"${LOCAL_REQUEST}" marks a local request, whose reply stays in the replier's thread: post it with local: true (or use request(type, payload, { local: true })).`,
+    );
+  }
+  return { priority, topic: options.topic, meta };
 }
 
 /**

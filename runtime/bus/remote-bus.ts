@@ -328,7 +328,9 @@ export class RemoteBus<E = AnyEvents> {
    * `Bus.request()` on the thread's bus, awaited here: posts the request
    * there and resolves with the first reply that reaches that thread (from
    * its own repliers, or carried by syncs from others); `timeout` runs on
-   * this runtime's clock. Rejects as `Bus.request()` does.
+   * this runtime's clock. Rejects as `Bus.request()` does. With `local`,
+   * request and reply stay in that thread (not this one): its own repliers
+   * answer, and those given to `reply()` of its `RemoteBus` here.
    *
    * @example
    * const user = await runtime.thread(0, 1).bus('external').request('user.get', { id: 'u1' }, { timeout: 1_000 })

@@ -13,7 +13,8 @@
  * leave its thread. A spawned actor
  * can answer too, by emitting `replyEvent(request, value)`. A `local`
  * request is posted `local` and marked so in its `meta`: its replier posts
- * the reply `local` too, so an RPC within one thread never reaches a station.
+ * the reply `local` too, so an RPC within one thread never reaches a station
+ * nor asks for a sync.
  *
  * The requesting side routes replies per thread and side (one listener for
  * all of that thread's pending requests, removed when none is left). Every
@@ -25,18 +26,13 @@ import type { BusEvent, JsonValue, Payload } from '../../types.js';
 import { startTimer, type Clock } from '../clock.js';
 import { typeMatches } from '../type-patterns.js';
 import { assertFunction, assertKnownKeys, describe } from '../validate.js';
-import type { PostOptions } from './bus-options.js';
+import { LOCAL_REQUEST, REQUEST_META, type PostOptions } from './bus-options.js';
 import type { SubscribeOptions, Subscription } from './subscriptions.js';
 import { checkDuration, checkSignal } from './wait-for.js';
 
 /** The type of every reply event. */
 export const REPLY_TYPE = 'busline.reply';
 
-/** The `meta` key that marks an event as a request: `bus.reply()` answers only those. */
-export const REQUEST_META = 'busline.request';
-
-/** The value of `REQUEST_META` on a `local` request (`'true'` on others): its reply is posted local too. */
-const LOCAL_REQUEST = 'local';
 
 /** True for a request or a reply: a post of one asks the automatic sync policy for a sync at once. */
 export function awaited(type: string, meta: Readonly<Record<string, string>> | undefined): boolean {

@@ -301,15 +301,11 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
  * `>` are checked first, without `E`, so that a helper generic in its bus's
  * map (`<E>(bus: Bus<E>) => bus.subscribe('*', ...)`) compiles.
  */
-export type ValidPatterns<E, T> = [PatternOf<T>] extends ['*' | '>']
-  ? unknown
-  : IsUntyped<E> extends true
-    ? unknown
-    : string extends PatternOf<T>
-      ? unknown
-      : [UnmatchedPattern<E, PatternOf<T>>] extends [never]
-        ? unknown
-        : never;
+export type ValidPatterns<E, T> = [PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>;
+
+/** `ValidPatterns` past `*` and `>`: a named alias, so that an error in a helper generic in `E` names it rather than spelling it out. */
+type MatchesTypeOf<E, T> =
+  IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedPattern<E, PatternOf<T>>] extends [never] ? unknown : never;
 
 /** The patterns among `P` that match no type of `E`. */
 type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<E, P>] extends [never] ? P : never) : never;

@@ -16,12 +16,13 @@ import {
   REPLY_TYPE,
   RequestTimeoutError,
   InvalidEventError,
+  InvalidOptionError,
   type Runtime,
 } from '../../../index.js';
 import { runtimeCore } from '../../../internal.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { serveThread } from '../fixtures/served-thread.js';
-import { promiseState as state, rejects } from '../../helpers.js';
+import { gate, promiseState as state, rejects, thrown } from '../../helpers.js';
 
 const REPLIER = new URL('../fixtures/replier.machine.ts', import.meta.url).href;
 
@@ -289,6 +290,9 @@ test('request - local: the request and its reply are posted local, reach no stat
     await bus.sync();
     clock.advance(100);
     await rejects(unanswered, 'REQUEST_TIMEOUT', 'no replier in its thread');
+    assert.is(runtimeCore(policed).thread(0, 1).subscriptions('external').size, 1, 'its replier: the request listens no more');
+    assert.is(clock.pendingTimers, 0, 'nor waits');
+    assert.is(other.unsent, 0, 'nothing left for the station');
     // The same request, not local, asks for a sync and is answered across threads.
     assert.is(await other.request('root.only', {}, { timeout: 1_000 }), 'from the root');
     assert.ok(other.stats()!.sync.count > 0);
@@ -311,6 +315,26 @@ test('request - local: an error reply is local too; a bad local value is refused
   await rejects(bus.request('x', {}, { local: 1 as never }), 'INVALID_OPTION', 'a number');
   assert.is(bus.history({ types: ['x'] }).length, 0, 'nothing was posted');
   assert.is(subscriptions(), 1, 'only the replier');
+});
+
+test('post - meta marking a local request is refused on a post that is not local: its reply would stay in the replier\'s thread', async () => {
+  const bus = runtime.bus('external');
+  const other = runtime.addThread().bus('external');
+  other.reply('by.hand', () => 'answer');
+  const mark = { 'busline.request': 'local' };
+  assert.match(thrown(() => bus.post('by.hand', {}, { meta: mark }), InvalidOptionError).message, /post options\.meta.*local: true/);
+  thrown(() => bus.post('by.hand', {}, { meta: mark, priority: 'immediate', local: false }), InvalidOptionError);
+  await rejects(bus.publish('by.hand', {}, { meta: mark }), 'INVALID_OPTION', 'publish()');
+  assert.is(bus.history({ types: ['by.hand'] }).length, 0, 'nothing was posted');
+  // Posted local, it is a local request made by hand: this thread's replier answers it, local.
+  bus.reply('by.hand', () => 'here');
+  const reply = bus.waitFor(REPLY_TYPE);
+  const posted = bus.post('by.hand', {}, { meta: mark, local: true });
+  assert.equal((await reply).payload, { request: posted.id, value: 'here' });
+  assert.is(bus.unsent, 0, 'neither waits for the station');
+  // Any other value marks an ordinary request, as before.
+  bus.post('by.hand', {}, { meta: { 'busline.request': 'yes' } });
+  assert.is(bus.unsent, 1);
 });
 
 test('request - local: an actor answering with replyEvent() posts its reply local too', async () => {
@@ -363,6 +387,33 @@ test('RemoteBus - request() and reply() on a thread served over a port, both way
     assert.equal(locals.map((event) => event.type), ['user.get', REPLY_TYPE, 'clock.now', REPLY_TYPE]);
     assert.equal(locals[0]!.meta, { 'busline.request': 'local' });
     await rejects(far.request('x', {}, { local: 'yes' as never }), 'INVALID_OPTION', 'refused here, before crossing');
+    await rejects(far.post('x', {}, { meta: { 'busline.request': 'local' } }), 'INVALID_OPTION', 'a local request\'s mark on a post that is not local');
+  } finally {
+    await remote.stop();
+  }
+});
+
+test('RemoteBus - local: a replier here that answers after toStation() posts its reply local on the thread\'s next bus', async () => {
+  const remote = serveThread(runtime);
+  try {
+    const far = remote.handle.bus('external') as RemoteBus;
+    const started = gate();
+    const release = gate();
+    far.reply('slow', async () => {
+      started.open();
+      await release.promise;
+      return 'late';
+    });
+    const asked = far.request('slow', {}, { local: true });
+    await started.promise;
+    const next = await far.toStation();
+    assert.is(next.generation, far.generation + 1);
+    // Its post on the retired generation is refused: it is posted again, local still, on the next one.
+    release.open();
+    assert.is(await asked, 'late');
+    assert.is((await next.state()).unsent, 0, 'the reply waits for no station');
+    assert.equal(remote.thread.bus('external').history().map((event) => event.type), [REPLY_TYPE]);
+    assert.equal(runtime.station('external').history().length, 0, 'the station got neither');
   } finally {
     await remote.stop();
   }

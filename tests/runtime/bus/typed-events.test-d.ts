@@ -540,6 +540,11 @@ export function genericHelpers(): void {
     on.subscribe('*', (event) => void seen.push(`${event.type} ${event.id}`));
     on.subscribe(['*', '>'], (event) => void seen.push(event.type));
     void on.waitFor('>');
+    // Any other pattern names types the helper cannot know: as before, it does not compile (the error names `MatchesTypeOf<E, ...>`).
+    // @ts-expect-error not known to match a type of E
+    on.subscribe('user.*', () => undefined);
+    // @ts-expect-error nor in a list with `*`
+    on.subscribe(['*', 'user'], () => undefined);
   }
   audit(bus, []);
   audit(createRuntime().bus(), []);
