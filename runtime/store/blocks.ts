@@ -58,15 +58,21 @@ const FILTER_BITS_PER_EVENT = 10;
 
 /** The two hashes of an id that a block's id filter probes with (double hashing). */
 export function idHashes(id: string): [number, number] {
-  // FNV-1a, and a second multiplicative hash for double hashing.
+  return [idHash1(id), idHash2(id)];
+}
+
+/** FNV-1a of `id`'s UTF-16 code units: `idHashes`' first. */
+function idHash1(id: string): number {
   let h1 = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h1 = Math.imul(h1 ^ id.charCodeAt(i), 0x01000193);
+  return h1 >>> 0;
+}
+
+/** A second multiplicative hash of `id`, odd: `idHashes`' second (the step of double hashing). */
+function idHash2(id: string): number {
   let h2 = 0x9e3779b1;
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x85ebca6b) ^ (h2 >>> 13);
-  }
-  return [h1 >>> 0, (h2 | 1) >>> 0];
+  for (let i = 0; i < id.length; i++) h2 = Math.imul(h2 ^ id.charCodeAt(i), 0x85ebca6b) ^ (h2 >>> 13);
+  return (h2 | 1) >>> 0;
 }
 
 interface BlockParts {
@@ -140,7 +146,10 @@ export class EventBlock {
         thread = origin.thread;
       }
       sides |= event.side === 'external' ? 2 : 1;
-      const [h1, h2] = idHashes(event.id);
+      // Two numbers, not `idHashes`' pair: an array and its destructuring's iterator per event were most of
+      // what compressing allocated on the heap (about 200 of 300 B an event, by the sampling heap profiler).
+      const h1 = idHash1(event.id);
+      const h2 = idHash2(event.id);
       for (let k = 0; k < 3; k++) {
         const bit = (h1 + k * h2) % filterBits;
         filter[bit >>> 3]! |= 1 << (bit & 7);
