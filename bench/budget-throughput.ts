@@ -28,6 +28,13 @@
  * paid that in every run (the compressed side more in its first runs, with
  * the code of its blocks besides): the kept runtime makes every side faster
  * and leaves the ratios between them about as they were.
+ *
+ * A second pair of sides (`steadyOn`, `steadyCompressed`) posts the same
+ * events in bursts of `STEADY_BURST` a timer's `STEADY_GAP_MS` apart, with
+ * no idle pause of its own: the compression steps run in the gaps, as the
+ * pacer gives them a mostly idle thread's share, and the timed CPU counts
+ * posts, steps and their garbage together (a steady application's case,
+ * where the first pair times the posts alone after a pause).
  */
 import { createRuntime, type Runtime } from '../index.js';
 import { compressionSteps } from '../runtime/store/history.js';
@@ -42,8 +49,11 @@ export const POSTS = 100_000;
 /** A budget a bus fills a hundred times over in one run of `POSTS` events: it evicts all along. */
 const EVICTING_BUDGET_BYTES = 160 * 1024;
 
-export type BudgetSide = 'off' | 'on' | 'evicting' | 'compressed';
-const SIDES: readonly BudgetSide[] = ['off', 'on', 'evicting', 'compressed'];
+export type BudgetSide = 'off' | 'on' | 'evicting' | 'compressed' | 'steadyOn' | 'steadyCompressed';
+const SIDES: readonly BudgetSide[] = ['off', 'on', 'evicting', 'compressed', 'steadyOn', 'steadyCompressed'];
+/** Posts per burst of the steady sides, and the timer's wait between bursts (ms). */
+const STEADY_BURST = 1000;
+const STEADY_GAP_MS = 10;
 
 const MEMORY: Record<BudgetSide, MemoryOptions> = {
   off: { budget: false },
@@ -51,7 +61,14 @@ const MEMORY: Record<BudgetSide, MemoryOptions> = {
   evicting: { budget: { busBytes: EVICTING_BUDGET_BYTES }, policies: { 'user.logout': { importance: 'low' } } },
   // Its steps are paced by the thread's load (2 % of a busy thread's time, up to half of an idle one's): see `run`.
   compressed: { compression: true },
+  steadyOn: {},
+  steadyCompressed: { compression: true },
 };
+
+/** True for the sides whose runs post in bursts with the compression steps between them (no idle pause). */
+const isSteady = (side: BudgetSide): boolean => side === 'steadyOn' || side === 'steadyCompressed';
+/** True for the sides that compress. */
+const compresses = (side: BudgetSide): boolean => side === 'compressed' || side === 'steadyCompressed';
 
 /** A payload like an application's: repeated keys, a few varying values. */
 export const compressible = (i: number): Payload => ({ user: `user-${i % 500}`, action: 'login', ok: true, attempt: i % 7, region: 'eu-west-1' });
@@ -98,6 +115,8 @@ export interface CompressionWindow {
 
 /** The runs of the `compressed` side in this process, oldest first; its first step's CPU ms (cold). */
 const windows: CompressionWindow[] = [];
+/** Events held in blocks at the end of each run of the `steadyCompressed` side (compressed in its timed window). */
+const steadyCompressed: number[] = [];
 
 /** The longest an idle pause may wait for the compression steps to finish. */
 const IDLE_DEADLINE_MS = 120_000;
@@ -132,13 +151,16 @@ async function run(side: BudgetSide, gc: () => void): Promise<number> {
   gc();
   const before = { run: steps.run, ms: steps.ms };
   const start = process.cpuUsage();
+  const steady = isSteady(side);
   for (let i = 0; i < POSTS; i++) {
     bus.post(i % 3 === 0 ? 'user.logout' : 'user.login', compressible(i), { priority: 'immediate' });
-    if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+    if (steady && i % STEADY_BURST === STEADY_BURST - 1) await new Promise((resolve) => setTimeout(resolve, STEADY_GAP_MS));
+    else if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
   }
   const used = cpuMsSince(start);
   const held = bus.history().length;
   if (side === 'evicting' ? held >= POSTS : held !== POSTS) throw new Error(`history holds ${held} events after ${POSTS} posts (${side})`);
+  if (side === 'steadyCompressed') steadyCompressed.push(bus.memory()!.compressed.count);
   if (side === 'compressed') {
     const compressed = bus.memory()!.compressed.count;
     const window = { steps: steps.run - before.run, stepMs: steps.ms - before.ms, compressed };
@@ -172,7 +194,7 @@ async function keepAlive(side: BudgetSide): Promise<Runtime> {
     sink += (event.payload as { attempt: number }).attempt;
   });
   for (let i = 0; i < KEPT_POSTS; i++) bus.post(i % 3 === 0 ? 'user.logout' : 'user.login', compressible(i), { priority: 'immediate' });
-  if (side === 'compressed') {
+  if (compresses(side)) {
     await idleUntilCompressed();
     if (bus.memory()!.compressed.count === 0) throw new Error('the kept runtime compressed no event');
   }
@@ -189,12 +211,13 @@ export interface CompressionDetail {
 
 /** In the process of `side` (`budget-process.ts`): the median CPU milliseconds of its measured runs (and, compressed, what compression did). */
 export async function budgetRuns(side: BudgetSide, gc: () => void): Promise<SideResult> {
-  if (side === 'compressed') countSteps();
+  if (compresses(side)) countSteps();
   const kept = await keepAlive(side);
   const firstStepMs = steps.firstMs;
   const ms = await measuredRuns(() => run(side, gc));
   await kept.stop();
   if (sink < 0) console.log(sink);
+  if (side === 'steadyCompressed') return { ms, detail: steadyCompressed.slice(WARMUP_RUNS) };
   if (side !== 'compressed') return ms;
   const detail: CompressionDetail = { measured: windows.slice(WARMUP_RUNS), warmup: windows.slice(0, WARMUP_RUNS), firstStepMs };
   return { ms, detail };
@@ -205,6 +228,7 @@ export async function budgetThroughput(): Promise<{ rates: Comparison[]; notes: 
   const { times, details, spread } = await sidesInProcesses(new URL('./budget-process.ts', import.meta.url), SIDES, ROUNDS);
   const rate = (side: BudgetSide) => POSTS / (median(times.get(side)!) / 1000);
   const [off, on, evicting, compressed] = [rate('off'), rate('on'), rate('evicting'), rate('compressed')];
+  const steadyHeld = (details.get('steadyCompressed')! as number[][]).flat();
   const compression = details.get('compressed')! as CompressionDetail[];
   // Per process: its timed posts (the median run) and the median idle pause after them, in which the steps the pacer
   // left finished: what posting and compressing every event cost together.
@@ -226,11 +250,19 @@ export async function budgetThroughput(): Promise<{ rates: Comparison[]; notes: 
         peerName: 'the same, compression off',
         peer: on,
       },
+      {
+        name: `post → deliver → history, compression on, steady (bursts of ${STEADY_BURST} posts ${STEADY_GAP_MS} ms apart, steps between)`,
+        subject: rate('steadyCompressed'),
+        peerName: 'the same, compression off',
+        peer: rate('steadyOn'),
+      },
     ],
     notes: [
       `budget and compression rows: posts per CPU second, each side in a process of its own (${ROUNDS} each, order rotating), ` +
         `the median of ${MEASURED_RUNS} runs of ${POSTS} posts after ${WARMUP_RUNS} warm-up runs; CPU time per run: ${spread}`,
       compressionNote(compression),
+      `compression on, steady: no idle pause; the timed CPU counts posts and the steps run between bursts; events in blocks ` +
+        `at a run's end: ${spreadOf(steadyHeld)} of ${POSTS} (median (min–max) of ${steadyHeld.length} runs)`,
     ],
   };
 }

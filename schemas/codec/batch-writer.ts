@@ -345,7 +345,7 @@ function shareEventString(
     w.sharedIndex.set(value, index);
     if (measured >= 0) w.sharedBytes.push(measured);
   }
-  w.sharedRefs.push(field, index);
+  w.shareRef(field, index);
   return index;
 }
 

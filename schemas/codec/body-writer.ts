@@ -64,8 +64,13 @@ export class BodyWriter {
   /** Strings written once per body and pointed at by many fields: text → index in `sharedTexts`. */
   readonly sharedIndex = new Map<string, number>();
   readonly sharedTexts: string[] = [];
-  /** Pairs (position of an offset field, index of the shared string it points at), linked at the end. */
-  readonly sharedRefs: number[] = [];
+  /**
+   * Pairs (position of an offset field, index of the shared string it points at), linked at the end: the first
+   * `sharedRefCount` entries. Kept across bodies, as `bytes` is: a `number[]` emptied per body grew again in
+   * every one, which was half of what compressing a block allocated on the heap (`runtime/store/blocks.ts`).
+   */
+  sharedRefs = new Uint32Array(256);
+  sharedRefCount = 0;
   /** While a body is measured (`encodeMeasuredFrame`): how, else undefined. */
   measure: EventSizeRule | undefined = undefined;
   /** While measuring: the UTF-8 bytes of each shared string, by its index in `sharedTexts`. */
@@ -89,7 +94,7 @@ export class BodyWriter {
     if (this.sharedTexts.length > 0) {
       this.sharedIndex.clear();
       this.sharedTexts.length = 0;
-      this.sharedRefs.length = 0;
+      this.sharedRefCount = 0;
       this.sharedBytes.length = 0;
     }
     this.ancestors.length = 0;
@@ -238,6 +243,19 @@ export class BodyWriter {
   writeShared(): void {
     const positions = this.sharedTexts.map((text) => this.string(text));
     const refs = this.sharedRefs;
-    for (let i = 0; i < refs.length; i += 2) this.link(refs[i] as number, positions[refs[i + 1] as number] as number);
+    for (let i = 0; i < this.sharedRefCount; i += 2) this.link(refs[i]!, positions[refs[i + 1]!]!);
+  }
+
+  /** Notes that the offset field at `field` points at shared string `index` (linked by `writeShared`). */
+  shareRef(field: number, index: number): void {
+    const count = this.sharedRefCount;
+    if (count + 2 > this.sharedRefs.length) {
+      const refs = new Uint32Array(2 * this.sharedRefs.length);
+      refs.set(this.sharedRefs);
+      this.sharedRefs = refs;
+    }
+    this.sharedRefs[count] = field;
+    this.sharedRefs[count + 1] = index;
+    this.sharedRefCount = count + 2;
   }
 }

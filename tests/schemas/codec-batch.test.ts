@@ -266,6 +266,18 @@ Shared('decodeFrame - a type shared by every event is read once and paid for onc
   assert.ok(decoded.history.every((e) => e.type === 'x'.repeat(256) && e.id.startsWith('0.0.')));
 });
 
+Shared('encodeFrame - a body with more shared references than the writer had room for, then a smaller one, read back whole', () => {
+  // 400 events with a topic and two meta keys: 1 600 references to shared strings, past the writer's first room (256).
+  const many = Array.from({ length: 400 }, (_, i) =>
+    event({ id: `1.1.${i}`, type: i % 2 === 0 ? 'user.login' : 'user.logout', topic: `t${i % 3}`, meta: { a: `${i}`, b: 'x' } }),
+  );
+  const few = [event({ id: '1.2.0', type: 'order.created', meta: { c: 'y' } }), event({ id: '1.2.1', type: 'user.login', topic: 'u' })];
+  for (const events of [many, few, many]) {
+    const decoded = decodeFrame(encodeFrame(batch(events))) as EventBatch;
+    assert.equal(decoded.history, events);
+  }
+});
+
 Shared('decodeFrame - ids, payloads and meta values shared beyond the body size are refused', () => {
   for (const shared of ['id', 'json', 'metaValue'] as const) {
     const single = decodeOrReason(frameAround(bodyWithSharedString(1, shared, 4000)));
