@@ -177,11 +177,15 @@ export function copyPayload<P extends Payload>(payload: P): P {
     lastCopyBytes = -1;
     return new Uint8Array(payload) as P;
   }
+  // A getter may post while this copy is under way: that post's copy counts from 0 and gives back this one's count.
+  const outer = copiedBytes;
   copiedBytes = 0;
   const copy = copyObject(payload, 0);
+  const bytes = copiedBytes;
+  copiedBytes = outer;
   // Refused by assertPayload, which says why.
-  if (copy === NOT_PLAIN || copiedBytes > MAX_PAYLOAD_BYTES) assertPayload(payload);
-  lastCopyBytes = copiedBytes;
+  if (copy === NOT_PLAIN || bytes > MAX_PAYLOAD_BYTES) assertPayload(payload);
+  lastCopyBytes = bytes;
   return copy as P;
 }
 
