@@ -383,4 +383,26 @@ payloads('post - a refused payload or type is named with what to post instead', 
   }
 });
 
+payloads('post - a proxy payload is asked only for its own keys: a get trap that refuses any other key does not refuse the post', async () => {
+  const runtime = createRuntime();
+  try {
+    const bus = runtime.bus('external');
+    // A strict proxy, as some configuration and validation libraries make: reading a key the object lacks throws.
+    const asked: unknown[] = [];
+    const strict = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        get(object, key, receiver) {
+          asked.push(key);
+          if (!Reflect.has(object, key)) throw new TypeError(`no key ${String(key)}`);
+          return Reflect.get(object, key, receiver) as unknown;
+        },
+      });
+    const event = bus.post('config.loaded', strict({ name: 'a', nested: strict({ n: 1 }) }) as never, { priority: 'immediate' });
+    assert.equal(event.payload, { name: 'a', nested: { n: 1 } });
+    assert.equal(asked, ['name', 'nested', 'n']);
+  } finally {
+    await runtime.stop();
+  }
+});
+
 payloads.run();
