@@ -41,6 +41,40 @@ test('toStation - posts of the same tick reach the actor with the handover: two 
   }
 });
 
+test('reports - lastId is the id of the last event posted, past each thousand, after a refused post and on the next generation', async () => {
+  const runtime = createRuntime({ deferred: 'manual', memory: { policies: { refused: { sizeLimit: 1 } } } });
+  try {
+    let bus = runtime.bus('external');
+    const lastId = async () => {
+      await turns(1);
+      return busControl.actor(bus).getSnapshot().context.lastId;
+    };
+    assert.is(await lastId(), null);
+    const checked = new Set([1, 999, 1000, 1001, 1999, 2000, 2001, 10_000, 10_001]);
+    let last = '';
+    for (let count = 1; count <= 10_001; count++) {
+      last = bus.post('counted', count, { priority: count % 2 === 0 ? 'immediate' : 'normal', local: true }).id;
+      if (checked.has(count)) assert.is(await lastId(), last, `after ${count} posts`);
+    }
+    assert.is(last, '0.0.10000');
+    // A refused post uses up its id, but was not posted.
+    assert.throws(() => bus.post('refused', 'too large'), (error: unknown) => isBusError(error, 'EVENT_TOO_LARGE'));
+    assert.is(await lastId(), last);
+    // An immediate post inside a handler is posted after the one delivered.
+    bus.subscribe('outer', () => void (last = bus.post('inner', 1, { priority: 'immediate' }).id));
+    bus.post('outer', 1, { priority: 'immediate' });
+    assert.is(await lastId(), last);
+    assert.is(last, '0.0.10003');
+    // The next generation reports its own posts; ids go on in the thread.
+    bus = await bus.toStation();
+    assert.is(await lastId(), null);
+    assert.is(bus.post('counted', 0).id, '0.0.10004');
+    assert.is(await lastId(), '0.0.10004');
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('failures - what was held for the closing step is reported on its own when the call fails', async () => {
   let failing = true;
   const runtime = createRuntime({
