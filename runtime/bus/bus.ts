@@ -207,7 +207,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const subscriptions = thread.subscriptions(this.side);
     subscriptions.metrics?.posted(type);
     // An immediate delivery is told to it directly; later ones find it by the event's id.
-    const after = this.#posting.pipeline.watch();
+    const after = this.#posting.pipeline.watch(priority === 'deferred' ? event : undefined);
     if (after !== undefined && priority !== 'immediate') subscriptions.watch(event.id, after);
     if (priority === 'deferred') {
       this.#queue.push(event);

@@ -124,13 +124,18 @@ export class Pipeline {
     return this.#after.length > 0;
   }
 
-  /** The watch that tells the `after` middleware of an event's delivery (the event it is told); undefined when there is none. */
-  watch(): AfterWatch | undefined {
+  /**
+   * The watch that tells the `after` middleware of an event's delivery; undefined when there is none. It
+   * tells them the event delivered, or `posted`: a deferred post's event as `post()` returned it, which
+   * the one delivered may not be (a copy from the station, after `toStation()` and `fromStation()`).
+   */
+  watch(posted?: BusEvent<Payload>): AfterWatch | undefined {
     if (this.#after.length === 0) return undefined;
     const spare = this.spare;
-    if (spare === undefined) return new AfterWatch(this);
-    this.spare = undefined;
-    return spare.reuse();
+    const watch = spare === undefined ? new AfterWatch(this) : spare.reuse();
+    if (spare !== undefined) this.spare = undefined;
+    if (posted !== undefined) watch.posted = posted;
+    return watch;
   }
 
   /** Adds a bus middleware (after the others); returns what removes it. */
@@ -237,6 +242,8 @@ export class AfterWatch implements DeliveryWatch {
   #outcomes: Array<PromiseSettledResult<unknown> | Promise<PromiseSettledResult<unknown> | undefined>> | undefined;
   #nothing = 0;
   #promised = false;
+  /** Set by `Pipeline.watch` for a deferred post only (a young event stored into this long-lived watch costs a write barrier). */
+  posted: BusEvent<Payload> | undefined = undefined;
   /** Counted as they come: no second pass over the outcomes when every handler returned a plain value. */
   #failed = 0;
 
@@ -282,7 +289,9 @@ export class AfterWatch implements DeliveryWatch {
 
   delivered(delivered: BusEvent): void {
     const outcomes = this.#outcomes;
-    const event = delivered as BusEvent<Payload>;
+    const posted = this.posted;
+    if (posted !== undefined) this.posted = undefined;
+    const event = posted ?? (delivered as BusEvent<Payload>);
     if (outcomes === undefined) this.#pipeline.after(event, nothingOutcome(this.#nothing));
     else if (this.#promised) this.#pipeline.track(event, allOutcomes(outcomes));
     else this.#pipeline.after(event, { outcomes: outcomes as Array<PromiseSettledResult<unknown>>, failed: this.#failed });

@@ -41,6 +41,40 @@ test('toStation - posts of the same tick reach the actor with the handover: two 
   }
 });
 
+test('reports - lastId is the id of the last event posted, past each thousand, after a refused post and on the next generation', async () => {
+  const runtime = createRuntime({ deferred: 'manual', memory: { policies: { refused: { sizeLimit: 1 } } } });
+  try {
+    let bus = runtime.bus('external');
+    const lastId = async () => {
+      await turns(1);
+      return busControl.actor(bus).getSnapshot().context.lastId;
+    };
+    assert.is(await lastId(), null);
+    const checked = new Set([1, 999, 1000, 1001, 1999, 2000, 2001, 10_000, 10_001]);
+    let last = '';
+    for (let count = 1; count <= 10_001; count++) {
+      last = bus.post('counted', count, { priority: count % 2 === 0 ? 'immediate' : 'normal', local: true }).id;
+      if (checked.has(count)) assert.is(await lastId(), last, `after ${count} posts`);
+    }
+    assert.is(last, '0.0.10000');
+    // A refused post uses up its id, but was not posted.
+    assert.throws(() => bus.post('refused', 'too large'), (error: unknown) => isBusError(error, 'EVENT_TOO_LARGE'));
+    assert.is(await lastId(), last);
+    // An immediate post inside a handler is posted after the one delivered.
+    bus.subscribe('outer', () => void (last = bus.post('inner', 1, { priority: 'immediate' }).id));
+    bus.post('outer', 1, { priority: 'immediate' });
+    assert.is(await lastId(), last);
+    assert.is(last, '0.0.10003');
+    // The next generation reports its own posts; ids go on in the thread.
+    bus = await bus.toStation();
+    assert.is(await lastId(), null);
+    assert.is(bus.post('counted', 0).id, '0.0.10004');
+    assert.is(await lastId(), '0.0.10004');
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('failures - what was held for the closing step is reported on its own when the call fails', async () => {
   let failing = true;
   const runtime = createRuntime({
@@ -378,6 +412,28 @@ payloads('post - a refused payload or type is named with what to post instead', 
       }
     }
     assert.is(bus.history().length, 0);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+payloads('post - a proxy payload is asked only for its own keys: a get trap that refuses any other key does not refuse the post', async () => {
+  const runtime = createRuntime();
+  try {
+    const bus = runtime.bus('external');
+    // A strict proxy, as some configuration and validation libraries make: reading a key the object lacks throws.
+    const asked: unknown[] = [];
+    const strict = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        get(object, key, receiver) {
+          asked.push(key);
+          if (!Reflect.has(object, key)) throw new TypeError(`no key ${String(key)}`);
+          return Reflect.get(object, key, receiver) as unknown;
+        },
+      });
+    const event = bus.post('config.loaded', strict({ name: 'a', nested: strict({ n: 1 }) }) as never, { priority: 'immediate' });
+    assert.equal(event.payload, { name: 'a', nested: { n: 1 } });
+    assert.equal(asked, ['name', 'nested', 'n']);
   } finally {
     await runtime.stop();
   }

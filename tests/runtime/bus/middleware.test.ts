@@ -207,6 +207,29 @@ test('after - each delivery is told its own event and outcomes, also for posts m
   assert.is(new Set(seen.map((entry) => entry.id)).size, 6);
 });
 
+test('after - is told a deferred event as post() returned it, also when the event went to the station and came back (toStation, fromStation)', async () => {
+  const told: BusEvent[] = [];
+  const delivered: BusEvent[] = [];
+  const parking = createRuntime({ deferred: 'manual', middleware: [{ name: 'watching', after: (event) => void told.push(event) }] });
+  try {
+    const bus = parking.bus('external');
+    bus.subscribe('job', (event) => void delivered.push(event));
+    const kept = bus.post('job.kept', { n: 1 }, { priority: 'deferred' });
+    bus.drain();
+    const parked = bus.post('job.parked', { n: 2 }, { priority: 'deferred' });
+    const next = await bus.toStation();
+    assert.equal((await next.fromStation({ types: ['job'] })).handedBack, 1);
+    assert.is(next.drain(), 1);
+    assert.equal(delivered.map((event) => event.type), ['job.kept', 'job.parked']);
+    assert.is(told.length, 2);
+    assert.is(told[0], kept);
+    // Its handlers got the station's copy; the after middleware, the event as posted (as publish() resolves with it).
+    assert.is(told[1], parked);
+  } finally {
+    await parking.stop();
+  }
+});
+
 test('order - runtime middleware, then the bus\'s, in registration order; after in reverse', async () => {
   await runtime.stop();
   const order: string[] = [];
