@@ -179,7 +179,15 @@ export class Subscriptions {
 
   #matching(type: string): readonly Entry[] {
     // The type matched last first: a run of posts of one type compares a pointer, not a hash.
-    if (type === this.#lastType) return this.#lastMatches;
+    return type === this.#lastType ? this.#lastMatches : this.#matchingOther(type);
+  }
+
+  /**
+   * `#matching` of a type other than the last one. Apart, so that its
+   * closures stay out of `deliver()`, where `#matching` is inlined: their
+   * context (which holds `type`) would be allocated at every delivery.
+   */
+  #matchingOther(type: string): readonly Entry[] {
     let entries = this.#byType.get(type);
     if (entries === undefined) {
       entries = this.#entries.filter((entry) => entry.patterns.some((pattern) => typeMatches(pattern, type)));
