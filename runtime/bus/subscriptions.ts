@@ -198,9 +198,10 @@ export class Subscriptions {
   }
 
   /**
-   * `#matching` of a type other than the last one. Apart, so that its
-   * closures stay out of `deliver()`, where `#matching` is inlined: their
-   * context (which holds `type`) would be allocated at every delivery.
+   * `#matching` of a type other than the last one. Apart: a function whose
+   * closures capture a parameter allocates the context that holds it at
+   * every call, on entry, whether a closure is made or not. In `#matching`
+   * (inlined into `deliver()`), that was 40 bytes at every delivery.
    */
   #matchingOther(type: string): readonly Entry[] {
     let entries = this.#byType.get(type);
