@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, ManualClock, type BusEvent, type Runtime, type RuntimeOptions } from '../../index.js';
+import { createRuntime, isBusError, ManualClock, type BusEvent, type Runtime, type RuntimeOptions, type Subscription } from '../../index.js';
 import { busControl, runtimeCore } from '../../internal.js';
 import { assertSorted, ids, rejects } from '../helpers.js';
 
@@ -66,6 +66,26 @@ for (const transport of transports) {
     bus.post('n', 4, { priority: 'immediate' });
     assert.equal(late, [4]);
     assert.equal(filtered, [2, 3, 4]);
+  });
+
+  test('subscribe - a subscriber ended by an earlier one during a delivery is not called for it, with or without a filter or topics; one added then gets the next event', () => {
+    const bus = make().bus('external');
+    const calls: string[] = [];
+    const ended: Subscription[] = [];
+    bus.subscribe('n', () => {
+      calls.push('first');
+      for (const subscription of ended.splice(0)) subscription.unsubscribe();
+      bus.subscribe('n', () => void calls.push('added'));
+    });
+    ended.push(bus.subscribe('n', () => void calls.push('plain')));
+    ended.push(bus.subscribe('n', () => void calls.push('filtered'), { filter: () => true }));
+    ended.push(bus.subscribe('n', () => void calls.push('topical'), { topics: ['a'] }));
+    bus.subscribe('n', () => void calls.push('last'));
+    bus.post('n', 1, { priority: 'immediate', topic: 'a' });
+    assert.equal(calls, ['first', 'last']);
+    calls.length = 0;
+    bus.post('n', 2, { priority: 'immediate', topic: 'a' });
+    assert.equal(calls, ['first', 'last', 'added']);
   });
 
   test('subscribe - a throwing or rejecting subscriber goes to onError and never stops the others', async () => {
