@@ -153,15 +153,18 @@ export class Subscriptions {
   add(types: string | readonly string[], handler: Handler, options?: SubscribeOptions): Subscription {
     const patterns = checkSubscribe(types, handler, options);
     const signal = options?.signal;
+    // Read once: `plain` must say what the entry keeps (an options getter may answer otherwise when read again).
+    const filter = options?.filter;
+    const topics = options?.topics === undefined ? undefined : [...options.topics];
     const entry: Entry = {
       patterns: [...patterns],
       handler,
-      filter: options?.filter,
-      topics: options?.topics === undefined ? undefined : [...options.topics],
+      filter,
+      topics,
       onError: options?.onError,
       label: `${this.#added++}:${patterns.join(',')}`,
       active: true,
-      plain: options?.filter === undefined && options?.topics === undefined,
+      plain: filter === undefined && topics === undefined,
       // An async function is known before its first promise: the first read is already limited for it.
       async: handler instanceof AsyncFunction,
     };
