@@ -56,6 +56,25 @@ test('subscribe - an AbortSignal aborted by an earlier handler of the same deliv
   assert.equal(b.stats()!.delivered, { n: 4 });
 });
 
+test('subscribe - a filter that ends a later plain subscriber, or its own subscription, during a delivery: the later one is not called, its own handler is when it admits', () => {
+  const b = bus();
+  const calls: string[] = [];
+  let later: Subscription | undefined;
+  let own: Subscription | undefined;
+  own = b.subscribe('n', () => void calls.push('filtered'), {
+    filter: () => {
+      later?.unsubscribe();
+      own?.unsubscribe();
+      return true;
+    },
+  });
+  later = b.subscribe('n', () => void calls.push('later'));
+  now(b, 'n');
+  now(b, 'n');
+  assert.equal(calls, ['filtered']);
+  assert.equal(b.stats()!.delivered, { n: 1 });
+});
+
 test('subscribe - topics [] takes nothing; filter and topics given as undefined are no filter and no topics', () => {
   const b = bus();
   const calls: string[] = [];
