@@ -33,7 +33,6 @@ import { checkDuration, checkSignal } from './wait-for.js';
 /** The type of every reply event. */
 export const REPLY_TYPE = 'busline.reply';
 
-
 /** True for a request or a reply: a post of one asks the automatic sync policy for a sync at once. */
 export function awaited(type: string, meta: Readonly<Record<string, string>> | undefined): boolean {
   return type === REPLY_TYPE || (meta !== undefined && meta[REQUEST_META] !== undefined);
