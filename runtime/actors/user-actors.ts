@@ -18,15 +18,11 @@ import { ActorInbox } from './actor-inbox.js';
 import { loadTypeScriptIn } from '../hosting/entries.js';
 import type { Bus } from '../bus/bus.js';
 import type { ErrorHandler, Subscription } from '../bus/subscriptions.js';
-import { REPLY_TYPE } from '../bus/request-reply.js';
-import type { PostOptions } from '../bus/bus-options.js';
+import { REPLY_TYPE, replyOptions } from '../bus/request-reply.js';
 import { assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
 import type { InspectionTap } from '../inspection/tap.js';
 import { checkSchemaMap, type PayloadSchemaMap, type PayloadSchemas } from '../payload/payload-schemas.js';
 import { Service } from '../services/service.js';
-
-/** How an actor's reply to a local request is posted. */
-const LOCAL_REPLY: PostOptions = { local: true };
 
 /** Throws `InvalidOptionError` unless `event` is an XState event for a user actor: an object with a non-empty string `type`. */
 export function checkActorEvent(event: unknown): asserts event is { type: string; [key: string]: unknown } {
@@ -207,7 +203,7 @@ export class UserActors {
       const payload = ('payload' in emitted ? emitted.payload : rest) as Payload;
       try {
         // A reply to a local request (`replyEvent()` says so) stays in the thread, as the request did.
-        this.#thread.bus(side).post(type, payload, type === REPLY_TYPE && emitted.local === true ? LOCAL_REPLY : undefined);
+        this.#thread.bus(side).post(type, payload, replyOptions(type === REPLY_TYPE && emitted.local === true));
       } catch (error) {
         this.#thread.host.subscriberErrorHandler(error, { id: `${id}:emit`, type } as BusEvent);
       }

@@ -19,7 +19,7 @@ import { collectOutcomes, failures } from './outcomes.js';
 import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
 import type { EventOf, EventTypeOf, PostedEvent, PostPayload, ReplyOf, SubscribedEvent, ValidPatterns } from './typed-events.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
-import { answerRequests, REPLY_TYPE, sendRequest, type ReplyOptions, type RequestOptions, type RequestSource } from './request-reply.js';
+import { answerRequests, REPLY_TYPE, replyOptions, sendRequest, type ReplyOptions, type RequestOptions, type RequestSource } from './request-reply.js';
 
 /** What `bus.publish()` resolves with. */
 export interface Published<Ev = BusEvent> {
@@ -69,9 +69,6 @@ interface BusParts {
 }
 
 const partsOf = new WeakMap<object, BusParts>();
-
-/** The post options of a local request's reply. */
-const LOCAL: PostOptions = { local: true };
 
 /** @internal Called by `Bus`'s constructor, with some of the parts at a time. */
 export function provideBusParts(bus: object, parts: Partial<BusParts>): void {
@@ -278,7 +275,7 @@ export abstract class AwaitableBus<E> {
       key: parts.subscriptions(),
       post: (type, payload, options) => this.post(type as never, payload as never, options),
       subscribe: (types, handler, options) => this.subscribe(types as never, handler as never, options as never),
-      answer: (reply, local) => parts.current().post(REPLY_TYPE as never, reply as never, local ? LOCAL : undefined),
+      answer: (reply, local) => parts.current().post(REPLY_TYPE as never, reply as never, replyOptions(local)),
       clock: parts.clock,
       whenStopped: parts.whenHalted,
     };

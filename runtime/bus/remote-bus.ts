@@ -47,7 +47,7 @@ import type { SubscribeOptions, Subscription } from './subscriptions.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
 import { publishRemote, type RemotePublished } from './remote-publish.js';
 import { conformPayload } from '../payload/payload-schemas.js';
-import { answerRequests, REPLY_TYPE, sendRequest, type ReplyOptions, type ReplyPayload, type RequestOptions, type RequestSource } from './request-reply.js';
+import { answerRequests, REPLY_TYPE, replyOptions, sendRequest, type ReplyOptions, type ReplyPayload, type RequestOptions, type RequestSource } from './request-reply.js';
 
 /** A history query that can cross to another thread (no `filter` function), typed by map `E`. */
 export type TypedPortableQuery<E, T extends readonly string[]> = Omit<TypedHistoryQuery<E, T>, 'filter'>;
@@ -373,7 +373,7 @@ export class RemoteBus<E = AnyEvents> {
 
   /** Posts a reply on the thread's current bus: this one, or the one its `toStation()` moved on to. */
   async #answer(reply: ReplyPayload, local: boolean): Promise<void> {
-    const options = local ? { local } : undefined;
+    const options = replyOptions(local);
     try {
       await this.post(REPLY_TYPE as never, reply as never, options);
     } catch (error) {

@@ -112,6 +112,14 @@ export function isLocalRequest(event: Pick<BusEvent, 'meta'>): boolean {
   return event.meta?.[REQUEST_META] === LOCAL_REQUEST;
 }
 
+/** A local request's reply's post options: one object for all of them. */
+const LOCAL_REPLY: PostOptions = Object.freeze({ local: true });
+
+/** The post options of a reply (every replier's: `bus.reply()`, a `RemoteBus`'s, an actor's): `local` for a local request's, none otherwise. */
+export function replyOptions(local: boolean): PostOptions | undefined {
+  return local ? LOCAL_REPLY : undefined;
+}
+
 /** What a request and a replier need from the bus they run on (a `Bus` or a `RemoteBus`). */
 export interface RequestSource {
   /** The same object for every bus of one thread and side: replies are routed per thread and side. */
