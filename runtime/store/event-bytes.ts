@@ -43,11 +43,10 @@ export function eventBytes(event: BusEvent): number {
 
 /**
  * `eventBytes` of an event just posted, whose payload's JSON bytes
- * (`payloadBytes`) post() measured as it copied it (`copiedPayloadBytes`):
- * not walked again. -1 (bytes, or not measured): measured here.
+ * (`copied`) post() measured as it copied it (`copiedPayloadBytes`): not
+ * walked again. -1 (bytes, or not measured): measured here.
  */
-export function postBytes(event: BusEvent, payloadBytes: number): number {
-  const copied = payloadBytes;
+export function postBytes(event: BusEvent, copied: number): number {
   if (copied < 0) return eventBytes(event);
   // Most posts have neither topic nor meta. Their id (`<processor>.<thread>.<n>`) and type (the type rule in
   // validate.ts) are ASCII: a byte a character, no walk over them.
