@@ -167,10 +167,14 @@ test('maxBacklog across child processors - a slow actor in processor 2, a produc
     let mostBehindThere = 0;
     let mostBehindMain = 0;
     let n = 0;
-    // Until refused and the main station was seen counting the reader's station as behind: a sample after each
-    // burst may fall between the moments it does (its reads catch up in between), and a loaded machine can refuse
-    // the producer for its unsent events before one is seen; posting on shows it, or fails at 20 000 posts.
-    while ((refused === undefined || mostBehindMain === 0) && failedWith === undefined && n < 20_000) {
+    // Until refused and both stations were seen counting a reader as behind: a sample after each burst may fall
+    // between the moments they do (reads catch up in between), and a loaded machine can refuse the producer for its
+    // unsent events before one is seen; posting on shows it, or fails at 20 000 posts.
+    while (
+      (refused === undefined || mostBehindMain === 0 || mostBehindThere === 0) &&
+      failedWith === undefined &&
+      n < 20_000
+    ) {
       const burst = Array.from({ length: sync.maxBatch }, () => n++);
       const results = await Promise.allSettled(burst.map((i) => producer.post('work', i)));
       results.forEach((result, i) => (result.status === 'fulfilled' ? accepted.push(burst[i]!) : (refused ??= result.reason)));
