@@ -11,7 +11,7 @@ import type { HistoryQuery } from '../store/history-query.js';
 import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
 import type { ServiceFailure, ServiceStatusReport } from '../services/service-types.js';
-import type { ReplyPayload } from './request-reply.js';
+import type { REPLY_TYPE, ReplyPayload } from './request-reply.js';
 
 /**
  * The map of an untyped bus: any type, any payload. `createRuntime()` without
@@ -257,15 +257,35 @@ export type EventOfType<E, K> = K extends EventTypeOf<E> ? BusEvent<E[K], K> : n
 /**
  * The events of map `E` that the pattern(s) `P` match: a union by `type`,
  * so a `switch (event.type)` narrows the payload. Every event of the map when
- * `P` is `string` (not known when compiling). On an untyped map `BusEvent`
- * with a `Payload`, except for patterns that name only the runtime's own
- * events on an untyped runtime's internal side (`AnyInternalEvents`).
+ * `P` is `string` (not known when compiling). On a typed map, replies
+ * (`busline.reply`, `ReplyEvent`) too when a pattern matches their type
+ * (`*`, `>`, `*.*`): `bus.reply()` posts them on the bus's side, whichever
+ * side, and a handler there gets them whether the map lists them or not. On
+ * an untyped map `BusEvent` with a `Payload`, except for patterns that name
+ * only the runtime's own events on an untyped runtime's internal side
+ * (`AnyInternalEvents`).
  *
  * @example
  * type UserEvent = EventOf<Events, 'user'>   // BusEvent<Login, 'user.login'> | BusEvent<Logout, 'user.logout'>
+ * type Any = EventOf<Events, '*'>            // every event of Events, or a ReplyEvent
  */
 export type EventOf<E, P extends string = string> =
-  IsUntyped<E> extends true ? UntypedEventOf<E, P> : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
+  IsUntyped<E> extends true
+    ? UntypedEventOf<E, P>
+    : string extends P
+      ? EventOfType<E, EventTypeOf<E>> | ReplyEvent
+      : EventOfType<E, MatchingTypes<E, P>> | (true extends PatternMatches<P, ReplyType> ? ReplyEvent : never);
+
+/** The type of replies (`bus.reply()` posts them; `request()` resolves with their `value`). */
+type ReplyType = typeof REPLY_TYPE;
+
+/**
+ * A reply to a request (`busline.reply`): on every typed bus, since replies
+ * go out on the side of their request, the external side included, where the
+ * map does not list them. `EventOf` adds it to what a pattern matching its
+ * type (`*`, `>`) gets.
+ */
+export type ReplyEvent = BusEvent<ReplyPayload, ReplyType>;
 
 /** The key under which an untyped map keeps the map of the types it knows nonetheless (`AnyInternalEvents`). Types only. */
 declare const knownTypes: unique symbol;

@@ -25,11 +25,13 @@ import {
   type ReplyErrorInfo,
   type ReplyPayload,
   type RemoteBus,
+  type ReplyEvent,
   type RuntimeStats,
   type ServiceFailure,
   type SubscribeOptions,
   type UnsentDropReport,
 } from '../../../index.js';
+import type { EventOfType } from '../../../runtime/bus/typed-events.js';
 import type { MemoryChange } from '../../../runtime/store/memory-stats.js';
 
 /** True when `A` and `B` are the same type. */
@@ -136,11 +138,32 @@ export function typedRuntime(): void {
   bus.subscribe(['user.logout', 'order'], (event) => {
     expectType<Equal<typeof event.type, 'user.logout' | 'order.created'>>();
   });
+  // Everything: the map's events, and the replies to requests on this side, which the map does not list.
   bus.subscribe('*', (event) => {
     expectType<Equal<typeof event, EventOf<Events>>>();
-    expectType<Equal<typeof event.type, keyof Events>>();
+    expectType<Equal<typeof event, EventOfType<Events, keyof Events> | ReplyEvent>>();
+    expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>();
+    if (event.type === 'busline.reply') expectType<Equal<typeof event.payload, ReplyPayload>>();
   });
-  bus.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events>>());
+  bus.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  bus.subscribe(['*', 'user'], (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  // Two parts, as `busline.reply` is; patterns that cannot match it do not get it.
+  bus.subscribe('*.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored' | 'busline.reply'>>());
+  void bus.waitFor('*').then((event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  const everything = bus.history({ types: ['*'] });
+  expectType<Equal<(typeof everything)[number]['type'], keyof Events | 'busline.reply'>>();
+  const whole = bus.history();
+  expectType<Equal<(typeof whole)[number]['type'], keyof Events | 'busline.reply'>>();
+  bus.history({ types: ['>'], filter: (event) => event.type !== 'busline.reply' || event.payload.request !== '' });
+  expectType<Equal<EventOf<Events, '*'>, EventOf<Events>>>();
+  expectType<Equal<EventOf<Events, 'user' | 'order'>['type'], 'user.login' | 'user.logout' | 'user.login.failed' | 'order.created'>>();
+  // A map that lists replies itself (every internal map does) gets them once.
+  expectType<Equal<EventOf<BuslineEvents, '*'>, BuslineEvent>>();
+  // Replies are no type of the map: a subscription to them alone is a misspelling here, as a post of one is.
+  // @ts-expect-error not in the map
+  bus.subscribe('busline.reply', () => undefined);
+  // @ts-expect-error replies are posted by bus.reply(), not by hand
+  bus.post('busline.reply', { request: 'r' });
   // One level: `user.*` is login and logout, not login.failed.
   bus.subscribe('user.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout'>>());
   // Any depth below.
