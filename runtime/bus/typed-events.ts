@@ -269,7 +269,15 @@ export type EventOfType<E, K> = K extends EventTypeOf<E> ? BusEvent<E[K], K> : n
  * type UserEvent = EventOf<Events, 'user'>   // BusEvent<Login, 'user.login'> | BusEvent<Logout, 'user.logout'>
  * type Any = EventOf<Events, '*'>            // every event of Events, or a ReplyEvent
  */
-export type EventOf<E, P extends string = string> =
+export type EventOf<E, P extends string | readonly string[] = string> = EventsMatching<E, PatternOf<P>>;
+
+/**
+ * `EventOf` of patterns `P`. `EventOf` takes a list too, so that what a
+ * subscription's handler gets (`EventOf<E, T>` of its `types`) is, for a
+ * type parameter `K` of a helper generic in the map, the very `EventOf<E, K>`
+ * the helper names.
+ */
+type EventsMatching<E, P extends string> =
   IsUntyped<E> extends true
     ? UntypedEventOf<E, P>
     : string extends P
@@ -319,9 +327,13 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
  * on a typed one, patterns that each match at least one type of the map, so
  * a misspelled type fails to compile (`never` takes no argument). `*` and
  * `>` are checked first, without `E`, so that a helper generic in its bus's
- * map (`<E>(bus: Bus<E>) => bus.subscribe('*', ...)`) compiles.
+ * map (`<E>(bus: Bus<E>) => bus.subscribe('*', ...)`) compiles; and a type
+ * of the map is valid as it is (`| EventTypeOf<E>`), which the conditional
+ * cannot see for a type parameter `K extends EventTypeOf<E>` of such a
+ * helper (it stays unresolved, and `K` is not assignable to it), while `K`
+ * is assignable to `K & EventTypeOf<E>`.
  */
-export type ValidPatterns<E, T> = [PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>;
+export type ValidPatterns<E, T> = ([PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>) | EventTypeOf<E>;
 
 /** `ValidPatterns` past `*` and `>`: a named alias, so that an error in a helper generic in `E` names it rather than spelling it out. */
 type MatchesTypeOf<E, T> =
@@ -336,11 +348,11 @@ type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<
  * type `P` (`subscribe<Login>('user.login', ...)`), else `EventOf` (mostly
  * `BusEvent<Payload>`).
  */
-export type SubscribedEvent<E, T, P> = [P] extends [never]
-  ? EventOf<E, PatternOf<T>>
+export type SubscribedEvent<E, T extends string | readonly string[], P> = [P] extends [never]
+  ? EventOf<E, T>
   : IsUntyped<E> extends true
     ? BusEvent<P>
-    : EventOf<E, PatternOf<T>> & BusEvent<P>;
+    : EventOf<E, T> & BusEvent<P>;
 
 /**
  * The payload `post()` accepts for type `K`: on a typed bus the map's, or
@@ -453,5 +465,5 @@ export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuer
   /** Event type patterns (see `subscribe`). */
   readonly types?: T & ValidPatterns<E, T>;
   /** Any further condition. */
-  readonly filter?: (event: EventOf<E, PatternOf<T>>) => boolean;
+  readonly filter?: (event: EventOf<E, T>) => boolean;
 };
