@@ -86,6 +86,7 @@ export type {
   PatternMatches,
   PayloadProblem,
   Replies,
+  ReplyEvent,
   ReplyOf,
 } from './runtime/bus/typed-events.js';
 export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';

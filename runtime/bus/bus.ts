@@ -33,7 +33,7 @@ import { busOutbox, busRetention } from './memory-reports.js';
 import { readFramerOf } from './read-framer.js';
 import { stampPost, type PostContext } from './posting.js';
 import { awaited } from './request-reply.js';
-import type { AnyEvents, EventOf, EventTypeOf, PatternOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, ValidPatterns } from './typed-events.js';
+import type { AnyEvents, EventOf, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, ValidPatterns } from './typed-events.js';
 
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
 
@@ -281,9 +281,9 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * indices). On a typed runtime the events are those `types` match. Events
    * whose policy says `removeAfterSearch` leave once returned.
    */
-  history<const T extends readonly string[] = readonly string[]>(query?: TypedHistoryQuery<E, T>): Array<EventOf<E, PatternOf<T>>> {
+  history<const T extends readonly string[] = readonly string[]>(query?: TypedHistoryQuery<E, T>): Array<EventOf<E, T>> {
     checkHistoryQuery(query, 'history query');
-    return searchHistory(this.#retention, query as HistoryQuery) as Array<EventOf<E, PatternOf<T>>>;
+    return searchHistory(this.#retention, query as HistoryQuery) as Array<EventOf<E, T>>;
   }
 
   /** The event with this id in the history, if any; it leaves if its policy says `removeAfterSearch`. */

@@ -34,7 +34,6 @@ import type {
   AnyEvents,
   EventOf,
   EventTypeOf,
-  PatternOf,
   PostedEvent,
   PostPayload,
   ReplyOf,
@@ -390,9 +389,9 @@ export class RemoteBus<E = AnyEvents> {
   /** The thread's current bus history (a query's `filter` cannot cross threads). */
   async history<const T extends readonly string[] = readonly string[]>(
     query?: TypedPortableQuery<E, T>,
-  ): Promise<Array<EventOf<E, PatternOf<T>>>> {
+  ): Promise<Array<EventOf<E, T>>> {
     checkHistoryQuery(query, 'history query', { filter: false });
-    return eventsFromFrame(unwrap(await this.#call('history', this.side, query as PortableQuery))) as Array<EventOf<E, PatternOf<T>>>;
+    return eventsFromFrame(unwrap(await this.#call('history', this.side, query as PortableQuery))) as Array<EventOf<E, T>>;
   }
 
   /**

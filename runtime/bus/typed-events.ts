@@ -11,7 +11,7 @@ import type { HistoryQuery } from '../store/history-query.js';
 import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
 import type { ServiceFailure, ServiceStatusReport } from '../services/service-types.js';
-import type { ReplyPayload } from './request-reply.js';
+import type { REPLY_TYPE, ReplyPayload } from './request-reply.js';
 
 /**
  * The map of an untyped bus: any type, any payload. `createRuntime()` without
@@ -257,15 +257,43 @@ export type EventOfType<E, K> = K extends EventTypeOf<E> ? BusEvent<E[K], K> : n
 /**
  * The events of map `E` that the pattern(s) `P` match: a union by `type`,
  * so a `switch (event.type)` narrows the payload. Every event of the map when
- * `P` is `string` (not known when compiling). On an untyped map `BusEvent`
- * with a `Payload`, except for patterns that name only the runtime's own
- * events on an untyped runtime's internal side (`AnyInternalEvents`).
+ * `P` is `string` (not known when compiling). On a typed map, replies
+ * (`busline.reply`, `ReplyEvent`) too when a pattern matches their type
+ * (`*`, `>`, `*.*`): `bus.reply()` posts them on the bus's side, whichever
+ * side, and a handler there gets them whether the map lists them or not. On
+ * an untyped map `BusEvent` with a `Payload`, except for patterns that name
+ * only the runtime's own events on an untyped runtime's internal side
+ * (`AnyInternalEvents`).
  *
  * @example
  * type UserEvent = EventOf<Events, 'user'>   // BusEvent<Login, 'user.login'> | BusEvent<Logout, 'user.logout'>
+ * type Any = EventOf<Events, '*'>            // every event of Events, or a ReplyEvent
  */
-export type EventOf<E, P extends string = string> =
-  IsUntyped<E> extends true ? UntypedEventOf<E, P> : string extends P ? EventOfType<E, EventTypeOf<E>> : EventOfType<E, MatchingTypes<E, P>>;
+export type EventOf<E, P extends string | readonly string[] = string> = EventsMatching<E, PatternOf<P>>;
+
+/**
+ * `EventOf` of patterns `P`. `EventOf` takes a list too, so that what a
+ * subscription's handler gets (`EventOf<E, T>` of its `types`) is, for a
+ * type parameter `K` of a helper generic in the map, the very `EventOf<E, K>`
+ * the helper names.
+ */
+type EventsMatching<E, P extends string> =
+  IsUntyped<E> extends true
+    ? UntypedEventOf<E, P>
+    : string extends P
+      ? EventOfType<E, EventTypeOf<E>> | ReplyEvent
+      : EventOfType<E, MatchingTypes<E, P>> | (true extends PatternMatches<P, ReplyType> ? ReplyEvent : never);
+
+/** The type of replies (`bus.reply()` posts them; `request()` resolves with their `value`). */
+type ReplyType = typeof REPLY_TYPE;
+
+/**
+ * A reply to a request (`busline.reply`): on every typed bus, since replies
+ * go out on the side of their request, the external side included, where the
+ * map does not list them. `EventOf` adds it to what a pattern matching its
+ * type (`*`, `>`) gets.
+ */
+export type ReplyEvent = BusEvent<ReplyPayload, ReplyType>;
 
 /** The key under which an untyped map keeps the map of the types it knows nonetheless (`AnyInternalEvents`). Types only. */
 declare const knownTypes: unique symbol;
@@ -299,9 +327,13 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
  * on a typed one, patterns that each match at least one type of the map, so
  * a misspelled type fails to compile (`never` takes no argument). `*` and
  * `>` are checked first, without `E`, so that a helper generic in its bus's
- * map (`<E>(bus: Bus<E>) => bus.subscribe('*', ...)`) compiles.
+ * map (`<E>(bus: Bus<E>) => bus.subscribe('*', ...)`) compiles; and a type
+ * of the map is valid as it is (`| EventTypeOf<E>`), which the conditional
+ * cannot see for a type parameter `K extends EventTypeOf<E>` of such a
+ * helper (it stays unresolved, and `K` is not assignable to it), while `K`
+ * is assignable to `K & EventTypeOf<E>`.
  */
-export type ValidPatterns<E, T> = [PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>;
+export type ValidPatterns<E, T> = ([PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>) | EventTypeOf<E>;
 
 /** `ValidPatterns` past `*` and `>`: a named alias, so that an error in a helper generic in `E` names it rather than spelling it out. */
 type MatchesTypeOf<E, T> =
@@ -316,11 +348,11 @@ type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<
  * type `P` (`subscribe<Login>('user.login', ...)`), else `EventOf` (mostly
  * `BusEvent<Payload>`).
  */
-export type SubscribedEvent<E, T, P> = [P] extends [never]
-  ? EventOf<E, PatternOf<T>>
+export type SubscribedEvent<E, T extends string | readonly string[], P> = [P] extends [never]
+  ? EventOf<E, T>
   : IsUntyped<E> extends true
     ? BusEvent<P>
-    : EventOf<E, PatternOf<T>> & BusEvent<P>;
+    : EventOf<E, T> & BusEvent<P>;
 
 /**
  * The payload `post()` accepts for type `K`: on a typed bus the map's, or
@@ -433,5 +465,5 @@ export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuer
   /** Event type patterns (see `subscribe`). */
   readonly types?: T & ValidPatterns<E, T>;
   /** Any further condition. */
-  readonly filter?: (event: EventOf<E, PatternOf<T>>) => boolean;
+  readonly filter?: (event: EventOf<E, T>) => boolean;
 };

@@ -25,11 +25,14 @@ import {
   type ReplyErrorInfo,
   type ReplyPayload,
   type RemoteBus,
+  type ReplyEvent,
+  type ReplyOf,
   type RuntimeStats,
   type ServiceFailure,
   type SubscribeOptions,
   type UnsentDropReport,
 } from '../../../index.js';
+import type { EventOfType } from '../../../runtime/bus/typed-events.js';
 import type { MemoryChange } from '../../../runtime/store/memory-stats.js';
 
 /** True when `A` and `B` are the same type. */
@@ -136,11 +139,32 @@ export function typedRuntime(): void {
   bus.subscribe(['user.logout', 'order'], (event) => {
     expectType<Equal<typeof event.type, 'user.logout' | 'order.created'>>();
   });
+  // Everything: the map's events, and the replies to requests on this side, which the map does not list.
   bus.subscribe('*', (event) => {
     expectType<Equal<typeof event, EventOf<Events>>>();
-    expectType<Equal<typeof event.type, keyof Events>>();
+    expectType<Equal<typeof event, EventOfType<Events, keyof Events> | ReplyEvent>>();
+    expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>();
+    if (event.type === 'busline.reply') expectType<Equal<typeof event.payload, ReplyPayload>>();
   });
-  bus.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events>>());
+  bus.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  bus.subscribe(['*', 'user'], (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  // Two parts, as `busline.reply` is; patterns that cannot match it do not get it.
+  bus.subscribe('*.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored' | 'busline.reply'>>());
+  void bus.waitFor('*').then((event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  const everything = bus.history({ types: ['*'] });
+  expectType<Equal<(typeof everything)[number]['type'], keyof Events | 'busline.reply'>>();
+  const whole = bus.history();
+  expectType<Equal<(typeof whole)[number]['type'], keyof Events | 'busline.reply'>>();
+  bus.history({ types: ['>'], filter: (event) => event.type !== 'busline.reply' || event.payload.request !== '' });
+  expectType<Equal<EventOf<Events, '*'>, EventOf<Events>>>();
+  expectType<Equal<EventOf<Events, 'user' | 'order'>['type'], 'user.login' | 'user.logout' | 'user.login.failed' | 'order.created'>>();
+  // A map that lists replies itself (every internal map does) gets them once.
+  expectType<Equal<EventOf<BuslineEvents, '*'>, BuslineEvent>>();
+  // Replies are no type of the map: a subscription to them alone is a misspelling here, as a post of one is.
+  // @ts-expect-error not in the map
+  bus.subscribe('busline.reply', () => undefined);
+  // @ts-expect-error replies are posted by bus.reply(), not by hand
+  bus.post('busline.reply', { request: 'r' });
   // One level: `user.*` is login and logout, not login.failed.
   bus.subscribe('user.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout'>>());
   // Any depth below.
@@ -548,13 +572,46 @@ export function genericHelpers(): void {
   }
   audit(bus, []);
   audit(createRuntime().bus(), []);
-  // Over a type parameter of the map: widened to `string`, the pattern is checked at run time, as any string is.
-  function on<E, K extends EventTypeOf<E>>(target: Bus<E>, type: K, handler: (event: BusEvent<E[K], K>) => void) {
-    return target.subscribe(type as string, (event) => handler(event as BusEvent<E[K], K>));
+  // Over a type parameter of the map, with no cast: the handler gets `EventOf<E, K>`, the events of K and of its subtypes.
+  function on<E, K extends EventTypeOf<E>>(target: Bus<E> | RemoteBus<E>, type: K, handler: (event: EventOf<E, K>) => void) {
+    return target.subscribe(type, (event) => handler(event));
   }
-  on(bus, 'user.logout', (event) => expectType<Equal<typeof event.payload, Logout>>());
+  on(bus, 'user.logout', (event) => expectType<Equal<typeof event, BusEvent<Logout, 'user.logout'>>>());
+  on(bus, 'user.login', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.login.failed'>>());
+  on(createRuntime<Events>().thread(0, 1).bus('external') as RemoteBus<Events>, 'tick', (event) => expectType<Equal<typeof event.payload, null>>());
   // @ts-expect-error the caller's type is still checked against its map
   on(bus, 'user.logn', () => undefined);
+  // @ts-expect-error and its handler against the type's payload
+  on(bus, 'user.logout', (event: BusEvent<Login, 'user.logout'>) => void event);
+  // Spelled with `keyof E & string`, with options, waitFor() and reply() too. Inside, `E` unknown, an event is read as a `BusEvent`.
+  function once<E extends EventMap<E>, K extends keyof E & string>(target: Bus<E>, type: K, handler: (event: EventOf<E, K>) => void) {
+    target.subscribe(type, (event) => handler(event), { filter: (event) => (event as BusEvent).id !== '', onError: (_error, event) => handler(event) });
+    target.reply(type, () => undefined as ReplyOf<E, K>);
+    return target.waitFor(type, { filter: (event) => (event as BusEvent).type !== '' });
+  }
+  void once(bus, 'tick', (event) => expectType<Equal<typeof event.payload, null>>()).then((event) => expectType<Equal<typeof event.type, 'tick'>>());
+  // @ts-expect-error misspelled
+  void once(bus, 'tik', () => undefined);
+  function next<E, K extends EventTypeOf<E>>(target: RemoteBus<E>, type: K): Promise<EventOf<E, K>> {
+    return target.waitFor(type);
+  }
+  void next(createRuntime<Events>().thread(0, 1).bus('external') as RemoteBus<Events>, 'order.created').then((event) => expectType<Equal<typeof event.payload, OrderCreated>>());
+  // What stays refused inside such a helper:
+  function misuses<E, K extends EventTypeOf<E>, S extends string>(target: Bus<E>, type: K, handler: (event: EventOf<E, K>) => void, any: S): void {
+    // @ts-expect-error a subscription to K gets its subtypes too (`user.login` gets `user.login.failed`): `BusEvent<E[K], K>` is not all it gets
+    target.subscribe(type, (event: BusEvent<E[K], K>) => void event);
+    // @ts-expect-error the handler itself, as the argument: TypeScript infers subscribe's payload parameter P from it, and `EventOf<E, K> & BusEvent<P>` is not `EventOf<E, K>` (wrap it: `(event) => handler(event)`)
+    target.subscribe(type, handler);
+    // @ts-expect-error a string type parameter is no type of the map
+    target.subscribe(any, () => undefined);
+    // @ts-expect-error nor in waitFor()
+    void target.waitFor(any);
+    // @ts-expect-error a pattern built on K is not known to match
+    target.subscribe(`${type}.*`, () => undefined);
+    // @ts-expect-error nor a list of K: its events are `EventOf<E, readonly [K]>`, which is not the helper's `EventOf<E, K>`
+    target.subscribe([type], (event) => handler(event));
+  }
+  void misuses;
   // Non-generic calls are checked as before: a misspelled type or a pattern that matches nothing fails.
   // @ts-expect-error misspelled
   bus.subscribe('user.logn', () => undefined);

@@ -161,6 +161,6 @@ export function inputsInAMap(): void {
   // @ts-expect-error the declared input, not the output
   bus.post('user.created', { id: 'u1', at: 'now' });
   expectType<Equal<InputOf<Events, 'user.get'>, { id: string }>>();
-  // Inputs are no event types.
-  bus.subscribe('*', (event) => expectType<Equal<typeof event.type, 'user.created' | 'user.get'>>());
+  // Inputs are no event types (replies are: every side carries them).
+  bus.subscribe('*', (event) => expectType<Equal<typeof event.type, 'user.created' | 'user.get' | 'busline.reply'>>());
 }
