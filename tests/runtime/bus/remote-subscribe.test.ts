@@ -13,7 +13,7 @@ import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import { DETACHED_SCOPE, subscribeRemote, type ThreadCall } from '../../../runtime/bus/remote-subscription.js';
 import { LISTENER_LEASE_MS, RemoteListeners } from '../../../runtime/thread/remote-listeners.js';
 import { serveThread } from '../fixtures/served-thread.js';
-import { turns } from '../fixtures/turns.js';
+import { promiseJobs, turns } from '../fixtures/turns.js';
 import { gate, ids, rejects } from '../../helpers.js';
 
 const test = suite('RemoteBus subscribe, waitFor, publish');
@@ -340,8 +340,10 @@ test('subscribe - unsubscribed while it waits to listen again after a refused ta
     return Promise.resolve({ ok: true, value: null });
   }) as unknown as ThreadCall;
   const subscription = subscribeThroughReplaced(told, successor);
-  // The take through the old handle was refused: it waits (RELISTEN_MS, a timer) before it listens again.
-  await turns(3);
+  // The take through the old handle was refused: it waits (RELISTEN_MS, a timer) before it listens again. Promise
+  // jobs, not turns of the loop, bring it there: a turn that a loaded machine holds up past RELISTEN_MS would let the
+  // timer fire first, and the subscription listen again before it is unsubscribed.
+  await promiseJobs(20);
   assert.equal(told, ['old listen', 'old take']);
   subscription.unsubscribe();
   await turns(3);
