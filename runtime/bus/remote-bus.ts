@@ -37,6 +37,7 @@ import type {
   PostedEvent,
   PostPayload,
   ReplyOf,
+  RequestOf,
   SubscribedEvent,
   TypedHistoryQuery,
   ValidPatterns,
@@ -353,7 +354,7 @@ export class RemoteBus<E = AnyEvents> {
    */
   reply<const T extends string>(
     type: T & ValidPatterns<E, T>,
-    handler: (request: EventOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
+    handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {
     return answerRequests(this.#requestSource(), type, handler as (event: BusEvent) => unknown, options as ReplyOptions | undefined);

@@ -295,6 +295,16 @@ type ReplyType = typeof REPLY_TYPE;
  */
 export type ReplyEvent = BusEvent<ReplyPayload, ReplyType>;
 
+/**
+ * The requests a `bus.reply(types, handler)` handler gets: `EventOf` but
+ * replies, which a pattern such as `*` matches but which are never requests
+ * (its `filter` sees them, and the handler is not called for them).
+ *
+ * @example
+ * bus.reply('*', (request: RequestOf<Events, '*'>) => undefined)   // every event of Events, no ReplyEvent
+ */
+export type RequestOf<E, P extends string | readonly string[] = string> = Exclude<EventOf<E, P>, ReplyEvent>;
+
 /** The key under which an untyped map keeps the map of the types it knows nonetheless (`AnyInternalEvents`). Types only. */
 declare const knownTypes: unique symbol;
 

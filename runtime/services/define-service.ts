@@ -9,7 +9,7 @@ import type { Bus } from '../bus/bus.js';
 import type { SubscribeOptions, Subscription } from '../bus/subscriptions.js';
 import type { Payload } from '../../types.js';
 import type { ReplyOptions, RequestOptions } from '../bus/request-reply.js';
-import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, SubscribedEvent, ValidPatterns } from '../bus/typed-events.js';
+import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, RequestOf, SubscribedEvent, ValidPatterns } from '../bus/typed-events.js';
 import type { WaitForEventsOptions, WaitForOptions } from '../bus/wait-for.js';
 import { assertFunction, assertKnownKeys, describe } from '../validate.js';
 import { Service, type ServiceOptions } from './service.js';
@@ -36,7 +36,7 @@ export interface ServiceContext<E = AnyEvents> {
   ): Promise<[R] extends [never] ? ReplyOf<E, K> : R>;
   reply<const T extends string>(
     type: T & ValidPatterns<E, T>,
-    handler: (request: EventOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
+    handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription;
   every(ms: number, fn: () => unknown): () => void;

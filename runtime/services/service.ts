@@ -13,7 +13,7 @@ import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
 import type { BusThread } from '../bus/bus-thread.js';
 import type { SubscribeOptions, Subscription } from '../bus/subscriptions.js';
-import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, SubscribedEvent, ValidPatterns } from '../bus/typed-events.js';
+import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, RequestOf, SubscribedEvent, ValidPatterns } from '../bus/typed-events.js';
 import type { ReplyOptions, RequestOptions } from '../bus/request-reply.js';
 import type { WaitForEventsOptions, WaitForOptions } from '../bus/wait-for.js';
 import { startTimer, type Clock } from '../clock.js';
@@ -362,7 +362,7 @@ export abstract class Service<E = AnyEvents> {
   /** `bus.reply()` owned by the service: it answers until the service stops. */
   protected reply<const T extends string>(
     type: T & ValidPatterns<E, T>,
-    handler: (request: EventOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
+    handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {
     return this.bus.reply(type, handler, { ...options, signal: this.#own(options?.signal, 'reply options.signal') });

@@ -165,6 +165,11 @@ export function typedRuntime(): void {
   bus.subscribe('busline.reply', () => undefined);
   // @ts-expect-error replies are posted by bus.reply(), not by hand
   bus.post('busline.reply', { request: 'r' });
+  // A replier's handler gets requests only: a reply matches `*` too, but is never a request (its filter sees it).
+  bus.reply('*', (request) => void expectType<Equal<typeof request.type, keyof Events>>(), { filter: (event) => event.type !== 'busline.reply' });
+  bus.reply('>', (request) => void expectType<Equal<typeof request, EventOfType<Events, keyof Events>>>());
+  createRuntime<Events, AppInternal>().bus('internal').reply('*', (request) => void expectType<Equal<typeof request.type, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>());
+  (runtime.thread(0, 1).bus('external') as RemoteBus<Events>).reply('*.*', (request) => void expectType<Equal<typeof request.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored'>>());
   // One level: `user.*` is login and logout, not login.failed.
   bus.subscribe('user.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout'>>());
   // Any depth below.
@@ -587,6 +592,7 @@ export function genericHelpers(): void {
   function once<E extends EventMap<E>, K extends keyof E & string>(target: Bus<E>, type: K, handler: (event: EventOf<E, K>) => void) {
     target.subscribe(type, (event) => handler(event), { filter: (event) => (event as BusEvent).id !== '', onError: (_error, event) => handler(event) });
     target.reply(type, () => undefined as ReplyOf<E, K>);
+    target.reply(type, (request) => (handler(request), undefined as ReplyOf<E, K>));
     return target.waitFor(type, { filter: (event) => (event as BusEvent).type !== '' });
   }
   void once(bus, 'tick', (event) => expectType<Equal<typeof event.payload, null>>()).then((event) => expectType<Equal<typeof event.type, 'tick'>>());
