@@ -40,6 +40,7 @@ import type {
   RequestOf,
   SubscribedEvent,
   TypedHistoryQuery,
+  ValidPatternList,
   ValidPatterns,
 } from './typed-events.js';
 import { DETACHED_SCOPE, subscribeRemote, type RemoteScope } from './remote-subscription.js';
@@ -270,7 +271,7 @@ export class RemoteBus<E = AnyEvents> {
 
   /** `Bus.waitForEvents()` on the thread's bus, waited for here, as `waitFor()` is. */
   waitForEvents<const T extends readonly string[]>(
-    types: T & ValidPatterns<E, T>,
+    types: T & ValidPatternList<E, T>,
     options?: WaitForEventsOptions,
   ): Promise<{ -readonly [I in keyof T]: EventOf<E, T[I] & string> }> {
     return waitForEvents(this.#waitSource(), types, options) as Promise<never>;

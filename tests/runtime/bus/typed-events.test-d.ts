@@ -219,6 +219,10 @@ export function typedRuntime(): void {
   });
   // @ts-expect-error one entry matches nothing
   void bus.waitForEvents(['tick', 'tock']);
+  // A list that names an unknown type takes nothing (`never`), so the error says no more than that: not that the
+  // list is not some other type of the map (`"tick"`), as `| EventTypeOf<E>`, which only a single type can be, would.
+  expectType<Equal<Parameters<typeof bus.waitForEvents<readonly ['tick', 'tock']>>[0], never>>();
+  expectType<Equal<NonNullable<Parameters<typeof bus.history<readonly ['oder']>>[0]>['types'], undefined>>();
   void bus.publish('user.login', { id: 1, at: '' }).then((published) => {
     // A post a middleware dropped has no event: the union narrows on `dropped`.
     if (published.dropped !== undefined) {
@@ -271,6 +275,8 @@ export function typedRuntime(): void {
   // @ts-expect-error no such type in the map
   remote.subscribe('user.logon', () => undefined);
   void remote.waitFor('order.created', { filter: (event) => event.payload.lines.length > 0 }).then((event) => expectType<Equal<typeof event.payload, OrderCreated>>());
+  expectType<Equal<Parameters<typeof remote.waitForEvents<readonly ['tock']>>[0], never>>();
+  expectType<Equal<NonNullable<Parameters<typeof remote.history<readonly ['oder']>>[0]>['types'], undefined>>();
   void remote.waitForEvents(['user.login', 'order.created']).then(([login, order]) => {
     expectType<Equal<typeof login, EventOf<Events, 'user.login'>>>(); // 'user.login' matches 'user.login.failed' too
     expectType<Equal<typeof order.payload, OrderCreated>>();
