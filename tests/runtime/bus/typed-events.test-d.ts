@@ -575,6 +575,8 @@ export function genericHelpers(): void {
     on.subscribe('*', (event) => void seen.push(`${event.type} ${event.id}`));
     on.subscribe(['*', '>'], (event) => void seen.push(event.type));
     void on.waitFor('>');
+    void on.waitForEvents(['*', '>']);
+    void on.history({ types: ['*'] });
     // Any other pattern names types the helper cannot know: as before, it does not compile (the error names `MatchesTypeOf<E, ...>`).
     // @ts-expect-error not known to match a type of E
     on.subscribe('user.*', () => undefined);
