@@ -17,7 +17,7 @@ import type { PostOptions, PostOptionsArg } from './bus-options.js';
 import type { Middleware, Pipeline } from './middleware.js';
 import { collectOutcomes, failures } from './outcomes.js';
 import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
-import type { EventOf, EventTypeOf, PostedEvent, PostPayload, ReplyOf, SubscribedEvent, ValidPatterns } from './typed-events.js';
+import type { EventOf, EventTypeOf, PostedEvent, PostPayload, ReplyOf, RequestOf, SubscribedEvent, ValidPatternList, ValidPatterns } from './typed-events.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
 import { answerRequests, REPLY_TYPE, replyOptions, sendRequest, type ReplyOptions, type RequestOptions, type RequestSource } from './request-reply.js';
 
@@ -217,7 +217,7 @@ export abstract class AwaitableBus<E> {
    * const [started, done] = await bus.waitForEvents(['job.started', 'job.done'], { inOrder: true, timeout: 5_000 })
    */
   waitForEvents<const T extends readonly string[]>(
-    types: T & ValidPatterns<E, T>,
+    types: T & ValidPatternList<E, T>,
     options?: WaitForEventsOptions,
   ): Promise<{ -readonly [I in keyof T]: EventOf<E, T[I] & string> }> {
     return waitForEvents(this.#waitSource(), types, options) as Promise<never>;
@@ -263,7 +263,7 @@ export abstract class AwaitableBus<E> {
    */
   reply<const T extends string>(
     type: T & ValidPatterns<E, T>,
-    handler: (request: EventOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
+    handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {
     return answerRequests(this.#requestSource(), type, handler as (event: BusEvent) => unknown, options as ReplyOptions | undefined);

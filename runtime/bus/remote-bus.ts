@@ -37,8 +37,10 @@ import type {
   PostedEvent,
   PostPayload,
   ReplyOf,
+  RequestOf,
   SubscribedEvent,
   TypedHistoryQuery,
+  ValidPatternList,
   ValidPatterns,
 } from './typed-events.js';
 import { DETACHED_SCOPE, subscribeRemote, type RemoteScope } from './remote-subscription.js';
@@ -269,7 +271,7 @@ export class RemoteBus<E = AnyEvents> {
 
   /** `Bus.waitForEvents()` on the thread's bus, waited for here, as `waitFor()` is. */
   waitForEvents<const T extends readonly string[]>(
-    types: T & ValidPatterns<E, T>,
+    types: T & ValidPatternList<E, T>,
     options?: WaitForEventsOptions,
   ): Promise<{ -readonly [I in keyof T]: EventOf<E, T[I] & string> }> {
     return waitForEvents(this.#waitSource(), types, options) as Promise<never>;
@@ -353,7 +355,7 @@ export class RemoteBus<E = AnyEvents> {
    */
   reply<const T extends string>(
     type: T & ValidPatterns<E, T>,
-    handler: (request: EventOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
+    handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {
     return answerRequests(this.#requestSource(), type, handler as (event: BusEvent) => unknown, options as ReplyOptions | undefined);

@@ -295,6 +295,16 @@ type ReplyType = typeof REPLY_TYPE;
  */
 export type ReplyEvent = BusEvent<ReplyPayload, ReplyType>;
 
+/**
+ * The requests a `bus.reply(types, handler)` handler gets: `EventOf` but
+ * replies, which a pattern such as `*` matches but which are never requests
+ * (its `filter` sees them, and the handler is not called for them).
+ *
+ * @example
+ * bus.reply('*', (request: RequestOf<Events, '*'>) => undefined)   // every event of Events, no ReplyEvent
+ */
+export type RequestOf<E, P extends string | readonly string[] = string> = Exclude<EventOf<E, P>, ReplyEvent>;
+
 /** The key under which an untyped map keeps the map of the types it knows nonetheless (`AnyInternalEvents`). Types only. */
 declare const knownTypes: unique symbol;
 
@@ -333,7 +343,15 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
  * helper (it stays unresolved, and `K` is not assignable to it), while `K`
  * is assignable to `K & EventTypeOf<E>`.
  */
-export type ValidPatterns<E, T> = ([PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>) | EventTypeOf<E>;
+export type ValidPatterns<E, T> = ValidPatternList<E, T> | EventTypeOf<E>;
+
+/**
+ * `ValidPatterns` of a list alone (`history()`'s `types`, `waitForEvents()`),
+ * without `| EventTypeOf<E>`, which no list is: a list that names an unknown
+ * type takes `never`, rather than an intersection of the list with one of
+ * the map's types, which the compiler's error would name as if it were meant.
+ */
+export type ValidPatternList<E, T> = [PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>;
 
 /** `ValidPatterns` past `*` and `>`: a named alias, so that an error in a helper generic in `E` names it rather than spelling it out. */
 type MatchesTypeOf<E, T> =
@@ -463,7 +481,7 @@ export type InternalEventsOf<I> = IsUntyped<I> extends true ? AnyInternalEvents 
 /** A history query on map `E`: `types` must match the map's types, and `filter` gets the events they match. */
 export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {
   /** Event type patterns (see `subscribe`). */
-  readonly types?: T & ValidPatterns<E, T>;
+  readonly types?: T & ValidPatternList<E, T>;
   /** Any further condition. */
   readonly filter?: (event: EventOf<E, T>) => boolean;
 };

@@ -13,7 +13,7 @@ import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
 import type { BusThread } from '../bus/bus-thread.js';
 import type { SubscribeOptions, Subscription } from '../bus/subscriptions.js';
-import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, SubscribedEvent, ValidPatterns } from '../bus/typed-events.js';
+import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, RequestOf, SubscribedEvent, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
 import type { ReplyOptions, RequestOptions } from '../bus/request-reply.js';
 import type { WaitForEventsOptions, WaitForOptions } from '../bus/wait-for.js';
 import { startTimer, type Clock } from '../clock.js';
@@ -344,7 +344,7 @@ export abstract class Service<E = AnyEvents> {
 
   /** `bus.waitForEvents()` owned by the service: it rejects with `AbortedError` when the service stops. */
   protected waitForEvents<const T extends readonly string[]>(
-    types: T & ValidPatterns<E, T>,
+    types: T & ValidPatternList<E, T>,
     options?: WaitForEventsOptions,
   ): Promise<{ -readonly [I in keyof T]: EventOf<E, T[I] & string> }> {
     return this.bus.waitForEvents<T>(types, { ...options, signal: this.#own(options?.signal, 'waitForEvents options.signal') });
@@ -362,7 +362,7 @@ export abstract class Service<E = AnyEvents> {
   /** `bus.reply()` owned by the service: it answers until the service stops. */
   protected reply<const T extends string>(
     type: T & ValidPatterns<E, T>,
-    handler: (request: EventOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
+    handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {
     return this.bus.reply(type, handler, { ...options, signal: this.#own(options?.signal, 'reply options.signal') });

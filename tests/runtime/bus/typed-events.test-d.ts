@@ -165,6 +165,11 @@ export function typedRuntime(): void {
   bus.subscribe('busline.reply', () => undefined);
   // @ts-expect-error replies are posted by bus.reply(), not by hand
   bus.post('busline.reply', { request: 'r' });
+  // A replier's handler gets requests only: a reply matches `*` too, but is never a request (its filter sees it).
+  bus.reply('*', (request) => void expectType<Equal<typeof request.type, keyof Events>>(), { filter: (event) => event.type !== 'busline.reply' });
+  bus.reply('>', (request) => void expectType<Equal<typeof request, EventOfType<Events, keyof Events>>>());
+  createRuntime<Events, AppInternal>().bus('internal').reply('*', (request) => void expectType<Equal<typeof request.type, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>());
+  (runtime.thread(0, 1).bus('external') as RemoteBus<Events>).reply('*.*', (request) => void expectType<Equal<typeof request.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored'>>());
   // One level: `user.*` is login and logout, not login.failed.
   bus.subscribe('user.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout'>>());
   // Any depth below.
@@ -214,6 +219,10 @@ export function typedRuntime(): void {
   });
   // @ts-expect-error one entry matches nothing
   void bus.waitForEvents(['tick', 'tock']);
+  // A list that names an unknown type takes nothing (`never`), so the error says no more than that: not that the
+  // list is not some other type of the map (`"tick"`), as `| EventTypeOf<E>`, which only a single type can be, would.
+  expectType<Equal<Parameters<typeof bus.waitForEvents<readonly ['tick', 'tock']>>[0], never>>();
+  expectType<Equal<NonNullable<Parameters<typeof bus.history<readonly ['oder']>>[0]>['types'], undefined>>();
   void bus.publish('user.login', { id: 1, at: '' }).then((published) => {
     // A post a middleware dropped has no event: the union narrows on `dropped`.
     if (published.dropped !== undefined) {
@@ -266,6 +275,8 @@ export function typedRuntime(): void {
   // @ts-expect-error no such type in the map
   remote.subscribe('user.logon', () => undefined);
   void remote.waitFor('order.created', { filter: (event) => event.payload.lines.length > 0 }).then((event) => expectType<Equal<typeof event.payload, OrderCreated>>());
+  expectType<Equal<Parameters<typeof remote.waitForEvents<readonly ['tock']>>[0], never>>();
+  expectType<Equal<NonNullable<Parameters<typeof remote.history<readonly ['oder']>>[0]>['types'], undefined>>();
   void remote.waitForEvents(['user.login', 'order.created']).then(([login, order]) => {
     expectType<Equal<typeof login, EventOf<Events, 'user.login'>>>(); // 'user.login' matches 'user.login.failed' too
     expectType<Equal<typeof order.payload, OrderCreated>>();
@@ -564,6 +575,8 @@ export function genericHelpers(): void {
     on.subscribe('*', (event) => void seen.push(`${event.type} ${event.id}`));
     on.subscribe(['*', '>'], (event) => void seen.push(event.type));
     void on.waitFor('>');
+    void on.waitForEvents(['*', '>']);
+    void on.history({ types: ['*'] });
     // Any other pattern names types the helper cannot know: as before, it does not compile (the error names `MatchesTypeOf<E, ...>`).
     // @ts-expect-error not known to match a type of E
     on.subscribe('user.*', () => undefined);
@@ -587,6 +600,7 @@ export function genericHelpers(): void {
   function once<E extends EventMap<E>, K extends keyof E & string>(target: Bus<E>, type: K, handler: (event: EventOf<E, K>) => void) {
     target.subscribe(type, (event) => handler(event), { filter: (event) => (event as BusEvent).id !== '', onError: (_error, event) => handler(event) });
     target.reply(type, () => undefined as ReplyOf<E, K>);
+    target.reply(type, (request) => (handler(request), undefined as ReplyOf<E, K>));
     return target.waitFor(type, { filter: (event) => (event as BusEvent).type !== '' });
   }
   void once(bus, 'tick', (event) => expectType<Equal<typeof event.payload, null>>()).then((event) => expectType<Equal<typeof event.type, 'tick'>>());
