@@ -16,59 +16,69 @@ import { isWellFormed } from './utf8.js';
  * into the body: this was a third of encoding a small event.
  */
 export function writeJson(w: BodyWriter, value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-      return writeJsonString(w, value);
-    case 'number':
-      if (!Number.isFinite(value)) return false;
-      writeJsonNumber(w, value);
-      return true;
-    case 'boolean':
-      writeAscii(w, value ? 'true' : 'false');
-      return true;
-    case 'object': {
-      if (value === null) {
-        writeAscii(w, 'null');
-        return true;
-      }
-      if (depth >= MAX_PAYLOAD_DEPTH) return false;
-      const ancestors = w.ancestors;
-      if (ancestors.includes(value)) return false;
-      if (Array.isArray(value)) {
-        ancestors.push(value);
-        writeByte(w, 0x5b); // [
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) writeByte(w, 0x2c); // ,
-          if (!(i in value) || !writeJson(w, value[i], depth + 1)) return false;
-        }
-        writeByte(w, 0x5d); // ]
-        ancestors.pop();
-        return true;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) return false;
-      const record = value as Record<string, unknown>;
-      // JSON.stringify calls toJSON even when it is inherited or not enumerable.
-      if (typeof record['toJSON'] === 'function') return false;
-      ancestors.push(value);
-      writeByte(w, 0x7b); // {
-      let first = true;
-      // for-in over own keys visits them in JSON.stringify's order.
-      for (const key in record) {
-        if (!Object.hasOwn(record, key)) continue;
-        if (!first) writeByte(w, 0x2c); // ,
-        first = false;
-        if (!writeJsonString(w, key)) return false;
-        writeByte(w, 0x3a); // :
-        if (!writeJson(w, record[key], depth + 1)) return false;
-      }
-      writeByte(w, 0x7d); // }
-      ancestors.pop();
-      return true;
-    }
-    default:
-      return false;
+  // Tests of `typeof`, not a switch on it: optimized code checks the type in place instead of making its name.
+  if (typeof value === 'string') return writeJsonString(w, value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return false;
+    writeJsonNumber(w, value);
+    return true;
   }
+  if (typeof value === 'boolean') {
+    writeAscii(w, value ? 'true' : 'false');
+    return true;
+  }
+  if (typeof value !== 'object') return false;
+  if (value === null) {
+    writeAscii(w, 'null');
+    return true;
+  }
+  if (depth >= MAX_PAYLOAD_DEPTH) return false;
+  const ancestors = w.ancestors;
+  if (ancestors.includes(value)) return false;
+  if (Array.isArray(value)) {
+    ancestors.push(value);
+    writeByte(w, 0x5b); // [
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) writeByte(w, 0x2c); // ,
+      if (!(i in value) || !writeJson(w, value[i], depth + 1)) return false;
+    }
+    writeByte(w, 0x5d); // ]
+    ancestors.pop();
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  // JSON.stringify calls toJSON even when it is inherited or not enumerable.
+  if (typeof record['toJSON'] === 'function') return false;
+  ancestors.push(value);
+  writeByte(w, 0x7b); // {
+  let first = true;
+  // for-in over own keys visits them in JSON.stringify's order; it visits inherited ones only when
+  // Object.prototype has enumerable keys (`w.ownKeysOnly` is false then, see `inheritsEnumerableKeys`).
+  const ownKeysOnly = w.ownKeysOnly;
+  for (const key in record) {
+    if (!ownKeysOnly && !Object.hasOwn(record, key)) continue;
+    if (!first) writeByte(w, 0x2c); // ,
+    first = false;
+    if (!writeJsonString(w, key)) return false;
+    writeByte(w, 0x3a); // :
+    if (!writeJson(w, record[key], depth + 1)) return false;
+  }
+  writeByte(w, 0x7d); // }
+  ancestors.pop();
+  return true;
+}
+
+/**
+ * True when a for-in over a plain object would visit keys it does not own:
+ * Object.prototype has enumerable keys (an application or a library added
+ * some). While this is false `writeJson` does not ask of each key whether
+ * the object owns it (a call per key, in the walk's innermost loop).
+ */
+export function inheritsEnumerableKeys(): boolean {
+  for (const key in Object.prototype) if (key !== undefined) return true;
+  return false;
 }
 
 function writeByte(w: BodyWriter, byte: number): void {

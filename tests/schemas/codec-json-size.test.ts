@@ -2,6 +2,7 @@
  * `jsonBytes`, the size-only walk of a JSON payload: what `sizeLimit`,
  * `maxBytes` and the memory budgets count of an event's payload. It must be
  * the length of what `encodeFrame` writes, byte for byte, without writing it.
+ * And `writeJson`, which writes it: `JSON.stringify`'s text, byte for byte.
  */
 import fc from 'fast-check';
 import * as flatbuffers from 'flatbuffers';
@@ -17,11 +18,18 @@ import { batch, bodyOf, event, isWellFormedString, plain } from './fixtures.js';
 
 const JsonSize = suite('jsonBytes');
 
+const Writer = suite('writeJson');
+
+/** The payload fields `encodeFrame` writes for `values` (an event each), as UTF-8. */
+function encodedPayloads(...values: unknown[]): Buffer[] {
+  const bb = new flatbuffers.ByteBuffer(bodyOf(encodeFrame(batch(values.map((value) => event({ payload: value as JsonValue }))))));
+  const read = wire.Envelope.getRootAsEnvelope(bb).message(new wire.EventBatch()) as wire.EventBatch;
+  return values.map((_, i) => Buffer.from((read.history(i) as wire.Event).payloadJson(flatbuffers.Encoding.UTF8_BYTES) as Uint8Array));
+}
+
 /** The bytes of the payload field `encodeFrame` writes for `value`. */
 function encodedPayloadBytes(value: unknown): number {
-  const bb = new flatbuffers.ByteBuffer(bodyOf(encodeFrame(batch([event({ payload: value as JsonValue })]))));
-  const read = wire.Envelope.getRootAsEnvelope(bb).message(new wire.EventBatch()) as wire.EventBatch;
-  return ((read.history(0) as wire.Event).payloadJson(flatbuffers.Encoding.UTF8_BYTES) as Uint8Array).length;
+  return encodedPayloads(value)[0]!.length;
 }
 
 const awkwardNumber = fc.oneof(
@@ -146,4 +154,34 @@ JsonSize('decimalDigits - the length String writes, at each side of every power 
   }
 });
 
+Writer("writeJson - writes an object's own keys only, though Object.prototype has an enumerable one", () => {
+  const prototype = Object.prototype as Record<string, unknown>;
+  try {
+    prototype['inherited'] = 1;
+    assert.equal(encodedPayloads({ a: 1, nested: { b: [{ c: 2 }] } })[0]!.toString('utf8'), '{"a":1,"nested":{"b":[{"c":2}]}}');
+  } finally {
+    delete prototype['inherited'];
+  }
+});
+
+Writer('writeJson - writes own keys only, though a getter gives Object.prototype an enumerable key midway', () => {
+  const prototype = Object.prototype as Record<string, unknown>;
+  const polluting = {
+    get a(): number {
+      prototype['inherited'] = 1;
+      return 1;
+    },
+  };
+  try {
+    const written = encodedPayloads(polluting, { b: 2 }, [{ c: 3 }]);
+    assert.equal(
+      written.map((text) => text.toString('utf8')),
+      ['{"a":1}', '{"b":2}', '[{"c":3}]'],
+    );
+  } finally {
+    delete prototype['inherited'];
+  }
+});
+
 JsonSize.run();
+Writer.run();
