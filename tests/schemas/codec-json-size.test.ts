@@ -154,6 +154,28 @@ JsonSize('decimalDigits - the length String writes, at each side of every power 
   }
 });
 
+// Longer than the writer's first reservation, and past the ASCII fast path's first character.
+const longString = fc.oneof(
+  fc.string({ unit: 'binary', minLength: 100, maxLength: 3000 }).filter(isWellFormedString),
+  fc.tuple(fc.string({ maxLength: 300 }), awkwardString, fc.string({ unit: 'grapheme', maxLength: 300 })).map((parts) => parts.join('')),
+);
+
+Writer("writeJson - writes JSON.stringify's text in UTF-8, byte for byte (property)", () => {
+  fc.assert(
+    fc.property(fc.oneof(payload, fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' }), longString, fc.dictionary(longString, longString, { maxKeys: 3, ...plain })), (value) => {
+      assert.equal(encodedPayloads(value)[0], Buffer.from(JSON.stringify(value)));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Writer('writeJson - examples: every escape JSON.stringify writes, and UTF-8 of 1 to 4 bytes', () => {
+  const controls = Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)).join('');
+  const values = [controls, '"\\/\u007f', 'aé€😀z', 'é', '\u2028\u2029', { [controls]: 'ü', 'ü': controls }, ['Zoë', { 'ké': '😀' }]];
+  const written = encodedPayloads(...values);
+  values.forEach((value, i) => assert.is(written[i]!.toString('utf8'), JSON.stringify(value)));
+});
+
 Writer("writeJson - writes an object's own keys only, though Object.prototype has an enumerable one", () => {
   const prototype = Object.prototype as Record<string, unknown>;
   try {
