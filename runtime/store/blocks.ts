@@ -76,6 +76,18 @@ export function idHashes(id: string, into = new Uint32Array(2)): Uint32Array {
   return into;
 }
 
+/** 2^-32. */
+const TO_UNIT = 2 ** -32;
+
+/**
+ * Probe `k` of an id filter of `filterBits` bits, for the id's `idHashes`:
+ * the probe's 32-bit hash scaled to the filter's size (a multiplication, where
+ * `%` of a sum that may pass 2^32 is a floating-point remainder).
+ */
+function filterBit(h1: number, h2: number, k: number, filterBits: number): number {
+  return Math.floor(((h1 + Math.imul(k, h2)) >>> 0) * TO_UNIT * filterBits);
+}
+
 interface BlockParts {
   readonly frame: Uint8Array;
   readonly format: BlockFormat;
@@ -152,7 +164,7 @@ export class EventBlock {
       const h1 = hashes[0]!;
       const h2 = hashes[1]!;
       for (let k = 0; k < 3; k++) {
-        const bit = (h1 + k * h2) % filterBits;
+        const bit = filterBit(h1, h2, k, filterBits);
         filter[bit >>> 3]! |= 1 << (bit & 7);
       }
     }
@@ -216,8 +228,9 @@ export class EventBlock {
     const filter = this.#parts.filter;
     const h1 = hashes[0]!;
     const h2 = hashes[1]!;
+    const filterBits = filter.length * 8;
     for (let k = 0; k < 3; k++) {
-      const bit = (h1 + k * h2) % (filter.length * 8);
+      const bit = filterBit(h1, h2, k, filterBits);
       if ((filter[bit >>> 3]! & (1 << (bit & 7))) === 0) return false;
     }
     return true;

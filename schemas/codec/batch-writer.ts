@@ -13,7 +13,7 @@ import type { BodyReader } from './body-reader.js';
 import { NOT_MEASURED, type BodyWriter } from './body-writer.js';
 import { eventIdAt, isEncodedEventRef, openEventAt, type EncodedEventRef, type ForwardBatch } from './encoded-batch.js';
 import { locatePayload, metaVector, openMetaEntry } from './event-reader.js';
-import { jsonProblem, writeJson } from './json-writer.js';
+import { inheritsEnumerableKeys, jsonProblem, writeJson } from './json-writer.js';
 import {
   BATCH_TABLE_BYTES,
   BATCH_VTABLE,
@@ -45,6 +45,13 @@ import { checkEndpoint, checkSeq, describe, isUint32 } from './wire-values.js';
  * the writer's next use). History entries may be `EncodedEventRef`s.
  */
 export function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits): Uint8Array {
+  const ownKeysOnly = !inheritsEnumerableKeys();
+  const body = writeBody(w, batch, limits, ownKeysOnly);
+  // A payload's getter gave Object.prototype an enumerable key meanwhile: some object may have been written with it.
+  return ownKeysOnly && inheritsEnumerableKeys() ? writeBody(w, batch, limits, false) : body;
+}
+
+function writeBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits, ownKeysOnly: boolean): Uint8Array {
   const seq = checkSeq(batch.seq, 'batch');
   const { history, queue } = batch;
   if (!Array.isArray(history) || !Array.isArray(queue)) {
@@ -61,6 +68,7 @@ export function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, 
   }
   const from = checkEndpoint(batch.from, 'batch.from');
   w.reset();
+  w.ownKeysOnly = ownKeysOnly;
   w.reserve(8);
   w.bytes.set(FILE_IDENTIFIER, 4);
   w.pos = 8;

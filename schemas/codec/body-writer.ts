@@ -79,6 +79,8 @@ export class BodyWriter {
   measured = 0;
   /** The arrays and objects around the JSON value being written: the cycle check. */
   readonly ancestors: object[] = [];
+  /** No plain object inherits an enumerable key (`inheritsEnumerableKeys`): `writeJson` need not ask which keys are own. */
+  ownKeysOnly = false;
 
   constructor(capacity: number) {
     this.bytes = new Uint8Array(capacity);

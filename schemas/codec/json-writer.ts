@@ -16,59 +16,69 @@ import { isWellFormed } from './utf8.js';
  * into the body: this was a third of encoding a small event.
  */
 export function writeJson(w: BodyWriter, value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-      return writeJsonString(w, value);
-    case 'number':
-      if (!Number.isFinite(value)) return false;
-      writeJsonNumber(w, value);
-      return true;
-    case 'boolean':
-      writeAscii(w, value ? 'true' : 'false');
-      return true;
-    case 'object': {
-      if (value === null) {
-        writeAscii(w, 'null');
-        return true;
-      }
-      if (depth >= MAX_PAYLOAD_DEPTH) return false;
-      const ancestors = w.ancestors;
-      if (ancestors.includes(value)) return false;
-      if (Array.isArray(value)) {
-        ancestors.push(value);
-        writeByte(w, 0x5b); // [
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) writeByte(w, 0x2c); // ,
-          if (!(i in value) || !writeJson(w, value[i], depth + 1)) return false;
-        }
-        writeByte(w, 0x5d); // ]
-        ancestors.pop();
-        return true;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) return false;
-      const record = value as Record<string, unknown>;
-      // JSON.stringify calls toJSON even when it is inherited or not enumerable.
-      if (typeof record['toJSON'] === 'function') return false;
-      ancestors.push(value);
-      writeByte(w, 0x7b); // {
-      let first = true;
-      // for-in over own keys visits them in JSON.stringify's order.
-      for (const key in record) {
-        if (!Object.hasOwn(record, key)) continue;
-        if (!first) writeByte(w, 0x2c); // ,
-        first = false;
-        if (!writeJsonString(w, key)) return false;
-        writeByte(w, 0x3a); // :
-        if (!writeJson(w, record[key], depth + 1)) return false;
-      }
-      writeByte(w, 0x7d); // }
-      ancestors.pop();
-      return true;
-    }
-    default:
-      return false;
+  // Tests of `typeof`, not a switch on it: optimized code checks the type in place instead of making its name.
+  if (typeof value === 'string') return writeJsonString(w, value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return false;
+    writeJsonNumber(w, value);
+    return true;
   }
+  if (typeof value === 'boolean') {
+    writeAscii(w, value ? 'true' : 'false');
+    return true;
+  }
+  if (typeof value !== 'object') return false;
+  if (value === null) {
+    writeAscii(w, 'null');
+    return true;
+  }
+  if (depth >= MAX_PAYLOAD_DEPTH) return false;
+  const ancestors = w.ancestors;
+  if (ancestors.includes(value)) return false;
+  if (Array.isArray(value)) {
+    ancestors.push(value);
+    writeByte(w, 0x5b); // [
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) writeByte(w, 0x2c); // ,
+      if (!(i in value) || !writeJson(w, value[i], depth + 1)) return false;
+    }
+    writeByte(w, 0x5d); // ]
+    ancestors.pop();
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  // JSON.stringify calls toJSON even when it is inherited or not enumerable.
+  if (typeof record['toJSON'] === 'function') return false;
+  ancestors.push(value);
+  writeByte(w, 0x7b); // {
+  let first = true;
+  // for-in over own keys visits them in JSON.stringify's order; it visits inherited ones only when
+  // Object.prototype has enumerable keys (`w.ownKeysOnly` is false then, see `inheritsEnumerableKeys`).
+  const ownKeysOnly = w.ownKeysOnly;
+  for (const key in record) {
+    if (!ownKeysOnly && !Object.hasOwn(record, key)) continue;
+    if (!first) writeByte(w, 0x2c); // ,
+    first = false;
+    if (!writeJsonString(w, key)) return false;
+    writeByte(w, 0x3a); // :
+    if (!writeJson(w, record[key], depth + 1)) return false;
+  }
+  writeByte(w, 0x7d); // }
+  ancestors.pop();
+  return true;
+}
+
+/**
+ * True when a for-in over a plain object would visit keys it does not own:
+ * Object.prototype has enumerable keys (an application or a library added
+ * some). While this is false `writeJson` does not ask of each key whether
+ * the object owns it (a call per key, in the walk's innermost loop).
+ */
+export function inheritsEnumerableKeys(): boolean {
+  for (const key in Object.prototype) if (key !== undefined) return true;
+  return false;
 }
 
 function writeByte(w: BodyWriter, byte: number): void {
@@ -86,9 +96,10 @@ function writeAscii(w: BodyWriter, text: string): void {
 }
 
 /**
- * A JSON string: printable ASCII without `"` or `\` is copied, anything else
- * quoted by JSON.stringify itself. False for a lone surrogate: JSON could
- * carry it as an escape, but post() refuses it, and so does the decoder.
+ * A JSON string: printable ASCII without `"` or `\` is copied; from the
+ * first other character on, `writeJsonStringRest` escapes and encodes.
+ * False for a lone surrogate: JSON could carry it as an escape, but post()
+ * refuses it, and so does the decoder.
  */
 function writeJsonString(w: BodyWriter, text: string): boolean {
   const length = text.length;
@@ -98,20 +109,82 @@ function writeJsonString(w: BodyWriter, text: string): boolean {
   bytes[pos++] = 0x22;
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i);
-    if (!isPlainJsonChar(code)) {
-      // Escapes, and non-ASCII: JSON.stringify's quoting, written as UTF-8.
-      if (!isWellFormed(text)) return false;
-      const quoted = JSON.stringify(text);
-      w.reserve(3 * quoted.length);
-      w.pos += w.buffer.write(quoted, w.pos, 'utf8');
-      return true;
-    }
+    if (!isPlainJsonChar(code)) return writeJsonStringRest(w, text, i, pos);
     bytes[pos++] = code;
   }
   bytes[pos++] = 0x22;
   w.pos = pos;
   return true;
 }
+
+const HEX_DIGITS = '0123456789abcdef';
+
+/**
+ * Characters `from..` of `text` and the closing quote, from `pos`, as
+ * JSON.stringify quotes them (`\"`, `\\`, `\b \t \n \f \r`, other control
+ * characters as `\u00xx`, the rest as themselves) in UTF-8. A loop of its
+ * own, so that the ASCII one above stays small. (Quoting with JSON.stringify
+ * and writing its text with Buffer's writer made a string and a native call
+ * per string, and checked it for lone surrogates first.)
+ */
+function writeJsonStringRest(w: BodyWriter, text: string, from: number, pos: number): boolean {
+  const length = text.length;
+  // 6 bytes a code unit at most (an escape; 3 of UTF-8, 4 for a pair's 2), and the quote.
+  w.pos = pos;
+  w.reserve(6 * (length - from) + 1);
+  const bytes = w.bytes;
+  for (let i = from; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (isPlainJsonChar(code) || code === 0x7f) {
+      bytes[pos++] = code;
+    } else if (code === 0x22 || code === 0x5c) {
+      bytes[pos++] = 0x5c; // \
+      bytes[pos++] = code;
+    } else if (code < 0x20) {
+      bytes[pos++] = 0x5c; // \
+      const letter = SHORT_ESCAPE_LETTERS[code]!;
+      if (letter !== 0) {
+        bytes[pos++] = letter;
+      } else {
+        bytes[pos++] = 0x75; // u
+        bytes[pos++] = 0x30;
+        bytes[pos++] = 0x30;
+        bytes[pos++] = HEX_DIGITS.charCodeAt(code >> 4);
+        bytes[pos++] = HEX_DIGITS.charCodeAt(code & 0xf);
+      }
+    } else if (code < 0x800) {
+      bytes[pos++] = 0xc0 | (code >> 6);
+      bytes[pos++] = 0x80 | (code & 0x3f);
+    } else if (code < 0xd800 || code > 0xdfff) {
+      bytes[pos++] = 0xe0 | (code >> 12);
+      bytes[pos++] = 0x80 | ((code >> 6) & 0x3f);
+      bytes[pos++] = 0x80 | (code & 0x3f);
+    } else {
+      const next = text.charCodeAt(i + 1);
+      if (code > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) return false;
+      const point = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
+      bytes[pos++] = 0xf0 | (point >> 18);
+      bytes[pos++] = 0x80 | ((point >> 12) & 0x3f);
+      bytes[pos++] = 0x80 | ((point >> 6) & 0x3f);
+      bytes[pos++] = 0x80 | (point & 0x3f);
+      i++;
+    }
+  }
+  bytes[pos++] = 0x22;
+  w.pos = pos;
+  return true;
+}
+
+/** The letter JSON.stringify escapes each control character with (`\n`...), or 0 for `\u00xx`. */
+const SHORT_ESCAPE_LETTERS: Uint8Array = (() => {
+  const letters = new Uint8Array(0x20);
+  letters[0x08] = 0x62; // b
+  letters[0x09] = 0x74; // t
+  letters[0x0a] = 0x6e; // n
+  letters[0x0c] = 0x66; // f
+  letters[0x0d] = 0x72; // r
+  return letters;
+})();
 
 /** A finite number as JSON.stringify writes it: integers digit by digit, others through `String`. */
 function writeJsonNumber(w: BodyWriter, value: number): void {

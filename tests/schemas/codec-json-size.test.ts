@@ -2,6 +2,7 @@
  * `jsonBytes`, the size-only walk of a JSON payload: what `sizeLimit`,
  * `maxBytes` and the memory budgets count of an event's payload. It must be
  * the length of what `encodeFrame` writes, byte for byte, without writing it.
+ * And `writeJson`, which writes it: `JSON.stringify`'s text, byte for byte.
  */
 import fc from 'fast-check';
 import * as flatbuffers from 'flatbuffers';
@@ -17,11 +18,18 @@ import { batch, bodyOf, event, isWellFormedString, plain } from './fixtures.js';
 
 const JsonSize = suite('jsonBytes');
 
+const Writer = suite('writeJson');
+
+/** The payload fields `encodeFrame` writes for `values` (an event each), as UTF-8. */
+function encodedPayloads(...values: unknown[]): Buffer[] {
+  const bb = new flatbuffers.ByteBuffer(bodyOf(encodeFrame(batch(values.map((value) => event({ payload: value as JsonValue }))))));
+  const read = wire.Envelope.getRootAsEnvelope(bb).message(new wire.EventBatch()) as wire.EventBatch;
+  return values.map((_, i) => Buffer.from((read.history(i) as wire.Event).payloadJson(flatbuffers.Encoding.UTF8_BYTES) as Uint8Array));
+}
+
 /** The bytes of the payload field `encodeFrame` writes for `value`. */
 function encodedPayloadBytes(value: unknown): number {
-  const bb = new flatbuffers.ByteBuffer(bodyOf(encodeFrame(batch([event({ payload: value as JsonValue })]))));
-  const read = wire.Envelope.getRootAsEnvelope(bb).message(new wire.EventBatch()) as wire.EventBatch;
-  return ((read.history(0) as wire.Event).payloadJson(flatbuffers.Encoding.UTF8_BYTES) as Uint8Array).length;
+  return encodedPayloads(value)[0]!.length;
 }
 
 const awkwardNumber = fc.oneof(
@@ -146,4 +154,56 @@ JsonSize('decimalDigits - the length String writes, at each side of every power 
   }
 });
 
+// Longer than the writer's first reservation, and past the ASCII fast path's first character.
+const longString = fc.oneof(
+  fc.string({ unit: 'binary', minLength: 100, maxLength: 3000 }).filter(isWellFormedString),
+  fc.tuple(fc.string({ maxLength: 300 }), awkwardString, fc.string({ unit: 'grapheme', maxLength: 300 })).map((parts) => parts.join('')),
+);
+
+Writer("writeJson - writes JSON.stringify's text in UTF-8, byte for byte (property)", () => {
+  fc.assert(
+    fc.property(fc.oneof(payload, fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' }), longString, fc.dictionary(longString, longString, { maxKeys: 3, ...plain })), (value) => {
+      assert.equal(encodedPayloads(value)[0], Buffer.from(JSON.stringify(value)));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Writer('writeJson - examples: every escape JSON.stringify writes, and UTF-8 of 1 to 4 bytes', () => {
+  const controls = Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)).join('');
+  const values = [controls, '"\\/\u007f', 'aé€😀z', 'é', '\u2028\u2029', { [controls]: 'ü', 'ü': controls }, ['Zoë', { 'ké': '😀' }]];
+  const written = encodedPayloads(...values);
+  values.forEach((value, i) => assert.is(written[i]!.toString('utf8'), JSON.stringify(value)));
+});
+
+Writer("writeJson - writes an object's own keys only, though Object.prototype has an enumerable one", () => {
+  const prototype = Object.prototype as Record<string, unknown>;
+  try {
+    prototype['inherited'] = 1;
+    assert.equal(encodedPayloads({ a: 1, nested: { b: [{ c: 2 }] } })[0]!.toString('utf8'), '{"a":1,"nested":{"b":[{"c":2}]}}');
+  } finally {
+    delete prototype['inherited'];
+  }
+});
+
+Writer('writeJson - writes own keys only, though a getter gives Object.prototype an enumerable key midway', () => {
+  const prototype = Object.prototype as Record<string, unknown>;
+  const polluting = {
+    get a(): number {
+      prototype['inherited'] = 1;
+      return 1;
+    },
+  };
+  try {
+    const written = encodedPayloads(polluting, { b: 2 }, [{ c: 3 }]);
+    assert.equal(
+      written.map((text) => text.toString('utf8')),
+      ['{"a":1}', '{"b":2}', '[{"c":3}]'],
+    );
+  } finally {
+    delete prototype['inherited'];
+  }
+});
+
 JsonSize.run();
+Writer.run();

@@ -128,6 +128,18 @@ test('EventBlock.of - a block that compression would not shrink is kept as it is
   assert.equal(plainEvents(block.events()), events);
 });
 
+test('mayHold - true for every id of the block; false for nearly every other id', () => {
+  for (const count of [1, 7, 1024, 16_384]) {
+    const events = Array.from({ length: count }, (_, i) => ({ ...eventOf(i), id: `0.0.${i}`, timestamp: i }));
+    const block = EventBlock.of(events, { plain: true }, false);
+    for (const event of events) assert.ok(block.mayHold(event.id), event.id);
+    let maybe = 0;
+    for (let i = count; i < count + 20_000; i++) if (block.mayHold(`0.0.${i}`)) maybe++;
+    // 10 bits an event and 3 probes: under 2 % in theory when full, fewer in the 64 bits a small block has at least.
+    assert.ok(maybe < 20_000 * 0.025, `${maybe} of 20000 other ids may be held in a block of ${count}`);
+  }
+});
+
 test('compact - bounded steps; a query that cannot match a block leaves it unread', () => {
   const history = new EventHistory({ compression: manual(true, { keepEvents: 10, blockEvents: 100, maxBlockBytes: 1 << 20 }) });
   const users = Array.from({ length: 300 }, (_, i) => ({ ...eventOf(i * 5), type: 'user', timestamp: i, id: `u${i}` }));
