@@ -45,10 +45,17 @@ import { checkEndpoint, checkSeq, describe, isUint32 } from './wire-values.js';
  * the writer's next use). History entries may be `EncodedEventRef`s.
  */
 export function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits): Uint8Array {
-  const ownKeysOnly = !inheritsEnumerableKeys();
-  const body = writeBody(w, batch, limits, ownKeysOnly);
+  if (inheritsEnumerableKeys()) return writeBody(w, batch, limits, false);
+  let body: Uint8Array;
+  try {
+    body = writeBody(w, batch, limits, true);
+  } catch (error) {
+    // Refused for an inherited key (not JSON, or too large), written after a getter gave Object.prototype one.
+    if (inheritsEnumerableKeys()) return writeBody(w, batch, limits, false);
+    throw error;
+  }
   // A payload's getter gave Object.prototype an enumerable key meanwhile: some object may have been written with it.
-  return ownKeysOnly && inheritsEnumerableKeys() ? writeBody(w, batch, limits, false) : body;
+  return inheritsEnumerableKeys() ? writeBody(w, batch, limits, false) : body;
 }
 
 function writeBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits, ownKeysOnly: boolean): Uint8Array {

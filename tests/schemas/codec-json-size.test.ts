@@ -205,5 +205,25 @@ Writer('writeJson - writes own keys only, though a getter gives Object.prototype
   }
 });
 
+Writer('writeJson - writes own keys only, though a getter gives Object.prototype an enumerable key that JSON cannot carry', () => {
+  const prototype = Object.prototype as Record<string, unknown>;
+  // Written as inherited, either key would refuse the event (not JSON; over maxPayloadBytes) before the body ends.
+  for (const [key, value] of [['polluted', () => 0], ['large', 'x'.repeat(600)]] as const) {
+    const polluting = {
+      get a(): object {
+        prototype[key] = value;
+        return { b: [{}, {}] };
+      },
+    };
+    try {
+      const bb = new flatbuffers.ByteBuffer(bodyOf(encodeFrame(batch([event({ payload: polluting as unknown as JsonValue })]), { limits: { maxPayloadBytes: 1024 } })));
+      const read = wire.Envelope.getRootAsEnvelope(bb).message(new wire.EventBatch()) as wire.EventBatch;
+      assert.is((read.history(0) as wire.Event).payloadJson(), '{"a":{"b":[{},{}]}}', key);
+    } finally {
+      delete prototype[key];
+    }
+  }
+});
+
 JsonSize.run();
 Writer.run();
