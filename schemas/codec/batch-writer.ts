@@ -55,6 +55,8 @@ export function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, 
     throw error;
   }
   // A payload's getter gave Object.prototype an enumerable key meanwhile: some object may have been written with it.
+  // A key added and deleted again within the body escapes this check: posts (Bus and RemoteBus) hand the encoder
+  // copies (copyPayload), in which no getter runs; only a direct caller's own objects can do that.
   return inheritsEnumerableKeys() ? writeBody(w, batch, limits, false) : body;
 }
 
