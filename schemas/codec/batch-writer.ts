@@ -13,7 +13,8 @@ import type { BodyReader } from './body-reader.js';
 import { NOT_MEASURED, type BodyWriter } from './body-writer.js';
 import { eventIdAt, isEncodedEventRef, openEventAt, type EncodedEventRef, type ForwardBatch } from './encoded-batch.js';
 import { locatePayload, metaVector, openMetaEntry } from './event-reader.js';
-import { inheritsEnumerableKeys, jsonProblem, writeJson } from './json-writer.js';
+import { inheritsEnumerableKeys } from './json-size.js';
+import { jsonProblem, writeJson } from './json-writer.js';
 import {
   BATCH_TABLE_BYTES,
   BATCH_VTABLE,

@@ -111,6 +111,25 @@ JsonSize('jsonBytes - -1 where encodeFrame refuses the payload', () => {
   assert.is(jsonBytes([circular, 1].slice(1)), 3);
 });
 
+JsonSize('copyPayload - copies and measures own keys only, though Object.prototype has an enumerable key', () => {
+  const prototype = Object.prototype as Record<string, unknown>;
+  for (const inherited of [5, { y: 1 }, [1, 2]]) {
+    try {
+      prototype['inherited'] = inherited;
+      const value = { a: 1, nested: { b: [{ c: 'é' }] } };
+      const copy = copyPayload(value as Payload) as typeof value;
+      assert.equal(Object.keys(copy), ['a', 'nested'], JSON.stringify(inherited));
+      assert.equal(Object.keys(copy.nested), ['b']);
+      assert.is(copiedPayloadBytes(), jsonBytes(value));
+      assert.is(copiedPayloadBytes(), Buffer.byteLength(JSON.stringify(value)));
+      // A payload that is not data is refused for its own keys, not for the inherited one.
+      assert.throws(() => copyPayload({ a: NaN } as never), /\$\.a is NaN/);
+    } finally {
+      delete prototype['inherited'];
+    }
+  }
+});
+
 JsonSize("copyPayload - measures the copy in the same walk, as jsonBytes does (property)", () => {
   const objects = fc.oneof(fc.array(payload, { maxLength: 4 }), fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }).filter(isWellFormedString), payload, { maxKeys: 4, ...plain }));
   fc.assert(
