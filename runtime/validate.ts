@@ -5,7 +5,7 @@
  */
 import { EventTooLargeError, InvalidEventError, InvalidOptionError } from '../errors.js';
 import type { Payload, Priority, Side } from '../types.js';
-import { jsonNumberBytes, jsonStringBytes } from '../schemas/codec/json-size.js';
+import { inheritsEnumerableKeys, jsonNumberBytes, jsonStringBytes } from '../schemas/codec/json-size.js';
 
 /** The longest event type accepted, in UTF-16 code units. */
 export const MAX_TYPE_LENGTH = 256;
@@ -239,8 +239,11 @@ function copyObject(value: object, depth: number): unknown {
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
   const copy: Record<string, unknown> = { ...value };
+  // Asked per object, after the spread that ran its getters: for-in visits Object.prototype's enumerable keys too.
+  const ownKeysOnly = !inheritsEnumerableKeys();
   let empty = true;
   for (const key in copy) {
+    if (!ownKeysOnly && !Object.hasOwn(copy, key)) continue;
     const item = copy[key];
     const checked = copyValue(item, depth);
     // A key with a lone surrogate has no size.
@@ -329,6 +332,7 @@ function objectBound(value: object, depth: number): number {
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return -1;
   for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
     const item = valueBound((value as Record<string, unknown>)[key], depth);
     if (item < 0 || !isWellFormed(key)) return -1;
     bound += item + 6 * key.length + 4;
@@ -376,6 +380,7 @@ function payloadProblem(value: unknown, path: string, seen: Set<object>, depth =
         const proto = Object.getPrototypeOf(value) as unknown;
         if (proto !== Object.prototype && proto !== null) return `${path} is ${instanceProblem(value)}`;
         for (const key in value) {
+          if (!Object.hasOwn(value, key)) continue;
           if (!isWellFormed(key)) return `${path} has a key with a lone surrogate`;
           const problem = payloadProblem((value as Record<string, unknown>)[key], `${path}.${key}`, seen, depth + 1);
           if (problem !== null) return problem;

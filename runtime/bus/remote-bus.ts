@@ -27,7 +27,7 @@ import type { Outcome } from '../wire/protocol.js';
 import type { BusStats } from '../metrics/stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '../thread/thread-service.js';
-import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from '../validate.js';
+import { assertEventType, assertKnownKeys, assertSide, assertTypeList, copyPayload } from '../validate.js';
 import { AbortedError, TransportError, WorkerCrashedError, fromWireError, isBusError } from '../../errors.js';
 import { checkHistoryQuery } from '../store/history.js';
 import type {
@@ -121,7 +121,8 @@ export class RemoteBus<E = AnyEvents> {
   #draft(type: string, payload: unknown, options: PostOptions | undefined, conformed = false): Uint8Array {
     assertEventType(type);
     if (!conformed) payload = conformPayload(this.#scope.schemas, type, payload);
-    assertPayload(payload);
+    // Taken as Bus.post takes it: each getter read once, and the encoder walks plain data, which runs no code.
+    payload = copyPayload(payload as Payload);
     const { priority, topic, meta } = options === undefined ? DEFAULT_POST : checkPostOptions(options);
     const endpoint = this.endpoint;
     const draft: BusEvent = {

@@ -13,7 +13,8 @@ import type { BodyReader } from './body-reader.js';
 import { NOT_MEASURED, type BodyWriter } from './body-writer.js';
 import { eventIdAt, isEncodedEventRef, openEventAt, type EncodedEventRef, type ForwardBatch } from './encoded-batch.js';
 import { locatePayload, metaVector, openMetaEntry } from './event-reader.js';
-import { inheritsEnumerableKeys, jsonProblem, writeJson } from './json-writer.js';
+import { inheritsEnumerableKeys } from './json-size.js';
+import { jsonProblem, writeJson } from './json-writer.js';
 import {
   BATCH_TABLE_BYTES,
   BATCH_VTABLE,
@@ -45,10 +46,19 @@ import { checkEndpoint, checkSeq, describe, isUint32 } from './wire-values.js';
  * the writer's next use). History entries may be `EncodedEventRef`s.
  */
 export function writeBatchBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits): Uint8Array {
-  const ownKeysOnly = !inheritsEnumerableKeys();
-  const body = writeBody(w, batch, limits, ownKeysOnly);
+  if (inheritsEnumerableKeys()) return writeBody(w, batch, limits, false);
+  let body: Uint8Array;
+  try {
+    body = writeBody(w, batch, limits, true);
+  } catch (error) {
+    // Refused for an inherited key (not JSON, or too large), written after a getter gave Object.prototype one.
+    if (inheritsEnumerableKeys()) return writeBody(w, batch, limits, false);
+    throw error;
+  }
   // A payload's getter gave Object.prototype an enumerable key meanwhile: some object may have been written with it.
-  return ownKeysOnly && inheritsEnumerableKeys() ? writeBody(w, batch, limits, false) : body;
+  // A key added and deleted again within the body escapes this check: posts (Bus and RemoteBus) hand the encoder
+  // copies (copyPayload), in which no getter runs; only a direct caller's own objects can do that.
+  return inheritsEnumerableKeys() ? writeBody(w, batch, limits, false) : body;
 }
 
 function writeBody(w: BodyWriter, batch: EventBatch | ForwardBatch, limits: FrameLimits, ownKeysOnly: boolean): Uint8Array {

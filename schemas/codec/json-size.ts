@@ -5,6 +5,18 @@
  * a post makes in runtime/validate.ts). It imports nothing.
  */
 
+/**
+ * True when a for-in over a plain object would visit keys it does not own:
+ * Object.prototype has enumerable keys (an application or a library added
+ * some). While this is false `writeJson` and the payload copy do not ask of
+ * each key whether the object owns it (a call per key, in the walks'
+ * innermost loops).
+ */
+export function inheritsEnumerableKeys(): boolean {
+  for (const key in Object.prototype) if (key !== undefined) return true;
+  return false;
+}
+
 /** Printable ASCII but `"` and `\\`: a JSON string carries it as itself, one byte. */
 export function isPlainJsonChar(code: number): boolean {
   return code >= 0x20 && code <= 0x7e && code !== 0x22 && code !== 0x5c;

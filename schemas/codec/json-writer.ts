@@ -70,17 +70,6 @@ export function writeJson(w: BodyWriter, value: unknown, depth: number): boolean
   return true;
 }
 
-/**
- * True when a for-in over a plain object would visit keys it does not own:
- * Object.prototype has enumerable keys (an application or a library added
- * some). While this is false `writeJson` does not ask of each key whether
- * the object owns it (a call per key, in the walk's innermost loop).
- */
-export function inheritsEnumerableKeys(): boolean {
-  for (const key in Object.prototype) if (key !== undefined) return true;
-  return false;
-}
-
 function writeByte(w: BodyWriter, byte: number): void {
   if (w.pos >= w.bytes.length) w.grow(w.pos + 1);
   w.bytes[w.pos++] = byte;

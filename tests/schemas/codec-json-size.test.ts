@@ -9,10 +9,11 @@ import * as flatbuffers from 'flatbuffers';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidEventError } from '../../errors.js';
-import { encodeFrame, jsonBytes, utf8Length } from '../../schemas/codec/index.js';
+import { decodeFrame, encodeFrame, jsonBytes, utf8Length } from '../../schemas/codec/index.js';
 import { decimalDigits } from '../../schemas/codec/json-size.js';
 import * as wire from '../../schemas/generated/busline_generated.js';
 import { copiedPayloadBytes, copyPayload } from '../../runtime/validate.js';
+import type { EventBatch } from '../../runtime/wire/protocol.js';
 import type { JsonValue, Payload } from '../../types.js';
 import { batch, bodyOf, event, isWellFormedString, plain } from './fixtures.js';
 
@@ -111,6 +112,25 @@ JsonSize('jsonBytes - -1 where encodeFrame refuses the payload', () => {
   assert.is(jsonBytes([circular, 1].slice(1)), 3);
 });
 
+JsonSize('copyPayload - copies and measures own keys only, though Object.prototype has an enumerable key', () => {
+  const prototype = Object.prototype as Record<string, unknown>;
+  for (const inherited of [5, { y: 1 }, [1, 2]]) {
+    try {
+      prototype['inherited'] = inherited;
+      const value = { a: 1, nested: { b: [{ c: 'é' }] } };
+      const copy = copyPayload(value as Payload) as typeof value;
+      assert.equal(Object.keys(copy), ['a', 'nested'], JSON.stringify(inherited));
+      assert.equal(Object.keys(copy.nested), ['b']);
+      assert.is(copiedPayloadBytes(), jsonBytes(value));
+      assert.is(copiedPayloadBytes(), Buffer.byteLength(JSON.stringify(value)));
+      // A payload that is not data is refused for its own keys, not for the inherited one.
+      assert.throws(() => copyPayload({ a: NaN } as never), /\$\.a is NaN/);
+    } finally {
+      delete prototype['inherited'];
+    }
+  }
+});
+
 JsonSize("copyPayload - measures the copy in the same walk, as jsonBytes does (property)", () => {
   const objects = fc.oneof(fc.array(payload, { maxLength: 4 }), fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }).filter(isWellFormedString), payload, { maxKeys: 4, ...plain }));
   fc.assert(
@@ -203,6 +223,72 @@ Writer('writeJson - writes own keys only, though a getter gives Object.prototype
   } finally {
     delete prototype['inherited'];
   }
+});
+
+Writer('writeJson - writes own keys only, though a getter gives Object.prototype an enumerable key that JSON cannot carry', () => {
+  const prototype = Object.prototype as Record<string, unknown>;
+  // Written as inherited, either key would refuse the event (not JSON; over maxPayloadBytes) before the body ends.
+  for (const [key, value] of [['polluted', () => 0], ['large', 'x'.repeat(600)]] as const) {
+    const polluting = {
+      get a(): object {
+        prototype[key] = value;
+        return { b: [{}, {}] };
+      },
+    };
+    try {
+      const bb = new flatbuffers.ByteBuffer(bodyOf(encodeFrame(batch([event({ payload: polluting as unknown as JsonValue })]), { limits: { maxPayloadBytes: 1024 } })));
+      const read = wire.Envelope.getRootAsEnvelope(bb).message(new wire.EventBatch()) as wire.EventBatch;
+      assert.is((read.history(0) as wire.Event).payloadJson(), '{"a":{"b":[{},{}]}}', key);
+    } finally {
+      delete prototype[key];
+    }
+  }
+});
+
+Writer('writeJson - every UTF-16 code unit, alone and after plain text, in a pair, and its measured size', () => {
+  const units = Array.from({ length: 0x10000 }, (_, code) => String.fromCharCode(code)).filter((unit) => isWellFormedString(unit));
+  const pairs = [];
+  for (let code = 0xd800; code <= 0xdbff; code++) pairs.push(String.fromCharCode(code, 0xdc00), String.fromCharCode(code, 0xdfff));
+  for (let code = 0xdc00; code <= 0xdfff; code++) pairs.push(String.fromCharCode(0xd800, code), String.fromCharCode(0xdbff, code));
+  const texts = [...units, ...units.map((unit) => `ab${unit}c${unit}`), ...pairs, ...pairs.map((pair) => `a${pair}\n${pair}`)];
+  for (let from = 0; from < texts.length; from += 4096) {
+    const chunk = texts.slice(from, from + 4096);
+    encodedPayloads(...chunk).forEach((written, i) => {
+      const expected = Buffer.from(JSON.stringify(chunk[i]));
+      if (!written.equals(expected)) assert.equal(written, expected, JSON.stringify(chunk[i]));
+      if (jsonBytes(chunk[i]) !== written.length) assert.is(jsonBytes(chunk[i]), written.length, JSON.stringify(chunk[i]));
+    });
+  }
+  // A lone surrogate, anywhere in the text, is refused.
+  for (const text of ['\ud800', '\udfff', 'a\udbffb', 'é\ud800', '😀\udc00', 'x'.repeat(100) + '\ud83d']) {
+    assert.throws(() => encodedPayloads(text), (error: unknown) => error instanceof InvalidEventError, JSON.stringify(text));
+    assert.is(jsonBytes(text), -1);
+  }
+});
+
+Writer('writeJson - strings longer than the writer holds, escaped or encoded from their first, middle or last character', () => {
+  const plainText = 'x'.repeat(100_000);
+  const texts = ['\n', 'é', '😀', '\u0001', '"'].flatMap((odd) => [odd + plainText, plainText.slice(50_000) + odd + plainText.slice(50_000), plainText + odd]);
+  // Six bytes a character, more than twice a kept writer (1 MiB at most): a short reservation would lose bytes.
+  texts.push('😀'.repeat(50_000), '\u0000'.repeat(30_000), '€'.repeat(70_000), '\u0001'.repeat(400_000));
+  const written = encodedPayloads(...texts, texts);
+  texts.forEach((text, i) => {
+    assert.ok(written[i]!.equals(Buffer.from(JSON.stringify(text))), `text ${i}`);
+    assert.is(jsonBytes(text), written[i]!.length);
+  });
+  assert.ok(written[texts.length]!.equals(Buffer.from(JSON.stringify(texts))));
+});
+
+Writer('writeJson - what it writes decodes to the value, and jsonBytes is its length (property)', () => {
+  fc.assert(
+    fc.property(fc.oneof(payload, fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' }), fc.jsonValue({ maxDepth: 3, stringUnit: 'grapheme' }), longString), (value) => {
+      const message = decodeFrame(encodeFrame(batch([event({ payload: value as JsonValue })]))) as EventBatch;
+      // JSON's value: -0 comes back as 0.
+      assert.equal(message.history[0]!.payload, JSON.parse(JSON.stringify(value)));
+      assert.is(jsonBytes(value), Buffer.byteLength(JSON.stringify(value)));
+    }),
+    { numRuns: 1000 },
+  );
 });
 
 JsonSize.run();

@@ -191,6 +191,35 @@ test('post - the payload is taken when post() is called; frames are cut by size,
   await runtime.stop();
 });
 
+test('post - a remote post reads each getter of its payload once, as Bus.post does, and sends what it read', async () => {
+  const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
+  const remote = serveThread(runtime);
+  const prototype = Object.prototype as Record<string, unknown>;
+  try {
+    let reads = 0;
+    // A getter that gives Object.prototype an enumerable key for a while: the objects read meanwhile own none.
+    const payload = {
+      get a(): object {
+        reads++;
+        prototype['lent'] = 1;
+        return { b: 1 };
+      },
+      get c(): number {
+        delete prototype['lent'];
+        return 2;
+      },
+    };
+    const event = await remote.handle.bus('external').post('lent', payload);
+    delete prototype['lent'];
+    assert.is(JSON.stringify(event.payload), '{"a":{"b":1},"c":2}');
+    assert.is(reads, 1);
+  } finally {
+    delete prototype['lent'];
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
 test('room - a remote producer refused with BUS_FULL waits for room, then goes on; nothing accepted is lost', async () => {
   const runtime = createRuntime({ transport: 'memory', deferred: 'manual' });
   const remote = serveThread(runtime, { sync: { everyMs: 3_600_000, maxBatch: 2, maxUnsent: 2 } });
