@@ -177,12 +177,18 @@ export function copyPayload<P extends Payload>(payload: P): P {
     lastCopyBytes = -1;
     return new Uint8Array(payload) as P;
   }
-  // A getter may post while this copy is under way: that post's copy counts from 0 and gives back this one's count.
+  // A getter may post while this copy is under way: that post's copy counts from 0 and gives back this one's count,
+  // also when it throws (a getter of its payload), which the getter that posted may catch and carry on.
   const outer = copiedBytes;
   copiedBytes = 0;
-  const copy = copyObject(payload, 0);
-  const bytes = copiedBytes;
-  copiedBytes = outer;
+  let copy: unknown;
+  let bytes: number;
+  try {
+    copy = copyObject(payload, 0);
+  } finally {
+    bytes = copiedBytes;
+    copiedBytes = outer;
+  }
   // Refused by assertPayload, which says why.
   if (copy === NOT_PLAIN || bytes > MAX_PAYLOAD_BYTES) assertPayload(payload);
   lastCopyBytes = bytes;
