@@ -448,6 +448,34 @@ export function assertKnownKeys(options: unknown, allowed: readonly string[], wh
 }
 
 /**
+ * `options` read once: a plain object with the value of each `allowed` key
+ * it answers (undefined ones left out), for the checks and the call to read
+ * instead, so a getter that answers otherwise when read again can neither
+ * get past a check nor hand the call what was not checked. Check the keys
+ * first (`assertKnownKeys`); anything but an object reads as undefined.
+ */
+export function readOnce<T extends object>(options: T | undefined, allowed: readonly string[]): T | undefined {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
+  const read: Record<string, unknown> = {};
+  for (const key of allowed) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) read[key] = value;
+  }
+  return read as T;
+}
+
+/** `assertKnownKeys`, then `readOnce`: the options a call checks and uses. */
+export function knownOptions<T extends object>(options: T | undefined, allowed: readonly string[], where: string): T | undefined {
+  assertKnownKeys(options, allowed, where);
+  return readOnce(options, allowed);
+}
+
+/** A list as it is now (a copy: an entry's getter is read once), or `list` itself when it is not an array (for the check to refuse). */
+export function listNow<T>(list: T): T {
+  return Array.isArray(list) ? ([...(list as unknown[])] as T) : list;
+}
+
+/**
  * The allowed name `key` was probably meant as: one it begins or that begins
  * it (`threads`, `processor`, `ttl`), or one a typo or two away (`transprt`);
  * undefined when none is close, or several are equally close.

@@ -105,7 +105,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
     const origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
-    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local), payloadBytes: -1, sequence: -1 };
+    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local), payloadBytes: -1, sequence: -1, local: false };
     this.#actor = actor(this.endpoint);
     this.#reports = new ActivityReports(this.#actor, (sequence) => thread.idOf(sequence));
     this.#retention = busRetention(thread, side);
@@ -196,7 +196,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const thread = this.#thread;
     const event = stampPost(this.#posting, type, payload as Payload, options);
     const priority = event.priority;
-    const local = options?.local === true;
+    const local = this.#posting.local;
     // An immediate event that its policy removes after delivery would leave the history as soon as its subscribers return: it never joins.
     const joins = priority !== 'immediate' || !this.#retention.policies.removesAfterDelivery(type);
     // Its size limit and the history's `refuseNew` limits and budget (if it joins); its stamp and id are used up either way.
@@ -282,8 +282,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * whose policy says `removeAfterSearch` leave once returned.
    */
   history<const T extends readonly string[] = readonly string[]>(query?: TypedHistoryQuery<E, T>): Array<EventOf<E, PatternOf<T>>> {
-    checkHistoryQuery(query, 'history query');
-    return searchHistory(this.#retention, query as HistoryQuery) as Array<EventOf<E, PatternOf<T>>>;
+    return searchHistory(this.#retention, checkHistoryQuery(query, 'history query') as HistoryQuery) as Array<EventOf<E, PatternOf<T>>>;
   }
 
   /** The event with this id in the history, if any; it leaves if its policy says `removeAfterSearch`. */

@@ -11,6 +11,7 @@ import { stationServer } from '../station/links.js';
 import type { Station } from '../station/station.js';
 import {
   checkPostOptions,
+  readPostOptions,
   checkRoomOptions,
   checkSyncOptions,
   type CheckedPostOptions,
@@ -61,7 +62,7 @@ export interface ThreadCaller {
   advanced(side: Side, generation: number): void;
 }
 
-const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined, meta: undefined };
+const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined, meta: undefined, local: false };
 
 /** The longest one `room()` control call waits in the thread; well inside any sane call deadline. */
 const ROOM_WAIT_MS = 250;
@@ -103,13 +104,17 @@ export class RemoteBus<E = AnyEvents> {
    */
   post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<PostedEvent<E, K, P>> {
     let frame: Uint8Array;
+    let read: PostOptions | undefined;
     try {
-      frame = this.#draft(type, payload, options);
+      // Read once: the frame and the `local` it travels with say what was checked.
+      read = readPostOptions(options);
+      frame = this.#draft(type, payload, read);
     } catch (error) {
       return Promise.reject(error);
     }
+    const local = read?.local === true;
     return new Promise<PostedEvent<E, K, P>>((resolve, reject) => {
-      pendingPosts(this.#caller).add(this.side, this.generation, options?.local === true, frame, { resolve: resolve as (event: BusEvent) => void, reject });
+      pendingPosts(this.#caller).add(this.side, this.generation, local, frame, { resolve: resolve as (event: BusEvent) => void, reject });
     });
   }
 
@@ -305,18 +310,20 @@ export class RemoteBus<E = AnyEvents> {
    */
   publish<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<RemotePublished<PostedEvent<E, K, P>>> {
     let frame: Uint8Array;
+    let read: PostOptions | undefined;
     try {
+      read = readPostOptions(options);
       const schemas = this.#scope.schemas;
       const conforming = schemas?.get(type) === undefined ? payload : schemas.conformAsync(type, payload);
       // An async schema: the publish goes out once it has resolved (a later post() may then go first).
       if (conforming instanceof Promise) {
-        return conforming.then((value) => this.#publish(this.#draft(type, value, options, true), options)) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+        return conforming.then((value) => this.#publish(this.#draft(type, value, read, true), read)) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
       }
-      frame = this.#draft(type, conforming, options, true);
+      frame = this.#draft(type, conforming, read, true);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#publish(frame, options) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+    return this.#publish(frame, read) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
   }
 
   #publish(frame: Uint8Array, options: PostOptions | undefined): Promise<RemotePublished> {
@@ -391,8 +398,8 @@ export class RemoteBus<E = AnyEvents> {
   async history<const T extends readonly string[] = readonly string[]>(
     query?: TypedPortableQuery<E, T>,
   ): Promise<Array<EventOf<E, PatternOf<T>>>> {
-    checkHistoryQuery(query, 'history query', { filter: false });
-    return eventsFromFrame(unwrap(await this.#call('history', this.side, query as PortableQuery))) as Array<EventOf<E, PatternOf<T>>>;
+    const checked = checkHistoryQuery(query, 'history query', { filter: false });
+    return eventsFromFrame(unwrap(await this.#call('history', this.side, checked as PortableQuery))) as Array<EventOf<E, PatternOf<T>>>;
   }
 
   /**

@@ -129,8 +129,7 @@ export class Station {
    * Events whose policy says `removeAfterSearch` leave once returned.
    */
   history(query?: HistoryQuery): BusEvent[] {
-    checkHistoryQuery(query, 'history query');
-    return searchHistory(this.#retention, query, (removed) => this.#forget(removed));
+    return searchHistory(this.#retention, checkHistoryQuery(query, 'history query'), (removed) => this.#forget(removed));
   }
 
   /** The event with this id, if held; it leaves if its policy says `removeAfterSearch`. */
