@@ -309,7 +309,7 @@ export class AbortedError extends BusError {
   }
 }
 
-/** A wait (`bus.waitFor`, `bus.waitForEvents`) that ran out of time; the message says what it still missed. */
+/** A wait (`bus.waitFor`, `bus.waitForEvents`, a call to a processor's thread 0) that ran out of time; the message says what it still missed. */
 export class TimeoutError extends BusError {
   /** The timeout, in milliseconds of the runtime's clock. */
   readonly timeout: number;
