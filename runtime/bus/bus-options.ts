@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Priority, Side } from '../../types.js';
-import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, describe, knownOptions, MAX_META_ENTRIES } from '../validate.js';
+import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, describe, knownOptions, listNow, MAX_META_ENTRIES } from '../validate.js';
 
 /** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
 export const DEFAULT_MAX_QUEUED = 65_536;
@@ -173,10 +173,11 @@ export interface SyncOptions {
   readonly types?: readonly string[];
 }
 
-/** Checks `sync()`'s options. */
-export function checkSyncOptions(options: SyncOptions | undefined): void {
-  assertKnownKeys(options, ['types'], 'sync options');
-  if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+/** Checks `sync()`'s options; returns them as one read of each (and of each type) gave them, for the sync to use. */
+export function checkSyncOptions(options: SyncOptions | undefined): SyncOptions | undefined {
+  const types = listNow(knownOptions(options, ['types'], 'sync options')?.types);
+  if (types !== undefined) assertTypeList(types, 'sync options.types');
+  return options === undefined ? undefined : types === undefined ? {} : { types };
 }
 
 /** Options of `bus.fromStation()` and `bus.roundTrip()`. */

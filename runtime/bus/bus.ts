@@ -10,7 +10,7 @@ import type { Actor } from 'xstate';
 import { BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBusError } from '../../errors.js';
 import type { busMachine } from '../../machines/bus.machine.js';
 import type { BusEvent, Endpoint, Payload, Side } from '../../types.js';
-import { readableSide } from '../bridge/bridge.js';
+import { readableSide, readOptionsOnce } from '../bridge/bridge.js';
 import { checkHistoryQuery, type EventHistory } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { MemoryStats } from '../store/memory-stats.js';
@@ -382,6 +382,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    */
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('fromStation');
+    options = readOptionsOnce(options, 'fromStation');
     const side = readableSide(options, 'fromStation', this.side, this.#thread.host);
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
     // Checked again: the bridge may have closed while the policy's sync ran.
@@ -451,7 +452,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
 
   async #sync(options?: SyncOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('sync');
-    checkSyncOptions(options);
+    options = checkSyncOptions(options);
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
     this.#enter('FROM_STATION', 'sync', 'receiving', this.side);
     this.#flush();
@@ -518,6 +519,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    */
   async roundTrip(options?: FromStationOptions): Promise<Bus<E>> {
     this.#thread.assertRunning('roundTrip');
+    options = readOptionsOnce(options, 'roundTrip');
     // What the read would refuse is refused before the handover: a refused call changes nothing.
     readableSide(options, 'roundTrip', this.side, this.#thread.host);
     if (this.#retired) throw new BusRetiredError('roundTrip()');

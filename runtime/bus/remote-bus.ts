@@ -31,6 +31,7 @@ import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '
 import { assertEventType, assertKnownKeys, assertPayload, assertSide, assertTypeList } from '../validate.js';
 import { AbortedError, TransportError, WorkerCrashedError, fromWireError, isBusError } from '../../errors.js';
 import { checkHistoryQuery } from '../store/history.js';
+import { readOptionsOnce } from '../bridge/bridge.js';
 import type {
   AnyEvents,
   EventOf,
@@ -162,8 +163,7 @@ export class RemoteBus<E = AnyEvents> {
   }
 
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
-    checkFromStation(options, 'fromStation');
-    const result = unwrap(await this.#call('fromStation', this.side, this.generation, options));
+    const result = unwrap(await this.#call('fromStation', this.side, this.generation, checkFromStation(options, 'fromStation')));
     return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
   }
 
@@ -173,14 +173,12 @@ export class RemoteBus<E = AnyEvents> {
    * without retiring the bus or moving its queue.
    */
   async sync(options?: SyncOptions): Promise<FromStationResult> {
-    checkSyncOptions(options);
-    const result = unwrap(await this.#call('sync', this.side, this.generation, options));
+    const result = unwrap(await this.#call('sync', this.side, this.generation, checkSyncOptions(options)));
     return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
   }
 
   async roundTrip(options?: FromStationOptions): Promise<RemoteBus<E>> {
-    checkFromStation(options, 'roundTrip');
-    const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, options));
+    const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, checkFromStation(options, 'roundTrip')));
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation, this.#scope);
   }
@@ -527,11 +525,12 @@ function routingKey(caller: ThreadCaller, side: Side): object {
   return keys[side];
 }
 
-/** The checks of `Bus.fromStation()`, made before the options cross to the thread. */
-function checkFromStation(options: FromStationOptions | undefined, call: string): void {
-  assertKnownKeys(options, ['types', 'side'], `${call} options`);
-  if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
-  if (options?.side !== undefined) assertSide(options.side, `${call} options.side`);
+/** The checks of `Bus.fromStation()`, made before the options cross to the thread: those that cross are what was checked. */
+function checkFromStation(options: FromStationOptions | undefined, call: string): FromStationOptions | undefined {
+  const read = readOptionsOnce(options, call);
+  if (read?.types !== undefined) assertTypeList(read.types, `${call} options.types`);
+  if (read?.side !== undefined) assertSide(read.side, `${call} options.side`);
+  return read;
 }
 
 /** A thread attached from elsewhere: its control API, its data channel, its buses' generations. */

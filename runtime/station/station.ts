@@ -8,7 +8,7 @@
 import type { Actor } from 'xstate';
 import { BusBusyError, BusFullError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../../errors.js';
 import type { stationMachine } from '../../machines/station.machine.js';
-import { readableSide } from '../bridge/bridge.js';
+import { readableSide, readOptionsOnce } from '../bridge/bridge.js';
 import type { BusEvent, Endpoint, Side, ReaderBacklog, StationKind } from '../../types.js';
 import { EventSet, plainEvent } from '../store/encoded-events.js';
 import { searchHistory } from '../store/history-search.js';
@@ -482,7 +482,7 @@ export class Station {
   async fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
     this.#host.assertRunning('fromMain');
     this.#assertLocal('fromMain');
-    const side = readableSide(options, 'fromMain', this.side, this.#host);
+    const side = readableSide((options = readOptionsOnce(options, 'fromMain')), 'fromMain', this.side, this.#host);
     const unfiltered = options?.types === undefined;
     // Behind readers here limit what this station takes from its main station (see #readRoom).
     const room = unfiltered && side === this.side ? this.#readRoom() : undefined;
@@ -571,7 +571,7 @@ export class Station {
     this.#host.assertRunning('roundTrip');
     this.#assertLocal('roundTrip');
     // What the read would refuse is refused before the push: a refused call changes nothing.
-    readableSide(options, 'roundTrip', this.side, this.#host);
+    readableSide((options = readOptionsOnce(options, 'roundTrip')), 'roundTrip', this.side, this.#host);
     await this.toMain();
     await this.fromMain(options);
   }

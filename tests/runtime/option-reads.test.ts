@@ -231,4 +231,37 @@ test('createRuntime - each option is read once; the runtime runs as checked', as
   }
 });
 
+test('sync, fromStation and roundTrip (Bus, RemoteBus, Station) - each read option, and each type, is read once; the read is of the types checked', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const remote = serveThread(runtime);
+  try {
+    const writer = runtime.addThread().bus('external');
+    writer.post('a', 1);
+    writer.post('b', 2);
+    await writer.toStation();
+    const reads: Array<Record<string, number>> = [];
+    const options = () => {
+      const made = twoFaced({ types: ['a'] as readonly string[] }, { types: ['b'] });
+      reads.push(made.reads);
+      return made.options;
+    };
+    const added = (result: { added: readonly BusEvent[] }) => result.added.map((event) => event.type);
+    assert.equal(added(await runtime.bus('external').fromStation(options())), ['a']);
+    assert.equal(added(await runtime.bus('external').sync(options())), []);
+    await runtime.bus('external').roundTrip(options());
+    const far = remote.handle.bus('external');
+    assert.equal(added(await far.fromStation(options())), ['a']);
+    await far.sync(options());
+    await (await far.roundTrip(options())).drain();
+    await runtime.station('external').roundTrip(options());
+    await runtime.station('external').fromMain(options());
+    assert.equal(runtime.bus('external').history().map((event) => event.type), ['a']);
+    assert.equal((await remote.handle.bus('external').history()).map((event) => event.type), ['a']);
+    for (const counted of reads) readOnce(counted);
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
 test.run();
