@@ -231,8 +231,8 @@ export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit'
  * `'budget'`: the history's memory budget (`memory.budget`, named by
  * `limit`) would need `high` events evicted to take the new ones, and those
  * are never evicted to meet a budget; `held` and `max` are bytes.
- * `'outbox'`: the bus holds its memory budget's worth of events its station
- * has not taken (`held` and `max` are bytes, `limit` names the budget):
+ * `'outbox'`: the bus (or, refusing a batch, the local station) holds its memory budget's worth of events its station
+ * (main station) has not taken (`held` and `max` are bytes, `limit` names the budget):
  * under the automatic sync policy, `await bus.room()`; under manual syncs
  * (where the oldest `low` and `normal` unsent events make room) only `high`
  * ones are left: sync the bus (`sync()`, `toStation()`).
@@ -271,6 +271,7 @@ function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a 
         "removeAfterSearch, ttlMs), give fewer types importance 'high', or raise the budget."
       );
     case 'outbox':
+      if (limit.endsWith('stationBytes')) return `The station refused this batch: it holds ${held} bytes of events its main station has not taken yet (${limit} is ${max}). Nothing was lost: the events stay unsent in the bus; push the station (station.toMain()), then sync again.`;
       return (
         `post() was refused: this bus holds ${held} bytes of events its station has not taken yet (${limit} is ${max}). ` +
         'Sync it (bus.sync() or bus.toStation()); under the automatic sync policy, await bus.room() before posting more. ' +
@@ -309,7 +310,7 @@ export class AbortedError extends BusError {
   }
 }
 
-/** A wait (`bus.waitFor`, `bus.waitForEvents`) that ran out of time; the message says what it still missed. */
+/** A wait (`bus.waitFor`, `bus.waitForEvents`, a call to a processor's thread 0) that ran out of time; the message says what it still missed. */
 export class TimeoutError extends BusError {
   /** The timeout, in milliseconds of the runtime's clock. */
   readonly timeout: number;

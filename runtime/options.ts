@@ -17,7 +17,7 @@ import { MAX_DEADLINE_MS, checkResourceLimits } from './hosting/worker-host.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from './store/memory-policy.js';
 import { policyLimits, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './station/sync-policy.js';
 import { PayloadSchemas, checkSchemaMap, type PayloadSchemaMap } from './payload/payload-schemas.js';
-import { assertFunction, assertKnownKeys, describe, type Report } from './validate.js';
+import { assertFunction, assertKnownKeys, describe, readOnce, type Report } from './validate.js';
 import type { Middleware } from './bus/middleware.js';
 import { checkMiddlewareEntries, type MiddlewareModule, type MiddlewareModuleSpec, type ModuleMiddleware } from './bus/middleware-modules.js';
 import { checkMetricsOptions, type ResolvedMetrics } from './metrics/bus-metrics.js';
@@ -275,7 +275,7 @@ export function defaultErrorHandler(error: unknown, event: BusEvent): void {
  * lists all that are wrong, each in `issues` with its path, value and what is
  * allowed (with one problem, its message is that problem's, as always).
  */
-export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRuntimeOptions {
+export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntimeOptions {
   const errors: InvalidOptionError[] = [];
   const report: Report = (error) => void errors.push(error);
   /** One option's own check: what it throws is reported, and `fallback` stands in. */
@@ -288,8 +288,10 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
       return fallback;
     }
   };
-  assertKnownKeys(options, RUNTIME_OPTIONS, 'createRuntime options', report);
-  if (typeof options !== 'object' || options === null) throw InvalidOptionError.combine(errors);
+  assertKnownKeys(given, RUNTIME_OPTIONS, 'createRuntime options', report);
+  if (typeof given !== 'object' || given === null) throw InvalidOptionError.combine(errors);
+  // Each option read once: what is checked is what the runtime uses (a getter may answer otherwise when read again).
+  const options = readOnce(given, RUNTIME_OPTIONS) ?? {};
   const threadsPerProcessor = check(() => checkCount(options.threadsPerProcessor, 'threadsPerProcessor'), 0);
   const sync = syncPolicyOf(options.sync, report);
   const processors = check(() => checkCount(options.processors, 'processors'), 0);
@@ -342,7 +344,7 @@ export function parseRuntimeOptions(options: RuntimeOptions = {}): ResolvedRunti
   if (options.schemas !== undefined) checkSchemaMap(options.schemas, 'schemas', report);
   const middleware = check(() => checkMiddlewareEntries(options.middleware, 'middleware'), { root: [], modules: [], placeholders: [] });
   const metrics = check(() => checkMetricsOptions(options.metrics), undefined);
-  if (errors.length > 0) throw InvalidOptionError.combine(errors, 'createRuntime options', (path) => valueAt(options, path));
+  if (errors.length > 0) throw InvalidOptionError.combine(errors, 'createRuntime options', (path) => valueAt(options, path) ?? valueAt(given, path));
   return {
     transport: transport!,
     clock,

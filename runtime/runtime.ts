@@ -334,11 +334,11 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
    * await counter.send({ type: 'reset' })
    * console.log((await counter.info()).state)
    */
-  async spawn(module: string | URL, options: SpawnOptions = {}): Promise<SpawnedActor> {
+  async spawn(module: string | URL, given: SpawnOptions = {}): Promise<SpawnedActor> {
     this.#core.assertRunning('spawn');
     const href = moduleHref(module);
-    checkSpawnOptions(options);
-    const { processor = 0, thread = 0, ...rest } = options;
+    // Read once: what crosses to the thread is what was checked.
+    const { processor = 0, thread = 0, ...rest } = checkSpawnOptions(given);
     const api = this.#core.threadApi(processor, thread);
     // What goes to another thread must survive the copy: refused here, naming the option, not as a DataCloneError.
     const remote = api.remote;

@@ -177,12 +177,18 @@ export function copyPayload<P extends Payload>(payload: P): P {
     lastCopyBytes = -1;
     return new Uint8Array(payload) as P;
   }
-  // A getter may post while this copy is under way: that post's copy counts from 0 and gives back this one's count.
+  // A getter may post while this copy is under way: that post's copy counts from 0 and gives back this one's count,
+  // also when it throws (a getter of its payload), which the getter that posted may catch and carry on.
   const outer = copiedBytes;
   copiedBytes = 0;
-  const copy = copyObject(payload, 0);
-  const bytes = copiedBytes;
-  copiedBytes = outer;
+  let copy: unknown;
+  let bytes: number;
+  try {
+    copy = copyObject(payload, 0);
+  } finally {
+    bytes = copiedBytes;
+    copiedBytes = outer;
+  }
   // Refused by assertPayload, which says why.
   if (copy === NOT_PLAIN || bytes > MAX_PAYLOAD_BYTES) assertPayload(payload);
   lastCopyBytes = bytes;
@@ -444,6 +450,34 @@ export function assertKnownKeys(options: unknown, allowed: readonly string[], wh
       report(new InvalidOptionError(`${where}.${key}`, `unknown option.${guess} Allowed: ${allowed.join(', ')}.`));
     }
   }
+}
+
+/**
+ * `options` read once: a plain object with the value of each `allowed` key
+ * it answers (undefined ones left out), for the checks and the call to read
+ * instead, so a getter that answers otherwise when read again can neither
+ * get past a check nor hand the call what was not checked. Check the keys
+ * first (`assertKnownKeys`); anything but an object reads as undefined.
+ */
+export function readOnce<T extends object>(options: T | undefined, allowed: readonly string[]): T | undefined {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
+  const read: Record<string, unknown> = {};
+  for (const key of allowed) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) read[key] = value;
+  }
+  return read as T;
+}
+
+/** `assertKnownKeys`, then `readOnce`: the options a call checks and uses. */
+export function knownOptions<T extends object>(options: T | undefined, allowed: readonly string[], where: string): T | undefined {
+  assertKnownKeys(options, allowed, where);
+  return readOnce(options, allowed);
+}
+
+/** A list as it is now (a copy: an entry's getter is read once), or `list` itself when it is not an array (for the check to refuse). */
+export function listNow<T>(list: T): T {
+  return Array.isArray(list) ? ([...(list as unknown[])] as T) : list;
 }
 
 /**

@@ -19,7 +19,7 @@ import { loadTypeScriptIn } from '../hosting/entries.js';
 import type { Bus } from '../bus/bus.js';
 import type { ErrorHandler, Subscription } from '../bus/subscriptions.js';
 import { REPLY_TYPE, replyOptions } from '../bus/request-reply.js';
-import { assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
+import { assertSide, assertTypeList, describe, knownOptions, listNow } from '../validate.js';
 import type { InspectionTap } from '../inspection/tap.js';
 import { checkSchemaMap, type PayloadSchemaMap, type PayloadSchemas } from '../payload/payload-schemas.js';
 import { Service } from '../services/service.js';
@@ -86,9 +86,11 @@ export function moduleHref(module: string | URL): string {
   return /^[a-z]+:/i.test(module) ? module : pathToFileURL(module).href;
 }
 
-/** Checks `runtime.spawn()` options before anything starts. */
-export function checkSpawnOptions(options: SpawnOptions | undefined): void {
-  assertKnownKeys(options, SPAWN_OPTIONS, 'spawn options');
+/** Checks `runtime.spawn()` options before anything starts; returns them as read (once each), for the spawn to use. */
+export function checkSpawnOptions<O extends Partial<SpawnOptions>>(given: O | undefined): O {
+  const read = knownOptions(given, SPAWN_OPTIONS, 'spawn options');
+  const types = listNow(read?.types);
+  const options = (read === undefined ? {} : { ...read, ...(types === undefined ? {} : { types }) }) as O;
   for (const key of ['processor', 'thread'] as const) {
     const index = options?.[key];
     if (index !== undefined && (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)) {
@@ -100,6 +102,7 @@ export function checkSpawnOptions(options: SpawnOptions | undefined): void {
   if (options?.id !== undefined && (typeof options.id !== 'string' || options.id.length === 0)) {
     throw new InvalidOptionError('spawn options.id', `expected a non-empty string, got ${describe(options.id)}.`);
   }
+  return options;
 }
 
 interface Hosted {
@@ -161,8 +164,8 @@ export class UserActors {
   }
 
   /** Loads the module, starts its machine, and wires it to the bus. */
-  async spawn(module: string, options: Omit<SpawnOptions, 'processor' | 'thread'> = {}): Promise<UserActorInfo> {
-    checkSpawnOptions(options);
+  async spawn(module: string, given: Omit<SpawnOptions, 'processor' | 'thread'> = {}): Promise<UserActorInfo> {
+    const options = checkSpawnOptions(given);
     if (typeof module !== 'string') throw new InvalidOptionError('spawn module', `expected a module URL, got ${describe(module)}.`);
     let loaded: { default?: unknown; machine?: unknown; subscribes?: unknown; schemas?: unknown; service?: unknown };
     // A .ts module needs tsx (an optional peer): without it this is refused naming tsx, not with Node's ERR_UNKNOWN_FILE_EXTENSION.

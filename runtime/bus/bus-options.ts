@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Priority, Side } from '../../types.js';
-import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, describe, MAX_META_ENTRIES } from '../validate.js';
+import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, describe, knownOptions, listNow, MAX_META_ENTRIES } from '../validate.js';
 
 /** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
 export const DEFAULT_MAX_QUEUED = 65_536;
@@ -52,66 +52,93 @@ export const REQUEST_META = 'busline.request';
 /** The value of `REQUEST_META` on a `local` request (`'true'` on others): its replier posts the reply local too. */
 export const LOCAL_REQUEST = 'local';
 
-/** Post options checked and filled in: what an event carries. */
+/** Post options checked and filled in: what an event carries, and whether it is local. */
 export interface CheckedPostOptions {
   readonly priority: Priority;
   readonly topic: string | undefined;
   readonly meta: Readonly<Record<string, string>> | undefined;
+  readonly local: boolean;
 }
 
 /**
  * Checks `bus.post()` options (known keys, a priority, a well-formed topic,
- * string meta) and fills in the default priority. Throws `InvalidOptionError`.
+ * string meta) and fills in the default priority. Each option is read once:
+ * what was checked is what it returns. Throws `InvalidOptionError`.
  */
 export function checkPostOptions(options: PostOptions): CheckedPostOptions {
   // Not an options object (null, a string, an array): refused as such.
   if (typeof options !== 'object' || options === null || Array.isArray(options)) assertKnownKeys(options, POST_OPTIONS, 'post options');
   // A for-in over the few keys is cheaper than Object.keys on the hot path of post().
   for (const key in options) if (!POST_OPTIONS.includes(key as never)) assertKnownKeys(options, POST_OPTIONS, 'post options');
-  let priority: Priority = 'normal';
-  if (options.priority !== undefined) {
-    assertPriority(options.priority, 'post options.priority');
-    priority = options.priority;
+  const { priority = 'normal', topic, meta: given, local = false } = options;
+  assertPriority(priority, 'post options.priority');
+  if (topic !== undefined) assertLabel(topic, 'post options.topic');
+  if (typeof local !== 'boolean') {
+    throw new InvalidOptionError('post options.local', `expected true or false, got ${describe(local)}.`);
   }
-  if (options.topic !== undefined) assertLabel(options.topic, 'post options.topic');
-  if (options.local !== undefined && typeof options.local !== 'boolean') {
-    throw new InvalidOptionError('post options.local', `expected true or false, got ${describe(options.local)}.`);
-  }
-  if (options.local === true && priority === 'deferred') {
+  if (local && priority === 'deferred') {
     throw new InvalidOptionError(
       'post options.local',
       "a local event cannot be deferred: a deferred event is parked at the station by toStation(). Post it 'normal' or 'immediate'.",
     );
   }
-  const meta = options.meta === undefined ? undefined : validMeta(options.meta);
+  const meta = given === undefined ? undefined : validMeta(given);
   // A replier posts its reply where it is, local: a request marked local that went to the station would be answered where its poster never hears.
-  if (meta?.[REQUEST_META] === LOCAL_REQUEST && options.local !== true) {
+  if (meta?.[REQUEST_META] === LOCAL_REQUEST && !local) {
     throw new InvalidOptionError(
       `post options.meta.${REQUEST_META}`,
       `"${LOCAL_REQUEST}" marks a local request, whose reply stays in the replier's thread: post it with local: true (or use request(type, payload, { local: true })).`,
     );
   }
-  return { priority, topic: options.topic, meta };
+  return { priority, topic, meta, local };
 }
 
 /**
- * The priority of post options that hold nothing but a valid `priority` and
- * a boolean `local` (the common cases); undefined for anything else, which
- * `checkPostOptions` then checks whole. No object is made: `post()` is hot.
+ * Post options read once, their keys checked first: what a `RemoteBus` then
+ * checks, frames and sends (`local` too), so all see what one read answered.
+ * Anything but an options object is returned for `checkPostOptions` to refuse.
  */
-export function priorityOnly(options: unknown): Priority | undefined {
+export function readPostOptions(options: PostOptions | undefined): PostOptions | undefined {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return options;
+  return knownOptions(options, POST_OPTIONS, 'post options');
+}
+
+/** What `priorityOnly` answers: one object per case, made once. */
+export interface PriorityOnly {
+  readonly priority: Priority;
+  readonly local: boolean;
+}
+
+const PRIORITY_ONLY = {
+  immediate: { priority: 'immediate', local: false },
+  normal: { priority: 'normal', local: false },
+  deferred: { priority: 'deferred', local: false },
+} as const satisfies Record<Priority, PriorityOnly>;
+const LOCAL_ONLY = {
+  immediate: { priority: 'immediate', local: true },
+  normal: { priority: 'normal', local: true },
+} as const satisfies Partial<Record<Priority, PriorityOnly>>;
+
+/**
+ * The priority and `local` of post options that hold nothing but a valid
+ * `priority` and a boolean `local` (the common cases), each read once;
+ * undefined for anything else, which `checkPostOptions` then checks whole.
+ * No object is made: `post()` is hot.
+ */
+export function priorityOnly(options: unknown): PriorityOnly | undefined {
   // An array has no keys either: `checkPostOptions` refuses it as not an options object.
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
   for (const key in options) if (key !== 'priority' && key !== 'local') return undefined;
   const { priority = 'normal', local = false } = options as PostOptions;
-  if (local === true) return priority === 'immediate' || priority === 'normal' ? priority : undefined;
-  return local === false && (priority === 'immediate' || priority === 'normal' || priority === 'deferred') ? priority : undefined;
+  if (local === true) return priority === 'immediate' || priority === 'normal' ? LOCAL_ONLY[priority] : undefined;
+  return local === false && (priority === 'immediate' || priority === 'normal' || priority === 'deferred') ? PRIORITY_ONLY[priority] : undefined;
 }
 
 function validMeta(meta: unknown): Readonly<Record<string, string>> {
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
     throw new InvalidOptionError('post options.meta', 'expected an object of string values.');
   }
+  // Each entry read once, and the event keeps what was checked (a getter read again could answer a number).
   const entries = Object.entries(meta);
   if (entries.length > MAX_META_ENTRIES) {
     throw new InvalidOptionError('post options.meta', `has ${entries.length} entries; at most ${MAX_META_ENTRIES} are allowed.`);
@@ -120,7 +147,8 @@ function validMeta(meta: unknown): Readonly<Record<string, string>> {
     assertLabel(key, 'post options.meta key');
     assertLabel(value, `post options.meta.${key}`);
   }
-  return { ...(meta as Record<string, string>) };
+  // fromEntries defines keys, so a "__proto__" key stays a key, as the spread kept it.
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /** Options of `bus.room()`. */
@@ -145,10 +173,11 @@ export interface SyncOptions {
   readonly types?: readonly string[];
 }
 
-/** Checks `sync()`'s options. */
-export function checkSyncOptions(options: SyncOptions | undefined): void {
-  assertKnownKeys(options, ['types'], 'sync options');
-  if (options?.types !== undefined) assertTypeList(options.types, 'sync options.types');
+/** Checks `sync()`'s options; returns them as one read of each (and of each type) gave them, for the sync to use. */
+export function checkSyncOptions(options: SyncOptions | undefined): SyncOptions | undefined {
+  const types = listNow(knownOptions(options, ['types'], 'sync options')?.types);
+  if (types !== undefined) assertTypeList(types, 'sync options.types');
+  return options === undefined ? undefined : types === undefined ? {} : { types };
 }
 
 /** Options of `bus.fromStation()` and `bus.roundTrip()`. */

@@ -10,7 +10,7 @@ import type { Actor } from 'xstate';
 import { BusBusyError, BusRetiredError, InvalidOptionError, TransportError, isBusError } from '../../errors.js';
 import type { busMachine } from '../../machines/bus.machine.js';
 import type { BusEvent, Endpoint, Payload, Side } from '../../types.js';
-import { readableSide } from '../bridge/bridge.js';
+import { readableSide, readOptionsOnce } from '../bridge/bridge.js';
 import { checkHistoryQuery, type EventHistory } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { MemoryStats } from '../store/memory-stats.js';
@@ -105,7 +105,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     this.side = side;
     this.endpoint = { processor: thread.processor, thread: thread.index, generation, side };
     const origin = Object.freeze({ processor: thread.processor, thread: thread.index, generation });
-    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local), payloadBytes: -1, sequence: -1 };
+    this.#posting = { thread, side, origin, pipeline, schemas: thread.host.schemas, admit: (type, priority, local) => this.#pressure.admit(type, priority, local), payloadBytes: -1, sequence: -1, local: false };
     this.#actor = actor(this.endpoint);
     this.#reports = new ActivityReports(this.#actor, (sequence) => thread.idOf(sequence));
     this.#retention = busRetention(thread, side);
@@ -196,7 +196,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     const thread = this.#thread;
     const event = stampPost(this.#posting, type, payload as Payload, options);
     const priority = event.priority;
-    const local = options?.local === true;
+    const local = this.#posting.local;
     // An immediate event that its policy removes after delivery would leave the history as soon as its subscribers return: it never joins.
     const joins = priority !== 'immediate' || !this.#retention.policies.removesAfterDelivery(type);
     // Its size limit and the history's `refuseNew` limits and budget (if it joins); its stamp and id are used up either way.
@@ -282,8 +282,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * whose policy says `removeAfterSearch` leave once returned.
    */
   history<const T extends readonly string[] = readonly string[]>(query?: TypedHistoryQuery<E, T>): Array<EventOf<E, T>> {
-    checkHistoryQuery(query, 'history query');
-    return searchHistory(this.#retention, query as HistoryQuery) as Array<EventOf<E, T>>;
+    return searchHistory(this.#retention, checkHistoryQuery(query, 'history query') as HistoryQuery) as Array<EventOf<E, T>>;
   }
 
   /** The event with this id in the history, if any; it leaves if its policy says `removeAfterSearch`. */
@@ -383,6 +382,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    */
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('fromStation');
+    options = readOptionsOnce(options, 'fromStation');
     const side = readableSide(options, 'fromStation', this.side, this.#thread.host);
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
     // Checked again: the bridge may have closed while the policy's sync ran.
@@ -452,7 +452,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
 
   async #sync(options?: SyncOptions): Promise<FromStationResult> {
     this.#thread.assertRunning('sync');
-    checkSyncOptions(options);
+    options = checkSyncOptions(options);
     if (this.#autoSync !== undefined) await this.#afterAutoSync();
     this.#enter('FROM_STATION', 'sync', 'receiving', this.side);
     this.#flush();
@@ -519,6 +519,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    */
   async roundTrip(options?: FromStationOptions): Promise<Bus<E>> {
     this.#thread.assertRunning('roundTrip');
+    options = readOptionsOnce(options, 'roundTrip');
     // What the read would refuse is refused before the handover: a refused call changes nothing.
     readableSide(options, 'roundTrip', this.side, this.#thread.host);
     if (this.#retired) throw new BusRetiredError('roundTrip()');

@@ -26,6 +26,8 @@ export interface PostContext {
   payloadBytes: number;
   /** Set by `stampPost`: the sequence of the id of the event it returned last (`BusThread.idOf`). */
   sequence: number;
+  /** Set by `stampPost`: whether the event it returned last was posted `local` (as its options said when read, once). */
+  local: boolean;
 }
 
 /**
@@ -38,16 +40,17 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   let priority: Priority = 'normal';
   let topic: string | undefined;
   let meta: Readonly<Record<string, string>> | undefined;
+  // Each option read once, here: a getter read again may answer otherwise than what was checked.
+  let local = false;
   if (options !== undefined) {
     const only = priorityOnly(options);
-    if (only !== undefined) priority = only;
-    else ({ priority, topic, meta } = checkPostOptions(options));
+    if (only !== undefined) ({ priority, local } = only);
+    else ({ priority, topic, meta, local } = checkPostOptions(options));
   }
   const { pipeline, side } = context;
   // Its schema first (InvalidEventError, or its output): middleware sees the payload as it will be stored.
   payload = conformPayload(context.schemas, type, payload) as Payload;
   if (pipeline.hasBefore) {
-    const local = options?.local === true;
     // One literal shape per case, as below.
     const draft: PostDraft =
       topic === undefined && meta === undefined
@@ -65,7 +68,7 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   // Its value now: the application may change its object afterwards, the event does not change with it.
   const value = copyPayload(payload);
   const payloadBytes = copiedPayloadBytes();
-  context.admit(type, priority, options?.local === true);
+  context.admit(type, priority, local);
   const thread = context.thread;
   const id = thread.nextId();
   const sequence = thread.issued - 1;
@@ -87,5 +90,6 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   // Set last (the clock may be the application's): no other post comes before the bus reads it.
   context.payloadBytes = payloadBytes;
   context.sequence = sequence;
+  context.local = local;
   return event;
 }

@@ -11,6 +11,7 @@ import { stationServer } from '../station/links.js';
 import type { Station } from '../station/station.js';
 import {
   checkPostOptions,
+  readPostOptions,
   checkRoomOptions,
   checkSyncOptions,
   type CheckedPostOptions,
@@ -30,6 +31,7 @@ import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '
 import { assertEventType, assertKnownKeys, assertSide, assertTypeList, copyPayload } from '../validate.js';
 import { AbortedError, TransportError, WorkerCrashedError, fromWireError, isBusError } from '../../errors.js';
 import { checkHistoryQuery } from '../store/history.js';
+import { readOptionsOnce } from '../bridge/bridge.js';
 import type {
   AnyEvents,
   EventOf,
@@ -62,7 +64,7 @@ export interface ThreadCaller {
   advanced(side: Side, generation: number): void;
 }
 
-const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined, meta: undefined };
+const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined, meta: undefined, local: false };
 
 /** The longest one `room()` control call waits in the thread; well inside any sane call deadline. */
 const ROOM_WAIT_MS = 250;
@@ -104,13 +106,17 @@ export class RemoteBus<E = AnyEvents> {
    */
   post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<PostedEvent<E, K, P>> {
     let frame: Uint8Array;
+    let read: PostOptions | undefined;
     try {
-      frame = this.#draft(type, payload, options);
+      // Read once: the frame and the `local` it travels with say what was checked.
+      read = readPostOptions(options);
+      frame = this.#draft(type, payload, read);
     } catch (error) {
       return Promise.reject(error);
     }
+    const local = read?.local === true;
     return new Promise<PostedEvent<E, K, P>>((resolve, reject) => {
-      pendingPosts(this.#caller).add(this.side, this.generation, options?.local === true, frame, { resolve: resolve as (event: BusEvent) => void, reject });
+      pendingPosts(this.#caller).add(this.side, this.generation, local, frame, { resolve: resolve as (event: BusEvent) => void, reject });
     });
   }
 
@@ -159,8 +165,7 @@ export class RemoteBus<E = AnyEvents> {
   }
 
   async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
-    checkFromStation(options, 'fromStation');
-    const result = unwrap(await this.#call('fromStation', this.side, this.generation, options));
+    const result = unwrap(await this.#call('fromStation', this.side, this.generation, checkFromStation(options, 'fromStation')));
     return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
   }
 
@@ -170,14 +175,12 @@ export class RemoteBus<E = AnyEvents> {
    * without retiring the bus or moving its queue.
    */
   async sync(options?: SyncOptions): Promise<FromStationResult> {
-    checkSyncOptions(options);
-    const result = unwrap(await this.#call('sync', this.side, this.generation, options));
+    const result = unwrap(await this.#call('sync', this.side, this.generation, checkSyncOptions(options)));
     return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
   }
 
   async roundTrip(options?: FromStationOptions): Promise<RemoteBus<E>> {
-    checkFromStation(options, 'roundTrip');
-    const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, options));
+    const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, checkFromStation(options, 'roundTrip')));
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation, this.#scope);
   }
@@ -307,18 +310,20 @@ export class RemoteBus<E = AnyEvents> {
    */
   publish<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<RemotePublished<PostedEvent<E, K, P>>> {
     let frame: Uint8Array;
+    let read: PostOptions | undefined;
     try {
+      read = readPostOptions(options);
       const schemas = this.#scope.schemas;
       const conforming = schemas?.get(type) === undefined ? payload : schemas.conformAsync(type, payload);
       // An async schema: the publish goes out once it has resolved (a later post() may then go first).
       if (conforming instanceof Promise) {
-        return conforming.then((value) => this.#publish(this.#draft(type, value, options, true), options)) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+        return conforming.then((value) => this.#publish(this.#draft(type, value, read, true), read)) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
       }
-      frame = this.#draft(type, conforming, options, true);
+      frame = this.#draft(type, conforming, read, true);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#publish(frame, options) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
+    return this.#publish(frame, read) as Promise<RemotePublished<PostedEvent<E, K, P>>>;
   }
 
   #publish(frame: Uint8Array, options: PostOptions | undefined): Promise<RemotePublished> {
@@ -393,8 +398,8 @@ export class RemoteBus<E = AnyEvents> {
   async history<const T extends readonly string[] = readonly string[]>(
     query?: TypedPortableQuery<E, T>,
   ): Promise<Array<EventOf<E, T>>> {
-    checkHistoryQuery(query, 'history query', { filter: false });
-    return eventsFromFrame(unwrap(await this.#call('history', this.side, query as PortableQuery))) as Array<EventOf<E, T>>;
+    const checked = checkHistoryQuery(query, 'history query', { filter: false });
+    return eventsFromFrame(unwrap(await this.#call('history', this.side, checked as PortableQuery))) as Array<EventOf<E, T>>;
   }
 
   /**
@@ -522,11 +527,12 @@ function routingKey(caller: ThreadCaller, side: Side): object {
   return keys[side];
 }
 
-/** The checks of `Bus.fromStation()`, made before the options cross to the thread. */
-function checkFromStation(options: FromStationOptions | undefined, call: string): void {
-  assertKnownKeys(options, ['types', 'side'], `${call} options`);
-  if (options?.types !== undefined) assertTypeList(options.types, `${call} options.types`);
-  if (options?.side !== undefined) assertSide(options.side, `${call} options.side`);
+/** The checks of `Bus.fromStation()`, made before the options cross to the thread: those that cross are what was checked. */
+function checkFromStation(options: FromStationOptions | undefined, call: string): FromStationOptions | undefined {
+  const read = readOptionsOnce(options, call);
+  if (read?.types !== undefined) assertTypeList(read.types, `${call} options.types`);
+  if (read?.side !== undefined) assertSide(read.side, `${call} options.side`);
+  return read;
 }
 
 /** A thread attached from elsewhere: its control API, its data channel, its buses' generations. */

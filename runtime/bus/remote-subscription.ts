@@ -82,11 +82,10 @@ export function subscribeRemote(
   handler: (event: BusEvent) => unknown,
   options: SubscribeOptions | undefined,
 ): Subscription {
-  const patterns = [...checkSubscribe(types, handler, options)];
-  const topics = options?.topics === undefined ? undefined : [...options.topics];
-  const filter = options?.filter;
-  const onError = options?.onError ?? target.scope.onError;
-  const signal = options?.signal;
+  const checked = checkSubscribe(types, handler, options);
+  const patterns = [...checked.patterns];
+  const { topics, filter, signal } = checked.options ?? {};
+  const onError = checked.options?.onError ?? target.scope.onError;
   let active = true;
   let id: string | undefined;
   let call: ThreadCall = target.call;

@@ -25,7 +25,7 @@ import { AbortedError, InvalidEventError, InvalidOptionError, ReplyFailedError, 
 import type { BusEvent, JsonValue, Payload } from '../../types.js';
 import { startTimer, type Clock } from '../clock.js';
 import { typeMatches } from '../type-patterns.js';
-import { assertFunction, assertKnownKeys, describe } from '../validate.js';
+import { assertFunction, assertKnownKeys, describe, knownOptions } from '../validate.js';
 import { LOCAL_REQUEST, REQUEST_META, type PostOptions } from './bus-options.js';
 import type { SubscribeOptions, Subscription } from './subscriptions.js';
 import { checkDuration, checkSignal } from './wait-for.js';
@@ -212,11 +212,13 @@ function assertRequestType(type: unknown, call: string): void {
 }
 
 /** `bus.request(type, payload, options)`: resolves with the first reply's value. */
-export function sendRequest(source: RequestSource, type: string, payload: Payload, options: RequestOptions | undefined): Promise<unknown> {
+export function sendRequest(source: RequestSource, type: string, payload: Payload, given: RequestOptions | undefined): Promise<unknown> {
   let timeout: number | undefined;
   let signal: AbortSignal | undefined;
+  let options: RequestOptions | undefined;
   try {
-    assertKnownKeys(options, ['timeout', 'signal', 'local'], 'request options');
+    // Read once: what is checked is what the request uses.
+    options = knownOptions(given, ['timeout', 'signal', 'local'], 'request options');
     if (options?.local !== undefined && typeof options.local !== 'boolean') {
       throw new InvalidOptionError('request options.local', `expected true or false, got ${describe(options.local)}.`);
     }

@@ -3,7 +3,7 @@
  * bus generation, so they carry over when `toStation()` replaces the bus.
  */
 import { typeMatches } from '../type-patterns.js';
-import { assertFunction, assertKnownKeys, assertSubjectType, assertSubjectTypes } from '../validate.js';
+import { assertFunction, assertSubjectType, assertSubjectTypes, knownOptions, listNow } from '../validate.js';
 import { InvalidEventError, InvalidOptionError } from '../../errors.js';
 import type { AnyPayload, BusEvent } from '../../types.js';
 import type { BusMetrics } from '../metrics/bus-metrics.js';
@@ -32,25 +32,38 @@ export interface SubscribeOptions<Ev = BusEvent> {
 
 const SUBSCRIBE_OPTIONS = ['filter', 'topics', 'onError', 'signal'] as const;
 
+/** What `checkSubscribe` passed: the patterns as a list, and the options as they were read (once). */
+export interface CheckedSubscribe {
+  readonly patterns: readonly string[];
+  readonly options: SubscribeOptions | undefined;
+}
+
 /**
  * The checks of `subscribe(types, handler, options)`, on a `Bus` and a
- * `RemoteBus` alike (before anything crosses); returns the patterns as a list.
+ * `RemoteBus` alike (before anything crosses). Each option, each type and
+ * each topic is read once, and what was checked is what it returns: the
+ * subscription uses that, never the caller's objects again.
  */
-export function checkSubscribe(types: string | readonly string[], handler: unknown, options: SubscribeOptions | undefined): readonly string[] {
+export function checkSubscribe(types: string | readonly string[], handler: unknown, options: SubscribeOptions | undefined): CheckedSubscribe {
   // INVALID_EVENT, one or a list: a subscription to a type that cannot exist (see `assertSubjectType`).
-  if (typeof types === 'string') assertSubjectType(types, 'Subscription type');
-  else assertSubjectTypes(types, 'subscribe types');
+  const patterns = typeof types === 'string' ? types : listNow(types);
+  if (typeof patterns === 'string') assertSubjectType(patterns, 'Subscription type');
+  else assertSubjectTypes(patterns, 'subscribe types');
   assertFunction(handler, 'subscribe handler');
-  assertKnownKeys(options, SUBSCRIBE_OPTIONS, 'subscribe options');
-  if (options?.filter !== undefined) assertFunction(options.filter, 'subscribe options.filter');
-  if (options?.onError !== undefined) assertFunction(options.onError, 'subscribe options.onError');
-  if (options?.topics !== undefined && (!Array.isArray(options.topics) || options.topics.some((t) => typeof t !== 'string'))) {
+  const read = knownOptions(options, SUBSCRIBE_OPTIONS, 'subscribe options');
+  if (read?.filter !== undefined) assertFunction(read.filter, 'subscribe options.filter');
+  if (read?.onError !== undefined) assertFunction(read.onError, 'subscribe options.onError');
+  const topics = listNow(read?.topics);
+  if (topics !== undefined && (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string'))) {
     throw new InvalidOptionError('subscribe options.topics', 'expected an array of topic strings.');
   }
-  if (options?.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+  if (read?.signal !== undefined && !(read.signal instanceof AbortSignal)) {
     throw new InvalidOptionError('subscribe options.signal', 'expected an AbortSignal.');
   }
-  return typeof types === 'string' ? [types] : types;
+  return {
+    patterns: typeof patterns === 'string' ? [patterns] : patterns,
+    options: read === undefined ? undefined : { ...read, ...(topics === undefined ? {} : { topics }) },
+  };
 }
 
 /** A live subscription; `unsubscribe()` ends it. */
@@ -151,17 +164,16 @@ export class Subscriptions {
 
   /** Adds a subscriber for `types` (subtype matching). */
   add(types: string | readonly string[], handler: Handler, options?: SubscribeOptions): Subscription {
-    const patterns = checkSubscribe(types, handler, options);
-    const signal = options?.signal;
-    // Read once: `plain` must say what the entry keeps (an options getter may answer otherwise when read again).
-    const filter = options?.filter;
-    const topics = options?.topics === undefined ? undefined : [...options.topics];
+    // The options as checked (read once: `plain` must say what the entry keeps, and a getter may answer otherwise when read again).
+    const checked = checkSubscribe(types, handler, options);
+    const { patterns } = checked;
+    const { signal, filter, topics, onError } = checked.options ?? {};
     const entry: Entry = {
-      patterns: [...patterns],
+      patterns,
       handler,
       filter,
       topics,
-      onError: options?.onError,
+      onError,
       label: `${this.#added++}:${patterns.join(',')}`,
       active: true,
       plain: filter === undefined && topics === undefined,

@@ -11,7 +11,7 @@ import { AbortedError, InvalidOptionError, RuntimeStoppedError, TimeoutError, Un
 import type { BusEvent } from '../../types.js';
 import { startTimer, type Clock } from '../clock.js';
 import { typeMatches } from '../type-patterns.js';
-import { assertFunction, assertKnownKeys, assertSubjectType, assertSubjectTypes, describe } from '../validate.js';
+import { assertFunction, assertKnownKeys, assertSubjectType, assertSubjectTypes, describe, knownOptions, listNow } from '../validate.js';
 
 /** Options of `bus.waitFor()`; `Ev` is the event waited for. */
 export interface WaitForOptions<Ev = BusEvent> {
@@ -74,12 +74,13 @@ export function checkSignal(value: unknown, option: string): AbortSignal | undef
 /** `bus.waitFor(type, options)`: the next event of `type` (a type or a pattern) that passes `filter`. */
 export function waitForEvent(source: WaitSource, type: string, options: WaitForOptions | undefined): Promise<BusEvent> {
   try {
-    assertKnownKeys(options, ['timeout', 'filter', 'signal'], 'waitFor options');
+    // Read once: the wait keeps the filter that was checked.
+    const { filter, timeout: duration, signal: given } = knownOptions(options, ['timeout', 'filter', 'signal'], 'waitFor options') ?? {};
     assertSubjectType(type, 'waitFor type');
-    if (options?.filter !== undefined) assertFunction(options.filter, 'waitFor options.filter');
-    const timeout = checkDuration(options?.timeout, 'waitFor options.timeout');
-    const signal = checkSignal(options?.signal, 'waitFor options.signal');
-    return wait(source, 'waitFor', [type], { timeout, grace: 0, inOrder: false, signal, filter: options?.filter }).then((events) => events[0]!);
+    if (filter !== undefined) assertFunction(filter, 'waitFor options.filter');
+    const timeout = checkDuration(duration, 'waitFor options.timeout');
+    const signal = checkSignal(given, 'waitFor options.signal');
+    return wait(source, 'waitFor', [type], { timeout, grace: 0, inOrder: false, signal, filter }).then((events) => events[0]!);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -89,13 +90,15 @@ export function waitForEvent(source: WaitSource, type: string, options: WaitForO
 export function waitForEvents(source: WaitSource, types: readonly string[], options: WaitForEventsOptions | undefined): Promise<BusEvent[]> {
   try {
     assertKnownKeys(options, ['inOrder', 'timeout', 'grace', 'signal'], 'waitForEvents options');
-    assertSubjectTypes(types, 'waitForEvents types');
+    // Each entry read once: the wait is for the types that were checked.
+    const list = listNow(types);
+    assertSubjectTypes(list, 'waitForEvents types');
     const inOrder = options?.inOrder ?? false;
     if (typeof inOrder !== 'boolean') throw new InvalidOptionError('waitForEvents options.inOrder', `expected a boolean, got ${describe(inOrder)}.`);
     const timeout = checkDuration(options?.timeout, 'waitForEvents options.timeout');
     const grace = checkDuration(options?.grace, 'waitForEvents options.grace') ?? 0;
     const signal = checkSignal(options?.signal, 'waitForEvents options.signal');
-    return wait(source, 'waitForEvents', [...types], { timeout, grace, inOrder, signal, filter: undefined });
+    return wait(source, 'waitForEvents', list, { timeout, grace, inOrder, signal, filter: undefined });
   } catch (error) {
     return Promise.reject(error);
   }

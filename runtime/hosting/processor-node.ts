@@ -8,7 +8,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { InspectionRelay } from '../inspection/ports.js';
 import { InspectionTap, realmName, type InspectionOutlet } from '../inspection/tap.js';
 import { createActor } from 'xstate';
-import { BusError, UnsupportedError, isBusError, toWireError } from '../../errors.js';
+import { BusError, TimeoutError, UnsupportedError, isBusError, toWireError } from '../../errors.js';
 import { stationMachine } from '../../machines/station.machine.js';
 import { SIDES, type BridgeDirection, type Side } from '../../types.js';
 import { FrameChannel, type FramePort, type MessagePortLike } from '../wire/frame-channel.js';
@@ -27,6 +27,7 @@ import type { BusStats } from '../metrics/stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import { describeExit, replacedRefusal, type WorkerExit } from './worker-api.js';
+import { DEFAULT_CALL_DEADLINE_MS } from './worker-host.js';
 import type { FailureReport } from '../thread/failure-reports.js';
 
 const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued', 'state', 'backlog', 'memory'];
@@ -310,6 +311,30 @@ export class ProcessorNode implements StationHost {
     return [];
   }
 
+  /**
+   * `answer`, or a `TimeoutError` once `callDeadlineMs` has passed without it.
+   * A loop that is blocked is the root's heartbeat's to find (it kills the
+   * processor); this is a call that never settles while the loop is free (a
+   * module that never finishes loading, a service whose start never
+   * settles): the caller is told, and this processor lives on.
+   */
+  #withinDeadline(answer: Promise<Outcome<unknown>>, method: string): Promise<Outcome<unknown>> {
+    const deadlineMs = this.#init.callDeadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Outcome<unknown>>((resolve) => {
+      timer = setTimeout(() => {
+        const error = new TimeoutError(
+          `${method}() on processor ${this.processor}'s thread 0 got no answer within ${deadlineMs} ms (callDeadlineMs), though the ` +
+            'processor runs (it answers its heartbeat): the call was given up, and what it started there may still finish. ' +
+            'Raise callDeadlineMs if the call is just slow.',
+          deadlineMs,
+        );
+        resolve({ ok: false, ...toWireError(error) });
+      }, deadlineMs);
+    });
+    return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+  }
+
   /** Answers one control message from the root. */
   async control(message: ProcessorControl): Promise<Outcome<unknown>> {
     // What arrives over IPC may be damaged: a message this node cannot act on is answered as refused, never thrown.
@@ -328,7 +353,9 @@ export class ProcessorNode implements StationHost {
       // A worker's call rejects (WORKER_CRASHED) when the worker exits, throws or hangs meanwhile: that is its
       // outcome, as the root's callers get it from their own workers; the thread is restarted, not this processor.
       const call = thread.caller.call as (m: string, ...a: unknown[]) => Promise<Outcome<unknown>>;
-      return call(message.method, ...message.args).catch((error: unknown) => ({ ok: false, ...toWireError(error) }));
+      const answer = call(message.method, ...message.args).catch((error: unknown) => ({ ok: false, ...toWireError(error) }) as Outcome<unknown>);
+      // Thread 0 runs on this main thread, where no worker host times a call: it gets the deadline a worker's call has.
+      return message.thread === 0 ? this.#withinDeadline(answer, message.method) : answer;
     }
     if (message.type === 'call' && message.target === 'station') {
       const station = this.#stations[message.side];

@@ -8,7 +8,7 @@
 import type { Actor } from 'xstate';
 import { BusBusyError, BusFullError, InvalidOptionError, TransportError, UnsupportedError, isBusError } from '../../errors.js';
 import type { stationMachine } from '../../machines/station.machine.js';
-import { readableSide } from '../bridge/bridge.js';
+import { readableSide, readOptionsOnce } from '../bridge/bridge.js';
 import type { BusEvent, Endpoint, Side, ReaderBacklog, StationKind } from '../../types.js';
 import { EventSet, plainEvent } from '../store/encoded-events.js';
 import { searchHistory } from '../store/history-search.js';
@@ -21,7 +21,8 @@ import { ParkedQueues, type HandBack } from './parked-queues.js';
 import { Need, type JournalEntry, type StationJournal } from '../store/journal.js';
 import { describe } from '../validate.js';
 import { systemClock } from '../clock.js';
-import { NO_MEMORY_POLICIES } from '../store/memory-policy.js';
+import { DEFAULT_STATION_BUDGET_BYTES, NO_MEMORY_POLICIES } from '../store/memory-policy.js';
+import { UnsentBatches } from './unsent-batches.js';
 import { Retention } from '../store/retention.js';
 import type { MemoryChange, MemoryStats } from '../store/memory-stats.js';
 import { Interest, withoutDeliveredTransient } from './interest.js';
@@ -56,8 +57,8 @@ export class Station {
   readonly #history: EventHistory;
   /** The queue: deferred events parked by origin thread. */
   readonly #parked = new ParkedQueues();
-  /** Batches of events accepted from buses that the main station has not seen (local stations). */
-  #unsent: BusEvent[][] = [];
+  /** Batches of events accepted from buses that the main station has not seen (local stations), held to the budget. */
+  readonly #unsent: UnsentBatches;
   /** The order events joined the history in, so that a reader that says how far it has read gets only what came after. */
   readonly #arrivals = new Arrivals((keys) => this.#history.find(keys));
   /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
@@ -65,7 +66,7 @@ export class Station {
   /** A local station's interest as its main station knows it, widened there at once (`upstream-interest.ts`). */
   readonly #upstream: UpstreamInterest | undefined;
   /** Copies the few events left in mostly emptied frames out of them, so that those frames can go (`repack.ts`). */
-  readonly #frames = new FrameCompactor(() => this.#history, (moves) => relocateStation(moves, { arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent }));
+  readonly #frames = new FrameCompactor(() => this.#history, (moves) => relocateStation(moves, { arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent.batches }));
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
   /** The main station refused this local station's last `toMain()` (`BUS_FULL`: a reader elsewhere is behind): its threads' batches are refused too once `maxBacklog` events wait here. */
@@ -96,6 +97,8 @@ export class Station {
     this.#history = this.#retention.history;
     this.#history.onCompressed = (events) => this.#arrivals.compressed(events);
     this.#interest = new Interest(side, this.#retention.policies, kind === 'main');
+    const budget = this.#retention.policies.budget;
+    this.#unsent = new UnsentBatches(kind === 'main' || budget === undefined ? undefined : budget.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES, (event) => this.#retention.sizeOf(event));
     this.#upstream = kind === 'main' ? undefined : new UpstreamInterest(this.#interest, (interest) => host.mainLink(side).serve(declaration(this.#endpoint(), side, interest)));
   }
 
@@ -111,7 +114,7 @@ export class Station {
 
   /** This station's history against its memory budget: bytes, count, multipliers, by type; undefined without `memory.budget`. */
   memory(): MemoryStats | undefined {
-    return this.#retention.memoryStats((buffers) => framesKept(buffers, { arrivals: this.#arrivals, parked: this.#parked, unsent: this.#unsent }));
+    return this.#retention.memoryStats((buffers) => framesKept(buffers, { arrivals: this.#arrivals, parked: this.#parked, unsent: this.#unsent.batches }));
   }
 
   /** Number of events in the history. */
@@ -129,8 +132,7 @@ export class Station {
    * Events whose policy says `removeAfterSearch` leave once returned.
    */
   history(query?: HistoryQuery): BusEvent[] {
-    checkHistoryQuery(query, 'history query');
-    return searchHistory(this.#retention, query, (removed) => this.#forget(removed));
+    return searchHistory(this.#retention, checkHistoryQuery(query, 'history query'), (removed) => this.#forget(removed));
   }
 
   /** The event with this id, if held; it leaves if its policy says `removeAfterSearch`. */
@@ -181,7 +183,8 @@ export class Station {
    */
   journalNeeds(): (event: BusEvent) => Need {
     const history = this.#history;
-    const left = this.#unsent.length === 0 ? undefined : new Set(history.missing(this.#unsent.flat()).map((event) => event.id));
+    const unsent = this.#unsent.batches;
+    const left = unsent.length === 0 ? undefined : new Set(history.missing(unsent.flat()).map((event) => event.id));
     return (event) => (history.holds(event) ? Need.held : left?.has(event.id) === true ? Need.unsent : Need.dead);
   }
 
@@ -215,6 +218,8 @@ export class Station {
       this.#arrivals.refuseWhileBehind(sender, maxBacklog);
       this.#refuseWhileHeldUpstream(sender, maxBacklog);
     }
+    // A local station nobody pushes holds at most its budget of what the main station has not taken.
+    if (batch.history.length > 0 && this.kind === 'local') this.#unsent.admit();
     // What this main station let go once delivered is not taken again (a restarted processor resends its journal).
     const history = this.#interest.notLetGo(batch.history);
     // A history at a `refuseNew` limit, or whose budget only `high` evictions would meet, refuses the whole batch, which stays unsent in its sender.
@@ -243,15 +248,9 @@ export class Station {
    */
   #refuseWhileHeldUpstream(sender: string, maxBacklog: number): void {
     if (!this.#heldUpstream || this.#arrivals.isSlowReader(sender)) return;
-    const waiting = this.#unsentCount();
+    // Events accepted here that the main station has not taken yet.
+    const waiting = this.#pushing + this.#unsent.count;
     if (waiting >= maxBacklog) throw new BusFullError(waiting, maxBacklog, 'backlog');
-  }
-
-  /** Events accepted here that the main station has not taken yet. */
-  #unsentCount(): number {
-    let count = this.#pushing;
-    for (const batch of this.#unsent) count += batch.length;
-    return count;
   }
 
   /**
@@ -411,7 +410,7 @@ export class Station {
     const parked = this.#parked.size;
     this.#parked.remove(undefined, side);
     const count = removed.length + parked - this.#parked.size;
-    if (count > 0) this.#unsent = this.#unsent.map((batch) => batch.filter((event) => event.side !== side));
+    if (count > 0) this.#unsent.removeSide(side);
     return count;
   }
 
@@ -425,9 +424,8 @@ export class Station {
     this.#host.assertRunning('toMain');
     this.#assertLocal('toMain');
     this.#enterUpstream('TO_MAIN', 'toMain', 'pushing');
-    const history = this.#unsent.flat().sort(compareEvents);
+    const history = this.#unsent.take();
     const queue = this.#parked.takeAll();
-    this.#unsent = [];
     const link = this.#host.mainLink(this.side);
     const push = (events: readonly BusEvent[], parked: readonly BusEvent[]) =>
       link.accept({ kind: 'batch', seq: 0, from: this.#endpoint(), history: events, queue: parked });
@@ -449,7 +447,7 @@ export class Station {
     } catch (error) {
       this.#pushing = 0;
       // What the main station took stays taken; the rest waits here for the next toMain().
-      if (pushed < history.length) this.#unsent.unshift(history.slice(pushed));
+      this.#unsent.settled(history, pushed);
       if (pushed === 0) this.#parked.park(queue);
       else this.#queuePushed(queue);
       this.#heldUpstream = isBusError(error, 'BUS_FULL');
@@ -459,6 +457,7 @@ export class Station {
         : new TransportError('toMain() failed; nothing was lost: the events stayed in the local station.', { cause: error });
     }
     this.#pushing = 0;
+    this.#unsent.settled(history, history.length);
     this.#heldUpstream = false;
     this.#queuePushed(queue);
     this.#actor.send({ type: 'PUSHED', events: history.length + queue.length });
@@ -483,7 +482,7 @@ export class Station {
   async fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
     this.#host.assertRunning('fromMain');
     this.#assertLocal('fromMain');
-    const side = readableSide(options, 'fromMain', this.side, this.#host);
+    const side = readableSide((options = readOptionsOnce(options, 'fromMain')), 'fromMain', this.side, this.#host);
     const unfiltered = options?.types === undefined;
     // Behind readers here limit what this station takes from its main station (see #readRoom).
     const room = unfiltered && side === this.side ? this.#readRoom() : undefined;
@@ -572,7 +571,7 @@ export class Station {
     this.#host.assertRunning('roundTrip');
     this.#assertLocal('roundTrip');
     // What the read would refuse is refused before the push: a refused call changes nothing.
-    readableSide(options, 'roundTrip', this.side, this.#host);
+    readableSide((options = readOptionsOnce(options, 'roundTrip')), 'roundTrip', this.side, this.#host);
     await this.toMain();
     await this.fromMain(options);
   }

@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
-import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe } from '../validate.js';
+import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe, knownOptions, listNow } from '../validate.js';
 import { typeMatchesAny } from '../type-patterns.js';
 
 /** The total order of events: timestamp, then id. */
@@ -81,10 +81,13 @@ const QUERY_KEYS = ['types', 'side', 'origin', 'since', 'until', 'filter'] as co
  * crosses to another thread), a filter is refused. Throws `InvalidOptionError`:
  * a query that could only match nothing by mistake is not answered with nothing.
  */
-export function checkHistoryQuery(query: unknown, where: string, options: { readonly filter: boolean } = { filter: true }): void {
-  if (query === undefined) return;
-  assertKnownKeys(query, QUERY_KEYS, where);
-  const { types, side, origin, since, until, filter } = query as HistoryQuery;
+export function checkHistoryQuery<Q>(query: Q, where: string, options: { readonly filter: boolean } = { filter: true }): Q {
+  if (query === undefined) return query;
+  // Each field read once (and the origin's, and each type): the answer is to the query that was checked.
+  const read = knownOptions(query as HistoryQuery, QUERY_KEYS, where)!;
+  const types = listNow(read.types);
+  const origin = read.origin === undefined ? undefined : knownOptions(read.origin, ORIGIN_KEYS, `${where}.origin`) ?? read.origin;
+  const { side, since, until, filter } = read;
   if (types !== undefined) assertTypeList(types, `${where}.types`);
   if (side !== undefined) assertSide(side, `${where}.side`);
   if (origin !== undefined) assertOrigin(origin, `${where}.origin`);
@@ -93,16 +96,20 @@ export function checkHistoryQuery(query: unknown, where: string, options: { read
       throw new InvalidOptionError(`${where}.${key}`, `expected a timestamp (a number of milliseconds), got ${describe(stamp)}.`);
     }
   }
-  if (filter === undefined) return;
+  const checked = { ...read, ...(types === undefined ? {} : { types }), ...(origin === undefined ? {} : { origin }) } as Q;
+  if (filter === undefined) return checked;
   if (!options.filter) {
     throw new InvalidOptionError(`${where}.filter`, 'a function cannot cross to another thread; filter the result here.');
   }
   assertFunction(filter, `${where}.filter`);
+  return checked;
 }
+
+const ORIGIN_KEYS = ['processor', 'thread', 'generation'] as const;
 
 /** Throws `InvalidOptionError` unless `origin` names a thread: `{ processor, thread }`, integers from 0. */
 export function assertOrigin(origin: unknown, option: string): asserts origin is { readonly processor: number; readonly thread: number } {
-  assertKnownKeys(origin, ['processor', 'thread', 'generation'], option);
+  assertKnownKeys(origin, ORIGIN_KEYS, option);
   const { processor, thread } = (origin ?? {}) as { processor?: unknown; thread?: unknown };
   if (origin === undefined || !isIndex(processor) || !isIndex(thread)) {
     throw new InvalidOptionError(option, 'expected { processor, thread }, each an integer from 0.');

@@ -40,7 +40,8 @@ export interface MemoryStats {
    * than half held has them copied into a frame of their own, so this stays
    * within about twice `bytes`, plus the latest batches, as long as a local
    * station pushes to the main station (the sync policy does; under manual
-   * syncs it keeps every frame until `toMain()`).
+   * syncs it keeps the frames of at most its budget's worth of events the
+   * main station has not taken, then refuses batches until `toMain()`).
    */
   readonly frameBytes: number;
   /**

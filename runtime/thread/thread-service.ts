@@ -436,8 +436,7 @@ export function createThreadService(
       }),
     history: (side, query) =>
       outcome(() => {
-        checkHistoryQuery(query, 'history query', { filter: false });
-        return eventsToFrame(busOf(side, 'history').history(query), from(side));
+        return eventsToFrame(busOf(side, 'history').history(checkHistoryQuery(query, 'history query', { filter: false })), from(side));
       }),
     queue: (side) => outcome(() => eventsToFrame(busOf(side, 'queue').queue(), from(side))),
     state: (side) =>

@@ -2,7 +2,7 @@
  * A thread's share of the runtime: its two buses (one per side), the
  * subscriptions that outlive bus generations, its clock and id sequence.
  */
-import { MiddlewareFailedError } from '../../errors.js';
+import { MiddlewareFailedError, UnsupportedError } from '../../errors.js';
 import { SIDES, type BusEvent, type Side } from '../../types.js';
 import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
@@ -18,6 +18,12 @@ import { UserActors, type ActorThread } from '../actors/user-actors.js';
 /** `0` to `999`, and the same with leading zeros (`000` to `999`): the last digits of event ids. */
 const DIGITS: readonly string[] = Array.from({ length: 1_000 }, (_, n) => String(n));
 const PADDED_DIGITS: readonly string[] = DIGITS.map((digits) => digits.padStart(3, '0'));
+
+/**
+ * How many ids a thread gives: the whole thousands below 2^53, past which a
+ * double no longer counts up by one (at a million posts a second, 285 years).
+ */
+export const MAX_SEQUENCE = Math.floor(Number.MAX_SAFE_INTEGER / 1_000) * 1_000;
 
 /** The internal event that reports a throwing `after` middleware. */
 const MIDDLEWARE_FAILED = 'busline.middleware.failed';
@@ -147,8 +153,26 @@ export class Thread implements BusThread<Bus>, ActorThread {
     if (sequence < 1_000) return this.#idPrefix + DIGITS[sequence]!;
     const low = sequence % 1_000;
     // Sequences go up by one from 0: the thousands change exactly at a low of 0.
-    if (low === 0) this.#idThousands = this.#idPrefix + (sequence - low) / 1_000;
+    if (low === 0) {
+      // Checked here, once a thousand posts: past MAX_SEQUENCE a double would give two posts one sequence, and ids never repeat.
+      if (sequence >= MAX_SEQUENCE) this.#outOfIds(sequence);
+      this.#idThousands = this.#idPrefix + (sequence - low) / 1_000;
+    }
     return this.#idThousands + PADDED_DIGITS[low]!;
+  }
+
+  /** Refuses the post that would take `sequence` (and every later one). Out of `nextId()`, which stays small enough to inline. */
+  #outOfIds(sequence: number): never {
+    this.#sequence = sequence;
+    throw new UnsupportedError(
+      `post() was refused: thread ${this.processor}.${this.index} has given all ${MAX_SEQUENCE} event ids it can, and an id ` +
+        'is never given twice. Post from another thread, or start the runtime anew.',
+    );
+  }
+
+  /** @internal For tests: the next id is `sequence`'s (a whole thousand), as if as many had been given. */
+  startIdsAt(sequence: number): void {
+    this.#sequence = sequence;
   }
 
   /** This thread's deferred events of `side` parked at the stations (not yet read back). */

@@ -31,25 +31,25 @@ function checked(value: unknown): ReturnType<typeof checkPostOptions> | 'refused
   }
 }
 
-test('priorityOnly - answers only for options checkPostOptions accepts, with the same priority and no topic or meta', () => {
+test('priorityOnly - answers only for options checkPostOptions accepts, with the same priority and local and no topic or meta', () => {
   fc.assert(
     fc.property(options, (value) => {
       const fast = priorityOnly(value);
       if (fast === undefined) return;
-      assert.equal(checked(value), { priority: fast, topic: undefined, meta: undefined }, `priorityOnly(${JSON.stringify(value)}) = ${fast}`);
+      assert.equal(checked(value), { ...fast, topic: undefined, meta: undefined }, `priorityOnly(${JSON.stringify(value)}) = ${JSON.stringify(fast)}`);
     }),
     { numRuns: 2_000 },
   );
 });
 
 test('priorityOnly - answers for the common shapes', () => {
-  assert.is(priorityOnly({}), 'normal');
-  assert.is(priorityOnly({ priority: 'immediate' }), 'immediate');
-  assert.is(priorityOnly({ local: true }), 'normal');
-  assert.is(priorityOnly({ priority: 'immediate', local: true }), 'immediate');
-  assert.is(priorityOnly({ priority: undefined, local: true }), 'normal');
-  assert.is(priorityOnly({ priority: 'deferred', local: false }), 'deferred');
-  assert.is(priorityOnly({ local: undefined }), 'normal');
+  assert.equal(priorityOnly({}), { priority: 'normal', local: false });
+  assert.equal(priorityOnly({ priority: 'immediate' }), { priority: 'immediate', local: false });
+  assert.equal(priorityOnly({ local: true }), { priority: 'normal', local: true });
+  assert.equal(priorityOnly({ priority: 'immediate', local: true }), { priority: 'immediate', local: true });
+  assert.equal(priorityOnly({ priority: undefined, local: true }), { priority: 'normal', local: true });
+  assert.equal(priorityOnly({ priority: 'deferred', local: false }), { priority: 'deferred', local: false });
+  assert.equal(priorityOnly({ local: undefined }), { priority: 'normal', local: false });
   assert.is(priorityOnly({ priority: 'deferred', local: true }), undefined, 'refused by the whole check');
   assert.is(priorityOnly([]), undefined, 'not an options object: the whole check refuses it');
 });

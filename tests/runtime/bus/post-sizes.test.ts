@@ -116,4 +116,42 @@ test('post - a getter of the payload that posts while it is copied: each event i
   }
 });
 
+test('post - a getter that posts a payload whose copy throws, and catches it: the outer event is still counted at its own size', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    let caught: unknown;
+    const payload = {
+      before: 'x'.repeat(40),
+      get during() {
+        try {
+          // Its copy throws part way, after it has counted some bytes of its own.
+          bus.post('kept.inner', {
+            counted: 'z'.repeat(300),
+            nested: {
+              get broken(): never {
+                throw new Error('broken getter');
+              },
+            },
+          } as never);
+        } catch (error) {
+          caught = error;
+        }
+        return 1;
+      },
+      after: 'yyy',
+    };
+    const start = bus.memory()!;
+    const outer = bus.post('kept.outer', payload as never);
+    assert.match(String(caught), 'broken getter');
+    assert.equal(outer.payload, { before: 'x'.repeat(40), during: 1, after: 'yyy' });
+    assert.is(bus.memory()!.types['kept.inner'], undefined);
+    assert.is(bus.memory()!.types['kept.outer']!.bytes, eventBytes(outer));
+    assert.is(bus.memory()!.bytes - start.bytes, eventBytes(outer));
+    assert.is(bus.memory()!.unsent!.bytes - start.unsent!.bytes, eventBytes(outer));
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test.run();

@@ -160,4 +160,36 @@ test('memory budget - ticks held for a reader that reads every third round, in f
   assert.ok(most < 5 * budget, `the station kept ${most} bytes of frames alive`);
 });
 
+test('memory budget - a local station nobody pushes to its main station (manual syncs) holds at most its budget of unsent events, then refuses batches (BUS_FULL, outbox) that stay in their bus; toMain() makes room', async () => {
+  const budget = 1024 * 1024;
+  const ROUNDS = 12;
+  const LOGS = 1_000;
+  runtime = createRuntime({ deferred: 'manual', memory: { policies: { log: { importance: 'low' } }, budget: { stationBytes: budget, busBytes: budget } } });
+  const rt = runtime;
+  const local = rt.station('external');
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  let refusal: unknown;
+  let most = 0;
+  for (let round = 0; round < ROUNDS && refusal === undefined; round++) {
+    // About half the budget a round: the station takes two rounds or so, then holds its budget of them.
+    for (let i = 0; i < LOGS; i++) rt.bus('external').post('log', { n: round * LOGS + i, line: line(round * LOGS + i) });
+    refusal = await rt.bus('external').toStation().then(() => undefined, (error: unknown) => error);
+    most = Math.max(most, local.memory()!.frameBytes);
+  }
+  assert.ok(isBusError(refusal, 'BUS_FULL'), `expected BUS_FULL, got ${String(refusal)}`);
+  assert.is((refusal as { bound?: string }).bound, 'outbox');
+  assert.is((refusal as { limit?: string }).limit, 'memory.budget.stationBytes');
+  assert.match((refusal as Error).message, 'toMain()');
+  // At most its budget, plus the one batch that took it there (and the frames of those its history keeps).
+  assert.ok(most < 3 * budget, `the local station kept ${most} bytes of frames alive`);
+  // Nothing refused was lost: the events wait in the bus; once the station has pushed, it takes them.
+  const waiting = rt.bus('external').memory()!.unsent!.count;
+  assert.ok(waiting > 0);
+  await local.toMain();
+  await rt.bus('external').toStation();
+  assert.is(rt.bus('external').memory()!.unsent!.count, 0);
+  await local.toMain();
+  assert.ok(rt.mainStation('external').memory()!.count > 0);
+});
+
 test.run();
