@@ -160,11 +160,12 @@ test('memory budget - ticks held for a reader that reads every third round, in f
   assert.ok(most < 5 * budget, `the station kept ${most} bytes of frames alive`);
 });
 
-test('memory budget - a local station nobody pushes to its main station (manual syncs) holds at most its budget of unsent events, then refuses batches (BUS_FULL, outbox) that stay in their bus; toMain() makes room', async () => {
+test('memory budget - a local station nobody pushes to its main station (manual syncs) holds at most its budget of unsent events; where only high ones wait, it refuses batches (BUS_FULL, outbox) that stay in their bus', async () => {
   const budget = 1024 * 1024;
   const ROUNDS = 12;
   const LOGS = 1_000;
-  runtime = createRuntime({ deferred: 'manual', memory: { policies: { log: { importance: 'low' } }, budget: { stationBytes: budget, busBytes: budget } } });
+  // `high` unsent events are never dropped; read once, they leave the station's history, not what waits for the main station.
+  runtime = createRuntime({ deferred: 'manual', memory: { policies: { log: { importance: 'high', removeAfterSearch: true } }, budget: { stationBytes: budget, busBytes: 4 * budget } } });
   const rt = runtime;
   const local = rt.station('external');
   const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
@@ -174,6 +175,7 @@ test('memory budget - a local station nobody pushes to its main station (manual 
     // About half the budget a round: the station takes two rounds or so, then holds its budget of them.
     for (let i = 0; i < LOGS; i++) rt.bus('external').post('log', { n: round * LOGS + i, line: line(round * LOGS + i) });
     refusal = await rt.bus('external').toStation().then(() => undefined, (error: unknown) => error);
+    local.history({ types: ['log'] });
     most = Math.max(most, local.memory()!.frameBytes);
   }
   assert.ok(isBusError(refusal, 'BUS_FULL'), `expected BUS_FULL, got ${String(refusal)}`);
@@ -185,11 +187,31 @@ test('memory budget - a local station nobody pushes to its main station (manual 
   // Nothing refused was lost: the events wait in the bus; once the station has pushed, it takes them.
   const waiting = rt.bus('external').memory()!.unsent!.count;
   assert.ok(waiting > 0);
-  await local.toMain();
-  await rt.bus('external').toStation();
+  // (A toMain() now would carry over the budget's worth of high events in one batch, more than the main station's budget takes.)
+  const refusedAgain = await rt.bus('external').toStation().then(() => undefined, (error: unknown) => error);
+  assert.is((refusedAgain as { bound?: string }).bound, 'outbox');
+  assert.ok(rt.bus('external').memory()!.unsent!.count >= waiting);
+});
+
+test('memory budget - under manual syncs a local station nobody pushes never refuses its threads\' syncs for it: its oldest unsent events go (busline.memory.dropped), as a bus\'s outbox does', async () => {
+  // A runtime whose threads share events through their station and never use a main station: no toMain() is ever due.
+  const budget = 256 * 1024;
+  runtime = createRuntime({ deferred: 'manual', memory: { budget: { stationBytes: budget, busBytes: 4 * budget } } });
+  const rt = runtime;
+  const drops: BusEvent[] = [];
+  rt.bus('internal').subscribe('busline.memory.dropped', (event) => void drops.push(event));
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  let most = 0;
+  // About eight times the station's budget in all, a quarter of it a round.
+  for (let round = 0; round < 32; round++) {
+    for (let i = 0; i < 128; i++) rt.bus('external').post('log', { n: round * 128 + i, line: line(round * 128 + i) });
+    await rt.bus('external').sync();
+    most = Math.max(most, rt.station('external').memory()!.frameBytes);
+  }
+  await rt.bus('internal').drain();
   assert.is(rt.bus('external').memory()!.unsent!.count, 0);
-  await local.toMain();
-  assert.ok(rt.mainStation('external').memory()!.count > 0);
+  assert.ok(most < 3 * budget, `the local station kept ${most} bytes of frames alive`);
+  assert.ok(drops.some((event) => (event.payload as { history: string }).history.startsWith('station:local')), 'no drop was reported');
 });
 
 test.run();
