@@ -15,6 +15,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import type { Station } from '../../../runtime/station/station.js';
 
 const test = suite('Station histories stay bounded');
 let runtime: Runtime | undefined;
@@ -212,6 +213,30 @@ test('memory budget - under manual syncs a local station nobody pushes never ref
   assert.is(rt.bus('external').memory()!.unsent!.count, 0);
   assert.ok(most < 3 * budget, `the local station kept ${most} bytes of frames alive`);
   assert.ok(drops.some((event) => (event.payload as { history: string }).history.startsWith('station:local')), 'no drop was reported');
+});
+
+test('memory budget - under the sync policy a local station at its unsent budget refuses batches (BUS_FULL, outbox); after toMain() they go on from their bus, each once, in order', async () => {
+  const budget = 64 * 1024;
+  // A period that never comes during the test: the syncs are the test's own.
+  runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000 }, memory: { budget: { stationBytes: budget, busBytes: 16 * budget } } });
+  const rt = runtime;
+  const local = rt.station('external');
+  const taken: number[] = [];
+  (rt.mainStation('external') as Station).onAccepted = (added) => void taken.push(...added.map((event) => (event.payload as { n: number }).n));
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  let posted = 0;
+  let refusal: unknown;
+  while (refusal === undefined && posted < 2_000) {
+    for (let i = 0; i < 50; i++, posted++) rt.bus('external').post('log', { n: posted, line: line(posted) });
+    refusal = await rt.bus('external').sync().then(() => undefined, (error: unknown) => error);
+  }
+  assert.is((refusal as { bound?: string }).bound, 'outbox', `expected BUS_FULL (outbox), got ${String(refusal)}`);
+  assert.ok(rt.bus('external').memory()!.unsent!.count > 0);
+  await local.toMain();
+  await rt.bus('external').sync();
+  assert.is(rt.bus('external').memory()!.unsent!.count, 0);
+  await local.toMain();
+  assert.equal(taken, Array.from({ length: posted }, (_, n) => n));
 });
 
 test.run();
