@@ -218,8 +218,9 @@ export class Station {
       this.#arrivals.refuseWhileBehind(sender, maxBacklog);
       this.#refuseWhileHeldUpstream(sender, maxBacklog);
     }
-    // At most its budget of what the main station has not taken waits here; under manual syncs (no maxBacklog) the oldest go.
-    const dropped = batch.history.length > 0 && this.kind === 'local' ? this.#unsent.admit(maxBacklog === undefined) : undefined;
+    // Its budget of what the main station has not taken (its slow readers' batches go, as above); manual syncs: the oldest go.
+    const admit = batch.history.length > 0 && this.kind === 'local' && (maxBacklog === undefined || !this.#arrivals.isSlowReader(sender));
+    const dropped = admit ? this.#unsent.admit(maxBacklog === undefined) : undefined;
     if (dropped !== undefined) this.onMemoryChange?.({ type: 'busline.memory.dropped', payload: dropped });
     // What this main station let go once delivered is not taken again (a restarted processor resends its journal).
     const history = this.#interest.notLetGo(batch.history);

@@ -14,7 +14,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import { createRuntime, isBusError, type Bus, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import { slowSubscriber } from '../../helpers.js';
 import type { Station } from '../../../runtime/station/station.js';
 
 const test = suite('Station histories stay bounded');
@@ -237,6 +238,50 @@ test('memory budget - under the sync policy a local station at its unsent budget
   assert.is(rt.bus('external').memory()!.unsent!.count, 0);
   await local.toMain();
   assert.equal(taken, Array.from({ length: posted }, (_, n) => n));
+});
+
+test('memory budget - held back upstream at its unsent budget, a local station still takes its own slow reader\'s batches (a consumer can always publish its results), as under maxBacklog', async () => {
+  const sync = { everyMs: 3_600_000, maxBatch: 16, maxUnsent: 16, maxInFlight: 2, maxBacklog: 4 };
+  const budget = 16 * 1024;
+  runtime = createRuntime({ deferred: 'manual', sync, memory: { budget: { stationBytes: budget } } });
+  const rt = runtime;
+  const producer = rt.bus('external');
+  const station = rt.station('external');
+  const consumer = rt.addThread().bus('external');
+  const second = rt.addProcessor();
+  const reader = rt.thread(second.processor, 0).bus('external') as Bus;
+  const [here, there] = [slowSubscriber(), slowSubscriber()];
+  consumer.subscribe('task', here.handler);
+  reader.subscribe('job', there.handler);
+  await consumer.sync();
+  await reader.sync();
+  let next = 0;
+  const post = (type: string, count: number, bytes = 8) => {
+    for (let i = 0; i < count; i++) producer.post(type, { n: next++, pad: 'x'.repeat(bytes) });
+  };
+  // The other processor's station falls behind at the main station, which then refuses this processor's batches.
+  post('job', 12);
+  await producer.sync();
+  await station.toMain();
+  // No task among them: it reads them all, a few a sync.
+  const behind = () => station.backlog().reduce((most, reader) => Math.max(most, reader.behind), 0);
+  for (let round = 0; round < 10 && behind() > 0; round++) await consumer.sync();
+  assert.is(behind(), 0);
+  await second.station('external').fromMain();
+  // Tasks for the consumer here, and fewer than maxBacklog events but the station's budget of bytes: held back, they wait here.
+  post('task', 3);
+  await producer.sync();
+  post('job', 3, 6 * 1024);
+  await producer.sync();
+  assert.ok(isBusError(await station.toMain().then(() => undefined, (error: unknown) => error), 'BUS_FULL'));
+  // The consumer reads (as far as its credits go: it is a slow reader here) and publishes a result: its batch is taken.
+  await consumer.sync();
+  assert.ok(station.backlog().some((reader) => reader.thread === 1 && reader.behind > 0), 'the consumer is behind');
+  consumer.post('result', 1);
+  const refused = await consumer.sync().then(() => undefined, (error: unknown) => error);
+  assert.is(refused, undefined, `the slow consumer's batch was refused: ${String(refused)}`);
+  here.finish(next);
+  there.finish(next);
 });
 
 test.run();
