@@ -97,8 +97,8 @@ export class Station {
     this.#history = this.#retention.history;
     this.#history.onCompressed = (events) => this.#arrivals.compressed(events);
     this.#interest = new Interest(side, this.#retention.policies, kind === 'main');
-    const budget = this.#retention.policies.budget;
-    this.#unsent = new UnsentBatches(kind === 'main' || budget === undefined ? undefined : budget.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES, (event) => this.#retention.sizeOf(event));
+    const { budget } = this.#retention.policies;
+    this.#unsent = new UnsentBatches(kind === 'main' || budget === undefined ? undefined : budget.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES, (event) => this.#retention.sizeOf(event), (type) => this.#retention.policies.of(type)?.importance, `station:local:${processor}:${side}`);
     this.#upstream = kind === 'main' ? undefined : new UpstreamInterest(this.#interest, (interest) => host.mainLink(side).serve(declaration(this.#endpoint(), side, interest)));
   }
 
@@ -218,8 +218,10 @@ export class Station {
       this.#arrivals.refuseWhileBehind(sender, maxBacklog);
       this.#refuseWhileHeldUpstream(sender, maxBacklog);
     }
-    // A local station nobody pushes holds at most its budget of what the main station has not taken.
-    if (batch.history.length > 0 && this.kind === 'local') this.#unsent.admit();
+    // Its budget of what the main station has not taken (its slow readers' batches go, as above); manual syncs: the oldest go.
+    const admit = batch.history.length > 0 && this.kind === 'local' && (maxBacklog === undefined || !this.#arrivals.isSlowReader(sender));
+    const dropped = admit ? this.#unsent.admit(maxBacklog === undefined) : undefined;
+    if (dropped !== undefined) this.onMemoryChange?.({ type: 'busline.memory.dropped', payload: dropped });
     // What this main station let go once delivered is not taken again (a restarted processor resends its journal).
     const history = this.#interest.notLetGo(batch.history);
     // A history at a `refuseNew` limit, or whose budget only `high` evictions would meet, refuses the whole batch, which stays unsent in its sender.

@@ -5,13 +5,23 @@
  * bus's (`bus/outbox.ts`): an event the history lets go (evicted, removed
  * after delivery) still waits here for the main station, so a station that
  * nobody pushes (manual syncs) would otherwise keep every batch, and the
- * frames they came in. Once they reach the budget, batches from the threads
- * are refused (`BusFullError`, `bound: 'outbox'`): they stay unsent in their
- * buses, whose own outbox bounds then apply, until `toMain()` makes room.
+ * frames they came in. At the budget, as at a bus's outbox:
+ *
+ * - under the automatic sync policy, which pushes every period, batches from
+ *   the threads are refused (`BusFullError`, `bound: 'outbox'`): they stay
+ *   unsent in their buses, whose own bounds then apply, until a push makes room;
+ * - under manual syncs, where nothing may ever call `toMain()` (threads that
+ *   share events through their station alone), the oldest unsent events go,
+ *   `low` first, then `normal`, down to `EVICT_TO` of the budget (the main
+ *   station never gets them; each round is reported), and only a batch that
+ *   `high` events alone keep out is refused. Their threads' syncs go on.
  */
 import { BusFullError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import { compareEvents } from '../store/history.js';
+import { EVICT_TO } from '../store/memory-budget.js';
+import type { Importance } from '../store/memory-policy.js';
+import type { UnsentDropReport } from '../store/memory-stats.js';
 
 /** The option a refusal names. */
 export const STATION_BYTES = 'memory.budget.stationBytes';
@@ -24,10 +34,16 @@ export class UnsentBatches {
   /** The station's budget in bytes; undefined: no bound, and no bytes counted. */
   readonly #budget: number | undefined;
   readonly #sizeOf: (event: BusEvent) => number;
+  /** An event type's importance, for drops; undefined: `normal`. */
+  readonly #importance: (type: string) => Importance | undefined;
+  /** The station's history's name, in drop reports. */
+  readonly #history: string;
 
-  constructor(budget: number | undefined, sizeOf: (event: BusEvent) => number) {
+  constructor(budget: number | undefined, sizeOf: (event: BusEvent) => number, importance: (type: string) => Importance | undefined, history: string) {
     this.#budget = budget;
     this.#sizeOf = sizeOf;
+    this.#importance = importance;
+    this.#history = history;
   }
 
   /** Bytes held (0 without a budget). */
@@ -42,9 +58,43 @@ export class UnsentBatches {
     return count;
   }
 
-  /** Throws `BusFullError` (`bound: 'outbox'`) while the budget's worth waits: the next batch would go past it. */
-  admit(): void {
-    if (this.#budget !== undefined && this.#bytes >= this.#budget) throw new BusFullError(this.#bytes, this.#budget, 'outbox', STATION_BYTES);
+  /**
+   * Makes room for the next batch while the budget's worth waits: under
+   * manual syncs (`drop`) by letting the oldest `low`, then `normal`, events
+   * go (returns what went, for `busline.memory.dropped`); throws `BusFullError`
+   * (`bound: 'outbox'`) when that is not allowed or not enough.
+   */
+  admit(drop: boolean): UnsentDropReport | undefined {
+    const budget = this.#budget;
+    if (budget === undefined || this.#bytes < budget) return undefined;
+    const report = drop ? this.#drop(budget) : undefined;
+    if (this.#bytes >= budget) throw new BusFullError(this.#bytes, budget, 'outbox', STATION_BYTES);
+    return report;
+  }
+
+  /** Drops the oldest `low` events, then `normal` ones, down to `EVICT_TO` of `budget`; `high` ones stay. */
+  #drop(budget: number): UnsentDropReport | undefined {
+    const importance = this.#importance;
+    const target = Math.floor(budget * EVICT_TO);
+    const types = new Set<string>();
+    let count = 0;
+    let freed = 0;
+    for (const rank of ['low', 'normal'] as const) {
+      for (let b = 0; b < this.batches.length && this.#bytes - freed > target; b++) {
+        this.batches[b] = this.batches[b]!.filter((event) => {
+          if (this.#bytes - freed <= target || (importance(event.type) ?? 'normal') !== rank) return true;
+          const size = this.#sizeOf(event);
+          freed += size;
+          count++;
+          types.add(event.type);
+          return false;
+        });
+      }
+    }
+    if (count === 0) return undefined;
+    this.batches = this.batches.filter((batch) => batch.length > 0);
+    this.#bytes -= freed;
+    return { history: this.#history, count, freed, types: [...types], bytes: this.#bytes, budget };
   }
 
   /** What an accepted (or restored) batch added. */

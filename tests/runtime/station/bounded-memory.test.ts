@@ -14,7 +14,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import { createRuntime, isBusError, type Bus, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
+import { slowSubscriber } from '../../helpers.js';
+import type { Station } from '../../../runtime/station/station.js';
 
 const test = suite('Station histories stay bounded');
 let runtime: Runtime | undefined;
@@ -160,11 +162,12 @@ test('memory budget - ticks held for a reader that reads every third round, in f
   assert.ok(most < 5 * budget, `the station kept ${most} bytes of frames alive`);
 });
 
-test('memory budget - a local station nobody pushes to its main station (manual syncs) holds at most its budget of unsent events, then refuses batches (BUS_FULL, outbox) that stay in their bus; toMain() makes room', async () => {
+test('memory budget - a local station nobody pushes to its main station (manual syncs) holds at most its budget of unsent events; where only high ones wait, it refuses batches (BUS_FULL, outbox) that stay in their bus', async () => {
   const budget = 1024 * 1024;
   const ROUNDS = 12;
   const LOGS = 1_000;
-  runtime = createRuntime({ deferred: 'manual', memory: { policies: { log: { importance: 'low' } }, budget: { stationBytes: budget, busBytes: budget } } });
+  // `high` unsent events are never dropped; read once, they leave the station's history, not what waits for the main station.
+  runtime = createRuntime({ deferred: 'manual', memory: { policies: { log: { importance: 'high', removeAfterSearch: true } }, budget: { stationBytes: budget, busBytes: 4 * budget } } });
   const rt = runtime;
   const local = rt.station('external');
   const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
@@ -174,6 +177,7 @@ test('memory budget - a local station nobody pushes to its main station (manual 
     // About half the budget a round: the station takes two rounds or so, then holds its budget of them.
     for (let i = 0; i < LOGS; i++) rt.bus('external').post('log', { n: round * LOGS + i, line: line(round * LOGS + i) });
     refusal = await rt.bus('external').toStation().then(() => undefined, (error: unknown) => error);
+    local.history({ types: ['log'] });
     most = Math.max(most, local.memory()!.frameBytes);
   }
   assert.ok(isBusError(refusal, 'BUS_FULL'), `expected BUS_FULL, got ${String(refusal)}`);
@@ -185,11 +189,99 @@ test('memory budget - a local station nobody pushes to its main station (manual 
   // Nothing refused was lost: the events wait in the bus; once the station has pushed, it takes them.
   const waiting = rt.bus('external').memory()!.unsent!.count;
   assert.ok(waiting > 0);
+  // (A toMain() now would carry over the budget's worth of high events in one batch, more than the main station's budget takes.)
+  const refusedAgain = await rt.bus('external').toStation().then(() => undefined, (error: unknown) => error);
+  assert.is((refusedAgain as { bound?: string }).bound, 'outbox');
+  assert.ok(rt.bus('external').memory()!.unsent!.count >= waiting);
+});
+
+test('memory budget - under manual syncs a local station nobody pushes never refuses its threads\' syncs for it: its oldest unsent events go (busline.memory.dropped), as a bus\'s outbox does', async () => {
+  // A runtime whose threads share events through their station and never use a main station: no toMain() is ever due.
+  const budget = 256 * 1024;
+  runtime = createRuntime({ deferred: 'manual', memory: { budget: { stationBytes: budget, busBytes: 4 * budget } } });
+  const rt = runtime;
+  const drops: BusEvent[] = [];
+  rt.bus('internal').subscribe('busline.memory.dropped', (event) => void drops.push(event));
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  let most = 0;
+  // About eight times the station's budget in all, a quarter of it a round.
+  for (let round = 0; round < 32; round++) {
+    for (let i = 0; i < 128; i++) rt.bus('external').post('log', { n: round * 128 + i, line: line(round * 128 + i) });
+    await rt.bus('external').sync();
+    most = Math.max(most, rt.station('external').memory()!.frameBytes);
+  }
+  await rt.bus('internal').drain();
+  assert.is(rt.bus('external').memory()!.unsent!.count, 0);
+  assert.ok(most < 3 * budget, `the local station kept ${most} bytes of frames alive`);
+  assert.ok(drops.some((event) => (event.payload as { history: string }).history.startsWith('station:local')), 'no drop was reported');
+});
+
+test('memory budget - under the sync policy a local station at its unsent budget refuses batches (BUS_FULL, outbox); after toMain() they go on from their bus, each once, in order', async () => {
+  const budget = 64 * 1024;
+  // A period that never comes during the test: the syncs are the test's own.
+  runtime = createRuntime({ deferred: 'manual', sync: { everyMs: 3_600_000 }, memory: { budget: { stationBytes: budget, busBytes: 16 * budget } } });
+  const rt = runtime;
+  const local = rt.station('external');
+  const taken: number[] = [];
+  (rt.mainStation('external') as Station).onAccepted = (added) => void taken.push(...added.map((event) => (event.payload as { n: number }).n));
+  const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+  let posted = 0;
+  let refusal: unknown;
+  while (refusal === undefined && posted < 2_000) {
+    for (let i = 0; i < 50; i++, posted++) rt.bus('external').post('log', { n: posted, line: line(posted) });
+    refusal = await rt.bus('external').sync().then(() => undefined, (error: unknown) => error);
+  }
+  assert.is((refusal as { bound?: string }).bound, 'outbox', `expected BUS_FULL (outbox), got ${String(refusal)}`);
+  assert.ok(rt.bus('external').memory()!.unsent!.count > 0);
   await local.toMain();
-  await rt.bus('external').toStation();
+  await rt.bus('external').sync();
   assert.is(rt.bus('external').memory()!.unsent!.count, 0);
   await local.toMain();
-  assert.ok(rt.mainStation('external').memory()!.count > 0);
+  assert.equal(taken, Array.from({ length: posted }, (_, n) => n));
+});
+
+test('memory budget - held back upstream at its unsent budget, a local station still takes its own slow reader\'s batches (a consumer can always publish its results), as under maxBacklog', async () => {
+  const sync = { everyMs: 3_600_000, maxBatch: 16, maxUnsent: 16, maxInFlight: 2, maxBacklog: 4 };
+  const budget = 16 * 1024;
+  runtime = createRuntime({ deferred: 'manual', sync, memory: { budget: { stationBytes: budget } } });
+  const rt = runtime;
+  const producer = rt.bus('external');
+  const station = rt.station('external');
+  const consumer = rt.addThread().bus('external');
+  const second = rt.addProcessor();
+  const reader = rt.thread(second.processor, 0).bus('external') as Bus;
+  const [here, there] = [slowSubscriber(), slowSubscriber()];
+  consumer.subscribe('task', here.handler);
+  reader.subscribe('job', there.handler);
+  await consumer.sync();
+  await reader.sync();
+  let next = 0;
+  const post = (type: string, count: number, bytes = 8) => {
+    for (let i = 0; i < count; i++) producer.post(type, { n: next++, pad: 'x'.repeat(bytes) });
+  };
+  // The other processor's station falls behind at the main station, which then refuses this processor's batches.
+  post('job', 12);
+  await producer.sync();
+  await station.toMain();
+  // No task among them: it reads them all, a few a sync.
+  const behind = () => station.backlog().reduce((most, reader) => Math.max(most, reader.behind), 0);
+  for (let round = 0; round < 10 && behind() > 0; round++) await consumer.sync();
+  assert.is(behind(), 0);
+  await second.station('external').fromMain();
+  // Tasks for the consumer here, and fewer than maxBacklog events but the station's budget of bytes: held back, they wait here.
+  post('task', 3);
+  await producer.sync();
+  post('job', 3, 6 * 1024);
+  await producer.sync();
+  assert.ok(isBusError(await station.toMain().then(() => undefined, (error: unknown) => error), 'BUS_FULL'));
+  // The consumer reads (as far as its credits go: it is a slow reader here) and publishes a result: its batch is taken.
+  await consumer.sync();
+  assert.ok(station.backlog().some((reader) => reader.thread === 1 && reader.behind > 0), 'the consumer is behind');
+  consumer.post('result', 1);
+  const refused = await consumer.sync().then(() => undefined, (error: unknown) => error);
+  assert.is(refused, undefined, `the slow consumer's batch was refused: ${String(refused)}`);
+  here.finish(next);
+  there.finish(next);
 });
 
 test.run();
