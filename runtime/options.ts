@@ -24,6 +24,14 @@ import { checkMetricsOptions, type ResolvedMetrics } from './metrics/bus-metrics
 import type { MetricsOptions } from './metrics/stats.js';
 import { FrameTransport, InMemoryTransport, type Transport } from './wire/transport.js';
 
+/**
+ * The shortest `callDeadlineMs`: calls that wait by design answer after up to
+ * 250 ms a step (a subscription's `take`, `room()`, an awaited publish), and
+ * under a shorter deadline those steps would time out or have their thread
+ * taken as hung.
+ */
+export const MIN_CALL_DEADLINE_MS = 1_000;
+
 /** Options of `createRuntime()`. */
 export interface RuntimeOptions {
   /**
@@ -85,7 +93,8 @@ export interface RuntimeOptions {
    * How long a call to a worker may go unanswered, or a child processor's
    * heartbeat (a ping its main thread answers at once), before the worker or
    * processor is taken as hung: it is terminated (a processor is killed) and
-   * restarted within `restart`. Default 30 000 ms.
+   * restarted within `restart`. Default 30 000 ms; at least 1 000 ms
+   * (calls that wait by design take up to 250 ms a step).
    */
   readonly callDeadlineMs?: number;
   /**
@@ -300,8 +309,14 @@ export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntime
     report(new InvalidOptionError('processorExecArgv', `expected an array of flags such as '--max-old-space-size=4096', got ${describe(processorExecArgv)}.`));
   }
   const callDeadlineMs = options.callDeadlineMs;
-  if (callDeadlineMs !== undefined && (!Number.isInteger(callDeadlineMs) || callDeadlineMs < 1 || callDeadlineMs > MAX_DEADLINE_MS)) {
-    report(new InvalidOptionError('callDeadlineMs', `expected whole milliseconds from 1 to ${MAX_DEADLINE_MS}, got ${describe(callDeadlineMs)}.`));
+  if (callDeadlineMs !== undefined && (!Number.isInteger(callDeadlineMs) || callDeadlineMs < MIN_CALL_DEADLINE_MS || callDeadlineMs > MAX_DEADLINE_MS)) {
+    report(
+      new InvalidOptionError(
+        'callDeadlineMs',
+        `expected whole milliseconds from ${MIN_CALL_DEADLINE_MS} to ${MAX_DEADLINE_MS}, got ${describe(callDeadlineMs)} ` +
+          '(calls that wait by design, such as a subscription taking events from another thread, wait up to 250 ms a step).',
+      ),
+    );
   }
   const processorStartDeadlineMs = options.processorStartDeadlineMs ?? DEFAULT_PROCESSOR_START_DEADLINE_MS;
   if (!Number.isInteger(processorStartDeadlineMs) || processorStartDeadlineMs < 1 || processorStartDeadlineMs > MAX_DEADLINE_MS) {

@@ -70,6 +70,7 @@ test('parseRuntimeOptions - each wrong option is refused by name, saying what is
     [{ processors: -1 }, 'processors', /integer from 0 to 64/],
     [{ processorExecArgv: ['no-dash'] }, 'processorExecArgv', /array of flags/],
     [{ callDeadlineMs: 0 }, 'callDeadlineMs', /whole milliseconds/],
+    [{ callDeadlineMs: 999 }, 'callDeadlineMs', /from 1000 to .*250 ms a step/],
     [{ processorStartDeadlineMs: 0 }, 'processorStartDeadlineMs', /whole milliseconds from 1 to 2147483647/],
     [{ processorStartDeadlineMs: 2 ** 31 }, 'processorStartDeadlineMs', /whole milliseconds/],
     [{ processorStartDeadlineMs: '5000' as never }, 'processorStartDeadlineMs', /whole milliseconds/],
