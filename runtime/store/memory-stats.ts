@@ -41,7 +41,8 @@ export interface MemoryStats {
    * within about twice `bytes`, plus the latest batches, as long as a local
    * station pushes to the main station (the sync policy does; under manual
    * syncs it keeps the frames of at most its budget's worth of events the
-   * main station has not taken, then refuses batches until `toMain()`).
+   * main station has not taken, letting the oldest `low` and `normal` ones
+   * go past that).
    */
   readonly frameBytes: number;
   /**
