@@ -456,23 +456,25 @@ export function assertKnownKeys(options: unknown, allowed: readonly string[], wh
  * `options` read once: a plain object with the value of each `allowed` key
  * it answers (undefined ones left out), for the checks and the call to read
  * instead, so a getter that answers otherwise when read again can neither
- * get past a check nor hand the call what was not checked. Check the keys
- * first (`assertKnownKeys`); anything but an object reads as undefined.
+ * get past a check nor hand the call what was not checked. The `lists`
+ * keys (`types`, `topics`) are read as they are now (`listNow`: each entry
+ * once too). Check the keys first (`assertKnownKeys`); anything but an
+ * object reads as undefined.
  */
-export function readOnce<T extends object>(options: T | undefined, allowed: readonly string[]): T | undefined {
+export function readOnce<T extends object>(options: T | undefined, allowed: readonly string[], lists: readonly string[] = []): T | undefined {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
   const read: Record<string, unknown> = {};
   for (const key of allowed) {
     const value = (options as Record<string, unknown>)[key];
-    if (value !== undefined) read[key] = value;
+    if (value !== undefined) read[key] = lists.includes(key) ? listNow(value) : value;
   }
   return read as T;
 }
 
 /** `assertKnownKeys`, then `readOnce`: the options a call checks and uses. */
-export function knownOptions<T extends object>(options: T | undefined, allowed: readonly string[], where: string): T | undefined {
+export function knownOptions<T extends object>(options: T | undefined, allowed: readonly string[], where: string, lists: readonly string[] = []): T | undefined {
   assertKnownKeys(options, allowed, where);
-  return readOnce(options, allowed);
+  return readOnce(options, allowed, lists);
 }
 
 /** A list as it is now (a copy: an entry's getter is read once), or `list` itself when it is not an array (for the check to refuse). */

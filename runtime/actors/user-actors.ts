@@ -19,7 +19,7 @@ import { loadTypeScriptIn } from '../hosting/entries.js';
 import type { Bus } from '../bus/bus.js';
 import type { ErrorHandler, Subscription } from '../bus/subscriptions.js';
 import { REPLY_TYPE, replyOptions } from '../bus/request-reply.js';
-import { assertSide, assertTypeList, describe, knownOptions, listNow } from '../validate.js';
+import { assertSide, assertTypeList, describe, knownOptions } from '../validate.js';
 import type { InspectionTap } from '../inspection/tap.js';
 import { checkSchemaMap, type PayloadSchemaMap, type PayloadSchemas } from '../payload/payload-schemas.js';
 import { Service } from '../services/service.js';
@@ -88,9 +88,7 @@ export function moduleHref(module: string | URL): string {
 
 /** Checks `runtime.spawn()` options before anything starts; returns them as read (once each), for the spawn to use. */
 export function checkSpawnOptions<O extends Partial<SpawnOptions>>(given: O | undefined): O {
-  const read = knownOptions(given, SPAWN_OPTIONS, 'spawn options');
-  const types = listNow(read?.types);
-  const options = (read === undefined ? {} : { ...read, ...(types === undefined ? {} : { types }) }) as O;
+  const options = (knownOptions(given, SPAWN_OPTIONS, 'spawn options', ['types']) ?? {}) as O;
   for (const key of ['processor', 'thread'] as const) {
     const index = options?.[key];
     if (index !== undefined && (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)) {

@@ -8,7 +8,7 @@ import { BridgeClosedError, BridgeLockedError, InvalidOptionError } from '../../
 import { canReach, type bridgeMachine } from '../../machines/bridge.machine.js';
 import type { BridgeMachineEvent, ClearOption, ClearRequest } from '../../machines/events.js';
 import type { BridgeDirection, Side } from '../../types.js';
-import { assertKnownKeys, assertSide, assertTypeList, knownOptions, listNow } from '../validate.js';
+import { assertKnownKeys, assertSide, assertTypeList, knownOptions } from '../validate.js';
 
 /** Options of the bridge commands that close at least one direction. */
 export type CloseOptions = ClearOption;
@@ -125,9 +125,7 @@ const READ_OPTIONS = ['types', 'side'] as const;
  * checked: what its checks and the read then use, however its getters answer later.
  */
 export function readOptionsOnce<O extends ReadOptions>(options: O | undefined, call: string): O | undefined {
-  const read = knownOptions(options, READ_OPTIONS, `${call} options`);
-  const types = listNow(read?.types);
-  return read === undefined ? undefined : { ...read, ...(types === undefined ? {} : { types }) };
+  return knownOptions(options, READ_OPTIONS, `${call} options`, ['types']);
 }
 
 /**

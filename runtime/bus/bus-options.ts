@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Priority, Side } from '../../types.js';
-import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, describe, knownOptions, listNow, MAX_META_ENTRIES } from '../validate.js';
+import { assertKnownKeys, assertLabel, assertPriority, assertTypeList, describe, knownOptions, MAX_META_ENTRIES } from '../validate.js';
 
 /** `maxQueued` (deferred events a thread may hold per side, queued or parked) when `createRuntime` does not set it. */
 export const DEFAULT_MAX_QUEUED = 65_536;
@@ -175,9 +175,9 @@ export interface SyncOptions {
 
 /** Checks `sync()`'s options; returns them as one read of each (and of each type) gave them, for the sync to use. */
 export function checkSyncOptions(options: SyncOptions | undefined): SyncOptions | undefined {
-  const types = listNow(knownOptions(options, ['types'], 'sync options')?.types);
-  if (types !== undefined) assertTypeList(types, 'sync options.types');
-  return options === undefined ? undefined : types === undefined ? {} : { types };
+  const read = knownOptions(options, ['types'], 'sync options', ['types']);
+  if (read?.types !== undefined) assertTypeList(read.types, 'sync options.types');
+  return read;
 }
 
 /** Options of `bus.fromStation()` and `bus.roundTrip()`. */

@@ -50,10 +50,10 @@ export function checkSubscribe(types: string | readonly string[], handler: unkno
   if (typeof patterns === 'string') assertSubjectType(patterns, 'Subscription type');
   else assertSubjectTypes(patterns, 'subscribe types');
   assertFunction(handler, 'subscribe handler');
-  const read = knownOptions(options, SUBSCRIBE_OPTIONS, 'subscribe options');
+  const read = knownOptions(options, SUBSCRIBE_OPTIONS, 'subscribe options', ['topics']);
   if (read?.filter !== undefined) assertFunction(read.filter, 'subscribe options.filter');
   if (read?.onError !== undefined) assertFunction(read.onError, 'subscribe options.onError');
-  const topics = listNow(read?.topics);
+  const topics = read?.topics;
   if (topics !== undefined && (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string'))) {
     throw new InvalidOptionError('subscribe options.topics', 'expected an array of topic strings.');
   }
@@ -62,7 +62,7 @@ export function checkSubscribe(types: string | readonly string[], handler: unkno
   }
   return {
     patterns: typeof patterns === 'string' ? [patterns] : patterns,
-    options: read === undefined ? undefined : { ...read, ...(topics === undefined ? {} : { topics }) },
+    options: read,
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
-import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe, knownOptions, listNow } from '../validate.js';
+import { assertFunction, assertKnownKeys, assertSide, assertTypeList, describe, knownOptions } from '../validate.js';
 import { typeMatchesAny } from '../type-patterns.js';
 
 /** The total order of events: timestamp, then id. */
@@ -84,10 +84,9 @@ const QUERY_KEYS = ['types', 'side', 'origin', 'since', 'until', 'filter'] as co
 export function checkHistoryQuery<Q>(query: Q, where: string, options: { readonly filter: boolean } = { filter: true }): Q {
   if (query === undefined) return query;
   // Each field read once (and the origin's, and each type): the answer is to the query that was checked.
-  const read = knownOptions(query as HistoryQuery, QUERY_KEYS, where)!;
-  const types = listNow(read.types);
+  const read = knownOptions(query as HistoryQuery, QUERY_KEYS, where, ['types'])!;
   const origin = read.origin === undefined ? undefined : knownOptions(read.origin, ORIGIN_KEYS, `${where}.origin`) ?? read.origin;
-  const { side, since, until, filter } = read;
+  const { types, side, since, until, filter } = read;
   if (types !== undefined) assertTypeList(types, `${where}.types`);
   if (side !== undefined) assertSide(side, `${where}.side`);
   if (origin !== undefined) assertOrigin(origin, `${where}.origin`);
@@ -96,7 +95,7 @@ export function checkHistoryQuery<Q>(query: Q, where: string, options: { readonl
       throw new InvalidOptionError(`${where}.${key}`, `expected a timestamp (a number of milliseconds), got ${describe(stamp)}.`);
     }
   }
-  const checked = { ...read, ...(types === undefined ? {} : { types }), ...(origin === undefined ? {} : { origin }) } as Q;
+  const checked = (origin === undefined ? read : { ...read, origin }) as Q;
   if (filter === undefined) return checked;
   if (!options.filter) {
     throw new InvalidOptionError(`${where}.filter`, 'a function cannot cross to another thread; filter the result here.');
