@@ -72,6 +72,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   readonly #workerThreads: WorkerThreads[] = [];
   readonly #children: ChildProcessors;
   #started: Promise<void> | undefined;
+  /** Every part of the start has ended, started or failed: what started late must still be stopped. */
+  #startEnded: Promise<unknown> | undefined;
   #stopped: Promise<void> | undefined;
   /** stop() has resolved (or rejected): failure reports that arrive later no longer reach onError. */
   #halted = false;
@@ -164,6 +166,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
           });
     const children = middlewareLoaded.then(() => Promise.all(Array.from({ length: processors }, (_, i) => this.#children.start(i + 1))));
     this.#started = Promise.all([workers, children]).then(() => undefined);
+    this.#startEnded = Promise.allSettled([workers, children]);
     // A runtime that cannot start stops what did start: no worker or process is left behind.
     this.ready = this.#started.catch(async (error: unknown) => {
       await this.stop();
@@ -415,7 +418,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     await stopServices(this.#threads.flat());
     this.#children.halt();
     await this.#syncTimer?.stop();
-    await this.#started?.catch(() => {});
+    // Not `#started`: it rejects with the first part that fails, while another (the root's workers) may still be starting.
+    await this.#startEnded;
     await this.#children.settled();
     this.#running = false;
     await Promise.all(

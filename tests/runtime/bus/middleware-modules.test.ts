@@ -240,9 +240,10 @@ test('bad modules - one that loads in the root but throws in a worker rejects ru
     assert.match((error as Error).message, /refuses to load in a worker.*in worker "processor 0 thread 1"/);
   }
   assert.is(runtime.running, false, 'a runtime that cannot start stops');
-  // In a process of its own, which ends only if nothing was left running: workers of this process, and of a child processor.
+  // In a process of its own, which ends only if nothing was left running: workers of this process, and of a child
+  // processor; `late-root`: the root's workers finish starting only after the child's start failed (stop() waits for them).
   const app = fileURLToPath(new URL('../fixtures/refused-middleware-app.ts', import.meta.url));
-  for (const [where, processor] of [['embedded', 0], ['processor', 1]] as const) {
+  for (const [where, processor] of [['embedded', 0], ['processor', 1], ['late-root', 1]] as const) {
     const run = await runCommand(process.execPath, ['--import', 'tsx', app, where], { timeoutMs: 120_000 });
     assert.not.ok(run.timedOut, `${where}: the process did not end on its own:\n${run.output}`);
     assert.is(run.code, 0, run.output);
