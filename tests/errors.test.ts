@@ -23,7 +23,7 @@ import {
   ReplayMismatchError,
   ServiceFailedError,
 } from '../index.js';
-import { fromWireError, toWireError } from '../errors.js';
+import { fromWireError, toWireError } from '../runtime/wire/wire-errors.js';
 
 const test = suite('errors across threads and processes');
 

@@ -29,7 +29,8 @@ import type { BusStats } from '../metrics/stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
 import { eventsFromFrame, unwrap, type PortableQuery, type PostedDrafts } from '../thread/thread-service.js';
 import { assertEventType, assertKnownKeys, assertSide, assertTypeList, copyPayload } from '../validate.js';
-import { AbortedError, TransportError, WorkerCrashedError, fromWireError, isBusError } from '../../errors.js';
+import { AbortedError, TransportError, WorkerCrashedError, isBusError } from '../../errors.js';
+import { fromWireError } from '../wire/wire-errors.js';
 import { checkHistoryQuery } from '../store/history.js';
 import { readOptionsOnce } from '../bridge/bridge.js';
 import type {

@@ -3,7 +3,8 @@
  * under a ticket (`thread/remote-listeners.ts`), and this polls it in steps
  * of at most PUBLISHED_WAIT_MS until the handlers there have finished.
  */
-import { RuntimeStoppedError, fromWireError } from '../../errors.js';
+import { RuntimeStoppedError } from '../../errors.js';
+import { fromWireError } from '../wire/wire-errors.js';
 import type { BusEvent } from '../../types.js';
 import type { Outcome } from '../wire/protocol.js';
 import { fromPortableOutcome } from '../wire/portable-outcome.js';

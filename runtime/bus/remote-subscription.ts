@@ -15,7 +15,7 @@
  * incarnation, or a new worker): events it delivered in between, and what
  * the dead one had not handed over, are not seen.
  */
-import { toWireError } from '../../errors.js';
+import { toWireError } from '../wire/wire-errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Outcome } from '../wire/protocol.js';

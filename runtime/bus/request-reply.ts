@@ -21,7 +21,8 @@
  * way a request ends (a reply, the timeout, the signal, the runtime or
  * thread stopping, a refused post) removes what it added.
  */
-import { AbortedError, InvalidEventError, InvalidOptionError, ReplyFailedError, RequestTimeoutError, RuntimeStoppedError, fromWireError, isBusErrorCode } from '../../errors.js';
+import { AbortedError, InvalidEventError, InvalidOptionError, ReplyFailedError, RequestTimeoutError, RuntimeStoppedError } from '../../errors.js';
+import { fromWireError, isBusErrorCode } from '../wire/wire-errors.js';
 import type { BusEvent, JsonValue, Payload } from '../../types.js';
 import { startTimer, type Clock } from '../clock.js';
 import { typeMatches } from '../type-patterns.js';

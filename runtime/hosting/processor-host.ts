@@ -7,7 +7,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { BusError, RuntimeStoppedError, WorkerCrashedError, fromWireError } from '../../errors.js';
+import { BusError, RuntimeStoppedError, WorkerCrashedError } from '../../errors.js';
+import { fromWireError } from '../wire/wire-errors.js';
 import type { BridgeDirection, BusEvent, Side } from '../../types.js';
 import type { ReaderBacklog } from '../../types.js';
 import type { FromMainOptions } from '../station/station.js';

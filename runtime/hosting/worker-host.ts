@@ -14,7 +14,8 @@
  */
 import { MessageChannel, MessagePort } from 'node:worker_threads';
 import type { ResourceLimits, Worker as NodeWorker } from 'node:worker_threads';
-import { InvalidOptionError, UnsupportedError, WorkerCrashedError, fromWireError } from '../../errors.js';
+import { InvalidOptionError, UnsupportedError, WorkerCrashedError } from '../../errors.js';
+import { fromWireError } from '../wire/wire-errors.js';
 import { assertKnownKeys, describe } from '../validate.js';
 import { HostedWorker, loadThreadsHost, type ThreadsHost } from './threads-js.js';
 import { bootstrapSource } from './worker-bootstrap.js';

@@ -7,7 +7,8 @@
  * with the error rebuilt. Reports travel beside the frames, on ports of their
  * own, as inspection records do: they are no bus events.
  */
-import { BusError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
+import { BusError, isBusError } from '../../errors.js';
+import { fromWireError, toWireError, type WireError } from '../wire/wire-errors.js';
 import type { BusEvent } from '../../types.js';
 import type { ErrorHandler } from '../bus/subscriptions.js';
 import type { CrashReport } from '../bus/typed-events.js';

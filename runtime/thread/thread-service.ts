@@ -9,7 +9,8 @@
  * keeps its code across the thread boundary.
  */
 import { createActor } from 'xstate';
-import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
+import { BusError, BusRetiredError, InvalidOptionError, RuntimeStoppedError, isBusError } from '../../errors.js';
+import { fromWireError, toWireError, type WireError } from '../wire/wire-errors.js';
 import { busMachine } from '../../machines/bus.machine.js';
 import { decodeFrame } from '../../schemas/codec/index.js';
 import { SIDES, type BridgeDirection, type BusEvent, type Endpoint, type Side } from '../../types.js';

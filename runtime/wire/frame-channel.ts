@@ -15,7 +15,8 @@
  * serves them as one batch once the last has arrived, so a station merges a
  * batch whole or not at all and no reader ever sees part of one.
  */
-import { FrameError, TransportError, WorkerCrashedError, fromWireError, isBusError, toWireError, type BusError } from '../../errors.js';
+import { FrameError, TransportError, WorkerCrashedError, isBusError, type BusError } from '../../errors.js';
+import { fromWireError, toWireError } from './wire-errors.js';
 import { decodeFrame, encodeFrame } from '../../schemas/codec/index.js';
 import { scanDecodedMessage, scanMessage } from '../store/encoded-events.js';
 import type { Ack, EventBatch, WireMessage } from './protocol.js';

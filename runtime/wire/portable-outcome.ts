@@ -5,7 +5,8 @@
  * wire errors do (`toWireError`), so it keeps its class, code and details;
  * any other error keeps its `name`, `message`, `stack` and a string `code`.
  */
-import { fromWireError, isBusError, toWireError, type WireError } from '../../errors.js';
+import { isBusError } from '../../errors.js';
+import { fromWireError, toWireError, type WireError } from './wire-errors.js';
 
 /** A handler's error, ready to cross. */
 export type PortableError =

@@ -4,7 +4,7 @@
  * `schemas/codec/`; in one thread the in-memory transport passes them as is.
  */
 import type { BridgeDirection, BusEvent, Endpoint, Side } from '../../types.js';
-import type { WireError } from '../../errors.js';
+import type { WireError } from './wire-errors.js';
 import type { SyncPolicy } from '../station/sync-policy.js';
 import type { InspectionBatch } from '../inspection/tap.js';
 import type { FailureReport } from '../thread/failure-reports.js';

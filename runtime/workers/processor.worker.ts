@@ -7,7 +7,8 @@
  */
 import { ProcessorNode } from '../hosting/processor-node.js';
 import { parentFrames, processParent } from '../hosting/parent-channel.js';
-import { isBusError, toWireError } from '../../errors.js';
+import { isBusError } from '../../errors.js';
+import { toWireError } from '../wire/wire-errors.js';
 import type { Outcome, ProcessorControl, ProcessorReport } from '../wire/protocol.js';
 
 if (process.send === undefined) {
