@@ -247,14 +247,26 @@ export class BusFullError extends BusError {
   readonly max: number;
   /** With `bound: 'limit'`, `'budget'` or `'outbox'`: the option that set it, e.g. `memory.limits.maxEvents`, `memory.budget.busBytes`. */
   declare readonly limit?: string;
+  /** Refusing a local station's `toMain()` (`bound: 'limit'` or `'budget'`): the events its main station took, whole batches, oldest first. */
+  declare readonly pushed?: number;
+  /** Refusing a local station's `toMain()`: the events left unsent in it, which a later `toMain()` offers again. */
+  declare readonly left?: number;
 
-  constructor(held: number, max: number, bound: BusFullBound = 'unsent', limit?: string) {
-    super('BUS_FULL', fullMessage(held, max, bound, limit));
+  constructor(held: number, max: number, bound: BusFullBound = 'unsent', limit?: string, push?: { readonly pushed: number; readonly left: number }, options?: { cause?: unknown }) {
+    super('BUS_FULL', fullMessage(held, max, bound, limit) + (push === undefined ? '' : pushMessage(push.pushed, push.left)), options);
     this.bound = bound;
     this.held = held;
     this.max = max;
     if (limit !== undefined) this.limit = limit;
+    if (push !== undefined) {
+      this.pushed = push.pushed;
+      this.left = push.left;
+    }
   }
+}
+
+function pushMessage(pushed: number, left: number): string {
+  return ` toMain(): ${pushed} events went to the main station (whole batches, oldest first); ${left} are left unsent in the local station, and a later toMain() or sync offers them again once events there have left.`;
 }
 
 function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a memory limit'): string {

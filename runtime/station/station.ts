@@ -23,6 +23,7 @@ import { describe } from '../validate.js';
 import { systemClock } from '../clock.js';
 import { DEFAULT_STATION_BUDGET_BYTES, NO_MEMORY_POLICIES } from '../store/memory-policy.js';
 import { UnsentBatches } from './unsent-batches.js';
+import { pushError, pushInPieces, type PushOutcome } from './upstream-push.js';
 import { Retention } from '../store/retention.js';
 import type { MemoryChange, MemoryStats } from '../store/memory-stats.js';
 import { Interest, withoutDeliveredTransient } from './interest.js';
@@ -69,7 +70,7 @@ export class Station {
   readonly #frames = new FrameCompactor(() => this.#history, (moves) => relocateStation(moves, { arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent.batches }));
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
-  /** The main station refused this local station's last `toMain()` (`BUS_FULL`: a reader elsewhere is behind): its threads' batches are refused too once `maxBacklog` events wait here. */
+  /** The main station refused this local station's last `toMain()` (`BUS_FULL`: a reader elsewhere is behind, or no room): its threads' batches are refused too once `maxBacklog` events wait here, and the next push asks with one batch first. */
   #heldUpstream = false;
   /** Events of a `toMain()` under way: they count as waiting here until the main station has taken them. */
   #pushing = 0;
@@ -419,50 +420,44 @@ export class Station {
 
   /**
    * Sends the history the main station has not seen and the parked queues to
-   * the main station of this side, in one batch. On failure nothing is lost:
-   * the events stay here and the call rejects.
+   * the main station of this side: in one batch, or, when the main station
+   * has room for only part of it (its budget, a `refuseNew` limit), as many
+   * of the batches accepted here as it takes, whole and oldest first
+   * (`upstream-push.ts`). What does not go stays here, and the call rejects
+   * (for want of room, with `BusFullError`'s `pushed` and `left`).
    */
   async toMain(): Promise<void> {
     this.#host.assertRunning('toMain');
     this.#assertLocal('toMain');
     this.#enterUpstream('TO_MAIN', 'toMain', 'pushing');
-    const history = this.#unsent.take();
+    const total = (this.#pushing = this.#unsent.count);
+    const batches = this.#unsent.take();
     const queue = this.#parked.takeAll();
     const link = this.#host.mainLink(this.side);
     const push = (events: readonly BusEvent[], parked: readonly BusEvent[]) =>
       link.accept({ kind: 'batch', seq: 0, from: this.#endpoint(), history: events, queue: parked });
-    // Held back, one event asks whether the main station takes batches again, rather than have everything
-    // waiting here (up to maxBacklog events) carried, scanned and refused every period; the queue goes with it.
-    const probe = this.#heldUpstream && history.length > 1 ? 1 : 0;
-    let pushed = 0;
-    this.#pushing = history.length;
+    let outcome: PushOutcome;
     try {
       // Durable here before the main station has it: a processor killed after a push restores what it pushed from
       // its journal (no read brings a processor's own events back to it from the main station).
       await this.committed();
-      if (probe > 0) {
-        await push(history.slice(0, probe), queue);
-        pushed = probe;
-      }
-      await push(pushed === 0 ? history : history.slice(pushed), pushed === 0 ? queue : []);
-      pushed = history.length;
+      outcome = await pushInPieces(batches, queue, push, this.#heldUpstream);
     } catch (error) {
-      this.#pushing = 0;
-      // What the main station took stays taken; the rest waits here for the next toMain().
-      this.#unsent.settled(history, pushed);
-      if (pushed === 0) this.#parked.park(queue);
-      else this.#queuePushed(queue);
-      this.#heldUpstream = isBusError(error, 'BUS_FULL');
-      this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(error) });
-      throw isBusError(error) && error.code !== 'FRAME_CORRUPT'
-        ? error
-        : new TransportError('toMain() failed; nothing was lost: the events stayed in the local station.', { cause: error });
+      outcome = { batches: 0, events: 0, error };
     }
     this.#pushing = 0;
-    this.#unsent.settled(history, history.length);
-    this.#heldUpstream = false;
-    this.#queuePushed(queue);
-    this.#actor.send({ type: 'PUSHED', events: history.length + queue.length });
+    // What the main station took stays taken; the rest waits here for the next toMain().
+    this.#unsent.settled(batches, outcome.batches);
+    // The queue went with the first batch taken (or alone).
+    if (outcome.error === undefined || outcome.batches > 0) this.#queuePushed(queue);
+    else this.#parked.park(queue);
+    this.#heldUpstream = outcome.error !== undefined && isBusError(outcome.error, 'BUS_FULL');
+    if (outcome.error === undefined) {
+      this.#actor.send({ type: 'PUSHED', events: total + queue.length });
+      return;
+    }
+    this.#actor.send({ type: 'UPSTREAM_FAILED', reason: String(outcome.error) });
+    throw pushError(outcome, total);
   }
 
   /** Parked entries the main station took: they wait there for their threads now. */

@@ -18,7 +18,6 @@
  */
 import { BusFullError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
-import { compareEvents } from '../store/history.js';
 import { EVICT_TO } from '../store/memory-budget.js';
 import type { Importance } from '../store/memory-policy.js';
 import type { UnsentDropReport } from '../store/memory-stats.js';
@@ -103,18 +102,18 @@ export class UnsentBatches {
     if (this.#budget !== undefined) this.#bytes += this.#sumOf(added);
   }
 
-  /** Every event held, in order, for a push: they still count until `settled()`. */
-  take(): BusEvent[] {
-    const events = this.batches.flat().sort(compareEvents);
+  /** Every batch held, oldest first, for a push: their events still count until `settled()`. */
+  take(): BusEvent[][] {
+    const batches = this.batches;
     this.batches = [];
-    return events;
+    return batches;
   }
 
-  /** A push of `taken` ended with its first `pushed` taken by the main station: they leave; the rest wait here again, first. */
-  settled(taken: readonly BusEvent[], pushed: number): void {
-    if (pushed < taken.length) this.batches.unshift(taken.slice(pushed));
+  /** A push of `taken` ended with its first `pushed` batches taken by the main station: they leave; the rest wait here again, first. */
+  settled(taken: readonly BusEvent[][], pushed: number): void {
+    if (pushed < taken.length) this.batches = taken.slice(pushed).concat(this.batches);
     if (this.#budget === undefined) return;
-    for (let i = 0; i < pushed; i++) this.#bytes -= this.#sizeOf(taken[i]!);
+    for (let b = 0; b < pushed; b++) this.#bytes -= this.#sumOf(taken[b]!);
     // Nothing left: none is counted (a size that changed meanwhile leaves no drift behind).
     if (this.batches.length === 0 || this.#bytes < 0) this.#bytes = this.batches.length === 0 ? 0 : this.#sumOf(this.batches.flat());
   }

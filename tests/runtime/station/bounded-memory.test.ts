@@ -189,7 +189,7 @@ test('memory budget - a local station nobody pushes to its main station (manual 
   // Nothing refused was lost: the events wait in the bus; once the station has pushed, it takes them.
   const waiting = rt.bus('external').memory()!.unsent!.count;
   assert.ok(waiting > 0);
-  // (A toMain() now would carry over the budget's worth of high events in one batch, more than the main station's budget takes.)
+  // (A toMain() now would push what the main station's budget has room for, whole batches, and keep the rest: upstream-budget.test.ts.)
   const refusedAgain = await rt.bus('external').toStation().then(() => undefined, (error: unknown) => error);
   assert.is((refusedAgain as { bound?: string }).bound, 'outbox');
   assert.ok(rt.bus('external').memory()!.unsent!.count >= waiting);

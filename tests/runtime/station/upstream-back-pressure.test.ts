@@ -85,12 +85,12 @@ test('maxBacklog across processors - the reader\'s station reads the main statio
     await turns(3);
     assert.not.ok(roomy, 'no room while the processors upstream hold the producer back');
 
-    // Held back, the station asks with one event whether the main station takes batches again, not with all four.
+    // Held back, the station asks with its oldest batch (whole: three events) whether the main station takes batches again, not with all four events.
     const offered: number[] = [];
     const accept = main.accept.bind(main);
     main.accept = (batch) => (offered.push(batch.history.length), accept(batch));
     assert.ok(isBusError(await refusal(producerStation.toMain()), 'BUS_FULL'));
-    assert.equal(offered, [1]);
+    assert.equal(offered, [3]);
 
     // The reader catches up two events at a time; the stations pass the jobs on again, and each arrives once, in order.
     let mostBehindHere = 0;
