@@ -17,7 +17,7 @@ import { MAX_DEADLINE_MS, checkResourceLimits } from './hosting/worker-host.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from './store/memory-policy.js';
 import { policyLimits, syncPolicyOf, type PolicyLimits, type SyncPolicy } from './station/sync-policy.js';
 import { PayloadSchemas, checkSchemaMap, type PayloadSchemaMap } from './payload/payload-schemas.js';
-import { assertFunction, assertKnownKeys, describe, readOnce, type Report } from './validate.js';
+import { assertFunction, assertKnownKeys, describe, readEntries, readOnce, type Report } from './validate.js';
 import type { Middleware } from './bus/middleware.js';
 import { checkMiddlewareEntries, type MiddlewareModule, type MiddlewareModuleSpec, type ModuleMiddleware } from './bus/middleware-modules.js';
 import { checkMetricsOptions, type ResolvedMetrics } from './metrics/bus-metrics.js';
@@ -300,7 +300,7 @@ export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntime
   assertKnownKeys(given, RUNTIME_OPTIONS, 'createRuntime options', report);
   if (typeof given !== 'object' || given === null) throw InvalidOptionError.combine(errors);
   // Each option read once: what is checked is what the runtime uses (a getter may answer otherwise when read again).
-  const options = readOnce(given, RUNTIME_OPTIONS) ?? {};
+  const options = readOnce(given, RUNTIME_OPTIONS, [], '', report) ?? {};
   const threadsPerProcessor = check(() => checkCount(options.threadsPerProcessor, 'threadsPerProcessor'), 0);
   const sync = syncPolicyOf(options.sync, report);
   const processors = check(() => checkCount(options.processors, 'processors'), 0);
@@ -349,14 +349,16 @@ export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntime
   if (options.inspect !== undefined) check(() => assertFunction(options.inspect, 'inspect'), undefined);
   // Workers and child processors check these again when they start; checked here, a refusal comes
   // before anything has started, instead of leaving a half-started runtime.
-  if (options.restart !== undefined) check(() => checkRestartPolicy(options.restart, 'restart'), undefined);
-  if (options.workerLimits !== undefined) check(() => checkResourceLimits(options.workerLimits, 'workerLimits'), undefined);
+  const restart = options.restart === undefined ? undefined : check(() => checkRestartPolicy(options.restart, 'restart'), undefined);
+  const workerLimits = options.workerLimits === undefined ? undefined : check(() => checkResourceLimits(options.workerLimits, 'workerLimits'), undefined);
   const journal = options.journal;
   if (journal !== undefined && journal !== false && (typeof journal !== 'string' || journal.length === 0)) {
     report(new InvalidOptionError('journal', `expected a directory path or false, got ${describe(journal)}.`));
   }
   const memoryOptions = checkMemoryOptions(options.memory, 'memory', report);
-  if (options.schemas !== undefined) checkSchemaMap(options.schemas, 'schemas', report);
+  // The schemas by type read once: the ones checked are the ones applied.
+  const schemas = typeof options.schemas === 'object' && options.schemas !== null && !Array.isArray(options.schemas) ? (readEntries(options.schemas, 'schemas', report) as PayloadSchemaMap) : options.schemas;
+  if (schemas !== undefined) checkSchemaMap(schemas, 'schemas', report);
   const middleware = check(() => checkMiddlewareEntries(options.middleware, 'middleware'), { root: [], modules: [], placeholders: [] });
   const metrics = check(() => checkMetricsOptions(options.metrics), undefined);
   if (errors.length > 0) throw InvalidOptionError.combine(errors, 'createRuntime options', (path) => valueAt(options, path) ?? valueAt(given, path));
@@ -373,8 +375,8 @@ export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntime
     callDeadlineMs,
     processorStartDeadlineMs,
     threadStartDeadlineMs,
-    restart: options.restart,
-    workerLimits: options.workerLimits,
+    restart,
+    workerLimits,
     processorExecArgv: Object.freeze([...processorExecArgv]),
     sync,
     syncLimits: sync === undefined ? undefined : policyLimits(sync),
@@ -384,7 +386,7 @@ export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntime
     middlewareModules: middleware.modules,
     middlewarePlaceholders: middleware.placeholders,
     metrics,
-    schemas: new PayloadSchemas(options.schemas),
+    schemas: new PayloadSchemas(schemas),
   };
 }
 
@@ -400,7 +402,11 @@ export function valueAt(options: unknown, path: string): unknown {
     if (typeof value !== 'object' || value === null) return undefined;
     const key = name ?? (bracket!.startsWith('"') ? (JSON.parse(bracket!) as string) : Number(bracket));
     if (!Object.hasOwn(value, key)) return undefined;
-    value = (value as Record<string | number, unknown>)[key];
+    try {
+      value = (value as Record<string | number, unknown>)[key];
+    } catch {
+      return undefined; // a getter that throws (refused as such)
+    }
   }
   return value;
 }

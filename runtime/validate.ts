@@ -459,16 +459,43 @@ export function assertKnownKeys(options: unknown, allowed: readonly string[], wh
  * get past a check nor hand the call what was not checked. The `lists`
  * keys (`types`, `topics`) are read as they are now (`listNow`: each entry
  * once too). Check the keys first (`assertKnownKeys`); anything but an
- * object reads as undefined.
+ * object reads as undefined. With `where` (the object's path, '' at the top),
+ * a getter that throws is refused (`report`ed) as `InvalidOptionError` naming
+ * its path, and its key left out; without, its error goes through.
  */
-export function readOnce<T extends object>(options: T | undefined, allowed: readonly string[], lists: readonly string[] = []): T | undefined {
+export function readOnce<T extends object>(options: T | undefined, allowed: readonly string[], lists: readonly string[] = [], where?: string, report: Report = throwReport): T | undefined {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return undefined;
   const read: Record<string, unknown> = {};
   for (const key of allowed) {
-    const value = (options as Record<string, unknown>)[key];
+    let value: unknown;
+    try {
+      value = (options as Record<string, unknown>)[key];
+    } catch (error) {
+      if (where === undefined) throw error;
+      report(unreadable(where === '' ? key : `${where}.${key}`, error));
+      continue;
+    }
     if (value !== undefined) read[key] = lists.includes(key) ? listNow(value) : value;
   }
   return read as T;
+}
+
+/** An object of entries by any key (`memory.policies`) read once, each of its own enumerable keys; a getter that throws is refused as at `readOnce`. */
+export function readEntries(entries: object, where: string, report: Report = throwReport): Record<string, unknown> {
+  const read: Record<string, unknown> = {};
+  for (const key of Object.keys(entries)) {
+    try {
+      read[key] = (entries as Record<string, unknown>)[key];
+    } catch (error) {
+      report(unreadable(`${where}[${JSON.stringify(key)}]`, error));
+    }
+  }
+  return read;
+}
+
+/** The refusal of an option whose getter threw. */
+function unreadable(path: string, error: unknown): InvalidOptionError {
+  return new InvalidOptionError(path, `reading it threw: ${error instanceof Error ? error.message : String(error)}.`, { cause: error });
 }
 
 /** `assertKnownKeys`, then `readOnce`: the options a call checks and uses. */

@@ -12,7 +12,7 @@
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../../errors.js';
 import type { BridgeDirection } from '../../types.js';
-import { assertKnownKeys, describe } from '../validate.js';
+import { assertKnownKeys, describe, readOnce } from '../validate.js';
 import type { MessagePortLike } from '../wire/frame-channel.js';
 import type { ThreadCaller } from '../bus/remote-bus.js';
 import type { ThreadApi, ThreadServiceOptions } from '../thread/thread-service.js';
@@ -46,19 +46,20 @@ export interface RestartPolicy {
   readonly withinMs: number;
 }
 
-/** Throws `InvalidOptionError` unless `policy` is `{ maxRestarts, withinMs }` as `RestartBudget` takes them. */
-export function checkRestartPolicy(policy: unknown, option: string): asserts policy is RestartPolicy {
+/** `policy` read once (a frozen copy); throws `InvalidOptionError` unless it is `{ maxRestarts, withinMs }` as `RestartBudget` takes them. */
+export function checkRestartPolicy(policy: unknown, option: string): RestartPolicy {
   if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
     throw new InvalidOptionError(option, `expected { maxRestarts, withinMs }, got ${describe(policy)}.`);
   }
   assertKnownKeys(policy, ['maxRestarts', 'withinMs'], option);
-  const { maxRestarts, withinMs } = policy as Record<string, unknown>;
+  const { maxRestarts, withinMs } = readOnce(policy as Record<string, unknown>, ['maxRestarts', 'withinMs'], [], option)!;
   if (typeof maxRestarts !== 'number' || !Number.isSafeInteger(maxRestarts) || maxRestarts < 0) {
     throw new InvalidOptionError(`${option}.maxRestarts`, `expected an integer >= 0, got ${describe(maxRestarts)}.`);
   }
   if (typeof withinMs !== 'number' || !Number.isFinite(withinMs) || withinMs <= 0) {
     throw new InvalidOptionError(`${option}.withinMs`, `expected a number of milliseconds > 0, got ${describe(withinMs)}.`);
   }
+  return Object.freeze({ maxRestarts, withinMs });
 }
 
 /**

@@ -16,7 +16,7 @@ import { MessageChannel, MessagePort } from 'node:worker_threads';
 import type { ResourceLimits, Worker as NodeWorker } from 'node:worker_threads';
 import { InvalidOptionError, UnsupportedError, WorkerCrashedError } from '../../errors.js';
 import { fromWireError } from '../wire/wire-errors.js';
-import { assertKnownKeys, describe } from '../validate.js';
+import { assertKnownKeys, describe, readOnce } from '../validate.js';
 import { HostedWorker, loadThreadsHost, type ThreadsHost } from './threads-js.js';
 import { bootstrapSource } from './worker-bootstrap.js';
 import {
@@ -332,7 +332,7 @@ function checkOptions(options: WorkerOptions): Omit<Settings, 'startDeadlineOpti
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidOptionError('startWorker.name', `expected a non-empty string, got ${describe(name)}.`);
   }
-  if (resourceLimits !== undefined) checkResourceLimits(resourceLimits, 'startWorker.resourceLimits');
+  const limits = resourceLimits === undefined ? undefined : checkResourceLimits(resourceLimits, 'startWorker.resourceLimits');
   if (env !== undefined) {
     if (typeof env !== 'object' || env === null || Array.isArray(env)) {
       throw new InvalidOptionError('startWorker.env', `expected an object of strings, got ${describe(env)}.`);
@@ -353,22 +353,24 @@ function checkOptions(options: WorkerOptions): Omit<Settings, 'startDeadlineOpti
     transfer,
     callDeadlineMs: deadline(options.callDeadlineMs, 'callDeadlineMs', DEFAULT_CALL_DEADLINE_MS),
     startDeadlineMs: deadline(options.startDeadlineMs, 'startDeadlineMs', DEFAULT_START_DEADLINE_MS),
-    resourceLimits,
+    resourceLimits: limits,
     env,
   };
 }
 
-/** Throws `InvalidOptionError` unless `limits` holds only Node's heap limits, each in megabytes > 0. */
-export function checkResourceLimits(limits: unknown, option: string): asserts limits is ResourceLimits {
+/** `limits` read once (a frozen copy); throws `InvalidOptionError` unless it holds only Node's heap limits, each in megabytes > 0. */
+export function checkResourceLimits(limits: unknown, option: string): ResourceLimits {
   if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
     throw new InvalidOptionError(option, `expected an object of heap limits in megabytes, got ${describe(limits)}.`);
   }
   assertKnownKeys(limits, RESOURCE_LIMIT_KEYS, option);
-  for (const [key, value] of Object.entries(limits)) {
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
+  const read = readOnce(limits as Record<string, unknown>, RESOURCE_LIMIT_KEYS, [], option)!;
+  for (const [key, value] of Object.entries(read)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       throw new InvalidOptionError(`${option}.${key}`, `expected megabytes > 0, got ${describe(value)}.`);
     }
   }
+  return Object.freeze(read) as ResourceLimits;
 }
 
 function deadline(value: unknown, option: string, fallback: number): number {

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Histogram } from 'hdr-histogram-js';
 import { InvalidOptionError } from '../../errors.js';
 import type { Side } from '../../types.js';
-import { describe } from '../validate.js';
+import { describe, readOnce } from '../validate.js';
 import type { BusStats, DurationSummary, MetricsOptions } from './stats.js';
 
 /** Options as the runtime runs with them. */
@@ -30,7 +30,7 @@ export function checkMetricsOptions(value: unknown): ResolvedMetrics | undefined
   for (const key of Object.keys(value)) {
     if (key !== 'intervalMs') throw new InvalidOptionError(`metrics.${key}`, 'unknown option; metrics takes intervalMs.');
   }
-  const { intervalMs } = value as MetricsOptions;
+  const { intervalMs } = readOnce(value as MetricsOptions, ['intervalMs'], [], 'metrics')!;
   if (intervalMs !== undefined && (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > 0x7fff_ffff)) {
     throw new InvalidOptionError('metrics.intervalMs', `expected whole milliseconds from 1, got ${describe(intervalMs)}.`);
   }

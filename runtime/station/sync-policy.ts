@@ -7,7 +7,7 @@
  * events since its last sync asks for one at once.
  */
 import { InvalidOptionError, isBusError } from '../../errors.js';
-import { assertKnownKeys, describe, throwReport, type Report } from '../validate.js';
+import { assertKnownKeys, describe, readOnce, throwReport, type Report } from '../validate.js';
 
 /** `maxBatch` when a policy does not set it. */
 export const DEFAULT_MAX_BATCH = 4096;
@@ -93,8 +93,10 @@ export function syncPolicyOf(value: unknown, report: Report = throwReport): Sync
     report(new InvalidOptionError('sync', `expected 'manual' or { everyMs, maxBatch?, maxUnsent?, maxInFlight?, maxBacklog? }, got ${describe(value)}.`));
     return undefined;
   }
-  const { everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog } = value as Record<string, unknown>;
-  assertKnownKeys(value, ['everyMs', 'maxBatch', 'maxUnsent', 'maxInFlight', 'maxBacklog'], 'sync', report);
+  const keys = ['everyMs', 'maxBatch', 'maxUnsent', 'maxInFlight', 'maxBacklog'];
+  assertKnownKeys(value, keys, 'sync', report);
+  // Each field read once: what is checked is what runs (a getter that throws is refused as an option).
+  const { everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog } = readOnce(value as Record<string, unknown>, keys, [], 'sync', report)!;
   if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1) {
     report(new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`));
   }

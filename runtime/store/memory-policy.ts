@@ -12,7 +12,7 @@
  * child processors in their start data, and is checked again there.
  */
 import { InvalidOptionError } from '../../errors.js';
-import { assertKnownKeys, describe, throwReport, typePatternProblem, type Report } from '../validate.js';
+import { assertKnownKeys, describe, readEntries, readOnce, throwReport, typePatternProblem, type Report } from '../validate.js';
 import { hasWildcard, typeMatches } from '../type-patterns.js';
 
 /** How much an event type matters when a history must let events go: `low` ones go first, `high` ones last. */
@@ -135,6 +135,7 @@ export interface AppliedPolicy extends EventPolicy {
 
 const POLICY_KEYS = ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress', 'maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
 const LIMIT_KEYS = ['maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
+const OWN_POLICY_KEYS = ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress'] as const;
 const MEMORY_KEYS = ['policies', 'limits', 'budget', 'compression'] as const;
 const COMPRESSION_KEYS = ['keepEvents', 'keepMs', 'blockEvents', 'maxBlockBytes'] as const;
 const IMPORTANCES: readonly Importance[] = ['low', 'normal', 'high'];
@@ -151,13 +152,14 @@ export function checkMemoryOptions(memory: unknown, where = 'memory', report: Re
     return Object.freeze({});
   }
   assertKnownKeys(memory, MEMORY_KEYS, where, report);
-  const { policies, limits, budget, compression } = memory as MemoryOptions;
+  // Each object read once, here and below: what is checked is what is kept (a getter that throws is refused as an option).
+  const { policies, limits, budget, compression } = read(memory as MemoryOptions, MEMORY_KEYS, where, report);
   const checked: Record<string, EventPolicy> = {};
   if (policies !== undefined) {
     if (!isPlainObject(policies)) {
       report(new InvalidOptionError(`${where}.policies`, `expected an object of policies by event type or pattern, e.g. { 'user.login': { removeAfterDelivery: true } }, got ${describe(policies)}.`));
     } else {
-      for (const [type, policy] of Object.entries(policies)) {
+      for (const [type, policy] of Object.entries(readEntries(policies, `${where}.policies`, report))) {
         const option = `${where}.policies[${JSON.stringify(type)}]`;
         const problem = typePatternProblem(type, 'The policy key');
         if (problem !== undefined) report(new InvalidOptionError(option, problem));
@@ -181,9 +183,10 @@ export function checkBudgetOptions(budget: unknown, where: string, report: Repor
     return Object.freeze({});
   }
   assertKnownKeys(budget, ['busBytes', 'stationBytes'], where, report);
+  const given = read(budget as MemoryBudgetOptions, ['busBytes', 'stationBytes'], where, report);
   const checked: { busBytes?: number; stationBytes?: number } = {};
   for (const key of ['busBytes', 'stationBytes'] as const) {
-    const value = (budget as MemoryBudgetOptions)[key];
+    const value = given[key];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
       report(new InvalidOptionError(`${where}.${key}`, `expected a positive whole number of bytes, got ${describe(value)}.`));
@@ -199,7 +202,8 @@ function checkCompression(compression: unknown, option: string, report: Report):
     return false;
   }
   assertKnownKeys(compression, COMPRESSION_KEYS, option, report);
-  const { keepEvents, keepMs, blockEvents, maxBlockBytes } = compression as CompressionOptions;
+  const given = read(compression as CompressionOptions, COMPRESSION_KEYS, option, report);
+  const { keepEvents, keepMs, blockEvents, maxBlockBytes } = given;
   if (keepEvents !== undefined && !(Number.isSafeInteger(keepEvents) && keepEvents >= 0)) {
     report(new InvalidOptionError(`${option}.keepEvents`, `expected a whole number of events from 0, got ${describe(keepEvents)}.`));
   }
@@ -208,13 +212,14 @@ function checkCompression(compression: unknown, option: string, report: Report):
   }
   if (blockEvents !== undefined) positiveInteger(blockEvents, `${option}.blockEvents`, 'events', report);
   if (maxBlockBytes !== undefined) positiveInteger(maxBlockBytes, `${option}.maxBlockBytes`, 'bytes', report);
-  return Object.freeze(pick(compression as CompressionOptions, COMPRESSION_KEYS));
+  return Object.freeze(given);
 }
 
 function checkPolicy(policy: unknown, option: string, report: Report): EventPolicy {
   const limits = checkLimits(policy, option, POLICY_KEYS, report);
   if (!isPlainObject(policy)) return limits;
-  const { sizeLimit, removeAfterDelivery, removeAfterSearch, ttlMs, importance, compress } = policy as EventPolicy;
+  const own = read(policy as EventPolicy, OWN_POLICY_KEYS, option, report);
+  const { sizeLimit, removeAfterDelivery, removeAfterSearch, ttlMs, importance, compress } = own;
   if (sizeLimit !== undefined) positiveInteger(sizeLimit, `${option}.sizeLimit`, 'bytes', report);
   for (const [key, value] of [['removeAfterDelivery', removeAfterDelivery], ['removeAfterSearch', removeAfterSearch], ['compress', compress]] as const) {
     if (value !== undefined && typeof value !== 'boolean') report(new InvalidOptionError(`${option}.${key}`, `expected true or false, got ${describe(value)}.`));
@@ -223,7 +228,7 @@ function checkPolicy(policy: unknown, option: string, report: Report): EventPoli
   if (importance !== undefined && !IMPORTANCES.includes(importance)) {
     report(new InvalidOptionError(`${option}.importance`, `expected 'low', 'normal' or 'high', got ${describe(importance)}.`));
   }
-  return Object.freeze({ ...limits, ...pick(policy as EventPolicy, ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress']) });
+  return Object.freeze({ ...limits, ...own });
 }
 
 function checkLimits(limits: unknown, option: string, keys: readonly string[], report: Report): HistoryLimits {
@@ -232,7 +237,8 @@ function checkLimits(limits: unknown, option: string, keys: readonly string[], r
     return Object.freeze({});
   }
   assertKnownKeys(limits, keys, option, report);
-  const { maxEvents, maxBytes, maxAgeMs, discard } = limits as HistoryLimits;
+  const given = read(limits as HistoryLimits, LIMIT_KEYS, option, report);
+  const { maxEvents, maxBytes, maxAgeMs, discard } = given;
   if (maxEvents !== undefined) positiveInteger(maxEvents, `${option}.maxEvents`, 'events', report);
   if (maxBytes !== undefined) positiveInteger(maxBytes, `${option}.maxBytes`, 'bytes', report);
   if (maxAgeMs !== undefined) positiveMs(maxAgeMs, `${option}.maxAgeMs`, report);
@@ -243,7 +249,7 @@ function checkLimits(limits: unknown, option: string, keys: readonly string[], r
       report(new InvalidOptionError(`${option}.discard`, 'applies at maxEvents or maxBytes; set one of them (maxAgeMs always removes).'));
     }
   }
-  return Object.freeze(pick(limits as HistoryLimits, ['maxEvents', 'maxBytes', 'maxAgeMs', 'discard']));
+  return Object.freeze(given);
 }
 
 function positiveInteger(value: unknown, option: string, unit: string, report: Report): void {
@@ -262,10 +268,9 @@ function isPlainObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {
-  const result = {} as Pick<T, K>;
-  for (const key of keys) if (source[key] !== undefined) result[key] = source[key];
-  return result;
+/** `source`'s `keys` read once (`readOnce`): a getter that throws is refused (`report`ed) naming its path under `where`. */
+function read<T extends object, K extends keyof T & string>(source: T, keys: readonly K[], where: string, report: Report): Pick<T, K> {
+  return readOnce(source, keys, [], where, report) as Pick<T, K>;
 }
 
 /**
