@@ -113,9 +113,13 @@ export class Station {
     return this.#actor.getSnapshot().value;
   }
 
-  /** This station's history against its memory budget: bytes, count, multipliers, by type; undefined without `memory.budget`. */
+  /**
+   * This station's history against its memory budget: bytes, count, multipliers, by type, and (a local station) what
+   * its main station has not taken yet (`unsent`, held to the same budget; a push under way counts); undefined without `memory.budget`.
+   */
   memory(): MemoryStats | undefined {
-    return this.#retention.memoryStats((buffers) => framesKept(buffers, { arrivals: this.#arrivals, parked: this.#parked, unsent: this.#unsent.batches }));
+    const stats = this.#retention.memoryStats((buffers) => framesKept(buffers, { arrivals: this.#arrivals, parked: this.#parked, unsent: this.#unsent.batches }));
+    return stats === undefined || this.kind === 'main' ? stats : { ...stats, unsent: { count: this.#unsent.count + this.#pushing, bytes: this.#unsent.bytes } };
   }
 
   /** Number of events in the history. */

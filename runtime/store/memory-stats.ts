@@ -51,7 +51,7 @@ export interface MemoryStats {
    * filters). Zeros without compression, or before its idle steps have run.
    */
   readonly compressed: { readonly count: number; readonly bytes: number };
-  /** A bus's: the events its station has not taken yet (its outbox, held to the same budget), and their bytes. */
+  /** A bus's, a local station's: the events its station (main station) has not taken yet (its outbox, held to the same budget), and their bytes. */
   readonly unsent?: { readonly count: number; readonly bytes: number };
 }
 

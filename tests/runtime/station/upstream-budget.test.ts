@@ -22,9 +22,10 @@ const ROUND = 90;
 const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
 
 /** A runtime whose `audit` events are `high` and leave a history once searched (how a reader makes room here). */
-function auditRuntime(sync?: { everyMs: number }): Runtime {
+function auditRuntime(sync?: { everyMs: number }, metrics = false): Runtime {
   return createRuntime({
     deferred: 'manual',
+    metrics,
     ...(sync === undefined ? {} : { sync }),
     memory: { policies: { audit: { importance: 'high', removeAfterSearch: true } }, budget: { stationBytes: BUDGET, busBytes: 8 * BUDGET } },
   });
@@ -110,6 +111,31 @@ test('syncUpstream - under the sync policy a push at the main station\'s budget 
   main.history({ types: ['audit'] });
   await local.syncUpstream();
   assert.equal(accepted, Array.from({ length: posted }, (_, n) => n));
+});
+
+test('memory - a local station\'s memory() says what waits for its main station (unsent: count, bytes), as a bus\'s says what waits for its station; runtime.stats() carries it', async () => {
+  runtime = auditRuntime(undefined, true);
+  const rt = runtime;
+  const local = rt.station('external');
+  const main = rt.mainStation('external');
+  await postRounds(rt, 0, 2);
+  // Read once, the audits left the local station's history; they still wait for the main station.
+  const waiting = local.memory()!;
+  assert.is(waiting.count, 0);
+  assert.is(waiting.unsent?.count, 2 * ROUND);
+  assert.ok(waiting.unsent!.bytes > 2 * ROUND * 512, `unsent bytes ${waiting.unsent!.bytes}`);
+  assert.equal(rt.bus('external').memory()!.unsent, { count: 0, bytes: 0 });
+  const stats = (await rt.stats())!;
+  assert.equal(stats.memory.find((held) => held.history === 'station:local:0:external')?.unsent, waiting.unsent);
+  // Partly taken: what is left is what is counted.
+  await postRounds(rt, 2 * ROUND, 3);
+  await local.toMain().catch(() => undefined);
+  assert.equal(local.memory()!.unsent?.count, ROUND);
+  main.history({ types: ['audit'] });
+  await local.toMain();
+  assert.equal(local.memory()!.unsent, { count: 0, bytes: 0 });
+  // A main station sends nothing on: it has no unsent.
+  assert.is(main.memory()!.unsent, undefined);
 });
 
 test.run();
