@@ -23,12 +23,13 @@ import { checkMiddlewareEntries, type MiddlewareModule, type MiddlewareModuleSpe
 import { checkMetricsOptions, type ResolvedMetrics } from './metrics/bus-metrics.js';
 import type { MetricsOptions } from './metrics/stats.js';
 import { FrameTransport, InMemoryTransport, type Transport } from './wire/transport.js';
+import { LONGEST_WAIT_STEP_MS } from './bus/wait-steps.js';
 
 /**
  * The shortest `callDeadlineMs`: calls that wait by design answer after up to
- * 250 ms a step (a subscription's `take`, `room()`, an awaited publish), and
- * under a shorter deadline those steps would time out or have their thread
- * taken as hung.
+ * `LONGEST_WAIT_STEP_MS` a step (a subscription's `take`, `room()`, an awaited
+ * publish: `bus/wait-steps.ts`), and under a shorter deadline those steps
+ * would time out or have their thread taken as hung.
  */
 export const MIN_CALL_DEADLINE_MS = 1_000;
 
@@ -314,7 +315,7 @@ export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntime
       new InvalidOptionError(
         'callDeadlineMs',
         `expected whole milliseconds from ${MIN_CALL_DEADLINE_MS} to ${MAX_DEADLINE_MS}, got ${describe(callDeadlineMs)} ` +
-          '(calls that wait by design, such as a subscription taking events from another thread, wait up to 250 ms a step).',
+          `(calls that wait by design, such as a subscription taking events from another thread, wait up to ${LONGEST_WAIT_STEP_MS} ms a step).`,
       ),
     );
   }

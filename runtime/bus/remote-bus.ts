@@ -50,6 +50,7 @@ import { DETACHED_SCOPE, subscribeRemote, type RemoteScope } from './remote-subs
 import type { SubscribeOptions, Subscription } from './subscriptions.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
 import { publishRemote, type RemotePublished } from './remote-publish.js';
+import { ROOM_WAIT_MS } from './wait-steps.js';
 import { conformPayload } from '../payload/payload-schemas.js';
 import { answerRequests, REPLY_TYPE, replyOptions, sendRequest, type ReplyOptions, type ReplyPayload, type RequestOptions, type RequestSource } from './request-reply.js';
 
@@ -67,8 +68,6 @@ export interface ThreadCaller {
 
 const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined, meta: undefined, local: false };
 
-/** The longest one `room()` control call waits in the thread; well inside any sane call deadline. */
-const ROOM_WAIT_MS = 250;
 
 /**
  * A bus of a worker thread.

@@ -11,12 +11,11 @@ import { fromPortableOutcome } from '../wire/portable-outcome.js';
 import type { RemoteScope, ThreadCall } from './remote-subscription.js';
 import type { Dropped, Published } from './bus-awaits.js';
 import { eventsFromFrame, unwrap } from '../thread/thread-service.js';
+import { PUBLISHED_WAIT_MS } from './wait-steps.js';
 
 /** What `RemoteBus.publish()` resolves with: `Bus.publish()`'s answer, after crossing (see `RemoteBus.publish`). */
 export type RemotePublished<Ev = BusEvent> = Published<Ev> | Dropped;
 
-/** The longest one `published` control call waits in the thread. */
-const PUBLISHED_WAIT_MS = 250;
 
 /** Polls the publish that `started` began until it is over; rejects with its refusal, a crash, or the runtime stopping. */
 export async function publishRemote(started: Promise<Outcome<string>>, call: ThreadCall, scope: RemoteScope): Promise<RemotePublished> {

@@ -25,9 +25,8 @@ import { portableValue, toPortableError } from '../wire/portable-outcome.js';
 import { eventsFromFrame } from '../thread/thread-service.js';
 import { checkSubscribe, type ErrorHandler, type SubscribeOptions, type Subscription } from './subscriptions.js';
 import type { PayloadSchemas } from '../payload/payload-schemas.js';
+import { TAKE_WAIT_MS } from './wait-steps.js';
 
-/** The longest a `take` waits in the thread: well inside any call deadline, as `room()`'s steps. */
-export const TAKE_WAIT_MS = 250;
 
 /** How long to wait before listening again to a thread that crashed (its restart takes that long or more). */
 const RELISTEN_MS = 100;
