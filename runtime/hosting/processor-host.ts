@@ -506,7 +506,8 @@ export class RemoteStation {
 
   /**
    * `Station.memory()` in the processor: what the station's history holds
-   * against its memory budget (bytes, count, multipliers, by type);
+   * against its memory budget (bytes, count, multipliers, by type), and
+   * `unsent`: what its main station has not taken yet;
    * `undefined` without `memory.budget`.
    *
    * @example

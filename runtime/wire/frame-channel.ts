@@ -16,7 +16,7 @@
  * batch whole or not at all and no reader ever sees part of one.
  */
 import { FrameError, TransportError, WorkerCrashedError, isBusError, type BusError } from '../../errors.js';
-import { fromWireError, toWireError } from './wire-errors.js';
+import { fromWireError, toWireError, type WireError } from './wire-errors.js';
 import { decodeFrame, encodeFrame } from '../../schemas/codec/index.js';
 import { scanDecodedMessage, scanMessage } from '../store/encoded-events.js';
 import type { Ack, EventBatch, WireMessage } from './protocol.js';
@@ -305,8 +305,7 @@ export class FrameChannel {
       `${this.#name}: a batch request cut into frames would hold more than ${this.#maxHeldBytes} bytes here before its last part; ` +
         'send smaller batches (sync more often, or a lower sync.maxBatch).',
     );
-    const wire = toWireError(refusal);
-    this.#send({ kind: 'ack', seq, ok: false, errorCode: wire.code, errorMessage: wire.message, credits: this.#window });
+    this.#send({ kind: 'ack', seq, ok: false, ...refusalFields(toWireError(refusal)), credits: this.#window });
     return undefined;
   }
 
@@ -334,8 +333,7 @@ export class FrameChannel {
       if (this.#closed === undefined) this.#sendFrames(frames);
       ack = { ...closing, kind: 'ack', seq: message.seq, ok: true, credits: this.#window };
     } catch (error) {
-      const refusal = toWireError(error);
-      ack = { kind: 'ack', seq: message.seq, ok: false, errorCode: refusal.code, errorMessage: refusal.message, credits: this.#window };
+      ack = { kind: 'ack', seq: message.seq, ok: false, ...refusalFields(toWireError(error)), credits: this.#window };
     }
     if (this.#closed === undefined) this.#send(ack);
   }
@@ -353,7 +351,32 @@ function joinParts(parts: readonly EventBatch[]): EventBatch {
   return { kind: 'batch', seq, from, history, queue };
 }
 
-/** The refusal an Ack carries, as its class (an Ack has room for the code and message only, not a class's fields). */
+/** Longest JSON text of a refusal's fields an Ack carries; longer ones (many option issues) are left out, code and message still go. */
+const MAX_DETAILS_CHARS = 16 * 1024;
+
+/** A refusal as an Ack carries it: code, message and (as JSON text) its class's fields, e.g. a `BusFullError`'s `bound`. */
+function refusalFields(refusal: WireError): Pick<Ack, 'errorCode' | 'errorMessage' | 'errorDetails'> {
+  const details = refusal.details === undefined ? undefined : JSON.stringify(refusal.details);
+  return { errorCode: refusal.code, errorMessage: refusal.message, ...(details === undefined || details.length > MAX_DETAILS_CHARS ? {} : { errorDetails: details }) };
+}
+
+/** The refusal an Ack carries, as its class, with the fields it carries (anything but strings, numbers and booleans is left out). */
 function remoteError(ack: Ack): BusError {
-  return fromWireError({ code: ack.errorCode ?? 'TRANSPORT_FAILED', message: ack.errorMessage ?? 'The other end refused the request.' });
+  const wire = { code: ack.errorCode ?? 'TRANSPORT_FAILED', message: ack.errorMessage ?? 'The other end refused the request.' };
+  return fromWireError(ack.errorDetails === undefined ? wire : { ...wire, details: detailsOf(ack.errorDetails) });
+}
+
+function detailsOf(text: string): Record<string, string | number | boolean> {
+  const details: Record<string, string | number | boolean> = {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return details;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return details;
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') details[key] = value;
+  }
+  return details;
 }

@@ -93,6 +93,8 @@ export interface Ack {
   readonly ok: boolean;
   readonly errorCode?: string;
   readonly errorMessage?: string;
+  /** With `errorCode`: the refusal's own fields (`WireError.details`) as JSON text. */
+  readonly errorDetails?: string;
   /** How many more batches the receiver accepts before the sender must wait. */
   readonly credits: number;
   /** Closing the reply to a sync request: the station's arrival number the reply is complete through. */

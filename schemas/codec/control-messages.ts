@@ -14,6 +14,7 @@ import {
   ACK_ALREADY_DELIVERED,
   ACK_CREDITS,
   ACK_ERROR_CODE,
+  ACK_ERROR_DETAILS,
   ACK_ERROR_MESSAGE,
   ACK_OK,
   ACK_PARKED,
@@ -167,6 +168,8 @@ function writeAck(builder: flatbuffers.Builder, ack: Ack, limits: FrameLimits): 
     ack.errorMessage === undefined
       ? 0
       : writeControlString(builder, ack.errorMessage, limits.maxStringBytes, 'ack.errorMessage');
+  const errorDetails =
+    ack.errorDetails === undefined ? 0 : writeControlString(builder, ack.errorDetails, limits.maxStringBytes, 'ack.errorDetails');
   wire.Ack.startAck(builder);
   wire.Ack.addSeq(builder, seq);
   wire.Ack.addOk(builder, ack.ok);
@@ -178,6 +181,7 @@ function writeAck(builder: flatbuffers.Builder, ack: Ack, limits: FrameLimits): 
   if (ack.parked !== undefined) builder.addFieldInt64(6, seqToWire(ack.parked, 'ack.parked'), BigInt(-1));
   // 0 (none) is the default and is left out.
   if (ack.alreadyDelivered !== undefined) wire.Ack.addAlreadyDelivered(builder, ack.alreadyDelivered);
+  if (errorDetails !== 0) wire.Ack.addErrorDetails(builder, errorDetails);
   return wire.Ack.endAck(builder);
 }
 
@@ -345,6 +349,7 @@ export function readAck(r: BodyReader, position: number): Ack {
   const throughAt = r.field(ACK_THROUGH, 8);
   const parkedAt = r.field(ACK_PARKED, 8);
   const alreadyDeliveredAt = r.field(ACK_ALREADY_DELIVERED, 4);
+  const errorDetailsAt = r.field(ACK_ERROR_DETAILS, 4);
   const ack: Mutable<Ack> = { kind: 'ack', seq, ok, credits };
   if (throughAt !== 0) ack.through = r.seq(throughAt);
   if (parkedAt !== 0) ack.parked = r.seq(parkedAt);
@@ -355,5 +360,6 @@ export function readAck(r: BodyReader, position: number): Ack {
   const max = r.limits.maxStringBytes;
   if (errorCodeAt !== 0) ack.errorCode = r.string(errorCodeAt, max, 'errorCode', 'maxStringBytes');
   if (errorMessageAt !== 0) ack.errorMessage = r.string(errorMessageAt, max, 'errorMessage', 'maxStringBytes');
+  if (errorDetailsAt !== 0) ack.errorDetails = r.string(errorDetailsAt, max, 'errorDetails', 'maxStringBytes');
   return ack;
 }

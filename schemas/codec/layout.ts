@@ -86,6 +86,7 @@ export const ACK_CREDITS = 12;
 export const ACK_THROUGH = 14;
 export const ACK_PARKED = 16;
 export const ACK_ALREADY_DELIVERED = 18;
+export const ACK_ERROR_DETAILS = 20;
 export const ENDPOINT_PROCESSOR = 4;
 export const ENDPOINT_THREAD = 6;
 export const ENDPOINT_GENERATION = 8;

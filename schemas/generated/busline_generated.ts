@@ -941,8 +941,19 @@ alreadyDelivered():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * With `error_code`: the refusal's own fields (`BusFullError`'s `bound`, `held`, `max`, ...) as a JSON object of
+ * strings, numbers and booleans, so that the refused end rebuilds the error with them. Absent: none.
+ */
+errorDetails():string|null
+errorDetails(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+errorDetails(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startAck(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(9);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:bigint) {
@@ -977,12 +988,16 @@ static addAlreadyDelivered(builder:flatbuffers.Builder, alreadyDelivered:number)
   builder.addFieldInt32(7, alreadyDelivered, 0);
 }
 
+static addErrorDetails(builder:flatbuffers.Builder, errorDetailsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, errorDetailsOffset, 0);
+}
+
 static endAck(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, credits:number, through:bigint, parked:bigint, alreadyDelivered:number):flatbuffers.Offset {
+static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeOffset:flatbuffers.Offset, errorMessageOffset:flatbuffers.Offset, credits:number, through:bigint, parked:bigint, alreadyDelivered:number, errorDetailsOffset:flatbuffers.Offset):flatbuffers.Offset {
   Ack.startAck(builder);
   Ack.addSeq(builder, seq);
   Ack.addOk(builder, ok);
@@ -992,6 +1007,7 @@ static createAck(builder:flatbuffers.Builder, seq:bigint, ok:boolean, errorCodeO
   Ack.addThrough(builder, through);
   Ack.addParked(builder, parked);
   Ack.addAlreadyDelivered(builder, alreadyDelivered);
+  Ack.addErrorDetails(builder, errorDetailsOffset);
   return Ack.endAck(builder);
 }
 }

@@ -231,7 +231,7 @@ export function assertWellFormed(message: WireMessage, frame: Uint8Array): void 
       assert.type(message.locked, 'boolean');
       break;
     case 'ack':
-      assertKeys(message, ['kind', 'seq', 'ok', 'credits'], ['errorCode', 'errorMessage', 'through', 'parked', 'alreadyDelivered'], 'ack');
+      assertKeys(message, ['kind', 'seq', 'ok', 'credits'], ['errorCode', 'errorMessage', 'errorDetails', 'through', 'parked', 'alreadyDelivered'], 'ack');
       assert.type(message.ok, 'boolean');
       assert.ok(isUint32(message.credits));
       if ('through' in message) assert.ok(Number.isSafeInteger(message.through) && message.through! >= 0, 'ack.through');
@@ -239,6 +239,7 @@ export function assertWellFormed(message: WireMessage, frame: Uint8Array): void 
       if ('alreadyDelivered' in message) assert.ok(isUint32(message.alreadyDelivered) && message.alreadyDelivered! >= 1, 'ack.alreadyDelivered');
       if ('errorCode' in message) assert.ok(isWellFormedString(message.errorCode));
       if ('errorMessage' in message) assert.ok(isWellFormedString(message.errorMessage));
+      if ('errorDetails' in message) assert.ok(isWellFormedString(message.errorDetails));
       break;
     default:
       assert.unreachable(`unknown kind ${(message as { kind: string }).kind}`);
@@ -311,6 +312,7 @@ export const wireMessage: fc.Arbitrary<WireMessage> = fc.oneof(
       ok: fc.boolean(),
       errorCode: text,
       errorMessage: text,
+      errorDetails: text,
       credits: uint32,
       through: seq,
       parked: seq,

@@ -113,6 +113,37 @@ test('syncUpstream - under the sync policy a push at the main station\'s budget 
   assert.equal(accepted, Array.from({ length: posted }, (_, n) => n));
 });
 
+test('toMain across a child processor - the refusal crosses with pushed and left; the rest goes once room is made', async () => {
+  runtime = createRuntime({
+    processors: 1,
+    deferred: 'manual',
+    callDeadlineMs: 20_000,
+    memory: { policies: { audit: { importance: 'high', removeAfterSearch: true } }, budget: { stationBytes: BUDGET, busBytes: 8 * BUDGET } },
+  });
+  const rt = runtime;
+  await rt.ready;
+  const local = rt.processor(1).station('external');
+  const main = rt.mainStation('external');
+  let next = 0;
+  const round = async () => {
+    const bus = rt.thread(1, 0).bus('external');
+    for (let i = 0; i < ROUND; i++, next++) await bus.post('audit', { n: next, line: line(next) });
+    await bus.toStation();
+    await local.history({ types: ['audit'] });
+  };
+  await round();
+  await round();
+  await local.toMain();
+  for (let r = 0; r < 3; r++) await round();
+  const refusal = await local.toMain().then(() => undefined, (error: unknown) => error);
+  assert.ok(refusal instanceof BusFullError, `expected BusFullError, got ${String(refusal)}`);
+  assert.equal([refusal.bound, refusal.pushed, refusal.left], ['budget', 2 * ROUND, ROUND]);
+  assert.is((await local.memory())!.unsent?.count, ROUND);
+  assert.is(main.history({ types: ['audit'] }).length, 4 * ROUND);
+  await local.toMain();
+  assert.equal(main.history({ types: ['audit'] }).map((event) => (event.payload as { n: number }).n), Array.from({ length: ROUND }, (_, i) => 4 * ROUND + i));
+});
+
 test('memory - a local station\'s memory() says what waits for its main station (unsent: count, bytes), as a bus\'s says what waits for its station; runtime.stats() carries it', async () => {
   runtime = auditRuntime(undefined, true);
   const rt = runtime;

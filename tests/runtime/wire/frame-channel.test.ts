@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MessageChannel } from 'node:worker_threads';
-import { createRuntime, isBusError, type BusEvent } from '../../../index.js';
+import { BusFullError, createRuntime, isBusError, type BusEvent } from '../../../index.js';
 import { FrameChannel, messagePortFrames, type FramePort } from '../../../runtime/wire/frame-channel.js';
 import { ChannelStationLink, STATION_THREAD, stationServer } from '../../../runtime/station/links.js';
 import { EncodedEvent } from '../../../runtime/store/encoded-events.js';
@@ -94,6 +94,19 @@ test('request - a refusal on the other end rejects with its code', async () => {
     assert.ok(isBusError(error, 'TRANSPORT_FAILED'), String(error));
   }
   close();
+});
+
+test('request - a BusError refusal crosses with its class\'s fields (a BusFullError\'s bound, held, max, limit, pushed, left)', async () => {
+  const { a, close } = pair(() => {
+    throw new BusFullError(900, 1_000, 'budget', 'memory.budget.stationBytes', { pushed: 3, left: 4 });
+  });
+  try {
+    const refusal = await a.request({ kind: 'batch', seq: 0, from, history: events(1), queue: [] }).then(() => undefined, (error: unknown) => error);
+    assert.ok(refusal instanceof BusFullError, String(refusal));
+    assert.equal([refusal.bound, refusal.held, refusal.max, refusal.limit, refusal.pushed, refusal.left], ['budget', 900, 1_000, 'memory.budget.stationBytes', 3, 4]);
+  } finally {
+    close();
+  }
 });
 
 test('request - both ends may request at once; replies are never taken for requests', async () => {
