@@ -14,7 +14,7 @@
  */
 import { MessageChannel, MessagePort } from 'node:worker_threads';
 import type { ResourceLimits, Worker as NodeWorker } from 'node:worker_threads';
-import { InvalidOptionError, UnsupportedError, WorkerCrashedError, fromWireError } from '../../errors.js';
+import { InvalidOptionError, RuntimeStoppedError, UnsupportedError, WorkerCrashedError, fromWireError } from '../../errors.js';
 import { assertKnownKeys, describe } from '../validate.js';
 import { HostedWorker, loadThreadsHost, type ThreadsHost } from './threads-js.js';
 import { bootstrapSource } from './worker-bootstrap.js';
@@ -67,12 +67,15 @@ export async function startWorker<Api extends WorkerApi = UntypedWorkerApi>(
 /**
  * `startWorker`, for a caller whose own option set `startDeadlineMs`
  * (the runtime's `threadStartDeadlineMs`): a missed deadline names that
- * option, the one its user can raise.
+ * option, the one its user can raise. When `signal` aborts before the worker
+ * serves (the runtime stops), the worker is terminated and this rejects with
+ * a `RuntimeStoppedError` once it is gone.
  */
 export async function startWorkerSetBy<Api extends WorkerApi = UntypedWorkerApi>(
   module: URL,
   options: WorkerOptions,
   startDeadlineOption: string,
+  signal?: AbortSignal,
 ): Promise<WorkerHandle<Api>> {
   const settings = { ...checkOptions(options), startDeadlineOption };
   if (!(module instanceof URL) || module.protocol !== 'file:') {
@@ -80,7 +83,7 @@ export async function startWorkerSetBy<Api extends WorkerApi = UntypedWorkerApi>
   }
   const source = bootstrapSource(module);
   const threads = loadThreadsHost();
-  return ThreadWorkerHandle.start<Api>(threads, source, settings);
+  return ThreadWorkerHandle.start<Api>(threads, source, settings, signal);
 }
 
 /** `startWorker` as a `WorkerHost`. */
@@ -123,7 +126,9 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
     threads: ThreadsHost,
     source: string,
     settings: Settings,
+    signal?: AbortSignal,
   ): Promise<ThreadWorkerHandle<Api>> {
+    if (signal?.aborted === true) throw new RuntimeStoppedError(`starting worker "${settings.name}"`);
     const { port1: hostPort, port2: workerPort } = new MessageChannel();
     const envelope: Envelope = { busline: 'worker-host', name: settings.name, port: workerPort, workerData: settings.workerData };
     let worker: NodeWorker;
@@ -158,8 +163,17 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
       for (const listener of initListeners) listener({ type: 'init', exposed: { type: 'module', methods: [] } });
       return undefined;
     });
+    // Given up while it starts (the runtime stops): terminated as on purpose, its start never served.
+    let onAbort: (() => void) | undefined;
+    const abandoned = new Promise<undefined>((resolve) => {
+      onAbort = () => {
+        handle.#die({ reason: 'terminated' });
+        resolve(undefined);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      const proxy = await Promise.race([spawned, diedFirst]);
+      const proxy = await Promise.race([spawned, diedFirst, abandoned]);
       if (proxy !== undefined && handle.#death === undefined) {
         handle.#proxy = proxy;
         return handle;
@@ -169,9 +183,12 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
       // uncaught error threads.js caught in a module that loaded it itself.
       const timedOut = messageOf(error).startsWith('Timeout');
       handle.#die(timedOut ? { reason: 'hung', error } : { reason: 'error', error });
+    } finally {
+      signal?.removeEventListener('abort', onAbort!);
     }
     await handle.#stopThread();
     await handle.exited;
+    if (handle.#death?.reason === 'terminated') throw new RuntimeStoppedError(`starting worker "${settings.name}"`);
     throw handle.#startFailure(settings);
   }
 
