@@ -18,11 +18,12 @@ import { Bridge, type BridgeHost } from './bridge/bridge.js';
 import { busControl } from './bus/bus-control.js';
 import { postMemoryChange } from './bus/memory-reports.js';
 import { connectThread, type RemoteThread, type ThreadCaller } from './bus/remote-bus.js';
-import { ManualClock, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
 import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-processors.js';
 import type { RemoteProcessor } from './hosting/processor-host.js';
 import { deliverFailure, postCrashReport, type FailureReport } from './thread/failure-reports.js';
 import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
+import { remoteSettings, rootThreadOptions, type RootThreadsHost } from './hosting/root-threads.js';
 import { describeExit, type WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { DirectStationLink, STATION_THREAD, type StationHost, type StationLink } from './station/links.js';
@@ -75,6 +76,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   /** Every part of the start has ended, started or failed: what started late must still be stopped. */
   #startEnded: Promise<unknown> | undefined;
   #stopped: Promise<void> | undefined;
+  /** Aborted by stop(): the root's worker threads still starting (or restarting) give up, as `#children.halt()` makes processors. */
+  readonly #stopStarts = new AbortController();
   /** stop() has resolved (or rejected): failure reports that arrive later no longer reach onError. */
   #halted = false;
   #syncTimer: SyncTimer | undefined;
@@ -140,30 +143,18 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     // Middleware modules load here first (the root's placeholders), so a module that cannot be loaded is
     // refused as INVALID_OPTION before any worker or processor starts to load it.
     const middlewareLoaded = Promise.all(options.middlewarePlaceholders.map((middleware) => middleware.load()));
+    const host: RootThreadsHost = {
+      bridgeDirection: () => this.bridgeDirection(),
+      inspection: this.inspection,
+      onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, describeExit(exit), restarted),
+      reportFailure: (report) => this.reportFailure(report),
+    };
     const workers =
       threads === 0
         ? middlewareLoaded
-        : middlewareLoaded.then(() => startWorkerThreads(this, {
-            processor: 0,
-            count: threads,
-            deferred: options.deferred,
-            maxQueued: options.maxQueued,
-            bridge: () => this.bridgeDirection(),
-            ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
-            startDeadlineMs: options.threadStartDeadlineMs,
-            ...(options.restart === undefined ? {} : { restart: options.restart }),
-            ...(options.workerLimits === undefined ? {} : { resourceLimits: options.workerLimits }),
-            ...(options.sync === undefined ? {} : { sync: options.sync }),
-            inspection: { on: () => this.inspection.remoteOn, attach: (port) => this.inspection.relay.attach(port) },
-            ...(options.memory.defaults ? {} : { memory: options.memory.options }),
-            ...remoteSettings(options),
-            // A ManualClock drives the root's own workers too (a child processor's go by their system clock).
-            ...(options.clock instanceof ManualClock ? { manualClock: options.clock } : {}),
-            onCrash: (thread, exit, restarted) => this.#reportCrash('thread', 0, thread, exit.reason, describeExit(exit), restarted),
-            onFailure: (report) => this.reportFailure(report),
-          })).then((started) => {
-            this.#workerThreads.push(started);
-          });
+        : middlewareLoaded
+            .then(() => startWorkerThreads(this, rootThreadOptions(options, host, this.#stopStarts.signal)))
+            .then((started) => void this.#workerThreads.push(started));
     const children = middlewareLoaded.then(() => Promise.all(Array.from({ length: processors }, (_, i) => this.#children.start(i + 1))));
     this.#started = Promise.all([workers, children]).then(() => undefined);
     this.#startEnded = Promise.allSettled([workers, children]);
@@ -417,6 +408,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     // Services first, while their buses still work: their onStop() may post.
     await stopServices(this.#threads.flat());
     this.#children.halt();
+    this.#stopStarts.abort();
     await this.#syncTimer?.stop();
     // Not `#started`: it rejects with the first part that fails, while another (the root's workers) may still be starting.
     await this.#startEnded;
@@ -567,14 +559,6 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   async #inspectChildren(): Promise<void> {
     await Promise.all(this.#children.all().map((child) => child.inspect()));
   }
-}
-
-/** What workers and child processors start with beyond their own options: metrics on, middleware modules. */
-function remoteSettings(options: ResolvedRuntimeOptions) {
-  return {
-    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-    ...(options.middlewareModules.length === 0 ? {} : { middleware: options.middlewareModules }),
-  };
 }
 
 function stationId(kind: StationKind, side: Side, processor: number): string {

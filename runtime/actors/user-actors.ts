@@ -12,7 +12,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
-import { InvalidOptionError, UnsupportedError } from '../../errors.js';
+import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../../errors.js';
 import type { BusEvent, Payload, Side } from '../../types.js';
 import { ActorInbox } from './actor-inbox.js';
 import { loadTypeScriptIn } from '../hosting/entries.js';
@@ -156,6 +156,8 @@ export class UserActors {
   readonly #actors = new Map<string, Hosted>();
   readonly #services = new Map<string, HostedService>();
   #count = 0;
+  /** `stopAll()` ran (the thread halts): a spawn still loading its module starts nothing. */
+  #closed = false;
 
   constructor(thread: ActorThread) {
     this.#thread = thread;
@@ -176,6 +178,8 @@ export class UserActors {
         cause: error,
       });
     }
+    // The thread stopped while the module loaded: an actor started now would outlive it (its timers keep the process up).
+    if (this.#closed) throw new RuntimeStoppedError('spawn');
     const serviceClass = loaded.service ?? loaded.default;
     if (isServiceClass(serviceClass)) return this.#spawnService(module, serviceClass, options);
     const machine = isMachine(loaded.machine) ? loaded.machine : loaded.default;
@@ -306,8 +310,12 @@ export class UserActors {
     this.#actors.delete(id);
   }
 
-  /** Stops every actor. Services are stopped before (see `stopServices`); any left are stopped here without waiting. */
+  /**
+   * Stops every actor, and refuses spawns that still load their module. Services are stopped before
+   * (see `stopServices`); any left are stopped here without waiting.
+   */
   stopAll(): void {
+    this.#closed = true;
     for (const id of [...this.#actors.keys(), ...this.#services.keys()]) void Promise.resolve(this.stop(id)).catch(() => undefined);
   }
 

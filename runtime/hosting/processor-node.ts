@@ -73,6 +73,8 @@ export class ProcessorNode implements StationHost {
   #direction: BridgeDirection;
   #locked = false;
   #running = true;
+  /** Aborted by stop(): worker threads still starting (or restarting) give up. */
+  readonly #stopStarts = new AbortController();
   readonly #onThreadReplaced: ((thread: number, incarnation: number) => void) | undefined;
   readonly #sendFailure: ((report: FailureReport) => void) | undefined;
   /** Inspection of this processor's realm (its stations), and the ports its threads send theirs on. */
@@ -215,7 +217,10 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.middleware === undefined ? {} : { middleware: this.#init.middleware }),
       ...(this.#manualClock === undefined ? {} : { manualClock: this.#manualClock }),
       ...(sendFailure === undefined ? {} : { onFailure: sendFailure }),
+      signal: this.#stopStarts.signal,
     });
+    // Started as a stop() came that found no workers yet: they stop here.
+    if (!this.#running) await this.#workers.stop();
     await resent;
     // A stop() that came while this started has nothing left for a timer to sync.
     if (this.#init.sync !== undefined && this.#running) {
@@ -455,6 +460,7 @@ export class ProcessorNode implements StationHost {
   /** Stops the threads and workers and the station actors. */
   async stop(): Promise<null> {
     if (!this.#running) return null;
+    this.#stopStarts.abort();
     await this.#syncTimer?.stop();
     this.#running = false;
     await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stop').catch(() => undefined)));

@@ -10,7 +10,7 @@
  * ones. What it had not sent is lost with it, and reported.
  */
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
-import { InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError, RuntimeStoppedError } from '../../errors.js';
 import type { BridgeDirection } from '../../types.js';
 import { assertKnownKeys, describe, readOnce } from '../validate.js';
 import type { MessagePortLike } from '../wire/frame-channel.js';
@@ -111,6 +111,11 @@ export interface WorkerThreadOptions {
   readonly inspection?: { on(): boolean; attach(port: MessagePort): void };
   /** Takes what fails in a worker (a subscriber or an `after` middleware threw; `thread/failure-reports.ts`). */
   readonly onFailure?: (report: FailureReport) => void;
+  /**
+   * Aborted when the runtime stops: workers still starting (first starts and restarts) are terminated,
+   * and none restarts any more; `WorkerThreads.stop()` ends the rest.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A processor's running worker threads. */
@@ -121,7 +126,8 @@ export interface WorkerThreads {
 
 /**
  * Starts the workers, all or nothing, and attaches them; resolves once all
- * answer. Rejects (with every started worker stopped) when one cannot start.
+ * answer. Rejects (with every started worker stopped) when one cannot start,
+ * or with a `RuntimeStoppedError` when `options.signal` aborts first.
  */
 export async function startWorkerThreads(attacher: ThreadAttacher, options: WorkerThreadOptions): Promise<WorkerThreads> {
   const policy = options.restart ?? DEFAULT_RESTART_POLICY;
@@ -160,7 +166,7 @@ async function superviseThread(
   reportPorts: Set<MessagePort>,
 ): Promise<Supervision<ThreadWorkerApi>> {
   let incarnation = 0;
-  const start = (): Promise<WorkerHandle<ThreadWorkerApi>> => {
+  const start = (signal: AbortSignal): Promise<WorkerHandle<ThreadWorkerApi>> => {
     const inspection = options.inspection === undefined ? undefined : new MessageChannel();
     const reports = options.onFailure === undefined ? undefined : new MessageChannel();
     const workerData: ThreadServiceOptions = {
@@ -185,19 +191,25 @@ async function superviseThread(
       ...(options.callDeadlineMs === undefined ? {} : { callDeadlineMs: options.callDeadlineMs }),
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       transfer: [...(inspection === undefined ? [] : [inspection.port2]), ...(reports === undefined ? [] : [reports.port2])],
-    }, 'threadStartDeadlineMs').then(
-      (handle) => {
-        if (inspection !== undefined) options.inspection!.attach(inspection.port1);
-        if (reports !== undefined) takeReports(reports.port1, options.onFailure!, reportPorts);
-        attach(attacher, options.processor, thread, handle);
+    }, 'threadStartDeadlineMs', signal).then(
+      async (handle) => {
+        // Started as the stop came, or refused by a runtime that stops (attachThread): terminated, never left running.
+        try {
+          if (signal.aborted) throw new RuntimeStoppedError(`starting worker "${handle.name}"`);
+          if (inspection !== undefined) options.inspection!.attach(inspection.port1);
+          if (reports !== undefined) takeReports(reports.port1, options.onFailure!, reportPorts);
+          attach(attacher, options.processor, thread, handle);
+        } catch (error) {
+          await handle.terminate();
+          throw error;
+        }
         return handle;
       },
-      (error: unknown) => {
-        inspection?.port1.close();
-        reports?.port1.close();
-        throw error;
-      },
-    );
+    ).catch((error: unknown) => {
+      inspection?.port1.close();
+      reports?.port1.close();
+      throw error;
+    });
     // The clock may move while the worker starts: it catches up once it runs (ClockFollower).
     clock?.starting(workerData.clockAt!, started.then((handle) => (now: number) => handle.call('setClock', now), () => undefined));
     return started;
@@ -205,6 +217,7 @@ async function superviseThread(
   const budget = new RestartBudget({ ...policy, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   const supervision = await supervise(start, {
     budget,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
     onRestart: (_worker, exit) => options.onCrash?.(thread, exit, true),
   });
   void supervision.ended.then((end) => {

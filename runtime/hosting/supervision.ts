@@ -126,12 +126,20 @@ export interface SuperviseOptions<Api extends WorkerApi> {
   readonly budget: RestartBudget;
   /** Told about each successful restart, with the exit that caused it. */
   readonly onRestart?: (worker: WorkerHandle<Api>, exit: WorkerExit) => void;
+  /**
+   * Aborted when a stop is coming (the runtime stops): the first start or a
+   * restart under way is given up (`start` gets this signal), and no restart
+   * begins any more; `stop()` still ends supervision.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
  * Starts a worker with `start` and restarts it whenever it dies by itself
  * (any reason but `terminated`), while `budget` allows. A restart that fails
  * counts against the budget too. Rejects when the first start fails.
+ * `start` is handed an `AbortSignal`, aborted by `stop()` (and by `signal`):
+ * a worker still starting then must be terminated and its start rejected.
  *
  * @example
  * const supervision = await supervise(
@@ -142,44 +150,49 @@ export interface SuperviseOptions<Api extends WorkerApi> {
  * supervision.ended.then((end) => end.reason === 'gave-up' && console.error('echo keeps crashing', end.lastExit))
  */
 export async function supervise<Api extends WorkerApi>(
-  start: () => Promise<WorkerHandle<Api>>,
+  start: (signal: AbortSignal) => Promise<WorkerHandle<Api>>,
   options: SuperviseOptions<Api>,
 ): Promise<Supervision<Api>> {
   assertFunction(start, 'supervise(start)');
-  assertKnownKeys(options, ['budget', 'onRestart'], 'supervise');
+  assertKnownKeys(options, ['budget', 'onRestart', 'signal'], 'supervise');
   if (!(options?.budget instanceof RestartBudget)) {
     throw new InvalidOptionError('supervise.budget', `expected a RestartBudget, got ${describe(options?.budget)}.`);
   }
   if (options.onRestart !== undefined) assertFunction(options.onRestart, 'supervise.onRestart');
   const { budget, onRestart } = options;
-  let current: WorkerHandle<Api> | undefined = await start();
+  // Aborted by stop() or by the caller's signal: what is starting gives up, and nothing restarts.
+  const halt = new AbortController();
+  const onAbort = () => halt.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted === true) halt.abort();
+  let current: WorkerHandle<Api> | undefined;
+  try {
+    current = await start(halt.signal);
+  } catch (error) {
+    options.signal?.removeEventListener('abort', onAbort);
+    throw error;
+  }
   let stopped = false;
+  /** The restart under way, if any: stop() waits for it (a worker it started is terminated, not left running). */
+  let restarting: Promise<void> | undefined;
   let end!: (value: SupervisionEnd) => void;
   const ended = new Promise<SupervisionEnd>((resolve) => (end = resolve));
+  void ended.then(() => options.signal?.removeEventListener('abort', onAbort));
 
-  const watch = async (worker: WorkerHandle<Api>): Promise<void> => {
-    const exit = await worker.exited;
-    if (stopped) return;
-    current = undefined;
-    if (exit.reason === 'terminated') {
-      // Someone terminated the worker on purpose: supervision ends with it.
-      stopped = true;
-      end({ reason: 'stopped', lastExit: exit });
-      return;
-    }
+  const restart = async (exit: WorkerExit): Promise<void> => {
     let error: unknown;
-    while (budget.tryRestart()) {
+    while (!halt.signal.aborted && budget.tryRestart()) {
       let successor: WorkerHandle<Api>;
       try {
-        successor = await start();
+        successor = await start(halt.signal);
       } catch (startError) {
-        if (stopped) return;
+        if (halt.signal.aborted) return;
         budget.startFailed();
         error = startError;
         continue;
       }
       budget.started();
-      if (stopped) {
+      if (halt.signal.aborted) {
         await successor.terminate();
         return;
       }
@@ -193,8 +206,24 @@ export async function supervise<Api extends WorkerApi>(
       }
       return;
     }
+    // A stop is coming: it ends supervision, not the budget.
+    if (halt.signal.aborted) return;
     stopped = true;
     end({ reason: 'gave-up', lastExit: exit, ...(error === undefined ? {} : { error }) });
+  };
+
+  const watch = async (worker: WorkerHandle<Api>): Promise<void> => {
+    const exit = await worker.exited;
+    if (stopped) return;
+    current = undefined;
+    if (exit.reason === 'terminated') {
+      // Someone terminated the worker on purpose: supervision ends with it.
+      stopped = true;
+      end({ reason: 'stopped', lastExit: exit });
+      return;
+    }
+    restarting = restart(exit);
+    await restarting;
   };
   void watch(current);
 
@@ -206,6 +235,9 @@ export async function supervise<Api extends WorkerApi>(
     async stop() {
       if (stopped) return;
       stopped = true;
+      halt.abort();
+      // A restart under way ends first: its worker, started or not, is gone when it does.
+      await restarting;
       const worker = current;
       current = undefined;
       await worker?.terminate();

@@ -14,7 +14,7 @@
  */
 import { MessageChannel, MessagePort } from 'node:worker_threads';
 import type { ResourceLimits, Worker as NodeWorker } from 'node:worker_threads';
-import { InvalidOptionError, UnsupportedError, WorkerCrashedError } from '../../errors.js';
+import { InvalidOptionError, RuntimeStoppedError, UnsupportedError, WorkerCrashedError } from '../../errors.js';
 import { fromWireError } from '../wire/wire-errors.js';
 import { assertKnownKeys, describe, readOnce } from '../validate.js';
 import { HostedWorker, loadThreadsHost, type ThreadsHost } from './threads-js.js';
@@ -68,12 +68,15 @@ export async function startWorker<Api extends WorkerApi = UntypedWorkerApi>(
 /**
  * `startWorker`, for a caller whose own option set `startDeadlineMs`
  * (the runtime's `threadStartDeadlineMs`): a missed deadline names that
- * option, the one its user can raise.
+ * option, the one its user can raise. When `signal` aborts before the worker
+ * serves (the runtime stops), the worker is terminated and this rejects with
+ * a `RuntimeStoppedError` once it is gone.
  */
 export async function startWorkerSetBy<Api extends WorkerApi = UntypedWorkerApi>(
   module: URL,
   options: WorkerOptions,
   startDeadlineOption: string,
+  signal?: AbortSignal,
 ): Promise<WorkerHandle<Api>> {
   const settings = { ...checkOptions(options), startDeadlineOption };
   if (!(module instanceof URL) || module.protocol !== 'file:') {
@@ -81,7 +84,7 @@ export async function startWorkerSetBy<Api extends WorkerApi = UntypedWorkerApi>
   }
   const source = bootstrapSource(module);
   const threads = loadThreadsHost();
-  return ThreadWorkerHandle.start<Api>(threads, source, settings);
+  return ThreadWorkerHandle.start<Api>(threads, source, settings, signal);
 }
 
 /** `startWorker` as a `WorkerHost`. */
@@ -124,7 +127,9 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
     threads: ThreadsHost,
     source: string,
     settings: Settings,
+    signal?: AbortSignal,
   ): Promise<ThreadWorkerHandle<Api>> {
+    if (signal?.aborted === true) throw new RuntimeStoppedError(`starting worker "${settings.name}"`);
     const { port1: hostPort, port2: workerPort } = new MessageChannel();
     const envelope: Envelope = { busline: 'worker-host', name: settings.name, port: workerPort, workerData: settings.workerData };
     let worker: NodeWorker;
@@ -159,8 +164,17 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
       for (const listener of initListeners) listener({ type: 'init', exposed: { type: 'module', methods: [] } });
       return undefined;
     });
+    // Given up while it starts (the runtime stops): terminated as on purpose, its start never served.
+    let onAbort: (() => void) | undefined;
+    const abandoned = new Promise<undefined>((resolve) => {
+      onAbort = () => {
+        handle.#die({ reason: 'terminated' });
+        resolve(undefined);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      const proxy = await Promise.race([spawned, diedFirst]);
+      const proxy = await Promise.race([spawned, diedFirst, abandoned]);
       if (proxy !== undefined && handle.#death === undefined) {
         handle.#proxy = proxy;
         return handle;
@@ -170,9 +184,12 @@ class ThreadWorkerHandle<Api extends WorkerApi> implements WorkerHandle<Api> {
       // uncaught error threads.js caught in a module that loaded it itself.
       const timedOut = messageOf(error).startsWith('Timeout');
       handle.#die(timedOut ? { reason: 'hung', error } : { reason: 'error', error });
+    } finally {
+      signal?.removeEventListener('abort', onAbort!);
     }
     await handle.#stopThread();
     await handle.exited;
+    if (handle.#death?.reason === 'terminated') throw new RuntimeStoppedError(`starting worker "${settings.name}"`);
     throw handle.#startFailure(settings);
   }
 

@@ -205,13 +205,15 @@ export class Thread implements BusThread<Bus>, ActorThread {
     return this.#delivered[side][read];
   }
 
-  /** The thread stops: its buses tell producers waiting for room, and every waiting call hears so. */
+  /** The thread stops: its users' actors stop, its buses tell producers waiting for room, and every waiting call hears so. */
   halt(): void {
     this.#halted = true;
     for (const side of SIDES) busControl.halt(this.#buses[side]);
     const waiting = [...this.#onHalt];
     this.#onHalt.clear();
     for (const stopped of waiting) stopped();
+    // Last (its services were released just above): an actor's timers (delayed transitions) would otherwise keep the process up.
+    this.actors.stopAll();
   }
 
   /** Calls `stopped` when the thread halts (at once if it has); returns what forgets it. */

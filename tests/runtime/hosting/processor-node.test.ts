@@ -5,11 +5,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { MessageChannel } from 'node:worker_threads';
-import { BusFullError, type BusEvent } from '../../../index.js';
+import { BusFullError, isBusError, type BusEvent } from '../../../index.js';
 import { FrameChannel, messagePortFrames } from '../../../runtime/wire/frame-channel.js';
 import { StationJournal } from '../../../runtime/store/journal.js';
 import { ProcessorNode } from '../../../runtime/hosting/processor-node.js';
@@ -195,6 +196,46 @@ test('control - a thread call tagged with a restarted worker\'s incarnation (sen
     root.close();
     port1.close();
     port2.close();
+  }
+});
+
+test('stop - while its worker threads still start: the start is given up (RUNTIME_STOPPED), its worker terminated, not started once stop() resolved', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-node-test-'));
+  // The worker's load is held (gated-start.middleware.ts) until stop() has resolved.
+  process.env.START_GATE_DIR = dir;
+  const { port1, port2 } = new MessageChannel();
+  const root = new FrameChannel(messagePortFrames(port2), {
+    end: 'b',
+    serve: async (message: WireMessage): Promise<readonly WireMessage[]> =>
+      message.kind === 'syncRequest' ? [{ kind: 'ack', seq: 0, ok: true, credits: 0, through: 0 }] : [],
+  });
+  const module = new URL('../fixtures/gated-start.middleware.ts', import.meta.url).href;
+  const init: ProcessorInit = {
+    processor: 1,
+    threads: 1,
+    deferred: 'manual',
+    maxQueued: 1_000,
+    bridge: 'closed',
+    middleware: [{ href: module, export: undefined, index: 0 }],
+  };
+  const node = new ProcessorNode(messagePortFrames(port1), init);
+  try {
+    const started = node.start().then(
+      () => 'started',
+      (error: unknown) => (isBusError(error) ? error.code : String(error)),
+    );
+    // Polls a condition (no timing is assumed): the worker is loading its modules.
+    while (!existsSync(join(dir, 'loading'))) await delay(20);
+    await node.stop();
+    writeFileSync(join(dir, 'release'), '');
+    assert.is(await started, 'RUNTIME_STOPPED', 'a worker that would finish starting after stop() was terminated instead');
+  } finally {
+    delete process.env.START_GATE_DIR;
+    await node.stop();
+    root.close();
+    port1.close();
+    port2.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

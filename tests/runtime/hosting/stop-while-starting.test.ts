@@ -1,0 +1,32 @@
+/**
+ * `runtime.stop()` while part of the runtime still starts: a worker thread of
+ * the root loading its modules, the successor of a crashed worker being
+ * restarted, or everything right after `createRuntime`. `stop()` gives such
+ * starts up (their workers are terminated, their processors killed) and
+ * resolves once they are gone; the application's process then ends by itself.
+ * Each case runs as a process of its own (`stop-while-starting-app.ts`), whose
+ * held loads go on only after `stop()` resolved.
+ */
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCommand } from '../../helpers.js';
+
+const test = suite('stop while starting');
+const app = fileURLToPath(new URL('../fixtures/stop-while-starting-app.ts', import.meta.url));
+
+for (const [mode, what, ready] of [
+  ['first-start', 'a worker of the root still loading its modules (its start deadline far off)', 'RUNTIME_STOPPED'],
+  ['restart', "a crashed worker's successor still loading its modules", 'ready'],
+  ['at-once', 'right after createRuntime, with a child processor and worker threads', 'RUNTIME_STOPPED'],
+] as const) {
+  test(`stop - ${what}: the start is given up, stop() resolves, nothing is left running and the process ends by itself`, async () => {
+    const run = await runCommand(process.execPath, ['--import', 'tsx', app, mode], { timeoutMs: 120_000 });
+    assert.not.ok(run.timedOut, `${mode}: the process did not end on its own:\n${run.output}`);
+    assert.is(run.code, 0, run.output);
+    const seen = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ready: string; running: boolean; processors: number[] };
+    assert.equal(seen, { ready, running: false, processors: [] }, mode);
+  });
+}
+
+test.run();
