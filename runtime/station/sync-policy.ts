@@ -182,6 +182,15 @@ export class SyncTimer {
     await this.#running;
   }
 
+  /**
+   * Resolves once no tick runs, nor one asked for while it ran: a test's own
+   * sync calls then meet none of the policy's (which would refuse them with
+   * `BUS_BUSY`).
+   */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
   /** The next period, `everyMs` after the last period tick ended. */
   #schedule(): void {
     if (this.#stopped) return;
