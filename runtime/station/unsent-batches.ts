@@ -133,7 +133,8 @@ export class UnsentBatches {
   /** Drops every event of `side` (a bridge clearing). */
   removeSide(side: Side): void {
     this.batches = this.batches.map((batch) => batch.filter((event) => event.side !== side));
-    if (this.#budget !== undefined) this.#bytes = this.#sumOf(this.batches.flat());
+    // A push under way's batches still count until it has settled.
+    if (this.#budget !== undefined) this.#bytes = this.#sumOf(this.all.flat());
   }
 
   #sumOf(events: readonly BusEvent[]): number {

@@ -169,4 +169,30 @@ test('memory - a local station\'s memory() says what waits for its main station 
   assert.is(main.memory()!.unsent, undefined);
 });
 
+test('memory - a bridge clearing while a toMain() is under way leaves unsent bytes counted: a refused push keeps its events and their bytes', async () => {
+  runtime = auditRuntime();
+  const rt = runtime;
+  const local = rt.station('external');
+  const main = rt.mainStation('external') as Station;
+  // Internal events read across the bridge: the local station holds some of the other side, which a clearing removes.
+  rt.bridge.open();
+  rt.bus('internal').post('note', 1);
+  await rt.bus('internal').toStation();
+  await rt.station('internal').toMain();
+  await local.fromMain({ side: 'internal' });
+  await postRounds(rt, 0, 1);
+  const before = local.memory()!.unsent!;
+  assert.is(before.count, ROUND);
+  const accept = main.accept.bind(main);
+  main.accept = (batch) => {
+    main.accept = accept;
+    assert.ok(local.clearSide('internal') > 0, 'the clearing removed the internal event');
+    throw new BusFullError(1, 1, 'backlog');
+  };
+  assert.ok(isBusError(await local.toMain().then(() => undefined, (error: unknown) => error), 'BUS_FULL'));
+  assert.equal(local.memory()!.unsent, before);
+  await local.toMain();
+  assert.equal(local.memory()!.unsent, { count: 0, bytes: 0 });
+});
+
 test.run();
