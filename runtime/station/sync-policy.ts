@@ -96,8 +96,11 @@ export function syncPolicyOf(value: unknown, report: Report = throwReport): Sync
   const keys = ['everyMs', 'maxBatch', 'maxUnsent', 'maxInFlight', 'maxBacklog'];
   assertKnownKeys(value, keys, 'sync', report);
   // Each field read once: what is checked is what runs (a getter that throws is refused as an option).
-  const { everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog } = readOnce(value as Record<string, unknown>, keys, [], 'sync', report)!;
-  if (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1) {
+  let unreadable = false;
+  const read = readOnce(value as Record<string, unknown>, keys, [], 'sync', (error) => ((unreadable ||= error.option === 'sync.everyMs'), report(error)))!;
+  const { everyMs, maxBatch, maxUnsent, maxInFlight, maxBacklog } = read;
+  // An everyMs whose getter threw is refused as such, not again as missing.
+  if (!unreadable && (typeof everyMs !== 'number' || !Number.isInteger(everyMs) || everyMs < 1)) {
     report(new InvalidOptionError('sync.everyMs', `expected a positive integer of milliseconds, got ${describe(everyMs)}.`));
   }
   const batchOk = maxBatch === undefined || (typeof maxBatch === 'number' && Number.isInteger(maxBatch) && maxBatch >= 1);

@@ -131,6 +131,8 @@ test('createRuntime - a nested option whose getter throws is refused with Invali
     assert.ok(refusal instanceof InvalidOptionError, `${path}: expected InvalidOptionError, got ${String(refusal)}`);
     assert.is(refusal.option, path);
     assert.match(refusal.message, 'today');
+    // That alone: the field left unread is not refused again as missing.
+    assert.equal(refusal.issues.map((issue) => issue.path), [path], `${path}: ${refusal.message}`);
   }
 });
 
