@@ -247,7 +247,7 @@ export class BusFullError extends BusError {
   readonly max: number;
   /** With `bound: 'limit'`, `'budget'` or `'outbox'`: the option that set it, e.g. `memory.limits.maxEvents`, `memory.budget.busBytes`. */
   declare readonly limit?: string;
-  /** Refusing a local station's `toMain()` (`bound: 'limit'` or `'budget'`): the events its main station took, whole batches, oldest first. */
+  /** Refusing a local station's `toMain()` (`bound: 'limit'`, `'budget'` or `'backlog'`): the events its main station took, whole batches, oldest first. */
   declare readonly pushed?: number;
   /** Refusing a local station's `toMain()`: the events left unsent in it, which a later `toMain()` offers again. */
   declare readonly left?: number;
@@ -266,7 +266,7 @@ export class BusFullError extends BusError {
 }
 
 function pushMessage(pushed: number, left: number): string {
-  return ` toMain(): ${pushed} events went to the main station (whole batches, oldest first); ${left} are left unsent in the local station, and a later toMain() or sync offers them again once events there have left.`;
+  return ` toMain(): ${pushed} events went to the main station (whole batches, oldest first); ${left} are left unsent in the local station, and a later toMain() or sync offers them again once events there have left (or the reader held behind has read).`;
 }
 
 function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a memory limit'): string {

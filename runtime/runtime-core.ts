@@ -80,7 +80,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   readonly #stopStarts = new AbortController();
   /** stop() has resolved (or rejected): failure reports that arrive later no longer reach onError. */
   #halted = false;
-  #syncTimer: SyncTimer | undefined;
+  /** The automatic sync policy's ticks, if any (tests await them: `SyncTimer.idle()`). */ readonly syncTimer: SyncTimer | undefined;
   #pendingClearings: ClearRequest[] = [];
   #running = true;
 
@@ -164,8 +164,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       throw error;
     });
     if (options.sync !== undefined) {
-      this.#syncTimer = new SyncTimer(options.sync.everyMs, () => this.#syncTick());
-      this.#syncTimer.start();
+      this.syncTimer = new SyncTimer(options.sync.everyMs, () => this.#syncTick());
+      this.syncTimer.start();
     }
     // A failed start is reported through `ready`; it must not also be an unhandled rejection.
     this.ready.catch(() => {});
@@ -185,7 +185,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
 
   /** Asks the automatic sync policy for a sync now. */
   requestSync(): void {
-    this.#syncTimer?.trigger();
+    this.syncTimer?.trigger();
   }
 
   /** A child processor died by itself (see `ChildProcessors`). */
@@ -409,7 +409,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     await stopServices(this.#threads.flat());
     this.#children.halt();
     this.#stopStarts.abort();
-    await this.#syncTimer?.stop();
+    await this.syncTimer?.stop();
     // Not `#started`: it rejects with the first part that fails, while another (the root's workers) may still be starting.
     await this.#startEnded;
     await this.#children.settled();

@@ -485,7 +485,8 @@ export function readEntries(entries: object, where: string, report: Report = thr
   const read: Record<string, unknown> = {};
   for (const key of Object.keys(entries)) {
     try {
-      read[key] = (entries as Record<string, unknown>)[key];
+      // Defined, not assigned: a key "__proto__" (a valid event type) stays an entry instead of becoming the prototype.
+      Object.defineProperty(read, key, { value: (entries as Record<string, unknown>)[key], enumerable: true, writable: true, configurable: true });
     } catch (error) {
       report(unreadable(`${where}[${JSON.stringify(key)}]`, error));
     }

@@ -72,4 +72,15 @@ test('anything else crosses as a TransportError with its message', () => {
   assert.equal([unknown.code, unknown.message], ['SOMETHING_NEW', 'from a newer peer']);
 });
 
+test('fields that crossed never replace what an error inherits (toString, valueOf, constructor): a peer\'s bad details cannot make it unprintable', () => {
+  const details = JSON.parse('{"toString":"x","valueOf":1,"constructor":"y","__proto__":"z","hasOwnProperty":false,"bound":"budget","held":3,"max":2}') as Record<string, string | number | boolean>;
+  const back = fromWireError({ code: 'BUS_FULL', message: 'refused', details }) as BusFullError;
+  assert.ok(back instanceof BusFullError);
+  assert.equal([back.bound, back.held, back.max], ['budget', 3, 2]);
+  assert.is(String(back), 'BusFullError: refused');
+  assert.is(back.constructor, BusFullError);
+  assert.ok(Object.hasOwn(back, 'bound'));
+  assert.equal(Object.keys(back).filter((key) => ['toString', 'valueOf', 'constructor', 'hasOwnProperty'].includes(key)), []);
+});
+
 test.run();

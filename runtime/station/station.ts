@@ -67,7 +67,7 @@ export class Station {
   /** A local station's interest as its main station knows it, widened there at once (`upstream-interest.ts`). */
   readonly #upstream: UpstreamInterest | undefined;
   /** Copies the few events left in mostly emptied frames out of them, so that those frames can go (`repack.ts`). */
-  readonly #frames = new FrameCompactor(() => this.#history, (moves) => relocateStation(moves, { arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent.batches }));
+  readonly #frames = new FrameCompactor(() => this.#history, (moves) => relocateStation(moves, { arrivals: this.#arrivals, retention: this.#retention, interest: this.#interest, unsent: this.#unsent.all }));
   /** The `through` of this local station's last unfiltered `fromMain()`, per side read. */
   #mainThrough: Record<Side, number> = { internal: 0, external: 0 };
   /** The main station refused this local station's last `toMain()` (`BUS_FULL`: a reader elsewhere is behind, or no room): its threads' batches are refused too once `maxBacklog` events wait here, and the next push asks with one batch first. */
@@ -118,7 +118,7 @@ export class Station {
    * its main station has not taken yet (`unsent`, held to the same budget; a push under way counts); undefined without `memory.budget`.
    */
   memory(): MemoryStats | undefined {
-    const stats = this.#retention.memoryStats((buffers) => framesKept(buffers, { arrivals: this.#arrivals, parked: this.#parked, unsent: this.#unsent.batches }));
+    const stats = this.#retention.memoryStats((buffers) => framesKept(buffers, { arrivals: this.#arrivals, parked: this.#parked, unsent: this.#unsent.all }));
     return stats === undefined || this.kind === 'main' ? stats : { ...stats, unsent: { count: this.#unsent.count + this.#pushing, bytes: this.#unsent.bytes } };
   }
 
@@ -188,7 +188,7 @@ export class Station {
    */
   journalNeeds(): (event: BusEvent) => Need {
     const history = this.#history;
-    const unsent = this.#unsent.batches;
+    const unsent = this.#unsent.all;
     const left = unsent.length === 0 ? undefined : new Set(history.missing(unsent.flat()).map((event) => event.id));
     return (event) => (history.holds(event) ? Need.held : left?.has(event.id) === true ? Need.unsent : Need.dead);
   }

@@ -28,6 +28,8 @@ export const STATION_BYTES = 'memory.budget.stationBytes';
 export class UnsentBatches {
   /** What each accepted batch added, oldest first. */
   batches: BusEvent[][] = [];
+  /** The batches a push under way took (`take()`), until it has `settled()`: they still wait for the main station. */
+  #taken: BusEvent[][] = [];
   /** Bytes of `batches` and of those taken by a push under way; counted only under a budget. */
   #bytes = 0;
   /** The station's budget in bytes; undefined: no bound, and no bytes counted. */
@@ -48,6 +50,15 @@ export class UnsentBatches {
   /** Bytes held (0 without a budget). */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /**
+   * Every batch the main station has not taken, a push under way's first:
+   * what a journal compaction must keep and a frame compaction move, since a
+   * push may end with some of them refused.
+   */
+  get all(): BusEvent[][] {
+    return this.#taken.length === 0 ? this.batches : this.#taken.concat(this.batches);
   }
 
   /** Events held, not counting those of a push under way. */
@@ -104,13 +115,14 @@ export class UnsentBatches {
 
   /** Every batch held, oldest first, for a push: their events still count until `settled()`. */
   take(): BusEvent[][] {
-    const batches = this.batches;
+    this.#taken = this.batches;
     this.batches = [];
-    return batches;
+    return this.#taken;
   }
 
   /** A push of `taken` ended with its first `pushed` batches taken by the main station: they leave; the rest wait here again, first. */
   settled(taken: readonly BusEvent[][], pushed: number): void {
+    this.#taken = [];
     if (pushed < taken.length) this.batches = taken.slice(pushed).concat(this.batches);
     if (this.#budget === undefined) return;
     for (let b = 0; b < pushed; b++) this.#bytes -= this.#sumOf(taken[b]!);
@@ -121,7 +133,8 @@ export class UnsentBatches {
   /** Drops every event of `side` (a bridge clearing). */
   removeSide(side: Side): void {
     this.batches = this.batches.map((batch) => batch.filter((event) => event.side !== side));
-    if (this.#budget !== undefined) this.#bytes = this.#sumOf(this.batches.flat());
+    // A push under way's batches still count until it has settled.
+    if (this.#budget !== undefined) this.#bytes = this.#sumOf(this.all.flat());
   }
 
   #sumOf(events: readonly BusEvent[]): number {

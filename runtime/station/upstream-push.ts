@@ -67,7 +67,9 @@ export async function pushInPieces(
 /** What a `toMain()` that did not push everything (`total` events) rejects with. */
 export function pushError(outcome: PushOutcome, total: number): unknown {
   const error = outcome.error;
-  if (refusedForRoom(error)) {
+  // Any refusal of the main station's (for room, for a slow reader elsewhere) says how far the push got: a held-back
+  // station's probe may have gone before the rest was refused.
+  if (error instanceof BusFullError) {
     return new BusFullError(error.held, error.max, error.bound, error.limit, { pushed: outcome.events, left: total - outcome.events }, { cause: error });
   }
   return isBusError(error) && error.code !== 'FRAME_CORRUPT'

@@ -163,7 +163,7 @@ export function checkMemoryOptions(memory: unknown, where = 'memory', report: Re
         const option = `${where}.policies[${JSON.stringify(type)}]`;
         const problem = typePatternProblem(type, 'The policy key');
         if (problem !== undefined) report(new InvalidOptionError(option, problem));
-        checked[type] = checkPolicy(policy, option, report);
+        Object.defineProperty(checked, type, { value: checkPolicy(policy, option, report), enumerable: true }); // "__proto__" too
       }
     }
   }

@@ -128,7 +128,8 @@ export function fromWireError(wire: WireError): BusError {
   if (errorClass === InvalidEventError || errorClass === InvalidOptionError) (error as unknown as { issues: readonly never[] }).issues = Object.freeze([]);
   if (wire.details !== undefined) {
     for (const [key, value] of Object.entries(wire.details)) {
-      if (COMMON_FIELDS.has(key)) continue;
+      // A class's fields are its own: what the error inherits (toString, constructor, ...) is never replaced by a peer's.
+      if (COMMON_FIELDS.has(key) || (key in error && !Object.hasOwn(error, key))) continue;
       (error as unknown as Record<string, unknown>)[key] = key === 'issues' && typeof value === 'string' ? issuesFromJson(value) : value;
     }
   }

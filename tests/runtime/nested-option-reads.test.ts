@@ -131,7 +131,20 @@ test('createRuntime - a nested option whose getter throws is refused with Invali
     assert.ok(refusal instanceof InvalidOptionError, `${path}: expected InvalidOptionError, got ${String(refusal)}`);
     assert.is(refusal.option, path);
     assert.match(refusal.message, 'today');
+    // That alone: the field left unread is not refused again as missing.
+    assert.equal(refusal.issues.map((issue) => issue.path), [path], `${path}: ${refusal.message}`);
   }
+});
+
+test('parseRuntimeOptions - a policy or schema keyed "__proto__" (a valid event type, e.g. from JSON) is kept and checked as any other', () => {
+  const schema = { '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } };
+  const schemas = Object.defineProperty({}, '__proto__', { value: schema, enumerable: true });
+  assert.ok(Object.hasOwn(schemas, '__proto__'));
+  const parsed = parseRuntimeOptions({ schemas, memory: { policies: JSON.parse('{"__proto__": {"ttlMs": 5}, "a": {"ttlMs": 6}}') } } as RuntimeOptions);
+  assert.is(parsed.schemas.get('__proto__'), schema as never);
+  assert.equal(parsed.memory.policies.map((policy) => [policy.pattern, policy.ttlMs]), [['__proto__', 5], ['a', 6]]);
+  // And refused like any other when wrong.
+  assert.throws(() => parseRuntimeOptions({ memory: { policies: JSON.parse('{"__proto__": {"ttlMs": -1}}') } } as RuntimeOptions), (error: unknown) => error instanceof InvalidOptionError && error.message.includes('memory.policies["__proto__"].ttlMs'));
 });
 
 test.run();

@@ -17,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type Bus, type BusEvent, type RemoteBus, type Runtime } from '../../../index.js';
 import { slowSubscriber } from '../../helpers.js';
 import type { Station } from '../../../runtime/station/station.js';
+import { runtimeCore } from '../../../runtime/runtime-core.js';
 
 const test = suite('Station histories stay bounded');
 let runtime: Runtime | undefined;
@@ -256,6 +257,9 @@ test('memory budget - held back upstream at its unsent budget, a local station s
   await consumer.sync();
   await reader.sync();
   let next = 0;
+  // A slow reader's full reads ask the policy for more at once: each step below waits until the ticks it started
+  // have ended, so that a sync call of the test's never meets one of theirs (BUS_BUSY) and the steps keep their order.
+  const ticks = () => runtimeCore(rt).syncTimer!.idle();
   const post = (type: string, count: number, bytes = 8) => {
     for (let i = 0; i < count; i++) producer.post(type, { n: next++, pad: 'x'.repeat(bytes) });
   };
@@ -265,7 +269,11 @@ test('memory budget - held back upstream at its unsent budget, a local station s
   await station.toMain();
   // No task among them: it reads them all, a few a sync.
   const behind = () => station.backlog().reduce((most, reader) => Math.max(most, reader.behind), 0);
-  for (let round = 0; round < 10 && behind() > 0; round++) await consumer.sync();
+  for (let round = 0; round < 10 && behind() > 0; round++) {
+    await ticks();
+    await consumer.sync();
+  }
+  await ticks();
   assert.is(behind(), 0);
   await second.station('external').fromMain();
   // Tasks for the consumer here, and fewer than maxBacklog events but the station's budget of bytes: held back, they wait here.
@@ -273,9 +281,13 @@ test('memory budget - held back upstream at its unsent budget, a local station s
   await producer.sync();
   post('job', 3, 6 * 1024);
   await producer.sync();
-  assert.ok(isBusError(await station.toMain().then(() => undefined, (error: unknown) => error), 'BUS_FULL'));
+  await ticks();
+  const held = await station.toMain().then(() => undefined, (error: unknown) => error);
+  assert.ok(isBusError(held, 'BUS_FULL'), `expected BUS_FULL, got ${String(held)}`);
   // The consumer reads (as far as its credits go: it is a slow reader here) and publishes a result: its batch is taken.
+  await ticks();
   await consumer.sync();
+  await ticks();
   assert.ok(station.backlog().some((reader) => reader.thread === 1 && reader.behind > 0), 'the consumer is behind');
   consumer.post('result', 1);
   const refused = await consumer.sync().then(() => undefined, (error: unknown) => error);

@@ -367,6 +367,23 @@ test('SyncTimer - after stop() no tick runs, not even one asked for while the la
   assert.is(timer.ticks, 1);
 });
 
+test('SyncTimer - idle() resolves once the running tick and the one asked for meanwhile have ended', async () => {
+  const finishes: Array<() => void> = [];
+  const timer = new SyncTimer(3_600_000, () => new Promise<void>((resolve) => finishes.push(resolve)));
+  let idle = false;
+  await timer.idle(); // none runs
+  timer.trigger(); // runs
+  timer.trigger(); // asked for while it runs
+  const waiting = timer.idle().then(() => (idle = true));
+  finishes.shift()!();
+  while (finishes.length === 0) await Promise.resolve();
+  assert.is(idle, false, 'the tick asked for meanwhile still runs');
+  finishes.shift()!();
+  await waiting;
+  assert.is(timer.ticks, 2);
+  await timer.stop();
+});
+
 test('SyncTimer - tells its tick whether the period or a request started it', async () => {
   const causes: TickCause[] = [];
   let tick: (cause: TickCause) => void = () => {};

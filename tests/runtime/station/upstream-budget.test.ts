@@ -169,4 +169,53 @@ test('memory - a local station\'s memory() says what waits for its main station 
   assert.is(main.memory()!.unsent, undefined);
 });
 
+test('toMain - held back for a slow reader, the probe goes and the rest is refused (backlog): the refusal still says how many went and are left', async () => {
+  runtime = auditRuntime();
+  const rt = runtime;
+  const local = rt.station('external');
+  const main = rt.mainStation('external') as Station;
+  await postRounds(rt, 0, 3);
+  const accept = main.accept.bind(main);
+  let calls = 0;
+  // Refused for a slow reader elsewhere; then, held back, the probe (the oldest batch) is taken and the rest refused again.
+  main.accept = (batch) => {
+    if (++calls === 2) return accept(batch);
+    throw new BusFullError(5, 4, 'backlog');
+  };
+  const first = await local.toMain().then(() => undefined, (error: unknown) => error);
+  assert.equal([(first as BusFullError).bound, (first as BusFullError).pushed, (first as BusFullError).left], ['backlog', 0, 3 * ROUND]);
+  const second = await local.toMain().then(() => undefined, (error: unknown) => error);
+  assert.equal([(second as BusFullError).bound, (second as BusFullError).pushed, (second as BusFullError).left], ['backlog', ROUND, 2 * ROUND]);
+  assert.is(local.memory()!.unsent?.count, 2 * ROUND);
+  main.accept = accept;
+  await local.toMain();
+  assert.equal(main.history().map((event) => (event.payload as { n: number }).n), Array.from({ length: 3 * ROUND }, (_, n) => n));
+});
+
+test('memory - a bridge clearing while a toMain() is under way leaves unsent bytes counted: a refused push keeps its events and their bytes', async () => {
+  runtime = auditRuntime();
+  const rt = runtime;
+  const local = rt.station('external');
+  const main = rt.mainStation('external') as Station;
+  // Internal events read across the bridge: the local station holds some of the other side, which a clearing removes.
+  rt.bridge.open();
+  rt.bus('internal').post('note', 1);
+  await rt.bus('internal').toStation();
+  await rt.station('internal').toMain();
+  await local.fromMain({ side: 'internal' });
+  await postRounds(rt, 0, 1);
+  const before = local.memory()!.unsent!;
+  assert.is(before.count, ROUND);
+  const accept = main.accept.bind(main);
+  main.accept = (batch) => {
+    main.accept = accept;
+    assert.ok(local.clearSide('internal') > 0, 'the clearing removed the internal event');
+    throw new BusFullError(1, 1, 'backlog');
+  };
+  assert.ok(isBusError(await local.toMain().then(() => undefined, (error: unknown) => error), 'BUS_FULL'));
+  assert.equal(local.memory()!.unsent, before);
+  await local.toMain();
+  assert.equal(local.memory()!.unsent, { count: 0, bytes: 0 });
+});
+
 test.run();

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime, type BusEvent } from '../../../index.js';
+import { BusFullError, createRuntime, type BusEvent } from '../../../index.js';
+import type { Station } from '../../../runtime/station/station.js';
 import { EncodedEvent, eventBatchOf, plainEvents } from '../../../runtime/store/encoded-events.js';
 import { Need, StationJournal, type JournalStation } from '../../../runtime/store/journal.js';
 import { encodeFrame, scanFrame } from '../../../schemas/codec/index.js';
@@ -112,6 +113,54 @@ test('toMain - a local station pushes what it accepted only once its journal has
     assert.equal(ids(runtime.mainStation('external').history()), ids(events(3, 1)));
   } finally {
     await runtime.stop();
+  }
+});
+
+test('compaction during a toMain() - what the push carries and the main station refuses (in pieces) stays in the journal: a processor killed then still sends it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-journal-test-'));
+  const memory = { policies: { 'journal.test': { removeAfterSearch: true } } };
+  const first = createRuntime({ transport: 'memory', deferred: 'manual', memory });
+  const second = createRuntime({ transport: 'memory', deferred: 'manual', memory });
+  try {
+    const journal = StationJournal.open(dir, { compactAfter: 2 });
+    const station = first.station('external');
+    station.journal = journal;
+    journal.stations = () => station;
+    const from = { processor: 0, thread: 1, generation: 0, side: 'external' as const };
+    const batches = [events(3, 1), events(3, 2)];
+    // The main station takes the first batch and refuses the second for want of room (as its budget would).
+    const main = first.mainStation('external') as Station;
+    const accept = main.accept.bind(main);
+    let calls = 0;
+    main.accept = (batch) => {
+      calls++;
+      if (batch.history.length > batches[0]!.length || calls > 2) throw new BusFullError(2048, 1024, 'budget', 'memory.budget.stationBytes');
+      return accept(batch);
+    };
+    station.accept({ kind: 'batch', seq: 0, from, history: batches[0]!, queue: [] });
+    // The second batch is searched: it leaves the history, and waits for the main station only in what is unsent.
+    station.accept({ kind: 'batch', seq: 0, from: { ...from, thread: 2 }, history: batches[1]!, queue: [] });
+    station.history({ types: ['journal.test'] });
+    // That entry made a compaction due: it runs while the push is under way.
+    const refusal = await station.toMain().then(() => undefined, (error: unknown) => error);
+    assert.equal([(refusal as BusFullError).pushed, (refusal as BusFullError).left], [3, 3]);
+    assert.is(journal.compactions, 1);
+    assert.is(station.memory()!.unsent?.count, 3);
+    await station.committed();
+    station.journal = undefined; // killed here
+    await journal.close();
+
+    const reopened = StationJournal.open(dir);
+    const rebuilt = second.station('external');
+    rebuilt.replay(reopened.entries());
+    await rebuilt.toMain();
+    const reached = [...new Set([...ids(main.history()), ...ids(second.mainStation('external').history())])];
+    assert.equal(reached.sort(), ids([...batches[0]!, ...batches[1]!]).sort(), 'the refused batch still reaches a main station');
+    await reopened.close();
+  } finally {
+    await first.stop();
+    await second.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
