@@ -89,6 +89,7 @@ export type {
   ReplyEvent,
   ReplyOf,
   RequestOf,
+  RequestTypeOf,
 } from './runtime/bus/typed-events.js';
 export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory, UnsentDropReport } from './runtime/store/memory-stats.js';

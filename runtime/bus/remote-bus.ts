@@ -40,6 +40,7 @@ import type {
   PostPayload,
   ReplyOf,
   RequestOf,
+  RequestTypeOf,
   SubscribedEvent,
   TypedHistoryQuery,
   ValidPatternList,
@@ -342,7 +343,7 @@ export class RemoteBus<E = AnyEvents> {
    * @example
    * const user = await runtime.thread(0, 1).bus('external').request('user.get', { id: 'u1' }, { timeout: 1_000 })
    */
-  request<R = never, K extends EventTypeOf<E> = EventTypeOf<E>, P = Payload>(
+  request<R = never, K extends RequestTypeOf<E> = RequestTypeOf<E>, P = Payload>(
     type: K,
     payload: PostPayload<E, K, P>,
     options?: RequestOptions,

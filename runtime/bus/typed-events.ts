@@ -202,6 +202,19 @@ export type InputOf<E, K> = E extends { readonly [inputTypes]?: infer I }
 /** The event types of a map. */
 export type EventTypeOf<E> = keyof E & string;
 
+/**
+ * The types `request()` takes on map `E`: every type of the map but that of
+ * replies (`busline.reply`, and types below it), which the internal side's
+ * map lists since `bus.reply()` posts them there: a request of one would be
+ * taken for a reply, and is refused at run time (`INVALID_EVENT`) on an
+ * untyped bus. A helper generic in `E` that sends requests names its type
+ * parameter `K extends RequestTypeOf<E>`.
+ *
+ * @example
+ * type Asked = RequestTypeOf<BuslineEvents & AppInternal>   // every type of the map but 'busline.reply'
+ */
+export type RequestTypeOf<E> = Exclude<EventTypeOf<E>, ReplyType | `${ReplyType}.${string}`>;
+
 /** True when `pattern` contains a wildcard part (`*`, or a final `>`). */
 type HasWildcard<P extends string> = P extends '*' | '>' | `*.${string}` | `${string}.*` | `${string}.*.${string}` | `${string}.>`
   ? true

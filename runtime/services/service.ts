@@ -13,7 +13,7 @@ import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
 import type { BusThread } from '../bus/bus-thread.js';
 import type { SubscribeOptions, Subscription } from '../bus/subscriptions.js';
-import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, RequestOf, SubscribedEvent, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
+import type { AnyEvents, EventOf, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
 import type { ReplyOptions, RequestOptions } from '../bus/request-reply.js';
 import type { WaitForEventsOptions, WaitForOptions } from '../bus/wait-for.js';
 import { startTimer, type Clock } from '../clock.js';
@@ -351,7 +351,7 @@ export abstract class Service<E = AnyEvents> {
   }
 
   /** `bus.request()` owned by the service: it rejects with `AbortedError` when the service stops. */
-  protected request<R = never, K extends EventTypeOf<E> = EventTypeOf<E>, P = Payload>(
+  protected request<R = never, K extends RequestTypeOf<E> = RequestTypeOf<E>, P = Payload>(
     type: K,
     payload: PostPayload<E, K, P>,
     options?: RequestOptions,

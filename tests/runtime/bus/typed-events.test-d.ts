@@ -27,6 +27,7 @@ import {
   type RemoteBus,
   type ReplyEvent,
   type ReplyOf,
+  type RequestTypeOf,
   type RuntimeStats,
   type ServiceFailure,
   type SubscribeOptions,
@@ -309,6 +310,16 @@ export function internalEvents(): void {
   internal.subscribe('busline.reply', (event) => expectType<Equal<typeof event.payload.request, string>>());
   // @ts-expect-error not in either map
   internal.post('app.sick', { ok: false });
+  // Requests of the side's own types; a reply is no request, though the internal map lists it (refused at run time too).
+  void internal.request('app.health', { ok: true });
+  void internal.request('busline.stats', undefined as unknown as RuntimeStats);
+  // @ts-expect-error replies are posted by bus.reply(): a request of their type would be taken for a reply
+  void internal.request('busline.reply', { request: 'r', value: null });
+  // @ts-expect-error on a RemoteBus too
+  void (runtime.thread(0, 1).bus('internal') as RemoteBus<BuslineEvents & AppInternal>).request('busline.reply', { request: 'r', value: null });
+  expectType<Equal<RequestTypeOf<BuslineEvents & AppInternal>, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>();
+  // An untyped internal side takes any type: there the run-time check says no.
+  void createRuntime().bus('internal').request('busline.reply', { request: 'r', value: null });
 }
 
 export function badMaps(): void {
