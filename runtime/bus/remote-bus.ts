@@ -43,6 +43,7 @@ import type {
   RequestTypeOf,
   SubscribedEvent,
   TypedHistoryQuery,
+  ValidPattern,
   ValidPatternList,
   ValidPatterns,
 } from './typed-events.js';
@@ -270,7 +271,7 @@ export class RemoteBus<E = AnyEvents> {
    * @example
    * const done = await runtime.thread(0, 1).bus('external').waitFor('job.done', { timeout: 5_000 })
    */
-  waitFor<const T extends string>(type: T & ValidPatterns<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
+  waitFor<const T extends string>(type: T & ValidPattern<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
     return waitForEvent(this.#waitSource(), type, options as WaitForOptions) as Promise<EventOf<E, T>>;
   }
 
@@ -361,7 +362,7 @@ export class RemoteBus<E = AnyEvents> {
    * runtime.thread(0, 1).bus('external').reply('user.get', (request) => ({ name: 'Ada' }))
    */
   reply<const T extends string>(
-    type: T & ValidPatterns<E, T>,
+    type: T & ValidPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {

@@ -256,8 +256,13 @@ export type PatternMatches<P extends string, K extends string> = P extends '*' |
         ? true
         : false;
 
-/** The patterns a subscription's `types` argument names: a string, or the entries of a list. */
-export type PatternOf<T> = T extends string ? T : T extends readonly (infer S extends string)[] ? S : never;
+/**
+ * The patterns a subscription's `types` argument names: a string, or the
+ * entries of a list. A list's entries go through `PatternOf` again, so that
+ * the events of a list of a helper's type parameter `K` are the very
+ * `EventOf<E, K>` the helper names (`PatternOf<K>`, not `K`).
+ */
+export type PatternOf<T> = T extends string ? T : T extends readonly (infer S extends string)[] ? PatternOf<S> : never;
 
 /** The types of map `E` that one of the patterns `P` (a union) matches. */
 export type MatchingTypes<E, P extends string> = {
@@ -354,9 +359,13 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
  * of the map is valid as it is (`| EventTypeOf<E>`), which the conditional
  * cannot see for a type parameter `K extends EventTypeOf<E>` of such a
  * helper (it stays unresolved, and `K` is not assignable to it), while `K`
- * is assignable to `K & EventTypeOf<E>`.
+ * is assignable to `K & EventTypeOf<E>`; so is a list of them
+ * (`ListOfTypes`).
  */
-export type ValidPatterns<E, T> = ValidPatternList<E, T> | EventTypeOf<E>;
+export type ValidPatterns<E, T> = PatternsMatch<E, T> | ListOfTypes<E, T> | EventTypeOf<E>;
+
+/** `ValidPatterns` of one pattern (`waitFor()`, `reply()`): no list. */
+export type ValidPattern<E, T> = PatternsMatch<E, T> | EventTypeOf<E>;
 
 /**
  * `ValidPatterns` of a list alone (`history()`'s `types`, `waitForEvents()`),
@@ -364,7 +373,26 @@ export type ValidPatterns<E, T> = ValidPatternList<E, T> | EventTypeOf<E>;
  * type takes `never`, rather than an intersection of the list with one of
  * the map's types, which the compiler's error would name as if it were meant.
  */
-export type ValidPatternList<E, T> = [PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>;
+export type ValidPatternList<E, T> = PatternsMatch<E, T> | ListOfTypes<E, T>;
+
+/** The patterns `T` past `*` and `>`: `unknown` when each matches a type of `E`, else `never`. */
+type PatternsMatch<E, T> = [PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>;
+
+/** The brand of `ListOfTypes`' entries that are no type of the map. Types only. */
+declare const notAType: unique symbol;
+
+/**
+ * A list each of whose entries is a type of `E`: valid as it is, which the
+ * conditional of `PatternsMatch` cannot see for a list of a helper's type
+ * parameter `K extends EventTypeOf<E>` (`[a, b]`, a `K[]`), as it stays
+ * unresolved. A mapped type, not a conditional: `K & EventTypeOf<E>` takes
+ * `K`. On a concrete map an entry that is no type of `E` is `notAType`, a
+ * unit type, which makes the list's intersection with it `never` (as for a
+ * literal property two object types disagree on): a list with a misspelled
+ * entry still takes `never`, and one of patterns (`order.*`) passes by the
+ * conditional. Not for a string, whose mapped type would be the string.
+ */
+type ListOfTypes<E, T> = T extends string ? never : { readonly [I in keyof T]: (T[I] & EventTypeOf<E>) | typeof notAType };
 
 /** `ValidPatterns` past `*` and `>`: a named alias, so that an error in a helper generic in `E` names it rather than spelling it out. */
 type MatchesTypeOf<E, T> =

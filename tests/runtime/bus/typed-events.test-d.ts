@@ -633,10 +633,47 @@ export function genericHelpers(): void {
     void target.waitFor(any);
     // @ts-expect-error a pattern built on K is not known to match
     target.subscribe(`${type}.*`, () => undefined);
-    // @ts-expect-error nor a list of K: its events are `EventOf<E, readonly [K]>`, which is not the helper's `EventOf<E, K>`
-    target.subscribe([type], (event) => handler(event));
+    // @ts-expect-error nor a list of a string type parameter
+    target.subscribe([any], () => undefined);
+    // @ts-expect-error nor a list of K with a pattern not known to match
+    target.subscribe([type, 'user.*'], () => undefined);
+    // @ts-expect-error nor in history()
+    void target.history({ types: [type, any] });
+    // @ts-expect-error nor in waitForEvents()
+    void target.waitForEvents([any, type]);
   }
   void misuses;
+  // Lists of K, with no cast: a list of the map's types is valid as it is; its events are the helper's `EventOf<E, K>`.
+  function onAny<E, K extends EventTypeOf<E>>(target: Bus<E> | RemoteBus<E>, first: K, second: K, handler: (event: EventOf<E, K>) => void) {
+    target.subscribe([first, second], (event) => handler(event), { filter: (event) => (event as BusEvent).id !== '' });
+    const listed: K[] = [first, second];
+    target.subscribe(listed, (event) => handler(event));
+    const frozen: readonly K[] = listed;
+    void target.waitForEvents(frozen);
+    return target.waitForEvents([first, second, first]);
+  }
+  function seen<E, K extends keyof E & string>(target: Bus<E>, types: readonly K[]): Array<EventOf<E, K>> {
+    return target.history({ types, filter: (event) => (event as BusEvent).id !== '' });
+  }
+  void onAny(bus, 'user.logout', 'tick', (event) => expectType<Equal<typeof event.type, 'user.logout' | 'tick'>>()).then(([a, b, c]) => {
+    expectType<Equal<typeof a, EventOf<Events, 'user.logout' | 'tick'>>>();
+    expectType<Equal<typeof b | typeof c, EventOf<Events, 'user.logout' | 'tick'>>>();
+  });
+  expectType<Equal<ReturnType<typeof seen<Events, 'order.created'>>, Array<BusEvent<OrderCreated, 'order.created'>>>>();
+  // @ts-expect-error the caller's types are still checked against its map
+  void onAny(bus, 'user.logout', 'tock', () => undefined);
+  // @ts-expect-error in a list too
+  void seen(bus, ['order.created', 'ordr']);
+  // A list of the map's types needs no pattern check on a concrete map either; a wrong entry still takes `never`.
+  bus.subscribe(['tick', 'order.created'], (event) => expectType<Equal<typeof event.type, 'tick' | 'order.created'>>());
+  const listed: Array<'tick' | 'user.logout'> = ['tick'];
+  bus.subscribe(listed, (event) => expectType<Equal<typeof event.type, 'tick' | 'user.logout'>>());
+  void bus.waitForEvents(listed).then((events) => expectType<Equal<typeof events, Array<EventOf<Events, 'tick' | 'user.logout'>>>>());
+  expectType<Equal<Parameters<typeof bus.waitForEvents<readonly ['tick', 'user', 'tock']>>[0], never>>();
+  expectType<Equal<NonNullable<Parameters<typeof bus.history<readonly ['user.login', 'usr']>>[0]>['types'], undefined>>();
+  const misspelled: Array<'tick' | 'tock'> = ['tick'];
+  // @ts-expect-error a list variable whose type names an unknown type
+  bus.subscribe(misspelled, () => undefined);
   // Non-generic calls are checked as before: a misspelled type or a pattern that matches nothing fails.
   // @ts-expect-error misspelled
   bus.subscribe('user.logn', () => undefined);
