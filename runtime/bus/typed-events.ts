@@ -6,7 +6,7 @@
  * Without a map (`AnyEvents`, the default) every type and JSON-like payload is
  * accepted, as before. Types only: nothing here exists at run time.
  */
-import type { BusEvent, JsonValue, Payload } from '../../types.js';
+import type { BusEvent, JsonValue, Payload, Side } from '../../types.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
@@ -146,7 +146,7 @@ export type JsonCompatibleAs<T, Path extends string, Optional extends OptionalUn
  */
 export type EventMap<E> = IsUntyped<E> extends true
   ? unknown
-  : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : K extends typeof replyTypes | typeof inputTypes ? unknown : never };
+  : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : K extends typeof replyTypes | typeof inputTypes | typeof acrossTypes ? unknown : never };
 
 /** The key under which `Replies<R>` keeps its map: a symbol, so it is no event type. Types only. */
 declare const replyTypes: unique symbol;
@@ -293,9 +293,24 @@ export type EventOf<E, P extends string | readonly string[] = string> = EventsMa
  * `EventOf` of patterns `P`. `EventOf` takes a list too, so that what a
  * subscription's handler gets (`EventOf<E, T>` of its `types`) is, for a
  * type parameter `K` of a helper generic in the map, the very `EventOf<E, K>`
- * the helper names.
+ * the helper names. On the map of a runtime's bus (`Across`), the other
+ * side's events the patterns match too.
  */
-type EventsMatching<E, P extends string> =
+type EventsMatching<E, P extends string> = typeof acrossTypes extends keyof E ? BothSides<SideEventsMatching<E, P>, Exclude<E[typeof acrossTypes], undefined>, P> : SideEventsMatching<E, P>;
+
+/**
+ * This side's events `Own` and those of the other side (`A`: `Across`'s)
+ * that patterns `P` match; when there are some, a union discriminated by
+ * `side` as well as by `type` (a type may be on both sides).
+ */
+type BothSides<Own, A, P extends string> = A extends { readonly side: infer S extends Side; readonly events: infer O }
+  ? [SideEventsMatching<O, P>] extends [never]
+    ? Own
+    : (Own & { readonly side: Exclude<Side, S> }) | (SideEventsMatching<O, P> & { readonly side: S })
+  : Own;
+
+/** The events of map `E` alone that patterns `P` match. */
+type SideEventsMatching<E, P extends string> =
   IsUntyped<E> extends true
     ? UntypedEventOf<E, P>
     : string extends P
@@ -394,9 +409,22 @@ declare const notAType: unique symbol;
  */
 type ListOfTypes<E, T> = T extends string ? never : { readonly [I in keyof T]: (T[I] & EventTypeOf<E>) | typeof notAType };
 
-/** `ValidPatterns` past `*` and `>`: a named alias, so that an error in a helper generic in `E` names it rather than spelling it out. */
+/**
+ * `ValidPatterns` past `*` and `>`: a named alias, so that an error in a
+ * helper generic in `E` names it rather than spelling it out. On the map of
+ * a runtime's bus (`Across`), a pattern may match a type of the other side.
+ */
 type MatchesTypeOf<E, T> =
-  IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedPattern<E, PatternOf<T>>] extends [never] ? unknown : never;
+  IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedAcross<E, UnmatchedPattern<E, PatternOf<T>>>] extends [never] ? unknown : never;
+
+/** Of the patterns `P` that match no type of `E`, those that match none of the other side's either (on a runtime's bus, `Across`). */
+type UnmatchedAcross<E, P extends string> = [P] extends [never]
+  ? never
+  : typeof acrossTypes extends keyof E
+    ? E[typeof acrossTypes] extends { readonly events: infer O } | undefined
+      ? UnmatchedPattern<O, P>
+      : P
+    : P;
 
 /** The patterns among `P` that match no type of `E`. */
 type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<E, P>] extends [never] ? P : never) : never;
@@ -518,6 +546,35 @@ export type AnyInternalEvents = AnyEvents & { readonly [knownTypes]?: BuslineEve
  * with the runtime's own events known (`AnyInternalEvents`).
  */
 export type InternalEventsOf<I> = IsUntyped<I> extends true ? AnyInternalEvents : BuslineEvents & I;
+
+/** The key under which the map of a runtime's bus keeps the other side's (`Across`). Types only. */
+declare const acrossTypes: unique symbol;
+
+/**
+ * The other side of a runtime's bus, `S`, and its map `O`: what a read
+ * across the bridge (`fromStation({ side: S })`) brings to the bus. Its
+ * subscribers whose patterns match them get those events, as do its
+ * `history()` and `waitFor()`: `runtime.bus(side)` (and a thread's handle)
+ * type the side's map with it, so that what they return is, where the other
+ * side has events the patterns match, a union discriminated by `side`, and
+ * patterns may name the other side's types. Only when both sides are typed;
+ * a `Bus<Events>` of a plain map gets its own side's events only. Types only.
+ *
+ * @example
+ * const audit = runtime.bus('internal')   // Bus<BuslineEvents & AppInternal & Across<'external', Events>>
+ * audit.subscribe('order', (event) => console.log(event.side, event.payload.total))   // side: 'external'
+ */
+export interface Across<S extends Side, O> {
+  readonly [acrossTypes]?: { readonly side: S; readonly events: O };
+}
+
+/**
+ * The map of the bus of `side` on a runtime typed by `E` (external) and `I`
+ * (internal): the side's own, with the other side's (`Across`) when both are typed.
+ */
+export type SideEventsOf<S extends Side, E, I> = S extends 'internal'
+  ? IsUntyped<E> extends true ? InternalEventsOf<I> : IsUntyped<I> extends true ? InternalEventsOf<I> : InternalEventsOf<I> & Across<'external', E>
+  : IsUntyped<E> extends true ? E : IsUntyped<I> extends true ? E : E & Across<'internal', InternalEventsOf<I>>;
 
 /** A history query on map `E`: `types` must match the map's types, and `filter` gets the events they match. */
 export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {

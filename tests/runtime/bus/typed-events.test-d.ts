@@ -5,6 +5,7 @@
  */
 import {
   createRuntime,
+  type Across,
   type AnyEvents,
   type AnyInternalEvents,
   type AnyPayload,
@@ -29,6 +30,7 @@ import {
   type ReplyOf,
   type RequestTypeOf,
   type RuntimeStats,
+  type SideEventsOf,
   type ServiceFailure,
   type SubscribeOptions,
   type UnsentDropReport,
@@ -69,7 +71,11 @@ interface AppInternal {
 export function typedRuntime(): void {
   const runtime = createRuntime<Events>();
   const bus = runtime.bus('external');
-  expectType<Equal<typeof bus, Bus<Events>>>();
+  // The map, with the internal side's events that a read across the bridge brings (`Across`).
+  expectType<Equal<typeof bus, Bus<SideEventsOf<'external', Events, {}>>>>();
+  expectType<Equal<typeof bus, Bus<Events & Across<'internal', BuslineEvents>>>>();
+  // A bus of the plain map (a `Bus<Events>` parameter) takes it, and gets this side's events only.
+  const plain: Bus<Events> = bus;
 
   // post: the map's types with their payloads.
   const login = bus.post('user.login', { id: 7, at: '2024-01-01' });
@@ -141,35 +147,49 @@ export function typedRuntime(): void {
     expectType<Equal<typeof event.type, 'user.logout' | 'order.created'>>();
   });
   // Everything: the map's events, and the replies to requests on this side, which the map does not list.
-  bus.subscribe('*', (event) => {
+  plain.subscribe('*', (event) => {
     expectType<Equal<typeof event, EventOf<Events>>>();
     expectType<Equal<typeof event, EventOfType<Events, keyof Events> | ReplyEvent>>();
     expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>();
     if (event.type === 'busline.reply') expectType<Equal<typeof event.payload, ReplyPayload>>();
   });
-  bus.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
-  bus.subscribe(['*', 'user'], (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  plain.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  plain.subscribe(['*', 'user'], (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
   // Two parts, as `busline.reply` is; patterns that cannot match it do not get it.
-  bus.subscribe('*.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored' | 'busline.reply'>>());
-  void bus.waitFor('*').then((event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
-  const everything = bus.history({ types: ['*'] });
+  plain.subscribe('*.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored' | 'busline.reply'>>());
+  void plain.waitFor('*').then((event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  const everything = plain.history({ types: ['*'] });
   expectType<Equal<(typeof everything)[number]['type'], keyof Events | 'busline.reply'>>();
-  const whole = bus.history();
+  const whole = plain.history();
   expectType<Equal<(typeof whole)[number]['type'], keyof Events | 'busline.reply'>>();
   bus.history({ types: ['>'], filter: (event) => event.type !== 'busline.reply' || event.payload.request !== '' });
+  // The runtime's bus gets the other side's events its patterns match too, as a read across the bridge brings them:
+  // a union discriminated by `side` (and by `type`).
+  bus.subscribe('*', (event) => {
+    if (event.side === 'internal') expectType<Equal<typeof event, BuslineEvent & { readonly side: 'internal' }>>();
+    else expectType<Equal<typeof event, EventOf<Events> & { readonly side: 'external' }>>();
+  });
+  void bus.waitFor('>').then((event) => expectType<Equal<typeof event.type, keyof Events | keyof BuslineEvents>>());
+  expectType<Equal<ReturnType<typeof bus.history>[number]['side'], 'internal' | 'external'>>();
   expectType<Equal<EventOf<Events, '*'>, EventOf<Events>>>();
   expectType<Equal<EventOf<Events, 'user' | 'order'>['type'], 'user.login' | 'user.logout' | 'user.login.failed' | 'order.created'>>();
   // A map that lists replies itself (every internal map does) gets them once.
   expectType<Equal<EventOf<BuslineEvents, '*'>, BuslineEvent>>();
   // Replies are no type of the map: a subscription to them alone is a misspelling here, as a post of one is.
   // @ts-expect-error not in the map
-  bus.subscribe('busline.reply', () => undefined);
+  plain.subscribe('busline.reply', () => undefined);
+  // On the runtime's bus the internal side lists them, whose replies a read across brings: this side's and those.
+  bus.subscribe('busline.reply', (event) => {
+    expectType<Equal<typeof event, (ReplyEvent & { readonly side: 'external' }) | (ReplyEvent & { readonly side: 'internal' })>>();
+    expectType<Equal<typeof event.payload, ReplyPayload>>();
+  });
   // @ts-expect-error replies are posted by bus.reply(), not by hand
   bus.post('busline.reply', { request: 'r' });
   // A replier's handler gets requests only: a reply matches `*` too, but is never a request (its filter sees it).
-  bus.reply('*', (request) => void expectType<Equal<typeof request.type, keyof Events>>(), { filter: (event) => event.type !== 'busline.reply' });
-  bus.reply('>', (request) => void expectType<Equal<typeof request, EventOfType<Events, keyof Events>>>());
-  createRuntime<Events, AppInternal>().bus('internal').reply('*', (request) => void expectType<Equal<typeof request.type, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>());
+  plain.reply('*', (request) => void expectType<Equal<typeof request.type, keyof Events>>(), { filter: (event) => event.type !== 'busline.reply' });
+  plain.reply('>', (request) => void expectType<Equal<typeof request, EventOfType<Events, keyof Events>>>());
+  bus.reply('*', (request) => void expectType<Equal<typeof request.type, keyof Events | Exclude<keyof BuslineEvents, 'busline.reply'>>>());
+  createRuntime<Events, AppInternal>().bus('internal').reply('*', (request) => request.side === 'internal' && expectType<Equal<typeof request.type, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>());
   (runtime.thread(0, 1).bus('external') as RemoteBus<Events>).reply('*.*', (request) => void expectType<Equal<typeof request.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored'>>());
   // One level: `user.*` is login and logout, not login.failed.
   bus.subscribe('user.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout'>>());
@@ -197,7 +217,7 @@ export function typedRuntime(): void {
   // history: typed by `types`; all of the map without.
   const users = bus.history({ types: ['user.login'] });
   expectType<Equal<(typeof users)[number]['type'], 'user.login' | 'user.login.failed'>>();
-  const all = bus.history();
+  const all = plain.history();
   expectType<Equal<(typeof all)[number], EventOf<Events>>>();
   const recent = bus.history({ types: ['order'], since: 0, filter: (event) => event.payload.lines.length > 0 });
   expectType<Equal<(typeof recent)[number]['payload'], OrderCreated>>();
@@ -240,7 +260,8 @@ export function typedRuntime(): void {
   void bus.publish('tick', 1);
 
   // Calls that return the next bus keep its map.
-  void bus.toStation().then((next) => expectType<Equal<typeof next, Bus<Events>>>());
+  void bus.toStation().then((next) => expectType<Equal<typeof next, typeof bus>>());
+  void plain.toStation().then((next) => expectType<Equal<typeof next, Bus<Events>>>());
   void bus.roundTrip().then((next) => next.post('tick', null));
 
   // The internal side: the runtime's own events, typed.
@@ -252,7 +273,8 @@ export function typedRuntime(): void {
     void thread;
   });
   internal.subscribe('busline', (event) => {
-    expectType<Equal<typeof event, BuslineEvent>>();
+    // The runtime's events; and the external side's replies, which a read across brings.
+    expectType<Equal<typeof event, (BuslineEvent & { readonly side: 'internal' }) | (ReplyEvent & { readonly side: 'external' })>>();
     if (event.type === 'busline.actor.failed') void event.payload.module;
   });
   // @ts-expect-error the external map is not on the internal side
@@ -302,7 +324,7 @@ export function internalEvents(): void {
   const runtime = createRuntime<Events, AppInternal>();
   const internal = runtime.bus('internal');
   internal.post('app.health', { ok: true });
-  internal.subscribe('*', (event) => expectType<Equal<typeof event.type, 'app.health' | BuslineEvent['type']>>());
+  internal.subscribe('*', (event) => event.side === 'internal' && expectType<Equal<typeof event.type, 'app.health' | BuslineEvent['type']>>());
   // A request on the internal side: its reply is a declared event there, as a '*' subscriber sees it.
   internal.subscribe('*', (event) => {
     if (event.type === 'busline.reply') expectType<Equal<typeof event.payload, ReplyPayload>>();
@@ -320,6 +342,70 @@ export function internalEvents(): void {
   expectType<Equal<RequestTypeOf<BuslineEvents & AppInternal>, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>();
   // An untyped internal side takes any type: there the run-time check says no.
   void createRuntime().bus('internal').request('busline.reply', { request: 'r', value: null });
+}
+
+export function acrossTheBridge(): void {
+  // A bus reading across the bridge (`fromStation({ side })`) gets the other side's events: a runtime's bus is typed with them.
+  const runtime = createRuntime<Events, AppInternal>();
+  const external = runtime.bus('external');
+  const audit = runtime.bus('internal');
+  expectType<Equal<typeof audit, Bus<BuslineEvents & AppInternal & Across<'external', Events>>>>();
+  // Patterns that match this side only get what they got, as they were typed.
+  external.subscribe('user.logout', (event) => expectType<Equal<typeof event, BusEvent<Logout, 'user.logout'>>>());
+  audit.subscribe('app.health', (event) => expectType<Equal<typeof event, BusEvent<{ readonly ok: boolean }, 'app.health'>>>());
+  // Those that match the other side's types get its events, with their side; patterns may name them.
+  audit.subscribe('order', (event) => {
+    expectType<Equal<typeof event, BusEvent<OrderCreated, 'order.created'> & { readonly side: 'external' }>>();
+    const lines: number = event.payload.lines.length;
+    void lines;
+  }, { filter: (event) => event.payload.orderId !== '', onError: (_error, event) => void event.payload.orderId });
+  external.subscribe('busline.thread.crashed', (event) => {
+    expectType<Equal<typeof event.side, 'internal'>>();
+    expectType<Equal<typeof event.payload, CrashReport>>();
+  });
+  external.subscribe(['user.logout', 'app'], (event) => {
+    if (event.side === 'internal') expectType<Equal<typeof event.payload, { readonly ok: boolean }>>();
+    else expectType<Equal<typeof event.payload, Logout>>();
+  });
+  const orders = audit.history({ types: ['order.created'], filter: (event) => event.payload.lines.length > 0 });
+  expectType<Equal<(typeof orders)[number], BusEvent<OrderCreated, 'order.created'> & { readonly side: 'external' }>>();
+  void audit.waitFor('user.*', { filter: (event) => event.payload.id > 0 }).then((event) => expectType<Equal<typeof event.side, 'external'>>());
+  void audit.waitForEvents(['app.health', 'tick']).then(([health, tick]) => {
+    expectType<Equal<typeof health.payload, { readonly ok: boolean }>>();
+    expectType<Equal<typeof tick, BusEvent<null, 'tick'> & { readonly side: 'external' }>>();
+  });
+  // A thread's buses, and a RemoteBus, the same.
+  const worker = runtime.thread(0, 1).bus('internal');
+  worker.subscribe('order.created', (event) => expectType<Equal<typeof event.side, 'external'>>());
+  // A type on both sides: `side` tells the payloads apart.
+  const both = createRuntime<{ status: { readonly up: boolean } }, { status: { readonly code: number } }>().bus('external');
+  both.subscribe('status', (event) => {
+    if (event.side === 'internal') expectType<Equal<typeof event.payload, { readonly code: number }>>();
+    else expectType<Equal<typeof event.payload, { readonly up: boolean }>>();
+  });
+  // What stays refused: a type on neither side, and posts of the other side's types (a bus posts on its own side).
+  // @ts-expect-error on neither side
+  audit.subscribe('ordr', () => undefined);
+  // @ts-expect-error nor in a list
+  audit.history({ types: ['order', 'app.sick'] });
+  // @ts-expect-error the external map is not posted on the internal side
+  audit.post('order.created', { orderId: 'o', lines: [] });
+  // @ts-expect-error nor requested there
+  void audit.request('tick', null);
+  // Code that takes a bus of the plain map takes the runtime's: it sees this side's events only.
+  const plain: Bus<Events> = external;
+  const register = (bus: Bus<Events> | RemoteBus<Events>) => bus.subscribe('*', (event) => void event.id);
+  register(external);
+  register(runtime.thread(0, 1).bus('external'));
+  const internalPlain: Bus<BuslineEvents & AppInternal> = audit;
+  void plain;
+  void internalPlain;
+  // An untyped side promises nothing of its events: a bus of a runtime with one is typed as before, by its own map.
+  const mixed = createRuntime<Events, AnyEvents>();
+  const mixedBus = mixed.bus('external');
+  expectType<Equal<typeof mixedBus, Bus<Events>>>();
+  const untyped = createRuntime().bus('internal');
+  expectType<Equal<typeof untyped, Bus<AnyInternalEvents>>>();
 }
 
 export function badMaps(): void {
