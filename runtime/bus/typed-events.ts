@@ -432,14 +432,21 @@ type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<
 /**
  * The event a subscription's handler gets: the union its patterns `T` match
  * on map `E`; on an untyped map `BusEvent<P>` when the caller names a payload
- * type `P` (`subscribe<Login>('user.login', ...)`), else `EventOf` (mostly
- * `BusEvent<Payload>`).
+ * type `P` (`subscribe<Login>('user.login', ...)`, or a handler or filter
+ * annotated `BusEvent<Login>`), else `EventOf` (mostly `BusEvent<Payload>`).
+ * On a typed map `P` is not inferred (`NoInfer`): a handler or a filter
+ * annotated with another payload than the map's is refused, rather than
+ * taken as naming `P` and given an event of both payloads; `E` is tested
+ * first, so that for a known map no branch infers `P`.
  */
-export type SubscribedEvent<E, T extends string | readonly string[], P> = [P] extends [never]
-  ? EventOf<E, T>
-  : IsUntyped<E> extends true
-    ? BusEvent<P>
-    : EventOf<E, T> & BusEvent<P>;
+export type SubscribedEvent<E, T extends string | readonly string[], P> =
+  IsUntyped<E> extends true
+    ? [P] extends [never]
+      ? EventOf<E, T>
+      : BusEvent<P>
+    : [NoInfer<P>] extends [never]
+      ? EventOf<E, T>
+      : EventOf<E, T> & BusEvent<NoInfer<P>>;
 
 /**
  * The payload `post()` accepts for type `K`: on a typed bus the map's, or

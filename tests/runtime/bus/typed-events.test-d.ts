@@ -23,6 +23,7 @@ import {
   type Middleware,
   type Payload,
   type PostOptions,
+  type Replies,
   type ReplyErrorInfo,
   type ReplyPayload,
   type RemoteBus,
@@ -408,6 +409,69 @@ export function acrossTheBridge(): void {
   expectType<Equal<typeof untyped, Bus<AnyInternalEvents>>>();
 }
 
+export function annotatedHandlers(): void {
+  // Seed-style code: handlers, filters and repliers written as functions of an annotated event.
+  const runtime = createRuntime<RequestLike>();
+  const event_bus = runtime.bus('external');
+  function handle_login(event: BusEvent<Login>): void {
+    void event.payload.at;
+  }
+  event_bus.subscribe('user.login', handle_login);
+  event_bus.subscribe('user.login', (event: BusEvent<Login, 'user.login'>) => void event.payload.at);
+  const onLogin: Handler<Login> = (event) => void event.payload.at;
+  event_bus.subscribe('user.login', onLogin);
+  const filter_fn = (event: BusEvent<Login>) => event.payload.id > 0;
+  event_bus.subscribe('user.login', (event) => void event.payload.at, { filter: filter_fn });
+  const get_events = (type: 'user.login' | 'user.logout', since: number) => event_bus.history({ types: [type], since });
+  expectType<Equal<ReturnType<typeof get_events>[number]['type'], 'user.login' | 'user.logout'>>();
+  const logins: Array<BusEvent<Login>> = event_bus.history({ types: ['user.login'] });
+  void logins;
+  async function handle_query(event: BusEvent<{ readonly id: string }>): Promise<{ readonly name: string }> {
+    return { name: event.payload.id };
+  }
+  event_bus.reply('user.get', handle_query);
+  // A handler or filter annotated with another payload than the map's was taken as naming subscribe()'s payload
+  // type, and got an event of both payloads; it is refused now, as an unannotated one reading a missing field is.
+  // @ts-expect-error a login subscription's handler of logouts
+  event_bus.subscribe('user.login', (event: BusEvent<Logout>) => void event.payload.reason);
+  // @ts-expect-error nor its filter
+  event_bus.subscribe('user.login', () => undefined, { filter: (event: BusEvent<Logout>) => event.payload.reason === 'user' });
+  // @ts-expect-error nor its onError
+  event_bus.subscribe('user.login', () => undefined, { onError: (_error, event: BusEvent<Logout>) => void event.payload.reason });
+  // @ts-expect-error on a RemoteBus too
+  (runtime.thread(0, 1).bus('external') as RemoteBus<RequestLike>).subscribe('user.logout', (event: BusEvent<Login>) => void event.payload.at);
+  // @ts-expect-error a replier of another request payload
+  event_bus.reply('user.get', async (event: BusEvent<Login>) => ({ name: event.payload.at }));
+  // @ts-expect-error history is no list of another payload's events
+  const wrong: Array<BusEvent<Logout>> = event_bus.history({ types: ['user.login'] });
+  void wrong;
+  // Naming the payload type still works, and an untyped bus still reads it from an annotated handler.
+  event_bus.subscribe<Login>('user.login', (event) => void event.payload.at);
+  createRuntime().bus().subscribe('user.login', (event: BusEvent<Login>) => void event.payload.at, { filter: (event: BusEvent<Login>) => event.payload.id > 0 });
+  // A helper generic in the type, on a concrete map, passes its handler on wrapped, as README says; over a
+  // `Bus<RequestLike>`, or naming the runtime's bus's map: a `K` of this side may be a type of the other side too.
+  const plainBus: Bus<RequestLike> = event_bus;
+  function on<K extends keyof RequestLike & string>(type: K, handler: (event: EventOf<RequestLike, K>) => void) {
+    return plainBus.subscribe(type, (event) => handler(event));
+  }
+  function onRuntimeBus<K extends keyof RequestLike & string>(type: K, handler: (event: EventOf<SideEventsOf<'external', RequestLike, {}>, K>) => void) {
+    return event_bus.subscribe(type, (event) => handler(event));
+  }
+  function misnamed<K extends keyof RequestLike & string>(type: K, handler: (event: EventOf<RequestLike, K>) => void) {
+    // @ts-expect-error the runtime's bus gets the other side's events of K's name too, which the plain map's EventOf<E, K> does not name
+    return event_bus.subscribe(type, (event) => handler(event));
+  }
+  void onRuntimeBus;
+  void misnamed;
+  on('user.logout', (event) => void event.payload.reason);
+}
+
+interface RequestLike extends Replies<{ 'user.get': { readonly name: string } }> {
+  'user.login': Login;
+  'user.logout': Logout;
+  'user.get': { readonly id: string };
+}
+
 export function badMaps(): void {
   // @ts-expect-error a function is not a payload
   createRuntime<{ 'user.login': () => void }>();
@@ -711,7 +775,7 @@ export function genericHelpers(): void {
   function misuses<E, K extends EventTypeOf<E>, S extends string>(target: Bus<E>, type: K, handler: (event: EventOf<E, K>) => void, any: S): void {
     // @ts-expect-error a subscription to K gets its subtypes too (`user.login` gets `user.login.failed`): `BusEvent<E[K], K>` is not all it gets
     target.subscribe(type, (event: BusEvent<E[K], K>) => void event);
-    // @ts-expect-error the handler itself, as the argument: TypeScript infers subscribe's payload parameter P from it, and `EventOf<E, K> & BusEvent<P>` is not `EventOf<E, K>` (wrap it: `(event) => handler(event)`)
+    // The handler itself, as the argument, is taken too: subscribe()'s payload parameter P is no longer inferred from it.
     target.subscribe(type, handler);
     // @ts-expect-error a string type parameter is no type of the map
     target.subscribe(any, () => undefined);
