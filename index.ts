@@ -82,10 +82,8 @@ export type {
   EventTypeOf,
   InputOf,
   Inputs,
-  JsonCompatible,
   MiddlewareFailure,
   PatternMatches,
-  PayloadProblem,
   Replies,
   ReplyEvent,
   ReplyOf,
@@ -93,6 +91,7 @@ export type {
   RequestTypeOf,
   SideEventsOf,
 } from './runtime/bus/typed-events.js';
+export type { JsonCompatible, PayloadProblem } from './runtime/bus/json-compatible.js';
 export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory, UnsentDropReport } from './runtime/store/memory-stats.js';
 export type { Clock } from './runtime/clock.js';
