@@ -43,6 +43,7 @@ import type {
   RequestTypeOf,
   SubscribedEvent,
   TypedHistoryQuery,
+  TypedReadOptions,
   ValidPattern,
   ValidPatternList,
   ValidPatterns,
@@ -166,9 +167,9 @@ export class RemoteBus<E = AnyEvents> {
     return new RemoteBus(this.#caller, this.side, generation, this.#scope);
   }
 
-  async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
+  async fromStation<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromStationOptions, E, T>): Promise<FromStationResult<EventOf<E, T>>> {
     const result = unwrap(await this.#call('fromStation', this.side, this.generation, checkFromStation(options, 'fromStation')));
-    return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
+    return { added: eventsFromFrame(result.added) as never[], handedBack: result.handedBack };
   }
 
   /**
@@ -176,12 +177,12 @@ export class RemoteBus<E = AnyEvents> {
    * not seen and merges the station's history back (only `types`, if given),
    * without retiring the bus or moving its queue.
    */
-  async sync(options?: SyncOptions): Promise<FromStationResult> {
+  async sync<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<SyncOptions, E, T>): Promise<FromStationResult<EventOf<E, T>>> {
     const result = unwrap(await this.#call('sync', this.side, this.generation, checkSyncOptions(options)));
-    return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
+    return { added: eventsFromFrame(result.added) as never[], handedBack: result.handedBack };
   }
 
-  async roundTrip(options?: FromStationOptions): Promise<RemoteBus<E>> {
+  async roundTrip<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromStationOptions, E, T>): Promise<RemoteBus<E>> {
     const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, checkFromStation(options, 'roundTrip')));
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation, this.#scope);

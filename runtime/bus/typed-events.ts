@@ -470,6 +470,15 @@ export type SideEventsOf<S extends Side, E, I> = S extends 'internal'
   ? IsUntyped<E> extends true ? InternalEventsOf<I> : IsUntyped<I> extends true ? InternalEventsOf<I> : InternalEventsOf<I> & Across<'external', E>
   : IsUntyped<E> extends true ? E : IsUntyped<I> extends true ? E : E & Across<'internal', InternalEventsOf<I>>;
 
+/**
+ * The options of `fromStation()`, `roundTrip()` and `sync()` on map `E`:
+ * `types` must match its types (or the other side's, on a runtime's bus), as
+ * `history()`'s do; what they bring is `EventOf<E, T>`.
+ */
+export type TypedReadOptions<O extends { readonly types?: readonly string[] }, E, T extends readonly string[]> = Omit<O, 'types'> & {
+  readonly types?: T & ValidPatternList<E, T>;
+};
+
 /** A history query on map `E`: `types` must match the map's types, and `filter` gets the events they match. */
 export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {
   /** Event type patterns (see `subscribe`). */

@@ -384,6 +384,22 @@ export function acrossTheBridge(): void {
     if (event.side === 'internal') expectType<Equal<typeof event.payload, { readonly code: number }>>();
     else expectType<Equal<typeof event.payload, { readonly up: boolean }>>();
   });
+  // The read itself: its `types` are checked as history()'s, and what it added is typed by them.
+  void audit.fromStation({ side: 'external', types: ['order'] }).then(({ added }) => {
+    expectType<Equal<(typeof added)[number], BusEvent<OrderCreated, 'order.created'> & { readonly side: 'external' }>>();
+  });
+  void external.sync().then(({ added }) => expectType<Equal<(typeof added)[number], EventOf<SideEventsOf<'external', Events, AppInternal>>>>());
+  void external.roundTrip({ types: ['user', 'busline.stats'] }).then((next) => expectType<Equal<typeof next, typeof external>>());
+  void (runtime.thread(0, 1).bus('external') as RemoteBus<SideEventsOf<'external', Events, AppInternal>>).fromStation({ types: ['tick'] });
+  // @ts-expect-error a misspelled type in a read
+  void audit.fromStation({ side: 'external', types: ['ordr'] });
+  // @ts-expect-error in roundTrip()
+  void external.roundTrip({ types: ['usr'] });
+  // @ts-expect-error in sync()
+  void external.sync({ types: ['user', 'usr'] });
+  // @ts-expect-error on a RemoteBus
+  void (runtime.thread(0, 1).bus('external') as RemoteBus<Events>).roundTrip({ types: ['tock'] });
+  void createRuntime().bus().fromStation({ types: ['anything.at.all'] });
   // What stays refused: a type on neither side, and posts of the other side's types (a bus posts on its own side).
   // @ts-expect-error on neither side
   audit.subscribe('ordr', () => undefined);
