@@ -285,10 +285,10 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     return searchHistory(this.#retention, checkHistoryQuery(query, 'history query') as HistoryQuery) as Array<EventOf<E, T>>;
   }
 
-  /** The event with this id in the history, if any; it leaves if its policy says `removeAfterSearch`. */
-  get(id: string): BusEvent | undefined {
+  /** The event with this id in the history, if any (typed as any of the bus's events); it leaves if its policy says `removeAfterSearch`. */
+  get(id: string): EventOf<E> | undefined {
     if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
-    return findInHistory(this.#retention, id);
+    return findInHistory(this.#retention, id) as EventOf<E> | undefined;
   }
 
   /** This bus's history against its memory budget (bytes, count, multipliers, by type) and its unsent events; undefined without `memory.budget`. */
@@ -298,8 +298,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   }
 
   /** The queue: accepted `deferred` events not yet delivered, oldest first. */
-  queue(): readonly BusEvent[] {
-    return [...this.#queue];
+  queue(): ReadonlyArray<EventOf<E>> {
+    return [...this.#queue] as Array<EventOf<E>>;
   }
 
   /**

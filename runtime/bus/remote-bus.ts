@@ -430,8 +430,8 @@ export class RemoteBus<E = AnyEvents> {
     return unwrap(await this.#call('stats', this.side)).memory[0];
   }
 
-  async queue(): Promise<BusEvent[]> {
-    return eventsFromFrame(unwrap(await this.#call('queue', this.side)));
+  async queue(): Promise<Array<EventOf<E>>> {
+    return eventsFromFrame(unwrap(await this.#call('queue', this.side))) as Array<EventOf<E>>;
   }
 
   /**

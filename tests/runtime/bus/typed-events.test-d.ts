@@ -446,6 +446,13 @@ export function annotatedHandlers(): void {
     return { name: event.payload.id };
   }
   event_bus.reply('user.get', handle_query);
+  // get() and queue() give the bus's events as the map types them (a union to narrow), not a bare BusEvent.
+  const got = event_bus.get('an id');
+  if (got?.type === 'user.login') expectType<Equal<typeof got.payload, Login>>();
+  expectType<Equal<ReturnType<typeof event_bus.queue>[number], EventOf<SideEventsOf<'external', RequestLike, {}>>>>();
+  void (runtime.thread(0, 1).bus('external') as RemoteBus<RequestLike>).queue().then((queued) => expectType<Equal<(typeof queued)[number], EventOf<RequestLike>>>());
+  const anyGot = createRuntime().bus().get('an id');
+  expectType<Equal<typeof anyGot, BusEvent<Payload> | undefined>>();
   // A handler or filter annotated with another payload than the map's was taken as naming subscribe()'s payload
   // type, and got an event of both payloads; it is refused now, as an unannotated one reading a missing field is.
   // @ts-expect-error a login subscription's handler of logouts
