@@ -70,6 +70,7 @@ export type { WaitForEventsOptions, WaitForOptions } from './runtime/bus/wait-fo
 export type { ReplyErrorInfo, ReplyOptions, ReplyPayload, RequestOptions } from './runtime/bus/request-reply.js';
 export type { HistoryQuery } from './runtime/store/history-query.js';
 export type {
+  Across,
   ActorFailure,
   AnyEvents,
   AnyInternalEvents,
@@ -81,15 +82,16 @@ export type {
   EventTypeOf,
   InputOf,
   Inputs,
-  JsonCompatible,
   MiddlewareFailure,
   PatternMatches,
-  PayloadProblem,
   Replies,
   ReplyEvent,
   ReplyOf,
   RequestOf,
+  RequestTypeOf,
+  SideEventsOf,
 } from './runtime/bus/typed-events.js';
+export type { JsonCompatible, PayloadProblem } from './runtime/bus/json-compatible.js';
 export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';
 export type { EvictionReport, MemoryStats, MultiplierChange, RefusalReport, TypeMemory, UnsentDropReport } from './runtime/store/memory-stats.js';
 export type { Clock } from './runtime/clock.js';

@@ -26,7 +26,7 @@ import { checkRecordArguments, type RecordingHandle, type RecordOptions } from '
 import type { Transport } from './wire/transport.js';
 import { everyInterval, gatherStats, summarize } from './metrics/runtime-stats.js';
 import type { RuntimeStats } from './metrics/stats.js';
-import type { AnyEvents, EventMap, EventTypeOf, InternalEventsOf, IsUntyped } from './bus/typed-events.js';
+import type { AnyEvents, EventMap, EventTypeOf, IsUntyped, SideEventsOf } from './bus/typed-events.js';
 import type { EventSchemas, PayloadSchema, PayloadSchemaMap, SchemaEvents, SchemaFor, SchemaMapFor } from './payload/payload-schemas.js';
 
 export type { ActorInfo, InspectorOptions, RuntimeOptions };
@@ -234,10 +234,10 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
    * @example
    * const bus = runtime.bus('external', { processor: 1, thread: 0 })   // an embedded processor's thread
    */
-  bus(side?: 'external', where?: Where): Bus<E>;
-  bus(side: 'internal', where?: Where): Bus<InternalEventsOf<I>>;
-  bus(side: Side, where?: Where): Bus<E> | Bus<InternalEventsOf<I>>;
-  bus(side: Side = 'external', where: Where = {}): Bus<E> | Bus<InternalEventsOf<I>> {
+  bus(side?: 'external', where?: Where): Bus<SideEventsOf<'external', E, I>>;
+  bus(side: 'internal', where?: Where): Bus<SideEventsOf<'internal', E, I>>;
+  bus(side: Side, where?: Where): Bus<SideEventsOf<'external', E, I>> | Bus<SideEventsOf<'internal', E, I>>;
+  bus(side: Side = 'external', where: Where = {}): Bus<SideEventsOf<'external', E, I>> | Bus<SideEventsOf<'internal', E, I>> {
     assertSide(side, 'bus side');
     assertKnownKeys(where, ['processor', 'thread'], 'bus where');
     return this.#core.thread(where.processor ?? 0, where.thread ?? 0).bus(side) as never;
@@ -276,7 +276,10 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
   }
 
   /** A thread's handle. */
-  thread(processor = 0, thread = 0): ThreadHandle<Bus<E> | RemoteBus<E>, Bus<InternalEventsOf<I>> | RemoteBus<InternalEventsOf<I>>> {
+  thread(
+    processor = 0,
+    thread = 0,
+  ): ThreadHandle<Bus<SideEventsOf<'external', E, I>> | RemoteBus<SideEventsOf<'external', E, I>>, Bus<SideEventsOf<'internal', E, I>> | RemoteBus<SideEventsOf<'internal', E, I>>> {
     assertIndex(processor, 'thread processor');
     assertIndex(thread, 'thread index');
     const core = this.#core;
@@ -304,7 +307,7 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
    * const second = runtime.addThread()
    * second.bus('external').subscribe('order', (event) => console.log(event.id))
    */
-  addThread(options: { processor?: number } = {}): ThreadHandle<Bus<E>, Bus<InternalEventsOf<I>>> {
+  addThread(options: { processor?: number } = {}): ThreadHandle<Bus<SideEventsOf<'external', E, I>>, Bus<SideEventsOf<'internal', E, I>>> {
     this.#core.assertRunning('addThread');
     assertKnownKeys(options, ['processor'], 'addThread options');
     const processor = options.processor ?? 0;

@@ -17,7 +17,7 @@ import type { PostOptions, PostOptionsArg } from './bus-options.js';
 import type { Middleware, Pipeline } from './middleware.js';
 import { collectOutcomes, failures } from './outcomes.js';
 import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
-import type { EventOf, EventTypeOf, PostedEvent, PostPayload, ReplyOf, RequestOf, SubscribedEvent, ValidPatternList, ValidPatterns } from './typed-events.js';
+import type { EventOf, EventTypeOf, PostedEvent, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidPatternList, ValidPatterns } from './typed-events.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
 import { answerRequests, REPLY_TYPE, replyOptions, sendRequest, type ReplyOptions, type RequestOptions, type RequestSource } from './request-reply.js';
 
@@ -201,7 +201,7 @@ export abstract class AwaitableBus<E> {
    * @example
    * const login = await bus.waitFor('user.login', { timeout: 1_000, filter: (e) => e.payload.id === 7 })
    */
-  waitFor<const T extends string>(type: T & ValidPatterns<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
+  waitFor<const T extends string>(type: T & ValidPattern<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
     return waitForEvent(this.#waitSource(), type, options as WaitForOptions) as Promise<EventOf<E, T>>;
   }
 
@@ -241,7 +241,7 @@ export abstract class AwaitableBus<E> {
    * @example
    * const user = await bus.request('user.get', { id: 'u1' }, { timeout: 1_000 })
    */
-  request<R = never, K extends EventTypeOf<E> = EventTypeOf<E>, P = Payload>(
+  request<R = never, K extends RequestTypeOf<E> = RequestTypeOf<E>, P = Payload>(
     type: K,
     payload: PostPayload<E, K, P>,
     options?: RequestOptions,
@@ -262,7 +262,7 @@ export abstract class AwaitableBus<E> {
    * bus.reply('user.get', async (request) => users.get(request.payload.id))
    */
   reply<const T extends string>(
-    type: T & ValidPatterns<E, T>,
+    type: T & ValidPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {

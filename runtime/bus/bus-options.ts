@@ -188,10 +188,10 @@ export interface FromStationOptions {
   readonly side?: Side;
 }
 
-/** What a `fromStation()` brought. */
-export interface FromStationResult {
+/** What a `fromStation()` brought: events `Ev` (on a typed runtime, those its `types` match, of either side). */
+export interface FromStationResult<Ev = BusEvent> {
   /** Events new to this bus, oldest first (already delivered to its subscribers). */
-  readonly added: readonly BusEvent[];
+  readonly added: readonly Ev[];
   /** This thread's parked queue entries handed back by the station. */
   readonly handedBack: number;
 }

@@ -33,7 +33,7 @@ import { busOutbox, busRetention } from './memory-reports.js';
 import { readFramerOf } from './read-framer.js';
 import { stampPost, type PostContext } from './posting.js';
 import { awaited } from './request-reply.js';
-import type { AnyEvents, EventOf, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, ValidPatterns } from './typed-events.js';
+import type { AnyEvents, EventOf, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, TypedReadOptions, ValidPatterns } from './typed-events.js';
 
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
 
@@ -285,10 +285,10 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
     return searchHistory(this.#retention, checkHistoryQuery(query, 'history query') as HistoryQuery) as Array<EventOf<E, T>>;
   }
 
-  /** The event with this id in the history, if any; it leaves if its policy says `removeAfterSearch`. */
-  get(id: string): BusEvent | undefined {
+  /** The event with this id in the history, if any (typed as any of the bus's events); it leaves if its policy says `removeAfterSearch`. */
+  get(id: string): EventOf<E> | undefined {
     if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
-    return findInHistory(this.#retention, id);
+    return findInHistory(this.#retention, id) as EventOf<E> | undefined;
   }
 
   /** This bus's history against its memory budget (bytes, count, multipliers, by type) and its unsent events; undefined without `memory.budget`. */
@@ -298,8 +298,8 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
   }
 
   /** The queue: accepted `deferred` events not yet delivered, oldest first. */
-  queue(): readonly BusEvent[] {
-    return [...this.#queue];
+  queue(): ReadonlyArray<EventOf<E>> {
+    return [...this.#queue] as Array<EventOf<E>>;
   }
 
   /**
@@ -380,7 +380,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * are delivered to its subscribers once each. With `side` set to the other
    * side, reads that side's station if the bridge allows it (history only).
    */
-  async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
+  async fromStation<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromStationOptions, E, T>): Promise<FromStationResult<EventOf<E, T>>> {
     this.#thread.assertRunning('fromStation');
     options = readOptionsOnce(options, 'fromStation');
     const side = readableSide(options, 'fromStation', this.side, this.#thread.host);
@@ -395,7 +395,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       this.#failReceive(error);
       throw isBusError(error) ? error : new TransportError('fromStation() failed; nothing changed.', { cause: error });
     }
-    return this.#receive(reply);
+    return this.#receive(reply) as FromStationResult<never>;
   }
 
   /** Merges a station's reply, delivers what is new to this thread, and ends the receiving state. */
@@ -445,9 +445,9 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * only as many events as `sync.maxInFlight` leaves credits for (none: it
    * reads nothing); the station keeps the rest for the next sync.
    */
-  sync(options?: SyncOptions): Promise<FromStationResult> {
+  sync<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<SyncOptions, E, T>): Promise<FromStationResult<EventOf<E, T>>> {
     const metrics = this.#thread.subscriptions(this.side).metrics;
-    return metrics === undefined ? this.#sync(options) : metrics.timeSync(() => this.#sync(options));
+    return (metrics === undefined ? this.#sync(options) : metrics.timeSync(() => this.#sync(options))) as Promise<FromStationResult<never>>;
   }
 
   async #sync(options?: SyncOptions): Promise<FromStationResult> {
@@ -498,7 +498,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
 
   /** The automatic sync policy's `sync()` (see `BusControl.autoSync`). */
   #runAutoSync(): Promise<FromStationResult> {
-    const running = this.sync();
+    const running: Promise<FromStationResult> = this.sync() as Promise<FromStationResult<never>>;
     const settled = running.then(() => undefined, () => undefined);
     this.#autoSync = settled;
     void settled.then(() => {
@@ -517,7 +517,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * original queue and the entire station history, its own events included.
    * Returns the new bus.
    */
-  async roundTrip(options?: FromStationOptions): Promise<Bus<E>> {
+  async roundTrip<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromStationOptions, E, T>): Promise<Bus<E>> {
     this.#thread.assertRunning('roundTrip');
     options = readOptionsOnce(options, 'roundTrip');
     // What the read would refuse is refused before the handover: a refused call changes nothing.

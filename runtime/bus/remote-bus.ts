@@ -41,8 +41,11 @@ import type {
   PostPayload,
   ReplyOf,
   RequestOf,
+  RequestTypeOf,
   SubscribedEvent,
   TypedHistoryQuery,
+  TypedReadOptions,
+  ValidPattern,
   ValidPatternList,
   ValidPatterns,
 } from './typed-events.js';
@@ -164,9 +167,9 @@ export class RemoteBus<E = AnyEvents> {
     return new RemoteBus(this.#caller, this.side, generation, this.#scope);
   }
 
-  async fromStation(options?: FromStationOptions): Promise<FromStationResult> {
+  async fromStation<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromStationOptions, E, T>): Promise<FromStationResult<EventOf<E, T>>> {
     const result = unwrap(await this.#call('fromStation', this.side, this.generation, checkFromStation(options, 'fromStation')));
-    return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
+    return { added: eventsFromFrame(result.added) as never[], handedBack: result.handedBack };
   }
 
   /**
@@ -174,12 +177,12 @@ export class RemoteBus<E = AnyEvents> {
    * not seen and merges the station's history back (only `types`, if given),
    * without retiring the bus or moving its queue.
    */
-  async sync(options?: SyncOptions): Promise<FromStationResult> {
+  async sync<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<SyncOptions, E, T>): Promise<FromStationResult<EventOf<E, T>>> {
     const result = unwrap(await this.#call('sync', this.side, this.generation, checkSyncOptions(options)));
-    return { added: eventsFromFrame(result.added), handedBack: result.handedBack };
+    return { added: eventsFromFrame(result.added) as never[], handedBack: result.handedBack };
   }
 
-  async roundTrip(options?: FromStationOptions): Promise<RemoteBus<E>> {
+  async roundTrip<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromStationOptions, E, T>): Promise<RemoteBus<E>> {
     const generation = unwrap(await this.#call('roundTrip', this.side, this.generation, checkFromStation(options, 'roundTrip')));
     this.#caller.advanced(this.side, generation);
     return new RemoteBus(this.#caller, this.side, generation, this.#scope);
@@ -269,7 +272,7 @@ export class RemoteBus<E = AnyEvents> {
    * @example
    * const done = await runtime.thread(0, 1).bus('external').waitFor('job.done', { timeout: 5_000 })
    */
-  waitFor<const T extends string>(type: T & ValidPatterns<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
+  waitFor<const T extends string>(type: T & ValidPattern<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
     return waitForEvent(this.#waitSource(), type, options as WaitForOptions) as Promise<EventOf<E, T>>;
   }
 
@@ -342,7 +345,7 @@ export class RemoteBus<E = AnyEvents> {
    * @example
    * const user = await runtime.thread(0, 1).bus('external').request('user.get', { id: 'u1' }, { timeout: 1_000 })
    */
-  request<R = never, K extends EventTypeOf<E> = EventTypeOf<E>, P = Payload>(
+  request<R = never, K extends RequestTypeOf<E> = RequestTypeOf<E>, P = Payload>(
     type: K,
     payload: PostPayload<E, K, P>,
     options?: RequestOptions,
@@ -360,7 +363,7 @@ export class RemoteBus<E = AnyEvents> {
    * runtime.thread(0, 1).bus('external').reply('user.get', (request) => ({ name: 'Ada' }))
    */
   reply<const T extends string>(
-    type: T & ValidPatterns<E, T>,
+    type: T & ValidPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {
@@ -427,8 +430,8 @@ export class RemoteBus<E = AnyEvents> {
     return unwrap(await this.#call('stats', this.side)).memory[0];
   }
 
-  async queue(): Promise<BusEvent[]> {
-    return eventsFromFrame(unwrap(await this.#call('queue', this.side)));
+  async queue(): Promise<Array<EventOf<E>>> {
+    return eventsFromFrame(unwrap(await this.#call('queue', this.side))) as Array<EventOf<E>>;
   }
 
   /**

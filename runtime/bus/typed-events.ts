@@ -6,7 +6,8 @@
  * Without a map (`AnyEvents`, the default) every type and JSON-like payload is
  * accepted, as before. Types only: nothing here exists at run time.
  */
-import type { BusEvent, JsonValue, Payload } from '../../types.js';
+import type { BusEvent, Payload, Side } from '../../types.js';
+import type { JsonCompatible } from './json-compatible.js';
 import type { HistoryQuery } from '../store/history-query.js';
 import type { EvictionReport, MultiplierChange, RefusalReport, UnsentDropReport } from '../store/memory-stats.js';
 import type { RuntimeStats } from '../metrics/stats.js';
@@ -22,120 +23,6 @@ export type AnyEvents = { readonly [type: string]: Payload };
 /** True when `E` is an untyped map (it has a string index signature). */
 export type IsUntyped<E> = string extends keyof E ? true : false;
 
-type Primitive = string | number | boolean | null;
-
-/** Where a part of a payload is, for `PayloadProblem`'s words: `payload` alone, or `payload field 'a.b[]'`. */
-type PayloadPlace<Path extends string> = Path extends '' ? 'payload' : `payload field '${Path}'`;
-
-/**
- * `Path` and then the field `K`: `a`, `a.b`, `a[]` for an array's (or
- * tuple's) elements, or `a.<key>` for a record's values (an index signature,
- * whose `K` is `string`: in a template it would read `${string}`).
- */
-type FieldPath<Path extends string, K extends string | number> = K extends number | `${number}`
-  ? `${Path}[]`
-  : Path extends ''
-    ? string extends K
-      ? '<key>'
-      : `${K}`
-    : string extends K
-      ? `${Path}.<key>`
-      : `${Path}.${K}`;
-
-/**
- * What `JsonCompatible` puts in place of a part that is not JSON-like data: a
- * sentence saying what it is and what to do, so that the compiler's error
- * reads it (`Type 'Date' is not assignable to type '"payload field 'at' is a
- * Date: ..."'`). No value has this type.
- */
-export type PayloadProblem<Path extends string, T> = NotJsonLike<`${PayloadPlace<Path>} ${ProblemOf<T>}`>;
-
-/** The brand of `NotJsonLike`. Types only. */
-declare const notJsonLike: unique symbol;
-
-/**
- * A `PayloadProblem`'s sentence, branded: a plain string literal would vanish
- * in a union with `string` (`at: string | Date` would read `at: string`,
- * and the error would say nothing of the `Date`).
- */
-export type NotJsonLike<Sentence extends string> = Sentence & { readonly [notJsonLike]?: Sentence };
-
-/** What is wrong with a part of type `T`, and what to post instead. */
-type ProblemOf<T> = unknown extends T
-  ? 'is unknown: events carry JSON-like values; declare its type (objects, arrays, strings, numbers, booleans, null)'
-  : T extends Date
-    ? 'is a Date: events carry JSON-like values; declare an ISO string and post date.toISOString(), or let a payload schema convert the Date (Inputs, defineEvents)'
-    : T extends ReadonlyMap<unknown, unknown>
-      ? 'is a Map: events carry JSON-like values; post an object or an array of [key, value] pairs'
-      : T extends ReadonlySet<unknown>
-        ? 'is a Set: events carry JSON-like values; post an array'
-        : T extends Uint8Array
-          ? 'is a Uint8Array inside data: bytes travel only as a whole payload; post them as an event of their own, or as base64 text'
-          : T extends ArrayBufferLike | ArrayBufferView
-            ? 'is binary data other than a Uint8Array: events carry bytes as a Uint8Array; post new Uint8Array(buffer)'
-            : T extends undefined
-              ? 'may be undefined: events carry JSON-like values; use null, or make the field optional (`field?: T`)'
-              : T extends (...args: never[]) => unknown
-                ? 'is a function: events carry JSON-like data, not code (a method of a class instance? post its data fields as a plain object)'
-                : T extends bigint
-                  ? 'is a bigint: events carry JSON-like values; post a number or a string'
-                  : T extends symbol
-                    ? 'is a symbol: events carry JSON-like values'
-                    : 'is not JSON-like data: events carry objects, arrays, strings, numbers, booleans and null';
-
-/**
- * What field `K` of `T` may be, at `Path`: an array's element or a required
- * field as it is; an optional field without the `undefined` that only says
- * it may be left out. One declared `field?: T | undefined` under
- * `exactOptionalPropertyTypes` (where `Required` keeps its `undefined`)
- * admits `{ field: undefined }`, which `post()` refuses: a sentence says so,
- * or, for a schema's output (`Optional` is `'schema'`: zod's `.optional()`
- * infers it, and the parsed value leaves the key out), it is taken. A
- * record's values (an index signature) are taken without their `undefined`.
- */
-type FieldValue<T, K extends keyof T, Path extends string, Optional extends OptionalUndefined> = K extends number
-  ? JsonCompatibleAs<T[K], Path, Optional>
-  : {} extends Pick<T, K>
-    ? JsonCompatibleAs<Exclude<T[K], undefined>, Path, Optional> | (string extends K ? never : undefined extends Required<T>[K] ? (Optional extends 'schema' ? undefined : OptionalUndefinedProblem<Path>) : never)
-    : JsonCompatibleAs<T[K], Path, Optional>;
-
-/** How `JsonCompatibleAs` takes an optional field that admits `undefined`: refused with a sentence (`'map'`), or taken (`'schema'`). */
-export type OptionalUndefined = 'map' | 'schema';
-
-/** The sentence for an optional field declared `field?: T | undefined` (under `exactOptionalPropertyTypes`). */
-type OptionalUndefinedProblem<Path extends string> = NotJsonLike<`${PayloadPlace<Path>} may be undefined: events never carry undefined (post() refuses { field: undefined }); declare it \`field?: T\` without \`| undefined\`, and leave the key out`>;
-
-/**
- * `T` when it is JSON-like data (or bytes, as the whole payload), with
- * every part that is not (functions, methods included, `undefined`,
- * symbols, bigints, a `Date`, a `Map`, a `Set`, other binary data, a
- * `Uint8Array` inside data) turned into a `PayloadProblem`: a sentence
- * naming the field and what is wrong with it, so that `T extends JsonCompatible<T>`
- * fails for them and the compiler's error says why. Unlike `JsonValue` it
- * needs no index signature: an `interface` payload passes. A class instance
- * with data fields only passes here; `post()` still refuses it at run time
- * (it is not plain data). `Path` is where `T` is in the payload (`''`: the
- * payload itself).
- */
-export type JsonCompatible<T, Path extends string = ''> = JsonCompatibleAs<T, Path, 'map'>;
-
-/** `JsonCompatible`, taking an optional field that admits `undefined` as `Optional` says (`'schema'` for a schema's output). */
-export type JsonCompatibleAs<T, Path extends string, Optional extends OptionalUndefined> = [T] extends [Path extends '' ? Payload : JsonValue]
-  ? T // type aliases of JSON data and `Payload` itself: accepted as they are, without walking them
-  : T extends Primitive
-    ? T
-    : T extends Uint8Array
-      ? Path extends ''
-        ? T
-        : PayloadProblem<Path, T> // bytes are a whole payload only: post() refuses them inside data
-      : T extends (...args: never[]) => unknown
-        ? PayloadProblem<Path, T>
-        : T extends Date | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown> | ArrayBufferLike | ArrayBufferView
-          ? PayloadProblem<Path, T>
-          : T extends object // arrays and tuples too: the mapped type keeps them arrays, with no `T extends readonly unknown[]` that would compare every object with ReadonlyArray's methods
-            ? { [K in keyof T]: K extends symbol ? NotJsonLike<`${PayloadPlace<Path>} has a symbol key: JSON-like data has string keys only`> : FieldValue<T, K, FieldPath<Path, K & (string | number)>, Optional> }
-            : PayloadProblem<Path, T>;
-
 /**
  * The constraint of an event map: every payload JSON-compatible. The untyped
  * map is taken as it is.
@@ -146,7 +33,7 @@ export type JsonCompatibleAs<T, Path extends string, Optional extends OptionalUn
  */
 export type EventMap<E> = IsUntyped<E> extends true
   ? unknown
-  : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : K extends typeof replyTypes | typeof inputTypes ? unknown : never };
+  : { [K in keyof E]: K extends string ? JsonCompatible<E[K]> : K extends typeof replyTypes | typeof inputTypes | typeof acrossTypes ? unknown : never };
 
 /** The key under which `Replies<R>` keeps its map: a symbol, so it is no event type. Types only. */
 declare const replyTypes: unique symbol;
@@ -202,6 +89,19 @@ export type InputOf<E, K> = E extends { readonly [inputTypes]?: infer I }
 /** The event types of a map. */
 export type EventTypeOf<E> = keyof E & string;
 
+/**
+ * The types `request()` takes on map `E`: every type of the map but that of
+ * replies (`busline.reply`, and types below it), which the internal side's
+ * map lists since `bus.reply()` posts them there: a request of one would be
+ * taken for a reply, and is refused at run time (`INVALID_EVENT`) on an
+ * untyped bus. A helper generic in `E` that sends requests names its type
+ * parameter `K extends RequestTypeOf<E>`.
+ *
+ * @example
+ * type Asked = RequestTypeOf<BuslineEvents & AppInternal>   // every type of the map but 'busline.reply'
+ */
+export type RequestTypeOf<E> = Exclude<EventTypeOf<E>, ReplyType | `${ReplyType}.${string}`>;
+
 /** True when `pattern` contains a wildcard part (`*`, or a final `>`). */
 type HasWildcard<P extends string> = P extends '*' | '>' | `*.${string}` | `${string}.*` | `${string}.*.${string}` | `${string}.>`
   ? true
@@ -243,8 +143,13 @@ export type PatternMatches<P extends string, K extends string> = P extends '*' |
         ? true
         : false;
 
-/** The patterns a subscription's `types` argument names: a string, or the entries of a list. */
-export type PatternOf<T> = T extends string ? T : T extends readonly (infer S extends string)[] ? S : never;
+/**
+ * The patterns a subscription's `types` argument names: a string, or the
+ * entries of a list. A list's entries go through `PatternOf` again, so that
+ * the events of a list of a helper's type parameter `K` are the very
+ * `EventOf<E, K>` the helper names (`PatternOf<K>`, not `K`).
+ */
+export type PatternOf<T> = T extends string ? T : T extends readonly (infer S extends string)[] ? PatternOf<S> : never;
 
 /** The types of map `E` that one of the patterns `P` (a union) matches. */
 export type MatchingTypes<E, P extends string> = {
@@ -275,9 +180,24 @@ export type EventOf<E, P extends string | readonly string[] = string> = EventsMa
  * `EventOf` of patterns `P`. `EventOf` takes a list too, so that what a
  * subscription's handler gets (`EventOf<E, T>` of its `types`) is, for a
  * type parameter `K` of a helper generic in the map, the very `EventOf<E, K>`
- * the helper names.
+ * the helper names. On the map of a runtime's bus (`Across`), the other
+ * side's events the patterns match too.
  */
-type EventsMatching<E, P extends string> =
+type EventsMatching<E, P extends string> = typeof acrossTypes extends keyof E ? BothSides<SideEventsMatching<E, P>, Exclude<E[typeof acrossTypes], undefined>, P> : SideEventsMatching<E, P>;
+
+/**
+ * This side's events `Own` and those of the other side (`A`: `Across`'s)
+ * that patterns `P` match; when there are some, a union discriminated by
+ * `side` as well as by `type` (a type may be on both sides).
+ */
+type BothSides<Own, A, P extends string> = A extends { readonly side: infer S extends Side; readonly events: infer O }
+  ? [SideEventsMatching<O, P>] extends [never]
+    ? Own
+    : (Own & { readonly side: Exclude<Side, S> }) | (SideEventsMatching<O, P> & { readonly side: S })
+  : Own;
+
+/** The events of map `E` alone that patterns `P` match. */
+type SideEventsMatching<E, P extends string> =
   IsUntyped<E> extends true
     ? UntypedEventOf<E, P>
     : string extends P
@@ -341,9 +261,13 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
  * of the map is valid as it is (`| EventTypeOf<E>`), which the conditional
  * cannot see for a type parameter `K extends EventTypeOf<E>` of such a
  * helper (it stays unresolved, and `K` is not assignable to it), while `K`
- * is assignable to `K & EventTypeOf<E>`.
+ * is assignable to `K & EventTypeOf<E>`; so is a list of them
+ * (`ListOfTypes`).
  */
-export type ValidPatterns<E, T> = ValidPatternList<E, T> | EventTypeOf<E>;
+export type ValidPatterns<E, T> = PatternsMatch<E, T> | ListOfTypes<E, T> | EventTypeOf<E>;
+
+/** `ValidPatterns` of one pattern (`waitFor()`, `reply()`): no list. */
+export type ValidPattern<E, T> = PatternsMatch<E, T> | EventTypeOf<E>;
 
 /**
  * `ValidPatterns` of a list alone (`history()`'s `types`, `waitForEvents()`),
@@ -351,11 +275,43 @@ export type ValidPatterns<E, T> = ValidPatternList<E, T> | EventTypeOf<E>;
  * type takes `never`, rather than an intersection of the list with one of
  * the map's types, which the compiler's error would name as if it were meant.
  */
-export type ValidPatternList<E, T> = [PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>;
+export type ValidPatternList<E, T> = PatternsMatch<E, T> | ListOfTypes<E, T>;
 
-/** `ValidPatterns` past `*` and `>`: a named alias, so that an error in a helper generic in `E` names it rather than spelling it out. */
+/** The patterns `T` past `*` and `>`: `unknown` when each matches a type of `E`, else `never`. */
+type PatternsMatch<E, T> = [PatternOf<T>] extends ['*' | '>'] ? unknown : MatchesTypeOf<E, T>;
+
+/** The brand of `ListOfTypes`' entries that are no type of the map. Types only. */
+declare const notAType: unique symbol;
+
+/**
+ * A list each of whose entries is a type of `E`: valid as it is, which the
+ * conditional of `PatternsMatch` cannot see for a list of a helper's type
+ * parameter `K extends EventTypeOf<E>` (`[a, b]`, a `K[]`), as it stays
+ * unresolved. A mapped type, not a conditional: `K & EventTypeOf<E>` takes
+ * `K`. On a concrete map an entry that is no type of `E` is `notAType`, a
+ * unit type, which makes the list's intersection with it `never` (as for a
+ * literal property two object types disagree on): a list with a misspelled
+ * entry still takes `never`, and one of patterns (`order.*`) passes by the
+ * conditional. Not for a string, whose mapped type would be the string.
+ */
+type ListOfTypes<E, T> = T extends string ? never : { readonly [I in keyof T]: (T[I] & EventTypeOf<E>) | typeof notAType };
+
+/**
+ * `ValidPatterns` past `*` and `>`: a named alias, so that an error in a
+ * helper generic in `E` names it rather than spelling it out. On the map of
+ * a runtime's bus (`Across`), a pattern may match a type of the other side.
+ */
 type MatchesTypeOf<E, T> =
-  IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedPattern<E, PatternOf<T>>] extends [never] ? unknown : never;
+  IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedAcross<E, UnmatchedPattern<E, PatternOf<T>>>] extends [never] ? unknown : never;
+
+/** Of the patterns `P` that match no type of `E`, those that match none of the other side's either (on a runtime's bus, `Across`). */
+type UnmatchedAcross<E, P extends string> = [P] extends [never]
+  ? never
+  : typeof acrossTypes extends keyof E
+    ? E[typeof acrossTypes] extends { readonly events: infer O } | undefined
+      ? UnmatchedPattern<O, P>
+      : P
+    : P;
 
 /** The patterns among `P` that match no type of `E`. */
 type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<E, P>] extends [never] ? P : never) : never;
@@ -363,14 +319,21 @@ type UnmatchedPattern<E, P extends string> = P extends string ? ([MatchingTypes<
 /**
  * The event a subscription's handler gets: the union its patterns `T` match
  * on map `E`; on an untyped map `BusEvent<P>` when the caller names a payload
- * type `P` (`subscribe<Login>('user.login', ...)`), else `EventOf` (mostly
- * `BusEvent<Payload>`).
+ * type `P` (`subscribe<Login>('user.login', ...)`, or a handler or filter
+ * annotated `BusEvent<Login>`), else `EventOf` (mostly `BusEvent<Payload>`).
+ * On a typed map `P` is not inferred (`NoInfer`): a handler or a filter
+ * annotated with another payload than the map's is refused, rather than
+ * taken as naming `P` and given an event of both payloads; `E` is tested
+ * first, so that for a known map no branch infers `P`.
  */
-export type SubscribedEvent<E, T extends string | readonly string[], P> = [P] extends [never]
-  ? EventOf<E, T>
-  : IsUntyped<E> extends true
-    ? BusEvent<P>
-    : EventOf<E, T> & BusEvent<P>;
+export type SubscribedEvent<E, T extends string | readonly string[], P> =
+  IsUntyped<E> extends true
+    ? [P] extends [never]
+      ? EventOf<E, T>
+      : BusEvent<P>
+    : [NoInfer<P>] extends [never]
+      ? EventOf<E, T>
+      : EventOf<E, T> & BusEvent<NoInfer<P>>;
 
 /**
  * The payload `post()` accepts for type `K`: on a typed bus the map's, or
@@ -477,6 +440,44 @@ export type AnyInternalEvents = AnyEvents & { readonly [knownTypes]?: BuslineEve
  * with the runtime's own events known (`AnyInternalEvents`).
  */
 export type InternalEventsOf<I> = IsUntyped<I> extends true ? AnyInternalEvents : BuslineEvents & I;
+
+/** The key under which the map of a runtime's bus keeps the other side's (`Across`). Types only. */
+declare const acrossTypes: unique symbol;
+
+/**
+ * The other side of a runtime's bus, `S`, and its map `O`: what a read
+ * across the bridge (`fromStation({ side: S })`) brings to the bus. Its
+ * subscribers whose patterns match them get those events, as do its
+ * `history()` and `waitFor()`: `runtime.bus(side)` (and a thread's handle)
+ * type the side's map with it, so that what they return is, where the other
+ * side has events the patterns match, a union discriminated by `side`, and
+ * patterns may name the other side's types. Only when both sides are typed;
+ * a `Bus<Events>` of a plain map gets its own side's events only. Types only.
+ *
+ * @example
+ * const audit = runtime.bus('internal')   // Bus<BuslineEvents & AppInternal & Across<'external', Events>>
+ * audit.subscribe('order', (event) => console.log(event.side, event.payload.total))   // side: 'external'
+ */
+export interface Across<S extends Side, O> {
+  readonly [acrossTypes]?: { readonly side: S; readonly events: O };
+}
+
+/**
+ * The map of the bus of `side` on a runtime typed by `E` (external) and `I`
+ * (internal): the side's own, with the other side's (`Across`) when both are typed.
+ */
+export type SideEventsOf<S extends Side, E, I> = S extends 'internal'
+  ? IsUntyped<E> extends true ? InternalEventsOf<I> : IsUntyped<I> extends true ? InternalEventsOf<I> : InternalEventsOf<I> & Across<'external', E>
+  : IsUntyped<E> extends true ? E : IsUntyped<I> extends true ? E : E & Across<'internal', InternalEventsOf<I>>;
+
+/**
+ * The options of `fromStation()`, `roundTrip()` and `sync()` on map `E`:
+ * `types` must match its types (or the other side's, on a runtime's bus), as
+ * `history()`'s do; what they bring is `EventOf<E, T>`.
+ */
+export type TypedReadOptions<O extends { readonly types?: readonly string[] }, E, T extends readonly string[]> = Omit<O, 'types'> & {
+  readonly types?: T & ValidPatternList<E, T>;
+};
 
 /** A history query on map `E`: `types` must match the map's types, and `filter` gets the events they match. */
 export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {

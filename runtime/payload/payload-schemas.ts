@@ -9,7 +9,8 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { InvalidEventError, InvalidOptionError, UnsupportedError, type EventIssue } from '../../errors.js';
 import { describe, eventTypeProblem } from '../validate.js';
-import type { Inputs, IsUntyped, JsonCompatibleAs } from '../bus/typed-events.js';
+import type { JsonCompatibleAs } from '../bus/json-compatible.js';
+import type { Inputs, IsUntyped } from '../bus/typed-events.js';
 
 export type { StandardSchemaV1 };
 

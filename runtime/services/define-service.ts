@@ -9,7 +9,7 @@ import type { Bus } from '../bus/bus.js';
 import type { SubscribeOptions, Subscription } from '../bus/subscriptions.js';
 import type { Payload } from '../../types.js';
 import type { ReplyOptions, RequestOptions } from '../bus/request-reply.js';
-import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, RequestOf, SubscribedEvent, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
+import type { AnyEvents, EventOf, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
 import type { WaitForEventsOptions, WaitForOptions } from '../bus/wait-for.js';
 import { assertFunction, assertKnownKeys, describe } from '../validate.js';
 import { Service, type ServiceOptions } from './service.js';
@@ -24,18 +24,18 @@ export interface ServiceContext<E = AnyEvents> {
     handler: (event: SubscribedEvent<E, T, P>) => unknown,
     options?: SubscribeOptions<SubscribedEvent<E, T, P>>,
   ): Subscription;
-  waitFor<const T extends string>(type: T & ValidPatterns<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>>;
+  waitFor<const T extends string>(type: T & ValidPattern<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>>;
   waitForEvents<const T extends readonly string[]>(
     types: T & ValidPatternList<E, T>,
     options?: WaitForEventsOptions,
   ): Promise<{ -readonly [I in keyof T]: EventOf<E, T[I] & string> }>;
-  request<R = never, K extends EventTypeOf<E> = EventTypeOf<E>, P = Payload>(
+  request<R = never, K extends RequestTypeOf<E> = RequestTypeOf<E>, P = Payload>(
     type: K,
     payload: PostPayload<E, K, P>,
     options?: RequestOptions,
   ): Promise<[R] extends [never] ? ReplyOf<E, K> : R>;
   reply<const T extends string>(
-    type: T & ValidPatterns<E, T>,
+    type: T & ValidPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription;

@@ -13,7 +13,7 @@ import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
 import type { BusThread } from '../bus/bus-thread.js';
 import type { SubscribeOptions, Subscription } from '../bus/subscriptions.js';
-import type { AnyEvents, EventOf, EventTypeOf, PostPayload, ReplyOf, RequestOf, SubscribedEvent, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
+import type { AnyEvents, EventOf, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
 import type { ReplyOptions, RequestOptions } from '../bus/request-reply.js';
 import type { WaitForEventsOptions, WaitForOptions } from '../bus/wait-for.js';
 import { startTimer, type Clock } from '../clock.js';
@@ -338,7 +338,7 @@ export abstract class Service<E = AnyEvents> {
   }
 
   /** `bus.waitFor()` owned by the service: it rejects with `AbortedError` when the service stops. */
-  protected waitFor<const T extends string>(type: T & ValidPatterns<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
+  protected waitFor<const T extends string>(type: T & ValidPattern<E, T>, options?: WaitForOptions<EventOf<E, T>>): Promise<EventOf<E, T>> {
     return this.bus.waitFor(type, { ...options, signal: this.#own(options?.signal, 'waitFor options.signal') });
   }
 
@@ -351,7 +351,7 @@ export abstract class Service<E = AnyEvents> {
   }
 
   /** `bus.request()` owned by the service: it rejects with `AbortedError` when the service stops. */
-  protected request<R = never, K extends EventTypeOf<E> = EventTypeOf<E>, P = Payload>(
+  protected request<R = never, K extends RequestTypeOf<E> = RequestTypeOf<E>, P = Payload>(
     type: K,
     payload: PostPayload<E, K, P>,
     options?: RequestOptions,
@@ -361,7 +361,7 @@ export abstract class Service<E = AnyEvents> {
 
   /** `bus.reply()` owned by the service: it answers until the service stops. */
   protected reply<const T extends string>(
-    type: T & ValidPatterns<E, T>,
+    type: T & ValidPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {

@@ -5,6 +5,7 @@
  */
 import {
   createRuntime,
+  type Across,
   type AnyEvents,
   type AnyInternalEvents,
   type AnyPayload,
@@ -22,12 +23,15 @@ import {
   type Middleware,
   type Payload,
   type PostOptions,
+  type Replies,
   type ReplyErrorInfo,
   type ReplyPayload,
   type RemoteBus,
   type ReplyEvent,
   type ReplyOf,
+  type RequestTypeOf,
   type RuntimeStats,
+  type SideEventsOf,
   type ServiceFailure,
   type SubscribeOptions,
   type UnsentDropReport,
@@ -68,7 +72,11 @@ interface AppInternal {
 export function typedRuntime(): void {
   const runtime = createRuntime<Events>();
   const bus = runtime.bus('external');
-  expectType<Equal<typeof bus, Bus<Events>>>();
+  // The map, with the internal side's events that a read across the bridge brings (`Across`).
+  expectType<Equal<typeof bus, Bus<SideEventsOf<'external', Events, {}>>>>();
+  expectType<Equal<typeof bus, Bus<Events & Across<'internal', BuslineEvents>>>>();
+  // A bus of the plain map (a `Bus<Events>` parameter) takes it, and gets this side's events only.
+  const plain: Bus<Events> = bus;
 
   // post: the map's types with their payloads.
   const login = bus.post('user.login', { id: 7, at: '2024-01-01' });
@@ -140,35 +148,49 @@ export function typedRuntime(): void {
     expectType<Equal<typeof event.type, 'user.logout' | 'order.created'>>();
   });
   // Everything: the map's events, and the replies to requests on this side, which the map does not list.
-  bus.subscribe('*', (event) => {
+  plain.subscribe('*', (event) => {
     expectType<Equal<typeof event, EventOf<Events>>>();
     expectType<Equal<typeof event, EventOfType<Events, keyof Events> | ReplyEvent>>();
     expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>();
     if (event.type === 'busline.reply') expectType<Equal<typeof event.payload, ReplyPayload>>();
   });
-  bus.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
-  bus.subscribe(['*', 'user'], (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  plain.subscribe('>', (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  plain.subscribe(['*', 'user'], (event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
   // Two parts, as `busline.reply` is; patterns that cannot match it do not get it.
-  bus.subscribe('*.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored' | 'busline.reply'>>());
-  void bus.waitFor('*').then((event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
-  const everything = bus.history({ types: ['*'] });
+  plain.subscribe('*.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored' | 'busline.reply'>>());
+  void plain.waitFor('*').then((event) => expectType<Equal<typeof event.type, keyof Events | 'busline.reply'>>());
+  const everything = plain.history({ types: ['*'] });
   expectType<Equal<(typeof everything)[number]['type'], keyof Events | 'busline.reply'>>();
-  const whole = bus.history();
+  const whole = plain.history();
   expectType<Equal<(typeof whole)[number]['type'], keyof Events | 'busline.reply'>>();
   bus.history({ types: ['>'], filter: (event) => event.type !== 'busline.reply' || event.payload.request !== '' });
+  // The runtime's bus gets the other side's events its patterns match too, as a read across the bridge brings them:
+  // a union discriminated by `side` (and by `type`).
+  bus.subscribe('*', (event) => {
+    if (event.side === 'internal') expectType<Equal<typeof event, BuslineEvent & { readonly side: 'internal' }>>();
+    else expectType<Equal<typeof event, EventOf<Events> & { readonly side: 'external' }>>();
+  });
+  void bus.waitFor('>').then((event) => expectType<Equal<typeof event.type, keyof Events | keyof BuslineEvents>>());
+  expectType<Equal<ReturnType<typeof bus.history>[number]['side'], 'internal' | 'external'>>();
   expectType<Equal<EventOf<Events, '*'>, EventOf<Events>>>();
   expectType<Equal<EventOf<Events, 'user' | 'order'>['type'], 'user.login' | 'user.logout' | 'user.login.failed' | 'order.created'>>();
   // A map that lists replies itself (every internal map does) gets them once.
   expectType<Equal<EventOf<BuslineEvents, '*'>, BuslineEvent>>();
   // Replies are no type of the map: a subscription to them alone is a misspelling here, as a post of one is.
   // @ts-expect-error not in the map
-  bus.subscribe('busline.reply', () => undefined);
+  plain.subscribe('busline.reply', () => undefined);
+  // On the runtime's bus the internal side lists them, whose replies a read across brings: this side's and those.
+  bus.subscribe('busline.reply', (event) => {
+    expectType<Equal<typeof event, (ReplyEvent & { readonly side: 'external' }) | (ReplyEvent & { readonly side: 'internal' })>>();
+    expectType<Equal<typeof event.payload, ReplyPayload>>();
+  });
   // @ts-expect-error replies are posted by bus.reply(), not by hand
   bus.post('busline.reply', { request: 'r' });
   // A replier's handler gets requests only: a reply matches `*` too, but is never a request (its filter sees it).
-  bus.reply('*', (request) => void expectType<Equal<typeof request.type, keyof Events>>(), { filter: (event) => event.type !== 'busline.reply' });
-  bus.reply('>', (request) => void expectType<Equal<typeof request, EventOfType<Events, keyof Events>>>());
-  createRuntime<Events, AppInternal>().bus('internal').reply('*', (request) => void expectType<Equal<typeof request.type, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>());
+  plain.reply('*', (request) => void expectType<Equal<typeof request.type, keyof Events>>(), { filter: (event) => event.type !== 'busline.reply' });
+  plain.reply('>', (request) => void expectType<Equal<typeof request, EventOfType<Events, keyof Events>>>());
+  bus.reply('*', (request) => void expectType<Equal<typeof request.type, keyof Events | Exclude<keyof BuslineEvents, 'busline.reply'>>>());
+  createRuntime<Events, AppInternal>().bus('internal').reply('*', (request) => request.side === 'internal' && expectType<Equal<typeof request.type, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>());
   (runtime.thread(0, 1).bus('external') as RemoteBus<Events>).reply('*.*', (request) => void expectType<Equal<typeof request.type, 'user.login' | 'user.logout' | 'order.created' | 'blob.stored'>>());
   // One level: `user.*` is login and logout, not login.failed.
   bus.subscribe('user.*', (event) => expectType<Equal<typeof event.type, 'user.login' | 'user.logout'>>());
@@ -196,7 +218,7 @@ export function typedRuntime(): void {
   // history: typed by `types`; all of the map without.
   const users = bus.history({ types: ['user.login'] });
   expectType<Equal<(typeof users)[number]['type'], 'user.login' | 'user.login.failed'>>();
-  const all = bus.history();
+  const all = plain.history();
   expectType<Equal<(typeof all)[number], EventOf<Events>>>();
   const recent = bus.history({ types: ['order'], since: 0, filter: (event) => event.payload.lines.length > 0 });
   expectType<Equal<(typeof recent)[number]['payload'], OrderCreated>>();
@@ -239,7 +261,8 @@ export function typedRuntime(): void {
   void bus.publish('tick', 1);
 
   // Calls that return the next bus keep its map.
-  void bus.toStation().then((next) => expectType<Equal<typeof next, Bus<Events>>>());
+  void bus.toStation().then((next) => expectType<Equal<typeof next, typeof bus>>());
+  void plain.toStation().then((next) => expectType<Equal<typeof next, Bus<Events>>>());
   void bus.roundTrip().then((next) => next.post('tick', null));
 
   // The internal side: the runtime's own events, typed.
@@ -251,7 +274,8 @@ export function typedRuntime(): void {
     void thread;
   });
   internal.subscribe('busline', (event) => {
-    expectType<Equal<typeof event, BuslineEvent>>();
+    // The runtime's events; and the external side's replies, which a read across brings.
+    expectType<Equal<typeof event, (BuslineEvent & { readonly side: 'internal' }) | (ReplyEvent & { readonly side: 'external' })>>();
     if (event.type === 'busline.actor.failed') void event.payload.module;
   });
   // @ts-expect-error the external map is not on the internal side
@@ -301,7 +325,7 @@ export function internalEvents(): void {
   const runtime = createRuntime<Events, AppInternal>();
   const internal = runtime.bus('internal');
   internal.post('app.health', { ok: true });
-  internal.subscribe('*', (event) => expectType<Equal<typeof event.type, 'app.health' | BuslineEvent['type']>>());
+  internal.subscribe('*', (event) => event.side === 'internal' && expectType<Equal<typeof event.type, 'app.health' | BuslineEvent['type']>>());
   // A request on the internal side: its reply is a declared event there, as a '*' subscriber sees it.
   internal.subscribe('*', (event) => {
     if (event.type === 'busline.reply') expectType<Equal<typeof event.payload, ReplyPayload>>();
@@ -309,6 +333,166 @@ export function internalEvents(): void {
   internal.subscribe('busline.reply', (event) => expectType<Equal<typeof event.payload.request, string>>());
   // @ts-expect-error not in either map
   internal.post('app.sick', { ok: false });
+  // Requests of the side's own types; a reply is no request, though the internal map lists it (refused at run time too).
+  void internal.request('app.health', { ok: true });
+  void internal.request('busline.stats', undefined as unknown as RuntimeStats);
+  // @ts-expect-error replies are posted by bus.reply(): a request of their type would be taken for a reply
+  void internal.request('busline.reply', { request: 'r', value: null });
+  // @ts-expect-error on a RemoteBus too
+  void (runtime.thread(0, 1).bus('internal') as RemoteBus<BuslineEvents & AppInternal>).request('busline.reply', { request: 'r', value: null });
+  expectType<Equal<RequestTypeOf<BuslineEvents & AppInternal>, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>();
+  // An untyped internal side takes any type: there the run-time check says no.
+  void createRuntime().bus('internal').request('busline.reply', { request: 'r', value: null });
+}
+
+export function acrossTheBridge(): void {
+  // A bus reading across the bridge (`fromStation({ side })`) gets the other side's events: a runtime's bus is typed with them.
+  const runtime = createRuntime<Events, AppInternal>();
+  const external = runtime.bus('external');
+  const audit = runtime.bus('internal');
+  expectType<Equal<typeof audit, Bus<BuslineEvents & AppInternal & Across<'external', Events>>>>();
+  // Patterns that match this side only get what they got, as they were typed.
+  external.subscribe('user.logout', (event) => expectType<Equal<typeof event, BusEvent<Logout, 'user.logout'>>>());
+  audit.subscribe('app.health', (event) => expectType<Equal<typeof event, BusEvent<{ readonly ok: boolean }, 'app.health'>>>());
+  // Those that match the other side's types get its events, with their side; patterns may name them.
+  audit.subscribe('order', (event) => {
+    expectType<Equal<typeof event, BusEvent<OrderCreated, 'order.created'> & { readonly side: 'external' }>>();
+    const lines: number = event.payload.lines.length;
+    void lines;
+  }, { filter: (event) => event.payload.orderId !== '', onError: (_error, event) => void event.payload.orderId });
+  external.subscribe('busline.thread.crashed', (event) => {
+    expectType<Equal<typeof event.side, 'internal'>>();
+    expectType<Equal<typeof event.payload, CrashReport>>();
+  });
+  external.subscribe(['user.logout', 'app'], (event) => {
+    if (event.side === 'internal') expectType<Equal<typeof event.payload, { readonly ok: boolean }>>();
+    else expectType<Equal<typeof event.payload, Logout>>();
+  });
+  const orders = audit.history({ types: ['order.created'], filter: (event) => event.payload.lines.length > 0 });
+  expectType<Equal<(typeof orders)[number], BusEvent<OrderCreated, 'order.created'> & { readonly side: 'external' }>>();
+  void audit.waitFor('user.*', { filter: (event) => event.payload.id > 0 }).then((event) => expectType<Equal<typeof event.side, 'external'>>());
+  void audit.waitForEvents(['app.health', 'tick']).then(([health, tick]) => {
+    expectType<Equal<typeof health.payload, { readonly ok: boolean }>>();
+    expectType<Equal<typeof tick, BusEvent<null, 'tick'> & { readonly side: 'external' }>>();
+  });
+  // A thread's buses, and a RemoteBus, the same.
+  const worker = runtime.thread(0, 1).bus('internal');
+  worker.subscribe('order.created', (event) => expectType<Equal<typeof event.side, 'external'>>());
+  // A type on both sides: `side` tells the payloads apart.
+  const both = createRuntime<{ status: { readonly up: boolean } }, { status: { readonly code: number } }>().bus('external');
+  both.subscribe('status', (event) => {
+    if (event.side === 'internal') expectType<Equal<typeof event.payload, { readonly code: number }>>();
+    else expectType<Equal<typeof event.payload, { readonly up: boolean }>>();
+  });
+  // The read itself: its `types` are checked as history()'s, and what it added is typed by them.
+  void audit.fromStation({ side: 'external', types: ['order'] }).then(({ added }) => {
+    expectType<Equal<(typeof added)[number], BusEvent<OrderCreated, 'order.created'> & { readonly side: 'external' }>>();
+  });
+  void external.sync().then(({ added }) => expectType<Equal<(typeof added)[number], EventOf<SideEventsOf<'external', Events, AppInternal>>>>());
+  void external.roundTrip({ types: ['user', 'busline.stats'] }).then((next) => expectType<Equal<typeof next, typeof external>>());
+  void (runtime.thread(0, 1).bus('external') as RemoteBus<SideEventsOf<'external', Events, AppInternal>>).fromStation({ types: ['tick'] });
+  // @ts-expect-error a misspelled type in a read
+  void audit.fromStation({ side: 'external', types: ['ordr'] });
+  // @ts-expect-error in roundTrip()
+  void external.roundTrip({ types: ['usr'] });
+  // @ts-expect-error in sync()
+  void external.sync({ types: ['user', 'usr'] });
+  // @ts-expect-error on a RemoteBus
+  void (runtime.thread(0, 1).bus('external') as RemoteBus<Events>).roundTrip({ types: ['tock'] });
+  void createRuntime().bus().fromStation({ types: ['anything.at.all'] });
+  // What stays refused: a type on neither side, and posts of the other side's types (a bus posts on its own side).
+  // @ts-expect-error on neither side
+  audit.subscribe('ordr', () => undefined);
+  // @ts-expect-error nor in a list
+  audit.history({ types: ['order', 'app.sick'] });
+  // @ts-expect-error the external map is not posted on the internal side
+  audit.post('order.created', { orderId: 'o', lines: [] });
+  // @ts-expect-error nor requested there
+  void audit.request('tick', null);
+  // Code that takes a bus of the plain map takes the runtime's: it sees this side's events only.
+  const plain: Bus<Events> = external;
+  const register = (bus: Bus<Events> | RemoteBus<Events>) => bus.subscribe('*', (event) => void event.id);
+  register(external);
+  register(runtime.thread(0, 1).bus('external'));
+  const internalPlain: Bus<BuslineEvents & AppInternal> = audit;
+  void plain;
+  void internalPlain;
+  // An untyped side promises nothing of its events: a bus of a runtime with one is typed as before, by its own map.
+  const mixed = createRuntime<Events, AnyEvents>();
+  const mixedBus = mixed.bus('external');
+  expectType<Equal<typeof mixedBus, Bus<Events>>>();
+  const untyped = createRuntime().bus('internal');
+  expectType<Equal<typeof untyped, Bus<AnyInternalEvents>>>();
+}
+
+export function annotatedHandlers(): void {
+  // Seed-style code: handlers, filters and repliers written as functions of an annotated event.
+  const runtime = createRuntime<RequestLike>();
+  const event_bus = runtime.bus('external');
+  function handle_login(event: BusEvent<Login>): void {
+    void event.payload.at;
+  }
+  event_bus.subscribe('user.login', handle_login);
+  event_bus.subscribe('user.login', (event: BusEvent<Login, 'user.login'>) => void event.payload.at);
+  const onLogin: Handler<Login> = (event) => void event.payload.at;
+  event_bus.subscribe('user.login', onLogin);
+  const filter_fn = (event: BusEvent<Login>) => event.payload.id > 0;
+  event_bus.subscribe('user.login', (event) => void event.payload.at, { filter: filter_fn });
+  const get_events = (type: 'user.login' | 'user.logout', since: number) => event_bus.history({ types: [type], since });
+  expectType<Equal<ReturnType<typeof get_events>[number]['type'], 'user.login' | 'user.logout'>>();
+  const logins: Array<BusEvent<Login>> = event_bus.history({ types: ['user.login'] });
+  void logins;
+  async function handle_query(event: BusEvent<{ readonly id: string }>): Promise<{ readonly name: string }> {
+    return { name: event.payload.id };
+  }
+  event_bus.reply('user.get', handle_query);
+  // get() and queue() give the bus's events as the map types them (a union to narrow), not a bare BusEvent.
+  const got = event_bus.get('an id');
+  if (got?.type === 'user.login') expectType<Equal<typeof got.payload, Login>>();
+  expectType<Equal<ReturnType<typeof event_bus.queue>[number], EventOf<SideEventsOf<'external', RequestLike, {}>>>>();
+  void (runtime.thread(0, 1).bus('external') as RemoteBus<RequestLike>).queue().then((queued) => expectType<Equal<(typeof queued)[number], EventOf<RequestLike>>>());
+  const anyGot = createRuntime().bus().get('an id');
+  expectType<Equal<typeof anyGot, BusEvent<Payload> | undefined>>();
+  // A handler or filter annotated with another payload than the map's was taken as naming subscribe()'s payload
+  // type, and got an event of both payloads; it is refused now, as an unannotated one reading a missing field is.
+  // @ts-expect-error a login subscription's handler of logouts
+  event_bus.subscribe('user.login', (event: BusEvent<Logout>) => void event.payload.reason);
+  // @ts-expect-error nor its filter
+  event_bus.subscribe('user.login', () => undefined, { filter: (event: BusEvent<Logout>) => event.payload.reason === 'user' });
+  // @ts-expect-error nor its onError
+  event_bus.subscribe('user.login', () => undefined, { onError: (_error, event: BusEvent<Logout>) => void event.payload.reason });
+  // @ts-expect-error on a RemoteBus too
+  (runtime.thread(0, 1).bus('external') as RemoteBus<RequestLike>).subscribe('user.logout', (event: BusEvent<Login>) => void event.payload.at);
+  // @ts-expect-error a replier of another request payload
+  event_bus.reply('user.get', async (event: BusEvent<Login>) => ({ name: event.payload.at }));
+  // @ts-expect-error history is no list of another payload's events
+  const wrong: Array<BusEvent<Logout>> = event_bus.history({ types: ['user.login'] });
+  void wrong;
+  // Naming the payload type still works, and an untyped bus still reads it from an annotated handler.
+  event_bus.subscribe<Login>('user.login', (event) => void event.payload.at);
+  createRuntime().bus().subscribe('user.login', (event: BusEvent<Login>) => void event.payload.at, { filter: (event: BusEvent<Login>) => event.payload.id > 0 });
+  // A helper generic in the type, on a concrete map, passes its handler on wrapped, as README says; over a
+  // `Bus<RequestLike>`, or naming the runtime's bus's map: a `K` of this side may be a type of the other side too.
+  const plainBus: Bus<RequestLike> = event_bus;
+  function on<K extends keyof RequestLike & string>(type: K, handler: (event: EventOf<RequestLike, K>) => void) {
+    return plainBus.subscribe(type, (event) => handler(event));
+  }
+  function onRuntimeBus<K extends keyof RequestLike & string>(type: K, handler: (event: EventOf<SideEventsOf<'external', RequestLike, {}>, K>) => void) {
+    return event_bus.subscribe(type, (event) => handler(event));
+  }
+  function misnamed<K extends keyof RequestLike & string>(type: K, handler: (event: EventOf<RequestLike, K>) => void) {
+    // @ts-expect-error the runtime's bus gets the other side's events of K's name too, which the plain map's EventOf<E, K> does not name
+    return event_bus.subscribe(type, (event) => handler(event));
+  }
+  void onRuntimeBus;
+  void misnamed;
+  on('user.logout', (event) => void event.payload.reason);
+}
+
+interface RequestLike extends Replies<{ 'user.get': { readonly name: string } }> {
+  'user.login': Login;
+  'user.logout': Logout;
+  'user.get': { readonly id: string };
 }
 
 export function badMaps(): void {
@@ -614,7 +798,7 @@ export function genericHelpers(): void {
   function misuses<E, K extends EventTypeOf<E>, S extends string>(target: Bus<E>, type: K, handler: (event: EventOf<E, K>) => void, any: S): void {
     // @ts-expect-error a subscription to K gets its subtypes too (`user.login` gets `user.login.failed`): `BusEvent<E[K], K>` is not all it gets
     target.subscribe(type, (event: BusEvent<E[K], K>) => void event);
-    // @ts-expect-error the handler itself, as the argument: TypeScript infers subscribe's payload parameter P from it, and `EventOf<E, K> & BusEvent<P>` is not `EventOf<E, K>` (wrap it: `(event) => handler(event)`)
+    // The handler itself, as the argument, is taken too: subscribe()'s payload parameter P is no longer inferred from it.
     target.subscribe(type, handler);
     // @ts-expect-error a string type parameter is no type of the map
     target.subscribe(any, () => undefined);
@@ -622,10 +806,47 @@ export function genericHelpers(): void {
     void target.waitFor(any);
     // @ts-expect-error a pattern built on K is not known to match
     target.subscribe(`${type}.*`, () => undefined);
-    // @ts-expect-error nor a list of K: its events are `EventOf<E, readonly [K]>`, which is not the helper's `EventOf<E, K>`
-    target.subscribe([type], (event) => handler(event));
+    // @ts-expect-error nor a list of a string type parameter
+    target.subscribe([any], () => undefined);
+    // @ts-expect-error nor a list of K with a pattern not known to match
+    target.subscribe([type, 'user.*'], () => undefined);
+    // @ts-expect-error nor in history()
+    void target.history({ types: [type, any] });
+    // @ts-expect-error nor in waitForEvents()
+    void target.waitForEvents([any, type]);
   }
   void misuses;
+  // Lists of K, with no cast: a list of the map's types is valid as it is; its events are the helper's `EventOf<E, K>`.
+  function onAny<E, K extends EventTypeOf<E>>(target: Bus<E> | RemoteBus<E>, first: K, second: K, handler: (event: EventOf<E, K>) => void) {
+    target.subscribe([first, second], (event) => handler(event), { filter: (event) => (event as BusEvent).id !== '' });
+    const listed: K[] = [first, second];
+    target.subscribe(listed, (event) => handler(event));
+    const frozen: readonly K[] = listed;
+    void target.waitForEvents(frozen);
+    return target.waitForEvents([first, second, first]);
+  }
+  function seen<E, K extends keyof E & string>(target: Bus<E>, types: readonly K[]): Array<EventOf<E, K>> {
+    return target.history({ types, filter: (event) => (event as BusEvent).id !== '' });
+  }
+  void onAny(bus, 'user.logout', 'tick', (event) => expectType<Equal<typeof event.type, 'user.logout' | 'tick'>>()).then(([a, b, c]) => {
+    expectType<Equal<typeof a, EventOf<Events, 'user.logout' | 'tick'>>>();
+    expectType<Equal<typeof b | typeof c, EventOf<Events, 'user.logout' | 'tick'>>>();
+  });
+  expectType<Equal<ReturnType<typeof seen<Events, 'order.created'>>, Array<BusEvent<OrderCreated, 'order.created'>>>>();
+  // @ts-expect-error the caller's types are still checked against its map
+  void onAny(bus, 'user.logout', 'tock', () => undefined);
+  // @ts-expect-error in a list too
+  void seen(bus, ['order.created', 'ordr']);
+  // A list of the map's types needs no pattern check on a concrete map either; a wrong entry still takes `never`.
+  bus.subscribe(['tick', 'order.created'], (event) => expectType<Equal<typeof event.type, 'tick' | 'order.created'>>());
+  const listed: Array<'tick' | 'user.logout'> = ['tick'];
+  bus.subscribe(listed, (event) => expectType<Equal<typeof event.type, 'tick' | 'user.logout'>>());
+  void bus.waitForEvents(listed).then((events) => expectType<Equal<typeof events, Array<EventOf<Events, 'tick' | 'user.logout'>>>>());
+  expectType<Equal<Parameters<typeof bus.waitForEvents<readonly ['tick', 'user', 'tock']>>[0], never>>();
+  expectType<Equal<NonNullable<Parameters<typeof bus.history<readonly ['user.login', 'usr']>>[0]>['types'], undefined>>();
+  const misspelled: Array<'tick' | 'tock'> = ['tick'];
+  // @ts-expect-error a list variable whose type names an unknown type
+  bus.subscribe(misspelled, () => undefined);
   // Non-generic calls are checked as before: a misspelled type or a pattern that matches nothing fails.
   // @ts-expect-error misspelled
   bus.subscribe('user.logn', () => undefined);

@@ -2,9 +2,10 @@
  * Typed events at run time: what a `'*'` subscriber of a typed runtime gets
  * on each side is what `EventOf<map, '*'>` says, no more and no fewer types.
  * The lists below are checked against the types when `tsc` checks this file
- * (`Complete`), and against what the buses deliver when it runs; except
- * what a read across the bridge brings, which the types of a side do not
- * list (the last case says so). The type rules are in typed-events.test-d.ts.
+ * (`Complete`), and against what the buses deliver when it runs. A read
+ * across the bridge brings the other side's events, which a runtime's bus
+ * is typed with too (`Across`): the last cases read them through those
+ * types, with no cast. The type rules are in typed-events.test-d.ts.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -80,17 +81,52 @@ test("subscribe('*') - on the internal side: the application's internal events a
   assert.equal(seen(), [...types.map((type) => `> ${type}`), ...types]);
 });
 
-test("subscribe('*') - a read across the bridge delivers the other side's events from other threads, which no type of this side lists: event.side tells them apart", async () => {
+test("subscribe('*') - a read across the bridge delivers the other side's events from other threads, typed by that side's map: event.side tells them apart", async () => {
   const remote = serveThread(runtime as unknown as Runtime); // the fixture takes an untyped runtime; only the thread it serves matters here
   try {
+    const external = runtime.bus('external');
     const seen: string[] = [];
-    runtime.bus('external').subscribe('*', (event) => void seen.push(`${event.side} ${event.type}`));
+    external.subscribe('*', (event) => void seen.push(`${event.side} ${event.type}`));
+    // No external type is `app.ping`: the pattern names the internal side's, whose events it gets as the internal map types them.
+    const pings: Array<{ side: 'internal'; payload: null }> = [];
+    external.subscribe('app.ping', (event) => void pings.push({ side: event.side, payload: event.payload }));
     const far = remote.thread.bus('internal');
     far.post('app.ping', null, { priority: 'immediate' });
     await far.toStation();
     await runtime.bridge.open();
-    await runtime.bus('external').fromStation({ side: 'internal' });
+    await external.fromStation({ side: 'internal' });
     assert.equal(seen, ['internal app.ping']);
+    assert.equal(pings, [{ side: 'internal', payload: null }]);
+    const held = external.history({ types: ['app'] });
+    assert.equal(
+      held.map((event) => [event.side, event.type]),
+      [['internal', 'app.ping']],
+    );
+  } finally {
+    await remote.stop();
+  }
+});
+
+test("subscribe(), waitFor(), history() - an internal bus reading the external side (an audit) gets its events with the external map's payloads", async () => {
+  const remote = serveThread(runtime as unknown as Runtime);
+  try {
+    const audit = runtime.bus('internal');
+    const done: string[] = [];
+    audit.subscribe('job.done', (event) => void done.push(`${event.side} ${event.payload.id}`));
+    const second = audit.waitFor('job', { filter: (event) => event.payload.id === 'j2' });
+    const far = remote.thread.bus('external');
+    far.post('job.done', { id: 'j1' }, { priority: 'immediate' });
+    far.post('job.done', { id: 'j2' }, { priority: 'immediate' });
+    await far.toStation();
+    await runtime.bridge.onlyToExternal();
+    await audit.fromStation({ side: 'external' });
+    assert.equal(done, ['external j1', 'external j2']);
+    const event = await second;
+    assert.equal([event.side, event.type, event.payload.id], ['external', 'job.done', 'j2']);
+    assert.equal(
+      audit.history({ types: ['job.done'] }).map((held) => `${held.side} ${held.payload.id}`),
+      ['external j1', 'external j2'],
+    );
   } finally {
     await remote.stop();
   }
