@@ -36,7 +36,7 @@
  * posts, steps and their garbage together (a steady application's case,
  * where the first pair times the posts alone after a pause).
  */
-import { createRuntime, type Runtime } from '../index.js';
+import { createRuntime, type Bus, type Runtime } from '../index.js';
 import { compressionSteps } from '../runtime/store/history.js';
 import type { MemoryOptions } from '../runtime/store/memory-policy.js';
 import type { Payload } from '../types.js';
@@ -135,6 +135,20 @@ async function idleUntilCompressed(): Promise<void> {
 }
 
 /**
+ * The timed posts of a run, in a function of their own: `run`, around them, meets new maps after its window (each run's
+ * runtime and its notes) and deoptimizes there, and V8 then compiled it again, with the post path inlined, and
+ * on-stack-replaced its loop inside the next window (`--trace-opt`), timing a compilation in every window of every side.
+ * This loop meets the same objects in every run and stays compiled.
+ */
+async function postAll(bus: Bus, steady: boolean): Promise<void> {
+  for (let i = 0; i < POSTS; i++) {
+    bus.post(i % 3 === 0 ? 'user.logout' : 'user.login', compressible(i), { priority: 'immediate' });
+    if (steady && i % STEADY_BURST === STEADY_BURST - 1) await new Promise((resolve) => setTimeout(resolve, STEADY_GAP_MS));
+    else if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
  * One run of `side`: the CPU milliseconds `POSTS` posts took (after a full
  * collection, so no earlier run's garbage is counted). The `compressed`
  * side then pauses, idle, until its history's compression steps are done,
@@ -151,12 +165,7 @@ async function run(side: BudgetSide, gc: () => void): Promise<number> {
   gc();
   const before = { run: steps.run, ms: steps.ms };
   const start = process.cpuUsage();
-  const steady = isSteady(side);
-  for (let i = 0; i < POSTS; i++) {
-    bus.post(i % 3 === 0 ? 'user.logout' : 'user.login', compressible(i), { priority: 'immediate' });
-    if (steady && i % STEADY_BURST === STEADY_BURST - 1) await new Promise((resolve) => setTimeout(resolve, STEADY_GAP_MS));
-    else if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
-  }
+  await postAll(bus, isSteady(side));
   const used = cpuMsSince(start);
   const held = bus.history().length;
   if (side === 'evicting' ? held >= POSTS : held !== POSTS) throw new Error(`history holds ${held} events after ${POSTS} posts (${side})`);
