@@ -139,12 +139,23 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
   });
   /** The workers' report ports (`takeReports`). */
   const reports = new Set<MessagePort>();
+  // One listener on the caller's signal for all the threads, each supervision listening to its own: eleven
+  // on one AbortSignal are taken by Node for a leak (MaxListenersExceededWarning), and threads go up to 64.
+  const stopStarts = Array.from({ length: options.count }, () => new AbortController());
+  const abortStarts = () => {
+    for (const controller of stopStarts) controller.abort();
+  };
+  options.signal?.addEventListener('abort', abortStarts, { once: true });
+  if (options.signal?.aborted === true) abortStarts();
   const started = await Promise.allSettled(
-    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1, followers[i], reports)),
+    Array.from({ length: options.count }, (_, i) =>
+      superviseThread(attacher, { ...options, signal: stopStarts[i]!.signal }, policy, i + 1, followers[i], reports),
+    ),
   );
   const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   const stop = async () => {
+    options.signal?.removeEventListener('abort', abortStarts);
     unfollow?.();
     await Promise.all(supervisions.map((supervision) => supervision.stop()));
     // A report still queued on a port of a worker that is gone is dropped: onError hears nothing once stop() resolved.

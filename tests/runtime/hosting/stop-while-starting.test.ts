@@ -5,11 +5,13 @@
  * starts up (their workers are terminated, their processors killed) and
  * resolves once they are gone; the application's process then ends by itself.
  * Each case runs as a process of its own (`stop-while-starting-app.ts`), whose
- * held loads go on only after `stop()` resolved.
+ * held loads go on only after `stop()` resolved; the last, in this process,
+ * starts and stops many threads on one stop signal.
  */
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createRuntime } from '../../../index.js';
 import { runCommand } from '../../helpers.js';
 
 const test = suite('stop while starting');
@@ -28,5 +30,24 @@ for (const [mode, what, ready] of [
     assert.equal(seen, { ready, running: false, processors: [] }, mode);
   });
 }
+
+test('start and stop - more than ten worker threads give no MaxListenersExceededWarning (one abort listener each on the runtime\'s signal was taken for a leak)', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => void (warning.name === 'MaxListenersExceededWarning' && warnings.push(warning.message));
+  process.on('warning', onWarning);
+  try {
+    const runtime = createRuntime({ threadsPerProcessor: 11 });
+    await runtime.ready;
+    await runtime.stop();
+    // And given up at once: every start refused, each supervision's listener still added first.
+    const stopped = createRuntime({ threadsPerProcessor: 11 });
+    await stopped.stop();
+    assert.is(await stopped.ready.then(() => 'ready', (error: { code?: string }) => error.code), 'RUNTIME_STOPPED');
+    // A warning is emitted on the next tick of the one that adds the listener: long before this.
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.equal(warnings, []);
+});
 
 test.run();
