@@ -10,7 +10,7 @@
  * ones. What it had not sent is lost with it, and reported.
  */
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
-import { InvalidOptionError, RuntimeStoppedError } from '../../errors.js';
+import { InvalidOptionError, isBusError, RuntimeStoppedError } from '../../errors.js';
 import type { BridgeDirection } from '../../types.js';
 import { assertKnownKeys, describe, readOnce } from '../validate.js';
 import type { MessagePortLike } from '../wire/frame-channel.js';
@@ -153,7 +153,7 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
     ),
   );
   const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  const failed = failedStart(started);
   const stop = async () => {
     options.signal?.removeEventListener('abort', abortStarts);
     unfollow?.();
@@ -166,6 +166,16 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
     throw failed.reason;
   }
   return { stop };
+}
+
+/**
+ * Why a start of several parts failed: the first part that failed by itself,
+ * before any given up by a stop (`RUNTIME_STOPPED`), which that failure may
+ * have caused and whose order says nothing; undefined when none failed.
+ */
+export function failedStart(outcomes: readonly PromiseSettledResult<unknown>[]): PromiseRejectedResult | undefined {
+  const failures = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  return failures.find((failure) => !isBusError(failure.reason, 'RUNTIME_STOPPED')) ?? failures[0];
 }
 
 async function superviseThread(
