@@ -363,7 +363,7 @@ test('supervise - stop() terminates the worker and does not restart it', async (
   assert.is(budget.remaining, 5);
 });
 
-test('supervise - stop() during a restart aborts it and resolves once it has ended: a worker it started anyway is gone by then', async () => {
+test('supervise - stop() during a restart aborts it and resolves (every call of it) once it has ended: a worker it started anyway is gone by then', async () => {
   const budget = new RestartBudget({ maxRestarts: 5, withinMs: 60_000, clock: new ManualClock() });
   let starts = 0;
   let restartBegan!: (signal: AbortSignal) => void;
@@ -385,9 +385,12 @@ test('supervise - stop() during a restart aborts it and resolves once it has end
   const stopped = supervision.stop();
   assert.ok(signal.aborted, 'stop() aborts the start under way');
   assert.not.ok(await settledAtOnce(stopped), 'stop() waits for the restart under way');
+  const again = supervision.stop();
+  assert.not.ok(await settledAtOnce(again), 'and so does a second stop() meanwhile');
   release();
-  await stopped;
+  await again;
   assert.ok(successor !== undefined && (await settledAtOnce(successor.exited)), 'the worker the restart started was gone when stop() resolved');
+  await stopped;
   assert.is((await successor.exited).reason, 'terminated');
   assert.equal(await supervision.ended, { reason: 'stopped' });
   assert.is(starts, 2, 'nothing restarted after the stop');
