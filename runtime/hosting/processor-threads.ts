@@ -126,8 +126,9 @@ export interface WorkerThreads {
 
 /**
  * Starts the workers, all or nothing, and attaches them; resolves once all
- * answer. Rejects (with every started worker stopped) when one cannot start,
- * or with a `RuntimeStoppedError` when `options.signal` aborts first.
+ * answer. Rejects (with every started worker stopped, those still starting
+ * given up) when one cannot start, or with a `RuntimeStoppedError` when
+ * `options.signal` aborts first.
  */
 export async function startWorkerThreads(attacher: ThreadAttacher, options: WorkerThreadOptions): Promise<WorkerThreads> {
   const policy = options.restart ?? DEFAULT_RESTART_POLICY;
@@ -149,7 +150,13 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
   if (options.signal?.aborted === true) abortStarts();
   const started = await Promise.allSettled(
     Array.from({ length: options.count }, (_, i) =>
-      superviseThread(attacher, { ...options, signal: stopStarts[i]!.signal }, policy, i + 1, followers[i], reports),
+      superviseThread(attacher, { ...options, signal: stopStarts[i]!.signal }, policy, i + 1, followers[i], reports).catch(
+        (error: unknown) => {
+          // All or nothing: once one cannot start, the others' starts are given up rather than waited for.
+          abortStarts();
+          throw error;
+        },
+      ),
     ),
   );
   const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
