@@ -8,7 +8,7 @@
  * goes through the `Transport`.
  */
 import { createActor, type Actor } from 'xstate';
-import { InvalidOptionError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
+import { InvalidOptionError, isBusError, RuntimeStoppedError, UnsupportedError } from '../errors.js';
 import { bridgeMachine } from '../machines/bridge.machine.js';
 import { busMachine } from '../machines/bus.machine.js';
 import type { ClearRequest } from '../machines/events.js';
@@ -22,7 +22,7 @@ import type { Clock } from './clock.js';
 import { ChildProcessors, type ChildProcessorsHost } from './hosting/child-processors.js';
 import type { RemoteProcessor } from './hosting/processor-host.js';
 import { deliverFailure, postCrashReport, type FailureReport } from './thread/failure-reports.js';
-import { startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
+import { failedStart, startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
 import { remoteSettings, rootThreadOptions, type RootThreadsHost } from './hosting/root-threads.js';
 import { describeExit, type WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
@@ -74,7 +74,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   readonly #children: ChildProcessors;
   #started: Promise<void> | undefined;
   /** Every part of the start has ended, started or failed: what started late must still be stopped. */
-  #startEnded: Promise<unknown> | undefined;
+  #startEnded: Promise<PromiseSettledResult<unknown>[]> | undefined;
   #stopped: Promise<void> | undefined;
   /** Aborted by stop(): the root's worker threads still starting (or restarting) give up, as `#children.halt()` makes processors. */
   readonly #stopStarts = new AbortController();
@@ -161,7 +161,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     // A runtime that cannot start stops what did start: no worker or process is left behind.
     this.ready = this.#started.catch(async (error: unknown) => {
       await this.stop();
-      throw error;
+      // A part given up by the stop hides no part that failed by itself, whichever ended first.
+      throw isBusError(error, 'RUNTIME_STOPPED') ? (failedStart(await this.#startEnded!)?.reason ?? error) : error;
     });
     if (options.sync !== undefined) {
       this.syncTimer = new SyncTimer(options.sync.everyMs, () => this.#syncTick());

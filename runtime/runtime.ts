@@ -217,7 +217,7 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
    * Resolves once every worker thread and child processor has started (at
    * once when there are none); rejects with the reason when one could not
    * start, after stopping what did; with a `RuntimeStoppedError` when
-   * `stop()` came while one still started.
+   * `stop()` came while one still started (and none failed by itself).
    */
   get ready(): Promise<void> {
     return this.#core.ready;

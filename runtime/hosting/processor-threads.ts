@@ -10,7 +10,7 @@
  * ones. What it had not sent is lost with it, and reported.
  */
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
-import { InvalidOptionError, RuntimeStoppedError } from '../../errors.js';
+import { InvalidOptionError, isBusError, RuntimeStoppedError } from '../../errors.js';
 import type { BridgeDirection } from '../../types.js';
 import { assertKnownKeys, describe, readOnce } from '../validate.js';
 import type { MessagePortLike } from '../wire/frame-channel.js';
@@ -126,8 +126,9 @@ export interface WorkerThreads {
 
 /**
  * Starts the workers, all or nothing, and attaches them; resolves once all
- * answer. Rejects (with every started worker stopped) when one cannot start,
- * or with a `RuntimeStoppedError` when `options.signal` aborts first.
+ * answer. Rejects (with every started worker stopped, those still starting
+ * given up) when one cannot start, or with a `RuntimeStoppedError` when
+ * `options.signal` aborts first.
  */
 export async function startWorkerThreads(attacher: ThreadAttacher, options: WorkerThreadOptions): Promise<WorkerThreads> {
   const policy = options.restart ?? DEFAULT_RESTART_POLICY;
@@ -139,12 +140,29 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
   });
   /** The workers' report ports (`takeReports`). */
   const reports = new Set<MessagePort>();
+  // One listener on the caller's signal for all the threads, each supervision listening to its own: eleven
+  // on one AbortSignal are taken by Node for a leak (MaxListenersExceededWarning), and threads go up to 64.
+  const stopStarts = Array.from({ length: options.count }, () => new AbortController());
+  const abortStarts = () => {
+    for (const controller of stopStarts) controller.abort();
+  };
+  options.signal?.addEventListener('abort', abortStarts, { once: true });
+  if (options.signal?.aborted === true) abortStarts();
   const started = await Promise.allSettled(
-    Array.from({ length: options.count }, (_, i) => superviseThread(attacher, options, policy, i + 1, followers[i], reports)),
+    Array.from({ length: options.count }, (_, i) =>
+      superviseThread(attacher, { ...options, signal: stopStarts[i]!.signal }, policy, i + 1, followers[i], reports).catch(
+        (error: unknown) => {
+          // All or nothing: once one cannot start, the others' starts are given up rather than waited for.
+          abortStarts();
+          throw error;
+        },
+      ),
+    ),
   );
   const supervisions = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  const failed = failedStart(started);
   const stop = async () => {
+    options.signal?.removeEventListener('abort', abortStarts);
     unfollow?.();
     await Promise.all(supervisions.map((supervision) => supervision.stop()));
     // A report still queued on a port of a worker that is gone is dropped: onError hears nothing once stop() resolved.
@@ -155,6 +173,16 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
     throw failed.reason;
   }
   return { stop };
+}
+
+/**
+ * Why a start of several parts failed: the first part that failed by itself,
+ * before any given up by a stop (`RUNTIME_STOPPED`), which that failure may
+ * have caused and whose order says nothing; undefined when none failed.
+ */
+export function failedStart(outcomes: readonly PromiseSettledResult<unknown>[]): PromiseRejectedResult | undefined {
+  const failures = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  return failures.find((failure) => !isBusError(failure.reason, 'RUNTIME_STOPPED')) ?? failures[0];
 }
 
 async function superviseThread(

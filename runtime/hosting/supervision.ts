@@ -117,7 +117,7 @@ export interface Supervision<Api extends WorkerApi = UntypedWorkerApi> {
   readonly current: WorkerHandle<Api> | undefined;
   /** Resolves once supervision ends. */
   readonly ended: Promise<SupervisionEnd>;
-  /** Ends supervision and terminates the current worker. */
+  /** Ends supervision and terminates the current worker, and one a restart under way started; every call resolves once none runs. */
   stop(): Promise<void>;
 }
 
@@ -175,6 +175,7 @@ export async function supervise<Api extends WorkerApi>(
   let stopped = false;
   /** The restart under way, if any: stop() waits for it (a worker it started is terminated, not left running). */
   let restarting: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
   let end!: (value: SupervisionEnd) => void;
   const ended = new Promise<SupervisionEnd>((resolve) => (end = resolve));
   void ended.then(() => options.signal?.removeEventListener('abort', onAbort));
@@ -232,16 +233,20 @@ export async function supervise<Api extends WorkerApi>(
       return current;
     },
     ended,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      halt.abort();
-      // A restart under way ends first: its worker, started or not, is gone when it does.
-      await restarting;
-      const worker = current;
-      current = undefined;
-      await worker?.terminate();
-      end({ reason: 'stopped' });
+    stop() {
+      // One stop for every caller: a second one resolves when the first does, once no worker runs.
+      stopping ??= (async () => {
+        if (stopped) return;
+        stopped = true;
+        halt.abort();
+        // A restart under way ends first: its worker, started or not, is gone when it does.
+        await restarting;
+        const worker = current;
+        current = undefined;
+        await worker?.terminate();
+        end({ reason: 'stopped' });
+      })();
+      return stopping;
     },
   };
 }

@@ -5,11 +5,17 @@
  * starts up (their workers are terminated, their processors killed) and
  * resolves once they are gone; the application's process then ends by itself.
  * Each case runs as a process of its own (`stop-while-starting-app.ts`), whose
- * held loads go on only after `stop()` resolved.
+ * held loads go on only after `stop()` resolved. The last two run in this
+ * process: many threads on one stop signal, and one worker's start failing
+ * by itself while another's is still under way.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createRuntime, isBusError } from '../../../index.js';
 import { runCommand } from '../../helpers.js';
 
 const test = suite('stop while starting');
@@ -28,5 +34,50 @@ for (const [mode, what, ready] of [
     assert.equal(seen, { ready, running: false, processors: [] }, mode);
   });
 }
+
+test('start and stop - more than ten worker threads give no MaxListenersExceededWarning (one abort listener each on the runtime\'s signal was taken for a leak)', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => void (warning.name === 'MaxListenersExceededWarning' && warnings.push(warning.message));
+  process.on('warning', onWarning);
+  try {
+    const runtime = createRuntime({ threadsPerProcessor: 11 });
+    await runtime.ready;
+    await runtime.stop();
+    // And given up at once: every start refused, each supervision's listener still added first.
+    const stopped = createRuntime({ threadsPerProcessor: 11 });
+    await stopped.stop();
+    assert.is(await stopped.ready.then(() => 'ready', (error: { code?: string }) => error.code), 'RUNTIME_STOPPED');
+    // A warning is emitted on the next tick of the one that adds the listener: long before this.
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.equal(warnings, []);
+});
+
+test('ready - a worker whose start fails while another still starts rejects ready with that failure without waiting for the other start: it is given up (not RUNTIME_STOPPED for ready), its worker terminated', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-held-or-refused-'));
+  process.env['HELD_OR_REFUSED_DIR'] = dir;
+  const workers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Worker').length;
+  const before = workers();
+  try {
+    const runtime = createRuntime({
+      threadsPerProcessor: 2,
+      middleware: [{ module: new URL('../fixtures/held-or-refused.middleware.ts', import.meta.url) }],
+      // Thread 1's start (held once it loads the module) would end only by release, after the assertions, or its deadline: never.
+      threadStartDeadlineMs: 2 ** 31 - 1,
+    });
+    const ready = await runtime.ready.then(
+      () => 'ready',
+      (error: unknown) => (isBusError(error) ? error.code : String(error)),
+    );
+    assert.is(ready, 'INVALID_OPTION');
+    assert.is(runtime.running, false);
+    assert.is(workers(), before, 'no worker is left');
+  } finally {
+    delete process.env['HELD_OR_REFUSED_DIR'];
+    writeFileSync(join(dir, 'release'), '');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test.run();

@@ -363,6 +363,39 @@ test('supervise - stop() terminates the worker and does not restart it', async (
   assert.is(budget.remaining, 5);
 });
 
+test('supervise - stop() during a restart aborts it and resolves (every call of it) once it has ended: a worker it started anyway is gone by then', async () => {
+  const budget = new RestartBudget({ maxRestarts: 5, withinMs: 60_000, clock: new ManualClock() });
+  let starts = 0;
+  let restartBegan!: (signal: AbortSignal) => void;
+  const restart = new Promise<AbortSignal>((resolve) => (restartBegan = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let successor: WorkerHandle<FaultsApi> | undefined;
+  const supervision = await supervise(async (signal) => {
+    starts++;
+    if (starts === 1) return startWorker<FaultsApi>(faultsModule, { name: 'supervised' });
+    restartBegan(signal);
+    // A start that ends although its signal was aborted (it does not listen to it): its worker then runs.
+    await released;
+    successor = await startWorker<FaultsApi>(faultsModule, { name: 'successor' });
+    return successor;
+  }, { budget });
+  await rejection(supervision.current!.call('exitLater', 1));
+  const signal = await restart;
+  const stopped = supervision.stop();
+  assert.ok(signal.aborted, 'stop() aborts the start under way');
+  assert.not.ok(await settledAtOnce(stopped), 'stop() waits for the restart under way');
+  const again = supervision.stop();
+  assert.not.ok(await settledAtOnce(again), 'and so does a second stop() meanwhile');
+  release();
+  await again;
+  assert.ok(successor !== undefined && (await settledAtOnce(successor.exited)), 'the worker the restart started was gone when stop() resolved');
+  await stopped;
+  assert.is((await successor.exited).reason, 'terminated');
+  assert.equal(await supervision.ended, { reason: 'stopped' });
+  assert.is(starts, 2, 'nothing restarted after the stop');
+});
+
 test('supervise - a worker terminated on purpose is not restarted', async () => {
   const budget = new RestartBudget({ maxRestarts: 5, withinMs: 60_000, clock: new ManualClock() });
   const supervision = await supervise(() => startWorker<FaultsApi>(faultsModule, { name: 'supervised' }), { budget });
