@@ -46,6 +46,7 @@ import type {
   TypedHistoryQuery,
   TypedReadOptions,
   ValidPattern,
+  ValidReplyPattern,
   ValidPatternList,
   ValidPatterns,
 } from './typed-events.js';
@@ -363,7 +364,7 @@ export class RemoteBus<E = AnyEvents> {
    * runtime.thread(0, 1).bus('external').reply('user.get', (request) => ({ name: 'Ada' }))
    */
   reply<const T extends string>(
-    type: T & ValidPattern<E, T>,
+    type: T & ValidReplyPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {

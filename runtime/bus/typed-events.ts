@@ -266,8 +266,19 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
  */
 export type ValidPatterns<E, T> = PatternsMatch<E, T> | ListOfTypes<E, T> | EventTypeOf<E>;
 
-/** `ValidPatterns` of one pattern (`waitFor()`, `reply()`): no list. */
+/** `ValidPatterns` of one pattern (`waitFor()`): no list. */
 export type ValidPattern<E, T> = PatternsMatch<E, T> | EventTypeOf<E>;
+
+/**
+ * `ValidPattern` of `reply()`: on a runtime's bus (`Across`) a pattern that
+ * matches a type of the bus's own side, not one of the other side's alone.
+ * A replier posts its reply on its own side, while the requester of a
+ * request read across waits on the other side, which syncs do not bring it
+ * (only its own read across would); and the other side's replies
+ * (`busline.reply`) are no requests, nor are the runtime's own events. `*` and `>` stay valid: their
+ * handler gets what a read across brought, as a subscriber's does.
+ */
+export type ValidReplyPattern<E, T> = ([PatternOf<T>] extends ['*' | '>'] ? unknown : OwnMatchesTypeOf<E, T>) | EventTypeOf<E>;
 
 /**
  * `ValidPatterns` of a list alone (`history()`'s `types`, `waitForEvents()`),
@@ -303,6 +314,9 @@ type ListOfTypes<E, T> = T extends string ? never : { readonly [I in keyof T]: (
  */
 type MatchesTypeOf<E, T> =
   IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedAcross<E, UnmatchedPattern<E, PatternOf<T>>>] extends [never] ? unknown : never;
+
+/** `MatchesTypeOf` of the bus's own side: the other side's types (`Across`) are not looked at. */
+type OwnMatchesTypeOf<E, T> = IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedPattern<E, PatternOf<T>>] extends [never] ? unknown : never;
 
 /** Of the patterns `P` that match no type of `E`, those that match none of the other side's either (on a runtime's bus, `Across`). */
 type UnmatchedAcross<E, P extends string> = [P] extends [never]
