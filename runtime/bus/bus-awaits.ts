@@ -79,7 +79,7 @@ export function provideBusParts(bus: object, parts: Partial<BusParts>): void {
  * A bus's awaiting calls. Not created on its own: `Bus` extends it.
  */
 export abstract class AwaitableBus<E> {
-  abstract post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): PostedEvent<E, K, P>;
+  abstract post<K extends keyof E & string, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): PostedEvent<E, K, P>;
 
   abstract subscribe<P = never, const T extends string | readonly string[] = string | readonly string[]>(
     types: T & ValidPatterns<E, T>,
@@ -109,7 +109,7 @@ export abstract class AwaitableBus<E> {
    * if (published.dropped !== undefined) console.log('dropped:', published.dropped)
    * else if (published.failed > 0) console.error(published.outcomes)
    */
-  async publish<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(
+  async publish<K extends keyof E & string, P, O extends PostOptions = PostOptions>(
     type: K,
     payload: PostPayload<E, K, P>,
     options?: PostOptionsArg<O>,

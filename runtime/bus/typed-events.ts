@@ -86,7 +86,12 @@ export type InputOf<E, K> = E extends { readonly [inputTypes]?: infer I }
     : E[K & keyof E]
   : E[K & keyof E];
 
-/** The event types of a map. */
+/**
+ * The event types of a map. `post()`, `publish()` and `RequestTypeOf` spell
+ * it out (`keyof E & string`): the compiler's error for a misspelled type
+ * then lists the side's types, where the alias would be printed with the
+ * whole map, `Across` and the other side's map included.
+ */
 export type EventTypeOf<E> = keyof E & string;
 
 /**
@@ -100,7 +105,7 @@ export type EventTypeOf<E> = keyof E & string;
  * @example
  * type Asked = RequestTypeOf<BuslineEvents & AppInternal>   // every type of the map but 'busline.reply'
  */
-export type RequestTypeOf<E> = Exclude<EventTypeOf<E>, ReplyType | `${ReplyType}.${string}`>;
+export type RequestTypeOf<E> = Exclude<keyof E & string, ReplyType | `${ReplyType}.${string}`>;
 
 /** True when `pattern` contains a wildcard part (`*`, or a final `>`). */
 type HasWildcard<P extends string> = P extends '*' | '>' | `*.${string}` | `${string}.*` | `${string}.*.${string}` | `${string}.>`
