@@ -17,7 +17,7 @@ import type { PostOptions, PostOptionsArg } from './bus-options.js';
 import type { Middleware, Pipeline } from './middleware.js';
 import { collectOutcomes, failures } from './outcomes.js';
 import type { DeliveryWatch, SubscribeOptions, Subscription, Subscriptions } from './subscriptions.js';
-import type { EventOf, EventTypeOf, PostedEvent, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidPatternList, ValidPatterns } from './typed-events.js';
+import type { EventOf, EventTypeOf, PostedEvent, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidReplyPattern, ValidPatternList, ValidPatterns } from './typed-events.js';
 import { waitForEvent, waitForEvents, type WaitForEventsOptions, type WaitForOptions, type WaitSource } from './wait-for.js';
 import { answerRequests, REPLY_TYPE, replyOptions, sendRequest, type ReplyOptions, type RequestOptions, type RequestSource } from './request-reply.js';
 
@@ -79,7 +79,7 @@ export function provideBusParts(bus: object, parts: Partial<BusParts>): void {
  * A bus's awaiting calls. Not created on its own: `Bus` extends it.
  */
 export abstract class AwaitableBus<E> {
-  abstract post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): PostedEvent<E, K, P>;
+  abstract post<K extends keyof E & string, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): PostedEvent<E, K, P>;
 
   abstract subscribe<P = never, const T extends string | readonly string[] = string | readonly string[]>(
     types: T & ValidPatterns<E, T>,
@@ -109,7 +109,7 @@ export abstract class AwaitableBus<E> {
    * if (published.dropped !== undefined) console.log('dropped:', published.dropped)
    * else if (published.failed > 0) console.error(published.outcomes)
    */
-  async publish<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(
+  async publish<K extends keyof E & string, P, O extends PostOptions = PostOptions>(
     type: K,
     payload: PostPayload<E, K, P>,
     options?: PostOptionsArg<O>,
@@ -262,7 +262,7 @@ export abstract class AwaitableBus<E> {
    * bus.reply('user.get', async (request) => users.get(request.payload.id))
    */
   reply<const T extends string>(
-    type: T & ValidPattern<E, T>,
+    type: T & ValidReplyPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {

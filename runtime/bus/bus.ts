@@ -190,7 +190,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
    * @example
    * bus.post('order.created', { orderId: 'o-1' }, { priority: 'immediate' })
    */
-  post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): PostedEvent<E, K, P> {
+  post<K extends keyof E & string, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): PostedEvent<E, K, P> {
     if (this.#retired) throw new BusRetiredError('post()');
     this.#thread.assertRunning('post');
     const thread = this.#thread;

@@ -46,6 +46,7 @@ import type {
   TypedHistoryQuery,
   TypedReadOptions,
   ValidPattern,
+  ValidReplyPattern,
   ValidPatternList,
   ValidPatterns,
 } from './typed-events.js';
@@ -107,7 +108,7 @@ export class RemoteBus<E = AnyEvents> {
    * travel together in one control call (one per run of `local` or ordinary posts), in order, and before any other call
    * to that thread (a `toStation()` right after a `post()` carries it).
    */
-  post<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<PostedEvent<E, K, P>> {
+  post<K extends keyof E & string, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<PostedEvent<E, K, P>> {
     let frame: Uint8Array;
     let read: PostOptions | undefined;
     try {
@@ -311,7 +312,7 @@ export class RemoteBus<E = AnyEvents> {
    * @example
    * const { failed } = await runtime.thread(0, 1).bus('external').publish('job.start', { id: 1 })
    */
-  publish<K extends EventTypeOf<E>, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<RemotePublished<PostedEvent<E, K, P>>> {
+  publish<K extends keyof E & string, P, O extends PostOptions = PostOptions>(type: K, payload: PostPayload<E, K, P>, options?: PostOptionsArg<O>): Promise<RemotePublished<PostedEvent<E, K, P>>> {
     let frame: Uint8Array;
     let read: PostOptions | undefined;
     try {
@@ -363,7 +364,7 @@ export class RemoteBus<E = AnyEvents> {
    * runtime.thread(0, 1).bus('external').reply('user.get', (request) => ({ name: 'Ada' }))
    */
   reply<const T extends string>(
-    type: T & ValidPattern<E, T>,
+    type: T & ValidReplyPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {

@@ -86,7 +86,12 @@ export type InputOf<E, K> = E extends { readonly [inputTypes]?: infer I }
     : E[K & keyof E]
   : E[K & keyof E];
 
-/** The event types of a map. */
+/**
+ * The event types of a map. `post()`, `publish()` and `RequestTypeOf` spell
+ * it out (`keyof E & string`): the compiler's error for a misspelled type
+ * then lists the side's types, where the alias would be printed with the
+ * whole map, `Across` and the other side's map included.
+ */
 export type EventTypeOf<E> = keyof E & string;
 
 /**
@@ -100,7 +105,7 @@ export type EventTypeOf<E> = keyof E & string;
  * @example
  * type Asked = RequestTypeOf<BuslineEvents & AppInternal>   // every type of the map but 'busline.reply'
  */
-export type RequestTypeOf<E> = Exclude<EventTypeOf<E>, ReplyType | `${ReplyType}.${string}`>;
+export type RequestTypeOf<E> = Exclude<keyof E & string, ReplyType | `${ReplyType}.${string}`>;
 
 /** True when `pattern` contains a wildcard part (`*`, or a final `>`). */
 type HasWildcard<P extends string> = P extends '*' | '>' | `*.${string}` | `${string}.*` | `${string}.*.${string}` | `${string}.>`
@@ -266,8 +271,19 @@ type KnownEventOf<K, P extends string> = [UnmatchedPattern<K, P>] extends [never
  */
 export type ValidPatterns<E, T> = PatternsMatch<E, T> | ListOfTypes<E, T> | EventTypeOf<E>;
 
-/** `ValidPatterns` of one pattern (`waitFor()`, `reply()`): no list. */
+/** `ValidPatterns` of one pattern (`waitFor()`): no list. */
 export type ValidPattern<E, T> = PatternsMatch<E, T> | EventTypeOf<E>;
+
+/**
+ * `ValidPattern` of `reply()`: on a runtime's bus (`Across`) a pattern that
+ * matches a type of the bus's own side, not one of the other side's alone.
+ * A replier posts its reply on its own side, while the requester of a
+ * request read across waits on the other side, which syncs do not bring it
+ * (only its own read across would); and the other side's replies
+ * (`busline.reply`) are no requests, nor are the runtime's own events. `*` and `>` stay valid: their
+ * handler gets what a read across brought, as a subscriber's does.
+ */
+export type ValidReplyPattern<E, T> = ([PatternOf<T>] extends ['*' | '>'] ? unknown : OwnMatchesTypeOf<E, T>) | EventTypeOf<E>;
 
 /**
  * `ValidPatterns` of a list alone (`history()`'s `types`, `waitForEvents()`),
@@ -303,6 +319,9 @@ type ListOfTypes<E, T> = T extends string ? never : { readonly [I in keyof T]: (
  */
 type MatchesTypeOf<E, T> =
   IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedAcross<E, UnmatchedPattern<E, PatternOf<T>>>] extends [never] ? unknown : never;
+
+/** `MatchesTypeOf` of the bus's own side: the other side's types (`Across`) are not looked at. */
+type OwnMatchesTypeOf<E, T> = IsUntyped<E> extends true ? unknown : string extends PatternOf<T> ? unknown : [UnmatchedPattern<E, PatternOf<T>>] extends [never] ? unknown : never;
 
 /** Of the patterns `P` that match no type of `E`, those that match none of the other side's either (on a runtime's bus, `Across`). */
 type UnmatchedAcross<E, P extends string> = [P] extends [never]

@@ -9,7 +9,7 @@ import type { Bus } from '../bus/bus.js';
 import type { SubscribeOptions, Subscription } from '../bus/subscriptions.js';
 import type { Payload } from '../../types.js';
 import type { ReplyOptions, RequestOptions } from '../bus/request-reply.js';
-import type { AnyEvents, EventOf, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
+import type { AnyEvents, EventOf, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidReplyPattern, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
 import type { WaitForEventsOptions, WaitForOptions } from '../bus/wait-for.js';
 import { assertFunction, assertKnownKeys, describe } from '../validate.js';
 import { Service, type ServiceOptions } from './service.js';
@@ -35,7 +35,7 @@ export interface ServiceContext<E = AnyEvents> {
     options?: RequestOptions,
   ): Promise<[R] extends [never] ? ReplyOf<E, K> : R>;
   reply<const T extends string>(
-    type: T & ValidPattern<E, T>,
+    type: T & ValidReplyPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription;

@@ -13,7 +13,7 @@ import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
 import type { BusThread } from '../bus/bus-thread.js';
 import type { SubscribeOptions, Subscription } from '../bus/subscriptions.js';
-import type { AnyEvents, EventOf, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
+import type { AnyEvents, EventOf, PostPayload, ReplyOf, RequestOf, RequestTypeOf, SubscribedEvent, ValidPattern, ValidReplyPattern, ValidPatternList, ValidPatterns } from '../bus/typed-events.js';
 import type { ReplyOptions, RequestOptions } from '../bus/request-reply.js';
 import type { WaitForEventsOptions, WaitForOptions } from '../bus/wait-for.js';
 import { startTimer, type Clock } from '../clock.js';
@@ -361,7 +361,7 @@ export abstract class Service<E = AnyEvents> {
 
   /** `bus.reply()` owned by the service: it answers until the service stops. */
   protected reply<const T extends string>(
-    type: T & ValidPattern<E, T>,
+    type: T & ValidReplyPattern<E, T>,
     handler: (request: RequestOf<E, T>) => ReplyOf<E, T> | PromiseLike<ReplyOf<E, T>>,
     options?: ReplyOptions<EventOf<E, T>>,
   ): Subscription {

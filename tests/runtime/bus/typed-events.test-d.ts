@@ -409,6 +409,21 @@ export function acrossTheBridge(): void {
   audit.post('order.created', { orderId: 'o', lines: [] });
   // @ts-expect-error nor requested there
   void audit.request('tick', null);
+  // Nor answered there: a replier posts its reply on its own side, while a request read across has its requester on
+  // the other side, whose syncs do not read this one (and the runtime refuses a replier of replies).
+  // @ts-expect-error a replier of the other side's requests
+  audit.reply('order.created', () => undefined);
+  // @ts-expect-error a pattern of them
+  audit.reply('order.*', () => undefined);
+  // @ts-expect-error on a thread's bus
+  runtime.thread(0, 1).bus('internal').reply('tick', () => undefined);
+  // @ts-expect-error the internal side's replies, from the external side
+  external.reply('busline.reply', () => undefined);
+  // @ts-expect-error nor the runtime's events, which only the internal side requests
+  external.reply('busline.stats', () => undefined);
+  // A replier of its own side's types, or of `*` (whose handler sees what a read across brought, as a subscriber does).
+  audit.reply('app.health', (request) => void expectType<Equal<typeof request, BusEvent<{ readonly ok: boolean }, 'app.health'>>>());
+  external.reply('*', (request) => void request.side);
   // Code that takes a bus of the plain map takes the runtime's: it sees this side's events only.
   const plain: Bus<Events> = external;
   const register = (bus: Bus<Events> | RemoteBus<Events>) => bus.subscribe('*', (event) => void event.id);

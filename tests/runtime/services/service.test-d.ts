@@ -12,6 +12,7 @@ import {
   type ServiceFailure,
   type ServiceStatus,
   type ServiceStatusReport,
+  type SideEventsOf,
 } from '../../../index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -80,3 +81,29 @@ if (internal.type === 'busline.service.failed') expectType<Equal<typeof internal
 runtime.bus('internal').subscribe('busline.service.failed', (event) => {
   expectType<Equal<typeof event.payload.phase, ServiceFailure['phase']>>();
 });
+
+// A service of a runtime's bus map (`SideEventsOf`, with the other side's `Across`) is typed as that bus is:
+// it reads the other side's events, and posts, requests and answers on its own side only.
+type AuditMap = SideEventsOf<'internal', Events, {}>;
+class CrossAuditor extends Service<AuditMap> {
+  protected onStart(): void {
+    this.subscribe('user.login', (event) => expectType<Equal<typeof event.side, 'external'>>());
+    this.reply('busline.stats', () => undefined);
+    // @ts-expect-error a bus posts on its own side
+    this.bus.post('audit.entry', { text: '' });
+    // @ts-expect-error nor requests the other side's types
+    void this.request('audit.entry', { text: '' });
+    // @ts-expect-error nor answers them: its reply would go out on this side, the requester waits on the other
+    this.reply('user.login', () => undefined);
+  }
+}
+void new CrossAuditor(runtime.bus('internal'));
+const CrossGreeter = defineService<AuditMap>({
+  name: 'cross-greeter',
+  start: ({ subscribe, reply }) => {
+    subscribe('user', (event) => expectType<Equal<typeof event.side, 'external'>>());
+    // @ts-expect-error nor through a defined service's context
+    reply('user.login', () => undefined);
+  },
+});
+void new CrossGreeter(runtime.bus('internal'));
