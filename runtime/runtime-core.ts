@@ -80,7 +80,8 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   readonly #stopStarts = new AbortController();
   /** stop() has resolved (or rejected): failure reports that arrive later no longer reach onError. */
   #halted = false;
-  /** The automatic sync policy's ticks, if any (tests await them: `SyncTimer.idle()`). */ readonly syncTimer: SyncTimer | undefined;
+  /** The automatic sync policy's ticks, if any (tests await them: `SyncTimer.idle()`). */
+  readonly syncTimer: SyncTimer | undefined;
   #pendingClearings: ClearRequest[] = [];
   #running = true;
 

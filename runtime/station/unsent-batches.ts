@@ -27,10 +27,10 @@ export const STATION_BYTES = 'memory.budget.stationBytes';
 
 export class UnsentBatches {
   /** What each accepted batch added, oldest first. */
-  batches: BusEvent[][] = [];
+  #batches: BusEvent[][] = [];
   /** The batches a push under way took (`take()`), until it has `settled()`: they still wait for the main station. */
   #taken: BusEvent[][] = [];
-  /** Bytes of `batches` and of those taken by a push under way; counted only under a budget. */
+  /** Bytes of `#batches` and of those taken by a push under way; counted only under a budget. */
   #bytes = 0;
   /** The station's budget in bytes; undefined: no bound, and no bytes counted. */
   readonly #budget: number | undefined;
@@ -58,13 +58,13 @@ export class UnsentBatches {
    * push may end with some of them refused.
    */
   get all(): BusEvent[][] {
-    return this.#taken.length === 0 ? this.batches : this.#taken.concat(this.batches);
+    return this.#taken.length === 0 ? this.#batches : this.#taken.concat(this.#batches);
   }
 
   /** Events held, not counting those of a push under way. */
   get count(): number {
     let count = 0;
-    for (const batch of this.batches) count += batch.length;
+    for (const batch of this.#batches) count += batch.length;
     return count;
   }
 
@@ -90,8 +90,8 @@ export class UnsentBatches {
     let count = 0;
     let freed = 0;
     for (const rank of ['low', 'normal'] as const) {
-      for (let b = 0; b < this.batches.length && this.#bytes - freed > target; b++) {
-        this.batches[b] = this.batches[b]!.filter((event) => {
+      for (let b = 0; b < this.#batches.length && this.#bytes - freed > target; b++) {
+        this.#batches[b] = this.#batches[b]!.filter((event) => {
           if (this.#bytes - freed <= target || (importance(event.type) ?? 'normal') !== rank) return true;
           const size = this.#sizeOf(event);
           freed += size;
@@ -102,37 +102,37 @@ export class UnsentBatches {
       }
     }
     if (count === 0) return undefined;
-    this.batches = this.batches.filter((batch) => batch.length > 0);
+    this.#batches = this.#batches.filter((batch) => batch.length > 0);
     this.#bytes -= freed;
     return { history: this.#history, count, freed, types: [...types], bytes: this.#bytes, budget };
   }
 
   /** What an accepted (or restored) batch added. */
   push(added: BusEvent[]): void {
-    this.batches.push(added);
+    this.#batches.push(added);
     if (this.#budget !== undefined) this.#bytes += this.#sumOf(added);
   }
 
   /** Every batch held, oldest first, for a push: their events still count until `settled()`. */
   take(): BusEvent[][] {
-    this.#taken = this.batches;
-    this.batches = [];
+    this.#taken = this.#batches;
+    this.#batches = [];
     return this.#taken;
   }
 
   /** A push of `taken` ended with its first `pushed` batches taken by the main station: they leave; the rest wait here again, first. */
   settled(taken: readonly BusEvent[][], pushed: number): void {
     this.#taken = [];
-    if (pushed < taken.length) this.batches = taken.slice(pushed).concat(this.batches);
+    if (pushed < taken.length) this.#batches = taken.slice(pushed).concat(this.#batches);
     if (this.#budget === undefined) return;
     for (let b = 0; b < pushed; b++) this.#bytes -= this.#sumOf(taken[b]!);
     // Nothing left: none is counted (a size that changed meanwhile leaves no drift behind).
-    if (this.batches.length === 0 || this.#bytes < 0) this.#bytes = this.batches.length === 0 ? 0 : this.#sumOf(this.batches.flat());
+    if (this.#batches.length === 0 || this.#bytes < 0) this.#bytes = this.#batches.length === 0 ? 0 : this.#sumOf(this.#batches.flat());
   }
 
   /** Drops every event of `side` (a bridge clearing). */
   removeSide(side: Side): void {
-    this.batches = this.batches.map((batch) => batch.filter((event) => event.side !== side));
+    this.#batches = this.#batches.map((batch) => batch.filter((event) => event.side !== side));
     // A push under way's batches still count until it has settled.
     if (this.#budget !== undefined) this.#bytes = this.#sumOf(this.all.flat());
   }

@@ -133,9 +133,10 @@ export interface AppliedPolicy extends EventPolicy {
   readonly option: string;
 }
 
-const POLICY_KEYS = ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress', 'maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
 const LIMIT_KEYS = ['maxEvents', 'maxBytes', 'maxAgeMs', 'discard'] as const;
+/** A policy's own fields; with `LIMIT_KEYS`, all it may hold. */
 const OWN_POLICY_KEYS = ['sizeLimit', 'removeAfterDelivery', 'removeAfterSearch', 'ttlMs', 'importance', 'compress'] as const;
+const POLICY_KEYS = [...OWN_POLICY_KEYS, ...LIMIT_KEYS] as const;
 const MEMORY_KEYS = ['policies', 'limits', 'budget', 'compression'] as const;
 const COMPRESSION_KEYS = ['keepEvents', 'keepMs', 'blockEvents', 'maxBlockBytes'] as const;
 const IMPORTANCES: readonly Importance[] = ['low', 'normal', 'high'];
