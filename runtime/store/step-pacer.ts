@@ -9,14 +9,25 @@
  *
  * The share is the thread's, not each history's (a thread may hold a bus per
  * side and stations): after any step, the next one of any history of the
- * thread waits for that step's duration times `1 / share - 1` (unref'd, so
- * it keeps no process alive). The load is the event loop's utilization
- * since that step ended (`performance.eventLoopUtilization()`, per thread:
- * a worker measures its own; module state is per thread too), looked at
- * again at least every `RECHECK_MS` while a step waits: a thread that goes
- * idle after a busy stretch gets its steps within about a second, not after
- * the wait a busy thread's share set (a cold first step of ~30 ms made that
- * 1.5 s, ~5 s under load, in the very pause meant for compression).
+ * thread waits until the thread has had that step's duration times
+ * `1 / share - 1` of time (unref'd, so it keeps no process alive). The load
+ * is the event loop's utilization since that step ended
+ * (`performance.eventLoopUtilization()`, per thread: a worker measures its
+ * own; module state is per thread too), looked at again at least every
+ * `RECHECK_MS` while a step waits: a thread that goes idle after a busy
+ * stretch gets its steps within about a second, not after the wait a busy
+ * thread's share set (a cold first step of ~30 ms made that 1.5 s, ~5 s
+ * under load, in the very pause meant for compression).
+ *
+ * The time a thread *had* is its CPU time plus the time its loop idled,
+ * never more than the wall time: on a loaded machine a busy thread waits for
+ * the CPU as well, and a share of its wall time would give steps several
+ * times their share of its work (measured: a post loop's ~65 ms of CPU
+ * spanned 0.3–1.1 s, and 1–3 steps of ~4.5 ms landed in it, where its CPU
+ * allows one every ~220 ms). The CPU time is the thread's
+ * (`process.threadCpuUsage()`, Node 22.19 / 23.9 on); on an older Node the
+ * process's, bounded by the wall time (other threads' CPU time then makes
+ * steps come sooner, never sooner than a share of the wall time).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
@@ -35,6 +46,8 @@ export const RECHECK_MS = 50;
 export interface PacerMeasures {
   /** Milliseconds, monotonic. */
   now(): number;
+  /** Milliseconds of CPU time this thread has used (the process's where Node cannot tell a thread's). */
+  cpu(): number;
   /** A mark of the event loop's time so far. */
   mark(): EventLoopUtilization;
   /** The share (0–1) of the time since `mark` the loop was busy; NaN when no time passed. */
@@ -43,8 +56,16 @@ export interface PacerMeasures {
   defer(step: () => void, waitMs: number): void;
 }
 
+/** The thread's CPU time where Node has it (`process.threadCpuUsage`, Node 22.19 / 23.9 on), else the process's. */
+const cpuUsage: () => NodeJS.CpuUsage =
+  (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.bind(process) ?? (() => process.cpuUsage());
+
 const MEASURES: PacerMeasures = {
   now: () => performance.now(),
+  cpu: () => {
+    const { user, system } = cpuUsage();
+    return (user + system) / 1000;
+  },
   mark: () => performance.eventLoopUtilization(),
   busySince: (mark) => performance.eventLoopUtilization(mark).utilization,
   defer: (step, waitMs) => {
@@ -63,8 +84,9 @@ const MEASURES: PacerMeasures = {
  */
 export class StepPacer {
   readonly #measures: PacerMeasures;
-  /** When the last step ended (`now()` time) and how long it took (ms). */
+  /** When the last step ended (`now()` time, and the thread's `cpu()` then) and how long it took (ms). */
   #ended = 0;
+  #endedCpu = 0;
   #duration = 0;
   /** The loop's time when the last step ended (none before the first step). */
   #since: EventLoopUtilization | undefined;
@@ -73,30 +95,39 @@ export class StepPacer {
     this.#measures = measures;
   }
 
-  /** Runs `step` (true: work is left) and measures it: the next step's wait is its duration's multiple (`waitLeft`). */
+  /**
+   * Runs `step` (true: work is left) and measures it: the next step's wait is its duration's multiple (`waitLeft`).
+   * Its duration is its CPU time, never more than its wall time (a process's CPU time counts other threads').
+   */
   run(step: () => boolean): boolean {
     const measures = this.#measures;
-    const started = measures.now();
+    const [started, startedCpu] = [measures.now(), measures.cpu()];
     try {
       return step();
     } finally {
       this.#ended = measures.now();
-      this.#duration = this.#ended - started;
+      this.#endedCpu = measures.cpu();
+      this.#duration = Math.max(0, Math.min(this.#ended - started, this.#endedCpu - startedCpu));
       this.#since = measures.mark();
     }
   }
 
   /**
    * Milliseconds until the next step may start (≤ 0: now): the last step's
-   * duration times `1 / share - 1` after it ended, the share by the loop's
-   * load since then (no time at all since counts as busy).
+   * duration times `1 / share - 1`, the share by the loop's load since it
+   * ended (no time at all since counts as busy), less the time the thread
+   * has had since: its CPU time and the time its loop idled, at most the
+   * wall time.
    */
   waitLeft(): number {
     const measures = this.#measures;
     if (this.#since === undefined) return 0;
-    const busy = measures.busySince(this.#since);
-    const share = Number.isFinite(busy) ? BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) * (1 - Math.min(1, Math.max(0, busy))) : BUSY_SHARE;
-    return this.#ended + this.#duration * (1 / share - 1) - measures.now();
+    const measured = measures.busySince(this.#since);
+    const busy = Number.isFinite(measured) ? Math.min(1, Math.max(0, measured)) : 1;
+    const share = BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) * (1 - busy);
+    const elapsed = measures.now() - this.#ended;
+    const had = Math.min(elapsed, measures.cpu() - this.#endedCpu + elapsed * (1 - busy));
+    return this.#duration * (1 / share - 1) - had;
   }
 
   /** Calls `step` once `waitLeft()` has passed, looking again every `RECHECK_MS` (the load changes; another step may run meanwhile). */

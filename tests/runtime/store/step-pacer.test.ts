@@ -20,15 +20,22 @@ const gc = runInNewContext('gc') as () => void;
 
 const test = suite('StepPacer');
 
-/** Measures by hand: `clock` in ms, `busy` the loop's load since the last mark, `waits` what the pacer asked for. */
-function measures(): PacerMeasures & { clock: number; busy: number; waits: number[]; deferred: Array<() => void> } {
+/**
+ * Measures by hand: `clock` in ms, `busy` the loop's load since the last mark, `waits` what the pacer asked for;
+ * the thread's CPU time is the clock less `waited` (time other processes held the CPU) plus `others` (other threads'
+ * CPU time a process's clock counts).
+ */
+function measures(): PacerMeasures & { clock: number; waited: number; others: number; busy: number; waits: number[]; deferred: Array<() => void> } {
   const mark = { idle: 0, active: 0, utilization: 0 } satisfies EventLoopUtilization;
   const fake = {
     clock: 0,
+    waited: 0,
+    others: 0,
     busy: 1,
     waits: [] as number[],
     deferred: [] as Array<() => void>,
     now: () => fake.clock,
+    cpu: () => fake.clock - fake.waited + fake.others,
     mark: () => mark,
     busySince: () => fake.busy,
     defer: (step: () => void, waitMs: number) => void (fake.waits.push(waitMs), fake.deferred.push(step)),
@@ -114,6 +121,37 @@ test('schedule - the share is the thread\'s: a step of one history puts off the 
   fake.clock += busyWait;
   for (const due of fake.deferred.splice(0)) due();
   assert.equal(ran, ['a', 'b']);
+});
+
+test('waitLeft - the time a thread had is its CPU time and its idle time: on a loaded machine a busy thread waits for its CPU time, not the wall clock', () => {
+  const fake = measures();
+  const pacer = new StepPacer(fake);
+  const near = (wait: number, expected: number, what: string) => assert.ok(Math.abs(wait - expected) < 1e-9, `${what}: ${wait} ms, not ${expected}`);
+  const owed = 4 * (1 / BUSY_SHARE - 1);
+  // A step of 4 ms of CPU that other processes stretched to 10 ms of wall time counts 4 ms.
+  pacer.run(() => ((fake.clock += 10), (fake.waited += 6), true));
+  near(pacer.waitLeft(), owed, 'the step counts its CPU time');
+  // Busy, and given the CPU a third of the time: 300 ms of wall time are 100 ms the thread had.
+  fake.clock += 300;
+  fake.waited += 200;
+  near(pacer.waitLeft(), owed - 100, 'busy on a loaded machine');
+  assert.ok(pacer.waitLeft() > 0, 'a share of the wall time would have let the step run');
+  // Idle half of the time since: the idle time counts whole, the busy half by its CPU time.
+  fake.busy = 0.5;
+  const halfOwed = 4 * (1 / (BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) / 2) - 1);
+  near(pacer.waitLeft(), halfOwed - (100 + 300 * 0.5), 'half idle: 100 ms of CPU and 150 ms idle');
+});
+
+test('waitLeft - a process\'s CPU time that counts other threads gives steps no more than their share of the wall time', () => {
+  const fake = measures();
+  const pacer = new StepPacer(fake);
+  const near = (wait: number, expected: number, what: string) => assert.ok(Math.abs(wait - expected) < 1e-9, `${what}: ${wait} ms, not ${expected}`);
+  // Three other busy threads: the process's clock runs four times as fast as this thread's.
+  pacer.run(() => ((fake.clock += 4), (fake.others += 12), true));
+  near(pacer.waitLeft(), 4 * (1 / BUSY_SHARE - 1), 'the step counts its wall time at most');
+  fake.clock += 50;
+  fake.others += 150;
+  near(pacer.waitLeft(), 4 * (1 / BUSY_SHARE - 1) - 50, 'the time since counts the wall time at most');
 });
 
 test('allow - a stopped runtime\'s buses compress no more: their steps due after stop() move nothing', async () => {
