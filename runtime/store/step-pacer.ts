@@ -25,7 +25,7 @@
  * times their share of its work (measured: a post loop's ~65 ms of CPU
  * spanned 0.3–1.1 s, and 1–3 steps of ~4.5 ms landed in it, where its CPU
  * allows one every ~220 ms). The CPU time is the thread's
- * (`process.threadCpuUsage()`, Node 22.19 / 23.9 on); on an older Node the
+ * (`process.threadCpuUsage()`, Node 23.9 on and recent Node 22); on an older Node the
  * process's, bounded by the wall time (other threads' CPU time then makes
  * steps come sooner, never sooner than a share of the wall time).
  */
@@ -56,7 +56,7 @@ export interface PacerMeasures {
   defer(step: () => void, waitMs: number): void;
 }
 
-/** The thread's CPU time where Node has it (`process.threadCpuUsage`, Node 22.19 / 23.9 on), else the process's. */
+/** The thread's CPU time where Node has it (`process.threadCpuUsage`, Node 23.9 on and recent Node 22), else the process's. */
 const cpuUsage: () => NodeJS.CpuUsage =
   (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.bind(process) ?? (() => process.cpuUsage());
 
