@@ -12,7 +12,7 @@ import { EventSegment } from './event-segment.js';
 import { HistoryIndices, idHash, keyPasses } from './history-indices.js';
 import { removeEvents, segmentFor } from './segment-removal.js';
 import { DEFAULT_COMPRESSION, type CompressionOptions } from './memory-policy.js';
-import { threadPacer } from './step-pacer.js';
+import { STEP_MS, threadPacer } from './step-pacer.js';
 import { compareEvents, lowerBoundStamp, matchesQuery, type HistoryQuery } from './history-query.js';
 
 // The order, the query and the one rule for selecting types (subtypes and wildcards) of histories, re-exported where readers of histories look for them.
@@ -41,8 +41,6 @@ export interface HistoryObserver {
 export const HISTORY_SEGMENT_SIZE = 2048;
 /** Most events in a block made by merging blocks. */
 const MAX_BLOCK_EVENTS = 16_384;
-/** Most milliseconds of compression work per idle step. */
-const STEP_MS = 4;
 
 /** How a history compresses: `CompressionOptions` and what its owner knows. */
 export interface HistoryCompression extends CompressionOptions {

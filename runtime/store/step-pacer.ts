@@ -39,6 +39,14 @@ export const BUSY_SHARE = 0.02;
 /** The share of an idle thread's time that steps take. */
 export const IDLE_SHARE = 0.5;
 
+/**
+ * Most milliseconds of work a step takes (a history's `compact()` budget), and the least a step is charged: a short
+ * step (the end of the work, a merge that found little) would otherwise let the next one, which may take the whole
+ * budget, run almost at once (measured: the last short step of an idle pause let 1–2 full steps into the busy stretch
+ * after it).
+ */
+export const STEP_MS = 4;
+
 /** How often a waiting step looks at the thread's load again (ms). */
 export const RECHECK_MS = 50;
 
@@ -97,7 +105,8 @@ export class StepPacer {
 
   /**
    * Runs `step` (true: work is left) and measures it: the next step's wait is its duration's multiple (`waitLeft`).
-   * Its duration is its CPU time, never more than its wall time (a process's CPU time counts other threads').
+   * Its duration is its CPU time, never more than its wall time (a process's CPU time counts other threads'), and at
+   * least `STEP_MS`.
    */
   run(step: () => boolean): boolean {
     const measures = this.#measures;
@@ -107,7 +116,7 @@ export class StepPacer {
     } finally {
       this.#ended = measures.now();
       this.#endedCpu = measures.cpu();
-      this.#duration = Math.max(0, Math.min(this.#ended - started, this.#endedCpu - startedCpu));
+      this.#duration = Math.max(STEP_MS, Math.min(this.#ended - started, this.#endedCpu - startedCpu));
       this.#since = measures.mark();
     }
   }

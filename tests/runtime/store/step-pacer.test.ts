@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BUSY_SHARE, IDLE_SHARE, RECHECK_MS, StepPacer, type PacerMeasures } from '../../../runtime/store/step-pacer.js';
+import { BUSY_SHARE, IDLE_SHARE, RECHECK_MS, STEP_MS, StepPacer, type PacerMeasures } from '../../../runtime/store/step-pacer.js';
 import { ManualClock } from '../../../runtime/clock.js';
 import { busRetention } from '../../../runtime/bus/memory-reports.js';
 import { MemoryPolicies, checkMemoryOptions } from '../../../runtime/store/memory-policy.js';
@@ -61,8 +61,11 @@ test('waitLeft - a step waits its own duration times 1/share - 1: the busy share
   near(pacer.waitLeft(), 4 * (1 / (BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) / 2) - 1) - 3, 'half busy, 3 ms later');
   // No time passed since the step (NaN): busy.
   fake.busy = Number.NaN;
-  pacer.run(step(1));
-  near(pacer.waitLeft(), 1 / BUSY_SHARE - 1, 'no time since');
+  pacer.run(step(6));
+  near(pacer.waitLeft(), 6 * (1 / BUSY_SHARE - 1), 'no time since');
+  // A short step is charged a whole step's budget: the next may take all of it.
+  pacer.run(step(0.5));
+  near(pacer.waitLeft(), STEP_MS * (1 / BUSY_SHARE - 1), 'a short step');
   // A step that throws is measured too.
   fake.busy = 0;
   assert.throws(() =>
@@ -127,9 +130,9 @@ test('waitLeft - the time a thread had is its CPU time and its idle time: on a l
   const fake = measures();
   const pacer = new StepPacer(fake);
   const near = (wait: number, expected: number, what: string) => assert.ok(Math.abs(wait - expected) < 1e-9, `${what}: ${wait} ms, not ${expected}`);
-  const owed = 4 * (1 / BUSY_SHARE - 1);
-  // A step of 4 ms of CPU that other processes stretched to 10 ms of wall time counts 4 ms.
-  pacer.run(() => ((fake.clock += 10), (fake.waited += 6), true));
+  const owed = 6 * (1 / BUSY_SHARE - 1);
+  // A step of 6 ms of CPU that other processes stretched to 15 ms of wall time counts 6 ms.
+  pacer.run(() => ((fake.clock += 15), (fake.waited += 9), true));
   near(pacer.waitLeft(), owed, 'the step counts its CPU time');
   // Busy, and given the CPU a third of the time: 300 ms of wall time are 100 ms the thread had.
   fake.clock += 300;
@@ -138,7 +141,7 @@ test('waitLeft - the time a thread had is its CPU time and its idle time: on a l
   assert.ok(pacer.waitLeft() > 0, 'a share of the wall time would have let the step run');
   // Idle half of the time since: the idle time counts whole, the busy half by its CPU time.
   fake.busy = 0.5;
-  const halfOwed = 4 * (1 / (BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) / 2) - 1);
+  const halfOwed = 6 * (1 / (BUSY_SHARE + (IDLE_SHARE - BUSY_SHARE) / 2) - 1);
   near(pacer.waitLeft(), halfOwed - (100 + 300 * 0.5), 'half idle: 100 ms of CPU and 150 ms idle');
 });
 
@@ -147,11 +150,11 @@ test('waitLeft - a process\'s CPU time that counts other threads gives steps no 
   const pacer = new StepPacer(fake);
   const near = (wait: number, expected: number, what: string) => assert.ok(Math.abs(wait - expected) < 1e-9, `${what}: ${wait} ms, not ${expected}`);
   // Three other busy threads: the process's clock runs four times as fast as this thread's.
-  pacer.run(() => ((fake.clock += 4), (fake.others += 12), true));
-  near(pacer.waitLeft(), 4 * (1 / BUSY_SHARE - 1), 'the step counts its wall time at most');
+  pacer.run(() => ((fake.clock += 5), (fake.others += 15), true));
+  near(pacer.waitLeft(), 5 * (1 / BUSY_SHARE - 1), 'the step counts its wall time at most');
   fake.clock += 50;
   fake.others += 150;
-  near(pacer.waitLeft(), 4 * (1 / BUSY_SHARE - 1) - 50, 'the time since counts the wall time at most');
+  near(pacer.waitLeft(), 5 * (1 / BUSY_SHARE - 1) - 50, 'the time since counts the wall time at most');
 });
 
 test('allow - a stopped runtime\'s buses compress no more: their steps due after stop() move nothing', async () => {
