@@ -29,6 +29,11 @@
  * the code of its blocks besides): the kept runtime makes every side faster
  * and leaves the ratios between them about as they were.
  *
+ * A control (`pausedOn`) posts without compression after a pause of the
+ * `compressed` side's shape (the same blocks made ~4 ms at a time, then
+ * dropped): what the pause's work does to V8's heap, and so to the next
+ * window, with no compression on the post path.
+ *
  * A second pair of sides (`steadyOn`, `steadyCompressed`) posts the same
  * events in bursts of `STEADY_BURST` a timer's `STEADY_GAP_MS` apart, with
  * no idle pause of its own: the compression steps run in the gaps, as the
@@ -39,7 +44,8 @@
 import { createRuntime, type Bus, type Runtime } from '../index.js';
 import { compressionSteps } from '../runtime/store/history.js';
 import type { MemoryOptions } from '../runtime/store/memory-policy.js';
-import type { Payload } from '../types.js';
+import type { BusEvent, Payload } from '../types.js';
+import { EventBlock } from '../runtime/store/blocks.js';
 import { median, rateTarget, type Comparison } from './harness.js';
 import { MEASURED_RUNS, WARMUP_RUNS, cpuMsSince, measuredRuns, sidesInProcesses, type SideResult } from './process-sides.js';
 
@@ -49,8 +55,8 @@ export const POSTS = 100_000;
 /** A budget a bus fills a hundred times over in one run of `POSTS` events: it evicts all along. */
 const EVICTING_BUDGET_BYTES = 160 * 1024;
 
-export type BudgetSide = 'off' | 'on' | 'evicting' | 'compressed' | 'steadyOn' | 'steadyCompressed';
-const SIDES: readonly BudgetSide[] = ['off', 'on', 'evicting', 'compressed', 'steadyOn', 'steadyCompressed'];
+export type BudgetSide = 'off' | 'on' | 'evicting' | 'compressed' | 'pausedOn' | 'steadyOn' | 'steadyCompressed';
+const SIDES: readonly BudgetSide[] = ['off', 'on', 'evicting', 'compressed', 'pausedOn', 'steadyOn', 'steadyCompressed'];
 /** Posts per burst of the steady sides, and the timer's wait between bursts (ms). */
 const STEADY_BURST = 1000;
 const STEADY_GAP_MS = 10;
@@ -61,6 +67,7 @@ const MEMORY: Record<BudgetSide, MemoryOptions> = {
   evicting: { budget: { busBytes: EVICTING_BUDGET_BYTES }, policies: { 'user.logout': { importance: 'low' } } },
   // Its steps are paced by the thread's load (2 % of a busy thread's time, up to half of an idle one's): see `run`.
   compressed: { compression: true },
+  pausedOn: {},
   steadyOn: {},
   steadyCompressed: { compression: true },
 };
@@ -184,8 +191,29 @@ async function run(side: BudgetSide, gc: () => void): Promise<number> {
       idleCompressed: bus.memory()!.compressed.count - compressed,
     });
   }
+  if (side === 'pausedOn') await idleLikeCompressing(bus.history());
   await runtime.stop();
   return used;
+}
+
+/**
+ * The `compressed` side's idle pause without compression: the same events (all but the newest 4 096) made into
+ * the same snappy blocks, ~4 ms at a time with as long a wait between, and the blocks dropped when the run ends;
+ * the history keeps its events.
+ */
+async function idleLikeCompressing(events: readonly BusEvent[]): Promise<void> {
+  const blocks: EventBlock[] = [];
+  const format = { plain: true };
+  let at = 0;
+  while (at + 1024 <= events.length - 4096) {
+    const started = performance.now();
+    while (performance.now() - started < 4 && at + 1024 <= events.length - 4096) {
+      blocks.push(EventBlock.of(events.slice(at, at + 1024), format, true));
+      at += 1024;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 4));
+  }
+  if (blocks.length === 0) throw new Error('the pause made no block');
 }
 
 /** Events the runtime that outlives the runs holds: a few blocks' worth, so that the compressed side's has blocks too. */
@@ -252,6 +280,12 @@ export async function budgetThroughput(): Promise<{ rates: Comparison[]; notes: 
         peerName: 'the same, compression off',
         peer: on,
         target: rateTarget(compressed, on, { minRatio: 0.9 }),
+      },
+      {
+        name: 'post → deliver → history, compression on',
+        subject: compressed,
+        peerName: 'compression off, after as long a pause making as many snappy blocks',
+        peer: rate('pausedOn'),
       },
       {
         name: 'post → deliver → history, compression on, CPU time of its idle pause counted',
