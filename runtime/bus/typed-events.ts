@@ -283,7 +283,17 @@ export type ValidPattern<E, T> = PatternsMatch<E, T> | EventTypeOf<E>;
  * (`busline.reply`) are no requests, nor are the runtime's own events. `*` and `>` stay valid: their
  * handler gets what a read across brought, as a subscriber's does.
  */
-export type ValidReplyPattern<E, T> = ([PatternOf<T>] extends ['*' | '>'] ? unknown : OwnMatchesTypeOf<E, T>) | EventTypeOf<E>;
+export type ValidReplyPattern<E, T> = (([PatternOf<T>] extends ['*' | '>'] ? unknown : OwnMatchesTypeOf<E, T>) | EventTypeOf<E>) & (IsUntyped<E> extends true ? unknown : NotReplyType[T & string]);
+
+/**
+ * What `reply()` takes on a typed map, by type: anything but the type of
+ * replies and its subtypes (`never`), which the internal side's map lists
+ * but which a replier refuses at run time (`INVALID_EVENT`). An indexed
+ * access, not a conditional: for a helper's type parameter `K` a conditional
+ * stays unresolved and takes no `K`, while `NotReplyType[K]` is read at
+ * `K`'s constraint (`unknown` for `keyof E & string`, a string).
+ */
+type NotReplyType = { readonly [type: string]: unknown; readonly [type: `${ReplyType}.${string}`]: never; readonly [REPLY_TYPE]: never };
 
 /**
  * `ValidPatterns` of a list alone (`history()`'s `types`, `waitForEvents()`),

@@ -343,6 +343,24 @@ export function internalEvents(): void {
   expectType<Equal<RequestTypeOf<BuslineEvents & AppInternal>, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>();
   // An untyped internal side takes any type: there the run-time check says no.
   void createRuntime().bus('internal').request('busline.reply', { request: 'r', value: null });
+  // Nor is a replier of replies: reply() refuses their type (and subtypes) where the map lists it, as the runtime does.
+  // @ts-expect-error a replier of replies
+  internal.reply('busline.reply', () => undefined);
+  // @ts-expect-error on a RemoteBus too
+  runtime.thread(0, 1).bus('internal').reply('busline.reply', () => undefined);
+  internal.reply('busline.stats', () => undefined);
+  internal.reply('*', (request) => void request);
+  createRuntime().bus('internal').reply('busline.reply', () => undefined);
+  // A helper generic in K: K of the map's requests (RequestTypeOf) compiles; K of all its types may be a reply, and does not.
+  function answer<K extends RequestTypeOf<BuslineEvents & AppInternal>>(target: Bus<BuslineEvents & AppInternal>, type: K): void {
+    target.reply(type, () => undefined as never);
+  }
+  function answerAny<K extends EventTypeOf<BuslineEvents & AppInternal>>(target: Bus<BuslineEvents & AppInternal>, type: K): void {
+    // @ts-expect-error K may be 'busline.reply'
+    target.reply(type, () => undefined as never);
+  }
+  answer(internal, 'app.health');
+  void answerAny;
 }
 
 export function acrossTheBridge(): void {
