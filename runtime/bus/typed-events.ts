@@ -24,6 +24,18 @@ export type AnyEvents = { readonly [type: string]: Payload };
 export type IsUntyped<E> = string extends keyof E ? true : false;
 
 /**
+ * What a bus's map lets it post, as a sentence (`bus.eventMap`): a typed
+ * bus is no bus of the untyped map (a `Bus` or `RemoteBus` parameter),
+ * which could post any type with any payload to the typed bus's handlers,
+ * nor the reverse. The first member of a bus, so that the compiler's error
+ * for either is this sentence rather than the first method whose types
+ * differ. Types only.
+ */
+export type MapKind<E> = IsUntyped<E> extends true
+  ? 'untyped: posts any type with any payload'
+  : "typed: posts only its map's types; a function taking any typed bus is generic in the map";
+
+/**
  * The constraint of an event map: every payload JSON-compatible. The untyped
  * map is taken as it is.
  *

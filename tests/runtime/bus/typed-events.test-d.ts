@@ -450,6 +450,18 @@ export function acrossTheBridge(): void {
   const internalPlain: Bus<BuslineEvents & AppInternal> = audit;
   void plain;
   void internalPlain;
+  // Code that takes a bus of the untyped map does not: it could post any type with any payload to typed handlers.
+  const takesAny = (bus: Bus | RemoteBus) => bus.post('anything', 1);
+  // @ts-expect-error a typed bus is no Bus
+  takesAny(external);
+  // @ts-expect-error nor is a typed RemoteBus a RemoteBus
+  takesAny(runtime.thread(0, 1).bus('internal'));
+  // @ts-expect-error nor the reverse
+  const typedFromAny: Bus<Events> = createRuntime().bus();
+  void typedFromAny;
+  takesAny(createRuntime().bus('internal'));
+  takesAny(createRuntime().thread(0, 1).bus('external'));
+  expectType<Equal<typeof external.eventMap, "typed: posts only its map's types; a function taking any typed bus is generic in the map" | undefined>>();
   // An untyped side promises nothing of its events: a bus of a runtime with one is typed as before, by its own map.
   const mixed = createRuntime<Events, AnyEvents>();
   const mixedBus = mixed.bus('external');
