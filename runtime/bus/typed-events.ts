@@ -520,6 +520,32 @@ export type TypedReadOptions<O extends { readonly types?: readonly string[] }, E
   readonly types?: T & ValidPatternList<E, T>;
 };
 
+/**
+ * What a station's reads (`history()`, `get()`, `queued()`) return on map
+ * `E`: `EventOf`, but a bare `BusEvent` (any event) where an untyped map's
+ * `EventOf` is `BusEvent<Payload>`, so that a `Station` parameter takes the
+ * stations of every runtime (a station posts nothing). An untyped runtime's
+ * internal station types the runtime's own events, as its buses do.
+ */
+export type StationEventOf<E, T extends string | readonly string[] = string> = IsUntyped<E> extends true ? AnyRead<EventOf<E, T>> : EventOf<E, T>;
+
+/** `BusEvent` for `BusEvent<Payload>`, the events an untyped map knows as they are. */
+type AnyRead<R> = BusEvent<Payload> extends R ? BusEvent : R;
+
+/** `TypedHistoryQuery` of a station: its `filter` gets `StationEventOf`. */
+export type StationHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {
+  /** Event type patterns (see `subscribe`). */
+  readonly types?: T & ValidPatternList<E, T>;
+  /** Any further condition. */
+  readonly filter?: (event: StationEventOf<E, T>) => boolean;
+};
+
+/** `StationHistoryQuery` without `filter`, which cannot cross to a processor (`RemoteStation`). */
+export type StationPortableQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {
+  /** Event type patterns (see `subscribe`). */
+  readonly types?: T & ValidPatternList<E, T>;
+};
+
 /** A history query on map `E`: `types` must match the map's types, and `filter` gets the events they match. */
 export type TypedHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {
   /** Event type patterns (see `subscribe`). */
