@@ -90,6 +90,7 @@ export type {
   RequestOf,
   RequestTypeOf,
   SideEventsOf,
+  StationEventOf,
 } from './runtime/bus/typed-events.js';
 export type { JsonCompatible, PayloadProblem } from './runtime/bus/json-compatible.js';
 export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';

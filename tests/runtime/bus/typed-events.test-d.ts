@@ -34,6 +34,7 @@ import {
   type SideEventsOf,
   type ServiceFailure,
   type Station,
+  type StationEventOf,
   type RemoteStation,
   type SubscribeOptions,
   type UnsentDropReport,
@@ -963,6 +964,8 @@ export function stations(): void {
   expectType<Equal<ReturnType<Station['get']>, BusEvent | undefined>>();
   const ownCrashes = untyped.station('internal').history({ types: ['busline.thread.crashed'] });
   expectType<Equal<(typeof ownCrashes)[number], BusEvent<CrashReport, 'busline.thread.crashed'>>>();
+  expectType<Equal<StationEventOf<AnyInternalEvents, 'busline.thread.crashed'>, BusEvent<CrashReport, 'busline.thread.crashed'>>>();
+  expectType<Equal<StationEventOf<SideEventsOf<'internal', Events, AppInternal>, 'app'>, BusEvent<{ readonly ok: boolean }, 'app.health'>>>();
   void untyped.processor(1).station('internal');
 }
 
