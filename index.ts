@@ -58,7 +58,7 @@ export type { BusCounts, PortableQuery } from './runtime/thread/thread-service.j
 export type { SyncPolicy } from './runtime/station/sync-policy.js';
 export type { RestartPolicy } from './runtime/hosting/processor-threads.js';
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './runtime/bus/bus-options.js';
-export type { FromMainOptions } from './runtime/station/station.js';
+export type { FromMainOptions } from './runtime/station/station-options.js';
 export type { CloseOptions } from './runtime/bridge/bridge.js';
 export type { ErrorHandler, Handler, SubscribeOptions, Subscription } from './runtime/bus/subscriptions.js';
 export type { AwaitableBus, Dropped, Published } from './runtime/bus/bus-awaits.js';
@@ -90,6 +90,7 @@ export type {
   RequestOf,
   RequestTypeOf,
   SideEventsOf,
+  StationEventOf,
 } from './runtime/bus/typed-events.js';
 export type { JsonCompatible, PayloadProblem } from './runtime/bus/json-compatible.js';
 export type { CompressionOptions, DiscardPolicy, EventPolicy, HistoryLimits, Importance, MemoryBudgetOptions, MemoryOptions } from './runtime/store/memory-policy.js';

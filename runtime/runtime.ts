@@ -87,11 +87,14 @@ export interface ThreadHandle<B = Bus, Internal = B> {
  * console.log(processor.pid)
  * await processor.station('external').roundTrip()
  */
-export interface ProcessorInfo {
+export interface ProcessorInfo<External = Station | RemoteStation, Internal = External> {
   readonly processor: number;
   /** The process it runs in. */
   readonly pid: number | null;
-  station(side: Side): Station | RemoteStation;
+  /** Its local station of `side`, typed by the runtime's map of that side (as `runtime.station()`). */
+  station(side: 'external'): External;
+  station(side: 'internal'): Internal;
+  station(side: Side): External | Internal;
 }
 
 /**
@@ -101,9 +104,11 @@ export interface ProcessorInfo {
  * const { processor, station } = runtime.addProcessor()
  * await station('external').toMain()
  */
-export interface ProcessorHandle {
+export interface ProcessorHandle<External = Station, Internal = External> {
   readonly processor: number;
-  station(side: Side): Station;
+  station(side: 'external'): External;
+  station(side: 'internal'): Internal;
+  station(side: Side): External | Internal;
 }
 
 /**
@@ -244,35 +249,46 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
   }
 
   /**
-   * The local station of `side` in a processor (the root process, 0, by default).
+   * The local station of `side` in a processor (the root process, 0, by
+   * default). On a typed runtime its reads are typed by the side's map, as
+   * the side's buses are (`SideEventsOf`: with what a read across brings).
    *
    * @example
    * await runtime.station('external').roundTrip()
+   * const logins = runtime.station('external').history({ types: ['user.login'] })
    */
-  station(side: Side, processor = 0): Station {
-    return this.#core.station(side, processor);
+  station(side: 'external', processor?: number): Station<SideEventsOf<'external', E, I>>;
+  station(side: 'internal', processor?: number): Station<SideEventsOf<'internal', E, I>>;
+  station(side: Side, processor?: number): Station<SideEventsOf<'external', E, I>> | Station<SideEventsOf<'internal', E, I>>;
+  station(side: Side, processor = 0): Station<SideEventsOf<'external', E, I>> | Station<SideEventsOf<'internal', E, I>> {
+    return this.#core.station(side, processor) as never;
   }
 
   /** A processor's local stations: `RemoteStation`s when it runs in a child process. */
-  processor(processor: number): ProcessorInfo {
+  processor(
+    processor: number,
+  ): ProcessorInfo<Station<SideEventsOf<'external', E, I>> | RemoteStation<SideEventsOf<'external', E, I>>, Station<SideEventsOf<'internal', E, I>> | RemoteStation<SideEventsOf<'internal', E, I>>> {
     assertIndex(processor, 'processor');
     const child = this.#core.childProcessor(processor);
     if (child !== undefined) {
-      return { processor, pid: child.pid ?? null, station: (side) => new RemoteStation(child, side) };
+      return { processor, pid: child.pid ?? null, station: (side: Side) => new RemoteStation(child, side) } as never;
     }
     this.station('internal', processor);
-    return { processor, pid: process.pid, station: (side) => this.station(side, processor) };
+    return { processor, pid: process.pid, station: (side: Side) => this.station(side, processor) } as never;
   }
 
   /**
-   * The main station of `side`, in the root.
+   * The main station of `side`, in the root, typed as `station()` is.
    *
    * @example
    * const everything = runtime.mainStation('external').history()
    */
-  mainStation(side: Side): Station {
+  mainStation(side: 'external'): Station<SideEventsOf<'external', E, I>>;
+  mainStation(side: 'internal'): Station<SideEventsOf<'internal', E, I>>;
+  mainStation(side: Side): Station<SideEventsOf<'external', E, I>> | Station<SideEventsOf<'internal', E, I>>;
+  mainStation(side: Side): Station<SideEventsOf<'external', E, I>> | Station<SideEventsOf<'internal', E, I>> {
     assertSide(side, 'mainStation side');
-    return this.#core.mainStation(side);
+    return this.#core.mainStation(side) as never;
   }
 
   /** A thread's handle. */
@@ -295,9 +311,9 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
    * main thread. Embedded: it runs in this process, with the same actors and
    * the same transport as a child process would have.
    */
-  addProcessor(): ProcessorHandle {
+  addProcessor(): ProcessorHandle<Station<SideEventsOf<'external', E, I>>, Station<SideEventsOf<'internal', E, I>>> {
     const processor = this.#core.addProcessor();
-    return { processor, station: (side) => this.station(side, processor) };
+    return { processor, station: (side: Side) => this.station(side, processor) } as never;
   }
 
   /**

@@ -33,7 +33,7 @@ import { busOutbox, busRetention } from './memory-reports.js';
 import { readFramerOf } from './read-framer.js';
 import { stampPost, type PostContext } from './posting.js';
 import { awaited } from './request-reply.js';
-import type { AnyEvents, EventOf, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, TypedReadOptions, ValidPatterns } from './typed-events.js';
+import type { AnyEvents, EventOf, MapKind, EventTypeOf, PostedEvent, PostPayload, SubscribedEvent, TypedHistoryQuery, TypedReadOptions, ValidPatterns } from './typed-events.js';
 
 export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, SyncOptions } from './bus-options.js';
 
@@ -48,6 +48,8 @@ export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, S
  * await next.fromStation({ types: ['user'] })
  */
 export class Bus<E = AnyEvents> extends AwaitableBus<E> {
+  /** Types only (undefined at run time): whether its map is typed (`MapKind`), which a parameter of the other kind refuses. */
+  declare readonly eventMap?: MapKind<E>;
   readonly side: Side;
   readonly endpoint: Endpoint;
   /** What `stampPost()` needs; its origin object is shared by all of this bus's events. */

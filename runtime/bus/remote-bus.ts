@@ -37,6 +37,7 @@ import type {
   AnyEvents,
   EventOf,
   EventTypeOf,
+  MapKind,
   PostedEvent,
   PostPayload,
   ReplyOf,
@@ -82,6 +83,8 @@ const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined,
  * const next = await bus.toStation()
  */
 export class RemoteBus<E = AnyEvents> {
+  /** Types only (undefined at run time): whether its map is typed (`MapKind`), which a parameter of the other kind refuses. */
+  declare readonly eventMap?: MapKind<E>;
   readonly side: Side;
   readonly generation: number;
   readonly #caller: ThreadCaller;

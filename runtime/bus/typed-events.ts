@@ -24,6 +24,18 @@ export type AnyEvents = { readonly [type: string]: Payload };
 export type IsUntyped<E> = string extends keyof E ? true : false;
 
 /**
+ * What a bus's map lets it post, as a sentence (`bus.eventMap`): a typed
+ * bus is no bus of the untyped map (a `Bus` or `RemoteBus` parameter),
+ * which could post any type with any payload to the typed bus's handlers,
+ * nor the reverse. The first member of a bus, so that the compiler's error
+ * for either is this sentence rather than the first method whose types
+ * differ. Types only.
+ */
+export type MapKind<E> = IsUntyped<E> extends true
+  ? 'untyped: posts any type with any payload'
+  : "typed: posts only its map's types; a function taking any typed bus is generic in the map";
+
+/**
  * The constraint of an event map: every payload JSON-compatible. The untyped
  * map is taken as it is.
  *
@@ -283,7 +295,17 @@ export type ValidPattern<E, T> = PatternsMatch<E, T> | EventTypeOf<E>;
  * (`busline.reply`) are no requests, nor are the runtime's own events. `*` and `>` stay valid: their
  * handler gets what a read across brought, as a subscriber's does.
  */
-export type ValidReplyPattern<E, T> = ([PatternOf<T>] extends ['*' | '>'] ? unknown : OwnMatchesTypeOf<E, T>) | EventTypeOf<E>;
+export type ValidReplyPattern<E, T> = (([PatternOf<T>] extends ['*' | '>'] ? unknown : OwnMatchesTypeOf<E, T>) | EventTypeOf<E>) & (IsUntyped<E> extends true ? unknown : NotReplyType[T & string]);
+
+/**
+ * What `reply()` takes on a typed map, by type: anything but the type of
+ * replies and its subtypes (`never`), which the internal side's map lists
+ * but which a replier refuses at run time (`INVALID_EVENT`). An indexed
+ * access, not a conditional: for a helper's type parameter `K` a conditional
+ * stays unresolved and takes no `K`, while `NotReplyType[K]` is read at
+ * `K`'s constraint (`unknown` for `keyof E & string`, a string).
+ */
+type NotReplyType = { readonly [type: string]: unknown; readonly [type: `${ReplyType}.${string}`]: never; readonly [REPLY_TYPE]: never };
 
 /**
  * `ValidPatterns` of a list alone (`history()`'s `types`, `waitForEvents()`),
@@ -495,6 +517,32 @@ export type SideEventsOf<S extends Side, E, I> = S extends 'internal'
  * `history()`'s do; what they bring is `EventOf<E, T>`.
  */
 export type TypedReadOptions<O extends { readonly types?: readonly string[] }, E, T extends readonly string[]> = Omit<O, 'types'> & {
+  readonly types?: T & ValidPatternList<E, T>;
+};
+
+/**
+ * What a station's reads (`history()`, `get()`, `queued()`) return on map
+ * `E`: `EventOf`, but a bare `BusEvent` (any event) where an untyped map's
+ * `EventOf` is `BusEvent<Payload>`, so that a `Station` parameter takes the
+ * stations of every runtime (a station posts nothing). An untyped runtime's
+ * internal station types the runtime's own events, as its buses do.
+ */
+export type StationEventOf<E, T extends string | readonly string[] = string> = IsUntyped<E> extends true ? AnyRead<EventOf<E, T>> : EventOf<E, T>;
+
+/** `BusEvent` for `BusEvent<Payload>`, the events an untyped map knows as they are. */
+type AnyRead<R> = BusEvent<Payload> extends R ? BusEvent : R;
+
+/** `TypedHistoryQuery` of a station: its `filter` gets `StationEventOf`. */
+export type StationHistoryQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {
+  /** Event type patterns (see `subscribe`). */
+  readonly types?: T & ValidPatternList<E, T>;
+  /** Any further condition. */
+  readonly filter?: (event: StationEventOf<E, T>) => boolean;
+};
+
+/** `StationHistoryQuery` without `filter`, which cannot cross to a processor (`RemoteStation`). */
+export type StationPortableQuery<E, T extends readonly string[]> = Omit<HistoryQuery, 'types' | 'filter'> & {
+  /** Event type patterns (see `subscribe`). */
   readonly types?: T & ValidPatternList<E, T>;
 };
 

@@ -9,13 +9,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { BusError, RuntimeStoppedError, WorkerCrashedError } from '../../errors.js';
 import { fromWireError } from '../wire/wire-errors.js';
-import type { BridgeDirection, BusEvent, Side } from '../../types.js';
+import type { BridgeDirection, Side } from '../../types.js';
 import type { ReaderBacklog } from '../../types.js';
-import type { FromMainOptions } from '../station/station.js';
+import type { FromMainOptions } from '../station/station-options.js';
 import { FrameChannel, type FramePort } from '../wire/frame-channel.js';
 import { stationServer } from '../station/links.js';
 import type { Outcome, ProcessorControl, ProcessorInit, ProcessorReport } from '../wire/protocol.js';
 import type { ThreadCaller } from '../bus/remote-bus.js';
+import type { AnyEvents, StationEventOf, StationPortableQuery, TypedReadOptions } from '../bus/typed-events.js';
 import type { Station } from '../station/station.js';
 import { eventsFromFrame, unwrap, type ActorInfo, type EventsFrame, type PortableQuery, type ThreadApi } from '../thread/thread-service.js';
 import { entryExecArgv, runtimeEntry } from './entries.js';
@@ -457,7 +458,9 @@ export class RemoteProcessor {
  * const station = runtime.processor(1).station('external')
  * await station.roundTrip()
  */
-export class RemoteStation {
+export class RemoteStation<E = AnyEvents> {
+  /** Types only (undefined at run time): the types its reads are typed by, as `Station.eventTypes`. */
+  declare readonly eventTypes?: { readonly [K in keyof E]?: unknown };
   readonly side: Side;
   readonly processor: number;
   readonly kind = 'local' as const;
@@ -478,20 +481,22 @@ export class RemoteStation {
     return this.#call('toMain');
   }
 
-  fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
+  fromMain<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromMainOptions, E, T>): Promise<{ readonly added: number; readonly handedBack: number }> {
     return this.#call('fromMain', options);
   }
 
-  roundTrip(options?: FromMainOptions): Promise<void> {
+  roundTrip<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromMainOptions, E, T>): Promise<void> {
     return this.#call('roundTrip', options);
   }
 
-  async history(query?: PortableQuery): Promise<BusEvent[]> {
-    return eventsFromFrame(await this.#call<EventsFrame>('history', query));
+  /** `Station.history()` in the processor, without `filter` (a function stays here): typed by the runtime's map. */
+  async history<const T extends readonly string[] = readonly string[]>(query?: StationPortableQuery<E, T>): Promise<Array<StationEventOf<E, T>>> {
+    return eventsFromFrame(await this.#call<EventsFrame>('history', query as PortableQuery | undefined)) as Array<StationEventOf<E, T>>;
   }
 
-  async queued(): Promise<BusEvent[]> {
-    return eventsFromFrame(await this.#call<EventsFrame>('queued'));
+  /** `Station.queued()` in the processor. */
+  async queued(): Promise<Array<StationEventOf<E>>> {
+    return eventsFromFrame(await this.#call<EventsFrame>('queued')) as Array<StationEventOf<E>>;
   }
 
   /** The station's size, bytes (counted when some `maxBytes` is set) and actor state. */

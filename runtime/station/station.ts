@@ -14,6 +14,8 @@ import { EventSet, plainEvent } from '../store/encoded-events.js';
 import { searchHistory } from '../store/history-search.js';
 import { type EventHistory, assertOrigin, checkHistoryQuery, compareEvents, originKey } from '../store/history.js';
 import type { HistoryQuery } from '../store/history-query.js';
+import type { AnyEvents, StationEventOf, StationHistoryQuery, TypedReadOptions } from '../bus/typed-events.js';
+import type { FromMainOptions } from './station-options.js';
 import type { EventBatch, SyncRequest } from '../wire/protocol.js';
 import { Arrivals, sourceKey } from './arrivals.js';
 import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
@@ -31,14 +33,6 @@ import { UpstreamInterest, declaration, isDeclaration } from './upstream-interes
 import { FrameCompactor } from '../store/frame-compactor.js';
 import { framesKept, keepable, relocateStation } from './repack.js';
 
-/** Options of `station.fromMain()` and `station.roundTrip()`. */
-export interface FromMainOptions {
-  /** Only these event types (with subtype matching). */
-  readonly types?: readonly string[];
-  /** Read the main station of this side; the other side only if the bridge allows it. */
-  readonly side?: Side;
-}
-
 /**
  * A bus station.
  *
@@ -47,7 +41,13 @@ export interface FromMainOptions {
  * await station.roundTrip()                        // toMain() then fromMain()
  * station.history({ types: ['order'] })
  */
-export class Station {
+export class Station<E = AnyEvents> {
+  /**
+   * Types only (undefined at run time): the types its reads are typed by. A
+   * mapped type, so that a station of a typed runtime is a `Station` (of the
+   * untyped map), which reads its events as any events (see ARCHITECTURE).
+   */
+  declare readonly eventTypes?: { readonly [K in keyof E]?: unknown };
   readonly kind: StationKind;
   readonly side: Side;
   readonly processor: number;
@@ -136,19 +136,19 @@ export class Station {
    * The history, oldest first, optionally filtered (answered from indices).
    * Events whose policy says `removeAfterSearch` leave once returned.
    */
-  history(query?: HistoryQuery): BusEvent[] {
-    return searchHistory(this.#retention, checkHistoryQuery(query, 'history query'), (removed) => this.#forget(removed));
+  history<const T extends readonly string[] = readonly string[]>(query?: StationHistoryQuery<E, T>): Array<StationEventOf<E, T>> {
+    return searchHistory(this.#retention, checkHistoryQuery(query, 'history query') as HistoryQuery, (removed) => this.#forget(removed)) as Array<StationEventOf<E, T>>;
   }
 
   /** The event with this id, if held; it leaves if its policy says `removeAfterSearch`. */
-  get(id: string): BusEvent | undefined {
+  get(id: string): StationEventOf<E> | undefined {
     if (typeof id !== 'string') throw new InvalidOptionError('get id', `expected an event id (a string), got ${describe(id)}.`);
     this.#forget(this.#retention.expire());
     const event = this.#history.get(id);
     if (event === undefined) return undefined;
     const plain = plainEvent(event);
     this.#forget(this.#retention.afterSearch([event]));
-    return plain;
+    return plain as StationEventOf<E>;
   }
 
   /**
@@ -194,12 +194,12 @@ export class Station {
   }
 
   /** Parked queue entries, oldest first: all, or those of one origin thread. */
-  queued(origin?: { readonly processor: number; readonly thread: number }): BusEvent[] {
+  queued(origin?: { readonly processor: number; readonly thread: number }): Array<StationEventOf<E>> {
     if (origin !== undefined) {
       assertOrigin(origin, 'queued origin');
-      return this.#parked.list(origin);
+      return this.#parked.list(origin) as Array<StationEventOf<E>>;
     }
-    return this.#parked.list();
+    return this.#parked.list() as Array<StationEventOf<E>>;
   }
 
   /**
@@ -480,7 +480,7 @@ export class Station {
    * (`added: 0`; the main station keeps the rest, and this processor's parked
    * entries, for a later read).
    */
-  async fromMain(options?: FromMainOptions): Promise<{ readonly added: number; readonly handedBack: number }> {
+  async fromMain<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromMainOptions, E, T>): Promise<{ readonly added: number; readonly handedBack: number }> {
     this.#host.assertRunning('fromMain');
     this.#assertLocal('fromMain');
     const side = readableSide((options = readOptionsOnce(options, 'fromMain')), 'fromMain', this.side, this.#host);
@@ -568,7 +568,7 @@ export class Station {
   }
 
   /** `toMain()` then `fromMain()`: this station ends with the entire main history. */
-  async roundTrip(options?: FromMainOptions): Promise<void> {
+  async roundTrip<const T extends readonly string[] = readonly string[]>(options?: TypedReadOptions<FromMainOptions, E, T>): Promise<void> {
     this.#host.assertRunning('roundTrip');
     this.#assertLocal('roundTrip');
     // What the read would refuse is refused before the push: a refused call changes nothing.

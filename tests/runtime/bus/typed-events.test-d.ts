@@ -33,6 +33,9 @@ import {
   type RuntimeStats,
   type SideEventsOf,
   type ServiceFailure,
+  type Station,
+  type StationEventOf,
+  type RemoteStation,
   type SubscribeOptions,
   type UnsentDropReport,
 } from '../../../index.js';
@@ -343,6 +346,24 @@ export function internalEvents(): void {
   expectType<Equal<RequestTypeOf<BuslineEvents & AppInternal>, Exclude<keyof BuslineEvents, 'busline.reply'> | 'app.health'>>();
   // An untyped internal side takes any type: there the run-time check says no.
   void createRuntime().bus('internal').request('busline.reply', { request: 'r', value: null });
+  // Nor is a replier of replies: reply() refuses their type (and subtypes) where the map lists it, as the runtime does.
+  // @ts-expect-error a replier of replies
+  internal.reply('busline.reply', () => undefined);
+  // @ts-expect-error on a RemoteBus too
+  runtime.thread(0, 1).bus('internal').reply('busline.reply', () => undefined);
+  internal.reply('busline.stats', () => undefined);
+  internal.reply('*', (request) => void request);
+  createRuntime().bus('internal').reply('busline.reply', () => undefined);
+  // A helper generic in K: K of the map's requests (RequestTypeOf) compiles; K of all its types may be a reply, and does not.
+  function answer<K extends RequestTypeOf<BuslineEvents & AppInternal>>(target: Bus<BuslineEvents & AppInternal>, type: K): void {
+    target.reply(type, () => undefined as never);
+  }
+  function answerAny<K extends EventTypeOf<BuslineEvents & AppInternal>>(target: Bus<BuslineEvents & AppInternal>, type: K): void {
+    // @ts-expect-error K may be 'busline.reply'
+    target.reply(type, () => undefined as never);
+  }
+  answer(internal, 'app.health');
+  void answerAny;
 }
 
 export function acrossTheBridge(): void {
@@ -432,6 +453,18 @@ export function acrossTheBridge(): void {
   const internalPlain: Bus<BuslineEvents & AppInternal> = audit;
   void plain;
   void internalPlain;
+  // Code that takes a bus of the untyped map does not: it could post any type with any payload to typed handlers.
+  const takesAny = (bus: Bus | RemoteBus) => bus.post('anything', 1);
+  // @ts-expect-error a typed bus is no Bus
+  takesAny(external);
+  // @ts-expect-error nor is a typed RemoteBus a RemoteBus
+  takesAny(runtime.thread(0, 1).bus('internal'));
+  // @ts-expect-error nor the reverse
+  const typedFromAny: Bus<Events> = createRuntime().bus();
+  void typedFromAny;
+  takesAny(createRuntime().bus('internal'));
+  takesAny(createRuntime().thread(0, 1).bus('external'));
+  expectType<Equal<typeof external.eventMap, "typed: posts only its map's types; a function taking any typed bus is generic in the map" | undefined>>();
   // An untyped side promises nothing of its events: a bus of a runtime with one is typed as before, by its own map.
   const mixed = createRuntime<Events, AnyEvents>();
   const mixedBus = mixed.bus('external');
@@ -869,6 +902,71 @@ export function genericHelpers(): void {
   bus.subscribe(['*', 'usr.>'], () => undefined);
   // @ts-expect-error the same in history()
   bus.history({ types: ['*', 'usr'] });
+}
+
+export function stations(): void {
+  // A station's reads are typed by the map of its side, as the side's buses are (what a read across brings included).
+  const runtime = createRuntime<Events, AppInternal>();
+  const station = runtime.station('external');
+  expectType<Equal<typeof station, Station<SideEventsOf<'external', Events, AppInternal>>>>();
+  const logins = station.history({ types: ['user.login'] });
+  expectType<Equal<(typeof logins)[number], BusEvent<Login, 'user.login'> | BusEvent<{ readonly id: number; readonly attempts: number }, 'user.login.failed'>>>();
+  station.history({ types: ['order.created'], filter: (event) => event.payload.lines.length > 0 });
+  const everything = station.history();
+  expectType<Equal<(typeof everything)[number], EventOf<SideEventsOf<'external', Events, AppInternal>>>>();
+  const across = station.history({ types: ['app.health'] });
+  expectType<Equal<(typeof across)[number], BusEvent<{ readonly ok: boolean }, 'app.health'> & { readonly side: 'internal' }>>();
+  const one = station.get('0.0.1');
+  if (one?.type === 'user.logout') expectType<Equal<typeof one.payload, Logout>>();
+  expectType<Equal<ReturnType<typeof station.queued>, Array<EventOf<SideEventsOf<'external', Events, AppInternal>>>>>();
+  // @ts-expect-error a misspelled type
+  station.history({ types: ['usr'] });
+  // @ts-expect-error a filter of another payload
+  station.history({ types: ['tick'], filter: (event: BusEvent<Login>) => event.payload.id > 0 });
+  // @ts-expect-error in fromMain()
+  void station.fromMain({ types: ['ordr'] });
+  // @ts-expect-error in roundTrip()
+  void station.roundTrip({ types: ['tock'] });
+  void station.roundTrip({ types: ['order', 'busline.stats'], side: 'internal' });
+  // The internal side's: the runtime's events, the application's, and the external side's read across.
+  const main = runtime.mainStation('internal');
+  expectType<Equal<typeof main, Station<SideEventsOf<'internal', Events, AppInternal>>>>();
+  const crashes = main.history({ types: ['busline.thread.crashed'] });
+  expectType<Equal<(typeof crashes)[number], BusEvent<CrashReport, 'busline.thread.crashed'>>>();
+  runtime.addProcessor().station('internal').history({ types: ['app'], filter: (event) => event.payload.ok });
+  // A processor's: a RemoteStation when it is a child process, typed the same (no filter: a function does not cross).
+  const far = runtime.processor(1).station('external');
+  expectType<Equal<typeof far, Station<SideEventsOf<'external', Events, AppInternal>> | RemoteStation<SideEventsOf<'external', Events, AppInternal>>>>();
+  const remote = far as RemoteStation<SideEventsOf<'external', Events, AppInternal>>;
+  void remote.history({ types: ['order'] }).then((events) => expectType<Equal<(typeof events)[number], BusEvent<OrderCreated, 'order.created'>>>());
+  void remote.queued().then((events) => expectType<Equal<(typeof events)[number], EventOf<SideEventsOf<'external', Events, AppInternal>>>>());
+  // @ts-expect-error misspelled there too
+  void remote.history({ types: ['ordr'] });
+  // @ts-expect-error no filter
+  void remote.history({ types: ['order'], filter: () => true });
+  // A station posts nothing: code that takes any station (`Station`, of the untyped map) takes these, and reads any events.
+  const takesAny = (any: Station | RemoteStation) => any.side;
+  takesAny(station);
+  takesAny(main);
+  takesAny(far);
+  takesAny(createRuntime().station('internal'));
+  const plain: Station<Events> = station;
+  void plain;
+  // @ts-expect-error the reverse: an untyped station says nothing of its payloads
+  const typedFromAny: Station<Events> = createRuntime().station('external');
+  void typedFromAny;
+  // An untyped runtime's: any events (a bare BusEvent, as before), the runtime's own typed on the internal side.
+  const untyped = createRuntime();
+  const untypedStation = untyped.station('external');
+  expectType<Equal<typeof untypedStation, Station>>();
+  const anything = untyped.station('external').history({ types: ['anything.at.all'], filter: (event) => event.payload !== null });
+  expectType<Equal<(typeof anything)[number], BusEvent>>();
+  expectType<Equal<ReturnType<Station['get']>, BusEvent | undefined>>();
+  const ownCrashes = untyped.station('internal').history({ types: ['busline.thread.crashed'] });
+  expectType<Equal<(typeof ownCrashes)[number], BusEvent<CrashReport, 'busline.thread.crashed'>>>();
+  expectType<Equal<StationEventOf<AnyInternalEvents, 'busline.thread.crashed'>, BusEvent<CrashReport, 'busline.thread.crashed'>>>();
+  expectType<Equal<StationEventOf<SideEventsOf<'internal', Events, AppInternal>, 'app'>, BusEvent<{ readonly ok: boolean }, 'app.health'>>>();
+  void untyped.processor(1).station('internal');
 }
 
 export function jsonCompatible(): void {

@@ -15,7 +15,7 @@ const test = suite('typed events - compiler messages');
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const consumerPath = `${root}tests/runtime/bus/typed-messages.consumer.ts`;
 const consumer = `
-import { createRuntime } from '../../../index.js';
+import { createRuntime, type Bus, type RemoteBus } from '../../../index.js';
 interface Events { 'user.login': { readonly id: number }; 'order.created': { readonly total: number } }
 interface AppInternal { 'app.health': { readonly ok: boolean } }
 const runtime = createRuntime<Events, AppInternal>();
@@ -24,9 +24,12 @@ void runtime.bus('external').publish('usr.login', { id: 1 });
 void runtime.bus('external').request('usr.login', { id: 1 });
 void runtime.thread(0, 1).bus('external').post('usr.login', { id: 1 });
 runtime.bus('internal').post('order.created', { total: 1 });
+function log(bus: Bus | RemoteBus): void { void bus; }
+log(runtime.bus('external'));
+log(runtime.thread(0, 1).bus('external'));
 `;
 
-/** The first line of each error the consumer gets, by its line. */
+/** Each error the consumer gets, by its line, its chain of messages one a line. */
 function errors(): Map<number, string> {
   const options: ts.CompilerOptions = {
     strict: true,
@@ -51,7 +54,7 @@ function errors(): Map<number, string> {
   const found = new Map<number, string>();
   for (const diagnostic of program.getSemanticDiagnostics(file)) {
     const line = file.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line;
-    found.set(line, ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n').split('\n')[0] ?? '');
+    found.set(line, ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
   }
   return found;
 }
@@ -60,13 +63,23 @@ test('post, publish and request - a misspelled type is refused with the bus side
   const found = errors();
   const own = `'"user.login" | "order.created"'`;
   for (const line of [5, 6, 7, 8]) {
-    const message = found.get(line) ?? '';
+    const message = found.get(line)?.split('\n')[0] ?? '';
     assert.ok(message.includes(own), `line ${line}: ${message}`);
     assert.not.ok(message.includes('Across'), `line ${line} names the other side's map: ${message}`);
   }
-  const internal = found.get(9) ?? '';
+  const internal = found.get(9)?.split('\n')[0] ?? '';
   assert.ok(internal.includes('"app.health"') && !internal.includes('Across'), internal);
-  assert.is(found.size, 5);
+  assert.is(found.size, 7);
+});
+
+test('a typed bus passed as an untyped Bus - refused in a few lines that say why', () => {
+  const found = errors();
+  for (const line of [11, 12]) {
+    const message = found.get(line) ?? '';
+    assert.ok(message.includes(`Types of property 'eventMap' are incompatible`), `line ${line}: ${message}`);
+    assert.ok(message.includes('a function taking any typed bus is generic in the map'), `line ${line}: ${message}`);
+    assert.ok(message.split('\n').length <= 6, `line ${line}: ${message}`);
+  }
 });
 
 test.run();
