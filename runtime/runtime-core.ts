@@ -407,14 +407,16 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   }
 
   async #stop(): Promise<void> {
-    // Services first, while their buses still work: their onStop() may post.
-    await stopServices(this.#threads.flat());
+    // Starts under way give up first (workers terminated, processors killed) and are waited for: no part may come
+    // up after the services it would use have stopped. Not `#started`: it rejects with the first part that fails,
+    // while another (the root's workers) may still be starting.
     this.#children.halt();
     this.#stopStarts.abort();
-    await this.syncTimer?.stop();
-    // Not `#started`: it rejects with the first part that fails, while another (the root's workers) may still be starting.
     await this.#startEnded;
     await this.#children.settled();
+    // Then services, while their buses still work: their onStop() may post.
+    await stopServices(this.#threads.flat());
+    await this.syncTimer?.stop();
     this.#running = false;
     await Promise.all(
       [...this.#remoteThreads.values()].map((remote) => remote.caller.call('stop').catch(() => undefined)),

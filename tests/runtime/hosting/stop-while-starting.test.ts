@@ -5,18 +5,20 @@
  * starts up (their workers are terminated, their processors killed) and
  * resolves once they are gone; the application's process then ends by itself.
  * Each case runs as a process of its own (`stop-while-starting-app.ts`), whose
- * held loads go on only after `stop()` resolved. The last two run in this
- * process: many threads on one stop signal, and one worker's start failing
- * by itself while another's is still under way.
+ * held loads go on only after `stop()` resolved. The last three run in this
+ * process: many threads on one stop signal, one worker's start failing by
+ * itself while another's is still under way, and the order of a stop
+ * (starts given up before services stop).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError } from '../../../index.js';
-import { runCommand } from '../../helpers.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createRuntime, isBusError, Service } from '../../../index.js';
+import { processorPids, runCommand } from '../../helpers.js';
 
 const test = suite('stop while starting');
 const app = fileURLToPath(new URL('../fixtures/stop-while-starting-app.ts', import.meta.url));
@@ -75,6 +77,40 @@ test('ready - a worker whose start fails while another still starts rejects read
     assert.is(workers(), before, 'no worker is left');
   } finally {
     delete process.env['HELD_OR_REFUSED_DIR'];
+    writeFileSync(join(dir, 'release'), '');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop - services stop only once every start under way was given up: a service of the root never sees its stop while a child processor still starts (it would come up after the service, and use it)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-stop-order-'));
+  // Every worker's load is held (gated-start.middleware.ts; the child processor's workers inherit the variable) until
+  // stop() has resolved: the child processor's start can end only by the stop.
+  process.env['START_GATE_DIR'] = dir;
+  try {
+    const runtime = createRuntime({
+      processors: 1,
+      threadsPerProcessor: 1,
+      middleware: [{ module: new URL('../fixtures/gated-start.middleware.ts', import.meta.url) }],
+      threadStartDeadlineMs: 2 ** 31 - 1,
+    });
+    const seen: number[][] = [];
+    class Watcher extends Service {
+      protected onStart() {}
+      protected override onStop() {
+        seen.push(processorPids());
+      }
+    }
+    const watcher = new Watcher(runtime.bus('external'));
+    await watcher.start();
+    // Polls a condition (no timing is assumed): the child processor runs, and its start is held.
+    while (processorPids().length === 0) await delay(20);
+    await runtime.stop();
+    assert.equal(seen, [[]], 'the child processor still starting was gone when the service stopped');
+    assert.is(watcher.status, 'stopped');
+    assert.is(await runtime.ready.then(() => 'ready', (error: { code?: string }) => error.code), 'RUNTIME_STOPPED');
+  } finally {
+    delete process.env['START_GATE_DIR'];
     writeFileSync(join(dir, 'release'), '');
     rmSync(dir, { recursive: true, force: true });
   }
