@@ -24,6 +24,7 @@ import type { RemoteProcessor } from './hosting/processor-host.js';
 import { deliverFailure, postCrashReport, type FailureReport } from './thread/failure-reports.js';
 import { failedStart, startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
 import { remoteSettings, rootThreadOptions, type RootThreadsHost } from './hosting/root-threads.js';
+import { unlessStopped } from './hosting/given-up.js';
 import { describeExit, type WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { DirectStationLink, STATION_THREAD, type StationHost, type StationLink } from './station/links.js';
@@ -142,8 +143,12 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     this.#recordings = new Recordings(this.inspection, () => options.clock.now(), this.#mainStations);
     this.addProcessor();
     // Middleware modules load here first (the root's placeholders), so a module that cannot be loaded is
-    // refused as INVALID_OPTION before any worker or processor starts to load it.
-    const middlewareLoaded = Promise.all(options.middlewarePlaceholders.map((middleware) => middleware.load()));
+    // refused as INVALID_OPTION before any worker or processor starts to load it. An import cannot be
+    // cancelled, but stop() gives up waiting for it: one that never settles holds no stop.
+    const placeholders = options.middlewarePlaceholders;
+    const middlewareLoaded = placeholders.length === 0
+      ? Promise.resolve()
+      : unlessStopped(Promise.all(placeholders.map((middleware) => middleware.load())), this.#stopStarts.signal, 'loading the middleware modules');
     const host: RootThreadsHost = {
       bridgeDirection: () => this.bridgeDirection(),
       inspection: this.inspection,

@@ -1,7 +1,8 @@
 /**
  * `runtime.stop()` while part of the runtime still starts: a worker thread of
  * the root loading its modules, the successor of a crashed worker being
- * restarted, or everything right after `createRuntime`. `stop()` gives such
+ * restarted, everything right after `createRuntime`, or the root's own import
+ * of a middleware module that never settles. `stop()` gives such
  * starts up (their workers are terminated, their processors killed) and
  * resolves once they are gone; the application's process then ends by itself.
  * Each case runs as a process of its own (`stop-while-starting-app.ts`), whose
@@ -27,6 +28,7 @@ for (const [mode, what, ready] of [
   ['first-start', 'a worker of the root still loading its modules (its start deadline far off)', 'RUNTIME_STOPPED'],
   ['restart', "a crashed worker's successor still loading its modules", 'ready'],
   ['at-once', 'right after createRuntime, with a child processor and worker threads', 'RUNTIME_STOPPED'],
+  ['root-import', "the root's own import of a middleware module, which never settles (an import cannot be cancelled, but need not be waited for)", 'RUNTIME_STOPPED'],
 ] as const) {
   test(`stop - ${what}: the start is given up, stop() resolves, nothing is left running and the process ends by itself`, async () => {
     const run = await runCommand(process.execPath, ['--import', 'tsx', app, mode], { timeoutMs: 120_000 });
