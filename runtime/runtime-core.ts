@@ -412,13 +412,14 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   }
 
   async #stop(): Promise<void> {
-    // Starts under way give up first (workers terminated, processors killed) and are waited for: no part may come
+    // Starts and restarts under way give up first (workers terminated, processors killed) and are waited for: no part may come
     // up after the services it would use have stopped. Not `#started`: it rejects with the first part that fails,
     // while another (the root's workers) may still be starting.
     this.#children.halt();
     this.#stopStarts.abort();
     await this.#startEnded;
     await this.#children.settled();
+    await Promise.all(this.#workerThreads.map((workers) => workers.settled()));
     // Then services, while their buses still work: their onStop() may post.
     await stopServices(this.#threads.flat());
     await this.syncTimer?.stop();

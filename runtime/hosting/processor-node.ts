@@ -479,6 +479,7 @@ export class ProcessorNode implements StationHost {
     this.#stopStarts.abort();
     // The start ends first (given up, or done as the stop came): what it started is in the lists read below, none comes up after.
     await this.#starting?.catch(() => undefined);
+    await this.#workers?.settled();
     await this.#syncTimer?.stop();
     this.#running = false;
     await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stop').catch(() => undefined)));

@@ -6,12 +6,12 @@
  * starts up (their workers are terminated, their processors killed) and
  * resolves once they are gone; the application's process then ends by itself.
  * Each case runs as a process of its own (`stop-while-starting-app.ts`), whose
- * held loads go on only after `stop()` resolved. The last three run in this
+ * held loads go on only after `stop()` resolved. The last four run in this
  * process: many threads on one stop signal, one worker's start failing by
  * itself while another's is still under way, and the order of a stop
- * (starts given up before services stop).
+ * (starts and restarts given up before services stop).
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createRuntime, isBusError, Service } from '../../../index.js';
-import { processorPids, runCommand } from '../../helpers.js';
+import { processorPids, runCommand, threadRuns } from '../../helpers.js';
 
 const test = suite('stop while starting');
 const app = fileURLToPath(new URL('../fixtures/stop-while-starting-app.ts', import.meta.url));
@@ -61,8 +61,6 @@ test('start and stop - more than ten worker threads give no MaxListenersExceeded
 test('ready - a worker whose start fails while another still starts rejects ready with that failure without waiting for the other start: it is given up (not RUNTIME_STOPPED for ready), its worker terminated', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'busline-held-or-refused-'));
   process.env['HELD_OR_REFUSED_DIR'] = dir;
-  const workers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Worker').length;
-  const before = workers();
   try {
     const runtime = createRuntime({
       threadsPerProcessor: 2,
@@ -76,7 +74,7 @@ test('ready - a worker whose start fails while another still starts rejects read
     );
     assert.is(ready, 'INVALID_OPTION');
     assert.is(runtime.running, false);
-    assert.is(workers(), before, 'no worker is left');
+    assert.not.ok(threadRuns(readFileSync(join(dir, 'loading'), 'utf8')), 'the held worker is gone');
   } finally {
     delete process.env['HELD_OR_REFUSED_DIR'];
     writeFileSync(join(dir, 'release'), '');
@@ -113,6 +111,43 @@ test('stop - services stop only once every start under way was given up: a servi
     assert.is(await runtime.ready.then(() => 'ready', (error: { code?: string }) => error.code), 'RUNTIME_STOPPED');
   } finally {
     delete process.env['START_GATE_DIR'];
+    writeFileSync(join(dir, 'release'), '');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop - services stop only once a restart under way was given up: a service of the root never sees its stop while a crashed worker\'s successor still starts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-stop-order-'));
+  // The first worker loads at once; its successor's load is held (gated-start.middleware.ts) until stop() has resolved.
+  process.env['START_GATE_DIR'] = dir;
+  process.env['START_GATE_FIRST_LOADS'] = '1';
+  try {
+    const runtime = createRuntime({
+      threadsPerProcessor: 1,
+      middleware: [{ module: new URL('../fixtures/gated-start.middleware.ts', import.meta.url) }],
+      threadStartDeadlineMs: 2 ** 31 - 1,
+    });
+    await runtime.ready;
+    let successor: string | undefined;
+    const seen: boolean[] = [];
+    class Watcher extends Service {
+      protected onStart() {}
+      protected override onStop() {
+        seen.push(threadRuns(successor!));
+      }
+    }
+    await new Watcher(runtime.bus('external')).start();
+    const actor = await runtime.spawn(new URL('../fixtures/crashing.machine.ts', import.meta.url), { processor: 0, thread: 1 });
+    await actor.send({ type: 'crash.exit' }).catch(() => undefined);
+    // Polls a condition (no timing is assumed): the successor is loading its modules.
+    while (!existsSync(join(dir, 'loading'))) await delay(20);
+    successor = readFileSync(join(dir, 'loading'), 'utf8');
+    assert.ok(threadRuns(successor), 'the successor runs while it loads');
+    await runtime.stop();
+    assert.equal(seen, [false], "the successor's thread was gone when the service stopped");
+  } finally {
+    delete process.env['START_GATE_DIR'];
+    delete process.env['START_GATE_FIRST_LOADS'];
     writeFileSync(join(dir, 'release'), '');
     rmSync(dir, { recursive: true, force: true });
   }
