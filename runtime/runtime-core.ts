@@ -24,6 +24,7 @@ import type { RemoteProcessor } from './hosting/processor-host.js';
 import { deliverFailure, postCrashReport, type FailureReport } from './thread/failure-reports.js';
 import { failedStart, startWorkerThreads, type ThreadAttacher, type WorkerThreads } from './hosting/processor-threads.js';
 import { remoteSettings, rootThreadOptions, type RootThreadsHost } from './hosting/root-threads.js';
+import { unlessStopped } from './hosting/given-up.js';
 import { describeExit, type WorkerExit } from './hosting/worker-api.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { DirectStationLink, STATION_THREAD, type StationHost, type StationLink } from './station/links.js';
@@ -142,8 +143,12 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     this.#recordings = new Recordings(this.inspection, () => options.clock.now(), this.#mainStations);
     this.addProcessor();
     // Middleware modules load here first (the root's placeholders), so a module that cannot be loaded is
-    // refused as INVALID_OPTION before any worker or processor starts to load it.
-    const middlewareLoaded = Promise.all(options.middlewarePlaceholders.map((middleware) => middleware.load()));
+    // refused as INVALID_OPTION before any worker or processor starts to load it. An import cannot be
+    // cancelled, but stop() gives up waiting for it: one that never settles holds no stop.
+    const placeholders = options.middlewarePlaceholders;
+    const middlewareLoaded = placeholders.length === 0
+      ? Promise.resolve()
+      : unlessStopped(Promise.all(placeholders.map((middleware) => middleware.load())), this.#stopStarts.signal, 'loading the middleware modules');
     const host: RootThreadsHost = {
       bridgeDirection: () => this.bridgeDirection(),
       inspection: this.inspection,
@@ -407,14 +412,17 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
   }
 
   async #stop(): Promise<void> {
-    // Services first, while their buses still work: their onStop() may post.
-    await stopServices(this.#threads.flat());
+    // Starts and restarts under way give up first (workers terminated, processors killed) and are waited for: no part may come
+    // up after the services it would use have stopped. Not `#started`: it rejects with the first part that fails,
+    // while another (the root's workers) may still be starting.
     this.#children.halt();
     this.#stopStarts.abort();
-    await this.syncTimer?.stop();
-    // Not `#started`: it rejects with the first part that fails, while another (the root's workers) may still be starting.
     await this.#startEnded;
     await this.#children.settled();
+    await Promise.all(this.#workerThreads.map((workers) => workers.settled()));
+    // Then services, while their buses still work: their onStop() may post.
+    await stopServices(this.#threads.flat());
+    await this.syncTimer?.stop();
     this.#running = false;
     await Promise.all(
       [...this.#remoteThreads.values()].map((remote) => remote.caller.call('stop').catch(() => undefined)),

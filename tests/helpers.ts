@@ -9,7 +9,7 @@
  * - child commands: `runCommand`.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type RemoteBus, type Runtime, type RuntimeOptions, type Side } from '../index.js';
@@ -69,6 +69,16 @@ export function isGone(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * Whether OS thread `task` (`<pid>/task/<tid>`, as a worker reads it from
+ * `/proc/thread-self`) still runs: a worker's thread is gone once the worker
+ * has exited (Node joins it before 'exit'). Node lists no Worker among
+ * `process.getActiveResourcesInfo()`, so that cannot tell.
+ */
+export function threadRuns(task: string): boolean {
+  return existsSync(`/proc/${task}`);
 }
 
 /**

@@ -49,7 +49,8 @@ export class ChildProcessors {
   readonly #startDeadlineMs: number | undefined;
   readonly #running = new Map<number, RemoteProcessor>();
   readonly #budgets = new Map<number, RestartBudget>();
-  readonly #starting = new Set<Promise<RemoteProcessor>>();
+  /** Starts under way, each until its child runs or is gone (one that started as `halt()` came is stopped first). */
+  readonly #starting = new Set<Promise<RemoteProcessor | undefined>>();
   /** How each processor, by number, follows the runtime's ManualClock across its restarts. */
   readonly #clockFollowers = new Map<number, ClockFollower>();
   /** Aborted by `halt()`: processor starts under way give up and kill their child. */
@@ -142,18 +143,21 @@ export class ChildProcessors {
       if (follower === undefined) this.#clockFollowers.set(index, (follower = new ClockFollower(clock)));
       follower.starting(clockAt!, starting.then((remote) => (this.#halted ? undefined : (now: number) => remote.setClock(now)), () => undefined));
     }
-    // halt() aborts starts in flight and settled() waits for them, so no processor started meanwhile outlives the runtime.
-    this.#starting.add(starting);
-    let remote: RemoteProcessor;
-    try {
-      remote = await starting;
-    } finally {
-      this.#starting.delete(starting);
-    }
-    if (this.#halted) {
+    // halt() aborts starts in flight and settled() waits for them, so no processor started meanwhile outlives the runtime:
+    // one that started as halt() came is stopped within what settled() waits for, not after it.
+    const run = starting.then(async (remote) => {
+      if (!this.#halted) return remote;
       await remote.stop();
-      return;
+      return undefined;
+    });
+    this.#starting.add(run);
+    let remote: RemoteProcessor | undefined;
+    try {
+      remote = await run;
+    } finally {
+      this.#starting.delete(run);
     }
+    if (remote === undefined) return;
     this.#running.set(index, remote);
     // Inspection turned on while it started: it hears so now.
     if (!inspect && this.#host.inspection.remoteOn) void remote.inspect();

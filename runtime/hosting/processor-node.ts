@@ -24,6 +24,7 @@ import { ManualClock, systemClock, type Clock } from '../clock.js';
 import { Station } from '../station/station.js';
 import { THREAD_API_METHODS, createThreadService, eventsToFrame, memorySummary, outcome, type ActorInfo, type ThreadApi } from '../thread/thread-service.js';
 import { loadMiddlewareModules } from '../bus/middleware-modules.js';
+import { unlessStopped } from './given-up.js';
 import type { BusStats } from '../metrics/stats.js';
 import type { StatsParts } from '../metrics/runtime-stats.js';
 import type { MemoryStats } from '../store/memory-stats.js';
@@ -73,8 +74,11 @@ export class ProcessorNode implements StationHost {
   #direction: BridgeDirection;
   #locked = false;
   #running = true;
-  /** Aborted by stop(): worker threads still starting (or restarting) give up. */
+  /** Aborted by stop(): a start under way gives up (its imports are no longer waited for, its workers are terminated), and worker threads restarting too. */
   readonly #stopStarts = new AbortController();
+  /** The start, once called: stop() waits for it to end (given up or done) before it stops what it started. */
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<null> | undefined;
   readonly #onThreadReplaced: ((thread: number, incarnation: number) => void) | undefined;
   readonly #sendFailure: ((report: FailureReport) => void) | undefined;
   /** Inspection of this processor's realm (its stations), and the ports its threads send theirs on. */
@@ -148,9 +152,18 @@ export class ProcessorNode implements StationHost {
    * worker threads, sends restored history on to the main stations, and only
    * then starts the sync policy: the resend is a `toMain()`, and one of the
    * policy's round trips running meanwhile would make it fail as busy.
-   * Resolves once all of that is done.
+   * Resolves once all of that is done; rejects with `RUNTIME_STOPPED` when
+   * `stop()` gives it up.
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const stopped = this.#stopStarts.signal;
+    // Started after a stop: nothing is opened (the journal) that the stop would not close.
+    if (stopped.aborted) throw new BusError('RUNTIME_STOPPED', `start() was refused: processor ${this.processor} has stopped.`);
     let restored = 0;
     if (this.#init.journal !== undefined) {
       this.#journal = StationJournal.open(this.#init.journal);
@@ -162,7 +175,8 @@ export class ProcessorNode implements StationHost {
       }
     }
     // The runtime's middleware modules, loaded before thread 0 exists: one that cannot be loaded fails the start.
-    const middleware = await loadMiddlewareModules(this.#init.middleware);
+    // An import cannot be cancelled, but a stop gives up waiting for it (and for what follows: no thread 0 then).
+    const middleware = await unlessStopped(loadMiddlewareModules(this.#init.middleware), stopped, 'loading the middleware modules');
     const { port1, port2 } = new MessageChannel();
     const inspectPorts = this.#inspection === undefined ? undefined : new MessageChannel();
     if (inspectPorts !== undefined) this.#inspection!.relay.attach(inspectPorts.port2);
@@ -217,13 +231,11 @@ export class ProcessorNode implements StationHost {
       ...(this.#init.middleware === undefined ? {} : { middleware: this.#init.middleware }),
       ...(this.#manualClock === undefined ? {} : { manualClock: this.#manualClock }),
       ...(sendFailure === undefined ? {} : { onFailure: sendFailure }),
-      signal: this.#stopStarts.signal,
+      signal: stopped,
     });
-    // Started as a stop() came that found no workers yet: they stop here.
-    if (!this.#running) await this.#workers.stop();
-    await resent;
-    // A stop() that came while this started has nothing left for a timer to sync.
-    if (this.#init.sync !== undefined && this.#running) {
+    // A stop() that came meanwhile stops the workers once this has ended; it does not wait for a resend the root never answers.
+    await unlessStopped<unknown>(resent ?? Promise.resolve(), stopped, 'resending the restored history');
+    if (this.#init.sync !== undefined) {
       this.#syncTimer = new SyncTimer(this.#init.sync.everyMs, () =>
         settleAll(SIDES.map((side) => () => this.#stations[side].syncUpstream())),
       );
@@ -457,10 +469,17 @@ export class ProcessorNode implements StationHost {
     return { buses, memory, unavailable };
   }
 
-  /** Stops the threads and workers and the station actors. */
-  async stop(): Promise<null> {
-    if (!this.#running) return null;
+  /** Gives up a start under way, then stops the threads and workers and the station actors; resolves once nothing of them runs. */
+  stop(): Promise<null> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<null> {
     this.#stopStarts.abort();
+    // The start ends first (given up, or done as the stop came): what it started is in the lists read below, none comes up after.
+    await this.#starting?.catch(() => undefined);
+    await this.#workers?.settled();
     await this.#syncTimer?.stop();
     this.#running = false;
     await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stop').catch(() => undefined)));

@@ -120,6 +120,8 @@ export interface WorkerThreadOptions {
 
 /** A processor's running worker threads. */
 export interface WorkerThreads {
+  /** Resolves once no worker is starting: a restart given up by `options.signal` has ended, its worker gone. */
+  settled(): Promise<void>;
   /** Stops supervising and terminates every worker. */
   stop(): Promise<void>;
 }
@@ -140,6 +142,8 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
   });
   /** The workers' report ports (`takeReports`). */
   const reports = new Set<MessagePort>();
+  /** Every worker's start under way, first starts and restarts. */
+  const starting = new Set<Promise<unknown>>();
   // One listener on the caller's signal for all the threads, each supervision listening to its own: eleven
   // on one AbortSignal are taken by Node for a leak (MaxListenersExceededWarning), and threads go up to 64.
   const stopStarts = Array.from({ length: options.count }, () => new AbortController());
@@ -150,7 +154,7 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
   if (options.signal?.aborted === true) abortStarts();
   const started = await Promise.allSettled(
     Array.from({ length: options.count }, (_, i) =>
-      superviseThread(attacher, { ...options, signal: stopStarts[i]!.signal }, policy, i + 1, followers[i], reports).catch(
+      superviseThread(attacher, { ...options, signal: stopStarts[i]!.signal }, policy, i + 1, followers[i], reports, starting).catch(
         (error: unknown) => {
           // All or nothing: once one cannot start, the others' starts are given up rather than waited for.
           abortStarts();
@@ -172,7 +176,10 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
     await stop();
     throw failed.reason;
   }
-  return { stop };
+  return {
+    stop,
+    settled: async () => void (await Promise.allSettled([...starting])),
+  };
 }
 
 /**
@@ -192,6 +199,7 @@ async function superviseThread(
   thread: number,
   clock: ClockFollower | undefined,
   reportPorts: Set<MessagePort>,
+  starting: Set<Promise<unknown>>,
 ): Promise<Supervision<ThreadWorkerApi>> {
   let incarnation = 0;
   const start = (signal: AbortSignal): Promise<WorkerHandle<ThreadWorkerApi>> => {
@@ -238,6 +246,9 @@ async function superviseThread(
       reports?.port1.close();
       throw error;
     });
+    starting.add(started);
+    const ended = () => void starting.delete(started);
+    started.then(ended, ended);
     // The clock may move while the worker starts: it catches up once it runs (ClockFollower).
     clock?.starting(workerData.clockAt!, started.then((handle) => (now: number) => handle.call('setClock', now), () => undefined));
     return started;

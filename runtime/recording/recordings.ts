@@ -15,6 +15,8 @@ export class Recordings {
   readonly #now: () => number;
   readonly #mainStations: Record<Side, Station>;
   readonly #recorders = new Set<Recorder>();
+  /** Files still opening: a recording started as the runtime stops is finished by the stop too, not after it. */
+  readonly #opening = new Set<Promise<Recorder>>();
 
   constructor(hub: InspectionHub, now: () => number, mainStations: Record<Side, Station>) {
     this.#hub = hub;
@@ -28,7 +30,14 @@ export class Recordings {
    * happens from then on anywhere is recorded.
    */
   async start(path: string, options: RecordOptions, turnOn: () => Promise<void>): Promise<RecordingHandle> {
-    const recorder = await Recorder.open(path, this.#now, () => this.#hub.dropped.total, options.maxBufferedBytes);
+    const opening = Recorder.open(path, this.#now, () => this.#hub.dropped.total, options.maxBufferedBytes);
+    this.#opening.add(opening);
+    let recorder: Recorder;
+    try {
+      recorder = await opening;
+    } finally {
+      this.#opening.delete(opening);
+    }
     this.#recorders.add(recorder);
     const rootThreads = this.#hub.attach(recorder);
     this.#hookStations();
@@ -38,6 +47,8 @@ export class Recordings {
 
   /** Finishes every recording (the runtime stops, after its actors have). */
   async stopAll(): Promise<void> {
+    // Each opened one is among the recorders by the time this goes on (its start's own wait on it came first).
+    await Promise.allSettled([...this.#opening]);
     await Promise.all([...this.#recorders].map((recorder) => this.#stop(recorder).catch(() => undefined)));
   }
 

@@ -226,11 +226,47 @@ test('stop - while its worker threads still start: the start is given up (RUNTIM
     );
     // Polls a condition (no timing is assumed): the worker is loading its modules.
     while (!existsSync(join(dir, 'loading'))) await delay(20);
-    await node.stop();
+    const outcome = await Promise.race([node.stop().then(() => 'stop() resolved first'), started]);
     writeFileSync(join(dir, 'release'), '');
+    assert.is(outcome, 'RUNTIME_STOPPED', 'the start was given up, and had ended before stop() resolved');
     assert.is(await started, 'RUNTIME_STOPPED', 'a worker that would finish starting after stop() was terminated instead');
   } finally {
     delete process.env.START_GATE_DIR;
+    await node.stop();
+    root.close();
+    port1.close();
+    port2.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop - while its thread 0 still loads the middleware modules (an import that never settles): the start is given up (RUNTIME_STOPPED) before stop() resolves, which does not wait for the import', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-node-test-'));
+  // The import writes this mark, then never settles (never-loads.middleware.ts).
+  process.env.NEVER_LOADS_MARK = join(dir, 'loading');
+  const { port1, port2 } = new MessageChannel();
+  const root = new FrameChannel(messagePortFrames(port2), { end: 'b', serve: async (): Promise<readonly WireMessage[]> => [] });
+  const module = new URL('../fixtures/never-loads.middleware.ts', import.meta.url).href;
+  const init: ProcessorInit = {
+    processor: 1,
+    threads: 1,
+    deferred: 'manual',
+    maxQueued: 1_000,
+    bridge: 'closed',
+    middleware: [{ href: module, export: undefined, index: 0 }],
+  };
+  const node = new ProcessorNode(messagePortFrames(port1), init);
+  try {
+    const started = node.start().then(
+      () => 'started',
+      (error: unknown) => (isBusError(error) ? error.code : String(error)),
+    );
+    // Polls a condition (no timing is assumed): thread 0's import is under way.
+    while (!existsSync(join(dir, 'loading'))) await delay(20);
+    const outcome = await Promise.race([node.stop().then(() => 'stop() resolved first'), started]);
+    assert.is(outcome, 'RUNTIME_STOPPED', 'the start was given up, and had ended before stop() resolved');
+  } finally {
+    delete process.env.NEVER_LOADS_MARK;
     await node.stop();
     root.close();
     port1.close();

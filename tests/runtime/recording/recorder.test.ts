@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime, FrameError, ManualClock } from '../../../index.js';
+import { createRuntime, FrameError, ManualClock, Service } from '../../../index.js';
 import { readRecording, type RecordedEvent, type RecordedInspection } from '../../../testing.js';
 import { Recorder } from '../../../runtime/recording/recorder.js';
 import { FRAME_HEADER_BYTES } from '../../../schemas/codec/frame.js';
@@ -79,6 +79,27 @@ test('record - runtime.stop() finishes the file; the handle\'s stop() after it a
   assert.ok(stopped.length >= 5, `the actors' last snapshots (stopped) are in it: ${stopped.length}`);
   assert.is((await recording.stop()).events, read.end.events);
   await rejects(runtime.record(file()), 'RUNTIME_STOPPED', 'record after stop');
+});
+
+test('record - started while runtime.stop() runs (by a service\'s onStop()): stop() finishes that file too before it resolves; record() then rejects RUNTIME_STOPPED', async () => {
+  const path = file();
+  const runtime = createRuntime();
+  let recording: Promise<string> | undefined;
+  class RecordsOnStop extends Service {
+    protected onStart() {}
+    protected override onStop() {
+      recording = runtime.record(path).then(
+        () => 'recording',
+        (error: { code?: string }) => String(error.code),
+      );
+    }
+  }
+  await new RecordsOnStop(runtime.bus('external')).start();
+  await runtime.stop();
+  // Read at once: a file still open (its last chunk unwritten) reads as TRUNCATED.
+  const read = await readRecording(path);
+  assert.ok(read.end.stoppedAt >= 0, 'it has its last chunk');
+  assert.is(await recording, 'RUNTIME_STOPPED');
 });
 
 test('record - refuses a path that is not a string, unknown options and a file it cannot open', async () => {
