@@ -30,6 +30,8 @@ import type { BusEvent, Side } from '../../types.js';
 import { EVICT_TO } from '../store/memory-budget.js';
 import type { Importance } from '../store/memory-policy.js';
 import type { UnsentDropReport } from '../store/memory-stats.js';
+import type { EventHistory } from '../store/history.js';
+import { Need } from '../store/journal.js';
 
 /** The option a refusal names. */
 export const STATION_BYTES = 'memory.budget.stationBytes';
@@ -159,4 +161,15 @@ export class UnsentBatches {
     for (const event of events) bytes += this.#sizeOf(event);
     return bytes;
   }
+}
+
+/**
+ * Whether a replay of a local station's journal still needs an event it
+ * accepted: held in `history`, or let go and not yet taken by the main
+ * station (in `unsent`, a push under way's batches included), which it must
+ * still reach.
+ */
+export function journalNeeds(history: EventHistory, unsent: readonly (readonly BusEvent[])[]): (event: BusEvent) => Need {
+  const left = unsent.length === 0 ? undefined : new Set(history.missing(unsent.flat()).map((event) => event.id));
+  return (event) => (history.holds(event) ? Need.held : left?.has(event.id) === true ? Need.unsent : Need.dead);
 }
