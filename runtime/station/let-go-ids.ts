@@ -13,9 +13,9 @@
  * event is taken for one let go only if both match, which two ids of one
  * stamp do with a chance of 2^-64. Not a Bloom filter (`id-filter.ts`),
  * whose false "maybe"s (about 2 %) would drop new events: once an event is
- * gone nothing tells a false "maybe" from a resend. Not the id strings: kept
- * alive, every one was promoted and traced by the garbage collector, and
- * cost more bytes. Not a per-origin push number acknowledged idempotently:
+ * gone nothing tells a false "maybe" from a resend. Not the id strings: each
+ * a heap object for the collector to trace, and about three times the bytes
+ * (docs/ARCHITECTURE.md). Not a per-origin push number acknowledged idempotently:
  * it needs a field on the wire and covers a lost Ack only, where a restarted
  * processor resends its whole journal, pushed long ago or not. Nor a
  * high-water mark of each thread's id sequence: a deferred event joins its
