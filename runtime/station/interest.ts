@@ -117,36 +117,10 @@ export class Interest {
   #waitingCount = 0;
   /** Changes whenever what `upstream()` gives may have changed (readers, their declared or asked types). */
   #version = 0;
-  /**
-   * At a main station: ids of child processors' events it let go, oldest
-   * first (a Set keeps insertion order), at most `LET_GO_REMEMBERED`. A
-   * restarted processor resends what its journal restored; without this the
-   * main station would take those as new and other processors would get
-   * them twice.
-   */
-  readonly #letGo: Set<string> | undefined;
 
-  constructor(side: Side, policies: MemoryPolicies, main = false) {
+  constructor(side: Side, policies: MemoryPolicies) {
     this.#side = side;
     this.#policies = policies;
-    this.#letGo = main ? new Set() : undefined;
-  }
-
-  /** `history` without the events this main station let go (a restarted processor's resends). */
-  notLetGo<T extends BusEvent>(history: readonly T[]): readonly T[] {
-    const letGo = this.#letGo;
-    if (letGo === undefined || letGo.size === 0 || history.every((event) => !letGo.has(event.id))) return history;
-    return history.filter((event) => !letGo.has(event.id));
-  }
-
-  #remember(released: readonly BusEvent[]): void {
-    const letGo = this.#letGo!;
-    for (const event of released) {
-      // The root's own processor never restarts on its own: what it sent never comes again.
-      if (event.origin.processor === 0) continue;
-      letGo.add(event.id);
-      if (letGo.size > LET_GO_REMEMBERED) letGo.delete(letGo.values().next().value!);
-    }
   }
 
   /** True when some policy removes after delivery: otherwise the station needs none of this. */
@@ -311,7 +285,6 @@ export class Interest {
     // Ids that do not pack (a bridge's, UUIDs), types and senders of keys that went stay in the tables until they are
     // made again: with traffic that never lets every key go, that is when they keep far more than is held.
     if (this.#tables.kept > 2 * this.#waitingCount + 4096) this.#repack();
-    if (this.#letGo !== undefined && released.length > 0) this.#remember(released);
     return released;
   }
 
@@ -399,9 +372,6 @@ export class Interest {
     return undefined;
   }
 }
-
-/** How many ids of events it let go a main station remembers (see `Interest.notLetGo`): about 1 MB of ids. */
-export const LET_GO_REMEMBERED = 16_384;
 
 /** The most patterns a read declares; a thread with more declares none (every type), which holds more but costs no matching. */
 export const MAX_DECLARED_PATTERNS = 256;

@@ -20,11 +20,12 @@ import type { EventBatch, SyncRequest } from '../wire/protocol.js';
 import { Arrivals, sourceKey } from './arrivals.js';
 import { STATION_THREAD, type StationHost, type SyncReply } from './links.js';
 import { ParkedQueues, type HandBack } from './parked-queues.js';
-import { Need, type JournalEntry, type StationJournal } from '../store/journal.js';
+import type { JournalEntry, Need, StationJournal } from '../store/journal.js';
 import { describe } from '../validate.js';
 import { systemClock } from '../clock.js';
 import { DEFAULT_STATION_BUDGET_BYTES, NO_MEMORY_POLICIES } from '../store/memory-policy.js';
-import { UnsentBatches } from './unsent-batches.js';
+import { UnsentBatches, journalNeeds } from './unsent-batches.js';
+import { LetGoIds } from './let-go-ids.js';
 import { pushError, pushInPieces, type PushOutcome } from './upstream-push.js';
 import { Retention } from '../store/retention.js';
 import type { MemoryChange, MemoryStats } from '../store/memory-stats.js';
@@ -64,6 +65,8 @@ export class Station<E = AnyEvents> {
   readonly #arrivals = new Arrivals((keys) => this.#history.find(keys));
   /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
   readonly #interest: Interest;
+  /** A main station: what it let go of child processors' events, not taken again when they are sent again (`let-go-ids.ts`). */
+  readonly #letGo = new LetGoIds();
   /** A local station's interest as its main station knows it, widened there at once (`upstream-interest.ts`). */
   readonly #upstream: UpstreamInterest | undefined;
   /** Copies the few events left in mostly emptied frames out of them, so that those frames can go (`repack.ts`). */
@@ -97,7 +100,7 @@ export class Station<E = AnyEvents> {
     this.#retention.onMemoryChange = (change) => this.onMemoryChange?.(change);
     this.#history = this.#retention.history;
     this.#history.onCompressed = (events) => this.#arrivals.compressed(events);
-    this.#interest = new Interest(side, this.#retention.policies, kind === 'main');
+    this.#interest = new Interest(side, this.#retention.policies);
     const { budget } = this.#retention.policies;
     this.#unsent = new UnsentBatches(kind === 'main' || budget === undefined ? undefined : budget.stationBytes ?? DEFAULT_STATION_BUDGET_BYTES, (event) => this.#retention.sizeOf(event), (type) => this.#retention.policies.of(type)?.importance, `station:local:${processor}:${side}`);
     this.#upstream = kind === 'main' ? undefined : new UpstreamInterest(this.#interest, (interest) => host.mainLink(side).serve(declaration(this.#endpoint(), side, interest)));
@@ -161,6 +164,7 @@ export class Station<E = AnyEvents> {
     this.#arrivals.remove(removed, delivered);
     this.journal?.record({ op: 'remove', side: this.side, ids: removed.map((event) => event.id) });
     this.#frames.removed(removed.length);
+    if (this.kind === 'main') this.#letGo.remember(removed);
   }
 
   /** Events that leave once delivered and that every reader who may want them has read leave now. */
@@ -187,10 +191,7 @@ export class Station<E = AnyEvents> {
    * not yet taken by the main station (which it must still reach).
    */
   journalNeeds(): (event: BusEvent) => Need {
-    const history = this.#history;
-    const unsent = this.#unsent.all;
-    const left = unsent.length === 0 ? undefined : new Set(history.missing(unsent.flat()).map((event) => event.id));
-    return (event) => (history.holds(event) ? Need.held : left?.has(event.id) === true ? Need.unsent : Need.dead);
+    return journalNeeds(this.#history, this.#unsent.all);
   }
 
   /** Parked queue entries, oldest first: all, or those of one origin thread. */
@@ -227,8 +228,8 @@ export class Station<E = AnyEvents> {
     const admit = batch.history.length > 0 && this.kind === 'local' && (maxBacklog === undefined || !this.#arrivals.isSlowReader(sender));
     const dropped = admit ? this.#unsent.admit(maxBacklog === undefined) : undefined;
     if (dropped !== undefined) this.onMemoryChange?.({ type: 'busline.memory.dropped', payload: dropped });
-    // What this main station let go once delivered is not taken again (a restarted processor resends its journal).
-    const history = this.#interest.notLetGo(batch.history);
+    // What this main station let go is not taken again (resent after a lost Ack, or from a restarted processor's journal).
+    const history = this.#letGo.notLetGo(batch.history);
     // A history at a `refuseNew` limit, or whose budget only `high` evictions would meet, refuses the whole batch, which stays unsent in its sender.
     this.#retention.admitBatch(history);
     // The merge is synchronous, so the actor hears one MERGED per batch (see station.machine.ts).
@@ -420,7 +421,6 @@ export class Station<E = AnyEvents> {
     if (count > 0) this.#unsent.removeSide(side);
     return count;
   }
-
 
   /**
    * Sends the history the main station has not seen and the parked queues to

@@ -15,12 +15,23 @@
  *   `low` first, then `normal`, down to `EVICT_TO` of the budget (the main
  *   station never gets them; each round is reported), and only a batch that
  *   `high` events alone keep out is refused. Their threads' syncs go on.
+ *
+ * A push under way (`take()` to `settled()`) holds its batches apart. A
+ * refusal counts them (it loses nothing, and keeps what is held to the
+ * budget); a drop does not: it would drop newer events for older ones that
+ * are on their way out, and the main station would then lack events that
+ * fit once the push went. What a push brings back (refused, or its link
+ * failed) waits again, first, counted once more, and the next batch's
+ * admission drops from it, oldest first, as if it had never been pushed.
+ * Meanwhile the station holds at most the push and a budget's worth.
  */
 import { BusFullError } from '../../errors.js';
 import type { BusEvent, Side } from '../../types.js';
 import { EVICT_TO } from '../store/memory-budget.js';
 import type { Importance } from '../store/memory-policy.js';
 import type { UnsentDropReport } from '../store/memory-stats.js';
+import type { EventHistory } from '../store/history.js';
+import { Need } from '../store/journal.js';
 
 /** The option a refusal names. */
 export const STATION_BYTES = 'memory.budget.stationBytes';
@@ -30,8 +41,10 @@ export class UnsentBatches {
   #batches: BusEvent[][] = [];
   /** The batches a push under way took (`take()`), until it has `settled()`: they still wait for the main station. */
   #taken: BusEvent[][] = [];
-  /** Bytes of `#batches` and of those taken by a push under way; counted only under a budget. */
+  /** Bytes of `#batches`; counted only under a budget. */
   #bytes = 0;
+  /** Bytes of `#taken`, as counted when they were taken. */
+  #takenBytes = 0;
   /** The station's budget in bytes; undefined: no bound, and no bytes counted. */
   readonly #budget: number | undefined;
   readonly #sizeOf: (event: BusEvent) => number;
@@ -47,9 +60,9 @@ export class UnsentBatches {
     this.#history = history;
   }
 
-  /** Bytes held (0 without a budget). */
+  /** Bytes held, a push under way's included (0 without a budget). */
   get bytes(): number {
-    return this.#bytes;
+    return this.#bytes + this.#takenBytes;
   }
 
   /**
@@ -76,9 +89,11 @@ export class UnsentBatches {
    */
   admit(drop: boolean): UnsentDropReport | undefined {
     const budget = this.#budget;
-    if (budget === undefined || this.#bytes < budget) return undefined;
+    // A drop counts what waits, a refusal a push under way too (see the module note).
+    const counted = drop ? 0 : this.#takenBytes;
+    if (budget === undefined || this.#bytes + counted < budget) return undefined;
     const report = drop ? this.#drop(budget) : undefined;
-    if (this.#bytes >= budget) throw new BusFullError(this.#bytes, budget, 'outbox', STATION_BYTES);
+    if (this.#bytes + counted >= budget) throw new BusFullError(this.#bytes + counted, budget, 'outbox', STATION_BYTES);
     return report;
   }
 
@@ -113,28 +128,32 @@ export class UnsentBatches {
     if (this.#budget !== undefined) this.#bytes += this.#sumOf(added);
   }
 
-  /** Every batch held, oldest first, for a push: their events still count until `settled()`. */
+  /** Every batch held, oldest first, for a push: they are held apart until `settled()`, and no drop takes them. */
   take(): BusEvent[][] {
     this.#taken = this.#batches;
+    this.#takenBytes = this.#bytes;
     this.#batches = [];
+    this.#bytes = 0;
     return this.#taken;
   }
 
   /** A push of `taken` ended with its first `pushed` batches taken by the main station: they leave; the rest wait here again, first. */
   settled(taken: readonly BusEvent[][], pushed: number): void {
     this.#taken = [];
-    if (pushed < taken.length) this.#batches = taken.slice(pushed).concat(this.#batches);
-    if (this.#budget === undefined) return;
-    for (let b = 0; b < pushed; b++) this.#bytes -= this.#sumOf(taken[b]!);
+    this.#takenBytes = 0;
+    if (pushed < taken.length) {
+      const back = taken.slice(pushed);
+      this.#batches = back.concat(this.#batches);
+      if (this.#budget !== undefined) this.#bytes += this.#sumOf(back.flat());
+    }
     // Nothing left: none is counted (a size that changed meanwhile leaves no drift behind).
-    if (this.#batches.length === 0 || this.#bytes < 0) this.#bytes = this.#batches.length === 0 ? 0 : this.#sumOf(this.#batches.flat());
+    if (this.#batches.length === 0) this.#bytes = 0;
   }
 
-  /** Drops every event of `side` (a bridge clearing). */
+  /** Drops every event of `side` (a bridge clearing) of what waits; a push under way carries its own. */
   removeSide(side: Side): void {
     this.#batches = this.#batches.map((batch) => batch.filter((event) => event.side !== side));
-    // A push under way's batches still count until it has settled.
-    if (this.#budget !== undefined) this.#bytes = this.#sumOf(this.all.flat());
+    if (this.#budget !== undefined) this.#bytes = this.#sumOf(this.#batches.flat());
   }
 
   #sumOf(events: readonly BusEvent[]): number {
@@ -142,4 +161,15 @@ export class UnsentBatches {
     for (const event of events) bytes += this.#sizeOf(event);
     return bytes;
   }
+}
+
+/**
+ * Whether a replay of a local station's journal still needs an event it
+ * accepted: held in `history`, or let go and not yet taken by the main
+ * station (in `unsent`, a push under way's batches included), which it must
+ * still reach.
+ */
+export function journalNeeds(history: EventHistory, unsent: readonly (readonly BusEvent[])[]): (event: BusEvent) => Need {
+  const left = unsent.length === 0 ? undefined : new Set(history.missing(unsent.flat()).map((event) => event.id));
+  return (event) => (history.holds(event) ? Need.held : left?.has(event.id) === true ? Need.unsent : Need.dead);
 }

@@ -150,7 +150,7 @@ test('remove - events removed from blocks, or after they came back out of them, 
 
 test('interest - events in blocks are released once delivered, and their removal reaches the blocks', () => {
   const { history, arrivals } = compressing(10, 100);
-  const interest = new Interest('external', new MemoryPolicies({ policies: { log: { removeAfterDelivery: true } } }), true);
+  const interest = new Interest('external', new MemoryPolicies({ policies: { log: { removeAfterDelivery: true } } }));
   const sent = Array.from({ length: 300 }, (_, i) => logEvent(i + 1));
   arrivals.add(history.merge(framed(sent)), 'bus:0.1', '0.1');
   while (history.compact(1000));

@@ -92,7 +92,7 @@ function filled(interest: Interest, history: EventHistory, arrivals: Arrivals): 
 
 test('release - events held for a reader that has not read keep no frame alive once compressed; it reads them all, then they leave', async () => {
   const { history, arrivals } = compressing();
-  const interest = new Interest('external', policies, true);
+  const interest = new Interest('external', policies);
   interest.expect(reader(2), 'external');
   interest.expect(reader(3), 'external');
   const { sent, frames } = filled(interest, history, arrivals);
@@ -102,7 +102,7 @@ test('release - events held for a reader that has not read keep no frame alive o
   // The frames the history keeps alive by itself (those of its uncompressed events, and of its newest block): a
   // control history fed the same, whose events no reader holds, keeps as many.
   const control = compressing();
-  const kept = (await filledFrames(new Interest('external', new MemoryPolicies({}), true), control.history, control.arrivals)).length;
+  const kept = (await filledFrames(new Interest('external', new MemoryPolicies({})), control.history, control.arrivals)).length;
   assert.ok(kept <= 8 && segmentFrames(history) <= kept, `${kept} frames kept by the history`);
   // The arrival runs swap the places of the last events moved for keys lazily (amortized): now.
   arrivals.frameBytes();
@@ -133,7 +133,7 @@ test('release - events held for a reader that has not read keep no frame alive o
 
 test('release - a filtered reader hands held keys on to the next holder; events removed meanwhile are not released again', () => {
   const { history, arrivals } = compressing();
-  const interest = new Interest('external', policies, true);
+  const interest = new Interest('external', policies);
   interest.expect(reader(2), 'external');
   interest.expect(reader(3), 'external');
   const { sent } = filled(interest, history, arrivals);
@@ -153,7 +153,7 @@ test('release - a filtered reader hands held keys on to the next holder; events 
 
 test('release - with traffic that always leaves something held, ids that do not pack do not pile up in the tables', () => {
   const { history, arrivals } = compressing();
-  const interest = new Interest('external', policies, true);
+  const interest = new Interest('external', policies);
   interest.expect(reader(2), 'external');
   interest.expect(reader(3), 'external');
   let readThrough = 0;

@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, type BusEvent, type RemoteBus, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { Arrivals } from '../../../runtime/station/arrivals.js';
-import { Interest, LET_GO_REMEMBERED } from '../../../runtime/station/interest.js';
+import { Interest } from '../../../runtime/station/interest.js';
 import { MemoryPolicies } from '../../../runtime/store/memory-policy.js';
 import { ids } from '../../helpers.js';
 import type { WireMessage } from '../../../runtime/wire/protocol.js';
@@ -327,26 +327,6 @@ requests('read - a bus declares its thread\'s subscription patterns, each once; 
     }
   }
   assert.equal(declared, [[], ['order.*', 'user.>'], ['order.*'], undefined, undefined, undefined, undefined, undefined]);
-});
-
-requests('notLetGo - a main station remembers the last LET_GO_REMEMBERED ids of child processors\' events it let go, and no more', () => {
-  const interest = new Interest('external', new MemoryPolicies({ policies: { ping: { removeAfterDelivery: true } } }), true);
-  const list = new Arrivals();
-  const event = (i: number, processor: number): BusEvent => ({
-    id: `${processor}.0.${i}`,
-    type: 'ping',
-    side: 'external',
-    timestamp: i,
-    origin: { processor, thread: 0, generation: 0 },
-    priority: 'normal',
-    payload: i,
-  });
-  const events = Array.from({ length: LET_GO_REMEMBERED + 10 }, (_, i) => event(i, 1));
-  const root = event(0, 0);
-  list.add([...events, root], 'bus', '1.0');
-  // Nobody reads this station: every ping leaves at once.
-  assert.is(interest.release(list, events.length + 1).length, events.length + 1);
-  assert.equal(ids(interest.notLetGo([...events, root])), [...ids(events.slice(0, 10)), root.id], 'the oldest are forgotten; the root\'s never remembered');
 });
 
 requests.run();

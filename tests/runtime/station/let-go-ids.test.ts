@@ -1,0 +1,185 @@
+/**
+ * A main station takes no event twice from a child processor: what it took
+ * and then let go (evicted at its budget, removed after delivery or search,
+ * expired) is not taken again when that processor sends it once more, after
+ * an Ack it never saw or from a restart's journal. Readers that let their
+ * copy go after delivering it would otherwise deliver the resent one too.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRuntime, TransportError, type Bus, type Runtime } from '../../../index.js';
+import { STATION_THREAD } from '../../../runtime/station/links.js';
+import type { Station } from '../../../runtime/station/station.js';
+import { LET_GO_REMEMBERED, LET_GO_REMEMBERED_IN_ALL, LetGoIds } from '../../../runtime/station/let-go-ids.js';
+import type { BusEvent } from '../../../types.js';
+import type { EventBatch } from '../../../runtime/wire/protocol.js';
+import fc from 'fast-check';
+import { ids } from '../../helpers.js';
+
+const test = suite('LetGoIds');
+let runtime: Runtime | undefined;
+test.after.each(async () => {
+  await runtime?.stop();
+  runtime = undefined;
+});
+
+const BUDGET = 64 * 1024;
+const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
+
+/**
+ * Processor `sender` posts logs (low importance, removed once delivered), `receiver` subscribes to them, `idle` is
+ * connected and never reads (the main station holds logs for it); the root's fills (normal) push the main station
+ * over its budget, which evicts the logs.
+ */
+async function threeProcessors() {
+  runtime = createRuntime({
+    deferred: 'manual',
+    memory: { policies: { log: { importance: 'low', removeAfterDelivery: true } }, budget: { stationBytes: BUDGET, busBytes: 64 * BUDGET } },
+  });
+  const rt = runtime;
+  const [sender, receiver] = [rt.addProcessor().processor, rt.addProcessor().processor];
+  rt.addProcessor();
+  const reader = rt.thread(receiver, 0).bus('external');
+  const seen: string[] = [];
+  reader.subscribe('log', (event) => void seen.push(event.id));
+  await reader.fromStation();
+  await rt.station('external', receiver).fromMain();
+  const main = rt.mainStation('external') as Station;
+  const fill = async (from: number) => {
+    for (let n = from; n < from + 60; n++) rt.bus('external').post('fill', { n, line: line(n) });
+    await rt.bus('external').toStation();
+    await rt.station('external').toMain();
+  };
+  const deliver = async () => {
+    await rt.station('external', receiver).fromMain();
+    await reader.fromStation();
+  };
+  return { rt, sender, receiver, reader, seen, main, fill, deliver };
+}
+
+test('accept - a piece whose Ack was lost and that the main station evicted meanwhile is not taken again: readers deliver it once', async () => {
+  const { rt, sender, receiver, seen, main, fill, deliver } = await threeProcessors();
+  // The main station takes the sender's next push, and its Ack is lost on the way back (a closed channel, a killed processor).
+  const accept = main.accept.bind(main);
+  let lose = 1;
+  main.accept = (batch: EventBatch) => {
+    const added = accept(batch);
+    if (batch.from.thread === STATION_THREAD && batch.from.processor === sender && lose-- > 0) throw new TransportError('the Ack was lost');
+    return added;
+  };
+  const bus = rt.thread(sender, 0).bus('external') as Bus;
+  const logs = [0, 1, 2].map((n) => bus.post('log', { n, line: line(n) }));
+  await bus.toStation();
+  await rt.station('external', sender).toMain().then(() => assert.unreachable('the Ack was lost'), (error: unknown) => assert.instance(error, TransportError));
+  assert.equal(ids(main.history({ types: ['log'] })), ids(logs), 'the main station took them');
+  assert.is(rt.station('external', sender).memory()!.unsent!.count, 3, 'the sender still holds them unsent');
+  await deliver();
+  assert.equal(seen, ids(logs));
+  assert.equal(ids(rt.station('external', receiver).history({ types: ['log'] })), [], 'the receiver\'s station let them go once delivered');
+  // Held for the idle processor, until the root's fills take the main station over its budget: the logs go first.
+  await fill(0);
+  await fill(60);
+  assert.equal(ids(main.history({ types: ['log'] })), [], 'evicted');
+  // The sender pushes them again.
+  await rt.station('external', sender).toMain();
+  assert.equal(ids(main.history({ types: ['log'] })), [], 'not taken again');
+  await deliver();
+  assert.equal(seen, ids(logs), 'delivered once');
+});
+
+test('accept - a restarted processor\'s journal resend of events the main station evicted is not taken again', async () => {
+  const { rt, sender, seen, main, fill, deliver } = await threeProcessors();
+  const bus = rt.thread(sender, 0).bus('external') as Bus;
+  const logs = [0, 1, 2].map((n) => bus.post('log', { n, line: line(n) }));
+  await bus.toStation();
+  await rt.station('external', sender).toMain();
+  await deliver();
+  await fill(0);
+  await fill(60);
+  assert.equal(ids(main.history({ types: ['log'] })), [], 'evicted');
+  // The sender restarts: its journal gives its local station the logs again, which it pushes again.
+  (rt.station('external', sender) as Station).replay([{ op: 'accept', side: 'external', history: logs, queue: [] }]);
+  await rt.station('external', sender).toMain();
+  assert.equal(ids(main.history({ types: ['log'] })), []);
+  await deliver();
+  assert.equal(seen, ids(logs), 'delivered once');
+});
+
+/** A child processor's event with `sequence`. */
+const event = (sequence: number, processor: number): BusEvent => ({
+  id: `${processor}.0.${sequence}`,
+  type: 'log',
+  side: 'external',
+  timestamp: 1_000 + sequence,
+  origin: { processor, thread: 0, generation: 0 },
+  priority: 'normal',
+  payload: sequence,
+});
+
+test('notLetGo - remembers the last LET_GO_REMEMBERED ids of each child processor\'s events let go, never the root\'s', () => {
+  const letGo = new LetGoIds();
+  const busy = Array.from({ length: LET_GO_REMEMBERED + 10 }, (_, i) => event(i, 1));
+  const quiet = [event(7, 2)];
+  const root = event(3, 0);
+  letGo.remember(quiet);
+  letGo.remember([...busy, root]);
+  assert.equal(ids(letGo.notLetGo([...busy, ...quiet, root])), [...ids(busy.slice(0, 10)), root.id], 'a busy processor forgets its oldest, not another processor\'s');
+  assert.is(letGo.size, LET_GO_REMEMBERED + 1);
+  // Same stamp, other id: taken.
+  const twin = { ...busy[20]!, id: '1.1.20' };
+  assert.equal(ids(letGo.notLetGo([twin])), [twin.id]);
+  const fresh = [event(LET_GO_REMEMBERED + 10, 1)];
+  assert.is(letGo.notLetGo(fresh), fresh, 'nothing it remembers: the same array');
+});
+
+test('notLetGo - is what a list of each processor\'s last let go says, stamps shared between processors and repeated within one', () => {
+  const removal = fc.record({ processor: fc.integer({ min: 0, max: 3 }), stamp: fc.integer({ min: 0, max: 40 }), thread: fc.integer({ min: 0, max: 2 }) });
+  const bounds = fc.record({ perOrigin: fc.integer({ min: 1, max: 24 }), inAll: fc.integer({ min: 1, max: 60 }) });
+  fc.assert(
+    fc.property(bounds, fc.array(fc.array(removal, { maxLength: 30 }), { maxLength: 40 }), ({ perOrigin, inAll }, rounds) => {
+      const letGo = new LetGoIds(perOrigin, inAll, 4);
+      // The reference: a list per processor, in the order processors first let something go.
+      const model = new Map<number, { stamp: number; id: string }[]>();
+      const total = () => [...model.values()].reduce((n, list) => n + list.length, 0);
+      const made = (r: { processor: number; stamp: number; thread: number }): BusEvent => ({
+        ...event(r.stamp, r.processor),
+        id: `${r.processor}.${r.thread}.${r.stamp}`,
+        timestamp: 1_000 + r.stamp / 4,
+        origin: { processor: r.processor, thread: r.thread, generation: 0 },
+      });
+      for (const round of rounds) {
+        const removed = round.map(made);
+        letGo.remember(removed);
+        for (const e of removed) {
+          if (e.origin.processor === 0) continue;
+          const list = model.get(e.origin.processor) ?? [];
+          model.set(e.origin.processor, list);
+          list.push({ stamp: e.timestamp, id: e.id });
+          if (list.length > perOrigin) list.shift();
+          else if (total() > inAll) {
+            const most = [...model.values()].reduce((a, b) => (b.length > a.length ? b : a));
+            (list.length * model.size >= inAll ? list : most).shift();
+          }
+        }
+        const probe = Array.from({ length: 4 * 41 * 3 }, (_, i) => made({ processor: i % 4, stamp: Math.floor(i / 12), thread: Math.floor(i / 4) % 3 }));
+        const expected = probe.filter((e) => ![...model.values()].some((list) => list.some((r) => r.stamp === e.timestamp && r.id === e.id)));
+        assert.equal(ids(letGo.notLetGo(probe)), ids(expected));
+        assert.is(letGo.size, total());
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('remember - past LET_GO_REMEMBERED_IN_ALL, a busy processor forgets its own oldest, down to its share, before a quiet one forgets any', () => {
+  const letGo = new LetGoIds();
+  const quiet = Array.from({ length: 1_000 }, (_, i) => event(i, 2));
+  letGo.remember(quiet);
+  for (let p = 3; p < 3 + LET_GO_REMEMBERED_IN_ALL / LET_GO_REMEMBERED; p++) {
+    letGo.remember(Array.from({ length: LET_GO_REMEMBERED }, (_, i) => event(i, p)));
+  }
+  assert.is(letGo.size, LET_GO_REMEMBERED_IN_ALL);
+  assert.equal(letGo.notLetGo(quiet), [], 'the quiet processor\'s are all remembered');
+});
+
+test.run();
