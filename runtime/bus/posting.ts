@@ -5,7 +5,8 @@
  */
 import { isBusError } from '../../errors.js';
 import type { BusEvent, Origin, Payload, Priority, Side } from '../../types.js';
-import { assertEventType, copiedPayloadBytes, copyPayload } from '../validate.js';
+import { copiedPayloadBytes, copyPayload } from '../payload/payload-copy.js';
+import { assertEventType } from '../validate.js';
 import { checkPostOptions, priorityOnly, type PostOptions } from './bus-options.js';
 import type { BusThread } from './bus-thread.js';
 import type { Pipeline, PostDraft } from './middleware.js';

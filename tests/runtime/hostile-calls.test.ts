@@ -136,6 +136,38 @@ test('post, subscribe, drain and room - refused with a BusError, never a TypeErr
   await refusal(() => bus.drain(), 'RUNTIME_STOPPED');
 });
 
+test('post - a payload whose getter or proxy trap throws is refused with INVALID_EVENT (the thrown error its cause), here and on a remote bus', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const remote = serveThread(runtime);
+  try {
+    const thrown = new Error('no such field');
+    const payloads = () => [
+      { ok: 1, get broken(): never { throw thrown; } },
+      { nested: [new Proxy({}, { ownKeys: () => { throw thrown; } })] },
+      new Proxy({}, { getPrototypeOf: () => { throw thrown; } }),
+    ];
+    const bus = runtime.bus('external');
+    const remoteBus = remote.handle.bus('external');
+    for (const [where, post] of [
+      ['bus', (payload: object) => bus.post('user.login', payload as never)],
+      ['remote bus', (payload: object) => remoteBus.post('user.login', payload as never)],
+      ['request', (payload: object) => bus.request('user.login', payload as never, { timeout: 1 })],
+    ] as const) {
+      for (const payload of payloads()) {
+        const error = await refusal(() => post(payload), 'INVALID_EVENT');
+        assert.match(error.message, /^Payload cannot be read: reading it threw Error: no such field\./, where);
+        assert.is((error as Error & { cause?: unknown }).cause, thrown, where);
+      }
+    }
+    // Nothing was posted (not even an id used up), and the buses still take plain data.
+    assert.equal([bus.history().length, (await remoteBus.history()).length], [0, 0]);
+    assert.is(bus.post('user.login', { ok: 1 }).id, '0.0.0');
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
 test('spawn and send - what cannot reach another thread is refused before it crosses', async () => {
   const runtime = createRuntime({ deferred: 'manual' });
   const remote = serveThread(runtime);
