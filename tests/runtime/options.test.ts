@@ -190,6 +190,8 @@ test('post - a clock whose now() stops answering milliseconds refuses the post w
     }
     reading = 1_001;
     const second = bus.post('tick', { n: 3 });
+    // The refused posts used up no id.
+    assert.equal([first.id, second.id], ['0.0.0', '0.0.1']);
     assert.equal(bus.history().map((event) => [event.payload, event.timestamp]), [
       [{ n: 1 }, first.timestamp],
       [{ n: 3 }, 1_001],
