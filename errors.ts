@@ -514,7 +514,8 @@ export class ServiceFailedError extends BusError {
   readonly phase: string;
 
   constructor(service: string, phase: string, cause?: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    // Without its own closing full stop: most BusError messages end with one.
+    const reason = (cause instanceof Error ? cause.message : String(cause)).replace(/\.$/, '');
     super('SERVICE_FAILED', `Service "${service}" failed (${phase}): ${reason}. Its subscriptions, timers and waits are released; start() it again once the cause is fixed.`, { cause });
     this.service = service;
     this.phase = phase;
