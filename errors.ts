@@ -492,11 +492,13 @@ export class MiddlewareFailedError extends BusError {
   readonly middleware: string;
 
   constructor(type: string, middleware: string, stage: 'before' | 'after', options: { cause: unknown }) {
+    // What it threw, in the message too: a log line of this error alone says what went wrong.
+    const cause = options.cause instanceof Error ? `${options.cause.name}: ${options.cause.message}` : String(options.cause);
     super(
       'MIDDLEWARE_FAILED',
       stage === 'before'
-        ? `Middleware ${middleware} threw in before() on "${type}": the post was refused and nothing was posted. Fix the middleware, or catch inside it.`
-        : `Middleware ${middleware} threw in after() on "${type}": the event was delivered; the error is only reported.`,
+        ? `Middleware ${middleware} failed in before() on "${type}" (${cause}): the post was refused and nothing was posted. Fix the middleware, or catch inside it.`
+        : `Middleware ${middleware} threw in after() on "${type}" (${cause}): the event was delivered; the error is only reported.`,
       options,
     );
     this.middleware = middleware;
