@@ -168,6 +168,22 @@ test('post - a payload whose getter or proxy trap throws is refused with INVALID
   }
 });
 
+test('a child processor\'s RemoteStation and RemoteBus after stop() - refused with RUNTIME_STOPPED naming the call, as local ones are', async () => {
+  const runtime = createRuntime({ processors: 1, deferred: 'manual' });
+  await runtime.ready;
+  const station = runtime.processor(1).station('external');
+  const bus = runtime.thread(1, 0).bus('external');
+  await runtime.stop();
+  for (const [call, run] of [
+    ['toMain', () => station.toMain()],
+    ['history', () => station.history()],
+    ['fromStation', () => bus.fromStation()],
+  ] as const) {
+    const error = await refusal(run, 'RUNTIME_STOPPED');
+    assert.is(error.message, `${call}() was refused: the runtime has stopped. Create a new one with createRuntime().`);
+  }
+});
+
 test('spawn and send - what cannot reach another thread is refused before it crosses', async () => {
   const runtime = createRuntime({ deferred: 'manual' });
   const remote = serveThread(runtime);
