@@ -49,7 +49,9 @@ async function inspectRecording(file: string, port: number, out: (line: string) 
   try {
     recording = await readRecording(file);
   } catch (error) {
-    const reason = isBusError(error) ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
+    // A file that cannot be read says what the file system said (ENOENT: ...); a damaged one, its code and reason.
+    const cause = isBusError(error, 'INVALID_OPTION') ? error.cause : undefined;
+    const reason = cause instanceof Error ? cause.message : isBusError(error) ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
     console.error(`busline inspect: cannot read ${file}: ${reason}`);
     return 1;
   }

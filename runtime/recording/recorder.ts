@@ -88,10 +88,9 @@ export class Recorder {
         stream.once('error', reject);
       });
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException)?.code;
-      throw new InvalidOptionError(
+        throw new InvalidOptionError(
         'record path',
-        `cannot write ${path}${code === undefined ? '' : ` (${code})`}: ${(error as Error)?.message ?? String(error)}. ` +
+        `cannot write ${path}: ${(error as Error)?.message ?? String(error)}. ` +
           'Give a file in a directory that exists and that this process can write.',
         { cause: error },
       );

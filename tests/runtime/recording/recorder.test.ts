@@ -93,7 +93,7 @@ test('record - refuses a path that is not a string, unknown options and a file i
       (error: InvalidOptionError) => {
         assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
         assert.is(error.option, 'record path');
-        assert.ok(error.message.startsWith(`Invalid option "record path": cannot write ${missing} (ENOENT): `), error.message);
+        assert.ok(error.message.startsWith(`Invalid option "record path": cannot write ${missing}: ENOENT: `), error.message);
         assert.is((error.cause as NodeJS.ErrnoException).code, 'ENOENT');
       },
     );
