@@ -123,7 +123,7 @@ test('runtime - bad sides, places and restart options are refused', async () => 
   await refusal(() => createRuntime({ workerLimits: { maxOldGenerationSizeMb: -5 } }), 'INVALID_OPTION');
 });
 
-test('post, subscribe, drain and room - refused with a BusError, never a TypeError, and not after stop()', async () => {
+test('post, subscribe, drain, room, use and schema - refused with a BusError, never a TypeError, and not after stop()', async () => {
   const runtime = createRuntime({ deferred: 'manual' });
   const bus = runtime.bus('external');
   await refusal(() => bus.post('a', 1, null as never), 'INVALID_OPTION');
@@ -134,6 +134,8 @@ test('post, subscribe, drain and room - refused with a BusError, never a TypeErr
   await runtime.stop();
   await refusal(() => bus.subscribe('a', () => {}), 'RUNTIME_STOPPED');
   await refusal(() => bus.drain(), 'RUNTIME_STOPPED');
+  assert.match((await refusal(() => bus.use({ before: () => undefined }), 'RUNTIME_STOPPED')).message, /^use\(\) was refused/);
+  assert.match((await refusal(() => runtime.schema('a', undefined), 'RUNTIME_STOPPED')).message, /^schema\(\) was refused/);
 });
 
 test('post - a payload whose getter or proxy trap throws is refused with INVALID_EVENT (the thrown error its cause), here and on a remote bus', async () => {
