@@ -230,7 +230,8 @@ export type BusFullBound = 'unsent' | 'queue' | 'inFlight' | 'backlog' | 'limit'
  * the bus (a post) or its station (a batch, whose events stay unsent).
  * `'budget'`: the history's memory budget (`memory.budget`, named by
  * `limit`) would need `high` events evicted to take the new ones, and those
- * are never evicted to meet a budget; `held` and `max` are bytes.
+ * are never evicted to meet a budget, or the new event alone is larger than
+ * the whole budget; `held` and `max` are bytes.
  * `'outbox'`: the bus (or, refusing a batch, the local station) holds its memory budget's worth of events its station
  * (main station) has not taken (`held` and `max` are bytes, `limit` names the budget):
  * under the automatic sync policy, `await bus.room()`; under manual syncs
@@ -252,8 +253,16 @@ export class BusFullError extends BusError {
   /** Refusing a local station's `toMain()`: the events left unsent in it, which a later `toMain()` offers again. */
   declare readonly left?: number;
 
-  constructor(held: number, max: number, bound: BusFullBound = 'unsent', limit?: string, push?: { readonly pushed: number; readonly left: number }, options?: { cause?: unknown }) {
-    super('BUS_FULL', fullMessage(held, max, bound, limit) + (push === undefined ? '' : pushMessage(push.pushed, push.left)), options);
+  /** `eventBytes`: with `bound: 'budget'`, the size of the event refused (the message says when it alone is over the budget). */
+  constructor(
+    held: number,
+    max: number,
+    bound: BusFullBound = 'unsent',
+    limit?: string,
+    push?: { readonly pushed: number; readonly left: number },
+    options?: { cause?: unknown; eventBytes?: number },
+  ) {
+    super('BUS_FULL', fullMessage(held, max, bound, limit, options?.eventBytes) + (push === undefined ? '' : pushMessage(push.pushed, push.left)), options?.cause === undefined ? undefined : { cause: options.cause });
     this.bound = bound;
     this.held = held;
     this.max = max;
@@ -269,7 +278,7 @@ function pushMessage(pushed: number, left: number): string {
   return ` toMain(): ${pushed} events went to the main station (whole batches, oldest first); ${left} are left unsent in the local station, and a later toMain() or sync offers them again once events there have left (or the reader held behind has read).`;
 }
 
-function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a memory limit'): string {
+function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a memory limit', eventBytes?: number): string {
   switch (bound) {
     case 'limit':
       return (
@@ -277,6 +286,13 @@ function fullMessage(held: number, max: number, bound: BusFullBound, limit = 'a 
         "Let events leave (removeAfterDelivery, removeAfterSearch, ttlMs), raise the limit, or use discard: 'oldest'."
       );
     case 'budget':
+      if (eventBytes !== undefined && eventBytes > max) {
+        return (
+          `An event of ${eventBytes} bytes is larger than this history's whole memory budget (${limit} is ${max}): ` +
+          'no eviction can make room for it. Raise the budget, or post smaller events (store large data elsewhere and ' +
+          'post a reference to it).'
+        );
+      }
       return (
         `The history is over its memory budget: it holds ${held} bytes under ${limit} (${max}), and room for the new events ` +
         "would take evicting 'high' events, which a budget never evicts. Let events leave (removeAfterDelivery, " +
@@ -476,11 +492,13 @@ export class MiddlewareFailedError extends BusError {
   readonly middleware: string;
 
   constructor(type: string, middleware: string, stage: 'before' | 'after', options: { cause: unknown }) {
+    // What it threw, in the message too: a log line of this error alone says what went wrong.
+    const cause = options.cause instanceof Error ? `${options.cause.name}: ${options.cause.message}` : String(options.cause);
     super(
       'MIDDLEWARE_FAILED',
       stage === 'before'
-        ? `Middleware ${middleware} threw in before() on "${type}": the post was refused and nothing was posted. Fix the middleware, or catch inside it.`
-        : `Middleware ${middleware} threw in after() on "${type}": the event was delivered; the error is only reported.`,
+        ? `Middleware ${middleware} failed in before() on "${type}" (${cause}): the post was refused and nothing was posted. Fix the middleware, or catch inside it.`
+        : `Middleware ${middleware} threw in after() on "${type}" (${cause}): the event was delivered; the error is only reported.`,
       options,
     );
     this.middleware = middleware;
@@ -498,7 +516,8 @@ export class ServiceFailedError extends BusError {
   readonly phase: string;
 
   constructor(service: string, phase: string, cause?: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    // Without its own closing full stop: most BusError messages end with one.
+    const reason = (cause instanceof Error ? cause.message : String(cause)).replace(/\.$/, '');
     super('SERVICE_FAILED', `Service "${service}" failed (${phase}): ${reason}. Its subscriptions, timers and waits are released; start() it again once the cause is fixed.`, { cause });
     this.service = service;
     this.phase = phase;

@@ -20,7 +20,7 @@
  */
 import { FrameError, ReplayMismatchError } from './errors.js';
 import type { Recording } from './runtime/recording/recording-file.js';
-import { recordedTransitions, replay, type ReplayOptions } from './runtime/recording/replay.js';
+import { checkReplayArguments, recordedTransitions, replay, type ReplayOptions } from './runtime/recording/replay.js';
 import { assertTransitions } from './runtime/recording/transitions-diff.js';
 
 // Types first.
@@ -43,6 +43,7 @@ export { assertTransitions, diffTransitions } from './runtime/recording/transiti
  * assertReplay(await readRecording('run.blrec'), { machines: { bridge: myChangedBridge } })
  */
 export function assertReplay(recording: Recording, options: ReplayOptions = {}): void {
+  checkReplayArguments(recording, options, 'assertReplay');
   if (recording.end.dropped > 0) {
     throw new ReplayMismatchError(
       `The recording lost ${recording.end.dropped} records (the file or the inspection path was slower than the run); ` +

@@ -9,7 +9,8 @@
  * the order the run produced them, as a live run's would (the page, or a
  * `createWebSocketReceiver` from `@statelyai/inspect`). It runs until
  * Ctrl-C (SIGINT) or SIGTERM, then closes the server and exits 0. A damaged
- * or unfinished recording is refused: exit 1, with the reason. `--help`
+ * or unfinished recording, or a port it cannot listen on, is refused: exit 1,
+ * with the reason. `--help`
  * prints the usage (exit 0); bad arguments print it with the problem (exit 2).
  */
 import { isBusError } from '../errors.js';
@@ -48,11 +49,20 @@ async function inspectRecording(file: string, port: number, out: (line: string) 
   try {
     recording = await readRecording(file);
   } catch (error) {
-    const reason = isBusError(error) ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
+    // A file that cannot be read says what the file system said (ENOENT: ...); a damaged one, its code and reason.
+    const cause = isBusError(error, 'INVALID_OPTION') ? error.cause : undefined;
+    const reason = cause instanceof Error ? cause.message : isBusError(error) ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
     console.error(`busline inspect: cannot read ${file}: ${reason}`);
     return 1;
   }
-  const server = await InspectorServer.start({ port, recorded: true });
+  let server: InspectorServer;
+  try {
+    server = await InspectorServer.start({ port, recorded: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    console.error(`busline inspect: cannot listen on 127.0.0.1:${port}${code === undefined ? '' : ` (${code})`}: choose another --port, or 0 for any free one.`);
+    return 1;
+  }
   let messages = 0;
   for (const record of recording.records) {
     if (record.kind !== 'inspection') continue;

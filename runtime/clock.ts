@@ -2,6 +2,7 @@
  * Time, injected. Machines never read the wall clock; the runtime stamps events
  * with a hybrid logical clock built on a `Clock`, and tests pass a manual one.
  */
+import { InvalidOptionError } from '../errors.js';
 
 /** A source of wall-clock milliseconds, and of timers that run by it. */
 export interface Clock {
@@ -20,6 +21,28 @@ export function startTimer(clock: Clock, ms: number, callback: () => void): () =
   if (clock.setTimer !== undefined) return clock.setTimer(ms, callback);
   const timer = setTimeout(callback, ms);
   return () => clearTimeout(timer);
+}
+
+/**
+ * What is wrong with a reading of a clock's `now()`, or undefined when it is
+ * milliseconds since the epoch (a finite number, not negative): a `Date`, a
+ * bigint or NaN would stamp events that no sync can carry.
+ */
+export function clockReadingProblem(reading: unknown): string | undefined {
+  if (typeof reading === 'number' && reading >= 0 && reading < Infinity) return undefined;
+  const what =
+    reading instanceof Date
+      ? 'a Date (return date.getTime())'
+      : typeof reading === 'number'
+        ? String(reading)
+        : typeof reading === 'bigint'
+          ? 'a bigint (return a number)'
+          : typeof reading === 'string'
+            ? JSON.stringify(reading.slice(0, 80))
+            : reading === null
+              ? 'null'
+              : typeof reading;
+  return `now() must return milliseconds since the epoch (a finite number, not negative), got ${what}`;
 }
 
 /** The system clock. */
@@ -143,7 +166,12 @@ export class HybridClock {
 
   /** The next stamp: greater than every stamp issued or observed before. */
   next(): number {
-    const wall = Math.floor(this.#clock.now());
+    const reading = this.#clock.now();
+    // NaN fails this too; checked before anything changes, so a refused stamp leaves the clock as it was.
+    if (!(typeof reading === 'number' && reading >= 0 && reading < Infinity)) {
+      throw new InvalidOptionError('clock', `${clockReadingProblem(reading)!}.`);
+    }
+    const wall = Math.floor(reading);
     const last = this.#last;
     // When the counter of the current millisecond is used up, the stamp runs
     // ahead into the next millisecond; it never repeats.

@@ -11,7 +11,7 @@ import { InvalidOptionError } from '../errors.js';
 import type { BusEvent, InspectionEvent, Payload } from '../types.js';
 import { DEFAULT_MAX_QUEUED } from './bus/bus-options.js';
 import type { ErrorHandler } from './bus/subscriptions.js';
-import { systemClock, type Clock } from './clock.js';
+import { clockReadingProblem, systemClock, type Clock } from './clock.js';
 import { DEFAULT_THREAD_START_DEADLINE_MS, checkRestartPolicy, type RestartPolicy } from './hosting/processor-threads.js';
 import { MAX_DEADLINE_MS, checkResourceLimits } from './hosting/worker-host.js';
 import { MemoryPolicies, checkMemoryOptions, type MemoryOptions } from './store/memory-policy.js';
@@ -337,6 +337,16 @@ export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntime
   const clock = options.clock ?? systemClock;
   if (typeof clock?.now !== 'function') report(new InvalidOptionError('clock', 'expected an object with a now() method.'));
   else if (clock.setTimer !== undefined && typeof clock.setTimer !== 'function') report(new InvalidOptionError('clock', 'setTimer must be a function when given.'));
+  else if (clock !== systemClock) {
+    // Read once here: a clock that answers a Date, a bigint or NaN would otherwise stamp events that no sync can carry.
+    let problem: string | undefined;
+    try {
+      problem = clockReadingProblem(clock.now());
+    } catch (error) {
+      problem = `now() threw: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (problem !== undefined) report(new InvalidOptionError('clock', `${problem}.`));
+  }
   const transport = check(() => resolveTransport(options.transport), undefined);
   const deferred = options.deferred ?? 'idle';
   if (deferred !== 'idle' && deferred !== 'manual') {

@@ -210,6 +210,7 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
    * runtime.bus().post('user.login', { id: 7, at: new Date() })   // the event keeps at: '2026-…Z'
    */
   schema<K extends EventTypeOf<E>>(type: K, schema: SchemaFor<E, K> | undefined): void {
+    this.#core.assertRunning('schema');
     this.#core.options.schemas.set(type, schema as PayloadSchema | undefined, 'schema');
   }
 

@@ -63,6 +63,15 @@ test('every error class comes back as itself, with its code, message and fields'
   assert.is((across(new FrameError('DECOMPRESS', 'x')) as FrameError).reason, 'DECOMPRESS');
 });
 
+test('ServiceFailedError - reads as one sentence whether or not its cause ends with a full stop', () => {
+  for (const cause of [new Error('database unreachable.'), new Error('database unreachable'), 'database unreachable.']) {
+    assert.ok(
+      new ServiceFailedError('billing', 'start', cause).message.startsWith('Service "billing" failed (start): database unreachable. Its subscriptions'),
+      String(cause),
+    );
+  }
+});
+
 test('anything else crosses as a TransportError with its message', () => {
   const back = across(new RangeError('out of range'));
   assert.ok(back instanceof TransportError);

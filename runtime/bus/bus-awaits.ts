@@ -62,6 +62,8 @@ interface BusParts {
   /** The middleware of the bus's thread's side. */
   readonly pipeline: Pipeline;
   retired(): boolean;
+  /** Throws `RuntimeStoppedError` naming `call` once the runtime has stopped. */
+  assertRunning(call: string): void;
   /** The bus's own depths (`stats()` adds the subscribers' in-flight promises). */
   depths(): Omit<Depths, 'inFlight'>;
   /** The thread's current bus of this side: replies go there, whichever generation `reply()` was called on. */
@@ -164,7 +166,8 @@ export abstract class AwaitableBus<E> {
    * Adds a middleware to this thread's side (it stays for the next bus
    * generations, as subscriptions do), after the runtime's and those added
    * before; returns what removes it. A value that is not a middleware is
-   * refused with `InvalidOptionError`. See `Middleware`.
+   * refused with `InvalidOptionError`, a call after `runtime.stop()` with
+   * `RuntimeStoppedError`. See `Middleware`.
    *
    * @example
    * bus.use({ name: 'no-tests', before: (draft) => (draft.type.startsWith('test.') ? { drop: 'a test event' } : undefined) })
@@ -172,6 +175,7 @@ export abstract class AwaitableBus<E> {
   use(middleware: Middleware): () => void {
     const parts = partsOf.get(this)!;
     if (parts.retired()) throw new BusRetiredError('use()');
+    parts.assertRunning('use');
     return parts.pipeline.add(middleware);
   }
 

@@ -100,6 +100,7 @@ export class Bus<E = AnyEvents> extends AwaitableBus<E> {
       whenHalted: (stopped) => thread.whenHalted(stopped),
       pipeline,
       retired: () => this.#retired,
+      assertRunning: (call) => thread.assertRunning(call),
       depths: () => ({ queued: this.#queue.length, parked: this.parked, unsent: this.#outbox.length }),
       current: () => thread.bus(side),
     });

@@ -177,7 +177,11 @@ export class Pipeline {
           continue;
         }
       }
-      const cause = new TypeError(`before() returned ${describe(result)}; expected nothing, { payload } or { drop: reason } (a string).`);
+      const cause = new TypeError(
+        typeof (result as { then?: unknown } | null)?.then === 'function'
+          ? 'before() returned a promise: it runs synchronously inside post(), so it cannot be async; do async work before posting, or in after()'
+          : `before() returned ${typeof result === 'object' && result !== null ? `an object with ${Object.keys(result).length === 0 ? 'no keys' : `keys ${Object.keys(result).join(', ')}`}` : describe(result)}; expected nothing, { payload } or { drop: reason } (a string)`,
+      );
       throw new MiddlewareFailedError(draft.type, this.#nameOf(middleware), 'before', { cause });
     }
     return current.payload;

@@ -5,7 +5,8 @@
  */
 import { isBusError } from '../../errors.js';
 import type { BusEvent, Origin, Payload, Priority, Side } from '../../types.js';
-import { assertEventType, copiedPayloadBytes, copyPayload } from '../validate.js';
+import { copiedPayloadBytes, copyPayload } from '../payload/payload-copy.js';
+import { assertEventType } from '../validate.js';
 import { checkPostOptions, priorityOnly, type PostOptions } from './bus-options.js';
 import type { BusThread } from './bus-thread.js';
 import type { Pipeline, PostDraft } from './middleware.js';
@@ -70,17 +71,19 @@ export function stampPost(context: PostContext, type: string, payload: Payload, 
   const payloadBytes = copiedPayloadBytes();
   context.admit(type, priority, local);
   const thread = context.thread;
+  // Stamped before the id is taken: a clock that answers no milliseconds refuses the post with nothing used up.
+  const timestamp = thread.clock.next();
   const id = thread.nextId();
   const sequence = thread.issued - 1;
   // One literal shape per case keeps post() monomorphic; the origin object is shared by all of this bus's events.
   const event: BusEvent<Payload> =
     topic === undefined && meta === undefined
-    ? { id, type, side, timestamp: thread.clock.next(), origin: context.origin, priority, payload: value }
+    ? { id, type, side, timestamp, origin: context.origin, priority, payload: value }
     : {
         id,
         type,
         side,
-        timestamp: thread.clock.next(),
+        timestamp,
         origin: context.origin,
         priority,
         ...(topic === undefined ? {} : { topic }),

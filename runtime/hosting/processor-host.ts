@@ -358,7 +358,9 @@ export class RemoteProcessor {
   #send(message: Exclude<ProcessorControl, { type: 'init' } | { type: 'ping' }>): Promise<Outcome<unknown>> {
     if (this.#gone !== undefined) {
       const code = this.#gone instanceof BusError ? this.#gone.code : 'WORKER_CRASHED';
-      return Promise.resolve({ ok: false, code, message: this.#refusal ?? this.#gone.message });
+      // A call after stop() names what was called (`toMain() was refused: ...`), as a call on a local station does.
+      const refusal = this.#stopping && message.type === 'call' ? new RuntimeStoppedError(message.method).message : (this.#refusal ?? this.#gone.message);
+      return Promise.resolve({ ok: false, code, message: refusal });
     }
     return new Promise((resolve) => {
       this.#pending.set(message.id, { resolve });

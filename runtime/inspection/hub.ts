@@ -18,6 +18,25 @@ export interface InspectionSink {
 }
 
 
+/**
+ * The application's `inspect` function, kept from unwinding what it watches:
+ * XState calls it inside the actors' own steps (a throw there would fail the
+ * actor's start, or `createRuntime()` itself). What it throws is logged, the
+ * first time only: it is called for every step of every actor.
+ */
+function guarded(inspect: (event: InspectionEvent) => void): (event: InspectionEvent) => void {
+  let logged = false;
+  return (event) => {
+    try {
+      inspect(event);
+    } catch (error) {
+      if (logged) return;
+      logged = true;
+      console.error('[busline] the inspect option\'s function threw (logged once; inspection goes on):', error);
+    }
+  };
+}
+
 /** The root's inspection. */
 export class InspectionHub {
   readonly tap: InspectionTap;
@@ -31,11 +50,11 @@ export class InspectionHub {
   readonly dropped = { total: 0 };
 
   constructor(inspect: ((event: InspectionEvent) => void) | undefined) {
-    this.#inspect = inspect;
+    this.#inspect = inspect === undefined ? undefined : guarded(inspect);
     this.tap = new InspectionTap({
       realm: realmName(0, 0),
       deliver: (record) => this.#publish(record),
-      ...(inspect === undefined ? {} : { raw: inspect }),
+      ...(this.#inspect === undefined ? {} : { raw: this.#inspect }),
     });
     this.relay = new InspectionRelay((batch) => this.take(batch), () => this.remoteOn);
   }

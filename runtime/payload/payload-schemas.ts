@@ -166,7 +166,7 @@ export class PayloadSchemas {
   conform(type: string, payload: unknown): unknown {
     const schema = this.#schemaToApply(type);
     if (schema === undefined) return payload;
-    const result = schema['~standard'].validate(payload);
+    const result = validateWith(schema, type, payload);
     if (result instanceof Promise) {
       // Nobody will read it; a rejection must not surface as an unhandled one.
       result.catch(() => undefined);
@@ -175,6 +175,7 @@ export class PayloadSchemas {
           'Use await bus.publish(type, payload), which awaits async schemas, or a synchronous schema.',
       );
     }
+    assertSchemaResult(result, type);
     if (result.issues !== undefined) throw payloadRefused(type, result.issues);
     return result.value;
   }
@@ -190,12 +191,13 @@ export class PayloadSchemas {
   conformAsync(type: string, payload: unknown): unknown {
     const schema = this.#schemaToApply(type);
     if (schema === undefined) return payload;
-    const result = schema['~standard'].validate(payload);
+    const result = validateWith(schema, type, payload);
     const settle = (settled: StandardSchemaV1.Result<unknown>): unknown => {
+      assertSchemaResult(settled, type);
       if (settled.issues !== undefined) throw payloadRefused(type, settled.issues);
       return settled.value;
     };
-    return result instanceof Promise ? result.then(settle) : settle(result);
+    return result instanceof Promise ? result.then(settle, (error: unknown) => Promise.reject(schemaFailed(type, error))) : settle(result);
   }
 
   /**
@@ -211,6 +213,32 @@ export class PayloadSchemas {
       this.#bypass = false;
     }
   }
+}
+
+/**
+ * `schema`'s `validate(payload)`; a schema that throws refuses the post as
+ * `InvalidEventError`, what it threw the `cause` (as a middleware's `before`
+ * that throws refuses it, never an error of its own escaping `post()`).
+ */
+function validateWith(schema: PayloadSchema, type: string, payload: unknown): StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>> {
+  try {
+    return schema['~standard'].validate(payload);
+  } catch (error) {
+    throw schemaFailed(type, error);
+  }
+}
+
+function schemaFailed(type: string, error: unknown): InvalidEventError {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new InvalidEventError(`The schema of "${type}" threw while validating the payload (${reason}): nothing was posted. Fix the schema.`, { cause: error });
+}
+
+/** Throws `InvalidEventError` unless `result` is a Standard Schema result: `{ value }` or `{ issues }`. */
+function assertSchemaResult(result: unknown, type: string): asserts result is StandardSchemaV1.Result<unknown> {
+  if (typeof result === 'object' && result !== null && ('value' in result || Array.isArray((result as { issues?: unknown }).issues))) return;
+  throw new InvalidEventError(
+    `The schema of "${type}" returned ${describe(result)} from validate(), not a Standard Schema result ({ value } or { issues }): nothing was posted. Fix the schema.`,
+  );
 }
 
 /** Checks a schema map, reporting through `report` (or throwing) each entry that is wrong. */

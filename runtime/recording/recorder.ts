@@ -15,6 +15,7 @@
  * memory.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { InvalidOptionError } from '../../errors.js';
 import type { BusEvent } from '../../types.js';
 import type { InspectionRecord } from '../inspection/tap.js';
 import type { RecordingSummary } from './record-options.js';
@@ -74,13 +75,26 @@ export class Recorder {
     this.#write(chunkFrame({ format: RECORDING_FORMAT, version: RECORDING_VERSION, startedAt: now() }));
   }
 
-  /** Opens (creates or truncates) `path` and resolves once it is open; rejects with the file system's error. */
+  /**
+   * Opens (creates or truncates) `path` and resolves once it is open; rejects
+   * with `InvalidOptionError` (`record path`) when it cannot be, the file
+   * system's error as its cause.
+   */
   static async open(path: string, now: () => number, upstreamDropped: () => number, maxBufferedBytes = DEFAULT_RECORDER_BUFFER_BYTES): Promise<Recorder> {
     const stream = createWriteStream(path);
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', reject);
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.once('open', () => resolve());
+        stream.once('error', reject);
+      });
+    } catch (error) {
+        throw new InvalidOptionError(
+        'record path',
+        `cannot write ${path}: ${(error as Error)?.message ?? String(error)}. ` +
+          'Give a file in a directory that exists and that this process can write.',
+        { cause: error },
+      );
+    }
     return new Recorder(path, stream, now, upstreamDropped, maxBufferedBytes);
   }
 

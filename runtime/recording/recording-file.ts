@@ -17,8 +17,9 @@
  * the root; a record's own `createdAt` is the wall clock of the realm that
  * wrote it. Byte payloads are written as `{"$bytes":"<base64>"}`.
  */
-import { open } from 'node:fs/promises';
-import { FrameError } from '../../errors.js';
+import { open, type FileHandle } from 'node:fs/promises';
+import { FrameError, InvalidOptionError } from '../../errors.js';
+import { describe } from '../validate.js';
 import { finishFrame, frameBody, FRAME_HEADER_BYTES, readFrameHeader } from '../../schemas/codec/frame.js';
 import { resolveFrameLimits } from '../../schemas/codec/limits.js';
 import type { BusEvent, Payload } from '../../types.js';
@@ -102,10 +103,22 @@ function payloadOf(value: unknown): Payload {
  * console.log(recording.records.length, recording.end.dropped)
  */
 export async function readRecording(path: string | URL): Promise<Recording> {
-  const handle = await open(path, 'r');
+  if (!(path instanceof URL && path.protocol === 'file:') && (typeof path !== 'string' || path.length === 0)) {
+    throw new InvalidOptionError('readRecording path', `expected the path (or file: URL) of a recording, got ${describe(path)}.`);
+  }
+  const unreadable = (error: unknown) => {
+    return new InvalidOptionError('readRecording path', `cannot read ${String(path)}: ${(error as Error)?.message ?? String(error)}.`, { cause: error });
+  };
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw unreadable(error);
+  }
   try {
     const first = new Uint8Array(1);
-    await handle.read(first, 0, 1, 0);
+    // A directory opens, and fails here (EISDIR).
+    await handle.read(first, 0, 1, 0).catch((error: unknown) => Promise.reject(unreadable(error)));
     if (first[0] === 0x7b) return fromPageExport(await handle.readFile(), String(path));
     const limits = resolveFrameLimits();
     const header = new Uint8Array(FRAME_HEADER_BYTES);

@@ -18,6 +18,8 @@ import { bridgeMachine } from '../../machines/bridge.machine.js';
 import { busMachine } from '../../machines/bus.machine.js';
 import { stationMachine } from '../../machines/station.machine.js';
 import type { StatelyMessage } from '../../inspector/protocol.js';
+import { InvalidOptionError } from '../../errors.js';
+import { assertKnownKeys, describe } from '../validate.js';
 import type { Recording } from './recording-file.js';
 
 /** One step of an actor: the event it took and the state it was left in. */
@@ -54,6 +56,30 @@ export interface ReplayOptions {
   readonly actors?: (actorId: string) => boolean;
   /** Compare contexts too (default true). */
   readonly context?: boolean;
+}
+
+/**
+ * Throws `InvalidOptionError` naming `call` unless `recording` is a
+ * recording (`readRecording()`, `recordingFromExport()`) and `options` are
+ * `ReplayOptions`: a misspelt `machine` would otherwise replay the machines
+ * that ran and pass.
+ */
+export function checkReplayArguments(recording: unknown, options: unknown, call: string): void {
+  const records = (recording as { records?: unknown } | null)?.records;
+  const end = (recording as { end?: unknown } | null)?.end;
+  if (typeof recording !== 'object' || recording === null || !Array.isArray(records) || typeof end !== 'object' || end === null) {
+    throw new InvalidOptionError(`${call} recording`, `expected a recording from readRecording() or recordingFromExport(), got ${describe(recording)}.`);
+  }
+  if (options === undefined) return;
+  assertKnownKeys(options, ['machines', 'actors', 'context'], `${call} options`);
+  const { machines, actors, context } = options as ReplayOptions;
+  if (machines !== undefined && (typeof machines !== 'object' || machines === null || Array.isArray(machines))) {
+    throw new InvalidOptionError(`${call} options.machines`, `expected machines by their config id, e.g. { bridge: changedBridge }, got ${describe(machines)}.`);
+  }
+  if (actors !== undefined && typeof actors !== 'function') {
+    throw new InvalidOptionError(`${call} options.actors`, `expected a function of the actor's id, e.g. (id) => id === 'bridge', got ${describe(actors)}.`);
+  }
+  if (context !== undefined && typeof context !== 'boolean') throw new InvalidOptionError(`${call} options.context`, `expected true or false, got ${describe(context)}.`);
 }
 
 const BUILT_IN: Readonly<Record<string, AnyStateMachine>> = { bridge: bridgeMachine, bus: busMachine, station: stationMachine };
@@ -155,6 +181,7 @@ function transition(actorId: string, event: string, snapshot: { value?: unknown;
 
 /** What the run did: every recorded step of the actors whose machines replay knows, in the order the root took them. */
 export function recordedTransitions(recording: Recording, options: ReplayOptions = {}): Transition[] {
+  checkReplayArguments(recording, options, 'recordedTransitions');
   const withContext = options.context ?? true;
   const steps: Transition[] = [];
   for (const walked of walk(recording, options)) {
@@ -172,7 +199,13 @@ export function recordedTransitions(recording: Recording, options: ReplayOptions
  * const recording = await readRecording('run.blrec')
  * assertTransitions([...replay(recording)], recordedTransitions(recording))
  */
-export function* replay(recording: Recording, options: ReplayOptions = {}): Generator<Transition> {
+export function replay(recording: Recording, options: ReplayOptions = {}): Generator<Transition> {
+  // Checked at the call, not at the first step a generator would take.
+  checkReplayArguments(recording, options, 'replay');
+  return replaySteps(recording, options);
+}
+
+function* replaySteps(recording: Recording, options: ReplayOptions): Generator<Transition> {
   const withContext = options.context ?? true;
   const live = new Set<Session>();
   try {

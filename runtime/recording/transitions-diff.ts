@@ -5,7 +5,8 @@
  * the expected line marked `-` and the actual one `+`, then the context
  * that differs, field by field.
  */
-import { ReplayMismatchError } from '../../errors.js';
+import { InvalidOptionError, ReplayMismatchError } from '../../errors.js';
+import { describe } from '../validate.js';
 import type { Transition } from './replay.js';
 
 /** Steps shown before and after the first difference. */
@@ -87,6 +88,12 @@ export function diffTransitions(actual: readonly Transition[], expected: readonl
  * ])
  */
 export function assertTransitions(actual: Iterable<Transition>, expected: readonly Transition[]): void {
+  if (typeof (actual as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== 'function') {
+    throw new InvalidOptionError('assertTransitions actual', `expected the steps that ran (an array or replay(recording)), got ${describe(actual)}.`);
+  }
+  if (!Array.isArray(expected)) {
+    throw new InvalidOptionError('assertTransitions expected', `expected an array of { actor, event, state, context? }, got ${describe(expected)}.`);
+  }
   const steps = [...actual];
   const diff = diffTransitions(steps, expected);
   if (diff === undefined) return;

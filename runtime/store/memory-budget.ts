@@ -261,7 +261,7 @@ export class MemoryBudget {
   admit(event: BusEvent, size: number): void {
     if (this.fits(this.#bytes, this.#evictable, size)) return;
     this.refused('budget', event.type, size, this.budget);
-    throw new BusFullError(this.#bytes, this.budget, 'budget', this.option);
+    throw this.error(size);
   }
 
   /**
@@ -292,9 +292,9 @@ export class MemoryBudget {
     this.onChange?.({ type: 'busline.memory.refused', payload: { history: this.name, reason, type, size, limit, bytes: this.#bytes } });
   }
 
-  /** The budget error of a batch `fit` refused (a station's accept). */
-  error(): BusFullError {
-    return new BusFullError(this.#bytes, this.budget, 'budget', this.option);
+  /** The budget error for an event of `size` bytes refused (by `admit`, or the first a batch `fit` refused: a station's accept). */
+  error(size?: number): BusFullError {
+    return new BusFullError(this.#bytes, this.budget, 'budget', this.option, undefined, size === undefined ? undefined : { eventBytes: size });
   }
 
   /** True when `settle` has something to do: the history is over its budget, or a lowered multiplier may recover. */

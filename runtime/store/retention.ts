@@ -329,7 +329,10 @@ export class Retention implements HistoryObserver {
     if (!this.refusing && !budget) return;
     const fresh = this.history.missing(events);
     if (this.refusing) this.assertRoom(fresh);
-    if (budget && this.#budget!.fit(fresh, (event) => this.#importance(event)).refused !== undefined) throw this.#budget!.error();
+    if (budget) {
+      const { refused, size } = this.#budget!.fit(fresh, (event) => this.#importance(event));
+      if (refused !== undefined) throw this.#budget!.error(size);
+    }
   }
 
   /** What of `events` (a read's reply) the `refuseNew` limits and the budget let in: the older new ones, up to them. */

@@ -67,4 +67,4 @@ export {
  * Deepest nesting of a JSON payload that `encodeFrame` accepts and `decodeFrame`
  * returns (root = depth 1): post()'s rule, from `runtime/validate.ts`.
  */
-export { MAX_PAYLOAD_DEPTH } from '../../runtime/validate.js';
+export { MAX_PAYLOAD_DEPTH } from '../../runtime/payload/payload-copy.js';

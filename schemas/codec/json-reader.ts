@@ -3,7 +3,7 @@
  * (`JsonBatch`), alone otherwise, and refused where `encodeFrame` would have
  * refused the parsed value.
  */
-import { MAX_PAYLOAD_DEPTH } from '../../runtime/validate.js';
+import { MAX_PAYLOAD_DEPTH } from '../../runtime/payload/payload-copy.js';
 import type { BusEvent, Payload } from '../../types.js';
 import { KEEP_BUILDER_BYTES } from './limits.js';
 import { isWellFormed, utf8Decoder } from './utf8.js';

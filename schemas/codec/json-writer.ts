@@ -3,7 +3,7 @@
  * gives, refused where the wire could not carry them exactly (`jsonProblem`
  * says why).
  */
-import { MAX_PAYLOAD_DEPTH } from '../../runtime/validate.js';
+import { MAX_PAYLOAD_DEPTH } from '../../runtime/payload/payload-copy.js';
 import type { BodyWriter } from './body-writer.js';
 import { decimalDigits, isPlainJsonChar, jsonNumberBytes, jsonStringBytes } from './json-size.js';
 import { isWellFormed } from './utf8.js';

@@ -2,12 +2,14 @@
  * `busline inspect <recording>` (inspector/cli.ts, the package's `bin`):
  * serves a recording's messages, in order, to every client that connects,
  * however late, with the real `@statelyai/inspect` receiver; ends on SIGTERM
- * with exit 0; refuses a damaged file with exit 1.
+ * with exit 0; refuses a damaged file, or a port it cannot listen on, with
+ * exit 1.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +93,20 @@ test('inspect - a damaged recording is refused with exit 1 and the reason; bad a
   const unknown = await runCommand(process.execPath, ['--import', 'tsx', CLI, 'serve', bad], { timeoutMs: 30_000 });
   assert.is(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "serve"\nusage: busline inspect <recording>/);
+});
+
+test('inspect - a port already taken is refused with exit 1 and a sentence, not a stack trace', async () => {
+  await record();
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (taken.address() as AddressInfo).port;
+    const refused = await runCommand(process.execPath, ['--import', 'tsx', CLI, 'inspect', path, '--port', String(port)], { timeoutMs: 30_000 });
+    assert.is(refused.code, 1, refused.stdout + refused.stderr);
+    assert.is(refused.stderr.trim(), `busline inspect: cannot listen on 127.0.0.1:${port} (EADDRINUSE): choose another --port, or 0 for any free one.`);
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
 });
 
 test('--help - prints the usage and what the command does, exit 0', async () => {

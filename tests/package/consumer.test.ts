@@ -123,6 +123,34 @@ test('quick start - the README snippet runs on plain node', async () => {
   assert.is(result.code, 0, `README.md line ${quickStart.line}: ${show(result)}`);
 });
 
+test('require - a CommonJS app requires busline and busline/testing where Node can require() ES modules, as the README says; ERR_REQUIRE_ESM elsewhere', async () => {
+  writeFileSync(
+    join(app, 'require-app.cjs'),
+    `let busline;
+try {
+  busline = require('busline');
+} catch (error) {
+  console.log(JSON.stringify({ required: false, code: error.code }));
+  process.exit(0);
+}
+const { readRecording } = require('busline/testing');
+(async () => {
+  const runtime = busline.createRuntime({ threadsPerProcessor: 1 });
+  await runtime.ready;
+  const posted = await runtime.thread(0, 1).bus('external').post('order.created', { id: 1 });
+  await runtime.stop();
+  console.log(JSON.stringify({ required: true, origin: posted.origin, testing: typeof readRecording }));
+})();
+`,
+  );
+  const seen = await runApp('require-app.cjs');
+  if (process.features.require_module === true) {
+    assert.equal(seen, { required: true, origin: { processor: 0, thread: 1, generation: 0 }, testing: 'function' });
+  } else {
+    assert.equal(seen, { required: false, code: 'ERR_REQUIRE_ESM' });
+  }
+});
+
 test('threads - a worker of a child processor posts, the root reads it; a .js machine runs in that worker', async () => {
   const seen = (await runApp('threads-app.mjs')) as {
     version: string;

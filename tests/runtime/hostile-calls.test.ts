@@ -123,7 +123,7 @@ test('runtime - bad sides, places and restart options are refused', async () => 
   await refusal(() => createRuntime({ workerLimits: { maxOldGenerationSizeMb: -5 } }), 'INVALID_OPTION');
 });
 
-test('post, subscribe, drain and room - refused with a BusError, never a TypeError, and not after stop()', async () => {
+test('post, subscribe, drain, room, use and schema - refused with a BusError, never a TypeError, and not after stop()', async () => {
   const runtime = createRuntime({ deferred: 'manual' });
   const bus = runtime.bus('external');
   await refusal(() => bus.post('a', 1, null as never), 'INVALID_OPTION');
@@ -134,6 +134,56 @@ test('post, subscribe, drain and room - refused with a BusError, never a TypeErr
   await runtime.stop();
   await refusal(() => bus.subscribe('a', () => {}), 'RUNTIME_STOPPED');
   await refusal(() => bus.drain(), 'RUNTIME_STOPPED');
+  assert.match((await refusal(() => bus.use({ before: () => undefined }), 'RUNTIME_STOPPED')).message, /^use\(\) was refused/);
+  assert.match((await refusal(() => runtime.schema('a', undefined), 'RUNTIME_STOPPED')).message, /^schema\(\) was refused/);
+});
+
+test('post - a payload whose getter or proxy trap throws is refused with INVALID_EVENT (the thrown error its cause), here and on a remote bus', async () => {
+  const runtime = createRuntime({ deferred: 'manual' });
+  const remote = serveThread(runtime);
+  try {
+    const thrown = new Error('no such field');
+    const payloads = () => [
+      { ok: 1, get broken(): never { throw thrown; } },
+      { nested: [new Proxy({}, { ownKeys: () => { throw thrown; } })] },
+      new Proxy({}, { getPrototypeOf: () => { throw thrown; } }),
+    ];
+    const bus = runtime.bus('external');
+    const remoteBus = remote.handle.bus('external');
+    for (const [where, post] of [
+      ['bus', (payload: object) => bus.post('user.login', payload as never)],
+      ['remote bus', (payload: object) => remoteBus.post('user.login', payload as never)],
+      ['request', (payload: object) => bus.request('user.login', payload as never, { timeout: 1 })],
+    ] as const) {
+      for (const payload of payloads()) {
+        const error = await refusal(() => post(payload), 'INVALID_EVENT');
+        assert.match(error.message, /^Payload cannot be read: reading it threw Error: no such field\./, where);
+        assert.is((error as Error & { cause?: unknown }).cause, thrown, where);
+      }
+    }
+    // Nothing was posted (not even an id used up), and the buses still take plain data.
+    assert.equal([bus.history().length, (await remoteBus.history()).length], [0, 0]);
+    assert.is(bus.post('user.login', { ok: 1 }).id, '0.0.0');
+  } finally {
+    await remote.stop();
+    await runtime.stop();
+  }
+});
+
+test('a child processor\'s RemoteStation and RemoteBus after stop() - refused with RUNTIME_STOPPED naming the call, as local ones are', async () => {
+  const runtime = createRuntime({ processors: 1, deferred: 'manual' });
+  await runtime.ready;
+  const station = runtime.processor(1).station('external');
+  const bus = runtime.thread(1, 0).bus('external');
+  await runtime.stop();
+  for (const [call, run] of [
+    ['toMain', () => station.toMain()],
+    ['history', () => station.history()],
+    ['fromStation', () => bus.fromStation()],
+  ] as const) {
+    const error = await refusal(run, 'RUNTIME_STOPPED');
+    assert.is(error.message, `${call}() was refused: the runtime has stopped. Create a new one with createRuntime().`);
+  }
 });
 
 test('spawn and send - what cannot reach another thread is refused before it crosses', async () => {

@@ -77,6 +77,12 @@ test('parseRuntimeOptions - each wrong option is refused by name, saying what is
     [{ threadStartDeadlineMs: 0 }, 'threadStartDeadlineMs', /whole milliseconds from 1 to 2147483647/],
     [{ threadStartDeadlineMs: 2.5 }, 'threadStartDeadlineMs', /whole milliseconds/],
     [{ clock: {} as never }, 'clock', /now\(\)/],
+    [{ clock: { now: () => new Date(0) } as never }, 'clock', /now\(\) must return milliseconds since the epoch .*got a Date \(return date\.getTime\(\)\)\.$/],
+    [{ clock: { now: () => 5n } as never }, 'clock', /got a bigint/],
+    [{ clock: { now: () => Number.NaN } }, 'clock', /got NaN/],
+    [{ clock: { now: () => -1 } }, 'clock', /not negative\), got -1/],
+    [{ clock: { now: () => '1000' } as never }, 'clock', /got "1000"/],
+    [{ clock: { now: () => { throw new Error('no time'); } } }, 'clock', /now\(\) threw: no time\.$/],
     [{ transport: 'pigeon' as never }, 'transport', /'memory', 'frames' or a Transport/],
     [{ deferred: 'later' as never }, 'deferred', /'idle' or 'manual'/],
     [{ maxQueued: 0 }, 'maxQueued', /positive integer/],
@@ -170,6 +176,33 @@ test('valueAt - follows option paths: names, quoted keys (types with dots), indi
   assert.is(valueAt({ transprt: 'memory' }, 'createRuntime options.transprt'), 'memory');
   assert.is(valueAt(options, 'memory.limits.maxEvents'), undefined);
   assert.is(valueAt(options, 'memory.policies["user.login"].ttlMs.deeper'), undefined);
+});
+
+test('post - a clock whose now() stops answering milliseconds refuses the post with InvalidOptionError; what was posted stays', async () => {
+  let reading: unknown = 1_000;
+  const runtime = createRuntime({ clock: { now: () => reading as number } });
+  try {
+    const bus = runtime.bus('external');
+    const first = bus.post('tick', { n: 1 });
+    for (const bad of [Number.NaN, new Date(2_000), 'later', undefined]) {
+      reading = bad;
+      assert.throws(() => bus.post('tick', { n: 2 }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'clock' && /now\(\) must return milliseconds/.test(error.message));
+    }
+    reading = 1_001;
+    const second = bus.post('tick', { n: 3 });
+    // The refused posts used up no id.
+    assert.equal([first.id, second.id], ['0.0.0', '0.0.1']);
+    assert.equal(bus.history().map((event) => [event.payload, event.timestamp]), [
+      [{ n: 1 }, first.timestamp],
+      [{ n: 3 }, 1_001],
+    ]);
+    // What was accepted still travels: the stamps are ones a sync can carry.
+    await bus.toStation();
+    assert.is(runtime.station('external').size, 2);
+    assert.ok(second.timestamp > first.timestamp);
+  } finally {
+    await runtime.stop();
+  }
 });
 
 test('createRuntime - a configuration read from a JSON file works as it is', async () => {

@@ -12,7 +12,7 @@ import { InvalidEventError } from '../../errors.js';
 import { decodeFrame, encodeFrame, jsonBytes, utf8Length } from '../../schemas/codec/index.js';
 import { decimalDigits } from '../../schemas/codec/json-size.js';
 import * as wire from '../../schemas/generated/busline_generated.js';
-import { copiedPayloadBytes, copyPayload } from '../../runtime/validate.js';
+import { copiedPayloadBytes, copyPayload } from '../../runtime/payload/payload-copy.js';
 import type { EventBatch } from '../../runtime/wire/protocol.js';
 import type { JsonValue, Payload } from '../../types.js';
 import { batch, bodyOf, event, isWellFormedString, plain } from './fixtures.js';

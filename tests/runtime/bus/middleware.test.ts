@@ -15,7 +15,7 @@ import {
   type Middleware,
   type Runtime,
 } from '../../../index.js';
-import { rejects } from '../../helpers.js';
+import { rejects, thrown } from '../../helpers.js';
 
 const test = suite('middleware');
 
@@ -285,7 +285,7 @@ test('before - a throwing middleware refuses the post with MIDDLEWARE_FAILED (ca
     assert.is(error.code, 'MIDDLEWARE_FAILED');
     assert.is(error.middleware, 'enricher');
     assert.is(error.cause, broken);
-    assert.match(error.message, /order\.created/);
+    assert.match(error.message, /^Middleware enricher failed in before\(\) on "order\.created" \(Error: enricher down\): the post was refused/);
   }
   await rejects(bus.publish('order.created', { id: 2 }), 'MIDDLEWARE_FAILED');
   assert.equal(got, []);
@@ -303,6 +303,23 @@ test('before - a result that is neither nothing, { payload } nor { drop } is a f
     assert.is((error as MiddlewareFailedError).middleware, '#0', 'an unnamed middleware is named by its position');
   }
   assert.equal(bus.history(), []);
+});
+
+test('before - the refusal of a bad result says what came back: an async before, an object of other keys, a drop that is no string', () => {
+  const cases: Array<[name: string, before: () => unknown, says: RegExp]> = [
+    ['async', async () => undefined, /\(TypeError: before\(\) returned a promise: it runs synchronously inside post\(\), so it cannot be async; do async work before posting, or in after\(\)\)/],
+    ['misspelt', () => ({ payloads: { id: 1 } }), /\(TypeError: before\(\) returned an object with keys payloads; expected nothing, \{ payload \} or \{ drop: reason \} \(a string\)\)/],
+    ['numbered drop', () => ({ drop: 5 }), /returned an object with keys drop; expected/],
+  ];
+  for (const [name, before, says] of cases) {
+    const bus = runtime.bus('external');
+    const remove = bus.use({ name, before: before as never });
+    const error = thrown(() => bus.post('a', {}), MiddlewareFailedError);
+    assert.is(error.middleware, name);
+    assert.match(error.message, says, name);
+    remove();
+  }
+  assert.equal(runtime.bus('external').history(), []);
 });
 
 test('after - a throwing after is reported to onError with the event; the others still run and publish() resolves', async () => {

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BridgeClosedError, BusFullError, BusRetiredError, createRuntime, type BusEvent } from '../../../index.js';
 import { eventsFromFrame, eventsToFrame } from '../../../runtime/thread/thread-service.js';
-import { MAX_PAYLOAD_BYTES } from '../../../runtime/validate.js';
+import { MAX_PAYLOAD_BYTES } from '../../../runtime/payload/payload-copy.js';
 import { serveThread } from '../fixtures/served-thread.js';
 import { turns } from '../fixtures/turns.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';

@@ -40,6 +40,38 @@ function collector<T>() {
 
 const postedOf = (event: InspectionEvent) => ((event as { snapshot?: { context?: { posted?: number } } }).snapshot?.context?.posted ?? -1);
 
+test('inspect option - a function that throws stops nothing: the runtime and its worker start, post and sync, and the throw is logged once', async () => {
+  const logged: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void logged.push(args);
+  let calls = 0;
+  const broken = new Error('inspector bug');
+  try {
+    const runtime = createRuntime({
+      threadsPerProcessor: 1,
+      deferred: 'manual',
+      inspect: () => {
+        calls++;
+        throw broken;
+      },
+    });
+    try {
+      await runtime.ready;
+      const bus = runtime.bus('external');
+      bus.post('order.placed', { id: 1 }, { priority: 'immediate' });
+      await bus.toStation();
+      await runtime.thread(0, 1).bus('external').post('order.placed', { id: 2 });
+      assert.is(runtime.station('external').size, 1);
+    } finally {
+      await runtime.stop();
+    }
+    assert.ok(calls > 1, `called ${calls} times`);
+    assert.equal(logged, [["[busline] the inspect option's function threw (logged once; inspection goes on):", broken]]);
+  } finally {
+    console.error = original;
+  }
+});
+
 test('inspect option - actors of worker threads and child processors reach it, tagged, in order per actor', async () => {
   const seen = collector<InspectionEvent>();
   const runtime = createRuntime({ processors: 1, threadsPerProcessor: 1, deferred: 'manual', inspect: (event) => seen.push(event) });

@@ -113,6 +113,38 @@ test('post - any Standard Schema works, also one written by hand without a libra
   assert.equal(error.issues, [{ path: '$', message: 'below absolute zero' }]);
 });
 
+test('post and publish - a schema that throws, rejects or returns no Standard Schema result refuses the post with INVALID_EVENT saying so; nothing is posted', async () => {
+  const broken = new Error('validator crashed');
+  const schema = (validate: (value: unknown) => unknown): StandardSchemaV1 => ({ '~standard': { version: 1, vendor: 'by-hand', validate: validate as never } });
+  runtime = createRuntime({
+    deferred: 'manual',
+    schemas: {
+      throws: schema(() => {
+        throw broken;
+      }),
+      rejects: schema(() => Promise.reject(broken)),
+      garbage: schema(() => 42),
+      empty: schema(() => ({})),
+    },
+  });
+  const bus = runtime.bus();
+  for (const send of [(type: string): unknown => bus.post(type, {}), (type: string): unknown => bus.publish(type, {})]) {
+    const threw = await Promise.resolve().then(() => send('throws')).then(() => undefined, (error: unknown) => error);
+    assert.instance(threw, InvalidEventError);
+    assert.is((threw as Error).message, 'The schema of "throws" threw while validating the payload (Error: validator crashed): nothing was posted. Fix the schema.');
+    assert.is((threw as Error & { cause?: unknown }).cause, broken);
+    for (const [type, got] of [['garbage', '42'], ['empty', 'object']]) {
+      const refused = await Promise.resolve().then(() => send(type!)).then(() => undefined, (error: unknown) => error);
+      assert.instance(refused, InvalidEventError);
+      assert.match((refused as Error).message, `The schema of "${type}" returned ${got} from validate(), not a Standard Schema result ({ value } or { issues })`);
+    }
+  }
+  const rejected = await bus.publish('rejects', {}).then(() => undefined, (error: unknown) => error);
+  assert.instance(rejected, InvalidEventError);
+  assert.is((rejected as Error & { cause?: unknown }).cause, broken);
+  assert.is(bus.history().length, 0);
+});
+
 const Unique = z.object({ name: z.string() }).refine(async (value) => value.name !== 'taken', { message: 'name is taken', path: ['name'] });
 
 test('post - an async schema is refused with UNSUPPORTED (post cannot wait); nothing is posted', () => {

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime, FrameError, ManualClock, Service } from '../../../index.js';
+import { createRuntime, FrameError, isBusError, ManualClock, Service, type InvalidOptionError } from '../../../index.js';
 import { readRecording, type RecordedEvent, type RecordedInspection } from '../../../testing.js';
 import { Recorder } from '../../../runtime/recording/recorder.js';
 import { FRAME_HEADER_BYTES } from '../../../schemas/codec/frame.js';
@@ -102,16 +102,28 @@ test('record - started while runtime.stop() runs (by a service\'s onStop()): sto
   assert.is(await recording, 'RUNTIME_STOPPED');
 });
 
-test('record - refuses a path that is not a string, unknown options and a file it cannot open', async () => {
+test('record - refuses a path that is not a string, unknown options and a file it cannot open (INVALID_OPTION, the file system\'s error its cause)', async () => {
   const runtime = createRuntime();
   try {
     await rejects(runtime.record(7 as unknown as string), 'INVALID_OPTION', 'path 7');
     await rejects(runtime.record(file(), { maxBufferedBytes: -1 }), 'INVALID_OPTION', 'maxBufferedBytes -1');
     await rejects(runtime.record(file(), { every: 1 } as never), 'INVALID_OPTION', 'unknown option');
-    await runtime.record(join(dir, 'missing', 'dir', 'x.blrec')).then(
+    const missing = join(dir, 'missing', 'dir', 'x.blrec');
+    await runtime.record(missing).then(
       () => assert.unreachable('a file in a missing directory was opened'),
-      (error: NodeJS.ErrnoException) => assert.is(error.code, 'ENOENT'),
+      (error: InvalidOptionError) => {
+        assert.ok(isBusError(error, 'INVALID_OPTION'), String(error));
+        assert.is(error.option, 'record path');
+        assert.ok(error.message.startsWith(`Invalid option "record path": cannot write ${missing}: ENOENT: `), error.message);
+        assert.is((error.cause as NodeJS.ErrnoException).code, 'ENOENT');
+      },
     );
+    // Refused with nothing started: a recording to a path that works still records the run.
+    const recording = await runtime.record(file());
+    runtime.bus('external').post('after.refusal', {});
+    await runtime.bus('external').toStation();
+    await runtime.station('external').toMain();
+    assert.is((await recording.stop()).events, 1);
   } finally {
     await runtime.stop();
   }

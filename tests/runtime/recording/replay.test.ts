@@ -115,6 +115,33 @@ test('replay - a changed bridge machine fails the replay with a readable diff at
   assert.match(statesOnly!, /UNLOCK +direction\.oneWayExternal/);
 });
 
+test('replay, recordedTransitions, assertReplay, assertTransitions, readRecording - what is not a recording or an option is refused with INVALID_OPTION naming it', async () => {
+  const recording = await bridgeRun();
+  const refused = async (run: () => unknown, option: string, says: RegExp) => {
+    const error = await Promise.resolve().then(run).then(() => undefined, (reason: unknown) => reason);
+    assert.ok(isBusError(error, 'INVALID_OPTION'), `${option}: ${String(error)}`);
+    assert.is((error as { option?: string }).option, option);
+    assert.match((error as Error).message, says, option);
+  };
+  for (const notOne of [undefined, null, {}, 'run.blrec', { records: [] }]) {
+    await refused(() => assertReplay(notOne as never), 'assertReplay recording', /expected a recording from readRecording\(\)/);
+    await refused(() => recordedTransitions(notOne as never), 'recordedTransitions recording', /expected a recording/);
+    // Refused at the call, before a step is asked of the generator.
+    await refused(() => replay(notOne as never), 'replay recording', /expected a recording/);
+  }
+  // A misspelt option would replay the machines that ran, and pass: refused instead.
+  await refused(() => assertReplay(recording, { machine: { bridge: bridgeThatForgets() } } as never), 'assertReplay options.machine', /Did you mean "machines"\?/);
+  await refused(() => recordedTransitions(recording, { actor: 'bridge' } as never), 'recordedTransitions options.actor', /Did you mean "actors"\?/);
+  await refused(() => replay(recording, { actors: 'bridge' } as never), 'replay options.actors', /expected a function of the actor's id/);
+  await refused(() => replay(recording, { context: 'no' } as never), 'replay options.context', /true or false/);
+  await refused(() => assertTransitions(1 as never, []), 'assertTransitions actual', /an array or replay\(recording\)/);
+  await refused(() => assertTransitions([], undefined as never), 'assertTransitions expected', /an array of \{ actor, event, state, context\? \}/);
+  await refused(() => readRecording(5 as never), 'readRecording path', /expected the path \(or file: URL\) of a recording, got 5/);
+  await refused(() => readRecording(join(dir, 'missing.blrec')), 'readRecording path', /cannot read .*missing\.blrec: ENOENT: /);
+  await refused(() => readRecording(dir), 'readRecording path', /: EISDIR: /);
+  assertReplay(recording);
+});
+
 test('assertTransitions - against a list written by hand; context left out matches any', async () => {
   const recording = await bridgeRun();
   const bridge = recordedTransitions(recording, { actors: (id) => id === 'bridge' });

@@ -172,6 +172,32 @@ test('evict - high is never evicted; a post that would need it is refused with b
   assert.equal(refusals.map((change) => change.payload), [{ history: 'bus:0.0:external', reason: 'budget', type: 'n', size: 100, limit: 4000, bytes: 4000 }]);
 });
 
+test('budget - an event larger than the whole budget is refused saying so, at a bus and at its station; what was held stays', async () => {
+  const runtime = createRuntime({ memory: { budget: { busBytes: 200, stationBytes: 300 } } });
+  try {
+    const bus = runtime.bus('external');
+    const small = bus.post('note', { n: 1 });
+    const error = thrown(() => bus.post('note', { text: 'x'.repeat(400) }), PublicBusFullError);
+    assert.equal([error.bound, error.limit, error.max], ['budget', 'memory.budget.busBytes', 200]);
+    assert.match(error.message, /^An event of \d+ bytes is larger than this history's whole memory budget \(memory\.budget\.busBytes is 200\): no eviction can make room for it\./);
+    assert.equal(ids(bus.history()), [small.id]);
+    // One that fits the bus but not its station's budget: the sync is refused, the event stays unsent in the bus.
+    const other = createRuntime({ memory: { budget: { busBytes: 1_000, stationBytes: 100 } } });
+    try {
+      const otherBus = other.bus('external');
+      otherBus.post('note', { text: 'y'.repeat(150) });
+      const refused = await otherBus.sync().then(() => undefined, (reason: unknown) => reason);
+      assert.instance(refused, PublicBusFullError);
+      assert.match((refused as Error).message, /^An event of \d+ bytes is larger than this history's whole memory budget \(memory\.budget\.stationBytes is 100\)/);
+      assert.equal([otherBus.unsent, other.station('external').size], [1, 0]);
+    } finally {
+      await other.stop();
+    }
+  } finally {
+    await runtime.stop();
+  }
+});
+
 test('evict - index queries equal a linear scan, bytes add up and high stays, whatever is posted (property)', () => {
   const types = ['a', 'a.x', 'b', 'c'];
   fc.assert(
