@@ -48,7 +48,7 @@ export type { FromStationOptions, FromStationResult, PostOptions, RoomOptions, S
  * await next.fromStation({ types: ['user'] })
  */
 export class Bus<E = AnyEvents> extends AwaitableBus<E> {
-  /** Types only (undefined at run time): whether its map is typed (`MapKind`), which a parameter of the other kind refuses. */
+  /** Types only: undefined at run time. Says in the compiler's error why a typed bus is no `Bus` (any type, any payload): take any bus as `<E>(bus: Bus<E>)`. */
   declare readonly eventMap?: MapKind<E>;
   readonly side: Side;
   readonly endpoint: Endpoint;

@@ -84,7 +84,7 @@ const DEFAULT_POST: CheckedPostOptions = { priority: 'normal', topic: undefined,
  * const next = await bus.toStation()
  */
 export class RemoteBus<E = AnyEvents> {
-  /** Types only (undefined at run time): whether its map is typed (`MapKind`), which a parameter of the other kind refuses. */
+  /** Types only: undefined at run time. Says in the compiler's error why a typed bus is no `RemoteBus` (any type, any payload), as `Bus.eventMap`. */
   declare readonly eventMap?: MapKind<E>;
   readonly side: Side;
   readonly generation: number;

@@ -461,7 +461,7 @@ export class RemoteProcessor {
  * await station.roundTrip()
  */
 export class RemoteStation<E = AnyEvents> {
-  /** Types only (undefined at run time): the types its reads are typed by, as `Station.eventTypes`. */
+  /** Types only: undefined at run time. Lets a typed runtime's station be passed as a `RemoteStation`, as `Station.eventTypes`. */
   declare readonly eventTypes?: { readonly [K in keyof E]?: unknown };
   readonly side: Side;
   readonly processor: number;

@@ -44,9 +44,9 @@ import { framesKept, keepable, relocateStation } from './repack.js';
  */
 export class Station<E = AnyEvents> {
   /**
-   * Types only (undefined at run time): the types its reads are typed by. A
-   * mapped type, so that a station of a typed runtime is a `Station` (of the
-   * untyped map), which reads its events as any events (see ARCHITECTURE).
+   * Types only: undefined at run time. Lets a typed runtime's station be
+   * passed as a `Station` (any station: it posts nothing, and reads any
+   * events); a mapped type, kept in the published types (never stripped).
    */
   declare readonly eventTypes?: { readonly [K in keyof E]?: unknown };
   readonly kind: StationKind;

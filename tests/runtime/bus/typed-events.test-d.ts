@@ -464,6 +464,11 @@ export function acrossTheBridge(): void {
   void typedFromAny;
   takesAny(createRuntime().bus('internal'));
   takesAny(createRuntime().thread(0, 1).bus('external'));
+  // A parameter of `any` map stays the escape hatch it was: `MapKind<any>` is the untyped kind, yet it takes typed buses.
+  const takesAnything = (bus: Bus<any> | RemoteBus<any>) => bus.side;
+  takesAnything(external);
+  takesAnything(runtime.thread(0, 1).bus('internal'));
+  takesAnything(createRuntime().bus('internal'));
   expectType<Equal<typeof external.eventMap, "typed: posts only its map's types; a function taking any typed bus is generic in the map" | undefined>>();
   // An untyped side promises nothing of its events: a bus of a runtime with one is typed as before, by its own map.
   const mixed = createRuntime<Events, AnyEvents>();
@@ -955,6 +960,8 @@ export function stations(): void {
   // @ts-expect-error the reverse: an untyped station says nothing of its payloads
   const typedFromAny: Station<Events> = createRuntime().station('external');
   void typedFromAny;
+  const anyMap: Station<any> | RemoteStation<any> = far;
+  void anyMap;
   // An untyped runtime's: any events (a bare BusEvent, as before), the runtime's own typed on the internal side.
   const untyped = createRuntime();
   const untypedStation = untyped.station('external');
