@@ -79,7 +79,7 @@ export class Station<E = AnyEvents> {
   #pushing = 0;
   /** This local station's last read of its own side's main station was limited: the main station counts it as a slow reader. */
   #slowAtMain = false;
-  /** Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
+  /** @internal Where accepted batches and parked-queue changes are made durable (local stations of child processors). */
   journal: StationJournal | undefined;
   /** @internal Told of each change of this history's memory budget (the runtime posts it as an internal event). */
   onMemoryChange: ((change: MemoryChange) => void) | undefined = undefined;
