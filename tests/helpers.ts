@@ -2,7 +2,8 @@
  * What many suites need, in one place (a helper defined in several test files
  * is a helper missing from here):
  * - events: `ids`, `assertSorted`, `rejects`;
- * - the runtime's processes and crash reports: `nextCrash`, `isGone`, `processorPids`, `watchMerges`;
+ * - the runtime's processes, threads and crash reports: `nextCrash`, `isGone`, `processorPids`, `threadRuns`,
+ *   `osThreads`/`threadsSince`, `watchMerges`;
  * - a suite's runtime of 1 processor × 2 threads: `processorRuntime`, `gate`;
  * - reproducible randomness: `seededRandom`;
  * - the README's snippets: `readmeSnippets`;
@@ -10,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type RemoteBus, type Runtime, type RuntimeOptions, type Side } from '../index.js';
@@ -79,6 +81,25 @@ export function isGone(pid: number): boolean {
  */
 export function threadRuns(task: string): boolean {
   return existsSync(`/proc/${task}`);
+}
+
+/**
+ * This process's OS threads (`/proc/self/task`), taken before a part starts so
+ * that `threadsSince()` tells the threads it added: a worker's (Node lists no
+ * Worker among `process.getActiveResourcesInfo()`), and any of its own. libuv's
+ * thread pool starts (all of it) on its first use: it is made to run first, so
+ * that it is not taken for one of them.
+ */
+export async function osThreads(): Promise<ReadonlySet<string>> {
+  await access('/proc/self/task');
+  return new Set(readdirSync('/proc/self/task'));
+}
+
+/** The OS threads running now that did not run at `before` (`osThreads()`), as `threadRuns()` names them. */
+export function threadsSince(before: ReadonlySet<string>): string[] {
+  return readdirSync('/proc/self/task')
+    .filter((tid) => !before.has(tid))
+    .map((tid) => `${process.pid}/task/${tid}`);
 }
 
 /**

@@ -178,7 +178,11 @@ export async function startWorkerThreads(attacher: ThreadAttacher, options: Work
   }
   return {
     stop,
-    settled: async () => void (await Promise.allSettled([...starting])),
+    // A restart's start may end as the stop comes: its supervision then terminates the successor, which its own settled() waits for.
+    settled: async () => {
+      await Promise.allSettled([...starting]);
+      await Promise.all(supervisions.map((supervision) => supervision.settled()));
+    },
   };
 }
 

@@ -117,6 +117,11 @@ export interface Supervision<Api extends WorkerApi = UntypedWorkerApi> {
   readonly current: WorkerHandle<Api> | undefined;
   /** Resolves once supervision ends. */
   readonly ended: Promise<SupervisionEnd>;
+  /**
+   * Resolves once no restart is under way: one given up by `signal` has ended, its successor (started or not,
+   * even one that started as the stop came) terminated.
+   */
+  settled(): Promise<void>;
   /** Ends supervision and terminates the current worker, and one a restart under way started; every call resolves once none runs. */
   stop(): Promise<void>;
 }
@@ -233,6 +238,9 @@ export async function supervise<Api extends WorkerApi>(
       return current;
     },
     ended,
+    async settled() {
+      await restarting?.catch(() => undefined);
+    },
     stop() {
       // One stop for every caller: a second one resolves when the first does, once no worker runs.
       stopping ??= (async () => {

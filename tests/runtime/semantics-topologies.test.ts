@@ -31,7 +31,7 @@ import type { Bus } from '../../runtime/bus/bus.js';
 import { RemoteBus } from '../../runtime/bus/remote-bus.js';
 import type { RemoteStation } from '../../runtime/hosting/processor-host.js';
 import type { Station } from '../../runtime/station/station.js';
-import { assertSorted, ids, rejects } from '../helpers.js';
+import { assertSorted, ids, osThreads, rejects, threadsSince } from '../helpers.js';
 
 /** A thread by processor and index. */
 interface At {
@@ -195,7 +195,11 @@ for (const topology of topologies) {
   const station = (processor: number, side: Side = 'external') => anyStation(runtime.processor(processor).station(side));
   const main = (side: Side = 'external') => anyStation(runtime.mainStation(side));
 
+  /** The process's threads before the runtime started: its stop leaves none it added. */
+  let threadsBefore: ReadonlySet<string>;
+
   test.before(async () => {
+    threadsBefore = await osThreads();
     runtime = topology.start();
     await runtime.ready;
   });
@@ -609,9 +613,11 @@ for (const topology of topologies) {
       .filter((pid): pid is number => pid !== null && pid !== process.pid);
     assert.is(children.length, topology.childProcesses);
     stale = bus(T);
+    const rootWorkers = topology.threads.filter((where) => where.p === 0 && where.t > 0).length;
+    assert.is(threadsSince(threadsBefore).length >= rootWorkers, true, 'each root worker runs on a thread of its own');
     await runtime.stop();
     assert.not.ok(runtime.running);
-    assert.not.ok(process.getActiveResourcesInfo().includes('Worker'), process.getActiveResourcesInfo().join());
+    assert.equal(threadsSince(threadsBefore), [], 'no thread the runtime started runs');
     for (const pid of children) {
       let gone = false;
       try {

@@ -275,4 +275,29 @@ test('stop - while its thread 0 still loads the middleware modules (an import th
   }
 });
 
+test('stop - before start(): every stop() is one, and a start() afterwards is refused (RUNTIME_STOPPED) without opening the journal', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'busline-node-test-'));
+  const { port1, port2 } = new MessageChannel();
+  const root = new FrameChannel(messagePortFrames(port2), { end: 'b', serve: async (): Promise<readonly WireMessage[]> => [] });
+  const journal = join(dir, 'journal');
+  const init: ProcessorInit = { processor: 1, threads: 0, deferred: 'manual', maxQueued: 1_000, bridge: 'closed', journal };
+  const node = new ProcessorNode(messagePortFrames(port1), init);
+  try {
+    const first = node.stop();
+    assert.is(node.stop(), first, 'one stop for every caller');
+    assert.is(await first, null);
+    const started = await node.start().then(
+      () => 'started',
+      (error: unknown) => (isBusError(error) ? error.code : String(error)),
+    );
+    assert.is(started, 'RUNTIME_STOPPED');
+    assert.not.ok(existsSync(journal), 'no journal was opened');
+  } finally {
+    root.close();
+    port1.close();
+    port2.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

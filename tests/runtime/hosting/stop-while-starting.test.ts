@@ -6,10 +6,13 @@
  * starts up (their workers are terminated, their processors killed) and
  * resolves once they are gone; the application's process then ends by itself.
  * Each case runs as a process of its own (`stop-while-starting-app.ts`), whose
- * held loads go on only after `stop()` resolved. The last four run in this
+ * held loads go on only after `stop()` resolved. The last six run in this
  * process: many threads on one stop signal, one worker's start failing by
- * itself while another's is still under way, and the order of a stop
- * (starts and restarts given up before services stop).
+ * itself while another's is still under way, the order of a stop
+ * (starts and restarts given up before services stop), and a child
+ * processor's or worker's restart that ends just as the stop comes
+ * (`RemoteProcessor.start` or `attachThread` wrapped: the stop is called
+ * between that start's end and whoever waits for it).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createRuntime, isBusError, Service } from '../../../index.js';
+import { createRuntime, isBusError, Service, type Runtime } from '../../../index.js';
+import { RemoteProcessor } from '../../../runtime/hosting/processor-host.js';
+import { RuntimeCore } from '../../../runtime/runtime-core.js';
 import { processorPids, runCommand, threadRuns } from '../../helpers.js';
 
 const test = suite('stop while starting');
@@ -150,6 +155,80 @@ test('stop - services stop only once a restart under way was given up: a service
     delete process.env['START_GATE_FIRST_LOADS'];
     writeFileSync(join(dir, 'release'), '');
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop - a child processor whose restart ended just as the stop came is stopped before stop() resolves (it was stopped after it, while the journal directory was removed)', async () => {
+  const start = RemoteProcessor.start;
+  let runtime: Runtime | undefined;
+  let successorExited: boolean | undefined;
+  let stopped: Promise<void> | undefined;
+  let restarted!: () => void;
+  const restarting = new Promise<void>((resolve) => (restarted = resolve));
+  // The hook: the successor's start has ended (its child runs), and the stop comes before that start's caller goes on.
+  RemoteProcessor.start = async function (...args: Parameters<typeof start>) {
+    const remote = await start.apply(RemoteProcessor, args);
+    if ((args[0].incarnation ?? 0) > 0 && stopped === undefined) {
+      successorExited = false;
+      void remote.exited.then(() => (successorExited = true));
+      stopped = runtime!.stop();
+      restarted();
+    }
+    return remote;
+  };
+  try {
+    runtime = createRuntime({ processors: 1, deferred: 'manual' });
+    await runtime.ready;
+    process.kill(runtime.processor(1).pid!, 'SIGKILL');
+    await restarting;
+    await stopped;
+    assert.is(successorExited, true, 'the successor had exited when stop() resolved');
+    assert.equal(processorPids(), []);
+  } finally {
+    RemoteProcessor.start = start;
+    await runtime?.stop();
+  }
+});
+
+test('stop - a worker whose restart ended just as the stop came is gone before services stop (it was terminated meanwhile)', async () => {
+  const attach = RuntimeCore.prototype.attachThread;
+  let runtime: Runtime | undefined;
+  let attaches = 0;
+  let successorGone: boolean | undefined;
+  let stopped: Promise<void> | undefined;
+  let restarted!: () => void;
+  const restarting = new Promise<void>((resolve) => (restarted = resolve));
+  // The hook: the successor has started and is attached, and the stop comes before its supervision goes on.
+  RuntimeCore.prototype.attachThread = function (this: RuntimeCore, ...args: Parameters<typeof attach>) {
+    const remote = attach.apply(this, args);
+    const [processor, thread, , , exited] = args;
+    if (processor === 0 && thread === 1 && ++attaches === 2) {
+      successorGone = false;
+      void exited!.then(() => (successorGone = true));
+      stopped = runtime!.stop();
+      restarted();
+    }
+    return remote;
+  };
+  try {
+    runtime = createRuntime({ threadsPerProcessor: 1 });
+    await runtime.ready;
+    const seen: Array<boolean | undefined> = [];
+    class Watcher extends Service {
+      protected onStart() {}
+      protected override onStop() {
+        seen.push(successorGone);
+      }
+    }
+    await new Watcher(runtime.bus('external')).start();
+    const actor = await runtime.spawn(new URL('../fixtures/crashing.machine.ts', import.meta.url), { processor: 0, thread: 1 });
+    await actor.send({ type: 'crash.exit' }).catch(() => undefined);
+    await restarting;
+    await stopped;
+    assert.equal(seen, [true], "the successor's worker had exited when the service stopped");
+  } finally {
+    RuntimeCore.prototype.attachThread = attach;
+    await runtime?.stop();
   }
 });
 

@@ -9,7 +9,7 @@ import type { WorkerExit, WorkerHandle, WorkerOptions } from '../../../runtime/h
 import { startWorker } from '../../../runtime/hosting/worker-host.js';
 import type { EchoApi } from '../fixtures/echo.worker.js';
 import type { FaultsApi } from '../fixtures/faults.worker.js';
-import { runCommand } from '../../helpers.js';
+import { osThreads, runCommand, threadsSince } from '../../helpers.js';
 
 const fixture = (file: string) => new URL(`../fixtures/${file}`, import.meta.url);
 const echoModule = fixture('echo.worker.ts');
@@ -69,11 +69,13 @@ async function crash(
 
 const test = suite('worker-host');
 
-/** Threads and ports alive before this suite (other suites may share the process). */
-const threadResources = () => process.getActiveResourcesInfo().filter((resource) => /Worker|MessagePort/.test(resource));
-let resourcesBefore: string[] = [];
-test.before(() => {
-  resourcesBefore = threadResources();
+/** Ports alive before this suite (other suites may share the process); Node lists no Worker among them: threads are `osThreads()`. */
+const portResources = () => process.getActiveResourcesInfo().filter((resource) => resource === 'MessagePort');
+let portsBefore: string[] = [];
+let threadsBefore: ReadonlySet<string> = new Set();
+test.before(async () => {
+  portsBefore = portResources();
+  threadsBefore = await osThreads();
 });
 
 test('startWorker - a TypeScript module loads and answers calls', async () => {
@@ -417,7 +419,8 @@ test('terminate - a stopped worker and its handle are freed (nothing keeps every
 });
 
 test('startWorker - no worker thread or port outlives its test', () => {
-  assert.equal(threadResources(), resourcesBefore);
+  assert.equal(portResources(), portsBefore);
+  assert.equal(threadsSince(threadsBefore), [], 'no worker thread runs');
 });
 
 test.run();

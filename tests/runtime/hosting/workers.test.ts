@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRuntime, isBusError, type Runtime } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
-import { ids } from '../../helpers.js';
+import { ids, osThreads, threadsSince } from '../../helpers.js';
 
 const test = suite('worker threads');
 let runtime: Runtime;
@@ -104,12 +104,14 @@ test.run();
 const lifecycle = suite('worker threads lifecycle');
 
 lifecycle('stop - ends every worker; calls afterwards are refused', async () => {
+  const before = await osThreads();
   const rt = createRuntime({ threadsPerProcessor: 1, deferred: 'manual' });
   await rt.ready;
   const bus = rt.thread(0, 1).bus('external') as RemoteBus;
   await bus.post('x', 1);
+  assert.ok(threadsSince(before).length > 0, 'the worker runs on a thread of its own');
   await rt.stop();
-  assert.not.ok(process.getActiveResourcesInfo().includes('Worker'), process.getActiveResourcesInfo().join());
+  assert.equal(threadsSince(before), [], 'no thread the runtime started runs');
   try {
     await bus.post('y', 1);
     assert.unreachable();
