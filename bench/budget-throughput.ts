@@ -10,7 +10,7 @@
  * loaded machine's wall clock counts other processes' time. Rounds rotate
  * the order of the sides, so none always follows the same one.
  *
- * Compression steps are paced by the thread's load (2 % of a busy thread's
+ * Compression steps are paced by the thread's load (2 % of a busy thread's CPU
  * time): each run of the compressed side is followed by an idle pause in
  * which they finish, so that they run warm in the next timed window, and the
  * notes count the steps and events compressed in those windows. Without the
