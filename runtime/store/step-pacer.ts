@@ -42,8 +42,8 @@ export const IDLE_SHARE = 0.5;
 /**
  * Most milliseconds of work a step takes (a history's `compact()` budget), and the least a step is charged: a short
  * step (the end of the work, a merge that found little) would otherwise let the next one, which may take the whole
- * budget, run almost at once (measured: the last short step of an idle pause let 1–2 full steps into the busy stretch
- * after it).
+ * budget, run almost at once (a short step's multiple is short: after an idle pause that ended in one, a full step
+ * could run within milliseconds of the busy stretch that followed).
  */
 export const STEP_MS = 4;
 
