@@ -339,6 +339,29 @@ test('after - a throwing after is reported to onError with the event; the others
   assert.is(reported[0]!.event.type, 'a');
 });
 
+test('before and after - a middleware that throws what has no text (a null-prototype object) is still MIDDLEWARE_FAILED, and a post whose after threw so still returns', () => {
+  const bus = runtime.bus('external');
+  const textless = Object.create(null) as object;
+  const removeBefore = bus.use({ name: 'textless-before', before: () => {
+    throw textless;
+  } });
+  const refused = thrown(() => bus.post('a', {}), MiddlewareFailedError);
+  assert.is(refused.cause, textless);
+  assert.match(refused.message, /failed in before\(\) on "a" \(a value that cannot be shown as text\)/);
+  removeBefore();
+  bus.use({ name: 'textless-after', after: () => {
+    throw textless;
+  } });
+  let handled = 0;
+  bus.subscribe('a', () => void handled++);
+  const posted = bus.post('a', { n: 1 }, { priority: 'immediate' });
+  assert.is(handled, 1);
+  assert.equal(bus.history().map((event) => event.id), [posted.id]);
+  assert.is(reported.length, 1);
+  assert.ok(isBusError(reported[0]!.error, 'MIDDLEWARE_FAILED'));
+  assert.is((reported[0]!.error as MiddlewareFailedError).cause, textless);
+});
+
 test('use - refuses what is not a middleware with INVALID_OPTION naming it', () => {
   const bus = runtime.bus('external');
   for (const bad of [() => {}, null, 'logging', {}, { before: 'nope' }, { after: 1 }, { name: 3, before: () => {} }]) {
