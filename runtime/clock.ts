@@ -6,7 +6,11 @@ import { InvalidOptionError, thrownText } from '../errors.js';
 
 /** A source of wall-clock milliseconds, and of timers that run by it. */
 export interface Clock {
-  /** Milliseconds since the epoch (may be fractional; only the integer part is used). */
+  /**
+   * Milliseconds since the epoch (may be fractional; only the integer part is
+   * used): a finite number, not negative. A post stamped while it answers
+   * otherwise, or throws, is refused with `InvalidOptionError` (`clock`).
+   */
   now(): number;
   /**
    * Calls `callback` once `ms` milliseconds of this clock have passed;
