@@ -92,6 +92,33 @@ export function checkMiddleware(value: unknown, option: string): Middleware {
 }
 
 /** The middleware of one thread's side: the runtime's, then the bus's. */
+/** Keys of a wrong `before()` result named in its refusal; more are counted. */
+const KEYS_SHOWN = 8;
+
+/**
+ * What a `before()` that returned neither nothing, `{ payload }` nor
+ * `{ drop }` is told: a promise (an async `before`), or what came back, in
+ * a line (the payload returned by mistake is not listed key by key). Never
+ * throws: the result may be a proxy.
+ */
+function badResult(result: unknown): string {
+  const expected = 'expected nothing, { payload } or { drop: reason } (a string)';
+  try {
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      return 'before() returned a promise: it runs synchronously inside post(), so it cannot be async; do async work before posting, or in after()';
+    }
+    if (typeof result !== 'object' || result === null || Array.isArray(result)) return `before() returned ${describe(result)}; ${expected}`;
+    const keys = Object.keys(result);
+    const what =
+      keys.length === 0 ? 'no keys'
+      : keys.length <= KEYS_SHOWN ? `keys ${keys.join(', ')}`
+      : `${keys.length} keys (${keys.slice(0, KEYS_SHOWN).join(', ')}, …)`;
+    return `before() returned an object with ${what}; ${expected}`;
+  } catch {
+    return `before() returned an object that cannot be read; ${expected}`;
+  }
+}
+
 export class Pipeline {
   readonly #runtime: readonly Middleware[];
   #all: readonly Middleware[];
@@ -177,12 +204,7 @@ export class Pipeline {
           continue;
         }
       }
-      const cause = new TypeError(
-        typeof (result as { then?: unknown } | null)?.then === 'function'
-          ? 'before() returned a promise: it runs synchronously inside post(), so it cannot be async; do async work before posting, or in after()'
-          : `before() returned ${typeof result === 'object' && result !== null ? `an object with ${Object.keys(result).length === 0 ? 'no keys' : `keys ${Object.keys(result).join(', ')}`}` : describe(result)}; expected nothing, { payload } or { drop: reason } (a string)`,
-      );
-      throw new MiddlewareFailedError(draft.type, this.#nameOf(middleware), 'before', { cause });
+      throw new MiddlewareFailedError(draft.type, this.#nameOf(middleware), 'before', { cause: new TypeError(badResult(result)) });
     }
     return current.payload;
   }

@@ -310,6 +310,9 @@ test('before - the refusal of a bad result says what came back: an async before,
     ['async', async () => undefined, /\(TypeError: before\(\) returned a promise: it runs synchronously inside post\(\), so it cannot be async; do async work before posting, or in after\(\)\)/],
     ['misspelt', () => ({ payloads: { id: 1 } }), /\(TypeError: before\(\) returned an object with keys payloads; expected nothing, \{ payload \} or \{ drop: reason \} \(a string\)\)/],
     ['numbered drop', () => ({ drop: 5 }), /returned an object with keys drop; expected/],
+    // The payload returned by mistake: named, not listed key by key.
+    ['payload itself', () => Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`field${i}`, i])), /returned an object with 5000 keys \(field0, field1, field2, field3, field4, field5, field6, field7, …\); expected/],
+    ['array', () => Array.from({ length: 5_000 }, (_, i) => i), /returned an array; expected/],
   ];
   for (const [name, before, says] of cases) {
     const bus = runtime.bus('external');
