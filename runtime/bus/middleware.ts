@@ -98,13 +98,15 @@ const KEYS_SHOWN = 8;
 /**
  * What a `before()` that returned neither nothing, `{ payload }` nor
  * `{ drop }` is told: a promise (an async `before`), or what came back, in
- * a line (the payload returned by mistake is not listed key by key). Never
- * throws: the result may be a proxy.
+ * a line (the payload returned by mistake is not listed key by key). A
+ * promise's rejection is taken here. Never throws: the result may be a proxy.
  */
 function badResult(result: unknown): string {
   const expected = 'expected nothing, { payload } or { drop: reason } (a string)';
   try {
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      // Nobody awaits it: a later rejection must not surface as an unhandled one (and end the process).
+      (result as PromiseLike<unknown>).then(undefined, () => undefined);
       return 'before() returned a promise: it runs synchronously inside post(), so it cannot be async; do async work before posting, or in after()';
     }
     if (typeof result !== 'object' || result === null || Array.isArray(result)) return `before() returned ${describe(result)}; ${expected}`;

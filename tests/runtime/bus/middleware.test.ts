@@ -342,6 +342,25 @@ test('after - a throwing after is reported to onError with the event; the others
   assert.is(reported[0]!.event.type, 'a');
 });
 
+test('before - an async before that rejects later is refused at the post, and its rejection is not left unhandled', async () => {
+  const bus = runtime.bus('external');
+  const unhandled: unknown[] = [];
+  const listen = (reason: unknown) => void unhandled.push(reason);
+  process.on('unhandledRejection', listen);
+  try {
+    let fail!: (error: Error) => void;
+    bus.use({ name: 'async', before: (() => new Promise((_, reject) => (fail = reject))) as never });
+    const refused = thrown(() => bus.post('a', {}), MiddlewareFailedError);
+    assert.match(refused.message, /before\(\) returned a promise/);
+    fail(new Error('lookup failed'));
+    // Node reports unhandled rejections once the microtasks of a macrotask have run: one turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', listen);
+  }
+});
+
 test('before and after - a middleware that throws what has no text (a null-prototype object) is still MIDDLEWARE_FAILED, and a post whose after threw so still returns', () => {
   const bus = runtime.bus('external');
   const textless = Object.create(null) as object;
