@@ -66,6 +66,7 @@ export interface Middleware {
   /**
    * The event as it is at run time, JSON data or bytes (`BusEvent<Payload>`, not a bare `BusEvent`, whose
    * `AnyPayload` is for taking a typed runtime's events): a narrowed payload's fields read as `JsonValue`.
+   * It may be async: it is not awaited, and what it rejects with goes to `onError` as a throw does.
    */
   after?(event: BusEvent<Payload>, outcome: DeliveryOutcome): void;
 }
@@ -211,11 +212,19 @@ export class Pipeline {
     return current.payload;
   }
 
-  /** Runs every `after` in reverse order; one that throws is reported to the runtime's `onError` and the others still run. */
+  /**
+   * Runs every `after` in reverse order; one that throws (or, async, rejects) is reported to the runtime's
+   * `onError` and the others still run.
+   */
   after(event: BusEvent<Payload>, outcome: DeliveryOutcome): void {
     for (const middleware of this.#after) {
       try {
-        middleware.after!(event, outcome);
+        const result: unknown = middleware.after!(event, outcome);
+        // An async after is not awaited; what it rejects with is reported as a throw would be, never left unhandled.
+        if (result !== undefined && typeof (result as { then?: unknown } | null)?.then === 'function') {
+          const name = this.#nameOf(middleware);
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#report(new MiddlewareFailedError(event.type, name, 'after', { cause: error }), event));
+        }
       } catch (error) {
         this.#report(new MiddlewareFailedError(event.type, this.#nameOf(middleware), 'after', { cause: error }), event);
       }

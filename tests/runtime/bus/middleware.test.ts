@@ -384,6 +384,32 @@ test('before and after - a middleware that throws what has no text (a null-proto
   assert.is((reported[0]!.error as MiddlewareFailedError).cause, textless);
 });
 
+test('after - an async after that rejects is reported to onError as one that throws, not left an unhandled rejection', async () => {
+  const bus = runtime.bus('external');
+  const unhandled: unknown[] = [];
+  const listen = (reason: unknown) => void unhandled.push(reason);
+  process.on('unhandledRejection', listen);
+  try {
+    const down = new Error('metrics sink down');
+    bus.use({ name: 'async-metrics', after: async () => {
+      throw down;
+    } });
+    bus.subscribe('a', () => 1);
+    const published = await bus.publish('a', {});
+    assert.is(published.failed, 0);
+    // The rejection is taken in a microtask; Node would report it unhandled after one turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(unhandled, []);
+    assert.is(reported.length, 1);
+    const error = reported[0]!.error as MiddlewareFailedError;
+    assert.ok(isBusError(error, 'MIDDLEWARE_FAILED'));
+    assert.equal([error.middleware, error.cause, reported[0]!.event.type], ['async-metrics', down, 'a']);
+    assert.match(error.message, /^Middleware async-metrics threw in after\(\) on "a" \(Error: metrics sink down\)/);
+  } finally {
+    process.off('unhandledRejection', listen);
+  }
+});
+
 test('use - refuses what is not a middleware with INVALID_OPTION naming it', () => {
   const bus = runtime.bus('external');
   for (const bad of [() => {}, null, 'logging', {}, { before: 'nope' }, { after: 1 }, { name: 3, before: () => {} }]) {
