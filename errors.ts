@@ -61,6 +61,22 @@ export function isBusError(error: unknown, code?: BusErrorCode): error is BusErr
   return error instanceof BusError && (code === undefined || error.code === code);
 }
 
+/**
+ * @internal What the application threw, as text for a message: `Name:
+ * message` for an `Error` (its message alone with `withName` false), else
+ * its string form. Never throws: what was thrown may have no text (a
+ * null-prototype object) or a getter, trap or `toString()` that throws, and
+ * the error being made must not be lost to it.
+ */
+export function thrownText(thrown: unknown, withName = true): string {
+  try {
+    if (thrown instanceof Error) return withName ? `${thrown.name}: ${thrown.message}` : String(thrown.message);
+    return String(thrown);
+  } catch {
+    return 'a value that cannot be shown as text';
+  }
+}
+
 /** What a payload schema found wrong: where in the payload (`$.user.name`), and the validator's message. */
 export interface EventIssue {
   readonly path: string;
@@ -493,7 +509,7 @@ export class MiddlewareFailedError extends BusError {
 
   constructor(type: string, middleware: string, stage: 'before' | 'after', options: { cause: unknown }) {
     // What it threw, in the message too: a log line of this error alone says what went wrong.
-    const cause = options.cause instanceof Error ? `${options.cause.name}: ${options.cause.message}` : String(options.cause);
+    const cause = thrownText(options.cause);
     super(
       'MIDDLEWARE_FAILED',
       stage === 'before'
@@ -517,7 +533,7 @@ export class ServiceFailedError extends BusError {
 
   constructor(service: string, phase: string, cause?: unknown) {
     // Without its own closing full stop: most BusError messages end with one.
-    const reason = (cause instanceof Error ? cause.message : String(cause)).replace(/\.$/, '');
+    const reason = thrownText(cause, false).replace(/\.$/, '');
     super('SERVICE_FAILED', `Service "${service}" failed (${phase}): ${reason}. Its subscriptions, timers and waits are released; start() it again once the cause is fixed.`, { cause });
     this.service = service;
     this.phase = phase;

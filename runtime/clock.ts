@@ -2,11 +2,15 @@
  * Time, injected. Machines never read the wall clock; the runtime stamps events
  * with a hybrid logical clock built on a `Clock`, and tests pass a manual one.
  */
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, thrownText } from '../errors.js';
 
 /** A source of wall-clock milliseconds, and of timers that run by it. */
 export interface Clock {
-  /** Milliseconds since the epoch (may be fractional; only the integer part is used). */
+  /**
+   * Milliseconds since the epoch (may be fractional; only the integer part is
+   * used): a finite number, not negative. A post stamped while it answers
+   * otherwise, or throws, is refused with `InvalidOptionError` (`clock`).
+   */
   now(): number;
   /**
    * Calls `callback` once `ms` milliseconds of this clock have passed;
@@ -166,7 +170,13 @@ export class HybridClock {
 
   /** The next stamp: greater than every stamp issued or observed before. */
   next(): number {
-    const reading = this.#clock.now();
+    let reading: unknown;
+    try {
+      reading = this.#clock.now();
+    } catch (error) {
+      // The application's clock: refused as createRuntime() refuses it, never its own error escaping post().
+      throw new InvalidOptionError('clock', `now() threw: ${thrownText(error, false)}.`, { cause: error });
+    }
     // NaN fails this too; checked before anything changes, so a refused stamp leaves the clock as it was.
     if (!(typeof reading === 'number' && reading >= 0 && reading < Infinity)) {
       throw new InvalidOptionError('clock', `${clockReadingProblem(reading)!}.`);

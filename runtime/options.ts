@@ -7,7 +7,7 @@
  * process behind.
  */
 import type { ResourceLimits } from 'node:worker_threads';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, thrownText } from '../errors.js';
 import type { BusEvent, InspectionEvent, Payload } from '../types.js';
 import { DEFAULT_MAX_QUEUED } from './bus/bus-options.js';
 import type { ErrorHandler } from './bus/subscriptions.js';
@@ -343,7 +343,7 @@ export function parseRuntimeOptions(given: RuntimeOptions = {}): ResolvedRuntime
     try {
       problem = clockReadingProblem(clock.now());
     } catch (error) {
-      problem = `now() threw: ${error instanceof Error ? error.message : String(error)}`;
+      problem = `now() threw: ${thrownText(error, false)}`;
     }
     if (problem !== undefined) report(new InvalidOptionError('clock', `${problem}.`));
   }

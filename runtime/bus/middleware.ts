@@ -66,6 +66,7 @@ export interface Middleware {
   /**
    * The event as it is at run time, JSON data or bytes (`BusEvent<Payload>`, not a bare `BusEvent`, whose
    * `AnyPayload` is for taking a typed runtime's events): a narrowed payload's fields read as `JsonValue`.
+   * It may be async: it is not awaited, and what it rejects with goes to `onError` as a throw does.
    */
   after?(event: BusEvent<Payload>, outcome: DeliveryOutcome): void;
 }
@@ -92,6 +93,35 @@ export function checkMiddleware(value: unknown, option: string): Middleware {
 }
 
 /** The middleware of one thread's side: the runtime's, then the bus's. */
+/** Keys of a wrong `before()` result named in its refusal; more are counted. */
+const KEYS_SHOWN = 8;
+
+/**
+ * What a `before()` that returned neither nothing, `{ payload }` nor
+ * `{ drop }` is told: a promise (an async `before`), or what came back, in
+ * a line (the payload returned by mistake is not listed key by key). A
+ * promise's rejection is taken here. Never throws: the result may be a proxy.
+ */
+function badResult(result: unknown): string {
+  const expected = 'expected nothing, { payload } or { drop: reason } (a string)';
+  try {
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      // Nobody awaits it: a later rejection must not surface as an unhandled one (and end the process).
+      (result as PromiseLike<unknown>).then(undefined, () => undefined);
+      return 'before() returned a promise: it runs synchronously inside post(), so it cannot be async; do async work before posting, or in after()';
+    }
+    if (typeof result !== 'object' || result === null || Array.isArray(result)) return `before() returned ${describe(result)}; ${expected}`;
+    const keys = Object.keys(result);
+    const what =
+      keys.length === 0 ? 'no keys'
+      : keys.length <= KEYS_SHOWN ? `keys ${keys.join(', ')}`
+      : `${keys.length} keys (${keys.slice(0, KEYS_SHOWN).join(', ')}, …)`;
+    return `before() returned an object with ${what}; ${expected}`;
+  } catch {
+    return `before() returned an object that cannot be read; ${expected}`;
+  }
+}
+
 export class Pipeline {
   readonly #runtime: readonly Middleware[];
   #all: readonly Middleware[];
@@ -177,21 +207,24 @@ export class Pipeline {
           continue;
         }
       }
-      const cause = new TypeError(
-        typeof (result as { then?: unknown } | null)?.then === 'function'
-          ? 'before() returned a promise: it runs synchronously inside post(), so it cannot be async; do async work before posting, or in after()'
-          : `before() returned ${typeof result === 'object' && result !== null ? `an object with ${Object.keys(result).length === 0 ? 'no keys' : `keys ${Object.keys(result).join(', ')}`}` : describe(result)}; expected nothing, { payload } or { drop: reason } (a string)`,
-      );
-      throw new MiddlewareFailedError(draft.type, this.#nameOf(middleware), 'before', { cause });
+      throw new MiddlewareFailedError(draft.type, this.#nameOf(middleware), 'before', { cause: new TypeError(badResult(result)) });
     }
     return current.payload;
   }
 
-  /** Runs every `after` in reverse order; one that throws is reported to the runtime's `onError` and the others still run. */
+  /**
+   * Runs every `after` in reverse order; one that throws (or, async, rejects) is reported to the runtime's
+   * `onError` and the others still run.
+   */
   after(event: BusEvent<Payload>, outcome: DeliveryOutcome): void {
     for (const middleware of this.#after) {
       try {
-        middleware.after!(event, outcome);
+        const result: unknown = middleware.after!(event, outcome);
+        // An async after is not awaited; what it rejects with is reported as a throw would be, never left unhandled.
+        if (result !== undefined && typeof (result as { then?: unknown } | null)?.then === 'function') {
+          const name = this.#nameOf(middleware);
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#report(new MiddlewareFailedError(event.type, name, 'after', { cause: error }), event));
+        }
       } catch (error) {
         this.#report(new MiddlewareFailedError(event.type, this.#nameOf(middleware), 'after', { cause: error }), event);
       }

@@ -4,7 +4,7 @@
  * event keeps; what the wire cannot carry is refused here with a typed
  * `BusError` that says where and why, never later at a sync.
  */
-import { EventTooLargeError, InvalidEventError, isBusError } from '../../errors.js';
+import { EventTooLargeError, InvalidEventError, isBusError, thrownText } from '../../errors.js';
 import type { Payload } from '../../types.js';
 import { inheritsEnumerableKeys, jsonNumberBytes, jsonStringBytes } from '../../schemas/codec/json-size.js';
 
@@ -96,7 +96,7 @@ export function copyPayload<P extends Payload>(payload: P): P {
  * `cause`.
  */
 function unreadablePayload(error: unknown): InvalidEventError {
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const reason = thrownText(error);
   return new InvalidEventError(
     `Payload cannot be read: reading it threw ${reason}. Post plain data (objects, arrays, strings, finite numbers, ` +
       'booleans, null) or a Uint8Array: no getters or proxies that throw.',

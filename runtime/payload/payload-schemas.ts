@@ -7,7 +7,7 @@
  * before the payload is encoded.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { InvalidEventError, InvalidOptionError, UnsupportedError, type EventIssue } from '../../errors.js';
+import { InvalidEventError, InvalidOptionError, UnsupportedError, thrownText, type EventIssue } from '../../errors.js';
 import { describe, eventTypeProblem } from '../validate.js';
 import type { JsonCompatibleAs } from '../bus/json-compatible.js';
 import type { Inputs, IsUntyped } from '../bus/typed-events.js';
@@ -229,7 +229,7 @@ function validateWith(schema: PayloadSchema, type: string, payload: unknown): St
 }
 
 function schemaFailed(type: string, error: unknown): InvalidEventError {
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const reason = thrownText(error);
   return new InvalidEventError(`The schema of "${type}" threw while validating the payload (${reason}): nothing was posted. Fix the schema.`, { cause: error });
 }
 

@@ -88,7 +88,7 @@ export class Recorder {
         stream.once('error', reject);
       });
     } catch (error) {
-        throw new InvalidOptionError(
+      throw new InvalidOptionError(
         'record path',
         `cannot write ${path}: ${(error as Error)?.message ?? String(error)}. ` +
           'Give a file in a directory that exists and that this process can write.',

@@ -2,7 +2,7 @@
  * A thread's share of the runtime: its two buses (one per side), the
  * subscriptions that outlive bus generations, its clock and id sequence.
  */
-import { MiddlewareFailedError, UnsupportedError } from '../../errors.js';
+import { MiddlewareFailedError, UnsupportedError, thrownText } from '../../errors.js';
 import { SIDES, type BusEvent, type Side } from '../../types.js';
 import { Bus } from '../bus/bus.js';
 import { busControl } from '../bus/bus-control.js';
@@ -112,7 +112,7 @@ export class Thread implements BusThread<Bus>, ActorThread {
         type: event.type,
         id: event.id,
         middleware: error.middleware,
-        message: cause instanceof Error ? cause.message : String(cause),
+        message: thrownText(cause, false),
         processor: this.processor,
         thread: this.index,
       };

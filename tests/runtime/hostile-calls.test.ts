@@ -170,6 +170,27 @@ test('post - a payload whose getter or proxy trap throws is refused with INVALID
   }
 });
 
+test('what has no text (a null-prototype object) thrown by a getter, a schema or a clock - still refused with its BusError, what was thrown its cause', async () => {
+  const textless = Object.create(null) as object;
+  const cannot = /a value that cannot be shown as text/;
+  const runtime = createRuntime({ deferred: 'manual' });
+  try {
+    const bus = runtime.bus('external');
+    const getter = await refusal(() => bus.post('user.login', { get broken(): never { throw textless; } } as never), 'INVALID_EVENT');
+    assert.match(getter.message, cannot);
+    assert.is((getter as Error & { cause?: unknown }).cause, textless);
+    runtime.schema('user.login', { '~standard': { version: 1, vendor: 'by-hand', validate: () => { throw textless; } } });
+    const schema = await refusal(() => bus.post('user.login', {}), 'INVALID_EVENT');
+    assert.match(schema.message, cannot);
+    assert.is((schema as Error & { cause?: unknown }).cause, textless);
+    assert.is(bus.history().length, 0);
+  } finally {
+    await runtime.stop();
+  }
+  const clock = await refusal(() => createRuntime({ clock: { now: () => { throw textless; } } }), 'INVALID_OPTION');
+  assert.match(clock.message, /now\(\) threw: a value that cannot be shown as text\./);
+});
+
 test('a child processor\'s RemoteStation and RemoteBus after stop() - refused with RUNTIME_STOPPED naming the call, as local ones are', async () => {
   const runtime = createRuntime({ processors: 1, deferred: 'manual' });
   await runtime.ready;

@@ -10,6 +10,7 @@ import { DEFAULT_PROCESSOR_EXEC_ARGV, InvalidOptionError, ManualClock, createRun
 import { FrameTransport, InMemoryTransport, parseRuntimeOptions, systemClock } from '../../internal.js';
 import { DEFAULT_MAX_QUEUED } from '../../runtime/bus/bus-options.js';
 import { DEFAULT_PROCESSOR_START_DEADLINE_MS, valueAt } from '../../runtime/options.js';
+import { thrown } from '../helpers.js';
 
 const test = suite('options');
 
@@ -178,9 +179,17 @@ test('valueAt - follows option paths: names, quoted keys (types with dots), indi
   assert.is(valueAt(options, 'memory.policies["user.login"].ttlMs.deeper'), undefined);
 });
 
-test('post - a clock whose now() stops answering milliseconds refuses the post with InvalidOptionError; what was posted stays', async () => {
+test('post - a clock whose now() stops answering milliseconds, or throws, refuses the post with InvalidOptionError; what was posted stays', async () => {
   let reading: unknown = 1_000;
-  const runtime = createRuntime({ clock: { now: () => reading as number } });
+  let unplugged: Error | undefined;
+  const runtime = createRuntime({
+    clock: {
+      now: () => {
+        if (unplugged !== undefined) throw unplugged;
+        return reading as number;
+      },
+    },
+  });
   try {
     const bus = runtime.bus('external');
     const first = bus.post('tick', { n: 1 });
@@ -188,6 +197,11 @@ test('post - a clock whose now() stops answering milliseconds refuses the post w
       reading = bad;
       assert.throws(() => bus.post('tick', { n: 2 }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'clock' && /now\(\) must return milliseconds/.test(error.message));
     }
+    // A now() that throws is the clock's fault too: the same refusal, what it threw the cause, as createRuntime() says it.
+    unplugged = new Error('clock unplugged');
+    const threw = thrown(() => bus.post('tick', { n: 2 }), InvalidOptionError);
+    assert.equal([threw.option, threw.message, threw.cause], ['clock', 'Invalid option "clock": now() threw: clock unplugged.', unplugged]);
+    unplugged = undefined;
     reading = 1_001;
     const second = bus.post('tick', { n: 3 });
     // The refused posts used up no id.

@@ -310,6 +310,9 @@ test('before - the refusal of a bad result says what came back: an async before,
     ['async', async () => undefined, /\(TypeError: before\(\) returned a promise: it runs synchronously inside post\(\), so it cannot be async; do async work before posting, or in after\(\)\)/],
     ['misspelt', () => ({ payloads: { id: 1 } }), /\(TypeError: before\(\) returned an object with keys payloads; expected nothing, \{ payload \} or \{ drop: reason \} \(a string\)\)/],
     ['numbered drop', () => ({ drop: 5 }), /returned an object with keys drop; expected/],
+    // The payload returned by mistake: named, not listed key by key.
+    ['payload itself', () => Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`field${i}`, i])), /returned an object with 5000 keys \(field0, field1, field2, field3, field4, field5, field6, field7, …\); expected/],
+    ['array', () => Array.from({ length: 5_000 }, (_, i) => i), /returned an array; expected/],
   ];
   for (const [name, before, says] of cases) {
     const bus = runtime.bus('external');
@@ -337,6 +340,74 @@ test('after - a throwing after is reported to onError with the event; the others
   assert.ok(isBusError(reported[0]!.error, 'MIDDLEWARE_FAILED'));
   assert.is((reported[0]!.error as MiddlewareFailedError).middleware, 'broken');
   assert.is(reported[0]!.event.type, 'a');
+});
+
+test('before - an async before that rejects later is refused at the post, and its rejection is not left unhandled', async () => {
+  const bus = runtime.bus('external');
+  const unhandled: unknown[] = [];
+  const listen = (reason: unknown) => void unhandled.push(reason);
+  process.on('unhandledRejection', listen);
+  try {
+    let fail!: (error: Error) => void;
+    bus.use({ name: 'async', before: (() => new Promise((_, reject) => (fail = reject))) as never });
+    const refused = thrown(() => bus.post('a', {}), MiddlewareFailedError);
+    assert.match(refused.message, /before\(\) returned a promise/);
+    fail(new Error('lookup failed'));
+    // Node reports unhandled rejections once the microtasks of a macrotask have run: one turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', listen);
+  }
+});
+
+test('before and after - a middleware that throws what has no text (a null-prototype object) is still MIDDLEWARE_FAILED, and a post whose after threw so still returns', () => {
+  const bus = runtime.bus('external');
+  const textless = Object.create(null) as object;
+  const removeBefore = bus.use({ name: 'textless-before', before: () => {
+    throw textless;
+  } });
+  const refused = thrown(() => bus.post('a', {}), MiddlewareFailedError);
+  assert.is(refused.cause, textless);
+  assert.match(refused.message, /failed in before\(\) on "a" \(a value that cannot be shown as text\)/);
+  removeBefore();
+  bus.use({ name: 'textless-after', after: () => {
+    throw textless;
+  } });
+  let handled = 0;
+  bus.subscribe('a', () => void handled++);
+  const posted = bus.post('a', { n: 1 }, { priority: 'immediate' });
+  assert.is(handled, 1);
+  assert.equal(bus.history().map((event) => event.id), [posted.id]);
+  assert.is(reported.length, 1);
+  assert.ok(isBusError(reported[0]!.error, 'MIDDLEWARE_FAILED'));
+  assert.is((reported[0]!.error as MiddlewareFailedError).cause, textless);
+});
+
+test('after - an async after that rejects is reported to onError as one that throws, not left an unhandled rejection', async () => {
+  const bus = runtime.bus('external');
+  const unhandled: unknown[] = [];
+  const listen = (reason: unknown) => void unhandled.push(reason);
+  process.on('unhandledRejection', listen);
+  try {
+    const down = new Error('metrics sink down');
+    bus.use({ name: 'async-metrics', after: async () => {
+      throw down;
+    } });
+    bus.subscribe('a', () => 1);
+    const published = await bus.publish('a', {});
+    assert.is(published.failed, 0);
+    // The rejection is taken in a microtask; Node would report it unhandled after one turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(unhandled, []);
+    assert.is(reported.length, 1);
+    const error = reported[0]!.error as MiddlewareFailedError;
+    assert.ok(isBusError(error, 'MIDDLEWARE_FAILED'));
+    assert.equal([error.middleware, error.cause, reported[0]!.event.type], ['async-metrics', down, 'a']);
+    assert.match(error.message, /^Middleware async-metrics threw in after\(\) on "a" \(Error: metrics sink down\)/);
+  } finally {
+    process.off('unhandledRejection', listen);
+  }
 });
 
 test('use - refuses what is not a middleware with INVALID_OPTION naming it', () => {
