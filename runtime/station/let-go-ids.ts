@@ -32,9 +32,13 @@
  * nothing. A push looks its events up by stamp (an `EncodedEvent` has it
  * without decoding), an event stamped after all those remembered (a new one,
  * mostly: what leaves a history was there before) not at all; only where a
- * stamp matches is the event's id read and hashed.
+ * stamp matches is the event's id hashed. An event still in its frame is
+ * hashed from its id's bytes there (`eventIdSpanAt`), every other from its
+ * id's UTF-8, so both hash alike: no string is made for what is let go.
  */
 import type { BusEvent } from '../../types.js';
+import { eventIdSpanAt } from '../../schemas/codec/index.js';
+import { EncodedEvent } from '../store/encoded-events.js';
 
 /** How many events it let go a main station remembers per child processor, at most. */
 export const LET_GO_REMEMBERED = 16_384;
@@ -67,24 +71,73 @@ const stampBits = new Float64Array(1);
 const stampWords = new Int32Array(stampBits.buffer);
 /** The id hash `hashId` wrote last. */
 const idWords = new Int32Array(2);
+/** Where `eventIdSpanAt` found an id. */
+const idSpan = new Int32Array(2);
 
 /**
- * A 64-bit hash of `id` into `idWords`, one 64-bit state: the high word takes
- * in each step of the low one (FNV-1a) and is shifted down, so that neither
- * its low bits follow the ids' low bits alone nor a collision of the low word
- * carries it along. Two 32-bit hashes run side by side are one of 32 bits to
- * a search (Joux's multicollisions); only equality counts here, so no finalizer.
+ * A 64-bit hash of an event's id (its UTF-8 bytes) into `idWords`, one
+ * 64-bit state: the high word takes in each step of the low one (FNV-1a) and
+ * is shifted down, so that neither its low bits follow the ids' low bits
+ * alone nor a collision of the low word carries it along. Two 32-bit hashes
+ * run side by side are one of 32 bits to a search (Joux's multicollisions);
+ * only equality counts here, so no finalizer. Returns the processor the id
+ * names (`<processor>.<thread>.…`), or -1 where it names none; the root's
+ * (0) is never remembered, and its ids are not hashed. An event still in
+ * its frame is hashed from its bytes there: no string is made.
  */
-function hashId(id: string): void {
+function hashId(event: BusEvent): number {
+  if (event instanceof EncodedEvent && event.plain === undefined) {
+    eventIdSpanAt(event.batch, event.index, idSpan);
+    return hashBytes(event.batch.body, idSpan[0]!, idSpan[1]!);
+  }
+  const id = event.id;
   let low = 0x811c9dc5;
   let high = 0x9e3779b1;
+  let processor = 0;
+  // 0: reading the processor's digits; 1: they ended with a dot; -1: the id names none.
+  let named = 0;
   for (let i = 0; i < id.length; i++) {
-    low = Math.imul(low ^ id.charCodeAt(i), 0x01000193);
+    const c = id.charCodeAt(i);
+    if (c >= 0x80) {
+      const bytes = new TextEncoder().encode(id);
+      return hashBytes(bytes, 0, bytes.length);
+    }
+    if (named === 0) {
+      if (c === 46) named = i === 0 ? -1 : 1;
+      else if (c < 48 || c > 57 || i === 10) named = -1;
+      else processor = processor * 10 + c - 48;
+      if (named === 1 && processor === 0) return 0;
+    }
+    low = Math.imul(low ^ c, 0x01000193);
     high = Math.imul(high ^ low, 0x5bd1e995);
     high ^= high >>> 15;
   }
   idWords[0] = low;
   idWords[1] = high;
+  return named === 1 ? processor : -1;
+}
+
+/** `hashId` of the UTF-8 bytes `bytes[start..end)`. */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let low = 0x811c9dc5;
+  let high = 0x9e3779b1;
+  let processor = 0;
+  let named = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (named === 0) {
+      if (c === 46) named = i === start ? -1 : 1;
+      else if (c < 48 || c > 57 || i - start === 10) named = -1;
+      else processor = processor * 10 + c - 48;
+      if (named === 1 && processor === 0) return 0;
+    }
+    low = Math.imul(low ^ c, 0x01000193);
+    high = Math.imul(high ^ low, 0x5bd1e995);
+    high ^= high >>> 15;
+  }
+  idWords[0] = low;
+  idWords[1] = high;
+  return named === 1 ? processor : -1;
 }
 
 /**
@@ -149,8 +202,8 @@ export class LetGoIds {
    */
   remember(removed: readonly BusEvent[]): void {
     for (const event of removed) {
-      const id = event.id;
-      const processor = processorOf(id, event);
+      const named = hashId(event);
+      const processor = named === -1 ? event.origin.processor : named;
       if (processor === 0) continue;
       let remembered = this.#origins.get(processor);
       const held = remembered === undefined ? 0 : remembered.next - remembered.first;
@@ -166,7 +219,6 @@ export class LetGoIds {
       remembered = this.#origins.get(processor) ?? this.#add(processor);
       const stamp = event.timestamp;
       if (stamp > this.#latest) this.#latest = stamp;
-      hashId(id);
       if (remembered.next - remembered.first === remembered.stamps.length) this.#resize(remembered, remembered.stamps.length * 2);
       const at = remembered.next++ & (remembered.stamps.length - 1);
       remembered.stamps[at] = stamp;
@@ -264,8 +316,9 @@ export class LetGoIds {
       const ring = this.#ringOf(ref);
       const at = ref & (this.#span - 1);
       if (ring.stamps[at] !== stamp) continue;
-      // Only where a stamp matches is the event's id read (an `EncodedEvent` decodes it) and hashed.
-      if (!hashed) hashId(event.id);
+      // Only where a stamp matches is the event's id read and hashed.
+      // The root's events are never remembered.
+      if (!hashed && hashId(event) === 0) return false;
       hashed = true;
       if (ring.low[at] === idWords[0] && ring.high[at] === idWords[1]) return true;
     }
@@ -308,20 +361,4 @@ export class LetGoIds {
       this.#insert(this.#ringOf(ref).stamps[ref & (this.#span - 1)]!, ref);
     }
   }
-}
-
-/**
- * The processor of an event let go: read from its id where the id is one a
- * thread stamped (`<processor>.<thread>.…`), which is at hand, rather than
- * from its origin, which an `EncodedEvent` decodes into an object.
- */
-function processorOf(id: string, event: BusEvent): number {
-  let processor = 0;
-  for (let i = 0; i < id.length && i < 10; i++) {
-    const code = id.charCodeAt(i);
-    if (code === 46) return i === 0 ? event.origin.processor : processor;
-    if (code < 48 || code > 57) break;
-    processor = processor * 10 + code - 48;
-  }
-  return event.origin.processor;
 }

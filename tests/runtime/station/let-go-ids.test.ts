@@ -15,6 +15,8 @@ import type { BusEvent } from '../../../types.js';
 import type { EventBatch } from '../../../runtime/wire/protocol.js';
 import fc from 'fast-check';
 import { ids } from '../../helpers.js';
+import { encodeFrame } from '../../../schemas/codec/index.js';
+import { scanBatch } from '../../../runtime/store/encoded-events.js';
 
 const test = suite('LetGoIds');
 let runtime: Runtime | undefined;
@@ -188,6 +190,20 @@ test('remember - past LET_GO_REMEMBERED_IN_ALL, a busy processor forgets its own
   }
   assert.is(letGo.size, LET_GO_REMEMBERED_IN_ALL);
   assert.equal(letGo.notLetGo(quiet), [], 'the quiet processor\'s are all remembered');
+});
+
+test('notLetGo - an event let go still in its frame is found sent again as an object, and the reverse; the root\'s are not hashed', () => {
+  const from = { processor: 1, thread: STATION_THREAD, generation: 0, side: 'external' as const };
+  // A thread's ids, another processor's, one that names no processor (its origin's), one that is not ASCII.
+  const events = [event(1, 1), event(2, 12), { ...event(3, 2), id: 'x-3' }, { ...event(4, 3), id: '3.0.é-4' }, event(5, 0)];
+  const encoded = () => scanBatch(encodeFrame({ kind: 'batch', seq: 0, from, history: events, queue: [] })).history;
+  const fromFrame = new LetGoIds();
+  fromFrame.remember(encoded());
+  assert.is(fromFrame.size, 4, 'not the root\'s');
+  assert.equal(ids(fromFrame.notLetGo(events.map((e) => ({ ...e })))), [events[4]!.id]);
+  const fromObjects = new LetGoIds();
+  fromObjects.remember(events);
+  assert.equal(ids(fromObjects.notLetGo(encoded())), [events[4]!.id]);
 });
 
 test('notLetGo - two ids of one stamp are told apart where two 32-bit hashes of each, run side by side, would both collide', () => {
