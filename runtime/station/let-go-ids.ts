@@ -28,8 +28,8 @@
  * all, a busy processor's oldest forgotten first, so that it does not push
  * out a quiet one's. The root's own processor (0) is never remembered: its
  * local stations reach the main stations in the same thread (no Ack to lose)
- * and it never restarts on its own, and a runtime in one process pays
- * nothing. A push looks its events up by stamp (an `EncodedEvent` has it
+ * and it never restarts on its own. (Processors added with `addProcessor()`
+ * are in that case too, but are remembered: nothing here tells them apart.) A push looks its events up by stamp (an `EncodedEvent` has it
  * without decoding), an event stamped after all those remembered (a new one,
  * mostly: what leaves a history was there before) not at all; only where a
  * stamp matches is the event's id hashed. An event still in its frame is
