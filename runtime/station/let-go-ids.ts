@@ -9,9 +9,11 @@
  * deduplicates by id what it holds; what it let go would come back as new,
  * and a reader that let its copy go once delivered would deliver it again.
  *
- * Each event is remembered by its stamp and a 64-bit hash of its id: an
- * event is taken for one let go only if both match, which two ids of one
- * stamp do with a chance of 2^-64. Not a Bloom filter (`id-filter.ts`),
+ * Each event is remembered by its stamp and a 64-bit hash of its id, in its
+ * processor's ring (16 bytes an event), found by stamp through a table of
+ * references (4 bytes a slot, at most half full): an event is taken for one
+ * let go only if both match, which two ids of one stamp do with a chance
+ * near 2^-64 (the hash has one 64-bit state: `hashId`). Not a Bloom filter (`id-filter.ts`),
  * whose false "maybe"s (about 2 %) would drop new events: once an event is
  * gone nothing tells a false "maybe" from a resend. Not the id strings: each
  * a heap object for the collector to trace, and about three times the bytes
@@ -26,13 +28,17 @@
  * all, a busy processor's oldest forgotten first, so that it does not push
  * out a quiet one's. The root's own processor (0) is never remembered: its
  * local stations reach the main stations in the same thread (no Ack to lose)
- * and it never restarts on its own, and a runtime in one process pays
- * nothing. A push looks its events up by stamp (an `EncodedEvent` has it
+ * and it never restarts on its own. (Processors added with `addProcessor()`
+ * are in that case too, but are remembered: nothing here tells them apart.) A push looks its events up by stamp (an `EncodedEvent` has it
  * without decoding), an event stamped after all those remembered (a new one,
  * mostly: what leaves a history was there before) not at all; only where a
- * stamp matches is the event's id read and hashed.
+ * stamp matches is the event's id hashed. An event still in its frame is
+ * hashed from its id's bytes there (`eventIdSpanAt`), every other from its
+ * id's UTF-8, so both hash alike: no string is made for what is let go.
  */
 import type { BusEvent } from '../../types.js';
+import { eventIdSpanAt } from '../../schemas/codec/index.js';
+import { EncodedEvent } from '../store/encoded-events.js';
 
 /** How many events it let go a main station remembers per child processor, at most. */
 export const LET_GO_REMEMBERED = 16_384;
@@ -41,15 +47,23 @@ export const LET_GO_REMEMBERED_IN_ALL = 65_536;
 
 /** Slots the table starts with; it doubles whenever it would be more than half full. */
 const FIRST_SLOTS = 1024;
-/** Forgotten entries at the front of a `Remembered` that are cut off at once, when they are half of it. */
-const CUT_FROM = 1024;
+/** The fewest entries a processor's ring has room for. */
+const FIRST_RING = 4;
 
-/** The events of one processor remembered, oldest first from `head`: stamps and id hashes side by side. */
+/**
+ * The events of one processor remembered, oldest first: its `first` to
+ * `next` (counts of all it ever remembered), entry `k` at `k & (capacity - 1)`
+ * of its ring, stamps and id hashes side by side.
+ */
 interface Remembered {
-  stamps: number[];
-  low: number[];
-  high: number[];
-  head: number;
+  readonly processor: number;
+  /** Its place in `#rings`: an entry's reference in the table is `index × span + its place in the ring`. */
+  readonly index: number;
+  stamps: Float64Array;
+  low: Int32Array;
+  high: Int32Array;
+  first: number;
+  next: number;
 }
 
 /** A stamp's bits, for hashing it. */
@@ -57,20 +71,73 @@ const stampBits = new Float64Array(1);
 const stampWords = new Int32Array(stampBits.buffer);
 /** The id hash `hashId` wrote last. */
 const idWords = new Int32Array(2);
+/** Where `eventIdSpanAt` found an id. */
+const idSpan = new Int32Array(2);
 
-/** Two 32-bit hashes of `id` into `idWords`: FNV-1a and a second multiplicative one, each with murmur3's finalizer. */
-function hashId(id: string): void {
+/**
+ * A 64-bit hash of an event's id (its UTF-8 bytes) into `idWords`, one
+ * 64-bit state: the high word takes in each step of the low one (FNV-1a) and
+ * is shifted down, so that neither its low bits follow the ids' low bits
+ * alone nor a collision of the low word carries it along. Two 32-bit hashes
+ * run side by side are one of 32 bits to a search (Joux's multicollisions);
+ * only equality counts here, so no finalizer. Returns the processor the id
+ * names (`<processor>.<thread>.…`), or -1 where it names none; the root's
+ * (0) is never remembered, and its ids are not hashed. An event still in
+ * its frame is hashed from its bytes there: no string is made.
+ */
+function hashId(event: BusEvent): number {
+  if (event instanceof EncodedEvent && event.plain === undefined) {
+    eventIdSpanAt(event.batch, event.index, idSpan);
+    return hashBytes(event.batch.body, idSpan[0]!, idSpan[1]!);
+  }
+  const id = event.id;
   let low = 0x811c9dc5;
   let high = 0x9e3779b1;
+  let processor = 0;
+  // 0: reading the processor's digits; 1: they ended with a dot; -1: the id names none.
+  let named = 0;
   for (let i = 0; i < id.length; i++) {
     const c = id.charCodeAt(i);
+    if (c >= 0x80) {
+      const bytes = new TextEncoder().encode(id);
+      return hashBytes(bytes, 0, bytes.length);
+    }
+    if (named === 0) {
+      if (c === 46) named = i === 0 ? -1 : 1;
+      else if (c < 48 || c > 57 || i === 10) named = -1;
+      else processor = processor * 10 + c - 48;
+      if (named === 1 && processor === 0) return 0;
+    }
     low = Math.imul(low ^ c, 0x01000193);
-    high = Math.imul(high ^ c, 0x5bd1e995);
+    high = Math.imul(high ^ low, 0x5bd1e995);
+    high ^= high >>> 15;
   }
-  low = Math.imul(low ^ (low >>> 16), 0x85ebca6b);
-  high = Math.imul(high ^ (high >>> 13), 0xc2b2ae35);
-  idWords[0] = low ^ (low >>> 13);
-  idWords[1] = high ^ (high >>> 16);
+  idWords[0] = low;
+  idWords[1] = high;
+  return named === 1 ? processor : -1;
+}
+
+/** `hashId` of the UTF-8 bytes `bytes[start..end)`. */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let low = 0x811c9dc5;
+  let high = 0x9e3779b1;
+  let processor = 0;
+  let named = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (named === 0) {
+      if (c === 46) named = i === start ? -1 : 1;
+      else if (c < 48 || c > 57 || i - start === 10) named = -1;
+      else processor = processor * 10 + c - 48;
+      if (named === 1 && processor === 0) return 0;
+    }
+    low = Math.imul(low ^ c, 0x01000193);
+    high = Math.imul(high ^ low, 0x5bd1e995);
+    high ^= high >>> 15;
+  }
+  idWords[0] = low;
+  idWords[1] = high;
+  return named === 1 ? processor : -1;
 }
 
 /**
@@ -81,19 +148,23 @@ function hashId(id: string): void {
  */
 export class LetGoIds {
   /**
-   * Every event remembered by its stamp, in an open-addressed table (linear
-   * probing): typed, so that remembering allocates nothing per event and the
-   * collector has nothing in it to trace. Threads may stamp alike: one stamp
-   * may fill several slots.
+   * Every event remembered, by its stamp, in an open-addressed table (linear
+   * probing) of references into the processors' rings, plus one (0: empty):
+   * typed, so that remembering allocates nothing per event and the collector
+   * has nothing in it to trace. Threads may stamp alike: one stamp may fill
+   * several slots.
    */
-  #stamps: Float64Array;
-  #low: Int32Array;
-  #high: Int32Array;
-  #used: Uint8Array;
+  #slots = new Int32Array(0);
   /** 32 - log2(slots): a hash's top bits are its slot. */
-  #shift: number;
-  /** Per origin processor, for forgetting each one's oldest. */
+  #shift = 32;
+  /** Per origin processor holding any, for forgetting each one's oldest. */
   readonly #origins = new Map<number, Remembered>();
+  /** The rings by their index; a processor that holds none gives its index back (`#free`). */
+  readonly #rings: (Remembered | undefined)[] = [];
+  readonly #free: number[] = [];
+  /** The most a ring holds: `perOrigin` up to a power of two, `2^#spanBits`. */
+  readonly #span: number;
+  readonly #spanBits: number;
   #size = 0;
   /** No event remembered has a later stamp (those forgotten may have had). */
   #latest = -Infinity;
@@ -106,11 +177,8 @@ export class LetGoIds {
     this.#perOrigin = perOrigin;
     this.#inAll = inAll;
     this.#firstSlots = slots;
-    this.#stamps = new Float64Array(0);
-    this.#low = new Int32Array(0);
-    this.#high = new Int32Array(0);
-    this.#used = new Uint8Array(0);
-    this.#shift = 32;
+    this.#spanBits = Math.ceil(Math.log2(Math.max(perOrigin, FIRST_RING)));
+    this.#span = 2 ** this.#spanBits;
   }
 
   /** Events remembered. */
@@ -118,32 +186,46 @@ export class LetGoIds {
     return this.#size;
   }
 
+  /** @internal Bytes its table and rings take. */
+  get bytes(): number {
+    let bytes = this.#slots.byteLength;
+    for (const r of this.#origins.values()) bytes += r.stamps.byteLength + r.low.byteLength + r.high.byteLength;
+    return bytes;
+  }
+
   /**
-   * Remembers the child processors' events among `removed`. A processor past
-   * its `perOrigin` forgets its oldest; past `inAll` in all, the processor
-   * that just added does if it holds its share or more, else the one that
-   * holds the most.
+   * Remembers the child processors' events among `removed`. A processor at
+   * its `perOrigin` forgets its oldest; at `inAll` in all, the processor that
+   * adds does if it would hold its share (of those holding any) or more, else
+   * the one that holds the most. Room is made before an event is added, so
+   * that nothing grows past its bounds even for a moment.
    */
   remember(removed: readonly BusEvent[]): void {
     for (const event of removed) {
-      const id = event.id;
-      const processor = processorOf(id, event);
+      const named = hashId(event);
+      const processor = named === -1 ? event.origin.processor : named;
       if (processor === 0) continue;
       let remembered = this.#origins.get(processor);
-      if (remembered === undefined) this.#origins.set(processor, (remembered = { stamps: [], low: [], high: [], head: 0 }));
+      const held = remembered === undefined ? 0 : remembered.next - remembered.first;
+      if (held >= this.#perOrigin) this.#forgetOldest(remembered!);
+      else if (this.#size >= this.#inAll) {
+        const holding = this.#origins.size + (remembered === undefined ? 1 : 0);
+        // Its own oldest: none when it holds none (the event it would add is its oldest).
+        if ((held + 1) * holding < this.#inAll) this.#forgetOldest(this.#most());
+        else if (held === 0) continue;
+        else this.#forgetOldest(remembered!);
+      }
+      // Forgetting may have left it holding none, and gone.
+      remembered = this.#origins.get(processor) ?? this.#add(processor);
       const stamp = event.timestamp;
       if (stamp > this.#latest) this.#latest = stamp;
-      hashId(id);
-      const low = idWords[0]!;
-      const high = idWords[1]!;
-      remembered.stamps.push(stamp);
-      remembered.low.push(low);
-      remembered.high.push(high);
-      if (++this.#size * 2 > this.#used.length) this.#grow();
-      this.#insert(stamp, low, high);
-      const held = remembered.stamps.length - remembered.head;
-      if (held > this.#perOrigin) this.#forgetOldest(remembered);
-      else if (this.#size > this.#inAll) this.#forgetOldest(held * this.#origins.size >= this.#inAll ? remembered : this.#most());
+      if (remembered.next - remembered.first === remembered.stamps.length) this.#resize(remembered, remembered.stamps.length * 2);
+      const at = remembered.next++ & (remembered.stamps.length - 1);
+      remembered.stamps[at] = stamp;
+      remembered.low[at] = idWords[0]!;
+      remembered.high[at] = idWords[1]!;
+      if (++this.#size * 2 > this.#slots.length) this.#grow();
+      this.#insert(stamp, remembered.index * this.#span + at);
     }
   }
 
@@ -160,24 +242,49 @@ export class LetGoIds {
     return kept ?? history;
   }
 
+  #add(processor: number): Remembered {
+    const index = this.#free.pop() ?? this.#rings.length;
+    const remembered: Remembered = { processor, index, stamps: new Float64Array(FIRST_RING), low: new Int32Array(FIRST_RING), high: new Int32Array(FIRST_RING), first: 0, next: 0 };
+    this.#rings[index] = remembered;
+    this.#origins.set(processor, remembered);
+    return remembered;
+  }
+
   /** The processor that holds the most (the first of them). */
   #most(): Remembered {
     let most: Remembered | undefined;
     for (const remembered of this.#origins.values()) {
-      if (most === undefined || remembered.stamps.length - remembered.head > most.stamps.length - most.head) most = remembered;
+      if (most === undefined || remembered.next - remembered.first > most.next - most.first) most = remembered;
     }
     return most!;
   }
 
   #forgetOldest(remembered: Remembered): void {
-    const at = remembered.head++;
-    this.#delete(remembered.stamps[at]!, remembered.low[at]!, remembered.high[at]!);
+    const capacity = remembered.stamps.length;
+    const at = remembered.first++ & (capacity - 1);
+    this.#delete(remembered.stamps[at]!, remembered.index * this.#span + at);
     this.#size--;
-    if (remembered.head >= CUT_FROM && remembered.head * 2 >= remembered.stamps.length) {
-      remembered.stamps = remembered.stamps.slice(remembered.head);
-      remembered.low = remembered.low.slice(remembered.head);
-      remembered.high = remembered.high.slice(remembered.head);
-      remembered.head = 0;
+    const held = remembered.next - remembered.first;
+    if (held === 0) {
+      this.#origins.delete(remembered.processor);
+      this.#rings[remembered.index] = undefined;
+      this.#free.push(remembered.index);
+    } else if (held * 4 <= capacity && capacity > FIRST_RING) this.#resize(remembered, capacity / 2);
+  }
+
+  /** Moves a ring's entries into one of `capacity`, and their references in the table with them. */
+  #resize(remembered: Remembered, capacity: number): void {
+    const { stamps, low, high, index } = remembered;
+    const [from, to] = [stamps.length - 1, capacity - 1];
+    remembered.stamps = new Float64Array(capacity);
+    remembered.low = new Int32Array(capacity);
+    remembered.high = new Int32Array(capacity);
+    const base = index * this.#span;
+    for (let k = remembered.first; k < remembered.next; k++) {
+      remembered.stamps[k & to] = stamps[k & from]!;
+      remembered.low[k & to] = low[k & from]!;
+      remembered.high[k & to] = high[k & from]!;
+      this.#slots[this.#slotHolding(stamps[k & from]!, base + (k & from))] = base + (k & to) + 1;
     }
   }
 
@@ -186,81 +293,72 @@ export class LetGoIds {
     return Math.imul(stampWords[0]! ^ stampWords[1]!, 0x9e3779b1) >>> this.#shift;
   }
 
+  /** The slot that holds reference `ref` to an entry of `stamp` (it is there). */
+  #slotHolding(stamp: number, ref: number): number {
+    const mask = this.#slots.length - 1;
+    let slot = this.#slotOf(stamp);
+    while (this.#slots[slot] !== ref + 1) slot = (slot + 1) & mask;
+    return slot;
+  }
+
+  /** The ring of the entry `ref` refers to (its place there: `ref & (span - 1)`). */
+  #ringOf(ref: number): Remembered {
+    return this.#rings[ref >>> this.#spanBits]!;
+  }
+
   #holds(event: BusEvent): boolean {
-    const stamps = this.#stamps;
-    const used = this.#used;
-    const mask = used.length - 1;
+    const slots = this.#slots;
+    const mask = slots.length - 1;
     const stamp = event.timestamp;
     let hashed = false;
-    for (let slot = this.#slotOf(stamp); used[slot] === 1; slot = (slot + 1) & mask) {
-      if (stamps[slot] !== stamp) continue;
-      // Only where a stamp matches is the event's id read (an `EncodedEvent` decodes it) and hashed.
-      if (!hashed) hashId(event.id);
+    for (let slot = this.#slotOf(stamp); slots[slot] !== 0; slot = (slot + 1) & mask) {
+      const ref = slots[slot]! - 1;
+      const ring = this.#ringOf(ref);
+      const at = ref & (this.#span - 1);
+      if (ring.stamps[at] !== stamp) continue;
+      // Only where a stamp matches is the event's id read and hashed.
+      // The root's events are never remembered.
+      if (!hashed && hashId(event) === 0) return false;
       hashed = true;
-      if (this.#low[slot] === idWords[0] && this.#high[slot] === idWords[1]) return true;
+      if (ring.low[at] === idWords[0] && ring.high[at] === idWords[1]) return true;
     }
     return false;
   }
 
-  #insert(stamp: number, low: number, high: number): void {
-    const used = this.#used;
-    const mask = used.length - 1;
+  #insert(stamp: number, ref: number): void {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
     let slot = this.#slotOf(stamp);
-    while (used[slot] === 1) slot = (slot + 1) & mask;
-    this.#stamps[slot] = stamp;
-    this.#low[slot] = low;
-    this.#high[slot] = high;
-    used[slot] = 1;
+    while (slots[slot] !== 0) slot = (slot + 1) & mask;
+    slots[slot] = ref + 1;
   }
 
   /** Empties the slot of this entry, moving back the entries after it that probed past it (no tombstones). */
-  #delete(stamp: number, low: number, high: number): void {
-    const stamps = this.#stamps;
-    const lows = this.#low;
-    const highs = this.#high;
-    const used = this.#used;
-    const mask = used.length - 1;
-    let hole = this.#slotOf(stamp);
-    while (used[hole] === 1 && (stamps[hole] !== stamp || lows[hole] !== low || highs[hole] !== high)) hole = (hole + 1) & mask;
-    if (used[hole] === 0) return;
-    used[hole] = 0;
-    for (let slot = (hole + 1) & mask; used[slot] === 1; slot = (slot + 1) & mask) {
-      const home = this.#slotOf(stamps[slot]!);
+  #delete(stamp: number, ref: number): void {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    let hole = this.#slotHolding(stamp, ref);
+    slots[hole] = 0;
+    for (let slot = (hole + 1) & mask; slots[slot] !== 0; slot = (slot + 1) & mask) {
+      const ref = slots[slot]! - 1;
+      const home = this.#slotOf(this.#ringOf(ref).stamps[ref & (this.#span - 1)]!);
       // It stays unless the hole lies on its probe path, from its home slot to where it is.
       if (((slot - home) & mask) < ((slot - hole) & mask)) continue;
-      stamps[hole] = stamps[slot]!;
-      lows[hole] = lows[slot]!;
-      highs[hole] = highs[slot]!;
-      used[hole] = 1;
-      used[slot] = 0;
+      slots[hole] = slots[slot]!;
+      slots[slot] = 0;
       hole = slot;
     }
   }
 
   #grow(): void {
-    const [stamps, lows, highs, used] = [this.#stamps, this.#low, this.#high, this.#used];
-    const slots = used.length === 0 ? this.#firstSlots : used.length * 2;
-    this.#stamps = new Float64Array(slots);
-    this.#low = new Int32Array(slots);
-    this.#high = new Int32Array(slots);
-    this.#used = new Uint8Array(slots);
+    const old = this.#slots;
+    const slots = old.length === 0 ? this.#firstSlots : old.length * 2;
+    this.#slots = new Int32Array(slots);
     this.#shift = 32 - Math.log2(slots);
-    for (let slot = 0; slot < used.length; slot++) if (used[slot] === 1) this.#insert(stamps[slot]!, lows[slot]!, highs[slot]!);
+    for (let slot = 0; slot < old.length; slot++) {
+      if (old[slot] === 0) continue;
+      const ref = old[slot]! - 1;
+      this.#insert(this.#ringOf(ref).stamps[ref & (this.#span - 1)]!, ref);
+    }
   }
-}
-
-/**
- * The processor of an event let go: read from its id where the id is one a
- * thread stamped (`<processor>.<thread>.…`), which is at hand, rather than
- * from its origin, which an `EncodedEvent` decodes into an object.
- */
-function processorOf(id: string, event: BusEvent): number {
-  let processor = 0;
-  for (let i = 0; i < id.length && i < 10; i++) {
-    const code = id.charCodeAt(i);
-    if (code === 46) return i === 0 ? event.origin.processor : processor;
-    if (code < 48 || code > 57) break;
-    processor = processor * 10 + code - 48;
-  }
-  return event.origin.processor;
 }

@@ -235,6 +235,23 @@ export function eventIdAt(batch: EncodedBatch, index: number): string {
 }
 
 /**
+ * Where the id of history event `index` of an encoded batch lies, without
+ * making a string of it: its UTF-8 bytes (checked by the scan) are
+ * `batch.body[span[0]..span[1])`. Throws `InvalidOptionError` for an index
+ * that is not one of the batch's events.
+ *
+ * @example
+ * const span = new Int32Array(2)
+ * eventIdSpanAt(batch, 0, span)
+ * const idBytes = batch.body.subarray(span[0], span[1])
+ */
+export function eventIdSpanAt(batch: EncodedBatch, index: number, span: Int32Array): void {
+  const r = openEventAt(batch, index);
+  span[1] = r.stringAt(r.follow(r.eventAt(EVENT_FIELD_ID), 'id'), r.limits.maxStringBytes, 'id', 'maxStringBytes');
+  span[0] = r.start;
+}
+
+/**
  * The type of history event `index` of an encoded batch. Types are shared
  * within a body and decoded once per batch: events of one type give the same
  * string, and repeated calls allocate nothing. Throws `InvalidOptionError`

@@ -52,6 +52,7 @@ export { decodeFrame, scanAndDecodeFrame, scanFrame, type ScannedAndDecoded } fr
 export {
   decodeEvents,
   eventIdAt,
+  eventIdSpanAt,
   eventOriginAt,
   eventPositionAt,
   eventSideAt,

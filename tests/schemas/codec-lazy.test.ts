@@ -23,6 +23,7 @@ import {
   encodeForwardFrame,
   encodeFrame,
   eventIdAt,
+  eventIdSpanAt,
   eventOriginAt,
   eventPositionAt,
   eventSideAt,
@@ -172,10 +173,13 @@ function assertSameMessage(scanned: WireMessage | EncodedBatch, decoded: WireMes
   assert.equal(encoded.queue, decoded.queue);
   assert.is(encoded.count, decoded.history.length);
   assert.equal(decodeEvents(encoded), decoded.history);
+  const span = new Int32Array(2);
   decoded.history.forEach((expected, i) => {
     assert.ok(Object.is(eventTimestampAt(encoded, i), expected.timestamp), `timestamp ${i}`);
     assert.is(eventSideAt(encoded, i), expected.side === 'internal' ? 0 : 1, `side ${i}`);
     assert.is(eventIdAt(encoded, i), expected.id);
+    eventIdSpanAt(encoded, i, span);
+    assert.is(Buffer.from(encoded.body.subarray(span[0], span[1])).toString('utf8'), expected.id, `id bytes ${i}`);
     assert.is(eventTypeAt(encoded, i), expected.type);
     assert.equal(eventOriginAt(encoded, i), expected.origin);
   });
@@ -447,6 +451,7 @@ Scan('decodeEvents and the accessors - refuse an index that is not an event of t
     for (const read of [
       () => decodeEvents(encoded, [0, index]),
       () => eventIdAt(encoded, index),
+      () => eventIdSpanAt(encoded, index, new Int32Array(2)),
       () => eventTypeAt(encoded, index),
       () => eventOriginAt(encoded, index),
       () => eventPositionAt(encoded, index),

@@ -6,6 +6,9 @@
  * oldest first, as if it had never been pushed.
  */
 import { suite } from 'uvu';
+import fc from 'fast-check';
+import { UnsentBatches } from '../../../runtime/station/unsent-batches.js';
+import type { Importance } from '../../../runtime/store/memory-policy.js';
 import * as assert from 'uvu/assert';
 import { createRuntime, type BusEvent, type Runtime } from '../../../index.js';
 import { gate } from '../../helpers.js';
@@ -110,6 +113,44 @@ test('settled - what a failed toMain() brings back is counted once, and the next
   await local.toMain();
   assert.equal(taken, Array.from({ length: 31 - dropped }, (_, n) => n + dropped), 'the oldest went; the rest reached the main station, once, in order');
   assert.is(local.memory()!.unsent!.bytes, 0);
+});
+
+test('admit, take, settled, removeSide - count every byte that waits or is pushed once, never below 0, and no drop takes a push\'s events', () => {
+  let n = 0;
+  const made = (size: number, side: 'internal' | 'external', importance: string) => ({ id: `1.0.${n++}`, type: importance, side, size }) as unknown as BusEvent;
+  const sizeOf = (event: BusEvent) => (event as unknown as { size: number }).size;
+  const added = fc.array(fc.record({ size: fc.integer({ min: 1, max: 50 }), side: fc.constantFrom('internal' as const, 'external' as const), importance: fc.constantFrom('low', 'normal', 'high') }), { minLength: 1, maxLength: 5 });
+  const step = fc.oneof(
+    fc.record({ op: fc.constant('batch' as const), events: added, drop: fc.boolean() }),
+    fc.record({ op: fc.constant('take' as const) }),
+    fc.record({ op: fc.constant('settled' as const), pushed: fc.nat(6) }),
+    fc.record({ op: fc.constant('clear' as const), side: fc.constantFrom('internal' as const, 'external' as const) }),
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 20, max: 200 }), fc.array(step, { maxLength: 60 }), (budget, steps) => {
+      const unsent = new UnsentBatches(budget, sizeOf, (type) => type as Importance, 'station:local:1:external');
+      let taken: BusEvent[][] | undefined;
+      for (const s of steps) {
+        if (s.op === 'batch') {
+          let admitted = true;
+          try {
+            unsent.admit(s.drop);
+          } catch {
+            admitted = false;
+          }
+          if (admitted) unsent.push(s.events.map((e) => made(e.size, e.side, e.importance)));
+          const all = new Set(unsent.all.flat());
+          for (const event of taken?.flat() ?? []) assert.ok(all.has(event), 'a push under way keeps its events');
+        } else if (s.op === 'take' && taken === undefined) taken = unsent.take();
+        else if (s.op === 'settled' && taken !== undefined) {
+          unsent.settled(taken, Math.min(s.pushed, taken.length));
+          taken = undefined;
+        } else if (s.op === 'clear') unsent.removeSide(s.side);
+        assert.is(unsent.bytes, unsent.all.flat().reduce((sum, event) => sum + sizeOf(event), 0), `bytes after ${s.op}`);
+      }
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test.run();
