@@ -474,8 +474,9 @@ export class ProcessorNode implements StationHost {
 
   /**
    * The first step of a stop: gives up a start under way, then stops the services of every thread (thread 0 and the
-   * workers, all at once; in each the last started first) while this processor still moves events: their `onStop()` may post and sync. A worker's is bounded by its call deadline
-   * (missed, the worker is taken as hung); the root bounds the whole step too (`RemoteProcessor.stopServices()`).
+   * workers, all at once; in each the last started first) while this processor still moves events: their `onStop()`
+   * may post and sync. A worker's is bounded by its call deadline (missed, the worker is taken as hung); the root
+   * bounds the whole step too (`RemoteProcessor.stopServices()`).
    */
   stopServices(): Promise<null> {
     this.#servicesStopped ??= this.#stopServices();
