@@ -152,6 +152,8 @@ export interface ThreadApi {
   actors(): Promise<Outcome<ActorInfo[]>>;
   sendActor(id: string, event: { type: string; [key: string]: unknown }): Promise<Outcome<UserActorInfo>>;
   stopActor(id: string): Promise<Outcome<null>>;
+  /** Stops this thread's services, the last started first, while it still moves events (the first step of a stop). */
+  stopServices(): Promise<Outcome<null>>;
   stop(): Promise<Outcome<null>>;
 }
 
@@ -180,6 +182,7 @@ export const THREAD_API_METHODS: readonly (keyof ThreadApi)[] = [
   'actors',
   'sendActor',
   'stopActor',
+  'stopServices',
   'stop',
 ];
 
@@ -264,6 +267,8 @@ export function createThreadService(
   let direction = options.bridge;
   let locked = false;
   let running = true;
+  /** The stop's first step, once asked for: `stop()` does not wait for it again (one that never ends is bounded there, and halt() releases it). */
+  let servicesStopped: Promise<void> | undefined;
   let thread: Thread | undefined;
   const channel = new FrameChannel(messagePortFrames(port), {
     end: 'a',
@@ -487,9 +492,10 @@ export function createThreadService(
         return { event: eventsToFrame([done.event], from(done.event.side)), outcomes: done.outcomes, failed: done.failed };
       }),
     ...userActorApi(current),
+    stopServices: () => outcome(async () => (await (servicesStopped ??= stopServices([current])), null)),
     stop: () =>
       outcome(async () => {
-        await stopServices([current]);
+        if (servicesStopped === undefined) await stopServices([current]);
         await timer?.stop();
         current.actors.stopAll();
         listeners.close();
