@@ -125,6 +125,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
       ...(syncLimits === undefined ? {} : { maxBacklog: syncLimits.maxBacklog }),
       memory: options.memory,
       clock: options.clock,
+      childProcessors: processors,
       assertRunning: (call) => this.assertRunning(call),
       bridgeDirection: () => this.bridgeDirection(),
       bridgeLocked: () => this.bridge.locked,

@@ -26,10 +26,11 @@
  * Held events need nothing: only those let go are remembered, the last
  * `LET_GO_REMEMBERED` of each processor and `LET_GO_REMEMBERED_IN_ALL` in
  * all, a busy processor's oldest forgotten first, so that it does not push
- * out a quiet one's. The root's own processor (0) is never remembered: its
- * local stations reach the main stations in the same thread (no Ack to lose)
- * and it never restarts on its own. (Processors added with `addProcessor()`
- * are in that case too, but are remembered: nothing here tells them apart.) A push looks its events up by stamp (an `EncodedEvent` has it
+ * out a quiet one's. Only child processors' events are remembered (1 to
+ * `children`, the runtime's `processors`): the root's own processor (0) and
+ * those added with `addProcessor()` (after the children) reach the main
+ * stations in the same thread (no Ack to lose after a batch was taken) and
+ * never restart with a journal, so none of theirs comes back. A push looks its events up by stamp (an `EncodedEvent` has it
  * without decoding), an event stamped after all those remembered (a new one,
  * mostly: what leaves a history was there before) not at all; only where a
  * stamp matches is the event's id hashed. An event still in its frame is
@@ -81,14 +82,15 @@ const idSpan = new Int32Array(2);
  * alone nor a collision of the low word carries it along. Two 32-bit hashes
  * run side by side are one of 32 bits to a search (Joux's multicollisions);
  * only equality counts here, so no finalizer. Returns the processor the id
- * names (`<processor>.<thread>.…`), or -1 where it names none; the root's
- * (0) is never remembered, and its ids are not hashed. An event still in
- * its frame is hashed from its bytes there: no string is made.
+ * names (`<processor>.<thread>.…`), or -1 where it names none; one named
+ * that is not a child processor (0, or past `children`) is never
+ * remembered, and the rest of its id is not hashed. An event still in its
+ * frame is hashed from its bytes there: no string is made.
  */
-function hashId(event: BusEvent): number {
+function hashId(event: BusEvent, children: number): number {
   if (event instanceof EncodedEvent && event.plain === undefined) {
     eventIdSpanAt(event.batch, event.index, idSpan);
-    return hashBytes(event.batch.body, idSpan[0]!, idSpan[1]!);
+    return hashBytes(event.batch.body, idSpan[0]!, idSpan[1]!, children);
   }
   const id = event.id;
   let low = 0x811c9dc5;
@@ -100,13 +102,13 @@ function hashId(event: BusEvent): number {
     const c = id.charCodeAt(i);
     if (c >= 0x80) {
       const bytes = new TextEncoder().encode(id);
-      return hashBytes(bytes, 0, bytes.length);
+      return hashBytes(bytes, 0, bytes.length, children);
     }
     if (named === 0) {
       if (c === 46) named = i === 0 ? -1 : 1;
       else if (c < 48 || c > 57 || i === 10) named = -1;
       else processor = processor * 10 + c - 48;
-      if (named === 1 && processor === 0) return 0;
+      if (named === 1 && (processor === 0 || processor > children)) return processor;
     }
     low = Math.imul(low ^ c, 0x01000193);
     high = Math.imul(high ^ low, 0x5bd1e995);
@@ -118,7 +120,7 @@ function hashId(event: BusEvent): number {
 }
 
 /** `hashId` of the UTF-8 bytes `bytes[start..end)`. */
-function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+function hashBytes(bytes: Uint8Array, start: number, end: number, children: number): number {
   let low = 0x811c9dc5;
   let high = 0x9e3779b1;
   let processor = 0;
@@ -129,7 +131,7 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
       if (c === 46) named = i === start ? -1 : 1;
       else if (c < 48 || c > 57 || i - start === 10) named = -1;
       else processor = processor * 10 + c - 48;
-      if (named === 1 && processor === 0) return 0;
+      if (named === 1 && (processor === 0 || processor > children)) return processor;
     }
     low = Math.imul(low ^ c, 0x01000193);
     high = Math.imul(high ^ low, 0x5bd1e995);
@@ -142,7 +144,7 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
 
 /**
  * @example
- * const letGo = new LetGoIds()
+ * const letGo = new LetGoIds(options.processors)   // remembers processors 1..processors
  * letGo.remember(evicted)              // a main station's removals
  * const history = letGo.notLetGo(batch.history)   // what a push brings, without those
  */
@@ -171,9 +173,15 @@ export class LetGoIds {
   readonly #perOrigin: number;
   readonly #inAll: number;
   readonly #firstSlots: number;
+  /** Processors 1 to this are child processors, whose events are remembered. */
+  readonly #children: number;
 
-  /** @param slots the table's first size, a power of two (tests start it small); made once something is let go. */
-  constructor(perOrigin = LET_GO_REMEMBERED, inAll = LET_GO_REMEMBERED_IN_ALL, slots = FIRST_SLOTS) {
+  /**
+   * @param children the child processors (1 to `children`): only their events are remembered (0: none is).
+   * @param slots the table's first size, a power of two (tests start it small); made once something is let go.
+   */
+  constructor(children: number, perOrigin = LET_GO_REMEMBERED, inAll = LET_GO_REMEMBERED_IN_ALL, slots = FIRST_SLOTS) {
+    this.#children = children;
     this.#perOrigin = perOrigin;
     this.#inAll = inAll;
     this.#firstSlots = slots;
@@ -194,17 +202,20 @@ export class LetGoIds {
   }
 
   /**
-   * Remembers the child processors' events among `removed`. A processor at
+   * Remembers the child processors' events among `removed` (processors 1 to
+   * `children`: the one an event's id names, else its origin). A processor at
    * its `perOrigin` forgets its oldest; at `inAll` in all, the processor that
    * adds does if it would hold its share (of those holding any) or more, else
    * the one that holds the most. Room is made before an event is added, so
    * that nothing grows past its bounds even for a moment.
    */
   remember(removed: readonly BusEvent[]): void {
+    const children = this.#children;
+    if (children === 0) return;
     for (const event of removed) {
-      const named = hashId(event);
+      const named = hashId(event, children);
       const processor = named === -1 ? event.origin.processor : named;
-      if (processor === 0) continue;
+      if (processor === 0 || processor > children) continue;
       let remembered = this.#origins.get(processor);
       const held = remembered === undefined ? 0 : remembered.next - remembered.first;
       if (held >= this.#perOrigin) this.#forgetOldest(remembered!);
@@ -317,8 +328,11 @@ export class LetGoIds {
       const at = ref & (this.#span - 1);
       if (ring.stamps[at] !== stamp) continue;
       // Only where a stamp matches is the event's id read and hashed.
-      // The root's events are never remembered.
-      if (!hashed && hashId(event) === 0) return false;
+      // Events an id names as not a child processor's are never remembered.
+      if (!hashed) {
+        const named = hashId(event, this.#children);
+        if (named === 0 || named > this.#children) return false;
+      }
       hashed = true;
       if (ring.low[at] === idWords[0] && ring.high[at] === idWords[1]) return true;
     }

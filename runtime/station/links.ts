@@ -134,6 +134,8 @@ export interface StationHost {
   /** The memory policies of its history (none: keep everything), and the clock their `ttlMs` and `maxAgeMs` go by. */
   readonly memory?: MemoryPolicies;
   readonly clock?: Clock;
+  /** A main station's: the child processors (1 to this), whose events it remembers once let go, since they may send them again (`let-go-ids.ts`). */
+  readonly childProcessors?: number;
 }
 
 /**

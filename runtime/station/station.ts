@@ -66,7 +66,7 @@ export class Station<E = AnyEvents> {
   /** Its readers, and what of the events that leave once delivered they still hold (`interest.ts`). */
   readonly #interest: Interest;
   /** A main station: what it let go of child processors' events, not taken again when they are sent again (`let-go-ids.ts`). */
-  readonly #letGo = new LetGoIds();
+  readonly #letGo: LetGoIds;
   /** A local station's interest as its main station knows it, widened there at once (`upstream-interest.ts`). */
   readonly #upstream: UpstreamInterest | undefined;
   /** Copies the few events left in mostly emptied frames out of them, so that those frames can go (`repack.ts`). */
@@ -93,6 +93,7 @@ export class Station<E = AnyEvents> {
     this.side = side;
     this.processor = processor;
     this.#actor = actor;
+    this.#letGo = new LetGoIds(kind === 'main' ? host.childProcessors ?? 0 : 0);
     const clock = host.clock ?? systemClock;
     // A stopped station compresses no more (its idle steps would run on, and hold it, after stop()).
     const blocks = { plain: false, allow: () => actor.getSnapshot().status === 'active' };

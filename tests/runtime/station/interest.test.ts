@@ -7,12 +7,14 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, type BusEvent, type RemoteBus, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
+import { createRuntime, TransportError, type BusEvent, type RemoteBus, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { Arrivals } from '../../../runtime/station/arrivals.js';
 import { Interest } from '../../../runtime/station/interest.js';
 import { MemoryPolicies } from '../../../runtime/store/memory-policy.js';
-import { ids } from '../../helpers.js';
-import type { WireMessage } from '../../../runtime/wire/protocol.js';
+import { ids, nextCrash } from '../../helpers.js';
+import { STATION_THREAD } from '../../../runtime/station/links.js';
+import type { Station } from '../../../runtime/station/station.js';
+import type { EventBatch, WireMessage } from '../../../runtime/wire/protocol.js';
 
 const POLICY: RuntimeOptions['memory'] = { policies: { ping: { removeAfterDelivery: true } } };
 
@@ -257,34 +259,6 @@ for (const transport of ['memory', 'frames'] as const) {
     assert.equal(seen, [placed.id]);
   });
 
-  test('accept - a main station does not take back what it let go: a restarted processor\'s resend reaches no thread twice', async () => {
-    make(TRANSIENT);
-    const [sender, receiver] = [runtime.addProcessor().processor, runtime.addProcessor().processor];
-    const reader = runtime.thread(receiver, 0).bus('external');
-    const seen: string[] = [];
-    reader.subscribe('ping', (event) => void seen.push(event.id));
-    // Thread 0.0 subscribes to nothing: once it and its local station have read, processor 0 is not interested.
-    for (const bus of [reader, runtime.bus('external')]) await bus.fromStation();
-    const local = (processor: number) => runtime.station('external', processor);
-    for (const processor of [0, receiver]) await local(processor).fromMain();
-    const ping = await runtime.thread(sender, 0).bus('external').post('ping', 1, { priority: 'immediate' });
-    await runtime.thread(sender, 0).bus('external').toStation();
-    await local(sender).toMain();
-    const main = runtime.mainStation('external');
-    assert.equal(ids(main.history()), [ping.id]);
-    await local(receiver).fromMain();
-    assert.equal(ids(main.history()), [], 'every processor interested has read it');
-    await reader.fromStation();
-    assert.equal(seen, [ping.id]);
-    // The sender restarts: its journal gives its local station the ping again, which it pushes again.
-    local(sender).replay([{ op: 'accept', side: 'external', history: [ping], queue: [] }]);
-    await local(sender).toMain();
-    assert.equal(ids(main.history()), [], 'not taken again');
-    await local(receiver).fromMain();
-    await reader.fromStation();
-    assert.equal(seen, [ping.id], 'delivered once');
-  });
-
   test('policies - without removeAfterDelivery a station keeps every event, as before', async () => {
     make({ policies: { other: { removeAfterDelivery: true } } });
     const producer = runtime.bus('external');
@@ -456,6 +430,49 @@ processes("interest window - manual sync, 2 worker threads: a subscription count
   await a!.fromStation();
   await received;
   assert.equal(pings, [ping.id]);
+});
+
+processes('accept - a main station does not take back what it let go: a restarted child processor\'s resend reaches no thread twice', async () => {
+  runtime = createRuntime({ processors: 1, deferred: 'manual', memory: POLICY });
+  const rt = runtime;
+  await rt.ready;
+  const sender = 1;
+  const receiver = rt.addProcessor().processor;
+  const reader = rt.thread(receiver, 0).bus('external');
+  const seen: string[] = [];
+  reader.subscribe('ping', (event) => void seen.push(event.id));
+  // Thread 0.0 subscribes to nothing: once it and its local station have read, processor 0 is not interested.
+  for (const bus of [reader, rt.bus('external')]) await bus.fromStation();
+  for (const processor of [0, receiver]) await rt.station('external', processor).fromMain();
+  const main = rt.mainStation('external') as Station;
+  // The main station takes the sender's push, and its Ack is lost on the way back (as when the channel closes).
+  const accept = main.accept.bind(main);
+  let lose = 1;
+  main.accept = (batch: EventBatch) => {
+    const added = accept(batch);
+    if (batch.from.thread === STATION_THREAD && batch.from.processor === sender && lose-- > 0) throw new TransportError('the Ack was lost');
+    return added;
+  };
+  const station = () => rt.processor(sender).station('external') as RemoteStation;
+  const bus = rt.thread(sender, 0).bus('external') as RemoteBus;
+  const ping = await bus.post('ping', 1, { priority: 'immediate' });
+  await bus.toStation();
+  assert.ok(await station().toMain().then(() => undefined, (error: unknown) => error), 'the Ack was lost');
+  assert.equal(ids(main.history()), [ping.id]);
+  await rt.station('external', receiver).fromMain();
+  assert.equal(ids(main.history()), [], 'every processor interested has read it');
+  await reader.fromStation();
+  assert.equal(seen, [ping.id]);
+  // The sender is killed and restarts: its journal gives its local station the ping again, unsent, which it pushes again.
+  const crashed = nextCrash(rt, 'processor');
+  process.kill(rt.processor(sender).pid!, 'SIGKILL');
+  await crashed;
+  await station().toMain();
+  assert.is((await station().memory())!.unsent!.count, 0, 'the main station acknowledged it');
+  assert.equal(ids(main.history()), [], 'not taken again');
+  await rt.station('external', receiver).fromMain();
+  await reader.fromStation();
+  assert.equal(seen, [ping.id], 'delivered once');
 });
 
 processes.run();

@@ -7,14 +7,16 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, TransportError, type Bus, type Runtime } from '../../../index.js';
+import { createRuntime, TransportError, type Runtime } from '../../../index.js';
+import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
+import type { RemoteStation } from '../../../runtime/hosting/processor-host.js';
 import { STATION_THREAD } from '../../../runtime/station/links.js';
 import type { Station } from '../../../runtime/station/station.js';
 import { LET_GO_REMEMBERED, LET_GO_REMEMBERED_IN_ALL, LetGoIds } from '../../../runtime/station/let-go-ids.js';
 import type { BusEvent } from '../../../types.js';
 import type { EventBatch } from '../../../runtime/wire/protocol.js';
 import fc from 'fast-check';
-import { ids } from '../../helpers.js';
+import { ids, nextCrash } from '../../helpers.js';
 import { encodeFrame } from '../../../schemas/codec/index.js';
 import { scanBatch } from '../../../runtime/store/encoded-events.js';
 
@@ -29,18 +31,22 @@ const BUDGET = 64 * 1024;
 const line = (n: number) => `${n}:`.padEnd(512, String(n % 997));
 
 /**
- * Processor `sender` posts logs (low importance, removed once delivered), `receiver` subscribes to them, `idle` is
- * connected and never reads (the main station holds logs for it); the root's fills (normal) push the main station
- * over its budget, which evicts the logs.
+ * Child processor 1 (`sender`, a process of its own, with a journal) posts logs (low importance, removed once
+ * delivered); `receiver`, added with addProcessor(), subscribes to them; `idle`, added too, is connected and never
+ * reads (the main station holds logs for it); the root's fills (normal) push the main station over its budget, which
+ * evicts the logs. The main station takes the sender's first push and its Ack is lost on the way back (as when the
+ * channel closes): the push rejects in the child, whose station keeps the logs unsent (and in its journal).
  */
-async function threeProcessors() {
+async function childSender() {
   runtime = createRuntime({
+    processors: 1,
     deferred: 'manual',
     memory: { policies: { log: { importance: 'low', removeAfterDelivery: true } }, budget: { stationBytes: BUDGET, busBytes: 64 * BUDGET } },
   });
   const rt = runtime;
-  const [sender, receiver] = [rt.addProcessor().processor, rt.addProcessor().processor];
-  rt.addProcessor();
+  await rt.ready;
+  const sender = 1;
+  const [receiver] = [rt.addProcessor().processor, rt.addProcessor().processor];
   const reader = rt.thread(receiver, 0).bus('external');
   const seen: string[] = [];
   reader.subscribe('log', (event) => void seen.push(event.id));
@@ -56,12 +62,6 @@ async function threeProcessors() {
     await rt.station('external', receiver).fromMain();
     await reader.fromStation();
   };
-  return { rt, sender, receiver, reader, seen, main, fill, deliver };
-}
-
-test('accept - a piece whose Ack was lost and that the main station evicted meanwhile is not taken again: readers deliver it once', async () => {
-  const { rt, sender, receiver, seen, main, fill, deliver } = await threeProcessors();
-  // The main station takes the sender's next push, and its Ack is lost on the way back (a closed channel, a killed processor).
   const accept = main.accept.bind(main);
   let lose = 1;
   main.accept = (batch: EventBatch) => {
@@ -69,12 +69,14 @@ test('accept - a piece whose Ack was lost and that the main station evicted mean
     if (batch.from.thread === STATION_THREAD && batch.from.processor === sender && lose-- > 0) throw new TransportError('the Ack was lost');
     return added;
   };
-  const bus = rt.thread(sender, 0).bus('external') as Bus;
-  const logs = [0, 1, 2].map((n) => bus.post('log', { n, line: line(n) }));
+  const station = () => rt.processor(sender).station('external') as RemoteStation;
+  const bus = rt.thread(sender, 0).bus('external') as RemoteBus;
+  const logs = [await bus.post('log', { n: 0, line: line(0) }), await bus.post('log', { n: 1, line: line(1) }), await bus.post('log', { n: 2, line: line(2) })];
   await bus.toStation();
-  await rt.station('external', sender).toMain().then(() => assert.unreachable('the Ack was lost'), (error: unknown) => assert.instance(error, TransportError));
+  const refused = await station().toMain().then(() => undefined, (error: unknown) => error);
+  assert.ok(refused instanceof Error, 'the Ack was lost');
   assert.equal(ids(main.history({ types: ['log'] })), ids(logs), 'the main station took them');
-  assert.is(rt.station('external', sender).memory()!.unsent!.count, 3, 'the sender still holds them unsent');
+  assert.is((await station().memory())!.unsent!.count, 3, 'the sender still holds them unsent');
   await deliver();
   assert.equal(seen, ids(logs));
   assert.equal(ids(rt.station('external', receiver).history({ types: ['log'] })), [], 'the receiver\'s station let them go once delivered');
@@ -82,30 +84,36 @@ test('accept - a piece whose Ack was lost and that the main station evicted mean
   await fill(0);
   await fill(60);
   assert.equal(ids(main.history({ types: ['log'] })), [], 'evicted');
+  return { rt, sender, station, seen, main, logs, deliver };
+}
+
+test('accept - a child processor\'s piece whose Ack was lost and that the main station evicted meanwhile is not taken again: readers deliver it once', async () => {
+  const { station, seen, main, logs, deliver } = await childSender();
   // The sender pushes them again.
-  await rt.station('external', sender).toMain();
+  await station().toMain();
+  assert.is((await station().memory())!.unsent!.count, 0, 'the main station acknowledged them');
   assert.equal(ids(main.history({ types: ['log'] })), [], 'not taken again');
   await deliver();
   assert.equal(seen, ids(logs), 'delivered once');
 });
 
-test('accept - a restarted processor\'s journal resend of events the main station evicted is not taken again', async () => {
-  const { rt, sender, seen, main, fill, deliver } = await threeProcessors();
-  const bus = rt.thread(sender, 0).bus('external') as Bus;
-  const logs = [0, 1, 2].map((n) => bus.post('log', { n, line: line(n) }));
-  await bus.toStation();
-  await rt.station('external', sender).toMain();
-  await deliver();
-  await fill(0);
-  await fill(60);
-  assert.equal(ids(main.history({ types: ['log'] })), [], 'evicted');
-  // The sender restarts: its journal gives its local station the logs again, which it pushes again.
-  (rt.station('external', sender) as Station).replay([{ op: 'accept', side: 'external', history: logs, queue: [] }]);
-  await rt.station('external', sender).toMain();
-  assert.equal(ids(main.history({ types: ['log'] })), []);
+test('accept - a restarted child processor\'s journal resend of events the main station evicted is not taken again', async () => {
+  const { rt, sender, station, seen, main, logs, deliver } = await childSender();
+  // The sender is killed: restarted, its journal gives its local station the logs again, unsent, which it pushes again.
+  const pid = rt.processor(sender).pid!;
+  const crashed = nextCrash(rt, 'processor');
+  process.kill(pid, 'SIGKILL');
+  assert.is(((await crashed).payload as { restarted: boolean }).restarted, true);
+  assert.ok(rt.processor(sender).pid !== pid, 'a new process');
+  await station().toMain();
+  assert.is((await station().memory())!.unsent!.count, 0, 'the main station acknowledged them');
+  assert.equal(ids(main.history({ types: ['log'] })), [], 'not taken again');
   await deliver();
   assert.equal(seen, ids(logs), 'delivered once');
 });
+
+/** The child processors (1 to this) the unit tests' `LetGoIds` remember. */
+const CHILDREN = 16;
 
 /** A child processor's event with `sequence`. */
 const event = (sequence: number, processor: number): BusEvent => ({
@@ -119,7 +127,7 @@ const event = (sequence: number, processor: number): BusEvent => ({
 });
 
 test('notLetGo - remembers the last LET_GO_REMEMBERED ids of each child processor\'s events let go, never the root\'s', () => {
-  const letGo = new LetGoIds();
+  const letGo = new LetGoIds(CHILDREN);
   const busy = Array.from({ length: LET_GO_REMEMBERED + 10 }, (_, i) => event(i, 1));
   const quiet = [event(7, 2)];
   const root = event(3, 0);
@@ -135,11 +143,12 @@ test('notLetGo - remembers the last LET_GO_REMEMBERED ids of each child processo
 });
 
 test('notLetGo - is what a list of each processor\'s last let go says, stamps shared between processors and repeated within one', () => {
-  const removal = fc.record({ processor: fc.integer({ min: 0, max: 3 }), stamp: fc.integer({ min: 0, max: 40 }), thread: fc.integer({ min: 0, max: 2 }) });
+  // Processor 4 is one added with addProcessor() (past the 3 children): never remembered, as the root's.
+  const removal = fc.record({ processor: fc.integer({ min: 0, max: 4 }), stamp: fc.integer({ min: 0, max: 40 }), thread: fc.integer({ min: 0, max: 2 }) });
   const bounds = fc.record({ perOrigin: fc.integer({ min: 1, max: 24 }), inAll: fc.integer({ min: 1, max: 60 }) });
   fc.assert(
     fc.property(bounds, fc.array(fc.array(removal, { maxLength: 30 }), { maxLength: 40 }), ({ perOrigin, inAll }, rounds) => {
-      const letGo = new LetGoIds(perOrigin, inAll, 4);
+      const letGo = new LetGoIds(3, perOrigin, inAll, 4);
       // The reference: a list per processor, in the order processors first let something go.
       const model = new Map<number, { stamp: number; id: string }[]>();
       const total = () => [...model.values()].reduce((n, list) => n + list.length, 0);
@@ -159,7 +168,7 @@ test('notLetGo - is what a list of each processor\'s last let go says, stamps sh
         };
         for (const e of removed) {
           const processor = e.origin.processor;
-          if (processor === 0) continue;
+          if (processor === 0 || processor > 3) continue;
           const held = model.get(processor)?.length ?? 0;
           if (held >= perOrigin) forgetOldest(processor);
           else if (total() >= inAll) {
@@ -171,7 +180,7 @@ test('notLetGo - is what a list of each processor\'s last let go says, stamps sh
           if (!model.has(processor)) model.set(processor, []);
           model.get(processor)!.push({ stamp: e.timestamp, id: e.id });
         }
-        const probe = Array.from({ length: 4 * 41 * 3 }, (_, i) => made({ processor: i % 4, stamp: Math.floor(i / 12), thread: Math.floor(i / 4) % 3 }));
+        const probe = Array.from({ length: 5 * 41 * 3 }, (_, i) => made({ processor: i % 5, stamp: Math.floor(i / 15), thread: Math.floor(i / 5) % 3 }));
         const expected = probe.filter((e) => ![...model.values()].some((list) => list.some((r) => r.stamp === e.timestamp && r.id === e.id)));
         assert.equal(ids(letGo.notLetGo(probe)), ids(expected));
         assert.is(letGo.size, total());
@@ -182,7 +191,7 @@ test('notLetGo - is what a list of each processor\'s last let go says, stamps sh
 });
 
 test('remember - past LET_GO_REMEMBERED_IN_ALL, a busy processor forgets its own oldest, down to its share, before a quiet one forgets any', () => {
-  const letGo = new LetGoIds();
+  const letGo = new LetGoIds(CHILDREN);
   const quiet = Array.from({ length: 1_000 }, (_, i) => event(i, 2));
   letGo.remember(quiet);
   for (let p = 3; p < 3 + LET_GO_REMEMBERED_IN_ALL / LET_GO_REMEMBERED; p++) {
@@ -197,20 +206,35 @@ test('notLetGo - an event let go still in its frame is found sent again as an ob
   // A thread's ids, another processor's, one that names no processor (its origin's), one that is not ASCII.
   const events = [event(1, 1), event(2, 12), { ...event(3, 2), id: 'x-3' }, { ...event(4, 3), id: '3.0.é-4' }, event(5, 0)];
   const encoded = () => scanBatch(encodeFrame({ kind: 'batch', seq: 0, from, history: events, queue: [] })).history;
-  const fromFrame = new LetGoIds();
+  const fromFrame = new LetGoIds(CHILDREN);
   fromFrame.remember(encoded());
   assert.is(fromFrame.size, 4, 'not the root\'s');
   assert.equal(ids(fromFrame.notLetGo(events.map((e) => ({ ...e })))), [events[4]!.id]);
-  const fromObjects = new LetGoIds();
+  const fromObjects = new LetGoIds(CHILDREN);
   fromObjects.remember(events);
   assert.equal(ids(fromObjects.notLetGo(encoded())), [events[4]!.id]);
+});
+
+test('remember - a processor past the children (added with addProcessor(), in the root\'s thread) is not remembered, named by its id or by its origin', () => {
+  const from = { processor: 3, thread: STATION_THREAD, generation: 0, side: 'external' as const };
+  const added = [event(1, 3), event(2, 30), { ...event(3, 3), id: 'x-3' }, { ...event(4, 3), id: '3.0.é-4' }, event(5, 0)];
+  const none = new LetGoIds(0);
+  none.remember(added);
+  assert.is(none.size, 0, 'no child processors: nothing remembered');
+  const two = new LetGoIds(2);
+  two.remember(added);
+  two.remember(scanBatch(encodeFrame({ kind: 'batch', seq: 0, from, history: added, queue: [] })).history);
+  assert.is(two.size, 0, 'processors 3 and 30 are not children of a runtime of 2');
+  const child = event(6, 2);
+  two.remember([child]);
+  assert.equal(ids(two.notLetGo([...added, child])), ids(added), 'a child\'s is');
 });
 
 test('notLetGo - two ids of one stamp are told apart where two 32-bit hashes of each, run side by side, would both collide', () => {
   // Found in seconds (Joux's multicollision): 18 blocks, each a pair of equal FNV-1a states, give 2^18 ids of one such
   // state, two of which share the other state too. Two hashes of 32-bit states are one of 32 bits to a search.
   const [first, second] = JOUX_PAIR;
-  const letGo = new LetGoIds();
+  const letGo = new LetGoIds(CHILDREN);
   letGo.remember([{ ...event(1, 1), id: first }]);
   const resent = { ...event(1, 1), id: second };
   assert.equal(ids(letGo.notLetGo([resent])), [second], 'a new event');
@@ -218,11 +242,11 @@ test('notLetGo - two ids of one stamp are told apart where two 32-bit hashes of 
 });
 
 test('remember - takes at most 32 bytes an event, at LET_GO_REMEMBERED_IN_ALL and at LET_GO_REMEMBERED of one processor', () => {
-  const one = new LetGoIds();
+  const one = new LetGoIds(CHILDREN);
   for (let i = 0; i < 2 * LET_GO_REMEMBERED; i += 256) one.remember(Array.from({ length: 256 }, (_, k) => event(i + k, 1)));
   assert.is(one.size, LET_GO_REMEMBERED);
   assert.ok(one.bytes <= 32 * LET_GO_REMEMBERED, `${one.bytes / LET_GO_REMEMBERED} bytes an event`);
-  const all = new LetGoIds();
+  const all = new LetGoIds(CHILDREN);
   for (let i = 0; i < 2 * LET_GO_REMEMBERED; i += 256) {
     for (let p = 1; p <= 5; p++) all.remember(Array.from({ length: 256 }, (_, k) => event(i + k, p)));
   }
