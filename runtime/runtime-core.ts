@@ -421,11 +421,7 @@ export class RuntimeCore implements BridgeHost, ThreadAttacher, ChildProcessorsH
     await this.#startEnded;
     await this.#children.settled();
     await Promise.all(this.#workerThreads.map((workers) => workers.settled()));
-    // Then services, while buses, syncs and every thread still work (their onStop() may post and sync): the workers' and processors' first.
-    await Promise.all([
-      ...[...this.#remoteThreads.values()].map((remote) => remote.caller.call('stopServices').catch(() => undefined)),
-      this.#children.stopServices(),
-    ]);
+    // Then services, while their buses still work: their onStop() may post.
     await stopServices(this.#threads.flat());
     await this.syncTimer?.stop();
     this.#running = false;

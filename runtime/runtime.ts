@@ -423,10 +423,8 @@ export class Runtime<E = AnyEvents, I = InternalDefault<E>> {
   }
 
   /**
-   * Stops every actor, worker thread and child processor: first the running
-   * services, wherever they run, while events still move (the workers' and
-   * processors', then the root's). Calls afterwards are refused with
-   * `RuntimeStoppedError`.
+   * Stops every actor, worker thread and child processor. Calls afterwards
+   * are refused with `RuntimeStoppedError`.
    *
    * @example
    * process.once('SIGTERM', () => void runtime.stop().then(() => process.exit(0)))

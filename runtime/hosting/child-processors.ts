@@ -207,11 +207,6 @@ export class ChildProcessors {
     await Promise.allSettled([...this.#starting]);
   }
 
-  /** Stops the services of every child processor's threads while they still move events (the first step of a stop). */
-  async stopServices(): Promise<void> {
-    await Promise.all(this.all().map((remote) => remote.stopServices()));
-  }
-
   /** Stops every child processor and removes a journal directory of the runtime's own. */
   async stop(): Promise<void> {
     await Promise.all(this.all().map((remote) => remote.stop()));

@@ -439,19 +439,6 @@ export class RemoteProcessor {
     return this.#generations.get(`${thread}:${side}`) ?? 0;
   }
 
-  /**
-   * Asks the processor to stop its threads' services (the first step of the runtime's stop); resolves once they
-   * have, or after `callDeadlineMs` (a service whose `onStop()` never settles holds no stop: `stop()` kills the
-   * child if it is still waiting for it).
-   */
-  async stopServices(): Promise<void> {
-    if (this.#gone !== undefined || this.#stopping) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#deadlineMs)));
-    await Promise.race([this.#send({ type: 'stopServices', id: this.#nextId++ }), deadline]);
-    clearTimeout(timer);
-  }
-
   /** Asks the processor to stop, and kills it if it has not exited within `graceMs`. */
   async stop(graceMs = 5_000): Promise<ProcessorExit> {
     if (this.#gone === undefined && !this.#stopping) {

@@ -38,7 +38,7 @@ const STATION_METHODS = ['toMain', 'fromMain', 'roundTrip', 'history', 'queued',
 function controlProblem(message: unknown): string | undefined {
   if (typeof message !== 'object' || message === null) return 'expected an object';
   const { type, target, method, args } = message as Record<string, unknown>;
-  if (type === 'actors' || type === 'stats' || type === 'stop' || type === 'stopServices' || type === 'init' || type === 'inspect') return undefined;
+  if (type === 'actors' || type === 'stats' || type === 'stop' || type === 'init' || type === 'inspect') return undefined;
   if (type === 'clock') return Number.isFinite((message as { now?: unknown }).now) ? undefined : 'clock needs a finite now';
   if (type !== 'call') return `unknown type ${JSON.stringify(String(type)).slice(0, 40)}`;
   if (!Array.isArray(args)) return 'args must be an array';
@@ -79,8 +79,6 @@ export class ProcessorNode implements StationHost {
   /** The start, once called: stop() waits for it to end (given up or done) before it stops what it started. */
   #starting: Promise<void> | undefined;
   #stopping: Promise<null> | undefined;
-  /** The stop's first step (`stopServices()`), once asked for. */
-  #servicesStopped: Promise<null> | undefined;
   readonly #onThreadReplaced: ((thread: number, incarnation: number) => void) | undefined;
   readonly #sendFailure: ((report: FailureReport) => void) | undefined;
   /** Inspection of this processor's realm (its stations), and the ports its threads send theirs on. */
@@ -411,7 +409,6 @@ export class ProcessorNode implements StationHost {
         return null;
       });
     }
-    if (message.type === 'stopServices') return outcome(() => this.stopServices());
     if (message.type === 'stop') return outcome(() => this.stop());
     if (message.type === 'actors') return outcome(() => this.actors());
     if (message.type === 'stats') return outcome(() => this.stats());
@@ -472,41 +469,17 @@ export class ProcessorNode implements StationHost {
     return { buses, memory, unavailable };
   }
 
-  /**
-   * The first step of a stop: gives up a start under way, then stops the services of every thread (thread 0 and the
-   * workers, all at once; in each the last started first) while this processor still moves events: their `onStop()`
-   * may post and sync. A worker's is bounded by its call deadline (missed, the worker is taken as hung); the root
-   * bounds the whole step too (`RemoteProcessor.stopServices()`).
-   */
-  stopServices(): Promise<null> {
-    this.#servicesStopped ??= this.#stopServices();
-    return this.#servicesStopped;
-  }
-
-  async #stopServices(): Promise<null> {
-    // The stop has begun: no worker restarts any more, and a start under way ends first (as in `#stop()`).
-    this.#stopStarts.abort();
-    await this.#starting?.catch(() => undefined);
-    await this.#workers?.settled();
-    await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stopServices').catch(() => undefined)));
-    return null;
-  }
-
-  /** Gives up a start under way, stops the services, then the threads and workers and the station actors; resolves once nothing of them runs. */
+  /** Gives up a start under way, then stops the threads and workers and the station actors; resolves once nothing of them runs. */
   stop(): Promise<null> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
   }
 
   async #stop(): Promise<null> {
-    const asked = this.#servicesStopped !== undefined;
     this.#stopStarts.abort();
     // The start ends first (given up, or done as the stop came): what it started is in the lists read below, none comes up after.
     await this.#starting?.catch(() => undefined);
     await this.#workers?.settled();
-    // Asked for by the root's stop already, the services step is bounded there and not waited for again (halting a thread
-    // releases a service still stopping); a node stopped in place takes it here.
-    if (!asked) await this.stopServices();
     await this.#syncTimer?.stop();
     this.#running = false;
     await Promise.all([...this.#threads.values()].map((thread) => thread.caller.call('stop').catch(() => undefined)));

@@ -152,8 +152,6 @@ export interface ThreadApi {
   actors(): Promise<Outcome<ActorInfo[]>>;
   sendActor(id: string, event: { type: string; [key: string]: unknown }): Promise<Outcome<UserActorInfo>>;
   stopActor(id: string): Promise<Outcome<null>>;
-  /** Stops this thread's services, the last started first, while it still moves events (the first step of a stop). */
-  stopServices(): Promise<Outcome<null>>;
   stop(): Promise<Outcome<null>>;
 }
 
@@ -182,7 +180,6 @@ export const THREAD_API_METHODS: readonly (keyof ThreadApi)[] = [
   'actors',
   'sendActor',
   'stopActor',
-  'stopServices',
   'stop',
 ];
 
@@ -267,8 +264,6 @@ export function createThreadService(
   let direction = options.bridge;
   let locked = false;
   let running = true;
-  /** The stop's first step, once asked for: `stop()` does not wait for it again (one that never ends is bounded there, and halt() releases it). */
-  let servicesStopped: Promise<void> | undefined;
   let thread: Thread | undefined;
   const channel = new FrameChannel(messagePortFrames(port), {
     end: 'a',
@@ -492,10 +487,9 @@ export function createThreadService(
         return { event: eventsToFrame([done.event], from(done.event.side)), outcomes: done.outcomes, failed: done.failed };
       }),
     ...userActorApi(current),
-    stopServices: () => outcome(async () => (await (servicesStopped ??= stopServices([current])), null)),
     stop: () =>
       outcome(async () => {
-        if (servicesStopped === undefined) await stopServices([current]);
+        await stopServices([current]);
         await timer?.stop();
         current.actors.stopAll();
         listeners.close();

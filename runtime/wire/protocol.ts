@@ -175,8 +175,6 @@ export type ProcessorControl =
   | { readonly type: 'inspect'; readonly id: number }
   /** The runtime's `ManualClock` moved: answered once the processor and its threads have run their timers due by `now`. */
   | { readonly type: 'clock'; readonly id: number; readonly now: number }
-  /** The first step of the runtime's stop: the services of the processor's threads stop while it still moves events. */
-  | { readonly type: 'stopServices'; readonly id: number }
   | { readonly type: 'stop'; readonly id: number }
   /** The root's heartbeat: answered `pong` by the processor's main thread at once; one that answers nothing is hung. */
   | { readonly type: 'ping' };
