@@ -14,7 +14,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, isBusError, type BusErrorCode, type BusEvent, type RemoteBus, type Runtime, type RuntimeOptions, type Side } from '../index.js';
+import { createRuntime, isBusError, TransportError, type BusErrorCode, type BusEvent, type RemoteBus, type Runtime, type RuntimeOptions, type Side } from '../index.js';
+import { STATION_THREAD } from '../runtime/station/links.js';
+import type { Station } from '../runtime/station/station.js';
+import type { EventBatch } from '../runtime/wire/protocol.js';
 
 // ─── Events ─────────────────────────────────────────────────────────────────
 
@@ -384,5 +387,19 @@ export function slowSubscriber() {
     reached(count: number): Promise<void> {
       return got.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }));
     },
+  };
+}
+
+/**
+ * Loses the Ack of the next push from `sender`'s local station to `main` once: the main station takes the batch,
+ * then the answer is lost on the way back (as when the channel closes), so the sender's `toMain()` fails holding it.
+ */
+export function loseNextAck(main: Station, sender: number): void {
+  const accept = main.accept.bind(main);
+  let lose = 1;
+  main.accept = (batch: EventBatch) => {
+    const added = accept(batch);
+    if (batch.from.thread === STATION_THREAD && batch.from.processor === sender && lose-- > 0) throw new TransportError('the Ack was lost');
+    return added;
   };
 }

@@ -7,14 +7,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, TransportError, type BusEvent, type RemoteBus, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
+import { createRuntime, type BusEvent, type RemoteBus, type RemoteStation, type Runtime, type RuntimeOptions } from '../../../index.js';
 import { Arrivals } from '../../../runtime/station/arrivals.js';
 import { Interest } from '../../../runtime/station/interest.js';
 import { MemoryPolicies } from '../../../runtime/store/memory-policy.js';
-import { ids, nextCrash } from '../../helpers.js';
-import { STATION_THREAD } from '../../../runtime/station/links.js';
+import { ids, loseNextAck, nextCrash } from '../../helpers.js';
 import type { Station } from '../../../runtime/station/station.js';
-import type { EventBatch, WireMessage } from '../../../runtime/wire/protocol.js';
+import type { WireMessage } from '../../../runtime/wire/protocol.js';
 
 const POLICY: RuntimeOptions['memory'] = { policies: { ping: { removeAfterDelivery: true } } };
 
@@ -446,13 +445,7 @@ processes('accept - a main station does not take back what it let go: a restarte
   for (const processor of [0, receiver]) await rt.station('external', processor).fromMain();
   const main = rt.mainStation('external') as Station;
   // The main station takes the sender's push, and its Ack is lost on the way back (as when the channel closes).
-  const accept = main.accept.bind(main);
-  let lose = 1;
-  main.accept = (batch: EventBatch) => {
-    const added = accept(batch);
-    if (batch.from.thread === STATION_THREAD && batch.from.processor === sender && lose-- > 0) throw new TransportError('the Ack was lost');
-    return added;
-  };
+  loseNextAck(main, sender);
   const station = () => rt.processor(sender).station('external') as RemoteStation;
   const bus = rt.thread(sender, 0).bus('external') as RemoteBus;
   const ping = await bus.post('ping', 1, { priority: 'immediate' });

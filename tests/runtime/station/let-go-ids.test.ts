@@ -7,16 +7,15 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRuntime, TransportError, type Runtime } from '../../../index.js';
+import { createRuntime, type Runtime } from '../../../index.js';
 import type { RemoteBus } from '../../../runtime/bus/remote-bus.js';
 import type { RemoteStation } from '../../../runtime/hosting/processor-host.js';
 import { STATION_THREAD } from '../../../runtime/station/links.js';
 import type { Station } from '../../../runtime/station/station.js';
 import { LET_GO_REMEMBERED, LET_GO_REMEMBERED_IN_ALL, LetGoIds } from '../../../runtime/station/let-go-ids.js';
 import type { BusEvent } from '../../../types.js';
-import type { EventBatch } from '../../../runtime/wire/protocol.js';
 import fc from 'fast-check';
-import { ids, nextCrash } from '../../helpers.js';
+import { ids, loseNextAck, nextCrash } from '../../helpers.js';
 import { encodeFrame } from '../../../schemas/codec/index.js';
 import { scanBatch } from '../../../runtime/store/encoded-events.js';
 
@@ -62,13 +61,7 @@ async function childSender() {
     await rt.station('external', receiver).fromMain();
     await reader.fromStation();
   };
-  const accept = main.accept.bind(main);
-  let lose = 1;
-  main.accept = (batch: EventBatch) => {
-    const added = accept(batch);
-    if (batch.from.thread === STATION_THREAD && batch.from.processor === sender && lose-- > 0) throw new TransportError('the Ack was lost');
-    return added;
-  };
+  loseNextAck(main, sender);
   const station = () => rt.processor(sender).station('external') as RemoteStation;
   const bus = rt.thread(sender, 0).bus('external') as RemoteBus;
   const logs = [await bus.post('log', { n: 0, line: line(0) }), await bus.post('log', { n: 1, line: line(1) }), await bus.post('log', { n: 2, line: line(2) })];
